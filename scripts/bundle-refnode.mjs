@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Bundles the reference node (src/node/main.ts) into ONE file, dist/refnode/refnode.js,
+// with every dependency inlined, so the node image needs only a `node` binary:
+//   node dist/refnode/refnode.js --id node0 --peers node0@a:26656,node1@b:26656
+import { build } from 'esbuild';
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const outfile = resolve(root, 'dist/refnode/refnode.js');
+await mkdir(dirname(outfile), { recursive: true });
+
+await build({
+  entryPoints: [resolve(root, 'src/node/main.ts')],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  minify: false,
+  sourcemap: false,
+  legalComments: 'none',
+  logLevel: 'warning',
+  // Some CommonJS dependencies call require() for node built-ins; ESM output needs a real require.
+  banner: {
+    js: "import { createRequire as __refnodeCreateRequire } from 'node:module'; const require = __refnodeCreateRequire(import.meta.url);",
+  },
+  // ws has optional native add-ons; without them it uses its JS fallbacks.
+  external: ['bufferutil', 'utf-8-validate'],
+});
+process.stdout.write(`bundled ${outfile}\n`);
