@@ -1,0 +1,164 @@
+/**
+ * The contract of the shared load generator. `local-network`, `remote-network` and
+ * `benchmark` all call `runLoad(options)` from `src/load/index.ts` and get a
+ * `LoadResult` back: plain, serialisable data (no class instances).
+ */
+import type { Endpoint } from '../testbed/testbed.js';
+
+export type BroadcastMode = 'async' | 'sync' | 'commit';
+export type ConfirmMode = 'none' | 'commit';
+
+export type ProtocolOptions =
+  | { readonly kind: 'cometbft'; readonly broadcastMode: BroadcastMode }
+  | { readonly kind: 'etcd'; readonly keyPrefix?: string }
+  | {
+      readonly kind: 'http';
+      readonly method: string;
+      readonly path: string;
+      readonly headers?: Readonly<Record<string, string>>;
+      /** Body template; `{{tx}}` becomes the base64 tx, `{{seq}}` the sequence number. */
+      readonly bodyTemplate: string;
+      /** Success is 2xx, and, when set, this JSON field (dot path) being truthy. */
+      readonly successJsonField?: string;
+    };
+
+/** Load shape: the open-loop schedule's rate over time. */
+export type LoadShape =
+  | { readonly kind: 'fixed'; readonly rate: number }
+  /** Each rate for `stepDurationMs`, in order. */
+  | { readonly kind: 'steps'; readonly rates: readonly number[]; readonly stepDurationMs: number }
+  /** Linear from `fromRate` to `toRate` over the whole duration. */
+  | { readonly kind: 'ramp'; readonly fromRate: number; readonly toRate: number };
+
+export type TargetSelection =
+  | { readonly kind: 'round-robin' }
+  | { readonly kind: 'weighted'; readonly weights: Readonly<Record<string, number>> }
+  | { readonly kind: 'nodes'; readonly nodeIds: readonly string[] };
+
+export interface LoadOptions {
+  readonly runId: string;
+  readonly endpoints: readonly Endpoint[];
+  readonly protocol: ProtocolOptions;
+  readonly shape: LoadShape;
+  /** Stop after this long (ms) of scheduled sends, or … */
+  readonly durationMs?: number;
+  /** … after this many scheduled transactions (whichever is given; one is required). */
+  readonly transactions?: number;
+  /** Exact tx size in bytes before base64 (1 .. 16 MiB). */
+  readonly transactionSizeBytes: number;
+  /** Excluded from the figures, recorded. */
+  readonly warmupMs?: number;
+  readonly cooldownMs?: number;
+  readonly confirm: ConfirmMode;
+  /** How long to wait for a commit before counting it as a commit timeout. */
+  readonly commitTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+  readonly connectionsPerEndpoint?: number;
+  readonly pipelining?: number;
+  readonly maxInFlight?: number;
+  readonly target?: TargetSelection;
+  /** Worker threads sharing the schedule (1 = in the calling thread). */
+  readonly workers?: number;
+  readonly signal?: AbortSignal;
+  /** Called about once a second with progress. */
+  readonly onProgress?: (progress: LoadProgress) => void;
+}
+
+export interface LoadProgress {
+  readonly elapsedMs: number;
+  readonly scheduled: number;
+  readonly sent: number;
+  readonly ok: number;
+  readonly failed: number;
+  readonly committed: number;
+  readonly inFlight: number;
+}
+
+/** Latency summary of one stage, in milliseconds. */
+export interface LatencySummary {
+  readonly count: number;
+  readonly mean: number;
+  readonly stddev: number;
+  readonly min: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+}
+
+export interface OutcomeCounts {
+  readonly ok: number;
+  /** JSON-RPC / protocol-level rejections, keyed by error code. */
+  readonly rejected: Readonly<Record<string, number>>;
+  /** Non-2xx HTTP statuses, keyed by status. */
+  readonly httpError: Readonly<Record<string, number>>;
+  readonly badResponse: number;
+  readonly timeout: number;
+  readonly connectionError: number;
+  /** Could not be sent on time (in-flight bound reached or schedule lag too large). */
+  readonly dropped: number;
+  readonly committed: number;
+  readonly commitTimeout: number;
+}
+
+export interface StageLatency {
+  /** Corrected for coordinated omission: timed from the intended send time. */
+  readonly corrected: LatencySummary;
+  /** Timed from the actual send time. */
+  readonly uncorrected: LatencySummary;
+}
+
+export interface SecondSample {
+  readonly second: number;
+  readonly sent: number;
+  readonly ok: number;
+  readonly failed: number;
+  readonly committed: number;
+  readonly ackP50Ms: number;
+  readonly ackP99Ms: number;
+  readonly commitP50Ms?: number;
+  readonly commitP99Ms?: number;
+}
+
+export interface NodeFigures {
+  readonly nodeId: string;
+  readonly sent: number;
+  readonly ok: number;
+  readonly failed: number;
+  readonly committed: number;
+  readonly ack: LatencySummary;
+  readonly commit?: LatencySummary;
+}
+
+export interface LoadResult {
+  readonly runId: string;
+  readonly protocol: ProtocolOptions['kind'];
+  readonly startedAt: string;
+  readonly endedAt: string;
+  /** Measured window (excludes warm-up and cool-down), seconds. */
+  readonly durationSecs: number;
+  readonly warmupSecs: number;
+  readonly cooldownSecs: number;
+  readonly transactionSizeBytes: number;
+  /** Scheduled (input) rate, tx/s. */
+  readonly inputRate: number;
+  /** Achieved send rate, tx/s. */
+  readonly achievedRate: number;
+  /** Accepted (ok acks) per second. */
+  readonly acceptedThroughput: number;
+  /** Committed per second (0 when confirm = none). */
+  readonly committedThroughput: number;
+  /** committed / input when confirming commits, else accepted / input. */
+  readonly efficiency: number;
+  readonly scheduled: number;
+  readonly sent: number;
+  readonly outcomes: OutcomeCounts;
+  readonly latency: { readonly ack: StageLatency; readonly commit?: StageLatency };
+  /** Schedule lag (actual - intended send time), ms. */
+  readonly scheduleLag: LatencySummary;
+  readonly perNode: readonly NodeFigures[];
+  readonly timeSeries: readonly SecondSample[];
+  /** True when the run was stopped early (Ctrl-C / abort); figures cover what ran. */
+  readonly interrupted: boolean;
+}

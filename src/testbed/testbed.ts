@@ -1,0 +1,65 @@
+/**
+ * A Testbed deploys a network of nodes somewhere (this machine's Docker engine,
+ * or remote hosts over SSH) and hands back a Deployment. The benchmark loop
+ * never asks which implementation it has.
+ */
+
+/** How a client reaches one node. */
+export interface Endpoint {
+  /** Stable node name, e.g. `node0`. */
+  readonly nodeId: string;
+  /** Base URL of the node's RPC, e.g. `http://127.0.0.1:26657`. */
+  readonly rpcUrl: string;
+  /** WebSocket URL for event subscriptions, e.g. `ws://127.0.0.1:26657/websocket`. */
+  readonly wsUrl?: string;
+  /** Prometheus metrics URL, when the node exposes one. */
+  readonly metricsUrl?: string;
+  /** Where the node runs: `local`, or the remote host's name/address. */
+  readonly host?: string;
+}
+
+export interface NodeStats {
+  readonly nodeId: string;
+  readonly cpuPercent: number;
+  readonly memoryBytes: number;
+  readonly memoryLimitBytes?: number;
+  readonly networkRxBytes?: number;
+  readonly networkTxBytes?: number;
+}
+
+/** Control over one running node. */
+export interface NodeHandle {
+  readonly nodeId: string;
+  readonly endpoint: Endpoint;
+  kill(signal?: string): Promise<void>;
+  stop(timeoutSeconds?: number): Promise<void>;
+  start(): Promise<void>;
+  restart(): Promise<void>;
+  pause(): Promise<void>;
+  unpause(): Promise<void>;
+  exec(command: readonly string[]): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  logs(options?: { tailLines?: number }): Promise<string>;
+  stats(): Promise<NodeStats>;
+}
+
+export interface DestroyOptions {
+  /** Also remove volumes, networks, data dirs and (remote) shipped images. */
+  readonly thorough?: boolean;
+}
+
+export interface Deployment extends AsyncDisposable {
+  readonly runId: string;
+  readonly kind: 'local' | 'remote';
+  readonly endpoints: readonly Endpoint[];
+  readonly nodes: readonly NodeHandle[];
+  /** Facts for the result's environment block (image id, engine version, hosts…). */
+  readonly environment: Readonly<Record<string, unknown>>;
+  /** Milliseconds from deploy start until every node was ready. */
+  readonly readyAfterMs: number;
+  destroy(options?: DestroyOptions): Promise<void>;
+}
+
+export interface Testbed {
+  readonly kind: 'local' | 'remote';
+  deploy(options: { signal?: AbortSignal }): Promise<Deployment>;
+}
