@@ -37,7 +37,11 @@ export async function runCli<T>(definition: CliDefinition<T>, argv: readonly str
       yargs([...argv])
         .scriptName(definition.name)
         .usage(definition.usage)
-        .option('verbose', { type: 'boolean', default: false, describe: 'Print debug output and stack traces' })
+        .option('verbose', {
+          type: 'boolean',
+          default: false,
+          describe: 'Print debug output and stack traces',
+        })
         .strictOptions()
         .help()
         .alias('help', 'h')

@@ -32,7 +32,11 @@ export class MeshbenchError extends Error {
   /** Process exit code the CLI uses for this error. */
   readonly exitCode: number;
 
-  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; exitCode?: number } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { hint?: string; cause?: unknown; exitCode?: number } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'MeshbenchError';
     this.code = code;

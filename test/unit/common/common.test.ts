@@ -1,0 +1,66 @@
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createUniqueDir, writeFileAtomic } from '../../../src/common/atomic-write.js';
+import { formatError, MeshbenchError } from '../../../src/common/errors.js';
+import { newRunId } from '../../../src/common/run-id.js';
+import { installShutdown } from '../../../src/common/shutdown.js';
+
+describe('run ids', () => {
+  it('are time-sortable, unique and safe in Docker names', () => {
+    const ids = new Set(Array.from({ length: 200 }, () => newRunId(new Date('2026-11-21T23:45:01Z'))));
+    expect(ids.size).toBe(200);
+    for (const id of ids) expect(id).toMatch(/^20261121-234501-[0-9a-f]{6}$/);
+  });
+});
+
+describe('errors', () => {
+  it('formats message and hint on one line with the right exit code', () => {
+    const error = new MeshbenchError('PORT_IN_USE', 'port 26657 is in use by pid 42', { hint: 'stop it' });
+    expect(formatError(error)).toBe('port 26657 is in use by pid 42; stop it');
+    expect(error.exitCode).toBe(1);
+    expect(new MeshbenchError('BAD_FLAG', 'x').exitCode).toBe(2);
+    expect(new MeshbenchError('INTERRUPTED', 'x').exitCode).toBe(130);
+  });
+});
+
+describe('atomic files', () => {
+  it('never reuses a run folder and leaves no temp files', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'meshbench-test-'));
+    const a = await createUniqueDir(parent, 'run');
+    const b = await createUniqueDir(parent, 'run');
+    expect(a).not.toBe(b);
+    await writeFileAtomic(join(a, 'result.json'), '{"a":1}');
+    await writeFileAtomic(join(a, 'result.json'), '{"a":2}');
+    expect(await readFile(join(a, 'result.json'), 'utf8')).toBe('{"a":2}');
+    expect(await readdir(a)).toEqual(['result.json']);
+  });
+});
+
+describe('shutdown', () => {
+  it('aborts on the first signal and forces on the second', async () => {
+    const lines: string[] = [];
+    let exitCode: number | undefined;
+    const shutdown = installShutdown({
+      signals: ['SIGUSR2'],
+      log: (line) => lines.push(line),
+      exit: ((code: number) => {
+        exitCode = code;
+      }) as (code: number) => never,
+    });
+    let cleaned = 0;
+    shutdown.onForce(() => {
+      cleaned += 1;
+    });
+    process.emit('SIGUSR2', 'SIGUSR2');
+    expect(shutdown.signal.aborted).toBe(true);
+    expect(cleaned).toBe(0);
+    process.emit('SIGUSR2', 'SIGUSR2');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(cleaned).toBe(1);
+    expect(exitCode).toBe(130);
+    shutdown.dispose();
+    expect(lines.join('\n')).toMatch(/again to force/);
+  });
+});
