@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Builds the emulated SSH hosts of the sandbox (`npm run sandbox -- up`), from Debian packages only:
+#   meshbench/sandbox-host:latest           sshd + Debian's docker.io (inner dockerd, vfs storage)
+#   meshbench/sandbox-host-nodocker:latest  sshd, no Docker; an offline apt repository of docker.io and
+#                                           its dependencies at /opt/meshbench-debs is the only apt source,
+#                                           so remote-network's Docker install path runs for real.
+# Root filesystems are made by mmdebstrap and cached under .meshbench/cache keyed by their recipe.
+# Usage: scripts/build-sandbox-image.sh [host|nodocker|all]   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf 'meshbench sandbox images: %s\n' "$*" >&2; }
+die() { printf 'meshbench sandbox images: error: %s\n' "$*" >&2; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1; }
+image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+
+CACHE=.meshbench/cache
+mkdir -p "$CACHE"
+HOST_IMAGE=${MESHBENCH_SANDBOX_IMAGE:-meshbench/sandbox-host:latest}
+NODOCKER_IMAGE=${MESHBENCH_SANDBOX_NODOCKER_IMAGE:-meshbench/sandbox-host-nodocker:latest}
+COMMON=openssh-server,iproute2,iptables,procps,ca-certificates,sudo,gzip
+# Bump when the recipe below changes in a way the package lists do not show.
+RECIPE_VERSION=2
+
+ensure_mmdebstrap() {
+  have mmdebstrap && return 0
+  if [ "$(id -u)" = 0 ] && have apt-get; then
+    log "installing mmdebstrap"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
+  else
+    die "mmdebstrap is missing: install it (apt-get install mmdebstrap), then re-run."
+  fi
+}
+
+# rootfs NAME INCLUDE [extra mmdebstrap args...] -> prints the cached tarball path
+rootfs() {
+  local name=$1 include=$2
+  shift 2
+  local key
+  key=$(printf '%s|%s|%s|%s|bookworm' "$RECIPE_VERSION" "$name" "$include" "$*" | sha256sum | cut -c1-16)
+  local tar="$CACHE/rootfs-sandbox-$name-$key.tar"
+  if [ ! -s "$tar" ]; then
+    ensure_mmdebstrap
+    log "building rootfs $tar with mmdebstrap (about 1-2 min, once)"
+    mmdebstrap --quiet --format=tar --variant=apt --include="$include" "$@" bookworm "$tar.tmp" >&2 ||
+      die "mmdebstrap failed for $name; see its output above"
+    mv "$tar.tmp" "$tar"
+  fi
+  printf '%s\n' "$tar"
+}
+
+# Writes the build context shared by both images.
+context() {
+  local ctx=$1
+  rm -rf "$ctx"
+  mkdir -p "$ctx"
+  cp compose/Dockerfile.sandbox-host "$ctx/Dockerfile"
+  cat >"$ctx/sandbox-entrypoint" <<'SH'
+#!/bin/sh
+# Emulated remote host: fresh host keys, dockerd when installed, sshd in the foreground.
+set -e
+[ -s /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -A >/dev/null
+mkdir -p /run/sshd
+if command -v dockerd >/dev/null 2>&1; then
+  nohup dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+fi
+exec /usr/sbin/sshd -D -e
+SH
+  chmod 755 "$ctx/sandbox-entrypoint"
+}
+
+build() {
+  local image=$1 rootfs_tar=$2 rootfs_image=$3
+  image_exists "$image" && return 0
+  if ! image_exists "$rootfs_image"; then
+    log "importing $rootfs_tar as $rootfs_image"
+    docker import --change "LABEL meshbench.image=sandbox-rootfs" "$rootfs_tar" "$rootfs_image" >/dev/null
+  fi
+  local ctx=.meshbench/build/sandbox-host
+  context "$ctx"
+  log "building $image"
+  docker build -q --build-arg ROOTFS_IMAGE="$rootfs_image" --label meshbench.image=sandbox-host -t "$image" "$ctx" >/dev/null ||
+    die "docker build of $image failed"
+}
+
+build_host() {
+  local tar
+  tar=$(rootfs docker "$COMMON,docker.io")
+  build "$HOST_IMAGE" "$tar" local/sandbox-rootfs:docker
+}
+
+build_nodocker() {
+  local tar
+  # docker.io and its dependencies are downloaded into /opt/meshbench-debs and indexed there; that
+  # folder becomes the only apt source, so `apt-get install docker.io` works with no network.
+  tar=$(rootfs nodocker "$COMMON" \
+    --customize-hook='chroot "$1" apt-get install --download-only -y -qq --no-install-recommends docker.io >/dev/null' \
+    --customize-hook='mkdir -p "$1/opt/meshbench-debs" && mv "$1"/var/cache/apt/archives/*.deb "$1/opt/meshbench-debs/"' \
+    --customize-hook='cd "$1/opt/meshbench-debs" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages' \
+    --customize-hook='rm -f "$1"/etc/apt/sources.list.d/* && echo "deb [trusted=yes] file:/opt/meshbench-debs ./" >"$1/etc/apt/sources.list"' \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/*')
+  build "$NODOCKER_IMAGE" "$tar" local/sandbox-rootfs:nodocker
+}
+
+case "${1:-all}" in
+  host) build_host ;;
+  nodocker) build_nodocker ;;
+  all) build_host; build_nodocker ;;
+  *) die "unknown image set '$1' (use host, nodocker or all)" ;;
+esac

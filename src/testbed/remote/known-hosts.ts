@@ -1,0 +1,173 @@
+/**
+ * Host key checking against an OpenSSH known_hosts file: plain and hashed
+ * (`|1|salt|hmac`) host patterns, `[host]:port` for non-22 ports, wildcards,
+ * negations and `@revoked`. `accept-new` appends unknown hosts.
+ */
+import { createHmac } from 'node:crypto';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export type StrictHostKeyChecking = 'yes' | 'accept-new' | 'no';
+export const STRICT_HOST_KEY_CHECKING_VALUES: readonly StrictHostKeyChecking[] = ['yes', 'accept-new', 'no'];
+
+export interface KnownHostEntry {
+  readonly marker?: '@revoked' | '@cert-authority';
+  readonly patterns: string;
+  readonly keyType: string;
+  readonly keyBase64: string;
+}
+
+export type HostKeyVerdict = 'match' | 'mismatch' | 'unknown' | 'revoked';
+
+export function parseKnownHosts(text: string): KnownHostEntry[] {
+  const entries: KnownHostEntry[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const fields = line.split(/\s+/);
+    let marker: KnownHostEntry['marker'];
+    if (fields[0] === '@revoked' || fields[0] === '@cert-authority') {
+      marker = fields.shift() as KnownHostEntry['marker'];
+    }
+    const [patterns, keyType, keyBase64] = fields;
+    if (!patterns || !keyType || !keyBase64) continue;
+    entries.push({ ...(marker ? { marker } : {}), patterns, keyType, keyBase64 });
+  }
+  return entries;
+}
+
+/** The name OpenSSH looks up: `host`, or `[host]:port` when the port is not 22. */
+export function knownHostsName(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
+}
+
+function globToRegExp(glob: string): RegExp {
+  const escaped = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
+  return new RegExp(`^${escaped}$`, 'i');
+}
+
+function hashedMatches(pattern: string, name: string): boolean {
+  const parts = pattern.split('|');
+  // ['', '1', salt, hmac]
+  if (parts.length !== 4 || parts[1] !== '1') return false;
+  const salt = Buffer.from(parts[2]!, 'base64');
+  const expected = parts[3]!;
+  return createHmac('sha1', salt).update(name).digest('base64') === expected;
+}
+
+/** True when the entry's host patterns select `name` (already in `[host]:port` form). */
+export function patternsMatch(patterns: string, name: string): boolean {
+  if (patterns.startsWith('|')) return hashedMatches(patterns, name);
+  let matched = false;
+  for (const pattern of patterns.split(',')) {
+    const negated = pattern.startsWith('!');
+    const glob = negated ? pattern.slice(1) : pattern;
+    if (globToRegExp(glob).test(name)) {
+      if (negated) return false;
+      matched = true;
+    }
+  }
+  return matched;
+}
+
+/** The key type named inside an SSH wire-format public key blob. */
+export function keyTypeOfBlob(blob: Buffer): string {
+  if (blob.length < 4) return '';
+  const length = blob.readUInt32BE(0);
+  return blob.subarray(4, 4 + length).toString('latin1');
+}
+
+/** The entries that apply to host:port (any key type), cert authorities left out. */
+export function entriesFor(entries: readonly KnownHostEntry[], host: string, port: number): KnownHostEntry[] {
+  const name = knownHostsName(host, port);
+  return entries.filter((entry) => entry.marker !== '@cert-authority' && patternsMatch(entry.patterns, name));
+}
+
+/**
+ * Compares the key a server offered with the known entries for that host:
+ * `match` (same key known), `mismatch` (the host is known with a different key),
+ * `unknown` (not known at all), or `revoked`.
+ */
+export function checkHostKey(
+  entries: readonly KnownHostEntry[],
+  host: string,
+  port: number,
+  blob: Buffer,
+): HostKeyVerdict {
+  const offered = blob.toString('base64');
+  const applicable = entriesFor(entries, host, port);
+  if (applicable.some((entry) => entry.marker === '@revoked' && entry.keyBase64 === offered))
+    return 'revoked';
+  const plain = applicable.filter((entry) => entry.marker === undefined);
+  if (plain.some((entry) => entry.keyBase64 === offered)) return 'match';
+  return plain.length > 0 ? 'mismatch' : 'unknown';
+}
+
+/** ssh2 host key algorithm names that use a key of this type. */
+export function algorithmsForKeyType(keyType: string): string[] {
+  if (keyType === 'ssh-rsa') return ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+  return [keyType];
+}
+
+export class KnownHostsFile {
+  private entries: KnownHostEntry[] = [];
+  private loaded = false;
+  /** Appends are serialised so parallel connections never interleave lines. */
+  private appending: Promise<void> = Promise.resolve();
+
+  constructor(readonly path: string) {}
+
+  async load(): Promise<this> {
+    try {
+      this.entries = parseKnownHosts(await readFile(this.path, 'utf8'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      this.entries = [];
+    }
+    this.loaded = true;
+    return this;
+  }
+
+  check(host: string, port: number, blob: Buffer): HostKeyVerdict {
+    if (!this.loaded) throw new Error('KnownHostsFile.load() was not called');
+    return checkHostKey(this.entries, host, port, blob);
+  }
+
+  /** Key types already known for the host, to prefer those algorithms in the handshake. */
+  knownKeyTypes(host: string, port: number): string[] {
+    return [
+      ...new Set(
+        entriesFor(this.entries, host, port)
+          .filter((e) => e.marker === undefined)
+          .map((e) => e.keyType),
+      ),
+    ];
+  }
+
+  /** Adds `host keytype base64` (what `accept-new` does). */
+  async add(host: string, port: number, blob: Buffer): Promise<void> {
+    const entry: KnownHostEntry = {
+      patterns: knownHostsName(host, port),
+      keyType: keyTypeOfBlob(blob),
+      keyBase64: blob.toString('base64'),
+    };
+    this.entries.push(entry);
+    const line = `${entry.patterns} ${entry.keyType} ${entry.keyBase64}\n`;
+    const next = this.appending.then(async () => {
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+      let prefix = '';
+      try {
+        const current = await readFile(this.path, 'utf8');
+        if (current.length > 0 && !current.endsWith('\n')) prefix = '\n';
+      } catch {
+        // a new file
+      }
+      await appendFile(this.path, prefix + line, { mode: 0o600 });
+    });
+    this.appending = next.catch(() => undefined);
+    await next;
+  }
+}

@@ -1,0 +1,62 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  KnownHostsFile,
+  checkHostKey,
+  keyTypeOfBlob,
+  parseKnownHosts,
+  patternsMatch,
+} from '../../../src/testbed/remote/known-hosts.js';
+
+async function makeKey(dir: string, name: string): Promise<{ line: string; blob: Buffer }> {
+  const path = join(dir, name);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path]);
+  const line = (await readFile(`${path}.pub`, 'utf8')).trim();
+  return { line, blob: Buffer.from(line.split(' ')[1]!, 'base64') };
+}
+
+describe('known_hosts', () => {
+  it('matches plain, [host]:port, wildcard and negated patterns', () => {
+    expect(patternsMatch('10.0.0.1,box', 'box')).toBe(true);
+    expect(patternsMatch('[10.0.0.1]:2222', '[10.0.0.1]:2222')).toBe(true);
+    expect(patternsMatch('10.0.0.1', '[10.0.0.1]:2222')).toBe(false);
+    expect(patternsMatch('*.example.org', 'a.example.org')).toBe(true);
+    expect(patternsMatch('*.example.org,!bad.example.org', 'bad.example.org')).toBe(false);
+    expect(patternsMatch('10.0.0.?', '10.0.0.7')).toBe(true);
+  });
+
+  it('matches hashed entries written by ssh-keygen -H, and tells match, mismatch, unknown and revoked apart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshbench-kh-'));
+    const a = await makeKey(dir, 'a');
+    const b = await makeKey(dir, 'b');
+    const file = join(dir, 'known_hosts');
+    const [type, key] = a.line.split(' ');
+    await writeFile(file, `10.9.8.7 ${type} ${key}\n[10.9.8.7]:2222 ${type} ${key}\n`);
+    execFileSync('ssh-keygen', ['-q', '-H', '-f', file]);
+    const entries = parseKnownHosts(await readFile(file, 'utf8'));
+    expect(entries.every((entry) => entry.patterns.startsWith('|1|'))).toBe(true);
+    expect(keyTypeOfBlob(a.blob)).toBe('ssh-ed25519');
+    expect(checkHostKey(entries, '10.9.8.7', 22, a.blob)).toBe('match');
+    expect(checkHostKey(entries, '10.9.8.7', 2222, a.blob)).toBe('match');
+    expect(checkHostKey(entries, '10.9.8.7', 22, b.blob)).toBe('mismatch');
+    expect(checkHostKey(entries, '10.9.8.8', 22, a.blob)).toBe('unknown');
+    const revoked = parseKnownHosts(`@revoked * ${b.line}\n`);
+    expect(checkHostKey(revoked, 'any', 22, b.blob)).toBe('revoked');
+  });
+
+  it('appends new hosts (accept-new), readable by ssh-keygen -F, without interleaving', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshbench-kh-'));
+    const file = join(dir, 'sub', 'known_hosts');
+    const keys = await Promise.all([makeKey(dir, 'k1'), makeKey(dir, 'k2'), makeKey(dir, 'k3')]);
+    const known = await new KnownHostsFile(file).load();
+    await Promise.all(keys.map((k, i) => known.add(`10.0.0.${i}`, i === 2 ? 2200 : 22, k.blob)));
+    const reread = await new KnownHostsFile(file).load();
+    keys.forEach((k, i) => expect(reread.check(`10.0.0.${i}`, i === 2 ? 2200 : 22, k.blob)).toBe('match'));
+    expect(reread.knownKeyTypes('10.0.0.0', 22)).toEqual(['ssh-ed25519']);
+    const found = execFileSync('ssh-keygen', ['-F', '[10.0.0.2]:2200', '-f', file], { encoding: 'utf8' });
+    expect(found).toContain(keys[2]!.line.split(' ')[1]);
+  });
+});
