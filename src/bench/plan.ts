@@ -1,0 +1,480 @@
+/**
+ * The benchmark plan: every setting of one `benchmark` invocation, validated once
+ * (zod, including the cross-field rules), then frozen. The plan is stored in every
+ * result file, so a result says exactly how it was produced.
+ *
+ * Input is loose (strings from yargs, numbers from the wizard or scripts); each
+ * problem becomes one line naming the flag, the value given and what is allowed.
+ */
+import { constants } from 'node:fs';
+import { access, readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { badFlag } from '../cli/run-cli.js';
+import type { ConfirmMode, ProtocolOptions } from '../load/types.js';
+
+export type NetworkKind = 'local' | 'remote';
+export type NetworkType = NetworkKind | 'both' | 'endpoints';
+
+/** One network the benchmark runs on, with its own load levels. */
+export type NetworkTarget =
+  | { readonly kind: 'local'; readonly loads: readonly number[] }
+  | { readonly kind: 'remote'; readonly loads: readonly number[] }
+  | { readonly kind: 'endpoints'; readonly loads: readonly number[]; readonly urls: readonly string[] };
+
+export interface LoadSearchPlan {
+  /** First load probed, tx/s. */
+  readonly startLoad: number;
+  /** Never probe above this, tx/s. */
+  readonly maxLoad: number;
+  /** A load passes when efficiency >= this (0..1) … */
+  readonly minEfficiency: number;
+  /** … and its p99 latency (commit when confirming, else ack) is below this. */
+  readonly p99BoundMs: number;
+  /** Bisection stops when the bracket is narrower than this fraction of the lower bound. */
+  readonly resolutionFraction: number;
+}
+
+export interface BenchmarkPlan {
+  readonly planVersion: 1;
+  readonly networkType: NetworkType;
+  readonly networks: readonly NetworkTarget[];
+  readonly outputDir: string;
+  readonly consoleOutput: boolean;
+  readonly fileOutput: boolean;
+  readonly committee: number;
+  readonly durationSecs: number;
+  readonly warmupSecs: number;
+  readonly transactionSizeBytes: number;
+  readonly runs: number;
+  readonly protocol: ProtocolOptions;
+  readonly confirm: ConfirmMode;
+  readonly hostsFile: string | undefined;
+  readonly dockerComposePath: string | undefined;
+  readonly startupWaitSecs: number;
+  readonly cleanup: boolean;
+  readonly cleanupThorough: boolean;
+  readonly freshNetwork: boolean;
+  readonly loadSearch: LoadSearchPlan | undefined;
+  /** Recorded now; fault injection takes effect in a later release. */
+  readonly faults: number;
+  readonly crashRecovery: boolean;
+  readonly crashIntervalSecs: number;
+  /** Longest wait for the mempools to drain after each load level. */
+  readonly settleTimeoutSecs: number;
+  readonly settlePollMs: number;
+}
+
+/** The loose input: what yargs, the wizard or a script hands in. Keys are camelCase flags. */
+export interface BenchmarkInput {
+  readonly networkType?: string | undefined;
+  readonly outputDir?: string | undefined;
+  readonly consoleOutput?: boolean | string | undefined;
+  readonly fileOutput?: boolean | string | undefined;
+  readonly committee?: number | string | undefined;
+  readonly duration?: number | string | undefined;
+  readonly transactionSize?: number | string | undefined;
+  readonly localLoads?: LoadListInput;
+  readonly remoteLoads?: LoadListInput;
+  readonly loads?: LoadListInput;
+  readonly runs?: number | string | undefined;
+  readonly warmup?: number | string | undefined;
+  readonly protocol?: string | undefined;
+  readonly broadcastMode?: string | undefined;
+  readonly confirm?: string | undefined;
+  readonly endpoints?: string | readonly string[] | undefined;
+  readonly hostsFile?: string | undefined;
+  readonly dockerComposePath?: string | undefined;
+  readonly startupWait?: number | string | undefined;
+  readonly cleanup?: boolean | string | undefined;
+  readonly cleanupThorough?: boolean | string | undefined;
+  readonly freshNetwork?: boolean | string | undefined;
+  readonly loadSearch?: boolean | string | undefined;
+  readonly loadSearchStart?: number | string | undefined;
+  readonly loadSearchMax?: number | string | undefined;
+  readonly minEfficiency?: number | string | undefined;
+  readonly p99BoundMs?: number | string | undefined;
+  readonly faults?: number | string | undefined;
+  readonly crashRecovery?: boolean | string | undefined;
+  readonly crashInterval?: number | string | undefined;
+  readonly settleTimeout?: number | string | undefined;
+}
+
+type LoadListInput = string | number | readonly (string | number)[] | undefined;
+
+export const DEFAULTS = {
+  networkType: 'local',
+  outputDir: './benchmarks',
+  committee: 4,
+  durationSecs: 180,
+  transactionSizeBytes: 512,
+  localLoads: [100, 200, 500],
+  remoteLoads: [50, 100, 200],
+  runs: 1,
+  startupWaitSecs: 30,
+  crashIntervalSecs: 60,
+  settleTimeoutSecs: 60,
+  settlePollMs: 200,
+  loadSearchStart: 100,
+  loadSearchMax: 100_000,
+  minEfficiencyPercent: 95,
+  p99BoundMs: 1000,
+} as const;
+
+/** Warm-up when none is given: 5 s for runs of 30 s or more, none for shorter ones. */
+export function defaultWarmupSecs(durationSecs: number): number {
+  return durationSecs >= 30 ? 5 : 0;
+}
+
+const MAX_TX_SIZE_BYTES = 16 * 1024 * 1024;
+const MAX_LOAD = 1_000_000;
+const LOAD_RULE = 'a comma-separated list of distinct loads in tx/s, each a number > 0 (e.g. 100,200,500)';
+
+/** Parses `100,200,500` (or an array) into distinct positive loads; throws a one-line BAD_FLAG error. */
+export function parseLoadList(flag: string, value: LoadListInput): number[] {
+  const parts = (Array.isArray(value) ? value : [value])
+    .flatMap((part) => String(part).split(','))
+    .map((part) => part.trim());
+  const shown = Array.isArray(value) ? value.join(',') : String(value);
+  if (parts.length === 0 || parts.every((part) => part === '')) throw badFlag(flag, shown, LOAD_RULE);
+  const loads: number[] = [];
+  for (const part of parts) {
+    const load = part === '' ? Number.NaN : Number(part);
+    if (!Number.isFinite(load) || load <= 0 || load > MAX_LOAD) {
+      throw badFlag(flag, shown, `${JSON.stringify(part)} is not a load; ${LOAD_RULE}, at most ${MAX_LOAD}`);
+    }
+    if (loads.includes(load)) throw badFlag(flag, shown, `load ${load} appears twice; ${LOAD_RULE}`);
+    loads.push(load);
+  }
+  return loads;
+}
+
+// ---- field schemas (loose input → typed value, with the rule as the message) ----
+
+const looseNumber = z.union([z.number(), z.string()]);
+
+function wholeNumber(min: number, max: number, unit: string) {
+  return looseNumber.transform((value, ctx) => {
+    const number = typeof value === 'number' ? value : value.trim() === '' ? Number.NaN : Number(value);
+    if (!Number.isInteger(number) || number < min || number > max) {
+      ctx.addIssue({ code: 'custom', message: `a whole number of ${unit} from ${min} to ${max}` });
+      return z.NEVER;
+    }
+    return number;
+  });
+}
+
+function positiveNumber(max: number, unit: string) {
+  return looseNumber.transform((value, ctx) => {
+    const number = typeof value === 'number' ? value : value.trim() === '' ? Number.NaN : Number(value);
+    if (!Number.isFinite(number) || number <= 0 || number > max) {
+      ctx.addIssue({ code: 'custom', message: `a number of ${unit} > 0 and at most ${max}` });
+      return z.NEVER;
+    }
+    return number;
+  });
+}
+
+const looseBoolean = z.union([z.boolean(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'boolean') return value;
+  const lower = value.trim().toLowerCase();
+  if (['true', 'yes', 'y', '1'].includes(lower)) return true;
+  if (['false', 'no', 'n', '0'].includes(lower)) return false;
+  ctx.addIssue({ code: 'custom', message: 'true or false' });
+  return z.NEVER;
+});
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `one of ${values.join(', ')}` });
+}
+
+const nonEmptyPath = z.string().trim().min(1, { message: 'a non-empty path' });
+
+/** Schema of the raw fields; defaults are applied here, once. */
+const fieldsSchema = z.object({
+  networkType: oneOf(['local', 'remote', 'both'] as const).optional(),
+  outputDir: nonEmptyPath.default(DEFAULTS.outputDir),
+  consoleOutput: looseBoolean.default(true),
+  fileOutput: looseBoolean.default(true),
+  committee: wholeNumber(1, 100, 'nodes').default(DEFAULTS.committee),
+  duration: wholeNumber(1, 7 * 24 * 3600, 'seconds').default(DEFAULTS.durationSecs),
+  transactionSize: wholeNumber(1, MAX_TX_SIZE_BYTES, 'bytes').default(DEFAULTS.transactionSizeBytes),
+  runs: wholeNumber(1, 100, 'runs').default(DEFAULTS.runs),
+  warmup: wholeNumber(0, 24 * 3600, 'seconds').optional(),
+  protocol: oneOf(['cometbft', 'etcd', 'http'] as const).default('cometbft'),
+  broadcastMode: oneOf(['async', 'sync', 'commit'] as const).default('async'),
+  confirm: oneOf(['none', 'commit'] as const).optional(),
+  hostsFile: nonEmptyPath.optional(),
+  dockerComposePath: nonEmptyPath.optional(),
+  startupWait: wholeNumber(1, 3600, 'seconds').default(DEFAULTS.startupWaitSecs),
+  cleanup: looseBoolean.default(false),
+  cleanupThorough: looseBoolean.default(false),
+  freshNetwork: looseBoolean.default(false),
+  loadSearch: looseBoolean.default(false),
+  loadSearchStart: positiveNumber(MAX_LOAD, 'tx/s').default(DEFAULTS.loadSearchStart),
+  loadSearchMax: positiveNumber(MAX_LOAD, 'tx/s').default(DEFAULTS.loadSearchMax),
+  minEfficiency: positiveNumber(100, 'percent').default(DEFAULTS.minEfficiencyPercent),
+  p99BoundMs: positiveNumber(3_600_000, 'milliseconds').default(DEFAULTS.p99BoundMs),
+  faults: wholeNumber(0, 33, 'nodes').default(0),
+  crashRecovery: looseBoolean.default(false),
+  crashInterval: wholeNumber(1, 24 * 3600, 'seconds').default(DEFAULTS.crashIntervalSecs),
+  settleTimeout: wholeNumber(0, 3600, 'seconds').default(DEFAULTS.settleTimeoutSecs),
+});
+
+/** camelCase input key → the flag users typed. */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
+export interface PlanContext {
+  /** Environment (for MYSTICETI_NODE{n}_HOST); defaults to process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Base for relative paths; defaults to process.cwd(). */
+  readonly cwd?: string;
+  /** Skip the file-system checks (used by pure unit tests of the rules). */
+  readonly skipFileChecks?: boolean;
+}
+
+/**
+ * Validates the input and returns the frozen plan, or throws one BAD_FLAG error
+ * (exit 2) naming the flag, the value and what is allowed. Nothing is deployed or
+ * written here; the output folder is only checked for writability.
+ */
+export async function buildBenchmarkPlan(
+  input: BenchmarkInput,
+  context: PlanContext = {},
+): Promise<BenchmarkPlan> {
+  const env = context.env ?? process.env;
+  const cwd = context.cwd ?? process.cwd();
+  const raw = stripUndefined(input);
+  const parsed = fieldsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue?.path[0] ?? 'input');
+    throw badFlag(flagName(key), (raw as Record<string, unknown>)[key], issue?.message ?? 'see --help');
+  }
+  const fields = parsed.data;
+
+  // Load lists (parsed by hand: the rule for a list is easier to state per item).
+  const loads = raw.loads === undefined ? undefined : parseLoadList('loads', raw.loads);
+  const localLoads =
+    raw.localLoads === undefined ? [...DEFAULTS.localLoads] : parseLoadList('local-loads', raw.localLoads);
+  const remoteLoads =
+    raw.remoteLoads === undefined
+      ? [...DEFAULTS.remoteLoads]
+      : parseLoadList('remote-loads', raw.remoteLoads);
+
+  const endpointUrls = raw.endpoints === undefined ? undefined : parseEndpoints(raw.endpoints);
+
+  // ---- cross-field rules ----
+  if (endpointUrls && fields.networkType !== undefined && fields.networkType !== 'local') {
+    throw badFlag(
+      'network-type',
+      fields.networkType,
+      '--endpoints attaches to a running network; leave out --network-type (or use local)',
+    );
+  }
+  const networkType: NetworkType = endpointUrls ? 'endpoints' : (fields.networkType ?? DEFAULTS.networkType);
+  const warmupSecs = fields.warmup ?? defaultWarmupSecs(fields.duration);
+  if (fields.duration <= warmupSecs) {
+    throw badFlag(
+      'duration',
+      raw.duration ?? fields.duration,
+      `must be longer than the warm-up (--warmup ${warmupSecs} s); give a longer --duration or a shorter --warmup`,
+    );
+  }
+  if ((networkType === 'remote' || networkType === 'both') && fields.hostsFile === undefined) {
+    if (!env.MYSTICETI_NODE0_HOST) {
+      throw badFlag(
+        'network-type',
+        networkType,
+        'remote needs hosts: give --hosts-file FILE (env or YAML inventory) or set MYSTICETI_NODE0_HOST…',
+      );
+    }
+  }
+  if (networkType === 'endpoints' && fields.freshNetwork) {
+    throw badFlag('fresh-network', true, 'cannot redeploy an attached network (--endpoints); leave it out');
+  }
+  if (fields.loadSearch && loads !== undefined) {
+    throw badFlag('loads', raw.loads, '--load-search chooses the loads itself; give one or the other');
+  }
+  if (fields.loadSearch && fields.loadSearchMax < fields.loadSearchStart) {
+    throw badFlag(
+      'load-search-max',
+      raw.loadSearchMax,
+      `must be at least --load-search-start ${fields.loadSearchStart}`,
+    );
+  }
+  const confirm: ConfirmMode = fields.confirm ?? (fields.protocol === 'cometbft' ? 'commit' : 'none');
+  if (confirm === 'commit' && fields.protocol !== 'cometbft') {
+    throw badFlag(
+      'confirm',
+      'commit',
+      `commit confirmation needs --protocol cometbft (got ${fields.protocol}); use none`,
+    );
+  }
+  const maxFaults = Math.floor((fields.committee - 1) / 3);
+  if (fields.faults > maxFaults) {
+    throw badFlag(
+      'faults',
+      raw.faults,
+      `at most f = floor((committee - 1) / 3) = ${maxFaults} for --committee ${fields.committee}`,
+    );
+  }
+
+  // ---- file-system checks: before anything is deployed ----
+  const outputDir = resolve(cwd, fields.outputDir);
+  const hostsFile = fields.hostsFile === undefined ? undefined : resolve(cwd, fields.hostsFile);
+  const dockerComposePath =
+    fields.dockerComposePath === undefined ? undefined : resolve(cwd, fields.dockerComposePath);
+  if (!context.skipFileChecks) {
+    if (fields.fileOutput) await checkWritableDir(outputDir, fields.outputDir);
+    if (hostsFile) await checkReadableFile('hosts-file', hostsFile, fields.hostsFile ?? '');
+    if (dockerComposePath)
+      await checkReadableFile('docker-compose-path', dockerComposePath, fields.dockerComposePath ?? '');
+  }
+
+  const loadsFor = (kind: NetworkKind): readonly number[] =>
+    loads ?? (kind === 'local' ? localLoads : remoteLoads);
+  const networks: NetworkTarget[] =
+    networkType === 'endpoints'
+      ? [{ kind: 'endpoints', loads: loads ?? localLoads, urls: endpointUrls ?? [] }]
+      : networkType === 'both'
+        ? [
+            { kind: 'local', loads: loadsFor('local') },
+            { kind: 'remote', loads: loadsFor('remote') },
+          ]
+        : [{ kind: networkType, loads: loadsFor(networkType) }];
+
+  const protocol: ProtocolOptions =
+    fields.protocol === 'cometbft'
+      ? { kind: 'cometbft', broadcastMode: fields.broadcastMode }
+      : fields.protocol === 'etcd'
+        ? { kind: 'etcd' }
+        : { kind: 'http', method: 'POST', path: '/', bodyTemplate: '{"tx":"{{tx}}"}' };
+
+  const plan: BenchmarkPlan = {
+    planVersion: 1,
+    networkType,
+    networks,
+    outputDir,
+    consoleOutput: fields.consoleOutput,
+    fileOutput: fields.fileOutput,
+    committee: fields.committee,
+    durationSecs: fields.duration,
+    warmupSecs,
+    transactionSizeBytes: fields.transactionSize,
+    runs: fields.runs,
+    protocol,
+    confirm,
+    hostsFile,
+    dockerComposePath,
+    startupWaitSecs: fields.startupWait,
+    cleanup: fields.cleanup || fields.cleanupThorough,
+    cleanupThorough: fields.cleanupThorough,
+    freshNetwork: fields.freshNetwork,
+    loadSearch: fields.loadSearch
+      ? {
+          startLoad: fields.loadSearchStart,
+          maxLoad: fields.loadSearchMax,
+          minEfficiency: fields.minEfficiency / 100,
+          p99BoundMs: fields.p99BoundMs,
+          resolutionFraction: 0.05,
+        }
+      : undefined,
+    faults: fields.faults,
+    crashRecovery: fields.crashRecovery,
+    crashIntervalSecs: fields.crashInterval,
+    settleTimeoutSecs: fields.settleTimeout,
+    settlePollMs: DEFAULTS.settlePollMs,
+  };
+  return deepFreeze(plan);
+}
+
+/** Whether the plan asks for fault settings that only take effect in a later release. */
+export function pendingFaultSettings(plan: BenchmarkPlan): string | undefined {
+  if (plan.faults === 0 && !plan.crashRecovery) return undefined;
+  return (
+    `--faults ${plan.faults}, --crash-recovery ${plan.crashRecovery}, --crash-interval ${plan.crashIntervalSecs}: ` +
+    'recorded in the parameters; fault injection takes effect in a later release'
+  );
+}
+
+function parseEndpoints(value: string | readonly string[]): string[] {
+  const shown = Array.isArray(value) ? value.join(',') : String(value);
+  const urls = (Array.isArray(value) ? value : [value])
+    .flatMap((part) => String(part).split(','))
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  if (urls.length === 0) throw badFlag('endpoints', shown, 'one or more http(s) URLs, comma-separated');
+  for (const url of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw badFlag('endpoints', shown, `${JSON.stringify(url)} is not a URL; give http(s)://host:port URLs`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw badFlag(
+        'endpoints',
+        shown,
+        `${JSON.stringify(url)} is not http(s); give http(s)://host:port URLs`,
+      );
+    }
+  }
+  if (new Set(urls).size !== urls.length) throw badFlag('endpoints', shown, 'each URL once');
+  return urls;
+}
+
+/** The nearest existing ancestor must be a writable folder (checked without creating anything). */
+async function checkWritableDir(path: string, shown: string): Promise<void> {
+  let current = path;
+  for (;;) {
+    try {
+      const info = await stat(current);
+      if (!info.isDirectory()) {
+        throw badFlag('output-dir', shown, `${current} is not a folder; give a writable folder`);
+      }
+      await access(current, constants.W_OK);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        const parent = dirname(current);
+        if (parent === current) throw badFlag('output-dir', shown, 'a writable folder');
+        current = parent;
+        continue;
+      }
+      if (code === 'ENOTDIR')
+        throw badFlag('output-dir', shown, `a path under a file cannot be a folder; give a writable folder`);
+      if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') {
+        throw badFlag('output-dir', shown, `${current} is not writable (${code}); give a writable folder`);
+      }
+      throw error;
+    }
+  }
+}
+
+async function checkReadableFile(flag: string, path: string, shown: string): Promise<void> {
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw badFlag(flag, shown, `${path} is not a file; give a readable file`);
+    await readFile(path, { flag: 'r' }).then(() => undefined);
+  } catch (error) {
+    if (error instanceof Error && error.name === 'MeshbenchError') throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw badFlag(flag, shown, `cannot read ${path} (${code}); give an existing, readable file`);
+  }
+}
+
+function stripUndefined<T extends object>(input: T): T {
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as T;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

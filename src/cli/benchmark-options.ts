@@ -1,0 +1,208 @@
+/**
+ * The `benchmark` flags: yargs definitions, and the mapping of parsed argv onto
+ * the loose input that `buildBenchmarkPlan` validates once (zod, cross-field rules)
+ * into a frozen BenchmarkPlan. Numeric flags are read as strings so an error can
+ * quote exactly what the user typed; defaults live in the plan schema, in one place.
+ */
+import type { Argv } from 'yargs';
+import {
+  buildBenchmarkPlan,
+  DEFAULTS,
+  type BenchmarkInput,
+  type BenchmarkPlan,
+  type PlanContext,
+} from '../bench/plan.js';
+
+export type { BenchmarkPlan } from '../bench/plan.js';
+
+/** What yargs hands back for the benchmark flags (all optional: defaults are applied by the plan). */
+export interface BenchmarkArgs {
+  readonly 'network-type'?: string;
+  readonly 'output-dir'?: string;
+  readonly 'console-output'?: boolean;
+  readonly 'file-output'?: boolean;
+  readonly committee?: string;
+  readonly duration?: string;
+  readonly 'transaction-size'?: string;
+  readonly 'local-loads'?: string | string[];
+  readonly 'remote-loads'?: string | string[];
+  readonly loads?: string | string[];
+  readonly runs?: string;
+  readonly warmup?: string;
+  readonly protocol?: string;
+  readonly 'broadcast-mode'?: string;
+  readonly confirm?: string;
+  readonly endpoints?: string | string[];
+  readonly 'hosts-file'?: string;
+  readonly 'docker-compose-path'?: string;
+  readonly 'startup-wait'?: string;
+  readonly cleanup?: boolean;
+  readonly 'cleanup-thorough'?: boolean;
+  readonly 'fresh-network'?: boolean;
+  readonly 'load-search'?: boolean;
+  readonly 'load-search-start'?: string;
+  readonly 'load-search-max'?: string;
+  readonly 'min-efficiency'?: string;
+  readonly 'p99-bound-ms'?: string;
+  readonly faults?: string;
+  readonly 'crash-recovery'?: boolean;
+  readonly 'crash-interval'?: string;
+  readonly 'settle-timeout'?: string;
+  readonly interactive?: boolean;
+}
+
+const GROUP_NETWORK = 'Network:';
+const GROUP_LOAD = 'Load:';
+const GROUP_OUTPUT = 'Output:';
+const GROUP_SEARCH = 'Saturation search:';
+const GROUP_FAULTS = 'Faults (recorded now, take effect in a later release):';
+
+/** Adds the benchmark flags to a yargs instance (the CLI module wires this in). */
+export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
+  const text = (describe: string, group: string, defaultDescription?: string) =>
+    ({
+      type: 'string',
+      describe,
+      group,
+      requiresArg: true,
+      ...(defaultDescription ? { defaultDescription } : {}),
+    }) as const;
+  const flag = (describe: string, group: string, defaultDescription: string) =>
+    ({ type: 'boolean', describe, group, defaultDescription }) as const;
+  return argv
+    .option('network-type', text('Where to run: local | remote | both', GROUP_NETWORK, DEFAULTS.networkType))
+    .option('committee', text('Number of nodes (local)', GROUP_NETWORK, String(DEFAULTS.committee)))
+    .option('docker-compose-path', text('Your own compose file for the local network', GROUP_NETWORK))
+    .option(
+      'hosts-file',
+      text('Hosts for remote: env file (MYSTICETI_NODE{n}_HOST…) or YAML inventory', GROUP_NETWORK),
+    )
+    .option(
+      'startup-wait',
+      text(
+        'Longest wait for every node to be ready, seconds',
+        GROUP_NETWORK,
+        String(DEFAULTS.startupWaitSecs),
+      ),
+    )
+    .option(
+      'endpoints',
+      text('Attach to a running network: RPC URL[,URL…] (no deploy, no cleanup)', GROUP_NETWORK),
+    )
+    .option('fresh-network', flag('Redeploy the network for every load level', GROUP_NETWORK, 'false'))
+    .option('cleanup', flag('Remove the network when done (and on Ctrl-C)', GROUP_NETWORK, 'false'))
+    .option('cleanup-thorough', flag('Also remove volumes, networks and data', GROUP_NETWORK, 'false'))
+    .option(
+      'duration',
+      text('Seconds of load per level (warm-up included)', GROUP_LOAD, String(DEFAULTS.durationSecs)),
+    )
+    .option(
+      'warmup',
+      text(
+        'Seconds at the start of each level left out of the figures',
+        GROUP_LOAD,
+        '5 (0 if duration < 30)',
+      ),
+    )
+    .option(
+      'transaction-size',
+      text('Transaction size in bytes', GROUP_LOAD, String(DEFAULTS.transactionSizeBytes)),
+    )
+    .option('loads', text('Load levels in tx/s for the chosen network type(s), e.g. 100,200', GROUP_LOAD))
+    .option(
+      'local-loads',
+      text('Load levels in tx/s on the local network', GROUP_LOAD, DEFAULTS.localLoads.join(',')),
+    )
+    .option(
+      'remote-loads',
+      text('Load levels in tx/s on the remote network', GROUP_LOAD, DEFAULTS.remoteLoads.join(',')),
+    )
+    .option(
+      'runs',
+      text('Repeat each level R times; figures are mean ± stddev', GROUP_LOAD, String(DEFAULTS.runs)),
+    )
+    .option('protocol', text('cometbft | etcd | http', GROUP_LOAD, 'cometbft'))
+    .option('broadcast-mode', text('cometbft broadcast: async | sync | commit', GROUP_LOAD, 'async'))
+    .option('confirm', text('none | commit (wait for each tx to commit)', GROUP_LOAD, 'commit for cometbft'))
+    .option(
+      'settle-timeout',
+      text(
+        'Longest wait for mempools to drain between levels, seconds',
+        GROUP_LOAD,
+        String(DEFAULTS.settleTimeoutSecs),
+      ),
+    )
+    .option('output-dir', text('Folder for the run folders', GROUP_OUTPUT, DEFAULTS.outputDir))
+    .option('console-output', flag('Print results to the console', GROUP_OUTPUT, 'true'))
+    .option('file-output', flag('Write JSON and text results', GROUP_OUTPUT, 'true'))
+    .option('interactive', flag('Ask for the settings step by step', GROUP_OUTPUT, 'false'))
+    .option(
+      'load-search',
+      flag(
+        'Find the highest load with efficiency ≥ --min-efficiency and p99 < --p99-bound-ms',
+        GROUP_SEARCH,
+        'false',
+      ),
+    )
+    .option(
+      'load-search-start',
+      text('First load probed, tx/s', GROUP_SEARCH, String(DEFAULTS.loadSearchStart)),
+    )
+    .option(
+      'load-search-max',
+      text('Highest load probed, tx/s', GROUP_SEARCH, String(DEFAULTS.loadSearchMax)),
+    )
+    .option('min-efficiency', text('Percent of the input rate that must commit', GROUP_SEARCH, '95'))
+    .option('p99-bound-ms', text('p99 latency bound, ms', GROUP_SEARCH, String(DEFAULTS.p99BoundMs)))
+    .option('faults', text('Faulty nodes (≤ (committee-1)/3)', GROUP_FAULTS, '0'))
+    .option('crash-recovery', flag('Crash and recover nodes during the run', GROUP_FAULTS, 'false'))
+    .option(
+      'crash-interval',
+      text('Seconds between crashes', GROUP_FAULTS, String(DEFAULTS.crashIntervalSecs)),
+    ) as Argv<T & BenchmarkArgs>;
+}
+
+/** Maps parsed argv onto the plan input (kebab-case flags → camelCase keys). */
+export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
+  return {
+    networkType: args['network-type'],
+    outputDir: args['output-dir'],
+    consoleOutput: args['console-output'],
+    fileOutput: args['file-output'],
+    committee: args.committee,
+    duration: args.duration,
+    transactionSize: args['transaction-size'],
+    localLoads: args['local-loads'],
+    remoteLoads: args['remote-loads'],
+    loads: args.loads,
+    runs: args.runs,
+    warmup: args.warmup,
+    protocol: args.protocol,
+    broadcastMode: args['broadcast-mode'],
+    confirm: args.confirm,
+    endpoints: args.endpoints,
+    hostsFile: args['hosts-file'],
+    dockerComposePath: args['docker-compose-path'],
+    startupWait: args['startup-wait'],
+    cleanup: args.cleanup,
+    cleanupThorough: args['cleanup-thorough'],
+    freshNetwork: args['fresh-network'],
+    loadSearch: args['load-search'],
+    loadSearchStart: args['load-search-start'],
+    loadSearchMax: args['load-search-max'],
+    minEfficiency: args['min-efficiency'],
+    p99BoundMs: args['p99-bound-ms'],
+    faults: args.faults,
+    crashRecovery: args['crash-recovery'],
+    crashInterval: args['crash-interval'],
+    settleTimeout: args['settle-timeout'],
+  };
+}
+
+/** Parsed argv → validated, frozen plan (throws one BAD_FLAG line, exit 2). */
+export function benchmarkPlanFromArgs(
+  args: BenchmarkArgs,
+  context: PlanContext = {},
+): Promise<BenchmarkPlan> {
+  return buildBenchmarkPlan(benchmarkInputFromArgs(args), context);
+}
