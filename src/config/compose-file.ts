@@ -1,0 +1,334 @@
+/**
+ * Reading a compose file the way `local-network` needs it: which services are
+ * nodes, which host ports they publish, which images they use. Pure functions:
+ * text in, a plain model out (no Docker, no files), so they are unit-tested.
+ *
+ * Node rule (documented in docs/local-network.md):
+ *   1. the services labelled `meshbench.role=node`; if no service has that label,
+ *   2. the services that publish their RPC container port (label `meshbench.rpc-port`,
+ *      default 26657).
+ * Per node, `meshbench.protocol` names the protocol (default: the --protocol flag),
+ * `meshbench.rpc-port` the RPC container port and `meshbench.metrics-port` the
+ * Prometheus metrics container port.
+ */
+import { parseDocument } from 'yaml';
+import { MeshbenchError } from '../common/errors.js';
+import { RUN_LABEL, ROLE_LABEL } from '../common/run-id.js';
+
+export const PROTOCOL_LABEL = 'meshbench.protocol';
+export const RPC_PORT_LABEL = 'meshbench.rpc-port';
+export const METRICS_PORT_LABEL = 'meshbench.metrics-port';
+/** Marks objects created by the local testbed (so `--down` never touches remote sandboxes). */
+export const TESTBED_LABEL = 'meshbench.testbed';
+export const DEFAULT_RPC_PORT = 26657;
+
+export interface PublishedPort {
+  readonly service: string;
+  /** Host address it binds, `''` for all addresses. */
+  readonly hostIp: string;
+  /** Fixed host port, or undefined when Docker picks one. */
+  readonly hostPort: number | undefined;
+  readonly containerPort: number;
+  readonly protocol: 'tcp' | 'udp';
+}
+
+export interface ComposeNodeSpec {
+  readonly service: string;
+  readonly image: string | undefined;
+  readonly hasBuild: boolean;
+  readonly protocol: string | undefined;
+  readonly rpcContainerPort: number;
+  readonly metricsContainerPort: number | undefined;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface ComposeModel {
+  /** Every service, in file order. */
+  readonly services: readonly {
+    readonly name: string;
+    readonly image: string | undefined;
+    readonly hasBuild: boolean;
+  }[];
+  readonly nodes: readonly ComposeNodeSpec[];
+  /** How the nodes were found, for messages: by label or by published RPC port. */
+  readonly nodeRule: 'label' | 'rpc-port';
+  readonly publishedPorts: readonly PublishedPort[];
+  /** Networks and volumes the file declares that compose creates (not external). */
+  readonly networks: readonly string[];
+  readonly volumes: readonly string[];
+  /** The file's `version:` (compose v1 needs the override to repeat it). */
+  readonly version: string | undefined;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function fileError(path: string, problem: string, hint: string): MeshbenchError {
+  return new MeshbenchError('COMPOSE_FILE', `compose file ${path} ${problem}`, { hint });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Compose variable interpolation: `$$`, `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`,
+ * `${VAR:?err}`, `${VAR?err}`.
+ */
+export function interpolate(text: string, env: Env): string {
+  return text.replace(
+    /\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+    (whole, dollar: string, braced?: string, operator?: string, argument?: string, bare?: string) => {
+      if (dollar === '$') return '$';
+      const name = braced ?? bare ?? '';
+      const value = env[name];
+      if (operator === undefined) return value ?? '';
+      const missing = operator.startsWith(':') ? value === undefined || value === '' : value === undefined;
+      if (operator.endsWith('-')) return missing ? (argument ?? '') : (value ?? '');
+      if (missing) throw new Error(`variable ${name} is required: ${argument ?? whole}`);
+      return value ?? '';
+    },
+  );
+}
+
+function interpolateDeep(value: unknown, env: Env): unknown {
+  if (typeof value === 'string') return interpolate(value, env);
+  if (Array.isArray(value)) return value.map((item) => interpolateDeep(item, env));
+  if (isRecord(value)) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolateDeep(item, env)]));
+  }
+  return value;
+}
+
+/** Labels as a map, from either compose form (`{k: v}` or `["k=v"]`). */
+export function labelsOf(value: unknown): Record<string, string> {
+  if (Array.isArray(value)) {
+    const out: Record<string, string> = {};
+    for (const item of value) {
+      const text = String(item);
+      const equals = text.indexOf('=');
+      if (equals < 0) out[text] = '';
+      else out[text.slice(0, equals)] = text.slice(equals + 1);
+    }
+    return out;
+  }
+  if (isRecord(value)) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, item === null ? '' : String(item)]),
+    );
+  }
+  return {};
+}
+
+function parseRange(text: string): [number, number] | undefined {
+  const match = /^(\d+)(?:-(\d+))?$/.exec(text);
+  if (!match) return undefined;
+  const from = Number(match[1]);
+  const to = match[2] === undefined ? from : Number(match[2]);
+  if (from < 1 || to > 65535 || to < from) return undefined;
+  return [from, to];
+}
+
+/**
+ * One `ports:` entry, short (`"127.0.0.1:8080:80/tcp"`, `"8080-8081:80-81"`, `"80"`) or long
+ * syntax (`{target, published, host_ip, protocol}`), expanded to single ports.
+ */
+export function parsePortEntry(service: string, entry: unknown): PublishedPort[] {
+  if (isRecord(entry)) {
+    const target = Number(entry.target);
+    if (!Number.isInteger(target) || target < 1 || target > 65535) {
+      throw new Error(`service ${service}: port entry without a valid target: ${JSON.stringify(entry)}`);
+    }
+    const protocol = entry.protocol === 'udp' ? 'udp' : 'tcp';
+    const hostIp = typeof entry.host_ip === 'string' ? entry.host_ip : '';
+    if (entry.published === undefined || entry.published === null || entry.published === '') {
+      return [{ service, hostIp, hostPort: undefined, containerPort: target, protocol }];
+    }
+    const published = parseRange(String(entry.published));
+    if (!published)
+      throw new Error(`service ${service}: invalid published port ${JSON.stringify(entry.published)}`);
+    return [{ service, hostIp, hostPort: published[0], containerPort: target, protocol }];
+  }
+  let text = String(entry).trim();
+  let protocol: 'tcp' | 'udp' = 'tcp';
+  const slash = text.lastIndexOf('/');
+  if (slash >= 0) {
+    protocol = text.slice(slash + 1) === 'udp' ? 'udp' : 'tcp';
+    text = text.slice(0, slash);
+  }
+  // An IPv6 host address is written in brackets: "[::1]:8080:80".
+  let hostIp = '';
+  const bracket = /^\[([^\]]*)\]:(.*)$/.exec(text);
+  if (bracket) {
+    hostIp = bracket[1] ?? '';
+    text = bracket[2] ?? '';
+  }
+  const parts = text.split(':');
+  let hostPart: string | undefined;
+  let containerPart: string;
+  if (parts.length === 1) {
+    containerPart = parts[0] ?? '';
+  } else if (parts.length === 2) {
+    hostPart = parts[0];
+    containerPart = parts[1] ?? '';
+  } else if (parts.length === 3 && !bracket) {
+    hostIp = parts[0] ?? '';
+    hostPart = parts[1];
+    containerPart = parts[2] ?? '';
+  } else {
+    throw new Error(`service ${service}: cannot read port entry ${JSON.stringify(entry)}`);
+  }
+  const container = parseRange(containerPart);
+  if (!container) throw new Error(`service ${service}: invalid container port in ${JSON.stringify(entry)}`);
+  const count = container[1] - container[0] + 1;
+  let host: [number, number] | undefined;
+  if (hostPart !== undefined && hostPart !== '') {
+    host = parseRange(hostPart);
+    if (!host) throw new Error(`service ${service}: invalid host port in ${JSON.stringify(entry)}`);
+    const hostCount = host[1] - host[0] + 1;
+    // A host range with a single container port means "any one of these": treat as not fixed.
+    if (hostCount !== count && count !== 1) {
+      throw new Error(
+        `service ${service}: host and container port ranges differ in ${JSON.stringify(entry)}`,
+      );
+    }
+    if (hostCount !== count) host = undefined;
+  }
+  const out: PublishedPort[] = [];
+  for (let index = 0; index < count; index++) {
+    out.push({
+      service,
+      hostIp,
+      hostPort: host ? host[0] + index : undefined,
+      containerPort: container[0] + index,
+      protocol,
+    });
+  }
+  return out;
+}
+
+function portLabel(labels: Record<string, string>, label: string, service: string): number | undefined {
+  const raw = labels[label];
+  if (raw === undefined || raw === '') return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`service ${service}: label ${label}=${raw} is not a port number`);
+  }
+  return port;
+}
+
+/**
+ * Parses compose YAML text into the model. `path` is only used in messages.
+ * Throws MeshbenchError('COMPOSE_FILE') with a one-line message and fix.
+ */
+export function parseComposeFile(text: string, path: string, env: Env = process.env): ComposeModel {
+  const fix = 'fix the file (see docs/local-network.md) or pass another with --docker-compose-path';
+  const document = parseDocument(text, { prettyErrors: false });
+  if (document.errors.length > 0) {
+    const first = document.errors[0];
+    const where = first?.linePos?.[0] ? ` at line ${first.linePos[0].line}` : '';
+    throw fileError(
+      path,
+      `is not valid YAML${where}: ${(first?.message ?? 'parse error').split('\n')[0]}`,
+      fix,
+    );
+  }
+  let root: unknown;
+  try {
+    root = interpolateDeep(document.toJS({ maxAliasCount: 1000 }), env);
+  } catch (error) {
+    throw fileError(path, `cannot be read: ${(error as Error).message}`, fix);
+  }
+  if (!isRecord(root) || !isRecord(root.services) || Object.keys(root.services).length === 0) {
+    throw fileError(path, 'has no services', `add a services: section with your nodes, or ${fix}`);
+  }
+
+  const services: { name: string; image: string | undefined; hasBuild: boolean }[] = [];
+  const publishedPorts: PublishedPort[] = [];
+  const candidates: (ComposeNodeSpec & { publishesRpc: boolean; role: string | undefined })[] = [];
+  try {
+    for (const [name, raw] of Object.entries(root.services)) {
+      const service = isRecord(raw) ? raw : {};
+      const image = typeof service.image === 'string' ? service.image : undefined;
+      const hasBuild = service.build !== undefined && service.build !== null;
+      if (image === undefined && !hasBuild) throw new Error(`service ${name} has neither image nor build`);
+      services.push({ name, image, hasBuild });
+      const ports = Array.isArray(service.ports)
+        ? service.ports.flatMap((entry) => parsePortEntry(name, entry))
+        : [];
+      publishedPorts.push(...ports);
+      const labels = labelsOf(service.labels);
+      const rpcContainerPort = portLabel(labels, RPC_PORT_LABEL, name) ?? DEFAULT_RPC_PORT;
+      candidates.push({
+        service: name,
+        image,
+        hasBuild,
+        protocol: labels[PROTOCOL_LABEL] || undefined,
+        rpcContainerPort,
+        metricsContainerPort: portLabel(labels, METRICS_PORT_LABEL, name),
+        labels,
+        publishesRpc: ports.some(
+          (port) => port.containerPort === rpcContainerPort && port.protocol === 'tcp',
+        ),
+        role: labels[ROLE_LABEL],
+      });
+    }
+  } catch (error) {
+    throw fileError(path, `is invalid: ${(error as Error).message}`, fix);
+  }
+
+  const labelled = candidates.filter((candidate) => candidate.role === 'node');
+  const nodeRule = labelled.length > 0 ? 'label' : 'rpc-port';
+  const chosen = labelled.length > 0 ? labelled : candidates.filter((candidate) => candidate.publishesRpc);
+  if (chosen.length === 0) {
+    throw fileError(
+      path,
+      `has no node services (none labelled ${ROLE_LABEL}=node, none publishing port ${DEFAULT_RPC_PORT})`,
+      `label each node service ${ROLE_LABEL}=node (and ${RPC_PORT_LABEL}=<its RPC port>)`,
+    );
+  }
+  for (const node of chosen) {
+    if (!node.publishesRpc) {
+      throw fileError(
+        path,
+        `service ${node.service} does not publish its RPC port ${node.rpcContainerPort}`,
+        `add ports: ["127.0.0.1::${node.rpcContainerPort}"] to it, or set ${RPC_PORT_LABEL} to the port it serves RPC on`,
+      );
+    }
+  }
+
+  const declared = (section: unknown): string[] =>
+    isRecord(section)
+      ? Object.entries(section)
+          .filter(([, value]) => !(isRecord(value) && (value.external === true || isRecord(value.external))))
+          .map(([name]) => name)
+      : [];
+
+  return {
+    services,
+    nodes: chosen.map(({ publishesRpc: _publishesRpc, role: _role, ...node }) => node),
+    nodeRule,
+    publishedPorts,
+    networks: declared(root.networks),
+    volumes: declared(root.volumes),
+    version: root.version === undefined || root.version === null ? undefined : String(root.version),
+  };
+}
+
+/**
+ * The override file that labels every object of the run: each service's containers,
+ * the default network, and the networks and volumes the file declares.
+ */
+export function buildComposeOverride(model: ComposeModel, runId: string): Record<string, unknown> {
+  const labels = { [RUN_LABEL]: runId, [TESTBED_LABEL]: 'local' };
+  const networks: Record<string, unknown> = { default: { labels } };
+  for (const name of model.networks) networks[name] = { labels };
+  const override: Record<string, unknown> = {
+    ...(model.version === undefined ? {} : { version: model.version }),
+    services: Object.fromEntries(model.services.map((service) => [service.name, { labels }])),
+    networks,
+  };
+  if (model.volumes.length > 0) {
+    override.volumes = Object.fromEntries(model.volumes.map((name) => [name, { labels }]));
+  }
+  return override;
+}

@@ -1,0 +1,134 @@
+/**
+ * The compose CLI for up/down: `docker compose` (v2 plugin) when present,
+ * `docker-compose` (v1) otherwise. MESHBENCH_COMPOSE overrides the choice
+ * (e.g. `MESHBENCH_COMPOSE=docker-compose`).
+ */
+import { spawn } from 'node:child_process';
+import { MeshbenchError } from '../../common/errors.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface ComposeCli {
+  /** argv prefix, e.g. `['docker', 'compose']` or `['docker-compose']`. */
+  readonly command: readonly string[];
+  readonly kind: 'v2' | 'v1';
+  readonly version: string;
+}
+
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function runCommand(
+  argv: readonly string[],
+  options: { env?: Env; cwd?: string; input?: string } = {},
+): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const [file, ...args] = argv;
+    const child = spawn(file ?? '', args, {
+      env: options.env as NodeJS.ProcessEnv,
+      cwd: options.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', (error) =>
+      resolve({
+        code: 127,
+        stdout: '',
+        stderr: `${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}`,
+      }),
+    );
+    child.on('close', (code) =>
+      resolve({
+        code: code ?? 1,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      }),
+    );
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+let cached: Promise<ComposeCli> | undefined;
+
+/** Finds the compose CLI once per process. */
+export function detectCompose(env: Env = process.env): Promise<ComposeCli> {
+  if (env.MESHBENCH_COMPOSE) return probe(env.MESHBENCH_COMPOSE.split(/\s+/), env);
+  cached ??= (async () => {
+    const tried: string[] = [];
+    for (const command of [['docker', 'compose'], ['docker-compose']]) {
+      try {
+        return await probe(command, env);
+      } catch (error) {
+        tried.push(`${command.join(' ')}: ${(error as Error).message}`);
+      }
+    }
+    cached = undefined;
+    throw new MeshbenchError('DOCKER_UNAVAILABLE', `no compose CLI found (tried ${tried.join('; ')})`, {
+      hint: 'install the Docker Compose plugin (docker compose) or docker-compose (apt-get install docker-compose)',
+    });
+  })();
+  return cached;
+}
+
+async function probe(command: readonly string[], env: Env): Promise<ComposeCli> {
+  const result = await runCommand([...command, 'version', '--short'], { env });
+  if (result.code !== 0) throw new Error(firstLine(result.stderr) || `exit ${result.code}`);
+  const version = result.stdout.trim().replace(/^v/, '');
+  const kind = command.length === 2 || /^2\./.test(version) ? 'v2' : 'v1';
+  return { command, kind, version };
+}
+
+export function firstLine(text: string): string {
+  return (
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .find((line) => line.length > 0) ?? ''
+  );
+}
+
+/** The most telling line of compose's stderr (an error line over progress lines). */
+export function composeErrorLine(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  const telling = lines.filter((line) =>
+    /error|denied|invalid|unsupported|not found|no such|failed|allocated|in use/i.test(line),
+  );
+  return (telling.at(-1) ?? lines.at(-1) ?? '').slice(0, 400);
+}
+
+export interface ComposeProjectRef {
+  readonly projectName: string;
+  readonly files: readonly string[];
+  /** Project directory (relative paths in the first file resolve against it). */
+  readonly projectDirectory: string;
+}
+
+export function composeArgs(cli: ComposeCli, project: ComposeProjectRef, args: readonly string[]): string[] {
+  return [
+    ...cli.command,
+    '--project-name',
+    project.projectName,
+    '--project-directory',
+    project.projectDirectory,
+    ...project.files.flatMap((file) => ['--file', file]),
+    ...args,
+  ];
+}
+
+export async function composeUp(
+  cli: ComposeCli,
+  project: ComposeProjectRef,
+  env: Env = process.env,
+): Promise<CommandResult> {
+  const args = cli.kind === 'v2' ? ['up', '--detach', '--quiet-pull'] : ['up', '--detach', '--no-color'];
+  return runCommand(composeArgs(cli, project, args), { env: { ...env, COMPOSE_IGNORE_ORPHANS: 'true' } });
+}

@@ -1,0 +1,481 @@
+/**
+ * The local testbed: a node network on this machine's Docker engine, started with
+ * the compose CLI (one project per run, every object labelled `meshbench.run=<id>`
+ * through an override file), watched and controlled through dockerode.
+ *
+ * deploy(): check input and machine (file, engine, compose CLI, memory, images,
+ * ports) → write the run folder → compose up → resolve endpoints → wait until every
+ * node is ready. Any failure after `up` started removes what it created.
+ */
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type Docker from 'dockerode';
+import { stringify } from 'yaml';
+import { writeFileAtomic } from '../../common/atomic-write.js';
+import { MeshbenchError, isMeshbenchError } from '../../common/errors.js';
+import { newRunId } from '../../common/run-id.js';
+import {
+  buildComposeOverride,
+  parseComposeFile,
+  type ComposeModel,
+  type ComposeNodeSpec,
+} from '../../config/compose-file.js';
+import {
+  REFNODE_IMAGE,
+  refnodeCompose,
+  renderCompose,
+  SEED_METRICS_BASE_PORT,
+  SEED_RPC_BASE_PORT,
+} from '../../config/compose-generate.js';
+import type { DestroyOptions, Deployment, Endpoint, Testbed } from '../testbed.js';
+import {
+  composeErrorLine,
+  composeUp,
+  detectCompose,
+  type ComposeCli,
+  type ComposeProjectRef,
+} from './compose-cli.js';
+import { checkEngine, checkImages, containerLogs, createDocker, type EngineFacts } from './docker-engine.js';
+import { DockerNodeHandle } from './docker-node-handle.js';
+import { availableMemoryBytes, checkMemory, nodeMemoryBytes } from './memory.js';
+import { findPortConflicts, pickFreePorts, type PortConflict } from './ports.js';
+import { probeForProtocol, ReadinessError, waitForReady } from './readiness.js';
+import { COMPOSE_PROJECT_LABEL, projectNameOf, removeRun, type RemovalReport } from './teardown.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const DEFAULT_COMPOSE_PATH = 'compose/docker-compose.yml';
+export const DEFAULT_RUNS_DIR = '.meshbench/runs';
+const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
+const COMPOSE_NUMBER_LABEL = 'com.docker.compose.container-number';
+
+export interface LocalTestbedOptions {
+  /** The compose file to run (ignored when `committee` is set). */
+  readonly composePath?: string;
+  /** Generate a project of this many reference nodes instead of reading a file. */
+  readonly committee?: number;
+  readonly runId?: string;
+  /** Parent of the run folders (`<runsDir>/<runId>` holds the generated files). */
+  readonly runsDir?: string;
+  /** Protocol of nodes without a `meshbench.protocol` label. */
+  readonly protocol?: string;
+  /** Longest wait for readiness. */
+  readonly startupTimeoutMs?: number;
+  /** Node image for a generated committee. */
+  readonly image?: string;
+  /** Extra REFNODE_* environment for a generated committee. */
+  readonly nodeEnvironment?: Readonly<Record<string, string>>;
+  readonly env?: Env;
+  readonly log?: (line: string) => void;
+  /** `performance.now()` at command start, so readyAfterMs covers everything. */
+  readonly startedAtMs?: number;
+  readonly docker?: Docker;
+}
+
+export interface LocalProject extends ComposeProjectRef {
+  readonly runId: string;
+  readonly runDir: string;
+  readonly composePath: string;
+  readonly generated: boolean;
+}
+
+interface LoadedModel {
+  readonly text: string | undefined;
+  readonly path: string;
+  readonly model: ComposeModel;
+}
+
+/** Where a run's generated files go. */
+export function runDirOf(runsDir: string, runId: string): string {
+  return join(runsDir, runId);
+}
+
+function describeConflicts(
+  conflicts: readonly PortConflict[],
+  generated: boolean,
+  path: string,
+): MeshbenchError {
+  const [first, ...rest] = conflicts;
+  if (!first) throw new Error('no conflicts');
+  const more = rest.length > 0 ? ` (and ${rest.map((conflict) => conflict.hostPort).join(', ')})` : '';
+  const hint = first.holder.includes('meshbench run')
+    ? `tear that network down with: local-network --down ${/run (\S+)/.exec(first.holder)?.[1] ?? ''}`.trim()
+    : generated
+      ? 'stop that process and retry'
+      : `stop that process, or change the port in ${path}, or use --committee N (which picks free ports)`;
+  return new MeshbenchError(
+    'PORT_IN_USE',
+    `port ${first.hostPort} (service ${first.service}) is in use by ${first.holder}${more}`,
+    { hint },
+  );
+}
+
+export class LocalTestbed implements Testbed {
+  readonly kind = 'local' as const;
+  readonly options: LocalTestbedOptions;
+  readonly runId: string;
+  readonly #env: Env;
+  readonly #docker: Docker;
+  readonly #log: (line: string) => void;
+
+  constructor(options: LocalTestbedOptions = {}) {
+    this.options = options;
+    this.runId = options.runId ?? newRunId();
+    this.#env = options.env ?? process.env;
+    this.#docker = options.docker ?? createDocker(this.#env);
+    this.#log = options.log ?? (() => undefined);
+  }
+
+  get docker(): Docker {
+    return this.#docker;
+  }
+
+  /** Reads (or, with a committee, plans) the compose project; no engine needed except for free ports. */
+  async #loadModel(): Promise<LoadedModel> {
+    if (this.options.committee !== undefined) {
+      const placeholder = Array.from({ length: this.options.committee }, () => 1);
+      const project = refnodeCompose({
+        committee: this.options.committee,
+        image: this.options.image ?? REFNODE_IMAGE,
+        rpcHostPorts: placeholder,
+        metricsHostPorts: placeholder,
+        ...(this.options.nodeEnvironment ? { environment: this.options.nodeEnvironment } : {}),
+      });
+      return {
+        text: undefined,
+        path: '(generated)',
+        model: parseComposeFile(stringify(project), '(generated)'),
+      };
+    }
+    const path = this.options.composePath ?? DEFAULT_COMPOSE_PATH;
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const problem =
+        code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${code})`;
+      throw new MeshbenchError('COMPOSE_FILE', `compose file ${path} ${problem}`, {
+        hint: 'pass an existing file with --docker-compose-path, or use --committee N to generate one',
+      });
+    }
+    return { text, path, model: parseComposeFile(text, path, this.#env) };
+  }
+
+  async deploy(options: { signal?: AbortSignal } = {}): Promise<LocalDeployment> {
+    const startedAtMs = this.options.startedAtMs ?? performance.now();
+    const signal = options.signal;
+    const committee = this.options.committee;
+    if (committee !== undefined && (!Number.isInteger(committee) || committee < 1)) {
+      throw new MeshbenchError(
+        'BAD_FLAG',
+        `--committee ${committee} is not valid: it must be a whole number >= 1`,
+        {
+          hint: 'use --committee 4 for the seed network',
+        },
+      );
+    }
+
+    // Input and machine checks, concurrently; errors reported in a fixed order.
+    const [modelResult, engineResult, cliResult, memoryResult] = await Promise.allSettled([
+      this.#loadModel(),
+      checkEngine(this.#docker, this.#env),
+      detectCompose(this.#env),
+      availableMemoryBytes(),
+    ]);
+    for (const result of [modelResult, engineResult, cliResult, memoryResult]) {
+      if (result.status === 'rejected') throw result.reason;
+    }
+    const { text, path, model } = (modelResult as PromiseFulfilledResult<LoadedModel>).value;
+    const engine = (engineResult as PromiseFulfilledResult<EngineFacts>).value;
+    const cli = (cliResult as PromiseFulfilledResult<ComposeCli>).value;
+    checkMemory(
+      model.nodes.length,
+      (memoryResult as PromiseFulfilledResult<number>).value,
+      nodeMemoryBytes(this.#env),
+    );
+
+    const imageIds = await checkImages(
+      this.#docker,
+      model.services.map((service) => ({
+        service: service.name,
+        image: service.image,
+        hasBuild: service.hasBuild,
+      })),
+    );
+    const runDir = resolve(runDirOf(this.options.runsDir ?? DEFAULT_RUNS_DIR, this.runId));
+    let composePath: string;
+    let composeText: string;
+    if (committee !== undefined) {
+      const rpc = await pickFreePorts(this.#docker, committee, SEED_RPC_BASE_PORT);
+      const metrics = await pickFreePorts(
+        this.#docker,
+        committee,
+        Math.max(SEED_METRICS_BASE_PORT, (rpc.at(-1) ?? SEED_RPC_BASE_PORT) + 1),
+        new Set(rpc),
+      );
+      composeText = renderCompose(
+        refnodeCompose({
+          committee,
+          image: this.options.image ?? REFNODE_IMAGE,
+          rpcHostPorts: rpc,
+          metricsHostPorts: metrics,
+          ...(this.options.nodeEnvironment ? { environment: this.options.nodeEnvironment } : {}),
+        }),
+        `Generated by local-network --committee ${committee} for run ${this.runId}.`,
+      );
+      composePath = join(runDir, 'docker-compose.yml');
+    } else {
+      composeText = text ?? '';
+      composePath = resolve(path);
+      const needs = model.publishedPorts.flatMap((port) =>
+        port.hostPort === undefined ? [] : [{ ...port, hostPort: port.hostPort }],
+      );
+      const conflicts = await findPortConflicts(this.#docker, needs);
+      if (conflicts.length > 0) throw describeConflicts(conflicts, false, path);
+    }
+
+    if (signal?.aborted) throw new MeshbenchError('INTERRUPTED', 'interrupted before the network started');
+    await mkdir(runDir, { recursive: true });
+    if (committee !== undefined) await writeFileAtomic(composePath, composeText);
+    const overridePath = join(runDir, 'meshbench-labels.override.yml');
+    await writeFileAtomic(
+      overridePath,
+      `# Labels every object of run ${this.runId} (written by local-network).\n${stringify(
+        buildComposeOverride(model, this.runId),
+      )}`,
+    );
+    const project: LocalProject = {
+      runId: this.runId,
+      runDir,
+      composePath,
+      generated: committee !== undefined,
+      projectName: projectNameOf(this.runId),
+      projectDirectory: dirname(composePath),
+      files: [composePath, overridePath],
+    };
+
+    try {
+      this.#log(
+        `starting ${model.nodes.length} nodes (compose project ${project.projectName}, ${cli.command.join(' ')} ${cli.version})`,
+      );
+      const up = await composeUp(cli, project, this.#env);
+      if (up.code !== 0) {
+        const line = composeErrorLine(up.stderr);
+        if (/port is already allocated|address already in use/i.test(line)) {
+          throw new MeshbenchError('PORT_IN_USE', `a port of ${path} is in use: ${line}`, {
+            hint: 'stop what holds it, or change the port',
+          });
+        }
+        throw new MeshbenchError('COMPOSE_FILE', `${cli.command.join(' ')} up failed for ${path}: ${line}`, {
+          hint: `check the file with: ${cli.command.join(' ')} -f ${path} config`,
+        });
+      }
+      if (signal?.aborted)
+        throw new MeshbenchError('INTERRUPTED', 'interrupted while the network was starting');
+
+      const nodes = await this.#resolveNodes(model.nodes, project);
+      const byId = new Map(nodes.map((node) => [node.nodeId, node]));
+      const protocolOf = (nodeId: string) =>
+        model.nodes.find((spec) => spec.service === byId.get(nodeId)?.service)?.protocol ??
+        this.options.protocol ??
+        'cometbft';
+      const timeoutMs = this.options.startupTimeoutMs ?? 30_000;
+      const remainingMs = Math.max(1_000, timeoutMs - (performance.now() - startedAtMs));
+      try {
+        await waitForReady({
+          targets: nodes.map((node) => ({ nodeId: node.nodeId, rpcUrl: node.endpoint.rpcUrl })),
+          probeFor: (target) => probeForProtocol(protocolOf(target.nodeId), nodes.length - 1),
+          timeoutMs: remainingMs,
+          reportedTimeoutMs: timeoutMs,
+          ...(signal ? { signal } : {}),
+          fatal: async () => {
+            for (const node of nodes) {
+              const state = await node.state();
+              if (state.status === 'exited' || state.status === 'dead' || state.status === 'restarting') {
+                const tail =
+                  (await node.logs({ tailLines: 3 }).catch(() => '')).trim().split('\n').at(-1) ?? '';
+                return `node ${node.nodeId} ${state.status} (exit code ${state.exitCode}) before it was ready${tail ? `: ${tail}` : ''}`;
+              }
+            }
+            return undefined;
+          },
+          describe: async (nodeId) => {
+            const node = byId.get(nodeId);
+            if (!node) return '';
+            const line = (await node.logs({ tailLines: 1 })).trim();
+            return line ? `last log: ${line.slice(0, 160)}` : 'no log output';
+          },
+        });
+      } catch (error) {
+        const notReady = error instanceof ReadinessError ? error.notReady : [];
+        for (const nodeId of notReady) {
+          const node = byId.get(nodeId);
+          const tail = node ? await node.logs({ tailLines: 5 }).catch(() => '') : '';
+          this.#log(`--- ${nodeId}: last log lines ---\n${tail.trimEnd() || '(none)'}`);
+        }
+        throw error;
+      }
+      const readyAfterMs = Math.round(performance.now() - startedAtMs);
+      return new LocalDeployment({
+        docker: this.#docker,
+        project,
+        nodes,
+        readyAfterMs,
+        environment: {
+          testbed: 'local',
+          engineVersion: engine.engineVersion,
+          apiVersion: engine.apiVersion,
+          os: engine.os,
+          hostCpus: engine.cpus,
+          hostMemoryBytes: engine.memoryBytes,
+          compose: `${cli.command.join(' ')} ${cli.version}`,
+          composeFile: committee !== undefined ? `generated (--committee ${committee})` : path,
+          composeProject: project.projectName,
+          nodeRule: model.nodeRule,
+          images: imageIds,
+        },
+      });
+    } catch (error) {
+      // Nothing is left half-started.
+      const removal = await removeRun(this.#docker, this.runId, { volumes: true }).catch(() => undefined);
+      if (removal && removal.errors.length > 0)
+        this.#log(`cleanup after failure: ${removal.errors.join('; ')}`);
+      if (committee !== undefined) await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+      if (signal?.aborted && !isMeshbenchError(error)) {
+        throw new MeshbenchError('INTERRUPTED', 'interrupted while the network was starting', {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async #resolveNodes(specs: readonly ComposeNodeSpec[], project: LocalProject): Promise<DockerNodeHandle[]> {
+    const containers = await this.#docker.listContainers({
+      all: true,
+      filters: { label: [`${COMPOSE_PROJECT_LABEL}=${project.projectName}`] },
+    });
+    const handles: DockerNodeHandle[] = [];
+    for (const spec of specs) {
+      const mine = containers
+        .filter((container) => container.Labels[COMPOSE_SERVICE_LABEL] === spec.service)
+        .sort((a, b) => Number(a.Labels[COMPOSE_NUMBER_LABEL]) - Number(b.Labels[COMPOSE_NUMBER_LABEL]));
+      if (mine.length === 0) {
+        throw new MeshbenchError('NOT_READY', `service ${spec.service} has no container after compose up`, {
+          hint: 'check the compose file (scale, profiles) and the engine log',
+        });
+      }
+      for (const container of mine) {
+        const nodeId =
+          mine.length === 1 ? spec.service : `${spec.service}-${container.Labels[COMPOSE_NUMBER_LABEL]}`;
+        const info = await this.#docker.getContainer(container.Id).inspect();
+        const hostAddress = (containerPort: number | undefined) => {
+          if (containerPort === undefined) return undefined;
+          const binding = info.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.[0];
+          if (!binding?.HostPort) return undefined;
+          const ip =
+            binding.HostIp && binding.HostIp !== '0.0.0.0' && binding.HostIp !== '::'
+              ? binding.HostIp
+              : '127.0.0.1';
+          return `${ip.includes(':') ? `[${ip}]` : ip}:${binding.HostPort}`;
+        };
+        const rpc = hostAddress(spec.rpcContainerPort);
+        if (!rpc) {
+          throw new MeshbenchError(
+            'NOT_READY',
+            `service ${spec.service} publishes no host port for RPC port ${spec.rpcContainerPort}`,
+            {
+              hint: `publish it (ports: ["127.0.0.1::${spec.rpcContainerPort}"])`,
+            },
+          );
+        }
+        const metrics = hostAddress(spec.metricsContainerPort);
+        const endpoint: Endpoint = {
+          nodeId,
+          rpcUrl: `http://${rpc}`,
+          wsUrl: `ws://${rpc}/websocket`,
+          ...(metrics ? { metricsUrl: `http://${metrics}/metrics` } : {}),
+          host: 'local',
+        };
+        handles.push(new DockerNodeHandle(this.#docker, nodeId, spec.service, container.Id, endpoint));
+      }
+    }
+    return handles;
+  }
+}
+
+export class LocalDeployment implements Deployment {
+  readonly kind = 'local' as const;
+  readonly runId: string;
+  readonly project: LocalProject;
+  readonly nodes: readonly DockerNodeHandle[];
+  readonly endpoints: readonly Endpoint[];
+  readonly environment: Readonly<Record<string, unknown>>;
+  readonly readyAfterMs: number;
+  readonly #docker: Docker;
+  #destroyed: Promise<RemovalReport> | undefined;
+
+  constructor(init: {
+    docker: Docker;
+    project: LocalProject;
+    nodes: readonly DockerNodeHandle[];
+    readyAfterMs: number;
+    environment: Record<string, unknown>;
+  }) {
+    this.#docker = init.docker;
+    this.project = init.project;
+    this.runId = init.project.runId;
+    this.nodes = init.nodes;
+    this.endpoints = init.nodes.map((node) => node.endpoint);
+    this.readyAfterMs = init.readyAfterMs;
+    this.environment = init.environment;
+  }
+
+  /** The run's containers (and their anonymous volumes) and networks; thorough: also named volumes and the run folder. */
+  async destroy(options: DestroyOptions = {}): Promise<void> {
+    const report = await this.destroyWithReport(options);
+    if (report.errors.length > 0) {
+      throw new MeshbenchError(
+        'INTERNAL',
+        `could not remove everything of run ${this.runId}: ${report.errors.join('; ')}`,
+        {
+          hint: `retry with: local-network --down ${this.runId}`,
+        },
+      );
+    }
+  }
+
+  destroyWithReport(options: DestroyOptions = {}): Promise<RemovalReport> {
+    const thorough = options.thorough ?? false;
+    const run = async () => {
+      const report = await removeRun(this.#docker, this.runId, { volumes: thorough });
+      if (thorough) await rm(this.project.runDir, { recursive: true, force: true });
+      return report;
+    };
+    // A thorough destroy after a plain one still removes volumes and the folder.
+    this.#destroyed = thorough || !this.#destroyed ? run() : this.#destroyed;
+    return this.#destroyed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.destroy();
+  }
+
+  /** Per-node logs, for --logs DIR. */
+  async saveLogs(dir: string): Promise<string[]> {
+    await mkdir(dir, { recursive: true });
+    return Promise.all(
+      this.nodes.map(async (node) => {
+        const file = join(dir, `${node.nodeId}.log`);
+        await writeFileAtomic(
+          file,
+          await containerLogs(this.#docker, node.containerId).catch(
+            (error: Error) => `(logs unavailable: ${error.message})\n`,
+          ),
+        );
+        return file;
+      }),
+    );
+  }
+}

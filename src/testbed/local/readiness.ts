@@ -1,0 +1,211 @@
+/**
+ * Readiness: poll every node at once until each is ready (and has its peers),
+ * go on the moment the last one is, and on timeout name each node that is not
+ * ready with its last error. Small composable probes, one per protocol.
+ */
+import { Agent, request } from 'undici';
+import { MeshbenchError } from '../../common/errors.js';
+
+/** NOT_READY, with the ids of the nodes that were not ready. */
+export class ReadinessError extends MeshbenchError {
+  readonly notReady: readonly string[];
+  constructor(message: string, hint: string, notReady: readonly string[]) {
+    super('NOT_READY', message, { hint });
+    this.notReady = notReady;
+  }
+}
+
+export interface ReadinessTarget {
+  readonly nodeId: string;
+  readonly rpcUrl: string;
+}
+
+export interface ProbeResult {
+  readonly ready: boolean;
+  /** What is missing or went wrong, for the timeout message. */
+  readonly detail: string;
+}
+
+export type Probe = (target: ReadinessTarget, http: HttpGet) => Promise<ProbeResult>;
+export type HttpGet = (url: string) => Promise<{ status: number; body: string }>;
+
+function describeError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string } }).cause;
+  const code = (error as { code?: string }).code ?? cause?.code;
+  return code ? `${code}` : (error as Error).message;
+}
+
+async function getJson(http: HttpGet, url: string): Promise<unknown> {
+  const reply = await http(url);
+  if (reply.status !== 200) throw new Error(`HTTP ${reply.status} from ${new URL(url).pathname}`);
+  try {
+    return JSON.parse(reply.body) as unknown;
+  } catch {
+    throw new Error(`${new URL(url).pathname} did not answer JSON`);
+  }
+}
+
+type JsonRecord = Record<string, unknown>;
+const field = (value: unknown, key: string): unknown =>
+  typeof value === 'object' && value !== null ? (value as JsonRecord)[key] : undefined;
+
+/** CometBFT RPC: /health answers, /status says not catching up, /net_info has the peers. */
+export function cometbftProbe(expectedPeers: number): Probe {
+  return async (target, http) => {
+    try {
+      const health = await http(`${target.rpcUrl}/health`);
+      if (health.status !== 200) return { ready: false, detail: `/health answered HTTP ${health.status}` };
+      const status = field(await getJson(http, `${target.rpcUrl}/status`), 'result');
+      const catchingUp = field(field(status, 'sync_info'), 'catching_up');
+      if (catchingUp !== false) return { ready: false, detail: `status: catching_up=${String(catchingUp)}` };
+      if (expectedPeers > 0) {
+        const netInfo = field(await getJson(http, `${target.rpcUrl}/net_info`), 'result');
+        const peers = Number(field(netInfo, 'n_peers'));
+        if (!(peers >= expectedPeers)) {
+          return {
+            ready: false,
+            detail: `net_info: ${Number.isNaN(peers) ? '?' : peers} of ${expectedPeers} peers`,
+          };
+        }
+      }
+      return { ready: true, detail: 'ready' };
+    } catch (error) {
+      return { ready: false, detail: describeError(error) };
+    }
+  };
+}
+
+/** Any HTTP answer below 500 on the RPC URL (etcd, plain HTTP services). */
+export function httpProbe(path = '/'): Probe {
+  return async (target, http) => {
+    try {
+      const reply = await http(`${target.rpcUrl}${path}`);
+      return reply.status < 500
+        ? { ready: true, detail: 'ready' }
+        : { ready: false, detail: `HTTP ${reply.status} from ${path}` };
+    } catch (error) {
+      return { ready: false, detail: describeError(error) };
+    }
+  };
+}
+
+export function probeForProtocol(protocol: string, expectedPeers: number): Probe {
+  if (protocol === 'cometbft') return cometbftProbe(expectedPeers);
+  if (protocol === 'etcd') return httpProbe('/health');
+  return httpProbe('/');
+}
+
+export interface WaitOptions {
+  readonly targets: readonly ReadinessTarget[];
+  readonly probeFor: (target: ReadinessTarget) => Probe;
+  readonly timeoutMs: number;
+  /** The limit named in the timeout message (defaults to timeoutMs). */
+  readonly reportedTimeoutMs?: number;
+  readonly intervalMs?: number;
+  readonly requestTimeoutMs?: number;
+  readonly signal?: AbortSignal;
+  /**
+   * Checked about once a second: a message when waiting is pointless (a container exited),
+   * undefined otherwise.
+   */
+  readonly fatal?: () => Promise<string | undefined>;
+  /** Extra words about a node that is not ready (e.g. its last log line). */
+  readonly describe?: (nodeId: string) => Promise<string>;
+  readonly now?: () => number;
+}
+
+export interface WaitResult {
+  /** From the call to the moment the last node was ready. */
+  readonly waitedMs: number;
+  readonly readyAtMs: Readonly<Record<string, number>>;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+export async function waitForReady(options: WaitOptions): Promise<WaitResult> {
+  const now = options.now ?? (() => performance.now());
+  const start = now();
+  const intervalMs = options.intervalMs ?? 100;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 1_000;
+  const agent = new Agent({ keepAliveTimeout: 2_000, connections: 2 });
+  const http: HttpGet = async (url) => {
+    const reply = await request(url, {
+      dispatcher: agent,
+      headersTimeout: requestTimeoutMs,
+      bodyTimeout: requestTimeoutMs,
+      signal: AbortSignal.timeout(requestTimeoutMs),
+    });
+    return { status: reply.statusCode, body: await reply.body.text() };
+  };
+  const last = new Map<string, string>(options.targets.map((target) => [target.nodeId, 'not polled yet']));
+  const readyAtMs: Record<string, number> = {};
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  let fatalMessage: string | undefined;
+
+  const deadline = start + options.timeoutMs;
+  const pollNode = async (target: ReadinessTarget) => {
+    const probe = options.probeFor(target);
+    while (!stop.signal.aborted && now() < deadline) {
+      const result = await probe(target, http);
+      last.set(target.nodeId, result.detail);
+      if (result.ready) {
+        readyAtMs[target.nodeId] = Math.round(now() - start);
+        return;
+      }
+      await sleep(intervalMs, stop.signal);
+    }
+  };
+  const watchFatal = async () => {
+    while (options.fatal && !stop.signal.aborted && now() < deadline) {
+      await sleep(1_000, stop.signal);
+      if (stop.signal.aborted) return;
+      fatalMessage = await options.fatal().catch(() => undefined);
+      if (fatalMessage !== undefined) stop.abort();
+    }
+  };
+  const watcher = watchFatal();
+  try {
+    await Promise.all(options.targets.map(pollNode));
+  } finally {
+    stop.abort();
+    options.signal?.removeEventListener('abort', onAbort);
+    await watcher;
+    await agent.close().catch(() => undefined);
+  }
+  if (options.signal?.aborted) {
+    throw new MeshbenchError('INTERRUPTED', 'interrupted while waiting for the nodes to be ready');
+  }
+  if (fatalMessage !== undefined) {
+    const dead = options.targets
+      .filter((target) => readyAtMs[target.nodeId] === undefined)
+      .map((t) => t.nodeId);
+    throw new ReadinessError(fatalMessage, 'see the node logs above (or use --logs DIR)', dead);
+  }
+  const notReady = options.targets.filter((target) => readyAtMs[target.nodeId] === undefined);
+  if (notReady.length > 0) {
+    const parts = await Promise.all(
+      notReady.map(async (target) => {
+        const extra = options.describe ? await options.describe(target.nodeId).catch(() => '') : '';
+        return `${target.nodeId} (${last.get(target.nodeId)}${extra ? `; ${extra}` : ''})`;
+      }),
+    );
+    const limitSecs = Math.round((options.reportedTimeoutMs ?? options.timeoutMs) / 1000);
+    throw new ReadinessError(
+      `${notReady.length} of ${options.targets.length} nodes not ready after ${limitSecs} s: ${parts.join(', ')}`,
+      'raise --startup-wait, or read the node logs (--logs DIR)',
+      notReady.map((target) => target.nodeId),
+    );
+  }
+  return { waitedMs: Math.round(now() - start), readyAtMs };
+}
