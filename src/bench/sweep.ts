@@ -1,0 +1,427 @@
+/**
+ * The benchmark core: for each network type, deploy once (or once per load with
+ * --fresh-network), drive the shared generator at each load level for the
+ * duration, let the mempools drain, record everything, and write one run folder
+ * per invocation (a JSON per benchmark, a text summary, a comparison for `both`).
+ *
+ * Everything that touches the world comes in through `deps` (testbed factories,
+ * the generator, clock, output), so tests and the CLI pass their own.
+ */
+import { join } from 'node:path';
+import { createUniqueDir, writeFileAtomic } from '../common/atomic-write.js';
+import { MeshbenchError } from '../common/errors.js';
+import { newRunId } from '../common/run-id.js';
+import type { LoadOptions, LoadResult } from '../load/types.js';
+import { compareRecords, renderComparisonText, type Comparison } from '../report/compare.js';
+import { renderResultBlock, renderResultsTable } from '../report/console.js';
+import { renderRunSummary } from '../report/text.js';
+import type { Deployment, Endpoint, Testbed } from '../testbed/testbed.js';
+import { environmentFor } from './environment.js';
+import { searchLoad, type SearchOutcome } from './load-search.js';
+import { pendingFaultSettings, type BenchmarkPlan, type NetworkKind, type NetworkTarget } from './plan.js';
+import { createProgress, type SweepProgress } from './progress.js';
+import {
+  buildBenchmarkRecord,
+  resultsFromLoad,
+  type BenchmarkRecord,
+  type EnvironmentRecord,
+  type LevelRun,
+  type RecordNetworkType,
+} from './record.js';
+import { skippedSettle, waitForMempoolsToDrain } from './settle.js';
+
+export interface BenchmarkDeps {
+  /** Makes the testbed for a network kind (the CLI passes the local/remote implementations). */
+  readonly createTestbed: (kind: NetworkKind, plan: BenchmarkPlan) => Testbed | Promise<Testbed>;
+  /** The shared generator (`runLoad` from src/load/index.ts). */
+  readonly runLoad: (options: LoadOptions) => Promise<LoadResult>;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** A terminal to draw progress bars on; absent means plain progress lines. */
+  readonly tty?: NodeJS.WritableStream | undefined;
+  readonly signal?: AbortSignal;
+  /** Monotonic milliseconds (default performance.now). */
+  readonly now?: () => number;
+  /** Wall clock for timestamps (default new Date()). */
+  readonly wallClock?: () => Date;
+  readonly newRunId?: () => string;
+  /** Used to poll the mempools between levels (default global fetch). */
+  readonly fetch?: typeof fetch;
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Environment block for a deployment (default: tool version, host facts, testbed facts). */
+  readonly environment?: (deployment: Deployment | undefined) => EnvironmentRecord;
+}
+
+/** Timing of one level as the orchestrator saw it, including writing its files. */
+export interface LevelTimingSummary {
+  readonly network: RecordNetworkType;
+  readonly benchmarkNumber: number;
+  readonly load: number;
+  readonly run: number;
+  readonly levelMs: number;
+  readonly loadMs: number;
+  readonly settleMs: number;
+  readonly deployMs: number;
+  /** levelMs − configured duration − settle wait − deploy: the orchestrator's own cost. */
+  readonly overheadMs: number;
+}
+
+export interface BenchmarkOutcome {
+  readonly runId: string;
+  readonly runDir: string | undefined;
+  readonly records: readonly BenchmarkRecord[];
+  readonly searches: readonly { readonly network: RecordNetworkType; readonly outcome: SearchOutcome }[];
+  readonly comparison: Comparison | undefined;
+  readonly files: readonly string[];
+  readonly levels: readonly LevelTimingSummary[];
+  readonly interrupted: boolean;
+}
+
+export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Promise<BenchmarkOutcome> {
+  const now = deps.now ?? (() => performance.now());
+  const wallClock = deps.wallClock ?? (() => new Date());
+  const runId = (deps.newRunId ?? (() => newRunId(wallClock())))();
+  const environmentOf = deps.environment ?? environmentFor;
+  const say = (text: string) => {
+    if (plan.consoleOutput) deps.stdout(text);
+  };
+  const progress: SweepProgress = createProgress({
+    tty: plan.consoleOutput ? deps.tty : undefined,
+    line: say,
+  });
+  const startedAt = wallClock().toISOString();
+  const records: BenchmarkRecord[] = [];
+  const searches: { network: RecordNetworkType; outcome: SearchOutcome }[] = [];
+  const files: string[] = [];
+  const levels: LevelTimingSummary[] = [];
+  const notes: string[] = [];
+  const aborted = () => deps.signal?.aborted === true;
+
+  const faultNote = pendingFaultSettings(plan);
+  if (faultNote) {
+    deps.stderr(`benchmark: note: ${faultNote}`);
+    notes.push(faultNote);
+  }
+
+  let runDir: string | undefined;
+  if (plan.fileOutput) {
+    try {
+      runDir = await createUniqueDir(plan.outputDir, `run-${runId}`);
+    } catch (error) {
+      throw new MeshbenchError('OUTPUT_DIR', `cannot create a run folder under ${plan.outputDir}`, {
+        hint: 'give a writable --output-dir',
+        cause: error,
+      });
+    }
+    say(`benchmark ${runId}: results go to ${runDir}`);
+  }
+
+  const write = async (name: string, data: unknown) => {
+    if (!runDir) return;
+    const path = join(runDir, name);
+    await writeFileAtomic(path, typeof data === 'string' ? data : `${JSON.stringify(data, null, 2)}\n`);
+    files.push(path);
+  };
+
+  for (const network of plan.networks) {
+    if (aborted()) break;
+    await runNetwork(network);
+  }
+
+  // Comparison when both network types ran.
+  let comparison: Comparison | undefined;
+  const local = records.filter((record) => record.network_type === 'local');
+  const remote = records.filter((record) => record.network_type === 'remote');
+  if (plan.networkType === 'both' && local.length > 0 && remote.length > 0) {
+    comparison = compareRecords(
+      { label: 'local', source: runDir ?? runId, records: local },
+      { label: 'remote', source: runDir ?? runId, records: remote },
+      wallClock().toISOString(),
+    );
+    await write('comparison.json', comparison);
+    await write('comparison.txt', renderComparisonText(comparison));
+  }
+
+  if (records.length > 0) {
+    say('');
+    say(renderResultsTable(records));
+  }
+  if (comparison) {
+    say('');
+    say('Local vs remote:');
+    for (const finding of comparison.findings) say(`  - ${finding}`);
+  }
+  const endedAt = wallClock().toISOString();
+  await write(
+    'summary.txt',
+    renderRunSummary({
+      runId,
+      plan,
+      records,
+      searches,
+      ...(comparison ? { findings: comparison.findings } : {}),
+      notes,
+      startedAt,
+      endedAt,
+    }),
+  );
+  await write('run.json', {
+    run_id: runId,
+    started_at: startedAt,
+    ended_at: endedAt,
+    interrupted: aborted(),
+    plan,
+    benchmarks: records.map((record) => ({
+      network_type: record.network_type,
+      benchmark_number: record.benchmark_number,
+      load: record.parameters.load,
+      file: `${record.network_type}-benchmark-${record.benchmark_number}.json`,
+    })),
+    levels,
+    searches,
+    comparison: comparison ? 'comparison.json' : null,
+    notes,
+  });
+  if (runDir) say(`benchmark ${runId}: wrote ${files.length + 1} files to ${runDir}`);
+
+  return { runId, runDir, records, searches, comparison, files, levels, interrupted: aborted() };
+
+  // ---- one network type ----
+  async function runNetwork(network: NetworkTarget): Promise<void> {
+    const kind: RecordNetworkType = network.kind;
+    let deployment: Deployment | undefined;
+    let benchmarkNumber = 0;
+    let environment: EnvironmentRecord | undefined;
+    let levelMark = now();
+
+    const deploy = async (): Promise<{ deployment: Deployment; deployMs: number }> => {
+      if (network.kind === 'endpoints') {
+        return { deployment: attachedDeployment(runId, network.urls), deployMs: 0 };
+      }
+      const started = now();
+      progress.phase(`[${kind}] deploying ${plan.committee === 1 ? '1 node' : `the network`} …`);
+      const testbed = await deps.createTestbed(network.kind, plan);
+      const deployed = await testbed.deploy(deps.signal ? { signal: deps.signal } : {});
+      const deployMs = now() - started;
+      progress.phase(
+        `[${kind}] ${deployed.endpoints.length} nodes ready after ${(deployed.readyAfterMs / 1000).toFixed(1)} s`,
+      );
+      return { deployment: deployed, deployMs };
+    };
+    const teardown = async (target: Deployment, final: boolean) => {
+      if (network.kind === 'endpoints') return;
+      if (!final || plan.cleanup) {
+        progress.phase(`[${kind}] removing the network${plan.cleanupThorough ? ' (thorough)' : ''} …`);
+        await target.destroy({ thorough: plan.cleanupThorough });
+      } else {
+        progress.phase(
+          `[${kind}] network ${target.runId} left running; remove it with ${kind}-network --down, or pass --cleanup next time`,
+        );
+      }
+    };
+
+    /** Runs one load level (all its runs) and returns its record. */
+    const runLevel = async (load: number): Promise<BenchmarkRecord> => {
+      benchmarkNumber += 1;
+      const number = benchmarkNumber;
+      const levelRuns: LevelRun[] = [];
+      const summaries: LevelTimingSummary[] = [];
+      for (let run = 1; run <= plan.runs; run++) {
+        if (run > 1 && aborted()) break;
+        const runStart = levelMark;
+        let deployMs = 0;
+        if (plan.freshNetwork || !deployment) {
+          if (deployment && plan.freshNetwork) {
+            await teardown(deployment, false);
+            deployment = undefined;
+          }
+          const deployed = await deploy();
+          deployment = deployed.deployment;
+          deployMs = deployed.deployMs;
+          environment = environmentOf(deployment);
+        }
+        const active = deployment;
+        const label = `[${kind}] #${number} ${load} tx/s${plan.runs > 1 ? ` run ${run}/${plan.runs}` : ''}`;
+        progress.levelStart(label, plan.durationSecs);
+        const loadStart = now();
+        const result = await deps.runLoad({
+          runId: `${runId}-${kind}-${number}-${run}`,
+          endpoints: active.endpoints,
+          protocol: plan.protocol,
+          shape: { kind: 'fixed', rate: load },
+          durationMs: plan.durationSecs * 1000,
+          warmupMs: plan.warmupSecs * 1000,
+          transactionSizeBytes: plan.transactionSizeBytes,
+          confirm: plan.confirm,
+          ...(deps.signal ? { signal: deps.signal } : {}),
+          onProgress: (p) => progress.levelTick(p.elapsedMs, p.sent, p.committed),
+        });
+        const loadMs = now() - loadStart;
+        const figures = resultsFromLoad(result, plan.confirm);
+        progress.levelStop(
+          `${label}: ${figures.throughput.toFixed(1)} tx/s, efficiency ${(figures.efficiency * 100).toFixed(1)}%` +
+            (aborted() ? ' (interrupted)' : ', settling …'),
+        );
+        const settle = aborted()
+          ? skippedSettle('interrupted')
+          : plan.protocol.kind !== 'cometbft'
+            ? skippedSettle(`protocol ${plan.protocol.kind} has no mempool to poll`)
+            : plan.freshNetwork
+              ? skippedSettle('the network is redeployed before the next level')
+              : await waitForMempoolsToDrain({
+                  endpoints: active.endpoints,
+                  timeoutMs: plan.settleTimeoutSecs * 1000,
+                  pollIntervalMs: plan.settlePollMs,
+                  ...(deps.signal ? { signal: deps.signal } : {}),
+                  ...(deps.fetch ? { fetch: deps.fetch } : {}),
+                  ...(deps.sleep ? { sleep: deps.sleep } : {}),
+                  now,
+                });
+        if (settle.polled && !settle.drained) {
+          const left = Object.entries(settle.residualUnconfirmed)
+            .map(([node, count]) => `${node}=${count}`)
+            .join(' ');
+          const errs = Object.entries(settle.errors)
+            .map(([node, message]) => `${node}: ${message}`)
+            .join('; ');
+          progress.phase(
+            `[${kind}] mempools did not drain within ${plan.settleTimeoutSecs} s (${left}${errs ? `; ${errs}` : ''}); going on`,
+          );
+        }
+        const levelMs = now() - runStart;
+        const overheadMs = levelMs - deployMs - plan.durationSecs * 1000 - settle.settleMs;
+        levelRuns.push({
+          load: result,
+          settle,
+          timing: {
+            levelMs: round3(levelMs),
+            loadMs: round3(loadMs),
+            settleMs: round3(settle.settleMs),
+            overheadMs: round3(overheadMs),
+            ...(deployMs > 0 ? { deployMs: round3(deployMs) } : {}),
+          },
+        });
+        summaries.push({
+          network: kind,
+          benchmarkNumber: number,
+          load,
+          run,
+          levelMs,
+          loadMs,
+          settleMs: settle.settleMs,
+          deployMs,
+          overheadMs,
+        });
+        levelMark = now();
+        if (result.interrupted || aborted()) break;
+      }
+      const record = buildBenchmarkRecord({
+        plan,
+        runId,
+        networkType: kind,
+        benchmarkNumber: number,
+        load,
+        nodes: Math.max(1, deployment?.nodes.length || deployment?.endpoints.length || plan.committee),
+        runs: levelRuns,
+        environment: environment ?? environmentOf(undefined),
+        timestamp: wallClock().toISOString(),
+      });
+      records.push(record);
+      await write(`${kind}-benchmark-${number}.json`, record);
+      say('');
+      say(renderResultBlock(record));
+      say('');
+      // The last run of the level also pays for writing and printing its record.
+      const finished = now();
+      const last = summaries.at(-1);
+      if (last) {
+        const extra = finished - levelMark;
+        summaries[summaries.length - 1] = {
+          ...last,
+          levelMs: last.levelMs + extra,
+          overheadMs: last.overheadMs + extra,
+        };
+      }
+      levels.push(...summaries);
+      levelMark = finished;
+      return record;
+    };
+
+    try {
+      if (!plan.freshNetwork) {
+        const deployed = await deploy();
+        deployment = deployed.deployment;
+        environment = environmentOf(deployment);
+        levelMark = now();
+      }
+      if (plan.loadSearch) {
+        const outcome = await searchLoad(
+          { ...plan.loadSearch, ...(deps.signal ? { signal: deps.signal } : {}) },
+          async (load) => {
+            const record = await runLevel(load);
+            return {
+              efficiency: record.results.efficiency,
+              p99Ms: record.results.latency_percentiles_ms.p99,
+            };
+          },
+        );
+        searches.push({ network: kind, outcome });
+        await write(`${kind}-load-search.json`, { network_type: kind, ...outcome });
+        say(
+          outcome.bestLoad === undefined
+            ? `[${kind}] load search: no load passed (efficiency ≥ ${plan.loadSearch.minEfficiency * 100}% and p99 < ${plan.loadSearch.p99BoundMs} ms)`
+            : `[${kind}] load search: highest passing load ${outcome.bestLoad} tx/s (${outcome.probes.length} levels, stopped: ${outcome.stoppedBecause})`,
+        );
+      } else {
+        for (const load of network.loads) {
+          if (aborted()) break;
+          await runLevel(load);
+        }
+      }
+    } finally {
+      if (deployment) {
+        try {
+          await teardown(deployment, true);
+        } catch (error) {
+          deps.stderr(
+            `benchmark: error: could not remove the ${kind} network ${deployment.runId}: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        }
+      }
+    }
+  }
+}
+
+/** A deployment over endpoints of a network someone else runs: no deploy, nothing to destroy. */
+export function attachedDeployment(runId: string, urls: readonly string[]): Deployment {
+  const endpoints: Endpoint[] = urls.map((url, index) => {
+    const rpcUrl = url.replace(/\/+$/, '');
+    const ws = new URL(rpcUrl);
+    ws.protocol = ws.protocol === 'https:' ? 'wss:' : 'ws:';
+    return {
+      nodeId: `endpoint${index}`,
+      rpcUrl,
+      wsUrl: `${ws.href.replace(/\/+$/, '')}/websocket`,
+      host: ws.host,
+    };
+  });
+  return {
+    runId,
+    kind: 'remote',
+    endpoints,
+    nodes: [],
+    environment: { attached: true, endpoints: urls },
+    readyAfterMs: 0,
+    async destroy() {},
+    async [Symbol.asyncDispose]() {},
+  };
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+/** File name of a record in its run folder. */
+export function recordFileName(record: Pick<BenchmarkRecord, 'network_type' | 'benchmark_number'>): string {
+  return `${record.network_type}-benchmark-${record.benchmark_number}.json`;
+}

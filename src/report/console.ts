@@ -1,0 +1,85 @@
+/**
+ * Console rendering of benchmark records: the original per-load block
+ * (`BENCHMARK RESULT #n`) and the final cli-table3 table. Pure: returns strings.
+ */
+import Table from 'cli-table3';
+import type { BenchmarkRecord, Spread } from '../bench/record.js';
+
+export function formatNumber(value: number, digits = 2): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
+}
+
+export function formatPercent(fraction: number, digits = 1): string {
+  return Number.isFinite(fraction) ? `${(fraction * 100).toFixed(digits)}%` : 'n/a';
+}
+
+function withSpread(value: number, across: Spread, runs: number, digits: number, unit: string): string {
+  const base = `${formatNumber(value, digits)}${unit}`;
+  return runs > 1
+    ? `${formatNumber(across.mean, digits)} ± ${formatNumber(across.stddev, digits)}${unit}`
+    : base;
+}
+
+/** The per-load block, as the original tool printed it, plus percentiles. */
+export function renderResultBlock(record: BenchmarkRecord): string {
+  const r = record.results;
+  const runs = record.across_runs.runs;
+  const efficiency =
+    runs > 1
+      ? `${formatPercent(record.across_runs.efficiency.mean)} ± ${formatPercent(record.across_runs.efficiency.stddev)}`
+      : formatPercent(r.efficiency);
+  const lines = [
+    `BENCHMARK RESULT #${record.benchmark_number}`,
+    `  Network type:        ${record.network_type} (${record.parameters.nodes} nodes)`,
+    `  Load:                ${record.parameters.load} tx/s for ${record.parameters.duration} s` +
+      (runs > 1 ? ` × ${runs} runs` : ''),
+    `  Throughput:          ${withSpread(r.throughput, record.across_runs.throughput, runs, 2, ' tx/s')}`,
+    `  Average latency:     ${withSpread(r.avg_latency_ms, record.across_runs.avg_latency_ms, runs, 2, ' ms')} (${r.latency_stage})`,
+    `  Latency std dev:     ${formatNumber(r.latency_std_dev_ms)} ms`,
+    `  Latency p50/p99:     ${formatNumber(r.latency_percentiles_ms.p50)} / ${formatNumber(r.latency_percentiles_ms.p99)} ms`,
+    `  Successful:          ${r.successful_transactions}`,
+    `  Failed:              ${r.failed_transactions}`,
+    `  Efficiency:          ${efficiency}`,
+  ];
+  if (record.interrupted) lines.push('  (interrupted: figures cover what ran)');
+  return lines.join('\n');
+}
+
+export const TABLE_HEAD = [
+  'network',
+  '#',
+  'load tx/s',
+  'throughput tx/s',
+  'avg ms',
+  'stddev ms',
+  'p50 ms',
+  'p99 ms',
+  'ok',
+  'failed',
+  'efficiency',
+];
+
+/** The summary table at the end of a sweep. */
+export function renderResultsTable(records: readonly BenchmarkRecord[]): string {
+  const table = new Table({ head: TABLE_HEAD, style: { head: [], border: [], compact: true } });
+  for (const record of records) {
+    const r = record.results;
+    const runs = record.across_runs.runs;
+    table.push([
+      record.network_type,
+      String(record.benchmark_number),
+      String(record.parameters.load),
+      runs > 1
+        ? `${formatNumber(record.across_runs.throughput.mean)} ± ${formatNumber(record.across_runs.throughput.stddev)}`
+        : formatNumber(r.throughput),
+      formatNumber(r.avg_latency_ms),
+      formatNumber(r.latency_std_dev_ms),
+      formatNumber(r.latency_percentiles_ms.p50),
+      formatNumber(r.latency_percentiles_ms.p99),
+      String(r.successful_transactions),
+      String(r.failed_transactions),
+      formatPercent(r.efficiency),
+    ]);
+  }
+  return table.toString();
+}

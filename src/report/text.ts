@@ -1,0 +1,114 @@
+/**
+ * The human-readable summary of one benchmark invocation (summary.txt in the run
+ * folder). Pure: records in, text out.
+ */
+import type { SearchOutcome } from '../bench/load-search.js';
+import type { BenchmarkPlan } from '../bench/plan.js';
+import type { BenchmarkRecord } from '../bench/record.js';
+import { formatNumber, formatPercent, renderResultBlock } from './console.js';
+
+export interface RunSummaryInput {
+  readonly runId: string;
+  readonly plan: BenchmarkPlan;
+  readonly records: readonly BenchmarkRecord[];
+  readonly searches?: readonly { readonly network: string; readonly outcome: SearchOutcome }[];
+  readonly findings?: readonly string[];
+  readonly notes?: readonly string[];
+  readonly startedAt: string;
+  readonly endedAt: string;
+}
+
+export function describePlan(plan: BenchmarkPlan): string[] {
+  const lines = [
+    `network type:      ${plan.networkType}`,
+    `nodes (committee): ${plan.networkType === 'endpoints' ? 'attached endpoints' : plan.committee}`,
+    `duration:          ${plan.durationSecs} s per level (warm-up ${plan.warmupSecs} s)`,
+    `transaction size:  ${plan.transactionSizeBytes} bytes`,
+    `runs per level:    ${plan.runs}`,
+    `protocol:          ${plan.protocol.kind}${plan.protocol.kind === 'cometbft' ? ` (${plan.protocol.broadcastMode})` : ''}, confirm ${plan.confirm}`,
+  ];
+  for (const network of plan.networks) {
+    lines.push(
+      plan.loadSearch
+        ? `${network.kind} loads:       searched from ${plan.loadSearch.startLoad} up to ${plan.loadSearch.maxLoad} tx/s`
+        : `${network.kind} loads:${' '.repeat(Math.max(1, 12 - network.kind.length))}${network.loads.join(', ')} tx/s`,
+    );
+  }
+  if (plan.loadSearch) {
+    lines.push(
+      `load search:       efficiency ≥ ${formatPercent(plan.loadSearch.minEfficiency)} and p99 < ${plan.loadSearch.p99BoundMs} ms`,
+    );
+  }
+  lines.push(
+    `faults:            ${plan.faults} (crash recovery ${plan.crashRecovery ? 'on' : 'off'}, interval ${plan.crashIntervalSecs} s; recorded, not yet injected)`,
+  );
+  lines.push(
+    `network lifecycle: ${plan.freshNetwork ? 'fresh network per level' : 'one network per type'}, ${plan.cleanup ? (plan.cleanupThorough ? 'thorough cleanup' : 'cleanup') : 'left running'}`,
+  );
+  return lines;
+}
+
+export function renderRunSummary(input: RunSummaryInput): string {
+  const lines: string[] = [
+    `meshbench benchmark ${input.runId}`,
+    `started ${input.startedAt}, ended ${input.endedAt}`,
+    '',
+    'Plan',
+    ...describePlan(input.plan).map((line) => `  ${line}`),
+    '',
+  ];
+  const environment = input.records[0]?.environment;
+  if (environment) {
+    const host = environment.host as {
+      hostname?: string;
+      cpus?: number;
+      memory_bytes?: number;
+      node_version?: string;
+    };
+    lines.push('Environment');
+    lines.push(`  meshbench ${environment.tool_version}, Node.js ${host.node_version ?? '?'}`);
+    lines.push(
+      `  host ${host.hostname ?? '?'}: ${host.cpus ?? '?'} CPUs, ${formatNumber((host.memory_bytes ?? 0) / 2 ** 30, 1)} GiB`,
+    );
+    lines.push(`  node image ${environment.node_image_id ?? 'unknown'}`);
+    lines.push('');
+  }
+  lines.push('Results');
+  if (input.records.length === 0) lines.push('  (no load level completed)');
+  for (const record of input.records) {
+    lines.push(renderResultBlock(record));
+    const overhead = record.runs.map((run) => formatNumber(run.timing.overheadMs / 1000, 2)).join(', ');
+    const settle = record.runs
+      .map((run) =>
+        run.settle.polled
+          ? `${formatNumber(run.settle.settleMs / 1000, 2)} s${run.settle.drained ? '' : ' (did not drain)'}`
+          : `skipped`,
+      )
+      .join(', ');
+    lines.push(`  Settle:              ${settle}`);
+    lines.push(`  Orchestrator cost:   ${overhead} s`);
+    lines.push('');
+  }
+  for (const search of input.searches ?? []) {
+    const outcome = search.outcome;
+    lines.push(`Saturation search (${search.network})`);
+    for (const probe of outcome.probes) {
+      lines.push(
+        `  ${probe.phase.padEnd(9)} ${String(probe.load).padStart(8)} tx/s  ${probe.pass ? 'pass' : `fail: ${probe.reason}`}`,
+      );
+    }
+    lines.push(
+      outcome.bestLoad === undefined
+        ? '  no load passed'
+        : `  highest passing load: ${outcome.bestLoad} tx/s (stopped: ${outcome.stoppedBecause})`,
+    );
+    lines.push('');
+  }
+  if (input.findings && input.findings.length > 0) {
+    lines.push('Comparison');
+    for (const finding of input.findings) lines.push(`  - ${finding}`);
+    lines.push('');
+  }
+  for (const note of input.notes ?? []) lines.push(`Note: ${note}`);
+  return `${lines.join('\n').trimEnd()}\n`;
+}
