@@ -1,0 +1,136 @@
+/**
+ * P2P messages. Each is one frame on a TCP connection: u32 length | u8 type | body.
+ *   1 HELLO          u16+utf8 node id                         (first frame each way)
+ *   2 TXS            u32 count | (u32 length | tx)*           (batched tx gossip)
+ *   3 PROPOSAL       f64 height | u32 round | i32 valid round | block bytes
+ *   4 PREVOTE        f64 height | u32 round | u8 has value | [32 B block hash]
+ *   5 PRECOMMIT      same as PREVOTE
+ *   6 STATUS         f64 committed height
+ *   7 BLOCK_REQUEST  f64 from height | u32 max blocks
+ *   8 BLOCK_RESPONSE committed block record (see block.ts encodeCommitted)
+ */
+import { type Block, type Tx, decodeBlock, makeTx } from './block.js';
+import { DecodeError, Reader, Writer } from './codec.js';
+
+export const MSG = {
+  hello: 1,
+  txs: 2,
+  proposal: 3,
+  prevote: 4,
+  precommit: 5,
+  status: 6,
+  blockRequest: 7,
+  blockResponse: 8,
+} as const;
+
+export type VoteType = 'prevote' | 'precommit';
+
+export type Message =
+  | { readonly type: 'hello'; readonly id: string }
+  | { readonly type: 'txs'; readonly txs: Tx[] }
+  | {
+      readonly type: 'proposal';
+      readonly height: number;
+      readonly round: number;
+      readonly validRound: number;
+      readonly block: Block;
+    }
+  | { readonly type: VoteType; readonly height: number; readonly round: number; readonly hash: Buffer | null }
+  | { readonly type: 'status'; readonly height: number }
+  | { readonly type: 'block-request'; readonly from: number; readonly max: number }
+  | { readonly type: 'block-response'; readonly record: Buffer };
+
+export function encodeHello(id: string): Buffer {
+  return new Writer(32).u8(MSG.hello).str(id).finish();
+}
+
+export function encodeTxs(txs: readonly Buffer[]): Buffer {
+  let size = 5;
+  for (const tx of txs) size += 4 + tx.length;
+  const w = new Writer(size).u8(MSG.txs).u32(txs.length);
+  for (const tx of txs) w.lenBytes(tx);
+  return w.finish();
+}
+
+export function encodeProposal(height: number, round: number, validRound: number, block: Block): Buffer {
+  return new Writer(block.bytes.length + 24)
+    .u8(MSG.proposal)
+    .f64(height)
+    .u32(round)
+    .i32(validRound)
+    .bytes(block.bytes)
+    .finish();
+}
+
+export function encodeVote(type: VoteType, height: number, round: number, hash: Buffer | null): Buffer {
+  const w = new Writer(48)
+    .u8(type === 'prevote' ? MSG.prevote : MSG.precommit)
+    .f64(height)
+    .u32(round);
+  if (hash === null) w.u8(0);
+  else w.u8(1).bytes(hash);
+  return w.finish();
+}
+
+export function encodeStatus(height: number): Buffer {
+  return new Writer(9).u8(MSG.status).f64(height).finish();
+}
+
+export function encodeBlockRequest(from: number, max: number): Buffer {
+  return new Writer(13).u8(MSG.blockRequest).f64(from).u32(max).finish();
+}
+
+export function encodeBlockResponse(record: Buffer): Buffer {
+  return new Writer(record.length + 1).u8(MSG.blockResponse).bytes(record).finish();
+}
+
+/** Decodes one frame body. Throws DecodeError on malformed input. */
+export function decodeMessage(frame: Buffer): Message {
+  const r = new Reader(frame);
+  const type = r.u8();
+  switch (type) {
+    case MSG.hello: {
+      const id = r.str();
+      r.done();
+      return { type: 'hello', id };
+    }
+    case MSG.txs: {
+      const count = r.u32();
+      if (count > r.remaining / 4) throw new DecodeError(`TXS claims ${count} txs in ${r.remaining} bytes`);
+      const txs: Tx[] = [];
+      for (let i = 0; i < count; i++) txs.push(makeTx(r.lenBytes()));
+      r.done();
+      return { type: 'txs', txs };
+    }
+    case MSG.proposal: {
+      const height = r.uint();
+      const round = r.u32();
+      const validRound = r.i32();
+      const block = decodeBlock(r.rest());
+      return { type: 'proposal', height, round, validRound, block };
+    }
+    case MSG.prevote:
+    case MSG.precommit: {
+      const height = r.uint();
+      const round = r.u32();
+      const hash = r.u8() === 1 ? r.bytes(32) : null;
+      r.done();
+      return { type: type === MSG.prevote ? 'prevote' : 'precommit', height, round, hash };
+    }
+    case MSG.status: {
+      const height = r.uint();
+      r.done();
+      return { type: 'status', height };
+    }
+    case MSG.blockRequest: {
+      const from = r.uint();
+      const max = r.u32();
+      r.done();
+      return { type: 'block-request', from, max };
+    }
+    case MSG.blockResponse:
+      return { type: 'block-response', record: r.rest() };
+    default:
+      throw new DecodeError(`unknown message type ${type}`);
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * The P2P transport: one persistent TCP connection per pair of committee members, carrying
+ * length-prefixed binary frames (u32 big-endian length, then the frame; see messages.ts).
+ * The member with the smaller id dials, the other accepts; each side's first frame is HELLO
+ * with its id. A lost connection is redialled with a capped backoff. Nodes are identified by
+ * the HELLO on the connection (crash-fault model: no signatures; see docs/refnode.md).
+ *
+ * For tests, `delayMs(peerId)` adds a per-message send delay (FIFO per peer).
+ */
+import { type Server, type Socket, connect, createServer } from 'node:net';
+import type { Logger } from './log.js';
+import { decodeMessage, encodeHello } from './messages.js';
+
+export const MAX_FRAME_BYTES = 128 * 1024 * 1024;
+/** A peer that does not drain this much queued output is disconnected. */
+const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
+
+export interface PeerAddress {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface P2POptions {
+  readonly selfId: string;
+  readonly peers: readonly PeerAddress[];
+  readonly listenHost: string;
+  readonly port: number;
+  readonly log: Logger;
+  readonly onFrame: (from: string, frame: Buffer) => void;
+  readonly onPeerUp: (id: string) => void;
+  readonly onPeerDown: (id: string) => void;
+  readonly delayMs?: ((peerId: string) => number) | undefined;
+}
+
+/** Splits a byte stream into frames. Frames inside one chunk are views, not copies. */
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  constructor(
+    private readonly onFrame: (frame: Buffer) => void,
+    private readonly maxFrameBytes = MAX_FRAME_BYTES,
+  ) {}
+
+  push(chunk: Buffer): void {
+    if (this.buffered === 0) {
+      let pos = 0;
+      while (chunk.length - pos >= 4) {
+        const length = chunk.readUInt32BE(pos);
+        this.check(length);
+        if (chunk.length - pos - 4 < length) break;
+        this.onFrame(chunk.subarray(pos + 4, pos + 4 + length));
+        pos += 4 + length;
+      }
+      if (pos < chunk.length) {
+        this.chunks.push(chunk.subarray(pos));
+        this.buffered = chunk.length - pos;
+      }
+      return;
+    }
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.buffered < 4) return;
+    const head = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
+    const length = head.readUInt32BE(0);
+    this.check(length);
+    if (this.buffered < 4 + length) {
+      this.chunks = [head];
+      return;
+    }
+    this.chunks = [];
+    this.buffered = 0;
+    this.push(head);
+  }
+
+  private check(length: number): void {
+    if (length > this.maxFrameBytes)
+      throw new Error(`frame of ${length} bytes exceeds ${this.maxFrameBytes}`);
+  }
+}
+
+interface Connection {
+  readonly socket: Socket;
+  /** FIFO release time for injected delays. */
+  lastReleaseMs: number;
+}
+
+export class P2P {
+  private server: Server | undefined;
+  private readonly conns = new Map<string, Connection>();
+  private readonly peersById: Map<string, PeerAddress>;
+  private readonly dialTimers = new Map<string, NodeJS.Timeout>();
+  private readonly backoffMs = new Map<string, number>();
+  private readonly pending = new Set<Socket>();
+  private stopped = false;
+
+  constructor(private readonly opts: P2POptions) {
+    this.peersById = new Map(opts.peers.filter((p) => p.id !== opts.selfId).map((p) => [p.id, p]));
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.listenHost, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.opts.log.warn(`p2p listener: ${err.message}`));
+    for (const peer of this.peersById.values()) if (this.opts.selfId < peer.id) this.dial(peer);
+  }
+
+  get listenPort(): number {
+    const address = this.server?.address();
+    return typeof address === 'object' && address !== null ? address.port : this.opts.port;
+  }
+
+  connectedPeers(): string[] {
+    return [...this.conns.keys()];
+  }
+
+  isConnected(id: string): boolean {
+    return this.conns.has(id);
+  }
+
+  /** Sends one frame (without its length prefix) to `id`, if connected. */
+  send(id: string, frame: Buffer): void {
+    const conn = this.conns.get(id);
+    if (conn !== undefined) this.write(id, conn, frame);
+  }
+
+  broadcast(frame: Buffer): void {
+    for (const [id, conn] of this.conns) this.write(id, conn, frame);
+  }
+
+  private write(id: string, conn: Connection, frame: Buffer): void {
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32BE(frame.length, 0);
+    const delay = this.opts.delayMs?.(id) ?? 0;
+    if (delay > 0) {
+      const now = Date.now();
+      const release = Math.max(now + delay, conn.lastReleaseMs);
+      conn.lastReleaseMs = release;
+      const copy = Buffer.from(frame);
+      setTimeout(() => {
+        if (this.conns.get(id) === conn) this.rawWrite(id, conn, header, copy);
+      }, release - now);
+      return;
+    }
+    this.rawWrite(id, conn, header, frame);
+  }
+
+  private rawWrite(id: string, conn: Connection, header: Buffer, frame: Buffer): void {
+    const { socket } = conn;
+    if (socket.writableLength > MAX_QUEUED_BYTES) {
+      this.opts.log.warn(
+        `p2p: peer ${id} is not draining (${socket.writableLength} bytes queued); disconnecting`,
+      );
+      socket.destroy();
+      return;
+    }
+    socket.cork();
+    socket.write(header);
+    socket.write(frame);
+    process.nextTick(() => socket.uncork());
+  }
+
+  private dial(peer: PeerAddress): void {
+    if (this.stopped || this.conns.has(peer.id) || this.dialTimers.has(peer.id)) return;
+    const socket = connect({ host: peer.host, port: peer.port });
+    this.pending.add(socket);
+    socket.setNoDelay(true);
+    let helloSeen = false;
+    const decoder = new FrameDecoder((frame) => {
+      if (!helloSeen) {
+        const msg = safeDecodeHello(frame);
+        if (msg !== peer.id) {
+          this.opts.log.warn(
+            `p2p: ${peer.host}:${peer.port} answered as '${msg ?? '?'}', expected '${peer.id}'`,
+          );
+          socket.destroy();
+          return;
+        }
+        helloSeen = true;
+        this.pending.delete(socket);
+        this.up(peer.id, socket);
+        return;
+      }
+      this.opts.onFrame(peer.id, frame);
+    });
+    socket.on('connect', () => {
+      const hello = encodeHello(this.opts.selfId);
+      const header = Buffer.allocUnsafe(4);
+      header.writeUInt32BE(hello.length, 0);
+      socket.write(Buffer.concat([header, hello]));
+    });
+    socket.on('data', (chunk) => this.feed(decoder, socket, chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      this.pending.delete(socket);
+      if (helloSeen) this.down(peer.id, socket);
+      this.scheduleDial(peer);
+    });
+  }
+
+  private scheduleDial(peer: PeerAddress): void {
+    if (this.stopped || this.dialTimers.has(peer.id)) return;
+    const backoff = Math.min((this.backoffMs.get(peer.id) ?? 50) * 2, 1000);
+    this.backoffMs.set(peer.id, backoff);
+    const timer = setTimeout(() => {
+      this.dialTimers.delete(peer.id);
+      this.dial(peer);
+    }, backoff);
+    this.dialTimers.set(peer.id, timer);
+  }
+
+  private accept(socket: Socket): void {
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    this.pending.add(socket);
+    socket.setNoDelay(true);
+    let peerId: string | undefined;
+    const decoder = new FrameDecoder((frame) => {
+      if (peerId === undefined) {
+        const id = safeDecodeHello(frame);
+        if (id === undefined || !this.peersById.has(id) || !(id < this.opts.selfId)) {
+          this.opts.log.warn(
+            `p2p: rejected a connection from ${socket.remoteAddress} claiming id '${id ?? '?'}'`,
+          );
+          socket.destroy();
+          return;
+        }
+        peerId = id;
+        this.pending.delete(socket);
+        const hello = encodeHello(this.opts.selfId);
+        const header = Buffer.allocUnsafe(4);
+        header.writeUInt32BE(hello.length, 0);
+        socket.write(Buffer.concat([header, hello]));
+        this.up(id, socket);
+        return;
+      }
+      this.opts.onFrame(peerId, frame);
+    });
+    socket.on('data', (chunk) => this.feed(decoder, socket, chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      this.pending.delete(socket);
+      if (peerId !== undefined) this.down(peerId, socket);
+    });
+  }
+
+  private feed(decoder: FrameDecoder, socket: Socket, chunk: Buffer): void {
+    try {
+      decoder.push(chunk);
+    } catch (err) {
+      this.opts.log.warn(`p2p: bad stream from ${socket.remoteAddress}: ${(err as Error).message}`);
+      socket.destroy();
+    }
+  }
+
+  private up(id: string, socket: Socket): void {
+    const old = this.conns.get(id);
+    if (old !== undefined) {
+      this.conns.delete(id);
+      old.socket.destroy();
+    }
+    this.backoffMs.delete(id);
+    this.conns.set(id, { socket, lastReleaseMs: 0 });
+    this.opts.log.debug(`p2p: connected to ${id}`);
+    this.opts.onPeerUp(id);
+  }
+
+  private down(id: string, socket: Socket): void {
+    const conn = this.conns.get(id);
+    if (conn === undefined || conn.socket !== socket) return;
+    this.conns.delete(id);
+    this.opts.log.debug(`p2p: disconnected from ${id}`);
+    this.opts.onPeerDown(id);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.dialTimers.values()) clearTimeout(timer);
+    this.dialTimers.clear();
+    for (const conn of this.conns.values()) conn.socket.destroy();
+    for (const socket of this.pending) socket.destroy();
+    this.conns.clear();
+    this.pending.clear();
+    const server = this.server;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+function safeDecodeHello(frame: Buffer): string | undefined {
+  try {
+    const msg = decodeMessage(frame);
+    return msg.type === 'hello' ? msg.id : undefined;
+  } catch {
+    return undefined;
+  }
+}

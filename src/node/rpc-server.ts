@@ -1,0 +1,553 @@
+/**
+ * The CometBFT-compatible RPC on node:http: JSON-RPC 2.0 over POST (single and batch), URI
+ * GET (`/status`, `/broadcast_tx_sync?tx=0x…`), `/websocket` (JSON-RPC plus `subscribe`),
+ * `/health`, and Prometheus `/metrics`.
+ *
+ * HTTP status codes: a JSON-RPC POST answers 200 with the result or the method's error; an
+ * unusable envelope answers 400 (parse error, bad request), 413 (body too large) or 415 (content
+ * type). A URI GET answers 200 on success and 500 with the JSON-RPC error otherwise.
+ */
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { CommittedBlock } from './block.js';
+import type { RefNode } from './node.js';
+import {
+  type EventQuery,
+  type ParsedEntry,
+  type RpcId,
+  RPC_CODES,
+  RpcError,
+  type RpcRequest,
+  decodeBase64Param,
+  decodeHashParam,
+  decodeUriBytes,
+  matchesQuery,
+  namedParams,
+  parseEventQuery,
+  parseJsonRpcBody,
+  parseQuery,
+} from './rpc-parse.js';
+
+export const CHAIN_ID = 'meshbench-refnode';
+const VERSION = '0.1.0';
+const MAX_SUBSCRIPTIONS_PER_CLIENT = 100;
+const WS_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+
+const PARAM_NAMES: Record<string, readonly string[]> = {
+  health: [],
+  status: [],
+  net_info: [],
+  num_unconfirmed_txs: ['limit'],
+  broadcast_tx_async: ['tx'],
+  broadcast_tx_sync: ['tx'],
+  broadcast_tx_commit: ['tx'],
+  tx: ['hash', 'prove'],
+  subscribe: ['query'],
+  unsubscribe: ['query'],
+  unsubscribe_all: [],
+};
+
+type Form = 'json' | 'uri';
+
+interface Subscription {
+  readonly id: RpcId;
+  readonly queryText: string;
+  readonly query: EventQuery;
+}
+
+interface WsClient {
+  readonly socket: WebSocket;
+  readonly subs: Map<string, Subscription>;
+}
+
+const JSON_TYPES = new Set([
+  'application/json',
+  'application/json-rpc',
+  'application/jsonrequest',
+  'text/json',
+]);
+
+export class RpcServer {
+  private server: Server | undefined;
+  private metricsServer: Server | undefined;
+  private wss: WebSocketServer | undefined;
+  private readonly clients = new Set<WsClient>();
+  private readonly onBlock = (cb: CommittedBlock): void => this.publish(cb);
+
+  constructor(private readonly node: RefNode) {}
+
+  get port(): number {
+    const address = this.server?.address();
+    return typeof address === 'object' && address !== null ? address.port : this.node.config.rpcPort;
+  }
+
+  get metricsPort(): number {
+    const address = this.metricsServer?.address();
+    return typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
+  async start(): Promise<void> {
+    const c = this.node.config;
+    const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.handle(req, res));
+    server.headersTimeout = 30_000;
+    server.requestTimeout = Math.max(60_000, c.commitTimeoutMs + 5_000);
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: c.maxBodyBytes });
+    server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    await listen(server, c.rpcPort, c.listen);
+    this.server = server;
+    if (c.metricsPort !== 0) {
+      const metricsServer = createServer((req, res) => {
+        if ((req.url ?? '').split('?')[0] === '/metrics') void this.serveMetrics(res);
+        else
+          this.writeJson(res, 404, {
+            jsonrpc: '2.0',
+            id: -1,
+            error: new RpcError(RPC_CODES.methodNotFound, 'only /metrics here'),
+          });
+      });
+      await listen(metricsServer, c.metricsPort, c.listen);
+      this.metricsServer = metricsServer;
+    }
+    this.node.events.on('block', this.onBlock);
+  }
+
+  async stop(): Promise<void> {
+    this.node.events.off('block', this.onBlock);
+    for (const client of this.clients) client.socket.terminate();
+    this.clients.clear();
+    this.wss?.close();
+    await Promise.all(
+      [this.server, this.metricsServer].map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s === undefined) return resolve();
+            s.close(() => resolve());
+            s.closeAllConnections();
+          }),
+      ),
+    );
+  }
+
+  // ---- HTTP -----------------------------------------------------------------------------------
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (req.method === 'POST') {
+      this.handlePost(req, res);
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      this.writeJson(res, 405, {
+        jsonrpc: '2.0',
+        id: -1,
+        error: new RpcError(
+          RPC_CODES.invalidRequest,
+          `HTTP method ${req.method} is not supported; use GET or POST`,
+        ),
+      });
+      return;
+    }
+    if (path === '/metrics') {
+      void this.serveMetrics(res);
+      return;
+    }
+    if (path === '/' || path === '') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(
+        `meshbench refnode ${this.node.config.id}. Endpoints:\n${Object.keys(PARAM_NAMES)
+          .filter((m) => !m.includes('subscribe'))
+          .map((m) => `/${m}`)
+          .join('\n')}\n/websocket\n/metrics\n`,
+      );
+      return;
+    }
+    const method = path.slice(1);
+    const args = parseQuery(q < 0 ? '' : url.slice(q));
+    const params: Record<string, unknown> = Object.fromEntries(args);
+    this.dispatch({ id: -1, method, params }, 'uri').then(
+      (result) => this.writeJson(res, 200, { jsonrpc: '2.0', id: -1, result }),
+      (err: unknown) => this.writeJson(res, 500, { jsonrpc: '2.0', id: -1, error: toRpcError(err) }),
+    );
+  }
+
+  private handlePost(req: IncomingMessage, res: ServerResponse): void {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    if (type !== '' && !JSON_TYPES.has(type)) {
+      req.resume();
+      this.writeJson(res, 415, {
+        jsonrpc: '2.0',
+        id: -1,
+        error: new RpcError(
+          RPC_CODES.invalidRequest,
+          `unsupported content type '${type}'; send application/json`,
+        ),
+      });
+      return;
+    }
+    const max = this.node.config.maxBodyBytes;
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared > max) {
+      this.tooLarge(req, res, max);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let aborted = false;
+    req.on('data', (chunk: Buffer) => {
+      if (aborted) return;
+      size += chunk.length;
+      if (size > max) {
+        aborted = true;
+        this.tooLarge(req, res, max);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', () => {});
+    req.on('end', () => {
+      if (aborted) return;
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      void this.answerBody(body.toString('utf8')).then(({ status, json }) =>
+        this.writeRaw(res, status, json),
+      );
+    });
+  }
+
+  private tooLarge(req: IncomingMessage, res: ServerResponse, max: number): void {
+    res.setHeader('connection', 'close');
+    this.writeJson(res, 413, {
+      jsonrpc: '2.0',
+      id: -1,
+      error: new RpcError(
+        RPC_CODES.invalidRequest,
+        `request body too large (max ${max} bytes); raise --max-body-bytes or send less`,
+      ),
+    });
+    req.resume();
+  }
+
+  /** Answers one JSON-RPC body (HTTP POST or a WebSocket message). */
+  private async answerBody(text: string, client?: WsClient): Promise<{ status: number; json: string }> {
+    const parsed = parseJsonRpcBody(text, this.node.config.maxBatchSize);
+    if (parsed.kind === 'error') {
+      return { status: 400, json: JSON.stringify({ jsonrpc: '2.0', id: -1, error: parsed.error }) };
+    }
+    if (parsed.kind === 'single') {
+      const answer = await this.answerEntry(parsed.entry, client);
+      return { status: parsed.entry.ok ? 200 : 400, json: answer };
+    }
+    const answers = await Promise.all(parsed.entries.map((e) => this.answerEntry(e, client)));
+    return { status: 200, json: `[${answers.join(',')}]` };
+  }
+
+  private async answerEntry(entry: ParsedEntry, client?: WsClient): Promise<string> {
+    if (!entry.ok) return JSON.stringify({ jsonrpc: '2.0', id: entry.id, error: entry.error });
+    try {
+      const result = await this.dispatch(entry.request, 'json', client);
+      return JSON.stringify({ jsonrpc: '2.0', id: entry.request.id, result });
+    } catch (err) {
+      return JSON.stringify({ jsonrpc: '2.0', id: entry.request.id, error: toRpcError(err) });
+    }
+  }
+
+  private async serveMetrics(res: ServerResponse): Promise<void> {
+    try {
+      const text = await this.node.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': this.node.metrics.registry.contentType });
+      res.end(text);
+    } catch (err) {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`metrics failed: ${(err as Error).message}\n`);
+    }
+  }
+
+  private writeJson(res: ServerResponse, status: number, body: unknown): void {
+    this.writeRaw(res, status, JSON.stringify(body));
+  }
+
+  private writeRaw(res: ServerResponse, status: number, json: string): void {
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+    res.end(json);
+  }
+
+  // ---- methods --------------------------------------------------------------------------------
+
+  private async dispatch(request: RpcRequest, form: Form, client?: WsClient): Promise<unknown> {
+    const names = PARAM_NAMES[request.method];
+    if (names === undefined || !Object.hasOwn(PARAM_NAMES, request.method)) {
+      throw new RpcError(
+        RPC_CODES.methodNotFound,
+        `method '${request.method.slice(0, 64)}' is not served by the refnode`,
+      );
+    }
+    const params = namedParams(request.params, names);
+    const node = this.node;
+    switch (request.method) {
+      case 'health':
+        return {};
+      case 'status':
+        return this.status();
+      case 'net_info':
+        return this.netInfo();
+      case 'num_unconfirmed_txs':
+        return {
+          n_txs: String(node.mempool.size),
+          total: String(node.mempool.size),
+          total_bytes: String(node.mempool.sizeBytes),
+          txs: null,
+        };
+      case 'broadcast_tx_async':
+      case 'broadcast_tx_sync': {
+        const hash = node.submitTx(this.txParam(params, form));
+        return { code: 0, data: '', log: '', codespace: '', hash };
+      }
+      case 'broadcast_tx_commit': {
+        const hash = node.submitTx(this.txParam(params, form));
+        const loc = await node.waitForCommit(hash, node.config.commitTimeoutMs);
+        const ok = {
+          code: 0,
+          data: '',
+          log: '',
+          info: '',
+          gas_wanted: '0',
+          gas_used: '0',
+          events: [],
+          codespace: '',
+        };
+        return { check_tx: ok, tx_result: ok, deliver_tx: ok, hash, height: String(loc.height) };
+      }
+      case 'tx': {
+        if (params.hash === undefined) throw new RpcError(RPC_CODES.invalidParams, 'missing hash');
+        const hash = decodeHashParam(params.hash, form);
+        const loc = node.store.txLocation(hash);
+        const cb = loc === undefined ? undefined : node.store.get(loc.height);
+        const tx = loc === undefined ? undefined : cb?.block.txs[loc.index];
+        if (loc === undefined || tx === undefined)
+          throw new RpcError(RPC_CODES.internal, `tx (${hash}) not found`);
+        return {
+          hash,
+          height: String(loc.height),
+          index: loc.index,
+          tx_result: {
+            code: 0,
+            data: null,
+            log: '',
+            info: '',
+            gas_wanted: '0',
+            gas_used: '0',
+            events: [],
+            codespace: '',
+          },
+          tx: tx.bytes.toString('base64'),
+        };
+      }
+      case 'subscribe':
+      case 'unsubscribe':
+      case 'unsubscribe_all':
+        if (client === undefined) {
+          throw new RpcError(RPC_CODES.methodNotFound, `${request.method} is only available over /websocket`);
+        }
+        return this.subscription(request, params, client);
+      default:
+        throw new RpcError(
+          RPC_CODES.methodNotFound,
+          `method '${request.method}' is not served by the refnode`,
+        );
+    }
+  }
+
+  private txParam(params: Record<string, unknown>, form: Form): Buffer {
+    const value = params.tx;
+    if (value === undefined) throw new RpcError(RPC_CODES.invalidParams, 'missing tx');
+    if (form === 'uri') return decodeUriBytes('tx', String(value));
+    return decodeBase64Param('tx', value);
+  }
+
+  status(): unknown {
+    const node = this.node;
+    const c = node.config;
+    const height = node.store.height;
+    const last = height > 0 ? node.store.get(height) : undefined;
+    const first = height > 0 ? node.store.get(1) : undefined;
+    const iso = (ms: number | undefined): string => new Date(ms ?? 0).toISOString();
+    return {
+      node_info: {
+        protocol_version: { p2p: '8', block: '11', app: '0' },
+        id: c.id,
+        listen_addr: `tcp://${c.listen}:${node.p2p.listenPort}`,
+        network: CHAIN_ID,
+        version: VERSION,
+        channels: '',
+        moniker: c.id,
+        other: { tx_index: 'on', rpc_address: `tcp://${c.listen}:${this.port}` },
+      },
+      sync_info: {
+        latest_block_hash: last?.block.hashHex ?? '',
+        latest_app_hash: '',
+        latest_block_height: String(height),
+        latest_block_time: iso(last?.block.timeMs),
+        earliest_block_hash: first?.block.hashHex ?? '',
+        earliest_app_hash: '',
+        earliest_block_height: height > 0 ? '1' : '0',
+        earliest_block_time: iso(first?.block.timeMs),
+        catching_up: node.catchingUp(),
+      },
+      validator_info: { address: c.id, pub_key: { type: 'none', value: '' }, voting_power: '1' },
+    };
+  }
+
+  private netInfo(): unknown {
+    const node = this.node;
+    const peers = node.p2p.connectedPeers().sort();
+    const byId = new Map(node.config.peers.map((p) => [p.id, p]));
+    return {
+      listening: true,
+      listeners: [`Listener(@${node.config.listen}:${node.p2p.listenPort})`],
+      n_peers: String(peers.length),
+      peers: peers.map((id) => {
+        const addr = byId.get(id);
+        return {
+          node_info: {
+            id,
+            moniker: id,
+            listen_addr: addr === undefined ? '' : `tcp://${addr.host}:${addr.port}`,
+            network: CHAIN_ID,
+          },
+          is_outbound: node.config.id < id,
+          connection_status: {},
+          remote_ip: addr?.host ?? '',
+        };
+      }),
+    };
+  }
+
+  // ---- WebSocket ------------------------------------------------------------------------------
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/websocket' || this.wss === undefined) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const client: WsClient = { socket: ws, subs: new Map() };
+      this.clients.add(client);
+      ws.on('message', (data, isBinary) => {
+        const text = isBinary
+          ? ''
+          : (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)).toString('utf8');
+        void this.answerBody(text, client).then(({ json }) => {
+          if (ws.readyState === WebSocket.OPEN) ws.send(json);
+        });
+      });
+      ws.on('close', () => this.clients.delete(client));
+      ws.on('error', () => this.clients.delete(client));
+    });
+  }
+
+  private subscription(request: RpcRequest, params: Record<string, unknown>, client: WsClient): unknown {
+    if (request.method === 'unsubscribe_all') {
+      client.subs.clear();
+      return {};
+    }
+    const query = parseEventQuery(params.query);
+    const key = String(params.query).trim();
+    if (request.method === 'unsubscribe') {
+      if (!client.subs.delete(key)) throw new RpcError(RPC_CODES.internal, 'subscription not found');
+      return {};
+    }
+    if (client.subs.has(key)) throw new RpcError(RPC_CODES.internal, 'already subscribed');
+    if (client.subs.size >= MAX_SUBSCRIPTIONS_PER_CLIENT) {
+      throw new RpcError(
+        RPC_CODES.internal,
+        `max_subscriptions_per_client ${MAX_SUBSCRIPTIONS_PER_CLIENT} reached`,
+      );
+    }
+    client.subs.set(key, { id: request.id, queryText: key, query });
+    return {};
+  }
+
+  /** Sends NewBlock and Tx events of a committed block to matching subscriptions. */
+  private publish(cb: CommittedBlock): void {
+    if (this.clients.size === 0) return;
+    const { block } = cb;
+    const heightText = String(block.height);
+    const blockEvents = { 'tm.event': ['NewBlock'], 'block.height': [heightText] };
+    let blockData: string | undefined;
+    const txsB64: string[] = [];
+    const txB64 = (i: number): string =>
+      (txsB64[i] ??= (block.txs[i] as { bytes: Buffer }).bytes.toString('base64'));
+    for (const client of this.clients) {
+      if (client.subs.size === 0) continue;
+      if (client.socket.bufferedAmount > WS_MAX_BUFFERED_BYTES) {
+        client.socket.close(1008, 'client is not pulling messages fast enough');
+        this.clients.delete(client);
+        continue;
+      }
+      for (const sub of client.subs.values()) {
+        if (matchesQuery(sub.query, blockEvents)) {
+          blockData ??= newBlockData(cb, txB64);
+          client.socket.send(eventMessage(sub, blockData, JSON.stringify(blockEvents)));
+          continue;
+        }
+        if (!sub.query.some((c) => c.key === 'tm.event' && c.value === 'Tx')) continue;
+        for (let i = 0; i < block.txs.length; i++) {
+          const hash = (block.txs[i] as { hash: string }).hash;
+          const events = { 'tm.event': ['Tx'], 'tx.hash': [hash], 'tx.height': [heightText] };
+          if (!matchesQuery(sub.query, events)) continue;
+          const data = `{"type":"tendermint/event/Tx","value":{"TxResult":{"height":"${heightText}","index":${i},"tx":"${txB64(i)}","result":{"code":0,"data":null,"log":"","info":"","gas_wanted":"0","gas_used":"0","events":[],"codespace":""}}}}`;
+          client.socket.send(eventMessage(sub, data, JSON.stringify(events)));
+        }
+      }
+    }
+  }
+}
+
+function eventMessage(sub: Subscription, data: string, events: string): string {
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(sub.id)},"result":{"query":${JSON.stringify(sub.queryText)},"data":${data},"events":${events}}}`;
+}
+
+function newBlockData(cb: CommittedBlock, txB64: (i: number) => string): string {
+  const { block } = cb;
+  const txs: string[] = [];
+  for (let i = 0; i < block.txs.length; i++) txs.push(`"${txB64(i)}"`);
+  const prev = block.prevHash.toString('hex').toUpperCase();
+  const header = JSON.stringify({
+    version: { block: '11', app: '0' },
+    chain_id: CHAIN_ID,
+    height: String(block.height),
+    time: new Date(block.timeMs).toISOString(),
+    last_block_id: { hash: prev, parts: { total: 1, hash: '' } },
+    proposer_address: block.proposer,
+  });
+  const lastCommit = JSON.stringify({
+    height: String(block.height - 1),
+    round: 0,
+    block_id: { hash: prev, parts: { total: 1, hash: '' } },
+    signatures: [],
+  });
+  return `{"type":"tendermint/event/NewBlock","value":{"block":{"header":${header},"data":{"txs":[${txs.join(',')}]},"evidence":{"evidence":[]},"last_commit":${lastCommit}},"block_id":{"hash":"${block.hashHex}","parts":{"total":1,"hash":""}},"result_finalize_block":{"events":[],"tx_results":[],"validator_updates":[],"app_hash":""}}}`;
+}
+
+function toRpcError(err: unknown): RpcError {
+  if (err instanceof RpcError) return err;
+  return new RpcError(RPC_CODES.internal, err instanceof Error ? err.message : String(err));
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
