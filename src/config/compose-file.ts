@@ -222,15 +222,14 @@ function portLabel(labels: Record<string, string>, label: string, service: strin
  */
 export function parseComposeFile(text: string, path: string, env: Env = process.env): ComposeModel {
   const fix = 'fix the file (see docs/local-network.md) or pass another with --docker-compose-path';
-  const document = parseDocument(text, { prettyErrors: false });
+  const document = parseDocument(text);
   if (document.errors.length > 0) {
     const first = document.errors[0];
     const where = first?.linePos?.[0] ? ` at line ${first.linePos[0].line}` : '';
-    throw fileError(
-      path,
-      `is not valid YAML${where}: ${(first?.message ?? 'parse error').split('\n')[0]}`,
-      fix,
-    );
+    const message = (first?.message ?? 'parse error')
+      .split('\n')[0]
+      ?.replace(/ at line \d+, column \d+:?$/, '');
+    throw fileError(path, `is not valid YAML${where}: ${message}`, fix);
   }
   let root: unknown;
   try {

@@ -176,6 +176,10 @@ export class LocalTestbed implements Testbed {
       );
     }
 
+    // A committee the machine cannot hold is refused before anything is generated.
+    if (committee !== undefined)
+      checkMemory(committee, await availableMemoryBytes(), nodeMemoryBytes(this.#env));
+
     // Input and machine checks, concurrently; errors reported in a fixed order.
     const [modelResult, engineResult, cliResult, memoryResult] = await Promise.allSettled([
       this.#loadModel(),

@@ -1,0 +1,352 @@
+/**
+ * `local-network`: start a node network on this machine's Docker engine (the seed
+ * compose file, your own compose file, or a generated committee), wait until every
+ * node is ready, send transactions through the shared generator, print the summary
+ * and write the result JSON. `--down` removes a network an earlier call left.
+ */
+import { join } from 'node:path';
+import type { Argv } from 'yargs';
+import { writeFileAtomic } from '../common/atomic-write.js';
+import { MeshbenchError, formatError } from '../common/errors.js';
+import { newRunId } from '../common/run-id.js';
+import type {
+  BroadcastMode,
+  ConfirmMode,
+  LatencySummary,
+  LoadResult,
+  ProtocolOptions,
+} from '../load/types.js';
+import { createDocker, checkEngine } from '../testbed/local/docker-engine.js';
+import { DEFAULT_COMPOSE_PATH, LocalTestbed, type LocalDeployment } from '../testbed/local/local-testbed.js';
+import { listLocalRuns, removeRun } from '../testbed/local/teardown.js';
+import { badFlag, runCli, type CliContext, type CliDefinition } from './run-cli.js';
+
+export interface LocalNetworkArgs {
+  readonly dockerComposePath?: string;
+  readonly numTransactions: number;
+  readonly transactionSize: number;
+  readonly transactionRate: number;
+  readonly startupWait: number;
+  readonly cleanup: boolean;
+  readonly cleanupThorough: boolean;
+  readonly committee?: number;
+  readonly protocol: string;
+  readonly broadcastMode: string;
+  readonly confirm: string;
+  readonly logs?: string;
+  readonly json: boolean;
+  readonly verbose: boolean;
+  readonly down?: string;
+  readonly output: string;
+}
+
+const PROTOCOLS = ['cometbft', 'etcd', 'http'] as const;
+
+function options(argv: Argv): Argv<LocalNetworkArgs> {
+  return argv
+    .option('docker-compose-path', {
+      type: 'string',
+      describe: `Compose file of the network (default ${DEFAULT_COMPOSE_PATH}); nodes are its services labelled meshbench.role=node, else those publishing port 26657`,
+    })
+    .option('num-transactions', { type: 'number', default: 1000, describe: 'Transactions to send' })
+    .option('transaction-size', { type: 'number', default: 512, describe: 'Bytes per transaction' })
+    .option('transaction-rate', {
+      type: 'number',
+      default: 100,
+      describe: 'Transactions per second (open loop)',
+    })
+    .option('startup-wait', {
+      type: 'number',
+      default: 30,
+      describe: 'Longest wait for readiness, seconds (goes on as soon as every node is ready)',
+    })
+    .option('cleanup', {
+      type: 'boolean',
+      default: false,
+      describe: "Remove the run's containers, their anonymous volumes and its networks at the end",
+    })
+    .option('cleanup-thorough', {
+      type: 'boolean',
+      default: false,
+      describe: 'Like --cleanup, and also named volumes and the run folder (.meshbench/runs/<id>)',
+    })
+    .option('committee', {
+      type: 'number',
+      describe:
+        'Generate a network of N reference nodes (free ports from 26657 up) instead of reading a compose file',
+    })
+    .option('protocol', {
+      type: 'string',
+      default: 'cometbft',
+      choices: PROTOCOLS,
+      describe: 'Protocol of nodes without a meshbench.protocol label',
+    })
+    .option('broadcast-mode', {
+      type: 'string',
+      default: 'sync',
+      choices: ['async', 'sync', 'commit'],
+      describe: 'cometbft broadcast_tx_* method',
+    })
+    .option('confirm', {
+      type: 'string',
+      default: 'commit',
+      choices: ['none', 'commit'],
+      describe: 'Wait for each tx to commit (latency submit→commit) or not',
+    })
+    .option('logs', { type: 'string', describe: 'Save each node log to DIR/<node>.log at the end' })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'Print the result JSON to stdout instead of the summary',
+    })
+    .option('down', {
+      type: 'string',
+      describe: 'Tear down the network of run ID left by an earlier call (all local-network runs when no ID)',
+    })
+    .option('output', {
+      type: 'string',
+      default: 'benchmarks',
+      describe: 'Folder for the result JSON (written to OUTPUT/run-<id>/result.json)',
+    }) as unknown as Argv<LocalNetworkArgs>;
+}
+
+const EPILOGUE = `Examples:
+  local-network --cleanup                                  the 4-node seed network, 1000 tx at 100 tx/s
+  local-network --committee 7 --num-transactions 300 --cleanup
+  local-network --docker-compose-path my-compose.yml --protocol http --confirm none
+  local-network --down                                     remove networks earlier runs left
+See docs/local-network.md.`;
+
+/** Validates flag values (yargs checks the types and choices). */
+export function validateArgs(args: LocalNetworkArgs): void {
+  const positiveInteger = (flag: string, value: number | undefined) => {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1))
+      throw badFlag(flag, value, 'a whole number >= 1');
+  };
+  positiveInteger('num-transactions', args.numTransactions);
+  positiveInteger('transaction-size', args.transactionSize);
+  if (!(args.transactionRate > 0) || !Number.isFinite(args.transactionRate)) {
+    throw badFlag('transaction-rate', args.transactionRate, 'a number of tx/s above 0');
+  }
+  if (!(args.startupWait > 0) || !Number.isFinite(args.startupWait)) {
+    throw badFlag('startup-wait', args.startupWait, 'a number of seconds above 0');
+  }
+  if (args.committee !== undefined) {
+    if (!Number.isInteger(args.committee) || args.committee < 1) {
+      throw new MeshbenchError(
+        'BAD_FLAG',
+        `--committee ${args.committee} is not valid: a committee needs at least 1 node`,
+        {
+          hint: 'use --committee 4 for the seed layout',
+        },
+      );
+    }
+    if (args.dockerComposePath !== undefined) {
+      throw new MeshbenchError('BAD_FLAG', '--committee and --docker-compose-path were both given', {
+        hint: 'use one: --committee generates the compose project, --docker-compose-path runs yours',
+      });
+    }
+  }
+  if (args.confirm === 'commit' && args.protocol !== 'cometbft') {
+    throw new MeshbenchError(
+      'BAD_FLAG',
+      `--confirm commit is not available for --protocol ${args.protocol}`,
+      {
+        hint: 'add --confirm none',
+      },
+    );
+  }
+}
+
+export function protocolOptions(args: Pick<LocalNetworkArgs, 'protocol' | 'broadcastMode'>): ProtocolOptions {
+  if (args.protocol === 'etcd') return { kind: 'etcd' };
+  if (args.protocol === 'http') return { kind: 'http', method: 'POST', path: '/', bodyTemplate: '{{tx}}' };
+  return { kind: 'cometbft', broadcastMode: args.broadcastMode as BroadcastMode };
+}
+
+const ms = (value: number) => `${value.toFixed(2)} ms`;
+
+function latencyLine(label: string, summary: LatencySummary): string {
+  return `  ${label.padEnd(26)}mean ${ms(summary.mean)}, stddev ${ms(summary.stddev)}, p50 ${ms(summary.p50)}, p99 ${ms(summary.p99)} (${summary.count} tx)`;
+}
+
+/** Failed = every outcome that is not an accepted tx (rejected, HTTP error, bad reply, timeout, connection error, dropped). */
+export function failedCount(result: LoadResult): number {
+  const o = result.outcomes;
+  const sum = (counts: Readonly<Record<string, number>>) => Object.values(counts).reduce((a, b) => a + b, 0);
+  return sum(o.rejected) + sum(o.httpError) + o.badResponse + o.timeout + o.connectionError + o.dropped;
+}
+
+/** The original summary (successful, failed, actual rate) plus latency. Pure. */
+export function renderSummary(result: LoadResult, context: { nodes: number; readyAfterMs: number }): string {
+  const lines = [
+    `${result.interrupted ? 'PARTIAL RESULT (interrupted)' : 'RESULT'}: run ${result.runId}, ${context.nodes} nodes, ready after ${(context.readyAfterMs / 1000).toFixed(2)} s`,
+    `  Transactions sent:        ${result.sent} of ${result.scheduled} scheduled, ${result.transactionSizeBytes} bytes each, input rate ${result.inputRate.toFixed(1)} tx/s`,
+    `  Successful:               ${result.outcomes.ok}`,
+    `  Failed:                   ${failedCount(result)}`,
+    `  Actual rate:              ${result.achievedRate.toFixed(1)} tx/s`,
+  ];
+  if (result.latency.commit) {
+    lines.push(
+      `  Committed:                ${result.outcomes.committed} (${result.committedThroughput.toFixed(1)} tx/s, ${result.outcomes.commitTimeout} commit timeouts)`,
+    );
+    lines.push(latencyLine('Latency submit→commit:', result.latency.commit.corrected));
+  }
+  lines.push(latencyLine('Latency submit→ack:', result.latency.ack.corrected));
+  return lines.join('\n');
+}
+
+async function runDown(args: LocalNetworkArgs, context: CliContext): Promise<number> {
+  const docker = createDocker();
+  await checkEngine(docker);
+  const runIds = args.down ? [args.down] : await listLocalRuns(docker);
+  if (runIds.length === 0) {
+    context.stdout('no local-network runs left to remove');
+    return 0;
+  }
+  let failed = false;
+  for (const runId of runIds) {
+    const report = await removeRun(docker, runId, { volumes: true });
+    context.stdout(
+      `run ${runId}: removed ${report.containers} containers, ${report.networks} networks, ${report.volumes} volumes`,
+    );
+    for (const error of report.errors) {
+      failed = true;
+      context.stderr(`local-network: error: ${error}`);
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+async function run(args: LocalNetworkArgs, context: CliContext): Promise<number> {
+  const startedAtMs = performance.now();
+  if (args.down !== undefined) return runDown(args, context);
+  validateArgs(args);
+  const info = args.json ? context.stderr : context.stdout;
+  const { shutdown } = context;
+  const runId = newRunId();
+  const testbed = new LocalTestbed({
+    runId,
+    ...(args.committee !== undefined
+      ? { committee: args.committee }
+      : { composePath: args.dockerComposePath ?? DEFAULT_COMPOSE_PATH }),
+    protocol: args.protocol,
+    startupTimeoutMs: args.startupWait * 1000,
+    startedAtMs,
+    log: (line) => context.stderr(line),
+  });
+  info(`run ${runId}: starting the local network`);
+  // A forced exit (second Ctrl-C) during start-up still removes what was created.
+  let unregister = shutdown.onForce(async () => {
+    await removeRun(testbed.docker, runId, { volumes: true });
+  });
+  let deployment: LocalDeployment;
+  try {
+    deployment = await testbed.deploy({ signal: shutdown.signal });
+  } finally {
+    unregister();
+  }
+  const cleanup = args.cleanup || args.cleanupThorough;
+  if (cleanup) {
+    unregister = shutdown.onForce(async () => {
+      await removeRun(testbed.docker, runId, { volumes: args.cleanupThorough });
+    });
+  }
+  let exitCode = 0;
+  try {
+    info(
+      `all ${deployment.nodes.length} nodes ready after ${(deployment.readyAfterMs / 1000).toFixed(2)} s (${deployment.endpoints.map((e) => `${e.nodeId} ${e.rpcUrl}`).join(', ')})`,
+    );
+    const { runLoad } = await import('../load/index.js');
+    let lastProgressMs = 0;
+    const result = await runLoad({
+      runId,
+      endpoints: deployment.endpoints,
+      protocol: protocolOptions(args),
+      shape: { kind: 'fixed', rate: args.transactionRate },
+      transactions: args.numTransactions,
+      transactionSizeBytes: args.transactionSize,
+      confirm: args.confirm as ConfirmMode,
+      signal: shutdown.signal,
+      onProgress: (progress) => {
+        if (!context.verbose && !process.stderr.isTTY) return;
+        if (progress.elapsedMs - lastProgressMs < 1000) return;
+        lastProgressMs = progress.elapsedMs;
+        context.stderr(
+          `  ${(progress.elapsedMs / 1000).toFixed(0)} s: sent ${progress.sent}, ok ${progress.ok}, failed ${progress.failed}, committed ${progress.committed}`,
+        );
+      },
+    });
+    const document = {
+      schema: 'meshbench/local-network-result@1',
+      runId,
+      command: 'local-network',
+      config: {
+        composeFile: args.committee !== undefined ? null : (args.dockerComposePath ?? DEFAULT_COMPOSE_PATH),
+        committee: args.committee ?? null,
+        numTransactions: args.numTransactions,
+        transactionSizeBytes: args.transactionSize,
+        transactionRate: args.transactionRate,
+        startupWaitSecs: args.startupWait,
+        protocol: args.protocol,
+        broadcastMode: args.broadcastMode,
+        confirm: args.confirm,
+      },
+      environment: deployment.environment,
+      deployment: {
+        nodes: deployment.nodes.length,
+        readyAfterMs: deployment.readyAfterMs,
+        endpoints: deployment.endpoints,
+      },
+      load: result,
+    };
+    const resultPath = join(args.output, `run-${runId}`, 'result.json');
+    await writeFileAtomic(resultPath, `${JSON.stringify(document, null, 2)}\n`);
+    if (args.json) context.stdout(JSON.stringify(document, null, 2));
+    else
+      context.stdout(
+        renderSummary(result, { nodes: deployment.nodes.length, readyAfterMs: deployment.readyAfterMs }),
+      );
+    info(`result: ${resultPath}`);
+    if (result.interrupted) exitCode = 130;
+    else if (result.outcomes.ok === 0) exitCode = 1;
+  } finally {
+    if (args.logs) {
+      try {
+        const files = await deployment.saveLogs(args.logs);
+        info(`node logs: ${files.join(', ')}`);
+      } catch (error) {
+        context.stderr(`local-network: could not save logs to ${args.logs}: ${formatError(error)}`);
+      }
+    }
+    if (cleanup) {
+      const report = await deployment.destroyWithReport({ thorough: args.cleanupThorough });
+      unregister();
+      info(
+        `cleanup: removed ${report.containers} containers, ${report.networks} networks${args.cleanupThorough ? `, ${report.volumes} volumes and ${deployment.project.runDir}` : ''}`,
+      );
+      if (report.errors.length > 0) {
+        context.stderr(
+          `local-network: error: cleanup left: ${report.errors.join('; ')}; retry with: local-network --down ${runId}`,
+        );
+        exitCode = 1;
+      }
+    } else {
+      info(`the network is still running; remove it with: local-network --down ${runId}`);
+    }
+  }
+  return exitCode;
+}
+
+export const localNetworkCommand: CliDefinition<LocalNetworkArgs> = {
+  name: 'local-network',
+  usage:
+    '$0 [options]\n\nStart a node network on this Docker engine, send transactions, print and save the result.',
+  epilogue: EPILOGUE,
+  options,
+  run,
+};
+
+export function main(argv: string[]): Promise<number> {
+  return runCli(localNetworkCommand, argv);
+}

@@ -1,0 +1,204 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { MeshbenchError } from '../../../../src/common/errors.js';
+import {
+  buildComposeOverride,
+  interpolate,
+  labelsOf,
+  parseComposeFile,
+  parsePortEntry,
+} from '../../../../src/config/compose-file.js';
+import { refnodeCompose, renderCompose, seedPortLayout } from '../../../../src/config/compose-generate.js';
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof MeshbenchError ? error.code : 'other';
+  }
+  return undefined;
+}
+
+describe('parsePortEntry', () => {
+  it('reads the short syntax forms', () => {
+    expect(parsePortEntry('s', '127.0.0.1:26657:26657')).toEqual([
+      { service: 's', hostIp: '127.0.0.1', hostPort: 26657, containerPort: 26657, protocol: 'tcp' },
+    ]);
+    expect(parsePortEntry('s', '8080:80/udp')[0]).toMatchObject({
+      hostIp: '',
+      hostPort: 8080,
+      protocol: 'udp',
+    });
+    expect(parsePortEntry('s', '80')[0]).toMatchObject({ hostPort: undefined, containerPort: 80 });
+    expect(parsePortEntry('s', 80)[0]).toMatchObject({ hostPort: undefined, containerPort: 80 });
+    expect(parsePortEntry('s', '127.0.0.1::26657')[0]).toMatchObject({
+      hostIp: '127.0.0.1',
+      hostPort: undefined,
+    });
+    expect(parsePortEntry('s', '[::1]:9000:90')[0]).toMatchObject({
+      hostIp: '::1',
+      hostPort: 9000,
+      containerPort: 90,
+    });
+    expect(parsePortEntry('s', '9000-9001:90-91').map((p) => [p.hostPort, p.containerPort])).toEqual([
+      [9000, 90],
+      [9001, 91],
+    ]);
+  });
+
+  it('reads the long syntax', () => {
+    expect(parsePortEntry('s', { target: 26657, published: '30001', host_ip: '127.0.0.1' })[0]).toMatchObject(
+      {
+        hostPort: 30001,
+        containerPort: 26657,
+        hostIp: '127.0.0.1',
+      },
+    );
+    expect(parsePortEntry('s', { target: 26657 })[0]).toMatchObject({ hostPort: undefined });
+  });
+
+  it('rejects what is not a port', () => {
+    expect(() => parsePortEntry('s', 'abc')).toThrow(/invalid container port/);
+    expect(() => parsePortEntry('s', '70000:80')).toThrow(/invalid host port/);
+    expect(() => parsePortEntry('s', { published: 1 })).toThrow(/target/);
+  });
+});
+
+describe('interpolate and labels', () => {
+  it('substitutes variables like compose', () => {
+    const env = { A: 'x', EMPTY: '' };
+    expect(interpolate('${A}-$A-$${A}', env)).toBe('x-x-${A}');
+    expect(interpolate('${MISSING:-d} ${EMPTY:-d} ${EMPTY-d}', env)).toBe('d d ');
+    expect(() => interpolate('${MISSING:?set it}', env)).toThrow(/MISSING is required/);
+  });
+
+  it('reads both label forms', () => {
+    expect(labelsOf({ a: 'b', n: 1 })).toEqual({ a: 'b', n: '1' });
+    expect(labelsOf(['a=b', 'c=d=e', 'flag'])).toEqual({ a: 'b', c: 'd=e', flag: '' });
+  });
+});
+
+describe('parseComposeFile', () => {
+  it('finds nodes by label, with their protocol and RPC port', () => {
+    const model = parseComposeFile(
+      `
+services:
+  validator-a:
+    image: x/y:1
+    labels: { meshbench.role: node, meshbench.protocol: http, meshbench.rpc-port: "8080" }
+    ports: ["127.0.0.1:31000:8080"]
+  sidecar:
+    image: busybox
+    ports: ["26657:26657"]
+volumes:
+  data: {}
+  ext: { external: true }
+networks:
+  net: {}
+`,
+      'f.yml',
+    );
+    expect(model.nodeRule).toBe('label');
+    expect(model.nodes.map((node) => [node.service, node.protocol, node.rpcContainerPort])).toEqual([
+      ['validator-a', 'http', 8080],
+    ]);
+    expect(model.volumes).toEqual(['data']);
+    expect(model.networks).toEqual(['net']);
+    expect(model.publishedPorts.map((port) => port.hostPort)).toEqual([31000, 26657]);
+  });
+
+  it('falls back to the services that publish port 26657', () => {
+    const model = parseComposeFile(
+      'services:\n  a: { image: i, ports: ["40001:26657"] }\n  b: { image: i, ports: ["9999:80"] }\n',
+      'f.yml',
+    );
+    expect(model.nodeRule).toBe('rpc-port');
+    expect(model.nodes.map((node) => node.service)).toEqual(['a']);
+  });
+
+  it('says what is wrong with a bad file, with code COMPOSE_FILE', () => {
+    expect(codeOf(() => parseComposeFile('services: [1, 2', 'f.yml'))).toBe('COMPOSE_FILE');
+    expect(() => parseComposeFile('services: [1, 2', 'f.yml')).toThrow(
+      /compose file f.yml is not valid YAML at line/,
+    );
+    expect(() => parseComposeFile('version: "3"\n', 'f.yml')).toThrow(/has no services/);
+    expect(() => parseComposeFile('services:\n  a: { image: i, ports: ["80"] }\n', 'f.yml')).toThrow(
+      /has no node services/,
+    );
+    expect(() =>
+      parseComposeFile('services:\n  a: { image: i, labels: ["meshbench.role=node"] }\n', 'f.yml'),
+    ).toThrow(/does not publish its RPC port 26657/);
+    expect(() => parseComposeFile('services:\n  a: { ports: ["26657"] }\n', 'f.yml')).toThrow(
+      /neither image nor build/,
+    );
+  });
+
+  it('interpolates variables before reading ports', () => {
+    const model = parseComposeFile(
+      'services:\n  a: { image: i, ports: ["${P:-41000}:26657"] }\n',
+      'f.yml',
+      {},
+    );
+    expect(model.publishedPorts[0]?.hostPort).toBe(41000);
+  });
+});
+
+describe('buildComposeOverride', () => {
+  it('labels every service, the default network and declared networks and volumes', () => {
+    const model = parseComposeFile(
+      'version: "3.8"\nservices:\n  a: { image: i, ports: ["26657"] }\n  b: { image: j }\nvolumes: { v: {} }\nnetworks: { n: {}, e: { external: true } }\n',
+      'f.yml',
+    );
+    const override = buildComposeOverride(model, 'RUN1');
+    const labels = { 'meshbench.run': 'RUN1', 'meshbench.testbed': 'local' };
+    expect(override).toEqual({
+      version: '3.8',
+      services: { a: { labels }, b: { labels } },
+      networks: { default: { labels }, n: { labels } },
+      volumes: { v: { labels } },
+    });
+  });
+});
+
+describe('generated committee and the seed file', () => {
+  it('compose/docker-compose.yml is the generator output for 4 nodes', async () => {
+    const layout = seedPortLayout(4);
+    const generated = refnodeCompose({
+      committee: 4,
+      rpcHostPorts: layout.rpc,
+      metricsHostPorts: layout.metrics,
+    });
+    const file = parse(await readFile('compose/docker-compose.yml', 'utf8')) as unknown;
+    expect(file).toEqual(generated);
+    const model = parseComposeFile(renderCompose(generated, 'x'), 'gen');
+    expect(model.nodes.map((node) => node.service)).toEqual(['node0', 'node1', 'node2', 'node3']);
+    expect(model.publishedPorts.map((port) => `${port.hostPort}:${port.containerPort}`)).toEqual([
+      '26657:26657',
+      '26670:26660',
+      '26658:26657',
+      '26671:26660',
+      '26659:26657',
+      '26672:26660',
+      '26660:26657',
+      '26673:26660',
+    ]);
+  });
+
+  it('gives every node the full peer list and non-overlapping ports at any size', () => {
+    const layout = seedPortLayout(16);
+    expect(new Set([...layout.rpc, ...layout.metrics]).size).toBe(32);
+    const project = refnodeCompose({
+      committee: 3,
+      rpcHostPorts: [1, 2, 3],
+      metricsHostPorts: [4, 5, 6],
+    }) as {
+      services: Record<string, { environment: Record<string, string> }>;
+    };
+    expect(project.services.node2?.environment).toMatchObject({
+      REFNODE_ID: 'node2',
+      REFNODE_PEERS: 'node0@node0:26656,node1@node1:26656,node2@node2:26656',
+    });
+    expect(() => refnodeCompose({ committee: 0, rpcHostPorts: [], metricsHostPorts: [] })).toThrow(/>= 1/);
+  });
+});

@@ -1,0 +1,138 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  failedCount,
+  main,
+  renderSummary,
+  validateArgs,
+  type LocalNetworkArgs,
+} from '../../../../src/cli/local-network.js';
+import type { LatencySummary, LoadResult } from '../../../../src/load/types.js';
+
+const base: LocalNetworkArgs = {
+  numTransactions: 1000,
+  transactionSize: 512,
+  transactionRate: 100,
+  startupWait: 30,
+  cleanup: false,
+  cleanupThorough: false,
+  protocol: 'cometbft',
+  broadcastMode: 'sync',
+  confirm: 'commit',
+  json: false,
+  verbose: false,
+  output: 'benchmarks',
+};
+
+function summary(mean: number): LatencySummary {
+  return {
+    count: 300,
+    mean,
+    stddev: 1.5,
+    min: 1,
+    p50: mean - 1,
+    p90: mean + 1,
+    p99: mean + 5,
+    p999: mean + 6,
+    max: mean + 7,
+  };
+}
+
+describe('local-network flags', () => {
+  it('accepts the defaults and refuses bad values with BAD_FLAG', () => {
+    expect(() => validateArgs(base)).not.toThrow();
+    for (const [change, pattern] of [
+      [{ committee: 0 }, /--committee 0 is not valid: a committee needs at least 1 node/],
+      [{ committee: 2.5 }, /--committee 2.5/],
+      [{ committee: 4, dockerComposePath: 'x.yml' }, /both given/],
+      [{ numTransactions: 0 }, /--num-transactions 0 is not valid/],
+      [{ transactionRate: -1 }, /--transaction-rate -1/],
+      [{ startupWait: 0 }, /--startup-wait 0/],
+      [{ protocol: 'http' }, /--confirm commit is not available for --protocol http/],
+    ] as const) {
+      expect(() => validateArgs({ ...base, ...change })).toThrow(pattern);
+    }
+  });
+});
+
+describe('main', () => {
+  let stderr: string[];
+  beforeEach(() => {
+    stderr = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stderr.push(String(chunk));
+      return true;
+    });
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('exits 2 with one line for a committee below 1, starting nothing', async () => {
+    expect(await main(['--committee', '0'])).toBe(2);
+    expect(stderr.join('')).toBe(
+      'local-network: error: --committee 0 is not valid: a committee needs at least 1 node; use --committee 4 for the seed layout\n',
+    );
+  });
+
+  it('exits 2 for an unknown flag', async () => {
+    expect(await main(['--no-such-flag'])).toBe(2);
+    expect(stderr.join('')).toMatch(/^local-network: error: Unknown argument/);
+  });
+});
+
+describe('renderSummary', () => {
+  it('prints the original summary plus latency', () => {
+    const result = {
+      runId: 'r1',
+      protocol: 'cometbft',
+      startedAt: '',
+      endedAt: '',
+      durationSecs: 3,
+      warmupSecs: 0,
+      cooldownSecs: 0,
+      transactionSizeBytes: 512,
+      inputRate: 100,
+      achievedRate: 99.67,
+      acceptedThroughput: 98,
+      committedThroughput: 97,
+      efficiency: 0.97,
+      scheduled: 300,
+      sent: 300,
+      outcomes: {
+        ok: 297,
+        rejected: { '-32000': 1 },
+        httpError: { '503': 1 },
+        badResponse: 0,
+        timeout: 1,
+        connectionError: 0,
+        dropped: 0,
+        committed: 291,
+        commitTimeout: 6,
+      },
+      latency: {
+        ack: { corrected: summary(5), uncorrected: summary(4) },
+        commit: { corrected: summary(40), uncorrected: summary(39) },
+      },
+      scheduleLag: summary(0.1),
+      perNode: [],
+      timeSeries: [],
+      interrupted: false,
+    } satisfies LoadResult;
+    expect(failedCount(result)).toBe(3);
+    expect(renderSummary(result, { nodes: 4, readyAfterMs: 2345 })).toBe(
+      [
+        'RESULT: run r1, 4 nodes, ready after 2.35 s',
+        '  Transactions sent:        300 of 300 scheduled, 512 bytes each, input rate 100.0 tx/s',
+        '  Successful:               297',
+        '  Failed:                   3',
+        '  Actual rate:              99.7 tx/s',
+        '  Committed:                291 (97.0 tx/s, 6 commit timeouts)',
+        '  Latency submit→commit:    mean 40.00 ms, stddev 1.50 ms, p50 39.00 ms, p99 45.00 ms (300 tx)',
+        '  Latency submit→ack:       mean 5.00 ms, stddev 1.50 ms, p50 4.00 ms, p99 10.00 ms (300 tx)',
+      ].join('\n'),
+    );
+    expect(renderSummary({ ...result, interrupted: true }, { nodes: 4, readyAfterMs: 0 })).toMatch(
+      /^PARTIAL RESULT/,
+    );
+  });
+});
