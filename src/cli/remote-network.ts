@@ -1,0 +1,286 @@
+/**
+ * `remote-network`: deploy a node network to remote hosts over SSH (Docker
+ * installed where missing, the image shipped or pulled), send transactions
+ * from this machine through the shared generator, print the same summary as
+ * `local-network`, and clean up. Also `--status`, `--show-logs`, `--down`.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Argv } from 'yargs';
+import { writeFileAtomic } from '../common/atomic-write.js';
+import { formatError } from '../common/errors.js';
+import { newRunId } from '../common/run-id.js';
+import { loadHosts, type HostsConfig } from '../config/hosts.js';
+import type { ConfirmMode } from '../load/types.js';
+import { IMAGE_TRANSFER_VALUES, type ImageTransfer } from '../testbed/remote/image-transfer.js';
+import { STRICT_HOST_KEY_CHECKING_VALUES, type StrictHostKeyChecking } from '../testbed/remote/known-hosts.js';
+import {
+  DEFAULT_IMAGE,
+  RemoteTestbed,
+  connectAll,
+  defaultKnownHostsPath,
+  downRemote,
+  logsRemote,
+  statusRemote,
+  type HostProgress,
+  type RemoteDeployment,
+} from '../testbed/remote/remote-testbed.js';
+import { protocolOptions, renderSummary } from './local-network.js';
+import { badFlag, runCli, type CliContext, type CliDefinition } from './run-cli.js';
+
+export interface RemoteNetworkArgs {
+  readonly hostsFile?: string;
+  readonly numTransactions: number;
+  readonly transactionSize: number;
+  readonly transactionRate: number;
+  readonly nodesPerHost: number;
+  readonly startupWait: number;
+  readonly image: string;
+  readonly imageTransfer: string;
+  readonly strictHostKeyChecking: string;
+  readonly knownHosts?: string;
+  readonly concurrency: number;
+  readonly cleanup: boolean;
+  readonly cleanupThorough: boolean;
+  readonly down: boolean;
+  readonly status: boolean;
+  readonly showLogs?: number;
+  readonly logs?: string;
+  readonly broadcastMode: string;
+  readonly confirm: string;
+  readonly json: boolean;
+  readonly output: string;
+  readonly verbose: boolean;
+}
+
+function options(argv: Argv): Argv<RemoteNetworkArgs> {
+  return argv
+    .option('hosts-file', {
+      type: 'string',
+      describe: 'Hosts: an env file (MYSTICETI_NODE{n}_HOST…, see hosts.example.env) or a YAML inventory; default: the environment',
+    })
+    .option('num-transactions', { type: 'number', default: 1000, describe: 'Transactions to send' })
+    .option('transaction-size', { type: 'number', default: 512, describe: 'Bytes per transaction' })
+    .option('transaction-rate', { type: 'number', default: 100, describe: 'Transactions per second (open loop)' })
+    .option('nodes-per-host', { type: 'number', default: 1, describe: 'Nodes on each host (each gets its own ports, +10 per node)' })
+    .option('startup-wait', { type: 'number', default: 60, describe: 'Longest wait for readiness after start, seconds' })
+    .option('image', { type: 'string', default: DEFAULT_IMAGE, describe: 'Node image' })
+    .option('image-transfer', {
+      type: 'string',
+      default: 'ship',
+      choices: IMAGE_TRANSFER_VALUES,
+      describe: 'ship: docker save | gzip over SSH | docker load (only where the image ID is missing); pull: docker pull on each host',
+    })
+    .option('strict-host-key-checking', {
+      type: 'string',
+      default: 'accept-new',
+      choices: STRICT_HOST_KEY_CHECKING_VALUES,
+      describe: 'Host keys vs known_hosts: yes (must be known), accept-new (add unknown hosts, refuse changed keys), no',
+    })
+    .option('known-hosts', { type: 'string', describe: 'known_hosts file (default MESHBENCH_SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)' })
+    .option('concurrency', { type: 'number', default: 16, describe: 'Hosts worked on at once' })
+    .option('cleanup', { type: 'boolean', default: false, describe: "Remove the run's containers at the end" })
+    .option('cleanup-thorough', { type: 'boolean', default: false, describe: 'Also remove volumes (node data) and the shipped image' })
+    .option('down', {
+      type: 'boolean',
+      default: false,
+      describe: 'Remove every remote-network container an earlier call left on the hosts (with --cleanup-thorough: volumes and images too)',
+    })
+    .option('status', { type: 'boolean', default: false, describe: 'List remote-network containers on the hosts and exit' })
+    .option('show-logs', { type: 'number', describe: 'Print the last N log lines of every remote-network container and exit' })
+    .option('logs', { type: 'string', describe: 'Save each node log to DIR/<node>.log at the end of the run' })
+    .option('broadcast-mode', { type: 'string', default: 'sync', choices: ['async', 'sync', 'commit'], describe: 'cometbft broadcast_tx_* method' })
+    .option('confirm', { type: 'string', default: 'commit', choices: ['none', 'commit'], describe: 'Wait for each tx to commit or not' })
+    .option('json', { type: 'boolean', default: false, describe: 'Print the result JSON to stdout instead of the summary' })
+    .option('output', { type: 'string', default: 'benchmarks', describe: 'Folder for the result JSON (OUTPUT/run-<id>/result.json)' }) as unknown as Argv<RemoteNetworkArgs>;
+}
+
+const EPILOGUE = `Examples:
+  npm run sandbox -- up --hosts 4                      four emulated SSH hosts on this machine
+  remote-network --hosts-file .meshbench/sandbox/hosts.env --num-transactions 200 --transaction-rate 50 --cleanup
+  remote-network --hosts-file inventory.yaml --nodes-per-host 2 --cleanup-thorough
+  remote-network --hosts-file hosts.env --status | --show-logs 20 | --down
+Environment: MYSTICETI_NODE{n}_HOST|SSH_PORT|SSH_USER|SSH_KEY, SSH_TIMEOUT, MESHBENCH_SSH_KEY_PASSPHRASE, SSH_AUTH_SOCK.
+See docs/remote-network.md.`;
+
+export function validateArgs(args: RemoteNetworkArgs): void {
+  const positiveInteger = (flag: string, value: number | undefined, max = Number.MAX_SAFE_INTEGER) => {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > max)) throw badFlag(flag, value, `a whole number from 1 to ${max}`);
+  };
+  positiveInteger('num-transactions', args.numTransactions);
+  positiveInteger('transaction-size', args.transactionSize);
+  positiveInteger('nodes-per-host', args.nodesPerHost, 50);
+  positiveInteger('concurrency', args.concurrency, 256);
+  if (args.showLogs !== undefined) positiveInteger('show-logs', args.showLogs);
+  if (!(args.transactionRate > 0) || !Number.isFinite(args.transactionRate)) throw badFlag('transaction-rate', args.transactionRate, 'a number of tx/s above 0');
+  if (!(args.startupWait > 0) || !Number.isFinite(args.startupWait)) throw badFlag('startup-wait', args.startupWait, 'a number of seconds above 0');
+}
+
+function progressPrinter(context: CliContext): (progress: HostProgress) => void {
+  return (progress) => context.stderr(`[${progress.host}] ${progress.stage}: ${progress.message}`);
+}
+
+function knownHostsFor(args: RemoteNetworkArgs, hosts: HostsConfig): string {
+  return args.knownHosts ?? hosts.knownHostsPath ?? defaultKnownHostsPath();
+}
+
+async function runMaintenance(args: RemoteNetworkArgs, hosts: HostsConfig, context: CliContext): Promise<number> {
+  const common = {
+    strictHostKeyChecking: args.strictHostKeyChecking as StrictHostKeyChecking,
+    knownHostsPath: knownHostsFor(args, hosts),
+    concurrency: args.concurrency,
+    signal: context.shutdown.signal,
+    onProgress: progressPrinter(context),
+  };
+  if (args.down) {
+    const removed = await downRemote({ hosts, thorough: args.cleanupThorough, ...common });
+    context.stdout(
+      `down: removed ${removed.containers} container(s)${args.cleanupThorough ? `, ${removed.volumes} volume(s), ${removed.images} image(s)` : ''} on ${hosts.hosts.length} host(s)`,
+    );
+    return 0;
+  }
+  const agents = await connectAll(hosts, common);
+  try {
+    if (args.status) {
+      const statuses = await statusRemote(agents, args.concurrency);
+      if (statuses.length === 0) context.stdout('no remote-network containers on these hosts');
+      for (const s of statuses) context.stdout(`${s.host}\t${s.node}\t${s.state}\t${s.status}\trun ${s.runId}\t${s.name}`);
+      return 0;
+    }
+    const logs = await logsRemote(agents, args.showLogs ?? 50, args.concurrency);
+    if (logs.length === 0) context.stdout('no remote-network containers on these hosts');
+    for (const entry of logs) {
+      context.stdout(`==> ${entry.host} ${entry.name} <==`);
+      context.stdout(entry.text.trimEnd());
+    }
+    return 0;
+  } finally {
+    for (const agent of agents) agent.session.close();
+  }
+}
+
+async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number> {
+  validateArgs(args);
+  const hosts = await loadHosts({ ...(args.hostsFile ? { hostsFile: args.hostsFile } : {}) });
+  if (args.down || args.status || args.showLogs !== undefined) return runMaintenance(args, hosts, context);
+  const info = args.json ? context.stderr : context.stdout;
+  const { shutdown } = context;
+  const runId = newRunId();
+  const testbed = new RemoteTestbed({
+    hosts,
+    runId,
+    image: args.image,
+    imageTransfer: args.imageTransfer as ImageTransfer,
+    nodesPerHost: args.nodesPerHost,
+    startupWaitMs: args.startupWait * 1000,
+    strictHostKeyChecking: args.strictHostKeyChecking as StrictHostKeyChecking,
+    knownHostsPath: knownHostsFor(args, hosts),
+    concurrency: args.concurrency,
+    onProgress: progressPrinter(context),
+  });
+  info(`run ${runId}: deploying ${hosts.hosts.length * args.nodesPerHost} node(s) to ${hosts.hosts.length} host(s) from ${hosts.source}`);
+  const deployment: RemoteDeployment = await testbed.deployRemote({ signal: shutdown.signal });
+  const cleanup = args.cleanup || args.cleanupThorough;
+  const unregister = shutdown.onForce(async () => {
+    if (cleanup) await deployment.destroy({ thorough: args.cleanupThorough });
+  });
+  let exitCode = 0;
+  try {
+    const environment = deployment.environment as { imageBytesShipped?: number; imageTransferMs?: number };
+    info(
+      `all ${deployment.nodes.length} nodes ready after ${(deployment.readyAfterMs / 1000).toFixed(2)} s; image: ${((environment.imageBytesShipped ?? 0) / 1e6).toFixed(1)} MB shipped in ${((environment.imageTransferMs ?? 0) / 1000).toFixed(1)} s`,
+    );
+    const { runLoad } = await import('../load/index.js');
+    let lastProgressMs = 0;
+    const result = await runLoad({
+      runId,
+      endpoints: deployment.endpoints,
+      protocol: protocolOptions({ protocol: 'cometbft', broadcastMode: args.broadcastMode }),
+      shape: { kind: 'fixed', rate: args.transactionRate },
+      transactions: args.numTransactions,
+      transactionSizeBytes: args.transactionSize,
+      confirm: args.confirm as ConfirmMode,
+      target: { kind: 'round-robin' },
+      signal: shutdown.signal,
+      onProgress: (progress) => {
+        if (!context.verbose && !process.stderr.isTTY) return;
+        if (progress.elapsedMs - lastProgressMs < 1000) return;
+        lastProgressMs = progress.elapsedMs;
+        context.stderr(
+          `  ${(progress.elapsedMs / 1000).toFixed(0)} s: sent ${progress.sent}, ok ${progress.ok}, failed ${progress.failed}, committed ${progress.committed}`,
+        );
+      },
+    });
+    const document = {
+      schema: 'meshbench/remote-network-result@1',
+      runId,
+      command: 'remote-network',
+      config: {
+        hostsSource: hosts.source,
+        hosts: hosts.hosts.length,
+        nodesPerHost: args.nodesPerHost,
+        numTransactions: args.numTransactions,
+        transactionSizeBytes: args.transactionSize,
+        transactionRate: args.transactionRate,
+        startupWaitSecs: args.startupWait,
+        image: args.image,
+        imageTransfer: args.imageTransfer,
+        broadcastMode: args.broadcastMode,
+        confirm: args.confirm,
+      },
+      environment: deployment.environment,
+      deployment: { nodes: deployment.nodes.length, readyAfterMs: deployment.readyAfterMs, endpoints: deployment.endpoints },
+      load: result,
+    };
+    const resultPath = join(args.output, `run-${runId}`, 'result.json');
+    await writeFileAtomic(resultPath, `${JSON.stringify(document, null, 2)}\n`);
+    if (args.json) context.stdout(JSON.stringify(document, null, 2));
+    else context.stdout(renderSummary(result, { nodes: deployment.nodes.length, readyAfterMs: deployment.readyAfterMs }));
+    info(`result: ${resultPath}`);
+    if (result.interrupted) exitCode = 130;
+    else if (result.outcomes.ok === 0) exitCode = 1;
+  } finally {
+    if (args.logs) {
+      try {
+        await mkdir(args.logs, { recursive: true });
+        const files = await Promise.all(
+          deployment.nodes.map(async (node) => {
+            const path = join(args.logs!, `${node.nodeId}.log`);
+            await writeFile(path, await node.logs());
+            return path;
+          }),
+        );
+        info(`node logs: ${files.join(', ')}`);
+      } catch (error) {
+        context.stderr(`remote-network: could not save logs to ${args.logs}: ${formatError(error)}`);
+      }
+    }
+    if (cleanup) {
+      try {
+        await deployment.destroy({ thorough: args.cleanupThorough });
+        info(`cleanup: removed run ${runId} from ${hosts.hosts.length} host(s)`);
+      } catch (error) {
+        context.stderr(`remote-network: error: cleanup failed: ${formatError(error)}; retry with: remote-network --down${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}`);
+        exitCode = 1;
+      }
+    } else {
+      deployment.detach();
+      info(`the network is still running; remove it with: remote-network --down${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}`);
+    }
+    unregister();
+  }
+  return exitCode;
+}
+
+export const remoteNetworkCommand: CliDefinition<RemoteNetworkArgs> = {
+  name: 'remote-network',
+  usage: '$0 [options]\n\nDeploy a node network to remote hosts over SSH, send transactions from here, print and save the result.',
+  epilogue: EPILOGUE,
+  options,
+  run,
+};
+
+export function main(argv: string[]): Promise<number> {
+  return runCli(remoteNetworkCommand, argv);
+}
+

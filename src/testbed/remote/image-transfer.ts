@@ -1,0 +1,132 @@
+/**
+ * Getting the node image onto remote hosts:
+ *  - `ship`: `docker save` here once, gzip, cached by image ID; streamed over SSH
+ *    into `gzip -dc | docker load` on each host that lacks that image ID;
+ *  - `pull`: `docker pull` on each host, from a registry.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { MeshbenchError } from '../../common/errors.js';
+import { describeHost, lastLine } from './ssh-session.js';
+import type { RemoteHostAgent } from './remote-host.js';
+
+export type ImageTransfer = 'ship' | 'pull';
+export const IMAGE_TRANSFER_VALUES: readonly ImageTransfer[] = ['ship', 'pull'];
+
+export interface LocalImage {
+  readonly reference: string;
+  readonly id: string;
+  readonly sizeBytes: number;
+}
+
+export interface ImageArchive {
+  readonly path: string;
+  readonly compressedBytes: number;
+  /** Time spent making the archive in this call (0 when it came from the cache). */
+  readonly saveMs: number;
+}
+
+export interface HostImageReport {
+  readonly host: string;
+  /** `present`: the host had the image ID; `shipped`; `pulled`. */
+  readonly action: 'present' | 'shipped' | 'pulled';
+  readonly bytes: number;
+  readonly durationMs: number;
+}
+
+export async function inspectLocalImage(reference: string): Promise<LocalImage> {
+  return new Promise((resolve, reject) => {
+    execFile('docker', ['image', 'inspect', '--format', '{{.Id}} {{.Size}}', reference], (error, stdout) => {
+      if (error) {
+        reject(
+          new MeshbenchError('IMAGE_MISSING', `image ${reference} is not on this machine's Docker engine`, {
+            hint: reference.startsWith('meshbench/refnode') ? 'build it with npm run build && npm run images refnode' : `build or pull ${reference} first, or use --image-transfer pull`,
+          }),
+        );
+        return;
+      }
+      const [id, size] = stdout.trim().split(' ');
+      resolve({ reference, id: id ?? '', sizeBytes: Number(size) });
+    });
+  });
+}
+
+/** `docker save | gzip` into the cache, once per image ID. */
+export async function imageArchive(image: LocalImage, cacheDir: string): Promise<ImageArchive> {
+  await mkdir(cacheDir, { recursive: true });
+  const path = join(cacheDir, `image-${image.id.replace(/^sha256:/, '').slice(0, 32)}.tar.gz`);
+  try {
+    const existing = await stat(path);
+    if (existing.size > 0) return { path, compressedBytes: existing.size, saveMs: 0 };
+  } catch {
+    // not cached yet
+  }
+  const started = Date.now();
+  const temporary = `${path}.${process.pid}.tmp`;
+  const child = spawn('docker', ['save', image.reference], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+  await pipeline(child.stdout, createGzip({ level: 1 }), createWriteStream(temporary));
+  const code = await exited;
+  if (code !== 0) {
+    throw new MeshbenchError('IMAGE_MISSING', `docker save ${image.reference} failed: ${lastLine(stderr)}`, { hint: 'check the image and free disk space here' });
+  }
+  await rename(temporary, path);
+  return { path, compressedBytes: (await stat(path)).size, saveMs: Date.now() - started };
+}
+
+export async function remoteHasImage(agent: RemoteHostAgent, imageId: string): Promise<boolean> {
+  const result = await agent.docker(['image', 'inspect', '--format', '{{.Id}}', imageId]);
+  return result.exitCode === 0 && result.stdout.trim() === imageId;
+}
+
+const DISK_FULL = /no space left on device|disk quota exceeded/i;
+
+/** Ships the archive to one host unless it already has the image ID. */
+export async function shipImage(agent: RemoteHostAgent, image: LocalImage, archive: ImageArchive, signal?: AbortSignal): Promise<HostImageReport> {
+  const started = Date.now();
+  if (await remoteHasImage(agent, image.id)) {
+    return { host: agent.host.name, action: 'present', bytes: 0, durationMs: Date.now() - started };
+  }
+  const result = await agent.session.execLine(agent.dockerPipeline([['gzip', '-dc']], ['load', '-q']), {
+    stdin: createReadStream(archive.path),
+    ...(signal ? { signal } : {}),
+  });
+  if (result.exitCode !== 0) {
+    const detail = lastLine(result.stderr) || lastLine(result.stdout) || `exit code ${result.exitCode}`;
+    if (DISK_FULL.test(result.stderr) || DISK_FULL.test(result.stdout)) {
+      const mb = (image.sizeBytes / 1e6).toFixed(0);
+      throw new MeshbenchError('DISK_FULL', `${describeHost(agent.host)}: disk full while loading image ${image.reference} (${mb} MB unpacked)`, {
+        hint: `free at least ${mb} MB under Docker's data root on that host (docker system df there) and re-run`,
+      });
+    }
+    throw new MeshbenchError('REMOTE_COMMAND', `${describeHost(agent.host)}: docker load of ${image.reference} failed: ${detail}`, {
+      hint: 'check Docker and free disk space on that host',
+    });
+  }
+  if (!(await remoteHasImage(agent, image.id))) {
+    throw new MeshbenchError('REMOTE_COMMAND', `${describeHost(agent.host)}: docker load finished but image ${image.id.slice(0, 19)} is not there`, {
+      hint: 'check Docker on that host',
+    });
+  }
+  return { host: agent.host.name, action: 'shipped', bytes: archive.compressedBytes, durationMs: Date.now() - started };
+}
+
+export async function pullImage(agent: RemoteHostAgent, reference: string, signal?: AbortSignal): Promise<HostImageReport> {
+  const started = Date.now();
+  const result = await agent.docker(['pull', '-q', reference], { timeoutMs: 900_000, ...(signal ? { signal } : {}) });
+  if (result.exitCode !== 0) {
+    const detail = lastLine(result.stderr) || `exit code ${result.exitCode}`;
+    const full = DISK_FULL.test(result.stderr);
+    throw new MeshbenchError(full ? 'DISK_FULL' : 'REMOTE_COMMAND', `${describeHost(agent.host)}: docker pull ${reference} failed: ${detail}`, {
+      hint: full ? 'free disk space under Docker on that host' : 'check that the host can reach the registry, or use --image-transfer ship',
+    });
+  }
+  return { host: agent.host.name, action: 'pulled', bytes: 0, durationMs: Date.now() - started };
+}

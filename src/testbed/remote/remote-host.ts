@@ -1,0 +1,184 @@
+/**
+ * What meshbench needs on one remote host: who we are (root, sudo, docker
+ * group), Docker installed and answering, and a way to run docker commands.
+ */
+import type { Readable } from 'node:stream';
+import type { RemoteHost } from '../../config/hosts.js';
+import { MeshbenchError } from '../../common/errors.js';
+import { describeHost, lastLine, remoteCommandError, type ExecResult, type SshSession } from './ssh-session.js';
+import { shellCommand, shellPipeline } from './shell-quote.js';
+
+export interface DockerReport {
+  /** True when this call installed Docker. */
+  readonly installed: boolean;
+  /** True when this call started the daemon. */
+  readonly started: boolean;
+  readonly serverVersion: string;
+  readonly os: string;
+  readonly durationMs: number;
+}
+
+const DOCKER_WAIT_MS = 60_000;
+
+export function parseOsRelease(text: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (match) result[match[1]!] = match[2]!.replace(/^"(.*)"$/, '$1');
+  }
+  return result;
+}
+
+export class RemoteHostAgent {
+  private sudo: readonly string[] = [];
+  private dockerPrefix: readonly string[] = [];
+  private root = false;
+  private canSudo = false;
+
+  constructor(readonly session: SshSession) {}
+
+  get host(): RemoteHost {
+    return this.session.host;
+  }
+
+  /** Runs docker with the right prefix (nothing, or `sudo -n`). */
+  docker(args: readonly string[], options: { stdin?: Readable; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ExecResult> {
+    return this.session.exec([...this.dockerPrefix, 'docker', ...args], options);
+  }
+
+  async dockerOk(args: readonly string[], what: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<string> {
+    const result = await this.docker(args, options);
+    if (result.exitCode !== 0) throw remoteCommandError(this.host, what, result);
+    return result.stdout;
+  }
+
+  /** A command line `… | docker ARGS` with the sudo prefix, for streaming stdin in. */
+  dockerPipeline(before: readonly (readonly string[])[], args: readonly string[]): string {
+    return shellPipeline([...before, [...this.dockerPrefix, 'docker', ...args]]);
+  }
+
+  private async probe(signal?: AbortSignal): Promise<void> {
+    const id = await this.session.exec(['id', '-u'], signal ? { signal } : {});
+    this.root = id.stdout.trim() === '0';
+    if (!this.root) {
+      const sudo = await this.session.exec(['sudo', '-n', 'true'], signal ? { signal } : {});
+      this.canSudo = sudo.exitCode === 0;
+    }
+    this.sudo = this.root ? [] : ['sudo', '-n'];
+  }
+
+  private async dockerAnswers(prefix: readonly string[]): Promise<string | undefined> {
+    const result = await this.session.exec([...prefix, 'docker', 'version', '--format', '{{.Server.Version}}'], { timeoutMs: 20_000 });
+    return result.exitCode === 0 && result.stdout.trim() !== '' ? result.stdout.trim() : undefined;
+  }
+
+  private noSudo(what: string): MeshbenchError {
+    return new MeshbenchError('NO_SUDO', `${describeHost(this.host)}: ${what}, and user ${this.host.user} is not root and cannot use sudo without a password`, {
+      hint: `log in as root, allow ${this.host.user} password-less sudo (NOPASSWD), or install Docker there and add ${this.host.user} to the docker group`,
+    });
+  }
+
+  /** Makes sure Docker is installed and its daemon answers; idempotent. */
+  async ensureDocker(options: { signal?: AbortSignal; log?: (line: string) => void } = {}): Promise<DockerReport> {
+    const started = Date.now();
+    await this.probe(options.signal);
+    const osText = (await this.session.exec(['cat', '/etc/os-release'])).stdout;
+    const os = parseOsRelease(osText);
+    const osName = os.PRETTY_NAME ?? os.ID ?? 'unknown OS';
+
+    // 1. Already usable as this user (root, or in the docker group)?
+    let version = await this.dockerAnswers([]);
+    if (version) {
+      this.dockerPrefix = [];
+      return { installed: false, started: false, serverVersion: version, os: osName, durationMs: Date.now() - started };
+    }
+    if (!this.root && !this.canSudo) {
+      const hasCli = (await this.session.exec(['sh', '-c', 'command -v docker'])).exitCode === 0;
+      throw this.noSudo(hasCli ? 'Docker does not answer for this user' : 'Docker is missing');
+    }
+    this.dockerPrefix = this.sudo;
+    version = await this.dockerAnswers(this.sudo);
+    if (version) return { installed: false, started: false, serverVersion: version, os: osName, durationMs: Date.now() - started };
+
+    // 2. Installed at all?
+    let installed = false;
+    const hasDockerd = (await this.session.exec(['sh', '-c', 'command -v dockerd && command -v docker'])).exitCode === 0;
+    if (!hasDockerd) {
+      const family = `${os.ID ?? ''} ${os.ID_LIKE ?? ''}`;
+      if (!/\b(debian|ubuntu)\b/.test(family)) {
+        throw new MeshbenchError('REMOTE_COMMAND', `${describeHost(this.host)}: Docker is missing and meshbench installs it only on Debian/Ubuntu (this host runs ${osName})`, {
+          hint: 'install Docker there (https://docs.docker.com/engine/install/) and re-run',
+        });
+      }
+      options.log?.(`installing docker.io with apt on ${osName}`);
+      const aptEnv = ['env', 'DEBIAN_FRONTEND=noninteractive'];
+      const lock = ['-o', 'DPkg::Lock::Timeout=120'];
+      const update = await this.session.exec([...this.sudo, ...aptEnv, 'apt-get', ...lock, 'update', '-qq'], { timeoutMs: 300_000, ...(options.signal ? { signal: options.signal } : {}) });
+      if (update.exitCode !== 0) throw this.aptError('apt-get update', update);
+      const install = await this.session.exec(
+        [...this.sudo, ...aptEnv, 'apt-get', ...lock, 'install', '-y', '-qq', '--no-install-recommends', 'docker.io'],
+        { timeoutMs: 600_000, ...(options.signal ? { signal: options.signal } : {}) },
+      );
+      if (install.exitCode !== 0) throw this.aptError('apt-get install docker.io', install);
+      installed = true;
+    }
+
+    // 3. Start the daemon: systemd, then the init script, then dockerd in the background.
+    version = await this.dockerAnswers(this.sudo);
+    let startedDaemon = false;
+    if (!version) {
+      startedDaemon = true;
+      await this.session.exec([
+        ...this.sudo,
+        ...['sh', '-c', 'if [ -d /run/systemd/system ]; then systemctl enable --now docker; elif [ -x /etc/init.d/docker ]; then service docker start; fi'],
+      ], { timeoutMs: 60_000 });
+      version = await this.waitForDocker(5_000);
+      if (!version) {
+        await this.session.execLine(
+          shellCommand([...this.sudo, 'sh', '-c', 'pgrep -x dockerd >/dev/null || (setsid nohup dockerd >/var/log/meshbench-dockerd.log 2>&1 </dev/null &)']),
+          { timeoutMs: 30_000 },
+        );
+        version = await this.waitForDocker(DOCKER_WAIT_MS);
+      }
+    }
+    if (!version) {
+      const log = await this.session.exec([...this.sudo, 'tail', '-n', '5', '/var/log/meshbench-dockerd.log']);
+      throw new MeshbenchError('DOCKER_UNAVAILABLE', `${describeHost(this.host)}: the Docker daemon does not answer after ${installed ? 'installing and ' : ''}starting it: ${lastLine(log.stdout) || 'no log'}`, {
+        hint: 'start Docker on that host (systemctl start docker) and check its log',
+      });
+    }
+    return { installed, started: startedDaemon, serverVersion: version, os: osName, durationMs: Date.now() - started };
+  }
+
+  private async waitForDocker(timeoutMs: number): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const version = await this.dockerAnswers(this.sudo);
+      if (version || Date.now() > deadline) return version;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  private aptError(what: string, result: ExecResult): MeshbenchError {
+    const detail = lastLine(result.stderr) || lastLine(result.stdout);
+    return new MeshbenchError('REMOTE_COMMAND', `${describeHost(this.host)}: ${what} failed: ${detail}`, {
+      hint: 'make apt work on that host (package sources, network, disk space) or install Docker there yourself',
+    });
+  }
+
+  /** For status/logs/down: work out the docker prefix without installing anything. */
+  async ensureDockerQuiet(): Promise<void> {
+    await this.probe();
+    if (await this.dockerAnswers([])) {
+      this.dockerPrefix = [];
+      return;
+    }
+    if (!this.root && !this.canSudo) throw this.noSudo('Docker does not answer for this user');
+    this.dockerPrefix = this.sudo;
+    if (!(await this.dockerAnswers(this.sudo))) {
+      throw new MeshbenchError('DOCKER_UNAVAILABLE', `${describeHost(this.host)}: Docker does not answer`, {
+        hint: 'start Docker on that host (systemctl start docker)',
+      });
+    }
+  }
+}

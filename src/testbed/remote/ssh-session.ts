@@ -1,0 +1,344 @@
+/**
+ * One SSH connection to one host (ssh2): key file, ssh-agent and a key
+ * passphrase from the environment; host keys checked against known_hosts;
+ * a connect budget (SSH_TIMEOUT) spent on retries with backoff; commands run
+ * from argv arrays through the quoting helper.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { RemoteHost } from '../../config/hosts.js';
+import { MeshbenchError } from '../../common/errors.js';
+import { algorithmsForKeyType, knownHostsName, type KnownHostsFile, type StrictHostKeyChecking } from './known-hosts.js';
+import { shellCommand } from './shell-quote.js';
+
+// ssh2 is CommonJS: its named exports are not visible to Node's ESM loader.
+const { Client, utils } = ssh2;
+type Client = InstanceType<typeof ssh2.Client>;
+
+export const PASSPHRASE_VARIABLE = 'MESHBENCH_SSH_KEY_PASSPHRASE';
+
+const HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
+
+const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
+
+export interface ExecResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface SshConnectOptions {
+  readonly host: RemoteHost;
+  /** Total budget for connecting, retries included. */
+  readonly timeoutMs: number;
+  readonly knownHosts: KnownHostsFile;
+  readonly strictHostKeyChecking: StrictHostKeyChecking;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly signal?: AbortSignal;
+  readonly onRetry?: (attempt: number, reason: string, delayMs: number) => void;
+}
+
+/** `host0 (10.0.0.1:22)`: how every message names a host. */
+export function describeHost(host: RemoteHost): string {
+  return `${host.name} (${host.user}@${host.address}:${host.port})`;
+}
+
+const MAX_CAPTURE_BYTES = 4 * 1024 * 1024;
+
+function capture(chunks: Buffer[], state: { bytes: number }, chunk: Buffer): void {
+  state.bytes += chunk.length;
+  chunks.push(chunk);
+  // keep the tail: errors are at the end
+  while (state.bytes > MAX_CAPTURE_BYTES && chunks.length > 1) state.bytes -= chunks.shift()!.length;
+}
+
+export class SshSession {
+  private closed = false;
+
+  constructor(
+    readonly host: RemoteHost,
+    private readonly client: Client,
+  ) {
+    client.on('close', () => {
+      this.closed = true;
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Runs a command line (build it with the quoting helper) and collects its output. */
+  async execLine(
+    commandLine: string,
+    options: { stdin?: Readable; signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<ExecResult> {
+    if (this.closed) throw new MeshbenchError('SSH_CONNECT', `${describeHost(this.host)}: the SSH connection closed`, { hint: 'check that the host is up and re-run' });
+    const channel = await new Promise<ClientChannel>((resolve, reject) => {
+      this.client.exec(commandLine, (error, stream) => (error ? reject(error) : resolve(stream)));
+    });
+    return new Promise<ExecResult>((resolve, reject) => {
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const outState = { bytes: 0 };
+      const errState = { bytes: 0 };
+      let exitCode: number | undefined;
+      let exitSignal: string | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => channel.close();
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          exitSignal = 'TIMEOUT';
+          channel.close();
+        }, options.timeoutMs);
+      }
+      channel.on('data', (chunk: Buffer) => capture(out, outState, chunk));
+      channel.stderr.on('data', (chunk: Buffer) => capture(err, errState, chunk));
+      channel.on('exit', (code: number | null, signal?: string) => {
+        exitCode = code ?? undefined;
+        if (signal) exitSignal = signal;
+      });
+      channel.on('error', (error: Error) => reject(error));
+      channel.on('close', () => {
+        if (timer) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        const stdout = Buffer.concat(out).toString('utf8');
+        const stderr = Buffer.concat(err).toString('utf8');
+        if (options.signal?.aborted) {
+          reject(new MeshbenchError('INTERRUPTED', `${describeHost(this.host)}: interrupted`));
+          return;
+        }
+        if (exitSignal === 'TIMEOUT') {
+          resolve({ exitCode: 124, stdout, stderr: `${stderr}\n(timed out after ${options.timeoutMs} ms)` });
+          return;
+        }
+        resolve({ exitCode: exitCode ?? (exitSignal ? 128 : 255), stdout, stderr });
+      });
+      if (options.stdin) {
+        options.stdin.on('error', (error) => {
+          channel.close();
+          reject(error);
+        });
+        options.stdin.pipe(channel);
+      } else {
+        channel.end();
+      }
+    });
+  }
+
+  /** Runs argv (quoted) and returns the result whatever the exit code. */
+  exec(argv: readonly string[], options: { stdin?: Readable; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ExecResult> {
+    return this.execLine(shellCommand(argv), options);
+  }
+
+  /** Runs argv and throws a one-line error naming the host when it fails. */
+  async run(argv: readonly string[], options: { signal?: AbortSignal; timeoutMs?: number; what?: string } = {}): Promise<string> {
+    const result = await this.exec(argv, options);
+    if (result.exitCode !== 0) throw remoteCommandError(this.host, options.what ?? argv.join(' '), result);
+    return result.stdout;
+  }
+
+  close(): void {
+    if (!this.closed) this.client.end();
+    this.closed = true;
+  }
+}
+
+export function lastLine(text: string): string {
+  const lines = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  return lines.at(-1) ?? '';
+}
+
+export function remoteCommandError(host: RemoteHost, what: string, result: ExecResult): MeshbenchError {
+  const detail = lastLine(result.stderr) || lastLine(result.stdout) || `exit code ${result.exitCode}`;
+  return new MeshbenchError('REMOTE_COMMAND', `${describeHost(host)}: ${what} failed: ${detail}`, {
+    hint: 'fix the cause on that host and re-run',
+  });
+}
+
+interface AuthMaterial {
+  privateKey?: Buffer;
+  passphrase?: string;
+  agent?: string;
+}
+
+async function authMaterial(host: RemoteHost, env: Readonly<Record<string, string | undefined>>): Promise<AuthMaterial> {
+  const agent = env.SSH_AUTH_SOCK || undefined;
+  const passphrase = env[PASSPHRASE_VARIABLE] || undefined;
+  let privateKey: Buffer | undefined;
+  try {
+    privateKey = await readFile(host.keyPath);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !host.keyPathExplicit && agent) return { agent };
+    const problem = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code})`;
+    throw new MeshbenchError('SSH_KEY_FILE', `${describeHost(host)}: SSH key ${host.keyPath} ${problem}`, {
+      hint: `point the host's SSH_KEY at a readable private key${agent ? '' : ' or start an ssh-agent'}`,
+      cause: error,
+    });
+  }
+  const parsed = utils.parseKey(privateKey, passphrase);
+  if (parsed instanceof Error) {
+    const encrypted = /encrypted|passphrase/i.test(parsed.message);
+    throw new MeshbenchError(
+      'SSH_KEY_FILE',
+      `${describeHost(host)}: SSH key ${host.keyPath} ${encrypted ? (passphrase ? 'did not open with the given passphrase' : 'is encrypted') : `is not a private key (${parsed.message})`}`,
+      {
+        hint: encrypted ? `set ${PASSPHRASE_VARIABLE} to its passphrase, or load it into ssh-agent` : 'use an OpenSSH or PEM private key file',
+      },
+    );
+  }
+  return { privateKey, ...(passphrase ? { passphrase } : {}), ...(agent ? { agent } : {}) };
+}
+
+type HostKeyProblem = { kind: 'mismatch' | 'revoked' | 'unknown-strict' | 'append-failed'; detail?: string };
+
+function hostKeyError(host: RemoteHost, problem: HostKeyProblem, knownHostsPath: string): MeshbenchError {
+  const name = knownHostsName(host.address, host.port);
+  switch (problem.kind) {
+    case 'mismatch':
+      return new MeshbenchError('SSH_HOST_KEY', `${describeHost(host)}: host key differs from the one in ${knownHostsPath} (possible man-in-the-middle, or the host was rebuilt)`, {
+        hint: `if the change is expected, run ssh-keygen -R '${name}' -f ${knownHostsPath} and re-run`,
+      });
+    case 'revoked':
+      return new MeshbenchError('SSH_HOST_KEY', `${describeHost(host)}: host key is marked @revoked in ${knownHostsPath}`, {
+        hint: 'give the host a new host key, or remove the @revoked line if it is wrong',
+      });
+    case 'unknown-strict':
+      return new MeshbenchError('SSH_HOST_KEY', `${describeHost(host)}: host key is not in ${knownHostsPath} and --strict-host-key-checking is yes`, {
+        hint: `add it (ssh-keyscan -p ${host.port} ${host.address} >> ${knownHostsPath}) or use --strict-host-key-checking accept-new`,
+      });
+    case 'append-failed':
+      return new MeshbenchError('SSH_HOST_KEY', `${describeHost(host)}: cannot add the host key to ${knownHostsPath}: ${problem.detail ?? ''}`, {
+        hint: 'make the known_hosts file writable',
+      });
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+interface AttemptFailure {
+  readonly error: Error & { level?: string; code?: string };
+  readonly hostKeyProblem?: HostKeyProblem;
+}
+
+function attempt(config: ConnectConfig, host: RemoteHost, options: SshConnectOptions, timeoutMs: number): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let hostKeyProblem: HostKeyProblem | undefined;
+    let settled = false;
+    const done = (error?: AttemptFailure) => {
+      if (settled) return;
+      settled = true;
+      if (error) {
+        client.removeAllListeners('ready');
+        client.on('error', () => undefined);
+        client.destroy();
+        reject(error);
+      } else {
+        resolve(client);
+      }
+    };
+    client.on('ready', () => done());
+    client.on('error', (error: Error & { level?: string; code?: string }) =>
+      done(hostKeyProblem ? { error, hostKeyProblem } : { error }),
+    );
+    client.on('close', () => done({ error: Object.assign(new Error('connection closed before the handshake finished'), { code: 'ECONNRESET' }) }));
+    client.connect({
+      ...config,
+      readyTimeout: Math.max(1000, timeoutMs),
+      hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
+        const verdict = options.knownHosts.check(host.address, host.port, key);
+        if (verdict === 'match' || options.strictHostKeyChecking === 'no') return verify(true);
+        if (verdict === 'unknown' && options.strictHostKeyChecking === 'accept-new') {
+          options.knownHosts.add(host.address, host.port, key).then(
+            () => verify(true),
+            (error: Error) => {
+              hostKeyProblem = { kind: 'append-failed', detail: error.message };
+              verify(false);
+            },
+          );
+          return;
+        }
+        hostKeyProblem = { kind: verdict === 'unknown' ? 'unknown-strict' : verdict };
+        verify(false);
+      },
+    } as ConnectConfig);
+  });
+}
+
+/** Connects, retrying connection-level failures with backoff until `timeoutMs` is spent. */
+export async function connectSsh(options: SshConnectOptions): Promise<SshSession> {
+  const { host } = options;
+  const env = options.env ?? process.env;
+  const auth = await authMaterial(host, env);
+  const preferred = options.knownHosts.knownKeyTypes(host.address, host.port).flatMap(algorithmsForKeyType);
+  const algorithms = [...new Set([...preferred.filter((a) => HOST_KEY_ALGORITHMS.includes(a)), ...HOST_KEY_ALGORITHMS])];
+  const config: ConnectConfig = {
+    host: host.address,
+    port: host.port,
+    username: host.user,
+    ...auth,
+    algorithms: { serverHostKey: algorithms as never },
+    keepaliveInterval: 15_000,
+    keepaliveCountMax: 4,
+  };
+  const deadline = Date.now() + options.timeoutMs;
+  let delayMs = 250;
+  for (let attemptNumber = 1; ; attemptNumber++) {
+    if (options.signal?.aborted) throw new MeshbenchError('INTERRUPTED', `${describeHost(host)}: interrupted`);
+    const remainingMs = deadline - Date.now();
+    try {
+      return new SshSession(host, await attempt(config, host, options, remainingMs));
+    } catch (caught) {
+      const { error, hostKeyProblem } = caught as AttemptFailure;
+      if (hostKeyProblem) throw hostKeyError(host, hostKeyProblem, options.knownHosts.path);
+      if (error.level === 'client-authentication') {
+        const how = [auth.privateKey ? `key ${host.keyPath}` : '', auth.agent ? 'ssh-agent' : ''].filter(Boolean).join(' and ');
+        throw new MeshbenchError('SSH_AUTH', `${describeHost(host)}: user ${host.user} was refused with ${how}`, {
+          hint: `check the host's SSH_USER and SSH_KEY (its public key must be in ~${host.user}/.ssh/authorized_keys there)`,
+          cause: error,
+        });
+      }
+      const retryable = error.level === 'client-timeout' || (error.code !== undefined && RETRYABLE_CODES.has(error.code));
+      const leftMs = deadline - Date.now();
+      if (!retryable || leftMs <= 0) {
+        const seconds = (options.timeoutMs / 1000).toFixed(0);
+        const reason = error.level === 'client-timeout' ? 'no SSH handshake' : (error.code ?? error.message);
+        throw new MeshbenchError('SSH_CONNECT', `${describeHost(host)} is unreachable: ${reason}${retryable ? ` within SSH_TIMEOUT=${seconds}s` : ''}`, {
+          hint: 'check the address, port, that sshd runs and the firewall, or raise SSH_TIMEOUT',
+          cause: error,
+        });
+      }
+      const waitMs = Math.min(delayMs, leftMs);
+      options.onRetry?.(attemptNumber, error.code ?? error.message, waitMs);
+      await sleep(waitMs, options.signal);
+      delayMs = Math.min(delayMs * 2, 4000);
+    }
+  }
+}

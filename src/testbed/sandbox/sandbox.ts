@@ -1,0 +1,342 @@
+/**
+ * The sandbox: emulated remote hosts on this machine's Docker engine, each a
+ * container running sshd and (optionally) its own dockerd, so remote mode runs
+ * for real with no cloud account. `up` writes a hosts env file that
+ * `remote-network --hosts-file` accepts; `down` removes everything by label.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { access, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ssh2 from 'ssh2';
+import { MeshbenchError } from '../../common/errors.js';
+import { newRunId, RUN_LABEL } from '../../common/run-id.js';
+import { writeFileAtomic } from '../../common/atomic-write.js';
+
+export const SANDBOX_LABEL = 'meshbench.sandbox';
+export const SANDBOX_IMAGE = process.env.MESHBENCH_SANDBOX_IMAGE ?? 'meshbench/sandbox-host:latest';
+export const SANDBOX_NODOCKER_IMAGE = process.env.MESHBENCH_SANDBOX_NODOCKER_IMAGE ?? 'meshbench/sandbox-host-nodocker:latest';
+export const DEFAULT_SANDBOX_DIR = '.meshbench/sandbox';
+
+/** Docker flags that let a container run its own sshd and dockerd without --privileged (DESIGN.md). */
+export const HOST_CONTAINER_FLAGS = [
+  '--cap-add',
+  'ALL',
+  '--cap-drop',
+  'SYS_RESOURCE',
+  '--security-opt',
+  'seccomp=unconfined',
+  '--security-opt',
+  'apparmor=unconfined',
+  '--cgroupns',
+  'host',
+  '-v',
+  '/sys/fs/cgroup:/sys/fs/cgroup:rw',
+  '--tmpfs',
+  '/run',
+  '--tmpfs',
+  '/tmp',
+];
+
+export interface SandboxHost {
+  readonly name: string;
+  readonly container: string;
+  readonly address: string;
+  readonly docker: boolean;
+}
+
+export interface SandboxState {
+  readonly runId: string;
+  readonly network: string;
+  readonly hosts: readonly SandboxHost[];
+  readonly keyPath: string;
+  readonly knownHostsPath: string;
+  readonly hostsEnvPath: string;
+  /** An address on the sandbox network that no host uses (for "unreachable host" tests). */
+  readonly unusedAddress: string;
+}
+
+export interface SandboxUpOptions {
+  readonly hosts: number;
+  /** How many of the hosts start without Docker (the last ones). Default 0. */
+  readonly withoutDocker?: number;
+  readonly dir?: string;
+  /** SSH user written to hosts.env: root (default), `meshbench` (password-less sudo) or `nosudo`. */
+  readonly user?: string;
+  /** Size limit of each host's /var/lib/docker (a tmpfs), to emulate a small disk. Default: a volume on disk. */
+  readonly dockerDiskMb?: number;
+  readonly log?: (line: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface CommandResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function docker(args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = execFile('docker', [...args], { maxBuffer: 64 * 1024 * 1024, timeout: options.timeoutMs ?? 120_000 }, (error, stdout, stderr) => {
+      if (error && typeof (error as NodeJS.ErrnoException).code === 'string') {
+        reject(new MeshbenchError('DOCKER_UNAVAILABLE', `cannot run docker: ${error.message}`, { hint: 'install Docker and make sure the docker CLI is on PATH' }));
+        return;
+      }
+      resolvePromise({ exitCode: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+  });
+}
+
+async function dockerOk(args: readonly string[], what: string): Promise<string> {
+  const result = await docker(args);
+  if (result.exitCode !== 0) {
+    throw new MeshbenchError('DOCKER_UNAVAILABLE', `sandbox: ${what} failed: ${result.stderr.trim().split('\n').at(-1) ?? ''}`, {
+      hint: 'check that the Docker engine runs (npm run setup)',
+    });
+  }
+  return result.stdout.trim();
+}
+
+/** The project root (where scripts/ lives), from this file's location in src/ or dist/. */
+function projectRoot(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+}
+
+async function imageExists(image: string): Promise<boolean> {
+  return (await docker(['image', 'inspect', '--format', '{{.Id}}', image])).exitCode === 0;
+}
+
+/** Builds the sandbox host images from Debian packages when they are missing. */
+export async function ensureSandboxImages(options: { withDocker: boolean; withoutDocker: boolean; log?: (line: string) => void }): Promise<void> {
+  const wanted: string[] = [];
+  if (options.withDocker && !(await imageExists(SANDBOX_IMAGE))) wanted.push('host');
+  if (options.withoutDocker && !(await imageExists(SANDBOX_NODOCKER_IMAGE))) wanted.push('nodocker');
+  if (wanted.length === 0) return;
+  const script = join(projectRoot(), 'scripts', 'build-sandbox-image.sh');
+  for (const set of wanted) {
+    options.log?.(`building sandbox image (${set}) with ${script}`);
+    const code = await new Promise<number>((resolvePromise) => {
+      const child = spawn('bash', [script, set], { cwd: projectRoot(), stdio: ['ignore', 'inherit', 'inherit'] });
+      child.on('close', (exitCode) => resolvePromise(exitCode ?? 1));
+      child.on('error', () => resolvePromise(1));
+    });
+    if (code !== 0) {
+      throw new MeshbenchError('IMAGE_MISSING', `building the sandbox host image (${set}) failed`, {
+        hint: `run bash ${script} ${set} and fix what it reports`,
+      });
+    }
+  }
+}
+
+function waitForSsh(address: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolvePromise, reject) => {
+    const tryOnce = () => {
+      const socket = connect({ host: address, port: 22 });
+      let banner = '';
+      const retry = () => {
+        socket.destroy();
+        if (Date.now() > deadline) {
+          reject(new MeshbenchError('NOT_READY', `sandbox host ${address}: sshd did not answer within ${timeoutMs} ms`, { hint: 'see docker logs of the sandbox container' }));
+        } else {
+          setTimeout(tryOnce, 200);
+        }
+      };
+      socket.setTimeout(2000, retry);
+      socket.on('error', retry);
+      socket.on('data', (chunk) => {
+        banner += chunk.toString('latin1');
+        if (banner.startsWith('SSH-')) {
+          socket.destroy();
+          resolvePromise();
+        }
+      });
+    };
+    tryOnce();
+  });
+}
+
+async function waitForDockerd(container: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await docker(['exec', container, 'docker', 'version', '--format', '{{.Server.Version}}']);
+    if (result.exitCode === 0) return;
+    if (Date.now() > deadline) {
+      const log = await docker(['exec', container, 'tail', '-n', '3', '/var/log/dockerd.log']);
+      throw new MeshbenchError('NOT_READY', `sandbox ${container}: inner dockerd did not answer within ${timeoutMs} ms: ${log.stdout.trim().split('\n').at(-1) ?? ''}`, {
+        hint: 'check that this machine allows nested Docker (see DESIGN.md)',
+      });
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+function statePath(dir: string): string {
+  return join(dir, 'state.json');
+}
+
+export async function readSandboxState(dir = DEFAULT_SANDBOX_DIR): Promise<SandboxState | undefined> {
+  try {
+    return JSON.parse(await readFile(statePath(dir), 'utf8')) as SandboxState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes an env file for `remote-network --hosts-file` covering the given sandbox hosts. */
+export async function writeHostsEnv(
+  path: string,
+  state: Pick<SandboxState, 'keyPath' | 'knownHostsPath'>,
+  hosts: readonly Pick<SandboxHost, 'address' | 'name'>[],
+  options: { user?: string; sshTimeoutSeconds?: number; keyPath?: string } = {},
+): Promise<string> {
+  const lines = [
+    '# Written by `npm run sandbox -- up`: emulated SSH hosts on this machine.',
+    `# Use: remote-network --hosts-file ${path}`,
+  ];
+  hosts.forEach((host, n) => {
+    lines.push(
+      `# ${host.name}`,
+      `MYSTICETI_NODE${n}_HOST=${host.address}`,
+      `MYSTICETI_NODE${n}_SSH_PORT=22`,
+      `MYSTICETI_NODE${n}_SSH_USER=${options.user ?? 'root'}`,
+      `MYSTICETI_NODE${n}_SSH_KEY=${resolve(options.keyPath ?? state.keyPath)}`,
+    );
+  });
+  lines.push(`SSH_TIMEOUT=${options.sshTimeoutSeconds ?? 15}`, `MESHBENCH_SSH_KNOWN_HOSTS=${resolve(state.knownHostsPath)}`, '');
+  await writeFileAtomic(path, lines.join('\n'));
+  return path;
+}
+
+/** Starts N emulated hosts. Fails if this folder already has a sandbox up. */
+export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState> {
+  const log = options.log ?? (() => undefined);
+  const dir = resolve(options.dir ?? DEFAULT_SANDBOX_DIR);
+  const count = options.hosts;
+  const withoutDocker = Math.min(options.withoutDocker ?? 0, count);
+  if (!Number.isInteger(count) || count < 1 || count > 64) {
+    throw new MeshbenchError('BAD_FLAG', `--hosts ${count} is not valid`, { hint: 'use a whole number from 1 to 64' });
+  }
+  const existing = await readSandboxState(dir);
+  if (existing) {
+    throw new MeshbenchError('BAD_FLAG', `a sandbox (run ${existing.runId}) is already up in ${dir}`, { hint: 'run `npm run sandbox -- down` first' });
+  }
+  await ensureSandboxImages({ withDocker: withoutDocker < count, withoutDocker: withoutDocker > 0, log });
+
+  const runId = newRunId();
+  const labels = ['--label', `${RUN_LABEL}=${runId}`, '--label', `${SANDBOX_LABEL}=1`];
+  await mkdir(dir, { recursive: true });
+  const keyPath = join(dir, 'id_ed25519');
+  const keys = ssh2.utils.generateKeyPairSync('ed25519', { comment: `meshbench-sandbox-${runId}` });
+  await writeFile(keyPath, keys.private, { mode: 0o600 });
+  await chmod(keyPath, 0o600);
+  await writeFile(`${keyPath}.pub`, `${keys.public}\n`, { mode: 0o644 });
+  const network = `meshbench-sandbox-${runId}`;
+  const state: SandboxState = {
+    runId,
+    network,
+    hosts: [],
+    keyPath,
+    knownHostsPath: join(dir, 'known_hosts'),
+    hostsEnvPath: join(dir, 'hosts.env'),
+    unusedAddress: '',
+  };
+  // Record the run before creating anything, so `down` can always clean up.
+  await writeFileAtomic(statePath(dir), JSON.stringify(state, null, 2));
+  try {
+    await dockerOk(['network', 'create', ...labels, network], 'creating the sandbox network');
+    const hosts = await Promise.all(
+      Array.from({ length: count }, async (_, index): Promise<SandboxHost> => {
+        const name = `host${index}`;
+        const container = `meshbench-sandbox-${runId}-${name}`;
+        const hasDocker = index < count - withoutDocker;
+        const storage =
+          options.dockerDiskMb !== undefined
+            ? ['--tmpfs', `/var/lib/docker:exec,size=${options.dockerDiskMb}m`]
+            : ['--mount', `type=volume,source=${container}-docker,target=/var/lib/docker,volume-label=${RUN_LABEL}=${runId},volume-label=${SANDBOX_LABEL}=1`];
+        await dockerOk(
+          [
+            'run', '-d', '--name', container, '--hostname', `sandbox-${name}`, ...labels, '--network', network,
+            ...HOST_CONTAINER_FLAGS, ...storage,
+            '-v', `${resolve(keyPath)}.pub:/etc/ssh/meshbench_authorized_keys:ro`,
+            hasDocker ? SANDBOX_IMAGE : SANDBOX_NODOCKER_IMAGE,
+          ],
+          `starting sandbox ${name}`,
+        );
+        const address = await dockerOk(
+          ['inspect', '--format', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container],
+          `reading the address of ${name}`,
+        );
+        await waitForSsh(address, 30_000);
+        if (hasDocker) await waitForDockerd(container, 90_000);
+        log(`${name}: ${address} (${hasDocker ? 'with' : 'without'} Docker)`);
+        return { name, container, address, docker: hasDocker };
+      }),
+    );
+    const knownHosts: string[] = [];
+    for (const host of hosts) {
+      const keysText = await dockerOk(['exec', host.container, 'sh', '-c', 'cat /etc/ssh/ssh_host_*_key.pub'], `reading host keys of ${host.name}`);
+      for (const line of keysText.split('\n').filter((l) => l.trim() !== '')) {
+        const [type, key] = line.trim().split(/\s+/);
+        knownHosts.push(`${host.address} ${type} ${key}`);
+      }
+    }
+    await writeFileAtomic(state.knownHostsPath, `${knownHosts.join('\n')}\n`);
+    const subnet = await dockerOk(['network', 'inspect', '--format', '{{(index .IPAM.Config 0).Subnet}}', network], 'reading the sandbox subnet');
+    const finalState: SandboxState = { ...state, hosts, unusedAddress: lastUsableAddress(subnet) };
+    await writeHostsEnv(state.hostsEnvPath, finalState, hosts.filter((h) => h.docker || withoutDocker === count), {
+      ...(options.user ? { user: options.user } : {}),
+    });
+    await writeFileAtomic(statePath(dir), JSON.stringify(finalState, null, 2));
+    return finalState;
+  } catch (error) {
+    await sandboxDown({ dir }).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The last usable IPv4 address of a CIDR subnet (never handed out first by Docker). */
+export function lastUsableAddress(cidr: string): string {
+  const [base, bitsText] = cidr.split('/');
+  const bits = Number(bitsText);
+  const parts = (base ?? '').split('.').map(Number);
+  const value = (((parts[0] ?? 0) << 24) | ((parts[1] ?? 0) << 16) | ((parts[2] ?? 0) << 8) | (parts[3] ?? 0)) >>> 0;
+  const host = bits >= 32 ? 0 : 2 ** (32 - bits) - 2;
+  const last = (value + host) >>> 0;
+  return [last >>> 24, (last >>> 16) & 255, (last >>> 8) & 255, last & 255].join('.');
+}
+
+/** Removes the sandbox recorded in `dir` (or, with `all`, every sandbox on this engine). */
+export async function sandboxDown(options: { dir?: string; all?: boolean; log?: (line: string) => void } = {}): Promise<number> {
+  const dir = resolve(options.dir ?? DEFAULT_SANDBOX_DIR);
+  const state = await readSandboxState(dir);
+  const filters = options.all ? ['--filter', `label=${SANDBOX_LABEL}=1`] : state ? ['--filter', `label=${RUN_LABEL}=${state.runId}`, '--filter', `label=${SANDBOX_LABEL}=1`] : undefined;
+  let removed = 0;
+  if (filters) {
+    const ids = (await dockerOk(['ps', '-aq', ...filters], 'listing sandbox hosts')).split('\n').filter(Boolean);
+    if (ids.length > 0) {
+      await docker(['rm', '-f', '-v', ...ids], { timeoutMs: 300_000 });
+      removed = ids.length;
+    }
+    const volumes = (await dockerOk(['volume', 'ls', '-q', ...filters], 'listing sandbox volumes')).split('\n').filter(Boolean);
+    if (volumes.length > 0) await docker(['volume', 'rm', '-f', ...volumes]);
+    const networks = (await dockerOk(['network', 'ls', '-q', ...filters], 'listing sandbox networks')).split('\n').filter(Boolean);
+    if (networks.length > 0) await docker(['network', 'rm', ...networks]);
+  }
+  for (const file of ['state.json', 'hosts.env', 'known_hosts', 'id_ed25519', 'id_ed25519.pub']) {
+    await rm(join(dir, file), { force: true });
+  }
+  options.log?.(`removed ${removed} sandbox host(s)`);
+  return removed;
+}
+
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
