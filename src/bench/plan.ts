@@ -6,9 +6,8 @@
  * Input is loose (strings from yargs, numbers from the wizard or scripts); each
  * problem becomes one line naming the flag, the value given and what is allowed.
  */
-import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { mkdtemp, readFile, rmdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { badFlag } from '../cli/run-cli.js';
 import type { ConfirmMode, ProtocolOptions } from '../load/types.js';
@@ -426,31 +425,40 @@ function parseEndpoints(value: string | readonly string[]): string[] {
   return urls;
 }
 
-/** The nearest existing ancestor must be a writable folder (checked without creating anything). */
+/**
+ * The nearest existing ancestor must be a folder in which a folder can be made:
+ * probed for real (access() says yes to root on /proc and read-only mounts), by
+ * making and removing an empty folder. Nothing is left behind.
+ */
 async function checkWritableDir(path: string, shown: string): Promise<void> {
   let current = path;
   for (;;) {
+    let isDirectory: boolean;
     try {
-      const info = await stat(current);
-      if (!info.isDirectory()) {
-        throw badFlag('output-dir', shown, `${current} is not a folder; give a writable folder`);
-      }
-      await access(current, constants.W_OK);
-      return;
+      isDirectory = (await stat(current)).isDirectory();
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') {
-        const parent = dirname(current);
-        if (parent === current) throw badFlag('output-dir', shown, 'a writable folder');
-        current = parent;
+      if (code === 'ENOENT' && dirname(current) !== current) {
+        current = dirname(current);
         continue;
       }
-      if (code === 'ENOTDIR')
-        throw badFlag('output-dir', shown, `a path under a file cannot be a folder; give a writable folder`);
-      if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') {
-        throw badFlag('output-dir', shown, `${current} is not writable (${code}); give a writable folder`);
+      if (code === 'ENOTDIR') {
+        throw badFlag('output-dir', shown, 'a path under a file cannot be a folder; give a writable folder');
       }
-      throw error;
+      throw badFlag(
+        'output-dir',
+        shown,
+        `cannot inspect ${current} (${code ?? 'error'}); give a writable folder`,
+      );
+    }
+    if (!isDirectory)
+      throw badFlag('output-dir', shown, `${current} is not a folder; give a writable folder`);
+    try {
+      await rmdir(await mkdtemp(join(current, '.meshbench-write-probe-')));
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      throw badFlag('output-dir', shown, `${current} is not writable (${code}); give a writable folder`);
     }
   }
 }

@@ -1,0 +1,300 @@
+import { chmod, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yargs from 'yargs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isMeshbenchError } from '../../../src/common/errors.js';
+import { buildBenchmarkPlan, parseLoadList, type BenchmarkInput } from '../../../src/bench/plan.js';
+import {
+  addBenchmarkOptions,
+  benchmarkPlanFromArgs,
+  type BenchmarkArgs,
+} from '../../../src/cli/benchmark-options.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-plan-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function planFromArgv(argv: string[], env: Record<string, string> = {}) {
+  const args = (await addBenchmarkOptions(yargs(argv))
+    .exitProcess(false)
+    .strict()
+    .parseAsync()) as BenchmarkArgs;
+  return benchmarkPlanFromArgs(args, { env, cwd: dir });
+}
+
+async function errorOf(
+  argv: string[],
+  env: Record<string, string> = {},
+): Promise<{ message: string; exitCode: number }> {
+  try {
+    await planFromArgv(argv, env);
+  } catch (error) {
+    if (!isMeshbenchError(error)) throw error;
+    return { message: error.message, exitCode: error.exitCode };
+  }
+  throw new Error(`expected ${argv.join(' ')} to be rejected`);
+}
+
+describe('benchmark plan: defaults', () => {
+  it('has the original defaults', async () => {
+    const plan = await planFromArgv([]);
+    expect(plan.networkType).toBe('local');
+    expect(plan.networks).toEqual([{ kind: 'local', loads: [100, 200, 500] }]);
+    expect(plan.outputDir).toBe(join(dir, 'benchmarks'));
+    expect(plan.consoleOutput).toBe(true);
+    expect(plan.fileOutput).toBe(true);
+    expect(plan.committee).toBe(4);
+    expect(plan.durationSecs).toBe(180);
+    expect(plan.warmupSecs).toBe(5);
+    expect(plan.transactionSizeBytes).toBe(512);
+    expect(plan.runs).toBe(1);
+    expect(plan.protocol).toEqual({ kind: 'cometbft', broadcastMode: 'async' });
+    expect(plan.confirm).toBe('commit');
+    expect(plan.cleanup).toBe(false);
+    expect(plan.loadSearch).toBeUndefined();
+    expect(plan.faults).toBe(0);
+  });
+
+  it('is frozen, deeply', async () => {
+    const plan = await planFromArgv(['--loads', '10,20']);
+    expect(Object.isFrozen(plan)).toBe(true);
+    expect(Object.isFrozen(plan.networks[0]?.loads)).toBe(true);
+    expect(() => (plan.networks[0]?.loads as number[]).push(1)).toThrow();
+  });
+
+  it('applies --loads to both network types and the original lists otherwise', async () => {
+    const both = await planFromArgv(['--network-type', 'both', '--loads', '10,20'], {
+      MYSTICETI_NODE0_HOST: 'h',
+    });
+    expect(both.networks).toEqual([
+      { kind: 'local', loads: [10, 20] },
+      { kind: 'remote', loads: [10, 20] },
+    ]);
+    const lists = await planFromArgv(
+      ['--network-type', 'both', '--local-loads', '1,2', '--remote-loads', '3'],
+      {
+        MYSTICETI_NODE0_HOST: 'h',
+      },
+    );
+    expect(lists.networks).toEqual([
+      { kind: 'local', loads: [1, 2] },
+      { kind: 'remote', loads: [3] },
+    ]);
+  });
+
+  it('accepts remote with a readable hosts file', async () => {
+    const hosts = join(dir, 'hosts.env');
+    await writeFile(hosts, 'MYSTICETI_NODE0_HOST=127.0.0.1\n');
+    const plan = await planFromArgv(['--network-type', 'remote', '--hosts-file', hosts]);
+    expect(plan.hostsFile).toBe(hosts);
+    expect(plan.networks).toEqual([{ kind: 'remote', loads: [50, 100, 200] }]);
+  });
+
+  it('attaches with --endpoints', async () => {
+    const plan = await planFromArgv(['--endpoints', 'http://127.0.0.1:1,http://127.0.0.1:2', '--loads', '5']);
+    expect(plan.networkType).toBe('endpoints');
+    expect(plan.networks).toEqual([
+      { kind: 'endpoints', loads: [5], urls: ['http://127.0.0.1:1', 'http://127.0.0.1:2'] },
+    ]);
+  });
+
+  it('records fault settings and the load search', async () => {
+    const plan = await planFromArgv([
+      '--committee',
+      '7',
+      '--faults',
+      '2',
+      '--crash-recovery',
+      '--crash-interval',
+      '30',
+      '--load-search',
+      '--p99-bound-ms',
+      '250',
+    ]);
+    expect(plan.faults).toBe(2);
+    expect(plan.crashRecovery).toBe(true);
+    expect(plan.crashIntervalSecs).toBe(30);
+    expect(plan.loadSearch).toMatchObject({ p99BoundMs: 250, minEfficiency: 0.95, startLoad: 100 });
+  });
+
+  it('uses no warm-up for short runs unless asked', async () => {
+    expect((await planFromArgv(['--duration', '10'])).warmupSecs).toBe(0);
+    expect((await planFromArgv(['--duration', '10', '--warmup', '2'])).warmupSecs).toBe(2);
+  });
+
+  it('--cleanup-thorough implies --cleanup', async () => {
+    const plan = await planFromArgv(['--cleanup-thorough']);
+    expect(plan.cleanup).toBe(true);
+    expect(plan.cleanupThorough).toBe(true);
+  });
+});
+
+describe('benchmark plan: bad input, one line naming flag, value and rule, exit 2', () => {
+  const cases: [string, string[], RegExp, Record<string, string>?][] = [
+    ['--loads abc', ['--loads', 'abc'], /^--loads "abc" is not valid: "abc" is not a load; .*> 0/],
+    ['--loads 0', ['--loads', '0'], /^--loads "0" is not valid: .*> 0/],
+    ['a negative load', ['--loads=-5'], /^--loads "-5" is not valid: .*> 0/],
+    [
+      'a negative load in a list',
+      ['--loads', '100,-5'],
+      /^--loads "100,-5" is not valid: "-5" is not a load/,
+    ],
+    [
+      'duplicate loads',
+      ['--loads', '100,200,100'],
+      /^--loads "100,200,100" is not valid: load 100 appears twice/,
+    ],
+    ['an empty load list', ['--loads', ','], /^--loads "," is not valid/],
+    ['bad --local-loads', ['--local-loads', 'x'], /^--local-loads "x" is not valid/],
+    [
+      'bad --remote-loads',
+      ['--network-type', 'remote', '--remote-loads', '0'],
+      /^--remote-loads "0"/,
+      { MYSTICETI_NODE0_HOST: 'h' },
+    ],
+    [
+      '--network-type mars',
+      ['--network-type', 'mars'],
+      /^--network-type "mars" is not valid: one of local, remote, both$/,
+    ],
+    [
+      'remote without hosts',
+      ['--network-type', 'remote'],
+      /^--network-type "remote" is not valid: remote needs hosts: give --hosts-file/,
+    ],
+    [
+      'both without hosts',
+      ['--network-type', 'both'],
+      /^--network-type "both" is not valid: remote needs hosts/,
+    ],
+    [
+      'a duration below the warm-up',
+      ['--duration', '10', '--warmup', '20'],
+      /^--duration "10" is not valid: must be longer than the warm-up \(--warmup 20 s\)/,
+    ],
+    [
+      'a duration equal to the warm-up',
+      ['--duration', '5', '--warmup', '5'],
+      /^--duration "5" is not valid: must be longer than the warm-up/,
+    ],
+    [
+      'a non-numeric duration',
+      ['--duration', 'abc'],
+      /^--duration "abc" is not valid: a whole number of seconds from 1/,
+    ],
+    [
+      'a zero transaction size',
+      ['--transaction-size', '0'],
+      /^--transaction-size "0" is not valid: a whole number of bytes from 1 to 16777216/,
+    ],
+    [
+      'too many faults',
+      ['--faults', '2'],
+      /^--faults "2" is not valid: at most f = .* = 1 for --committee 4/,
+    ],
+    ['zero runs', ['--runs', '0'], /^--runs "0" is not valid/],
+    [
+      'an unknown protocol',
+      ['--protocol', 'grpc'],
+      /^--protocol "grpc" is not valid: one of cometbft, etcd, http/,
+    ],
+    [
+      'commit confirmation on etcd',
+      ['--protocol', 'etcd', '--confirm', 'commit'],
+      /^--confirm "commit" is not valid: .*cometbft/,
+    ],
+    [
+      '--loads with --load-search',
+      ['--load-search', '--loads', '100'],
+      /^--loads "100" is not valid: --load-search chooses/,
+    ],
+    ['a bad endpoint URL', ['--endpoints', 'not a url'], /^--endpoints "not a url" is not valid/],
+    [
+      'endpoints with remote',
+      ['--endpoints', 'http://127.0.0.1:1', '--network-type', 'remote'],
+      /^--network-type "remote" is not valid: --endpoints attaches/,
+    ],
+    [
+      'a missing hosts file',
+      ['--network-type', 'remote', '--hosts-file', 'nope.env'],
+      /^--hosts-file "nope.env" is not valid: cannot read .*nope.env \(ENOENT\)/,
+    ],
+    [
+      'a missing compose file',
+      ['--docker-compose-path', 'nope.yml'],
+      /^--docker-compose-path "nope.yml" is not valid: cannot read/,
+    ],
+  ];
+  for (const [name, argv, pattern, env] of cases) {
+    it(name, async () => {
+      const { message, exitCode } = await errorOf(argv, env);
+      expect(message).toMatch(pattern);
+      expect(message).not.toContain('\n');
+      expect(exitCode).toBe(2);
+    });
+  }
+
+  it('an output dir that is a file', async () => {
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'x');
+    const { message } = await errorOf(['--output-dir', file]);
+    expect(message).toMatch(
+      /^--output-dir ".*a-file" is not valid: .*is not a folder; give a writable folder$/,
+    );
+  });
+
+  it('an output dir under a file', async () => {
+    const file = join(dir, 'b-file');
+    await writeFile(file, 'x');
+    const { message } = await errorOf(['--output-dir', join(file, 'out')]);
+    expect(message).toMatch(/^--output-dir ".*b-file\/out" is not valid: /);
+  });
+
+  it('an output dir on a read-only file system', async () => {
+    const { message } = await errorOf(['--output-dir', '/proc/meshbench-results']);
+    expect(message).toMatch(/^--output-dir "\/proc\/meshbench-results" is not valid: .*not writable/);
+  });
+
+  it.skipIf(process.getuid?.() === 0)('an output dir without write permission', async () => {
+    const locked = join(dir, 'locked');
+    await mkdir(locked);
+    await chmod(locked, 0o500);
+    const { message } = await errorOf(['--output-dir', join(locked, 'out')]);
+    expect(message).toMatch(/not writable/);
+  });
+
+  it('skips the output dir check when files are off', async () => {
+    const plan = await planFromArgv(['--output-dir', '/proc/x', '--file-output', 'false']);
+    expect(plan.fileOutput).toBe(false);
+  });
+});
+
+describe('parseLoadList', () => {
+  it('takes lists, repeated flags and numbers', () => {
+    expect(parseLoadList('loads', '100, 200,500')).toEqual([100, 200, 500]);
+    expect(parseLoadList('loads', ['100', '200'])).toEqual([100, 200]);
+    expect(parseLoadList('loads', 7)).toEqual([7]);
+    expect(parseLoadList('loads', '0.5')).toEqual([0.5]);
+  });
+});
+
+describe('buildBenchmarkPlan from programmatic input', () => {
+  it('takes numbers and booleans (the wizard hands these in)', async () => {
+    const input: BenchmarkInput = {
+      duration: 20,
+      warmup: 2,
+      loads: [10, 20],
+      cleanup: true,
+      fileOutput: false,
+    };
+    const plan = await buildBenchmarkPlan(input, { env: {} });
+    expect(plan.durationSecs).toBe(20);
+    expect(plan.networks[0]?.loads).toEqual([10, 20]);
+    expect(plan.cleanup).toBe(true);
+  });
+});

@@ -1,0 +1,369 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBenchmarkPlan, type BenchmarkInput } from '../../../src/bench/plan.js';
+import { runBenchmark, type BenchmarkDeps } from '../../../src/bench/sweep.js';
+import type { BenchmarkRecord } from '../../../src/bench/record.js';
+import type { LoadOptions } from '../../../src/load/types.js';
+import { resultJsonSchema } from '../../../src/report/schema.js';
+import type { Deployment, Testbed } from '../../../src/testbed/testbed.js';
+import { fakeLoadResult } from './fixtures.js';
+
+/** Nodes that answer num_unconfirmed_txs; each poll drains `drainPerPoll` txs. */
+interface FakeNodes {
+  server: Server;
+  url: string;
+  unconfirmed: number;
+  polls: number;
+}
+
+async function startNodes(): Promise<FakeNodes> {
+  const state = { unconfirmed: 0, polls: 0 } as FakeNodes;
+  state.server = createServer((req, res) => {
+    if (req.url?.startsWith('/num_unconfirmed_txs')) {
+      state.polls += 1;
+      const n = state.unconfirmed;
+      state.unconfirmed = Math.max(0, state.unconfirmed - 5);
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: -1,
+          result: { n_txs: String(n), total: String(n), total_bytes: '0' },
+        }),
+      );
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', resolve));
+  state.url = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}`;
+  return state;
+}
+
+function fakeTestbed(kind: 'local' | 'remote', nodes: FakeNodes, log: string[]): Testbed {
+  return {
+    kind,
+    async deploy() {
+      log.push(`deploy ${kind}`);
+      const endpoints = [0, 1].map((i) => ({ nodeId: `node${i}`, rpcUrl: nodes.url }));
+      const deployment: Deployment = {
+        runId: `net-${kind}`,
+        kind,
+        endpoints,
+        nodes: [],
+        environment: { imageId: 'sha256:abc', engine: 'fake' },
+        readyAfterMs: 1234,
+        async destroy(options) {
+          log.push(`destroy ${kind}${options?.thorough ? ' thorough' : ''}`);
+        },
+        async [Symbol.asyncDispose]() {},
+      };
+      return deployment;
+    },
+  };
+}
+
+let nodes: FakeNodes;
+let dir: string;
+beforeAll(async () => {
+  nodes = await startNodes();
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-sweep-'));
+});
+afterAll(async () => {
+  nodes.server.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function harness(
+  options: { efficiencyFor?: (load: number, kind: string) => number; p50For?: (kind: string) => number } = {},
+) {
+  const log: string[] = [];
+  const out: string[] = [];
+  const err: string[] = [];
+  const loads: LoadOptions[] = [];
+  let clock = 0;
+  const deps: BenchmarkDeps = {
+    createTestbed: (kind) => fakeTestbed(kind, nodes, log),
+    runLoad: async (options) => {
+      loads.push(options);
+      const rate = options.shape.kind === 'fixed' ? options.shape.rate : 0;
+      const kind = options.runId.includes('-remote-') ? 'remote' : 'local';
+      clock += options.durationMs ?? 0; // the level takes its configured duration
+      nodes.unconfirmed = 12; // leave something in the mempools to settle
+      options.onProgress?.({
+        elapsedMs: 1000,
+        scheduled: 1,
+        sent: 1,
+        ok: 1,
+        failed: 0,
+        committed: 1,
+        inFlight: 0,
+      });
+      return fakeLoadResult({
+        rate,
+        durationSecs: (options.durationMs ?? 0) / 1000,
+        efficiency: options_efficiency(rate, kind),
+        commitP50Ms: options_p50(kind),
+        runId: options.runId,
+      });
+    },
+    stdout: (text) => out.push(text),
+    stderr: (text) => err.push(text),
+    now: () => (clock += 1),
+    wallClock: () => new Date('2026-11-21T23:30:00.000Z'),
+    newRunId: () => `test-${Math.random().toString(16).slice(2, 8)}`,
+    sleep: async () => {},
+  };
+  function options_efficiency(load: number, kind: string) {
+    return options.efficiencyFor?.(load, kind) ?? 1;
+  }
+  function options_p50(kind: string) {
+    return options.p50For?.(kind) ?? 40;
+  }
+  return { deps, log, out, err, loads };
+}
+
+async function plan(input: BenchmarkInput) {
+  return buildBenchmarkPlan(
+    { outputDir: dir, duration: 3, ...input },
+    { env: { MYSTICETI_NODE0_HOST: 'h' } },
+  );
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+addFormats.default(ajv);
+const validate = ajv.compile(resultJsonSchema);
+
+describe('runBenchmark', () => {
+  it('deploys once, runs each load, settles, writes seed-format files that validate', async () => {
+    const h = harness();
+    const outcome = await runBenchmark(await plan({ loads: '10,20', cleanup: true }), h.deps);
+    expect(h.log).toEqual(['deploy local', 'destroy local']);
+    expect(h.loads.map((l) => l.shape)).toEqual([
+      { kind: 'fixed', rate: 10 },
+      { kind: 'fixed', rate: 20 },
+    ]);
+    expect(new Set(h.loads.map((l) => l.runId)).size).toBe(2);
+    expect(h.loads[0]).toMatchObject({
+      durationMs: 3000,
+      warmupMs: 0,
+      transactionSizeBytes: 512,
+      confirm: 'commit',
+    });
+    expect(outcome.records).toHaveLength(2);
+
+    const files = (await readdir(outcome.runDir as string)).sort();
+    expect(files).toEqual(['local-benchmark-1.json', 'local-benchmark-2.json', 'run.json', 'summary.txt']);
+    for (const name of ['local-benchmark-1.json', 'local-benchmark-2.json']) {
+      const json = JSON.parse(
+        await readFile(join(outcome.runDir as string, name), 'utf8'),
+      ) as BenchmarkRecord;
+      expect(validate(json), JSON.stringify(validate.errors)).toBe(true);
+      expect(json.network_type).toBe('local');
+      expect(json.parameters).toMatchObject({
+        nodes: 2,
+        duration: 3,
+        transaction_size: 512,
+        faults: 0,
+        crash_recovery: false,
+      });
+      expect(json.environment.node_image_id).toBe('sha256:abc');
+      expect(json.plan.networkType).toBe('local');
+      // settle polled until the fake mempools (12 txs, 5 drained per poll) were empty
+      const settle = json.runs[0]?.settle;
+      expect(settle?.polled).toBe(true);
+      expect(settle?.drained).toBe(true);
+      expect(settle?.polls).toBeGreaterThanOrEqual(2);
+    }
+    const first = JSON.parse(
+      await readFile(join(outcome.runDir as string, 'local-benchmark-1.json'), 'utf8'),
+    );
+    expect(first.benchmark_number).toBe(1);
+    expect(first.parameters.load).toBe(10);
+    expect(first.results.successful_transactions).toBe(30);
+    expect(first.results.throughput).toBe(10);
+
+    const stdout = h.out.join('\n');
+    expect(stdout).toContain('BENCHMARK RESULT #1');
+    expect(stdout).toContain('BENCHMARK RESULT #2');
+    expect(stdout).toMatch(/throughput tx\/s/);
+    expect(outcome.levels).toHaveLength(2);
+    const summary = await readFile(join(outcome.runDir as string, 'summary.txt'), 'utf8');
+    expect(summary).toContain('meshbench benchmark');
+    expect(summary).toContain('BENCHMARK RESULT #2');
+  });
+
+  it('never reuses a run folder', async () => {
+    const h = harness();
+    h.deps = { ...h.deps, newRunId: () => 'same-id' } as BenchmarkDeps;
+    const p = await plan({ loads: '5', consoleOutput: false });
+    const a = await runBenchmark(p, { ...h.deps, newRunId: () => 'same-id' });
+    const b = await runBenchmark(p, { ...h.deps, newRunId: () => 'same-id' });
+    expect(a.runDir).not.toBe(b.runDir);
+    expect(b.runDir).toMatch(/run-same-id-2$/);
+  });
+
+  it('leaves the network running without --cleanup and says how to remove it', async () => {
+    const h = harness();
+    await runBenchmark(await plan({ loads: '5' }), h.deps);
+    expect(h.log).toEqual(['deploy local']);
+    expect(h.out.join('\n')).toMatch(/left running; remove it with local-network --down/);
+  });
+
+  it('redeploys for every load with --fresh-network', async () => {
+    const h = harness();
+    const outcome = await runBenchmark(
+      await plan({ loads: '5,6', freshNetwork: true, cleanupThorough: true }),
+      h.deps,
+    );
+    expect(h.log).toEqual([
+      'deploy local',
+      'destroy local thorough',
+      'deploy local',
+      'destroy local thorough',
+    ]);
+    expect(outcome.records[0]?.runs[0]?.settle.polled).toBe(false);
+    expect(outcome.records[0]?.runs[0]?.timing.deployMs).toBeGreaterThan(0);
+  });
+
+  it('repeats levels with --runs and reports mean ± stddev', async () => {
+    let call = 0;
+    const h = harness({ efficiencyFor: () => [1, 0.9, 0.8][call++ % 3] as number });
+    const outcome = await runBenchmark(await plan({ loads: '100', runs: 3, cleanup: true }), h.deps);
+    const record = outcome.records[0] as BenchmarkRecord;
+    expect(h.loads).toHaveLength(3);
+    expect(record.runs).toHaveLength(3);
+    expect(record.across_runs.runs).toBe(3);
+    expect(record.across_runs.efficiency.mean).toBeCloseTo(0.9, 6);
+    expect(record.across_runs.efficiency.stddev).toBeCloseTo(0.1, 6);
+    expect(record.results.successful_transactions).toBe(300 + 270 + 240);
+    expect(validate(JSON.parse(JSON.stringify(record))), JSON.stringify(validate.errors)).toBe(true);
+    expect(h.out.join('\n')).toMatch(/Throughput: +90\.00 ± 10\.00 tx\/s/);
+  });
+
+  it('runs local and remote with --network-type both and writes the comparison', async () => {
+    const h = harness({ p50For: (kind) => (kind === 'remote' ? 136 : 40) });
+    const outcome = await runBenchmark(
+      await plan({ networkType: 'both', localLoads: '100,200', remoteLoads: '50,100', cleanup: true }),
+      h.deps,
+    );
+    expect(h.log).toEqual(['deploy local', 'destroy local', 'deploy remote', 'destroy remote']);
+    const files = (await readdir(outcome.runDir as string)).sort();
+    expect(files).toContain('comparison.json');
+    expect(files).toContain('comparison.txt');
+    expect(files).toContain('remote-benchmark-2.json');
+    const comparison = JSON.parse(await readFile(join(outcome.runDir as string, 'comparison.json'), 'utf8'));
+    expect(comparison.loads.map((l: { load: number }) => l.load)).toEqual([100]);
+    expect(comparison.loads[0].ratios.p50_latency).toBeCloseTo(3.4, 6);
+    expect(comparison.findings).toContain(
+      'at 100 tx/s remote p50 latency is 3.4× local (136.00 ms vs 40.00 ms)',
+    );
+    expect(comparison.only_in_baseline).toEqual([200]);
+    expect(comparison.only_in_candidate).toEqual([50]);
+    expect(h.out.join('\n')).toContain('at 100 tx/s remote p50 latency is 3.4× local');
+  });
+
+  it('searches for the saturation load', async () => {
+    const h = harness({ efficiencyFor: (load) => (load <= 300 ? 0.99 : 300 / load) });
+    const outcome = await runBenchmark(
+      await plan({ loadSearch: true, loadSearchStart: 100, cleanup: true }),
+      h.deps,
+    );
+    expect(outcome.searches).toHaveLength(1);
+    const best = outcome.searches[0]?.outcome.bestLoad as number;
+    // efficiency 300/load stays >= 95% up to 315 tx/s
+    expect(best).toBeLessThanOrEqual(315);
+    expect(best).toBeGreaterThanOrEqual(300);
+    expect(outcome.records.length).toBe(outcome.searches[0]?.outcome.probes.length);
+    expect(h.log).toEqual(['deploy local', 'destroy local']);
+    expect(await readdir(outcome.runDir as string)).toContain('local-load-search.json');
+  });
+
+  it('says that faults take effect in a later release, and records them', async () => {
+    const h = harness();
+    const outcome = await runBenchmark(
+      await plan({
+        loads: '5',
+        committee: 4,
+        faults: 1,
+        crashRecovery: true,
+        crashInterval: 20,
+        consoleOutput: false,
+      }),
+      h.deps,
+    );
+    expect(h.err.join('\n')).toMatch(/take(s)? effect in a later release/);
+    expect(outcome.records[0]?.parameters).toMatchObject({
+      faults: 1,
+      crash_recovery: true,
+      crash_interval: 20,
+      faults_applied: false,
+    });
+    expect(h.out).toEqual([]);
+  });
+
+  it('stops after the level in progress on abort and still cleans up and writes what ran', async () => {
+    const h = harness();
+    const controller = new AbortController();
+    const runLoad = h.deps.runLoad;
+    const outcome = await runBenchmark(await plan({ loads: '5,6,7', cleanup: true }), {
+      ...h.deps,
+      signal: controller.signal,
+      runLoad: async (options) => {
+        const result = await runLoad(options);
+        controller.abort();
+        return { ...result, interrupted: true };
+      },
+    });
+    expect(outcome.interrupted).toBe(true);
+    expect(outcome.records).toHaveLength(1);
+    expect(outcome.records[0]?.interrupted).toBe(true);
+    expect(h.log).toEqual(['deploy local', 'destroy local']);
+    expect(await readdir(outcome.runDir as string)).toContain('local-benchmark-1.json');
+  });
+
+  it('cleans up when the generator fails', async () => {
+    const h = harness();
+    await expect(
+      runBenchmark(await plan({ loads: '5', cleanup: true }), {
+        ...h.deps,
+        runLoad: async () => {
+          throw new Error('generator broke');
+        },
+      }),
+    ).rejects.toThrow('generator broke');
+    expect(h.log).toEqual(['deploy local', 'destroy local']);
+  });
+
+  it('attaches to endpoints without deploying', async () => {
+    const h = harness();
+    const outcome = await runBenchmark(await plan({ endpoints: nodes.url, loads: '5' }), h.deps);
+    expect(h.log).toEqual([]);
+    expect(h.loads[0]?.endpoints[0]?.rpcUrl).toBe(nodes.url);
+    expect(outcome.records[0]?.network_type).toBe('endpoints');
+  });
+
+  it('records a mempool that does not drain, bounded by the settle timeout', async () => {
+    const h = harness();
+    let t = 0;
+    const outcome = await runBenchmark(await plan({ loads: '5', settleTimeout: 2, consoleOutput: false }), {
+      ...h.deps,
+      now: () => (t += 100),
+      fetch: async () =>
+        new Response(JSON.stringify({ result: { n_txs: '7', total: '7' } }), {
+          headers: { 'content-type': 'application/json' },
+        }),
+    });
+    const settle = outcome.records[0]?.runs[0]?.settle;
+    expect(settle?.drained).toBe(false);
+    expect(settle?.residualUnconfirmed).toEqual({ node0: 7, node1: 7 });
+    expect(settle?.settleMs).toBeGreaterThanOrEqual(2000);
+  });
+});
