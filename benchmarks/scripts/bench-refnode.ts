@@ -1,0 +1,408 @@
+/**
+ * Refnode performance (issue 2): 4 nodes, 512-byte txs.
+ *   1. peak: an open-loop sender offers a high rate; committed tx/s is counted from the
+ *      NewBlock events of node0's /websocket (only txs of this run, inside the measure window);
+ *   2. latency: 1,000 tx/s; submit-to-commit = NewBlock event arrival - intended send time
+ *      (coordinated-omission corrected: the schedule, not replies, sets the send times).
+ * CPU (user+sys) and RSS per node come from /proc for local processes and from docker stats
+ * (the containers' cgroup CPU counters) for containers.
+ * Runs against 4 local processes and, when the image exists and compose/docker-compose.yml is
+ * there (`npm run build && npm run images`), against the 4-node compose network too.
+ *
+ * Usage: npm run bench:refnode [-- --peak-rate 8000 --seconds 15 --no-docker]
+ * Writes benchmarks/results/refnode-<timestamp>.json.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as hdr from 'hdr-histogram-js';
+import { Agent, request } from 'undici';
+import WebSocket from 'ws';
+
+const root = resolve(import.meta.dirname, '../..');
+const { values: args } = parseArgs({
+  options: {
+    'peak-rate': { type: 'string', default: '8000' },
+    'latency-rate': { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '15' },
+    'tx-bytes': { type: 'string', default: '512' },
+    'no-docker': { type: 'boolean', default: false },
+    'no-local': { type: 'boolean', default: false },
+    fsync: { type: 'string', default: 'true' },
+    /** Txs per JSON-RPC batch POST in the peak phase (1 = one URI GET per tx). */
+    batch: { type: 'string', default: '20' },
+  },
+});
+const PEAK_RATE = Number(args['peak-rate']);
+const LATENCY_RATE = Number(args['latency-rate']);
+const SECONDS = Number(args.seconds);
+const TX_BYTES = Number(args['tx-bytes']);
+const WARMUP_S = 3;
+const BATCH = Number(args.batch);
+
+interface Network {
+  readonly kind: 'local-processes' | 'docker-compose';
+  readonly rpcUrls: string[];
+  /** Cumulative CPU seconds and RSS bytes per node. */
+  sample(): Promise<{ cpuSeconds: number; rssBytes: number }[]>;
+  stop(): Promise<void>;
+}
+
+interface PhaseResult {
+  readonly offeredRate: number;
+  readonly seconds: number;
+  readonly sent: number;
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly errors: number;
+  readonly committedInWindow: number;
+  readonly committedTxPerSec: number;
+  readonly latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number; count: number };
+  readonly perNode: { cpuPercentOfOneCore: number; rssMiB: number }[];
+  readonly blocks: number;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (typeof a === 'object' && a !== null ? res(a.port) : rej(new Error('no port'))));
+    });
+  });
+}
+
+async function waitReady(urls: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const url of urls) {
+    for (;;) {
+      try {
+        const r = await request(`${url}/status`);
+        const body = (await r.body.json()) as { result?: { sync_info?: { catching_up?: boolean } } };
+        if (r.statusCode === 200 && body.result?.sync_info?.catching_up === false) break;
+      } catch {
+        /* not yet */
+      }
+      if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs} ms`);
+      await sleep(200);
+    }
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function startLocal(): Promise<Network> {
+  const bundle = join(root, 'dist/refnode/refnode.js');
+  execFileSync('node', [join(root, 'scripts/bundle-refnode.mjs')], { stdio: 'inherit' });
+  const dir = join(tmpdir(), `refnode-bench-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  const peers = [0, 1, 2, 3].map((i) => `node${i}@127.0.0.1:${ports[4 + i]}`).join(',');
+  const procs: ChildProcess[] = [0, 1, 2, 3].map((i) =>
+    spawn(
+      process.execPath,
+      [
+        bundle,
+        '--id',
+        `node${i}`,
+        '--peers',
+        peers,
+        '--rpc-port',
+        String(ports[i]),
+        '--p2p-port',
+        String(ports[4 + i]),
+        '--metrics-port',
+        '0',
+        '--data-dir',
+        join(dir, `node${i}`),
+        '--fsync',
+        String(args.fsync),
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    ),
+  );
+  const rpcUrls = [0, 1, 2, 3].map((i) => `http://127.0.0.1:${ports[i]}`);
+  await waitReady(rpcUrls, 20_000);
+  const ticks = 100; // USER_HZ
+  return {
+    kind: 'local-processes',
+    rpcUrls,
+    async sample() {
+      return procs.map((p) => {
+        const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / ticks;
+        const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
+        return { cpuSeconds, rssBytes: Number(rss?.[1] ?? 0) * 1024 };
+      });
+    },
+    async stop() {
+      await Promise.all(
+        procs.map(
+          (p) =>
+            new Promise<void>((r) =>
+              p.exitCode !== null ? r() : (p.once('exit', () => r()), p.kill('SIGTERM')),
+            ),
+        ),
+      );
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function dockerAvailable(): boolean {
+  try {
+    execFileSync('docker', ['image', 'inspect', 'meshbench/refnode:latest'], { stdio: 'ignore' });
+    return existsSync(join(root, 'compose/docker-compose.yml'));
+  } catch {
+    return false;
+  }
+}
+
+async function startCompose(): Promise<Network> {
+  const project = `refnodebench${process.pid}`;
+  const file = join(root, 'compose/docker-compose.yml');
+  const compose = (...a: string[]): string =>
+    execFileSync('docker-compose', ['-p', project, '-f', file, ...a], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+  compose('up', '-d');
+  const rpcUrls = [0, 1, 2, 3].map((i) => `http://127.0.0.1:${26657 + i}`);
+  const ids = [0, 1, 2, 3].map((i) => compose('ps', '-q', `node${i}`).trim());
+  await waitReady(rpcUrls, 60_000);
+  return {
+    kind: 'docker-compose',
+    rpcUrls,
+    async sample() {
+      return ids.map((id) => {
+        // cgroup v1/v2 counters through docker exec-free paths: read the container's cgroup via its pid.
+        const pid = execFileSync('docker', ['inspect', '-f', '{{.State.Pid}}', id], {
+          encoding: 'utf8',
+        }).trim();
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / 100;
+        const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        return { cpuSeconds, rssBytes: Number(rss?.[1] ?? 0) * 1024 };
+      });
+    },
+    async stop() {
+      compose('down', '-v', '--timeout', '5');
+    },
+  };
+}
+
+/** Open-loop run at `rate` for `seconds`, round-robin over nodes; commits seen on node0's websocket. */
+async function runPhase(net: Network, rate: number, seconds: number, batch: number): Promise<PhaseResult> {
+  const runTag = randomBytes(4).readUInt32BE(0);
+  const total = Math.floor(rate * (seconds + WARMUP_S));
+  const intended = new Float64Array(total);
+  const committedAt = new Float64Array(total);
+  const payloadTemplate = randomBytes(TX_BYTES);
+  const t0 = performance.now() + 100;
+  let blocks = 0;
+
+  const ws = new WebSocket(`${net.rpcUrls[0]!.replace('http', 'ws')}/websocket`);
+  await new Promise<void>((res, rej) => {
+    ws.once('open', () => res());
+    ws.once('error', rej);
+  });
+  ws.send(
+    JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { query: "tm.event='NewBlock'" } }),
+  );
+  ws.on('message', (data: Buffer) => {
+    const now = performance.now();
+    const text = data.toString();
+    const start = text.indexOf('"txs":[');
+    if (start < 0) return;
+    blocks++;
+    const end = text.indexOf(']', start);
+    const list = text.slice(start + 7, end);
+    if (list.length === 0) return;
+    for (const item of list.split(',')) {
+      const head = Buffer.from(item.slice(1, 13), 'base64'); // first 9 bytes
+      if (head.length < 8 || head.readUInt32BE(0) !== runTag) continue;
+      const seq = head.readUInt32BE(4);
+      if (seq < total && committedAt[seq] === 0) committedAt[seq] = now;
+    }
+  });
+
+  const agent = new Agent({ connections: 16, pipelining: 1, keepAliveTimeout: 30_000 });
+  let sent = 0;
+  let accepted = 0;
+  let rejected = 0;
+  let errors = 0;
+  let inflight = 0;
+  const before = await net.sample();
+  const measureStart = t0 + WARMUP_S * 1000;
+  let beforeMeasure = before;
+  let sampled = false;
+  await new Promise<void>((done) => {
+    const tick = (): void => {
+      const now = performance.now();
+      if (!sampled && now >= measureStart) {
+        sampled = true;
+        void net.sample().then((s) => (beforeMeasure = s));
+      }
+      const due = Math.min(total, Math.floor(((now - t0) / 1000) * rate));
+      while (sent < due) {
+        const n = Math.min(due - sent, batch);
+        const seqs: number[] = [];
+        for (let k = 0; k < n; k++) {
+          const seq = sent++;
+          intended[seq] = t0 + (seq / rate) * 1000;
+          seqs.push(seq);
+        }
+        if (inflight > 20_000) {
+          errors += n;
+          continue;
+        }
+        const txs = seqs.map((seq) => {
+          const tx = Buffer.from(payloadTemplate);
+          tx.writeUInt32BE(runTag, 0);
+          tx.writeUInt32BE(seq, 4);
+          return tx;
+        });
+        const url = net.rpcUrls[((seqs[0]! / batch) % net.rpcUrls.length) | 0]!;
+        inflight += n;
+        const req =
+          batch === 1
+            ? request(`${url}/broadcast_tx_async?tx=0x${txs[0]!.toString('hex')}`, { dispatcher: agent })
+            : request(url, {
+                dispatcher: agent,
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: JSON.stringify(
+                  txs.map((tx, k) => ({
+                    jsonrpc: '2.0',
+                    id: seqs[k],
+                    method: 'broadcast_tx_async',
+                    params: { tx: tx.toString('base64') },
+                  })),
+                ),
+              });
+        req
+          .then(async (r) => {
+            const body = await r.body.text();
+            const bad = body.split('"error"').length - 1;
+            if (r.statusCode !== 200) rejected += n;
+            else {
+              rejected += bad;
+              accepted += n - bad;
+            }
+          })
+          .catch(() => (errors += n))
+          .finally(() => (inflight -= n));
+      }
+      if (sent >= total) done();
+      else setTimeout(tick, 1);
+    };
+    setTimeout(tick, Math.max(0, t0 - performance.now()));
+  });
+  const sendEnd = performance.now();
+  while (inflight > 0 && performance.now() - sendEnd < 10_000) await sleep(20);
+  await sleep(1500); // let the last blocks commit
+  const after = await net.sample();
+  const measureEnd = sendEnd;
+  ws.close();
+  await agent.close();
+
+  const hist = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  let committedInWindow = 0;
+  const firstMeasured = Math.ceil(WARMUP_S * rate);
+  for (let i = 0; i < total; i++) {
+    const c = committedAt[i]!;
+    if (c === 0) continue;
+    if (c >= measureStart && c <= measureEnd) committedInWindow++;
+    if (i >= firstMeasured) hist.recordValue(Math.max(1, Math.round((c - intended[i]!) * 1000))); // µs
+  }
+  const windowS = (measureEnd - measureStart) / 1000;
+  const elapsedS = (performance.now() - measureStart) / 1000;
+  const perNode = after.map((a, i) => ({
+    cpuPercentOfOneCore: Math.round(((a.cpuSeconds - beforeMeasure[i]!.cpuSeconds) / elapsedS) * 1000) / 10,
+    rssMiB: Math.round((a.rssBytes / 1024 / 1024) * 10) / 10,
+  }));
+  const ms = (us: number): number => Math.round(us / 100) / 10;
+  return {
+    offeredRate: rate,
+    seconds,
+    sent,
+    accepted,
+    rejected,
+    errors,
+    committedInWindow,
+    committedTxPerSec: Math.round(committedInWindow / windowS),
+    latencyMs: {
+      p50: ms(hist.getValueAtPercentile(50)),
+      p90: ms(hist.getValueAtPercentile(90)),
+      p99: ms(hist.getValueAtPercentile(99)),
+      max: ms(hist.maxValue),
+      mean: ms(hist.mean),
+      count: hist.totalCount,
+    },
+    perNode,
+    blocks,
+  };
+}
+
+async function benchNetwork(start: () => Promise<Network>): Promise<unknown> {
+  const net = await start();
+  try {
+    process.stderr.write(`bench-refnode: ${net.kind}: peak phase at ${PEAK_RATE} tx/s for ${SECONDS}s\n`);
+    const peak = await runPhase(net, PEAK_RATE, SECONDS, BATCH);
+    process.stderr.write(`  committed ${peak.committedTxPerSec} tx/s; p50 ${peak.latencyMs.p50} ms\n`);
+    await sleep(2000);
+    process.stderr.write(
+      `bench-refnode: ${net.kind}: latency phase at ${LATENCY_RATE} tx/s for ${SECONDS}s\n`,
+    );
+    const latency = await runPhase(net, LATENCY_RATE, SECONDS, 1);
+    process.stderr.write(
+      `  committed ${latency.committedTxPerSec} tx/s; p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms\n`,
+    );
+    return { network: net.kind, peak, latency };
+  } finally {
+    await net.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const results: unknown[] = [];
+  if (args['no-local'] !== true) results.push(await benchNetwork(startLocal));
+  if (args['no-docker'] !== true) {
+    if (dockerAvailable()) results.push(await benchNetwork(startCompose));
+    else
+      process.stderr.write(
+        'bench-refnode: skipping containers (no meshbench/refnode:latest image or compose file; run npm run build && npm run images)\n',
+      );
+  }
+  const out = {
+    kind: 'refnode-bench',
+    at: new Date().toISOString(),
+    machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+    txBytes: TX_BYTES,
+    method: `open-loop broadcast_tx_async, round-robin over 4 nodes, 16 keep-alive connections; peak phase: JSON-RPC batch POSTs of ${BATCH} txs; latency phase: one URI GET per tx; commits from node0 NewBlock events; latency from the intended send time`,
+    fsync: args.fsync,
+    results,
+  };
+  const dir = join(root, 'benchmarks/results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `refnode-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\nwritten ${file}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench-refnode: error: ${(err as Error).message}\n`);
+  process.exit(1);
+});
