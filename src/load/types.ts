@@ -62,6 +62,12 @@ export interface LoadOptions {
   readonly signal?: AbortSignal;
   /** Called about once a second with progress. */
   readonly onProgress?: (progress: LoadProgress) => void;
+  /** Extension: a send later than this after its intended time is counted as `late` (still sent). Default 10 ms. */
+  readonly lateThresholdMs?: number;
+  /** Extension: a send later than this after its intended time is not sent and counted as `dropped`. Default 1000 ms. */
+  readonly maxScheduleLagMs?: number;
+  /** Extension: WebSocket URLs subscribed to for commits (cometbft); default: every endpoint's wsUrl (or rpcUrl + /websocket), at most 3. */
+  readonly commitWebsocketUrls?: readonly string[];
 }
 
 export interface LoadProgress {
@@ -100,6 +106,8 @@ export interface OutcomeCounts {
   readonly dropped: number;
   readonly committed: number;
   readonly commitTimeout: number;
+  /** Extension: sent, but later than `lateThresholdMs` after the intended time (a subset of the sends, not a failure). */
+  readonly late?: number;
 }
 
 export interface StageLatency {
@@ -161,4 +169,32 @@ export interface LoadResult {
   readonly timeSeries: readonly SecondSample[];
   /** True when the run was stopped early (Ctrl-C / abort); figures cover what ran. */
   readonly interrupted: boolean;
+  /** Extension: what the warm-up and cool-down windows saw (excluded from every figure above). */
+  readonly excluded?: {
+    readonly warmup: {
+      readonly scheduled: number;
+      readonly sent: number;
+      readonly ok: number;
+      readonly failed: number;
+    };
+    readonly cooldown: {
+      readonly scheduled: number;
+      readonly sent: number;
+      readonly ok: number;
+      readonly failed: number;
+    };
+  };
+  /** Extension: generator settings that shape the figures. */
+  readonly generator?: {
+    readonly workers: number;
+    readonly connectionsPerEndpoint: number;
+    readonly pipelining: number;
+    readonly maxInFlight: number;
+    readonly requestTimeoutMs: number;
+    readonly commitTimeoutMs: number;
+    readonly endpoints: readonly string[];
+    readonly shape: LoadShape;
+    readonly confirm: ConfirmMode;
+    readonly broadcastMode?: BroadcastMode;
+  };
 }

@@ -1,0 +1,487 @@
+/**
+ * One shard of the open-loop generator (the whole generator when workers = 1).
+ * Shard k of K sends the sequence numbers ≡ k (mod K) of the shared schedule.
+ *
+ * Timing: intended send times come from the schedule and a monotonic clock shared
+ * by all threads of the process. The loop sends everything that is due, then sleeps
+ * on a timer until the next send (batched timer: no busy spin, so CPU per tx stays
+ * low; lag stays around the timer's ~1 ms granularity). Sends that find the in-flight
+ * bound reached, or that are later than `maxScheduleLagMs`, are counted as dropped.
+ *
+ * Every reply is read to the end and classified. Timeouts are checked from a FIFO
+ * of in-flight requests (sends happen in time order), so no timer per request.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { Endpoint } from '../testbed/testbed.js';
+import { createProtocol } from '../protocols/index.js';
+import type { CommitSource, Protocol, ReplyOutcome } from '../protocols/index.js';
+import { Recorder } from '../measure/recorder.js';
+import type { AckOutcome, Phase, RecorderState } from '../measure/recorder.js';
+import { TransactionFactory, txHash } from './payload.js';
+import { planSchedule } from './schedule.js';
+import type { PlanInput, SchedulePlan } from './schedule.js';
+import { createTargetPicker } from './targets.js';
+import type { ConfirmMode, LoadProgress, ProtocolOptions, TargetSelection } from './types.js';
+
+/** Everything a shard needs; structured-cloneable (crosses into worker threads). */
+export interface ShardSettings {
+  readonly runId: string;
+  readonly endpoints: readonly Endpoint[];
+  readonly protocol: ProtocolOptions;
+  readonly plan: PlanInput;
+  readonly transactionSizeBytes: number;
+  readonly confirm: ConfirmMode;
+  readonly commitTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly connectionsPerEndpoint: number;
+  readonly pipelining: number;
+  /** In-flight bound of this shard. */
+  readonly maxInFlight: number;
+  readonly target: TargetSelection;
+  readonly lateThresholdMs: number;
+  readonly maxScheduleLagMs: number;
+  readonly commitWebsocketUrls: readonly string[];
+  readonly shardIndex: number;
+  readonly shardCount: number;
+}
+
+export interface ShardResult {
+  readonly recorder: RecorderState;
+  readonly interrupted: boolean;
+  /** Commit confirmation fell back to polling (no event stream). */
+  readonly commitPolling: boolean;
+}
+
+class TimeoutAbort extends Error {
+  constructor() {
+    super('request timed out');
+    this.name = 'TimeoutAbort';
+  }
+}
+
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function classifyError(error: Error): AckOutcome {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout' };
+  if (code !== undefined && CONNECTION_ERROR_CODES.has(code)) return { kind: 'connectionError' };
+  return { kind: 'connectionError' };
+}
+
+function toAckOutcome(reply: ReplyOutcome): AckOutcome {
+  switch (reply.kind) {
+    case 'ok':
+      return { kind: 'ok' };
+    case 'rejected':
+      return { kind: 'rejected', code: reply.code };
+    case 'httpError':
+      return { kind: 'httpError', status: reply.status };
+    case 'badResponse':
+      return { kind: 'badResponse' };
+  }
+}
+
+/** One request in flight: the undici handler and the tx's bookkeeping. */
+class TxRequest implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | undefined;
+  status = 0;
+  chunks: Buffer[] = [];
+  /** The ack stage ended (reply, error or timeout). */
+  ackDone = false;
+  ackOk = false;
+  /** Commit seen, timed out or no longer expected. */
+  commitDone = false;
+  lastPolledMs = 0;
+
+  constructor(
+    private readonly shard: Shard,
+    readonly seq: number,
+    readonly intendedMs: number,
+    readonly sentMs: number,
+    readonly node: number,
+    readonly phase: Phase,
+    readonly second: number,
+    readonly hash: string | undefined,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+  }
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    this.status = statusCode;
+  }
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+  onResponseEnd(): void {
+    const chunks = this.chunks;
+    this.chunks = [];
+    const body =
+      chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
+    this.shard.onReply(this, body);
+  }
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.chunks = [];
+    this.shard.onError(this, error);
+  }
+}
+
+/** A FIFO with O(1) shift that compacts itself. */
+class Fifo<T> {
+  private items: T[] = [];
+  private head = 0;
+  push(item: T): void {
+    this.items.push(item);
+  }
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+  shift(): void {
+    this.items[this.head] = undefined as T;
+    this.head++;
+    if (this.head > 4096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = this.head; i < this.items.length; i++) yield this.items[i] as T;
+  }
+}
+
+export class Shard {
+  readonly plan: SchedulePlan;
+  private readonly protocol: Protocol;
+  private readonly recorder: Recorder;
+  private readonly pools: Pool[];
+  private readonly paths: string[];
+  private readonly headers: string[];
+  private readonly pick: (seq: number) => number;
+  private readonly txs: TransactionFactory;
+  private readonly inFlight = new Fifo<TxRequest>();
+  private inFlightCount = 0;
+  private readonly commitQueue = new Fifo<TxRequest>();
+  private readonly pendingCommits = new Map<string, TxRequest>();
+  private commitSources: CommitSource[] = [];
+  private commitPolling = false;
+  private pollsInFlight = 0;
+  private lastPollRoundMs = 0;
+  private clockOriginPerf = 0;
+  private epochOriginMs = 0;
+  // Progress counters (all phases).
+  private progressSent = 0;
+  private progressOk = 0;
+  private progressFailed = 0;
+  private progressCommitted = 0;
+
+  constructor(private readonly settings: ShardSettings) {
+    this.plan = planSchedule(settings.plan);
+    this.protocol = createProtocol(settings.protocol);
+    this.recorder = new Recorder(settings.endpoints.map((e) => e.nodeId));
+    this.txs = new TransactionFactory(settings.transactionSizeBytes, settings.runId);
+    this.pick = createTargetPicker(settings.endpoints, settings.target);
+    this.pools = settings.endpoints.map((endpoint) => {
+      const url = new URL(endpoint.rpcUrl);
+      return new Pool(url.origin, {
+        connections: settings.connectionsPerEndpoint,
+        pipelining: settings.pipelining,
+        keepAliveTimeout: 30_000,
+        // Our own FIFO check times requests out (no timer per request).
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        connect: { timeout: Math.min(settings.requestTimeoutMs, 10_000) },
+      });
+    });
+    this.headers = Object.entries(this.protocol.request.headers).flat();
+    this.paths = settings.endpoints.map((endpoint) => {
+      const base = new URL(endpoint.rpcUrl).pathname.replace(/\/$/, '');
+      const path = this.protocol.request.path;
+      return base + (path.startsWith('/') ? path : `/${path}`);
+    });
+  }
+
+  private get confirming(): boolean {
+    return this.settings.confirm === 'commit';
+  }
+
+  /** Subscribes to commit events (before the start, so none is missed). */
+  async prepare(): Promise<void> {
+    const commits = this.protocol.commits;
+    if (!this.confirming) return;
+    if (!commits) {
+      // Protocols without commit events: broadcast replies are the only evidence; poll is not possible.
+      return;
+    }
+    if (this.isCommitMode()) return;
+    const urls = this.settings.commitWebsocketUrls;
+    this.commitSources = urls.map((url) => commits.subscribe(url, (hash) => this.onCommitted(hash)));
+    const ready = await Promise.all(this.commitSources.map((source) => source.ready));
+    this.commitPolling = !ready.some(Boolean);
+  }
+
+  /** broadcast_tx_commit: the reply itself confirms the commit. */
+  private isCommitMode(): boolean {
+    return this.settings.protocol.kind === 'cometbft' && this.settings.protocol.broadcastMode === 'commit';
+  }
+
+  /** Milliseconds since the schedule start. */
+  private now(): number {
+    return performance.now() - this.clockOriginPerf;
+  }
+
+  /**
+   * Runs the schedule. `startHrNs` is the shared start (process.hrtime.bigint()
+   * clock), `startEpochMs` the same instant as wall-clock time (carried in txs).
+   */
+  async run(
+    startHrNs: bigint,
+    startEpochMs: number,
+    control: {
+      signal?: AbortSignal;
+      onProgress?: (p: LoadProgress) => void;
+      stopRequested?: () => boolean;
+    } = {},
+  ): Promise<ShardResult> {
+    this.clockOriginPerf = performance.now() - Number(process.hrtime.bigint() - startHrNs) / 1e6;
+    this.epochOriginMs = startEpochMs;
+    const { schedule, endSeq } = this.plan;
+    const step = this.settings.shardCount;
+    let seq = this.settings.shardIndex;
+    let interrupted = false;
+    let nextProgressMs = 1000;
+    const stopped = () => control.signal?.aborted === true || control.stopRequested?.() === true;
+
+    // Wait for the start.
+    const untilStart = -this.now();
+    if (untilStart > 0) await sleep(untilStart);
+
+    while (seq < endSeq) {
+      if (stopped()) {
+        interrupted = true;
+        break;
+      }
+      let now = this.now();
+      let intended = schedule.timeOf(seq);
+      while (intended <= now) {
+        this.send(seq, intended);
+        seq += step;
+        if (seq >= endSeq) break;
+        intended = schedule.timeOf(seq);
+        // Long bursts (catching up) re-read the clock so lag figures stay honest.
+        if ((seq / step) % 64 === 0) now = this.now();
+      }
+      now = this.now();
+      this.checkTimeouts(now);
+      if (now >= nextProgressMs) {
+        nextProgressMs = now + 1000;
+        this.recorder.compactSecondsBefore(Math.floor((now - this.plan.measuredStartMs) / 1000) - 1);
+        control.onProgress?.(this.progress(now));
+      }
+      if (seq >= endSeq) break;
+      const waitMs = intended - this.now();
+      if (waitMs > 0) await sleep(waitMs >= 1 ? Math.floor(waitMs) : 1);
+      else await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+
+    // Drain: every in-flight request ends (reply, error or timeout), every pending commit too.
+    const graceMs = interrupted ? Math.min(this.settings.requestTimeoutMs, 2000) : Infinity;
+    const drainStart = this.now();
+    while (this.inFlightCount > 0 || this.pendingCommits.size > 0) {
+      const now = this.now();
+      if (now - drainStart > graceMs) {
+        this.checkTimeouts(Infinity);
+        break;
+      }
+      this.checkTimeouts(now);
+      if (now >= nextProgressMs) {
+        nextProgressMs = now + 1000;
+        control.onProgress?.(this.progress(now));
+      }
+      if (this.inFlightCount === 0 && this.pendingCommits.size === 0) break;
+      await sleep(5);
+    }
+    control.onProgress?.(this.progress(this.now()));
+    await this.close();
+    return { recorder: this.recorder.toState(), interrupted, commitPolling: this.commitPolling };
+  }
+
+  private progress(elapsedMs: number): LoadProgress {
+    const scheduled = Math.min(this.plan.endSeq, this.plan.schedule.seqsBefore(elapsedMs));
+    return {
+      elapsedMs,
+      scheduled: Math.ceil(scheduled / this.settings.shardCount),
+      sent: this.progressSent,
+      ok: this.progressOk,
+      failed: this.progressFailed,
+      committed: this.progressCommitted,
+      inFlight: this.inFlightCount,
+    };
+  }
+
+  private phaseOf(seq: number): Phase {
+    if (seq < this.plan.firstMeasuredSeq) return 'warmup';
+    if (seq < this.plan.firstCooldownSeq) return 'measured';
+    return 'cooldown';
+  }
+
+  private send(seq: number, intendedMs: number): void {
+    const phase = this.phaseOf(seq);
+    const second = phase === 'measured' ? Math.floor((intendedMs - this.plan.measuredStartMs) / 1000) : 0;
+    const node = this.pick(seq);
+    const sentMs = this.now();
+    const lagMs = sentMs - intendedMs;
+    if (this.inFlightCount >= this.settings.maxInFlight || lagMs > this.settings.maxScheduleLagMs) {
+      this.recorder.recordDrop(phase, node, second);
+      this.progressFailed++;
+      return;
+    }
+    const tx = this.txs.make(seq, (this.epochOriginMs + intendedMs) * 1000);
+    const hash = this.confirming && !this.isCommitMode() ? txHash(tx.bytes) : undefined;
+    const request = new TxRequest(this, seq, intendedMs, sentMs, node, phase, second, hash);
+    const template = this.protocol.request;
+    this.recorder.recordSend(phase, node, second, sentMs, lagMs, lagMs > this.settings.lateThresholdMs);
+    this.progressSent++;
+    this.inFlightCount++;
+    this.inFlight.push(request);
+    if (hash !== undefined) {
+      this.pendingCommits.set(hash, request);
+      this.commitQueue.push(request);
+    }
+    (this.pools[node] as Pool).dispatch(
+      {
+        path: this.paths[node] as string,
+        method: template.method,
+        headers: this.headers,
+        body: this.protocol.body(tx, seq),
+        ...(this.settings.pipelining > 1 ? { idempotent: true } : {}),
+      },
+      request,
+    );
+  }
+
+  onReply(request: TxRequest, body: string): void {
+    if (request.ackDone) return; // already timed out; the late reply was still read
+    const reply = this.protocol.parseReply(request.status, body);
+    this.endAck(request, toAckOutcome(reply));
+    if (reply.kind === 'ok' && reply.committed === true && this.confirming) {
+      this.commit(request);
+    }
+  }
+
+  onError(request: TxRequest, error: Error): void {
+    if (request.ackDone) return;
+    this.endAck(request, error instanceof TimeoutAbort ? { kind: 'timeout' } : classifyError(error));
+  }
+
+  private endAck(request: TxRequest, outcome: AckOutcome): void {
+    request.ackDone = true;
+    this.inFlightCount--;
+    const now = this.now();
+    const ok = outcome.kind === 'ok';
+    request.ackOk = ok;
+    if (ok) this.progressOk++;
+    else this.progressFailed++;
+    this.recorder.recordAck(
+      request.phase,
+      request.node,
+      request.second,
+      outcome,
+      now - request.intendedMs,
+      now - request.sentMs,
+    );
+    if (!ok && request.hash !== undefined && !request.commitDone) {
+      request.commitDone = true;
+      this.pendingCommits.delete(request.hash);
+    }
+  }
+
+  private commit(request: TxRequest): void {
+    if (request.commitDone) return;
+    request.commitDone = true;
+    if (request.hash !== undefined) this.pendingCommits.delete(request.hash);
+    const now = this.now();
+    this.progressCommitted++;
+    this.recorder.recordCommit(
+      request.phase,
+      request.node,
+      request.second,
+      now - request.intendedMs,
+      now - request.sentMs,
+    );
+  }
+
+  private onCommitted(hash: string): void {
+    const request = this.pendingCommits.get(hash);
+    if (request) this.commit(request);
+  }
+
+  /** Times out requests and commits whose deadline passed (`now` = Infinity: all of them). */
+  private checkTimeouts(now: number): void {
+    const requestTimeoutMs = this.settings.requestTimeoutMs;
+    for (let head = this.inFlight.peek(); head !== undefined; head = this.inFlight.peek()) {
+      if (!head.ackDone) {
+        if (head.sentMs + requestTimeoutMs > now) break;
+        this.endAck(head, { kind: 'timeout' });
+        head.controller?.abort(new TimeoutAbort());
+      }
+      this.inFlight.shift();
+    }
+    if (!this.confirming) return;
+    const commitTimeoutMs = this.settings.commitTimeoutMs;
+    for (let head = this.commitQueue.peek(); head !== undefined; head = this.commitQueue.peek()) {
+      if (!head.commitDone) {
+        if (head.sentMs + commitTimeoutMs > now) break;
+        head.commitDone = true;
+        if (head.hash !== undefined) this.pendingCommits.delete(head.hash);
+        this.recorder.recordCommitTimeout(head.phase);
+      }
+      this.commitQueue.shift();
+    }
+    if (
+      this.commitPolling ||
+      (this.commitSources.length > 0 && !this.commitSources.some((s) => s.connected))
+    ) {
+      this.commitPolling = true;
+      this.pollCommits(now);
+    }
+  }
+
+  /** Fallback when no event stream is live: ask the node with `tx?hash=` (bounded rate and concurrency). */
+  private pollCommits(now: number): void {
+    const commits = this.protocol.commits;
+    if (!commits || !Number.isFinite(now) || now - this.lastPollRoundMs < 250) return;
+    this.lastPollRoundMs = now;
+    let budget = 200;
+    for (const request of this.commitQueue) {
+      if (budget <= 0 || this.pollsInFlight >= 32) break;
+      if (request.commitDone || !request.ackOk || request.hash === undefined) continue;
+      if (now - request.sentMs < 200 || now - request.lastPolledMs < 500) continue;
+      request.lastPolledMs = now;
+      budget--;
+      this.pollsInFlight++;
+      const endpoint = this.settings.endpoints[request.node] as Endpoint;
+      void commits.poll(endpoint, request.hash, 2000).then((committed) => {
+        this.pollsInFlight--;
+        if (committed) this.commit(request);
+      });
+    }
+  }
+
+  private async close(): Promise<void> {
+    await Promise.all(this.commitSources.map((source) => source.close()));
+    await Promise.all(this.pools.map((pool) => pool.destroy().catch(() => undefined)));
+  }
+}

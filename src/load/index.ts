@@ -1,0 +1,330 @@
+/**
+ * The shared load generator: `runLoad(options)` runs an open-loop schedule against
+ * the endpoints and returns plain figures (`LoadResult`). `probeEndpoints` checks
+ * that every endpoint answers its health check before a run.
+ */
+import { Worker } from 'node:worker_threads';
+import { MeshbenchError } from '../common/errors.js';
+import { createProtocol } from '../protocols/index.js';
+import type { ProtocolKind } from '../protocols/index.js';
+import { websocketUrlFor } from '../protocols/cometbft.js';
+import type { Endpoint } from '../testbed/testbed.js';
+import { Recorder } from '../measure/recorder.js';
+import { summarize } from '../measure/histogram.js';
+import { Shard } from './engine.js';
+import type { ShardResult, ShardSettings } from './engine.js';
+import { planSchedule } from './schedule.js';
+import type { SchedulePlan } from './schedule.js';
+import { validateLoadOptions } from './validate.js';
+import type { LoadOptions, LoadProgress, LoadResult, ProtocolOptions } from './types.js';
+
+export type * from './types.js';
+export {
+  validateLoadOptions,
+  checkRate,
+  checkTransactionSize,
+  checkEndpointUrl,
+  checkProtocolKind,
+} from './validate.js';
+export { MAX_TRANSACTION_SIZE_BYTES, txHash, parseTransaction } from './payload.js';
+export { planSchedule } from './schedule.js';
+
+export const LOAD_DEFAULTS = {
+  requestTimeoutMs: 10_000,
+  commitTimeoutMs: 30_000,
+  connectionsPerEndpoint: 64,
+  pipelining: 1,
+  maxInFlight: 10_000,
+  workers: 1,
+  lateThresholdMs: 10,
+  maxScheduleLagMs: 1_000,
+  /** How many nodes' `/websocket` to subscribe to for commits. */
+  commitSubscriptions: 2,
+} as const;
+
+/** Lead time between preparing the shards and the first scheduled send. */
+const START_DELAY_MS = 50;
+
+/**
+ * Checks every endpoint with the protocol's health request (cometbft: GET /health;
+ * etcd: POST /v3/maintenance/status; http: GET base URL). Throws
+ * MeshbenchError('ENDPOINT_UNREACHABLE') naming the first URL that failed.
+ */
+export async function probeEndpoints(
+  endpoints: readonly Endpoint[],
+  protocol: ProtocolOptions | ProtocolKind = 'cometbft',
+  timeoutMs = 3_000,
+): Promise<void> {
+  const options: ProtocolOptions =
+    typeof protocol === 'string'
+      ? protocol === 'http'
+        ? { kind: 'http', method: 'POST', path: '/', bodyTemplate: '{{tx}}' }
+        : protocol === 'etcd'
+          ? { kind: 'etcd' }
+          : { kind: 'cometbft', broadcastMode: 'async' }
+      : protocol;
+  const adapter = createProtocol(options);
+  const results = await Promise.allSettled(endpoints.map((endpoint) => adapter.probe(endpoint, timeoutMs)));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
+function shardSettings(options: LoadOptions, shardIndex: number, shardCount: number): ShardSettings {
+  const maxInFlight = options.maxInFlight ?? LOAD_DEFAULTS.maxInFlight;
+  const commitWebsocketUrls =
+    options.commitWebsocketUrls ??
+    (options.protocol.kind === 'cometbft'
+      ? options.endpoints.slice(0, LOAD_DEFAULTS.commitSubscriptions).map(websocketUrlFor)
+      : []);
+  return {
+    runId: options.runId,
+    endpoints: options.endpoints.map((e) => ({ ...e })),
+    protocol: options.protocol,
+    plan: {
+      shape: options.shape,
+      ...(options.durationMs === undefined ? {} : { durationMs: options.durationMs }),
+      ...(options.transactions === undefined ? {} : { transactions: options.transactions }),
+      warmupMs: options.warmupMs ?? 0,
+      cooldownMs: options.cooldownMs ?? 0,
+    },
+    transactionSizeBytes: options.transactionSizeBytes,
+    confirm: options.confirm,
+    commitTimeoutMs: options.commitTimeoutMs ?? LOAD_DEFAULTS.commitTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs ?? LOAD_DEFAULTS.requestTimeoutMs,
+    connectionsPerEndpoint: options.connectionsPerEndpoint ?? LOAD_DEFAULTS.connectionsPerEndpoint,
+    pipelining: options.pipelining ?? LOAD_DEFAULTS.pipelining,
+    maxInFlight: Math.max(1, Math.ceil(maxInFlight / shardCount)),
+    target: options.target ?? { kind: 'round-robin' },
+    lateThresholdMs: options.lateThresholdMs ?? LOAD_DEFAULTS.lateThresholdMs,
+    maxScheduleLagMs: options.maxScheduleLagMs ?? LOAD_DEFAULTS.maxScheduleLagMs,
+    commitWebsocketUrls,
+    shardIndex,
+    shardCount,
+  };
+}
+
+/** The worker entry: the compiled .js next to this file, or the .ts source under tsx/vitest. */
+function workerEntry(): { url: URL; execArgv: string[] } {
+  const self = import.meta.url;
+  if (self.endsWith('.ts')) return { url: new URL('./worker.ts', self), execArgv: ['--import', 'tsx'] };
+  return { url: new URL('./worker.js', self), execArgv: [] };
+}
+
+interface RunControl {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: LoadProgress) => void;
+}
+
+async function runInThisThread(options: LoadOptions, control: RunControl): Promise<ShardResult[]> {
+  const shard = new Shard(shardSettings(options, 0, 1));
+  await shard.prepare();
+  const startHrNs = process.hrtime.bigint() + BigInt(START_DELAY_MS * 1e6);
+  const startEpochMs = Date.now() + START_DELAY_MS;
+  const result = await shard.run(startHrNs, startEpochMs, {
+    ...(control.signal ? { signal: control.signal } : {}),
+    ...(control.onProgress ? { onProgress: control.onProgress } : {}),
+  });
+  return [result];
+}
+
+async function runInWorkers(
+  options: LoadOptions,
+  count: number,
+  control: RunControl,
+): Promise<ShardResult[]> {
+  const entry = workerEntry();
+  const progress: (LoadProgress | undefined)[] = new Array<LoadProgress | undefined>(count).fill(undefined);
+  const workers: Worker[] = [];
+  const readies: Promise<void>[] = [];
+  const dones: Promise<ShardResult>[] = [];
+  for (let k = 0; k < count; k++) {
+    const worker = new Worker(entry.url, {
+      workerData: shardSettings(options, k, count),
+      execArgv: entry.execArgv,
+    });
+    workers.push(worker);
+    let resolveReady!: () => void;
+    let rejectReady!: (error: Error) => void;
+    readies.push(
+      new Promise<void>((resolve, reject) => {
+        resolveReady = resolve;
+        rejectReady = reject;
+      }),
+    );
+    dones.push(
+      new Promise<ShardResult>((resolve, reject) => {
+        worker.on(
+          'message',
+          (message: { type: string; result?: ShardResult; progress?: LoadProgress; message?: string }) => {
+            if (message.type === 'ready') resolveReady();
+            else if (message.type === 'done' && message.result) resolve(message.result);
+            else if (message.type === 'progress' && message.progress) {
+              progress[k] = message.progress;
+              if (control.onProgress && k === 0) control.onProgress(sumProgress(progress));
+            } else if (message.type === 'error') {
+              const error = new MeshbenchError(
+                'INTERNAL',
+                `load worker ${k} failed: ${message.message ?? 'unknown error'}`,
+              );
+              rejectReady(error);
+              reject(error);
+            }
+          },
+        );
+        worker.on('error', (error) => {
+          rejectReady(error);
+          reject(error);
+        });
+        worker.on('exit', (code) => {
+          const error = new MeshbenchError(
+            'INTERNAL',
+            `load worker ${k} exited with code ${code} before reporting`,
+          );
+          rejectReady(error);
+          reject(error);
+        });
+      }),
+    );
+  }
+  const stopAll = () => {
+    for (const worker of workers) worker.postMessage({ type: 'stop' });
+  };
+  try {
+    await Promise.all(readies);
+    const startHrNs = process.hrtime.bigint() + BigInt(START_DELAY_MS * 1e6);
+    const startEpochMs = Date.now() + START_DELAY_MS;
+    for (const worker of workers)
+      worker.postMessage({ type: 'start', startHrNs: startHrNs.toString(), startEpochMs });
+    control.signal?.addEventListener('abort', stopAll, { once: true });
+    if (control.signal?.aborted) stopAll();
+    return await Promise.all(dones);
+  } finally {
+    control.signal?.removeEventListener('abort', stopAll);
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+}
+
+function sumProgress(parts: readonly (LoadProgress | undefined)[]): LoadProgress {
+  const total = { elapsedMs: 0, scheduled: 0, sent: 0, ok: 0, failed: 0, committed: 0, inFlight: 0 };
+  for (const p of parts) {
+    if (!p) continue;
+    total.elapsedMs = Math.max(total.elapsedMs, p.elapsedMs);
+    total.scheduled += p.scheduled;
+    total.sent += p.sent;
+    total.ok += p.ok;
+    total.failed += p.failed;
+    total.committed += p.committed;
+    total.inFlight += p.inFlight;
+  }
+  return total;
+}
+
+/** Runs the load and returns its figures. Throws MeshbenchError('BAD_FLAG') for invalid options. */
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  validateLoadOptions(options);
+  const plan = planSchedule(shardSettings(options, 0, 1).plan);
+  const workers = options.workers ?? LOAD_DEFAULTS.workers;
+  const startedAt = new Date();
+  const startMs = Date.now();
+  let abortedAtMs: number | undefined;
+  const onAbort = () => {
+    abortedAtMs = Date.now() - startMs;
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const control: RunControl = {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  };
+  let results: ShardResult[];
+  try {
+    results =
+      workers <= 1 ? await runInThisThread(options, control) : await runInWorkers(options, workers, control);
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+  const recorder = Recorder.fromStates(
+    options.endpoints.map((e) => e.nodeId),
+    results.map((r) => r.recorder),
+  );
+  const interrupted = results.some((r) => r.interrupted);
+  return buildLoadResult(options, plan, recorder, {
+    startedAt,
+    endedAt: new Date(),
+    interrupted,
+    ...(interrupted && abortedAtMs !== undefined ? { stoppedAtMs: abortedAtMs - START_DELAY_MS } : {}),
+    workers,
+  });
+}
+
+/** Turns merged recorder state into the plain LoadResult. */
+export function buildLoadResult(
+  options: LoadOptions,
+  plan: SchedulePlan,
+  recorder: Recorder,
+  run: { startedAt: Date; endedAt: Date; interrupted: boolean; stoppedAtMs?: number; workers: number },
+): LoadResult {
+  const windowMs = plan.measuredEndMs - plan.measuredStartMs;
+  const ranMs =
+    run.stoppedAtMs === undefined
+      ? windowMs
+      : Math.max(0, Math.min(windowMs, run.stoppedAtMs - plan.measuredStartMs));
+  const durationSecs = ranMs / 1000;
+  const confirming = options.confirm === 'commit';
+  const outcomes = recorder.outcomes();
+  const spanMs = recorder.lastSendMs - recorder.firstSendMs;
+  const achievedRate =
+    recorder.sent > 1 && spanMs > 0
+      ? (recorder.sent - 1) / (spanMs / 1000)
+      : durationSecs > 0
+        ? recorder.sent / durationSecs
+        : 0;
+  const perSecond = (count: number) => (durationSecs > 0 ? count / durationSecs : 0);
+  const settings = shardSettings(options, 0, 1);
+  return {
+    runId: options.runId,
+    protocol: options.protocol.kind,
+    startedAt: run.startedAt.toISOString(),
+    endedAt: run.endedAt.toISOString(),
+    durationSecs,
+    warmupSecs: plan.warmupMs / 1000,
+    cooldownSecs: plan.cooldownMs / 1000,
+    transactionSizeBytes: options.transactionSizeBytes,
+    inputRate: run.stoppedAtMs === undefined ? plan.inputRate : perSecond(recorder.scheduled),
+    achievedRate,
+    acceptedThroughput: perSecond(outcomes.ok),
+    committedThroughput: confirming ? perSecond(outcomes.committed) : 0,
+    efficiency:
+      recorder.scheduled > 0 ? (confirming ? outcomes.committed : outcomes.ok) / recorder.scheduled : 0,
+    scheduled: recorder.scheduled,
+    sent: recorder.sent,
+    outcomes,
+    latency: {
+      ack: { corrected: summarize(recorder.ackCorrected), uncorrected: summarize(recorder.ackUncorrected) },
+      ...(confirming
+        ? {
+            commit: {
+              corrected: summarize(recorder.commitCorrected),
+              uncorrected: summarize(recorder.commitUncorrected),
+            },
+          }
+        : {}),
+    },
+    scheduleLag: summarize(recorder.lag),
+    perNode: recorder.perNode(confirming),
+    timeSeries: recorder.timeSeries(confirming, Math.ceil(durationSecs)),
+    interrupted: run.interrupted,
+    excluded: { warmup: { ...recorder.excluded.warmup }, cooldown: { ...recorder.excluded.cooldown } },
+    generator: {
+      workers: run.workers,
+      connectionsPerEndpoint: settings.connectionsPerEndpoint,
+      pipelining: settings.pipelining,
+      maxInFlight: options.maxInFlight ?? LOAD_DEFAULTS.maxInFlight,
+      requestTimeoutMs: settings.requestTimeoutMs,
+      commitTimeoutMs: settings.commitTimeoutMs,
+      endpoints: options.endpoints.map((e) => e.rpcUrl),
+      shape: options.shape,
+      confirm: options.confirm,
+      ...(options.protocol.kind === 'cometbft' ? { broadcastMode: options.protocol.broadcastMode } : {}),
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Transactions: unique, of the exact configured size in bytes (before base64),
+ * carrying the sequence number, the run id and the intended send time.
+ *
+ * Layout (ASCII, so key=value apps such as CometBFT's kvstore accept it):
+ *   `<seq base36>=<runId>.<intended send time, µs since the epoch, base36>.xxxx…`
+ * The sequence number comes first so that even tiny sizes stay unique for as long
+ * as the size allows (there are only 36^size distinct txs of `size` bytes). There
+ * is exactly one `=`. The rest is filler (`x`). One buffer is reused per generator.
+ */
+import { createHash } from 'node:crypto';
+
+export const MAX_TRANSACTION_SIZE_BYTES = 16 * 1024 * 1024;
+const FILLER = 0x78; // 'x'
+
+export interface Transaction {
+  /** The raw bytes (a view of a reused buffer: copy before keeping it). */
+  readonly bytes: Buffer;
+  readonly base64: string;
+}
+
+export class TransactionFactory {
+  private readonly buffer: Buffer;
+  private readonly runIdPart: string;
+  private lastHeaderLength = 0;
+
+  constructor(
+    private readonly sizeBytes: number,
+    runId: string,
+  ) {
+    if (!Number.isInteger(sizeBytes) || sizeBytes < 1 || sizeBytes > MAX_TRANSACTION_SIZE_BYTES) {
+      throw new RangeError(`transaction size ${sizeBytes} is outside 1..${MAX_TRANSACTION_SIZE_BYTES}`);
+    }
+    this.buffer = Buffer.alloc(sizeBytes, FILLER);
+    this.runIdPart = runId.replace(/[^A-Za-z0-9_-]/g, '_');
+  }
+
+  /** Builds tx `seq`, intended to be sent at `intendedEpochMicros`. */
+  make(seq: number, intendedEpochMicros: number): Transaction {
+    const header = `${seq.toString(36)}=${this.runIdPart}.${Math.floor(intendedEpochMicros).toString(36)}.`;
+    const written = this.buffer.write(header, 0, 'latin1');
+    if (written < this.lastHeaderLength) this.buffer.fill(FILLER, written, this.lastHeaderLength);
+    this.lastHeaderLength = written;
+    return { bytes: this.buffer, base64: this.buffer.toString('base64') };
+  }
+}
+
+/** CometBFT's tx hash: uppercase hex SHA-256 of the tx bytes. */
+export function txHash(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex').toUpperCase();
+}
+
+/** Reads the sequence number back out of a tx (for tests and diagnostics); undefined if it is not one of ours. */
+export function parseTransaction(
+  bytes: Uint8Array,
+): { seq: number; runId?: string; intendedEpochMicros?: number } | undefined {
+  const text = Buffer.from(bytes).toString('latin1');
+  const eq = text.indexOf('=');
+  if (eq <= 0) return undefined;
+  const seq = Number.parseInt(text.slice(0, eq), 36);
+  if (!Number.isFinite(seq)) return undefined;
+  const [runId, time] = text.slice(eq + 1).split('.');
+  return {
+    seq,
+    ...(runId ? { runId } : {}),
+    ...(time ? { intendedEpochMicros: Number.parseInt(time, 36) } : {}),
+  };
+}

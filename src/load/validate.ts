@@ -1,0 +1,120 @@
+/**
+ * Checks LoadOptions once, before anything runs. Each problem is a one-line
+ * MeshbenchError naming the value and what is allowed.
+ */
+import { MeshbenchError } from '../common/errors.js';
+import { PROTOCOL_KINDS } from '../protocols/protocol.js';
+import { MAX_TRANSACTION_SIZE_BYTES } from './payload.js';
+import type { LoadOptions } from './types.js';
+
+function bad(message: string, hint: string): MeshbenchError {
+  return new MeshbenchError('BAD_FLAG', message, { hint });
+}
+
+export function checkRate(rate: number, what = 'rate'): void {
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0) {
+    throw bad(`${what} ${String(rate)} is not allowed`, 'use a rate above 0 tx/s, e.g. --loads 500,1000');
+  }
+}
+
+export function checkTransactionSize(sizeBytes: number): void {
+  if (!Number.isInteger(sizeBytes) || sizeBytes < 1 || sizeBytes > MAX_TRANSACTION_SIZE_BYTES) {
+    throw bad(
+      `transaction size ${String(sizeBytes)} bytes is not allowed`,
+      `use a whole number of bytes from 1 to ${MAX_TRANSACTION_SIZE_BYTES} (16 MiB)`,
+    );
+  }
+}
+
+/** Parses an endpoint URL (http or https), or throws naming it. */
+export function checkEndpointUrl(value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw bad(
+      `endpoint URL ${JSON.stringify(value)} cannot be parsed`,
+      'use a full URL such as http://127.0.0.1:26657',
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw bad(
+      `endpoint URL ${JSON.stringify(value)} uses ${url.protocol}`,
+      'use http:// or https://, e.g. http://127.0.0.1:26657',
+    );
+  }
+  return url;
+}
+
+export function checkProtocolKind(kind: string): void {
+  if (!(PROTOCOL_KINDS as readonly string[]).includes(kind)) {
+    throw bad(`protocol ${JSON.stringify(kind)} is not known`, `use one of ${PROTOCOL_KINDS.join(', ')}`);
+  }
+}
+
+function checkPositiveInteger(value: number | undefined, name: string, min = 1): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < min)
+    throw bad(`${name} ${String(value)} is not allowed`, `use a whole number >= ${min}`);
+}
+
+function checkNonNegative(value: number | undefined, name: string): void {
+  if (value === undefined) return;
+  if (!Number.isFinite(value) || value < 0)
+    throw bad(`${name} ${String(value)} is not allowed`, 'use a number >= 0');
+}
+
+export function validateLoadOptions(options: LoadOptions): void {
+  if (options.endpoints.length === 0)
+    throw bad('no endpoints given', 'pass at least one, e.g. --endpoints http://127.0.0.1:26657');
+  for (const endpoint of options.endpoints) checkEndpointUrl(endpoint.rpcUrl);
+  checkProtocolKind(options.protocol.kind);
+  if (
+    options.protocol.kind === 'cometbft' &&
+    !['async', 'sync', 'commit'].includes(options.protocol.broadcastMode)
+  ) {
+    throw bad(
+      `broadcast mode ${JSON.stringify(options.protocol.broadcastMode)} is not known`,
+      'use async, sync or commit',
+    );
+  }
+  const shape = options.shape;
+  if (shape.kind === 'fixed') checkRate(shape.rate);
+  else if (shape.kind === 'ramp') {
+    checkRate(shape.fromRate, 'ramp start rate');
+    checkRate(shape.toRate, 'ramp end rate');
+    if (options.durationMs === undefined)
+      throw bad('a ramp needs a duration', 'give durationMs (--duration)');
+  } else {
+    if (shape.rates.length === 0) throw bad('steps load shape has no rates', 'give at least one rate');
+    for (const rate of shape.rates) checkRate(rate);
+    if (!Number.isFinite(shape.stepDurationMs) || shape.stepDurationMs <= 0) {
+      throw bad(`step duration ${shape.stepDurationMs} ms is not allowed`, 'use a step duration above 0 ms');
+    }
+  }
+  if (options.durationMs === undefined && options.transactions === undefined && shape.kind !== 'steps') {
+    throw bad('neither a duration nor a transaction count was given', 'give one, e.g. --duration 30');
+  }
+  if (options.durationMs !== undefined && (!Number.isFinite(options.durationMs) || options.durationMs <= 0)) {
+    throw bad(`duration ${options.durationMs} ms is not allowed`, 'use a duration above 0');
+  }
+  checkPositiveInteger(options.transactions, 'transaction count');
+  checkTransactionSize(options.transactionSizeBytes);
+  checkNonNegative(options.warmupMs, 'warm-up (ms)');
+  checkNonNegative(options.cooldownMs, 'cool-down (ms)');
+  if (options.confirm !== 'none' && options.confirm !== 'commit') {
+    throw bad(`confirm mode ${JSON.stringify(options.confirm)} is not known`, 'use none or commit');
+  }
+  if (options.confirm === 'commit' && options.protocol.kind !== 'cometbft') {
+    throw bad(
+      `--confirm commit is not available for protocol ${options.protocol.kind}`,
+      'use --confirm none, or protocol cometbft',
+    );
+  }
+  checkPositiveInteger(options.commitTimeoutMs, 'commit timeout (ms)');
+  checkPositiveInteger(options.requestTimeoutMs, 'request timeout (ms)');
+  checkPositiveInteger(options.connectionsPerEndpoint, 'connections per endpoint');
+  checkPositiveInteger(options.pipelining, 'pipelining');
+  checkPositiveInteger(options.maxInFlight, 'max in-flight');
+  checkPositiveInteger(options.workers, 'workers');
+}

@@ -1,0 +1,37 @@
+/**
+ * Worker-thread entry: runs one shard. Protocol with the parent:
+ *   worker → {type:'ready'} after preparing (commit subscriptions);
+ *   parent → {type:'start', startHrNs, startEpochMs}; parent → {type:'stop'};
+ *   worker → {type:'progress', progress} about once a second;
+ *   worker → {type:'done', result} or {type:'error', message}.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Shard } from './engine.js';
+import type { ShardSettings } from './engine.js';
+
+if (!parentPort) throw new Error('worker.ts must run in a worker thread');
+const port = parentPort;
+const settings = workerData as ShardSettings;
+
+let stop = false;
+port.on('message', (message: { type: string; startHrNs?: string; startEpochMs?: number }) => {
+  if (message.type === 'stop') stop = true;
+  if (message.type === 'start') {
+    void shard
+      .run(BigInt(message.startHrNs ?? '0'), message.startEpochMs ?? Date.now(), {
+        stopRequested: () => stop,
+        onProgress: (progress) => port.postMessage({ type: 'progress', progress }),
+      })
+      .then((result) => {
+        port.postMessage({ type: 'done', result });
+        port.close();
+      })
+      .catch((error: unknown) => port.postMessage({ type: 'error', message: (error as Error).message }));
+  }
+});
+
+const shard = new Shard(settings);
+shard
+  .prepare()
+  .then(() => port.postMessage({ type: 'ready' }))
+  .catch((error: unknown) => port.postMessage({ type: 'error', message: (error as Error).message }));

@@ -1,0 +1,479 @@
+/**
+ * The Recorder: counts every outcome and records latencies into HDR histograms,
+ * per stage (ack, commit; corrected and uncorrected), per node and per second.
+ * Its state is plain data (encoded histograms), so recorders from worker threads
+ * merge exactly. A recorder never prints; `summarizeRecorder` turns it into figures.
+ */
+import type { LatencySummary, NodeFigures, OutcomeCounts, SecondSample } from '../load/types.js';
+import {
+  encodeHistogram,
+  mergeEncoded,
+  newCompactHistogram,
+  newLatencyHistogram,
+  recordMicros,
+  summarize,
+} from './histogram.js';
+import type { LatencyHistogram } from './histogram.js';
+
+export type Phase = 'warmup' | 'measured' | 'cooldown';
+export type Stage = 'ack' | 'commit';
+
+/** How one request ended (the ack stage). */
+export type AckOutcome =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'rejected'; readonly code: string }
+  | { readonly kind: 'httpError'; readonly status: number }
+  | { readonly kind: 'badResponse' }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'connectionError' };
+
+interface MutableCounts {
+  ok: number;
+  rejected: Record<string, number>;
+  httpError: Record<string, number>;
+  badResponse: number;
+  timeout: number;
+  connectionError: number;
+  dropped: number;
+  committed: number;
+  commitTimeout: number;
+  late: number;
+}
+
+interface NodeState {
+  sent: number;
+  ok: number;
+  failed: number;
+  committed: number;
+  ack: LatencyHistogram;
+  commit: LatencyHistogram;
+}
+
+/**
+ * One second of the time series. Its histograms stay live while replies for that
+ * second still arrive and are then kept encoded (a few hundred bytes), so memory
+ * grows by only that much per second of run time.
+ */
+class SecondState {
+  sent = 0;
+  ok = 0;
+  failed = 0;
+  committed = 0;
+  private ackLive: LatencyHistogram | undefined;
+  private commitLive: LatencyHistogram | undefined;
+  private ackEncoded: string | undefined;
+  private commitEncoded: string | undefined;
+
+  get ack(): LatencyHistogram {
+    if (this.ackLive === undefined) {
+      this.ackLive = newCompactHistogram();
+      if (this.ackEncoded !== undefined) mergeEncoded(this.ackLive, this.ackEncoded);
+      this.ackEncoded = undefined;
+    }
+    return this.ackLive;
+  }
+
+  get commit(): LatencyHistogram {
+    if (this.commitLive === undefined) {
+      this.commitLive = newCompactHistogram();
+      if (this.commitEncoded !== undefined) mergeEncoded(this.commitLive, this.commitEncoded);
+      this.commitEncoded = undefined;
+    }
+    return this.commitLive;
+  }
+
+  get live(): boolean {
+    return this.ackLive !== undefined || this.commitLive !== undefined;
+  }
+
+  /** Encodes the live histograms and lets them go. */
+  compact(): void {
+    if (this.ackLive !== undefined) {
+      this.ackEncoded = encodeHistogram(this.ackLive);
+      this.ackLive = undefined;
+    }
+    if (this.commitLive !== undefined) {
+      this.commitEncoded = encodeHistogram(this.commitLive);
+      this.commitLive = undefined;
+    }
+  }
+
+  encodedAck(): string {
+    return this.ackLive !== undefined
+      ? encodeHistogram(this.ackLive)
+      : (this.ackEncoded ?? encodeHistogram(newCompactHistogram()));
+  }
+
+  encodedCommit(): string {
+    return this.commitLive !== undefined
+      ? encodeHistogram(this.commitLive)
+      : (this.commitEncoded ?? encodeHistogram(newCompactHistogram()));
+  }
+}
+
+interface PhaseTally {
+  scheduled: number;
+  sent: number;
+  ok: number;
+  failed: number;
+}
+
+/** Serialisable recorder state (crosses worker threads). */
+export interface RecorderState {
+  readonly nodeIds: readonly string[];
+  readonly counts: MutableCounts;
+  readonly scheduled: number;
+  readonly sent: number;
+  readonly firstSendMs: number;
+  readonly lastSendMs: number;
+  readonly histograms: {
+    readonly ackCorrected: string;
+    readonly ackUncorrected: string;
+    readonly commitCorrected: string;
+    readonly commitUncorrected: string;
+    readonly lag: string;
+  };
+  readonly nodes: readonly {
+    sent: number;
+    ok: number;
+    failed: number;
+    committed: number;
+    ack: string;
+    commit: string;
+  }[];
+  readonly seconds: readonly {
+    second: number;
+    sent: number;
+    ok: number;
+    failed: number;
+    committed: number;
+    ack: string;
+    commit: string;
+  }[];
+  readonly excluded: { readonly warmup: PhaseTally; readonly cooldown: PhaseTally };
+}
+
+function emptyCounts(): MutableCounts {
+  return {
+    ok: 0,
+    rejected: {},
+    httpError: {},
+    badResponse: 0,
+    timeout: 0,
+    connectionError: 0,
+    dropped: 0,
+    committed: 0,
+    commitTimeout: 0,
+    late: 0,
+  };
+}
+
+function addKeyed(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [key, value] of Object.entries(from)) into[key] = (into[key] ?? 0) + value;
+}
+
+export class Recorder {
+  readonly counts = emptyCounts();
+  scheduled = 0;
+  sent = 0;
+  firstSendMs = Infinity;
+  lastSendMs = -Infinity;
+  readonly ackCorrected = newLatencyHistogram();
+  readonly ackUncorrected = newLatencyHistogram();
+  readonly commitCorrected = newLatencyHistogram();
+  readonly commitUncorrected = newLatencyHistogram();
+  /** Schedule lag (actual - intended send time), µs. */
+  readonly lag = newLatencyHistogram();
+  private readonly nodes: NodeState[];
+  private readonly seconds = new Map<number, SecondState>();
+  readonly excluded = {
+    warmup: { scheduled: 0, sent: 0, ok: 0, failed: 0 },
+    cooldown: { scheduled: 0, sent: 0, ok: 0, failed: 0 },
+  };
+
+  constructor(readonly nodeIds: readonly string[]) {
+    this.nodes = nodeIds.map(() => ({
+      sent: 0,
+      ok: 0,
+      failed: 0,
+      committed: 0,
+      ack: newLatencyHistogram(),
+      commit: newLatencyHistogram(),
+    }));
+  }
+
+  private second(index: number): SecondState {
+    let state = this.seconds.get(index);
+    if (state === undefined) {
+      state = new SecondState();
+      this.seconds.set(index, state);
+    }
+    return state;
+  }
+
+  /** Encodes the per-second histograms of seconds before `second` (called about once a second). */
+  compactSecondsBefore(second: number): void {
+    for (const [index, state] of this.seconds) if (index < second && state.live) state.compact();
+  }
+
+  /** A send went out (`lagMs` after its intended time), or was dropped. */
+  recordSend(
+    phase: Phase,
+    node: number,
+    second: number,
+    sentAtMs: number,
+    lagMs: number,
+    late: boolean,
+  ): void {
+    if (phase !== 'measured') {
+      this.excluded[phase].scheduled++;
+      this.excluded[phase].sent++;
+      return;
+    }
+    this.scheduled++;
+    this.sent++;
+    if (sentAtMs < this.firstSendMs) this.firstSendMs = sentAtMs;
+    if (sentAtMs > this.lastSendMs) this.lastSendMs = sentAtMs;
+    recordMicros(this.lag, lagMs * 1000);
+    if (late) this.counts.late++;
+    const nodeState = this.nodes[node];
+    if (nodeState) nodeState.sent++;
+    this.second(second).sent++;
+  }
+
+  recordDrop(phase: Phase, node: number, second: number): void {
+    if (phase !== 'measured') {
+      this.excluded[phase].scheduled++;
+      this.excluded[phase].failed++;
+      return;
+    }
+    this.scheduled++;
+    this.counts.dropped++;
+    const nodeState = this.nodes[node];
+    if (nodeState) nodeState.failed++;
+    this.second(second).failed++;
+  }
+
+  /** The request ended. Latencies in ms: corrected from the intended send, uncorrected from the actual send. */
+  recordAck(
+    phase: Phase,
+    node: number,
+    second: number,
+    outcome: AckOutcome,
+    correctedMs: number,
+    uncorrectedMs: number,
+  ): void {
+    const ok = outcome.kind === 'ok';
+    if (phase !== 'measured') {
+      if (ok) this.excluded[phase].ok++;
+      else this.excluded[phase].failed++;
+      return;
+    }
+    const counts = this.counts;
+    switch (outcome.kind) {
+      case 'ok':
+        counts.ok++;
+        break;
+      case 'rejected':
+        counts.rejected[outcome.code] = (counts.rejected[outcome.code] ?? 0) + 1;
+        break;
+      case 'httpError':
+        counts.httpError[outcome.status] = (counts.httpError[outcome.status] ?? 0) + 1;
+        break;
+      case 'badResponse':
+        counts.badResponse++;
+        break;
+      case 'timeout':
+        counts.timeout++;
+        break;
+      case 'connectionError':
+        counts.connectionError++;
+        break;
+    }
+    const nodeState = this.nodes[node];
+    const secondState = this.second(second);
+    if (ok) {
+      recordMicros(this.ackCorrected, correctedMs * 1000);
+      recordMicros(this.ackUncorrected, uncorrectedMs * 1000);
+      if (nodeState) {
+        nodeState.ok++;
+        recordMicros(nodeState.ack, correctedMs * 1000);
+      }
+      secondState.ok++;
+      recordMicros(secondState.ack, correctedMs * 1000);
+    } else {
+      if (nodeState) nodeState.failed++;
+      secondState.failed++;
+    }
+  }
+
+  recordCommit(phase: Phase, node: number, second: number, correctedMs: number, uncorrectedMs: number): void {
+    if (phase !== 'measured') return;
+    this.counts.committed++;
+    recordMicros(this.commitCorrected, correctedMs * 1000);
+    recordMicros(this.commitUncorrected, uncorrectedMs * 1000);
+    const nodeState = this.nodes[node];
+    if (nodeState) {
+      nodeState.committed++;
+      recordMicros(nodeState.commit, correctedMs * 1000);
+    }
+    const secondState = this.second(second);
+    secondState.committed++;
+    recordMicros(secondState.commit, correctedMs * 1000);
+  }
+
+  recordCommitTimeout(phase: Phase): void {
+    if (phase !== 'measured') return;
+    this.counts.commitTimeout++;
+  }
+
+  toState(): RecorderState {
+    return {
+      nodeIds: this.nodeIds,
+      counts: this.counts,
+      scheduled: this.scheduled,
+      sent: this.sent,
+      firstSendMs: this.firstSendMs,
+      lastSendMs: this.lastSendMs,
+      histograms: {
+        ackCorrected: encodeHistogram(this.ackCorrected),
+        ackUncorrected: encodeHistogram(this.ackUncorrected),
+        commitCorrected: encodeHistogram(this.commitCorrected),
+        commitUncorrected: encodeHistogram(this.commitUncorrected),
+        lag: encodeHistogram(this.lag),
+      },
+      nodes: this.nodes.map((n) => ({
+        sent: n.sent,
+        ok: n.ok,
+        failed: n.failed,
+        committed: n.committed,
+        ack: encodeHistogram(n.ack),
+        commit: encodeHistogram(n.commit),
+      })),
+      seconds: [...this.seconds.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([second, s]) => ({
+          second,
+          sent: s.sent,
+          ok: s.ok,
+          failed: s.failed,
+          committed: s.committed,
+          ack: s.encodedAck(),
+          commit: s.encodedCommit(),
+        })),
+      excluded: this.excluded,
+    };
+  }
+
+  /** Adds another recorder's state into this one, exactly. */
+  merge(state: RecorderState): void {
+    const c = this.counts;
+    const o = state.counts;
+    c.ok += o.ok;
+    addKeyed(c.rejected, o.rejected);
+    addKeyed(c.httpError, o.httpError);
+    c.badResponse += o.badResponse;
+    c.timeout += o.timeout;
+    c.connectionError += o.connectionError;
+    c.dropped += o.dropped;
+    c.committed += o.committed;
+    c.commitTimeout += o.commitTimeout;
+    c.late += o.late;
+    this.scheduled += state.scheduled;
+    this.sent += state.sent;
+    this.firstSendMs = Math.min(this.firstSendMs, state.firstSendMs);
+    this.lastSendMs = Math.max(this.lastSendMs, state.lastSendMs);
+    mergeEncoded(this.ackCorrected, state.histograms.ackCorrected);
+    mergeEncoded(this.ackUncorrected, state.histograms.ackUncorrected);
+    mergeEncoded(this.commitCorrected, state.histograms.commitCorrected);
+    mergeEncoded(this.commitUncorrected, state.histograms.commitUncorrected);
+    mergeEncoded(this.lag, state.histograms.lag);
+    state.nodes.forEach((n, index) => {
+      const mine = this.nodes[index];
+      if (!mine) return;
+      mine.sent += n.sent;
+      mine.ok += n.ok;
+      mine.failed += n.failed;
+      mine.committed += n.committed;
+      mergeEncoded(mine.ack, n.ack);
+      mergeEncoded(mine.commit, n.commit);
+    });
+    for (const s of state.seconds) {
+      const mine = this.second(s.second);
+      mine.sent += s.sent;
+      mine.ok += s.ok;
+      mine.failed += s.failed;
+      mine.committed += s.committed;
+      mergeEncoded(mine.ack, s.ack);
+      mergeEncoded(mine.commit, s.commit);
+    }
+    for (const phase of ['warmup', 'cooldown'] as const) {
+      const into = this.excluded[phase];
+      const from = state.excluded[phase];
+      into.scheduled += from.scheduled;
+      into.sent += from.sent;
+      into.ok += from.ok;
+      into.failed += from.failed;
+    }
+  }
+
+  static fromStates(nodeIds: readonly string[], states: readonly RecorderState[]): Recorder {
+    const recorder = new Recorder(nodeIds);
+    for (const state of states) recorder.merge(state);
+    return recorder;
+  }
+
+  outcomes(): OutcomeCounts {
+    const c = this.counts;
+    return { ...c, rejected: { ...c.rejected }, httpError: { ...c.httpError } };
+  }
+
+  /** Failed = every measured send that did not end `ok` at the ack stage. */
+  failed(): number {
+    const c = this.counts;
+    const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+    return sum(c.rejected) + sum(c.httpError) + c.badResponse + c.timeout + c.connectionError + c.dropped;
+  }
+
+  perNode(withCommit: boolean): NodeFigures[] {
+    return this.nodes.map((n, index) => ({
+      nodeId: this.nodeIds[index] ?? String(index),
+      sent: n.sent,
+      ok: n.ok,
+      failed: n.failed,
+      committed: n.committed,
+      ack: summarize(n.ack),
+      ...(withCommit ? { commit: summarize(n.commit) } : {}),
+    }));
+  }
+
+  timeSeries(withCommit: boolean, seconds: number): SecondSample[] {
+    const out: SecondSample[] = [];
+    let last = seconds;
+    for (const key of this.seconds.keys()) if (key + 1 > last) last = key + 1;
+    for (let second = 0; second < last; second++) {
+      const s = this.seconds.get(second);
+      if (!s) {
+        out.push({ second, sent: 0, ok: 0, failed: 0, committed: 0, ackP50Ms: 0, ackP99Ms: 0 });
+        continue;
+      }
+      const ack = summarize(s.ack);
+      const commit = withCommit ? summarize(s.commit) : undefined;
+      out.push({
+        second,
+        sent: s.sent,
+        ok: s.ok,
+        failed: s.failed,
+        committed: s.committed,
+        ackP50Ms: ack.p50,
+        ackP99Ms: ack.p99,
+        ...(commit ? { commitP50Ms: commit.p50, commitP99Ms: commit.p99 } : {}),
+      });
+    }
+    return out;
+  }
+
+  latency(histogram: LatencyHistogram): LatencySummary {
+    return summarize(histogram);
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * CometBFT JSON-RPC: `broadcast_tx_async|sync|commit` POSTed to the RPC root,
+ * commits confirmed from the `/websocket` NewBlock (or Tx) events, `tx?hash=` as
+ * the fallback. Follows CometBFT's RPC spec (v0.38).
+ */
+import { request } from 'undici';
+import { WebSocket } from 'ws';
+import { txHash } from '../load/payload.js';
+import type { BroadcastMode } from '../load/types.js';
+import type { Endpoint } from '../testbed/testbed.js';
+import { joinUrl, parseJson, probeRequest, readPath } from './protocol.js';
+import type { CommitSource, Protocol, ReplyOutcome } from './protocol.js';
+
+const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+
+function codeOf(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && value !== '') return Number(value);
+  return undefined;
+}
+
+export function parseCometbftReply(statusCode: number, body: string, mode: BroadcastMode): ReplyOutcome {
+  const json = parseJson(body);
+  if (json === undefined || json === null || typeof json !== 'object') {
+    return statusCode >= 200 && statusCode < 300
+      ? { kind: 'badResponse' }
+      : { kind: 'httpError', status: statusCode };
+  }
+  const error = (json as { error?: unknown }).error;
+  if (error !== undefined && error !== null && error !== '') {
+    const code = typeof error === 'object' ? codeOf((error as { code?: unknown }).code) : undefined;
+    return { kind: 'rejected', code: `rpc:${code ?? 'unknown'}` };
+  }
+  if (statusCode < 200 || statusCode >= 300) return { kind: 'httpError', status: statusCode };
+  const result = (json as { result?: unknown }).result;
+  if (result === null || typeof result !== 'object') return { kind: 'badResponse' };
+  if (mode === 'commit') {
+    const check = codeOf(readPath(result, 'check_tx.code')) ?? 0;
+    if (check !== 0) return { kind: 'rejected', code: `app:${check}` };
+    const deliver =
+      codeOf(readPath(result, 'tx_result.code')) ?? codeOf(readPath(result, 'deliver_tx.code')) ?? 0;
+    if (deliver !== 0) return { kind: 'rejected', code: `app:${deliver}` };
+    return { kind: 'ok', committed: true };
+  }
+  const code = codeOf((result as { code?: unknown }).code);
+  if (code === undefined || Number.isNaN(code)) return { kind: 'badResponse' };
+  return code === 0 ? { kind: 'ok' } : { kind: 'rejected', code: `app:${code}` };
+}
+
+/** Hashes of the txs a `/websocket` event message carries (NewBlock or Tx), or undefined for other messages. */
+export function committedHashes(message: unknown): string[] | undefined {
+  const data = readPath(message, 'result.data');
+  if (data === undefined || data === null || typeof data !== 'object') return undefined;
+  const type = (data as { type?: unknown }).type;
+  if (type === 'tendermint/event/NewBlock') {
+    const txs = readPath(data, 'value.block.data.txs');
+    if (!Array.isArray(txs)) return [];
+    return txs
+      .filter((tx): tx is string => typeof tx === 'string')
+      .map((tx) => txHash(Buffer.from(tx, 'base64')));
+  }
+  if (type === 'tendermint/event/Tx') {
+    const hashes = readPath(message, 'result.events');
+    const fromEvents =
+      hashes && typeof hashes === 'object' ? (hashes as Record<string, unknown>)['tx.hash'] : undefined;
+    if (Array.isArray(fromEvents) && fromEvents.length > 0)
+      return fromEvents.map((h) => String(h).toUpperCase());
+    const tx = readPath(data, 'value.TxResult.tx');
+    return typeof tx === 'string' ? [txHash(Buffer.from(tx, 'base64'))] : [];
+  }
+  return undefined;
+}
+
+class CometbftCommitSource implements CommitSource {
+  readonly ready: Promise<boolean>;
+  private socket: WebSocket | undefined;
+  private live = false;
+  private closed = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly onCommitted: (hash: string) => void,
+    connectTimeoutMs = 5000,
+  ) {
+    this.ready = new Promise<boolean>((resolve) => {
+      let settled = false;
+      const settle = (value: boolean) => {
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          resolve(value);
+        }
+      };
+      const timer = setTimeout(() => {
+        settle(false);
+        this.socket?.terminate();
+      }, connectTimeoutMs);
+      let socket: WebSocket;
+      try {
+        socket = new WebSocket(url, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+      } catch {
+        settle(false);
+        return;
+      }
+      this.socket = socket;
+      socket.on('open', () => {
+        socket.send(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'subscribe',
+            params: { query: "tm.event='NewBlock'" },
+          }),
+        );
+      });
+      socket.on('message', (raw: Buffer) => {
+        const message = parseJson(raw.toString('utf8'));
+        if (message === undefined) return;
+        const id = (message as { id?: unknown }).id;
+        const hasError = (message as { error?: unknown }).error;
+        if ((id === 1 || id === '1') && !settled) {
+          if (hasError) {
+            // No NewBlock subscription: fall back to Tx events.
+            socket.send(
+              JSON.stringify({
+                jsonrpc: '2.0',
+                id: 2,
+                method: 'subscribe',
+                params: { query: "tm.event='Tx'" },
+              }),
+            );
+            return;
+          }
+          if (readPath(message, 'result.data') === undefined) {
+            this.live = true;
+            settle(true);
+            return;
+          }
+        }
+        if ((id === 2 || id === '2') && !settled) {
+          if (hasError) {
+            settle(false);
+            socket.close();
+            return;
+          }
+          if (readPath(message, 'result.data') === undefined) {
+            this.live = true;
+            settle(true);
+            return;
+          }
+        }
+        const hashes = committedHashes(message);
+        if (hashes) for (const hash of hashes) this.onCommitted(hash);
+      });
+      socket.on('error', () => settle(false));
+      socket.on('close', () => {
+        this.live = false;
+        settle(false);
+      });
+    });
+  }
+
+  get connected(): boolean {
+    return this.live && !this.closed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const socket = this.socket;
+    if (!socket || socket.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        socket.terminate();
+        resolve();
+      }, 1000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.close();
+    });
+  }
+}
+
+export function websocketUrlFor(endpoint: Endpoint): string {
+  if (endpoint.wsUrl) return endpoint.wsUrl;
+  const url = new URL(joinUrl(endpoint.rpcUrl, '/websocket'));
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.toString();
+}
+
+export function createCometbftProtocol(mode: BroadcastMode): Protocol {
+  const method = `broadcast_tx_${mode}`;
+  const prefix = `{"jsonrpc":"2.0","id":`;
+  const middle = `,"method":"${method}","params":{"tx":"`;
+  return {
+    kind: 'cometbft',
+    request: { method: 'POST', path: '/', headers: JSON_HEADERS },
+    body: (tx, seq) => prefix + seq + middle + tx.base64 + '"}}',
+    parseReply: (statusCode, body) => parseCometbftReply(statusCode, body, mode),
+    probe: (endpoint, timeoutMs) =>
+      probeRequest(
+        joinUrl(endpoint.rpcUrl, '/health'),
+        { method: 'GET' },
+        timeoutMs,
+        (status) => status === 200,
+      ),
+    commits: {
+      subscribe: (wsUrl, onCommitted) => new CometbftCommitSource(wsUrl, onCommitted),
+      websocketUrl: websocketUrlFor,
+      async poll(endpoint, hash, timeoutMs) {
+        try {
+          const response = await request(joinUrl(endpoint.rpcUrl, `/tx?hash=0x${hash}`), {
+            method: 'GET',
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+          const json = parseJson(await response.body.text());
+          if (response.statusCode !== 200 || json === undefined) return false;
+          const result = readPath(json, 'result');
+          return result !== undefined && result !== null && readPath(json, 'error') === undefined;
+        } catch {
+          return false;
+        }
+      },
+    },
+  };
+}
