@@ -1,0 +1,83 @@
+/**
+ * The `benchmark` command handler, ready for src/cli/benchmark.ts to wire in:
+ *
+ *   options: (argv) => addBenchmarkOptions(argv),
+ *   run: (args, context) => runBenchmarkCommand(args, context, { createTestbed, runLoad }),
+ *
+ * `benchmark compare A B` is the positional form of the same command.
+ * Flow: flags (or the --interactive wizard) → plan validated once → runBenchmark.
+ */
+import type { CliContext } from '../cli/run-cli.js';
+import { badFlag } from '../cli/run-cli.js';
+import { benchmarkInputFromArgs, type BenchmarkArgs } from '../cli/benchmark-options.js';
+import { inquirerAsker, runBenchmarkWizard, type Asker } from '../cli/benchmark-wizard.js';
+import { runCompareCommand } from './compare-command.js';
+import { buildBenchmarkPlan, DEFAULTS, type BenchmarkPlan } from './plan.js';
+import { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from './sweep.js';
+
+export type BenchmarkCommandDeps = Omit<BenchmarkDeps, 'stdout' | 'stderr' | 'signal' | 'tty'> & {
+  readonly tty?: NodeJS.WritableStream | undefined;
+  /** Wizard questions (default: inquirer on stdin/stdout). */
+  readonly asker?: Asker;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly cwd?: string;
+  /** Called with the outcome (tests, scripts). */
+  readonly onOutcome?: (outcome: BenchmarkOutcome, plan: BenchmarkPlan) => void;
+};
+
+export async function runBenchmarkCommand(
+  args: BenchmarkArgs & { readonly _?: readonly (string | number)[] },
+  context: CliContext,
+  deps: BenchmarkCommandDeps,
+): Promise<number> {
+  const positionals = (args._ ?? []).map(String);
+  if (positionals[0] === 'compare') {
+    const [, a, b, ...rest] = positionals;
+    if (a === undefined || b === undefined || rest.length > 0) {
+      throw badFlag(
+        'compare',
+        positionals.slice(1).join(' '),
+        'benchmark compare A B, with A and B run folders or result JSON files',
+      );
+    }
+    await runCompareCommand(
+      {
+        a,
+        b,
+        outputDir: args['output-dir'] ?? DEFAULTS.outputDir,
+        fileOutput: args['file-output'] !== false,
+      },
+      { stdout: context.stdout, ...(deps.cwd ? { cwd: deps.cwd } : {}) },
+    );
+    return 0;
+  }
+  if (positionals.length > 0) {
+    throw badFlag('command', positionals.join(' '), 'no positional arguments, or: compare A B');
+  }
+
+  const planContext = { ...(deps.env ? { env: deps.env } : {}), ...(deps.cwd ? { cwd: deps.cwd } : {}) };
+  let plan: BenchmarkPlan;
+  if (args.interactive) {
+    const outcome = await runBenchmarkWizard({
+      asker: deps.asker ?? inquirerAsker(),
+      say: context.stdout,
+      initial: benchmarkInputFromArgs(args),
+      ...planContext,
+    });
+    if (outcome.kind === 'cancelled') return outcome.reason === 'interrupted' ? 130 : 0;
+    plan = outcome.plan;
+  } else {
+    plan = await buildBenchmarkPlan(benchmarkInputFromArgs(args), planContext);
+  }
+  if (context.verbose) context.stderr(`benchmark: plan ${JSON.stringify(plan)}`);
+
+  const outcome = await runBenchmark(plan, {
+    ...deps,
+    stdout: context.stdout,
+    stderr: context.stderr,
+    signal: context.shutdown.signal,
+    tty: deps.tty ?? (process.stdout.isTTY ? process.stdout : undefined),
+  });
+  deps.onOutcome?.(outcome, plan);
+  return outcome.interrupted ? 130 : 0;
+}

@@ -1,0 +1,276 @@
+import { readFile } from 'node:fs/promises';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { describe, expect, it } from 'vitest';
+import { buildBenchmarkPlan } from '../../../src/bench/plan.js';
+import { buildBenchmarkRecord, type BenchmarkRecord, type LevelRun } from '../../../src/bench/record.js';
+import { compareRecords, formatRatio, renderComparisonText } from '../../../src/report/compare.js';
+import { renderResultBlock, renderResultsTable, TABLE_HEAD } from '../../../src/report/console.js';
+import { resultJsonSchema } from '../../../src/report/schema.js';
+import { renderRunSummary } from '../../../src/report/text.js';
+import { fakeLoadResult } from '../bench/fixtures.js';
+
+const plan = await buildBenchmarkPlan({ duration: 10, loads: '100,200' }, { skipFileChecks: true, env: {} });
+
+function run(rate: number, efficiency = 1, commitP50Ms = 40): LevelRun {
+  return {
+    load: fakeLoadResult({ rate, efficiency, commitP50Ms }),
+    settle: {
+      polled: true,
+      drained: true,
+      settleMs: 250,
+      polls: 3,
+      residualUnconfirmed: { node0: 0 },
+      errors: {},
+    },
+    timing: { levelMs: 10_400, loadMs: 10_050, settleMs: 250, overheadMs: 150 },
+  };
+}
+
+function record(
+  network: 'local' | 'remote',
+  number: number,
+  load: number,
+  runs: LevelRun[],
+): BenchmarkRecord {
+  return buildBenchmarkRecord({
+    plan,
+    runId: 'r1',
+    networkType: network,
+    benchmarkNumber: number,
+    load,
+    nodes: 4,
+    runs,
+    environment: {
+      tool: 'meshbench',
+      tool_version: '0.1.0',
+      node_image_id: 'sha256:abc',
+      host: { hostname: 'h', cpus: 2, memory_bytes: 2 ** 34, node_version: 'v20' },
+      testbed: {},
+      deploy_ready_after_ms: 1000,
+    },
+    timestamp: '2026-11-21T23:30:00.000Z',
+  });
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+addFormats.default(ajv);
+const validate = ajv.compile(resultJsonSchema);
+
+describe('the result record', () => {
+  it('has the original fields and validates against the schema', () => {
+    const r = record('local', 1, 100, [run(100, 0.98)]);
+    expect(Object.keys(r)).toEqual(
+      expect.arrayContaining(['network_type', 'benchmark_number', 'parameters', 'results', 'timestamp']),
+    );
+    expect(r.parameters).toMatchObject({
+      nodes: 4,
+      load: 100,
+      duration: 10,
+      transaction_size: 512,
+      faults: 0,
+      crash_recovery: false,
+      crash_interval: 60,
+    });
+    expect(r.results).toMatchObject({
+      throughput: 98,
+      avg_latency_ms: 44,
+      latency_std_dev_ms: 10,
+      duration_secs: 10,
+      successful_transactions: 980,
+      failed_transactions: 20,
+      efficiency: 0.98,
+      input_rate: 100,
+      achieved_rate: 100,
+      latency_stage: 'commit',
+    });
+    expect(r.results.latency_percentiles_ms.p50).toBe(40);
+    expect(r.results.per_node).toHaveLength(4);
+    expect(r.results.time_series).toHaveLength(10);
+    expect(validate(JSON.parse(JSON.stringify(r))), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it('reports ack latency and accepted throughput without commit confirmation', async () => {
+    const ackPlan = await buildBenchmarkPlan(
+      { duration: 10, confirm: 'none' },
+      { skipFileChecks: true, env: {} },
+    );
+    const r = buildBenchmarkRecord({ ...baseInput(), plan: ackPlan });
+    expect(r.results.latency_stage).toBe('ack');
+    expect(r.results.throughput).toBe(100);
+    expect(r.results.successful_transactions).toBe(1000);
+    expect(r.results.failed_transactions).toBe(0);
+  });
+
+  it('the schema rejects a record missing an original field', () => {
+    const r = JSON.parse(JSON.stringify(record('local', 1, 100, [run(100)])));
+    delete r.results.failed_transactions;
+    expect(validate(r)).toBe(false);
+  });
+
+  it('docs/result.schema.json is the schema in src/report/schema.ts', async () => {
+    const docs = JSON.parse(await readFile('docs/result.schema.json', 'utf8'));
+    expect(docs).toEqual(JSON.parse(JSON.stringify(resultJsonSchema)));
+  });
+
+  function baseInput() {
+    return {
+      plan,
+      runId: 'r',
+      networkType: 'local' as const,
+      benchmarkNumber: 1,
+      load: 100,
+      nodes: 4,
+      runs: [run(100)],
+      environment: record('local', 1, 100, [run(100)]).environment,
+      timestamp: '2026-11-21T23:30:00.000Z',
+    };
+  }
+});
+
+describe('console rendering', () => {
+  it('prints the original per-load block', () => {
+    const block = renderResultBlock(record('local', 3, 100, [run(100, 0.98)]));
+    expect(block.split('\n')).toEqual([
+      'BENCHMARK RESULT #3',
+      '  Network type:        local (4 nodes)',
+      '  Load:                100 tx/s for 10 s',
+      '  Throughput:          98.00 tx/s',
+      '  Average latency:     44.00 ms (commit)',
+      '  Latency std dev:     10.00 ms',
+      '  Latency p50/p99:     40.00 / 80.00 ms',
+      '  Successful:          980',
+      '  Failed:              20',
+      '  Efficiency:          98.0%',
+    ]);
+  });
+
+  it('prints mean ± stddev over runs', () => {
+    const block = renderResultBlock(record('local', 1, 100, [run(100, 1), run(100, 0.9), run(100, 0.8)]));
+    expect(block).toContain('Load:                100 tx/s for 10 s × 3 runs');
+    expect(block).toContain('Throughput:          90.00 ± 10.00 tx/s');
+    expect(block).toContain('Efficiency:          90.0% ± 10.0%');
+  });
+
+  it('prints a table with a row per benchmark', () => {
+    const table = renderResultsTable([
+      record('local', 1, 100, [run(100)]),
+      record('remote', 1, 200, [run(200, 0.5)]),
+    ]);
+    for (const head of TABLE_HEAD) expect(table).toContain(head);
+    const rows = table.split('\n').filter((line) => /│ (local|remote) /.test(line));
+    expect(rows).toHaveLength(2);
+    expect(rows[1]).toMatch(/remote .* 200 .* 100\.00 .* 50\.0%/);
+    // no colour codes: the table goes to logs as well as terminals
+    expect(table).not.toMatch(/\u001b\[/);
+  });
+});
+
+describe('comparison', () => {
+  const local = [record('local', 1, 100, [run(100, 1, 40)]), record('local', 2, 200, [run(200, 1, 50)])];
+  const remote = [record('remote', 1, 50, [run(50, 1, 100)]), record('remote', 2, 100, [run(100, 0.9, 136)])];
+  const comparison = compareRecords(
+    { label: 'local', source: 'a', records: local },
+    { label: 'remote', source: 'b', records: remote },
+    '2026-11-21T23:30:00.000Z',
+  );
+
+  it('compares common loads with ratios', () => {
+    expect(comparison.loads.map((l) => l.load)).toEqual([100]);
+    const entry = comparison.loads[0];
+    expect(entry?.ratios.p50_latency).toBeCloseTo(3.4, 9);
+    expect(entry?.ratios.throughput).toBeCloseTo(0.9, 9);
+    expect(entry?.ratios.efficiency).toBeCloseTo(0.9, 9);
+    expect(comparison.only_in_baseline).toEqual([200]);
+    expect(comparison.only_in_candidate).toEqual([50]);
+  });
+
+  it('says one plain sentence per finding', () => {
+    expect(comparison.findings).toEqual([
+      'at 100 tx/s remote p50 latency is 3.4× local (136.00 ms vs 40.00 ms)',
+      'at 100 tx/s remote p99 latency is 3.4× local (272.00 ms vs 80.00 ms)',
+      'at 100 tx/s remote throughput is 0.90× local (90.00 vs 100.00 tx/s)',
+      'at 100 tx/s remote efficiency is 90.0% against 100.0% local',
+      'only local ran 200 tx/s (not compared)',
+      'only remote ran 50 tx/s (not compared)',
+    ]);
+  });
+
+  it('renders the comparison as text', () => {
+    const text = renderComparisonText(comparison);
+    expect(text).toContain('meshbench comparison: remote vs local');
+    expect(text).toContain('load 100 tx/s');
+    expect(text).toMatch(/p50 latency +local 40\.00 ms +remote 136\.00 ms +ratio 3\.4×/);
+    expect(text).toContain('  - at 100 tx/s remote p50 latency is 3.4× local (136.00 ms vs 40.00 ms)');
+  });
+
+  it('says when nothing can be compared, and handles a zero baseline', () => {
+    const none = compareRecords(
+      { label: 'local', source: 'a', records: [record('local', 1, 100, [run(100, 0)])] },
+      { label: 'remote', source: 'b', records: [record('remote', 1, 300, [run(300)])] },
+      't',
+    );
+    expect(none.findings[0]).toBe(
+      'local and remote share no load level, so nothing is compared; run both with the same --loads',
+    );
+    const zero = compareRecords(
+      { label: 'local', source: 'a', records: [record('local', 1, 100, [run(100, 0)])] },
+      { label: 'remote', source: 'b', records: [record('remote', 1, 100, [run(100)])] },
+      't',
+    );
+    expect(zero.loads[0]?.ratios.throughput).toBeNull();
+    expect(zero.findings).toContain('at 100 tx/s local committed nothing, remote reached 100.00 tx/s');
+  });
+
+  it('formats ratios readably', () => {
+    expect(formatRatio(3.4123)).toBe('3.4');
+    expect(formatRatio(0.912)).toBe('0.91');
+    expect(formatRatio(12.6)).toBe('13');
+  });
+});
+
+describe('text summary', () => {
+  it('holds the plan, environment, each result and the findings', () => {
+    const text = renderRunSummary({
+      runId: 'r1',
+      plan,
+      records: [record('local', 1, 100, [run(100)])],
+      findings: ['at 100 tx/s remote p50 latency is 3.4× local'],
+      notes: ['a note'],
+      searches: [
+        {
+          network: 'local',
+          outcome: {
+            bestLoad: 400,
+            firstFailingLoad: 800,
+            stoppedBecause: 'resolution',
+            probes: [
+              { load: 400, pass: true, phase: 'doubling', reason: '', efficiency: 1, p99Ms: 10 },
+              {
+                load: 800,
+                pass: false,
+                phase: 'doubling',
+                reason: 'efficiency 50.0% < 95.0%',
+                efficiency: 0.5,
+                p99Ms: 10,
+              },
+            ],
+          },
+        },
+      ],
+      startedAt: '2026-11-21T23:30:00.000Z',
+      endedAt: '2026-11-21T23:31:00.000Z',
+    });
+    expect(text).toContain('meshbench benchmark r1');
+    expect(text).toContain('network type:      local');
+    expect(text).toContain('local loads:       100, 200 tx/s');
+    expect(text).toContain('node image sha256:abc');
+    expect(text).toContain('BENCHMARK RESULT #1');
+    expect(text).toContain('Settle:              0.25 s');
+    expect(text).toContain('Orchestrator cost:   0.15 s');
+    expect(text).toContain('highest passing load: 400 tx/s');
+    expect(text).toContain('fail: efficiency 50.0% < 95.0%');
+    expect(text).toContain('  - at 100 tx/s remote p50 latency is 3.4× local');
+    expect(text).toContain('Note: a note');
+  });
+});
