@@ -13,7 +13,10 @@ import { newRunId } from '../common/run-id.js';
 import { loadHosts, type HostsConfig } from '../config/hosts.js';
 import type { ConfirmMode } from '../load/types.js';
 import { IMAGE_TRANSFER_VALUES, type ImageTransfer } from '../testbed/remote/image-transfer.js';
-import { STRICT_HOST_KEY_CHECKING_VALUES, type StrictHostKeyChecking } from '../testbed/remote/known-hosts.js';
+import {
+  STRICT_HOST_KEY_CHECKING_VALUES,
+  type StrictHostKeyChecking,
+} from '../testbed/remote/known-hosts.js';
 import {
   DEFAULT_IMAGE,
   RemoteTestbed,
@@ -57,42 +60,97 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
   return argv
     .option('hosts-file', {
       type: 'string',
-      describe: 'Hosts: an env file (MYSTICETI_NODE{n}_HOST…, see hosts.example.env) or a YAML inventory; default: the environment',
+      describe:
+        'Hosts: an env file (MYSTICETI_NODE{n}_HOST…, see hosts.example.env) or a YAML inventory; default: the environment',
     })
     .option('num-transactions', { type: 'number', default: 1000, describe: 'Transactions to send' })
     .option('transaction-size', { type: 'number', default: 512, describe: 'Bytes per transaction' })
-    .option('transaction-rate', { type: 'number', default: 100, describe: 'Transactions per second (open loop)' })
-    .option('nodes-per-host', { type: 'number', default: 1, describe: 'Nodes on each host (each gets its own ports, +10 per node)' })
-    .option('startup-wait', { type: 'number', default: 60, describe: 'Longest wait for readiness after start, seconds' })
+    .option('transaction-rate', {
+      type: 'number',
+      default: 100,
+      describe: 'Transactions per second (open loop)',
+    })
+    .option('nodes-per-host', {
+      type: 'number',
+      default: 1,
+      describe: 'Nodes on each host (each gets its own ports, +10 per node)',
+    })
+    .option('startup-wait', {
+      type: 'number',
+      default: 60,
+      describe: 'Longest wait for readiness after start, seconds',
+    })
     .option('image', { type: 'string', default: DEFAULT_IMAGE, describe: 'Node image' })
     .option('image-transfer', {
       type: 'string',
       default: 'ship',
       choices: IMAGE_TRANSFER_VALUES,
-      describe: 'ship: docker save | gzip over SSH | docker load (only where the image ID is missing); pull: docker pull on each host',
+      describe:
+        'ship: docker save | gzip over SSH | docker load (only where the image ID is missing); pull: docker pull on each host',
     })
     .option('strict-host-key-checking', {
       type: 'string',
       default: 'accept-new',
       choices: STRICT_HOST_KEY_CHECKING_VALUES,
-      describe: 'Host keys vs known_hosts: yes (must be known), accept-new (add unknown hosts, refuse changed keys), no',
+      describe:
+        'Host keys vs known_hosts: yes (must be known), accept-new (add unknown hosts, refuse changed keys), no',
     })
-    .option('known-hosts', { type: 'string', describe: 'known_hosts file (default MESHBENCH_SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)' })
+    .option('known-hosts', {
+      type: 'string',
+      describe: 'known_hosts file (default MESHBENCH_SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)',
+    })
     .option('concurrency', { type: 'number', default: 16, describe: 'Hosts worked on at once' })
-    .option('cleanup', { type: 'boolean', default: false, describe: "Remove the run's containers at the end" })
-    .option('cleanup-thorough', { type: 'boolean', default: false, describe: 'Also remove volumes (node data) and the shipped image' })
+    .option('cleanup', {
+      type: 'boolean',
+      default: false,
+      describe: "Remove the run's containers at the end",
+    })
+    .option('cleanup-thorough', {
+      type: 'boolean',
+      default: false,
+      describe: 'Also remove volumes (node data) and the shipped image',
+    })
     .option('down', {
       type: 'boolean',
       default: false,
-      describe: 'Remove every remote-network container an earlier call left on the hosts (with --cleanup-thorough: volumes and images too)',
+      describe:
+        'Remove every remote-network container an earlier call left on the hosts (with --cleanup-thorough: volumes and images too)',
     })
-    .option('status', { type: 'boolean', default: false, describe: 'List remote-network containers on the hosts and exit' })
-    .option('show-logs', { type: 'number', describe: 'Print the last N log lines of every remote-network container and exit' })
-    .option('logs', { type: 'string', describe: 'Save each node log to DIR/<node>.log at the end of the run' })
-    .option('broadcast-mode', { type: 'string', default: 'sync', choices: ['async', 'sync', 'commit'], describe: 'cometbft broadcast_tx_* method' })
-    .option('confirm', { type: 'string', default: 'commit', choices: ['none', 'commit'], describe: 'Wait for each tx to commit or not' })
-    .option('json', { type: 'boolean', default: false, describe: 'Print the result JSON to stdout instead of the summary' })
-    .option('output', { type: 'string', default: 'benchmarks', describe: 'Folder for the result JSON (OUTPUT/run-<id>/result.json)' }) as unknown as Argv<RemoteNetworkArgs>;
+    .option('status', {
+      type: 'boolean',
+      default: false,
+      describe: 'List remote-network containers on the hosts and exit',
+    })
+    .option('show-logs', {
+      type: 'number',
+      describe: 'Print the last N log lines of every remote-network container and exit',
+    })
+    .option('logs', {
+      type: 'string',
+      describe: 'Save each node log to DIR/<node>.log at the end of the run',
+    })
+    .option('broadcast-mode', {
+      type: 'string',
+      default: 'sync',
+      choices: ['async', 'sync', 'commit'],
+      describe: 'cometbft broadcast_tx_* method',
+    })
+    .option('confirm', {
+      type: 'string',
+      default: 'commit',
+      choices: ['none', 'commit'],
+      describe: 'Wait for each tx to commit or not',
+    })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'Print the result JSON to stdout instead of the summary',
+    })
+    .option('output', {
+      type: 'string',
+      default: 'benchmarks',
+      describe: 'Folder for the result JSON (OUTPUT/run-<id>/result.json)',
+    }) as unknown as Argv<RemoteNetworkArgs>;
 }
 
 const EPILOGUE = `Examples:
@@ -105,15 +163,18 @@ See docs/remote-network.md.`;
 
 export function validateArgs(args: RemoteNetworkArgs): void {
   const positiveInteger = (flag: string, value: number | undefined, max = Number.MAX_SAFE_INTEGER) => {
-    if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > max)) throw badFlag(flag, value, `a whole number from 1 to ${max}`);
+    if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > max))
+      throw badFlag(flag, value, `a whole number from 1 to ${max}`);
   };
   positiveInteger('num-transactions', args.numTransactions);
   positiveInteger('transaction-size', args.transactionSize);
   positiveInteger('nodes-per-host', args.nodesPerHost, 50);
   positiveInteger('concurrency', args.concurrency, 256);
   if (args.showLogs !== undefined) positiveInteger('show-logs', args.showLogs);
-  if (!(args.transactionRate > 0) || !Number.isFinite(args.transactionRate)) throw badFlag('transaction-rate', args.transactionRate, 'a number of tx/s above 0');
-  if (!(args.startupWait > 0) || !Number.isFinite(args.startupWait)) throw badFlag('startup-wait', args.startupWait, 'a number of seconds above 0');
+  if (!(args.transactionRate > 0) || !Number.isFinite(args.transactionRate))
+    throw badFlag('transaction-rate', args.transactionRate, 'a number of tx/s above 0');
+  if (!(args.startupWait > 0) || !Number.isFinite(args.startupWait))
+    throw badFlag('startup-wait', args.startupWait, 'a number of seconds above 0');
 }
 
 function progressPrinter(context: CliContext): (progress: HostProgress) => void {
@@ -124,7 +185,11 @@ function knownHostsFor(args: RemoteNetworkArgs, hosts: HostsConfig): string {
   return args.knownHosts ?? hosts.knownHostsPath ?? defaultKnownHostsPath();
 }
 
-async function runMaintenance(args: RemoteNetworkArgs, hosts: HostsConfig, context: CliContext): Promise<number> {
+async function runMaintenance(
+  args: RemoteNetworkArgs,
+  hosts: HostsConfig,
+  context: CliContext,
+): Promise<number> {
   const common = {
     strictHostKeyChecking: args.strictHostKeyChecking as StrictHostKeyChecking,
     knownHostsPath: knownHostsFor(args, hosts),
@@ -133,7 +198,7 @@ async function runMaintenance(args: RemoteNetworkArgs, hosts: HostsConfig, conte
     onProgress: progressPrinter(context),
   };
   if (args.down) {
-    const removed = await downRemote({ hosts, thorough: args.cleanupThorough, ...common });
+    const removed = await downRemote({ hosts, thorough: args.cleanupThorough, image: args.image, ...common });
     context.stdout(
       `down: removed ${removed.containers} container(s)${args.cleanupThorough ? `, ${removed.volumes} volume(s), ${removed.images} image(s)` : ''} on ${hosts.hosts.length} host(s)`,
     );
@@ -144,7 +209,8 @@ async function runMaintenance(args: RemoteNetworkArgs, hosts: HostsConfig, conte
     if (args.status) {
       const statuses = await statusRemote(agents, args.concurrency);
       if (statuses.length === 0) context.stdout('no remote-network containers on these hosts');
-      for (const s of statuses) context.stdout(`${s.host}\t${s.node}\t${s.state}\t${s.status}\trun ${s.runId}\t${s.name}`);
+      for (const s of statuses)
+        context.stdout(`${s.host}\t${s.node}\t${s.state}\t${s.status}\trun ${s.runId}\t${s.name}`);
       return 0;
     }
     const logs = await logsRemote(agents, args.showLogs ?? 50, args.concurrency);
@@ -178,7 +244,9 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
     concurrency: args.concurrency,
     onProgress: progressPrinter(context),
   });
-  info(`run ${runId}: deploying ${hosts.hosts.length * args.nodesPerHost} node(s) to ${hosts.hosts.length} host(s) from ${hosts.source}`);
+  info(
+    `run ${runId}: deploying ${hosts.hosts.length * args.nodesPerHost} node(s) to ${hosts.hosts.length} host(s) from ${hosts.source}`,
+  );
   const deployment: RemoteDeployment = await testbed.deployRemote({ signal: shutdown.signal });
   const cleanup = args.cleanup || args.cleanupThorough;
   const unregister = shutdown.onForce(async () => {
@@ -229,13 +297,20 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
         confirm: args.confirm,
       },
       environment: deployment.environment,
-      deployment: { nodes: deployment.nodes.length, readyAfterMs: deployment.readyAfterMs, endpoints: deployment.endpoints },
+      deployment: {
+        nodes: deployment.nodes.length,
+        readyAfterMs: deployment.readyAfterMs,
+        endpoints: deployment.endpoints,
+      },
       load: result,
     };
     const resultPath = join(args.output, `run-${runId}`, 'result.json');
     await writeFileAtomic(resultPath, `${JSON.stringify(document, null, 2)}\n`);
     if (args.json) context.stdout(JSON.stringify(document, null, 2));
-    else context.stdout(renderSummary(result, { nodes: deployment.nodes.length, readyAfterMs: deployment.readyAfterMs }));
+    else
+      context.stdout(
+        renderSummary(result, { nodes: deployment.nodes.length, readyAfterMs: deployment.readyAfterMs }),
+      );
     info(`result: ${resultPath}`);
     if (result.interrupted) exitCode = 130;
     else if (result.outcomes.ok === 0) exitCode = 1;
@@ -260,12 +335,16 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
         await deployment.destroy({ thorough: args.cleanupThorough });
         info(`cleanup: removed run ${runId} from ${hosts.hosts.length} host(s)`);
       } catch (error) {
-        context.stderr(`remote-network: error: cleanup failed: ${formatError(error)}; retry with: remote-network --down${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}`);
+        context.stderr(
+          `remote-network: error: cleanup failed: ${formatError(error)}; retry with: remote-network --down${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}`,
+        );
         exitCode = 1;
       }
     } else {
       deployment.detach();
-      info(`the network is still running; remove it with: remote-network --down${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}`);
+      info(
+        `the network is still running; remove it with: remote-network --down${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}`,
+      );
     }
     unregister();
   }
@@ -274,7 +353,8 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
 
 export const remoteNetworkCommand: CliDefinition<RemoteNetworkArgs> = {
   name: 'remote-network',
-  usage: '$0 [options]\n\nDeploy a node network to remote hosts over SSH, send transactions from here, print and save the result.',
+  usage:
+    '$0 [options]\n\nDeploy a node network to remote hosts over SSH, send transactions from here, print and save the result.',
   epilogue: EPILOGUE,
   options,
   run,
@@ -283,4 +363,3 @@ export const remoteNetworkCommand: CliDefinition<RemoteNetworkArgs> = {
 export function main(argv: string[]): Promise<number> {
   return runCli(remoteNetworkCommand, argv);
 }
-

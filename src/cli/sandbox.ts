@@ -25,17 +25,38 @@ function options(argv: Argv): Argv<SandboxArgs> {
     .command('status', 'Show the sandbox hosts')
     .demandCommand(1, 'say up, down or status')
     .option('hosts', { type: 'number', default: 4, describe: 'Number of hosts (up)' })
-    .option('without-docker', { type: 'boolean', default: false, describe: 'Hosts without Docker, so remote-network installs it (up)' })
-    .option('user', { type: 'string', default: 'root', choices: ['root', 'meshbench', 'nosudo'], describe: 'SSH user in hosts.env: root, meshbench (password-less sudo) or nosudo' })
-    .option('docker-disk-mb', { type: 'number', describe: "Limit each host's /var/lib/docker to this many MB (emulates a small disk)" })
-    .option('dir', { type: 'string', default: DEFAULT_SANDBOX_DIR, describe: 'Folder for the key pair, known_hosts and hosts.env' })
-    .option('all', { type: 'boolean', default: false, describe: 'down: remove every sandbox host on this engine, not only this folder’s' }) as unknown as Argv<SandboxArgs>;
+    .option('without-docker', {
+      type: 'boolean',
+      default: false,
+      describe: 'Hosts without Docker, so remote-network installs it (up)',
+    })
+    .option('user', {
+      type: 'string',
+      default: 'root',
+      choices: ['root', 'meshbench', 'nosudo'],
+      describe: 'SSH user in hosts.env: root, meshbench (password-less sudo) or nosudo',
+    })
+    .option('docker-disk-mb', {
+      type: 'number',
+      describe: "Limit each host's /var/lib/docker to this many MB (emulates a small disk)",
+    })
+    .option('dir', {
+      type: 'string',
+      default: DEFAULT_SANDBOX_DIR,
+      describe: 'Folder for the key pair, known_hosts and hosts.env',
+    })
+    .option('all', {
+      type: 'boolean',
+      default: false,
+      describe: 'down: remove every sandbox host on this engine, not only this folder’s',
+    }) as unknown as Argv<SandboxArgs>;
 }
 
 async function run(args: SandboxArgs, context: CliContext): Promise<number> {
   const command = String(args._[0]);
   if (command === 'up') {
-    if (!Number.isInteger(args.hosts) || args.hosts < 1 || args.hosts > 64) throw badFlag('hosts', args.hosts, 'a whole number from 1 to 64');
+    if (!Number.isInteger(args.hosts) || args.hosts < 1 || args.hosts > 64)
+      throw badFlag('hosts', args.hosts, 'a whole number from 1 to 64');
     const started = Date.now();
     const state = await sandboxUp({
       hosts: args.hosts,
@@ -46,7 +67,9 @@ async function run(args: SandboxArgs, context: CliContext): Promise<number> {
       log: (line) => context.stderr(`sandbox: ${line}`),
       signal: context.shutdown.signal,
     });
-    context.stderr(`sandbox: ${state.hosts.length} host(s) up in ${((Date.now() - started) / 1000).toFixed(1)} s (run ${state.runId})`);
+    context.stderr(
+      `sandbox: ${state.hosts.length} host(s) up in ${((Date.now() - started) / 1000).toFixed(1)} s (run ${state.runId})`,
+    );
     context.stdout(state.hostsEnvPath);
     return 0;
   }
@@ -61,7 +84,10 @@ async function run(args: SandboxArgs, context: CliContext): Promise<number> {
       context.stdout(`no sandbox in ${args.dir}`);
       return 0;
     }
-    for (const host of state.hosts) context.stdout(`${host.name}\t${host.address}\t${host.docker ? 'docker' : 'no docker'}\t${host.container}`);
+    for (const host of state.hosts)
+      context.stdout(
+        `${host.name}\t${host.address}\t${host.docker ? 'docker' : 'no docker'}\t${host.container}`,
+      );
     context.stdout(`hosts file: ${state.hostsEnvPath}`);
     return 0;
   }
@@ -70,8 +96,10 @@ async function run(args: SandboxArgs, context: CliContext): Promise<number> {
 
 export const sandboxCommand: CliDefinition<SandboxArgs> = {
   name: 'sandbox',
-  usage: '$0 <up|down|status> [options]\n\nEmulated SSH hosts on this machine, for remote-network without a cloud.',
-  epilogue: 'Example: npm run sandbox -- up --hosts 4 && remote-network --hosts-file .meshbench/sandbox/hosts.env --cleanup',
+  usage:
+    '$0 <up|down|status> [options]\n\nEmulated SSH hosts on this machine, for remote-network without a cloud.',
+  epilogue:
+    'Example: npm run sandbox -- up --hosts 4 && remote-network --hosts-file .meshbench/sandbox/hosts.env --cleanup',
   options,
   run,
 };

@@ -21,8 +21,16 @@ export async function mapSettled<T, R>(
 }
 
 /** The first rejection's reason, or the values when all fulfilled. */
-export function firstFailure<R>(results: readonly PromiseSettledResult<R>[]): { values: R[]; error?: unknown; failed: number } {
+export function firstFailure<R>(results: readonly PromiseSettledResult<R>[]): {
+  values: R[];
+  error?: unknown;
+  failed: number;
+} {
   const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
-  const values = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<R>).value);
-  return failed.length > 0 ? { values, error: failed[0]!.reason, failed: failed.length } : { values, failed: 0 };
+  const values = results
+    .filter((r) => r.status === 'fulfilled')
+    .map((r) => (r as PromiseFulfilledResult<R>).value);
+  return failed.length > 0
+    ? { values, error: failed[0]!.reason, failed: failed.length }
+    : { values, failed: 0 };
 }

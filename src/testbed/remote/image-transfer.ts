@@ -45,7 +45,9 @@ export async function inspectLocalImage(reference: string): Promise<LocalImage> 
       if (error) {
         reject(
           new MeshbenchError('IMAGE_MISSING', `image ${reference} is not on this machine's Docker engine`, {
-            hint: reference.startsWith('meshbench/refnode') ? 'build it with npm run build && npm run images refnode' : `build or pull ${reference} first, or use --image-transfer pull`,
+            hint: reference.startsWith('meshbench/refnode')
+              ? 'build it with npm run build && npm run images refnode'
+              : `build or pull ${reference} first, or use --image-transfer pull`,
           }),
         );
         return;
@@ -75,7 +77,9 @@ export async function imageArchive(image: LocalImage, cacheDir: string): Promise
   await pipeline(child.stdout, createGzip({ level: 1 }), createWriteStream(temporary));
   const code = await exited;
   if (code !== 0) {
-    throw new MeshbenchError('IMAGE_MISSING', `docker save ${image.reference} failed: ${lastLine(stderr)}`, { hint: 'check the image and free disk space here' });
+    throw new MeshbenchError('IMAGE_MISSING', `docker save ${image.reference} failed: ${lastLine(stderr)}`, {
+      hint: 'check the image and free disk space here',
+    });
   }
   await rename(temporary, path);
   return { path, compressedBytes: (await stat(path)).size, saveMs: Date.now() - started };
@@ -89,7 +93,12 @@ export async function remoteHasImage(agent: RemoteHostAgent, imageId: string): P
 const DISK_FULL = /no space left on device|disk quota exceeded/i;
 
 /** Ships the archive to one host unless it already has the image ID. */
-export async function shipImage(agent: RemoteHostAgent, image: LocalImage, archive: ImageArchive, signal?: AbortSignal): Promise<HostImageReport> {
+export async function shipImage(
+  agent: RemoteHostAgent,
+  image: LocalImage,
+  archive: ImageArchive,
+  signal?: AbortSignal,
+): Promise<HostImageReport> {
   const started = Date.now();
   if (await remoteHasImage(agent, image.id)) {
     return { host: agent.host.name, action: 'present', bytes: 0, durationMs: Date.now() - started };
@@ -102,31 +111,61 @@ export async function shipImage(agent: RemoteHostAgent, image: LocalImage, archi
     const detail = lastLine(result.stderr) || lastLine(result.stdout) || `exit code ${result.exitCode}`;
     if (DISK_FULL.test(result.stderr) || DISK_FULL.test(result.stdout)) {
       const mb = (image.sizeBytes / 1e6).toFixed(0);
-      throw new MeshbenchError('DISK_FULL', `${describeHost(agent.host)}: disk full while loading image ${image.reference} (${mb} MB unpacked)`, {
-        hint: `free at least ${mb} MB under Docker's data root on that host (docker system df there) and re-run`,
-      });
+      throw new MeshbenchError(
+        'DISK_FULL',
+        `${describeHost(agent.host)}: disk full while loading image ${image.reference} (${mb} MB unpacked)`,
+        {
+          hint: `free at least ${mb} MB under Docker's data root on that host (docker system df there) and re-run`,
+        },
+      );
     }
-    throw new MeshbenchError('REMOTE_COMMAND', `${describeHost(agent.host)}: docker load of ${image.reference} failed: ${detail}`, {
-      hint: 'check Docker and free disk space on that host',
-    });
+    throw new MeshbenchError(
+      'REMOTE_COMMAND',
+      `${describeHost(agent.host)}: docker load of ${image.reference} failed: ${detail}`,
+      {
+        hint: 'check Docker and free disk space on that host',
+      },
+    );
   }
   if (!(await remoteHasImage(agent, image.id))) {
-    throw new MeshbenchError('REMOTE_COMMAND', `${describeHost(agent.host)}: docker load finished but image ${image.id.slice(0, 19)} is not there`, {
-      hint: 'check Docker on that host',
-    });
+    throw new MeshbenchError(
+      'REMOTE_COMMAND',
+      `${describeHost(agent.host)}: docker load finished but image ${image.id.slice(0, 19)} is not there`,
+      {
+        hint: 'check Docker on that host',
+      },
+    );
   }
-  return { host: agent.host.name, action: 'shipped', bytes: archive.compressedBytes, durationMs: Date.now() - started };
+  return {
+    host: agent.host.name,
+    action: 'shipped',
+    bytes: archive.compressedBytes,
+    durationMs: Date.now() - started,
+  };
 }
 
-export async function pullImage(agent: RemoteHostAgent, reference: string, signal?: AbortSignal): Promise<HostImageReport> {
+export async function pullImage(
+  agent: RemoteHostAgent,
+  reference: string,
+  signal?: AbortSignal,
+): Promise<HostImageReport> {
   const started = Date.now();
-  const result = await agent.docker(['pull', '-q', reference], { timeoutMs: 900_000, ...(signal ? { signal } : {}) });
+  const result = await agent.docker(['pull', '-q', reference], {
+    timeoutMs: 900_000,
+    ...(signal ? { signal } : {}),
+  });
   if (result.exitCode !== 0) {
     const detail = lastLine(result.stderr) || `exit code ${result.exitCode}`;
     const full = DISK_FULL.test(result.stderr);
-    throw new MeshbenchError(full ? 'DISK_FULL' : 'REMOTE_COMMAND', `${describeHost(agent.host)}: docker pull ${reference} failed: ${detail}`, {
-      hint: full ? 'free disk space under Docker on that host' : 'check that the host can reach the registry, or use --image-transfer ship',
-    });
+    throw new MeshbenchError(
+      full ? 'DISK_FULL' : 'REMOTE_COMMAND',
+      `${describeHost(agent.host)}: docker pull ${reference} failed: ${detail}`,
+      {
+        hint: full
+          ? 'free disk space under Docker on that host'
+          : 'check that the host can reach the registry, or use --image-transfer ship',
+      },
+    );
   }
   return { host: agent.host.name, action: 'pulled', bytes: 0, durationMs: Date.now() - started };
 }

@@ -5,7 +5,13 @@
 import type { Readable } from 'node:stream';
 import type { RemoteHost } from '../../config/hosts.js';
 import { MeshbenchError } from '../../common/errors.js';
-import { describeHost, lastLine, remoteCommandError, type ExecResult, type SshSession } from './ssh-session.js';
+import {
+  describeHost,
+  lastLine,
+  remoteCommandError,
+  type ExecResult,
+  type SshSession,
+} from './ssh-session.js';
 import { shellCommand, shellPipeline } from './shell-quote.js';
 
 export interface DockerReport {
@@ -42,11 +48,18 @@ export class RemoteHostAgent {
   }
 
   /** Runs docker with the right prefix (nothing, or `sudo -n`). */
-  docker(args: readonly string[], options: { stdin?: Readable; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ExecResult> {
+  docker(
+    args: readonly string[],
+    options: { stdin?: Readable; signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<ExecResult> {
     return this.session.exec([...this.dockerPrefix, 'docker', ...args], options);
   }
 
-  async dockerOk(args: readonly string[], what: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<string> {
+  async dockerOk(
+    args: readonly string[],
+    what: string,
+    options: { signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<string> {
     const result = await this.docker(args, options);
     if (result.exitCode !== 0) throw remoteCommandError(this.host, what, result);
     return result.stdout;
@@ -68,18 +81,27 @@ export class RemoteHostAgent {
   }
 
   private async dockerAnswers(prefix: readonly string[]): Promise<string | undefined> {
-    const result = await this.session.exec([...prefix, 'docker', 'version', '--format', '{{.Server.Version}}'], { timeoutMs: 20_000 });
+    const result = await this.session.exec(
+      [...prefix, 'docker', 'version', '--format', '{{.Server.Version}}'],
+      { timeoutMs: 20_000 },
+    );
     return result.exitCode === 0 && result.stdout.trim() !== '' ? result.stdout.trim() : undefined;
   }
 
   private noSudo(what: string): MeshbenchError {
-    return new MeshbenchError('NO_SUDO', `${describeHost(this.host)}: ${what}, and user ${this.host.user} is not root and cannot use sudo without a password`, {
-      hint: `log in as root, allow ${this.host.user} password-less sudo (NOPASSWD), or install Docker there and add ${this.host.user} to the docker group`,
-    });
+    return new MeshbenchError(
+      'NO_SUDO',
+      `${describeHost(this.host)}: ${what}, and user ${this.host.user} is not root and cannot use sudo without a password`,
+      {
+        hint: `log in as root, allow ${this.host.user} password-less sudo (NOPASSWD), or install Docker there and add ${this.host.user} to the docker group`,
+      },
+    );
   }
 
   /** Makes sure Docker is installed and its daemon answers; idempotent. */
-  async ensureDocker(options: { signal?: AbortSignal; log?: (line: string) => void } = {}): Promise<DockerReport> {
+  async ensureDocker(
+    options: { signal?: AbortSignal; log?: (line: string) => void } = {},
+  ): Promise<DockerReport> {
     const started = Date.now();
     await this.probe(options.signal);
     const osText = (await this.session.exec(['cat', '/etc/os-release'])).stdout;
@@ -90,7 +112,13 @@ export class RemoteHostAgent {
     let version = await this.dockerAnswers([]);
     if (version) {
       this.dockerPrefix = [];
-      return { installed: false, started: false, serverVersion: version, os: osName, durationMs: Date.now() - started };
+      return {
+        installed: false,
+        started: false,
+        serverVersion: version,
+        os: osName,
+        durationMs: Date.now() - started,
+      };
     }
     if (!this.root && !this.canSudo) {
       const hasCli = (await this.session.exec(['sh', '-c', 'command -v docker'])).exitCode === 0;
@@ -98,25 +126,50 @@ export class RemoteHostAgent {
     }
     this.dockerPrefix = this.sudo;
     version = await this.dockerAnswers(this.sudo);
-    if (version) return { installed: false, started: false, serverVersion: version, os: osName, durationMs: Date.now() - started };
+    if (version)
+      return {
+        installed: false,
+        started: false,
+        serverVersion: version,
+        os: osName,
+        durationMs: Date.now() - started,
+      };
 
     // 2. Installed at all?
     let installed = false;
-    const hasDockerd = (await this.session.exec(['sh', '-c', 'command -v dockerd && command -v docker'])).exitCode === 0;
+    const hasDockerd =
+      (await this.session.exec(['sh', '-c', 'command -v dockerd && command -v docker'])).exitCode === 0;
     if (!hasDockerd) {
       const family = `${os.ID ?? ''} ${os.ID_LIKE ?? ''}`;
       if (!/\b(debian|ubuntu)\b/.test(family)) {
-        throw new MeshbenchError('REMOTE_COMMAND', `${describeHost(this.host)}: Docker is missing and meshbench installs it only on Debian/Ubuntu (this host runs ${osName})`, {
-          hint: 'install Docker there (https://docs.docker.com/engine/install/) and re-run',
-        });
+        throw new MeshbenchError(
+          'REMOTE_COMMAND',
+          `${describeHost(this.host)}: Docker is missing and meshbench installs it only on Debian/Ubuntu (this host runs ${osName})`,
+          {
+            hint: 'install Docker there (https://docs.docker.com/engine/install/) and re-run',
+          },
+        );
       }
       options.log?.(`installing docker.io with apt on ${osName}`);
       const aptEnv = ['env', 'DEBIAN_FRONTEND=noninteractive'];
       const lock = ['-o', 'DPkg::Lock::Timeout=120'];
-      const update = await this.session.exec([...this.sudo, ...aptEnv, 'apt-get', ...lock, 'update', '-qq'], { timeoutMs: 300_000, ...(options.signal ? { signal: options.signal } : {}) });
+      const update = await this.session.exec([...this.sudo, ...aptEnv, 'apt-get', ...lock, 'update', '-qq'], {
+        timeoutMs: 300_000,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       if (update.exitCode !== 0) throw this.aptError('apt-get update', update);
       const install = await this.session.exec(
-        [...this.sudo, ...aptEnv, 'apt-get', ...lock, 'install', '-y', '-qq', '--no-install-recommends', 'docker.io'],
+        [
+          ...this.sudo,
+          ...aptEnv,
+          'apt-get',
+          ...lock,
+          'install',
+          '-y',
+          '-qq',
+          '--no-install-recommends',
+          'docker.io',
+        ],
         { timeoutMs: 600_000, ...(options.signal ? { signal: options.signal } : {}) },
       );
       if (install.exitCode !== 0) throw this.aptError('apt-get install docker.io', install);
@@ -128,26 +181,54 @@ export class RemoteHostAgent {
     let startedDaemon = false;
     if (!version) {
       startedDaemon = true;
-      await this.session.exec([
-        ...this.sudo,
-        ...['sh', '-c', 'if [ -d /run/systemd/system ]; then systemctl enable --now docker; elif [ -x /etc/init.d/docker ]; then service docker start; fi'],
-      ], { timeoutMs: 60_000 });
+      await this.session.exec(
+        [
+          ...this.sudo,
+          ...[
+            'sh',
+            '-c',
+            'if [ -d /run/systemd/system ]; then systemctl enable --now docker; elif [ -x /etc/init.d/docker ]; then service docker start; fi',
+          ],
+        ],
+        { timeoutMs: 60_000 },
+      );
       version = await this.waitForDocker(5_000);
       if (!version) {
         await this.session.execLine(
-          shellCommand([...this.sudo, 'sh', '-c', 'pgrep -x dockerd >/dev/null || (setsid nohup dockerd >/var/log/meshbench-dockerd.log 2>&1 </dev/null &)']),
+          shellCommand([
+            ...this.sudo,
+            'sh',
+            '-c',
+            'pgrep -x dockerd >/dev/null || (setsid nohup dockerd >/var/log/meshbench-dockerd.log 2>&1 </dev/null &)',
+          ]),
           { timeoutMs: 30_000 },
         );
         version = await this.waitForDocker(DOCKER_WAIT_MS);
       }
     }
     if (!version) {
-      const log = await this.session.exec([...this.sudo, 'tail', '-n', '5', '/var/log/meshbench-dockerd.log']);
-      throw new MeshbenchError('DOCKER_UNAVAILABLE', `${describeHost(this.host)}: the Docker daemon does not answer after ${installed ? 'installing and ' : ''}starting it: ${lastLine(log.stdout) || 'no log'}`, {
-        hint: 'start Docker on that host (systemctl start docker) and check its log',
-      });
+      const log = await this.session.exec([
+        ...this.sudo,
+        'tail',
+        '-n',
+        '5',
+        '/var/log/meshbench-dockerd.log',
+      ]);
+      throw new MeshbenchError(
+        'DOCKER_UNAVAILABLE',
+        `${describeHost(this.host)}: the Docker daemon does not answer after ${installed ? 'installing and ' : ''}starting it: ${lastLine(log.stdout) || 'no log'}`,
+        {
+          hint: 'start Docker on that host (systemctl start docker) and check its log',
+        },
+      );
     }
-    return { installed, started: startedDaemon, serverVersion: version, os: osName, durationMs: Date.now() - started };
+    return {
+      installed,
+      started: startedDaemon,
+      serverVersion: version,
+      os: osName,
+      durationMs: Date.now() - started,
+    };
   }
 
   private async waitForDocker(timeoutMs: number): Promise<string | undefined> {

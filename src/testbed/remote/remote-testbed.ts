@@ -12,7 +12,15 @@ import type { HostsConfig, RemoteHost } from '../../config/hosts.js';
 import { cometbftProbe, waitForReady } from '../local/readiness.js';
 import type { DestroyOptions, Deployment, Endpoint, NodeHandle, NodeStats, Testbed } from '../testbed.js';
 import { firstFailure, mapSettled } from './concurrency.js';
-import { imageArchive, inspectLocalImage, pullImage, shipImage, type HostImageReport, type ImageTransfer, type LocalImage } from './image-transfer.js';
+import {
+  imageArchive,
+  inspectLocalImage,
+  pullImage,
+  shipImage,
+  type HostImageReport,
+  type ImageTransfer,
+  type LocalImage,
+} from './image-transfer.js';
 import { KnownHostsFile, type StrictHostKeyChecking } from './known-hosts.js';
 import { RemoteHostAgent, type DockerReport } from './remote-host.js';
 import { connectSsh, describeHost, lastLine, type SshSession } from './ssh-session.js';
@@ -70,7 +78,11 @@ export function placeNodes(hostCount: number, nodesPerHost: number): NodePlaceme
         nodeId: `node${placements.length}`,
         hostIndex,
         slot,
-        ports: { p2p: BASE_PORTS.p2p + offset, rpc: BASE_PORTS.rpc + offset, metrics: BASE_PORTS.metrics + offset },
+        ports: {
+          p2p: BASE_PORTS.p2p + offset,
+          rpc: BASE_PORTS.rpc + offset,
+          metrics: BASE_PORTS.metrics + offset,
+        },
       });
     }
   }
@@ -81,7 +93,9 @@ export function containerName(runId: string, nodeId: string): string {
   return `meshbench-${runId}-${nodeId}`;
 }
 
-export function defaultKnownHostsPath(env: Readonly<Record<string, string | undefined>> = process.env): string {
+export function defaultKnownHostsPath(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
   return resolve(env.HOME ?? '~', '.ssh', 'known_hosts');
 }
 
@@ -108,9 +122,17 @@ export async function connectAll(
       ...(options.env ? { env: options.env } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       onRetry: (attempt, reason, delayMs) =>
-        options.onProgress?.({ host: host.name, stage: 'connect', message: `attempt ${attempt} failed (${reason}); retrying in ${delayMs} ms` }),
+        options.onProgress?.({
+          host: host.name,
+          stage: 'connect',
+          message: `attempt ${attempt} failed (${reason}); retrying in ${delayMs} ms`,
+        }),
     });
-    options.onProgress?.({ host: host.name, stage: 'connect', message: `connected to ${host.address}:${host.port} as ${host.user} (${Date.now() - started} ms)` });
+    options.onProgress?.({
+      host: host.name,
+      stage: 'connect',
+      message: `connected to ${host.address}:${host.port} as ${host.user} (${Date.now() - started} ms)`,
+    });
     return new RemoteHostAgent(session);
   });
   const { values, error } = firstFailure(results);
@@ -154,16 +176,33 @@ class RemoteNodeHandle implements NodeHandle {
     return this.agent.docker(['exec', this.container, ...command]);
   }
   async logs(options: { tailLines?: number } = {}): Promise<string> {
-    const result = await this.agent.docker(['logs', ...(options.tailLines !== undefined ? ['--tail', String(options.tailLines)] : []), this.container]);
+    const result = await this.agent.docker([
+      'logs',
+      ...(options.tailLines !== undefined ? ['--tail', String(options.tailLines)] : []),
+      this.container,
+    ]);
     return result.stdout + result.stderr;
   }
   async stats(): Promise<NodeStats> {
-    const line = await this.docker(['stats', '--no-stream', '--format', '{{json .}}', this.container], 'stats');
+    const line = await this.docker(
+      ['stats', '--no-stream', '--format', '{{json .}}', this.container],
+      'stats',
+    );
     return parseDockerStats(this.nodeId, line);
   }
 }
 
-const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3, TIB: 1024 ** 4 };
+const UNITS: Record<string, number> = {
+  B: 1,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+  KIB: 1024,
+  MIB: 1024 ** 2,
+  GIB: 1024 ** 3,
+  TIB: 1024 ** 4,
+};
 
 export function parseSize(text: string): number {
   const match = /^\s*([\d.]+)\s*([A-Za-z]*)\s*$/.exec(text);
@@ -187,26 +226,43 @@ export function parseDockerStats(nodeId: string, line: string): NodeStats {
 }
 
 /** Removes what a run (or, with runId undefined, every remote run) left on one host. */
-export async function cleanHost(agent: RemoteHostAgent, options: { runId?: string; thorough: boolean; imageId?: string }): Promise<{ containers: number; volumes: number; images: number }> {
+/** `imageId` may also be a reference (`--down` only knows the image name). */
+export async function cleanHost(
+  agent: RemoteHostAgent,
+  options: { runId?: string; thorough: boolean; imageId?: string },
+): Promise<{ containers: number; volumes: number; images: number }> {
   const filter = options.runId ? `label=${RUN_LABEL}=${options.runId}` : `label=${REMOTE_LABEL}=1`;
-  const ids = (await agent.dockerOk(['ps', '-aq', '--filter', filter], 'listing containers')).split('\n').filter(Boolean);
+  const ids = (await agent.dockerOk(['ps', '-aq', '--filter', filter], 'listing containers'))
+    .split('\n')
+    .filter(Boolean);
   const imageIds = new Set<string>(options.imageId ? [options.imageId] : []);
   if (ids.length > 0) {
     if (options.thorough) {
-      const labels = await agent.docker(['inspect', '--format', `{{index .Config.Labels "${IMAGE_ID_LABEL}"}}`, ...ids]);
-      for (const id of labels.stdout.split('\n').map((l) => l.trim())) if (id.startsWith('sha256:')) imageIds.add(id);
+      const labels = await agent.docker([
+        'inspect',
+        '--format',
+        `{{index .Config.Labels "${IMAGE_ID_LABEL}"}}`,
+        ...ids,
+      ]);
+      for (const id of labels.stdout.split('\n').map((l) => l.trim()))
+        if (id.startsWith('sha256:')) imageIds.add(id);
     }
     await agent.dockerOk(['rm', '-f', '-v', ...ids], 'removing containers');
   }
   let volumes = 0;
   let images = 0;
   if (options.thorough) {
-    const volumeIds = (await agent.dockerOk(['volume', 'ls', '-q', '--filter', filter], 'listing volumes')).split('\n').filter(Boolean);
+    const volumeIds = (await agent.dockerOk(['volume', 'ls', '-q', '--filter', filter], 'listing volumes'))
+      .split('\n')
+      .filter(Boolean);
     if (volumeIds.length > 0) await agent.dockerOk(['volume', 'rm', '-f', ...volumeIds], 'removing volumes');
     volumes = volumeIds.length;
     for (const imageId of imageIds) {
       // Only when no container (ours or anyone's) still uses it.
-      const users = (await agent.dockerOk(['ps', '-aq', '--filter', `ancestor=${imageId}`], 'listing image users')).trim();
+      if ((await agent.docker(['image', 'inspect', '--format', '{{.Id}}', imageId])).exitCode !== 0) continue;
+      const users = (
+        await agent.dockerOk(['ps', '-aq', '--filter', `ancestor=${imageId}`], 'listing image users')
+      ).trim();
       if (users === '' && (await agent.docker(['image', 'rm', '-f', imageId])).exitCode === 0) images += 1;
     }
   }
@@ -234,8 +290,16 @@ export class RemoteDeployment implements Deployment {
     if (this.destroyed) return;
     this.destroyed = true;
     const results = await mapSettled(this.agents, this.concurrency, async (agent) => {
-      const removed = await cleanHost(agent, { runId: this.runId, thorough: options.thorough ?? false, ...(this.image ? { imageId: this.image.id } : {}) });
-      this.onProgress?.({ host: agent.host.name, stage: 'cleanup', message: `removed ${removed.containers} container(s)${options.thorough ? `, ${removed.volumes} volume(s), ${removed.images} image(s)` : ''}` });
+      const removed = await cleanHost(agent, {
+        runId: this.runId,
+        thorough: options.thorough ?? false,
+        ...(this.image ? { imageId: this.image.id } : {}),
+      });
+      this.onProgress?.({
+        host: agent.host.name,
+        stage: 'cleanup',
+        message: `removed ${removed.containers} container(s)${options.thorough ? `, ${removed.volumes} volume(s), ${removed.images} image(s)` : ''}`,
+      });
     });
     for (const agent of this.agents) agent.session.close();
     const { error } = firstFailure(results);
@@ -280,12 +344,14 @@ export class RemoteTestbed implements Testbed {
     const concurrency = options.concurrency ?? 16;
     const hosts = options.hosts.hosts;
     const checkAborted = () => {
-      if (signal?.aborted) throw new MeshbenchError('INTERRUPTED', 'interrupted while deploying the remote network');
+      if (signal?.aborted)
+        throw new MeshbenchError('INTERRUPTED', 'interrupted while deploying the remote network');
     };
 
     // The image must exist here before we touch any host (ship mode).
     const image = transfer === 'ship' ? await inspectLocalImage(imageReference) : undefined;
-    const knownHostsPath = options.knownHostsPath ?? options.hosts.knownHostsPath ?? defaultKnownHostsPath(env);
+    const knownHostsPath =
+      options.knownHostsPath ?? options.hosts.knownHostsPath ?? defaultKnownHostsPath(env);
     const agents = await connectAll(options.hosts, {
       strictHostKeyChecking: options.strictHostKeyChecking ?? 'accept-new',
       knownHostsPath,
@@ -299,7 +365,10 @@ export class RemoteTestbed implements Testbed {
       checkAborted();
       // Docker on every host.
       const dockerReports = await this.onAll(agents, concurrency, async (agent): Promise<DockerReport> => {
-        const report = await agent.ensureDocker({ ...(signal ? { signal } : {}), log: (line) => this.progress(agent.host.name, 'docker', line) });
+        const report = await agent.ensureDocker({
+          ...(signal ? { signal } : {}),
+          log: (line) => this.progress(agent.host.name, 'docker', line),
+        });
         this.progress(
           agent.host.name,
           'docker',
@@ -310,10 +379,15 @@ export class RemoteTestbed implements Testbed {
       checkAborted();
 
       // The image on every host.
-      const archive = image ? await imageArchive(image, options.cacheDir ?? resolve('.meshbench/cache/images')) : undefined;
+      const archive = image
+        ? await imageArchive(image, options.cacheDir ?? resolve('.meshbench/cache/images'))
+        : undefined;
       const imageStarted = Date.now();
       const imageReports = await this.onAll(agents, concurrency, async (agent): Promise<HostImageReport> => {
-        const report = image && archive ? await shipImage(agent, image, archive, signal) : await pullImage(agent, imageReference, signal);
+        const report =
+          image && archive
+            ? await shipImage(agent, image, archive, signal)
+            : await pullImage(agent, imageReference, signal);
         const detail =
           report.action === 'present'
             ? 'image already present'
@@ -329,13 +403,25 @@ export class RemoteTestbed implements Testbed {
       // Nodes.
       runStarted = true;
       const placements = placeNodes(hosts.length, nodesPerHost);
-      const peers = placements.map((p) => `${p.nodeId}@${hosts[p.hostIndex]!.address}:${p.ports.p2p}`).join(',');
+      const peers = placements
+        .map((p) => `${p.nodeId}@${hosts[p.hostIndex]!.address}:${p.ports.p2p}`)
+        .join(',');
       const imageToRun = image ? image.id : imageReference;
       await this.onAll(agents, concurrency, async (agent, hostIndex) => {
         for (const placement of placements.filter((p) => p.hostIndex === hostIndex)) {
           const name = containerName(this.runId, placement.nodeId);
-          const labels = ['--label', `${RUN_LABEL}=${this.runId}`, '--label', `${REMOTE_LABEL}=1`, '--label', `${NODE_LABEL}=${placement.nodeId}`];
-          await agent.dockerOk(['volume', 'create', ...labels, name], `creating the data volume of ${placement.nodeId}`);
+          const labels = [
+            '--label',
+            `${RUN_LABEL}=${this.runId}`,
+            '--label',
+            `${REMOTE_LABEL}=1`,
+            '--label',
+            `${NODE_LABEL}=${placement.nodeId}`,
+          ];
+          await agent.dockerOk(
+            ['volume', 'create', ...labels, name],
+            `creating the data volume of ${placement.nodeId}`,
+          );
           const nodeEnv: Record<string, string> = {
             REFNODE_ID: placement.nodeId,
             REFNODE_PEERS: peers,
@@ -347,16 +433,28 @@ export class RemoteTestbed implements Testbed {
           };
           await agent.dockerOk(
             [
-              'run', '-d', '--name', name, ...labels,
+              'run',
+              '-d',
+              '--name',
+              name,
+              ...labels,
               ...(image ? ['--label', `${IMAGE_ID_LABEL}=${image.id}`] : []),
-              '--network', 'host', '--restart', 'no',
-              '-v', `${name}:/data`,
+              '--network',
+              'host',
+              '--restart',
+              'no',
+              '-v',
+              `${name}:/data`,
               ...Object.entries(nodeEnv).flatMap(([key, value]) => ['-e', `${key}=${value}`]),
               imageToRun,
             ],
             `starting ${placement.nodeId}`,
           );
-          this.progress(agent.host.name, 'start', `${placement.nodeId} started (rpc :${placement.ports.rpc}, p2p :${placement.ports.p2p})`);
+          this.progress(
+            agent.host.name,
+            'start',
+            `${placement.nodeId} started (rpc :${placement.ports.rpc}, p2p :${placement.ports.p2p})`,
+          );
         }
       });
       checkAborted();
@@ -382,22 +480,45 @@ export class RemoteTestbed implements Testbed {
         ...(signal ? { signal } : {}),
         fatal: async () => {
           for (const [index, agent] of agents.entries()) {
-            const exited = await agent.docker(['ps', '-aq', '--filter', `label=${RUN_LABEL}=${this.runId}`, '--filter', 'status=exited']);
-            if (exited.stdout.trim() !== '') return `${describeHost(hosts[index]!)}: a node container exited during startup`;
+            const exited = await agent.docker([
+              'ps',
+              '-aq',
+              '--filter',
+              `label=${RUN_LABEL}=${this.runId}`,
+              '--filter',
+              'status=exited',
+            ]);
+            if (exited.stdout.trim() !== '')
+              return `${describeHost(hosts[index]!)}: a node container exited during startup`;
           }
           return undefined;
         },
         describe: async (nodeId) => {
           const placement = byNode.get(nodeId)!;
-          const logs = await agents[placement.hostIndex]!.docker(['logs', '--tail', '3', containerName(this.runId, nodeId)]);
+          const logs = await agents[placement.hostIndex]!.docker([
+            'logs',
+            '--tail',
+            '3',
+            containerName(this.runId, nodeId),
+          ]);
           return `on ${hosts[placement.hostIndex]!.name}, last log: ${lastLine(logs.stdout + logs.stderr) || 'none'}`;
         },
       });
       for (const placement of placements) {
-        this.progress(hosts[placement.hostIndex]!.name, 'ready', `${placement.nodeId} ready after ${ready.readyAtMs[placement.nodeId]} ms`);
+        this.progress(
+          hosts[placement.hostIndex]!.name,
+          'ready',
+          `${placement.nodeId} ready after ${ready.readyAtMs[placement.nodeId]} ms`,
+        );
       }
       const nodes = placements.map(
-        (p, index) => new RemoteNodeHandle(p.nodeId, endpoints[index]!, agents[p.hostIndex]!, containerName(this.runId, p.nodeId)),
+        (p, index) =>
+          new RemoteNodeHandle(
+            p.nodeId,
+            endpoints[index]!,
+            agents[p.hostIndex]!,
+            containerName(this.runId, p.nodeId),
+          ),
       );
       const environment = {
         testbed: 'remote',
@@ -420,7 +541,17 @@ export class RemoteTestbed implements Testbed {
           imageMs: imageReports[index]?.durationMs,
         })),
       };
-      return new RemoteDeployment(this.runId, endpoints, nodes, environment, Date.now() - started, agents, image, concurrency, options.onProgress);
+      return new RemoteDeployment(
+        this.runId,
+        endpoints,
+        nodes,
+        environment,
+        Date.now() - started,
+        agents,
+        image,
+        concurrency,
+        options.onProgress,
+      );
     } catch (error) {
       // Leave every host as we found it (containers, volumes of this run), then report the first error.
       await mapSettled(agents, concurrency, async (agent) => {
@@ -436,7 +567,11 @@ export class RemoteTestbed implements Testbed {
   }
 
   /** Runs a step on all hosts; if any fails, throws the first failure (others are reported as progress). */
-  private async onAll<R>(agents: readonly RemoteHostAgent[], concurrency: number, task: (agent: RemoteHostAgent, index: number) => Promise<R>): Promise<R[]> {
+  private async onAll<R>(
+    agents: readonly RemoteHostAgent[],
+    concurrency: number,
+    task: (agent: RemoteHostAgent, index: number) => Promise<R>,
+  ): Promise<R[]> {
     const results = await mapSettled(agents, concurrency, task);
     results.forEach((result, index) => {
       if (result.status === 'rejected' && index !== results.findIndex((r) => r.status === 'rejected')) {
@@ -444,7 +579,10 @@ export class RemoteTestbed implements Testbed {
       }
     });
     const { values, error } = firstFailure(results);
-    if (error !== undefined) throw isMeshbenchError(error) ? error : new MeshbenchError('INTERNAL', formatError(error), { cause: error });
+    if (error !== undefined)
+      throw isMeshbenchError(error)
+        ? error
+        : new MeshbenchError('INTERNAL', formatError(error), { cause: error });
     return values;
   }
 }
@@ -473,13 +611,27 @@ export async function downRemote(options: {
   try {
     const results = await mapSettled(agents, options.concurrency ?? 16, async (agent) => {
       await agent.ensureDockerQuiet();
-      const removed = await cleanHost(agent, { thorough: options.thorough });
-      options.onProgress?.({ host: agent.host.name, stage: 'cleanup', message: `removed ${removed.containers} container(s)${options.thorough ? `, ${removed.volumes} volume(s), ${removed.images} image(s)` : ''}` });
+      const removed = await cleanHost(agent, {
+        thorough: options.thorough,
+        ...(options.image ? { imageId: options.image } : {}),
+      });
+      options.onProgress?.({
+        host: agent.host.name,
+        stage: 'cleanup',
+        message: `removed ${removed.containers} container(s)${options.thorough ? `, ${removed.volumes} volume(s), ${removed.images} image(s)` : ''}`,
+      });
       return removed;
     });
     const { values, error } = firstFailure(results);
     if (error !== undefined) throw error;
-    return values.reduce((sum, r) => ({ containers: sum.containers + r.containers, volumes: sum.volumes + r.volumes, images: sum.images + r.images }), { containers: 0, volumes: 0, images: 0 });
+    return values.reduce(
+      (sum, r) => ({
+        containers: sum.containers + r.containers,
+        volumes: sum.volumes + r.volumes,
+        images: sum.images + r.images,
+      }),
+      { containers: 0, volumes: 0, images: 0 },
+    );
   } finally {
     for (const agent of agents) agent.session.close();
   }
@@ -495,11 +647,21 @@ export interface RemoteContainerStatus {
 }
 
 /** Lists remote meshbench containers on every host. */
-export async function statusRemote(agents: readonly RemoteHostAgent[], concurrency = 16): Promise<RemoteContainerStatus[]> {
+export async function statusRemote(
+  agents: readonly RemoteHostAgent[],
+  concurrency = 16,
+): Promise<RemoteContainerStatus[]> {
   const results = await mapSettled(agents, concurrency, async (agent) => {
     await agent.ensureDockerQuiet();
     const out = await agent.dockerOk(
-      ['ps', '-a', '--filter', `label=${REMOTE_LABEL}=1`, '--format', `{{.Names}}\t{{.Label "${NODE_LABEL}"}}\t{{.Label "${RUN_LABEL}"}}\t{{.State}}\t{{.Status}}`],
+      [
+        'ps',
+        '-a',
+        '--filter',
+        `label=${REMOTE_LABEL}=1`,
+        '--format',
+        `{{.Names}}\t{{.Label "${NODE_LABEL}"}}\t{{.Label "${RUN_LABEL}"}}\t{{.State}}\t{{.Status}}`,
+      ],
       'listing containers',
     );
     return out
@@ -516,7 +678,11 @@ export async function statusRemote(agents: readonly RemoteHostAgent[], concurren
 }
 
 /** The last lines of every remote meshbench container's log, fetched from all hosts in parallel. */
-export async function logsRemote(agents: readonly RemoteHostAgent[], tailLines: number, concurrency = 16): Promise<{ host: string; name: string; text: string }[]> {
+export async function logsRemote(
+  agents: readonly RemoteHostAgent[],
+  tailLines: number,
+  concurrency = 16,
+): Promise<{ host: string; name: string; text: string }[]> {
   const statuses = await statusRemote(agents, concurrency);
   const byHost = new Map(agents.map((a) => [a.host.name, a]));
   const results = await mapSettled(statuses, concurrency, async (status) => {

@@ -9,7 +9,12 @@ import type { Readable } from 'node:stream';
 import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { RemoteHost } from '../../config/hosts.js';
 import { MeshbenchError } from '../../common/errors.js';
-import { algorithmsForKeyType, knownHostsName, type KnownHostsFile, type StrictHostKeyChecking } from './known-hosts.js';
+import {
+  algorithmsForKeyType,
+  knownHostsName,
+  type KnownHostsFile,
+  type StrictHostKeyChecking,
+} from './known-hosts.js';
 import { shellCommand } from './shell-quote.js';
 
 // ssh2 is CommonJS: its named exports are not visible to Node's ESM loader.
@@ -28,7 +33,15 @@ const HOST_KEY_ALGORITHMS = [
   'ssh-rsa',
 ];
 
-const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
+const RETRYABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
 
 export interface ExecResult {
   readonly exitCode: number;
@@ -82,7 +95,10 @@ export class SshSession {
     commandLine: string,
     options: { stdin?: Readable; signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<ExecResult> {
-    if (this.closed) throw new MeshbenchError('SSH_CONNECT', `${describeHost(this.host)}: the SSH connection closed`, { hint: 'check that the host is up and re-run' });
+    if (this.closed)
+      throw new MeshbenchError('SSH_CONNECT', `${describeHost(this.host)}: the SSH connection closed`, {
+        hint: 'check that the host is up and re-run',
+      });
     const channel = await new Promise<ClientChannel>((resolve, reject) => {
       this.client.exec(commandLine, (error, stream) => (error ? reject(error) : resolve(stream)));
     });
@@ -137,12 +153,18 @@ export class SshSession {
   }
 
   /** Runs argv (quoted) and returns the result whatever the exit code. */
-  exec(argv: readonly string[], options: { stdin?: Readable; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ExecResult> {
+  exec(
+    argv: readonly string[],
+    options: { stdin?: Readable; signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<ExecResult> {
     return this.execLine(shellCommand(argv), options);
   }
 
   /** Runs argv and throws a one-line error naming the host when it fails. */
-  async run(argv: readonly string[], options: { signal?: AbortSignal; timeoutMs?: number; what?: string } = {}): Promise<string> {
+  async run(
+    argv: readonly string[],
+    options: { signal?: AbortSignal; timeoutMs?: number; what?: string } = {},
+  ): Promise<string> {
     const result = await this.exec(argv, options);
     if (result.exitCode !== 0) throw remoteCommandError(this.host, options.what ?? argv.join(' '), result);
     return result.stdout;
@@ -175,7 +197,10 @@ interface AuthMaterial {
   agent?: string;
 }
 
-async function authMaterial(host: RemoteHost, env: Readonly<Record<string, string | undefined>>): Promise<AuthMaterial> {
+async function authMaterial(
+  host: RemoteHost,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<AuthMaterial> {
   const agent = env.SSH_AUTH_SOCK || undefined;
   const passphrase = env[PASSPHRASE_VARIABLE] || undefined;
   let privateKey: Buffer | undefined;
@@ -184,7 +209,12 @@ async function authMaterial(host: RemoteHost, env: Readonly<Record<string, strin
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !host.keyPathExplicit && agent) return { agent };
-    const problem = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code})`;
+    const problem =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EACCES'
+          ? 'is not readable'
+          : `cannot be read (${code})`;
     throw new MeshbenchError('SSH_KEY_FILE', `${describeHost(host)}: SSH key ${host.keyPath} ${problem}`, {
       hint: `point the host's SSH_KEY at a readable private key${agent ? '' : ' or start an ssh-agent'}`,
       cause: error,
@@ -197,7 +227,9 @@ async function authMaterial(host: RemoteHost, env: Readonly<Record<string, strin
       'SSH_KEY_FILE',
       `${describeHost(host)}: SSH key ${host.keyPath} ${encrypted ? (passphrase ? 'did not open with the given passphrase' : 'is encrypted') : `is not a private key (${parsed.message})`}`,
       {
-        hint: encrypted ? `set ${PASSPHRASE_VARIABLE} to its passphrase, or load it into ssh-agent` : 'use an OpenSSH or PEM private key file',
+        hint: encrypted
+          ? `set ${PASSPHRASE_VARIABLE} to its passphrase, or load it into ssh-agent`
+          : 'use an OpenSSH or PEM private key file',
       },
     );
   }
@@ -210,21 +242,37 @@ function hostKeyError(host: RemoteHost, problem: HostKeyProblem, knownHostsPath:
   const name = knownHostsName(host.address, host.port);
   switch (problem.kind) {
     case 'mismatch':
-      return new MeshbenchError('SSH_HOST_KEY', `${describeHost(host)}: host key differs from the one in ${knownHostsPath} (possible man-in-the-middle, or the host was rebuilt)`, {
-        hint: `if the change is expected, run ssh-keygen -R '${name}' -f ${knownHostsPath} and re-run`,
-      });
+      return new MeshbenchError(
+        'SSH_HOST_KEY',
+        `${describeHost(host)}: host key differs from the one in ${knownHostsPath} (possible man-in-the-middle, or the host was rebuilt)`,
+        {
+          hint: `if the change is expected, run ssh-keygen -R '${name}' -f ${knownHostsPath} and re-run`,
+        },
+      );
     case 'revoked':
-      return new MeshbenchError('SSH_HOST_KEY', `${describeHost(host)}: host key is marked @revoked in ${knownHostsPath}`, {
-        hint: 'give the host a new host key, or remove the @revoked line if it is wrong',
-      });
+      return new MeshbenchError(
+        'SSH_HOST_KEY',
+        `${describeHost(host)}: host key is marked @revoked in ${knownHostsPath}`,
+        {
+          hint: 'give the host a new host key, or remove the @revoked line if it is wrong',
+        },
+      );
     case 'unknown-strict':
-      return new MeshbenchError('SSH_HOST_KEY', `${describeHost(host)}: host key is not in ${knownHostsPath} and --strict-host-key-checking is yes`, {
-        hint: `add it (ssh-keyscan -p ${host.port} ${host.address} >> ${knownHostsPath}) or use --strict-host-key-checking accept-new`,
-      });
+      return new MeshbenchError(
+        'SSH_HOST_KEY',
+        `${describeHost(host)}: host key is not in ${knownHostsPath} and --strict-host-key-checking is yes`,
+        {
+          hint: `add it (ssh-keyscan -p ${host.port} ${host.address} >> ${knownHostsPath}) or use --strict-host-key-checking accept-new`,
+        },
+      );
     case 'append-failed':
-      return new MeshbenchError('SSH_HOST_KEY', `${describeHost(host)}: cannot add the host key to ${knownHostsPath}: ${problem.detail ?? ''}`, {
-        hint: 'make the known_hosts file writable',
-      });
+      return new MeshbenchError(
+        'SSH_HOST_KEY',
+        `${describeHost(host)}: cannot add the host key to ${knownHostsPath}: ${problem.detail ?? ''}`,
+        {
+          hint: 'make the known_hosts file writable',
+        },
+      );
   }
 }
 
@@ -247,7 +295,12 @@ interface AttemptFailure {
   readonly hostKeyProblem?: HostKeyProblem;
 }
 
-function attempt(config: ConnectConfig, host: RemoteHost, options: SshConnectOptions, timeoutMs: number): Promise<Client> {
+function attempt(
+  config: ConnectConfig,
+  host: RemoteHost,
+  options: SshConnectOptions,
+  timeoutMs: number,
+): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     let hostKeyProblem: HostKeyProblem | undefined;
@@ -268,7 +321,13 @@ function attempt(config: ConnectConfig, host: RemoteHost, options: SshConnectOpt
     client.on('error', (error: Error & { level?: string; code?: string }) =>
       done(hostKeyProblem ? { error, hostKeyProblem } : { error }),
     );
-    client.on('close', () => done({ error: Object.assign(new Error('connection closed before the handshake finished'), { code: 'ECONNRESET' }) }));
+    client.on('close', () =>
+      done({
+        error: Object.assign(new Error('connection closed before the handshake finished'), {
+          code: 'ECONNRESET',
+        }),
+      }),
+    );
     client.connect({
       ...config,
       readyTimeout: Math.max(1000, timeoutMs),
@@ -298,7 +357,11 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshSession
   const env = options.env ?? process.env;
   const auth = await authMaterial(host, env);
   const preferred = options.knownHosts.knownKeyTypes(host.address, host.port).flatMap(algorithmsForKeyType);
-  const algorithms = [...new Set([...preferred.filter((a) => HOST_KEY_ALGORITHMS.includes(a)), ...HOST_KEY_ALGORITHMS])];
+  // Known key types first (in our default order, like OpenSSH), so a host known by key is checked by that key.
+  const algorithms = [
+    ...HOST_KEY_ALGORITHMS.filter((a) => preferred.includes(a)),
+    ...HOST_KEY_ALGORITHMS.filter((a) => !preferred.includes(a)),
+  ];
   const config: ConnectConfig = {
     host: host.address,
     port: host.port,
@@ -311,7 +374,8 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshSession
   const deadline = Date.now() + options.timeoutMs;
   let delayMs = 250;
   for (let attemptNumber = 1; ; attemptNumber++) {
-    if (options.signal?.aborted) throw new MeshbenchError('INTERRUPTED', `${describeHost(host)}: interrupted`);
+    if (options.signal?.aborted)
+      throw new MeshbenchError('INTERRUPTED', `${describeHost(host)}: interrupted`);
     const remainingMs = deadline - Date.now();
     try {
       return new SshSession(host, await attempt(config, host, options, remainingMs));
@@ -319,21 +383,32 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshSession
       const { error, hostKeyProblem } = caught as AttemptFailure;
       if (hostKeyProblem) throw hostKeyError(host, hostKeyProblem, options.knownHosts.path);
       if (error.level === 'client-authentication') {
-        const how = [auth.privateKey ? `key ${host.keyPath}` : '', auth.agent ? 'ssh-agent' : ''].filter(Boolean).join(' and ');
-        throw new MeshbenchError('SSH_AUTH', `${describeHost(host)}: user ${host.user} was refused with ${how}`, {
-          hint: `check the host's SSH_USER and SSH_KEY (its public key must be in ~${host.user}/.ssh/authorized_keys there)`,
-          cause: error,
-        });
+        const how = [auth.privateKey ? `key ${host.keyPath}` : '', auth.agent ? 'ssh-agent' : '']
+          .filter(Boolean)
+          .join(' and ');
+        throw new MeshbenchError(
+          'SSH_AUTH',
+          `${describeHost(host)}: user ${host.user} was refused with ${how}`,
+          {
+            hint: `check the host's SSH_USER and SSH_KEY (its public key must be in ~${host.user}/.ssh/authorized_keys there)`,
+            cause: error,
+          },
+        );
       }
-      const retryable = error.level === 'client-timeout' || (error.code !== undefined && RETRYABLE_CODES.has(error.code));
+      const retryable =
+        error.level === 'client-timeout' || (error.code !== undefined && RETRYABLE_CODES.has(error.code));
       const leftMs = deadline - Date.now();
       if (!retryable || leftMs <= 0) {
         const seconds = (options.timeoutMs / 1000).toFixed(0);
         const reason = error.level === 'client-timeout' ? 'no SSH handshake' : (error.code ?? error.message);
-        throw new MeshbenchError('SSH_CONNECT', `${describeHost(host)} is unreachable: ${reason}${retryable ? ` within SSH_TIMEOUT=${seconds}s` : ''}`, {
-          hint: 'check the address, port, that sshd runs and the firewall, or raise SSH_TIMEOUT',
-          cause: error,
-        });
+        throw new MeshbenchError(
+          'SSH_CONNECT',
+          `${describeHost(host)} is unreachable: ${reason}${retryable ? ` within SSH_TIMEOUT=${seconds}s` : ''}`,
+          {
+            hint: 'check the address, port, that sshd runs and the firewall, or raise SSH_TIMEOUT',
+            cause: error,
+          },
+        );
       }
       const waitMs = Math.min(delayMs, leftMs);
       options.onRetry?.(attemptNumber, error.code ?? error.message, waitMs);

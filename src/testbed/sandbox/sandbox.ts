@@ -16,7 +16,8 @@ import { writeFileAtomic } from '../../common/atomic-write.js';
 
 export const SANDBOX_LABEL = 'meshbench.sandbox';
 export const SANDBOX_IMAGE = process.env.MESHBENCH_SANDBOX_IMAGE ?? 'meshbench/sandbox-host:latest';
-export const SANDBOX_NODOCKER_IMAGE = process.env.MESHBENCH_SANDBOX_NODOCKER_IMAGE ?? 'meshbench/sandbox-host-nodocker:latest';
+export const SANDBOX_NODOCKER_IMAGE =
+  process.env.MESHBENCH_SANDBOX_NODOCKER_IMAGE ?? 'meshbench/sandbox-host-nodocker:latest';
 export const DEFAULT_SANDBOX_DIR = '.meshbench/sandbox';
 
 /** Docker flags that let a container run its own sshd and dockerd without --privileged (DESIGN.md). */
@@ -76,15 +77,27 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-export function docker(args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+export function docker(
+  args: readonly string[],
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<CommandResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = execFile('docker', [...args], { maxBuffer: 64 * 1024 * 1024, timeout: options.timeoutMs ?? 120_000 }, (error, stdout, stderr) => {
-      if (error && typeof (error as NodeJS.ErrnoException).code === 'string') {
-        reject(new MeshbenchError('DOCKER_UNAVAILABLE', `cannot run docker: ${error.message}`, { hint: 'install Docker and make sure the docker CLI is on PATH' }));
-        return;
-      }
-      resolvePromise({ exitCode: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    const child = execFile(
+      'docker',
+      [...args],
+      { maxBuffer: 64 * 1024 * 1024, timeout: options.timeoutMs ?? 120_000 },
+      (error, stdout, stderr) => {
+        if (error && typeof (error as NodeJS.ErrnoException).code === 'string') {
+          reject(
+            new MeshbenchError('DOCKER_UNAVAILABLE', `cannot run docker: ${error.message}`, {
+              hint: 'install Docker and make sure the docker CLI is on PATH',
+            }),
+          );
+          return;
+        }
+        resolvePromise({ exitCode: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
     if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
@@ -92,9 +105,13 @@ export function docker(args: readonly string[], options: { input?: string; timeo
 async function dockerOk(args: readonly string[], what: string): Promise<string> {
   const result = await docker(args);
   if (result.exitCode !== 0) {
-    throw new MeshbenchError('DOCKER_UNAVAILABLE', `sandbox: ${what} failed: ${result.stderr.trim().split('\n').at(-1) ?? ''}`, {
-      hint: 'check that the Docker engine runs (npm run setup)',
-    });
+    throw new MeshbenchError(
+      'DOCKER_UNAVAILABLE',
+      `sandbox: ${what} failed: ${result.stderr.trim().split('\n').at(-1) ?? ''}`,
+      {
+        hint: 'check that the Docker engine runs (npm run setup)',
+      },
+    );
   }
   return result.stdout.trim();
 }
@@ -109,7 +126,11 @@ async function imageExists(image: string): Promise<boolean> {
 }
 
 /** Builds the sandbox host images from Debian packages when they are missing. */
-export async function ensureSandboxImages(options: { withDocker: boolean; withoutDocker: boolean; log?: (line: string) => void }): Promise<void> {
+export async function ensureSandboxImages(options: {
+  withDocker: boolean;
+  withoutDocker: boolean;
+  log?: (line: string) => void;
+}): Promise<void> {
   const wanted: string[] = [];
   if (options.withDocker && !(await imageExists(SANDBOX_IMAGE))) wanted.push('host');
   if (options.withoutDocker && !(await imageExists(SANDBOX_NODOCKER_IMAGE))) wanted.push('nodocker');
@@ -118,7 +139,10 @@ export async function ensureSandboxImages(options: { withDocker: boolean; withou
   for (const set of wanted) {
     options.log?.(`building sandbox image (${set}) with ${script}`);
     const code = await new Promise<number>((resolvePromise) => {
-      const child = spawn('bash', [script, set], { cwd: projectRoot(), stdio: ['ignore', 'inherit', 'inherit'] });
+      const child = spawn('bash', [script, set], {
+        cwd: projectRoot(),
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
       child.on('close', (exitCode) => resolvePromise(exitCode ?? 1));
       child.on('error', () => resolvePromise(1));
     });
@@ -139,7 +163,13 @@ function waitForSsh(address: string, timeoutMs: number): Promise<void> {
       const retry = () => {
         socket.destroy();
         if (Date.now() > deadline) {
-          reject(new MeshbenchError('NOT_READY', `sandbox host ${address}: sshd did not answer within ${timeoutMs} ms`, { hint: 'see docker logs of the sandbox container' }));
+          reject(
+            new MeshbenchError(
+              'NOT_READY',
+              `sandbox host ${address}: sshd did not answer within ${timeoutMs} ms`,
+              { hint: 'see docker logs of the sandbox container' },
+            ),
+          );
         } else {
           setTimeout(tryOnce, 200);
         }
@@ -165,9 +195,13 @@ async function waitForDockerd(container: string, timeoutMs: number): Promise<voi
     if (result.exitCode === 0) return;
     if (Date.now() > deadline) {
       const log = await docker(['exec', container, 'tail', '-n', '3', '/var/log/dockerd.log']);
-      throw new MeshbenchError('NOT_READY', `sandbox ${container}: inner dockerd did not answer within ${timeoutMs} ms: ${log.stdout.trim().split('\n').at(-1) ?? ''}`, {
-        hint: 'check that this machine allows nested Docker (see DESIGN.md)',
-      });
+      throw new MeshbenchError(
+        'NOT_READY',
+        `sandbox ${container}: inner dockerd did not answer within ${timeoutMs} ms: ${log.stdout.trim().split('\n').at(-1) ?? ''}`,
+        {
+          hint: 'check that this machine allows nested Docker (see DESIGN.md)',
+        },
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -205,7 +239,11 @@ export async function writeHostsEnv(
       `MYSTICETI_NODE${n}_SSH_KEY=${resolve(options.keyPath ?? state.keyPath)}`,
     );
   });
-  lines.push(`SSH_TIMEOUT=${options.sshTimeoutSeconds ?? 15}`, `MESHBENCH_SSH_KNOWN_HOSTS=${resolve(state.knownHostsPath)}`, '');
+  lines.push(
+    `SSH_TIMEOUT=${options.sshTimeoutSeconds ?? 15}`,
+    `MESHBENCH_SSH_KNOWN_HOSTS=${resolve(state.knownHostsPath)}`,
+    '',
+  );
   await writeFileAtomic(path, lines.join('\n'));
   return path;
 }
@@ -217,11 +255,15 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
   const count = options.hosts;
   const withoutDocker = Math.min(options.withoutDocker ?? 0, count);
   if (!Number.isInteger(count) || count < 1 || count > 64) {
-    throw new MeshbenchError('BAD_FLAG', `--hosts ${count} is not valid`, { hint: 'use a whole number from 1 to 64' });
+    throw new MeshbenchError('BAD_FLAG', `--hosts ${count} is not valid`, {
+      hint: 'use a whole number from 1 to 64',
+    });
   }
   const existing = await readSandboxState(dir);
   if (existing) {
-    throw new MeshbenchError('BAD_FLAG', `a sandbox (run ${existing.runId}) is already up in ${dir}`, { hint: 'run `npm run sandbox -- down` first' });
+    throw new MeshbenchError('BAD_FLAG', `a sandbox (run ${existing.runId}) is already up in ${dir}`, {
+      hint: 'run `npm run sandbox -- down` first',
+    });
   }
   await ensureSandboxImages({ withDocker: withoutDocker < count, withoutDocker: withoutDocker > 0, log });
 
@@ -255,12 +297,25 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
         const storage =
           options.dockerDiskMb !== undefined
             ? ['--tmpfs', `/var/lib/docker:exec,size=${options.dockerDiskMb}m`]
-            : ['--mount', `type=volume,source=${container}-docker,target=/var/lib/docker,volume-label=${RUN_LABEL}=${runId},volume-label=${SANDBOX_LABEL}=1`];
+            : [
+                '--mount',
+                `type=volume,source=${container}-docker,target=/var/lib/docker,volume-label=${RUN_LABEL}=${runId},volume-label=${SANDBOX_LABEL}=1`,
+              ];
         await dockerOk(
           [
-            'run', '-d', '--name', container, '--hostname', `sandbox-${name}`, ...labels, '--network', network,
-            ...HOST_CONTAINER_FLAGS, ...storage,
-            '-v', `${resolve(keyPath)}.pub:/etc/ssh/meshbench_authorized_keys:ro`,
+            'run',
+            '-d',
+            '--name',
+            container,
+            '--hostname',
+            `sandbox-${name}`,
+            ...labels,
+            '--network',
+            network,
+            ...HOST_CONTAINER_FLAGS,
+            ...storage,
+            '-v',
+            `${resolve(keyPath)}.pub:/etc/ssh/meshbench_authorized_keys:ro`,
             hasDocker ? SANDBOX_IMAGE : SANDBOX_NODOCKER_IMAGE,
           ],
           `starting sandbox ${name}`,
@@ -275,20 +330,20 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
         return { name, container, address, docker: hasDocker };
       }),
     );
-    const knownHosts: string[] = [];
-    for (const host of hosts) {
-      const keysText = await dockerOk(['exec', host.container, 'sh', '-c', 'cat /etc/ssh/ssh_host_*_key.pub'], `reading host keys of ${host.name}`);
-      for (const line of keysText.split('\n').filter((l) => l.trim() !== '')) {
-        const [type, key] = line.trim().split(/\s+/);
-        knownHosts.push(`${host.address} ${type} ${key}`);
-      }
-    }
-    await writeFileAtomic(state.knownHostsPath, `${knownHosts.join('\n')}\n`);
-    const subnet = await dockerOk(['network', 'inspect', '--format', '{{(index .IPAM.Config 0).Subnet}}', network], 'reading the sandbox subnet');
+    await writeKnownHosts(state.knownHostsPath, hosts);
+    const subnet = await dockerOk(
+      ['network', 'inspect', '--format', '{{(index .IPAM.Config 0).Subnet}}', network],
+      'reading the sandbox subnet',
+    );
     const finalState: SandboxState = { ...state, hosts, unusedAddress: lastUsableAddress(subnet) };
-    await writeHostsEnv(state.hostsEnvPath, finalState, hosts.filter((h) => h.docker || withoutDocker === count), {
-      ...(options.user ? { user: options.user } : {}),
-    });
+    await writeHostsEnv(
+      state.hostsEnvPath,
+      finalState,
+      hosts.filter((h) => h.docker || withoutDocker === count),
+      {
+        ...(options.user ? { user: options.user } : {}),
+      },
+    );
     await writeFileAtomic(statePath(dir), JSON.stringify(finalState, null, 2));
     return finalState;
   } catch (error) {
@@ -297,32 +352,61 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
   }
 }
 
+/** Writes a known_hosts file with every host key of the given sandbox hosts (also after a host's keys change). */
+export async function writeKnownHosts(path: string, hosts: readonly SandboxHost[]): Promise<void> {
+  const lines: string[] = [];
+  for (const host of hosts) {
+    const keysText = await dockerOk(
+      ['exec', host.container, 'sh', '-c', 'cat /etc/ssh/ssh_host_*_key.pub'],
+      `reading host keys of ${host.name}`,
+    );
+    for (const line of keysText.split('\n').filter((l) => l.trim() !== '')) {
+      const [type, key] = line.trim().split(/\s+/);
+      lines.push(`${host.address} ${type} ${key}`);
+    }
+  }
+  await writeFileAtomic(path, `${lines.join('\n')}\n`);
+}
+
 /** The last usable IPv4 address of a CIDR subnet (never handed out first by Docker). */
 export function lastUsableAddress(cidr: string): string {
   const [base, bitsText] = cidr.split('/');
   const bits = Number(bitsText);
   const parts = (base ?? '').split('.').map(Number);
-  const value = (((parts[0] ?? 0) << 24) | ((parts[1] ?? 0) << 16) | ((parts[2] ?? 0) << 8) | (parts[3] ?? 0)) >>> 0;
+  const value =
+    (((parts[0] ?? 0) << 24) | ((parts[1] ?? 0) << 16) | ((parts[2] ?? 0) << 8) | (parts[3] ?? 0)) >>> 0;
   const host = bits >= 32 ? 0 : 2 ** (32 - bits) - 2;
   const last = (value + host) >>> 0;
   return [last >>> 24, (last >>> 16) & 255, (last >>> 8) & 255, last & 255].join('.');
 }
 
 /** Removes the sandbox recorded in `dir` (or, with `all`, every sandbox on this engine). */
-export async function sandboxDown(options: { dir?: string; all?: boolean; log?: (line: string) => void } = {}): Promise<number> {
+export async function sandboxDown(
+  options: { dir?: string; all?: boolean; log?: (line: string) => void } = {},
+): Promise<number> {
   const dir = resolve(options.dir ?? DEFAULT_SANDBOX_DIR);
   const state = await readSandboxState(dir);
-  const filters = options.all ? ['--filter', `label=${SANDBOX_LABEL}=1`] : state ? ['--filter', `label=${RUN_LABEL}=${state.runId}`, '--filter', `label=${SANDBOX_LABEL}=1`] : undefined;
+  const filters = options.all
+    ? ['--filter', `label=${SANDBOX_LABEL}=1`]
+    : state
+      ? ['--filter', `label=${RUN_LABEL}=${state.runId}`, '--filter', `label=${SANDBOX_LABEL}=1`]
+      : undefined;
   let removed = 0;
   if (filters) {
-    const ids = (await dockerOk(['ps', '-aq', ...filters], 'listing sandbox hosts')).split('\n').filter(Boolean);
+    const ids = (await dockerOk(['ps', '-aq', ...filters], 'listing sandbox hosts'))
+      .split('\n')
+      .filter(Boolean);
     if (ids.length > 0) {
       await docker(['rm', '-f', '-v', ...ids], { timeoutMs: 300_000 });
       removed = ids.length;
     }
-    const volumes = (await dockerOk(['volume', 'ls', '-q', ...filters], 'listing sandbox volumes')).split('\n').filter(Boolean);
+    const volumes = (await dockerOk(['volume', 'ls', '-q', ...filters], 'listing sandbox volumes'))
+      .split('\n')
+      .filter(Boolean);
     if (volumes.length > 0) await docker(['volume', 'rm', '-f', ...volumes]);
-    const networks = (await dockerOk(['network', 'ls', '-q', ...filters], 'listing sandbox networks')).split('\n').filter(Boolean);
+    const networks = (await dockerOk(['network', 'ls', '-q', ...filters], 'listing sandbox networks'))
+      .split('\n')
+      .filter(Boolean);
     if (networks.length > 0) await docker(['network', 'rm', ...networks]);
   }
   for (const file of ['state.json', 'hosts.env', 'known_hosts', 'id_ed25519', 'id_ed25519.pub']) {

@@ -1,0 +1,235 @@
+/**
+ * remote-network against real sshd and real Docker engines in sandbox hosts.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostsFromVariables } from '../../src/config/hosts.js';
+import { connectAll } from '../../src/testbed/remote/remote-testbed.js';
+import { docker, writeKnownHosts, type SandboxState } from '../../src/testbed/sandbox/sandbox.js';
+import {
+  DOCKER_HOSTS,
+  errorLines,
+  hostsFile,
+  innerDocker,
+  leftovers,
+  releaseSandbox,
+  runCliModule,
+  useSandbox,
+} from './sandbox-fixture.js';
+
+let sandbox: SandboxState;
+
+beforeAll(async () => {
+  sandbox = await useSandbox();
+});
+
+afterAll(async () => {
+  await releaseSandbox();
+});
+
+async function resultOf(
+  outputDir: string,
+): Promise<{ load: { outcomes: { ok: number; committed: number } }; environment: Record<string, unknown> }> {
+  const [runDir] = await readdir(outputDir);
+  return JSON.parse(await readFile(join(outputDir, runDir!, 'result.json'), 'utf8'));
+}
+
+describe('remote-network on 4 sandbox hosts', () => {
+  it('commits all 200 transactions and --cleanup leaves no container; --down --cleanup-thorough removes volumes and the image', async () => {
+    const dockerHosts = sandbox.hosts.slice(0, DOCKER_HOSTS);
+    const file = await hostsFile(sandbox, 'four', dockerHosts);
+    const output = await mkdtemp(join(tmpdir(), 'meshbench-remote-'));
+    const run = await runCliModule('remote-network', [
+      '--hosts-file',
+      file,
+      '--num-transactions',
+      '200',
+      '--transaction-rate',
+      '50',
+      '--cleanup',
+      '--output',
+      output,
+    ]);
+    expect(run.stderr + run.stdout).toContain('Committed:                200');
+    expect(run.exitCode).toBe(0);
+    const result = await resultOf(output);
+    expect(result.load.outcomes.ok).toBe(200);
+    expect(result.load.outcomes.committed).toBe(200);
+    for (const host of dockerHosts) expect((await leftovers(host)).containers).toEqual([]);
+    // every host got a node (one per host) and the image by ID
+    const hosts = result.environment.hosts as { image: string }[];
+    expect(hosts).toHaveLength(4);
+    expect(hosts.every((h) => h.image === 'shipped' || h.image === 'present')).toBe(true);
+
+    const down = await runCliModule('remote-network', ['--hosts-file', file, '--down', '--cleanup-thorough']);
+    expect(down.exitCode).toBe(0);
+    for (const host of dockerHosts) {
+      expect(await leftovers(host)).toEqual({ containers: [], volumes: [] });
+      expect(await innerDocker(host, ['images', '-q', 'meshbench/refnode'])).toBe('');
+    }
+  });
+});
+
+describe('Docker install', () => {
+  it('refuses clearly when the user has no sudo, then installs Docker with sudo, idempotently', async () => {
+    const bare = sandbox.hosts[DOCKER_HOSTS]!;
+    expect(bare.docker).toBe(false);
+    const noSudo = await runCliModule('remote-network', [
+      '--hosts-file',
+      await hostsFile(sandbox, 'nosudo', [bare], { user: 'nosudo' }),
+      '--num-transactions',
+      '5',
+    ]);
+    expect(noSudo.exitCode).toBe(1);
+    expect(errorLines(noSudo)).toHaveLength(1);
+    expect(errorLines(noSudo)[0]).toMatch(
+      /host0 \(nosudo@.*Docker is missing.*cannot use sudo without a password; .*NOPASSWD/,
+    );
+
+    const file = await hostsFile(sandbox, 'bare', [bare], { user: 'meshbench' });
+    const output = await mkdtemp(join(tmpdir(), 'meshbench-remote-'));
+    const run = await runCliModule('remote-network', [
+      '--hosts-file',
+      file,
+      '--num-transactions',
+      '20',
+      '--transaction-rate',
+      '20',
+      '--cleanup-thorough',
+      '--output',
+      output,
+    ]);
+    expect(run.stderr).toMatch(/\[host0\] docker: installed Docker/);
+    expect(run.exitCode).toBe(0);
+    expect((await resultOf(output)).load.outcomes.committed).toBe(20);
+    const version = await docker([
+      'exec',
+      bare.container,
+      'docker',
+      'version',
+      '--format',
+      '{{.Server.Version}}',
+    ]);
+    expect(version.exitCode).toBe(0);
+    expect(await leftovers(bare)).toEqual({ containers: [], volumes: [] });
+
+    // a second run finds it (idempotent)
+    const config = hostsFromVariables({
+      MYSTICETI_NODE0_HOST: bare.address,
+      MYSTICETI_NODE0_SSH_USER: 'meshbench',
+      MYSTICETI_NODE0_SSH_KEY: sandbox.keyPath,
+    });
+    const [agent] = await connectAll(config, {
+      strictHostKeyChecking: 'yes',
+      knownHostsPath: sandbox.knownHostsPath,
+      concurrency: 1,
+    });
+    try {
+      const report = await agent!.ensureDocker();
+      expect(report).toMatchObject({ installed: false, started: false });
+    } finally {
+      agent!.session.close();
+    }
+  });
+});
+
+describe('bad input gives one line naming the host and the fix, and leaves the other hosts clean', () => {
+  const expectOneLine = (run: Awaited<ReturnType<typeof runCliModule>>, pattern: RegExp) => {
+    expect(run.exitCode).not.toBe(0);
+    const errors = errorLines(run);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(pattern);
+    expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  };
+
+  it('a wrong key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshbench-key-'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'wrong')]);
+    const hosts = sandbox.hosts.slice(0, 2);
+    const run = await runCliModule('remote-network', [
+      '--hosts-file',
+      await hostsFile(sandbox, 'wrong-key', hosts, { keyPath: join(dir, 'wrong') }),
+      '--num-transactions',
+      '5',
+    ]);
+    expectOneLine(
+      run,
+      /host[01] \(root@[\d.]+:22\): user root was refused with key .*wrong; check the host's SSH_USER and SSH_KEY/,
+    );
+    for (const host of hosts) expect((await leftovers(host)).containers).toEqual([]);
+  });
+
+  it('a missing key file', async () => {
+    const run = await runCliModule('remote-network', [
+      '--hosts-file',
+      await hostsFile(sandbox, 'no-key', sandbox.hosts.slice(0, 1), { keyPath: '/nonexistent/id_rsa' }),
+      '--num-transactions',
+      '5',
+    ]);
+    expectOneLine(
+      run,
+      /host0 .*SSH key \/nonexistent\/id_rsa does not exist; point the host's SSH_KEY at a readable private key/,
+    );
+  });
+
+  it('an unreachable host, reported within SSH_TIMEOUT, while the reachable hosts stay clean', async () => {
+    const hosts = sandbox.hosts.slice(0, 2);
+    const file = await hostsFile(sandbox, 'unreachable', hosts, {
+      sshTimeoutSeconds: 3,
+      addresses: [hosts[0]!.address, sandbox.unusedAddress],
+    });
+    const started = Date.now();
+    const run = await runCliModule('remote-network', ['--hosts-file', file, '--num-transactions', '5']);
+    const elapsedMs = Date.now() - started;
+    expectOneLine(
+      run,
+      new RegExp(
+        `host1 \\(root@${sandbox.unusedAddress.replaceAll('.', '\\.')}:22\\) is unreachable: .*within SSH_TIMEOUT=3s; check the address`,
+      ),
+    );
+    // the issue asks for the report within SSH_TIMEOUT: 3 s plus process start-up
+    expect(elapsedMs).toBeLessThan(3_000 + 10_000);
+    expect((await leftovers(hosts[0]!)).containers).toEqual([]);
+  });
+
+  it('a changed host key in strict mode', async () => {
+    const hosts = sandbox.hosts.slice(0, 3);
+    const changed = hosts[2]!;
+    // A real change: new host keys on that host, sshd re-reads them on SIGHUP.
+    await docker([
+      'exec',
+      changed.container,
+      'sh',
+      '-c',
+      'rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && kill -HUP 1',
+    ]);
+    await new Promise((r) => setTimeout(r, 1000));
+    const run = await runCliModule('remote-network', [
+      '--hosts-file',
+      await hostsFile(sandbox, 'changed', hosts),
+      '--strict-host-key-checking',
+      'yes',
+      '--num-transactions',
+      '5',
+    ]);
+    expectOneLine(
+      run,
+      /host2 \(root@[\d.]+:22\): host key differs from the one in .*known_hosts.*; if the change is expected, run ssh-keygen -R/,
+    );
+    for (const host of hosts) expect((await leftovers(host)).containers).toEqual([]);
+    // accept-new refuses a changed key too; `no` accepts it
+    const lax = await runCliModule('remote-network', [
+      '--hosts-file',
+      await hostsFile(sandbox, 'changed-one', [changed]),
+      '--strict-host-key-checking',
+      'no',
+      '--status',
+    ]);
+    expect(lax.exitCode).toBe(0);
+    // the shared sandbox trusts the new key from now on
+    await writeKnownHosts(sandbox.knownHostsPath, sandbox.hosts);
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * One sandbox of emulated SSH hosts shared by the remote integration tests:
+ * hosts 0..3 with Docker, host 4 without (so the install path runs for real).
+ * Reused when it is already up (state file + running containers), so several
+ * test files pay for it once; `releaseSandbox()` removes it unless
+ * MESHBENCH_KEEP_SANDBOX=1.
+ */
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import {
+  docker,
+  readSandboxState,
+  sandboxDown,
+  sandboxUp,
+  writeHostsEnv,
+  type SandboxHost,
+  type SandboxState,
+} from '../../src/testbed/sandbox/sandbox.js';
+
+export const TEST_SANDBOX_DIR = resolve('.meshbench/sandbox-test');
+export const DOCKER_HOSTS = 4;
+
+async function healthy(state: SandboxState): Promise<boolean> {
+  const running = await docker([
+    'ps',
+    '-q',
+    '--filter',
+    `label=meshbench.run=${state.runId}`,
+    '--filter',
+    'status=running',
+  ]);
+  return running.stdout.trim().split('\n').filter(Boolean).length === state.hosts.length;
+}
+
+export async function useSandbox(): Promise<SandboxState> {
+  const existing = await readSandboxState(TEST_SANDBOX_DIR);
+  if (existing && (await healthy(existing))) return existing;
+  if (existing) await sandboxDown({ dir: TEST_SANDBOX_DIR });
+  return sandboxUp({ hosts: DOCKER_HOSTS + 1, withoutDocker: 1, dir: TEST_SANDBOX_DIR });
+}
+
+export async function releaseSandbox(): Promise<void> {
+  if (process.env.MESHBENCH_KEEP_SANDBOX === '1') return;
+  await sandboxDown({ dir: TEST_SANDBOX_DIR });
+}
+
+/** Writes a hosts env file for some of the sandbox hosts; returns its path. */
+export async function hostsFile(
+  state: SandboxState,
+  name: string,
+  hosts: readonly SandboxHost[],
+  options: {
+    user?: string;
+    keyPath?: string;
+    sshTimeoutSeconds?: number;
+    addresses?: readonly string[];
+  } = {},
+): Promise<string> {
+  const path = resolve(TEST_SANDBOX_DIR, `${name}.env`);
+  const entries = hosts.map((host, index) => ({
+    name: host.name,
+    address: options.addresses?.[index] ?? host.address,
+  }));
+  await writeHostsEnv(path, state, entries, options);
+  return path;
+}
+
+/** `docker …` inside a sandbox host (its own engine). */
+export async function innerDocker(host: SandboxHost, args: readonly string[]): Promise<string> {
+  const result = await docker(['exec', host.container, 'docker', ...args]);
+  if (result.exitCode !== 0) throw new Error(`docker ${args.join(' ')} on ${host.name}: ${result.stderr}`);
+  return result.stdout.trim();
+}
+
+/** What a sandbox host runs for meshbench: containers, volumes and the refnode images. */
+export async function leftovers(host: SandboxHost): Promise<{ containers: string[]; volumes: string[] }> {
+  const containers = (await innerDocker(host, ['ps', '-aq', '--filter', 'label=meshbench.remote=1']))
+    .split('\n')
+    .filter(Boolean);
+  const volumes = (await innerDocker(host, ['volume', 'ls', '-q', '--filter', 'label=meshbench.remote=1']))
+    .split('\n')
+    .filter(Boolean);
+  return { containers, volumes };
+}
+
+export interface CliRun {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a CLI module (`remote-network`, `sandbox`) from src/ in a child process, as a user would. */
+export function runCliModule(
+  module: 'remote-network' | 'sandbox',
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<CliRun> {
+  const code = `import { main } from './src/cli/${module}.ts'; process.exitCode = await main(JSON.parse(process.env.MESHBENCH_TEST_ARGS));`;
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      env: { ...process.env, ...env, MESHBENCH_TEST_ARGS: JSON.stringify(args) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (exitCode) => resolvePromise({ exitCode: exitCode ?? 1, stdout, stderr }));
+  });
+}
+
+/** The lines of stderr that are errors (`remote-network: error: …`). */
+export function errorLines(run: CliRun): string[] {
+  return run.stderr.split('\n').filter((line) => /: error: /.test(line));
+}
