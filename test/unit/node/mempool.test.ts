@@ -24,7 +24,11 @@ describe('Mempool', () => {
     const committed = new Set([tx('old').hash]);
     const pool = new Mempool(10, 1000, (h) => committed.has(h));
     expect(pool.add(tx('x'))).toEqual({ ok: true });
-    expect(pool.add(tx('x'))).toMatchObject({ ok: false, reason: 'duplicate', message: 'tx already exists in cache' });
+    expect(pool.add(tx('x'))).toMatchObject({
+      ok: false,
+      reason: 'duplicate',
+      message: 'tx already exists in cache',
+    });
     expect(pool.add(tx('old'))).toMatchObject({ ok: false, reason: 'committed' });
   });
 

@@ -1,4 +1,12 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -56,7 +64,10 @@ describe('FramedLog', () => {
     expect(statSync(path).size).toBe(8 + 'first'.length);
     reopened.log.append(Buffer.from('third'));
     reopened.log.close();
-    expect(FramedLog.open(path, { fsync: false }).records.map((r) => r.payload.toString())).toEqual(['first', 'third']);
+    expect(FramedLog.open(path, { fsync: false }).records.map((r) => r.payload.toString())).toEqual([
+      'first',
+      'third',
+    ]);
   });
 
   it('truncates a last record whose checksum fails (garbage tail)', () => {
@@ -86,11 +97,14 @@ describe('BlockStore', () => {
     const again = BlockStore.open(dir, true);
     expect(again.height).toBe(5);
     expect(again.lastHash.equals((blocks[4] as CommittedBlock).block.hash)).toBe(true);
-    expect(again.txLocation((blocks[2] as CommittedBlock).block.txs[1]!.hash)).toEqual({ height: 3, index: 1 });
+    expect(again.txLocation((blocks[2] as CommittedBlock).block.txs[1]!.hash)).toEqual({
+      height: 3,
+      index: 1,
+    });
     expect(again.get(2)?.block.hashHex).toBe((blocks[1] as CommittedBlock).block.hashHex);
     expect(again.get(2)?.signers).toEqual(['node0', 'node1', 'node2']);
     expect(again.committedTxCount).toBe(15);
-    expect(() => again.append((blocks[0] as CommittedBlock))).toThrow(/height 1 at store height 5/);
+    expect(() => again.append(blocks[0] as CommittedBlock)).toThrow(/height 1 at store height 5/);
     again.close();
   });
 
@@ -119,7 +133,8 @@ describe('ConsensusWal', () => {
     expect(wal.recovered).toBeUndefined();
     const lockedHash = Buffer.alloc(32, 7);
     // Enough writes to pass the compaction threshold (1 MiB) several times.
-    for (let i = 0; i < 60_000; i++) wal.write({ height: 10 + Math.floor(i / 10), round: i % 10, lockedRound: -1, lockedHash: null });
+    for (let i = 0; i < 60_000; i++)
+      wal.write({ height: 10 + Math.floor(i / 10), round: i % 10, lockedRound: -1, lockedHash: null });
     wal.write({ height: 9000, round: 3, lockedRound: 2, lockedHash });
     wal.close();
     expect(statSync(join(dir, 'consensus-wal.log')).size).toBeLessThan(1024 * 1024 + 1000);
@@ -136,6 +151,11 @@ describe('ConsensusWal', () => {
     wal.close();
     const file = join(dir, 'consensus-wal.log');
     writeFileSync(file, readFileSync(file).subarray(0, statSync(file).size - 3));
-    expect(ConsensusWal.open(dir, false).recovered).toEqual({ height: 4, round: 0, lockedRound: -1, lockedHash: null });
+    expect(ConsensusWal.open(dir, false).recovered).toEqual({
+      height: 4,
+      round: 0,
+      lockedRound: -1,
+      lockedHash: null,
+    });
   });
 });

@@ -1,0 +1,243 @@
+/** The refnode RPC over real HTTP and WebSocket on loopback (one-node committee, commits alone). */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { txHash } from '../../../src/node/block.js';
+import { Cluster } from './helpers.js';
+
+let cluster: Cluster;
+let base: string;
+
+beforeAll(async () => {
+  cluster = await Cluster.start({
+    n: 1,
+    extraArgs: ['--max-body-bytes', '4096', '--max-batch-size', '5', '--mempool-max-txs', '3'],
+  });
+  base = `http://127.0.0.1:${cluster.node(0).rpc.port}`;
+});
+afterAll(async () => {
+  await cluster.stop();
+});
+
+interface RpcReply {
+  jsonrpc: string;
+  id: unknown;
+  result?: Record<string, unknown>;
+  error?: { code: number; message: string; data: string };
+}
+
+async function post(
+  body: string,
+  contentType = 'application/json',
+): Promise<{ status: number; json: RpcReply & RpcReply[] }> {
+  const res = await fetch(base, { method: 'POST', headers: { 'content-type': contentType }, body });
+  return { status: res.status, json: (await res.json()) as RpcReply & RpcReply[] };
+}
+
+async function get(path: string): Promise<{ status: number; json: RpcReply }> {
+  const res = await fetch(`${base}${path}`);
+  return { status: res.status, json: (await res.json()) as RpcReply };
+}
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+describe('refnode RPC', () => {
+  it('serves health, status and net_info like CometBFT', async () => {
+    expect(await get('/health')).toEqual({ status: 200, json: { jsonrpc: '2.0', id: -1, result: {} } });
+    const status = await post('{"jsonrpc":"2.0","id":7,"method":"status","params":{}}');
+    expect(status.json.id).toBe(7);
+    expect(status.json.result).toMatchObject({
+      node_info: { id: 'node0', moniker: 'node0' },
+      sync_info: { catching_up: false },
+    });
+    expect(
+      typeof (status.json.result?.sync_info as { latest_block_height: unknown }).latest_block_height,
+    ).toBe('string');
+    expect((await get('/net_info')).json.result).toMatchObject({ listening: true, n_peers: '0' });
+  });
+
+  it('broadcasts in the three modes and finds the tx by hash', async () => {
+    const asyncReply = await post(
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'broadcast_tx_async', params: { tx: b64('rpc-a') } }),
+    );
+    expect(asyncReply.json.result).toMatchObject({ code: 0, hash: txHash(Buffer.from('rpc-a')) });
+    const syncReply = await get(`/broadcast_tx_sync?tx=${encodeURIComponent('"rpc-b"')}`);
+    expect(syncReply.json.result).toMatchObject({ code: 0, hash: txHash(Buffer.from('rpc-b')) });
+    const commit = await get(`/broadcast_tx_commit?tx=0x${Buffer.from('rpc-c').toString('hex')}`);
+    expect(commit.status).toBe(200);
+    expect(commit.json.result).toMatchObject({
+      check_tx: { code: 0 },
+      tx_result: { code: 0 },
+      hash: txHash(Buffer.from('rpc-c')),
+    });
+    const height = commit.json.result?.height as string;
+    expect(Number(height)).toBeGreaterThan(0);
+    const found = await post(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tx',
+        params: [Buffer.from(txHash(Buffer.from('rpc-c')), 'hex').toString('base64')],
+      }),
+    );
+    expect(found.json.result).toMatchObject({
+      hash: txHash(Buffer.from('rpc-c')),
+      height,
+      index: expect.any(Number),
+      tx: b64('rpc-c'),
+    });
+    const byUri = await get(`/tx?hash=0x${txHash(Buffer.from('rpc-c'))}`);
+    expect(byUri.json.result?.height).toBe(height);
+    const unconfirmed = await get('/num_unconfirmed_txs');
+    expect(unconfirmed.json.result).toMatchObject({
+      n_txs: expect.any(String),
+      total_bytes: expect.any(String),
+    });
+  });
+
+  it('answers bad input with JSON-RPC errors and keeps serving', async () => {
+    const malformed = await post('{"method":');
+    expect(malformed.status).toBe(400);
+    expect(malformed.json.error).toMatchObject({ code: -32700, message: 'Parse error. Invalid JSON' });
+
+    const wrongType = await post('{"method":"status"}', 'text/html');
+    expect(wrongType.status).toBe(415);
+    expect(wrongType.json.error?.code).toBe(-32600);
+    expect(wrongType.json.error?.data).toMatch(/unsupported content type 'text\/html'/);
+
+    const big = await post(
+      JSON.stringify({ method: 'broadcast_tx_sync', params: { tx: b64('x'.repeat(5000)) } }),
+    );
+    expect(big.status).toBe(413);
+    expect(big.json.error?.data).toMatch(/request body too large \(max 4096 bytes\)/);
+
+    const notBase64 = await post('{"id":1,"method":"broadcast_tx_sync","params":{"tx":"***"}}');
+    expect(notBase64.json.error).toMatchObject({ code: -32602, data: 'tx is not valid base64' });
+
+    const empty = await post('{"id":1,"method":"broadcast_tx_sync","params":{"tx":""}}');
+    expect(empty.json.error).toMatchObject({ code: -32602, data: 'tx is empty' });
+
+    await post(JSON.stringify({ id: 1, method: 'broadcast_tx_sync', params: { tx: b64('dup') } }));
+    const dup = await post(
+      JSON.stringify({ id: 1, method: 'broadcast_tx_sync', params: { tx: b64('dup') } }),
+    );
+    expect(dup.json.error).toMatchObject({ code: -32603, data: 'tx already exists in cache' });
+
+    const unknown = await post('{"id":9,"method":"no_such_method"}');
+    expect(unknown.json).toMatchObject({ id: 9, error: { code: -32601, message: 'Method not found' } });
+    expect((await get('/no_such_method')).status).toBe(500);
+
+    const huge = await post(
+      JSON.stringify(Array.from({ length: 6 }, (_, i) => ({ id: i, method: 'health' }))),
+    );
+    expect(huge.json.error).toMatchObject({
+      code: -32600,
+      data: 'batch of 6 requests exceeds the maximum of 5',
+    });
+
+    const mixed = await post('[{"id":1,"method":"health"},{"id":2,"method":"nope"},{"id":3}]');
+    expect(mixed.status).toBe(200);
+    expect(mixed.json.map((r) => r.error?.code ?? 'ok')).toEqual(['ok', -32601, -32600]);
+
+    const uriBad = await get('/broadcast_tx_sync?tx=plain');
+    expect(uriBad.status).toBe(500);
+    expect(uriBad.json.error?.code).toBe(-32602);
+
+    const missing = await get('/tx?hash=0x' + 'AB'.repeat(32));
+    expect(missing.json.error?.data).toMatch(/^tx \(ABAB.*\) not found$/);
+
+    const subscribeOverHttp = await post(
+      '{"id":1,"method":"subscribe","params":{"query":"tm.event=\'NewBlock\'"}}',
+    );
+    expect(subscribeOverHttp.json.error?.data).toMatch(/only available over \/websocket/);
+
+    expect((await get('/health')).status).toBe(200);
+  });
+
+  it('refuses txs with a JSON-RPC error when the mempool is full', async () => {
+    const node = cluster.node(0);
+    // Stop proposing so the pool fills: a one-node committee would commit them at once.
+    node.consensus.stop();
+    const replies = [];
+    for (let i = 0; i < 5; i++)
+      replies.push(
+        await post(JSON.stringify({ id: i, method: 'broadcast_tx_sync', params: { tx: b64(`fill-${i}`) } })),
+      );
+    const errors = replies.filter((r) => r.json.error !== undefined);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors[0]?.json.error).toMatchObject({
+      code: -32603,
+      data: expect.stringMatching(/^mempool is full: number of txs 3 \(max: 3\)/),
+    });
+    expect(node.mempool.size).toBe(3);
+  });
+});
+
+describe('refnode /websocket', () => {
+  it('sends NewBlock and Tx events with the tx bytes and hashes', async () => {
+    const c = await Cluster.start({ n: 1 });
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${c.node(0).rpc.port}/websocket`);
+      const messages: {
+        id: unknown;
+        result?: {
+          query?: string;
+          data?: { type: string; value: Record<string, unknown> };
+          events?: Record<string, string[]>;
+        };
+      }[] = [];
+      ws.on('message', (d: Buffer) => messages.push(JSON.parse(d.toString())));
+      await new Promise((r) => ws.once('open', r));
+      ws.send(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: 'b',
+          method: 'subscribe',
+          params: { query: "tm.event='NewBlock'" },
+        }),
+      );
+      ws.send(
+        JSON.stringify({ jsonrpc: '2.0', id: 't', method: 'subscribe', params: { query: "tm.event='Tx'" } }),
+      );
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 's', method: 'status' }));
+      ws.send('not json');
+      const deadline = Date.now() + 5000;
+      const replies = () => messages.filter((m) => m.result?.query === undefined);
+      while (replies().length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // Replies may come in any order (JSON-RPC ids pair them); the bad message gets a parse error.
+      expect(
+        replies()
+          .map((m) => m.id)
+          .sort(),
+      ).toEqual([-1, 'b', 's', 't'].sort());
+      expect(replies().find((m) => m.id === -1)).toMatchObject({ error: { code: -32700 } });
+      const hash = c.node(0).submitTx(Buffer.from('ws-tx'));
+      const find = (pred: (m: (typeof messages)[number]) => boolean) => messages.find(pred);
+      while (
+        Date.now() < deadline &&
+        find((m) => m.id === 't' && m.result?.events?.['tx.hash']?.[0] === hash) === undefined
+      ) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const txEvent = find((m) => m.id === 't' && m.result?.events?.['tx.hash']?.[0] === hash);
+      expect(txEvent?.result?.query).toBe("tm.event='Tx'");
+      expect(txEvent?.result?.data).toMatchObject({
+        type: 'tendermint/event/Tx',
+        value: { TxResult: { tx: b64('ws-tx'), index: 0 } },
+      });
+      const height = (txEvent?.result?.data?.value.TxResult as { height: string }).height;
+      const blockEvent = find(
+        (m) =>
+          m.id === 'b' &&
+          (m.result?.data?.value.block as { header: { height: string } } | undefined)?.header.height ===
+            height,
+      );
+      expect(blockEvent?.result?.data?.type).toBe('tendermint/event/NewBlock');
+      expect((blockEvent?.result?.data?.value.block as { data: { txs: string[] } }).data.txs).toContain(
+        b64('ws-tx'),
+      );
+      ws.close();
+    } finally {
+      await c.stop();
+    }
+  });
+});
