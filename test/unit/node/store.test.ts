@@ -26,7 +26,7 @@ afterEach(() => {
 
 function chain(count: number, txsPerBlock = 3): CommittedBlock[] {
   const out: CommittedBlock[] = [];
-  let prev = ZERO_HASH;
+  let prev: Buffer = ZERO_HASH;
   for (let h = 1; h <= count; h++) {
     const txs = Array.from({ length: txsPerBlock }, (_, i) => makeTx(Buffer.from(`tx-${h}-${i}`)));
     const block = buildBlock(h, prev, 1_700_000_000_000 + h, 'node0', txs);
