@@ -1,0 +1,45 @@
+/**
+ * The real testbeds for `benchmark`: the local one on this machine's Docker engine
+ * (a generated committee, or the user's compose file) and the remote one over
+ * SSH (hosts from --hosts-file or the MYSTICETI_NODE{n}_* environment).
+ * The CLI passes `createTestbed` to runBenchmark; tests may pass their own.
+ */
+import { loadHosts } from '../config/hosts.js';
+import { LocalTestbed } from '../testbed/local/local-testbed.js';
+import { defaultKnownHostsPath, RemoteTestbed } from '../testbed/remote/remote-testbed.js';
+import type { Testbed } from '../testbed/testbed.js';
+import type { BenchmarkPlan, NetworkKind } from './plan.js';
+
+export interface TestbedFactoryOptions {
+  /** Deploy-phase lines (per host for remote). */
+  readonly log?: (line: string) => void;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export function testbedFactory(
+  options: TestbedFactoryOptions = {},
+): (kind: NetworkKind, plan: BenchmarkPlan) => Promise<Testbed> {
+  const log = options.log ?? (() => undefined);
+  return async (kind, plan) => {
+    if (kind === 'local') {
+      return new LocalTestbed({
+        ...(plan.dockerComposePath ? { composePath: plan.dockerComposePath } : { committee: plan.committee }),
+        protocol: plan.protocol.kind,
+        startupTimeoutMs: plan.startupWaitSecs * 1000,
+        log: (line) => log(`[local] ${line}`),
+        ...(options.env ? { env: options.env } : {}),
+      });
+    }
+    const hosts = await loadHosts({
+      ...(plan.hostsFile ? { hostsFile: plan.hostsFile } : {}),
+      ...(options.env ? { env: options.env } : {}),
+    });
+    return new RemoteTestbed({
+      hosts,
+      startupWaitMs: plan.startupWaitSecs * 1000,
+      knownHostsPath: hosts.knownHostsPath ?? defaultKnownHostsPath(),
+      onProgress: (progress) => log(`[remote ${progress.host}] ${progress.stage}: ${progress.message}`),
+      ...(options.env ? { env: options.env } : {}),
+    });
+  };
+}
