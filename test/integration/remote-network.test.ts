@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostsFromVariables } from '../../src/config/hosts.js';
 import { connectAll } from '../../src/testbed/remote/remote-testbed.js';
-import { docker, writeKnownHosts, type SandboxState } from '../../src/testbed/sandbox/sandbox.js';
+import {
+  docker,
+  sandboxDown,
+  sandboxUp,
+  writeKnownHosts,
+  type SandboxState,
+} from '../../src/testbed/sandbox/sandbox.js';
 import {
   DOCKER_HOSTS,
   errorLines,
@@ -54,7 +60,7 @@ describe('remote-network on 4 sandbox hosts', () => {
       output,
     ]);
     expect(run.stderr + run.stdout).toContain('Committed:                200');
-    expect(run.exitCode).toBe(0);
+    expect(run.exitCode, run.stderr).toBe(0);
     const result = await resultOf(output);
     expect(result.load.outcomes.ok).toBe(200);
     expect(result.load.outcomes.committed).toBe(200);
@@ -65,7 +71,7 @@ describe('remote-network on 4 sandbox hosts', () => {
     expect(hosts.every((h) => h.image === 'shipped' || h.image === 'present')).toBe(true);
 
     const down = await runCliModule('remote-network', ['--hosts-file', file, '--down', '--cleanup-thorough']);
-    expect(down.exitCode).toBe(0);
+    expect(down.exitCode, down.stderr).toBe(0);
     for (const host of dockerHosts) {
       expect(await leftovers(host)).toEqual({ containers: [], volumes: [] });
       expect(await innerDocker(host, ['images', '-q', 'meshbench/refnode'])).toBe('');
@@ -103,7 +109,7 @@ describe('Docker install', () => {
       output,
     ]);
     expect(run.stderr).toMatch(/\[host0\] docker: installed Docker/);
-    expect(run.exitCode).toBe(0);
+    expect(run.exitCode, run.stderr).toBe(0);
     expect((await resultOf(output)).load.outcomes.committed).toBe(20);
     const version = await docker([
       'exec',
@@ -231,5 +237,31 @@ describe('bad input gives one line naming the host and the fix, and leaves the o
     expect(lax.exitCode).toBe(0);
     // the shared sandbox trusts the new key from now on
     await writeKnownHosts(sandbox.knownHostsPath, sandbox.hosts);
+  });
+});
+
+describe('a full disk while loading the image', () => {
+  it('gives one line naming the host and how much space to free', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshbench-small-disk-'));
+    // The refnode image needs ~270 MB per vfs layer copy; 200 MB cannot hold it.
+    const small = await sandboxUp({ hosts: 1, dir, dockerDiskMb: 200 });
+    try {
+      const run = await runCliModule('remote-network', [
+        '--hosts-file',
+        small.hostsEnvPath,
+        '--num-transactions',
+        '5',
+      ]);
+      expect(run.exitCode).toBe(1);
+      const errors = errorLines(run);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(
+        /host0 \(root@[\d.]+:22\): disk full while loading image .*; free at least \d+ MB under Docker's data root on that host/,
+      );
+      const containers = await docker(['exec', small.hosts[0]!.container, 'docker', 'ps', '-aq']);
+      expect(containers.stdout.trim()).toBe('');
+    } finally {
+      await sandboxDown({ dir });
+    }
   });
 });

@@ -1,0 +1,157 @@
+/**
+ * Remote deploy benchmark on sandbox hosts (`npm run bench:remote`).
+ *
+ * Deploy time (connect → Docker found → image → nodes started → all ready) to
+ * 2, 4 and 8 hosts, with the image already present and with shipping, measured
+ * side by side in the same run. Target: T(8) <= 1.5 x T(2) with the image
+ * present (parallelism). Also the image transfer: archive size, save time,
+ * per-host ship time. Figures go to benchmarks/results/remote-<timestamp>.json.
+ *
+ * Env: BENCH_REMOTE_REPS (default 3) repetitions of the image-present deploys.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../../src/common/atomic-write.js';
+import { hostsFromVariables, type HostsConfig } from '../../src/config/hosts.js';
+import { imageArchive, inspectLocalImage } from '../../src/testbed/remote/image-transfer.js';
+import { DEFAULT_IMAGE, RemoteTestbed } from '../../src/testbed/remote/remote-testbed.js';
+import { docker, sandboxDown, sandboxUp, type SandboxState } from '../../src/testbed/sandbox/sandbox.js';
+
+const SIZES = [2, 4, 8] as const;
+const REPS = Number(process.env.BENCH_REMOTE_REPS ?? 3);
+const DIR = resolve('.meshbench/sandbox-bench');
+
+function hostsFor(state: SandboxState, count: number): HostsConfig {
+  const variables: Record<string, string> = {
+    SSH_TIMEOUT: '30',
+    MESHBENCH_SSH_KNOWN_HOSTS: state.knownHostsPath,
+  };
+  state.hosts.slice(0, count).forEach((host, n) => {
+    variables[`MYSTICETI_NODE${n}_HOST`] = host.address;
+    variables[`MYSTICETI_NODE${n}_SSH_USER`] = 'root';
+    variables[`MYSTICETI_NODE${n}_SSH_KEY`] = state.keyPath;
+  });
+  return hostsFromVariables(variables);
+}
+
+interface DeployFigure {
+  readonly hosts: number;
+  readonly mode: 'present' | 'ship';
+  readonly deployMs: number;
+  readonly imageMs: number;
+  readonly bytesShipped: number;
+  readonly perHostImageMs: readonly number[];
+}
+
+async function deployOnce(
+  state: SandboxState,
+  count: number,
+  mode: 'present' | 'ship',
+): Promise<DeployFigure> {
+  if (mode === 'ship') {
+    // make the hosts lack the image, so it is shipped to each of them
+    await Promise.all(
+      state.hosts
+        .slice(0, count)
+        .map((host) => docker(['exec', host.container, 'docker', 'image', 'rm', '-f', DEFAULT_IMAGE])),
+    );
+  }
+  const testbed = new RemoteTestbed({
+    hosts: hostsFor(state, count),
+    strictHostKeyChecking: 'yes',
+    startupWaitMs: 120_000,
+  });
+  const started = performance.now();
+  const deployment = await testbed.deployRemote();
+  const deployMs = performance.now() - started;
+  const environment = deployment.environment as {
+    imageTransferMs: number;
+    imageBytesShipped: number;
+    hosts: { image: string; imageMs: number }[];
+  };
+  await deployment.destroy({ thorough: false });
+  const figure: DeployFigure = {
+    hosts: count,
+    mode,
+    deployMs: Math.round(deployMs),
+    imageMs: environment.imageTransferMs,
+    bytesShipped: environment.imageBytesShipped,
+    perHostImageMs: environment.hosts.map((h) => h.imageMs),
+  };
+  const expected = mode === 'ship' ? 'shipped' : 'present';
+  if (!environment.hosts.every((h) => h.image === expected))
+    throw new Error(`expected every host to report ${expected}`);
+  process.stderr.write(
+    `  ${mode.padEnd(7)} ${count} hosts: deploy ${(deployMs / 1000).toFixed(2)} s, image ${(figure.imageMs / 1000).toFixed(2)} s, ${(figure.bytesShipped / 1e6).toFixed(1)} MB\n`,
+  );
+  return figure;
+}
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const image = await inspectLocalImage(DEFAULT_IMAGE);
+  const archiveDir = await mkdtemp(join(tmpdir(), 'meshbench-bench-archive-'));
+  const archive = await imageArchive(image, archiveDir);
+  await rm(archiveDir, { recursive: true, force: true });
+  process.stderr.write(
+    `image ${DEFAULT_IMAGE}: ${(image.sizeBytes / 1e6).toFixed(1)} MB, archive ${(archive.compressedBytes / 1e6).toFixed(1)} MB gzip in ${(archive.saveMs / 1000).toFixed(2)} s\n`,
+  );
+
+  await sandboxDown({ dir: DIR });
+  const upStarted = performance.now();
+  const state = await sandboxUp({ hosts: Math.max(...SIZES), dir: DIR });
+  const sandboxUpMs = Math.round(performance.now() - upStarted);
+  process.stderr.write(`sandbox: ${state.hosts.length} hosts up in ${(sandboxUpMs / 1000).toFixed(1)} s\n`);
+  const figures: DeployFigure[] = [];
+  try {
+    // Shipping: each size once (a fresh ship to every host), smallest first.
+    for (const count of SIZES) figures.push(await deployOnce(state, count, 'ship'));
+    // Image present: interleaved repetitions, so drift from other load on the machine hits all sizes alike.
+    for (let rep = 0; rep < REPS; rep++)
+      for (const count of SIZES) figures.push(await deployOnce(state, count, 'present'));
+  } finally {
+    await sandboxDown({ dir: DIR });
+  }
+  const present = Object.fromEntries(
+    SIZES.map((n) => [
+      n,
+      median(figures.filter((f) => f.mode === 'present' && f.hosts === n).map((f) => f.deployMs)),
+    ]),
+  );
+  const ship = Object.fromEntries(
+    SIZES.map((n) => [n, figures.find((f) => f.mode === 'ship' && f.hosts === n)!]),
+  );
+  const ratio = present[8]! / present[2]!;
+  const summary = {
+    imageBytes: image.sizeBytes,
+    archiveBytes: archive.compressedBytes,
+    archiveSaveMs: archive.saveMs,
+    sandboxUpMs,
+    presentMedianDeployMs: present,
+    shipDeployMs: Object.fromEntries(SIZES.map((n) => [n, ship[n]!.deployMs])),
+    shipImageMs: Object.fromEntries(SIZES.map((n) => [n, ship[n]!.imageMs])),
+    shipMedianPerHostMs: Object.fromEntries(SIZES.map((n) => [n, median(ship[n]!.perHostImageMs)])),
+    shipAggregateMBps: Object.fromEntries(
+      SIZES.map((n) => [n, Number((ship[n]!.bytesShipped / 1e6 / (ship[n]!.imageMs / 1000)).toFixed(2))]),
+    ),
+    presentRatio8to2: Number(ratio.toFixed(3)),
+    targetRatio: 1.5,
+    targetMet: ratio <= 1.5,
+  };
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const path = resolve('benchmarks/results', `remote-${stamp}.json`);
+  await writeFileAtomic(
+    path,
+    `${JSON.stringify({ benchmark: 'remote', createdAt: new Date().toISOString(), reps: REPS, summary, runs: figures }, null, 2)}\n`,
+  );
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\nwritten: ${path}\n`);
+  if (!summary.targetMet) process.exitCode = 1;
+}
+
+await main();

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { mapSettled, firstFailure } from '../../../src/testbed/remote/concurrency.js';
+import { parseOsRelease } from '../../../src/testbed/remote/remote-host.js';
+import { parseDockerStats, parseSize, placeNodes } from '../../../src/testbed/remote/remote-testbed.js';
+import { lastUsableAddress } from '../../../src/testbed/sandbox/sandbox.js';
+
+describe('placeNodes', () => {
+  it('puts one node per host first and gives co-located nodes their own ports', () => {
+    const placements = placeNodes(3, 2);
+    expect(placements.map((p) => [p.nodeId, p.hostIndex, p.ports.rpc, p.ports.p2p])).toEqual([
+      ['node0', 0, 26657, 26656],
+      ['node1', 1, 26657, 26656],
+      ['node2', 2, 26657, 26656],
+      ['node3', 0, 26667, 26666],
+      ['node4', 1, 26667, 26666],
+      ['node5', 2, 26667, 26666],
+    ]);
+  });
+});
+
+describe('parsers', () => {
+  it('reads docker stats lines and sizes', () => {
+    expect(parseSize('1.5GiB')).toBe(1.5 * 1024 ** 3);
+    expect(parseSize('12kB')).toBe(12_000);
+    expect(parseSize('0B')).toBe(0);
+    const stats = parseDockerStats(
+      'node0',
+      '{"CPUPerc":"12.5%","MemUsage":"10MiB / 1GiB","NetIO":"1.2kB / 3MB"}',
+    );
+    expect(stats).toEqual({
+      nodeId: 'node0',
+      cpuPercent: 12.5,
+      memoryBytes: 10 * 1024 ** 2,
+      memoryLimitBytes: 1024 ** 3,
+      networkRxBytes: 1200,
+      networkTxBytes: 3e6,
+    });
+  });
+
+  it('reads /etc/os-release', () => {
+    expect(parseOsRelease('PRETTY_NAME="Ubuntu 24.04 LTS"\nID=ubuntu\nID_LIKE=debian\n')).toMatchObject({
+      ID: 'ubuntu',
+      ID_LIKE: 'debian',
+      PRETTY_NAME: 'Ubuntu 24.04 LTS',
+    });
+  });
+
+  it('finds the last usable address of a subnet', () => {
+    expect(lastUsableAddress('172.18.0.0/16')).toBe('172.18.255.254');
+    expect(lastUsableAddress('10.1.2.0/24')).toBe('10.1.2.254');
+  });
+});
+
+describe('mapSettled', () => {
+  it('keeps order, bounds concurrency and reports the first failure', async () => {
+    let running = 0;
+    let peak = 0;
+    const results = await mapSettled([5, 1, 4, 2, 3], 2, async (value) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, value));
+      running--;
+      if (value === 4) throw new Error('four');
+      return value * 10;
+    });
+    expect(peak).toBe(2);
+    const { values, error, failed } = firstFailure(results);
+    expect(values).toEqual([50, 10, 20, 30]);
+    expect((error as Error).message).toBe('four');
+    expect(failed).toBe(1);
+  });
+});
