@@ -37,8 +37,12 @@ export interface LevelTiming {
   /** Wall time of the generator call. */
   readonly loadMs: number;
   readonly settleMs: number;
-  /** levelMs − configured duration − settle wait: the orchestrator's own cost. */
+  /** loadMs − configured duration: the generator's start and its wait for the last commits. */
+  readonly generatorTailMs: number;
+  /** levelMs − configured duration − settle wait (− deploy): everything added to the load itself. */
   readonly overheadMs: number;
+  /** overheadMs − generatorTailMs: the orchestrator's own share (records, files, polling, printing). */
+  readonly orchestratorMs: number;
   /** Deploy time charged to this level (only with --fresh-network). */
   readonly deployMs?: number;
 }

@@ -62,8 +62,12 @@ export interface LevelTimingSummary {
   readonly loadMs: number;
   readonly settleMs: number;
   readonly deployMs: number;
-  /** levelMs − configured duration − settle wait − deploy: the orchestrator's own cost. */
+  /** loadMs − configured duration: the generator's start and its wait for the last commits. */
+  readonly generatorTailMs: number;
+  /** levelMs − configured duration − settle wait − deploy: everything added to the load itself. */
   readonly overheadMs: number;
+  /** overheadMs − generatorTailMs: the orchestrator's own share (records, files, polling, printing). */
+  readonly orchestratorMs: number;
 }
 
 export interface BenchmarkOutcome {
@@ -290,6 +294,7 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
         }
         const levelMs = now() - runStart;
         const overheadMs = levelMs - deployMs - plan.durationSecs * 1000 - settle.settleMs;
+        const generatorTailMs = loadMs - plan.durationSecs * 1000;
         levelRuns.push({
           load: result,
           settle,
@@ -297,7 +302,9 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
             levelMs: round3(levelMs),
             loadMs: round3(loadMs),
             settleMs: round3(settle.settleMs),
+            generatorTailMs: round3(generatorTailMs),
             overheadMs: round3(overheadMs),
+            orchestratorMs: round3(overheadMs - generatorTailMs),
             ...(deployMs > 0 ? { deployMs: round3(deployMs) } : {}),
           },
         });
@@ -310,7 +317,9 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
           loadMs,
           settleMs: settle.settleMs,
           deployMs,
+          generatorTailMs,
           overheadMs,
+          orchestratorMs: overheadMs - generatorTailMs,
         });
         levelMark = now();
         if (result.interrupted || aborted()) break;

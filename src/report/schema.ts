@@ -234,12 +234,14 @@ export const resultJsonSchema = {
           },
           timing: {
             type: 'object',
-            required: ['levelMs', 'loadMs', 'settleMs', 'overheadMs'],
+            required: ['levelMs', 'loadMs', 'settleMs', 'generatorTailMs', 'overheadMs', 'orchestratorMs'],
             properties: {
               levelMs: { type: 'number', minimum: 0 },
               loadMs: { type: 'number', minimum: 0 },
               settleMs: { type: 'number', minimum: 0 },
+              generatorTailMs: { type: 'number' },
               overheadMs: { type: 'number' },
+              orchestratorMs: { type: 'number' },
               deployMs: { type: 'number', minimum: 0 },
             },
           },

@@ -77,7 +77,12 @@ export function renderRunSummary(input: RunSummaryInput): string {
   if (input.records.length === 0) lines.push('  (no load level completed)');
   for (const record of input.records) {
     lines.push(renderResultBlock(record));
-    const overhead = record.runs.map((run) => formatNumber(run.timing.overheadMs / 1000, 2)).join(', ');
+    const overhead = record.runs
+      .map(
+        (run) =>
+          `${formatNumber(run.timing.orchestratorMs / 1000, 2)} s (+ ${formatNumber(run.timing.generatorTailMs / 1000, 2)} s generator tail)`,
+      )
+      .join(', ');
     const settle = record.runs
       .map((run) =>
         run.settle.polled
@@ -86,7 +91,7 @@ export function renderRunSummary(input: RunSummaryInput): string {
       )
       .join(', ');
     lines.push(`  Settle:              ${settle}`);
-    lines.push(`  Orchestrator cost:   ${overhead} s`);
+    lines.push(`  Orchestrator cost:   ${overhead}`);
     lines.push('');
   }
   for (const search of input.searches ?? []) {

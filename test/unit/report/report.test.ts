@@ -23,7 +23,14 @@ function run(rate: number, efficiency = 1, commitP50Ms = 40): LevelRun {
       residualUnconfirmed: { node0: 0 },
       errors: {},
     },
-    timing: { levelMs: 10_400, loadMs: 10_050, settleMs: 250, overheadMs: 150 },
+    timing: {
+      levelMs: 10_400,
+      loadMs: 10_050,
+      settleMs: 250,
+      generatorTailMs: 50,
+      overheadMs: 150,
+      orchestratorMs: 100,
+    },
   };
 }
 
@@ -267,7 +274,7 @@ describe('text summary', () => {
     expect(text).toContain('node image sha256:abc');
     expect(text).toContain('BENCHMARK RESULT #1');
     expect(text).toContain('Settle:              0.25 s');
-    expect(text).toContain('Orchestrator cost:   0.15 s');
+    expect(text).toContain('Orchestrator cost:   0.10 s (+ 0.05 s generator tail)');
     expect(text).toContain('highest passing load: 400 tx/s');
     expect(text).toContain('fail: efficiency 50.0% < 95.0%');
     expect(text).toContain('  - at 100 tx/s remote p50 latency is 3.4× local');

@@ -1,0 +1,137 @@
+/**
+ * Orchestrator overhead between load levels (issue 6): a real `benchmark` sweep on
+ * the local 4-node refnode network at the default settings (loads 100,200,500,
+ * 180 s each, 512-byte txs, confirm commit, runs 1), timed per level:
+ *
+ *   overhead = level wall time − configured duration − settle wait
+ *
+ * i.e. everything added to the load itself. It has two parts, reported apart:
+ *   - the generator's tail (runLoad wall − duration: its start and its wait for the
+ *     commits of the last transactions, which grows with the nodes' commit latency);
+ *   - the orchestrator's own share (the rest: mempool polling, building the record,
+ *     writing the files, printing). Target: < 2 s per level; both are reported.
+ *
+ * For a side-by-side reference in the same run, the same loads are also driven by
+ * calling `runLoad` directly back to back (no orchestrator): its own
+ * wall − duration is the generator's share, so the rest is the orchestrator's.
+ *
+ * Usage: npm run bench:overhead [-- --duration 180 --loads 100,200,500 --no-reference]
+ * Writes benchmarks/results/overhead-<timestamp>.json.
+ */
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../../src/common/atomic-write.js';
+import { buildBenchmarkPlan } from '../../src/bench/plan.js';
+import { runBenchmark } from '../../src/bench/sweep.js';
+import { testbedFactory } from '../../src/bench/testbeds.js';
+import { runLoad } from '../../src/load/index.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '180' },
+    loads: { type: 'string', default: '100,200,500' },
+    'no-reference': { type: 'boolean', default: false },
+  },
+});
+const resultsDir = join(root, 'benchmarks/results');
+mkdirSync(resultsDir, { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const log = (line: string) => process.stderr.write(`bench-overhead: ${line}\n`);
+
+const plan = await buildBenchmarkPlan({
+  outputDir: join(resultsDir, `overhead-runs-${stamp}`),
+  duration: args.duration,
+  loads: args.loads,
+  cleanup: true,
+});
+log(
+  `sweep: loads ${plan.networks[0]?.loads.join(',')} tx/s, ${plan.durationSecs} s each, warm-up ${plan.warmupSecs} s`,
+);
+const outcome = await runBenchmark(plan, {
+  createTestbed: testbedFactory({ log }),
+  runLoad,
+  stdout: (text) => process.stdout.write(`${text}\n`),
+  stderr: (text) => process.stderr.write(`${text}\n`),
+});
+
+const levels = outcome.levels.map((level) => ({
+  load: level.load,
+  level_ms: round(level.levelMs),
+  load_call_ms: round(level.loadMs),
+  settle_ms: round(level.settleMs),
+  generator_tail_ms_recorded: round(level.generatorTailMs),
+  overhead_ms: round(level.overheadMs),
+  orchestrator_ms: round(level.orchestratorMs),
+}));
+
+// Reference: the generator alone, same loads, same network kind, back to back.
+const reference: { load: number; wall_ms: number; tail_ms: number }[] = [];
+if (!args['no-reference']) {
+  log('reference: runLoad alone on a fresh local network');
+  const testbed = await testbedFactory({ log })('local', plan);
+  const deployment = await testbed.deploy({});
+  try {
+    for (const load of plan.networks[0]?.loads ?? []) {
+      const started = performance.now();
+      await runLoad({
+        runId: `overhead-reference-${stamp}-${load}`,
+        endpoints: deployment.endpoints,
+        protocol: plan.protocol,
+        shape: { kind: 'fixed', rate: load },
+        durationMs: plan.durationSecs * 1000,
+        warmupMs: plan.warmupSecs * 1000,
+        transactionSizeBytes: plan.transactionSizeBytes,
+        confirm: plan.confirm,
+      });
+      const wall = performance.now() - started;
+      reference.push({ load, wall_ms: round(wall), tail_ms: round(wall - plan.durationSecs * 1000) });
+      // same settle as the sweep, not timed here
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  } finally {
+    await deployment.destroy({ thorough: true });
+  }
+}
+
+const maxOverhead = Math.max(...levels.map((level) => level.overhead_ms));
+const maxOrchestrator = Math.max(...levels.map((level) => level.orchestrator_ms));
+const figures = {
+  script: 'bench-overhead',
+  timestamp: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, memory_bytes: os.totalmem(), node: process.version },
+  settings: {
+    loads: plan.networks[0]?.loads,
+    duration_secs: plan.durationSecs,
+    warmup_secs: plan.warmupSecs,
+    confirm: plan.confirm,
+  },
+  run_dir: outcome.runDir,
+  levels,
+  reference_generator_only: reference,
+  max_overhead_ms: maxOverhead,
+  mean_overhead_ms: round(
+    levels.reduce((total, level) => total + level.overhead_ms, 0) / Math.max(1, levels.length),
+  ),
+  target_ms: 2000,
+  pass: maxOverhead < 2000,
+};
+const path = join(resultsDir, `overhead-${stamp}.json`);
+await writeFileAtomic(path, `${JSON.stringify(figures, null, 2)}\n`);
+for (const level of levels) {
+  log(
+    `level ${level.load} tx/s: orchestrator ${level.orchestrator_ms} ms; with the generator's commit tail ${level.overhead_ms} ms; settle ${level.settle_ms} ms`,
+  );
+}
+for (const entry of reference)
+  log(`reference ${entry.load} tx/s: runLoad alone, wall − duration = ${entry.tail_ms} ms`);
+log(
+  `max overhead per level ${maxOverhead} ms (target < 2000 ms): ${figures.pass ? 'PASS' : 'FAIL'}; figures in ${path}`,
+);
+process.exitCode = figures.pass ? 0 : 1;
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
+}
