@@ -103,11 +103,16 @@ function shardSettings(options: LoadOptions, shardIndex: number, shardCount: num
   };
 }
 
-/** The worker entry: the compiled .js next to this file, or the .ts source under tsx/vitest. */
-function workerEntry(): { url: URL; execArgv: string[] } {
+/**
+ * The worker entry: the compiled worker.js next to this file or, when running from
+ * TypeScript sources (tsx, vitest), a small bootstrap that registers tsx first.
+ */
+function createWorker(workerData: ShardSettings): Worker {
   const self = import.meta.url;
-  if (self.endsWith('.ts')) return { url: new URL('./worker.ts', self), execArgv: ['--import', 'tsx'] };
-  return { url: new URL('./worker.js', self), execArgv: [] };
+  if (!self.endsWith('.ts')) return new Worker(new URL('./worker.js', self), { workerData });
+  const entry = new URL('./worker.ts', self).href;
+  const bootstrap = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
 }
 
 interface RunControl {
@@ -132,16 +137,12 @@ async function runInWorkers(
   count: number,
   control: RunControl,
 ): Promise<ShardResult[]> {
-  const entry = workerEntry();
   const progress: (LoadProgress | undefined)[] = new Array<LoadProgress | undefined>(count).fill(undefined);
   const workers: Worker[] = [];
   const readies: Promise<void>[] = [];
   const dones: Promise<ShardResult>[] = [];
   for (let k = 0; k < count; k++) {
-    const worker = new Worker(entry.url, {
-      workerData: shardSettings(options, k, count),
-      execArgv: entry.execArgv,
-    });
+    const worker = createWorker(shardSettings(options, k, count));
     workers.push(worker);
     let resolveReady!: () => void;
     let rejectReady!: (error: Error) => void;

@@ -9,7 +9,10 @@ import type { AddressInfo, Socket } from 'node:net';
 export interface ReplyPlan {
   readonly status?: number;
   readonly body?: string;
+  /** Answer this long after the request arrived (precise: timer, then setImmediate until due). */
   readonly delayMs?: number;
+  /** Answer at this time (ms on the server's clock, `performance.now()` based), overrides delayMs. */
+  readonly atMs?: number;
   readonly reset?: boolean;
   readonly hang?: boolean;
 }
@@ -27,6 +30,9 @@ export interface CountingServer {
   /** Requests received (complete bodies). */
   readonly received: number;
   readonly requests: ReceivedRequest[];
+  /** The server's clock (ms since it started), as used in ReceivedRequest.atMs. */
+  nowMs(): number;
+  readonly server: import('node:http').Server;
   close(): Promise<void>;
 }
 
@@ -39,6 +45,7 @@ export async function startCountingServer(
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const started = performance.now();
+  let closed = false;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -69,13 +76,24 @@ export async function startCountingServer(
         }
         res.writeHead(plan.status ?? 200, { 'content-type': 'application/json' }).end(plan.body ?? '');
       };
-      if (plan.delayMs && plan.delayMs > 0) {
+      const dueMs = plan.atMs ?? (plan.delayMs && plan.delayMs > 0 ? request.atMs + plan.delayMs : undefined);
+      if (dueMs === undefined) {
+        respond();
+        return;
+      }
+      const spin = () => {
+        if (closed) return;
+        if (performance.now() - started >= dueMs) respond();
+        else setImmediate(spin);
+      };
+      const coarseMs = dueMs - (performance.now() - started) - 2;
+      if (coarseMs > 0) {
         const timer = setTimeout(() => {
           timers.delete(timer);
-          respond();
-        }, plan.delayMs);
+          spin();
+        }, coarseMs);
         timers.add(timer);
-      } else respond();
+      } else spin();
     });
   });
   server.keepAliveTimeout = 60_000;
@@ -91,7 +109,10 @@ export async function startCountingServer(
       return received;
     },
     requests,
+    nowMs: () => performance.now() - started,
+    server,
     async close() {
+      closed = true;
       for (const timer of timers) clearTimeout(timer);
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -109,4 +130,90 @@ export function cometbftOk(body: string, code = 0): string {
 export function txOf(body: string): Buffer {
   const json = JSON.parse(body) as { params?: { tx?: string }; value?: string };
   return Buffer.from(json.params?.tx ?? json.value ?? '', 'base64');
+}
+
+/**
+ * A CometBFT-like node for commit confirmation: JSON-RPC broadcast on POST /, `/tx?hash=`
+ * for polling, and (unless `websocket` is false) `/websocket` with NewBlock events that
+ * carry every tx `includeInBlock` accepts, one block per `blockIntervalMs`.
+ */
+export async function startCometbftNode(options: {
+  blockIntervalMs?: number;
+  includeInBlock?: (tx: Buffer) => boolean;
+  websocket?: boolean;
+}): Promise<CountingServer & { blockCount(): number; committedHashes: Set<string> }> {
+  const { createHash } = await import('node:crypto');
+  const { WebSocketServer } = await import('ws');
+  const hashOf = (tx: Buffer) => createHash('sha256').update(tx).digest('hex').toUpperCase();
+  const pendingTxs: Buffer[] = [];
+  const committedHashes = new Set<string>();
+  const server = await startCountingServer(
+    (request) => {
+      if (request.url.startsWith('/tx?hash=0x')) {
+        const hash = request.url.slice('/tx?hash=0x'.length).toUpperCase();
+        return committedHashes.has(hash)
+          ? { body: `{"jsonrpc":"2.0","id":-1,"result":{"hash":"${hash}","height":"1"}}` }
+          : {
+              status: 500,
+              body: `{"jsonrpc":"2.0","id":-1,"error":{"code":-32603,"message":"tx not found"}}`,
+            };
+      }
+      if (request.method !== 'POST') return { status: 404, body: 'not found' };
+      pendingTxs.push(txOf(request.body));
+      return { body: cometbftOk(request.body) };
+    },
+    { keepRequests: true },
+  );
+  let blocks = 0;
+  const wss =
+    options.websocket === false
+      ? undefined
+      : new WebSocketServer({ server: server.server, path: '/websocket' });
+  const subscribers = new Set<import('ws').WebSocket>();
+  wss?.on('connection', (socket) => {
+    socket.on('message', (raw) => {
+      const message = JSON.parse(String(raw)) as { id: number; params?: { query?: string } };
+      if (message.params?.query === "tm.event='NewBlock'") {
+        subscribers.add(socket);
+        socket.send(JSON.stringify({ jsonrpc: '2.0', id: message.id, result: {} }));
+      } else
+        socket.send(
+          JSON.stringify({ jsonrpc: '2.0', id: message.id, error: { code: -32601, message: 'unknown' } }),
+        );
+    });
+    socket.on('close', () => subscribers.delete(socket));
+  });
+  const timer = setInterval(() => {
+    const txs = pendingTxs.splice(0).filter((tx) => options.includeInBlock?.(tx) ?? true);
+    blocks++;
+    for (const tx of txs) committedHashes.add(hashOf(tx));
+    const event = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      result: {
+        query: "tm.event='NewBlock'",
+        data: {
+          type: 'tendermint/event/NewBlock',
+          value: {
+            block: {
+              header: { height: String(blocks) },
+              data: { txs: txs.map((tx) => tx.toString('base64')) },
+            },
+          },
+        },
+      },
+    });
+    for (const socket of subscribers) socket.send(event);
+  }, options.blockIntervalMs ?? 100);
+  const close = server.close.bind(server);
+  return Object.assign(server, {
+    blockCount: () => blocks,
+    committedHashes,
+    async close() {
+      clearInterval(timer);
+      for (const socket of subscribers) socket.terminate();
+      wss?.close();
+      await close();
+    },
+  });
 }
