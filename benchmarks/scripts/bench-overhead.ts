@@ -111,12 +111,17 @@ const figures = {
   run_dir: outcome.runDir,
   levels,
   reference_generator_only: reference,
+  /** Per level: wall − duration − settle, including the generator's commit tail. */
   max_overhead_ms: maxOverhead,
   mean_overhead_ms: round(
     levels.reduce((total, level) => total + level.overhead_ms, 0) / Math.max(1, levels.length),
   ),
+  /** Per level: the orchestrator's own share (overhead − generator tail). */
+  max_orchestrator_ms: maxOrchestrator,
   target_ms: 2000,
-  pass: maxOverhead < 2000,
+  pass_orchestrator: maxOrchestrator < 2000,
+  pass_including_generator_tail: maxOverhead < 2000,
+  pass: maxOrchestrator < 2000,
 };
 const path = join(resultsDir, `overhead-${stamp}.json`);
 await writeFileAtomic(path, `${JSON.stringify(figures, null, 2)}\n`);
