@@ -9,7 +9,7 @@
  * Runs against 4 local processes and, when the image exists and compose/docker-compose.yml is
  * there (`npm run build && npm run images`), against the 4-node compose network too.
  *
- * Usage: npm run bench:refnode [-- --peak-rate 8000 --seconds 15 --no-docker]
+ * Usage: npm run bench:refnode [-- --peak-rates 5000,7500,10000 --seconds 15 --no-docker --no-local]
  * Writes benchmarks/results/refnode-<timestamp>.json.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -21,12 +21,14 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { Agent, request } from 'undici';
+import YAML from 'yaml';
 import WebSocket from 'ws';
 
 const root = resolve(import.meta.dirname, '../..');
 const { values: args } = parseArgs({
   options: {
-    'peak-rate': { type: 'string', default: '8000' },
+    /** Offered rates of the peak sweep. */
+    'peak-rates': { type: 'string', default: '5000,7500,10000' },
     'latency-rate': { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '15' },
     'tx-bytes': { type: 'string', default: '512' },
@@ -37,7 +39,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '20' },
   },
 });
-const PEAK_RATE = Number(args['peak-rate']);
+const PEAK_RATES = String(args['peak-rates']).split(',').map(Number);
 const LATENCY_RATE = Number(args['latency-rate']);
 const SECONDS = Number(args.seconds);
 const TX_BYTES = Number(args['tx-bytes']);
@@ -60,6 +62,8 @@ interface PhaseResult {
   readonly rejected: number;
   readonly errors: number;
   readonly committedInWindow: number;
+  /** Of the txs scheduled after warm-up, the share committed by the end of the drain. */
+  readonly committedShareOfScheduled: number;
   readonly committedTxPerSec: number;
   readonly latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number; count: number };
   readonly perNode: { cpuPercentOfOneCore: number; rssMiB: number }[];
@@ -129,18 +133,11 @@ async function startLocal(): Promise<Network> {
   );
   const rpcUrls = [0, 1, 2, 3].map((i) => `http://127.0.0.1:${ports[i]}`);
   await waitReady(rpcUrls, 20_000);
-  const ticks = 100; // USER_HZ
   return {
     kind: 'local-processes',
     rpcUrls,
     async sample() {
-      return procs.map((p) => {
-        const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / ticks;
-        const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
-        return { cpuSeconds, rssBytes: Number(rss?.[1] ?? 0) * 1024 };
-      });
+      return procs.map((p) => procSample(p.pid as number));
     },
     async stop() {
       await Promise.all(
@@ -165,38 +162,63 @@ function dockerAvailable(): boolean {
   }
 }
 
+/**
+ * Starts the repo's compose network under its own project name, with the published ports moved
+ * to free ones (so it can run beside other engineers' networks) and a meshbench.run label.
+ */
 async function startCompose(): Promise<Network> {
   const project = `refnodebench${process.pid}`;
-  const file = join(root, 'compose/docker-compose.yml');
+  const spec = YAML.parse(readFileSync(join(root, 'compose/docker-compose.yml'), 'utf8')) as {
+    services: Record<string, { ports?: string[]; labels?: Record<string, string> }>;
+  };
+  const names = Object.keys(spec.services).sort();
+  const ports = await Promise.all(names.map(() => freePort()));
+  names.forEach((name, i) => {
+    const svc = spec.services[name]!;
+    svc.ports = [`127.0.0.1:${ports[i]}:26657`];
+    svc.labels = { ...svc.labels, 'meshbench.run': project };
+  });
+  const dir = join(tmpdir(), project);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'docker-compose.yml');
+  writeFileSync(file, YAML.stringify(spec));
   const compose = (...a: string[]): string =>
     execFileSync('docker-compose', ['-p', project, '-f', file, ...a], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     });
   compose('up', '-d');
-  const rpcUrls = [0, 1, 2, 3].map((i) => `http://127.0.0.1:${26657 + i}`);
-  const ids = [0, 1, 2, 3].map((i) => compose('ps', '-q', `node${i}`).trim());
-  await waitReady(rpcUrls, 60_000);
-  return {
-    kind: 'docker-compose',
-    rpcUrls,
-    async sample() {
-      return ids.map((id) => {
-        // cgroup v1/v2 counters through docker exec-free paths: read the container's cgroup via its pid.
-        const pid = execFileSync('docker', ['inspect', '-f', '{{.State.Pid}}', id], {
-          encoding: 'utf8',
-        }).trim();
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / 100;
-        const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-        return { cpuSeconds, rssBytes: Number(rss?.[1] ?? 0) * 1024 };
-      });
-    },
-    async stop() {
-      compose('down', '-v', '--timeout', '5');
-    },
-  };
+  const rpcUrls = ports.map((p) => `http://127.0.0.1:${p}`);
+  try {
+    const ids = names.map((name) => compose('ps', '-q', name).trim());
+    const pids = ids.map((id) =>
+      Number(execFileSync('docker', ['inspect', '-f', '{{.State.Pid}}', id], { encoding: 'utf8' }).trim()),
+    );
+    await waitReady(rpcUrls, 60_000);
+    return {
+      kind: 'docker-compose',
+      rpcUrls,
+      async sample() {
+        // Each container runs one node process (its entrypoint): read its counters from the host's /proc.
+        return pids.map((pid) => procSample(pid));
+      },
+      async stop() {
+        compose('down', '-v', '--timeout', '5');
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    compose('down', '-v', '--timeout', '5');
+    throw err;
+  }
+}
+
+function procSample(pid: number): { cpuSeconds: number; rssBytes: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuSeconds, rssBytes: Number(rss?.[1] ?? 0) * 1024 };
 }
 
 /** Open-loop run at `rate` for `seconds`, round-robin over nodes; commits seen on node0's websocket. */
@@ -320,11 +342,13 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
     numberOfSignificantValueDigits: 3,
   });
   let committedInWindow = 0;
+  let committedOfScheduled = 0;
   const firstMeasured = Math.ceil(WARMUP_S * rate);
   for (let i = 0; i < total; i++) {
     const c = committedAt[i]!;
     if (c === 0) continue;
     if (c >= measureStart && c <= measureEnd) committedInWindow++;
+    if (i >= firstMeasured) committedOfScheduled++;
     if (i >= firstMeasured) hist.recordValue(Math.max(1, Math.round((c - intended[i]!) * 1000))); // µs
   }
   const windowS = (measureEnd - measureStart) / 1000;
@@ -343,6 +367,8 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
     errors,
     committedInWindow,
     committedTxPerSec: Math.round(committedInWindow / windowS),
+    committedShareOfScheduled:
+      Math.round((committedOfScheduled / Math.max(1, total - firstMeasured)) * 1000) / 1000,
     latencyMs: {
       p50: ms(hist.getValueAtPercentile(50)),
       p90: ms(hist.getValueAtPercentile(90)),
@@ -359,9 +385,21 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
 async function benchNetwork(start: () => Promise<Network>): Promise<unknown> {
   const net = await start();
   try {
-    process.stderr.write(`bench-refnode: ${net.kind}: peak phase at ${PEAK_RATE} tx/s for ${SECONDS}s\n`);
-    const peak = await runPhase(net, PEAK_RATE, SECONDS, BATCH);
-    process.stderr.write(`  committed ${peak.committedTxPerSec} tx/s; p50 ${peak.latencyMs.p50} ms\n`);
+    const peak: PhaseResult[] = [];
+    for (const rate of PEAK_RATES) {
+      process.stderr.write(
+        `bench-refnode: ${net.kind}: ${rate} tx/s for ${SECONDS}s (batches of ${BATCH})\n`,
+      );
+      const r = await runPhase(net, rate, SECONDS, BATCH);
+      peak.push(r);
+      process.stderr.write(
+        `  committed ${r.committedTxPerSec} tx/s, ${(r.committedShareOfScheduled * 100).toFixed(1)}% of scheduled; p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms\n`,
+      );
+      await sleep(2000);
+    }
+    // Sustained: the highest offered rate fully committed (>= 99%) with p50 under 1 s.
+    const ok = peak.filter((r) => r.committedShareOfScheduled >= 0.99 && r.latencyMs.p50 < 1000);
+    const sustainedTxPerSec = ok.length === 0 ? 0 : Math.max(...ok.map((r) => r.committedTxPerSec));
     await sleep(2000);
     process.stderr.write(
       `bench-refnode: ${net.kind}: latency phase at ${LATENCY_RATE} tx/s for ${SECONDS}s\n`,
@@ -370,7 +408,7 @@ async function benchNetwork(start: () => Promise<Network>): Promise<unknown> {
     process.stderr.write(
       `  committed ${latency.committedTxPerSec} tx/s; p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms\n`,
     );
-    return { network: net.kind, peak, latency };
+    return { network: net.kind, sustainedTxPerSec, peak, latency };
   } finally {
     await net.stop();
   }

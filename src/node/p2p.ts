@@ -37,6 +37,8 @@ export interface P2POptions {
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** Length of the frame being assembled across chunks, once its header is known. */
+  private needed = -1;
 
   constructor(
     private readonly onFrame: (frame: Buffer) => void,
@@ -44,39 +46,41 @@ export class FrameDecoder {
   ) {}
 
   push(chunk: Buffer): void {
-    if (this.buffered === 0) {
-      let pos = 0;
-      while (chunk.length - pos >= 4) {
-        const length = chunk.readUInt32BE(pos);
-        this.check(length);
-        if (chunk.length - pos - 4 < length) break;
-        this.onFrame(chunk.subarray(pos + 4, pos + 4 + length));
-        pos += 4 + length;
+    if (this.buffered > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      if (this.needed < 0) {
+        if (this.buffered < 4) return;
+        const head = Buffer.concat(this.chunks);
+        this.chunks = [head];
+        this.needed = 4 + this.check(head.readUInt32BE(0));
       }
-      if (pos < chunk.length) {
-        this.chunks.push(chunk.subarray(pos));
-        this.buffered = chunk.length - pos;
-      }
-      return;
+      if (this.buffered < this.needed) return; // wait without copying
+      const all = Buffer.concat(this.chunks, this.buffered);
+      this.chunks = [];
+      this.buffered = 0;
+      this.needed = -1;
+      chunk = all;
     }
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    if (this.buffered < 4) return;
-    const head = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
-    const length = head.readUInt32BE(0);
-    this.check(length);
-    if (this.buffered < 4 + length) {
-      this.chunks = [head];
-      return;
+    let pos = 0;
+    while (chunk.length - pos >= 4) {
+      const length = this.check(chunk.readUInt32BE(pos));
+      if (chunk.length - pos - 4 < length) break;
+      this.onFrame(chunk.subarray(pos + 4, pos + 4 + length));
+      pos += 4 + length;
     }
-    this.chunks = [];
-    this.buffered = 0;
-    this.push(head);
+    if (pos < chunk.length) {
+      const rest = chunk.subarray(pos);
+      this.chunks = [rest];
+      this.buffered = rest.length;
+      this.needed = rest.length >= 4 ? 4 + this.check(rest.readUInt32BE(0)) : -1;
+    }
   }
 
-  private check(length: number): void {
+  private check(length: number): number {
     if (length > this.maxFrameBytes)
       throw new Error(`frame of ${length} bytes exceeds ${this.maxFrameBytes}`);
+    return length;
   }
 }
 
