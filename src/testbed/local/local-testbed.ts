@@ -113,7 +113,9 @@ function describeConflicts(
 export class LocalTestbed implements Testbed {
   readonly kind = 'local' as const;
   readonly options: LocalTestbedOptions;
-  readonly runId: string;
+  /** The run id of the current (or next) deploy; each deploy after the first gets a new one. */
+  runId: string;
+  #deployed = false;
   readonly #env: Env;
   readonly #docker: Docker;
   readonly #log: (line: string) => void;
@@ -163,7 +165,9 @@ export class LocalTestbed implements Testbed {
   }
 
   async deploy(options: { signal?: AbortSignal } = {}): Promise<LocalDeployment> {
-    const startedAtMs = this.options.startedAtMs ?? performance.now();
+    const startedAtMs = (this.#deployed ? undefined : this.options.startedAtMs) ?? performance.now();
+    if (this.#deployed) this.runId = newRunId();
+    this.#deployed = true;
     const signal = options.signal;
     const committee = this.options.committee;
     if (committee !== undefined && (!Number.isInteger(committee) || committee < 1)) {
