@@ -27,6 +27,7 @@ import { buildBenchmarkPlan } from '../../src/bench/plan.js';
 import { runBenchmark } from '../../src/bench/sweep.js';
 import { testbedFactory } from '../../src/bench/testbeds.js';
 import { runLoad } from '../../src/load/index.js';
+import { installShutdown } from '../../src/common/shutdown.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const { values: args } = parseArgs({
@@ -50,7 +51,10 @@ const plan = await buildBenchmarkPlan({
 log(
   `sweep: loads ${plan.networks[0]?.loads.join(',')} tx/s, ${plan.durationSecs} s each, warm-up ${plan.warmupSecs} s`,
 );
+// Ctrl-C stops the level in progress and removes the network (cleanup is on).
+const shutdown = installShutdown();
 const outcome = await runBenchmark(plan, {
+  signal: shutdown.signal,
   createTestbed: testbedFactory({ log }),
   runLoad,
   stdout: (text) => process.stdout.write(`${text}\n`),
@@ -69,20 +73,22 @@ const levels = outcome.levels.map((level) => ({
 
 // Reference: the generator alone, same loads, same network kind, back to back.
 const reference: { load: number; wall_ms: number; tail_ms: number }[] = [];
-if (!args['no-reference']) {
+if (!args['no-reference'] && !shutdown.signal.aborted) {
   log('reference: runLoad alone on a fresh local network');
   const testbed = await testbedFactory({ log })('local', plan);
-  const deployment = await testbed.deploy({});
+  const deployment = await testbed.deploy({ signal: shutdown.signal });
   try {
     for (const load of plan.networks[0]?.loads ?? []) {
+      if (shutdown.signal.aborted) break;
       const started = performance.now();
       await runLoad({
         runId: `overhead-reference-${stamp}-${load}`,
         endpoints: deployment.endpoints,
         protocol: plan.protocol,
         shape: { kind: 'fixed', rate: load },
-        durationMs: plan.durationSecs * 1000,
+        durationMs: (plan.durationSecs - plan.warmupSecs) * 1000,
         warmupMs: plan.warmupSecs * 1000,
+        signal: shutdown.signal,
         transactionSizeBytes: plan.transactionSizeBytes,
         confirm: plan.confirm,
       });
@@ -136,6 +142,7 @@ log(
   `max orchestrator overhead per level ${maxOrchestrator} ms (target < 2000 ms): ${figures.pass ? 'PASS' : 'FAIL'}; ` +
     `including the generator's commit tail ${maxOverhead} ms; figures in ${path}`,
 );
+shutdown.dispose();
 process.exitCode = figures.pass ? 0 : 1;
 
 function round(value: number): number {

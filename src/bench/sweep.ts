@@ -253,7 +253,8 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
           endpoints: active.endpoints,
           protocol: plan.protocol,
           shape: { kind: 'fixed', rate: load },
-          durationMs: plan.durationSecs * 1000,
+          // --duration includes the warm-up; the generator measures durationMs after warmupMs.
+          durationMs: (plan.durationSecs - plan.warmupSecs) * 1000,
           warmupMs: plan.warmupSecs * 1000,
           transactionSizeBytes: plan.transactionSizeBytes,
           confirm: plan.confirm,

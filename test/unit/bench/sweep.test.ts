@@ -200,6 +200,12 @@ describe('runBenchmark', () => {
     expect(summary).toContain('BENCHMARK RESULT #2');
   });
 
+  it('keeps the warm-up inside --duration', async () => {
+    const h = harness();
+    await runBenchmark(await plan({ loads: '5', duration: 40, warmup: 10, consoleOutput: false }), h.deps);
+    expect(h.loads[0]).toMatchObject({ durationMs: 30_000, warmupMs: 10_000 });
+  });
+
   it('never reuses a run folder', async () => {
     const h = harness();
     h.deps = { ...h.deps, newRunId: () => 'same-id' } as BenchmarkDeps;
