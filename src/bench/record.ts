@@ -55,6 +55,10 @@ export interface RunDetail {
   readonly results: RecordResults;
   readonly settle: SettleOutcome;
   readonly timing: LevelTiming;
+  /** What the warm-up and cool-down windows saw (excluded from `results`). */
+  readonly excluded: LoadResult['excluded'] | null;
+  /** Generator settings that shape the figures (workers, connections, timeouts…). */
+  readonly generator: LoadResult['generator'] | null;
 }
 
 export interface RecordResults {
@@ -253,6 +257,8 @@ export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
     results: resultsFromLoad(run.load, plan.confirm),
     settle: run.settle,
     timing: run.timing,
+    excluded: run.load.excluded ?? null,
+    generator: run.load.generator ?? null,
   }));
   const perRun = details.map((detail) => detail.results);
   const results = perRun.length === 1 ? (perRun[0] as RecordResults) : combineRuns(perRun);

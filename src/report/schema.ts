@@ -218,6 +218,8 @@ export const resultJsonSchema = {
           started_at: { type: 'string', format: 'date-time' },
           ended_at: { type: 'string', format: 'date-time' },
           interrupted: { type: 'boolean' },
+          excluded: { type: ['object', 'null'] },
+          generator: { type: ['object', 'null'] },
           results,
           settle: {
             type: 'object',
