@@ -1,8 +1,9 @@
 /**
  * remote-network against real sshd and real Docker engines in sandbox hosts.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { appendFile, mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -179,6 +180,47 @@ describe('bad input gives one line naming the host and the fix, and leaves the o
       run,
       /host0 .*SSH key \/nonexistent\/id_rsa does not exist; point the host's SSH_KEY at a readable private key/,
     );
+  });
+
+  it('an encrypted key needs MESHBENCH_SSH_KEY_PASSPHRASE; an ssh-agent works without a key file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshbench-key-'));
+    const key = join(dir, 'locked');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'open sesame', '-f', key]);
+    // the sandbox hosts accept every key listed in their (bind-mounted) authorized keys file
+    await appendFile(`${sandbox.keyPath}.pub`, await readFile(`${key}.pub`, 'utf8'));
+    const file = await hostsFile(sandbox, 'locked', sandbox.hosts.slice(0, 1), { keyPath: key });
+    const locked = await runCliModule('remote-network', ['--hosts-file', file, '--status']);
+    expectOneLine(locked, /host0 .*SSH key .*locked is encrypted; set MESHBENCH_SSH_KEY_PASSPHRASE/);
+    const wrong = await runCliModule('remote-network', ['--hosts-file', file, '--status'], {
+      MESHBENCH_SSH_KEY_PASSPHRASE: 'nope',
+    });
+    expectOneLine(wrong, /did not open with the given passphrase/);
+    const opened = await runCliModule('remote-network', ['--hosts-file', file, '--status'], {
+      MESHBENCH_SSH_KEY_PASSPHRASE: 'open sesame',
+    });
+    expect(opened.exitCode, opened.stderr).toBe(0);
+
+    const socket = join(dir, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 50 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 100));
+      execFileSync('ssh-add', ['-q', sandbox.keyPath], {
+        env: { ...process.env, SSH_AUTH_SOCK: socket },
+        stdio: 'ignore',
+      });
+      const viaAgent = await runCliModule(
+        'remote-network',
+        [
+          '--hosts-file',
+          await hostsFile(sandbox, 'agent', sandbox.hosts.slice(0, 1), { keyPath: null }),
+          '--status',
+        ],
+        { SSH_AUTH_SOCK: socket, HOME: dir },
+      );
+      expect(viaAgent.exitCode, viaAgent.stderr).toBe(0);
+    } finally {
+      agent.kill();
+    }
   });
 
   it('an unreachable host, reported within SSH_TIMEOUT, while the reachable hosts stay clean', async () => {

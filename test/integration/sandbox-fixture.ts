@@ -51,7 +51,7 @@ export async function hostsFile(
   hosts: readonly SandboxHost[],
   options: {
     user?: string;
-    keyPath?: string;
+    keyPath?: string | null;
     sshTimeoutSeconds?: number;
     addresses?: readonly string[];
   } = {},

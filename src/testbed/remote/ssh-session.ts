@@ -99,10 +99,26 @@ export class SshSession {
       throw new MeshbenchError('SSH_CONNECT', `${describeHost(this.host)}: the SSH connection closed`, {
         hint: 'check that the host is up and re-run',
       });
-    const channel = await new Promise<ClientChannel>((resolve, reject) => {
-      this.client.exec(commandLine, (error, stream) => (error ? reject(error) : resolve(stream)));
-    });
+    // Listeners must be attached inside the exec callback, synchronously: a fast command's data,
+    // exit status and close can arrive in the same TCP read as the channel confirmation.
     return new Promise<ExecResult>((resolve, reject) => {
+      this.client.exec(commandLine, (error, channel) => {
+        if (error) {
+          reject(error);
+          return;
+        }
+        this.collect(channel, options, resolve, reject);
+      });
+    });
+  }
+
+  private collect(
+    channel: ClientChannel,
+    options: { stdin?: Readable; signal?: AbortSignal; timeoutMs?: number },
+    resolve: (result: ExecResult) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       const outState = { bytes: 0 };
@@ -149,7 +165,7 @@ export class SshSession {
       } else {
         channel.end();
       }
-    });
+    }
   }
 
   /** Runs argv (quoted) and returns the result whatever the exit code. */

@@ -224,7 +224,7 @@ export async function writeHostsEnv(
   path: string,
   state: Pick<SandboxState, 'keyPath' | 'knownHostsPath'>,
   hosts: readonly Pick<SandboxHost, 'address' | 'name'>[],
-  options: { user?: string; sshTimeoutSeconds?: number; keyPath?: string } = {},
+  options: { user?: string; sshTimeoutSeconds?: number; keyPath?: string | null } = {},
 ): Promise<string> {
   const lines = [
     '# Written by `npm run sandbox -- up`: emulated SSH hosts on this machine.',
@@ -236,8 +236,10 @@ export async function writeHostsEnv(
       `MYSTICETI_NODE${n}_HOST=${host.address}`,
       `MYSTICETI_NODE${n}_SSH_PORT=22`,
       `MYSTICETI_NODE${n}_SSH_USER=${options.user ?? 'root'}`,
-      `MYSTICETI_NODE${n}_SSH_KEY=${resolve(options.keyPath ?? state.keyPath)}`,
     );
+    // keyPath null: no key line, so the default key and ssh-agent are used
+    if (options.keyPath !== null)
+      lines.push(`MYSTICETI_NODE${n}_SSH_KEY=${resolve(options.keyPath ?? state.keyPath)}`);
   });
   lines.push(
     `SSH_TIMEOUT=${options.sshTimeoutSeconds ?? 15}`,
