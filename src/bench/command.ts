@@ -7,9 +7,11 @@
  * `benchmark compare A B` is the positional form of the same command.
  * Flow: flags (or the --interactive wizard) → plan validated once → runBenchmark.
  */
-import type { CliContext } from '../cli/run-cli.js';
+import type { CliContext, CliDefinition } from '../cli/run-cli.js';
 import { badFlag } from '../cli/run-cli.js';
-import { benchmarkInputFromArgs, type BenchmarkArgs } from '../cli/benchmark-options.js';
+import { addBenchmarkOptions, benchmarkInputFromArgs, type BenchmarkArgs } from '../cli/benchmark-options.js';
+import { runLoad } from '../load/index.js';
+import { testbedFactory } from './testbeds.js';
 import { inquirerAsker, runBenchmarkWizard, type Asker } from '../cli/benchmark-wizard.js';
 import { runCompareCommand } from './compare-command.js';
 import { buildBenchmarkPlan, DEFAULTS, type BenchmarkPlan } from './plan.js';
@@ -80,4 +82,27 @@ export async function runBenchmarkCommand(
   });
   deps.onOutcome?.(outcome, plan);
   return outcome.interrupted ? 130 : 0;
+}
+
+/**
+ * The whole `benchmark` command as a runCli definition, with the real testbeds and
+ * generator: `main = (argv) => runCli(benchmarkDefinition(), argv)`.
+ */
+export function benchmarkDefinition(
+  deps: Partial<BenchmarkCommandDeps> = {},
+): CliDefinition<BenchmarkArgs & { readonly _?: readonly (string | number)[] }> {
+  return {
+    name: 'benchmark',
+    usage:
+      '$0 [options]    sweep load levels on a local/remote network (or --endpoints)\n$0 compare A B    compare two run folders or result JSON files',
+    epilogue:
+      'Writes one run folder per invocation under --output-dir: a JSON per load level (docs/result.schema.json), summary.txt, run.json, and comparison.json/.txt for --network-type both. See docs/benchmark.md.',
+    options: (argv) => addBenchmarkOptions(argv),
+    run: (args, context) =>
+      runBenchmarkCommand(args, context, {
+        createTestbed: testbedFactory({ log: (line) => context.stderr(line) }),
+        runLoad,
+        ...deps,
+      }),
+  };
 }
