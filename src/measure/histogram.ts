@@ -60,15 +60,19 @@ export function summarize(histogram: LatencyHistogram): LatencySummary {
     return { count: 0, mean: 0, stddev: 0, min: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
   }
   const ms = (micros: number) => round3(micros / 1000);
+  // Min and max at bucket resolution (as a decoded histogram reports them), so a
+  // histogram and its merged/decoded copy summarize identically.
+  const js = histogram as unknown as { lowestEquivalentValue?: (v: number) => number };
+  const minRaw = histogram.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : histogram.minNonZeroValue;
   return {
     count,
     mean: ms(histogram.mean),
     stddev: ms(histogram.stdDeviation),
-    min: ms(histogram.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : histogram.minNonZeroValue),
+    min: ms(js.lowestEquivalentValue ? js.lowestEquivalentValue(minRaw) : minRaw),
     p50: ms(histogram.getValueAtPercentile(50)),
     p90: ms(histogram.getValueAtPercentile(90)),
     p99: ms(histogram.getValueAtPercentile(99)),
     p999: ms(histogram.getValueAtPercentile(99.9)),
-    max: ms(histogram.maxValue),
+    max: ms(histogram.getValueAtPercentile(100)),
   };
 }

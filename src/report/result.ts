@@ -1,0 +1,83 @@
+/**
+ * LoadResult → the original tool's per-benchmark JSON (`network_type`,
+ * `benchmark_number`, `parameters`, `results`, `timestamp`), extended with the
+ * generator's full figures. A pure function: nothing here measures or prints.
+ *
+ * The `results` block comes from `resultsFromLoad` (src/bench/record.ts), the same
+ * mapping the full benchmark sweep uses, so attach-mode files and sweep files agree
+ * field for field. Field meanings: docs/result-format.md.
+ */
+import { resultsFromLoad } from '../bench/record.js';
+import type { RecordResults } from '../bench/record.js';
+import type { ConfirmMode, LoadResult } from '../load/types.js';
+
+export const ATTACH_RESULT_SCHEMA_VERSION = 1;
+
+export interface LoadRecordInput {
+  readonly runId: string;
+  readonly networkType: 'endpoints' | 'local' | 'remote';
+  readonly benchmarkNumber: number;
+  /** Number of nodes (endpoints) the load went to. */
+  readonly nodes: number;
+  /** Target load, tx/s. */
+  readonly load: number;
+  /** Configured duration of the measured window, s. */
+  readonly durationSecs: number;
+  readonly transactionSizeBytes: number;
+  readonly protocol: string;
+  readonly confirm: ConfirmMode;
+  /** Endpoint URLs (attach mode). */
+  readonly endpoints?: readonly string[];
+  /** ISO time the record was made. */
+  readonly timestamp: string;
+}
+
+export interface LoadRecord {
+  readonly schema_version: typeof ATTACH_RESULT_SCHEMA_VERSION;
+  readonly run_id: string;
+  readonly network_type: LoadRecordInput['networkType'];
+  readonly benchmark_number: number;
+  readonly parameters: {
+    readonly nodes: number;
+    readonly load: number;
+    readonly duration: number;
+    readonly transaction_size: number;
+    readonly protocol: string;
+    readonly confirm: ConfirmMode;
+    readonly endpoints?: readonly string[];
+  };
+  readonly results: RecordResults;
+  readonly timestamp: string;
+  readonly started_at: string;
+  readonly ended_at: string;
+  readonly interrupted: boolean;
+  /** Warm-up and cool-down tallies (excluded from `results`). */
+  readonly excluded: LoadResult['excluded'] | null;
+  /** Generator settings (workers, connections, timeouts, shape). */
+  readonly generator: LoadResult['generator'] | null;
+}
+
+export function loadRecord(result: LoadResult, input: LoadRecordInput): LoadRecord {
+  return {
+    schema_version: ATTACH_RESULT_SCHEMA_VERSION,
+    run_id: input.runId,
+    network_type: input.networkType,
+    benchmark_number: input.benchmarkNumber,
+    parameters: {
+      nodes: input.nodes,
+      load: input.load,
+      duration: input.durationSecs,
+      transaction_size: input.transactionSizeBytes,
+      protocol: input.protocol,
+      confirm: input.confirm,
+      ...(input.endpoints ? { endpoints: input.endpoints } : {}),
+    },
+    results: resultsFromLoad(result, input.confirm),
+    timestamp: input.timestamp,
+    started_at: result.startedAt,
+    ended_at: result.endedAt,
+    interrupted: result.interrupted,
+    excluded: result.excluded ?? null,
+    generator: result.generator ?? null,
+  };
+}

@@ -1,0 +1,110 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeHistogram,
+  encodeHistogram,
+  newLatencyHistogram,
+  recordMicros,
+  summarize,
+} from '../../../src/measure/histogram.js';
+import { Recorder } from '../../../src/measure/recorder.js';
+
+describe('HDR histograms', () => {
+  it('summarizes in ms with 3 significant digits', () => {
+    const h = newLatencyHistogram();
+    for (let i = 1; i <= 1000; i++) recordMicros(h, i * 1000);
+    const s = summarize(h);
+    expect(s.count).toBe(1000);
+    expect(s.p50).toBeCloseTo(500, -0.5);
+    expect(Math.abs(s.p99 - 990) / 990).toBeLessThan(0.001);
+    expect(Math.abs(s.max - 1000) / 1000).toBeLessThan(0.001);
+    expect(Math.abs(s.mean - 500.5) / 500.5).toBeLessThan(0.001);
+  });
+
+  it('merging encoded histograms is exact (same counts as recording everything in one)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 50_000_000 }), { maxLength: 300 }),
+        fc.array(fc.integer({ min: 0, max: 50_000_000 }), { maxLength: 300 }),
+        (a, b) => {
+          const all = newLatencyHistogram();
+          const left = newLatencyHistogram();
+          const right = newLatencyHistogram();
+          for (const v of a) {
+            recordMicros(all, v);
+            recordMicros(left, v);
+          }
+          for (const v of b) {
+            recordMicros(all, v);
+            recordMicros(right, v);
+          }
+          const merged = decodeHistogram(encodeHistogram(left));
+          merged.add(decodeHistogram(encodeHistogram(right)));
+          expect(summarize(merged)).toEqual(summarize(all));
+          expect(encodeHistogram(merged)).toEqual(encodeHistogram(all));
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+});
+
+describe('Recorder', () => {
+  it('two shards merged equal one recorder that saw everything', () => {
+    const nodes = ['a', 'b'];
+    const one = new Recorder(nodes);
+    const shards = [new Recorder(nodes), new Recorder(nodes)];
+    for (let seq = 0; seq < 500; seq++) {
+      const shard = shards[seq % 2] as Recorder;
+      const node = seq % 2;
+      const second = Math.floor(seq / 100);
+      for (const r of [one, shard]) {
+        r.recordSend('measured', node, second, seq, seq % 7, seq % 50 === 0);
+        if (seq % 10 === 0) r.recordAck('measured', node, second, { kind: 'rejected', code: 'app:1' }, 5, 4);
+        else r.recordAck('measured', node, second, { kind: 'ok' }, 1 + (seq % 13), 1 + (seq % 11));
+        if (seq % 3 === 0) r.recordCommit('measured', node, second, 100 + seq, 90 + seq);
+      }
+    }
+    one.compactSecondsBefore(3);
+    shards[0]?.compactSecondsBefore(5);
+    const merged = Recorder.fromStates(
+      nodes,
+      shards.map((s) => s.toState()),
+    );
+    expect(merged.outcomes()).toEqual(one.outcomes());
+    expect(summarize(merged.ackCorrected)).toEqual(summarize(one.ackCorrected));
+    expect(summarize(merged.ackUncorrected)).toEqual(summarize(one.ackUncorrected));
+    expect(summarize(merged.commitCorrected)).toEqual(summarize(one.commitCorrected));
+    expect(summarize(merged.lag)).toEqual(summarize(one.lag));
+    expect(merged.perNode(true)).toEqual(one.perNode(true));
+    expect(merged.timeSeries(true, 5)).toEqual(one.timeSeries(true, 5));
+    expect(merged.sent).toBe(500);
+    expect(merged.failed()).toBe(50);
+    expect(merged.outcomes().late).toBe(10);
+  });
+
+  it('late records into a compacted second are still counted', () => {
+    const r = new Recorder(['a']);
+    r.recordSend('measured', 0, 0, 0, 0, false);
+    r.recordAck('measured', 0, 0, { kind: 'ok' }, 10, 10);
+    r.compactSecondsBefore(5);
+    r.recordSend('measured', 0, 0, 1, 0, false);
+    r.recordAck('measured', 0, 0, { kind: 'ok' }, 30, 30);
+    const [second] = r.timeSeries(false, 1);
+    expect(second).toMatchObject({ second: 0, sent: 2, ok: 2 });
+    expect(second?.ackP99Ms).toBeGreaterThan(29);
+  });
+
+  it('keeps warm-up and cool-down apart', () => {
+    const r = new Recorder(['a']);
+    r.recordSend('warmup', 0, 0, 0, 0, false);
+    r.recordAck('warmup', 0, 0, { kind: 'ok' }, 1, 1);
+    r.recordDrop('cooldown', 0, 0);
+    expect(r.sent).toBe(0);
+    expect(r.ackCorrected.totalCount).toBe(0);
+    expect(r.excluded).toEqual({
+      warmup: { scheduled: 1, sent: 1, ok: 1, failed: 0 },
+      cooldown: { scheduled: 1, sent: 0, ok: 0, failed: 1 },
+    });
+  });
+});

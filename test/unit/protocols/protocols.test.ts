@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import {
+  committedHashes,
+  createCometbftProtocol,
+  parseCometbftReply,
+  websocketUrlFor,
+} from '../../../src/protocols/cometbft.js';
+import { createEtcdProtocol, parseEtcdReply } from '../../../src/protocols/etcd.js';
+import { createHttpProtocol, parseHttpReply } from '../../../src/protocols/http.js';
+import { txHash } from '../../../src/load/payload.js';
+
+const tx = { bytes: Buffer.from('1=run.abc.xx'), base64: Buffer.from('1=run.abc.xx').toString('base64') };
+
+describe('cometbft', () => {
+  it('builds the JSON-RPC broadcast body', () => {
+    const protocol = createCometbftProtocol('sync');
+    expect(JSON.parse(protocol.body(tx, 7))).toEqual({
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'broadcast_tx_sync',
+      params: { tx: tx.base64 },
+    });
+    expect(protocol.request).toMatchObject({ method: 'POST', path: '/' });
+  });
+
+  it.each([
+    [200, '{"jsonrpc":"2.0","id":1,"result":{"code":0,"data":"","log":"","hash":"AB"}}', { kind: 'ok' }],
+    [200, '{"jsonrpc":"2.0","id":1,"result":{"code":"0","hash":"AB"}}', { kind: 'ok' }],
+    [
+      200,
+      '{"jsonrpc":"2.0","id":1,"result":{"code":5,"log":"bad nonce"}}',
+      { kind: 'rejected', code: 'app:5' },
+    ],
+    [
+      200,
+      '{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"Internal error","data":"mempool is full"}}',
+      { kind: 'rejected', code: 'rpc:-32603' },
+    ],
+    [
+      500,
+      '{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"Invalid Request"}}',
+      { kind: 'rejected', code: 'rpc:-32600' },
+    ],
+    [500, 'Internal Server Error', { kind: 'httpError', status: 500 }],
+    [503, '{"foo":1}', { kind: 'httpError', status: 503 }],
+    [200, 'not json', { kind: 'badResponse' }],
+    [200, '{"jsonrpc":"2.0","id":1}', { kind: 'badResponse' }],
+    [200, '{"jsonrpc":"2.0","id":1,"result":{"data":""}}', { kind: 'badResponse' }],
+  ])('classifies HTTP %i %s', (status, body, expected) => {
+    expect(parseCometbftReply(status, body, 'async')).toEqual(expected);
+  });
+
+  it('broadcast_tx_commit: ok means committed; check_tx or tx_result codes reject', () => {
+    expect(
+      parseCometbftReply(
+        200,
+        '{"result":{"check_tx":{"code":0},"tx_result":{"code":0},"height":"5"}}',
+        'commit',
+      ),
+    ).toEqual({ kind: 'ok', committed: true });
+    expect(
+      parseCometbftReply(200, '{"result":{"check_tx":{"code":3},"tx_result":{"code":0}}}', 'commit'),
+    ).toEqual({ kind: 'rejected', code: 'app:3' });
+    expect(
+      parseCometbftReply(200, '{"result":{"check_tx":{"code":0},"deliver_tx":{"code":9}}}', 'commit'),
+    ).toEqual({ kind: 'rejected', code: 'app:9' });
+  });
+
+  it('reads tx hashes from NewBlock and Tx events', () => {
+    const newBlock = {
+      jsonrpc: '2.0',
+      id: 1,
+      result: {
+        data: { type: 'tendermint/event/NewBlock', value: { block: { data: { txs: [tx.base64] } } } },
+      },
+    };
+    expect(committedHashes(newBlock)).toEqual([txHash(tx.bytes)]);
+    const empty = {
+      result: { data: { type: 'tendermint/event/NewBlock', value: { block: { data: { txs: null } } } } },
+    };
+    expect(committedHashes(empty)).toEqual([]);
+    const txEvent = {
+      result: {
+        data: { type: 'tendermint/event/Tx', value: { TxResult: { tx: tx.base64 } } },
+        events: { 'tx.hash': ['abcd'] },
+      },
+    };
+    expect(committedHashes(txEvent)).toEqual(['ABCD']);
+    expect(committedHashes({ id: 1, result: {} })).toBeUndefined();
+  });
+
+  it('derives the websocket URL', () => {
+    expect(websocketUrlFor({ nodeId: 'n', rpcUrl: 'http://127.0.0.1:26657' })).toBe(
+      'ws://127.0.0.1:26657/websocket',
+    );
+    expect(websocketUrlFor({ nodeId: 'n', rpcUrl: 'https://host/rpc/' })).toBe('wss://host/rpc/websocket');
+    expect(websocketUrlFor({ nodeId: 'n', rpcUrl: 'http://x', wsUrl: 'ws://y/ws' })).toBe('ws://y/ws');
+  });
+});
+
+describe('etcd', () => {
+  it('puts base64 key and value', () => {
+    const body = JSON.parse(createEtcdProtocol('k/').body(tx, 12)) as { key: string; value: string };
+    expect(Buffer.from(body.key, 'base64').toString()).toBe('k/12');
+    expect(body.value).toBe(tx.base64);
+  });
+  it.each([
+    [200, '{"header":{"revision":"2"}}', { kind: 'ok' }],
+    [
+      400,
+      '{"error":"etcdserver: request is too large","code":3,"message":"etcdserver: request is too large"}',
+      { kind: 'rejected', code: 'grpc:3' },
+    ],
+    [502, 'Bad gateway', { kind: 'httpError', status: 502 }],
+    [200, '<html>', { kind: 'badResponse' }],
+    [200, '{}', { kind: 'badResponse' }],
+  ])('classifies HTTP %i %s', (status, body, expected) => {
+    expect(parseEtcdReply(status, body)).toEqual(expected);
+  });
+});
+
+describe('http', () => {
+  it('fills {{tx}} and {{seq}} in the body template', () => {
+    const protocol = createHttpProtocol({
+      method: 'put',
+      path: '/p',
+      bodyTemplate: '{"t":"{{tx}}","s":{{seq}},"again":"{{tx}}"}',
+    });
+    expect(JSON.parse(protocol.body(tx, 3))).toEqual({ t: tx.base64, s: 3, again: tx.base64 });
+    expect(protocol.request.method).toBe('PUT');
+  });
+  it('success is 2xx and, when set, a truthy JSON field', () => {
+    expect(parseHttpReply(204, '')).toEqual({ kind: 'ok' });
+    expect(parseHttpReply(404, '')).toEqual({ kind: 'httpError', status: 404 });
+    expect(parseHttpReply(200, '{"r":{"ok":true}}', 'r.ok')).toEqual({ kind: 'ok' });
+    expect(parseHttpReply(200, '{"r":{"ok":false}}', 'r.ok')).toEqual({
+      kind: 'rejected',
+      code: 'field:r.ok',
+    });
+    expect(parseHttpReply(200, 'nope', 'r.ok')).toEqual({ kind: 'badResponse' });
+  });
+  it('rejects unknown methods', () => {
+    expect(() => createHttpProtocol({ method: 'BREW', path: '/', bodyTemplate: '' })).toThrow(
+      /HTTP method BREW/,
+    );
+  });
+});
