@@ -43,10 +43,16 @@ export function environmentFor(
 ): EnvironmentRecord {
   const testbed = deployment?.environment ?? {};
   const imageKey = IMAGE_ID_KEYS.find((key) => typeof testbed[key] === 'string');
+  // The local testbed reports `images`: image (or service) → id.
+  const images = testbed.images;
+  const imageIds =
+    images && typeof images === 'object'
+      ? [...new Set(Object.values(images as Record<string, unknown>).filter((id) => typeof id === 'string'))]
+      : [];
   return {
     tool: 'meshbench',
     tool_version: toolVersion(),
-    node_image_id: imageKey ? String(testbed[imageKey]) : null,
+    node_image_id: imageKey ? String(testbed[imageKey]) : imageIds.length > 0 ? imageIds.join(',') : null,
     host: hostFacts(),
     testbed: { ...testbed },
     deploy_ready_after_ms: deployment ? deployment.readyAfterMs : null,

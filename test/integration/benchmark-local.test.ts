@@ -91,6 +91,7 @@ describe('benchmark: a local sweep of 2 loads', () => {
       expect(record.results.efficiency).toBeGreaterThan(0.9);
       expect(record.runs[0]?.settle.drained).toBe(true);
       expect(record.environment.host).toHaveProperty('cpus');
+      expect(record.environment.node_image_id).toMatch(/^sha256:[0-9a-f]{64}$/);
     }
     const summary = await readFile(join(outcome.runDir as string, 'summary.txt'), 'utf8');
     expect(summary).toContain('BENCHMARK RESULT #2');
