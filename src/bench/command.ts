@@ -100,7 +100,7 @@ export function benchmarkDefinition(
     options: (argv) => addBenchmarkOptions(argv),
     run: (args, context) =>
       runBenchmarkCommand(args, context, {
-        createTestbed: testbedFactory({ log: (line) => context.stderr(line) }),
+        createTestbed: testbedFactory(),
         runLoad,
         ...deps,
       }),

@@ -5,8 +5,11 @@
 import cliProgress from 'cli-progress';
 
 export interface SweepProgress {
-  /** A phase line: deploy, ready, settle, cleanup… */
+  /** A phase line: deploy, ready, settle, cleanup… (shown inside the deploy bar while one runs). */
   phase(text: string): void;
+  /** A deploy starts; it may take up to `maxSecs`. */
+  deployStart(label: string, maxSecs: number): void;
+  deployStop(text: string): void;
   /** A load level starts: `totalSecs` of scheduled load. */
   levelStart(label: string, totalSecs: number): void;
   levelTick(elapsedMs: number, sent: number, committed: number): void;
@@ -23,8 +26,39 @@ export function createProgress(options: ProgressOptions): SweepProgress {
   if (!options.tty) return plainProgress(options.line);
   const stream = options.tty;
   let bar: cliProgress.SingleBar | undefined;
+  let deployBar: cliProgress.SingleBar | undefined;
+  let deployTimer: NodeJS.Timeout | undefined;
+  const stopDeployBar = () => {
+    if (deployTimer) clearInterval(deployTimer);
+    deployTimer = undefined;
+    deployBar?.stop();
+    deployBar = undefined;
+  };
   return {
     phase(text) {
+      if (deployBar) deployBar.update({ phase: text.slice(0, 60) });
+      else stream.write(`${text}\n`);
+    },
+    deployStart(label, maxSecs) {
+      deployBar = new cliProgress.SingleBar(
+        {
+          stream,
+          format: `${label} [{bar}] {value}/{total} s | {phase}`,
+          hideCursor: true,
+          clearOnComplete: true,
+          fps: 5,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      deployBar.start(maxSecs, 0, { phase: 'starting' });
+      const started = Date.now();
+      deployTimer = setInterval(() => {
+        deployBar?.update(Math.min(maxSecs, Math.floor((Date.now() - started) / 1000)));
+      }, 500);
+      deployTimer.unref();
+    },
+    deployStop(text) {
+      stopDeployBar();
       stream.write(`${text}\n`);
     },
     levelStart(label, totalSecs) {
@@ -57,6 +91,10 @@ function plainProgress(line: (text: string) => void): SweepProgress {
   let everySecs = 10;
   return {
     phase: line,
+    deployStart(label, maxSecs) {
+      line(`${label} (at most ${maxSecs} s) …`);
+    },
+    deployStop: line,
     levelStart(newLabel, totalSecs) {
       label = newLabel;
       lastReportedSecs = 0;

@@ -32,7 +32,11 @@ import { skippedSettle, waitForMempoolsToDrain } from './settle.js';
 
 export interface BenchmarkDeps {
   /** Makes the testbed for a network kind (the CLI passes the local/remote implementations). */
-  readonly createTestbed: (kind: NetworkKind, plan: BenchmarkPlan) => Testbed | Promise<Testbed>;
+  readonly createTestbed: (
+    kind: NetworkKind,
+    plan: BenchmarkPlan,
+    context: { readonly log: (line: string) => void },
+  ) => Testbed | Promise<Testbed>;
   /** The shared generator (`runLoad` from src/load/index.ts). */
   readonly runLoad: (options: LoadOptions) => Promise<LoadResult>;
   readonly stdout: (text: string) => void;
@@ -203,11 +207,17 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
         return { deployment: attachedDeployment(runId, network.urls), deployMs: 0 };
       }
       const started = now();
-      progress.phase(`[${kind}] deploying ${plan.committee === 1 ? '1 node' : `the network`} …`);
-      const testbed = await deps.createTestbed(network.kind, plan);
-      const deployed = await testbed.deploy(deps.signal ? { signal: deps.signal } : {});
+      progress.deployStart(`[${kind}] deploying`, plan.startupWaitSecs);
+      let deployed: Deployment;
+      try {
+        const testbed = await deps.createTestbed(network.kind, plan, { log: (line) => progress.phase(line) });
+        deployed = await testbed.deploy(deps.signal ? { signal: deps.signal } : {});
+      } catch (error) {
+        progress.deployStop(`[${kind}] deploy failed`);
+        throw error;
+      }
       const deployMs = now() - started;
-      progress.phase(
+      progress.deployStop(
         `[${kind}] ${deployed.endpoints.length} nodes ready after ${(deployed.readyAfterMs / 1000).toFixed(1)} s`,
       );
       return { deployment: deployed, deployMs };

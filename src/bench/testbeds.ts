@@ -18,9 +18,9 @@ export interface TestbedFactoryOptions {
 
 export function testbedFactory(
   options: TestbedFactoryOptions = {},
-): (kind: NetworkKind, plan: BenchmarkPlan) => Promise<Testbed> {
-  const log = options.log ?? (() => undefined);
-  return async (kind, plan) => {
+): (kind: NetworkKind, plan: BenchmarkPlan, context?: { log: (line: string) => void }) => Promise<Testbed> {
+  return async (kind, plan, context) => {
+    const log = context?.log ?? options.log ?? (() => undefined);
     if (kind === 'local') {
       return new LocalTestbed({
         ...(plan.dockerComposePath ? { composePath: plan.dockerComposePath } : { committee: plan.committee }),

@@ -1,0 +1,46 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createProgress } from '../../../src/bench/progress.js';
+
+describe('sweep progress', () => {
+  it('prints plain lines when not on a terminal', () => {
+    const lines: string[] = [];
+    const progress = createProgress({ line: (text) => lines.push(text) });
+    progress.deployStart('[local] deploying', 30);
+    progress.phase('[local] starting 4 nodes');
+    progress.deployStop('[local] 4 nodes ready after 2.0 s');
+    progress.levelStart('[local] #1 100 tx/s', 60);
+    for (let second = 1; second <= 60; second++) progress.levelTick(second * 1000, second * 100, second * 99);
+    progress.levelStop('[local] #1 100 tx/s: 99.0 tx/s');
+    expect(lines[0]).toBe('[local] deploying (at most 30 s) …');
+    expect(lines).toContain('[local] starting 4 nodes');
+    expect(lines).toContain('[local] #1 100 tx/s: running for 60 s');
+    expect(lines).toContain('[local] #1 100 tx/s: 10 s, sent 1000, committed 990');
+    expect(lines.filter((line) => /: \d+ s, sent/.test(line))).toHaveLength(6);
+    expect(lines.at(-1)).toBe('[local] #1 100 tx/s: 99.0 tx/s');
+  });
+
+  it('draws bars on a terminal', async () => {
+    const tty = new PassThrough();
+    let screen = '';
+    tty.on('data', (chunk) => (screen += String(chunk)));
+    Object.assign(tty, {
+      isTTY: true,
+      columns: 120,
+      cursorTo: () => true,
+      clearLine: () => true,
+      moveCursor: () => true,
+    });
+    const progress = createProgress({ tty, line: () => {} });
+    progress.deployStart('[local] deploying', 30);
+    progress.phase('[local] starting 4 nodes');
+    progress.deployStop('[local] 4 nodes ready after 2.0 s');
+    progress.levelStart('[local] #1 100 tx/s', 10);
+    progress.levelTick(5000, 500, 490);
+    progress.levelStop('[local] #1 100 tx/s: done');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(screen).toContain('[local] 4 nodes ready after 2.0 s');
+    expect(screen).toMatch(/\[local\] #1 100 tx\/s \[.*\] \d+\/10 s \| sent \d+ \| committed \d+/);
+    expect(screen).toContain('[local] #1 100 tx/s: done');
+  });
+});
