@@ -1,0 +1,228 @@
+/**
+ * local-network on the real engine: a 4-node committee commits 300 tx at 100 tx/s and
+ * --cleanup leaves nothing with the run's label (nor the anonymous volumes); --committee 7
+ * works and --down removes what a run without --cleanup left; bad input gives one line,
+ * a non-zero exit and nothing half-started.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/local-network.js';
+import { RUN_LABEL } from '../../src/common/run-id.js';
+import type { LoadResult } from '../../src/load/types.js';
+import { createDocker } from '../../src/testbed/local/docker-engine.js';
+
+const docker = createDocker();
+let dir: string;
+
+interface Captured {
+  code: number;
+  stdout: string;
+  stderr: string;
+  runId: string;
+}
+
+async function runCli(args: string[]): Promise<Captured> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out.push(String(chunk));
+    return true;
+  });
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    err.push(String(chunk));
+    return true;
+  });
+  let code: number;
+  try {
+    code = await main([...args, '--output', dir]);
+  } finally {
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+  const text = out.join('');
+  return { code, stdout: text, stderr: err.join(''), runId: /^run (\S+): starting/m.exec(text)?.[1] ?? '' };
+}
+
+/** Containers, networks and volumes with the run's label, plus the anonymous volumes its containers mounted. */
+async function leftovers(runId: string, sinceSecs: number): Promise<string[]> {
+  const label = { label: [`${RUN_LABEL}=${runId}`] };
+  const left = [
+    ...(await docker.listContainers({ all: true, filters: label })).map((c) => `container ${c.Names[0]}`),
+    ...(await docker.listNetworks({ filters: label })).map((n) => `network ${n.Name}`),
+    ...((await docker.listVolumes({ filters: label })).Volumes ?? []).map((v) => `volume ${v.Name}`),
+  ];
+  const until = Math.ceil(Date.now() / 1000) + 1;
+  const events = async (filters: Record<string, string[]>) => {
+    const stream = (await docker.getEvents({ since: sinceSecs, until, filters })) as NodeJS.ReadableStream;
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+    return Buffer.concat(chunks)
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { Actor: { ID: string; Attributes: Record<string, string> } });
+  };
+  const containerIds = new Set(
+    (await events({ type: ['container'], event: ['create'], label: label.label })).map(
+      (event) => event.Actor.ID,
+    ),
+  );
+  const mounted = (await events({ type: ['volume'], event: ['mount'] }))
+    .filter((event) => containerIds.has(event.Actor.Attributes.container ?? ''))
+    .map((event) => event.Actor.ID);
+  const existing = new Set(((await docker.listVolumes()).Volumes ?? []).map((v) => v.Name));
+  if (containerIds.size === 0) left.push('(no container create events seen: the check itself is broken)');
+  return [...left, ...mounted.filter((name) => existing.has(name)).map((name) => `anonymous volume ${name}`)];
+}
+
+async function resultOf(
+  runId: string,
+): Promise<{ load: LoadResult; deployment: { nodes: number; endpoints: unknown[] } }> {
+  return JSON.parse(await readFile(join(dir, `run-${runId}`, 'result.json'), 'utf8')) as {
+    load: LoadResult;
+    deployment: { nodes: number; endpoints: unknown[] };
+  };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-local-it-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('local-network on the real engine', () => {
+  it('a 4-node network commits 300 tx at 100 tx/s, and --cleanup leaves nothing with the run label', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const run = await runCli([
+      '--committee',
+      '4',
+      '--num-transactions',
+      '300',
+      '--transaction-rate',
+      '100',
+      '--cleanup',
+    ]);
+    expect(run.stderr).not.toMatch(/error/);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/all 4 nodes ready after \d+\.\d\d s/);
+    expect(run.stdout).toMatch(/Successful: +300\n/);
+    expect(run.stdout).toMatch(/Failed: +0\n/);
+    expect(run.stdout).toMatch(
+      /Latency submit→commit: +mean [\d.]+ ms, stddev [\d.]+ ms, p50 [\d.]+ ms, p99 [\d.]+ ms/,
+    );
+    const { load, deployment } = await resultOf(run.runId);
+    expect(deployment.nodes).toBe(4);
+    expect(load.sent).toBe(300);
+    expect(load.outcomes.ok).toBe(300);
+    expect(load.outcomes.committed).toBe(300);
+    expect(load.latency.commit?.corrected.count).toBe(300);
+    expect(await leftovers(run.runId, since)).toEqual([]);
+  });
+
+  it('--committee 7 works, and --down removes the network a run without --cleanup left', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const run = await runCli(['--committee', '7', '--num-transactions', '140', '--transaction-rate', '70']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/all 7 nodes ready/);
+    expect(run.stdout).toContain(`remove it with: local-network --down ${run.runId}`);
+    const { load } = await resultOf(run.runId);
+    expect(load.outcomes.committed).toBe(140);
+    expect(load.perNode.map((node) => node.nodeId).sort()).toEqual([
+      'node0',
+      'node1',
+      'node2',
+      'node3',
+      'node4',
+      'node5',
+      'node6',
+    ]);
+    const running = await docker.listContainers({ filters: { label: [`${RUN_LABEL}=${run.runId}`] } });
+    expect(running).toHaveLength(7);
+
+    // The leftover check sees the running network, anonymous volumes included.
+    const before = await leftovers(run.runId, since);
+    expect(before.filter((item) => item.startsWith('container '))).toHaveLength(7);
+    expect(before.filter((item) => item.startsWith('anonymous volume '))).toHaveLength(7);
+
+    const down = await runCli(['--down', run.runId]);
+    expect(down.code).toBe(0);
+    expect(down.stdout).toContain(`run ${run.runId}: removed 7 containers, 1 networks`);
+    expect(await leftovers(run.runId, since)).toEqual([]);
+  });
+});
+
+describe('local-network bad input on the real engine', () => {
+  let holder: Server | undefined;
+  afterEach(async () => {
+    await new Promise((resolve) => (holder ? holder.close(resolve) : resolve(undefined)));
+    holder = undefined;
+  });
+
+  async function composeFile(name: string, text: string): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, text);
+    return path;
+  }
+
+  it('an image that is missing: one line, exit 1, nothing started', async () => {
+    const path = await composeFile(
+      'missing-image.yml',
+      'services:\n  n0:\n    image: meshbench/does-not-exist:never\n    ports: ["127.0.0.1::26657"]\n',
+    );
+    const run = await runCli(['--docker-compose-path', path]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      'local-network: error: image meshbench/does-not-exist:never (service n0) is missing; pull or build it first (docker pull meshbench/does-not-exist:never)\n',
+    );
+    expect(
+      await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${run.runId}`] } }),
+    ).toEqual([]);
+  });
+
+  it('a port in use: names the port and who holds it', async () => {
+    holder = createServer();
+    await new Promise<void>((resolve) => holder?.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as { port: number }).port;
+    const path = await composeFile(
+      'port-in-use.yml',
+      `services:\n  n0:\n    image: meshbench/refnode:latest\n    ports: ["127.0.0.1:${port}:26657"]\n`,
+    );
+    const run = await runCli(['--docker-compose-path', path]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^local-network: error: port ${port} \\(service n0\\) is in use by pid ${process.pid} \\([^)]+\\); stop that process`,
+      ),
+    );
+    expect(run.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
+  it('a node that dies while starting: NOT_READY naming it, and everything it started is removed', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const path = await composeFile(
+      'dies.yml',
+      [
+        'services:',
+        '  good:',
+        '    image: meshbench/refnode:latest',
+        '    environment: { REFNODE_ID: good }',
+        '    ports: ["127.0.0.1::26657"]',
+        '  broken:',
+        '    image: meshbench/refnode:latest',
+        '    environment: { REFNODE_ID: broken, REFNODE_PEERS: "not a peer list" }',
+        '    ports: ["127.0.0.1::26657"]',
+        '',
+      ].join('\n'),
+    );
+    const run = await runCli(['--docker-compose-path', path, '--startup-wait', '20']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /local-network: error: node broken exited \(exit code 2\) before it was ready/,
+    );
+    expect(await leftovers(run.runId, since)).toEqual([]);
+  });
+});
