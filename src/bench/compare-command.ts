@@ -21,12 +21,41 @@ import type { BenchmarkRecord } from './record.js';
 
 const RECORD_FILE = /^(local|remote|endpoints)-benchmark-(\d+)\.json$/;
 
+/**
+ * What a comparison needs of a record: the fields of docs/result.schema.json that it
+ * reads. Attach-mode files (`benchmark --endpoints`, no fault parameters) qualify too.
+ */
+const comparableSchema = {
+  type: 'object',
+  required: ['network_type', 'benchmark_number', 'parameters', 'results'],
+  properties: {
+    network_type: resultJsonSchema.properties.network_type,
+    benchmark_number: resultJsonSchema.properties.benchmark_number,
+    parameters: {
+      type: 'object',
+      required: ['load'],
+      properties: { load: resultJsonSchema.properties.parameters.properties.load },
+    },
+    results: {
+      type: 'object',
+      required: ['throughput', 'avg_latency_ms', 'latency_stage', 'latency_percentiles_ms', 'efficiency'],
+      properties: {
+        throughput: resultJsonSchema.properties.results.properties.throughput,
+        avg_latency_ms: resultJsonSchema.properties.results.properties.avg_latency_ms,
+        latency_stage: resultJsonSchema.properties.results.properties.latency_stage,
+        latency_percentiles_ms: resultJsonSchema.properties.results.properties.latency_percentiles_ms,
+        efficiency: resultJsonSchema.properties.results.properties.efficiency,
+      },
+    },
+  },
+} as const;
+
 let validator: ReturnType<Ajv['compile']> | undefined;
 function validateRecord(data: unknown): string | undefined {
   if (!validator) {
     const ajv = new Ajv({ allErrors: true, strict: false });
     addFormats.default(ajv);
-    validator = ajv.compile(resultJsonSchema);
+    validator = ajv.compile(comparableSchema);
   }
   if (validator(data)) return undefined;
   const first = validator.errors?.[0];

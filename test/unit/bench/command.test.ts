@@ -173,6 +173,27 @@ describe('benchmark command through runCli', () => {
     );
   });
 
+  it('compares attach-mode files too (no fault parameters)', async () => {
+    const runs = (await readdir(dir)).filter((name) => name.startsWith('run-') && !name.endsWith('-compare'));
+    const folders = await Promise.all(
+      runs.map(async (name) => ({ name, files: await readdir(join(dir, name)) })),
+    );
+    const localRun = folders.find((f) => f.files.includes('local-benchmark-1.json'))?.name as string;
+    const record = JSON.parse(await readFile(join(dir, localRun, 'local-benchmark-1.json'), 'utf8'));
+    const attach = {
+      ...record,
+      network_type: 'endpoints',
+      parameters: { nodes: 4, load: record.parameters.load, duration: 2, transaction_size: 512 },
+    };
+    delete attach.plan;
+    delete attach.runs;
+    const attachFile = join(dir, 'attach.json');
+    await writeFile(attachFile, JSON.stringify(attach));
+    const compared = await cli(['compare', join(dir, localRun), attachFile, '--file-output', 'false']);
+    expect(compared.code).toBe(0);
+    expect(compared.out).toContain('at 10 tx/s endpoints p50 latency is 1.0× local');
+  });
+
   it('compare with a missing or foreign input says which and why', async () => {
     const missing = await cli(['compare', join(dir, 'nope'), join(dir, 'nope2'), '--output-dir', dir]);
     expect(missing.code).toBe(2);
