@@ -1,0 +1,112 @@
+/**
+ * A user's own compose file: renamed services on other ports, no meshbench labels
+ * (nodes are found because they publish 26657), a sidecar that is not a node, its own
+ * network and named volume. With --cleanup-thorough nothing of the run remains.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/local-network.js';
+import { RUN_LABEL } from '../../src/common/run-id.js';
+import type { Endpoint } from '../../src/testbed/testbed.js';
+import { createDocker } from '../../src/testbed/local/docker-engine.js';
+import { pickFreePorts } from '../../src/testbed/local/ports.js';
+
+const docker = createDocker();
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-custom-it-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('local-network with a custom compose file', () => {
+  it('runs renamed services on other ports and removes everything with --cleanup-thorough', async () => {
+    const names = ['alpha', 'bravo', 'charlie', 'delta'];
+    const ports = await pickFreePorts(docker, names.length, 41657);
+    const peers = names.map((name) => `${name}@${name}:26656`).join(',');
+    const services = names.map((name, index) =>
+      [
+        `  ${name}:`,
+        '    image: meshbench/refnode:latest',
+        `    environment: { REFNODE_ID: ${name}, REFNODE_PEERS: "${peers}" }`,
+        '    networks: [mesh]',
+        `    ports: ["127.0.0.1:${ports[index]}:26657"]`,
+      ].join('\n'),
+    );
+    const file = join(dir, 'my-network.yml');
+    await writeFile(
+      file,
+      [
+        'services:',
+        ...services,
+        '  sidecar:',
+        '    image: local/debian-minbase:bookworm',
+        '    command: ["sleep", "infinity"]',
+        '    networks: [mesh]',
+        '    volumes: ["shared:/shared"]',
+        'networks:',
+        '  mesh: {}',
+        'volumes:',
+        '  shared: {}',
+        '',
+      ].join('\n'),
+    );
+
+    const out: string[] = [];
+    const err: string[] = [];
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      err.push(String(chunk));
+      return true;
+    });
+    let code: number;
+    try {
+      code = await main([
+        '--docker-compose-path',
+        file,
+        '--num-transactions',
+        '100',
+        '--transaction-rate',
+        '50',
+        '--cleanup-thorough',
+        '--output',
+        dir,
+        '--logs',
+        join(dir, 'logs'),
+      ]);
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    const text = out.join('');
+    expect(err.join('')).not.toMatch(/error/);
+    expect(code).toBe(0);
+    const runId = /^run (\S+): starting/m.exec(text)?.[1] ?? '';
+    const result = JSON.parse(await readFile(join(dir, `run-${runId}`, 'result.json'), 'utf8')) as {
+      deployment: { endpoints: Endpoint[] };
+      environment: { nodeRule: string };
+      load: { outcomes: { committed: number } };
+    };
+    expect(result.environment.nodeRule).toBe('rpc-port');
+    expect(result.deployment.endpoints.map((endpoint) => [endpoint.nodeId, endpoint.rpcUrl])).toEqual(
+      names.map((name, index) => [name, `http://127.0.0.1:${ports[index]}`]),
+    );
+    expect(result.load.outcomes.committed).toBe(100);
+    expect(await readFile(join(dir, 'logs', 'alpha.log'), 'utf8')).not.toBe('');
+
+    const label = { label: [`${RUN_LABEL}=${runId}`] };
+    expect(await docker.listContainers({ all: true, filters: label })).toEqual([]);
+    expect(await docker.listNetworks({ filters: label })).toEqual([]);
+    expect((await docker.listVolumes({ filters: label })).Volumes ?? []).toEqual([]);
+    const project = { label: [`com.docker.compose.project=meshbench-${runId}`] };
+    expect((await docker.listVolumes({ filters: project })).Volumes ?? []).toEqual([]);
+    expect(text).toMatch(/cleanup: removed 5 containers, 1 networks, 1 volumes/);
+  });
+});
