@@ -1,0 +1,119 @@
+/**
+ * Ctrl-C: local-network runs as a child process; SIGINT mid-load prints the partial
+ * result and, with --cleanup, leaves nothing of the run behind. SIGINT during start-up
+ * removes the half-started network.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUN_LABEL } from '../../src/common/run-id.js';
+import { createDocker } from '../../src/testbed/local/docker-engine.js';
+
+const docker = createDocker();
+let dir: string;
+
+const ENTRY =
+  "import { main } from './src/cli/local-network.ts'; process.exitCode = await main(process.argv.slice(1));";
+
+/** Starts local-network; sends SIGINT once stdout matches `when` (plus `delayMs`). */
+function runAndInterrupt(
+  args: string[],
+  when: RegExp,
+  delayMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', ENTRY, '--', ...args],
+      {
+        cwd: process.cwd(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    let sent = false;
+    const killer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    const check = () => {
+      if (!sent && when.test(stdout + stderr)) {
+        sent = true;
+        setTimeout(() => child.kill('SIGINT'), delayMs);
+      }
+    };
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      check();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      check();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function leftovers(runId: string): Promise<string[]> {
+  const label = { label: [`${RUN_LABEL}=${runId}`] };
+  const project = { label: [`com.docker.compose.project=meshbench-${runId}`] };
+  return [
+    ...(await docker.listContainers({ all: true, filters: label })).map((c) => `container ${c.Names[0]}`),
+    ...(await docker.listContainers({ all: true, filters: project })).map((c) => `container ${c.Names[0]}`),
+    ...(await docker.listNetworks({ filters: label })).map((n) => `network ${n.Name}`),
+    ...(await docker.listNetworks({ filters: project })).map((n) => `network ${n.Name}`),
+    ...((await docker.listVolumes({ filters: label })).Volumes ?? []).map((v) => `volume ${v.Name}`),
+  ];
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-sigint-it-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('local-network and Ctrl-C', () => {
+  it('SIGINT mid-run with --cleanup prints the partial result and leaves nothing behind', async () => {
+    const run = await runAndInterrupt(
+      [
+        '--committee',
+        '4',
+        '--num-transactions',
+        '100000',
+        '--transaction-rate',
+        '50',
+        '--cleanup',
+        '--output',
+        dir,
+      ],
+      /all 4 nodes ready/,
+      1_500,
+    );
+    const runId = /^run (\S+): starting/m.exec(run.stdout)?.[1] ?? '';
+    expect(runId).not.toBe('');
+    expect(run.stderr).toContain('received SIGINT: stopping');
+    expect(run.stdout).toMatch(/PARTIAL RESULT \(interrupted\): run \S+, 4 nodes/);
+    expect(run.stdout).toMatch(/Successful: +\d+/);
+    expect(run.stdout).toMatch(/cleanup: removed 4 containers, 1 networks/);
+    expect(run.code).toBe(130);
+    expect(await leftovers(runId)).toEqual([]);
+  });
+
+  it('SIGINT during start-up removes the half-started network', async () => {
+    const run = await runAndInterrupt(
+      ['--committee', '4', '--num-transactions', '100', '--output', dir],
+      /starting 4 nodes/,
+      300,
+    );
+    const runId = /^run (\S+): starting/m.exec(run.stdout)?.[1] ?? '';
+    expect(runId).not.toBe('');
+    expect(run.code).toBe(130);
+    expect(run.stderr).toMatch(/interrupted/);
+    expect(await leftovers(runId)).toEqual([]);
+  });
+});
