@@ -1,0 +1,325 @@
+/**
+ * `npm run bench:loadgen` — the load generator's own performance, side by side with
+ * autocannon in the same run, against the same minimal JSON-RPC server running in a
+ * separate process pinned to the other core (`taskset -c 1` when present):
+ *
+ *   1. generator CPU time per 1,000 tx at fixed 5,000 and 20,000 tx/s, ours vs autocannon
+ *      (autocannon with `overallRate`, same connections, same body size);
+ *   2. achieved rate vs target at 100, 1,000 and 10,000 tx/s (±1%);
+ *   3. schedule lag p99 at 10,000 tx/s (< 2 ms);
+ *   4. RSS growth at 2,000 tx/s: `--long` is the 10-minute run (RSS at minute 1 vs end,
+ *      within 50 MB); the default is a 90 s run (RSS at 15 s vs end).
+ *
+ * Each measurement runs in its own child process pinned to core 0, and CPU time is
+ * taken with process.cpuUsage() around the run only (start-up excluded for both tools).
+ * Figures go to benchmarks/results/loadgen-<timestamp>.json.
+ *
+ * Flags: --long, --seconds N (CPU runs, default 10), --only cpu|rate|rss
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const TX_SIZE = 512;
+const CONNECTIONS = 64;
+
+const SERVER_SOURCE = `
+import { createServer } from 'node:http';
+let received = 0;
+const server = createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    received++;
+    const body = Buffer.concat(chunks).toString();
+    const id = /"id":(\\d+)/.exec(body)?.[1] ?? '0';
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"jsonrpc":"2.0","id":' + id + ',"result":{"code":0,"data":"","log":"","codespace":"","hash":"00"}}');
+  });
+});
+server.keepAliveTimeout = 120000;
+server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
+process.on('message', (m) => { if (m === 'count') process.send({ received }); });
+`;
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const TASKSET = hasTaskset();
+
+function pinned(core: number, args: string[]): [string, string[]] {
+  return TASKSET ? ['taskset', ['-c', String(core), ...args]] : [args[0] as string, args.slice(1)];
+}
+
+interface ServerHandle {
+  url: string;
+  received(): Promise<number>;
+  stop(): void;
+}
+
+async function startServer(): Promise<ServerHandle> {
+  const [cmd, args] = pinned(1, [process.execPath, '--input-type=module', '-e', SERVER_SOURCE]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout?.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received: () =>
+      new Promise((resolve) => {
+        child.once('message', (m: { received: number }) => resolve(m.received));
+        child.send('count');
+      }),
+    stop: () => child.kill('SIGTERM'),
+  };
+}
+
+/** Runs this script as a child in `--child` mode, pinned to core 0; returns its JSON line. */
+async function child(args: string[]): Promise<Record<string, number>> {
+  const [cmd, argv] = pinned(0, [
+    process.execPath,
+    '--import',
+    'tsx',
+    fileURLToPath(import.meta.url),
+    '--child',
+    ...args,
+  ]);
+  const proc = spawn(cmd, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number>((resolve) => proc.once('exit', (c) => resolve(c ?? 1)));
+  const line = out.trim().split('\n').pop() ?? '';
+  if (code !== 0) throw new Error(`child ${args.join(' ')} failed (${code}): ${out}`);
+  return JSON.parse(line) as Record<string, number>;
+}
+
+// ---------------------------------------------------------------- child mode
+
+async function childOurs(url: string, rate: number, seconds: number, sampleRss: boolean): Promise<void> {
+  const { runLoad } = await import('../../src/load/index.js');
+  const rss: { second: number; rssMb: number }[] = [];
+  const cpuStart = process.cpuUsage();
+  const result = await runLoad({
+    runId: `bench-${rate}`,
+    endpoints: [{ nodeId: 'server', rpcUrl: url }],
+    protocol: { kind: 'cometbft', broadcastMode: 'async' },
+    shape: { kind: 'fixed', rate },
+    durationMs: seconds * 1000,
+    transactionSizeBytes: TX_SIZE,
+    confirm: 'none',
+    connectionsPerEndpoint: CONNECTIONS,
+    ...(sampleRss
+      ? {
+          onProgress: (p) =>
+            rss.push({ second: Math.round(p.elapsedMs / 1000), rssMb: process.memoryUsage.rss() / 1e6 }),
+        }
+      : {}),
+  });
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  const out: Record<string, number> = {
+    rate,
+    seconds,
+    sent: result.sent,
+    ok: result.outcomes.ok,
+    failed: result.sent - result.outcomes.ok + result.outcomes.dropped,
+    cpuMs,
+    userMs: cpu.user / 1000,
+    systemMs: cpu.system / 1000,
+    cpuPer1000: cpuMs / (result.sent / 1000),
+    achievedRate: result.achievedRate,
+    lagP50Ms: result.scheduleLag.p50,
+    lagP99Ms: result.scheduleLag.p99,
+    lagMaxMs: result.scheduleLag.max,
+    ackP50Ms: result.latency.ack.corrected.p50,
+    ackP99Ms: result.latency.ack.corrected.p99,
+  };
+  if (sampleRss) {
+    const at = (s: number) => rss.find((r) => r.second >= s)?.rssMb ?? Number.NaN;
+    const early = seconds >= 600 ? 60 : 15;
+    out.rssEarlyAtSecond = early;
+    out.rssEarlyMb = at(early);
+    out.rssEndMb = rss[rss.length - 1]?.rssMb ?? Number.NaN;
+    out.rssGrowthMb = out.rssEndMb - out.rssEarlyMb;
+  }
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+async function childAutocannon(url: string, rate: number, seconds: number): Promise<void> {
+  const { default: autocannon } = (await import('autocannon')) as unknown as {
+    default: (
+      opts: Record<string, unknown>,
+    ) => Promise<{
+      requests: { total: number };
+      errors: number;
+      non2xx: number;
+      latency: { p50: number; p99: number };
+    }>;
+  };
+  const tx = Buffer.alloc(TX_SIZE, 0x78).toString('base64');
+  const body = `{"jsonrpc":"2.0","id":1,"method":"broadcast_tx_async","params":{"tx":"${tx}"}}`;
+  const cpuStart = process.cpuUsage();
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json' },
+    connections: CONNECTIONS,
+    overallRate: rate,
+    duration: seconds,
+  });
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  process.stdout.write(
+    `${JSON.stringify({
+      rate,
+      seconds,
+      sent: result.requests.total,
+      cpuMs,
+      userMs: cpu.user / 1000,
+      systemMs: cpu.system / 1000,
+      cpuPer1000: cpuMs / (result.requests.total / 1000),
+      achievedRate: result.requests.total / seconds,
+      errors: result.errors,
+      non2xx: result.non2xx,
+      ackP50Ms: result.latency.p50,
+      ackP99Ms: result.latency.p99,
+    })}\n`,
+  );
+}
+
+// ---------------------------------------------------------------- parent mode
+
+function flag(name: string): string | undefined {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--child')) {
+    const tool = flag('tool');
+    const url = flag('url') as string;
+    const rate = Number(flag('rate'));
+    const seconds = Number(flag('seconds'));
+    if (tool === 'autocannon') await childAutocannon(url, rate, seconds);
+    else await childOurs(url, rate, seconds, process.argv.includes('--rss'));
+    return;
+  }
+  const long = process.argv.includes('--long');
+  const cpuSeconds = Number(flag('seconds') ?? 10);
+  const only = flag('only');
+  const figures: Record<string, unknown> = {
+    tool: 'meshbench bench:loadgen',
+    startedAt: new Date().toISOString(),
+    node: process.version,
+    taskset: TASKSET,
+    transactionSizeBytes: TX_SIZE,
+    connections: CONNECTIONS,
+  };
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const server = await startServer();
+  try {
+    if (!only || only === 'cpu') {
+      const cpu: Record<string, unknown>[] = [];
+      for (const rate of [5000, 20000]) {
+        const before = await server.received();
+        const ours = await child([
+          '--tool',
+          'ours',
+          '--url',
+          server.url,
+          '--rate',
+          String(rate),
+          '--seconds',
+          String(cpuSeconds),
+        ]);
+        const oursReceived = (await server.received()) - before;
+        const autocannon = await child([
+          '--tool',
+          'autocannon',
+          '--url',
+          server.url,
+          '--rate',
+          String(rate),
+          '--seconds',
+          String(cpuSeconds),
+        ]);
+        const ratio = ours.cpuPer1000! / autocannon.cpuPer1000!;
+        log(
+          `cpu @ ${rate} tx/s: ours ${ours.cpuPer1000!.toFixed(1)} ms/1000 tx (sent ${ours.sent}, server got ${oursReceived}), ` +
+            `autocannon ${autocannon.cpuPer1000!.toFixed(1)} ms/1000 tx (sent ${autocannon.sent}) → ratio ${ratio.toFixed(2)}`,
+        );
+        cpu.push({
+          rate,
+          ours: { ...ours, serverReceived: oursReceived },
+          autocannon,
+          ratio,
+          pass: ratio <= 1,
+        });
+      }
+      figures.cpuPer1000Tx = cpu;
+    }
+    if (!only || only === 'rate') {
+      const rates: Record<string, unknown>[] = [];
+      for (const rate of [100, 1000, 10000]) {
+        const seconds = rate === 100 ? 10 : 5;
+        const ours = await child([
+          '--tool',
+          'ours',
+          '--url',
+          server.url,
+          '--rate',
+          String(rate),
+          '--seconds',
+          String(seconds),
+        ]);
+        const errorPct = ((ours.achievedRate! - rate) / rate) * 100;
+        log(
+          `rate ${rate} tx/s: achieved ${ours.achievedRate!.toFixed(2)} (${errorPct.toFixed(3)}%), lag p50 ${ours.lagP50Ms} ms p99 ${ours.lagP99Ms} ms max ${ours.lagMaxMs} ms`,
+        );
+        rates.push({ rate, ...ours, errorPct, pass: Math.abs(errorPct) <= 1 });
+      }
+      figures.achievedRate = rates;
+      const at10k = rates.find((r) => r.rate === 10000) as Record<string, number> | undefined;
+      figures.scheduleLagAt10k = { p99Ms: at10k?.lagP99Ms, pass: (at10k?.lagP99Ms ?? Infinity) < 2 };
+    }
+    if (!only || only === 'rss') {
+      const seconds = long ? 600 : 90;
+      log(`rss: 2000 tx/s for ${seconds} s …`);
+      const rss = await child([
+        '--tool',
+        'ours',
+        '--url',
+        server.url,
+        '--rate',
+        '2000',
+        '--seconds',
+        String(seconds),
+        '--rss',
+      ]);
+      log(
+        `rss: ${rss.rssEarlyMb!.toFixed(1)} MB at ${rss.rssEarlyAtSecond} s, ${rss.rssEndMb!.toFixed(1)} MB at the end (growth ${rss.rssGrowthMb!.toFixed(1)} MB)`,
+      );
+      figures.rss = { long, ...rss, pass: rss.rssGrowthMb! <= 50 };
+    }
+  } finally {
+    server.stop();
+  }
+  figures.endedAt = new Date().toISOString();
+  const dir = join(root, 'benchmarks', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `loadgen-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(figures, null, 2)}\n`);
+  log(`wrote ${file}`);
+}
+
+await main();
