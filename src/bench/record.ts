@@ -43,7 +43,7 @@ export interface LevelTiming {
   readonly overheadMs: number;
   /** overheadMs − generatorTailMs: the orchestrator's own share (records, files, polling, printing). */
   readonly orchestratorMs: number;
-  /** Deploy time charged to this level (only with --fresh-network). */
+  /** Deploy time, with removing the previous network, charged to this level (only with --fresh-network). */
   readonly deployMs?: number;
 }
 

@@ -245,13 +245,16 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
         const runStart = levelMark;
         let deployMs = 0;
         if (plan.freshNetwork || !deployment) {
+          // With --fresh-network, removing the previous network counts as deploy time.
+          const teardownStart = now();
           if (deployment && plan.freshNetwork) {
             await teardown(deployment, false);
             deployment = undefined;
           }
+          const teardownMs = now() - teardownStart;
           const deployed = await deploy();
           deployment = deployed.deployment;
-          deployMs = deployed.deployMs;
+          deployMs = teardownMs + deployed.deployMs;
           environment = environmentOf(deployment);
         }
         const active = deployment;
