@@ -1,0 +1,254 @@
+/**
+ * local-network performance (issue 4), on this machine's engine with the images built:
+ *   1. start-to-ready of the 4-node seed network: `local-network` from process spawn to its
+ *      "all 4 nodes ready" line (it then sends 1 tx and cleans up), against a hand-run
+ *      `docker-compose up -d` + /health polling of the same file, alternated in the same run;
+ *      the ratio compares medians (target: local-network ≤ 10 s, ratio ≤ 1.2);
+ *   2. time-to-ready and memory per node (docker stats working set, idle after ready and after
+ *      a short load) for committees of 4, 8 and 16 (LocalTestbed in this process).
+ * If something else holds the seed ports, both sides run a copy of the seed file with the
+ * host ports shifted (noted in the figures).
+ *
+ * Usage: npm run build && npm run bench:local [-- --repeats 3 --committees 4,8,16]
+ * Writes benchmarks/results/local-<timestamp>.json.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Agent, request } from 'undici';
+import { runLoad } from '../../src/load/index.js';
+import { newRunId } from '../../src/common/run-id.js';
+import { detectCompose, runCommand } from '../../src/testbed/local/compose-cli.js';
+import { createDocker } from '../../src/testbed/local/docker-engine.js';
+import { LocalTestbed } from '../../src/testbed/local/local-testbed.js';
+import { isPortFree, pickFreePorts } from '../../src/testbed/local/ports.js';
+
+const root = resolve(import.meta.dirname, '../..');
+process.chdir(root);
+const { values: args } = parseArgs({
+  options: {
+    repeats: { type: 'string', default: '3' },
+    committees: { type: 'string', default: '4,8,16' },
+  },
+});
+const repeats = Number(args.repeats);
+const committees = args.committees.split(',').map(Number);
+const docker = createDocker();
+const MiB = 1024 * 1024;
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+};
+const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** The seed file, or a copy with shifted host ports when something holds the seed ports. */
+async function seedFile(): Promise<{ path: string; rpcPorts: number[]; shifted: boolean }> {
+  const seed = 'compose/docker-compose.yml';
+  const rpc = [26657, 26658, 26659, 26660];
+  const all = [...rpc, 26670, 26671, 26672, 26673];
+  const free = await Promise.all(all.map((port) => isPortFree(port, '127.0.0.1')));
+  if (free.every(Boolean)) return { path: seed, rpcPorts: rpc, shifted: false };
+  const ports = await pickFreePorts(docker, 8, 46657);
+  let text = readFileSync(seed, 'utf8');
+  all.forEach((port, index) => {
+    text = text.replace(`127.0.0.1:${port}:`, `127.0.0.1:${ports[index]}:`);
+  });
+  const path = join(tmpdir(), `meshbench-bench-seed-${process.pid}.yml`);
+  writeFileSync(path, text);
+  return { path, rpcPorts: ports.slice(0, 4), shifted: true };
+}
+
+/** local-network as a user runs it: spawn → the "all N nodes ready" line. */
+function timeCli(composePath: string): Promise<number> {
+  const bin = existsSync('dist/cli/local-network.js') ? ['bin/local-network.js'] : undefined;
+  const argv = bin ?? [
+    '--import',
+    'tsx',
+    '--input-type=module',
+    '-e',
+    "import { main } from './src/cli/local-network.ts'; process.exitCode = await main(process.argv.slice(1));",
+    '--',
+  ];
+  return new Promise((resolvePromise, reject) => {
+    const started = performance.now();
+    let readyMs: number | undefined;
+    let output = '';
+    const child = spawn(
+      process.execPath,
+      [
+        ...argv,
+        '--docker-compose-path',
+        composePath,
+        '--num-transactions',
+        '1',
+        '--transaction-rate',
+        '10',
+        '--cleanup',
+        '--output',
+        join(tmpdir(), 'meshbench-bench-local'),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (readyMs === undefined && /all \d+ nodes ready/.test(output)) readyMs = performance.now() - started;
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0 || readyMs === undefined)
+        reject(new Error(`local-network failed (exit ${code}):\n${output}`));
+      else resolvePromise(readyMs);
+    });
+  });
+}
+
+/** By hand: docker-compose up -d, then poll every node's /health until all answer 200. */
+async function timeHandRun(composePath: string, rpcPorts: number[]): Promise<number> {
+  const cli = await detectCompose();
+  const project = `meshbench-bench-${newRunId()}`;
+  const base = [...cli.command, '-p', project, '-f', composePath];
+  const started = performance.now();
+  const up = await runCommand([...base, 'up', '-d']);
+  if (up.code !== 0) throw new Error(`compose up failed: ${up.stderr}`);
+  const agent = new Agent({ connections: 1 });
+  await Promise.all(
+    rpcPorts.map(async (port) => {
+      for (;;) {
+        try {
+          const reply = await request(`http://127.0.0.1:${port}/health`, {
+            dispatcher: agent,
+            headersTimeout: 1000,
+          });
+          await reply.body.text();
+          if (reply.statusCode === 200) return;
+        } catch {
+          // not up yet
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }),
+  );
+  const elapsed = performance.now() - started;
+  await agent.close();
+  await runCommand([...base, 'down', '-v', '-t', '1']);
+  return elapsed;
+}
+
+interface CommitteeFigures {
+  committee: number;
+  readyAfterMs: number;
+  idleMemoryPerNodeMiB: { mean: number; max: number };
+  loadedMemoryPerNodeMiB: { mean: number; max: number };
+  cpuPercentPerNodeUnderLoad: { mean: number; max: number };
+  load: { rate: number; transactions: number; committed: number };
+}
+
+async function committeeFigures(committee: number): Promise<CommitteeFigures> {
+  const started = performance.now();
+  const testbed = new LocalTestbed({ committee, startupTimeoutMs: 120_000, startedAtMs: started });
+  const deployment = await testbed.deploy();
+  try {
+    await new Promise((r) => setTimeout(r, 3_000));
+    const idle = await Promise.all(deployment.nodes.map((node) => node.stats()));
+    const rate = 200;
+    const transactions = 1_000;
+    const load = await runLoad({
+      runId: deployment.runId,
+      endpoints: deployment.endpoints,
+      protocol: { kind: 'cometbft', broadcastMode: 'sync' },
+      shape: { kind: 'fixed', rate },
+      transactions,
+      transactionSizeBytes: 512,
+      confirm: 'none',
+    });
+    const loaded = await Promise.all(deployment.nodes.map((node) => node.stats()));
+    const summary = (values: number[]) => ({
+      mean: round(values.reduce((a, b) => a + b, 0) / values.length, 1),
+      max: round(Math.max(...values), 1),
+    });
+    return {
+      committee,
+      readyAfterMs: deployment.readyAfterMs,
+      idleMemoryPerNodeMiB: summary(idle.map((s) => s.memoryBytes / MiB)),
+      loadedMemoryPerNodeMiB: summary(loaded.map((s) => s.memoryBytes / MiB)),
+      cpuPercentPerNodeUnderLoad: summary(loaded.map((s) => s.cpuPercent)),
+      load: { rate, transactions, committed: load.outcomes.ok },
+    };
+  } finally {
+    await deployment.destroy({ thorough: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const image = await docker
+    .getImage('meshbench/refnode:latest')
+    .inspect()
+    .catch(() => undefined);
+  if (!image) throw new Error('meshbench/refnode:latest is missing: run npm run build && npm run images');
+  const seed = await seedFile();
+  console.log(
+    `seed file: ${seed.path}${seed.shifted ? ' (host ports shifted: the seed ports are in use)' : ''}`,
+  );
+
+  const cliMs: number[] = [];
+  const handMs: number[] = [];
+  // One warm-up of each (page cache, compose's first start), not counted.
+  await timeHandRun(seed.path, seed.rpcPorts);
+  await timeCli(seed.path);
+  for (let index = 0; index < repeats; index++) {
+    handMs.push(await timeHandRun(seed.path, seed.rpcPorts));
+    cliMs.push(await timeCli(seed.path));
+    console.log(
+      `  round ${index + 1}: local-network ${round(cliMs.at(-1) ?? 0, 0)} ms, by hand ${round(handMs.at(-1) ?? 0, 0)} ms`,
+    );
+  }
+  const startToReady = {
+    localNetworkMs: { median: round(median(cliMs), 0), all: cliMs.map((v) => round(v, 0)) },
+    handRunMs: { median: round(median(handMs), 0), all: handMs.map((v) => round(v, 0)) },
+    ratio: round(median(cliMs) / median(handMs), 3),
+    targets: { localNetworkMs: 10_000, ratio: 1.2 },
+    seedPortsShifted: seed.shifted,
+  };
+  console.log(
+    `start to all-ready, 4 nodes: local-network ${startToReady.localNetworkMs.median} ms, by hand ${startToReady.handRunMs.median} ms, ratio ${startToReady.ratio}`,
+  );
+
+  const perCommittee: CommitteeFigures[] = [];
+  for (const committee of committees) {
+    const figures = await committeeFigures(committee);
+    perCommittee.push(figures);
+    console.log(
+      `committee ${committee}: ready after ${figures.readyAfterMs} ms; memory per node idle ${figures.idleMemoryPerNodeMiB.mean} MiB (max ${figures.idleMemoryPerNodeMiB.max}), after ${figures.load.transactions} tx at ${figures.load.rate} tx/s ${figures.loadedMemoryPerNodeMiB.mean} MiB (max ${figures.loadedMemoryPerNodeMiB.max})`,
+    );
+  }
+
+  const compose = await detectCompose();
+  const engine = await docker.version();
+  const out = {
+    benchmark: 'local-network',
+    timestamp: new Date().toISOString(),
+    machine: {
+      cpus: (await import('node:os')).cpus().length,
+      engine: engine.Version,
+      compose: `${compose.command.join(' ')} ${compose.version}`,
+    },
+    note: 'Other engineers share this engine and machine: timings are noisy; the ratio is measured side by side.',
+    startToReady,
+    perCommittee,
+  };
+  mkdirSync('benchmarks/results', { recursive: true });
+  const file = `benchmarks/results/local-${out.timestamp.replace(/[:.]/g, '-')}.json`;
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  console.log(`figures: ${file}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
