@@ -52,7 +52,12 @@ describe('runLoad latency', () => {
     const s = await server((r) => ({ body: cometbftOk(r.body), delayMs: 20 }));
     // Warm-up opens the few connections needed, so the window measures steady state.
     const result = await runLoad(
-      options(s.url, { shape: { kind: 'fixed', rate: 100 }, durationMs: 1500, warmupMs: 500, connectionsPerEndpoint: 4 }),
+      options(s.url, {
+        shape: { kind: 'fixed', rate: 100 },
+        durationMs: 1500,
+        warmupMs: 500,
+        connectionsPerEndpoint: 4,
+      }),
     );
     expect(result.outcomes.ok).toBe(150);
     expect(Math.abs(result.latency.ack.corrected.p50 - 20)).toBeLessThanOrEqual(1);
@@ -60,34 +65,38 @@ describe('runLoad latency', () => {
     expect(result.latency.ack.corrected.min).toBeGreaterThanOrEqual(19.9);
   });
 
-  it('times from the intended send: a 1 s stall gives corrected p99 >= 1 s, uncorrected far lower', TIMING, async () => {
-    // One connection (so sends queue behind the stalled reply, as in a closed-loop tool),
-    // 18 ms per reply, 40 tx/s; 1 s after the first request the server freezes for 1 s:
-    // replies due in the freeze, and requests arriving in it, wait for its end.
-    let freezeStart = Infinity;
-    const serviceMs = 18;
-    let busyUntil = 0;
-    const s = await server((r) => {
-      if (freezeStart === Infinity) freezeStart = r.atMs + 1000;
-      const freezeEnd = freezeStart + 1000;
-      let start = Math.max(r.atMs, busyUntil);
-      if (start >= freezeStart && start < freezeEnd) start = freezeEnd;
-      let due = start + serviceMs;
-      if (due >= freezeStart && due < freezeEnd) due = freezeEnd;
-      busyUntil = due;
-      return { body: cometbftOk(r.body), atMs: due };
-    });
-    const result = await runLoad(
-      options(s.url, { shape: { kind: 'fixed', rate: 40 }, durationMs: 3000, connectionsPerEndpoint: 1 }),
-    );
-    expect(result.outcomes.ok).toBe(120);
-    const { corrected, uncorrected } = result.latency.ack;
-    expect(corrected.p99).toBeGreaterThanOrEqual(1000);
-    // Only the one request held through the freeze took ~1 s on the wire.
-    expect(uncorrected.max).toBeGreaterThanOrEqual(990);
-    expect(uncorrected.p99).toBeLessThan(500);
-    expect(uncorrected.p99).toBeLessThan(corrected.p99 / 2);
-  });
+  it(
+    'times from the intended send: a 1 s stall gives corrected p99 >= 1 s, uncorrected far lower',
+    TIMING,
+    async () => {
+      // One connection (so sends queue behind the stalled reply, as in a closed-loop tool),
+      // 18 ms per reply, 40 tx/s; 1 s after the first request the server freezes for 1 s:
+      // replies due in the freeze, and requests arriving in it, wait for its end.
+      let freezeStart = Infinity;
+      const serviceMs = 18;
+      let busyUntil = 0;
+      const s = await server((r) => {
+        if (freezeStart === Infinity) freezeStart = r.atMs + 1000;
+        const freezeEnd = freezeStart + 1000;
+        let start = Math.max(r.atMs, busyUntil);
+        if (start >= freezeStart && start < freezeEnd) start = freezeEnd;
+        let due = start + serviceMs;
+        if (due >= freezeStart && due < freezeEnd) due = freezeEnd;
+        busyUntil = due;
+        return { body: cometbftOk(r.body), atMs: due };
+      });
+      const result = await runLoad(
+        options(s.url, { shape: { kind: 'fixed', rate: 40 }, durationMs: 3000, connectionsPerEndpoint: 1 }),
+      );
+      expect(result.outcomes.ok).toBe(120);
+      const { corrected, uncorrected } = result.latency.ack;
+      expect(corrected.p99).toBeGreaterThanOrEqual(1000);
+      // Only the one request held through the freeze took ~1 s on the wire.
+      expect(uncorrected.max).toBeGreaterThanOrEqual(990);
+      expect(uncorrected.p99).toBeLessThan(500);
+      expect(uncorrected.p99).toBeLessThan(corrected.p99 / 2);
+    },
+  );
 });
 
 describe('runLoad schedule and counting', () => {
@@ -197,6 +206,28 @@ describe('runLoad schedule and counting', () => {
     expect(s.received).toBe(150);
     expect(result.warmupSecs).toBe(0.3);
     expect(result.cooldownSecs).toBe(0.2);
+  });
+
+  it('follows steps and linear ramps, and stops after a transaction count', async () => {
+    const s = await server((r) => ({ body: cometbftOk(r.body) }));
+    const steps = await runLoad(
+      options(s.url, {
+        shape: { kind: 'steps', rates: [100, 300], stepDurationMs: 300 },
+        durationMs: undefined,
+      }),
+    );
+    expect(steps.scheduled).toBe(30 + 90);
+    expect(steps.inputRate).toBe(200);
+    const ramp = await runLoad(
+      options(s.url, { shape: { kind: 'ramp', fromRate: 100, toRate: 300 }, durationMs: 1000 }),
+    );
+    expect(ramp.scheduled).toBe(200);
+    expect(ramp.timeSeries).toHaveLength(1);
+    const counted = await runLoad(
+      options(s.url, { shape: { kind: 'fixed', rate: 500 }, durationMs: undefined, transactions: 123 }),
+    );
+    expect(counted.scheduled).toBe(123);
+    expect(s.received).toBe(120 + 200 + 123);
   });
 
   it('stops early on abort and still accounts for every scheduled send', async () => {
