@@ -53,6 +53,8 @@ export interface ShardResult {
   readonly interrupted: boolean;
   /** Commit confirmation fell back to polling (no event stream). */
   readonly commitPolling: boolean;
+  /** When interrupted: the schedule time (ms) at which sending stopped. */
+  readonly stoppedAtMs?: number;
 }
 
 class TimeoutAbort extends Error {
@@ -277,6 +279,7 @@ export class Shard {
     const step = this.settings.shardCount;
     let seq = this.settings.shardIndex;
     let interrupted = false;
+    let stoppedAtMs: number | undefined;
     let nextProgressMs = 1000;
     let lastIntended = -Infinity;
     const stopped = () => control.signal?.aborted === true || control.stopRequested?.() === true;
@@ -288,6 +291,7 @@ export class Shard {
     while (seq < endSeq) {
       if (stopped()) {
         interrupted = true;
+        stoppedAtMs = this.now();
         break;
       }
       let now = this.now();
@@ -331,7 +335,12 @@ export class Shard {
     }
     control.onProgress?.(this.progress(this.now()));
     await this.close();
-    return { recorder: this.recorder.toState(), interrupted, commitPolling: this.commitPolling };
+    return {
+      recorder: this.recorder.toState(),
+      interrupted,
+      commitPolling: this.commitPolling,
+      ...(stoppedAtMs === undefined ? {} : { stoppedAtMs }),
+    };
   }
 
   /**
@@ -425,6 +434,8 @@ export class Shard {
 
   private endAck(request: TxRequest, outcome: AckOutcome): void {
     request.ackDone = true;
+    // Keep no reference to undici's request (and its body) while a commit is awaited.
+    request.controller = undefined;
     this.inFlightCount--;
     const now = this.now();
     const ok = outcome.kind === 'ok';

@@ -226,23 +226,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const plan = planSchedule(shardSettings(options, 0, 1).plan);
   const workers = options.workers ?? LOAD_DEFAULTS.workers;
   const startedAt = new Date();
-  const startMs = Date.now();
-  let abortedAtMs: number | undefined;
-  const onAbort = () => {
-    abortedAtMs = Date.now() - startMs;
-  };
-  options.signal?.addEventListener('abort', onAbort, { once: true });
   const control: RunControl = {
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   };
-  let results: ShardResult[];
-  try {
-    results =
-      workers <= 1 ? await runInThisThread(options, control) : await runInWorkers(options, workers, control);
-  } finally {
-    options.signal?.removeEventListener('abort', onAbort);
-  }
+  const results =
+    workers <= 1 ? await runInThisThread(options, control) : await runInWorkers(options, workers, control);
   const recorder = Recorder.fromStates(
     options.endpoints.map((e) => e.nodeId),
     results.map((r) => r.recorder),
@@ -252,7 +241,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     startedAt,
     endedAt: new Date(),
     interrupted,
-    ...(interrupted && abortedAtMs !== undefined ? { stoppedAtMs: abortedAtMs - START_DELAY_MS } : {}),
+    ...(interrupted ? { stoppedAtMs: Math.max(...results.map((r) => r.stoppedAtMs ?? 0)) } : {}),
     workers,
   });
 }
