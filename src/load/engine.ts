@@ -296,13 +296,14 @@ export class Shard {
       }
       let now = this.now();
       let intended = schedule.timeOf(seq);
+      let burst = 0;
       while (intended <= now) {
         this.send(seq, intended);
         seq += step;
         if (seq >= endSeq) break;
         intended = schedule.timeOf(seq);
-        // Long bursts (catching up) re-read the clock so lag figures stay honest.
-        if ((seq / step) % 64 === 0) now = this.now();
+        // Long bursts (catching up) re-read the clock now and then.
+        if (++burst % 64 === 0) now = this.now();
       }
       now = this.now();
       this.checkTimeouts(now);
