@@ -244,6 +244,7 @@ export class LocalTestbed implements Testbed {
     }
 
     if (signal?.aborted) throw new MeshbenchError('INTERRUPTED', 'interrupted before the network started');
+    const phasesMs = { checks: 0, composeUp: 0, ready: 0 };
     await mkdir(runDir, { recursive: true });
     if (committee !== undefined) await writeFileAtomic(composePath, composeText);
     const overridePath = join(runDir, 'meshbench-labels.override.yml');
@@ -267,7 +268,10 @@ export class LocalTestbed implements Testbed {
       this.#log(
         `starting ${model.nodes.length} nodes (compose project ${project.projectName}, ${cli.command.join(' ')} ${cli.version})`,
       );
+      const upStartedMs = performance.now();
+      phasesMs.checks = Math.round(upStartedMs - startedAtMs);
       const up = await composeUp(cli, project, this.#env);
+      phasesMs.composeUp = Math.round(performance.now() - upStartedMs);
       if (up.code !== 0) {
         const line = composeErrorLine(up.stderr);
         if (/port is already allocated|address already in use/i.test(line)) {
@@ -325,11 +329,16 @@ export class LocalTestbed implements Testbed {
         throw error;
       }
       const readyAfterMs = Math.round(performance.now() - startedAtMs);
+      phasesMs.ready = readyAfterMs - phasesMs.checks - phasesMs.composeUp;
+      this.#log(
+        `phases: checks ${phasesMs.checks} ms, compose up ${phasesMs.composeUp} ms, until ready ${phasesMs.ready} ms`,
+      );
       return new LocalDeployment({
         docker: this.#docker,
         project,
         nodes,
         readyAfterMs,
+        phasesMs,
         environment: {
           testbed: 'local',
           engineVersion: engine.engineVersion,
@@ -421,6 +430,8 @@ export class LocalDeployment implements Deployment {
   readonly endpoints: readonly Endpoint[];
   readonly environment: Readonly<Record<string, unknown>>;
   readonly readyAfterMs: number;
+  /** Where the start-up time went: input and machine checks, compose up, waiting for readiness. */
+  readonly phasesMs: Readonly<{ checks: number; composeUp: number; ready: number }>;
   readonly #docker: Docker;
   #destroyed: Promise<RemovalReport> | undefined;
 
@@ -429,6 +440,7 @@ export class LocalDeployment implements Deployment {
     project: LocalProject;
     nodes: readonly DockerNodeHandle[];
     readyAfterMs: number;
+    phasesMs: { checks: number; composeUp: number; ready: number };
     environment: Record<string, unknown>;
   }) {
     this.#docker = init.docker;
@@ -437,6 +449,7 @@ export class LocalDeployment implements Deployment {
     this.nodes = init.nodes;
     this.endpoints = init.nodes.map((node) => node.endpoint);
     this.readyAfterMs = init.readyAfterMs;
+    this.phasesMs = init.phasesMs;
     this.environment = init.environment;
   }
 

@@ -3,6 +3,7 @@
  * go on the moment the last one is, and on timeout name each node that is not
  * ready with its last error. Small composable probes, one per protocol.
  */
+import { setMaxListeners } from 'node:events';
 import { Agent, request } from 'undici';
 import { MeshbenchError } from '../../common/errors.js';
 
@@ -149,6 +150,8 @@ export async function waitForReady(options: WaitOptions): Promise<WaitResult> {
   const last = new Map<string, string>(options.targets.map((target) => [target.nodeId, 'not polled yet']));
   const readyAtMs: Record<string, number> = {};
   const stop = new AbortController();
+  // One listener per polled node plus the watcher wait on this signal at once.
+  setMaxListeners(options.targets.length + 10, stop.signal);
   const onAbort = () => stop.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   let fatalMessage: string | undefined;
