@@ -363,6 +363,7 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
           ...last,
           levelMs: last.levelMs + extra,
           overheadMs: last.overheadMs + extra,
+          orchestratorMs: last.orchestratorMs + extra,
         };
       }
       levels.push(...summaries);

@@ -195,6 +195,11 @@ describe('runBenchmark', () => {
     expect(stdout).toContain('BENCHMARK RESULT #2');
     expect(stdout).toMatch(/throughput tx\/s/);
     expect(outcome.levels).toHaveLength(2);
+    for (const level of outcome.levels) {
+      // the parts add up: level = duration + settle + generator tail + orchestrator
+      expect(level.levelMs).toBeCloseTo(3000 + level.settleMs + level.generatorTailMs + level.orchestratorMs, 6);
+      expect(level.overheadMs).toBeCloseTo(level.generatorTailMs + level.orchestratorMs, 6);
+    }
     const summary = await readFile(join(outcome.runDir as string, 'summary.txt'), 'utf8');
     expect(summary).toContain('meshbench benchmark');
     expect(summary).toContain('BENCHMARK RESULT #2');
