@@ -108,7 +108,7 @@ async function child(args: string[]): Promise<Record<string, number>> {
 
 async function childOurs(url: string, rate: number, seconds: number, sampleRss: boolean): Promise<void> {
   const { runLoad } = await import('../../src/load/index.js');
-  const rss: { second: number; rssMb: number }[] = [];
+  const rss: { second: number; rssMb: number; heapMb: number; inFlight: number }[] = [];
   const cpuStart = process.cpuUsage();
   const result = await runLoad({
     runId: `bench-${rate}`,
@@ -122,7 +122,12 @@ async function childOurs(url: string, rate: number, seconds: number, sampleRss: 
     ...(sampleRss
       ? {
           onProgress: (p) =>
-            rss.push({ second: Math.round(p.elapsedMs / 1000), rssMb: process.memoryUsage.rss() / 1e6 }),
+            rss.push({
+              second: Math.round(p.elapsedMs / 1000),
+              rssMb: process.memoryUsage.rss() / 1e6,
+              heapMb: process.memoryUsage().heapUsed / 1e6,
+              inFlight: p.inFlight,
+            }),
         }
       : {}),
   });
@@ -152,6 +157,9 @@ async function childOurs(url: string, rate: number, seconds: number, sampleRss: 
     out.rssEarlyMb = at(early);
     out.rssEndMb = rss[rss.length - 1]?.rssMb ?? Number.NaN;
     out.rssGrowthMb = out.rssEndMb - out.rssEarlyMb;
+    out.heapEarlyMb = rss.find((r) => r.second >= early)?.heapMb ?? Number.NaN;
+    out.heapEndMb = rss[rss.length - 1]?.heapMb ?? Number.NaN;
+    out.maxInFlight = Math.max(0, ...rss.map((r) => r.inFlight));
   }
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
