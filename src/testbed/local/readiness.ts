@@ -4,7 +4,7 @@
  * ready with its last error. Small composable probes, one per protocol.
  */
 import { setMaxListeners } from 'node:events';
-import { Agent, request } from 'undici';
+import { get } from 'node:http';
 import { MeshbenchError } from '../../common/errors.js';
 
 /** NOT_READY, with the ids of the nodes that were not ready. */
@@ -31,9 +31,18 @@ export type Probe = (target: ReadinessTarget, http: HttpGet) => Promise<ProbeRes
 export type HttpGet = (url: string) => Promise<{ status: number; body: string }>;
 
 function describeError(error: unknown): string {
-  const cause = (error as { cause?: { code?: string } }).cause;
-  const code = (error as { code?: string }).code ?? cause?.code;
-  return code ? `${code}` : (error as Error).message;
+  const seen = error as {
+    name?: string;
+    code?: string;
+    message?: string;
+    cause?: unknown;
+    errors?: unknown[];
+  };
+  if (seen.name === 'TimeoutError' || seen.name === 'AbortError') return 'no answer (request timed out)';
+  // fetch wraps the socket error: TypeError('fetch failed', { cause }) (an AggregateError for several addresses).
+  const cause = seen.cause as { code?: string; message?: string; errors?: { code?: string }[] } | undefined;
+  const code = seen.code ?? cause?.code ?? cause?.errors?.[0]?.code;
+  return code ?? cause?.message ?? seen.message ?? String(error);
 }
 
 async function getJson(http: HttpGet, url: string): Promise<unknown> {
@@ -132,21 +141,34 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
+/**
+ * GET with node:http: built in (nothing to load on the start-up path) and, unlike fetch,
+ * no blocked-port list, so any port a compose file publishes can be polled.
+ */
+export function httpGet(timeoutMs: number): HttpGet {
+  return (url) =>
+    new Promise((resolve, reject) => {
+      const req = get(url, { timeout: timeoutMs, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      });
+      req.on('timeout', () =>
+        req.destroy(Object.assign(new Error('request timed out'), { name: 'TimeoutError' })),
+      );
+      req.on('error', reject);
+    });
+}
+
 export async function waitForReady(options: WaitOptions): Promise<WaitResult> {
   const now = options.now ?? (() => performance.now());
   const start = now();
   const intervalMs = options.intervalMs ?? 100;
   const requestTimeoutMs = options.requestTimeoutMs ?? 1_000;
-  const agent = new Agent({ keepAliveTimeout: 2_000, connections: 2 });
-  const http: HttpGet = async (url) => {
-    const reply = await request(url, {
-      dispatcher: agent,
-      headersTimeout: requestTimeoutMs,
-      bodyTimeout: requestTimeoutMs,
-      signal: AbortSignal.timeout(requestTimeoutMs),
-    });
-    return { status: reply.statusCode, body: await reply.body.text() };
-  };
+  const http = httpGet(requestTimeoutMs);
   const last = new Map<string, string>(options.targets.map((target) => [target.nodeId, 'not polled yet']));
   const readyAtMs: Record<string, number> = {};
   const stop = new AbortController();
@@ -184,7 +206,6 @@ export async function waitForReady(options: WaitOptions): Promise<WaitResult> {
     stop.abort();
     options.signal?.removeEventListener('abort', onAbort);
     await watcher;
-    await agent.close().catch(() => undefined);
   }
   if (options.signal?.aborted) {
     throw new MeshbenchError('INTERRUPTED', 'interrupted while waiting for the nodes to be ready');
