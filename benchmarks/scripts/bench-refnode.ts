@@ -110,6 +110,8 @@ async function startLocal(): Promise<Network> {
     spawn(
       process.execPath,
       [
+        // e.g. REFNODE_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the nodes
+        ...(process.env.REFNODE_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
         bundle,
         '--id',
         `node${i}`,

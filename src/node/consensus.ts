@@ -13,7 +13,7 @@
  * - own messages of the current height are re-sent while the round makes no progress and to
  *   peers that (re)connect, since TCP connections can drop messages across reconnects.
  */
-import { type Block, type CommittedBlock, type Tx, buildBlock } from './block.js';
+import { type Block, type CommittedBlock, type Tx, buildBlock, decodeBlock } from './block.js';
 import type { Logger } from './log.js';
 import { type VoteType, encodeProposal, encodeVote } from './messages.js';
 import type { WalState } from './store.js';
@@ -87,7 +87,8 @@ class HeightState {
   readonly proposals = new Map<number, Proposal>();
   readonly prevotes = new Map<number, VoteSet>();
   readonly precommits = new Map<number, VoteSet>();
-  readonly roundSenders = new Map<number, Set<string>>();
+  /** The highest round each sender has sent a message in, at this height. */
+  readonly senderRound = new Map<string, number>();
   maxRoundSeen = 0;
 
   votes(type: VoteType, round: number): VoteSet {
@@ -101,13 +102,14 @@ class HeightState {
   }
 
   sawSender(round: number, sender: string): void {
-    let set = this.roundSenders.get(round);
-    if (set === undefined) {
-      set = new Set();
-      this.roundSenders.set(round, set);
-    }
-    set.add(sender);
+    if (round > (this.senderRound.get(sender) ?? -1)) this.senderRound.set(sender, round);
     if (round > this.maxRoundSeen) this.maxRoundSeen = round;
+  }
+
+  /** The highest round R such that at least `count` senders have sent messages in rounds >= R. */
+  roundAhead(count: number): number {
+    const rounds = [...this.senderRound.values()].sort((x, y) => y - x);
+    return rounds.length >= count ? (rounds[count - 1] as number) : -1;
   }
 }
 
@@ -127,10 +129,17 @@ export class Consensus {
   private lockedHash: string | null = null;
   private validRound = -1;
   private validBlock: Block | null = null;
+  /** 2f+1 nodes that prevoted validBlock in validRound (sent with a re-proposal). */
+  private validPol: readonly string[] = [];
   private readonly heights = new Map<number, HeightState>();
   private readonly oncePerRound = new Set<string>();
   private readonly ownFrames: { round: number; frame: Buffer }[] = [];
-  private persisted: { height: number; round: number; lockedHash: string | null } | null = null;
+  private persisted: {
+    height: number;
+    round: number;
+    lockedHash: string | null;
+    validHash: string | null;
+  } | null = null;
   private readonly timers: Record<'propose' | 'prevote' | 'precommit', NodeJS.Timeout | undefined> = {
     propose: undefined,
     prevote: undefined,
@@ -160,9 +169,23 @@ export class Consensus {
       this.lockedRound = recovered.lockedRound;
       this.lockedHash =
         recovered.lockedHash === null ? null : recovered.lockedHash.toString('hex').toUpperCase();
-      this.persisted = { height: next, round: recovered.round, lockedHash: this.lockedHash };
+      if (recovered.validBlockBytes !== null && recovered.validRound >= 0) {
+        try {
+          this.validBlock = decodeBlock(recovered.validBlockBytes);
+          this.validRound = recovered.validRound;
+          this.validPol = recovered.pol;
+        } catch {
+          this.deps.log.warn('WAL: the valid block does not decode; continuing without it');
+        }
+      }
+      this.persisted = {
+        height: next,
+        round: recovered.round,
+        lockedHash: this.lockedHash,
+        validHash: this.validBlock?.hashHex ?? null,
+      };
       this.deps.log.info(
-        `resuming height ${next} at round ${recovered.round + 1} (locked round ${this.lockedRound})`,
+        `resuming height ${next} at round ${recovered.round + 1} (locked round ${this.lockedRound}, valid round ${this.validRound})`,
       );
       this.startRound(Math.min(recovered.round + 1, MAX_ROUND));
     } else {
@@ -173,6 +196,22 @@ export class Consensus {
   stop(): void {
     this.stopped = true;
     this.clearTimers();
+  }
+
+  /** One line about the current height, for logs and test failures. */
+  describe(): string {
+    const s = this.hs(this.height);
+    const votes = (type: VoteType, r: number): string =>
+      JSON.stringify(Object.fromEntries(s.votes(type, r).counts));
+    const timers = Object.entries(this.timers)
+      .filter(([, t]) => t !== undefined)
+      .map(([k]) => k)
+      .join(',');
+    return (
+      `h${this.height} r${this.round} ${this.step} locked ${this.lockedRound} valid ${this.validRound} ` +
+      `proposal ${s.proposals.has(this.round)} prevotes ${votes('prevote', this.round)} precommits ${votes('precommit', this.round)} ` +
+      `maxRoundSeen ${s.maxRoundSeen} timers [${timers}]`
+    );
   }
 
   proposer(height: number, round: number): string {
@@ -195,6 +234,7 @@ export class Consensus {
     height: number,
     round: number,
     validRound: number,
+    pol: readonly string[],
     block: Block,
     frame: Buffer,
   ): void {
@@ -204,6 +244,13 @@ export class Consensus {
     s.sawSender(round, from);
     if (s.proposals.has(round)) return;
     s.proposals.set(round, { block, validRound, valid: undefined, frame });
+    if (validRound >= 0) {
+      // The proposer relays the 2f+1 prevotes of the valid round (crash model: taken as received),
+      // so a node that missed them, or restarted, can still accept the re-proposal (L28).
+      const prevotes = s.votes('prevote', validRound);
+      for (const voter of new Set(pol))
+        if (this.deps.committee.includes(voter)) prevotes.add(voter, block.hashHex);
+    }
     if (height === this.height) this.evaluate();
   }
 
@@ -314,13 +361,14 @@ export class Consensus {
       }
     }
 
-    // L55: f+1 messages of a higher round -> skip to that round.
+    // L55: f+1 nodes in higher rounds -> skip ahead. The paper counts f+1 messages of one round
+    // r' > r; counting each node's highest round and jumping to the (f+1)-th highest also covers
+    // nodes spread over several higher rounds (restarted nodes resume at a later round).
     if (s.maxRoundSeen > r) {
-      for (let rr = s.maxRoundSeen; rr > r; rr--) {
-        if ((s.roundSenders.get(rr)?.size ?? 0) >= this.f + 1) {
-          this.startRound(rr);
-          return true;
-        }
+      const ahead = s.roundAhead(this.f + 1);
+      if (ahead > r) {
+        this.startRound(Math.min(ahead, MAX_ROUND));
+        return true;
       }
     }
 
@@ -366,14 +414,15 @@ export class Consensus {
       this.isValid(proposal) &&
       this.once('l36')
     ) {
+      this.validRound = r;
+      this.validBlock = proposal.block;
+      this.validPol = prevotes.votersFor(proposal.block.hashHex);
       if (this.step === 'prevote') {
         this.lockedRound = r;
         this.lockedHash = proposal.block.hashHex;
         this.sendVote('precommit', proposal.block.hash);
         this.setStep('precommit');
       }
-      this.validRound = r;
-      this.validBlock = proposal.block;
       return true;
     }
 
@@ -418,6 +467,7 @@ export class Consensus {
     this.lockedHash = null;
     this.validRound = -1;
     this.validBlock = null;
+    this.validPol = [];
     this.startRound(0);
     this.again = true;
   }
@@ -481,7 +531,8 @@ export class Consensus {
       block = buildBlock(this.height, last.hash, Math.max(this.deps.now(), last.atMs), this.deps.selfId, txs);
     }
     this.persistRound();
-    const frame = encodeProposal(this.height, this.round, this.validRound, block);
+    const pol = this.validRound >= 0 ? this.validPol : [];
+    const frame = encodeProposal(this.height, this.round, this.validRound, pol, block);
     s.proposals.set(this.round, { block, validRound: this.validRound, valid: undefined, frame });
     s.sawSender(this.round, this.deps.selfId);
     this.ownFrames.push({ round: this.round, frame });
@@ -501,16 +552,28 @@ export class Consensus {
   /** WAL: before sending anything in a round (or with a new lock), record it durably. */
   private persistRound(): void {
     const p = this.persisted;
-    if (p !== null && p.height === this.height && p.round >= this.round && p.lockedHash === this.lockedHash)
+    const validHash = this.validBlock?.hashHex ?? null;
+    if (
+      p !== null &&
+      p.height === this.height &&
+      p.round >= this.round &&
+      p.lockedHash === this.lockedHash &&
+      p.validHash === validHash
+    ) {
       return;
+    }
     const round = p !== null && p.height === this.height ? Math.max(p.round, this.round) : this.round;
     this.deps.persist({
       height: this.height,
       round,
       lockedRound: this.lockedRound,
       lockedHash: this.lockedHash === null ? null : Buffer.from(this.lockedHash, 'hex'),
+      validRound: this.validRound,
+      validHash: this.validBlock?.hash ?? null,
+      pol: this.validRound >= 0 ? this.validPol : [],
+      validBlockBytes: this.validBlock?.bytes ?? null,
     });
-    this.persisted = { height: this.height, round, lockedHash: this.lockedHash };
+    this.persisted = { height: this.height, round, lockedHash: this.lockedHash, validHash };
   }
 
   private setStep(step: Step): void {

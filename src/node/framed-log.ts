@@ -2,9 +2,19 @@
  * An append-only file of framed records: u32 payload length | u32 CRC-32 of the payload | payload.
  * On open, records are read from the start; the first frame that is short or fails its checksum
  * marks a torn tail (a crash during an append), and the file is truncated there.
- * Appends are synchronous writes; with `fsync` each append is followed by fdatasync.
+ * Appends are synchronous writes; with `fsync` each append is followed by fdatasync, otherwise
+ * `syncAsync()` makes everything appended so far durable without blocking the event loop.
  */
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  writeSync,
+} from 'node:fs';
 import { crc32 } from 'node:zlib';
 
 const HEADER_BYTES = 8;
@@ -25,6 +35,7 @@ export interface OpenedLog {
 
 export class FramedLog {
   private sizeBytes: number;
+  private dirty = false;
 
   private constructor(
     private fd: number | undefined,
@@ -72,6 +83,7 @@ export class FramedLog {
     while (written < frame.length) written += writeSync(fd, frame, written, frame.length - written);
     this.sizeBytes += frame.length;
     if (this.fsync) fdatasyncSync(fd);
+    else this.dirty = true;
     return offset;
   }
 
@@ -84,6 +96,20 @@ export class FramedLog {
     const payload = Buffer.allocUnsafe(length);
     if (length > 0) readSync(fd, payload, 0, length, offset + HEADER_BYTES);
     return payload;
+  }
+
+  /** fdatasync in the thread pool; resolves once everything appended before the call is durable. */
+  syncAsync(): Promise<void> {
+    const fd = this.fd;
+    if (fd === undefined || !this.dirty) return Promise.resolve();
+    this.dirty = false;
+    return new Promise((resolve, reject) => {
+      fdatasync(fd, (err) => {
+        if (err === null || this.fd !== fd)
+          resolve(); // closed meanwhile: close() synced or it was a crash
+        else reject(err);
+      });
+    });
   }
 
   get size(): number {

@@ -2,7 +2,8 @@
  * P2P messages. Each is one frame on a TCP connection: u32 length | u8 type | body.
  *   1 HELLO          u16+utf8 node id                         (first frame each way)
  *   2 TXS            u32 count | (u32 length | tx)*           (batched tx gossip)
- *   3 PROPOSAL       f64 height | u32 round | i32 valid round | block bytes
+ *   3 PROPOSAL       f64 height | u32 round | i32 valid round | u8 n | (u16+utf8 id)* | block bytes
+ *                    (the ids: 2f+1 nodes that prevoted the block in the valid round, when >= 0)
  *   4 PREVOTE        f64 height | u32 round | u8 has value | [32 B block hash]
  *   5 PRECOMMIT      same as PREVOTE
  *   6 STATUS         f64 committed height
@@ -33,6 +34,7 @@ export type Message =
       readonly height: number;
       readonly round: number;
       readonly validRound: number;
+      readonly pol: readonly string[];
       readonly block: Block;
     }
   | { readonly type: VoteType; readonly height: number; readonly round: number; readonly hash: Buffer | null }
@@ -52,14 +54,21 @@ export function encodeTxs(txs: readonly Buffer[]): Buffer {
   return w.finish();
 }
 
-export function encodeProposal(height: number, round: number, validRound: number, block: Block): Buffer {
-  return new Writer(block.bytes.length + 24)
+export function encodeProposal(
+  height: number,
+  round: number,
+  validRound: number,
+  pol: readonly string[],
+  block: Block,
+): Buffer {
+  const w = new Writer(block.bytes.length + 32 + 24 * pol.length)
     .u8(MSG.proposal)
     .f64(height)
     .u32(round)
-    .i32(validRound)
-    .bytes(block.bytes)
-    .finish();
+    .i32(validRound);
+  w.u8(pol.length);
+  for (const id of pol) w.str(id);
+  return w.bytes(block.bytes).finish();
 }
 
 export function encodeVote(type: VoteType, height: number, round: number, hash: Buffer | null): Buffer {
@@ -106,8 +115,11 @@ export function decodeMessage(frame: Buffer): Message {
       const height = r.uint();
       const round = r.u32();
       const validRound = r.i32();
+      const pol: string[] = [];
+      const n = r.u8();
+      for (let i = 0; i < n; i++) pol.push(r.str());
       const block = decodeBlock(r.rest());
-      return { type: 'proposal', height, round, validRound, block };
+      return { type: 'proposal', height, round, validRound, pol, block };
     }
     case MSG.prevote:
     case MSG.precommit: {

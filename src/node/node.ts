@@ -16,6 +16,7 @@ import {
   decodeMessage,
 } from './messages.js';
 import { type NodeMetrics, createMetrics } from './metrics.js';
+import { DurableOutbox } from './outbox.js';
 import { P2P } from './p2p.js';
 import { RPC_CODES, RpcError } from './rpc-parse.js';
 import { RpcServer } from './rpc-server.js';
@@ -51,6 +52,7 @@ export class RefNode {
   metrics!: NodeMetrics;
   rpc!: RpcServer;
   private wal!: ConsensusWal;
+  private outbox!: DurableOutbox;
   private readonly startedAtMs = Date.now();
   private lastCommitAtMs = Date.now();
   private readonly peerCommitted = new Map<string, number>();
@@ -73,10 +75,20 @@ export class RefNode {
 
   async start(): Promise<void> {
     const c = this.config;
-    this.store = BlockStore.open(c.dataDir, c.fsync);
+    // Appends do not fsync one by one: the outbox syncs both logs in groups, off the event loop,
+    // and holds consensus messages until the records they depend on are durable.
+    this.store = BlockStore.open(c.dataDir, false);
     if (this.store.truncatedBytes > 0)
       this.log.warn(`blocks.log: truncated a torn last record (${this.store.truncatedBytes} bytes)`);
-    this.wal = ConsensusWal.open(c.dataDir, c.fsync);
+    this.wal = ConsensusWal.open(c.dataDir, false);
+    this.outbox = new DurableOutbox(
+      c.fsync,
+      () => Promise.all([this.store.syncAsync(), this.wal.syncAsync()]),
+      (err) => {
+        this.log.error(`fdatasync failed (${err.message}); this node stops taking part in consensus`);
+        this.consensus.stop();
+      },
+    );
     this.lastCommitAtMs = Date.now();
     this.mempool = new Mempool(c.mempoolMaxTxs, c.mempoolMaxBytes, (h) => this.store.isCommitted(h));
     this.metrics = createMetrics(
@@ -98,9 +110,12 @@ export class RefNode {
       config: c,
       log: this.log,
       now: () => Date.now(),
-      broadcast: (frame) => this.p2p.broadcast(frame),
-      sendTo: (peer, frame) => this.p2p.send(peer, frame),
-      persist: (state) => this.wal.write(state),
+      broadcast: (frame) => this.outbox.send(() => this.p2p.broadcast(frame)),
+      sendTo: (peer, frame) => this.outbox.send(() => this.p2p.send(peer, frame)),
+      persist: (state) => {
+        this.wal.write(state);
+        this.outbox.noteAppend();
+      },
       reap: (maxTxs, maxBytes) => this.mempool.reap(maxTxs, maxBytes),
       hasTxs: () => this.mempool.size > 0,
       validate: (block) => this.validate(block),
@@ -149,6 +164,7 @@ export class RefNode {
     clearInterval(this.tickTimer);
     clearTimeout(this.gossipTimer);
     this.consensus.stop();
+    this.outbox.stop();
     for (const list of this.waiters.values())
       for (const w of list) w.reject(new RpcError(RPC_CODES.internal, 'node is shutting down'));
     this.waiters.clear();
@@ -228,6 +244,7 @@ export class RefNode {
   private onCommit(cb: CommittedBlock): void {
     const now = Date.now();
     this.store.append(cb);
+    this.outbox.noteAppend(); // messages of the next height wait until this block is durable
     const { block } = cb;
     for (let i = 0; i < block.txs.length; i++) {
       const tx = block.txs[i] as Tx;
@@ -277,7 +294,7 @@ export class RefNode {
       }
       case 'proposal':
         this.notePeerHeight(from, msg.height - 1);
-        this.consensus.onProposal(from, msg.height, msg.round, msg.validRound, msg.block, frame);
+        this.consensus.onProposal(from, msg.height, msg.round, msg.validRound, msg.pol, msg.block, frame);
         return;
       case 'prevote':
       case 'precommit':
@@ -384,6 +401,11 @@ export class RefNode {
     if (height >= this.store.height + 2) return true;
     const graceMs = 2 * this.config.viewTimeoutMs;
     return this.peerCommitted.size === 0 && Date.now() - this.startedAtMs < graceMs;
+  }
+
+  /** Consensus messages waiting for a sync (diagnostics). */
+  get outboxPending(): number {
+    return this.outbox.pending;
   }
 
   get isRunning(): boolean {

@@ -376,7 +376,7 @@ export class RpcServer {
     const c = node.config;
     const height = node.store.height;
     const last = height > 0 ? node.store.get(height) : undefined;
-    const first = height > 0 ? node.store.get(1) : undefined;
+    const first = node.store.earliest;
     const iso = (ms: number | undefined): string => new Date(ms ?? 0).toISOString();
     return {
       node_info: {
@@ -394,10 +394,10 @@ export class RpcServer {
         latest_app_hash: '',
         latest_block_height: String(height),
         latest_block_time: iso(last?.block.timeMs),
-        earliest_block_hash: first?.block.hashHex ?? '',
+        earliest_block_hash: first?.hashHex ?? '',
         earliest_app_hash: '',
         earliest_block_height: height > 0 ? '1' : '0',
-        earliest_block_time: iso(first?.block.timeMs),
+        earliest_block_time: iso(first?.timeMs),
         catching_up: node.catchingUp(),
       },
       validator_info: { address: c.id, pub_key: { type: 'none', value: '' }, voting_power: '1' },

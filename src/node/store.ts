@@ -6,11 +6,11 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { type CommittedBlock, ZERO_HASH, decodeCommitted, encodeCommitted } from './block.js';
+import { type CommittedBlock, ZERO_HASH, decodeCommitted, encodeCommitted, sha256 } from './block.js';
 import { Reader, Writer } from './codec.js';
 import { FramedLog } from './framed-log.js';
 
-const RECENT_BLOCKS = 64;
+const RECENT_BLOCKS = 16;
 /** Index entries pack (height, index) into one number: height * 2^20 + index. */
 const INDEX_SHIFT = 2 ** 20;
 
@@ -25,6 +25,7 @@ export class BlockStore {
   private readonly recent = new Map<number, CommittedBlock>();
   private lastHashValue: Buffer = ZERO_HASH;
   private lastTimeMs = 0;
+  private first: { hashHex: string; timeMs: number } | undefined;
   /** Bytes cut off a torn tail when opened. */
   readonly truncatedBytes: number;
 
@@ -63,6 +64,11 @@ export class BlockStore {
     return this.lastTimeMs;
   }
 
+  /** Hash and time of block 1 (status' earliest_block_*), without reading it again. */
+  get earliest(): { hashHex: string; timeMs: number } | undefined {
+    return this.first;
+  }
+
   get committedTxCount(): number {
     return this.txIndex.size;
   }
@@ -81,6 +87,7 @@ export class BlockStore {
     const base = block.height * INDEX_SHIFT;
     for (let i = 0; i < block.txs.length; i++)
       this.txIndex.set((block.txs[i] as { hash: string }).hash, base + i);
+    this.first ??= { hashHex: block.hashHex, timeMs: block.timeMs };
     this.lastHashValue = block.hash;
     this.lastTimeMs = block.timeMs;
     this.recent.set(block.height, cb);
@@ -112,24 +119,45 @@ export class BlockStore {
     return this.log.read(this.offsets[height] as number);
   }
 
+  syncAsync(): Promise<void> {
+    return this.log.syncAsync();
+  }
+
   close(flush = true): void {
     this.log.close(flush);
   }
 }
 
-/** What the consensus WAL keeps: enough to never vote twice in a round and to keep a lock. */
+/**
+ * What the consensus WAL keeps: enough to never send two different messages in one round, to
+ * keep a lock, and to re-propose the valid value with its proof (liveness after a restart).
+ */
 export interface WalState {
   readonly height: number;
   /** The highest round in which this node may have sent a message at `height`. */
   readonly round: number;
   readonly lockedRound: number;
   readonly lockedHash: Buffer | null;
+  readonly validRound: number;
+  readonly validHash: Buffer | null;
+  /** The nodes whose prevotes for the valid value in `validRound` this node saw (2f+1). */
+  readonly pol: readonly string[];
+  /** Bytes of the valid block (written once per value; recovered with the state). */
+  readonly validBlockBytes: Buffer | null;
 }
 
-export function encodeWalState(s: WalState): Buffer {
-  const w = new Writer(64).f64(s.height).u32(s.round).i32(s.lockedRound);
+export function encodeWalState(s: WalState, withBlock: boolean): Buffer {
+  const w = new Writer(128 + (withBlock && s.validBlockBytes !== null ? s.validBlockBytes.length : 0));
+  w.f64(s.height).u32(s.round).i32(s.lockedRound);
   if (s.lockedHash === null) w.u8(0);
   else w.u8(1).bytes(s.lockedHash);
+  w.i32(s.validRound);
+  if (s.validHash === null) w.u8(0);
+  else w.u8(1).bytes(s.validHash);
+  w.u8(s.pol.length);
+  for (const id of s.pol) w.str(id);
+  if (withBlock && s.validBlockBytes !== null) w.u8(1).lenBytes(s.validBlockBytes);
+  else w.u8(0);
   return w.finish();
 }
 
@@ -139,49 +167,83 @@ export function decodeWalState(bytes: Buffer): WalState {
   const round = r.u32();
   const lockedRound = r.i32();
   const lockedHash = r.u8() === 1 ? Buffer.from(r.bytes(32)) : null;
+  const validRound = r.i32();
+  const validHash = r.u8() === 1 ? Buffer.from(r.bytes(32)) : null;
+  const pol: string[] = [];
+  const n = r.u8();
+  for (let i = 0; i < n; i++) pol.push(r.str());
+  const validBlockBytes = r.u8() === 1 ? r.lenBytes() : null;
   r.done();
-  return { height, round, lockedRound, lockedHash };
+  return { height, round, lockedRound, lockedHash, validRound, validHash, pol, validBlockBytes };
 }
 
-const WAL_COMPACT_BYTES = 1024 * 1024;
+const WAL_COMPACT_BYTES = 64 * 1024 * 1024;
 
 export class ConsensusWal {
+  /** SHA-256 of the block bytes last written to this file (written once per value). */
+  private writtenBlock: Buffer | null;
+
   private constructor(
     private log: FramedLog,
     private readonly path: string,
     private readonly fsync: boolean,
     readonly recovered: WalState | undefined,
-  ) {}
+  ) {
+    this.writtenBlock = recovered?.validBlockBytes != null ? sha256(recovered.validBlockBytes) : null;
+  }
 
   static open(dataDir: string, fsync: boolean): ConsensusWal {
     mkdirSync(dataDir, { recursive: true });
     const path = join(dataDir, 'consensus-wal.log');
     const opened = FramedLog.open(path, { fsync });
-    const last = opened.records.at(-1);
-    return new ConsensusWal(
-      opened.log,
-      path,
-      fsync,
-      last === undefined ? undefined : decodeWalState(last.payload),
-    );
+    let last: WalState | undefined;
+    let block: Buffer | null = null;
+    for (const record of opened.records) {
+      const state = decodeWalState(record.payload);
+      if (state.validBlockBytes !== null) block = state.validBlockBytes;
+      last = state;
+    }
+    // The valid block's bytes come from the latest record that carried them.
+    const recovered =
+      last === undefined
+        ? undefined
+        : {
+            ...last,
+            validBlockBytes:
+              last.validHash !== null && block !== null && sha256(block).equals(last.validHash)
+                ? block
+                : null,
+          };
+    return new ConsensusWal(opened.log, path, fsync, recovered);
   }
 
-  /** Durable on return when fsync is on. Call BEFORE sending the messages it covers. */
+  /**
+   * Appends a state. Durable on return when opened with fsync; otherwise durable after the next
+   * `syncAsync()`. Messages it covers must not be sent before it is durable.
+   */
   write(s: WalState): void {
+    const needsBlock =
+      s.validHash !== null && (this.writtenBlock === null || !this.writtenBlock.equals(s.validHash));
     if (this.log.size < WAL_COMPACT_BYTES) {
-      this.log.append(encodeWalState(s));
+      this.log.append(encodeWalState(s, needsBlock));
+      if (needsBlock) this.writtenBlock = s.validHash;
       return;
     }
-    // Compact: a fresh file holding only this state replaces the old one atomically (rename).
+    // Compact: a fresh file holding only this state (with its block) replaces the old one atomically.
     const tmp = `${this.path}.tmp`;
     rmSync(tmp, { force: true });
     const fresh = FramedLog.open(tmp, { fsync: this.fsync });
-    fresh.log.append(encodeWalState(s));
-    fresh.log.close();
+    fresh.log.append(encodeWalState(s, true));
+    fresh.log.close(); // flushes
     this.log.close();
     renameSync(tmp, this.path);
-    if (this.fsync) fsyncDir(dirname(this.path));
+    fsyncDir(dirname(this.path));
     this.log = FramedLog.open(this.path, { fsync: this.fsync }).log;
+    this.writtenBlock = s.validHash;
+  }
+
+  syncAsync(): Promise<void> {
+    return this.log.syncAsync();
   }
 
   close(flush = true): void {

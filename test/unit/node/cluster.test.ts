@@ -146,11 +146,23 @@ describe('refnode cluster (4 nodes, real TCP)', () => {
     delays.clear();
     for (let i = 0; i < c.n; i++) if (c.nodes[i] === undefined) await c.startNode(i);
     const last = submitted.slice(-5);
+    const state = (): string =>
+      c
+        .running()
+        .map(
+          (n) =>
+            `${n.config.id}: stored ${n.store.height}, at ${n.consensus.height}/${n.consensus.round}/${n.consensus.step}, ` +
+            `peers ${n.p2p.connectedPeers().length}, mempool ${n.mempool.size}, missing ${n.consensus.missingDecision ?? '-'}, ` +
+            `${n.consensus.describe()}, outbox ${n.outboxPending}`,
+        )
+        .join('\n');
     await waitFor(
       `convergence (seed ${seedUsed})`,
       () => committedEverywhere(c, last) && c.minHeight() === c.maxHeight(),
       30_000,
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${state()}`);
+    });
     c.checkStores();
     expect(c.violations, `seed ${seedUsed}`).toEqual([]);
     expect(c.maxHeight()).toBeGreaterThan(5);

@@ -127,35 +127,69 @@ describe('BlockStore', () => {
 });
 
 describe('ConsensusWal', () => {
-  it('recovers the last state written, and survives compaction', () => {
+  const base = {
+    lockedRound: -1,
+    lockedHash: null,
+    validRound: -1,
+    validHash: null,
+    pol: [],
+    validBlockBytes: null,
+  };
+
+  it('recovers the last state written, with the valid block, and survives compaction', () => {
     const dir = tempDir();
     const wal = ConsensusWal.open(dir, false);
     expect(wal.recovered).toBeUndefined();
-    const lockedHash = Buffer.alloc(32, 7);
-    // Enough writes to pass the compaction threshold (1 MiB) several times.
-    for (let i = 0; i < 60_000; i++)
-      wal.write({ height: 10 + Math.floor(i / 10), round: i % 10, lockedRound: -1, lockedHash: null });
-    wal.write({ height: 9000, round: 3, lockedRound: 2, lockedHash });
+    const block = buildBlock(9000, ZERO_HASH, 1, 'node1', [makeTx(Buffer.alloc(600_000, 1))]);
+    // Enough writes to pass the compaction threshold (64 MiB): a new valid block every 10 states.
+    for (let i = 0; i < 1200; i++) {
+      const b = buildBlock(10 + i, ZERO_HASH, i, 'node0', [makeTx(Buffer.alloc(100_000, i % 256))]);
+      wal.write({
+        ...base,
+        height: 10 + Math.floor(i / 10),
+        round: i % 10,
+        validRound: 0,
+        validHash: b.hash,
+        pol: ['node0'],
+        validBlockBytes: b.bytes,
+      });
+    }
+    const state = {
+      height: 9000,
+      round: 3,
+      lockedRound: 2,
+      lockedHash: block.hash,
+      validRound: 2,
+      validHash: block.hash,
+      pol: ['node0', 'node1', 'node3'],
+      validBlockBytes: block.bytes,
+    };
+    wal.write(state);
+    // Same value again: the block bytes are not written twice, but still recovered.
+    wal.write({ ...state, round: 4 });
     wal.close();
-    expect(statSync(join(dir, 'consensus-wal.log')).size).toBeLessThan(1024 * 1024 + 1000);
+    expect(statSync(join(dir, 'consensus-wal.log')).size).toBeLessThan(64 * 1024 * 1024 + 200_000);
     const again = ConsensusWal.open(dir, false);
-    expect(again.recovered).toEqual({ height: 9000, round: 3, lockedRound: 2, lockedHash });
+    expect(again.recovered).toMatchObject({
+      height: 9000,
+      round: 4,
+      lockedRound: 2,
+      validRound: 2,
+      pol: ['node0', 'node1', 'node3'],
+    });
+    expect(again.recovered?.validBlockBytes?.equals(block.bytes)).toBe(true);
+    expect(again.recovered?.lockedHash?.equals(block.hash)).toBe(true);
     again.close();
   });
 
   it('ignores a torn last WAL record and keeps the one before', () => {
     const dir = tempDir();
     const wal = ConsensusWal.open(dir, false);
-    wal.write({ height: 4, round: 0, lockedRound: -1, lockedHash: null });
-    wal.write({ height: 4, round: 1, lockedRound: 1, lockedHash: Buffer.alloc(32, 1) });
+    wal.write({ ...base, height: 4, round: 0 });
+    wal.write({ ...base, height: 4, round: 1, lockedRound: 1, lockedHash: Buffer.alloc(32, 1) });
     wal.close();
     const file = join(dir, 'consensus-wal.log');
     writeFileSync(file, readFileSync(file).subarray(0, statSync(file).size - 3));
-    expect(ConsensusWal.open(dir, false).recovered).toEqual({
-      height: 4,
-      round: 0,
-      lockedRound: -1,
-      lockedHash: null,
-    });
+    expect(ConsensusWal.open(dir, false).recovered).toEqual({ ...base, height: 4, round: 0 });
   });
 });
