@@ -7,7 +7,8 @@
  * present (parallelism). Also the image transfer: archive size, save time,
  * per-host ship time. Figures go to benchmarks/results/remote-<timestamp>.json.
  *
- * Env: BENCH_REMOTE_REPS (default 3) repetitions of the image-present deploys.
+ * Env: BENCH_REMOTE_REPS (default 3) repetitions of the image-present deploys;
+ * BENCH_REMOTE_INNER_STORAGE overlay2 (default) | vfs for the sandbox hosts' engines.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,11 +17,19 @@ import { writeFileAtomic } from '../../src/common/atomic-write.js';
 import { hostsFromVariables, type HostsConfig } from '../../src/config/hosts.js';
 import { imageArchive, inspectLocalImage } from '../../src/testbed/remote/image-transfer.js';
 import { DEFAULT_IMAGE, RemoteTestbed } from '../../src/testbed/remote/remote-testbed.js';
-import { docker, sandboxDown, sandboxUp, type SandboxState } from '../../src/testbed/sandbox/sandbox.js';
+import {
+  docker,
+  sandboxDown,
+  sandboxUp,
+  type InnerStorage,
+  type SandboxState,
+} from '../../src/testbed/sandbox/sandbox.js';
 
 const SIZES = [2, 4, 8] as const;
 const REPS = Number(process.env.BENCH_REMOTE_REPS ?? 3);
 const DIR = resolve('.meshbench/sandbox-bench');
+/** The sandbox hosts' own Docker storage: overlay2 on tmpfs (default) or vfs on disk. */
+const INNER_STORAGE = (process.env.BENCH_REMOTE_INNER_STORAGE ?? 'overlay2') as InnerStorage;
 
 function hostsFor(state: SandboxState, count: number): HostsConfig {
   const variables: Record<string, string> = {
@@ -42,6 +51,7 @@ interface DeployFigure {
   readonly imageMs: number;
   readonly bytesShipped: number;
   readonly perHostImageMs: readonly number[];
+  readonly stageMs: Readonly<Record<string, number>>;
 }
 
 async function deployOnce(
@@ -66,6 +76,7 @@ async function deployOnce(
   const deployment = await testbed.deployRemote();
   const deployMs = performance.now() - started;
   const environment = deployment.environment as {
+    stageMs: Record<string, number>;
     imageTransferMs: number;
     imageBytesShipped: number;
     hosts: { image: string; imageMs: number }[];
@@ -78,14 +89,32 @@ async function deployOnce(
     imageMs: environment.imageTransferMs,
     bytesShipped: environment.imageBytesShipped,
     perHostImageMs: environment.hosts.map((h) => h.imageMs),
+    stageMs: environment.stageMs,
   };
   const expected = mode === 'ship' ? 'shipped' : 'present';
   if (!environment.hosts.every((h) => h.image === expected))
     throw new Error(`expected every host to report ${expected}`);
   process.stderr.write(
-    `  ${mode.padEnd(7)} ${count} hosts: deploy ${(deployMs / 1000).toFixed(2)} s, image ${(figure.imageMs / 1000).toFixed(2)} s, ${(figure.bytesShipped / 1e6).toFixed(1)} MB\n`,
+    `  ${mode.padEnd(7)} ${count} hosts: deploy ${(deployMs / 1000).toFixed(2)} s, image ${(figure.imageMs / 1000).toFixed(2)} s, ${(figure.bytesShipped / 1e6).toFixed(1)} MB; stages ${JSON.stringify(figure.stageMs)}\n`,
   );
   return figure;
+}
+
+/** A failed deploy (e.g. a node not ready in time on an overloaded machine) is recorded, not fatal. */
+async function attempt(
+  state: SandboxState,
+  count: number,
+  mode: 'present' | 'ship',
+  figures: DeployFigure[],
+  failures: { hosts: number; mode: string; error: string }[],
+): Promise<void> {
+  try {
+    figures.push(await deployOnce(state, count, mode));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    failures.push({ hosts: count, mode, error: message });
+    process.stderr.write(`  ${mode.padEnd(7)} ${count} hosts: FAILED: ${message}\n`);
+  }
 }
 
 const median = (values: readonly number[]) => {
@@ -105,16 +134,17 @@ async function main(): Promise<void> {
 
   await sandboxDown({ dir: DIR });
   const upStarted = performance.now();
-  const state = await sandboxUp({ hosts: Math.max(...SIZES), dir: DIR });
+  const state = await sandboxUp({ hosts: Math.max(...SIZES), dir: DIR, innerStorage: INNER_STORAGE });
   const sandboxUpMs = Math.round(performance.now() - upStarted);
   process.stderr.write(`sandbox: ${state.hosts.length} hosts up in ${(sandboxUpMs / 1000).toFixed(1)} s\n`);
   const figures: DeployFigure[] = [];
+  const failures: { hosts: number; mode: string; error: string }[] = [];
   try {
     // Shipping: each size once (a fresh ship to every host), smallest first.
-    for (const count of SIZES) figures.push(await deployOnce(state, count, 'ship'));
+    for (const count of SIZES) await attempt(state, count, 'ship', figures, failures);
     // Image present: interleaved repetitions, so drift from other load on the machine hits all sizes alike.
     for (let rep = 0; rep < REPS; rep++)
-      for (const count of SIZES) figures.push(await deployOnce(state, count, 'present'));
+      for (const count of SIZES) await attempt(state, count, 'present', figures, failures);
   } finally {
     await sandboxDown({ dir: DIR });
   }
@@ -125,7 +155,15 @@ async function main(): Promise<void> {
     ]),
   );
   const ship = Object.fromEntries(
-    SIZES.map((n) => [n, figures.find((f) => f.mode === 'ship' && f.hosts === n)!]),
+    SIZES.map((n) => [
+      n,
+      figures.find((f) => f.mode === 'ship' && f.hosts === n) ?? {
+        deployMs: NaN,
+        imageMs: NaN,
+        bytesShipped: 0,
+        perHostImageMs: [NaN],
+      },
+    ]),
   );
   const ratio = present[8]! / present[2]!;
   const summary = {
@@ -140,6 +178,17 @@ async function main(): Promise<void> {
     shipAggregateMBps: Object.fromEntries(
       SIZES.map((n) => [n, Number((ship[n]!.bytesShipped / 1e6 / (ship[n]!.imageMs / 1000)).toFixed(2))]),
     ),
+    presentStageMedianMs: Object.fromEntries(
+      SIZES.map((n) => {
+        const runs = figures.filter((f) => f.mode === 'present' && f.hosts === n);
+        const stages = Object.keys(runs[0]?.stageMs ?? {});
+        return [
+          n,
+          Object.fromEntries(stages.map((stage) => [stage, median(runs.map((r) => r.stageMs[stage] ?? 0))])),
+        ];
+      }),
+    ),
+    failedDeploys: failures.length,
     presentRatio8to2: Number(ratio.toFixed(3)),
     targetRatio: 1.5,
     targetMet: ratio <= 1.5,
@@ -148,7 +197,7 @@ async function main(): Promise<void> {
   const path = resolve('benchmarks/results', `remote-${stamp}.json`);
   await writeFileAtomic(
     path,
-    `${JSON.stringify({ benchmark: 'remote', createdAt: new Date().toISOString(), reps: REPS, summary, runs: figures }, null, 2)}\n`,
+    `${JSON.stringify({ benchmark: 'remote', createdAt: new Date().toISOString(), reps: REPS, innerStorage: INNER_STORAGE, summary, runs: figures, failures }, null, 2)}\n`,
   );
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\nwritten: ${path}\n`);
   if (!summary.targetMet) process.exitCode = 1;

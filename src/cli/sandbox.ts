@@ -5,7 +5,14 @@
  *   sandbox status                            show the hosts of the current sandbox
  */
 import type { Argv } from 'yargs';
-import { DEFAULT_SANDBOX_DIR, readSandboxState, sandboxDown, sandboxUp } from '../testbed/sandbox/sandbox.js';
+import {
+  DEFAULT_SANDBOX_DIR,
+  INNER_STORAGE_VALUES,
+  readSandboxState,
+  sandboxDown,
+  sandboxUp,
+  type InnerStorage,
+} from '../testbed/sandbox/sandbox.js';
 import { badFlag, runCli, type CliContext, type CliDefinition } from './run-cli.js';
 
 export interface SandboxArgs {
@@ -16,6 +23,7 @@ export interface SandboxArgs {
   readonly dir: string;
   readonly all: boolean;
   readonly dockerDiskMb?: number;
+  readonly innerStorage: string;
 }
 
 function options(argv: Argv): Argv<SandboxArgs> {
@@ -40,6 +48,13 @@ function options(argv: Argv): Argv<SandboxArgs> {
       type: 'number',
       describe: "Limit each host's /var/lib/docker to this many MB (emulates a small disk)",
     })
+    .option('inner-storage', {
+      type: 'string',
+      default: 'overlay2',
+      choices: INNER_STORAGE_VALUES,
+      describe:
+        "Storage of the hosts' Docker engines: overlay2 on tmpfs (fast, ~300 MB RAM per host) or vfs on disk (slow)",
+    })
     .option('dir', {
       type: 'string',
       default: DEFAULT_SANDBOX_DIR,
@@ -63,6 +78,7 @@ async function run(args: SandboxArgs, context: CliContext): Promise<number> {
       withoutDocker: args.withoutDocker ? args.hosts : 0,
       user: args.user,
       dir: args.dir,
+      innerStorage: args.innerStorage as InnerStorage,
       ...(args.dockerDiskMb !== undefined ? { dockerDiskMb: args.dockerDiskMb } : {}),
       log: (line) => context.stderr(`sandbox: ${line}`),
       signal: context.shutdown.signal,

@@ -360,6 +360,12 @@ export class RemoteTestbed implements Testbed {
       ...(signal ? { signal } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
+    const stageMs: Record<string, number> = { connect: Date.now() - started };
+    let stageStarted = Date.now();
+    const endStage = (stage: string) => {
+      stageMs[stage] = Date.now() - stageStarted;
+      stageStarted = Date.now();
+    };
     let runStarted = false;
     try {
       checkAborted();
@@ -376,6 +382,7 @@ export class RemoteTestbed implements Testbed {
         );
         return report;
       });
+      endStage('docker');
       checkAborted();
 
       // The image on every host.
@@ -398,6 +405,7 @@ export class RemoteTestbed implements Testbed {
         return report;
       });
       const imageMs = Date.now() - imageStarted;
+      endStage('image');
       checkAborted();
 
       // Nodes.
@@ -457,6 +465,7 @@ export class RemoteTestbed implements Testbed {
           );
         }
       });
+      endStage('start');
       checkAborted();
 
       const endpoints: Endpoint[] = placements.map((p) => {
@@ -504,6 +513,7 @@ export class RemoteTestbed implements Testbed {
           return `on ${hosts[placement.hostIndex]!.name}, last log: ${lastLine(logs.stdout + logs.stderr) || 'none'}`;
         },
       });
+      endStage('ready');
       for (const placement of placements) {
         this.progress(
           hosts[placement.hostIndex]!.name,
@@ -526,6 +536,8 @@ export class RemoteTestbed implements Testbed {
         imageId: image?.id,
         imageTransfer: transfer,
         imageTransferMs: imageMs,
+        /** Milliseconds per deploy stage: connect, docker, image, start, ready. */
+        stageMs,
         imageBytesShipped: imageReports.reduce((sum, r) => sum + r.bytes, 0),
         nodesPerHost,
         hosts: hosts.map((host, index) => ({

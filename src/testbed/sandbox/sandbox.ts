@@ -65,11 +65,20 @@ export interface SandboxUpOptions {
   readonly dir?: string;
   /** SSH user written to hosts.env: root (default), `meshbench` (password-less sudo) or `nosudo`. */
   readonly user?: string;
-  /** Size limit of each host's /var/lib/docker (a tmpfs), to emulate a small disk. Default: a volume on disk. */
+  /** Size limit of each host's /var/lib/docker, to emulate a small disk. */
   readonly dockerDiskMb?: number;
+  /**
+   * Storage of the hosts' own Docker engines: `overlay2` (default) on a tmpfs, fast, about
+   * 300 MB of RAM per host with the refnode image; or `vfs` on a volume on disk, slow
+   * (every container copies the whole image) but needing no overlay support.
+   */
+  readonly innerStorage?: InnerStorage;
   readonly log?: (line: string) => void;
   readonly signal?: AbortSignal;
 }
+
+export type InnerStorage = 'overlay2' | 'vfs';
+export const INNER_STORAGE_VALUES: readonly InnerStorage[] = ['overlay2', 'vfs'];
 
 export interface CommandResult {
   readonly exitCode: number;
@@ -188,18 +197,22 @@ function waitForSsh(address: string, timeoutMs: number): Promise<void> {
   });
 }
 
-async function waitForDockerd(container: string, timeoutMs: number): Promise<void> {
+async function waitForDockerd(container: string, timeoutMs: number, storage: InnerStorage): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
     const result = await docker(['exec', container, 'docker', 'version', '--format', '{{.Server.Version}}']);
     if (result.exitCode === 0) return;
-    if (Date.now() > deadline) {
+    const alive = attempt < 4 || (await docker(['exec', container, 'pgrep', '-x', 'dockerd'])).exitCode === 0;
+    if (!alive || Date.now() > deadline) {
       const log = await docker(['exec', container, 'tail', '-n', '3', '/var/log/dockerd.log']);
       throw new MeshbenchError(
         'NOT_READY',
         `sandbox ${container}: inner dockerd did not answer within ${timeoutMs} ms: ${log.stdout.trim().split('\n').at(-1) ?? ''}`,
         {
-          hint: 'check that this machine allows nested Docker (see DESIGN.md)',
+          hint:
+            storage === 'overlay2'
+              ? 'try --inner-storage vfs (slower, on disk), and check that this machine allows nested Docker (DESIGN.md)'
+              : 'check that this machine allows nested Docker (see DESIGN.md)',
         },
       );
     }
@@ -277,6 +290,9 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
   await writeFile(keyPath, keys.private, { mode: 0o600 });
   await chmod(keyPath, 0o600);
   await writeFile(`${keyPath}.pub`, `${keys.public}\n`, { mode: 0o644 });
+  const innerStorage = options.innerStorage ?? 'overlay2';
+  const daemonJson = join(dir, 'daemon.json');
+  await writeFile(daemonJson, `${JSON.stringify({ 'storage-driver': innerStorage })}\n`);
   const network = `meshbench-sandbox-${runId}`;
   const state: SandboxState = {
     runId,
@@ -297,8 +313,11 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
         const container = `meshbench-sandbox-${runId}-${name}`;
         const hasDocker = index < count - withoutDocker;
         const storage =
-          options.dockerDiskMb !== undefined
-            ? ['--tmpfs', `/var/lib/docker:exec,size=${options.dockerDiskMb}m`]
+          innerStorage === 'overlay2' || options.dockerDiskMb !== undefined
+            ? [
+                '--tmpfs',
+                `/var/lib/docker:exec${options.dockerDiskMb !== undefined ? `,size=${options.dockerDiskMb}m` : ''}`,
+              ]
             : [
                 '--mount',
                 `type=volume,source=${container}-docker,target=/var/lib/docker,volume-label=${RUN_LABEL}=${runId},volume-label=${SANDBOX_LABEL}=1`,
@@ -318,6 +337,8 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
             ...storage,
             '-v',
             `${resolve(keyPath)}.pub:/etc/ssh/meshbench_authorized_keys:ro`,
+            '-v',
+            `${daemonJson}:/etc/docker/daemon.json:ro`,
             hasDocker ? SANDBOX_IMAGE : SANDBOX_NODOCKER_IMAGE,
           ],
           `starting sandbox ${name}`,
@@ -327,7 +348,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
           `reading the address of ${name}`,
         );
         await waitForSsh(address, 30_000);
-        if (hasDocker) await waitForDockerd(container, 90_000);
+        if (hasDocker) await waitForDockerd(container, 90_000, innerStorage);
         log(`${name}: ${address} (${hasDocker ? 'with' : 'without'} Docker)`);
         return { name, container, address, docker: hasDocker };
       }),
@@ -411,7 +432,14 @@ export async function sandboxDown(
       .filter(Boolean);
     if (networks.length > 0) await docker(['network', 'rm', ...networks]);
   }
-  for (const file of ['state.json', 'hosts.env', 'known_hosts', 'id_ed25519', 'id_ed25519.pub']) {
+  for (const file of [
+    'state.json',
+    'hosts.env',
+    'known_hosts',
+    'id_ed25519',
+    'id_ed25519.pub',
+    'daemon.json',
+  ]) {
     await rm(join(dir, file), { force: true });
   }
   options.log?.(`removed ${removed} sandbox host(s)`);
