@@ -10,6 +10,7 @@
  * Env: BENCH_REMOTE_REPS (default 3) repetitions of the image-present deploys;
  * BENCH_REMOTE_INNER_STORAGE overlay2 (default) | vfs for the sandbox hosts' engines.
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,6 +29,8 @@ import {
 const SIZES = [2, 4, 8] as const;
 const REPS = Number(process.env.BENCH_REMOTE_REPS ?? 3);
 const DIR = resolve('.meshbench/sandbox-bench');
+/** A tag of its own, so a rebuild of meshbench/refnode:latest during the run changes nothing here. */
+const BENCH_IMAGE = `meshbench/refnode:bench-${process.pid}`;
 /** The sandbox hosts' own Docker storage: overlay2 on tmpfs (default) or vfs on disk. */
 const INNER_STORAGE = (process.env.BENCH_REMOTE_INNER_STORAGE ?? 'overlay2') as InnerStorage;
 
@@ -64,11 +67,12 @@ async function deployOnce(
     await Promise.all(
       state.hosts
         .slice(0, count)
-        .map((host) => docker(['exec', host.container, 'docker', 'image', 'rm', '-f', DEFAULT_IMAGE])),
+        .map((host) => docker(['exec', host.container, 'docker', 'image', 'rm', '-f', BENCH_IMAGE])),
     );
   }
   const testbed = new RemoteTestbed({
     hosts: hostsFor(state, count),
+    image: BENCH_IMAGE,
     strictHostKeyChecking: 'yes',
     startupWaitMs: 120_000,
   });
@@ -124,12 +128,25 @@ const median = (values: readonly number[]) => {
 };
 
 async function main(): Promise<void> {
-  const image = await inspectLocalImage(DEFAULT_IMAGE);
+  await new Promise<void>((resolvePromise, reject) =>
+    execFile('docker', ['tag', DEFAULT_IMAGE, BENCH_IMAGE], (error) =>
+      error ? reject(error) : resolvePromise(),
+    ),
+  );
+  try {
+    await measure();
+  } finally {
+    await docker(['image', 'rm', BENCH_IMAGE]);
+  }
+}
+
+async function measure(): Promise<void> {
+  const image = await inspectLocalImage(BENCH_IMAGE);
   const archiveDir = await mkdtemp(join(tmpdir(), 'meshbench-bench-archive-'));
   const archive = await imageArchive(image, archiveDir);
   await rm(archiveDir, { recursive: true, force: true });
   process.stderr.write(
-    `image ${DEFAULT_IMAGE}: ${(image.sizeBytes / 1e6).toFixed(1)} MB, archive ${(archive.compressedBytes / 1e6).toFixed(1)} MB gzip in ${(archive.saveMs / 1000).toFixed(2)} s\n`,
+    `image ${DEFAULT_IMAGE} (as ${BENCH_IMAGE}): ${(image.sizeBytes / 1e6).toFixed(1)} MB, archive ${(archive.compressedBytes / 1e6).toFixed(1)} MB gzip in ${(archive.saveMs / 1000).toFixed(2)} s\n`,
   );
 
   await sandboxDown({ dir: DIR });

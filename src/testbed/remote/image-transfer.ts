@@ -6,7 +6,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -82,7 +82,22 @@ export async function imageArchive(image: LocalImage, cacheDir: string): Promise
     });
   }
   await rename(temporary, path);
+  await pruneArchives(cacheDir, path);
   return { path, compressedBytes: (await stat(path)).size, saveMs: Date.now() - started };
+}
+
+/** Keeps the newest archives (the image is rebuilt often during development); removes older ones. */
+async function pruneArchives(cacheDir: string, keep: string, keepCount = 2): Promise<void> {
+  const names = (await readdir(cacheDir)).filter((name) => /^image-[0-9a-f]+\.tar\.gz$/.test(name));
+  const files = await Promise.all(
+    names.map(async (name) => ({
+      path: join(cacheDir, name),
+      mtimeMs: (await stat(join(cacheDir, name))).mtimeMs,
+    })),
+  );
+  files.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  const stale = files.filter((file) => file.path !== keep).slice(keepCount - 1);
+  await Promise.all(stale.map((file) => rm(file.path, { force: true })));
 }
 
 export async function remoteHasImage(agent: RemoteHostAgent, imageId: string): Promise<boolean> {

@@ -12,7 +12,7 @@ import {
   type ExecResult,
   type SshSession,
 } from './ssh-session.js';
-import { shellCommand, shellPipeline } from './shell-quote.js';
+import { shellCommand, shellPipeline, shellScript } from './shell-quote.js';
 
 export interface DockerReport {
   /** True when this call installed Docker. */
@@ -34,6 +34,16 @@ export function parseOsRelease(text: string): Record<string, string> {
   }
   return result;
 }
+
+/** Prints `key=value` facts, then the os-release file. Constant text: no value is pasted in. */
+const PROBE_SCRIPT = [
+  'echo "uid=$(id -u)"',
+  'if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then echo sudo=1; fi',
+  'if command -v docker >/dev/null 2>&1; then v=$(timeout 20 docker version --format "{{.Server.Version}}" 2>/dev/null) && [ -n "$v" ] && echo "docker=$v"; fi',
+  'echo --os-release--',
+  'cat /etc/os-release 2>/dev/null',
+  'exit 0',
+].join('\n');
 
 export class RemoteHostAgent {
   private sudo: readonly string[] = [];
@@ -70,14 +80,38 @@ export class RemoteHostAgent {
     return shellPipeline([...before, [...this.dockerPrefix, 'docker', ...args]]);
   }
 
-  private async probe(signal?: AbortSignal): Promise<void> {
-    const id = await this.session.exec(['id', '-u'], signal ? { signal } : {});
-    this.root = id.stdout.trim() === '0';
-    if (!this.root) {
-      const sudo = await this.session.exec(['sudo', '-n', 'true'], signal ? { signal } : {});
-      this.canSudo = sudo.exitCode === 0;
+  /**
+   * One round trip for the facts: uid, sudo, whether docker answers this user, the OS.
+   * (Each SSH exec costs a channel and a process on the host; deploy time to many hosts
+   * on a small machine is made of these.)
+   */
+  private async probe(
+    signal?: AbortSignal,
+  ): Promise<{ os: Record<string, string>; userDockerVersion?: string }> {
+    const result = await this.session.execLine(shellScript(PROBE_SCRIPT), {
+      timeoutMs: 30_000,
+      ...(signal ? { signal } : {}),
+    });
+    const facts: Record<string, string> = {};
+    let section = 'facts';
+    let osText = '';
+    for (const line of result.stdout.split('\n')) {
+      if (line === '--os-release--') {
+        section = 'os';
+        continue;
+      }
+      if (section === 'os') osText += `${line}\n`;
+      else {
+        const index = line.indexOf('=');
+        if (index > 0) facts[line.slice(0, index)] = line.slice(index + 1);
+      }
     }
+    if (facts.uid === undefined)
+      throw remoteCommandError(this.host, 'probing the host (id, sudo, docker, os-release)', result);
+    this.root = facts.uid === '0';
+    this.canSudo = this.root || facts.sudo === '1';
     this.sudo = this.root ? [] : ['sudo', '-n'];
+    return { os: parseOsRelease(osText), ...(facts.docker ? { userDockerVersion: facts.docker } : {}) };
   }
 
   private async dockerAnswers(prefix: readonly string[]): Promise<string | undefined> {
@@ -103,13 +137,12 @@ export class RemoteHostAgent {
     options: { signal?: AbortSignal; log?: (line: string) => void } = {},
   ): Promise<DockerReport> {
     const started = Date.now();
-    await this.probe(options.signal);
-    const osText = (await this.session.exec(['cat', '/etc/os-release'])).stdout;
-    const os = parseOsRelease(osText);
+    const probed = await this.probe(options.signal);
+    const os = probed.os;
     const osName = os.PRETTY_NAME ?? os.ID ?? 'unknown OS';
 
     // 1. Already usable as this user (root, or in the docker group)?
-    let version = await this.dockerAnswers([]);
+    let version = probed.userDockerVersion;
     if (version) {
       this.dockerPrefix = [];
       return {
@@ -249,8 +282,7 @@ export class RemoteHostAgent {
 
   /** For status/logs/down: work out the docker prefix without installing anything. */
   async ensureDockerQuiet(): Promise<void> {
-    await this.probe();
-    if (await this.dockerAnswers([])) {
+    if ((await this.probe()).userDockerVersion) {
       this.dockerPrefix = [];
       return;
     }

@@ -426,10 +426,6 @@ export class RemoteTestbed implements Testbed {
             '--label',
             `${NODE_LABEL}=${placement.nodeId}`,
           ];
-          await agent.dockerOk(
-            ['volume', 'create', ...labels, name],
-            `creating the data volume of ${placement.nodeId}`,
-          );
           const nodeEnv: Record<string, string> = {
             REFNODE_ID: placement.nodeId,
             REFNODE_PEERS: peers,
@@ -451,8 +447,9 @@ export class RemoteTestbed implements Testbed {
               'host',
               '--restart',
               'no',
-              '-v',
-              `${name}:/data`,
+              // the data volume is created by run, labelled like the container (one round trip)
+              '--mount',
+              `type=volume,source=${name},target=/data,volume-label=${RUN_LABEL}=${this.runId},volume-label=${REMOTE_LABEL}=1,volume-label=${NODE_LABEL}=${placement.nodeId}`,
               ...Object.entries(nodeEnv).flatMap(([key, value]) => ['-e', `${key}=${value}`]),
               imageToRun,
             ],
@@ -485,7 +482,7 @@ export class RemoteTestbed implements Testbed {
         targets: endpoints,
         probeFor: () => cometbftProbe(placements.length - 1),
         timeoutMs: startupWaitMs,
-        intervalMs: 250,
+        intervalMs: 100,
         ...(signal ? { signal } : {}),
         fatal: async () => {
           for (const [index, agent] of agents.entries()) {
