@@ -31,6 +31,7 @@ const REPS = Number(process.env.BENCH_REMOTE_REPS ?? 3);
 const DIR = resolve('.meshbench/sandbox-bench');
 /** A tag of its own, so a rebuild of meshbench/refnode:latest during the run changes nothing here. */
 const BENCH_IMAGE = `meshbench/refnode:bench-${process.pid}`;
+let benchImageId = '';
 /** The sandbox hosts' own Docker storage: overlay2 on tmpfs (default) or vfs on disk. */
 const INNER_STORAGE = (process.env.BENCH_REMOTE_INNER_STORAGE ?? 'overlay2') as InnerStorage;
 
@@ -67,7 +68,7 @@ async function deployOnce(
     await Promise.all(
       state.hosts
         .slice(0, count)
-        .map((host) => docker(['exec', host.container, 'docker', 'image', 'rm', '-f', BENCH_IMAGE])),
+        .map((host) => docker(['exec', host.container, 'docker', 'image', 'rm', '-f', benchImageId])),
     );
   }
   const testbed = new RemoteTestbed({
@@ -142,6 +143,7 @@ async function main(): Promise<void> {
 
 async function measure(): Promise<void> {
   const image = await inspectLocalImage(BENCH_IMAGE);
+  benchImageId = image.id;
   const archiveDir = await mkdtemp(join(tmpdir(), 'meshbench-bench-archive-'));
   const archive = await imageArchive(image, archiveDir);
   await rm(archiveDir, { recursive: true, force: true });

@@ -5,6 +5,7 @@
  *  - `pull`: `docker pull` on each host, from a registry.
  */
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
@@ -61,7 +62,12 @@ export async function inspectLocalImage(reference: string): Promise<LocalImage> 
 /** `docker save | gzip` into the cache, once per image ID. */
 export async function imageArchive(image: LocalImage, cacheDir: string): Promise<ImageArchive> {
   await mkdir(cacheDir, { recursive: true });
-  const path = join(cacheDir, `image-${image.id.replace(/^sha256:/, '').slice(0, 32)}.tar.gz`);
+  // keyed by image ID and reference: the archive carries the reference as its tag
+  const referenceKey = createHash('sha256').update(image.reference).digest('hex').slice(0, 8);
+  const path = join(
+    cacheDir,
+    `image-${image.id.replace(/^sha256:/, '').slice(0, 32)}-${referenceKey}.tar.gz`,
+  );
   try {
     const existing = await stat(path);
     if (existing.size > 0) return { path, compressedBytes: existing.size, saveMs: 0 };
@@ -88,7 +94,7 @@ export async function imageArchive(image: LocalImage, cacheDir: string): Promise
 
 /** Keeps the newest archives (the image is rebuilt often during development); removes older ones. */
 async function pruneArchives(cacheDir: string, keep: string, keepCount = 2): Promise<void> {
-  const names = (await readdir(cacheDir)).filter((name) => /^image-[0-9a-f]+\.tar\.gz$/.test(name));
+  const names = (await readdir(cacheDir)).filter((name) => /^image-[0-9a-f-]+\.tar\.gz$/.test(name));
   const files = await Promise.all(
     names.map(async (name) => ({
       path: join(cacheDir, name),
