@@ -106,7 +106,7 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
     .option('output', {
       type: 'string',
       default: 'benchmarks',
-      describe: 'Folder for the result JSON (written to OUTPUT/run-<id>/result.json)',
+      describe: 'Folder for the result JSON (written to OUTPUT/run-<id>/local-benchmark-1.json)',
     }) as unknown as Argv<LocalNetworkArgs>;
 }
 
@@ -277,30 +277,44 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
         );
       },
     });
-    const document = {
-      schema: 'meshbench/local-network-result@1',
+    // The same per-benchmark record the benchmark command writes (src/report/result.ts),
+    // plus what only local-network knows: the network it started.
+    const { loadRecord } = await import('../report/result.js');
+    const record = loadRecord(result, {
       runId,
-      command: 'local-network',
-      config: {
-        composeFile: args.committee !== undefined ? null : (args.dockerComposePath ?? DEFAULT_COMPOSE_PATH),
+      networkType: 'local',
+      benchmarkNumber: 1,
+      nodes: deployment.nodes.length,
+      load: args.transactionRate,
+      durationSecs: args.numTransactions / args.transactionRate,
+      transactionSizeBytes: args.transactionSize,
+      protocol: args.protocol,
+      confirm: args.confirm as ConfirmMode,
+      endpoints: deployment.endpoints.map((endpoint) => endpoint.rpcUrl),
+      timestamp: new Date().toISOString(),
+    });
+    const document = {
+      ...record,
+      // local-network injects no faults (the benchmark command's defaults, for the shared schema).
+      parameters: {
+        ...record.parameters,
+        faults: 0,
+        crash_recovery: false,
+        crash_interval: 60,
+        faults_applied: false,
+      },
+      local_network: {
+        compose_file: args.committee !== undefined ? null : (args.dockerComposePath ?? DEFAULT_COMPOSE_PATH),
         committee: args.committee ?? null,
-        numTransactions: args.numTransactions,
-        transactionSizeBytes: args.transactionSize,
-        transactionRate: args.transactionRate,
-        startupWaitSecs: args.startupWait,
-        protocol: args.protocol,
-        broadcastMode: args.broadcastMode,
-        confirm: args.confirm,
-      },
-      environment: deployment.environment,
-      deployment: {
-        nodes: deployment.nodes.length,
-        readyAfterMs: deployment.readyAfterMs,
+        num_transactions: args.numTransactions,
+        broadcast_mode: args.broadcastMode,
+        ready_after_ms: deployment.readyAfterMs,
+        phases_ms: deployment.phasesMs,
         endpoints: deployment.endpoints,
+        environment: deployment.environment,
       },
-      load: result,
     };
-    const resultPath = join(args.output, `run-${runId}`, 'result.json');
+    const resultPath = join(args.output, `run-${runId}`, 'local-benchmark-1.json');
     await writeFileAtomic(resultPath, `${JSON.stringify(document, null, 2)}\n`);
     if (args.json) context.stdout(JSON.stringify(document, null, 2));
     else

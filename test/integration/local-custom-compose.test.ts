@@ -89,16 +89,17 @@ describe('local-network with a custom compose file', () => {
     expect(err.join('')).not.toMatch(/error/);
     expect(code).toBe(0);
     const runId = /^run (\S+): starting/m.exec(text)?.[1] ?? '';
-    const result = JSON.parse(await readFile(join(dir, `run-${runId}`, 'result.json'), 'utf8')) as {
-      deployment: { endpoints: Endpoint[] };
-      environment: { nodeRule: string };
-      load: { outcomes: { committed: number } };
+    const result = JSON.parse(
+      await readFile(join(dir, `run-${runId}`, 'local-benchmark-1.json'), 'utf8'),
+    ) as {
+      local_network: { endpoints: Endpoint[]; environment: { nodeRule: string } };
+      results: { outcomes: { committed: number } };
     };
-    expect(result.environment.nodeRule).toBe('rpc-port');
-    expect(result.deployment.endpoints.map((endpoint) => [endpoint.nodeId, endpoint.rpcUrl])).toEqual(
+    expect(result.local_network.environment.nodeRule).toBe('rpc-port');
+    expect(result.local_network.endpoints.map((endpoint) => [endpoint.nodeId, endpoint.rpcUrl])).toEqual(
       names.map((name, index) => [name, `http://127.0.0.1:${ports[index]}`]),
     );
-    expect(result.load.outcomes.committed).toBe(100);
+    expect(result.results.outcomes.committed).toBe(100);
     expect(await readFile(join(dir, 'logs', 'alpha.log'), 'utf8')).not.toBe('');
 
     const label = { label: [`${RUN_LABEL}=${runId}`] };

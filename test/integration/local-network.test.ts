@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/local-network.js';
 import { RUN_LABEL } from '../../src/common/run-id.js';
-import type { LoadResult } from '../../src/load/types.js';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { resultJsonSchema } from '../../src/report/schema.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 
 const docker = createDocker();
@@ -78,13 +80,30 @@ async function leftovers(runId: string, sinceSecs: number): Promise<string[]> {
   return [...left, ...mounted.filter((name) => existing.has(name)).map((name) => `anonymous volume ${name}`)];
 }
 
-async function resultOf(
-  runId: string,
-): Promise<{ load: LoadResult; deployment: { nodes: number; endpoints: unknown[] } }> {
-  return JSON.parse(await readFile(join(dir, `run-${runId}`, 'result.json'), 'utf8')) as {
-    load: LoadResult;
-    deployment: { nodes: number; endpoints: unknown[] };
+interface LocalRecord {
+  parameters: { nodes: number; load: number };
+  results: {
+    successful_transactions: number;
+    failed_transactions: number;
+    sent_transactions: number;
+    outcomes: { ok: number; committed: number };
+    commit_latency_ms?: { count: number };
+    per_node?: { node_id: string }[];
   };
+  local_network: { ready_after_ms: number; endpoints: unknown[] };
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+addFormats.default(ajv);
+const validate = ajv.compile(resultJsonSchema);
+
+/** The run's result file, checked against the result schema. */
+async function resultOf(runId: string): Promise<LocalRecord> {
+  const record = JSON.parse(
+    await readFile(join(dir, `run-${runId}`, 'local-benchmark-1.json'), 'utf8'),
+  ) as unknown;
+  expect(validate(record), JSON.stringify(validate.errors)).toBe(true);
+  return record as LocalRecord;
 }
 
 beforeAll(async () => {
@@ -106,32 +125,33 @@ describe('local-network on the real engine', () => {
       '100',
       '--cleanup',
     ]);
-    expect(run.stderr).not.toMatch(/error/);
-    expect(run.code).toBe(0);
+    expect(run.stderr, run.stderr).not.toMatch(/error/);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/all 4 nodes ready after \d+\.\d\d s/);
     expect(run.stdout).toMatch(/Successful: +300\n/);
     expect(run.stdout).toMatch(/Failed: +0\n/);
     expect(run.stdout).toMatch(
       /Latency submit→commit: +mean [\d.]+ ms, stddev [\d.]+ ms, p50 [\d.]+ ms, p99 [\d.]+ ms/,
     );
-    const { load, deployment } = await resultOf(run.runId);
-    expect(deployment.nodes).toBe(4);
-    expect(load.sent).toBe(300);
-    expect(load.outcomes.ok).toBe(300);
-    expect(load.outcomes.committed).toBe(300);
-    expect(load.latency.commit?.corrected.count).toBe(300);
+    const record = await resultOf(run.runId);
+    expect(record.parameters).toMatchObject({ nodes: 4, load: 100 });
+    expect(record.results.sent_transactions).toBe(300);
+    expect(record.results.successful_transactions).toBe(300);
+    expect(record.results.outcomes.committed).toBe(300);
+    expect(record.results.commit_latency_ms?.count).toBe(300);
+    expect(record.local_network.endpoints).toHaveLength(4);
     expect(await leftovers(run.runId, since)).toEqual([]);
   });
 
   it('--committee 7 works, and --down removes the network a run without --cleanup left', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     const run = await runCli(['--committee', '7', '--num-transactions', '140', '--transaction-rate', '70']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/all 7 nodes ready/);
     expect(run.stdout).toContain(`remove it with: local-network --down ${run.runId}`);
-    const { load } = await resultOf(run.runId);
-    expect(load.outcomes.committed).toBe(140);
-    expect(load.perNode.map((node) => node.nodeId).sort()).toEqual([
+    const record = await resultOf(run.runId);
+    expect(record.results.outcomes.committed).toBe(140);
+    expect((record.results.per_node ?? []).map((node) => node.node_id).sort()).toEqual([
       'node0',
       'node1',
       'node2',
