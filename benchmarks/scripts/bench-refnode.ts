@@ -417,6 +417,8 @@ async function benchNetwork(start: () => Promise<Network>): Promise<unknown> {
 }
 
 async function main(): Promise<void> {
+  const os = await import('node:os');
+  const loadBefore = os.loadavg();
   const results: unknown[] = [];
   if (args['no-local'] !== true) results.push(await benchNetwork(startLocal));
   if (args['no-docker'] !== true) {
@@ -429,7 +431,13 @@ async function main(): Promise<void> {
   const out = {
     kind: 'refnode-bench',
     at: new Date().toISOString(),
-    machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+    machine: {
+      cpus: os.cpus().length,
+      node: process.version,
+      // Other work on the machine skews every figure: the 1/5/15-minute load averages around the run.
+      loadAverageBefore: loadBefore.map((x) => Math.round(x * 10) / 10),
+      loadAverageAfter: os.loadavg().map((x) => Math.round(x * 10) / 10),
+    },
     txBytes: TX_BYTES,
     method: `open-loop broadcast_tx_async, round-robin over 4 nodes, 16 keep-alive connections; peak phase: JSON-RPC batch POSTs of ${BATCH} txs; latency phase: one URI GET per tx; commits from node0 NewBlock events; latency from the intended send time`,
     fsync: args.fsync,
