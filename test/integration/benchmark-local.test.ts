@@ -124,3 +124,51 @@ describe('benchmark: a local sweep of 2 loads', () => {
     }
   });
 });
+
+describe('benchmark: interrupted mid-level', () => {
+  it('keeps what ran, marks it interrupted, and removes the network with --cleanup', async () => {
+    const plan = await buildBenchmarkPlan(
+      { outputDir: dir, loads: '20,40', duration: 30, warmup: 0, cleanup: true },
+      { env: {} },
+    );
+    const controller = new AbortController();
+    const runIds: string[] = [];
+    const real = testbedFactory();
+    const interrupted = await runBenchmark(plan, {
+      runLoad: (options) => {
+        setTimeout(() => controller.abort(new Error('test interrupt')), 4000);
+        return runLoad(options);
+      },
+      signal: controller.signal,
+      stdout: () => {},
+      stderr: () => {},
+      createTestbed: async (kind, p, context) => {
+        const testbed = await real(kind, p, context);
+        return {
+          kind: testbed.kind,
+          async deploy(options) {
+            const deployment = await testbed.deploy(options);
+            runIds.push(deployment.runId);
+            return deployment;
+          },
+        };
+      },
+    });
+    expect(interrupted.interrupted).toBe(true);
+    expect(interrupted.records).toHaveLength(1);
+    expect(interrupted.records[0]?.interrupted).toBe(true);
+    expect(interrupted.records[0]?.results.duration_secs).toBeLessThan(30);
+    expect((await readdir(interrupted.runDir as string)).sort()).toEqual([
+      'local-benchmark-1.json',
+      'run.json',
+      'summary.txt',
+    ]);
+    const docker = createDocker();
+    expect(runIds).toHaveLength(1);
+    const containers = await docker.listContainers({
+      all: true,
+      filters: { label: [`${RUN_LABEL}=${runIds[0]}`] },
+    });
+    expect(containers).toEqual([]);
+  });
+});
