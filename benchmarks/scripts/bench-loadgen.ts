@@ -25,6 +25,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const TX_SIZE = 512;
 const CONNECTIONS = 64;
+/** A short run before each measured one, for both tools. */
+const WARMUP_SECONDS = 1;
 /** autocannon ships no types; a variable specifier keeps tsc from looking for them. */
 const AUTOCANNON: string = 'autocannon';
 
@@ -109,6 +111,18 @@ async function child(args: string[]): Promise<Record<string, number>> {
 async function childOurs(url: string, rate: number, seconds: number, sampleRss: boolean): Promise<void> {
   const { runLoad } = await import('../../src/load/index.js');
   const rss: { second: number; rssMb: number; heapMb: number; inFlight: number }[] = [];
+  // Warm-up outside the measurement (both tools get one): loads lazily required
+  // modules and lets the JIT settle.
+  await runLoad({
+    runId: `bench-warmup-${rate}`,
+    endpoints: [{ nodeId: 'server', rpcUrl: url }],
+    protocol: { kind: 'cometbft', broadcastMode: 'async' },
+    shape: { kind: 'fixed', rate },
+    durationMs: WARMUP_SECONDS * 1000,
+    transactionSizeBytes: TX_SIZE,
+    confirm: 'none',
+    connectionsPerEndpoint: CONNECTIONS,
+  });
   const cpuStart = process.cpuUsage();
   const result = await runLoad({
     runId: `bench-${rate}`,
@@ -175,16 +189,16 @@ async function childAutocannon(url: string, rate: number, seconds: number): Prom
   };
   const tx = Buffer.alloc(TX_SIZE, 0x78).toString('base64');
   const body = `{"jsonrpc":"2.0","id":1,"method":"broadcast_tx_async","params":{"tx":"${tx}"}}`;
-  const cpuStart = process.cpuUsage();
-  const result = await autocannon({
+  const common = {
     url,
     method: 'POST',
     body,
     headers: { 'content-type': 'application/json' },
     connections: CONNECTIONS,
-    overallRate: rate,
-    duration: seconds,
-  });
+  };
+  await autocannon({ ...common, overallRate: rate, duration: WARMUP_SECONDS });
+  const cpuStart = process.cpuUsage();
+  const result = await autocannon({ ...common, overallRate: rate, duration: seconds });
   const cpu = process.cpuUsage(cpuStart);
   const cpuMs = (cpu.user + cpu.system) / 1000;
   process.stdout.write(
