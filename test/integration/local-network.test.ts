@@ -15,6 +15,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { resultJsonSchema } from '../../src/report/schema.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
+import { removeRun } from '../../src/testbed/local/teardown.js';
 
 const docker = createDocker();
 let dir: string;
@@ -146,31 +147,36 @@ describe('local-network on the real engine', () => {
   it('--committee 7 works, and --down removes the network a run without --cleanup left', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     const run = await runCli(['--committee', '7', '--num-transactions', '140', '--transaction-rate', '70']);
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/all 7 nodes ready/);
-    expect(run.stdout).toContain(`remove it with: local-network --down ${run.runId}`);
-    const record = await resultOf(run.runId);
-    expect(record.results.outcomes.committed).toBe(140);
-    expect((record.results.per_node ?? []).map((node) => node.node_id).sort()).toEqual([
-      'node0',
-      'node1',
-      'node2',
-      'node3',
-      'node4',
-      'node5',
-      'node6',
-    ]);
-    const running = await docker.listContainers({ filters: { label: [`${RUN_LABEL}=${run.runId}`] } });
-    expect(running).toHaveLength(7);
+    try {
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/all 7 nodes ready/);
+      expect(run.stdout).toContain(`remove it with: local-network --down ${run.runId}`);
+      const record = await resultOf(run.runId);
+      expect(record.results.outcomes.committed).toBe(140);
+      expect((record.results.per_node ?? []).map((node) => node.node_id).sort()).toEqual([
+        'node0',
+        'node1',
+        'node2',
+        'node3',
+        'node4',
+        'node5',
+        'node6',
+      ]);
+      const running = await docker.listContainers({ filters: { label: [`${RUN_LABEL}=${run.runId}`] } });
+      expect(running).toHaveLength(7);
 
-    // The leftover check sees the running network, anonymous volumes included.
-    const before = await leftovers(run.runId, since);
-    expect(before.filter((item) => item.startsWith('container '))).toHaveLength(7);
-    expect(before.filter((item) => item.startsWith('anonymous volume '))).toHaveLength(7);
+      // The leftover check sees the running network, anonymous volumes included.
+      const before = await leftovers(run.runId, since);
+      expect(before.filter((item) => item.startsWith('container '))).toHaveLength(7);
+      expect(before.filter((item) => item.startsWith('anonymous volume '))).toHaveLength(7);
 
-    const down = await runCli(['--down', run.runId]);
-    expect(down.code).toBe(0);
-    expect(down.stdout).toContain(`run ${run.runId}: removed 7 containers, 1 networks`);
+      const down = await runCli(['--down', run.runId]);
+      expect(down.code).toBe(0);
+      expect(down.stdout).toContain(`run ${run.runId}: removed 7 containers, 1 networks`);
+    } finally {
+      // Whatever failed above, the network does not outlive the test.
+      await removeRun(docker, run.runId, { volumes: true });
+    }
     expect(await leftovers(run.runId, since)).toEqual([]);
   });
 });
