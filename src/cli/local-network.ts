@@ -225,6 +225,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
   const info = args.json ? context.stderr : context.stdout;
   const { shutdown } = context;
   const runId = newRunId();
+  if (context.verbose) context.stderr(`configuration: ${JSON.stringify(args)}`);
   const testbed = new LocalTestbed({
     runId,
     ...(args.committee !== undefined

@@ -92,7 +92,8 @@ function inPath(name: string, env: Env): string[] {
     .map((dir) => join(dir, name));
 }
 
-let cached: Promise<ComposeCli> | undefined;
+/** Per PATH/HOME/DOCKER_CONFIG, so a changed environment is looked at afresh. */
+const detected = new Map<string, Promise<ComposeCli>>();
 
 /**
  * Finds the compose CLI once per process, from the file system (starting docker-compose v1
@@ -101,7 +102,10 @@ let cached: Promise<ComposeCli> | undefined;
  */
 export function detectCompose(env: Env = process.env, cacheDir = '.meshbench/cache'): Promise<ComposeCli> {
   if (env.MESHBENCH_COMPOSE) return probe(env.MESHBENCH_COMPOSE.split(/\s+/), env);
-  cached ??= (async () => {
+  const key = [env.PATH, env.HOME, env.DOCKER_CONFIG, cacheDir].join('|');
+  const known = detected.get(key);
+  if (known) return known;
+  const detection = (async (): Promise<ComposeCli> => {
     const plugin = (await findExecutable(inPath('docker', env)))
       ? await findExecutable(pluginDirs(env).map((dir) => join(dir, 'docker-compose')))
       : undefined;
@@ -121,12 +125,13 @@ export function detectCompose(env: Env = process.env, cacheDir = '.meshbench/cac
         tried.push(`${command.join(' ')}: ${(error as Error).message}`);
       }
     }
-    cached = undefined;
+    detected.delete(key);
     throw new MeshbenchError('DOCKER_UNAVAILABLE', `no compose CLI found (tried ${tried.join('; ')})`, {
       hint: 'install the Docker Compose plugin (docker compose) or docker-compose (apt-get install docker-compose)',
     });
   })();
-  return cached;
+  detected.set(key, detection);
+  return detection;
 }
 
 function kindOf(command: readonly string[], version: string): 'v1' | 'v2' {
