@@ -369,100 +369,69 @@ export class RemoteTestbed implements Testbed {
     let runStarted = false;
     try {
       checkAborted();
-      // Docker on every host.
-      const dockerReports = await this.onAll(agents, concurrency, async (agent): Promise<DockerReport> => {
-        const report = await agent.ensureDocker({
-          ...(signal ? { signal } : {}),
-          log: (line) => this.progress(agent.host.name, 'docker', line),
-        });
-        this.progress(
-          agent.host.name,
-          'docker',
-          `${report.installed ? 'installed' : report.started ? 'started' : 'found'} Docker ${report.serverVersion} on ${report.os} (${report.durationMs} ms)`,
-        );
-        return report;
-      });
-      endStage('docker');
-      checkAborted();
-
-      // The image on every host.
+      // Each host goes through Docker → image → nodes on its own (a pipeline: no host waits for the
+      // slowest one between steps). The first failure stops the others.
       const archive = image
         ? await imageArchive(image, options.cacheDir ?? resolve('.meshbench/cache/images'))
         : undefined;
-      const imageStarted = Date.now();
-      const imageReports = await this.onAll(agents, concurrency, async (agent): Promise<HostImageReport> => {
-        const report =
-          image && archive
-            ? await shipImage(agent, image, archive, signal)
-            : await pullImage(agent, imageReference, signal);
-        const detail =
-          report.action === 'present'
-            ? 'image already present'
-            : report.action === 'shipped'
-              ? `shipped ${(report.bytes / 1e6).toFixed(1)} MB in ${(report.durationMs / 1000).toFixed(1)} s`
-              : `pulled in ${(report.durationMs / 1000).toFixed(1)} s`;
-        this.progress(agent.host.name, 'image', `${imageReference}: ${detail}`);
-        return report;
-      });
-      const imageMs = Date.now() - imageStarted;
-      endStage('image');
-      checkAborted();
-
-      // Nodes.
+      endStage('archive');
       runStarted = true;
       const placements = placeNodes(hosts.length, nodesPerHost);
       const peers = placements
         .map((p) => `${p.nodeId}@${hosts[p.hostIndex]!.address}:${p.ports.p2p}`)
         .join(',');
       const imageToRun = image ? image.id : imageReference;
-      await this.onAll(agents, concurrency, async (agent, hostIndex) => {
-        for (const placement of placements.filter((p) => p.hostIndex === hostIndex)) {
-          const name = containerName(this.runId, placement.nodeId);
-          const labels = [
-            '--label',
-            `${RUN_LABEL}=${this.runId}`,
-            '--label',
-            `${REMOTE_LABEL}=1`,
-            '--label',
-            `${NODE_LABEL}=${placement.nodeId}`,
-          ];
-          const nodeEnv: Record<string, string> = {
-            REFNODE_ID: placement.nodeId,
-            REFNODE_PEERS: peers,
-            REFNODE_RPC_PORT: String(placement.ports.rpc),
-            REFNODE_P2P_PORT: String(placement.ports.p2p),
-            REFNODE_METRICS_PORT: String(placement.ports.metrics),
-            REFNODE_DATA_DIR: '/data',
-            ...options.nodeEnv,
-          };
-          await agent.dockerOk(
-            [
-              'run',
-              '-d',
-              '--name',
-              name,
-              ...labels,
-              ...(image ? ['--label', `${IMAGE_ID_LABEL}=${image.id}`] : []),
-              '--network',
-              'host',
-              '--restart',
-              'no',
-              // the data volume is created by run, labelled like the container (one round trip)
-              '--mount',
-              `type=volume,source=${name},target=/data,volume-label=${RUN_LABEL}=${this.runId},volume-label=${REMOTE_LABEL}=1,volume-label=${NODE_LABEL}=${placement.nodeId}`,
-              ...Object.entries(nodeEnv).flatMap(([key, value]) => ['-e', `${key}=${value}`]),
-              imageToRun,
-            ],
-            `starting ${placement.nodeId}`,
-          );
-          this.progress(
-            agent.host.name,
-            'start',
-            `${placement.nodeId} started (rpc :${placement.ports.rpc}, p2p :${placement.ports.p2p})`,
-          );
-        }
-      });
-      endStage('start');
+      const failFast = new AbortController();
+      const hostSignal = signal ? AbortSignal.any([signal, failFast.signal]) : failFast.signal;
+      const imageStarted = Date.now();
+      let imageDoneAt = imageStarted;
+      const prepared = await this.onAll(
+        agents,
+        concurrency,
+        async (
+          agent,
+          hostIndex,
+        ): Promise<{ docker: DockerReport; image: HostImageReport; startMs: number }> => {
+          try {
+            const dockerReport = await agent.ensureDocker({
+              signal: hostSignal,
+              log: (line) => this.progress(agent.host.name, 'docker', line),
+            });
+            this.progress(
+              agent.host.name,
+              'docker',
+              `${dockerReport.installed ? 'installed' : dockerReport.started ? 'started' : 'found'} Docker ${dockerReport.serverVersion} on ${dockerReport.os} (${dockerReport.durationMs} ms)`,
+            );
+            const imageReport =
+              image && archive
+                ? await shipImage(agent, image, archive, hostSignal)
+                : await pullImage(agent, imageReference, hostSignal);
+            imageDoneAt = Math.max(imageDoneAt, Date.now());
+            const detail =
+              imageReport.action === 'present'
+                ? 'image already present'
+                : imageReport.action === 'shipped'
+                  ? `shipped ${(imageReport.bytes / 1e6).toFixed(1)} MB in ${(imageReport.durationMs / 1000).toFixed(1)} s`
+                  : `pulled in ${(imageReport.durationMs / 1000).toFixed(1)} s`;
+            this.progress(agent.host.name, 'image', `${imageReference}: ${detail}`);
+            const startStarted = Date.now();
+            for (const placement of placements.filter((p) => p.hostIndex === hostIndex)) {
+              if (hostSignal.aborted) break;
+              await this.startNode(agent, placement, peers, imageToRun, image);
+            }
+            return { docker: dockerReport, image: imageReport, startMs: Date.now() - startStarted };
+          } catch (error) {
+            failFast.abort();
+            throw error;
+          }
+        },
+        // a host stopped because another failed reports nothing of its own
+        (reason) => failFast.signal.aborted && isMeshbenchError(reason) && reason.code === 'INTERRUPTED',
+      );
+      const dockerReports = prepared.map((p) => p.docker);
+      const imageReports = prepared.map((p) => p.image);
+      const imageMs = imageDoneAt - imageStarted;
+      endStage('hosts');
       checkAborted();
 
       const endpoints: Endpoint[] = placements.map((p) => {
@@ -533,7 +502,7 @@ export class RemoteTestbed implements Testbed {
         imageId: image?.id,
         imageTransfer: transfer,
         imageTransferMs: imageMs,
-        /** Milliseconds per deploy stage: connect, docker, image, start, ready. */
+        /** Milliseconds per deploy stage: connect, archive (docker save, once), hosts (Docker, image, nodes: per host, in parallel), ready. */
         stageMs,
         imageBytesShipped: imageReports.reduce((sum, r) => sum + r.bytes, 0),
         nodesPerHost,
@@ -548,6 +517,8 @@ export class RemoteTestbed implements Testbed {
           image: imageReports[index]?.action,
           imageBytes: imageReports[index]?.bytes,
           imageMs: imageReports[index]?.durationMs,
+          dockerMs: dockerReports[index]?.durationMs,
+          startMs: prepared[index]?.startMs,
         })),
       };
       return new RemoteDeployment(
@@ -575,23 +546,80 @@ export class RemoteTestbed implements Testbed {
     }
   }
 
-  /** Runs a step on all hosts; if any fails, throws the first failure (others are reported as progress). */
+  private async startNode(
+    agent: RemoteHostAgent,
+    placement: NodePlacement,
+    peers: string,
+    imageToRun: string,
+    image: LocalImage | undefined,
+  ): Promise<void> {
+    const name = containerName(this.runId, placement.nodeId);
+    const labels = [
+      '--label',
+      `${RUN_LABEL}=${this.runId}`,
+      '--label',
+      `${REMOTE_LABEL}=1`,
+      '--label',
+      `${NODE_LABEL}=${placement.nodeId}`,
+    ];
+    const nodeEnv: Record<string, string> = {
+      REFNODE_ID: placement.nodeId,
+      REFNODE_PEERS: peers,
+      REFNODE_RPC_PORT: String(placement.ports.rpc),
+      REFNODE_P2P_PORT: String(placement.ports.p2p),
+      REFNODE_METRICS_PORT: String(placement.ports.metrics),
+      REFNODE_DATA_DIR: '/data',
+      ...this.options.nodeEnv,
+    };
+    await agent.dockerOk(
+      [
+        'run',
+        '-d',
+        '--name',
+        name,
+        ...labels,
+        ...(image ? ['--label', `${IMAGE_ID_LABEL}=${image.id}`] : []),
+        '--network',
+        'host',
+        '--restart',
+        'no',
+        // the data volume is created by run, labelled like the container (one round trip)
+        '--mount',
+        `type=volume,source=${name},target=/data,volume-label=${RUN_LABEL}=${this.runId},volume-label=${REMOTE_LABEL}=1,volume-label=${NODE_LABEL}=${placement.nodeId}`,
+        ...Object.entries(nodeEnv).flatMap(([key, value]) => ['-e', `${key}=${value}`]),
+        imageToRun,
+      ],
+      `starting ${placement.nodeId}`,
+    );
+    this.progress(
+      agent.host.name,
+      'start',
+      `${placement.nodeId} started (rpc :${placement.ports.rpc}, p2p :${placement.ports.p2p})`,
+    );
+  }
+
+  /** Runs a task on all hosts; if any fails, throws the first failure (other failures are reported as progress). */
   private async onAll<R>(
     agents: readonly RemoteHostAgent[],
     concurrency: number,
     task: (agent: RemoteHostAgent, index: number) => Promise<R>,
+    quiet: (reason: unknown) => boolean = () => false,
   ): Promise<R[]> {
     const results = await mapSettled(agents, concurrency, task);
+    const first = results.findIndex((r) => r.status === 'rejected' && !quiet(r.reason));
     results.forEach((result, index) => {
-      if (result.status === 'rejected' && index !== results.findIndex((r) => r.status === 'rejected')) {
+      if (result.status === 'rejected' && index !== first && !quiet(result.reason)) {
         this.progress(agents[index]!.host.name, 'cleanup', `also failed: ${formatError(result.reason)}`);
       }
     });
-    const { values, error } = firstFailure(results);
-    if (error !== undefined)
+    if (first >= 0) {
+      const error = (results[first] as PromiseRejectedResult).reason;
       throw isMeshbenchError(error)
         ? error
         : new MeshbenchError('INTERNAL', formatError(error), { cause: error });
+    }
+    const { values, error } = firstFailure(results);
+    if (error !== undefined) throw error;
     return values;
   }
 }
