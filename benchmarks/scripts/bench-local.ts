@@ -146,6 +146,8 @@ interface CommitteeFigures {
   idleMemoryPerNodeMiB: { mean: number; max: number };
   loadedMemoryPerNodeMiB: { mean: number; max: number };
   cpuPercentPerNodeUnderLoad: { mean: number; max: number };
+  /** Resident set of each node process (VmRSS of PID 1, shared pages of the node binary included). */
+  loadedRssPerNodeMiB: { mean: number; max: number };
   load: { rate: number; transactions: number; committed: number };
 }
 
@@ -168,6 +170,12 @@ async function committeeFigures(committee: number): Promise<CommitteeFigures> {
       confirm: 'none',
     });
     const loaded = await Promise.all(deployment.nodes.map((node) => node.stats()));
+    const rss = await Promise.all(
+      deployment.nodes.map(async (node) => {
+        const status = await node.exec(['cat', '/proc/1/status']);
+        return Number(/^VmRSS:\s+(\d+) kB/m.exec(status.stdout)?.[1] ?? 0) * 1024;
+      }),
+    );
     const summary = (values: number[]) => ({
       mean: round(values.reduce((a, b) => a + b, 0) / values.length, 1),
       max: round(Math.max(...values), 1),
@@ -178,6 +186,7 @@ async function committeeFigures(committee: number): Promise<CommitteeFigures> {
       idleMemoryPerNodeMiB: summary(idle.map((s) => s.memoryBytes / MiB)),
       loadedMemoryPerNodeMiB: summary(loaded.map((s) => s.memoryBytes / MiB)),
       cpuPercentPerNodeUnderLoad: summary(loaded.map((s) => s.cpuPercent)),
+      loadedRssPerNodeMiB: summary(rss.map((bytes) => bytes / MiB)),
       load: { rate, transactions, committed: load.outcomes.ok },
     };
   } finally {
@@ -224,7 +233,7 @@ async function main(): Promise<void> {
     const figures = await committeeFigures(committee);
     perCommittee.push(figures);
     console.log(
-      `committee ${committee}: ready after ${figures.readyAfterMs} ms; memory per node idle ${figures.idleMemoryPerNodeMiB.mean} MiB (max ${figures.idleMemoryPerNodeMiB.max}), after ${figures.load.transactions} tx at ${figures.load.rate} tx/s ${figures.loadedMemoryPerNodeMiB.mean} MiB (max ${figures.loadedMemoryPerNodeMiB.max})`,
+      `committee ${committee}: ready after ${figures.readyAfterMs} ms; memory per node idle ${figures.idleMemoryPerNodeMiB.mean} MiB (max ${figures.idleMemoryPerNodeMiB.max}), after ${figures.load.transactions} tx at ${figures.load.rate} tx/s ${figures.loadedMemoryPerNodeMiB.mean} MiB (max ${figures.loadedMemoryPerNodeMiB.max}), RSS ${figures.loadedRssPerNodeMiB.mean} MiB`,
     );
   }
 
