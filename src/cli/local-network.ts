@@ -58,7 +58,8 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
     .option('startup-wait', {
       type: 'number',
       default: 30,
-      describe: 'Longest wait for readiness, seconds (goes on as soon as every node is ready)',
+      describe:
+        'Longest wait for readiness after the containers started, seconds (goes on as soon as every node is ready)',
     })
     .option('cleanup', {
       type: 'boolean',
