@@ -78,7 +78,8 @@ function loadsRule(value: string): true | string {
     parseLoadList('loads', value);
     return true;
   } catch (error) {
-    return formatError(error);
+    // The flag's message without the flag: "load 100 appears twice; a comma-separated list …".
+    return error instanceof Error ? error.message.replace(/^--loads ".*" is not valid: /, '') : String(error);
   }
 }
 

@@ -274,7 +274,7 @@ describe('benchmark --interactive wizard', () => {
     );
     expect(
       transcript.some((line) =>
-        line.includes('100,100 -> --loads "100,100" is not valid: load 100 appears twice'),
+        line.includes('100,100 -> load 100 appears twice; a comma-separated list'),
       ),
     ).toBe(true);
     expect(said.join('\n')).toContain('Configuration:');
