@@ -10,7 +10,7 @@
 import type { CliContext, CliDefinition } from '../cli/run-cli.js';
 import { badFlag } from '../cli/run-cli.js';
 import { addBenchmarkOptions, benchmarkInputFromArgs, type BenchmarkArgs } from '../cli/benchmark-options.js';
-import { runLoad } from '../load/index.js';
+import { probeEndpoints, runLoad } from '../load/index.js';
 import { testbedFactory } from './testbeds.js';
 import { inquirerAsker, runBenchmarkWizard, type Asker } from '../cli/benchmark-wizard.js';
 import { runCompareCommand } from './compare-command.js';
@@ -102,6 +102,7 @@ export function benchmarkDefinition(
       runBenchmarkCommand(args, context, {
         createTestbed: testbedFactory(),
         runLoad,
+        probeEndpoints: (endpoints, protocol) => probeEndpoints(endpoints, protocol),
         ...deps,
       }),
   };

@@ -39,6 +39,11 @@ export interface BenchmarkDeps {
   ) => Testbed | Promise<Testbed>;
   /** The shared generator (`runLoad` from src/load/index.ts). */
   readonly runLoad: (options: LoadOptions) => Promise<LoadResult>;
+  /** Health probe of attached endpoints before any load (`probeEndpoints` from src/load/index.ts). */
+  readonly probeEndpoints?: (
+    endpoints: readonly Endpoint[],
+    protocol: BenchmarkPlan['protocol'],
+  ) => Promise<void>;
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   /** A terminal to draw progress bars on; absent means plain progress lines. */
@@ -204,7 +209,12 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
 
     const deploy = async (): Promise<{ deployment: Deployment; deployMs: number }> => {
       if (network.kind === 'endpoints') {
-        return { deployment: attachedDeployment(runId, network.urls), deployMs: 0 };
+        const attached = attachedDeployment(runId, network.urls);
+        if (deps.probeEndpoints) {
+          progress.phase(`[endpoints] checking ${attached.endpoints.length} endpoint(s) …`);
+          await deps.probeEndpoints(attached.endpoints, plan.protocol);
+        }
+        return { deployment: attached, deployMs: 0 };
       }
       const started = now();
       progress.deployStart(`[${kind}] deploying`, plan.startupWaitSecs);

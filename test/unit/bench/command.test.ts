@@ -273,9 +273,7 @@ describe('benchmark --interactive wizard', () => {
       'Duration per load level, seconds: 0 -> enter a whole number of seconds from 1 to 604800',
     );
     expect(
-      transcript.some((line) =>
-        line.includes('100,100 -> load 100 appears twice; a comma-separated list'),
-      ),
+      transcript.some((line) => line.includes('100,100 -> load 100 appears twice; a comma-separated list')),
     ).toBe(true);
     expect(said.join('\n')).toContain('Configuration:');
     expect(said.join('\n')).toContain('local loads:       10, 20 tx/s');

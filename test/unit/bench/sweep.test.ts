@@ -197,7 +197,10 @@ describe('runBenchmark', () => {
     expect(outcome.levels).toHaveLength(2);
     for (const level of outcome.levels) {
       // the parts add up: level = duration + settle + generator tail + orchestrator
-      expect(level.levelMs).toBeCloseTo(3000 + level.settleMs + level.generatorTailMs + level.orchestratorMs, 6);
+      expect(level.levelMs).toBeCloseTo(
+        3000 + level.settleMs + level.generatorTailMs + level.orchestratorMs,
+        6,
+      );
       expect(level.overheadMs).toBeCloseTo(level.generatorTailMs + level.orchestratorMs, 6);
     }
     const summary = await readFile(join(outcome.runDir as string, 'summary.txt'), 'utf8');
@@ -359,6 +362,19 @@ describe('runBenchmark', () => {
     expect(h.log).toEqual([]);
     expect(h.loads[0]?.endpoints[0]?.rpcUrl).toBe(nodes.url);
     expect(outcome.records[0]?.network_type).toBe('endpoints');
+  });
+
+  it('probes attached endpoints first and stops before any load when one does not answer', async () => {
+    const h = harness();
+    await expect(
+      runBenchmark(await plan({ endpoints: 'http://127.0.0.1:9', loads: '5', consoleOutput: false }), {
+        ...h.deps,
+        probeEndpoints: async (endpoints) => {
+          throw new Error(`endpoint ${endpoints[0]?.rpcUrl} does not answer`);
+        },
+      }),
+    ).rejects.toThrow('endpoint http://127.0.0.1:9 does not answer');
+    expect(h.loads).toEqual([]);
   });
 
   it('records a mempool that does not drain, bounded by the settle timeout', async () => {
