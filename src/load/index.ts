@@ -262,8 +262,10 @@ export function buildLoadResult(
   const confirming = options.confirm === 'commit';
   const outcomes = recorder.outcomes();
   const spanMs = recorder.lastSendMs - recorder.firstSendMs;
-  const achievedRate =
-    recorder.sent > 1 && spanMs > 0
+  const fitted = recorder.sendRate();
+  const achievedRate = Number.isFinite(fitted)
+    ? fitted
+    : recorder.sent > 1 && spanMs > 0
       ? (recorder.sent - 1) / (spanMs / 1000)
       : durationSecs > 0
         ? recorder.sent / durationSecs

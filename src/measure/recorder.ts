@@ -126,6 +126,8 @@ export interface RecorderState {
   readonly sent: number;
   readonly firstSendMs: number;
   readonly lastSendMs: number;
+  /** Sum over the merged shards of each one's least-squares send rate (tx/s); NaN when unknown. */
+  readonly sendRate: number;
   readonly histograms: {
     readonly ackCorrected: string;
     readonly ackUncorrected: string;
@@ -178,6 +180,11 @@ export class Recorder {
   sent = 0;
   firstSendMs = Infinity;
   lastSendMs = -Infinity;
+  /** Running least-squares fit of "sends so far" against actual send time (this shard's own sends). */
+  private fit = { count: 0, meanT: 0, meanN: 0, coMoment: 0, m2T: 0 };
+  /** Rates of merged shards (tx/s). */
+  private mergedSendRate = 0;
+  private mergedShards = 0;
   readonly ackCorrected = newLatencyHistogram();
   readonly ackUncorrected = newLatencyHistogram();
   readonly commitCorrected = newLatencyHistogram();
@@ -234,6 +241,17 @@ export class Recorder {
     this.sent++;
     if (sentAtMs < this.firstSendMs) this.firstSendMs = sentAtMs;
     if (sentAtMs > this.lastSendMs) this.lastSendMs = sentAtMs;
+    // Welford-style update of the regression of the send index on the send time (s).
+    const fit = this.fit;
+    const t = sentAtMs / 1000;
+    const n = fit.count;
+    fit.count++;
+    const dt = t - fit.meanT;
+    fit.meanT += dt / fit.count;
+    const dn = n - fit.meanN;
+    fit.meanN += dn / fit.count;
+    fit.coMoment += dt * (n - fit.meanN);
+    fit.m2T += dt * (t - fit.meanT);
     recordMicros(this.lag, lagMs * 1000);
     if (late) this.counts.late++;
     const nodeState = this.nodes[node];
@@ -335,6 +353,7 @@ export class Recorder {
       sent: this.sent,
       firstSendMs: this.firstSendMs,
       lastSendMs: this.lastSendMs,
+      sendRate: this.sendRate(),
       histograms: {
         ackCorrected: encodeHistogram(this.ackCorrected),
         ackUncorrected: encodeHistogram(this.ackUncorrected),
@@ -383,6 +402,10 @@ export class Recorder {
     this.sent += state.sent;
     this.firstSendMs = Math.min(this.firstSendMs, state.firstSendMs);
     this.lastSendMs = Math.max(this.lastSendMs, state.lastSendMs);
+    if (Number.isFinite(state.sendRate)) {
+      this.mergedSendRate += state.sendRate;
+      this.mergedShards++;
+    } else if (state.sent > 1) this.mergedShards = -Infinity; // a shard without a fit: no total
     mergeEncoded(this.ackCorrected, state.histograms.ackCorrected);
     mergeEncoded(this.ackUncorrected, state.histograms.ackUncorrected);
     mergeEncoded(this.commitCorrected, state.histograms.commitCorrected);
@@ -415,6 +438,19 @@ export class Recorder {
       into.ok += from.ok;
       into.failed += from.failed;
     }
+  }
+
+  /**
+   * Achieved send rate (tx/s): the slope of a least-squares line through (actual send
+   * time, number of sends so far), summed over merged shards. Unlike (n − 1) / span, it
+   * is not thrown off by one late first or last send. NaN with fewer than 2 sends.
+   */
+  sendRate(): number {
+    const fit = this.fit;
+    const own = fit.count >= 2 && fit.m2T > 0 ? fit.coMoment / fit.m2T : Number.NaN;
+    if (this.mergedShards === 0) return own;
+    if (this.mergedShards < 0) return Number.NaN;
+    return fit.count >= 2 ? this.mergedSendRate + own : this.mergedSendRate;
   }
 
   static fromStates(nodeIds: readonly string[], states: readonly RecorderState[]): Recorder {

@@ -79,8 +79,19 @@ describe('Recorder', () => {
     expect(merged.perNode(true)).toEqual(one.perNode(true));
     expect(merged.timeSeries(true, 5)).toEqual(one.timeSeries(true, 5));
     expect(merged.sent).toBe(500);
+    // One send per ms: 1000 tx/s, whether fitted on one recorder or summed over two shards.
+    expect(one.sendRate()).toBeCloseTo(1000, 6);
+    expect(merged.sendRate()).toBeCloseTo(1000, 6);
     expect(merged.failed()).toBe(50);
     expect(merged.outcomes().late).toBe(10);
+  });
+
+  it('fits the achieved send rate, unmoved by one late first send', () => {
+    const r = new Recorder(['a']);
+    r.recordSend('measured', 0, 0, 40, 40, true); // first send 40 ms late
+    for (let i = 1; i < 1000; i++) r.recordSend('measured', 0, 0, i * 2, 0, false); // 500 tx/s
+    expect(Math.abs(r.sendRate() - 500) / 500).toBeLessThan(0.001);
+    // The span formula would say (1000 - 1) / 1.958 s = 510 tx/s.
   });
 
   it('late records into a compacted second are still counted', () => {
