@@ -7,6 +7,7 @@
  * Everything that touches the world comes in through `deps` (testbed factories,
  * the generator, clock, output), so tests and the CLI pass their own.
  */
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createUniqueDir, writeFileAtomic } from '../common/atomic-write.js';
 import { MeshbenchError } from '../common/errors.js';
@@ -136,9 +137,16 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
     files.push(path);
   };
 
-  for (const network of plan.networks) {
-    if (aborted()) break;
-    await runNetwork(network);
+  try {
+    for (const network of plan.networks) {
+      if (aborted()) break;
+      await runNetwork(network);
+    }
+  } catch (error) {
+    // Nothing ran (deploy or probe failed): leave no empty run folder behind.
+    if (runDir && records.length === 0)
+      await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+    throw error;
   }
 
   // Comparison when both network types ran.

@@ -369,12 +369,15 @@ describe('runBenchmark', () => {
     await expect(
       runBenchmark(await plan({ endpoints: 'http://127.0.0.1:9', loads: '5', consoleOutput: false }), {
         ...h.deps,
+        newRunId: () => 'probe-fails',
         probeEndpoints: async (endpoints) => {
           throw new Error(`endpoint ${endpoints[0]?.rpcUrl} does not answer`);
         },
       }),
     ).rejects.toThrow('endpoint http://127.0.0.1:9 does not answer');
     expect(h.loads).toEqual([]);
+    // no empty run folder is left behind
+    expect((await readdir(dir)).filter((name) => name.startsWith('run-probe-'))).toEqual([]);
   });
 
   it('records a mempool that does not drain, bounded by the settle timeout', async () => {
