@@ -35,17 +35,8 @@ fail() {
   exit 2
 }
 
-is_positive_int() { [[ $1 =~ ^[0-9]+$ ]] && [ "$((10#$1))" -ge 1 ]; }
-is_load_list() {
-  [[ $1 =~ ^[0-9]+(,[0-9]+)*$ ]] || return 1
-  local seen=',' load loads
-  IFS=',' read -r -a loads <<<"$1"
-  for load in "${loads[@]}"; do
-    [ "$((10#$load))" -ge 1 ] || return 1
-    case "$seen" in *",$((10#$load)),"*) return 1 ;; esac
-    seen="$seen$((10#$load)),"
-  done
-}
+# shellcheck source=lib/checks.sh
+. examples/lib/checks.sh
 
 network_type=local
 committee=4
@@ -99,11 +90,7 @@ args=(npx --no-install benchmark --network-type "$network_type" --duration "$dur
 [ -n "$hosts_file" ] && args+=(--hosts-file "$hosts_file")
 [ "$cleanup" = yes ] && args+=(--cleanup)
 
-printed=''
-for word in "${args[@]}"; do
-  if [[ $word =~ ^[A-Za-z0-9_./,:=@%+-]+$ ]]; then quoted=$word; else printf -v quoted '%q' "$word"; fi
-  printed+="${printed:+ }$quoted"
-done
+printed=$(shell_join "${args[@]}")
 if [ "${MESHBENCH_DRY_RUN:-0}" = 1 ]; then
   printf '%s\n' "$printed"
   exit 0

@@ -5,6 +5,9 @@
 # at the confirmation cancel without starting anything.
 # MESHBENCH_DRY_RUN=1 prints the final command instead of running it.
 
+# shellcheck source=checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
+
 WIZARD_STARTED_COMMAND=0
 
 wizard_cancel() {
@@ -56,23 +59,6 @@ ask_yes_no() {
   done
 }
 
-is_positive_int() { [[ $1 =~ ^[0-9]+$ ]] && [ "$((10#$1))" -ge 1 ]; }
-is_non_negative_int() { [[ $1 =~ ^[0-9]+$ ]]; }
-is_network_type() { case "$1" in local | remote | both) return 0 ;; *) return 1 ;; esac; }
-
-# A comma-separated list of distinct whole loads, each >= 1.
-is_load_list() {
-  [[ $1 =~ ^[0-9]+(,[0-9]+)*$ ]] || return 1
-  local seen=',' load
-  IFS=',' read -r -a __loads <<<"$1"
-  for load in "${__loads[@]}"; do
-    [ "$((10#$load))" -ge 1 ] || return 1
-    case "$seen" in *",$((10#$load)),"*) return 1 ;; esac
-    seen="$seen$((10#$load)),"
-  done
-}
-
-is_nonempty() { [ -n "$1" ]; }
 is_existing_file() { [ -f "$1" ] && [ -r "$1" ]; }
 
 # Checks a hosts env file: node 0 is defined, and every key file it names is readable.
@@ -134,16 +120,6 @@ check_environment() {
       exit 1
     fi
   fi
-}
-
-# Joins words for display, quoting only those that need it.
-shell_join() {
-  local out='' word quoted
-  for word in "$@"; do
-    if [[ $word =~ ^[A-Za-z0-9_./,:=@%+-]+$ ]]; then quoted=$word; else printf -v quoted '%q' "$word"; fi
-    out+="${out:+ }$quoted"
-  done
-  printf '%s' "$out"
 }
 
 # Prints the command; runs it unless MESHBENCH_DRY_RUN=1. Exits with its status.
