@@ -5,6 +5,7 @@
 import { MeshbenchError } from '../common/errors.js';
 import { PROTOCOL_KINDS } from '../protocols/protocol.js';
 import { MAX_TRANSACTION_SIZE_BYTES } from './payload.js';
+import { createTargetPicker } from './targets.js';
 import type { LoadOptions } from './types.js';
 
 function bad(message: string, hint: string): MeshbenchError {
@@ -117,4 +118,6 @@ export function validateLoadOptions(options: LoadOptions): void {
   checkPositiveInteger(options.pipelining, 'pipelining');
   checkPositiveInteger(options.maxInFlight, 'max in-flight');
   checkPositiveInteger(options.workers, 'workers');
+  // Unknown target nodes or unusable weights fail here, not inside a worker.
+  createTargetPicker(options.endpoints, options.target);
 }
