@@ -59,6 +59,10 @@ export interface BenchmarkPlan {
   readonly faults: number;
   readonly crashRecovery: boolean;
   readonly crashIntervalSecs: number;
+  /** Generator worker threads sharing the schedule. */
+  readonly workers: number;
+  /** HTTP connections per endpoint. */
+  readonly connectionsPerEndpoint: number;
   /** Longest wait for the mempools to drain after each load level. */
   readonly settleTimeoutSecs: number;
   readonly settlePollMs: number;
@@ -97,6 +101,8 @@ export interface BenchmarkInput {
   readonly crashRecovery?: boolean | string | undefined;
   readonly crashInterval?: number | string | undefined;
   readonly settleTimeout?: number | string | undefined;
+  readonly workers?: number | string | undefined;
+  readonly connections?: number | string | undefined;
 }
 
 type LoadListInput = string | number | readonly (string | number)[] | undefined;
@@ -218,6 +224,8 @@ const fieldsSchema = z.object({
   crashRecovery: looseBoolean.default(false),
   crashInterval: wholeNumber(1, 24 * 3600, 'seconds').default(DEFAULTS.crashIntervalSecs),
   settleTimeout: wholeNumber(0, 3600, 'seconds').default(DEFAULTS.settleTimeoutSecs),
+  workers: wholeNumber(1, 64, 'worker threads').default(1),
+  connections: wholeNumber(1, 10_000, 'connections').default(64),
 });
 
 /** camelCase input key → the flag users typed. */
@@ -384,6 +392,8 @@ export async function buildBenchmarkPlan(
     faults: fields.faults,
     crashRecovery: fields.crashRecovery,
     crashIntervalSecs: fields.crashInterval,
+    workers: fields.workers,
+    connectionsPerEndpoint: fields.connections,
     settleTimeoutSecs: fields.settleTimeout,
     settlePollMs: DEFAULTS.settlePollMs,
   };

@@ -289,6 +289,8 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
           warmupMs: plan.warmupSecs * 1000,
           transactionSizeBytes: plan.transactionSizeBytes,
           confirm: plan.confirm,
+          workers: plan.workers,
+          connectionsPerEndpoint: plan.connectionsPerEndpoint,
           ...(deps.signal ? { signal: deps.signal } : {}),
           onProgress: (p) => progress.levelTick(p.elapsedMs, p.sent, p.committed),
         });

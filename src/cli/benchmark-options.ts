@@ -48,6 +48,8 @@ export interface BenchmarkArgs {
   readonly 'crash-recovery'?: boolean;
   readonly 'crash-interval'?: string;
   readonly 'settle-timeout'?: string;
+  readonly workers?: string;
+  readonly connections?: string;
   readonly interactive?: boolean;
 }
 
@@ -132,6 +134,8 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
         String(DEFAULTS.settleTimeoutSecs),
       ),
     )
+    .option('workers', text('Generator worker threads sharing the schedule', GROUP_LOAD, '1'))
+    .option('connections', text('HTTP connections per endpoint', GROUP_LOAD, '64'))
     .option('output-dir', text('Folder for the run folders', GROUP_OUTPUT, DEFAULTS.outputDir))
     .option('console-output', flag('Print results to the console', GROUP_OUTPUT, 'true'))
     .option('file-output', flag('Write JSON and text results', GROUP_OUTPUT, 'true'))
@@ -196,6 +200,8 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     crashRecovery: last(args['crash-recovery']),
     crashInterval: last(args['crash-interval']),
     settleTimeout: last(args['settle-timeout']),
+    workers: last(args.workers),
+    connections: last(args.connections),
   };
 }
 

@@ -199,6 +199,11 @@ describe('benchmark plan: bad input, one line naming flag, value and rule, exit 
     ],
     ['zero runs', ['--runs', '0'], /^--runs "0" is not valid/],
     [
+      'zero workers',
+      ['--workers', '0'],
+      /^--workers "0" is not valid: a whole number of worker threads from 1 to 64/,
+    ],
+    [
       'an unknown protocol',
       ['--protocol', 'grpc'],
       /^--protocol "grpc" is not valid: one of cometbft, etcd, http/,
