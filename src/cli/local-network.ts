@@ -16,7 +16,9 @@ import type {
   LoadResult,
   ProtocolOptions,
 } from '../load/types.js';
-import { createDocker, checkEngine } from '../testbed/local/docker-engine.js';
+import { EngineApi } from '../testbed/local/engine-api.js';
+import { checkEngine } from '../testbed/local/engine-checks.js';
+import { loadDocker } from '../testbed/local/docker-loader.js';
 import { DEFAULT_COMPOSE_PATH, LocalTestbed, type LocalDeployment } from '../testbed/local/local-testbed.js';
 import { listLocalRuns, removeRun } from '../testbed/local/teardown.js';
 import { badFlag, runCli, type CliContext, type CliDefinition } from './run-cli.js';
@@ -198,8 +200,8 @@ export function renderSummary(result: LoadResult, context: { nodes: number; read
 }
 
 async function runDown(args: LocalNetworkArgs, context: CliContext): Promise<number> {
-  const docker = createDocker();
-  await checkEngine(docker);
+  await checkEngine(EngineApi.fromEnv());
+  const docker = await loadDocker();
   const runIds = args.down ? [args.down] : await listLocalRuns(docker);
   if (runIds.length === 0) {
     context.stdout('no local-network runs left to remove');
@@ -240,7 +242,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
   info(`run ${runId}: starting the local network`);
   // A forced exit (second Ctrl-C) during start-up still removes what was created.
   let unregister = shutdown.onForce(async () => {
-    await removeRun(testbed.docker, runId, { volumes: true });
+    await removeRun(await testbed.getDocker(), runId, { volumes: true });
   });
   let deployment: LocalDeployment;
   try {
@@ -251,7 +253,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
   const cleanup = args.cleanup || args.cleanupThorough;
   if (cleanup) {
     unregister = shutdown.onForce(async () => {
-      await removeRun(testbed.docker, runId, { volumes: args.cleanupThorough });
+      await removeRun(await testbed.getDocker(), runId, { volumes: args.cleanupThorough });
     });
   }
   let exitCode = 0;

@@ -2,7 +2,7 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Endpoint, NodeHandle, NodeStats } from '../testbed.js';
-import { containerLogs } from './docker-engine.js';
+import { containerLogs } from './container-logs.js';
 
 interface EngineStats {
   cpu_stats?: { cpu_usage?: { total_usage?: number }; system_cpu_usage?: number; online_cpus?: number };

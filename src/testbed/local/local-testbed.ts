@@ -35,7 +35,10 @@ import {
   type ComposeCli,
   type ComposeProjectRef,
 } from './compose-cli.js';
-import { checkEngine, checkImages, containerLogs, createDocker, type EngineFacts } from './docker-engine.js';
+import { containerLogs } from './container-logs.js';
+import { loadDocker } from './docker-loader.js';
+import { EngineApi } from './engine-api.js';
+import { checkEngine, checkImages, type EngineFacts } from './engine-checks.js';
 import { DockerNodeHandle } from './docker-node-handle.js';
 import { availableMemoryBytes, checkMemory, nodeMemoryBytes } from './memory.js';
 import { findPortConflicts, pickFreePorts, type PortConflict } from './ports.js';
@@ -123,18 +126,22 @@ export class LocalTestbed implements Testbed {
   runId: string;
   #deployed = false;
   readonly #env: Env;
-  readonly #docker: Docker;
+  readonly #api: EngineApi;
+  #docker: Promise<Docker> | undefined;
   readonly #log: (line: string) => void;
 
   constructor(options: LocalTestbedOptions = {}) {
     this.options = options;
     this.runId = options.runId ?? newRunId();
     this.#env = options.env ?? process.env;
-    this.#docker = options.docker ?? createDocker(this.#env);
+    this.#api = EngineApi.fromEnv(this.#env);
+    if (options.docker) this.#docker = Promise.resolve(options.docker);
     this.#log = options.log ?? (() => undefined);
   }
 
-  get docker(): Docker {
+  /** The dockerode client (imported on first use). */
+  getDocker(): Promise<Docker> {
+    this.#docker ??= loadDocker(this.#env);
     return this.#docker;
   }
 
@@ -193,7 +200,7 @@ export class LocalTestbed implements Testbed {
     // Input and machine checks, concurrently; errors reported in a fixed order.
     const [modelResult, engineResult, cliResult, memoryResult] = await Promise.allSettled([
       this.#loadModel(),
-      checkEngine(this.#docker, this.#env),
+      checkEngine(this.#api, this.#env),
       detectCompose(this.#env),
       availableMemoryBytes(),
     ]);
@@ -210,7 +217,7 @@ export class LocalTestbed implements Testbed {
     );
 
     const imageIds = await checkImages(
-      this.#docker,
+      this.#api,
       model.services.map((service) => ({
         service: service.name,
         image: service.image,
@@ -222,9 +229,9 @@ export class LocalTestbed implements Testbed {
     /** Writes the generated project on ports that are free now (again after a lost race). */
     const generate = async (avoid: ReadonlySet<number>) => {
       if (committee === undefined) return;
-      const rpc = await pickFreePorts(this.#docker, committee, SEED_RPC_BASE_PORT, avoid);
+      const rpc = await pickFreePorts(this.#api, committee, SEED_RPC_BASE_PORT, avoid);
       const metrics = await pickFreePorts(
-        this.#docker,
+        this.#api,
         committee,
         Math.max(SEED_METRICS_BASE_PORT, (rpc.at(-1) ?? SEED_RPC_BASE_PORT) + 1),
         new Set([...avoid, ...rpc]),
@@ -252,7 +259,7 @@ export class LocalTestbed implements Testbed {
       const needs = model.publishedPorts.flatMap((port) =>
         port.hostPort === undefined ? [] : [{ ...port, hostPort: port.hostPort }],
       );
-      const conflicts = await findPortConflicts(this.#docker, needs);
+      const conflicts = await findPortConflicts(this.#api, needs);
       if (conflicts.length > 0) throw describeConflicts(conflicts, false, path);
     }
 
@@ -282,7 +289,11 @@ export class LocalTestbed implements Testbed {
       );
       const upStartedMs = performance.now();
       phasesMs.checks = Math.round(upStartedMs - startedAtMs);
-      let up = await composeUp(cli, project, this.#env);
+      const upPromise = composeUp(cli, project, this.#env);
+      // dockerode loads while compose starts the containers (off the start-up path).
+      const dockerPromise = this.getDocker();
+      let up = await upPromise;
+      const docker = await dockerPromise;
       // A generated committee lost a race for its ports with another run: new ports, again.
       const avoid = new Set(usedPorts);
       for (let attempt = 1; attempt < 3 && committee !== undefined && up.code !== 0; attempt++) {
@@ -290,7 +301,7 @@ export class LocalTestbed implements Testbed {
         this.#log(
           `a port was taken while starting (${composeErrorLine(up.stderr)}); retrying on other ports`,
         );
-        await removeRun(this.#docker, this.runId, { volumes: true });
+        await removeRun(docker, this.runId, { volumes: true });
         for (const port of (await generate(avoid)) ?? []) avoid.add(port);
         up = await composeUp(cli, project, this.#env);
       }
@@ -309,7 +320,7 @@ export class LocalTestbed implements Testbed {
       if (signal?.aborted)
         throw new MeshbenchError('INTERRUPTED', 'interrupted while the network was starting');
 
-      const nodes = await this.#resolveNodes(model.nodes, project);
+      const nodes = await this.#resolveNodes(docker, model.nodes, project);
       const byId = new Map(nodes.map((node) => [node.nodeId, node]));
       const protocolOf = (nodeId: string) =>
         model.nodes.find((spec) => spec.service === byId.get(nodeId)?.service)?.protocol ??
@@ -354,7 +365,7 @@ export class LocalTestbed implements Testbed {
         `phases: checks ${phasesMs.checks} ms, compose up ${phasesMs.composeUp} ms, until ready ${phasesMs.ready} ms`,
       );
       return new LocalDeployment({
-        docker: this.#docker,
+        docker,
         project,
         nodes,
         readyAfterMs,
@@ -375,7 +386,9 @@ export class LocalTestbed implements Testbed {
       });
     } catch (error) {
       // Nothing is left half-started.
-      const removal = await removeRun(this.#docker, this.runId, { volumes: true }).catch(() => undefined);
+      const removal = await removeRun(await this.getDocker(), this.runId, { volumes: true }).catch(
+        () => undefined,
+      );
       if (removal && removal.errors.length > 0)
         this.#log(`cleanup after failure: ${removal.errors.join('; ')}`);
       if (committee !== undefined) await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
@@ -388,8 +401,12 @@ export class LocalTestbed implements Testbed {
     }
   }
 
-  async #resolveNodes(specs: readonly ComposeNodeSpec[], project: LocalProject): Promise<DockerNodeHandle[]> {
-    const containers = await this.#docker.listContainers({
+  async #resolveNodes(
+    docker: Docker,
+    specs: readonly ComposeNodeSpec[],
+    project: LocalProject,
+  ): Promise<DockerNodeHandle[]> {
+    const containers = await docker.listContainers({
       all: true,
       filters: { label: [`${COMPOSE_PROJECT_LABEL}=${project.projectName}`] },
     });
@@ -406,10 +423,10 @@ export class LocalTestbed implements Testbed {
       for (const container of mine) {
         const nodeId =
           mine.length === 1 ? spec.service : `${spec.service}-${container.Labels[COMPOSE_NUMBER_LABEL]}`;
-        const info = await this.#docker.getContainer(container.Id).inspect();
+        const info = await docker.getContainer(container.Id).inspect();
         if (info.State.Status === 'exited' || info.State.Status === 'dead') {
           // It died before its ports could be read: say so, with its last words.
-          const logs = await containerLogs(this.#docker, container.Id, 5).catch(() => '');
+          const logs = await containerLogs(docker, container.Id, 5).catch(() => '');
           this.#log(`--- ${nodeId}: last log lines ---\n${logs.trimEnd() || '(none)'}`);
           throw new ReadinessError(
             deathMessage(nodeId, info.State.Status, info.State.ExitCode, logs),
@@ -445,7 +462,7 @@ export class LocalTestbed implements Testbed {
           ...(metrics ? { metricsUrl: `http://${metrics}/metrics` } : {}),
           host: 'local',
         };
-        handles.push(new DockerNodeHandle(this.#docker, nodeId, spec.service, container.Id, endpoint));
+        handles.push(new DockerNodeHandle(docker, nodeId, spec.service, container.Id, endpoint));
       }
     }
     return handles;

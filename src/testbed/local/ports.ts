@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:net';
 import { readFile, readdir, readlink } from 'node:fs/promises';
-import type Docker from 'dockerode';
+import type { ContainerInfo } from 'dockerode';
 import { RUN_LABEL } from '../../common/run-id.js';
 
 export interface PortNeed {
@@ -31,13 +31,18 @@ export function isPortFree(port: number, host = ''): Promise<boolean> {
   });
 }
 
+/** What is needed of an engine client here (dockerode, or the light EngineApi). */
+export interface ContainerLister {
+  listContainers(options?: { all?: boolean }): Promise<ContainerInfo[]>;
+}
+
 interface PublishedByContainer {
   readonly name: string;
   readonly runId: string | undefined;
   readonly port: number;
 }
 
-async function containerPorts(docker: Docker): Promise<PublishedByContainer[]> {
+async function containerPorts(docker: ContainerLister): Promise<PublishedByContainer[]> {
   const containers = await docker.listContainers();
   return containers.flatMap((container) =>
     (container.Ports ?? [])
@@ -102,7 +107,10 @@ export async function processHoldingPort(port: number): Promise<string | undefin
  * The needed host ports that are taken, each with its holder. Checks both a bind
  * (anything listening) and the engine's published ports (which may not listen on the host).
  */
-export async function findPortConflicts(docker: Docker, needs: readonly PortNeed[]): Promise<PortConflict[]> {
+export async function findPortConflicts(
+  docker: ContainerLister,
+  needs: readonly PortNeed[],
+): Promise<PortConflict[]> {
   if (needs.length === 0) return [];
   const published = await containerPorts(docker);
   const conflicts: PortConflict[] = [];
@@ -128,7 +136,7 @@ export async function findPortConflicts(docker: Docker, needs: readonly PortNeed
  * container publishes.
  */
 export async function pickFreePorts(
-  docker: Docker,
+  docker: ContainerLister,
   count: number,
   start: number,
   taken: ReadonlySet<number> = new Set(),
