@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../src/common/atomic-write.js';
 import { hostsFromVariables, type HostsConfig } from '../../src/config/hosts.js';
 import { imageArchive, inspectLocalImage } from '../../src/testbed/remote/image-transfer.js';
+import { cometbftProbe, waitForReady } from '../../src/testbed/local/readiness.js';
 import { DEFAULT_IMAGE, RemoteTestbed } from '../../src/testbed/remote/remote-testbed.js';
 import {
   docker,
@@ -32,6 +33,7 @@ const DIR = resolve('.meshbench/sandbox-bench');
 /** A tag of its own, so a rebuild of meshbench/refnode:latest during the run changes nothing here. */
 const BENCH_IMAGE = `meshbench/refnode:bench-${process.pid}`;
 let benchImageId = '';
+let archiveDir = '';
 /** The sandbox hosts' own Docker storage: overlay2 on tmpfs (default) or vfs on disk. */
 const INNER_STORAGE = (process.env.BENCH_REMOTE_INNER_STORAGE ?? 'overlay2') as InnerStorage;
 
@@ -58,6 +60,52 @@ interface DeployFigure {
   readonly stageMs: Readonly<Record<string, number>>;
 }
 
+/**
+ * The reference: the same nodes started on the same hosts with no meshbench and no SSH
+ * (`docker exec <host> docker run …` in parallel), and the same readiness wait. Its
+ * 8-to-2 ratio is what the hardware gives (the emulated hosts share this machine's cores).
+ */
+async function referenceOnce(state: SandboxState, count: number): Promise<number> {
+  const hosts = state.hosts.slice(0, count);
+  const peers = hosts.map((host, i) => `node${i}@${host.address}:26656`).join(',');
+  const started = performance.now();
+  await Promise.all(
+    hosts.map(async (host, i) => {
+      const result = await docker([
+        'exec',
+        host.container,
+        'docker',
+        'run',
+        '-d',
+        '--name',
+        'bench-reference',
+        '--network',
+        'host',
+        '-e',
+        `REFNODE_ID=node${i}`,
+        '-e',
+        `REFNODE_PEERS=${peers}`,
+        '-e',
+        'REFNODE_DATA_DIR=/data',
+        benchImageId,
+      ]);
+      if (result.exitCode !== 0) throw new Error(`reference docker run on ${host.name}: ${result.stderr}`);
+    }),
+  );
+  await waitForReady({
+    targets: hosts.map((host, i) => ({ nodeId: `node${i}`, rpcUrl: `http://${host.address}:26657` })),
+    probeFor: () => cometbftProbe(count - 1),
+    timeoutMs: 120_000,
+    intervalMs: 100,
+  });
+  const elapsedMs = Math.round(performance.now() - started);
+  await Promise.all(
+    hosts.map((host) => docker(['exec', host.container, 'docker', 'rm', '-f', '-v', 'bench-reference'])),
+  );
+  process.stderr.write(`  reference ${count} hosts: start + ready ${(elapsedMs / 1000).toFixed(2)} s\n`);
+  return elapsedMs;
+}
+
 async function deployOnce(
   state: SandboxState,
   count: number,
@@ -74,6 +122,7 @@ async function deployOnce(
   const testbed = new RemoteTestbed({
     hosts: hostsFor(state, count),
     image: BENCH_IMAGE,
+    cacheDir: archiveDir,
     strictHostKeyChecking: 'yes',
     startupWaitMs: 120_000,
   });
@@ -138,15 +187,16 @@ async function main(): Promise<void> {
     await measure();
   } finally {
     await docker(['image', 'rm', BENCH_IMAGE]);
+    if (archiveDir) await rm(archiveDir, { recursive: true, force: true });
   }
 }
 
 async function measure(): Promise<void> {
   const image = await inspectLocalImage(BENCH_IMAGE);
   benchImageId = image.id;
-  const archiveDir = await mkdtemp(join(tmpdir(), 'meshbench-bench-archive-'));
+  // a fresh folder, so the save is timed; the deploys then reuse this archive
+  archiveDir = await mkdtemp(join(tmpdir(), 'meshbench-bench-archive-'));
   const archive = await imageArchive(image, archiveDir);
-  await rm(archiveDir, { recursive: true, force: true });
   process.stderr.write(
     `image ${DEFAULT_IMAGE} (as ${BENCH_IMAGE}): ${(image.sizeBytes / 1e6).toFixed(1)} MB, archive ${(archive.compressedBytes / 1e6).toFixed(1)} MB gzip in ${(archive.saveMs / 1000).toFixed(2)} s\n`,
   );
@@ -158,12 +208,17 @@ async function measure(): Promise<void> {
   process.stderr.write(`sandbox: ${state.hosts.length} hosts up in ${(sandboxUpMs / 1000).toFixed(1)} s\n`);
   const figures: DeployFigure[] = [];
   const failures: { hosts: number; mode: string; error: string }[] = [];
+  const reference: { hosts: number; ms: number }[] = [];
   try {
     // Shipping: each size once (a fresh ship to every host), smallest first.
     for (const count of SIZES) await attempt(state, count, 'ship', figures, failures);
     // Image present: interleaved repetitions, so drift from other load on the machine hits all sizes alike.
-    for (let rep = 0; rep < REPS; rep++)
-      for (const count of SIZES) await attempt(state, count, 'present', figures, failures);
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const count of SIZES) {
+        await attempt(state, count, 'present', figures, failures);
+        reference.push({ hosts: count, ms: await referenceOnce(state, count) });
+      }
+    }
   } finally {
     await sandboxDown({ dir: DIR });
   }
@@ -207,6 +262,15 @@ async function measure(): Promise<void> {
         ];
       }),
     ),
+    referenceMedianMs: Object.fromEntries(
+      SIZES.map((n) => [n, median(reference.filter((r) => r.hosts === n).map((r) => r.ms))]),
+    ),
+    referenceRatio8to2: Number(
+      (
+        median(reference.filter((r) => r.hosts === 8).map((r) => r.ms)) /
+        median(reference.filter((r) => r.hosts === 2).map((r) => r.ms))
+      ).toFixed(3),
+    ),
     failedDeploys: failures.length,
     presentRatio8to2: Number(ratio.toFixed(3)),
     targetRatio: 1.5,
@@ -216,7 +280,7 @@ async function measure(): Promise<void> {
   const path = resolve('benchmarks/results', `remote-${stamp}.json`);
   await writeFileAtomic(
     path,
-    `${JSON.stringify({ benchmark: 'remote', createdAt: new Date().toISOString(), reps: REPS, innerStorage: INNER_STORAGE, summary, runs: figures, failures }, null, 2)}\n`,
+    `${JSON.stringify({ benchmark: 'remote', createdAt: new Date().toISOString(), reps: REPS, innerStorage: INNER_STORAGE, summary, runs: figures, reference, failures }, null, 2)}\n`,
   );
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\nwritten: ${path}\n`);
   if (!summary.targetMet) process.exitCode = 1;

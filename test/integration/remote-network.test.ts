@@ -14,6 +14,7 @@ import {
   sandboxDown,
   sandboxUp,
   writeKnownHosts,
+  type SandboxHost,
   type SandboxState,
 } from '../../src/testbed/sandbox/sandbox.js';
 import {
@@ -77,6 +78,64 @@ describe('remote-network on 4 sandbox hosts', () => {
       expect(await leftovers(host)).toEqual({ containers: [], volumes: [] });
       expect(await innerDocker(host, ['images', '-q', 'meshbench/refnode'])).toBe('');
     }
+  });
+});
+
+describe('Ctrl-C', () => {
+  it('during deployment stops, removes what the run created on every host and exits 130', async () => {
+    const [fast, slow] = sandbox.hosts.slice(0, 2) as [SandboxHost, SandboxHost];
+    // host0 has the image and starts its node at once; host1 lacks it and is still receiving it
+    // when Ctrl-C comes (each host runs its steps on its own).
+    const imageId = execFileSync(
+      'docker',
+      ['image', 'inspect', '--format', '{{.Id}}', 'meshbench/refnode:latest'],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
+    execFileSync('sh', [
+      '-c',
+      'docker save meshbench/refnode:latest | docker exec -i "$1" docker load -q',
+      'sh',
+      fast.container,
+    ]);
+    await docker(['exec', slow.container, 'docker', 'image', 'rm', '-f', imageId]);
+    const file = await hostsFile(sandbox, 'interrupt', [fast, slow]);
+    const run = await runCliModule(
+      'remote-network',
+      ['--hosts-file', file, '--num-transactions', '1000', '--transaction-rate', '10'],
+      {},
+      { interruptWhen: /\[host0\] start: node0 started/ },
+    );
+    expect(run.exitCode, run.stderr).toBe(130);
+    expect(run.stderr).not.toMatch(/\[host1\] start/);
+    const runId = /run (\S+): deploying/.exec(run.stdout)?.[1];
+    expect(runId).toBeTruthy();
+    for (const host of [fast, slow])
+      expect(await leftovers(host, runId)).toEqual({ containers: [], volumes: [] });
+  });
+
+  it('during the load prints the partial summary and, with --cleanup, leaves the hosts clean', async () => {
+    const hosts = sandbox.hosts.slice(0, 2);
+    const file = await hostsFile(sandbox, 'interrupt-load', hosts);
+    const run = await runCliModule(
+      'remote-network',
+      [
+        '--hosts-file',
+        file,
+        '--num-transactions',
+        '1000',
+        '--transaction-rate',
+        '10',
+        '--cleanup',
+        '--verbose',
+      ],
+      {},
+      { interruptWhen: /sent \d+, ok/ },
+    );
+    expect(run.stdout, run.stderr.slice(-1500)).toContain('PARTIAL RESULT (interrupted)');
+    expect(run.exitCode).toBe(130);
+    for (const host of hosts) expect((await leftovers(host)).containers).toEqual([]);
   });
 });
 

@@ -72,12 +72,14 @@ export async function innerDocker(host: SandboxHost, args: readonly string[]): P
   return result.stdout.trim();
 }
 
-/** What a sandbox host runs for meshbench: containers, volumes and the refnode images. */
-export async function leftovers(host: SandboxHost): Promise<{ containers: string[]; volumes: string[] }> {
-  const containers = (await innerDocker(host, ['ps', '-aq', '--filter', 'label=meshbench.remote=1']))
-    .split('\n')
-    .filter(Boolean);
-  const volumes = (await innerDocker(host, ['volume', 'ls', '-q', '--filter', 'label=meshbench.remote=1']))
+/** What a sandbox host runs for meshbench (of one run, or of any remote run): containers and volumes. */
+export async function leftovers(
+  host: SandboxHost,
+  runId?: string,
+): Promise<{ containers: string[]; volumes: string[] }> {
+  const filter = runId ? `label=meshbench.run=${runId}` : 'label=meshbench.remote=1';
+  const containers = (await innerDocker(host, ['ps', '-aq', '--filter', filter])).split('\n').filter(Boolean);
+  const volumes = (await innerDocker(host, ['volume', 'ls', '-q', '--filter', filter]))
     .split('\n')
     .filter(Boolean);
   return { containers, volumes };
@@ -94,6 +96,7 @@ export function runCliModule(
   module: 'remote-network' | 'sandbox',
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
+  options: { interruptWhen?: RegExp } = {},
 ): Promise<CliRun> {
   const code = `import { main } from './src/cli/${module}.ts'; process.exitCode = await main(JSON.parse(process.env.MESHBENCH_TEST_ARGS));`;
   return new Promise((resolvePromise) => {
@@ -104,7 +107,15 @@ export function runCliModule(
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    let interrupted = false;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      // Ctrl-C as a user would press it, once, when the output shows the moment to test
+      if (options.interruptWhen && !interrupted && options.interruptWhen.test(stderr)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
     child.on('close', (exitCode) => resolvePromise({ exitCode: exitCode ?? 1, stdout, stderr }));
   });
 }
