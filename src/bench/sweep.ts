@@ -10,7 +10,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createUniqueDir, writeFileAtomic } from '../common/atomic-write.js';
-import { MeshbenchError } from '../common/errors.js';
+import { formatError, MeshbenchError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
 import type { LoadOptions, LoadResult } from '../load/types.js';
 import { compareRecords, renderComparisonText, type Comparison } from '../report/compare.js';
@@ -137,6 +137,7 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
     files.push(path);
   };
 
+  let failure: unknown;
   try {
     for (const network of plan.networks) {
       if (aborted()) break;
@@ -144,9 +145,13 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
     }
   } catch (error) {
     // Nothing ran (deploy or probe failed): leave no empty run folder behind.
-    if (runDir && records.length === 0)
-      await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
-    throw error;
+    if (records.length === 0) {
+      if (runDir) await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+      throw error;
+    }
+    // Something ran: write the summary of what did, then report the failure.
+    failure = error;
+    notes.push(`stopped early: ${formatError(error)}`);
   }
 
   // Comparison when both network types ran.
@@ -203,7 +208,8 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
     comparison: comparison ? 'comparison.json' : null,
     notes,
   });
-  if (runDir) say(`benchmark ${runId}: wrote ${files.length + 1} files to ${runDir}`);
+  if (runDir) say(`benchmark ${runId}: wrote ${files.length} files to ${runDir}`);
+  if (failure !== undefined) throw failure;
 
   return { runId, runDir, records, searches, comparison, files, levels, interrupted: aborted() };
 

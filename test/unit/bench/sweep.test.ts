@@ -343,6 +343,27 @@ describe('runBenchmark', () => {
     expect(await readdir(outcome.runDir as string)).toContain('local-benchmark-1.json');
   });
 
+  it('writes the summary of what ran when a later network fails, then reports the failure', async () => {
+    const h = harness();
+    const failing: BenchmarkDeps = {
+      ...h.deps,
+      newRunId: () => 'remote-fails',
+      createTestbed: (kind, p, context) => {
+        if (kind === 'remote') throw new Error('ssh: host unreachable');
+        return h.deps.createTestbed(kind, p, context);
+      },
+    };
+    await expect(
+      runBenchmark(await plan({ networkType: 'both', loads: '5', cleanup: true }), failing),
+    ).rejects.toThrow('ssh: host unreachable');
+    const runDir = join(dir, 'run-remote-fails');
+    expect((await readdir(runDir)).sort()).toEqual(['local-benchmark-1.json', 'run.json', 'summary.txt']);
+    expect(await readFile(join(runDir, 'summary.txt'), 'utf8')).toContain(
+      'Note: stopped early: ssh: host unreachable',
+    );
+    expect(h.log).toEqual(['deploy local', 'destroy local']);
+  });
+
   it('cleans up when the generator fails', async () => {
     const h = harness();
     await expect(
