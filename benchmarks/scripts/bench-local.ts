@@ -6,8 +6,8 @@
  *      the ratio compares medians (target: local-network ≤ 10 s, ratio ≤ 1.2);
  *   2. time-to-ready and memory per node (docker stats working set, idle after ready and after
  *      a short load) for committees of 4, 8 and 16 (LocalTestbed in this process).
- * If something else holds the seed ports, both sides run a copy of the seed file with the
- * host ports shifted (noted in the figures).
+ * Both sides run the same copy of the seed file with its host ports moved to free ports
+ * (other runs on this shared engine take the seed ports at any moment).
  *
  * Usage: npm run build && npm run bench:local [-- --repeats 5 --committees 4,8,16]
  * Writes benchmarks/results/local-<timestamp>.json.
@@ -23,7 +23,7 @@ import { newRunId } from '../../src/common/run-id.js';
 import { detectCompose, runCommand } from '../../src/testbed/local/compose-cli.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { LocalTestbed } from '../../src/testbed/local/local-testbed.js';
-import { isPortFree, pickFreePorts } from '../../src/testbed/local/ports.js';
+import { pickFreePorts } from '../../src/testbed/local/ports.js';
 
 const root = resolve(import.meta.dirname, '../..');
 process.chdir(root);
@@ -45,13 +45,13 @@ const median = (values: number[]) => {
 };
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-/** The seed file, or a copy with shifted host ports when something holds the seed ports. */
+/**
+ * The seed file with its host ports moved to free ports above 46657: other runs on this
+ * shared engine take the seed ports at any moment (the same copy serves both sides).
+ */
 async function seedFile(): Promise<{ path: string; rpcPorts: number[]; shifted: boolean }> {
   const seed = 'compose/docker-compose.yml';
-  const rpc = [26657, 26658, 26659, 26660];
-  const all = [...rpc, 26670, 26671, 26672, 26673];
-  const free = await Promise.all(all.map((port) => isPortFree(port, '127.0.0.1')));
-  if (free.every(Boolean)) return { path: seed, rpcPorts: rpc, shifted: false };
+  const all = [26657, 26658, 26659, 26660, 26670, 26671, 26672, 26673];
   const ports = await pickFreePorts(docker, 8, 46657);
   let text = readFileSync(seed, 'utf8');
   all.forEach((port, index) => {
@@ -114,30 +114,33 @@ async function timeHandRun(composePath: string, rpcPorts: number[]): Promise<num
   const project = `meshbench-bench-${newRunId()}`;
   const base = [...cli.command, '-p', project, '-f', composePath];
   const started = performance.now();
-  const up = await runCommand([...base, 'up', '-d']);
-  if (up.code !== 0) throw new Error(`compose up failed: ${up.stderr}`);
   const agent = new Agent({ connections: 1 });
-  await Promise.all(
-    rpcPorts.map(async (port) => {
-      for (;;) {
-        try {
-          const reply = await request(`http://127.0.0.1:${port}/health`, {
-            dispatcher: agent,
-            headersTimeout: 1000,
-          });
-          await reply.body.text();
-          if (reply.statusCode === 200) return;
-        } catch {
-          // not up yet
+  try {
+    const up = await runCommand([...base, 'up', '-d']);
+    if (up.code !== 0) throw new Error(`compose up failed: ${up.stderr}`);
+    await Promise.all(
+      rpcPorts.map(async (port) => {
+        for (const deadline = performance.now() + 120_000; ;) {
+          if (performance.now() > deadline) throw new Error(`port ${port} never answered /health`);
+          try {
+            const reply = await request(`http://127.0.0.1:${port}/health`, {
+              dispatcher: agent,
+              headersTimeout: 1000,
+            });
+            await reply.body.text();
+            if (reply.statusCode === 200) return;
+          } catch {
+            // not up yet
+          }
+          await new Promise((r) => setTimeout(r, 100));
         }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }),
-  );
-  const elapsed = performance.now() - started;
-  await agent.close();
-  await runCommand([...base, 'down', '-v', '-t', '1']);
-  return elapsed;
+      }),
+    );
+    return performance.now() - started;
+  } finally {
+    await agent.close();
+    await runCommand([...base, 'down', '-v', '-t', '1']);
+  }
 }
 
 interface CommitteeFigures {
