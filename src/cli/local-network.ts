@@ -4,6 +4,7 @@
  * node is ready, send transactions through the shared generator, print the summary
  * and write the result JSON. `--down` removes a network an earlier call left.
  */
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { writeFileAtomic } from '../common/atomic-write.js';
@@ -19,7 +20,13 @@ import type {
 import { EngineApi } from '../testbed/local/engine-api.js';
 import { checkEngine } from '../testbed/local/engine-checks.js';
 import { loadDocker } from '../testbed/local/docker-loader.js';
-import { DEFAULT_COMPOSE_PATH, LocalTestbed, type LocalDeployment } from '../testbed/local/local-testbed.js';
+import {
+  DEFAULT_COMPOSE_PATH,
+  DEFAULT_RUNS_DIR,
+  LocalTestbed,
+  runDirOf,
+  type LocalDeployment,
+} from '../testbed/local/local-testbed.js';
 import { listLocalRuns, removeRun } from '../testbed/local/teardown.js';
 import { badFlag, runCli, type CliContext, type CliDefinition } from './run-cli.js';
 
@@ -210,6 +217,8 @@ async function runDown(args: LocalNetworkArgs, context: CliContext): Promise<num
   let failed = false;
   for (const runId of runIds) {
     const report = await removeRun(docker, runId, { volumes: true });
+    // The run folder (generated compose files) goes too, when it is under this folder.
+    await rm(runDirOf(DEFAULT_RUNS_DIR, runId), { recursive: true, force: true });
     context.stdout(
       `run ${runId}: removed ${report.containers} containers, ${report.networks} networks, ${report.volumes} volumes`,
     );
