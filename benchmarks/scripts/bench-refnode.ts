@@ -68,6 +68,8 @@ interface PhaseResult {
   readonly latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number; count: number };
   readonly perNode: { cpuPercentOfOneCore: number; rssMiB: number }[];
   readonly blocks: number;
+  readonly viewChanges: number[];
+  readonly subscriptionLost: string | undefined;
 }
 
 async function freePort(): Promise<number> {
@@ -223,6 +225,20 @@ function procSample(pid: number): { cpuSeconds: number; rssBytes: number } {
   return { cpuSeconds, rssBytes: Number(rss?.[1] ?? 0) * 1024 };
 }
 
+async function viewChanges(net: Network): Promise<number[]> {
+  return Promise.all(
+    net.rpcUrls.map(async (url) => {
+      try {
+        const text = await (await request(`${url}/metrics`)).body.text();
+        const m = /^refnode_view_changes_total\{[^}]*\} (\d+)/m.exec(text);
+        return Number(m?.[1] ?? NaN);
+      } catch {
+        return NaN;
+      }
+    }),
+  );
+}
+
 /** Open-loop run at `rate` for `seconds`, round-robin over nodes; commits seen on node0's websocket. */
 async function runPhase(net: Network, rate: number, seconds: number, batch: number): Promise<PhaseResult> {
   const runTag = randomBytes(4).readUInt32BE(0);
@@ -241,6 +257,13 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
   ws.send(
     JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { query: "tm.event='NewBlock'" } }),
   );
+  let wsClosed: string | undefined;
+  ws.on('close', (code: number, reason: Buffer) => {
+    wsClosed = `${code} ${reason.toString()}`;
+    process.stderr.write(
+      `bench-refnode: the NewBlock subscription closed (${wsClosed}); commits after this are not seen\n`,
+    );
+  });
   ws.on('message', (data: Buffer) => {
     const now = performance.now();
     const text = data.toString();
@@ -265,6 +288,7 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
   let errors = 0;
   let inflight = 0;
   const before = await net.sample();
+  const viewChangesBefore = await viewChanges(net);
   const measureStart = t0 + WARMUP_S * 1000;
   let beforeMeasure = before;
   let sampled = false;
@@ -335,6 +359,9 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
   await sleep(1500); // let the last blocks commit
   const after = await net.sample();
   const measureEnd = sendEnd;
+  const subscriptionLost = wsClosed;
+  const viewChangesAfter = await viewChanges(net);
+  ws.removeAllListeners('close');
   ws.close();
   await agent.close();
 
@@ -381,6 +408,8 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
     },
     perNode,
     blocks,
+    viewChanges: viewChangesAfter.map((v, i) => v - viewChangesBefore[i]!),
+    subscriptionLost,
   };
 }
 
@@ -395,7 +424,7 @@ async function benchNetwork(start: () => Promise<Network>): Promise<unknown> {
       const r = await runPhase(net, rate, SECONDS, BATCH);
       peak.push(r);
       process.stderr.write(
-        `  committed ${r.committedTxPerSec} tx/s, ${(r.committedShareOfScheduled * 100).toFixed(1)}% of scheduled; p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms\n`,
+        `  committed ${r.committedTxPerSec} tx/s, ${(r.committedShareOfScheduled * 100).toFixed(1)}% of scheduled; p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms; ${r.blocks} blocks, view changes ${r.viewChanges.join('/')}\n`,
       );
       await sleep(2000);
     }
@@ -408,7 +437,7 @@ async function benchNetwork(start: () => Promise<Network>): Promise<unknown> {
     );
     const latency = await runPhase(net, LATENCY_RATE, SECONDS, 1);
     process.stderr.write(
-      `  committed ${latency.committedTxPerSec} tx/s; p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms\n`,
+      `  committed ${latency.committedTxPerSec} tx/s; p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms; ${latency.blocks} blocks, view changes ${latency.viewChanges.join('/')}\n`,
     );
     return { network: net.kind, sustainedTxPerSec, peak, latency };
   } finally {

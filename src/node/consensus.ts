@@ -19,6 +19,7 @@ import { type VoteType, encodeProposal, encodeVote } from './messages.js';
 import type { WalState } from './store.js';
 
 type Step = 'propose' | 'prevote' | 'precommit';
+type TimerKind = 'propose' | 'prevote' | 'precommit' | 'round';
 
 export interface ConsensusConfig {
   readonly blockIntervalMs: number;
@@ -140,10 +141,11 @@ export class Consensus {
     lockedHash: string | null;
     validHash: string | null;
   } | null = null;
-  private readonly timers: Record<'propose' | 'prevote' | 'precommit', NodeJS.Timeout | undefined> = {
+  private readonly timers: Record<TimerKind, NodeJS.Timeout | undefined> = {
     propose: undefined,
     prevote: undefined,
     precommit: undefined,
+    round: undefined,
   };
   private proposeTimer: NodeJS.Timeout | undefined;
   private waitingForTxs = false;
@@ -482,6 +484,22 @@ export class Consensus {
     this.clearTimers();
     this.waitingForTxs = false;
     this.deps.onRoundChange?.(this.height, round);
+    // Record the round before any of its messages exist: the sync overlaps with waiting for the
+    // proposal (and, at round 0, with the block interval and the previous block's sync), so the
+    // prevote can leave without waiting for a disk sync of its own.
+    this.persistRound();
+    // Round timeout (not in the paper): a round that neither decides nor reaches a quorum of
+    // precommits within this time is left for the next one. The paper needs no such timer because
+    // every correct process takes part in every round; a restarted node resumes one round later
+    // (see start()), and without this the others could wait for its votes in the old round forever.
+    // Entering a higher round is always safe.
+    const roundHeight = this.height;
+    this.schedule('round', this.roundTimeoutMs(round), () => {
+      if (this.height === roundHeight && this.round === round) {
+        this.startRound(round + 1);
+        this.evaluate();
+      }
+    });
     if (this.proposer(this.height, round) === this.deps.selfId) {
       if (round > 0 || this.validBlock !== null) {
         this.propose();
@@ -581,7 +599,7 @@ export class Consensus {
     this.lastProgressMs = this.deps.now();
   }
 
-  private schedule(kind: 'propose' | 'prevote' | 'precommit', delayMs: number, fn: () => void): void {
+  private schedule(kind: TimerKind, delayMs: number, fn: () => void): void {
     clearTimeout(this.timers[kind]);
     this.timers[kind] = setTimeout(() => {
       this.timers[kind] = undefined;
@@ -593,13 +611,18 @@ export class Consensus {
     clearTimeout(this.timers.propose);
     clearTimeout(this.timers.prevote);
     clearTimeout(this.timers.precommit);
+    clearTimeout(this.timers.round);
     clearTimeout(this.proposeTimer);
-    this.timers.propose = this.timers.prevote = this.timers.precommit = undefined;
+    this.timers.propose = this.timers.prevote = this.timers.precommit = this.timers.round = undefined;
   }
 
   private proposeTimeoutMs(round: number): number {
     const base = this.deps.config.viewTimeoutMs;
     return base + Math.min(round, 20) * (base / 2);
+  }
+
+  private roundTimeoutMs(round: number): number {
+    return this.proposeTimeoutMs(round) + 8 * this.voteTimeoutMs(round);
   }
 
   private voteTimeoutMs(round: number): number {

@@ -88,6 +88,7 @@ export class RefNode {
         this.log.error(`fdatasync failed (${err.message}); this node stops taking part in consensus`);
         this.consensus.stop();
       },
+      (ms) => this.log.warn(`fdatasync of the block store and WAL took ${Math.round(ms)} ms (slow disk?)`),
     );
     this.lastCommitAtMs = Date.now();
     this.mempool = new Mempool(c.mempoolMaxTxs, c.mempoolMaxBytes, (h) => this.store.isCommitted(h));

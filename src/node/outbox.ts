@@ -15,6 +15,7 @@ export class DurableOutbox {
     private readonly enabled: boolean,
     private readonly syncAll: () => Promise<unknown>,
     private readonly onError: (err: Error) => void,
+    private readonly onSlowSync: (ms: number) => void = () => {},
   ) {}
 
   /** A record was appended to a log (not durable yet). */
@@ -53,8 +54,11 @@ export class DurableOutbox {
     }
     const target = this.appended;
     this.syncing = true;
+    const started = performance.now();
     this.syncAll().then(
       () => {
+        const ms = performance.now() - started;
+        if (ms > 250) this.onSlowSync(ms);
         this.syncing = false;
         this.durable = Math.max(this.durable, target);
         this.release();

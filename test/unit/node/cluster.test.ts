@@ -18,6 +18,18 @@ function submit(c: Cluster, i: number, count = 1): string[] {
   return hashes;
 }
 
+function state(c: Cluster): string {
+  return c
+    .running()
+    .map(
+      (n) =>
+        `${n.config.id}: stored ${n.store.height}, at ${n.consensus.height}/${n.consensus.round}/${n.consensus.step}, ` +
+        `peers ${n.p2p.connectedPeers().length}, mempool ${n.mempool.size}, missing ${n.consensus.missingDecision ?? '-'}, ` +
+        `${n.consensus.describe()}, outbox ${n.outboxPending}`,
+    )
+    .join('\n');
+}
+
 function committedEverywhere(c: Cluster, hashes: readonly string[]): boolean {
   return c.running().every((n) => hashes.every((h) => n.store.isCommitted(h)));
 }
@@ -64,7 +76,11 @@ describe('refnode cluster (4 nodes, real TCP)', () => {
     expect(c.maxHeight()).toBeLessThanOrEqual(stalled + 1);
     expect(hashes.some((h) => c.node(0).store.isCommitted(h))).toBe(false);
     await c.startNode(3);
-    await waitFor('txs committed after node3 returned', () => committedEverywhere(c, hashes), 20_000);
+    await waitFor('txs committed after node3 returned', () => committedEverywhere(c, hashes), 20_000).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}: ${state(c)}`);
+      },
+    );
     c.checkStores();
     expect(c.violations).toEqual([]);
   });
@@ -146,22 +162,12 @@ describe('refnode cluster (4 nodes, real TCP)', () => {
     delays.clear();
     for (let i = 0; i < c.n; i++) if (c.nodes[i] === undefined) await c.startNode(i);
     const last = submitted.slice(-5);
-    const state = (): string =>
-      c
-        .running()
-        .map(
-          (n) =>
-            `${n.config.id}: stored ${n.store.height}, at ${n.consensus.height}/${n.consensus.round}/${n.consensus.step}, ` +
-            `peers ${n.p2p.connectedPeers().length}, mempool ${n.mempool.size}, missing ${n.consensus.missingDecision ?? '-'}, ` +
-            `${n.consensus.describe()}, outbox ${n.outboxPending}`,
-        )
-        .join('\n');
     await waitFor(
       `convergence (seed ${seedUsed})`,
       () => committedEverywhere(c, last) && c.minHeight() === c.maxHeight(),
       30_000,
     ).catch((err: Error) => {
-      throw new Error(`${err.message}: ${state()}`);
+      throw new Error(`${err.message}: ${state(c)}`);
     });
     c.checkStores();
     expect(c.violations, `seed ${seedUsed}`).toEqual([]);
