@@ -383,8 +383,6 @@ export class RemoteTestbed implements Testbed {
       const imageToRun = image ? image.id : imageReference;
       const failFast = new AbortController();
       const hostSignal = signal ? AbortSignal.any([signal, failFast.signal]) : failFast.signal;
-      const imageStarted = Date.now();
-      let imageDoneAt = imageStarted;
       const prepared = await this.onAll(
         agents,
         concurrency,
@@ -406,7 +404,6 @@ export class RemoteTestbed implements Testbed {
               image && archive
                 ? await shipImage(agent, image, archive, hostSignal)
                 : await pullImage(agent, imageReference, hostSignal);
-            imageDoneAt = Math.max(imageDoneAt, Date.now());
             const detail =
               imageReport.action === 'present'
                 ? 'image already present'
@@ -430,7 +427,8 @@ export class RemoteTestbed implements Testbed {
       );
       const dockerReports = prepared.map((p) => p.docker);
       const imageReports = prepared.map((p) => p.image);
-      const imageMs = imageDoneAt - imageStarted;
+      // hosts receive the image in parallel, each after its own Docker step: the slowest transfer
+      const imageMs = Math.max(0, ...imageReports.map((report) => report.durationMs));
       endStage('hosts');
       checkAborted();
 
