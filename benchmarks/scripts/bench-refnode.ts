@@ -173,7 +173,10 @@ function dockerAvailable(): boolean {
 async function startCompose(): Promise<Network> {
   const project = `refnodebench${process.pid}`;
   const spec = YAML.parse(readFileSync(join(root, 'compose/docker-compose.yml'), 'utf8')) as {
-    services: Record<string, { ports?: string[]; labels?: Record<string, string> }>;
+    services: Record<
+      string,
+      { ports?: string[]; labels?: Record<string, string>; environment?: Record<string, string> }
+    >;
   };
   const names = Object.keys(spec.services).sort();
   const ports = await Promise.all(names.map(() => freePort()));
@@ -181,6 +184,7 @@ async function startCompose(): Promise<Network> {
     const svc = spec.services[name]!;
     svc.ports = [`127.0.0.1:${ports[i]}:26657`];
     svc.labels = { ...svc.labels, 'meshbench.run': project };
+    svc.environment = { ...svc.environment, REFNODE_FSYNC: String(args.fsync) };
   });
   const dir = join(tmpdir(), project);
   mkdirSync(dir, { recursive: true });
@@ -223,6 +227,30 @@ function procSample(pid: number): { cpuSeconds: number; rssBytes: number } {
   const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
   const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return { cpuSeconds, rssBytes: Number(rss?.[1] ?? 0) * 1024 };
+}
+
+/** Waits (up to 60 s) until every node's mempool is empty, so one phase's backlog does not skew the next. */
+async function drained(net: Network): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const sizes = await Promise.all(
+      net.rpcUrls.map(async (url) => {
+        try {
+          const body = (await (await request(`${url}/num_unconfirmed_txs`)).body.json()) as {
+            result?: { n_txs?: string };
+          };
+          return Number(body.result?.n_txs ?? NaN);
+        } catch {
+          return NaN;
+        }
+      }),
+    );
+    if (sizes.every((n) => n === 0)) return;
+    await sleep(500);
+  }
+  process.stderr.write(
+    'bench-refnode: mempools did not drain within 60 s; the next phase starts with a backlog\n',
+  );
 }
 
 async function viewChanges(net: Network): Promise<number[]> {
@@ -416,8 +444,17 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
 async function benchNetwork(start: () => Promise<Network>): Promise<unknown> {
   const net = await start();
   try {
+    await drained(net);
+    process.stderr.write(
+      `bench-refnode: ${net.kind}: latency phase at ${LATENCY_RATE} tx/s for ${SECONDS}s\n`,
+    );
+    const latency = await runPhase(net, LATENCY_RATE, SECONDS, 1);
+    process.stderr.write(
+      `  committed ${latency.committedTxPerSec} tx/s; p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms; ${latency.blocks} blocks, view changes ${latency.viewChanges.join('/')}\n`,
+    );
     const peak: PhaseResult[] = [];
     for (const rate of PEAK_RATES) {
+      await drained(net);
       process.stderr.write(
         `bench-refnode: ${net.kind}: ${rate} tx/s for ${SECONDS}s (batches of ${BATCH})\n`,
       );
@@ -426,19 +463,10 @@ async function benchNetwork(start: () => Promise<Network>): Promise<unknown> {
       process.stderr.write(
         `  committed ${r.committedTxPerSec} tx/s, ${(r.committedShareOfScheduled * 100).toFixed(1)}% of scheduled; p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms; ${r.blocks} blocks, view changes ${r.viewChanges.join('/')}\n`,
       );
-      await sleep(2000);
     }
     // Sustained: the highest offered rate fully committed (>= 99%) with p50 under 1 s.
     const ok = peak.filter((r) => r.committedShareOfScheduled >= 0.99 && r.latencyMs.p50 < 1000);
     const sustainedTxPerSec = ok.length === 0 ? 0 : Math.max(...ok.map((r) => r.committedTxPerSec));
-    await sleep(2000);
-    process.stderr.write(
-      `bench-refnode: ${net.kind}: latency phase at ${LATENCY_RATE} tx/s for ${SECONDS}s\n`,
-    );
-    const latency = await runPhase(net, LATENCY_RATE, SECONDS, 1);
-    process.stderr.write(
-      `  committed ${latency.committedTxPerSec} tx/s; p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms; ${latency.blocks} blocks, view changes ${latency.viewChanges.join('/')}\n`,
-    );
     return { network: net.kind, sustainedTxPerSec, peak, latency };
   } finally {
     await net.stop();
