@@ -16,7 +16,7 @@ import { testbedFactory } from '../../src/bench/testbeds.js';
 import { runLoad } from '../../src/load/index.js';
 import { formatRatio, type Comparison } from '../../src/report/compare.js';
 import { resultJsonSchema } from '../../src/report/schema.js';
-import { DOCKER_HOSTS, hostsFile, leftovers, releaseSandbox, useSandbox } from './sandbox-fixture.js';
+import { DOCKER_HOSTS, hostsFile, leftovers, useSandbox } from './sandbox-fixture.js';
 import type { SandboxState } from '../../src/testbed/sandbox/sandbox.js';
 
 let dir: string;
@@ -50,7 +50,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
-  await releaseSandbox();
 });
 
 describe('benchmark --network-type both', () => {

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { hostsFromVariables } from '../../src/config/hosts.js';
 import { connectAll } from '../../src/testbed/remote/remote-testbed.js';
 import {
@@ -23,7 +23,6 @@ import {
   hostsFile,
   innerDocker,
   leftovers,
-  releaseSandbox,
   runCliModule,
   useSandbox,
 } from './sandbox-fixture.js';
@@ -32,10 +31,6 @@ let sandbox: SandboxState;
 
 beforeAll(async () => {
   sandbox = await useSandbox();
-});
-
-afterAll(async () => {
-  await releaseSandbox();
 });
 
 async function resultOf(
