@@ -1,0 +1,40 @@
+/**
+ * meshbench's public API for scripts and tests: deploy a testbed, run load
+ * against it, get a plain Result back, render or compare reports.
+ *
+ *   const testbed = new LocalTestbed({ committee: 4 });
+ *   await using deployment = await testbed.deploy({});
+ *   const result = await runLoad({ endpoints: deployment.endpoints, … });
+ */
+export type {
+  Deployment,
+  DestroyOptions,
+  Endpoint,
+  NodeHandle,
+  NodeStats,
+  Testbed,
+} from './testbed/testbed.js';
+export { LocalTestbed, type LocalTestbedOptions } from './testbed/local/local-testbed.js';
+export { listLocalRuns, removeRun } from './testbed/local/teardown.js';
+export {
+  RemoteTestbed,
+  downRemote,
+  statusRemote,
+  logsRemote,
+  type RemoteTestbedOptions,
+} from './testbed/remote/remote-testbed.js';
+export { loadHosts, loadHostsFile, hostsFromVariables, type RemoteHost } from './config/hosts.js';
+export { sandboxUp, sandboxDown, readSandboxState } from './testbed/sandbox/sandbox.js';
+
+export { runLoad, probeEndpoints } from './load/index.js';
+export type * from './load/types.js';
+
+export { buildBenchmarkPlan, type BenchmarkPlan, type BenchmarkInput } from './bench/plan.js';
+export { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from './bench/sweep.js';
+export { loadRecord } from './report/result.js';
+export { compareRecords, renderComparisonText } from './report/compare.js';
+export { renderResultBlock, renderResultsTable } from './report/console.js';
+export { resultJsonSchema } from './report/schema.js';
+
+export { MeshbenchError, formatError, type ErrorCode } from './common/errors.js';
+export { newRunId, RUN_LABEL } from './common/run-id.js';
