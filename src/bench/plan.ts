@@ -103,6 +103,14 @@ export interface BenchmarkInput {
   readonly settleTimeout?: number | string | undefined;
   readonly workers?: number | string | undefined;
   readonly connections?: number | string | undefined;
+  /** --protocol http: request method, path, body template, extra headers, success field. */
+  readonly httpMethod?: string | undefined;
+  readonly httpPath?: string | undefined;
+  readonly httpBody?: string | undefined;
+  readonly httpHeader?: string | readonly string[] | undefined;
+  readonly httpSuccessField?: string | undefined;
+  /** --protocol etcd: key prefix. */
+  readonly etcdKeyPrefix?: string | undefined;
 }
 
 type LoadListInput = string | number | readonly (string | number)[] | undefined;
@@ -124,7 +132,12 @@ export const DEFAULTS = {
   loadSearchMax: 100_000,
   minEfficiencyPercent: 95,
   p99BoundMs: 1000,
+  httpMethod: 'POST',
+  httpPath: '/',
+  httpBody: '{"tx":"{{tx}}","seq":{{seq}}}',
 } as const;
+
+const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 /** Warm-up when none is given: 5 s for runs of 30 s or more, none for shorter ones. */
 export function defaultWarmupSecs(durationSecs: number): number {
@@ -226,6 +239,15 @@ const fieldsSchema = z.object({
   settleTimeout: wholeNumber(0, 3600, 'seconds').default(DEFAULTS.settleTimeoutSecs),
   workers: wholeNumber(1, 64, 'worker threads').default(1),
   connections: wholeNumber(1, 10_000, 'connections').default(64),
+  httpMethod: z
+    .string()
+    .transform((value) => value.trim().toUpperCase())
+    .pipe(oneOf(HTTP_METHODS))
+    .optional(),
+  httpPath: z.string().startsWith('/', { message: 'a request path starting with /' }).optional(),
+  httpBody: z.string().min(1, { message: 'a non-empty body template ({{tx}}, {{seq}})' }).optional(),
+  httpSuccessField: z.string().trim().min(1, { message: 'a JSON field (dot path)' }).optional(),
+  etcdKeyPrefix: z.string().min(1, { message: 'a non-empty key prefix' }).optional(),
 });
 
 /** camelCase input key → the flag users typed. */
@@ -312,6 +334,21 @@ export async function buildBenchmarkPlan(
       `must be at least --load-search-start ${fields.loadSearchStart}`,
     );
   }
+  // Protocol-specific flags only where they apply (a silently ignored flag is a wrong benchmark).
+  const protocolFlags: readonly (readonly [keyof BenchmarkInput, BenchmarkInput['protocol']])[] = [
+    ['httpMethod', 'http'],
+    ['httpPath', 'http'],
+    ['httpBody', 'http'],
+    ['httpHeader', 'http'],
+    ['httpSuccessField', 'http'],
+    ['etcdKeyPrefix', 'etcd'],
+    ['broadcastMode', 'cometbft'],
+  ];
+  for (const [key, only] of protocolFlags) {
+    if (raw[key] !== undefined && fields.protocol !== only) {
+      throw badFlag(flagName(key), raw[key], `applies to --protocol ${only} only (got ${fields.protocol})`);
+    }
+  }
   const confirm: ConfirmMode = fields.confirm ?? (fields.protocol === 'cometbft' ? 'commit' : 'none');
   if (confirm === 'commit' && fields.protocol !== 'cometbft') {
     throw badFlag(
@@ -353,12 +390,7 @@ export async function buildBenchmarkPlan(
           ]
         : [{ kind: networkType, loads: loadsFor(networkType) }];
 
-  const protocol: ProtocolOptions =
-    fields.protocol === 'cometbft'
-      ? { kind: 'cometbft', broadcastMode: fields.broadcastMode }
-      : fields.protocol === 'etcd'
-        ? { kind: 'etcd' }
-        : { kind: 'http', method: 'POST', path: '/', bodyTemplate: '{"tx":"{{tx}}"}' };
+  const protocol = protocolFrom(fields, raw);
 
   const plan: BenchmarkPlan = {
     planVersion: 1,
@@ -407,6 +439,35 @@ export function pendingFaultSettings(plan: BenchmarkPlan): string | undefined {
     `--faults ${plan.faults}, --crash-recovery ${plan.crashRecovery}, --crash-interval ${plan.crashIntervalSecs}: ` +
     'recorded in the parameters; fault injection takes effect in a later release'
   );
+}
+
+type PlanFields = z.output<typeof fieldsSchema>;
+
+/** The generator's protocol options from the validated fields (http headers parsed here). */
+function protocolFrom(fields: PlanFields, raw: BenchmarkInput): ProtocolOptions {
+  if (fields.protocol === 'cometbft') return { kind: 'cometbft', broadcastMode: fields.broadcastMode };
+  if (fields.protocol === 'etcd') {
+    return { kind: 'etcd', ...(fields.etcdKeyPrefix ? { keyPrefix: fields.etcdKeyPrefix } : {}) };
+  }
+  const headers: Record<string, string> = {};
+  const given =
+    raw.httpHeader === undefined ? [] : Array.isArray(raw.httpHeader) ? raw.httpHeader : [raw.httpHeader];
+  for (const header of given.map(String)) {
+    const colon = header.indexOf(':');
+    const name = colon > 0 ? header.slice(0, colon).trim() : '';
+    if (name === '' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      throw badFlag('http-header', header, 'a header as "Name: value" (repeat the flag for more)');
+    }
+    headers[name.toLowerCase()] = header.slice(colon + 1).trim();
+  }
+  return {
+    kind: 'http',
+    method: fields.httpMethod ?? DEFAULTS.httpMethod,
+    path: fields.httpPath ?? DEFAULTS.httpPath,
+    headers,
+    bodyTemplate: fields.httpBody ?? DEFAULTS.httpBody,
+    ...(fields.httpSuccessField ? { successJsonField: fields.httpSuccessField } : {}),
+  };
 }
 
 function parseEndpoints(value: string | readonly string[]): string[] {

@@ -5,8 +5,10 @@
  * the time series, settle and orchestration timings, the environment and the plan.
  *
  * Pure functions from LoadResults to plain data: nothing here measures or prints.
- * (Built here because `src/report/result.ts` did not exist when this was written;
- * the shapes follow the seed format in issue 6 and docs/result.schema.json.)
+ * The one builder of `benchmark` result files, for every network type including
+ * attach mode (`--endpoints`). `resultsFromLoad` is also what `local-network`'s
+ * single-run record (src/report/result.ts) uses, so the `results` blocks agree.
+ * The shapes follow the seed format in issue 6 and docs/result.schema.json.
  */
 import { max, mean, min, sampleStandardDeviation } from 'simple-statistics';
 import type { LatencySummary, LoadResult, OutcomeCounts } from '../load/types.js';
@@ -154,6 +156,8 @@ export interface BenchmarkRecord {
     readonly confirm: string;
     /** Faults are recorded but not injected yet. */
     readonly faults_applied: boolean;
+    /** Attach mode (`network_type: "endpoints"`): the RPC URLs the load went to. */
+    readonly endpoints?: readonly string[];
   };
   /** One run: its figures. Several: counts are totals, everything else the mean over runs. */
   readonly results: RecordResults;
@@ -244,6 +248,8 @@ export interface RecordInput {
   readonly runs: readonly LevelRun[];
   readonly environment: EnvironmentRecord;
   readonly timestamp: string;
+  /** Attach mode: the endpoint URLs (recorded in `parameters.endpoints`). */
+  readonly endpoints?: readonly string[];
 }
 
 export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
@@ -280,6 +286,7 @@ export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
       protocol: plan.protocol.kind,
       confirm: plan.confirm,
       faults_applied: false,
+      ...(input.endpoints ? { endpoints: input.endpoints } : {}),
     },
     results,
     across_runs: acrossRuns(perRun),

@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { createUniqueDir, writeFileAtomic } from '../common/atomic-write.js';
 import { formatError, MeshbenchError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
+import { checkEndpointUrl } from '../load/validate.js';
 import type { LoadOptions, LoadResult } from '../load/types.js';
+import { websocketUrlFor } from '../protocols/cometbft.js';
 import { compareRecords, renderComparisonText, type Comparison } from '../report/compare.js';
 import { renderResultBlock, renderResultsTable } from '../report/console.js';
 import { renderRunSummary } from '../report/text.js';
@@ -115,6 +117,21 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
   if (faultNote) {
     deps.stderr(`benchmark: note: ${faultNote}`);
     notes.push(faultNote);
+  }
+
+  // Attach mode: every endpoint must answer its health probe before anything is
+  // written or any load is sent (an unreachable node is a one-line error, no run folder).
+  const attached = new Map<NetworkTarget, Deployment>();
+  for (const network of plan.networks) {
+    if (network.kind !== 'endpoints') continue;
+    const deployment = attachedDeployment(runId, network.urls);
+    if (deps.probeEndpoints) {
+      progress.phase(
+        `[endpoints] probing ${deployment.endpoints.length} endpoint${deployment.endpoints.length === 1 ? '' : 's'} (${plan.protocol.kind}) …`,
+      );
+      await deps.probeEndpoints(deployment.endpoints, plan.protocol);
+    }
+    attached.set(network, deployment);
   }
 
   let runDir: string | undefined;
@@ -223,12 +240,8 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
 
     const deploy = async (): Promise<{ deployment: Deployment; deployMs: number }> => {
       if (network.kind === 'endpoints') {
-        const attached = attachedDeployment(runId, network.urls);
-        if (deps.probeEndpoints) {
-          progress.phase(`[endpoints] checking ${attached.endpoints.length} endpoint(s) …`);
-          await deps.probeEndpoints(attached.endpoints, plan.protocol);
-        }
-        return { deployment: attached, deployMs: 0 };
+        // Probed before the run folder was made; nothing to deploy.
+        return { deployment: attached.get(network) ?? attachedDeployment(runId, network.urls), deployMs: 0 };
       }
       const started = now();
       progress.deployStart(`[${kind}] deploying`, plan.startupWaitSecs);
@@ -374,6 +387,9 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
         runs: levelRuns,
         environment: environment ?? environmentOf(undefined),
         timestamp: wallClock().toISOString(),
+        ...(network.kind === 'endpoints' && deployment
+          ? { endpoints: deployment.endpoints.map((endpoint) => endpoint.rpcUrl) }
+          : {}),
       });
       records.push(record);
       await write(`${kind}-benchmark-${number}.json`, record);
@@ -442,18 +458,20 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
   }
 }
 
-/** A deployment over endpoints of a network someone else runs: no deploy, nothing to destroy. */
+/**
+ * Attach mode (`--endpoints`): a deployment over the endpoints of a network someone
+ * else runs — no deploy, nothing to destroy. Node ids are `endpoint0`…; the
+ * WebSocket for commit confirmation is the cometbft adapter's `<url>/websocket`.
+ */
 export function attachedDeployment(runId: string, urls: readonly string[]): Deployment {
-  const endpoints: Endpoint[] = urls.map((url, index) => {
-    const rpcUrl = url.replace(/\/+$/, '');
-    const ws = new URL(rpcUrl);
-    ws.protocol = ws.protocol === 'https:' ? 'wss:' : 'ws:';
-    return {
+  const endpoints: Endpoint[] = urls.map((raw, index) => {
+    const url = checkEndpointUrl(raw.trim());
+    const endpoint: Endpoint = {
       nodeId: `endpoint${index}`,
-      rpcUrl,
-      wsUrl: `${ws.href.replace(/\/+$/, '')}/websocket`,
-      host: ws.host,
+      rpcUrl: url.href.replace(/\/+$/, ''),
+      host: url.host,
     };
+    return { ...endpoint, wsUrl: websocketUrlFor(endpoint) };
   });
   return {
     runId,

@@ -50,11 +50,18 @@ export interface BenchmarkArgs {
   readonly 'settle-timeout'?: string;
   readonly workers?: string;
   readonly connections?: string;
+  readonly 'http-method'?: string;
+  readonly 'http-path'?: string;
+  readonly 'http-body'?: string;
+  readonly 'http-header'?: string | string[];
+  readonly 'http-success-field'?: string;
+  readonly 'etcd-key-prefix'?: string;
   readonly interactive?: boolean;
 }
 
 const GROUP_NETWORK = 'Network:';
 const GROUP_LOAD = 'Load:';
+const GROUP_PROTOCOL = 'Protocol (http, etcd):';
 const GROUP_OUTPUT = 'Output:';
 const GROUP_SEARCH = 'Saturation search:';
 const GROUP_FAULTS = 'Faults (recorded now, take effect in a later release):';
@@ -136,6 +143,24 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     )
     .option('workers', text('Generator worker threads sharing the schedule', GROUP_LOAD, '1'))
     .option('connections', text('HTTP connections per endpoint', GROUP_LOAD, '64'))
+    .option(
+      'http-method',
+      text('http: request method (GET, POST, PUT, PATCH, DELETE)', GROUP_PROTOCOL, DEFAULTS.httpMethod),
+    )
+    .option('http-path', text('http: request path', GROUP_PROTOCOL, DEFAULTS.httpPath))
+    .option(
+      'http-body',
+      text('http: body template with {{tx}} (base64 tx) and {{seq}}', GROUP_PROTOCOL, DEFAULTS.httpBody),
+    )
+    .option('http-header', {
+      ...text('http: extra header "Name: value" (repeatable)', GROUP_PROTOCOL),
+      array: true,
+    })
+    .option(
+      'http-success-field',
+      text('http: JSON field (dot path) that must be truthy, besides 2xx', GROUP_PROTOCOL),
+    )
+    .option('etcd-key-prefix', text('etcd: key prefix', GROUP_PROTOCOL, 'meshbench/'))
     .option('output-dir', text('Folder for the run folders', GROUP_OUTPUT, DEFAULTS.outputDir))
     .option('console-output', flag('Print results to the console', GROUP_OUTPUT, 'true'))
     .option('file-output', flag('Write JSON and text results', GROUP_OUTPUT, 'true'))
@@ -202,6 +227,12 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     settleTimeout: last(args['settle-timeout']),
     workers: last(args.workers),
     connections: last(args.connections),
+    httpMethod: last(args['http-method']),
+    httpPath: last(args['http-path']),
+    httpBody: last(args['http-body']),
+    httpHeader: args['http-header'],
+    httpSuccessField: last(args['http-success-field']),
+    etcdKeyPrefix: last(args['etcd-key-prefix']),
   };
 }
 

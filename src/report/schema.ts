@@ -192,6 +192,7 @@ export const resultJsonSchema = {
         protocol: { enum: ['cometbft', 'etcd', 'http'] },
         confirm: { enum: ['none', 'commit'] },
         faults_applied: { type: 'boolean' },
+        endpoints: { type: 'array', items: { type: 'string' } },
       },
     },
     results,

@@ -1,15 +1,17 @@
 /**
- * Attach mode end to end against counting servers: probe, levels, result files in
- * a new run folder, the table; and every bad input as a one-line error.
+ * Attach mode (`benchmark --endpoints`) end to end against counting servers: probe,
+ * levels, result files in a new run folder, the table; and every bad input as a
+ * one-line error. Attach mode is the sweep path (src/bench/sweep.ts) with no deploy.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { runAttach } from '../../../src/bench/attach.js';
+import { buildBenchmarkPlan } from '../../../src/bench/plan.js';
+import { runBenchmark } from '../../../src/bench/sweep.js';
 import { main } from '../../../src/cli/benchmark.js';
 import { MeshbenchError } from '../../../src/common/errors.js';
-import { probeEndpoints } from '../../../src/load/index.js';
+import { probeEndpoints, runLoad } from '../../../src/load/index.js';
 import { cometbftOk, startCountingServer } from './test-servers.js';
 import type { CountingServer } from './test-servers.js';
 
@@ -17,8 +19,14 @@ let dir: string;
 let node: CountingServer;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'meshbench-attach-'));
+  // A cometbft-shaped node: /health for the probe, an empty mempool for the settle
+  // poll between levels, and an ok for every broadcast.
   node = await startCountingServer((r) =>
-    r.url === '/health' ? { body: '{"jsonrpc":"2.0","id":-1,"result":{}}' } : { body: cometbftOk(r.body) },
+    r.url === '/health'
+      ? { body: '{"jsonrpc":"2.0","id":-1,"result":{}}' }
+      : r.url === '/num_unconfirmed_txs'
+        ? { body: '{"jsonrpc":"2.0","id":-1,"result":{"n_txs":"0","total":"0"}}' }
+        : { body: cometbftOk(r.body) },
   );
 });
 afterEach(async () => {
@@ -48,13 +56,16 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 
 describe('benchmark attach mode', () => {
   it('probes, runs each load and writes one seed-format JSON per load into a new run folder', async () => {
+    // --confirm none: the counting server has no /websocket (cometbft defaults to commit).
     const { code, stdout, stderr } = await cli([
       '--endpoints',
       node.url,
       '--loads',
       '100,200',
       '--duration',
-      '0.5',
+      '1',
+      '--confirm',
+      'none',
       '--transaction-size',
       '300',
       '--output-dir',
@@ -66,37 +77,78 @@ describe('benchmark attach mode', () => {
     const runs = await readdir(dir);
     expect(runs).toHaveLength(1);
     const files = (await readdir(join(dir, runs[0] as string))).sort();
-    expect(files).toEqual(['endpoints-benchmark-1.json', 'endpoints-benchmark-2.json']);
+    expect(files).toEqual([
+      'endpoints-benchmark-1.json',
+      'endpoints-benchmark-2.json',
+      'run.json',
+      'summary.txt',
+    ]);
     const record = JSON.parse(await readFile(join(dir, runs[0] as string, files[1] as string), 'utf8'));
     expect(record).toMatchObject({
       network_type: 'endpoints',
       benchmark_number: 2,
-      parameters: { nodes: 1, load: 200, duration: 0.5, transaction_size: 300 },
-      results: { successful_transactions: 100, failed_transactions: 0, duration_secs: 0.5, throughput: 200 },
+      parameters: { nodes: 1, load: 200, duration: 1, transaction_size: 300, endpoints: [node.url] },
+      results: { successful_transactions: 200, failed_transactions: 0, duration_secs: 1, throughput: 200 },
     });
     expect(typeof record.timestamp).toBe('string');
     expect(record.results.avg_latency_ms).toBeGreaterThan(0);
     expect(record.results.latency_std_dev_ms).toBeGreaterThanOrEqual(0);
-    expect(record.results.ack_latency_uncorrected_ms.count).toBe(100);
-    // /health probe + 50 + 100 transactions.
+    expect(record.results.ack_latency_uncorrected_ms.count).toBe(200);
+    // /health probe + 100 + 200 transactions.
     expect(node.requests.filter((r) => r.url === '/health')).toHaveLength(1);
-    expect(node.requests.filter((r) => r.url === '/')).toHaveLength(150);
+    expect(node.requests.filter((r) => r.url === '/')).toHaveLength(300);
     // A second run never overwrites the first.
-    await cli(['--endpoints', node.url, '--loads', '50', '--duration', '0.2', '--output-dir', dir]);
+    await cli([
+      '--endpoints',
+      node.url,
+      '--loads',
+      '50',
+      '--duration',
+      '1',
+      '--confirm',
+      'none',
+      '--output-dir',
+      dir,
+    ]);
     expect(await readdir(dir)).toHaveLength(2);
   });
 
+  // A repeated --loads adds to the list (the base has --loads 100): the error quotes it all.
   it.each([
-    [['--loads', '0'], /--loads "0" is not allowed; use rates above 0/],
-    [['--loads', '-3'], /--loads "-3" is not allowed/],
+    [['--loads', '0'], /--loads "100,0" is not valid: "0" is not a load; .*each a number > 0/],
+    [['--loads', '-3'], /--loads "100,-3" is not valid: "-3" is not a load/],
     [
       ['--transaction-size', '0'],
-      /--transaction-size "0" is not allowed; use a whole number of bytes from 1 to 16777216/,
+      /--transaction-size "0" is not valid: a whole number of bytes from 1 to 16777216/,
     ],
-    [['--transaction-size', '16777217'], /--transaction-size "16777217" is not allowed/],
-    [['--protocol', 'grpc'], /--protocol "grpc" is not allowed; use one of cometbft, etcd, http/],
-    [['--confirm', 'always'], /--confirm "always" is not allowed; use one of none, commit/],
-    [['--endpoints', 'http//broken'], /endpoint URL "http\/\/broken" cannot be parsed; use a full URL/],
+    [['--transaction-size', '16777217'], /--transaction-size "16777217" is not valid/],
+    [['--protocol', 'grpc'], /--protocol "grpc" is not valid: one of cometbft, etcd, http/],
+    [['--confirm', 'always'], /--confirm "always" is not valid: one of none, commit/],
+    [
+      ['--endpoints', 'http//broken'],
+      /--endpoints "http\/\/broken" is not valid: "http\/\/broken" is not a URL; give http\(s\):\/\/host:port URLs/,
+    ],
+    [
+      ['--protocol', 'http', '--http-header', 'no colon'],
+      /--http-header "no colon" is not valid: a header as "Name: value"/,
+    ],
+    [
+      ['--protocol', 'http', '--http-method', 'FETCH'],
+      /--http-method "FETCH" is not valid: one of GET, POST/,
+    ],
+    [
+      ['--protocol', 'http', '--http-path', 'x'],
+      /--http-path "x" is not valid: a request path starting with \//,
+    ],
+    [['--http-path', '/x'], /--http-path "\/x" is not valid: applies to --protocol http only/],
+    [
+      ['--protocol', 'http', '--etcd-key-prefix', 'k/'],
+      /--etcd-key-prefix "k\/" is not valid: applies to --protocol etcd only/,
+    ],
+    [
+      ['--protocol', 'etcd', '--confirm', 'commit'],
+      /--confirm "commit" is not valid: commit confirmation needs --protocol cometbft/,
+    ],
   ])('rejects %j with one line and exit 2', async (extra, message) => {
     const base = ['--endpoints', node.url, '--loads', '100', '--duration', '1', '--output-dir', dir];
     const args =
@@ -164,21 +216,104 @@ describe('benchmark attach mode', () => {
     }
   });
 
-  it('runAttach stops after the level that was interrupted and says so', async () => {
+  it('stops after the level that was interrupted and says so', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
-    const outcome = await runAttach({
-      endpoints: [node.url],
-      loads: [100, 200],
-      durationSecs: 5,
-      protocol: { kind: 'cometbft', broadcastMode: 'async' },
+    const plan = await buildBenchmarkPlan({
+      endpoints: node.url,
+      loads: '100,200',
+      duration: 5,
       confirm: 'none',
-      transactionSizeBytes: 64,
+      transactionSize: 64,
       outputDir: dir,
+      consoleOutput: false,
+    });
+    const outcome = await runBenchmark(plan, {
+      createTestbed: () => {
+        throw new Error('attach mode must not deploy');
+      },
+      runLoad,
+      probeEndpoints: (endpoints, protocol) => probeEndpoints(endpoints, protocol),
+      stdout: () => undefined,
+      stderr: () => undefined,
       signal: controller.signal,
     });
     expect(outcome.interrupted).toBe(true);
-    expect(outcome.levels).toHaveLength(1);
-    expect(outcome.levels[0]?.record.interrupted).toBe(true);
+    expect(outcome.records).toHaveLength(1);
+    expect(outcome.records[0]?.interrupted).toBe(true);
+    expect(node.requests.filter((r) => r.url === '/').length).toBeLessThan(500);
+  });
+
+  it('maps the --http-* flags onto the http adapter and sends what they say', async () => {
+    const { code, stderr } = await cli([
+      '--endpoints',
+      node.url,
+      '--protocol',
+      'http',
+      '--http-method',
+      'put',
+      '--http-path',
+      '/submit',
+      '--http-body',
+      '{"data":"{{tx}}","n":{{seq}}}',
+      '--http-header',
+      'X-Api-Key: secret',
+      '--http-header',
+      'X-Tenant: a',
+      '--loads',
+      '20',
+      '--duration',
+      '1',
+      '--transaction-size',
+      '16',
+      '--output-dir',
+      dir,
+    ]);
+    expect(stderr).not.toMatch(/error/);
+    expect(code).toBe(0);
+    const sent = node.requests.filter((r) => r.url === '/submit');
+    expect(sent).toHaveLength(20);
+    for (const request of sent) {
+      expect(request.method).toBe('PUT');
+      expect(request.headers['x-api-key']).toBe('secret');
+      expect(request.headers['x-tenant']).toBe('a');
+      const body = JSON.parse(request.body) as { data: string; n: number };
+      expect(Buffer.from(body.data, 'base64')).toHaveLength(16);
+      expect(typeof body.n).toBe('number');
+    }
+    const [run] = await readdir(dir);
+    const record = JSON.parse(await readFile(join(dir, run as string, 'endpoints-benchmark-1.json'), 'utf8'));
+    expect(record.parameters).toMatchObject({ protocol: 'http', confirm: 'none' });
+    expect(record.plan.protocol).toEqual({
+      kind: 'http',
+      method: 'PUT',
+      path: '/submit',
+      headers: { 'x-api-key': 'secret', 'x-tenant': 'a' },
+      bodyTemplate: '{"data":"{{tx}}","n":{{seq}}}',
+    });
+  });
+
+  it('maps --etcd-key-prefix onto the etcd adapter', async () => {
+    const { code } = await cli([
+      '--endpoints',
+      node.url,
+      '--protocol',
+      'etcd',
+      '--etcd-key-prefix',
+      'bench/',
+      '--loads',
+      '10',
+      '--duration',
+      '1',
+      '--output-dir',
+      dir,
+    ]);
+    expect(code).toBe(0);
+    const puts = node.requests.filter((r) => r.url === '/v3/kv/put');
+    expect(puts).toHaveLength(10);
+    for (const put of puts) {
+      const key = Buffer.from((JSON.parse(put.body) as { key: string }).key, 'base64').toString();
+      expect(key.startsWith('bench/')).toBe(true);
+    }
   });
 });

@@ -21,6 +21,8 @@ export interface ReceivedRequest {
   readonly index: number;
   readonly method: string;
   readonly url: string;
+  /** Request headers (lower-case names, as node:http gives them). */
+  readonly headers: IncomingMessage['headers'];
   readonly body: string;
   readonly atMs: number;
 }
@@ -62,6 +64,7 @@ export async function startCountingServer(
         index: received,
         method: req.method ?? 'GET',
         url: path,
+        headers: req.headers,
         body,
         atMs: performance.now() - started,
       };
