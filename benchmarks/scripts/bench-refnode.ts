@@ -68,6 +68,7 @@ interface PhaseResult {
   readonly latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number; count: number };
   readonly perNode: { cpuPercentOfOneCore: number; rssMiB: number }[];
   readonly blocks: number;
+  readonly senderLagMs: { p50: number; p99: number; max: number };
   readonly viewChanges: number[];
   readonly subscriptionLost: string | undefined;
 }
@@ -309,6 +310,12 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
     }
   });
 
+  // How late the sender itself was (actual send - intended send): a starved client shows here.
+  const sendLag = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 2,
+  });
   const agent = new Agent({ connections: 16, pipelining: 1, keepAliveTimeout: 30_000 });
   let sent = 0;
   let accepted = 0;
@@ -334,6 +341,8 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
         for (let k = 0; k < n; k++) {
           const seq = sent++;
           intended[seq] = t0 + (seq / rate) * 1000;
+          if (seq >= Math.ceil(WARMUP_S * rate))
+            sendLag.recordValue(Math.max(1, Math.round((now - intended[seq]!) * 1000)));
           seqs.push(seq);
         }
         if (inflight > 20_000) {
@@ -436,6 +445,11 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
     },
     perNode,
     blocks,
+    senderLagMs: {
+      p50: ms(sendLag.getValueAtPercentile(50)),
+      p99: ms(sendLag.getValueAtPercentile(99)),
+      max: ms(sendLag.maxValue),
+    },
     viewChanges: viewChangesAfter.map((v, i) => v - viewChangesBefore[i]!),
     subscriptionLost,
   };
@@ -450,7 +464,7 @@ async function benchNetwork(start: () => Promise<Network>): Promise<unknown> {
     );
     const latency = await runPhase(net, LATENCY_RATE, SECONDS, 1);
     process.stderr.write(
-      `  committed ${latency.committedTxPerSec} tx/s; p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms; ${latency.blocks} blocks, view changes ${latency.viewChanges.join('/')}\n`,
+      `  committed ${latency.committedTxPerSec} tx/s; p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms; ${latency.blocks} blocks, view changes ${latency.viewChanges.join('/')}; sender lag p99 ${latency.senderLagMs.p99} ms\n`,
     );
     const peak: PhaseResult[] = [];
     for (const rate of PEAK_RATES) {
@@ -461,7 +475,7 @@ async function benchNetwork(start: () => Promise<Network>): Promise<unknown> {
       const r = await runPhase(net, rate, SECONDS, BATCH);
       peak.push(r);
       process.stderr.write(
-        `  committed ${r.committedTxPerSec} tx/s, ${(r.committedShareOfScheduled * 100).toFixed(1)}% of scheduled; p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms; ${r.blocks} blocks, view changes ${r.viewChanges.join('/')}\n`,
+        `  committed ${r.committedTxPerSec} tx/s, ${(r.committedShareOfScheduled * 100).toFixed(1)}% of scheduled; p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms; ${r.blocks} blocks, view changes ${r.viewChanges.join('/')}; sender lag p99 ${r.senderLagMs.p99} ms\n`,
       );
     }
     // Sustained: the highest offered rate fully committed (>= 99%) with p50 under 1 s.
