@@ -3,9 +3,10 @@
  * `benchmark_number`, `parameters`, `results`, `timestamp`), extended with the
  * generator's full figures. A pure function: nothing here measures or prints.
  *
- * The `results` block comes from `resultsFromLoad` (src/bench/record.ts), the same
- * mapping the full benchmark sweep uses, so attach-mode files and sweep files agree
- * field for field. Field meanings: docs/result-format.md.
+ * One generator run, no plan: `local-network`'s result file and the public API.
+ * The `benchmark` command (attach mode included) writes `buildBenchmarkRecord`
+ * records instead (src/bench/record.ts); both take `results` from the same
+ * `resultsFromLoad`, so they agree field for field. Meanings: docs/result-format.md.
  */
 import { resultsFromLoad } from '../bench/record.js';
 import type { RecordResults } from '../bench/record.js';

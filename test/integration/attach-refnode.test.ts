@@ -1,7 +1,8 @@
 /**
- * Attach mode against a real refnode (one-node committee, a plain process on free
- * loopback ports): the cometbft adapter's broadcast, health probe and /websocket
- * commit confirmation against the node the project ships, through the CLI.
+ * Attach mode (`benchmark --endpoints`, the sweep path without a deploy) against a
+ * real refnode (one-node committee, a plain process on free loopback ports): the
+ * cometbft adapter's broadcast, health probe and /websocket commit confirmation
+ * against the node the project ships, through the CLI.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -92,7 +93,15 @@ describe('benchmark attach mode against a refnode', () => {
       stdout.mockRestore();
     }
     expect(code).toBe(0);
-    const [run] = await readdir(out);
+    const runs = await readdir(out);
+    expect(runs).toHaveLength(1);
+    const [run] = runs;
+    expect((await readdir(join(out, run as string))).sort()).toEqual([
+      'endpoints-benchmark-1.json',
+      'endpoints-benchmark-2.json',
+      'run.json',
+      'summary.txt',
+    ]);
     const records = await Promise.all(
       [1, 2].map(async (n) =>
         JSON.parse(await readFile(join(out, run as string, `endpoints-benchmark-${n}.json`), 'utf8')),
@@ -101,13 +110,15 @@ describe('benchmark attach mode against a refnode', () => {
     for (const [index, record] of records.entries()) {
       const load = [100, 200][index] as number;
       expect(record.network_type).toBe('endpoints');
-      expect(record.parameters).toMatchObject({ nodes: 1, load, duration: 2 });
+      expect(record.parameters).toMatchObject({ nodes: 1, load, duration: 2, endpoints: [rpcUrl] });
       expect(record.results.outcomes.ok).toBe(load * 2);
       expect(record.results.outcomes.committed).toBe(load * 2);
       expect(record.results.outcomes.commitTimeout).toBe(0);
       expect(record.results.latency_stage).toBe('commit');
       expect(record.results.successful_transactions).toBe(load * 2);
       expect(record.results.commit_latency_ms.count).toBe(load * 2);
+      // Between levels the sweep waits for the node's mempool to drain.
+      expect(record.runs[0].settle).toMatchObject({ polled: true, drained: true });
     }
   });
 
