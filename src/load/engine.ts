@@ -13,8 +13,6 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
 import type { Endpoint } from '../testbed/testbed.js';
 import { createProtocol } from '../protocols/index.js';
 import type { CommitSource, Protocol, ReplyOutcome } from '../protocols/index.js';
@@ -25,6 +23,15 @@ import { planSchedule } from './schedule.js';
 import type { PlanInput, SchedulePlan } from './schedule.js';
 import { createTargetPicker } from './targets.js';
 import type { ConfirmMode, LoadProgress, ProtocolOptions, TargetSelection } from './types.js';
+import type {
+  Transport,
+  TransportFailure,
+  TransportKind,
+  TransportRequest,
+  TransportSink,
+} from './transport.js';
+import { RawTransport } from './transport-raw.js';
+import { UndiciTransport } from './transport-undici.js';
 
 /** Everything a shard needs; structured-cloneable (crosses into worker threads). */
 export interface ShardSettings {
@@ -38,6 +45,8 @@ export interface ShardSettings {
   readonly requestTimeoutMs: number;
   readonly connectionsPerEndpoint: number;
   readonly pipelining: number;
+  /** How requests go on the wire (`raw`: plain http:// only). */
+  readonly transport: TransportKind;
   /** In-flight bound of this shard. */
   readonly maxInFlight: number;
   readonly target: TargetSelection;
@@ -57,33 +66,10 @@ export interface ShardResult {
   readonly stoppedAtMs?: number;
 }
 
-class TimeoutAbort extends Error {
-  constructor() {
-    super('request timed out');
-    this.name = 'TimeoutAbort';
-  }
-}
-
 /** Below this interval between a shard's sends, the loop sleeps in timer ticks instead of spinning. */
 const SPIN_MIN_INTERVAL_MS = 4;
 /** How long before a sparse send the loop stops sleeping and yields with setImmediate. */
 const SPIN_MS = 1.2;
-
-const CONNECTION_ERROR_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-function classifyError(error: Error): AckOutcome {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout' };
-  if (code !== undefined && CONNECTION_ERROR_CODES.has(code)) return { kind: 'connectionError' };
-  return { kind: 'connectionError' };
-}
 
 function toAckOutcome(reply: ReplyOutcome): AckOutcome {
   switch (reply.kind) {
@@ -98,18 +84,17 @@ function toAckOutcome(reply: ReplyOutcome): AckOutcome {
   }
 }
 
-/** One request in flight: the undici handler and the tx's bookkeeping. */
-class TxRequest implements Dispatcher.DispatchHandler {
-  controller: Dispatcher.DispatchController | undefined;
-  status = 0;
-  chunks: Buffer[] = [];
+/** One request in flight: the transport's sink and the tx's bookkeeping. */
+class TxRequest implements TransportSink {
+  /** The transport's handle while the ack is awaited (to abort it on timeout). */
+  handle: TransportRequest | undefined;
   /** The ack stage ended (reply, error or timeout). */
   ackDone = false;
   ackOk = false;
   /** Commit seen, timed out or no longer expected. */
   commitDone = false;
   lastPolledMs = 0;
-  /** When the request went on the wire (undici's onRequestStart); the handoff time until then. */
+  /** When the request went on the wire (the transport's onWire); the handoff time until then. */
   wireMs: number;
 
   constructor(
@@ -125,28 +110,14 @@ class TxRequest implements Dispatcher.DispatchHandler {
     this.wireMs = sentMs;
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    // Timed out while queued for a connection: never put it on the wire.
-    if (this.ackDone) controller.abort(new TimeoutAbort());
-    else this.wireMs = this.shard.clock();
+  onWire(): void {
+    if (!this.ackDone) this.wireMs = this.shard.clock();
   }
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
-    this.status = statusCode;
+  onReply(status: number, body: string): void {
+    this.shard.onReply(this, status, body);
   }
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.chunks.push(chunk);
-  }
-  onResponseEnd(): void {
-    const chunks = this.chunks;
-    this.chunks = [];
-    const body =
-      chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
-    this.shard.onReply(this, body);
-  }
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.chunks = [];
-    this.shard.onError(this, error);
+  onFailure(failure: TransportFailure): void {
+    this.shard.onFailure(this, failure);
   }
 }
 
@@ -180,9 +151,7 @@ export class Shard {
   readonly plan: SchedulePlan;
   private readonly protocol: Protocol;
   private readonly recorder: Recorder;
-  private readonly pools: Pool[];
-  private readonly paths: string[];
-  private readonly headers: string[];
+  private readonly transport: Transport;
   private readonly pick: (seq: number) => number;
   private readonly txs: TransactionFactory;
   private readonly inFlight = new Fifo<TxRequest>();
@@ -207,24 +176,17 @@ export class Shard {
     this.recorder = new Recorder(settings.endpoints.map((e) => e.nodeId));
     this.txs = new TransactionFactory(settings.transactionSizeBytes, settings.runId);
     this.pick = createTargetPicker(settings.endpoints, settings.target);
-    this.pools = settings.endpoints.map((endpoint) => {
-      const url = new URL(endpoint.rpcUrl);
-      return new Pool(url.origin, {
-        connections: settings.connectionsPerEndpoint,
-        pipelining: settings.pipelining,
-        keepAliveTimeout: 30_000,
-        // Our own FIFO check times requests out (no timer per request).
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        connect: { timeout: Math.min(settings.requestTimeoutMs, 10_000) },
-      });
-    });
-    this.headers = Object.entries(this.protocol.request.headers).flat();
-    this.paths = settings.endpoints.map((endpoint) => {
-      const base = new URL(endpoint.rpcUrl).pathname.replace(/\/$/, '');
-      const path = this.protocol.request.path;
-      return base + (path.startsWith('/') ? path : `/${path}`);
-    });
+    const transportOptions = {
+      endpoints: settings.endpoints,
+      request: this.protocol.request,
+      connectionsPerEndpoint: settings.connectionsPerEndpoint,
+      pipelining: settings.pipelining,
+      connectTimeoutMs: Math.min(settings.requestTimeoutMs, 10_000),
+    };
+    this.transport =
+      settings.transport === 'raw'
+        ? new RawTransport(transportOptions)
+        : new UndiciTransport(transportOptions);
   }
 
   private get confirming(): boolean {
@@ -398,7 +360,6 @@ export class Shard {
     const tx = this.txs.make(seq, (this.epochOriginMs + intendedMs) * 1000);
     const hash = this.confirming && !this.isCommitMode() ? txHash(tx.bytes) : undefined;
     const request = new TxRequest(this, seq, intendedMs, sentMs, node, phase, second, hash);
-    const template = this.protocol.request;
     this.recorder.recordSend(phase, node, second, sentMs, lagMs, lagMs > this.settings.lateThresholdMs);
     this.progressSent++;
     this.inFlightCount++;
@@ -407,36 +368,27 @@ export class Shard {
       this.pendingCommits.set(hash, request);
       this.commitQueue.push(request);
     }
-    (this.pools[node] as Pool).dispatch(
-      {
-        path: this.paths[node] as string,
-        method: template.method,
-        headers: this.headers,
-        body: this.protocol.body(tx, seq),
-        ...(this.settings.pipelining > 1 ? { idempotent: true } : {}),
-      },
-      request,
-    );
+    request.handle = this.transport.send(node, this.protocol.body(tx, seq), request);
   }
 
-  onReply(request: TxRequest, body: string): void {
+  onReply(request: TxRequest, status: number, body: string): void {
     if (request.ackDone) return; // already timed out; the late reply was still read
-    const reply = this.protocol.parseReply(request.status, body);
+    const reply = this.protocol.parseReply(status, body);
     this.endAck(request, toAckOutcome(reply));
     if (reply.kind === 'ok' && reply.committed === true && this.confirming) {
       this.commit(request);
     }
   }
 
-  onError(request: TxRequest, error: Error): void {
+  onFailure(request: TxRequest, failure: TransportFailure): void {
     if (request.ackDone) return;
-    this.endAck(request, error instanceof TimeoutAbort ? { kind: 'timeout' } : classifyError(error));
+    this.endAck(request, { kind: failure });
   }
 
   private endAck(request: TxRequest, outcome: AckOutcome): void {
     request.ackDone = true;
-    // Keep no reference to undici's request (and its body) while a commit is awaited.
-    request.controller = undefined;
+    // Keep no reference to the transport's request (and its body) while a commit is awaited.
+    request.handle = undefined;
     this.inFlightCount--;
     const now = this.now();
     const ok = outcome.kind === 'ok';
@@ -483,8 +435,9 @@ export class Shard {
     for (let head = this.inFlight.peek(); head !== undefined; head = this.inFlight.peek()) {
       if (!head.ackDone) {
         if (head.sentMs + requestTimeoutMs > now) break;
+        const handle = head.handle;
         this.endAck(head, { kind: 'timeout' });
-        head.controller?.abort(new TimeoutAbort());
+        handle?.abort();
       }
       this.inFlight.shift();
     }
@@ -531,6 +484,6 @@ export class Shard {
 
   private async close(): Promise<void> {
     await Promise.all(this.commitSources.map((source) => source.close()));
-    await Promise.all(this.pools.map((pool) => pool.destroy().catch(() => undefined)));
+    await this.transport.close();
   }
 }

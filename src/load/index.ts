@@ -16,6 +16,7 @@ import type { ShardResult, ShardSettings } from './engine.js';
 import { planSchedule } from './schedule.js';
 import type { SchedulePlan } from './schedule.js';
 import { validateLoadOptions } from './validate.js';
+import { defaultTransport } from './transport.js';
 import type { LoadOptions, LoadProgress, LoadResult, ProtocolOptions } from './types.js';
 
 export type * from './types.js';
@@ -93,6 +94,7 @@ function shardSettings(options: LoadOptions, shardIndex: number, shardCount: num
     requestTimeoutMs: options.requestTimeoutMs ?? LOAD_DEFAULTS.requestTimeoutMs,
     connectionsPerEndpoint: options.connectionsPerEndpoint ?? LOAD_DEFAULTS.connectionsPerEndpoint,
     pipelining: options.pipelining ?? LOAD_DEFAULTS.pipelining,
+    transport: options.transport ?? defaultTransport(options.endpoints),
     maxInFlight: Math.max(1, Math.ceil(maxInFlight / shardCount)),
     target: options.target ?? { kind: 'round-robin' },
     lateThresholdMs: options.lateThresholdMs ?? LOAD_DEFAULTS.lateThresholdMs,
@@ -310,6 +312,7 @@ export function buildLoadResult(
       workers: run.workers,
       connectionsPerEndpoint: settings.connectionsPerEndpoint,
       pipelining: settings.pipelining,
+      transport: settings.transport,
       maxInFlight: options.maxInFlight ?? LOAD_DEFAULTS.maxInFlight,
       requestTimeoutMs: settings.requestTimeoutMs,
       commitTimeoutMs: settings.commitTimeoutMs,

@@ -55,6 +55,11 @@ export interface LoadOptions {
   readonly requestTimeoutMs?: number;
   readonly connectionsPerEndpoint?: number;
   readonly pipelining?: number;
+  /**
+   * How requests go on the wire: `raw` (keep-alive sockets and a small HTTP/1.1 parser,
+   * plain http:// only, least CPU) or `undici`. Default: raw when every endpoint is http://.
+   */
+  readonly transport?: 'undici' | 'raw';
   readonly maxInFlight?: number;
   readonly target?: TargetSelection;
   /** Worker threads sharing the schedule (1 = in the calling thread). */
@@ -189,6 +194,7 @@ export interface LoadResult {
     readonly workers: number;
     readonly connectionsPerEndpoint: number;
     readonly pipelining: number;
+    readonly transport?: 'undici' | 'raw';
     readonly maxInFlight: number;
     readonly requestTimeoutMs: number;
     readonly commitTimeoutMs: number;

@@ -116,6 +116,18 @@ export function validateLoadOptions(options: LoadOptions): void {
   checkPositiveInteger(options.requestTimeoutMs, 'request timeout (ms)');
   checkPositiveInteger(options.connectionsPerEndpoint, 'connections per endpoint');
   checkPositiveInteger(options.pipelining, 'pipelining');
+  if (options.transport !== undefined && options.transport !== 'undici' && options.transport !== 'raw') {
+    throw bad(`transport ${JSON.stringify(options.transport)} is not known`, 'use --transport undici or raw');
+  }
+  if (options.transport === 'raw') {
+    const secure = options.endpoints.find((e) => !e.rpcUrl.startsWith('http://'));
+    if (secure) {
+      throw bad(
+        `transport raw speaks plain http:// only, not ${secure.rpcUrl}`,
+        'use --transport undici for https:// endpoints',
+      );
+    }
+  }
   checkPositiveInteger(options.maxInFlight, 'max in-flight');
   checkPositiveInteger(options.workers, 'workers');
   // Unknown target nodes or unusable weights fail here, not inside a worker.

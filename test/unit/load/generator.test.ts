@@ -21,18 +21,7 @@ async function server(...args: Parameters<typeof startCountingServer>): Promise<
   return s;
 }
 
-function options(url: string, overrides: Partial<LoadOptions> = {}): LoadOptions {
-  return {
-    runId: 'test-run',
-    endpoints: [{ nodeId: 'node0', rpcUrl: url }],
-    protocol: { kind: 'cometbft', broadcastMode: 'async' },
-    shape: { kind: 'fixed', rate: 100 },
-    durationMs: 1000,
-    transactionSizeBytes: 256,
-    confirm: 'none',
-    ...overrides,
-  };
-}
+const TRANSPORTS = ['undici', 'raw'] as const;
 
 const failedOf = (o: Awaited<ReturnType<typeof runLoad>>['outcomes']) =>
   Object.values(o.rejected).reduce((a, b) => a + b, 0) +
@@ -47,406 +36,425 @@ const failedOf = (o: Awaited<ReturnType<typeof runLoad>>['outcomes']) =>
 // every attempt, so these retry twice.
 const TIMING = { retry: 2 } as const;
 
-describe('runLoad latency', () => {
-  it('reports p50 within 1 ms of a server that answers after 20 ms', TIMING, async () => {
-    const s = await server((r) => ({ body: cometbftOk(r.body), delayMs: 20 }));
-    // Warm-up opens the few connections needed, so the window measures steady state.
-    const result = await runLoad(
-      options(s.url, {
-        shape: { kind: 'fixed', rate: 100 },
-        durationMs: 1500,
-        warmupMs: 500,
-        connectionsPerEndpoint: 4,
-      }),
+// Every scenario runs on both transports: the raw one must be correct on all of them.
+describe.each(TRANSPORTS)('transport %s', (transport) => {
+  function options(url: string, overrides: Partial<LoadOptions> = {}): LoadOptions {
+    return {
+      runId: 'test-run',
+      endpoints: [{ nodeId: 'node0', rpcUrl: url }],
+      protocol: { kind: 'cometbft', broadcastMode: 'async' },
+      shape: { kind: 'fixed', rate: 100 },
+      durationMs: 1000,
+      transactionSizeBytes: 256,
+      confirm: 'none',
+      transport,
+      ...overrides,
+    };
+  }
+
+  describe('runLoad latency', () => {
+    it('reports p50 within 1 ms of a server that answers after 20 ms', TIMING, async () => {
+      const s = await server((r) => ({ body: cometbftOk(r.body), delayMs: 20 }));
+      // Warm-up opens the few connections needed, so the window measures steady state.
+      const result = await runLoad(
+        options(s.url, {
+          shape: { kind: 'fixed', rate: 100 },
+          durationMs: 1500,
+          warmupMs: 500,
+          connectionsPerEndpoint: 4,
+        }),
+      );
+      expect(result.outcomes.ok).toBe(150);
+      expect(Math.abs(result.latency.ack.corrected.p50 - 20)).toBeLessThanOrEqual(1);
+      expect(Math.abs(result.latency.ack.uncorrected.p50 - 20)).toBeLessThanOrEqual(1);
+      expect(result.latency.ack.corrected.min).toBeGreaterThanOrEqual(19.9);
+    });
+
+    it(
+      'times from the intended send: a 1 s stall gives corrected p99 >= 1 s, uncorrected far lower',
+      TIMING,
+      async () => {
+        // One connection (so sends queue behind the stalled reply, as in a closed-loop tool),
+        // 18 ms per reply, 40 tx/s; 1 s after the first request the server freezes for 1 s:
+        // replies due in the freeze, and requests arriving in it, wait for its end.
+        let freezeStart = Infinity;
+        const serviceMs = 18;
+        let busyUntil = 0;
+        const s = await server((r) => {
+          // Between two sends (not at one), so the request in service and the one queued
+          // behind it both wait through the freeze, whatever the first request's connect time.
+          if (freezeStart === Infinity) freezeStart = r.atMs + 1000 - 12;
+          const freezeEnd = freezeStart + 1000;
+          let start = Math.max(r.atMs, busyUntil);
+          if (start >= freezeStart && start < freezeEnd) start = freezeEnd;
+          let due = start + serviceMs;
+          if (due >= freezeStart && due < freezeEnd) due = freezeEnd;
+          busyUntil = due;
+          return { body: cometbftOk(r.body), atMs: due };
+        });
+        const result = await runLoad(
+          options(s.url, { shape: { kind: 'fixed', rate: 40 }, durationMs: 3000, connectionsPerEndpoint: 1 }),
+        );
+        expect(result.outcomes.ok).toBe(120);
+        const { corrected, uncorrected } = result.latency.ack;
+        expect(corrected.p99).toBeGreaterThanOrEqual(1000);
+        // Only the one request held through the freeze took ~1 s on the wire.
+        expect(uncorrected.max).toBeGreaterThanOrEqual(990);
+        expect(uncorrected.p99).toBeLessThan(500);
+        expect(uncorrected.p99).toBeLessThan(corrected.p99 / 2);
+      },
     );
-    expect(result.outcomes.ok).toBe(150);
-    expect(Math.abs(result.latency.ack.corrected.p50 - 20)).toBeLessThanOrEqual(1);
-    expect(Math.abs(result.latency.ack.uncorrected.p50 - 20)).toBeLessThanOrEqual(1);
-    expect(result.latency.ack.corrected.min).toBeGreaterThanOrEqual(19.9);
   });
 
-  it(
-    'times from the intended send: a 1 s stall gives corrected p99 >= 1 s, uncorrected far lower',
-    TIMING,
-    async () => {
-      // One connection (so sends queue behind the stalled reply, as in a closed-loop tool),
-      // 18 ms per reply, 40 tx/s; 1 s after the first request the server freezes for 1 s:
-      // replies due in the freeze, and requests arriving in it, wait for its end.
-      let freezeStart = Infinity;
-      const serviceMs = 18;
-      let busyUntil = 0;
+  describe('runLoad schedule and counting', () => {
+    it('achieves the target rate within 1% and the server gets exactly what was sent', TIMING, async () => {
+      const s = await server((r) => ({ body: cometbftOk(r.body) }), { keepRequests: false });
+      const result = await runLoad(
+        options(s.url, { shape: { kind: 'fixed', rate: 1000 }, durationMs: 2000, maxScheduleLagMs: 10_000 }),
+      );
+      expect(result.scheduled).toBe(2000);
+      expect(result.inputRate).toBe(1000);
+      expect(Math.abs(result.achievedRate - 1000) / 1000).toBeLessThan(0.01);
+      expect(result.sent).toBe(2000);
+      expect(s.received).toBe(2000);
+      expect(result.outcomes.ok).toBe(2000);
+      expect(result.timeSeries.map((p) => p.sent)).toEqual([1000, 1000]);
+    });
+
+    it('counts every outcome kind: ok, app and RPC rejections, HTTP 500, non-JSON, timeouts, resets', async () => {
       const s = await server((r) => {
-        if (freezeStart === Infinity) freezeStart = r.atMs + 1000;
-        const freezeEnd = freezeStart + 1000;
-        let start = Math.max(r.atMs, busyUntil);
-        if (start >= freezeStart && start < freezeEnd) start = freezeEnd;
-        let due = start + serviceMs;
-        if (due >= freezeStart && due < freezeEnd) due = freezeEnd;
-        busyUntil = due;
-        return { body: cometbftOk(r.body), atMs: due };
+        switch (r.index % 7) {
+          case 0:
+            return { body: cometbftOk(r.body) };
+          case 1:
+            return { body: cometbftOk(r.body, 5) };
+          case 2:
+            return {
+              body: '{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"Internal error","data":"mempool is full"}}',
+            };
+          case 3:
+            return { status: 500, body: 'oops' };
+          case 4:
+            return { body: 'this is not json' };
+          case 5:
+            return { hang: true };
+          default:
+            return { reset: true };
+        }
       });
       const result = await runLoad(
-        options(s.url, { shape: { kind: 'fixed', rate: 40 }, durationMs: 3000, connectionsPerEndpoint: 1 }),
+        options(s.url, { shape: { kind: 'fixed', rate: 200 }, durationMs: 700, requestTimeoutMs: 300 }),
       );
-      expect(result.outcomes.ok).toBe(120);
-      const { corrected, uncorrected } = result.latency.ack;
-      expect(corrected.p99).toBeGreaterThanOrEqual(1000);
-      // Only the one request held through the freeze took ~1 s on the wire.
-      expect(uncorrected.max).toBeGreaterThanOrEqual(990);
-      expect(uncorrected.p99).toBeLessThan(500);
-      expect(uncorrected.p99).toBeLessThan(corrected.p99 / 2);
-    },
-  );
-});
+      const o = result.outcomes;
+      expect(result.scheduled).toBe(140);
+      expect(s.received).toBe(140);
+      expect(o.ok).toBe(20);
+      expect(o.rejected).toEqual({ 'app:5': 20, 'rpc:-32603': 20 });
+      expect(o.httpError).toEqual({ '500': 20 });
+      expect(o.badResponse).toBe(20);
+      expect(o.timeout).toBe(20);
+      expect(o.connectionError).toBe(20);
+      expect(o.ok + failedOf(o)).toBe(result.scheduled);
+      const perNodeFailed = result.perNode[0]?.failed;
+      expect(perNodeFailed).toBe(120);
+    });
 
-describe('runLoad schedule and counting', () => {
-  it('achieves the target rate within 1% and the server gets exactly what was sent', TIMING, async () => {
-    const s = await server((r) => ({ body: cometbftOk(r.body) }), { keepRequests: false });
-    const result = await runLoad(
-      options(s.url, { shape: { kind: 'fixed', rate: 1000 }, durationMs: 2000, maxScheduleLagMs: 10_000 }),
-    );
-    expect(result.scheduled).toBe(2000);
-    expect(result.inputRate).toBe(1000);
-    expect(Math.abs(result.achievedRate - 1000) / 1000).toBeLessThan(0.01);
-    expect(result.sent).toBe(2000);
-    expect(s.received).toBe(2000);
-    expect(result.outcomes.ok).toBe(2000);
-    expect(result.timeSeries.map((p) => p.sent)).toEqual([1000, 1000]);
-  });
+    it('drops sends that find the in-flight bound reached, and counts them', async () => {
+      const s = await server((r) => ({ body: cometbftOk(r.body), delayMs: 100 }));
+      const result = await runLoad(
+        options(s.url, { shape: { kind: 'fixed', rate: 100 }, durationMs: 500, maxInFlight: 2 }),
+      );
+      expect(result.outcomes.dropped).toBeGreaterThan(0);
+      expect(result.outcomes.ok + result.outcomes.dropped).toBe(50);
+      expect(s.received).toBe(result.sent);
+      expect(result.sent).toBe(result.outcomes.ok);
+    });
 
-  it('counts every outcome kind: ok, app and RPC rejections, HTTP 500, non-JSON, timeouts, resets', async () => {
-    const s = await server((r) => {
-      switch (r.index % 7) {
-        case 0:
-          return { body: cometbftOk(r.body) };
-        case 1:
-          return { body: cometbftOk(r.body, 5) };
-        case 2:
-          return {
-            body: '{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"Internal error","data":"mempool is full"}}',
-          };
-        case 3:
-          return { status: 500, body: 'oops' };
-        case 4:
-          return { body: 'this is not json' };
-        case 5:
-          return { hang: true };
-        default:
-          return { reset: true };
+    it('sends unique transactions of the exact size carrying run id and sequence number', async () => {
+      for (const size of [1, 40, 512, 3000]) {
+        const s = await server((r) => ({ body: cometbftOk(r.body) }));
+        const result = await runLoad(
+          options(s.url, {
+            runId: `run-${size}`,
+            transactionSizeBytes: size,
+            shape: { kind: 'fixed', rate: 400 },
+            durationMs: 250,
+          }),
+        );
+        const txs = s.requests.map((r) => txOf(r.body));
+        expect(txs).toHaveLength(result.sent);
+        expect(txs.every((tx) => tx.length === size)).toBe(true);
+        if (size >= 40) {
+          const hashes = new Set(txs.map((tx) => createHash('sha256').update(tx).digest('hex')));
+          expect(hashes.size).toBe(txs.length);
+          const parsed = txs.map((tx) => parseTransaction(tx));
+          expect(parsed.map((p) => p?.seq).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([
+            ...Array(txs.length).keys(),
+          ]);
+          expect(parsed.every((p) => p?.runId === `run-${size}`)).toBe(true);
+        }
       }
     });
-    const result = await runLoad(
-      options(s.url, { shape: { kind: 'fixed', rate: 200 }, durationMs: 700, requestTimeoutMs: 300 }),
-    );
-    const o = result.outcomes;
-    expect(result.scheduled).toBe(140);
-    expect(s.received).toBe(140);
-    expect(o.ok).toBe(20);
-    expect(o.rejected).toEqual({ 'app:5': 20, 'rpc:-32603': 20 });
-    expect(o.httpError).toEqual({ '500': 20 });
-    expect(o.badResponse).toBe(20);
-    expect(o.timeout).toBe(20);
-    expect(o.connectionError).toBe(20);
-    expect(o.ok + failedOf(o)).toBe(result.scheduled);
-    const perNodeFailed = result.perNode[0]?.failed;
-    expect(perNodeFailed).toBe(120);
-  });
 
-  it('drops sends that find the in-flight bound reached, and counts them', async () => {
-    const s = await server((r) => ({ body: cometbftOk(r.body), delayMs: 100 }));
-    const result = await runLoad(
-      options(s.url, { shape: { kind: 'fixed', rate: 100 }, durationMs: 500, maxInFlight: 2 }),
-    );
-    expect(result.outcomes.dropped).toBeGreaterThan(0);
-    expect(result.outcomes.ok + result.outcomes.dropped).toBe(50);
-    expect(s.received).toBe(result.sent);
-    expect(result.sent).toBe(result.outcomes.ok);
-  });
-
-  it('sends unique transactions of the exact size carrying run id and sequence number', async () => {
-    for (const size of [1, 40, 512, 3000]) {
+    it('keeps warm-up and cool-down out of the figures and records them', async () => {
       const s = await server((r) => ({ body: cometbftOk(r.body) }));
       const result = await runLoad(
         options(s.url, {
-          runId: `run-${size}`,
-          transactionSizeBytes: size,
-          shape: { kind: 'fixed', rate: 400 },
-          durationMs: 250,
+          shape: { kind: 'fixed', rate: 100 },
+          durationMs: 1000,
+          warmupMs: 300,
+          cooldownMs: 200,
         }),
       );
-      const txs = s.requests.map((r) => txOf(r.body));
-      expect(txs).toHaveLength(result.sent);
-      expect(txs.every((tx) => tx.length === size)).toBe(true);
-      if (size >= 40) {
-        const hashes = new Set(txs.map((tx) => createHash('sha256').update(tx).digest('hex')));
-        expect(hashes.size).toBe(txs.length);
-        const parsed = txs.map((tx) => parseTransaction(tx));
-        expect(parsed.map((p) => p?.seq).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([
-          ...Array(txs.length).keys(),
-        ]);
-        expect(parsed.every((p) => p?.runId === `run-${size}`)).toBe(true);
-      }
-    }
-  });
-
-  it('keeps warm-up and cool-down out of the figures and records them', async () => {
-    const s = await server((r) => ({ body: cometbftOk(r.body) }));
-    const result = await runLoad(
-      options(s.url, {
-        shape: { kind: 'fixed', rate: 100 },
-        durationMs: 1000,
-        warmupMs: 300,
-        cooldownMs: 200,
-      }),
-    );
-    expect(result.scheduled).toBe(100);
-    expect(result.outcomes.ok).toBe(100);
-    expect(result.excluded?.warmup).toEqual({ scheduled: 30, sent: 30, ok: 30, failed: 0 });
-    expect(result.excluded?.cooldown).toEqual({ scheduled: 20, sent: 20, ok: 20, failed: 0 });
-    expect(s.received).toBe(150);
-    expect(result.warmupSecs).toBe(0.3);
-    expect(result.cooldownSecs).toBe(0.2);
-  });
-
-  it('follows steps and linear ramps, and stops after a transaction count', async () => {
-    const s = await server((r) => ({ body: cometbftOk(r.body) }));
-    const steps = await runLoad(
-      options(s.url, {
-        shape: { kind: 'steps', rates: [100, 300], stepDurationMs: 300 },
-        durationMs: undefined,
-      }),
-    );
-    expect(steps.scheduled).toBe(30 + 90);
-    expect(steps.inputRate).toBe(200);
-    const ramp = await runLoad(
-      options(s.url, { shape: { kind: 'ramp', fromRate: 100, toRate: 300 }, durationMs: 1000 }),
-    );
-    expect(ramp.scheduled).toBe(200);
-    expect(ramp.timeSeries).toHaveLength(1);
-    const counted = await runLoad(
-      options(s.url, { shape: { kind: 'fixed', rate: 500 }, durationMs: undefined, transactions: 123 }),
-    );
-    expect(counted.scheduled).toBe(123);
-    expect(s.received).toBe(120 + 200 + 123);
-  });
-
-  it('stops early on abort and still accounts for every scheduled send', async () => {
-    const s = await server((r) => ({ body: cometbftOk(r.body), delayMs: 5 }));
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 400);
-    const result = await runLoad(
-      options(s.url, { shape: { kind: 'fixed', rate: 200 }, durationMs: 5000, signal: controller.signal }),
-    );
-    expect(result.interrupted).toBe(true);
-    expect(result.scheduled).toBeLessThan(200);
-    expect(result.scheduled).toBeGreaterThan(40);
-    expect(result.outcomes.ok + failedOf(result.outcomes)).toBe(result.scheduled);
-    expect(s.received).toBe(result.sent);
-    expect(result.durationSecs).toBeLessThan(1);
-  });
-
-  it('spreads load round-robin and by weight across endpoints, with per-node figures', async () => {
-    const a = await server((r) => ({ body: cometbftOk(r.body) }));
-    const b = await server((r) => ({ body: cometbftOk(r.body) }));
-    const endpoints = [
-      { nodeId: 'a', rpcUrl: a.url },
-      { nodeId: 'b', rpcUrl: b.url },
-    ];
-    const even = await runLoad(
-      options(a.url, { endpoints, shape: { kind: 'fixed', rate: 200 }, durationMs: 500 }),
-    );
-    expect([a.received, b.received]).toEqual([50, 50]);
-    expect(even.perNode.map((n) => [n.nodeId, n.sent, n.ok])).toEqual([
-      ['a', 50, 50],
-      ['b', 50, 50],
-    ]);
-    const weighted = await runLoad(
-      options(a.url, {
-        endpoints,
-        shape: { kind: 'fixed', rate: 400 },
-        durationMs: 500,
-        target: { kind: 'weighted', weights: { a: 3, b: 1 } },
-      }),
-    );
-    expect(weighted.perNode.map((n) => n.sent)).toEqual([150, 50]);
-    const only = await runLoad(
-      options(a.url, {
-        endpoints,
-        shape: { kind: 'fixed', rate: 200 },
-        durationMs: 250,
-        target: { kind: 'nodes', nodeIds: ['b'] },
-      }),
-    );
-    expect(only.perNode.map((n) => n.sent)).toEqual([0, 50]);
-  });
-});
-
-describe('runLoad protocols: the server count equals the generator count', () => {
-  it('cometbft (sync)', async () => {
-    const s = await server((r) => {
-      expect(JSON.parse(r.body)).toMatchObject({ jsonrpc: '2.0', method: 'broadcast_tx_sync' });
-      return { body: cometbftOk(r.body) };
+      expect(result.scheduled).toBe(100);
+      expect(result.outcomes.ok).toBe(100);
+      expect(result.excluded?.warmup).toEqual({ scheduled: 30, sent: 30, ok: 30, failed: 0 });
+      expect(result.excluded?.cooldown).toEqual({ scheduled: 20, sent: 20, ok: 20, failed: 0 });
+      expect(s.received).toBe(150);
+      expect(result.warmupSecs).toBe(0.3);
+      expect(result.cooldownSecs).toBe(0.2);
     });
-    const result = await runLoad(
-      options(s.url, {
-        protocol: { kind: 'cometbft', broadcastMode: 'sync' },
-        shape: { kind: 'fixed', rate: 500 },
-        durationMs: 500,
-      }),
-    );
-    expect(s.received).toBe(250);
-    expect(result.sent).toBe(250);
-    expect(result.outcomes.ok).toBe(250);
-  });
 
-  it('etcd v3 JSON gateway', async () => {
-    const s = await server((r) => {
-      expect(r.url).toBe('/v3/kv/put');
-      const body = JSON.parse(r.body) as { key: string; value: string };
-      expect(Buffer.from(body.key, 'base64').toString()).toMatch(/^meshbench\/\d+$/);
-      expect(Buffer.from(body.value, 'base64')).toHaveLength(256);
-      return { body: '{"header":{"cluster_id":"1","member_id":"2","revision":"3","raft_term":"4"}}' };
-    });
-    const result = await runLoad(
-      options(s.url, { protocol: { kind: 'etcd' }, shape: { kind: 'fixed', rate: 500 }, durationMs: 500 }),
-    );
-    expect(s.received).toBe(250);
-    expect(result.sent).toBe(250);
-    expect(result.outcomes.ok).toBe(250);
-  });
-
-  it('generic http with a body template and a JSON success field', async () => {
-    const s = await server((r) => {
-      expect(r.method).toBe('PUT');
-      expect(r.url).toBe('/api/tx');
-      const body = JSON.parse(r.body) as { data: string; n: number };
-      return { body: JSON.stringify({ accepted: body.n % 5 !== 0 }) };
-    });
-    const result = await runLoad(
-      options(`${s.url}/api`, {
-        protocol: {
-          kind: 'http',
-          method: 'PUT',
-          path: '/tx',
-          headers: { 'x-test': '1' },
-          bodyTemplate: '{"data":"{{tx}}","n":{{seq}}}',
-          successJsonField: 'accepted',
-        },
-        shape: { kind: 'fixed', rate: 500 },
-        durationMs: 500,
-      }),
-    );
-    expect(s.received).toBe(250);
-    expect(result.sent).toBe(250);
-    expect(result.outcomes.ok).toBe(200);
-    expect(result.outcomes.rejected).toEqual({ 'field:accepted': 50 });
-  });
-});
-
-describe('runLoad commit confirmation', () => {
-  it('matches tx hashes from /websocket NewBlock events and records submit-to-commit latency', async () => {
-    const node = await startCometbftNode({ blockIntervalMs: 100 });
-    servers.push(node);
-    const result = await runLoad(
-      options(node.url, {
-        confirm: 'commit',
-        commitTimeoutMs: 2000,
-        shape: { kind: 'fixed', rate: 200 },
-        durationMs: 1000,
-      }),
-    );
-    expect(node.received).toBe(200);
-    expect(result.outcomes.committed).toBe(200);
-    expect(result.outcomes.commitTimeout).toBe(0);
-    const commit = result.latency.commit?.corrected;
-    expect(commit?.count).toBe(200);
-    expect(commit?.p50).toBeGreaterThanOrEqual(result.latency.ack.corrected.p50);
-    expect(commit?.max).toBeLessThan(1000);
-    expect(result.committedThroughput).toBe(200);
-    expect(result.efficiency).toBe(1);
-  });
-
-  it('counts commits that never come as commit timeouts', async () => {
-    const node = await startCometbftNode({
-      blockIntervalMs: 50,
-      includeInBlock: (tx) => (parseTransaction(tx)?.seq ?? 0) % 2 === 0,
-    });
-    servers.push(node);
-    const result = await runLoad(
-      options(node.url, {
-        confirm: 'commit',
-        commitTimeoutMs: 500,
-        shape: { kind: 'fixed', rate: 100 },
-        durationMs: 500,
-      }),
-    );
-    expect(result.outcomes.ok).toBe(50);
-    expect(result.outcomes.committed).toBe(25);
-    expect(result.outcomes.commitTimeout).toBe(25);
-    expect(result.efficiency).toBe(0.5);
-  });
-
-  it('falls back to polling tx?hash= when the node has no event stream', async () => {
-    const node = await startCometbftNode({ blockIntervalMs: 100, websocket: false });
-    servers.push(node);
-    const result = await runLoad(
-      options(node.url, {
-        confirm: 'commit',
-        commitTimeoutMs: 3000,
-        shape: { kind: 'fixed', rate: 50 },
-        durationMs: 400,
-      }),
-    );
-    expect(result.outcomes.ok).toBe(20);
-    expect(result.outcomes.committed).toBe(20);
-    expect(result.outcomes.commitTimeout).toBe(0);
-  });
-
-  it('broadcast_tx_commit replies confirm the commit themselves', async () => {
-    const s = await server((r) => {
-      const id = JSON.parse(r.body).id as number;
-      return {
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id,
-          result: {
-            check_tx: { code: 0 },
-            tx_result: { code: id % 4 === 0 ? 7 : 0 },
-            hash: 'AB',
-            height: '3',
-          },
+    it('follows steps and linear ramps, and stops after a transaction count', async () => {
+      const s = await server((r) => ({ body: cometbftOk(r.body) }));
+      const steps = await runLoad(
+        options(s.url, {
+          shape: { kind: 'steps', rates: [100, 300], stepDurationMs: 300 },
+          durationMs: undefined,
         }),
-        delayMs: 10,
-      };
+      );
+      expect(steps.scheduled).toBe(30 + 90);
+      expect(steps.inputRate).toBe(200);
+      const ramp = await runLoad(
+        options(s.url, { shape: { kind: 'ramp', fromRate: 100, toRate: 300 }, durationMs: 1000 }),
+      );
+      expect(ramp.scheduled).toBe(200);
+      expect(ramp.timeSeries).toHaveLength(1);
+      const counted = await runLoad(
+        options(s.url, { shape: { kind: 'fixed', rate: 500 }, durationMs: undefined, transactions: 123 }),
+      );
+      expect(counted.scheduled).toBe(123);
+      expect(s.received).toBe(120 + 200 + 123);
     });
-    const result = await runLoad(
-      options(s.url, {
-        protocol: { kind: 'cometbft', broadcastMode: 'commit' },
-        confirm: 'commit',
-        shape: { kind: 'fixed', rate: 100 },
-        durationMs: 400,
-      }),
-    );
-    expect(result.outcomes.ok).toBe(30);
-    expect(result.outcomes.rejected).toEqual({ 'app:7': 10 });
-    expect(result.outcomes.committed).toBe(30);
-  });
-});
 
-describe('runLoad worker threads', () => {
-  it('shares the schedule across 2 workers and merges their histograms exactly', async () => {
-    const s = await server((r) => ({ body: cometbftOk(r.body), delayMs: 2 }), { keepRequests: true });
-    const result = await runLoad(
-      options(s.url, { workers: 2, shape: { kind: 'fixed', rate: 400 }, durationMs: 1000 }),
-    );
-    expect(s.received).toBe(400);
-    expect(result.sent).toBe(400);
-    expect(result.outcomes.ok).toBe(400);
-    expect(result.latency.ack.corrected.count).toBe(400);
-    expect(result.timeSeries.map((p) => p.sent)).toEqual([400]);
-    const seqs = s.requests
-      .map((r) => parseTransaction(txOf(r.body))?.seq)
-      .sort((a, b) => (a ?? 0) - (b ?? 0));
-    expect(seqs).toEqual([...Array(400).keys()]);
+    it('stops early on abort and still accounts for every scheduled send', async () => {
+      const s = await server((r) => ({ body: cometbftOk(r.body), delayMs: 5 }));
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 400);
+      const result = await runLoad(
+        options(s.url, { shape: { kind: 'fixed', rate: 200 }, durationMs: 5000, signal: controller.signal }),
+      );
+      expect(result.interrupted).toBe(true);
+      expect(result.scheduled).toBeLessThan(200);
+      expect(result.scheduled).toBeGreaterThan(40);
+      expect(result.outcomes.ok + failedOf(result.outcomes)).toBe(result.scheduled);
+      expect(s.received).toBe(result.sent);
+      expect(result.durationSecs).toBeLessThan(1);
+    });
+
+    it('spreads load round-robin and by weight across endpoints, with per-node figures', async () => {
+      const a = await server((r) => ({ body: cometbftOk(r.body) }));
+      const b = await server((r) => ({ body: cometbftOk(r.body) }));
+      const endpoints = [
+        { nodeId: 'a', rpcUrl: a.url },
+        { nodeId: 'b', rpcUrl: b.url },
+      ];
+      const even = await runLoad(
+        options(a.url, { endpoints, shape: { kind: 'fixed', rate: 200 }, durationMs: 500 }),
+      );
+      expect([a.received, b.received]).toEqual([50, 50]);
+      expect(even.perNode.map((n) => [n.nodeId, n.sent, n.ok])).toEqual([
+        ['a', 50, 50],
+        ['b', 50, 50],
+      ]);
+      const weighted = await runLoad(
+        options(a.url, {
+          endpoints,
+          shape: { kind: 'fixed', rate: 400 },
+          durationMs: 500,
+          target: { kind: 'weighted', weights: { a: 3, b: 1 } },
+        }),
+      );
+      expect(weighted.perNode.map((n) => n.sent)).toEqual([150, 50]);
+      const only = await runLoad(
+        options(a.url, {
+          endpoints,
+          shape: { kind: 'fixed', rate: 200 },
+          durationMs: 250,
+          target: { kind: 'nodes', nodeIds: ['b'] },
+        }),
+      );
+      expect(only.perNode.map((n) => n.sent)).toEqual([0, 50]);
+    });
+  });
+
+  describe('runLoad protocols: the server count equals the generator count', () => {
+    it('cometbft (sync)', async () => {
+      const s = await server((r) => {
+        expect(JSON.parse(r.body)).toMatchObject({ jsonrpc: '2.0', method: 'broadcast_tx_sync' });
+        return { body: cometbftOk(r.body) };
+      });
+      const result = await runLoad(
+        options(s.url, {
+          protocol: { kind: 'cometbft', broadcastMode: 'sync' },
+          shape: { kind: 'fixed', rate: 500 },
+          durationMs: 500,
+        }),
+      );
+      expect(s.received).toBe(250);
+      expect(result.sent).toBe(250);
+      expect(result.outcomes.ok).toBe(250);
+    });
+
+    it('etcd v3 JSON gateway', async () => {
+      const s = await server((r) => {
+        expect(r.url).toBe('/v3/kv/put');
+        const body = JSON.parse(r.body) as { key: string; value: string };
+        expect(Buffer.from(body.key, 'base64').toString()).toMatch(/^meshbench\/\d+$/);
+        expect(Buffer.from(body.value, 'base64')).toHaveLength(256);
+        return { body: '{"header":{"cluster_id":"1","member_id":"2","revision":"3","raft_term":"4"}}' };
+      });
+      const result = await runLoad(
+        options(s.url, { protocol: { kind: 'etcd' }, shape: { kind: 'fixed', rate: 500 }, durationMs: 500 }),
+      );
+      expect(s.received).toBe(250);
+      expect(result.sent).toBe(250);
+      expect(result.outcomes.ok).toBe(250);
+    });
+
+    it('generic http with a body template and a JSON success field', async () => {
+      const s = await server((r) => {
+        expect(r.method).toBe('PUT');
+        expect(r.url).toBe('/api/tx');
+        const body = JSON.parse(r.body) as { data: string; n: number };
+        return { body: JSON.stringify({ accepted: body.n % 5 !== 0 }) };
+      });
+      const result = await runLoad(
+        options(`${s.url}/api`, {
+          protocol: {
+            kind: 'http',
+            method: 'PUT',
+            path: '/tx',
+            headers: { 'x-test': '1' },
+            bodyTemplate: '{"data":"{{tx}}","n":{{seq}}}',
+            successJsonField: 'accepted',
+          },
+          shape: { kind: 'fixed', rate: 500 },
+          durationMs: 500,
+        }),
+      );
+      expect(s.received).toBe(250);
+      expect(result.sent).toBe(250);
+      expect(result.outcomes.ok).toBe(200);
+      expect(result.outcomes.rejected).toEqual({ 'field:accepted': 50 });
+    });
+  });
+
+  describe('runLoad commit confirmation', () => {
+    it('matches tx hashes from /websocket NewBlock events and records submit-to-commit latency', async () => {
+      const node = await startCometbftNode({ blockIntervalMs: 100 });
+      servers.push(node);
+      const result = await runLoad(
+        options(node.url, {
+          confirm: 'commit',
+          commitTimeoutMs: 2000,
+          shape: { kind: 'fixed', rate: 200 },
+          durationMs: 1000,
+        }),
+      );
+      expect(node.received).toBe(200);
+      expect(result.outcomes.committed).toBe(200);
+      expect(result.outcomes.commitTimeout).toBe(0);
+      const commit = result.latency.commit?.corrected;
+      expect(commit?.count).toBe(200);
+      expect(commit?.p50).toBeGreaterThanOrEqual(result.latency.ack.corrected.p50);
+      expect(commit?.max).toBeLessThan(1000);
+      expect(result.committedThroughput).toBe(200);
+      expect(result.efficiency).toBe(1);
+    });
+
+    it('counts commits that never come as commit timeouts', async () => {
+      const node = await startCometbftNode({
+        blockIntervalMs: 50,
+        includeInBlock: (tx) => (parseTransaction(tx)?.seq ?? 0) % 2 === 0,
+      });
+      servers.push(node);
+      const result = await runLoad(
+        options(node.url, {
+          confirm: 'commit',
+          commitTimeoutMs: 500,
+          shape: { kind: 'fixed', rate: 100 },
+          durationMs: 500,
+        }),
+      );
+      expect(result.outcomes.ok).toBe(50);
+      expect(result.outcomes.committed).toBe(25);
+      expect(result.outcomes.commitTimeout).toBe(25);
+      expect(result.efficiency).toBe(0.5);
+    });
+
+    it('falls back to polling tx?hash= when the node has no event stream', async () => {
+      const node = await startCometbftNode({ blockIntervalMs: 100, websocket: false });
+      servers.push(node);
+      const result = await runLoad(
+        options(node.url, {
+          confirm: 'commit',
+          commitTimeoutMs: 3000,
+          shape: { kind: 'fixed', rate: 50 },
+          durationMs: 400,
+        }),
+      );
+      expect(result.outcomes.ok).toBe(20);
+      expect(result.outcomes.committed).toBe(20);
+      expect(result.outcomes.commitTimeout).toBe(0);
+    });
+
+    it('broadcast_tx_commit replies confirm the commit themselves', async () => {
+      const s = await server((r) => {
+        const id = JSON.parse(r.body).id as number;
+        return {
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id,
+            result: {
+              check_tx: { code: 0 },
+              tx_result: { code: id % 4 === 0 ? 7 : 0 },
+              hash: 'AB',
+              height: '3',
+            },
+          }),
+          delayMs: 10,
+        };
+      });
+      const result = await runLoad(
+        options(s.url, {
+          protocol: { kind: 'cometbft', broadcastMode: 'commit' },
+          confirm: 'commit',
+          shape: { kind: 'fixed', rate: 100 },
+          durationMs: 400,
+        }),
+      );
+      expect(result.outcomes.ok).toBe(30);
+      expect(result.outcomes.rejected).toEqual({ 'app:7': 10 });
+      expect(result.outcomes.committed).toBe(30);
+    });
+  });
+
+  describe('runLoad worker threads', () => {
+    it('shares the schedule across 2 workers and merges their histograms exactly', async () => {
+      const s = await server((r) => ({ body: cometbftOk(r.body), delayMs: 2 }), { keepRequests: true });
+      const result = await runLoad(
+        options(s.url, { workers: 2, shape: { kind: 'fixed', rate: 400 }, durationMs: 1000 }),
+      );
+      expect(s.received).toBe(400);
+      expect(result.sent).toBe(400);
+      expect(result.outcomes.ok).toBe(400);
+      expect(result.latency.ack.corrected.count).toBe(400);
+      expect(result.timeSeries.map((p) => p.sent)).toEqual([400]);
+      const seqs = s.requests
+        .map((r) => parseTransaction(txOf(r.body))?.seq)
+        .sort((a, b) => (a ?? 0) - (b ?? 0));
+      expect(seqs).toEqual([...Array(400).keys()]);
+    });
   });
 });

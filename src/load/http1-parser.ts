@@ -1,0 +1,325 @@
+/**
+ * A small, strict, incremental HTTP/1.x response parser for the raw transport.
+ *
+ * Feed it the bytes of one connection as they arrive (`execute`); it calls
+ * `onResponse(status, body, keepAlive)` for every complete response, in order,
+ * whatever the chunking (responses split across chunks or packed into one). Bodies
+ * are framed by Content-Length, chunked transfer coding (trailers skipped), or the
+ * end of the connection (`finish`). 1xx responses are skipped; 204 and 304 have no body.
+ *
+ * Strict: anything that is not a well-formed HTTP/1.0 or 1.1 response makes
+ * `execute` return false, and the parser stays failed (the connection must be
+ * dropped). It never throws on input and never waits for bytes it cannot get:
+ * heads over 64 KiB, chunk-size lines over 4 KiB and bodies over 64 MiB are errors.
+ * Response heads only (not requests); responses to HEAD requests are not supported
+ * (the generator sends none).
+ */
+
+const MAX_HEAD_BYTES = 64 * 1024;
+const MAX_LINE_BYTES = 4096;
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const DIGITS = /^[0-9]+$/;
+const HEX = /^[0-9A-Fa-f]{1,8}$/;
+
+const enum State {
+  Head,
+  Length,
+  ChunkSize,
+  ChunkData,
+  ChunkDataEnd,
+  Trailer,
+  UntilClose,
+  /** After a response that ends the connection: later bytes are ignored. */
+  Done,
+  Failed,
+}
+
+/** Framing of a body, from the head. */
+const CHUNKED = -1;
+const UNTIL_CLOSE = -2;
+
+interface Head {
+  readonly status: number;
+  /** Body length, CHUNKED or UNTIL_CLOSE. */
+  readonly length: number;
+  readonly keepAlive: boolean;
+  /** From `Keep-Alive: timeout=N` (ms), when the server says. */
+  readonly keepAliveTimeoutMs: number | undefined;
+}
+
+/** Parses a response head (without the final CRLFCRLF); undefined if malformed. */
+export function parseHead(text: string): Head | undefined {
+  const lines = text.split('\r\n');
+  const statusLine = lines[0] as string;
+  // HTTP/1.x SP 3DIGIT [SP reason]
+  if (!statusLine.startsWith('HTTP/1.') || statusLine.charCodeAt(8) !== 32) return undefined;
+  const minor = statusLine.charCodeAt(7);
+  if (minor !== 48 && minor !== 49) return undefined;
+  if (statusLine.length !== 12 && statusLine.charCodeAt(12) !== 32) return undefined;
+  const statusText = statusLine.slice(9, 12);
+  if (!DIGITS.test(statusText) || statusText.charCodeAt(0) === 48) return undefined;
+  if (statusLine.includes('\n') || statusLine.includes('\r')) return undefined;
+  const status = Number(statusText);
+  let contentLength = -1;
+  let chunked = false;
+  let sawTransferEncoding = false;
+  let close = false;
+  let keepAliveToken = false;
+  let keepAliveTimeoutMs: number | undefined;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const colon = line.indexOf(':');
+    if (colon <= 0) return undefined;
+    const name = line.slice(0, colon);
+    if (!TOKEN.test(name)) return undefined;
+    const raw = line.slice(colon + 1);
+    if (raw.includes('\n') || raw.includes('\r') || raw.includes('\0')) return undefined;
+    const value = raw.replace(/^[ \t]+|[ \t]+$/g, '');
+    switch (name.length) {
+      case 14: {
+        if (name.toLowerCase() !== 'content-length') break;
+        if (!DIGITS.test(value) || value.length > 15) return undefined;
+        const length = Number(value);
+        if (contentLength !== -1 && contentLength !== length) return undefined;
+        contentLength = length;
+        break;
+      }
+      case 17:
+        if (name.toLowerCase() !== 'transfer-encoding') break;
+        // Only `chunked` alone: no codings are decoded here, and a second header is an error.
+        if (sawTransferEncoding || value.toLowerCase() !== 'chunked') return undefined;
+        sawTransferEncoding = true;
+        chunked = true;
+        break;
+      case 10: {
+        const lower = name.toLowerCase();
+        if (lower === 'connection') {
+          for (const option of value.toLowerCase().split(',')) {
+            const token = option.trim();
+            if (token === 'close') close = true;
+            else if (token === 'keep-alive') keepAliveToken = true;
+          }
+        } else if (lower === 'keep-alive') {
+          const timeout = /(?:^|[,;\s])timeout=(\d{1,6})/i.exec(value)?.[1];
+          if (timeout !== undefined) keepAliveTimeoutMs = Number(timeout) * 1000;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  // Both framings at once is how response smuggling looks: an error (RFC 9112 §6.3).
+  if (chunked && contentLength !== -1) return undefined;
+  if (status === 101) return undefined; // no upgrade was asked for
+  let length: number;
+  if (status < 200 || status === 204 || status === 304) length = 0;
+  else if (chunked) length = CHUNKED;
+  else if (contentLength !== -1) length = contentLength;
+  else length = UNTIL_CLOSE;
+  if (length > MAX_BODY_BYTES) return undefined;
+  const keepAlive = length !== UNTIL_CLOSE && !close && (minor === 49 || keepAliveToken);
+  return { status, length, keepAlive, keepAliveTimeoutMs };
+}
+
+const STATUS_PREFIX = Buffer.from('HTTP/1.', 'latin1');
+
+/** Whether the bytes so far can begin a status line (garbage fails at once, not after 64 KiB). */
+function startsLikeStatusLine(chunk: Buffer, pos: number, end: number): boolean {
+  const n = Math.min(end - pos, STATUS_PREFIX.length);
+  for (let i = 0; i < n; i++) if (chunk[pos + i] !== STATUS_PREFIX[i]) return false;
+  return true;
+}
+
+export type ResponseHandler = (
+  status: number,
+  body: string,
+  keepAlive: boolean,
+  keepAliveTimeoutMs: number | undefined,
+) => void;
+
+export class ResponseParser {
+  private state = State.Head;
+  /** Bytes of an incomplete head, or of an incomplete chunk-size / trailer line. */
+  private pending: Buffer | undefined;
+  private line = '';
+  private head: Head | undefined;
+  private remaining = 0;
+  private parts: Buffer[] = [];
+  private bodyBytes = 0;
+
+  constructor(private readonly onResponse: ResponseHandler) {}
+
+  /** False once the input is not a valid response stream (the parser then stays failed). */
+  get failed(): boolean {
+    return this.state === State.Failed;
+  }
+
+  /** True between responses (no partial response buffered). */
+  get idle(): boolean {
+    return this.state === State.Head && this.pending === undefined;
+  }
+
+  /** Feeds the next bytes. Returns false on a protocol error. */
+  execute(input: Buffer): boolean {
+    const chunk = input;
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end) {
+      switch (this.state) {
+        case State.Head: {
+          if (this.pending !== undefined) {
+            const joined = Buffer.concat([this.pending, chunk.subarray(pos)]);
+            this.pending = undefined;
+            return this.execute(joined);
+          }
+          const at = chunk.indexOf(HEAD_END, pos);
+          if (at < 0) {
+            if (end - pos > MAX_HEAD_BYTES || !startsLikeStatusLine(chunk, pos, end)) return this.fail();
+            this.pending = Buffer.from(chunk.subarray(pos));
+            return true;
+          }
+          if (at - pos > MAX_HEAD_BYTES) return this.fail();
+          const head = parseHead(chunk.toString('latin1', pos, at));
+          if (head === undefined) return this.fail();
+          pos = at + 4;
+          if (head.status < 200) continue; // informational: the real response follows
+          this.head = head;
+          this.bodyBytes = 0;
+          if (head.length === CHUNKED) {
+            this.state = State.ChunkSize;
+            this.line = '';
+          } else if (head.length === UNTIL_CLOSE) {
+            this.state = State.UntilClose;
+          } else {
+            this.remaining = head.length;
+            this.state = State.Length;
+            // Fast path: the whole body is in this chunk.
+            if (end - pos >= head.length) {
+              const body = chunk.toString('utf8', pos, pos + head.length);
+              pos += head.length;
+              this.complete(body);
+            }
+          }
+          break;
+        }
+        case State.Length: {
+          const take = Math.min(this.remaining, end - pos);
+          this.parts.push(chunk.subarray(pos, pos + take));
+          this.remaining -= take;
+          pos += take;
+          if (this.remaining === 0) this.complete(this.takeBody());
+          break;
+        }
+        case State.ChunkSize:
+        case State.Trailer: {
+          const newline = chunk.indexOf(10, pos);
+          const stop = newline < 0 ? end : newline;
+          this.line += chunk.toString('latin1', pos, stop);
+          if (this.line.length > MAX_LINE_BYTES) return this.fail();
+          if (newline < 0) return true;
+          pos = newline + 1;
+          const line = this.line;
+          this.line = '';
+          if (!line.endsWith('\r')) return this.fail();
+          const content = line.slice(0, -1);
+          if (content.includes('\r')) return this.fail();
+          if (this.state === State.Trailer) {
+            if (content === '') this.complete(this.takeBody());
+            else if (content.indexOf(':') <= 0 || !TOKEN.test(content.slice(0, content.indexOf(':'))))
+              return this.fail();
+            break;
+          }
+          const semicolon = content.indexOf(';');
+          const sizeText = (semicolon < 0 ? content : content.slice(0, semicolon)).replace(/[ \t]+$/, '');
+          if (!HEX.test(sizeText)) return this.fail();
+          const size = parseInt(sizeText, 16);
+          if (size === 0) {
+            this.state = State.Trailer;
+            break;
+          }
+          if (this.bodyBytes + size > MAX_BODY_BYTES) return this.fail();
+          this.remaining = size;
+          this.state = State.ChunkData;
+          break;
+        }
+        case State.ChunkData: {
+          const take = Math.min(this.remaining, end - pos);
+          this.parts.push(chunk.subarray(pos, pos + take));
+          this.bodyBytes += take;
+          this.remaining -= take;
+          pos += take;
+          if (this.remaining === 0) {
+            this.state = State.ChunkDataEnd;
+            this.line = '';
+          }
+          break;
+        }
+        case State.ChunkDataEnd: {
+          // Exactly CRLF after the data, possibly split across chunks.
+          const expected = this.line.length === 0 ? 13 : 10;
+          if (chunk[pos] !== expected) return this.fail();
+          pos++;
+          if (expected === 13) this.line = '\r';
+          else {
+            this.line = '';
+            this.state = State.ChunkSize;
+          }
+          break;
+        }
+        case State.UntilClose: {
+          const take = end - pos;
+          if (this.bodyBytes + take > MAX_BODY_BYTES) return this.fail();
+          this.parts.push(chunk.subarray(pos));
+          this.bodyBytes += take;
+          pos = end;
+          break;
+        }
+        case State.Done:
+          return true;
+        case State.Failed:
+          return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The connection ended. Returns true when that was a clean end: between responses,
+   * or the end of a body framed by the connection's end (delivered now).
+   */
+  finish(): boolean {
+    if (this.state === State.UntilClose) {
+      this.complete(this.takeBody());
+      return true;
+    }
+    return this.idle || this.state === State.Done;
+  }
+
+  private takeBody(): string {
+    const parts = this.parts;
+    this.parts = [];
+    if (parts.length === 0) return '';
+    if (parts.length === 1) return (parts[0] as Buffer).toString('utf8');
+    return Buffer.concat(parts).toString('utf8');
+  }
+
+  private complete(body: string): void {
+    const head = this.head as Head;
+    this.head = undefined;
+    this.state = head.keepAlive ? State.Head : State.Done;
+    this.remaining = 0;
+    this.bodyBytes = 0;
+    this.onResponse(head.status, body, head.keepAlive, head.keepAliveTimeoutMs);
+  }
+
+  private fail(): false {
+    this.state = State.Failed;
+    this.pending = undefined;
+    this.parts = [];
+    this.line = '';
+    return false;
+  }
+}
