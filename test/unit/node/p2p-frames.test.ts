@@ -37,3 +37,29 @@ describe('FrameDecoder', () => {
     expect(() => decoder.push(frame(Buffer.alloc(11)))).toThrow(/frame of 11 bytes exceeds 10/);
   });
 });
+
+describe('decodeMessage', () => {
+  it('decodes what it encodes and throws only DecodeError on random bytes (fuzz)', async () => {
+    const { decodeMessage, encodeVote, encodeStatus, encodeTxs } =
+      await import('../../../src/node/messages.js');
+    const { DecodeError } = await import('../../../src/node/codec.js');
+    expect(decodeMessage(encodeVote('precommit', 5, 2, Buffer.alloc(32, 3)))).toMatchObject({
+      type: 'precommit',
+      height: 5,
+      round: 2,
+    });
+    expect(decodeMessage(encodeStatus(9))).toEqual({ type: 'status', height: 9 });
+    const txs = decodeMessage(encodeTxs([Buffer.from('a'), Buffer.from('bc')]));
+    expect(txs.type === 'txs' && txs.txs.map((t) => t.bytes.toString())).toEqual(['a', 'bc']);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          decodeMessage(Buffer.from(bytes));
+        } catch (err) {
+          expect(err).toBeInstanceOf(DecodeError);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

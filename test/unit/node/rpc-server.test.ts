@@ -241,3 +241,42 @@ describe('refnode /websocket', () => {
     }
   });
 });
+
+describe('refnode RPC under random input', () => {
+  it('answers every random body with JSON and keeps serving (fuzz over HTTP)', async () => {
+    const c = await Cluster.start({ n: 1, extraArgs: ['--max-body-bytes', '2048'] });
+    try {
+      const url = `http://127.0.0.1:${c.node(0).rpc.port}`;
+      const fc = (await import('fast-check')).default;
+      const bodies = fc.sample(
+        fc.oneof(
+          fc.string({ maxLength: 300 }),
+          fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+          fc
+            .record({
+              id: fc.jsonValue({ maxDepth: 1 }),
+              method: fc.constantFrom('status', 'broadcast_tx_sync', 'tx', 'x'),
+              params: fc.jsonValue({ maxDepth: 2 }),
+            })
+            .map((v) => JSON.stringify(v)),
+          fc.string({ minLength: 2100, maxLength: 2200 }),
+        ),
+        { numRuns: 150, seed: 42 },
+      );
+      for (const body of bodies) {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        const json = (await res.json()) as unknown;
+        expect(json === null || typeof json === 'object').toBe(true);
+        const entries = Array.isArray(json) ? json : [json];
+        for (const e of entries) expect(e).toHaveProperty('jsonrpc', '2.0');
+      }
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+    } finally {
+      await c.stop();
+    }
+  });
+});
