@@ -209,6 +209,29 @@ describe('local-network bad input on the real engine', () => {
     ).toEqual([]);
   });
 
+  it('a compose file that is missing or invalid: one line each, exit 1, nothing started', async () => {
+    const missing = await runCli(['--docker-compose-path', join(dir, 'nope.yml')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(
+      `local-network: error: compose file ${join(dir, 'nope.yml')} does not exist; pass an existing file with --docker-compose-path, or use --committee N to generate one\n`,
+    );
+    // Valid YAML with a node, but an option compose does not know: compose itself refuses it.
+    const path = await composeFile(
+      'unknown-option.yml',
+      'services:\n  n0:\n    image: meshbench/refnode:latest\n    ports: ["127.0.0.1::26657"]\n    no_such_option: 1\n',
+    );
+    const invalid = await runCli(['--docker-compose-path', path]);
+    expect(invalid.code).toBe(1);
+    const errors = invalid.stderr.split('\n').filter((line) => line.startsWith('local-network: error:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(
+      /up failed for .*unknown-option\.yml: .*no_such_option.*; check the file with: /,
+    );
+    const label = { label: [`${RUN_LABEL}=${invalid.runId}`] };
+    expect(await docker.listContainers({ all: true, filters: label })).toEqual([]);
+    expect(await docker.listNetworks({ filters: label })).toEqual([]);
+  });
+
   it('a port in use: names the port and who holds it', async () => {
     holder = createServer();
     await new Promise<void>((resolve) => holder?.listen(0, '127.0.0.1', resolve));
