@@ -232,6 +232,30 @@ describe('local-network bad input on the real engine', () => {
     expect(await docker.listNetworks({ filters: label })).toEqual([]);
   });
 
+  it('an engine that is not running: one line naming where it looked and the fix', async () => {
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = `unix://${join(dir, 'no-engine.sock')}`;
+    let run: Captured;
+    try {
+      run = await runCli(['--committee', '4']);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      `local-network: error: the Docker engine is not running (no answer at unix://${join(dir, 'no-engine.sock')}: ENOENT); start it (sudo systemctl start docker, or run npm run setup), then retry\n`,
+    );
+  });
+
+  it('a committee larger than the memory: names the need and what is free', async () => {
+    const run = await runCli(['--committee', '5000']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^local-network: error: a committee of 5000 nodes needs about \d+ MiB of memory \(256 MiB per node \+ 1024 MiB reserve\) but only \d+ MiB is available; use --committee \d+ or less, or free memory\n$/,
+    );
+  });
+
   it('a port in use: names the port and who holds it', async () => {
     holder = createServer();
     await new Promise<void>((resolve) => holder?.listen(0, '127.0.0.1', resolve));
