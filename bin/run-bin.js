@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 export async function runBin(name, load) {
   const dist = fileURLToPath(new URL('../dist/cli/', import.meta.url));
   if (!existsSync(dist)) {
-    process.stderr.write(`${name}: error: meshbench is not built (no dist/); run npm run build, then retry\n`);
+    process.stderr.write(
+      `${name}: error: meshbench is not built (no dist/); run npm run build, then retry\n`,
+    );
     process.exitCode = 1;
     return;
   }
