@@ -8,8 +8,8 @@
  *   2. the services that publish their RPC container port (label `meshbench.rpc-port`,
  *      default 26657).
  * Per node, `meshbench.protocol` names the protocol (default: the --protocol flag),
- * `meshbench.rpc-port` the RPC container port and `meshbench.metrics-port` the
- * Prometheus metrics container port.
+ * `meshbench.rpc-port` the RPC container port (default by protocol: cometbft 26657,
+ * etcd 2379, http 80) and `meshbench.metrics-port` the Prometheus metrics container port.
  */
 import { parseDocument } from 'yaml';
 import { MeshbenchError } from '../common/errors.js';
@@ -21,6 +21,12 @@ export const METRICS_PORT_LABEL = 'meshbench.metrics-port';
 /** Marks objects created by the local testbed (so `--down` never touches remote sandboxes). */
 export const TESTBED_LABEL = 'meshbench.testbed';
 export const DEFAULT_RPC_PORT = 26657;
+/** The RPC container port a node of each protocol serves when no meshbench.rpc-port label says otherwise. */
+export const DEFAULT_RPC_PORTS: Readonly<Record<string, number>> = { cometbft: 26657, etcd: 2379, http: 80 };
+
+export function defaultRpcPortFor(protocol: string | undefined): number {
+  return DEFAULT_RPC_PORTS[protocol ?? 'cometbft'] ?? DEFAULT_RPC_PORT;
+}
 
 export interface PublishedPort {
   readonly service: string;
@@ -220,7 +226,12 @@ function portLabel(labels: Record<string, string>, label: string, service: strin
  * Parses compose YAML text into the model. `path` is only used in messages.
  * Throws MeshbenchError('COMPOSE_FILE') with a one-line message and fix.
  */
-export function parseComposeFile(text: string, path: string, env: Env = process.env): ComposeModel {
+export function parseComposeFile(
+  text: string,
+  path: string,
+  env: Env = process.env,
+  options: { readonly protocol?: string } = {},
+): ComposeModel {
   const fix = 'fix the file (see docs/local-network.md) or pass another with --docker-compose-path';
   const document = parseDocument(text);
   if (document.errors.length > 0) {
@@ -256,7 +267,9 @@ export function parseComposeFile(text: string, path: string, env: Env = process.
         : [];
       publishedPorts.push(...ports);
       const labels = labelsOf(service.labels);
-      const rpcContainerPort = portLabel(labels, RPC_PORT_LABEL, name) ?? DEFAULT_RPC_PORT;
+      const rpcContainerPort =
+        portLabel(labels, RPC_PORT_LABEL, name) ??
+        defaultRpcPortFor(labels[PROTOCOL_LABEL] || options.protocol);
       candidates.push({
         service: name,
         image,
@@ -281,7 +294,7 @@ export function parseComposeFile(text: string, path: string, env: Env = process.
   if (chosen.length === 0) {
     throw fileError(
       path,
-      `has no node services (none labelled ${ROLE_LABEL}=node, none publishing port ${DEFAULT_RPC_PORT})`,
+      `has no node services (none labelled ${ROLE_LABEL}=node, none publishing port ${defaultRpcPortFor(options.protocol)})`,
       `label each node service ${ROLE_LABEL}=node (and ${RPC_PORT_LABEL}=<its RPC port>)`,
     );
   }

@@ -174,7 +174,16 @@ export class LocalTestbed implements Testbed {
         hint: 'pass an existing file with --docker-compose-path, or use --committee N to generate one',
       });
     }
-    return { text, path, model: parseComposeFile(text, path, this.#env) };
+    return {
+      text,
+      path,
+      model: parseComposeFile(
+        text,
+        path,
+        this.#env,
+        this.options.protocol ? { protocol: this.options.protocol } : {},
+      ),
+    };
   }
 
   async deploy(options: { signal?: AbortSignal } = {}): Promise<LocalDeployment> {

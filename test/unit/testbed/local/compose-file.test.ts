@@ -202,3 +202,17 @@ describe('generated committee and the seed file', () => {
     expect(() => refnodeCompose({ committee: 0, rpcHostPorts: [], metricsHostPorts: [] })).toThrow(/>= 1/);
   });
 });
+
+describe('RPC port by protocol', () => {
+  it('finds etcd nodes by their client port 2379 when the protocol is etcd', () => {
+    const text =
+      'services:\n  e0: { image: etcd, ports: ["127.0.0.1::2379"] }\n  x: { image: i, ports: ["26657"] }\n';
+    expect(
+      parseComposeFile(text, 'f.yml', {}, { protocol: 'etcd' }).nodes.map((node) => node.service),
+    ).toEqual(['e0']);
+    expect(parseComposeFile(text, 'f.yml', {}).nodes.map((node) => node.service)).toEqual(['x']);
+    const labelled =
+      'services:\n  e0: { image: etcd, labels: { meshbench.protocol: etcd }, ports: ["2379"] }\n';
+    expect(parseComposeFile(labelled, 'f.yml', {}).nodes[0]?.rpcContainerPort).toBe(2379);
+  });
+});
