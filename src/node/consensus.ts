@@ -153,6 +153,8 @@ export class Consensus {
   private evaluating = false;
   private again = false;
   private stopped = false;
+  /** WAL state of a height above the block store, applied when the node gets there. */
+  private pendingWal: WalState | undefined;
   /** Decided block hash waiting for its body (fetched by block sync). */
   missingDecision: string | null = null;
   roundChanges = 0;
@@ -167,32 +169,49 @@ export class Consensus {
   start(recovered: WalState | undefined): void {
     const next = this.deps.lastCommitted().height + 1;
     this.height = next;
-    if (recovered !== undefined && recovered.height === next) {
-      this.lockedRound = recovered.lockedRound;
-      this.lockedHash =
-        recovered.lockedHash === null ? null : recovered.lockedHash.toString('hex').toUpperCase();
-      if (recovered.validBlockBytes !== null && recovered.validRound >= 0) {
-        try {
-          this.validBlock = decodeBlock(recovered.validBlockBytes);
-          this.validRound = recovered.validRound;
-          this.validPol = recovered.pol;
-        } catch {
-          this.deps.log.warn('WAL: the valid block does not decode; continuing without it');
-        }
-      }
-      this.persisted = {
-        height: next,
-        round: recovered.round,
-        lockedHash: this.lockedHash,
-        validHash: this.validBlock?.hashHex ?? null,
-      };
-      this.deps.log.info(
-        `resuming height ${next} at round ${recovered.round + 1} (locked round ${this.lockedRound}, valid round ${this.validRound})`,
+    if (recovered !== undefined && recovered.height > next) {
+      // The WAL is ahead of the block store: a block was lost in a machine crash (its sync did not
+      // finish while the WAL's did). Those heights are decided; this node sends nothing until it
+      // has them again (from block sync or the others' precommits), then resumes from the WAL.
+      this.pendingWal = recovered;
+      this.deps.log.warn(
+        `WAL is at height ${recovered.height}, blocks at ${next - 1}: silent until caught up`,
       );
-      this.startRound(Math.min(recovered.round + 1, MAX_ROUND));
-    } else {
       this.startRound(0);
+      return;
     }
+    if (recovered !== undefined && recovered.height === next) this.resume(recovered);
+    else this.startRound(0);
+  }
+
+  private resume(recovered: WalState): void {
+    this.lockedRound = recovered.lockedRound;
+    this.lockedHash =
+      recovered.lockedHash === null ? null : recovered.lockedHash.toString('hex').toUpperCase();
+    if (recovered.validBlockBytes !== null && recovered.validRound >= 0) {
+      try {
+        this.validBlock = decodeBlock(recovered.validBlockBytes);
+        this.validRound = recovered.validRound;
+        this.validPol = recovered.pol;
+      } catch {
+        this.deps.log.warn('WAL: the valid block does not decode; continuing without it');
+      }
+    }
+    this.persisted = {
+      height: recovered.height,
+      round: recovered.round,
+      lockedHash: this.lockedHash,
+      validHash: this.validBlock?.hashHex ?? null,
+    };
+    this.deps.log.info(
+      `resuming height ${recovered.height} at round ${recovered.round + 1} (locked round ${this.lockedRound}, valid round ${this.validRound})`,
+    );
+    this.startRound(Math.min(recovered.round + 1, MAX_ROUND));
+  }
+
+  /** True while the WAL is ahead of the block store (see start()). */
+  private get silent(): boolean {
+    return this.pendingWal !== undefined && this.height < this.pendingWal.height;
   }
 
   stop(): void {
@@ -470,6 +489,15 @@ export class Consensus {
     this.validRound = -1;
     this.validBlock = null;
     this.validPol = [];
+    const pending = this.pendingWal;
+    if (pending !== undefined && this.height >= pending.height) {
+      this.pendingWal = undefined;
+      if (this.height === pending.height) {
+        this.resume(pending);
+        this.again = true;
+        return;
+      }
+    }
     this.startRound(0);
     this.again = true;
   }
@@ -540,6 +568,7 @@ export class Consensus {
   }
 
   private propose(): void {
+    if (this.silent) return;
     const s = this.hs(this.height);
     if (s.proposals.has(this.round)) return;
     let block = this.validBlock;
@@ -558,6 +587,7 @@ export class Consensus {
   }
 
   private sendVote(type: VoteType, hash: Buffer | null): void {
+    if (this.silent) return;
     this.persistRound();
     const frame = encodeVote(type, this.height, this.round, hash);
     const s = this.hs(this.height);
@@ -569,6 +599,7 @@ export class Consensus {
 
   /** WAL: before sending anything in a round (or with a new lock), record it durably. */
   private persistRound(): void {
+    if (this.silent) return; // the WAL already holds a later height
     const p = this.persisted;
     const validHash = this.validBlock?.hashHex ?? null;
     if (
