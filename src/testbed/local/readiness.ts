@@ -166,7 +166,7 @@ export function httpGet(timeoutMs: number): HttpGet {
 export async function waitForReady(options: WaitOptions): Promise<WaitResult> {
   const now = options.now ?? (() => performance.now());
   const start = now();
-  const intervalMs = options.intervalMs ?? 100;
+  const intervalMs = options.intervalMs ?? 50;
   const requestTimeoutMs = options.requestTimeoutMs ?? 1_000;
   const http = httpGet(requestTimeoutMs);
   const last = new Map<string, string>(options.targets.map((target) => [target.nodeId, 'not polled yet']));
