@@ -55,6 +55,8 @@ export function runCommand(
         stderr: Buffer.concat(stderr).toString('utf8'),
       }),
     );
+    // A command that exits before reading its input closes the pipe: that is not an error here.
+    child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
   });
 }
