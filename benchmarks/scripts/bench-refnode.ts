@@ -212,6 +212,14 @@ async function startCompose(): Promise<Network> {
         return pids.map((pid) => procSample(pid));
       },
       async stop() {
+        // Evidence for slow disks: the nodes warn when one group fdatasync takes over 250 ms.
+        const logs = compose('logs', '--no-color');
+        const slow = logs.split('\n').filter((l) => l.includes('fdatasync of the block store and WAL took'));
+        if (slow.length > 0) {
+          process.stderr.write(
+            `bench-refnode: ${slow.length} slow fdatasync warnings in the containers, e.g.\n${slow.slice(0, 3).join('\n')}\n`,
+          );
+        }
         compose('down', '-v', '--timeout', '5');
         rmSync(dir, { recursive: true, force: true });
       },
