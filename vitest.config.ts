@@ -1,8 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
 // Two tiers (STYLE.md): fast unit tests, and integration tests on a real Docker
-// engine and real SSH hosts. Integration tests run one file at a time: they share
-// one engine and this machine has two cores.
+// engine and real SSH hosts. Projects run one group after another:
+//   0 unit        in parallel
+//   1 timing      the generator's latency/rate tests, one file at a time, alone on the
+//                 machine (a loaded 2-core machine skews a 1 ms bound)
+//   2 integration one file at a time: they share one engine and this machine has two cores
+const timingTests = ['test/unit/load/generator.test.ts'];
+
 export default defineConfig({
   test: {
     projects: [
@@ -10,7 +15,18 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'src/**/*.test.ts'],
+          exclude: timingTests,
           testTimeout: 30_000,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          name: 'timing',
+          include: timingTests,
+          testTimeout: 60_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -21,6 +37,7 @@ export default defineConfig({
           hookTimeout: 900_000,
           fileParallelism: false,
           globalSetup: ['test/integration/global-setup.ts'],
+          sequence: { groupOrder: 2 },
         },
       },
     ],
