@@ -55,10 +55,13 @@ beforeAll(async () => {
           const wrapped: Deployment = Object.create(deployment) as Deployment;
           return Object.assign(wrapped, {
             destroy: async (destroyOptions?: { thorough?: boolean }) => {
-              for (const endpoint of deployment.endpoints) {
-                committedByNode[endpoint.nodeId] = await committedOnNode(endpoint);
+              try {
+                for (const endpoint of deployment.endpoints) {
+                  committedByNode[endpoint.nodeId] = await committedOnNode(endpoint);
+                }
+              } finally {
+                await deployment.destroy(destroyOptions);
               }
-              await deployment.destroy(destroyOptions);
             },
           });
         },
