@@ -62,8 +62,12 @@ build_refnode() {
   cp dist/refnode/refnode.js "$ctx/refnode.js"
   cp compose/Dockerfile.refnode "$ctx/Dockerfile"
   log "building $REFNODE_IMAGE from $BASE_IMAGE"
-  docker build -q --build-arg BASE_IMAGE="$BASE_IMAGE" --label meshbench.image=refnode -t "$REFNODE_IMAGE" "$ctx" >/dev/null ||
+  # The build's own chatter (e.g. the legacy builder's deprecation notice) is shown only on failure.
+  if ! docker build -q --build-arg BASE_IMAGE="$BASE_IMAGE" --label meshbench.image=refnode \
+    -t "$REFNODE_IMAGE" "$ctx" >"$ctx.log" 2>&1; then
+    cat "$ctx.log" >&2
     die "docker build of $REFNODE_IMAGE failed"
+  fi
 }
 
 case "$what" in
