@@ -63,6 +63,8 @@ export interface BenchmarkPlan {
   readonly workers: number;
   /** HTTP connections per endpoint. */
   readonly connectionsPerEndpoint: number;
+  /** The generator's HTTP client; undefined: its default (raw for http://, undici for https://). */
+  readonly transport?: 'undici' | 'raw';
   /** Longest wait for the mempools to drain after each load level. */
   readonly settleTimeoutSecs: number;
   readonly settlePollMs: number;
@@ -103,6 +105,7 @@ export interface BenchmarkInput {
   readonly settleTimeout?: number | string | undefined;
   readonly workers?: number | string | undefined;
   readonly connections?: number | string | undefined;
+  readonly transport?: string | undefined;
   /** --protocol http: request method, path, body template, extra headers, success field. */
   readonly httpMethod?: string | undefined;
   readonly httpPath?: string | undefined;
@@ -239,6 +242,7 @@ const fieldsSchema = z.object({
   settleTimeout: wholeNumber(0, 3600, 'seconds').default(DEFAULTS.settleTimeoutSecs),
   workers: wholeNumber(1, 64, 'worker threads').default(1),
   connections: wholeNumber(1, 10_000, 'connections').default(64),
+  transport: oneOf(['undici', 'raw'] as const).optional(),
   httpMethod: z
     .string()
     .transform((value) => value.trim().toUpperCase())
@@ -426,6 +430,7 @@ export async function buildBenchmarkPlan(
     crashIntervalSecs: fields.crashInterval,
     workers: fields.workers,
     connectionsPerEndpoint: fields.connections,
+    ...(fields.transport ? { transport: fields.transport } : {}),
     settleTimeoutSecs: fields.settleTimeout,
     settlePollMs: DEFAULTS.settlePollMs,
   };

@@ -310,6 +310,7 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
           confirm: plan.confirm,
           workers: plan.workers,
           connectionsPerEndpoint: plan.connectionsPerEndpoint,
+          ...(plan.transport ? { transport: plan.transport } : {}),
           ...(deps.signal ? { signal: deps.signal } : {}),
           onProgress: (p) => progress.levelTick(p.elapsedMs, p.sent, p.committed),
         });

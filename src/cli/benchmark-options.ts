@@ -50,6 +50,7 @@ export interface BenchmarkArgs {
   readonly 'settle-timeout'?: string;
   readonly workers?: string;
   readonly connections?: string;
+  readonly transport?: string;
   readonly 'http-method'?: string;
   readonly 'http-path'?: string;
   readonly 'http-body'?: string;
@@ -144,6 +145,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option('workers', text('Generator worker threads sharing the schedule', GROUP_LOAD, '1'))
     .option('connections', text('HTTP connections per endpoint', GROUP_LOAD, '64'))
     .option(
+      'transport',
+      text(
+        'HTTP client of the generator: raw (least CPU, http:// only) | undici',
+        GROUP_LOAD,
+        'raw for http://',
+      ),
+    )
+    .option(
       'http-method',
       text('http: request method (GET, POST, PUT, PATCH, DELETE)', GROUP_PROTOCOL, DEFAULTS.httpMethod),
     )
@@ -227,6 +236,7 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     settleTimeout: last(args['settle-timeout']),
     workers: last(args.workers),
     connections: last(args.connections),
+    transport: last(args.transport),
     httpMethod: last(args['http-method']),
     httpPath: last(args['http-path']),
     httpBody: last(args['http-body']),

@@ -42,6 +42,7 @@ export interface LocalNetworkArgs {
   readonly protocol: string;
   readonly broadcastMode: string;
   readonly confirm: string;
+  readonly transport?: string;
   readonly logs?: string;
   readonly json: boolean;
   readonly verbose: boolean;
@@ -93,7 +94,7 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
     })
     .option('broadcast-mode', {
       type: 'string',
-      default: 'sync',
+      default: 'async',
       choices: ['async', 'sync', 'commit'],
       describe: 'cometbft broadcast_tx_* method',
     })
@@ -102,6 +103,12 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
       default: 'commit',
       choices: ['none', 'commit'],
       describe: 'Wait for each tx to commit (latency submit→commit) or not',
+    })
+    .option('transport', {
+      type: 'string',
+      choices: ['undici', 'raw'],
+      describe: 'HTTP client of the load generator (raw: least CPU, http:// only)',
+      defaultDescription: 'raw for http://, undici for https://',
     })
     .option('logs', { type: 'string', describe: 'Save each node log to DIR/<node>.log at the end' })
     .option('json', {
@@ -280,6 +287,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
       transactions: args.numTransactions,
       transactionSizeBytes: args.transactionSize,
       confirm: args.confirm as ConfirmMode,
+      ...(args.transport ? { transport: args.transport as 'undici' | 'raw' } : {}),
       signal: shutdown.signal,
       onProgress: (progress) => {
         if (!context.verbose && !process.stderr.isTTY) return;

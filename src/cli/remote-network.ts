@@ -51,6 +51,7 @@ export interface RemoteNetworkArgs {
   readonly logs?: string;
   readonly broadcastMode: string;
   readonly confirm: string;
+  readonly transport?: string;
   readonly json: boolean;
   readonly output: string;
   readonly verbose: boolean;
@@ -131,7 +132,7 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
     })
     .option('broadcast-mode', {
       type: 'string',
-      default: 'sync',
+      default: 'async',
       choices: ['async', 'sync', 'commit'],
       describe: 'cometbft broadcast_tx_* method',
     })
@@ -140,6 +141,12 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
       default: 'commit',
       choices: ['none', 'commit'],
       describe: 'Wait for each tx to commit or not',
+    })
+    .option('transport', {
+      type: 'string',
+      choices: ['undici', 'raw'],
+      describe: 'HTTP client of the load generator (raw: least CPU, http:// only)',
+      defaultDescription: 'raw for http://, undici for https://',
     })
     .option('json', {
       type: 'boolean',
@@ -268,6 +275,7 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
       transactions: args.numTransactions,
       transactionSizeBytes: args.transactionSize,
       confirm: args.confirm as ConfirmMode,
+      ...(args.transport ? { transport: args.transport as 'undici' | 'raw' } : {}),
       target: { kind: 'round-robin' },
       signal: shutdown.signal,
       onProgress: (progress) => {
