@@ -22,6 +22,16 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DIGITS = /^[0-9]+$/;
 const HEX = /^[0-9A-Fa-f]{1,8}$/;
+const BAD_CONTROL = /\0|\r(?!\n)|(?<!\r)\n/;
+
+/** text[from, to) without leading and trailing spaces and tabs. */
+function trimOws(text: string, from: number, to: number): string {
+  let a = from;
+  let b = to;
+  while (a < b && (text.charCodeAt(a) === 32 || text.charCodeAt(a) === 9)) a++;
+  while (b > a && (text.charCodeAt(b - 1) === 32 || text.charCodeAt(b - 1) === 9)) b--;
+  return text.slice(a, b);
+}
 
 const enum State {
   Head,
@@ -51,8 +61,11 @@ interface Head {
 
 /** Parses a response head (without the final CRLFCRLF); undefined if malformed. */
 export function parseHead(text: string): Head | undefined {
-  const lines = text.split('\r\n');
-  const statusLine = lines[0] as string;
+  // CR and LF only as CRLF line ends, no NUL: checked once for the whole head.
+  // An empty last line would be an empty header line.
+  if (BAD_CONTROL.test(text) || text.endsWith('\r\n')) return undefined;
+  const firstEnd = text.indexOf('\r\n');
+  const statusLine = firstEnd < 0 ? text : text.slice(0, firstEnd);
   // HTTP/1.x SP 3DIGIT [SP reason]
   if (!statusLine.startsWith('HTTP/1.') || statusLine.charCodeAt(8) !== 32) return undefined;
   const minor = statusLine.charCodeAt(7);
@@ -60,7 +73,6 @@ export function parseHead(text: string): Head | undefined {
   if (statusLine.length !== 12 && statusLine.charCodeAt(12) !== 32) return undefined;
   const statusText = statusLine.slice(9, 12);
   if (!DIGITS.test(statusText) || statusText.charCodeAt(0) === 48) return undefined;
-  if (statusLine.includes('\n') || statusLine.includes('\r')) return undefined;
   const status = Number(statusText);
   let contentLength = -1;
   let chunked = false;
@@ -68,15 +80,20 @@ export function parseHead(text: string): Head | undefined {
   let close = false;
   let keepAliveToken = false;
   let keepAliveTimeoutMs: number | undefined;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as string;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return undefined;
-    const name = line.slice(0, colon);
+  let start = firstEnd < 0 ? text.length : firstEnd + 2;
+  while (start < text.length) {
+    let end = text.indexOf('\r\n', start);
+    if (end < 0) end = text.length;
+    const colon = text.indexOf(':', start);
+    if (colon <= start || colon > end) return undefined;
+    const name = text.slice(start, colon);
     if (!TOKEN.test(name)) return undefined;
-    const raw = line.slice(colon + 1);
-    if (raw.includes('\n') || raw.includes('\r') || raw.includes('\0')) return undefined;
-    const value = raw.replace(/^[ \t]+|[ \t]+$/g, '');
+    const lineStart = colon + 1;
+    const lineEnd = end;
+    start = end + 2;
+    // Only the headers that matter are read further; the rest were validated above.
+    if (name.length !== 14 && name.length !== 17 && name.length !== 10) continue;
+    const value = trimOws(text, lineStart, lineEnd);
     switch (name.length) {
       case 14: {
         if (name.toLowerCase() !== 'content-length') break;

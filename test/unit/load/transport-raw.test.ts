@@ -9,7 +9,9 @@ import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../../../src/testbed/testbed.js';
+import { defaultTransport } from '../../../src/load/transport.js';
 import type { Transport, TransportFailure, TransportKind } from '../../../src/load/transport.js';
+import { validateLoadOptions } from '../../../src/load/validate.js';
 import { RawTransport, requestHeadPrefix } from '../../../src/load/transport-raw.js';
 import { UndiciTransport } from '../../../src/load/transport-undici.js';
 
@@ -282,5 +284,36 @@ describe('transport raw', () => {
     expect(await send(transport, '"héllo"').outcome).toEqual({ reply: [200, '"héllo"'] });
     expect(server.requests[0]).toMatch(/^POST \/ HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\n/);
     expect(server.requests[0]).toContain('content-length: 8\r\n\r\n"héllo"');
+  });
+});
+
+describe('transport choice', () => {
+  it('defaults to raw for http:// endpoints and undici when any is https://', () => {
+    expect(defaultTransport([{ nodeId: 'a', rpcUrl: 'http://127.0.0.1:26657' }])).toBe('raw');
+    expect(
+      defaultTransport([
+        { nodeId: 'a', rpcUrl: 'http://127.0.0.1:26657' },
+        { nodeId: 'b', rpcUrl: 'https://node.example:443' },
+      ]),
+    ).toBe('undici');
+  });
+
+  it('rejects an unknown transport, and raw with an https:// endpoint, in one line', () => {
+    const base = {
+      runId: 'r',
+      endpoints: [{ nodeId: 'a', rpcUrl: 'https://node.example' }],
+      protocol: { kind: 'cometbft', broadcastMode: 'async' } as const,
+      shape: { kind: 'fixed', rate: 10 } as const,
+      durationMs: 1000,
+      transactionSizeBytes: 64,
+      confirm: 'none' as const,
+    };
+    expect(() => validateLoadOptions({ ...base, transport: 'raw' })).toThrow(
+      /transport raw speaks plain http:\/\/ only, not https:\/\/node\.example/,
+    );
+    expect(() => validateLoadOptions({ ...base, transport: 'curl' as 'raw' })).toThrow(
+      /transport "curl" is not known/,
+    );
+    expect(() => validateLoadOptions({ ...base, transport: 'undici' })).not.toThrow();
   });
 });
