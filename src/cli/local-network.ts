@@ -10,13 +10,7 @@ import type { Argv } from 'yargs';
 import { writeFileAtomic } from '../common/atomic-write.js';
 import { MeshbenchError, formatError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
-import type {
-  BroadcastMode,
-  ConfirmMode,
-  LatencySummary,
-  LoadResult,
-  ProtocolOptions,
-} from '../load/types.js';
+import type { ConfirmMode, LatencySummary, LoadResult } from '../load/types.js';
 import { EngineApi } from '../testbed/local/engine-api.js';
 import { checkEngine } from '../testbed/local/engine-checks.js';
 import { loadDocker } from '../testbed/local/docker-loader.js';
@@ -28,103 +22,56 @@ import {
   type LocalDeployment,
 } from '../testbed/local/local-testbed.js';
 import { listLocalRuns, removeRun } from '../testbed/local/teardown.js';
-import { badFlag, runCli, type CliContext, type CliDefinition } from './run-cli.js';
+import {
+  addNetworkRunOptions,
+  protocolOptions,
+  transportOption,
+  validateNetworkRunArgs,
+  type NetworkRunArgs,
+} from './network-run-options.js';
+import { runCli, type CliContext, type CliDefinition } from './run-cli.js';
 
-export interface LocalNetworkArgs {
+export interface LocalNetworkArgs extends NetworkRunArgs {
   readonly dockerComposePath?: string;
-  readonly numTransactions: number;
-  readonly transactionSize: number;
-  readonly transactionRate: number;
-  readonly startupWait: number;
-  readonly cleanup: boolean;
-  readonly cleanupThorough: boolean;
   readonly committee?: number;
   readonly protocol: string;
-  readonly broadcastMode: string;
-  readonly confirm: string;
-  readonly transport?: string;
-  readonly logs?: string;
-  readonly json: boolean;
-  readonly verbose: boolean;
   readonly down?: string;
-  readonly output: string;
 }
 
 const PROTOCOLS = ['cometbft', 'etcd', 'http'] as const;
 
 function options(argv: Argv): Argv<LocalNetworkArgs> {
-  return argv
-    .option('docker-compose-path', {
-      type: 'string',
-      describe: `Compose file of the network (default ${DEFAULT_COMPOSE_PATH}); nodes are its services labelled meshbench.role=node, else those publishing port 26657`,
-    })
-    .option('num-transactions', { type: 'number', default: 1000, describe: 'Transactions to send' })
-    .option('transaction-size', { type: 'number', default: 512, describe: 'Bytes per transaction' })
-    .option('transaction-rate', {
-      type: 'number',
-      default: 100,
-      describe: 'Transactions per second (open loop)',
-    })
-    .option('startup-wait', {
-      type: 'number',
-      default: 30,
-      describe:
+  return addNetworkRunOptions(
+    argv
+      .option('docker-compose-path', {
+        type: 'string',
+        describe: `Compose file of the network (default ${DEFAULT_COMPOSE_PATH}); nodes are its services labelled meshbench.role=node, else those publishing port 26657`,
+      })
+      .option('committee', {
+        type: 'number',
+        describe:
+          'Generate a network of N reference nodes (free ports from 26657 up) instead of reading a compose file',
+      })
+      .option('protocol', {
+        type: 'string',
+        default: 'cometbft',
+        choices: PROTOCOLS,
+        describe: 'Protocol of nodes without a meshbench.protocol label',
+      })
+      .option('down', {
+        type: 'string',
+        describe:
+          'Tear down the network of run ID left by an earlier call (all local-network runs when no ID)',
+      }),
+    {
+      startupWaitSeconds: 30,
+      startupWait:
         'Longest wait for readiness after the containers started, seconds (goes on as soon as every node is ready)',
-    })
-    .option('cleanup', {
-      type: 'boolean',
-      default: false,
-      describe: "Remove the run's containers, their anonymous volumes and its networks at the end",
-    })
-    .option('cleanup-thorough', {
-      type: 'boolean',
-      default: false,
-      describe: 'Like --cleanup, and also named volumes and the run folder (.meshbench/runs/<id>)',
-    })
-    .option('committee', {
-      type: 'number',
-      describe:
-        'Generate a network of N reference nodes (free ports from 26657 up) instead of reading a compose file',
-    })
-    .option('protocol', {
-      type: 'string',
-      default: 'cometbft',
-      choices: PROTOCOLS,
-      describe: 'Protocol of nodes without a meshbench.protocol label',
-    })
-    .option('broadcast-mode', {
-      type: 'string',
-      default: 'async',
-      choices: ['async', 'sync', 'commit'],
-      describe: 'cometbft broadcast_tx_* method',
-    })
-    .option('confirm', {
-      type: 'string',
-      default: 'commit',
-      choices: ['none', 'commit'],
-      describe: 'Wait for each tx to commit (latency submit→commit) or not',
-    })
-    .option('transport', {
-      type: 'string',
-      choices: ['undici', 'raw'],
-      describe: 'HTTP client of the load generator (raw: least CPU, http:// only)',
-      defaultDescription: 'raw for http://, undici for https://',
-    })
-    .option('logs', { type: 'string', describe: 'Save each node log to DIR/<node>.log at the end' })
-    .option('json', {
-      type: 'boolean',
-      default: false,
-      describe: 'Print the result JSON to stdout instead of the summary',
-    })
-    .option('down', {
-      type: 'string',
-      describe: 'Tear down the network of run ID left by an earlier call (all local-network runs when no ID)',
-    })
-    .option('output', {
-      type: 'string',
-      default: 'benchmarks',
-      describe: 'Folder for the result JSON (written to OUTPUT/run-<id>/local-benchmark-1.json)',
-    }) as unknown as Argv<LocalNetworkArgs>;
+      cleanup: "Remove the run's containers, their anonymous volumes and its networks at the end",
+      cleanupThorough: 'Like --cleanup, and also named volumes and the run folder (.meshbench/runs/<id>)',
+      output: 'Folder for the result JSON (written to OUTPUT/run-<id>/local-benchmark-1.json)',
+    },
+  ) as unknown as Argv<LocalNetworkArgs>;
 }
 
 const EPILOGUE = `Examples:
@@ -136,18 +83,7 @@ See docs/local-network.md.`;
 
 /** Validates flag values (yargs checks the types and choices). */
 export function validateArgs(args: LocalNetworkArgs): void {
-  const positiveInteger = (flag: string, value: number | undefined) => {
-    if (value !== undefined && (!Number.isInteger(value) || value < 1))
-      throw badFlag(flag, value, 'a whole number >= 1');
-  };
-  positiveInteger('num-transactions', args.numTransactions);
-  positiveInteger('transaction-size', args.transactionSize);
-  if (!(args.transactionRate > 0) || !Number.isFinite(args.transactionRate)) {
-    throw badFlag('transaction-rate', args.transactionRate, 'a number of tx/s above 0');
-  }
-  if (!(args.startupWait > 0) || !Number.isFinite(args.startupWait)) {
-    throw badFlag('startup-wait', args.startupWait, 'a number of seconds above 0');
-  }
+  validateNetworkRunArgs(args);
   if (args.committee !== undefined) {
     if (!Number.isInteger(args.committee) || args.committee < 1) {
       throw new MeshbenchError(
@@ -173,12 +109,6 @@ export function validateArgs(args: LocalNetworkArgs): void {
       },
     );
   }
-}
-
-export function protocolOptions(args: Pick<LocalNetworkArgs, 'protocol' | 'broadcastMode'>): ProtocolOptions {
-  if (args.protocol === 'etcd') return { kind: 'etcd' };
-  if (args.protocol === 'http') return { kind: 'http', method: 'POST', path: '/', bodyTemplate: '{{tx}}' };
-  return { kind: 'cometbft', broadcastMode: args.broadcastMode as BroadcastMode };
 }
 
 const ms = (value: number) => `${value.toFixed(2)} ms`;
@@ -287,7 +217,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
       transactions: args.numTransactions,
       transactionSizeBytes: args.transactionSize,
       confirm: args.confirm as ConfirmMode,
-      ...(args.transport ? { transport: args.transport as 'undici' | 'raw' } : {}),
+      ...transportOption(args),
       signal: shutdown.signal,
       onProgress: (progress) => {
         if (!context.verbose && !process.stderr.isTTY) return;

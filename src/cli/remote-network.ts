@@ -28,58 +28,48 @@ import {
   type HostProgress,
   type RemoteDeployment,
 } from '../testbed/remote/remote-testbed.js';
-import { protocolOptions, renderSummary } from './local-network.js';
+import { renderSummary } from './local-network.js';
+import {
+  addNetworkRunOptions,
+  protocolOptions,
+  transportOption,
+  validateNetworkRunArgs,
+  type NetworkRunArgs,
+} from './network-run-options.js';
 import { badFlag, runCli, type CliContext, type CliDefinition } from './run-cli.js';
 
-export interface RemoteNetworkArgs {
+export interface RemoteNetworkArgs extends NetworkRunArgs {
   readonly hostsFile?: string;
-  readonly numTransactions: number;
-  readonly transactionSize: number;
-  readonly transactionRate: number;
   readonly nodesPerHost: number;
-  readonly startupWait: number;
   readonly image: string;
   readonly imageTransfer: string;
   readonly strictHostKeyChecking: string;
   readonly knownHosts?: string;
   readonly concurrency: number;
-  readonly cleanup: boolean;
-  readonly cleanupThorough: boolean;
   readonly down: boolean;
   readonly status: boolean;
   readonly showLogs?: number;
-  readonly logs?: string;
-  readonly broadcastMode: string;
-  readonly confirm: string;
-  readonly transport?: string;
-  readonly json: boolean;
-  readonly output: string;
-  readonly verbose: boolean;
 }
 
 function options(argv: Argv): Argv<RemoteNetworkArgs> {
-  return argv
-    .option('hosts-file', {
+  return addNetworkRunOptions(
+    argv.option('hosts-file', {
       type: 'string',
       describe:
         'Hosts: an env file (MYSTICETI_NODE{n}_HOST…, see hosts.example.env) or a YAML inventory; default: the environment',
-    })
-    .option('num-transactions', { type: 'number', default: 1000, describe: 'Transactions to send' })
-    .option('transaction-size', { type: 'number', default: 512, describe: 'Bytes per transaction' })
-    .option('transaction-rate', {
-      type: 'number',
-      default: 100,
-      describe: 'Transactions per second (open loop)',
-    })
+    }),
+    {
+      startupWaitSeconds: 60,
+      startupWait: 'Longest wait for readiness after start, seconds',
+      cleanup: "Remove the run's containers at the end",
+      cleanupThorough: 'Also remove volumes (node data) and the shipped image',
+      output: 'Folder for the result JSON (OUTPUT/run-<id>/result.json)',
+    },
+  )
     .option('nodes-per-host', {
       type: 'number',
       default: 1,
       describe: 'Nodes on each host (each gets its own ports, +10 per node)',
-    })
-    .option('startup-wait', {
-      type: 'number',
-      default: 60,
-      describe: 'Longest wait for readiness after start, seconds',
     })
     .option('image', { type: 'string', default: DEFAULT_IMAGE, describe: 'Node image' })
     .option('image-transfer', {
@@ -101,16 +91,6 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
       describe: 'known_hosts file (default MESHBENCH_SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)',
     })
     .option('concurrency', { type: 'number', default: 16, describe: 'Hosts worked on at once' })
-    .option('cleanup', {
-      type: 'boolean',
-      default: false,
-      describe: "Remove the run's containers at the end",
-    })
-    .option('cleanup-thorough', {
-      type: 'boolean',
-      default: false,
-      describe: 'Also remove volumes (node data) and the shipped image',
-    })
     .option('down', {
       type: 'boolean',
       default: false,
@@ -125,38 +105,6 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
     .option('show-logs', {
       type: 'number',
       describe: 'Print the last N log lines of every remote-network container and exit',
-    })
-    .option('logs', {
-      type: 'string',
-      describe: 'Save each node log to DIR/<node>.log at the end of the run',
-    })
-    .option('broadcast-mode', {
-      type: 'string',
-      default: 'async',
-      choices: ['async', 'sync', 'commit'],
-      describe: 'cometbft broadcast_tx_* method',
-    })
-    .option('confirm', {
-      type: 'string',
-      default: 'commit',
-      choices: ['none', 'commit'],
-      describe: 'Wait for each tx to commit or not',
-    })
-    .option('transport', {
-      type: 'string',
-      choices: ['undici', 'raw'],
-      describe: 'HTTP client of the load generator (raw: least CPU, http:// only)',
-      defaultDescription: 'raw for http://, undici for https://',
-    })
-    .option('json', {
-      type: 'boolean',
-      default: false,
-      describe: 'Print the result JSON to stdout instead of the summary',
-    })
-    .option('output', {
-      type: 'string',
-      default: 'benchmarks',
-      describe: 'Folder for the result JSON (OUTPUT/run-<id>/result.json)',
     }) as unknown as Argv<RemoteNetworkArgs>;
 }
 
@@ -169,19 +117,14 @@ Environment: MYSTICETI_NODE{n}_HOST|SSH_PORT|SSH_USER|SSH_KEY, SSH_TIMEOUT, MESH
 See docs/remote-network.md.`;
 
 export function validateArgs(args: RemoteNetworkArgs): void {
-  const positiveInteger = (flag: string, value: number | undefined, max = Number.MAX_SAFE_INTEGER) => {
+  validateNetworkRunArgs(args);
+  const positiveInteger = (flag: string, value: number | undefined, max: number) => {
     if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > max))
       throw badFlag(flag, value, `a whole number from 1 to ${max}`);
   };
-  positiveInteger('num-transactions', args.numTransactions);
-  positiveInteger('transaction-size', args.transactionSize);
   positiveInteger('nodes-per-host', args.nodesPerHost, 50);
   positiveInteger('concurrency', args.concurrency, 256);
-  if (args.showLogs !== undefined) positiveInteger('show-logs', args.showLogs);
-  if (!(args.transactionRate > 0) || !Number.isFinite(args.transactionRate))
-    throw badFlag('transaction-rate', args.transactionRate, 'a number of tx/s above 0');
-  if (!(args.startupWait > 0) || !Number.isFinite(args.startupWait))
-    throw badFlag('startup-wait', args.startupWait, 'a number of seconds above 0');
+  if (args.showLogs !== undefined) positiveInteger('show-logs', args.showLogs, Number.MAX_SAFE_INTEGER);
 }
 
 function progressPrinter(context: CliContext): (progress: HostProgress) => void {
@@ -275,7 +218,7 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
       transactions: args.numTransactions,
       transactionSizeBytes: args.transactionSize,
       confirm: args.confirm as ConfirmMode,
-      ...(args.transport ? { transport: args.transport as 'undici' | 'raw' } : {}),
+      ...transportOption(args),
       target: { kind: 'round-robin' },
       signal: shutdown.signal,
       onProgress: (progress) => {

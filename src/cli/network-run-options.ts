@@ -1,0 +1,112 @@
+/**
+ * The flags `local-network` and `remote-network` share: how many transactions,
+ * how big, how fast, how they are submitted and confirmed, cleanup and output.
+ * One definition and one validation, so the two commands cannot drift apart.
+ */
+import type { Argv } from 'yargs';
+import { MAX_TRANSACTION_SIZE_BYTES } from '../load/payload.js';
+import type { BroadcastMode, LoadOptions, ProtocolOptions } from '../load/types.js';
+import { badFlag } from './run-cli.js';
+
+export interface NetworkRunArgs {
+  readonly numTransactions: number;
+  readonly transactionSize: number;
+  readonly transactionRate: number;
+  readonly startupWait: number;
+  readonly cleanup: boolean;
+  readonly cleanupThorough: boolean;
+  readonly broadcastMode: string;
+  readonly confirm: string;
+  readonly transport?: string;
+  readonly logs?: string;
+  readonly json: boolean;
+  readonly output: string;
+  readonly verbose: boolean;
+}
+
+/** What differs between the two commands: defaults and wording. */
+export interface NetworkRunTexts {
+  readonly startupWaitSeconds: number;
+  readonly startupWait: string;
+  readonly cleanup: string;
+  readonly cleanupThorough: string;
+  readonly output: string;
+}
+
+export function addNetworkRunOptions(argv: Argv, texts: NetworkRunTexts): Argv {
+  return argv
+    .option('num-transactions', { type: 'number', default: 1000, describe: 'Transactions to send' })
+    .option('transaction-size', { type: 'number', default: 512, describe: 'Bytes per transaction' })
+    .option('transaction-rate', {
+      type: 'number',
+      default: 100,
+      describe: 'Transactions per second (open loop)',
+    })
+    .option('startup-wait', {
+      type: 'number',
+      default: texts.startupWaitSeconds,
+      describe: texts.startupWait,
+    })
+    .option('cleanup', { type: 'boolean', default: false, describe: texts.cleanup })
+    .option('cleanup-thorough', { type: 'boolean', default: false, describe: texts.cleanupThorough })
+    .option('broadcast-mode', {
+      type: 'string',
+      default: 'async',
+      choices: ['async', 'sync', 'commit'],
+      describe: 'cometbft broadcast_tx_* method',
+    })
+    .option('confirm', {
+      type: 'string',
+      default: 'commit',
+      choices: ['none', 'commit'],
+      describe: 'Wait for each tx to commit (latency submit→commit) or not',
+    })
+    .option('transport', {
+      type: 'string',
+      choices: ['undici', 'raw'],
+      describe: 'HTTP client of the load generator (raw: least CPU, http:// only)',
+      defaultDescription: 'raw for http://, undici for https://',
+    })
+    .option('logs', { type: 'string', describe: 'Save each node log to DIR/<node>.log at the end' })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'Print the result JSON to stdout instead of the summary',
+    })
+    .option('output', { type: 'string', default: 'benchmarks', describe: texts.output });
+}
+
+/** Checks the shared flags' values (yargs checks types and choices), before anything starts. */
+export function validateNetworkRunArgs(args: NetworkRunArgs): void {
+  if (!Number.isInteger(args.numTransactions) || args.numTransactions < 1) {
+    throw badFlag('num-transactions', args.numTransactions, 'a whole number >= 1');
+  }
+  const size = args.transactionSize;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_TRANSACTION_SIZE_BYTES) {
+    throw badFlag(
+      'transaction-size',
+      size,
+      `a whole number of bytes from 1 to ${MAX_TRANSACTION_SIZE_BYTES} (16 MiB)`,
+    );
+  }
+  if (!(args.transactionRate > 0) || !Number.isFinite(args.transactionRate)) {
+    throw badFlag('transaction-rate', args.transactionRate, 'a number of tx/s above 0');
+  }
+  if (!(args.startupWait > 0) || !Number.isFinite(args.startupWait)) {
+    throw badFlag('startup-wait', args.startupWait, 'a number of seconds above 0');
+  }
+}
+
+/** The generator's protocol options for the network commands' flags. */
+export function protocolOptions(args: {
+  readonly protocol: string;
+  readonly broadcastMode: string;
+}): ProtocolOptions {
+  if (args.protocol === 'etcd') return { kind: 'etcd' };
+  if (args.protocol === 'http') return { kind: 'http', method: 'POST', path: '/', bodyTemplate: '{{tx}}' };
+  return { kind: 'cometbft', broadcastMode: args.broadcastMode as BroadcastMode };
+}
+
+export function transportOption(args: { readonly transport?: string }): Pick<LoadOptions, 'transport'> {
+  return args.transport ? { transport: args.transport as NonNullable<LoadOptions['transport']> } : {};
+}
