@@ -5,12 +5,9 @@
  * and write the result JSON. `--down` removes a network an earlier call left.
  */
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Argv } from 'yargs';
-import { writeFileAtomic } from '../common/atomic-write.js';
 import { MeshbenchError, formatError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
-import type { ConfirmMode, LatencySummary, LoadResult } from '../load/types.js';
 import { EngineApi } from '../testbed/local/engine-api.js';
 import { checkEngine } from '../testbed/local/engine-checks.js';
 import { loadDocker } from '../testbed/local/docker-loader.js';
@@ -25,10 +22,11 @@ import { listLocalRuns, removeRun } from '../testbed/local/teardown.js';
 import {
   addNetworkRunOptions,
   protocolOptions,
-  transportOption,
+  reportNetworkRun,
+  runNetworkLoad,
   validateNetworkRunArgs,
   type NetworkRunArgs,
-} from './network-run-options.js';
+} from './network-run.js';
 import { runCli, type CliContext, type CliDefinition } from './run-cli.js';
 
 export interface LocalNetworkArgs extends NetworkRunArgs {
@@ -111,38 +109,6 @@ export function validateArgs(args: LocalNetworkArgs): void {
   }
 }
 
-const ms = (value: number) => `${value.toFixed(2)} ms`;
-
-function latencyLine(label: string, summary: LatencySummary): string {
-  return `  ${label.padEnd(26)}mean ${ms(summary.mean)}, stddev ${ms(summary.stddev)}, p50 ${ms(summary.p50)}, p99 ${ms(summary.p99)} (${summary.count} tx)`;
-}
-
-/** Failed = every outcome that is not an accepted tx (rejected, HTTP error, bad reply, timeout, connection error, dropped). */
-export function failedCount(result: LoadResult): number {
-  const o = result.outcomes;
-  const sum = (counts: Readonly<Record<string, number>>) => Object.values(counts).reduce((a, b) => a + b, 0);
-  return sum(o.rejected) + sum(o.httpError) + o.badResponse + o.timeout + o.connectionError + o.dropped;
-}
-
-/** The original summary (successful, failed, actual rate) plus latency. Pure. */
-export function renderSummary(result: LoadResult, context: { nodes: number; readyAfterMs: number }): string {
-  const lines = [
-    `${result.interrupted ? 'PARTIAL RESULT (interrupted)' : 'RESULT'}: run ${result.runId}, ${context.nodes} nodes, ready after ${(context.readyAfterMs / 1000).toFixed(2)} s`,
-    `  Transactions sent:        ${result.sent} of ${result.scheduled} scheduled, ${result.transactionSizeBytes} bytes each, input rate ${result.inputRate.toFixed(1)} tx/s`,
-    `  Successful:               ${result.outcomes.ok}`,
-    `  Failed:                   ${failedCount(result)}`,
-    `  Actual rate:              ${result.achievedRate.toFixed(1)} tx/s`,
-  ];
-  if (result.latency.commit) {
-    lines.push(
-      `  Committed:                ${result.outcomes.committed} (${result.committedThroughput.toFixed(1)} tx/s, ${result.outcomes.commitTimeout} commit timeouts)`,
-    );
-    lines.push(latencyLine('Latency submit→commit:', result.latency.commit.corrected));
-  }
-  lines.push(latencyLine('Latency submit→ack:', result.latency.ack.corrected));
-  return lines.join('\n');
-}
-
 async function runDown(args: LocalNetworkArgs, context: CliContext): Promise<number> {
   await checkEngine(EngineApi.fromEnv());
   const docker = await loadDocker();
@@ -207,74 +173,31 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
     info(
       `all ${deployment.nodes.length} nodes ready after ${(deployment.readyAfterMs / 1000).toFixed(2)} s (${deployment.endpoints.map((e) => `${e.nodeId} ${e.rpcUrl}`).join(', ')})`,
     );
-    const { runLoad } = await import('../load/index.js');
-    let lastProgressMs = 0;
-    const result = await runLoad({
+    const result = await runNetworkLoad(args, context, {
       runId,
       endpoints: deployment.endpoints,
       protocol: protocolOptions(args),
-      shape: { kind: 'fixed', rate: args.transactionRate },
-      transactions: args.numTransactions,
-      transactionSizeBytes: args.transactionSize,
-      confirm: args.confirm as ConfirmMode,
-      ...transportOption(args),
-      signal: shutdown.signal,
-      onProgress: (progress) => {
-        if (!context.verbose && !process.stderr.isTTY) return;
-        if (progress.elapsedMs - lastProgressMs < 1000) return;
-        lastProgressMs = progress.elapsedMs;
-        context.stderr(
-          `  ${(progress.elapsedMs / 1000).toFixed(0)} s: sent ${progress.sent}, ok ${progress.ok}, failed ${progress.failed}, committed ${progress.committed}`,
-        );
-      },
     });
-    // The same per-benchmark record the benchmark command writes (src/report/result.ts),
-    // plus what only local-network knows: the network it started.
-    const { loadRecord } = await import('../report/result.js');
-    const record = loadRecord(result, {
+    exitCode = await reportNetworkRun(args, context, {
       runId,
       networkType: 'local',
-      benchmarkNumber: 1,
-      nodes: deployment.nodes.length,
-      load: args.transactionRate,
-      durationSecs: args.numTransactions / args.transactionRate,
-      transactionSizeBytes: args.transactionSize,
+      result,
+      deployment,
       protocol: args.protocol,
-      confirm: args.confirm as ConfirmMode,
-      endpoints: deployment.endpoints.map((endpoint) => endpoint.rpcUrl),
-      timestamp: new Date().toISOString(),
+      extra: {
+        local_network: {
+          compose_file:
+            args.committee !== undefined ? null : (args.dockerComposePath ?? DEFAULT_COMPOSE_PATH),
+          committee: args.committee ?? null,
+          num_transactions: args.numTransactions,
+          broadcast_mode: args.broadcastMode,
+          ready_after_ms: deployment.readyAfterMs,
+          phases_ms: deployment.phasesMs,
+          endpoints: deployment.endpoints,
+          environment: deployment.environment,
+        },
+      },
     });
-    const document = {
-      ...record,
-      // local-network injects no faults (the benchmark command's defaults, for the shared schema).
-      parameters: {
-        ...record.parameters,
-        faults: 0,
-        crash_recovery: false,
-        crash_interval: 60,
-        faults_applied: false,
-      },
-      local_network: {
-        compose_file: args.committee !== undefined ? null : (args.dockerComposePath ?? DEFAULT_COMPOSE_PATH),
-        committee: args.committee ?? null,
-        num_transactions: args.numTransactions,
-        broadcast_mode: args.broadcastMode,
-        ready_after_ms: deployment.readyAfterMs,
-        phases_ms: deployment.phasesMs,
-        endpoints: deployment.endpoints,
-        environment: deployment.environment,
-      },
-    };
-    const resultPath = join(args.output, `run-${runId}`, 'local-benchmark-1.json');
-    await writeFileAtomic(resultPath, `${JSON.stringify(document, null, 2)}\n`);
-    if (args.json) context.stdout(JSON.stringify(document, null, 2));
-    else
-      context.stdout(
-        renderSummary(result, { nodes: deployment.nodes.length, readyAfterMs: deployment.readyAfterMs }),
-      );
-    info(`result: ${resultPath}`);
-    if (result.interrupted) exitCode = 130;
-    else if (result.outcomes.ok === 0) exitCode = 1;
   } finally {
     if (args.logs) {
       try {

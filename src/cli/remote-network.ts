@@ -7,11 +7,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
-import { writeFileAtomic } from '../common/atomic-write.js';
 import { formatError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
 import { loadHosts, type HostsConfig } from '../config/hosts.js';
-import type { ConfirmMode } from '../load/types.js';
 import { IMAGE_TRANSFER_VALUES, type ImageTransfer } from '../testbed/remote/image-transfer.js';
 import {
   STRICT_HOST_KEY_CHECKING_VALUES,
@@ -28,14 +26,14 @@ import {
   type HostProgress,
   type RemoteDeployment,
 } from '../testbed/remote/remote-testbed.js';
-import { renderSummary } from './local-network.js';
 import {
   addNetworkRunOptions,
   protocolOptions,
-  transportOption,
+  reportNetworkRun,
+  runNetworkLoad,
   validateNetworkRunArgs,
   type NetworkRunArgs,
-} from './network-run-options.js';
+} from './network-run.js';
 import { badFlag, runCli, type CliContext, type CliDefinition } from './run-cli.js';
 
 export interface RemoteNetworkArgs extends NetworkRunArgs {
@@ -63,7 +61,7 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
       startupWait: 'Longest wait for readiness after start, seconds',
       cleanup: "Remove the run's containers at the end",
       cleanupThorough: 'Also remove volumes (node data) and the shipped image',
-      output: 'Folder for the result JSON (OUTPUT/run-<id>/result.json)',
+      output: 'Folder for the result JSON (written to OUTPUT/run-<id>/remote-benchmark-1.json)',
     },
   )
     .option('nodes-per-host', {
@@ -208,63 +206,32 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
     info(
       `all ${deployment.nodes.length} nodes ready after ${(deployment.readyAfterMs / 1000).toFixed(2)} s; image: ${((environment.imageBytesShipped ?? 0) / 1e6).toFixed(1)} MB shipped in ${((environment.imageTransferMs ?? 0) / 1000).toFixed(1)} s`,
     );
-    const { runLoad } = await import('../load/index.js');
-    let lastProgressMs = 0;
-    const result = await runLoad({
+    const result = await runNetworkLoad(args, context, {
       runId,
       endpoints: deployment.endpoints,
       protocol: protocolOptions({ protocol: 'cometbft', broadcastMode: args.broadcastMode }),
-      shape: { kind: 'fixed', rate: args.transactionRate },
-      transactions: args.numTransactions,
-      transactionSizeBytes: args.transactionSize,
-      confirm: args.confirm as ConfirmMode,
-      ...transportOption(args),
-      target: { kind: 'round-robin' },
-      signal: shutdown.signal,
-      onProgress: (progress) => {
-        if (!context.verbose && !process.stderr.isTTY) return;
-        if (progress.elapsedMs - lastProgressMs < 1000) return;
-        lastProgressMs = progress.elapsedMs;
-        context.stderr(
-          `  ${(progress.elapsedMs / 1000).toFixed(0)} s: sent ${progress.sent}, ok ${progress.ok}, failed ${progress.failed}, committed ${progress.committed}`,
-        );
+    });
+    exitCode = await reportNetworkRun(args, context, {
+      runId,
+      networkType: 'remote',
+      result,
+      deployment,
+      protocol: 'cometbft',
+      extra: {
+        remote_network: {
+          hosts_source: hosts.source,
+          hosts: hosts.hosts.length,
+          nodes_per_host: args.nodesPerHost,
+          num_transactions: args.numTransactions,
+          image: args.image,
+          image_transfer: args.imageTransfer,
+          broadcast_mode: args.broadcastMode,
+          ready_after_ms: deployment.readyAfterMs,
+          endpoints: deployment.endpoints,
+          environment: deployment.environment,
+        },
       },
     });
-    const document = {
-      schema: 'meshbench/remote-network-result@1',
-      runId,
-      command: 'remote-network',
-      config: {
-        hostsSource: hosts.source,
-        hosts: hosts.hosts.length,
-        nodesPerHost: args.nodesPerHost,
-        numTransactions: args.numTransactions,
-        transactionSizeBytes: args.transactionSize,
-        transactionRate: args.transactionRate,
-        startupWaitSecs: args.startupWait,
-        image: args.image,
-        imageTransfer: args.imageTransfer,
-        broadcastMode: args.broadcastMode,
-        confirm: args.confirm,
-      },
-      environment: deployment.environment,
-      deployment: {
-        nodes: deployment.nodes.length,
-        readyAfterMs: deployment.readyAfterMs,
-        endpoints: deployment.endpoints,
-      },
-      load: result,
-    };
-    const resultPath = join(args.output, `run-${runId}`, 'result.json');
-    await writeFileAtomic(resultPath, `${JSON.stringify(document, null, 2)}\n`);
-    if (args.json) context.stdout(JSON.stringify(document, null, 2));
-    else
-      context.stdout(
-        renderSummary(result, { nodes: deployment.nodes.length, readyAfterMs: deployment.readyAfterMs }),
-      );
-    info(`result: ${resultPath}`);
-    if (result.interrupted) exitCode = 130;
-    else if (result.outcomes.ok === 0) exitCode = 1;
   } finally {
     if (args.logs) {
       try {

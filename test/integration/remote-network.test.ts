@@ -6,7 +6,9 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Ajv } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { resultJsonSchema } from '../../src/report/schema.js';
 import { hostsFromVariables } from '../../src/config/hosts.js';
 import { connectAll } from '../../src/testbed/remote/remote-testbed.js';
 import {
@@ -33,11 +35,17 @@ beforeAll(async () => {
   sandbox = await useSandbox();
 });
 
-async function resultOf(
-  outputDir: string,
-): Promise<{ load: { outcomes: { ok: number; committed: number } }; environment: Record<string, unknown> }> {
+const validateRecord = new Ajv({ allErrors: true, strict: false }).compile(resultJsonSchema);
+
+async function resultOf(outputDir: string): Promise<{
+  results: { successful_transactions: number; outcomes: { committed: number } };
+  remote_network: { environment: Record<string, unknown> };
+}> {
   const [runDir] = await readdir(outputDir);
-  return JSON.parse(await readFile(join(outputDir, runDir!, 'result.json'), 'utf8'));
+  const record = JSON.parse(await readFile(join(outputDir, runDir!, 'remote-benchmark-1.json'), 'utf8'));
+  // The same per-benchmark format as every other command's result files.
+  expect(validateRecord(record), JSON.stringify(validateRecord.errors)).toBe(true);
+  return record;
 }
 
 describe('remote-network on 4 sandbox hosts', () => {
@@ -59,11 +67,11 @@ describe('remote-network on 4 sandbox hosts', () => {
     expect(run.stderr + run.stdout).toContain('Committed:                200');
     expect(run.exitCode, run.stderr).toBe(0);
     const result = await resultOf(output);
-    expect(result.load.outcomes.ok).toBe(200);
-    expect(result.load.outcomes.committed).toBe(200);
+    expect(result.results.successful_transactions).toBe(200);
+    expect(result.results.outcomes.committed).toBe(200);
     for (const host of dockerHosts) expect((await leftovers(host)).containers).toEqual([]);
     // every host got a node (one per host) and the image by ID
-    const hosts = result.environment.hosts as { image: string }[];
+    const hosts = result.remote_network.environment.hosts as { image: string }[];
     expect(hosts).toHaveLength(4);
     expect(hosts.every((h) => h.image === 'shipped' || h.image === 'present')).toBe(true);
 
@@ -165,7 +173,7 @@ describe('Docker install', () => {
     ]);
     expect(run.stderr).toMatch(/\[host0\] docker: installed Docker/);
     expect(run.exitCode, run.stderr).toBe(0);
-    expect((await resultOf(output)).load.outcomes.committed).toBe(20);
+    expect((await resultOf(output)).results.outcomes.committed).toBe(20);
     const version = await docker([
       'exec',
       bare.container,

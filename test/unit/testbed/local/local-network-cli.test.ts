@@ -1,11 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  failedCount,
-  main,
-  renderSummary,
-  validateArgs,
-  type LocalNetworkArgs,
-} from '../../../../src/cli/local-network.js';
+import { main, validateArgs, type LocalNetworkArgs } from '../../../../src/cli/local-network.js';
+import { failedCount, renderSummary } from '../../../../src/report/summary.js';
 import type { LatencySummary, LoadResult } from '../../../../src/load/types.js';
 
 const base: LocalNetworkArgs = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateArgs as validateLocal, type LocalNetworkArgs } from '../../../src/cli/local-network.js';
 import { validateArgs as validateRemote, type RemoteNetworkArgs } from '../../../src/cli/remote-network.js';
-import { protocolOptions } from '../../../src/cli/network-run-options.js';
+import { protocolOptions } from '../../../src/cli/network-run.js';
 
 const shared = {
   numTransactions: 1000,

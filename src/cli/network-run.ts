@@ -3,10 +3,15 @@
  * how big, how fast, how they are submitted and confirmed, cleanup and output.
  * One definition and one validation, so the two commands cannot drift apart.
  */
+import { join } from 'node:path';
 import type { Argv } from 'yargs';
+import { writeFileAtomic } from '../common/atomic-write.js';
 import { MAX_TRANSACTION_SIZE_BYTES } from '../load/payload.js';
-import type { BroadcastMode, LoadOptions, ProtocolOptions } from '../load/types.js';
-import { badFlag } from './run-cli.js';
+import type { BroadcastMode, ConfirmMode, LoadOptions, LoadResult, ProtocolOptions } from '../load/types.js';
+import { loadRecord } from '../report/result.js';
+import { renderSummary } from '../report/summary.js';
+import type { Deployment, Endpoint } from '../testbed/testbed.js';
+import { badFlag, type CliContext } from './run-cli.js';
 
 export interface NetworkRunArgs {
   readonly numTransactions: number;
@@ -109,4 +114,93 @@ export function protocolOptions(args: {
 
 export function transportOption(args: { readonly transport?: string }): Pick<LoadOptions, 'transport'> {
   return args.transport ? { transport: args.transport as NonNullable<LoadOptions['transport']> } : {};
+}
+
+/** Runs the shared generator at the fixed --transaction-rate for --num-transactions, with progress on a terminal. */
+export async function runNetworkLoad(
+  args: NetworkRunArgs,
+  context: CliContext,
+  target: {
+    readonly runId: string;
+    readonly endpoints: readonly Endpoint[];
+    readonly protocol: ProtocolOptions;
+  },
+): Promise<LoadResult> {
+  const { runLoad } = await import('../load/index.js');
+  let lastProgressMs = 0;
+  return runLoad({
+    runId: target.runId,
+    endpoints: target.endpoints,
+    protocol: target.protocol,
+    shape: { kind: 'fixed', rate: args.transactionRate },
+    transactions: args.numTransactions,
+    transactionSizeBytes: args.transactionSize,
+    confirm: args.confirm as ConfirmMode,
+    ...transportOption(args),
+    target: { kind: 'round-robin' },
+    signal: context.shutdown.signal,
+    onProgress: (progress) => {
+      if (!context.verbose && !process.stderr.isTTY) return;
+      if (progress.elapsedMs - lastProgressMs < 1000) return;
+      lastProgressMs = progress.elapsedMs;
+      context.stderr(
+        `  ${(progress.elapsedMs / 1000).toFixed(0)} s: sent ${progress.sent}, ok ${progress.ok}, failed ${progress.failed}, committed ${progress.committed}`,
+      );
+    },
+  });
+}
+
+/**
+ * Writes the run's record (the per-benchmark format the benchmark command writes, plus
+ * the command's own block) atomically to OUTPUT/run-<id>/<type>-benchmark-1.json, prints
+ * the summary (or the JSON with --json), and returns the exit code the result calls for.
+ */
+export async function reportNetworkRun(
+  args: NetworkRunArgs,
+  context: CliContext,
+  run: {
+    readonly runId: string;
+    readonly networkType: 'local' | 'remote';
+    readonly result: LoadResult;
+    readonly deployment: Pick<Deployment, 'nodes' | 'endpoints' | 'readyAfterMs'>;
+    readonly protocol: string;
+    readonly extra: Readonly<Record<string, unknown>>;
+  },
+): Promise<number> {
+  const { result, deployment } = run;
+  const record = loadRecord(result, {
+    runId: run.runId,
+    networkType: run.networkType,
+    benchmarkNumber: 1,
+    nodes: deployment.nodes.length,
+    load: args.transactionRate,
+    durationSecs: args.numTransactions / args.transactionRate,
+    transactionSizeBytes: args.transactionSize,
+    protocol: run.protocol,
+    confirm: args.confirm as ConfirmMode,
+    endpoints: deployment.endpoints.map((endpoint) => endpoint.rpcUrl),
+    timestamp: new Date().toISOString(),
+  });
+  const document = {
+    ...record,
+    // These commands inject no faults (the benchmark command's defaults, for the shared schema).
+    parameters: {
+      ...record.parameters,
+      faults: 0,
+      crash_recovery: false,
+      crash_interval: 60,
+      faults_applied: false,
+    },
+    ...run.extra,
+  };
+  const resultPath = join(args.output, `run-${run.runId}`, `${run.networkType}-benchmark-1.json`);
+  await writeFileAtomic(resultPath, `${JSON.stringify(document, null, 2)}\n`);
+  if (args.json) context.stdout(JSON.stringify(document, null, 2));
+  else
+    context.stdout(
+      renderSummary(result, { nodes: deployment.nodes.length, readyAfterMs: deployment.readyAfterMs }),
+    );
+  (args.json ? context.stderr : context.stdout)(`result: ${resultPath}`);
+  if (result.interrupted) return 130;
+  return result.outcomes.ok === 0 ? 1 : 0;
 }
