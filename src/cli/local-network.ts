@@ -24,6 +24,7 @@ import {
   protocolOptions,
   reportNetworkRun,
   runNetworkLoad,
+  saveNodeLogs,
   validateNetworkRunArgs,
   type NetworkRunArgs,
 } from './network-run.js';
@@ -201,7 +202,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
   } finally {
     if (args.logs) {
       try {
-        const files = await deployment.saveLogs(args.logs);
+        const files = await saveNodeLogs(deployment.nodes, args.logs);
         info(`node logs: ${files.join(', ')}`);
       } catch (error) {
         context.stderr(`local-network: could not save logs to ${args.logs}: ${formatError(error)}`);

@@ -3,6 +3,7 @@
  * how big, how fast, how they are submitted and confirmed, cleanup and output.
  * One definition and one validation, so the two commands cannot drift apart.
  */
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { writeFileAtomic } from '../common/atomic-write.js';
@@ -10,7 +11,7 @@ import { MAX_TRANSACTION_SIZE_BYTES } from '../load/payload.js';
 import type { BroadcastMode, ConfirmMode, LoadOptions, LoadResult, ProtocolOptions } from '../load/types.js';
 import { loadRecord } from '../report/result.js';
 import { renderSummary } from '../report/summary.js';
-import type { Deployment, Endpoint } from '../testbed/testbed.js';
+import type { Deployment, Endpoint, NodeHandle } from '../testbed/testbed.js';
 import { badFlag, type CliContext } from './run-cli.js';
 
 export interface NetworkRunArgs {
@@ -203,4 +204,17 @@ export async function reportNetworkRun(
   (args.json ? context.stderr : context.stdout)(`result: ${resultPath}`);
   if (result.interrupted) return 130;
   return result.outcomes.ok === 0 ? 1 : 0;
+}
+
+/** --logs DIR: each node's log to DIR/<node>.log (a node whose log cannot be read says why in its file). */
+export async function saveNodeLogs(nodes: readonly NodeHandle[], dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  return Promise.all(
+    nodes.map(async (node) => {
+      const file = join(dir, `${node.nodeId}.log`);
+      const text = await node.logs().catch((error: Error) => `(logs unavailable: ${error.message})\n`);
+      await writeFileAtomic(file, text);
+      return file;
+    }),
+  );
 }

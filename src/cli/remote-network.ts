@@ -4,8 +4,6 @@
  * from this machine through the shared generator, print the same summary as
  * `local-network`, and clean up. Also `--status`, `--show-logs`, `--down`.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { formatError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
@@ -31,6 +29,7 @@ import {
   protocolOptions,
   reportNetworkRun,
   runNetworkLoad,
+  saveNodeLogs,
   validateNetworkRunArgs,
   type NetworkRunArgs,
 } from './network-run.js';
@@ -235,14 +234,7 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
   } finally {
     if (args.logs) {
       try {
-        await mkdir(args.logs, { recursive: true });
-        const files = await Promise.all(
-          deployment.nodes.map(async (node) => {
-            const path = join(args.logs!, `${node.nodeId}.log`);
-            await writeFile(path, await node.logs());
-            return path;
-          }),
-        );
+        const files = await saveNodeLogs(deployment.nodes, args.logs);
         info(`node logs: ${files.join(', ')}`);
       } catch (error) {
         context.stderr(`remote-network: could not save logs to ${args.logs}: ${formatError(error)}`);

@@ -11,7 +11,6 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type Docker from 'dockerode';
 import { stringify } from 'yaml';
-import { writeFileAtomic } from '../../common/atomic-write.js';
 import { MeshbenchError, isMeshbenchError } from '../../common/errors.js';
 import { newRunId } from '../../common/run-id.js';
 import {
@@ -538,22 +537,5 @@ export class LocalDeployment implements Deployment {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.destroy();
-  }
-
-  /** Per-node logs, for --logs DIR. */
-  async saveLogs(dir: string): Promise<string[]> {
-    await mkdir(dir, { recursive: true });
-    return Promise.all(
-      this.nodes.map(async (node) => {
-        const file = join(dir, `${node.nodeId}.log`);
-        await writeFileAtomic(
-          file,
-          await containerLogs(this.#docker, node.containerId).catch(
-            (error: Error) => `(logs unavailable: ${error.message})\n`,
-          ),
-        );
-        return file;
-      }),
-    );
   }
 }
