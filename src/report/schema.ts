@@ -1,8 +1,10 @@
 /**
  * JSON Schema (draft-07) of the per-benchmark JSON file. docs/result.schema.json
- * is this object, written out (a unit test keeps the two equal). Validate with ajv:
- * `new Ajv({ allErrors: true }).compile(resultJsonSchema)`.
+ * is this object, written out (a unit test keeps the two equal). `resultValidator()`
+ * compiles it with ajv, formats (date-time) included.
  */
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
 
 const latencySummary = {
   type: 'object',
@@ -268,3 +270,10 @@ export const resultJsonSchema = {
     interrupted: { type: 'boolean' },
   },
 } as const;
+
+/** A validator for per-benchmark files: `validate(record)` is true or `validate.errors` says why. */
+export function resultValidator(): ValidateFunction {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats.default(ajv);
+  return ajv.compile(resultJsonSchema);
+}

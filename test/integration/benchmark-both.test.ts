@@ -6,8 +6,6 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBenchmarkPlan } from '../../src/bench/plan.js';
 import type { BenchmarkRecord } from '../../src/bench/record.js';
@@ -15,7 +13,7 @@ import { runBenchmark, type BenchmarkOutcome } from '../../src/bench/sweep.js';
 import { testbedFactory } from '../../src/bench/testbeds.js';
 import { runLoad } from '../../src/load/index.js';
 import { formatRatio, type Comparison } from '../../src/report/compare.js';
-import { resultJsonSchema } from '../../src/report/schema.js';
+import { resultValidator } from '../../src/report/schema.js';
 import { DOCKER_HOSTS, hostsFile, leftovers, useSandbox } from './sandbox-fixture.js';
 import type { SandboxState } from '../../src/testbed/sandbox/sandbox.js';
 
@@ -64,9 +62,7 @@ describe('benchmark --network-type both', () => {
       'run.json',
       'summary.txt',
     ]);
-    const ajv = new Ajv({ allErrors: true, strict: false });
-    addFormats.default(ajv);
-    const validate = ajv.compile(resultJsonSchema);
+    const validate = resultValidator();
     for (const name of files.filter((file) => file.includes('-benchmark-'))) {
       const record = JSON.parse(await readFile(join(outcome.runDir as string, name), 'utf8'));
       expect(validate(record), `${name}: ${JSON.stringify(validate.errors)}`).toBe(true);

@@ -6,15 +6,13 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBenchmarkPlan } from '../../src/bench/plan.js';
 import type { BenchmarkRecord } from '../../src/bench/record.js';
 import { runBenchmark, type BenchmarkOutcome } from '../../src/bench/sweep.js';
 import { testbedFactory } from '../../src/bench/testbeds.js';
 import { runLoad } from '../../src/load/index.js';
-import { resultJsonSchema } from '../../src/report/schema.js';
+import { resultValidator } from '../../src/report/schema.js';
 import type { Deployment, Endpoint, Testbed } from '../../src/testbed/testbed.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { RUN_LABEL } from '../../src/common/run-id.js';
@@ -78,9 +76,7 @@ describe('benchmark: a local sweep of 2 loads', () => {
   it('writes the run folder with a JSON per load that validates against the schema', async () => {
     const files = (await readdir(outcome.runDir as string)).sort();
     expect(files).toEqual(['local-benchmark-1.json', 'local-benchmark-2.json', 'run.json', 'summary.txt']);
-    const ajv = new Ajv({ allErrors: true, strict: false });
-    addFormats.default(ajv);
-    const validate = ajv.compile(resultJsonSchema);
+    const validate = resultValidator();
     for (const [index, name] of ['local-benchmark-1.json', 'local-benchmark-2.json'].entries()) {
       const record = JSON.parse(
         await readFile(join(outcome.runDir as string, name), 'utf8'),

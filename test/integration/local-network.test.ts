@@ -11,9 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/local-network.js';
 import { RUN_LABEL } from '../../src/common/run-id.js';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
-import { resultJsonSchema } from '../../src/report/schema.js';
+import { resultValidator } from '../../src/report/schema.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { removeRun } from '../../src/testbed/local/teardown.js';
 
@@ -94,9 +92,7 @@ interface LocalRecord {
   local_network: { ready_after_ms: number; endpoints: unknown[] };
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats.default(ajv);
-const validate = ajv.compile(resultJsonSchema);
+const validate = resultValidator();
 
 /** The run's result file, checked against the result schema. */
 async function resultOf(runId: string): Promise<LocalRecord> {

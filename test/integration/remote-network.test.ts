@@ -6,9 +6,8 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resultJsonSchema } from '../../src/report/schema.js';
+import { resultValidator } from '../../src/report/schema.js';
 import { hostsFromVariables } from '../../src/config/hosts.js';
 import { connectAll } from '../../src/testbed/remote/remote-testbed.js';
 import {
@@ -35,7 +34,7 @@ beforeAll(async () => {
   sandbox = await useSandbox();
 });
 
-const validateRecord = new Ajv({ allErrors: true, strict: false }).compile(resultJsonSchema);
+const validateRecord = resultValidator();
 
 async function resultOf(outputDir: string): Promise<{
   results: { successful_transactions: number; outcomes: { committed: number } };

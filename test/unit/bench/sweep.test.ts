@@ -3,14 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBenchmarkPlan, type BenchmarkInput } from '../../../src/bench/plan.js';
 import { runBenchmark, type BenchmarkDeps } from '../../../src/bench/sweep.js';
 import type { BenchmarkRecord } from '../../../src/bench/record.js';
 import type { LoadOptions } from '../../../src/load/types.js';
-import { resultJsonSchema } from '../../../src/report/schema.js';
+import { resultValidator } from '../../../src/report/schema.js';
 import type { Deployment, Testbed } from '../../../src/testbed/testbed.js';
 import { fakeLoadResult } from './fixtures.js';
 
@@ -137,9 +135,7 @@ async function plan(input: BenchmarkInput) {
   );
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats.default(ajv);
-const validate = ajv.compile(resultJsonSchema);
+const validate = resultValidator();
 
 describe('runBenchmark', () => {
   it('deploys once, runs each load, settles, writes seed-format files that validate', async () => {

@@ -1,12 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { buildBenchmarkPlan } from '../../../src/bench/plan.js';
 import { buildBenchmarkRecord, type BenchmarkRecord, type LevelRun } from '../../../src/bench/record.js';
 import { compareRecords, formatRatio, renderComparisonText } from '../../../src/report/compare.js';
 import { renderResultBlock, renderResultsTable, TABLE_HEAD } from '../../../src/report/console.js';
-import { resultJsonSchema } from '../../../src/report/schema.js';
+import { resultJsonSchema, resultValidator } from '../../../src/report/schema.js';
 import { renderRunSummary } from '../../../src/report/text.js';
 import { fakeLoadResult } from '../bench/fixtures.js';
 
@@ -60,9 +58,7 @@ function record(
   });
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats.default(ajv);
-const validate = ajv.compile(resultJsonSchema);
+const validate = resultValidator();
 
 describe('the result record', () => {
   it('has the original fields and validates against the schema', () => {
