@@ -6,7 +6,7 @@
  */
 import { rm } from 'node:fs/promises';
 import type { Argv } from 'yargs';
-import { MeshbenchError, formatError } from '../common/errors.js';
+import { MeshbenchError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
 import { EngineApi } from '../testbed/local/engine-api.js';
 import { checkEngine } from '../testbed/local/engine-checks.js';
@@ -201,12 +201,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
     });
   } finally {
     if (args.logs) {
-      try {
-        const files = await saveNodeLogs(deployment.nodes, args.logs);
-        info(`node logs: ${files.join(', ')}`);
-      } catch (error) {
-        context.stderr(`local-network: could not save logs to ${args.logs}: ${formatError(error)}`);
-      }
+      await saveNodeLogs('local-network', deployment.nodes, args.logs, { info, stderr: context.stderr });
     }
     if (cleanup) {
       const report = await deployment.destroyWithReport({ thorough: args.cleanupThorough });

@@ -12,6 +12,7 @@ import type { BroadcastMode, ConfirmMode, LoadOptions, LoadResult, ProtocolOptio
 import { loadRecord } from '../report/result.js';
 import { renderSummary } from '../report/summary.js';
 import type { Deployment, Endpoint, NodeHandle } from '../testbed/testbed.js';
+import { formatError } from '../common/errors.js';
 import { badFlag, type CliContext } from './run-cli.js';
 
 export interface NetworkRunArgs {
@@ -206,15 +207,28 @@ export async function reportNetworkRun(
   return result.outcomes.ok === 0 ? 1 : 0;
 }
 
-/** --logs DIR: each node's log to DIR/<node>.log (a node whose log cannot be read says why in its file). */
-export async function saveNodeLogs(nodes: readonly NodeHandle[], dir: string): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  return Promise.all(
-    nodes.map(async (node) => {
-      const file = join(dir, `${node.nodeId}.log`);
-      const text = await node.logs().catch((error: Error) => `(logs unavailable: ${error.message})\n`);
-      await writeFileAtomic(file, text);
-      return file;
-    }),
-  );
+/**
+ * --logs DIR: each node's log to DIR/<node>.log (a node whose log cannot be read says why
+ * in its file). Reports the files, or one line on failure; never throws, so cleanup still runs.
+ */
+export async function saveNodeLogs(
+  command: string,
+  nodes: readonly NodeHandle[],
+  dir: string,
+  out: { readonly info: (line: string) => void; readonly stderr: (line: string) => void },
+): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    const files = await Promise.all(
+      nodes.map(async (node) => {
+        const file = join(dir, `${node.nodeId}.log`);
+        const text = await node.logs().catch((error: Error) => `(logs unavailable: ${error.message})\n`);
+        await writeFileAtomic(file, text);
+        return file;
+      }),
+    );
+    out.info(`node logs: ${files.join(', ')}`);
+  } catch (error) {
+    out.stderr(`${command}: could not save logs to ${dir}: ${formatError(error)}`);
+  }
 }

@@ -233,12 +233,7 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
     });
   } finally {
     if (args.logs) {
-      try {
-        const files = await saveNodeLogs(deployment.nodes, args.logs);
-        info(`node logs: ${files.join(', ')}`);
-      } catch (error) {
-        context.stderr(`remote-network: could not save logs to ${args.logs}: ${formatError(error)}`);
-      }
+      await saveNodeLogs('remote-network', deployment.nodes, args.logs, { info, stderr: context.stderr });
     }
     if (cleanup) {
       try {
