@@ -7,7 +7,8 @@
  * present (parallelism). Also the image transfer: archive size, save time,
  * per-host ship time. Figures go to benchmarks/results/remote-<timestamp>.json.
  *
- * Env: BENCH_REMOTE_REPS (default 3) repetitions of the image-present deploys;
+ * Env: BENCH_REMOTE_REPS (default 5) repetitions of the image-present deploys;
+ * BENCH_REMOTE_SHIP=0 skips the shipping deploys;
  * BENCH_REMOTE_INNER_STORAGE overlay2 (default) | vfs for the sandbox hosts' engines.
  */
 import { execFile } from 'node:child_process';
@@ -28,7 +29,9 @@ import {
 } from '../../src/testbed/sandbox/sandbox.js';
 
 const SIZES = [2, 4, 8] as const;
-const REPS = Number(process.env.BENCH_REMOTE_REPS ?? 3);
+const REPS = Number(process.env.BENCH_REMOTE_REPS ?? 5);
+/** BENCH_REMOTE_SHIP=0 skips the shipping deploys (for quick iterations; reports need them). */
+const SHIP = process.env.BENCH_REMOTE_SHIP !== '0';
 const DIR = resolve('.meshbench/sandbox-bench');
 /** A tag of its own, so a rebuild of meshbench/refnode:latest during the run changes nothing here. */
 const BENCH_IMAGE = `meshbench/refnode:bench-${process.pid}`;
@@ -211,7 +214,7 @@ async function measure(): Promise<void> {
   const reference: { hosts: number; ms: number }[] = [];
   try {
     // Shipping: each size once (a fresh ship to every host), smallest first.
-    for (const count of SIZES) await attempt(state, count, 'ship', figures, failures);
+    if (SHIP) for (const count of SIZES) await attempt(state, count, 'ship', figures, failures);
     // Image present: interleaved repetitions, so drift from other load on the machine hits all sizes alike.
     for (let rep = 0; rep < REPS; rep++) {
       for (const count of SIZES) {

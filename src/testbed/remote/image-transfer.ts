@@ -107,8 +107,7 @@ async function pruneArchives(cacheDir: string, keep: string, keepCount = 2): Pro
 }
 
 export async function remoteHasImage(agent: RemoteHostAgent, imageId: string): Promise<boolean> {
-  const result = await agent.docker(['image', 'inspect', '--format', '{{.Id}}', imageId]);
-  return result.exitCode === 0 && result.stdout.trim() === imageId;
+  return agent.hasImage(imageId);
 }
 
 const DISK_FULL = /no space left on device|disk quota exceeded/i;

@@ -13,6 +13,7 @@ import {
   type SshSession,
 } from './ssh-session.js';
 import { shellCommand, shellPipeline, shellScript } from './shell-quote.js';
+import { RemoteDockerApi, pathSegment, runArguments, type ContainerSpec } from './docker-api.js';
 
 export interface DockerReport {
   /** True when this call installed Docker. */
@@ -50,8 +51,86 @@ export class RemoteHostAgent {
   private dockerPrefix: readonly string[] = [];
   private root = false;
   private canSudo = false;
+  /**
+   * The Docker Engine API over the SSH connection, when this user can open the engine's socket
+   * (root or the docker group); undefined otherwise, and docker runs as a command over SSH.
+   */
+  private engineApi: RemoteDockerApi | undefined;
 
   constructor(readonly session: SshSession) {}
+
+  /** Whether Docker is driven through its API over SSH (no remote process per call). */
+  get usesApi(): boolean {
+    return this.engineApi !== undefined;
+  }
+
+  /**
+   * Asks the engine for its version and OS through the forwarded socket. Succeeds exactly when
+   * this user may use Docker and the daemon answers; any failure (no socket, permission denied,
+   * forwarding disabled by sshd, an old daemon) leaves the command route in charge.
+   */
+  private async tryApi(signal?: AbortSignal): Promise<{ serverVersion: string; os: string } | undefined> {
+    const api = new RemoteDockerApi(this.session);
+    try {
+      const reply = await api.request('GET', '/info', { timeoutMs: 20_000, ...(signal ? { signal } : {}) });
+      if (reply.status !== 200) return undefined;
+      const info = JSON.parse(reply.text) as { ServerVersion?: unknown; OperatingSystem?: unknown };
+      if (typeof info.ServerVersion !== 'string' || info.ServerVersion === '') return undefined;
+      this.engineApi = api;
+      this.dockerPrefix = [];
+      return {
+        serverVersion: info.ServerVersion,
+        os: typeof info.OperatingSystem === 'string' ? info.OperatingSystem : 'unknown OS',
+      };
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      return undefined;
+    }
+  }
+
+  /** Whether the host has exactly this image ID. */
+  async hasImage(imageId: string): Promise<boolean> {
+    if (this.engineApi) {
+      const reply = await this.engineApi.request('GET', `/images/${pathSegment(imageId)}/json`, {
+        timeoutMs: 30_000,
+      });
+      if (reply.status === 404) return false;
+      if (reply.status !== 200)
+        throw new MeshbenchError(
+          'REMOTE_COMMAND',
+          `${describeHost(this.host)}: inspecting image ${imageId.slice(0, 19)} failed: HTTP ${reply.status}`,
+          { hint: 'check Docker on that host' },
+        );
+      return (JSON.parse(reply.text) as { Id?: string }).Id === imageId;
+    }
+    const result = await this.docker(['image', 'inspect', '--format', '{{.Id}}', imageId]);
+    return result.exitCode === 0 && result.stdout.trim() === imageId;
+  }
+
+  /** `docker run -d` of a spec: create and start through the API, or the CLI over SSH. */
+  async runContainer(spec: ContainerSpec, what: string, signal?: AbortSignal): Promise<void> {
+    if (this.engineApi) {
+      await this.engineApi.run(spec, what, signal);
+      return;
+    }
+    await this.dockerOk(runArguments(spec), what, signal ? { signal } : {});
+  }
+
+  /** IDs of containers with all these labels (`key=value`), optionally in one status. */
+  async containerIds(labels: readonly string[], status?: string): Promise<string[]> {
+    if (this.engineApi) return this.engineApi.containerIds(labels, status);
+    const out = await this.dockerOk(
+      [
+        'ps',
+        '-aq',
+        '--no-trunc',
+        ...labels.flatMap((label) => ['--filter', `label=${label}`]),
+        ...(status ? ['--filter', `status=${status}`] : []),
+      ],
+      'listing containers',
+    );
+    return out.split('\n').filter(Boolean);
+  }
 
   get host(): RemoteHost {
     return this.session.host;
@@ -137,6 +216,9 @@ export class RemoteHostAgent {
     options: { signal?: AbortSignal; log?: (line: string) => void } = {},
   ): Promise<DockerReport> {
     const started = Date.now();
+    // 0. The engine's API over this connection: one channel, nothing spawned on the host.
+    const viaApi = await this.tryApi(options.signal);
+    if (viaApi) return { installed: false, started: false, ...viaApi, durationMs: Date.now() - started };
     const probed = await this.probe(options.signal);
     const os = probed.os;
     const osName = os.PRETTY_NAME ?? os.ID ?? 'unknown OS';
@@ -282,6 +364,7 @@ export class RemoteHostAgent {
 
   /** For status/logs/down: work out the docker prefix without installing anything. */
   async ensureDockerQuiet(): Promise<void> {
+    if (await this.tryApi()) return;
     if ((await this.probe()).userDockerVersion) {
       this.dockerPrefix = [];
       return;

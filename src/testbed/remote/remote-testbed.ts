@@ -414,7 +414,7 @@ export class RemoteTestbed implements Testbed {
             const startStarted = Date.now();
             for (const placement of placements.filter((p) => p.hostIndex === hostIndex)) {
               if (hostSignal.aborted) break;
-              await this.startNode(agent, placement, peers, imageToRun, image);
+              await this.startNode(agent, placement, peers, imageToRun, image, hostSignal);
             }
             return { docker: dockerReport, image: imageReport, startMs: Date.now() - startStarted };
           } catch (error) {
@@ -452,19 +452,13 @@ export class RemoteTestbed implements Testbed {
         intervalMs: 100,
         ...(signal ? { signal } : {}),
         fatal: async () => {
-          for (const [index, agent] of agents.entries()) {
-            const exited = await agent.docker([
-              'ps',
-              '-aq',
-              '--filter',
-              `label=${RUN_LABEL}=${this.runId}`,
-              '--filter',
-              'status=exited',
-            ]);
-            if (exited.stdout.trim() !== '')
-              return `${describeHost(hosts[index]!)}: a node container exited during startup`;
-          }
-          return undefined;
+          const exited = await Promise.all(
+            agents.map((agent) => agent.containerIds([`${RUN_LABEL}=${this.runId}`], 'exited')),
+          );
+          const index = exited.findIndex((ids) => ids.length > 0);
+          return index >= 0
+            ? `${describeHost(hosts[index]!)}: a node container exited during startup`
+            : undefined;
         },
         describe: async (nodeId) => {
           const placement = byNode.get(nodeId)!;
@@ -550,16 +544,14 @@ export class RemoteTestbed implements Testbed {
     peers: string,
     imageToRun: string,
     image: LocalImage | undefined,
+    signal?: AbortSignal,
   ): Promise<void> {
     const name = containerName(this.runId, placement.nodeId);
-    const labels = [
-      '--label',
-      `${RUN_LABEL}=${this.runId}`,
-      '--label',
-      `${REMOTE_LABEL}=1`,
-      '--label',
-      `${NODE_LABEL}=${placement.nodeId}`,
-    ];
+    const labels: Record<string, string> = {
+      [RUN_LABEL]: this.runId,
+      [REMOTE_LABEL]: '1',
+      [NODE_LABEL]: placement.nodeId,
+    };
     const nodeEnv: Record<string, string> = {
       REFNODE_ID: placement.nodeId,
       REFNODE_PEERS: peers,
@@ -569,25 +561,18 @@ export class RemoteTestbed implements Testbed {
       REFNODE_DATA_DIR: '/data',
       ...this.options.nodeEnv,
     };
-    await agent.dockerOk(
-      [
-        'run',
-        '-d',
-        '--name',
+    // the data volume is created with the container, labelled like it (one round trip)
+    await agent.runContainer(
+      {
         name,
-        ...labels,
-        ...(image ? ['--label', `${IMAGE_ID_LABEL}=${image.id}`] : []),
-        '--network',
-        'host',
-        '--restart',
-        'no',
-        // the data volume is created by run, labelled like the container (one round trip)
-        '--mount',
-        `type=volume,source=${name},target=/data,volume-label=${RUN_LABEL}=${this.runId},volume-label=${REMOTE_LABEL}=1,volume-label=${NODE_LABEL}=${placement.nodeId}`,
-        ...Object.entries(nodeEnv).flatMap(([key, value]) => ['-e', `${key}=${value}`]),
-        imageToRun,
-      ],
+        image: imageToRun,
+        labels: { ...labels, ...(image ? { [IMAGE_ID_LABEL]: image.id } : {}) },
+        env: nodeEnv,
+        networkMode: 'host',
+        volume: { name, target: '/data', labels },
+      },
       `starting ${placement.nodeId}`,
+      signal,
     );
     this.progress(
       agent.host.name,

@@ -5,7 +5,7 @@
  * from argv arrays through the quoting helper.
  */
 import { readFile } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { RemoteHost } from '../../config/hosts.js';
 import { MeshbenchError } from '../../common/errors.js';
@@ -184,6 +184,25 @@ export class SshSession {
     const result = await this.exec(argv, options);
     if (result.exitCode !== 0) throw remoteCommandError(this.host, options.what ?? argv.join(' '), result);
     return result.stdout;
+  }
+
+  /**
+   * A stream to a Unix socket on the host (OpenSSH streamlocal forwarding, `direct-streamlocal`):
+   * sshd connects as the logged-in user; no process is started on the host. Fails when the socket
+   * is missing, the user may not open it, or sshd forbids forwarding.
+   */
+  openUnixSocket(socketPath: string): Promise<Duplex> {
+    if (this.closed)
+      return Promise.reject(
+        new MeshbenchError('SSH_CONNECT', `${describeHost(this.host)}: the SSH connection closed`, {
+          hint: 'check that the host is up and re-run',
+        }),
+      );
+    return new Promise((resolve, reject) => {
+      this.client.openssh_forwardOutStreamLocal(socketPath, (error, channel) =>
+        error ? reject(error) : resolve(channel),
+      );
+    });
   }
 
   close(): void {
