@@ -12,13 +12,14 @@
  * BENCH_REMOTE_INNER_STORAGE overlay2 (default) | vfs for the sandbox hosts' engines.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../src/common/atomic-write.js';
 import { hostsFromVariables, type HostsConfig } from '../../src/config/hosts.js';
 import { imageArchive, inspectLocalImage } from '../../src/testbed/remote/image-transfer.js';
 import { cometbftProbe, waitForReady } from '../../src/testbed/local/readiness.js';
+import { RUN_LABEL } from '../../src/common/run-id.js';
 import { DEFAULT_IMAGE, RemoteTestbed } from '../../src/testbed/remote/remote-testbed.js';
 import {
   docker,
@@ -53,6 +54,43 @@ function hostsFor(state: SandboxState, count: number): HostsConfig {
   return hostsFromVariables(variables);
 }
 
+/** Full IDs of the sandbox host containers, for CPU accounting. */
+let hostContainerIds: string[] = [];
+
+/**
+ * CPU time (ms) a container has used so far, from its cgroup (v1 cpuacct, or v2 cpu.stat);
+ * undefined when the cgroup is not visible here. The hosts' own containers (the nodes) run in
+ * cgroups of their own next to the hosts' (the hosts' engines share the machine's cgroup tree).
+ */
+async function containerCpuMs(id: string): Promise<number | undefined> {
+  try {
+    return Number(await readFile(`/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, 'utf8')) / 1e6;
+  } catch {
+    for (const dir of [`/sys/fs/cgroup/docker/${id}`, `/sys/fs/cgroup/system.slice/docker-${id}.scope`]) {
+      try {
+        const stat = await readFile(`${dir}/cpu.stat`, 'utf8');
+        const usec = /usage_usec (\d+)/.exec(stat)?.[1];
+        if (usec) return Number(usec) / 1e3;
+      } catch {
+        // try the next layout
+      }
+    }
+    return undefined;
+  }
+}
+
+async function cpuSumMs(ids: readonly string[]): Promise<number | undefined> {
+  const values = await Promise.all(ids.map(containerCpuMs));
+  return values.some((v) => v === undefined) ? undefined : values.reduce((a, b) => a! + b!, 0);
+}
+
+/** CPU spent during one deploy: by this process, by the hosts (sshd, dockerd, containerd, shims), by the nodes. */
+interface CpuFigure {
+  readonly orchestratorMs: number;
+  readonly hostsMs?: number;
+  readonly nodesMs?: number;
+}
+
 interface DeployFigure {
   readonly hosts: number;
   readonly mode: 'present' | 'ship';
@@ -61,6 +99,7 @@ interface DeployFigure {
   readonly bytesShipped: number;
   readonly perHostImageMs: readonly number[];
   readonly stageMs: Readonly<Record<string, number>>;
+  readonly cpu: CpuFigure;
 }
 
 /**
@@ -129,9 +168,41 @@ async function deployOnce(
     strictHostKeyChecking: 'yes',
     startupWaitMs: 120_000,
   });
+  const hosts = hostContainerIds.slice(0, count);
+  const hostsCpuBefore = await cpuSumMs(hosts);
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const deployment = await testbed.deployRemote();
   const deployMs = performance.now() - started;
+  const orchestrator = process.cpuUsage(cpuBefore);
+  const hostsCpuAfter = await cpuSumMs(hosts);
+  // read through the outer engine (not the code under test), after the timed part
+  const nodeIds = (
+    await Promise.all(
+      state.hosts
+        .slice(0, count)
+        .map((host) =>
+          docker([
+            'exec',
+            host.container,
+            'docker',
+            'ps',
+            '-q',
+            '--no-trunc',
+            '--filter',
+            `label=${RUN_LABEL}=${testbed.runId}`,
+          ]),
+        ),
+    )
+  ).flatMap((result) => result.stdout.split('\n').filter(Boolean));
+  const nodesCpu = await cpuSumMs(nodeIds);
+  const cpu: CpuFigure = {
+    orchestratorMs: Math.round((orchestrator.user + orchestrator.system) / 1000),
+    ...(hostsCpuBefore !== undefined && hostsCpuAfter !== undefined
+      ? { hostsMs: Math.round(hostsCpuAfter - hostsCpuBefore) }
+      : {}),
+    ...(nodesCpu !== undefined ? { nodesMs: Math.round(nodesCpu) } : {}),
+  };
   const environment = deployment.environment as {
     stageMs: Record<string, number>;
     imageTransferMs: number;
@@ -147,12 +218,13 @@ async function deployOnce(
     bytesShipped: environment.imageBytesShipped,
     perHostImageMs: environment.hosts.map((h) => h.imageMs),
     stageMs: environment.stageMs,
+    cpu,
   };
   const expected = mode === 'ship' ? 'shipped' : 'present';
   if (!environment.hosts.every((h) => h.image === expected))
     throw new Error(`expected every host to report ${expected}`);
   process.stderr.write(
-    `  ${mode.padEnd(7)} ${count} hosts: deploy ${(deployMs / 1000).toFixed(2)} s, image ${(figure.imageMs / 1000).toFixed(2)} s, ${(figure.bytesShipped / 1e6).toFixed(1)} MB; stages ${JSON.stringify(figure.stageMs)}\n`,
+    `  ${mode.padEnd(7)} ${count} hosts: deploy ${(deployMs / 1000).toFixed(2)} s, image ${(figure.imageMs / 1000).toFixed(2)} s, ${(figure.bytesShipped / 1e6).toFixed(1)} MB; stages ${JSON.stringify(figure.stageMs)}; cpu ms ${JSON.stringify(cpu)}\n`,
   );
   return figure;
 }
@@ -209,12 +281,19 @@ async function measure(): Promise<void> {
   const state = await sandboxUp({ hosts: Math.max(...SIZES), dir: DIR, innerStorage: INNER_STORAGE });
   const sandboxUpMs = Math.round(performance.now() - upStarted);
   process.stderr.write(`sandbox: ${state.hosts.length} hosts up in ${(sandboxUpMs / 1000).toFixed(1)} s\n`);
+  hostContainerIds = (
+    await docker(['inspect', '--format', '{{.Id}}', ...state.hosts.map((host) => host.container)])
+  ).stdout
+    .trim()
+    .split('\n');
   const figures: DeployFigure[] = [];
   const failures: { hosts: number; mode: string; error: string }[] = [];
   const reference: { hosts: number; ms: number }[] = [];
   try {
     // Shipping: each size once (a fresh ship to every host), smallest first.
-    if (SHIP) for (const count of SIZES) await attempt(state, count, 'ship', figures, failures);
+    // (without SHIP, one deploy to all hosts still ships the image, so the others find it present)
+    for (const count of SHIP ? SIZES : [Math.max(...SIZES)])
+      await attempt(state, count, 'ship', figures, failures);
     // Image present: interleaved repetitions, so drift from other load on the machine hits all sizes alike.
     for (let rep = 0; rep < REPS; rep++) {
       for (const count of SIZES) {
@@ -263,6 +342,16 @@ async function measure(): Promise<void> {
           n,
           Object.fromEntries(stages.map((stage) => [stage, median(runs.map((r) => r.stageMs[stage] ?? 0))])),
         ];
+      }),
+    ),
+    presentCpuMedianMs: Object.fromEntries(
+      SIZES.map((n) => {
+        const runs = figures.filter((f) => f.mode === 'present' && f.hosts === n);
+        const pick = (key: keyof CpuFigure) => {
+          const values = runs.map((r) => r.cpu[key]).filter((v): v is number => v !== undefined);
+          return values.length > 0 ? median(values) : null;
+        };
+        return [n, { orchestrator: pick('orchestratorMs'), hosts: pick('hostsMs'), nodes: pick('nodesMs') }];
       }),
     ),
     referenceMedianMs: Object.fromEntries(

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { MeshbenchError, formatError, isMeshbenchError } from '../../common/errors.js';
 import { RUN_LABEL, newRunId } from '../../common/run-id.js';
 import type { HostsConfig, RemoteHost } from '../../config/hosts.js';
-import { cometbftProbe, waitForReady } from '../local/readiness.js';
+import { cometbftProbe, waitForReady, type Probe } from '../local/readiness.js';
 import type { DestroyOptions, Deployment, Endpoint, NodeHandle, NodeStats, Testbed } from '../testbed.js';
 import { firstFailure, mapSettled } from './concurrency.js';
 import {
@@ -87,6 +87,33 @@ export function placeNodes(hostCount: number, nodesPerHost: number): NodePlaceme
     }
   }
   return placements;
+}
+
+/**
+ * The CometBFT readiness checks, peers first: while a node's peers are still connecting (most of
+ * the wait) a poll costs one request (/net_info) instead of three; once they are all there, the
+ * full probe (health, not catching up, peers) decides. Every poll is a request the node serves, on
+ * hosts that may share their CPUs.
+ */
+export function peersFirstProbe(expectedPeers: number): Probe {
+  const full = cometbftProbe(expectedPeers);
+  if (expectedPeers === 0) return full;
+  return async (target, http) => {
+    try {
+      const reply = await http(`${target.rpcUrl}/net_info`);
+      if (reply.status === 200) {
+        const peers = Number((JSON.parse(reply.body) as { result?: { n_peers?: unknown } }).result?.n_peers);
+        if (peers < expectedPeers)
+          return { ready: false, detail: `net_info: ${peers} of ${expectedPeers} peers` };
+      }
+    } catch (error) {
+      // not listening yet: one refused connection per poll is enough
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string') return { ready: false, detail: code };
+      // not JSON, a timeout…: the full probe says what is wrong
+    }
+    return full(target, http);
+  };
 }
 
 export function containerName(runId: string, nodeId: string): string {
@@ -447,7 +474,7 @@ export class RemoteTestbed implements Testbed {
       const byNode = new Map(placements.map((p) => [p.nodeId, p]));
       const ready = await waitForReady({
         targets: endpoints,
-        probeFor: () => cometbftProbe(placements.length - 1),
+        probeFor: () => peersFirstProbe(placements.length - 1),
         timeoutMs: startupWaitMs,
         intervalMs: 100,
         ...(signal ? { signal } : {}),

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { mapSettled, firstFailure } from '../../../src/testbed/remote/concurrency.js';
 import { parseOsRelease } from '../../../src/testbed/remote/remote-host.js';
-import { parseDockerStats, parseSize, placeNodes } from '../../../src/testbed/remote/remote-testbed.js';
+import {
+  parseDockerStats,
+  parseSize,
+  peersFirstProbe,
+  placeNodes,
+} from '../../../src/testbed/remote/remote-testbed.js';
 import { lastUsableAddress } from '../../../src/testbed/sandbox/sandbox.js';
 
 describe('placeNodes', () => {
@@ -68,5 +73,40 @@ describe('mapSettled', () => {
     expect(values).toEqual([50, 10, 20, 30]);
     expect((error as Error).message).toBe('four');
     expect(failed).toBe(1);
+  });
+});
+
+describe('peersFirstProbe', () => {
+  const target = { nodeId: 'node0', rpcUrl: 'http://10.0.0.1:26657' };
+  const node = (peers: number, calls: string[]) => async (url: string) => {
+    const path = new URL(url).pathname;
+    calls.push(path);
+    if (path === '/net_info')
+      return { status: 200, body: JSON.stringify({ result: { n_peers: String(peers) } }) };
+    if (path === '/status')
+      return { status: 200, body: JSON.stringify({ result: { sync_info: { catching_up: false } } }) };
+    return { status: 200, body: '{}' };
+  };
+
+  it('asks one question while peers are missing, and the full probe once they are there', async () => {
+    const waiting: string[] = [];
+    expect(await peersFirstProbe(3)(target, node(1, waiting))).toEqual({
+      ready: false,
+      detail: 'net_info: 1 of 3 peers',
+    });
+    expect(waiting).toEqual(['/net_info']);
+    const done: string[] = [];
+    expect((await peersFirstProbe(3)(target, node(3, done))).ready).toBe(true);
+    expect(done).toEqual(['/net_info', '/health', '/status', '/net_info']);
+  });
+
+  it('makes one connection attempt while the node does not listen yet', async () => {
+    const calls: string[] = [];
+    const refused = async (url: string): Promise<{ status: number; body: string }> => {
+      calls.push(url);
+      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    };
+    expect(await peersFirstProbe(2)(target, refused)).toEqual({ ready: false, detail: 'ECONNREFUSED' });
+    expect(calls).toHaveLength(1);
   });
 });
