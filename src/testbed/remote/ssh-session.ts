@@ -413,7 +413,10 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshSession
       throw new MeshbenchError('INTERRUPTED', `${describeHost(host)}: interrupted`);
     const remainingMs = deadline - Date.now();
     try {
-      return new SshSession(host, await attempt(config, host, options, remainingMs));
+      const client = await attempt(config, host, options, remainingMs);
+      // Small request/answer exchanges (API calls, short commands): no Nagle delay on our side.
+      client.setNoDelay(true);
+      return new SshSession(host, client);
     } catch (caught) {
       const { error, hostKeyProblem } = caught as AttemptFailure;
       if (hostKeyProblem) throw hostKeyError(host, hostKeyProblem, options.knownHosts.path);
