@@ -383,6 +383,9 @@ function attempt(
         verify(false);
       },
     } as ConnectConfig);
+    // The handshake and every later exchange (an API call, a short command) are small
+    // request/answer steps: without this each could wait up to 40 ms for a delayed ACK.
+    client.setNoDelay(true);
   });
 }
 
@@ -413,10 +416,7 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshSession
       throw new MeshbenchError('INTERRUPTED', `${describeHost(host)}: interrupted`);
     const remainingMs = deadline - Date.now();
     try {
-      const client = await attempt(config, host, options, remainingMs);
-      // Small request/answer exchanges (API calls, short commands): no Nagle delay on our side.
-      client.setNoDelay(true);
-      return new SshSession(host, client);
+      return new SshSession(host, await attempt(config, host, options, remainingMs));
     } catch (caught) {
       const { error, hostKeyProblem } = caught as AttemptFailure;
       if (hostKeyProblem) throw hostKeyError(host, hostKeyProblem, options.knownHosts.path);
