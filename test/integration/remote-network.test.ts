@@ -70,9 +70,11 @@ describe('remote-network on 4 sandbox hosts', () => {
     expect(result.results.outcomes.committed).toBe(200);
     for (const host of dockerHosts) expect((await leftovers(host)).containers).toEqual([]);
     // every host got a node (one per host) and the image by ID
-    const hosts = result.remote_network.environment.hosts as { image: string }[];
+    const hosts = result.remote_network.environment.hosts as { image: string; dockerAccess: string }[];
     expect(hosts).toHaveLength(4);
     expect(hosts.every((h) => h.image === 'shipped' || h.image === 'present')).toBe(true);
+    // root may use Docker: the Engine API over the SSH connection, no docker command on the hosts
+    expect(hosts.map((h) => h.dockerAccess)).toEqual(['api', 'api', 'api', 'api']);
 
     const down = await runCliModule('remote-network', ['--hosts-file', file, '--down', '--cleanup-thorough']);
     expect(down.exitCode, down.stderr).toBe(0);
@@ -172,7 +174,12 @@ describe('Docker install', () => {
     ]);
     expect(run.stderr).toMatch(/\[host0\] docker: installed Docker/);
     expect(run.exitCode, run.stderr).toBe(0);
-    expect((await resultOf(output)).results.outcomes.committed).toBe(20);
+    const installed = await resultOf(output);
+    expect(installed.results.outcomes.committed).toBe(20);
+    // a sudo-only user cannot open the engine's socket: docker commands over SSH
+    expect((installed.remote_network.environment.hosts as { dockerAccess: string }[])[0]!.dockerAccess).toBe(
+      'ssh',
+    );
     const version = await docker([
       'exec',
       bare.container,
@@ -197,7 +204,8 @@ describe('Docker install', () => {
     });
     try {
       const report = await agent!.ensureDocker();
-      expect(report).toMatchObject({ installed: false, started: false });
+      expect(report).toMatchObject({ installed: false, started: false, access: 'ssh' });
+      expect(agent!.usesApi).toBe(false);
     } finally {
       agent!.session.close();
     }

@@ -22,6 +22,8 @@ export interface DockerReport {
   readonly started: boolean;
   readonly serverVersion: string;
   readonly os: string;
+  /** `api`: the Engine API over the SSH connection; `ssh`: docker commands over SSH (sudo-only users, fresh installs). */
+  readonly access: 'api' | 'ssh';
   readonly durationMs: number;
 }
 
@@ -218,7 +220,8 @@ export class RemoteHostAgent {
     const started = Date.now();
     // 0. The engine's API over this connection: one channel, nothing spawned on the host.
     const viaApi = await this.tryApi(options.signal);
-    if (viaApi) return { installed: false, started: false, ...viaApi, durationMs: Date.now() - started };
+    if (viaApi)
+      return { installed: false, started: false, ...viaApi, access: 'api', durationMs: Date.now() - started };
     const probed = await this.probe(options.signal);
     const os = probed.os;
     const osName = os.PRETTY_NAME ?? os.ID ?? 'unknown OS';
@@ -232,6 +235,7 @@ export class RemoteHostAgent {
         started: false,
         serverVersion: version,
         os: osName,
+        access: 'ssh',
         durationMs: Date.now() - started,
       };
     }
@@ -247,6 +251,7 @@ export class RemoteHostAgent {
         started: false,
         serverVersion: version,
         os: osName,
+        access: 'ssh',
         durationMs: Date.now() - started,
       };
 
@@ -342,6 +347,7 @@ export class RemoteHostAgent {
       started: startedDaemon,
       serverVersion: version,
       os: osName,
+      access: 'ssh',
       durationMs: Date.now() - started,
     };
   }

@@ -532,6 +532,7 @@ export class RemoteTestbed implements Testbed {
           ...(Object.keys(host.labels).length > 0 ? { labels: host.labels } : {}),
           os: dockerReports[index]?.os,
           dockerVersion: dockerReports[index]?.serverVersion,
+          dockerAccess: dockerReports[index]?.access,
           dockerInstalled: dockerReports[index]?.installed,
           image: imageReports[index]?.action,
           imageBytes: imageReports[index]?.bytes,
