@@ -2,18 +2,26 @@
  * The P2P transport: one persistent TCP connection per pair of committee members, carrying
  * length-prefixed binary frames (u32 big-endian length, then the frame; see messages.ts).
  * The member with the smaller id dials, the other accepts; each side's first frame is HELLO
- * with its id. A lost connection is redialled with a capped backoff. Nodes are identified by
+ * with its id. At start-up, a peer not reached yet (its container may not be up) is redialled
+ * every STARTUP_DIAL_INTERVAL_MS for STARTUP_FAST_DIAL_MS, so the committee connects within
+ * tens of milliseconds of its last member listening; after that, and for a connection that
+ * was up and got lost, redials back off (doubling, capped at 1 s). Each member also announces
+ * itself at start to the members that dial it (see announce()). Nodes are identified by
  * the HELLO on the connection (crash-fault model: no signatures; see docs/refnode.md).
  *
  * For tests, `delayMs(peerId)` adds a per-message send delay (FIFO per peer).
  */
-import { type Server, type Socket, connect, createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { type Server, type Socket, connect, createServer, isIPv6 } from 'node:net';
 import type { Logger } from './log.js';
 import { decodeMessage, encodeHello } from './messages.js';
 
 export const MAX_FRAME_BYTES = 128 * 1024 * 1024;
 /** A peer that does not drain this much queued output is disconnected. */
 const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
+/** Redial interval for a peer never reached yet, during the first STARTUP_FAST_DIAL_MS. */
+export const STARTUP_DIAL_INTERVAL_MS = 50;
+export const STARTUP_FAST_DIAL_MS = 10_000;
 
 export interface PeerAddress {
   readonly id: string;
@@ -97,6 +105,9 @@ export class P2P {
   private readonly dialTimers = new Map<string, NodeJS.Timeout>();
   private readonly backoffMs = new Map<string, number>();
   private readonly pending = new Set<Socket>();
+  /** Peers connected at least once (lost connections back off). */
+  private readonly reached = new Set<string>();
+  private startedAtMs = 0;
   private stopped = false;
 
   constructor(private readonly opts: P2POptions) {
@@ -114,7 +125,30 @@ export class P2P {
       });
     });
     server.on('error', (err) => this.opts.log.warn(`p2p listener: ${err.message}`));
-    for (const peer of this.peersById.values()) if (this.opts.selfId < peer.id) this.dial(peer);
+    this.startedAtMs = Date.now();
+    for (const peer of this.peersById.values()) {
+      if (this.opts.selfId < peer.id) this.dial(peer);
+      else this.announce(peer);
+    }
+  }
+
+  /**
+   * One empty UDP datagram to a member that dials us (nothing listens for it). A member that
+   * dialled us before our address was up has a failed ARP entry for it, and its SYNs wait for
+   * the kernel's next ARP try, 1 s later (measured: dials hanging ~1 s after we listen). Our
+   * datagram makes us ARP for it, and its kernel learns our address from that request, so its
+   * queued SYN leaves at once.
+   */
+  private announce(peer: PeerAddress): void {
+    if (this.stopped) return;
+    const socket = createSocket(isIPv6(peer.host) ? 'udp6' : 'udp4');
+    let open = true;
+    const close = () => {
+      if (open) socket.close();
+      open = false;
+    };
+    socket.on('error', close);
+    socket.send(Buffer.alloc(0), peer.port, peer.host, close);
   }
 
   get listenPort(): number {
@@ -212,7 +246,10 @@ export class P2P {
 
   private scheduleDial(peer: PeerAddress): void {
     if (this.stopped || this.dialTimers.has(peer.id)) return;
-    const backoff = Math.min((this.backoffMs.get(peer.id) ?? 50) * 2, 1000);
+    const starting = !this.reached.has(peer.id) && Date.now() - this.startedAtMs < STARTUP_FAST_DIAL_MS;
+    const backoff = starting
+      ? STARTUP_DIAL_INTERVAL_MS
+      : Math.min((this.backoffMs.get(peer.id) ?? 50) * 2, 1000);
     this.backoffMs.set(peer.id, backoff);
     const timer = setTimeout(() => {
       this.dialTimers.delete(peer.id);
@@ -274,6 +311,7 @@ export class P2P {
       old.socket.destroy();
     }
     this.backoffMs.delete(id);
+    this.reached.add(id);
     this.conns.set(id, { socket, lastReleaseMs: 0 });
     this.opts.log.debug(`p2p: connected to ${id}`);
     this.opts.onPeerUp(id);
