@@ -1,7 +1,8 @@
 /**
  * A small, strict, incremental HTTP/1.x response parser for the raw transport.
  *
- * Feed it the bytes of one connection as they arrive (`execute`); it calls
+ * Feed it the bytes of one connection as they arrive (`execute`; the input buffer may
+ * be reused once it returns: whatever is kept is copied); it calls
  * `onResponse(status, body, keepAlive)` for every complete response, in order,
  * whatever the chunking (responses split across chunks or packed into one). Bodies
  * are framed by Content-Length, chunked transfer coding (trailers skipped), or the
@@ -150,6 +151,16 @@ function startsLikeStatusLine(chunk: Buffer, pos: number, end: number): boolean 
   return true;
 }
 
+/**
+ * A copy of chunk[from, to): bytes the parser keeps across calls are copied, so the
+ * caller may reuse its input buffer once `execute` returns.
+ */
+function copyOf(chunk: Buffer, from: number, to: number): Buffer {
+  const copy = Buffer.allocUnsafe(to - from);
+  chunk.copy(copy, 0, from, to);
+  return copy;
+}
+
 export type ResponseHandler = (
   status: number,
   body: string,
@@ -168,6 +179,14 @@ export class ResponseParser {
   private bodyBytes = 0;
 
   constructor(private readonly onResponse: ResponseHandler) {}
+
+  /**
+   * The head parsed last: its bytes and what they mean. A server sends the same head
+   * bytes again and again (same status, length and headers; the Date changes once a
+   * second), so an exact byte match skips parsing. Only a well-formed head is kept.
+   */
+  private lastHeadBytes: Buffer | undefined;
+  private lastHead: Head | undefined;
 
   /** False once the input is not a valid response stream (the parser then stays failed). */
   get failed(): boolean {
@@ -199,7 +218,7 @@ export class ResponseParser {
             return true;
           }
           if (at - pos > MAX_HEAD_BYTES) return this.fail();
-          const head = parseHead(chunk.toString('latin1', pos, at));
+          const head = this.headOf(chunk, pos, at);
           if (head === undefined) return this.fail();
           pos = at + 4;
           if (head.status < 200) continue; // informational: the real response follows
@@ -224,7 +243,7 @@ export class ResponseParser {
         }
         case State.Length: {
           const take = Math.min(this.remaining, end - pos);
-          this.parts.push(chunk.subarray(pos, pos + take));
+          this.parts.push(copyOf(chunk, pos, pos + take));
           this.remaining -= take;
           pos += take;
           if (this.remaining === 0) this.complete(this.takeBody());
@@ -264,7 +283,7 @@ export class ResponseParser {
         }
         case State.ChunkData: {
           const take = Math.min(this.remaining, end - pos);
-          this.parts.push(chunk.subarray(pos, pos + take));
+          this.parts.push(copyOf(chunk, pos, pos + take));
           this.bodyBytes += take;
           this.remaining -= take;
           pos += take;
@@ -289,7 +308,7 @@ export class ResponseParser {
         case State.UntilClose: {
           const take = end - pos;
           if (this.bodyBytes + take > MAX_BODY_BYTES) return this.fail();
-          this.parts.push(chunk.subarray(pos));
+          this.parts.push(copyOf(chunk, pos, end));
           this.bodyBytes += take;
           pos = end;
           break;
@@ -313,6 +332,24 @@ export class ResponseParser {
       return true;
     }
     return this.idle || this.state === State.Done;
+  }
+
+  /** The head in chunk[from, to): from the one-entry cache when the bytes are the same. */
+  private headOf(chunk: Buffer, from: number, to: number): Head | undefined {
+    const last = this.lastHeadBytes;
+    if (
+      last !== undefined &&
+      last.length === to - from &&
+      chunk.compare(last, 0, last.length, from, to) === 0
+    ) {
+      return this.lastHead;
+    }
+    const head = parseHead(chunk.toString('latin1', from, to));
+    if (head !== undefined && to - from <= 1024) {
+      this.lastHeadBytes = Buffer.from(chunk.subarray(from, to));
+      this.lastHead = head;
+    }
+    return head;
   }
 
   private takeBody(): string {

@@ -24,6 +24,7 @@
  * Nothing is retried: the server sees each request at most once.
  */
 import { Socket } from 'node:net';
+import type { OnReadOpts, SocketConstructorOpts } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ResponseParser } from './http1-parser.js';
 import { requestPath } from './transport.js';
@@ -35,6 +36,8 @@ const BACKOFF_FIRST_MS = 20;
 const BACKOFF_MAX_MS = 1000;
 /** Stop reusing an idle connection this long before the server's announced keep-alive timeout. */
 const KEEP_ALIVE_MARGIN_MS = 1000;
+/** The size of the one buffer all connections read into. */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 /** Headers the transport writes itself (framing and connection management). */
 const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive']);
@@ -68,6 +71,8 @@ class RawRequest implements TransportRequest {
     readonly sink: TransportSink,
     /** The whole request (cleared once written). */
     public data: string,
+    /** Every character is ASCII (so latin1 and UTF-8 give the same bytes). */
+    readonly ascii: boolean,
   ) {}
 
   abort(): void {
@@ -95,7 +100,19 @@ class RawConnection {
     this.parser = new ResponseParser((status, body, keepAlive, keepAliveTimeoutMs) =>
       this.onResponse(status, body, keepAlive, keepAliveTimeoutMs),
     );
-    const socket = new Socket();
+    // Replies are read straight into the transport's one read buffer (`onread`, a Socket
+    // constructor option that @types/node lists only for net.connect): no Buffer per
+    // read and no readable-stream machinery; the parser copies what it keeps.
+    const options: SocketConstructorOpts & { onread: OnReadOpts } = {
+      onread: {
+        buffer: pool.readBuffer,
+        callback: (bytes: number, buffer: Uint8Array): boolean => {
+          this.onData(buffer as Buffer, bytes);
+          return true;
+        },
+      },
+    };
+    const socket = new Socket(options);
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setTimeout(pool.connectTimeoutMs);
@@ -103,7 +120,6 @@ class RawConnection {
     socket.on('timeout', () => {
       if (!this.connected) socket.destroy();
     });
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
     socket.on('error', () => undefined); // 'close' follows; every error is a connection error
     socket.on('close', () => this.onClose());
@@ -118,7 +134,7 @@ class RawConnection {
       this.socket.cork();
       process.nextTick(uncork, this);
     }
-    this.socket.write(request.data);
+    this.socket.write(request.data, request.ascii ? 'latin1' : 'utf8');
     request.data = '';
     if (this.connected) request.sink.onWire();
   }
@@ -151,9 +167,9 @@ class RawConnection {
     for (const request of this.inFlight) if (!request.done) request.sink.onWire();
   }
 
-  private onData(chunk: Buffer): void {
+  private onData(buffer: Buffer, bytes: number): void {
     if (this.socket.destroyed) return;
-    if (!this.parser.execute(chunk)) {
+    if (!this.parser.execute(buffer.subarray(0, bytes))) {
       // Not HTTP: the request it answers is a bad response; the rest go with the connection.
       const request = this.inFlight.shift();
       if (request !== undefined && !request.done) {
@@ -243,6 +259,7 @@ class EndpointPool {
   readonly hostname: string;
   readonly port: number;
   readonly prefix: string;
+  readonly prefixIsAscii: boolean;
   private readonly connections = new Set<RawConnection>();
   /** Connections that may take another request (checked lazily); the last is used first. */
   private readonly free: RawConnection[] = [];
@@ -259,6 +276,8 @@ class EndpointPool {
     readonly maxConnections: number,
     readonly pipelining: number,
     readonly connectTimeoutMs: number,
+    /** Where every connection of the transport reads into (one read is handled at a time). */
+    readonly readBuffer: Buffer,
   ) {
     const url = new URL(endpoint.rpcUrl);
     if (url.protocol !== 'http:') {
@@ -269,6 +288,7 @@ class EndpointPool {
     this.hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     this.port = url.port === '' ? 80 : Number(url.port);
     this.prefix = requestHeadPrefix(endpoint, request);
+    this.prefixIsAscii = Buffer.byteLength(this.prefix) === this.prefix.length;
   }
 
   send(request: RawRequest): void {
@@ -388,6 +408,7 @@ export class RawTransport implements Transport {
   private readonly pools: EndpointPool[];
 
   constructor(options: TransportOptions) {
+    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     this.pools = options.endpoints.map(
       (endpoint) =>
         new EndpointPool(
@@ -396,13 +417,20 @@ export class RawTransport implements Transport {
           options.connectionsPerEndpoint,
           options.pipelining,
           options.connectTimeoutMs,
+          readBuffer,
         ),
     );
   }
 
   send(node: number, body: string, sink: TransportSink): TransportRequest {
     const pool = this.pools[node] as EndpointPool;
-    const request = new RawRequest(sink, `${pool.prefix}${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const length = Buffer.byteLength(body);
+    const request = new RawRequest(
+      sink,
+      `${pool.prefix}${length}\r\n\r\n${body}`,
+      // All ASCII (JSON with base64, the usual case): written as latin1, one copy, no UTF-8 pass.
+      pool.prefixIsAscii && length === body.length,
+    );
     pool.send(request);
     return request;
   }

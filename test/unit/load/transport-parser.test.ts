@@ -45,6 +45,22 @@ describe('http1 parser: examples', () => {
     expect(parser.idle).toBe(true);
   });
 
+  it('re-reads a head whose bytes changed (the one-entry head cache matches exact bytes only)', () => {
+    const got: unknown[] = [];
+    const parser = new ResponseParser((status, body, keepAlive) => got.push([status, body, keepAlive]));
+    const ok = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    const teapot = 'HTTP/1.1 418 No\r\nContent-Length: 2\r\n\r\nno';
+    const closing = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok';
+    expect(parser.execute(bytes(ok + ok + teapot + ok + closing))).toBe(true);
+    expect(got).toEqual([
+      [200, 'ok', true],
+      [200, 'ok', true],
+      [418, 'no', true],
+      [200, 'ok', true],
+      [200, 'ok', false],
+    ]);
+  });
+
   it('parses chunked bodies with extensions and trailers, and utf-8 split inside a character', () => {
     const body = Buffer.from('héllo wörld ✓', 'utf8');
     const wire = Buffer.concat([
@@ -227,6 +243,33 @@ describe('http1 parser: properties', () => {
         },
       ),
       { numRuns: 400 },
+    );
+  });
+
+  it('parses the same when every chunk arrives in one reused buffer (as the raw transport reads)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(responseArb, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        (specs, cuts) => {
+          const encoded = specs.map(encode);
+          const wire = Buffer.concat(encoded.map((e) => e.wire));
+          const responses: Parsed[] = [];
+          const parser = new ResponseParser((status, body, keepAlive) =>
+            responses.push({ status, body, keepAlive }),
+          );
+          const shared = Buffer.alloc(wire.length + 1);
+          let ok = true;
+          for (const chunk of splitAt(wire, cuts)) {
+            chunk.copy(shared);
+            ok = parser.execute(shared.subarray(0, chunk.length));
+            shared.fill(0x7e); // the next read overwrites it: nothing kept may point here
+            if (!ok) break;
+          }
+          expect({ responses, ok, clean: ok && parser.finish() }).toEqual(parse([wire], true));
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 
