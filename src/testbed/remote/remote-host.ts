@@ -66,6 +66,11 @@ export class RemoteHostAgent {
     return this.engineApi !== undefined;
   }
 
+  /** The Engine API over SSH, when this user may use it (see ensureDocker). */
+  get api(): RemoteDockerApi | undefined {
+    return this.engineApi;
+  }
+
   /**
    * Asks the engine for its version and OS through the forwarded socket. Succeeds exactly when
    * this user may use Docker and the daemon answers; any failure (no socket, permission denied,

@@ -23,6 +23,7 @@ import {
 } from './image-transfer.js';
 import { KnownHostsFile, type StrictHostKeyChecking } from './known-hosts.js';
 import { RemoteHostAgent, type DockerReport } from './remote-host.js';
+import { pathSegment, type RemoteDockerApi } from './docker-api.js';
 import { connectSsh, describeHost, lastLine, type SshSession } from './ssh-session.js';
 
 /** Every container a remote run creates carries this label, so `--down` finds them. */
@@ -258,6 +259,7 @@ export async function cleanHost(
   agent: RemoteHostAgent,
   options: { runId?: string; thorough: boolean; imageId?: string },
 ): Promise<{ containers: number; volumes: number; images: number }> {
+  if (agent.api) return cleanHostApi(agent.api, options);
   const filter = options.runId ? `label=${RUN_LABEL}=${options.runId}` : `label=${REMOTE_LABEL}=1`;
   const ids = (await agent.dockerOk(['ps', '-aq', '--filter', filter], 'listing containers'))
     .split('\n')
@@ -291,6 +293,62 @@ export async function cleanHost(
         await agent.dockerOk(['ps', '-aq', '--filter', `ancestor=${imageId}`], 'listing image users')
       ).trim();
       if (users === '' && (await agent.docker(['image', 'rm', '-f', imageId])).exitCode === 0) images += 1;
+    }
+  }
+  return { containers: ids.length, volumes, images };
+}
+
+/** cleanHost through the Engine API: the same steps, no process started on the host. */
+async function cleanHostApi(
+  api: RemoteDockerApi,
+  options: { runId?: string; thorough: boolean; imageId?: string },
+): Promise<{ containers: number; volumes: number; images: number }> {
+  const label = options.runId ? `${RUN_LABEL}=${options.runId}` : `${REMOTE_LABEL}=1`;
+  const ids = await api.containerIds([label]);
+  const imageIds = new Set<string>(options.imageId ? [options.imageId] : []);
+  if (options.thorough) {
+    for (const id of ids) {
+      const reply = await api.request('GET', `/containers/${pathSegment(id)}/json`);
+      if (reply.status !== 200) continue;
+      const labels = (JSON.parse(reply.text) as { Config?: { Labels?: Record<string, string> | null } })
+        .Config?.Labels;
+      const imageId = labels?.[IMAGE_ID_LABEL];
+      if (imageId?.startsWith('sha256:')) imageIds.add(imageId);
+    }
+  }
+  // like `docker rm -f -v`: anonymous volumes go with their container
+  await Promise.all(
+    ids.map((id) =>
+      api.expect('DELETE', `/containers/${pathSegment(id)}?force=1&v=1`, 'removing containers', {
+        ok: [204, 404],
+      }),
+    ),
+  );
+  let volumes = 0;
+  let images = 0;
+  if (options.thorough) {
+    const filters = encodeURIComponent(JSON.stringify({ label: [label] }));
+    const listed = await api.expect('GET', `/volumes?filters=${filters}`, 'listing volumes');
+    const names = ((JSON.parse(listed.text) as { Volumes?: { Name: string }[] | null }).Volumes ?? []).map(
+      (volume) => volume.Name,
+    );
+    await Promise.all(
+      names.map((name) =>
+        api.expect('DELETE', `/volumes/${pathSegment(name)}?force=1`, 'removing volumes', { ok: [204, 404] }),
+      ),
+    );
+    volumes = names.length;
+    for (const imageId of imageIds) {
+      // Only when no container (ours or anyone's) still uses it.
+      if ((await api.request('GET', `/images/${pathSegment(imageId)}/json`)).status !== 200) continue;
+      const users = await api.expect(
+        'GET',
+        `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ ancestor: [imageId] }))}`,
+        'listing image users',
+      );
+      if ((JSON.parse(users.text) as unknown[]).length > 0) continue;
+      if ((await api.request('DELETE', `/images/${pathSegment(imageId)}?force=1`)).status === 200)
+        images += 1;
     }
   }
   return { containers: ids.length, volumes, images };
