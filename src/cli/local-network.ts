@@ -19,6 +19,7 @@ import {
   type LocalDeployment,
 } from '../testbed/local/local-testbed.js';
 import { listLocalRuns, removeRun } from '../testbed/local/teardown.js';
+import { trace } from '../testbed/local/trace.js';
 import {
   addNetworkRunOptions,
   protocolOptions,
@@ -136,6 +137,7 @@ async function runDown(args: LocalNetworkArgs, context: CliContext): Promise<num
 
 async function run(args: LocalNetworkArgs, context: CliContext): Promise<number> {
   const startedAtMs = performance.now();
+  trace('local-network: run');
   if (args.down !== undefined) return runDown(args, context);
   validateArgs(args);
   const info = args.json ? context.stderr : context.stdout;

@@ -4,8 +4,8 @@
  * (e.g. `MESHBENCH_COMPOSE=docker-compose`).
  */
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.js';
@@ -73,18 +73,18 @@ function pluginDirs(env: Env): string[] {
   ];
 }
 
-async function executable(path: string): Promise<boolean> {
+/** Sync on purpose: a few dozen access() calls take well under 1 ms; awaiting each costs an event-loop turn. */
+function executable(path: string): boolean {
   try {
-    await access(path, constants.X_OK);
+    accessSync(path, constants.X_OK);
     return true;
   } catch {
     return false;
   }
 }
 
-async function findExecutable(candidates: readonly string[]): Promise<string | undefined> {
-  for (const candidate of candidates) if (await executable(candidate)) return candidate;
-  return undefined;
+function findExecutable(candidates: readonly string[]): string | undefined {
+  return candidates.find(executable);
 }
 
 function inPath(name: string, env: Env): string[] {
@@ -108,10 +108,10 @@ export function detectCompose(env: Env = process.env, cacheDir = '.meshbench/cac
   const known = detected.get(key);
   if (known) return known;
   const detection = (async (): Promise<ComposeCli> => {
-    const plugin = (await findExecutable(inPath('docker', env)))
-      ? await findExecutable(pluginDirs(env).map((dir) => join(dir, 'docker-compose')))
+    const plugin = findExecutable(inPath('docker', env))
+      ? findExecutable(pluginDirs(env).map((dir) => join(dir, 'docker-compose')))
       : undefined;
-    const standalone = plugin ? undefined : await findExecutable(inPath('docker-compose', env));
+    const standalone = plugin ? undefined : findExecutable(inPath('docker-compose', env));
     const binary = plugin ?? standalone;
     if (binary) {
       const command = plugin ? ['docker', 'compose'] : ['docker-compose'];
@@ -146,11 +146,11 @@ async function cachedVersion(
   env: Env,
   cacheDir: string,
 ): Promise<string | undefined> {
-  const info = await stat(binary);
+  const info = statSync(binary);
   const key = `${binary}:${info.size}:${Math.round(info.mtimeMs)}`;
   const file = join(cacheDir, 'compose-version.json');
   try {
-    const entries = JSON.parse(await readFile(file, 'utf8')) as Record<string, string>;
+    const entries = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
     if (entries[key]) return entries[key];
   } catch {
     // no cache yet
@@ -225,4 +225,80 @@ export async function composeUp(
 ): Promise<CommandResult> {
   const args = cli.kind === 'v2' ? ['up', '--detach', '--quiet-pull'] : ['up', '--detach', '--no-color'];
   return runCommand(composeArgs(cli, project, args), { env: { ...env, COMPOSE_IGNORE_ORPHANS: 'true' } });
+}
+
+/** compose up, started before its input is known and held until `release` (see startGatedComposeUp). */
+export interface GatedComposeUp {
+  /** Hands compose the piped file's text and lets it go on; resolves when it exits. */
+  release(text: string): Promise<CommandResult>;
+  /**
+   * Stops it while it still waits for its input: the pipe closes empty, compose refuses the
+   * empty file and exits without having touched the engine. Resolves when it has exited.
+   */
+  cancel(): Promise<void>;
+}
+
+/** Where a gated compose up reads its piped file (a real pipe: see startGatedComposeUp). */
+export const PIPED_COMPOSE_FILE = '/dev/stdin';
+
+/** Only v1 is slow to start; the gate needs a POSIX shell and /dev/stdin. */
+export function canGateComposeUp(cli: ComposeCli): boolean {
+  return cli.kind === 'v1' && process.platform !== 'win32';
+}
+
+/**
+ * compose v1 is a Python program that spends about 0.3 s starting before it reads its
+ * files, and it reads every file before it talks to the engine. Started early with one
+ * of its files (PIPED_COMPOSE_FILE in project.files) on a pipe, it does that start-up
+ * while our checks run, then waits on the pipe: `release` writes the file (the same text
+ * as the copy on disk), `cancel` closes it empty. The pipe is made by `sh -c 'cat | …'`:
+ * Node's stdio pipes are socket pairs, which /dev/stdin cannot open.
+ */
+export function startGatedComposeUp(
+  cli: ComposeCli,
+  project: ComposeProjectRef,
+  env: Env = process.env,
+): GatedComposeUp {
+  const argv = composeArgs(cli, project, ['up', '--detach', '--no-color']);
+  const child = spawn('sh', ['-c', 'cat | "$@"', 'sh', ...argv], {
+    env: { ...env, COMPOSE_IGNORE_ORPHANS: 'true' } as NodeJS.ProcessEnv,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  // compose may exit before reading the pipe (a bad file): writing it then is not an error here.
+  child.stdin.on('error', () => {});
+  const exited = new Promise<CommandResult>((resolve) => {
+    child.on('error', (error) =>
+      resolve({
+        code: 127,
+        stdout: '',
+        stderr: `${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}`,
+      }),
+    );
+    child.on('close', (code) =>
+      resolve({
+        code: code ?? 1,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      }),
+    );
+  });
+  let released = false;
+  return {
+    release(text) {
+      if (released) throw new Error('compose up was already released');
+      released = true;
+      child.stdin.end(text);
+      return exited;
+    },
+    async cancel() {
+      if (released) return;
+      released = true;
+      child.stdin.end();
+      await exited;
+    },
+  };
 }

@@ -28,9 +28,12 @@ import {
 } from '../../config/compose-generate.js';
 import type { DestroyOptions, Deployment, Endpoint, Testbed } from '../testbed.js';
 import {
+  canGateComposeUp,
   composeErrorLine,
   composeUp,
   detectCompose,
+  PIPED_COMPOSE_FILE,
+  startGatedComposeUp,
   type ComposeCli,
   type ComposeProjectRef,
 } from './compose-cli.js';
@@ -43,11 +46,14 @@ import { availableMemoryBytes, checkMemory, nodeMemoryBytes } from './memory.js'
 import { findPortConflicts, pickFreePorts, type PortConflict } from './ports.js';
 import { probeForProtocol, ReadinessError, waitForReady } from './readiness.js';
 import { COMPOSE_PROJECT_LABEL, projectNameOf, removeRun, type RemovalReport } from './teardown.js';
+import { trace } from './trace.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_COMPOSE_PATH = 'compose/docker-compose.yml';
 export const DEFAULT_RUNS_DIR = '.meshbench/runs';
+/** The override file (in the run folder) that labels every object of the run. */
+const OVERRIDE_FILE = 'meshbench-labels.override.yml';
 const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
 const COMPOSE_NUMBER_LABEL = 'com.docker.compose.container-number';
 
@@ -85,6 +91,25 @@ export interface LocalProject extends ComposeProjectRef {
 function deathMessage(nodeId: string, status: string, exitCode: number, logs: string): string {
   const tail = logs.trim().split('\n').at(-1)?.trim().slice(0, 200) ?? '';
   return `node ${nodeId} ${status} (exit code ${exitCode}) before it was ready${tail ? `: ${tail}` : ''}`;
+}
+
+/** What #prepare found and wrote: everything compose up needs. */
+interface Prepared {
+  readonly path: string;
+  readonly model: ComposeModel;
+  readonly engine: EngineFacts;
+  readonly cli: ComposeCli;
+  readonly imageIds: Record<string, string>;
+  readonly project: LocalProject;
+  /** Host ports of a generated committee. */
+  readonly usedPorts: number[];
+  /** Generates a committee's compose file again on other free ports (after a lost race). */
+  readonly generate: (avoid: ReadonlySet<number>) => Promise<number[] | undefined>;
+  /**
+   * The file a gated compose up reads from its pipe: the generated compose file of a committee
+   * (the override on disk is written before compose reads it), else the override.
+   */
+  readonly pipedText: string;
 }
 
 interface LoadedModel {
@@ -185,26 +210,15 @@ export class LocalTestbed implements Testbed {
     };
   }
 
-  async deploy(options: { signal?: AbortSignal } = {}): Promise<LocalDeployment> {
-    const startedAtMs = (this.#deployed ? undefined : this.options.startedAtMs) ?? performance.now();
-    if (this.#deployed) this.runId = newRunId();
-    this.#deployed = true;
-    const signal = options.signal;
+  /** Checks input and machine, and writes the run's files: everything before compose up. */
+  async #prepare(init: {
+    runDir: string;
+    composePath: string;
+    projectName: string;
+    signal: AbortSignal | undefined;
+  }): Promise<Prepared> {
+    const { runDir, composePath, projectName, signal } = init;
     const committee = this.options.committee;
-    if (committee !== undefined && (!Number.isInteger(committee) || committee < 1)) {
-      throw new MeshbenchError(
-        'BAD_FLAG',
-        `--committee ${committee} is not valid: it must be a whole number >= 1`,
-        {
-          hint: 'use --committee 4 for the seed network',
-        },
-      );
-    }
-
-    // A committee the machine cannot hold is refused before anything is generated.
-    if (committee !== undefined)
-      checkMemory(committee, await availableMemoryBytes(), nodeMemoryBytes(this.#env));
-
     // Input and machine checks, concurrently; errors reported in a fixed order.
     const [modelResult, engineResult, cliResult, memoryResult] = await Promise.allSettled([
       this.#loadModel(),
@@ -215,6 +229,7 @@ export class LocalTestbed implements Testbed {
     for (const result of [modelResult, engineResult, cliResult, memoryResult]) {
       if (result.status === 'rejected') throw result.reason;
     }
+    trace('deploy: checks done');
     const { path, model } = (modelResult as PromiseFulfilledResult<LoadedModel>).value;
     const engine = (engineResult as PromiseFulfilledResult<EngineFacts>).value;
     const cli = (cliResult as PromiseFulfilledResult<ComposeCli>).value;
@@ -232,8 +247,7 @@ export class LocalTestbed implements Testbed {
         hasBuild: service.hasBuild,
       })),
     );
-    const runDir = resolve(runDirOf(this.options.runsDir ?? DEFAULT_RUNS_DIR, this.runId));
-    let composePath: string;
+    let generatedText = '';
     /** Writes the generated project on ports that are free now (again after a lost race). */
     const generate = async (avoid: ReadonlySet<number>) => {
       if (committee === undefined) return;
@@ -257,14 +271,13 @@ export class LocalTestbed implements Testbed {
       await mkdir(runDir, { recursive: true });
       // Plain writes: the run folder is new and these files are rewritten on every run (no fsync on the start-up path).
       await writeFile(composePath, text);
+      generatedText = text;
       return [...rpc, ...metrics];
     };
     let usedPorts: number[] = [];
     if (committee !== undefined) {
-      composePath = join(runDir, 'docker-compose.yml');
       usedPorts = (await generate(new Set())) ?? [];
     } else {
-      composePath = resolve(path);
       const needs = model.publishedPorts.flatMap((port) =>
         port.hostPort === undefined ? [] : [{ ...port, hostPort: port.hostPort }],
       );
@@ -273,24 +286,93 @@ export class LocalTestbed implements Testbed {
     }
 
     if (signal?.aborted) throw new MeshbenchError('INTERRUPTED', 'interrupted before the network started');
-    const phasesMs = { checks: 0, composeUp: 0, ready: 0 };
     await mkdir(runDir, { recursive: true });
-    const overridePath = join(runDir, 'meshbench-labels.override.yml');
-    await writeFile(
-      overridePath,
-      `# Labels every object of run ${this.runId} (written by local-network).\n${stringify(
-        buildComposeOverride(model, this.runId),
-      )}`,
-    );
+    const overridePath = join(runDir, OVERRIDE_FILE);
+    const overrideText = `# Labels every object of run ${this.runId} (written by local-network).\n${stringify(
+      buildComposeOverride(model, this.runId),
+    )}`;
+    await writeFile(overridePath, overrideText);
     const project: LocalProject = {
       runId: this.runId,
       runDir,
       composePath,
       generated: committee !== undefined,
-      projectName: projectNameOf(this.runId),
+      projectName,
       projectDirectory: dirname(composePath),
       files: [composePath, overridePath],
     };
+    return {
+      path,
+      model,
+      engine,
+      cli,
+      imageIds,
+      project,
+      usedPorts,
+      generate,
+      pipedText: committee !== undefined ? generatedText : overrideText,
+    };
+  }
+
+  async deploy(options: { signal?: AbortSignal } = {}): Promise<LocalDeployment> {
+    const startedAtMs = (this.#deployed ? undefined : this.options.startedAtMs) ?? performance.now();
+    trace('deploy: start');
+    if (this.#deployed) this.runId = newRunId();
+    this.#deployed = true;
+    const signal = options.signal;
+    const committee = this.options.committee;
+    if (committee !== undefined && (!Number.isInteger(committee) || committee < 1)) {
+      throw new MeshbenchError(
+        'BAD_FLAG',
+        `--committee ${committee} is not valid: it must be a whole number >= 1`,
+        {
+          hint: 'use --committee 4 for the seed network',
+        },
+      );
+    }
+
+    // A committee the machine cannot hold is refused before anything is generated.
+    if (committee !== undefined)
+      checkMemory(committee, await availableMemoryBytes(), nodeMemoryBytes(this.#env));
+
+    const runDir = resolve(runDirOf(this.options.runsDir ?? DEFAULT_RUNS_DIR, this.runId));
+    const composePath =
+      committee !== undefined
+        ? join(runDir, 'docker-compose.yml')
+        : resolve(this.options.composePath ?? DEFAULT_COMPOSE_PATH);
+    const projectName = projectNameOf(this.runId);
+    // compose v1 starts now and does its slow start-up while the checks run; it waits for its
+    // files on pipes until they pass (startGatedComposeUp), and is killed untouched if one fails.
+    const gate = detectCompose(this.#env).then(
+      (cli) => {
+        if (!canGateComposeUp(cli)) return undefined;
+        trace('deploy: compose up spawned (gated)');
+        return startGatedComposeUp(
+          cli,
+          {
+            projectName,
+            projectDirectory: dirname(composePath),
+            // The file #prepare writes goes through the pipe; the one on disk before it is read at once.
+            files:
+              committee !== undefined
+                ? [PIPED_COMPOSE_FILE, join(runDir, OVERRIDE_FILE)]
+                : [composePath, PIPED_COMPOSE_FILE],
+          },
+          this.#env,
+        );
+      },
+      () => undefined,
+    );
+    let prepared: Prepared;
+    try {
+      prepared = await this.#prepare({ runDir, composePath, projectName, signal });
+    } catch (error) {
+      await (await gate)?.cancel();
+      throw error;
+    }
+    const { path, model, engine, cli, imageIds, project, pipedText } = prepared;
+    const usedPorts = prepared.usedPorts;
+    const phasesMs = { checks: 0, composeUp: 0, ready: 0 };
 
     try {
       this.#log(
@@ -298,11 +380,15 @@ export class LocalTestbed implements Testbed {
       );
       const upStartedMs = performance.now();
       phasesMs.checks = Math.round(upStartedMs - startedAtMs);
-      const upPromise = composeUp(cli, project, this.#env);
+      const gated = await gate;
+      trace(gated ? 'deploy: compose up released' : 'deploy: compose up spawned');
+      const upPromise = gated ? gated.release(pipedText) : composeUp(cli, project, this.#env);
       // dockerode loads while compose starts the containers (off the start-up path).
       const dockerPromise = this.getDocker();
       let up = await upPromise;
+      trace('deploy: compose up exited');
       const docker = await dockerPromise;
+      trace('deploy: dockerode loaded');
       // A generated committee lost a race for its ports with another run: new ports, again.
       const avoid = new Set(usedPorts);
       for (let attempt = 1; attempt < 3 && committee !== undefined && up.code !== 0; attempt++) {
@@ -311,7 +397,7 @@ export class LocalTestbed implements Testbed {
           `a port was taken while starting (${composeErrorLine(up.stderr)}); retrying on other ports`,
         );
         await removeRun(docker, this.runId, { volumes: true });
-        for (const port of (await generate(avoid)) ?? []) avoid.add(port);
+        for (const port of (await prepared.generate(avoid)) ?? []) avoid.add(port);
         up = await composeUp(cli, project, this.#env);
       }
       phasesMs.composeUp = Math.round(performance.now() - upStartedMs);
@@ -330,6 +416,7 @@ export class LocalTestbed implements Testbed {
         throw new MeshbenchError('INTERRUPTED', 'interrupted while the network was starting');
 
       const nodes = await this.#resolveNodes(docker, model.nodes, project);
+      trace('deploy: nodes resolved');
       const byId = new Map(nodes.map((node) => [node.nodeId, node]));
       const protocolOf = (nodeId: string) =>
         model.nodes.find((spec) => spec.service === byId.get(nodeId)?.service)?.protocol ??
@@ -368,6 +455,7 @@ export class LocalTestbed implements Testbed {
         }
         throw error;
       }
+      trace('deploy: all ready');
       const readyAfterMs = Math.round(performance.now() - startedAtMs);
       phasesMs.ready = readyAfterMs - phasesMs.checks - phasesMs.composeUp;
       this.#log(

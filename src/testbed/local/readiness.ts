@@ -6,6 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import { get } from 'node:http';
 import { MeshbenchError } from '../../common/errors.js';
+import { trace } from './trace.js';
 
 /** NOT_READY, with the ids of the nodes that were not ready. */
 export class ReadinessError extends MeshbenchError {
@@ -183,6 +184,7 @@ export async function waitForReady(options: WaitOptions): Promise<WaitResult> {
     const probe = options.probeFor(target);
     while (!stop.signal.aborted && now() < deadline) {
       const result = await probe(target, http);
+      if (last.get(target.nodeId) !== result.detail) trace(`ready: ${target.nodeId} ${result.detail}`);
       last.set(target.nodeId, result.detail);
       if (result.ready) {
         readyAtMs[target.nodeId] = Math.round(now() - start);
