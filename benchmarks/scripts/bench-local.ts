@@ -62,7 +62,14 @@ async function seedFile(): Promise<{ path: string; rpcPorts: number[]; shifted: 
   return { path, rpcPorts: ports.slice(0, 4), shifted: true };
 }
 
-/** local-network as a user runs it: spawn → the "all N nodes ready" line. */
+/** Start-up timeline of one local-network run: ms since its process started, per trace event. */
+type Timeline = Record<string, number>;
+const timelines: Timeline[] = [];
+
+/**
+ * local-network as a user runs it: spawn → the "all N nodes ready" line. MESHBENCH_TRACE=1
+ * makes it print its start-up timeline (src/testbed/local/trace.ts), kept in `timelines`.
+ */
 function timeCli(composePath: string): Promise<number> {
   const bin = existsSync('dist/cli/local-network.js') ? ['bin/local-network.js'] : undefined;
   const argv = bin ?? [
@@ -91,7 +98,7 @@ function timeCli(composePath: string): Promise<number> {
         '--output',
         join(tmpdir(), 'meshbench-bench-local'),
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHBENCH_TRACE: '1' } },
     );
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
@@ -103,7 +110,14 @@ function timeCli(composePath: string): Promise<number> {
     child.on('close', (code) => {
       if (code !== 0 || readyMs === undefined)
         reject(new Error(`local-network failed (exit ${code}):\n${output}`));
-      else resolvePromise(readyMs);
+      else {
+        const timeline: Timeline = {};
+        for (const [, ms, event] of output.matchAll(/^\[trace (\d+)\] (?!ready: )(.+)$/gm)) {
+          if (event !== undefined && timeline[event] === undefined) timeline[event] = Number(ms);
+        }
+        timelines.push(timeline);
+        resolvePromise(readyMs);
+      }
     });
   });
 }
@@ -226,13 +240,29 @@ async function main(): Promise<void> {
       `  round ${index + 1}: local-network ${round(cliMs.at(-1) ?? 0, 0)} ms, by hand ${round(handMs.at(-1) ?? 0, 0)} ms`,
     );
   }
+  // The warm-up run's timeline is not counted.
+  const counted = timelines.slice(1);
+  const events = [...new Set(counted.flatMap((timeline) => Object.keys(timeline)))];
+  const timelineMs = Object.fromEntries(
+    events.map((event) => [
+      event,
+      round(median(counted.flatMap((timeline) => timeline[event] ?? []).filter(Number.isFinite)), 0),
+    ]),
+  );
   const startToReady = {
     localNetworkMs: { median: round(median(cliMs), 0), all: cliMs.map((v) => round(v, 0)) },
     handRunMs: { median: round(median(handMs), 0), all: handMs.map((v) => round(v, 0)) },
     ratio: round(median(cliMs) / median(handMs), 3),
+    /** local-network's start-up timeline (median ms since its process started, per event). */
+    localNetworkTimelineMs: timelineMs,
     targets: { localNetworkMs: 10_000, ratio: 1.2 },
     seedPortsShifted: seed.shifted,
   };
+  console.log(
+    `local-network timeline (median ms since process start): ${Object.entries(timelineMs)
+      .map(([event, ms]) => `${event} ${ms}`)
+      .join(', ')}`,
+  );
   console.log(
     `start to all-ready, 4 nodes: local-network ${startToReady.localNetworkMs.median} ms, by hand ${startToReady.handRunMs.median} ms, ratio ${startToReady.ratio}`,
   );

@@ -507,6 +507,17 @@ export class LocalTestbed implements Testbed {
       all: true,
       filters: { label: [`${COMPOSE_PROJECT_LABEL}=${project.projectName}`] },
     });
+    // Every node container's ports at once (one engine round trip each, concurrently).
+    const services = new Set(specs.map((spec) => spec.service));
+    const inspected = new Map(
+      await Promise.all(
+        containers
+          .filter((container) => services.has(container.Labels[COMPOSE_SERVICE_LABEL] ?? ''))
+          .map(
+            async (container) => [container.Id, await docker.getContainer(container.Id).inspect()] as const,
+          ),
+      ),
+    );
     const handles: DockerNodeHandle[] = [];
     for (const spec of specs) {
       const mine = containers
@@ -520,7 +531,7 @@ export class LocalTestbed implements Testbed {
       for (const container of mine) {
         const nodeId =
           mine.length === 1 ? spec.service : `${spec.service}-${container.Labels[COMPOSE_NUMBER_LABEL]}`;
-        const info = await docker.getContainer(container.Id).inspect();
+        const info = inspected.get(container.Id) ?? (await docker.getContainer(container.Id).inspect());
         if (info.State.Status === 'exited' || info.State.Status === 'dead') {
           // It died before its ports could be read: say so, with its last words.
           const logs = await containerLogs(docker, container.Id, 5).catch(() => '');
