@@ -260,7 +260,7 @@ export function startGatedComposeUp(
   env: Env = process.env,
 ): GatedComposeUp {
   const argv = composeArgs(cli, project, ['up', '--detach', '--no-color']);
-  const child = spawn('sh', ['-c', 'cat | "$@"', 'sh', ...argv], {
+  const child = spawn('/bin/sh', ['-c', 'cat | "$@"', 'sh', ...argv], {
     env: { ...env, COMPOSE_IGNORE_ORPHANS: 'true' } as NodeJS.ProcessEnv,
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -341,9 +341,11 @@ export class LocalTestbed implements Testbed {
         ? join(runDir, 'docker-compose.yml')
         : resolve(this.options.composePath ?? DEFAULT_COMPOSE_PATH);
     const projectName = projectNameOf(this.runId);
-    // compose v1 starts now and does its slow start-up while the checks run; it waits for its
-    // files on pipes until they pass (startGatedComposeUp), and is killed untouched if one fails.
-    const gate = detectCompose(this.#env).then(
+    // compose v1 starts now and does its slow start-up while the checks run; it waits for the
+    // file on its pipe until they pass (startGatedComposeUp), and exits untouched if one fails.
+    // Awaited before the checks start, so their synchronous set-up does not delay the spawn
+    // (the compose lookup is a few sync file-system calls).
+    const gate = await detectCompose(this.#env).then(
       (cli) => {
         if (!canGateComposeUp(cli)) return undefined;
         trace('deploy: compose up spawned (gated)');
@@ -367,7 +369,7 @@ export class LocalTestbed implements Testbed {
     try {
       prepared = await this.#prepare({ runDir, composePath, projectName, signal });
     } catch (error) {
-      await (await gate)?.cancel();
+      await gate?.cancel();
       throw error;
     }
     const { path, model, engine, cli, imageIds, project, pipedText } = prepared;
@@ -380,7 +382,7 @@ export class LocalTestbed implements Testbed {
       );
       const upStartedMs = performance.now();
       phasesMs.checks = Math.round(upStartedMs - startedAtMs);
-      const gated = await gate;
+      const gated = gate;
       trace(gated ? 'deploy: compose up released' : 'deploy: compose up spawned');
       const upPromise = gated ? gated.release(pipedText) : composeUp(cli, project, this.#env);
       // dockerode loads while compose starts the containers (off the start-up path).
