@@ -6,12 +6,13 @@
  * every STARTUP_DIAL_INTERVAL_MS for STARTUP_FAST_DIAL_MS, so the committee connects within
  * tens of milliseconds of its last member listening; after that, and for a connection that
  * was up and got lost, redials back off (doubling, capped at 1 s). Each member also announces
- * itself at start to the members that dial it (see announce()). Nodes are identified by
+ * itself at start to the members that dial it (see announce()), which then dial it at once.
+ * Nodes are identified by
  * the HELLO on the connection (crash-fault model: no signatures; see docs/refnode.md).
  *
  * For tests, `delayMs(peerId)` adds a per-message send delay (FIFO per peer).
  */
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { type Server, type Socket, connect, createServer, isIPv6 } from 'node:net';
 import type { Logger } from './log.js';
 import { decodeMessage, encodeHello } from './messages.js';
@@ -100,6 +101,10 @@ interface Connection {
 
 export class P2P {
   private server: Server | undefined;
+  /** Hears announcements (UDP on the p2p port number); undefined when that port was taken. */
+  private announcements: UdpSocket | undefined;
+  /** Peers with a dial in flight (a wake-up does not start a second one). */
+  private readonly dialing = new Set<string>();
   private readonly conns = new Map<string, Connection>();
   private readonly peersById: Map<string, PeerAddress>;
   private readonly dialTimers = new Map<string, NodeJS.Timeout>();
@@ -125,6 +130,7 @@ export class P2P {
       });
     });
     server.on('error', (err) => this.opts.log.warn(`p2p listener: ${err.message}`));
+    await this.listenForAnnouncements();
     this.startedAtMs = Date.now();
     for (const peer of this.peersById.values()) {
       if (this.opts.selfId < peer.id) this.dial(peer);
@@ -133,11 +139,11 @@ export class P2P {
   }
 
   /**
-   * One empty UDP datagram to a member that dials us (nothing listens for it). A member that
-   * dialled us before our address was up has a failed ARP entry for it, and its SYNs wait for
-   * the kernel's next ARP try, 1 s later (measured: dials hanging ~1 s after we listen). Our
-   * datagram makes us ARP for it, and its kernel learns our address from that request, so its
-   * queued SYN leaves at once.
+   * One UDP datagram (our id) to a member that dials us, on its p2p port number. It dials us
+   * at once on hearing it, instead of at its next redial. It also unblocks a dial that member
+   * started before our address was up: such a dial waits on a failed ARP entry for the
+   * kernel's next ARP try, 1 s later (measured: dials hanging ~1 s after we listen); sending
+   * makes us ARP for that member, and its kernel learns our address from our request.
    */
   private announce(peer: PeerAddress): void {
     if (this.stopped) return;
@@ -148,7 +154,31 @@ export class P2P {
       open = false;
     };
     socket.on('error', close);
-    socket.send(Buffer.alloc(0), peer.port, peer.host, close);
+    socket.send(Buffer.from(this.opts.selfId, 'utf8'), peer.port, peer.host, close);
+  }
+
+  /** An announcement from a member we dial and are not connected to: dial it now. */
+  private async listenForAnnouncements(): Promise<void> {
+    const socket = createSocket(isIPv6(this.opts.listenHost) ? 'udp6' : 'udp4');
+    socket.on('message', (message) => {
+      const peer = this.peersById.get(message.toString('utf8'));
+      if (peer === undefined || !(this.opts.selfId < peer.id)) return;
+      if (this.stopped || this.conns.has(peer.id) || this.dialing.has(peer.id)) return;
+      clearTimeout(this.dialTimers.get(peer.id));
+      this.dialTimers.delete(peer.id);
+      this.dial(peer);
+    });
+    const bound = await new Promise<boolean>((resolve) => {
+      socket.once('error', () => resolve(false));
+      socket.bind(this.listenPort, this.opts.listenHost, () => resolve(true));
+    });
+    if (!bound) {
+      // Taken (or not allowed): redials alone connect, a little later.
+      socket.close();
+      return;
+    }
+    socket.on('error', (err) => this.opts.log.debug(`p2p announcements: ${err.message}`));
+    this.announcements = socket;
   }
 
   get listenPort(): number {
@@ -210,6 +240,7 @@ export class P2P {
     if (this.stopped || this.conns.has(peer.id) || this.dialTimers.has(peer.id)) return;
     const socket = connect({ host: peer.host, port: peer.port });
     this.pending.add(socket);
+    this.dialing.add(peer.id);
     socket.setNoDelay(true);
     let helloSeen = false;
     const decoder = new FrameDecoder((frame) => {
@@ -224,6 +255,7 @@ export class P2P {
         }
         helloSeen = true;
         this.pending.delete(socket);
+        this.dialing.delete(peer.id);
         this.up(peer.id, socket);
         return;
       }
@@ -239,6 +271,7 @@ export class P2P {
     socket.on('error', () => {});
     socket.on('close', () => {
       this.pending.delete(socket);
+      if (!helloSeen) this.dialing.delete(peer.id);
       if (helloSeen) this.down(peer.id, socket);
       this.scheduleDial(peer);
     });
@@ -333,6 +366,8 @@ export class P2P {
     for (const socket of this.pending) socket.destroy();
     this.conns.clear();
     this.pending.clear();
+    this.announcements?.close();
+    this.announcements = undefined;
     const server = this.server;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }

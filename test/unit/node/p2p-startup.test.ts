@@ -1,7 +1,7 @@
 /**
  * P2P start-up: a member announces itself to the members that dial it (one UDP datagram
- * to their p2p port), and a member that dials a peer not up yet keeps redialling until
- * it is, then connects both ways.
+ * with its id to their p2p port); a member that dials a peer not up yet keeps redialling
+ * until it is, then connects both ways.
  */
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
@@ -43,7 +43,7 @@ describe('P2P start-up', () => {
   it('announces itself with one datagram to each member with a smaller id, none to the others', async () => {
     const udp = createSocket('udp4');
     const received: string[] = [];
-    udp.on('message', (_message, from) => received.push(`${from.address}`));
+    udp.on('message', (message, from) => received.push(`${message.toString()} from ${from.address}`));
     await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
     const smallerPort = udp.address().port;
     const biggerPort = await freePort();
@@ -56,7 +56,7 @@ describe('P2P start-up', () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     udp.close();
-    expect(received).toEqual(['127.0.0.1']);
+    expect(received).toEqual(['n1 from 127.0.0.1']);
   });
 
   it('a dialler started before its peer connects once the peer listens', async () => {
