@@ -3,7 +3,7 @@
  * `docker-compose` (v1) otherwise. MESHBENCH_COMPOSE overrides the choice
  * (e.g. `MESHBENCH_COMPOSE=docker-compose`).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -26,21 +26,17 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-export function runCommand(
-  argv: readonly string[],
-  options: { env?: Env; cwd?: string; input?: string } = {},
-): Promise<CommandResult> {
+/**
+ * What a child with piped stdio prints and how it ends (127 when it could not start).
+ * Its stdin is left to the caller; a child that exits before reading it is not an error.
+ */
+function collectResult(child: ChildProcessWithoutNullStreams): Promise<CommandResult> {
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  child.stdin.on('error', () => {});
   return new Promise((resolve) => {
-    const [file, ...args] = argv;
-    const child = spawn(file ?? '', args, {
-      env: options.env as NodeJS.ProcessEnv,
-      cwd: options.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', (error) =>
       resolve({
         code: 127,
@@ -55,10 +51,22 @@ export function runCommand(
         stderr: Buffer.concat(stderr).toString('utf8'),
       }),
     );
-    // A command that exits before reading its input closes the pipe: that is not an error here.
-    child.stdin.on('error', () => {});
-    child.stdin.end(options.input ?? '');
   });
+}
+
+export function runCommand(
+  argv: readonly string[],
+  options: { env?: Env; cwd?: string; input?: string } = {},
+): Promise<CommandResult> {
+  const [file, ...args] = argv;
+  const child = spawn(file ?? '', args, {
+    env: options.env as NodeJS.ProcessEnv,
+    cwd: options.cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const result = collectResult(child);
+  child.stdin.end(options.input ?? '');
+  return result;
 }
 
 /** Where the v2 plugin lives (the docker CLI's own search list). */
@@ -264,28 +272,8 @@ export function startGatedComposeUp(
     env: { ...env, COMPOSE_IGNORE_ORPHANS: 'true' } as NodeJS.ProcessEnv,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
   // compose may exit before reading the pipe (a bad file): writing it then is not an error here.
-  child.stdin.on('error', () => {});
-  const exited = new Promise<CommandResult>((resolve) => {
-    child.on('error', (error) =>
-      resolve({
-        code: 127,
-        stdout: '',
-        stderr: `${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}`,
-      }),
-    );
-    child.on('close', (code) =>
-      resolve({
-        code: code ?? 1,
-        stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: Buffer.concat(stderr).toString('utf8'),
-      }),
-    );
-  });
+  const exited = collectResult(child);
   let released = false;
   return {
     release(text) {
