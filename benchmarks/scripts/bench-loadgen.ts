@@ -124,28 +124,26 @@ async function childOurs(
   const rss: { second: number; rssMb: number; heapMb: number; inFlight: number }[] = [];
   // Warm-up outside the measurement (both tools get one): loads lazily required
   // modules and lets the JIT settle.
-  const warmup = await runLoad({
-    runId: `bench-warmup-${rate}`,
+  // The same load for the warm-up and the measured run; only the id and the length differ.
+  const load = {
     endpoints: [{ nodeId: 'server', rpcUrl: url }],
     protocol: { kind: 'cometbft', broadcastMode: 'async' },
     shape: { kind: 'fixed', rate },
-    durationMs: WARMUP_SECONDS * 1000,
     transactionSizeBytes: TX_SIZE,
     confirm: 'none',
     connectionsPerEndpoint: CONNECTIONS,
     ...(transport ? { transport } : {}),
+  } as const;
+  const warmup = await runLoad({
+    ...load,
+    runId: `bench-warmup-${rate}`,
+    durationMs: WARMUP_SECONDS * 1000,
   });
   const cpuStart = process.cpuUsage();
   const result = await runLoad({
+    ...load,
     runId: `bench-${rate}`,
-    endpoints: [{ nodeId: 'server', rpcUrl: url }],
-    protocol: { kind: 'cometbft', broadcastMode: 'async' },
-    shape: { kind: 'fixed', rate },
     durationMs: seconds * 1000,
-    transactionSizeBytes: TX_SIZE,
-    confirm: 'none',
-    connectionsPerEndpoint: CONNECTIONS,
-    ...(transport ? { transport } : {}),
     ...(sampleRss
       ? {
           onProgress: (p) =>
