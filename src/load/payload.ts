@@ -37,12 +37,27 @@ export class TransactionFactory {
 
   /** Builds tx `seq`, intended to be sent at `intendedEpochMicros`. */
   make(seq: number, intendedEpochMicros: number): Transaction {
-    const header = `${seq.toString(36)}=${this.runIdPart}.${Math.floor(intendedEpochMicros).toString(36)}.`;
+    const header = `${base36(seq)}=${this.runIdPart}.${base36(Math.floor(intendedEpochMicros))}.`;
     const written = this.buffer.write(header, 0, 'latin1');
     if (written < this.lastHeaderLength) this.buffer.fill(FILLER, written, this.lastHeaderLength);
     this.lastHeaderLength = written;
     return { bytes: this.buffer, base64: this.buffer.toString('base64') };
   }
+}
+
+/** 36^5: below 2^31, so both halves of a µs timestamp are small integers. */
+const BASE36_LOW = 36 ** 5;
+
+/**
+ * `value.toString(36)` for a non-negative integer, the same digits, without V8's
+ * double-to-radix conversion (pow and fmod per digit, measurable per tx): a µs
+ * timestamp (about 1.8e15) is split into two small integers, which take the fast path.
+ */
+export function base36(value: number): string {
+  if (value < BASE36_LOW) return value.toString(36);
+  const high = Math.floor(value / BASE36_LOW);
+  const low = value - high * BASE36_LOW;
+  return base36(high) + low.toString(36).padStart(5, '0');
 }
 
 /** CometBFT's tx hash: uppercase hex SHA-256 of the tx bytes. */

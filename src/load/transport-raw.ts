@@ -260,6 +260,8 @@ class EndpointPool {
   readonly port: number;
   readonly prefix: string;
   readonly prefixIsAscii: boolean;
+  /** The protocol's bodies are all ASCII (no UTF-8 length scan per request). */
+  readonly asciiBodies: boolean;
   private readonly connections = new Set<RawConnection>();
   /** Connections that may take another request (checked lazily); the last is used first. */
   private readonly free: RawConnection[] = [];
@@ -289,6 +291,7 @@ class EndpointPool {
     this.port = url.port === '' ? 80 : Number(url.port);
     this.prefix = requestHeadPrefix(endpoint, request);
     this.prefixIsAscii = Buffer.byteLength(this.prefix) === this.prefix.length;
+    this.asciiBodies = request.asciiBodies === true;
   }
 
   send(request: RawRequest): void {
@@ -424,7 +427,7 @@ export class RawTransport implements Transport {
 
   send(node: number, body: string, sink: TransportSink): TransportRequest {
     const pool = this.pools[node] as EndpointPool;
-    const length = Buffer.byteLength(body);
+    const length = pool.asciiBodies ? body.length : Buffer.byteLength(body);
     const request = new RawRequest(
       sink,
       `${pool.prefix}${length}\r\n\r\n${body}`,

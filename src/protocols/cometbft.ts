@@ -195,7 +195,7 @@ export function createCometbftProtocol(mode: BroadcastMode): Protocol {
   const middle = `,"method":"${method}","params":{"tx":"`;
   return {
     kind: 'cometbft',
-    request: { method: 'POST', path: '/', headers: JSON_HEADERS },
+    request: { method: 'POST', path: '/', headers: JSON_HEADERS, asciiBodies: true },
     body: (tx, seq) => prefix + seq + middle + tx.base64 + '"}}',
     parseReply: (statusCode, body) => parseCometbftReply(statusCode, body, mode),
     probe: (endpoint, timeoutMs) =>

@@ -28,7 +28,7 @@ export function createEtcdProtocol(keyPrefix = 'meshbench/'): Protocol {
   const keyPrefixBytes = Buffer.from(keyPrefix, 'utf8');
   return {
     kind: 'etcd',
-    request: { method: 'POST', path: '/v3/kv/put', headers: JSON_HEADERS },
+    request: { method: 'POST', path: '/v3/kv/put', headers: JSON_HEADERS, asciiBodies: true },
     body: (tx, seq) => {
       const key = Buffer.concat([keyPrefixBytes, Buffer.from(String(seq), 'latin1')]).toString('base64');
       return `{"key":"${key}","value":"${tx.base64}"}`;

@@ -28,6 +28,11 @@ export interface RequestTemplate {
   /** Path (with query) appended to the endpoint's base path. */
   readonly path: string;
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * Every body `body()` builds is ASCII (JSON around base64 and digits), so its byte
+   * length is its string length: the transport skips a UTF-8 length scan per request.
+   */
+  readonly asciiBodies?: boolean;
 }
 
 /** Sees committed transactions and tells the generator their hashes. */

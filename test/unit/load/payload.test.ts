@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseTransaction, TransactionFactory, txHash } from '../../../src/load/payload.js';
+import { base36, parseTransaction, TransactionFactory, txHash } from '../../../src/load/payload.js';
 import { formatError } from '../../../src/common/errors.js';
 import { validateLoadOptions } from '../../../src/load/validate.js';
 import type { LoadOptions } from '../../../src/load/types.js';
@@ -86,5 +86,14 @@ describe('validateLoadOptions', () => {
       error = caught;
     }
     expect(formatError(error)).toMatch(message);
+  });
+});
+
+describe('base36', () => {
+  it('writes the digits Number#toString(36) writes, for every magnitude up to 2^53', () => {
+    const values = [0, 1, 35, 36, 36 ** 5 - 1, 36 ** 5, 36 ** 5 + 1, 36 ** 10, 2 ** 31, 2 ** 53 - 1];
+    for (let i = 0; i < 2000; i++) values.push(Math.floor(Math.random() * 2 ** (1 + (i % 53))));
+    values.push(1_763_768_701_123_456, Date.now() * 1000);
+    for (const value of values) expect(base36(value)).toBe(value.toString(36));
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   committedHashes,
   createCometbftProtocol,
@@ -143,5 +144,28 @@ describe('http', () => {
     expect(() => createHttpProtocol({ method: 'BREW', path: '/', bodyTemplate: '' })).toThrow(
       /HTTP method BREW/,
     );
+  });
+});
+
+describe('asciiBodies (the raw transport takes the string length as the byte length)', () => {
+  it.each([
+    ['cometbft async', createCometbftProtocol('async')],
+    ['cometbft commit', createCometbftProtocol('commit')],
+    ['etcd with a non-ASCII key prefix', createEtcdProtocol('clé/ключ/')],
+  ])('%s: every body is ASCII, whatever the tx bytes and sequence number', (_name, protocol) => {
+    expect(protocol.request.asciiBodies).toBe(true);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(Number.MAX_SAFE_INTEGER), (bytes, seq) => {
+        const raw = Buffer.from(bytes);
+        const body = protocol.body({ bytes: raw, base64: raw.toString('base64') }, seq);
+        expect(Buffer.byteLength(body)).toBe(body.length);
+        expect(body).toMatch(/^[\x20-\x7e]*$/);
+      }),
+    );
+  });
+
+  it('is not claimed by the generic http adapter (its template is the user’s text)', () => {
+    const protocol = createHttpProtocol({ method: 'POST', path: '/', bodyTemplate: 'é {{tx}}' });
+    expect(protocol.request.asciiBodies).not.toBe(true);
   });
 });
