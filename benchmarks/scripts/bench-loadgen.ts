@@ -14,10 +14,15 @@
  *      within 50 MB); the default is a 90 s run (RSS at 15 s vs end).
  *
  * Each measurement runs in its own child process pinned to core 0, and CPU time is
- * taken with process.cpuUsage() around the run only (start-up excluded for both tools).
+ * taken with process.cpuUsage() around the run only (start-up excluded for every tool).
+ * Before it, each tool makes `--warmups N` short runs (default 2) of the same load in
+ * the same process: steady-state cost, JMH-style. One warm-up is not enough for our
+ * generator: the first run's end generalises some field types, V8 drops the code that
+ * depended on them, and the next run re-optimises it (about 0.2 s of compile thread in
+ * a 10 s run at 5,000 tx/s). `--warmups 1` gives the single-warm-up figures.
  * Figures go to benchmarks/results/loadgen-<timestamp>.json.
  *
- * Flags: --long, --seconds N (CPU runs, default 10), --repeat N (CPU trios, default 3),
+ * Flags: --long, --seconds N (CPU runs, default 10), --repeat N (CPU rounds, default 3), --warmups N (default 2),
  *        --only cpu|rate|rss, --transport raw|undici (rate and rss runs; default: the generator's default)
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -30,8 +35,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const TX_SIZE = 512;
 const CONNECTIONS = 64;
-/** A short run before each measured one, for both tools. */
+/** Each warm-up run (for every tool) lasts this long. */
 const WARMUP_SECONDS = 1;
+/** Short runs before each measured one, for every tool alike (`--warmups`). */
+const WARMUPS = Number(flag('warmups') ?? 2);
 /** autocannon ships no types; a variable specifier keeps tsc from looking for them. */
 const AUTOCANNON: string = 'autocannon';
 
@@ -100,6 +107,8 @@ async function child(args: string[]): Promise<Record<string, number>> {
     'tsx',
     fileURLToPath(import.meta.url),
     '--child',
+    '--warmups',
+    String(WARMUPS),
     ...args,
   ]);
   const proc = spawn(cmd, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -134,11 +143,15 @@ async function childOurs(
     connectionsPerEndpoint: CONNECTIONS,
     ...(transport ? { transport } : {}),
   } as const;
-  const warmup = await runLoad({
-    ...load,
-    runId: `bench-warmup-${rate}`,
-    durationMs: WARMUP_SECONDS * 1000,
-  });
+  let warmupSent = 0;
+  for (let i = 0; i < WARMUPS; i++) {
+    const warmup = await runLoad({
+      ...load,
+      runId: `bench-warmup-${rate}-${i}`,
+      durationMs: WARMUP_SECONDS * 1000,
+    });
+    warmupSent += warmup.sent;
+  }
   const cpuStart = process.cpuUsage();
   const result = await runLoad({
     ...load,
@@ -161,7 +174,8 @@ async function childOurs(
   const out: Record<string, number> = {
     rate,
     seconds,
-    warmupSent: warmup.sent,
+    warmups: WARMUPS,
+    warmupSent,
     sent: result.sent,
     ok: result.outcomes.ok,
     failed: result.sent - result.outcomes.ok + result.outcomes.dropped,
@@ -234,7 +248,7 @@ async function childBare(url: string, rate: number, seconds: number): Promise<vo
     }
     return sent;
   };
-  await run(WARMUP_SECONDS * 1000);
+  for (let i = 0; i < WARMUPS; i++) await run(WARMUP_SECONDS * 1000);
   const cpuStart = process.cpuUsage();
   const sent = await run(seconds * 1000);
   const cpu = process.cpuUsage(cpuStart);
@@ -263,7 +277,8 @@ async function childAutocannon(url: string, rate: number, seconds: number): Prom
     headers: { 'content-type': 'application/json' },
     connections: CONNECTIONS,
   };
-  await autocannon({ ...common, overallRate: rate, duration: WARMUP_SECONDS });
+  for (let i = 0; i < WARMUPS; i++)
+    await autocannon({ ...common, overallRate: rate, duration: WARMUP_SECONDS });
   const cpuStart = process.cpuUsage();
   const result = await autocannon({ ...common, overallRate: rate, duration: seconds });
   const cpu = process.cpuUsage(cpuStart);
@@ -318,6 +333,8 @@ async function main(): Promise<void> {
     loadAverageAtStart: loadavg(),
     transactionSizeBytes: TX_SIZE,
     connections: CONNECTIONS,
+    warmupRunsPerMeasurement: WARMUPS,
+    warmupRunSeconds: WARMUP_SECONDS,
   };
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const server = await startServer();
