@@ -9,6 +9,7 @@
 // dockerode stays a package import (loaded while compose starts the containers).
 //   node scripts/bundle-cli.mjs
 import { build } from 'esbuild';
+import { nodeEsmOptions } from './esbuild-node.mjs';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,21 +32,10 @@ const result = await build({
   absWorkingDir: root,
   entryPoints: { 'local-network': 'src/cli/local-network.ts', worker: 'src/load/worker.ts' },
   outdir,
-  bundle: true,
+  ...nodeEsmOptions('__meshbenchCreateRequire'),
   splitting: true,
   chunkNames: '[name]-[hash]',
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  minify: false,
-  sourcemap: false,
-  legalComments: 'none',
-  logLevel: 'warning',
   metafile: true,
-  // Some CommonJS dependencies call require() for node built-ins; ESM output needs a real require.
-  banner: {
-    js: "import { createRequire as __meshbenchCreateRequire } from 'node:module'; const require = __meshbenchCreateRequire(import.meta.url);",
-  },
   // dockerode (ssh2 and its optional native add-on) stays in node_modules; ws's add-ons are optional.
   external: ['dockerode', 'ssh2', 'cpu-features', 'bufferutil', 'utf-8-validate'],
 });

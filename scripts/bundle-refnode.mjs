@@ -3,6 +3,7 @@
 // with every dependency inlined, so the node image needs only a `node` binary:
 //   node dist/refnode/refnode.js --id node0 --peers node0@a:26656,node1@b:26656
 import { build } from 'esbuild';
+import { nodeEsmOptions } from './esbuild-node.mjs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,18 +15,7 @@ await mkdir(dirname(outfile), { recursive: true });
 await build({
   entryPoints: [resolve(root, 'src/node/main.ts')],
   outfile,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  minify: false,
-  sourcemap: false,
-  legalComments: 'none',
-  logLevel: 'warning',
-  // Some CommonJS dependencies call require() for node built-ins; ESM output needs a real require.
-  banner: {
-    js: "import { createRequire as __refnodeCreateRequire } from 'node:module'; const require = __refnodeCreateRequire(import.meta.url);",
-  },
+  ...nodeEsmOptions('__refnodeCreateRequire'),
   // ws has optional native add-ons; without them it uses its JS fallbacks.
   external: ['bufferutil', 'utf-8-validate'],
 });
