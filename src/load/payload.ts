@@ -52,9 +52,10 @@ const BASE36_LOW = 36 ** 5;
  * `value.toString(36)` for a non-negative integer, the same digits, without V8's
  * double-to-radix conversion (pow and fmod per digit, measurable per tx): a µs
  * timestamp (about 1.8e15) is split into two small integers, which take the fast path.
+ * Anything else (negative, fractional, NaN, beyond 2^53) goes to toString as before.
  */
 export function base36(value: number): string {
-  if (value < BASE36_LOW) return value.toString(36);
+  if (value < BASE36_LOW || !Number.isSafeInteger(value)) return value.toString(36);
   const high = Math.floor(value / BASE36_LOW);
   const low = value - high * BASE36_LOW;
   return base36(high) + low.toString(36).padStart(5, '0');

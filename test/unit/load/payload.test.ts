@@ -96,4 +96,10 @@ describe('base36', () => {
     values.push(1_763_768_701_123_456, Date.now() * 1000);
     for (const value of values) expect(base36(value)).toBe(value.toString(36));
   });
+
+  it('leaves what is not a safe non-negative integer to toString (no endless split)', () => {
+    for (const value of [-1, -(36 ** 6), 1.5, 36 ** 6 + 0.5, Number.NaN, Infinity, 2 ** 60]) {
+      expect(base36(value)).toBe(value.toString(36));
+    }
+  });
 });
