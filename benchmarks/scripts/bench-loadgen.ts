@@ -39,6 +39,10 @@ const CONNECTIONS = 64;
 const WARMUP_SECONDS = 1;
 /** Short runs before each measured one, for every tool alike (`--warmups`). */
 const WARMUPS = Number(flag('warmups') ?? 2);
+if (!Number.isInteger(WARMUPS) || WARMUPS < 0) {
+  process.stderr.write(`bench:loadgen: --warmups "${flag('warmups')}" is not valid: a whole number >= 0\n`);
+  process.exit(2);
+}
 /** autocannon ships no types; a variable specifier keeps tsc from looking for them. */
 const AUTOCANNON: string = 'autocannon';
 
