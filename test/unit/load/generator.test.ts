@@ -56,15 +56,19 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
     it('reports p50 within 1 ms of a server that answers after 20 ms', TIMING, async () => {
       const s = await server((r) => ({ body: cometbftOk(r.body), delayMs: 20 }));
       // Warm-up opens the few connections needed, so the window measures steady state.
+      // 80 tx/s, not 100: the server shares this process's event loop, and at 100 tx/s
+      // (10 ms apart) every reply fell due in the very loop turn that sent, and the server
+      // parsed, the request two after it, which added ~0.3 ms to the p50 on this 2-core VM.
+      // At 12.5 ms apart a reply is due 7.5 ms after a send, when the loop is idle.
       const result = await runLoad(
         options(s.url, {
-          shape: { kind: 'fixed', rate: 100 },
+          shape: { kind: 'fixed', rate: 80 },
           durationMs: 1500,
           warmupMs: 500,
           connectionsPerEndpoint: 4,
         }),
       );
-      expect(result.outcomes.ok).toBe(150);
+      expect(result.outcomes.ok).toBe(120);
       expect(Math.abs(result.latency.ack.corrected.p50 - 20)).toBeLessThanOrEqual(1);
       expect(Math.abs(result.latency.ack.uncorrected.p50 - 20)).toBeLessThanOrEqual(1);
       expect(result.latency.ack.corrected.min).toBeGreaterThanOrEqual(19.9);
