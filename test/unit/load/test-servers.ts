@@ -4,6 +4,7 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 
 export interface ReplyPlan {
@@ -121,6 +122,70 @@ export async function startCountingServer(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * The latency a bare client measures against `url`: the reference a timing test holds the
+ * generator to. It sends `count` CometBFT requests, `rate` per second evenly over
+ * `connections` keep-alive sockets (one request in flight on each), each written at its due
+ * time (timer, then setImmediate until due), and times each from just before its `write`
+ * to the first bytes of its reply. No payload building, no HTTP client, no histograms:
+ * what is left is this machine's own cost of a loopback exchange with the server, which
+ * the generator cannot avoid either. Returns the median, in ms.
+ */
+export async function bareClientP50(
+  url: string,
+  options: { rate: number; count: number; connections: number },
+): Promise<number> {
+  const { hostname, port } = new URL(url);
+  const tx = Buffer.alloc(256, 0x61).toString('base64');
+  const body = `{"jsonrpc":"2.0","id":1,"method":"broadcast_tx_async","params":{"tx":"${tx}"}}`;
+  const request =
+    `POST / HTTP/1.1\r\nhost: ${hostname}:${port}\r\ncontent-type: application/json\r\n` +
+    `content-length: ${body.length}\r\n\r\n${body}`;
+  const sockets = await Promise.all(
+    Array.from(
+      { length: options.connections },
+      () =>
+        new Promise<Socket>((resolve, reject) => {
+          const socket = connect(Number(port), hostname, () => resolve(socket));
+          socket.setNoDelay(true);
+          socket.once('error', reject);
+        }),
+    ),
+  );
+  const latencies: number[] = [];
+  const sentAt = sockets.map(() => -1);
+  const replied: (() => void)[] = [];
+  sockets.forEach((socket, i) =>
+    socket.on('data', () => {
+      // One small reply per request; a reply split over two reads counts once.
+      if ((sentAt[i] as number) < 0) return;
+      latencies.push(performance.now() - (sentAt[i] as number));
+      sentAt[i] = -1;
+      replied.shift()?.();
+    }),
+  );
+  const intervalMs = 1000 / options.rate;
+  const start = performance.now() + 5;
+  const pending: Promise<void>[] = [];
+  try {
+    for (let k = 0; k < options.count; k++) {
+      const due = start + k * intervalMs;
+      const coarse = due - performance.now() - 2;
+      if (coarse > 0) await new Promise((resolve) => setTimeout(resolve, coarse));
+      while (performance.now() < due) await new Promise((resolve) => setImmediate(resolve));
+      const i = k % sockets.length;
+      pending.push(new Promise<void>((resolve) => replied.push(resolve)));
+      sentAt[i] = performance.now();
+      (sockets[i] as Socket).write(request, 'latin1');
+    }
+    await Promise.all(pending);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+  latencies.sort((a, b) => a - b);
+  return latencies[Math.floor(latencies.length / 2)] as number;
 }
 
 /** A CometBFT-style reply to broadcast_tx_async/sync for the JSON-RPC request `body`. */
