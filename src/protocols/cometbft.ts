@@ -19,7 +19,24 @@ function codeOf(value: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * The exact bytes CometBFT (and the reference node) send for an accepted async/sync
+ * broadcast: `{"jsonrpc":"2.0","id":N,"result":{"code":0,"data":"…","log":"…","codespace":"…","hash":"…"}}`,
+ * strings without escapes or control characters. Such a body is valid JSON whose only
+ * reading is "ok", so it skips JSON.parse (about 2 % of the generator's CPU at 5,000 tx/s);
+ * any other body, even one that differs only in spacing or key order, takes the full path.
+ */
+const ACCEPTED_REPLY =
+  /^\{"jsonrpc":"2\.0","id":-?(?:0|[1-9]\d{0,15}),"result":\{"code":0,"data":"[ !#-[\]-\uffff]*","log":"[ !#-[\]-\uffff]*","codespace":"[ !#-[\]-\uffff]*","hash":"[0-9A-Fa-f]*"\}\}$/;
+const OK: ReplyOutcome = Object.freeze({ kind: 'ok' });
+
 export function parseCometbftReply(statusCode: number, body: string, mode: BroadcastMode): ReplyOutcome {
+  if (mode !== 'commit' && statusCode === 200 && ACCEPTED_REPLY.test(body)) return OK;
+  return parseCometbftReplyJson(statusCode, body, mode);
+}
+
+/** `parseCometbftReply` without the fast path: every body through JSON.parse. */
+export function parseCometbftReplyJson(statusCode: number, body: string, mode: BroadcastMode): ReplyOutcome {
   const json = parseJson(body);
   if (json === undefined || json === null || typeof json !== 'object') {
     return statusCode >= 200 && statusCode < 300

@@ -4,6 +4,7 @@ import {
   committedHashes,
   createCometbftProtocol,
   parseCometbftReply,
+  parseCometbftReplyJson,
   websocketUrlFor,
 } from '../../../src/protocols/cometbft.js';
 import { createEtcdProtocol, parseEtcdReply } from '../../../src/protocols/etcd.js';
@@ -49,6 +50,44 @@ describe('cometbft', () => {
     [200, '{"jsonrpc":"2.0","id":1,"result":{"data":""}}', { kind: 'badResponse' }],
   ])('classifies HTTP %i %s', (status, body, expected) => {
     expect(parseCometbftReply(status, body, 'async')).toEqual(expected);
+  });
+
+  it('classifies the canonical accepted reply as ok, exactly as the full JSON parse does', () => {
+    const accepted =
+      '{"jsonrpc":"2.0","id":42,"result":{"code":0,"data":"","log":"","codespace":"","hash":"9F86D081884C7D65"}}';
+    expect(parseCometbftReply(200, accepted, 'async')).toEqual({ kind: 'ok' });
+    expect(parseCometbftReply(200, accepted, 'sync')).toEqual({ kind: 'ok' });
+    // Near misses of the fast path's shape (each field mostly canonical, so that most
+    // bodies differ in one or two places): each must get what JSON.parse makes of it.
+    const mostly = <T>(canonical: T, other: fc.Arbitrary<T>): fc.Arbitrary<T> =>
+      fc.oneof({ arbitrary: fc.constant(canonical), weight: 3 }, { arbitrary: other, weight: 1 });
+    const part = fc.oneof(
+      fc.constantFrom('', '0', '1', '-1', '"', '\\', '\\"', '\u0001', '\n', 'é', 'AB', ' ', '}', ',', ':'),
+      fc.string({ maxLength: 6 }),
+      fc.string({ unit: 'binary', maxLength: 4 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.record({
+          id: mostly('7', fc.oneof(fc.integer().map(String), part)),
+          code: mostly('0', fc.oneof(fc.constantFrom('1', '00', '0.0', '-0', '"0"', '0 '), part)),
+          data: mostly('', part),
+          log: mostly('', part),
+          codespace: mostly('', part),
+          hash: mostly('9F86D0', part),
+          tail: mostly('}}', fc.constantFrom('}} ', '}}}', '},"error":null}', '}', '},"error":{"code":1}}')),
+          status: mostly(200, fc.constantFrom(201, 400, 500)),
+          mode: mostly('async', fc.constantFrom('sync', 'commit')) as fc.Arbitrary<
+            'async' | 'sync' | 'commit'
+          >,
+        }),
+        ({ id, code, data, log, codespace, hash, tail, status, mode }) => {
+          const body = `{"jsonrpc":"2.0","id":${id},"result":{"code":${code},"data":"${data}","log":"${log}","codespace":"${codespace}","hash":"${hash}"${tail}`;
+          expect(parseCometbftReply(status, body, mode)).toEqual(parseCometbftReplyJson(status, body, mode));
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 
   it('broadcast_tx_commit: ok means committed; check_tx or tx_result codes reject', () => {
