@@ -229,6 +229,13 @@ export class ResponseParser {
           this.head = head;
           this.bodyBytes = 0;
           if (head.length === CHUNKED) {
+            // Fast path: the whole body is in this chunk, in its plainest form.
+            const body = this.plainChunkedBody(chunk, pos, end);
+            if (body !== undefined) {
+              pos = this.plainChunkedEnd;
+              this.complete(body);
+              break;
+            }
             this.state = State.ChunkSize;
             this.line = '';
           } else if (head.length === UNTIL_CLOSE) {
@@ -337,6 +344,61 @@ export class ResponseParser {
       return true;
     }
     return this.idle || this.state === State.Done;
+  }
+
+  /** Where the body `plainChunkedBody` returned ends (just past its last CRLF). */
+  private plainChunkedEnd = 0;
+
+  /**
+   * A chunked body that lies whole in chunk[pos, end) in its plainest form, as servers
+   * send small replies (Node's own http among them): each size in hex digits straight
+   * followed by CRLF, no extensions, no trailers. Returns the body (its end in
+   * `plainChunkedEnd`), or undefined having consumed nothing: the chunk states then parse
+   * it, including every form this skips and every error.
+   */
+  private plainChunkedBody(chunk: Buffer, pos: number, end: number): string | undefined {
+    let p = pos;
+    let from = -1;
+    let to = -1;
+    let parts: Buffer[] | undefined;
+    let total = 0;
+    for (;;) {
+      let size = 0;
+      const digitsStart = p;
+      while (p < end) {
+        const c = chunk[p] as number;
+        const v =
+          c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+        if (v < 0) break;
+        size = size * 16 + v;
+        p++;
+      }
+      const digits = p - digitsStart;
+      if (digits === 0 || digits > 8 || p + 2 > end || chunk[p] !== 13 || chunk[p + 1] !== 10)
+        return undefined;
+      p += 2;
+      if (size === 0) {
+        // The last chunk, then no trailer: CRLF at once.
+        if (p + 2 > end || chunk[p] !== 13 || chunk[p + 1] !== 10) return undefined;
+        p += 2;
+        break;
+      }
+      total += size;
+      if (total > MAX_BODY_BYTES || p + size + 2 > end) return undefined;
+      if (chunk[p + size] !== 13 || chunk[p + size + 1] !== 10) return undefined;
+      if (from < 0) {
+        from = p;
+        to = p + size;
+      } else {
+        parts ??= [chunk.subarray(from, to)];
+        parts.push(chunk.subarray(p, p + size));
+      }
+      p += size + 2;
+    }
+    this.plainChunkedEnd = p;
+    if (from < 0) return '';
+    // Several chunks are joined before decoding: a UTF-8 sequence may straddle two.
+    return parts === undefined ? chunk.toString('utf8', from, to) : Buffer.concat(parts).toString('utf8');
   }
 
   /** The head in chunk[from, to): from the one-entry cache when the bytes are the same. */

@@ -129,6 +129,10 @@ describe('http1 parser: examples', () => {
     ['chunk size without CR', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nab\r\n0\r\n\r\n'],
     ['chunk data without CRLF', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n'],
     ['huge chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffff\r\n'],
+    [
+      'a chunk size of 9 hex digits (leading zeros), whole in one read',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n000000001\r\nx\r\n0\r\n\r\n',
+    ],
     ['body over the limit', 'HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n'],
   ])('fails on %s', (_name, text) => {
     const result = parse([bytes(text)]);
