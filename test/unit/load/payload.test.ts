@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { base36, parseTransaction, TransactionFactory, txHash } from '../../../src/load/payload.js';
 import { formatError } from '../../../src/common/errors.js';
 import { validateLoadOptions } from '../../../src/load/validate.js';
@@ -36,6 +37,29 @@ describe('TransactionFactory', () => {
     const short = Buffer.from(factory.make(1, 1).bytes);
     expect(long.length).toBe(100);
     expect(short.toString('latin1')).toMatch(/^1=r\.1\.x+$/);
+  });
+
+  it('base64 is exactly the encoding of the bytes, for any size, run id and sequence of sends', () => {
+    // The filler's encoding is made once per split point and appended: it must match a
+    // full encode whatever the header length does (grows, shrinks, sizes below it).
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 200 }),
+        fc.string({ maxLength: 40 }),
+        fc.array(fc.tuple(fc.nat(), fc.oneof(fc.nat(), fc.constant(1_763_768_701_123_456))), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        (size, runId, sends) => {
+          const factory = new TransactionFactory(size, runId);
+          for (const [seq, micros] of sends) {
+            const tx = factory.make(seq, micros);
+            expect(tx.base64).toBe(tx.bytes.toString('base64'));
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it('hashes like CometBFT: uppercase hex SHA-256', () => {
