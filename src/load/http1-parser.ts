@@ -198,27 +198,23 @@ export class ResponseParser {
     return this.state === State.Head && this.pending === undefined;
   }
 
-  /**
-   * Feeds the next bytes: `input[0, length)` (all of it by default; a length saves the
-   * caller a subarray per read). Returns false on a protocol error.
-   */
-  execute(input: Buffer, length = input.length): boolean {
+  /** Feeds the next bytes. Returns false on a protocol error. */
+  execute(input: Buffer): boolean {
     const chunk = input;
     let pos = 0;
-    const end = length;
+    const end = chunk.length;
     while (pos < end) {
       switch (this.state) {
         case State.Head: {
           if (this.pending !== undefined) {
-            const joined = Buffer.concat([this.pending, chunk.subarray(pos, end)]);
+            const joined = Buffer.concat([this.pending, chunk.subarray(pos)]);
             this.pending = undefined;
             return this.execute(joined);
           }
-          let at = chunk.indexOf(HEAD_END, pos);
-          if (at + 4 > end) at = -1;
+          const at = chunk.indexOf(HEAD_END, pos);
           if (at < 0) {
             if (end - pos > MAX_HEAD_BYTES || !startsLikeStatusLine(chunk, pos, end)) return this.fail();
-            this.pending = Buffer.from(chunk.subarray(pos, end));
+            this.pending = Buffer.from(chunk.subarray(pos));
             return true;
           }
           if (at - pos > MAX_HEAD_BYTES) return this.fail();
@@ -262,8 +258,7 @@ export class ResponseParser {
         }
         case State.ChunkSize:
         case State.Trailer: {
-          let newline = chunk.indexOf(10, pos);
-          if (newline >= end) newline = -1;
+          const newline = chunk.indexOf(10, pos);
           const stop = newline < 0 ? end : newline;
           this.line += chunk.toString('latin1', pos, stop);
           if (this.line.length > MAX_LINE_BYTES) return this.fail();

@@ -169,7 +169,7 @@ class RawConnection {
 
   private onData(buffer: Buffer, bytes: number): void {
     if (this.socket.destroyed) return;
-    if (!this.parser.execute(buffer, bytes)) {
+    if (!this.parser.execute(buffer.subarray(0, bytes))) {
       // Not HTTP: the request it answers is a bad response; the rest go with the connection.
       const request = this.inFlight.shift();
       if (request !== undefined && !request.done) {
