@@ -23,8 +23,9 @@ export class TransactionFactory {
   private readonly buffer: Buffer;
   private readonly runIdPart: string;
   private lastHeaderLength = 0;
-  /** base64 of buffer[from..] for a few `from`, while those bytes are all filler. */
-  private readonly fillerTails = new Map<number, string>();
+  /** base64 of buffer[fillerFrom..], all filler: made again only when the split point moves. */
+  private fillerFrom = -1;
+  private fillerText = '';
 
   constructor(
     private readonly sizeBytes: number,
@@ -45,8 +46,8 @@ export class TransactionFactory {
     this.lastHeaderLength = written;
     // Past the header the bytes are all filler, so base64 (3 bytes to 4 characters, each
     // group on its own) encodes only the header, up to a multiple of 3, and appends the
-    // filler's encoding, made once per split point: a ~30-byte encode and no new ~700-char
-    // string per tx at 512 bytes.
+    // filler's encoding, made again only when that split point moves (the header grows a
+    // digit now and then): a ~30-byte encode, not a new ~700-char string per tx at 512 bytes.
     const split = Math.min(this.sizeBytes, Math.ceil(written / 3) * 3);
     return {
       bytes: this.buffer,
@@ -54,15 +55,13 @@ export class TransactionFactory {
     };
   }
 
-  /** The base64 of the filler from `from` (a multiple of 3) to the end; a few kept. */
+  /** The base64 of the filler from `from` (a multiple of 3) to the end. */
   private fillerBase64(from: number): string {
-    let text = this.fillerTails.get(from);
-    if (text === undefined) {
-      if (this.fillerTails.size >= 4) this.fillerTails.clear();
-      text = this.buffer.toString('base64', from);
-      this.fillerTails.set(from, text);
+    if (from !== this.fillerFrom) {
+      this.fillerText = this.buffer.toString('base64', from);
+      this.fillerFrom = from;
     }
-    return text;
+    return this.fillerText;
   }
 }
 
