@@ -3,6 +3,9 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeHistogram,
   encodeHistogram,
+  figuresOf,
+  libraryFigures,
+  newCompactHistogram,
   newLatencyHistogram,
   recordMicros,
   summarize,
@@ -46,6 +49,62 @@ describe('HDR histograms', () => {
       ),
       { numRuns: 30 },
     );
+  });
+});
+
+describe('one-pass summary figures', () => {
+  // Values over several scales (µs to hours, beyond the histogram's initial range so it
+  // resizes), each recorded a random number of times.
+  const weighted = fc.array(
+    fc.record({
+      value: fc.oneof(
+        fc.integer({ min: 0, max: 2_000 }),
+        fc.integer({ min: 0, max: 5_000_000 }),
+        fc.integer({ min: 0, max: 8_000_000_000 }),
+      ),
+      times: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 100_000 })),
+    }),
+    { minLength: 1, maxLength: 200 },
+  );
+
+  it("equal the library's mean, stdDeviation and getValueAtPercentile to the bit", () => {
+    fc.assert(
+      fc.property(weighted, fc.boolean(), fc.boolean(), (values, compact, decoded) => {
+        const built = compact ? newCompactHistogram() : newLatencyHistogram();
+        for (const { value, times } of values) built.recordValueWithCount(value, times);
+        const h = decoded ? decodeHistogram(encodeHistogram(built)) : built;
+        const ours = figuresOf(h);
+        const library = libraryFigures(h);
+        expect(ours).toBeDefined();
+        expect(ours?.mean).toBe(library.mean);
+        expect(ours?.stddev).toBe(library.stddev);
+        expect(ours?.at).toEqual(library.at);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('round the count at a percentile as the library does (99.9 % of 1,000 is 999.0000000000001 in floating point)', () => {
+    const h = newLatencyHistogram();
+    for (let v = 1; v <= 1000; v++) recordMicros(h, v); // each value its own bucket
+    expect(figuresOf(h)?.at).toEqual(libraryFigures(h).at);
+    expect(figuresOf(h)?.at[3]).toBe(999);
+  });
+
+  it('are undefined for an empty histogram, and its summary is all zeros', () => {
+    const h = newLatencyHistogram();
+    expect(figuresOf(h)).toBeUndefined();
+    expect(summarize(h)).toEqual({
+      count: 0,
+      mean: 0,
+      stddev: 0,
+      min: 0,
+      p50: 0,
+      p90: 0,
+      p99: 0,
+      p999: 0,
+      max: 0,
+    });
   });
 });
 
