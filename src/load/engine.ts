@@ -59,13 +59,26 @@ export interface ShardSettings {
   readonly shardCount: number;
 }
 
-export interface ShardResult {
-  readonly recorder: RecorderState;
+interface ShardEnd {
   readonly interrupted: boolean;
   /** Commit confirmation fell back to polling (no event stream). */
   readonly commitPolling: boolean;
   /** When interrupted: the schedule time (ms) at which sending stopped. */
   readonly stoppedAtMs?: number;
+}
+
+/** What `Shard.run` returns: the shard's own recorder, used as is when the run has one shard. */
+export interface ShardRun extends ShardEnd {
+  readonly recorder: Recorder;
+}
+
+/** What a worker thread posts back: the same, with the recorder as plain data. */
+export interface ShardResult extends ShardEnd {
+  readonly recorder: RecorderState;
+}
+
+export function toShardResult(run: ShardRun): ShardResult {
+  return { ...run, recorder: run.recorder.toState() };
 }
 
 /** Below this interval between a shard's sends, the loop sleeps in timer ticks instead of spinning. */
@@ -243,7 +256,7 @@ export class Shard {
       onProgress?: (p: LoadProgress) => void;
       stopRequested?: () => boolean;
     } = {},
-  ): Promise<ShardResult> {
+  ): Promise<ShardRun> {
     this.clockOriginPerf = performance.now() - Number(process.hrtime.bigint() - startHrNs) / 1e6;
     this.epochOriginMs = startEpochMs;
     const { schedule, endSeq } = this.plan;
@@ -303,7 +316,7 @@ export class Shard {
     control.onProgress?.(this.progress(this.now()));
     await this.close();
     return {
-      recorder: this.recorder.toState(),
+      recorder: this.recorder,
       interrupted,
       commitPolling: this.commitPolling,
       ...(stoppedAtMs === undefined ? {} : { stoppedAtMs }),

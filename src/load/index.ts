@@ -12,7 +12,7 @@ import type { Endpoint } from '../testbed/testbed.js';
 import { Recorder } from '../measure/recorder.js';
 import { summarize } from '../measure/histogram.js';
 import { Shard } from './engine.js';
-import type { ShardResult, ShardSettings } from './engine.js';
+import type { ShardResult, ShardRun, ShardSettings } from './engine.js';
 import { planSchedule } from './schedule.js';
 import type { SchedulePlan } from './schedule.js';
 import { validateLoadOptions } from './validate.js';
@@ -122,7 +122,7 @@ interface RunControl {
   readonly onProgress?: (progress: LoadProgress) => void;
 }
 
-async function runInThisThread(options: LoadOptions, control: RunControl): Promise<ShardResult[]> {
+async function runInThisThread(options: LoadOptions, control: RunControl): Promise<ShardRun> {
   const shard = new Shard(shardSettings(options, 0, 1));
   await shard.prepare();
   const startHrNs = process.hrtime.bigint() + BigInt(START_DELAY_MS * 1e6);
@@ -131,7 +131,7 @@ async function runInThisThread(options: LoadOptions, control: RunControl): Promi
     ...(control.signal ? { signal: control.signal } : {}),
     ...(control.onProgress ? { onProgress: control.onProgress } : {}),
   });
-  return [result];
+  return result;
 }
 
 async function runInWorkers(
@@ -232,12 +232,21 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   };
-  const results =
-    workers <= 1 ? await runInThisThread(options, control) : await runInWorkers(options, workers, control);
-  const recorder = Recorder.fromStates(
-    options.endpoints.map((e) => e.nodeId),
-    results.map((r) => r.recorder),
-  );
+  let results: readonly (ShardRun | ShardResult)[];
+  let recorder: Recorder;
+  if (workers <= 1) {
+    // One shard: its recorder is the run's (no encoding and decoding of every histogram).
+    const run = await runInThisThread(options, control);
+    results = [run];
+    recorder = run.recorder;
+  } else {
+    const shards = await runInWorkers(options, workers, control);
+    results = shards;
+    recorder = Recorder.fromStates(
+      options.endpoints.map((e) => e.nodeId),
+      shards.map((r) => r.recorder),
+    );
+  }
   const interrupted = results.some((r) => r.interrupted);
   return buildLoadResult(options, plan, recorder, {
     startedAt,

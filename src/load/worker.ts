@@ -6,7 +6,7 @@
  *   worker → {type:'done', result} or {type:'error', message}.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Shard } from './engine.js';
+import { Shard, toShardResult } from './engine.js';
 import type { ShardSettings } from './engine.js';
 
 if (!parentPort) throw new Error('worker.ts must run in a worker thread');
@@ -23,7 +23,7 @@ port.on('message', (message: { type: string; startHrNs?: string; startEpochMs?: 
         onProgress: (progress) => port.postMessage({ type: 'progress', progress }),
       })
       .then((result) => {
-        port.postMessage({ type: 'done', result });
+        port.postMessage({ type: 'done', result: toShardResult(result) });
         port.close();
       })
       .catch((error: unknown) => port.postMessage({ type: 'error', message: (error as Error).message }));
