@@ -181,9 +181,8 @@ export class Shard {
   /** The next sequence number this shard sends, and its intended time (Infinity past the end). */
   private nextSeq = 0;
   private nextIntendedMs = Infinity;
-  /** True while the schedule runs (sends may go out from reply callbacks too). */
-  private sending = false;
   private inSendDue = false;
+  /** Set while the schedule runs (sends may go out from reply callbacks too): true once the run should stop. */
   private stopped: (() => boolean) | undefined;
   private epochOriginMs = 0;
   // Progress counters (all phases).
@@ -273,7 +272,6 @@ export class Shard {
     if (untilStart > 0) await sleep(untilStart);
 
     this.stopped = stopped;
-    this.sending = true;
     while (this.nextSeq < endSeq) {
       if (stopped()) {
         interrupted = true;
@@ -293,7 +291,6 @@ export class Shard {
       await this.waitUntil(intended, intended - lastIntended);
       lastIntended = intended;
     }
-    this.sending = false;
     this.stopped = undefined;
 
     // Drain: every in-flight request ends (reply, error or timeout), every pending commit too.
@@ -353,9 +350,11 @@ export class Shard {
    */
   private pump(): void {
     // Not from inside sendDue (a transport may end a request as it is sent).
-    if (!this.sending || this.inSendDue || this.nextIntendedMs > this.now()) return;
-    if (this.stopped?.() === true) return; // the loop sees it too and ends the run
-    this.sendDue(this.now());
+    if (this.stopped === undefined || this.inSendDue) return;
+    const now = this.now();
+    if (this.nextIntendedMs > now) return;
+    if (this.stopped()) return; // the loop sees it too and ends the run
+    this.sendDue(now);
   }
 
   /**

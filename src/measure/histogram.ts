@@ -58,7 +58,6 @@ interface BucketAccess {
   readonly countsArrayLength: number;
   getCountAtIndex(index: number): number;
   valueFromIndex(index: number): number;
-  lowestEquivalentValue(value: number): number;
   medianEquivalentValue(value: number): number;
   highestEquivalentValue(value: number): number;
 }
@@ -68,11 +67,17 @@ function bucketAccess(histogram: LatencyHistogram): BucketAccess | undefined {
   return typeof h.countsArrayLength === 'number' &&
     typeof h.getCountAtIndex === 'function' &&
     typeof h.valueFromIndex === 'function' &&
-    typeof h.lowestEquivalentValue === 'function' &&
     typeof h.medianEquivalentValue === 'function' &&
     typeof h.highestEquivalentValue === 'function'
     ? (h as BucketAccess)
     : undefined;
+}
+
+export interface Figures {
+  readonly mean: number;
+  readonly stddev: number;
+  /** Values at PERCENTILES, in µs. */
+  readonly at: readonly number[];
 }
 
 /** The percentiles a summary reports (100 = max), ascending. */
@@ -120,13 +125,6 @@ function bucketFigures(h: BucketAccess, count: number): Figures {
   }
   while (at.length < targets.length) at.push(0);
   return { mean, stddev: Math.sqrt(deviations / count), at };
-}
-
-export interface Figures {
-  readonly mean: number;
-  readonly stddev: number;
-  /** Values at PERCENTILES, in µs. */
-  readonly at: readonly number[];
 }
 
 /** The same figures through the library's public API (for histograms without bucket access). */
