@@ -22,14 +22,60 @@
  * a 10 s run at 5,000 tx/s). `--warmups 1` gives the single-warm-up figures.
  * Figures go to benchmarks/results/loadgen-<timestamp>.json.
  *
- * Flags: --long, --seconds N (CPU runs, default 10), --repeat N (CPU rounds, default 3), --warmups N (default 2),
- *        --only cpu|rate|rss, --transport raw|undici (rate and rss runs; default: the generator's default)
+ * The load average is recorded before, during (every 5 s) and after each part, with each tool's
+ * spread across rounds; a ratio whose rounds straddle 1, whose sides' ranges overlap, or that was
+ * measured on a busy machine is reported as "inconclusive" (lib/verdict.ts).
+ *
+ * Flags: `npm run bench:loadgen -- --help`.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { COMMON_FLAGS, choiceFlag, flagsOrExit, numberFlag } from './lib/flags.js';
+import { LoadMonitor, judgeRatio, loadLine, spread, verdictLine, type LoadRecord } from './lib/verdict.js';
+
+const USAGE = {
+  name: 'bench:loadgen',
+  summary:
+    "The load generator's CPU per 1,000 tx next to autocannon and a bare socket loop, achieved rate,\n" +
+    'schedule lag and RSS growth, against a minimal JSON-RPC server on the other core.',
+  notes: ['Writes benchmarks/results/loadgen-<timestamp>.json.'],
+};
+const FLAGS = {
+  only: { type: 'string', valueName: 'cpu|rate|rss', description: 'run one part only (default: all three)' },
+  repeat: { type: 'string', valueName: 'N', default: '3', description: 'rounds of the CPU comparison' },
+  seconds: { type: 'string', valueName: 'N', default: '10', description: 'seconds of each measured CPU run' },
+  warmups: {
+    type: 'string',
+    valueName: 'N',
+    default: '2',
+    description: 'warm-up runs (1 s each) before every measurement, for every tool',
+  },
+  transport: {
+    type: 'string',
+    valueName: 'raw|undici',
+    description: "the generator's transport in the rate and rss parts (default: its default)",
+  },
+  long: { type: 'boolean', description: 'the 10-minute RSS run (default: 90 s)' },
+  ...COMMON_FLAGS,
+  // parent → child protocol
+  child: { type: 'boolean', hidden: true, description: 'run one measurement and print it as JSON' },
+  tool: { type: 'string', hidden: true, description: 'ours | autocannon | bare' },
+  url: { type: 'string', hidden: true, description: 'server URL' },
+  rate: { type: 'string', hidden: true, description: 'tx/s' },
+  rss: { type: 'boolean', hidden: true, description: 'sample RSS' },
+} as const;
+const options = flagsOrExit(USAGE, FLAGS, (values) => ({
+  ...values,
+  only: choiceFlag('only', values.only, ['cpu', 'rate', 'rss']),
+  repeat: numberFlag('repeat', values.repeat, { integer: true, min: 1 }),
+  seconds: numberFlag('seconds', values.seconds, { min: 1 }),
+  warmups: numberFlag('warmups', values.warmups, { integer: true, min: 0 }),
+  transport: choiceFlag('transport', values.transport, ['raw', 'undici']),
+  maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
+}));
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -38,11 +84,7 @@ const CONNECTIONS = 64;
 /** Each warm-up run (for every tool) lasts this long. */
 const WARMUP_SECONDS = 1;
 /** Short runs before each measured one, for every tool alike (`--warmups`). */
-const WARMUPS = Number(flag('warmups') ?? 2);
-if (!Number.isInteger(WARMUPS) || WARMUPS < 0) {
-  process.stderr.write(`bench:loadgen: --warmups "${flag('warmups')}" is not valid: a whole number >= 0\n`);
-  process.exit(2);
-}
+const WARMUPS = options.warmups;
 /** autocannon ships no types; a variable specifier keeps tsc from looking for them. */
 const AUTOCANNON: string = 'autocannon';
 
@@ -307,34 +349,23 @@ async function childAutocannon(url: string, rate: number, seconds: number): Prom
 
 // ---------------------------------------------------------------- parent mode
 
-function flag(name: string): string | undefined {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1] : undefined;
-}
-
 async function main(): Promise<void> {
-  if (process.argv.includes('--child')) {
-    const tool = flag('tool');
-    const url = flag('url') as string;
-    const rate = Number(flag('rate'));
-    const seconds = Number(flag('seconds'));
-    const transport = flag('transport') as 'raw' | 'undici' | undefined;
-    if (tool === 'autocannon') await childAutocannon(url, rate, seconds);
-    else if (tool === 'bare') await childBare(url, rate, seconds);
-    else await childOurs(url, rate, seconds, process.argv.includes('--rss'), transport);
+  if (options.child) {
+    const { tool, url, transport, seconds } = options;
+    const rate = Number(options.rate);
+    if (tool === 'autocannon') await childAutocannon(url as string, rate, seconds);
+    else if (tool === 'bare') await childBare(url as string, rate, seconds);
+    else await childOurs(url as string, rate, seconds, options.rss, transport);
     return;
   }
-  const long = process.argv.includes('--long');
-  const cpuSeconds = Number(flag('seconds') ?? 10);
-  const only = flag('only');
-  const repeat = Number(flag('repeat') ?? 3);
-  const rateTransport = flag('transport');
+  // Before anything runs: the load the machine had without this script.
+  const monitor = new LoadMonitor(options.maxLoad !== undefined ? { quietBelow: options.maxLoad } : {});
+  const { long, only, repeat, seconds: cpuSeconds, transport: rateTransport } = options;
   const figures: Record<string, unknown> = {
     tool: 'meshbench bench:loadgen',
     startedAt: new Date().toISOString(),
     node: process.version,
     taskset: TASKSET,
-    loadAverageAtStart: loadavg(),
     transactionSizeBytes: TX_SIZE,
     connections: CONNECTIONS,
     warmupRunsPerMeasurement: WARMUPS,
@@ -345,13 +376,6 @@ async function main(): Promise<void> {
   try {
     if (!only || only === 'cpu') {
       const cpu: Record<string, unknown>[] = [];
-      const median = (values: number[]) => {
-        const sorted = [...values].sort((x, y) => x - y);
-        const mid = Math.floor(sorted.length / 2);
-        return sorted.length % 2
-          ? (sorted[mid] as number)
-          : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-      };
       const ourArgs = (transport: string, rate: number) => [
         '--tool',
         'ours',
@@ -366,6 +390,7 @@ async function main(): Promise<void> {
       ];
       for (const rate of [5000, 20000]) {
         const rounds: Record<string, unknown>[] = [];
+        const window = monitor.window();
         for (let round = 0; round < repeat; round++) {
           const loadAverage = loadavg()[0] as number;
           const measured: Record<string, Record<string, number>> = {};
@@ -391,15 +416,15 @@ async function main(): Promise<void> {
                 : ourArgs(tool, rate),
             );
             const received = (await server.received()) - before - (figures.warmupSent ?? 0);
-            measured[tool] = tool === 'autocannon' ? figures : { ...figures, serverReceived: received };
-            if (tool === 'bare') measured[tool] = figures;
+            measured[tool] =
+              tool === 'autocannon' || tool === 'bare' ? figures : { ...figures, serverReceived: received };
           }
           const raw = measured.raw as Record<string, number>;
           const undici = measured.undici as Record<string, number>;
           const autocannon = measured.autocannon as Record<string, number>;
           const bare = measured.bare as Record<string, number>;
           log(
-            `cpu @ ${rate} tx/s round ${round + 1}/${repeat} (load average ${loadAverage.toFixed(1)}): ` +
+            `cpu @ ${rate} tx/s round ${round + 1}/${repeat} (load average ${loadAverage.toFixed(2)}): ` +
               `raw ${raw.cpuPer1000!.toFixed(1)}, undici ${undici.cpuPer1000!.toFixed(1)}, ` +
               `autocannon ${autocannon.cpuPer1000!.toFixed(1)}, bare-socket floor ${bare.cpuPer1000!.toFixed(1)} ms/1000 tx ` +
               `(sent ${raw.sent}/${undici.sent}/${autocannon.sent}; server got ${raw.serverReceived}/${undici.serverReceived})`,
@@ -414,29 +439,48 @@ async function main(): Promise<void> {
             bare,
           });
         }
+        const load = window.close();
         const per = (tool: string) =>
           rounds.map((r) => (r[tool] as Record<string, number>).cpuPer1000 as number);
-        const medians = {
-          raw: median(per('raw')),
-          undici: median(per('undici')),
-          autocannon: median(per('autocannon')),
-          bare: median(per('bare')),
+        const tools = ['raw', 'undici', 'autocannon', 'bare'] as const;
+        const cpuPer1000Ms = Object.fromEntries(tools.map((tool) => [tool, spread(per(tool))]));
+        const verdicts = {
+          raw: judgeRatio({
+            claim: `raw <= autocannon in CPU per 1,000 tx at ${rate} tx/s`,
+            numerator: per('raw'),
+            denominator: per('autocannon'),
+            target: 1,
+            load,
+          }),
+          undici: judgeRatio({
+            claim: `undici <= autocannon in CPU per 1,000 tx at ${rate} tx/s`,
+            numerator: per('undici'),
+            denominator: per('autocannon'),
+            target: 1,
+            load,
+          }),
         };
-        const ratios = rounds.map((r) => {
-          const of = (tool: string) => (r[tool] as Record<string, number>).cpuPer1000 as number;
-          return { raw: of('raw') / of('autocannon'), undici: of('undici') / of('autocannon') };
-        });
-        const ratioRaw = median(ratios.map((r) => r.raw));
-        const ratioUndici = median(ratios.map((r) => r.undici));
+        const ratio = (tool: string, to: string) => spread(per(tool).map((v, i) => v / per(to)[i]!));
+        const range = (tool: string) => {
+          const s = cpuPer1000Ms[tool]!;
+          return `${s.median.toFixed(1)} (${s.min.toFixed(1)}-${s.max.toFixed(1)})`;
+        };
         log(
-          `cpu @ ${rate} tx/s median of ${repeat}: raw ${medians.raw.toFixed(1)}, undici ${medians.undici.toFixed(1)}, ` +
-            `autocannon ${medians.autocannon.toFixed(1)}, bare-socket floor ${medians.bare.toFixed(1)} ms/1000 tx → ratio raw ${ratioRaw.toFixed(2)}, undici ${ratioUndici.toFixed(2)}`,
+          `cpu @ ${rate} tx/s, median (min-max) of ${repeat} rounds: raw ${range('raw')}, undici ${range('undici')}, ` +
+            `autocannon ${range('autocannon')}, bare-socket floor ${range('bare')} ms/1000 tx`,
         );
+        log(`  ${loadLine(load)}`);
+        for (const judgement of Object.values(verdicts)) log(`  ${verdictLine(judgement)}`);
         cpu.push({
           rate,
-          medianCpuPer1000Ms: medians,
-          medianRatioToAutocannon: { raw: ratioRaw, undici: ratioUndici },
-          pass: { raw: ratioRaw <= 1, undici: ratioUndici <= 1 },
+          /** Each tool's spread across rounds (ms of CPU per 1,000 tx). */
+          cpuPer1000Ms,
+          /** Per-round ratios, paired by round. */
+          ratioToAutocannon: { raw: ratio('raw', 'autocannon'), undici: ratio('undici', 'autocannon') },
+          ratioToBareFloor: { raw: ratio('raw', 'bare'), undici: ratio('undici', 'bare') },
+          /** pass | fail | inconclusive, with the reasons; never a verdict from a busy machine. */
+          verdict: verdicts,
+          loadAverage: load,
           rounds,
         });
       }
@@ -444,6 +488,7 @@ async function main(): Promise<void> {
     }
     if (!only || only === 'rate') {
       const rates: Record<string, unknown>[] = [];
+      const window = monitor.window();
       for (const rate of [100, 1000, 10000]) {
         const seconds = rate === 100 ? 10 : 5;
         const ours = await child([
@@ -463,13 +508,21 @@ async function main(): Promise<void> {
         );
         rates.push({ rate, ...ours, errorPct, pass: Math.abs(errorPct) <= 1 });
       }
-      figures.achievedRate = rates;
+      const load = window.close();
+      log(`  ${loadLine(load)}`);
+      // One run per rate: a pass or fail is a result only on a quiet machine.
+      const onQuiet = (pass: boolean) => (load.busy ? 'inconclusive' : pass ? 'pass' : 'fail');
+      figures.achievedRate = rates.map((r) => ({ ...r, verdict: onQuiet(r.pass as boolean) }));
       const at10k = rates.find((r) => r.rate === 10000) as Record<string, number> | undefined;
-      figures.scheduleLagAt10k = { p99Ms: at10k?.lagP99Ms, pass: (at10k?.lagP99Ms ?? Infinity) < 2 };
+      const lagPass = (at10k?.lagP99Ms ?? Infinity) < 2;
+      figures.scheduleLagAt10k = { p99Ms: at10k?.lagP99Ms, pass: lagPass, verdict: onQuiet(lagPass) };
+      figures.rateLoadAverage = load;
+      if (load.busy) log('  rate and lag: INCONCLUSIVE (measured on a busy machine)');
     }
     if (!only || only === 'rss') {
       const seconds = long ? 600 : 90;
       log(`rss: 2000 tx/s for ${seconds} s …`);
+      const window = monitor.window();
       const rss = await child([
         '--tool',
         'ours',
@@ -482,9 +535,11 @@ async function main(): Promise<void> {
         '--rss',
         ...(rateTransport ? ['--transport', rateTransport] : []),
       ]);
+      const load = window.close();
       log(
         `rss: ${rss.rssEarlyMb!.toFixed(1)} MB at ${rss.rssEarlyAtSecond} s, ${rss.rssEndMb!.toFixed(1)} MB at the end (growth ${rss.rssGrowthMb!.toFixed(1)} MB)`,
       );
+      log(`  ${loadLine(load)}`);
       // Memory is bounded by the in-flight cap; when the server falls behind, in-flight
       // (and with it RSS) grows up to that cap, which says nothing about leaks.
       const serverKeptUp = (rss.maxInFlight ?? Infinity) < 1000;
@@ -492,13 +547,24 @@ async function main(): Promise<void> {
         log(
           `rss: the server fell behind (peak in-flight ${rss.maxInFlight}); the growth figure is not a leak measure`,
         );
-      figures.rss = { long, ...rss, serverKeptUp, pass: serverKeptUp ? rss.rssGrowthMb! <= 50 : null };
+      const pass = serverKeptUp ? rss.rssGrowthMb! <= 50 : null;
+      figures.rss = {
+        long,
+        ...rss,
+        serverKeptUp,
+        pass,
+        verdict: pass === null || load.busy ? 'inconclusive' : pass ? 'pass' : 'fail',
+        loadAverage: load,
+      };
     }
   } finally {
     server.stop();
   }
   figures.endedAt = new Date().toISOString();
-  figures.loadAverageAtEnd = loadavg();
+  /** The whole run: before (nothing of ours running), every 5 s, after. */
+  const run: LoadRecord = monitor.stop();
+  figures.loadAverage = run;
+  log(loadLine(run));
   const dir = join(root, 'benchmarks', 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `loadgen-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

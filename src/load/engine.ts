@@ -193,7 +193,7 @@ export class Shard {
 
   constructor(private readonly settings: ShardSettings) {
     this.plan = planSchedule(settings.plan);
-    this.protocol = createProtocol(settings.protocol);
+    this.protocol = createProtocol(settings.protocol, settings.runId);
     this.recorder = new Recorder(settings.endpoints.map((e) => e.nodeId));
     this.txs = new TransactionFactory(settings.transactionSizeBytes, settings.runId);
     this.pick = createTargetPicker(settings.endpoints, settings.target);

@@ -64,7 +64,7 @@ export async function probeEndpoints(
           ? { kind: 'etcd' }
           : { kind: 'cometbft', broadcastMode: 'async' }
       : protocol;
-  const adapter = createProtocol(options);
+  const adapter = createProtocol(options, 'probe');
   const results = await Promise.allSettled(endpoints.map((endpoint) => adapter.probe(endpoint, timeoutMs)));
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) throw failure.reason;
@@ -257,6 +257,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   });
 }
 
+/** The key pattern the protocol's writes followed (etcd), as the result records it. */
+function keysOf(options: LoadOptions): Pick<LoadResult, 'keys'> {
+  const keys = createProtocol(options.protocol, options.runId).keys;
+  return keys ? { keys } : {};
+}
+
 /** Turns merged recorder state into the plain LoadResult. */
 export function buildLoadResult(
   options: LoadOptions,
@@ -316,6 +322,7 @@ export function buildLoadResult(
     perNode: recorder.perNode(confirming),
     timeSeries: recorder.timeSeries(confirming, Math.ceil(durationSecs)),
     interrupted: run.interrupted,
+    ...keysOf(options),
     excluded: { warmup: { ...recorder.excluded.warmup }, cooldown: { ...recorder.excluded.cooldown } },
     generator: {
       workers: run.workers,

@@ -4,13 +4,20 @@
  * `LoadResult` back: plain, serialisable data (no class instances).
  */
 import type { Endpoint } from '../testbed/testbed.js';
+import type { EtcdKeyPattern, EtcdKeysSummary } from '../protocols/etcd-keys.js';
 
 export type BroadcastMode = 'async' | 'sync' | 'commit';
 export type ConfirmMode = 'none' | 'commit';
 
 export type ProtocolOptions =
   | { readonly kind: 'cometbft'; readonly broadcastMode: BroadcastMode }
-  | { readonly kind: 'etcd'; readonly keyPrefix?: string }
+  | {
+      readonly kind: 'etcd';
+      /** Default `meshbench/`. */
+      readonly keyPrefix?: string;
+      /** Which key each put writes; default `unique` (per run, level and send). */
+      readonly keys?: EtcdKeyPattern;
+    }
   | {
       readonly kind: 'http';
       readonly method: string;
@@ -174,6 +181,8 @@ export interface LoadResult {
   readonly timeSeries: readonly SecondSample[];
   /** True when the run was stopped early (Ctrl-C / abort); figures cover what ran. */
   readonly interrupted: boolean;
+  /** Key-value protocols (etcd): the key pattern the puts followed, every default filled in. */
+  readonly keys?: EtcdKeysSummary;
   /** Extension: what the warm-up and cool-down windows saw (excluded from every figure above). */
   readonly excluded?: {
     readonly warmup: {

@@ -4,6 +4,7 @@
  */
 import { MeshbenchError } from '../common/errors.js';
 import { PROTOCOL_KINDS } from '../protocols/protocol.js';
+import { checkEtcdKeyPattern } from '../protocols/etcd-keys.js';
 import { MAX_TRANSACTION_SIZE_BYTES } from './payload.js';
 import { createTargetPicker } from './targets.js';
 import type { LoadOptions } from './types.js';
@@ -70,6 +71,13 @@ export function validateLoadOptions(options: LoadOptions): void {
     throw bad('no endpoints given', 'pass at least one, e.g. --endpoints http://127.0.0.1:26657');
   for (const endpoint of options.endpoints) checkEndpointUrl(endpoint.rpcUrl);
   checkProtocolKind(options.protocol.kind);
+  if (options.protocol.kind === 'etcd') {
+    const problem = checkEtcdKeyPattern(options.protocol.keys, options.protocol.keyPrefix);
+    if (problem) {
+      const name = problem.setting === 'pattern' ? 'key pattern' : `key ${problem.setting}`;
+      throw bad(`etcd ${name} ${JSON.stringify(problem.value)} is not allowed`, `use ${problem.rule}`);
+    }
+  }
   if (
     options.protocol.kind === 'cometbft' &&
     !['async', 'sync', 'commit'].includes(options.protocol.broadcastMode)

@@ -1,7 +1,11 @@
 /**
  * etcd v3 through its JSON gateway: `POST /v3/kv/put {"key": b64, "value": b64}`.
+ * The value is the transaction (its size is --transaction-size); the key follows the
+ * key pattern (etcd-keys.ts: by default unique per run, level and send).
  * The gateway answers errors as `{"error"|"message": …, "code": <grpc code>}` with a non-2xx status.
  */
+import { etcdKeyMaker, summarizeEtcdKeys } from './etcd-keys.js';
+import type { EtcdKeyPattern } from './etcd-keys.js';
 import type { Protocol, ReplyOutcome } from './protocol.js';
 import { joinUrl, parseJson, probeRequest } from './protocol.js';
 
@@ -24,13 +28,23 @@ export function parseEtcdReply(statusCode: number, body: string): ReplyOutcome {
   return { kind: 'ok' };
 }
 
-export function createEtcdProtocol(keyPrefix = 'meshbench/'): Protocol {
-  const keyPrefixBytes = Buffer.from(keyPrefix, 'utf8');
+export interface EtcdProtocolOptions {
+  /** Default `meshbench/`. */
+  readonly keyPrefix?: string;
+  /** Default `unique`. */
+  readonly keys?: EtcdKeyPattern;
+}
+
+/** `runId` is part of every unique key and seeds the random key choices. */
+export function createEtcdProtocol(options: EtcdProtocolOptions, runId: string): Protocol {
+  const keys = summarizeEtcdKeys(options.keys, options.keyPrefix, runId);
+  const keyOf = etcdKeyMaker(keys, runId);
   return {
     kind: 'etcd',
     request: { method: 'POST', path: '/v3/kv/put', headers: JSON_HEADERS, asciiBodies: true },
+    keys,
     body: (tx, seq) => {
-      const key = Buffer.concat([keyPrefixBytes, Buffer.from(String(seq), 'latin1')]).toString('base64');
+      const key = Buffer.from(keyOf(seq), 'utf8').toString('base64');
       return `{"key":"${key}","value":"${tx.base64}"}`;
     },
     parseReply: parseEtcdReply,

@@ -8,6 +8,7 @@ import { MeshbenchError } from '../common/errors.js';
 import type { Endpoint } from '../testbed/testbed.js';
 import type { Transaction } from '../load/payload.js';
 import type { ProtocolOptions } from '../load/types.js';
+import type { EtcdKeysSummary } from './etcd-keys.js';
 
 export type ProtocolKind = ProtocolOptions['kind'];
 export const PROTOCOL_KINDS: readonly ProtocolKind[] = ['cometbft', 'etcd', 'http'];
@@ -50,6 +51,8 @@ export interface Protocol {
   readonly request: RequestTemplate;
   /** The request body for one transaction. */
   body(tx: Transaction, seq: number): string;
+  /** Key-value protocols (etcd): which keys the puts write, every default filled in. */
+  readonly keys?: EtcdKeysSummary;
   /** Classifies a reply. `body` is the whole reply body as text. */
   parseReply(statusCode: number, body: string): ReplyOutcome;
   /** Throws MeshbenchError('ENDPOINT_UNREACHABLE') unless the endpoint answers its health check. */

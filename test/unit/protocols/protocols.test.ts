@@ -139,10 +139,12 @@ describe('cometbft', () => {
 });
 
 describe('etcd', () => {
-  it('puts base64 key and value', () => {
-    const body = JSON.parse(createEtcdProtocol('k/').body(tx, 12)) as { key: string; value: string };
-    expect(Buffer.from(body.key, 'base64').toString()).toBe('k/12');
+  it('puts base64 key and value; the default key is <prefix><run id>/<seq base36>', () => {
+    const protocol = createEtcdProtocol({ keyPrefix: 'k/' }, 'run-1');
+    const body = JSON.parse(protocol.body(tx, 12)) as { key: string; value: string };
+    expect(Buffer.from(body.key, 'base64').toString()).toBe('k/run-1/c');
     expect(body.value).toBe(tx.base64);
+    expect(protocol.keys).toEqual({ pattern: 'unique', prefix: 'k/', runKeyPrefix: 'k/run-1/' });
   });
   it.each([
     [200, '{"header":{"revision":"2"}}', { kind: 'ok' }],
@@ -190,7 +192,11 @@ describe('asciiBodies (the raw transport takes the string length as the byte len
   it.each([
     ['cometbft async', createCometbftProtocol('async')],
     ['cometbft commit', createCometbftProtocol('commit')],
-    ['etcd with a non-ASCII key prefix', createEtcdProtocol('clé/ключ/')],
+    ['etcd with a non-ASCII key prefix', createEtcdProtocol({ keyPrefix: 'clé/ключ/' }, 'r')],
+    [
+      'etcd zipfian with a non-ASCII key prefix',
+      createEtcdProtocol({ keyPrefix: 'ключ/', keys: { kind: 'zipfian', keySpace: 1000 } }, 'r'),
+    ],
   ])('%s: every body is ASCII, whatever the tx bytes and sequence number', (_name, protocol) => {
     expect(protocol.request.asciiBodies).toBe(true);
     fc.assert(
