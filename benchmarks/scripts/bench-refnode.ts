@@ -9,8 +9,13 @@
  * Runs against 4 local processes and, when the image exists and compose/docker-compose.yml is
  * there (`npm run build && npm run images`), against the 4-node compose network too.
  *
+ * Each phase runs `--repeat N` times (default 2); the record keeps every round, each figure's
+ * spread across rounds, and the load average before, during (every 5 s) and after each
+ * network's phases. A rate counts as sustained only when every round sustained it on a quiet
+ * machine; mixed rounds or a busy machine make it "inconclusive" (lib/verdict.ts).
+ *
  * Usage: npm run bench:refnode [-- --peak-rates 5000,7500,10000 --seconds 15 --no-docker --no-local]
- * Writes benchmarks/results/refnode-<timestamp>.json.
+ * (`-- --help` lists every flag). Writes benchmarks/results/refnode-<timestamp>.json.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,33 +23,91 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { Agent, request } from 'undici';
 import YAML from 'yaml';
 import WebSocket from 'ws';
+import { COMMON_FLAGS, choiceFlag, flagsOrExit, numberFlag, numberListFlag } from './lib/flags.js';
+import {
+  LoadMonitor,
+  judgeThreshold,
+  loadLine,
+  spread,
+  verdictLine,
+  type LoadRecord,
+} from './lib/verdict.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const { values: args } = parseArgs({
-  options: {
-    /** Offered rates of the peak sweep. */
-    'peak-rates': { type: 'string', default: '5000,7500,10000' },
-    'latency-rate': { type: 'string', default: '1000' },
-    seconds: { type: 'string', default: '15' },
-    'tx-bytes': { type: 'string', default: '512' },
-    'no-docker': { type: 'boolean', default: false },
-    'no-local': { type: 'boolean', default: false },
-    fsync: { type: 'string', default: 'true' },
-    /** Txs per JSON-RPC batch POST in the peak phase (1 = one URI GET per tx). */
-    batch: { type: 'string', default: '20' },
+const USAGE = {
+  name: 'bench:refnode',
+  summary:
+    "The reference node's committed throughput (peak sweep) and submit-to-commit latency, 4 nodes,\n" +
+    'as local processes and as the compose network (when the image exists).',
+  notes: [
+    'Env REFNODE_BENCH_NODE_ARGS: extra node flags for the local processes (e.g. --cpu-prof).',
+    'Writes benchmarks/results/refnode-<timestamp>.json.',
+  ],
+};
+const FLAGS = {
+  'peak-rates': {
+    type: 'string',
+    valueName: 'R1,R2',
+    default: '5000,7500,10000',
+    description: 'offered rates (tx/s) of the peak sweep',
   },
-});
-const PEAK_RATES = String(args['peak-rates']).split(',').map(Number);
-const LATENCY_RATE = Number(args['latency-rate']);
-const SECONDS = Number(args.seconds);
-const TX_BYTES = Number(args['tx-bytes']);
+  'latency-rate': {
+    type: 'string',
+    valueName: 'R',
+    default: '1000',
+    description: 'rate of the latency phase',
+  },
+  seconds: {
+    type: 'string',
+    valueName: 'N',
+    default: '15',
+    description: 'measured seconds per phase (after 3 s warm-up)',
+  },
+  repeat: {
+    type: 'string',
+    valueName: 'N',
+    default: '2',
+    description: 'rounds of every phase (spread needs >= 2)',
+  },
+  'tx-bytes': { type: 'string', valueName: 'N', default: '512', description: 'transaction size' },
+  batch: {
+    type: 'string',
+    valueName: 'N',
+    default: '20',
+    description: 'txs per JSON-RPC batch POST in the peak phase (1: one URI GET per tx)',
+  },
+  fsync: {
+    type: 'string',
+    valueName: 'true|false',
+    default: 'true',
+    description: "the nodes' fsync setting",
+  },
+  'no-docker': { type: 'boolean', default: false, description: 'skip the compose network' },
+  'no-local': { type: 'boolean', default: false, description: 'skip the local processes' },
+  ...COMMON_FLAGS,
+} as const;
+const args = flagsOrExit(USAGE, FLAGS, (values) => ({
+  ...values,
+  peakRates: numberListFlag('peak-rates', values['peak-rates'], { min: 1 }),
+  latencyRate: numberFlag('latency-rate', values['latency-rate'], { min: 1 }),
+  seconds: numberFlag('seconds', values.seconds, { min: 1 }),
+  repeat: numberFlag('repeat', values.repeat, { integer: true, min: 1 }),
+  txBytes: numberFlag('tx-bytes', values['tx-bytes'], { integer: true, min: 8 }),
+  batch: numberFlag('batch', values.batch, { integer: true, min: 1 }),
+  fsync: choiceFlag('fsync', values.fsync, ['true', 'false']),
+  maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
+}));
+const PEAK_RATES = args.peakRates;
+const LATENCY_RATE = args.latencyRate;
+const SECONDS = args.seconds;
+const TX_BYTES = args.txBytes;
+const REPEAT = args.repeat;
 const WARMUP_S = 3;
-const BATCH = Number(args.batch);
+const BATCH = args.batch;
 
 interface Network {
   readonly kind: 'local-processes' | 'docker-compose';
@@ -463,60 +526,128 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
   };
 }
 
-async function benchNetwork(start: () => Promise<Network>): Promise<unknown> {
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+function phaseLine(r: PhaseResult): string {
+  return `  committed ${r.committedTxPerSec} tx/s, ${(r.committedShareOfScheduled * 100).toFixed(1)}% of scheduled; p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms; ${r.blocks} blocks, view changes ${r.viewChanges.join('/')}; sender lag p99 ${r.senderLagMs.p99} ms`;
+}
+
+/** Each figure of one phase across its rounds. */
+function phaseSpread(rounds: PhaseResult[]) {
+  return {
+    committedTxPerSec: spread(rounds.map((r) => r.committedTxPerSec)),
+    committedShareOfScheduled: spread(rounds.map((r) => r.committedShareOfScheduled)),
+    latencyP50Ms: spread(rounds.map((r) => r.latencyMs.p50)),
+    latencyP99Ms: spread(rounds.map((r) => r.latencyMs.p99)),
+  };
+}
+
+async function benchNetwork(start: () => Promise<Network>, monitor: LoadMonitor): Promise<unknown> {
   const net = await start();
   try {
-    await drained(net);
-    process.stderr.write(
-      `bench-refnode: ${net.kind}: latency phase at ${LATENCY_RATE} tx/s for ${SECONDS}s\n`,
-    );
-    const latency = await runPhase(net, LATENCY_RATE, SECONDS, 1);
-    process.stderr.write(
-      `  committed ${latency.committedTxPerSec} tx/s; p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms; ${latency.blocks} blocks, view changes ${latency.viewChanges.join('/')}; sender lag p99 ${latency.senderLagMs.p99} ms\n`,
-    );
-    const peak: PhaseResult[] = [];
-    for (const rate of PEAK_RATES) {
+    const window = monitor.window();
+    const latencyRounds: PhaseResult[] = [];
+    const peakRounds = new Map<number, PhaseResult[]>(PEAK_RATES.map((rate) => [rate, []]));
+    // Rounds outside, rates inside: drift in the machine's load hits every rate alike.
+    for (let round = 1; round <= REPEAT; round++) {
       await drained(net);
-      process.stderr.write(
-        `bench-refnode: ${net.kind}: ${rate} tx/s for ${SECONDS}s (batches of ${BATCH})\n`,
+      log(
+        `bench-refnode: ${net.kind}: round ${round}/${REPEAT}: latency phase at ${LATENCY_RATE} tx/s for ${SECONDS}s`,
       );
-      const r = await runPhase(net, rate, SECONDS, BATCH);
-      peak.push(r);
-      process.stderr.write(
-        `  committed ${r.committedTxPerSec} tx/s, ${(r.committedShareOfScheduled * 100).toFixed(1)}% of scheduled; p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms; ${r.blocks} blocks, view changes ${r.viewChanges.join('/')}; sender lag p99 ${r.senderLagMs.p99} ms\n`,
-      );
+      const latency = await runPhase(net, LATENCY_RATE, SECONDS, 1);
+      latencyRounds.push(latency);
+      log(phaseLine(latency));
+      for (const rate of PEAK_RATES) {
+        await drained(net);
+        log(
+          `bench-refnode: ${net.kind}: round ${round}/${REPEAT}: ${rate} tx/s for ${SECONDS}s (batches of ${BATCH})`,
+        );
+        const r = await runPhase(net, rate, SECONDS, BATCH);
+        peakRounds.get(rate)!.push(r);
+        log(phaseLine(r));
+      }
     }
-    // Sustained: the highest offered rate fully committed (>= 99%) with p50 under 1 s.
-    const ok = peak.filter((r) => r.committedShareOfScheduled >= 0.99 && r.latencyMs.p50 < 1000);
-    const sustainedTxPerSec = ok.length === 0 ? 0 : Math.max(...ok.map((r) => r.committedTxPerSec));
-    return { network: net.kind, sustainedTxPerSec, peak, latency };
+    const load = window.close();
+    log(`bench-refnode: ${net.kind}: ${loadLine(load)}`);
+    // Sustained: fully committed (>= 99% of scheduled) with p50 under 1 s, in every round.
+    const peak = PEAK_RATES.map((rate) => {
+      const rounds = peakRounds.get(rate)!;
+      const committed = judgeThreshold({
+        claim: `${rate} tx/s: committed share >= 0.99`,
+        values: rounds.map((r) => r.committedShareOfScheduled),
+        target: 0.99,
+        direction: 'at-least',
+        load,
+      });
+      const latency = judgeThreshold({
+        claim: `${rate} tx/s: p50 <= 1000 ms`,
+        values: rounds.map((r) => r.latencyMs.p50),
+        target: 1000,
+        load,
+      });
+      const verdicts = [committed.verdict, latency.verdict];
+      const sustained = verdicts.includes('inconclusive')
+        ? 'inconclusive'
+        : verdicts.every((v) => v === 'pass')
+          ? 'pass'
+          : 'fail';
+      for (const judgement of [committed, latency]) log(`  ${verdictLine(judgement)}`);
+      return {
+        offeredRate: rate,
+        sustained,
+        verdicts: { committed, latency },
+        ...phaseSpread(rounds),
+        rounds,
+      };
+    });
+    const passed = peak.filter((p) => p.sustained === 'pass');
+    const highest = passed.length === 0 ? 0 : Math.max(...passed.map((p) => p.committedTxPerSec.median));
+    // A higher rate that might have been sustained leaves the figure open.
+    const open = peak.some((p) => p.sustained === 'inconclusive');
+    const sustainedTxPerSec = open ? 'inconclusive' : highest;
+    log(
+      `bench-refnode: ${net.kind}: sustained ${open ? `INCONCLUSIVE (at least ${highest} tx/s)` : `${highest} tx/s`}`,
+    );
+    return {
+      network: net.kind,
+      /** Median committed tx/s of the highest rate sustained in every round; 'inconclusive' when a rate is. */
+      sustainedTxPerSec,
+      sustainedAtLeastTxPerSec: highest,
+      peak,
+      latency: { offeredRate: LATENCY_RATE, ...phaseSpread(latencyRounds), rounds: latencyRounds },
+      loadAverage: load,
+    };
   } finally {
     await net.stop();
   }
 }
 
 async function main(): Promise<void> {
+  // Before anything runs: the load the machine had without this script.
+  const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
   const os = await import('node:os');
-  const loadBefore = os.loadavg();
   const results: unknown[] = [];
-  if (args['no-local'] !== true) results.push(await benchNetwork(startLocal));
+  if (args['no-local'] !== true) results.push(await benchNetwork(startLocal, monitor));
   if (args['no-docker'] !== true) {
-    if (dockerAvailable()) results.push(await benchNetwork(startCompose));
+    if (dockerAvailable()) results.push(await benchNetwork(startCompose, monitor));
     else
-      process.stderr.write(
-        'bench-refnode: skipping containers (no meshbench/refnode:latest image or compose file; run npm run build && npm run images)\n',
+      log(
+        'bench-refnode: skipping containers (no meshbench/refnode:latest image or compose file; run npm run build && npm run images)',
       );
   }
+  const run: LoadRecord = monitor.stop();
+  log(`bench-refnode: whole run: ${loadLine(run)}`);
   const out = {
     kind: 'refnode-bench',
     at: new Date().toISOString(),
     machine: {
       cpus: os.cpus().length,
       node: process.version,
-      // Other work on the machine skews every figure: the 1/5/15-minute load averages around the run.
-      loadAverageBefore: loadBefore.map((x) => Math.round(x * 10) / 10),
-      loadAverageAfter: os.loadavg().map((x) => Math.round(x * 10) / 10),
+      // Other work on the machine skews every figure: the 1/5/15-minute load averages before,
+      // every 5 s during, and after the run (each network's window is in its result).
+      loadAverage: run,
     },
+    repeat: REPEAT,
     txBytes: TX_BYTES,
     method: `open-loop broadcast_tx_async, round-robin over 4 nodes, 16 keep-alive connections; peak phase: JSON-RPC batch POSTs of ${BATCH} txs; latency phase: one URI GET per tx; commits from node0 NewBlock events; latency from the intended send time`,
     fsync: args.fsync,
