@@ -9,40 +9,62 @@
  * Both sides run the same copy of the seed file with its host ports moved to free ports
  * (other runs on this shared engine take the seed ports at any moment).
  *
+ * The record keeps each side's spread across rounds and the load average before, during (every
+ * 5 s) and after the start-up rounds and the whole run; a target is met or missed only when
+ * every round agrees on a quiet machine, else "inconclusive" (lib/verdict.ts).
+ *
  * Usage: npm run build && npm run bench:local [-- --repeats 5 --committees 4,8,16]
- * Writes benchmarks/results/local-<timestamp>.json.
+ * (`-- --help` lists every flag). Writes benchmarks/results/local-<timestamp>.json.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { Agent, request } from 'undici';
-import { runLoad } from '../../src/load/index.js';
-import { newRunId } from '../../src/common/run-id.js';
-import { detectCompose, runCommand } from '../../src/testbed/local/compose-cli.js';
-import { createDocker } from '../../src/testbed/local/docker-engine.js';
-import { LocalTestbed } from '../../src/testbed/local/local-testbed.js';
-import { pickFreePorts } from '../../src/testbed/local/ports.js';
+import { COMMON_FLAGS, flagsOrExit, numberFlag, numberListFlag } from './lib/flags.js';
+import { LoadMonitor, judgeRatio, judgeThreshold, loadLine, spread, verdictLine } from './lib/verdict.js';
+
+const USAGE = {
+  name: 'bench:local',
+  summary:
+    '`local-network` start to all-ready for the 4-node seed network against a hand-run\n' +
+    '`docker-compose up -d` plus /health polling (alternated, same run), and time-to-ready and\n' +
+    'memory per node for several committee sizes. Needs the images (npm run build && npm run images).',
+  notes: ['Writes benchmarks/results/local-<timestamp>.json.'],
+};
+const FLAGS = {
+  repeats: { type: 'string', valueName: 'N', default: '5', description: 'start-up rounds of each side' },
+  committees: {
+    type: 'string',
+    valueName: 'N1,N2',
+    default: '4,8,16',
+    description: 'committee sizes for time-to-ready and memory per node',
+  },
+  ...COMMON_FLAGS,
+} as const;
+const args = flagsOrExit(USAGE, FLAGS, (values) => ({
+  repeats: numberFlag('repeats', values.repeats, { integer: true, min: 1 }),
+  committees: numberListFlag('committees', values.committees, { integer: true, min: 1 }),
+  maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
+}));
+// Before anything runs: the load the machine had without this script.
+const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
+
+// Imported after the flags, so --help answers at once and without an engine.
+const { Agent, request } = await import('undici');
+const { runLoad } = await import('../../src/load/index.js');
+const { newRunId } = await import('../../src/common/run-id.js');
+const { detectCompose, runCommand } = await import('../../src/testbed/local/compose-cli.js');
+const { createDocker } = await import('../../src/testbed/local/docker-engine.js');
+const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
+const { pickFreePorts } = await import('../../src/testbed/local/ports.js');
 
 const root = resolve(import.meta.dirname, '../..');
 process.chdir(root);
-const { values: args } = parseArgs({
-  options: {
-    repeats: { type: 'string', default: '5' },
-    committees: { type: 'string', default: '4,8,16' },
-  },
-});
-const repeats = Number(args.repeats);
-const committees = args.committees.split(',').map(Number);
+const { repeats, committees } = args;
 const docker = createDocker();
 const MiB = 1024 * 1024;
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-};
+const median = (values: number[]) => spread(values).median;
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /**
@@ -227,6 +249,7 @@ async function main(): Promise<void> {
   // One warm-up of each (page cache, compose's first start), not counted.
   await timeHandRun(seed.path, seed.rpcPorts);
   await timeCli(seed.path);
+  const window = monitor.window();
   for (let index = 0; index < repeats; index++) {
     // Alternate which goes first, so a slow spell of the shared machine hits both sides.
     if (index % 2 === 0) {
@@ -240,6 +263,22 @@ async function main(): Promise<void> {
       `  round ${index + 1}: local-network ${round(cliMs.at(-1) ?? 0, 0)} ms, by hand ${round(handMs.at(-1) ?? 0, 0)} ms`,
     );
   }
+  const load = window.close();
+  const verdicts = {
+    localNetworkMs: judgeThreshold({
+      claim: 'local-network start to all-ready <= 10,000 ms',
+      values: cliMs,
+      target: 10_000,
+      load,
+    }),
+    ratio: judgeRatio({
+      claim: 'local-network / by hand <= 1.2',
+      numerator: cliMs,
+      denominator: handMs,
+      target: 1.2,
+      load,
+    }),
+  };
   // The warm-up run's timeline is not counted.
   const counted = timelines.slice(1);
   const events = [...new Set(counted.flatMap((timeline) => Object.keys(timeline)))];
@@ -250,9 +289,14 @@ async function main(): Promise<void> {
     ]),
   );
   const startToReady = {
-    localNetworkMs: { median: round(median(cliMs), 0), all: cliMs.map((v) => round(v, 0)) },
-    handRunMs: { median: round(median(handMs), 0), all: handMs.map((v) => round(v, 0)) },
+    /** Each side's spread across rounds (values in round order). */
+    localNetworkMs: spread(cliMs.map((v) => round(v, 0))),
+    handRunMs: spread(handMs.map((v) => round(v, 0))),
+    /** Median of local-network over median by hand; the per-round ratios are in verdict.ratio.spread. */
     ratio: round(median(cliMs) / median(handMs), 3),
+    /** pass | fail | inconclusive, with the reasons; never a verdict from a busy machine. */
+    verdict: verdicts,
+    loadAverage: load,
     /** local-network's start-up timeline (median ms since its process started, per event). */
     localNetworkTimelineMs: timelineMs,
     targets: { localNetworkMs: 10_000, ratio: 1.2 },
@@ -264,8 +308,10 @@ async function main(): Promise<void> {
       .join(', ')}`,
   );
   console.log(
-    `start to all-ready, 4 nodes: local-network ${startToReady.localNetworkMs.median} ms, by hand ${startToReady.handRunMs.median} ms, ratio ${startToReady.ratio}`,
+    `start to all-ready, 4 nodes: local-network ${startToReady.localNetworkMs.median} ms (${startToReady.localNetworkMs.min}-${startToReady.localNetworkMs.max}), by hand ${startToReady.handRunMs.median} ms (${startToReady.handRunMs.min}-${startToReady.handRunMs.max}), ratio of medians ${startToReady.ratio}`,
   );
+  console.log(`  ${loadLine(load)}`);
+  for (const judgement of Object.values(verdicts)) console.log(`  ${verdictLine(judgement)}`);
 
   const perCommittee: CommitteeFigures[] = [];
   for (const committee of committees) {
@@ -286,7 +332,9 @@ async function main(): Promise<void> {
       engine: engine.Version,
       compose: `${compose.command.join(' ')} ${compose.version}`,
     },
-    note: 'Other engineers share this engine and machine: timings are noisy; the ratio is measured side by side.',
+    note: 'Other engineers share this engine and machine: timings are noisy; the ratio is measured side by side, and judged only on a quiet machine.',
+    /** The whole run: before (nothing of ours running), every 5 s, after. */
+    loadAverage: monitor.stop(),
     startToReady,
     perCommittee,
   };
