@@ -260,13 +260,18 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
       return { deployment: deployed, deployMs };
     };
     const teardown = async (target: Deployment, final: boolean) => {
-      if (network.kind === 'endpoints') return;
+      if (network.kind === 'endpoints') {
+        await target.release();
+        return;
+      }
       if (!final || plan.cleanup) {
         progress.phase(`[${kind}] removing the network${plan.cleanupThorough ? ' (thorough)' : ''} …`);
         await target.destroy({ thorough: plan.cleanupThorough });
       } else {
+        // Left running: let go of its connections (SSH sessions for remote), or the process never exits.
+        await target.release();
         progress.phase(
-          `[${kind}] network ${target.runId} left running; remove it with ${kind}-network --down, or pass --cleanup next time`,
+          `[${kind}] network ${target.runId} left running; remove it with ${kind}-network --down${kind === 'local' ? ` ${target.runId}` : ''}, or pass --cleanup next time`,
         );
       }
     };
@@ -482,6 +487,8 @@ export function attachedDeployment(runId: string, urls: readonly string[]): Depl
     environment: { attached: true, endpoints: urls },
     readyAfterMs: 0,
     async destroy() {},
+    // Nothing of its own is open: the generator and the settle polls close what they open.
+    async release() {},
     async [Symbol.asyncDispose]() {},
   };
 }

@@ -218,6 +218,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
         exitCode = 1;
       }
     } else {
+      await deployment.release();
       info(`the network is still running; remove it with: local-network --down ${runId}`);
     }
   }

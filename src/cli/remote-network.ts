@@ -246,7 +246,7 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
         exitCode = 1;
       }
     } else {
-      deployment.detach();
+      await deployment.release();
       info(
         `the network is still running; remove it with: remote-network --down${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}`,
       );

@@ -57,6 +57,13 @@ export interface Deployment extends AsyncDisposable {
   /** Milliseconds from deploy start until every node was ready. */
   readonly readyAfterMs: number;
   destroy(options?: DestroyOptions): Promise<void>;
+  /**
+   * Leaves the nodes running and lets go of everything this process holds for them
+   * (SSH connections, forwarded sockets, keep-alive agents), so the process can exit.
+   * Call it instead of destroy() when a network is left running; safe to call twice,
+   * and after destroy(). The deployment's nodes are not usable afterwards.
+   */
+  release(): Promise<void>;
 }
 
 export interface Testbed {

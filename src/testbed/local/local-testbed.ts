@@ -636,6 +636,15 @@ export class LocalDeployment implements Deployment {
     return this.#destroyed;
   }
 
+  /**
+   * Leaves the network running. The engine client (dockerode) holds no connection of its
+   * own: without an agent of its own it uses node's global agent, whose idle sockets do
+   * not keep the process alive; an agent it was given is closed here.
+   */
+  async release(): Promise<void> {
+    (this.#docker.modem as { agent?: { destroy(): void } } | undefined)?.agent?.destroy();
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.destroy();
   }

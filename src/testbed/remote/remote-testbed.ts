@@ -392,7 +392,7 @@ export class RemoteDeployment implements Deployment {
   }
 
   /** Closes the SSH connections and leaves the nodes running (`--down` removes them later). */
-  detach(): void {
+  async release(): Promise<void> {
     this.destroyed = true;
     for (const agent of this.agents) agent.session.close();
   }

@@ -37,6 +37,9 @@ function deps(log: string[]): BenchmarkCommandDeps {
         async destroy() {
           log.push(`destroy ${kind}`);
         },
+        async release() {
+          log.push(`release ${kind}`);
+        },
         async [Symbol.asyncDispose]() {},
       };
     },

@@ -61,6 +61,9 @@ function fakeTestbed(kind: 'local' | 'remote', nodes: FakeNodes, log: string[]):
         async destroy(options) {
           log.push(`destroy ${kind}${options?.thorough ? ' thorough' : ''}`);
         },
+        async release() {
+          log.push(`release ${kind}`);
+        },
         async [Symbol.asyncDispose]() {},
       };
       return deployment;
@@ -220,11 +223,25 @@ describe('runBenchmark', () => {
     expect(b.runDir).toMatch(/run-same-id-2$/);
   });
 
-  it('leaves the network running without --cleanup and says how to remove it', async () => {
+  it('leaves the network running without --cleanup, releases it and says how to remove it', async () => {
     const h = harness();
     await runBenchmark(await plan({ loads: '5' }), h.deps);
-    expect(h.log).toEqual(['deploy local']);
-    expect(h.out.join('\n')).toMatch(/left running; remove it with local-network --down/);
+    expect(h.log).toEqual(['deploy local', 'release local']);
+    expect(h.out.join('\n')).toMatch(/left running; remove it with local-network --down net-local/);
+  });
+
+  it('releases a network left running even when a level fails', async () => {
+    const h = harness();
+    const failing: BenchmarkDeps = {
+      ...h.deps,
+      runLoad: async () => {
+        throw new Error('generator broke');
+      },
+    };
+    await expect(runBenchmark(await plan({ networkType: 'remote', loads: '5' }), failing)).rejects.toThrow(
+      'generator broke',
+    );
+    expect(h.log).toEqual(['deploy remote', 'release remote']);
   });
 
   it('redeploys for every load with --fresh-network', async () => {
