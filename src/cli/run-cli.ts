@@ -1,11 +1,13 @@
 /**
  * Shared entry for every command: maps argv through yargs, runs the handler,
  * and turns errors into one line and an exit code. Handlers never call
- * process.exit; the exit code is set once, here.
+ * process.exit; the exit code is set once, here. With MESHBENCH_CHECK_HANDLES=1 (tests),
+ * a command that returned but whose process does not exit reports what holds it.
  */
 import yargs, { type Argv } from 'yargs';
 import { formatError, isMeshbenchError, MeshbenchError } from '../common/errors.js';
 import { installShutdown, type Shutdown } from '../common/shutdown.js';
+import { CHECK_HANDLES_ENV, trackTimers, watchForLeftHandles } from '../common/active-handles.js';
 
 export interface CliContext {
   readonly shutdown: Shutdown;
@@ -27,6 +29,18 @@ export interface CliDefinition<T> {
  * 0 = success, 1 = runtime failure, 2 = bad flags or config, 130 = interrupted.
  */
 export async function runCli<T>(definition: CliDefinition<T>, argv: readonly string[]): Promise<number> {
+  const checkHandles = process.env[CHECK_HANDLES_ENV] === '1';
+  if (!checkHandles) return runCommand(definition, argv);
+  trackTimers();
+  try {
+    return await runCommand(definition, argv);
+  } finally {
+    // Test runs: a command that returned must also exit; if it does not, say what holds it.
+    watchForLeftHandles({ name: definition.name });
+  }
+}
+
+async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string[]): Promise<number> {
   const stdout = (text: string) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   const stderr = (text: string) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
   const verbose = argv.includes('--verbose') || argv.includes('-v');
