@@ -49,7 +49,10 @@ export interface BenchmarkPlan {
   readonly protocol: ProtocolOptions;
   readonly confirm: ConfirmMode;
   readonly hostsFile: string | undefined;
-  readonly dockerComposePath: string | undefined;
+  /** The user's compose files for the local network (merged as compose merges several `-f`), absolute. */
+  readonly dockerComposePaths: readonly string[] | undefined;
+  /** How the generator reaches local nodes (see src/testbed/local/node-access.ts). */
+  readonly nodeAccess: 'auto' | 'direct' | 'published';
   readonly startupWaitSecs: number;
   readonly cleanup: boolean;
   readonly cleanupThorough: boolean;
@@ -89,7 +92,8 @@ export interface BenchmarkInput {
   readonly confirm?: string | undefined;
   readonly endpoints?: string | readonly string[] | undefined;
   readonly hostsFile?: string | undefined;
-  readonly dockerComposePath?: string | undefined;
+  readonly dockerComposePath?: string | readonly string[] | undefined;
+  readonly nodeAccess?: string | undefined;
   readonly startupWait?: number | string | undefined;
   readonly cleanup?: boolean | string | undefined;
   readonly cleanupThorough?: boolean | string | undefined;
@@ -226,7 +230,10 @@ const fieldsSchema = z.object({
   broadcastMode: oneOf(['async', 'sync', 'commit'] as const).default('async'),
   confirm: oneOf(['none', 'commit'] as const).optional(),
   hostsFile: nonEmptyPath.optional(),
-  dockerComposePath: nonEmptyPath.optional(),
+  dockerComposePath: z
+    .union([nonEmptyPath.transform((path) => [path]), z.array(nonEmptyPath).min(1)])
+    .optional(),
+  nodeAccess: oneOf(['auto', 'direct', 'published'] as const).default('auto'),
   startupWait: wholeNumber(1, 3600, 'seconds').default(DEFAULTS.startupWaitSecs),
   cleanup: looseBoolean.default(false),
   cleanupThorough: looseBoolean.default(false),
@@ -373,13 +380,12 @@ export async function buildBenchmarkPlan(
   // ---- file-system checks: before anything is deployed ----
   const outputDir = resolve(cwd, fields.outputDir);
   const hostsFile = fields.hostsFile === undefined ? undefined : resolve(cwd, fields.hostsFile);
-  const dockerComposePath =
-    fields.dockerComposePath === undefined ? undefined : resolve(cwd, fields.dockerComposePath);
+  const dockerComposePaths = fields.dockerComposePath?.map((path) => resolve(cwd, path));
   if (!context.skipFileChecks) {
     if (fields.fileOutput) await checkWritableDir(outputDir, fields.outputDir);
     if (hostsFile) await checkReadableFile('hosts-file', hostsFile, fields.hostsFile ?? '');
-    if (dockerComposePath)
-      await checkReadableFile('docker-compose-path', dockerComposePath, fields.dockerComposePath ?? '');
+    for (const [index, path] of (dockerComposePaths ?? []).entries())
+      await checkReadableFile('docker-compose-path', path, fields.dockerComposePath?.[index] ?? '');
   }
 
   const loadsFor = (kind: NetworkKind): readonly number[] =>
@@ -411,7 +417,8 @@ export async function buildBenchmarkPlan(
     protocol,
     confirm,
     hostsFile,
-    dockerComposePath,
+    dockerComposePaths,
+    nodeAccess: fields.nodeAccess,
     startupWaitSecs: fields.startupWait,
     cleanup: fields.cleanup || fields.cleanupThorough,
     cleanupThorough: fields.cleanupThorough,

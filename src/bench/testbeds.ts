@@ -23,7 +23,10 @@ export function testbedFactory(
     const log = context?.log ?? options.log ?? (() => undefined);
     if (kind === 'local') {
       return new LocalTestbed({
-        ...(plan.dockerComposePath ? { composePath: plan.dockerComposePath } : { committee: plan.committee }),
+        ...(plan.dockerComposePaths
+          ? { composePath: plan.dockerComposePaths }
+          : { committee: plan.committee }),
+        nodeAccess: plan.nodeAccess,
         protocol: plan.protocol.kind,
         startupTimeoutMs: plan.startupWaitSecs * 1000,
         log: (line) => log(`[local] ${line}`),

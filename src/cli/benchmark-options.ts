@@ -34,7 +34,8 @@ export interface BenchmarkArgs {
   readonly confirm?: string;
   readonly endpoints?: string | string[];
   readonly 'hosts-file'?: string;
-  readonly 'docker-compose-path'?: string;
+  readonly 'docker-compose-path'?: string | string[];
+  readonly 'node-access'?: string;
   readonly 'startup-wait'?: string;
   readonly cleanup?: boolean;
   readonly 'cleanup-thorough'?: boolean;
@@ -82,7 +83,21 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
   return argv
     .option('network-type', text('Where to run: local | remote | both', GROUP_NETWORK, DEFAULTS.networkType))
     .option('committee', text('Number of nodes (local)', GROUP_NETWORK, String(DEFAULTS.committee)))
-    .option('docker-compose-path', text('Your own compose file for the local network', GROUP_NETWORK))
+    .option(
+      'docker-compose-path',
+      text(
+        'Your own compose file for the local network (repeat it to merge several, as compose -f does)',
+        GROUP_NETWORK,
+      ),
+    )
+    .option(
+      'node-access',
+      text(
+        'How the generator reaches local nodes: auto | direct (container addresses, no docker-proxy) | published (host ports)',
+        GROUP_NETWORK,
+        'auto',
+      ),
+    )
     .option(
       'hosts-file',
       text('Hosts for remote: env file (MYSTICETI_NODE{n}_HOST…) or YAML inventory', GROUP_NETWORK),
@@ -220,7 +235,8 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     confirm: last(args.confirm),
     endpoints: args.endpoints,
     hostsFile: last(args['hosts-file']),
-    dockerComposePath: last(args['docker-compose-path']),
+    dockerComposePath: args['docker-compose-path'],
+    nodeAccess: last(args['node-access']),
     startupWait: last(args['startup-wait']),
     cleanup: last(args.cleanup),
     cleanupThorough: last(args['cleanup-thorough']),

@@ -18,6 +18,7 @@ import {
   runDirOf,
   type LocalDeployment,
 } from '../testbed/local/local-testbed.js';
+import { NODE_ACCESS_MODES, type NodeAccessMode } from '../testbed/local/node-access.js';
 import { listLocalRuns, removeRun } from '../testbed/local/teardown.js';
 import { trace } from '../testbed/local/trace.js';
 import {
@@ -32,7 +33,8 @@ import {
 import { runCli, type CliContext, type CliDefinition } from './run-cli.js';
 
 export interface LocalNetworkArgs extends NetworkRunArgs {
-  readonly dockerComposePath?: string;
+  readonly dockerComposePath?: string | readonly string[];
+  readonly nodeAccess: NodeAccessMode;
   readonly committee?: number;
   readonly protocol: string;
   readonly down?: string;
@@ -45,7 +47,15 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
     argv
       .option('docker-compose-path', {
         type: 'string',
-        describe: `Compose file of the network (default ${DEFAULT_COMPOSE_PATH}); nodes are its services labelled meshbench.role=node, else those publishing port 26657`,
+        requiresArg: true,
+        describe: `Compose file of the network (default ${DEFAULT_COMPOSE_PATH}); repeat it to merge several, as compose -f does. Nodes are its services labelled meshbench.role=node, else those publishing port 26657`,
+      })
+      .option('node-access', {
+        type: 'string',
+        choices: NODE_ACCESS_MODES,
+        default: 'auto' as NodeAccessMode,
+        describe:
+          'How the generator reaches the nodes: direct (container addresses on the compose network, no docker-proxy), published (host ports), auto (direct where this host routes to the network)',
       })
       .option('committee', {
         type: 'number',
@@ -78,6 +88,7 @@ const EPILOGUE = `Examples:
   local-network --cleanup                                  the 4-node seed network, 1000 tx at 100 tx/s
   local-network --committee 7 --num-transactions 300 --cleanup
   local-network --docker-compose-path my-compose.yml --protocol http --confirm none
+  local-network --docker-compose-path base.yml --docker-compose-path ci.yml
   local-network --down                                     remove networks earlier runs left
 See docs/local-network.md.`;
 
@@ -149,6 +160,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
     ...(args.committee !== undefined
       ? { committee: args.committee }
       : { composePath: args.dockerComposePath ?? DEFAULT_COMPOSE_PATH }),
+    nodeAccess: args.nodeAccess,
     protocol: args.protocol,
     startupTimeoutMs: args.startupWait * 1000,
     startedAtMs,
@@ -190,7 +202,9 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
       extra: {
         local_network: {
           compose_file:
-            args.committee !== undefined ? null : (args.dockerComposePath ?? DEFAULT_COMPOSE_PATH),
+            args.committee !== undefined
+              ? null
+              : [args.dockerComposePath ?? DEFAULT_COMPOSE_PATH].flat().join(','),
           committee: args.committee ?? null,
           num_transactions: args.numTransactions,
           broadcast_mode: args.broadcastMode,

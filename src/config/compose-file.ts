@@ -1,7 +1,11 @@
 /**
- * Reading a compose file the way `local-network` needs it: which services are
- * nodes, which host ports they publish, which images they use. Pure functions:
- * text in, a plain model out (no Docker, no files), so they are unit-tested.
+ * What `local-network` needs from a compose project: which services are nodes, which
+ * host ports they publish, which images they use, and the same project with every
+ * object labelled for the run. The input is the project as the compose tool resolved
+ * it (`docker-compose config` / `docker compose config --format json`: files merged,
+ * anchors, merge keys, `extends`, `env_file` and `.env` applied, variables interpolated),
+ * so nothing here re-implements Compose. Pure functions: a plain model in, a plain
+ * model out (no Docker, no files), so they are unit-tested.
  *
  * Node rule (documented in docs/local-network.md):
  *   1. the services labelled `meshbench.role=node`; if no service has that label,
@@ -11,7 +15,6 @@
  * `meshbench.rpc-port` the RPC container port (default by protocol: cometbft 26657,
  * etcd 2379, http 80) and `meshbench.metrics-port` the Prometheus metrics container port.
  */
-import { parseDocument } from 'yaml';
 import { MeshbenchError } from '../common/errors.js';
 import { RUN_LABEL, ROLE_LABEL } from '../common/run-id.js';
 
@@ -45,11 +48,15 @@ export interface ComposeNodeSpec {
   readonly protocol: string | undefined;
   readonly rpcContainerPort: number;
   readonly metricsContainerPort: number | undefined;
+  /** Whether the service publishes its RPC port on the host (needed only when nodes are reached through published ports). */
+  readonly publishesRpc: boolean;
+  /** The service's compose profiles: it starts only when one of them is active. */
+  readonly profiles: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
 }
 
 export interface ComposeModel {
-  /** Every service, in file order. */
+  /** Every service that starts (its profiles active, or none), in the resolved project's order. */
   readonly services: readonly {
     readonly name: string;
     readonly image: string | undefined;
@@ -59,14 +66,10 @@ export interface ComposeModel {
   /** How the nodes were found, for messages: by label or by published RPC port. */
   readonly nodeRule: 'label' | 'rpc-port';
   readonly publishedPorts: readonly PublishedPort[];
-  /** Networks and volumes the file declares that compose creates (not external). */
+  /** Networks and volumes the project declares that compose creates (not external). */
   readonly networks: readonly string[];
   readonly volumes: readonly string[];
-  /** The file's `version:` (compose v1 needs the override to repeat it). */
-  readonly version: string | undefined;
 }
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 function fileError(path: string, problem: string, hint: string): MeshbenchError {
   return new MeshbenchError('COMPOSE_FILE', `compose file ${path} ${problem}`, { hint });
@@ -74,35 +77,6 @@ function fileError(path: string, problem: string, hint: string): MeshbenchError 
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * Compose variable interpolation: `$$`, `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`,
- * `${VAR:?err}`, `${VAR?err}`.
- */
-export function interpolate(text: string, env: Env): string {
-  return text.replace(
-    /\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g,
-    (whole, dollar: string, braced?: string, operator?: string, argument?: string, bare?: string) => {
-      if (dollar === '$') return '$';
-      const name = braced ?? bare ?? '';
-      const value = env[name];
-      if (operator === undefined) return value ?? '';
-      const missing = operator.startsWith(':') ? value === undefined || value === '' : value === undefined;
-      if (operator.endsWith('-')) return missing ? (argument ?? '') : (value ?? '');
-      if (missing) throw new Error(`variable ${name} is required: ${argument ?? whole}`);
-      return value ?? '';
-    },
-  );
-}
-
-function interpolateDeep(value: unknown, env: Env): unknown {
-  if (typeof value === 'string') return interpolate(value, env);
-  if (Array.isArray(value)) return value.map((item) => interpolateDeep(item, env));
-  if (isRecord(value)) {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolateDeep(item, env)]));
-  }
-  return value;
 }
 
 /** Labels as a map, from either compose form (`{k: v}` or `["k=v"]`). */
@@ -222,43 +196,48 @@ function portLabel(labels: Record<string, string>, label: string, service: strin
   return port;
 }
 
+/** Compose writes a literal `$` as `$$` in its resolved output (so the output can be read again). */
+function unescapeDollars(text: string): string {
+  return text.replaceAll('$$', '$');
+}
+
 /**
- * Parses compose YAML text into the model. `path` is only used in messages.
- * Throws MeshbenchError('COMPOSE_FILE') with a one-line message and fix.
+ * Which services start: those without profiles, and those with an active one
+ * (`COMPOSE_PROFILES`, comma-separated; `*` activates all). compose v1's `config`
+ * lists every service whatever the profiles; v2's lists only the active ones.
  */
-export function parseComposeFile(
-  text: string,
-  path: string,
-  env: Env = process.env,
-  options: { readonly protocol?: string } = {},
+export function serviceIsActive(profiles: readonly string[], active: readonly string[]): boolean {
+  if (profiles.length === 0) return true;
+  return active.includes('*') || profiles.some((profile) => active.includes(profile));
+}
+
+function stringList(value: unknown): string[] {
+  return Array.isArray(value) ? value.map(String) : [];
+}
+
+/**
+ * The model of a project as the compose tool resolved it. `source` names the files in
+ * messages. Throws MeshbenchError('COMPOSE_FILE') with a one-line message and fix.
+ */
+export function readComposeModel(
+  resolved: unknown,
+  source: string,
+  options: { readonly protocol?: string; readonly activeProfiles?: readonly string[] } = {},
 ): ComposeModel {
   const fix = 'fix the file (see docs/local-network.md) or pass another with --docker-compose-path';
-  const document = parseDocument(text);
-  if (document.errors.length > 0) {
-    const first = document.errors[0];
-    const where = first?.linePos?.[0] ? ` at line ${first.linePos[0].line}` : '';
-    const message = (first?.message ?? 'parse error')
-      .split('\n')[0]
-      ?.replace(/ at line \d+, column \d+:?$/, '');
-    throw fileError(path, `is not valid YAML${where}: ${message}`, fix);
+  if (!isRecord(resolved) || !isRecord(resolved.services) || Object.keys(resolved.services).length === 0) {
+    throw fileError(source, 'has no services', `add a services: section with your nodes, or ${fix}`);
   }
-  let root: unknown;
-  try {
-    root = interpolateDeep(document.toJS({ maxAliasCount: 1000 }), env);
-  } catch (error) {
-    throw fileError(path, `cannot be read: ${(error as Error).message}`, fix);
-  }
-  if (!isRecord(root) || !isRecord(root.services) || Object.keys(root.services).length === 0) {
-    throw fileError(path, 'has no services', `add a services: section with your nodes, or ${fix}`);
-  }
-
+  const active = options.activeProfiles ?? [];
   const services: { name: string; image: string | undefined; hasBuild: boolean }[] = [];
   const publishedPorts: PublishedPort[] = [];
-  const candidates: (ComposeNodeSpec & { publishesRpc: boolean; role: string | undefined })[] = [];
+  const candidates: (ComposeNodeSpec & { role: string | undefined })[] = [];
   try {
-    for (const [name, raw] of Object.entries(root.services)) {
+    for (const [name, raw] of Object.entries(resolved.services)) {
       const service = isRecord(raw) ? raw : {};
-      const image = typeof service.image === 'string' ? service.image : undefined;
+      const profiles = stringList(service.profiles);
+      if (!serviceIsActive(profiles, active)) continue;
+      const image = typeof service.image === 'string' ? unescapeDollars(service.image) : undefined;
       const hasBuild = service.build !== undefined && service.build !== null;
       if (image === undefined && !hasBuild) throw new Error(`service ${name} has neither image nor build`);
       services.push({ name, image, hasBuild });
@@ -266,7 +245,9 @@ export function parseComposeFile(
         ? service.ports.flatMap((entry) => parsePortEntry(name, entry))
         : [];
       publishedPorts.push(...ports);
-      const labels = labelsOf(service.labels);
+      const labels = Object.fromEntries(
+        Object.entries(labelsOf(service.labels)).map(([key, value]) => [key, unescapeDollars(value)]),
+      );
       const rpcContainerPort =
         portLabel(labels, RPC_PORT_LABEL, name) ??
         defaultRpcPortFor(labels[PROTOCOL_LABEL] || options.protocol);
@@ -277,15 +258,16 @@ export function parseComposeFile(
         protocol: labels[PROTOCOL_LABEL] || undefined,
         rpcContainerPort,
         metricsContainerPort: portLabel(labels, METRICS_PORT_LABEL, name),
-        labels,
         publishesRpc: ports.some(
           (port) => port.containerPort === rpcContainerPort && port.protocol === 'tcp',
         ),
+        profiles,
+        labels,
         role: labels[ROLE_LABEL],
       });
     }
   } catch (error) {
-    throw fileError(path, `is invalid: ${(error as Error).message}`, fix);
+    throw fileError(source, `is invalid: ${(error as Error).message}`, fix);
   }
 
   const labelled = candidates.filter((candidate) => candidate.role === 'node');
@@ -293,54 +275,72 @@ export function parseComposeFile(
   const chosen = labelled.length > 0 ? labelled : candidates.filter((candidate) => candidate.publishesRpc);
   if (chosen.length === 0) {
     throw fileError(
-      path,
+      source,
       `has no node services (none labelled ${ROLE_LABEL}=node, none publishing port ${defaultRpcPortFor(options.protocol)})`,
       `label each node service ${ROLE_LABEL}=node (and ${RPC_PORT_LABEL}=<its RPC port>)`,
     );
   }
-  for (const node of chosen) {
-    if (!node.publishesRpc) {
-      throw fileError(
-        path,
-        `service ${node.service} does not publish its RPC port ${node.rpcContainerPort}`,
-        `add ports: ["127.0.0.1::${node.rpcContainerPort}"] to it, or set ${RPC_PORT_LABEL} to the port it serves RPC on`,
-      );
-    }
-  }
-
-  const declared = (section: unknown): string[] =>
-    isRecord(section)
-      ? Object.entries(section)
-          .filter(([, value]) => !(isRecord(value) && (value.external === true || isRecord(value.external))))
-          .map(([name]) => name)
-      : [];
-
   return {
     services,
-    nodes: chosen.map(({ publishesRpc: _publishesRpc, role: _role, ...node }) => node),
+    nodes: chosen.map(({ role: _role, ...node }) => node),
     nodeRule,
     publishedPorts,
-    networks: declared(root.networks),
-    volumes: declared(root.volumes),
-    version: root.version === undefined || root.version === null ? undefined : String(root.version),
+    networks: declaredNames(resolved.networks),
+    volumes: declaredNames(resolved.volumes),
   };
 }
 
+function isExternal(value: unknown): boolean {
+  return isRecord(value) && (value.external === true || isRecord(value.external));
+}
+
+/** The networks or volumes a project declares that compose creates (not external). */
+function declaredNames(section: unknown): string[] {
+  return isRecord(section)
+    ? Object.entries(section)
+        .filter(([, value]) => !isExternal(value))
+        .map(([name]) => name)
+    : [];
+}
+
+/** `labels` of one object with ours added; either compose form in, the map form out. */
+function withLabels(value: unknown, labels: Readonly<Record<string, string>>): Record<string, unknown> {
+  const object = isRecord(value) ? value : {};
+  return { ...object, labels: { ...labelsOf(object.labels), ...labels } };
+}
+
 /**
- * The override file that labels every object of the run: each service's containers,
- * the default network, and the networks and volumes the file declares.
+ * The resolved project with the run's labels on every object compose creates: each
+ * service's containers, the default network and every network and volume it declares
+ * (external ones are left alone). Only `labels` change: compose runs this one file, so
+ * nothing is merged and the project means what the user's files mean.
  */
-export function buildComposeOverride(model: ComposeModel, runId: string): Record<string, unknown> {
+export function labelComposeProject(
+  resolved: Record<string, unknown>,
+  runId: string,
+): Record<string, unknown> {
   const labels = { [RUN_LABEL]: runId, [TESTBED_LABEL]: 'local' };
-  const networks: Record<string, unknown> = { default: { labels } };
-  for (const name of model.networks) networks[name] = { labels };
-  const override: Record<string, unknown> = {
-    ...(model.version === undefined ? {} : { version: model.version }),
-    services: Object.fromEntries(model.services.map((service) => [service.name, { labels }])),
-    networks,
+  const services = isRecord(resolved.services) ? resolved.services : {};
+  const networks = isRecord(resolved.networks) ? resolved.networks : {};
+  const labelled: Record<string, unknown> = {
+    ...resolved,
+    services: Object.fromEntries(
+      Object.entries(services).map(([name, service]) => [name, withLabels(service, labels)]),
+    ),
+    networks: Object.fromEntries(
+      Object.entries({ default: networks.default ?? null, ...networks }).map(([name, network]) => [
+        name,
+        isExternal(network) ? network : withLabels(network, labels),
+      ]),
+    ),
   };
-  if (model.volumes.length > 0) {
-    override.volumes = Object.fromEntries(model.volumes.map((name) => [name, { labels }]));
+  if (isRecord(resolved.volumes)) {
+    labelled.volumes = Object.fromEntries(
+      Object.entries(resolved.volumes).map(([name, volume]) => [
+        name,
+        isExternal(volume) ? volume : withLabels(volume, labels),
+      ]),
+    );
   }
-  return override;
+  return labelled;
 }

@@ -195,16 +195,24 @@ export function firstLine(text: string): string {
   );
 }
 
-/** The most telling line of compose's stderr (an error line over progress lines). */
-export function composeErrorLine(stderr: string): string {
+const TELLING =
+  /error|denied|invalid|unsupported|not found|no such|failed|allocated|in use|refused|cannot|can't|conflict/i;
+/** Compose v1's last line after any failure: it names nothing. */
+const GENERIC = /^Encountered errors while bringing up the project\.?$/i;
+
+/** The lines of compose's stderr that say what went wrong (every one of them, in order, once). */
+export function composeErrorLines(stderr: string): string[] {
   const lines = stderr
     .split('\n')
     .map((line) => line.trim())
-    .filter(Boolean);
-  const telling = lines.filter((line) =>
-    /error|denied|invalid|unsupported|not found|no such|failed|allocated|in use/i.test(line),
-  );
-  return (telling.at(-1) ?? lines.at(-1) ?? '').slice(0, 400);
+    .filter((line) => line && !GENERIC.test(line));
+  const telling = lines.filter((line) => TELLING.test(line));
+  return [...new Set(telling.length > 0 ? telling : lines.slice(-1))];
+}
+
+/** What went wrong, on one line: every telling line of compose's stderr. */
+export function composeErrorLine(stderr: string): string {
+  return composeErrorLines(stderr).join(' | ').replace(/\s+/g, ' ').slice(0, 600);
 }
 
 export interface ComposeProjectRef {

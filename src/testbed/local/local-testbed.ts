@@ -7,15 +7,15 @@
  * ports) → write the run folder → compose up → resolve endpoints → wait until every
  * node is ready. Any failure after `up` started removes what it created.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type Docker from 'dockerode';
-import { stringify } from 'yaml';
+import type { ContainerInspectInfo } from 'dockerode';
 import { MeshbenchError, isMeshbenchError } from '../../common/errors.js';
 import { newRunId } from '../../common/run-id.js';
 import {
-  buildComposeOverride,
-  parseComposeFile,
+  labelComposeProject,
+  readComposeModel,
   type ComposeModel,
   type ComposeNodeSpec,
 } from '../../config/compose-file.js';
@@ -30,6 +30,7 @@ import type { DestroyOptions, Deployment, Endpoint, Testbed } from '../testbed.j
 import {
   canGateComposeUp,
   composeErrorLine,
+  composeErrorLines,
   composeUp,
   detectCompose,
   PIPED_COMPOSE_FILE,
@@ -37,6 +38,7 @@ import {
   type ComposeCli,
   type ComposeProjectRef,
 } from './compose-cli.js';
+import { activeComposeProfiles, resolveComposeProject } from './compose-config.js';
 import { containerLogs } from './container-logs.js';
 import { loadDocker } from './docker-loader.js';
 import { EngineApi } from './engine-api.js';
@@ -46,20 +48,27 @@ import { availableMemoryBytes, checkMemory, nodeMemoryBytes } from './memory.js'
 import { findPortConflicts, pickFreePorts, type PortConflict } from './ports.js';
 import { probeForProtocol, ReadinessError, waitForReady } from './readiness.js';
 import { COMPOSE_PROJECT_LABEL, projectNameOf, removeRun, type RemovalReport } from './teardown.js';
+import { chooseNodeAccess, type NodeAccess, type NodeAccessMode } from './node-access.js';
 import { trace } from './trace.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_COMPOSE_PATH = 'compose/docker-compose.yml';
 export const DEFAULT_RUNS_DIR = '.meshbench/runs';
-/** The override file (in the run folder) that labels every object of the run. */
-const OVERRIDE_FILE = 'meshbench-labels.override.yml';
+export const DEFAULT_CACHE_DIR = '.meshbench/cache';
+/**
+ * The one file compose runs (in the run folder): the user's project as compose resolved
+ * it, or the generated committee, with every object labelled for the run. JSON, which
+ * compose reads as YAML, so no string can be read back as another type.
+ */
+const PROJECT_FILE = 'compose.resolved.json';
+const GENERATED_FILE = 'docker-compose.yml';
 const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
 const COMPOSE_NUMBER_LABEL = 'com.docker.compose.container-number';
 
 export interface LocalTestbedOptions {
-  /** The compose file to run (ignored when `committee` is set). */
-  readonly composePath?: string;
+  /** The compose file(s) to run, merged as compose merges several `-f` files (ignored when `committee` is set). */
+  readonly composePath?: string | readonly string[];
   /** Generate a project of this many reference nodes instead of reading a file. */
   readonly committee?: number;
   readonly runId?: string;
@@ -78,12 +87,22 @@ export interface LocalTestbedOptions {
   /** `performance.now()` at command start, so readyAfterMs covers everything. */
   readonly startedAtMs?: number;
   readonly docker?: Docker;
+  /**
+   * How the generator, readiness and monitoring reach the nodes: `direct` at each
+   * container's own address on the compose network (no docker-proxy in the path),
+   * `published` through the host ports, `auto` (default) direct where this host
+   * routes to the network, else published.
+   */
+  readonly nodeAccess?: NodeAccessMode;
+  /** Where `compose config` answers are cached (default .meshbench/cache; null: no cache). */
+  readonly cacheDir?: string | null;
 }
 
 export interface LocalProject extends ComposeProjectRef {
   readonly runId: string;
   readonly runDir: string;
-  readonly composePath: string;
+  /** The user's compose files, or the generated one. */
+  readonly composePaths: readonly string[];
   readonly generated: boolean;
 }
 
@@ -105,17 +124,16 @@ interface Prepared {
   readonly usedPorts: number[];
   /** Generates a committee's compose file again on other free ports (after a lost race). */
   readonly generate: (avoid: ReadonlySet<number>) => Promise<number[] | undefined>;
-  /**
-   * The file a gated compose up reads from its pipe: the generated compose file of a committee
-   * (the override on disk is written before compose reads it), else the override.
-   */
+  /** The one file compose runs (also on disk in the run folder); a gated compose up reads it from its pipe. */
   readonly pipedText: string;
 }
 
 interface LoadedModel {
-  readonly text: string | undefined;
+  /** The compose files as shown in messages. */
   readonly path: string;
   readonly model: ComposeModel;
+  /** The user's project as compose resolved it (undefined for a generated committee). */
+  readonly project: Record<string, unknown> | undefined;
 }
 
 /** Where a run's generated files go. */
@@ -169,8 +187,17 @@ export class LocalTestbed implements Testbed {
     return this.#docker;
   }
 
-  /** Reads (or, with a committee, plans) the compose project; no engine needed except for free ports. */
-  async #loadModel(): Promise<LoadedModel> {
+  /** The user's compose files, resolved against the working directory. */
+  #composePaths(): string[] {
+    const given = this.options.composePath ?? DEFAULT_COMPOSE_PATH;
+    return (typeof given === 'string' ? [given] : [...given]).map((path) => resolve(path));
+  }
+
+  /**
+   * The committee's project (planned on placeholder ports), or the user's files as the
+   * compose tool resolves them (cached), labelled for the run. No engine needed.
+   */
+  async #loadModel(cliPromise: Promise<ComposeCli>): Promise<LoadedModel> {
     if (this.options.committee !== undefined) {
       const placeholder = Array.from({ length: this.options.committee }, () => 1);
       const project = refnodeCompose({
@@ -180,57 +207,70 @@ export class LocalTestbed implements Testbed {
         metricsHostPorts: placeholder,
         ...(this.options.nodeEnvironment ? { environment: this.options.nodeEnvironment } : {}),
       });
-      return {
-        text: undefined,
-        path: '(generated)',
-        model: parseComposeFile(stringify(project), '(generated)'),
-      };
+      return { path: '(generated)', model: readComposeModel(project, '(generated)'), project: undefined };
     }
-    const path = this.options.composePath ?? DEFAULT_COMPOSE_PATH;
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const problem =
-        code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${code})`;
-      throw new MeshbenchError('COMPOSE_FILE', `compose file ${path} ${problem}`, {
-        hint: 'pass an existing file with --docker-compose-path, or use --committee N to generate one',
-      });
+    const paths = this.#composePaths();
+    const shown = (
+      this.options.composePath === undefined ? [DEFAULT_COMPOSE_PATH] : [this.options.composePath].flat()
+    ).join(', ');
+    for (const [index, path] of paths.entries()) {
+      const problem = await stat(path).then(
+        (info) => (info.isDirectory() ? 'is a folder' : undefined),
+        (error: NodeJS.ErrnoException) =>
+          error.code === 'ENOENT' ? 'does not exist' : `cannot be read (${error.code})`,
+      );
+      if (problem) {
+        throw new MeshbenchError(
+          'COMPOSE_FILE',
+          `compose file ${[this.options.composePath ?? DEFAULT_COMPOSE_PATH].flat()[index] ?? path} ${problem}`,
+          {
+            hint: 'pass an existing file with --docker-compose-path, or use --committee N to generate one',
+          },
+        );
+      }
     }
+    const cli = await cliPromise;
+    const projectDirectory = dirname(paths[0] ?? '.');
+    const cacheDir =
+      this.options.cacheDir === null ? undefined : (this.options.cacheDir ?? DEFAULT_CACHE_DIR);
+    const [resolved, activeProfiles] = await Promise.all([
+      resolveComposeProject({ cli, files: paths, projectDirectory, env: this.#env, cacheDir }),
+      activeComposeProfiles(cli, projectDirectory, this.#env),
+    ]);
+    trace(`deploy: compose project resolved${resolved.cached ? ' (cached)' : ''}`);
     return {
-      text,
-      path,
-      model: parseComposeFile(
-        text,
-        path,
-        this.#env,
-        this.options.protocol ? { protocol: this.options.protocol } : {},
-      ),
+      path: shown,
+      model: readComposeModel(resolved.project, shown, {
+        activeProfiles,
+        ...(this.options.protocol ? { protocol: this.options.protocol } : {}),
+      }),
+      project: resolved.project,
     };
   }
 
   /** Checks input and machine, and writes the run's files: everything before compose up. */
   async #prepare(init: {
     runDir: string;
-    composePath: string;
+    projectFile: string;
+    projectDirectory: string;
     projectName: string;
+    cliPromise: Promise<ComposeCli>;
     signal: AbortSignal | undefined;
   }): Promise<Prepared> {
-    const { runDir, composePath, projectName, signal } = init;
+    const { runDir, projectFile, projectDirectory, projectName, cliPromise, signal } = init;
     const committee = this.options.committee;
     // Input and machine checks, concurrently; errors reported in a fixed order.
     const [modelResult, engineResult, cliResult, memoryResult] = await Promise.allSettled([
-      this.#loadModel(),
+      this.#loadModel(cliPromise),
       checkEngine(this.#api, this.#env),
-      detectCompose(this.#env),
+      cliPromise,
       availableMemoryBytes(),
     ]);
     for (const result of [modelResult, engineResult, cliResult, memoryResult]) {
       if (result.status === 'rejected') throw result.reason;
     }
     trace('deploy: checks done');
-    const { path, model } = (modelResult as PromiseFulfilledResult<LoadedModel>).value;
+    const { path, model, project: resolved } = (modelResult as PromiseFulfilledResult<LoadedModel>).value;
     const engine = (engineResult as PromiseFulfilledResult<EngineFacts>).value;
     const cli = (cliResult as PromiseFulfilledResult<ComposeCli>).value;
     checkMemory(
@@ -238,6 +278,18 @@ export class LocalTestbed implements Testbed {
       (memoryResult as PromiseFulfilledResult<number>).value,
       nodeMemoryBytes(this.#env),
     );
+    if (this.options.nodeAccess === 'published') {
+      const unpublished = model.nodes.find((node) => !node.publishesRpc);
+      if (unpublished) {
+        throw new MeshbenchError(
+          'COMPOSE_FILE',
+          `compose file ${path}: service ${unpublished.service} does not publish its RPC port ${unpublished.rpcContainerPort}, which --node-access published needs`,
+          {
+            hint: `add ports: ["127.0.0.1::${unpublished.rpcContainerPort}"] to it, or leave --node-access at auto`,
+          },
+        );
+      }
+    }
 
     const imageIds = await checkImages(
       this.#api,
@@ -247,7 +299,7 @@ export class LocalTestbed implements Testbed {
         hasBuild: service.hasBuild,
       })),
     );
-    let generatedText = '';
+    let projectText = '';
     /** Writes the generated project on ports that are free now (again after a lost race). */
     const generate = async (avoid: ReadonlySet<number>) => {
       if (committee === undefined) return;
@@ -259,19 +311,22 @@ export class LocalTestbed implements Testbed {
         new Set([...avoid, ...rpc]),
       );
       const text = renderCompose(
-        refnodeCompose({
-          committee,
-          image: this.options.image ?? REFNODE_IMAGE,
-          rpcHostPorts: rpc,
-          metricsHostPorts: metrics,
-          ...(this.options.nodeEnvironment ? { environment: this.options.nodeEnvironment } : {}),
-        }),
+        labelComposeProject(
+          refnodeCompose({
+            committee,
+            image: this.options.image ?? REFNODE_IMAGE,
+            rpcHostPorts: rpc,
+            metricsHostPorts: metrics,
+            ...(this.options.nodeEnvironment ? { environment: this.options.nodeEnvironment } : {}),
+          }),
+          this.runId,
+        ),
         `Generated by local-network --committee ${committee} for run ${this.runId}.`,
       );
       await mkdir(runDir, { recursive: true });
       // Plain writes: the run folder is new and these files are rewritten on every run (no fsync on the start-up path).
-      await writeFile(composePath, text);
-      generatedText = text;
+      await writeFile(projectFile, text);
+      projectText = text;
       return [...rpc, ...metrics];
     };
     let usedPorts: number[] = [];
@@ -286,32 +341,21 @@ export class LocalTestbed implements Testbed {
     }
 
     if (signal?.aborted) throw new MeshbenchError('INTERRUPTED', 'interrupted before the network started');
-    await mkdir(runDir, { recursive: true });
-    const overridePath = join(runDir, OVERRIDE_FILE);
-    const overrideText = `# Labels every object of run ${this.runId} (written by local-network).\n${stringify(
-      buildComposeOverride(model, this.runId),
-    )}`;
-    await writeFile(overridePath, overrideText);
+    if (committee === undefined && resolved) {
+      await mkdir(runDir, { recursive: true });
+      projectText = `${JSON.stringify(labelComposeProject(resolved, this.runId), null, 2)}\n`;
+      await writeFile(projectFile, projectText);
+    }
     const project: LocalProject = {
       runId: this.runId,
       runDir,
-      composePath,
+      composePaths: committee !== undefined ? [projectFile] : this.#composePaths(),
       generated: committee !== undefined,
       projectName,
-      projectDirectory: dirname(composePath),
-      files: [composePath, overridePath],
+      projectDirectory,
+      files: [projectFile],
     };
-    return {
-      path,
-      model,
-      engine,
-      cli,
-      imageIds,
-      project,
-      usedPorts,
-      generate,
-      pipedText: committee !== undefined ? generatedText : overrideText,
-    };
+    return { path, model, engine, cli, imageIds, project, usedPorts, generate, pipedText: projectText };
   }
 
   async deploy(options: { signal?: AbortSignal } = {}): Promise<LocalDeployment> {
@@ -336,30 +380,21 @@ export class LocalTestbed implements Testbed {
       checkMemory(committee, await availableMemoryBytes(), nodeMemoryBytes(this.#env));
 
     const runDir = resolve(runDirOf(this.options.runsDir ?? DEFAULT_RUNS_DIR, this.runId));
-    const composePath =
-      committee !== undefined
-        ? join(runDir, 'docker-compose.yml')
-        : resolve(this.options.composePath ?? DEFAULT_COMPOSE_PATH);
+    const projectFile = join(runDir, committee !== undefined ? GENERATED_FILE : PROJECT_FILE);
+    const projectDirectory = committee !== undefined ? runDir : dirname(this.#composePaths()[0] ?? '.');
     const projectName = projectNameOf(this.runId);
+    const cliPromise = detectCompose(this.#env);
     // compose v1 starts now and does its slow start-up while the checks run; it waits for the
     // file on its pipe until they pass (startGatedComposeUp), and exits untouched if one fails.
     // Awaited before the checks start, so their synchronous set-up does not delay the spawn
     // (the compose lookup is a few sync file-system calls).
-    const gate = await detectCompose(this.#env).then(
+    const gate = await cliPromise.then(
       (cli) => {
         if (!canGateComposeUp(cli)) return undefined;
         trace('deploy: compose up spawned (gated)');
         return startGatedComposeUp(
           cli,
-          {
-            projectName,
-            projectDirectory: dirname(composePath),
-            // The file #prepare writes goes through the pipe; the one on disk before it is read at once.
-            files:
-              committee !== undefined
-                ? [PIPED_COMPOSE_FILE, join(runDir, OVERRIDE_FILE)]
-                : [composePath, PIPED_COMPOSE_FILE],
-          },
+          { projectName, projectDirectory, files: [PIPED_COMPOSE_FILE] },
           this.#env,
         );
       },
@@ -367,7 +402,14 @@ export class LocalTestbed implements Testbed {
     );
     let prepared: Prepared;
     try {
-      prepared = await this.#prepare({ runDir, composePath, projectName, signal });
+      prepared = await this.#prepare({
+        runDir,
+        projectFile,
+        projectDirectory,
+        projectName,
+        cliPromise,
+        signal,
+      });
     } catch (error) {
       await gate?.cancel();
       throw error;
@@ -405,20 +447,25 @@ export class LocalTestbed implements Testbed {
       phasesMs.composeUp = Math.round(performance.now() - upStartedMs);
       if (up.code !== 0) {
         const line = composeErrorLine(up.stderr);
+        const shown = composeErrorLines(up.stderr);
+        if (shown.length > 1) for (const text of shown) this.#log(`compose: ${text}`);
         if (/port is already allocated|address already in use/i.test(line)) {
           throw new MeshbenchError('PORT_IN_USE', `a port of ${path} is in use: ${line}`, {
             hint: 'stop what holds it, or change the port',
           });
         }
         throw new MeshbenchError('COMPOSE_FILE', `${cli.command.join(' ')} up failed for ${path}: ${line}`, {
-          hint: `check the file with: ${cli.command.join(' ')} -f ${path} config`,
+          hint: `check the project with: ${cli.command.join(' ')} ${project.files.map((file) => `-f ${file}`).join(' ')} up`,
         });
       }
       if (signal?.aborted)
         throw new MeshbenchError('INTERRUPTED', 'interrupted while the network was starting');
 
-      const nodes = await this.#resolveNodes(docker, model.nodes, project);
+      const { handles: nodes, access, accessReason } = await this.#resolveNodes(docker, model.nodes, project);
       trace('deploy: nodes resolved');
+      this.#log(
+        `reaching the nodes ${access === 'direct' ? 'directly' : 'through published ports'} (${accessReason})`,
+      );
       const byId = new Map(nodes.map((node) => [node.nodeId, node]));
       const protocolOf = (nodeId: string) =>
         model.nodes.find((spec) => spec.service === byId.get(nodeId)?.service)?.protocol ??
@@ -478,6 +525,8 @@ export class LocalTestbed implements Testbed {
           hostMemoryBytes: engine.memoryBytes,
           compose: `${cli.command.join(' ')} ${cli.version}`,
           composeFile: committee !== undefined ? `generated (--committee ${committee})` : path,
+          nodeAccess: access,
+          nodeAccessReason: accessReason,
           composeProject: project.projectName,
           nodeRule: model.nodeRule,
           images: imageIds,
@@ -504,12 +553,12 @@ export class LocalTestbed implements Testbed {
     docker: Docker,
     specs: readonly ComposeNodeSpec[],
     project: LocalProject,
-  ): Promise<DockerNodeHandle[]> {
+  ): Promise<{ handles: DockerNodeHandle[]; access: NodeAccess; accessReason: string }> {
     const containers = await docker.listContainers({
       all: true,
       filters: { label: [`${COMPOSE_PROJECT_LABEL}=${project.projectName}`] },
     });
-    // Every node container's ports at once (one engine round trip each, concurrently).
+    // Every node container at once (one engine round trip each, concurrently).
     const services = new Set(specs.map((spec) => spec.service));
     const inspected = new Map(
       await Promise.all(
@@ -520,14 +569,19 @@ export class LocalTestbed implements Testbed {
           ),
       ),
     );
-    const handles: DockerNodeHandle[] = [];
+    const found: {
+      spec: ComposeNodeSpec;
+      nodeId: string;
+      containerId: string;
+      info: ContainerInspectInfo;
+    }[] = [];
     for (const spec of specs) {
       const mine = containers
         .filter((container) => container.Labels[COMPOSE_SERVICE_LABEL] === spec.service)
         .sort((a, b) => Number(a.Labels[COMPOSE_NUMBER_LABEL]) - Number(b.Labels[COMPOSE_NUMBER_LABEL]));
       if (mine.length === 0) {
         throw new MeshbenchError('NOT_READY', `service ${spec.service} has no container after compose up`, {
-          hint: 'check the compose file (scale, profiles) and the engine log',
+          hint: 'check the compose file (scale, profiles: set COMPOSE_PROFILES) and the engine log',
         });
       }
       for (const container of mine) {
@@ -544,38 +598,59 @@ export class LocalTestbed implements Testbed {
             [nodeId],
           );
         }
-        const hostAddress = (containerPort: number | undefined) => {
-          if (containerPort === undefined) return undefined;
-          const binding = info.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.[0];
-          if (!binding?.HostPort) return undefined;
-          const ip =
-            binding.HostIp && binding.HostIp !== '0.0.0.0' && binding.HostIp !== '::'
-              ? binding.HostIp
-              : '127.0.0.1';
-          return `${ip.includes(':') ? `[${ip}]` : ip}:${binding.HostPort}`;
-        };
-        const rpc = hostAddress(spec.rpcContainerPort);
-        if (!rpc) {
-          throw new MeshbenchError(
-            'NOT_READY',
-            `service ${spec.service} publishes no host port for RPC port ${spec.rpcContainerPort}`,
-            {
-              hint: `publish it (ports: ["127.0.0.1::${spec.rpcContainerPort}"])`,
-            },
-          );
-        }
-        const metrics = hostAddress(spec.metricsContainerPort);
-        const endpoint: Endpoint = {
-          nodeId,
-          rpcUrl: `http://${rpc}`,
-          wsUrl: `ws://${rpc}/websocket`,
-          ...(metrics ? { metricsUrl: `http://${metrics}/metrics` } : {}),
-          host: 'local',
-        };
-        handles.push(new DockerNodeHandle(docker, nodeId, spec.service, container.Id, endpoint));
+        found.push({ spec, nodeId, containerId: container.Id, info });
       }
     }
-    return handles;
+
+    const choice = chooseNodeAccess(
+      this.options.nodeAccess ?? 'auto',
+      found.map(({ nodeId, info }) => ({
+        nodeId,
+        addresses: Object.keys(info.NetworkSettings.Networks ?? {})
+          .sort()
+          .map((name) => info.NetworkSettings.Networks[name]?.IPAddress ?? '')
+          .filter(Boolean),
+      })),
+      { env: this.#env },
+    );
+    if ('error' in choice) {
+      throw new MeshbenchError('NOT_READY', `--node-access direct is not possible here: ${choice.error}`, {
+        hint: 'use --node-access published (or auto)',
+      });
+    }
+
+    const handles = found.map(({ spec, nodeId, containerId, info }) => {
+      const direct = choice.directAddress.get(nodeId);
+      const address = (containerPort: number | undefined) => {
+        if (containerPort === undefined) return undefined;
+        if (direct) return `${direct}:${containerPort}`;
+        const binding = info.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.[0];
+        if (!binding?.HostPort) return undefined;
+        const ip =
+          binding.HostIp && binding.HostIp !== '0.0.0.0' && binding.HostIp !== '::'
+            ? binding.HostIp
+            : '127.0.0.1';
+        return `${ip.includes(':') ? `[${ip}]` : ip}:${binding.HostPort}`;
+      };
+      const rpc = address(spec.rpcContainerPort);
+      if (!rpc) {
+        throw new MeshbenchError(
+          'NOT_READY',
+          `service ${spec.service} publishes no host port for RPC port ${spec.rpcContainerPort} (${choice.reason})`,
+          { hint: `publish it (ports: ["127.0.0.1::${spec.rpcContainerPort}"])` },
+        );
+      }
+      const metrics = address(spec.metricsContainerPort);
+      const endpoint: Endpoint = {
+        nodeId,
+        rpcUrl: `http://${rpc}`,
+        wsUrl: `ws://${rpc}/websocket`,
+        ...(metrics ? { metricsUrl: `http://${metrics}/metrics` } : {}),
+        host: 'local',
+      };
+      return new DockerNodeHandle(docker, nodeId, spec.service, containerId, endpoint);
+    });
+    return { handles, access: choice.access, accessReason: choice.reason };
   }
 }
 

@@ -16,7 +16,7 @@ const shared = {
   output: 'benchmarks',
   verbose: false,
 };
-const local: LocalNetworkArgs = { ...shared, protocol: 'cometbft' };
+const local: LocalNetworkArgs = { ...shared, protocol: 'cometbft', nodeAccess: 'auto' };
 const remote: RemoteNetworkArgs = {
   ...shared,
   nodesPerHost: 1,

@@ -1,13 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+
+/** What compose's `config` prints is plain data; these tests give the model that data directly. */
+function parseComposeFile(
+  text: string,
+  path: string,
+  options: { protocol?: string; activeProfiles?: string[] } = {},
+) {
+  return readComposeModel(parse(text) as unknown, path, options);
+}
 import { MeshbenchError } from '../../../../src/common/errors.js';
 import {
-  buildComposeOverride,
-  interpolate,
+  labelComposeProject,
   labelsOf,
-  parseComposeFile,
   parsePortEntry,
+  readComposeModel,
+  serviceIsActive,
 } from '../../../../src/config/compose-file.js';
 import { refnodeCompose, renderCompose, seedPortLayout } from '../../../../src/config/compose-generate.js';
 
@@ -65,14 +74,7 @@ describe('parsePortEntry', () => {
   });
 });
 
-describe('interpolate and labels', () => {
-  it('substitutes variables like compose', () => {
-    const env = { A: 'x', EMPTY: '' };
-    expect(interpolate('${A}-$A-$${A}', env)).toBe('x-x-${A}');
-    expect(interpolate('${MISSING:-d} ${EMPTY:-d} ${EMPTY-d}', env)).toBe('d d ');
-    expect(() => interpolate('${MISSING:?set it}', env)).toThrow(/MISSING is required/);
-  });
-
+describe('labels', () => {
   it('reads both label forms', () => {
     expect(labelsOf({ a: 'b', n: 1 })).toEqual({ a: 'b', n: '1' });
     expect(labelsOf(['a=b', 'c=d=e', 'flag'])).toEqual({ a: 'b', c: 'd=e', flag: '' });
@@ -117,47 +119,81 @@ networks:
     expect(model.nodes.map((node) => node.service)).toEqual(['a']);
   });
 
-  it('says what is wrong with a bad file, with code COMPOSE_FILE', () => {
-    expect(codeOf(() => parseComposeFile('services: [1, 2', 'f.yml'))).toBe('COMPOSE_FILE');
-    expect(() => parseComposeFile('services: [1, 2', 'f.yml')).toThrow(
-      /compose file f.yml is not valid YAML at line/,
-    );
-    expect(() => parseComposeFile('version: "3"\n', 'f.yml')).toThrow(/has no services/);
+  it('says what is wrong with a project, with code COMPOSE_FILE', () => {
+    expect(codeOf(() => parseComposeFile('version: "3"\n', 'f.yml'))).toBe('COMPOSE_FILE');
+    expect(() => parseComposeFile('version: "3"\n', 'f.yml')).toThrow(/compose file f.yml has no services/);
     expect(() => parseComposeFile('services:\n  a: { image: i, ports: ["80"] }\n', 'f.yml')).toThrow(
       /has no node services/,
     );
-    expect(() =>
-      parseComposeFile('services:\n  a: { image: i, labels: ["meshbench.role=node"] }\n', 'f.yml'),
-    ).toThrow(/does not publish its RPC port 26657/);
     expect(() => parseComposeFile('services:\n  a: { ports: ["26657"] }\n', 'f.yml')).toThrow(
       /neither image nor build/,
     );
   });
 
-  it('interpolates variables before reading ports', () => {
+  it('keeps labelled nodes that publish nothing (they are reached at their container address)', () => {
     const model = parseComposeFile(
-      'services:\n  a: { image: i, ports: ["${P:-41000}:26657"] }\n',
+      'services:\n  a: { image: i, labels: ["meshbench.role=node"] }\n',
       'f.yml',
-      {},
     );
-    expect(model.publishedPorts[0]?.hostPort).toBe(41000);
+    expect(model.nodes.map((node) => [node.service, node.publishesRpc])).toEqual([['a', false]]);
+  });
+
+  it("reads label values with compose's $$ escape undone", () => {
+    const model = parseComposeFile(
+      'services:\n  a: { image: "i", ports: ["26657"], labels: { note: "a$$b" } }\n',
+      'f.yml',
+    );
+    expect(model.nodes[0]?.labels.note).toBe('a$b');
+  });
+
+  it('leaves out services whose profiles are not active, as compose up does', () => {
+    const text =
+      'services:\n  a: { image: i, ports: ["26657"] }\n  b: { image: i, ports: ["26657"], profiles: [extra] }\n';
+    expect(parseComposeFile(text, 'f.yml').nodes.map((node) => node.service)).toEqual(['a']);
+    expect(
+      parseComposeFile(text, 'f.yml', { activeProfiles: ['extra'] }).nodes.map((node) => node.service),
+    ).toEqual(['a', 'b']);
+    expect(serviceIsActive(['x'], ['*'])).toBe(true);
+    expect(serviceIsActive([], [])).toBe(true);
+    expect(serviceIsActive(['x'], ['y'])).toBe(false);
   });
 });
 
-describe('buildComposeOverride', () => {
-  it('labels every service, the default network and declared networks and volumes', () => {
-    const model = parseComposeFile(
-      'version: "3.8"\nservices:\n  a: { image: i, ports: ["26657"] }\n  b: { image: j }\nvolumes: { v: {} }\nnetworks: { n: {}, e: { external: true } }\n',
-      'f.yml',
-    );
-    const override = buildComposeOverride(model, 'RUN1');
+describe('labelComposeProject', () => {
+  it('labels every service, the default network and declared networks and volumes, and changes nothing else', () => {
+    const resolved = parse(
+      [
+        'version: "3.8"',
+        'services:',
+        '  a: { image: i, ports: ["26657"], labels: ["keep=1"], networks: { n: { ipv4_address: 10.9.0.2 } } }',
+        '  b: { image: j }',
+        'volumes: { v: {}, ev: { external: true } }',
+        'networks:',
+        '  n: { driver: bridge, ipam: { driver: default, config: [{ subnet: 10.9.0.0/24 }] } }',
+        '  e: { external: true }',
+      ].join('\n'),
+    ) as Record<string, unknown>;
+    const before = structuredClone(resolved);
     const labels = { 'meshbench.run': 'RUN1', 'meshbench.testbed': 'local' };
-    expect(override).toEqual({
+    expect(labelComposeProject(resolved, 'RUN1')).toEqual({
       version: '3.8',
-      services: { a: { labels }, b: { labels } },
-      networks: { default: { labels }, n: { labels } },
-      volumes: { v: { labels } },
+      services: {
+        a: {
+          image: 'i',
+          ports: ['26657'],
+          labels: { keep: '1', ...labels },
+          networks: { n: { ipv4_address: '10.9.0.2' } },
+        },
+        b: { image: 'j', labels },
+      },
+      networks: {
+        default: { labels },
+        n: { driver: 'bridge', ipam: { driver: 'default', config: [{ subnet: '10.9.0.0/24' }] }, labels },
+        e: { external: true },
+      },
+      volumes: { v: { labels }, ev: { external: true } },
     });
+    expect(resolved).toEqual(before);
   });
 });
 
@@ -172,6 +208,7 @@ describe('generated committee and the seed file', () => {
     const file = parse(await readFile('compose/docker-compose.yml', 'utf8')) as unknown;
     expect(file).toEqual(generated);
     const model = parseComposeFile(renderCompose(generated, 'x'), 'gen');
+    expect(model.nodes.every((node) => node.publishesRpc)).toBe(true);
     expect(model.nodes.map((node) => node.service)).toEqual(['node0', 'node1', 'node2', 'node3']);
     expect(model.publishedPorts.map((port) => `${port.hostPort}:${port.containerPort}`)).toEqual([
       '26657:26657',
@@ -207,12 +244,12 @@ describe('RPC port by protocol', () => {
   it('finds etcd nodes by their client port 2379 when the protocol is etcd', () => {
     const text =
       'services:\n  e0: { image: etcd, ports: ["127.0.0.1::2379"] }\n  x: { image: i, ports: ["26657"] }\n';
-    expect(
-      parseComposeFile(text, 'f.yml', {}, { protocol: 'etcd' }).nodes.map((node) => node.service),
-    ).toEqual(['e0']);
-    expect(parseComposeFile(text, 'f.yml', {}).nodes.map((node) => node.service)).toEqual(['x']);
+    expect(parseComposeFile(text, 'f.yml', { protocol: 'etcd' }).nodes.map((node) => node.service)).toEqual([
+      'e0',
+    ]);
+    expect(parseComposeFile(text, 'f.yml').nodes.map((node) => node.service)).toEqual(['x']);
     const labelled =
       'services:\n  e0: { image: etcd, labels: { meshbench.protocol: etcd }, ports: ["2379"] }\n';
-    expect(parseComposeFile(labelled, 'f.yml', {}).nodes[0]?.rpcContainerPort).toBe(2379);
+    expect(parseComposeFile(labelled, 'f.yml').nodes[0]?.rpcContainerPort).toBe(2379);
   });
 });

@@ -5,6 +5,7 @@ import type { LatencySummary, LoadResult } from '../../../../src/load/types.js';
 
 const base: LocalNetworkArgs = {
   numTransactions: 1000,
+  nodeAccess: 'auto',
   transactionSize: 512,
   transactionRate: 100,
   startupWait: 30,
