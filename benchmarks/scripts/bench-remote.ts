@@ -7,39 +7,82 @@
  * present (parallelism). Also the image transfer: archive size, save time,
  * per-host ship time. Figures go to benchmarks/results/remote-<timestamp>.json.
  *
- * Env: BENCH_REMOTE_REPS (default 5) repetitions of the image-present deploys;
- * BENCH_REMOTE_SHIP=0 skips the shipping deploys;
- * BENCH_REMOTE_INNER_STORAGE overlay2 (default) | vfs for the sandbox hosts' engines.
+ * The record keeps each size's spread across repetitions and the load average before, during
+ * (every 5 s) and after; the target is met or missed only when every repetition's T(8)/T(2)
+ * agrees on a quiet machine, else "inconclusive" (lib/verdict.ts). Exit code 1 only for a miss.
+ *
+ * Flags (`-- --help`): --reps N, --no-ship, --inner-storage overlay2|vfs; the environment
+ * variables BENCH_REMOTE_REPS, BENCH_REMOTE_SHIP=0 and BENCH_REMOTE_INNER_STORAGE still set
+ * their defaults.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../../src/common/atomic-write.js';
-import { hostsFromVariables, type HostsConfig } from '../../src/config/hosts.js';
-import { imageArchive, inspectLocalImage } from '../../src/testbed/remote/image-transfer.js';
-import { cometbftProbe, waitForReady } from '../../src/testbed/local/readiness.js';
-import { RUN_LABEL } from '../../src/common/run-id.js';
-import { DEFAULT_IMAGE, RemoteTestbed } from '../../src/testbed/remote/remote-testbed.js';
-import {
-  docker,
-  sandboxDown,
-  sandboxUp,
-  type InnerStorage,
-  type SandboxState,
-} from '../../src/testbed/sandbox/sandbox.js';
+import { COMMON_FLAGS, choiceFlag, flagsOrExit, numberFlag } from './lib/flags.js';
+import { LoadMonitor, judgeRatio, loadLine, spread, verdictLine } from './lib/verdict.js';
+import type { HostsConfig } from '../../src/config/hosts.js';
+import type { InnerStorage, SandboxState } from '../../src/testbed/sandbox/sandbox.js';
+
+const USAGE = {
+  name: 'bench:remote',
+  summary:
+    '`remote-network` deploy time to 2, 4 and 8 sandbox hosts (image present, and with shipping),\n' +
+    'next to the same nodes started without meshbench; the image transfer; CPU per deploy.',
+  notes: [
+    'Env BENCH_REMOTE_REPS, BENCH_REMOTE_SHIP=0 and BENCH_REMOTE_INNER_STORAGE set the defaults of',
+    '--reps, --no-ship and --inner-storage.',
+    'Writes benchmarks/results/remote-<timestamp>.json; exit code 1 when the target is missed.',
+  ],
+};
+const FLAGS = {
+  reps: {
+    type: 'string',
+    valueName: 'N',
+    default: process.env.BENCH_REMOTE_REPS ?? '5',
+    description: 'interleaved repetitions of the image-present deploys',
+  },
+  'no-ship': {
+    type: 'boolean',
+    default: process.env.BENCH_REMOTE_SHIP === '0',
+    description: 'skip the shipping deploys (quick iterations; reports need them)',
+  },
+  'inner-storage': {
+    type: 'string',
+    valueName: 'overlay2|vfs',
+    default: process.env.BENCH_REMOTE_INNER_STORAGE ?? 'overlay2',
+    description: "the sandbox hosts' own Docker storage",
+  },
+  ...COMMON_FLAGS,
+} as const;
+const args = flagsOrExit(USAGE, FLAGS, (values) => ({
+  reps: numberFlag('reps', values.reps, { integer: true, min: 1 }),
+  ship: !values['no-ship'],
+  innerStorage: choiceFlag('inner-storage', values['inner-storage'], ['overlay2', 'vfs']) as InnerStorage,
+  maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
+}));
+// Before anything runs: the load the machine had without this script.
+const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
+
+// Imported after the flags, so --help answers at once and without an engine.
+const { writeFileAtomic } = await import('../../src/common/atomic-write.js');
+const { hostsFromVariables } = await import('../../src/config/hosts.js');
+const { imageArchive, inspectLocalImage } = await import('../../src/testbed/remote/image-transfer.js');
+const { cometbftProbe, waitForReady } = await import('../../src/testbed/local/readiness.js');
+const { RUN_LABEL } = await import('../../src/common/run-id.js');
+const { DEFAULT_IMAGE, RemoteTestbed } = await import('../../src/testbed/remote/remote-testbed.js');
+const { docker, sandboxDown, sandboxUp } = await import('../../src/testbed/sandbox/sandbox.js');
 
 const SIZES = [2, 4, 8] as const;
-const REPS = Number(process.env.BENCH_REMOTE_REPS ?? 5);
-/** BENCH_REMOTE_SHIP=0 skips the shipping deploys (for quick iterations; reports need them). */
-const SHIP = process.env.BENCH_REMOTE_SHIP !== '0';
+const REPS = args.reps;
+const SHIP = args.ship;
 const DIR = resolve('.meshbench/sandbox-bench');
 /** A tag of its own, so a rebuild of meshbench/refnode:latest during the run changes nothing here. */
 const BENCH_IMAGE = `meshbench/refnode:bench-${process.pid}`;
 let benchImageId = '';
 let archiveDir = '';
 /** The sandbox hosts' own Docker storage: overlay2 on tmpfs (default) or vfs on disk. */
-const INNER_STORAGE = (process.env.BENCH_REMOTE_INNER_STORAGE ?? 'overlay2') as InnerStorage;
+const INNER_STORAGE = args.innerStorage;
 
 function hostsFor(state: SandboxState, count: number): HostsConfig {
   const variables: Record<string, string> = {
@@ -92,6 +135,8 @@ interface CpuFigure {
 }
 
 interface DeployFigure {
+  /** Which repetition (image present), 0 for the shipping deploys. */
+  readonly rep: number;
   readonly hosts: number;
   readonly mode: 'present' | 'ship';
   readonly deployMs: number;
@@ -152,6 +197,7 @@ async function deployOnce(
   state: SandboxState,
   count: number,
   mode: 'present' | 'ship',
+  rep: number,
 ): Promise<DeployFigure> {
   if (mode === 'ship') {
     // make the hosts lack the image, so it is shipped to each of them
@@ -211,6 +257,7 @@ async function deployOnce(
   };
   await deployment.destroy({ thorough: false });
   const figure: DeployFigure = {
+    rep,
     hosts: count,
     mode,
     deployMs: Math.round(deployMs),
@@ -234,11 +281,12 @@ async function attempt(
   state: SandboxState,
   count: number,
   mode: 'present' | 'ship',
+  rep: number,
   figures: DeployFigure[],
   failures: { hosts: number; mode: string; error: string }[],
 ): Promise<void> {
   try {
-    figures.push(await deployOnce(state, count, mode));
+    figures.push(await deployOnce(state, count, mode, rep));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     failures.push({ hosts: count, mode, error: message });
@@ -246,11 +294,7 @@ async function attempt(
   }
 }
 
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
+const median = (values: readonly number[]) => spread(values).median;
 
 async function main(): Promise<void> {
   await new Promise<void>((resolvePromise, reject) =>
@@ -288,22 +332,37 @@ async function measure(): Promise<void> {
     .split('\n');
   const figures: DeployFigure[] = [];
   const failures: { hosts: number; mode: string; error: string }[] = [];
-  const reference: { hosts: number; ms: number }[] = [];
+  const reference: { rep: number; hosts: number; ms: number }[] = [];
+  const window = monitor.window();
   try {
     // Shipping: each size once (a fresh ship to every host), smallest first.
     // (without SHIP, one deploy to all hosts still ships the image, so the others find it present)
     for (const count of SHIP ? SIZES : [Math.max(...SIZES)])
-      await attempt(state, count, 'ship', figures, failures);
+      await attempt(state, count, 'ship', 0, figures, failures);
     // Image present: interleaved repetitions, so drift from other load on the machine hits all sizes alike.
-    for (let rep = 0; rep < REPS; rep++) {
+    for (let rep = 1; rep <= REPS; rep++) {
       for (const count of SIZES) {
-        await attempt(state, count, 'present', figures, failures);
-        reference.push({ hosts: count, ms: await referenceOnce(state, count) });
+        await attempt(state, count, 'present', rep, figures, failures);
+        reference.push({ rep, hosts: count, ms: await referenceOnce(state, count) });
       }
     }
   } finally {
     await sandboxDown({ dir: DIR });
   }
+  const load = window.close();
+  // T(8)/T(2) per repetition, over the repetitions where both deploys succeeded.
+  const presentMs = (rep: number, hosts: number) =>
+    figures.find((f) => f.mode === 'present' && f.rep === rep && f.hosts === hosts)?.deployMs;
+  const paired = Array.from({ length: REPS }, (_, i) => i + 1).filter(
+    (rep) => presentMs(rep, 8) !== undefined && presentMs(rep, 2) !== undefined,
+  );
+  const verdict = judgeRatio({
+    claim: 'deploy T(8) <= 1.5 x T(2), image present',
+    numerator: paired.map((rep) => presentMs(rep, 8)!),
+    denominator: paired.map((rep) => presentMs(rep, 2)!),
+    target: 1.5,
+    load,
+  });
   const present = Object.fromEntries(
     SIZES.map((n) => [
       n,
@@ -364,18 +423,32 @@ async function measure(): Promise<void> {
       ).toFixed(3),
     ),
     failedDeploys: failures.length,
+    /** Ratio of the medians; the per-repetition ratios are in verdict.spread. */
     presentRatio8to2: Number(ratio.toFixed(3)),
     targetRatio: 1.5,
-    targetMet: ratio <= 1.5,
+    /** Each size's deploy time across repetitions (image present), and the reference's. */
+    presentDeployMsSpread: Object.fromEntries(
+      SIZES.map((n) => [
+        n,
+        spread(figures.filter((f) => f.mode === 'present' && f.hosts === n).map((f) => f.deployMs)),
+      ]),
+    ),
+    referenceMsSpread: Object.fromEntries(
+      SIZES.map((n) => [n, spread(reference.filter((r) => r.hosts === n).map((r) => r.ms))]),
+    ),
+    /** pass | fail | inconclusive, with the reasons; never a verdict from a busy machine. */
+    verdict,
+    loadAverage: load,
   };
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const path = resolve('benchmarks/results', `remote-${stamp}.json`);
   await writeFileAtomic(
     path,
-    `${JSON.stringify({ benchmark: 'remote', createdAt: new Date().toISOString(), reps: REPS, innerStorage: INNER_STORAGE, summary, runs: figures, reference, failures }, null, 2)}\n`,
+    `${JSON.stringify({ benchmark: 'remote', createdAt: new Date().toISOString(), reps: REPS, innerStorage: INNER_STORAGE, summary, runs: figures, reference, failures, loadAverage: monitor.stop() }, null, 2)}\n`,
   );
-  process.stdout.write(`${JSON.stringify(summary, null, 2)}\nwritten: ${path}\n`);
-  if (!summary.targetMet) process.exitCode = 1;
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  process.stdout.write(`${loadLine(load)}\n${verdictLine(verdict)}\nwritten: ${path}\n`);
+  if (verdict.verdict === 'fail') process.exitCode = 1;
 }
 
 await main();
