@@ -1,0 +1,73 @@
+/**
+ * Every bench script answers --help with its flags and runs nothing; an unknown flag is one
+ * line and a non-zero exit. Each is started as `npm run bench:…` starts it (node --import tsx).
+ */
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../../..');
+const scriptsDir = join(root, 'benchmarks/scripts');
+
+/** The flags each script's --help must list (its own, and the shared --max-load). */
+const expected: Record<string, string[]> = {
+  'bench-loadgen.ts': ['--only', '--repeat', '--seconds', '--warmups', '--transport', '--long'],
+  'bench-local.ts': ['--repeats', '--committees'],
+  'bench-overhead.ts': ['--duration', '--loads', '--no-reference'],
+  'bench-refnode.ts': [
+    '--peak-rates',
+    '--latency-rate',
+    '--seconds',
+    '--repeat',
+    '--no-docker',
+    '--no-local',
+  ],
+  'bench-remote.ts': ['--reps', '--no-ship', '--inner-storage'],
+};
+
+function run(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(scriptsDir, script), ...args],
+      { cwd: root, timeout: 20_000 },
+      (error, stdout, stderr) =>
+        done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('bench scripts', () => {
+  it('are all covered here, and each has an npm script', () => {
+    const scripts = readdirSync(scriptsDir).filter((name) => /^bench-.*\.ts$/.test(name));
+    expect(scripts.sort()).toEqual(Object.keys(expected).sort());
+    const npmScripts = (
+      JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+        scripts: Record<string, string>;
+      }
+    ).scripts;
+    for (const script of scripts)
+      expect(npmScripts[script.replace(/^bench-(.*)\.ts$/, 'bench:$1')]).toBe(
+        `node --import tsx benchmarks/scripts/${script}`,
+      );
+  });
+
+  for (const [script, flags] of Object.entries(expected)) {
+    it(`${script} --help and -h list its flags and exit 0; an unknown flag exits 2 with one line`, async () => {
+      const [help, short, unknown] = await Promise.all([
+        run(script, ['--help']),
+        run(script, ['-h']),
+        run(script, ['--no-such-flag']),
+      ]);
+      expect(help.code, help.stderr).toBe(0);
+      expect(help.stdout).toMatch(/^usage: npm run bench:/);
+      for (const flag of [...flags, '--max-load', '--help'])
+        expect(help.stdout).toMatch(new RegExp(`^ +(-h, )?${flag}\\b`, 'm'));
+      expect(short).toEqual(help);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stdout).toBe('');
+      expect(unknown.stderr).toMatch(/^bench:\w+: Unknown option '--no-such-flag'; see --help\n$/);
+    });
+  }
+});
