@@ -200,13 +200,21 @@ const TELLING =
 /** Compose v1's last line after any failure: it names nothing. */
 const GENERIC = /^Encountered errors while bringing up the project\.?$/i;
 
-/** The lines of compose's stderr that say what went wrong (every one of them, in order, once). */
+/**
+ * The lines of compose's stderr that say what went wrong (every one of them, in order,
+ * once). Where compose marks its errors (`ERROR:` from v1, `Error` from v2) only those
+ * count; v1's `ERROR: for <name>  ` prefix, which repeats one reason per container and
+ * per service, is dropped.
+ */
 export function composeErrorLines(stderr: string): string[] {
   const lines = stderr
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line && !GENERIC.test(line));
-  const telling = lines.filter((line) => TELLING.test(line));
+  const marked = lines
+    .filter((line) => /^(ERROR|Error)\b/.test(line))
+    .map((line) => line.replace(/^ERROR: for \S+\s+/, 'ERROR: '));
+  const telling = marked.length > 0 ? marked : lines.filter((line) => TELLING.test(line));
   return [...new Set(telling.length > 0 ? telling : lines.slice(-1))];
 }
 

@@ -141,6 +141,31 @@ function withoutResolveNames(project: Record<string, unknown>): Record<string, u
   return rest;
 }
 
+/**
+ * Services in the order the user's files name them (first appearance across the files),
+ * not compose's (v1 sorts them by name: node10 before node2); any others after, as given.
+ */
+async function inFileOrder(
+  project: Record<string, unknown>,
+  files: readonly string[],
+): Promise<Record<string, unknown>> {
+  if (!isRecord(project.services)) return project;
+  const order: string[] = [];
+  for (const file of files) {
+    try {
+      const root: unknown = parseDocument(await readFile(file, 'utf8'), { merge: true }).toJS({
+        maxAliasCount: 10_000,
+      });
+      if (isRecord(root) && isRecord(root.services)) order.push(...Object.keys(root.services));
+    } catch {
+      // compose read it; the order is only cosmetic
+    }
+  }
+  const services = project.services;
+  const names = [...new Set([...order.filter((name) => name in services), ...Object.keys(services)])];
+  return { ...project, services: Object.fromEntries(names.map((name) => [name, services[name]])) };
+}
+
 async function pruneCache(dir: string): Promise<void> {
   const names = (await readdir(dir)).filter((name) => name.endsWith('.json'));
   if (names.length <= CACHE_ENTRIES) return;
@@ -205,7 +230,7 @@ export async function resolveComposeProject(options: ResolveComposeOptions): Pro
     );
   }
   if (!isRecord(parsed)) throw refused(options.cli, options.files, 'it printed no project');
-  const project = withoutResolveNames(parsed);
+  const project = await inFileOrder(withoutResolveNames(parsed), files);
   if (cacheFile && cacheFolder) {
     await writeFileAtomic(cacheFile, JSON.stringify(project))
       .then(() => pruneCache(cacheFolder))

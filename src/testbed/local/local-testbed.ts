@@ -455,7 +455,7 @@ export class LocalTestbed implements Testbed {
           });
         }
         throw new MeshbenchError('COMPOSE_FILE', `${cli.command.join(' ')} up failed for ${path}: ${line}`, {
-          hint: `check the project with: ${cli.command.join(' ')} ${project.files.map((file) => `-f ${file}`).join(' ')} up`,
+          hint: `fix the compose file; the project compose was given is ${project.files.join(', ')}`,
         });
       }
       if (signal?.aborted)
