@@ -320,11 +320,14 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
       expect(result.outcomes.ok).toBe(250);
     });
 
-    it('etcd v3 JSON gateway', async () => {
+    it('etcd v3 JSON gateway: every put writes its own key under <prefix><run id>/', async () => {
+      const keys = new Set<string>();
       const s = await server((r) => {
         expect(r.url).toBe('/v3/kv/put');
         const body = JSON.parse(r.body) as { key: string; value: string };
-        expect(Buffer.from(body.key, 'base64').toString()).toMatch(/^meshbench\/\d+$/);
+        const key = Buffer.from(body.key, 'base64').toString();
+        expect(key).toMatch(/^meshbench\/test-run\/[0-9a-z]+$/);
+        keys.add(key);
         expect(Buffer.from(body.value, 'base64')).toHaveLength(256);
         return { body: '{"header":{"cluster_id":"1","member_id":"2","revision":"3","raft_term":"4"}}' };
       });
@@ -332,8 +335,14 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
         options(s.url, { protocol: { kind: 'etcd' }, shape: { kind: 'fixed', rate: 500 }, durationMs: 500 }),
       );
       expect(s.received).toBe(250);
+      expect(keys.size).toBe(250);
       expect(result.sent).toBe(250);
       expect(result.outcomes.ok).toBe(250);
+      expect(result.keys).toEqual({
+        pattern: 'unique',
+        prefix: 'meshbench/',
+        runKeyPrefix: 'meshbench/test-run/',
+      });
     });
 
     it('generic http with a body template and a JSON success field', async () => {
