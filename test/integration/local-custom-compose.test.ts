@@ -92,13 +92,17 @@ describe('local-network with a custom compose file', () => {
     const result = JSON.parse(
       await readFile(join(dir, `run-${runId}`, 'local-benchmark-1.json'), 'utf8'),
     ) as {
-      local_network: { endpoints: Endpoint[]; environment: { nodeRule: string } };
+      local_network: { endpoints: Endpoint[]; environment: { nodeRule: string; nodeAccess: string } };
       results: { outcomes: { committed: number } };
     };
     expect(result.local_network.environment.nodeRule).toBe('rpc-port');
-    expect(result.local_network.endpoints.map((endpoint) => [endpoint.nodeId, endpoint.rpcUrl])).toEqual(
-      names.map((name, index) => [name, `http://127.0.0.1:${ports[index]}`]),
-    );
+    // Reached at their container addresses on the compose network, not through docker-proxy.
+    expect(result.local_network.environment.nodeAccess).toBe('direct');
+    expect(result.local_network.endpoints.map((endpoint) => endpoint.nodeId)).toEqual(names);
+    for (const endpoint of result.local_network.endpoints) {
+      expect(endpoint.rpcUrl).toMatch(/^http:\/\/\d+\.\d+\.\d+\.\d+:26657$/);
+      expect(endpoint.rpcUrl).not.toMatch(/127\.0\.0\.1/);
+    }
     expect(result.results.outcomes.committed).toBe(100);
     expect(await readFile(join(dir, 'logs', 'alpha.log'), 'utf8')).not.toBe('');
 

@@ -220,9 +220,7 @@ describe('local-network bad input on the real engine', () => {
     expect(invalid.code).toBe(1);
     const errors = invalid.stderr.split('\n').filter((line) => line.startsWith('local-network: error:'));
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(
-      /up failed for .*unknown-option\.yml: .*no_such_option.*; check the file with: /,
-    );
+    expect(errors[0]).toMatch(/config refused .*unknown-option\.yml: .*no_such_option.*; fix the file/);
     const label = { label: [`${RUN_LABEL}=${invalid.runId}`] };
     expect(await docker.listContainers({ all: true, filters: label })).toEqual([]);
     expect(await docker.listNetworks({ filters: label })).toEqual([]);

@@ -48,6 +48,8 @@ beforeAll(async () => {
   deployment = await new LocalTestbed({
     composePath: 'compose/docker-compose.yml',
     startupTimeoutMs: 60_000,
+    // This file checks the seed file's published ports (other tests cover the direct path).
+    nodeAccess: 'published',
   }).deploy();
 });
 
