@@ -11,6 +11,15 @@ import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { badFlag } from '../cli/run-cli.js';
 import type { ConfirmMode, ProtocolOptions } from '../load/types.js';
+import {
+  ETCD_KEY_DEFAULTS,
+  ETCD_KEY_PATTERNS,
+  MAX_ETCD_KEY_SIZE_BYTES,
+  MAX_ETCD_KEY_SPACE,
+  MAX_ZIPF_EXPONENT,
+  checkEtcdKeyPattern,
+} from '../protocols/etcd-keys.js';
+import type { EtcdKeyPattern } from '../protocols/etcd-keys.js';
 
 export type NetworkKind = 'local' | 'remote';
 export type NetworkType = NetworkKind | 'both' | 'endpoints';
@@ -71,6 +80,8 @@ export interface BenchmarkPlan {
   /** Longest wait for the mempools to drain after each load level. */
   readonly settleTimeoutSecs: number;
   readonly settlePollMs: number;
+  /** Fixed pause after each level for nodes that cannot report a backlog (no num_unconfirmed_txs). */
+  readonly settleSecs: number;
 }
 
 /** The loose input: what yargs, the wizard or a script hands in. Keys are camelCase flags. */
@@ -107,6 +118,7 @@ export interface BenchmarkInput {
   readonly crashRecovery?: boolean | string | undefined;
   readonly crashInterval?: number | string | undefined;
   readonly settleTimeout?: number | string | undefined;
+  readonly settleSecs?: number | string | undefined;
   readonly workers?: number | string | undefined;
   readonly connections?: number | string | undefined;
   readonly transport?: string | undefined;
@@ -116,8 +128,12 @@ export interface BenchmarkInput {
   readonly httpBody?: string | undefined;
   readonly httpHeader?: string | readonly string[] | undefined;
   readonly httpSuccessField?: string | undefined;
-  /** --protocol etcd: key prefix. */
+  /** --protocol etcd: key prefix, key pattern and its key space, key size and zipf exponent. */
   readonly etcdKeyPrefix?: string | undefined;
+  readonly etcdKeyPattern?: string | undefined;
+  readonly etcdKeySpace?: number | string | undefined;
+  readonly etcdKeySize?: number | string | undefined;
+  readonly etcdZipfExponent?: number | string | undefined;
 }
 
 type LoadListInput = string | number | readonly (string | number)[] | undefined;
@@ -135,6 +151,7 @@ export const DEFAULTS = {
   crashIntervalSecs: 60,
   settleTimeoutSecs: 60,
   settlePollMs: 200,
+  settleSecs: 2,
   loadSearchStart: 100,
   loadSearchMax: 100_000,
   minEfficiencyPercent: 95,
@@ -247,6 +264,7 @@ const fieldsSchema = z.object({
   crashRecovery: looseBoolean.default(false),
   crashInterval: wholeNumber(1, 24 * 3600, 'seconds').default(DEFAULTS.crashIntervalSecs),
   settleTimeout: wholeNumber(0, 3600, 'seconds').default(DEFAULTS.settleTimeoutSecs),
+  settleSecs: wholeNumber(0, 600, 'seconds').default(DEFAULTS.settleSecs),
   workers: wholeNumber(1, 64, 'worker threads').default(1),
   connections: wholeNumber(1, 10_000, 'connections').default(64),
   transport: oneOf(['undici', 'raw'] as const).optional(),
@@ -259,6 +277,10 @@ const fieldsSchema = z.object({
   httpBody: z.string().min(1, { message: 'a non-empty body template ({{tx}}, {{seq}})' }).optional(),
   httpSuccessField: z.string().trim().min(1, { message: 'a JSON field (dot path)' }).optional(),
   etcdKeyPrefix: z.string().min(1, { message: 'a non-empty key prefix' }).optional(),
+  etcdKeyPattern: oneOf(ETCD_KEY_PATTERNS).default(ETCD_KEY_DEFAULTS.pattern),
+  etcdKeySpace: wholeNumber(1, MAX_ETCD_KEY_SPACE, 'keys').optional(),
+  etcdKeySize: wholeNumber(1, MAX_ETCD_KEY_SIZE_BYTES, 'bytes').optional(),
+  etcdZipfExponent: positiveNumber(MAX_ZIPF_EXPONENT, 'the exponent s').optional(),
 });
 
 /** camelCase input key → the flag users typed. */
@@ -353,6 +375,10 @@ export async function buildBenchmarkPlan(
     ['httpHeader', 'http'],
     ['httpSuccessField', 'http'],
     ['etcdKeyPrefix', 'etcd'],
+    ['etcdKeyPattern', 'etcd'],
+    ['etcdKeySpace', 'etcd'],
+    ['etcdKeySize', 'etcd'],
+    ['etcdZipfExponent', 'etcd'],
     ['broadcastMode', 'cometbft'],
   ];
   for (const [key, only] of protocolFlags) {
@@ -440,6 +466,7 @@ export async function buildBenchmarkPlan(
     ...(fields.transport ? { transport: fields.transport } : {}),
     settleTimeoutSecs: fields.settleTimeout,
     settlePollMs: DEFAULTS.settlePollMs,
+    settleSecs: fields.settleSecs,
   };
   return deepFreeze(plan);
 }
@@ -459,7 +486,11 @@ type PlanFields = z.output<typeof fieldsSchema>;
 function protocolFrom(fields: PlanFields, raw: BenchmarkInput): ProtocolOptions {
   if (fields.protocol === 'cometbft') return { kind: 'cometbft', broadcastMode: fields.broadcastMode };
   if (fields.protocol === 'etcd') {
-    return { kind: 'etcd', ...(fields.etcdKeyPrefix ? { keyPrefix: fields.etcdKeyPrefix } : {}) };
+    return {
+      kind: 'etcd',
+      ...(fields.etcdKeyPrefix ? { keyPrefix: fields.etcdKeyPrefix } : {}),
+      keys: etcdKeysFrom(fields, raw),
+    };
   }
   const headers: Record<string, string> = {};
   const given =
@@ -480,6 +511,40 @@ function protocolFrom(fields: PlanFields, raw: BenchmarkInput): ProtocolOptions 
     bodyTemplate: fields.httpBody ?? DEFAULTS.httpBody,
     ...(fields.httpSuccessField ? { successJsonField: fields.httpSuccessField } : {}),
   };
+}
+
+/** --etcd-key-pattern and its settings; a setting the pattern does not use is an error. */
+function etcdKeysFrom(fields: PlanFields, raw: BenchmarkInput): EtcdKeyPattern {
+  const kind = fields.etcdKeyPattern;
+  const usedBy: readonly (readonly [keyof BenchmarkInput, readonly string[]])[] = [
+    ['etcdKeySpace', ['sequential', 'uniform', 'zipfian']],
+    ['etcdKeySize', ['sequential', 'uniform', 'zipfian']],
+    ['etcdZipfExponent', ['zipfian']],
+  ];
+  for (const [key, patterns] of usedBy) {
+    if (raw[key] !== undefined && !patterns.includes(kind)) {
+      throw badFlag(
+        flagName(key),
+        raw[key],
+        `applies to --etcd-key-pattern ${patterns.join('|')} only (got ${kind}); ` +
+          (kind === 'unique' ? 'unique keys are <prefix><run id>/<seq>; ' : '') +
+          'leave it out or choose such a pattern',
+      );
+    }
+  }
+  if (kind === 'unique') return { kind };
+  const pattern: EtcdKeyPattern = {
+    kind,
+    ...(fields.etcdKeySpace === undefined ? {} : { keySpace: fields.etcdKeySpace }),
+    ...(fields.etcdKeySize === undefined ? {} : { keySizeBytes: fields.etcdKeySize }),
+    ...(kind === 'zipfian' && fields.etcdZipfExponent !== undefined
+      ? { exponent: fields.etcdZipfExponent }
+      : {}),
+  };
+  const problem = checkEtcdKeyPattern(pattern);
+  if (problem?.setting === 'keySizeBytes') throw badFlag('etcd-key-size', raw.etcdKeySize, problem.rule);
+  if (problem) throw new Error(`etcd key pattern not caught by the schema: ${problem.rule}`);
+  return pattern;
 }
 
 function parseEndpoints(value: string | readonly string[]): string[] {

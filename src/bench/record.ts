@@ -12,6 +12,7 @@
  */
 import { max, mean, min, sampleStandardDeviation } from 'simple-statistics';
 import type { LatencySummary, LoadResult, OutcomeCounts } from '../load/types.js';
+import type { EtcdKeyPatternKind, EtcdKeysSummary } from '../protocols/etcd-keys.js';
 import type { BenchmarkPlan } from './plan.js';
 
 export const RECORD_SCHEMA_VERSION = 1;
@@ -61,6 +62,31 @@ export interface RunDetail {
   readonly excluded: LoadResult['excluded'] | null;
   /** Generator settings that shape the figures (workers, connections, timeouts…). */
   readonly generator: LoadResult['generator'] | null;
+  /** etcd, key pattern `unique`: every key this run wrote starts with this (`<prefix><run id>/`). */
+  readonly key_prefix?: string;
+}
+
+/** Which keys a key-value protocol's writes went to (etcd; docs/result-format.md). */
+export interface KeyPatternRecord {
+  readonly pattern: EtcdKeyPatternKind;
+  readonly prefix: string;
+  /** sequential, uniform, zipfian: keys 0..key_space−1 … */
+  readonly key_space?: number;
+  /** … each zero-padded to this many bytes after the prefix. */
+  readonly key_size_bytes?: number;
+  /** zipfian: s in P(key k) ∝ (k+1)^−s. */
+  readonly zipf_exponent?: number;
+}
+
+/** The record's view of LoadResult.keys (the run-specific prefix goes into each run's `key_prefix`). */
+export function keyPatternRecord(keys: EtcdKeysSummary): KeyPatternRecord {
+  return {
+    pattern: keys.pattern,
+    prefix: keys.prefix,
+    ...(keys.keySpace === undefined ? {} : { key_space: keys.keySpace }),
+    ...(keys.keySizeBytes === undefined ? {} : { key_size_bytes: keys.keySizeBytes }),
+    ...(keys.zipfExponent === undefined ? {} : { zipf_exponent: keys.zipfExponent }),
+  };
 }
 
 export interface RecordResults {
@@ -158,6 +184,8 @@ export interface BenchmarkRecord {
     readonly faults_applied: boolean;
     /** Attach mode (`network_type: "endpoints"`): the RPC URLs the load went to. */
     readonly endpoints?: readonly string[];
+    /** Key-value protocols (etcd): which keys the puts wrote; the value is the transaction. */
+    readonly key_pattern?: KeyPatternRecord;
   };
   /** One run: its figures. Several: counts are totals, everything else the mean over runs. */
   readonly results: RecordResults;
@@ -265,7 +293,9 @@ export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
     timing: run.timing,
     excluded: run.load.excluded ?? null,
     generator: run.load.generator ?? null,
+    ...(run.load.keys?.runKeyPrefix === undefined ? {} : { key_prefix: run.load.keys.runKeyPrefix }),
   }));
+  const keys = input.runs[0]?.load.keys;
   const perRun = details.map((detail) => detail.results);
   const results = perRun.length === 1 ? (perRun[0] as RecordResults) : combineRuns(perRun);
   return {
@@ -287,6 +317,7 @@ export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
       confirm: plan.confirm,
       faults_applied: false,
       ...(input.endpoints ? { endpoints: input.endpoints } : {}),
+      ...(keys ? { key_pattern: keyPatternRecord(keys) } : {}),
     },
     results,
     across_runs: acrossRuns(perRun),

@@ -12,6 +12,7 @@ import {
   type BenchmarkPlan,
   type PlanContext,
 } from '../bench/plan.js';
+import { ETCD_KEY_DEFAULTS } from '../protocols/etcd-keys.js';
 
 export type { BenchmarkPlan } from '../bench/plan.js';
 
@@ -49,6 +50,7 @@ export interface BenchmarkArgs {
   readonly 'crash-recovery'?: boolean;
   readonly 'crash-interval'?: string;
   readonly 'settle-timeout'?: string;
+  readonly 'settle-secs'?: string;
   readonly workers?: string;
   readonly connections?: string;
   readonly transport?: string;
@@ -58,6 +60,10 @@ export interface BenchmarkArgs {
   readonly 'http-header'?: string | string[];
   readonly 'http-success-field'?: string;
   readonly 'etcd-key-prefix'?: string;
+  readonly 'etcd-key-pattern'?: string;
+  readonly 'etcd-key-space'?: string;
+  readonly 'etcd-key-size'?: string;
+  readonly 'etcd-zipf-exponent'?: string;
   readonly interactive?: boolean;
 }
 
@@ -157,6 +163,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
         String(DEFAULTS.settleTimeoutSecs),
       ),
     )
+    .option(
+      'settle-secs',
+      text(
+        'Fixed pause between levels, seconds, for nodes that cannot report a backlog (no num_unconfirmed_txs)',
+        GROUP_LOAD,
+        String(DEFAULTS.settleSecs),
+      ),
+    )
     .option('workers', text('Generator worker threads sharing the schedule', GROUP_LOAD, '1'))
     .option('connections', text('HTTP connections per endpoint', GROUP_LOAD, '64'))
     .option(
@@ -184,7 +198,35 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       'http-success-field',
       text('http: JSON field (dot path) that must be truthy, besides 2xx', GROUP_PROTOCOL),
     )
-    .option('etcd-key-prefix', text('etcd: key prefix', GROUP_PROTOCOL, 'meshbench/'))
+    .option('etcd-key-prefix', text('etcd: key prefix', GROUP_PROTOCOL, ETCD_KEY_DEFAULTS.prefix))
+    .option(
+      'etcd-key-pattern',
+      text(
+        'etcd: unique (<prefix><run id>/<seq>: every put a new key) | sequential | uniform | zipfian (over --etcd-key-space keys)',
+        GROUP_PROTOCOL,
+        ETCD_KEY_DEFAULTS.pattern,
+      ),
+    )
+    .option(
+      'etcd-key-space',
+      text(
+        'etcd: number of keys for sequential|uniform|zipfian',
+        GROUP_PROTOCOL,
+        String(ETCD_KEY_DEFAULTS.keySpace),
+      ),
+    )
+    .option(
+      'etcd-key-size',
+      text(
+        'etcd: bytes of each key after the prefix (zero-padded index), sequential|uniform|zipfian',
+        GROUP_PROTOCOL,
+        `${ETCD_KEY_DEFAULTS.keySizeBytes}, or the digits of N-1`,
+      ),
+    )
+    .option(
+      'etcd-zipf-exponent',
+      text('etcd: zipfian s, P(key k) ∝ (k+1)^-s', GROUP_PROTOCOL, String(ETCD_KEY_DEFAULTS.zipfExponent)),
+    )
     .option('output-dir', text('Folder for the run folders', GROUP_OUTPUT, DEFAULTS.outputDir))
     .option('console-output', flag('Print results to the console', GROUP_OUTPUT, 'true'))
     .option('file-output', flag('Write JSON and text results', GROUP_OUTPUT, 'true'))
@@ -250,6 +292,7 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     crashRecovery: last(args['crash-recovery']),
     crashInterval: last(args['crash-interval']),
     settleTimeout: last(args['settle-timeout']),
+    settleSecs: last(args['settle-secs']),
     workers: last(args.workers),
     connections: last(args.connections),
     transport: last(args.transport),
@@ -259,6 +302,10 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     httpHeader: args['http-header'],
     httpSuccessField: last(args['http-success-field']),
     etcdKeyPrefix: last(args['etcd-key-prefix']),
+    etcdKeyPattern: last(args['etcd-key-pattern']),
+    etcdKeySpace: last(args['etcd-key-space']),
+    etcdKeySize: last(args['etcd-key-size']),
+    etcdZipfExponent: last(args['etcd-zipf-exponent']),
   };
 }
 

@@ -8,8 +8,8 @@
  * records instead (src/bench/record.ts); both take `results` from the same
  * `resultsFromLoad`, so they agree field for field. Meanings: docs/result-format.md.
  */
-import { resultsFromLoad } from '../bench/record.js';
-import type { RecordResults } from '../bench/record.js';
+import { keyPatternRecord, resultsFromLoad } from '../bench/record.js';
+import type { KeyPatternRecord, RecordResults } from '../bench/record.js';
 import type { ConfirmMode, LoadResult } from '../load/types.js';
 
 export const ATTACH_RESULT_SCHEMA_VERSION = 1;
@@ -46,6 +46,8 @@ export interface LoadRecord {
     readonly protocol: string;
     readonly confirm: ConfirmMode;
     readonly endpoints?: readonly string[];
+    /** Key-value protocols (etcd): which keys the puts wrote. */
+    readonly key_pattern?: KeyPatternRecord;
   };
   readonly results: RecordResults;
   readonly timestamp: string;
@@ -56,6 +58,8 @@ export interface LoadRecord {
   readonly excluded: LoadResult['excluded'] | null;
   /** Generator settings (workers, connections, timeouts, shape). */
   readonly generator: LoadResult['generator'] | null;
+  /** etcd, key pattern `unique`: every key this run wrote starts with this. */
+  readonly key_prefix?: string;
 }
 
 export function loadRecord(result: LoadResult, input: LoadRecordInput): LoadRecord {
@@ -72,6 +76,7 @@ export function loadRecord(result: LoadResult, input: LoadRecordInput): LoadReco
       protocol: input.protocol,
       confirm: input.confirm,
       ...(input.endpoints ? { endpoints: input.endpoints } : {}),
+      ...(result.keys ? { key_pattern: keyPatternRecord(result.keys) } : {}),
     },
     results: resultsFromLoad(result, input.confirm),
     timestamp: input.timestamp,
@@ -80,5 +85,6 @@ export function loadRecord(result: LoadResult, input: LoadRecordInput): LoadReco
     interrupted: result.interrupted,
     excluded: result.excluded ?? null,
     generator: result.generator ?? null,
+    ...(result.keys?.runKeyPrefix === undefined ? {} : { key_prefix: result.keys.runKeyPrefix }),
   };
 }

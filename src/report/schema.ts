@@ -145,6 +145,19 @@ const results = {
   },
 } as const;
 
+const keyPattern = {
+  type: 'object',
+  description: 'etcd: which keys the puts wrote (the value is the transaction); see docs/result-format.md',
+  required: ['pattern', 'prefix'],
+  properties: {
+    pattern: { enum: ['unique', 'sequential', 'uniform', 'zipfian'] },
+    prefix: { type: 'string' },
+    key_space: { type: 'integer', minimum: 1 },
+    key_size_bytes: { type: 'integer', minimum: 1 },
+    zipf_exponent: { type: 'number', exclusiveMinimum: 0 },
+  },
+} as const;
+
 const spread = {
   type: 'object',
   required: ['mean', 'stddev', 'min', 'max', 'values'],
@@ -195,6 +208,7 @@ export const resultJsonSchema = {
         confirm: { enum: ['none', 'commit'] },
         faults_applied: { type: 'boolean' },
         endpoints: { type: 'array', items: { type: 'string' } },
+        key_pattern: keyPattern,
       },
     },
     results,
@@ -223,6 +237,10 @@ export const resultJsonSchema = {
           interrupted: { type: 'boolean' },
           excluded: { type: ['object', 'null'] },
           generator: { type: ['object', 'null'] },
+          key_prefix: {
+            type: 'string',
+            description: 'etcd, unique keys: the prefix of every key this run wrote',
+          },
           results,
           settle: {
             type: 'object',

@@ -134,6 +134,41 @@ describe('benchmark plan: defaults', () => {
   });
 });
 
+describe('benchmark plan: etcd key patterns', () => {
+  it('etcd writes unique keys by default', async () => {
+    const plan = await planFromArgv(['--protocol', 'etcd']);
+    expect(plan.protocol).toEqual({ kind: 'etcd', keys: { kind: 'unique' } });
+    expect(plan.confirm).toBe('none');
+  });
+
+  it('takes a key-space pattern with its settings', async () => {
+    const plan = await planFromArgv([
+      '--protocol',
+      'etcd',
+      '--etcd-key-prefix',
+      'kv/',
+      '--etcd-key-pattern',
+      'zipfian',
+      '--etcd-key-space',
+      '1000',
+      '--etcd-key-size',
+      '16',
+      '--etcd-zipf-exponent',
+      '1.2',
+    ]);
+    expect(plan.protocol).toEqual({
+      kind: 'etcd',
+      keyPrefix: 'kv/',
+      keys: { kind: 'zipfian', keySpace: 1000, keySizeBytes: 16, exponent: 1.2 },
+    });
+  });
+
+  it('leaves unset settings to the defaults', async () => {
+    const plan = await planFromArgv(['--protocol', 'etcd', '--etcd-key-pattern', 'sequential']);
+    expect(plan.protocol).toEqual({ kind: 'etcd', keys: { kind: 'sequential' } });
+  });
+});
+
 describe('benchmark plan: bad input, one line naming flag, value and rule, exit 2', () => {
   const cases: [string, string[], RegExp, Record<string, string>?][] = [
     ['--loads abc', ['--loads', 'abc'], /^--loads "abc" is not valid: "abc" is not a load; .*> 0/],
@@ -212,6 +247,50 @@ describe('benchmark plan: bad input, one line naming flag, value and rule, exit 
       'commit confirmation on etcd',
       ['--protocol', 'etcd', '--confirm', 'commit'],
       /^--confirm "commit" is not valid: .*cometbft/,
+    ],
+    [
+      'an etcd key flag with another protocol',
+      ['--etcd-key-pattern', 'uniform'],
+      /^--etcd-key-pattern "uniform" is not valid: applies to --protocol etcd only \(got cometbft\)/,
+    ],
+    [
+      'an unknown etcd key pattern',
+      ['--protocol', 'etcd', '--confirm', 'none', '--etcd-key-pattern', 'random'],
+      /^--etcd-key-pattern "random" is not valid: one of unique, sequential, uniform, zipfian/,
+    ],
+    [
+      'a key space with unique keys',
+      ['--protocol', 'etcd', '--etcd-key-space', '100'],
+      /^--etcd-key-space "100" is not valid: applies to --etcd-key-pattern sequential\|uniform\|zipfian only \(got unique\); unique keys are/,
+    ],
+    [
+      'a zipf exponent with uniform keys',
+      ['--protocol', 'etcd', '--etcd-key-pattern', 'uniform', '--etcd-zipf-exponent', '1.2'],
+      /^--etcd-zipf-exponent "1.2" is not valid: applies to --etcd-key-pattern zipfian only \(got uniform\)/,
+    ],
+    [
+      'a zero key space',
+      ['--protocol', 'etcd', '--etcd-key-pattern', 'uniform', '--etcd-key-space', '0'],
+      /^--etcd-key-space "0" is not valid: a whole number of keys from 1 to 1000000000000000/,
+    ],
+    [
+      'a key size too small for the key space',
+      [
+        '--protocol',
+        'etcd',
+        '--etcd-key-pattern',
+        'sequential',
+        '--etcd-key-space',
+        '100000',
+        '--etcd-key-size',
+        '4',
+      ],
+      /^--etcd-key-size "4" is not valid: 100000 keys need 5 digits after the prefix; give a key size of at least 5 or a smaller key space/,
+    ],
+    [
+      'a zipf exponent of 0',
+      ['--protocol', 'etcd', '--etcd-key-pattern', 'zipfian', '--etcd-zipf-exponent', '0'],
+      /^--etcd-zipf-exponent "0" is not valid: a number of the exponent s > 0 and at most 100/,
     ],
     [
       '--loads with --load-search',

@@ -12,6 +12,7 @@ import { runBenchmark } from '../../../src/bench/sweep.js';
 import { main } from '../../../src/cli/benchmark.js';
 import { MeshbenchError } from '../../../src/common/errors.js';
 import { probeEndpoints, runLoad } from '../../../src/load/index.js';
+import { resultValidator } from '../../../src/report/schema.js';
 import { cometbftOk, startCountingServer } from './test-servers.js';
 import type { CountingServer } from './test-servers.js';
 
@@ -315,5 +316,102 @@ describe('benchmark attach mode', () => {
       const key = Buffer.from((JSON.parse(put.body) as { key: string }).key, 'base64').toString();
       expect(key.startsWith('bench/')).toBe(true);
     }
+  });
+
+  /** An etcd-shaped node: the status probe, and a header for every put. */
+  async function etcdNode(): Promise<CountingServer> {
+    await node.close();
+    node = await startCountingServer(() => ({ body: '{"header":{"cluster_id":"1","revision":"2"}}' }));
+    return node;
+  }
+
+  const putKeys = () =>
+    node.requests
+      .filter((r) => r.url === '/v3/kv/put')
+      .map((r) => Buffer.from((JSON.parse(r.body) as { key: string }).key, 'base64').toString());
+
+  async function records(): Promise<Record<string, unknown>[]> {
+    const [run] = await readdir(dir);
+    const files = (await readdir(join(dir, run as string)))
+      .filter((f) => /-benchmark-\d+\.json$/.test(f))
+      .sort();
+    return Promise.all(
+      files.map(
+        async (f) =>
+          JSON.parse(await readFile(join(dir, run as string, f), 'utf8')) as Record<string, unknown>,
+      ),
+    );
+  }
+
+  it('etcd: two levels write two disjoint sets of keys, one per send, each under the key_prefix its record names', async () => {
+    await etcdNode();
+    const { code } = await cli([
+      '--endpoints',
+      node.url,
+      '--protocol',
+      'etcd',
+      '--loads',
+      '20,30',
+      '--duration',
+      '1',
+      '--output-dir',
+      dir,
+    ]);
+    expect(code).toBe(0);
+    const keys = putKeys();
+    expect(keys).toHaveLength(50);
+    expect(new Set(keys).size).toBe(50);
+    const validate = resultValidator();
+    for (const record of await records()) {
+      expect(validate(record), JSON.stringify(validate.errors)).toBe(true);
+      const parameters = record.parameters as { key_pattern: unknown };
+      expect(parameters.key_pattern).toEqual({ pattern: 'unique', prefix: 'meshbench/' });
+      const [run] = record.runs as { key_prefix: string }[];
+      expect(run?.key_prefix).toMatch(new RegExp(`^meshbench/${String(record.run_id)}-endpoints-\\d-1/$`));
+      const written = keys.filter((key) => key.startsWith(run?.key_prefix ?? '?'));
+      expect(written.length).toBeGreaterThan(0);
+      expect(written).toHaveLength(
+        (record.results as { successful_transactions: number }).successful_transactions,
+      );
+    }
+  });
+
+  it('etcd: --etcd-key-pattern zipfian writes into the key space and the record says so', async () => {
+    await etcdNode();
+    const { code, stderr } = await cli([
+      '--endpoints',
+      node.url,
+      '--protocol',
+      'etcd',
+      '--etcd-key-pattern',
+      'zipfian',
+      '--etcd-key-space',
+      '50',
+      '--etcd-zipf-exponent',
+      '1.1',
+      '--loads',
+      '100',
+      '--duration',
+      '1',
+      '--output-dir',
+      dir,
+    ]);
+    expect(stderr).not.toMatch(/error/);
+    expect(code).toBe(0);
+    const keys = putKeys();
+    expect(keys).toHaveLength(100);
+    for (const key of keys) expect(key).toMatch(/^meshbench\/000000[0-4]\d$/);
+    expect(new Set(keys).size).toBeLessThan(50);
+    const [record] = await records();
+    const validate = resultValidator();
+    expect(validate(record), JSON.stringify(validate.errors)).toBe(true);
+    expect((record?.parameters as { key_pattern: unknown }).key_pattern).toEqual({
+      pattern: 'zipfian',
+      prefix: 'meshbench/',
+      key_space: 50,
+      key_size_bytes: 8,
+      zipf_exponent: 1.1,
+    });
+    expect((record?.runs as { key_prefix?: string }[])[0]?.key_prefix).toBeUndefined();
   });
 });
