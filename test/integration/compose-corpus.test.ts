@@ -8,7 +8,7 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/local-network.js';
 import { RUN_LABEL } from '../../src/common/run-id.js';
 import { readComposeModel, type ComposeModel } from '../../src/config/compose-file.js';
@@ -17,6 +17,7 @@ import { detectCompose, type ComposeCli } from '../../src/testbed/local/compose-
 import { activeComposeProfiles, resolveComposeProject } from '../../src/testbed/local/compose-config.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import type { Endpoint } from '../../src/testbed/testbed.js';
+import { captureCli, type Captured } from './capture-cli.js';
 
 const CORPUS = resolve('test/fixtures/compose-corpus');
 const docker = createDocker();
@@ -200,33 +201,8 @@ describe('compose files read through the compose tool', () => {
   });
 });
 
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-  runId: string;
-}
-
-async function runLocalNetwork(args: readonly string[]): Promise<Captured> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err.push(String(chunk));
-    return true;
-  });
-  let code: number;
-  try {
-    code = await main([...args, '--output', dir]);
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  const text = out.join('');
-  return { code, stdout: text, stderr: err.join(''), runId: /^run (\S+): starting/m.exec(text)?.[1] ?? '' };
+function runLocalNetwork(args: readonly string[]): Promise<Captured> {
+  return captureCli(main, [...args, '--output', dir]);
 }
 
 async function leftovers(runId: string): Promise<number> {
@@ -243,10 +219,12 @@ interface LocalRecord {
 }
 
 describe('corpus files run end to end', () => {
-  it('the anchors-and-merge-keys file: 3 nodes reached directly, every tx committed', async () => {
+  /** Runs a corpus file with 100 tx at 100 tx/s and --cleanup: its record, after checking it ran clean and left nothing. */
+  async function runCorpusFile(file: string, extra: readonly string[] = []): Promise<LocalRecord> {
     const run = await runLocalNetwork([
       '--docker-compose-path',
-      join(CORPUS, 'anchors-merge.yml'),
+      join(CORPUS, file),
+      ...extra,
       '--num-transactions',
       '100',
       '--transaction-rate',
@@ -255,39 +233,27 @@ describe('corpus files run end to end', () => {
     ]);
     expect(run.stderr).not.toMatch(/error/);
     expect(run.code).toBe(0);
+    expect(await leftovers(run.runId)).toBe(0);
     const record = JSON.parse(
       await readFile(join(dir, `run-${run.runId}`, 'local-benchmark-1.json'), 'utf8'),
     ) as LocalRecord;
+    expect(record.results.outcomes.committed).toBe(100);
+    return record;
+  }
+
+  it('the anchors-and-merge-keys file: 3 nodes reached directly, every tx committed', async () => {
+    const record = await runCorpusFile('anchors-merge.yml');
     expect(record.local_network.environment.nodeAccess).toBe('direct');
     expect(record.local_network.endpoints.map((endpoint) => endpoint.nodeId)).toEqual(['kv0', 'kv1', 'kv2']);
-    expect(record.results.outcomes.committed).toBe(100);
-    expect(await leftovers(run.runId)).toBe(0);
   });
 
   it("CometBFT's localnet shape with static addresses, forced onto published ports", async () => {
-    const run = await runLocalNetwork([
-      '--docker-compose-path',
-      join(CORPUS, 'cometbft-localnet.yml'),
-      '--node-access',
-      'published',
-      '--num-transactions',
-      '100',
-      '--transaction-rate',
-      '100',
-      '--cleanup',
-    ]);
-    expect(run.stderr).not.toMatch(/error/);
-    expect(run.code).toBe(0);
-    const record = JSON.parse(
-      await readFile(join(dir, `run-${run.runId}`, 'local-benchmark-1.json'), 'utf8'),
-    ) as LocalRecord;
+    const record = await runCorpusFile('cometbft-localnet.yml', ['--node-access', 'published']);
     expect(record.local_network.environment.nodeAccess).toBe('published');
     expect(record.local_network.endpoints.map((endpoint) => endpoint.rpcUrl)).toEqual([
       'http://127.0.0.1:36657',
       'http://127.0.0.1:36659',
     ]);
-    expect(record.results.outcomes.committed).toBe(100);
-    expect(await leftovers(run.runId)).toBe(0);
   });
 
   it("a file compose cannot start: compose's own reason on one line, nothing left", async () => {

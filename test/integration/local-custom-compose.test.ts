@@ -6,12 +6,13 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/local-network.js';
 import { RUN_LABEL } from '../../src/common/run-id.js';
 import type { Endpoint } from '../../src/testbed/testbed.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { pickFreePorts } from '../../src/testbed/local/ports.js';
+import { captureCli } from './capture-cli.js';
 
 const docker = createDocker();
 let dir: string;
@@ -56,39 +57,23 @@ describe('local-network with a custom compose file', () => {
       ].join('\n'),
     );
 
-    const out: string[] = [];
-    const err: string[] = [];
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      out.push(String(chunk));
-      return true;
-    });
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      err.push(String(chunk));
-      return true;
-    });
-    let code: number;
-    try {
-      code = await main([
-        '--docker-compose-path',
-        file,
-        '--num-transactions',
-        '100',
-        '--transaction-rate',
-        '50',
-        '--cleanup-thorough',
-        '--output',
-        dir,
-        '--logs',
-        join(dir, 'logs'),
-      ]);
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
-    const text = out.join('');
-    expect(err.join('')).not.toMatch(/error/);
-    expect(code).toBe(0);
-    const runId = /^run (\S+): starting/m.exec(text)?.[1] ?? '';
+    const run = await captureCli(main, [
+      '--docker-compose-path',
+      file,
+      '--num-transactions',
+      '100',
+      '--transaction-rate',
+      '50',
+      '--cleanup-thorough',
+      '--output',
+      dir,
+      '--logs',
+      join(dir, 'logs'),
+    ]);
+    const text = run.stdout;
+    expect(run.stderr).not.toMatch(/error/);
+    expect(run.code).toBe(0);
+    const runId = run.runId;
     const result = JSON.parse(
       await readFile(join(dir, `run-${runId}`, 'local-benchmark-1.json'), 'utf8'),
     ) as {

@@ -8,43 +8,19 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/local-network.js';
 import { RUN_LABEL } from '../../src/common/run-id.js';
 import { resultValidator } from '../../src/report/schema.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { removeRun } from '../../src/testbed/local/teardown.js';
+import { captureCli, type Captured } from './capture-cli.js';
 
 const docker = createDocker();
 let dir: string;
 
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-  runId: string;
-}
-
-async function runCli(args: string[]): Promise<Captured> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err.push(String(chunk));
-    return true;
-  });
-  let code: number;
-  try {
-    code = await main([...args, '--output', dir]);
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  const text = out.join('');
-  return { code, stdout: text, stderr: err.join(''), runId: /^run (\S+): starting/m.exec(text)?.[1] ?? '' };
+function runCli(args: string[]): Promise<Captured> {
+  return captureCli(main, [...args, '--output', dir]);
 }
 
 /** Containers, networks and volumes with the run's label, plus the anonymous volumes its containers mounted. */
