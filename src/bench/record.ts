@@ -19,7 +19,16 @@ export const RECORD_SCHEMA_VERSION = 1;
 
 export type RecordNetworkType = 'local' | 'remote' | 'endpoints';
 
+/**
+ * How a level settled: `drain` polled every node's backlog until empty (or the timeout);
+ * `pause` waited the fixed --settle-secs because no node can report a backlog;
+ * `drain+pause` polled the nodes that can and paused for the others; `skipped` did not wait.
+ */
+export type SettleRule = 'drain' | 'pause' | 'drain+pause' | 'skipped';
+
 export interface SettleOutcome {
+  /** Which rule applied (records written before it existed lack it: drain, or skipped when not polled). */
+  readonly rule: SettleRule;
   /** Whether the mempools were polled at all (only cometbft nodes have one). */
   readonly polled: boolean;
   /** Why not, when not polled. */
@@ -32,6 +41,10 @@ export interface SettleOutcome {
   readonly residualUnconfirmed: Readonly<Record<string, number>>;
   /** Nodes whose mempool could not be read at the last poll, with the error. */
   readonly errors: Readonly<Record<string, string>>;
+  /** The fixed pause for nodes that cannot report a backlog (rules pause and drain+pause). */
+  readonly pauseMs?: number;
+  /** Nodes that cannot report a backlog, with why (rules pause and drain+pause). */
+  readonly unreportable?: Readonly<Record<string, string>>;
 }
 
 export interface LevelTiming {

@@ -31,7 +31,7 @@ import {
   type LevelRun,
   type RecordNetworkType,
 } from './record.js';
-import { skippedSettle, waitForMempoolsToDrain } from './settle.js';
+import { Settler, skippedSettle } from './settle.js';
 
 export interface BenchmarkDeps {
   /** Makes the testbed for a network kind (the CLI passes the local/remote implementations). */
@@ -237,6 +237,28 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
     let benchmarkNumber = 0;
     let environment: EnvironmentRecord | undefined;
     let levelMark = now();
+    // One per deployment: it remembers which nodes cannot report a backlog, so each is named once.
+    let settler: { readonly deployment: Deployment; readonly settler: Settler } | undefined;
+    const settlerFor = (target: Deployment): Settler => {
+      if (settler?.deployment !== target) {
+        const created = new Settler({
+          endpoints: target.endpoints,
+          timeoutMs: plan.settleTimeoutSecs * 1000,
+          pollIntervalMs: plan.settlePollMs,
+          pauseMs: plan.settleSecs * 1000,
+          ...(deps.signal ? { signal: deps.signal } : {}),
+          ...(deps.fetch ? { fetch: deps.fetch } : {}),
+          ...(deps.sleep ? { sleep: deps.sleep } : {}),
+          now,
+          onUnreportable: (endpoint, reason) =>
+            progress.phase(
+              `[${kind}] ${endpoint.nodeId} cannot report its backlog (${reason}); after each level it gets a fixed ${plan.settleSecs} s pause (--settle-secs) instead of the drain wait`,
+            ),
+        });
+        settler = { deployment: target, settler: created };
+      }
+      return settler.settler;
+    };
 
     const deploy = async (): Promise<{ deployment: Deployment; deployMs: number }> => {
       if (network.kind === 'endpoints') {
@@ -331,16 +353,8 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
             ? skippedSettle(`protocol ${plan.protocol.kind} has no mempool to poll`)
             : plan.freshNetwork
               ? skippedSettle('the network is redeployed before the next level')
-              : await waitForMempoolsToDrain({
-                  endpoints: active.endpoints,
-                  timeoutMs: plan.settleTimeoutSecs * 1000,
-                  pollIntervalMs: plan.settlePollMs,
-                  ...(deps.signal ? { signal: deps.signal } : {}),
-                  ...(deps.fetch ? { fetch: deps.fetch } : {}),
-                  ...(deps.sleep ? { sleep: deps.sleep } : {}),
-                  now,
-                });
-        if (settle.polled && !settle.drained) {
+              : await settlerFor(active).settle();
+        if (settle.polled && !settle.drained && settle.rule !== 'pause') {
           const left = Object.entries(settle.residualUnconfirmed)
             .map(([node, count]) => `${node}=${count}`)
             .join(' ');

@@ -166,7 +166,7 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'settle-secs',
       text(
-        'Fixed pause between levels, seconds, for nodes that cannot report a backlog (no num_unconfirmed_txs)',
+        'Pause between levels where a node reports no backlog, seconds',
         GROUP_LOAD,
         String(DEFAULTS.settleSecs),
       ),

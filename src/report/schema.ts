@@ -246,6 +246,7 @@ export const resultJsonSchema = {
             type: 'object',
             required: ['polled', 'drained', 'settleMs', 'polls', 'residualUnconfirmed', 'errors'],
             properties: {
+              rule: { enum: ['drain', 'pause', 'drain+pause', 'skipped'] },
               polled: { type: 'boolean' },
               skippedReason: { type: 'string' },
               drained: { type: 'boolean' },
@@ -253,6 +254,8 @@ export const resultJsonSchema = {
               polls: { type: 'integer', minimum: 0 },
               residualUnconfirmed: counts,
               errors: { type: 'object', additionalProperties: { type: 'string' } },
+              pauseMs: { type: 'number', minimum: 0 },
+              unreportable: { type: 'object', additionalProperties: { type: 'string' } },
             },
           },
           timing: {

@@ -85,9 +85,11 @@ export function renderRunSummary(input: RunSummaryInput): string {
       .join(', ');
     const settle = record.runs
       .map((run) =>
-        run.settle.polled
-          ? `${formatNumber(run.settle.settleMs / 1000, 2)} s${run.settle.drained ? '' : ' (did not drain)'}`
-          : `skipped`,
+        run.settle.rule === 'pause'
+          ? `${formatNumber(run.settle.settleMs / 1000, 2)} s (fixed pause: no backlog reported)`
+          : run.settle.polled
+            ? `${formatNumber(run.settle.settleMs / 1000, 2)} s${run.settle.drained ? '' : ' (did not drain)'}${run.settle.rule === 'drain+pause' ? ' (and a fixed pause for nodes without a backlog)' : ''}`
+            : `skipped`,
       )
       .join(', ');
     lines.push(`  Settle:              ${settle}`);

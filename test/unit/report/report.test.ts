@@ -14,6 +14,7 @@ function run(rate: number, efficiency = 1, commitP50Ms = 40): LevelRun {
   return {
     load: fakeLoadResult({ rate, efficiency, commitP50Ms }),
     settle: {
+      rule: 'drain',
       polled: true,
       drained: true,
       settleMs: 250,
