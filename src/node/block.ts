@@ -34,11 +34,19 @@ export interface Block {
   readonly hashHex: string;
 }
 
+/** One precommit in a commit certificate: its time and signature (empty when signing is off). */
+export interface CommitVote {
+  readonly timeMs: number;
+  readonly signature: Buffer;
+}
+
 /** A committed block with its commit certificate (the round and the precommitting nodes). */
 export interface CommittedBlock {
   readonly block: Block;
   readonly commitRound: number;
   readonly signers: readonly string[];
+  /** The signers' precommits, in the order of `signers` (absent in records written before votes were signed). */
+  readonly votes?: readonly CommitVote[];
 }
 
 export function sha256(bytes: Uint8Array): Buffer {
@@ -51,6 +59,22 @@ export function txHash(bytes: Uint8Array): string {
 
 export function makeTx(bytes: Buffer): Tx {
   return { bytes, hash: txHash(bytes) };
+}
+
+const LEAF_PREFIX = Buffer.from([0]);
+const partsHashes = new WeakMap<Block, Buffer>();
+
+/**
+ * The block's part set hash, as CometBFT's PartSetHeader names it: the refnode sends a block
+ * whole, i.e. as one part, so it is the merkle root of that one part, SHA-256(0x00 | block bytes).
+ */
+export function partSetHash(block: Block): Buffer {
+  let hash = partsHashes.get(block);
+  if (hash === undefined) {
+    hash = createHash('sha256').update(LEAF_PREFIX).update(block.bytes).digest();
+    partsHashes.set(block, hash);
+  }
+  return hash;
 }
 
 export function buildBlock(
@@ -111,23 +135,48 @@ export function decodeBlock(bytes: Buffer): Block {
   };
 }
 
-/** Stored / synced form: u32 commit round | u8 signer count | (u16+utf8 id)* | block bytes. */
+/** First u32 of a record with signed votes (a commit round is never this high). */
+const SIGNED_RECORD = 0xfffffffe;
+
+/**
+ * Stored / synced form:
+ *   u32 0xFFFFFFFE | u32 commit round | u8 signer count | (u16+utf8 id | f64 time ms | u8 n | n B signature)* | block bytes
+ * Records written before votes were signed (`u32 commit round | u8 count | (u16+utf8 id)* | block`)
+ * still decode, without `votes`.
+ */
 export function encodeCommitted(cb: CommittedBlock): Buffer {
-  const w = new Writer(cb.block.bytes.length + 64 + 16 * cb.signers.length);
-  w.u32(cb.commitRound).u8(cb.signers.length);
-  for (const id of cb.signers) w.str(id);
+  const w = new Writer(cb.block.bytes.length + 64 + 96 * cb.signers.length);
+  w.u32(SIGNED_RECORD).u32(cb.commitRound).u8(cb.signers.length);
+  cb.signers.forEach((id, i) => {
+    const vote = cb.votes?.[i];
+    w.str(id).f64(vote?.timeMs ?? cb.block.timeMs);
+    const signature = vote?.signature ?? Buffer.alloc(0);
+    w.u8(signature.length).bytes(signature);
+  });
   w.bytes(cb.block.bytes);
   return w.finish();
 }
 
 export function decodeCommitted(bytes: Buffer): CommittedBlock {
   const r = new Reader(bytes);
+  const first = r.u32();
+  if (first !== SIGNED_RECORD) {
+    const n = r.u8();
+    const signers: string[] = [];
+    for (let i = 0; i < n; i++) signers.push(r.str());
+    return { block: decodeBlock(r.rest()), commitRound: first, signers };
+  }
   const commitRound = r.u32();
   const n = r.u8();
   const signers: string[] = [];
-  for (let i = 0; i < n; i++) signers.push(r.str());
+  const votes: CommitVote[] = [];
+  for (let i = 0; i < n; i++) {
+    signers.push(r.str());
+    const timeMs = r.f64();
+    votes.push({ timeMs, signature: r.bytes(r.u8()) });
+  }
   const block = decodeBlock(r.rest());
-  return { block, commitRound, signers };
+  return { block, commitRound, signers, votes };
 }
 
 export interface BlockLimits {

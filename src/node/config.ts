@@ -31,6 +31,8 @@ export interface NodeConfig {
   readonly maxBatchSize: number;
   readonly maxTxBytes: number;
   readonly commitTimeoutMs: number;
+  /** Sign votes with the node's ed25519 key and verify the peers' (off: unsigned, for comparison). */
+  readonly signing: boolean;
   readonly logLevel: LogLevel;
 }
 
@@ -88,6 +90,11 @@ export const FLAGS = {
     kind: 'int',
     help: 'broadcast_tx_commit gives up after this long',
     default: '10000',
+  },
+  signing: {
+    kind: 'bool',
+    help: "sign votes (ed25519) and verify peers' signatures; off for comparison (all nodes alike)",
+    default: 'true',
   },
   'log-level': { kind: 'string', help: 'debug | info | warn | error', default: 'info' },
 } as const satisfies Record<string, FlagSpec>;
@@ -211,6 +218,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): No
     maxBatchSize: int('max-batch-size', 1, 100_000),
     maxTxBytes: int('max-tx-bytes', 1, 64 * 1024 * 1024),
     commitTimeoutMs: int('commit-timeout-ms', 1, 3_600_000),
+    signing: bool('signing'),
     logLevel: logLevel as LogLevel,
   };
 }

@@ -4,7 +4,8 @@
  * and quorum 2f+1. Line numbers in comments refer to Algorithm 1 of that paper.
  *
  * Adaptations (see docs/refnode.md):
- * - crash-fault model: messages are authenticated by the TCP connection, not signed;
+ * - crash-fault model: votes are signed (ed25519, when signing is on) and receivers verify them,
+ *   but proposals and proofs of lock are authenticated by the TCP connection only;
  * - the proposer of round 0 waits `blockIntervalMs` after the previous commit (CometBFT's
  *   timeout_commit) and, while the mempool is empty, up to `emptyBlockIntervalMs`;
  * - a WAL entry (height, highest round used, lock) is made durable before any message of a
@@ -13,7 +14,16 @@
  * - own messages of the current height are re-sent while the round makes no progress and to
  *   peers that (re)connect, since TCP connections can drop messages across reconnects.
  */
-import { type Block, type CommittedBlock, type Tx, buildBlock, decodeBlock } from './block.js';
+import {
+  type Block,
+  type CommitVote,
+  type CommittedBlock,
+  type Tx,
+  buildBlock,
+  decodeBlock,
+  partSetHash,
+} from './block.js';
+import type { VoteTarget } from './keys.js';
 import type { Logger } from './log.js';
 import { type VoteType, encodeProposal, encodeVote } from './messages.js';
 import type { WalState } from './store.js';
@@ -49,6 +59,16 @@ export interface ConsensusDeps {
   readonly commit: (cb: CommittedBlock) => void;
   readonly lastCommitted: () => { readonly height: number; readonly hash: Buffer; readonly atMs: number };
   readonly onRoundChange?: (height: number, round: number) => void;
+  /** Signs one of this node's votes; absent or an empty result: unsigned (signing off). */
+  readonly signVote?: (
+    type: VoteType,
+    height: number,
+    round: number,
+    target: VoteTarget | null,
+    timeMs: number,
+  ) => Buffer;
+  /** Why a synced block's commit certificate does not hold (signatures), or undefined. */
+  readonly verifyCommit?: (cb: CommittedBlock) => string | undefined;
 }
 
 interface Proposal {
@@ -58,14 +78,19 @@ interface Proposal {
   readonly frame: Buffer;
 }
 
+const NO_SIGNATURE = Buffer.alloc(0);
+
 class VoteSet {
   readonly byVoter = new Map<string, string>(); // voter -> hash hex or 'nil'
   readonly counts = new Map<string, number>();
+  /** Time and signature of each voter's vote (absent for prevotes taken from a proof of lock). */
+  readonly signed = new Map<string, CommitVote>();
 
-  add(voter: string, key: string): boolean {
+  add(voter: string, key: string, vote?: CommitVote): boolean {
     if (this.byVoter.has(voter)) return false; // first vote per voter counts (no equivocation in crash model)
     this.byVoter.set(voter, key);
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    if (vote !== undefined) this.signed.set(voter, vote);
     return true;
   }
 
@@ -275,11 +300,21 @@ export class Consensus {
     if (height === this.height) this.evaluate();
   }
 
-  onVote(from: string, type: VoteType, height: number, round: number, hash: Buffer | null): void {
+  /** A peer's vote (its signature, if any, already verified by the caller). */
+  onVote(
+    from: string,
+    type: VoteType,
+    height: number,
+    round: number,
+    hash: Buffer | null,
+    vote?: CommitVote,
+  ): void {
     if (!this.accepts(height) || round > MAX_ROUND || !this.deps.committee.includes(from)) return;
     const s = this.hs(height);
     s.sawSender(round, from);
-    const added = s.votes(type, round).add(from, hash === null ? NIL : hash.toString('hex').toUpperCase());
+    const added = s
+      .votes(type, round)
+      .add(from, hash === null ? NIL : hash.toString('hex').toUpperCase(), vote);
     if (added && height === this.height) this.evaluate();
   }
 
@@ -298,6 +333,11 @@ export class Consensus {
     if (distinct.size < this.quorum) return false;
     const last = this.deps.lastCommitted();
     if (!cb.block.prevHash.equals(last.hash)) return false;
+    const invalid = this.deps.verifyCommit?.(cb);
+    if (invalid !== undefined) {
+      this.deps.log.warn(`block sync: commit certificate of height ${cb.block.height} refused: ${invalid}`);
+      return false;
+    }
     this.decide(cb);
     this.evaluate();
     return true;
@@ -377,7 +417,11 @@ export class Consensus {
           );
           continue;
         }
-        this.decide({ block: p.block, commitRound: round, signers: set.votersFor(key) });
+        const signers = set.votersFor(key);
+        const votes = signers.map(
+          (id) => set.signed.get(id) ?? { timeMs: p.block.timeMs, signature: NO_SIGNATURE },
+        );
+        this.decide({ block: p.block, commitRound: round, signers, votes });
         return true;
       }
     }
@@ -399,7 +443,7 @@ export class Consensus {
         // L22
         const ok =
           this.isValid(proposal) && (this.lockedRound === -1 || this.lockedHash === proposal.block.hashHex);
-        this.sendVote('prevote', ok ? proposal.block.hash : null);
+        this.sendVote('prevote', ok ? proposal.block : null);
         this.setStep('prevote');
         return true;
       }
@@ -408,7 +452,7 @@ export class Consensus {
         // L28
         const ok =
           this.isValid(proposal) && (this.lockedRound <= vr || this.lockedHash === proposal.block.hashHex);
-        this.sendVote('prevote', ok ? proposal.block.hash : null);
+        this.sendVote('prevote', ok ? proposal.block : null);
         this.setStep('prevote');
         return true;
       }
@@ -441,7 +485,7 @@ export class Consensus {
       if (this.step === 'prevote') {
         this.lockedRound = r;
         this.lockedHash = proposal.block.hashHex;
-        this.sendVote('precommit', proposal.block.hash);
+        this.sendVote('precommit', proposal.block);
         this.setStep('precommit');
       }
       return true;
@@ -586,13 +630,19 @@ export class Consensus {
     this.deps.broadcast(frame);
   }
 
-  private sendVote(type: VoteType, hash: Buffer | null): void {
+  private sendVote(type: VoteType, block: Block | null): void {
     if (this.silent) return;
     this.persistRound();
-    const frame = encodeVote(type, this.height, this.round, hash);
+    const target = block === null ? null : { hash: block.hash, partsHash: partSetHash(block) };
+    const timeMs = this.deps.now();
+    const signature = this.deps.signVote?.(type, this.height, this.round, target, timeMs) ?? NO_SIGNATURE;
+    const frame = encodeVote(type, this.height, this.round, target, timeMs, signature);
     const s = this.hs(this.height);
     s.sawSender(this.round, this.deps.selfId);
-    s.votes(type, this.round).add(this.deps.selfId, hash === null ? NIL : hash.toString('hex').toUpperCase());
+    s.votes(type, this.round).add(this.deps.selfId, block === null ? NIL : block.hashHex, {
+      timeMs,
+      signature,
+    });
     this.ownFrames.push({ round: this.round, frame });
     this.deps.broadcast(frame);
   }

@@ -4,7 +4,8 @@
  *   2 TXS            u32 count | (u32 length | tx)*           (batched tx gossip)
  *   3 PROPOSAL       f64 height | u32 round | i32 valid round | u8 n | (u16+utf8 id)* | block bytes
  *                    (the ids: 2f+1 nodes that prevoted the block in the valid round, when >= 0)
- *   4 PREVOTE        f64 height | u32 round | u8 has value | [32 B block hash]
+ *   4 PREVOTE        f64 height | u32 round | u8 has value | [32 B block hash | 32 B part set hash] |
+ *                    f64 time (ms) | u8 n | n B ed25519 signature (n = 0 when signing is off)
  *   5 PRECOMMIT      same as PREVOTE
  *   6 STATUS         f64 committed height
  *   7 BLOCK_REQUEST  f64 from height | u32 max blocks
@@ -12,6 +13,7 @@
  */
 import { type Block, type Tx, decodeBlock, makeTx } from './block.js';
 import { DecodeError, Reader, Writer } from './codec.js';
+import type { VoteTarget } from './keys.js';
 
 export const MSG = {
   hello: 1,
@@ -37,7 +39,14 @@ export type Message =
       readonly pol: readonly string[];
       readonly block: Block;
     }
-  | { readonly type: VoteType; readonly height: number; readonly round: number; readonly hash: Buffer | null }
+  | {
+      readonly type: VoteType;
+      readonly height: number;
+      readonly round: number;
+      readonly target: VoteTarget | null;
+      readonly timeMs: number;
+      readonly signature: Buffer;
+    }
   | { readonly type: 'status'; readonly height: number }
   | { readonly type: 'block-request'; readonly from: number; readonly max: number }
   | { readonly type: 'block-response'; readonly record: Buffer };
@@ -71,14 +80,21 @@ export function encodeProposal(
   return w.bytes(block.bytes).finish();
 }
 
-export function encodeVote(type: VoteType, height: number, round: number, hash: Buffer | null): Buffer {
-  const w = new Writer(48)
+export function encodeVote(
+  type: VoteType,
+  height: number,
+  round: number,
+  target: VoteTarget | null,
+  timeMs = 0,
+  signature: Uint8Array = Buffer.alloc(0),
+): Buffer {
+  const w = new Writer(160)
     .u8(type === 'prevote' ? MSG.prevote : MSG.precommit)
     .f64(height)
     .u32(round);
-  if (hash === null) w.u8(0);
-  else w.u8(1).bytes(hash);
-  return w.finish();
+  if (target === null) w.u8(0);
+  else w.u8(1).bytes(target.hash).bytes(target.partsHash);
+  return w.f64(timeMs).u8(signature.length).bytes(signature).finish();
 }
 
 export function encodeStatus(height: number): Buffer {
@@ -125,9 +141,18 @@ export function decodeMessage(frame: Buffer): Message {
     case MSG.precommit: {
       const height = r.uint();
       const round = r.u32();
-      const hash = r.u8() === 1 ? r.bytes(32) : null;
+      const target = r.u8() === 1 ? { hash: r.bytes(32), partsHash: r.bytes(32) } : null;
+      const timeMs = r.f64();
+      const signature = r.bytes(r.u8());
       r.done();
-      return { type: type === MSG.prevote ? 'prevote' : 'precommit', height, round, hash };
+      return {
+        type: type === MSG.prevote ? 'prevote' : 'precommit',
+        height,
+        round,
+        target,
+        timeMs,
+        signature,
+      };
     }
     case MSG.status: {
       const height = r.uint();

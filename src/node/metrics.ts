@@ -9,6 +9,7 @@ export interface NodeMetrics {
   readonly blockIntervalSeconds: Histogram;
   readonly viewChanges: Counter;
   readonly rejectedTxs: Counter<'reason'>;
+  readonly invalidVotes: Counter;
 }
 
 export function createMetrics(
@@ -57,6 +58,11 @@ export function createMetrics(
       name: 'refnode_rejected_txs_total',
       help: 'Txs refused by the RPC or mempool, by reason',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    invalidVotes: new Counter({
+      name: 'refnode_invalid_votes_total',
+      help: 'Votes dropped because their signature did not verify',
       registers: [registry],
     }),
   };

@@ -3,9 +3,18 @@
  * block sync), metrics and the RPC server, wired together. `start()` / `stop()`.
  */
 import { EventEmitter } from 'node:events';
-import { type Block, type CommittedBlock, type Tx, decodeCommitted, makeTx, validateBlock } from './block.js';
+import {
+  type Block,
+  type CommittedBlock,
+  type Tx,
+  decodeCommitted,
+  makeTx,
+  partSetHash,
+  validateBlock,
+} from './block.js';
 import type { NodeConfig } from './config.js';
 import { Consensus } from './consensus.js';
+import { type SigningKey, ValidatorSet, signBytes, verifyBytes, voteSignBytes } from './keys.js';
 import { type Logger, createLogger } from './log.js';
 import { Mempool } from './mempool.js';
 import {
@@ -45,6 +54,10 @@ export interface CommitWaiter {
 export class RefNode {
   readonly events = new EventEmitter<{ block: [CommittedBlock] }>();
   readonly log: Logger;
+  /** The committee's keys, in CometBFT's validator-set order. */
+  readonly validators: ValidatorSet;
+  /** This node's ed25519 key (derived from its id). */
+  readonly key: SigningKey;
   store!: BlockStore;
   mempool!: Mempool;
   consensus!: Consensus;
@@ -71,6 +84,8 @@ export class RefNode {
     private readonly options: NodeOptions = {},
   ) {
     this.log = createLogger(config.id, config.logLevel, options.logWrite);
+    this.validators = new ValidatorSet(config.committee);
+    this.key = this.validators.keyOf(config.id);
   }
 
   async start(): Promise<void> {
@@ -129,6 +144,11 @@ export class RefNode {
       onRoundChange: (_h, round) => {
         if (round > 0) this.metrics.viewChanges.inc();
       },
+      signVote: c.signing
+        ? (type, height, round, target, timeMs) =>
+            signBytes(this.key, voteSignBytes(type, height, round, target, timeMs))
+        : undefined,
+      verifyCommit: (cb) => this.verifyCommit(cb),
     });
 
     this.p2p = new P2P({
@@ -266,6 +286,23 @@ export class RefNode {
     if (this.events.listenerCount('block') > 0) this.events.emit('block', cb);
   }
 
+  /** With signing on, a synced block needs 2f+1 committee precommits whose signatures verify. */
+  private verifyCommit(cb: CommittedBlock): string | undefined {
+    if (!this.config.signing) return undefined;
+    if (cb.votes === undefined) return 'it carries no signatures (a peer with signing off?)';
+    const target = { hash: cb.block.hash, partsHash: partSetHash(cb.block) };
+    const valid = new Set<string>();
+    cb.signers.forEach((id, i) => {
+      const key = this.validators.get(id);
+      const vote = cb.votes?.[i];
+      if (key === undefined || vote === undefined || valid.has(id)) return;
+      const bytes = voteSignBytes('precommit', cb.block.height, cb.commitRound, target, vote.timeMs);
+      if (verifyBytes(key, bytes, vote.signature)) valid.add(id);
+    });
+    const quorum = this.consensus.quorum;
+    return valid.size >= quorum ? undefined : `${valid.size} valid signatures, ${quorum} needed`;
+  }
+
   // ---- P2P ------------------------------------------------------------------------------------
 
   private onFrame(from: string, frame: Buffer): void {
@@ -298,10 +335,24 @@ export class RefNode {
         this.consensus.onProposal(from, msg.height, msg.round, msg.validRound, msg.pol, msg.block, frame);
         return;
       case 'prevote':
-      case 'precommit':
+      case 'precommit': {
         this.notePeerHeight(from, msg.height - 1);
-        this.consensus.onVote(from, msg.type, msg.height, msg.round, msg.hash);
+        if (this.config.signing) {
+          const key = this.validators.get(from);
+          const bytes = voteSignBytes(msg.type, msg.height, msg.round, msg.target, msg.timeMs);
+          if (key === undefined || !verifyBytes(key, bytes, msg.signature)) {
+            this.metrics.invalidVotes.inc();
+            this.log.warn(
+              `p2p: ${msg.type} of ${from} at ${msg.height}/${msg.round} has no valid signature (${msg.signature.length} bytes); dropped (is signing on at every node?)`,
+            );
+            return;
+          }
+        }
+        // Copy: the frame's buffer is shared with the rest of a network read.
+        const vote = { timeMs: msg.timeMs, signature: Buffer.from(msg.signature) };
+        this.consensus.onVote(from, msg.type, msg.height, msg.round, msg.target?.hash ?? null, vote);
         return;
+      }
       case 'status':
         if (this.syncInFlight?.peer === from) this.syncInFlight = undefined;
         this.notePeerHeight(from, msg.height);

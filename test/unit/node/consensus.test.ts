@@ -56,7 +56,7 @@ const block = (tag: string): Block => buildBlock(1, ZERO_HASH, 0, 'x', [makeTx(B
 const votes = (h: Harness, type: string, round: number) =>
   h.sent
     .filter((m) => m.type === type && 'round' in m && m.round === round)
-    .map((m) => ('hash' in m ? (m.hash?.toString('hex') ?? 'nil') : '?'));
+    .map((m) => ('target' in m ? (m.target?.hash.toString('hex') ?? 'nil') : '?'));
 
 describe('Consensus (Tendermint)', () => {
   it('prevotes a valid proposal, locks and precommits on 2f+1 prevotes, decides on 2f+1 precommits', () => {

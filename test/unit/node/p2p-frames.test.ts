@@ -43,10 +43,19 @@ describe('decodeMessage', () => {
     const { decodeMessage, encodeVote, encodeStatus, encodeTxs } =
       await import('../../../src/node/messages.js');
     const { DecodeError } = await import('../../../src/node/codec.js');
-    expect(decodeMessage(encodeVote('precommit', 5, 2, Buffer.alloc(32, 3)))).toMatchObject({
+    const target = { hash: Buffer.alloc(32, 3), partsHash: Buffer.alloc(32, 4) };
+    const signature = Buffer.alloc(64, 5);
+    expect(decodeMessage(encodeVote('precommit', 5, 2, target, 1234.5, signature))).toEqual({
       type: 'precommit',
       height: 5,
       round: 2,
+      target,
+      timeMs: 1234.5,
+      signature,
+    });
+    expect(decodeMessage(encodeVote('prevote', 5, 2, null))).toMatchObject({
+      target: null,
+      signature: Buffer.alloc(0),
     });
     expect(decodeMessage(encodeStatus(9))).toEqual({ type: 'status', height: 9 });
     const txs = decodeMessage(encodeTxs([Buffer.from('a'), Buffer.from('bc')]));
