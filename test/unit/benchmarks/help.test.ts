@@ -12,6 +12,7 @@ const scriptsDir = join(root, 'benchmarks/scripts');
 
 /** The flags each script's --help must list (its own, and the shared --max-load). */
 const expected: Record<string, string[]> = {
+  'bench-access.ts': ['--rates', '--rounds', '--seconds'],
   'bench-loadgen.ts': ['--only', '--repeat', '--seconds', '--warmups', '--transport', '--long'],
   'bench-local.ts': ['--repeats', '--committees'],
   'bench-overhead.ts': ['--duration', '--loads', '--no-reference'],
