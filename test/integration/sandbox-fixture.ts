@@ -17,7 +17,8 @@ import {
   type SandboxState,
 } from '../../src/testbed/sandbox/sandbox.js';
 
-export const TEST_SANDBOX_DIR = resolve('.meshbench/sandbox-test');
+/** MESHBENCH_TEST_SANDBOX_DIR gives a test run a sandbox of its own (e.g. beside another run in the same checkout). */
+export const TEST_SANDBOX_DIR = resolve(process.env.MESHBENCH_TEST_SANDBOX_DIR ?? '.meshbench/sandbox-test');
 export const DOCKER_HOSTS = 4;
 
 async function healthy(state: SandboxState): Promise<boolean> {
