@@ -149,6 +149,19 @@ describe('settle between levels', () => {
   });
 });
 
+describe('--settle-secs', () => {
+  it('refuses a value that is not a whole number of seconds from 0 to 600, in one line', async () => {
+    for (const value of ['-1', '1.5', 'soon', '601']) {
+      const { code, stderr } = await cli(['--endpoints', 'http://127.0.0.1:9', '--settle-secs', value]);
+      expect(code).toBe(2);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toMatch(
+        /benchmark: error: --settle-secs .* is not valid: a whole number of seconds from 0 to 600/,
+      );
+    }
+  });
+});
+
 describe('readUnconfirmed', () => {
   const at = (url: string) => ({ nodeId: 'node0', rpcUrl: url });
 
