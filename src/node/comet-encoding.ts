@@ -15,7 +15,7 @@ export function leafHash(leaf: Uint8Array): Buffer {
   return createHash('sha256').update(LEAF_PREFIX).update(leaf).digest();
 }
 
-function innerHash(left: Buffer, right: Buffer): Buffer {
+export function innerHash(left: Buffer, right: Buffer): Buffer {
   return createHash('sha256').update(INNER_PREFIX).update(left).update(right).digest();
 }
 

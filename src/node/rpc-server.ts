@@ -11,6 +11,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { CommittedBlock } from './block.js';
+import { CHAIN_ID } from './keys.js';
 import type { RefNode } from './node.js';
 import {
   type EventQuery,
@@ -28,9 +29,29 @@ import {
   parseJsonRpcBody,
   parseQuery,
 } from './rpc-parse.js';
+import {
+  BLOCK_PROTOCOL,
+  ChainViews,
+  P2P_PROTOCOL,
+  TX_RESULT_OK_JSON,
+  blockId,
+  txResultOk,
+  rfc3339,
+} from './rpc-views.js';
 
-export const CHAIN_ID = 'meshbench-refnode';
+export { CHAIN_ID } from './keys.js';
+/** The refnode's own version (abci_info's application version). */
 const VERSION = '0.1.0';
+/**
+ * node_info.version: clients pick their dialect by it (CosmJS's connectComet takes "0.38." to
+ * mean CometBFT 0.38), and the refnode speaks CometBFT 0.38's RPC.
+ */
+const COMET_VERSION = `0.38.0-refnode.${VERSION}`;
+/** CometBFT 0.38's channel ids (blocksync, consensus state/data/vote/set-bits, mempool, evidence, PEX). */
+const CHANNELS = '40202122233038606100';
+const MAX_BLOCKCHAIN_METAS = 20;
+const MAX_PER_PAGE = 100;
+const DEFAULT_PER_PAGE = 30;
 const MAX_SUBSCRIPTIONS_PER_CLIENT = 100;
 const WS_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
@@ -43,6 +64,14 @@ const PARAM_NAMES: Record<string, readonly string[]> = {
   broadcast_tx_sync: ['tx'],
   broadcast_tx_commit: ['tx'],
   tx: ['hash', 'prove'],
+  block: ['height'],
+  header: ['height'],
+  blockchain: ['minHeight', 'maxHeight'],
+  block_results: ['height'],
+  commit: ['height'],
+  validators: ['height', 'page', 'per_page'],
+  genesis: [],
+  abci_info: [],
   subscribe: ['query'],
   unsubscribe: ['query'],
   unsubscribe_all: [],
@@ -74,8 +103,20 @@ export class RpcServer {
   private wss: WebSocketServer | undefined;
   private readonly clients = new Set<WsClient>();
   private readonly onBlock = (cb: CommittedBlock): void => this.publish(cb);
+  private readonly views: ChainViews;
+  private readonly startedAtMs = Date.now();
 
-  constructor(private readonly node: RefNode) {}
+  constructor(private readonly node: RefNode) {
+    this.views = new ChainViews(
+      {
+        get: (h) => node.store.get(h),
+        get height() {
+          return node.store.height;
+        },
+      },
+      { validators: node.validators, maxBlockBytes: node.config.maxBlockBytes },
+    );
+  }
 
   get port(): number {
     const address = this.server?.address();
@@ -336,19 +377,41 @@ export class RpcServer {
           hash,
           height: String(loc.height),
           index: loc.index,
-          tx_result: {
-            code: 0,
-            data: null,
-            log: '',
-            info: '',
-            gas_wanted: '0',
-            gas_used: '0',
-            events: [],
-            codespace: '',
-          },
+          tx_result: txResultOk(),
           tx: tx.bytes.toString('base64'),
         };
       }
+      case 'block': {
+        const cb = this.committedAt(params.height);
+        return { block_id: blockId(cb.block), block: this.views.block(cb) };
+      }
+      case 'header':
+        return { header: this.views.header(this.committedAt(params.height).block) };
+      case 'blockchain':
+        return this.blockchain(params);
+      case 'block_results':
+        return this.views.blockResults(this.committedAt(params.height));
+      case 'commit': {
+        const cb = this.committedAt(params.height);
+        return {
+          signed_header: { header: this.views.header(cb.block), commit: this.views.commit(cb) },
+          canonical: cb.block.height < node.store.height,
+        };
+      }
+      case 'validators':
+        return this.validators(params);
+      case 'genesis':
+        return { genesis: this.views.genesis(node.store.earliest?.timeMs ?? this.startedAtMs) };
+      case 'abci_info':
+        return {
+          response: {
+            data: CHAIN_ID,
+            version: VERSION,
+            app_version: '0',
+            last_block_height: String(node.store.height),
+            last_block_app_hash: this.views.appHashAfter(node.store.height).toString('base64'),
+          },
+        };
       case 'subscribe':
       case 'unsubscribe':
       case 'unsubscribe_all':
@@ -364,6 +427,65 @@ export class RpcServer {
     }
   }
 
+  /** The committed block at a `height` param (absent or 0: the latest), or CometBFT's error. */
+  private committedAt(value: unknown): CommittedBlock {
+    const latest = this.node.store.height;
+    const requested = intParam('height', value);
+    const height = requested === undefined || requested === 0 ? latest : requested;
+    if (height > latest)
+      throw new RpcError(
+        RPC_CODES.internal,
+        `height ${height} must be less than or equal to the current blockchain height ${latest}`,
+      );
+    const cb = height < 1 ? undefined : this.node.store.get(height);
+    if (cb === undefined)
+      throw new RpcError(RPC_CODES.internal, `height ${height} is not available, lowest height is 1`);
+    return cb;
+  }
+
+  /** Block metas of minHeight..maxHeight (at most 20, highest first), as CometBFT's filterMinMax picks them. */
+  private blockchain(params: Record<string, unknown>): unknown {
+    const latest = this.node.store.height;
+    let min = intParam('minHeight', params.minHeight) ?? 0;
+    let max = intParam('maxHeight', params.maxHeight) ?? 0;
+    if (min === 0) min = 1;
+    if (max === 0) max = latest;
+    max = Math.min(latest, max);
+    min = Math.max(1, min, max - MAX_BLOCKCHAIN_METAS + 1);
+    if (min > max && latest > 0)
+      throw new RpcError(RPC_CODES.internal, `min height ${min} can't be greater than max height ${max}`);
+    const metas: unknown[] = [];
+    for (let h = max; h >= min; h--) {
+      const cb = this.node.store.get(h);
+      if (cb !== undefined) metas.push(this.views.blockMeta(cb));
+    }
+    return { last_height: String(latest), block_metas: metas };
+  }
+
+  private validators(params: Record<string, unknown>): unknown {
+    const latest = this.node.store.height;
+    const requested = intParam('height', params.height);
+    const height = requested === undefined || requested === 0 ? latest : requested;
+    if (height > latest + 1)
+      throw new RpcError(
+        RPC_CODES.internal,
+        `height ${height} must be less than or equal to the next height ${latest + 1}`,
+      );
+    const all = this.views.validatorsJson();
+    const perPage = Math.min(MAX_PER_PAGE, intParam('per_page', params.per_page) || DEFAULT_PER_PAGE);
+    const pages = Math.max(1, Math.ceil(all.length / perPage));
+    const page = intParam('page', params.page) ?? 1;
+    if (page < 1 || page > pages)
+      throw new RpcError(RPC_CODES.internal, `page should be within [1, ${pages}] range, given ${page}`);
+    const slice = all.slice((page - 1) * perPage, page * perPage);
+    return {
+      block_height: String(height),
+      validators: slice,
+      count: String(slice.length),
+      total: String(all.length),
+    };
+  }
+
   private txParam(params: Record<string, unknown>, form: Form): Buffer {
     const value = params.tx;
     if (value === undefined) throw new RpcError(RPC_CODES.invalidParams, 'missing tx');
@@ -377,30 +499,36 @@ export class RpcServer {
     const height = node.store.height;
     const last = height > 0 ? node.store.get(height) : undefined;
     const first = node.store.earliest;
-    const iso = (ms: number | undefined): string => new Date(ms ?? 0).toISOString();
+    const hex = (bytes: Buffer): string => bytes.toString('hex').toUpperCase();
+    // As CometBFT: the app hashes are those in the latest and the earliest header (the state
+    // before that block); the empty log's before the first block.
     return {
       node_info: {
-        protocol_version: { p2p: '8', block: '11', app: '0' },
-        id: c.id,
+        protocol_version: { p2p: P2P_PROTOCOL, block: BLOCK_PROTOCOL, app: '0' },
+        id: node.key.nodeId,
         listen_addr: `tcp://${c.listen}:${node.p2p.listenPort}`,
         network: CHAIN_ID,
-        version: VERSION,
-        channels: '',
+        version: COMET_VERSION,
+        channels: CHANNELS,
         moniker: c.id,
         other: { tx_index: 'on', rpc_address: `tcp://${c.listen}:${this.port}` },
       },
       sync_info: {
         latest_block_hash: last?.block.hashHex ?? '',
-        latest_app_hash: '',
+        latest_app_hash: height > 0 ? hex(this.views.appHashAfter(height - 1)) : '',
         latest_block_height: String(height),
-        latest_block_time: iso(last?.block.timeMs),
+        latest_block_time: rfc3339(last?.block.timeMs ?? 0),
         earliest_block_hash: first?.hashHex ?? '',
-        earliest_app_hash: '',
+        earliest_app_hash: height > 0 ? hex(this.views.appHashAfter(0)) : '',
         earliest_block_height: height > 0 ? '1' : '0',
-        earliest_block_time: iso(first?.timeMs),
+        earliest_block_time: rfc3339(first?.timeMs ?? 0),
         catching_up: node.catchingUp(),
       },
-      validator_info: { address: c.id, pub_key: { type: 'none', value: '' }, voting_power: '1' },
+      validator_info: {
+        address: node.key.addressHex,
+        pub_key: { type: 'tendermint/PubKeyEd25519', value: node.key.publicKey.toString('base64') },
+        voting_power: '1',
+      },
     };
   }
 
@@ -416,8 +544,11 @@ export class RpcServer {
         const addr = byId.get(id);
         return {
           node_info: {
-            id,
+            protocol_version: { p2p: P2P_PROTOCOL, block: BLOCK_PROTOCOL, app: '0' },
+            id: node.validators.keyOf(id).nodeId,
             moniker: id,
+            version: COMET_VERSION,
+            channels: CHANNELS,
             listen_addr: addr === undefined ? '' : `tcp://${addr.host}:${addr.port}`,
             network: CHAIN_ID,
           },
@@ -475,6 +606,15 @@ export class RpcServer {
     return {};
   }
 
+  /** CometBFT 0.38's EventDataNewBlock: the block, its id and the FinalizeBlock response. */
+  private newBlockData(cb: CommittedBlock, txB64: (i: number) => string): string {
+    const { block } = cb;
+    const txs: string[] = [];
+    for (let i = 0; i < block.txs.length; i++) txs.push(txB64(i));
+    const results = new Array<string>(block.txs.length).fill(TX_RESULT_OK_JSON).join(',');
+    return `{"type":"tendermint/event/NewBlock","value":{"block":${JSON.stringify(this.views.block(cb, txs))},"block_id":${JSON.stringify(blockId(block))},"result_finalize_block":{"events":[],"tx_results":[${results}],"validator_updates":[],"consensus_param_updates":null,"app_hash":"${block.hash.toString('base64')}"}}}`;
+  }
+
   /** Sends NewBlock and Tx events of a committed block to matching subscriptions. */
   private publish(cb: CommittedBlock): void {
     if (this.clients.size === 0) return;
@@ -494,7 +634,7 @@ export class RpcServer {
       }
       for (const sub of client.subs.values()) {
         if (matchesQuery(sub.query, blockEvents)) {
-          blockData ??= newBlockData(cb, txB64);
+          blockData ??= this.newBlockData(cb, txB64);
           client.socket.send(eventMessage(sub, blockData, JSON.stringify(blockEvents)));
           continue;
         }
@@ -503,7 +643,7 @@ export class RpcServer {
           const hash = (block.txs[i] as { hash: string }).hash;
           const events = { 'tm.event': ['Tx'], 'tx.hash': [hash], 'tx.height': [heightText] };
           if (!matchesQuery(sub.query, events)) continue;
-          const data = `{"type":"tendermint/event/Tx","value":{"TxResult":{"height":"${heightText}","index":${i},"tx":"${txB64(i)}","result":{"code":0,"data":null,"log":"","info":"","gas_wanted":"0","gas_used":"0","events":[],"codespace":""}}}}`;
+          const data = `{"type":"tendermint/event/Tx","value":{"TxResult":{"height":"${heightText}","index":${i},"tx":"${txB64(i)}","result":${TX_RESULT_OK_JSON}}}}`;
           client.socket.send(eventMessage(sub, data, JSON.stringify(events)));
         }
       }
@@ -515,26 +655,15 @@ function eventMessage(sub: Subscription, data: string, events: string): string {
   return `{"jsonrpc":"2.0","id":${JSON.stringify(sub.id)},"result":{"query":${JSON.stringify(sub.queryText)},"data":${data},"events":${events}}}`;
 }
 
-function newBlockData(cb: CommittedBlock, txB64: (i: number) => string): string {
-  const { block } = cb;
-  const txs: string[] = [];
-  for (let i = 0; i < block.txs.length; i++) txs.push(`"${txB64(i)}"`);
-  const prev = block.prevHash.toString('hex').toUpperCase();
-  const header = JSON.stringify({
-    version: { block: '11', app: '0' },
-    chain_id: CHAIN_ID,
-    height: String(block.height),
-    time: new Date(block.timeMs).toISOString(),
-    last_block_id: { hash: prev, parts: { total: 1, hash: '' } },
-    proposer_address: block.proposer,
-  });
-  const lastCommit = JSON.stringify({
-    height: String(block.height - 1),
-    round: 0,
-    block_id: { hash: prev, parts: { total: 1, hash: '' } },
-    signatures: [],
-  });
-  return `{"type":"tendermint/event/NewBlock","value":{"block":{"header":${header},"data":{"txs":[${txs.join(',')}]},"evidence":{"evidence":[]},"last_commit":${lastCommit}},"block_id":{"hash":"${block.hashHex}","parts":{"total":1,"hash":""}},"result_finalize_block":{"events":[],"tx_results":[],"validator_updates":[],"app_hash":""}}}`;
+/** A whole-number param (JSON number or string, URI text, quoted or not); absent: undefined. */
+function intParam(name: string, value: unknown): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const text = String(value)
+    .trim()
+    .replace(/^"(.*)"$/, '$1');
+  if (!/^\d{1,15}$/.test(text))
+    throw new RpcError(RPC_CODES.invalidParams, `${name} must be a whole number, got '${text.slice(0, 32)}'`);
+  return Number(text);
 }
 
 function toRpcError(err: unknown): RpcError {

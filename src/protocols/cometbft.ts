@@ -70,7 +70,9 @@ export function committedHashes(message: unknown): string[] | undefined {
   if (data === undefined || data === null || typeof data !== 'object') return undefined;
   const type = (data as { type?: unknown }).type;
   if (type === 'tendermint/event/NewBlock') {
-    const txs = readPath(data, 'value.block.data.txs');
+    // CometBFT sends `data: {txs: […]}`; its OpenAPI document draws `data` as the array itself.
+    const blockData = readPath(data, 'value.block.data');
+    const txs = Array.isArray(blockData) ? blockData : readPath(blockData, 'txs');
     if (!Array.isArray(txs)) return [];
     return txs
       .filter((tx): tx is string => typeof tx === 'string')

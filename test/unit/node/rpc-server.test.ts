@@ -46,7 +46,8 @@ describe('refnode RPC', () => {
     const status = await post('{"jsonrpc":"2.0","id":7,"method":"status","params":{}}');
     expect(status.json.id).toBe(7);
     expect(status.json.result).toMatchObject({
-      node_info: { id: 'node0', moniker: 'node0' },
+      node_info: { id: cluster.node(0).key.nodeId, moniker: 'node0' },
+      validator_info: { address: cluster.node(0).key.addressHex },
       sync_info: { catching_up: false },
     });
     expect(
