@@ -2,8 +2,9 @@
 # Builds the images meshbench needs, with no registry access:
 #   local/debian-minbase:bookworm  a minimal Debian rootfs made by mmdebstrap (cached tarball)
 #   meshbench/refnode:latest       the reference node: this machine's node binary + the bundled refnode
+#   meshbench/etcd:3.4             etcd and etcdctl from this machine's Debian packages (scripts/ensure-etcd.sh)
 # On a machine that can pull, set MESHBENCH_BASE_IMAGE=debian:bookworm-slim to skip mmdebstrap.
-# Usage: scripts/build-images.sh [refnode|base|all]   (default: all)
+# Usage: scripts/build-images.sh [refnode|etcd|base|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,7 @@ CACHE=.meshbench/cache
 mkdir -p "$CACHE"
 BASE_IMAGE=${MESHBENCH_BASE_IMAGE:-local/debian-minbase:bookworm}
 REFNODE_IMAGE=${MESHBENCH_REFNODE_IMAGE:-meshbench/refnode:latest}
+ETCD_IMAGE=meshbench/etcd:3.4
 what=${1:-all}
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
@@ -70,12 +72,38 @@ build_refnode() {
   fi
 }
 
+# etcd from this machine's packages. Rebuilt only when the binaries change: the image
+# carries their hash as a label, so a cached image is reused across runs and CI.
+build_etcd() {
+  bash scripts/ensure-etcd.sh
+  local etcd etcdctl key
+  etcd=$(command -v etcd) etcdctl=$(command -v etcdctl)
+  key=$(cat "$etcd" "$etcdctl" compose/Dockerfile.etcd | sha256sum | cut -c1-16)
+  if [ "$(docker image inspect -f '{{index .Config.Labels "meshbench.recipe"}}' "$ETCD_IMAGE" 2>/dev/null)" = "$key" ]; then
+    return 0
+  fi
+  build_base
+  local ctx=.meshbench/build/etcd
+  rm -rf "$ctx"; mkdir -p "$ctx"
+  cp "$etcd" "$ctx/etcd"
+  cp "$etcdctl" "$ctx/etcdctl"
+  cp compose/Dockerfile.etcd "$ctx/Dockerfile"
+  log "building $ETCD_IMAGE from $BASE_IMAGE ($("$etcd" --version | head -1))"
+  if ! docker build -q --build-arg BASE_IMAGE="$BASE_IMAGE" --label meshbench.image=etcd \
+    --label meshbench.recipe="$key" -t "$ETCD_IMAGE" "$ctx" >"$ctx.log" 2>&1; then
+    cat "$ctx.log" >&2
+    die "docker build of $ETCD_IMAGE failed"
+  fi
+}
+
 case "$what" in
   base) build_base ;;
   refnode) build_refnode ;;
+  etcd) build_etcd ;;
   all)
     build_refnode
+    build_etcd
     if [ -x scripts/build-sandbox-image.sh ]; then scripts/build-sandbox-image.sh; fi
     ;;
-  *) die "unknown image set '$what' (use refnode, base or all)" ;;
+  *) die "unknown image set '$what' (use refnode, etcd, base or all)" ;;
 esac
