@@ -164,7 +164,7 @@ describe('etcd: one real member on 127.0.0.1', () => {
     await expectOneKeyPerPut(member.etcdctl, sweep.records);
   });
 
-  it('a second sweep adds its own keys and overwrites none of the first', async () => {
+  it('a second sweep, on two worker threads, adds its own keys and overwrites none of the first', async () => {
     const before = await countKeys(member.etcdctl, 'meshbench/');
     const sweep = await benchmark([
       '--endpoints',
@@ -173,6 +173,8 @@ describe('etcd: one real member on 127.0.0.1', () => {
       'etcd',
       '--loads',
       '300',
+      '--workers',
+      '2',
       '--duration',
       '2',
       '--warmup',
@@ -183,7 +185,7 @@ describe('etcd: one real member on 127.0.0.1', () => {
     expect(ok).toBe(600);
     const after = await countKeys(member.etcdctl, 'meshbench/');
     note(
-      `one member, second sweep: ${ok} successful puts, keys +${after.count - before.count}, revision +${after.revision - before.revision}`,
+      `one member, second sweep (2 workers): ${ok} successful puts, keys +${after.count - before.count}, revision +${after.revision - before.revision}`,
     );
     expect(after.count - before.count).toBe(ok);
     expect(after.revision - before.revision).toBe(ok);
