@@ -14,6 +14,10 @@
  * network's phases. A rate counts as sustained only when every round sustained it on a quiet
  * machine; mixed rounds or a busy machine make it "inconclusive" (lib/verdict.ts).
  *
+ * With `--compare before=BUNDLE,after=BUNDLE[+ENV=VALUE…]` it runs only the peak phases on 4
+ * local processes, alternating the given refnode bundles round by round (ABBA…), and judges each
+ * side's committed tx/s against the first side's (>= 90 %), with each side's spread and the load.
+ *
  * Usage: npm run bench:refnode [-- --peak-rates 5000,7500,10000 --seconds 15 --no-docker --no-local]
  * (`-- --help` lists every flag). Writes benchmarks/results/refnode-<timestamp>.json.
  */
@@ -30,6 +34,7 @@ import WebSocket from 'ws';
 import { COMMON_FLAGS, choiceFlag, flagsOrExit, numberFlag, numberListFlag } from './lib/flags.js';
 import {
   LoadMonitor,
+  judgeRatio,
   judgeThreshold,
   loadLine,
   spread,
@@ -88,6 +93,12 @@ const FLAGS = {
   },
   'no-docker': { type: 'boolean', default: false, description: 'skip the compose network' },
   'no-local': { type: 'boolean', default: false, description: 'skip the local processes' },
+  compare: {
+    type: 'string',
+    valueName: 'A=BUNDLE,B=BUNDLE[+ENV=V]',
+    description:
+      'local processes only, peak phases only: alternate rounds between refnode bundles, the first the baseline (e.g. before=/tmp/old/dist/refnode/refnode.js,after=dist/refnode/refnode.js,unsigned=dist/refnode/refnode.js+REFNODE_SIGNING=off)',
+  },
   ...COMMON_FLAGS,
 } as const;
 const args = flagsOrExit(USAGE, FLAGS, (values) => ({
@@ -130,6 +141,8 @@ interface PhaseResult {
   readonly committedTxPerSec: number;
   readonly latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number; count: number };
   readonly perNode: { cpuPercentOfOneCore: number; rssMiB: number }[];
+  /** All nodes' CPU time (user+system) from the measured window's start to the end of the drain, per tx committed in that time. */
+  readonly cpuMsPerCommittedTx: number;
   readonly blocks: number;
   readonly senderLagMs: { p50: number; p99: number; max: number };
   readonly viewChanges: number[];
@@ -165,9 +178,35 @@ async function waitReady(urls: string[], timeoutMs: number): Promise<void> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function startLocal(): Promise<Network> {
-  const bundle = join(root, 'dist/refnode/refnode.js');
-  execFileSync('node', [join(root, 'scripts/bundle-refnode.mjs')], { stdio: 'inherit' });
+/** One side of a --compare run: a refnode bundle and extra environment for its processes. */
+interface Side {
+  readonly name: string;
+  readonly bundle: string;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+function parseSides(text: string): Side[] {
+  const sides = text.split(',').map((item) => {
+    const m = /^([A-Za-z0-9_-]+)=([^+]+)((?:\+[A-Z0-9_]+=[^+]*)*)$/.exec(item.trim());
+    if (m === null) throw new Error(`--compare entry '${item}' is not NAME=BUNDLE[+ENV=VALUE…]`);
+    const bundle = resolve(root, m[2]!);
+    if (!existsSync(bundle)) throw new Error(`--compare: ${bundle} does not exist (build it first)`);
+    const env = Object.fromEntries(
+      m[3]!
+        .split('+')
+        .filter((e) => e !== '')
+        .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+    );
+    return { name: m[1]!, bundle, env };
+  });
+  if (sides.length < 2) throw new Error('--compare needs at least two sides');
+  return sides;
+}
+
+async function startLocal(side?: Side): Promise<Network> {
+  const bundle = side?.bundle ?? join(root, 'dist/refnode/refnode.js');
+  if (side === undefined)
+    execFileSync('node', [join(root, 'scripts/bundle-refnode.mjs')], { stdio: 'inherit' });
   const dir = join(tmpdir(), `refnode-bench-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
   const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
@@ -196,7 +235,7 @@ async function startLocal(): Promise<Network> {
         '--log-level',
         'warn',
       ],
-      { stdio: ['ignore', 'inherit', 'inherit'] },
+      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...side?.env } },
     ),
   );
   const rpcUrls = [0, 1, 2, 3].map((i) => `http://127.0.0.1:${ports[i]}`);
@@ -480,11 +519,13 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
   });
   let committedInWindow = 0;
   let committedOfScheduled = 0;
+  let committedSinceMeasureStart = 0;
   const firstMeasured = Math.ceil(WARMUP_S * rate);
   for (let i = 0; i < total; i++) {
     const c = committedAt[i]!;
     if (c === 0) continue;
     if (c >= measureStart && c <= measureEnd) committedInWindow++;
+    if (c >= measureStart) committedSinceMeasureStart++;
     if (i >= firstMeasured) committedOfScheduled++;
     if (i >= firstMeasured) hist.recordValue(Math.max(1, Math.round((c - intended[i]!) * 1000))); // µs
   }
@@ -495,6 +536,10 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
     rssMiB: Math.round((a.rssBytes / 1024 / 1024) * 10) / 10,
   }));
   const ms = (us: number): number => Math.round(us / 100) / 10;
+  const cpuSecondsSinceMeasureStart = after.reduce(
+    (sum, a, i) => sum + a.cpuSeconds - beforeMeasure[i]!.cpuSeconds,
+    0,
+  );
   return {
     offeredRate: rate,
     seconds,
@@ -515,6 +560,8 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
       count: hist.totalCount,
     },
     perNode,
+    cpuMsPerCommittedTx:
+      Math.round((cpuSecondsSinceMeasureStart / Math.max(1, committedSinceMeasureStart)) * 1e6) / 1e3,
     blocks,
     senderLagMs: {
       p50: ms(sendLag.getValueAtPercentile(50)),
@@ -622,13 +669,109 @@ async function benchNetwork(start: () => Promise<Network>, monitor: LoadMonitor)
   }
 }
 
+/**
+ * --compare: the peak phases on 4 local processes per side, sides alternating round by round
+ * (A B, then B A, …) so drift in the machine's load hits every side alike. Each later side's
+ * committed tx/s is judged against the first side's: ratio >= 0.9 per round (judgeRatio), and
+ * the difference of medians against the sides' spreads.
+ */
+async function compareSides(sides: Side[], monitor: LoadMonitor): Promise<unknown> {
+  const window = monitor.window();
+  const results = new Map<string, Map<number, PhaseResult[]>>(
+    sides.map((side) => [side.name, new Map(PEAK_RATES.map((rate) => [rate, []]))]),
+  );
+  for (let round = 1; round <= REPEAT; round++) {
+    const order = round % 2 === 1 ? sides : [...sides].reverse();
+    for (const side of order) {
+      const net = await startLocal(side);
+      try {
+        for (const rate of PEAK_RATES) {
+          await drained(net);
+          log(`bench-refnode: compare: round ${round}/${REPEAT}: ${side.name}: ${rate} tx/s for ${SECONDS}s`);
+          const r = await runPhase(net, rate, SECONDS, BATCH);
+          results.get(side.name)!.get(rate)!.push(r);
+          log(
+            `${phaseLine(r)}; CPU per node ${r.perNode.map((n) => n.cpuPercentOfOneCore).join('/')} %, ${r.cpuMsPerCommittedTx} CPU ms per committed tx`,
+          );
+        }
+      } finally {
+        await net.stop();
+      }
+    }
+  }
+  const load = window.close();
+  log(`bench-refnode: compare: ${loadLine(load)}`);
+  const base = sides[0]!;
+  const byRate = PEAK_RATES.map((rate) => {
+    const of = (side: Side) => results.get(side.name)!.get(rate)!;
+    const committed = (side: Side) => of(side).map((r) => r.committedTxPerSec);
+    const cpu = (side: Side) =>
+      of(side).map((r) => r.perNode.reduce((sum, n) => sum + n.cpuPercentOfOneCore, 0) / r.perNode.length);
+    const cpuPerTx = (side: Side) => of(side).map((r) => r.cpuMsPerCommittedTx);
+    const perSide = Object.fromEntries(
+      sides.map((side) => [
+        side.name,
+        {
+          bundle: side.bundle,
+          env: side.env,
+          ...phaseSpread(of(side)),
+          cpuPercentOfOneCorePerNode: spread(cpu(side)),
+          cpuMsPerCommittedTx: spread(cpuPerTx(side)),
+          rounds: of(side),
+        },
+      ]),
+    );
+    const judgements = sides.slice(1).map((side) => {
+      const ratio = judgeRatio({
+        claim: `${rate} tx/s: committed ${side.name} / ${base.name} >= 0.9`,
+        numerator: committed(side),
+        denominator: committed(base),
+        target: 0.9,
+        direction: 'at-least',
+        load,
+      });
+      const a = spread(committed(base));
+      const b = spread(committed(side));
+      const difference = b.median - a.median;
+      const widest = Math.max(a.max - a.min, b.max - b.min);
+      const differenceVerdict =
+        Math.abs(difference) <= widest
+          ? `inconclusive: the medians differ by ${difference} tx/s, within the widest spread ${widest} tx/s`
+          : `${difference > 0 ? 'higher' : 'lower'} by ${Math.abs(difference)} tx/s, outside the spreads (widest ${widest} tx/s)`;
+      log(`  ${verdictLine(ratio)}`);
+      log(`  ${side.name} - ${base.name} committed median: ${differenceVerdict}`);
+      const cpuA = spread(cpu(base));
+      const cpuB = spread(cpu(side));
+      const perTxA = spread(cpuPerTx(base));
+      const perTxB = spread(cpuPerTx(side));
+      log(
+        `  CPU per node (% of one core): ${base.name} ${cpuA.min.toFixed(1)}-${cpuA.max.toFixed(1)}, ${side.name} ${cpuB.min.toFixed(1)}-${cpuB.max.toFixed(1)}; CPU ms per committed tx (4 nodes): ${base.name} ${perTxA.min}-${perTxA.max} (median ${perTxA.median}), ${side.name} ${perTxB.min}-${perTxB.max} (median ${perTxB.median})`,
+      );
+      return {
+        side: side.name,
+        against: base.name,
+        ratio,
+        medianDifferenceTxPerSec: difference,
+        differenceVerdict,
+      };
+    });
+    return { offeredRate: rate, sides: perSide, judgements };
+  });
+  return { kind: 'compare', order: 'rounds alternate the side order (ABBA…)', loadAverage: load, byRate };
+}
+
 async function main(): Promise<void> {
   // Before anything runs: the load the machine had without this script.
   const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
   const os = await import('node:os');
   const results: unknown[] = [];
-  if (args['no-local'] !== true) results.push(await benchNetwork(startLocal, monitor));
-  if (args['no-docker'] !== true) {
+  if (args.compare !== undefined) {
+    execFileSync('node', [join(root, 'scripts/bundle-refnode.mjs')], { stdio: 'inherit' });
+    results.push(await compareSides(parseSides(args.compare), monitor));
+  }
+  if (args.compare === undefined && args['no-local'] !== true)
+    results.push(await benchNetwork(() => startLocal(), monitor));
+  if (args.compare === undefined && args['no-docker'] !== true) {
     if (dockerAvailable()) results.push(await benchNetwork(startCompose, monitor));
     else
       log(
