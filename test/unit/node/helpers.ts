@@ -36,6 +36,8 @@ export async function waitFor(what: string, cond: () => boolean, timeoutMs: numb
 export interface ClusterOptions {
   readonly n?: number;
   readonly extraArgs?: readonly string[];
+  /** Flags for node i only (after `extraArgs`). */
+  readonly nodeArgs?: (i: number) => readonly string[];
   readonly delayMs?: (from: string, to: string) => number;
 }
 
@@ -94,6 +96,7 @@ export class Cluster {
           '--log-level',
           'error',
           ...(options.extraArgs ?? []),
+          ...(options.nodeArgs?.(i) ?? []),
         ],
         {},
       );
