@@ -23,7 +23,7 @@ export {
   logsRemote,
   type RemoteTestbedOptions,
 } from './testbed/remote/remote-testbed.js';
-export { loadHosts, loadHostsFile, hostsFromVariables, type RemoteHost } from './config/hosts.js';
+export { loadHosts, loadHostsFile, hostsFromVariables, type RemoteHost } from './testbed/remote/hosts.js';
 export { sandboxUp, sandboxDown, readSandboxState } from './testbed/sandbox/sandbox.js';
 
 export { runLoad, probeEndpoints } from './load/index.js';

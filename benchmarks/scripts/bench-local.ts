@@ -90,7 +90,7 @@ const timelines: Timeline[] = [];
 
 /**
  * local-network as a user runs it: spawn → the "all N nodes ready" line. MESHBENCH_TRACE=1
- * makes it print its start-up timeline (src/testbed/local/trace.ts), kept in `timelines`.
+ * makes it print its start-up timeline (src/common/trace.ts), kept in `timelines`.
  */
 function timeCli(composePath: string): Promise<number> {
   const bin = existsSync('dist/cli/local-network.js') ? ['bin/local-network.js'] : undefined;

@@ -27,6 +27,7 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { COMMON_FLAGS, flagsOrExit, numberFlag } from './lib/flags.js';
 import { LoadMonitor, judgeThreshold, loadLine, spread, verdictLine } from './lib/verdict.js';
+import { defaultReporters } from '../../src/report/reporters.js';
 
 const USAGE = {
   name: 'bench:overhead',
@@ -76,6 +77,7 @@ log(
 const shutdown = installShutdown();
 const sweepWindow = monitor.window();
 const outcome = await runBenchmark(plan, {
+  reporters: defaultReporters(),
   signal: shutdown.signal,
   createTestbed: testbedFactory({ log }),
   runLoad,

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { COMMON_FLAGS, choiceFlag, flagsOrExit, numberFlag } from './lib/flags.js';
 import { LoadMonitor, judgeRatio, loadLine, spread, verdictLine } from './lib/verdict.js';
-import type { HostsConfig } from '../../src/config/hosts.js';
+import type { HostsConfig } from '../../src/testbed/remote/hosts.js';
 import type { InnerStorage, SandboxState } from '../../src/testbed/sandbox/sandbox.js';
 
 const USAGE = {
@@ -66,9 +66,9 @@ const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.
 
 // Imported after the flags, so --help answers at once and without an engine.
 const { writeFileAtomic } = await import('../../src/common/atomic-write.js');
-const { hostsFromVariables } = await import('../../src/config/hosts.js');
+const { hostsFromVariables } = await import('../../src/testbed/remote/hosts.js');
 const { imageArchive, inspectLocalImage } = await import('../../src/testbed/remote/image-transfer.js');
-const { cometbftProbe, waitForReady } = await import('../../src/testbed/local/readiness.js');
+const { cometbftProbe, waitForReady } = await import('../../src/testbed/readiness.js');
 const { RUN_LABEL } = await import('../../src/common/run-id.js');
 const { DEFAULT_IMAGE, RemoteTestbed } = await import('../../src/testbed/remote/remote-testbed.js');
 const { docker, sandboxDown, sandboxUp } = await import('../../src/testbed/sandbox/sandbox.js');

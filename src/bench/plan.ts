@@ -9,7 +9,7 @@
 import { mkdtemp, readFile, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { badFlag } from '../cli/run-cli.js';
+import { badFlag } from '../common/errors.js';
 import type { ConfirmMode, ProtocolOptions } from '../load/types.js';
 import {
   ETCD_KEY_DEFAULTS,

@@ -15,14 +15,12 @@ import { newRunId } from '../common/run-id.js';
 import { checkEndpointUrl } from '../load/validate.js';
 import type { LoadOptions, LoadResult } from '../load/types.js';
 import { websocketUrlFor } from '../protocols/cometbft.js';
-import { compareRecords, renderComparisonText, type Comparison } from '../report/compare.js';
-import { renderResultBlock, renderResultsTable } from '../report/console.js';
-import { renderRunSummary } from '../report/text.js';
 import type { Deployment, Endpoint, Testbed } from '../testbed/testbed.js';
 import { environmentFor } from './environment.js';
-import { searchLoad, type SearchOutcome } from './load-search.js';
+import { searchLoad } from './load-search.js';
 import { pendingFaultSettings, type BenchmarkPlan, type NetworkKind, type NetworkTarget } from './plan.js';
 import { createProgress, type SweepProgress } from './progress.js';
+import type { RunEnd, SweepOutput, SweepReporter, SweepSearch } from './reporter.js';
 import {
   buildBenchmarkRecord,
   resultsFromLoad,
@@ -47,6 +45,8 @@ export interface BenchmarkDeps {
     endpoints: readonly Endpoint[],
     protocol: BenchmarkPlan['protocol'],
   ) => Promise<void>;
+  /** What renders and writes the results (src/report/reporters.ts: defaultReporters()), in order. */
+  readonly reporters: readonly SweepReporter[];
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   /** A terminal to draw progress bars on; absent means plain progress lines. */
@@ -86,8 +86,9 @@ export interface BenchmarkOutcome {
   readonly runId: string;
   readonly runDir: string | undefined;
   readonly records: readonly BenchmarkRecord[];
-  readonly searches: readonly { readonly network: RecordNetworkType; readonly outcome: SearchOutcome }[];
-  readonly comparison: Comparison | undefined;
+  readonly searches: readonly SweepSearch[];
+  /** What the reporters found (the local-vs-remote comparison's findings). */
+  readonly findings: readonly string[];
   readonly files: readonly string[];
   readonly levels: readonly LevelTimingSummary[];
   readonly interrupted: boolean;
@@ -107,7 +108,7 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
   });
   const startedAt = wallClock().toISOString();
   const records: BenchmarkRecord[] = [];
-  const searches: { network: RecordNetworkType; outcome: SearchOutcome }[] = [];
+  const searches: SweepSearch[] = [];
   const files: string[] = [];
   const levels: LevelTimingSummary[] = [];
   const notes: string[] = [];
@@ -171,43 +172,28 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
     notes.push(`stopped early: ${formatError(error)}`);
   }
 
-  // Comparison when both network types ran.
-  let comparison: Comparison | undefined;
-  const local = records.filter((record) => record.network_type === 'local');
-  const remote = records.filter((record) => record.network_type === 'remote');
-  if (plan.networkType === 'both' && local.length > 0 && remote.length > 0) {
-    comparison = compareRecords(
-      { label: 'local', source: runDir ?? runId, records: local },
-      { label: 'remote', source: runDir ?? runId, records: remote },
-      wallClock().toISOString(),
-    );
-    await write('comparison.json', comparison);
-    await write('comparison.txt', renderComparisonText(comparison));
-  }
-
-  if (records.length > 0) {
-    say('');
-    say(renderResultsTable(records));
-  }
-  if (comparison) {
-    say('');
-    say('Local vs remote:');
-    for (const finding of comparison.findings) say(`  - ${finding}`);
-  }
+  const output: SweepOutput = { say, write };
   const endedAt = wallClock().toISOString();
-  await write(
-    'summary.txt',
-    renderRunSummary({
+  const findings: string[] = [];
+  const index: Record<string, unknown> = {};
+  for (const reporter of deps.reporters) {
+    const run: RunEnd = {
       runId,
       plan,
       records,
       searches,
-      ...(comparison ? { findings: comparison.findings } : {}),
       notes,
       startedAt,
       endedAt,
-    }),
-  );
+      runDir,
+      findings: [...findings],
+    };
+    const added = await reporter.onRunEnd?.(run, output);
+    if (added) {
+      findings.push(...(added.findings ?? []));
+      Object.assign(index, added.index);
+    }
+  }
   await write('run.json', {
     run_id: runId,
     started_at: startedAt,
@@ -222,13 +208,14 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
     })),
     levels,
     searches,
-    comparison: comparison ? 'comparison.json' : null,
+    comparison: null,
+    ...index,
     notes,
   });
   if (runDir) say(`benchmark ${runId}: wrote ${files.length} files to ${runDir}`);
   if (failure !== undefined) throw failure;
 
-  return { runId, runDir, records, searches, comparison, files, levels, interrupted: aborted() };
+  return { runId, runDir, records, searches, findings, files, levels, interrupted: aborted() };
 
   // ---- one network type ----
   async function runNetwork(network: NetworkTarget): Promise<void> {
@@ -413,9 +400,7 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
       });
       records.push(record);
       await write(`${kind}-benchmark-${number}.json`, record);
-      say('');
-      say(renderResultBlock(record));
-      say('');
+      for (const reporter of deps.reporters) await reporter.onRecord?.(record, { say, write });
       // The last run of the level also pays for writing and printing its record.
       const finished = now();
       const last = summaries.at(-1);

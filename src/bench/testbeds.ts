@@ -4,7 +4,7 @@
  * SSH (hosts from --hosts-file or the MYSTICETI_NODE{n}_* environment).
  * The CLI passes `createTestbed` to runBenchmark; tests may pass their own.
  */
-import { loadHosts } from '../config/hosts.js';
+import { loadHosts } from '../testbed/remote/hosts.js';
 import { LocalTestbed } from '../testbed/local/local-testbed.js';
 import { defaultKnownHostsPath, RemoteTestbed } from '../testbed/remote/remote-testbed.js';
 import type { Testbed } from '../testbed/testbed.js';

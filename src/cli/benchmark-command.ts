@@ -7,18 +7,24 @@
  * `benchmark compare A B` is the positional form of the same command.
  * Flow: flags (or the --interactive wizard) → plan validated once → runBenchmark.
  */
-import type { CliContext, CliDefinition } from '../cli/run-cli.js';
-import { badFlag } from '../cli/run-cli.js';
-import { addBenchmarkOptions, benchmarkInputFromArgs, type BenchmarkArgs } from '../cli/benchmark-options.js';
+import type { CliContext, CliDefinition } from './run-cli.js';
+import { badFlag } from './run-cli.js';
+import { addBenchmarkOptions, benchmarkInputFromArgs, type BenchmarkArgs } from './benchmark-options.js';
 import { probeEndpoints, runLoad } from '../load/index.js';
-import { testbedFactory } from './testbeds.js';
-import { inquirerAsker, runBenchmarkWizard, type Asker } from '../cli/benchmark-wizard.js';
+import { testbedFactory } from '../bench/testbeds.js';
+import { inquirerAsker, runBenchmarkWizard, type Asker } from './benchmark-wizard.js';
+import { defaultReporters } from '../report/reporters.js';
 import { runCompareCommand } from './compare-command.js';
-import { buildBenchmarkPlan, DEFAULTS, type BenchmarkPlan } from './plan.js';
-import { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from './sweep.js';
+import { buildBenchmarkPlan, DEFAULTS, type BenchmarkPlan } from '../bench/plan.js';
+import { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from '../bench/sweep.js';
 
-export type BenchmarkCommandDeps = Omit<BenchmarkDeps, 'stdout' | 'stderr' | 'signal' | 'tty'> & {
+export type BenchmarkCommandDeps = Omit<
+  BenchmarkDeps,
+  'stdout' | 'stderr' | 'signal' | 'tty' | 'reporters'
+> & {
   readonly tty?: NodeJS.WritableStream | undefined;
+  /** Default: the console table, the comparison and the text summary (defaultReporters()). */
+  readonly reporters?: BenchmarkDeps['reporters'];
   /** Wizard questions (default: inquirer on stdin/stdout). */
   readonly asker?: Asker;
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -75,6 +81,7 @@ export async function runBenchmarkCommand(
 
   const outcome = await runBenchmark(plan, {
     ...deps,
+    reporters: deps.reporters ?? defaultReporters(),
     stdout: context.stdout,
     stderr: context.stderr,
     signal: context.shutdown.signal,

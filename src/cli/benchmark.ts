@@ -6,7 +6,7 @@
  * (deploy or attach, levels, settle, files): src/bench/sweep.ts, via
  * src/bench/command.ts. This module only wires them into runCli.
  */
-import { benchmarkDefinition } from '../bench/command.js';
+import { benchmarkDefinition } from './benchmark-command.js';
 import { runCli } from './run-cli.js';
 
 export const main = (argv: readonly string[]): Promise<number> => runCli(benchmarkDefinition(), argv);

@@ -17,7 +17,7 @@ import {
   type ComparisonSide,
 } from '../report/compare.js';
 import { resultJsonSchema } from '../report/schema.js';
-import type { BenchmarkRecord } from './record.js';
+import type { BenchmarkRecord } from '../bench/record.js';
 
 const RECORD_FILE = /^(local|remote|endpoints)-benchmark-(\d+)\.json$/;
 

@@ -20,7 +20,7 @@ import {
 } from '../testbed/local/local-testbed.js';
 import { NODE_ACCESS_MODES, type NodeAccessMode } from '../testbed/local/node-access.js';
 import { listLocalRuns, removeRun } from '../testbed/local/teardown.js';
-import { trace } from '../testbed/local/trace.js';
+import { trace } from '../common/trace.js';
 import {
   addNetworkRunOptions,
   protocolOptions,

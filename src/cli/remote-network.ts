@@ -7,7 +7,7 @@
 import type { Argv } from 'yargs';
 import { formatError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
-import { loadHosts, type HostsConfig } from '../config/hosts.js';
+import { loadHosts, type HostsConfig } from '../testbed/remote/hosts.js';
 import { IMAGE_TRANSFER_VALUES, type ImageTransfer } from '../testbed/remote/image-transfer.js';
 import {
   STRICT_HOST_KEY_CHECKING_VALUES,

@@ -5,7 +5,7 @@
  * a command that returned but whose process does not exit reports what holds it.
  */
 import yargs, { type Argv } from 'yargs';
-import { formatError, isMeshbenchError, MeshbenchError } from '../common/errors.js';
+import { formatError, isMeshbenchError } from '../common/errors.js';
 import { installShutdown, type Shutdown } from '../common/shutdown.js';
 import { CHECK_HANDLES_ENV, trackTimers, watchForLeftHandles } from '../common/active-handles.js';
 
@@ -106,9 +106,4 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
   }
 }
 
-/** A flag value that is not allowed: exit 2 with a message naming flag, value and the rule. */
-export function badFlag(flag: string, value: unknown, allowed: string): MeshbenchError {
-  return new MeshbenchError('BAD_FLAG', `--${flag} ${JSON.stringify(value)} is not valid: ${allowed}`, {
-    hint: `see --help`,
-  });
-}
+export { badFlag } from '../common/errors.js';

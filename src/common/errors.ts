@@ -57,3 +57,10 @@ export function formatError(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/** A flag value that is not allowed: exit 2 with a message naming flag, value and the rule. */
+export function badFlag(flag: string, value: unknown, allowed: string): MeshbenchError {
+  return new MeshbenchError('BAD_FLAG', `--${flag} ${JSON.stringify(value)} is not valid: ${allowed}`, {
+    hint: `see --help`,
+  });
+}

@@ -15,7 +15,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Endpoint } from '../testbed/testbed.js';
+import type { Endpoint } from '../protocols/endpoint.js';
 import { createProtocol } from '../protocols/index.js';
 import type { CommitSource, Protocol, ReplyOutcome } from '../protocols/index.js';
 import { Recorder } from '../measure/recorder.js';

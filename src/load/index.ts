@@ -8,7 +8,7 @@ import { MeshbenchError } from '../common/errors.js';
 import { createProtocol } from '../protocols/index.js';
 import type { ProtocolKind } from '../protocols/index.js';
 import { websocketUrlFor } from '../protocols/cometbft.js';
-import type { Endpoint } from '../testbed/testbed.js';
+import type { Endpoint } from '../protocols/endpoint.js';
 import { Recorder } from '../measure/recorder.js';
 import { summarize } from '../measure/histogram.js';
 import { Shard } from './engine.js';

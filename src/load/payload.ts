@@ -8,16 +8,12 @@
  * as the size allows (there are only 36^size distinct txs of `size` bytes). There
  * is exactly one `=`. The rest is filler (`x`). One buffer is reused per generator.
  */
-import { createHash } from 'node:crypto';
 
 export const MAX_TRANSACTION_SIZE_BYTES = 16 * 1024 * 1024;
 const FILLER = 0x78; // 'x'
 
-export interface Transaction {
-  /** The raw bytes (a view of a reused buffer: copy before keeping it). */
-  readonly bytes: Buffer;
-  readonly base64: string;
-}
+export type { Transaction } from '../protocols/transaction.js';
+import type { Transaction } from '../protocols/transaction.js';
 
 export class TransactionFactory {
   private readonly buffer: Buffer;
@@ -81,10 +77,7 @@ export function base36(value: number): string {
   return base36(high) + low.toString(36).padStart(5, '0');
 }
 
-/** CometBFT's tx hash: uppercase hex SHA-256 of the tx bytes. */
-export function txHash(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex').toUpperCase();
-}
+export { txHash } from '../protocols/transaction.js';
 
 /** Reads the sequence number back out of a tx (for tests and diagnostics); undefined if it is not one of ours. */
 export function parseTransaction(

@@ -4,7 +4,7 @@
  * worker threads sharing one schedule agree on it without talking.
  */
 import { MeshbenchError } from '../common/errors.js';
-import type { Endpoint } from '../testbed/testbed.js';
+import type { Endpoint } from '../protocols/endpoint.js';
 import type { TargetSelection } from './types.js';
 
 export type TargetPicker = (seq: number) => number;

@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import { ResponseParser } from './http1-parser.js';
 import { requestPath } from './transport.js';
 import type { Transport, TransportOptions, TransportRequest, TransportSink } from './transport.js';
-import type { Endpoint } from '../testbed/testbed.js';
+import type { Endpoint } from '../protocols/endpoint.js';
 import type { RequestTemplate } from '../protocols/protocol.js';
 
 const BACKOFF_FIRST_MS = 20;

@@ -7,7 +7,7 @@
  * the body changes. It reports each request's end exactly once to its sink, unless
  * the generator aborted it first (then it reports nothing the generator still counts).
  */
-import type { Endpoint } from '../testbed/testbed.js';
+import type { Endpoint } from '../protocols/endpoint.js';
 import type { RequestTemplate } from '../protocols/protocol.js';
 
 export type TransportKind = 'undici' | 'raw';

@@ -3,31 +3,25 @@
  * `benchmark` all call `runLoad(options)` from `src/load/index.ts` and get a
  * `LoadResult` back: plain, serialisable data (no class instances).
  */
-import type { Endpoint } from '../testbed/testbed.js';
-import type { EtcdKeyPattern, EtcdKeysSummary } from '../protocols/etcd-keys.js';
+import type { Endpoint } from '../protocols/endpoint.js';
+import type { EtcdKeysSummary } from '../protocols/etcd-keys.js';
+import type { BroadcastMode, ConfirmMode, ProtocolOptions } from '../protocols/options.js';
+import type {
+  LatencySummary,
+  NodeFigures,
+  OutcomeCounts,
+  SecondSample,
+  StageLatency,
+} from '../measure/figures.js';
 
-export type BroadcastMode = 'async' | 'sync' | 'commit';
-export type ConfirmMode = 'none' | 'commit';
-
-export type ProtocolOptions =
-  | { readonly kind: 'cometbft'; readonly broadcastMode: BroadcastMode }
-  | {
-      readonly kind: 'etcd';
-      /** Default `meshbench/`. */
-      readonly keyPrefix?: string;
-      /** Which key each put writes; default `unique` (per run, level and send). */
-      readonly keys?: EtcdKeyPattern;
-    }
-  | {
-      readonly kind: 'http';
-      readonly method: string;
-      readonly path: string;
-      readonly headers?: Readonly<Record<string, string>>;
-      /** Body template; `{{tx}}` becomes the base64 tx, `{{seq}}` the sequence number. */
-      readonly bodyTemplate: string;
-      /** Success is 2xx, and, when set, this JSON field (dot path) being truthy. */
-      readonly successJsonField?: string;
-    };
+export type { BroadcastMode, ConfirmMode, ProtocolOptions } from '../protocols/options.js';
+export type {
+  LatencySummary,
+  NodeFigures,
+  OutcomeCounts,
+  SecondSample,
+  StageLatency,
+} from '../measure/figures.js';
 
 /** Load shape: the open-loop schedule's rate over time. */
 export type LoadShape =
@@ -90,65 +84,6 @@ export interface LoadProgress {
   readonly failed: number;
   readonly committed: number;
   readonly inFlight: number;
-}
-
-/** Latency summary of one stage, in milliseconds. */
-export interface LatencySummary {
-  readonly count: number;
-  readonly mean: number;
-  readonly stddev: number;
-  readonly min: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly p999: number;
-  readonly max: number;
-}
-
-export interface OutcomeCounts {
-  readonly ok: number;
-  /** JSON-RPC / protocol-level rejections, keyed by error code. */
-  readonly rejected: Readonly<Record<string, number>>;
-  /** Non-2xx HTTP statuses, keyed by status. */
-  readonly httpError: Readonly<Record<string, number>>;
-  readonly badResponse: number;
-  readonly timeout: number;
-  readonly connectionError: number;
-  /** Could not be sent on time (in-flight bound reached or schedule lag too large). */
-  readonly dropped: number;
-  readonly committed: number;
-  readonly commitTimeout: number;
-  /** Extension: sent, but later than `lateThresholdMs` after the intended time (a subset of the sends, not a failure). */
-  readonly late?: number;
-}
-
-export interface StageLatency {
-  /** Corrected for coordinated omission: timed from the intended send time. */
-  readonly corrected: LatencySummary;
-  /** Timed from the actual send time. */
-  readonly uncorrected: LatencySummary;
-}
-
-export interface SecondSample {
-  readonly second: number;
-  readonly sent: number;
-  readonly ok: number;
-  readonly failed: number;
-  readonly committed: number;
-  readonly ackP50Ms: number;
-  readonly ackP99Ms: number;
-  readonly commitP50Ms?: number;
-  readonly commitP99Ms?: number;
-}
-
-export interface NodeFigures {
-  readonly nodeId: string;
-  readonly sent: number;
-  readonly ok: number;
-  readonly failed: number;
-  readonly committed: number;
-  readonly ack: LatencySummary;
-  readonly commit?: LatencySummary;
 }
 
 export interface LoadResult {

@@ -5,7 +5,7 @@
  */
 import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
-import type { LatencySummary } from '../load/types.js';
+import type { LatencySummary } from './figures.js';
 
 /** One hour, in microseconds: the largest latency a histogram tracks without resizing. */
 const HIGHEST_TRACKABLE_US = 3_600_000_000;

@@ -4,7 +4,7 @@
  * Its state is plain data (encoded histograms), so recorders from worker threads
  * merge exactly. A recorder never prints; `summarizeRecorder` turns it into figures.
  */
-import type { LatencySummary, NodeFigures, OutcomeCounts, SecondSample } from '../load/types.js';
+import type { LatencySummary, NodeFigures, OutcomeCounts, SecondSample } from './figures.js';
 import {
   encodeHistogram,
   mergeEncoded,

@@ -5,9 +5,9 @@
  */
 import { request } from 'undici';
 import { WebSocket } from 'ws';
-import { txHash } from '../load/payload.js';
-import type { BroadcastMode } from '../load/types.js';
-import type { Endpoint } from '../testbed/testbed.js';
+import { txHash } from './transaction.js';
+import type { BroadcastMode } from './options.js';
+import type { Endpoint } from './endpoint.js';
 import { joinUrl, parseJson, probeRequest, readPath } from './protocol.js';
 import type { CommitSource, Protocol, ReplyOutcome } from './protocol.js';
 

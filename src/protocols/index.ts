@@ -1,4 +1,4 @@
-import type { ProtocolOptions } from '../load/types.js';
+import type { ProtocolOptions } from './options.js';
 import { createCometbftProtocol } from './cometbft.js';
 import { createEtcdProtocol } from './etcd.js';
 import { createHttpProtocol } from './http.js';

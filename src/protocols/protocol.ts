@@ -5,9 +5,9 @@
  */
 import { request } from 'undici';
 import { MeshbenchError } from '../common/errors.js';
-import type { Endpoint } from '../testbed/testbed.js';
-import type { Transaction } from '../load/payload.js';
-import type { ProtocolOptions } from '../load/types.js';
+import type { Endpoint } from './endpoint.js';
+import type { Transaction } from './transaction.js';
+import type { ProtocolOptions } from './options.js';
 import type { EtcdKeysSummary } from './etcd-keys.js';
 
 export type ProtocolKind = ProtocolOptions['kind'];

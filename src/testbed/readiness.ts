@@ -5,8 +5,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import { get } from 'node:http';
-import { MeshbenchError } from '../../common/errors.js';
-import { trace } from './trace.js';
+import { MeshbenchError } from '../common/errors.js';
+import { trace } from '../common/trace.js';
 
 /** NOT_READY, with the ids of the nodes that were not ready. */
 export class ReadinessError extends MeshbenchError {

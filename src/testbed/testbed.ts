@@ -4,19 +4,9 @@
  * never asks which implementation it has.
  */
 
-/** How a client reaches one node. */
-export interface Endpoint {
-  /** Stable node name, e.g. `node0`. */
-  readonly nodeId: string;
-  /** Base URL of the node's RPC, e.g. `http://127.0.0.1:26657`. */
-  readonly rpcUrl: string;
-  /** WebSocket URL for event subscriptions, e.g. `ws://127.0.0.1:26657/websocket`. */
-  readonly wsUrl?: string;
-  /** Prometheus metrics URL, when the node exposes one. */
-  readonly metricsUrl?: string;
-  /** Where the node runs: `local`, or the remote host's name/address. */
-  readonly host?: string;
-}
+/** How a client reaches one node (declared with the protocols, which speak to it). */
+export type { Endpoint } from '../protocols/endpoint.js';
+import type { Endpoint } from '../protocols/endpoint.js';
 
 export interface NodeStats {
   readonly nodeId: string;

@@ -16,6 +16,7 @@ import { formatRatio, type Comparison } from '../../src/report/compare.js';
 import { resultValidator } from '../../src/report/schema.js';
 import { DOCKER_HOSTS, hostsFile, leftovers, useSandbox } from './sandbox-fixture.js';
 import type { SandboxState } from '../../src/testbed/sandbox/sandbox.js';
+import { defaultReporters } from '../../src/report/reporters.js';
 
 let dir: string;
 let state: SandboxState;
@@ -39,6 +40,7 @@ beforeAll(async () => {
     { env: {} },
   );
   outcome = await runBenchmark(plan, {
+    reporters: defaultReporters(),
     createTestbed: testbedFactory(),
     runLoad,
     stdout: () => {},

@@ -16,6 +16,7 @@ import { resultValidator } from '../../src/report/schema.js';
 import type { Deployment, Endpoint, Testbed } from '../../src/testbed/testbed.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { RUN_LABEL } from '../../src/common/run-id.js';
+import { defaultReporters } from '../../src/report/reporters.js';
 
 async function committedOnNode(endpoint: Endpoint): Promise<number> {
   const url = endpoint.metricsUrl ?? `${endpoint.rpcUrl}/metrics`;
@@ -39,6 +40,7 @@ beforeAll(async () => {
   );
   const real = testbedFactory();
   outcome = await runBenchmark(plan, {
+    reporters: defaultReporters(),
     runLoad,
     stdout: (text) => out.push(text),
     stderr: (text) => out.push(text),
@@ -134,6 +136,7 @@ describe('benchmark: interrupted mid-level', () => {
     const runIds: string[] = [];
     const real = testbedFactory();
     const interrupted = await runBenchmark(plan, {
+      reporters: defaultReporters(),
       runLoad: (options) => {
         setTimeout(() => controller.abort(new Error('test interrupt')), 4000);
         return runLoad(options);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resultValidator } from '../../src/report/schema.js';
-import { hostsFromVariables } from '../../src/config/hosts.js';
+import { hostsFromVariables } from '../../src/testbed/remote/hosts.js';
 import { connectAll } from '../../src/testbed/remote/remote-testbed.js';
 import {
   docker,

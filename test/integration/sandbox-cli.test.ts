@@ -6,7 +6,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadHostsFile } from '../../src/config/hosts.js';
+import { loadHostsFile } from '../../src/testbed/remote/hosts.js';
 import { docker, readSandboxState } from '../../src/testbed/sandbox/sandbox.js';
 import { runCliModule } from './sandbox-fixture.js';
 

@@ -15,8 +15,8 @@
  * `meshbench.rpc-port` the RPC container port (default by protocol: cometbft 26657,
  * etcd 2379, http 80) and `meshbench.metrics-port` the Prometheus metrics container port.
  */
-import { MeshbenchError } from '../common/errors.js';
-import { RUN_LABEL, ROLE_LABEL } from '../common/run-id.js';
+import { MeshbenchError } from '../../common/errors.js';
+import { RUN_LABEL, ROLE_LABEL } from '../../common/run-id.js';
 
 export const PROTOCOL_LABEL = 'meshbench.protocol';
 export const RPC_PORT_LABEL = 'meshbench.rpc-port';

@@ -4,7 +4,7 @@
  * N = 4 with the seed port layout (a unit test keeps the two in step).
  */
 import { stringify } from 'yaml';
-import { ROLE_LABEL } from '../common/run-id.js';
+import { ROLE_LABEL } from '../../common/run-id.js';
 import { METRICS_PORT_LABEL, PROTOCOL_LABEL, RPC_PORT_LABEL } from './compose-file.js';
 
 export const REFNODE_IMAGE = 'meshbench/refnode:latest';

@@ -18,14 +18,14 @@ import {
   readComposeModel,
   type ComposeModel,
   type ComposeNodeSpec,
-} from '../../config/compose-file.js';
+} from './compose-file.js';
 import {
   REFNODE_IMAGE,
   refnodeCompose,
   renderCompose,
   SEED_METRICS_BASE_PORT,
   SEED_RPC_BASE_PORT,
-} from '../../config/compose-generate.js';
+} from './compose-generate.js';
 import type { DestroyOptions, Deployment, Endpoint, Testbed } from '../testbed.js';
 import {
   canGateComposeUp,
@@ -46,10 +46,10 @@ import { checkEngine, checkImages, type EngineFacts } from './engine-checks.js';
 import { DockerNodeHandle } from './docker-node-handle.js';
 import { availableMemoryBytes, checkMemory, nodeMemoryBytes } from './memory.js';
 import { findPortConflicts, pickFreePorts, type PortConflict } from './ports.js';
-import { probeForProtocol, ReadinessError, waitForReady } from './readiness.js';
+import { probeForProtocol, ReadinessError, waitForReady } from '../readiness.js';
 import { COMPOSE_PROJECT_LABEL, projectNameOf, removeRun, type RemovalReport } from './teardown.js';
 import { chooseNodeAccess, type NodeAccess, type NodeAccessMode } from './node-access.js';
-import { trace } from './trace.js';
+import { trace } from '../../common/trace.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

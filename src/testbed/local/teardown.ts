@@ -6,7 +6,7 @@
  */
 import type Docker from 'dockerode';
 import { RUN_LABEL } from '../../common/run-id.js';
-import { TESTBED_LABEL } from '../../config/compose-file.js';
+import { TESTBED_LABEL } from './compose-file.js';
 
 export const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
 

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { MeshbenchError } from '../common/errors.js';
+import { MeshbenchError } from '../../common/errors.js';
 
 export interface RemoteHost {
   /** Display name: `host{n}` for env hosts, or the inventory's `name`. */

@@ -3,7 +3,7 @@
  * group), Docker installed and answering, and a way to run docker commands.
  */
 import type { Readable } from 'node:stream';
-import type { RemoteHost } from '../../config/hosts.js';
+import type { RemoteHost } from './hosts.js';
 import { MeshbenchError } from '../../common/errors.js';
 import {
   describeHost,

@@ -8,8 +8,8 @@
 import { resolve } from 'node:path';
 import { MeshbenchError, formatError, isMeshbenchError } from '../../common/errors.js';
 import { RUN_LABEL, newRunId } from '../../common/run-id.js';
-import type { HostsConfig, RemoteHost } from '../../config/hosts.js';
-import { cometbftProbe, waitForReady, type Probe } from '../local/readiness.js';
+import type { HostsConfig, RemoteHost } from './hosts.js';
+import { cometbftProbe, waitForReady, type Probe } from '../readiness.js';
 import type { DestroyOptions, Deployment, Endpoint, NodeHandle, NodeStats, Testbed } from '../testbed.js';
 import { firstFailure, mapSettled } from './concurrency.js';
 import {

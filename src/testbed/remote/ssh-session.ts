@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Duplex, Readable } from 'node:stream';
 import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
-import type { RemoteHost } from '../../config/hosts.js';
+import type { RemoteHost } from './hosts.js';
 import { MeshbenchError } from '../../common/errors.js';
 import {
   algorithmsForKeyType,

@@ -11,6 +11,7 @@ import type { LoadOptions } from '../../../src/load/types.js';
 import { resultValidator } from '../../../src/report/schema.js';
 import type { Deployment, Testbed } from '../../../src/testbed/testbed.js';
 import { fakeLoadResult } from './fixtures.js';
+import { defaultReporters } from '../../../src/report/reporters.js';
 
 /** Nodes that answer num_unconfirmed_txs; each poll drains `drainPerPoll` txs. */
 interface FakeNodes {
@@ -115,6 +116,7 @@ function harness(
         runId: options.runId,
       });
     },
+    reporters: defaultReporters(),
     stdout: (text) => out.push(text),
     stderr: (text) => err.push(text),
     now: () => (clock += 1),

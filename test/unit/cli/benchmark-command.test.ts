@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runBenchmarkCommand, type BenchmarkCommandDeps } from '../../../src/bench/command.js';
-import { loadRecords } from '../../../src/bench/compare-command.js';
+import { runBenchmarkCommand, type BenchmarkCommandDeps } from '../../../src/cli/benchmark-command.js';
+import { loadRecords } from '../../../src/cli/compare-command.js';
 import { addBenchmarkOptions, type BenchmarkArgs } from '../../../src/cli/benchmark-options.js';
 import { inquirerAsker, runBenchmarkWizard, type Asker } from '../../../src/cli/benchmark-wizard.js';
 import { runCli, type CliDefinition } from '../../../src/cli/run-cli.js';
 import type { Testbed } from '../../../src/testbed/testbed.js';
-import { fakeLoadResult } from './fixtures.js';
+import { fakeLoadResult } from '../bench/fixtures.js';
 
 let dir: string;
 beforeAll(async () => {

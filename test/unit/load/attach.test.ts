@@ -15,6 +15,7 @@ import { probeEndpoints, runLoad } from '../../../src/load/index.js';
 import { resultValidator } from '../../../src/report/schema.js';
 import { cometbftOk, startCountingServer } from './test-servers.js';
 import type { CountingServer } from './test-servers.js';
+import { defaultReporters } from '../../../src/report/reporters.js';
 
 let dir: string;
 let node: CountingServer;
@@ -230,6 +231,7 @@ describe('benchmark attach mode', () => {
       consoleOutput: false,
     });
     const outcome = await runBenchmark(plan, {
+      reporters: defaultReporters(),
       createTestbed: () => {
         throw new Error('attach mode must not deploy');
       },

@@ -7,7 +7,7 @@ import {
   hostsFromVariables,
   loadHostsFile,
   parseEnvFile,
-} from '../../../src/config/hosts.js';
+} from '../../../src/testbed/remote/hosts.js';
 import { MeshbenchError } from '../../../src/common/errors.js';
 
 const home = '/home/tester';

@@ -17,8 +17,12 @@ import {
   parsePortEntry,
   readComposeModel,
   serviceIsActive,
-} from '../../../../src/config/compose-file.js';
-import { refnodeCompose, renderCompose, seedPortLayout } from '../../../../src/config/compose-generate.js';
+} from '../../../../src/testbed/local/compose-file.js';
+import {
+  refnodeCompose,
+  renderCompose,
+  seedPortLayout,
+} from '../../../../src/testbed/local/compose-generate.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

@@ -1,12 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  ReadinessError,
-  cometbftProbe,
-  httpProbe,
-  waitForReady,
-} from '../../../../src/testbed/local/readiness.js';
+import { ReadinessError, cometbftProbe, httpProbe, waitForReady } from '../../../../src/testbed/readiness.js';
 
 /** A small CometBFT-like RPC on port 0 whose answers the test changes as it goes. */
 interface FakeState {

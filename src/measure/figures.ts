@@ -1,0 +1,63 @@
+/**
+ * The figure types: what a recorder summarises and every layer above reports.
+ * A leaf: it imports nothing.
+ */
+
+/** Latency summary of one stage, in milliseconds. */
+export interface LatencySummary {
+  readonly count: number;
+  readonly mean: number;
+  readonly stddev: number;
+  readonly min: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+}
+
+export interface OutcomeCounts {
+  readonly ok: number;
+  /** JSON-RPC / protocol-level rejections, keyed by error code. */
+  readonly rejected: Readonly<Record<string, number>>;
+  /** Non-2xx HTTP statuses, keyed by status. */
+  readonly httpError: Readonly<Record<string, number>>;
+  readonly badResponse: number;
+  readonly timeout: number;
+  readonly connectionError: number;
+  /** Could not be sent on time (in-flight bound reached or schedule lag too large). */
+  readonly dropped: number;
+  readonly committed: number;
+  readonly commitTimeout: number;
+  /** Extension: sent, but later than `lateThresholdMs` after the intended time (a subset of the sends, not a failure). */
+  readonly late?: number;
+}
+
+export interface StageLatency {
+  /** Corrected for coordinated omission: timed from the intended send time. */
+  readonly corrected: LatencySummary;
+  /** Timed from the actual send time. */
+  readonly uncorrected: LatencySummary;
+}
+
+export interface SecondSample {
+  readonly second: number;
+  readonly sent: number;
+  readonly ok: number;
+  readonly failed: number;
+  readonly committed: number;
+  readonly ackP50Ms: number;
+  readonly ackP99Ms: number;
+  readonly commitP50Ms?: number;
+  readonly commitP99Ms?: number;
+}
+
+export interface NodeFigures {
+  readonly nodeId: string;
+  readonly sent: number;
+  readonly ok: number;
+  readonly failed: number;
+  readonly committed: number;
+  readonly ack: LatencySummary;
+  readonly commit?: LatencySummary;
+}
