@@ -63,10 +63,11 @@ module.exports = {
     },
     {
       name: 'local-remote-apart',
-      comment: 'the local and remote testbeds share code through src/testbed/, not each other',
+      comment:
+        'the testbeds (local, remote, attached, sandbox) share code through src/testbed/, not each other',
       severity: 'error',
-      from: { path: '^src/testbed/(local|remote|sandbox)/' },
-      to: { path: '^src/testbed/(local|remote|sandbox)/', pathNot: '^src/testbed/$1/' },
+      from: { path: '^src/testbed/(local|remote|attached|sandbox)/' },
+      to: { path: '^src/testbed/(local|remote|attached|sandbox)/', pathNot: '^src/testbed/$1/' },
     },
     {
       name: 'no-circular',

@@ -30,11 +30,16 @@ export { runLoad, probeEndpoints } from './load/index.js';
 export type * from './load/types.js';
 
 export { buildBenchmarkPlan, type BenchmarkPlan, type BenchmarkInput } from './bench/plan.js';
-export { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from './bench/sweep.js';
-export { loadRecord } from './report/result.js';
+export { runSweep, type SweepDeps, type SweepOutcome } from './bench/sweep.js';
+export type { SweepObserver, LevelContext, LevelEnd, LevelStart } from './bench/observer.js';
+export { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from './results/run.js';
+export { buildBenchmarkRecord, buildNetworkRecord } from './results/record.js';
+export type { BenchmarkRecord } from './results/schema.js';
 export { compareRecords, renderComparisonText } from './report/compare.js';
 export { renderResultBlock, renderResultsTable } from './report/console.js';
-export { resultJsonSchema } from './report/schema.js';
+export { resultJsonSchema } from './results/schema.js';
+export { resultValidator } from './results/validate.js';
+export { AttachedTestbed } from './testbed/attached/attached-testbed.js';
 
 export { MeshbenchError, formatError, type ErrorCode } from './common/errors.js';
 export { newRunId, RUN_LABEL } from './common/run-id.js';

@@ -53,7 +53,7 @@ const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.
 // the benchmark's own plan builder, with its messages.)
 const { writeFileAtomic } = await import('../../src/common/atomic-write.js');
 const { buildBenchmarkPlan } = await import('../../src/bench/plan.js');
-const { runBenchmark } = await import('../../src/bench/sweep.js');
+const { runBenchmark } = await import('../../src/results/run.js');
 const { testbedFactory } = await import('../../src/bench/testbeds.js');
 const { runLoad } = await import('../../src/load/index.js');
 const { installShutdown } = await import('../../src/common/shutdown.js');

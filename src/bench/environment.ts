@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Deployment } from '../testbed/testbed.js';
-import type { EnvironmentRecord } from './record.js';
+import type { EnvironmentRecord } from './level.js';
 
 let cachedVersion: string | undefined;
 

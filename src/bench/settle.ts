@@ -14,7 +14,7 @@
  * polled again until the timeout.
  */
 import type { Endpoint } from '../testbed/testbed.js';
-import type { SettleOutcome } from './record.js';
+import type { SettleOutcome } from './level.js';
 
 export interface SettleOptions {
   readonly endpoints: readonly Endpoint[];

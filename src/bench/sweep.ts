@@ -1,37 +1,38 @@
 /**
- * The benchmark core: for each network type, deploy once (or once per load with
- * --fresh-network), drive the shared generator at each load level for the
- * duration, let the mempools drain, record everything, and write one run folder
- * per invocation (a JSON per benchmark, a text summary, a comparison for `both`).
+ * The benchmark core: for each network, deploy once (or once per level with
+ * --fresh-network), drive the shared generator at each load level for the duration, let
+ * the network settle, and tell the observers (src/bench/observer.ts) at every step. The
+ * sweep measures; observers record, render, write and (next) inject faults or monitor.
  *
- * Everything that touches the world comes in through `deps` (testbed factories,
- * the generator, clock, output), so tests and the CLI pass their own.
+ * Everything that touches the world comes in through `deps` (testbed factories, the
+ * generator, clock, output), so tests and the CLI pass their own.
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createUniqueDir, writeFileAtomic } from '../common/atomic-write.js';
 import { formatError, MeshbenchError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
-import { checkEndpointUrl } from '../load/validate.js';
+import { headline } from '../load/headline.js';
 import type { LoadOptions, LoadResult } from '../load/types.js';
-import { websocketUrlFor } from '../protocols/cometbft.js';
+import { AttachedTestbed } from '../testbed/attached/attached-testbed.js';
 import type { Deployment, Endpoint, Testbed } from '../testbed/testbed.js';
 import { environmentFor } from './environment.js';
+import type { EnvironmentRecord, LevelRun, RecordNetworkType } from './level.js';
 import { searchLoad } from './load-search.js';
+import type {
+  LevelContext,
+  LevelStart,
+  LevelTimingSummary,
+  SweepEnd,
+  SweepObserver,
+  SweepOutput,
+  SweepSearch,
+} from './observer.js';
 import { pendingFaultSettings, type BenchmarkPlan, type NetworkKind, type NetworkTarget } from './plan.js';
 import { createProgress, type SweepProgress } from './progress.js';
-import type { RunEnd, SweepOutput, SweepReporter, SweepSearch } from './reporter.js';
-import {
-  buildBenchmarkRecord,
-  resultsFromLoad,
-  type BenchmarkRecord,
-  type EnvironmentRecord,
-  type LevelRun,
-  type RecordNetworkType,
-} from './record.js';
 import { Settler, skippedSettle } from './settle.js';
 
-export interface BenchmarkDeps {
+export interface SweepDeps {
   /** Makes the testbed for a network kind (the CLI passes the local/remote implementations). */
   readonly createTestbed: (
     kind: NetworkKind,
@@ -45,8 +46,8 @@ export interface BenchmarkDeps {
     endpoints: readonly Endpoint[],
     protocol: BenchmarkPlan['protocol'],
   ) => Promise<void>;
-  /** What renders and writes the results (src/report/reporters.ts: defaultReporters()), in order. */
-  readonly reporters: readonly SweepReporter[];
+  /** Who records, renders and writes the results (and, next, injects faults or monitors), in order. */
+  readonly observers: readonly SweepObserver[];
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   /** A terminal to draw progress bars on; absent means plain progress lines. */
@@ -64,439 +65,498 @@ export interface BenchmarkDeps {
   readonly environment?: (deployment: Deployment | undefined) => EnvironmentRecord;
 }
 
-/** Timing of one level as the orchestrator saw it, including writing its files. */
-export interface LevelTimingSummary {
-  readonly network: RecordNetworkType;
-  readonly benchmarkNumber: number;
-  readonly load: number;
-  readonly run: number;
-  readonly levelMs: number;
-  readonly loadMs: number;
-  readonly settleMs: number;
-  readonly deployMs: number;
-  /** loadMs − configured duration: the generator's start and its wait for the last commits. */
-  readonly generatorTailMs: number;
-  /** levelMs − configured duration − settle wait − deploy: everything added to the load itself. */
-  readonly overheadMs: number;
-  /** overheadMs − generatorTailMs: the orchestrator's own share (records, files, polling, printing). */
-  readonly orchestratorMs: number;
-}
-
-export interface BenchmarkOutcome {
+export interface SweepOutcome {
   readonly runId: string;
   readonly runDir: string | undefined;
-  readonly records: readonly BenchmarkRecord[];
   readonly searches: readonly SweepSearch[];
-  /** What the reporters found (the local-vs-remote comparison's findings). */
+  /** What the observers found (the local-vs-remote comparison's findings). */
   readonly findings: readonly string[];
   readonly files: readonly string[];
   readonly levels: readonly LevelTimingSummary[];
   readonly interrupted: boolean;
 }
 
-export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Promise<BenchmarkOutcome> {
-  const now = deps.now ?? (() => performance.now());
-  const wallClock = deps.wallClock ?? (() => new Date());
-  const runId = (deps.newRunId ?? (() => newRunId(wallClock())))();
-  const environmentOf = deps.environment ?? environmentFor;
-  const say = (text: string) => {
-    if (plan.consoleOutput) deps.stdout(text);
+export type { LevelTimingSummary } from './observer.js';
+
+/** How to remove a network that was left running, by testbed kind (attached: nothing to remove). */
+const DOWN_COMMAND: Readonly<Partial<Record<Deployment['kind'], (runId: string) => string>>> = {
+  local: (runId) => `local-network --down ${runId}`,
+  remote: () => 'remote-network --down',
+};
+
+export async function runSweep(plan: BenchmarkPlan, deps: SweepDeps): Promise<SweepOutcome> {
+  const sweep = new Sweep(plan, deps);
+  return sweep.run();
+}
+
+/** One network being swept: its testbed, its deployment and its levels so far. */
+interface NetworkState {
+  readonly target: NetworkTarget;
+  readonly kind: RecordNetworkType;
+  deployment?: Deployment;
+  environment?: EnvironmentRecord;
+  settler?: Settler;
+  benchmarkNumber: number;
+}
+
+class Sweep {
+  readonly #plan: BenchmarkPlan;
+  readonly #deps: SweepDeps;
+  readonly #now: () => number;
+  readonly #wallClock: () => Date;
+  readonly #runId: string;
+  readonly #progress: SweepProgress;
+  readonly #attached = new Map<NetworkTarget, Testbed>();
+  readonly #searches: SweepSearch[] = [];
+  readonly #files: string[] = [];
+  readonly #levels: LevelTimingSummary[] = [];
+  readonly #notes: string[] = [];
+  readonly #output: SweepOutput;
+  #runDir: string | undefined;
+  #levelsEnded = 0;
+  /** When the current level's bookkeeping started (the previous level's end). */
+  #levelMark = 0;
+
+  constructor(plan: BenchmarkPlan, deps: SweepDeps) {
+    this.#plan = plan;
+    this.#deps = deps;
+    this.#now = deps.now ?? (() => performance.now());
+    this.#wallClock = deps.wallClock ?? (() => new Date());
+    this.#runId = (deps.newRunId ?? (() => newRunId(this.#wallClock())))();
+    this.#progress = createProgress({ tty: plan.consoleOutput ? deps.tty : undefined, line: this.#say });
+    this.#output = { say: this.#say, write: this.#write };
+  }
+
+  #say = (text: string) => {
+    if (this.#plan.consoleOutput) this.#deps.stdout(text);
   };
-  const progress: SweepProgress = createProgress({
-    tty: plan.consoleOutput ? deps.tty : undefined,
-    line: say,
-  });
-  const startedAt = wallClock().toISOString();
-  const records: BenchmarkRecord[] = [];
-  const searches: SweepSearch[] = [];
-  const files: string[] = [];
-  const levels: LevelTimingSummary[] = [];
-  const notes: string[] = [];
-  const aborted = () => deps.signal?.aborted === true;
 
-  const faultNote = pendingFaultSettings(plan);
-  if (faultNote) {
-    deps.stderr(`benchmark: note: ${faultNote}`);
-    notes.push(faultNote);
-  }
+  #write = async (name: string, data: unknown) => {
+    if (!this.#runDir) return;
+    const path = join(this.#runDir, name);
+    await writeFileAtomic(path, typeof data === 'string' ? data : `${JSON.stringify(data, null, 2)}\n`);
+    this.#files.push(path);
+  };
 
-  // Attach mode: every endpoint must answer its health probe before anything is
-  // written or any load is sent (an unreachable node is a one-line error, no run folder).
-  const attached = new Map<NetworkTarget, Deployment>();
-  for (const network of plan.networks) {
-    if (network.kind !== 'endpoints') continue;
-    const deployment = attachedDeployment(runId, network.urls);
-    if (deps.probeEndpoints) {
-      progress.phase(
-        `[endpoints] probing ${deployment.endpoints.length} endpoint${deployment.endpoints.length === 1 ? '' : 's'} (${plan.protocol.kind}) …`,
-      );
-      await deps.probeEndpoints(deployment.endpoints, plan.protocol);
+  #aborted = () => this.#deps.signal?.aborted === true;
+
+  async run(): Promise<SweepOutcome> {
+    const plan = this.#plan;
+    const startedAt = this.#wallClock().toISOString();
+    const faultNote = pendingFaultSettings(plan);
+    if (faultNote) {
+      this.#deps.stderr(`benchmark: note: ${faultNote}`);
+      this.#notes.push(faultNote);
     }
-    attached.set(network, deployment);
+    await this.#preflight();
+    await this.#createRunDir();
+    let failure: unknown;
+    try {
+      for (const target of plan.networks) {
+        if (this.#aborted()) break;
+        await this.#runNetwork({ target, kind: target.kind, benchmarkNumber: 0 });
+      }
+    } catch (error) {
+      // Nothing ran (deploy or probe failed): leave no empty run folder behind.
+      if (this.#levelsEnded === 0) {
+        if (this.#runDir) await rm(this.#runDir, { recursive: true, force: true }).catch(() => undefined);
+        throw error;
+      }
+      // Something ran: write the summary of what did, then report the failure.
+      failure = error;
+      this.#notes.push(`stopped early: ${formatError(error)}`);
+    }
+    const findings = await this.#endRun(startedAt);
+    if (this.#runDir)
+      this.#say(`benchmark ${this.#runId}: wrote ${this.#files.length} files to ${this.#runDir}`);
+    if (failure !== undefined) throw failure;
+    return {
+      runId: this.#runId,
+      runDir: this.#runDir,
+      searches: this.#searches,
+      findings,
+      files: this.#files,
+      levels: this.#levels,
+      interrupted: this.#aborted(),
+    };
   }
 
-  let runDir: string | undefined;
-  if (plan.fileOutput) {
+  /** Attach mode: every endpoint answers its health probe before anything is written. */
+  async #preflight(): Promise<void> {
+    const { probeEndpoints, signal } = this.#deps;
+    for (const target of this.#plan.networks) {
+      if (target.kind !== 'endpoints') continue;
+      const testbed = new AttachedTestbed({
+        runId: this.#runId,
+        urls: target.urls,
+        ...(probeEndpoints ? { probe: (endpoints) => probeEndpoints(endpoints, this.#plan.protocol) } : {}),
+      });
+      if (probeEndpoints) {
+        const count = testbed.endpoints.length;
+        this.#progress.phase(
+          `[endpoints] probing ${count} endpoint${count === 1 ? '' : 's'} (${this.#plan.protocol.kind}) …`,
+        );
+      }
+      await testbed.preflight(signal ? { signal } : {});
+      this.#attached.set(target, testbed);
+    }
+  }
+
+  async #createRunDir(): Promise<void> {
+    if (!this.#plan.fileOutput) return;
     try {
-      runDir = await createUniqueDir(plan.outputDir, `run-${runId}`);
+      this.#runDir = await createUniqueDir(this.#plan.outputDir, `run-${this.#runId}`);
     } catch (error) {
-      throw new MeshbenchError('OUTPUT_DIR', `cannot create a run folder under ${plan.outputDir}`, {
+      throw new MeshbenchError('OUTPUT_DIR', `cannot create a run folder under ${this.#plan.outputDir}`, {
         hint: 'give a writable --output-dir',
         cause: error,
       });
     }
-    say(`benchmark ${runId}: results go to ${runDir}`);
+    this.#say(`benchmark ${this.#runId}: results go to ${this.#runDir}`);
   }
 
-  const write = async (name: string, data: unknown) => {
-    if (!runDir) return;
-    const path = join(runDir, name);
-    await writeFileAtomic(path, typeof data === 'string' ? data : `${JSON.stringify(data, null, 2)}\n`);
-    files.push(path);
-  };
-
-  let failure: unknown;
-  try {
-    for (const network of plan.networks) {
-      if (aborted()) break;
-      await runNetwork(network);
+  /** The observers' run end, in order (each sees what the ones before found), then run.json. */
+  async #endRun(startedAt: string): Promise<string[]> {
+    const endedAt = this.#wallClock().toISOString();
+    const findings: string[] = [];
+    const index: Record<string, unknown> = {};
+    for (const observer of this.#deps.observers) {
+      const run: SweepEnd = {
+        runId: this.#runId,
+        plan: this.#plan,
+        searches: this.#searches,
+        levels: this.#levels,
+        notes: this.#notes,
+        startedAt,
+        endedAt,
+        runDir: this.#runDir,
+        interrupted: this.#aborted(),
+        findings: [...findings],
+      };
+      const added = await observer.onRunEnd?.(run, this.#output);
+      if (added) {
+        findings.push(...(added.findings ?? []));
+        Object.assign(index, added.index);
+      }
     }
-  } catch (error) {
-    // Nothing ran (deploy or probe failed): leave no empty run folder behind.
-    if (records.length === 0) {
-      if (runDir) await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
-      throw error;
-    }
-    // Something ran: write the summary of what did, then report the failure.
-    failure = error;
-    notes.push(`stopped early: ${formatError(error)}`);
+    await this.#write('run.json', {
+      run_id: this.#runId,
+      started_at: startedAt,
+      ended_at: endedAt,
+      interrupted: this.#aborted(),
+      plan: this.#plan,
+      benchmarks: [],
+      levels: this.#levels,
+      searches: this.#searches,
+      comparison: null,
+      ...index,
+      notes: this.#notes,
+    });
+    return findings;
   }
 
-  const output: SweepOutput = { say, write };
-  const endedAt = wallClock().toISOString();
-  const findings: string[] = [];
-  const index: Record<string, unknown> = {};
-  for (const reporter of deps.reporters) {
-    const run: RunEnd = {
-      runId,
-      plan,
-      records,
-      searches,
-      notes,
-      startedAt,
-      endedAt,
-      runDir,
-      findings: [...findings],
-    };
-    const added = await reporter.onRunEnd?.(run, output);
-    if (added) {
-      findings.push(...(added.findings ?? []));
-      Object.assign(index, added.index);
-    }
-  }
-  await write('run.json', {
-    run_id: runId,
-    started_at: startedAt,
-    ended_at: endedAt,
-    interrupted: aborted(),
-    plan,
-    benchmarks: records.map((record) => ({
-      network_type: record.network_type,
-      benchmark_number: record.benchmark_number,
-      load: record.parameters.load,
-      file: `${record.network_type}-benchmark-${record.benchmark_number}.json`,
-    })),
-    levels,
-    searches,
-    comparison: null,
-    ...index,
-    notes,
-  });
-  if (runDir) say(`benchmark ${runId}: wrote ${files.length} files to ${runDir}`);
-  if (failure !== undefined) throw failure;
+  // ---- the loop: one network, its levels ----
 
-  return { runId, runDir, records, searches, findings, files, levels, interrupted: aborted() };
-
-  // ---- one network type ----
-  async function runNetwork(network: NetworkTarget): Promise<void> {
-    const kind: RecordNetworkType = network.kind;
-    let deployment: Deployment | undefined;
-    let benchmarkNumber = 0;
-    let environment: EnvironmentRecord | undefined;
-    let levelMark = now();
-    // One per deployment: it remembers which nodes cannot report a backlog, so each is named once.
-    let settler: { readonly deployment: Deployment; readonly settler: Settler } | undefined;
-    const settlerFor = (target: Deployment): Settler => {
-      if (settler?.deployment !== target) {
-        const created = new Settler({
-          endpoints: target.endpoints,
-          timeoutMs: plan.settleTimeoutSecs * 1000,
-          pollIntervalMs: plan.settlePollMs,
-          pauseMs: plan.settleSecs * 1000,
-          ...(deps.signal ? { signal: deps.signal } : {}),
-          ...(deps.fetch ? { fetch: deps.fetch } : {}),
-          ...(deps.sleep ? { sleep: deps.sleep } : {}),
-          now,
-          onUnreportable: (endpoint, reason) =>
-            progress.phase(
-              `[${kind}] ${endpoint.nodeId} cannot report its backlog (${reason}); after each level it gets a fixed ${plan.settleSecs} s pause (--settle-secs) instead of the drain wait`,
-            ),
-        });
-        settler = { deployment: target, settler: created };
-      }
-      return settler.settler;
-    };
-
-    const deploy = async (): Promise<{ deployment: Deployment; deployMs: number }> => {
-      if (network.kind === 'endpoints') {
-        // Probed before the run folder was made; nothing to deploy.
-        return { deployment: attached.get(network) ?? attachedDeployment(runId, network.urls), deployMs: 0 };
-      }
-      const started = now();
-      progress.deployStart(`[${kind}] deploying`, plan.startupWaitSecs);
-      let deployed: Deployment;
-      try {
-        const testbed = await deps.createTestbed(network.kind, plan, { log: (line) => progress.phase(line) });
-        deployed = await testbed.deploy(deps.signal ? { signal: deps.signal } : {});
-      } catch (error) {
-        progress.deployStop(`[${kind}] deploy failed`);
-        throw error;
-      }
-      const deployMs = now() - started;
-      progress.deployStop(
-        `[${kind}] ${deployed.endpoints.length} nodes ready after ${(deployed.readyAfterMs / 1000).toFixed(1)} s`,
-      );
-      return { deployment: deployed, deployMs };
-    };
-    const teardown = async (target: Deployment, final: boolean) => {
-      if (network.kind === 'endpoints') {
-        await target.release();
-        return;
-      }
-      if (!final || plan.cleanup) {
-        progress.phase(`[${kind}] removing the network${plan.cleanupThorough ? ' (thorough)' : ''} …`);
-        await target.destroy({ thorough: plan.cleanupThorough });
-      } else {
-        // Left running: let go of its connections (SSH sessions for remote), or the process never exits.
-        await target.release();
-        progress.phase(
-          `[${kind}] network ${target.runId} left running; remove it with ${kind}-network --down${kind === 'local' ? ` ${target.runId}` : ''}, or pass --cleanup next time`,
-        );
-      }
-    };
-
-    /** Runs one load level (all its runs) and returns its record. */
-    const runLevel = async (load: number): Promise<BenchmarkRecord> => {
-      benchmarkNumber += 1;
-      const number = benchmarkNumber;
-      const levelRuns: LevelRun[] = [];
-      const summaries: LevelTimingSummary[] = [];
-      for (let run = 1; run <= plan.runs; run++) {
-        if (run > 1 && aborted()) break;
-        const runStart = levelMark;
-        let deployMs = 0;
-        if (plan.freshNetwork || !deployment) {
-          // With --fresh-network, removing the previous network counts as deploy time.
-          const teardownStart = now();
-          if (deployment && plan.freshNetwork) {
-            await teardown(deployment, false);
-            deployment = undefined;
-          }
-          const teardownMs = now() - teardownStart;
-          const deployed = await deploy();
-          deployment = deployed.deployment;
-          deployMs = teardownMs + deployed.deployMs;
-          environment = environmentOf(deployment);
-        }
-        const active = deployment;
-        const label = `[${kind}] #${number} ${load} tx/s${plan.runs > 1 ? ` run ${run}/${plan.runs}` : ''}`;
-        progress.levelStart(label, plan.durationSecs);
-        const loadStart = now();
-        const result = await deps.runLoad({
-          runId: `${runId}-${kind}-${number}-${run}`,
-          endpoints: active.endpoints,
-          protocol: plan.protocol,
-          shape: { kind: 'fixed', rate: load },
-          // --duration includes the warm-up; the generator measures durationMs after warmupMs.
-          durationMs: (plan.durationSecs - plan.warmupSecs) * 1000,
-          warmupMs: plan.warmupSecs * 1000,
-          transactionSizeBytes: plan.transactionSizeBytes,
-          confirm: plan.confirm,
-          workers: plan.workers,
-          connectionsPerEndpoint: plan.connectionsPerEndpoint,
-          ...(plan.transport ? { transport: plan.transport } : {}),
-          ...(deps.signal ? { signal: deps.signal } : {}),
-          onProgress: (p) => progress.levelTick(p.elapsedMs, p.sent, p.committed),
-        });
-        const loadMs = now() - loadStart;
-        const figures = resultsFromLoad(result, plan.confirm);
-        progress.levelStop(
-          `${label}: ${figures.throughput.toFixed(1)} tx/s, efficiency ${(figures.efficiency * 100).toFixed(1)}%` +
-            (aborted() ? ' (interrupted)' : ', settling …'),
-        );
-        const settle = aborted()
-          ? skippedSettle('interrupted')
-          : plan.protocol.kind !== 'cometbft'
-            ? skippedSettle(`protocol ${plan.protocol.kind} has no mempool to poll`)
-            : plan.freshNetwork
-              ? skippedSettle('the network is redeployed before the next level')
-              : await settlerFor(active).settle();
-        if (settle.polled && !settle.drained && settle.rule !== 'pause') {
-          const left = Object.entries(settle.residualUnconfirmed)
-            .map(([node, count]) => `${node}=${count}`)
-            .join(' ');
-          const errs = Object.entries(settle.errors)
-            .map(([node, message]) => `${node}: ${message}`)
-            .join('; ');
-          progress.phase(
-            `[${kind}] mempools did not drain within ${plan.settleTimeoutSecs} s (${left}${errs ? `; ${errs}` : ''}); going on`,
-          );
-        }
-        const levelMs = now() - runStart;
-        const overheadMs = levelMs - deployMs - plan.durationSecs * 1000 - settle.settleMs;
-        const generatorTailMs = loadMs - plan.durationSecs * 1000;
-        levelRuns.push({
-          load: result,
-          settle,
-          timing: {
-            levelMs: round3(levelMs),
-            loadMs: round3(loadMs),
-            settleMs: round3(settle.settleMs),
-            generatorTailMs: round3(generatorTailMs),
-            overheadMs: round3(overheadMs),
-            orchestratorMs: round3(overheadMs - generatorTailMs),
-            ...(deployMs > 0 ? { deployMs: round3(deployMs) } : {}),
-          },
-        });
-        summaries.push({
-          network: kind,
-          benchmarkNumber: number,
-          load,
-          run,
-          levelMs,
-          loadMs,
-          settleMs: settle.settleMs,
-          deployMs,
-          generatorTailMs,
-          overheadMs,
-          orchestratorMs: overheadMs - generatorTailMs,
-        });
-        levelMark = now();
-        if (result.interrupted || aborted()) break;
-      }
-      const record = buildBenchmarkRecord({
-        plan,
-        runId,
-        networkType: kind,
-        benchmarkNumber: number,
-        load,
-        nodes: Math.max(1, deployment?.nodes.length || deployment?.endpoints.length || plan.committee),
-        runs: levelRuns,
-        environment: environment ?? environmentOf(undefined),
-        timestamp: wallClock().toISOString(),
-        ...(network.kind === 'endpoints' && deployment
-          ? { endpoints: deployment.endpoints.map((endpoint) => endpoint.rpcUrl) }
-          : {}),
-      });
-      records.push(record);
-      await write(`${kind}-benchmark-${number}.json`, record);
-      for (const reporter of deps.reporters) await reporter.onRecord?.(record, { say, write });
-      // The last run of the level also pays for writing and printing its record.
-      const finished = now();
-      const last = summaries.at(-1);
-      if (last) {
-        const extra = finished - levelMark;
-        summaries[summaries.length - 1] = {
-          ...last,
-          levelMs: last.levelMs + extra,
-          overheadMs: last.overheadMs + extra,
-          orchestratorMs: last.orchestratorMs + extra,
-        };
-      }
-      levels.push(...summaries);
-      levelMark = finished;
-      return record;
-    };
-
+  async #runNetwork(network: NetworkState): Promise<void> {
+    const plan = this.#plan;
+    this.#levelMark = this.#now();
     try {
-      if (!plan.freshNetwork) {
-        const deployed = await deploy();
-        deployment = deployed.deployment;
-        environment = environmentOf(deployment);
-        levelMark = now();
-      }
+      if (!plan.freshNetwork) await this.#deploy(network);
       if (plan.loadSearch) {
         const outcome = await searchLoad(
-          { ...plan.loadSearch, ...(deps.signal ? { signal: deps.signal } : {}) },
-          async (load) => {
-            const record = await runLevel(load);
-            return {
-              efficiency: record.results.efficiency,
-              p99Ms: record.results.latency_percentiles_ms.p99,
-            };
-          },
+          { ...plan.loadSearch, ...(this.#deps.signal ? { signal: this.#deps.signal } : {}) },
+          async (load) => searchFigures(await this.#runLevel(network, load), plan.confirm),
         );
-        searches.push({ network: kind, outcome });
-        await write(`${kind}-load-search.json`, { network_type: kind, ...outcome });
-        say(
+        this.#searches.push({ network: network.kind, outcome });
+        await this.#write(`${network.kind}-load-search.json`, { network_type: network.kind, ...outcome });
+        this.#say(
           outcome.bestLoad === undefined
-            ? `[${kind}] load search: no load passed (efficiency ≥ ${plan.loadSearch.minEfficiency * 100}% and p99 < ${plan.loadSearch.p99BoundMs} ms)`
-            : `[${kind}] load search: highest passing load ${outcome.bestLoad} tx/s (${outcome.probes.length} levels, stopped: ${outcome.stoppedBecause})`,
+            ? `[${network.kind}] load search: no load passed (efficiency ≥ ${plan.loadSearch.minEfficiency * 100}% and p99 < ${plan.loadSearch.p99BoundMs} ms)`
+            : `[${network.kind}] load search: highest passing load ${outcome.bestLoad} tx/s (${outcome.probes.length} levels, stopped: ${outcome.stoppedBecause})`,
         );
       } else {
-        for (const load of network.loads) {
-          if (aborted()) break;
-          await runLevel(load);
+        for (const load of network.target.loads) {
+          if (this.#aborted()) break;
+          await this.#runLevel(network, load);
         }
       }
     } finally {
-      if (deployment) {
+      if (network.deployment) {
         try {
-          await teardown(deployment, true);
+          await this.#teardown(network, true);
         } catch (error) {
-          deps.stderr(
-            `benchmark: error: could not remove the ${kind} network ${deployment.runId}: ${error instanceof Error ? error.message : String(error)}`,
+          this.#deps.stderr(
+            `benchmark: error: could not remove the ${network.kind} network ${network.deployment.runId}: ${error instanceof Error ? error.message : String(error)}`,
           );
         }
       }
+    }
+  }
+
+  /** Runs one load level (all its runs), tells the observers, and returns what it measured. */
+  async #runLevel(network: NetworkState, load: number): Promise<readonly LevelRun[]> {
+    network.benchmarkNumber += 1;
+    const runs: LevelRun[] = [];
+    const summaries: LevelTimingSummary[] = [];
+    for (let run = 1; run <= this.#plan.runs; run++) {
+      if (run > 1 && this.#aborted()) break;
+      const runStart = this.#levelMark;
+      let deployMs = 0;
+      if (this.#plan.freshNetwork || !network.deployment) {
+        // With --fresh-network, removing the previous network counts as deploy time.
+        const started = this.#now();
+        if (network.deployment) await this.#teardown(network, false);
+        await this.#deploy(network);
+        deployMs = this.#now() - started;
+      }
+      const levelRun = await this.#runOnce(network, load, run, runStart, deployMs);
+      runs.push(levelRun.run);
+      summaries.push(levelRun.summary);
+      this.#levelMark = this.#now();
+      if (levelRun.run.load.interrupted || this.#aborted()) break;
+    }
+    const deployment = network.deployment;
+    for (const observer of this.#deps.observers) {
+      await observer.onLevelEnd?.(
+        {
+          runId: this.#runId,
+          network: network.kind,
+          benchmarkNumber: network.benchmarkNumber,
+          load,
+          nodes: Math.max(
+            1,
+            deployment?.nodes.length || deployment?.endpoints.length || this.#plan.committee,
+          ),
+          runs,
+          environment: network.environment ?? (this.#deps.environment ?? environmentFor)(undefined),
+          timestamp: this.#wallClock().toISOString(),
+          ...(deployment?.kind === 'attached'
+            ? { endpoints: deployment.endpoints.map((endpoint) => endpoint.rpcUrl) }
+            : {}),
+        },
+        this.#output,
+      );
+    }
+    this.#levelsEnded += 1;
+    // The last run of the level also pays for recording, writing and printing it.
+    const extra = this.#now() - this.#levelMark;
+    const last = summaries.pop();
+    if (last) {
+      summaries.push({
+        ...last,
+        levelMs: last.levelMs + extra,
+        overheadMs: last.overheadMs + extra,
+        orchestratorMs: last.orchestratorMs + extra,
+      });
+    }
+    this.#levels.push(...summaries);
+    this.#levelMark = this.#now();
+    return runs;
+  }
+
+  /** One run of a level: the load, with the observers watching, then the settle. */
+  async #runOnce(
+    network: NetworkState,
+    load: number,
+    run: number,
+    runStart: number,
+    deployMs: number,
+  ): Promise<{ run: LevelRun; summary: LevelTimingSummary }> {
+    const plan = this.#plan;
+    const deployment = network.deployment as Deployment;
+    const number = network.benchmarkNumber;
+    const label = `[${network.kind}] #${number} ${load} tx/s${plan.runs > 1 ? ` run ${run}/${plan.runs}` : ''}`;
+    const level: LevelStart = {
+      runId: this.#runId,
+      network: network.kind,
+      benchmarkNumber: number,
+      load,
+      run,
+      // --duration includes the warm-up; the generator measures durationMs after warmupMs.
+      durationMs: (plan.durationSecs - plan.warmupSecs) * 1000,
+      warmupMs: plan.warmupSecs * 1000,
+    };
+    const levelEnded = new AbortController();
+    const signal = this.#deps.signal
+      ? AbortSignal.any([this.#deps.signal, levelEnded.signal])
+      : levelEnded.signal;
+    const blocks: Record<string, unknown> = {};
+    const loadStart = this.#now();
+    const context: LevelContext = {
+      deployment,
+      signal,
+      elapsedMs: () => this.#now() - loadStart,
+      block: (name, data) => {
+        blocks[name] = data;
+      },
+      log: (line) => this.#progress.phase(line),
+    };
+    this.#progress.levelStart(label, plan.durationSecs);
+    for (const observer of this.#deps.observers) await observer.onLevelStart?.(level, context);
+    let result: LoadResult;
+    try {
+      result = await this.#deps.runLoad({
+        runId: `${this.#runId}-${network.kind}-${number}-${run}`,
+        endpoints: deployment.endpoints,
+        protocol: plan.protocol,
+        shape: { kind: 'fixed', rate: load },
+        durationMs: level.durationMs,
+        warmupMs: level.warmupMs,
+        transactionSizeBytes: plan.transactionSizeBytes,
+        confirm: plan.confirm,
+        workers: plan.workers,
+        connectionsPerEndpoint: plan.connectionsPerEndpoint,
+        ...(plan.transport ? { transport: plan.transport } : {}),
+        ...(this.#deps.signal ? { signal: this.#deps.signal } : {}),
+        onProgress: (p) => this.#progress.levelTick(p.elapsedMs, p.sent, p.committed),
+      });
+    } finally {
+      levelEnded.abort();
+    }
+    const loadMs = this.#now() - loadStart;
+    const head = headline(result, plan.confirm);
+    this.#progress.levelStop(
+      `${label}: ${head.throughput.toFixed(1)} tx/s, efficiency ${(result.efficiency * 100).toFixed(1)}%` +
+        (this.#aborted() ? ' (interrupted)' : ', settling …'),
+    );
+    const settle = await this.#settle(network);
+    const levelMs = this.#now() - runStart;
+    const overheadMs = levelMs - deployMs - plan.durationSecs * 1000 - settle.settleMs;
+    const generatorTailMs = loadMs - plan.durationSecs * 1000;
+    return {
+      run: {
+        load: result,
+        settle,
+        timing: {
+          levelMs: round3(levelMs),
+          loadMs: round3(loadMs),
+          settleMs: round3(settle.settleMs),
+          generatorTailMs: round3(generatorTailMs),
+          overheadMs: round3(overheadMs),
+          orchestratorMs: round3(overheadMs - generatorTailMs),
+          ...(deployMs > 0 ? { deployMs: round3(deployMs) } : {}),
+        },
+        ...(Object.keys(blocks).length > 0 ? { blocks } : {}),
+      },
+      summary: {
+        network: network.kind,
+        benchmarkNumber: number,
+        load,
+        run,
+        levelMs,
+        loadMs,
+        settleMs: settle.settleMs,
+        deployMs,
+        generatorTailMs,
+        overheadMs,
+        orchestratorMs: overheadMs - generatorTailMs,
+      },
+    };
+  }
+
+  async #settle(network: NetworkState): Promise<LevelRun['settle']> {
+    const plan = this.#plan;
+    if (this.#aborted()) return skippedSettle('interrupted');
+    if (plan.protocol.kind !== 'cometbft') {
+      return skippedSettle(`protocol ${plan.protocol.kind} has no mempool to poll`);
+    }
+    if (plan.freshNetwork) return skippedSettle('the network is redeployed before the next level');
+    const settle = await (network.settler as Settler).settle();
+    if (settle.polled && !settle.drained && settle.rule !== 'pause') {
+      const left = Object.entries(settle.residualUnconfirmed)
+        .map(([node, count]) => `${node}=${count}`)
+        .join(' ');
+      const errs = Object.entries(settle.errors)
+        .map(([node, message]) => `${node}: ${message}`)
+        .join('; ');
+      this.#progress.phase(
+        `[${network.kind}] mempools did not drain within ${plan.settleTimeoutSecs} s (${left}${errs ? `; ${errs}` : ''}); going on`,
+      );
+    }
+    return settle;
+  }
+
+  // ---- deploy and teardown ----
+
+  async #deploy(network: NetworkState): Promise<void> {
+    const plan = this.#plan;
+    const attached = this.#attached.get(network.target);
+    if (!attached) this.#progress.deployStart(`[${network.kind}] deploying`, plan.startupWaitSecs);
+    let deployment: Deployment;
+    try {
+      const testbed =
+        attached ??
+        (await this.#deps.createTestbed(network.kind as NetworkKind, plan, {
+          log: (line) => this.#progress.phase(line),
+        }));
+      deployment = await testbed.deploy(this.#deps.signal ? { signal: this.#deps.signal } : {});
+    } catch (error) {
+      if (!attached) this.#progress.deployStop(`[${network.kind}] deploy failed`);
+      throw error;
+    }
+    if (!attached) {
+      this.#progress.deployStop(
+        `[${network.kind}] ${deployment.endpoints.length} nodes ready after ${(deployment.readyAfterMs / 1000).toFixed(1)} s`,
+      );
+    }
+    network.deployment = deployment;
+    network.environment = (this.#deps.environment ?? environmentFor)(deployment);
+    // One settler per deployment: it remembers which nodes cannot report a backlog, so each is named once.
+    network.settler = this.#settlerFor(network.kind, deployment);
+    for (const observer of this.#deps.observers) await observer.onDeploy?.(deployment, network.kind);
+    if (!plan.freshNetwork) this.#levelMark = this.#now();
+  }
+
+  #settlerFor(kind: RecordNetworkType, deployment: Deployment): Settler {
+    const plan = this.#plan;
+    return new Settler({
+      endpoints: deployment.endpoints,
+      timeoutMs: plan.settleTimeoutSecs * 1000,
+      pollIntervalMs: plan.settlePollMs,
+      pauseMs: plan.settleSecs * 1000,
+      ...(this.#deps.signal ? { signal: this.#deps.signal } : {}),
+      ...(this.#deps.fetch ? { fetch: this.#deps.fetch } : {}),
+      ...(this.#deps.sleep ? { sleep: this.#deps.sleep } : {}),
+      now: this.#now,
+      onUnreportable: (endpoint, reason) =>
+        this.#progress.phase(
+          `[${kind}] ${endpoint.nodeId} cannot report its backlog (${reason}); after each level it gets a fixed ${plan.settleSecs} s pause (--settle-secs) instead of the drain wait`,
+        ),
+    });
+  }
+
+  async #teardown(network: NetworkState, final: boolean): Promise<void> {
+    const deployment = network.deployment as Deployment;
+    const plan = this.#plan;
+    for (const observer of this.#deps.observers) await observer.onTeardown?.(deployment, network.kind);
+    network.deployment = undefined;
+    const down = DOWN_COMMAND[deployment.kind];
+    if (down && (!final || plan.cleanup)) {
+      this.#progress.phase(
+        `[${network.kind}] removing the network${plan.cleanupThorough ? ' (thorough)' : ''} …`,
+      );
+      await deployment.destroy({ thorough: plan.cleanupThorough });
+      return;
+    }
+    // Left running (or not ours): let go of its connections (SSH sessions for remote), or the process never exits.
+    await deployment.release();
+    if (down) {
+      this.#progress.phase(
+        `[${network.kind}] network ${deployment.runId} left running; remove it with ${down(deployment.runId)}, or pass --cleanup next time`,
+      );
     }
   }
 }
 
-/**
- * Attach mode (`--endpoints`): a deployment over the endpoints of a network someone
- * else runs — no deploy, nothing to destroy. Node ids are `endpoint0`…; the
- * WebSocket for commit confirmation is the cometbft adapter's `<url>/websocket`.
- */
-export function attachedDeployment(runId: string, urls: readonly string[]): Deployment {
-  const endpoints: Endpoint[] = urls.map((raw, index) => {
-    const url = checkEndpointUrl(raw.trim());
-    const endpoint: Endpoint = {
-      nodeId: `endpoint${index}`,
-      rpcUrl: url.href.replace(/\/+$/, ''),
-      host: url.host,
-    };
-    return { ...endpoint, wsUrl: websocketUrlFor(endpoint) };
-  });
+/** What the load search judges a level by: its efficiency and headline p99, averaged over its runs. */
+function searchFigures(runs: readonly LevelRun[], confirm: BenchmarkPlan['confirm']) {
+  const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
   return {
-    runId,
-    kind: 'remote',
-    endpoints,
-    nodes: [],
-    environment: { attached: true, endpoints: urls },
-    readyAfterMs: 0,
-    async destroy() {},
-    // Nothing of its own is open: the generator and the settle polls close what they open.
-    async release() {},
-    async [Symbol.asyncDispose]() {},
+    efficiency: mean(runs.map((run) => run.load.efficiency)),
+    p99Ms: mean(runs.map((run) => headline(run.load, confirm).latency.p99)),
   };
 }
 
 function round3(value: number): number {
   return Math.round(value * 1000) / 1000;
-}
-
-/** File name of a record in its run folder. */
-export function recordFileName(record: Pick<BenchmarkRecord, 'network_type' | 'benchmark_number'>): string {
-  return `${record.network_type}-benchmark-${record.benchmark_number}.json`;
 }

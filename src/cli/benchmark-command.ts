@@ -16,7 +16,7 @@ import { inquirerAsker, runBenchmarkWizard, type Asker } from './benchmark-wizar
 import { defaultReporters } from '../report/reporters.js';
 import { runCompareCommand } from './compare-command.js';
 import { buildBenchmarkPlan, DEFAULTS, type BenchmarkPlan } from '../bench/plan.js';
-import { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from '../bench/sweep.js';
+import { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from '../results/run.js';
 
 export type BenchmarkCommandDeps = Omit<
   BenchmarkDeps,

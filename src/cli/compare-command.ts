@@ -5,8 +5,6 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
 import { createUniqueDir, writeFileAtomic } from '../common/atomic-write.js';
 import { MeshbenchError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
@@ -16,53 +14,10 @@ import {
   type Comparison,
   type ComparisonSide,
 } from '../report/compare.js';
-import { resultJsonSchema } from '../report/schema.js';
-import type { BenchmarkRecord } from '../bench/record.js';
+import { comparableProblem } from '../results/validate.js';
+import type { BenchmarkRecord } from '../results/record.js';
 
 const RECORD_FILE = /^(local|remote|endpoints)-benchmark-(\d+)\.json$/;
-
-/**
- * What a comparison needs of a record: the fields of docs/result.schema.json that it
- * reads. Attach-mode files (`benchmark --endpoints`, no fault parameters) qualify too.
- */
-const comparableSchema = {
-  type: 'object',
-  required: ['network_type', 'benchmark_number', 'parameters', 'results'],
-  properties: {
-    network_type: resultJsonSchema.properties.network_type,
-    benchmark_number: resultJsonSchema.properties.benchmark_number,
-    parameters: {
-      type: 'object',
-      required: ['load'],
-      properties: { load: resultJsonSchema.properties.parameters.properties.load },
-    },
-    results: {
-      type: 'object',
-      required: ['throughput', 'avg_latency_ms', 'latency_stage', 'latency_percentiles_ms', 'efficiency'],
-      properties: {
-        throughput: resultJsonSchema.properties.results.properties.throughput,
-        avg_latency_ms: resultJsonSchema.properties.results.properties.avg_latency_ms,
-        latency_stage: resultJsonSchema.properties.results.properties.latency_stage,
-        latency_percentiles_ms: resultJsonSchema.properties.results.properties.latency_percentiles_ms,
-        efficiency: resultJsonSchema.properties.results.properties.efficiency,
-      },
-    },
-  },
-} as const;
-
-let validator: ReturnType<Ajv['compile']> | undefined;
-function validateRecord(data: unknown): string | undefined {
-  if (!validator) {
-    const ajv = new Ajv({ allErrors: true, strict: false });
-    addFormats.default(ajv);
-    validator = ajv.compile(comparableSchema);
-  }
-  if (validator(data)) return undefined;
-  const first = validator.errors?.[0];
-  return first
-    ? `${first.instancePath || '/'} ${first.message ?? 'is invalid'}`
-    : 'does not match the schema';
-}
 
 function badSide(which: string, path: string, problem: string): MeshbenchError {
   return new MeshbenchError('BAD_FLAG', `compare ${which} ${JSON.stringify(path)}: ${problem}`, {
@@ -81,7 +36,7 @@ async function readRecord(which: string, path: string): Promise<BenchmarkRecord>
       `cannot read it as JSON (${error instanceof Error ? error.message : String(error)})`,
     );
   }
-  const problem = validateRecord(data);
+  const problem = comparableProblem(data);
   if (problem) throw badSide(which, path, `not a meshbench result: ${problem}`);
   return data as BenchmarkRecord;
 }

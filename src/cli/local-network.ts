@@ -199,7 +199,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
       result,
       deployment,
       protocol: args.protocol,
-      extra: {
+      extension: {
         local_network: {
           compose_file:
             args.committee !== undefined

@@ -9,7 +9,7 @@ import type { Argv } from 'yargs';
 import { writeFileAtomic } from '../common/atomic-write.js';
 import { MAX_TRANSACTION_SIZE_BYTES } from '../load/payload.js';
 import type { BroadcastMode, ConfirmMode, LoadOptions, LoadResult, ProtocolOptions } from '../load/types.js';
-import { loadRecord } from '../report/result.js';
+import { buildNetworkRecord, type NetworkRecordInput } from '../results/record.js';
 import { renderSummary } from '../report/summary.js';
 import type { Deployment, Endpoint, NodeHandle } from '../testbed/testbed.js';
 import { formatError } from '../common/errors.js';
@@ -166,14 +166,14 @@ export async function reportNetworkRun(
     readonly result: LoadResult;
     readonly deployment: Pick<Deployment, 'nodes' | 'endpoints' | 'readyAfterMs'>;
     readonly protocol: string;
-    readonly extra: Readonly<Record<string, unknown>>;
+    /** The command's own block: `{ local_network: … }` or `{ remote_network: … }`. */
+    readonly extension: NetworkRecordInput['extension'];
   },
 ): Promise<number> {
   const { result, deployment } = run;
-  const record = loadRecord(result, {
+  const document = buildNetworkRecord(result, {
     runId: run.runId,
     networkType: run.networkType,
-    benchmarkNumber: 1,
     nodes: deployment.nodes.length,
     load: args.transactionRate,
     durationSecs: args.numTransactions / args.transactionRate,
@@ -182,19 +182,8 @@ export async function reportNetworkRun(
     confirm: args.confirm as ConfirmMode,
     endpoints: deployment.endpoints.map((endpoint) => endpoint.rpcUrl),
     timestamp: new Date().toISOString(),
+    extension: run.extension,
   });
-  const document = {
-    ...record,
-    // These commands inject no faults (the benchmark command's defaults, for the shared schema).
-    parameters: {
-      ...record.parameters,
-      faults: 0,
-      crash_recovery: false,
-      crash_interval: 60,
-      faults_applied: false,
-    },
-    ...run.extra,
-  };
   const resultPath = join(args.output, `run-${run.runId}`, `${run.networkType}-benchmark-1.json`);
   await writeFileAtomic(resultPath, `${JSON.stringify(document, null, 2)}\n`);
   if (args.json) context.stdout(JSON.stringify(document, null, 2));

@@ -216,7 +216,7 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
       result,
       deployment,
       protocol: 'cometbft',
-      extra: {
+      extension: {
         remote_network: {
           hosts_source: hosts.source,
           hosts: hosts.hosts.length,

@@ -3,7 +3,7 @@
  * per common load, throughput, latency and efficiency of each side with the
  * candidate / baseline ratios, and a plain sentence per finding. Pure functions.
  */
-import type { BenchmarkRecord } from '../bench/record.js';
+import type { BenchmarkRecord } from '../results/record.js';
 import { formatNumber, formatPercent } from './console.js';
 
 export const COMPARISON_SCHEMA_VERSION = 1;

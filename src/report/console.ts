@@ -3,7 +3,7 @@
  * (`BENCHMARK RESULT #n`) and the final cli-table3 table. Pure: returns strings.
  */
 import Table from 'cli-table3';
-import type { BenchmarkRecord, Spread } from '../bench/record.js';
+import type { BenchmarkRecord, Spread } from '../results/record.js';
 
 export function formatNumber(value: number, digits = 2): string {
   return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';

@@ -1,15 +1,15 @@
 /**
- * The sweep's standard reporters (see src/bench/reporter.ts): the per-level block and the
+ * The standard reporters (see src/results/reporter.ts): the per-level block and the
  * final table on the console, the local-vs-remote comparison (comparison.json and .txt)
  * when both network types ran, and the text summary (summary.txt).
  */
-import type { RunEnd, SweepOutput, SweepReporter } from '../bench/reporter.js';
+import type { Reporter, RunEnd, SweepOutput } from '../results/reporter.js';
 import { compareRecords, renderComparisonText } from './compare.js';
 import { renderResultBlock, renderResultsTable } from './console.js';
 import { renderRunSummary } from './text.js';
 
 /** comparison.json and comparison.txt when local and remote both produced records. */
-export function comparisonReporter(): SweepReporter {
+export function comparisonReporter(): Reporter {
   return {
     name: 'comparison',
     async onRunEnd(run: RunEnd, out: SweepOutput) {
@@ -30,7 +30,7 @@ export function comparisonReporter(): SweepReporter {
 }
 
 /** Each level's block as it ends; the table of every level (and the findings) at the end. */
-export function consoleReporter(): SweepReporter {
+export function consoleReporter(): Reporter {
   return {
     name: 'console',
     onRecord(record, out) {
@@ -53,7 +53,7 @@ export function consoleReporter(): SweepReporter {
 }
 
 /** summary.txt: the plan, the environment, every level, the findings and the notes. */
-export function textSummaryReporter(): SweepReporter {
+export function textSummaryReporter(): Reporter {
   return {
     name: 'text-summary',
     async onRunEnd(run, out) {
@@ -75,6 +75,6 @@ export function textSummaryReporter(): SweepReporter {
 }
 
 /** What `benchmark` registers, in order (the comparison first: the others show its findings). */
-export function defaultReporters(): SweepReporter[] {
+export function defaultReporters(): Reporter[] {
   return [comparisonReporter(), consoleReporter(), textSummaryReporter()];
 }

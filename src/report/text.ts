@@ -4,7 +4,7 @@
  */
 import type { SearchOutcome } from '../bench/load-search.js';
 import type { BenchmarkPlan } from '../bench/plan.js';
-import type { BenchmarkRecord } from '../bench/record.js';
+import type { BenchmarkRecord } from '../results/record.js';
 import { formatNumber, formatPercent, renderResultBlock } from './console.js';
 
 export interface RunSummaryInput {

@@ -37,9 +37,12 @@ export interface DestroyOptions {
   readonly thorough?: boolean;
 }
 
+/** Where a network runs: here (Docker Compose), on SSH hosts, or someone else's (attach mode). */
+export type TestbedKind = 'local' | 'remote' | 'attached';
+
 export interface Deployment extends AsyncDisposable {
   readonly runId: string;
-  readonly kind: 'local' | 'remote';
+  readonly kind: TestbedKind;
   readonly endpoints: readonly Endpoint[];
   readonly nodes: readonly NodeHandle[];
   /** Facts for the result's environment block (image id, engine version, hosts…). */
@@ -57,6 +60,8 @@ export interface Deployment extends AsyncDisposable {
 }
 
 export interface Testbed {
-  readonly kind: 'local' | 'remote';
+  readonly kind: TestbedKind;
+  /** Checks that need no deployment, run before the run writes anything (attach mode probes here). */
+  preflight?(options: { signal?: AbortSignal }): Promise<void>;
   deploy(options: { signal?: AbortSignal }): Promise<Deployment>;
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/local-network.js';
 import { RUN_LABEL } from '../../src/common/run-id.js';
-import { resultValidator } from '../../src/report/schema.js';
+import { resultValidator } from '../../src/results/validate.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { removeRun } from '../../src/testbed/local/teardown.js';
 import { captureCli, type Captured } from './capture-cli.js';

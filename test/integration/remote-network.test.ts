@@ -7,7 +7,7 @@ import { appendFile, mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resultValidator } from '../../src/report/schema.js';
+import { resultValidator } from '../../src/results/validate.js';
 import { hostsFromVariables } from '../../src/testbed/remote/hosts.js';
 import { connectAll } from '../../src/testbed/remote/remote-testbed.js';
 import {

@@ -8,10 +8,10 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { BenchmarkRecord } from '../../../src/bench/record.js';
+import type { BenchmarkRecord } from '../../../src/results/record.js';
 import { BacklogUnavailableError, readUnconfirmed, Settler } from '../../../src/bench/settle.js';
 import { main } from '../../../src/cli/benchmark.js';
-import { resultValidator } from '../../../src/report/schema.js';
+import { resultValidator } from '../../../src/results/validate.js';
 import {
   cometbftOk,
   startCountingServer,

@@ -5,13 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBenchmarkPlan, type BenchmarkInput } from '../../../src/bench/plan.js';
-import { runBenchmark, type BenchmarkDeps } from '../../../src/bench/sweep.js';
-import type { BenchmarkRecord } from '../../../src/bench/record.js';
+import { runBenchmark, type BenchmarkDeps } from '../../../src/results/run.js';
+import type { BenchmarkRecord } from '../../../src/results/record.js';
 import type { LoadOptions } from '../../../src/load/types.js';
-import { resultValidator } from '../../../src/report/schema.js';
+import { resultValidator } from '../../../src/results/validate.js';
 import type { Deployment, Testbed } from '../../../src/testbed/testbed.js';
 import { fakeLoadResult } from './fixtures.js';
 import { defaultReporters } from '../../../src/report/reporters.js';
+import type { SweepObserver } from '../../../src/bench/observer.js';
+import type { Reporter } from '../../../src/results/reporter.js';
 
 /** Nodes that answer num_unconfirmed_txs; each poll drains `drainPerPoll` txs. */
 interface FakeNodes {
@@ -431,5 +433,96 @@ describe('runBenchmark', () => {
     expect(settle?.drained).toBe(false);
     expect(settle?.residualUnconfirmed).toEqual({ node0: 7, node1: 7 });
     expect(settle?.settleMs).toBeGreaterThanOrEqual(2000);
+  });
+
+  it('calls observers at each step; one works during each run and adds a named block to it', async () => {
+    const h = harness();
+    const seen: string[] = [];
+    const abortedAtStart: boolean[] = [];
+    const observer: SweepObserver = {
+      name: 'watch',
+      onDeploy: (deployment, network) => {
+        seen.push(`deploy ${network} ${deployment.endpoints.length} nodes`);
+      },
+      onLevelStart: (level, context) => {
+        seen.push(`start #${level.benchmarkNumber} ${level.load} tx/s run ${level.run}`);
+        abortedAtStart.push(context.signal.aborted);
+        const startedAt = context.elapsedMs();
+        // work that lasts as long as the level's load: stopped by the level's signal
+        context.signal.addEventListener('abort', () => {
+          context.block('watch', { run: level.run, stoppedAfterMs: context.elapsedMs() - startedAt });
+          seen.push(`stop #${level.benchmarkNumber} run ${level.run}`);
+        });
+      },
+      onLevelEnd: (level) => {
+        seen.push(`end #${level.benchmarkNumber}: ${level.runs.length} runs`);
+      },
+      onTeardown: (_deployment, network) => {
+        seen.push(`teardown ${network}`);
+      },
+      onRunEnd: (run) => {
+        seen.push(`run end: ${run.levels.length} runs`);
+        return { findings: ['watched'], index: { watch: 'watch.json' } };
+      },
+    };
+    const outcome = await runBenchmark(await plan({ loads: '5,10', runs: 2, cleanup: true }), {
+      ...h.deps,
+      observers: [observer],
+    });
+    expect(seen).toEqual([
+      'deploy local 2 nodes',
+      'start #1 5 tx/s run 1',
+      'stop #1 run 1',
+      'start #1 5 tx/s run 2',
+      'stop #1 run 2',
+      'end #1: 2 runs',
+      'start #2 10 tx/s run 1',
+      'stop #2 run 1',
+      'start #2 10 tx/s run 2',
+      'stop #2 run 2',
+      'end #2: 2 runs',
+      'teardown local',
+      'run end: 4 runs',
+    ]);
+    expect(abortedAtStart).toEqual([false, false, false, false]);
+    const [first, second] = outcome.records;
+    expect(first?.runs.map((run) => run.blocks?.watch)).toEqual([
+      { run: 1, stoppedAfterMs: expect.any(Number) },
+      { run: 2, stoppedAfterMs: expect.any(Number) },
+    ]);
+    expect(second?.runs[1]?.blocks?.watch).toMatchObject({ run: 2 });
+    for (const record of outcome.records) {
+      expect(validate(JSON.parse(JSON.stringify(record))), JSON.stringify(validate.errors)).toBe(true);
+    }
+    expect(outcome.findings).toEqual(['watched']);
+    const index = JSON.parse(await readFile(join(outcome.runDir as string, 'run.json'), 'utf8'));
+    expect(index.watch).toBe('watch.json');
+    expect(index.benchmarks.map((b: { file: string }) => b.file)).toEqual([
+      'local-benchmark-1.json',
+      'local-benchmark-2.json',
+    ]);
+  });
+
+  it('a reporter is one object in the list: it sees every record and the run end', async () => {
+    const h = harness();
+    const seen: string[] = [];
+    const reporter: Reporter = {
+      name: 'count',
+      onRecord: (record) => {
+        seen.push(`record ${record.network_type} #${record.benchmark_number}`);
+      },
+      async onRunEnd(run, out) {
+        await out.write('count.txt', `${run.records.length} records\n`);
+        return { index: { count: 'count.txt' } };
+      },
+    };
+    const outcome = await runBenchmark(await plan({ loads: '5,10', cleanup: true }), {
+      ...h.deps,
+      reporters: [...defaultReporters(), reporter],
+    });
+    expect(seen).toEqual(['record local #1', 'record local #2']);
+    expect(await readFile(join(outcome.runDir as string, 'count.txt'), 'utf8')).toBe('2 records\n');
+    const index = JSON.parse(await readFile(join(outcome.runDir as string, 'run.json'), 'utf8'));
+    expect(index.count).toBe('count.txt');
   });
 });

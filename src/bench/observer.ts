@@ -1,0 +1,122 @@
+/**
+ * The sweep's lifecycle, and the observers that plug into it. The sweep deploys, runs
+ * each load level and tears down; everything else (writing records, the console, the
+ * summary, the comparison, and next: faults, resource monitors, an HTML report, a
+ * regression gate) is an observer registered by the command, called at each step in
+ * registration order, each hook awaited:
+ *
+ *   onDeploy(deployment)          a network is up (once per network, or per level with --fresh-network)
+ *   onLevelStart(level, context)  a run of a level starts its load: context.signal ends with it,
+ *                                 context.elapsedMs() is the level's clock, context.block() adds
+ *                                 a named block to this run's record
+ *   onLevelEnd(level)             a level (all its runs) is done, with what it measured
+ *   onTeardown(deployment)        a network is about to be removed or left running
+ *   onRunEnd(run, out)            once, after the last level (also after an early stop)
+ *
+ * Shape taken from k6's Output (Start / AddMetricSamples / Stop) and Caliper's round
+ * observers: the loop knows no observer by name.
+ */
+import type { Deployment } from '../testbed/testbed.js';
+import type { LevelRun, EnvironmentRecord, RecordNetworkType } from './level.js';
+import type { SearchOutcome } from './load-search.js';
+import type { BenchmarkPlan } from './plan.js';
+
+/** Where an observer's output goes. */
+export interface SweepOutput {
+  /** A block of text on the console (nothing when the plan turns console output off). */
+  say(text: string): void;
+  /** A file in the run folder, written atomically (nothing when the plan writes no files). */
+  write(name: string, data: unknown): Promise<void>;
+}
+
+export interface SweepSearch {
+  readonly network: RecordNetworkType;
+  readonly outcome: SearchOutcome;
+}
+
+/** One run of one level, as it starts. */
+export interface LevelStart {
+  readonly runId: string;
+  readonly network: RecordNetworkType;
+  readonly benchmarkNumber: number;
+  readonly load: number;
+  /** 1-based, of `plan.runs`. */
+  readonly run: number;
+  readonly durationMs: number;
+  readonly warmupMs: number;
+}
+
+export interface LevelContext {
+  readonly deployment: Deployment;
+  /** Aborted when this run's load ends (or the whole run is interrupted). */
+  readonly signal: AbortSignal;
+  /** Milliseconds since this run's load started (monotonic). */
+  elapsedMs(): number;
+  /** Adds (or replaces) this observer's named block in this run's record (`runs[].blocks`). */
+  block(name: string, data: unknown): void;
+  /** A progress line. */
+  log(line: string): void;
+}
+
+/** A level, all its runs done. */
+export interface LevelEnd {
+  readonly runId: string;
+  readonly network: RecordNetworkType;
+  readonly benchmarkNumber: number;
+  readonly load: number;
+  readonly nodes: number;
+  readonly runs: readonly LevelRun[];
+  readonly environment: EnvironmentRecord;
+  readonly timestamp: string;
+  /** Attach mode: the endpoint URLs the load went to. */
+  readonly endpoints?: readonly string[];
+}
+
+/** Timing of one level as the orchestrator saw it, including writing its files. */
+export interface LevelTimingSummary {
+  readonly network: RecordNetworkType;
+  readonly benchmarkNumber: number;
+  readonly load: number;
+  readonly run: number;
+  readonly levelMs: number;
+  readonly loadMs: number;
+  readonly settleMs: number;
+  readonly deployMs: number;
+  /** loadMs − configured duration: the generator's start and its wait for the last commits. */
+  readonly generatorTailMs: number;
+  /** levelMs − configured duration − settle wait − deploy: everything added to the load itself. */
+  readonly overheadMs: number;
+  /** overheadMs − generatorTailMs: the orchestrator's own share (records, files, polling, printing). */
+  readonly orchestratorMs: number;
+}
+
+/** Everything a run did, at its end. */
+export interface SweepEnd {
+  readonly runId: string;
+  readonly plan: BenchmarkPlan;
+  readonly searches: readonly SweepSearch[];
+  readonly levels: readonly LevelTimingSummary[];
+  readonly notes: readonly string[];
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly runDir: string | undefined;
+  readonly interrupted: boolean;
+  /** What the observers before this one found (the comparison's findings, say). */
+  readonly findings: readonly string[];
+}
+
+/** What an observer adds at the run's end for the observers after it and for run.json. */
+export interface RunEndContribution {
+  readonly findings?: readonly string[];
+  /** Named entries for the run index (run.json), e.g. `{ comparison: 'comparison.json' }`. */
+  readonly index?: Readonly<Record<string, unknown>>;
+}
+
+export interface SweepObserver {
+  readonly name: string;
+  onDeploy?(deployment: Deployment, network: RecordNetworkType): void | Promise<void>;
+  onLevelStart?(level: LevelStart, context: LevelContext): void | Promise<void>;
+  onLevelEnd?(level: LevelEnd, out: SweepOutput): void | Promise<void>;
+  onTeardown?(deployment: Deployment, network: RecordNetworkType): void | Promise<void>;
+  onRunEnd?(run: SweepEnd, out: SweepOutput): void | RunEndContribution | Promise<void | RunEndContribution>;
+}

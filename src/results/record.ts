@@ -1,0 +1,320 @@
+/**
+ * The one builder of the record format (src/results/schema.ts, docs/result.schema.json):
+ * `benchmark` records (one per load level, every network type, attach mode included) and
+ * the `local-network` / `remote-network` record of one run, which shares the same parts.
+ * Pure functions from what the sweep saw to plain data: nothing here measures or prints.
+ * Which figures head a result, and what counts as failed: src/load/headline.ts.
+ */
+import { max, mean, min, sampleStandardDeviation } from 'simple-statistics';
+import { headline } from '../load/headline.js';
+import type { ConfirmMode, LatencySummary, LoadResult } from '../load/types.js';
+import type { EtcdKeysSummary } from '../protocols/etcd-keys.js';
+import type { EnvironmentRecord, LevelRun, RecordNetworkType } from '../bench/level.js';
+import type { BenchmarkPlan } from '../bench/plan.js';
+import {
+  RECORD_SCHEMA_VERSION,
+  type BenchmarkRecord,
+  type KeyPatternRecord,
+  type RecordResults,
+  type RunDetail,
+  type Spread,
+} from './schema.js';
+
+export type {
+  BenchmarkRecord,
+  KeyPatternRecord,
+  PerNodeRecord,
+  RecordResults,
+  RunDetail,
+  Spread,
+} from './schema.js';
+export type {
+  EnvironmentRecord,
+  LevelRun,
+  LevelTiming,
+  RecordNetworkType,
+  SettleOutcome,
+} from '../bench/level.js';
+export { RECORD_SCHEMA_VERSION } from './schema.js';
+
+/** The record's view of LoadResult.keys (the run-specific prefix goes into each run's `key_prefix`). */
+export function keyPatternRecord(keys: EtcdKeysSummary): KeyPatternRecord {
+  return {
+    pattern: keys.pattern,
+    prefix: keys.prefix,
+    ...(keys.keySpace === undefined ? {} : { key_space: keys.keySpace }),
+    ...(keys.keySizeBytes === undefined ? {} : { key_size_bytes: keys.keySizeBytes }),
+    ...(keys.zipfExponent === undefined ? {} : { zipf_exponent: keys.zipfExponent }),
+  };
+}
+
+/** Figures of one generator run in the record's vocabulary. */
+export function resultsFromLoad(load: LoadResult, confirm: ConfirmMode): RecordResults {
+  const head = headline(load, confirm);
+  const latency = head.latency;
+  const o = load.outcomes;
+  return {
+    throughput: head.throughput,
+    avg_latency_ms: latency.mean,
+    latency_std_dev_ms: latency.stddev,
+    duration_secs: load.durationSecs,
+    successful_transactions: head.successful,
+    failed_transactions: head.failed,
+    latency_stage: head.stage,
+    latency_percentiles_ms: {
+      min: latency.min,
+      p50: latency.p50,
+      p90: latency.p90,
+      p99: latency.p99,
+      p999: latency.p999,
+      max: latency.max,
+    },
+    efficiency: load.efficiency,
+    input_rate: load.inputRate,
+    achieved_rate: load.achievedRate,
+    accepted_throughput: load.acceptedThroughput,
+    committed_throughput: load.committedThroughput,
+    scheduled_transactions: load.scheduled,
+    sent_transactions: load.sent,
+    outcomes: o,
+    ack_latency_ms: load.latency.ack.corrected,
+    ack_latency_uncorrected_ms: load.latency.ack.uncorrected,
+    ...(load.latency.commit
+      ? {
+          commit_latency_ms: load.latency.commit.corrected,
+          commit_latency_uncorrected_ms: load.latency.commit.uncorrected,
+        }
+      : {}),
+    schedule_lag_ms: load.scheduleLag,
+    warmup_secs: load.warmupSecs,
+    cooldown_secs: load.cooldownSecs,
+    per_node: load.perNode.map((node) => ({
+      node_id: node.nodeId,
+      sent: node.sent,
+      ok: node.ok,
+      failed: node.failed,
+      committed: node.committed,
+      ack_latency_ms: node.ack,
+      ...(node.commit ? { commit_latency_ms: node.commit } : {}),
+    })),
+    time_series: load.timeSeries,
+  };
+}
+
+export interface RecordInput {
+  readonly plan: BenchmarkPlan;
+  readonly runId: string;
+  readonly networkType: RecordNetworkType;
+  readonly benchmarkNumber: number;
+  readonly load: number;
+  readonly nodes: number;
+  readonly runs: readonly LevelRun[];
+  readonly environment: EnvironmentRecord;
+  readonly timestamp: string;
+  /** Attach mode: the endpoint URLs (recorded in `parameters.endpoints`). */
+  readonly endpoints?: readonly string[];
+}
+
+export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
+  const { plan } = input;
+  if (input.runs.length === 0) throw new Error('a benchmark record needs at least one run');
+  const details: RunDetail[] = input.runs.map((run, index) => ({
+    run: index + 1,
+    ...runFields(run.load, plan.confirm),
+    settle: run.settle,
+    timing: run.timing,
+    ...(run.blocks && Object.keys(run.blocks).length > 0 ? { blocks: run.blocks } : {}),
+  }));
+  const keys = input.runs[0]?.load.keys;
+  const perRun = details.map((detail) => detail.results);
+  const results = perRun.length === 1 ? (perRun[0] as RecordResults) : combineRuns(perRun);
+  return {
+    schema_version: RECORD_SCHEMA_VERSION,
+    run_id: input.runId,
+    network_type: input.networkType,
+    benchmark_number: input.benchmarkNumber,
+    parameters: {
+      nodes: input.nodes,
+      load: input.load,
+      duration: plan.durationSecs,
+      transaction_size: plan.transactionSizeBytes,
+      faults: plan.faults,
+      crash_recovery: plan.crashRecovery,
+      crash_interval: plan.crashIntervalSecs,
+      warmup: plan.warmupSecs,
+      runs: plan.runs,
+      protocol: plan.protocol.kind,
+      confirm: plan.confirm,
+      faults_applied: false,
+      ...(input.endpoints ? { endpoints: input.endpoints } : {}),
+      ...(keys ? { key_pattern: keyPatternRecord(keys) } : {}),
+    },
+    results,
+    across_runs: acrossRuns(perRun),
+    runs: details,
+    environment: input.environment,
+    plan: input.plan,
+    timestamp: input.timestamp,
+    interrupted: details.some((detail) => detail.interrupted),
+  };
+}
+
+/** The fields of one generator run, in every record (a benchmark run detail, a network run's record). */
+function runFields(load: LoadResult, confirm: ConfirmMode) {
+  return {
+    started_at: load.startedAt,
+    ended_at: load.endedAt,
+    interrupted: load.interrupted,
+    results: resultsFromLoad(load, confirm),
+    excluded: load.excluded ?? null,
+    generator: load.generator ?? null,
+    ...(load.keys?.runKeyPrefix === undefined ? {} : { key_prefix: load.keys.runKeyPrefix }),
+  };
+}
+
+export interface NetworkRecordInput {
+  readonly runId: string;
+  readonly networkType: 'local' | 'remote';
+  /** Number of nodes the load went to. */
+  readonly nodes: number;
+  /** Target load, tx/s. */
+  readonly load: number;
+  /** Configured duration of the measured window, s. */
+  readonly durationSecs: number;
+  readonly transactionSizeBytes: number;
+  readonly protocol: string;
+  readonly confirm: ConfirmMode;
+  readonly endpoints: readonly string[];
+  /** ISO time the record was made. */
+  readonly timestamp: string;
+  /** The command's own block: `{ local_network: … }` or `{ remote_network: … }`. */
+  readonly extension: Readonly<Partial<Record<'local_network' | 'remote_network', unknown>>>;
+}
+
+/**
+ * `local-network` / `remote-network`: the record of their one run. The same header,
+ * parameters and results as a benchmark record (no faults: the benchmark's defaults),
+ * the run's own fields at the top level, and the command's block.
+ */
+export function buildNetworkRecord(load: LoadResult, input: NetworkRecordInput) {
+  const { results, ...run } = runFields(load, input.confirm);
+  return {
+    schema_version: RECORD_SCHEMA_VERSION,
+    run_id: input.runId,
+    network_type: input.networkType,
+    benchmark_number: 1,
+    parameters: {
+      nodes: input.nodes,
+      load: input.load,
+      duration: input.durationSecs,
+      transaction_size: input.transactionSizeBytes,
+      protocol: input.protocol,
+      confirm: input.confirm,
+      endpoints: input.endpoints,
+      ...(load.keys ? { key_pattern: keyPatternRecord(load.keys) } : {}),
+      faults: 0,
+      crash_recovery: false,
+      crash_interval: 60,
+      faults_applied: false,
+    },
+    results,
+    timestamp: input.timestamp,
+    ...run,
+    ...input.extension,
+  };
+}
+
+export function spread(values: readonly number[]): Spread {
+  const list = [...values];
+  if (list.length === 0) return { mean: 0, stddev: 0, min: 0, max: 0, values: [] };
+  return {
+    mean: mean(list),
+    stddev: list.length > 1 ? sampleStandardDeviation(list) : 0,
+    min: min(list),
+    max: max(list),
+    values: list,
+  };
+}
+
+function acrossRuns(perRun: readonly RecordResults[]): BenchmarkRecord['across_runs'] {
+  return {
+    runs: perRun.length,
+    throughput: spread(perRun.map((r) => r.throughput)),
+    avg_latency_ms: spread(perRun.map((r) => r.avg_latency_ms)),
+    p50_latency_ms: spread(perRun.map((r) => r.latency_percentiles_ms.p50)),
+    p99_latency_ms: spread(perRun.map((r) => r.latency_percentiles_ms.p99)),
+    efficiency: spread(perRun.map((r) => r.efficiency)),
+  };
+}
+
+/** Several runs of one level: counts summed, rates and latencies averaged; detail stays in `runs`. */
+function combineRuns(perRun: readonly RecordResults[]): RecordResults {
+  const first = perRun[0] as RecordResults;
+  const avg = (pick: (r: RecordResults) => number) => mean(perRun.map(pick));
+  const sum = (pick: (r: RecordResults) => number) => perRun.reduce((total, r) => total + pick(r), 0);
+  const avgLatency = (pick: (r: RecordResults) => LatencySummary | undefined): LatencySummary | undefined => {
+    const list = perRun.map(pick).filter((value): value is LatencySummary => value !== undefined);
+    if (list.length === 0) return undefined;
+    return {
+      count: list.reduce((total, s) => total + s.count, 0),
+      mean: mean(list.map((s) => s.mean)),
+      stddev: mean(list.map((s) => s.stddev)),
+      min: min(list.map((s) => s.min)),
+      p50: mean(list.map((s) => s.p50)),
+      p90: mean(list.map((s) => s.p90)),
+      p99: mean(list.map((s) => s.p99)),
+      p999: mean(list.map((s) => s.p999)),
+      max: max(list.map((s) => s.max)),
+    };
+  };
+  const sumRecord = (pick: (r: RecordResults) => Readonly<Record<string, number>>) => {
+    const total: Record<string, number> = {};
+    for (const r of perRun)
+      for (const [key, value] of Object.entries(pick(r))) total[key] = (total[key] ?? 0) + value;
+    return total;
+  };
+  const commit = avgLatency((r) => r.commit_latency_ms);
+  const commitUncorrected = avgLatency((r) => r.commit_latency_uncorrected_ms);
+  return {
+    throughput: avg((r) => r.throughput),
+    avg_latency_ms: avg((r) => r.avg_latency_ms),
+    latency_std_dev_ms: avg((r) => r.latency_std_dev_ms),
+    duration_secs: avg((r) => r.duration_secs),
+    successful_transactions: sum((r) => r.successful_transactions),
+    failed_transactions: sum((r) => r.failed_transactions),
+    latency_stage: first.latency_stage,
+    latency_percentiles_ms: {
+      min: min(perRun.map((r) => r.latency_percentiles_ms.min)),
+      p50: avg((r) => r.latency_percentiles_ms.p50),
+      p90: avg((r) => r.latency_percentiles_ms.p90),
+      p99: avg((r) => r.latency_percentiles_ms.p99),
+      p999: avg((r) => r.latency_percentiles_ms.p999),
+      max: max(perRun.map((r) => r.latency_percentiles_ms.max)),
+    },
+    efficiency: avg((r) => r.efficiency),
+    input_rate: avg((r) => r.input_rate),
+    achieved_rate: avg((r) => r.achieved_rate),
+    accepted_throughput: avg((r) => r.accepted_throughput),
+    committed_throughput: avg((r) => r.committed_throughput),
+    scheduled_transactions: sum((r) => r.scheduled_transactions),
+    sent_transactions: sum((r) => r.sent_transactions),
+    outcomes: {
+      ok: sum((r) => r.outcomes.ok),
+      rejected: sumRecord((r) => r.outcomes.rejected),
+      httpError: sumRecord((r) => r.outcomes.httpError),
+      badResponse: sum((r) => r.outcomes.badResponse),
+      timeout: sum((r) => r.outcomes.timeout),
+      connectionError: sum((r) => r.outcomes.connectionError),
+      dropped: sum((r) => r.outcomes.dropped),
+      committed: sum((r) => r.outcomes.committed),
+      commitTimeout: sum((r) => r.outcomes.commitTimeout),
+    },
+    ack_latency_ms: avgLatency((r) => r.ack_latency_ms) as LatencySummary,
+    ack_latency_uncorrected_ms: avgLatency((r) => r.ack_latency_uncorrected_ms) as LatencySummary,
+    ...(commit ? { commit_latency_ms: commit } : {}),
+    ...(commitUncorrected ? { commit_latency_uncorrected_ms: commitUncorrected } : {}),
+    schedule_lag_ms: avgLatency((r) => r.schedule_lag_ms) as LatencySummary,
+    warmup_secs: first.warmup_secs,
+    cooldown_secs: first.cooldown_secs,
+  };
+}
