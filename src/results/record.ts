@@ -9,7 +9,7 @@ import { max, mean, min, sampleStandardDeviation } from 'simple-statistics';
 import { headline } from '../load/headline.js';
 import type { ConfirmMode, LatencySummary, LoadResult } from '../load/types.js';
 import type { EtcdKeysSummary } from '../protocols/etcd-keys.js';
-import type { EnvironmentRecord, LevelRun, RecordNetworkType } from '../bench/level.js';
+import type { LevelEnd } from '../bench/observer.js';
 import type { BenchmarkPlan } from '../bench/plan.js';
 import {
   RECORD_SCHEMA_VERSION,
@@ -101,18 +101,9 @@ export function resultsFromLoad(load: LoadResult, confirm: ConfirmMode): RecordR
   };
 }
 
-export interface RecordInput {
+/** A level as the sweep ended it (src/bench/observer.ts), and the plan it ran under. */
+export interface RecordInput extends LevelEnd {
   readonly plan: BenchmarkPlan;
-  readonly runId: string;
-  readonly networkType: RecordNetworkType;
-  readonly benchmarkNumber: number;
-  readonly load: number;
-  readonly nodes: number;
-  readonly runs: readonly LevelRun[];
-  readonly environment: EnvironmentRecord;
-  readonly timestamp: string;
-  /** Attach mode: the endpoint URLs (recorded in `parameters.endpoints`). */
-  readonly endpoints?: readonly string[];
 }
 
 export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
@@ -131,7 +122,7 @@ export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
   return {
     schema_version: RECORD_SCHEMA_VERSION,
     run_id: input.runId,
-    network_type: input.networkType,
+    network_type: input.network,
     benchmark_number: input.benchmarkNumber,
     parameters: {
       nodes: input.nodes,

@@ -38,18 +38,7 @@ export class Recorder implements SweepObserver {
 
   async onLevelEnd(level: LevelEnd, out: SweepOutput): Promise<void> {
     if (level.runs.length === 0) return;
-    const record = buildBenchmarkRecord({
-      plan: this.#plan,
-      runId: level.runId,
-      networkType: level.network,
-      benchmarkNumber: level.benchmarkNumber,
-      load: level.load,
-      nodes: level.nodes,
-      runs: level.runs,
-      environment: level.environment,
-      timestamp: level.timestamp,
-      ...(level.endpoints ? { endpoints: level.endpoints } : {}),
-    });
+    const record = buildBenchmarkRecord({ ...level, plan: this.#plan });
     this.#records.push(record);
     await out.write(recordFileName(record), record);
     for (const reporter of this.#reporters) await reporter.onRecord?.(record, out);

@@ -43,7 +43,7 @@ function record(
   return buildBenchmarkRecord({
     plan,
     runId: 'r1',
-    networkType: network,
+    network,
     benchmarkNumber: number,
     load,
     nodes: 4,
@@ -122,7 +122,7 @@ describe('the result record', () => {
     return {
       plan,
       runId: 'r',
-      networkType: 'local' as const,
+      network: 'local' as const,
       benchmarkNumber: 1,
       load: 100,
       nodes: 4,
