@@ -241,19 +241,16 @@ export const benchmarkRecordSchema = z
     interrupted: z.boolean(),
     blocks: blocksSchema.optional(),
   })
-  .meta({
-    title: 'meshbench benchmark result',
-    description:
-      "One load level of one benchmark: the original tool's fields (network_type, benchmark_number, parameters, results, timestamp) extended with percentiles, efficiency, rates, outcomes, per-node figures, the time series, settle and orchestration timings, the environment and the plan. local-network and remote-network write the same format for their one run, with their own block (local_network or remote_network).",
-  });
+  .describe('the record benchmark writes for one load level');
 
 /**
- * `local-network` / `remote-network`: one run, no sweep. The same record, where the
- * sweep-only parts (across_runs, runs, environment, plan) may be absent and the run's
- * own fields sit at the top, plus the command's block.
+ * A result file, whichever command wrote it: `benchmark`'s record, or the record of
+ * `local-network` / `remote-network`'s one run, where the sweep's parts (across_runs,
+ * runs, environment, plan) are absent, the run's own fields sit at the top, and the
+ * command's block is added. docs/result.schema.json describes this.
  */
-export const networkRecordSchema = benchmarkRecordSchema
-  .partial({ across_runs: true, runs: true, environment: true, plan: true })
+export const resultFileSchema = benchmarkRecordSchema
+  .partial({ across_runs: true, runs: true, environment: true, plan: true, interrupted: true })
   .extend({
     started_at: timestamp.optional(),
     ended_at: timestamp.optional(),
@@ -262,6 +259,11 @@ export const networkRecordSchema = benchmarkRecordSchema
     key_prefix: z.string().optional(),
     local_network: openObject.optional().describe('local-network: the compose file, phases, endpoints'),
     remote_network: openObject.optional().describe('remote-network: the hosts, the image, endpoints'),
+  })
+  .meta({
+    title: 'meshbench benchmark result',
+    description:
+      "One load level of one benchmark: the original tool's fields (network_type, benchmark_number, parameters, results, timestamp) extended with percentiles, efficiency, rates, outcomes, per-node figures, the time series, settle and orchestration timings, the environment and the plan. local-network and remote-network write the same format for their one run, with their own block (local_network or remote_network).",
   });
 
 type Exact<T> = T extends readonly (infer U)[]
@@ -296,9 +298,9 @@ export type BenchmarkRecord = Omit<
 };
 export type RecordNetworkType = BenchmarkRecord['network_type'];
 
-/** docs/result.schema.json: the record schema as JSON Schema (draft-07), generated. */
+/** docs/result.schema.json: a result file's schema as JSON Schema (draft-07), generated. */
 export function resultJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(benchmarkRecordSchema, {
+  const generated = z.toJSONSchema(resultFileSchema, {
     target: 'draft-7',
     io: 'input',
     unrepresentable: 'throw',
