@@ -37,4 +37,5 @@ export { renderResultBlock, renderResultsTable } from './report/console.js';
 export { resultJsonSchema } from './report/schema.js';
 
 export { MeshbenchError, formatError, type ErrorCode } from './common/errors.js';
-export { newRunId, RUN_LABEL } from './common/run-id.js';
+export { newRunId } from './common/run-id.js';
+export { RUN_LABEL } from './common/labels.js';

@@ -101,7 +101,7 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       text(
         'How the generator reaches local nodes: auto | direct (container addresses, no docker-proxy) | published (host ports)',
         GROUP_NETWORK,
-        'auto',
+        DEFAULTS.nodeAccess,
       ),
     )
     .option(
@@ -120,9 +120,18 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       'endpoints',
       text('Attach to a running network: RPC URL[,URL…] (no deploy, no cleanup)', GROUP_NETWORK),
     )
-    .option('fresh-network', flag('Redeploy the network for every load level', GROUP_NETWORK, 'false'))
-    .option('cleanup', flag('Remove the network when done (and on Ctrl-C)', GROUP_NETWORK, 'false'))
-    .option('cleanup-thorough', flag('Also remove volumes, networks and data', GROUP_NETWORK, 'false'))
+    .option(
+      'fresh-network',
+      flag('Redeploy the network for every load level', GROUP_NETWORK, String(DEFAULTS.freshNetwork)),
+    )
+    .option(
+      'cleanup',
+      flag('Remove the network when done (and on Ctrl-C)', GROUP_NETWORK, String(DEFAULTS.cleanup)),
+    )
+    .option(
+      'cleanup-thorough',
+      flag('Also remove volumes, networks and data', GROUP_NETWORK, String(DEFAULTS.cleanupThorough)),
+    )
     .option(
       'duration',
       text('Seconds of load per level (warm-up included)', GROUP_LOAD, String(DEFAULTS.durationSecs)),
@@ -171,8 +180,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
         String(DEFAULTS.settleSecs),
       ),
     )
-    .option('workers', text('Generator worker threads sharing the schedule', GROUP_LOAD, '1'))
-    .option('connections', text('HTTP connections per endpoint', GROUP_LOAD, '64'))
+    .option(
+      'workers',
+      text('Generator worker threads sharing the schedule', GROUP_LOAD, String(DEFAULTS.workers)),
+    )
+    .option(
+      'connections',
+      text('HTTP connections per endpoint', GROUP_LOAD, String(DEFAULTS.connectionsPerEndpoint)),
+    )
     .option(
       'transport',
       text(
@@ -228,15 +243,18 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       text('etcd: zipfian s, P(key k) ∝ (k+1)^-s', GROUP_PROTOCOL, String(ETCD_KEY_DEFAULTS.zipfExponent)),
     )
     .option('output-dir', text('Folder for the run folders', GROUP_OUTPUT, DEFAULTS.outputDir))
-    .option('console-output', flag('Print results to the console', GROUP_OUTPUT, 'true'))
-    .option('file-output', flag('Write JSON and text results', GROUP_OUTPUT, 'true'))
+    .option(
+      'console-output',
+      flag('Print results to the console', GROUP_OUTPUT, String(DEFAULTS.consoleOutput)),
+    )
+    .option('file-output', flag('Write JSON and text results', GROUP_OUTPUT, String(DEFAULTS.fileOutput)))
     .option('interactive', flag('Ask for the settings step by step', GROUP_OUTPUT, 'false'))
     .option(
       'load-search',
       flag(
         'Find the highest load with efficiency ≥ --min-efficiency and p99 < --p99-bound-ms',
         GROUP_SEARCH,
-        'false',
+        String(DEFAULTS.loadSearch),
       ),
     )
     .option(
@@ -247,10 +265,16 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       'load-search-max',
       text('Highest load probed, tx/s', GROUP_SEARCH, String(DEFAULTS.loadSearchMax)),
     )
-    .option('min-efficiency', text('Percent of the input rate that must commit', GROUP_SEARCH, '95'))
+    .option(
+      'min-efficiency',
+      text('Percent of the input rate that must commit', GROUP_SEARCH, String(DEFAULTS.minEfficiencyPercent)),
+    )
     .option('p99-bound-ms', text('p99 latency bound, ms', GROUP_SEARCH, String(DEFAULTS.p99BoundMs)))
-    .option('faults', text('Faulty nodes (≤ (committee-1)/3)', GROUP_FAULTS, '0'))
-    .option('crash-recovery', flag('Crash and recover nodes during the run', GROUP_FAULTS, 'false'))
+    .option('faults', text('Faulty nodes (≤ (committee-1)/3)', GROUP_FAULTS, String(DEFAULTS.faults)))
+    .option(
+      'crash-recovery',
+      flag('Crash and recover nodes during the run', GROUP_FAULTS, String(DEFAULTS.crashRecovery)),
+    )
     .option(
       'crash-interval',
       text('Seconds between crashes', GROUP_FAULTS, String(DEFAULTS.crashIntervalSecs)),

@@ -11,10 +11,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import { MeshbenchError } from '../../common/errors.js';
-import { newRunId, RUN_LABEL } from '../../common/run-id.js';
+import type { ExecResult } from '../../common/exec-result.js';
+import { RUN_LABEL, SANDBOX_LABEL } from '../../common/labels.js';
+import { newRunId } from '../../common/run-id.js';
+import { sleep } from '../../common/sleep.js';
 import { writeFileAtomic } from '../../common/atomic-write.js';
 
-export const SANDBOX_LABEL = 'meshbench.sandbox';
+export { SANDBOX_LABEL } from '../../common/labels.js';
 export const SANDBOX_IMAGE = process.env.MESHBENCH_SANDBOX_IMAGE ?? 'meshbench/sandbox-host:latest';
 export const SANDBOX_NODOCKER_IMAGE =
   process.env.MESHBENCH_SANDBOX_NODOCKER_IMAGE ?? 'meshbench/sandbox-host-nodocker:latest';
@@ -80,11 +83,7 @@ export interface SandboxUpOptions {
 export type InnerStorage = 'overlay2' | 'vfs';
 export const INNER_STORAGE_VALUES: readonly InnerStorage[] = ['overlay2', 'vfs'];
 
-export interface CommandResult {
-  readonly exitCode: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type CommandResult = ExecResult;
 
 export function docker(
   args: readonly string[],
@@ -216,7 +215,7 @@ async function waitForDockerd(container: string, timeoutMs: number, storage: Inn
         },
       );
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
   }
 }
 
