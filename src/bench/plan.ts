@@ -83,6 +83,12 @@ export interface BenchmarkPlan {
   readonly settlePollMs: number;
   /** Fixed pause after each level for nodes that cannot report a backlog (no num_unconfirmed_txs). */
   readonly settleSecs: number;
+  /**
+   * Where each setting that is not the default came from, by flag name: `--duration` (a flag),
+   * `MESHBENCH_DURATION` (the environment), `bench.yaml:duration` (a config file) or
+   * `interactive`. Absent when a script built the plan without the config pipeline.
+   */
+  readonly configSources?: Readonly<Record<string, string>>;
 }
 
 /** The loose input: what yargs, the wizard or a script hands in. Keys are camelCase flags. */
@@ -275,6 +281,8 @@ export interface PlanContext {
   readonly cwd?: string;
   /** Skip the file-system checks (used by pure unit tests of the rules). */
   readonly skipFileChecks?: boolean;
+  /** Where the settings came from (src/cli/config-pipeline.ts), stored in the plan as configSources. */
+  readonly configSources?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -447,6 +455,7 @@ export async function buildBenchmarkPlan(
     settleTimeoutSecs: fields.settleTimeout,
     settlePollMs: DEFAULTS.settlePollMs,
     settleSecs: fields.settleSecs,
+    ...(context.configSources ? { configSources: { ...context.configSources } } : {}),
   };
   return deepFreeze(plan);
 }

@@ -65,6 +65,7 @@ export interface BenchmarkArgs {
   readonly 'etcd-key-size'?: string;
   readonly 'etcd-zipf-exponent'?: string;
   readonly interactive?: boolean;
+  readonly config?: string;
 }
 
 const GROUP_NETWORK = 'Network:';
@@ -73,6 +74,7 @@ const GROUP_PROTOCOL = 'Protocol (http, etcd):';
 const GROUP_OUTPUT = 'Output:';
 const GROUP_SEARCH = 'Saturation search:';
 const GROUP_FAULTS = 'Faults (recorded now, take effect in a later release):';
+const GROUP_CONFIG = 'Configuration:';
 
 /** Adds the benchmark flags to a yargs instance (the CLI module wires this in). */
 export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
@@ -278,6 +280,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'crash-interval',
       text('Seconds between crashes', GROUP_FAULTS, String(DEFAULTS.crashIntervalSecs)),
+    )
+    .option(
+      'config',
+      text(
+        'YAML or JSON file of settings named like these flags (duration: 30); MESHBENCH_<FLAG> variables (MESHBENCH_DURATION=30) override it, flags override both',
+        GROUP_CONFIG,
+        'MESHBENCH_CONFIG',
+      ),
     ) as Argv<T & BenchmarkArgs>;
 }
 
@@ -338,7 +348,10 @@ function last<T>(value: T | readonly T[] | undefined): T | undefined {
   return Array.isArray(value) ? (value.at(-1) as T | undefined) : (value as T | undefined);
 }
 
-/** Parsed argv → validated, frozen plan (throws one BAD_FLAG line, exit 2). */
+/**
+ * Parsed argv → validated, frozen plan (throws one BAD_FLAG line, exit 2), from the flags
+ * alone; the command itself also reads --config and MESHBENCH_* (src/cli/benchmark-config.ts).
+ */
 export function benchmarkPlanFromArgs(
   args: BenchmarkArgs,
   context: PlanContext = {},

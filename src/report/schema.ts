@@ -286,7 +286,18 @@ export const resultJsonSchema = {
         deploy_ready_after_ms: { type: ['number', 'null'] },
       },
     },
-    plan: { type: 'object', required: ['planVersion', 'networkType', 'networks'] },
+    plan: {
+      type: 'object',
+      required: ['planVersion', 'networkType', 'networks'],
+      properties: {
+        configSources: {
+          type: 'object',
+          additionalProperties: { type: 'string' },
+          description:
+            'Where each setting that is not the default came from, by flag name: "--duration" (a flag), "MESHBENCH_DURATION" (the environment), "bench.yaml:duration" (the --config file) or "interactive"; absent when a script built the plan',
+        },
+      },
+    },
     timestamp: { type: 'string', format: 'date-time' },
     interrupted: { type: 'boolean' },
   },
