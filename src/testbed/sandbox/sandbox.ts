@@ -6,6 +6,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { access, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,9 +125,17 @@ async function dockerOk(args: readonly string[], what: string): Promise<string> 
   return result.stdout.trim();
 }
 
-/** The project root (where scripts/ lives), from this file's location in src/ or dist/. */
+/**
+ * The project root (where scripts/ lives): the nearest folder above this file with a
+ * package.json. This file sits three levels down in src/ or dist/ (tsc), two in the
+ * bundle (dist/bundle/, scripts/bundle-cli.mjs).
+ */
 function projectRoot(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(here, '..', '..', '..');
+  }
 }
 
 async function imageExists(image: string): Promise<boolean> {
