@@ -128,6 +128,7 @@ export function benchmarkDefinition(
     usage:
       '$0 [options]    sweep load levels on a local/remote network (or --endpoints)\n$0 compare A B    compare two run folders or result JSON files',
     epilogue:
+      'Settings, lowest first: defaults < --config FILE < MESHBENCH_<FLAG_NAME> (e.g. MESHBENCH_LOADS=100,200) < flags; --verbose prints where each came from.\n' +
       'Writes one run folder per invocation under --output-dir: a JSON per load level (docs/result.schema.json), summary.txt, run.json, and comparison.json/.txt for --network-type both. See docs/benchmark.md.',
     options: (argv) => addBenchmarkOptions(argv),
     run: (args, context) =>

@@ -284,9 +284,8 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'config',
       text(
-        'YAML or JSON file of settings named like these flags (duration: 30); MESHBENCH_<FLAG> variables (MESHBENCH_DURATION=30) override it, flags override both',
+        'YAML or JSON file of settings named like these flags, e.g. "duration: 30" (or MESHBENCH_CONFIG=FILE); MESHBENCH_<FLAG_NAME> variables override it, flags override both',
         GROUP_CONFIG,
-        'MESHBENCH_CONFIG',
       ),
     ) as Argv<T & BenchmarkArgs>;
 }
