@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Bundles the local-network command (src/cli/local-network.ts) into dist/bundle/: its start-up
+// Bundles the local-network and sandbox commands (src/cli/local-network.ts, src/cli/sandbox.ts)
+// into dist/bundle/: local-network's start-up
 // path is one file instead of ~150 modules (yargs, yaml, our own), which saves 50-70 ms of
 // module loading before the network starts (issue 4: start-to-ready). Code loaded later
 // (the load generator) goes to chunks next to it, and the load generator's worker thread
 // is bundled beside them as dist/bundle/worker.js (src/load/index.ts starts it as
-// new URL('./worker.js', import.meta.url)). bin/local-network.js prefers this bundle and
-// falls back to dist/cli/local-network.js (tsc) when it is missing.
+// new URL('./worker.js', import.meta.url)). bin/local-network.js and bin/sandbox.js prefer this
+// bundle and fall back to dist/cli/<command>.js (tsc) when it is missing.
 // dockerode stays a package import (loaded while compose starts the containers).
 //   node scripts/bundle-cli.mjs
 import { build } from 'esbuild';
@@ -25,12 +26,17 @@ const outdir = resolve(root, 'dist/bundle');
 const IMPORT_META_ALLOWED = new Map([
   ['src/load/index.ts', "new URL('./worker.js') is the worker entry bundled beside it"],
   ['src/bench/environment.ts', "new URL('../../package.json') is the root's package.json"],
+  ['src/testbed/sandbox/sandbox.ts', 'projectRoot() looks upwards for the package.json'],
 ]);
 
 await rm(outdir, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { 'local-network': 'src/cli/local-network.ts', worker: 'src/load/worker.ts' },
+  entryPoints: {
+    'local-network': 'src/cli/local-network.ts',
+    sandbox: 'src/cli/sandbox.ts',
+    worker: 'src/load/worker.ts',
+  },
   outdir,
   ...nodeEsmOptions('__meshbenchCreateRequire'),
   splitting: true,

@@ -42,4 +42,5 @@ export { resultValidator } from './results/validate.js';
 export { AttachedTestbed } from './testbed/attached/attached-testbed.js';
 
 export { MeshbenchError, formatError, type ErrorCode } from './common/errors.js';
-export { newRunId, RUN_LABEL } from './common/run-id.js';
+export { newRunId } from './common/run-id.js';
+export { RUN_LABEL } from './common/labels.js';

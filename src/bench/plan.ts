@@ -9,6 +9,7 @@
 import { mkdtemp, readFile, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { BENCHMARK_DEFAULTS, MAX_TRANSACTION_SIZE_BYTES } from '../common/defaults.js';
 import { badFlag } from '../common/errors.js';
 import type { ConfirmMode, ProtocolOptions } from '../load/types.js';
 import {
@@ -82,6 +83,12 @@ export interface BenchmarkPlan {
   readonly settlePollMs: number;
   /** Fixed pause after each level for nodes that cannot report a backlog (no num_unconfirmed_txs). */
   readonly settleSecs: number;
+  /**
+   * Where each setting that is not the default came from, by flag name: `--duration` (a flag),
+   * `MESHBENCH_DURATION` (the environment), `bench.yaml:duration` (a config file) or
+   * `interactive`. Absent when a script built the plan without the config pipeline.
+   */
+  readonly configSources?: Readonly<Record<string, string>>;
 }
 
 /** The loose input: what yargs, the wizard or a script hands in. Keys are camelCase flags. */
@@ -138,28 +145,8 @@ export interface BenchmarkInput {
 
 type LoadListInput = string | number | readonly (string | number)[] | undefined;
 
-export const DEFAULTS = {
-  networkType: 'local',
-  outputDir: './benchmarks',
-  committee: 4,
-  durationSecs: 180,
-  transactionSizeBytes: 512,
-  localLoads: [100, 200, 500],
-  remoteLoads: [50, 100, 200],
-  runs: 1,
-  startupWaitSecs: 30,
-  crashIntervalSecs: 60,
-  settleTimeoutSecs: 60,
-  settlePollMs: 200,
-  settleSecs: 2,
-  loadSearchStart: 100,
-  loadSearchMax: 100_000,
-  minEfficiencyPercent: 95,
-  p99BoundMs: 1000,
-  httpMethod: 'POST',
-  httpPath: '/',
-  httpBody: '{"tx":"{{tx}}","seq":{{seq}}}',
-} as const;
+/** The benchmark's defaults (src/common/defaults.ts), under the name this module always gave them. */
+export const DEFAULTS = BENCHMARK_DEFAULTS;
 
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
@@ -168,7 +155,6 @@ export function defaultWarmupSecs(durationSecs: number): number {
   return durationSecs >= 30 ? 5 : 0;
 }
 
-const MAX_TX_SIZE_BYTES = 16 * 1024 * 1024;
 const MAX_LOAD = 1_000_000;
 const LOAD_RULE = 'a comma-separated list of distinct loads in tx/s, each a number > 0 (e.g. 100,200,500)';
 
@@ -236,11 +222,11 @@ const nonEmptyPath = z.string().trim().min(1, { message: 'a non-empty path' });
 const fieldsSchema = z.object({
   networkType: oneOf(['local', 'remote', 'both'] as const).optional(),
   outputDir: nonEmptyPath.default(DEFAULTS.outputDir),
-  consoleOutput: looseBoolean.default(true),
-  fileOutput: looseBoolean.default(true),
+  consoleOutput: looseBoolean.default(DEFAULTS.consoleOutput),
+  fileOutput: looseBoolean.default(DEFAULTS.fileOutput),
   committee: wholeNumber(1, 100, 'nodes').default(DEFAULTS.committee),
   duration: wholeNumber(1, 7 * 24 * 3600, 'seconds').default(DEFAULTS.durationSecs),
-  transactionSize: wholeNumber(1, MAX_TX_SIZE_BYTES, 'bytes').default(DEFAULTS.transactionSizeBytes),
+  transactionSize: wholeNumber(1, MAX_TRANSACTION_SIZE_BYTES, 'bytes').default(DEFAULTS.transactionSizeBytes),
   runs: wholeNumber(1, 100, 'runs').default(DEFAULTS.runs),
   warmup: wholeNumber(0, 24 * 3600, 'seconds').optional(),
   protocol: oneOf(['cometbft', 'etcd', 'http'] as const).default('cometbft'),
@@ -250,23 +236,23 @@ const fieldsSchema = z.object({
   dockerComposePath: z
     .union([nonEmptyPath.transform((path) => [path]), z.array(nonEmptyPath).min(1)])
     .optional(),
-  nodeAccess: oneOf(['auto', 'direct', 'published'] as const).default('auto'),
+  nodeAccess: oneOf(['auto', 'direct', 'published'] as const).default(DEFAULTS.nodeAccess),
   startupWait: wholeNumber(1, 3600, 'seconds').default(DEFAULTS.startupWaitSecs),
-  cleanup: looseBoolean.default(false),
-  cleanupThorough: looseBoolean.default(false),
-  freshNetwork: looseBoolean.default(false),
-  loadSearch: looseBoolean.default(false),
+  cleanup: looseBoolean.default(DEFAULTS.cleanup),
+  cleanupThorough: looseBoolean.default(DEFAULTS.cleanupThorough),
+  freshNetwork: looseBoolean.default(DEFAULTS.freshNetwork),
+  loadSearch: looseBoolean.default(DEFAULTS.loadSearch),
   loadSearchStart: positiveNumber(MAX_LOAD, 'tx/s').default(DEFAULTS.loadSearchStart),
   loadSearchMax: positiveNumber(MAX_LOAD, 'tx/s').default(DEFAULTS.loadSearchMax),
   minEfficiency: positiveNumber(100, 'percent').default(DEFAULTS.minEfficiencyPercent),
   p99BoundMs: positiveNumber(3_600_000, 'milliseconds').default(DEFAULTS.p99BoundMs),
-  faults: wholeNumber(0, 33, 'nodes').default(0),
-  crashRecovery: looseBoolean.default(false),
+  faults: wholeNumber(0, 33, 'nodes').default(DEFAULTS.faults),
+  crashRecovery: looseBoolean.default(DEFAULTS.crashRecovery),
   crashInterval: wholeNumber(1, 24 * 3600, 'seconds').default(DEFAULTS.crashIntervalSecs),
   settleTimeout: wholeNumber(0, 3600, 'seconds').default(DEFAULTS.settleTimeoutSecs),
   settleSecs: wholeNumber(0, 600, 'seconds').default(DEFAULTS.settleSecs),
-  workers: wholeNumber(1, 64, 'worker threads').default(1),
-  connections: wholeNumber(1, 10_000, 'connections').default(64),
+  workers: wholeNumber(1, 64, 'worker threads').default(DEFAULTS.workers),
+  connections: wholeNumber(1, 10_000, 'connections').default(DEFAULTS.connectionsPerEndpoint),
   transport: oneOf(['undici', 'raw'] as const).optional(),
   httpMethod: z
     .string()
@@ -295,6 +281,8 @@ export interface PlanContext {
   readonly cwd?: string;
   /** Skip the file-system checks (used by pure unit tests of the rules). */
   readonly skipFileChecks?: boolean;
+  /** Where the settings came from (src/cli/config-pipeline.ts), stored in the plan as configSources. */
+  readonly configSources?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -467,6 +455,7 @@ export async function buildBenchmarkPlan(
     settleTimeoutSecs: fields.settleTimeout,
     settlePollMs: DEFAULTS.settlePollMs,
     settleSecs: fields.settleSecs,
+    ...(context.configSources ? { configSources: { ...context.configSources } } : {}),
   };
   return deepFreeze(plan);
 }

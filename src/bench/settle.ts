@@ -13,6 +13,7 @@
  * is a finding, not a crash. A node that cannot be reached is not "cannot report": it is
  * polled again until the timeout.
  */
+import { sleep as defaultSleep } from '../common/sleep.js';
 import type { Endpoint } from '../testbed/testbed.js';
 import type { SettleOutcome } from './level.js';
 
@@ -229,16 +230,4 @@ export class Settler {
 /** One settle with the drain rule (and the pause for nodes that cannot report). */
 export function waitForMempoolsToDrain(options: SettleOptions): Promise<SettleOutcome> {
   return new Settler(options).settle();
-}
-
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -5,17 +5,24 @@
  *   run: (args, context) => runBenchmarkCommand(args, context, { createTestbed, runLoad }),
  *
  * `benchmark compare A B` is the positional form of the same command.
- * Flow: flags (or the --interactive wizard) → plan validated once → runBenchmark.
+ * Flow: settings (defaults < --config file < MESHBENCH_* < flags; then the --interactive
+ * wizard if asked) → plan validated once → runBenchmark.
  */
 import type { CliContext, CliDefinition } from './run-cli.js';
 import { badFlag } from './run-cli.js';
-import { addBenchmarkOptions, benchmarkInputFromArgs, type BenchmarkArgs } from './benchmark-options.js';
+import { addBenchmarkOptions, type BenchmarkArgs } from './benchmark-options.js';
+import {
+  benchmarkPlanFromSettings,
+  describeSettings,
+  resolveBenchmarkSettings,
+  sourcesAfterWizard,
+} from './benchmark-config.js';
 import { probeEndpoints, runLoad } from '../load/index.js';
 import { testbedFactory } from '../bench/testbeds.js';
 import { inquirerAsker, runBenchmarkWizard, type Asker } from './benchmark-wizard.js';
 import { defaultReporters } from '../report/reporters.js';
 import { runCompareCommand } from './compare-command.js';
-import { buildBenchmarkPlan, DEFAULTS, type BenchmarkPlan } from '../bench/plan.js';
+import { DEFAULTS, type BenchmarkPlan } from '../bench/plan.js';
 import { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from '../results/run.js';
 
 export type BenchmarkCommandDeps = Omit<
@@ -64,18 +71,36 @@ export async function runBenchmarkCommand(
   }
 
   const planContext = { ...(deps.env ? { env: deps.env } : {}), ...(deps.cwd ? { cwd: deps.cwd } : {}) };
+  const resolved = await resolveBenchmarkSettings(args, {
+    env: deps.env ?? process.env,
+    cwd: deps.cwd ?? process.cwd(),
+  });
+  if (context.verbose) {
+    context.stderr('benchmark: settings (defaults < --config file < MESHBENCH_* < flags):');
+    for (const line of describeSettings(resolved.settings)) context.stderr(`  ${line}`);
+  }
   let plan: BenchmarkPlan;
   if (args.interactive) {
     const outcome = await runBenchmarkWizard({
       asker: deps.asker ?? inquirerAsker(),
       say: context.stdout,
-      initial: benchmarkInputFromArgs(args),
+      initial: resolved.input,
       ...planContext,
     });
     if (outcome.kind === 'cancelled') return outcome.reason === 'interrupted' ? 130 : 0;
-    plan = outcome.plan;
+    // The same plan again, now recording which settings the answers changed.
+    plan = await benchmarkPlanFromSettings(
+      {
+        input: outcome.input,
+        settings: {
+          values: resolved.settings.values,
+          sources: sourcesAfterWizard(resolved.input, outcome.input, resolved.settings.sources),
+        },
+      },
+      planContext,
+    );
   } else {
-    plan = await buildBenchmarkPlan(benchmarkInputFromArgs(args), planContext);
+    plan = await benchmarkPlanFromSettings(resolved, planContext);
   }
   if (context.verbose) context.stderr(`benchmark: plan ${JSON.stringify(plan)}`);
 
@@ -103,6 +128,7 @@ export function benchmarkDefinition(
     usage:
       '$0 [options]    sweep load levels on a local/remote network (or --endpoints)\n$0 compare A B    compare two run folders or result JSON files',
     epilogue:
+      'Settings, lowest first: defaults < --config FILE < MESHBENCH_<FLAG_NAME> (e.g. MESHBENCH_LOADS=100,200) < flags; --verbose prints where each came from.\n' +
       'Writes one run folder per invocation under --output-dir: a JSON per load level (docs/result.schema.json), summary.txt, run.json, and comparison.json/.txt for --network-type both. See docs/benchmark.md.',
     options: (argv) => addBenchmarkOptions(argv),
     run: (args, context) =>

@@ -65,6 +65,7 @@ export interface BenchmarkArgs {
   readonly 'etcd-key-size'?: string;
   readonly 'etcd-zipf-exponent'?: string;
   readonly interactive?: boolean;
+  readonly config?: string;
 }
 
 const GROUP_NETWORK = 'Network:';
@@ -73,6 +74,7 @@ const GROUP_PROTOCOL = 'Protocol (http, etcd):';
 const GROUP_OUTPUT = 'Output:';
 const GROUP_SEARCH = 'Saturation search:';
 const GROUP_FAULTS = 'Faults (recorded now, take effect in a later release):';
+const GROUP_CONFIG = 'Configuration:';
 
 /** Adds the benchmark flags to a yargs instance (the CLI module wires this in). */
 export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
@@ -101,7 +103,7 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       text(
         'How the generator reaches local nodes: auto | direct (container addresses, no docker-proxy) | published (host ports)',
         GROUP_NETWORK,
-        'auto',
+        DEFAULTS.nodeAccess,
       ),
     )
     .option(
@@ -120,9 +122,18 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       'endpoints',
       text('Attach to a running network: RPC URL[,URL…] (no deploy, no cleanup)', GROUP_NETWORK),
     )
-    .option('fresh-network', flag('Redeploy the network for every load level', GROUP_NETWORK, 'false'))
-    .option('cleanup', flag('Remove the network when done (and on Ctrl-C)', GROUP_NETWORK, 'false'))
-    .option('cleanup-thorough', flag('Also remove volumes, networks and data', GROUP_NETWORK, 'false'))
+    .option(
+      'fresh-network',
+      flag('Redeploy the network for every load level', GROUP_NETWORK, String(DEFAULTS.freshNetwork)),
+    )
+    .option(
+      'cleanup',
+      flag('Remove the network when done (and on Ctrl-C)', GROUP_NETWORK, String(DEFAULTS.cleanup)),
+    )
+    .option(
+      'cleanup-thorough',
+      flag('Also remove volumes, networks and data', GROUP_NETWORK, String(DEFAULTS.cleanupThorough)),
+    )
     .option(
       'duration',
       text('Seconds of load per level (warm-up included)', GROUP_LOAD, String(DEFAULTS.durationSecs)),
@@ -171,8 +182,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
         String(DEFAULTS.settleSecs),
       ),
     )
-    .option('workers', text('Generator worker threads sharing the schedule', GROUP_LOAD, '1'))
-    .option('connections', text('HTTP connections per endpoint', GROUP_LOAD, '64'))
+    .option(
+      'workers',
+      text('Generator worker threads sharing the schedule', GROUP_LOAD, String(DEFAULTS.workers)),
+    )
+    .option(
+      'connections',
+      text('HTTP connections per endpoint', GROUP_LOAD, String(DEFAULTS.connectionsPerEndpoint)),
+    )
     .option(
       'transport',
       text(
@@ -228,15 +245,18 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       text('etcd: zipfian s, P(key k) ∝ (k+1)^-s', GROUP_PROTOCOL, String(ETCD_KEY_DEFAULTS.zipfExponent)),
     )
     .option('output-dir', text('Folder for the run folders', GROUP_OUTPUT, DEFAULTS.outputDir))
-    .option('console-output', flag('Print results to the console', GROUP_OUTPUT, 'true'))
-    .option('file-output', flag('Write JSON and text results', GROUP_OUTPUT, 'true'))
+    .option(
+      'console-output',
+      flag('Print results to the console', GROUP_OUTPUT, String(DEFAULTS.consoleOutput)),
+    )
+    .option('file-output', flag('Write JSON and text results', GROUP_OUTPUT, String(DEFAULTS.fileOutput)))
     .option('interactive', flag('Ask for the settings step by step', GROUP_OUTPUT, 'false'))
     .option(
       'load-search',
       flag(
         'Find the highest load with efficiency ≥ --min-efficiency and p99 < --p99-bound-ms',
         GROUP_SEARCH,
-        'false',
+        String(DEFAULTS.loadSearch),
       ),
     )
     .option(
@@ -247,13 +267,26 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       'load-search-max',
       text('Highest load probed, tx/s', GROUP_SEARCH, String(DEFAULTS.loadSearchMax)),
     )
-    .option('min-efficiency', text('Percent of the input rate that must commit', GROUP_SEARCH, '95'))
+    .option(
+      'min-efficiency',
+      text('Percent of the input rate that must commit', GROUP_SEARCH, String(DEFAULTS.minEfficiencyPercent)),
+    )
     .option('p99-bound-ms', text('p99 latency bound, ms', GROUP_SEARCH, String(DEFAULTS.p99BoundMs)))
-    .option('faults', text('Faulty nodes (≤ (committee-1)/3)', GROUP_FAULTS, '0'))
-    .option('crash-recovery', flag('Crash and recover nodes during the run', GROUP_FAULTS, 'false'))
+    .option('faults', text('Faulty nodes (≤ (committee-1)/3)', GROUP_FAULTS, String(DEFAULTS.faults)))
+    .option(
+      'crash-recovery',
+      flag('Crash and recover nodes during the run', GROUP_FAULTS, String(DEFAULTS.crashRecovery)),
+    )
     .option(
       'crash-interval',
       text('Seconds between crashes', GROUP_FAULTS, String(DEFAULTS.crashIntervalSecs)),
+    )
+    .option(
+      'config',
+      text(
+        'YAML or JSON file of settings named like these flags, e.g. "duration: 30" (or MESHBENCH_CONFIG=FILE); MESHBENCH_<FLAG_NAME> variables override it, flags override both',
+        GROUP_CONFIG,
+      ),
     ) as Argv<T & BenchmarkArgs>;
 }
 
@@ -314,7 +347,10 @@ function last<T>(value: T | readonly T[] | undefined): T | undefined {
   return Array.isArray(value) ? (value.at(-1) as T | undefined) : (value as T | undefined);
 }
 
-/** Parsed argv → validated, frozen plan (throws one BAD_FLAG line, exit 2). */
+/**
+ * Parsed argv → validated, frozen plan (throws one BAD_FLAG line, exit 2), from the flags
+ * alone; the command itself also reads --config and MESHBENCH_* (src/cli/benchmark-config.ts).
+ */
 export function benchmarkPlanFromArgs(
   args: BenchmarkArgs,
   context: PlanContext = {},

@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import inquirer from 'inquirer';
+import { MAX_TRANSACTION_SIZE_BYTES } from '../common/defaults.js';
 import { formatError } from '../common/errors.js';
 import {
   buildBenchmarkPlan,
@@ -145,7 +146,7 @@ export async function runBenchmarkWizard(options: WizardOptions): Promise<Wizard
       const transactionSize = await asker.text(
         'Transaction size, bytes',
         String(initial.transactionSize ?? DEFAULTS.transactionSizeBytes),
-        wholeNumberRule(1, 16 * 1024 * 1024, 'bytes'),
+        wholeNumberRule(1, MAX_TRANSACTION_SIZE_BYTES, 'bytes'),
       );
       const runs = await asker.text(
         'Runs per load level',

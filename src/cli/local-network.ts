@@ -6,6 +6,7 @@
  */
 import { rm } from 'node:fs/promises';
 import type { Argv } from 'yargs';
+import { BENCHMARK_DEFAULTS, NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
 import { MeshbenchError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
 import { EngineApi } from '../testbed/local/engine-api.js';
@@ -53,7 +54,7 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
       .option('node-access', {
         type: 'string',
         choices: NODE_ACCESS_MODES,
-        default: 'auto' as NodeAccessMode,
+        default: BENCHMARK_DEFAULTS.nodeAccess as NodeAccessMode,
         describe:
           'How the generator reaches the nodes: direct (container addresses on the compose network, no docker-proxy), published (host ports), auto (direct where this host routes to the network)',
       })
@@ -74,7 +75,7 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
           'Tear down the network of run ID left by an earlier call (all local-network runs when no ID)',
       }),
     {
-      startupWaitSeconds: 30,
+      startupWaitSeconds: NETWORK_RUN_DEFAULTS.localStartupWaitSecs,
       startupWait:
         'Longest wait for readiness after the containers started, seconds (goes on as soon as every node is ready)',
       cleanup: "Remove the run's containers, their anonymous volumes and its networks at the end",

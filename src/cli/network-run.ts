@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { writeFileAtomic } from '../common/atomic-write.js';
-import { MAX_TRANSACTION_SIZE_BYTES } from '../load/payload.js';
+import { MAX_TRANSACTION_SIZE_BYTES, NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
 import type { BroadcastMode, ConfirmMode, LoadOptions, LoadResult, ProtocolOptions } from '../load/types.js';
 import { buildNetworkRecord, type NetworkRecordInput } from '../results/record.js';
 import { renderSummary } from '../report/summary.js';
@@ -42,11 +42,19 @@ export interface NetworkRunTexts {
 
 export function addNetworkRunOptions(argv: Argv, texts: NetworkRunTexts): Argv {
   return argv
-    .option('num-transactions', { type: 'number', default: 1000, describe: 'Transactions to send' })
-    .option('transaction-size', { type: 'number', default: 512, describe: 'Bytes per transaction' })
+    .option('num-transactions', {
+      type: 'number',
+      default: NETWORK_RUN_DEFAULTS.numTransactions,
+      describe: 'Transactions to send',
+    })
+    .option('transaction-size', {
+      type: 'number',
+      default: NETWORK_RUN_DEFAULTS.transactionSizeBytes,
+      describe: 'Bytes per transaction',
+    })
     .option('transaction-rate', {
       type: 'number',
-      default: 100,
+      default: NETWORK_RUN_DEFAULTS.transactionRate,
       describe: 'Transactions per second (open loop)',
     })
     .option('startup-wait', {
@@ -58,13 +66,13 @@ export function addNetworkRunOptions(argv: Argv, texts: NetworkRunTexts): Argv {
     .option('cleanup-thorough', { type: 'boolean', default: false, describe: texts.cleanupThorough })
     .option('broadcast-mode', {
       type: 'string',
-      default: 'async',
+      default: NETWORK_RUN_DEFAULTS.broadcastMode,
       choices: ['async', 'sync', 'commit'],
       describe: 'cometbft broadcast_tx_* method',
     })
     .option('confirm', {
       type: 'string',
-      default: 'commit',
+      default: NETWORK_RUN_DEFAULTS.confirm,
       choices: ['none', 'commit'],
       describe: 'Wait for each tx to commit (latency submit→commit) or not',
     })
@@ -80,7 +88,7 @@ export function addNetworkRunOptions(argv: Argv, texts: NetworkRunTexts): Argv {
       default: false,
       describe: 'Print the result JSON to stdout instead of the summary',
     })
-    .option('output', { type: 'string', default: 'benchmarks', describe: texts.output });
+    .option('output', { type: 'string', default: NETWORK_RUN_DEFAULTS.outputDir, describe: texts.output });
 }
 
 /** Checks the shared flags' values (yargs checks types and choices), before anything starts. */

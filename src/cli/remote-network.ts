@@ -5,6 +5,7 @@
  * `local-network`, and clean up. Also `--status`, `--show-logs`, `--down`.
  */
 import type { Argv } from 'yargs';
+import { NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
 import { formatError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
 import { loadHosts, type HostsConfig } from '../testbed/remote/hosts.js';
@@ -56,7 +57,7 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
         'Hosts: an env file (MYSTICETI_NODE{n}_HOST…, see hosts.example.env) or a YAML inventory; default: the environment',
     }),
     {
-      startupWaitSeconds: 60,
+      startupWaitSeconds: NETWORK_RUN_DEFAULTS.remoteStartupWaitSecs,
       startupWait: 'Longest wait for readiness after start, seconds',
       cleanup: "Remove the run's containers at the end",
       cleanupThorough: 'Also remove volumes (node data) and the shipped image',

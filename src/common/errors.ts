@@ -26,21 +26,32 @@ export type ErrorCode =
   | 'INTERRUPTED'
   | 'INTERNAL';
 
+/** The setting a BAD_FLAG error is about, so the config pipeline can name where its value came from. */
+export interface BadSetting {
+  /** The long flag name, kebab-case (`duration`). */
+  readonly flag: string;
+  readonly value: unknown;
+  /** What is allowed, or what to do instead. */
+  readonly rule: string;
+}
+
 export class MeshbenchError extends Error {
   readonly code: ErrorCode;
   readonly hint: string | undefined;
   /** Process exit code the CLI uses for this error. */
   readonly exitCode: number;
+  readonly setting: BadSetting | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { hint?: string; cause?: unknown; exitCode?: number } = {},
+    options: { hint?: string; cause?: unknown; exitCode?: number; setting?: BadSetting } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'MeshbenchError';
     this.code = code;
     this.hint = options.hint;
+    this.setting = options.setting;
     this.exitCode = options.exitCode ?? (code === 'INTERRUPTED' ? 130 : code === 'BAD_FLAG' ? 2 : 1);
   }
 }
@@ -62,5 +73,6 @@ export function formatError(error: unknown): string {
 export function badFlag(flag: string, value: unknown, allowed: string): MeshbenchError {
   return new MeshbenchError('BAD_FLAG', `--${flag} ${JSON.stringify(value)} is not valid: ${allowed}`, {
     hint: `see --help`,
+    setting: { flag, value, rule: allowed },
   });
 }

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 
+/** Spelled in ./labels.ts; re-exported for code written before that module. */
+export { ROLE_LABEL, RUN_LABEL } from './labels.js';
+
 /**
  * A run id: sortable by time, unique, and safe in Docker names, labels and file
  * names, e.g. `20261121-234501-a1b2c3`.
@@ -11,7 +14,3 @@ export function newRunId(now: Date = new Date()): string {
     `-${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${pad(now.getUTCSeconds())}`;
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
-
-/** The label every container, network and volume a run creates carries. */
-export const RUN_LABEL = 'meshbench.run';
-export const ROLE_LABEL = 'meshbench.role';

@@ -4,6 +4,7 @@
  * that every endpoint answers its health check before a run.
  */
 import { Worker } from 'node:worker_threads';
+import { LOAD_DEFAULTS } from '../common/defaults.js';
 import { MeshbenchError } from '../common/errors.js';
 import { createProtocol } from '../protocols/index.js';
 import type { ProtocolKind } from '../protocols/index.js';
@@ -30,18 +31,7 @@ export {
 export { MAX_TRANSACTION_SIZE_BYTES, txHash, parseTransaction } from './payload.js';
 export { planSchedule } from './schedule.js';
 
-export const LOAD_DEFAULTS = {
-  requestTimeoutMs: 10_000,
-  commitTimeoutMs: 30_000,
-  connectionsPerEndpoint: 64,
-  pipelining: 1,
-  maxInFlight: 10_000,
-  workers: 1,
-  lateThresholdMs: 10,
-  maxScheduleLagMs: 1_000,
-  /** How many nodes' `/websocket` to subscribe to for commits. */
-  commitSubscriptions: 2,
-} as const;
+export { LOAD_DEFAULTS };
 
 /** Lead time between preparing the shards and the first scheduled send. */
 const START_DELAY_MS = 50;

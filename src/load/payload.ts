@@ -9,7 +9,9 @@
  * is exactly one `=`. The rest is filler (`x`). One buffer is reused per generator.
  */
 
-export const MAX_TRANSACTION_SIZE_BYTES = 16 * 1024 * 1024;
+import { MAX_TRANSACTION_SIZE_BYTES } from '../common/defaults.js';
+
+export { MAX_TRANSACTION_SIZE_BYTES };
 const FILLER = 0x78; // 'x'
 
 export type { Transaction } from '../protocols/transaction.js';

@@ -20,13 +20,14 @@
  * (run id, seq), not from a per-thread generator: the same run id picks the same keys
  * whatever the number of worker threads.
  */
+import { ETCD_KEY_PREFIX } from '../common/defaults.js';
 import { hashUniform, seedFromString, ZipfSampler } from '../common/zipf.js';
 
 export const ETCD_KEY_PATTERNS = ['unique', 'sequential', 'uniform', 'zipfian'] as const;
 export type EtcdKeyPatternKind = (typeof ETCD_KEY_PATTERNS)[number];
 
 export const ETCD_KEY_DEFAULTS = {
-  prefix: 'meshbench/',
+  prefix: ETCD_KEY_PREFIX,
   pattern: 'unique',
   keySpace: 10_000,
   /** etcd benchmark's --key-size default. */

@@ -6,6 +6,7 @@
  * Which figures head a result, and what counts as failed: src/load/headline.ts.
  */
 import { max, mean, min, sampleStandardDeviation } from 'simple-statistics';
+import { BENCHMARK_DEFAULTS } from '../common/defaults.js';
 import { headline } from '../load/headline.js';
 import type { ConfirmMode, LatencySummary, LoadResult } from '../load/types.js';
 import type { EtcdKeysSummary } from '../protocols/etcd-keys.js';
@@ -205,7 +206,7 @@ export function buildNetworkRecord(load: LoadResult, input: NetworkRecordInput) 
       ...(load.keys ? { key_pattern: keyPatternRecord(load.keys) } : {}),
       faults: 0,
       crash_recovery: false,
-      crash_interval: 60,
+      crash_interval: BENCHMARK_DEFAULTS.crashIntervalSecs,
       faults_applied: false,
     },
     results,

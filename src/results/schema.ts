@@ -212,7 +212,17 @@ export const parametersSchema = z.object({
 });
 
 const planSchema = z
-  .object({ planVersion: z.number(), networkType: z.string(), networks: z.array(z.unknown()) })
+  .object({
+    planVersion: z.number(),
+    networkType: z.string(),
+    networks: z.array(z.unknown()),
+    configSources: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe(
+        'Where each setting that is not the default came from, by flag name: "--duration" (a flag), "MESHBENCH_DURATION" (the environment), "bench.yaml:duration" (the --config file) or "interactive"; absent when a script built the plan',
+      ),
+  })
   .loose();
 
 /** The per-benchmark record of `benchmark` (one load level, one or more runs). */

@@ -6,6 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import { get } from 'node:http';
 import { MeshbenchError } from '../common/errors.js';
+import { sleep } from '../common/sleep.js';
 import { trace } from '../common/trace.js';
 
 /** NOT_READY, with the ids of the nodes that were not ready. */
@@ -130,17 +131,6 @@ export interface WaitResult {
   readonly waitedMs: number;
   readonly readyAtMs: Readonly<Record<string, number>>;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /**
  * GET with node:http: built in (nothing to load on the start-up path) and, unlike fetch,

@@ -6,6 +6,7 @@
 
 /** How a client reaches one node (declared with the protocols, which speak to it). */
 export type { Endpoint } from '../protocols/endpoint.js';
+import type { ExecResult } from '../common/exec-result.js';
 import type { Endpoint } from '../protocols/endpoint.js';
 
 export interface NodeStats {
@@ -27,7 +28,7 @@ export interface NodeHandle {
   restart(): Promise<void>;
   pause(): Promise<void>;
   unpause(): Promise<void>;
-  exec(command: readonly string[]): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  exec(command: readonly string[]): Promise<ExecResult>;
   logs(options?: { tailLines?: number }): Promise<string>;
   stats(): Promise<NodeStats>;
 }

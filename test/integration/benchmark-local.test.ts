@@ -15,7 +15,7 @@ import { runLoad } from '../../src/load/index.js';
 import { resultValidator } from '../../src/results/validate.js';
 import type { Deployment, Endpoint, Testbed } from '../../src/testbed/testbed.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
-import { RUN_LABEL } from '../../src/common/run-id.js';
+import { RUN_LABEL } from '../../src/common/labels.js';
 import { defaultReporters } from '../../src/report/reporters.js';
 
 async function committedOnNode(endpoint: Endpoint): Promise<number> {

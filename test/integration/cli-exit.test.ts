@@ -18,7 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUN_LABEL } from '../../src/common/run-id.js';
+import { RUN_LABEL } from '../../src/common/labels.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { removeRun } from '../../src/testbed/local/teardown.js';
 import type { SandboxState } from '../../src/testbed/sandbox/sandbox.js';

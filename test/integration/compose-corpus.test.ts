@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/local-network.js';
-import { RUN_LABEL } from '../../src/common/run-id.js';
+import { RUN_LABEL } from '../../src/common/labels.js';
 import { readComposeModel, type ComposeModel } from '../../src/testbed/local/compose-file.js';
 import { refnodeCompose, renderCompose, seedPortLayout } from '../../src/testbed/local/compose-generate.js';
 import { detectCompose, type ComposeCli } from '../../src/testbed/local/compose-cli.js';

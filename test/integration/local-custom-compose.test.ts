@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/local-network.js';
-import { RUN_LABEL } from '../../src/common/run-id.js';
+import { RUN_LABEL } from '../../src/common/labels.js';
 import type { Endpoint } from '../../src/testbed/testbed.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { pickFreePorts } from '../../src/testbed/local/ports.js';

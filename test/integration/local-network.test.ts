@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/local-network.js';
-import { RUN_LABEL } from '../../src/common/run-id.js';
+import { RUN_LABEL } from '../../src/common/labels.js';
 import { resultValidator } from '../../src/results/validate.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { removeRun } from '../../src/testbed/local/teardown.js';

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUN_LABEL } from '../../src/common/run-id.js';
+import { RUN_LABEL } from '../../src/common/labels.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 
 const docker = createDocker();

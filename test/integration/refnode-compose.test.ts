@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUN_LABEL } from '../../src/common/run-id.js';
+import { RUN_LABEL } from '../../src/common/labels.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { isPortFree } from '../../src/testbed/local/ports.js';
 import { LocalTestbed, type LocalDeployment } from '../../src/testbed/local/local-testbed.js';

@@ -4,10 +4,10 @@
  * N = 4 with the seed port layout (a unit test keeps the two in step).
  */
 import { stringify } from 'yaml';
-import { ROLE_LABEL } from '../../common/run-id.js';
-import { METRICS_PORT_LABEL, PROTOCOL_LABEL, RPC_PORT_LABEL } from './compose-file.js';
+import { REFNODE_IMAGE } from '../../common/defaults.js';
+import { METRICS_PORT_LABEL, PROTOCOL_LABEL, ROLE_LABEL, RPC_PORT_LABEL } from '../../common/labels.js';
 
-export const REFNODE_IMAGE = 'meshbench/refnode:latest';
+export { REFNODE_IMAGE } from '../../common/defaults.js';
 export const REFNODE_RPC_PORT = 26657;
 export const REFNODE_P2P_PORT = 26656;
 export const REFNODE_METRICS_PORT = 26660;

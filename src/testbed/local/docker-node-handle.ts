@@ -1,6 +1,7 @@
 /** NodeHandle for a node that is a container on this machine's engine (dockerode). */
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
+import type { ExecResult } from '../../common/exec-result.js';
 import type { Endpoint, NodeHandle, NodeStats } from '../testbed.js';
 import { containerLogs } from './container-logs.js';
 
@@ -84,7 +85,7 @@ export class DockerNodeHandle implements NodeHandle {
     await this.#container.unpause();
   }
 
-  async exec(command: readonly string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  async exec(command: readonly string[]): Promise<ExecResult> {
     const exec = await this.#container.exec({ Cmd: [...command], AttachStdout: true, AttachStderr: true });
     const stream = await exec.start({ hijack: true, stdin: false });
     const stdout = new PassThrough();

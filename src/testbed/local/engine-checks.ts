@@ -2,6 +2,7 @@
  * Checks before anything starts: the engine answers, the images exist. They use the
  * light EngineApi (no dockerode on the start-up path).
  */
+import { REFNODE_IMAGE_NAME } from '../../common/defaults.js';
 import { MeshbenchError } from '../../common/errors.js';
 import { dockerHostOf, type EngineApi } from './engine-api.js';
 
@@ -66,7 +67,7 @@ export async function checkImages(
         const buildable = needs.some((need) => need.image === name && need.hasBuild);
         if (buildable) return;
         const service = needs.find((need) => need.image === name)?.service ?? '?';
-        const hint = name.startsWith('meshbench/refnode')
+        const hint = name.startsWith(REFNODE_IMAGE_NAME)
           ? 'build it with: npm run build && npm run images'
           : `pull or build it first (docker pull ${name})`;
         throw new MeshbenchError('IMAGE_MISSING', `image ${name} (service ${service}) is missing`, { hint });

@@ -5,7 +5,7 @@
 import { createServer } from 'node:net';
 import { readFile, readdir, readlink } from 'node:fs/promises';
 import type { ContainerInfo } from 'dockerode';
-import { RUN_LABEL } from '../../common/run-id.js';
+import { RUN_LABEL } from '../../common/labels.js';
 
 export interface PortNeed {
   readonly hostIp: string;

@@ -5,8 +5,7 @@
  * (`meshbench.testbed=local`, or the run's own compose project).
  */
 import type Docker from 'dockerode';
-import { RUN_LABEL } from '../../common/run-id.js';
-import { TESTBED_LABEL } from './compose-file.js';
+import { RUN_LABEL, TESTBED_LABEL } from '../../common/labels.js';
 
 export const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
 

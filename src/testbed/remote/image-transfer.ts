@@ -12,6 +12,7 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { REFNODE_IMAGE_NAME } from '../../common/defaults.js';
 import { MeshbenchError } from '../../common/errors.js';
 import { describeHost, lastLine } from './ssh-session.js';
 import type { RemoteHostAgent } from './remote-host.js';
@@ -46,7 +47,7 @@ export async function inspectLocalImage(reference: string): Promise<LocalImage> 
       if (error) {
         reject(
           new MeshbenchError('IMAGE_MISSING', `image ${reference} is not on this machine's Docker engine`, {
-            hint: reference.startsWith('meshbench/refnode')
+            hint: reference.startsWith(REFNODE_IMAGE_NAME)
               ? 'build it with npm run build && npm run images refnode'
               : `build or pull ${reference} first, or use --image-transfer pull`,
           }),

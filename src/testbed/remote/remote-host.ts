@@ -5,13 +5,9 @@
 import type { Readable } from 'node:stream';
 import type { RemoteHost } from './hosts.js';
 import { MeshbenchError } from '../../common/errors.js';
-import {
-  describeHost,
-  lastLine,
-  remoteCommandError,
-  type ExecResult,
-  type SshSession,
-} from './ssh-session.js';
+import type { ExecResult } from '../../common/exec-result.js';
+import { sleep } from '../../common/sleep.js';
+import { describeHost, lastLine, remoteCommandError, type SshSession } from './ssh-session.js';
 import { shellCommand, shellPipeline, shellScript } from './shell-quote.js';
 import { RemoteDockerApi, pathSegment, runArguments, type ContainerSpec } from './docker-api.js';
 
@@ -362,7 +358,7 @@ export class RemoteHostAgent {
     for (;;) {
       const version = await this.dockerAnswers(this.sudo);
       if (version || Date.now() > deadline) return version;
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
   }
 

@@ -7,7 +7,10 @@
  */
 import { resolve } from 'node:path';
 import { MeshbenchError, formatError, isMeshbenchError } from '../../common/errors.js';
-import { RUN_LABEL, newRunId } from '../../common/run-id.js';
+import { REFNODE_IMAGE } from '../../common/defaults.js';
+import type { ExecResult } from '../../common/exec-result.js';
+import { IMAGE_ID_LABEL, NODE_LABEL, REMOTE_LABEL, RUN_LABEL } from '../../common/labels.js';
+import { newRunId } from '../../common/run-id.js';
 import type { HostsConfig, RemoteHost } from './hosts.js';
 import { cometbftProbe, waitForReady, type Probe } from '../readiness.js';
 import type { DestroyOptions, Deployment, Endpoint, NodeHandle, NodeStats, Testbed } from '../testbed.js';
@@ -27,10 +30,8 @@ import { pathSegment, type RemoteDockerApi } from './docker-api.js';
 import { connectSsh, describeHost, lastLine, type SshSession } from './ssh-session.js';
 
 /** Every container a remote run creates carries this label, so `--down` finds them. */
-export const REMOTE_LABEL = 'meshbench.remote';
-export const NODE_LABEL = 'meshbench.node';
-export const IMAGE_ID_LABEL = 'meshbench.image-id';
-export const DEFAULT_IMAGE = 'meshbench/refnode:latest';
+export { IMAGE_ID_LABEL, NODE_LABEL, REMOTE_LABEL } from '../../common/labels.js';
+export const DEFAULT_IMAGE = REFNODE_IMAGE;
 export const BASE_PORTS = { p2p: 26656, rpc: 26657, metrics: 26660 } as const;
 /** Port offset between nodes on the same host. */
 export const PORT_STRIDE = 10;
@@ -200,7 +201,7 @@ class RemoteNodeHandle implements NodeHandle {
   async unpause(): Promise<void> {
     await this.docker(['unpause', this.container], 'unpause');
   }
-  async exec(command: readonly string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  async exec(command: readonly string[]): Promise<ExecResult> {
     return this.agent.docker(['exec', this.container, ...command]);
   }
   async logs(options: { tailLines?: number } = {}): Promise<string> {

@@ -9,6 +9,8 @@ import type { Duplex, Readable } from 'node:stream';
 import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { RemoteHost } from './hosts.js';
 import { MeshbenchError } from '../../common/errors.js';
+import type { ExecResult } from '../../common/exec-result.js';
+import { sleep } from '../../common/sleep.js';
 import {
   algorithmsForKeyType,
   knownHostsName,
@@ -43,11 +45,7 @@ const RETRYABLE_CODES = new Set([
   'EAI_AGAIN',
 ]);
 
-export interface ExecResult {
-  readonly exitCode: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type { ExecResult } from '../../common/exec-result.js';
 
 export interface SshConnectOptions {
   readonly host: RemoteHost;
@@ -309,20 +307,6 @@ function hostKeyError(host: RemoteHost, problem: HostKeyProblem, knownHostsPath:
         },
       );
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
 
 interface AttemptFailure {

@@ -6,15 +6,19 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { access, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import { MeshbenchError } from '../../common/errors.js';
-import { newRunId, RUN_LABEL } from '../../common/run-id.js';
+import type { ExecResult } from '../../common/exec-result.js';
+import { RUN_LABEL, SANDBOX_LABEL } from '../../common/labels.js';
+import { newRunId } from '../../common/run-id.js';
+import { sleep } from '../../common/sleep.js';
 import { writeFileAtomic } from '../../common/atomic-write.js';
 
-export const SANDBOX_LABEL = 'meshbench.sandbox';
+export { SANDBOX_LABEL } from '../../common/labels.js';
 export const SANDBOX_IMAGE = process.env.MESHBENCH_SANDBOX_IMAGE ?? 'meshbench/sandbox-host:latest';
 export const SANDBOX_NODOCKER_IMAGE =
   process.env.MESHBENCH_SANDBOX_NODOCKER_IMAGE ?? 'meshbench/sandbox-host-nodocker:latest';
@@ -80,11 +84,7 @@ export interface SandboxUpOptions {
 export type InnerStorage = 'overlay2' | 'vfs';
 export const INNER_STORAGE_VALUES: readonly InnerStorage[] = ['overlay2', 'vfs'];
 
-export interface CommandResult {
-  readonly exitCode: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type CommandResult = ExecResult;
 
 export function docker(
   args: readonly string[],
@@ -125,9 +125,17 @@ async function dockerOk(args: readonly string[], what: string): Promise<string> 
   return result.stdout.trim();
 }
 
-/** The project root (where scripts/ lives), from this file's location in src/ or dist/. */
+/**
+ * The project root (where scripts/ lives): the nearest folder above this file with a
+ * package.json. This file sits three levels down in src/ or dist/ (tsc), two in the
+ * bundle (dist/bundle/, scripts/bundle-cli.mjs).
+ */
 function projectRoot(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(here, '..', '..', '..');
+  }
 }
 
 async function imageExists(image: string): Promise<boolean> {
@@ -216,7 +224,7 @@ async function waitForDockerd(container: string, timeoutMs: number, storage: Inn
         },
       );
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
   }
 }
 

@@ -1,0 +1,107 @@
+/**
+ * `benchmark`'s settings through the config pipeline (src/cli/config-pipeline.ts):
+ * defaults (src/common/defaults.ts, applied by the plan) < `--config FILE` <
+ * `MESHBENCH_<FLAG_NAME>` < flags, then validated once by the plan (src/bench/plan.ts).
+ * A bad value from the file or the environment is reported against that source (exit 2).
+ */
+import {
+  buildBenchmarkPlan,
+  type BenchmarkInput,
+  type BenchmarkPlan,
+  type PlanContext,
+} from '../bench/plan.js';
+import { benchmarkInputFromArgs, type BenchmarkArgs } from './benchmark-options.js';
+import {
+  attributeSettingError,
+  describeSource,
+  gatherSettings,
+  kebabCase,
+  type SettingSource,
+  type Settings,
+  type SettingsSpec,
+} from './config-pipeline.js';
+
+/**
+ * The settings are the flags the plan takes: every key `benchmarkInputFromArgs` maps
+ * (so a flag added there is a file key and an environment variable at once).
+ */
+export const BENCHMARK_SETTINGS: SettingsSpec = {
+  command: 'benchmark',
+  names: Object.keys(benchmarkInputFromArgs({})).map(kebabCase),
+  lists: ['loads', 'local-loads', 'remote-loads', 'endpoints', 'docker-compose-path', 'http-header'],
+  envPrefix: 'MESHBENCH_',
+  flagsOnly: ['config', 'interactive', 'verbose', 'help'],
+};
+
+export interface BenchmarkSettings {
+  /** The merged settings as the plan's loose input. */
+  readonly input: BenchmarkInput;
+  readonly settings: Settings;
+}
+
+/** Reads the config file (if any), the environment and the flags, and merges them. */
+export async function resolveBenchmarkSettings(
+  args: BenchmarkArgs,
+  context: { readonly env: Readonly<Record<string, string | undefined>>; readonly cwd: string },
+): Promise<BenchmarkSettings> {
+  const configFile = Array.isArray(args.config) ? (args.config.at(-1) as string | undefined) : args.config;
+  const settings = await gatherSettings(BENCHMARK_SETTINGS, {
+    flags: args as Readonly<Record<string, unknown>>,
+    env: context.env,
+    configFile,
+    cwd: context.cwd,
+  });
+  return { input: benchmarkInputFromArgs(settings.values as BenchmarkArgs), settings };
+}
+
+/** `duration` → `bench.yaml:duration` for every setting that is not the default. */
+export function configSources(sources: Readonly<Record<string, SettingSource>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(sources).map(([name, source]) => [name, describeSource(source)]));
+}
+
+/** Validates the merged settings once; a rejected value names its source. */
+export async function benchmarkPlanFromSettings(
+  resolved: BenchmarkSettings,
+  context: PlanContext = {},
+): Promise<BenchmarkPlan> {
+  try {
+    return await buildBenchmarkPlan(resolved.input, {
+      ...context,
+      configSources: configSources(resolved.settings.sources),
+    });
+  } catch (error) {
+    throw attributeSettingError(error, resolved.settings.sources);
+  }
+}
+
+/** The merged settings for --verbose: one line each, with where it came from. */
+export function describeSettings(settings: Settings): string[] {
+  const names = Object.keys(settings.values);
+  if (names.length === 0) return ['all defaults'];
+  return names.map((name) => {
+    const value = settings.values[name];
+    const shown = Array.isArray(value) ? value.join(',') : String(value);
+    return `${name} = ${shown}  (${describeSource(settings.sources[name])})`;
+  });
+}
+
+/**
+ * The sources after the wizard: settings it changed are `interactive`, settings it
+ * cleared are gone, the rest keep theirs.
+ */
+export function sourcesAfterWizard(
+  before: BenchmarkInput,
+  after: BenchmarkInput,
+  sources: Readonly<Record<string, SettingSource>>,
+): Record<string, SettingSource> {
+  const result: Record<string, SettingSource> = { ...sources };
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]) as Set<keyof BenchmarkInput>;
+  for (const key of keys) {
+    const name = kebabCase(key);
+    const was = before[key];
+    const now = after[key];
+    if (now === undefined) delete result[name];
+    else if (was === undefined || String(was) !== String(now)) result[name] = { kind: 'interactive' };
+  }
+  return result;
+}

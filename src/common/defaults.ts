@@ -1,0 +1,79 @@
+/**
+ * Every default setting of the commands and the generator, spelled once: the benchmark
+ * plan (src/bench/plan.ts) applies these, the --help texts show them, and the config
+ * pipeline (src/cli/config-pipeline.ts) reports a setting as "default" when nothing
+ * overrode it. Plain values only: the layers above give them meaning.
+ */
+
+/** The reference node image the local and remote testbeds start unless told otherwise. */
+export const REFNODE_IMAGE_NAME = 'meshbench/refnode';
+export const REFNODE_IMAGE = `${REFNODE_IMAGE_NAME}:latest`;
+
+/** Prefix of every key the etcd protocol writes (--etcd-key-prefix). */
+export const ETCD_KEY_PREFIX = 'meshbench/';
+
+/** Largest transaction the generator builds (--transaction-size): 16 MiB. */
+export const MAX_TRANSACTION_SIZE_BYTES = 16 * 1024 * 1024;
+
+/** The load generator's own settings (src/load/index.ts: runLoad). */
+export const LOAD_DEFAULTS = {
+  requestTimeoutMs: 10_000,
+  commitTimeoutMs: 30_000,
+  connectionsPerEndpoint: 64,
+  pipelining: 1,
+  maxInFlight: 10_000,
+  workers: 1,
+  lateThresholdMs: 10,
+  maxScheduleLagMs: 1_000,
+  /** How many nodes' `/websocket` to subscribe to for commits. */
+  commitSubscriptions: 2,
+} as const;
+
+/** `benchmark`: what the plan holds when no flag, environment variable or config file says otherwise. */
+export const BENCHMARK_DEFAULTS = {
+  networkType: 'local',
+  outputDir: './benchmarks',
+  consoleOutput: true,
+  fileOutput: true,
+  committee: 4,
+  durationSecs: 180,
+  transactionSizeBytes: 512,
+  localLoads: [100, 200, 500],
+  remoteLoads: [50, 100, 200],
+  runs: 1,
+  nodeAccess: 'auto',
+  startupWaitSecs: 30,
+  cleanup: false,
+  cleanupThorough: false,
+  freshNetwork: false,
+  loadSearch: false,
+  faults: 0,
+  crashRecovery: false,
+  crashIntervalSecs: 60,
+  settleTimeoutSecs: 60,
+  settlePollMs: 200,
+  settleSecs: 2,
+  workers: LOAD_DEFAULTS.workers,
+  connectionsPerEndpoint: LOAD_DEFAULTS.connectionsPerEndpoint,
+  loadSearchStart: 100,
+  loadSearchMax: 100_000,
+  minEfficiencyPercent: 95,
+  p99BoundMs: 1000,
+  httpMethod: 'POST',
+  httpPath: '/',
+  httpBody: '{"tx":"{{tx}}","seq":{{seq}}}',
+} as const;
+
+/** `local-network` and `remote-network`: the flags they share. */
+export const NETWORK_RUN_DEFAULTS = {
+  numTransactions: 1000,
+  transactionSizeBytes: BENCHMARK_DEFAULTS.transactionSizeBytes,
+  transactionRate: 100,
+  /** Longest wait for readiness, seconds: local-network. */
+  localStartupWaitSecs: BENCHMARK_DEFAULTS.startupWaitSecs,
+  /** … and remote-network (SSH, Docker install and image shipping take longer). */
+  remoteStartupWaitSecs: 60,
+  broadcastMode: 'async',
+  confirm: 'commit',
+  outputDir: 'benchmarks',
+} as const;
