@@ -8,9 +8,9 @@ import { rm } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { MeshbenchError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
-import { EngineApi } from '../testbed/local/engine-api.js';
+import { EngineApi } from '../testbed/docker/engine-reads.js';
 import { checkEngine } from '../testbed/local/engine-checks.js';
-import { loadDocker } from '../testbed/local/docker-loader.js';
+import { localDocker } from '../testbed/docker/connection.js';
 import {
   DEFAULT_COMPOSE_PATH,
   DEFAULT_RUNS_DIR,
@@ -124,7 +124,7 @@ export function validateArgs(args: LocalNetworkArgs): void {
 
 async function runDown(args: LocalNetworkArgs, context: CliContext): Promise<number> {
   await checkEngine(EngineApi.fromEnv());
-  const docker = await loadDocker();
+  const docker = await localDocker();
   const runIds = args.down ? [args.down] : await listLocalRuns(docker);
   if (runIds.length === 0) {
     context.stdout('no local-network runs left to remove');

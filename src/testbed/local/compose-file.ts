@@ -22,7 +22,8 @@ export const PROTOCOL_LABEL = 'meshbench.protocol';
 export const RPC_PORT_LABEL = 'meshbench.rpc-port';
 export const METRICS_PORT_LABEL = 'meshbench.metrics-port';
 /** Marks objects created by the local testbed (so `--down` never touches remote sandboxes). */
-export const TESTBED_LABEL = 'meshbench.testbed';
+export { TESTBED_LABEL } from '../docker/labels.js';
+import { TESTBED_LABEL } from '../docker/labels.js';
 export const DEFAULT_RPC_PORT = 26657;
 /** The RPC container port a node of each protocol serves when no meshbench.rpc-port label says otherwise. */
 export const DEFAULT_RPC_PORTS: Readonly<Record<string, number>> = { cometbft: 26657, etcd: 2379, http: 80 };

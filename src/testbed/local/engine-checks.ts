@@ -1,9 +1,9 @@
 /**
  * Checks before anything starts: the engine answers, the images exist. They use the
- * light EngineApi (no dockerode on the start-up path).
+ * light EngineApi (../docker/engine-reads.ts: no dockerode on the start-up path).
  */
 import { MeshbenchError } from '../../common/errors.js';
-import { dockerHostOf, type EngineApi } from './engine-api.js';
+import { dockerHostOf, type EngineApi } from '../docker/engine-reads.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
