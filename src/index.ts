@@ -13,11 +13,17 @@ export type {
   NodeHandle,
   NodeStats,
   Testbed,
+  TestbedMaintenance,
+  ContainerStatus,
+  ContainerLog,
+  RemovalSummary,
 } from './testbed/testbed.js';
 export { LocalTestbed, type LocalTestbedOptions } from './testbed/local/local-testbed.js';
 export { listLocalRuns, removeRun } from './testbed/local/teardown.js';
+export { LocalMaintenance } from './testbed/local/maintenance.js';
 export {
   RemoteTestbed,
+  RemoteMaintenance,
   downRemote,
   statusRemote,
   logsRemote,

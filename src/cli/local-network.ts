@@ -4,23 +4,21 @@
  * node is ready, send transactions through the shared generator, print the summary
  * and write the result JSON. `--down` removes a network an earlier call left.
  */
-import { rm } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { BENCHMARK_DEFAULTS, NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
 import { MeshbenchError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
-import { EngineApi } from '../testbed/local/engine-api.js';
+import { EngineApi } from '../testbed/docker/engine-reads.js';
 import { checkEngine } from '../testbed/local/engine-checks.js';
-import { loadDocker } from '../testbed/local/docker-loader.js';
 import {
   DEFAULT_COMPOSE_PATH,
   DEFAULT_RUNS_DIR,
   LocalTestbed,
-  runDirOf,
   type LocalDeployment,
 } from '../testbed/local/local-testbed.js';
 import { NODE_ACCESS_MODES, type NodeAccessMode } from '../testbed/local/node-access.js';
-import { listLocalRuns, removeRun } from '../testbed/local/teardown.js';
+import { removeRun } from '../testbed/local/teardown.js';
+import { LocalMaintenance } from '../testbed/local/maintenance.js';
 import { trace } from '../common/trace.js';
 import {
   addNetworkRunOptions,
@@ -39,6 +37,8 @@ export interface LocalNetworkArgs extends NetworkRunArgs {
   readonly committee?: number;
   readonly protocol: string;
   readonly down?: string;
+  readonly status?: boolean;
+  readonly showLogs?: number;
 }
 
 const PROTOCOLS = ['cometbft', 'etcd', 'http'] as const;
@@ -73,6 +73,14 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
         type: 'string',
         describe:
           'Tear down the network of run ID left by an earlier call (all local-network runs when no ID)',
+      })
+      .option('status', {
+        type: 'boolean',
+        describe: 'List local-network containers on this engine and exit',
+      })
+      .option('show-logs', {
+        type: 'number',
+        describe: 'Print the last N log lines of every local-network container and exit',
       }),
     {
       startupWaitSeconds: NETWORK_RUN_DEFAULTS.localStartupWaitSecs,
@@ -123,34 +131,54 @@ export function validateArgs(args: LocalNetworkArgs): void {
   }
 }
 
-async function runDown(args: LocalNetworkArgs, context: CliContext): Promise<number> {
+/** `--down`, `--status`, `--show-logs`: the same maintenance as remote-network's. */
+async function runMaintenance(args: LocalNetworkArgs, context: CliContext): Promise<number> {
   await checkEngine(EngineApi.fromEnv());
-  const docker = await loadDocker();
-  const runIds = args.down ? [args.down] : await listLocalRuns(docker);
-  if (runIds.length === 0) {
-    context.stdout('no local-network runs left to remove');
-    return 0;
-  }
-  let failed = false;
-  for (const runId of runIds) {
-    const report = await removeRun(docker, runId, { volumes: true });
-    // The run folder (generated compose files) goes too, when it is under this folder.
-    await rm(runDirOf(DEFAULT_RUNS_DIR, runId), { recursive: true, force: true });
-    context.stdout(
-      `run ${runId}: removed ${report.containers} containers, ${report.networks} networks, ${report.volumes} volumes`,
-    );
-    for (const error of report.errors) {
-      failed = true;
-      context.stderr(`local-network: error: ${error}`);
+  const maintenance = await LocalMaintenance.connect({ runsDir: DEFAULT_RUNS_DIR });
+  try {
+    if (args.status) {
+      const statuses = await maintenance.status();
+      if (statuses.length === 0) context.stdout('no local-network containers on this engine');
+      for (const s of statuses)
+        context.stdout(`${s.host}\t${s.node}\t${s.state}\t${s.status}\trun ${s.runId}\t${s.name}`);
+      return 0;
     }
+    if (args.showLogs !== undefined) {
+      const logs = await maintenance.logs(args.showLogs);
+      if (logs.length === 0) context.stdout('no local-network containers on this engine');
+      for (const entry of logs) {
+        context.stdout(`==> ${entry.host} ${entry.name} <==`);
+        context.stdout(entry.text.trimEnd());
+      }
+      return 0;
+    }
+    // The run's volumes and folder (generated compose files) go too.
+    const removed = await maintenance.down({ ...(args.down ? { runId: args.down } : {}), thorough: true });
+    if (removed.length === 0) {
+      context.stdout('no local-network runs left to remove');
+      return 0;
+    }
+    let failed = false;
+    for (const report of removed) {
+      context.stdout(
+        `run ${report.runId}: removed ${report.containers} containers, ${report.networks} networks, ${report.volumes} volumes`,
+      );
+      for (const error of report.errors) {
+        failed = true;
+        context.stderr(`local-network: error: ${error}`);
+      }
+    }
+    return failed ? 1 : 0;
+  } finally {
+    await maintenance.close();
   }
-  return failed ? 1 : 0;
 }
 
 async function run(args: LocalNetworkArgs, context: CliContext): Promise<number> {
   const startedAtMs = performance.now();
   trace('local-network: run');
-  if (args.down !== undefined) return runDown(args, context);
+  if (args.down !== undefined || args.status || args.showLogs !== undefined)
+    return runMaintenance(args, context);
   validateArgs(args);
   const info = args.json ? context.stderr : context.stdout;
   const { shutdown } = context;

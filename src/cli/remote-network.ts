@@ -16,12 +16,9 @@ import {
 } from '../testbed/remote/known-hosts.js';
 import {
   DEFAULT_IMAGE,
+  RemoteMaintenance,
   RemoteTestbed,
-  connectAll,
   defaultKnownHostsPath,
-  downRemote,
-  logsRemote,
-  statusRemote,
   type HostProgress,
   type RemoteDeployment,
 } from '../testbed/remote/remote-testbed.js';
@@ -138,30 +135,33 @@ async function runMaintenance(
   hosts: HostsConfig,
   context: CliContext,
 ): Promise<number> {
-  const common = {
+  const maintenance = await RemoteMaintenance.connect({
+    hosts,
     strictHostKeyChecking: args.strictHostKeyChecking as StrictHostKeyChecking,
     knownHostsPath: knownHostsFor(args, hosts),
     concurrency: args.concurrency,
+    image: args.image,
     signal: context.shutdown.signal,
     onProgress: progressPrinter(context),
-  };
-  if (args.down) {
-    const removed = await downRemote({ hosts, thorough: args.cleanupThorough, image: args.image, ...common });
-    context.stdout(
-      `down: removed ${removed.containers} container(s)${args.cleanupThorough ? `, ${removed.volumes} volume(s), ${removed.images} image(s)` : ''} on ${hosts.hosts.length} host(s)`,
-    );
-    return 0;
-  }
-  const agents = await connectAll(hosts, common);
+  });
   try {
+    if (args.down) {
+      const removed = await maintenance.down({ thorough: args.cleanupThorough });
+      const sum = (key: 'containers' | 'volumes' | 'images') =>
+        removed.reduce((total, r) => total + r[key], 0);
+      context.stdout(
+        `down: removed ${sum('containers')} container(s)${args.cleanupThorough ? `, ${sum('volumes')} volume(s), ${sum('images')} image(s)` : ''} on ${hosts.hosts.length} host(s)`,
+      );
+      return 0;
+    }
     if (args.status) {
-      const statuses = await statusRemote(agents, args.concurrency);
+      const statuses = await maintenance.status();
       if (statuses.length === 0) context.stdout('no remote-network containers on these hosts');
       for (const s of statuses)
         context.stdout(`${s.host}\t${s.node}\t${s.state}\t${s.status}\trun ${s.runId}\t${s.name}`);
       return 0;
     }
-    const logs = await logsRemote(agents, args.showLogs ?? 50, args.concurrency);
+    const logs = await maintenance.logs(args.showLogs ?? 50);
     if (logs.length === 0) context.stdout('no remote-network containers on these hosts');
     for (const entry of logs) {
       context.stdout(`==> ${entry.host} ${entry.name} <==`);
@@ -169,7 +169,7 @@ async function runMaintenance(
     }
     return 0;
   } finally {
-    for (const agent of agents) agent.session.close();
+    await maintenance.close();
   }
 }
 

@@ -66,3 +66,46 @@ export interface Testbed {
   preflight?(options: { signal?: AbortSignal }): Promise<void>;
   deploy(options: { signal?: AbortSignal }): Promise<Deployment>;
 }
+
+/** One container a testbed's runs left, as `--status` lists it. */
+export interface ContainerStatus {
+  /** `local`, or the remote host's name. */
+  readonly host: string;
+  readonly id: string;
+  readonly name: string;
+  readonly node: string;
+  readonly runId: string;
+  /** running, exited, paused… */
+  readonly state: string;
+  /** The engine's words: `Up 5 minutes`, `Exited (137) 2 seconds ago`. */
+  readonly status: string;
+}
+
+export interface ContainerLog {
+  readonly host: string;
+  readonly name: string;
+  readonly text: string;
+}
+
+/** What one `down` removed: on one host (remote), or of one run (local). */
+export interface RemovalSummary {
+  readonly host: string;
+  readonly runId?: string;
+  readonly containers: number;
+  readonly networks: number;
+  readonly volumes: number;
+  readonly images: number;
+  readonly errors: readonly string[];
+}
+
+/**
+ * The networks a testbed left running, outside any deployment: what `--down`, `--status` and
+ * `--logs` do, the same for local and remote. Close it (or `await using`) when done.
+ */
+export interface TestbedMaintenance extends AsyncDisposable {
+  /** Removes one run, or every run of this testbed; `thorough`: also volumes (and remote images). */
+  down(options: { runId?: string; thorough: boolean }): Promise<RemovalSummary[]>;
+  status(): Promise<ContainerStatus[]>;
+  logs(tailLines: number): Promise<ContainerLog[]>;
+  close(): Promise<void>;
+}

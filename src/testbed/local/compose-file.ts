@@ -16,17 +16,11 @@
  * etcd 2379, http 80) and `meshbench.metrics-port` the Prometheus metrics container port.
  */
 import { MeshbenchError } from '../../common/errors.js';
-import {
-  METRICS_PORT_LABEL,
-  PROTOCOL_LABEL,
-  ROLE_LABEL,
-  RPC_PORT_LABEL,
-  RUN_LABEL,
-  TESTBED_LABEL,
-} from '../../common/labels.js';
+import { RUN_LABEL, ROLE_LABEL } from '../../common/labels.js';
 
+/** Marks objects created by the local testbed (so `--down` never touches remote sandboxes). */
 export { METRICS_PORT_LABEL, PROTOCOL_LABEL, RPC_PORT_LABEL, TESTBED_LABEL } from '../../common/labels.js';
-
+import { METRICS_PORT_LABEL, PROTOCOL_LABEL, RPC_PORT_LABEL, TESTBED_LABEL } from '../../common/labels.js';
 export const DEFAULT_RPC_PORT = 26657;
 /** The RPC container port a node of each protocol serves when no meshbench.rpc-port label says otherwise. */
 export const DEFAULT_RPC_PORTS: Readonly<Record<string, number>> = { cometbft: 26657, etcd: 2379, http: 80 };

@@ -1,10 +1,10 @@
 /**
  * Checks before anything starts: the engine answers, the images exist. They use the
- * light EngineApi (no dockerode on the start-up path).
+ * light EngineApi (../docker/engine-reads.ts: no dockerode on the start-up path).
  */
 import { REFNODE_IMAGE_NAME } from '../../common/defaults.js';
 import { MeshbenchError } from '../../common/errors.js';
-import { dockerHostOf, type EngineApi } from './engine-api.js';
+import { dockerHostOf, type EngineApi } from '../docker/engine-reads.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -39,11 +39,12 @@ import {
   type ComposeProjectRef,
 } from './compose-cli.js';
 import { activeComposeProfiles, resolveComposeProject } from './compose-config.js';
-import { containerLogs } from './container-logs.js';
-import { loadDocker } from './docker-loader.js';
-import { EngineApi } from './engine-api.js';
+import { containerLogs } from '../docker/logs.js';
+import { localDocker, releaseDocker } from '../docker/connection.js';
+import { EngineApi } from '../docker/engine-reads.js';
+import { COMPOSE_NUMBER_LABEL, COMPOSE_SERVICE_LABEL } from '../docker/labels.js';
 import { checkEngine, checkImages, type EngineFacts } from './engine-checks.js';
-import { DockerNodeHandle } from './docker-node-handle.js';
+import { ContainerNodeHandle } from '../docker/node-handle.js';
 import { availableMemoryBytes, checkMemory, nodeMemoryBytes } from './memory.js';
 import { findPortConflicts, pickFreePorts, type PortConflict } from './ports.js';
 import { probeForProtocol, ReadinessError, waitForReady } from '../readiness.js';
@@ -63,8 +64,6 @@ export const DEFAULT_CACHE_DIR = '.meshbench/cache';
  */
 const PROJECT_FILE = 'compose.resolved.json';
 const GENERATED_FILE = 'docker-compose.yml';
-const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
-const COMPOSE_NUMBER_LABEL = 'com.docker.compose.container-number';
 
 export interface LocalTestbedOptions {
   /** The compose file(s) to run, merged as compose merges several `-f` files (ignored when `committee` is set). */
@@ -183,7 +182,7 @@ export class LocalTestbed implements Testbed {
 
   /** The dockerode client (imported on first use). */
   getDocker(): Promise<Docker> {
-    this.#docker ??= loadDocker(this.#env);
+    this.#docker ??= localDocker(this.#env);
     return this.#docker;
   }
 
@@ -553,7 +552,7 @@ export class LocalTestbed implements Testbed {
     docker: Docker,
     specs: readonly ComposeNodeSpec[],
     project: LocalProject,
-  ): Promise<{ handles: DockerNodeHandle[]; access: NodeAccess; accessReason: string }> {
+  ): Promise<{ handles: ContainerNodeHandle[]; access: NodeAccess; accessReason: string }> {
     const containers = await docker.listContainers({
       all: true,
       filters: { label: [`${COMPOSE_PROJECT_LABEL}=${project.projectName}`] },
@@ -648,7 +647,7 @@ export class LocalTestbed implements Testbed {
         ...(metrics ? { metricsUrl: `http://${metrics}/metrics` } : {}),
         host: 'local',
       };
-      return new DockerNodeHandle(docker, nodeId, spec.service, containerId, endpoint);
+      return new ContainerNodeHandle({ docker, nodeId, service: spec.service, containerId, endpoint });
     });
     return { handles, access: choice.access, accessReason: choice.reason };
   }
@@ -658,7 +657,7 @@ export class LocalDeployment implements Deployment {
   readonly kind = 'local' as const;
   readonly runId: string;
   readonly project: LocalProject;
-  readonly nodes: readonly DockerNodeHandle[];
+  readonly nodes: readonly ContainerNodeHandle[];
   readonly endpoints: readonly Endpoint[];
   readonly environment: Readonly<Record<string, unknown>>;
   readonly readyAfterMs: number;
@@ -670,7 +669,7 @@ export class LocalDeployment implements Deployment {
   constructor(init: {
     docker: Docker;
     project: LocalProject;
-    nodes: readonly DockerNodeHandle[];
+    nodes: readonly ContainerNodeHandle[];
     readyAfterMs: number;
     phasesMs: { checks: number; composeUp: number; ready: number };
     environment: Record<string, unknown>;
@@ -717,7 +716,7 @@ export class LocalDeployment implements Deployment {
    * not keep the process alive; an agent it was given is closed here.
    */
   async release(): Promise<void> {
-    (this.#docker.modem as { agent?: { destroy(): void } } | undefined)?.agent?.destroy();
+    releaseDocker(this.#docker);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

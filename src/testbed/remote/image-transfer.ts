@@ -171,7 +171,7 @@ export async function pullImage(
   signal?: AbortSignal,
 ): Promise<HostImageReport> {
   const started = Date.now();
-  const result = await agent.docker(['pull', '-q', reference], {
+  const result = await agent.dockerCommand(['pull', '-q', reference], {
     timeoutMs: 900_000,
     ...(signal ? { signal } : {}),
   });

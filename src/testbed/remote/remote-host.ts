@@ -1,15 +1,28 @@
 /**
- * What meshbench needs on one remote host: who we are (root, sudo, docker
- * group), Docker installed and answering, and a way to run docker commands.
+ * What meshbench needs on one remote host: who we are (root, sudo, docker group), Docker
+ * installed and answering, and the Docker client (../docker/connection.ts) over this host's
+ * SSH connection:
+ *  - `api`: the engine's socket forwarded over the connection (OpenSSH streamlocal): sshd
+ *    opens /var/run/docker.sock as the logged-in user, so this works exactly when that user
+ *    may use Docker (root or the docker group); nothing is started on the host;
+ *  - `ssh`: the fallback for users who may use Docker only through sudo (or where sshd
+ *    forbids forwarding): the same client over the stdio of `[sudo -n] docker system
+ *    dial-stdio`, one short process per request.
+ * Installing Docker and streaming an image in (`docker load`) run as commands over SSH.
  */
 import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
 import type { RemoteHost } from './hosts.js';
 import { MeshbenchError } from '../../common/errors.js';
 import type { ExecResult } from '../../common/exec-result.js';
 import { sleep } from '../../common/sleep.js';
 import { describeHost, lastLine, remoteCommandError, type SshSession } from './ssh-session.js';
 import { shellCommand, shellPipeline, shellScript } from './shell-quote.js';
-import { RemoteDockerApi, pathSegment, runArguments, type ContainerSpec } from './docker-api.js';
+import { engineMessage, releaseDocker, statusOf, streamDocker } from '../docker/connection.js';
+import { runContainer, type ContainerSpec } from '../docker/container-spec.js';
+import { containerIds } from '../docker/cleanup.js';
+
+export const DOCKER_SOCKET = '/var/run/docker.sock';
 
 export interface DockerReport {
   /** True when this call installed Docker. */
@@ -18,7 +31,7 @@ export interface DockerReport {
   readonly started: boolean;
   readonly serverVersion: string;
   readonly os: string;
-  /** `api`: the Engine API over the SSH connection; `ssh`: docker commands over SSH (sudo-only users, fresh installs). */
+  /** `api`: the engine's socket over the SSH connection; `ssh`: `[sudo] docker system dial-stdio` over SSH (sudo-only users, fresh installs). */
   readonly access: 'api' | 'ssh';
   readonly durationMs: number;
 }
@@ -49,22 +62,41 @@ export class RemoteHostAgent {
   private dockerPrefix: readonly string[] = [];
   private root = false;
   private canSudo = false;
-  /**
-   * The Docker Engine API over the SSH connection, when this user can open the engine's socket
-   * (root or the docker group); undefined otherwise, and docker runs as a command over SSH.
-   */
-  private engineApi: RemoteDockerApi | undefined;
+  private client: Docker | undefined;
+  private clientAccess: 'api' | 'ssh' | undefined;
 
   constructor(readonly session: SshSession) {}
 
-  /** Whether Docker is driven through its API over SSH (no remote process per call). */
+  /** Whether the client reaches the engine's socket directly (no process on the host per call). */
   get usesApi(): boolean {
-    return this.engineApi !== undefined;
+    return this.clientAccess === 'api';
   }
 
-  /** The Engine API over SSH, when this user may use it (see ensureDocker). */
-  get api(): RemoteDockerApi | undefined {
-    return this.engineApi;
+  /** How the Docker client reaches this host's engine (after ensureDocker / ensureDockerQuiet). */
+  get access(): 'api' | 'ssh' | undefined {
+    return this.clientAccess;
+  }
+
+  /** The Docker client for this host's engine; ensureDocker (or ensureDockerQuiet) first. */
+  get docker(): Docker {
+    if (!this.client)
+      throw new MeshbenchError('INTERNAL', `${describeHost(this.host)}: Docker not checked yet`);
+    return this.client;
+  }
+
+  /** A failed engine call as the user sees it: one line naming the host, the step and the engine's words. */
+  failure(what: string, error: unknown): MeshbenchError {
+    if (error instanceof MeshbenchError) return error;
+    if ((error as { name?: string }).name === 'AbortError')
+      return new MeshbenchError('INTERRUPTED', `${describeHost(this.host)}: interrupted`, { cause: error });
+    return new MeshbenchError(
+      'REMOTE_COMMAND',
+      `${describeHost(this.host)}: ${what} failed: ${engineMessage(error)}`,
+      {
+        hint: 'fix the cause on that host and re-run',
+        cause: error,
+      },
+    );
   }
 
   /**
@@ -73,86 +105,103 @@ export class RemoteHostAgent {
    * forwarding disabled by sshd, an old daemon) leaves the command route in charge.
    */
   private async tryApi(signal?: AbortSignal): Promise<{ serverVersion: string; os: string } | undefined> {
-    const api = new RemoteDockerApi(this.session);
+    const docker = await streamDocker(() => this.session.openUnixSocket(DOCKER_SOCKET));
+    const timeout = AbortSignal.timeout(20_000);
     try {
-      const reply = await api.request('GET', '/info', { timeoutMs: 20_000, ...(signal ? { signal } : {}) });
-      if (reply.status !== 200) return undefined;
-      const info = JSON.parse(reply.text) as { ServerVersion?: unknown; OperatingSystem?: unknown };
+      const info = (await docker.info({
+        abortSignal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      } as never)) as unknown as { ServerVersion?: unknown; OperatingSystem?: unknown };
       if (typeof info.ServerVersion !== 'string' || info.ServerVersion === '') return undefined;
-      this.engineApi = api;
-      this.dockerPrefix = [];
+      this.useClient(docker, 'api');
       return {
         serverVersion: info.ServerVersion,
         os: typeof info.OperatingSystem === 'string' ? info.OperatingSystem : 'unknown OS',
       };
     } catch (error) {
-      if (signal?.aborted) throw error;
+      if (signal?.aborted) throw new MeshbenchError('INTERRUPTED', `${describeHost(this.host)}: interrupted`);
+      void error;
       return undefined;
     }
   }
 
-  /** Whether the host has exactly this image ID. */
-  async hasImage(imageId: string): Promise<boolean> {
-    if (this.engineApi) {
-      const reply = await this.engineApi.request('GET', `/images/${pathSegment(imageId)}/json`, {
-        timeoutMs: 30_000,
-      });
-      if (reply.status === 404) return false;
-      if (reply.status !== 200)
-        throw new MeshbenchError(
-          'REMOTE_COMMAND',
-          `${describeHost(this.host)}: inspecting image ${imageId.slice(0, 19)} failed: HTTP ${reply.status}`,
-          { hint: 'check Docker on that host' },
-        );
-      return (JSON.parse(reply.text) as { Id?: string }).Id === imageId;
-    }
-    const result = await this.docker(['image', 'inspect', '--format', '{{.Id}}', imageId]);
-    return result.exitCode === 0 && result.stdout.trim() === imageId;
+  private useClient(docker: Docker, access: 'api' | 'ssh'): void {
+    if (this.client && this.client !== docker) releaseDocker(this.client);
+    this.client = docker;
+    this.clientAccess = access;
   }
 
-  /** `docker run -d` of a spec: create and start through the API, or the CLI over SSH. */
-  async runContainer(spec: ContainerSpec, what: string, signal?: AbortSignal): Promise<void> {
-    if (this.engineApi) {
-      await this.engineApi.run(spec, what, signal);
-      return;
+  /** The client over `[sudo -n] docker system dial-stdio`, once docker answers with that prefix. */
+  private async useDialStdio(): Promise<void> {
+    const argv = [...this.dockerPrefix, 'docker', 'system', 'dial-stdio'];
+    const docker = await streamDocker(() => this.session.openCommandStream(argv));
+    try {
+      await docker.ping({ abortSignal: AbortSignal.timeout(20_000) } as never);
+    } catch (error) {
+      throw new MeshbenchError(
+        'DOCKER_UNAVAILABLE',
+        `${describeHost(this.host)}: the Docker API does not answer through ${argv.join(' ')}: ${engineMessage(error)}`,
+        {
+          hint: 'use Docker 18.09 or later there, or let this user open /var/run/docker.sock (docker group)',
+          cause: error,
+        },
+      );
     }
-    await this.dockerOk(runArguments(spec), what, signal ? { signal } : {});
+    this.useClient(docker, 'ssh');
+  }
+
+  /** Whether the host has exactly this image ID. */
+  async hasImage(imageId: string): Promise<boolean> {
+    try {
+      const info = await this.docker.getImage(imageId).inspect();
+      return info.Id === imageId;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw this.failure(`inspecting image ${imageId.slice(0, 19)}`, error);
+    }
+  }
+
+  /** `docker run -d` of a spec, through the client. */
+  async runContainer(spec: ContainerSpec, what: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await runContainer(this.docker, spec, signal);
+    } catch (error) {
+      throw this.failure(what, error);
+    }
   }
 
   /** IDs of containers with all these labels (`key=value`), optionally in one status. */
   async containerIds(labels: readonly string[], status?: string): Promise<string[]> {
-    if (this.engineApi) return this.engineApi.containerIds(labels, status);
-    const out = await this.dockerOk(
-      [
-        'ps',
-        '-aq',
-        '--no-trunc',
-        ...labels.flatMap((label) => ['--filter', `label=${label}`]),
-        ...(status ? ['--filter', `status=${status}`] : []),
-      ],
-      'listing containers',
-    );
-    return out.split('\n').filter(Boolean);
+    try {
+      return await containerIds(this.docker, [labels], status ? { status } : {});
+    } catch (error) {
+      throw this.failure('listing containers', error);
+    }
+  }
+
+  /** Lets go of the client and closes the SSH connection. */
+  close(): void {
+    if (this.client) releaseDocker(this.client);
+    this.session.close();
   }
 
   get host(): RemoteHost {
     return this.session.host;
   }
 
-  /** Runs docker with the right prefix (nothing, or `sudo -n`). */
-  docker(
+  /** Runs the docker command with the right prefix (nothing, or `sudo -n`): image load and pull. */
+  dockerCommand(
     args: readonly string[],
     options: { stdin?: Readable; signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<ExecResult> {
     return this.session.exec([...this.dockerPrefix, 'docker', ...args], options);
   }
 
-  async dockerOk(
+  async dockerCommandOk(
     args: readonly string[],
     what: string,
     options: { signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<string> {
-    const result = await this.docker(args, options);
+    const result = await this.dockerCommand(args, options);
     if (result.exitCode !== 0) throw remoteCommandError(this.host, what, result);
     return result.stdout;
   }
@@ -214,8 +263,16 @@ export class RemoteHostAgent {
     );
   }
 
-  /** Makes sure Docker is installed and its daemon answers; idempotent. */
+  /** Makes sure Docker is installed and its daemon answers, and sets up the client; idempotent. */
   async ensureDocker(
+    options: { signal?: AbortSignal; log?: (line: string) => void } = {},
+  ): Promise<DockerReport> {
+    const report = await this.ensureDockerCommand(options);
+    if (report.access === 'ssh') await this.useDialStdio();
+    return report;
+  }
+
+  private async ensureDockerCommand(
     options: { signal?: AbortSignal; log?: (line: string) => void } = {},
   ): Promise<DockerReport> {
     const started = Date.now();
@@ -369,11 +426,12 @@ export class RemoteHostAgent {
     });
   }
 
-  /** For status/logs/down: work out the docker prefix without installing anything. */
+  /** For status/logs/down: set up the client without installing anything. */
   async ensureDockerQuiet(): Promise<void> {
     if (await this.tryApi()) return;
     if ((await this.probe()).userDockerVersion) {
       this.dockerPrefix = [];
+      await this.useDialStdio();
       return;
     }
     if (!this.root && !this.canSudo) throw this.noSudo('Docker does not answer for this user');
@@ -383,5 +441,6 @@ export class RemoteHostAgent {
         hint: 'start Docker on that host (systemctl start docker)',
       });
     }
+    await this.useDialStdio();
   }
 }

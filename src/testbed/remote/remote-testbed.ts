@@ -1,20 +1,25 @@
 /**
- * The remote Testbed: SSH to every host in parallel (under a concurrency
- * limit), install Docker where missing, ship or pull the node image, start
- * nodes with `--network host` addressed by the hosts' IPs, and wait until
- * every node is ready. On any failure everything this run created on every
- * host is removed before the error is thrown.
+ * The remote Testbed: SSH to every host in parallel (under a concurrency limit, connect.ts),
+ * install Docker where missing (remote-host.ts), ship or pull the node image
+ * (image-transfer.ts), start nodes with `--network host` addressed by the hosts' IPs
+ * (placement.ts, remote-nodes.ts), and wait until every node is ready. On any failure
+ * everything this run created on every host is removed before the error is thrown
+ * (cleanup.ts). The running network is a RemoteDeployment (deployment.ts); what runs left
+ * is handled by RemoteMaintenance (maintenance.ts).
  */
 import { resolve } from 'node:path';
 import { MeshbenchError, formatError, isMeshbenchError } from '../../common/errors.js';
 import { REFNODE_IMAGE } from '../../common/defaults.js';
-import type { ExecResult } from '../../common/exec-result.js';
-import { IMAGE_ID_LABEL, NODE_LABEL, REMOTE_LABEL, RUN_LABEL } from '../../common/labels.js';
+import { RUN_LABEL } from '../../common/labels.js';
 import { newRunId } from '../../common/run-id.js';
-import type { HostsConfig, RemoteHost } from './hosts.js';
-import { cometbftProbe, waitForReady, type Probe } from '../readiness.js';
-import type { DestroyOptions, Deployment, Endpoint, NodeHandle, NodeStats, Testbed } from '../testbed.js';
+import type { HostsConfig } from './hosts.js';
+import { waitForReady } from '../readiness.js';
+import { containerLogs } from '../docker/logs.js';
+import type { Deployment, Endpoint, Testbed } from '../testbed.js';
 import { firstFailure, mapSettled } from './concurrency.js';
+import { cleanHost } from './cleanup.js';
+import { closeAll, connectAll, defaultKnownHostsPath, type HostProgress, type Stage } from './connect.js';
+import { RemoteDeployment } from './deployment.js';
 import {
   imageArchive,
   inspectLocalImage,
@@ -24,25 +29,29 @@ import {
   type ImageTransfer,
   type LocalImage,
 } from './image-transfer.js';
-import { KnownHostsFile, type StrictHostKeyChecking } from './known-hosts.js';
-import { RemoteHostAgent, type DockerReport } from './remote-host.js';
-import { pathSegment, type RemoteDockerApi } from './docker-api.js';
-import { connectSsh, describeHost, lastLine, type SshSession } from './ssh-session.js';
+import type { StrictHostKeyChecking } from './known-hosts.js';
+import { containerName, endpointOf, peerList, placeNodes, type NodePlacement } from './placement.js';
+import type { DockerReport, RemoteHostAgent } from './remote-host.js';
+import { nodeContainerSpec, peersFirstProbe, remoteNodeHandle } from './remote-nodes.js';
+import { describeHost, lastLine } from './ssh-session.js';
 
-/** Every container a remote run creates carries this label, so `--down` finds them. */
-export { IMAGE_ID_LABEL, NODE_LABEL, REMOTE_LABEL } from '../../common/labels.js';
 export const DEFAULT_IMAGE = REFNODE_IMAGE;
-export const BASE_PORTS = { p2p: 26656, rpc: 26657, metrics: 26660 } as const;
-/** Port offset between nodes on the same host. */
-export const PORT_STRIDE = 10;
 
-export type Stage = 'connect' | 'docker' | 'image' | 'start' | 'ready' | 'cleanup';
-
-export interface HostProgress {
-  readonly host: string;
-  readonly stage: Stage;
-  readonly message: string;
-}
+// The remote testbed's public surface, from the files that hold each part.
+export { connectAll, defaultKnownHostsPath, type HostProgress, type Stage } from './connect.js';
+export { RemoteDeployment } from './deployment.js';
+export { cleanHost } from './cleanup.js';
+export {
+  RemoteMaintenance,
+  downRemote,
+  logsRemote,
+  statusRemote,
+  type RemoteContainerStatus,
+} from './maintenance.js';
+export { BASE_PORTS, PORT_STRIDE, containerName, placeNodes, type NodePlacement } from './placement.js';
+export { peersFirstProbe } from './remote-nodes.js';
+export type { RemoteHost } from './hosts.js';
+export type { SshSession } from './ssh-session.js';
 
 export interface RemoteTestbedOptions {
   readonly hosts: HostsConfig;
@@ -61,346 +70,6 @@ export interface RemoteTestbedOptions {
   readonly nodeEnv?: Readonly<Record<string, string>>;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly onProgress?: (progress: HostProgress) => void;
-}
-
-export interface NodePlacement {
-  readonly nodeId: string;
-  readonly hostIndex: number;
-  readonly slot: number;
-  readonly ports: { readonly p2p: number; readonly rpc: number; readonly metrics: number };
-}
-
-/** node i runs on host i mod H (slot i div H): one node per host first, then a second round… */
-export function placeNodes(hostCount: number, nodesPerHost: number): NodePlacement[] {
-  const placements: NodePlacement[] = [];
-  for (let slot = 0; slot < nodesPerHost; slot++) {
-    for (let hostIndex = 0; hostIndex < hostCount; hostIndex++) {
-      const offset = slot * PORT_STRIDE;
-      placements.push({
-        nodeId: `node${placements.length}`,
-        hostIndex,
-        slot,
-        ports: {
-          p2p: BASE_PORTS.p2p + offset,
-          rpc: BASE_PORTS.rpc + offset,
-          metrics: BASE_PORTS.metrics + offset,
-        },
-      });
-    }
-  }
-  return placements;
-}
-
-/**
- * The CometBFT readiness checks, peers first: while a node's peers are still connecting (most of
- * the wait) a poll costs one request (/net_info) instead of three; once they are all there, the
- * full probe (health, not catching up, peers) decides. Every poll is a request the node serves, on
- * hosts that may share their CPUs.
- */
-export function peersFirstProbe(expectedPeers: number): Probe {
-  const full = cometbftProbe(expectedPeers);
-  if (expectedPeers === 0) return full;
-  return async (target, http) => {
-    try {
-      const reply = await http(`${target.rpcUrl}/net_info`);
-      if (reply.status === 200) {
-        const peers = Number((JSON.parse(reply.body) as { result?: { n_peers?: unknown } }).result?.n_peers);
-        if (peers < expectedPeers)
-          return { ready: false, detail: `net_info: ${peers} of ${expectedPeers} peers` };
-      }
-    } catch (error) {
-      // not listening yet: one refused connection per poll is enough
-      const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string') return { ready: false, detail: code };
-      // not JSON, a timeout…: the full probe says what is wrong
-    }
-    return full(target, http);
-  };
-}
-
-export function containerName(runId: string, nodeId: string): string {
-  return `meshbench-${runId}-${nodeId}`;
-}
-
-export function defaultKnownHostsPath(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): string {
-  return resolve(env.HOME ?? '~', '.ssh', 'known_hosts');
-}
-
-/** Connects to every host in parallel; on any failure closes the others and throws the first error. */
-export async function connectAll(
-  hosts: HostsConfig,
-  options: {
-    strictHostKeyChecking: StrictHostKeyChecking;
-    knownHostsPath: string;
-    concurrency: number;
-    env?: Readonly<Record<string, string | undefined>>;
-    signal?: AbortSignal;
-    onProgress?: (progress: HostProgress) => void;
-  },
-): Promise<RemoteHostAgent[]> {
-  const knownHosts = await new KnownHostsFile(options.knownHostsPath).load();
-  const results = await mapSettled(hosts.hosts, options.concurrency, async (host) => {
-    const started = Date.now();
-    const session = await connectSsh({
-      host,
-      timeoutMs: hosts.sshTimeoutMs,
-      knownHosts,
-      strictHostKeyChecking: options.strictHostKeyChecking,
-      ...(options.env ? { env: options.env } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      onRetry: (attempt, reason, delayMs) =>
-        options.onProgress?.({
-          host: host.name,
-          stage: 'connect',
-          message: `attempt ${attempt} failed (${reason}); retrying in ${delayMs} ms`,
-        }),
-    });
-    options.onProgress?.({
-      host: host.name,
-      stage: 'connect',
-      message: `connected to ${host.address}:${host.port} as ${host.user} (${Date.now() - started} ms)`,
-    });
-    return new RemoteHostAgent(session);
-  });
-  const { values, error } = firstFailure(results);
-  if (error !== undefined) {
-    for (const agent of values) agent.session.close();
-    throw error;
-  }
-  return values;
-}
-
-class RemoteNodeHandle implements NodeHandle {
-  constructor(
-    readonly nodeId: string,
-    readonly endpoint: Endpoint,
-    private readonly agent: RemoteHostAgent,
-    private readonly container: string,
-  ) {}
-
-  private async docker(args: readonly string[], what: string): Promise<string> {
-    return this.agent.dockerOk(args, `${what} ${this.nodeId}`);
-  }
-  async kill(signal = 'SIGKILL'): Promise<void> {
-    await this.docker(['kill', '--signal', signal, this.container], 'kill');
-  }
-  async stop(timeoutSeconds = 10): Promise<void> {
-    await this.docker(['stop', '--time', String(timeoutSeconds), this.container], 'stop');
-  }
-  async start(): Promise<void> {
-    await this.docker(['start', this.container], 'start');
-  }
-  async restart(): Promise<void> {
-    await this.docker(['restart', this.container], 'restart');
-  }
-  async pause(): Promise<void> {
-    await this.docker(['pause', this.container], 'pause');
-  }
-  async unpause(): Promise<void> {
-    await this.docker(['unpause', this.container], 'unpause');
-  }
-  async exec(command: readonly string[]): Promise<ExecResult> {
-    return this.agent.docker(['exec', this.container, ...command]);
-  }
-  async logs(options: { tailLines?: number } = {}): Promise<string> {
-    const result = await this.agent.docker([
-      'logs',
-      ...(options.tailLines !== undefined ? ['--tail', String(options.tailLines)] : []),
-      this.container,
-    ]);
-    return result.stdout + result.stderr;
-  }
-  async stats(): Promise<NodeStats> {
-    const line = await this.docker(
-      ['stats', '--no-stream', '--format', '{{json .}}', this.container],
-      'stats',
-    );
-    return parseDockerStats(this.nodeId, line);
-  }
-}
-
-const UNITS: Record<string, number> = {
-  B: 1,
-  KB: 1e3,
-  MB: 1e6,
-  GB: 1e9,
-  TB: 1e12,
-  KIB: 1024,
-  MIB: 1024 ** 2,
-  GIB: 1024 ** 3,
-  TIB: 1024 ** 4,
-};
-
-export function parseSize(text: string): number {
-  const match = /^\s*([\d.]+)\s*([A-Za-z]*)\s*$/.exec(text);
-  if (!match) return 0;
-  return Number(match[1]) * (UNITS[(match[2] || 'B').toUpperCase()] ?? 1);
-}
-
-/** One line of `docker stats --format '{{json .}}'`. */
-export function parseDockerStats(nodeId: string, line: string): NodeStats {
-  const data = JSON.parse(line.trim()) as Record<string, string>;
-  const [used = '0', limit = '0'] = (data.MemUsage ?? '').split('/');
-  const [rx = '0', tx = '0'] = (data.NetIO ?? '').split('/');
-  return {
-    nodeId,
-    cpuPercent: Number.parseFloat(data.CPUPerc ?? '0') || 0,
-    memoryBytes: parseSize(used),
-    memoryLimitBytes: parseSize(limit),
-    networkRxBytes: parseSize(rx),
-    networkTxBytes: parseSize(tx),
-  };
-}
-
-/** Removes what a run (or, with runId undefined, every remote run) left on one host. */
-/** `imageId` may also be a reference (`--down` only knows the image name). */
-export async function cleanHost(
-  agent: RemoteHostAgent,
-  options: { runId?: string; thorough: boolean; imageId?: string },
-): Promise<{ containers: number; volumes: number; images: number }> {
-  if (agent.api) return cleanHostApi(agent.api, options);
-  const filter = options.runId ? `label=${RUN_LABEL}=${options.runId}` : `label=${REMOTE_LABEL}=1`;
-  const ids = (await agent.dockerOk(['ps', '-aq', '--filter', filter], 'listing containers'))
-    .split('\n')
-    .filter(Boolean);
-  const imageIds = new Set<string>(options.imageId ? [options.imageId] : []);
-  if (ids.length > 0) {
-    if (options.thorough) {
-      const labels = await agent.docker([
-        'inspect',
-        '--format',
-        `{{index .Config.Labels "${IMAGE_ID_LABEL}"}}`,
-        ...ids,
-      ]);
-      for (const id of labels.stdout.split('\n').map((l) => l.trim()))
-        if (id.startsWith('sha256:')) imageIds.add(id);
-    }
-    await agent.dockerOk(['rm', '-f', '-v', ...ids], 'removing containers');
-  }
-  let volumes = 0;
-  let images = 0;
-  if (options.thorough) {
-    const volumeIds = (await agent.dockerOk(['volume', 'ls', '-q', '--filter', filter], 'listing volumes'))
-      .split('\n')
-      .filter(Boolean);
-    if (volumeIds.length > 0) await agent.dockerOk(['volume', 'rm', '-f', ...volumeIds], 'removing volumes');
-    volumes = volumeIds.length;
-    for (const imageId of imageIds) {
-      // Only when no container (ours or anyone's) still uses it.
-      if ((await agent.docker(['image', 'inspect', '--format', '{{.Id}}', imageId])).exitCode !== 0) continue;
-      const users = (
-        await agent.dockerOk(['ps', '-aq', '--filter', `ancestor=${imageId}`], 'listing image users')
-      ).trim();
-      if (users === '' && (await agent.docker(['image', 'rm', '-f', imageId])).exitCode === 0) images += 1;
-    }
-  }
-  return { containers: ids.length, volumes, images };
-}
-
-/** cleanHost through the Engine API: the same steps, no process started on the host. */
-async function cleanHostApi(
-  api: RemoteDockerApi,
-  options: { runId?: string; thorough: boolean; imageId?: string },
-): Promise<{ containers: number; volumes: number; images: number }> {
-  const label = options.runId ? `${RUN_LABEL}=${options.runId}` : `${REMOTE_LABEL}=1`;
-  const ids = await api.containerIds([label]);
-  const imageIds = new Set<string>(options.imageId ? [options.imageId] : []);
-  if (options.thorough) {
-    for (const id of ids) {
-      const reply = await api.request('GET', `/containers/${pathSegment(id)}/json`);
-      if (reply.status !== 200) continue;
-      const labels = (JSON.parse(reply.text) as { Config?: { Labels?: Record<string, string> | null } })
-        .Config?.Labels;
-      const imageId = labels?.[IMAGE_ID_LABEL];
-      if (imageId?.startsWith('sha256:')) imageIds.add(imageId);
-    }
-  }
-  // like `docker rm -f -v`: anonymous volumes go with their container
-  await Promise.all(
-    ids.map((id) =>
-      api.expect('DELETE', `/containers/${pathSegment(id)}?force=1&v=1`, 'removing containers', {
-        ok: [204, 404],
-      }),
-    ),
-  );
-  let volumes = 0;
-  let images = 0;
-  if (options.thorough) {
-    const filters = encodeURIComponent(JSON.stringify({ label: [label] }));
-    const listed = await api.expect('GET', `/volumes?filters=${filters}`, 'listing volumes');
-    const names = ((JSON.parse(listed.text) as { Volumes?: { Name: string }[] | null }).Volumes ?? []).map(
-      (volume) => volume.Name,
-    );
-    await Promise.all(
-      names.map((name) =>
-        api.expect('DELETE', `/volumes/${pathSegment(name)}?force=1`, 'removing volumes', { ok: [204, 404] }),
-      ),
-    );
-    volumes = names.length;
-    for (const imageId of imageIds) {
-      // Only when no container (ours or anyone's) still uses it.
-      if ((await api.request('GET', `/images/${pathSegment(imageId)}/json`)).status !== 200) continue;
-      const users = await api.expect(
-        'GET',
-        `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ ancestor: [imageId] }))}`,
-        'listing image users',
-      );
-      if ((JSON.parse(users.text) as unknown[]).length > 0) continue;
-      if ((await api.request('DELETE', `/images/${pathSegment(imageId)}?force=1`)).status === 200)
-        images += 1;
-    }
-  }
-  return { containers: ids.length, volumes, images };
-}
-
-export class RemoteDeployment implements Deployment {
-  readonly kind = 'remote' as const;
-  private destroyed = false;
-
-  constructor(
-    readonly runId: string,
-    readonly endpoints: readonly Endpoint[],
-    readonly nodes: readonly NodeHandle[],
-    readonly environment: Readonly<Record<string, unknown>>,
-    readonly readyAfterMs: number,
-    readonly agents: readonly RemoteHostAgent[],
-    private readonly image: LocalImage | undefined,
-    private readonly concurrency: number,
-    private readonly onProgress?: (progress: HostProgress) => void,
-  ) {}
-
-  /** Removes this run's containers (and with `thorough`, volumes and the shipped image) on every host. */
-  async destroy(options: DestroyOptions = {}): Promise<void> {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    const results = await mapSettled(this.agents, this.concurrency, async (agent) => {
-      const removed = await cleanHost(agent, {
-        runId: this.runId,
-        thorough: options.thorough ?? false,
-        ...(this.image ? { imageId: this.image.id } : {}),
-      });
-      this.onProgress?.({
-        host: agent.host.name,
-        stage: 'cleanup',
-        message: `removed ${removed.containers} container(s)${options.thorough ? `, ${removed.volumes} volume(s), ${removed.images} image(s)` : ''}`,
-      });
-    });
-    for (const agent of this.agents) agent.session.close();
-    const { error } = firstFailure(results);
-    if (error !== undefined) throw error;
-  }
-
-  /** Closes the SSH connections and leaves the nodes running (`--down` removes them later). */
-  async release(): Promise<void> {
-    this.destroyed = true;
-    for (const agent of this.agents) agent.session.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.destroy();
-  }
 }
 
 export class RemoteTestbed implements Testbed {
@@ -463,9 +132,7 @@ export class RemoteTestbed implements Testbed {
       endStage('archive');
       runStarted = true;
       const placements = placeNodes(hosts.length, nodesPerHost);
-      const peers = placements
-        .map((p) => `${p.nodeId}@${hosts[p.hostIndex]!.address}:${p.ports.p2p}`)
-        .join(',');
+      const peers = peerList(placements, hosts);
       const imageToRun = image ? image.id : imageReference;
       const failFast = new AbortController();
       const hostSignal = signal ? AbortSignal.any([signal, failFast.signal]) : failFast.signal;
@@ -518,17 +185,7 @@ export class RemoteTestbed implements Testbed {
       endStage('hosts');
       checkAborted();
 
-      const endpoints: Endpoint[] = placements.map((p) => {
-        const address = hosts[p.hostIndex]!.address;
-        const hostPart = address.includes(':') ? `[${address}]` : address;
-        return {
-          nodeId: p.nodeId,
-          rpcUrl: `http://${hostPart}:${p.ports.rpc}`,
-          wsUrl: `ws://${hostPart}:${p.ports.rpc}/websocket`,
-          metricsUrl: `http://${hostPart}:${p.ports.metrics}/metrics`,
-          host: hosts[p.hostIndex]!.name,
-        };
-      });
+      const endpoints: Endpoint[] = placements.map((p) => endpointOf(p, hosts[p.hostIndex]!));
       const startupWaitMs = options.startupWaitMs ?? 60_000;
       const byNode = new Map(placements.map((p) => [p.nodeId, p]));
       const ready = await waitForReady({
@@ -548,13 +205,13 @@ export class RemoteTestbed implements Testbed {
         },
         describe: async (nodeId) => {
           const placement = byNode.get(nodeId)!;
-          const logs = await agents[placement.hostIndex]!.docker([
-            'logs',
-            '--tail',
-            '3',
-            containerName(this.runId, nodeId),
-          ]);
-          return `on ${hosts[placement.hostIndex]!.name}, last log: ${lastLine(logs.stdout + logs.stderr) || 'none'}`;
+          const agent = agents[placement.hostIndex]!;
+          const logs = await containerLogs(agent.docker, containerName(this.runId, nodeId), 3).catch(
+            (error: unknown) => {
+              throw agent.failure(`logs of ${nodeId}`, error);
+            },
+          );
+          return `on ${hosts[placement.hostIndex]!.name}, last log: ${lastLine(logs) || 'none'}`;
         },
       });
       endStage('ready');
@@ -565,14 +222,8 @@ export class RemoteTestbed implements Testbed {
           `${placement.nodeId} ready after ${ready.readyAtMs[placement.nodeId]} ms`,
         );
       }
-      const nodes = placements.map(
-        (p, index) =>
-          new RemoteNodeHandle(
-            p.nodeId,
-            endpoints[index]!,
-            agents[p.hostIndex]!,
-            containerName(this.runId, p.nodeId),
-          ),
+      const nodes = placements.map((p, index) =>
+        remoteNodeHandle(agents[p.hostIndex]!, this.runId, p, endpoints[index]!),
       );
       const environment = {
         testbed: 'remote',
@@ -614,13 +265,14 @@ export class RemoteTestbed implements Testbed {
     } catch (error) {
       // Leave every host as we found it (containers, volumes of this run), then report the first error.
       await mapSettled(agents, concurrency, async (agent) => {
-        if (agent.session.isClosed) return;
+        // a host whose Docker step failed has no client: it never started a node of this run
+        if (agent.session.isClosed || agent.access === undefined) return;
         if (runStarted) {
           await cleanHost(agent, { runId: this.runId, thorough: true }).catch(() => undefined);
           this.progress(agent.host.name, 'cleanup', 'removed what this run created');
         }
       });
-      for (const agent of agents) agent.session.close();
+      closeAll(agents);
       throw error;
     }
   }
@@ -633,31 +285,15 @@ export class RemoteTestbed implements Testbed {
     image: LocalImage | undefined,
     signal?: AbortSignal,
   ): Promise<void> {
-    const name = containerName(this.runId, placement.nodeId);
-    const labels: Record<string, string> = {
-      [RUN_LABEL]: this.runId,
-      [REMOTE_LABEL]: '1',
-      [NODE_LABEL]: placement.nodeId,
-    };
-    const nodeEnv: Record<string, string> = {
-      REFNODE_ID: placement.nodeId,
-      REFNODE_PEERS: peers,
-      REFNODE_RPC_PORT: String(placement.ports.rpc),
-      REFNODE_P2P_PORT: String(placement.ports.p2p),
-      REFNODE_METRICS_PORT: String(placement.ports.metrics),
-      REFNODE_DATA_DIR: '/data',
-      ...this.options.nodeEnv,
-    };
-    // the data volume is created with the container, labelled like it (one round trip)
     await agent.runContainer(
-      {
-        name,
+      nodeContainerSpec({
+        runId: this.runId,
+        placement,
+        peers,
         image: imageToRun,
-        labels: { ...labels, ...(image ? { [IMAGE_ID_LABEL]: image.id } : {}) },
-        env: nodeEnv,
-        networkMode: 'host',
-        volume: { name, target: '/data', labels },
-      },
+        ...(image ? { imageId: image.id } : {}),
+        ...(this.options.nodeEnv ? { nodeEnv: this.options.nodeEnv } : {}),
+      }),
       `starting ${placement.nodeId}`,
       signal,
     );
@@ -693,110 +329,3 @@ export class RemoteTestbed implements Testbed {
     return values;
   }
 }
-
-/** Connects to the hosts and removes every remote meshbench container (and with `thorough`, volumes and images). */
-export async function downRemote(options: {
-  hosts: HostsConfig;
-  thorough: boolean;
-  strictHostKeyChecking?: StrictHostKeyChecking;
-  knownHostsPath?: string;
-  concurrency?: number;
-  image?: string;
-  env?: Readonly<Record<string, string | undefined>>;
-  signal?: AbortSignal;
-  onProgress?: (progress: HostProgress) => void;
-}): Promise<{ containers: number; volumes: number; images: number }> {
-  const env = options.env ?? process.env;
-  const agents = await connectAll(options.hosts, {
-    strictHostKeyChecking: options.strictHostKeyChecking ?? 'accept-new',
-    knownHostsPath: options.knownHostsPath ?? options.hosts.knownHostsPath ?? defaultKnownHostsPath(env),
-    concurrency: options.concurrency ?? 16,
-    env,
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
-  try {
-    const results = await mapSettled(agents, options.concurrency ?? 16, async (agent) => {
-      await agent.ensureDockerQuiet();
-      const removed = await cleanHost(agent, {
-        thorough: options.thorough,
-        ...(options.image ? { imageId: options.image } : {}),
-      });
-      options.onProgress?.({
-        host: agent.host.name,
-        stage: 'cleanup',
-        message: `removed ${removed.containers} container(s)${options.thorough ? `, ${removed.volumes} volume(s), ${removed.images} image(s)` : ''}`,
-      });
-      return removed;
-    });
-    const { values, error } = firstFailure(results);
-    if (error !== undefined) throw error;
-    return values.reduce(
-      (sum, r) => ({
-        containers: sum.containers + r.containers,
-        volumes: sum.volumes + r.volumes,
-        images: sum.images + r.images,
-      }),
-      { containers: 0, volumes: 0, images: 0 },
-    );
-  } finally {
-    for (const agent of agents) agent.session.close();
-  }
-}
-
-export interface RemoteContainerStatus {
-  readonly host: string;
-  readonly name: string;
-  readonly node: string;
-  readonly runId: string;
-  readonly state: string;
-  readonly status: string;
-}
-
-/** Lists remote meshbench containers on every host. */
-export async function statusRemote(
-  agents: readonly RemoteHostAgent[],
-  concurrency = 16,
-): Promise<RemoteContainerStatus[]> {
-  const results = await mapSettled(agents, concurrency, async (agent) => {
-    await agent.ensureDockerQuiet();
-    const out = await agent.dockerOk(
-      [
-        'ps',
-        '-a',
-        '--filter',
-        `label=${REMOTE_LABEL}=1`,
-        '--format',
-        `{{.Names}}\t{{.Label "${NODE_LABEL}"}}\t{{.Label "${RUN_LABEL}"}}\t{{.State}}\t{{.Status}}`,
-      ],
-      'listing containers',
-    );
-    return out
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => {
-        const [name = '', node = '', runId = '', state = '', status = ''] = line.split('\t');
-        return { host: agent.host.name, name, node, runId, state, status };
-      });
-  });
-  const { values, error } = firstFailure(results);
-  if (error !== undefined) throw error;
-  return values.flat();
-}
-
-/** The last lines of every remote meshbench container's log, fetched from all hosts in parallel. */
-export async function logsRemote(
-  agents: readonly RemoteHostAgent[],
-  tailLines: number,
-  concurrency = 16,
-): Promise<{ host: string; name: string; text: string }[]> {
-  const statuses = await statusRemote(agents, concurrency);
-  const byHost = new Map(agents.map((a) => [a.host.name, a]));
-  const results = await mapSettled(statuses, concurrency, async (status) => {
-    const result = await byHost.get(status.host)!.docker(['logs', '--tail', String(tailLines), status.name]);
-    return { host: status.host, name: status.name, text: result.stdout + result.stderr };
-  });
-  return firstFailure(results).values;
-}
-
-export type { RemoteHost, SshSession };

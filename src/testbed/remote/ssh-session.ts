@@ -203,6 +203,30 @@ export class SshSession {
     });
   }
 
+  /**
+   * A command's stdin/stdout as one stream (its stderr is dropped), e.g. `docker system
+   * dial-stdio`, whose stdio is a connection to the engine. The channel closes when either
+   * side ends.
+   */
+  openCommandStream(argv: readonly string[]): Promise<Duplex> {
+    if (this.closed)
+      return Promise.reject(
+        new MeshbenchError('SSH_CONNECT', `${describeHost(this.host)}: the SSH connection closed`, {
+          hint: 'check that the host is up and re-run',
+        }),
+      );
+    return new Promise((resolve, reject) => {
+      this.client.exec(shellCommand(argv), (error, channel) => {
+        if (error) {
+          reject(error);
+          return;
+        }
+        channel.stderr.resume();
+        resolve(channel);
+      });
+    });
+  }
+
   close(): void {
     if (!this.closed) this.client.end();
     this.closed = true;

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { mapSettled, firstFailure } from '../../../src/testbed/remote/concurrency.js';
 import { parseOsRelease } from '../../../src/testbed/remote/remote-host.js';
-import {
-  parseDockerStats,
-  parseSize,
-  peersFirstProbe,
-  placeNodes,
-} from '../../../src/testbed/remote/remote-testbed.js';
+import { placeNodes } from '../../../src/testbed/remote/placement.js';
+import { peersFirstProbe } from '../../../src/testbed/remote/remote-nodes.js';
 import { lastUsableAddress } from '../../../src/testbed/sandbox/sandbox.js';
 
 describe('placeNodes', () => {
@@ -24,24 +20,6 @@ describe('placeNodes', () => {
 });
 
 describe('parsers', () => {
-  it('reads docker stats lines and sizes', () => {
-    expect(parseSize('1.5GiB')).toBe(1.5 * 1024 ** 3);
-    expect(parseSize('12kB')).toBe(12_000);
-    expect(parseSize('0B')).toBe(0);
-    const stats = parseDockerStats(
-      'node0',
-      '{"CPUPerc":"12.5%","MemUsage":"10MiB / 1GiB","NetIO":"1.2kB / 3MB"}',
-    );
-    expect(stats).toEqual({
-      nodeId: 'node0',
-      cpuPercent: 12.5,
-      memoryBytes: 10 * 1024 ** 2,
-      memoryLimitBytes: 1024 ** 3,
-      networkRxBytes: 1200,
-      networkTxBytes: 3e6,
-    });
-  });
-
   it('reads /etc/os-release', () => {
     expect(parseOsRelease('PRETTY_NAME="Ubuntu 24.04 LTS"\nID=ubuntu\nID_LIKE=debian\n')).toMatchObject({
       ID: 'ubuntu',

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MeshbenchError } from '../../../../src/common/errors.js';
-import { EngineApi, engineTargetOf } from '../../../../src/testbed/local/engine-api.js';
+import { EngineApi, engineTargetOf } from '../../../../src/testbed/docker/engine-reads.js';
 import { checkEngine, checkImages } from '../../../../src/testbed/local/engine-checks.js';
 
 /** A small Engine-API-shaped server on a unix socket of its own. */

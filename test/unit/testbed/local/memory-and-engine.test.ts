@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MeshbenchError } from '../../../../src/common/errors.js';
 import { demuxDockerBuffer } from '../../../../src/testbed/local/docker-engine.js';
-import { statsFromEngine } from '../../../../src/testbed/local/docker-node-handle.js';
+import { statsFromEngine } from '../../../../src/testbed/docker/stats.js';
 import { checkMemory, maxCommittee, RESERVED_MEMORY_BYTES } from '../../../../src/testbed/local/memory.js';
 import { isPortFree } from '../../../../src/testbed/local/ports.js';
 import { createServer } from 'node:net';

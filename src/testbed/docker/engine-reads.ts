@@ -1,27 +1,18 @@
 /**
- * The few read-only Engine API calls the checks before `compose up` need (version, image
- * inspect, container list), over node:http. dockerode stays the client for everything
- * else; it is loaded while compose starts the containers, because its import (ssh2, gRPC,
- * protobufjs) costs 150–500 ms that would otherwise sit on the start-up path.
+ * The few read-only Engine API calls the local checks before `compose up` need (version,
+ * info, image inspect, container list), as plain GETs over node:http on the same connection
+ * (connection.ts) the Docker client uses. They are not a second client: dockerode does every
+ * other call, local and remote; it is loaded while compose starts the containers, because
+ * its import (ssh2, gRPC, protobufjs) costs 150–500 ms that would otherwise sit on the
+ * start-up path.
  */
 import { request } from 'node:http';
 import type { ContainerInfo, ImageInspectInfo } from 'dockerode';
+import { engineTargetOf, type EngineTarget } from './connection.js';
+
+export { dockerHostOf, engineTargetOf, type EngineTarget } from './connection.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
-
-/** Where the engine is, from DOCKER_HOST (as the docker CLI reads it). */
-export function dockerHostOf(env: Env): string {
-  return env.DOCKER_HOST && env.DOCKER_HOST !== '' ? env.DOCKER_HOST : 'unix:///var/run/docker.sock';
-}
-
-export type EngineTarget = { readonly socketPath: string } | { readonly host: string; readonly port: number };
-
-export function engineTargetOf(env: Env): EngineTarget {
-  const host = dockerHostOf(env);
-  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
-  const url = new URL(host.replace(/^tcp:/, 'http:'));
-  return { host: url.hostname, port: Number(url.port || 2375) };
-}
 
 export class EngineApiError extends Error {
   readonly statusCode: number;

@@ -1,0 +1,147 @@
+/**
+ * Removal by label, the same for both testbeds: every container (with its anonymous
+ * volumes), network and, when asked, named volume a selector matches, and images that
+ * nothing uses any more. Idempotent; it collects errors instead of stopping at the first.
+ */
+import type Docker from 'dockerode';
+import type { ContainerInfo } from 'dockerode';
+import { engineMessage, statusOf } from './connection.js';
+import { IMAGE_ID_LABEL, type LabelSelector } from './labels.js';
+
+export interface RemovalReport {
+  readonly containers: number;
+  readonly networks: number;
+  readonly volumes: number;
+  readonly images: number;
+  readonly errors: readonly string[];
+}
+
+export interface RemovalOptions {
+  /** Also the named volumes (node data). */
+  readonly volumes: boolean;
+  /**
+   * Images to remove when no container (ours or anyone's) still uses them: these, and with
+   * `labelledImages` the image each removed container names in `meshbench.image-id`.
+   */
+  readonly images?: readonly string[];
+  readonly labelledImages?: boolean;
+}
+
+const gone = (error: unknown) => statusOf(error) === 404;
+
+async function each<T>(
+  items: Iterable<T>,
+  errors: string[],
+  describe: (item: T) => string,
+  remove: (item: T) => Promise<unknown>,
+  ignorable: (error: unknown) => boolean = gone,
+): Promise<number> {
+  let removed = 0;
+  await Promise.all(
+    [...items].map(async (item) => {
+      try {
+        await remove(item);
+        removed += 1;
+      } catch (error) {
+        if (ignorable(error)) removed += 1;
+        else errors.push(`${describe(item)}: ${engineMessage(error)}`);
+      }
+    }),
+  );
+  return removed;
+}
+
+/** The containers matching any alternative of the selector (and a status, if given), newest first. */
+export async function labelledContainers(
+  docker: Docker,
+  selector: LabelSelector,
+  options: { status?: string } = {},
+): Promise<ContainerInfo[]> {
+  const byId = new Map<string, ContainerInfo>();
+  for (const labels of selector) {
+    const filters = { label: [...labels], ...(options.status ? { status: [options.status] } : {}) };
+    for (const container of await docker.listContainers({ all: true, filters }))
+      byId.set(container.Id, container);
+  }
+  return [...byId.values()].sort((a, b) => b.Created - a.Created);
+}
+
+export async function containerIds(
+  docker: Docker,
+  selector: LabelSelector,
+  options: { status?: string } = {},
+): Promise<string[]> {
+  return (await labelledContainers(docker, selector, options)).map((container) => container.Id);
+}
+
+export async function removeLabelled(
+  docker: Docker,
+  selector: LabelSelector,
+  options: RemovalOptions,
+): Promise<RemovalReport> {
+  const errors: string[] = [];
+  const found = await labelledContainers(docker, selector);
+  const ids = found.map((container) => container.Id);
+  const images = new Set(options.images ?? []);
+  if (options.labelledImages) {
+    for (const container of found) {
+      const imageId = container.Labels?.[IMAGE_ID_LABEL];
+      if (imageId?.startsWith('sha256:')) images.add(imageId);
+    }
+  }
+  // like `docker rm -f -v`: anonymous volumes go with their container; 409: removal already under way
+  await each(
+    ids,
+    errors,
+    (id) => `container ${id.slice(0, 12)}`,
+    (id) => docker.getContainer(id).remove({ force: true, v: true }),
+    (error) => gone(error) || statusOf(error) === 409,
+  );
+
+  const networkIds = new Set<string>();
+  for (const labels of selector) {
+    for (const network of await docker.listNetworks({ filters: { label: [...labels] } }))
+      networkIds.add(network.Id);
+  }
+  await each(
+    networkIds,
+    errors,
+    (id) => `network ${id.slice(0, 12)}`,
+    (id) => docker.getNetwork(id).remove(),
+  );
+
+  let volumes = 0;
+  if (options.volumes) {
+    const names = new Set<string>();
+    for (const labels of selector) {
+      const listed = await docker.listVolumes({ filters: { label: [...labels] } });
+      for (const volume of listed.Volumes ?? []) names.add(volume.Name);
+    }
+    volumes = await each(
+      names,
+      errors,
+      (name) => `volume ${name}`,
+      (name) => docker.getVolume(name).remove({ force: true }),
+    );
+  }
+
+  let imagesRemoved = 0;
+  for (const image of images) {
+    try {
+      await docker.getImage(image).inspect();
+    } catch (error) {
+      if (!gone(error)) errors.push(`image ${image.slice(0, 19)}: ${engineMessage(error)}`);
+      continue;
+    }
+    // Only when no container (ours or anyone's) still uses it.
+    const users = await docker.listContainers({ all: true, filters: { ancestor: [image] } });
+    if (users.length > 0) continue;
+    try {
+      await docker.getImage(image).remove({ force: true });
+      imagesRemoved += 1;
+    } catch (error) {
+      if (!gone(error)) errors.push(`image ${image.slice(0, 19)}: ${engineMessage(error)}`);
+    }
+  }
+  return { containers: ids.length, networks: networkIds.size, volumes, images: imagesRemoved, errors };
+}

@@ -1,0 +1,150 @@
+/**
+ * The one Docker client: dockerode, over one of two connections.
+ *  - this machine's engine: the socket or address in DOCKER_HOST (as the docker CLI reads it);
+ *  - a remote engine: a stream per request that the caller opens, e.g. the host's
+ *    /var/run/docker.sock forwarded over the existing SSH connection, or the stdio of
+ *    `sudo -n docker system dial-stdio` run over it for users who may use Docker only
+ *    through sudo.
+ * Everything above (node handles, stats, logs, cleanup, status) is written once against
+ * dockerode and never asks which connection it has.
+ *
+ * dockerode is imported when first needed: its import (ssh2, gRPC, protobufjs) costs
+ * 150–500 ms, which the local start-up path spends while compose starts the containers
+ * (engine-reads.ts answers the few reads before that).
+ */
+import { Agent, type AgentOptions } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type Docker from 'dockerode';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Where the engine is, from DOCKER_HOST (as the docker CLI reads it). */
+export function dockerHostOf(env: Env): string {
+  return env.DOCKER_HOST && env.DOCKER_HOST !== '' ? env.DOCKER_HOST : 'unix:///var/run/docker.sock';
+}
+
+export type EngineTarget = { readonly socketPath: string } | { readonly host: string; readonly port: number };
+
+export function engineTargetOf(env: Env): EngineTarget {
+  const host = dockerHostOf(env);
+  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
+  const url = new URL(host.replace(/^tcp:/, 'http:'));
+  return { host: url.hostname, port: Number(url.port || 2375) };
+}
+
+/** Opens one fresh stream to the engine (one per HTTP request). */
+export type StreamOpener = () => Promise<Duplex>;
+
+/** No data either way for this long and the request fails (a wedged engine, a dead channel). */
+export const STREAM_IDLE_TIMEOUT_MS = 120_000;
+
+/**
+ * Gives a plain duplex stream (an SSH channel) the few socket methods node:http may call on a
+ * connection; setTimeout is an idle timer, as on a socket.
+ */
+function socketLike(stream: Duplex): Socket {
+  const socket = stream as Duplex & Partial<Socket>;
+  let timer: NodeJS.Timeout | undefined;
+  let idleMs = 0;
+  const arm = () => {
+    if (timer) clearTimeout(timer);
+    timer = idleMs > 0 ? setTimeout(() => stream.emit('timeout'), idleMs) : undefined;
+  };
+  socket.setTimeout ??= ((ms: number, callback?: () => void) => {
+    idleMs = ms;
+    if (callback) stream.once('timeout', callback);
+    arm();
+    return socket;
+  }) as Socket['setTimeout'];
+  stream.on('data', () => idleMs > 0 && arm());
+  stream.on('close', () => timer && clearTimeout(timer));
+  socket.setNoDelay ??= (() => socket) as Socket['setNoDelay'];
+  socket.setKeepAlive ??= (() => socket) as Socket['setKeepAlive'];
+  socket.ref ??= (() => socket) as Socket['ref'];
+  socket.unref ??= (() => socket) as Socket['unref'];
+  return socket as Socket;
+}
+
+/**
+ * An http.Agent whose connections are streams the opener gives: one per request, closed when
+ * the answer is read (no keep-alive, so nothing stays open when the work is done).
+ */
+export class StreamAgent extends Agent {
+  readonly #open: StreamOpener;
+  readonly #idleTimeoutMs: number;
+
+  constructor(open: StreamOpener, options: AgentOptions & { idleTimeoutMs?: number } = {}) {
+    const { idleTimeoutMs, ...agentOptions } = options;
+    super({ ...agentOptions, keepAlive: false });
+    this.#open = open;
+    this.#idleTimeoutMs = idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS;
+  }
+
+  override createConnection(
+    _options: unknown,
+    callback?: (error: Error | null, stream: Duplex) => void,
+  ): undefined {
+    this.#open().then(
+      (stream) => {
+        const socket = socketLike(stream);
+        socket.setTimeout(this.#idleTimeoutMs);
+        socket.once('timeout', () =>
+          socket.destroy(
+            Object.assign(new Error(`the engine sent nothing for ${this.#idleTimeoutMs} ms`), {
+              code: 'ETIMEDOUT',
+            }),
+          ),
+        );
+        callback?.(null, socket);
+      },
+      (error: unknown) =>
+        callback?.(error instanceof Error ? error : new Error(String(error)), undefined as never),
+    );
+    return undefined;
+  }
+}
+
+async function dockerode(options: Docker.DockerOptions): Promise<Docker> {
+  const { default: Dockerode } = await import('dockerode');
+  return new Dockerode(options);
+}
+
+/** dockerode for this machine's engine (DOCKER_HOST, else the default socket). */
+export function localDocker(env: Env = process.env): Promise<Docker> {
+  return dockerode({ ...engineTargetOf(env) });
+}
+
+/**
+ * dockerode over streams the opener gives. The socket path only names the connection for
+ * node:http; `host` is cleared so DOCKER_HOST (which docker-modem reads itself) cannot
+ * send these requests to this machine's engine.
+ */
+export function streamDocker(open: StreamOpener, options: { idleTimeoutMs?: number } = {}): Promise<Docker> {
+  return dockerode({
+    socketPath: '/var/run/docker.sock',
+    host: undefined,
+    protocol: 'http',
+    agent: new StreamAgent(open, options),
+  } as Docker.DockerOptions);
+}
+
+/** Lets go of a client's connections (a stream agent holds none between requests). */
+export function releaseDocker(docker: Docker): void {
+  (docker.modem as { agent?: { destroy(): void } } | undefined)?.agent?.destroy();
+}
+
+/** The engine's own message in a dockerode error (`No such container: x`), else the error's. */
+export function engineMessage(error: unknown): string {
+  const json = (error as { json?: unknown }).json;
+  if (json && typeof json === 'object' && typeof (json as { message?: unknown }).message === 'string')
+    return (json as { message: string }).message.trim();
+  if (typeof json === 'string' && json.trim() !== '') return json.trim();
+  if (Buffer.isBuffer(json) && json.length > 0) return json.toString('utf8').trim();
+  return error instanceof Error ? error.message.trim() : String(error);
+}
+
+/** The HTTP status of a dockerode error (404 no such object, 304 already so, 409 conflict). */
+export function statusOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number }).statusCode;
+}

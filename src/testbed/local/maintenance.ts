@@ -1,0 +1,56 @@
+/**
+ * `local-network --down | --status | --show-logs`: the networks earlier calls left on this
+ * machine's engine, through the same code as the remote testbed's (../docker/).
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { localDocker, releaseDocker } from '../docker/connection.js';
+import { testbedSelector } from '../docker/labels.js';
+import { containerStatuses, tailLogs } from '../docker/inventory.js';
+import type { ContainerLog, ContainerStatus, RemovalSummary, TestbedMaintenance } from '../testbed.js';
+import { listLocalRuns, removeRun } from './teardown.js';
+
+export class LocalMaintenance implements TestbedMaintenance {
+  constructor(
+    readonly docker: Docker,
+    /** Where run folders are (`<runsDir>/<runId>`); a removed run's folder goes too. */
+    private readonly runsDir?: string,
+  ) {}
+
+  static async connect(
+    options: { runsDir?: string; env?: Readonly<Record<string, string | undefined>> } = {},
+  ): Promise<LocalMaintenance> {
+    return new LocalMaintenance(await localDocker(options.env), options.runsDir);
+  }
+
+  /** One summary per run. Local runs lose their volumes only with `thorough`. */
+  async down(options: { runId?: string; thorough: boolean }): Promise<RemovalSummary[]> {
+    const runIds = options.runId ? [options.runId] : await listLocalRuns(this.docker);
+    const summaries: RemovalSummary[] = [];
+    for (const runId of runIds) {
+      const report = await removeRun(this.docker, runId, { volumes: options.thorough });
+      // The run folder (generated compose files) goes too.
+      if (this.runsDir !== undefined && options.thorough)
+        await rm(join(this.runsDir, runId), { recursive: true, force: true });
+      summaries.push({ host: 'local', runId, ...report });
+    }
+    return summaries;
+  }
+
+  status(): Promise<ContainerStatus[]> {
+    return containerStatuses(this.docker, testbedSelector('local'), 'local');
+  }
+
+  async logs(tailLines: number): Promise<ContainerLog[]> {
+    return tailLogs(this.docker, await this.status(), tailLines);
+  }
+
+  async close(): Promise<void> {
+    releaseDocker(this.docker);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

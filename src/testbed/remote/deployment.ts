@@ -1,0 +1,56 @@
+/** A network running on remote hosts: its endpoints and node handles, and its removal. */
+import type { DestroyOptions, Deployment, Endpoint, NodeHandle } from '../testbed.js';
+import { firstFailure, mapSettled } from './concurrency.js';
+import { cleanHost, removedMessage } from './cleanup.js';
+import { closeAll, type HostProgress } from './connect.js';
+import type { LocalImage } from './image-transfer.js';
+import type { RemoteHostAgent } from './remote-host.js';
+
+export class RemoteDeployment implements Deployment {
+  readonly kind = 'remote' as const;
+  private destroyed = false;
+
+  constructor(
+    readonly runId: string,
+    readonly endpoints: readonly Endpoint[],
+    readonly nodes: readonly NodeHandle[],
+    readonly environment: Readonly<Record<string, unknown>>,
+    readonly readyAfterMs: number,
+    readonly agents: readonly RemoteHostAgent[],
+    private readonly image: LocalImage | undefined,
+    private readonly concurrency: number,
+    private readonly onProgress?: (progress: HostProgress) => void,
+  ) {}
+
+  /** Removes this run's containers (and with `thorough`, volumes and the shipped image) on every host. */
+  async destroy(options: DestroyOptions = {}): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    const thorough = options.thorough ?? false;
+    const results = await mapSettled(this.agents, this.concurrency, async (agent) => {
+      const removed = await cleanHost(agent, {
+        runId: this.runId,
+        thorough,
+        ...(this.image ? { imageId: this.image.id } : {}),
+      });
+      this.onProgress?.({
+        host: agent.host.name,
+        stage: 'cleanup',
+        message: removedMessage(removed, thorough),
+      });
+    });
+    closeAll(this.agents);
+    const { error } = firstFailure(results);
+    if (error !== undefined) throw error;
+  }
+
+  /** Closes the SSH connections and leaves the nodes running (`--down` removes them later). */
+  async release(): Promise<void> {
+    this.destroyed = true;
+    closeAll(this.agents);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.destroy();
+  }
+}
