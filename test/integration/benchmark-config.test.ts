@@ -4,15 +4,14 @@
  * by the environment (MESHBENCH_DURATION) and flags (--loads, --output-dir), one level on
  * a local 4-node refnode network, removed at the end (cleanup: true in the file).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_LABEL } from '../../src/common/labels.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
+import { runBin as runBinProcess, type BinResult } from './run-bin.js';
 
-const root = resolve(import.meta.dirname, '../..');
 let dir: string;
 
 beforeAll(async () => {
@@ -22,23 +21,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function runBin(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin/benchmark.js'), ...args], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
+function runBin(args: string[], env: Record<string, string> = {}): Promise<BinResult> {
+  return runBinProcess('benchmark', args, env);
 }
 
 describe('benchmark --config examples/bench.yaml', () => {

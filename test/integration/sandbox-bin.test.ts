@@ -2,12 +2,12 @@
  * bin/sandbox.js as a user runs it: from the esbuild bundle (dist/bundle/sandbox.js,
  * written by npm run build), like bin/local-network.js. No hosts are started.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBin as runBinProcess, type BinResult } from './run-bin.js';
 
 const root = resolve(import.meta.dirname, '../..');
 let dir: string;
@@ -19,19 +19,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function runBin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin/sandbox.js'), ...args], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
+function runBin(args: string[]): Promise<BinResult> {
+  return runBinProcess('sandbox', args);
 }
 
 describe('bin/sandbox.js', () => {
