@@ -14,7 +14,8 @@ import { formatError, MeshbenchError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
 import { checkEndpointUrl } from '../load/validate.js';
 import type { LoadOptions, LoadResult } from '../load/types.js';
-import { websocketUrlFor } from '../protocols/cometbft.js';
+import type { Protocol } from '../protocols/protocol.js';
+import { createProtocol } from '../protocols/registry.js';
 import type { Deployment, Endpoint, Testbed } from '../testbed/testbed.js';
 import { environmentFor } from './environment.js';
 import { searchLoad } from './load-search.js';
@@ -125,7 +126,7 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
   const attached = new Map<NetworkTarget, Deployment>();
   for (const network of plan.networks) {
     if (network.kind !== 'endpoints') continue;
-    const deployment = attachedDeployment(runId, network.urls);
+    const deployment = attachedDeployment(runId, network.urls, createProtocol(plan.protocol, runId));
     if (deps.probeEndpoints) {
       progress.phase(
         `[endpoints] probing ${deployment.endpoints.length} endpoint${deployment.endpoints.length === 1 ? '' : 's'} (${plan.protocol.kind}) …`,
@@ -226,10 +227,13 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
     let levelMark = now();
     // One per deployment: it remembers which nodes cannot report a backlog, so each is named once.
     let settler: { readonly deployment: Deployment; readonly settler: Settler } | undefined;
+    // The protocol's backlog probe (cometbft: num_unconfirmed_txs); none: nothing to poll.
+    const backlog = createProtocol(plan.protocol, runId).backlog;
     const settlerFor = (target: Deployment): Settler => {
       if (settler?.deployment !== target) {
         const created = new Settler({
           endpoints: target.endpoints,
+          ...(backlog ? { backlog } : {}),
           timeoutMs: plan.settleTimeoutSecs * 1000,
           pollIntervalMs: plan.settlePollMs,
           pauseMs: plan.settleSecs * 1000,
@@ -250,7 +254,10 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
     const deploy = async (): Promise<{ deployment: Deployment; deployMs: number }> => {
       if (network.kind === 'endpoints') {
         // Probed before the run folder was made; nothing to deploy.
-        return { deployment: attached.get(network) ?? attachedDeployment(runId, network.urls), deployMs: 0 };
+        const deployment =
+          attached.get(network) ??
+          attachedDeployment(runId, network.urls, createProtocol(plan.protocol, runId));
+        return { deployment, deployMs: 0 };
       }
       const started = now();
       progress.deployStart(`[${kind}] deploying`, plan.startupWaitSecs);
@@ -336,7 +343,7 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
         );
         const settle = aborted()
           ? skippedSettle('interrupted')
-          : plan.protocol.kind !== 'cometbft'
+          : !backlog
             ? skippedSettle(`protocol ${plan.protocol.kind} has no mempool to poll`)
             : plan.freshNetwork
               ? skippedSettle('the network is redeployed before the next level')
@@ -465,10 +472,10 @@ export async function runBenchmark(plan: BenchmarkPlan, deps: BenchmarkDeps): Pr
 
 /**
  * Attach mode (`--endpoints`): a deployment over the endpoints of a network someone
- * else runs — no deploy, nothing to destroy. Node ids are `endpoint0`…; the
- * WebSocket for commit confirmation is the cometbft adapter's `<url>/websocket`.
+ * else runs — no deploy, nothing to destroy. Node ids are `endpoint0`…; the event
+ * stream for commit confirmation is the protocol's (cometbft: `<url>/websocket`).
  */
-export function attachedDeployment(runId: string, urls: readonly string[]): Deployment {
+export function attachedDeployment(runId: string, urls: readonly string[], protocol?: Protocol): Deployment {
   const endpoints: Endpoint[] = urls.map((raw, index) => {
     const url = checkEndpointUrl(raw.trim());
     const endpoint: Endpoint = {
@@ -476,7 +483,8 @@ export function attachedDeployment(runId: string, urls: readonly string[]): Depl
       rpcUrl: url.href.replace(/\/+$/, ''),
       host: url.host,
     };
-    return { ...endpoint, wsUrl: websocketUrlFor(endpoint) };
+    const commits = protocol?.commits;
+    return commits ? { ...endpoint, wsUrl: commits.websocketUrl(endpoint) } : endpoint;
   });
   return {
     runId,

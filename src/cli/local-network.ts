@@ -7,6 +7,7 @@
 import { rm } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { MeshbenchError } from '../common/errors.js';
+import { DEFAULT_PROTOCOL, protocolDefinition, protocolKinds } from '../protocols/registry.js';
 import { newRunId } from '../common/run-id.js';
 import { EngineApi } from '../testbed/local/engine-api.js';
 import { checkEngine } from '../testbed/local/engine-checks.js';
@@ -40,8 +41,6 @@ export interface LocalNetworkArgs extends NetworkRunArgs {
   readonly down?: string;
 }
 
-const PROTOCOLS = ['cometbft', 'etcd', 'http'] as const;
-
 function options(argv: Argv): Argv<LocalNetworkArgs> {
   return addNetworkRunOptions(
     argv
@@ -64,8 +63,8 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
       })
       .option('protocol', {
         type: 'string',
-        default: 'cometbft',
-        choices: PROTOCOLS,
+        default: DEFAULT_PROTOCOL,
+        choices: protocolKinds(),
         describe: 'Protocol of nodes without a meshbench.protocol label',
       })
       .option('down', {
@@ -111,7 +110,7 @@ export function validateArgs(args: LocalNetworkArgs): void {
       });
     }
   }
-  if (args.confirm === 'commit' && args.protocol !== 'cometbft') {
+  if (args.confirm === 'commit' && !protocolDefinition(args.protocol).confirmsCommits) {
     throw new MeshbenchError(
       'BAD_FLAG',
       `--confirm commit is not available for --protocol ${args.protocol}`,

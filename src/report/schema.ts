@@ -5,6 +5,7 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { protocolKinds } from '../protocols/registry.js';
 
 const latencySummary = {
   type: 'object',
@@ -204,7 +205,7 @@ export const resultJsonSchema = {
         crash_interval: { type: 'number', exclusiveMinimum: 0 },
         warmup: { type: 'number', minimum: 0 },
         runs: { type: 'integer', minimum: 1 },
-        protocol: { enum: ['cometbft', 'etcd', 'http'] },
+        protocol: { enum: [...protocolKinds()] },
         confirm: { enum: ['none', 'commit'] },
         faults_applied: { type: 'boolean' },
         endpoints: { type: 'array', items: { type: 'string' } },

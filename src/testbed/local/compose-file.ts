@@ -17,6 +17,7 @@
  */
 import { MeshbenchError } from '../../common/errors.js';
 import { RUN_LABEL, ROLE_LABEL } from '../../common/run-id.js';
+import { DEFAULT_PROTOCOL, findProtocol } from '../../protocols/registry.js';
 
 export const PROTOCOL_LABEL = 'meshbench.protocol';
 export const RPC_PORT_LABEL = 'meshbench.rpc-port';
@@ -24,11 +25,10 @@ export const METRICS_PORT_LABEL = 'meshbench.metrics-port';
 /** Marks objects created by the local testbed (so `--down` never touches remote sandboxes). */
 export const TESTBED_LABEL = 'meshbench.testbed';
 export const DEFAULT_RPC_PORT = 26657;
-/** The RPC container port a node of each protocol serves when no meshbench.rpc-port label says otherwise. */
-export const DEFAULT_RPC_PORTS: Readonly<Record<string, number>> = { cometbft: 26657, etcd: 2379, http: 80 };
 
+/** The RPC container port a node of a protocol serves when no meshbench.rpc-port label says otherwise. */
 export function defaultRpcPortFor(protocol: string | undefined): number {
-  return DEFAULT_RPC_PORTS[protocol ?? 'cometbft'] ?? DEFAULT_RPC_PORT;
+  return findProtocol(protocol ?? DEFAULT_PROTOCOL)?.defaultRpcPort ?? DEFAULT_RPC_PORT;
 }
 
 export interface PublishedPort {
