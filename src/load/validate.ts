@@ -3,7 +3,7 @@
  * MeshbenchError naming the value and what is allowed.
  */
 import { MeshbenchError } from '../common/errors.js';
-import { committingKinds, findProtocol, protocolKinds } from '../protocols/registry.js';
+import { committingKinds, findProtocol, isBuiltInProtocol, protocolKinds } from '../protocols/registry.js';
 import { MAX_TRANSACTION_SIZE_BYTES } from './payload.js';
 import { createTargetPicker } from './targets.js';
 import type { LoadOptions } from './types.js';
@@ -124,6 +124,12 @@ export function validateLoadOptions(options: LoadOptions): void {
   }
   checkPositiveInteger(options.maxInFlight, 'max in-flight');
   checkPositiveInteger(options.workers, 'workers');
+  if ((options.workers ?? 1) > 1 && !isBuiltInProtocol(options.protocol.kind)) {
+    throw bad(
+      `protocol ${options.protocol.kind} was registered in this thread, so ${options.workers} load workers cannot speak it`,
+      'use --workers 1, or add it to BUILT_IN in src/protocols/registry.ts',
+    );
+  }
   // Unknown target nodes or unusable weights fail here, not inside a worker.
   createTargetPicker(options.endpoints, options.target);
 }

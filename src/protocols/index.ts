@@ -16,6 +16,7 @@ export {
   createProtocol,
   describeProtocol,
   findProtocol,
+  isBuiltInProtocol,
   protocolDefinition,
   protocolDefinitions,
   protocolKinds,

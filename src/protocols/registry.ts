@@ -57,6 +57,11 @@ export function committingKinds(): readonly ProtocolKind[] {
     .sort();
 }
 
+/** Whether `kind` is built in (known in every thread, load workers included). */
+export function isBuiltInProtocol(kind: string): boolean {
+  return BUILT_IN.some((definition) => definition.kind === kind);
+}
+
 export function findProtocol(kind: string): ProtocolDefinition | undefined {
   return registered.find((definition) => definition.kind === kind);
 }

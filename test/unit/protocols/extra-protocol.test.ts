@@ -219,6 +219,19 @@ describe('a protocol registered by a test', () => {
         confirm: 'commit',
       }),
     ).rejects.toThrow(/queue tenant "Not Letters" is not allowed/);
+    // Load workers import the registry afresh: a protocol registered here is refused there, up front.
+    await expect(
+      runLoad({
+        runId: 'queue-workers',
+        endpoints: [{ nodeId: 'node0', rpcUrl: node.url }],
+        protocol: { kind: 'queue', tenant: 'green' },
+        shape: { kind: 'fixed', rate: 50 },
+        transactions: 5,
+        transactionSizeBytes: 32,
+        confirm: 'commit',
+        workers: 2,
+      }),
+    ).rejects.toThrow(/registered in this thread, so 2 load workers cannot speak it/);
   });
 
   it('rejects its flag with another protocol, and a bad value, with one line', async () => {
