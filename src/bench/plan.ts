@@ -13,14 +13,13 @@ import { BENCHMARK_DEFAULTS, MAX_TRANSACTION_SIZE_BYTES } from '../common/defaul
 import { badFlag } from '../common/errors.js';
 import type { ConfirmMode, ProtocolOptions } from '../load/types.js';
 import {
-  ETCD_KEY_DEFAULTS,
-  ETCD_KEY_PATTERNS,
-  MAX_ETCD_KEY_SIZE_BYTES,
-  MAX_ETCD_KEY_SPACE,
-  MAX_ZIPF_EXPONENT,
-  checkEtcdKeyPattern,
-} from '../protocols/etcd-keys.js';
-import type { EtcdKeyPattern } from '../protocols/etcd-keys.js';
+  committingKinds,
+  DEFAULT_PROTOCOL,
+  findProtocol,
+  protocolDefinition,
+  protocolKinds,
+  protocolSettings,
+} from '../protocols/registry.js';
 
 export type NetworkKind = 'local' | 'remote';
 export type NetworkType = NetworkKind | 'both' | 'endpoints';
@@ -106,7 +105,6 @@ export interface BenchmarkInput {
   readonly runs?: number | string | undefined;
   readonly warmup?: number | string | undefined;
   readonly protocol?: string | undefined;
-  readonly broadcastMode?: string | undefined;
   readonly confirm?: string | undefined;
   readonly endpoints?: string | readonly string[] | undefined;
   readonly hostsFile?: string | undefined;
@@ -129,26 +127,17 @@ export interface BenchmarkInput {
   readonly workers?: number | string | undefined;
   readonly connections?: number | string | undefined;
   readonly transport?: string | undefined;
-  /** --protocol http: request method, path, body template, extra headers, success field. */
-  readonly httpMethod?: string | undefined;
-  readonly httpPath?: string | undefined;
-  readonly httpBody?: string | undefined;
-  readonly httpHeader?: string | readonly string[] | undefined;
-  readonly httpSuccessField?: string | undefined;
-  /** --protocol etcd: key prefix, key pattern and its key space, key size and zipf exponent. */
-  readonly etcdKeyPrefix?: string | undefined;
-  readonly etcdKeyPattern?: string | undefined;
-  readonly etcdKeySpace?: number | string | undefined;
-  readonly etcdKeySize?: number | string | undefined;
-  readonly etcdZipfExponent?: number | string | undefined;
+  /**
+   * Each protocol's settings, keyed as its definition names them (`broadcastMode`,
+   * `httpMethod`, `etcdKeyPattern`…: `settings` in src/protocols/); parsed by it.
+   */
+  readonly [protocolSetting: string]: unknown;
 }
 
 type LoadListInput = string | number | readonly (string | number)[] | undefined;
 
 /** The benchmark's defaults (src/common/defaults.ts), under the name this module always gave them. */
 export const DEFAULTS = BENCHMARK_DEFAULTS;
-
-const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 /** Warm-up when none is given: 5 s for runs of 30 s or more, none for shorter ones. */
 export function defaultWarmupSecs(durationSecs: number): number {
@@ -229,8 +218,14 @@ const fieldsSchema = z.object({
   transactionSize: wholeNumber(1, MAX_TRANSACTION_SIZE_BYTES, 'bytes').default(DEFAULTS.transactionSizeBytes),
   runs: wholeNumber(1, 100, 'runs').default(DEFAULTS.runs),
   warmup: wholeNumber(0, 24 * 3600, 'seconds').optional(),
-  protocol: oneOf(['cometbft', 'etcd', 'http'] as const).default('cometbft'),
-  broadcastMode: oneOf(['async', 'sync', 'commit'] as const).default('async'),
+  protocol: z
+    .unknown()
+    .transform((value, ctx) => {
+      if (typeof value === 'string' && findProtocol(value)) return value;
+      ctx.addIssue({ code: 'custom', message: `one of ${protocolKinds().join(', ')}` });
+      return z.NEVER;
+    })
+    .default(DEFAULT_PROTOCOL),
   confirm: oneOf(['none', 'commit'] as const).optional(),
   hostsFile: nonEmptyPath.optional(),
   dockerComposePath: z
@@ -254,19 +249,6 @@ const fieldsSchema = z.object({
   workers: wholeNumber(1, 64, 'worker threads').default(DEFAULTS.workers),
   connections: wholeNumber(1, 10_000, 'connections').default(DEFAULTS.connectionsPerEndpoint),
   transport: oneOf(['undici', 'raw'] as const).optional(),
-  httpMethod: z
-    .string()
-    .transform((value) => value.trim().toUpperCase())
-    .pipe(oneOf(HTTP_METHODS))
-    .optional(),
-  httpPath: z.string().startsWith('/', { message: 'a request path starting with /' }).optional(),
-  httpBody: z.string().min(1, { message: 'a non-empty body template ({{tx}}, {{seq}})' }).optional(),
-  httpSuccessField: z.string().trim().min(1, { message: 'a JSON field (dot path)' }).optional(),
-  etcdKeyPrefix: z.string().min(1, { message: 'a non-empty key prefix' }).optional(),
-  etcdKeyPattern: oneOf(ETCD_KEY_PATTERNS).default(ETCD_KEY_DEFAULTS.pattern),
-  etcdKeySpace: wholeNumber(1, MAX_ETCD_KEY_SPACE, 'keys').optional(),
-  etcdKeySize: wholeNumber(1, MAX_ETCD_KEY_SIZE_BYTES, 'bytes').optional(),
-  etcdZipfExponent: positiveNumber(MAX_ZIPF_EXPONENT, 'the exponent s').optional(),
 });
 
 /** camelCase input key → the flag users typed. */
@@ -304,6 +286,7 @@ export async function buildBenchmarkPlan(
     throw badFlag(flagName(key), (raw as Record<string, unknown>)[key], issue?.message ?? 'see --help');
   }
   const fields = parsed.data;
+  const settings = parseProtocolSettings(raw);
 
   // Load lists (parsed by hand: the rule for a list is easier to state per item).
   const loads = raw.loads === undefined ? undefined : parseLoadList('loads', raw.loads);
@@ -356,30 +339,22 @@ export async function buildBenchmarkPlan(
     );
   }
   // Protocol-specific flags only where they apply (a silently ignored flag is a wrong benchmark).
-  const protocolFlags: readonly (readonly [keyof BenchmarkInput, BenchmarkInput['protocol']])[] = [
-    ['httpMethod', 'http'],
-    ['httpPath', 'http'],
-    ['httpBody', 'http'],
-    ['httpHeader', 'http'],
-    ['httpSuccessField', 'http'],
-    ['etcdKeyPrefix', 'etcd'],
-    ['etcdKeyPattern', 'etcd'],
-    ['etcdKeySpace', 'etcd'],
-    ['etcdKeySize', 'etcd'],
-    ['etcdZipfExponent', 'etcd'],
-    ['broadcastMode', 'cometbft'],
-  ];
-  for (const [key, only] of protocolFlags) {
-    if (raw[key] !== undefined && fields.protocol !== only) {
-      throw badFlag(flagName(key), raw[key], `applies to --protocol ${only} only (got ${fields.protocol})`);
+  const protocolDef = protocolDefinition(fields.protocol);
+  for (const { protocol: owner, setting } of protocolSettings()) {
+    if (raw[setting.key] !== undefined && owner !== protocolDef) {
+      throw badFlag(
+        flagName(setting.key),
+        raw[setting.key],
+        `applies to --protocol ${owner.kind} only (got ${fields.protocol})`,
+      );
     }
   }
-  const confirm: ConfirmMode = fields.confirm ?? (fields.protocol === 'cometbft' ? 'commit' : 'none');
-  if (confirm === 'commit' && fields.protocol !== 'cometbft') {
+  const confirm: ConfirmMode = fields.confirm ?? (protocolDef.confirmsCommits ? 'commit' : 'none');
+  if (confirm === 'commit' && !protocolDef.confirmsCommits) {
     throw badFlag(
       'confirm',
       'commit',
-      `commit confirmation needs --protocol cometbft (got ${fields.protocol}); use none`,
+      `commit confirmation needs --protocol ${committingKinds().join(' or ')} (got ${fields.protocol}); use none`,
     );
   }
   const maxFaults = Math.floor((fields.committee - 1) / 3);
@@ -414,7 +389,13 @@ export async function buildBenchmarkPlan(
           ]
         : [{ kind: networkType, loads: loadsFor(networkType) }];
 
-  const protocol = protocolFrom(fields, raw);
+  // The protocol's options from its settings (defaults applied here, once).
+  const protocol: ProtocolOptions = protocolDef.options(
+    Object.fromEntries(
+      protocolDef.settings.map((setting) => [setting.key, settings[setting.key] ?? setting.default]),
+    ),
+    raw,
+  );
 
   const plan: BenchmarkPlan = {
     planVersion: 1,
@@ -469,71 +450,17 @@ export function pendingFaultSettings(plan: BenchmarkPlan): string | undefined {
   );
 }
 
-type PlanFields = z.output<typeof fieldsSchema>;
-
-/** The generator's protocol options from the validated fields (http headers parsed here). */
-function protocolFrom(fields: PlanFields, raw: BenchmarkInput): ProtocolOptions {
-  if (fields.protocol === 'cometbft') return { kind: 'cometbft', broadcastMode: fields.broadcastMode };
-  if (fields.protocol === 'etcd') {
-    return {
-      kind: 'etcd',
-      ...(fields.etcdKeyPrefix ? { keyPrefix: fields.etcdKeyPrefix } : {}),
-      keys: etcdKeysFrom(fields, raw),
-    };
+/** Every protocol's settings that were given, parsed (a bad value is one BAD_FLAG line). */
+function parseProtocolSettings(raw: BenchmarkInput): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const { setting } of protocolSettings()) {
+    const given = raw[setting.key];
+    if (given === undefined) continue;
+    const parsed = setting.parse(given);
+    if ('rule' in parsed) throw badFlag(flagName(setting.key), given, parsed.rule);
+    values[setting.key] = parsed.value;
   }
-  const headers: Record<string, string> = {};
-  const given =
-    raw.httpHeader === undefined ? [] : Array.isArray(raw.httpHeader) ? raw.httpHeader : [raw.httpHeader];
-  for (const header of given.map(String)) {
-    const colon = header.indexOf(':');
-    const name = colon > 0 ? header.slice(0, colon).trim() : '';
-    if (name === '' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-      throw badFlag('http-header', header, 'a header as "Name: value" (repeat the flag for more)');
-    }
-    headers[name.toLowerCase()] = header.slice(colon + 1).trim();
-  }
-  return {
-    kind: 'http',
-    method: fields.httpMethod ?? DEFAULTS.httpMethod,
-    path: fields.httpPath ?? DEFAULTS.httpPath,
-    headers,
-    bodyTemplate: fields.httpBody ?? DEFAULTS.httpBody,
-    ...(fields.httpSuccessField ? { successJsonField: fields.httpSuccessField } : {}),
-  };
-}
-
-/** --etcd-key-pattern and its settings; a setting the pattern does not use is an error. */
-function etcdKeysFrom(fields: PlanFields, raw: BenchmarkInput): EtcdKeyPattern {
-  const kind = fields.etcdKeyPattern;
-  const usedBy: readonly (readonly [keyof BenchmarkInput, readonly string[]])[] = [
-    ['etcdKeySpace', ['sequential', 'uniform', 'zipfian']],
-    ['etcdKeySize', ['sequential', 'uniform', 'zipfian']],
-    ['etcdZipfExponent', ['zipfian']],
-  ];
-  for (const [key, patterns] of usedBy) {
-    if (raw[key] !== undefined && !patterns.includes(kind)) {
-      throw badFlag(
-        flagName(key),
-        raw[key],
-        `applies to --etcd-key-pattern ${patterns.join('|')} only (got ${kind}); ` +
-          (kind === 'unique' ? 'unique keys are <prefix><run id>/<seq>; ' : '') +
-          'leave it out or choose such a pattern',
-      );
-    }
-  }
-  if (kind === 'unique') return { kind };
-  const pattern: EtcdKeyPattern = {
-    kind,
-    ...(fields.etcdKeySpace === undefined ? {} : { keySpace: fields.etcdKeySpace }),
-    ...(fields.etcdKeySize === undefined ? {} : { keySizeBytes: fields.etcdKeySize }),
-    ...(kind === 'zipfian' && fields.etcdZipfExponent !== undefined
-      ? { exponent: fields.etcdZipfExponent }
-      : {}),
-  };
-  const problem = checkEtcdKeyPattern(pattern);
-  if (problem?.setting === 'keySizeBytes') throw badFlag('etcd-key-size', raw.etcdKeySize, problem.rule);
-  if (problem) throw new Error(`etcd key pattern not caught by the schema: ${problem.rule}`);
-  return pattern;
+  return values;
 }
 
 function parseEndpoints(value: string | readonly string[]): string[] {

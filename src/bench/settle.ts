@@ -1,8 +1,8 @@
 /**
  * Between load levels the network settles. Two rules:
  *
- * - drain: poll each node's backlog (CometBFT's `num_unconfirmed_txs`) until every
- *   mempool is empty, bounded by a timeout;
+ * - drain: poll each node's backlog (the protocol's `backlog` probe, CometBFT's
+ *   `num_unconfirmed_txs`) until every mempool is empty, bounded by a timeout;
  * - pause: a fixed pause (--settle-secs), for nodes that cannot report a backlog: the
  *   method is unknown (HTTP 404/405/501, JSON-RPC "method not found") or the reply has
  *   another shape. Such a node is found out once, at the first level, and not asked
@@ -14,11 +14,18 @@
  * polled again until the timeout.
  */
 import { sleep as defaultSleep } from '../common/sleep.js';
+import { readUnconfirmed } from '../protocols/cometbft-mempool.js';
+import { BacklogUnavailableError, type BacklogProbe } from '../protocols/protocol.js';
 import type { Endpoint } from '../testbed/testbed.js';
 import type { SettleOutcome } from './level.js';
 
+export { BacklogUnavailableError } from '../protocols/protocol.js';
+export { readUnconfirmed, type BacklogForm } from '../protocols/cometbft-mempool.js';
+
 export interface SettleOptions {
   readonly endpoints: readonly Endpoint[];
+  /** How a node's backlog is read: the protocol's `backlog` (default: CometBFT's num_unconfirmed_txs). */
+  readonly backlog?: BacklogProbe;
   readonly timeoutMs: number;
   readonly pollIntervalMs: number;
   /** The fixed pause for nodes that cannot report a backlog (default 0). */
@@ -47,88 +54,12 @@ export function skippedSettle(reason: string): SettleOutcome {
   };
 }
 
-/** The node answered, but not with a backlog: it has no usable `num_unconfirmed_txs`. */
-export class BacklogUnavailableError extends Error {
-  override readonly name = 'BacklogUnavailableError';
-}
-
-/** How a node answered the backlog question: the URI form (GET) or JSON-RPC (POST to the root). */
-export type BacklogForm = 'uri' | 'jsonrpc';
-
-const METHOD = 'num_unconfirmed_txs';
-/** HTTP statuses that mean "no such method here", not "try again". */
-const NO_SUCH_ROUTE = new Set([404, 405, 501]);
-/** JSON-RPC: method not found, invalid request. */
-const NO_SUCH_METHOD = new Set([-32601, -32600]);
-
-/**
- * Reads one node's backlog (`n_txs`, else `total`). Throws BacklogUnavailableError when
- * the node answers but cannot report one, and a plain Error when it cannot be reached
- * or fails in a way that may pass (timeouts, 5xx).
- */
-export async function readUnconfirmed(
-  endpoint: Endpoint,
-  options: { fetch?: typeof fetch; timeoutMs?: number; signal?: AbortSignal; form?: BacklogForm } = {},
-): Promise<{ count: number; form: BacklogForm }> {
-  const doFetch = options.fetch ?? fetch;
-  const base = endpoint.rpcUrl.endsWith('/') ? endpoint.rpcUrl : `${endpoint.rpcUrl}/`;
-  const ask = async (form: BacklogForm) => {
-    const signals = [AbortSignal.timeout(options.timeoutMs ?? 2000)];
-    if (options.signal) signals.push(options.signal);
-    const signal = AbortSignal.any(signals);
-    const url = form === 'uri' ? new URL(METHOD, base) : new URL(base);
-    const response =
-      form === 'uri'
-        ? await doFetch(url, { signal })
-        : await doFetch(url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ jsonrpc: '2.0', id: -1, method: METHOD, params: {} }),
-            signal,
-          });
-    return { form, url, status: response.status, text: await response.text() };
-  };
-  let reply = await ask(options.form ?? 'uri');
-  // A server that speaks JSON-RPC only at its root: ask there before giving up.
-  if (options.form === undefined && NO_SUCH_ROUTE.has(reply.status)) reply = await ask('jsonrpc');
-
-  const where = `${reply.form === 'uri' ? 'GET' : 'POST'} ${reply.url.href}`;
-  let body: unknown;
-  try {
-    body = JSON.parse(reply.text);
-  } catch {
-    body = undefined;
-  }
-  const error = (body as { error?: unknown } | undefined)?.error;
-  if (error !== undefined && error !== null) {
-    const code = Number((error as { code?: unknown }).code);
-    const message = String((error as { message?: unknown }).message ?? JSON.stringify(error));
-    if (NO_SUCH_METHOD.has(code) || /method not found|unknown method/i.test(message)) {
-      throw new BacklogUnavailableError(`${where}: ${METHOD} is unknown here (${message})`);
-    }
-    throw new Error(`${where}: JSON-RPC error ${Number.isFinite(code) ? `${code} ` : ''}${message}`);
-  }
-  if (NO_SUCH_ROUTE.has(reply.status)) {
-    throw new BacklogUnavailableError(`${where}: HTTP ${reply.status} (${METHOD} is not served)`);
-  }
-  if (reply.status < 200 || reply.status >= 300) throw new Error(`${where}: HTTP ${reply.status}`);
-  const result = (body as { result?: { n_txs?: unknown; total?: unknown } } | undefined)?.result;
-  const value = result?.n_txs ?? result?.total;
-  const count = typeof value === 'number' || typeof value === 'string' ? Number(value) : Number.NaN;
-  if (!Number.isInteger(count) || count < 0) {
-    throw new BacklogUnavailableError(
-      `${where}: the reply has no n_txs or total count (${body === undefined ? 'not JSON' : 'another shape'})`,
-    );
-  }
-  return { count, form: reply.form };
-}
-
 /** Settles one network after each level, remembering which nodes cannot report a backlog. */
 export class Settler {
   readonly #options: SettleOptions;
   /** Nodes that cannot report, with why (found out once, never asked again). */
   readonly #unreportable = new Map<string, string>();
-  readonly #forms = new Map<string, BacklogForm>();
+  readonly #forms = new Map<string, string>();
 
   constructor(options: SettleOptions) {
     this.#options = options;
@@ -179,7 +110,8 @@ export class Settler {
     const options = this.#options;
     const form = this.#forms.get(endpoint.nodeId);
     try {
-      const read = await readUnconfirmed(endpoint, {
+      const backlog = options.backlog ?? { read: readUnconfirmed };
+      const read = await backlog.read(endpoint, {
         ...(options.fetch ? { fetch: options.fetch } : {}),
         timeoutMs: options.requestTimeoutMs ?? 2000,
         ...(options.signal ? { signal: options.signal } : {}),

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { createUniqueDir, writeFileAtomic } from '../common/atomic-write.js';
 import { formatError, MeshbenchError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
+import { createProtocol } from '../protocols/registry.js';
+import type { BacklogProbe } from '../protocols/protocol.js';
 import { headline } from '../load/headline.js';
 import type { LoadOptions, LoadResult } from '../load/types.js';
 import { AttachedTestbed } from '../testbed/attached/attached-testbed.js';
@@ -114,6 +116,8 @@ class Sweep {
   readonly #output: SweepOutput;
   #runDir: string | undefined;
   #levelsEnded = 0;
+  /** The protocol's backlog probe (cometbft: num_unconfirmed_txs); none: nothing to poll between levels. */
+  readonly #backlog: BacklogProbe | undefined;
   /** When the current level's bookkeeping started (the previous level's end). */
   #levelMark = 0;
 
@@ -125,6 +129,7 @@ class Sweep {
     this.#runId = (deps.newRunId ?? (() => newRunId(this.#wallClock())))();
     this.#progress = createProgress({ tty: plan.consoleOutput ? deps.tty : undefined, line: this.#say });
     this.#output = { say: this.#say, write: this.#write };
+    this.#backlog = createProtocol(plan.protocol, this.#runId).backlog;
   }
 
   #say = (text: string) => {
@@ -189,6 +194,7 @@ class Sweep {
       const testbed = new AttachedTestbed({
         runId: this.#runId,
         urls: target.urls,
+        protocol: createProtocol(this.#plan.protocol, this.#runId),
         ...(probeEndpoints ? { probe: (endpoints) => probeEndpoints(endpoints, this.#plan.protocol) } : {}),
       });
       if (probeEndpoints) {
@@ -457,9 +463,7 @@ class Sweep {
   async #settle(network: NetworkState): Promise<LevelRun['settle']> {
     const plan = this.#plan;
     if (this.#aborted()) return skippedSettle('interrupted');
-    if (plan.protocol.kind !== 'cometbft') {
-      return skippedSettle(`protocol ${plan.protocol.kind} has no mempool to poll`);
-    }
+    if (!this.#backlog) return skippedSettle(`protocol ${plan.protocol.kind} has no mempool to poll`);
     if (plan.freshNetwork) return skippedSettle('the network is redeployed before the next level');
     const settle = await (network.settler as Settler).settle();
     if (settle.polled && !settle.drained && settle.rule !== 'pause') {
@@ -511,6 +515,7 @@ class Sweep {
     const plan = this.#plan;
     return new Settler({
       endpoints: deployment.endpoints,
+      ...(this.#backlog ? { backlog: this.#backlog } : {}),
       timeoutMs: plan.settleTimeoutSecs * 1000,
       pollIntervalMs: plan.settlePollMs,
       pauseMs: plan.settleSecs * 1000,

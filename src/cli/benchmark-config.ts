@@ -20,15 +20,34 @@ import {
   type Settings,
   type SettingsSpec,
 } from './config-pipeline.js';
+import { protocolSettings } from '../protocols/registry.js';
+import { settingFlag } from '../protocols/settings.js';
 
 /**
- * The settings are the flags the plan takes: every key `benchmarkInputFromArgs` maps
- * (so a flag added there is a file key and an environment variable at once).
+ * The settings are the flags the plan takes: every key `benchmarkInputFromArgs` maps, and
+ * every protocol's settings (src/protocols/), so a flag added there is a file key and an
+ * environment variable at once. Read when asked: a protocol registered at run time counts.
  */
 export const BENCHMARK_SETTINGS: SettingsSpec = {
   command: 'benchmark',
-  names: Object.keys(benchmarkInputFromArgs({})).map(kebabCase),
-  lists: ['loads', 'local-loads', 'remote-loads', 'endpoints', 'docker-compose-path', 'http-header'],
+  get names() {
+    return [
+      ...Object.keys(benchmarkInputFromArgs({})).map(kebabCase),
+      ...protocolSettings().map(({ setting }) => settingFlag(setting.key)),
+    ].filter((name, index, all) => all.indexOf(name) === index);
+  },
+  get lists() {
+    return [
+      'loads',
+      'local-loads',
+      'remote-loads',
+      'endpoints',
+      'docker-compose-path',
+      ...protocolSettings()
+        .filter(({ setting }) => setting.repeatable)
+        .map(({ setting }) => settingFlag(setting.key)),
+    ];
+  },
   envPrefix: 'MESHBENCH_',
   flagsOnly: ['config', 'interactive', 'verbose', 'help'],
 };
@@ -95,7 +114,7 @@ export function sourcesAfterWizard(
   sources: Readonly<Record<string, SettingSource>>,
 ): Record<string, SettingSource> {
   const result: Record<string, SettingSource> = { ...sources };
-  const keys = new Set([...Object.keys(before), ...Object.keys(after)]) as Set<keyof BenchmarkInput>;
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]) as Set<keyof BenchmarkInput & string>;
   for (const key of keys) {
     const name = kebabCase(key);
     const was = before[key];

@@ -12,7 +12,15 @@ import {
   type BenchmarkPlan,
   type PlanContext,
 } from '../bench/plan.js';
-import { ETCD_KEY_DEFAULTS } from '../protocols/etcd-keys.js';
+import {
+  committingKinds,
+  DEFAULT_PROTOCOL,
+  protocolKinds,
+  protocolSettings,
+  type ProtocolDefinition,
+  type ProtocolSetting,
+} from '../protocols/index.js';
+import { settingFlag } from '../protocols/settings.js';
 
 export type { BenchmarkPlan } from '../bench/plan.js';
 
@@ -31,7 +39,6 @@ export interface BenchmarkArgs {
   readonly runs?: string;
   readonly warmup?: string;
   readonly protocol?: string;
-  readonly 'broadcast-mode'?: string;
   readonly confirm?: string;
   readonly endpoints?: string | string[];
   readonly 'hosts-file'?: string;
@@ -54,23 +61,40 @@ export interface BenchmarkArgs {
   readonly workers?: string;
   readonly connections?: string;
   readonly transport?: string;
-  readonly 'http-method'?: string;
-  readonly 'http-path'?: string;
-  readonly 'http-body'?: string;
-  readonly 'http-header'?: string | string[];
-  readonly 'http-success-field'?: string;
-  readonly 'etcd-key-prefix'?: string;
-  readonly 'etcd-key-pattern'?: string;
-  readonly 'etcd-key-space'?: string;
-  readonly 'etcd-key-size'?: string;
-  readonly 'etcd-zipf-exponent'?: string;
   readonly interactive?: boolean;
   readonly config?: string;
+  /** Each protocol's settings as flags (`--broadcast-mode`, `--http-method`…: src/protocols/). */
+  readonly [protocolFlag: string]: unknown;
 }
 
 const GROUP_NETWORK = 'Network:';
 const GROUP_LOAD = 'Load:';
-const GROUP_PROTOCOL = 'Protocol (http, etcd):';
+/** The protocols' settings as flags: the default protocol's under Load, the others' in their own group. */
+function protocolFlagGroups(): { readonly group: string; readonly settings: readonly ProtocolSetting[] }[] {
+  const byProtocol = (test: (protocol: ProtocolDefinition) => boolean) =>
+    protocolSettings().filter(({ protocol }) => test(protocol));
+  const others = byProtocol((protocol) => protocol.kind !== DEFAULT_PROTOCOL);
+  const kinds = [...new Set(others.map(({ protocol }) => protocol.kind))];
+  return [
+    { group: GROUP_LOAD, settings: byProtocol((p) => p.kind === DEFAULT_PROTOCOL).map((s) => s.setting) },
+    { group: `Protocol (${kinds.join(', ')}):`, settings: others.map(({ setting }) => setting) },
+  ];
+}
+
+function addProtocolFlags<T>(argv: Argv<T>, group: string, settings: readonly ProtocolSetting[]): Argv<T> {
+  let withFlags = argv;
+  for (const setting of settings) {
+    withFlags = withFlags.option(settingFlag(setting.key), {
+      type: 'string',
+      describe: setting.describe,
+      group,
+      requiresArg: true,
+      ...(setting.defaultDescription === undefined ? {} : { defaultDescription: setting.defaultDescription }),
+      ...(setting.repeatable ? { array: true } : {}),
+    }) as Argv<T>;
+  }
+  return withFlags;
+}
 const GROUP_OUTPUT = 'Output:';
 const GROUP_SEARCH = 'Saturation search:';
 const GROUP_FAULTS = 'Faults (recorded now, take effect in a later release):';
@@ -88,7 +112,8 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     }) as const;
   const flag = (describe: string, group: string, defaultDescription: string) =>
     ({ type: 'boolean', describe, group, defaultDescription }) as const;
-  return argv
+  const [defaultProtocolFlags, otherProtocolFlags] = protocolFlagGroups();
+  const upToProtocol = argv
     .option('network-type', text('Where to run: local | remote | both', GROUP_NETWORK, DEFAULTS.networkType))
     .option('committee', text('Number of nodes (local)', GROUP_NETWORK, String(DEFAULTS.committee)))
     .option(
@@ -163,9 +188,20 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       'runs',
       text('Repeat each level R times; figures are mean ± stddev', GROUP_LOAD, String(DEFAULTS.runs)),
     )
-    .option('protocol', text('cometbft | etcd | http', GROUP_LOAD, 'cometbft'))
-    .option('broadcast-mode', text('cometbft broadcast: async | sync | commit', GROUP_LOAD, 'async'))
-    .option('confirm', text('none | commit (wait for each tx to commit)', GROUP_LOAD, 'commit for cometbft'))
+    .option('protocol', text(protocolKinds().join(' | '), GROUP_LOAD, DEFAULT_PROTOCOL));
+  const upToTransport = addProtocolFlags(
+    upToProtocol,
+    defaultProtocolFlags?.group ?? GROUP_LOAD,
+    defaultProtocolFlags?.settings ?? [],
+  )
+    .option(
+      'confirm',
+      text(
+        'none | commit (wait for each tx to commit)',
+        GROUP_LOAD,
+        `commit for ${committingKinds().join(', ')}`,
+      ),
+    )
     .option(
       'settle-timeout',
       text(
@@ -197,53 +233,12 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
         GROUP_LOAD,
         'raw for http://',
       ),
-    )
-    .option(
-      'http-method',
-      text('http: request method (GET, POST, PUT, PATCH, DELETE)', GROUP_PROTOCOL, DEFAULTS.httpMethod),
-    )
-    .option('http-path', text('http: request path', GROUP_PROTOCOL, DEFAULTS.httpPath))
-    .option(
-      'http-body',
-      text('http: body template with {{tx}} (base64 tx) and {{seq}}', GROUP_PROTOCOL, DEFAULTS.httpBody),
-    )
-    .option('http-header', {
-      ...text('http: extra header "Name: value" (repeatable)', GROUP_PROTOCOL),
-      array: true,
-    })
-    .option(
-      'http-success-field',
-      text('http: JSON field (dot path) that must be truthy, besides 2xx', GROUP_PROTOCOL),
-    )
-    .option('etcd-key-prefix', text('etcd: key prefix', GROUP_PROTOCOL, ETCD_KEY_DEFAULTS.prefix))
-    .option(
-      'etcd-key-pattern',
-      text(
-        'etcd: unique (<prefix><run id>/<seq>: every put a new key) | sequential | uniform | zipfian (over --etcd-key-space keys)',
-        GROUP_PROTOCOL,
-        ETCD_KEY_DEFAULTS.pattern,
-      ),
-    )
-    .option(
-      'etcd-key-space',
-      text(
-        'etcd: number of keys for sequential|uniform|zipfian',
-        GROUP_PROTOCOL,
-        String(ETCD_KEY_DEFAULTS.keySpace),
-      ),
-    )
-    .option(
-      'etcd-key-size',
-      text(
-        'etcd: bytes of each key after the prefix (zero-padded index), sequential|uniform|zipfian',
-        GROUP_PROTOCOL,
-        `${ETCD_KEY_DEFAULTS.keySizeBytes}, or the digits of N-1`,
-      ),
-    )
-    .option(
-      'etcd-zipf-exponent',
-      text('etcd: zipfian s, P(key k) ∝ (k+1)^-s', GROUP_PROTOCOL, String(ETCD_KEY_DEFAULTS.zipfExponent)),
-    )
+    );
+  return addProtocolFlags(
+    upToTransport,
+    otherProtocolFlags?.group ?? GROUP_LOAD,
+    otherProtocolFlags?.settings ?? [],
+  )
     .option('output-dir', text('Folder for the run folders', GROUP_OUTPUT, DEFAULTS.outputDir))
     .option(
       'console-output',
@@ -306,7 +301,6 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     runs: last(args.runs),
     warmup: last(args.warmup),
     protocol: last(args.protocol),
-    broadcastMode: last(args['broadcast-mode']),
     confirm: last(args.confirm),
     endpoints: args.endpoints,
     hostsFile: last(args['hosts-file']),
@@ -329,17 +323,18 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     workers: last(args.workers),
     connections: last(args.connections),
     transport: last(args.transport),
-    httpMethod: last(args['http-method']),
-    httpPath: last(args['http-path']),
-    httpBody: last(args['http-body']),
-    httpHeader: args['http-header'],
-    httpSuccessField: last(args['http-success-field']),
-    etcdKeyPrefix: last(args['etcd-key-prefix']),
-    etcdKeyPattern: last(args['etcd-key-pattern']),
-    etcdKeySpace: last(args['etcd-key-space']),
-    etcdKeySize: last(args['etcd-key-size']),
-    etcdZipfExponent: last(args['etcd-zipf-exponent']),
+    ...protocolInputFromArgs(args),
   };
+}
+
+/** Each protocol setting's flag → its key (a repeatable one keeps every value). */
+function protocolInputFromArgs(args: BenchmarkArgs): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  for (const { setting } of protocolSettings()) {
+    const value = args[settingFlag(setting.key)];
+    if (value !== undefined) input[setting.key] = setting.repeatable ? value : last(value);
+  }
+  return input;
 }
 
 /** A flag given twice arrives as an array; like yargs' own options, the last one wins. */

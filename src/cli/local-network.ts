@@ -7,6 +7,7 @@
 import type { Argv } from 'yargs';
 import { BENCHMARK_DEFAULTS, NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
 import { MeshbenchError } from '../common/errors.js';
+import { DEFAULT_PROTOCOL, protocolDefinition, protocolKinds } from '../protocols/registry.js';
 import { newRunId } from '../common/run-id.js';
 import { EngineApi } from '../testbed/docker/engine-reads.js';
 import { checkEngine } from '../testbed/local/engine-checks.js';
@@ -41,8 +42,6 @@ export interface LocalNetworkArgs extends NetworkRunArgs {
   readonly showLogs?: number;
 }
 
-const PROTOCOLS = ['cometbft', 'etcd', 'http'] as const;
-
 function options(argv: Argv): Argv<LocalNetworkArgs> {
   return addNetworkRunOptions(
     argv
@@ -65,8 +64,8 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
       })
       .option('protocol', {
         type: 'string',
-        default: 'cometbft',
-        choices: PROTOCOLS,
+        default: DEFAULT_PROTOCOL,
+        choices: protocolKinds(),
         describe: 'Protocol of nodes without a meshbench.protocol label',
       })
       .option('down', {
@@ -120,7 +119,7 @@ export function validateArgs(args: LocalNetworkArgs): void {
       });
     }
   }
-  if (args.confirm === 'commit' && args.protocol !== 'cometbft') {
+  if (args.confirm === 'commit' && !protocolDefinition(args.protocol).confirmsCommits) {
     throw new MeshbenchError(
       'BAD_FLAG',
       `--confirm commit is not available for --protocol ${args.protocol}`,

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { writeFileAtomic } from '../common/atomic-write.js';
 import { MAX_TRANSACTION_SIZE_BYTES, NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
-import type { BroadcastMode, ConfirmMode, LoadOptions, LoadResult, ProtocolOptions } from '../load/types.js';
+import type { ConfirmMode, LoadOptions, LoadResult, ProtocolOptions } from '../load/types.js';
+import { protocolOptionsFrom } from '../protocols/registry.js';
 import { buildNetworkRecord, type NetworkRecordInput } from '../results/record.js';
 import { renderSummary } from '../report/summary.js';
 import type { Deployment, Endpoint, NodeHandle } from '../testbed/testbed.js';
@@ -112,14 +113,16 @@ export function validateNetworkRunArgs(args: NetworkRunArgs): void {
   }
 }
 
-/** The generator's protocol options for the network commands' flags. */
+/**
+ * The generator's protocol options for the network commands' flags: their one protocol
+ * setting (--broadcast-mode), and the bare base64 tx as an http body; every other
+ * setting is the protocol's default (a protocol ignores the settings of others).
+ */
 export function protocolOptions(args: {
   readonly protocol: string;
   readonly broadcastMode: string;
 }): ProtocolOptions {
-  if (args.protocol === 'etcd') return { kind: 'etcd' };
-  if (args.protocol === 'http') return { kind: 'http', method: 'POST', path: '/', bodyTemplate: '{{tx}}' };
-  return { kind: 'cometbft', broadcastMode: args.broadcastMode as BroadcastMode };
+  return protocolOptionsFrom(args.protocol, { broadcastMode: args.broadcastMode, httpBody: '{{tx}}' });
 }
 
 export function transportOption(args: { readonly transport?: string }): Pick<LoadOptions, 'transport'> {

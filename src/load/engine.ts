@@ -229,9 +229,9 @@ export class Shard {
     this.commitPolling = !ready.some(Boolean);
   }
 
-  /** broadcast_tx_commit: the reply itself confirms the commit. */
+  /** The reply itself confirms the commit (cometbft broadcast_tx_commit). */
   private isCommitMode(): boolean {
-    return this.settings.protocol.kind === 'cometbft' && this.settings.protocol.broadcastMode === 'commit';
+    return this.protocol.repliesConfirmCommit;
   }
 
   /** Milliseconds since the schedule start. */

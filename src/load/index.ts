@@ -6,9 +6,8 @@
 import { Worker } from 'node:worker_threads';
 import { LOAD_DEFAULTS } from '../common/defaults.js';
 import { MeshbenchError } from '../common/errors.js';
-import { createProtocol } from '../protocols/index.js';
-import type { ProtocolKind } from '../protocols/index.js';
-import { websocketUrlFor } from '../protocols/cometbft.js';
+import { createProtocol, DEFAULT_PROTOCOL, protocolOptionsFrom } from '../protocols/registry.js';
+import type { ProtocolKind } from '../protocols/protocol.js';
 import type { Endpoint } from '../protocols/endpoint.js';
 import { Recorder } from '../measure/recorder.js';
 import { summarize } from '../measure/histogram.js';
@@ -37,23 +36,17 @@ export { LOAD_DEFAULTS };
 const START_DELAY_MS = 50;
 
 /**
- * Checks every endpoint with the protocol's health request (cometbft: GET /health;
- * etcd: POST /v3/maintenance/status; http: GET base URL). Throws
- * MeshbenchError('ENDPOINT_UNREACHABLE') naming the first URL that failed.
+ * Checks every endpoint with the protocol's health request (`probe`: cometbft GET /health;
+ * etcd POST /v3/maintenance/status; http GET base URL). A kind alone means that
+ * protocol with its default settings. Throws MeshbenchError('ENDPOINT_UNREACHABLE')
+ * naming the first URL that failed.
  */
 export async function probeEndpoints(
   endpoints: readonly Endpoint[],
-  protocol: ProtocolOptions | ProtocolKind = 'cometbft',
+  protocol: ProtocolOptions | ProtocolKind = DEFAULT_PROTOCOL,
   timeoutMs = 3_000,
 ): Promise<void> {
-  const options: ProtocolOptions =
-    typeof protocol === 'string'
-      ? protocol === 'http'
-        ? { kind: 'http', method: 'POST', path: '/', bodyTemplate: '{{tx}}' }
-        : protocol === 'etcd'
-          ? { kind: 'etcd' }
-          : { kind: 'cometbft', broadcastMode: 'async' }
-      : protocol;
+  const options: ProtocolOptions = typeof protocol === 'string' ? protocolOptionsFrom(protocol) : protocol;
   const adapter = createProtocol(options, 'probe');
   const results = await Promise.allSettled(endpoints.map((endpoint) => adapter.probe(endpoint, timeoutMs)));
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -62,10 +55,11 @@ export async function probeEndpoints(
 
 function shardSettings(options: LoadOptions, shardIndex: number, shardCount: number): ShardSettings {
   const maxInFlight = options.maxInFlight ?? LOAD_DEFAULTS.maxInFlight;
+  const commits = createProtocol(options.protocol, options.runId).commits;
   const commitWebsocketUrls =
     options.commitWebsocketUrls ??
-    (options.protocol.kind === 'cometbft'
-      ? options.endpoints.slice(0, LOAD_DEFAULTS.commitSubscriptions).map(websocketUrlFor)
+    (commits
+      ? options.endpoints.slice(0, LOAD_DEFAULTS.commitSubscriptions).map((e) => commits.websocketUrl(e))
       : []);
   return {
     runId: options.runId,
@@ -253,6 +247,11 @@ function keysOf(options: LoadOptions): Pick<LoadResult, 'keys'> {
   return keys ? { keys } : {};
 }
 
+/** The settings the protocol records in the generator block (cometbft: broadcastMode). */
+function recordedSettingsOf(options: LoadOptions): Partial<LoadResult['generator']> {
+  return createProtocol(options.protocol, options.runId).recordedSettings ?? {};
+}
+
 /** Turns merged recorder state into the plain LoadResult. */
 export function buildLoadResult(
   options: LoadOptions,
@@ -325,7 +324,7 @@ export function buildLoadResult(
       endpoints: options.endpoints.map((e) => e.rpcUrl),
       shape: options.shape,
       confirm: options.confirm,
-      ...(options.protocol.kind === 'cometbft' ? { broadcastMode: options.protocol.broadcastMode } : {}),
+      ...recordedSettingsOf(options),
     },
   };
 }

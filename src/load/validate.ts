@@ -3,8 +3,7 @@
  * MeshbenchError naming the value and what is allowed.
  */
 import { MeshbenchError } from '../common/errors.js';
-import { PROTOCOL_KINDS } from '../protocols/protocol.js';
-import { checkEtcdKeyPattern } from '../protocols/etcd-keys.js';
+import { committingKinds, findProtocol, isBuiltInProtocol, protocolKinds } from '../protocols/registry.js';
 import { MAX_TRANSACTION_SIZE_BYTES } from './payload.js';
 import { createTargetPicker } from './targets.js';
 import type { LoadOptions } from './types.js';
@@ -49,8 +48,8 @@ export function checkEndpointUrl(value: string): URL {
 }
 
 export function checkProtocolKind(kind: string): void {
-  if (!(PROTOCOL_KINDS as readonly string[]).includes(kind)) {
-    throw bad(`protocol ${JSON.stringify(kind)} is not known`, `use one of ${PROTOCOL_KINDS.join(', ')}`);
+  if (!findProtocol(kind)) {
+    throw bad(`protocol ${JSON.stringify(kind)} is not known`, `use one of ${protocolKinds().join(', ')}`);
   }
 }
 
@@ -71,22 +70,9 @@ export function validateLoadOptions(options: LoadOptions): void {
     throw bad('no endpoints given', 'pass at least one, e.g. --endpoints http://127.0.0.1:26657');
   for (const endpoint of options.endpoints) checkEndpointUrl(endpoint.rpcUrl);
   checkProtocolKind(options.protocol.kind);
-  if (options.protocol.kind === 'etcd') {
-    const problem = checkEtcdKeyPattern(options.protocol.keys, options.protocol.keyPrefix);
-    if (problem) {
-      const name = problem.setting === 'pattern' ? 'key pattern' : `key ${problem.setting}`;
-      throw bad(`etcd ${name} ${JSON.stringify(problem.value)} is not allowed`, `use ${problem.rule}`);
-    }
-  }
-  if (
-    options.protocol.kind === 'cometbft' &&
-    !['async', 'sync', 'commit'].includes(options.protocol.broadcastMode)
-  ) {
-    throw bad(
-      `broadcast mode ${JSON.stringify(options.protocol.broadcastMode)} is not known`,
-      'use async, sync or commit',
-    );
-  }
+  const protocol = findProtocol(options.protocol.kind);
+  const problem = protocol?.check?.(options.protocol);
+  if (problem) throw bad(problem.message, problem.hint);
   const shape = options.shape;
   if (shape.kind === 'fixed') checkRate(shape.rate);
   else if (shape.kind === 'ramp') {
@@ -114,10 +100,10 @@ export function validateLoadOptions(options: LoadOptions): void {
   if (options.confirm !== 'none' && options.confirm !== 'commit') {
     throw bad(`confirm mode ${JSON.stringify(options.confirm)} is not known`, 'use none or commit');
   }
-  if (options.confirm === 'commit' && options.protocol.kind !== 'cometbft') {
+  if (options.confirm === 'commit' && !protocol?.confirmsCommits) {
     throw bad(
       `--confirm commit is not available for protocol ${options.protocol.kind}`,
-      'use --confirm none, or protocol cometbft',
+      `use --confirm none, or protocol ${committingKinds().join(' or ')}`,
     );
   }
   checkPositiveInteger(options.commitTimeoutMs, 'commit timeout (ms)');
@@ -138,6 +124,12 @@ export function validateLoadOptions(options: LoadOptions): void {
   }
   checkPositiveInteger(options.maxInFlight, 'max in-flight');
   checkPositiveInteger(options.workers, 'workers');
+  if ((options.workers ?? 1) > 1 && !isBuiltInProtocol(options.protocol.kind)) {
+    throw bad(
+      `protocol ${options.protocol.kind} was registered in this thread, so ${options.workers} load workers cannot speak it`,
+      'use --workers 1, or add it to BUILT_IN in src/protocols/registry.ts',
+    );
+  }
   // Unknown target nodes or unusable weights fail here, not inside a worker.
   createTargetPicker(options.endpoints, options.target);
 }

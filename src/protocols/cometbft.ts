@@ -6,10 +6,17 @@
 import { request } from 'undici';
 import { WebSocket } from 'ws';
 import { txHash } from './transaction.js';
-import type { BroadcastMode } from './options.js';
 import type { Endpoint } from './endpoint.js';
+import { cometbftBacklog } from './cometbft-mempool.js';
 import { joinUrl, parseJson, probeRequest, readPath } from './protocol.js';
-import type { CommitSource, Protocol, ReplyOutcome } from './protocol.js';
+import type { CommitSource, Protocol, ProtocolDefinition, ReplyOutcome } from './protocol.js';
+import { describeError, getJson, type ReadinessProbe } from './readiness.js';
+import { oneOf } from './settings.js';
+
+export type BroadcastMode = 'async' | 'sync' | 'commit';
+export const BROADCAST_MODES: readonly BroadcastMode[] = ['async', 'sync', 'commit'];
+
+export type CometbftOptions = { readonly kind: 'cometbft'; readonly broadcastMode: BroadcastMode };
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 
@@ -208,12 +215,45 @@ export function websocketUrlFor(endpoint: Endpoint): string {
   return url.toString();
 }
 
+type JsonRecord = Record<string, unknown>;
+const field = (value: unknown, key: string): unknown =>
+  typeof value === 'object' && value !== null ? (value as JsonRecord)[key] : undefined;
+
+/** CometBFT RPC: /health answers, /status says not catching up, /net_info has the peers. */
+export function cometbftProbe(expectedPeers: number): ReadinessProbe {
+  return async (target, http) => {
+    try {
+      const health = await http(`${target.rpcUrl}/health`);
+      if (health.status !== 200) return { ready: false, detail: `/health answered HTTP ${health.status}` };
+      const status = field(await getJson(http, `${target.rpcUrl}/status`), 'result');
+      const catchingUp = field(field(status, 'sync_info'), 'catching_up');
+      if (catchingUp !== false) return { ready: false, detail: `status: catching_up=${String(catchingUp)}` };
+      if (expectedPeers > 0) {
+        const netInfo = field(await getJson(http, `${target.rpcUrl}/net_info`), 'result');
+        const peers = Number(field(netInfo, 'n_peers'));
+        if (!(peers >= expectedPeers)) {
+          return {
+            ready: false,
+            detail: `net_info: ${Number.isNaN(peers) ? '?' : peers} of ${expectedPeers} peers`,
+          };
+        }
+      }
+      return { ready: true, detail: 'ready' };
+    } catch (error) {
+      return { ready: false, detail: describeError(error) };
+    }
+  };
+}
+
 export function createCometbftProtocol(mode: BroadcastMode): Protocol {
   const method = `broadcast_tx_${mode}`;
   const prefix = `{"jsonrpc":"2.0","id":`;
   const middle = `,"method":"${method}","params":{"tx":"`;
   return {
     kind: 'cometbft',
+    repliesConfirmCommit: mode === 'commit',
+    backlog: cometbftBacklog,
+    recordedSettings: { broadcastMode: mode },
     request: { method: 'POST', path: '/', headers: JSON_HEADERS, asciiBodies: true },
     body: (tx, seq) => prefix + seq + middle + tx.base64 + '"}}',
     parseReply: (statusCode, body) => parseCometbftReply(statusCode, body, mode),
@@ -244,3 +284,33 @@ export function createCometbftProtocol(mode: BroadcastMode): Protocol {
     },
   };
 }
+
+/** CometBFT JSON-RPC (and the reference node): the default protocol. */
+export const cometbft: ProtocolDefinition<CometbftOptions> = {
+  kind: 'cometbft',
+  settings: [
+    {
+      key: 'broadcastMode',
+      describe: 'cometbft broadcast: async | sync | commit',
+      defaultDescription: 'async',
+      default: 'async',
+      parse: oneOf(BROADCAST_MODES),
+    },
+  ],
+  options: (values) => ({
+    kind: 'cometbft',
+    broadcastMode: (values.broadcastMode as BroadcastMode | undefined) ?? 'async',
+  }),
+  check: (options) =>
+    BROADCAST_MODES.includes(options.broadcastMode)
+      ? undefined
+      : {
+          message: `broadcast mode ${JSON.stringify(options.broadcastMode)} is not known`,
+          hint: 'use async, sync or commit',
+        },
+  create: (options) => createCometbftProtocol(options.broadcastMode),
+  confirmsCommits: true,
+  readiness: cometbftProbe,
+  defaultRpcPort: 26657,
+  describe: (options) => `cometbft (${options.broadcastMode})`,
+};

@@ -1,7 +1,15 @@
 /**
- * One interface for the protocols the load generator speaks. A protocol builds
- * the request for a transaction, classifies the reply, probes an endpoint's
- * health, and (cometbft) knows how to confirm commits.
+ * One interface for the protocols meshbench speaks, in two parts:
+ *
+ * - `ProtocolDefinition`: what is known before a run has options (its kind, its settings
+ *   as plain data the commands turn into flags, how options are built and checked, how a
+ *   deployed node is found ready, whether it can confirm commits);
+ * - `Protocol`: the adapter for one run's options. It builds the request for a
+ *   transaction, classifies the reply, probes an endpoint's health, and may confirm
+ *   commits (an event stream, or the reply itself) and report a node's backlog.
+ *
+ * Nothing outside src/protocols/ asks which protocol it has: it asks these members.
+ * The built-in protocols are listed in registry.ts.
  */
 import { request } from 'undici';
 import { MeshbenchError } from '../common/errors.js';
@@ -9,9 +17,11 @@ import type { Endpoint } from './endpoint.js';
 import type { Transaction } from './transaction.js';
 import type { ProtocolOptions } from './options.js';
 import type { EtcdKeysSummary } from './etcd-keys.js';
+import type { ReadinessProbe } from './readiness.js';
+import type { ProtocolSetting } from './settings.js';
 
-export type ProtocolKind = ProtocolOptions['kind'];
-export const PROTOCOL_KINDS: readonly ProtocolKind[] = ['cometbft', 'etcd', 'http'];
+/** A protocol's name (`cometbft`, `etcd`, `http`, or one registered later). */
+export type ProtocolKind = string;
 
 /** How one reply is counted. */
 export type ReplyOutcome =
@@ -45,6 +55,36 @@ export interface CommitSource {
   close(): Promise<void>;
 }
 
+/** Options for reading a node's backlog. */
+export interface BacklogReadOptions {
+  readonly fetch?: typeof fetch;
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+  /** How this node answered last time (the `form` of that reading): ask the same way. */
+  readonly form?: string;
+}
+
+/** One node's backlog: transactions accepted but not yet committed. */
+export interface BacklogReading {
+  readonly count: number;
+  /** How the node answered (e.g. `uri` or `jsonrpc`), handed back on the next read. */
+  readonly form: string;
+}
+
+/** The node answered, but cannot report a backlog (no such method, another shape). */
+export class BacklogUnavailableError extends Error {
+  override readonly name = 'BacklogUnavailableError';
+}
+
+/** Reads a node's backlog, so the sweep can let a network settle between load levels. */
+export interface BacklogProbe {
+  /**
+   * Throws BacklogUnavailableError when the node answers but cannot report a backlog,
+   * and a plain Error when it cannot be reached or fails in a way that may pass.
+   */
+  read(endpoint: Endpoint, options?: BacklogReadOptions): Promise<BacklogReading>;
+}
+
 export interface Protocol {
   readonly kind: ProtocolKind;
   /** Method, path and headers, the same for every transaction. */
@@ -63,9 +103,56 @@ export interface Protocol {
     subscribe(wsUrl: string, onCommitted: (hash: string) => void): CommitSource;
     /** Asks a node whether a tx (uppercase hex hash) is committed. */
     poll(endpoint: Endpoint, hash: string, timeoutMs: number): Promise<boolean>;
-    /** The default WebSocket URL for an endpoint. */
+    /** The event-stream (WebSocket) URL of an endpoint: its `wsUrl`, else the protocol's default. */
     websocketUrl(endpoint: Endpoint): string;
   };
+  /**
+   * True when an accepted reply already means committed (cometbft broadcast_tx_commit):
+   * nothing to subscribe to, no hash to wait for.
+   */
+  readonly repliesConfirmCommit: boolean;
+  /** Reads a node's backlog (mempool) for settling between levels; absent: nothing to poll. */
+  readonly backlog?: BacklogProbe;
+  /** Settings the result's `generator` block records besides the kind (cometbft: broadcastMode). */
+  readonly recordedSettings?: Readonly<Record<string, unknown>>;
+}
+
+/** A problem with a protocol's options, as one line and its fix. */
+export interface OptionsProblem {
+  readonly message: string;
+  readonly hint: string;
+}
+
+/**
+ * One protocol, before a run has chosen its options. A new protocol is one file that
+ * exports such a definition, and one line in registry.ts.
+ */
+export interface ProtocolDefinition<Options extends ProtocolOptions = ProtocolOptions> {
+  readonly kind: ProtocolKind;
+  /**
+   * The settings this protocol adds (plain data: the commands make flags of them, the
+   * plan parses them). Each key starts with the kind (`httpMethod` → `--http-method`),
+   * so no two protocols share one.
+   */
+  readonly settings: readonly ProtocolSetting[];
+  /**
+   * Options from parsed setting values, keyed by setting key. A setting left out is
+   * undefined (or its `default` when the caller applied defaults). Throws a one-line
+   * BAD_FLAG error for a value only the whole can judge, quoting the value as `given`.
+   */
+  options(values: Readonly<Record<string, unknown>>, given?: Readonly<Record<string, unknown>>): Options;
+  /** A problem with options a script built by hand, or undefined. */
+  check?(options: Options): OptionsProblem | undefined;
+  /** The adapter for one run; `runId` is the generator run's. */
+  create(options: Options, runId: string): Protocol;
+  /** Whether its adapters confirm commits (`--confirm commit`; then also the default). */
+  readonly confirmsCommits: boolean;
+  /** How a deployed node is found ready (`expectedPeers`: how many peers it should see). */
+  readiness(expectedPeers: number): ReadinessProbe;
+  /** The RPC port its nodes listen on when a compose file does not say. */
+  readonly defaultRpcPort?: number;
+  /** How reports name the options, e.g. `cometbft (async)`. Default: the kind. */
+  describe?(options: Options): string;
 }
 
 /** Joins a base URL (which may carry a path) and a path. */

@@ -5,6 +5,7 @@
 import type { SearchOutcome } from '../bench/load-search.js';
 import type { BenchmarkPlan } from '../bench/plan.js';
 import type { BenchmarkRecord } from '../results/record.js';
+import { describeProtocol } from '../protocols/registry.js';
 import { formatNumber, formatPercent, renderResultBlock } from './console.js';
 
 export interface RunSummaryInput {
@@ -25,7 +26,7 @@ export function describePlan(plan: BenchmarkPlan): string[] {
     `duration:          ${plan.durationSecs} s per level (warm-up ${plan.warmupSecs} s)`,
     `transaction size:  ${plan.transactionSizeBytes} bytes`,
     `runs per level:    ${plan.runs}`,
-    `protocol:          ${plan.protocol.kind}${plan.protocol.kind === 'cometbft' ? ` (${plan.protocol.broadcastMode})` : ''}, confirm ${plan.confirm}`,
+    `protocol:          ${describeProtocol(plan.protocol)}, confirm ${plan.confirm}`,
   ];
   for (const network of plan.networks) {
     lines.push(

@@ -1,13 +1,21 @@
 /**
  * Readiness: poll every node at once until each is ready (and has its peers),
  * go on the moment the last one is, and on timeout name each node that is not
- * ready with its last error. Small composable probes, one per protocol.
+ * ready with its last error. Each protocol brings its own probe (`readiness` in
+ * src/protocols/protocol.ts).
  */
 import { setMaxListeners } from 'node:events';
 import { get } from 'node:http';
 import { MeshbenchError } from '../common/errors.js';
 import { sleep } from '../common/sleep.js';
 import { trace } from '../common/trace.js';
+import { findProtocol } from '../protocols/registry.js';
+import {
+  httpProbe,
+  type HttpGet,
+  type ReadinessProbe as Probe,
+  type ReadinessTarget,
+} from '../protocols/readiness.js';
 
 /** NOT_READY, with the ids of the nodes that were not ready. */
 export class ReadinessError extends MeshbenchError {
@@ -18,93 +26,14 @@ export class ReadinessError extends MeshbenchError {
   }
 }
 
-export interface ReadinessTarget {
-  readonly nodeId: string;
-  readonly rpcUrl: string;
-}
+export type { HttpGet, ProbeResult, ReadinessTarget } from '../protocols/readiness.js';
+export type { ReadinessProbe as Probe } from '../protocols/readiness.js';
+export { httpProbe } from '../protocols/readiness.js';
+export { cometbftProbe } from '../protocols/cometbft.js';
 
-export interface ProbeResult {
-  readonly ready: boolean;
-  /** What is missing or went wrong, for the timeout message. */
-  readonly detail: string;
-}
-
-export type Probe = (target: ReadinessTarget, http: HttpGet) => Promise<ProbeResult>;
-export type HttpGet = (url: string) => Promise<{ status: number; body: string }>;
-
-function describeError(error: unknown): string {
-  const seen = error as {
-    name?: string;
-    code?: string;
-    message?: string;
-    cause?: unknown;
-    errors?: unknown[];
-  };
-  if (seen.name === 'TimeoutError' || seen.name === 'AbortError') return 'no answer (request timed out)';
-  // fetch wraps the socket error: TypeError('fetch failed', { cause }) (an AggregateError for several addresses).
-  const cause = seen.cause as { code?: string; message?: string; errors?: { code?: string }[] } | undefined;
-  const code = seen.code ?? cause?.code ?? cause?.errors?.[0]?.code;
-  return code ?? cause?.message ?? seen.message ?? String(error);
-}
-
-async function getJson(http: HttpGet, url: string): Promise<unknown> {
-  const reply = await http(url);
-  if (reply.status !== 200) throw new Error(`HTTP ${reply.status} from ${new URL(url).pathname}`);
-  try {
-    return JSON.parse(reply.body) as unknown;
-  } catch {
-    throw new Error(`${new URL(url).pathname} did not answer JSON`);
-  }
-}
-
-type JsonRecord = Record<string, unknown>;
-const field = (value: unknown, key: string): unknown =>
-  typeof value === 'object' && value !== null ? (value as JsonRecord)[key] : undefined;
-
-/** CometBFT RPC: /health answers, /status says not catching up, /net_info has the peers. */
-export function cometbftProbe(expectedPeers: number): Probe {
-  return async (target, http) => {
-    try {
-      const health = await http(`${target.rpcUrl}/health`);
-      if (health.status !== 200) return { ready: false, detail: `/health answered HTTP ${health.status}` };
-      const status = field(await getJson(http, `${target.rpcUrl}/status`), 'result');
-      const catchingUp = field(field(status, 'sync_info'), 'catching_up');
-      if (catchingUp !== false) return { ready: false, detail: `status: catching_up=${String(catchingUp)}` };
-      if (expectedPeers > 0) {
-        const netInfo = field(await getJson(http, `${target.rpcUrl}/net_info`), 'result');
-        const peers = Number(field(netInfo, 'n_peers'));
-        if (!(peers >= expectedPeers)) {
-          return {
-            ready: false,
-            detail: `net_info: ${Number.isNaN(peers) ? '?' : peers} of ${expectedPeers} peers`,
-          };
-        }
-      }
-      return { ready: true, detail: 'ready' };
-    } catch (error) {
-      return { ready: false, detail: describeError(error) };
-    }
-  };
-}
-
-/** Any HTTP answer below 500 on the RPC URL (etcd, plain HTTP services). */
-export function httpProbe(path = '/'): Probe {
-  return async (target, http) => {
-    try {
-      const reply = await http(`${target.rpcUrl}${path}`);
-      return reply.status < 500
-        ? { ready: true, detail: 'ready' }
-        : { ready: false, detail: `HTTP ${reply.status} from ${path}` };
-    } catch (error) {
-      return { ready: false, detail: describeError(error) };
-    }
-  };
-}
-
+/** The readiness probe of a protocol named by kind (a compose label); an unknown kind gets any HTTP answer below 500. */
 export function probeForProtocol(protocol: string, expectedPeers: number): Probe {
-  if (protocol === 'cometbft') return cometbftProbe(expectedPeers);
-  if (protocol === 'etcd') return httpProbe('/health');
-  return httpProbe('/');
+  return findProtocol(protocol)?.readiness(expectedPeers) ?? httpProbe('/');
 }
 
 export interface WaitOptions {

@@ -2,15 +2,17 @@
  * Attach mode (`benchmark --endpoints`): a testbed over a network someone else runs.
  * Nothing is deployed and nothing removed; `preflight` probes every endpoint's health
  * before the run writes anything. Node ids are `endpoint0`…; the event stream for commit
- * confirmation is the cometbft adapter's `<url>/websocket`.
+ * confirmation is the protocol's (cometbft: `<url>/websocket`).
  */
 import { checkEndpointUrl } from '../../load/validate.js';
-import { websocketUrlFor } from '../../protocols/cometbft.js';
+import type { Protocol } from '../../protocols/protocol.js';
 import type { Deployment, Endpoint, Testbed } from '../testbed.js';
 
 export interface AttachedTestbedOptions {
   readonly runId: string;
   readonly urls: readonly string[];
+  /** The protocol spoken: its event stream (cometbft: `<url>/websocket`) confirms commits. */
+  readonly protocol?: Protocol;
   /** Health probe of the endpoints (`probeEndpoints` from src/load/index.ts); none: no probe. */
   readonly probe?: (endpoints: readonly Endpoint[]) => Promise<void>;
 }
@@ -21,7 +23,7 @@ export class AttachedTestbed implements Testbed {
   readonly #probe: AttachedTestbedOptions['probe'];
 
   constructor(options: AttachedTestbedOptions) {
-    this.#deployment = attachedDeployment(options.runId, options.urls);
+    this.#deployment = attachedDeployment(options.runId, options.urls, options.protocol);
     this.#probe = options.probe;
   }
 
@@ -40,7 +42,7 @@ export class AttachedTestbed implements Testbed {
 }
 
 /** The deployment over the endpoints of a network someone else runs: no deploy, nothing to destroy. */
-export function attachedDeployment(runId: string, urls: readonly string[]): Deployment {
+export function attachedDeployment(runId: string, urls: readonly string[], protocol?: Protocol): Deployment {
   const endpoints: Endpoint[] = urls.map((raw, index) => {
     const url = checkEndpointUrl(raw.trim());
     const endpoint: Endpoint = {
@@ -48,7 +50,8 @@ export function attachedDeployment(runId: string, urls: readonly string[]): Depl
       rpcUrl: url.href.replace(/\/+$/, ''),
       host: url.host,
     };
-    return { ...endpoint, wsUrl: websocketUrlFor(endpoint) };
+    const commits = protocol?.commits;
+    return commits ? { ...endpoint, wsUrl: commits.websocketUrl(endpoint) } : endpoint;
   });
   return {
     runId,

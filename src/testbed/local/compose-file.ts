@@ -17,16 +17,16 @@
  */
 import { MeshbenchError } from '../../common/errors.js';
 import { RUN_LABEL, ROLE_LABEL } from '../../common/labels.js';
+import { DEFAULT_PROTOCOL, findProtocol } from '../../protocols/registry.js';
 
 /** Marks objects created by the local testbed (so `--down` never touches remote sandboxes). */
 export { METRICS_PORT_LABEL, PROTOCOL_LABEL, RPC_PORT_LABEL, TESTBED_LABEL } from '../../common/labels.js';
 import { METRICS_PORT_LABEL, PROTOCOL_LABEL, RPC_PORT_LABEL, TESTBED_LABEL } from '../../common/labels.js';
 export const DEFAULT_RPC_PORT = 26657;
-/** The RPC container port a node of each protocol serves when no meshbench.rpc-port label says otherwise. */
-export const DEFAULT_RPC_PORTS: Readonly<Record<string, number>> = { cometbft: 26657, etcd: 2379, http: 80 };
 
+/** The RPC container port a node of a protocol serves when no meshbench.rpc-port label says otherwise. */
 export function defaultRpcPortFor(protocol: string | undefined): number {
-  return DEFAULT_RPC_PORTS[protocol ?? 'cometbft'] ?? DEFAULT_RPC_PORT;
+  return findProtocol(protocol ?? DEFAULT_PROTOCOL)?.defaultRpcPort ?? DEFAULT_RPC_PORT;
 }
 
 export interface PublishedPort {

@@ -1,0 +1,105 @@
+/**
+ * The protocols meshbench knows, in the order --help lists their settings. A new
+ * protocol is one file exporting a `ProtocolDefinition` and one line in BUILT_IN;
+ * everything else (flags, the plan, validation, readiness, settling, commit
+ * confirmation, reports) asks the definition or its adapter.
+ */
+import { MeshbenchError } from '../common/errors.js';
+import { cometbft } from './cometbft.js';
+import { etcd } from './etcd.js';
+import { http } from './http.js';
+import type { ProtocolOptions } from './options.js';
+import type { Protocol, ProtocolDefinition, ProtocolKind } from './protocol.js';
+import type { ProtocolSetting } from './settings.js';
+
+/** The definition of every protocol; the first is the default. */
+const BUILT_IN: readonly ProtocolDefinition[] = [cometbft, http, etcd];
+
+const registered: ProtocolDefinition[] = [...BUILT_IN];
+
+/** The protocol a run speaks when none is named. */
+export const DEFAULT_PROTOCOL: ProtocolKind = 'cometbft';
+
+/**
+ * Adds a protocol at run time (a script's or a test's own). Its setting keys must be
+ * new; it is known in this thread only (load worker threads see the built-in ones).
+ */
+export function registerProtocol<Options extends ProtocolOptions>(
+  definition: ProtocolDefinition<Options>,
+): () => void {
+  const added = definition as unknown as ProtocolDefinition;
+  if (findProtocol(added.kind)) throw new Error(`protocol ${added.kind} is already registered`);
+  const taken = new Set(protocolSettings().map(({ setting }) => setting.key));
+  const clash = added.settings.find((setting) => taken.has(setting.key));
+  if (clash) throw new Error(`setting ${clash.key} of protocol ${added.kind} is already taken`);
+  registered.push(added);
+  return () => {
+    const index = registered.indexOf(added);
+    if (index >= 0) registered.splice(index, 1);
+  };
+}
+
+/** Every known protocol, in registry order. */
+export function protocolDefinitions(): readonly ProtocolDefinition[] {
+  return registered;
+}
+
+/** The known kinds, sorted (as messages list them). */
+export function protocolKinds(): readonly ProtocolKind[] {
+  return registered.map((definition) => definition.kind).sort();
+}
+
+/** The kinds whose adapters can confirm commits, sorted. */
+export function committingKinds(): readonly ProtocolKind[] {
+  return registered
+    .filter((definition) => definition.confirmsCommits)
+    .map((definition) => definition.kind)
+    .sort();
+}
+
+/** Whether `kind` is built in (known in every thread, load workers included). */
+export function isBuiltInProtocol(kind: string): boolean {
+  return BUILT_IN.some((definition) => definition.kind === kind);
+}
+
+export function findProtocol(kind: string): ProtocolDefinition | undefined {
+  return registered.find((definition) => definition.kind === kind);
+}
+
+/** The definition of `kind`; throws a one-line BAD_FLAG error naming the known ones. */
+export function protocolDefinition(kind: string): ProtocolDefinition {
+  const definition = findProtocol(kind);
+  if (!definition) {
+    throw new MeshbenchError('BAD_FLAG', `protocol ${JSON.stringify(kind)} is not known`, {
+      hint: `use one of ${protocolKinds().join(', ')}`,
+    });
+  }
+  return definition;
+}
+
+/** Every protocol's settings, each with its protocol, in registry order. */
+export function protocolSettings(): readonly {
+  readonly protocol: ProtocolDefinition;
+  readonly setting: ProtocolSetting;
+}[] {
+  return registered.flatMap((protocol) => protocol.settings.map((setting) => ({ protocol, setting })));
+}
+
+/** The options of `kind` from setting values keyed by setting key (others' settings are ignored). */
+export function protocolOptionsFrom(
+  kind: string,
+  values: Readonly<Record<string, unknown>> = {},
+  given: Readonly<Record<string, unknown>> = values,
+): ProtocolOptions {
+  return protocolDefinition(kind).options(values, given);
+}
+
+/** The adapter for `options`; `runId` is the generator run's (etcd puts it in its keys). */
+export function createProtocol(options: ProtocolOptions, runId: string): Protocol {
+  return protocolDefinition(options.kind).create(options, runId);
+}
+
+/** How reports name a run's protocol, e.g. `cometbft (async)` or `etcd`. */
+export function describeProtocol(options: ProtocolOptions): string {
+  return findProtocol(options.kind)?.describe?.(options) ?? options.kind;
+}
