@@ -287,12 +287,13 @@ class Sweep {
         }
       }
     } finally {
-      if (network.deployment) {
+      const left = network.deployment;
+      if (left) {
         try {
           await this.#teardown(network, true);
         } catch (error) {
           this.#deps.stderr(
-            `benchmark: error: could not remove the ${network.kind} network ${network.deployment.runId}: ${error instanceof Error ? error.message : String(error)}`,
+            `benchmark: error: could not remove the ${network.kind} network ${left.runId}: ${error instanceof Error ? error.message : String(error)}`,
           );
         }
       }

@@ -525,4 +525,31 @@ describe('runBenchmark', () => {
     const index = JSON.parse(await readFile(join(outcome.runDir as string, 'run.json'), 'utf8'));
     expect(index.count).toBe('count.txt');
   });
+
+  it('a network that cannot be removed is one error line naming it, after the results are written', async () => {
+    const h = harness();
+    const outcome = await runBenchmark(await plan({ loads: '5', cleanup: true }), {
+      ...h.deps,
+      newRunId: () => 'stuck-run',
+      createTestbed: (kind) => {
+        const testbed = fakeTestbed(kind, nodes, h.log);
+        return {
+          kind: testbed.kind,
+          async deploy(options) {
+            const deployment = await testbed.deploy(options);
+            return {
+              ...deployment,
+              async destroy() {
+                throw new Error('engine went away');
+              },
+            };
+          },
+        };
+      },
+    });
+    expect(outcome.records).toHaveLength(1);
+    expect(h.err.join('\n')).toContain(
+      'benchmark: error: could not remove the local network net-local: engine went away',
+    );
+  });
 });
