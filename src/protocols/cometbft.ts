@@ -3,8 +3,7 @@
  * commits confirmed from the `/websocket` NewBlock (or Tx) events, `tx?hash=` as
  * the fallback. Follows CometBFT's RPC spec (v0.38).
  */
-import { request } from 'undici';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { txHash } from './transaction.js';
 import type { Endpoint } from './endpoint.js';
 import { cometbftBacklog } from './cometbft-mempool.js';
@@ -108,7 +107,13 @@ class CometbftCommitSource implements CommitSource {
     private readonly onCommitted: (hash: string) => void,
     connectTimeoutMs = 5000,
   ) {
-    this.ready = new Promise<boolean>((resolve) => {
+    // ws (and undici below) load on first use, not with the module: the protocols are
+    // registered at start-up, and local-network's start-up path should not pay for them.
+    this.ready = import('ws').then(({ WebSocket }) => this.connect(WebSocket, connectTimeoutMs));
+  }
+
+  private connect(WebSocketClass: typeof WebSocket, connectTimeoutMs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
       let settled = false;
       const settle = (value: boolean) => {
         if (!settled) {
@@ -121,9 +126,13 @@ class CometbftCommitSource implements CommitSource {
         settle(false);
         this.socket?.terminate();
       }, connectTimeoutMs);
+      if (this.closed) {
+        settle(false);
+        return;
+      }
       let socket: WebSocket;
       try {
-        socket = new WebSocket(url, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+        socket = new WebSocketClass(this.url, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
       } catch {
         settle(false);
         return;
@@ -193,7 +202,7 @@ class CometbftCommitSource implements CommitSource {
   async close(): Promise<void> {
     this.closed = true;
     const socket = this.socket;
-    if (!socket || socket.readyState === WebSocket.CLOSED) return;
+    if (!socket || socket.readyState === socket.CLOSED) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         socket.terminate();
@@ -269,6 +278,7 @@ export function createCometbftProtocol(mode: BroadcastMode): Protocol {
       websocketUrl: websocketUrlFor,
       async poll(endpoint, hash, timeoutMs) {
         try {
+          const { request } = await import('undici');
           const response = await request(joinUrl(endpoint.rpcUrl, `/tx?hash=0x${hash}`), {
             method: 'GET',
             signal: AbortSignal.timeout(timeoutMs),

@@ -12,14 +12,8 @@ import type { ConfirmMode, LatencySummary, LoadResult } from '../load/types.js';
 import type { EtcdKeysSummary } from '../protocols/etcd-keys.js';
 import type { LevelEnd } from '../bench/observer.js';
 import type { BenchmarkPlan } from '../bench/plan.js';
-import {
-  RECORD_SCHEMA_VERSION,
-  type BenchmarkRecord,
-  type KeyPatternRecord,
-  type RecordResults,
-  type RunDetail,
-  type Spread,
-} from './schema.js';
+import type { BenchmarkRecord, KeyPatternRecord, RecordResults, RunDetail, Spread } from './schema.js';
+import { RECORD_SCHEMA_VERSION } from './version.js';
 
 export type {
   BenchmarkRecord,
@@ -36,7 +30,7 @@ export type {
   RecordNetworkType,
   SettleOutcome,
 } from '../bench/level.js';
-export { RECORD_SCHEMA_VERSION } from './schema.js';
+export { RECORD_SCHEMA_VERSION } from './version.js';
 
 /** The record's view of LoadResult.keys (the run-specific prefix goes into each run's `key_prefix`). */
 export function keyPatternRecord(keys: EtcdKeysSummary): KeyPatternRecord {

@@ -13,7 +13,9 @@ import { z } from 'zod';
 import type { LoadResult } from '../load/types.js';
 import type { BenchmarkPlan } from '../bench/plan.js';
 
-export const RECORD_SCHEMA_VERSION = 1;
+import { RECORD_SCHEMA_VERSION } from './version.js';
+
+export { RECORD_SCHEMA_VERSION };
 
 const count = z.int().min(0);
 const nonNegative = z.number().min(0);
