@@ -353,16 +353,7 @@ export class RpcServer {
       case 'broadcast_tx_commit': {
         const hash = node.submitTx(this.txParam(params, form));
         const loc = await node.waitForCommit(hash, node.config.commitTimeoutMs);
-        const ok = {
-          code: 0,
-          data: '',
-          log: '',
-          info: '',
-          gas_wanted: '0',
-          gas_used: '0',
-          events: [],
-          codespace: '',
-        };
+        const ok = txResultOk();
         return { check_tx: ok, tx_result: ok, deliver_tx: ok, hash, height: String(loc.height) };
       }
       case 'tx': {
