@@ -249,12 +249,7 @@ async function deployOnce(
       : {}),
     ...(nodesCpu !== undefined ? { nodesMs: Math.round(nodesCpu) } : {}),
   };
-  const environment = deployment.environment as {
-    stageMs: Record<string, number>;
-    imageTransferMs: number;
-    imageBytesShipped: number;
-    hosts: { image: string; imageMs: number }[];
-  };
+  const environment = deployment.environment;
   await deployment.destroy({ thorough: false });
   const figure: DeployFigure = {
     rep,
@@ -263,7 +258,7 @@ async function deployOnce(
     deployMs: Math.round(deployMs),
     imageMs: environment.imageTransferMs,
     bytesShipped: environment.imageBytesShipped,
-    perHostImageMs: environment.hosts.map((h) => h.imageMs),
+    perHostImageMs: environment.hosts.map((h) => h.imageMs ?? 0),
     stageMs: environment.stageMs,
     cpu,
   };

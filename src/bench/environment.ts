@@ -1,7 +1,7 @@
 /** Facts about where a benchmark ran: tool version, node image, this host. */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { Deployment } from '../testbed/testbed.js';
+import type { Deployment, TestbedEnvironment } from '../testbed/testbed.js';
 import type { EnvironmentRecord } from './level.js';
 
 let cachedVersion: string | undefined;
@@ -35,26 +35,25 @@ export function hostFacts(): Record<string, unknown> {
   };
 }
 
-const IMAGE_ID_KEYS = ['nodeImageId', 'imageId', 'image_id', 'node_image_id'];
-
 /** Builds the environment block from a deployment's own facts (testbeds fill `environment`). */
 export function environmentFor(
   deployment: Pick<Deployment, 'environment' | 'readyAfterMs'> | undefined,
 ): EnvironmentRecord {
-  const testbed = deployment?.environment ?? {};
-  const imageKey = IMAGE_ID_KEYS.find((key) => typeof testbed[key] === 'string');
-  // The local testbed reports `images`: image (or service) → id.
-  const images = testbed.images;
-  const imageIds =
-    images && typeof images === 'object'
-      ? [...new Set(Object.values(images as Record<string, unknown>).filter((id) => typeof id === 'string'))]
-      : [];
+  const testbed = deployment?.environment;
   return {
     tool: 'meshbench',
     tool_version: toolVersion(),
-    node_image_id: imageKey ? String(testbed[imageKey]) : imageIds.length > 0 ? imageIds.join(',') : null,
+    node_image_id: nodeImageId(testbed),
     host: hostFacts(),
     testbed: { ...testbed },
     deploy_ready_after_ms: deployment ? deployment.readyAfterMs : null,
   };
+}
+
+/** The node image: the remote testbed's one image, the local one's distinct images, none attached. */
+function nodeImageId(testbed: TestbedEnvironment | undefined): string | null {
+  if (testbed?.testbed === 'remote') return testbed.imageId ?? null;
+  if (testbed?.testbed !== 'local') return null;
+  const ids = [...new Set(Object.values(testbed.images))];
+  return ids.length > 0 ? ids.join(',') : null;
 }

@@ -41,13 +41,76 @@ export interface DestroyOptions {
 /** Where a network runs: here (Docker Compose), on SSH hosts, or someone else's (attach mode). */
 export type TestbedKind = 'local' | 'remote' | 'attached';
 
+/** The local testbed's facts: the engine, Compose, the project and how nodes are reached. */
+export interface LocalEnvironment {
+  readonly testbed: 'local';
+  readonly engineVersion: string;
+  readonly apiVersion: string;
+  readonly os: string;
+  readonly hostCpus: number;
+  readonly hostMemoryBytes: number;
+  /** The Compose command and its version, e.g. `docker compose 2.29.1`. */
+  readonly compose: string;
+  /** The compose file(s), or `generated (--committee N)`. */
+  readonly composeFile: string;
+  readonly nodeAccess: string;
+  readonly nodeAccessReason: string;
+  readonly composeProject: string;
+  /** Which services were taken as nodes, and why. */
+  readonly nodeRule: string;
+  /** Image (or service) → image ID. */
+  readonly images: Readonly<Record<string, string>>;
+}
+
+/** One remote host's facts from a deploy. */
+export interface RemoteHostEnvironment {
+  readonly name: string;
+  readonly address: string;
+  readonly region?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly os?: string | undefined;
+  readonly dockerVersion?: string | undefined;
+  readonly dockerAccess?: string | undefined;
+  readonly dockerInstalled?: boolean | undefined;
+  /** What happened to the image there: shipped, present, pulled. */
+  readonly image?: string | undefined;
+  readonly imageBytes?: number | undefined;
+  readonly imageMs?: number | undefined;
+  readonly dockerMs?: number | undefined;
+  readonly startMs?: number | undefined;
+}
+
+/** The remote testbed's facts: the image, how it travelled, each host. */
+export interface RemoteEnvironment {
+  readonly testbed: 'remote';
+  readonly image: string;
+  readonly imageId: string | undefined;
+  readonly imageTransfer: string;
+  readonly imageTransferMs: number;
+  /** Milliseconds per deploy stage: connect, archive, hosts, ready. */
+  readonly stageMs: Readonly<Record<string, number>>;
+  readonly imageBytesShipped: number;
+  readonly nodesPerHost: number;
+  readonly hosts: readonly RemoteHostEnvironment[];
+}
+
+/** Attach mode: the endpoints as given. */
+export interface AttachedEnvironment {
+  readonly testbed: 'attached';
+  readonly attached: true;
+  readonly endpoints: readonly string[];
+}
+
+/** A deployment's own facts, by testbed: the record's `environment.testbed` block. */
+export type TestbedEnvironment = LocalEnvironment | RemoteEnvironment | AttachedEnvironment;
+
 export interface Deployment extends AsyncDisposable {
   readonly runId: string;
   readonly kind: TestbedKind;
   readonly endpoints: readonly Endpoint[];
   readonly nodes: readonly NodeHandle[];
   /** Facts for the result's environment block (image id, engine version, hosts…). */
-  readonly environment: Readonly<Record<string, unknown>>;
+  readonly environment: TestbedEnvironment;
   /** Milliseconds from deploy start until every node was ready. */
   readonly readyAfterMs: number;
   destroy(options?: DestroyOptions): Promise<void>;

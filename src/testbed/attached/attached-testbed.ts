@@ -58,7 +58,7 @@ export function attachedDeployment(runId: string, urls: readonly string[], proto
     kind: 'attached',
     endpoints,
     nodes: [],
-    environment: { attached: true, endpoints: urls },
+    environment: { testbed: 'attached', attached: true, endpoints: urls },
     readyAfterMs: 0,
     async destroy() {},
     // Nothing of its own is open: the generator and the settle polls close what they open.

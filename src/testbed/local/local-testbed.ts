@@ -26,7 +26,7 @@ import {
   SEED_METRICS_BASE_PORT,
   SEED_RPC_BASE_PORT,
 } from './compose-generate.js';
-import type { DestroyOptions, Deployment, Endpoint, Testbed } from '../testbed.js';
+import type { DestroyOptions, Deployment, Endpoint, LocalEnvironment, Testbed } from '../testbed.js';
 import {
   canGateComposeUp,
   composeErrorLine,
@@ -659,7 +659,7 @@ export class LocalDeployment implements Deployment {
   readonly project: LocalProject;
   readonly nodes: readonly ContainerNodeHandle[];
   readonly endpoints: readonly Endpoint[];
-  readonly environment: Readonly<Record<string, unknown>>;
+  readonly environment: LocalEnvironment;
   readonly readyAfterMs: number;
   /** Where the start-up time went: input and machine checks, compose up, waiting for readiness. */
   readonly phasesMs: Readonly<{ checks: number; composeUp: number; ready: number }>;
@@ -672,7 +672,7 @@ export class LocalDeployment implements Deployment {
     nodes: readonly ContainerNodeHandle[];
     readyAfterMs: number;
     phasesMs: { checks: number; composeUp: number; ready: number };
-    environment: Record<string, unknown>;
+    environment: LocalEnvironment;
   }) {
     this.#docker = init.docker;
     this.project = init.project;

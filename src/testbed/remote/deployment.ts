@@ -1,5 +1,5 @@
 /** A network running on remote hosts: its endpoints and node handles, and its removal. */
-import type { DestroyOptions, Deployment, Endpoint, NodeHandle } from '../testbed.js';
+import type { DestroyOptions, Deployment, Endpoint, NodeHandle, RemoteEnvironment } from '../testbed.js';
 import { firstFailure, mapSettled } from './concurrency.js';
 import { cleanHost, removedMessage } from './cleanup.js';
 import { closeAll, type HostProgress } from './connect.js';
@@ -14,7 +14,7 @@ export class RemoteDeployment implements Deployment {
     readonly runId: string,
     readonly endpoints: readonly Endpoint[],
     readonly nodes: readonly NodeHandle[],
-    readonly environment: Readonly<Record<string, unknown>>,
+    readonly environment: RemoteEnvironment,
     readonly readyAfterMs: number,
     readonly agents: readonly RemoteHostAgent[],
     private readonly image: LocalImage | undefined,

@@ -15,7 +15,7 @@ import { newRunId } from '../../common/run-id.js';
 import type { HostsConfig } from './hosts.js';
 import { waitForReady } from '../readiness.js';
 import { containerLogs } from '../docker/logs.js';
-import type { Deployment, Endpoint, Testbed } from '../testbed.js';
+import type { Deployment, Endpoint, RemoteEnvironment, Testbed } from '../testbed.js';
 import { firstFailure, mapSettled } from './concurrency.js';
 import { cleanHost } from './cleanup.js';
 import { closeAll, connectAll, defaultKnownHostsPath, type HostProgress, type Stage } from './connect.js';
@@ -225,7 +225,7 @@ export class RemoteTestbed implements Testbed {
       const nodes = placements.map((p, index) =>
         remoteNodeHandle(agents[p.hostIndex]!, this.runId, p, endpoints[index]!),
       );
-      const environment = {
+      const environment: RemoteEnvironment = {
         testbed: 'remote',
         image: imageReference,
         imageId: image?.id,

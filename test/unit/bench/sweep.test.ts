@@ -14,6 +14,7 @@ import { fakeLoadResult } from './fixtures.js';
 import { defaultReporters } from '../../../src/report/reporters.js';
 import type { SweepObserver } from '../../../src/bench/observer.js';
 import type { Reporter } from '../../../src/results/reporter.js';
+import { remoteEnvironment } from '../../support/environments.js';
 
 /** Nodes that answer num_unconfirmed_txs; each poll drains `drainPerPoll` txs. */
 interface FakeNodes {
@@ -59,7 +60,7 @@ function fakeTestbed(kind: 'local' | 'remote', nodes: FakeNodes, log: string[]):
         kind,
         endpoints,
         nodes: [],
-        environment: { imageId: 'sha256:abc', engine: 'fake' },
+        environment: remoteEnvironment({ imageId: 'sha256:abc' }),
         readyAfterMs: 1234,
         async destroy(options) {
           log.push(`destroy ${kind}${options?.thorough ? ' thorough' : ''}`);

@@ -10,6 +10,7 @@ import { inquirerAsker, runBenchmarkWizard, type Asker } from '../../../src/cli/
 import { runCli, type CliDefinition } from '../../../src/cli/run-cli.js';
 import type { Testbed } from '../../../src/testbed/testbed.js';
 import { fakeLoadResult } from '../bench/fixtures.js';
+import { localEnvironment, remoteEnvironment } from '../../support/environments.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -32,7 +33,7 @@ function deps(log: string[]): BenchmarkCommandDeps {
         kind,
         endpoints: [{ nodeId: 'node0', rpcUrl: 'http://127.0.0.1:9' }],
         nodes: [],
-        environment: {},
+        environment: kind === 'local' ? localEnvironment() : remoteEnvironment(),
         readyAfterMs: 1,
         async destroy() {
           log.push(`destroy ${kind}`);

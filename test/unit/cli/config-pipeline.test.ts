@@ -16,6 +16,7 @@ import { envVarName, nearestName } from '../../../src/cli/config-pipeline.js';
 import { runCli, type CliDefinition } from '../../../src/cli/run-cli.js';
 import type { Testbed } from '../../../src/testbed/testbed.js';
 import { fakeLoadResult } from '../bench/fixtures.js';
+import { localEnvironment, remoteEnvironment } from '../../support/environments.js';
 
 const repoRoot = resolve(import.meta.dirname, '../../..');
 let dir: string;
@@ -273,7 +274,7 @@ function deps(log: string[], env: Record<string, string> = {}): BenchmarkCommand
         kind,
         endpoints: [{ nodeId: 'node0', rpcUrl: 'http://127.0.0.1:9' }],
         nodes: [],
-        environment: {},
+        environment: kind === 'local' ? localEnvironment() : remoteEnvironment(),
         readyAfterMs: 1,
         async destroy() {},
         async release() {},
