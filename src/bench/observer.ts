@@ -25,8 +25,8 @@ import type { BenchmarkPlan } from './plan.js';
 export interface SweepOutput {
   /** A block of text on the console (nothing when the plan turns console output off). */
   say(text: string): void;
-  /** A file in the run folder, written atomically (nothing when the plan writes no files). */
-  write(name: string, data: unknown): Promise<void>;
+  /** A file in the run folder, written atomically; its path (undefined when the plan writes no files). */
+  write(name: string, data: unknown): Promise<string | undefined>;
 }
 
 export interface SweepSearch {

@@ -77,7 +77,12 @@ export interface BenchmarkPlan {
   readonly connectionsPerEndpoint: number;
   /** The generator's HTTP client; undefined: its default (raw for http://, undici for https://). */
   readonly transport?: 'undici' | 'raw';
-  /** Longest wait for the mempools to drain after each load level. */
+  /**
+   * Send exactly this many transactions per level (at the level's rate) instead of running
+   * for the duration: the network commands' --num-transactions. Absent for `benchmark`.
+   */
+  readonly transactionsPerLevel?: number;
+  /** Longest wait for the mempools to drain after each load level (0 with settleSecs 0: no settle). */
   readonly settleTimeoutSecs: number;
   readonly settlePollMs: number;
   /** Fixed pause after each level for nodes that cannot report a backlog (no num_unconfirmed_txs). */

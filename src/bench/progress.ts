@@ -3,6 +3,7 @@
  * phase) when attached to a terminal, plain lines otherwise (CI logs, pipes).
  */
 import cliProgress from 'cli-progress';
+import type { LoadProgress } from '../load/types.js';
 
 export interface SweepProgress {
   /** A phase line: deploy, ready, settle, cleanup… (shown inside the deploy bar while one runs). */
@@ -12,7 +13,8 @@ export interface SweepProgress {
   deployStop(text: string): void;
   /** A load level starts: `totalSecs` of scheduled load. */
   levelStart(label: string, totalSecs: number): void;
-  levelTick(elapsedMs: number, sent: number, committed: number): void;
+  /** The generator's progress during a level (about every second). */
+  levelTick(progress: LoadProgress): void;
   levelStop(text: string): void;
 }
 
@@ -74,7 +76,7 @@ export function createProgress(options: ProgressOptions): SweepProgress {
       );
       bar.start(totalSecs, 0, { sent: 0, committed: 0 });
     },
-    levelTick(elapsedMs, sent, committed) {
+    levelTick({ elapsedMs, sent, committed }) {
       bar?.update(Math.min(bar.getTotal(), Math.floor(elapsedMs / 1000)), { sent, committed });
     },
     levelStop(text) {
@@ -101,7 +103,7 @@ function plainProgress(line: (text: string) => void): SweepProgress {
       everySecs = Math.max(5, Math.ceil(totalSecs / 6));
       line(`${label}: running for ${totalSecs} s`);
     },
-    levelTick(elapsedMs, sent, committed) {
+    levelTick({ elapsedMs, sent, committed }) {
       const secs = Math.floor(elapsedMs / 1000);
       if (secs - lastReportedSecs >= everySecs) {
         lastReportedSecs = secs;

@@ -54,6 +54,12 @@ export interface SweepDeps {
   readonly stderr: (text: string) => void;
   /** A terminal to draw progress bars on; absent means plain progress lines. */
   readonly tty?: NodeJS.WritableStream | undefined;
+  /** Draws the progress instead of the sweep's bars and lines (the network commands' own lines). */
+  readonly progress?: SweepProgress;
+  /** Removes or leaves each network at the end instead of the sweep's default (destroy or release, with a progress line). */
+  readonly removal?: NetworkRemoval;
+  /** The command named in error lines (default `benchmark`). */
+  readonly command?: string;
   readonly signal?: AbortSignal;
   /** Monotonic milliseconds (default performance.now). */
   readonly now?: () => number;
@@ -65,6 +71,14 @@ export interface SweepDeps {
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Environment block for a deployment (default: tool version, host facts, testbed facts). */
   readonly environment?: (deployment: Deployment | undefined) => EnvironmentRecord;
+}
+
+/** What happens to a network when its sweep is done (also on an early stop). */
+export interface NetworkRemoval {
+  /** `--cleanup`: remove it (thorough: `--cleanup-thorough`). Throws when something is left. */
+  remove(deployment: Deployment, options: { readonly thorough: boolean }): Promise<void>;
+  /** Leave it running, letting go of this process's connections to it. */
+  leave(deployment: Deployment): Promise<void>;
 }
 
 export interface SweepOutcome {
@@ -127,7 +141,8 @@ class Sweep {
     this.#now = deps.now ?? (() => performance.now());
     this.#wallClock = deps.wallClock ?? (() => new Date());
     this.#runId = (deps.newRunId ?? (() => newRunId(this.#wallClock())))();
-    this.#progress = createProgress({ tty: plan.consoleOutput ? deps.tty : undefined, line: this.#say });
+    this.#progress =
+      deps.progress ?? createProgress({ tty: plan.consoleOutput ? deps.tty : undefined, line: this.#say });
     this.#output = { say: this.#say, write: this.#write };
     this.#backlog = createProtocol(plan.protocol, this.#runId).backlog;
   }
@@ -137,10 +152,11 @@ class Sweep {
   };
 
   #write = async (name: string, data: unknown) => {
-    if (!this.#runDir) return;
+    if (!this.#runDir) return undefined;
     const path = join(this.#runDir, name);
     await writeFileAtomic(path, typeof data === 'string' ? data : `${JSON.stringify(data, null, 2)}\n`);
     this.#files.push(path);
+    return path;
   };
 
   #aborted = () => this.#deps.signal?.aborted === true;
@@ -293,7 +309,7 @@ class Sweep {
           await this.#teardown(network, true);
         } catch (error) {
           this.#deps.stderr(
-            `benchmark: error: could not remove the ${network.kind} network ${left.runId}: ${error instanceof Error ? error.message : String(error)}`,
+            `${this.#deps.command ?? 'benchmark'}: error: could not remove the ${network.kind} network ${left.runId}: ${formatError(error)}`,
           );
         }
       }
@@ -407,15 +423,16 @@ class Sweep {
         endpoints: deployment.endpoints,
         protocol: plan.protocol,
         shape: { kind: 'fixed', rate: load },
-        durationMs: level.durationMs,
-        warmupMs: level.warmupMs,
+        ...(plan.transactionsPerLevel === undefined
+          ? { durationMs: level.durationMs, warmupMs: level.warmupMs }
+          : { transactions: plan.transactionsPerLevel }),
         transactionSizeBytes: plan.transactionSizeBytes,
         confirm: plan.confirm,
         workers: plan.workers,
         connectionsPerEndpoint: plan.connectionsPerEndpoint,
         ...(plan.transport ? { transport: plan.transport } : {}),
         ...(this.#deps.signal ? { signal: this.#deps.signal } : {}),
-        onProgress: (p) => this.#progress.levelTick(p.elapsedMs, p.sent, p.committed),
+        onProgress: (p) => this.#progress.levelTick(p),
       });
     } finally {
       levelEnded.abort();
@@ -466,6 +483,8 @@ class Sweep {
     if (this.#aborted()) return skippedSettle('interrupted');
     if (!this.#backlog) return skippedSettle(`protocol ${plan.protocol.kind} has no mempool to poll`);
     if (plan.freshNetwork) return skippedSettle('the network is redeployed before the next level');
+    if (plan.settleTimeoutSecs === 0 && plan.settleSecs === 0)
+      return skippedSettle('no settle wait asked for (settle timeout and pause are 0)');
     const settle = await (network.settler as Settler).settle();
     if (settle.polled && !settle.drained && settle.rule !== 'pause') {
       const left = Object.entries(settle.residualUnconfirmed)
@@ -537,13 +556,16 @@ class Sweep {
     for (const observer of this.#deps.observers) await observer.onTeardown?.(deployment, network.kind);
     network.deployment = undefined;
     const down = DOWN_COMMAND[deployment.kind];
+    const removal = this.#deps.removal;
     if (down && (!final || plan.cleanup)) {
+      if (removal) return removal.remove(deployment, { thorough: plan.cleanupThorough });
       this.#progress.phase(
         `[${network.kind}] removing the network${plan.cleanupThorough ? ' (thorough)' : ''} …`,
       );
       await deployment.destroy({ thorough: plan.cleanupThorough });
       return;
     }
+    if (removal) return removal.leave(deployment);
     // Left running (or not ours): let go of its connections (SSH sessions for remote), or the process never exits.
     await deployment.release();
     if (down) {

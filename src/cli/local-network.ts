@@ -4,6 +4,7 @@
  * node is ready, send transactions through the shared generator, print the summary
  * and write the result JSON. `--down` removes a network an earlier call left.
  */
+import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { BENCHMARK_DEFAULTS, NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
 import { MeshbenchError } from '../common/errors.js';
@@ -23,11 +24,9 @@ import { LocalMaintenance } from '../testbed/local/maintenance.js';
 import { trace } from '../common/trace.js';
 import {
   addNetworkRunOptions,
-  protocolOptions,
-  reportNetworkRun,
-  runNetworkLoad,
-  saveNodeLogs,
+  runNetworkCommand,
   validateNetworkRunArgs,
+  type NetworkCommandSpec,
   type NetworkRunArgs,
 } from './network-run.js';
 import { runCli, type CliContext, type CliDefinition } from './run-cli.js';
@@ -179,92 +178,57 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
   if (args.down !== undefined || args.status || args.showLogs !== undefined)
     return runMaintenance(args, context);
   validateArgs(args);
-  const info = args.json ? context.stderr : context.stdout;
-  const { shutdown } = context;
   const runId = newRunId();
-  if (context.verbose) context.stderr(`configuration: ${JSON.stringify(args)}`);
+  const composePaths = [args.dockerComposePath ?? DEFAULT_COMPOSE_PATH].flat();
   const testbed = new LocalTestbed({
     runId,
-    ...(args.committee !== undefined
-      ? { committee: args.committee }
-      : { composePath: args.dockerComposePath ?? DEFAULT_COMPOSE_PATH }),
+    ...(args.committee !== undefined ? { committee: args.committee } : { composePath: composePaths }),
     nodeAccess: args.nodeAccess,
     protocol: args.protocol,
     startupTimeoutMs: args.startupWait * 1000,
     startedAtMs,
     log: (line) => context.stderr(line),
   });
-  info(`run ${runId}: starting the local network`);
-  // A forced exit (second Ctrl-C) during start-up still removes what was created.
-  let unregister = shutdown.onForce(async () => {
-    await removeRun(await testbed.getDocker(), runId, { volumes: true });
-  });
-  let deployment: LocalDeployment;
-  try {
-    deployment = await testbed.deploy({ signal: shutdown.signal });
-  } finally {
-    unregister();
-  }
-  const cleanup = args.cleanup || args.cleanupThorough;
-  if (cleanup) {
-    unregister = shutdown.onForce(async () => {
-      await removeRun(await testbed.getDocker(), runId, { volumes: args.cleanupThorough });
-    });
-  }
-  let exitCode = 0;
-  try {
-    info(
+  const spec: NetworkCommandSpec<LocalDeployment> = {
+    command: 'local-network',
+    networkType: 'local',
+    runId,
+    protocol: args.protocol,
+    testbed,
+    plan: {
+      nodeAccess: args.nodeAccess,
+      ...(args.committee !== undefined
+        ? { committee: args.committee }
+        : { dockerComposePaths: composePaths.map((path) => resolve(path)) }),
+    },
+    startLine: `run ${runId}: starting the local network`,
+    readyLine: (deployment) =>
       `all ${deployment.nodes.length} nodes ready after ${(deployment.readyAfterMs / 1000).toFixed(2)} s (${deployment.endpoints.map((e) => `${e.nodeId} ${e.rpcUrl}`).join(', ')})`,
-    );
-    const result = await runNetworkLoad(args, context, {
-      runId,
-      endpoints: deployment.endpoints,
-      protocol: protocolOptions(args),
-    });
-    exitCode = await reportNetworkRun(args, context, {
-      runId,
-      networkType: 'local',
-      result,
-      deployment,
-      protocol: args.protocol,
-      extension: {
-        local_network: {
-          compose_file:
-            args.committee !== undefined
-              ? null
-              : [args.dockerComposePath ?? DEFAULT_COMPOSE_PATH].flat().join(','),
-          committee: args.committee ?? null,
-          num_transactions: args.numTransactions,
-          broadcast_mode: args.broadcastMode,
-          ready_after_ms: deployment.readyAfterMs,
-          phases_ms: deployment.phasesMs,
-          endpoints: deployment.endpoints,
-          environment: deployment.environment,
-        },
+    extension: (deployment) => ({
+      local_network: {
+        compose_file: args.committee !== undefined ? null : composePaths.join(','),
+        committee: args.committee ?? null,
+        num_transactions: args.numTransactions,
+        broadcast_mode: args.broadcastMode,
+        ready_after_ms: deployment.readyAfterMs,
+        phases_ms: deployment.phasesMs,
+        endpoints: deployment.endpoints,
+        environment: deployment.environment,
       },
-    });
-  } finally {
-    if (args.logs) {
-      await saveNodeLogs('local-network', deployment.nodes, args.logs, { info, stderr: context.stderr });
-    }
-    if (cleanup) {
-      const report = await deployment.destroyWithReport({ thorough: args.cleanupThorough });
-      unregister();
-      info(
-        `cleanup: removed ${report.containers} containers, ${report.networks} networks${args.cleanupThorough ? `, ${report.volumes} volumes and ${deployment.project.runDir}` : ''}`,
-      );
-      if (report.errors.length > 0) {
-        context.stderr(
-          `local-network: error: cleanup left: ${report.errors.join('; ')}; retry with: local-network --down ${runId}`,
-        );
-        exitCode = 1;
-      }
-    } else {
-      await deployment.release();
-      info(`the network is still running; remove it with: local-network --down ${runId}`);
-    }
-  }
-  return exitCode;
+    }),
+    async remove(deployment, thorough) {
+      const report = await deployment.destroyWithReport({ thorough });
+      if (report.errors.length > 0) throw new Error(`left ${report.errors.join('; ')}`);
+      return `cleanup: removed ${report.containers} containers, ${report.networks} networks${thorough ? `, ${report.volumes} volumes and ${deployment.project.runDir}` : ''}`;
+    },
+    downCommand: `local-network --down ${runId}`,
+    async forceRemove(deployment) {
+      await removeRun(await testbed.getDocker(), runId, {
+        volumes: deployment === undefined || args.cleanupThorough,
+      });
+    },
+  };
+  return runNetworkCommand(args, context, spec);
 }
 
 export const localNetworkCommand: CliDefinition<LocalNetworkArgs> = {

@@ -7,12 +7,16 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { writeFileAtomic } from '../common/atomic-write.js';
-import { MAX_TRANSACTION_SIZE_BYTES, NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
-import type { ConfirmMode, LoadOptions, LoadResult, ProtocolOptions } from '../load/types.js';
+import { BENCHMARK_DEFAULTS, MAX_TRANSACTION_SIZE_BYTES, NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
+import type { ConfirmMode, LoadResult, ProtocolOptions } from '../load/types.js';
 import { protocolOptionsFrom } from '../protocols/registry.js';
+import type { SweepObserver } from '../bench/observer.js';
+import type { BenchmarkPlan } from '../bench/plan.js';
+import type { SweepProgress } from '../bench/progress.js';
+import type { NetworkRemoval } from '../bench/sweep.js';
 import { buildNetworkRecord, type NetworkRecordInput } from '../results/record.js';
 import { renderSummary } from '../report/summary.js';
-import type { Deployment, Endpoint, NodeHandle } from '../testbed/testbed.js';
+import type { Deployment, NodeHandle, Testbed } from '../testbed/testbed.js';
 import { formatError } from '../common/errors.js';
 import { badFlag, type CliContext } from './run-cli.js';
 
@@ -125,86 +129,193 @@ export function protocolOptions(args: {
   return protocolOptionsFrom(args.protocol, { broadcastMode: args.broadcastMode, httpBody: '{{tx}}' });
 }
 
-export function transportOption(args: { readonly transport?: string }): Pick<LoadOptions, 'transport'> {
-  return args.transport ? { transport: args.transport as NonNullable<LoadOptions['transport']> } : {};
+/** How one command's network is made, described, removed and recorded: all that differs between the two. */
+export interface NetworkCommandSpec<D extends Deployment = Deployment> {
+  readonly command: 'local-network' | 'remote-network';
+  readonly networkType: 'local' | 'remote';
+  readonly runId: string;
+  readonly protocol: string;
+  /** Made with the run ID; the sweep deploys it. */
+  readonly testbed: Testbed;
+  /** The plan's testbed settings (compose files, committee, hosts file, node access). */
+  readonly plan: Partial<
+    Pick<BenchmarkPlan, 'committee' | 'dockerComposePaths' | 'hostsFile' | 'nodeAccess'>
+  >;
+  /** Printed before the deploy starts. */
+  readonly startLine: string;
+  /** Printed once every node is ready. */
+  readyLine(deployment: D): string;
+  /** The command's own block in the record. */
+  extension(deployment: D): NetworkRecordInput['extension'];
+  /** --cleanup: removes the network and says what went; throws when something is left. */
+  remove(deployment: D, thorough: boolean): Promise<string>;
+  /** The command that removes a network this run left (or could not remove). */
+  readonly downCommand: string;
+  /** A forced exit (second Ctrl-C): what removes what exists, before the deploy finished (no deployment) and after. */
+  forceRemove(deployment: D | undefined): Promise<void>;
 }
 
-/** Runs the shared generator at the fixed --transaction-rate for --num-transactions, with progress on a terminal. */
-export async function runNetworkLoad(
+/** The plan of a network command's one level: `--num-transactions` at `--transaction-rate`, no settle wait. */
+export function networkPlan(args: NetworkRunArgs, spec: NetworkCommandSpec<never>): BenchmarkPlan {
+  return {
+    planVersion: 1,
+    networkType: spec.networkType,
+    networks: [{ kind: spec.networkType, loads: [args.transactionRate] }],
+    outputDir: args.output,
+    consoleOutput: false,
+    fileOutput: true,
+    committee: spec.plan.committee ?? BENCHMARK_DEFAULTS.committee,
+    durationSecs: args.numTransactions / args.transactionRate,
+    warmupSecs: 0,
+    transactionSizeBytes: args.transactionSize,
+    runs: 1,
+    protocol: protocolOptions({ protocol: spec.protocol, broadcastMode: args.broadcastMode }),
+    confirm: args.confirm as ConfirmMode,
+    hostsFile: spec.plan.hostsFile,
+    dockerComposePaths: spec.plan.dockerComposePaths,
+    nodeAccess: spec.plan.nodeAccess ?? BENCHMARK_DEFAULTS.nodeAccess,
+    startupWaitSecs: args.startupWait,
+    cleanup: args.cleanup || args.cleanupThorough,
+    cleanupThorough: args.cleanupThorough,
+    freshNetwork: false,
+    loadSearch: undefined,
+    faults: 0,
+    crashRecovery: false,
+    crashIntervalSecs: BENCHMARK_DEFAULTS.crashIntervalSecs,
+    workers: BENCHMARK_DEFAULTS.workers,
+    connectionsPerEndpoint: BENCHMARK_DEFAULTS.connectionsPerEndpoint,
+    ...(args.transport ? { transport: args.transport as NonNullable<BenchmarkPlan['transport']> } : {}),
+    settleTimeoutSecs: 0,
+    settlePollMs: BENCHMARK_DEFAULTS.settlePollMs,
+    settleSecs: 0,
+    transactionsPerLevel: args.numTransactions,
+  };
+}
+
+/**
+ * The one run path of `local-network` and `remote-network`: the sweep (src/bench/sweep.ts)
+ * with one level, so every observer of the sweep's lifecycle works here too. This adds
+ * the commands' own look: the ready line, progress lines, the summary (or --json), the
+ * record as OUTPUT/run-<id>/<type>-benchmark-1.json with the command's block, --logs,
+ * and the cleanup line. Returns the exit code the result calls for.
+ */
+export async function runNetworkCommand<D extends Deployment>(
   args: NetworkRunArgs,
   context: CliContext,
-  target: {
-    readonly runId: string;
-    readonly endpoints: readonly Endpoint[];
-    readonly protocol: ProtocolOptions;
-  },
-): Promise<LoadResult> {
-  const { runLoad } = await import('../load/index.js');
-  let lastProgressMs = 0;
-  return runLoad({
-    runId: target.runId,
-    endpoints: target.endpoints,
-    protocol: target.protocol,
-    shape: { kind: 'fixed', rate: args.transactionRate },
-    transactions: args.numTransactions,
-    transactionSizeBytes: args.transactionSize,
-    confirm: args.confirm as ConfirmMode,
-    ...transportOption(args),
-    target: { kind: 'round-robin' },
-    signal: context.shutdown.signal,
-    onProgress: (progress) => {
+  spec: NetworkCommandSpec<D>,
+  observers: readonly SweepObserver[] = [],
+): Promise<number> {
+  const info = args.json ? context.stderr : context.stdout;
+  const plan = networkPlan(args, spec as NetworkCommandSpec<never>);
+  if (context.verbose) context.stderr(`configuration: ${JSON.stringify(args)}`);
+  info(spec.startLine);
+  // A forced exit (second Ctrl-C) during the deploy removes what was created; after it, only with --cleanup.
+  let unregister = context.shutdown.onForce(() => spec.forceRemove(undefined));
+  let cleanupFailed = false;
+  let result: LoadResult | undefined;
+  const removal: NetworkRemoval = {
+    async remove(deployment, { thorough }) {
+      try {
+        info(await spec.remove(deployment as D, thorough));
+      } catch (error) {
+        cleanupFailed = true;
+        context.stderr(
+          `${spec.command}: error: cleanup failed: ${formatError(error)}; retry with: ${spec.downCommand}`,
+        );
+      } finally {
+        unregister();
+      }
+    },
+    async leave(deployment) {
+      await deployment.release();
+      unregister();
+      info(`the network is still running; remove it with: ${spec.downCommand}`);
+    },
+  };
+  let deployed: D | undefined;
+  const reporter: SweepObserver = {
+    name: spec.command,
+    onDeploy(deployment) {
+      deployed = deployment as D;
+      unregister();
+      unregister = plan.cleanup ? context.shutdown.onForce(() => spec.forceRemove(deployed)) : () => {};
+      info(spec.readyLine(deployed));
+    },
+    async onLevelEnd(level, out) {
+      const deployment = deployed as D;
+      result = level.runs[0]?.load;
+      if (!result) return;
+      const record = buildNetworkRecord({
+        ...level,
+        network: spec.networkType,
+        plan,
+        endpointUrls: deployment.endpoints.map((endpoint) => endpoint.rpcUrl),
+        extension: spec.extension(deployment),
+      });
+      const path = await out.write(`${spec.networkType}-benchmark-1.json`, record);
+      if (args.json) context.stdout(JSON.stringify(record, null, 2));
+      else
+        context.stdout(
+          renderSummary(
+            { ...result, runId: level.runId },
+            { nodes: level.nodes, readyAfterMs: deployment.readyAfterMs },
+          ),
+        );
+      (args.json ? context.stderr : context.stdout)(`result: ${path}`);
+    },
+    async onTeardown(deployment) {
+      if (args.logs)
+        await saveNodeLogs(spec.command, deployment.nodes, args.logs, { info, stderr: context.stderr });
+    },
+  };
+  // Loaded on use: the commands' --help and --down start without them.
+  const [{ runLoad }, { runSweep }] = await Promise.all([
+    import('../load/index.js'),
+    import('../bench/sweep.js'),
+  ]);
+  try {
+    await runSweep(plan, {
+      createTestbed: () => spec.testbed,
+      runLoad,
+      observers: [...observers, reporter],
+      stdout: context.stdout,
+      stderr: context.stderr,
+      signal: context.shutdown.signal,
+      newRunId: () => spec.runId,
+      progress: networkProgress(args, context),
+      removal,
+      command: spec.command,
+    });
+  } finally {
+    unregister();
+  }
+  if (!result || result.interrupted) return context.shutdown.signal.aborted ? 130 : 1;
+  return result.outcomes.ok === 0 || cleanupFailed ? 1 : 0;
+}
+
+/**
+ * The network commands' progress: a line about every second on a terminal or with
+ * --verbose, and the observers' lines (faults…) on stderr; the testbed prints its own deploy phases.
+ */
+function networkProgress(args: NetworkRunArgs, context: CliContext): SweepProgress {
+  let lastMs = 0;
+  return {
+    phase: (text) => context.stderr(text),
+    deployStart: () => undefined,
+    deployStop: () => undefined,
+    levelStart: () => {
+      lastMs = 0;
+    },
+    levelTick(progress) {
       if (!context.verbose && !process.stderr.isTTY) return;
-      if (progress.elapsedMs - lastProgressMs < 1000) return;
-      lastProgressMs = progress.elapsedMs;
+      if (progress.elapsedMs - lastMs < 1000) return;
+      lastMs = progress.elapsedMs;
       context.stderr(
         `  ${(progress.elapsedMs / 1000).toFixed(0)} s: sent ${progress.sent}, ok ${progress.ok}, failed ${progress.failed}, committed ${progress.committed}`,
       );
     },
-  });
-}
-
-/**
- * Writes the run's record (the per-benchmark format the benchmark command writes, plus
- * the command's own block) atomically to OUTPUT/run-<id>/<type>-benchmark-1.json, prints
- * the summary (or the JSON with --json), and returns the exit code the result calls for.
- */
-export async function reportNetworkRun(
-  args: NetworkRunArgs,
-  context: CliContext,
-  run: {
-    readonly runId: string;
-    readonly networkType: 'local' | 'remote';
-    readonly result: LoadResult;
-    readonly deployment: Pick<Deployment, 'nodes' | 'endpoints' | 'readyAfterMs'>;
-    readonly protocol: string;
-    /** The command's own block: `{ local_network: … }` or `{ remote_network: … }`. */
-    readonly extension: NetworkRecordInput['extension'];
-  },
-): Promise<number> {
-  const { result, deployment } = run;
-  const document = buildNetworkRecord(result, {
-    runId: run.runId,
-    networkType: run.networkType,
-    nodes: deployment.nodes.length,
-    load: args.transactionRate,
-    durationSecs: args.numTransactions / args.transactionRate,
-    transactionSizeBytes: args.transactionSize,
-    protocol: run.protocol,
-    confirm: args.confirm as ConfirmMode,
-    endpoints: deployment.endpoints.map((endpoint) => endpoint.rpcUrl),
-    timestamp: new Date().toISOString(),
-    extension: run.extension,
-  });
-  const resultPath = join(args.output, `run-${run.runId}`, `${run.networkType}-benchmark-1.json`);
-  await writeFileAtomic(resultPath, `${JSON.stringify(document, null, 2)}\n`);
-  if (args.json) context.stdout(JSON.stringify(document, null, 2));
-  else
-    context.stdout(
-      renderSummary(result, { nodes: deployment.nodes.length, readyAfterMs: deployment.readyAfterMs }),
-    );
-  (args.json ? context.stderr : context.stdout)(`result: ${resultPath}`);
-  if (result.interrupted) return 130;
-  return result.outcomes.ok === 0 ? 1 : 0;
+    levelStop: () => undefined,
+  };
 }
 
 /**

@@ -6,7 +6,6 @@
  */
 import type { Argv } from 'yargs';
 import { NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
-import { formatError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
 import { loadHosts, type HostsConfig } from '../testbed/remote/hosts.js';
 import { IMAGE_TRANSFER_VALUES, type ImageTransfer } from '../testbed/remote/image-transfer.js';
@@ -24,11 +23,9 @@ import {
 } from '../testbed/remote/remote-testbed.js';
 import {
   addNetworkRunOptions,
-  protocolOptions,
-  reportNetworkRun,
-  runNetworkLoad,
-  saveNodeLogs,
+  runNetworkCommand,
   validateNetworkRunArgs,
+  type NetworkCommandSpec,
   type NetworkRunArgs,
 } from './network-run.js';
 import { badFlag, runCli, type CliContext, type CliDefinition } from './run-cli.js';
@@ -177,8 +174,6 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
   validateArgs(args);
   const hosts = await loadHosts({ ...(args.hostsFile ? { hostsFile: args.hostsFile } : {}) });
   if (args.down || args.status || args.showLogs !== undefined) return runMaintenance(args, hosts, context);
-  const info = args.json ? context.stderr : context.stdout;
-  const { shutdown } = context;
   const runId = newRunId();
   const testbed = new RemoteTestbed({
     hosts,
@@ -192,69 +187,40 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
     concurrency: args.concurrency,
     onProgress: progressPrinter(context),
   });
-  info(
-    `run ${runId}: deploying ${hosts.hosts.length * args.nodesPerHost} node(s) to ${hosts.hosts.length} host(s) from ${hosts.source}`,
-  );
-  const deployment: RemoteDeployment = await testbed.deployRemote({ signal: shutdown.signal });
-  const cleanup = args.cleanup || args.cleanupThorough;
-  const unregister = shutdown.onForce(async () => {
-    if (cleanup) await deployment.destroy({ thorough: args.cleanupThorough });
-  });
-  let exitCode = 0;
-  try {
-    const environment = deployment.environment as { imageBytesShipped?: number; imageTransferMs?: number };
-    info(
-      `all ${deployment.nodes.length} nodes ready after ${(deployment.readyAfterMs / 1000).toFixed(2)} s; image: ${((environment.imageBytesShipped ?? 0) / 1e6).toFixed(1)} MB shipped in ${((environment.imageTransferMs ?? 0) / 1000).toFixed(1)} s`,
-    );
-    const result = await runNetworkLoad(args, context, {
-      runId,
-      endpoints: deployment.endpoints,
-      protocol: protocolOptions({ protocol: 'cometbft', broadcastMode: args.broadcastMode }),
-    });
-    exitCode = await reportNetworkRun(args, context, {
-      runId,
-      networkType: 'remote',
-      result,
-      deployment,
-      protocol: 'cometbft',
-      extension: {
-        remote_network: {
-          hosts_source: hosts.source,
-          hosts: hosts.hosts.length,
-          nodes_per_host: args.nodesPerHost,
-          num_transactions: args.numTransactions,
-          image: args.image,
-          image_transfer: args.imageTransfer,
-          broadcast_mode: args.broadcastMode,
-          ready_after_ms: deployment.readyAfterMs,
-          endpoints: deployment.endpoints,
-          environment: deployment.environment,
-        },
+  const spec: NetworkCommandSpec<RemoteDeployment> = {
+    command: 'remote-network',
+    networkType: 'remote',
+    runId,
+    protocol: 'cometbft',
+    testbed,
+    plan: { committee: hosts.hosts.length * args.nodesPerHost, hostsFile: args.hostsFile },
+    startLine: `run ${runId}: deploying ${hosts.hosts.length * args.nodesPerHost} node(s) to ${hosts.hosts.length} host(s) from ${hosts.source}`,
+    readyLine: ({ nodes, readyAfterMs, environment }) =>
+      `all ${nodes.length} nodes ready after ${(readyAfterMs / 1000).toFixed(2)} s; image: ${(environment.imageBytesShipped / 1e6).toFixed(1)} MB shipped in ${(environment.imageTransferMs / 1000).toFixed(1)} s`,
+    extension: (deployment) => ({
+      remote_network: {
+        hosts_source: hosts.source,
+        hosts: hosts.hosts.length,
+        nodes_per_host: args.nodesPerHost,
+        num_transactions: args.numTransactions,
+        image: args.image,
+        image_transfer: args.imageTransfer,
+        broadcast_mode: args.broadcastMode,
+        ready_after_ms: deployment.readyAfterMs,
+        endpoints: deployment.endpoints,
+        environment: deployment.environment,
       },
-    });
-  } finally {
-    if (args.logs) {
-      await saveNodeLogs('remote-network', deployment.nodes, args.logs, { info, stderr: context.stderr });
-    }
-    if (cleanup) {
-      try {
-        await deployment.destroy({ thorough: args.cleanupThorough });
-        info(`cleanup: removed run ${runId} from ${hosts.hosts.length} host(s)`);
-      } catch (error) {
-        context.stderr(
-          `remote-network: error: cleanup failed: ${formatError(error)}; retry with: remote-network --down${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}`,
-        );
-        exitCode = 1;
-      }
-    } else {
-      await deployment.release();
-      info(
-        `the network is still running; remove it with: remote-network --down${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}`,
-      );
-    }
-    unregister();
-  }
-  return exitCode;
+    }),
+    async remove(deployment, thorough) {
+      await deployment.destroy({ thorough });
+      return `cleanup: removed run ${runId} from ${hosts.hosts.length} host(s)`;
+    },
+    downCommand: `remote-network --down${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}`,
+    async forceRemove(deployment) {
+      await deployment?.destroy({ thorough: args.cleanupThorough });
+    },
+  };
+  return runNetworkCommand(args, context, spec);
 }
 
 export const remoteNetworkCommand: CliDefinition<RemoteNetworkArgs> = {

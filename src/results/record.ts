@@ -6,7 +6,6 @@
  * Which figures head a result, and what counts as failed: src/load/headline.ts.
  */
 import { max, mean, min, sampleStandardDeviation } from 'simple-statistics';
-import { BENCHMARK_DEFAULTS } from '../common/defaults.js';
 import { headline } from '../load/headline.js';
 import type { ConfirmMode, LatencySummary, LoadResult } from '../load/types.js';
 import type { EtcdKeysSummary } from '../protocols/etcd-keys.js';
@@ -158,54 +157,36 @@ function runFields(load: LoadResult, confirm: ConfirmMode) {
   };
 }
 
-export interface NetworkRecordInput {
-  readonly runId: string;
-  readonly networkType: 'local' | 'remote';
-  /** Number of nodes the load went to. */
-  readonly nodes: number;
-  /** Target load, tx/s. */
-  readonly load: number;
-  /** Configured duration of the measured window, s. */
-  readonly durationSecs: number;
-  readonly transactionSizeBytes: number;
-  readonly protocol: string;
-  readonly confirm: ConfirmMode;
-  readonly endpoints: readonly string[];
-  /** ISO time the record was made. */
-  readonly timestamp: string;
+/** A network command's one level, with the endpoints it loaded and the command's own block. */
+export interface NetworkRecordInput extends RecordInput {
+  readonly network: 'local' | 'remote';
+  /** The RPC URLs the load went to. */
+  readonly endpointUrls: readonly string[];
   /** The command's own block: `{ local_network: … }` or `{ remote_network: … }`. */
   readonly extension: Readonly<Partial<Record<'local_network' | 'remote_network', unknown>>>;
 }
 
 /**
- * `local-network` / `remote-network`: the record of their one run. The same header,
- * parameters and results as a benchmark record (no faults: the benchmark's defaults),
- * the run's own fields at the top level, and the command's block.
+ * `local-network` / `remote-network`: the record of their one level, which went through
+ * the same sweep as `benchmark`'s. The benchmark record, with the endpoints in its
+ * parameters, its one run's own fields (started_at, ended_at, excluded, generator…) also
+ * at the top level, and the command's block.
  */
-export function buildNetworkRecord(load: LoadResult, input: NetworkRecordInput) {
-  const { results, ...run } = runFields(load, input.confirm);
+export function buildNetworkRecord(input: NetworkRecordInput) {
+  const record = buildBenchmarkRecord(input);
+  const [run] = record.runs;
+  const {
+    run: _number,
+    results: _results,
+    settle: _settle,
+    timing: _timing,
+    blocks: _blocks,
+    ...own
+  } = run as RunDetail;
   return {
-    schema_version: RECORD_SCHEMA_VERSION,
-    run_id: input.runId,
-    network_type: input.networkType,
-    benchmark_number: 1,
-    parameters: {
-      nodes: input.nodes,
-      load: input.load,
-      duration: input.durationSecs,
-      transaction_size: input.transactionSizeBytes,
-      protocol: input.protocol,
-      confirm: input.confirm,
-      endpoints: input.endpoints,
-      ...(load.keys ? { key_pattern: keyPatternRecord(load.keys) } : {}),
-      faults: 0,
-      crash_recovery: false,
-      crash_interval: BENCHMARK_DEFAULTS.crashIntervalSecs,
-      faults_applied: false,
-    },
-    results,
-    timestamp: input.timestamp,
-    ...run,
+    ...record,
+    parameters: { ...record.parameters, endpoints: input.endpointUrls },
+    ...own,
     ...input.extension,
   };
 }

@@ -257,9 +257,10 @@ export const benchmarkRecordSchema = z
 
 /**
  * A result file, whichever command wrote it: `benchmark`'s record, or the record of
- * `local-network` / `remote-network`'s one run, where the sweep's parts (across_runs,
- * runs, environment, plan) are absent, the run's own fields sit at the top, and the
- * command's block is added. docs/result.schema.json describes this.
+ * `local-network` / `remote-network`'s one level, where the run's own fields also sit at
+ * the top and the command's block is added (their files from before the sweep ran them
+ * lack across_runs, runs, environment and plan, so those stay optional here).
+ * docs/result.schema.json describes this.
  */
 export const resultFileSchema = benchmarkRecordSchema
   .partial({ across_runs: true, runs: true, environment: true, plan: true, interrupted: true })

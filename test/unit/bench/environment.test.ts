@@ -4,10 +4,10 @@ import { localEnvironment, remoteEnvironment } from '../../support/environments.
 
 describe('environmentFor', () => {
   it('takes the node image id from the testbed facts', () => {
-    expect(environmentFor({ environment: remoteEnvironment({ imageId: 'sha256:aa' }), readyAfterMs: 5 })
-        .node_image_id).toBe(
-      'sha256:aa',
-    );
+    expect(
+      environmentFor({ environment: remoteEnvironment({ imageId: 'sha256:aa' }), readyAfterMs: 5 })
+        .node_image_id,
+    ).toBe('sha256:aa');
     expect(
       environmentFor({
         environment: localEnvironment({

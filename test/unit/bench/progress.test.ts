@@ -1,6 +1,11 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createProgress } from '../../../src/bench/progress.js';
+import type { LoadProgress } from '../../../src/load/types.js';
+
+function tick(elapsedMs: number, sent: number, committed: number): LoadProgress {
+  return { elapsedMs, scheduled: sent, sent, ok: sent, failed: 0, committed, inFlight: 0 };
+}
 
 describe('sweep progress', () => {
   it('prints plain lines when not on a terminal', () => {
@@ -10,7 +15,8 @@ describe('sweep progress', () => {
     progress.phase('[local] starting 4 nodes');
     progress.deployStop('[local] 4 nodes ready after 2.0 s');
     progress.levelStart('[local] #1 100 tx/s', 60);
-    for (let second = 1; second <= 60; second++) progress.levelTick(second * 1000, second * 100, second * 99);
+    for (let second = 1; second <= 60; second++)
+      progress.levelTick(tick(second * 1000, second * 100, second * 99));
     progress.levelStop('[local] #1 100 tx/s: 99.0 tx/s');
     expect(lines[0]).toBe('[local] deploying (at most 30 s) …');
     expect(lines).toContain('[local] starting 4 nodes');
@@ -36,7 +42,7 @@ describe('sweep progress', () => {
     progress.phase('[local] starting 4 nodes');
     progress.deployStop('[local] 4 nodes ready after 2.0 s');
     progress.levelStart('[local] #1 100 tx/s', 10);
-    progress.levelTick(5000, 500, 490);
+    progress.levelTick(tick(5000, 500, 490));
     progress.levelStop('[local] #1 100 tx/s: done');
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(screen).toContain('[local] 4 nodes ready after 2.0 s');

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { validateArgs as validateLocal, type LocalNetworkArgs } from '../../../src/cli/local-network.js';
 import { validateArgs as validateRemote, type RemoteNetworkArgs } from '../../../src/cli/remote-network.js';
 import { protocolOptions } from '../../../src/cli/network-run.js';
+import type { SweepObserver } from '../../../src/bench/observer.js';
+import type { Deployment } from '../../../src/testbed/testbed.js';
 
 const shared = {
   numTransactions: 1000,
@@ -54,5 +56,89 @@ describe('the flags local-network and remote-network share', () => {
     });
     expect(protocolOptions({ protocol: 'etcd', broadcastMode: 'async' })).toEqual({ kind: 'etcd' });
     expect(protocolOptions({ protocol: 'http', broadcastMode: 'async' }).kind).toBe('http');
+  });
+});
+
+describe('the network commands run through the sweep', () => {
+  it('sends --num-transactions at the rate, gives the observers the level and writes the record with their blocks', async () => {
+    const { mkdtemp, readFile, readdir } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { startCometbftNode } = await import('../load/test-servers.js');
+    const { runNetworkCommand } = await import('../../../src/cli/network-run.js');
+    const { localEnvironment } = await import('../../support/environments.js');
+    const node = await startCometbftNode({ blockIntervalMs: 20 });
+    const output = await mkdtemp(join(tmpdir(), 'network-run-'));
+    const events: string[] = [];
+    const out: string[] = [];
+    const deployment: Deployment = {
+      runId: 'r1',
+      kind: 'local',
+      endpoints: [{ nodeId: 'node0', rpcUrl: node.url }],
+      nodes: [],
+      environment: localEnvironment(),
+      readyAfterMs: 10,
+      async destroy() {
+        events.push('destroy');
+      },
+      async release() {
+        events.push('release');
+      },
+      async [Symbol.asyncDispose]() {},
+    };
+    const observer: SweepObserver = {
+      name: 'probe',
+      onDeploy: () => void events.push('deploy'),
+      onLevelStart(level, context) {
+        events.push(`level ${level.load} tx/s`);
+        context.block('probe', { seen: true });
+      },
+      onTeardown: () => void events.push('teardown'),
+    };
+    try {
+      const code = await runNetworkCommand(
+        { ...shared, numTransactions: 40, transactionRate: 200, cleanup: true, output },
+        {
+          shutdown: { signal: new AbortController().signal, onForce: () => () => {}, dispose() {} },
+          stdout: (text) => out.push(text),
+          stderr: (text) => out.push(text),
+          verbose: false,
+        },
+        {
+          command: 'local-network',
+          networkType: 'local',
+          runId: 'r1',
+          protocol: 'cometbft',
+          testbed: { kind: 'local', deploy: async () => deployment },
+          plan: {},
+          startLine: 'starting',
+          readyLine: () => 'ready',
+          extension: () => ({ local_network: { num_transactions: 40 } }),
+          remove: async (d) => {
+            await d.destroy();
+            return 'cleanup: removed';
+          },
+          downCommand: 'local-network --down r1',
+          forceRemove: async () => undefined,
+        },
+        [observer],
+      );
+      expect(code).toBe(0);
+      expect(events).toEqual(['deploy', 'level 200 tx/s', 'teardown', 'destroy']);
+      expect(out).toContain('cleanup: removed');
+      const [runDir] = await readdir(output);
+      expect(runDir).toBe('run-r1');
+      const record = JSON.parse(await readFile(join(output, 'run-r1', 'local-benchmark-1.json'), 'utf8'));
+      expect(record.results.sent_transactions).toBe(40);
+      expect(record.results.successful_transactions).toBe(40);
+      expect(record.parameters).toMatchObject({ load: 200, duration: 0.2, endpoints: [node.url] });
+      expect(record.runs[0].blocks).toEqual({ probe: { seen: true } });
+      expect(record.runs[0].settle.rule).toBe('skipped');
+      expect(record.local_network).toEqual({ num_transactions: 40 });
+      expect(record.started_at).toBe(record.runs[0].started_at);
+      expect(node.received).toBe(40);
+    } finally {
+      await node.close();
+    }
   });
 });
