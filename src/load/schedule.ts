@@ -186,22 +186,9 @@ export function planSchedule(input: PlanInput): SchedulePlan {
         : [];
     const schedule = new Schedule([...warmup, ...measured, ...cooldown]);
     const measuredEndMs = warmupMs + durationMs;
-    const endMs = measuredEndMs + cooldownMs;
     const firstMeasuredSeq = schedule.seqsBefore(warmupMs);
     const firstCooldownSeq = schedule.seqsBefore(measuredEndMs);
-    const endSeq = schedule.seqsBefore(endMs);
-    return {
-      schedule,
-      warmupMs,
-      measuredStartMs: warmupMs,
-      measuredEndMs,
-      endMs,
-      cooldownMs,
-      firstMeasuredSeq,
-      firstCooldownSeq,
-      endSeq,
-      inputRate: durationMs > 0 ? (firstCooldownSeq - firstMeasuredSeq) / (durationMs / 1000) : 0,
-    };
+    return windowOf(schedule, warmupMs, measuredEndMs, cooldownMs, firstMeasuredSeq, firstCooldownSeq);
   }
 
   const transactions = input.transactions;
@@ -212,6 +199,18 @@ export function planSchedule(input: PlanInput): SchedulePlan {
   const firstMeasuredSeq = schedule.seqsBefore(warmupMs);
   const firstCooldownSeq = firstMeasuredSeq + transactions;
   const measuredEndMs = schedule.timeOf(firstCooldownSeq);
+  return windowOf(schedule, warmupMs, measuredEndMs, cooldownMs, firstMeasuredSeq, firstCooldownSeq);
+}
+
+/** The window of a schedule: warm-up, measured part, cool-down, and the input rate of the measured part. */
+function windowOf(
+  schedule: Schedule,
+  warmupMs: number,
+  measuredEndMs: number,
+  cooldownMs: number,
+  firstMeasuredSeq: number,
+  firstCooldownSeq: number,
+): SchedulePlan {
   const endMs = measuredEndMs + cooldownMs;
   const measuredSecs = (measuredEndMs - warmupMs) / 1000;
   return {
@@ -224,6 +223,6 @@ export function planSchedule(input: PlanInput): SchedulePlan {
     firstMeasuredSeq,
     firstCooldownSeq,
     endSeq: Math.max(firstCooldownSeq, schedule.seqsBefore(endMs)),
-    inputRate: measuredSecs > 0 ? transactions / measuredSecs : 0,
+    inputRate: measuredSecs > 0 ? (firstCooldownSeq - firstMeasuredSeq) / measuredSecs : 0,
   };
 }

@@ -59,55 +59,63 @@ class SecondState {
   ok = 0;
   failed = 0;
   committed = 0;
-  private ackLive: LatencyHistogram | undefined;
-  private commitLive: LatencyHistogram | undefined;
-  private ackEncoded: string | undefined;
-  private commitEncoded: string | undefined;
+  private readonly ackHistogram = new CompactableHistogram();
+  private readonly commitHistogram = new CompactableHistogram();
 
   get ack(): LatencyHistogram {
-    if (this.ackLive === undefined) {
-      this.ackLive = newCompactHistogram();
-      if (this.ackEncoded !== undefined) mergeEncoded(this.ackLive, this.ackEncoded);
-      this.ackEncoded = undefined;
-    }
-    return this.ackLive;
+    return this.ackHistogram.histogram;
   }
 
   get commit(): LatencyHistogram {
-    if (this.commitLive === undefined) {
-      this.commitLive = newCompactHistogram();
-      if (this.commitEncoded !== undefined) mergeEncoded(this.commitLive, this.commitEncoded);
-      this.commitEncoded = undefined;
-    }
-    return this.commitLive;
+    return this.commitHistogram.histogram;
   }
 
   get live(): boolean {
-    return this.ackLive !== undefined || this.commitLive !== undefined;
+    return this.ackHistogram.live || this.commitHistogram.live;
   }
 
   /** Encodes the live histograms and lets them go. */
   compact(): void {
-    if (this.ackLive !== undefined) {
-      this.ackEncoded = encodeHistogram(this.ackLive);
-      this.ackLive = undefined;
-    }
-    if (this.commitLive !== undefined) {
-      this.commitEncoded = encodeHistogram(this.commitLive);
-      this.commitLive = undefined;
-    }
+    this.ackHistogram.compact();
+    this.commitHistogram.compact();
   }
 
   encodedAck(): string {
-    return this.ackLive !== undefined
-      ? encodeHistogram(this.ackLive)
-      : (this.ackEncoded ?? encodeHistogram(newCompactHistogram()));
+    return this.ackHistogram.encoded();
   }
 
   encodedCommit(): string {
-    return this.commitLive !== undefined
-      ? encodeHistogram(this.commitLive)
-      : (this.commitEncoded ?? encodeHistogram(newCompactHistogram()));
+    return this.commitHistogram.encoded();
+  }
+}
+
+/** A histogram that is live while it is written to, and kept encoded in between. */
+class CompactableHistogram {
+  private current: LatencyHistogram | undefined;
+  private kept: string | undefined;
+
+  get histogram(): LatencyHistogram {
+    if (this.current === undefined) {
+      this.current = newCompactHistogram();
+      if (this.kept !== undefined) mergeEncoded(this.current, this.kept);
+      this.kept = undefined;
+    }
+    return this.current;
+  }
+
+  get live(): boolean {
+    return this.current !== undefined;
+  }
+
+  compact(): void {
+    if (this.current === undefined) return;
+    this.kept = encodeHistogram(this.current);
+    this.current = undefined;
+  }
+
+  encoded(): string {
+    if (this.current !== undefined) return encodeHistogram(this.current);
+    return this.kept ?? encodeHistogram(newCompactHistogram());
   }
 }
 

@@ -89,19 +89,13 @@ export function buildBlock(
   const w = new Writer(64 + proposer.length + txBytes + 4 * txs.length);
   w.f64(height).bytes(prevHash).f64(timeMs).str(proposer).u32(txs.length);
   for (const tx of txs) w.lenBytes(tx.bytes);
-  const bytes = w.finish();
-  const hash = sha256(bytes);
-  return {
-    height,
-    prevHash,
-    timeMs,
-    proposer,
-    txs,
-    txBytes,
-    bytes,
-    hash,
-    hashHex: hash.toString('hex').toUpperCase(),
-  };
+  return blockOf({ height, prevHash, timeMs, proposer, txs, txBytes, bytes: w.finish() });
+}
+
+/** A block from its fields and its encoding: the hash is of the bytes. */
+function blockOf(fields: Omit<Block, 'hash' | 'hashHex'>): Block {
+  const hash = sha256(fields.bytes);
+  return { ...fields, hash, hashHex: hash.toString('hex').toUpperCase() };
 }
 
 /** Decodes block bytes; txs are views into `bytes` (no copy). Throws DecodeError. */
@@ -121,18 +115,7 @@ export function decodeBlock(bytes: Buffer): Block {
     txs[i] = makeTx(tx);
   }
   r.done();
-  const hash = sha256(bytes);
-  return {
-    height,
-    prevHash,
-    timeMs,
-    proposer,
-    txs,
-    txBytes,
-    bytes,
-    hash,
-    hashHex: hash.toString('hex').toUpperCase(),
-  };
+  return blockOf({ height, prevHash, timeMs, proposer, txs, txBytes, bytes });
 }
 
 /** First u32 of a record with signed votes (a commit round is never this high). */

@@ -286,16 +286,17 @@ export class RemoteHostAgent {
 
     // 1. Already usable as this user (root, or in the docker group)?
     let version = probed.userDockerVersion;
+    const present = (serverVersion: string): DockerReport => ({
+      installed: false,
+      started: false,
+      serverVersion,
+      os: osName,
+      access: 'ssh',
+      durationMs: Date.now() - started,
+    });
     if (version) {
       this.dockerPrefix = [];
-      return {
-        installed: false,
-        started: false,
-        serverVersion: version,
-        os: osName,
-        access: 'ssh',
-        durationMs: Date.now() - started,
-      };
+      return present(version);
     }
     if (!this.root && !this.canSudo) {
       const hasCli = (await this.session.exec(['sh', '-c', 'command -v docker'])).exitCode === 0;
@@ -303,15 +304,7 @@ export class RemoteHostAgent {
     }
     this.dockerPrefix = this.sudo;
     version = await this.dockerAnswers(this.sudo);
-    if (version)
-      return {
-        installed: false,
-        started: false,
-        serverVersion: version,
-        os: osName,
-        access: 'ssh',
-        durationMs: Date.now() - started,
-      };
+    if (version) return present(version);
 
     // 2. Installed at all?
     let installed = false;
