@@ -9,6 +9,7 @@
  *   onLevelStart(level, context)  a run of a level starts its load: context.signal ends with it,
  *                                 context.elapsedMs() is the level's clock, context.block() adds
  *                                 a named block to this run's record
+ *   onLoadEnd(level, load, ctx)   that run's load ended (also when interrupted), before it settles
  *   onLevelEnd(level)             a level (all its runs) is done, with what it measured
  *   onTeardown(deployment)        a network is about to be removed or left running
  *   onRunEnd(run, out)            once, after the last level (also after an early stop)
@@ -16,6 +17,7 @@
  * Shape taken from k6's Output (Start / AddMetricSamples / Stop) and Caliper's round
  * observers: the loop knows no observer by name.
  */
+import type { LoadResult } from '../load/types.js';
 import type { Deployment } from '../testbed/testbed.js';
 import type { LevelRun, EnvironmentRecord, RecordNetworkType } from './level.js';
 import type { SearchOutcome } from './load-search.js';
@@ -116,6 +118,8 @@ export interface SweepObserver {
   readonly name: string;
   onDeploy?(deployment: Deployment, network: RecordNetworkType): void | Promise<void>;
   onLevelStart?(level: LevelStart, context: LevelContext): void | Promise<void>;
+  /** The run's load ended (also when interrupted): the last moment to add blocks to its record. */
+  onLoadEnd?(level: LevelStart, load: LoadResult, context: LevelContext): void | Promise<void>;
   onLevelEnd?(level: LevelEnd, out: SweepOutput): void | Promise<void>;
   onTeardown?(deployment: Deployment, network: RecordNetworkType): void | Promise<void>;
   onRunEnd?(run: SweepEnd, out: SweepOutput): void | RunEndContribution | Promise<void | RunEndContribution>;

@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { BENCHMARK_DEFAULTS, MAX_TRANSACTION_SIZE_BYTES } from '../common/defaults.js';
+import { checkTimeline, expandScenario, loadScenarioFile, type Scenario } from '../faults/scenario.js';
 import { badFlag } from '../common/errors.js';
 import type { ConfirmMode, ProtocolOptions } from '../load/types.js';
 import {
@@ -67,10 +68,14 @@ export interface BenchmarkPlan {
   readonly cleanupThorough: boolean;
   readonly freshNetwork: boolean;
   readonly loadSearch: LoadSearchPlan | undefined;
-  /** Recorded now; fault injection takes effect in a later release. */
+  /** `--faults f`: crash f nodes when the measured window starts (with crashRecovery: at most f down at once). */
   readonly faults: number;
   readonly crashRecovery: boolean;
   readonly crashIntervalSecs: number;
+  /** `--fault-nodes`: the indices of the nodes --faults takes (default: the last f). */
+  readonly faultNodes?: readonly number[];
+  /** `--scenario FILE`, parsed (src/faults/scenario.ts). */
+  readonly scenario?: Scenario;
   /** Generator worker threads sharing the schedule. */
   readonly workers: number;
   /** HTTP connections per endpoint. */
@@ -127,6 +132,8 @@ export interface BenchmarkInput {
   readonly faults?: number | string | undefined;
   readonly crashRecovery?: boolean | string | undefined;
   readonly crashInterval?: number | string | undefined;
+  readonly faultNodes?: string | readonly (string | number)[] | undefined;
+  readonly scenario?: string | undefined;
   readonly settleTimeout?: number | string | undefined;
   readonly settleSecs?: number | string | undefined;
   readonly workers?: number | string | undefined;
@@ -249,6 +256,8 @@ const fieldsSchema = z.object({
   faults: wholeNumber(0, 33, 'nodes').default(DEFAULTS.faults),
   crashRecovery: looseBoolean.default(DEFAULTS.crashRecovery),
   crashInterval: wholeNumber(1, 24 * 3600, 'seconds').default(DEFAULTS.crashIntervalSecs),
+  faultNodes: z.unknown().optional(),
+  scenario: nonEmptyPath.optional(),
   settleTimeout: wholeNumber(0, 3600, 'seconds').default(DEFAULTS.settleTimeoutSecs),
   settleSecs: wholeNumber(0, 600, 'seconds').default(DEFAULTS.settleSecs),
   workers: wholeNumber(1, 64, 'worker threads').default(DEFAULTS.workers),
@@ -362,12 +371,33 @@ export async function buildBenchmarkPlan(
       `commit confirmation needs --protocol ${committingKinds().join(' or ')} (got ${fields.protocol}); use none`,
     );
   }
-  const maxFaults = Math.floor((fields.committee - 1) / 3);
-  if (fields.faults > maxFaults) {
+  // A generated committee's size is known now; a compose file's or the hosts' once deployed.
+  const committeeKnown = networkType === 'local' && fields.dockerComposePath === undefined;
+  if (committeeKnown && fields.faults >= fields.committee) {
+    throw badFlag('faults', raw.faults, `fewer than the committee (${fields.committee} nodes)`);
+  }
+  const faultNodes =
+    raw.faultNodes === undefined
+      ? undefined
+      : parseFaultNodes(raw.faultNodes, {
+          faults: fields.faults,
+          committee: committeeKnown ? fields.committee : Infinity,
+        });
+  if (fields.crashRecovery && fields.faults === 0) {
+    throw badFlag('crash-recovery', true, 'needs --faults f (how many nodes go down at most)');
+  }
+  if (raw.scenario !== undefined && (fields.faults > 0 || fields.crashRecovery)) {
     throw badFlag(
-      'faults',
-      raw.faults,
-      `at most f = floor((committee - 1) / 3) = ${maxFaults} for --committee ${fields.committee}`,
+      'scenario',
+      raw.scenario,
+      'give --scenario or --faults/--crash-recovery, not both (a scenario can hold both)',
+    );
+  }
+  if (networkType === 'endpoints' && (raw.scenario !== undefined || fields.faults > 0)) {
+    throw badFlag(
+      raw.scenario !== undefined ? 'scenario' : 'faults',
+      raw.scenario ?? raw.faults,
+      'node faults need control of the nodes, which attach mode (--endpoints) does not have; run the network with --network-type local or remote',
     );
   }
 
@@ -380,6 +410,20 @@ export async function buildBenchmarkPlan(
     if (hostsFile) await checkReadableFile('hosts-file', hostsFile, fields.hostsFile ?? '');
     for (const [index, path] of (dockerComposePaths ?? []).entries())
       await checkReadableFile('docker-compose-path', path, fields.dockerComposePath?.[index] ?? '');
+  }
+  const scenario =
+    fields.scenario === undefined
+      ? undefined
+      : await loadScenarioFile(resolve(cwd, fields.scenario), fields.scenario);
+  if (scenario) {
+    // What can be checked before deploying: times within the level, and the node names of a
+    // generated committee (a compose file's nodes are checked once it is up, before any load).
+    const levelMs = fields.duration * 1000;
+    const nodeIds =
+      dockerComposePaths === undefined && networkType === 'local'
+        ? Array.from({ length: fields.committee }, (_, index) => `node${index}`)
+        : undefined;
+    checkTimeline(scenario, expandScenario(scenario, nodeIds ?? [], levelMs), nodeIds, levelMs);
   }
 
   const loadsFor = (kind: NetworkKind): readonly number[] =>
@@ -435,6 +479,8 @@ export async function buildBenchmarkPlan(
     faults: fields.faults,
     crashRecovery: fields.crashRecovery,
     crashIntervalSecs: fields.crashInterval,
+    ...(faultNodes ? { faultNodes } : {}),
+    ...(scenario ? { scenario } : {}),
     workers: fields.workers,
     connectionsPerEndpoint: fields.connections,
     ...(fields.transport ? { transport: fields.transport } : {}),
@@ -446,13 +492,32 @@ export async function buildBenchmarkPlan(
   return deepFreeze(plan);
 }
 
-/** Whether the plan asks for fault settings that only take effect in a later release. */
-export function pendingFaultSettings(plan: BenchmarkPlan): string | undefined {
-  if (plan.faults === 0 && !plan.crashRecovery) return undefined;
-  return (
-    `--faults ${plan.faults}, --crash-recovery ${plan.crashRecovery}, --crash-interval ${plan.crashIntervalSecs}: ` +
-    'recorded in the parameters; fault injection takes effect in a later release'
-  );
+/** `--fault-nodes 1,3`: distinct node indices, as many as --faults, each below the committee. */
+function parseFaultNodes(
+  raw: NonNullable<BenchmarkInput['faultNodes']>,
+  fields: { readonly faults: number; readonly committee: number },
+): number[] {
+  const items = (typeof raw === 'string' ? raw.split(',') : raw.map(String)).map((item) => item.trim());
+  const indices = items.map(Number);
+  if (items.some((item) => !/^\d+$/.test(item)) || new Set(indices).size !== indices.length) {
+    throw badFlag('fault-nodes', raw, 'distinct node indices separated by commas, e.g. 1,3');
+  }
+  if (indices.length !== fields.faults) {
+    throw badFlag(
+      'fault-nodes',
+      raw,
+      `${fields.faults === 0 ? 'needs --faults' : `as many nodes as --faults (${fields.faults})`}, got ${indices.length}`,
+    );
+  }
+  const outside = indices.find((index) => index >= fields.committee);
+  if (outside !== undefined) {
+    throw badFlag(
+      'fault-nodes',
+      raw,
+      `node ${outside} is not in a committee of ${fields.committee} (0 to ${fields.committee - 1})`,
+    );
+  }
+  return indices;
 }
 
 /** Every protocol's settings that were given, parsed (a bad value is one BAD_FLAG line). */

@@ -30,7 +30,7 @@ import type {
   SweepOutput,
   SweepSearch,
 } from './observer.js';
-import { pendingFaultSettings, type BenchmarkPlan, type NetworkKind, type NetworkTarget } from './plan.js';
+import type { BenchmarkPlan, NetworkKind, NetworkTarget } from './plan.js';
 import { createProgress, type SweepProgress } from './progress.js';
 import { Settler, skippedSettle } from './settle.js';
 
@@ -164,11 +164,6 @@ class Sweep {
   async run(): Promise<SweepOutcome> {
     const plan = this.#plan;
     const startedAt = this.#wallClock().toISOString();
-    const faultNote = pendingFaultSettings(plan);
-    if (faultNote) {
-      this.#deps.stderr(`benchmark: note: ${faultNote}`);
-      this.#notes.push(faultNote);
-    }
     await this.#preflight();
     await this.#createRunDir();
     let failure: unknown;
@@ -438,6 +433,7 @@ class Sweep {
       levelEnded.abort();
     }
     const loadMs = this.#now() - loadStart;
+    for (const observer of this.#deps.observers) await observer.onLoadEnd?.(level, result, context);
     const head = headline(result, plan.confirm);
     this.#progress.levelStop(
       `${label}: ${head.throughput.toFixed(1)} tx/s, efficiency ${(result.efficiency * 100).toFixed(1)}%` +

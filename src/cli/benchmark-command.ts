@@ -24,6 +24,7 @@ import { defaultReporters } from '../report/reporters.js';
 import { runCompareCommand } from './compare-command.js';
 import { DEFAULTS, type BenchmarkPlan } from '../bench/plan.js';
 import { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from '../results/run.js';
+import { pluginObservers } from '../bench/plugins.js';
 
 export type BenchmarkCommandDeps = Omit<
   BenchmarkDeps,
@@ -106,6 +107,10 @@ export async function runBenchmarkCommand(
 
   const outcome = await runBenchmark(plan, {
     ...deps,
+    observers: [
+      ...(deps.observers ?? []),
+      ...pluginObservers(plan, { warn: (line) => context.stderr(`benchmark: warning: ${line}`) }),
+    ],
     reporters: deps.reporters ?? defaultReporters(),
     stdout: context.stdout,
     stderr: context.stderr,

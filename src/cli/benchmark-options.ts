@@ -56,6 +56,8 @@ export interface BenchmarkArgs {
   readonly faults?: string;
   readonly 'crash-recovery'?: boolean;
   readonly 'crash-interval'?: string;
+  readonly 'fault-nodes'?: string;
+  readonly scenario?: string;
   readonly 'settle-timeout'?: string;
   readonly 'settle-secs'?: string;
   readonly workers?: string;
@@ -267,10 +269,29 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       text('Percent of the input rate that must commit', GROUP_SEARCH, String(DEFAULTS.minEfficiencyPercent)),
     )
     .option('p99-bound-ms', text('p99 latency bound, ms', GROUP_SEARCH, String(DEFAULTS.p99BoundMs)))
-    .option('faults', text('Faulty nodes (≤ (committee-1)/3)', GROUP_FAULTS, String(DEFAULTS.faults)))
+    .option(
+      'faults',
+      text(
+        'Crash f nodes when the measured window starts (more than (committee-1)/3: a warning, the network is expected to stall)',
+        GROUP_FAULTS,
+        String(DEFAULTS.faults),
+      ),
+    )
+    .option(
+      'fault-nodes',
+      text('Which nodes --faults takes, by index: 1,3 (default: the last f)', GROUP_FAULTS),
+    )
+    .option(
+      'scenario',
+      text('YAML/JSON file of timed node events (docs/faults.md, examples/scenarios/)', GROUP_FAULTS),
+    )
     .option(
       'crash-recovery',
-      flag('Crash and recover nodes during the run', GROUP_FAULTS, String(DEFAULTS.crashRecovery)),
+      flag(
+        "Crash and restart up to --faults nodes every --crash-interval (Mysten's schedule, docs/faults.md)",
+        GROUP_FAULTS,
+        String(DEFAULTS.crashRecovery),
+      ),
     )
     .option(
       'crash-interval',
@@ -318,6 +339,8 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     faults: last(args.faults),
     crashRecovery: last(args['crash-recovery']),
     crashInterval: last(args['crash-interval']),
+    faultNodes: last(args['fault-nodes']),
+    scenario: last(args.scenario),
     settleTimeout: last(args['settle-timeout']),
     settleSecs: last(args['settle-secs']),
     workers: last(args.workers),

@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'BAD_FLAG'
   | 'BAD_ENV'
   | 'BAD_CONFIG'
+  | 'BAD_SCENARIO'
   | 'COMPOSE_FILE'
   | 'DOCKER_UNAVAILABLE'
   | 'IMAGE_MISSING'

@@ -455,6 +455,7 @@ export class Shard {
       outcome,
       now - request.intendedMs,
       now - request.wireMs,
+      Math.floor((now - this.plan.measuredStartMs) / 1000),
     );
     if (!ok && request.hash !== undefined && !request.commitDone) {
       request.commitDone = true;
@@ -474,6 +475,7 @@ export class Shard {
       request.second,
       now - request.intendedMs,
       now - request.wireMs,
+      Math.floor((now - this.plan.measuredStartMs) / 1000),
     );
   }
 

@@ -50,6 +50,13 @@ export interface SecondSample {
   readonly ackP99Ms: number;
   readonly commitP50Ms?: number;
   readonly commitP99Ms?: number;
+  /** The slowest reply (and commit) of the txs sent in this second. */
+  readonly ackMaxMs?: number;
+  readonly commitMaxMs?: number;
+  /** Ok replies that arrived in this second, whenever their txs were sent. */
+  readonly okArrived?: number;
+  /** Commits confirmed in this second, whenever their txs were sent (with --confirm commit). */
+  readonly committedArrived?: number;
 }
 
 export interface NodeFigures {

@@ -160,6 +160,8 @@ export interface RecorderState {
     ack: string;
     commit: string;
   }[];
+  /** [second, ok replies, commits] by the second they arrived in (not the second sent). */
+  readonly arrivals: readonly (readonly [number, number, number])[];
   readonly excluded: { readonly warmup: PhaseTally; readonly cooldown: PhaseTally };
 }
 
@@ -201,6 +203,8 @@ export class Recorder {
   readonly lag = newLatencyHistogram();
   private readonly nodes: NodeState[];
   private readonly seconds = new Map<number, SecondState>();
+  /** Ok replies and commits by the second they arrived in: [ok, committed]. */
+  private readonly arrivals = new Map<number, [number, number]>();
   readonly excluded = {
     warmup: { scheduled: 0, sent: 0, ok: 0, failed: 0 },
     cooldown: { scheduled: 0, sent: 0, ok: 0, failed: 0 },
@@ -224,6 +228,15 @@ export class Recorder {
       this.seconds.set(index, state);
     }
     return state;
+  }
+
+  private arrival(second: number): [number, number] {
+    let counts = this.arrivals.get(second);
+    if (counts === undefined) {
+      counts = [0, 0];
+      this.arrivals.set(second, counts);
+    }
+    return counts;
   }
 
   /** Encodes the per-second histograms of seconds before `second` (called about once a second). */
@@ -288,6 +301,8 @@ export class Recorder {
     outcome: AckOutcome,
     correctedMs: number,
     uncorrectedMs: number,
+    /** The second of the measured window the reply arrived in. */
+    arrivedSecond?: number,
   ): void {
     const ok = outcome.kind === 'ok';
     if (phase !== 'measured') {
@@ -327,14 +342,23 @@ export class Recorder {
       }
       secondState.ok++;
       recordMicros(secondState.ack, correctedMs * 1000);
+      if (arrivedSecond !== undefined) this.arrival(arrivedSecond)[0]++;
     } else {
       if (nodeState) nodeState.failed++;
       secondState.failed++;
     }
   }
 
-  recordCommit(phase: Phase, node: number, second: number, correctedMs: number, uncorrectedMs: number): void {
+  recordCommit(
+    phase: Phase,
+    node: number,
+    second: number,
+    correctedMs: number,
+    uncorrectedMs: number,
+    arrivedSecond?: number,
+  ): void {
     if (phase !== 'measured') return;
+    if (arrivedSecond !== undefined) this.arrival(arrivedSecond)[1]++;
     this.counts.committed++;
     recordMicros(this.commitCorrected, correctedMs * 1000);
     recordMicros(this.commitUncorrected, uncorrectedMs * 1000);
@@ -388,6 +412,9 @@ export class Recorder {
           ack: s.encodedAck(),
           commit: s.encodedCommit(),
         })),
+      arrivals: [...this.arrivals.entries()].map(
+        ([second, [ok, committed]]) => [second, ok, committed] as const,
+      ),
       excluded: this.excluded,
     };
   }
@@ -437,6 +464,11 @@ export class Recorder {
       mine.committed += s.committed;
       mergeEncoded(mine.ack, s.ack);
       mergeEncoded(mine.commit, s.commit);
+    }
+    for (const [second, ok, committed] of state.arrivals) {
+      const mine = this.arrival(second);
+      mine[0] += ok;
+      mine[1] += committed;
     }
     for (const phase of ['warmup', 'cooldown'] as const) {
       const into = this.excluded[phase];
@@ -497,8 +529,20 @@ export class Recorder {
     for (const key of this.seconds.keys()) if (key + 1 > last) last = key + 1;
     for (let second = 0; second < last; second++) {
       const s = this.seconds.get(second);
+      const [okArrived, committedArrived] = this.arrivals.get(second) ?? [0, 0];
+      const arrived = { okArrived, ...(withCommit ? { committedArrived } : {}) };
       if (!s) {
-        out.push({ second, sent: 0, ok: 0, failed: 0, committed: 0, ackP50Ms: 0, ackP99Ms: 0 });
+        out.push({
+          second,
+          sent: 0,
+          ok: 0,
+          failed: 0,
+          committed: 0,
+          ackP50Ms: 0,
+          ackP99Ms: 0,
+          ackMaxMs: 0,
+          ...arrived,
+        });
         continue;
       }
       const ack = summarize(s.ack);
@@ -511,7 +555,9 @@ export class Recorder {
         committed: s.committed,
         ackP50Ms: ack.p50,
         ackP99Ms: ack.p99,
-        ...(commit ? { commitP50Ms: commit.p50, commitP99Ms: commit.p99 } : {}),
+        ackMaxMs: ack.max,
+        ...(commit ? { commitP50Ms: commit.p50, commitP99Ms: commit.p99, commitMaxMs: commit.max } : {}),
+        ...arrived,
       });
     }
     return out;

@@ -83,3 +83,21 @@ export async function readUnconfirmed(
 
 /** CometBFT's backlog probe. */
 export const cometbftBacklog: BacklogProbe = { read: readUnconfirmed };
+
+/** A CometBFT node's height: GET /status → result.sync_info.latest_block_height. */
+export async function readHeight(
+  endpoint: Endpoint,
+  options: { readonly timeoutMs?: number; readonly signal?: AbortSignal; readonly fetch?: typeof fetch } = {},
+): Promise<number> {
+  const doFetch = options.fetch ?? fetch;
+  const base = endpoint.rpcUrl.endsWith('/') ? endpoint.rpcUrl : `${endpoint.rpcUrl}/`;
+  const signals = [AbortSignal.timeout(options.timeoutMs ?? 1000)];
+  if (options.signal) signals.push(options.signal);
+  const response = await doFetch(new URL('status', base), { signal: AbortSignal.any(signals) });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`GET ${base}status: HTTP ${response.status}`);
+  const body = JSON.parse(text) as { result?: { sync_info?: { latest_block_height?: unknown } } };
+  const height = Number(body.result?.sync_info?.latest_block_height);
+  if (!Number.isInteger(height) || height < 0) throw new Error(`GET ${base}status: no latest_block_height`);
+  return height;
+}

@@ -6,7 +6,7 @@
 import type { WebSocket } from 'ws';
 import { txHash } from './transaction.js';
 import type { Endpoint } from './endpoint.js';
-import { cometbftBacklog } from './cometbft-mempool.js';
+import { cometbftBacklog, readHeight } from './cometbft-mempool.js';
 import { joinUrl, parseJson, probeRequest, readPath } from './protocol.js';
 import type { CommitSource, Protocol, ProtocolDefinition, ReplyOutcome } from './protocol.js';
 import { describeError, getJson, type ReadinessProbe } from './readiness.js';
@@ -262,6 +262,7 @@ export function createCometbftProtocol(mode: BroadcastMode): Protocol {
     kind: 'cometbft',
     repliesConfirmCommit: mode === 'commit',
     backlog: cometbftBacklog,
+    height: (endpoint, options) => readHeight(endpoint, options),
     recordedSettings: { broadcastMode: mode },
     request: { method: 'POST', path: '/', headers: JSON_HEADERS, asciiBodies: true },
     body: (tx, seq) => prefix + seq + middle + tx.base64 + '"}}',

@@ -112,6 +112,14 @@ export interface Protocol {
   readonly repliesConfirmCommit: boolean;
   /** Reads a node's backlog (mempool) for settling between levels; absent: nothing to poll. */
   readonly backlog?: BacklogProbe;
+  /**
+   * Reads a node's chain height (cometbft: status → sync_info.latest_block_height), for
+   * the resync time after a restart; absent: the protocol has no height to compare.
+   */
+  height?(
+    endpoint: Endpoint,
+    options?: { readonly timeoutMs?: number; readonly signal?: AbortSignal },
+  ): Promise<number>;
   /** Settings the result's `generator` block records besides the kind (cometbft: broadcastMode). */
   readonly recordedSettings?: Readonly<Record<string, unknown>>;
 }

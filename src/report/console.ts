@@ -41,8 +41,41 @@ export function renderResultBlock(record: BenchmarkRecord): string {
     `  Failed:              ${r.failed_transactions}`,
     `  Efficiency:          ${efficiency}`,
   ];
+  const faultLines = faultSummaries(record);
+  if (faultLines.length > 0) {
+    lines.push('  Faults:');
+    for (const line of faultLines) lines.push(`    ${line}`);
+  }
   if (record.interrupted) lines.push('  (interrupted: figures cover what ran)');
   return lines.join('\n');
+}
+
+/** One plain line per fault of each run (src/faults/recovery.ts), and the availability. */
+export function faultSummaries(record: BenchmarkRecord): string[] {
+  const lines: string[] = [];
+  record.runs.forEach((run, index) => {
+    const block = run.blocks?.faults as
+      | {
+          faults?: readonly { summary?: string }[];
+          availability?: number | null;
+          tolerance?: { expect_stall?: boolean; max_down?: number; tolerated?: number };
+        }
+      | undefined;
+    if (!block) return;
+    const prefix = record.runs.length > 1 ? `run ${index + 1}: ` : '';
+    for (const fault of block.faults ?? []) if (fault.summary) lines.push(`${prefix}${fault.summary}`);
+    if (block.tolerance?.expect_stall) {
+      lines.push(
+        `${prefix}${block.tolerance.max_down} nodes down at once, more than the ${block.tolerance.tolerated} tolerated: a stall was expected`,
+      );
+    }
+    if (typeof block.availability === 'number') {
+      lines.push(
+        `${prefix}availability ${formatPercent(block.availability)} of the measured seconds had a commit`,
+      );
+    }
+  });
+  return lines;
 }
 
 export const TABLE_HEAD = [

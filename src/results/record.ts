@@ -130,7 +130,7 @@ export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
       runs: plan.runs,
       protocol: plan.protocol.kind,
       confirm: plan.confirm,
-      faults_applied: false,
+      faults_applied: input.runs.some((run) => faultsApplied(run.blocks?.faults)),
       ...(input.endpoints ? { endpoints: input.endpoints } : {}),
       ...(keys ? { key_pattern: keyPatternRecord(keys) } : {}),
     },
@@ -142,6 +142,12 @@ export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
     timestamp: input.timestamp,
     interrupted: details.some((detail) => detail.interrupted),
   };
+}
+
+/** Whether a run's faults block (src/faults/) has a scenario event that went through on its nodes. */
+function faultsApplied(block: unknown): boolean {
+  const events = (block as { events?: readonly { cause?: string; errors?: unknown }[] } | undefined)?.events;
+  return events?.some((event) => event.cause === 'scenario' && event.errors === undefined) ?? false;
 }
 
 /** The fields of one generator run, in every record (a benchmark run detail, a network run's record). */

@@ -60,6 +60,14 @@ const secondSampleSchema = z.object({
   ackP99Ms: nonNegative,
   commitP50Ms: nonNegative.optional(),
   commitP99Ms: nonNegative.optional(),
+  ackMaxMs: nonNegative.optional().describe('the slowest reply of the txs sent in this second'),
+  commitMaxMs: nonNegative.optional().describe('the slowest commit of the txs sent in this second'),
+  okArrived: count.optional().describe('ok replies that arrived in this second, whenever sent'),
+  committedArrived: count
+    .optional()
+    .describe(
+      'commits confirmed in this second, whenever sent (what availability and recovery are judged by)',
+    ),
 });
 
 const perNodeSchema = z.object({

@@ -1,0 +1,73 @@
+/**
+ * The sweep's plug-ins for a plan: each capability that acts during a level (faults now;
+ * monitors, remote load clients next) is one folder with an observer, registered here by
+ * one line. The command passes these to runBenchmark before its reporters.
+ */
+import { FaultInjector } from '../faults/injector.js';
+import { createProtocol } from '../protocols/registry.js';
+import {
+  crashRecoveryScenario,
+  faultsScenario,
+  SCENARIO_VERSION,
+  scenarioError,
+  type Scenario,
+} from '../faults/scenario.js';
+import type { SweepObserver } from './observer.js';
+import type { BenchmarkPlan } from './plan.js';
+
+export function pluginObservers(
+  plan: BenchmarkPlan,
+  context: { readonly warn: (line: string) => void },
+): SweepObserver[] {
+  const observers: SweepObserver[] = [];
+  const scenario = scenarioFor(plan);
+  if (scenario) {
+    observers.push(
+      new FaultInjector({
+        scenario,
+        protocol: createProtocol(plan.protocol, 'faults'),
+        confirmCommit: plan.confirm === 'commit',
+        warn: context.warn,
+      }),
+    );
+  }
+  return observers;
+}
+
+/** The plan's scenario: its file, or `--faults` / `--crash-recovery` expanded once the nodes are known. */
+export function scenarioFor(
+  plan: BenchmarkPlan,
+): Scenario | ((nodeIds: readonly string[]) => Scenario) | undefined {
+  if (plan.scenario) return plan.scenario;
+  if (plan.faults === 0) return undefined;
+  return (nodeIds) => {
+    if (plan.faults >= nodeIds.length) {
+      throw scenarioError(
+        `--faults ${plan.faults}: this network has ${nodeIds.length} nodes`,
+        `give --faults below ${nodeIds.length}`,
+      );
+    }
+    const outside = plan.faultNodes?.find((index) => index >= nodeIds.length);
+    if (outside !== undefined) {
+      throw scenarioError(
+        `--fault-nodes: node ${outside} is not in this network of ${nodeIds.length} nodes (0 to ${nodeIds.length - 1})`,
+        'give indices of its nodes',
+      );
+    }
+    const nodes = plan.faultNodes
+      ? plan.faultNodes.map((index) => nodeIds[index] as string)
+      : nodeIds.slice(nodeIds.length - plan.faults);
+    const source = plan.crashRecovery
+      ? `--faults ${plan.faults} --crash-recovery --crash-interval ${plan.crashIntervalSecs}`
+      : `--faults ${plan.faults}`;
+    return {
+      version: SCENARIO_VERSION,
+      source: plan.faultNodes ? `${source} --fault-nodes ${plan.faultNodes.join(',')}` : source,
+      events: [
+        plan.crashRecovery
+          ? crashRecoveryScenario({ faults: plan.faults, nodes, everyMs: plan.crashIntervalSecs * 1000 })
+          : faultsScenario({ faults: plan.faults, nodes, atMs: plan.warmupSecs * 1000 }),
+      ],
+    };
+  };
+}

@@ -1,0 +1,316 @@
+/**
+ * The fault injector: an observer of the sweep (src/bench/observer.ts) that runs a
+ * scenario's steps against the nodes during each load level, through NodeHandle (so it
+ * works on every testbed that controls its nodes), keeps every event on the level's
+ * timeline, measures how long a restarted node takes to catch up, and at the load's end
+ * brings back every node it took down, then adds the `faults` block to the level's record
+ * (events, phases and recovery figures: src/faults/recovery.ts).
+ */
+import type { LevelContext, LevelStart, SweepObserver } from '../bench/observer.js';
+import { formatError, MeshbenchError } from '../common/errors.js';
+import type { LoadResult } from '../load/types.js';
+import type { Protocol } from '../protocols/protocol.js';
+import type { Deployment, NodeHandle } from '../testbed/testbed.js';
+import { faultFigures, type FaultEventRecord, type FaultsBlock, type ResyncRecord } from './recovery.js';
+import {
+  checkTimeline,
+  expandScenario,
+  maxDown,
+  scenarioRecord,
+  type NodeAction,
+  type Scenario,
+  type ScenarioStep,
+} from './scenario.js';
+
+export interface FaultInjectorOptions {
+  /** The scenario, or how to make it from the network's node IDs (the shorthands pick nodes by position). */
+  readonly scenario: Scenario | ((nodeIds: readonly string[]) => Scenario);
+  /** The protocol, for node heights (resync time); none: resync is not measured. */
+  readonly protocol?: Pick<Protocol, 'height'>;
+  /** Whether commits are confirmed (the figures then judge commits, else ok replies). */
+  readonly confirmCommit: boolean;
+  /** Milliseconds between height polls of a restarted node (default 200). */
+  readonly resyncPollMs?: number;
+  /** Longest wait for a restarted node to catch up, after the load ended (default 10 s). */
+  readonly resyncGraceMs?: number;
+  /** A line when the scenario takes down more nodes than the network tolerates. */
+  readonly warn?: (line: string) => void;
+}
+
+const UNDO: Partial<Record<NodeAction, NodeAction>> = { kill: 'restart', stop: 'restart', pause: 'unpause' };
+
+interface LevelState {
+  readonly level: LevelStart;
+  readonly context: LevelContext;
+  readonly startWallMs: number;
+  readonly events: FaultEventRecord[];
+  readonly resyncs: Promise<ResyncRecord>[];
+  readonly down: Map<string, NodeAction>;
+  readonly timers: Set<NodeJS.Timeout>;
+  /** Each node's last action, so actions on one node run in order. */
+  readonly chains: Map<string, Promise<void>>;
+  running: Promise<void>;
+}
+
+export class FaultInjector implements SweepObserver {
+  readonly name = 'faults';
+  readonly #options: FaultInjectorOptions;
+  #scenario: Scenario | undefined;
+  #nodes = new Map<string, NodeHandle>();
+  #level: LevelState | undefined;
+
+  constructor(options: FaultInjectorOptions) {
+    this.#options = options;
+  }
+
+  onDeploy(deployment: Deployment): void {
+    if (deployment.nodes.length === 0) {
+      throw new MeshbenchError(
+        'BAD_SCENARIO',
+        `node faults need control of the nodes, and this ${deployment.kind} network gives none`,
+        { hint: 'run the network with meshbench (local or remote) to inject faults', exitCode: 2 },
+      );
+    }
+    this.#nodes = new Map(deployment.nodes.map((node) => [node.nodeId, node]));
+    const { scenario } = this.#options;
+    this.#scenario = typeof scenario === 'function' ? scenario([...this.#nodes.keys()]) : scenario;
+  }
+
+  get #current(): Scenario {
+    if (!this.#scenario) throw new Error('faults: no network deployed');
+    return this.#scenario;
+  }
+
+  /** Checks the scenario against this network's nodes and a level's length, before any load. */
+  check(nodeIds: readonly string[], levelMs: number): readonly ScenarioStep[] {
+    const steps = expandScenario(this.#current, nodeIds, levelMs);
+    checkTimeline(this.#current, steps, nodeIds, levelMs);
+    return steps;
+  }
+
+  onLevelStart(level: LevelStart, context: LevelContext): void {
+    const levelMs = level.warmupMs + level.durationMs;
+    const nodeIds = [...this.#nodes.keys()];
+    const steps = this.check(nodeIds, levelMs);
+    const down = maxDown(steps);
+    const tolerated = Math.floor((nodeIds.length - 1) / 3);
+    this.#tolerance = { max_down: down, tolerated, expect_stall: down > tolerated };
+    if (down > tolerated) {
+      this.#options.warn?.(
+        `faults: up to ${down} of ${nodeIds.length} nodes down at once, more than the f = ${tolerated} a BFT network of ${nodeIds.length} tolerates: expect it to stall while they are down`,
+      );
+    }
+    const state: LevelState = {
+      level,
+      context,
+      startWallMs: Date.now() - context.elapsedMs(),
+      events: [],
+      resyncs: [],
+      down: new Map(),
+      timers: new Set(),
+      chains: new Map(),
+      running: Promise.resolve(),
+    };
+    this.#level = state;
+    this.#loadEndedAt = undefined;
+    state.running = this.#run(state, steps);
+  }
+
+  /** Fires each step at its time on the level's clock; stops at the level's end. */
+  async #run(state: LevelState, steps: readonly ScenarioStep[]): Promise<void> {
+    const { context } = state;
+    const pending: Promise<void>[] = [];
+    for (const step of steps) {
+      if (context.signal.aborted) break;
+      // Timers may fire a little early on the monotonic clock: wait again for the rest.
+      for (let wait = step.atMs - context.elapsedMs(); wait > 0; wait = step.atMs - context.elapsedMs()) {
+        const fired = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => {
+            state.timers.delete(timer);
+            context.signal.removeEventListener('abort', onAbort);
+            resolve(true);
+          }, Math.ceil(wait));
+          state.timers.add(timer);
+          const onAbort = () => {
+            clearTimeout(timer);
+            state.timers.delete(timer);
+            resolve(false);
+          };
+          context.signal.addEventListener('abort', onAbort, { once: true });
+        });
+        if (!fired) break;
+      }
+      if (context.signal.aborted) break;
+      pending.push(this.#apply(state, step.action, step.nodes, step.atMs, 'scenario'));
+    }
+    await Promise.all(pending);
+  }
+
+  /** Applies one action to its nodes at once and records it. */
+  async #apply(
+    state: LevelState,
+    action: NodeAction,
+    nodes: readonly string[],
+    scheduledMs: number | null,
+    cause: 'scenario' | 'restore',
+  ): Promise<void> {
+    const { context } = state;
+    const firedMs = context.elapsedMs();
+    for (const node of nodes) {
+      if (UNDO[action]) state.down.set(node, action);
+      else state.down.delete(node);
+    }
+    const errors: Record<string, string> = {};
+    await Promise.all(
+      nodes.map((nodeId) => {
+        // One action at a time per node: a restart waits for the kill before it to return.
+        const previous = state.chains.get(nodeId) ?? Promise.resolve();
+        const next = previous.then(async () => {
+          const node = this.#nodes.get(nodeId);
+          try {
+            if (!node) throw new Error('no such node');
+            await act(node, action);
+          } catch (error) {
+            errors[nodeId] = formatError(error);
+          }
+        });
+        state.chains.set(nodeId, next);
+        return next;
+      }),
+    );
+    const doneMs = context.elapsedMs();
+    const event: FaultEventRecord = {
+      action,
+      nodes: [...nodes],
+      cause,
+      scheduled_ms: scheduledMs,
+      fired_ms: round(firedMs),
+      done_ms: round(doneMs),
+      started_at: new Date(state.startWallMs + firedMs).toISOString(),
+      ...(Object.keys(errors).length > 0 ? { errors } : {}),
+    };
+    state.events.push(event);
+    const line = `faults: ${action} ${nodes.join(', ')} at ${(firedMs / 1000).toFixed(1)} s${scheduledMs === null ? ' (restoring)' : ''}${
+      Object.keys(errors).length > 0
+        ? `: failed (${Object.entries(errors)
+            .map(([n, e]) => `${n}: ${e}`)
+            .join('; ')})`
+        : ''
+    }`;
+    context.log(line);
+    if ((action === 'restart' || action === 'unpause') && this.#options.protocol?.height) {
+      for (const node of nodes) {
+        if (!errors[node]) state.resyncs.push(this.#resync(state, node, doneMs));
+      }
+    }
+  }
+
+  /** Polls a brought-back node's height until it reaches the highest of the others'. */
+  async #resync(state: LevelState, nodeId: string, fromMs: number): Promise<ResyncRecord> {
+    const height = this.#options.protocol?.height as NonNullable<Protocol['height']>;
+    const node = this.#nodes.get(nodeId) as NodeHandle;
+    const others = [...this.#nodes.values()].filter((other) => other.nodeId !== nodeId);
+    const pollMs = this.#options.resyncPollMs ?? 200;
+    const deadline = () =>
+      state.context.signal.aborted && this.#loadEndedAt !== undefined
+        ? this.#loadEndedAt + (this.#options.resyncGraceMs ?? 10_000)
+        : Number.POSITIVE_INFINITY;
+    let lastError: string | undefined;
+    for (;;) {
+      const now = state.context.elapsedMs();
+      if (now > deadline()) break;
+      try {
+        const [own, ...rest] = await Promise.all([
+          height(node.endpoint, { timeoutMs: 1000 }),
+          ...others.map((other) => height(other.endpoint, { timeoutMs: 1000 }).catch(() => -1)),
+        ]);
+        const network = Math.max(...rest);
+        if (network >= 0 && (own as number) >= network) {
+          return {
+            node: nodeId,
+            from_ms: round(fromMs),
+            resynced_ms: round(state.context.elapsedMs() - fromMs),
+            height: own as number,
+          };
+        }
+        lastError = undefined;
+      } catch (error) {
+        lastError = formatError(error);
+      }
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+    return {
+      node: nodeId,
+      from_ms: round(fromMs),
+      resynced_ms: null,
+      reason: lastError ? `not resynced: ${lastError}` : 'not caught up by the end of the level',
+    };
+  }
+
+  #loadEndedAt: number | undefined;
+  #tolerance: FaultsBlock['tolerance'] | undefined;
+
+  /** After the load: bring back every node still down or paused, then the level's figures. */
+  async onLoadEnd(level: LevelStart, load: LoadResult, context: LevelContext): Promise<void> {
+    const state = this.#level;
+    if (!state) return;
+    this.#loadEndedAt = context.elapsedMs();
+    for (const timer of state.timers) clearTimeout(timer);
+    await state.running;
+    await this.#restore(state);
+    const resyncs = await Promise.all(state.resyncs);
+    this.#level = undefined;
+    const block: FaultsBlock = {
+      scenario: scenarioRecord(this.#current),
+      tolerance: this.#tolerance ?? { max_down: 0, tolerated: 0, expect_stall: false },
+      ...faultFigures({
+        events: state.events,
+        resyncs,
+        load,
+        warmupMs: level.warmupMs,
+        loadStartOffsetMs: Date.parse(load.startedAt) - state.startWallMs,
+        confirmCommit: this.#options.confirmCommit,
+        nodes: this.#nodes.size,
+      }),
+    };
+    context.block('faults', block);
+  }
+
+  async #restore(state: LevelState): Promise<void> {
+    const byAction = new Map<NodeAction, string[]>();
+    for (const [node, action] of state.down) {
+      const undo = UNDO[action] as NodeAction;
+      byAction.set(undo, [...(byAction.get(undo) ?? []), node]);
+    }
+    for (const [action, nodes] of byAction) await this.#apply(state, action, nodes, null, 'restore');
+  }
+
+  /** A level that ended without its load end (an error): nodes still come back before the network goes. */
+  async onTeardown(): Promise<void> {
+    const state = this.#level;
+    if (!state) return;
+    for (const timer of state.timers) clearTimeout(timer);
+    await state.running.catch(() => undefined);
+    await this.#restore(state).catch(() => undefined);
+    this.#level = undefined;
+  }
+}
+
+async function act(node: NodeHandle, action: NodeAction): Promise<void> {
+  switch (action) {
+    case 'kill':
+      return node.kill('SIGKILL');
+    case 'stop':
+      return node.stop();
+    case 'pause':
+      return node.pause();
+    case 'unpause':
+      return node.unpause();
+    case 'restart':
+      return node.start();
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

@@ -1,0 +1,236 @@
+/**
+ * What the faults of a level did, from its timeline and the generator's time series
+ * (commits, or ok replies without --confirm commit, counted by the second they ARRIVED in,
+ * so a stall shows as seconds with none). Per fault (one event that took nodes down, until
+ * they came back): throughput before, during and after; the longest window with no
+ * commit; the largest latency of the txs sent around it; the time until throughput is back
+ * to 90 % of its pre-fault level; and each brought-back node's resync time (measured by
+ * the injector). Per level: availability, the share of seconds with at least one commit.
+ * Resolution: whole seconds of the measured window (docs/faults.md).
+ */
+import type { LoadResult } from '../load/types.js';
+import type { NodeAction, Scenario } from './scenario.js';
+
+/** One action as it ran. Times in ms on the level's clock (from its load's start). */
+export interface FaultEventRecord {
+  readonly action: NodeAction;
+  readonly nodes: readonly string[];
+  /** `scenario`: a step of the scenario; `restore`: bringing nodes back after the load. */
+  readonly cause: 'scenario' | 'restore';
+  /** When the scenario asked for it (null: a restore). */
+  readonly scheduled_ms: number | null;
+  readonly fired_ms: number;
+  /** When every node's action returned. */
+  readonly done_ms: number;
+  readonly started_at: string;
+  /** Nodes whose action failed, with why. */
+  readonly errors?: Readonly<Record<string, string>>;
+}
+
+export interface ResyncRecord {
+  readonly node: string;
+  /** When the node was brought back (its restart or unpause returned). */
+  readonly from_ms: number;
+  /** Until its height reached the highest of the other nodes'; null: not within the level. */
+  readonly resynced_ms: number | null;
+  readonly height?: number;
+  readonly reason?: string;
+}
+
+export interface PhaseFigures {
+  readonly seconds: number;
+  /** Mean commits (or ok replies) per second that arrived in the phase. */
+  readonly throughput: number | null;
+}
+
+export interface FaultRecord {
+  readonly action: NodeAction;
+  readonly nodes: readonly string[];
+  readonly down_ms: number;
+  /** When the nodes were back (null: still down when the load ended). */
+  readonly up_ms: number | null;
+  readonly brought_back_by: 'scenario' | 'restore' | null;
+  readonly before: PhaseFigures;
+  readonly during: PhaseFigures;
+  readonly after: PhaseFigures;
+  /** The longest run of whole seconds with no commit, from the fault on. */
+  readonly longest_no_commit_ms: number;
+  /** The largest commit (or reply) latency of txs sent from a second before the fault until it ended. */
+  readonly max_latency_ms: number | null;
+  /** From the nodes' return to the end of the first second with ≥ 90 % of the pre-fault throughput. */
+  readonly time_to_recover_ms: number | null;
+  readonly resync: readonly ResyncRecord[];
+  /** The plain line the text summary prints. */
+  readonly summary: string;
+}
+
+export interface FaultsBlock {
+  readonly scenario: Omit<Scenario, 'lines'>;
+  /** Most nodes down at once, the f = floor((n-1)/3) a BFT network tolerates, and whether it was expected to stall. */
+  readonly tolerance: {
+    readonly max_down: number;
+    readonly tolerated: number;
+    readonly expect_stall: boolean;
+  };
+  readonly events: readonly FaultEventRecord[];
+  readonly faults: readonly FaultRecord[];
+  /** Share of the measured seconds with at least one commit (or ok reply). */
+  readonly availability: number | null;
+  /** How late each scenario step fired, ms (fired − scheduled): max and p99. */
+  readonly lateness_ms: { readonly max: number; readonly p99: number } | null;
+  /** What the figures count: commits, or ok replies when commits are not confirmed. */
+  readonly judged_by: 'commits' | 'ok replies';
+}
+
+const PRE_FAULT_WINDOW_SECS = 10;
+const RECOVERED_SHARE = 0.9;
+
+const VERB: Record<NodeAction, string> = {
+  kill: 'crashed',
+  stop: 'stopped',
+  pause: 'paused',
+  unpause: 'unpaused',
+  restart: 'restarted',
+};
+
+export function faultFigures(input: {
+  readonly events: readonly FaultEventRecord[];
+  readonly resyncs: readonly ResyncRecord[];
+  readonly load: LoadResult;
+  readonly warmupMs: number;
+  /** Where the generator's clock starts on the level's clock, ms. */
+  readonly loadStartOffsetMs: number;
+  readonly confirmCommit: boolean;
+  readonly nodes: number;
+}): Omit<FaultsBlock, 'scenario' | 'tolerance'> {
+  const { events, load } = input;
+  const measuredSecs = Math.max(0, Math.round(load.durationSecs));
+  const series = load.timeSeries
+    .slice(0, measuredSecs)
+    .map((s) => (input.confirmCommit ? (s.committedArrived ?? 0) : (s.okArrived ?? 0)));
+  const latency = load.timeSeries.map((s) => (input.confirmCommit ? s.commitMaxMs : s.ackMaxMs));
+  const toSecs = (levelMs: number) => (levelMs - input.loadStartOffsetMs - input.warmupMs) / 1000;
+  const faults: FaultRecord[] = [];
+  events.forEach((event, index) => {
+    if (!['kill', 'stop', 'pause'].includes(event.action)) return;
+    const back = events
+      .slice(index + 1)
+      .find(
+        (later) =>
+          (later.action === 'restart' || later.action === 'unpause') &&
+          event.nodes.every((node) => later.nodes.includes(node)),
+      );
+    const downS = toSecs(event.fired_ms);
+    const upS = back ? toSecs(back.done_ms) : undefined;
+    const start = clamp(Math.floor(downS), 0, series.length);
+    const end = upS === undefined ? series.length : clamp(Math.ceil(upS), start, series.length);
+    const beforeRange = series.slice(Math.max(0, start - PRE_FAULT_WINDOW_SECS), start);
+    const before = phase(beforeRange);
+    const during = phase(series.slice(start, end));
+    const after = phase(series.slice(end));
+    let recover: number | null = null;
+    if (
+      before.throughput !== null &&
+      before.throughput > 0 &&
+      upS !== undefined &&
+      back?.cause === 'scenario'
+    ) {
+      for (let second = Math.max(0, Math.floor(upS)); second < series.length; second++) {
+        if ((series[second] ?? 0) >= RECOVERED_SHARE * before.throughput) {
+          recover = Math.max(0, Math.round((second + 1 - upS) * 1000));
+          break;
+        }
+      }
+    }
+    const latencies = latency
+      .slice(Math.max(0, start - 1), Math.max(end, start + 1))
+      .filter((value): value is number => value !== undefined);
+    const resync = input.resyncs.filter(
+      (r) => event.nodes.includes(r.node) && back !== undefined && Math.abs(r.from_ms - back.done_ms) < 1,
+    );
+    const record = {
+      action: event.action,
+      nodes: event.nodes,
+      down_ms: event.fired_ms,
+      up_ms: back ? back.done_ms : null,
+      brought_back_by: back ? back.cause : null,
+      before,
+      during,
+      after,
+      longest_no_commit_ms: longestZeroRun(series, start) * 1000,
+      max_latency_ms: latencies.length > 0 ? Math.max(...latencies) : null,
+      time_to_recover_ms: recover,
+      resync,
+    };
+    faults.push({ ...record, summary: summaryLine(record, input.confirmCommit) });
+  });
+  const lateness = events
+    .filter((event) => event.scheduled_ms !== null)
+    .map((event) => event.fired_ms - (event.scheduled_ms as number))
+    .sort((a, b) => a - b);
+  return {
+    events,
+    faults,
+    availability: series.length > 0 ? series.filter((count) => count > 0).length / series.length : null,
+    lateness_ms:
+      lateness.length > 0
+        ? {
+            max: round(lateness.at(-1) as number),
+            p99: round(
+              lateness[Math.min(lateness.length - 1, Math.ceil(0.99 * lateness.length) - 1)] as number,
+            ),
+          }
+        : null,
+    judged_by: input.confirmCommit ? 'commits' : 'ok replies',
+  };
+}
+
+function summaryLine(fault: Omit<FaultRecord, 'summary'>, commits: boolean): string {
+  const parts = [`${fault.nodes.join(', ')} ${VERB[fault.action]} at ${(fault.down_ms / 1000).toFixed(1)} s`];
+  if (fault.up_ms === null || fault.brought_back_by === 'restore') {
+    parts.push('down until the load ended');
+  } else {
+    for (const r of fault.resync) {
+      parts.push(
+        r.resynced_ms === null
+          ? `${r.node} ${r.reason ?? 'did not resync'}`
+          : `${fault.nodes.length > 1 ? `${r.node} ` : ''}resynced ${(r.resynced_ms / 1000).toFixed(1)} s after ${fault.action === 'pause' ? 'unpause' : 'restart'}`,
+      );
+    }
+    parts.push(
+      fault.time_to_recover_ms === null
+        ? `throughput not back to 90% within the level`
+        : `throughput back to 90% after ${(fault.time_to_recover_ms / 1000).toFixed(1)} s`,
+    );
+  }
+  if (fault.longest_no_commit_ms > 0)
+    parts.push(
+      `no ${commits ? 'commit' : 'ok reply'} for ${(fault.longest_no_commit_ms / 1000).toFixed(0)} s`,
+    );
+  return parts.join('; ');
+}
+
+function phase(values: readonly number[]): PhaseFigures {
+  return {
+    seconds: values.length,
+    throughput: values.length > 0 ? round(values.reduce((a, b) => a + b, 0) / values.length) : null,
+  };
+}
+
+function longestZeroRun(series: readonly number[], from: number): number {
+  let longest = 0;
+  let run = 0;
+  for (let second = from; second < series.length; second++) {
+    run = series[second] === 0 ? run + 1 : 0;
+    longest = Math.max(longest, run);
+  }
+  return longest;
+}
+
+function clamp(value: number, low: number, high: number): number {
+  return Math.min(high, Math.max(low, value));
+}
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
+}

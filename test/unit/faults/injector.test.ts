@@ -1,0 +1,178 @@
+/**
+ * The fault injector against fake node handles and the real clock: steps fire at their
+ * time on the level's clock, actions on one node run in order, every node taken down is
+ * brought back at the load's end (also when the level is interrupted), and the level's
+ * record gets the timeline and the figures.
+ */
+import { describe, expect, it } from 'vitest';
+import type { LevelContext, LevelStart } from '../../../src/bench/observer.js';
+import { FaultInjector } from '../../../src/faults/injector.js';
+import type { FaultsBlock } from '../../../src/faults/recovery.js';
+import { parseScenario } from '../../../src/faults/scenario.js';
+import type { LoadResult } from '../../../src/load/types.js';
+import type { Deployment, NodeHandle } from '../../../src/testbed/testbed.js';
+import { localEnvironment } from '../../support/environments.js';
+
+function fakeNetwork(count: number, log: string[]): Deployment {
+  const nodes: NodeHandle[] = Array.from({ length: count }, (_, index) => {
+    const nodeId = `node${index}`;
+    const step = (action: string) => async () => {
+      log.push(`${action} ${nodeId}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    return {
+      nodeId,
+      endpoint: { nodeId, rpcUrl: `http://127.0.0.1:${1 + index}` },
+      kill: step('kill'),
+      stop: step('stop'),
+      start: step('start'),
+      restart: step('restart'),
+      pause: step('pause'),
+      unpause: step('unpause'),
+      exec: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
+      logs: async () => '',
+      stats: async () => ({ nodeId, cpuPercent: 0, memoryBytes: 0 }),
+    };
+  });
+  return {
+    runId: 'r',
+    kind: 'local',
+    endpoints: nodes.map((node) => node.endpoint),
+    nodes,
+    environment: localEnvironment(),
+    readyAfterMs: 1,
+    destroy: async () => undefined,
+    release: async () => undefined,
+    [Symbol.asyncDispose]: async () => undefined,
+  };
+}
+
+const level: LevelStart = {
+  runId: 'r',
+  network: 'local',
+  benchmarkNumber: 1,
+  load: 100,
+  run: 1,
+  durationMs: 2000,
+  warmupMs: 0,
+};
+
+function levelContext(): {
+  context: LevelContext;
+  end: () => void;
+  blocks: Record<string, unknown>;
+  lines: string[];
+} {
+  const controller = new AbortController();
+  const started = performance.now();
+  const blocks: Record<string, unknown> = {};
+  const lines: string[] = [];
+  return {
+    context: {
+      deployment: undefined as unknown as Deployment,
+      signal: controller.signal,
+      elapsedMs: () => performance.now() - started,
+      block: (name, data) => {
+        blocks[name] = data;
+      },
+      log: (line) => lines.push(line),
+    },
+    end: () => controller.abort(),
+    blocks,
+    lines,
+  };
+}
+
+function loadResult(seconds: number): LoadResult {
+  return {
+    startedAt: new Date().toISOString(),
+    durationSecs: seconds,
+    timeSeries: Array.from({ length: seconds }, (_, second) => ({
+      second,
+      sent: 100,
+      ok: 100,
+      failed: 0,
+      committed: 100,
+      ackP50Ms: 1,
+      ackP99Ms: 2,
+      okArrived: 100,
+      committedArrived: 100,
+    })),
+  } as unknown as LoadResult;
+}
+
+describe('the fault injector', () => {
+  it('fires each step at its time, in order per node, and records the timeline', async () => {
+    const log: string[] = [];
+    const scenario = parseScenario(
+      'events:\n  - { at: 200ms, action: crash, nodes: [node3] }\n  - { at: 210ms, action: restart, nodes: [node3] }\n  - { from: 400ms, to: 600ms, action: pause, nodes: [node1, node2] }',
+      's.yaml',
+    );
+    const injector = new FaultInjector({ scenario, confirmCommit: true });
+    injector.onDeploy(fakeNetwork(4, log));
+    const { context, end, blocks } = levelContext();
+    injector.onLevelStart(level, context);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    end();
+    await injector.onLoadEnd(level, loadResult(2), context);
+    expect(log).toEqual([
+      'kill node3',
+      'start node3',
+      'pause node1',
+      'pause node2',
+      'unpause node1',
+      'unpause node2',
+    ]);
+    const block = blocks.faults as FaultsBlock;
+    expect(block.events.map((e) => [e.action, e.nodes.join('+'), e.scheduled_ms])).toEqual([
+      ['kill', 'node3', 200],
+      ['restart', 'node3', 210],
+      ['pause', 'node1+node2', 400],
+      ['unpause', 'node1+node2', 600],
+    ]);
+    // Never early, and within 250 ms (the p99 figure comes from npm run bench:faults).
+    for (const event of block.events) {
+      expect(event.fired_ms).toBeGreaterThanOrEqual(event.scheduled_ms as number);
+      expect(event.fired_ms - (event.scheduled_ms as number)).toBeLessThan(250);
+    }
+    // The restart waited for the kill of the same node to return.
+    expect(block.events[1]?.done_ms).toBeGreaterThan(block.events[0]?.done_ms as number);
+    expect(block.faults.map((f) => [f.action, f.nodes.join('+'), f.brought_back_by])).toEqual([
+      ['kill', 'node3', 'scenario'],
+      ['pause', 'node1+node2', 'scenario'],
+    ]);
+    expect(block.tolerance).toEqual({ max_down: 2, tolerated: 1, expect_stall: true });
+  });
+
+  it('interrupted mid-fault: no later step fires, and every node it took down comes back', async () => {
+    const log: string[] = [];
+    const scenario = parseScenario(
+      'events:\n  - { at: 50ms, action: pause, nodes: [node0] }\n  - { at: 60ms, action: crash, nodes: [node1] }\n  - { at: 1500ms, action: crash, nodes: [node2] }',
+      's.yaml',
+    );
+    const injector = new FaultInjector({ scenario, confirmCommit: true });
+    injector.onDeploy(fakeNetwork(4, log));
+    const { context, end, blocks } = levelContext();
+    injector.onLevelStart(level, context);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    end();
+    await injector.onLoadEnd(level, loadResult(2), context);
+    expect(log.sort()).toEqual(['kill node1', 'pause node0', 'start node1', 'unpause node0']);
+    const block = blocks.faults as FaultsBlock;
+    expect(
+      block.events
+        .filter((e) => e.cause === 'restore')
+        .map((e) => e.action)
+        .sort(),
+    ).toEqual(['restart', 'unpause']);
+    expect(block.faults.every((f) => f.brought_back_by === 'restore')).toBe(true);
+    expect(block.faults[0]?.summary).toMatch(/node0 paused at 0\.\d s; down until the load ended/);
+  });
+
+  it('refuses a scenario naming a node the network does not have, before the load', () => {
+    const scenario = parseScenario('events:\n  - { at: 1s, action: crash, nodes: [validator7] }', 's.yaml');
+    const injector = new FaultInjector({ scenario, confirmCommit: true });
+    injector.onDeploy(fakeNetwork(4, []));
+    expect(() => injector.onLevelStart(level, levelContext().context)).toThrow(/no node "validator7"/);
+  });
+});
