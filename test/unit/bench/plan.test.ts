@@ -228,9 +228,25 @@ describe('benchmark plan: bad input, one line naming flag, value and rule, exit 
       /^--transaction-size "0" is not valid: a whole number of bytes from 1 to 16777216/,
     ],
     [
-      'too many faults',
-      ['--faults', '2'],
-      /^--faults "2" is not valid: at most f = .* = 1 for --committee 4/,
+      'as many faults as nodes',
+      ['--faults', '4'],
+      /^--faults "4" is not valid: fewer than the committee \(4 nodes\)/,
+    ],
+    [
+      'fault nodes of the wrong count',
+      ['--faults', '1', '--fault-nodes', '1,2'],
+      /^--fault-nodes "1,2" is not valid: as many nodes as --faults \(1\), got 2/,
+    ],
+    [
+      'a fault node outside the committee',
+      ['--faults', '1', '--fault-nodes', '7'],
+      /^--fault-nodes "7" is not valid: node 7 is not in a committee of 4 \(0 to 3\)/,
+    ],
+    ['crash-recovery without faults', ['--crash-recovery'], /^--crash-recovery .* needs --faults f/],
+    [
+      'node faults in attach mode',
+      ['--endpoints', 'http://127.0.0.1:26657', '--faults', '1'],
+      /^--faults "1" is not valid: node faults need control of the nodes/,
     ],
     ['zero runs', ['--runs', '0'], /^--runs "0" is not valid/],
     [
