@@ -99,7 +99,7 @@ function addProtocolFlags<T>(argv: Argv<T>, group: string, settings: readonly Pr
 }
 const GROUP_OUTPUT = 'Output:';
 const GROUP_SEARCH = 'Saturation search:';
-const GROUP_FAULTS = 'Faults (recorded now, take effect in a later release):';
+const GROUP_FAULTS = 'Faults (docs/faults.md):';
 const GROUP_CONFIG = 'Configuration:';
 
 /** Adds the benchmark flags to a yargs instance (the CLI module wires this in). */

@@ -90,6 +90,17 @@ export const scenarioFileSchema = z
 
 export type ScenarioEventInput = z.infer<typeof eventSchema>;
 
+/** The scenario format as JSON Schema (docs/scenario.schema.json, written by npm run schema). */
+export function scenarioJsonSchema(): Record<string, unknown> {
+  const generated = z.toJSONSchema(scenarioFileSchema, {
+    target: 'draft-7',
+    io: 'input',
+    unrepresentable: 'throw',
+  }) as Record<string, unknown>;
+  const { $schema, ...rest } = generated;
+  return { $schema, $id: 'https://meshbench.dev/schemas/scenario.schema.json', ...rest };
+}
+
 /** A scenario, parsed: times in milliseconds, nodes as lists. Stored in the record as it is. */
 export type ScenarioEvent =
   | {

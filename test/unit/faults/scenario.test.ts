@@ -107,3 +107,32 @@ describe('the timeline', () => {
     expect(maxDown(steps)).toBe(2);
   });
 });
+
+describe('the scenario format as files', () => {
+  it('docs/scenario.schema.json is what src/faults/scenario.ts generates (npm run schema writes it)', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { scenarioJsonSchema } = await import('../../../src/faults/scenario.js');
+    const docs = JSON.parse(await readFile('docs/scenario.schema.json', 'utf8'));
+    expect(docs, 'docs/scenario.schema.json is stale: run npm run schema').toEqual(scenarioJsonSchema());
+  });
+
+  it('every example in examples/scenarios/ validates against the JSON Schema and parses', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const { parse } = await import('yaml');
+    const { Ajv } = await import('ajv');
+    const validate = new Ajv({ strict: false }).compile(
+      JSON.parse(await readFile('docs/scenario.schema.json', 'utf8')),
+    );
+    const files = (await readdir('examples/scenarios')).filter((name) => name.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const name of files) {
+      const text = await readFile(`examples/scenarios/${name}`, 'utf8');
+      expect(validate(parse(text)), `${name}: ${JSON.stringify(validate.errors)}`).toBe(true);
+      const scenario = parseScenario(text, name);
+      const ids = Array.from({ length: 7 }, (_, index) => `node${index}`);
+      expect(() => checkTimeline(scenario, expandScenario(scenario, ids, 90_000), ids, 90_000)).not.toThrow();
+    }
+    // The schema refuses what the parser refuses.
+    expect(validate({ events: [{ at: '30s', action: 'explode', nodes: ['node1'] }] })).toBe(false);
+  });
+});
