@@ -6,7 +6,6 @@
  * brings back every node it took down, then adds the `faults` block to the level's record
  * (events, phases and recovery figures: src/faults/recovery.ts).
  */
-import type { LevelContext, LevelStart, SweepObserver } from '../bench/observer.js';
 import { formatError, MeshbenchError } from '../common/errors.js';
 import type { LoadResult } from '../load/types.js';
 import type { Protocol } from '../protocols/protocol.js';
@@ -37,6 +36,23 @@ export interface FaultInjectorOptions {
   readonly warn?: (line: string) => void;
 }
 
+/**
+ * The parts of the sweep's lifecycle this plug-in uses (src/bench/observer.ts has the full
+ * SweepObserver; this folder sits below bench/, so it names only what it needs and the
+ * sweep accepts it as an observer by its shape).
+ */
+export interface LevelStart {
+  readonly warmupMs: number;
+  readonly durationMs: number;
+}
+
+export interface LevelContext {
+  readonly signal: AbortSignal;
+  elapsedMs(): number;
+  block(name: string, data: unknown): void;
+  log(line: string): void;
+}
+
 const UNDO: Partial<Record<NodeAction, NodeAction>> = { kill: 'restart', stop: 'restart', pause: 'unpause' };
 
 interface LevelState {
@@ -52,7 +68,7 @@ interface LevelState {
   running: Promise<void>;
 }
 
-export class FaultInjector implements SweepObserver {
+export class FaultInjector {
   readonly name = 'faults';
   readonly #options: FaultInjectorOptions;
   #scenario: Scenario | undefined;
