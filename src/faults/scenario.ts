@@ -22,6 +22,7 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { z } from 'zod';
 import { MeshbenchError } from '../common/errors.js';
+import { jsonSchemaOf } from '../common/json-schema.js';
 
 export const SCENARIO_VERSION = 1;
 
@@ -92,13 +93,7 @@ export type ScenarioEventInput = z.infer<typeof eventSchema>;
 
 /** The scenario format as JSON Schema (docs/scenario.schema.json, written by npm run schema). */
 export function scenarioJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(scenarioFileSchema, {
-    target: 'draft-7',
-    io: 'input',
-    unrepresentable: 'throw',
-  }) as Record<string, unknown>;
-  const { $schema, ...rest } = generated;
-  return { $schema, $id: 'https://meshbench.dev/schemas/scenario.schema.json', ...rest };
+  return jsonSchemaOf(scenarioFileSchema, 'scenario.schema.json');
 }
 
 /** A scenario, parsed: times in milliseconds, nodes as lists. Stored in the record as it is. */

@@ -14,6 +14,7 @@ import type { LoadResult } from '../load/types.js';
 import type { BenchmarkPlan } from '../bench/plan.js';
 
 import { RECORD_SCHEMA_VERSION } from './version.js';
+import { jsonSchemaOf } from '../common/json-schema.js';
 
 export { RECORD_SCHEMA_VERSION };
 
@@ -321,11 +322,5 @@ export type RecordNetworkType = BenchmarkRecord['network_type'];
 
 /** docs/result.schema.json: a result file's schema as JSON Schema (draft-07), generated. */
 export function resultJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(resultFileSchema, {
-    target: 'draft-7',
-    io: 'input',
-    unrepresentable: 'throw',
-  }) as Record<string, unknown>;
-  const { $schema, ...rest } = generated;
-  return { $schema, $id: 'https://meshbench.dev/schemas/result.schema.json', ...rest };
+  return jsonSchemaOf(resultFileSchema, 'result.schema.json');
 }

@@ -9,9 +9,9 @@ import type { LevelContext, LevelStart } from '../../../src/bench/observer.js';
 import { FaultInjector } from '../../../src/faults/injector.js';
 import type { FaultsBlock } from '../../../src/faults/recovery.js';
 import { parseScenario } from '../../../src/faults/scenario.js';
-import type { LoadResult } from '../../../src/load/types.js';
 import type { Deployment, NodeHandle } from '../../../src/testbed/testbed.js';
 import { localEnvironment } from '../../support/environments.js';
+import { loadWithSeries } from '../../support/load-result.js';
 
 function fakeNetwork(count: number, log: string[]): Deployment {
   const nodes: NodeHandle[] = Array.from({ length: count }, (_, index) => {
@@ -83,24 +83,6 @@ function levelContext(): {
   };
 }
 
-function loadResult(seconds: number): LoadResult {
-  return {
-    startedAt: new Date().toISOString(),
-    durationSecs: seconds,
-    timeSeries: Array.from({ length: seconds }, (_, second) => ({
-      second,
-      sent: 100,
-      ok: 100,
-      failed: 0,
-      committed: 100,
-      ackP50Ms: 1,
-      ackP99Ms: 2,
-      okArrived: 100,
-      committedArrived: 100,
-    })),
-  } as unknown as LoadResult;
-}
-
 describe('the fault injector', () => {
   it('fires each step at its time, in order per node, and records the timeline', async () => {
     const log: string[] = [];
@@ -114,7 +96,7 @@ describe('the fault injector', () => {
     injector.onLevelStart(level, context);
     await new Promise((resolve) => setTimeout(resolve, 800));
     end();
-    await injector.onLoadEnd(level, loadResult(2), context);
+    await injector.onLoadEnd(level, loadWithSeries([100, 100]), context);
     expect(log).toEqual([
       'kill node3',
       'start node3',
@@ -156,7 +138,7 @@ describe('the fault injector', () => {
     injector.onLevelStart(level, context);
     await new Promise((resolve) => setTimeout(resolve, 200));
     end();
-    await injector.onLoadEnd(level, loadResult(2), context);
+    await injector.onLoadEnd(level, loadWithSeries([100, 100]), context);
     expect(log.sort()).toEqual(['kill node1', 'pause node0', 'start node1', 'unpause node0']);
     const block = blocks.faults as FaultsBlock;
     expect(

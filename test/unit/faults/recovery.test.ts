@@ -1,26 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { faultFigures, type FaultEventRecord } from '../../../src/faults/recovery.js';
-import type { LoadResult } from '../../../src/load/types.js';
-
-/** A level whose commits arrive as `arrived` per second, with the slowest commit per send second. */
-function load(arrived: readonly number[], maxMs: readonly number[] = []): LoadResult {
-  return {
-    startedAt: new Date(0).toISOString(),
-    durationSecs: arrived.length,
-    timeSeries: arrived.map((count, second) => ({
-      second,
-      sent: 100,
-      ok: 100,
-      failed: 0,
-      committed: 100,
-      ackP50Ms: 1,
-      ackP99Ms: 2,
-      commitMaxMs: maxMs[second] ?? 50,
-      okArrived: 100,
-      committedArrived: count,
-    })),
-  } as unknown as LoadResult;
-}
+import { loadWithSeries } from '../../support/load-result.js';
 
 function event(
   action: FaultEventRecord['action'],
@@ -46,7 +26,10 @@ describe('recovery figures', () => {
     const figures = faultFigures({
       events: [event('kill', ['node2', 'node3'], 5000), event('restart', ['node2', 'node3'], 8000, 8600)],
       resyncs: [{ node: 'node2', from_ms: 8600, resynced_ms: 1200, height: 40 }],
-      load: load(series, [50, 50, 50, 50, 50, 4100, 3200, 2100, 1100, 60, 50, 50]),
+      load: loadWithSeries(series, {
+        commitMaxMs: [50, 50, 50, 50, 50, 4100, 3200, 2100, 1100, 60, 50, 50],
+        startedAt: new Date(0),
+      }),
       warmupMs: 0,
       loadStartOffsetMs: 0,
       confirmCommit: true,
@@ -70,7 +53,7 @@ describe('recovery figures', () => {
     const figures = faultFigures({
       events: [event('kill', ['node3'], 0)],
       resyncs: [],
-      load: load([100, 100, 100]),
+      load: loadWithSeries([100, 100, 100], { startedAt: new Date(0) }),
       warmupMs: 0,
       loadStartOffsetMs: 0,
       confirmCommit: true,
