@@ -27,6 +27,7 @@ export function pluginObservers(
         scenario,
         protocol: createProtocol(plan.protocol, 'faults'),
         confirmCommit: plan.confirm === 'commit',
+        levelMs: plan.durationSecs * 1000,
         warn: context.warn,
       }),
     );

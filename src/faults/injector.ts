@@ -32,6 +32,8 @@ export interface FaultInjectorOptions {
   readonly resyncPollMs?: number;
   /** Longest wait for a restarted node to catch up, after the load ended (default 10 s). */
   readonly resyncGraceMs?: number;
+  /** The level's length (warm-up included): with it, the scenario is checked against the nodes as soon as they are up. */
+  readonly levelMs?: number;
   /** A line when the scenario takes down more nodes than the network tolerates. */
   readonly warn?: (line: string) => void;
 }
@@ -90,6 +92,7 @@ export class FaultInjector {
     this.#nodes = new Map(deployment.nodes.map((node) => [node.nodeId, node]));
     const { scenario } = this.#options;
     this.#scenario = typeof scenario === 'function' ? scenario([...this.#nodes.keys()]) : scenario;
+    if (this.#options.levelMs !== undefined) this.check([...this.#nodes.keys()], this.#options.levelMs);
   }
 
   get #current(): Scenario {

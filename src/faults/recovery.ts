@@ -41,6 +41,8 @@ export interface PhaseFigures {
   readonly seconds: number;
   /** Mean commits (or ok replies) per second that arrived in the phase. */
   readonly throughput: number | null;
+  /** The worst per-second p99 latency of the txs sent in the phase (commit, or reply). */
+  readonly worst_second_p99_ms: number | null;
 }
 
 export interface FaultRecord {
@@ -109,6 +111,9 @@ export function faultFigures(input: {
     .slice(0, measuredSecs)
     .map((s) => (input.confirmCommit ? (s.committedArrived ?? 0) : (s.okArrived ?? 0)));
   const latency = load.timeSeries.map((s) => (input.confirmCommit ? s.commitMaxMs : s.ackMaxMs));
+  const p99s = load.timeSeries
+    .slice(0, measuredSecs)
+    .map((s) => (input.confirmCommit ? (s.commitP99Ms ?? 0) : s.ackP99Ms));
   const toSecs = (levelMs: number) => (levelMs - input.loadStartOffsetMs - input.warmupMs) / 1000;
   const faults: FaultRecord[] = [];
   events.forEach((event, index) => {
@@ -125,9 +130,9 @@ export function faultFigures(input: {
     const start = clamp(Math.floor(downS), 0, series.length);
     const end = upS === undefined ? series.length : clamp(Math.ceil(upS), start, series.length);
     const beforeRange = series.slice(Math.max(0, start - PRE_FAULT_WINDOW_SECS), start);
-    const before = phase(beforeRange);
-    const during = phase(series.slice(start, end));
-    const after = phase(series.slice(end));
+    const before = phase(beforeRange, p99s.slice(Math.max(0, start - PRE_FAULT_WINDOW_SECS), start));
+    const during = phase(series.slice(start, end), p99s.slice(start, end));
+    const after = phase(series.slice(end), p99s.slice(end));
     let recover: number | null = null;
     if (
       before.throughput !== null &&
@@ -210,10 +215,11 @@ function summaryLine(fault: Omit<FaultRecord, 'summary'>, commits: boolean): str
   return parts.join('; ');
 }
 
-function phase(values: readonly number[]): PhaseFigures {
+function phase(values: readonly number[], p99s: readonly number[]): PhaseFigures {
   return {
     seconds: values.length,
     throughput: values.length > 0 ? round(values.reduce((a, b) => a + b, 0) / values.length) : null,
+    worst_second_p99_ms: p99s.length > 0 ? round(Math.max(...p99s)) : null,
   };
 }
 

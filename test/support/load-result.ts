@@ -16,6 +16,7 @@ export function loadWithSeries(
       committed: 100,
       ackP50Ms: 1,
       ackP99Ms: 2,
+      commitP99Ms: 20,
       commitMaxMs: options.commitMaxMs?.[second] ?? 50,
       okArrived: 100,
       committedArrived: count,

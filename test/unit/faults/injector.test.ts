@@ -151,10 +151,16 @@ describe('the fault injector', () => {
     expect(block.faults[0]?.summary).toMatch(/node0 paused at 0\.\d s; down until the load ended/);
   });
 
-  it('refuses a scenario naming a node the network does not have, before the load', () => {
+  it('refuses a scenario naming a node the network does not have, as soon as the network is up', () => {
     const scenario = parseScenario('events:\n  - { at: 1s, action: crash, nodes: [validator7] }', 's.yaml');
-    const injector = new FaultInjector({ scenario, confirmCommit: true });
-    injector.onDeploy(fakeNetwork(4, []));
-    expect(() => injector.onLevelStart(level, levelContext().context)).toThrow(/no node "validator7"/);
+    expect(() =>
+      new FaultInjector({ scenario, confirmCommit: true, levelMs: 60_000 }).onDeploy(fakeNetwork(4, [])),
+    ).toThrow(
+      /s.yaml: line 2: events\[0\]: no node "validator7" in this network \(nodes: node0, node1, node2, node3\)/,
+    );
+    // Without the level's length it is checked when the level starts.
+    const later = new FaultInjector({ scenario, confirmCommit: true });
+    later.onDeploy(fakeNetwork(4, []));
+    expect(() => later.onLevelStart(level, levelContext().context)).toThrow(/no node "validator7"/);
   });
 });

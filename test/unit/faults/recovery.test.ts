@@ -36,7 +36,7 @@ describe('recovery figures', () => {
       nodes: 4,
     });
     const [fault] = figures.faults;
-    expect(fault?.before).toEqual({ seconds: 5, throughput: 100 });
+    expect(fault?.before).toEqual({ seconds: 5, throughput: 100, worst_second_p99_ms: 20 });
     expect(fault?.during.seconds).toBe(4);
     expect(fault?.longest_no_commit_ms).toBe(4000);
     expect(fault?.max_latency_ms).toBe(4100);
