@@ -13,6 +13,7 @@ const scriptsDir = join(root, 'benchmarks/scripts');
 /** The flags each script's --help must list (its own, and the shared --max-load). */
 const expected: Record<string, string[]> = {
   'bench-access.ts': ['--rates', '--rounds', '--seconds'],
+  'bench-faults.ts': ['--events', '--gap-ms', '--rounds', '--seconds', '--rate', '--no-remote'],
   'bench-loadgen.ts': ['--only', '--repeat', '--seconds', '--warmups', '--transport', '--long'],
   'bench-local.ts': ['--repeats', '--committees'],
   'bench-overhead.ts': ['--duration', '--loads', '--no-reference'],
