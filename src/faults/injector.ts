@@ -24,8 +24,11 @@ import {
 export interface FaultInjectorOptions {
   /** The scenario, or how to make it from the network's node IDs (the shorthands pick nodes by position). */
   readonly scenario: Scenario | ((nodeIds: readonly string[]) => Scenario);
-  /** The protocol, for node heights (resync time); none: resync is not measured. */
-  readonly protocol?: Pick<Protocol, 'height'>;
+  /**
+   * The protocol: its health probe (when a brought-back node answers again), its height
+   * (when it has caught up) and its fault model (how many nodes down it tolerates).
+   */
+  readonly protocol?: Pick<Protocol, 'height' | 'probe' | 'faultModel'>;
   /** Whether commits are confirmed (the figures then judge commits, else ok replies). */
   readonly confirmCommit: boolean;
   /** Milliseconds between height polls of a restarted node (default 200). */
@@ -112,11 +115,18 @@ export class FaultInjector {
     const nodeIds = [...this.#nodes.keys()];
     const steps = this.check(nodeIds, levelMs);
     const down = maxDown(steps);
-    const tolerated = Math.floor((nodeIds.length - 1) / 3);
-    this.#tolerance = { max_down: down, tolerated, expect_stall: down > tolerated };
-    if (down > tolerated) {
+    const model = this.#options.protocol?.faultModel;
+    const tolerated =
+      model === undefined ? null : Math.floor((nodeIds.length - 1) / (model === 'byzantine' ? 3 : 2));
+    this.#tolerance = {
+      max_down: down,
+      tolerated,
+      fault_model: model ?? null,
+      expect_stall: tolerated !== null && down > tolerated,
+    };
+    if (tolerated !== null && down > tolerated) {
       this.#options.warn?.(
-        `faults: up to ${down} of ${nodeIds.length} nodes down at once, more than the f = ${tolerated} a BFT network of ${nodeIds.length} tolerates: expect it to stall while they are down`,
+        `faults: up to ${down} of ${nodeIds.length} nodes down at once, more than the f = ${tolerated} a ${model === 'byzantine' ? 'BFT (n >= 3f + 1)' : 'crash-fault (n >= 2f + 1)'} network of ${nodeIds.length} tolerates: expect it to stall while they are down`,
       );
     }
     const state: LevelState = {
@@ -217,53 +227,70 @@ export class FaultInjector {
         : ''
     }`;
     context.log(line);
-    if ((action === 'restart' || action === 'unpause') && this.#options.protocol?.height) {
+    if ((action === 'restart' || action === 'unpause') && this.#options.protocol) {
       for (const node of nodes) {
         if (!errors[node]) state.resyncs.push(this.#resync(state, node, doneMs));
       }
     }
   }
 
-  /** Polls a brought-back node's height until it reaches the highest of the others'. */
+  /**
+   * Polls a brought-back node: first until it answers its health probe, then (when the
+   * protocol has heights) until its height reaches the highest of the others'.
+   */
   async #resync(state: LevelState, nodeId: string, fromMs: number): Promise<ResyncRecord> {
-    const height = this.#options.protocol?.height as NonNullable<Protocol['height']>;
+    const protocol = this.#options.protocol as NonNullable<FaultInjectorOptions['protocol']>;
     const node = this.#nodes.get(nodeId) as NodeHandle;
     const others = [...this.#nodes.values()].filter((other) => other.nodeId !== nodeId);
     const pollMs = this.#options.resyncPollMs ?? 200;
-    const deadline = () =>
-      state.context.signal.aborted && this.#loadEndedAt !== undefined
-        ? this.#loadEndedAt + (this.#options.resyncGraceMs ?? 10_000)
-        : Number.POSITIVE_INFINITY;
-    let lastError: string | undefined;
-    for (;;) {
-      const now = state.context.elapsedMs();
-      if (now > deadline()) break;
+    const elapsed = () => state.context.elapsedMs();
+    const timeUp = () =>
+      state.context.signal.aborted &&
+      this.#loadEndedAt !== undefined &&
+      elapsed() > this.#loadEndedAt + (this.#options.resyncGraceMs ?? 10_000);
+    const record = (fields: Partial<ResyncRecord>): ResyncRecord => ({
+      node: nodeId,
+      from_ms: round(fromMs),
+      answering_ms: null,
+      resynced_ms: null,
+      ...fields,
+    });
+    let lastError = '';
+    let answeringMs: number | null = null;
+    while (!timeUp()) {
       try {
+        if (answeringMs === null) {
+          await protocol.probe(node.endpoint, 1000);
+          answeringMs = round(elapsed() - fromMs);
+          if (!protocol.height) return record({ answering_ms: answeringMs });
+        }
+        const height = protocol.height as NonNullable<Protocol['height']>;
         const [own, ...rest] = await Promise.all([
           height(node.endpoint, { timeoutMs: 1000 }),
           ...others.map((other) => height(other.endpoint, { timeoutMs: 1000 }).catch(() => -1)),
         ]);
         const network = Math.max(...rest);
         if (network >= 0 && (own as number) >= network) {
-          return {
-            node: nodeId,
-            from_ms: round(fromMs),
-            resynced_ms: round(state.context.elapsedMs() - fromMs),
+          return record({
+            answering_ms: answeringMs,
+            resynced_ms: round(elapsed() - fromMs),
             height: own as number,
-          };
+          });
         }
-        lastError = undefined;
+        lastError = `at height ${own} of ${network}`;
       } catch (error) {
-        lastError = formatError(error);
+        // The message only: a probe's hint speaks to --endpoints users, not here.
+        lastError = error instanceof Error ? error.message : String(error);
       }
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
-    return {
-      node: nodeId,
-      from_ms: round(fromMs),
-      resynced_ms: null,
-      reason: lastError ? `not resynced: ${lastError}` : 'not caught up by the end of the level',
-    };
+    return record({
+      answering_ms: answeringMs,
+      reason:
+        answeringMs === null
+          ? `did not answer again (${lastError || 'no reply'})`
+          : `did not catch up (${lastError})`,
+    });
   }
 
   #loadEndedAt: number | undefined;
@@ -281,7 +308,7 @@ export class FaultInjector {
     this.#level = undefined;
     const block: FaultsBlock = {
       scenario: scenarioRecord(this.#current),
-      tolerance: this.#tolerance ?? { max_down: 0, tolerated: 0, expect_stall: false },
+      tolerance: this.#tolerance ?? { max_down: 0, tolerated: null, fault_model: null, expect_stall: false },
       ...faultFigures({
         events: state.events,
         resyncs,

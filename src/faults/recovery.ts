@@ -31,7 +31,9 @@ export interface ResyncRecord {
   readonly node: string;
   /** When the node was brought back (its restart or unpause returned). */
   readonly from_ms: number;
-  /** Until its height reached the highest of the other nodes'; null: not within the level. */
+  /** Until it answered its health probe again; null: not within the level (and 10 s). */
+  readonly answering_ms: number | null;
+  /** Until its height reached the highest of the other nodes'; null: not within the level, or no heights. */
   readonly resynced_ms: number | null;
   readonly height?: number;
   readonly reason?: string;
@@ -68,10 +70,14 @@ export interface FaultRecord {
 
 export interface FaultsBlock {
   readonly scenario: Omit<Scenario, 'lines'>;
-  /** Most nodes down at once, the f = floor((n-1)/3) a BFT network tolerates, and whether it was expected to stall. */
+  /**
+   * Most nodes down at once; the f the protocol's fault model tolerates (byzantine:
+   * floor((n-1)/3), crash: floor((n-1)/2), unknown: null); whether a stall was expected.
+   */
   readonly tolerance: {
     readonly max_down: number;
-    readonly tolerated: number;
+    readonly tolerated: number | null;
+    readonly fault_model: 'byzantine' | 'crash' | null;
     readonly expect_stall: boolean;
   };
   readonly events: readonly FaultEventRecord[];
@@ -195,11 +201,15 @@ function summaryLine(fault: Omit<FaultRecord, 'summary'>, commits: boolean): str
   if (fault.up_ms === null || fault.brought_back_by === 'restore') {
     parts.push('down until the load ended');
   } else {
+    const after = fault.action === 'pause' ? 'unpause' : 'restart';
     for (const r of fault.resync) {
+      const who = fault.nodes.length > 1 ? `${r.node} ` : '';
       parts.push(
-        r.resynced_ms === null
-          ? `${r.node} ${r.reason ?? 'did not resync'}`
-          : `${fault.nodes.length > 1 ? `${r.node} ` : ''}resynced ${(r.resynced_ms / 1000).toFixed(1)} s after ${fault.action === 'pause' ? 'unpause' : 'restart'}`,
+        r.resynced_ms !== null
+          ? `${who}resynced ${(r.resynced_ms / 1000).toFixed(1)} s after ${after}`
+          : r.answering_ms !== null && r.reason === undefined
+            ? `${who}answering ${(r.answering_ms / 1000).toFixed(1)} s after ${after}`
+            : `${r.node} ${r.reason ?? 'did not resync'} after ${after}`,
       );
     }
     parts.push(

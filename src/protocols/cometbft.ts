@@ -261,6 +261,7 @@ export function createCometbftProtocol(mode: BroadcastMode): Protocol {
   return {
     kind: 'cometbft',
     repliesConfirmCommit: mode === 'commit',
+    faultModel: 'byzantine',
     backlog: cometbftBacklog,
     height: (endpoint, options) => readHeight(endpoint, options),
     recordedSettings: { broadcastMode: mode },

@@ -62,6 +62,7 @@ export function createEtcdProtocol(options: EtcdProtocolOptions, runId: string):
   return {
     kind: 'etcd',
     repliesConfirmCommit: false,
+    faultModel: 'crash',
     request: { method: 'POST', path: '/v3/kv/put', headers: JSON_HEADERS, asciiBodies: true },
     keys,
     body: (tx, seq) => {

@@ -113,6 +113,11 @@ export interface Protocol {
   /** Reads a node's backlog (mempool) for settling between levels; absent: nothing to poll. */
   readonly backlog?: BacklogProbe;
   /**
+   * The failures the system is built to survive: `byzantine` (BFT, n >= 3f + 1: CometBFT),
+   * `crash` (Raft/Paxos, n >= 2f + 1: etcd); absent: unknown, so no stall is predicted.
+   */
+  readonly faultModel?: 'byzantine' | 'crash';
+  /**
    * Reads a node's chain height (cometbft: status → sync_info.latest_block_height), for
    * the resync time after a restart; absent: the protocol has no height to compare.
    */

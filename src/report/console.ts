@@ -58,7 +58,8 @@ export function faultSummaries(record: BenchmarkRecord): string[] {
       | {
           faults?: readonly { summary?: string }[];
           availability?: number | null;
-          tolerance?: { expect_stall?: boolean; max_down?: number; tolerated?: number };
+          judged_by?: string;
+          tolerance?: { expect_stall?: boolean; max_down?: number; tolerated?: number | null };
         }
       | undefined;
     if (!block) return;
@@ -71,7 +72,7 @@ export function faultSummaries(record: BenchmarkRecord): string[] {
     }
     if (typeof block.availability === 'number') {
       lines.push(
-        `${prefix}availability ${formatPercent(block.availability)} of the measured seconds had a commit`,
+        `${prefix}availability: ${formatPercent(block.availability)} of the measured seconds had ${block.judged_by === 'ok replies' ? 'an ok reply' : 'a commit'}`,
       );
     }
   });

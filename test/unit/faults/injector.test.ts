@@ -90,7 +90,9 @@ describe('the fault injector', () => {
       'events:\n  - { at: 200ms, action: crash, nodes: [node3] }\n  - { at: 210ms, action: restart, nodes: [node3] }\n  - { from: 400ms, to: 600ms, action: pause, nodes: [node1, node2] }',
       's.yaml',
     );
-    const injector = new FaultInjector({ scenario, confirmCommit: true });
+    // A BFT protocol whose nodes answer their probe at once (and report no height).
+    const protocol = { faultModel: 'byzantine' as const, probe: async () => undefined };
+    const injector = new FaultInjector({ scenario, confirmCommit: true, protocol });
     injector.onDeploy(fakeNetwork(4, log));
     const { context, end, blocks } = levelContext();
     injector.onLevelStart(level, context);
@@ -123,7 +125,21 @@ describe('the fault injector', () => {
       ['kill', 'node3', 'scenario'],
       ['pause', 'node1+node2', 'scenario'],
     ]);
-    expect(block.tolerance).toEqual({ max_down: 2, tolerated: 1, expect_stall: true });
+    expect(block.tolerance).toEqual({
+      max_down: 2,
+      tolerated: 1,
+      fault_model: 'byzantine',
+      expect_stall: true,
+    });
+    // Each brought-back node answered again; without heights that is all there is to measure.
+    expect(
+      block.faults.flatMap((f) => f.resync.map((r) => [r.node, r.answering_ms !== null, r.resynced_ms])),
+    ).toEqual([
+      ['node3', true, null],
+      ['node1', true, null],
+      ['node2', true, null],
+    ]);
+    expect(block.faults[0]?.summary).toMatch(/^node3 crashed at 0\.2 s; answering 0\.\d s after restart/);
   });
 
   it('interrupted mid-fault: no later step fires, and every node it took down comes back', async () => {

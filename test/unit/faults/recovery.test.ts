@@ -25,7 +25,7 @@ describe('recovery figures', () => {
     const series = [100, 100, 100, 100, 100, 0, 0, 0, 0, 300, 100, 100];
     const figures = faultFigures({
       events: [event('kill', ['node2', 'node3'], 5000), event('restart', ['node2', 'node3'], 8000, 8600)],
-      resyncs: [{ node: 'node2', from_ms: 8600, resynced_ms: 1200, height: 40 }],
+      resyncs: [{ node: 'node2', from_ms: 8600, answering_ms: 300, resynced_ms: 1200, height: 40 }],
       load: loadWithSeries(series, {
         commitMaxMs: [50, 50, 50, 50, 50, 4100, 3200, 2100, 1100, 60, 50, 50],
         startedAt: new Date(0),
@@ -42,7 +42,9 @@ describe('recovery figures', () => {
     expect(fault?.max_latency_ms).toBe(4100);
     // Back at 8.6 s; the second [9, 10) reaches 90 %: 1.4 s.
     expect(fault?.time_to_recover_ms).toBe(1400);
-    expect(fault?.resync).toEqual([{ node: 'node2', from_ms: 8600, resynced_ms: 1200, height: 40 }]);
+    expect(fault?.resync).toEqual([
+      { node: 'node2', from_ms: 8600, answering_ms: 300, resynced_ms: 1200, height: 40 },
+    ]);
     expect(fault?.summary).toBe(
       'node2, node3 crashed at 5.0 s; node2 resynced 1.2 s after restart; throughput back to 90% after 1.4 s; no commit for 4 s',
     );
