@@ -67,7 +67,12 @@ describe('crash faults on a local network', () => {
     expect(rec.parameters.faults_applied).toBe(true);
     const block = faultsOf(rec);
     expect(block.scenario.source).toBe('--faults 1');
-    expect(block.tolerance).toEqual({ max_down: 1, tolerated: 1, fault_model: 'byzantine', expect_stall: false });
+    expect(block.tolerance).toEqual({
+      max_down: 1,
+      tolerated: 1,
+      fault_model: 'byzantine',
+      expect_stall: false,
+    });
     expect(block.events.map((e) => `${e.cause} ${e.action} ${e.nodes.join(',')}`)).toEqual([
       'scenario kill node3',
       'restore restart node3',
