@@ -13,7 +13,7 @@ import {
 import { benchmarkInputFromArgs, type BenchmarkArgs } from './benchmark-options.js';
 import {
   attributeSettingError,
-  describeSource,
+  configSources,
   gatherSettings,
   kebabCase,
   type SettingSource,
@@ -21,6 +21,7 @@ import {
   type SettingsSpec,
 } from './config-pipeline.js';
 import { protocolSettings } from '../protocols/registry.js';
+export { configSources, describeSettings } from './config-pipeline.js';
 import { settingFlag } from '../protocols/settings.js';
 
 /**
@@ -73,11 +74,6 @@ export async function resolveBenchmarkSettings(
   return { input: benchmarkInputFromArgs(settings.values as BenchmarkArgs), settings };
 }
 
-/** `duration` → `bench.yaml:duration` for every setting that is not the default. */
-export function configSources(sources: Readonly<Record<string, SettingSource>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(sources).map(([name, source]) => [name, describeSource(source)]));
-}
-
 /** Validates the merged settings once; a rejected value names its source. */
 export async function benchmarkPlanFromSettings(
   resolved: BenchmarkSettings,
@@ -91,17 +87,6 @@ export async function benchmarkPlanFromSettings(
   } catch (error) {
     throw attributeSettingError(error, resolved.settings.sources);
   }
-}
-
-/** The merged settings for --verbose: one line each, with where it came from. */
-export function describeSettings(settings: Settings): string[] {
-  const names = Object.keys(settings.values);
-  if (names.length === 0) return ['all defaults'];
-  return names.map((name) => {
-    const value = settings.values[name];
-    const shown = Array.isArray(value) ? value.join(',') : String(value);
-    return `${name} = ${shown}  (${describeSource(settings.sources[name])})`;
-  });
 }
 
 /**

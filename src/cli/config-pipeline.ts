@@ -13,8 +13,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseDocument } from 'yaml';
-import { isMeshbenchError, MeshbenchError } from '../common/errors.js';
+import { badFlag, isMeshbenchError, MeshbenchError } from '../common/errors.js';
 
 /** Where a setting's value came from. Absent from `sources`: the default. */
 export type SettingSource =
@@ -80,6 +79,22 @@ export function describeSource(source: SettingSource | undefined): string {
     case 'interactive':
       return 'interactive';
   }
+}
+
+/** `duration` → `bench.yaml:duration` for every setting that is not the default. */
+export function configSources(sources: Readonly<Record<string, SettingSource>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(sources).map(([name, source]) => [name, describeSource(source)]));
+}
+
+/** The merged settings for --verbose: one line each, with where it came from. */
+export function describeSettings(settings: Settings): string[] {
+  const names = Object.keys(settings.values);
+  if (names.length === 0) return ['all defaults'];
+  return names.map((name) => {
+    const value = settings.values[name];
+    const shown = Array.isArray(value) ? value.join(',') : String(value);
+    return `${name} = ${shown}  (${describeSource(settings.sources[name])})`;
+  });
 }
 
 /** Reads every layer and merges them: defaults < file < environment < flags. */
@@ -158,6 +173,8 @@ export async function settingsFromFile(
       'give an existing YAML or JSON file',
     );
   }
+  // Loaded on use: commands that read no file start without the YAML parser.
+  const { parseDocument } = await import('yaml');
   const document = parseDocument(text);
   const problem = document.errors[0];
   if (problem) {
@@ -308,4 +325,103 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 function emptySettings(): Settings {
   return { values: {}, sources: {} };
+}
+
+/** How yargs declared an option: what the pipeline needs to read a file or environment value as the flag would be. */
+export interface DeclaredOption {
+  readonly type?: 'string' | 'number' | 'boolean' | 'array' | 'count';
+  readonly choices?: readonly unknown[];
+  readonly array?: boolean;
+}
+
+/**
+ * The pipeline for a command whose flags yargs parsed with their defaults (local-network,
+ * remote-network): the flags given on the command line win; for the others, a value from
+ * the environment, else the config file, replaces the default, read as the flag would be
+ * (numbers, true/false, the flag's choices). Returns the merged args and where each
+ * non-default came from. A bad file or environment value is one line naming it (exit 2).
+ */
+export async function layerSettings<T extends object>(
+  args: T,
+  options: {
+    readonly command: string;
+    readonly declared: ReadonlyMap<string, DeclaredOption>;
+    readonly argv: readonly string[];
+    readonly env: Readonly<Record<string, string | undefined>>;
+    readonly cwd: string;
+    readonly flagsOnly: readonly string[];
+    /** Flags that may be repeated (a list in the file, comma-separated in the environment). */
+    readonly lists?: readonly string[];
+  },
+): Promise<{ args: T; settings: Settings }> {
+  const flagsOnly = [...options.flagsOnly, CONFIG_FLAG, 'help', 'verbose'];
+  const names = [...options.declared.keys()].filter((name) => !flagsOnly.includes(name));
+  const lists = names.filter((name) => {
+    const declared = options.declared.get(name);
+    return declared?.type === 'array' || declared?.array === true || options.lists?.includes(name);
+  });
+  const spec: SettingsSpec = { command: options.command, names, lists, envPrefix: 'MESHBENCH_', flagsOnly };
+  const given = (name: string) =>
+    [name, camelCase(name)].some((spelled) =>
+      options.argv.some(
+        (arg) => arg === `--${spelled}` || arg.startsWith(`--${spelled}=`) || arg === `--no-${spelled}`,
+      ),
+    );
+  const parsed = args as Record<string, unknown>;
+  const flags = Object.fromEntries(
+    names.filter(given).map((name) => [name, parsed[camelCase(name)] ?? parsed[name]]),
+  );
+  const configFile = parsed[CONFIG_FLAG];
+  const settings = await gatherSettings(spec, {
+    flags,
+    env: options.env,
+    configFile: typeof configFile === 'string' ? configFile : undefined,
+    cwd: options.cwd,
+  });
+  const merged: Record<string, unknown> = { ...parsed };
+  for (const [name, value] of Object.entries(settings.values)) {
+    if (settings.sources[name]?.kind === 'flag') continue;
+    let read: unknown;
+    try {
+      read = readAsFlag(name, value, options.declared.get(name) ?? {}, lists.includes(name));
+    } catch (error) {
+      throw attributeSettingError(error, settings.sources);
+    }
+    merged[name] = read;
+    merged[camelCase(name)] = read;
+  }
+  return { args: merged as T, settings };
+}
+
+/** A file or environment value as yargs would have read the flag; a BAD_FLAG error otherwise. */
+function readAsFlag(name: string, value: SettingValue, declared: DeclaredOption, list: boolean): unknown {
+  const items: readonly (string | number | boolean)[] =
+    typeof value === 'object' ? value : list && typeof value === 'string' ? value.split(',') : [value];
+  const one = (item: string | number | boolean): unknown => {
+    if (declared.type === 'number' || declared.type === 'count') {
+      const number = typeof item === 'number' ? item : Number(String(item).trim());
+      if (String(item).trim() === '' || !Number.isFinite(number)) throw badFlag(name, item, 'a number');
+      return number;
+    }
+    if (declared.type === 'boolean') {
+      const text = String(item).trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(text)) return true;
+      if (['false', '0', 'no', 'off'].includes(text)) return false;
+      throw badFlag(name, item, 'true or false');
+    }
+    const text = String(item);
+    if (declared.choices && !declared.choices.includes(text)) {
+      throw badFlag(name, item, `one of ${declared.choices.join(', ')}`);
+    }
+    return text;
+  };
+  const read = items.map(one);
+  if (list) return read;
+  if (read.length > 1) throw badFlag(name, items.join(','), 'one value');
+  // A list setting given as "a,b" in the environment stays one string for a single-value flag.
+  return read[0];
+}
+
+function camelCase(name: string): string {
+  return name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }

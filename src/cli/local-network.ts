@@ -238,6 +238,7 @@ export const localNetworkCommand: CliDefinition<LocalNetworkArgs> = {
   epilogue: EPILOGUE,
   options,
   run,
+  settings: { flagsOnly: ['down', 'status', 'show-logs'], lists: ['docker-compose-path'] },
 };
 
 export function main(argv: string[]): Promise<number> {

@@ -18,6 +18,7 @@ import { buildNetworkRecord, type NetworkRecordInput } from '../results/record.j
 import { renderSummary } from '../report/summary.js';
 import type { Deployment, NodeHandle, Testbed } from '../testbed/testbed.js';
 import { formatError } from '../common/errors.js';
+import { configSources, describeSettings } from './config-pipeline.js';
 import { badFlag, type CliContext } from './run-cli.js';
 
 export interface NetworkRunArgs {
@@ -93,7 +94,13 @@ export function addNetworkRunOptions(argv: Argv, texts: NetworkRunTexts): Argv {
       default: false,
       describe: 'Print the result JSON to stdout instead of the summary',
     })
-    .option('output', { type: 'string', default: NETWORK_RUN_DEFAULTS.outputDir, describe: texts.output });
+    .option('output', { type: 'string', default: NETWORK_RUN_DEFAULTS.outputDir, describe: texts.output })
+    .option('config', {
+      type: 'string',
+      requiresArg: true,
+      describe:
+        'YAML or JSON file of settings named like these flags, e.g. "num-transactions: 500" (or MESHBENCH_CONFIG=FILE); MESHBENCH_<FLAG_NAME> variables override it, flags override both',
+    });
 }
 
 /** Checks the shared flags' values (yargs checks types and choices), before anything starts. */
@@ -206,8 +213,18 @@ export async function runNetworkCommand<D extends Deployment>(
   observers: readonly SweepObserver[] = [],
 ): Promise<number> {
   const info = args.json ? context.stderr : context.stdout;
-  const plan = networkPlan(args, spec as NetworkCommandSpec<never>);
-  if (context.verbose) context.stderr(`configuration: ${JSON.stringify(args)}`);
+  const sources = context.settings ? configSources(context.settings.sources) : undefined;
+  const plan = {
+    ...networkPlan(args, spec as NetworkCommandSpec<never>),
+    ...(sources ? { configSources: sources } : {}),
+  };
+  if (context.verbose) {
+    if (context.settings) {
+      context.stderr(`${spec.command}: settings (defaults < --config file < MESHBENCH_* < flags):`);
+      for (const line of describeSettings(context.settings)) context.stderr(`  ${line}`);
+    }
+    context.stderr(`configuration: ${JSON.stringify(args)}`);
+  }
   info(spec.startLine);
   // A forced exit (second Ctrl-C) during the deploy removes what was created; after it, only with --cleanup.
   let unregister = context.shutdown.onForce(() => spec.forceRemove(undefined));

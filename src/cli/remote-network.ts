@@ -230,6 +230,7 @@ export const remoteNetworkCommand: CliDefinition<RemoteNetworkArgs> = {
   epilogue: EPILOGUE,
   options,
   run,
+  settings: { flagsOnly: ['down', 'status', 'show-logs'] },
 };
 
 export function main(argv: string[]): Promise<number> {

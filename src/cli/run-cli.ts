@@ -8,12 +8,20 @@ import yargs, { type Argv } from 'yargs';
 import { formatError, isMeshbenchError } from '../common/errors.js';
 import { installShutdown, type Shutdown } from '../common/shutdown.js';
 import { CHECK_HANDLES_ENV, trackTimers, watchForLeftHandles } from '../common/active-handles.js';
+import {
+  attributeSettingError,
+  layerSettings,
+  type DeclaredOption,
+  type Settings,
+} from './config-pipeline.js';
 
 export interface CliContext {
   readonly shutdown: Shutdown;
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly verbose: boolean;
+  /** With `CliDefinition.settings`: the settings from --config and MESHBENCH_* and where each came from. */
+  readonly settings?: Settings;
 }
 
 export interface CliDefinition<T> {
@@ -22,6 +30,12 @@ export interface CliDefinition<T> {
   readonly epilogue?: string;
   readonly options: (argv: Argv) => Argv<T>;
   readonly run: (args: T, context: CliContext) => Promise<number | void>;
+  /**
+   * Read --config FILE and MESHBENCH_<FLAG> for this command's flags (src/cli/config-pipeline.ts,
+   * layerSettings): flags given on the command line win, then the environment, then the file,
+   * then the defaults. `flagsOnly`: flags that are not settings; `lists`: repeatable flags.
+   */
+  readonly settings?: { readonly flagsOnly: readonly string[]; readonly lists?: readonly string[] };
 }
 
 /**
@@ -46,9 +60,19 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   let parseFailure: string | undefined;
 
+  // What each option is, as declared, so --config and MESHBENCH_* values are read as the flags are.
+  const declared = new Map<string, DeclaredOption>();
+  const base = yargs([...argv]);
+  const declare = base.option.bind(base);
+  const recording = ((key: string | Record<string, DeclaredOption>, spec?: DeclaredOption) => {
+    if (typeof key === 'string') declared.set(key, spec ?? {});
+    else for (const [name, value] of Object.entries(key)) declared.set(name, value);
+    return declare(key as never, spec as never);
+  }) as typeof base.option;
+  Object.assign(base, { option: recording, options: recording });
   const parser = definition
     .options(
-      yargs([...argv])
+      base
         .scriptName(definition.name)
         .usage(definition.usage)
         .option('verbose', {
@@ -84,16 +108,43 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
   // --help and --version print and stop.
   if (argv.includes('--help') || argv.includes('-h')) return 0;
 
+  let settings: Settings | undefined;
+  if (definition.settings) {
+    try {
+      const layered = await layerSettings(args as object, {
+        command: definition.name,
+        declared,
+        argv,
+        env: process.env,
+        cwd: process.cwd(),
+        ...definition.settings,
+      });
+      args = layered.args as T;
+      settings = layered.settings;
+    } catch (error) {
+      stderr(`${definition.name}: error: ${formatError(error)}`);
+      return isMeshbenchError(error) ? error.exitCode : 2;
+    }
+  }
+
   const shutdown = installShutdown();
   try {
-    const code = await definition.run(args, { shutdown, stdout, stderr, verbose });
+    const code = await definition.run(args, {
+      shutdown,
+      stdout,
+      stderr,
+      verbose,
+      ...(settings ? { settings } : {}),
+    });
     if (shutdown.signal.aborted) return 130;
     return code ?? 0;
-  } catch (error) {
-    if (shutdown.signal.aborted && !isMeshbenchError(error)) {
+  } catch (thrown) {
+    if (shutdown.signal.aborted && !isMeshbenchError(thrown)) {
       stderr(`${definition.name}: interrupted`);
       return 130;
     }
+    // A flag's value that came from --config or MESHBENCH_* is named as such.
+    const error = settings ? attributeSettingError(thrown, settings.sources) : thrown;
     stderr(`${definition.name}: error: ${formatError(error)}`);
     if (verbose && error instanceof Error && error.stack) {
       stderr(error.stack);
