@@ -13,6 +13,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { parseDocument } from 'yaml';
 import { badFlag, isMeshbenchError, MeshbenchError } from '../common/errors.js';
 
 /** Where a setting's value came from. Absent from `sources`: the default. */
@@ -173,8 +174,6 @@ export async function settingsFromFile(
       'give an existing YAML or JSON file',
     );
   }
-  // Loaded on use: commands that read no file start without the YAML parser.
-  const { parseDocument } = await import('yaml');
   const document = parseDocument(text);
   const problem = document.errors[0];
   if (problem) {

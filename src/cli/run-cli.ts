@@ -109,9 +109,11 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
   if (argv.includes('--help') || argv.includes('-h')) return 0;
 
   let settings: Settings | undefined;
-  if (definition.settings) {
+  // Loaded when used (not for --help): the pipeline brings the YAML parser.
+  const pipeline = definition.settings ? await import('./config-pipeline.js') : undefined;
+  if (definition.settings && pipeline) {
     try {
-      const layered = await layerSettings(args as object, {
+      const layered = await pipeline.layerSettings(args as object, {
         command: definition.name,
         declared,
         argv,
@@ -144,7 +146,7 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
       return 130;
     }
     // A flag's value that came from --config or MESHBENCH_* is named as such.
-    const error = settings ? attributeSettingError(thrown, settings.sources) : thrown;
+    const error = settings && pipeline ? pipeline.attributeSettingError(thrown, settings.sources) : thrown;
     stderr(`${definition.name}: error: ${formatError(error)}`);
     if (verbose && error instanceof Error && error.stack) {
       stderr(error.stack);
