@@ -8,12 +8,7 @@ import yargs, { type Argv } from 'yargs';
 import { formatError, isMeshbenchError } from '../common/errors.js';
 import { installShutdown, type Shutdown } from '../common/shutdown.js';
 import { CHECK_HANDLES_ENV, trackTimers, watchForLeftHandles } from '../common/active-handles.js';
-import {
-  attributeSettingError,
-  layerSettings,
-  type DeclaredOption,
-  type Settings,
-} from './config-pipeline.js';
+import type { DeclaredOption, Settings } from './config-pipeline.js';
 
 export interface CliContext {
   readonly shutdown: Shutdown;
