@@ -17,7 +17,11 @@ import type { BenchmarkPlan } from './plan.js';
 
 export function pluginObservers(
   plan: BenchmarkPlan,
-  context: { readonly warn: (line: string) => void },
+  context: {
+    readonly warn: (line: string) => void;
+    /** Registers a cleanup for a forced exit (the CLI's shutdown.onForce). */
+    readonly onForce?: (cleanup: () => Promise<void>) => () => void;
+  },
 ): SweepObserver[] {
   const observers: SweepObserver[] = [];
   const scenario = scenarioFor(plan);
@@ -29,6 +33,7 @@ export function pluginObservers(
         confirmCommit: plan.confirm === 'commit',
         levelMs: plan.durationSecs * 1000,
         warn: context.warn,
+        ...(context.onForce ? { onForce: context.onForce } : {}),
       }),
     );
   }

@@ -109,7 +109,10 @@ export async function runBenchmarkCommand(
     ...deps,
     observers: [
       ...(deps.observers ?? []),
-      ...pluginObservers(plan, { warn: (line) => context.stderr(`benchmark: warning: ${line}`) }),
+      ...pluginObservers(plan, {
+        warn: (line) => context.stderr(`benchmark: warning: ${line}`),
+        onForce: (cleanup) => context.shutdown.onForce(cleanup),
+      }),
     ],
     reporters: deps.reporters ?? defaultReporters(),
     stdout: context.stdout,

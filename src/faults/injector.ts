@@ -37,6 +37,8 @@ export interface FaultInjectorOptions {
   readonly resyncGraceMs?: number;
   /** The level's length (warm-up included): with it, the scenario is checked against the nodes as soon as they are up. */
   readonly levelMs?: number;
+  /** Registers a cleanup for a forced exit (second Ctrl-C); returns its removal. The injector brings its nodes back there too. */
+  readonly onForce?: (cleanup: () => Promise<void>) => () => void;
   /** A line when the scenario takes down more nodes than the network tolerates. */
   readonly warn?: (line: string) => void;
 }
@@ -71,6 +73,8 @@ interface LevelState {
   /** Each node's last action, so actions on one node run in order. */
   readonly chains: Map<string, Promise<void>>;
   running: Promise<void>;
+  /** Removes the forced-exit restore once the level's nodes are back. */
+  unregisterForce: () => void;
 }
 
 export class FaultInjector {
@@ -139,7 +143,10 @@ export class FaultInjector {
       timers: new Set(),
       chains: new Map(),
       running: Promise.resolve(),
+      unregisterForce: () => undefined,
     };
+    // A forced exit mid-level: bring back what is down or paused, best effort, before the process goes.
+    state.unregisterForce = this.#options.onForce?.(() => this.#restore(state)) ?? (() => undefined);
     this.#level = state;
     this.#loadEndedAt = undefined;
     state.running = this.#run(state, steps);
@@ -304,6 +311,7 @@ export class FaultInjector {
     for (const timer of state.timers) clearTimeout(timer);
     await state.running;
     await this.#restore(state);
+    state.unregisterForce();
     const resyncs = await Promise.all(state.resyncs);
     this.#level = undefined;
     const block: FaultsBlock = {
@@ -338,6 +346,7 @@ export class FaultInjector {
     for (const timer of state.timers) clearTimeout(timer);
     await state.running.catch(() => undefined);
     await this.#restore(state).catch(() => undefined);
+    state.unregisterForce();
     this.#level = undefined;
   }
 }

@@ -167,6 +167,30 @@ describe('the fault injector', () => {
     expect(block.faults[0]?.summary).toMatch(/node0 paused at 0\.\d s; down until the load ended/);
   });
 
+  it('a forced exit mid-level (second Ctrl-C) runs the registered restore; a finished level unregisters it', async () => {
+    const log: string[] = [];
+    const scenario = parseScenario('events:\n  - { at: 20ms, action: pause, nodes: [node2] }', 's.yaml');
+    const registered = new Set<() => Promise<void>>();
+    const injector = new FaultInjector({
+      scenario,
+      confirmCommit: true,
+      onForce: (cleanup) => {
+        registered.add(cleanup);
+        return () => registered.delete(cleanup);
+      },
+    });
+    injector.onDeploy(fakeNetwork(4, log));
+    const { context, end } = levelContext();
+    injector.onLevelStart(level, context);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(registered.size).toBe(1);
+    for (const cleanup of registered) await cleanup();
+    expect(log).toEqual(['pause node2', 'unpause node2']);
+    end();
+    await injector.onLoadEnd(level, loadWithSeries([100, 100]), context);
+    expect(registered.size).toBe(0);
+  });
+
   it('refuses a scenario naming a node the network does not have, as soon as the network is up', () => {
     const scenario = parseScenario('events:\n  - { at: 1s, action: crash, nodes: [validator7] }', 's.yaml');
     expect(() =>
