@@ -9,8 +9,10 @@
 import { mkdtemp, readFile, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { booleanWord } from '../common/boolean-word.js';
 import { BENCHMARK_DEFAULTS, MAX_TRANSACTION_SIZE_BYTES } from '../common/defaults.js';
 import { checkTimeline, expandScenario, loadScenarioFile, type Scenario } from '../faults/scenario.js';
+import { refnodeNodeId } from '../testbed/local/compose-generate.js';
 import { badFlag } from '../common/errors.js';
 import type { ConfirmMode, ProtocolOptions } from '../load/types.js';
 import {
@@ -206,9 +208,8 @@ function positiveNumber(max: number, unit: string) {
 
 const looseBoolean = z.union([z.boolean(), z.string()]).transform((value, ctx) => {
   if (typeof value === 'boolean') return value;
-  const lower = value.trim().toLowerCase();
-  if (['true', 'yes', 'y', '1'].includes(lower)) return true;
-  if (['false', 'no', 'n', '0'].includes(lower)) return false;
+  const read = booleanWord(value);
+  if (read !== undefined) return read;
   ctx.addIssue({ code: 'custom', message: 'true or false' });
   return z.NEVER;
 });
@@ -421,7 +422,7 @@ export async function buildBenchmarkPlan(
     const levelMs = fields.duration * 1000;
     const nodeIds =
       dockerComposePaths === undefined && networkType === 'local'
-        ? Array.from({ length: fields.committee }, (_, index) => `node${index}`)
+        ? Array.from({ length: fields.committee }, (_, index) => refnodeNodeId(index))
         : undefined;
     checkTimeline(scenario, expandScenario(scenario, nodeIds ?? [], levelMs), nodeIds, levelMs);
   }

@@ -72,7 +72,7 @@ export function scenarioFor(
       events: [
         plan.crashRecovery
           ? crashRecoveryScenario({ faults: plan.faults, nodes, everyMs: plan.crashIntervalSecs * 1000 })
-          : faultsScenario({ faults: plan.faults, nodes, atMs: plan.warmupSecs * 1000 }),
+          : faultsScenario({ nodes, atMs: plan.warmupSecs * 1000 }),
       ],
     };
   };

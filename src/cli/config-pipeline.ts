@@ -14,6 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { booleanWord } from '../common/boolean-word.js';
 import { badFlag, isMeshbenchError, MeshbenchError } from '../common/errors.js';
 
 /** Where a setting's value came from. Absent from `sources`: the default. */
@@ -403,10 +404,9 @@ function readAsFlag(name: string, value: SettingValue, declared: DeclaredOption,
       return number;
     }
     if (declared.type === 'boolean') {
-      const text = String(item).trim().toLowerCase();
-      if (['true', '1', 'yes', 'on'].includes(text)) return true;
-      if (['false', '0', 'no', 'off'].includes(text)) return false;
-      throw badFlag(name, item, 'true or false');
+      const read = typeof item === 'boolean' ? item : booleanWord(String(item));
+      if (read === undefined) throw badFlag(name, item, 'true or false');
+      return read;
     }
     const text = String(item);
     if (declared.choices && !declared.choices.includes(text)) {

@@ -163,7 +163,10 @@ export interface NetworkCommandSpec<D extends Deployment = Deployment> {
 }
 
 /** The plan of a network command's one level: `--num-transactions` at `--transaction-rate`, no settle wait. */
-export function networkPlan(args: NetworkRunArgs, spec: NetworkCommandSpec<never>): BenchmarkPlan {
+export function networkPlan(
+  args: NetworkRunArgs,
+  spec: Pick<NetworkCommandSpec, 'networkType' | 'protocol' | 'plan'>,
+): BenchmarkPlan {
   return {
     planVersion: 1,
     networkType: spec.networkType,
@@ -215,7 +218,7 @@ export async function runNetworkCommand<D extends Deployment>(
   const info = args.json ? context.stderr : context.stdout;
   const sources = context.settings ? configSources(context.settings.sources) : undefined;
   const plan = {
-    ...networkPlan(args, spec as NetworkCommandSpec<never>),
+    ...networkPlan(args, spec),
     ...(sources ? { configSources: sources } : {}),
   };
   if (context.verbose) {

@@ -7,6 +7,7 @@
  * (events, phases and recovery figures: src/faults/recovery.ts).
  */
 import { formatError, MeshbenchError } from '../common/errors.js';
+import { sleep } from '../common/sleep.js';
 import type { LoadResult } from '../load/types.js';
 import type { Protocol } from '../protocols/protocol.js';
 import type { Deployment, NodeHandle } from '../testbed/testbed.js';
@@ -63,18 +64,19 @@ export interface LevelContext {
 const UNDO: Partial<Record<NodeAction, NodeAction>> = { kill: 'restart', stop: 'restart', pause: 'unpause' };
 
 interface LevelState {
-  readonly level: LevelStart;
   readonly context: LevelContext;
   readonly startWallMs: number;
   readonly events: FaultEventRecord[];
   readonly resyncs: Promise<ResyncRecord>[];
   readonly down: Map<string, NodeAction>;
-  readonly timers: Set<NodeJS.Timeout>;
+  readonly tolerance: FaultsBlock['tolerance'];
   /** Each node's last action, so actions on one node run in order. */
   readonly chains: Map<string, Promise<void>>;
   running: Promise<void>;
   /** Removes the forced-exit restore once the level's nodes are back. */
   unregisterForce: () => void;
+  /** Until when (level clock) the resync polls go on: set when the load ends, with a grace period. */
+  resyncUntilMs?: number;
 }
 
 export class FaultInjector {
@@ -122,25 +124,24 @@ export class FaultInjector {
     const model = this.#options.protocol?.faultModel;
     const tolerated =
       model === undefined ? null : Math.floor((nodeIds.length - 1) / (model === 'byzantine' ? 3 : 2));
-    this.#tolerance = {
+    const tolerance = {
       max_down: down,
       tolerated,
       fault_model: model ?? null,
       expect_stall: tolerated !== null && down > tolerated,
     };
-    if (tolerated !== null && down > tolerated) {
+    if (tolerance.expect_stall) {
       this.#options.warn?.(
         `faults: up to ${down} of ${nodeIds.length} nodes down at once, more than the f = ${tolerated} a ${model === 'byzantine' ? 'BFT (n >= 3f + 1)' : 'crash-fault (n >= 2f + 1)'} network of ${nodeIds.length} tolerates: expect it to stall while they are down`,
       );
     }
     const state: LevelState = {
-      level,
       context,
       startWallMs: Date.now() - context.elapsedMs(),
       events: [],
       resyncs: [],
       down: new Map(),
-      timers: new Set(),
+      tolerance,
       chains: new Map(),
       running: Promise.resolve(),
       unregisterForce: () => undefined,
@@ -148,7 +149,6 @@ export class FaultInjector {
     // A forced exit mid-level: bring back what is down or paused, best effort, before the process goes.
     state.unregisterForce = this.#options.onForce?.(() => this.#restore(state)) ?? (() => undefined);
     this.#level = state;
-    this.#loadEndedAt = undefined;
     state.running = this.#run(state, steps);
   }
 
@@ -159,22 +159,12 @@ export class FaultInjector {
     for (const step of steps) {
       if (context.signal.aborted) break;
       // Timers may fire a little early on the monotonic clock: wait again for the rest.
-      for (let wait = step.atMs - context.elapsedMs(); wait > 0; wait = step.atMs - context.elapsedMs()) {
-        const fired = await new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => {
-            state.timers.delete(timer);
-            context.signal.removeEventListener('abort', onAbort);
-            resolve(true);
-          }, Math.ceil(wait));
-          state.timers.add(timer);
-          const onAbort = () => {
-            clearTimeout(timer);
-            state.timers.delete(timer);
-            resolve(false);
-          };
-          context.signal.addEventListener('abort', onAbort, { once: true });
-        });
-        if (!fired) break;
+      for (
+        let wait = step.atMs - context.elapsedMs();
+        wait > 0 && !context.signal.aborted;
+        wait = step.atMs - context.elapsedMs()
+      ) {
+        await sleep(Math.ceil(wait), context.signal);
       }
       if (context.signal.aborted) break;
       pending.push(this.#apply(state, step.action, step.nodes, step.atMs, 'scenario'));
@@ -251,10 +241,7 @@ export class FaultInjector {
     const others = [...this.#nodes.values()].filter((other) => other.nodeId !== nodeId);
     const pollMs = this.#options.resyncPollMs ?? 200;
     const elapsed = () => state.context.elapsedMs();
-    const timeUp = () =>
-      state.context.signal.aborted &&
-      this.#loadEndedAt !== undefined &&
-      elapsed() > this.#loadEndedAt + (this.#options.resyncGraceMs ?? 10_000);
+    const timeUp = () => state.resyncUntilMs !== undefined && elapsed() > state.resyncUntilMs;
     const record = (fields: Partial<ResyncRecord>): ResyncRecord => ({
       node: nodeId,
       from_ms: round(fromMs),
@@ -289,7 +276,7 @@ export class FaultInjector {
         // The message only: a probe's hint speaks to --endpoints users, not here.
         lastError = error instanceof Error ? error.message : String(error);
       }
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      await sleep(pollMs);
     }
     return record({
       answering_ms: answeringMs,
@@ -300,15 +287,11 @@ export class FaultInjector {
     });
   }
 
-  #loadEndedAt: number | undefined;
-  #tolerance: FaultsBlock['tolerance'] | undefined;
-
   /** After the load: bring back every node still down or paused, then the level's figures. */
   async onLoadEnd(level: LevelStart, load: LoadResult, context: LevelContext): Promise<void> {
     const state = this.#level;
     if (!state) return;
-    this.#loadEndedAt = context.elapsedMs();
-    for (const timer of state.timers) clearTimeout(timer);
+    state.resyncUntilMs = context.elapsedMs() + (this.#options.resyncGraceMs ?? 10_000);
     await state.running;
     await this.#restore(state);
     state.unregisterForce();
@@ -316,7 +299,7 @@ export class FaultInjector {
     this.#level = undefined;
     const block: FaultsBlock = {
       scenario: scenarioRecord(this.#current),
-      tolerance: this.#tolerance ?? { max_down: 0, tolerated: null, fault_model: null, expect_stall: false },
+      tolerance: state.tolerance,
       ...faultFigures({
         events: state.events,
         resyncs,
@@ -324,7 +307,6 @@ export class FaultInjector {
         warmupMs: level.warmupMs,
         loadStartOffsetMs: Date.parse(load.startedAt) - state.startWallMs,
         confirmCommit: this.#options.confirmCommit,
-        nodes: this.#nodes.size,
       }),
     };
     context.block('faults', block);
@@ -343,7 +325,8 @@ export class FaultInjector {
   async onTeardown(): Promise<void> {
     const state = this.#level;
     if (!state) return;
-    for (const timer of state.timers) clearTimeout(timer);
+    // No figures for a level that failed: the resync polls stop now.
+    state.resyncUntilMs = state.context.elapsedMs();
     await state.running.catch(() => undefined);
     await this.#restore(state).catch(() => undefined);
     state.unregisterForce();

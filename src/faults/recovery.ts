@@ -109,7 +109,6 @@ export function faultFigures(input: {
   /** Where the generator's clock starts on the level's clock, ms. */
   readonly loadStartOffsetMs: number;
   readonly confirmCommit: boolean;
-  readonly nodes: number;
 }): Omit<FaultsBlock, 'scenario' | 'tolerance'> {
   const { events, load } = input;
   const measuredSecs = Math.max(0, Math.round(load.durationSecs));

@@ -317,11 +317,10 @@ export function scenarioError(message: string, hint: string): MeshbenchError {
 
 /** `--faults f` (with `--fault-nodes`): crash those nodes when the measured window starts. */
 export function faultsScenario(options: {
-  readonly faults: number;
-  readonly nodes?: readonly string[];
+  readonly nodes: readonly string[];
   readonly atMs: number;
 }): ScenarioEvent {
-  return { kind: 'point', atMs: options.atMs, action: 'kill', nodes: options.nodes ?? [] };
+  return { kind: 'point', atMs: options.atMs, action: 'kill', nodes: options.nodes };
 }
 
 /** `--crash-recovery --crash-interval S --faults f`: Mysten's cycle every S from the level start. */

@@ -4,6 +4,7 @@
  */
 import Table from 'cli-table3';
 import type { BenchmarkRecord, Spread } from '../results/record.js';
+import type { FaultsBlock } from '../faults/recovery.js';
 
 export function formatNumber(value: number, digits = 2): string {
   return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
@@ -54,14 +55,7 @@ export function renderResultBlock(record: BenchmarkRecord): string {
 export function faultSummaries(record: BenchmarkRecord): string[] {
   const lines: string[] = [];
   record.runs.forEach((run, index) => {
-    const block = run.blocks?.faults as
-      | {
-          faults?: readonly { summary?: string }[];
-          availability?: number | null;
-          judged_by?: string;
-          tolerance?: { expect_stall?: boolean; max_down?: number; tolerated?: number | null };
-        }
-      | undefined;
+    const block = run.blocks?.faults as FaultsBlock | undefined;
     if (!block) return;
     const prefix = record.runs.length > 1 ? `run ${index + 1}: ` : '';
     for (const fault of block.faults ?? []) if (fault.summary) lines.push(`${prefix}${fault.summary}`);

@@ -33,7 +33,6 @@ describe('recovery figures', () => {
       warmupMs: 0,
       loadStartOffsetMs: 0,
       confirmCommit: true,
-      nodes: 4,
     });
     const [fault] = figures.faults;
     expect(fault?.before).toEqual({ seconds: 5, throughput: 100, worst_second_p99_ms: 20 });
@@ -59,7 +58,6 @@ describe('recovery figures', () => {
       warmupMs: 0,
       loadStartOffsetMs: 0,
       confirmCommit: true,
-      nodes: 4,
     });
     expect(figures.faults[0]).toMatchObject({
       up_ms: null,
