@@ -11,7 +11,20 @@ import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { booleanWord } from '../common/boolean-word.js';
 import { BENCHMARK_DEFAULTS, MAX_TRANSACTION_SIZE_BYTES } from '../common/defaults.js';
-import { checkTimeline, expandScenario, loadScenarioFile, type Scenario } from '../faults/scenario.js';
+import {
+  checkTimeline,
+  expandScenario,
+  hasNetworkConditions,
+  loadScenarioFile,
+  type Scenario,
+} from '../faults/scenario.js';
+import {
+  loadZoneMatrix,
+  parseZoneAssign,
+  ZoneProblem,
+  zoneOfNodes,
+  type ZonesSpec,
+} from '../faults/network/zones.js';
 import { refnodeNodeId } from '../testbed/local/compose-generate.js';
 import { badFlag } from '../common/errors.js';
 import type { ConfirmMode, ProtocolOptions } from '../load/types.js';
@@ -78,6 +91,10 @@ export interface BenchmarkPlan {
   readonly faultNodes?: readonly number[];
   /** `--scenario FILE`, parsed (src/faults/scenario.ts). */
   readonly scenario?: Scenario;
+  /** `--zones FILE.csv` (with `--zone-of`): zone matrix and assignment, loaded. */
+  readonly zones?: ZonesSpec;
+  /** `--delay-mechanism`: netem where the kernel has it, else nfq-delay (auto), or one forced. */
+  readonly delayMechanism: 'auto' | 'netem' | 'nfqueue';
   /** Generator worker threads sharing the schedule. */
   readonly workers: number;
   /** HTTP connections per endpoint. */
@@ -136,6 +153,9 @@ export interface BenchmarkInput {
   readonly crashInterval?: number | string | undefined;
   readonly faultNodes?: string | readonly (string | number)[] | undefined;
   readonly scenario?: string | undefined;
+  readonly zones?: string | undefined;
+  readonly zoneOf?: string | undefined;
+  readonly delayMechanism?: string | undefined;
   readonly settleTimeout?: number | string | undefined;
   readonly settleSecs?: number | string | undefined;
   readonly workers?: number | string | undefined;
@@ -259,6 +279,9 @@ const fieldsSchema = z.object({
   crashInterval: wholeNumber(1, 24 * 3600, 'seconds').default(DEFAULTS.crashIntervalSecs),
   faultNodes: z.unknown().optional(),
   scenario: nonEmptyPath.optional(),
+  zones: nonEmptyPath.optional(),
+  zoneOf: z.string().optional(),
+  delayMechanism: z.enum(['auto', 'netem', 'nfqueue']).default('auto'),
   settleTimeout: wholeNumber(0, 3600, 'seconds').default(DEFAULTS.settleTimeoutSecs),
   settleSecs: wholeNumber(0, 600, 'seconds').default(DEFAULTS.settleSecs),
   workers: wholeNumber(1, 64, 'worker threads').default(DEFAULTS.workers),
@@ -427,6 +450,47 @@ export async function buildBenchmarkPlan(
     checkTimeline(scenario, expandScenario(scenario, nodeIds ?? [], levelMs), nodeIds, levelMs);
   }
 
+  if (fields.zoneOf !== undefined && fields.zones === undefined) {
+    throw badFlag('zone-of', raw.zoneOf, 'needs --zones FILE.csv (the matrix the zones come from)');
+  }
+  if (fields.zones !== undefined && scenario?.zones) {
+    throw badFlag(
+      'zones',
+      raw.zones,
+      `${fields.zones}: the scenario has zones of its own; give them in one place`,
+    );
+  }
+  if (
+    networkType === 'endpoints' &&
+    (fields.zones !== undefined || (scenario && hasNetworkConditions(scenario)))
+  ) {
+    throw badFlag(
+      fields.zones !== undefined ? 'zones' : 'scenario',
+      raw.zones ?? raw.scenario,
+      "network conditions need the nodes' network namespaces, which attach mode (--endpoints) does not have; run the network with --network-type local or remote",
+    );
+  }
+  let zones: ZonesSpec | undefined;
+  if (fields.zones !== undefined) {
+    try {
+      const matrix = await loadZoneMatrix(resolve(cwd, fields.zones), fields.zones);
+      zones = { matrix, ...(fields.zoneOf !== undefined ? { assign: parseZoneAssign(fields.zoneOf) } : {}) };
+      const nodeIds =
+        dockerComposePaths === undefined && networkType === 'local'
+          ? Array.from({ length: fields.committee }, (_, index) => refnodeNodeId(index))
+          : undefined;
+      if (nodeIds) zoneOfNodes(zones, nodeIds);
+    } catch (error) {
+      if (error instanceof ZoneProblem)
+        throw badFlag(
+          fields.zoneOf !== undefined && /--zone-of|zones: /.test(error.message) ? 'zone-of' : 'zones',
+          raw.zones,
+          error.message,
+        );
+      throw error;
+    }
+  }
+
   const loadsFor = (kind: NetworkKind): readonly number[] =>
     loads ?? (kind === 'local' ? localLoads : remoteLoads);
   const networks: NetworkTarget[] =
@@ -482,6 +546,8 @@ export async function buildBenchmarkPlan(
     crashIntervalSecs: fields.crashInterval,
     ...(faultNodes ? { faultNodes } : {}),
     ...(scenario ? { scenario } : {}),
+    ...(zones ? { zones } : {}),
+    delayMechanism: fields.delayMechanism,
     workers: fields.workers,
     connectionsPerEndpoint: fields.connections,
     ...(fields.transport ? { transport: fields.transport } : {}),

@@ -4,10 +4,13 @@
  * one line. The command passes these to runBenchmark before its reporters.
  */
 import { FaultInjector } from '../faults/injector.js';
+import { NetworkConditioner } from '../faults/network/conditioner.js';
 import { createProtocol } from '../protocols/registry.js';
 import {
   crashRecoveryScenario,
   faultsScenario,
+  hasNodeEvents,
+  networkEvents,
   SCENARIO_VERSION,
   scenarioError,
   type Scenario,
@@ -25,13 +28,33 @@ export function pluginObservers(
 ): SweepObserver[] {
   const observers: SweepObserver[] = [];
   const scenario = scenarioFor(plan);
-  if (scenario) {
+  if (scenario && (typeof scenario === 'function' || hasNodeEvents(scenario))) {
     observers.push(
       new FaultInjector({
         scenario,
         protocol: createProtocol(plan.protocol, 'faults'),
         confirmCommit: plan.confirm === 'commit',
         levelMs: plan.durationSecs * 1000,
+        warn: context.warn,
+        ...(context.onForce ? { onForce: context.onForce } : {}),
+      }),
+    );
+  }
+  const file = plan.scenario;
+  const zones = plan.zones ?? file?.zones;
+  const events = file ? networkEvents(file) : [];
+  if (events.length > 0 || zones || file?.mobility) {
+    observers.push(
+      new NetworkConditioner({
+        conditions: {
+          events,
+          ...(zones ? { zones } : {}),
+          ...(file?.mobility ? { mobility: file.mobility } : {}),
+        },
+        source: file?.source ?? `--zones ${zones?.matrix.source ?? ''}`,
+        indices: file ? file.events.flatMap((event, index) => (event.kind === 'network' ? [index] : [])) : [],
+        delayMechanism: plan.delayMechanism,
+        confirmCommit: plan.confirm === 'commit',
         warn: context.warn,
         ...(context.onForce ? { onForce: context.onForce } : {}),
       }),

@@ -58,6 +58,9 @@ export interface BenchmarkArgs {
   readonly 'crash-interval'?: string;
   readonly 'fault-nodes'?: string;
   readonly scenario?: string;
+  readonly zones?: string;
+  readonly 'zone-of'?: string;
+  readonly 'delay-mechanism'?: string;
   readonly 'settle-timeout'?: string;
   readonly 'settle-secs'?: string;
   readonly workers?: string;
@@ -286,6 +289,22 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       text('YAML/JSON file of timed node events (docs/faults.md, examples/scenarios/)', GROUP_FAULTS),
     )
     .option(
+      'zones',
+      text(
+        'CSV matrix of one-way delays between zones; nodes go round robin over its zones (docs/conditions.md, examples/zones/)',
+        GROUP_FAULTS,
+      ),
+    )
+    .option('zone-of', text('Which zone each node is in: node0=us-east-1,node1=eu-west-1', GROUP_FAULTS))
+    .option(
+      'delay-mechanism',
+      text(
+        'How delay is applied: auto (netem where the kernel has it, else the nfq-delay helper), netem or nfqueue',
+        GROUP_FAULTS,
+        'auto',
+      ),
+    )
+    .option(
       'crash-recovery',
       flag(
         "Crash and restart up to --faults nodes every --crash-interval (Mysten's schedule, docs/faults.md)",
@@ -341,6 +360,9 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     crashInterval: last(args['crash-interval']),
     faultNodes: last(args['fault-nodes']),
     scenario: last(args.scenario),
+    zones: last(args.zones),
+    zoneOf: last(args['zone-of']),
+    delayMechanism: last(args['delay-mechanism']),
     settleTimeout: last(args['settle-timeout']),
     settleSecs: last(args['settle-secs']),
     workers: last(args.workers),

@@ -192,6 +192,7 @@ export function networkPlan(
     faults: 0,
     crashRecovery: false,
     crashIntervalSecs: BENCHMARK_DEFAULTS.crashIntervalSecs,
+    delayMechanism: 'auto',
     workers: BENCHMARK_DEFAULTS.workers,
     connectionsPerEndpoint: BENCHMARK_DEFAULTS.connectionsPerEndpoint,
     ...(args.transport ? { transport: args.transport as NonNullable<BenchmarkPlan['transport']> } : {}),

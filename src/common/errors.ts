@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'BAD_ENV'
   | 'BAD_CONFIG'
   | 'BAD_SCENARIO'
+  | 'BAD_CONDITIONS'
   | 'COMPOSE_FILE'
   | 'DOCKER_UNAVAILABLE'
   | 'IMAGE_MISSING'

@@ -101,6 +101,97 @@ const VERB: Record<NodeAction, string> = {
   restart: 'restarted',
 };
 
+/** The generator's per-second series a level's figures read (the measured window). */
+export interface LevelSeries {
+  /** Commits (or ok replies) that arrived in each measured second. */
+  readonly counts: readonly number[];
+  /** Each second's p99 latency of the txs sent in it. */
+  readonly p99s: readonly number[];
+  /** Each second's largest latency (every second of the load, warm-up included). */
+  readonly maxima: readonly (number | undefined)[];
+  /** Level clock (ms) → seconds into the measured window. */
+  readonly toSecs: (levelMs: number) => number;
+}
+
+export function levelSeries(input: {
+  readonly load: LoadResult;
+  readonly warmupMs: number;
+  readonly loadStartOffsetMs: number;
+  readonly confirmCommit: boolean;
+}): LevelSeries {
+  const { load } = input;
+  const measuredSecs = Math.max(0, Math.round(load.durationSecs));
+  return {
+    counts: load.timeSeries
+      .slice(0, measuredSecs)
+      .map((s) => (input.confirmCommit ? (s.committedArrived ?? 0) : (s.okArrived ?? 0))),
+    p99s: load.timeSeries
+      .slice(0, measuredSecs)
+      .map((s) => (input.confirmCommit ? (s.commitP99Ms ?? 0) : s.ackP99Ms)),
+    maxima: load.timeSeries.map((s) => (input.confirmCommit ? s.commitMaxMs : s.ackMaxMs)),
+    toSecs: (levelMs) => (levelMs - input.loadStartOffsetMs - input.warmupMs) / 1000,
+  };
+}
+
+/** What a window of trouble (a fault, a condition) did: the phases around it and the recovery. */
+export interface WindowPhases {
+  readonly before: PhaseFigures;
+  readonly during: PhaseFigures;
+  readonly after: PhaseFigures;
+  readonly longest_no_commit_ms: number;
+  readonly max_latency_ms: number | null;
+  readonly time_to_recover_ms: number | null;
+}
+
+/**
+ * The phases around a window from `startMs` to `endMs` (level clock; null: to the load's
+ * end). The recovery time is measured only when `measureRecovery` (the window was ended by
+ * the scenario, not by the load's end).
+ */
+export function windowPhases(
+  series: LevelSeries,
+  startMs: number,
+  endMs: number | null,
+  measureRecovery: boolean,
+): WindowPhases {
+  const { counts, p99s } = series;
+  const downS = series.toSecs(startMs);
+  const upS = endMs === null ? undefined : series.toSecs(endMs);
+  const start = clamp(Math.floor(downS), 0, counts.length);
+  const end = upS === undefined ? counts.length : clamp(Math.ceil(upS), start, counts.length);
+  const from = Math.max(0, start - PRE_FAULT_WINDOW_SECS);
+  const before = phase(counts.slice(from, start), p99s.slice(from, start));
+  const during = phase(counts.slice(start, end), p99s.slice(start, end));
+  const after = phase(counts.slice(end), p99s.slice(end));
+  let recover: number | null = null;
+  if (before.throughput !== null && before.throughput > 0 && upS !== undefined && measureRecovery) {
+    for (let second = Math.max(0, Math.floor(upS)); second < counts.length; second++) {
+      if ((counts[second] ?? 0) >= RECOVERED_SHARE * before.throughput) {
+        recover = Math.max(0, Math.round((second + 1 - upS) * 1000));
+        break;
+      }
+    }
+  }
+  const latencies = series.maxima
+    .slice(Math.max(0, start - 1), Math.max(end, start + 1))
+    .filter((value): value is number => value !== undefined);
+  return {
+    before,
+    during,
+    after,
+    longest_no_commit_ms: longestZeroRun(counts, start) * 1000,
+    max_latency_ms: latencies.length > 0 ? Math.max(...latencies) : null,
+    time_to_recover_ms: recover,
+  };
+}
+
+/** Share of the measured seconds with at least one commit (or ok reply). */
+export function availabilityOf(series: LevelSeries): number | null {
+  return series.counts.length > 0
+    ? series.counts.filter((count) => count > 0).length / series.counts.length
+    : null;
+}
+
 export function faultFigures(input: {
   readonly events: readonly FaultEventRecord[];
   readonly resyncs: readonly ResyncRecord[];
@@ -110,16 +201,8 @@ export function faultFigures(input: {
   readonly loadStartOffsetMs: number;
   readonly confirmCommit: boolean;
 }): Omit<FaultsBlock, 'scenario' | 'tolerance'> {
-  const { events, load } = input;
-  const measuredSecs = Math.max(0, Math.round(load.durationSecs));
-  const series = load.timeSeries
-    .slice(0, measuredSecs)
-    .map((s) => (input.confirmCommit ? (s.committedArrived ?? 0) : (s.okArrived ?? 0)));
-  const latency = load.timeSeries.map((s) => (input.confirmCommit ? s.commitMaxMs : s.ackMaxMs));
-  const p99s = load.timeSeries
-    .slice(0, measuredSecs)
-    .map((s) => (input.confirmCommit ? (s.commitP99Ms ?? 0) : s.ackP99Ms));
-  const toSecs = (levelMs: number) => (levelMs - input.loadStartOffsetMs - input.warmupMs) / 1000;
+  const { events } = input;
+  const series = levelSeries(input);
   const faults: FaultRecord[] = [];
   events.forEach((event, index) => {
     if (!['kill', 'stop', 'pause'].includes(event.action)) return;
@@ -130,31 +213,12 @@ export function faultFigures(input: {
           (later.action === 'restart' || later.action === 'unpause') &&
           event.nodes.every((node) => later.nodes.includes(node)),
       );
-    const downS = toSecs(event.fired_ms);
-    const upS = back ? toSecs(back.done_ms) : undefined;
-    const start = clamp(Math.floor(downS), 0, series.length);
-    const end = upS === undefined ? series.length : clamp(Math.ceil(upS), start, series.length);
-    const beforeRange = series.slice(Math.max(0, start - PRE_FAULT_WINDOW_SECS), start);
-    const before = phase(beforeRange, p99s.slice(Math.max(0, start - PRE_FAULT_WINDOW_SECS), start));
-    const during = phase(series.slice(start, end), p99s.slice(start, end));
-    const after = phase(series.slice(end), p99s.slice(end));
-    let recover: number | null = null;
-    if (
-      before.throughput !== null &&
-      before.throughput > 0 &&
-      upS !== undefined &&
-      back?.cause === 'scenario'
-    ) {
-      for (let second = Math.max(0, Math.floor(upS)); second < series.length; second++) {
-        if ((series[second] ?? 0) >= RECOVERED_SHARE * before.throughput) {
-          recover = Math.max(0, Math.round((second + 1 - upS) * 1000));
-          break;
-        }
-      }
-    }
-    const latencies = latency
-      .slice(Math.max(0, start - 1), Math.max(end, start + 1))
-      .filter((value): value is number => value !== undefined);
+    const phases = windowPhases(
+      series,
+      event.fired_ms,
+      back ? back.done_ms : null,
+      back?.cause === 'scenario',
+    );
     const resync = input.resyncs.filter(
       (r) => event.nodes.includes(r.node) && back !== undefined && Math.abs(r.from_ms - back.done_ms) < 1,
     );
@@ -164,12 +228,12 @@ export function faultFigures(input: {
       down_ms: event.fired_ms,
       up_ms: back ? back.done_ms : null,
       brought_back_by: back ? back.cause : null,
-      before,
-      during,
-      after,
-      longest_no_commit_ms: longestZeroRun(series, start) * 1000,
-      max_latency_ms: latencies.length > 0 ? Math.max(...latencies) : null,
-      time_to_recover_ms: recover,
+      before: phases.before,
+      during: phases.during,
+      after: phases.after,
+      longest_no_commit_ms: phases.longest_no_commit_ms,
+      max_latency_ms: phases.max_latency_ms,
+      time_to_recover_ms: phases.time_to_recover_ms,
       resync,
     };
     faults.push({ ...record, summary: summaryLine(record, input.confirmCommit) });
@@ -181,7 +245,7 @@ export function faultFigures(input: {
   return {
     events,
     faults,
-    availability: series.length > 0 ? series.filter((count) => count > 0).length / series.length : null,
+    availability: availabilityOf(series),
     lateness_ms:
       lateness.length > 0
         ? {

@@ -19,10 +19,21 @@
  * nodes' states (a restart needs a node that is down) before anything starts.
  */
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { z } from 'zod';
 import { MeshbenchError } from '../common/errors.js';
 import { jsonSchemaOf } from '../common/json-schema.js';
+import {
+  NETWORK_ACTIONS,
+  namedNodes,
+  NetworkEventProblem,
+  networkEventOf,
+  networkEventSchema,
+  type NetworkEvent,
+} from './network/events.js';
+import { MobilityProblem, parseMobility, type MobilitySpec } from './network/mobility.js';
+import { loadZoneMatrix, ZoneProblem, type ZonesSpec } from './network/zones.js';
 
 export const SCENARIO_VERSION = 1;
 
@@ -74,14 +85,60 @@ const crashRecoverySchema = z
     "Mysten's crash-recovery schedule: every `every`, crash the next floor(f/3) nodes (all f when f < 3) until f are down, then restart all f together; repeat",
   );
 
-/** One event as the file gives it; which shape is told by its time keys (`at`, `from`/`to`, `every`). */
-const eventSchema = z.union([pointEventSchema, windowEventSchema, crashRecoverySchema]);
+/**
+ * One event as the file gives it: a network condition by its action (docs/conditions.md),
+ * else a node event whose shape is told by its time keys (`at`, `from`/`to`, `every`).
+ */
+const eventSchema = z.union([pointEventSchema, windowEventSchema, crashRecoverySchema, networkEventSchema]);
+
+const zonesSchema = z
+  .strictObject({
+    matrix: z.string().min(1).describe('a CSV matrix of one-way delays between zones, relative to this file'),
+    nodes: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('node → zone (default: round robin over the zones in the file order)'),
+  })
+  .describe('zones: each node in a zone, the matrix gives each pair of zones its link (docs/conditions.md)');
+
+const mobilitySchema = z
+  .strictObject({
+    model: z.literal('range').optional().describe("the range model (CORE's basic range, with a loss ramp)"),
+    range: z.number().positive().describe('metres: no link at or beyond'),
+    fade: z
+      .number()
+      .min(0)
+      .lt(1)
+      .optional()
+      .describe('share of the range where loss starts rising (default 0.8)'),
+    delay: z.union([z.string(), z.number()]).optional().describe('base one-way delay (default 1ms)'),
+    rate: z
+      .union([z.string(), z.number()])
+      .optional()
+      .describe('bandwidth within range, falling to the edge'),
+    positions: z.record(z.string(), z.tuple([z.number(), z.number()])).describe('node → [x, y] in metres'),
+    moves: z
+      .array(
+        z.strictObject({
+          node: z.string(),
+          from: z.union([z.string(), z.number()]),
+          to: z.union([z.string(), z.number()]),
+          position: z.tuple([z.number(), z.number()]),
+          note: z.string().optional(),
+        }),
+      )
+      .optional()
+      .describe('linear moves: from its position at `from` to `position` at `to`'),
+  })
+  .describe('moving nodes: link quality follows from distance, recomputed each second');
 
 export const scenarioFileSchema = z
   .strictObject({
     version: z.literal(SCENARIO_VERSION).optional().describe('the format version (1)'),
     name: z.string().optional(),
     events: z.array(eventSchema),
+    zones: zonesSchema.optional(),
+    mobility: mobilitySchema.optional(),
   })
   .meta({
     title: 'meshbench scenario',
@@ -90,6 +147,9 @@ export const scenarioFileSchema = z
   });
 
 export type ScenarioEventInput = z.infer<typeof eventSchema>;
+type NodeEventInput = z.infer<
+  typeof pointEventSchema | typeof windowEventSchema | typeof crashRecoverySchema
+>;
 
 /** The scenario format as JSON Schema (docs/scenario.schema.json, written by npm run schema). */
 export function scenarioJsonSchema(): Record<string, unknown> {
@@ -119,7 +179,8 @@ export type ScenarioEvent =
       readonly nodes?: readonly string[];
       readonly fromMs: number;
       readonly toMs?: number;
-    };
+    }
+  | NetworkEvent;
 
 export interface Scenario {
   readonly version: typeof SCENARIO_VERSION;
@@ -129,6 +190,32 @@ export interface Scenario {
   readonly events: readonly ScenarioEvent[];
   /** Each event's line in the file (for messages), by index. */
   readonly lines?: readonly (number | undefined)[];
+  /** Zones and their matrix (network conditions). */
+  readonly zones?: ZonesSpec;
+  /** Moving nodes (network conditions). */
+  readonly mobility?: MobilitySpec;
+}
+
+/** A parsed scenario whose zone matrix is still a path (parseScenario; loadScenarioFile reads it). */
+export interface ParsedScenario extends Scenario {
+  readonly zonesFile?: { readonly path: string; readonly assign?: Readonly<Record<string, string>> };
+}
+
+/** The scenario's network events (conditions), with their index in `events`. */
+export function networkEvents(scenario: Pick<Scenario, 'events'>): NetworkEvent[] {
+  return scenario.events.filter((event): event is NetworkEvent => event.kind === 'network');
+}
+
+/** Whether a scenario shapes the network (conditions, zones or mobility). */
+export function hasNetworkConditions(scenario: Scenario): boolean {
+  return (
+    networkEvents(scenario).length > 0 || scenario.zones !== undefined || scenario.mobility !== undefined
+  );
+}
+
+/** Whether a scenario acts on the nodes themselves (crashes, pauses). */
+export function hasNodeEvents(scenario: Pick<Scenario, 'events'>): boolean {
+  return scenario.events.some((event) => event.kind !== 'network');
 }
 
 /** One primitive step of the expanded timeline. */
@@ -169,10 +256,24 @@ export async function loadScenarioFile(path: string, shown = path): Promise<Scen
       'give an existing YAML or JSON scenario file (examples in examples/scenarios/)',
     );
   }
-  return parseScenario(text, shown);
+  const parsed = parseScenario(text, shown);
+  if (!parsed.zonesFile) return parsed;
+  const { zonesFile, ...scenario } = parsed;
+  const matrixPath = resolve(dirname(path), zonesFile.path);
+  try {
+    const matrix = await loadZoneMatrix(matrixPath, zonesFile.path);
+    return { ...scenario, zones: { matrix, ...(zonesFile.assign ? { assign: zonesFile.assign } : {}) } };
+  } catch (error) {
+    if (error instanceof ZoneProblem)
+      throw scenarioError(
+        `${shown}: zones.matrix: ${error.message}`,
+        'see docs/conditions.md for the matrix format',
+      );
+    throw error;
+  }
 }
 
-export function parseScenario(text: string, shown: string): Scenario {
+export function parseScenario(text: string, shown: string): ParsedScenario {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter });
   const problem = document.errors[0];
@@ -195,7 +296,13 @@ export function parseScenario(text: string, shown: string): Scenario {
     );
   }
   const top = z
-    .strictObject({ version: z.unknown().optional(), name: z.unknown().optional(), events: z.unknown() })
+    .strictObject({
+      version: z.unknown().optional(),
+      name: z.unknown().optional(),
+      events: z.unknown(),
+      zones: z.unknown().optional(),
+      mobility: z.unknown().optional(),
+    })
     .safeParse(content);
   if (!top.success) throw fieldError(shown, top.error, [], lineOf);
   const { events: _events, ...header } = content as Record<string, unknown>;
@@ -212,6 +319,22 @@ export function parseScenario(text: string, shown: string): Scenario {
   const lines: (number | undefined)[] = [];
   rawEvents.forEach((raw: unknown, index) => {
     const where = ['events', index];
+    if (isNetworkEvent(raw)) {
+      const result = networkEventSchema.safeParse(raw);
+      if (!result.success) throw fieldError(shown, result.error, where, lineOf);
+      try {
+        events.push(networkEventOf(result.data, parseDuration));
+      } catch (error) {
+        if (!(error instanceof NetworkEventProblem)) throw error;
+        const path = [...where, error.field];
+        throw scenarioError(
+          `${shown}: line ${lineOf(path) ?? '?'}: events[${index}].${error.field}: ${error.message}`,
+          'see docs/conditions.md for network conditions',
+        );
+      }
+      lines.push(lineOf(where));
+      return;
+    }
     const schema = shapeOf(raw);
     if (!schema) {
       throw scenarioError(
@@ -221,7 +344,7 @@ export function parseScenario(text: string, shown: string): Scenario {
     }
     const result = schema.safeParse(raw);
     if (!result.success) throw fieldError(shown, result.error, where, lineOf);
-    events.push(eventOf(result.data as ScenarioEventInput));
+    events.push(eventOf(result.data as NodeEventInput));
     lines.push(lineOf(where));
   });
   events.forEach((event, index) => {
@@ -239,13 +362,43 @@ export function parseScenario(text: string, shown: string): Scenario {
     }
   });
   const name = (content as { name?: unknown }).name;
+  const { zones, mobility } = parsed.data;
+  let mobilitySpec: MobilitySpec | undefined;
+  if (mobility) {
+    try {
+      mobilitySpec = parseMobility(mobility, parseDuration);
+    } catch (error) {
+      if (!(error instanceof MobilityProblem)) throw error;
+      const path = [
+        'mobility',
+        ...error.field
+          .split(/[.[\]]+/)
+          .filter(Boolean)
+          .map((p) => (/^\d+$/.test(p) ? Number(p) : p)),
+      ];
+      throw scenarioError(
+        `${shown}: line ${lineOf(path) ?? '?'}: mobility.${error.field}: ${error.message}`,
+        'see docs/conditions.md for the mobility model',
+      );
+    }
+  }
   return {
     version: SCENARIO_VERSION,
     ...(typeof name === 'string' ? { name } : {}),
     source: shown,
     events,
     lines,
+    ...(zones ? { zonesFile: { path: zones.matrix, ...(zones.nodes ? { assign: zones.nodes } : {}) } } : {}),
+    ...(mobilitySpec ? { mobility: mobilitySpec } : {}),
   };
+}
+
+function isNetworkEvent(raw: unknown): raw is Record<string, unknown> {
+  return (
+    raw !== null &&
+    typeof raw === 'object' &&
+    (NETWORK_ACTIONS as readonly unknown[]).includes((raw as { action?: unknown }).action)
+  );
 }
 
 function shapeOf(raw: unknown) {
@@ -256,7 +409,7 @@ function shapeOf(raw: unknown) {
   return undefined;
 }
 
-function eventOf(input: ScenarioEventInput): ScenarioEvent {
+function eventOf(input: NodeEventInput): ScenarioEvent {
   if ('every' in input) {
     return {
       kind: 'crash-recovery',
@@ -352,6 +505,7 @@ export function expandScenario(
 ): ScenarioStep[] {
   const steps: ScenarioStep[] = [];
   scenario.events.forEach((event, index) => {
+    if (event.kind === 'network') return;
     if (event.kind === 'point') {
       steps.push({ atMs: event.atMs, action: event.action, nodes: event.nodes, event: index });
     } else if (event.kind === 'window') {
@@ -429,6 +583,30 @@ export function checkTimeline(
 ): void {
   const where = (step: ScenarioStep) =>
     `${scenario.source}${scenario.lines?.[step.event] ? `: line ${scenario.lines[step.event]}` : ''}: events[${step.event}]`;
+  scenario.events.forEach((event, index) => {
+    if (event.kind !== 'network') return;
+    const at = `${scenario.source}${scenario.lines?.[index] ? `: line ${scenario.lines[index]}` : ''}: events[${index}]`;
+    if (event.fromMs >= levelMs) {
+      throw scenarioError(
+        `${at}: ${event.action} at ${event.fromMs / 1000} s is at or after the level's end (${levelMs / 1000} s)`,
+        'move it earlier, or give a longer --duration',
+      );
+    }
+    if (event.toMs !== null && event.toMs > levelMs) {
+      throw scenarioError(
+        `${at}: to ${event.toMs / 1000} s is after the level's end (${levelMs / 1000} s)`,
+        'end the window within the level, or give a longer --duration',
+      );
+    }
+    for (const node of namedNodes(event)) {
+      if (nodeIds && !nodeIds.includes(node)) {
+        throw scenarioError(
+          `${at}: no node ${JSON.stringify(node)} in this network (nodes: ${nodeIds.join(', ')})`,
+          'name one of its nodes',
+        );
+      }
+    }
+  });
   const states = new Map<string, NodeState>();
   for (const step of steps) {
     if (step.atMs >= levelMs) {
@@ -471,6 +649,7 @@ export function maxDown(steps: readonly ScenarioStep[]): number {
 
 /** The scenario as the record stores it (times in ms, the source, no line numbers). */
 export function scenarioRecord(scenario: Scenario): Omit<Scenario, 'lines'> {
-  const { lines: _lines, ...rest } = scenario;
-  return rest;
+  const { lines: _lines, ...rest } = scenario as ParsedScenario;
+  const { zonesFile: _zonesFile, ...stored } = rest;
+  return stored;
 }

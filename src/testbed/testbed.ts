@@ -18,6 +18,34 @@ export interface NodeStats {
   readonly networkTxBytes?: number;
 }
 
+/** A helper container in a node's network namespace (network conditions, packet capture). */
+export interface SidecarSpec {
+  readonly image: string;
+  /** What it runs as its main process; it is attached to its stdin, which closes when this process goes. */
+  readonly command: readonly string[];
+  /** Linux capabilities beyond Docker's default set, e.g. NET_ADMIN. */
+  readonly capAdd: readonly string[];
+  /** What it is for (its role label and name part), e.g. `nethelper`. */
+  readonly role: string;
+}
+
+/**
+ * A running sidecar. Its main process reads stdin until EOF: `close()` ends it (and a dead
+ * orchestrator's closed connection does the same), after which it cleans up and is removed.
+ */
+export interface Sidecar {
+  readonly id: string;
+  /** Where it runs: `local`, or the remote host's name. */
+  readonly host: string;
+  exec(command: readonly string[]): Promise<ExecResult>;
+  /** Writes to its main process's stdin (a control channel that costs no `docker exec`). */
+  write(text: string): void;
+  /** Each line its main process prints (stdout). */
+  onLine(listener: (line: string) => void): void;
+  /** Ends its stdin and waits (up to `timeoutMs`, default 10 s) for it to exit; then removes it. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
 /** Control over one running node. */
 export interface NodeHandle {
   readonly nodeId: string;
@@ -31,6 +59,8 @@ export interface NodeHandle {
   exec(command: readonly string[]): Promise<ExecResult>;
   logs(options?: { tailLines?: number }): Promise<string>;
   stats(): Promise<NodeStats>;
+  /** Starts a helper container in this node's network namespace (testbeds that run containers). */
+  sidecar?(spec: SidecarSpec): Promise<Sidecar>;
 }
 
 export interface DestroyOptions {

@@ -33,6 +33,16 @@ export function remoteNodeLabels(runId: string, nodeId: string): Record<string, 
   return { [RUN_LABEL]: runId, [TESTBED_LABEL]: 'remote', [REMOTE_LABEL]: '1', [NODE_LABEL]: nodeId };
 }
 
+/** The labels of a remote node's sidecar (found and removed with its run; not a node). */
+export function remoteSidecarLabels(runId: string): Record<string, string> {
+  return { [RUN_LABEL]: runId, [TESTBED_LABEL]: 'remote', [REMOTE_LABEL]: '1' };
+}
+
+/** The labels of a local node's sidecar. */
+export function localSidecarLabels(runId: string): Record<string, string> {
+  return { [RUN_LABEL]: runId, [TESTBED_LABEL]: 'local' };
+}
+
 /** The compose project of a local run. */
 export function projectNameOf(runId: string): string {
   return `meshbench-${runId}`;

@@ -4,7 +4,10 @@
  */
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import type { Endpoint, NodeHandle, NodeStats } from '../testbed.js';
+import { ROLE_LABEL } from '../../common/labels.js';
+import { sleep } from '../../common/sleep.js';
+import type { ExecResult } from '../../common/exec-result.js';
+import type { Endpoint, NodeHandle, NodeStats, Sidecar, SidecarSpec } from '../testbed.js';
 import { statusOf } from './connection.js';
 import { containerLogs } from './logs.js';
 import { containerStats } from './stats.js';
@@ -24,7 +27,16 @@ export interface ContainerNodeInit {
   readonly service?: string;
   /** Default: the engine's error as it is. */
   readonly onFailure?: FailureReporter;
+  /** The labels a sidecar gets, so the testbed's cleanup finds it with the run (default: none: no sidecars). */
+  readonly sidecarLabels?: Readonly<Record<string, string>>;
+  /** Where the node runs, for messages: `local` or the host's name (default `local`). */
+  readonly host?: string;
 }
+
+/** The label a sidecar carries with its node's ID. */
+export const SIDECAR_OF_LABEL = 'meshbench.sidecar-of';
+/** Bytes the sidecar echoes back now and then, so an idle attach stream is never taken for dead. */
+const HEARTBEAT_MS = 20_000;
 
 export class ContainerNodeHandle implements NodeHandle {
   readonly nodeId: string;
@@ -33,6 +45,8 @@ export class ContainerNodeHandle implements NodeHandle {
   readonly service: string;
   readonly #docker: Docker;
   readonly #onFailure: FailureReporter;
+  readonly #sidecarLabels: Readonly<Record<string, string>> | undefined;
+  readonly #host: string;
 
   constructor(init: ContainerNodeInit) {
     this.#docker = init.docker;
@@ -41,6 +55,8 @@ export class ContainerNodeHandle implements NodeHandle {
     this.containerId = init.containerId;
     this.endpoint = init.endpoint;
     this.#onFailure = init.onFailure ?? ((_what, error) => error);
+    this.#sidecarLabels = init.sidecarLabels;
+    this.#host = init.host ?? 'local';
   }
 
   get #container() {
@@ -86,30 +102,102 @@ export class ContainerNodeHandle implements NodeHandle {
     await this.#call('unpause', () => this.#container.unpause());
   }
 
-  async exec(command: readonly string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    const result = await this.#call('exec in', async () => {
-      const exec = await this.#container.exec({ Cmd: [...command], AttachStdout: true, AttachStderr: true });
-      const stream = await exec.start({ hijack: true, stdin: false });
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      stdout.on('data', (chunk: Buffer) => out.push(chunk));
-      stderr.on('data', (chunk: Buffer) => err.push(chunk));
-      this.#docker.modem.demuxStream(stream, stdout, stderr);
-      await new Promise<void>((resolve, reject) => {
-        stream.on('end', resolve);
-        stream.on('close', resolve);
-        stream.on('error', reject);
-      });
-      const info = await exec.inspect();
-      return {
-        exitCode: info.ExitCode ?? -1,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      };
-    });
+  async exec(command: readonly string[]): Promise<ExecResult> {
+    const result = await this.#call('exec in', () => execIn(this.#docker, this.containerId, command));
     return result!;
+  }
+
+  /**
+   * A helper container in this node's network namespace (`--network container:<id>`), with
+   * the run's labels. Its main process gets stdin from an attach this process holds open:
+   * when the attach ends (close(), or this process dies and its connection with it) the
+   * helper's stdin closes, it undoes what it did and exits, and the engine removes it.
+   */
+  async sidecar(spec: SidecarSpec): Promise<Sidecar> {
+    const labels = this.#sidecarLabels;
+    if (!labels) throw new Error(`node ${this.nodeId} takes no sidecars`);
+    const docker = this.#docker;
+    const created = (await this.#call(`start a ${spec.role} for`, async () => {
+      const container = await docker.createContainer({
+        Image: spec.image,
+        Cmd: [...spec.command],
+        Labels: { ...labels, [ROLE_LABEL]: spec.role, [SIDECAR_OF_LABEL]: this.nodeId },
+        OpenStdin: true,
+        StdinOnce: true,
+        AttachStdin: true,
+        AttachStdout: true,
+        Tty: false,
+        HostConfig: {
+          NetworkMode: `container:${this.containerId}`,
+          CapAdd: [...spec.capAdd],
+          AutoRemove: true,
+        },
+      });
+      try {
+        const stream = (await container.attach({
+          stream: true,
+          stdin: true,
+          stdout: true,
+          stderr: false,
+          hijack: true,
+        })) as NodeJS.ReadWriteStream & { destroy?: () => void };
+        stream.on('error', () => undefined);
+        await container.start();
+        return { container, stream };
+      } catch (error) {
+        await container.remove({ force: true }).catch(() => undefined);
+        throw error;
+      }
+    }))!;
+    const { container, stream } = created;
+    // stdout arrives multiplexed (no TTY): demultiplex it, then split it into lines
+    const stdout = new PassThrough();
+    docker.modem.demuxStream(stream, stdout, new PassThrough());
+    const listeners: ((line: string) => void)[] = [];
+    let pending = '';
+    stdout.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
+        const line = pending.slice(0, end);
+        pending = pending.slice(end + 1);
+        for (const listener of listeners) listener(line);
+      }
+    });
+    const heartbeat = setInterval(() => stream.write('\n'), HEARTBEAT_MS);
+    heartbeat.unref();
+    let closed: Promise<void> | undefined;
+    return {
+      id: container.id,
+      host: this.#host,
+      exec: async (command) =>
+        (await this.#call(`exec in the ${spec.role} of`, () => execIn(docker, container.id, command)))!,
+      write: (text) => {
+        if (!closed) stream.write(text);
+      },
+      onLine: (listener) => {
+        listeners.push(listener);
+      },
+      close: (timeoutMs = 10_000) =>
+        (closed ??= (async () => {
+          clearInterval(heartbeat);
+          stream.end();
+          const exited = container.wait().then(
+            () => true,
+            () => true,
+          );
+          const timer = new AbortController();
+          const inTime = await Promise.race([
+            exited,
+            sleep(timeoutMs, timer.signal).then(
+              () => false,
+              () => false,
+            ),
+          ]);
+          timer.abort();
+          if (!inTime) await container.remove({ force: true }).catch(() => undefined);
+          stream.destroy?.();
+        })()),
+    };
   }
 
   async logs(options: { tailLines?: number } = {}): Promise<string> {
@@ -127,4 +215,30 @@ export class ContainerNodeHandle implements NodeHandle {
     const info = (await this.#call('inspect', () => this.#container.inspect()))!;
     return { status: info.State.Status, exitCode: info.State.ExitCode, health: info.State.Health?.Status };
   }
+}
+
+/** Runs a command in a container and collects its output and exit code. */
+async function execIn(docker: Docker, containerId: string, command: readonly string[]): Promise<ExecResult> {
+  const exec = await docker
+    .getContainer(containerId)
+    .exec({ Cmd: [...command], AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  stderr.on('data', (chunk: Buffer) => err.push(chunk));
+  docker.modem.demuxStream(stream, stdout, stderr);
+  await new Promise<void>((resolve, reject) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', reject);
+  });
+  const info = await exec.inspect();
+  return {
+    exitCode: info.ExitCode ?? -1,
+    stdout: Buffer.concat(out).toString('utf8'),
+    stderr: Buffer.concat(err).toString('utf8'),
+  };
 }

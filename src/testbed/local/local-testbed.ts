@@ -42,7 +42,7 @@ import { activeComposeProfiles, resolveComposeProject } from './compose-config.j
 import { containerLogs } from '../docker/logs.js';
 import { localDocker, releaseDocker } from '../docker/connection.js';
 import { EngineApi } from '../docker/engine-reads.js';
-import { COMPOSE_NUMBER_LABEL, COMPOSE_SERVICE_LABEL } from '../docker/labels.js';
+import { COMPOSE_NUMBER_LABEL, COMPOSE_SERVICE_LABEL, localSidecarLabels } from '../docker/labels.js';
 import { checkEngine, checkImages, type EngineFacts } from './engine-checks.js';
 import { ContainerNodeHandle } from '../docker/node-handle.js';
 import { availableMemoryBytes, checkMemory, nodeMemoryBytes } from './memory.js';
@@ -647,7 +647,14 @@ export class LocalTestbed implements Testbed {
         ...(metrics ? { metricsUrl: `http://${metrics}/metrics` } : {}),
         host: 'local',
       };
-      return new ContainerNodeHandle({ docker, nodeId, service: spec.service, containerId, endpoint });
+      return new ContainerNodeHandle({
+        docker,
+        nodeId,
+        service: spec.service,
+        containerId,
+        endpoint,
+        sidecarLabels: localSidecarLabels(project.runId),
+      });
     });
     return { handles, access: choice.access, accessReason: choice.reason };
   }

@@ -5,7 +5,7 @@
  */
 import { cometbftProbe, type Probe } from '../readiness.js';
 import type { ContainerSpec } from '../docker/container-spec.js';
-import { IMAGE_ID_LABEL, remoteNodeLabels } from '../docker/labels.js';
+import { IMAGE_ID_LABEL, remoteNodeLabels, remoteSidecarLabels } from '../docker/labels.js';
 import { ContainerNodeHandle } from '../docker/node-handle.js';
 import type { Endpoint } from '../testbed.js';
 import type { RemoteHostAgent } from './remote-host.js';
@@ -55,6 +55,8 @@ export function remoteNodeHandle(
     nodeId: placement.nodeId,
     endpoint,
     containerId: containerName(runId, placement.nodeId),
+    sidecarLabels: remoteSidecarLabels(runId),
+    host: agent.host.name,
     onFailure: (what, error) => agent.failure(what, error),
   });
 }

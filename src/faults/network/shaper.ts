@@ -1,0 +1,443 @@
+/**
+ * The commands that make one network namespace's egress what the model asks, run in the
+ * nethelper sidecar that shares it (shell, tc, iptables, nfq-delay). Pure: it turns
+ * facts about the namespace and the wanted link qualities into one shell script per
+ * change, and keeps what it created so the next script changes only that.
+ *
+ * Per namespace meshbench owns:
+ *   - one tc tree per device that reaches a shaped peer: root `htb` with handle 4d42:
+ *     ("MB"), a class 4d42:<k> per peer with its rate (10gbit: unlimited), u32 filters on the
+ *     peer's addresses, and under the class a netem leaf (where the kernel has netem) for
+ *     delay, jitter and loss; unclassified traffic (the orchestrator's RPC, metrics) goes
+ *     straight through (htb default 0);
+ *   - one chain named after the run (MB-<run>) in the filter table (partitions: DROP; loss
+ *     without netem: statistic DROP) and in the mangle table (delay without netem: NFQUEUE
+ *     to nfq-delay with --queue-bypass), each jumped to from OUTPUT.
+ * It never touches a root qdisc or chain it did not create.
+ */
+import type { LinkQuality } from './model.js';
+
+export const TC_HANDLE = '4d42';
+export const NFQUEUE_NUM = 4242;
+/** Above the kernel's 1,024: 50 ms at 20,000 packets/s holds 1,000, and bursts more. */
+export const NFQUEUE_MAXLEN = 65_536;
+const UNLIMITED = '10gbit';
+const STATE_DIR = '/tmp/meshbench';
+
+export type Mechanism = 'netem' | 'nfqueue' | 'iptables-statistic' | 'htb' | 'iptables-drop';
+
+/** What one namespace's kernel and tools can do. */
+export interface Capabilities {
+  readonly netem: boolean;
+  readonly htb: boolean;
+  readonly nfqueue: boolean;
+  readonly statistic: boolean;
+  readonly drop: boolean;
+  /** Why a probe failed, by capability: the tool's own words. */
+  readonly reasons: Readonly<Record<string, string>>;
+}
+
+/** Which mechanism applies each kind of condition on a namespace (null: none can). */
+export interface MechanismChoice {
+  readonly delay: 'netem' | 'nfqueue' | null;
+  readonly loss: 'netem' | 'iptables-statistic' | null;
+  readonly rate: 'htb' | null;
+  readonly partition: 'iptables-drop' | null;
+}
+
+export type DelayPreference = 'auto' | 'netem' | 'nfqueue';
+
+export function chooseMechanisms(caps: Capabilities, prefer: DelayPreference = 'auto'): MechanismChoice {
+  const netem = caps.netem && caps.htb && prefer !== 'nfqueue';
+  const delay = netem ? 'netem' : caps.nfqueue && prefer !== 'netem' ? 'nfqueue' : null;
+  return {
+    delay,
+    loss: netem ? 'netem' : caps.statistic ? 'iptables-statistic' : null,
+    rate: caps.htb ? 'htb' : null,
+    partition: caps.drop ? 'iptables-drop' : null,
+  };
+}
+
+/** The iptables chain of a run: `MB-` and the run id's last 24 characters (iptables allows 28). */
+export function chainOf(runId: string): string {
+  return `MB-${runId.replace(/[^A-Za-z0-9_-]/g, '').slice(-24)}`;
+}
+
+/**
+ * Probes, in the namespace, what each mechanism needs: a netem, htb qdisc on a dummy
+ * device (removed again), and iptables rules with the statistic match and the NFQUEUE
+ * target in a scratch chain (removed again). Prints `name=yes` or `name=no <why>`.
+ */
+export function probeScript(): string {
+  return `set +e
+dev=mbprobe$$
+try() { name=$1; shift; out=$("$@" 2>&1); if [ $? -eq 0 ]; then echo "$name=yes"; else echo "$name=no $(echo "$out" | head -1)"; fi; }
+if ip link add "$dev" type veth peer name "$dev"p 2>/dev/null; then
+  try netem tc qdisc add dev "$dev" root handle 1: netem delay 1ms
+  tc qdisc del dev "$dev" root 2>/dev/null
+  try htb tc qdisc add dev "$dev" root handle 1: htb default 0
+  ip link del "$dev" 2>/dev/null
+else
+  why=$(ip link add "$dev" type veth peer name "$dev"p 2>&1 | head -1)
+  echo "netem=no cannot create a veth pair to probe with: $why"
+  echo "htb=no cannot create a veth pair to probe with: $why"
+fi
+chain=MBPROBE$$
+iptables -N "$chain" 2>/dev/null; iptables -t mangle -N "$chain" 2>/dev/null
+try drop iptables -A "$chain" -d 192.0.2.1/32 -j DROP
+try statistic iptables -A "$chain" -d 192.0.2.1/32 -m statistic --mode random --probability 0.5 -j DROP
+try nfqueue iptables -t mangle -A "$chain" -d 192.0.2.1/32 -j NFQUEUE --queue-num ${NFQUEUE_NUM} --queue-bypass
+command -v nfq-delay >/dev/null 2>&1 || echo "nfqueue=no nfq-delay is not in the helper image"
+iptables -F "$chain" 2>/dev/null; iptables -X "$chain" 2>/dev/null
+iptables -t mangle -F "$chain" 2>/dev/null; iptables -t mangle -X "$chain" 2>/dev/null
+echo "--"
+ip -4 -o addr show scope global
+`;
+}
+
+export interface NamespaceFacts {
+  readonly caps: Capabilities;
+  /** Its IPv4 addresses by device. */
+  readonly addresses: readonly { readonly device: string; readonly address: string }[];
+}
+
+export function parseProbe(stdout: string): NamespaceFacts {
+  const [capsPart = '', addrPart = ''] = stdout.split(/^--$/m);
+  const seen: Record<string, boolean> = {};
+  const reasons: Record<string, string> = {};
+  for (const line of capsPart.split('\n')) {
+    const match = /^(\w+)=(yes|no)\s*(.*)$/.exec(line.trim());
+    if (!match) continue;
+    const [, name, verdict, why] = match as unknown as [string, string, string, string];
+    // a later "no" (nfq-delay missing) overrides an earlier "yes"
+    if (verdict === 'no') {
+      seen[name] = false;
+      reasons[name] = why || 'failed';
+    } else if (seen[name] === undefined) seen[name] = true;
+  }
+  const addresses: { device: string; address: string }[] = [];
+  for (const line of addrPart.split('\n')) {
+    const match = /^\d+:\s+(\S+)\s+inet\s+([\d.]+)\//.exec(line.trim());
+    if (match) addresses.push({ device: match[1] as string, address: match[2] as string });
+  }
+  return {
+    caps: {
+      netem: seen.netem === true,
+      htb: seen.htb === true,
+      nfqueue: seen.nfqueue === true,
+      statistic: seen.statistic === true,
+      drop: seen.drop === true,
+      reasons,
+    },
+    addresses,
+  };
+}
+
+/** `ip -o route get` for each address: the device that reaches it. */
+export function routeScript(addresses: readonly string[]): string {
+  return addresses
+    .map(
+      (address) =>
+        `echo "${address} $(ip -o route get ${address} 2>/dev/null | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p')"`,
+    )
+    .join('\n');
+}
+
+export function parseRoutes(stdout: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const [address, device] = line.trim().split(/\s+/);
+    if (address && device) out.set(address, device);
+  }
+  return out;
+}
+
+/**
+ * The sidecar's main process, a shell reading its stdin until it closes, then undoing
+ * everything of this run in the namespace. A line `@@ <id>` starts a script, whose lines
+ * follow until `@@END`; it runs in a subshell and the answer is its output, each line
+ * prefixed `| `, then `@@ <id> <exit code>`. An empty line is a heartbeat (echoed). A
+ * change then costs a write and a fork, not a `docker exec` (about 100 ms each here).
+ */
+export function sidecarCommand(runId: string): string[] {
+  return [
+    'sh',
+    '-c',
+    `mkdir -p ${STATE_DIR}; cd ${STATE_DIR}
+while IFS= read -r line; do
+  case "$line" in
+    '') echo ;;
+    '@@ '*) id=\${line#@@ }; : > cmd.sh
+       while IFS= read -r l && [ "$l" != '@@END' ]; do printf '%s\n' "$l" >> cmd.sh; done
+       ( . ./cmd.sh ) > out 2>&1; rc=$?
+       while IFS= read -r l; do printf '| %s\n' "$l"; done < out
+       echo "@@ $id $rc" ;;
+  esac
+done
+${teardownScript(runId)}`,
+  ];
+}
+
+/** Runs scripts through a sidecar's stdin channel (sidecarCommand), one answer per script. */
+export class ShellChannel {
+  readonly #sidecar: { write(text: string): void; onLine(listener: (line: string) => void): void };
+  readonly #waiting = new Map<number, (result: { exitCode: number; output: string }) => void>();
+  #next = 1;
+
+  constructor(sidecar: { write(text: string): void; onLine(listener: (line: string) => void): void }) {
+    this.#sidecar = sidecar;
+    let output: string[] = [];
+    sidecar.onLine((line) => {
+      if (line.startsWith('| ')) {
+        output.push(line.slice(2));
+        return;
+      }
+      const match = /^@@ (\d+) (\d+)$/.exec(line);
+      if (!match) return;
+      const done = this.#waiting.get(Number(match[1]));
+      const text = output.join('\n');
+      output = [];
+      if (!done) return;
+      this.#waiting.delete(Number(match[1]));
+      done({ exitCode: Number(match[2]), output: text });
+    });
+  }
+
+  /** Runs `script` (sh); its exit code and output (stdout and stderr). */
+  run(script: string, timeoutMs = 15_000): Promise<{ exitCode: number; output: string }> {
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        reject(new Error(`the helper did not answer within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.#waiting.set(id, (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      });
+      const body = script.split('\n').filter((line) => line !== '@@END');
+      this.#sidecar.write(`@@ ${id}\n${body.join('\n')}\n@@END\n`);
+    });
+  }
+}
+
+/** Removes this run's chains, its tc trees and its nfq-delay: safe to run twice. */
+export function teardownScript(runId: string): string {
+  const chain = chainOf(runId);
+  return [
+    `[ -f ${STATE_DIR}/nfq.pid ] && kill $(cat ${STATE_DIR}/nfq.pid) 2>/dev/null; rm -f ${STATE_DIR}/nfq.pid`,
+    `for t in filter mangle; do while iptables -t $t -D OUTPUT -j ${chain} 2>/dev/null; do :; done; iptables -t $t -F ${chain} 2>/dev/null; iptables -t $t -X ${chain} 2>/dev/null; done`,
+    `for d in $(ls /sys/class/net); do tc qdisc show dev $d root 2>/dev/null | grep -q "qdisc htb ${TC_HANDLE}: root" && tc qdisc del dev $d root; done`,
+    'true',
+  ].join('; ');
+}
+
+/**
+ * Removes what runs that are gone left in this namespace: chains named MB-* other than
+ * this run's, and a 4d42: root tree when this run has none yet. Called before the first
+ * change, when no other live run shapes this namespace.
+ */
+export function staleSweepScript(runId: string): string {
+  const chain = chainOf(runId);
+  return `for t in filter mangle; do for c in $(iptables -t $t -S 2>/dev/null | sed -n 's/^-N \\(MB-[^ ]*\\)$/\\1/p'); do [ "$c" = ${chain} ] && continue; while iptables -t $t -D OUTPUT -j $c 2>/dev/null; do :; done; iptables -t $t -F $c; iptables -t $t -X $c; echo "removed chain $c ($t)"; done; done
+for d in $(ls /sys/class/net); do tc qdisc show dev $d root 2>/dev/null | grep -q "qdisc htb ${TC_HANDLE}: root" && tc qdisc del dev $d root && echo "removed tc tree ${TC_HANDLE}: on $d"; done
+true`;
+}
+
+/** A peer as its source's egress sees it: its addresses and the device that reaches them. */
+export interface Peer {
+  readonly nodeId: string;
+  /** 1-based, stable for the run: the tc class minor. */
+  readonly index: number;
+  readonly addresses: readonly string[];
+  readonly device: string;
+}
+
+interface ClassState {
+  rate: string;
+  leaf: string | null;
+}
+
+/** One namespace's shaping: what exists, and the script for the next change. */
+export class NamespaceShaper {
+  readonly #chain: string;
+  readonly #choice: MechanismChoice;
+  readonly #devicesWithTree = new Set<string>();
+  readonly #classes = new Map<string, ClassState>();
+  #chainsMade = false;
+  #nfqConfig = '';
+  #nfqRunning = false;
+
+  constructor(runId: string, choice: MechanismChoice) {
+    this.#chain = chainOf(runId);
+    this.#choice = choice;
+  }
+
+  /**
+   * Set-up before the first level: the run's chains and their jumps from OUTPUT, and
+   * nfq-delay started with an empty table when delay goes through it, so a change later is
+   * one iptables-restore (and a SIGHUP).
+   */
+  prepareScript(needsDelay: boolean): string {
+    const lines = [
+      `mkdir -p ${STATE_DIR}`,
+      `for t in filter mangle; do iptables -t $t -N ${this.#chain} 2>/dev/null; iptables -t $t -C OUTPUT -j ${this.#chain} 2>/dev/null || iptables -t $t -I OUTPUT 1 -j ${this.#chain}; done`,
+    ];
+    this.#chainsMade = true;
+    if (needsDelay && this.#choice.delay === 'nfqueue') {
+      lines.push(`: > ${STATE_DIR}/delay.conf`, ...this.#startNfq());
+      this.#nfqRunning = true;
+    }
+    return `set -e\n${lines.join('\n')}\n`;
+  }
+
+  #startNfq(): string[] {
+    return [
+      // released on time even on a busy host: real-time priority where allowed, else a higher nice
+      `if chrt -f 10 true 2>/dev/null; then pri='chrt -f 10'; elif nice -n -10 true 2>/dev/null; then pri='nice -n -10'; else pri=''; fi`,
+      `$pri nfq-delay -q ${NFQUEUE_NUM} -l ${NFQUEUE_MAXLEN} -c ${STATE_DIR}/delay.conf -s ${STATE_DIR}/nfq-stats.json > ${STATE_DIR}/nfq.log 2>&1 & echo $! > ${STATE_DIR}/nfq.pid`,
+      `echo "priority: \${pri:-none}" >> ${STATE_DIR}/nfq.log`,
+      `for i in $(seq 1 250); do grep -q ready ${STATE_DIR}/nfq.log && break; kill -0 $(cat ${STATE_DIR}/nfq.pid) 2>/dev/null || { echo "nfq-delay did not start: $(head -1 ${STATE_DIR}/nfq.log)" >&2; exit 3; }; sleep 0.02; done`,
+    ];
+  }
+
+  /** Whether anything of this run is in the namespace. */
+  get active(): boolean {
+    return this.#chainsMade || this.#devicesWithTree.size > 0 || this.#nfqRunning;
+  }
+
+  /**
+   * The script that makes this namespace's egress to each peer what `wanted` says (a peer
+   * missing from it: clear). Returns '' when nothing changes.
+   */
+  script(peers: readonly Peer[], wanted: ReadonlyMap<string, LinkQuality>): string {
+    const lines: string[] = [];
+    const filterRules: string[] = [];
+    const mangleRules: string[] = [];
+    const nfq: string[] = [];
+    for (const peer of peers) {
+      const q = wanted.get(peer.nodeId);
+      if (!q) continue;
+      for (const address of peer.addresses) {
+        if (!q.up) {
+          filterRules.push(`-A ${this.#chain} -d ${address}/32 -j DROP`);
+          continue;
+        }
+        if (q.lossPct > 0 && this.#choice.loss === 'iptables-statistic') {
+          filterRules.push(
+            `-A ${this.#chain} -d ${address}/32 -m statistic --mode random --probability ${(q.lossPct / 100).toFixed(6)} -j DROP`,
+          );
+        }
+        if ((q.delayMs > 0 || q.jitterMs > 0) && this.#choice.delay === 'nfqueue') {
+          mangleRules.push(
+            `-A ${this.#chain} -d ${address}/32 -j NFQUEUE --queue-num ${NFQUEUE_NUM} --queue-bypass`,
+          );
+          nfq.push(`${address} ${Math.round(q.delayMs * 1000)} ${Math.round(q.jitterMs * 1000)}`);
+        }
+      }
+    }
+    // iptables: both chains rebuilt at once (iptables-restore --noflush flushes a declared chain)
+    if (filterRules.length > 0 || mangleRules.length > 0 || this.#chainsMade) {
+      const jumps = this.#chainsMade
+        ? ''
+        : `for t in filter mangle; do iptables -t $t -C OUTPUT -j ${this.#chain} 2>/dev/null || iptables -t $t -I OUTPUT 1 -j ${this.#chain}; done\n`;
+      lines.push(
+        `iptables-restore --noflush <<'MB_EOF'\n*filter\n:${this.#chain} - [0:0]\n${filterRules.map((r) => `${r}\n`).join('')}COMMIT\n*mangle\n:${this.#chain} - [0:0]\n${mangleRules.map((r) => `${r}\n`).join('')}COMMIT\nMB_EOF`,
+      );
+      if (jumps) lines.push(jumps.trimEnd());
+      this.#chainsMade = true;
+    }
+    // nfq-delay: its table, then started (or told to re-read it)
+    const config = nfq.join('\n');
+    if (config !== this.#nfqConfig) {
+      lines.push(
+        `mkdir -p ${STATE_DIR}; cat > ${STATE_DIR}/delay.conf.tmp <<'MB_EOF'\n${config}\nMB_EOF\nmv ${STATE_DIR}/delay.conf.tmp ${STATE_DIR}/delay.conf`,
+      );
+      if (!this.#nfqRunning && config !== '') {
+        lines.push(...this.#startNfq());
+        this.#nfqRunning = true;
+      } else if (this.#nfqRunning) {
+        lines.push(`kill -HUP $(cat ${STATE_DIR}/nfq.pid)`);
+      }
+      this.#nfqConfig = config;
+    }
+    // tc: a class per peer that needs a rate, or a netem leaf
+    const tc: string[] = [];
+    for (const peer of peers) {
+      const q = wanted.get(peer.nodeId);
+      const needsRate = q !== undefined && q.up && q.rateBits !== null && this.#choice.rate === 'htb';
+      const netemArgs = q && q.up && this.#choice.delay === 'netem' ? netemOf(q) : null;
+      const key = `${peer.device}/${peer.index}`;
+      const existing = this.#classes.get(key);
+      if (!needsRate && netemArgs === null && !existing) continue;
+      const rate = needsRate ? `${Math.max(8, Math.round((q.rateBits as number) / 1000))}kbit` : UNLIMITED;
+      const classId = `${TC_HANDLE}:${peer.index.toString(16)}`;
+      if (!this.#devicesWithTree.has(peer.device)) {
+        tc.push(`qdisc add dev ${peer.device} root handle ${TC_HANDLE}: htb default 0`);
+        this.#devicesWithTree.add(peer.device);
+      }
+      if (!existing) {
+        tc.push(
+          `class add dev ${peer.device} parent ${TC_HANDLE}: classid ${classId} htb rate ${rate} ceil ${rate} quantum 30000`,
+        );
+        for (const address of peer.addresses) {
+          tc.push(
+            `filter add dev ${peer.device} parent ${TC_HANDLE}: protocol ip prio 1 u32 match ip dst ${address}/32 flowid ${classId}`,
+          );
+        }
+      } else if (existing.rate !== rate) {
+        tc.push(
+          `class change dev ${peer.device} parent ${TC_HANDLE}: classid ${classId} htb rate ${rate} ceil ${rate} quantum 30000`,
+        );
+      }
+      const leafHandle = `${peer.index.toString(16)}:`;
+      if (netemArgs !== null && existing?.leaf !== netemArgs) {
+        tc.push(`qdisc replace dev ${peer.device} parent ${classId} handle ${leafHandle} netem ${netemArgs}`);
+      } else if (netemArgs === null && existing?.leaf) {
+        tc.push(`qdisc del dev ${peer.device} parent ${classId} handle ${leafHandle}`);
+      }
+      this.#classes.set(key, { rate, leaf: netemArgs });
+    }
+    if (tc.length > 0) lines.push(`tc -batch - <<'MB_EOF'\n${tc.join('\n')}\nMB_EOF`);
+    return lines.length === 0 ? '' : `set -e\n${lines.join('\n')}\n`;
+  }
+
+  /**
+   * Every condition off (a level's end): the chains emptied, nfq-delay's table emptied, the
+   * tc trees removed. The chains' jumps and nfq-delay stay for the next level; the
+   * sidecar's exit (teardownScript) removes them.
+   */
+  clearScript(): string {
+    const lines: string[] = [];
+    if (this.#chainsMade) lines.push(`for t in filter mangle; do iptables -t $t -F ${this.#chain}; done`);
+    if (this.#nfqRunning && this.#nfqConfig !== '') {
+      lines.push(`: > ${STATE_DIR}/delay.conf; kill -HUP $(cat ${STATE_DIR}/nfq.pid)`);
+    }
+    this.#nfqConfig = '';
+    for (const device of this.#devicesWithTree) {
+      lines.push(
+        `tc qdisc show dev ${device} root | grep -q "qdisc htb ${TC_HANDLE}: root" && tc qdisc del dev ${device} root || true`,
+      );
+    }
+    this.#devicesWithTree.clear();
+    this.#classes.clear();
+    return lines.join('\n');
+  }
+
+  /** The nfq-delay counters, when it runs. */
+  statsScript(): string {
+    return this.#nfqRunning
+      ? `kill -USR1 $(cat ${STATE_DIR}/nfq.pid) 2>/dev/null; sleep 0.05; cat ${STATE_DIR}/nfq-stats.json 2>/dev/null`
+      : '';
+  }
+}
+
+/** netem's arguments for a link (delay, jitter, loss; a large limit so it never drops for room). */
+function netemOf(q: LinkQuality): string | null {
+  if (q.delayMs === 0 && q.jitterMs === 0 && q.lossPct === 0) return null;
+  const parts = [`delay ${q.delayMs}ms`];
+  if (q.jitterMs > 0) parts.push(`${q.jitterMs}ms`);
+  if (q.lossPct > 0) parts.push(`loss ${q.lossPct}%`);
+  parts.push('limit 100000');
+  return parts.join(' ');
+}
