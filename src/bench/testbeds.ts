@@ -8,6 +8,8 @@ import { loadHosts } from '../testbed/remote/hosts.js';
 import { LocalTestbed } from '../testbed/local/local-testbed.js';
 import { defaultKnownHostsPath, RemoteTestbed } from '../testbed/remote/remote-testbed.js';
 import type { Testbed } from '../testbed/testbed.js';
+import { NETHELPER_IMAGE } from '../faults/network/conditioner.js';
+import { hasNetworkConditions } from '../faults/scenario.js';
 import type { BenchmarkPlan, NetworkKind } from './plan.js';
 
 export interface TestbedFactoryOptions {
@@ -41,6 +43,10 @@ export function testbedFactory(
       hosts,
       startupWaitMs: plan.startupWaitSecs * 1000,
       knownHostsPath: hosts.knownHostsPath ?? defaultKnownHostsPath(),
+      // network conditions run in a helper container next to each node: its image goes along
+      ...(plan.zones || (plan.scenario && hasNetworkConditions(plan.scenario))
+        ? { sidecarImages: [NETHELPER_IMAGE] }
+        : {}),
       onProgress: (progress) => log(`[remote ${progress.host}] ${progress.stage}: ${progress.message}`),
       ...(options.env ? { env: options.env } : {}),
     });

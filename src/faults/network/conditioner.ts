@@ -428,12 +428,15 @@ export class NetworkConditioner {
       this.#namespaces.map(async (ns) => {
         const own = ns.nodes[0] as string;
         const mine = new Map<string, LinkQuality>();
+        const incoming = new Map<string, LinkQuality>();
         for (const peer of ns.peers) {
           const q = wanted.get(linkKey(own, peer.nodeId));
           if (q && !isClear(q)) mine.set(peer.nodeId, q);
+          const back = wanted.get(linkKey(peer.nodeId, own));
+          if (back && !isClear(back)) incoming.set(peer.nodeId, back);
         }
         const target = new Map(ns.peers.map((peer) => [peer.nodeId, mine.get(peer.nodeId) ?? CLEAR_Q]));
-        const script = ns.shaper.script(ns.peers, target);
+        const script = ns.shaper.script(ns.peers, target, incoming);
         if (script === '') return;
         changed++;
         try {

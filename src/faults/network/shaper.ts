@@ -58,9 +58,14 @@ export function chooseMechanisms(caps: Capabilities, prefer: DelayPreference = '
   };
 }
 
-/** The iptables chain of a run: `MB-` and the run id's last 24 characters (iptables allows 28). */
+/** The iptables chain of a run: `MB-` and the run id's last 22 characters (iptables allows 28). */
 export function chainOf(runId: string): string {
-  return `MB-${runId.replace(/[^A-Za-z0-9_-]/g, '').slice(-24)}`;
+  return `MB-${runId.replace(/[^A-Za-z0-9_-]/g, '').slice(-22)}`;
+}
+
+/** The run's ingress chain (mangle PREROUTING): delay through nfq-delay, keyed by the source. */
+export function ingressChainOf(runId: string): string {
+  return `${chainOf(runId)}-i`;
 }
 
 /**
@@ -224,9 +229,11 @@ export class ShellChannel {
 /** Removes this run's chains, its tc trees and its nfq-delay: safe to run twice. */
 export function teardownScript(runId: string): string {
   const chain = chainOf(runId);
+  const ingress = ingressChainOf(runId);
   return [
     `[ -f ${STATE_DIR}/nfq.pid ] && kill $(cat ${STATE_DIR}/nfq.pid) 2>/dev/null; rm -f ${STATE_DIR}/nfq.pid`,
     `for t in filter mangle; do while iptables -t $t -D OUTPUT -j ${chain} 2>/dev/null; do :; done; iptables -t $t -F ${chain} 2>/dev/null; iptables -t $t -X ${chain} 2>/dev/null; done`,
+    `while iptables -t mangle -D PREROUTING -j ${ingress} 2>/dev/null; do :; done; iptables -t mangle -F ${ingress} 2>/dev/null; iptables -t mangle -X ${ingress} 2>/dev/null`,
     `for d in $(ls /sys/class/net); do tc qdisc show dev $d root 2>/dev/null | grep -q "qdisc htb ${TC_HANDLE}: root" && tc qdisc del dev $d root; done`,
     'true',
   ].join('; ');
@@ -239,7 +246,7 @@ export function teardownScript(runId: string): string {
  */
 export function staleSweepScript(runId: string): string {
   const chain = chainOf(runId);
-  return `for t in filter mangle; do for c in $(iptables -t $t -S 2>/dev/null | sed -n 's/^-N \\(MB-[^ ]*\\)$/\\1/p'); do [ "$c" = ${chain} ] && continue; while iptables -t $t -D OUTPUT -j $c 2>/dev/null; do :; done; iptables -t $t -F $c; iptables -t $t -X $c; echo "removed chain $c ($t)"; done; done
+  return `for t in filter mangle; do for c in $(iptables -t $t -S 2>/dev/null | sed -n 's/^-N \\(MB-[^ ]*\\)$/\\1/p'); do [ "$c" = ${chain} ] || [ "$c" = ${chain}-i ] && continue; while iptables -t $t -D OUTPUT -j $c 2>/dev/null; do :; done; while iptables -t $t -D PREROUTING -j $c 2>/dev/null; do :; done; iptables -t $t -F $c; iptables -t $t -X $c; echo "removed chain $c ($t)"; done; done
 for d in $(ls /sys/class/net); do tc qdisc show dev $d root 2>/dev/null | grep -q "qdisc htb ${TC_HANDLE}: root" && tc qdisc del dev $d root && echo "removed tc tree ${TC_HANDLE}: on $d"; done
 true`;
 }
@@ -261,6 +268,7 @@ interface ClassState {
 /** One namespace's shaping: what exists, and the script for the next change. */
 export class NamespaceShaper {
   readonly #chain: string;
+  readonly #ingress: string;
   readonly #choice: MechanismChoice;
   readonly #devicesWithTree = new Set<string>();
   readonly #classes = new Map<string, ClassState>();
@@ -270,6 +278,7 @@ export class NamespaceShaper {
 
   constructor(runId: string, choice: MechanismChoice) {
     this.#chain = chainOf(runId);
+    this.#ingress = ingressChainOf(runId);
     this.#choice = choice;
   }
 
@@ -282,6 +291,7 @@ export class NamespaceShaper {
     const lines = [
       `mkdir -p ${STATE_DIR}`,
       `for t in filter mangle; do iptables -t $t -N ${this.#chain} 2>/dev/null; iptables -t $t -C OUTPUT -j ${this.#chain} 2>/dev/null || iptables -t $t -I OUTPUT 1 -j ${this.#chain}; done`,
+      `iptables -t mangle -N ${this.#ingress} 2>/dev/null; iptables -t mangle -C PREROUTING -j ${this.#ingress} 2>/dev/null || iptables -t mangle -I PREROUTING 1 -j ${this.#ingress}`,
     ];
     this.#chainsMade = true;
     if (needsDelay && this.#choice.delay === 'nfqueue') {
@@ -295,7 +305,7 @@ export class NamespaceShaper {
     return [
       // released on time even on a busy host: real-time priority where allowed, else a higher nice
       `if chrt -f 10 true 2>/dev/null; then pri='chrt -f 10'; elif nice -n -10 true 2>/dev/null; then pri='nice -n -10'; else pri=''; fi`,
-      `$pri nfq-delay -q ${NFQUEUE_NUM} -l ${NFQUEUE_MAXLEN} -c ${STATE_DIR}/delay.conf -s ${STATE_DIR}/nfq-stats.json > ${STATE_DIR}/nfq.log 2>&1 & echo $! > ${STATE_DIR}/nfq.pid`,
+      `$pri nfq-delay -q ${NFQUEUE_NUM} -l ${NFQUEUE_MAXLEN} -k src -c ${STATE_DIR}/delay.conf -s ${STATE_DIR}/nfq-stats.json > ${STATE_DIR}/nfq.log 2>&1 & echo $! > ${STATE_DIR}/nfq.pid`,
       `echo "priority: \${pri:-none}" >> ${STATE_DIR}/nfq.log`,
       `for i in $(seq 1 250); do grep -q ready ${STATE_DIR}/nfq.log && break; kill -0 $(cat ${STATE_DIR}/nfq.pid) 2>/dev/null || { echo "nfq-delay did not start: $(head -1 ${STATE_DIR}/nfq.log)" >&2; exit 3; }; sleep 0.02; done`,
     ];
@@ -307,10 +317,19 @@ export class NamespaceShaper {
   }
 
   /**
-   * The script that makes this namespace's egress to each peer what `wanted` says (a peer
-   * missing from it: clear). Returns '' when nothing changes.
+   * The script that makes this namespace's links what `wanted` (to each peer) and `incoming`
+   * (from each peer) say; a peer missing: clear. Drops, statistic loss, rates and netem act
+   * on egress. nfq-delay's delay acts on ingress, keyed by the source: a packet held on
+   * its sender's egress still counts against TCP Small Queues there (about two packets in
+   * flight per socket at such pacing rates), which would throttle every connection to a
+   * few packets per delay; held on the receiver's side it belongs to no socket.
+   * Returns '' when nothing changes.
    */
-  script(peers: readonly Peer[], wanted: ReadonlyMap<string, LinkQuality>): string {
+  script(
+    peers: readonly Peer[],
+    wanted: ReadonlyMap<string, LinkQuality>,
+    incoming: ReadonlyMap<string, LinkQuality> = new Map(),
+  ): string {
     const lines: string[] = [];
     const filterRules: string[] = [];
     const mangleRules: string[] = [];
@@ -328,11 +347,14 @@ export class NamespaceShaper {
             `-A ${this.#chain} -d ${address}/32 -m statistic --mode random --probability ${(q.lossPct / 100).toFixed(6)} -j DROP`,
           );
         }
-        if ((q.delayMs > 0 || q.jitterMs > 0) && this.#choice.delay === 'nfqueue') {
+      }
+      const from = incoming.get(peer.nodeId);
+      if (from && from.up && (from.delayMs > 0 || from.jitterMs > 0) && this.#choice.delay === 'nfqueue') {
+        for (const address of peer.addresses) {
           mangleRules.push(
-            `-A ${this.#chain} -d ${address}/32 -j NFQUEUE --queue-num ${NFQUEUE_NUM} --queue-bypass`,
+            `-A ${this.#ingress} -s ${address}/32 -j NFQUEUE --queue-num ${NFQUEUE_NUM} --queue-bypass`,
           );
-          nfq.push(`${address} ${Math.round(q.delayMs * 1000)} ${Math.round(q.jitterMs * 1000)}`);
+          nfq.push(`${address} ${Math.round(from.delayMs * 1000)} ${Math.round(from.jitterMs * 1000)}`);
         }
       }
     }
@@ -342,7 +364,7 @@ export class NamespaceShaper {
         ? ''
         : `for t in filter mangle; do iptables -t $t -C OUTPUT -j ${this.#chain} 2>/dev/null || iptables -t $t -I OUTPUT 1 -j ${this.#chain}; done\n`;
       lines.push(
-        `iptables-restore --noflush <<'MB_EOF'\n*filter\n:${this.#chain} - [0:0]\n${filterRules.map((r) => `${r}\n`).join('')}COMMIT\n*mangle\n:${this.#chain} - [0:0]\n${mangleRules.map((r) => `${r}\n`).join('')}COMMIT\nMB_EOF`,
+        `iptables-restore --noflush <<'MB_EOF'\n*filter\n:${this.#chain} - [0:0]\n${filterRules.map((r) => `${r}\n`).join('')}COMMIT\n*mangle\n:${this.#ingress} - [0:0]\n${mangleRules.map((r) => `${r}\n`).join('')}COMMIT\nMB_EOF`,
       );
       if (jumps) lines.push(jumps.trimEnd());
       this.#chainsMade = true;
@@ -409,7 +431,11 @@ export class NamespaceShaper {
    */
   clearScript(): string {
     const lines: string[] = [];
-    if (this.#chainsMade) lines.push(`for t in filter mangle; do iptables -t $t -F ${this.#chain}; done`);
+    if (this.#chainsMade) {
+      lines.push(
+        `for t in filter mangle; do iptables -t $t -F ${this.#chain}; done; iptables -t mangle -F ${this.#ingress}`,
+      );
+    }
     if (this.#nfqRunning && this.#nfqConfig !== '') {
       lines.push(`: > ${STATE_DIR}/delay.conf; kill -HUP $(cat ${STATE_DIR}/nfq.pid)`);
     }

@@ -66,6 +66,8 @@ export interface RemoteTestbedOptions {
   readonly concurrency?: number;
   readonly runId?: string;
   readonly cacheDir?: string;
+  /** Images of sidecars (e.g. the network helper) each host needs too, shipped or pulled like the node image. */
+  readonly sidecarImages?: readonly string[];
   /** Extra environment for every node container. */
   readonly nodeEnv?: Readonly<Record<string, string>>;
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -105,6 +107,10 @@ export class RemoteTestbed implements Testbed {
 
     // The image must exist here before we touch any host (ship mode).
     const image = transfer === 'ship' ? await inspectLocalImage(imageReference) : undefined;
+    const sidecarImages =
+      transfer === 'ship'
+        ? await Promise.all((options.sidecarImages ?? []).map((ref) => inspectLocalImage(ref)))
+        : [];
     const knownHostsPath =
       options.knownHostsPath ?? options.hosts.knownHostsPath ?? defaultKnownHostsPath(env);
     const agents = await connectAll(options.hosts, {
@@ -129,6 +135,11 @@ export class RemoteTestbed implements Testbed {
       const archive = image
         ? await imageArchive(image, options.cacheDir ?? resolve('.meshbench/cache/images'))
         : undefined;
+      const sidecarArchives = await Promise.all(
+        sidecarImages.map((sidecar) =>
+          imageArchive(sidecar, options.cacheDir ?? resolve('.meshbench/cache/images')),
+        ),
+      );
       endStage('archive');
       runStarted = true;
       const placements = placeNodes(hosts.length, nodesPerHost);
@@ -164,6 +175,19 @@ export class RemoteTestbed implements Testbed {
                   ? `shipped ${(imageReport.bytes / 1e6).toFixed(1)} MB in ${(imageReport.durationMs / 1000).toFixed(1)} s`
                   : `pulled in ${(imageReport.durationMs / 1000).toFixed(1)} s`;
             this.progress(agent.host.name, 'image', `${imageReference}: ${detail}`);
+            for (const [index, reference] of (options.sidecarImages ?? []).entries()) {
+              const sidecar = sidecarImages[index];
+              const sidecarArchive = sidecarArchives[index];
+              const report =
+                sidecar && sidecarArchive
+                  ? await shipImage(agent, sidecar, sidecarArchive, hostSignal)
+                  : await pullImage(agent, reference, hostSignal);
+              this.progress(
+                agent.host.name,
+                'image',
+                `${reference}: ${report.action === 'present' ? 'image already present' : `${report.action} in ${(report.durationMs / 1000).toFixed(1)} s`}`,
+              );
+            }
             const startStarted = Date.now();
             for (const placement of placements.filter((p) => p.hostIndex === hostIndex)) {
               if (hostSignal.aborted) break;
