@@ -13,6 +13,16 @@ const scriptsDir = join(root, 'benchmarks/scripts');
 /** The flags each script's --help must list (its own, and the shared --max-load). */
 const expected: Record<string, string[]> = {
   'bench-access.ts': ['--rates', '--rounds', '--seconds'],
+  'bench-delay-helper.ts': [
+    '--rate',
+    '--delay-ms',
+    '--rounds',
+    '--seconds',
+    '--hooks',
+    '--ceiling-rates',
+    '--step-seconds',
+    '--no-ceiling',
+  ],
   'bench-faults.ts': ['--events', '--gap-ms', '--rounds', '--seconds', '--rate', '--no-remote'],
   'bench-loadgen.ts': ['--only', '--repeat', '--seconds', '--warmups', '--transport', '--long'],
   'bench-local.ts': ['--repeats', '--committees'],
@@ -69,7 +79,7 @@ describe('bench scripts', () => {
       expect(short).toEqual(help);
       expect(unknown.code).toBe(2);
       expect(unknown.stdout).toBe('');
-      expect(unknown.stderr).toMatch(/^bench:\w+: Unknown option '--no-such-flag'; see --help\n$/);
+      expect(unknown.stderr).toMatch(/^bench:[\w-]+: Unknown option '--no-such-flag'; see --help\n$/);
     });
   }
 });

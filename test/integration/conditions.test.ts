@@ -1,0 +1,382 @@
+/**
+ * Network conditions on real networks: local refnode networks on this machine's engine
+ * (whose kernel has no netem: delay goes through nfq-delay on NFQUEUE, loss through
+ * iptables statistic, bandwidth through HTB, partitions through iptables DROP) and sandbox
+ * SSH hosts with a zone matrix. Each test checks what users would look at: commit latency,
+ * stalls and recovery in the record, the helper's measured delay, and that nothing of ours
+ * is left in any namespace or host afterwards, also after a SIGKILL of meshbench.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUN_LABEL } from '../../src/common/labels.js';
+import { NetworkConditioner } from '../../src/faults/network/conditioner.js';
+import { networkEvents, parseScenario } from '../../src/faults/scenario.js';
+import { createDocker } from '../../src/testbed/local/docker-engine.js';
+import { LocalTestbed } from '../../src/testbed/local/local-testbed.js';
+import { ROOT, runBin } from './run-bin.js';
+import { DOCKER_HOSTS, hostsFile, innerDocker, leftovers, useSandbox } from './sandbox-fixture.js';
+
+const HELPER = 'meshbench/nethelper:latest';
+
+interface Window {
+  readonly what: string;
+  readonly before: { throughput: number | null; worst_second_p99_ms: number | null };
+  readonly during: { throughput: number | null; worst_second_p99_ms: number | null };
+  readonly after: { throughput: number | null };
+  readonly longest_no_commit_ms: number;
+  readonly time_to_recover_ms: number | null;
+}
+interface NetworkBlock {
+  readonly namespaces: { mechanisms: Record<string, string | null> }[];
+  readonly windows: Window[];
+  readonly events: { event: number | null; edge: string; errors?: unknown }[];
+  readonly quality: { t_s: number[]; links: Record<string, { up: boolean[]; delay_ms: number[] }> };
+  readonly positions?: { nodes: Record<string, [number, number][]> };
+}
+interface Rec {
+  readonly runs: { blocks?: { network?: NetworkBlock } }[];
+  readonly results: { latency_percentiles_ms: { p50: number } };
+}
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-conditions-it-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function record(outputDir: string, network = 'local'): Promise<Rec> {
+  const [runDir] = await readdir(outputDir);
+  return JSON.parse(
+    await readFile(join(outputDir, runDir as string, `${network}-benchmark-1.json`), 'utf8'),
+  ) as Rec;
+}
+
+function networkOf(rec: Rec): NetworkBlock {
+  const block = rec.runs[0]?.blocks?.network;
+  if (!block) throw new Error('no network block in the record');
+  return block;
+}
+
+async function bench(name: string, yaml: string | undefined, args: readonly string[]): Promise<Rec> {
+  const output = join(dir, name);
+  const extra: string[] = [];
+  if (yaml !== undefined) {
+    const scenario = join(dir, `${name}.yaml`);
+    await writeFile(scenario, yaml);
+    extra.push('--scenario', scenario);
+  }
+  const run = await runBin('benchmark', [...args, ...extra, '--cleanup', '--output-dir', output]);
+  expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+  return record(output, args.includes('remote') ? 'remote' : 'local');
+}
+
+/** Our chains, tc trees and nfq-delay processes in a container's network namespace. */
+async function ourRulesIn(container: string): Promise<string> {
+  const docker = createDocker();
+  const helper = await docker.createContainer({
+    Image: HELPER,
+    Cmd: ['sh', '-c', 'iptables -S; iptables -t mangle -S; tc qdisc show | grep 4d42 || true'],
+    Labels: { 'meshbench.test': 'conditions' },
+    HostConfig: { NetworkMode: `container:${container}`, CapAdd: ['NET_ADMIN'] },
+  });
+  try {
+    await helper.start();
+    await helper.wait();
+    const logs = (await helper.logs({ stdout: true, stderr: true })).toString('utf8');
+    return logs
+      .split('\n')
+      .filter((line) => /MB-|4d42/.test(line))
+      .join('\n');
+  } finally {
+    await helper.remove({ force: true });
+  }
+}
+
+describe('network conditions on a local network (no netem here)', () => {
+  it('50 ms on every link: a direct probe shows 50 ms ± 2 ms one way, and nothing is left after', async () => {
+    const testbed = new LocalTestbed({ committee: 2, startupTimeoutMs: 60_000 });
+    const deployment = await testbed.deploy({});
+    const scenario = parseScenario('events:\n  - { at: 0s, action: delay, delay: 50ms }\n', 'probe.yaml');
+    const conditioner = new NetworkConditioner({
+      conditions: { events: networkEvents(scenario) },
+      source: 'probe.yaml',
+      confirmCommit: false,
+    });
+    const docker = createDocker();
+    try {
+      await conditioner.onDeploy(deployment);
+      expect(conditioner.mechanisms()[0]?.mechanisms.delay).toBe('nfqueue');
+      const controller = new AbortController();
+      const started = performance.now();
+      const blocks: Record<string, unknown> = {};
+      const context = {
+        signal: controller.signal,
+        elapsedMs: () => performance.now() - started,
+        block: (name: string, data: unknown) => (blocks[name] = data),
+        log: () => undefined,
+      };
+      conditioner.onLevelStart({ warmupMs: 0, durationMs: 5000 }, context);
+      // the t = 0 change goes out as the level starts: wait until both nodes have it
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      // a probe from a helper of our own in node0's namespace to node1: both directions delayed
+      const [node0, node1] = deployment.nodes;
+      const probe = await node0!.sidecar!({
+        image: HELPER,
+        command: ['sh', '-c', 'cat >/dev/null'],
+        capAdd: ['NET_RAW'],
+        role: 'probe',
+      });
+      const info = await docker
+        .getContainer((node1 as unknown as { containerId: string }).containerId)
+        .inspect();
+      const address = Object.values(info.NetworkSettings.Networks)[0]?.IPAddress as string;
+      // -U: user-to-user time; ping's kernel receive timestamp is taken before the ingress delay
+      const ping = await probe.exec(['ping', '-U', '-c', '20', '-i', '0.05', address]);
+      await probe.close();
+      const summary = /rtt min\/avg\/max\/mdev = ([\d.]+)\/([\d.]+)\/([\d.]+)/.exec(ping.stdout);
+      const avg = Number(summary?.[2]);
+      expect(avg / 2, summary?.[0] ?? ping.stdout).toBeGreaterThan(48);
+      expect(avg / 2, summary?.[0] ?? ping.stdout).toBeLessThan(52);
+      controller.abort();
+      await conditioner.onLoadEnd({ warmupMs: 0, durationMs: 5000 }, emptyLoad(), context);
+      expect(blocks.network).toBeDefined();
+    } finally {
+      await conditioner.onTeardown();
+      // the engine removes an exited helper (AutoRemove) just after it exits
+      for (let i = 0; i < 50; i++) {
+        const left = await docker.listContainers({
+          all: true,
+          filters: { label: [`${RUN_LABEL}=${deployment.runId}`, 'meshbench.role=nethelper'] },
+        });
+        if (left.length === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const helpers = await docker.listContainers({
+        all: true,
+        filters: { label: [`${RUN_LABEL}=${deployment.runId}`, 'meshbench.role=nethelper'] },
+      });
+      expect(helpers).toEqual([]);
+      const [node0] = deployment.nodes;
+      expect(await ourRulesIn((node0 as unknown as { containerId: string }).containerId)).toBe('');
+      await deployment.destroy();
+    }
+  }, 180_000);
+
+  it('50 ms one-way on every link raises the p50 commit latency by at least 100 ms', async () => {
+    const args = ['--committee', '4', '--loads', '100', '--duration', '10', '--warmup', '2'];
+    const plain = await bench('plain', undefined, args);
+    const delayed = await bench('delayed', 'events:\n  - { at: 0s, action: delay, delay: 50ms }\n', args);
+    const raised = delayed.results.latency_percentiles_ms.p50 - plain.results.latency_percentiles_ms.p50;
+    expect(
+      raised,
+      `p50 ${plain.results.latency_percentiles_ms.p50} -> ${delayed.results.latency_percentiles_ms.p50} ms`,
+    ).toBeGreaterThanOrEqual(100);
+    expect(networkOf(delayed).namespaces.every((ns) => ns.mechanisms.delay === 'nfqueue')).toBe(true);
+  }, 240_000);
+
+  it('a bisect partition of 4 stalls commits and healing resumes them; loss raises latency', async () => {
+    const rec = await bench(
+      'bisect',
+      'events:\n  - { from: 4s, to: 8s, action: loss, loss: 20% }\n  - { from: 11s, to: 16s, action: partition, shape: bisect }\n',
+      ['--committee', '4', '--loads', '100', '--duration', '20', '--warmup', '1'],
+    );
+    const block = networkOf(rec);
+    const [loss, partition] = block.windows;
+    expect(partition?.longest_no_commit_ms, JSON.stringify(partition)).toBeGreaterThanOrEqual(3000);
+    expect(partition?.time_to_recover_ms, JSON.stringify(partition)).not.toBeNull();
+    expect(loss?.during.worst_second_p99_ms ?? 0, JSON.stringify(loss)).toBeGreaterThan(
+      loss?.before.worst_second_p99_ms ?? Infinity,
+    );
+    for (const event of block.events) expect(event.errors, JSON.stringify(event)).toBeUndefined();
+  }, 180_000);
+
+  it('a majorities-ring partition of 5 stalls a BFT network: no node hears the 4 a quorum needs', async () => {
+    const rec = await bench(
+      'ring',
+      'events:\n  - { from: 4s, to: 9s, action: partition, shape: majorities-ring }\n',
+      ['--committee', '5', '--loads', '50', '--duration', '14', '--warmup', '1'],
+    );
+    const [ring] = networkOf(rec).windows;
+    expect(ring?.longest_no_commit_ms, JSON.stringify(ring)).toBeGreaterThanOrEqual(3000);
+    expect(ring?.after.throughput ?? 0, JSON.stringify(ring)).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('a bandwidth cap lowers the throughput of 64 KiB transactions', async () => {
+    const rec = await bench(
+      'bandwidth',
+      'events:\n  - { from: 5s, to: 12s, action: bandwidth, rate: 2mbit }\n',
+      [
+        '--committee',
+        '4',
+        '--loads',
+        '30',
+        '--duration',
+        '16',
+        '--warmup',
+        '1',
+        '--transaction-size',
+        '65536',
+      ],
+    );
+    const [cap] = networkOf(rec).windows;
+    expect(networkOf(rec).namespaces[0]?.mechanisms.rate).toBe('htb');
+    expect(cap?.during.throughput ?? Infinity, JSON.stringify(cap)).toBeLessThan(
+      0.7 * (cap?.before.throughput ?? 0),
+    );
+  }, 180_000);
+
+  it('a node moving out of range loses its links, then regains them, on the timeline', async () => {
+    const rec = await bench(
+      'mobility',
+      `events: []
+mobility:
+  range: 100
+  delay: 1ms
+  positions: { node0: [0, 0], node1: [30, 0], node2: [0, 30], node3: [30, 30] }
+  moves:
+    - { node: node3, from: 2s, to: 4s, position: [400, 400] }
+    - { node: node3, from: 8s, to: 10s, position: [30, 30] }
+`,
+      ['--committee', '4', '--loads', '50', '--duration', '12', '--warmup', '1'],
+    );
+    const block = networkOf(rec);
+    const link = block.quality.links['node0->node3'];
+    expect(link, JSON.stringify(Object.keys(block.quality.links))).toBeDefined();
+    const up = link?.up ?? [];
+    expect(up[0]).toBe(true);
+    expect(
+      up.slice(4, 8).every((value) => !value),
+      JSON.stringify(up),
+    ).toBe(true);
+    expect(up.at(-1)).toBe(true);
+    expect(block.positions?.nodes.node3?.[6]).toEqual([400, 400]);
+    expect(block.events.some((event) => event.edge === 'tick')).toBe(true);
+  }, 180_000);
+
+  it('after a SIGKILL of meshbench, the helpers undo their rules and go; --down removes the rest', async () => {
+    const scenario = join(dir, 'kill.yaml');
+    await writeFile(
+      scenario,
+      'events:\n  - { at: 1s, action: delay, delay: 30ms }\n  - { at: 1s, action: loss, nodes: node1, loss: 5% }\n',
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bin/benchmark.js'),
+        '--committee',
+        '4',
+        '--loads',
+        '50',
+        '--duration',
+        '60',
+        '--scenario',
+        scenario,
+        '--output-dir',
+        join(dir, 'kill'),
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let text = '';
+    const applied = new Promise<void>((resolve) => {
+      const watch = (chunk: Buffer) => {
+        text += chunk.toString();
+        if (/network: loss 5%/.test(text)) resolve();
+      };
+      child.stdout.on('data', watch);
+      child.stderr.on('data', watch);
+    });
+    await Promise.race([applied, new Promise((resolve) => setTimeout(resolve, 90_000))]);
+    const project = /compose project (meshbench-[\w-]+)/.exec(text)?.[1];
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(project, text).toBeDefined();
+    const docker = createDocker();
+    const mine = await docker.listContainers({
+      filters: { label: [`com.docker.compose.project=${project}`] },
+    });
+    try {
+      expect(mine.length, text).toBe(4);
+      for (let i = 0; i < 50; i++) {
+        const helpers = await docker.listContainers({
+          all: true,
+          filters: { label: ['meshbench.role=nethelper'] },
+        });
+        if (helpers.length === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(
+        await docker.listContainers({ all: true, filters: { label: ['meshbench.role=nethelper'] } }),
+      ).toEqual([]);
+      for (const node of mine) expect(await ourRulesIn(node.Id), node.Names[0]).toBe('');
+    } finally {
+      const down = await runBin('local-network', ['--down']);
+      expect(down.code, down.stderr).toBe(0);
+    }
+  }, 180_000);
+});
+
+describe('network conditions on sandbox SSH hosts', () => {
+  it('a zone matrix shows its delays in the commit latency of a "remote" run, and leaves the hosts clean', async () => {
+    const state = await useSandbox();
+    const hosts = await hostsFile(state, 'conditions', state.hosts.slice(0, DOCKER_HOSTS));
+    const args = [
+      '--network-type',
+      'remote',
+      '--hosts-file',
+      hosts,
+      '--loads',
+      '50',
+      '--duration',
+      '10',
+      '--warmup',
+      '2',
+      '--startup-wait',
+      '120',
+    ];
+    const plain = await bench('remote-plain', undefined, args);
+    const zoned = await bench('remote-zones', undefined, [
+      ...args,
+      '--zones',
+      join(ROOT, 'examples/zones/aws-4-regions.csv'),
+    ]);
+    const raised = zoned.results.latency_percentiles_ms.p50 - plain.results.latency_percentiles_ms.p50;
+    // the four regions are 38-131 ms apart one way, and a commit takes several message rounds
+    expect(
+      raised,
+      `p50 ${plain.results.latency_percentiles_ms.p50} -> ${zoned.results.latency_percentiles_ms.p50} ms`,
+    ).toBeGreaterThanOrEqual(100);
+    const block = networkOf(zoned);
+    expect(block.namespaces).toHaveLength(DOCKER_HOSTS);
+    expect(block.quality.links['node0->node1']?.delay_ms[0]).toBe(38);
+    for (const host of state.hosts.slice(0, DOCKER_HOSTS)) {
+      expect((await leftovers(host)).containers).toEqual([]);
+      // remote nodes run in the host's namespace: nothing of ours may stay there
+      const rules = await innerDocker(host, [
+        'run',
+        '--rm',
+        '--network',
+        'host',
+        '--cap-add',
+        'NET_ADMIN',
+        HELPER,
+        'sh',
+        '-c',
+        'iptables -S; iptables -t mangle -S; tc qdisc show',
+      ]);
+      expect(rules.split('\n').filter((line) => /MB-|4d42/.test(line))).toEqual([]);
+    }
+  }, 400_000);
+});
+
+function emptyLoad(): Parameters<NetworkConditioner['onLoadEnd']>[1] {
+  return { startedAt: new Date().toISOString(), durationSecs: 0, timeSeries: [] } as unknown as Parameters<
+    NetworkConditioner['onLoadEnd']
+  >[1];
+}
