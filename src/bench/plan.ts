@@ -95,6 +95,14 @@ export interface BenchmarkPlan {
   readonly zones?: ZonesSpec;
   /** `--delay-mechanism`: netem where the kernel has it, else nfq-delay (auto), or one forced. */
   readonly delayMechanism: 'auto' | 'netem' | 'nfqueue';
+  /** `--live-conditions`: the network helpers start even without conditions, for `conditions set`. */
+  readonly liveConditions?: boolean;
+  /**
+   * `--propagation`: probe each level's propagation latency per node pair and record the
+   * nodes' peer round-trip times (src/monitor/propagation.ts). Default: on with network
+   * conditions (--zones, or a scenario with network events), else off.
+   */
+  readonly propagation: boolean;
   /** Generator worker threads sharing the schedule. */
   readonly workers: number;
   /** HTTP connections per endpoint. */
@@ -156,6 +164,8 @@ export interface BenchmarkInput {
   readonly zones?: string | undefined;
   readonly zoneOf?: string | undefined;
   readonly delayMechanism?: string | undefined;
+  readonly liveConditions?: boolean | string | undefined;
+  readonly propagation?: boolean | string | undefined;
   readonly settleTimeout?: number | string | undefined;
   readonly settleSecs?: number | string | undefined;
   readonly workers?: number | string | undefined;
@@ -282,6 +292,8 @@ const fieldsSchema = z.object({
   zones: nonEmptyPath.optional(),
   zoneOf: z.string().optional(),
   delayMechanism: z.enum(['auto', 'netem', 'nfqueue']).default('auto'),
+  liveConditions: looseBoolean.default(false),
+  propagation: looseBoolean.optional(),
   settleTimeout: wholeNumber(0, 3600, 'seconds').default(DEFAULTS.settleTimeoutSecs),
   settleSecs: wholeNumber(0, 600, 'seconds').default(DEFAULTS.settleSecs),
   workers: wholeNumber(1, 64, 'worker threads').default(DEFAULTS.workers),
@@ -548,6 +560,10 @@ export async function buildBenchmarkPlan(
     ...(scenario ? { scenario } : {}),
     ...(zones ? { zones } : {}),
     delayMechanism: fields.delayMechanism,
+    ...(fields.liveConditions ? { liveConditions: true } : {}),
+    propagation:
+      fields.propagation ??
+      (zones !== undefined || (scenario !== undefined && hasNetworkConditions(scenario))),
     workers: fields.workers,
     connectionsPerEndpoint: fields.connections,
     ...(fields.transport ? { transport: fields.transport } : {}),

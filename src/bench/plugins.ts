@@ -4,11 +4,13 @@
  * one line. The command passes these to runBenchmark before its reporters.
  */
 import { FaultInjector } from '../faults/injector.js';
+import { PropagationMonitor } from '../monitor/propagation.js';
 import { NetworkConditioner } from '../faults/network/conditioner.js';
 import { createProtocol } from '../protocols/registry.js';
 import {
   crashRecoveryScenario,
   faultsScenario,
+  hasNetworkConditions,
   hasNodeEvents,
   networkEvents,
   SCENARIO_VERSION,
@@ -40,10 +42,15 @@ export function pluginObservers(
       }),
     );
   }
+  // Before the conditioner: its load end (the last probes, the round trips) comes while conditions still hold.
+  if (plan.propagation)
+    observers.push(
+      new PropagationMonitor({ protocol: createProtocol(plan.protocol, 'propagation'), warn: context.warn }),
+    );
   const file = plan.scenario;
   const zones = plan.zones ?? file?.zones;
   const events = file ? networkEvents(file) : [];
-  if (events.length > 0 || zones || file?.mobility) {
+  if (shapesNetwork(plan)) {
     observers.push(
       new NetworkConditioner({
         conditions: {
@@ -61,6 +68,15 @@ export function pluginObservers(
     );
   }
   return observers;
+}
+
+/** Whether the plan shapes the network (conditions, zones, mobility, or live changes): then each node gets a helper. */
+export function shapesNetwork(plan: BenchmarkPlan): boolean {
+  return (
+    plan.zones !== undefined ||
+    plan.liveConditions === true ||
+    (plan.scenario !== undefined && hasNetworkConditions(plan.scenario))
+  );
 }
 
 /** The plan's scenario: its file, or `--faults` / `--crash-recovery` expanded once the nodes are known. */

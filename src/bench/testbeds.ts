@@ -9,7 +9,7 @@ import { LocalTestbed } from '../testbed/local/local-testbed.js';
 import { defaultKnownHostsPath, RemoteTestbed } from '../testbed/remote/remote-testbed.js';
 import type { Testbed } from '../testbed/testbed.js';
 import { NETHELPER_IMAGE } from '../faults/network/conditioner.js';
-import { hasNetworkConditions } from '../faults/scenario.js';
+import { shapesNetwork } from './plugins.js';
 import type { BenchmarkPlan, NetworkKind } from './plan.js';
 
 export interface TestbedFactoryOptions {
@@ -44,9 +44,7 @@ export function testbedFactory(
       startupWaitMs: plan.startupWaitSecs * 1000,
       knownHostsPath: hosts.knownHostsPath ?? defaultKnownHostsPath(),
       // network conditions run in a helper container next to each node: its image goes along
-      ...(plan.zones || (plan.scenario && hasNetworkConditions(plan.scenario))
-        ? { sidecarImages: [NETHELPER_IMAGE] }
-        : {}),
+      ...(shapesNetwork(plan) ? { sidecarImages: [NETHELPER_IMAGE] } : {}),
       onProgress: (progress) => log(`[remote ${progress.host}] ${progress.stage}: ${progress.message}`),
       ...(options.env ? { env: options.env } : {}),
     });

@@ -61,11 +61,13 @@ export interface BenchmarkArgs {
   readonly zones?: string;
   readonly 'zone-of'?: string;
   readonly 'delay-mechanism'?: string;
+  readonly 'live-conditions'?: boolean;
   readonly 'settle-timeout'?: string;
   readonly 'settle-secs'?: string;
   readonly workers?: string;
   readonly connections?: string;
   readonly transport?: string;
+  readonly propagation?: boolean;
   readonly interactive?: boolean;
   readonly config?: string;
   /** Each protocol's settings as flags (`--broadcast-mode`, `--http-method`…: src/protocols/). */
@@ -102,7 +104,7 @@ function addProtocolFlags<T>(argv: Argv<T>, group: string, settings: readonly Pr
 }
 const GROUP_OUTPUT = 'Output:';
 const GROUP_SEARCH = 'Saturation search:';
-const GROUP_FAULTS = 'Faults (docs/faults.md):';
+const GROUP_FAULTS = 'Faults and network conditions (docs/faults.md, docs/conditions.md):';
 const GROUP_CONFIG = 'Configuration:';
 
 /** Adds the benchmark flags to a yargs instance (the CLI module wires this in). */
@@ -286,7 +288,10 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     )
     .option(
       'scenario',
-      text('YAML/JSON file of timed node events (docs/faults.md, examples/scenarios/)', GROUP_FAULTS),
+      text(
+        'YAML/JSON file of timed events: node faults and network conditions (examples/scenarios/)',
+        GROUP_FAULTS,
+      ),
     )
     .option(
       'zones',
@@ -305,6 +310,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       ),
     )
     .option(
+      'live-conditions',
+      flag(
+        'Start the network helpers even without conditions, so `conditions set` can change links while the run goes',
+        GROUP_FAULTS,
+        'false',
+      ),
+    )
+    .option(
       'crash-recovery',
       flag(
         "Crash and restart up to --faults nodes every --crash-interval (Mysten's schedule, docs/faults.md)",
@@ -315,6 +328,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'crash-interval',
       text('Seconds between crashes', GROUP_FAULTS, String(DEFAULTS.crashIntervalSecs)),
+    )
+    .option(
+      'propagation',
+      flag(
+        'Measure propagation latency per node pair (probe txs of its own, 2/s) and record peer round-trip times',
+        GROUP_FAULTS,
+        'true with --zones or network events',
+      ),
     )
     .option(
       'config',
@@ -363,11 +384,13 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     zones: last(args.zones),
     zoneOf: last(args['zone-of']),
     delayMechanism: last(args['delay-mechanism']),
+    liveConditions: last(args['live-conditions']),
     settleTimeout: last(args['settle-timeout']),
     settleSecs: last(args['settle-secs']),
     workers: last(args.workers),
     connections: last(args.connections),
     transport: last(args.transport),
+    propagation: last(args.propagation),
     ...protocolInputFromArgs(args),
   };
 }

@@ -10,6 +10,7 @@
  * quality per second, and takes everything off when the load ends.
  */
 import { formatError, MeshbenchError } from '../../common/errors.js';
+import { ControlServer } from './control.js';
 import { sleep } from '../../common/sleep.js';
 import type { LoadResult } from '../../load/types.js';
 import type { Deployment, NodeHandle, Sidecar } from '../../testbed/testbed.js';
@@ -45,6 +46,8 @@ export interface ConditionerOptions {
   readonly image?: string;
   /** auto: netem where the kernel has it, else nfq-delay; or force one (to compare them). */
   readonly delayMechanism?: DelayPreference;
+  /** Serve the live control endpoint (`conditions set|clear|show`), default true. */
+  readonly control?: boolean;
   readonly confirmCommit: boolean;
   readonly onForce?: (cleanup: () => Promise<void>) => () => void;
   readonly warn?: (line: string) => void;
@@ -66,7 +69,9 @@ interface Namespace {
 export interface ConditionEventRecord {
   /** The scenario event's index, or null for a second's update (ramps, mobility) or the level's end. */
   readonly event: number | null;
-  readonly edge: 'start' | 'end' | 'tick' | 'clear';
+  readonly edge: 'start' | 'end' | 'tick' | 'clear' | 'live-set' | 'live-clear';
+  /** A live change: what was asked. */
+  readonly live?: string;
   readonly scheduled_ms: number;
   readonly fired_ms: number;
   readonly done_ms: number;
@@ -93,6 +98,9 @@ export class NetworkConditioner {
   #model: ConditionModel | undefined;
   #namespaces: Namespace[] = [];
   #level: LevelState | undefined;
+  /** Live changes made with `conditions set`, in order, until `conditions clear`. */
+  #live: NetworkEvent[] = [];
+  #control: ControlServer | undefined;
   /** Which kinds of condition the scenario reaches at some point. */
   readonly #needs = { delay: false, loss: false, rate: false, partition: false };
 
@@ -197,13 +205,26 @@ export class NetworkConditioner {
       );
     }
     await this.#checkApplicable();
+    if (this.#options.control !== false) {
+      this.#control = await ControlServer.start(deployment.runId, nodeIds, {
+        set: (event) => this.#setLive(event),
+        clear: () => this.#clearLive(),
+        state: () => ({
+          runId: deployment.runId,
+          nodes: nodeIds,
+          live: this.#live.map((e) => describe(e, 'start')),
+        }),
+      });
+    }
     await Promise.all(
       this.#namespaces.map(async (ns) => {
         const swept = await ns.channel.run(staleSweepScript(deployment.runId));
         for (const line of swept.output.split('\n').filter(Boolean)) {
           this.#options.warn?.(`network: ${ns.nodes.join(', ')}: ${line} (left by a run that is gone)`);
         }
-        const prepared = await ns.channel.run(ns.shaper.prepareScript(this.#needs.delay));
+        const prepared = await ns.channel.run(
+          ns.shaper.prepareScript(this.#needs.delay || this.#options.control !== false),
+        );
         if (prepared.exitCode !== 0) {
           throw conditionError(
             `network conditions: cannot set up ${ns.nodes.join(', ')} (${ns.sidecar.host}): ${prepared.output.trim().split('\n').slice(-1)[0] ?? `exit ${prepared.exitCode}`}`,
@@ -373,7 +394,7 @@ export class NetworkConditioner {
       }
       if (context.signal.aborted) break;
       const isEdge = edges.includes(t);
-      const wanted = model.at(t);
+      const wanted = model.at(t, this.#live);
       if (isEdge || model.continuous) {
         const firedMs = context.elapsedMs();
         const { changed, errors } = await this.#apply(wanted);
@@ -468,6 +489,68 @@ export class NetworkConditioner {
     return changed;
   }
 
+  /** A live change: checked against the namespaces' mechanisms, applied now, put on the timeline. */
+  async #setLive(event: NetworkEvent): Promise<string> {
+    const line = describe(event, 'start');
+    const kinds = {
+      delay: event.settings.delay !== undefined || event.settings.jitter !== undefined,
+      loss: event.settings.loss !== undefined,
+      rate: event.settings.rate !== undefined,
+      partition: event.action === 'partition',
+    };
+    for (const ns of this.#namespaces) {
+      const missing =
+        kinds.delay && ns.choice.delay === null
+          ? 'delay (no netem, no NFQUEUE)'
+          : kinds.loss && ns.choice.loss === null
+            ? 'loss (no netem, no iptables statistic)'
+            : kinds.rate && ns.choice.rate === null
+              ? 'bandwidth (no htb)'
+              : kinds.partition && ns.choice.partition === null
+                ? 'a partition (no iptables DROP)'
+                : undefined;
+      if (missing) throw new Error(`cannot apply ${missing} on ${ns.nodes.join(', ')} (${ns.sidecar.host})`);
+    }
+    this.#live = [...this.#live, event];
+    return `${line}: ${await this.#applyLive('live-set', line)}`;
+  }
+
+  async #clearLive(): Promise<string> {
+    const count = this.#live.length;
+    this.#live = [];
+    return `${count} live change${count === 1 ? '' : 's'} cleared: ${await this.#applyLive('live-clear', 'clear')}`;
+  }
+
+  /** Applies the model with the live changes now; a line on what changed. */
+  async #applyLive(edge: 'live-set' | 'live-clear', what: string): Promise<string> {
+    const state = this.#level;
+    const model = this.#model;
+    if (!state || !model) return 'takes effect when the next level starts';
+    const { context } = state;
+    const firedMs = context.elapsedMs();
+    const { changed, errors } = await this.#apply(model.at(firedMs, this.#live));
+    const doneMs = context.elapsedMs();
+    state.events.push({
+      event: null,
+      edge,
+      live: what,
+      scheduled_ms: round(firedMs),
+      fired_ms: round(firedMs),
+      done_ms: round(doneMs),
+      changed,
+      ...(errors ? { errors } : {}),
+    });
+    const result = `${changed} node${changed === 1 ? '' : 's'} changed at ${(firedMs / 1000).toFixed(1)} s in ${Math.round(doneMs - firedMs)} ms${
+      errors
+        ? ` (failed: ${Object.entries(errors)
+            .map(([n, e]) => `${n}: ${e}`)
+            .join('; ')})`
+        : ''
+    }`;
+    context.log(`network: live ${what}: ${result}`);
+    return result;
+  }
+
   async onLoadEnd(level: LevelStart, load: LoadResult, context: LevelContext): Promise<void> {
     const state = this.#level;
     if (!state) return;
@@ -538,6 +621,8 @@ export class NetworkConditioner {
       this.#level = undefined;
     }
     await this.#clear().catch(() => undefined);
+    await this.#control?.close().catch(() => undefined);
+    this.#control = undefined;
     await this.#closeAll();
   }
 
@@ -554,7 +639,7 @@ export function conditionError(message: string, hint: string): MeshbenchError {
 }
 
 /** `delay 50ms on every link`, `partition bisect healed`, … */
-export function describe(event: NetworkEvent, edge: 'start' | 'end' | 'tick' | 'clear'): string {
+export function describe(event: NetworkEvent, edge: ConditionEventRecord['edge']): string {
   const where =
     event.selector.kind === 'all'
       ? 'every link'

@@ -95,8 +95,11 @@ export class ConditionModel {
     return views;
   }
 
-  /** Every directed link's quality at `tMs` on the level's clock. */
-  at(tMs: number): Map<string, LinkQuality> {
+  /**
+   * Every directed link's quality at `tMs` on the level's clock; `live` events (changed by
+   * hand while the run goes) apply after the scenario's.
+   */
+  at(tMs: number, live: readonly NetworkEvent[] = []): Map<string, LinkQuality> {
     const out = new Map<string, LinkQuality>();
     const positions = this.#conditions.mobility ? positionsAt(this.#conditions.mobility, tMs) : undefined;
     for (const from of this.#nodes) {
@@ -105,11 +108,16 @@ export class ConditionModel {
         out.set(linkKey(from, to), this.#base(from, to, positions));
       }
     }
-    this.#conditions.events.forEach((event, index) => {
+    const count = this.#conditions.events.length;
+    [...this.#conditions.events, ...live].forEach((event, index) => {
       if (tMs < event.fromMs || (event.toMs !== null && tMs >= event.toMs)) return;
       const share = event.toMs === null ? 0 : (tMs - event.fromMs) / (event.toMs - event.fromMs);
       if (event.action === 'partition') {
-        for (const key of this.#cuts.get(index) ?? []) {
+        const cuts =
+          index < count
+            ? this.#cuts.get(index)
+            : new Set(cutLinks(this.viewsOf(event)).map(([from, to]) => linkKey(from, to)));
+        for (const key of cuts ?? []) {
           const current = out.get(key);
           if (current) out.set(key, { ...current, up: false });
         }
