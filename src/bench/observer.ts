@@ -27,7 +27,7 @@ import type { BenchmarkPlan } from './plan.js';
 export interface SweepOutput {
   /** A block of text on the console (nothing when the plan turns console output off). */
   say(text: string): void;
-  /** A file in the run folder, written atomically; its path (undefined when the plan writes no files). */
+  /** A file in the run folder, written atomically (text or bytes as they are, else JSON); its path (undefined when the plan writes no files). */
   write(name: string, data: unknown): Promise<string | undefined>;
 }
 

@@ -97,6 +97,10 @@ export interface BenchmarkPlan {
   readonly delayMechanism: 'auto' | 'netem' | 'nfqueue';
   /** `--live-conditions`: the network helpers start even without conditions, for `conditions set`. */
   readonly liveConditions?: boolean;
+  /** `--capture`: the nodes whose traffic goes to a pcap per level ('all': every node). */
+  readonly capture?: readonly string[] | 'all';
+  /** `--capture-max-mb`: each pcap's size cap. */
+  readonly captureMaxMb: number;
   /**
    * `--propagation`: probe each level's propagation latency per node pair and record the
    * nodes' peer round-trip times (src/monitor/propagation.ts). Default: on with network
@@ -165,6 +169,8 @@ export interface BenchmarkInput {
   readonly zoneOf?: string | undefined;
   readonly delayMechanism?: string | undefined;
   readonly liveConditions?: boolean | string | undefined;
+  readonly capture?: string | undefined;
+  readonly captureMaxMb?: number | string | undefined;
   readonly propagation?: boolean | string | undefined;
   readonly settleTimeout?: number | string | undefined;
   readonly settleSecs?: number | string | undefined;
@@ -293,6 +299,8 @@ const fieldsSchema = z.object({
   zoneOf: z.string().optional(),
   delayMechanism: z.enum(['auto', 'netem', 'nfqueue']).default('auto'),
   liveConditions: looseBoolean.default(false),
+  capture: z.string().min(1).optional(),
+  captureMaxMb: wholeNumber(1, 2000, 'MB').default(20),
   propagation: looseBoolean.optional(),
   settleTimeout: wholeNumber(0, 3600, 'seconds').default(DEFAULTS.settleTimeoutSecs),
   settleSecs: wholeNumber(0, 600, 'seconds').default(DEFAULTS.settleSecs),
@@ -482,6 +490,33 @@ export async function buildBenchmarkPlan(
       "network conditions need the nodes' network namespaces, which attach mode (--endpoints) does not have; run the network with --network-type local or remote",
     );
   }
+  const capture =
+    fields.capture === undefined
+      ? undefined
+      : fields.capture.trim() === 'all'
+        ? ('all' as const)
+        : fields.capture
+            .split(',')
+            .map((node) => node.trim())
+            .filter(Boolean);
+  if (capture && networkType === 'endpoints') {
+    throw badFlag(
+      'capture',
+      raw.capture,
+      "a capture runs in the nodes' network namespaces, which attach mode (--endpoints) does not have",
+    );
+  }
+  if (Array.isArray(capture) && committeeKnown) {
+    const unknown = capture.find(
+      (node) => !Array.from({ length: fields.committee }, (_, i) => refnodeNodeId(i)).includes(node),
+    );
+    if (unknown)
+      throw badFlag(
+        'capture',
+        raw.capture,
+        `no node ${unknown} in a committee of ${fields.committee} (node0 to node${fields.committee - 1}); give node IDs or all`,
+      );
+  }
   let zones: ZonesSpec | undefined;
   if (fields.zones !== undefined) {
     try {
@@ -561,6 +596,8 @@ export async function buildBenchmarkPlan(
     ...(zones ? { zones } : {}),
     delayMechanism: fields.delayMechanism,
     ...(fields.liveConditions ? { liveConditions: true } : {}),
+    ...(capture ? { capture } : {}),
+    captureMaxMb: fields.captureMaxMb,
     propagation:
       fields.propagation ??
       (zones !== undefined || (scenario !== undefined && hasNetworkConditions(scenario))),

@@ -61,6 +61,7 @@ export function pluginObservers(
         source: file?.source ?? `--zones ${zones?.matrix.source ?? ''}`,
         indices: file ? file.events.flatMap((event, index) => (event.kind === 'network' ? [index] : [])) : [],
         delayMechanism: plan.delayMechanism,
+        ...(plan.capture ? { capture: plan.capture, captureMaxMb: plan.captureMaxMb } : {}),
         confirmCommit: plan.confirm === 'commit',
         warn: context.warn,
         ...(context.onForce ? { onForce: context.onForce } : {}),
@@ -75,6 +76,7 @@ export function shapesNetwork(plan: BenchmarkPlan): boolean {
   return (
     plan.zones !== undefined ||
     plan.liveConditions === true ||
+    plan.capture !== undefined ||
     (plan.scenario !== undefined && hasNetworkConditions(plan.scenario))
   );
 }

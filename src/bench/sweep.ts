@@ -154,7 +154,10 @@ class Sweep {
   #write = async (name: string, data: unknown) => {
     if (!this.#runDir) return undefined;
     const path = join(this.#runDir, name);
-    await writeFileAtomic(path, typeof data === 'string' ? data : `${JSON.stringify(data, null, 2)}\n`);
+    await writeFileAtomic(
+      path,
+      typeof data === 'string' || data instanceof Uint8Array ? data : `${JSON.stringify(data, null, 2)}\n`,
+    );
     this.#files.push(path);
     return path;
   };

@@ -62,6 +62,8 @@ export interface BenchmarkArgs {
   readonly 'zone-of'?: string;
   readonly 'delay-mechanism'?: string;
   readonly 'live-conditions'?: boolean;
+  readonly capture?: string;
+  readonly 'capture-max-mb'?: string;
   readonly 'settle-timeout'?: string;
   readonly 'settle-secs'?: string;
   readonly workers?: string;
@@ -318,6 +320,17 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       ),
     )
     .option(
+      'capture',
+      text(
+        'Write a pcap per node and level into the run folder (tcpdump in its namespace): node0,node2 or all',
+        GROUP_FAULTS,
+      ),
+    )
+    .option(
+      'capture-max-mb',
+      text("Each pcap's size cap: tcpdump keeps the last this many MB", GROUP_FAULTS, '20'),
+    )
+    .option(
       'crash-recovery',
       flag(
         "Crash and restart up to --faults nodes every --crash-interval (Mysten's schedule, docs/faults.md)",
@@ -385,6 +398,8 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     zoneOf: last(args['zone-of']),
     delayMechanism: last(args['delay-mechanism']),
     liveConditions: last(args['live-conditions']),
+    capture: last(args.capture),
+    captureMaxMb: last(args['capture-max-mb']),
     settleTimeout: last(args['settle-timeout']),
     settleSecs: last(args['settle-secs']),
     workers: last(args.workers),

@@ -193,6 +193,8 @@ export function networkPlan(
     crashRecovery: false,
     crashIntervalSecs: BENCHMARK_DEFAULTS.crashIntervalSecs,
     delayMechanism: 'auto',
+    captureMaxMb: 20,
+    propagation: false,
     workers: BENCHMARK_DEFAULTS.workers,
     connectionsPerEndpoint: BENCHMARK_DEFAULTS.connectionsPerEndpoint,
     ...(args.transport ? { transport: args.transport as NonNullable<BenchmarkPlan['transport']> } : {}),

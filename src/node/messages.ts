@@ -10,6 +10,11 @@
  *   6 STATUS         f64 committed height
  *   7 BLOCK_REQUEST  f64 from height | u32 max blocks
  *   8 BLOCK_RESPONSE committed block record (see block.ts encodeCommitted)
+ *   9 PING           f64 send time (ms, the sender's monotonic clock)   (every second, per connection)
+ *  10 PONG           f64 the PING's send time, echoed at once
+ *
+ * PING and PONG are the transport's own (p2p.ts answers and times them: each peer's round-trip
+ * time); they never reach consensus.
  */
 import { type Block, type Tx, decodeBlock, makeTx } from './block.js';
 import { DecodeError, Reader, Writer } from './codec.js';
@@ -24,6 +29,8 @@ export const MSG = {
   status: 6,
   blockRequest: 7,
   blockResponse: 8,
+  ping: 9,
+  pong: 10,
 } as const;
 
 export type VoteType = 'prevote' | 'precommit';
@@ -49,7 +56,8 @@ export type Message =
     }
   | { readonly type: 'status'; readonly height: number }
   | { readonly type: 'block-request'; readonly from: number; readonly max: number }
-  | { readonly type: 'block-response'; readonly record: Buffer };
+  | { readonly type: 'block-response'; readonly record: Buffer }
+  | { readonly type: 'ping' | 'pong'; readonly sentMs: number };
 
 export function encodeHello(id: string): Buffer {
   return new Writer(32).u8(MSG.hello).str(id).finish();
@@ -107,6 +115,14 @@ export function encodeBlockRequest(from: number, max: number): Buffer {
 
 export function encodeBlockResponse(record: Buffer): Buffer {
   return new Writer(record.length + 1).u8(MSG.blockResponse).bytes(record).finish();
+}
+
+/** PING (or, echoing a PING's `sentMs`, PONG): 9 bytes. */
+export function encodePing(type: 'ping' | 'pong', sentMs: number): Buffer {
+  return new Writer(9)
+    .u8(type === 'ping' ? MSG.ping : MSG.pong)
+    .f64(sentMs)
+    .finish();
 }
 
 /** Decodes one frame body. Throws DecodeError on malformed input. */
@@ -167,6 +183,12 @@ export function decodeMessage(frame: Buffer): Message {
     }
     case MSG.blockResponse:
       return { type: 'block-response', record: r.rest() };
+    case MSG.ping:
+    case MSG.pong: {
+      const sentMs = r.f64();
+      r.done();
+      return { type: type === MSG.ping ? 'ping' : 'pong', sentMs };
+    }
     default:
       throw new DecodeError(`unknown message type ${type}`);
   }

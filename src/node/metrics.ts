@@ -10,6 +10,14 @@ export interface NodeMetrics {
   readonly viewChanges: Counter;
   readonly rejectedTxs: Counter<'reason'>;
   readonly invalidVotes: Counter;
+  /** Every ping's round trip, by peer. */
+  readonly peerPingSeconds: Histogram<'peer'>;
+}
+
+/** A peer's round-trip times, in milliseconds (p2p.ts PeerRtt). */
+export interface PeerRttSource {
+  readonly lastMs: number;
+  readonly smoothedMs: number;
 }
 
 export function createMetrics(
@@ -19,6 +27,8 @@ export function createMetrics(
     mempoolBytes: () => number;
     peers: () => number;
     catchingUp: () => boolean;
+    /** Each connected peer's round-trip times. */
+    peerRtts?: () => ReadonlyMap<string, PeerRttSource>;
   },
   withProcessMetrics: boolean,
 ): NodeMetrics {
@@ -65,7 +75,38 @@ export function createMetrics(
       help: 'Votes dropped because their signature did not verify',
       registers: [registry],
     }),
+    peerPingSeconds: new Histogram({
+      name: 'refnode_peer_ping_rtt_seconds',
+      help: 'Round-trip time of each ping to a peer (one per connection per second)',
+      labelNames: ['peer'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
   };
+  const rtts = sources.peerRtts;
+  if (rtts !== undefined) {
+    // Connected peers only: a peer that went away leaves the gauges.
+    new Gauge({
+      name: 'refnode_peer_rtt_seconds',
+      help: "Round-trip time of the last ping to each connected peer (the peer's PONG)",
+      labelNames: ['peer'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [peer, rtt] of rtts()) this.set({ peer }, rtt.lastMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'refnode_peer_rtt_smoothed_seconds',
+      help: 'Smoothed round-trip time to each connected peer (gain 1/8 per ping, as TCP SRTT)',
+      labelNames: ['peer'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [peer, rtt] of rtts()) this.set({ peer }, rtt.smoothedMs / 1000);
+      },
+    });
+  }
   new Gauge({
     name: 'refnode_mempool_txs',
     help: 'Txs in the mempool',

@@ -43,6 +43,8 @@ export interface NodeOptions {
   readonly logWrite?: (line: string) => void;
   /** Include prom-client's process metrics (off in multi-node tests in one process). */
   readonly processMetrics?: boolean;
+  /** Test hook: milliseconds between pings on each peer connection (default 1000; 0: none). */
+  readonly pingIntervalMs?: number;
 }
 
 export interface CommitWaiter {
@@ -114,6 +116,7 @@ export class RefNode {
         mempoolBytes: () => this.mempool.sizeBytes,
         peers: () => this.p2p.connectedPeers().length,
         catchingUp: () => this.catchingUp(),
+        peerRtts: () => this.p2p.peerRtts(),
       },
       this.options.processMetrics ?? true,
     );
@@ -158,6 +161,8 @@ export class RefNode {
       port: c.p2pPort,
       log: this.log,
       delayMs: this.options.delayMs,
+      pingIntervalMs: this.options.pingIntervalMs,
+      onRtt: (id, rttMs) => this.metrics.peerPingSeconds.observe({ peer: id }, rttMs / 1000),
       onFrame: (from, frame) => this.onFrame(from, frame),
       onPeerUp: (id) => {
         this.p2p.send(id, encodeStatus(this.store.height));
@@ -365,6 +370,8 @@ export class RefNode {
         this.applySynced(from, msg.record);
         return;
       case 'hello':
+      case 'ping': // answered and timed by p2p.ts; never here
+      case 'pong':
         return;
     }
   }

@@ -10,12 +10,19 @@
  * Nodes are identified by
  * the HELLO on the connection (crash-fault model: no signatures; see docs/refnode.md).
  *
+ * Every connection is pinged each PING_INTERVAL_MS (PING carries the sender's monotonic send
+ * time, the peer echoes it in a PONG at once): each peer's last and smoothed round-trip time,
+ * for the metrics and net_info. A peer that never answers or sends a ping (an older refnode,
+ * which logs and drops the unknown type) gets UNANSWERED_PINGS of them, then no more until it
+ * sends one.
+ *
  * For tests, `delayMs(peerId)` adds a per-message send delay (FIFO per peer).
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { type Server, type Socket, connect, createServer, isIPv6 } from 'node:net';
 import type { Logger } from './log.js';
-import { decodeMessage, encodeHello } from './messages.js';
+import { performance } from 'node:perf_hooks';
+import { MSG, decodeMessage, encodeHello, encodePing } from './messages.js';
 
 export const MAX_FRAME_BYTES = 128 * 1024 * 1024;
 /** A peer that does not drain this much queued output is disconnected. */
@@ -23,6 +30,33 @@ const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 /** Redial interval for a peer never reached yet, during the first STARTUP_FAST_DIAL_MS. */
 export const STARTUP_DIAL_INTERVAL_MS = 50;
 export const STARTUP_FAST_DIAL_MS = 10_000;
+/** How often each connection is pinged (its round-trip time), by default. */
+export const PING_INTERVAL_MS = 1000;
+/** Pings a peer that has never answered or sent one gets; then none until it sends one. */
+export const UNANSWERED_PINGS = 3;
+/** Weight of a new sample in the smoothed round-trip time (TCP's SRTT gain, RFC 6298). */
+export const RTT_GAIN = 1 / 8;
+
+/** One peer's round-trip times from the pings on its connection, in milliseconds. */
+export interface PeerRtt {
+  /** The last ping's. */
+  readonly lastMs: number;
+  /** Exponentially smoothed, gain RTT_GAIN (the first sample sets it). */
+  readonly smoothedMs: number;
+  readonly minMs: number;
+  readonly samples: number;
+}
+
+/** The round-trip times after one more sample. */
+export function nextRtt(previous: PeerRtt | undefined, sampleMs: number): PeerRtt {
+  if (previous === undefined) return { lastMs: sampleMs, smoothedMs: sampleMs, minMs: sampleMs, samples: 1 };
+  return {
+    lastMs: sampleMs,
+    smoothedMs: previous.smoothedMs + RTT_GAIN * (sampleMs - previous.smoothedMs),
+    minMs: Math.min(previous.minMs, sampleMs),
+    samples: previous.samples + 1,
+  };
+}
 
 export interface PeerAddress {
   readonly id: string;
@@ -40,6 +74,12 @@ export interface P2POptions {
   readonly onPeerUp: (id: string) => void;
   readonly onPeerDown: (id: string) => void;
   readonly delayMs?: ((peerId: string) => number) | undefined;
+  /** Milliseconds between pings on each connection (default PING_INTERVAL_MS; 0: no pings). */
+  readonly pingIntervalMs?: number | undefined;
+  /** A monotonic clock in milliseconds (default performance.now). */
+  readonly now?: (() => number) | undefined;
+  /** Each measured round trip, in milliseconds. */
+  readonly onRtt?: ((peerId: string, rttMs: number) => void) | undefined;
 }
 
 /** Splits a byte stream into frames. Frames inside one chunk are views, not copies. */
@@ -97,6 +137,20 @@ interface Connection {
   readonly socket: Socket;
   /** FIFO release time for injected delays. */
   lastReleaseMs: number;
+  /** When it came up (the monotonic clock). */
+  readonly upAtMs: number;
+  rtt: PeerRtt | undefined;
+  /** The peer has sent a PING or PONG on it: it speaks them. */
+  pings: boolean;
+  /** PINGs sent since the last PONG. */
+  unanswered: number;
+}
+
+/** A connection as net_info shows it. */
+export interface ConnectionInfo {
+  /** Milliseconds since it came up. */
+  readonly upForMs: number;
+  readonly rtt: PeerRtt | undefined;
 }
 
 export class P2P {
@@ -114,9 +168,12 @@ export class P2P {
   private readonly reached = new Set<string>();
   private startedAtMs = 0;
   private stopped = false;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
 
   constructor(private readonly opts: P2POptions) {
     this.peersById = new Map(opts.peers.filter((p) => p.id !== opts.selfId).map((p) => [p.id, p]));
+    this.now = opts.now ?? (() => performance.now());
   }
 
   async start(): Promise<void> {
@@ -132,6 +189,12 @@ export class P2P {
     server.on('error', (err) => this.opts.log.warn(`p2p listener: ${err.message}`));
     await this.listenForAnnouncements();
     this.startedAtMs = Date.now();
+    const pingIntervalMs = this.opts.pingIntervalMs ?? PING_INTERVAL_MS;
+    if (pingIntervalMs > 0) {
+      this.pingTimer = setInterval(() => {
+        for (const [id, conn] of this.conns) this.ping(id, conn);
+      }, pingIntervalMs);
+    }
     for (const peer of this.peersById.values()) {
       if (this.opts.selfId < peer.id) this.dial(peer);
       else this.announce(peer);
@@ -192,6 +255,19 @@ export class P2P {
 
   isConnected(id: string): boolean {
     return this.conns.has(id);
+  }
+
+  /** Each connected peer's round-trip times (peers that answered a ping). */
+  peerRtts(): Map<string, PeerRtt> {
+    const rtts = new Map<string, PeerRtt>();
+    for (const [id, conn] of this.conns) if (conn.rtt !== undefined) rtts.set(id, conn.rtt);
+    return rtts;
+  }
+
+  /** How long the connection to `id` has been up and its round-trip times; undefined when not connected. */
+  connection(id: string): ConnectionInfo | undefined {
+    const conn = this.conns.get(id);
+    return conn === undefined ? undefined : { upForMs: this.now() - conn.upAtMs, rtt: conn.rtt };
   }
 
   /** Sends one frame (without its length prefix) to `id`, if connected. */
@@ -259,7 +335,7 @@ export class P2P {
         this.up(peer.id, socket);
         return;
       }
-      this.opts.onFrame(peer.id, frame);
+      this.frame(peer.id, frame);
     });
     socket.on('connect', () => {
       const hello = encodeHello(this.opts.selfId);
@@ -318,7 +394,7 @@ export class P2P {
         this.up(id, socket);
         return;
       }
-      this.opts.onFrame(peerId, frame);
+      this.frame(peerId, frame);
     });
     socket.on('data', (chunk) => this.feed(decoder, socket, chunk));
     socket.on('error', () => {});
@@ -326,6 +402,41 @@ export class P2P {
       this.pending.delete(socket);
       if (peerId !== undefined) this.down(peerId, socket);
     });
+  }
+
+  /** A frame after HELLO: PING and PONG are answered and timed here, the rest go to the node. */
+  private frame(id: string, frame: Buffer): void {
+    const type = frame[0];
+    if (type !== MSG.ping && type !== MSG.pong) {
+      this.opts.onFrame(id, frame);
+      return;
+    }
+    const conn = this.conns.get(id);
+    if (conn === undefined) return;
+    let msg;
+    try {
+      msg = decodeMessage(frame);
+    } catch (err) {
+      this.opts.log.warn(`p2p: bad ping from ${id}: ${(err as Error).message}`);
+      return;
+    }
+    if (msg.type !== 'ping' && msg.type !== 'pong') return;
+    conn.pings = true;
+    if (msg.type === 'ping') {
+      this.write(id, conn, encodePing('pong', msg.sentMs));
+      return;
+    }
+    conn.unanswered = 0;
+    const rttMs = this.now() - msg.sentMs;
+    if (!Number.isFinite(rttMs) || rttMs < 0) return;
+    conn.rtt = nextRtt(conn.rtt, rttMs);
+    this.opts.onRtt?.(id, rttMs);
+  }
+
+  private ping(id: string, conn: Connection): void {
+    if (!conn.pings && conn.unanswered >= UNANSWERED_PINGS) return;
+    conn.unanswered++;
+    this.write(id, conn, encodePing('ping', this.now()));
   }
 
   private feed(decoder: FrameDecoder, socket: Socket, chunk: Buffer): void {
@@ -345,9 +456,19 @@ export class P2P {
     }
     this.backoffMs.delete(id);
     this.reached.add(id);
-    this.conns.set(id, { socket, lastReleaseMs: 0 });
+    const conn: Connection = {
+      socket,
+      lastReleaseMs: 0,
+      upAtMs: this.now(),
+      rtt: undefined,
+      pings: false,
+      unanswered: 0,
+    };
+    this.conns.set(id, conn);
     this.opts.log.debug(`p2p: connected to ${id}`);
     this.opts.onPeerUp(id);
+    if ((this.opts.pingIntervalMs ?? PING_INTERVAL_MS) > 0 && this.conns.get(id) === conn)
+      this.ping(id, conn);
   }
 
   private down(id: string, socket: Socket): void {
@@ -360,6 +481,7 @@ export class P2P {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.pingTimer);
     for (const timer of this.dialTimers.values()) clearTimeout(timer);
     this.dialTimers.clear();
     for (const conn of this.conns.values()) conn.socket.destroy();

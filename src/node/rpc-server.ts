@@ -13,6 +13,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { CommittedBlock } from './block.js';
 import { CHAIN_ID } from './keys.js';
 import type { RefNode } from './node.js';
+import type { ConnectionInfo } from './p2p.js';
 import {
   type EventQuery,
   type ParsedEntry,
@@ -544,7 +545,7 @@ export class RpcServer {
             network: CHAIN_ID,
           },
           is_outbound: node.config.id < id,
-          connection_status: {},
+          connection_status: connectionStatus(node.p2p.connection(id)),
           remote_ip: addr?.host ?? '',
         };
       }),
@@ -613,6 +614,7 @@ export class RpcServer {
     const heightText = String(block.height);
     const blockEvents = { 'tm.event': ['NewBlock'], 'block.height': [heightText] };
     let blockData: string | undefined;
+    let indexByHash: Map<string, number> | undefined;
     const txsB64: string[] = [];
     const txB64 = (i: number): string =>
       (txsB64[i] ??= (block.txs[i] as { bytes: Buffer }).bytes.toString('base64'));
@@ -630,7 +632,13 @@ export class RpcServer {
           continue;
         }
         if (!sub.query.some((c) => c.key === 'tm.event' && c.value === 'Tx')) continue;
-        for (let i = 0; i < block.txs.length; i++) {
+        // One tx's subscription (`tx.hash='…'`, as broadcast_tx_commit and propagation probes
+        // ask) looks its tx up instead of matching every tx of the block.
+        const wanted = sub.query.find((c) => c.key === 'tx.hash');
+        if (wanted !== undefined) indexByHash ??= new Map(block.txs.map((tx, i) => [tx.hash, i]));
+        const only = wanted === undefined ? undefined : indexByHash?.get(wanted.value);
+        if (wanted !== undefined && only === undefined) continue;
+        for (let i = only ?? 0; i < (only === undefined ? block.txs.length : only + 1); i++) {
           const hash = (block.txs[i] as { hash: string }).hash;
           const events = { 'tm.event': ['Tx'], 'tx.hash': [hash], 'tx.height': [heightText] };
           if (!matchesQuery(sub.query, events)) continue;
@@ -640,6 +648,30 @@ export class RpcServer {
       }
     }
   }
+}
+
+/**
+ * CometBFT's connection_status, in part: `Duration` (nanoseconds the connection has been up, as
+ * CometBFT gives it) and, a refnode extension, `RTT` from the pings on the connection: the
+ * last and smoothed round trip and the lowest seen, in nanoseconds, and how many pings answered.
+ */
+function connectionStatus(conn: ConnectionInfo | undefined): Record<string, unknown> {
+  if (conn === undefined) return {};
+  const ns = (ms: number): string => String(Math.round(ms * 1e6));
+  const rtt = conn.rtt;
+  return {
+    Duration: ns(conn.upForMs),
+    ...(rtt === undefined
+      ? {}
+      : {
+          RTT: {
+            Last: ns(rtt.lastMs),
+            Smoothed: ns(rtt.smoothedMs),
+            Min: ns(rtt.minMs),
+            Samples: String(rtt.samples),
+          },
+        }),
+  };
 }
 
 function eventMessage(sub: Subscription, data: string, events: string): string {

@@ -4,13 +4,15 @@
  * the fallback. Follows CometBFT's RPC spec (v0.38).
  */
 import type { WebSocket } from 'ws';
-import { txHash } from './transaction.js';
-import type { Endpoint } from './endpoint.js';
 import { cometbftBacklog, readHeight } from './cometbft-mempool.js';
+import { committedHashes, websocketUrlFor } from './cometbft-events.js';
+import { cometbftTransactionWatcher } from './cometbft-watch.js';
 import { joinUrl, parseJson, probeRequest, readPath } from './protocol.js';
 import type { CommitSource, Protocol, ProtocolDefinition, ReplyOutcome } from './protocol.js';
 import { describeError, getJson, type ReadinessProbe } from './readiness.js';
 import { oneOf } from './settings.js';
+
+export { committedHashes, websocketUrlFor } from './cometbft-events.js';
 
 export type BroadcastMode = 'async' | 'sync' | 'commit';
 export const BROADCAST_MODES: readonly BroadcastMode[] = ['async', 'sync', 'commit'];
@@ -68,32 +70,6 @@ export function parseCometbftReplyJson(statusCode: number, body: string, mode: B
   const code = codeOf((result as { code?: unknown }).code);
   if (code === undefined || Number.isNaN(code)) return { kind: 'badResponse' };
   return code === 0 ? { kind: 'ok' } : { kind: 'rejected', code: `app:${code}` };
-}
-
-/** Hashes of the txs a `/websocket` event message carries (NewBlock or Tx), or undefined for other messages. */
-export function committedHashes(message: unknown): string[] | undefined {
-  const data = readPath(message, 'result.data');
-  if (data === undefined || data === null || typeof data !== 'object') return undefined;
-  const type = (data as { type?: unknown }).type;
-  if (type === 'tendermint/event/NewBlock') {
-    // CometBFT sends `data: {txs: […]}`; its OpenAPI document draws `data` as the array itself.
-    const blockData = readPath(data, 'value.block.data');
-    const txs = Array.isArray(blockData) ? blockData : readPath(blockData, 'txs');
-    if (!Array.isArray(txs)) return [];
-    return txs
-      .filter((tx): tx is string => typeof tx === 'string')
-      .map((tx) => txHash(Buffer.from(tx, 'base64')));
-  }
-  if (type === 'tendermint/event/Tx') {
-    const hashes = readPath(message, 'result.events');
-    const fromEvents =
-      hashes && typeof hashes === 'object' ? (hashes as Record<string, unknown>)['tx.hash'] : undefined;
-    if (Array.isArray(fromEvents) && fromEvents.length > 0)
-      return fromEvents.map((h) => String(h).toUpperCase());
-    const tx = readPath(data, 'value.TxResult.tx');
-    return typeof tx === 'string' ? [txHash(Buffer.from(tx, 'base64'))] : [];
-  }
-  return undefined;
 }
 
 class CometbftCommitSource implements CommitSource {
@@ -217,13 +193,6 @@ class CometbftCommitSource implements CommitSource {
   }
 }
 
-export function websocketUrlFor(endpoint: Endpoint): string {
-  if (endpoint.wsUrl) return endpoint.wsUrl;
-  const url = new URL(joinUrl(endpoint.rpcUrl, '/websocket'));
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  return url.toString();
-}
-
 type JsonRecord = Record<string, unknown>;
 const field = (value: unknown, key: string): unknown =>
   typeof value === 'object' && value !== null ? (value as JsonRecord)[key] : undefined;
@@ -263,6 +232,7 @@ export function createCometbftProtocol(mode: BroadcastMode): Protocol {
     repliesConfirmCommit: mode === 'commit',
     faultModel: 'byzantine',
     backlog: cometbftBacklog,
+    watchTransactions: cometbftTransactionWatcher,
     height: (endpoint, options) => readHeight(endpoint, options),
     recordedSettings: { broadcastMode: mode },
     request: { method: 'POST', path: '/', headers: JSON_HEADERS, asciiBodies: true },

@@ -18,6 +18,7 @@ import {
 import type { EtcdKeyPattern, EtcdKeyPatternKind } from './etcd-keys.js';
 import type { Protocol, ProtocolDefinition, ReplyOutcome } from './protocol.js';
 import { joinUrl, parseJson, probeRequest } from './protocol.js';
+import { etcdTransactionWatcher } from './etcd-watch.js';
 import { httpProbe } from './readiness.js';
 import { oneOf, positiveNumber, settingFlag, text, wholeNumber } from './settings.js';
 
@@ -70,6 +71,7 @@ export function createEtcdProtocol(options: EtcdProtocolOptions, runId: string):
       return `{"key":"${key}","value":"${tx.base64}"}`;
     },
     parseReply: parseEtcdReply,
+    watchTransactions: etcdTransactionWatcher(keys.prefix),
     probe: (endpoint, timeoutMs) =>
       probeRequest(
         joinUrl(endpoint.rpcUrl, '/v3/maintenance/status'),

@@ -7,6 +7,9 @@ export type {
   ProtocolKind,
   BacklogProbe,
   BacklogReading,
+  ProbeTransaction,
+  TransactionWatch,
+  TransactionWatcher,
 } from './protocol.js';
 export { BacklogUnavailableError } from './protocol.js';
 export type { ProtocolSetting, SettingValue } from './settings.js';

@@ -84,6 +84,44 @@ export interface BacklogProbe {
   read(endpoint: Endpoint, options?: BacklogReadOptions): Promise<BacklogReading>;
 }
 
+/** One probe transaction of a prober's own (propagation latency): never one of the load's. */
+export interface ProbeTransaction {
+  /** Unique per run of a level (e.g. `<run id>-local-1-1`): no probe of another level or run shares it. */
+  readonly scope: string;
+  /** Unique within the scope. */
+  readonly id: string;
+}
+
+/** A watch on one node for the probes of one scope. */
+export interface TransactionWatch {
+  /** Resolves once the watch is live (true), or given up on (false). */
+  readonly ready: Promise<boolean>;
+  /** True while the watch is live. */
+  readonly connected: boolean;
+  /**
+   * Makes the watch report probe `id` once this node has it committed, and resolves once it
+   * will (cometbft: subscribed to its hash; etcd: at once, the watch covers the scope).
+   * Rejects when it cannot within `timeoutMs`.
+   */
+  expect(id: string, timeoutMs: number): Promise<void>;
+  /** Stops watching for `id` (seen everywhere, or given up on). */
+  forget(id: string): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Propagation probes: a small transaction of the prober's own submitted on one node, and a
+ * watch on every node that says when that node has it committed.
+ */
+export interface TransactionWatcher {
+  /** How the nodes are watched, in a few words (the record says it). */
+  readonly method: string;
+  /** Submits `probe` through `endpoint`: resolves once the node accepted it, throws an Error naming why not. */
+  submit(endpoint: Endpoint, probe: ProbeTransaction, timeoutMs: number): Promise<void>;
+  /** Watches `endpoint` for `scope`'s probes: `onSeen(id)` when the node has one committed. */
+  watch(endpoint: Endpoint, scope: string, onSeen: (id: string) => void): TransactionWatch;
+}
+
 export interface Protocol {
   readonly kind: ProtocolKind;
   /** Method, path and headers, the same for every transaction. */
@@ -125,6 +163,11 @@ export interface Protocol {
     endpoint: Endpoint,
     options?: { readonly timeoutMs?: number; readonly signal?: AbortSignal },
   ): Promise<number>;
+  /**
+   * Probes of one's own and a watch per node for them (propagation latency per node pair);
+   * absent: the protocol cannot tell when a node has a transaction.
+   */
+  readonly watchTransactions?: TransactionWatcher;
   /** Settings the result's `generator` block records besides the kind (cometbft: broadcastMode). */
   readonly recordedSettings?: Readonly<Record<string, unknown>>;
 }

@@ -244,9 +244,18 @@ mobility:
     - { node: node3, from: 2s, to: 4s, position: [400, 400] }
     - { node: node3, from: 8s, to: 10s, position: [30, 30] }
 `,
-      ['--committee', '4', '--loads', '50', '--duration', '12', '--warmup', '1'],
+      ['--committee', '4', '--loads', '50', '--duration', '12', '--warmup', '1', '--capture', 'node3'],
     );
     const block = networkOf(rec);
+    // --capture: node3's traffic as a pcap in the run folder, named by the record
+    const capture = (
+      block as unknown as { captures?: { files: Record<string, { file: string; bytes: number }> } }
+    ).captures;
+    expect(capture?.files.node3?.file).toBe('local-benchmark-1-node3.pcap');
+    const [runDir] = await readdir(join(dir, 'mobility'));
+    const pcap = await readFile(join(dir, 'mobility', runDir as string, 'local-benchmark-1-node3.pcap'));
+    expect(pcap.readUInt32LE(0).toString(16)).toBe('a1b2c3d4');
+    expect(pcap.length).toBe(capture?.files.node3?.bytes);
     const link = block.quality.links['node0->node3'];
     expect(link, JSON.stringify(Object.keys(block.quality.links))).toBeDefined();
     const up = link?.up ?? [];

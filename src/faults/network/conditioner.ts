@@ -10,11 +10,19 @@
  * quality per second, and takes everything off when the load ends.
  */
 import { formatError, MeshbenchError } from '../../common/errors.js';
+import { NETHELPER_IMAGE } from '../../common/net-shaping.js';
 import { ControlServer } from './control.js';
 import { sleep } from '../../common/sleep.js';
 import type { LoadResult } from '../../load/types.js';
 import type { Deployment, NodeHandle, Sidecar } from '../../testbed/testbed.js';
-import type { LevelContext, LevelStart } from '../injector.js';
+import type { LevelContext, LevelStart as FaultsLevelStart } from '../injector.js';
+
+/** A level's start as the conditioner reads it (the sweep hands more). */
+interface LevelStart extends FaultsLevelStart {
+  readonly network?: string;
+  readonly benchmarkNumber?: number;
+  readonly run?: number;
+}
 import { namedNodes, type NetworkEvent } from './events.js';
 import { ConditionModel, isClear, linkKey, type LinkQuality, type NetworkConditions } from './model.js';
 import { formatDelay, formatRate } from './quantities.js';
@@ -35,7 +43,7 @@ import {
 } from './shaper.js';
 import { windowFigures } from './windows.js';
 
-export const NETHELPER_IMAGE = 'meshbench/nethelper:latest';
+export { NETHELPER_IMAGE };
 
 export interface ConditionerOptions {
   readonly conditions: NetworkConditions;
@@ -48,6 +56,10 @@ export interface ConditionerOptions {
   readonly delayMechanism?: DelayPreference;
   /** Serve the live control endpoint (`conditions set|clear|show`), default true. */
   readonly control?: boolean;
+  /** `--capture`: the nodes whose traffic tcpdump writes to a pcap per level ('all': every node). */
+  readonly capture?: readonly string[] | 'all';
+  /** The size cap of each pcap, MB (default 20): tcpdump keeps the last this many MB. */
+  readonly captureMaxMb?: number;
   readonly confirmCommit: boolean;
   readonly onForce?: (cleanup: () => Promise<void>) => () => void;
   readonly warn?: (line: string) => void;
@@ -98,6 +110,8 @@ export class NetworkConditioner {
   #model: ConditionModel | undefined;
   #namespaces: Namespace[] = [];
   #level: LevelState | undefined;
+  /** Captures fetched at a level's load end, written at its end: file name → bytes. */
+  #captures = new Map<string, Buffer>();
   /** Live changes made with `conditions set`, in order, until `conditions clear`. */
   #live: NetworkEvent[] = [];
   #control: ControlServer | undefined;
@@ -252,6 +266,14 @@ export class NetworkConditioner {
         }
       }
     });
+    const capture = this.#options.capture;
+    const notNode = Array.isArray(capture) ? capture.find((node) => !nodeIds.includes(node)) : undefined;
+    if (notNode !== undefined) {
+      throw conditionError(
+        `--capture: no node ${notNode} in this network (nodes: ${nodeIds.join(', ')})`,
+        'give node IDs or all',
+      );
+    }
     const mobility = this.#options.conditions.mobility;
     if (mobility) {
       const missing = nodeIds.find((node) => !(node in mobility.positions));
@@ -370,7 +392,72 @@ export class NetworkConditioner {
         await this.#clear();
       }) ?? (() => undefined);
     this.#level = state;
-    state.running = this.#run(state, model, levelMs);
+    // captures start beside the timeline, which must not wait for them
+    state.running = Promise.all([this.#startCaptures(), this.#run(state, model, levelMs)]).then(
+      () => undefined,
+    );
+  }
+
+  /** The namespaces `--capture` names. */
+  #captured(): Namespace[] {
+    const capture = this.#options.capture;
+    if (!capture) return [];
+    return this.#namespaces.filter(
+      (ns) => capture === 'all' || ns.nodes.some((node) => capture.includes(node)),
+    );
+  }
+
+  /** tcpdump in each captured namespace, the run's own SSH left out, the file capped (-C, -W 1). */
+  async #startCaptures(): Promise<void> {
+    const mb = this.#options.captureMaxMb ?? 20;
+    await Promise.all(
+      this.#captured().map(async (ns) => {
+        const result = await ns.channel.run(
+          `rm -f cap.pcap*; tcpdump -Z root -i any -U -s 256 -C ${mb} -W 1 -w cap.pcap 'not port 22' > tcpdump.log 2>&1 & echo $! > tcpdump.pid; sleep 0.3; kill -0 $(cat tcpdump.pid) || { cat tcpdump.log; exit 1; }`,
+        );
+        if (result.exitCode !== 0)
+          this.#options.warn?.(
+            `network: cannot capture on ${ns.nodes.join(', ')}: ${result.output.trim().split('\n').at(-1) ?? ''}`,
+          );
+      }),
+    );
+  }
+
+  /** Stops tcpdump and fetches each pcap (base64 through the channel); the files' names for the record. */
+  async #collectCaptures(level: LevelStart): Promise<Record<string, { file: string; bytes: number }>> {
+    const out: Record<string, { file: string; bytes: number }> = {};
+    await Promise.all(
+      this.#captured().map(async (ns) => {
+        // stop it through the channel; fetch the file with one exec (a long line is slow for the channel's shell)
+        await ns.channel
+          .run('[ -f tcpdump.pid ] && kill -INT $(cat tcpdump.pid) 2>/dev/null; sleep 0.3; rm -f tcpdump.pid')
+          .catch(() => undefined);
+        const result = await ns.sidecar
+          .exec([
+            'sh',
+            '-c',
+            'f=$(ls /tmp/meshbench/cap.pcap* 2>/dev/null | head -1); [ -n "$f" ] && base64 -w0 "$f"; rm -f /tmp/meshbench/cap.pcap*',
+          ])
+          .catch(() => undefined);
+        if (!result || result.exitCode !== 0 || result.stdout.trim() === '') return;
+        const bytes = Buffer.from(result.stdout.trim(), 'base64');
+        const node = ns.nodes[0] as string;
+        const file = `${level.network ?? 'network'}-benchmark-${level.benchmarkNumber ?? 0}${(level.run ?? 1) > 1 ? `-run${level.run}` : ''}-${node}.pcap`;
+        this.#captures.set(file, bytes);
+        out[node] = { file, bytes: bytes.length };
+      }),
+    );
+    return out;
+  }
+
+  /** Writes the level's pcaps into the run folder. */
+  async onLevelEnd(
+    _level: unknown,
+    out: { write(name: string, data: unknown): Promise<string | undefined> },
+  ): Promise<void> {
+    const captures = [...this.#captures];
+    this.#captures.clear();
+    for (const [name, bytes] of captures) await out.write(name, bytes);
   }
 
   async #run(state: LevelState, model: ConditionModel, levelMs: number): Promise<void> {
@@ -558,6 +645,7 @@ export class NetworkConditioner {
       throw error;
     });
     const nfq = await this.#nfqStats();
+    const captures = await this.#collectCaptures(level);
     const firedMs = context.elapsedMs();
     const changed = await this.#clear();
     const doneMs = context.elapsedMs();
@@ -592,6 +680,9 @@ export class NetworkConditioner {
       quality: qualitySeries(state.samples),
       ...(state.samples.some((s) => s.positions) ? { positions: positionSeries(state.samples) } : {}),
       ...(nfq.length > 0 ? { nfq_delay: nfq } : {}),
+      ...(Object.keys(captures).length > 0
+        ? { captures: { max_mb: this.#options.captureMaxMb ?? 20, files: captures } }
+        : {}),
     });
   }
 

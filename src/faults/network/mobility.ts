@@ -6,7 +6,7 @@
  *
  *   d <= fade * range        loss 0, the full rate, the base delay
  *   fade * range < d < range s = (d - fade*range) / (range - fade*range):
- *                            loss = s * 100 %, rate = rate * (1 - s) (at least 8kbit)
+ *                            loss = s * 100 % (whole percent), rate = rate * (1 - s) (at least 8kbit)
  *   d >= range               no link (its packets are dropped both ways)
  *
  * The delay is the medium's base delay plus the distance at the speed of light (negligible
@@ -186,7 +186,8 @@ export function rangeQuality(model: MobilityModel, metres: number): RangeQuality
   const delayMs = model.delayMs + metres / LIGHT_M_PER_MS;
   return {
     up: true,
-    lossPct: Math.round(share * 100 * 100) / 100,
+    // whole percent: finer steps change nothing a run can measure, and each step is a rule change
+    lossPct: Math.round(share * 100),
     delayMs: Math.round(delayMs * 1000) / 1000,
     ...(model.rateBits !== undefined
       ? { rateBits: Math.max(8000, Math.round(model.rateBits * (1 - share))) }

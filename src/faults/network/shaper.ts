@@ -15,9 +15,10 @@
  *     to nfq-delay with --queue-bypass), each jumped to from OUTPUT.
  * It never touches a root qdisc or chain it did not create.
  */
+import { sweepScript, TC_HANDLE } from '../../common/net-shaping.js';
 import type { LinkQuality } from './model.js';
 
-export const TC_HANDLE = '4d42';
+export { TC_HANDLE };
 export const NFQUEUE_NUM = 4242;
 /** Above the kernel's 1,024: 50 ms at 20,000 packets/s holds 1,000, and bursts more. */
 export const NFQUEUE_MAXLEN = 65_536;
@@ -169,6 +170,7 @@ export function sidecarCommand(runId: string): string[] {
     'sh',
     '-c',
     `mkdir -p ${STATE_DIR}; cd ${STATE_DIR}
+renice -n -10 $$ >/dev/null 2>&1 || true
 while IFS= read -r line; do
   case "$line" in
     '') echo ;;
@@ -245,10 +247,7 @@ export function teardownScript(runId: string): string {
  * change, when no other live run shapes this namespace.
  */
 export function staleSweepScript(runId: string): string {
-  const chain = chainOf(runId);
-  return `for t in filter mangle; do for c in $(iptables -t $t -S 2>/dev/null | sed -n 's/^-N \\(MB-[^ ]*\\)$/\\1/p'); do [ "$c" = ${chain} ] || [ "$c" = ${chain}-i ] && continue; while iptables -t $t -D OUTPUT -j $c 2>/dev/null; do :; done; while iptables -t $t -D PREROUTING -j $c 2>/dev/null; do :; done; iptables -t $t -F $c; iptables -t $t -X $c; echo "removed chain $c ($t)"; done; done
-for d in $(ls /sys/class/net); do tc qdisc show dev $d root 2>/dev/null | grep -q "qdisc htb ${TC_HANDLE}: root" && tc qdisc del dev $d root && echo "removed tc tree ${TC_HANDLE}: on $d"; done
-true`;
+  return sweepScript([chainOf(runId), ingressChainOf(runId)]);
 }
 
 /** A peer as its source's egress sees it: its addresses and the device that reaches them. */
@@ -273,6 +272,8 @@ export class NamespaceShaper {
   readonly #devicesWithTree = new Set<string>();
   readonly #classes = new Map<string, ClassState>();
   #chainsMade = false;
+  /** The iptables-restore input last applied: the same again is skipped. */
+  #iptables = '';
   #nfqConfig = '';
   #nfqRunning = false;
 
@@ -359,15 +360,18 @@ export class NamespaceShaper {
       }
     }
     // iptables: both chains rebuilt at once (iptables-restore --noflush flushes a declared chain)
-    if (filterRules.length > 0 || mangleRules.length > 0 || this.#chainsMade) {
+    const restore = `*filter\n:${this.#chain} - [0:0]\n${filterRules.map((r) => `${r}\n`).join('')}COMMIT\n*mangle\n:${this.#ingress} - [0:0]\n${mangleRules.map((r) => `${r}\n`).join('')}COMMIT\n`;
+    if (
+      (filterRules.length > 0 || mangleRules.length > 0 || this.#chainsMade) &&
+      restore !== this.#iptables
+    ) {
       const jumps = this.#chainsMade
         ? ''
         : `for t in filter mangle; do iptables -t $t -C OUTPUT -j ${this.#chain} 2>/dev/null || iptables -t $t -I OUTPUT 1 -j ${this.#chain}; done\n`;
-      lines.push(
-        `iptables-restore --noflush <<'MB_EOF'\n*filter\n:${this.#chain} - [0:0]\n${filterRules.map((r) => `${r}\n`).join('')}COMMIT\n*mangle\n:${this.#ingress} - [0:0]\n${mangleRules.map((r) => `${r}\n`).join('')}COMMIT\nMB_EOF`,
-      );
+      lines.push(`iptables-restore --noflush <<'MB_EOF'\n${restore}MB_EOF`);
       if (jumps) lines.push(jumps.trimEnd());
       this.#chainsMade = true;
+      this.#iptables = restore;
     }
     // nfq-delay: its table, then started (or told to re-read it)
     const config = nfq.join('\n');

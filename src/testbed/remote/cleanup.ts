@@ -1,5 +1,7 @@
 /** Removing what runs left on a host, through the shared removal by label (../docker/cleanup.ts). */
 import { MeshbenchError } from '../../common/errors.js';
+import { ROLE_LABEL } from '../../common/labels.js';
+import { NETHELPER_IMAGE, sweepScript } from '../../common/net-shaping.js';
 import { removeLabelled } from '../docker/cleanup.js';
 import { runSelector, testbedSelector } from '../docker/labels.js';
 import type { RemovalSummary } from '../testbed.js';
@@ -35,7 +37,38 @@ export async function cleanHost(
       { hint: 'fix the cause on that host and re-run with remote-network --down' },
     );
   }
+  await sweepHostNamespace(agent);
   return { host: agent.host.name, ...(options.runId ? { runId: options.runId } : {}), ...report };
+}
+
+/**
+ * Remote nodes run in the host's network namespace, so shaping rules live there, not in a
+ * container: the helpers remove them when they go, but a helper killed outright could not.
+ * With no helper of any run left on the host, this removes meshbench's chains and tc trees
+ * from the host's namespace (a one-shot nethelper with --network host), when the image is there.
+ */
+async function sweepHostNamespace(agent: RemoteHostAgent): Promise<void> {
+  const docker = agent.docker;
+  try {
+    const helpers = await docker.listContainers({ filters: { label: [`${ROLE_LABEL}=nethelper`] } });
+    if (helpers.length > 0) return;
+    await docker.getImage(NETHELPER_IMAGE).inspect();
+  } catch {
+    return; // no image: nothing of ours ever shaped this host
+  }
+  const container = await docker.createContainer({
+    Image: NETHELPER_IMAGE,
+    Cmd: ['sh', '-c', sweepScript()],
+    HostConfig: { NetworkMode: 'host', CapAdd: ['NET_ADMIN'], AutoRemove: false },
+  });
+  try {
+    await container.start();
+    await container.wait();
+  } catch (error) {
+    throw agent.failure('sweeping network rules', error);
+  } finally {
+    await container.remove({ force: true }).catch(() => undefined);
+  }
 }
 
 /** `removed 2 container(s), 2 volume(s), 1 image(s)` as progress reports it. */

@@ -1,0 +1,24 @@
+/**
+ * What meshbench puts into a network namespace to shape its links, named once: the tc
+ * root handle it owns, the prefix of its iptables chains, and the script that removes
+ * what a run left (src/faults/network/shaper.ts writes the rules; `remote-network --down`
+ * sweeps a host's namespace with it when the helpers that would have cleaned up are gone).
+ */
+
+/** The root handle of meshbench's tc trees ("MB"). */
+export const TC_HANDLE = '4d42';
+/** The prefix of meshbench's iptables chains: MB-<run>, MB-<run>-i. */
+export const CHAIN_PREFIX = 'MB-';
+/** The image of the sidecar that shapes links. */
+export const NETHELPER_IMAGE = 'meshbench/nethelper:latest';
+
+/**
+ * Removes meshbench's chains (but `keep`) with their jumps from OUTPUT and PREROUTING, and
+ * its tc root trees; prints one line per thing removed. Needs iptables and tc (the nethelper).
+ */
+export function sweepScript(keep: readonly string[] = []): string {
+  const skip = keep.map((chain) => `[ "$c" = ${chain} ]`).join(' || ');
+  return `for t in filter mangle; do for c in $(iptables -t $t -S 2>/dev/null | sed -n 's/^-N \\(${CHAIN_PREFIX}[^ ]*\\)$/\\1/p'); do ${skip ? `{ ${skip}; } && continue; ` : ''}while iptables -t $t -D OUTPUT -j $c 2>/dev/null; do :; done; while iptables -t $t -D PREROUTING -j $c 2>/dev/null; do :; done; iptables -t $t -F $c; iptables -t $t -X $c; echo "removed chain $c ($t)"; done; done
+for d in $(ls /sys/class/net); do tc qdisc show dev $d root 2>/dev/null | grep -q "qdisc htb ${TC_HANDLE}: root" && tc qdisc del dev $d root && echo "removed tc tree ${TC_HANDLE}: on $d"; done
+true`;
+}

@@ -1,0 +1,206 @@
+/**
+ * Propagation probes for CometBFT (and the reference node): a probe is a small tx of its own
+ * (`meshbench-probe/<scope>/<id>=1`, kvstore's key=value shape), submitted with
+ * `broadcast_tx_sync`; each node is watched on its `/websocket` with one subscription per
+ * probe, `tm.event='Tx' AND tx.hash='<hash>'` (the query broadcast_tx_commit itself uses), made
+ * before the probe is sent and dropped once the node has it. So a node sends only the probes'
+ * events, never the load's, and a client holds only as many subscriptions as probes are in
+ * flight (CometBFT allows 5 per client by default: max_subscriptions_per_client).
+ */
+import type { WebSocket } from 'ws';
+import type { Endpoint } from './endpoint.js';
+import { committedHashes, websocketUrlFor } from './cometbft-events.js';
+import { joinUrl, parseJson, readPath } from './protocol.js';
+import type { ProbeTransaction, TransactionWatch, TransactionWatcher } from './protocol.js';
+import { txHash } from './transaction.js';
+
+/** The bytes of a probe tx. */
+export function cometbftProbeBytes(probe: ProbeTransaction): Buffer {
+  return Buffer.from(`meshbench-probe/${probe.scope}/${probe.id}=1`, 'utf8');
+}
+
+/** The Tx-event query for one tx hash (uppercase hex). */
+export function txQuery(hash: string): string {
+  return `tm.event='Tx' AND tx.hash='${hash}'`;
+}
+
+interface Pending {
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+class CometbftTxWatch implements TransactionWatch {
+  readonly ready: Promise<boolean>;
+  #socket: WebSocket | undefined;
+  #live = false;
+  #closed = false;
+  #nextId = 1;
+  /** Replies awaited, by JSON-RPC id. */
+  readonly #pending = new Map<number, Pending>();
+  /** Probe hash → its id, while expected. */
+  readonly #byHash = new Map<string, string>();
+  /** Probe id → its hash, while expected. */
+  readonly #byId = new Map<string, string>();
+
+  constructor(
+    url: string,
+    private readonly scope: string,
+    private readonly onSeen: (id: string) => void,
+    connectTimeoutMs = 5000,
+  ) {
+    this.ready = import('ws').then(({ WebSocket }) => this.#connect(WebSocket, url, connectTimeoutMs));
+  }
+
+  #connect(WebSocketClass: typeof WebSocket, url: string, connectTimeoutMs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      if (this.#closed) {
+        resolve(false);
+        return;
+      }
+      const timer = setTimeout(() => {
+        resolve(false);
+        socket.terminate();
+      }, connectTimeoutMs);
+      let socket: WebSocket;
+      try {
+        socket = new WebSocketClass(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+      } catch {
+        clearTimeout(timer);
+        resolve(false);
+        return;
+      }
+      this.#socket = socket;
+      socket.on('open', () => {
+        clearTimeout(timer);
+        this.#live = true;
+        resolve(true);
+      });
+      socket.on('message', (raw: Buffer) => this.#message(raw));
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        this.#live = false;
+        resolve(false);
+        for (const [rpcId, pending] of this.#pending) {
+          clearTimeout(pending.timer);
+          pending.reject(new Error('the event stream closed'));
+          this.#pending.delete(rpcId);
+        }
+      });
+    });
+  }
+
+  #message(raw: Buffer): void {
+    const message = parseJson(raw.toString('utf8'));
+    if (message === undefined || message === null || typeof message !== 'object') return;
+    const hashes = committedHashes(message);
+    if (hashes !== undefined) {
+      for (const hash of hashes) {
+        const id = this.#byHash.get(hash);
+        if (id !== undefined) this.onSeen(id);
+      }
+      return;
+    }
+    const rpcId = Number((message as { id?: unknown }).id);
+    const pending = this.#pending.get(rpcId);
+    if (pending === undefined) return;
+    this.#pending.delete(rpcId);
+    clearTimeout(pending.timer);
+    const error = (message as { error?: unknown }).error;
+    if (error !== undefined && error !== null) {
+      const text = readPath(error, 'data') ?? readPath(error, 'message') ?? JSON.stringify(error);
+      pending.reject(new Error(`subscribe refused: ${String(text)}`));
+    } else pending.resolve();
+  }
+
+  #call(method: string, query: string, timeoutMs: number): Promise<void> {
+    const socket = this.#socket;
+    if (!this.#live || socket === undefined) return Promise.reject(new Error('not connected'));
+    const rpcId = this.#nextId++;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(rpcId);
+        reject(new Error(`no answer to ${method} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(rpcId, { resolve, reject, timer });
+      socket.send(JSON.stringify({ jsonrpc: '2.0', id: rpcId, method, params: { query } }));
+    });
+  }
+
+  get connected(): boolean {
+    return this.#live && !this.#closed;
+  }
+
+  async expect(id: string, timeoutMs: number): Promise<void> {
+    const hash = txHash(cometbftProbeBytes({ scope: this.scope, id }));
+    this.#byHash.set(hash, id);
+    this.#byId.set(id, hash);
+    try {
+      await this.#call('subscribe', txQuery(hash), timeoutMs);
+    } catch (error) {
+      this.#byHash.delete(hash);
+      this.#byId.delete(id);
+      throw error;
+    }
+  }
+
+  forget(id: string): void {
+    const hash = this.#byId.get(id);
+    if (hash === undefined) return;
+    this.#byId.delete(id);
+    this.#byHash.delete(hash);
+    // The answer does not matter: an unknown subscription is gone already.
+    this.#call('unsubscribe', txQuery(hash), 5000).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const socket = this.#socket;
+    if (!socket || socket.readyState === socket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        socket.terminate();
+        resolve();
+      }, 1000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.close();
+    });
+  }
+}
+
+/** CometBFT's propagation probes: broadcast_tx_sync, and Tx events per probe hash on every node. */
+export const cometbftTransactionWatcher: TransactionWatcher = {
+  method: "cometbft: broadcast_tx_sync; on each node's /websocket, tm.event='Tx' AND tx.hash=<probe>",
+  async submit(endpoint: Endpoint, probe: ProbeTransaction, timeoutMs: number): Promise<void> {
+    const tx = cometbftProbeBytes(probe).toString('base64');
+    const { request } = await import('undici');
+    const response = await request(joinUrl(endpoint.rpcUrl, '/'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"jsonrpc":"2.0","id":1,"method":"broadcast_tx_sync","params":{"tx":"${tx}"}}`,
+      signal: AbortSignal.timeout(timeoutMs),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    const reply = parseJson(await response.body.text());
+    const error = readPath(reply, 'error');
+    const code = Number(readPath(reply, 'result.code') ?? Number.NaN);
+    if (error !== undefined && error !== null) {
+      const text = readPath(error, 'data') ?? readPath(error, 'message') ?? JSON.stringify(error);
+      throw new Error(`${endpoint.nodeId} refused the probe: ${String(text)}`);
+    }
+    if (response.statusCode !== 200 || code !== 0) {
+      throw new Error(
+        `${endpoint.nodeId} refused the probe (HTTP ${response.statusCode}${Number.isNaN(code) ? '' : `, code ${code}`})`,
+      );
+    }
+  },
+  watch(endpoint, scope, onSeen) {
+    void import('undici').catch(() => undefined); // loaded before the first submit is timed
+    return new CometbftTxWatch(websocketUrlFor(endpoint), scope, onSeen);
+  },
+};

@@ -1,0 +1,140 @@
+/**
+ * Propagation latency per node pair and peer round-trip times on real networks: `benchmark`
+ * as users run it (bin/benchmark.js) on local 4-node refnode networks on this machine's
+ * engine, plain and with the AWS zone matrix (delay through nfq-delay on this kernel), and on
+ * a 3-member etcd cluster. The zone matrix must come back out of the system: a pair across
+ * the Atlantic takes longer to propagate than on the plain network, and the nodes' own
+ * round-trip times show twice the matrix's one-way delay.
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PropagationBlock } from '../../src/monitor/propagation.js';
+import { runBin } from './run-bin.js';
+
+const ZONES = 'examples/zones/aws-4-regions.csv';
+/** One way N_Virginia → London in that matrix (node0 → node1: nodes go round robin over its zones). */
+const VIRGINIA_LONDON_MS = 38;
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-propagation-it-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function note(line: string): void {
+  process.stdout.write(`    ${line}\n`);
+}
+
+async function propagationOf(name: string, args: readonly string[]): Promise<PropagationBlock> {
+  const output = join(dir, name);
+  const run = await runBin('benchmark', [...args, '--cleanup', '--output-dir', output]);
+  expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+  expect(run.stdout).toMatch(/propagation p50 ms/);
+  const [runDir] = await readdir(output);
+  const record = JSON.parse(
+    await readFile(join(output, runDir as string, 'local-benchmark-1.json'), 'utf8'),
+  ) as { runs: { blocks?: { propagation?: PropagationBlock } }[] };
+  const block = record.runs[0]?.blocks?.propagation;
+  if (!block) throw new Error(`no propagation block in the record\n${run.stdout}`);
+  return block;
+}
+
+const pair = (block: PropagationBlock, from: string, to: string) => {
+  const found = block.pairs.find((p) => p.from === from && p.to === to);
+  if (!found) throw new Error(`no pair ${from} -> ${to}`);
+  return found;
+};
+
+const matrixNote = (block: PropagationBlock): string =>
+  block.pairs.map((p) => `${p.from}->${p.to} ${p.p50_ms?.toFixed(0)}`).join(', ');
+
+const rttNote = (block: PropagationBlock): string =>
+  Object.entries(block.peer_rtt_ms ?? {})
+    .flatMap(([node, peers]) =>
+      Object.entries(peers).map(([peer, ms]) => `${node}->${peer} ${ms.toFixed(1)}`),
+    )
+    .join(', ');
+
+const REFNODE = ['--committee', '4', '--loads', '50', '--duration', '10'];
+const NODES = ['node0', 'node1', 'node2', 'node3'];
+
+describe('propagation latency on a local refnode network', () => {
+  let plain: PropagationBlock | undefined;
+
+  it('--propagation: 12 pairs, each seen, plausible; the nodes report their peers’ round trips', async () => {
+    const block = await propagationOf('plain', [...REFNODE, '--propagation']);
+    plain = block;
+    note(`plain p50 ms: ${matrixNote(block)}`);
+    note(`plain peer RTT ms (median of the level): ${rttNote(block)}`);
+    expect(block.nodes).toEqual(NODES);
+    expect(block.pairs).toHaveLength(12);
+    expect(block.probes.refused).toBe(0);
+    expect(block.probes.sent).toBeGreaterThanOrEqual(12);
+    for (const p of block.pairs) {
+      expect(p.count, JSON.stringify(p)).toBeGreaterThan(0);
+      expect(p.missing).toBe(0);
+      expect(p.p50_ms).toBeGreaterThan(0);
+      expect(p.p50_ms).toBeLessThan(2000);
+      expect(p.p99_ms).toBeGreaterThanOrEqual(p.p50_ms as number);
+    }
+    expect(block.peer_rtt_metric).toBe('refnode_peer_rtt_seconds');
+    for (const node of NODES) {
+      const peers = block.peer_rtt_ms?.[node] ?? {};
+      expect(Object.keys(peers).sort()).toEqual(NODES.filter((n) => n !== node));
+      for (const ms of Object.values(peers)) expect(ms).toBeLessThan(50); // no delay on a local bridge
+    }
+  });
+
+  it('--zones: the matrix comes back out, in propagation and in the round trips (default on with conditions)', async () => {
+    const block = await propagationOf('zones', [...REFNODE, '--zones', ZONES]);
+    note(`zones p50 ms: ${matrixNote(block)}`);
+    note(`zones peer RTT ms (median of the level): ${rttNote(block)}`);
+    expect(block.pairs).toHaveLength(12);
+    for (const p of block.pairs) expect(p.count, JSON.stringify(p)).toBeGreaterThan(0);
+    const base = plain ? pair(plain, 'node0', 'node1').p50_ms : 0;
+    const zoned = pair(block, 'node0', 'node1').p50_ms;
+    note(`node0->node1 p50: plain ${base?.toFixed(1)} ms, zones ${zoned?.toFixed(1)} ms`);
+    expect(zoned).toBeGreaterThanOrEqual((base ?? 0) + 30);
+    // The refnode's pings on the node0 <-> node1 connection: twice 38 ms one way.
+    for (const [from, to] of [
+      ['node0', 'node1'],
+      ['node1', 'node0'],
+    ] as const) {
+      const rtt = block.peer_rtt_ms?.[from]?.[to];
+      expect(rtt, `${from} -> ${to}`).toBeGreaterThanOrEqual(2 * VIRGINIA_LONDON_MS - 15);
+      expect(rtt, `${from} -> ${to}`).toBeLessThanOrEqual(2 * VIRGINIA_LONDON_MS + 15);
+    }
+  });
+});
+
+describe('propagation latency on a 3-member etcd cluster', () => {
+  it('a watch on each member sees every probe; etcd exports no peer round-trip gauge', async () => {
+    const block = await propagationOf('etcd', [
+      '--docker-compose-path',
+      'compose/examples/etcd-3-members.yml',
+      '--protocol',
+      'etcd',
+      '--loads',
+      '50',
+      '--duration',
+      '6',
+      '--propagation',
+    ]);
+    note(`etcd p50 ms: ${matrixNote(block)}`);
+    expect(block.method).toMatch(/\/v3\/watch/);
+    expect(block.nodes).toEqual(['kv0', 'kv1', 'kv2']);
+    expect(block.pairs).toHaveLength(6);
+    for (const p of block.pairs) {
+      expect(p.count, JSON.stringify(p)).toBeGreaterThan(0);
+      expect(p.p50_ms).toBeGreaterThan(0);
+      expect(p.p50_ms).toBeLessThan(2000);
+    }
+    expect(block.peer_rtt_ms).toBeUndefined();
+  });
+});
