@@ -95,6 +95,8 @@ export interface BenchmarkPlan {
   readonly zones?: ZonesSpec;
   /** `--delay-mechanism`: netem where the kernel has it, else nfq-delay (auto), or one forced. */
   readonly delayMechanism: 'auto' | 'netem' | 'nfqueue';
+  /** `--zones-on`: the networks the zones apply to (all, or only local or remote with --network-type both). */
+  readonly zonesOn: 'all' | 'local' | 'remote';
   /** `--live-conditions`: the network helpers start even without conditions, for `conditions set`. */
   readonly liveConditions?: boolean;
   /** `--capture`: the nodes whose traffic goes to a pcap per level ('all': every node). */
@@ -169,6 +171,7 @@ export interface BenchmarkInput {
   readonly zoneOf?: string | undefined;
   readonly delayMechanism?: string | undefined;
   readonly liveConditions?: boolean | string | undefined;
+  readonly zonesOn?: string | undefined;
   readonly capture?: string | undefined;
   readonly captureMaxMb?: number | string | undefined;
   readonly propagation?: boolean | string | undefined;
@@ -299,6 +302,7 @@ const fieldsSchema = z.object({
   zoneOf: z.string().optional(),
   delayMechanism: z.enum(['auto', 'netem', 'nfqueue']).default('auto'),
   liveConditions: looseBoolean.default(false),
+  zonesOn: z.enum(['all', 'local', 'remote']).default('all'),
   capture: z.string().min(1).optional(),
   captureMaxMb: wholeNumber(1, 2000, 'MB').default(20),
   propagation: looseBoolean.optional(),
@@ -470,6 +474,9 @@ export async function buildBenchmarkPlan(
     checkTimeline(scenario, expandScenario(scenario, nodeIds ?? [], levelMs), nodeIds, levelMs);
   }
 
+  if (raw.zonesOn !== undefined && fields.zones === undefined && !scenario?.zones) {
+    throw badFlag('zones-on', raw.zonesOn, 'needs zones (--zones FILE.csv, or zones: in the scenario)');
+  }
   if (fields.zoneOf !== undefined && fields.zones === undefined) {
     throw badFlag('zone-of', raw.zoneOf, 'needs --zones FILE.csv (the matrix the zones come from)');
   }
@@ -596,6 +603,7 @@ export async function buildBenchmarkPlan(
     ...(zones ? { zones } : {}),
     delayMechanism: fields.delayMechanism,
     ...(fields.liveConditions ? { liveConditions: true } : {}),
+    zonesOn: fields.zonesOn,
     ...(capture ? { capture } : {}),
     captureMaxMb: fields.captureMaxMb,
     propagation:

@@ -61,6 +61,8 @@ export function pluginObservers(
         source: file?.source ?? `--zones ${zones?.matrix.source ?? ''}`,
         indices: file ? file.events.flatMap((event, index) => (event.kind === 'network' ? [index] : [])) : [],
         delayMechanism: plan.delayMechanism,
+        zonesOn: plan.zonesOn,
+        ...(plan.liveConditions ? { live: true } : {}),
         ...(plan.capture ? { capture: plan.capture, captureMaxMb: plan.captureMaxMb } : {}),
         confirmCommit: plan.confirm === 'commit',
         warn: context.warn,

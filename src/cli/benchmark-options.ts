@@ -62,6 +62,7 @@ export interface BenchmarkArgs {
   readonly 'zone-of'?: string;
   readonly 'delay-mechanism'?: string;
   readonly 'live-conditions'?: boolean;
+  readonly 'zones-on'?: string;
   readonly capture?: string;
   readonly 'capture-max-mb'?: string;
   readonly 'settle-timeout'?: string;
@@ -304,6 +305,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     )
     .option('zone-of', text('Which zone each node is in: node0=us-east-1,node1=eu-west-1', GROUP_FAULTS))
     .option(
+      'zones-on',
+      text(
+        'The networks the zones apply to: all, or with --network-type both only remote (a WAN beside a plain local network) or local',
+        GROUP_FAULTS,
+        'all',
+      ),
+    )
+    .option(
       'delay-mechanism',
       text(
         'How delay is applied: auto (netem where the kernel has it, else the nfq-delay helper), netem or nfqueue',
@@ -398,6 +407,7 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     zoneOf: last(args['zone-of']),
     delayMechanism: last(args['delay-mechanism']),
     liveConditions: last(args['live-conditions']),
+    zonesOn: last(args['zones-on']),
     capture: last(args.capture),
     captureMaxMb: last(args['capture-max-mb']),
     settleTimeout: last(args['settle-timeout']),

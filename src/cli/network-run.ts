@@ -193,6 +193,7 @@ export function networkPlan(
     crashRecovery: false,
     crashIntervalSecs: BENCHMARK_DEFAULTS.crashIntervalSecs,
     delayMechanism: 'auto',
+    zonesOn: 'all',
     captureMaxMb: 20,
     propagation: false,
     workers: BENCHMARK_DEFAULTS.workers,

@@ -47,6 +47,8 @@ export { NETHELPER_IMAGE };
 
 export interface ConditionerOptions {
   readonly conditions: NetworkConditions;
+  /** Which networks the zones apply to (benchmark --network-type both: e.g. only the remote one, to emulate a WAN there). */
+  readonly zonesOn?: 'all' | 'local' | 'remote';
   /** Where the scenario came from, for messages. */
   readonly source: string;
   /** Each condition's index among the scenario file's events (default: its own position). */
@@ -56,6 +58,8 @@ export interface ConditionerOptions {
   readonly delayMechanism?: DelayPreference;
   /** Serve the live control endpoint (`conditions set|clear|show`), default true. */
   readonly control?: boolean;
+  /** `--live-conditions`: start the helpers even when this network has no conditions. */
+  readonly live?: boolean;
   /** `--capture`: the nodes whose traffic tcpdump writes to a pcap per level ('all': every node). */
   readonly capture?: readonly string[] | 'all';
   /** The size cap of each pcap, MB (default 20): tcpdump keeps the last this many MB. */
@@ -110,6 +114,8 @@ export class NetworkConditioner {
   #model: ConditionModel | undefined;
   #namespaces: Namespace[] = [];
   #level: LevelState | undefined;
+  /** The conditions of the network deployed now (the zones only where --zones-on says). */
+  #conditions: NetworkConditions;
   /** Captures fetched at a level's load end, written at its end: file name → bytes. */
   #captures = new Map<string, Buffer>();
   /** Live changes made with `conditions set`, in order, until `conditions clear`. */
@@ -120,9 +126,27 @@ export class NetworkConditioner {
 
   constructor(options: ConditionerOptions) {
     this.#options = options;
+    this.#conditions = options.conditions;
   }
 
-  async onDeploy(deployment: Deployment): Promise<void> {
+  async onDeploy(deployment: Deployment, network?: string): Promise<void> {
+    const { zones, ...rest } = this.#options.conditions;
+    const zonesHere =
+      zones && (this.#options.zonesOn ?? 'all') !== 'all' && network !== this.#options.zonesOn
+        ? undefined
+        : zones;
+    this.#conditions = { ...rest, ...(zonesHere ? { zones: zonesHere } : {}) };
+    const idle =
+      this.#conditions.events.length === 0 &&
+      !this.#conditions.zones &&
+      !this.#conditions.mobility &&
+      this.#options.capture === undefined &&
+      this.#options.live !== true;
+    if (idle) {
+      // nothing to shape on this network (the zones are for the other one)
+      this.#model = undefined;
+      return;
+    }
     const nodes = deployment.nodes;
     if (nodes.length === 0 || nodes.some((node) => !node.sidecar)) {
       throw conditionError(
@@ -132,7 +156,7 @@ export class NetworkConditioner {
     }
     const nodeIds = nodes.map((node) => node.nodeId);
     this.#checkNames(nodeIds);
-    this.#model = new ConditionModel(this.#options.conditions, nodeIds);
+    this.#model = new ConditionModel(this.#conditions, nodeIds);
     const image = this.#options.image ?? NETHELPER_IMAGE;
     // one sidecar per node, all at once
     const started = await Promise.allSettled(
@@ -255,7 +279,7 @@ export class NetworkConditioner {
   }
 
   #checkNames(nodeIds: readonly string[]): void {
-    this.#options.conditions.events.forEach((event, position) => {
+    this.#conditions.events.forEach((event, position) => {
       const index = this.#index(position);
       for (const node of namedNodes(event)) {
         if (!nodeIds.includes(node)) {
@@ -274,7 +298,7 @@ export class NetworkConditioner {
         'give node IDs or all',
       );
     }
-    const mobility = this.#options.conditions.mobility;
+    const mobility = this.#conditions.mobility;
     if (mobility) {
       const missing = nodeIds.find((node) => !(node in mobility.positions));
       if (missing) {
@@ -465,7 +489,7 @@ export class NetworkConditioner {
     const edges = model.edges();
     const startsAt = new Map<number, number[]>();
     const endsAt = new Map<number, number[]>();
-    this.#options.conditions.events.forEach((event: NetworkEvent, index) => {
+    this.#conditions.events.forEach((event: NetworkEvent, index) => {
       startsAt.set(event.fromMs, [...(startsAt.get(event.fromMs) ?? []), index]);
       if (event.toMs !== null) endsAt.set(event.toMs, [...(endsAt.get(event.toMs) ?? []), index]);
     });
@@ -501,7 +525,7 @@ export class NetworkConditioner {
         for (const record of records) {
           if (record.event === null) continue;
           context.log(
-            `network: ${describe(this.#options.conditions.events[record.event] as NetworkEvent, record.edge)} at ${(firedMs / 1000).toFixed(1)} s (${changed} node${changed === 1 ? '' : 's'} in ${Math.round(doneMs - firedMs)} ms)${
+            `network: ${describe(this.#conditions.events[record.event] as NetworkEvent, record.edge)} at ${(firedMs / 1000).toFixed(1)} s (${changed} node${changed === 1 ? '' : 's'} in ${Math.round(doneMs - firedMs)} ms)${
               errors
                 ? `: failed (${Object.entries(errors)
                     .map(([n, e]) => `${n}: ${e}`)
@@ -660,7 +684,7 @@ export class NetworkConditioner {
     state.unregisterForce();
     this.#level = undefined;
     const { windows, availability } = windowFigures({
-      conditions: this.#options.conditions,
+      conditions: this.#conditions,
       events: state.events,
       load,
       warmupMs: level.warmupMs,
@@ -671,7 +695,7 @@ export class NetworkConditioner {
     const fileIndex = (event: number | null) => (event === null ? null : this.#index(event));
     context.block('network', {
       source: this.#options.source,
-      conditions: conditionsRecord(this.#options.conditions, this.#model as ConditionModel),
+      conditions: conditionsRecord(this.#conditions, this.#model as ConditionModel),
       namespaces: this.mechanisms(),
       events: state.events.map((record) => ({ ...record, event: fileIndex(record.event) })),
       windows: windows.map((window) => ({ ...window, event: this.#index(window.event) })),

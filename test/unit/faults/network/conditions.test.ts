@@ -268,3 +268,22 @@ describe('the model and the shaper', () => {
     );
   });
 });
+
+describe('zones on one network of two', () => {
+  it('--zones-on remote: a local network gets no helpers and no conditions', async () => {
+    const { NetworkConditioner } = await import('../../../../src/faults/network/conditioner.js');
+    const matrix = parseZoneMatrix('x,a,b\na,0ms,40ms\nb,40ms,0ms\n', 'z.csv');
+    const conditioner = new NetworkConditioner({
+      conditions: { events: [], zones: { matrix } },
+      zonesOn: 'remote',
+      source: '--zones z.csv',
+      confirmCommit: true,
+    });
+    // nodes without sidecars: a conditioner that had work here would refuse them
+    const deployment = { kind: 'local', runId: 'r', nodes: [{ nodeId: 'node0' }, { nodeId: 'node1' }] };
+    await expect(conditioner.onDeploy(deployment as never, 'local')).resolves.toBeUndefined();
+    await expect(conditioner.onDeploy(deployment as never, 'remote')).rejects.toThrow(
+      /network conditions need the nodes' network namespaces/,
+    );
+  });
+});
