@@ -11,23 +11,23 @@
  *   -c CONFIG     the delay table (below)
  *   -s STATSFILE  where SIGUSR1 and exit write one JSON object (written to a temporary file, then renamed):
  *                 {"packets":N,"delayed":N,"passed":N,"held_max":N,"late_max_us":N,
- *                  "late_p99_us":N (only once a packet was released late or on time),"enobufs":N,
+ *                  "late_p99_us":N (left out until a held packet was released at its due time),"enobufs":N,
  *                  "verdict_errors":N}
  *                 late = release time - due time; late_p99_us is approximate (log-linear buckets, ~1.5%).
  *
  * CONFIG, one rule a line; '#' starts a comment, blank lines are ignored:
  *   IPV4 DELAY_US JITTER_US         e.g. 172.20.0.3 50000 0 (the destination; with -k src the source)
- *   default  DELAY_US JITTER_US     for IPv4 destinations on no line (at most one)
+ *   default  DELAY_US JITTER_US     for IPv4 packets whose address is on no line (at most one)
  * A queued IPv4 packet whose destination (-k src: source) is on a line (else default, else none)
  * is held until arrival + DELAY_US + uniform[-JITTER_US, +JITTER_US] (never before arrival), then
  * accepted; per address never earlier than the previous packet (no reordering). Arrival is when
  * this process reads the packet. Other packets (no rule, not IPv4) are accepted at once.
- * A destination listed twice, a bad address or a number out of range is an error: at start one
+ * An address listed twice, a bad address or a number out of range is an error: at start one
  * line on stderr naming the file and line, exit 2; on SIGHUP the same line and the old table stays.
  *
- * Signals: SIGHUP re-reads CONFIG (prints "nfq-delay: reloaded CONFIG (N rules)"; held packets keep
- * their due times). SIGUSR1 writes STATSFILE. SIGTERM/SIGINT accept every held packet at once,
- * unbind, write STATSFILE, exit 0.
+ * Signals: SIGHUP re-reads CONFIG (prints "nfq-delay: reloaded CONFIG (N rules)", or "(N rules and a
+ * default)"; held packets keep their due times). SIGUSR1 writes STATSFILE. SIGTERM/SIGINT accept
+ * every held packet at once (not counted as late), unbind, write STATSFILE, exit 0.
  * Once the queue is bound it prints "nfq-delay: ready queue N" on stderr.
  * Exit codes: 0 after SIGTERM/SIGINT, 1 when the queue cannot be bound or a system call fails,
  * 2 for bad arguments or a bad CONFIG at start.
@@ -40,8 +40,8 @@
  * so traffic passes undelayed when this process is gone.
  *
  * Where to queue: a packet held on its sender's way out (OUTPUT, POSTROUTING) still counts
- * against its socket's send buffer, and TCP's small-queue limit then holds the connection to a
- * few packets per delay: measured, one TCP stream through 50 ms moved 0.06 MB/s queued in OUTPUT
+ * against its socket's send buffer, and TCP (its small-queue limit, most likely) then keeps only a
+ * few packets out per delay: measured, one TCP stream through 50 ms moved 0.06 MB/s queued in OUTPUT
  * and 54 MB/s queued in the receiver's PREROUTING (a packet that crossed a veth into another
  * network namespace has no owning socket). netem avoids this by orphaning; a queue cannot. So
  * for TCP, delay on the receiving side: in the receiver's namespace,
