@@ -47,22 +47,13 @@ export interface PhaseFigures {
   readonly worst_second_p99_ms: number | null;
 }
 
-export interface FaultRecord {
+export interface FaultRecord extends WindowPhases {
   readonly action: NodeAction;
   readonly nodes: readonly string[];
   readonly down_ms: number;
   /** When the nodes were back (null: still down when the load ended). */
   readonly up_ms: number | null;
   readonly brought_back_by: 'scenario' | 'restore' | null;
-  readonly before: PhaseFigures;
-  readonly during: PhaseFigures;
-  readonly after: PhaseFigures;
-  /** The longest run of whole seconds with no commit, from the fault on. */
-  readonly longest_no_commit_ms: number;
-  /** The largest commit (or reply) latency of txs sent from a second before the fault until it ended. */
-  readonly max_latency_ms: number | null;
-  /** From the nodes' return to the end of the first second with ≥ 90 % of the pre-fault throughput. */
-  readonly time_to_recover_ms: number | null;
   readonly resync: readonly ResyncRecord[];
   /** The plain line the text summary prints. */
   readonly summary: string;
@@ -138,8 +129,11 @@ export interface WindowPhases {
   readonly before: PhaseFigures;
   readonly during: PhaseFigures;
   readonly after: PhaseFigures;
+  /** The longest run of whole seconds with no commit, from the window's start on. */
   readonly longest_no_commit_ms: number;
+  /** The largest commit (or reply) latency of txs sent from a second before the window until it ended. */
   readonly max_latency_ms: number | null;
+  /** From the window's end to the end of the first second with ≥ 90 % of the throughput before it. */
   readonly time_to_recover_ms: number | null;
 }
 

@@ -39,3 +39,19 @@ export function websocketUrlFor(endpoint: Endpoint): string {
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   return url.toString();
 }
+
+/** Closes a websocket, and terminates it when the close handshake takes over a second. */
+export async function closeSocket(socket: import('ws').WebSocket | undefined): Promise<void> {
+  if (!socket || socket.readyState === socket.CLOSED) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      socket.terminate();
+      resolve();
+    }, 1000);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.close();
+  });
+}

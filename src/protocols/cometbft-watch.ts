@@ -9,7 +9,7 @@
  */
 import type { WebSocket } from 'ws';
 import type { Endpoint } from './endpoint.js';
-import { committedHashes, websocketUrlFor } from './cometbft-events.js';
+import { closeSocket, committedHashes, websocketUrlFor } from './cometbft-events.js';
 import { joinUrl, parseJson, readPath } from './protocol.js';
 import type { ProbeTransaction, TransactionWatch, TransactionWatcher } from './protocol.js';
 import { txHash } from './transaction.js';
@@ -156,19 +156,7 @@ class CometbftTxWatch implements TransactionWatch {
 
   async close(): Promise<void> {
     this.#closed = true;
-    const socket = this.#socket;
-    if (!socket || socket.readyState === socket.CLOSED) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        socket.terminate();
-        resolve();
-      }, 1000);
-      socket.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      socket.close();
-    });
+    await closeSocket(this.#socket);
   }
 }
 

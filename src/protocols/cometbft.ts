@@ -5,7 +5,7 @@
  */
 import type { WebSocket } from 'ws';
 import { cometbftBacklog, readHeight } from './cometbft-mempool.js';
-import { committedHashes, websocketUrlFor } from './cometbft-events.js';
+import { closeSocket, committedHashes, websocketUrlFor } from './cometbft-events.js';
 import { cometbftTransactionWatcher } from './cometbft-watch.js';
 import { joinUrl, parseJson, probeRequest, readPath } from './protocol.js';
 import type { CommitSource, Protocol, ProtocolDefinition, ReplyOutcome } from './protocol.js';
@@ -177,19 +177,7 @@ class CometbftCommitSource implements CommitSource {
 
   async close(): Promise<void> {
     this.closed = true;
-    const socket = this.socket;
-    if (!socket || socket.readyState === socket.CLOSED) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        socket.terminate();
-        resolve();
-      }, 1000);
-      socket.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      socket.close();
-    });
+    await closeSocket(this.socket);
   }
 }
 
