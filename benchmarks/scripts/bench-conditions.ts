@@ -30,6 +30,12 @@ const FLAGS = {
   changes: { type: 'string', valueName: 'N', default: '20', description: 'changes in the first part' },
   'gap-ms': { type: 'string', valueName: 'MS', default: '1500', description: 'time between changes' },
   seconds: { type: 'string', valueName: 'S', default: '20', description: 'length of the mobility level' },
+  refnodes: {
+    type: 'boolean',
+    default: false,
+    description:
+      'shape a network of reference nodes (busy: 16 of them load 2 cores) instead of idle containers',
+  },
   ...COMMON_FLAGS,
 } as const;
 const args = flagsOrExit(USAGE, FLAGS, (values) => ({
@@ -37,6 +43,7 @@ const args = flagsOrExit(USAGE, FLAGS, (values) => ({
   changes: numberFlag('changes', values.changes, { integer: true, min: 1 }),
   gapMs: numberFlag('gap-ms', values['gap-ms'], { min: 100 }),
   seconds: numberFlag('seconds', values.seconds, { integer: true, min: 2 }),
+  refnodes: values.refnodes === true,
   maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
 }));
 const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
@@ -44,6 +51,8 @@ const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.
 const { NetworkConditioner } = await import('../../src/faults/network/conditioner.js');
 const { networkEvents, parseScenario } = await import('../../src/faults/scenario.js');
 const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
+const { ContainerNodeHandle } = await import('../../src/testbed/docker/node-handle.js');
+const { createDocker } = await import('../../src/testbed/local/docker-engine.js');
 
 type Deployment = import('../../src/testbed/testbed.js').Deployment;
 type Conditions = import('../../src/faults/network/model.js').NetworkConditions;
@@ -120,13 +129,64 @@ function figures(events: readonly EventRecord[]) {
 const startedAt = new Date().toISOString();
 const results: Record<string, unknown> = { startedAt, nodes: args.nodes };
 const nodeIds = Array.from({ length: args.nodes }, (_, i) => `node${i}`);
-console.log(`deploying ${args.nodes} reference nodes …`);
-// no fdatasync: 16 nodes on a small machine's disk would not all be ready in time, and consensus is not measured here
-const deployment = await new LocalTestbed({
-  committee: args.nodes,
-  startupTimeoutMs: 180_000,
-  nodeEnvironment: { REFNODE_FSYNC: 'false' },
-}).deploy({});
+/**
+ * The namespaces to shape: by default idle containers on one bridge (the conditioner's own
+ * cost, on a quiet machine), with --refnodes a network of reference nodes (the cost on a
+ * machine the nodes keep busy).
+ */
+async function idleNetwork(count: number): Promise<Deployment> {
+  const docker = createDocker();
+  const runId = `bench-conditions-${Date.now()}`;
+  const labels = { 'meshbench.run': runId, 'meshbench.testbed': 'local' };
+  const network = await docker.createNetwork({ Name: runId, Labels: labels });
+  const containers = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const container = await docker.createContainer({
+        Image: 'meshbench/nethelper:latest',
+        Cmd: ['sleep', 'infinity'],
+        name: `${runId}-node${i}`,
+        Labels: labels,
+        HostConfig: { NetworkMode: runId },
+      });
+      await container.start();
+      return container;
+    }),
+  );
+  const nodes = containers.map(
+    (container, i) =>
+      new ContainerNodeHandle({
+        docker,
+        nodeId: `node${i}`,
+        containerId: container.id,
+        endpoint: { nodeId: `node${i}`, rpcUrl: 'http://127.0.0.1:1' } as never,
+        sidecarLabels: labels,
+      }),
+  );
+  const destroy = async () => {
+    await Promise.all(containers.map((c) => c.remove({ force: true }).catch(() => undefined)));
+    await network.remove().catch(() => undefined);
+  };
+  return {
+    runId,
+    kind: 'local',
+    nodes,
+    endpoints: [],
+    destroy,
+    release: destroy,
+    [Symbol.asyncDispose]: destroy,
+  } as unknown as Deployment;
+}
+
+console.log(`deploying ${args.nodes} ${args.refnodes ? 'reference nodes' : 'idle containers'} …`);
+const deployment = args.refnodes
+  ? await new LocalTestbed({
+      committee: args.nodes,
+      startupTimeoutMs: 180_000,
+      // no fdatasync: 16 nodes on a small machine's disk would not all be ready in time
+      nodeEnvironment: { REFNODE_FSYNC: 'false' },
+    }).deploy({})
+  : await idleNetwork(args.nodes);
+results.namespaces = args.refnodes ? 'reference nodes' : 'idle containers';
 try {
   // 1. changes of every link of every node
   const kinds = [

@@ -25,7 +25,7 @@ const expected: Record<string, string[]> = {
     '--nice',
   ],
   'bench-faults.ts': ['--events', '--gap-ms', '--rounds', '--seconds', '--rate', '--no-remote'],
-  'bench-conditions.ts': ['--nodes', '--changes', '--gap-ms', '--seconds'],
+  'bench-conditions.ts': ['--nodes', '--changes', '--gap-ms', '--seconds', '--refnodes'],
   'bench-loadgen.ts': ['--only', '--repeat', '--seconds', '--warmups', '--transport', '--long'],
   'bench-local.ts': ['--repeats', '--committees'],
   'bench-overhead.ts': ['--duration', '--loads', '--no-reference'],
