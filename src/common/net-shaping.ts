@@ -13,12 +13,12 @@ export const CHAIN_PREFIX = 'MB-';
 export const NETHELPER_IMAGE = 'meshbench/nethelper:latest';
 
 /**
- * Removes meshbench's chains (but `keep`) with their jumps from OUTPUT and PREROUTING, and
+ * Removes meshbench's chains (but `keep`) with their jumps from OUTPUT, INPUT and PREROUTING, and
  * its tc root trees; prints one line per thing removed. Needs iptables and tc (the nethelper).
  */
 export function sweepScript(keep: readonly string[] = []): string {
   const skip = keep.map((chain) => `[ "$c" = ${chain} ]`).join(' || ');
-  return `for t in filter mangle; do for c in $(iptables -t $t -S 2>/dev/null | sed -n 's/^-N \\(${CHAIN_PREFIX}[^ ]*\\)$/\\1/p'); do ${skip ? `{ ${skip}; } && continue; ` : ''}while iptables -t $t -D OUTPUT -j $c 2>/dev/null; do :; done; while iptables -t $t -D PREROUTING -j $c 2>/dev/null; do :; done; iptables -t $t -F $c; iptables -t $t -X $c; echo "removed chain $c ($t)"; done; done
+  return `for t in filter mangle; do for c in $(iptables -t $t -S 2>/dev/null | sed -n 's/^-N \\(${CHAIN_PREFIX}[^ ]*\\)$/\\1/p'); do ${skip ? `{ ${skip}; } && continue; ` : ''}for h in OUTPUT INPUT PREROUTING; do while iptables -t $t -D $h -j $c 2>/dev/null; do :; done; done; iptables -t $t -F $c; iptables -t $t -X $c; echo "removed chain $c ($t)"; done; done
 for d in $(ls /sys/class/net); do tc qdisc show dev $d root 2>/dev/null | grep -q "qdisc htb ${TC_HANDLE}: root" && tc qdisc del dev $d root && echo "removed tc tree ${TC_HANDLE}: on $d"; done
 true`;
 }

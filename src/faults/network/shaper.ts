@@ -1,5 +1,5 @@
 /**
- * The commands that make one network namespace's egress what the model asks, run in the
+ * The commands that make one network namespace's links what the model asks, run in the
  * nethelper sidecar that shares it (shell, tc, iptables, nfq-delay). Pure: it turns
  * facts about the namespace and the wanted link qualities into one shell script per
  * change, and keeps what it created so the next script changes only that.
@@ -10,9 +10,11 @@
  *     peer's addresses, and under the class a netem leaf (where the kernel has netem) for
  *     delay, jitter and loss; unclassified traffic (the orchestrator's RPC, metrics) goes
  *     straight through (htb default 0);
- *   - one chain named after the run (MB-<run>) in the filter table (partitions: DROP; loss
- *     without netem: statistic DROP) and in the mangle table (delay without netem: NFQUEUE
- *     to nfq-delay with --queue-bypass), each jumped to from OUTPUT.
+ *   - a chain named after the run, MB-<run>, in the filter table, jumped to from INPUT:
+ *     what comes in from a peer is dropped there (partitions: DROP; loss without netem:
+ *     statistic DROP), as a lossy or cut network would;
+ *   - MB-<run>-i in the mangle table, jumped to from PREROUTING: delay without netem, NFQUEUE
+ *     to nfq-delay (keyed by the source) with --queue-bypass.
  * It never touches a root qdisc or chain it did not create.
  */
 import { sweepScript, TC_HANDLE } from '../../common/net-shaping.js';
@@ -234,7 +236,7 @@ export function teardownScript(runId: string): string {
   const ingress = ingressChainOf(runId);
   return [
     `[ -f ${STATE_DIR}/nfq.pid ] && kill $(cat ${STATE_DIR}/nfq.pid) 2>/dev/null; rm -f ${STATE_DIR}/nfq.pid`,
-    `for t in filter mangle; do while iptables -t $t -D OUTPUT -j ${chain} 2>/dev/null; do :; done; iptables -t $t -F ${chain} 2>/dev/null; iptables -t $t -X ${chain} 2>/dev/null; done`,
+    `while iptables -D INPUT -j ${chain} 2>/dev/null; do :; done; iptables -F ${chain} 2>/dev/null; iptables -X ${chain} 2>/dev/null`,
     `while iptables -t mangle -D PREROUTING -j ${ingress} 2>/dev/null; do :; done; iptables -t mangle -F ${ingress} 2>/dev/null; iptables -t mangle -X ${ingress} 2>/dev/null`,
     `for d in $(ls /sys/class/net); do tc qdisc show dev $d root 2>/dev/null | grep -q "qdisc htb ${TC_HANDLE}: root" && tc qdisc del dev $d root; done`,
     'true',
@@ -284,14 +286,14 @@ export class NamespaceShaper {
   }
 
   /**
-   * Set-up before the first level: the run's chains and their jumps from OUTPUT, and
+   * Set-up before the first level: the run's chains and their jumps from INPUT and PREROUTING, and
    * nfq-delay started with an empty table when delay goes through it, so a change later is
    * one iptables-restore (and a SIGHUP).
    */
   prepareScript(needsDelay: boolean): string {
     const lines = [
       `mkdir -p ${STATE_DIR}`,
-      `for t in filter mangle; do iptables -t $t -N ${this.#chain} 2>/dev/null; iptables -t $t -C OUTPUT -j ${this.#chain} 2>/dev/null || iptables -t $t -I OUTPUT 1 -j ${this.#chain}; done`,
+      `iptables -N ${this.#chain} 2>/dev/null; iptables -C INPUT -j ${this.#chain} 2>/dev/null || iptables -I INPUT 1 -j ${this.#chain}`,
       `iptables -t mangle -N ${this.#ingress} 2>/dev/null; iptables -t mangle -C PREROUTING -j ${this.#ingress} 2>/dev/null || iptables -t mangle -I PREROUTING 1 -j ${this.#ingress}`,
     ];
     this.#chainsMade = true;
@@ -319,8 +321,8 @@ export class NamespaceShaper {
 
   /**
    * The script that makes this namespace's links what `wanted` (to each peer) and `incoming`
-   * (from each peer) say; a peer missing: clear. Drops, statistic loss, rates and netem act
-   * on egress. nfq-delay's delay acts on ingress, keyed by the source: a packet held on
+   * (from each peer) say; a peer missing: clear. Rates and netem act on egress; drops,
+   * statistic loss and nfq-delay's delay on ingress, keyed by the source. A packet held on
    * its sender's egress still counts against TCP Small Queues there (about two packets in
    * flight per socket at such pacing rates), which would throttle every connection to a
    * few packets per delay; held on the receiver's side it belongs to no socket.
@@ -336,22 +338,22 @@ export class NamespaceShaper {
     const mangleRules: string[] = [];
     const nfq: string[] = [];
     for (const peer of peers) {
-      const q = wanted.get(peer.nodeId);
-      if (!q) continue;
+      // drops act on the receiver's way in (INPUT), like a lossy or cut network: a packet
+      // dropped on its sender's way out fails the send at once (EPERM), which TCP retries
+      // within milliseconds instead of waiting for its retransmission timeout
+      const from = incoming.get(peer.nodeId);
+      if (!from) continue;
       for (const address of peer.addresses) {
-        if (!q.up) {
-          filterRules.push(`-A ${this.#chain} -d ${address}/32 -j DROP`);
+        if (!from.up) {
+          filterRules.push(`-A ${this.#chain} -s ${address}/32 -j DROP`);
           continue;
         }
-        if (q.lossPct > 0 && this.#choice.loss === 'iptables-statistic') {
+        if (from.lossPct > 0 && this.#choice.loss === 'iptables-statistic') {
           filterRules.push(
-            `-A ${this.#chain} -d ${address}/32 -m statistic --mode random --probability ${(q.lossPct / 100).toFixed(6)} -j DROP`,
+            `-A ${this.#chain} -s ${address}/32 -m statistic --mode random --probability ${(from.lossPct / 100).toFixed(6)} -j DROP`,
           );
         }
-      }
-      const from = incoming.get(peer.nodeId);
-      if (from && from.up && (from.delayMs > 0 || from.jitterMs > 0) && this.#choice.delay === 'nfqueue') {
-        for (const address of peer.addresses) {
+        if ((from.delayMs > 0 || from.jitterMs > 0) && this.#choice.delay === 'nfqueue') {
           mangleRules.push(
             `-A ${this.#ingress} -s ${address}/32 -j NFQUEUE --queue-num ${NFQUEUE_NUM} --queue-bypass`,
           );
@@ -367,7 +369,7 @@ export class NamespaceShaper {
     ) {
       const jumps = this.#chainsMade
         ? ''
-        : `for t in filter mangle; do iptables -t $t -C OUTPUT -j ${this.#chain} 2>/dev/null || iptables -t $t -I OUTPUT 1 -j ${this.#chain}; done\n`;
+        : `iptables -C INPUT -j ${this.#chain} 2>/dev/null || iptables -I INPUT 1 -j ${this.#chain}\n`;
       lines.push(`iptables-restore --noflush <<'MB_EOF'\n${restore}MB_EOF`);
       if (jumps) lines.push(jumps.trimEnd());
       this.#chainsMade = true;

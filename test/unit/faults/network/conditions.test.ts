@@ -227,7 +227,7 @@ describe('the model and the shaper', () => {
     const quality = { delayMs: 50, jitterMs: 0, lossPct: 5, rateBits: 1_000_000, up: true };
     const script = shaper.script(peers, new Map([['node1', quality]]), new Map([['node1', quality]]));
     expect(script).toContain(
-      '-A MB-20261124-000000-abcdef -d 10.0.0.3/32 -m statistic --mode random --probability 0.050000 -j DROP',
+      '-A MB-20261124-000000-abcdef -s 10.0.0.3/32 -m statistic --mode random --probability 0.050000 -j DROP',
     );
     expect(script).toContain(
       '-A MB-20261124-000000-abcdef-i -s 10.0.0.3/32 -j NFQUEUE --queue-num 4242 --queue-bypass',
@@ -243,8 +243,14 @@ describe('the model and the shaper', () => {
     expect(shaper.script(peers, new Map([['node1', quality]]), new Map([['node1', quality]]))).not.toContain(
       'class',
     );
-    const cut = shaper.script(peers, new Map([['node1', { ...quality, up: false }]]));
-    expect(cut).toContain('-A MB-20261124-000000-abcdef -d 10.0.0.3/32 -j DROP');
+    // what node1 sends is cut on this namespace's way in
+    const cut = shaper.script(
+      peers,
+      new Map([['node1', quality]]),
+      new Map([['node1', { ...quality, up: false }]]),
+    );
+    expect(cut).toContain('-A MB-20261124-000000-abcdef -s 10.0.0.3/32 -j DROP');
+    expect(cut).not.toContain('statistic');
     expect(shaper.clearScript()).toContain('tc qdisc del dev eth0 root');
   });
 
