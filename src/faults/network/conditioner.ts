@@ -24,7 +24,14 @@ interface LevelStart extends FaultsLevelStart {
   readonly run?: number;
 }
 import { namedNodes, type NetworkEvent } from './events.js';
-import { ConditionModel, isClear, linkKey, type LinkQuality, type NetworkConditions } from './model.js';
+import {
+  CLEAR,
+  ConditionModel,
+  isClear,
+  linkKey,
+  type LinkQuality,
+  type NetworkConditions,
+} from './model.js';
 import { formatDelay, formatRate } from './quantities.js';
 import {
   chooseMechanisms,
@@ -567,7 +574,7 @@ export class NetworkConditioner {
           const back = wanted.get(linkKey(peer.nodeId, own));
           if (back && !isClear(back)) incoming.set(peer.nodeId, back);
         }
-        const target = new Map(ns.peers.map((peer) => [peer.nodeId, mine.get(peer.nodeId) ?? CLEAR_Q]));
+        const target = new Map(ns.peers.map((peer) => [peer.nodeId, mine.get(peer.nodeId) ?? CLEAR]));
         const script = ns.shaper.script(ns.peers, target, incoming);
         if (script === '') return;
         changed++;
@@ -665,9 +672,7 @@ export class NetworkConditioner {
   async onLoadEnd(level: LevelStart, load: LoadResult, context: LevelContext): Promise<void> {
     const state = this.#level;
     if (!state) return;
-    await state.running.catch((error: unknown) => {
-      throw error;
-    });
+    await state.running;
     const nfq = await this.#nfqStats();
     const captures = await this.#collectCaptures(level);
     const firedMs = context.elapsedMs();
@@ -746,8 +751,6 @@ export class NetworkConditioner {
     this.#namespaces = [];
   }
 }
-
-const CLEAR_Q: LinkQuality = { delayMs: 0, jitterMs: 0, lossPct: 0, rateBits: null, up: true };
 
 export function conditionError(message: string, hint: string): MeshbenchError {
   return new MeshbenchError('BAD_CONDITIONS', message, { hint, exitCode: 2 });
@@ -835,7 +838,7 @@ function qualitySeries(samples: LevelState['samples']): unknown {
       up: [] as boolean[],
     };
     for (const sample of samples) {
-      const q = sample.state.get(key) ?? CLEAR_Q;
+      const q = sample.state.get(key) ?? CLEAR;
       series.delay_ms.push(q.delayMs);
       series.jitter_ms.push(q.jitterMs);
       series.loss_pct.push(q.lossPct);
