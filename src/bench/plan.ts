@@ -99,6 +99,8 @@ export interface BenchmarkPlan {
   readonly zonesOn: 'all' | 'local' | 'remote';
   /** `--live-conditions`: the network helpers start even without conditions, for `conditions set`. */
   readonly liveConditions?: boolean;
+  /** `--shape-orchestrator`: the orchestrator's traffic with the nodes is shaped too, as the links of `client`. */
+  readonly shapeOrchestrator?: boolean;
   /** `--capture`: the nodes whose traffic goes to a pcap per level ('all': every node). */
   readonly capture?: readonly string[] | 'all';
   /** `--capture-max-mb`: each pcap's size cap. */
@@ -171,6 +173,7 @@ export interface BenchmarkInput {
   readonly zoneOf?: string | undefined;
   readonly delayMechanism?: string | undefined;
   readonly liveConditions?: boolean | string | undefined;
+  readonly shapeOrchestrator?: boolean | string | undefined;
   readonly zonesOn?: string | undefined;
   readonly capture?: string | undefined;
   readonly captureMaxMb?: number | string | undefined;
@@ -302,6 +305,7 @@ const fieldsSchema = z.object({
   zoneOf: z.string().optional(),
   delayMechanism: z.enum(['auto', 'netem', 'nfqueue']).default('auto'),
   liveConditions: looseBoolean.default(false),
+  shapeOrchestrator: looseBoolean.default(false),
   zonesOn: z.enum(['all', 'local', 'remote']).default('all'),
   capture: z.string().min(1).optional(),
   captureMaxMb: wholeNumber(1, 2000, 'MB').default(20),
@@ -471,7 +475,13 @@ export async function buildBenchmarkPlan(
       dockerComposePaths === undefined && networkType === 'local'
         ? Array.from({ length: fields.committee }, (_, index) => refnodeNodeId(index))
         : undefined;
-    checkTimeline(scenario, expandScenario(scenario, nodeIds ?? [], levelMs), nodeIds, levelMs);
+    checkTimeline(
+      scenario,
+      expandScenario(scenario, nodeIds ?? [], levelMs),
+      nodeIds,
+      levelMs,
+      fields.shapeOrchestrator,
+    );
   }
 
   if (raw.zonesOn !== undefined && fields.zones === undefined && !scenario?.zones) {
@@ -533,7 +543,7 @@ export async function buildBenchmarkPlan(
         dockerComposePaths === undefined && networkType === 'local'
           ? Array.from({ length: fields.committee }, (_, index) => refnodeNodeId(index))
           : undefined;
-      if (nodeIds) zoneOfNodes(zones, nodeIds);
+      if (nodeIds) zoneOfNodes(zones, nodeIds, fields.shapeOrchestrator ? ['client'] : []);
     } catch (error) {
       if (error instanceof ZoneProblem)
         throw badFlag(
@@ -603,6 +613,7 @@ export async function buildBenchmarkPlan(
     ...(zones ? { zones } : {}),
     delayMechanism: fields.delayMechanism,
     ...(fields.liveConditions ? { liveConditions: true } : {}),
+    ...(fields.shapeOrchestrator ? { shapeOrchestrator: true } : {}),
     zonesOn: fields.zonesOn,
     ...(capture ? { capture } : {}),
     captureMaxMb: fields.captureMaxMb,

@@ -63,6 +63,7 @@ export function pluginObservers(
         delayMechanism: plan.delayMechanism,
         zonesOn: plan.zonesOn,
         ...(plan.liveConditions ? { live: true } : {}),
+        ...(plan.shapeOrchestrator ? { orchestrator: true } : {}),
         ...(plan.capture ? { capture: plan.capture, captureMaxMb: plan.captureMaxMb } : {}),
         confirmCommit: plan.confirm === 'commit',
         warn: context.warn,

@@ -62,6 +62,7 @@ export interface BenchmarkArgs {
   readonly 'zone-of'?: string;
   readonly 'delay-mechanism'?: string;
   readonly 'live-conditions'?: boolean;
+  readonly 'shape-orchestrator'?: boolean;
   readonly 'zones-on'?: string;
   readonly capture?: string;
   readonly 'capture-max-mb'?: string;
@@ -329,6 +330,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       ),
     )
     .option(
+      'shape-orchestrator',
+      flag(
+        "Shape the orchestrator's traffic with the nodes too (load, RPC, metrics), as the links of `client`; never shaped otherwise",
+        GROUP_FAULTS,
+        'false',
+      ),
+    )
+    .option(
       'capture',
       text(
         'Write a pcap per node and level into the run folder (tcpdump in its namespace): node0,node2 or all',
@@ -407,6 +416,7 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     zoneOf: last(args['zone-of']),
     delayMechanism: last(args['delay-mechanism']),
     liveConditions: last(args['live-conditions']),
+    shapeOrchestrator: last(args['shape-orchestrator']),
     zonesOn: last(args['zones-on']),
     capture: last(args.capture),
     captureMaxMb: last(args['capture-max-mb']),

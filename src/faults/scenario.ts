@@ -33,7 +33,7 @@ import {
   type NetworkEvent,
 } from './network/events.js';
 import { MobilityProblem, parseMobility, type MobilitySpec } from './network/mobility.js';
-import { loadZoneMatrix, ZoneProblem, type ZonesSpec } from './network/zones.js';
+import { loadZoneMatrix, ORCHESTRATOR, ZoneProblem, type ZonesSpec } from './network/zones.js';
 
 export const SCENARIO_VERSION = 1;
 
@@ -580,6 +580,8 @@ export function checkTimeline(
   steps: readonly ScenarioStep[],
   nodeIds: readonly string[] | undefined,
   levelMs: number,
+  /** Whether the orchestrator's links (`client`) are shaped; undefined: not known here (checked later). */
+  orchestrator?: boolean,
 ): void {
   const where = (step: ScenarioStep) =>
     `${scenario.source}${scenario.lines?.[step.event] ? `: line ${scenario.lines[step.event]}` : ''}: events[${step.event}]`;
@@ -599,6 +601,14 @@ export function checkTimeline(
       );
     }
     for (const node of namedNodes(event)) {
+      if (node === ORCHESTRATOR) {
+        if (orchestrator === false)
+          throw scenarioError(
+            `${at}: ${ORCHESTRATOR} (the orchestrator's traffic with the nodes) is shaped only when asked`,
+            'add --shape-orchestrator',
+          );
+        continue;
+      }
       if (nodeIds && !nodeIds.includes(node)) {
         throw scenarioError(
           `${at}: no node ${JSON.stringify(node)} in this network (nodes: ${nodeIds.join(', ')})`,

@@ -90,7 +90,11 @@ async function ourRulesIn(container: string): Promise<string> {
   const docker = createDocker();
   const helper = await docker.createContainer({
     Image: HELPER,
-    Cmd: ['sh', '-c', 'iptables -S; iptables -t mangle -S; tc qdisc show | grep 4d42 || true'],
+    Cmd: [
+      'sh',
+      '-c',
+      'iptables -S; iptables -t mangle -S; tc qdisc show | grep -E "4d42|ingress" || true; ip link show mb-ifb 2>/dev/null || true',
+    ],
     Labels: { 'meshbench.test': 'conditions' },
     HostConfig: { NetworkMode: `container:${container}`, CapAdd: ['NET_ADMIN'] },
   });
@@ -100,7 +104,7 @@ async function ourRulesIn(container: string): Promise<string> {
     const logs = (await helper.logs({ stdout: true, stderr: true })).toString('utf8');
     return logs
       .split('\n')
-      .filter((line) => /MB-|4d42/.test(line))
+      .filter((line) => /MB-|4d42|ingress|mb-ifb/.test(line))
       .join('\n');
   } finally {
     await helper.remove({ force: true });
@@ -292,6 +296,97 @@ mobility:
     expect(up.at(-1)).toBe(true);
     expect(block.positions?.nodes.node3?.[6]).toEqual([400, 400]);
     expect(block.events.some((event) => event.edge === 'tick')).toBe(true);
+  }, 180_000);
+
+  it("--shape-orchestrator: 100 ms on the orchestrator's links raises latency; the nodes' links stay clear", async () => {
+    const args = ['--committee', '4', '--loads', '50', '--duration', '6', '--warmup', '1'];
+    const yaml = 'events:\n  - { at: 0s, action: delay, nodes: [client], delay: 100ms }\n';
+    // not asked: one line naming the flag, before anything starts
+    const scenario = join(dir, 'client.yaml');
+    await writeFile(scenario, yaml);
+    const refused = await runBin('benchmark', [
+      ...args,
+      '--scenario',
+      scenario,
+      '--output-dir',
+      join(dir, 'x'),
+    ]);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/client .* is shaped only when asked.*--shape-orchestrator/s);
+    const plain = await bench('client-plain', undefined, args);
+    const shaped = await bench('client', yaml, [...args, '--shape-orchestrator']);
+    const raised = shaped.results.latency_percentiles_ms.p50 - plain.results.latency_percentiles_ms.p50;
+    // a request waits 100 ms on its way in, its answer 100 ms on its way out
+    expect(
+      raised,
+      `p50 ${plain.results.latency_percentiles_ms.p50} -> ${shaped.results.latency_percentiles_ms.p50} ms`,
+    ).toBeGreaterThanOrEqual(180);
+    const links = networkOf(shaped).quality.links;
+    expect(links['client->node0']?.delay_ms[0]).toBe(100);
+    expect(links['node2->client']?.delay_ms[0]).toBe(100);
+    expect(links['node0->node1']?.delay_ms[0] ?? 0).toBe(0);
+  }, 240_000);
+
+  it('Ctrl-C mid-level: the helpers undo every rule (chains, tc trees, the IFB) and go', async () => {
+    const scenario = join(dir, 'sigint.yaml');
+    await writeFile(
+      scenario,
+      'events:\n  - { at: 1s, action: delay, delay: 20ms }\n  - { at: 1s, action: bandwidth, links: ["client->node1", "node0->node2"], rate: 50mbit }\n  - { at: 1s, action: partition, nodes: [node3] }\n',
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bin/benchmark.js'),
+        '--committee',
+        '4',
+        '--loads',
+        '50',
+        '--duration',
+        '60',
+        '--shape-orchestrator',
+        '--scenario',
+        scenario,
+        '--output-dir',
+        join(dir, 'sigint'),
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let text = '';
+    const applied = new Promise<void>((resolve) => {
+      const watch = (chunk: Buffer) => {
+        text += chunk.toString();
+        if (/network: partition/.test(text)) resolve();
+      };
+      child.stdout.on('data', watch);
+      child.stderr.on('data', watch);
+    });
+    await Promise.race([applied, new Promise((resolve) => setTimeout(resolve, 90_000))]);
+    const project = /compose project (meshbench-[\w-]+)/.exec(text)?.[1];
+    const docker = createDocker();
+    const mine = await docker.listContainers({
+      filters: { label: [`com.docker.compose.project=${project}`] },
+    });
+    try {
+      expect(project, text).toBeDefined();
+      // the rules are there while the level goes (the IFB too, for client->node1's rate) ...
+      const node1 = mine.find((node) => node.Labels['com.docker.compose.service'] === 'node1');
+      const during = await ourRulesIn(node1?.Id as string);
+      expect(during, text).toMatch(/MB-/);
+      expect(during, text).toMatch(/mb-ifb/);
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code, text).not.toBe(0);
+      // ... and gone once meshbench has exited: no helper, no chain, no tc tree, no IFB
+      expect(
+        await docker.listContainers({ all: true, filters: { label: ['meshbench.role=nethelper'] } }),
+      ).toEqual([]);
+      expect(mine.length, text).toBe(4);
+      for (const node of mine) expect(await ourRulesIn(node.Id), node.Names[0]).toBe('');
+    } finally {
+      child.kill('SIGKILL');
+      const down = await runBin('local-network', ['--down']);
+      expect(down.code, down.stderr).toBe(0);
+    }
   }, 180_000);
 
   it('after a SIGKILL of meshbench, the helpers undo their rules and go; --down removes the rest', async () => {

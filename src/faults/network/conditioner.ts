@@ -33,6 +33,7 @@ import {
   type NetworkConditions,
 } from './model.js';
 import { formatDelay, formatRate } from './quantities.js';
+import { ORCHESTRATOR } from './zones.js';
 import {
   chooseMechanisms,
   NamespaceShaper,
@@ -71,6 +72,11 @@ export interface ConditionerOptions {
   readonly capture?: readonly string[] | 'all';
   /** The size cap of each pcap, MB (default 20): tcpdump keeps the last this many MB. */
   readonly captureMaxMb?: number;
+  /**
+   * `--shape-orchestrator`: the orchestrator's traffic with the nodes (load, RPC, metrics) is
+   * shaped too, as the links of an endpoint named `client` (by default it is never shaped).
+   */
+  readonly orchestrator?: boolean;
   readonly confirmCommit: boolean;
   readonly onForce?: (cleanup: () => Promise<void>) => () => void;
   readonly warn?: (line: string) => void;
@@ -84,6 +90,8 @@ interface Namespace {
   readonly caps: Capabilities;
   readonly choice: MechanismChoice;
   readonly shaper: NamespaceShaper;
+  /** Root qdiscs someone else set: tc shaping on those devices is refused. */
+  readonly foreignRoots: readonly { readonly device: string; readonly qdisc: string }[];
   peers: readonly Peer[];
   /** What is applied now, by destination node. */
   applied: Map<string, LinkQuality>;
@@ -129,7 +137,7 @@ export class NetworkConditioner {
   #live: NetworkEvent[] = [];
   #control: ControlServer | undefined;
   /** Which kinds of condition the scenario reaches at some point. */
-  readonly #needs = { delay: false, loss: false, rate: false, partition: false };
+  readonly #needs = { delay: false, loss: false, rate: false, partition: false, ifb: false };
 
   constructor(options: ConditionerOptions) {
     this.#options = options;
@@ -163,7 +171,9 @@ export class NetworkConditioner {
     }
     const nodeIds = nodes.map((node) => node.nodeId);
     this.#checkNames(nodeIds);
-    this.#model = new ConditionModel(this.#conditions, nodeIds);
+    this.#model = new ConditionModel(this.#conditions, nodeIds, {
+      orchestrator: this.#options.orchestrator === true,
+    });
     const image = this.#options.image ?? NETHELPER_IMAGE;
     // one sidecar per node, all at once
     const started = await Promise.allSettled(
@@ -229,6 +239,19 @@ export class NetworkConditioner {
         if (addresses.length === 0 || device === '') return;
         peers.push({ nodeId: peerId, index: peerIndex + 1, addresses, device });
       });
+      const gateway = (probes[index] as (typeof probes)[number]).gateway;
+      const source = (probes[index] as (typeof probes)[number]).addresses.find(
+        (a) => a.device === gateway?.device,
+      )?.address;
+      if (this.#options.orchestrator && gateway && source) {
+        peers.push({
+          nodeId: ORCHESTRATOR,
+          index: nodeIds.length + 1,
+          addresses: [gateway.address],
+          device: gateway.device,
+          external: { source },
+        });
+      }
       return {
         key: keys[index] as string,
         nodes: [nodeIds[index] as string],
@@ -237,6 +260,7 @@ export class NetworkConditioner {
         caps,
         choice,
         shaper: new NamespaceShaper(deployment.runId, choice),
+        foreignRoots: (probes[index] as (typeof probes)[number]).foreignRoots,
         peers,
         applied: new Map(),
       };
@@ -251,7 +275,7 @@ export class NetworkConditioner {
     }
     await this.#checkApplicable();
     if (this.#options.control !== false) {
-      this.#control = await ControlServer.start(deployment.runId, nodeIds, {
+      this.#control = await ControlServer.start(deployment.runId, this.#model.ends, {
         set: (event) => this.#setLive(event),
         clear: () => this.#clearLive(),
         state: () => ({
@@ -289,6 +313,13 @@ export class NetworkConditioner {
     this.#conditions.events.forEach((event, position) => {
       const index = this.#index(position);
       for (const node of namedNodes(event)) {
+        if (node === ORCHESTRATOR && this.#options.orchestrator) continue;
+        if (node === ORCHESTRATOR) {
+          throw conditionError(
+            `${this.#options.source}: events[${index}]: ${ORCHESTRATOR} (the orchestrator's traffic with the nodes) is shaped only when asked`,
+            'add --shape-orchestrator',
+          );
+        }
         if (!nodeIds.includes(node)) {
           throw conditionError(
             `${this.#options.source}: events[${index}]: no node ${JSON.stringify(node)} in this network (nodes: ${nodeIds.join(', ')})`,
@@ -328,23 +359,28 @@ export class NetworkConditioner {
   async #checkApplicable(): Promise<void> {
     const model = this.#model as ConditionModel;
     const needs = this.#needs;
+    const fromOrchestrator = `${ORCHESTRATOR}->`;
     for (const t of model.edges()) {
-      for (const q of model.at(t).values()) {
+      for (const [key, q] of model.at(t)) {
         if (q.delayMs > 0 || q.jitterMs > 0) needs.delay = true;
         if (q.lossPct > 0) needs.loss = true;
         if (q.rateBits !== null) needs.rate = true;
         if (!q.up) needs.partition = true;
+        if (key.startsWith(fromOrchestrator) && (q.rateBits !== null || (q.up && !isClear(q))))
+          needs.ifb = true;
       }
     }
     if (model.continuous) {
       // ramps and moves reach values between the edges: a mid-window sample tells the kinds too
       const ends = model.edges();
       for (let i = 1; i < ends.length; i++) {
-        for (const q of model.at(((ends[i - 1] as number) + (ends[i] as number)) / 2).values()) {
+        for (const [key, q] of model.at(((ends[i - 1] as number) + (ends[i] as number)) / 2)) {
           if (q.delayMs > 0 || q.jitterMs > 0) needs.delay = true;
           if (q.lossPct > 0) needs.loss = true;
           if (q.rateBits !== null) needs.rate = true;
           if (!q.up) needs.partition = true;
+          if (key.startsWith(fromOrchestrator) && (q.rateBits !== null || (q.up && !isClear(q))))
+            needs.ifb = true;
         }
       }
     }
@@ -383,6 +419,36 @@ export class NetworkConditioner {
           'a partition',
           `iptables cannot add a DROP rule (${ns.caps.reasons.drop ?? '?'})`,
           'install iptables support in the kernel (ip_tables or nf_tables)',
+        );
+      } else if (this.#options.orchestrator && !ns.peers.some((peer) => peer.external)) {
+        error = fail(
+          `the orchestrator's links`,
+          'the namespace has no default route to tell the orchestrator by',
+          'give its nodes a network with a gateway, or leave out --shape-orchestrator',
+        );
+      } else if (
+        needs.ifb &&
+        ns.caps.ifb !== true &&
+        ns.peers.some((peer) => peer.external) &&
+        (needs.rate || ns.choice.delay === 'netem')
+      ) {
+        error = fail(
+          `a rate or netem on the orchestrator's traffic to the nodes`,
+          `no IFB device (${ns.caps.reasons.ifb ?? '?'})`,
+          'load the ifb module (modprobe ifb)',
+        );
+      }
+      const tcDevices = new Set(
+        needs.rate || ns.choice.delay === 'netem' || ns.choice.loss === 'netem'
+          ? ns.peers.map((peer) => peer.device)
+          : [],
+      );
+      const foreign = ns.foreignRoots.find((root) => tcDevices.has(root.device));
+      if (!error && foreign && (needs.rate || needs.delay || needs.loss)) {
+        error = fail(
+          'tc shaping',
+          `${foreign.device} has a root qdisc meshbench did not create (${foreign.qdisc}), and meshbench never replaces one`,
+          `remove it (tc qdisc del dev ${foreign.device} root) or leave rates${ns.choice.delay === 'netem' ? ', delay and loss' : ''} out of the scenario`,
         );
       }
       if (error) {

@@ -4,11 +4,11 @@
  * win). Pure: the conditioner asks it at each event's edge and each second, and applies
  * only what changed.
  */
-import type { LinkSelector, NetworkEvent } from './events.js';
+import { namedNodes, type LinkSelector, type NetworkEvent } from './events.js';
 import { distance, positionsAt, rangeQuality, type MobilitySpec } from './mobility.js';
 import { cutLinks, shapeViews, viewsOf, type Views } from './partitions.js';
 import { rampAt } from './quantities.js';
-import { zoneCell, zoneOfNodes, type ZonesSpec } from './zones.js';
+import { ORCHESTRATOR, zoneCell, zoneOfNodes, type ZonesSpec } from './zones.js';
 
 /** One direction of one link, as applied at its source's egress. */
 export interface LinkQuality {
@@ -56,14 +56,24 @@ export function sameQuality(a: LinkQuality, b: LinkQuality): boolean {
 /** The network's conditions, resolved against its nodes once (zones assigned, partitions drawn). */
 export class ConditionModel {
   readonly #conditions: NetworkConditions;
+  /** The network's nodes: partition shapes and mobility cover these. */
   readonly #nodes: readonly string[];
+  /** The ends of links: the nodes, and the orchestrator (`client`) when it is shaped. */
+  readonly #ends: readonly string[];
   readonly #zoneOf: Map<string, string> | undefined;
   readonly #cuts: Map<number, ReadonlySet<string>>;
 
-  constructor(conditions: NetworkConditions, nodeIds: readonly string[]) {
+  constructor(
+    conditions: NetworkConditions,
+    nodeIds: readonly string[],
+    options: { readonly orchestrator?: boolean } = {},
+  ) {
     this.#conditions = conditions;
     this.#nodes = nodeIds;
-    this.#zoneOf = conditions.zones ? zoneOfNodes(conditions.zones, nodeIds) : undefined;
+    this.#ends = options.orchestrator ? [...nodeIds, ORCHESTRATOR] : nodeIds;
+    this.#zoneOf = conditions.zones
+      ? zoneOfNodes(conditions.zones, nodeIds, options.orchestrator ? [ORCHESTRATOR] : [])
+      : undefined;
     this.#cuts = new Map();
     conditions.events.forEach((event, index) => {
       if (event.action !== 'partition') return;
@@ -75,14 +85,20 @@ export class ConditionModel {
     return this.#nodes;
   }
 
+  /** The ends of links: the nodes, and `client` when the orchestrator is shaped. */
+  get ends(): readonly string[] {
+    return this.#ends;
+  }
+
   zoneOf(node: string): string | undefined {
     return this.#zoneOf?.get(node);
   }
 
   /** A partition's views: who hears whom. */
   viewsOf(event: NetworkEvent): Views {
-    const nodes = this.#nodes;
-    if (event.partition?.shape) return shapeViews(event.partition.shape, nodes, event.partition.node);
+    if (event.partition?.shape) return shapeViews(event.partition.shape, this.#nodes, event.partition.node);
+    // the orchestrator takes part only when the event names it
+    const nodes = namedNodes(event).includes(ORCHESTRATOR) ? this.#ends : this.#nodes;
     if (event.partition?.groups) return viewsOf(event.partition.groups, nodes);
     if (event.selector.kind === 'nodes') {
       const cut = new Set(event.selector.nodes);
@@ -102,8 +118,8 @@ export class ConditionModel {
   at(tMs: number, live: readonly NetworkEvent[] = []): Map<string, LinkQuality> {
     const out = new Map<string, LinkQuality>();
     const positions = this.#conditions.mobility ? positionsAt(this.#conditions.mobility, tMs) : undefined;
-    for (const from of this.#nodes) {
-      for (const to of this.#nodes) {
+    for (const from of this.#ends) {
+      for (const to of this.#ends) {
         if (from === to) continue;
         out.set(linkKey(from, to), this.#base(from, to, positions));
       }
@@ -124,7 +140,7 @@ export class ConditionModel {
         return;
       }
       const { settings } = event;
-      for (const key of selectedLinks(event.selector, this.#nodes)) {
+      for (const key of selectedLinks(event.selector, this.#ends)) {
         const current = out.get(key);
         if (!current) continue;
         out.set(key, {
@@ -172,12 +188,11 @@ export class ConditionModel {
     positions: Map<string, readonly [number, number]> | undefined,
   ): LinkQuality {
     let quality = CLEAR;
-    if (this.#conditions.zones && this.#zoneOf) {
-      const cell = zoneCell(
-        this.#conditions.zones,
-        this.#zoneOf.get(from) as string,
-        this.#zoneOf.get(to) as string,
-      );
+    const fromZone = this.#zoneOf?.get(from);
+    const toZone = this.#zoneOf?.get(to);
+    // the orchestrator without a zone: its links have no zone delay
+    if (this.#conditions.zones && fromZone !== undefined && toZone !== undefined) {
+      const cell = zoneCell(this.#conditions.zones, fromZone, toZone);
       quality = {
         ...quality,
         delayMs: cell.delayMs,

@@ -15,9 +15,17 @@
  *     statistic DROP), as a lossy or cut network would;
  *   - MB-<run>-i in the mangle table, jumped to from PREROUTING: delay without netem, NFQUEUE
  *     to nfq-delay (keyed by the source) with --queue-bypass.
+ * With --shape-orchestrator, the orchestrator (`client`, reached through the namespace's
+ * gateway) is one more peer, but one whose receiving side is not ours:
+ *   - towards it, what the receiver would do is done on the way out: MB-<run>-o, in the filter
+ *     and mangle tables, jumped to from OUTPUT (drops, statistic loss, NFQUEUE keyed by this
+ *     namespace's own address), or the netem leaf of its class;
+ *   - from it, drops, statistic loss and nfq-delay act on the way in as for any peer; a rate,
+ *     or netem's delay and loss, go through an IFB (mb-ifb): the device's ingress qdisc
+ *     redirects the gateway's packets to it, and it has its own 4d42: tree.
  * It never touches a root qdisc or chain it did not create.
  */
-import { sweepScript, TC_HANDLE } from '../../common/net-shaping.js';
+import { ifbSweep, IFB_DEVICE, sweepScript, TC_HANDLE } from '../../common/net-shaping.js';
 import type { LinkQuality } from './model.js';
 
 export { TC_HANDLE };
@@ -33,6 +41,8 @@ export type Mechanism = 'netem' | 'nfqueue' | 'iptables-statistic' | 'htb' | 'ip
 export interface Capabilities {
   readonly netem: boolean;
   readonly htb: boolean;
+  /** An IFB device can be made (ingress shaping of the orchestrator's traffic). */
+  readonly ifb?: boolean;
   readonly nfqueue: boolean;
   readonly statistic: boolean;
   readonly drop: boolean;
@@ -71,6 +81,14 @@ export function ingressChainOf(runId: string): string {
   return `${chainOf(runId)}-i`;
 }
 
+/** The run's egress chain towards the orchestrator (filter and mangle OUTPUT). */
+export function outputChainOf(runId: string): string {
+  return `${chainOf(runId)}-o`;
+}
+
+/** Root qdiscs a device has until someone sets one: shaping there replaces nothing of anyone's. */
+const DEFAULT_ROOTS = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'mq', 'fq', 'pfifo', 'cake']);
+
 /**
  * Probes, in the namespace, what each mechanism needs: a netem, htb qdisc on a dummy
  * device (removed again), and iptables rules with the statistic match and the NFQUEUE
@@ -85,6 +103,8 @@ if ip link add "$dev" type veth peer name "$dev"p 2>/dev/null; then
   tc qdisc del dev "$dev" root 2>/dev/null
   try htb tc qdisc add dev "$dev" root handle 1: htb default 0
   ip link del "$dev" 2>/dev/null
+  try ifb ip link add mbpi$$ type ifb
+  ip link del mbpi$$ 2>/dev/null
 else
   why=$(ip link add "$dev" type veth peer name "$dev"p 2>&1 | head -1)
   echo "netem=no cannot create a veth pair to probe with: $why"
@@ -100,6 +120,10 @@ iptables -F "$chain" 2>/dev/null; iptables -X "$chain" 2>/dev/null
 iptables -t mangle -F "$chain" 2>/dev/null; iptables -t mangle -X "$chain" 2>/dev/null
 echo "--"
 ip -4 -o addr show scope global
+echo "--"
+ip -4 route show default
+echo "--"
+tc qdisc show
 `;
 }
 
@@ -107,10 +131,14 @@ export interface NamespaceFacts {
   readonly caps: Capabilities;
   /** Its IPv4 addresses by device. */
   readonly addresses: readonly { readonly device: string; readonly address: string }[];
+  /** The default route: how the orchestrator's traffic comes and goes. */
+  readonly gateway?: { readonly address: string; readonly device: string };
+  /** Root qdiscs someone else set (not a default, not meshbench's), by device: shaping there is refused. */
+  readonly foreignRoots: readonly { readonly device: string; readonly qdisc: string }[];
 }
 
 export function parseProbe(stdout: string): NamespaceFacts {
-  const [capsPart = '', addrPart = ''] = stdout.split(/^--$/m);
+  const [capsPart = '', addrPart = '', routePart = '', qdiscPart = ''] = stdout.split(/^--$/m);
   const seen: Record<string, boolean> = {};
   const reasons: Record<string, string> = {};
   for (const line of capsPart.split('\n')) {
@@ -128,6 +156,15 @@ export function parseProbe(stdout: string): NamespaceFacts {
     const match = /^\d+:\s+(\S+)\s+inet\s+([\d.]+)\//.exec(line.trim());
     if (match) addresses.push({ device: match[1] as string, address: match[2] as string });
   }
+  const route = /default via ([\d.]+) dev (\S+)/.exec(routePart);
+  const foreignRoots: { device: string; qdisc: string }[] = [];
+  for (const line of qdiscPart.split('\n')) {
+    const match = /^qdisc (\S+) (\S+) dev (\S+) root/.exec(line.trim());
+    if (!match) continue;
+    const [, kind, handle, device] = match as unknown as [string, string, string, string];
+    if (DEFAULT_ROOTS.has(kind) || (kind === 'htb' && handle === `${TC_HANDLE}:`)) continue;
+    foreignRoots.push({ device, qdisc: `${kind} ${handle}` });
+  }
   return {
     caps: {
       netem: seen.netem === true,
@@ -135,9 +172,12 @@ export function parseProbe(stdout: string): NamespaceFacts {
       nfqueue: seen.nfqueue === true,
       statistic: seen.statistic === true,
       drop: seen.drop === true,
+      ifb: seen.ifb === true,
       reasons,
     },
     addresses,
+    ...(route ? { gateway: { address: route[1] as string, device: route[2] as string } } : {}),
+    foreignRoots,
   };
 }
 
@@ -234,7 +274,10 @@ export class ShellChannel {
 export function teardownScript(runId: string): string {
   const chain = chainOf(runId);
   const ingress = ingressChainOf(runId);
+  const output = outputChainOf(runId);
   return [
+    `for t in filter mangle; do while iptables -t $t -D OUTPUT -j ${output} 2>/dev/null; do :; done; iptables -t $t -F ${output} 2>/dev/null; iptables -t $t -X ${output} 2>/dev/null; done`,
+    ifbSweep(),
     `[ -f ${STATE_DIR}/nfq.pid ] && kill $(cat ${STATE_DIR}/nfq.pid) 2>/dev/null; rm -f ${STATE_DIR}/nfq.pid`,
     `while iptables -D INPUT -j ${chain} 2>/dev/null; do :; done; iptables -F ${chain} 2>/dev/null; iptables -X ${chain} 2>/dev/null`,
     `while iptables -t mangle -D PREROUTING -j ${ingress} 2>/dev/null; do :; done; iptables -t mangle -F ${ingress} 2>/dev/null; iptables -t mangle -X ${ingress} 2>/dev/null`,
@@ -249,7 +292,7 @@ export function teardownScript(runId: string): string {
  * change, when no other live run shapes this namespace.
  */
 export function staleSweepScript(runId: string): string {
-  return sweepScript([chainOf(runId), ingressChainOf(runId)]);
+  return sweepScript([chainOf(runId), ingressChainOf(runId), outputChainOf(runId)]);
 }
 
 /** A peer as its source's egress sees it: its addresses and the device that reaches them. */
@@ -259,6 +302,11 @@ export interface Peer {
   readonly index: number;
   readonly addresses: readonly string[];
   readonly device: string;
+  /**
+   * The orchestrator: its receiving side is not ours, so what its receiver would do is done
+   * here on the way out; `source` is this namespace's own address towards it (nfq-delay's key).
+   */
+  readonly external?: { readonly source: string };
 }
 
 interface ClassState {
@@ -270,7 +318,11 @@ interface ClassState {
 export class NamespaceShaper {
   readonly #chain: string;
   readonly #ingress: string;
+  readonly #output: string;
   readonly #choice: MechanismChoice;
+  #outputMade = false;
+  /** The IFB's shaping of what comes from the orchestrator: null when there is none. */
+  #ifb: { device: string; source: string; rate: string; leaf: string | null } | null = null;
   readonly #devicesWithTree = new Set<string>();
   readonly #classes = new Map<string, ClassState>();
   #chainsMade = false;
@@ -282,6 +334,7 @@ export class NamespaceShaper {
   constructor(runId: string, choice: MechanismChoice) {
     this.#chain = chainOf(runId);
     this.#ingress = ingressChainOf(runId);
+    this.#output = outputChainOf(runId);
     this.#choice = choice;
   }
 
@@ -316,7 +369,7 @@ export class NamespaceShaper {
 
   /** Whether anything of this run is in the namespace. */
   get active(): boolean {
-    return this.#chainsMade || this.#devicesWithTree.size > 0 || this.#nfqRunning;
+    return this.#chainsMade || this.#devicesWithTree.size > 0 || this.#nfqRunning || this.#ifb !== null;
   }
 
   /**
@@ -336,8 +389,48 @@ export class NamespaceShaper {
     const lines: string[] = [];
     const filterRules: string[] = [];
     const mangleRules: string[] = [];
+    const outFilter: string[] = [];
+    const outMangle: string[] = [];
     const nfq: string[] = [];
+    let ifbWanted: { device: string; source: string; rate: string; leaf: string | null } | null = null;
     for (const peer of peers) {
+      if (peer.external) {
+        // towards the orchestrator: its receiver is not ours, so drops and delay act on the way out
+        const to = wanted.get(peer.nodeId);
+        for (const address of peer.addresses) {
+          if (!to || isClearLink(to)) continue;
+          if (!to.up) {
+            outFilter.push(`-A ${this.#output} -d ${address}/32 -j DROP`);
+            continue;
+          }
+          if (to.lossPct > 0 && this.#choice.loss === 'iptables-statistic') {
+            outFilter.push(
+              `-A ${this.#output} -d ${address}/32 -m statistic --mode random --probability ${(to.lossPct / 100).toFixed(6)} -j DROP`,
+            );
+          }
+          if ((to.delayMs > 0 || to.jitterMs > 0) && this.#choice.delay === 'nfqueue') {
+            outMangle.push(
+              `-A ${this.#output} -d ${address}/32 -j NFQUEUE --queue-num ${NFQUEUE_NUM} --queue-bypass`,
+            );
+            nfq.push(
+              `${peer.external.source} ${Math.round(to.delayMs * 1000)} ${Math.round(to.jitterMs * 1000)}`,
+            );
+          }
+        }
+        // from the orchestrator: a rate, or netem's delay and loss, through the IFB
+        const from = incoming.get(peer.nodeId);
+        const needsRate =
+          from !== undefined && from.up && from.rateBits !== null && this.#choice.rate === 'htb';
+        const leaf = from && from.up && this.#choice.delay === 'netem' ? netemOf(from) : null;
+        if ((needsRate || leaf !== null) && peer.addresses[0] !== undefined) {
+          ifbWanted = {
+            device: peer.device,
+            source: peer.addresses[0],
+            rate: needsRate ? `${Math.max(8, Math.round((from.rateBits as number) / 1000))}kbit` : UNLIMITED,
+            leaf,
+          };
+        }
+      }
       // drops act on the receiver's way in (INPUT), like a lossy or cut network: a packet
       // dropped on its sender's way out fails the send at once (EPERM), which TCP retries
       // within milliseconds instead of waiting for its retransmission timeout
@@ -361,10 +454,15 @@ export class NamespaceShaper {
         }
       }
     }
-    // iptables: both chains rebuilt at once (iptables-restore --noflush flushes a declared chain)
-    const restore = `*filter\n:${this.#chain} - [0:0]\n${filterRules.map((r) => `${r}\n`).join('')}COMMIT\n*mangle\n:${this.#ingress} - [0:0]\n${mangleRules.map((r) => `${r}\n`).join('')}COMMIT\n`;
+    // iptables: the chains rebuilt at once (iptables-restore --noflush flushes a declared chain)
+    const needsOutput = outFilter.length > 0 || outMangle.length > 0 || this.#outputMade;
+    const rules = (chain: string, list: readonly string[]) =>
+      `:${chain} - [0:0]\n${list.map((r) => `${r}\n`).join('')}`;
+    const restore =
+      `*filter\n${rules(this.#chain, filterRules)}${needsOutput ? rules(this.#output, outFilter) : ''}COMMIT\n` +
+      `*mangle\n${rules(this.#ingress, mangleRules)}${needsOutput ? rules(this.#output, outMangle) : ''}COMMIT\n`;
     if (
-      (filterRules.length > 0 || mangleRules.length > 0 || this.#chainsMade) &&
+      (filterRules.length > 0 || mangleRules.length > 0 || needsOutput || this.#chainsMade) &&
       restore !== this.#iptables
     ) {
       const jumps = this.#chainsMade
@@ -372,9 +470,16 @@ export class NamespaceShaper {
         : `iptables -C INPUT -j ${this.#chain} 2>/dev/null || iptables -I INPUT 1 -j ${this.#chain}\n`;
       lines.push(`iptables-restore --noflush <<'MB_EOF'\n${restore}MB_EOF`);
       if (jumps) lines.push(jumps.trimEnd());
+      if (needsOutput && !this.#outputMade) {
+        lines.push(
+          `for t in filter mangle; do iptables -t $t -C OUTPUT -j ${this.#output} 2>/dev/null || iptables -t $t -I OUTPUT 1 -j ${this.#output}; done`,
+        );
+        this.#outputMade = true;
+      }
       this.#chainsMade = true;
       this.#iptables = restore;
     }
+    lines.push(...this.#ifbScript(ifbWanted));
     // nfq-delay: its table, then started (or told to re-read it)
     const config = nfq.join('\n');
     if (config !== this.#nfqConfig) {
@@ -441,7 +546,10 @@ export class NamespaceShaper {
       lines.push(
         `for t in filter mangle; do iptables -t $t -F ${this.#chain}; done; iptables -t mangle -F ${this.#ingress}`,
       );
+      this.#iptables = '';
     }
+    if (this.#outputMade) lines.push(`for t in filter mangle; do iptables -t $t -F ${this.#output}; done`);
+    lines.push(...this.#ifbScript(null));
     if (this.#nfqRunning && this.#nfqConfig !== '') {
       lines.push(`: > ${STATE_DIR}/delay.conf; kill -HUP $(cat ${STATE_DIR}/nfq.pid)`);
     }
@@ -456,12 +564,53 @@ export class NamespaceShaper {
     return lines.join('\n');
   }
 
+  /** The script that makes the IFB's shaping of the orchestrator's traffic `wanted` (null: none). */
+  #ifbScript(wanted: { device: string; source: string; rate: string; leaf: string | null } | null): string[] {
+    const had = this.#ifb;
+    if (had === null && wanted === null) return [];
+    if (wanted === null || (had !== null && had.device !== wanted.device)) {
+      this.#ifb = null;
+      const off = [ifbSweep()];
+      return wanted === null ? off : [...off, ...this.#ifbScript(wanted)];
+    }
+    const tc: string[] = [];
+    const classId = `${TC_HANDLE}:1`;
+    if (had === null) {
+      tc.push(
+        `qdisc add dev ${IFB_DEVICE} root handle ${TC_HANDLE}: htb default 1`,
+        `class add dev ${IFB_DEVICE} parent ${TC_HANDLE}: classid ${classId} htb rate ${wanted.rate} ceil ${wanted.rate} quantum 30000`,
+        `qdisc add dev ${wanted.device} handle ffff: ingress`,
+        `filter add dev ${wanted.device} parent ffff: protocol ip prio 1 u32 match ip src ${wanted.source}/32 action mirred egress redirect dev ${IFB_DEVICE}`,
+      );
+    } else if (had.rate !== wanted.rate) {
+      tc.push(
+        `class change dev ${IFB_DEVICE} parent ${TC_HANDLE}: classid ${classId} htb rate ${wanted.rate} ceil ${wanted.rate} quantum 30000`,
+      );
+    }
+    if (wanted.leaf !== null && had?.leaf !== wanted.leaf) {
+      tc.push(`qdisc replace dev ${IFB_DEVICE} parent ${classId} handle 1: netem ${wanted.leaf}`);
+    } else if (wanted.leaf === null && had?.leaf) {
+      tc.push(`qdisc del dev ${IFB_DEVICE} parent ${classId} handle 1:`);
+    }
+    this.#ifb = wanted;
+    if (tc.length === 0) return [];
+    const make =
+      had === null
+        ? [`ip link add ${IFB_DEVICE} type ifb 2>/dev/null || true; ip link set ${IFB_DEVICE} up`]
+        : [];
+    return [...make, `tc -batch - <<'MB_EOF'\n${tc.join('\n')}\nMB_EOF`];
+  }
+
   /** The nfq-delay counters, when it runs. */
   statsScript(): string {
     return this.#nfqRunning
       ? `kill -USR1 $(cat ${STATE_DIR}/nfq.pid) 2>/dev/null; sleep 0.05; cat ${STATE_DIR}/nfq-stats.json 2>/dev/null`
       : '';
   }
+}
+
+function isClearLink(q: LinkQuality): boolean {
+  return q.up && q.delayMs === 0 && q.jitterMs === 0 && q.lossPct === 0 && q.rateBits === null;
 }
 
 /** netem's arguments for a link (delay, jitter, loss; a large limit so it never drops for room). */

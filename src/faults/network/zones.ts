@@ -16,6 +16,13 @@
 import { readFile } from 'node:fs/promises';
 import { parseDelay, parseLoss, parseRate } from './quantities.js';
 
+/**
+ * The orchestrator (load generator, RPC, metrics, control) as an endpoint of links: its
+ * traffic with the nodes is shaped only with --shape-orchestrator, and then events, zones
+ * and `all` cover its links too.
+ */
+export const ORCHESTRATOR = 'client';
+
 export interface ZoneCell {
   readonly delayMs: number;
   readonly lossPct?: number;
@@ -133,9 +140,18 @@ export function parseZoneAssign(text: string): Record<string, string> {
 }
 
 /** Each node's zone; refuses a node with no zone and a zone not in the matrix. */
-export function zoneOfNodes(spec: ZonesSpec, nodeIds: readonly string[]): Map<string, string> {
+export function zoneOfNodes(
+  spec: ZonesSpec,
+  nodeIds: readonly string[],
+  /** Endpoints that may have a zone but need none (the orchestrator, `client`, when it is shaped). */
+  optional: readonly string[] = [],
+): Map<string, string> {
   const out = new Map<string, string>();
   const { zones } = spec.matrix;
+  for (const node of optional) {
+    const zone = spec.assign?.[node];
+    if (zone !== undefined) out.set(node, zone);
+  }
   nodeIds.forEach((node, index) => {
     if (spec.assign) {
       const zone = spec.assign[node];
@@ -154,8 +170,12 @@ export function zoneOfNodes(spec: ZonesSpec, nodeIds: readonly string[]): Map<st
       throw new ZoneProblem(
         `zones: ${node} is in zone ${zone}, which ${spec.matrix.source} does not have (zones: ${zones.join(', ')})`,
       );
-    if (!nodeIds.includes(node))
-      throw new ZoneProblem(`zones: no node ${node} in this network (nodes: ${nodeIds.join(', ')})`);
+    if (!nodeIds.includes(node) && !optional.includes(node))
+      throw new ZoneProblem(
+        node === ORCHESTRATOR
+          ? `zones: ${node} (the orchestrator) is shaped only with --shape-orchestrator`
+          : `zones: no node ${node} in this network (nodes: ${nodeIds.join(', ')})`,
+      );
   }
   return out;
 }

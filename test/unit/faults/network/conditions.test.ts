@@ -273,6 +273,107 @@ describe('the model and the shaper', () => {
       'qdisc replace dev eth0 parent 4d42:1 handle 1: netem delay 50ms 5ms loss 1% limit 100000',
     );
   });
+
+  it('reads the gateway and root qdiscs someone else set from the probe', () => {
+    const facts = parseProbe(
+      'netem=no x\nhtb=yes\nifb=yes\n--\n2: eth0    inet 10.0.0.2/24 scope global eth0\n--\ndefault via 10.0.0.1 dev eth0\n--\n' +
+        'qdisc noqueue 0: dev lo root refcnt 2\nqdisc tbf 8001: dev eth0 root refcnt 2 rate 1Mbit\nqdisc htb 4d42: dev eth1 root refcnt 2\n',
+    );
+    expect(facts.gateway).toEqual({ address: '10.0.0.1', device: 'eth0' });
+    expect(facts.caps.ifb).toBe(true);
+    // a default qdisc and meshbench's own tree are not someone else's
+    expect(facts.foreignRoots).toEqual([{ device: 'eth0', qdisc: 'tbf 8001:' }]);
+  });
+});
+
+describe('the orchestrator as an endpoint (--shape-orchestrator)', () => {
+  const conditions = (yaml: string) => ({ events: networkEvents(scenario(yaml)) });
+
+  it('is shaped only when asked: then `all` covers its links, and shapes still cut nodes only', () => {
+    const all = conditions('events:\n  - { at: 0s, action: delay, delay: 20ms }\n');
+    expect([...new ConditionModel(all, nodes4).at(0).keys()].some((key) => key.includes('client'))).toBe(
+      false,
+    );
+    const shaped = new ConditionModel(all, nodes4, { orchestrator: true }).at(0);
+    expect(shaped.get(linkKey('client', 'node0'))?.delayMs).toBe(20);
+    expect(shaped.get(linkKey('node3', 'client'))?.delayMs).toBe(20);
+    const bisect = new ConditionModel(
+      conditions('events:\n  - { at: 0s, action: partition, shape: bisect }\n'),
+      nodes4,
+      { orchestrator: true },
+    ).at(0);
+    expect(bisect.get(linkKey('node0', 'node2'))?.up).toBe(false);
+    expect([...bisect].filter(([key, q]) => key.includes('client') && !q.up)).toEqual([]);
+    // named: cut off from every node
+    const alone = new ConditionModel(
+      conditions('events:\n  - { at: 0s, action: partition, nodes: [client] }\n'),
+      nodes4,
+      { orchestrator: true },
+    ).at(0);
+    expect(alone.get(linkKey('client', 'node1'))?.up).toBe(false);
+    expect(alone.get(linkKey('node1', 'client'))?.up).toBe(false);
+    expect(alone.get(linkKey('node1', 'node2'))?.up).toBe(true);
+  });
+
+  it('has a zone only when given one', () => {
+    const matrix = parseZoneMatrix('from,a,b\na,1ms,30ms\nb,30ms,1ms\n', 'z.csv');
+    const zoned = new ConditionModel({ events: [], zones: { matrix } }, ['node0', 'node1'], {
+      orchestrator: true,
+    }).at(0);
+    expect(zoned.get(linkKey('node0', 'node1'))?.delayMs).toBe(30);
+    expect(zoned.get(linkKey('client', 'node1'))?.delayMs).toBe(0);
+    const assigned = new ConditionModel(
+      { events: [], zones: { matrix, assign: { node0: 'a', node1: 'b', client: 'a' } } },
+      ['node0', 'node1'],
+      { orchestrator: true },
+    ).at(0);
+    expect(assigned.get(linkKey('client', 'node1'))?.delayMs).toBe(30);
+    expect(() =>
+      zoneOfNodes({ matrix, assign: { node0: 'a', node1: 'b', client: 'a' } }, ['node0', 'node1']),
+    ).toThrow(/--shape-orchestrator/);
+  });
+
+  it("towards it the receiver's part is done on the way out; from it a rate goes through the IFB", () => {
+    const choice = chooseMechanisms({
+      netem: false,
+      htb: true,
+      nfqueue: true,
+      statistic: true,
+      drop: true,
+      ifb: true,
+      reasons: {},
+    });
+    const shaper = new NamespaceShaper('r1', choice);
+    const client: Peer = {
+      nodeId: 'client',
+      index: 5,
+      addresses: ['10.0.0.1'],
+      device: 'eth0',
+      external: { source: '10.0.0.2' },
+    };
+    const out = { delayMs: 40, jitterMs: 0, lossPct: 10, rateBits: null, up: true };
+    const back = { delayMs: 0, jitterMs: 0, lossPct: 0, rateBits: 2_000_000, up: true };
+    const script = shaper.script([client], new Map([['client', out]]), new Map([['client', back]]));
+    expect(script).toContain(
+      '-A MB-r1-o -d 10.0.0.1/32 -m statistic --mode random --probability 0.100000 -j DROP',
+    );
+    expect(script).toContain('-A MB-r1-o -d 10.0.0.1/32 -j NFQUEUE --queue-num 4242 --queue-bypass');
+    // nfq-delay keys by source: on the way out that is this namespace's own address
+    expect(script).toContain('10.0.0.2 40000 0');
+    expect(script).toContain('iptables -t $t -I OUTPUT 1 -j MB-r1-o');
+    expect(script).toContain('ip link add mb-ifb type ifb');
+    expect(script).toContain(
+      'class add dev mb-ifb parent 4d42: classid 4d42:1 htb rate 2000kbit ceil 2000kbit',
+    );
+    expect(script).toContain(
+      'filter add dev eth0 parent ffff: protocol ip prio 1 u32 match ip src 10.0.0.1/32 action mirred egress redirect dev mb-ifb',
+    );
+    // the same again changes nothing; clear removes the IFB and empties the output chain
+    expect(shaper.script([client], new Map([['client', out]]), new Map([['client', back]]))).toBe('');
+    const cleared = shaper.clearScript();
+    expect(cleared).toContain('iptables -t $t -F MB-r1-o');
+    expect(cleared).toContain('ip link del mb-ifb');
+  });
 });
 
 describe('zones on one network of two', () => {
