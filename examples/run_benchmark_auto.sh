@@ -22,6 +22,7 @@ Options:
   --remote-loads LIST     remote loads, tx/s               (default: 50,100,200)
   --hosts-file FILE       hosts for remote/both            (default: .meshbench/sandbox/hosts.env if present)
   --output-dir DIR        where the run folder goes        (default: ./benchmarks)
+  --runs N                runs per level (3 or more lets `benchmark compare` test for significance) (default: 1)
   --no-cleanup            leave the network(s) running afterwards
   -h, --help              show this help
 
@@ -45,6 +46,7 @@ local_loads=100,200,500
 remote_loads=50,100,200
 hosts_file=''
 output_dir=./benchmarks
+runs=1
 cleanup=yes
 
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || fail "$1 needs a value"; }
@@ -65,6 +67,8 @@ while [ $# -gt 0 ]; do
     --hosts-file=*) hosts_file=${1#*=}; shift ;;
     --output-dir) need_value "$@"; output_dir=$2; shift 2 ;;
     --output-dir=*) output_dir=${1#*=}; shift ;;
+    --runs) need_value "$@"; runs=$2; shift 2 ;;
+    --runs=*) runs=${1#*=}; shift ;;
     --no-cleanup) cleanup=no; shift ;;
     *) fail "unknown option \"$1\"" ;;
   esac
@@ -72,6 +76,7 @@ done
 
 case "$network_type" in local | remote | both) ;; *) fail "--network-type \"$network_type\" is not valid: one of local, remote, both" ;; esac
 is_positive_int "$committee" || fail "--local-committee \"$committee\" is not valid: a whole number >= 1"
+is_positive_int "$runs" || fail "--runs \"$runs\" is not valid: a whole number >= 1"
 is_positive_int "$duration" || fail "--duration \"$duration\" is not valid: a whole number of seconds >= 1"
 is_load_list "$local_loads" || fail "--local-loads \"$local_loads\" is not valid: distinct whole loads >= 1, comma-separated"
 is_load_list "$remote_loads" || fail "--remote-loads \"$remote_loads\" is not valid: distinct whole loads >= 1, comma-separated"
@@ -84,7 +89,7 @@ if [ "$network_type" != local ]; then
 fi
 
 args=(npx --no-install benchmark --network-type "$network_type" --duration "$duration" --output-dir "$output_dir"
-  --console-output true --file-output true)
+  --console-output true --file-output true --runs "$runs")
 [ "$network_type" != remote ] && args+=(--committee "$committee" --local-loads "$local_loads")
 [ "$network_type" != local ] && args+=(--remote-loads "$remote_loads")
 [ -n "$hosts_file" ] && args+=(--hosts-file "$hosts_file")

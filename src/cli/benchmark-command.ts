@@ -4,13 +4,14 @@
  *   options: (argv) => addBenchmarkOptions(argv),
  *   run: (args, context) => runBenchmarkCommand(args, context, { createTestbed, runLoad }),
  *
- * `benchmark compare A B` is the positional form of the same command.
+ * `benchmark compare BASELINE [CURRENT]` is the positional form of the same command.
  * Flow: settings (defaults < --config file < MESHBENCH_* < flags; then the --interactive
  * wizard if asked) → plan validated once → runBenchmark.
  */
 import type { CliContext, CliDefinition } from './run-cli.js';
 import { badFlag } from './run-cli.js';
 import { addBenchmarkOptions, type BenchmarkArgs } from './benchmark-options.js';
+import { addCompareOptions, type CompareArgs } from './compare-options.js';
 import {
   benchmarkPlanFromSettings,
   describeSettings,
@@ -22,6 +23,7 @@ import { testbedFactory } from '../bench/testbeds.js';
 import { inquirerAsker, runBenchmarkWizard, type Asker } from './benchmark-wizard.js';
 import { defaultReporters } from '../report/reporters.js';
 import { runCompareCommand } from './compare-command.js';
+import { gateError } from '../report/gate.js';
 import { DEFAULTS, type BenchmarkPlan } from '../bench/plan.js';
 import { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from '../results/run.js';
 import { pluginObservers } from '../bench/plugins.js';
@@ -42,33 +44,43 @@ export type BenchmarkCommandDeps = Omit<
 };
 
 export async function runBenchmarkCommand(
-  args: BenchmarkArgs & { readonly _?: readonly (string | number)[] },
+  args: BenchmarkArgs & CompareArgs & { readonly _?: readonly (string | number)[] },
   context: CliContext,
   deps: BenchmarkCommandDeps,
 ): Promise<number> {
   const positionals = (args._ ?? []).map(String);
   if (positionals[0] === 'compare') {
     const [, a, b, ...rest] = positionals;
-    if (a === undefined || b === undefined || rest.length > 0) {
-      throw badFlag(
-        'compare',
-        positionals.slice(1).join(' '),
-        'benchmark compare A B, with A and B run folders or result JSON files',
+    if (a === undefined || rest.length > 0) {
+      throw gateError(
+        `compare ${positionals.slice(1).join(' ')}: give a baseline and a current run`,
+        "benchmark compare BASELINE CURRENT (run folders or result JSON files), or benchmark compare RUN --threshold 'p99_ms<500'",
       );
     }
-    await runCompareCommand(
+    const compared = await runCompareCommand(
       {
         a,
         b,
         outputDir: args['output-dir'] ?? DEFAULTS.outputDir,
         fileOutput: args['file-output'] !== false,
+        maxRegression: args['max-regression'],
+        alpha: args.alpha,
+        thresholds: args.threshold,
+        acrossSystems: args['across-systems'],
+        json: args.json,
+        junit: args.junit,
+        markdown: args.markdown,
       },
       { stdout: context.stdout, ...(deps.cwd ? { cwd: deps.cwd } : {}) },
     );
-    return 0;
+    return compared.exitCode;
   }
   if (positionals.length > 0) {
-    throw badFlag('command', positionals.join(' '), 'no positional arguments, or: compare A B');
+    throw badFlag(
+      'command',
+      positionals.join(' '),
+      'no positional arguments, or: compare BASELINE [CURRENT]',
+    );
   }
 
   const planContext = { ...(deps.env ? { env: deps.env } : {}), ...(deps.cwd ? { cwd: deps.cwd } : {}) };
@@ -130,15 +142,15 @@ export async function runBenchmarkCommand(
  */
 export function benchmarkDefinition(
   deps: Partial<BenchmarkCommandDeps> = {},
-): CliDefinition<BenchmarkArgs & { readonly _?: readonly (string | number)[] }> {
+): CliDefinition<BenchmarkArgs & CompareArgs & { readonly _?: readonly (string | number)[] }> {
   return {
     name: 'benchmark',
     usage:
-      '$0 [options]    sweep load levels on a local/remote network (or --endpoints)\n$0 compare A B    compare two run folders or result JSON files',
+      '$0 [options]    sweep load levels on a local/remote network (or --endpoints)\n$0 compare BASELINE [CURRENT]    compare two runs (a regression gate), or check one against --threshold',
     epilogue:
       'Settings, lowest first: defaults < --config FILE < MESHBENCH_<FLAG_NAME> (e.g. MESHBENCH_LOADS=100,200) < flags; --verbose prints where each came from.\n' +
       'Writes one run folder per invocation under --output-dir: a JSON per load level (docs/result.schema.json), summary.txt, run.json, and comparison.json/.txt for --network-type both. See docs/benchmark.md.',
-    options: (argv) => addBenchmarkOptions(argv),
+    options: (argv) => addCompareOptions(addBenchmarkOptions(argv)),
     run: (args, context) =>
       runBenchmarkCommand(args, context, {
         createTestbed: testbedFactory(),

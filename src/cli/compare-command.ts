@@ -1,13 +1,29 @@
 /**
- * `benchmark compare A B`: reads two run folders (or result JSON files), checks
- * every record against the result schema, compares them per common load, and
- * writes comparison.json + comparison.txt into a new run folder.
+ * `benchmark compare BASELINE [CURRENT]`: reads two run folders (or result JSON files),
+ * checks every record against the result schema, compares them per common load, and
+ * writes comparison.json + comparison.txt into a new run folder. When both sides are the
+ * same network type it is a regression gate (src/report/gate.ts): a verdict per level and
+ * metric, gate.json + gate.txt, --junit / --markdown files, and exit code 3 on a
+ * regression. With one side and --threshold it checks that run alone.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { createUniqueDir, writeFileAtomic } from '../common/atomic-write.js';
 import { MeshbenchError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
+import {
+  DEFAULT_ALPHA,
+  DEFAULT_MAX_REGRESSION,
+  GATE_EXIT,
+  gateError,
+  parseThreshold,
+  renderGateJunit,
+  renderGateMarkdown,
+  renderGateText,
+  runGate,
+  type GateResult,
+} from '../report/gate.js';
+import { RECORD_SCHEMA_VERSION } from '../results/record.js';
 import {
   compareRecords,
   renderComparisonText,
@@ -19,9 +35,10 @@ import type { BenchmarkRecord } from '../results/record.js';
 
 const RECORD_FILE = /^(local|remote|endpoints)-benchmark-(\d+)\.json$/;
 
-function badSide(which: string, path: string, problem: string): MeshbenchError {
-  return new MeshbenchError('BAD_FLAG', `compare ${which} ${JSON.stringify(path)}: ${problem}`, {
-    hint: 'give a benchmark run folder or a result JSON file',
+function badSide(which: string, path: string, problem: string, hint?: string): MeshbenchError {
+  return new MeshbenchError('BAD_RECORD', `compare ${which} ${JSON.stringify(path)}: ${problem}`, {
+    hint: hint ?? 'give a benchmark run folder or a result JSON file',
+    exitCode: GATE_EXIT.input,
   });
 }
 
@@ -34,6 +51,15 @@ async function readRecord(which: string, path: string): Promise<BenchmarkRecord>
       which,
       path,
       `cannot read it as JSON (${error instanceof Error ? error.message : String(error)})`,
+    );
+  }
+  const version = (data as { schema_version?: unknown } | null)?.schema_version;
+  if (typeof version === 'number' && version > RECORD_SCHEMA_VERSION) {
+    throw badSide(
+      which,
+      path,
+      `/schema_version is ${version}, newer than this meshbench reads (${RECORD_SCHEMA_VERSION})`,
+      'compare it with the meshbench version that wrote it, or upgrade meshbench',
     );
   }
   const problem = comparableProblem(data);
@@ -69,10 +95,20 @@ export function chooseSide(
 }
 
 export interface CompareCommandOptions {
+  /** The baseline (or, alone with thresholds, the run to check). */
   readonly a: string;
-  readonly b: string;
+  /** The current run; undefined: check `a` against the thresholds alone. */
+  readonly b?: string | undefined;
   readonly outputDir: string;
   readonly fileOutput?: boolean;
+  /** --max-regression, e.g. "10%" or "0.1". */
+  readonly maxRegression?: string | undefined;
+  readonly alpha?: string | undefined;
+  readonly thresholds?: readonly string[] | undefined;
+  readonly acrossSystems?: boolean | undefined;
+  readonly json?: boolean | undefined;
+  readonly junit?: string | undefined;
+  readonly markdown?: string | undefined;
 }
 
 export interface CompareCommandDeps {
@@ -81,12 +117,51 @@ export interface CompareCommandDeps {
   readonly cwd?: string;
 }
 
+/** "10%", "10 %" or "0.1": a fraction in [0, 1). */
+export function parseTolerance(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
+  const value = match ? Number(match[1]) / (match[2] === '%' ? 100 : 1) : NaN;
+  if (!Number.isFinite(value) || value < 0 || value >= 1) {
+    throw gateError(
+      `--${flag} ${JSON.stringify(text)} is not valid`,
+      flag === 'alpha' ? 'give a level between 0 and 1, e.g. 0.05' : 'give a share, e.g. 10% or 0.1',
+    );
+  }
+  return value;
+}
+
 export async function runCompareCommand(
   options: CompareCommandOptions,
   deps: CompareCommandDeps,
-): Promise<{ comparison: Comparison; runDir: string | undefined }> {
+): Promise<{
+  comparison: Comparison | undefined;
+  gate: GateResult | undefined;
+  runDir: string | undefined;
+  exitCode: number;
+}> {
   const cwd = deps.cwd ?? process.cwd();
   const wallClock = deps.wallClock ?? (() => new Date());
+  const thresholds = (options.thresholds ?? []).map(parseThreshold);
+  const maxRegression = parseTolerance('max-regression', options.maxRegression, DEFAULT_MAX_REGRESSION);
+  const alpha = parseTolerance('alpha', options.alpha, DEFAULT_ALPHA);
+  const say = (text: string) => {
+    if (!options.json) deps.stdout(text);
+  };
+  if (options.b === undefined) {
+    if (thresholds.length === 0) {
+      throw gateError(
+        `compare: one run given (${options.a}) and no --threshold`,
+        "give BASELINE CURRENT, or check one run with --threshold 'p99_ms<500'",
+      );
+    }
+    const path = resolve(cwd, options.a);
+    const gate = runGate({
+      current: { source: path, records: await loadRecords('CURRENT', path) },
+      thresholds,
+    });
+    return finish(undefined, gate, say, options, deps, cwd, wallClock, path);
+  }
   const pathA = resolve(cwd, options.a);
   const pathB = resolve(cwd, options.b);
   const a = chooseSide(await loadRecords('A', pathA), 'local');
@@ -103,16 +178,72 @@ export async function runCompareCommand(
     records: b.records,
   };
   const comparison = compareRecords(sideA, sideB, wallClock().toISOString());
-  const text = renderComparisonText(comparison);
-  deps.stdout(text.trimEnd());
+  say(renderComparisonText(comparison).trimEnd());
+  // the same network type on both sides: a gate; local against remote: the comparison alone
+  const gate =
+    sameKind || thresholds.length > 0
+      ? runGate({
+          ...(sameKind ? { baseline: { source: pathA, records: a.records } } : {}),
+          current: { source: pathB, records: b.records },
+          maxRegression,
+          alpha,
+          thresholds,
+          acrossSystems: options.acrossSystems === true,
+          labels: [basename(pathA), basename(pathB)],
+        })
+      : undefined;
+  return finish(
+    comparison,
+    gate,
+    say,
+    options,
+    deps,
+    cwd,
+    wallClock,
+    `${basename(pathA)} vs ${basename(pathB)}`,
+  );
+}
+
+async function finish(
+  comparison: Comparison | undefined,
+  gate: GateResult | undefined,
+  say: (text: string) => void,
+  options: CompareCommandOptions,
+  deps: CompareCommandDeps,
+  cwd: string,
+  wallClock: () => Date,
+  what: string,
+): Promise<{
+  comparison: Comparison | undefined;
+  gate: GateResult | undefined;
+  runDir: string | undefined;
+  exitCode: number;
+}> {
+  const gateText = gate ? renderGateText(gate) : undefined;
+  if (gateText) say(`\n${gateText.trimEnd()}`);
+  if (options.json)
+    deps.stdout(
+      JSON.stringify({ ...(comparison ? { comparison } : {}), ...(gate ? { gate } : {}) }, null, 2),
+    );
+  if (gate && options.junit) await writeFileAtomic(resolve(cwd, options.junit), renderGateJunit(gate));
+  if (gate && options.markdown)
+    await writeFileAtomic(resolve(cwd, options.markdown), renderGateMarkdown(gate));
   let runDir: string | undefined;
   if (options.fileOutput !== false) {
     runDir = await createUniqueDir(resolve(cwd, options.outputDir), `run-${newRunId(wallClock())}-compare`);
-    await writeFileAtomic(join(runDir, 'comparison.json'), `${JSON.stringify(comparison, null, 2)}\n`);
-    await writeFileAtomic(join(runDir, 'comparison.txt'), text);
-    deps.stdout(
-      `wrote comparison.json and comparison.txt to ${runDir} (${basename(pathA)} vs ${basename(pathB)})`,
-    );
+    const written: string[] = [];
+    if (comparison) {
+      await writeFileAtomic(join(runDir, 'comparison.json'), `${JSON.stringify(comparison, null, 2)}\n`);
+      await writeFileAtomic(join(runDir, 'comparison.txt'), renderComparisonText(comparison));
+      written.push('comparison.json', 'comparison.txt');
+    }
+    if (gate && gateText) {
+      await writeFileAtomic(join(runDir, 'gate.json'), `${JSON.stringify(gate, null, 2)}\n`);
+      await writeFileAtomic(join(runDir, 'gate.txt'), gateText);
+      written.push('gate.json', 'gate.txt');
+    }
+    say(`wrote ${written.join(', ')} to ${runDir} (${what})`);
   }
-  return { comparison, runDir };
+  const exitCode = gate?.verdict === 'regression' ? GATE_EXIT.regression : GATE_EXIT.ok;
+  return { comparison, gate, runDir, exitCode };
 }

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'BAD_CONFIG'
   | 'BAD_SCENARIO'
   | 'BAD_CONDITIONS'
+  | 'BAD_RECORD'
   | 'COMPOSE_FILE'
   | 'DOCKER_UNAVAILABLE'
   | 'IMAGE_MISSING'

@@ -200,19 +200,22 @@ describe('benchmark command through runCli', () => {
 
   it('compare with a missing or foreign input says which and why', async () => {
     const missing = await cli(['compare', join(dir, 'nope'), join(dir, 'nope2'), '--output-dir', dir]);
-    expect(missing.code).toBe(2);
+    expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/compare A ".*nope": not found \(ENOENT\)/);
     const foreign = join(dir, 'foreign.json');
     await writeFile(foreign, JSON.stringify({ hello: 1 }));
     const bad = await cli(['compare', foreign, foreign, '--output-dir', dir]);
-    expect(bad.code).toBe(2);
+    expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/compare A ".*foreign.json": not a meshbench result: \/network_type is missing/);
     const empty = join(dir, 'empty');
     await mkdir(empty);
     await expect(loadRecords('B', empty)).rejects.toThrow(/holds no <network>-benchmark-<n>.json files/);
     const usage = await cli(['compare', 'only-one']);
-    expect(usage.code).toBe(2);
-    expect(usage.err).toMatch(/benchmark compare A B/);
+    expect(usage.code).toBe(1);
+    expect(usage.err).toMatch(/one run given .* and no --threshold/);
+    const extra = await cli(['compare', 'a', 'b', 'c']);
+    expect(extra.code).toBe(1);
+    expect(extra.err).toMatch(/benchmark compare BASELINE CURRENT/);
   });
 });
 

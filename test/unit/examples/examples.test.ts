@@ -219,7 +219,7 @@ describe('examples/run_benchmark_auto.sh', () => {
     ]);
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toBe(
-      'npx --no-install benchmark --network-type local --duration 60 --output-dir ./benchmarks --console-output true --file-output true --committee 7 --local-loads 10,20 --cleanup',
+      'npx --no-install benchmark --network-type local --duration 60 --output-dir ./benchmarks --console-output true --file-output true --runs 1 --committee 7 --local-loads 10,20 --cleanup',
     );
   });
 
@@ -241,7 +241,7 @@ describe('examples/run_benchmark_auto.sh', () => {
     ]);
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toBe(
-      `npx --no-install benchmark --network-type both --duration 9 --output-dir ./benchmarks --console-output true --file-output true --committee 4 --local-loads 5 --remote-loads 5 --hosts-file ${hosts}`,
+      `npx --no-install benchmark --network-type both --duration 9 --output-dir ./benchmarks --console-output true --file-output true --runs 1 --committee 4 --local-loads 5 --remote-loads 5 --hosts-file ${hosts}`,
     );
   });
 
