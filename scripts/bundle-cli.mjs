@@ -27,6 +27,7 @@ const IMPORT_META_ALLOWED = new Map([
   ['src/load/index.ts', "new URL('./worker.js') is the worker entry bundled beside it"],
   ['src/bench/environment.ts', "new URL('../../package.json') is the root's package.json"],
   ['src/testbed/sandbox/sandbox.ts', 'projectRoot() looks upwards for the package.json'],
+  ['src/report/html/assets.ts', "packageRoot() looks upwards for meshbench's package.json"],
 ]);
 
 await rm(outdir, { recursive: true, force: true });

@@ -14,4 +14,10 @@ log "building"
 npm run --silent build
 bash scripts/ensure-docker.sh
 bash scripts/build-images.sh "${MESHBENCH_IMAGES:-refnode}"
+# Headless Chromium for the HTML report's browser test.
+bash scripts/ensure-chromium.sh
+# The monitoring tests' real Prometheus and InfluxDB (with every image: the test setup).
+if [ "${MESHBENCH_IMAGES:-refnode}" = all ] || [ "${MESHBENCH_MONITORING:-0}" = 1 ]; then
+  bash scripts/ensure-monitoring.sh
+fi
 log "ready"

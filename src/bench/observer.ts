@@ -5,10 +5,12 @@
  * regression gate) is an observer registered by the command, called at each step in
  * registration order, each hook awaited:
  *
+ *   preflight()                   before anything is deployed or written (a URL probed, a port bound)
  *   onDeploy(deployment)          a network is up (once per network, or per level with --fresh-network)
  *   onLevelStart(level, context)  a run of a level starts its load: context.signal ends with it,
  *                                 context.elapsedMs() is the level's clock, context.block() adds
  *                                 a named block to this run's record
+ *   onLoadProgress(level, p, ctx) about once a second during the load: the generator's counts so far
  *   onLoadEnd(level, load, ctx)   that run's load ended (also when interrupted), before it settles
  *   onLevelEnd(level)             a level (all its runs) is done, with what it measured
  *   onTeardown(deployment)        a network is about to be removed or left running
@@ -17,7 +19,7 @@
  * Shape taken from k6's Output (Start / AddMetricSamples / Stop) and Caliper's round
  * observers: the loop knows no observer by name.
  */
-import type { LoadResult } from '../load/types.js';
+import type { LoadProgress, LoadResult } from '../load/types.js';
 import type { Deployment } from '../testbed/testbed.js';
 import type { LevelRun, EnvironmentRecord, RecordNetworkType } from './level.js';
 import type { SearchOutcome } from './load-search.js';
@@ -116,8 +118,22 @@ export interface RunEndContribution {
 
 export interface SweepObserver {
   readonly name: string;
+  /**
+   * Before anything is deployed or written (a monitoring URL probed, a port bound): a thrown
+   * error stops the run there. What it starts must end by onRunEnd or be unref'd.
+   */
+  preflight?(options: { readonly signal?: AbortSignal }): void | Promise<void>;
+  /**
+   * Environment variables each node of a network about to be deployed gets (e.g. the ingest
+   * endpoint's MESHBENCH_INGEST_URL); generated networks only (local --committee, remote).
+   */
+  nodeEnvironment?(
+    network: RecordNetworkType,
+  ): Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>;
   onDeploy?(deployment: Deployment, network: RecordNetworkType): void | Promise<void>;
   onLevelStart?(level: LevelStart, context: LevelContext): void | Promise<void>;
+  /** About once a second during the load, the generator's counts so far (must return at once). */
+  onLoadProgress?(level: LevelStart, progress: LoadProgress, context: LevelContext): void;
   /** The run's load ended (also when interrupted): the last moment to add blocks to its record. */
   onLoadEnd?(level: LevelStart, load: LoadResult, context: LevelContext): void | Promise<void>;
   onLevelEnd?(level: LevelEnd, out: SweepOutput): void | Promise<void>;

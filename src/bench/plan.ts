@@ -26,6 +26,9 @@ import {
   type ZonesSpec,
 } from '../faults/network/zones.js';
 import { refnodeNodeId } from '../testbed/local/compose-generate.js';
+import { parseMonitoringInput, type MonitoringPlan } from '../monitor/monitoring-plan.js';
+import { parseMonitorInput } from '../monitor/resources/options.js';
+import { parseTopology, topologyProblem, type TopologySpec } from '../testbed/topology.js';
 import { badFlag } from '../common/errors.js';
 import type { ConfirmMode, ProtocolOptions } from '../load/types.js';
 import {
@@ -67,6 +70,16 @@ export interface BenchmarkPlan {
   readonly consoleOutput: boolean;
   readonly fileOutput: boolean;
   readonly committee: number;
+  /** `--committees 4,8,16`: the whole sweep once per committee size (local, generated); each its own network. */
+  readonly committees?: readonly number[];
+  /** `--host-counts 2,4`: the whole sweep once per number of remote hosts (the first k of the hosts file). */
+  readonly hostCounts?: readonly number[];
+  /** The number of remote hosts this network uses (the first k); set per network by the sweep from hostCounts. */
+  readonly hostCount?: number;
+  /** `--topology`: who connects to whom in a generated network (absent: a full mesh, no MESHBENCH_PEERS). */
+  readonly topology?: TopologySpec;
+  /** `--ingest`: serve an endpoint the nodes POST datapoints to (MESHBENCH_INGEST_URL; src/monitor/ingest/). */
+  readonly ingest?: { readonly port: number; readonly address?: string };
   readonly durationSecs: number;
   readonly warmupSecs: number;
   readonly transactionSizeBytes: number;
@@ -111,6 +124,13 @@ export interface BenchmarkPlan {
    * conditions (--zones, or a scenario with network events), else off.
    */
   readonly propagation: boolean;
+  /** The nodes' series, Prometheus and InfluxDB (src/monitor/monitoring-plan.ts); absent: none asked for. */
+  readonly monitoring?: MonitoringPlan;
+  /**
+   * `--monitor` (default on) and `--monitor-interval`: the resource monitor's sample interval,
+   * ms (src/monitor/resources/). Absent: no resource monitor (`--monitor false`, the network commands).
+   */
+  readonly monitorIntervalMs?: number;
   /** Generator worker threads sharing the schedule. */
   readonly workers: number;
   /** HTTP connections per endpoint. */
@@ -142,6 +162,13 @@ export interface BenchmarkInput {
   readonly consoleOutput?: boolean | string | undefined;
   readonly fileOutput?: boolean | string | undefined;
   readonly committee?: number | string | undefined;
+  readonly committees?: string | number | readonly (string | number)[] | undefined;
+  readonly hostCounts?: string | number | readonly (string | number)[] | undefined;
+  readonly topology?: string | undefined;
+  readonly topologySeed?: number | string | undefined;
+  readonly ingest?: boolean | string | undefined;
+  readonly ingestPort?: number | string | undefined;
+  readonly ingestAddress?: string | undefined;
   readonly duration?: number | string | undefined;
   readonly transactionSize?: number | string | undefined;
   readonly localLoads?: LoadListInput;
@@ -178,6 +205,14 @@ export interface BenchmarkInput {
   readonly capture?: string | undefined;
   readonly captureMaxMb?: number | string | undefined;
   readonly propagation?: boolean | string | undefined;
+  readonly monitor?: boolean | string | undefined;
+  readonly monitorInterval?: number | string | undefined;
+  readonly nodeMetrics?: boolean | string | undefined;
+  readonly metricsSeries?: string | readonly string[] | undefined;
+  readonly prometheusUrl?: string | undefined;
+  readonly metricsPort?: number | string | undefined;
+  readonly influxUrl?: string | undefined;
+  readonly requireMonitoring?: boolean | string | undefined;
   readonly settleTimeout?: number | string | undefined;
   readonly settleSecs?: number | string | undefined;
   readonly workers?: number | string | undefined;
@@ -269,6 +304,11 @@ const fieldsSchema = z.object({
   consoleOutput: looseBoolean.default(DEFAULTS.consoleOutput),
   fileOutput: looseBoolean.default(DEFAULTS.fileOutput),
   committee: wholeNumber(1, 100, 'nodes').default(DEFAULTS.committee),
+  topology: z.string().optional(),
+  topologySeed: wholeNumber(0, 2 ** 32 - 1, 'seed').optional(),
+  ingest: looseBoolean.default(false),
+  ingestPort: wholeNumber(0, 65535, 'port').default(0),
+  ingestAddress: z.string().trim().min(1, { message: 'an address of this machine' }).optional(),
   duration: wholeNumber(1, 7 * 24 * 3600, 'seconds').default(DEFAULTS.durationSecs),
   transactionSize: wholeNumber(1, MAX_TRANSACTION_SIZE_BYTES, 'bytes').default(DEFAULTS.transactionSizeBytes),
   runs: wholeNumber(1, 100, 'runs').default(DEFAULTS.runs),
@@ -364,6 +404,10 @@ export async function buildBenchmarkPlan(
       : parseLoadList('remote-loads', raw.remoteLoads);
 
   const endpointUrls = raw.endpoints === undefined ? undefined : parseEndpoints(raw.endpoints);
+  const committees =
+    raw.committees === undefined ? undefined : parseSizeList('committees', raw.committees, 1, 100, 'nodes');
+  const hostCounts =
+    raw.hostCounts === undefined ? undefined : parseSizeList('host-counts', raw.hostCounts, 1, 1000, 'hosts');
 
   // ---- cross-field rules ----
   if (endpointUrls && fields.networkType !== undefined && fields.networkType !== 'local') {
@@ -423,10 +467,24 @@ export async function buildBenchmarkPlan(
       `commit confirmation needs --protocol ${committingKinds().join(' or ')} (got ${fields.protocol}); use none`,
     );
   }
+  const sizes = checkNetworkSizes(raw, fields, networkType, { committees, hostCounts });
+  if (!fields.ingest && (raw.ingestPort !== undefined || raw.ingestAddress !== undefined))
+    throw badFlag(
+      raw.ingestPort !== undefined ? 'ingest-port' : 'ingest-address',
+      raw.ingestPort ?? raw.ingestAddress,
+      'needs --ingest',
+    );
+  if (fields.ingest && networkType === 'endpoints')
+    throw badFlag(
+      'ingest',
+      true,
+      "passes its URL in the nodes' environment, which attach mode (--endpoints) does not set; POST to a --ingest-address of your own network instead",
+    );
   // A generated committee's size is known now; a compose file's or the hosts' once deployed.
   const committeeKnown = networkType === 'local' && fields.dockerComposePath === undefined;
-  if (committeeKnown && fields.faults >= fields.committee) {
-    throw badFlag('faults', raw.faults, `fewer than the committee (${fields.committee} nodes)`);
+  const smallestCommittee = Math.min(fields.committee, ...(committees ?? []));
+  if (committeeKnown && fields.faults >= smallestCommittee) {
+    throw badFlag('faults', raw.faults, `fewer than the committee (${smallestCommittee} nodes)`);
   }
   const faultNodes =
     raw.faultNodes === undefined
@@ -555,6 +613,16 @@ export async function buildBenchmarkPlan(
     }
   }
 
+  const monitoring = parseMonitoringInput({
+    nodeMetrics: raw.nodeMetrics,
+    metricsSeries: raw.metricsSeries,
+    prometheusUrl: raw.prometheusUrl,
+    metricsPort: raw.metricsPort,
+    influxUrl: raw.influxUrl,
+    requireMonitoring: raw.requireMonitoring,
+  });
+  const monitorIntervalMs = parseMonitorInput(raw, fields.duration);
+
   const loadsFor = (kind: NetworkKind): readonly number[] =>
     loads ?? (kind === 'local' ? localLoads : remoteLoads);
   const networks: NetworkTarget[] =
@@ -582,7 +650,18 @@ export async function buildBenchmarkPlan(
     outputDir,
     consoleOutput: fields.consoleOutput,
     fileOutput: fields.fileOutput,
-    committee: fields.committee,
+    committee: committees?.[0] ?? fields.committee,
+    ...(committees ? { committees } : {}),
+    ...(hostCounts ? { hostCounts } : {}),
+    ...(sizes.topology ? { topology: sizes.topology } : {}),
+    ...(fields.ingest
+      ? {
+          ingest: {
+            port: fields.ingestPort,
+            ...(fields.ingestAddress !== undefined ? { address: fields.ingestAddress } : {}),
+          },
+        }
+      : {}),
     durationSecs: fields.duration,
     warmupSecs,
     transactionSizeBytes: fields.transactionSize,
@@ -620,6 +699,8 @@ export async function buildBenchmarkPlan(
     propagation:
       fields.propagation ??
       (zones !== undefined || (scenario !== undefined && hasNetworkConditions(scenario))),
+    ...(monitoring ? { monitoring } : {}),
+    ...(monitorIntervalMs !== undefined ? { monitorIntervalMs } : {}),
     workers: fields.workers,
     connectionsPerEndpoint: fields.connections,
     ...(fields.transport ? { transport: fields.transport } : {}),
@@ -629,6 +710,104 @@ export async function buildBenchmarkPlan(
     ...(context.configSources ? { configSources: { ...context.configSources } } : {}),
   };
   return deepFreeze(plan);
+}
+
+/** `--committees 4,8,16` / `--host-counts 2,4`: distinct whole numbers in a range, ascending as given. */
+function parseSizeList(
+  flag: string,
+  value: string | number | readonly (string | number)[],
+  min: number,
+  max: number,
+  unit: string,
+): number[] {
+  const shown = Array.isArray(value) ? value.join(',') : String(value);
+  const rule = `a comma-separated list of distinct whole numbers of ${unit} from ${min} to ${max} (e.g. 4,8,16)`;
+  const parts = (Array.isArray(value) ? value : [value]).flatMap((part) => String(part).split(','));
+  const sizes: number[] = [];
+  for (const part of parts.map((item) => item.trim())) {
+    const size = /^\d+$/.test(part) ? Number(part) : Number.NaN;
+    if (!Number.isInteger(size) || size < min || size > max)
+      throw badFlag(flag, shown, `${JSON.stringify(part)} is not one; ${rule}`);
+    if (sizes.includes(size)) throw badFlag(flag, shown, `${size} appears twice; ${rule}`);
+    sizes.push(size);
+  }
+  if (sizes.length === 0) throw badFlag(flag, shown, rule);
+  return sizes;
+}
+
+/** The rules of --committees, --host-counts and --topology (one line each), and the topology with its seed. */
+function checkNetworkSizes(
+  raw: BenchmarkInput,
+  fields: {
+    readonly committee: number;
+    readonly dockerComposePath?: readonly string[] | undefined;
+    readonly topology?: string | undefined;
+    readonly topologySeed?: number | undefined;
+  },
+  networkType: NetworkType,
+  sizes: {
+    readonly committees: readonly number[] | undefined;
+    readonly hostCounts: readonly number[] | undefined;
+  },
+): { readonly topology: TopologySpec | undefined } {
+  const { committees, hostCounts } = sizes;
+  if (committees) {
+    if (raw.committee !== undefined)
+      throw badFlag('committees', raw.committees, 'give --committees or --committee, not both');
+    if (networkType !== 'local' && networkType !== 'both')
+      throw badFlag(
+        'committees',
+        raw.committees,
+        networkType === 'remote'
+          ? 'sizes a generated local network; for remote hosts give --host-counts'
+          : 'sizes a generated network, which attach mode (--endpoints) does not deploy',
+      );
+    if (fields.dockerComposePath !== undefined)
+      throw badFlag(
+        'committees',
+        raw.committees,
+        'sizes a generated network; leave out --docker-compose-path (your compose file fixes its nodes)',
+      );
+  }
+  if (hostCounts && networkType !== 'remote' && networkType !== 'both')
+    throw badFlag(
+      'host-counts',
+      raw.hostCounts,
+      'applies to --network-type remote or both (the first k hosts)',
+    );
+  if (fields.topology === undefined) {
+    if (fields.topologySeed !== undefined)
+      throw badFlag('topology-seed', raw.topologySeed, 'needs --topology random:K');
+    return { topology: undefined };
+  }
+  const parsed = parseTopology(fields.topology);
+  if ('rule' in parsed) throw badFlag('topology', raw.topology, parsed.rule);
+  if (networkType === 'endpoints')
+    throw badFlag(
+      'topology',
+      raw.topology,
+      'shapes a generated network, which attach mode (--endpoints) does not deploy',
+    );
+  if (fields.dockerComposePath !== undefined && networkType === 'local')
+    throw badFlag(
+      'topology',
+      raw.topology,
+      'shapes a generated network; your compose file (--docker-compose-path) sets its own peers',
+    );
+  if (fields.topologySeed !== undefined && parsed.kind !== 'random')
+    throw badFlag('topology-seed', raw.topologySeed, `applies to --topology random:K (got ${parsed.kind})`);
+  if (networkType === 'local' || networkType === 'both') {
+    for (const size of committees ?? [fields.committee]) {
+      const problem = topologyProblem(parsed, size);
+      if (problem) throw badFlag('topology', raw.topology, problem);
+    }
+  }
+  return {
+    topology:
+      parsed.kind === 'random'
+        ? { ...parsed, seed: fields.topologySeed ?? Math.floor(Math.random() * 2 ** 32) }
+        : parsed,
+  };
 }
 
 /** `--fault-nodes 1,3`: distinct node indices, as many as --faults, each below the committee. */

@@ -6,6 +6,11 @@
 import { FaultInjector } from '../faults/injector.js';
 import { PropagationMonitor } from '../monitor/propagation.js';
 import { NetworkConditioner } from '../faults/network/conditioner.js';
+import { NodeMetricsMonitor } from '../monitor/prometheus/node-metrics.js';
+import { GeneratorExporter } from '../monitor/prometheus/exporter.js';
+import { InfluxOutput } from '../monitor/influx/influx-output.js';
+import { ResourceMonitor } from '../monitor/resources/monitor.js';
+import { IngestCollector } from '../monitor/ingest/ingest.js';
 import { createProtocol } from '../protocols/registry.js';
 import {
   crashRecoveryScenario,
@@ -24,6 +29,8 @@ export function pluginObservers(
   plan: BenchmarkPlan,
   context: {
     readonly warn: (line: string) => void;
+    /** A progress line (the generator's metrics address). */
+    readonly say?: (line: string) => void;
     /** Registers a cleanup for a forced exit (the CLI's shutdown.onForce). */
     readonly onForce?: (cleanup: () => Promise<void>) => () => void;
   },
@@ -46,6 +53,34 @@ export function pluginObservers(
   if (plan.propagation)
     observers.push(
       new PropagationMonitor({ protocol: createProtocol(plan.protocol, 'propagation'), warn: context.warn }),
+    );
+  // Before the outputs: its block is in place by their load end.
+  if (plan.ingest)
+    observers.push(
+      new IngestCollector({
+        ...(plan.ingest.address !== undefined ? { address: plan.ingest.address } : {}),
+        port: plan.ingest.port,
+        warn: context.warn,
+        ...(context.onForce ? { onForce: context.onForce } : {}),
+      }),
+    );
+  const monitoring = plan.monitoring;
+  if (monitoring?.nodeMetrics)
+    observers.push(new NodeMetricsMonitor({ ...monitoringOptions(monitoring), warn: context.warn }));
+  if (monitoring?.metricsPort !== undefined)
+    observers.push(new GeneratorExporter({ port: monitoring.metricsPort, ...context }));
+  if (monitoring?.influxUrl !== undefined)
+    observers.push(
+      new InfluxOutput({
+        url: monitoring.influxUrl,
+        require: monitoring.requireMonitoring,
+        confirmCommit: plan.confirm === 'commit',
+        warn: context.warn,
+      }),
+    );
+  if (plan.monitorIntervalMs !== undefined)
+    observers.push(
+      new ResourceMonitor({ intervalMs: plan.monitorIntervalMs, threads: plan.workers, warn: context.warn }),
     );
   const file = plan.scenario;
   const zones = plan.zones ?? file?.zones;
@@ -72,6 +107,15 @@ export function pluginObservers(
     );
   }
   return observers;
+}
+
+function monitoringOptions(monitoring: NonNullable<BenchmarkPlan['monitoring']>) {
+  return {
+    series: monitoring.series,
+    intervalMs: monitoring.intervalMs,
+    require: monitoring.requireMonitoring,
+    ...(monitoring.prometheusUrl !== undefined ? { prometheusUrl: monitoring.prometheusUrl } : {}),
+  };
 }
 
 /** Whether the plan shapes the network (conditions, zones, mobility, or live changes): then each node gets a helper. */

@@ -39,7 +39,11 @@ export interface SweepDeps {
   readonly createTestbed: (
     kind: NetworkKind,
     plan: BenchmarkPlan,
-    context: { readonly log: (line: string) => void },
+    context: {
+      readonly log: (line: string) => void;
+      /** What the observers give each node's environment (nodeEnvironment), for generated networks. */
+      readonly nodeEnvironment?: Readonly<Record<string, string>>;
+    },
   ) => Testbed | Promise<Testbed>;
   /** The shared generator (`runLoad` from src/load/index.ts). */
   readonly runLoad: (options: LoadOptions) => Promise<LoadResult>;
@@ -109,6 +113,8 @@ export async function runSweep(plan: BenchmarkPlan, deps: SweepDeps): Promise<Sw
 interface NetworkState {
   readonly target: NetworkTarget;
   readonly kind: RecordNetworkType;
+  /** With --committees / --host-counts: this network's committee size or number of hosts. */
+  readonly size?: NetworkSize;
   deployment?: Deployment;
   environment?: EnvironmentRecord;
   settler?: Settler;
@@ -168,12 +174,25 @@ class Sweep {
     const plan = this.#plan;
     const startedAt = this.#wallClock().toISOString();
     await this.#preflight();
+    for (const observer of this.#deps.observers)
+      await observer.preflight?.(this.#deps.signal ? { signal: this.#deps.signal } : {});
     await this.#createRunDir();
     let failure: unknown;
     try {
       for (const target of plan.networks) {
-        if (this.#aborted()) break;
-        await this.#runNetwork({ target, kind: target.kind, benchmarkNumber: 0 });
+        // One network per committee size (or host count), in turn; the records of one kind number on.
+        let benchmarkNumber = 0;
+        for (const size of networkSizes(plan, target)) {
+          if (this.#aborted()) break;
+          const network: NetworkState = {
+            target,
+            kind: target.kind,
+            benchmarkNumber,
+            ...(size ? { size } : {}),
+          };
+          await this.#runNetwork(network);
+          benchmarkNumber = network.benchmarkNumber;
+        }
       }
     } catch (error) {
       // Nothing ran (deploy or probe failed): leave no empty run folder behind.
@@ -288,7 +307,11 @@ class Sweep {
           async (load) => searchFigures(await this.#runLevel(network, load), plan.confirm),
         );
         this.#searches.push({ network: network.kind, outcome });
-        await this.#write(`${network.kind}-load-search.json`, { network_type: network.kind, ...outcome });
+        await this.#write(`${network.kind}${network.size ? `-${network.size.value}` : ''}-load-search.json`, {
+          network_type: network.kind,
+          ...(network.size ? { [network.size.key]: network.size.value } : {}),
+          ...outcome,
+        });
         this.#say(
           outcome.bestLoad === undefined
             ? `[${network.kind}] load search: no load passed (efficiency ≥ ${plan.loadSearch.minEfficiency * 100}% and p99 < ${plan.loadSearch.p99BoundMs} ms)`
@@ -346,7 +369,9 @@ class Sweep {
           load,
           nodes: Math.max(
             1,
-            deployment?.nodes.length || deployment?.endpoints.length || this.#plan.committee,
+            deployment?.nodes.length ||
+              deployment?.endpoints.length ||
+              (network.size?.key === 'committee' ? network.size.value : this.#plan.committee),
           ),
           runs,
           environment: network.environment ?? (this.#deps.environment ?? environmentFor)(undefined),
@@ -386,7 +411,7 @@ class Sweep {
     const plan = this.#plan;
     const deployment = network.deployment as Deployment;
     const number = network.benchmarkNumber;
-    const label = `[${network.kind}] #${number} ${load} tx/s${plan.runs > 1 ? ` run ${run}/${plan.runs}` : ''}`;
+    const label = `${networkLabel(network)} #${number} ${load} tx/s${plan.runs > 1 ? ` run ${run}/${plan.runs}` : ''}`;
     const level: LevelStart = {
       runId: this.#runId,
       network: network.kind,
@@ -430,7 +455,10 @@ class Sweep {
         connectionsPerEndpoint: plan.connectionsPerEndpoint,
         ...(plan.transport ? { transport: plan.transport } : {}),
         ...(this.#deps.signal ? { signal: this.#deps.signal } : {}),
-        onProgress: (p) => this.#progress.levelTick(p),
+        onProgress: (p) => {
+          this.#progress.levelTick(p);
+          for (const observer of this.#deps.observers) observer.onLoadProgress?.(level, p, context);
+        },
       });
     } finally {
       levelEnded.abort();
@@ -504,22 +532,27 @@ class Sweep {
   async #deploy(network: NetworkState): Promise<void> {
     const plan = this.#plan;
     const attached = this.#attached.get(network.target);
-    if (!attached) this.#progress.deployStart(`[${network.kind}] deploying`, plan.startupWaitSecs);
+    if (!attached) this.#progress.deployStart(`${networkLabel(network)} deploying`, plan.startupWaitSecs);
     let deployment: Deployment;
     try {
+      const nodeEnvironment: Record<string, string> = {};
+      if (!attached)
+        for (const observer of this.#deps.observers)
+          Object.assign(nodeEnvironment, await observer.nodeEnvironment?.(network.kind));
       const testbed =
         attached ??
-        (await this.#deps.createTestbed(network.kind as NetworkKind, plan, {
+        (await this.#deps.createTestbed(network.kind as NetworkKind, planForSize(plan, network.size), {
           log: (line) => this.#progress.phase(line),
+          ...(Object.keys(nodeEnvironment).length > 0 ? { nodeEnvironment } : {}),
         }));
       deployment = await testbed.deploy(this.#deps.signal ? { signal: this.#deps.signal } : {});
     } catch (error) {
-      if (!attached) this.#progress.deployStop(`[${network.kind}] deploy failed`);
+      if (!attached) this.#progress.deployStop(`${networkLabel(network)} deploy failed`);
       throw error;
     }
     if (!attached) {
       this.#progress.deployStop(
-        `[${network.kind}] ${deployment.endpoints.length} nodes ready after ${(deployment.readyAfterMs / 1000).toFixed(1)} s`,
+        `${networkLabel(network)} ${deployment.endpoints.length} nodes ready after ${(deployment.readyAfterMs / 1000).toFixed(1)} s`,
       );
     }
     network.deployment = deployment;
@@ -573,6 +606,35 @@ class Sweep {
       );
     }
   }
+}
+
+/** One network's size in a sweep over sizes: its committee (local) or number of hosts (remote). */
+interface NetworkSize {
+  readonly key: 'committee' | 'hosts';
+  readonly value: number;
+}
+
+/** The sizes a network kind is swept over (--committees, --host-counts); [undefined]: just the one network. */
+function networkSizes(plan: BenchmarkPlan, target: NetworkTarget): readonly (NetworkSize | undefined)[] {
+  if (target.kind === 'local' && plan.committees)
+    return plan.committees.map((value) => ({ key: 'committee', value }));
+  if (target.kind === 'remote' && plan.hostCounts)
+    return plan.hostCounts.map((value) => ({ key: 'hosts', value }));
+  return [undefined];
+}
+
+/** The plan one network of a sweep over sizes is deployed from. */
+function planForSize(plan: BenchmarkPlan, size: NetworkSize | undefined): BenchmarkPlan {
+  if (!size) return plan;
+  return size.key === 'committee' ? { ...plan, committee: size.value } : { ...plan, hostCount: size.value };
+}
+
+/** `[local]`, or `[local n=8]` / `[remote 4 hosts]` in a sweep over sizes. */
+function networkLabel(network: NetworkState): string {
+  if (!network.size) return `[${network.kind}]`;
+  return network.size.key === 'committee'
+    ? `[${network.kind} n=${network.size.value}]`
+    : `[${network.kind} ${network.size.value} hosts]`;
 }
 
 /** What the load search judges a level by: its efficiency and headline p99, averaged over its runs. */

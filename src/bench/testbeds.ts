@@ -11,6 +11,21 @@ import type { Testbed } from '../testbed/testbed.js';
 import { NETHELPER_IMAGE } from '../faults/network/conditioner.js';
 import { shapesNetwork } from './plugins.js';
 import type { BenchmarkPlan, NetworkKind } from './plan.js';
+import { badFlag } from '../common/errors.js';
+import type { HostsConfig } from '../testbed/remote/hosts.js';
+import { topologyName, topologyProblem, type TopologySpec } from '../testbed/topology.js';
+
+/** `--host-counts`: this network uses the first k hosts of the hosts file (all when k is not set). */
+export function firstHosts(hosts: HostsConfig, count: number | undefined): HostsConfig {
+  if (count === undefined) return hosts;
+  if (count > hosts.hosts.length)
+    throw badFlag(
+      'host-counts',
+      count,
+      `${hosts.source} has ${hosts.hosts.length} host${hosts.hosts.length === 1 ? '' : 's'}; give counts up to ${hosts.hosts.length}`,
+    );
+  return { ...hosts, hosts: hosts.hosts.slice(0, count) };
+}
 
 export interface TestbedFactoryOptions {
   /** Deploy-phase lines (per host for remote). */
@@ -20,7 +35,11 @@ export interface TestbedFactoryOptions {
 
 export function testbedFactory(
   options: TestbedFactoryOptions = {},
-): (kind: NetworkKind, plan: BenchmarkPlan, context?: { log: (line: string) => void }) => Promise<Testbed> {
+): (
+  kind: NetworkKind,
+  plan: BenchmarkPlan,
+  context?: { log: (line: string) => void; nodeEnvironment?: Readonly<Record<string, string>> },
+) => Promise<Testbed> {
   return async (kind, plan, context) => {
     const log = context?.log ?? options.log ?? (() => undefined);
     if (kind === 'local') {
@@ -29,18 +48,25 @@ export function testbedFactory(
           ? { composePath: plan.dockerComposePaths }
           : { committee: plan.committee }),
         nodeAccess: plan.nodeAccess,
+        ...(plan.topology && !plan.dockerComposePaths ? { topology: plan.topology } : {}),
+        ...(context?.nodeEnvironment ? { nodeEnvironment: context.nodeEnvironment } : {}),
         protocol: plan.protocol.kind,
         startupTimeoutMs: plan.startupWaitSecs * 1000,
         log: (line) => log(`[local] ${line}`),
         ...(options.env ? { env: options.env } : {}),
       });
     }
-    const hosts = await loadHosts({
+    const allHosts = await loadHosts({
       ...(plan.hostsFile ? { hostsFile: plan.hostsFile } : {}),
       ...(options.env ? { env: options.env } : {}),
     });
+    const hosts = firstHosts(allHosts, plan.hostCount);
+    const problem = plan.topology ? topologyProblem(plan.topology, hosts.hosts.length) : undefined;
+    if (problem) throw badFlag('topology', topologyName(plan.topology as TopologySpec), problem);
     return new RemoteTestbed({
       hosts,
+      ...(plan.topology ? { topology: plan.topology } : {}),
+      ...(context?.nodeEnvironment ? { nodeEnv: context.nodeEnvironment } : {}),
       startupWaitMs: plan.startupWaitSecs * 1000,
       knownHostsPath: hosts.knownHostsPath ?? defaultKnownHostsPath(),
       // network conditions run in a helper container next to each node: its image goes along

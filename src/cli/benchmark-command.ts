@@ -23,6 +23,7 @@ import { testbedFactory } from '../bench/testbeds.js';
 import { inquirerAsker, runBenchmarkWizard, type Asker } from './benchmark-wizard.js';
 import { defaultReporters } from '../report/reporters.js';
 import { runCompareCommand } from './compare-command.js';
+import { runReportCommand } from './report-command.js';
 import { gateError } from '../report/gate.js';
 import { DEFAULTS, type BenchmarkPlan } from '../bench/plan.js';
 import { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from '../results/run.js';
@@ -75,11 +76,23 @@ export async function runBenchmarkCommand(
     );
     return compared.exitCode;
   }
+  if (positionals[0] === 'report') {
+    const [, runDir, ...rest] = positionals;
+    if (runDir === undefined || rest.length > 0) {
+      throw badFlag(
+        'report',
+        positionals.slice(1).join(' '),
+        'benchmark report RUN_DIR, with one run folder',
+      );
+    }
+    await runReportCommand(runDir, { stdout: context.stdout, ...(deps.cwd ? { cwd: deps.cwd } : {}) });
+    return 0;
+  }
   if (positionals.length > 0) {
     throw badFlag(
       'command',
       positionals.join(' '),
-      'no positional arguments, or: compare BASELINE [CURRENT]',
+      'no positional arguments, or: compare BASELINE [CURRENT], or: report RUN_DIR',
     );
   }
 
@@ -123,6 +136,7 @@ export async function runBenchmarkCommand(
       ...(deps.observers ?? []),
       ...pluginObservers(plan, {
         warn: (line) => context.stderr(`benchmark: warning: ${line}`),
+        say: (line) => context.stdout(`benchmark: ${line}`),
         onForce: (cleanup) => context.shutdown.onForce(cleanup),
       }),
     ],
@@ -146,7 +160,7 @@ export function benchmarkDefinition(
   return {
     name: 'benchmark',
     usage:
-      '$0 [options]    sweep load levels on a local/remote network (or --endpoints)\n$0 compare BASELINE [CURRENT]    compare two runs (a regression gate), or check one against --threshold',
+      '$0 [options]    sweep load levels on a local/remote network (or --endpoints)\n$0 compare BASELINE [CURRENT]    compare two runs (a regression gate), or check one against --threshold\n$0 report RUN_DIR    write report.html (a self-contained HTML report) into a run folder',
     epilogue:
       'Settings, lowest first: defaults < --config FILE < MESHBENCH_<FLAG_NAME> (e.g. MESHBENCH_LOADS=100,200) < flags; --verbose prints where each came from.\n' +
       'Writes one run folder per invocation under --output-dir: a JSON per load level (docs/result.schema.json), summary.txt, run.json, and comparison.json/.txt for --network-type both. See docs/benchmark.md.',

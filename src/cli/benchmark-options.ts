@@ -31,6 +31,13 @@ export interface BenchmarkArgs {
   readonly 'console-output'?: boolean;
   readonly 'file-output'?: boolean;
   readonly committee?: string;
+  readonly committees?: string | string[];
+  readonly 'host-counts'?: string | string[];
+  readonly topology?: string;
+  readonly 'topology-seed'?: string;
+  readonly ingest?: boolean;
+  readonly 'ingest-port'?: string;
+  readonly 'ingest-address'?: string;
   readonly duration?: string;
   readonly 'transaction-size'?: string;
   readonly 'local-loads'?: string | string[];
@@ -72,6 +79,14 @@ export interface BenchmarkArgs {
   readonly connections?: string;
   readonly transport?: string;
   readonly propagation?: boolean;
+  readonly monitor?: boolean;
+  readonly 'monitor-interval'?: string;
+  readonly 'node-metrics'?: boolean;
+  readonly 'metrics-series'?: string | string[];
+  readonly 'prometheus-url'?: string;
+  readonly 'metrics-port'?: string;
+  readonly 'influx-url'?: string;
+  readonly 'require-monitoring'?: boolean;
   readonly interactive?: boolean;
   readonly config?: string;
   /** Each protocol's settings as flags (`--broadcast-mode`, `--http-method`…: src/protocols/). */
@@ -110,6 +125,7 @@ const GROUP_OUTPUT = 'Output:';
 const GROUP_SEARCH = 'Saturation search:';
 const GROUP_FAULTS = 'Faults and network conditions (docs/faults.md, docs/conditions.md):';
 const GROUP_CONFIG = 'Configuration:';
+const GROUP_MONITORING = 'Monitoring (docs/monitoring.md):';
 
 /** Adds the benchmark flags to a yargs instance (the CLI module wires this in). */
 export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
@@ -127,6 +143,49 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
   const upToProtocol = argv
     .option('network-type', text('Where to run: local | remote | both', GROUP_NETWORK, DEFAULTS.networkType))
     .option('committee', text('Number of nodes (local)', GROUP_NETWORK, String(DEFAULTS.committee)))
+    .option(
+      'committees',
+      text(
+        'Repeat the whole sweep per committee size, each on its own local network: 4,8,16 (not with --committee)',
+        GROUP_NETWORK,
+      ),
+    )
+    .option(
+      'host-counts',
+      text(
+        'Repeat the whole sweep per number of remote hosts (the first k of the hosts file): 2,4',
+        GROUP_NETWORK,
+      ),
+    )
+    .option(
+      'topology',
+      text(
+        'Who connects to whom in a generated network: full | star (node0 the hub) | ring | random:K (K peers each, seeded, connected)',
+        GROUP_NETWORK,
+        'full',
+      ),
+    )
+    .option(
+      'topology-seed',
+      text('Seed of --topology random:K (recorded either way)', GROUP_NETWORK, 'random'),
+    )
+    .option(
+      'ingest',
+      flag(
+        'Serve an endpoint the nodes POST datapoints to (JSON or line protocol) at MESHBENCH_INGEST_URL; kept per level in the record',
+        GROUP_NETWORK,
+        'false',
+      ),
+    )
+    .option('ingest-port', text('Port of the --ingest endpoint', GROUP_NETWORK, '0 (any free)'))
+    .option(
+      'ingest-address',
+      text(
+        'Address the --ingest endpoint listens on and the nodes are given (remote nodes get it only when given)',
+        GROUP_NETWORK,
+        'the docker0 address',
+      ),
+    )
     .option(
       'docker-compose-path',
       text(
@@ -369,6 +428,59 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       ),
     )
     .option(
+      'monitor',
+      flag(
+        'Sample each node (CPU, memory, network, block I/O), each host and the generator during each level, and check the machine is quiet before it: the resources block',
+        GROUP_MONITORING,
+        'true',
+      ),
+    )
+    .option(
+      'monitor-interval',
+      text('Milliseconds between resource samples, 100 to the level duration', GROUP_MONITORING, '1000'),
+    )
+    .option(
+      'node-metrics',
+      flag(
+        "Record the nodes' own series (their /metrics) each second: the metrics block",
+        GROUP_MONITORING,
+        'true with --metrics-series or a URL',
+      ),
+    )
+    .option(
+      'metrics-series',
+      text(
+        'Node series to keep besides refnode_height, refnode_committed_txs_total, refnode_mempool_txs, refnode_view_changes_total: name,name',
+        GROUP_MONITORING,
+      ),
+    )
+    .option(
+      'prometheus-url',
+      text(
+        "Read the nodes' series from this Prometheus (PromQL range queries) instead of scraping them",
+        GROUP_MONITORING,
+      ),
+    )
+    .option(
+      'metrics-port',
+      text(
+        "Serve the generator's own metrics at /metrics on this port while it runs (0: any free port)",
+        GROUP_MONITORING,
+      ),
+    )
+    .option(
+      'influx-url',
+      text('Stream per-second points to InfluxDB 1.x: http://host:8086/DATABASE', GROUP_MONITORING),
+    )
+    .option(
+      'require-monitoring',
+      flag(
+        'Stop before deploying when --prometheus-url or --influx-url does not answer (else: one warning line, the run goes on)',
+        GROUP_MONITORING,
+        'false',
+      ),
+    )
+    .option(
       'config',
       text(
         'YAML or JSON file of settings named like these flags, e.g. "duration: 30" (or MESHBENCH_CONFIG=FILE); MESHBENCH_<FLAG_NAME> variables override it, flags override both',
@@ -385,6 +497,13 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     consoleOutput: last(args['console-output']),
     fileOutput: last(args['file-output']),
     committee: last(args.committee),
+    committees: args.committees,
+    hostCounts: args['host-counts'],
+    topology: last(args.topology),
+    topologySeed: last(args['topology-seed']),
+    ingest: last(args.ingest),
+    ingestPort: last(args['ingest-port']),
+    ingestAddress: last(args['ingest-address']),
     duration: last(args.duration),
     transactionSize: last(args['transaction-size']),
     localLoads: args['local-loads'],
@@ -426,6 +545,14 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     connections: last(args.connections),
     transport: last(args.transport),
     propagation: last(args.propagation),
+    monitor: last(args.monitor),
+    monitorInterval: last(args['monitor-interval']),
+    nodeMetrics: last(args['node-metrics']),
+    metricsSeries: args['metrics-series'],
+    prometheusUrl: last(args['prometheus-url']),
+    metricsPort: last(args['metrics-port']),
+    influxUrl: last(args['influx-url']),
+    requireMonitoring: last(args['require-monitoring']),
     ...protocolInputFromArgs(args),
   };
 }

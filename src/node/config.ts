@@ -11,6 +11,13 @@ export interface NodeConfig {
   readonly id: string;
   /** Other committee members (self excluded). */
   readonly peers: readonly PeerAddress[];
+  /**
+   * The members this node connects to (`--connect`, a topology's edges); every peer by default.
+   * With `--connect` given, consensus messages and new txs are relayed (`relay`).
+   */
+  readonly neighbours: readonly string[];
+  /** A topology (--connect given): forward consensus messages and new txs to the other neighbours. */
+  readonly relay: boolean;
   /** All member ids, self included, sorted (leader rotation order). */
   readonly committee: readonly string[];
   readonly listen: string;
@@ -54,6 +61,11 @@ interface FlagSpec {
 export const FLAGS = {
   id: { kind: 'string', help: 'node id, also its moniker (e.g. node0)' },
   peers: { kind: 'string', help: 'committee as id@host:p2pPort,... (self may be included)', default: '' },
+  connect: {
+    kind: 'string',
+    help: 'ids of the peers to connect to (a topology; the others are reached through relays); empty: every peer',
+    default: '',
+  },
   listen: { kind: 'string', help: 'address the RPC, P2P and metrics listeners bind', default: '0.0.0.0' },
   'rpc-port': {
     kind: 'int',
@@ -185,6 +197,15 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): No
   const committee = [...new Set([id, ...byId.keys()])].sort();
   if (committee.length > 255) throw new ConfigError(`committee of ${committee.length} nodes exceeds 255`);
   const peers = [...byId.values()].filter((p) => p.id !== id);
+  const connectRaw = str('connect')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '' && item !== id);
+  for (const item of connectRaw) {
+    if (!byId.has(item))
+      throw new ConfigError(`--connect names '${item}', which is not in --peers; give ids listed in --peers`);
+  }
+  const neighbours = connectRaw.length === 0 ? peers.map((p) => p.id) : [...new Set(connectRaw)];
 
   const logLevel = str('log-level');
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
@@ -200,6 +221,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): No
   return {
     id,
     peers,
+    neighbours,
+    // Relay whenever a topology is given: a hub connected to every member must still pass on
+    // what its leaves send (their txs, their votes) to the others.
+    relay: connectRaw.length > 0,
     committee,
     listen: str('listen'),
     rpcPort: int('rpc-port', 0, 65535),

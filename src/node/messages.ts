@@ -12,6 +12,9 @@
  *   8 BLOCK_RESPONSE committed block record (see block.ts encodeCommitted)
  *   9 PING           f64 send time (ms, the sender's monotonic clock)   (every second, per connection)
  *  10 PONG           f64 the PING's send time, echoed at once
+ *  11 RELAY          u16+utf8 origin id | f64 sequence | the origin's frame (PROPOSAL, PREVOTE or
+ *                    PRECOMMIT) — only on a partial topology (--connect): each node forwards a
+ *                    relay it has not seen (origin, sequence) to its other peers
  *
  * PING and PONG are the transport's own (p2p.ts answers and times them: each peer's round-trip
  * time); they never reach consensus.
@@ -31,6 +34,7 @@ export const MSG = {
   blockResponse: 8,
   ping: 9,
   pong: 10,
+  relay: 11,
 } as const;
 
 export type VoteType = 'prevote' | 'precommit';
@@ -57,7 +61,8 @@ export type Message =
   | { readonly type: 'status'; readonly height: number }
   | { readonly type: 'block-request'; readonly from: number; readonly max: number }
   | { readonly type: 'block-response'; readonly record: Buffer }
-  | { readonly type: 'ping' | 'pong'; readonly sentMs: number };
+  | { readonly type: 'ping' | 'pong'; readonly sentMs: number }
+  | { readonly type: 'relay'; readonly origin: string; readonly sequence: number; readonly inner: Buffer };
 
 export function encodeHello(id: string): Buffer {
   return new Writer(32).u8(MSG.hello).str(id).finish();
@@ -125,6 +130,11 @@ export function encodePing(type: 'ping' | 'pong', sentMs: number): Buffer {
     .finish();
 }
 
+/** A consensus frame of `origin`'s, wrapped to travel over nodes that are not its peers. */
+export function encodeRelay(origin: string, sequence: number, inner: Buffer): Buffer {
+  return new Writer(inner.length + 48).u8(MSG.relay).str(origin).f64(sequence).bytes(inner).finish();
+}
+
 /** Decodes one frame body. Throws DecodeError on malformed input. */
 export function decodeMessage(frame: Buffer): Message {
   const r = new Reader(frame);
@@ -188,6 +198,11 @@ export function decodeMessage(frame: Buffer): Message {
       const sentMs = r.f64();
       r.done();
       return { type: type === MSG.ping ? 'ping' : 'pong', sentMs };
+    }
+    case MSG.relay: {
+      const origin = r.str();
+      const sequence = r.f64();
+      return { type: 'relay', origin, sequence, inner: r.rest() };
     }
     default:
       throw new DecodeError(`unknown message type ${type}`);

@@ -10,6 +10,8 @@ export interface NodeMetrics {
   readonly viewChanges: Counter;
   readonly rejectedTxs: Counter<'reason'>;
   readonly invalidVotes: Counter;
+  /** Consensus messages of other members forwarded on a partial topology (--connect). */
+  readonly relayedMessages: Counter;
   /** Every ping's round trip, by peer. */
   readonly peerPingSeconds: Histogram<'peer'>;
 }
@@ -73,6 +75,11 @@ export function createMetrics(
     invalidVotes: new Counter({
       name: 'refnode_invalid_votes_total',
       help: 'Votes dropped because their signature did not verify',
+      registers: [registry],
+    }),
+    relayedMessages: new Counter({
+      name: 'refnode_relayed_messages_total',
+      help: "Other members' consensus messages forwarded (a partial topology, --connect)",
       registers: [registry],
     }),
     peerPingSeconds: new Histogram({

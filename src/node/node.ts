@@ -20,9 +20,11 @@ import { Mempool } from './mempool.js';
 import {
   encodeBlockRequest,
   encodeBlockResponse,
+  encodeRelay,
   encodeStatus,
   encodeTxs,
   decodeMessage,
+  MSG,
 } from './messages.js';
 import { type NodeMetrics, createMetrics } from './metrics.js';
 import { DurableOutbox } from './outbox.js';
@@ -36,6 +38,8 @@ const GOSSIP_FLUSH_BYTES = 256 * 1024;
 const SYNC_BATCH_BLOCKS = 32;
 const SYNC_RESPONSE_BYTES = 16 * 1024 * 1024;
 const TICK_MS = 200;
+/** Relays remembered (origin, sequence), so each is forwarded once; the oldest are forgotten first. */
+const SEEN_RELAYS_MAX = 200_000;
 
 export interface NodeOptions {
   /** Test hook: per-peer send delay in ms. */
@@ -80,6 +84,9 @@ export class RefNode {
   private tickTimer: NodeJS.Timeout | undefined;
   private running = false;
   private ticks = 0;
+  /** This node's relay sequence: starts at the wall clock in µs, so a restarted node never repeats one. */
+  private relaySequence = Date.now() * 1000;
+  private readonly seenRelays = new Set<string>();
 
   constructor(
     readonly config: NodeConfig,
@@ -129,8 +136,8 @@ export class RefNode {
       config: c,
       log: this.log,
       now: () => Date.now(),
-      broadcast: (frame) => this.outbox.send(() => this.p2p.broadcast(frame)),
-      sendTo: (peer, frame) => this.outbox.send(() => this.p2p.send(peer, frame)),
+      broadcast: (frame) => this.outbox.send(() => this.p2p.broadcast(this.wrapOwn(frame))),
+      sendTo: (peer, frame) => this.outbox.send(() => this.sendOwn(peer, frame)),
       persist: (state) => {
         this.wal.write(state);
         this.outbox.noteAppend();
@@ -154,9 +161,10 @@ export class RefNode {
       verifyCommit: (cb) => this.verifyCommit(cb),
     });
 
+    const neighbours = new Set(c.neighbours);
     this.p2p = new P2P({
       selfId: c.id,
-      peers: c.peers,
+      peers: c.peers.filter((peer) => neighbours.has(peer.id)),
       listenHost: c.listen,
       port: c.p2pPort,
       log: this.log,
@@ -329,8 +337,11 @@ export class RefNode {
             owned.bytes.length > 0 &&
             owned.bytes.length <= this.config.maxTxBytes &&
             this.mempool.add(owned).ok
-          )
+          ) {
             any = true;
+            // A partial topology: pass a new tx on (the sender drops it as a duplicate).
+            if (this.config.relay) this.queueGossip(owned.bytes);
+          }
         }
         if (any) this.consensus.onTxAvailable();
         return;
@@ -369,11 +380,58 @@ export class RefNode {
       case 'block-response':
         this.applySynced(from, msg.record);
         return;
+      case 'relay':
+        this.onRelay(from, frame, msg.origin, msg.sequence, msg.inner);
+        return;
       case 'hello':
       case 'ping': // answered and timed by p2p.ts; never here
       case 'pong':
         return;
     }
+  }
+
+  // ---- relays (a partial topology: --connect) ---------------------------------------------
+
+  /** One of this node's consensus frames as it goes out: wrapped for relaying on a partial topology. */
+  private wrapOwn(frame: Buffer): Buffer {
+    if (!this.config.relay) return frame;
+    const sequence = ++this.relaySequence;
+    this.seenRelays.add(`${this.config.id}:${sequence}`);
+    return encodeRelay(this.config.id, sequence, frame);
+  }
+
+  /** To one member: directly when it is a neighbour, else (partial topology) relayed through all. */
+  private sendOwn(peer: string, frame: Buffer): void {
+    if (!this.config.relay) {
+      this.p2p.send(peer, frame);
+      return;
+    }
+    if (this.p2p.isConnected(peer)) this.p2p.send(peer, this.wrapOwn(frame));
+    else this.p2p.broadcast(this.wrapOwn(frame));
+  }
+
+  /**
+   * A consensus frame of `origin`'s that `from` passed on: the first time it is seen, forward
+   * it to the other neighbours, then take it as if `origin` had sent it (votes are checked
+   * against the origin's key, proposals against the round's proposer).
+   */
+  private onRelay(from: string, frame: Buffer, origin: string, sequence: number, inner: Buffer): void {
+    if (origin === this.config.id || !this.config.committee.includes(origin)) return;
+    const key = `${origin}:${sequence}`;
+    if (this.seenRelays.has(key)) return;
+    this.seenRelays.add(key);
+    if (this.seenRelays.size > SEEN_RELAYS_MAX) {
+      const oldest = this.seenRelays.values().next().value;
+      if (oldest !== undefined) this.seenRelays.delete(oldest);
+    }
+    const type = inner[0];
+    if (type !== MSG.proposal && type !== MSG.prevote && type !== MSG.precommit) return;
+    // Copy: the frame's buffer is shared with the rest of a network read.
+    const owned = Buffer.from(frame);
+    for (const peer of this.p2p.connectedPeers())
+      if (peer !== from && peer !== origin) this.p2p.send(peer, owned);
+    this.metrics.relayedMessages.inc();
+    this.onFrame(origin, owned.subarray(owned.length - inner.length));
   }
 
   private notePeerHeight(peer: string, committed: number): void {

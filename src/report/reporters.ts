@@ -7,6 +7,8 @@ import type { Reporter, RunEnd, SweepOutput } from '../results/reporter.js';
 import { compareRecords, renderComparisonText } from './compare.js';
 import { renderResultBlock, renderResultsTable } from './console.js';
 import { renderRunSummary } from './text.js';
+import { scalingReporter } from './scaling.js';
+import { htmlReporter } from './html-report.js';
 
 /** comparison.json and comparison.txt when local and remote both produced records. */
 export function comparisonReporter(): Reporter {
@@ -74,7 +76,7 @@ export function textSummaryReporter(): Reporter {
   };
 }
 
-/** What `benchmark` registers, in order (the comparison first: the others show its findings). */
+/** What `benchmark` registers, in order (the comparison first: the others show its findings; report.html last). */
 export function defaultReporters(): Reporter[] {
-  return [comparisonReporter(), consoleReporter(), textSummaryReporter()];
+  return [comparisonReporter(), consoleReporter(), scalingReporter(), textSummaryReporter(), htmlReporter()];
 }

@@ -7,6 +7,7 @@ import type { BenchmarkPlan } from '../bench/plan.js';
 import type { BenchmarkRecord } from '../results/record.js';
 import { describeProtocol } from '../protocols/registry.js';
 import { formatNumber, formatPercent, renderResultBlock } from './console.js';
+import { renderResourcesTable } from './resources-table.js';
 
 export interface RunSummaryInput {
   readonly runId: string;
@@ -95,6 +96,7 @@ export function renderRunSummary(input: RunSummaryInput): string {
       .join(', ');
     lines.push(`  Settle:              ${settle}`);
     lines.push(`  Orchestrator cost:   ${overhead}`);
+    lines.push(...renderResourcesTable(record));
     lines.push('');
   }
   for (const search of input.searches ?? []) {

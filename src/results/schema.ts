@@ -15,6 +15,9 @@ import type { BenchmarkPlan } from '../bench/plan.js';
 
 import { RECORD_SCHEMA_VERSION } from './version.js';
 import { jsonSchemaOf } from '../common/json-schema.js';
+import { resourcesBlockSchema } from '../monitor/resources/schema.js';
+import { ingestBlockSchema } from '../monitor/ingest/schema.js';
+import { influxBlockSchema, metricsBlockSchema } from '../monitor/metrics-block.js';
 
 export { RECORD_SCHEMA_VERSION };
 
@@ -178,6 +181,17 @@ export const blocksSchema = z
   .record(z.string(), z.unknown())
   .describe("observers' blocks, by observer name (docs/result-format.md)");
 
+/** A run's blocks: those with a documented shape here, any other by name. */
+const runBlocksSchema = z
+  .object({
+    resources: resourcesBlockSchema.optional(),
+    ingest: ingestBlockSchema.optional(),
+    metrics: metricsBlockSchema.optional(),
+    influx: influxBlockSchema.optional(),
+  })
+  .catchall(z.unknown())
+  .describe("observers' blocks for this run, by observer name (docs/result-format.md)");
+
 const openObject = z.object({}).loose();
 
 export const runDetailSchema = z.object({
@@ -193,7 +207,7 @@ export const runDetailSchema = z.object({
     .describe('what the warm-up and cool-down windows saw (excluded from results)'),
   generator: openObject.nullable().describe('generator settings that shape the figures'),
   key_prefix: z.string().optional().describe('etcd, unique keys: the prefix of every key this run wrote'),
-  blocks: blocksSchema.optional(),
+  blocks: runBlocksSchema.optional(),
 });
 
 export const environmentSchema = z.object({

@@ -8,6 +8,7 @@
 export type { Endpoint } from '../protocols/endpoint.js';
 import type { ExecResult } from '../common/exec-result.js';
 import type { Endpoint } from '../protocols/endpoint.js';
+import type { TopologyRecord } from './topology.js';
 
 export interface NodeStats {
   readonly nodeId: string;
@@ -16,6 +17,53 @@ export interface NodeStats {
   readonly memoryLimitBytes?: number;
   readonly networkRxBytes?: number;
   readonly networkTxBytes?: number;
+}
+
+/**
+ * One reading of a node's cumulative counters from the engine's stats stream (the engine
+ * sends one about every second). Monitors compute rates from successive readings.
+ */
+export interface NodeReading {
+  /** The engine's time of the reading, ms since the epoch; undefined: the container is not running. */
+  readonly readAtMs: number | undefined;
+  /** The container's full ID, as the engine names it. */
+  readonly containerId: string;
+  /** CPU time the container used, ns (cumulative; restarts from 0 when the container restarts). */
+  readonly cpuNs: number;
+  /** CPU time of the whole host, ns (cumulative). */
+  readonly systemCpuNs: number;
+  readonly onlineCpus: number;
+  /** Working set: usage − inactive_file, as `docker stats` shows it. */
+  readonly memoryBytes: number;
+  readonly memoryLimitBytes?: number;
+  readonly networkRxBytes: number;
+  readonly networkTxBytes: number;
+  /** True when the engine reports no network of the container's own (`--network host`): its traffic is the host's. */
+  readonly hostNetwork?: boolean;
+  readonly blockReadBytes: number;
+  readonly blockWriteBytes: number;
+}
+
+/** An open stream of readings (node stats, host files); close() ends it and whatever it holds open. */
+export interface ReadingStream {
+  close(): void;
+}
+
+/** A machine the nodes run on, as monitors see it: this one (`local`) or a remote host over its SSH connection. */
+export interface HostHandle {
+  /** `local`, or the remote host's name. */
+  readonly name: string;
+  /**
+   * Reads these files (e.g. /proc/stat) every `intervalMs` until close(): here from this
+   * process, on a remote host by one long-lived command over the SSH connection the testbed
+   * holds (never a process per reading). `onEnd` is called once if it stops by itself.
+   */
+  watchFiles(
+    paths: readonly string[],
+    intervalMs: number,
+    onRead: (files: Readonly<Record<string, string>>) => void,
+    onEnd?: (error?: unknown) => void,
+  ): Promise<ReadingStream>;
 }
 
 /** A helper container in a node's network namespace (network conditions, packet capture). */
@@ -59,6 +107,15 @@ export interface NodeHandle {
   exec(command: readonly string[]): Promise<ExecResult>;
   logs(options?: { tailLines?: number }): Promise<string>;
   stats(): Promise<NodeStats>;
+  /**
+   * Streams the engine's stats (one request held open, a reading about every second) until
+   * close(); a stopped container's readings have no `readAtMs`. `onEnd` is called once if the
+   * stream ends by itself (the container removed, the connection lost).
+   */
+  statsStream?(
+    onReading: (reading: NodeReading) => void,
+    onEnd?: (error?: unknown) => void,
+  ): Promise<ReadingStream>;
   /** Starts a helper container in this node's network namespace (testbeds that run containers). */
   sidecar?(spec: SidecarSpec): Promise<Sidecar>;
 }
@@ -90,6 +147,8 @@ export interface LocalEnvironment {
   readonly nodeRule: string;
   /** Image (or service) → image ID. */
   readonly images: Readonly<Record<string, string>>;
+  /** A generated network's graph (--topology): who connects to whom. */
+  readonly topology?: TopologyRecord;
 }
 
 /** One remote host's facts from a deploy. */
@@ -122,6 +181,8 @@ export interface RemoteEnvironment {
   readonly imageBytesShipped: number;
   readonly nodesPerHost: number;
   readonly hosts: readonly RemoteHostEnvironment[];
+  /** The network's graph (--topology): who connects to whom. */
+  readonly topology?: TopologyRecord;
 }
 
 /** Attach mode: the endpoints as given. */
@@ -139,6 +200,8 @@ export interface Deployment extends AsyncDisposable {
   readonly kind: TestbedKind;
   readonly endpoints: readonly Endpoint[];
   readonly nodes: readonly NodeHandle[];
+  /** The machines the nodes run on, for monitors (absent in attach mode: none of ours). */
+  readonly hosts?: readonly HostHandle[];
   /** Facts for the result's environment block (image id, engine version, hosts…). */
   readonly environment: TestbedEnvironment;
   /** Milliseconds from deploy start until every node was ready. */

@@ -77,7 +77,13 @@ afterAll(async () => {
 describe('benchmark: a local sweep of 2 loads', () => {
   it('writes the run folder with a JSON per load that validates against the schema', async () => {
     const files = (await readdir(outcome.runDir as string)).sort();
-    expect(files).toEqual(['local-benchmark-1.json', 'local-benchmark-2.json', 'run.json', 'summary.txt']);
+    expect(files).toEqual([
+      'local-benchmark-1.json',
+      'local-benchmark-2.json',
+      'report.html',
+      'run.json',
+      'summary.txt',
+    ]);
     const validate = resultValidator();
     for (const [index, name] of ['local-benchmark-1.json', 'local-benchmark-2.json'].entries()) {
       const record = JSON.parse(

@@ -7,10 +7,18 @@ import type Docker from 'dockerode';
 import { ROLE_LABEL } from '../../common/labels.js';
 import { sleep } from '../../common/sleep.js';
 import type { ExecResult } from '../../common/exec-result.js';
-import type { Endpoint, NodeHandle, NodeStats, Sidecar, SidecarSpec } from '../testbed.js';
+import type {
+  Endpoint,
+  NodeHandle,
+  NodeReading,
+  NodeStats,
+  ReadingStream,
+  Sidecar,
+  SidecarSpec,
+} from '../testbed.js';
 import { statusOf } from './connection.js';
 import { containerLogs } from './logs.js';
-import { containerStats } from './stats.js';
+import { containerStats, containerStatsStream } from './stats.js';
 
 export { statsFromEngine, type EngineStats } from './stats.js';
 
@@ -208,6 +216,15 @@ export class ContainerNodeHandle implements NodeHandle {
 
   async stats(): Promise<NodeStats> {
     return (await this.#call('stats of', () => containerStats(this.#docker, this.containerId, this.nodeId)))!;
+  }
+
+  async statsStream(
+    onReading: (reading: NodeReading) => void,
+    onEnd?: (error?: unknown) => void,
+  ): Promise<ReadingStream> {
+    return (await this.#call('stats of', () =>
+      containerStatsStream(this.#docker, this.containerId, onReading, onEnd),
+    ))!;
   }
 
   /** State as the engine sees it: running, exited, paused… and the exit code. */

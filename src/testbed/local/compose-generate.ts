@@ -6,6 +6,7 @@
 import { stringify } from 'yaml';
 import { REFNODE_IMAGE } from '../../common/defaults.js';
 import { METRICS_PORT_LABEL, PROTOCOL_LABEL, ROLE_LABEL, RPC_PORT_LABEL } from '../../common/labels.js';
+import { topologyEnvironment, type TopologySpec } from '../topology.js';
 
 export { REFNODE_IMAGE } from '../../common/defaults.js';
 export const REFNODE_RPC_PORT = 26657;
@@ -25,6 +26,11 @@ export interface RefnodeComposeOptions {
   readonly hostIp?: string;
   /** Extra REFNODE_* environment for every node. */
   readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Who connects to whom (--topology): each node gets REFNODE_CONNECT (not for full),
+   * MESHBENCH_PEERS and MESHBENCH_BOOTSTRAP. Absent: today's full mesh, without those variables.
+   */
+  readonly topology?: TopologySpec;
 }
 
 export function refnodeNodeId(index: number): string {
@@ -57,6 +63,12 @@ export function refnodeCompose(options: RefnodeComposeOptions): Record<string, u
   const hostIp = options.hostIp ?? '127.0.0.1';
   const ids = Array.from({ length: committee }, (_, index) => refnodeNodeId(index));
   const peers = ids.map((id) => `${id}@${id}:${REFNODE_P2P_PORT}`).join(',');
+  const topology = options.topology
+    ? topologyEnvironment(
+        options.topology,
+        ids.map((id) => ({ id, address: `${id}:${REFNODE_P2P_PORT}` })),
+      )
+    : undefined;
   const services: Record<string, unknown> = {};
   ids.forEach((id, index) => {
     services[id] = {
@@ -66,6 +78,7 @@ export function refnodeCompose(options: RefnodeComposeOptions): Record<string, u
         REFNODE_ID: id,
         REFNODE_PEERS: peers,
         REFNODE_DATA_DIR: '/data',
+        ...topology?.[index],
         ...options.environment,
       },
       ports: [

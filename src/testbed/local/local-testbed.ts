@@ -22,11 +22,21 @@ import {
 import {
   REFNODE_IMAGE,
   refnodeCompose,
+  refnodeNodeId,
   renderCompose,
   SEED_METRICS_BASE_PORT,
   SEED_RPC_BASE_PORT,
 } from './compose-generate.js';
-import type { DestroyOptions, Deployment, Endpoint, LocalEnvironment, Testbed } from '../testbed.js';
+import { topologyDegrees, topologyRecord, type TopologySpec } from '../topology.js';
+import type {
+  DestroyOptions,
+  Deployment,
+  Endpoint,
+  HostHandle,
+  LocalEnvironment,
+  Testbed,
+} from '../testbed.js';
+import { LocalHost } from '../host-files.js';
 import {
   canGateComposeUp,
   composeErrorLine,
@@ -81,6 +91,8 @@ export interface LocalTestbedOptions {
   readonly image?: string;
   /** Extra REFNODE_* environment for a generated committee. */
   readonly nodeEnvironment?: Readonly<Record<string, string>>;
+  /** Who connects to whom in a generated committee (--topology); absent: a full mesh. */
+  readonly topology?: TopologySpec;
   readonly env?: Env;
   readonly log?: (line: string) => void;
   /** `performance.now()` at command start, so readyAfterMs covers everything. */
@@ -205,6 +217,7 @@ export class LocalTestbed implements Testbed {
         rpcHostPorts: placeholder,
         metricsHostPorts: placeholder,
         ...(this.options.nodeEnvironment ? { environment: this.options.nodeEnvironment } : {}),
+        ...(this.options.topology ? { topology: this.options.topology } : {}),
       });
       return { path: '(generated)', model: readComposeModel(project, '(generated)'), project: undefined };
     }
@@ -317,6 +330,7 @@ export class LocalTestbed implements Testbed {
             rpcHostPorts: rpc,
             metricsHostPorts: metrics,
             ...(this.options.nodeEnvironment ? { environment: this.options.nodeEnvironment } : {}),
+            ...(this.options.topology ? { topology: this.options.topology } : {}),
           }),
           this.runId,
         ),
@@ -471,10 +485,18 @@ export class LocalTestbed implements Testbed {
         this.options.protocol ??
         'cometbft';
       const timeoutMs = this.options.startupTimeoutMs ?? 30_000;
+      // A generated committee on a partial topology: each node sees its neighbours only.
+      const degrees =
+        committee !== undefined && this.options.topology
+          ? topologyDegrees(this.options.topology, committee)
+          : undefined;
+      const expectedPeers = (nodeId: string) =>
+        degrees?.[Array.from({ length: degrees.length }, (_, i) => refnodeNodeId(i)).indexOf(nodeId)] ??
+        nodes.length - 1;
       try {
         await waitForReady({
           targets: nodes.map((node) => ({ nodeId: node.nodeId, rpcUrl: node.endpoint.rpcUrl })),
-          probeFor: (target) => probeForProtocol(protocolOf(target.nodeId), nodes.length - 1),
+          probeFor: (target) => probeForProtocol(protocolOf(target.nodeId), expectedPeers(target.nodeId)),
           timeoutMs,
           ...(signal ? { signal } : {}),
           fatal: async () => {
@@ -529,6 +551,9 @@ export class LocalTestbed implements Testbed {
           composeProject: project.projectName,
           nodeRule: model.nodeRule,
           images: imageIds,
+          ...(committee !== undefined && this.options.topology
+            ? { topology: topologyRecord(this.options.topology, committee, refnodeNodeId) }
+            : {}),
         },
       });
     } catch (error) {
@@ -666,6 +691,8 @@ export class LocalDeployment implements Deployment {
   readonly project: LocalProject;
   readonly nodes: readonly ContainerNodeHandle[];
   readonly endpoints: readonly Endpoint[];
+  /** This machine, for monitors. */
+  readonly hosts: readonly HostHandle[] = [new LocalHost()];
   readonly environment: LocalEnvironment;
   readonly readyAfterMs: number;
   /** Where the start-up time went: input and machine checks, compose up, waiting for readiness. */

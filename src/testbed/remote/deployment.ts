@@ -1,14 +1,24 @@
 /** A network running on remote hosts: its endpoints and node handles, and its removal. */
-import type { DestroyOptions, Deployment, Endpoint, NodeHandle, RemoteEnvironment } from '../testbed.js';
+import type {
+  DestroyOptions,
+  Deployment,
+  Endpoint,
+  HostHandle,
+  NodeHandle,
+  RemoteEnvironment,
+} from '../testbed.js';
 import { firstFailure, mapSettled } from './concurrency.js';
 import { cleanHost, removedMessage } from './cleanup.js';
 import { closeAll, type HostProgress } from './connect.js';
 import type { LocalImage } from './image-transfer.js';
+import { RemoteHostFiles } from './host-files.js';
 import type { RemoteHostAgent } from './remote-host.js';
 
 export class RemoteDeployment implements Deployment {
   readonly kind = 'remote' as const;
   private destroyed = false;
+  /** Each host, for monitors: its files read over its SSH connection. */
+  readonly hosts: readonly HostHandle[];
 
   constructor(
     readonly runId: string,
@@ -20,7 +30,9 @@ export class RemoteDeployment implements Deployment {
     private readonly image: LocalImage | undefined,
     private readonly concurrency: number,
     private readonly onProgress?: (progress: HostProgress) => void,
-  ) {}
+  ) {
+    this.hosts = agents.map((agent) => new RemoteHostFiles(agent.host.name, agent.session));
+  }
 
   /** Removes this run's containers (and with `thorough`, volumes and the shipped image) on every host. */
   async destroy(options: DestroyOptions = {}): Promise<void> {

@@ -33,6 +33,7 @@ import type { StrictHostKeyChecking } from './known-hosts.js';
 import { containerName, endpointOf, peerList, placeNodes, type NodePlacement } from './placement.js';
 import type { DockerReport, RemoteHostAgent } from './remote-host.js';
 import { nodeContainerSpec, peersFirstProbe, remoteNodeHandle } from './remote-nodes.js';
+import { topologyDegrees, topologyEnvironment, topologyRecord, type TopologySpec } from '../topology.js';
 import { describeHost, lastLine } from './ssh-session.js';
 
 export const DEFAULT_IMAGE = REFNODE_IMAGE;
@@ -70,6 +71,8 @@ export interface RemoteTestbedOptions {
   readonly sidecarImages?: readonly string[];
   /** Extra environment for every node container. */
   readonly nodeEnv?: Readonly<Record<string, string>>;
+  /** Who connects to whom (--topology): REFNODE_CONNECT, MESHBENCH_PEERS and MESHBENCH_BOOTSTRAP per node. */
+  readonly topology?: TopologySpec;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly onProgress?: (progress: HostProgress) => void;
 }
@@ -144,6 +147,16 @@ export class RemoteTestbed implements Testbed {
       runStarted = true;
       const placements = placeNodes(hosts.length, nodesPerHost);
       const peers = peerList(placements, hosts);
+      const topologyEnv = options.topology
+        ? topologyEnvironment(
+            options.topology,
+            placements.map((p) => ({
+              id: p.nodeId,
+              address: `${hosts[p.hostIndex]!.address}:${p.ports.p2p}`,
+            })),
+          )
+        : undefined;
+      const degrees = options.topology ? topologyDegrees(options.topology, placements.length) : undefined;
       const imageToRun = image ? image.id : imageReference;
       const failFast = new AbortController();
       const hostSignal = signal ? AbortSignal.any([signal, failFast.signal]) : failFast.signal;
@@ -191,7 +204,15 @@ export class RemoteTestbed implements Testbed {
             const startStarted = Date.now();
             for (const placement of placements.filter((p) => p.hostIndex === hostIndex)) {
               if (hostSignal.aborted) break;
-              await this.startNode(agent, placement, peers, imageToRun, image, hostSignal);
+              await this.startNode(
+                agent,
+                placement,
+                peers,
+                imageToRun,
+                image,
+                hostSignal,
+                topologyEnv?.[placements.indexOf(placement)],
+              );
             }
             return { docker: dockerReport, image: imageReport, startMs: Date.now() - startStarted };
           } catch (error) {
@@ -214,7 +235,10 @@ export class RemoteTestbed implements Testbed {
       const byNode = new Map(placements.map((p) => [p.nodeId, p]));
       const ready = await waitForReady({
         targets: endpoints,
-        probeFor: () => peersFirstProbe(placements.length - 1),
+        probeFor: (target) =>
+          peersFirstProbe(
+            degrees?.[placements.findIndex((p) => p.nodeId === target.nodeId)] ?? placements.length - 1,
+          ),
         timeoutMs: startupWaitMs,
         intervalMs: 100,
         ...(signal ? { signal } : {}),
@@ -259,6 +283,9 @@ export class RemoteTestbed implements Testbed {
         stageMs,
         imageBytesShipped: imageReports.reduce((sum, r) => sum + r.bytes, 0),
         nodesPerHost,
+        ...(options.topology
+          ? { topology: topologyRecord(options.topology, placements.length, (i) => placements[i]!.nodeId) }
+          : {}),
         hosts: hosts.map((host, index) => ({
           name: host.name,
           address: host.address,
@@ -308,6 +335,7 @@ export class RemoteTestbed implements Testbed {
     imageToRun: string,
     image: LocalImage | undefined,
     signal?: AbortSignal,
+    topologyEnv?: Readonly<Record<string, string>>,
   ): Promise<void> {
     await agent.runContainer(
       nodeContainerSpec({
@@ -316,7 +344,9 @@ export class RemoteTestbed implements Testbed {
         peers,
         image: imageToRun,
         ...(image ? { imageId: image.id } : {}),
-        ...(this.options.nodeEnv ? { nodeEnv: this.options.nodeEnv } : {}),
+        ...(this.options.nodeEnv || topologyEnv
+          ? { nodeEnv: { ...topologyEnv, ...this.options.nodeEnv } }
+          : {}),
       }),
       `starting ${placement.nodeId}`,
       signal,

@@ -56,9 +56,11 @@ describe('--propagation', () => {
 
   it('registers the monitor before the network conditioner', async () => {
     const names = (observers: { name: string }[]) => observers.map((observer) => observer.name);
-    expect(names(pluginObservers(await plan({}), { warn: () => undefined }))).toEqual([]);
+    // the resource monitor is on by default
+    expect(names(pluginObservers(await plan({}), { warn: () => undefined }))).toEqual(['resources']);
     expect(names(pluginObservers(await plan({ propagation: true }), { warn: () => undefined }))).toEqual([
       'propagation',
+      'resources',
     ]);
     const zoned = names(pluginObservers(await plan({ zones: ZONES }), { warn: () => undefined }));
     expect(zoned.indexOf('propagation')).toBeGreaterThanOrEqual(0);

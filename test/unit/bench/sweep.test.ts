@@ -164,7 +164,13 @@ describe('runBenchmark', () => {
     expect(outcome.records).toHaveLength(2);
 
     const files = (await readdir(outcome.runDir as string)).sort();
-    expect(files).toEqual(['local-benchmark-1.json', 'local-benchmark-2.json', 'run.json', 'summary.txt']);
+    expect(files).toEqual([
+      'local-benchmark-1.json',
+      'local-benchmark-2.json',
+      'report.html',
+      'run.json',
+      'summary.txt',
+    ]);
     for (const name of ['local-benchmark-1.json', 'local-benchmark-2.json']) {
       const json = JSON.parse(
         await readFile(join(outcome.runDir as string, name), 'utf8'),
@@ -375,7 +381,12 @@ describe('runBenchmark', () => {
       runBenchmark(await plan({ networkType: 'both', loads: '5', cleanup: true }), failing),
     ).rejects.toThrow('ssh: host unreachable');
     const runDir = join(dir, 'run-remote-fails');
-    expect((await readdir(runDir)).sort()).toEqual(['local-benchmark-1.json', 'run.json', 'summary.txt']);
+    expect((await readdir(runDir)).sort()).toEqual([
+      'local-benchmark-1.json',
+      'report.html',
+      'run.json',
+      'summary.txt',
+    ]);
     expect(await readFile(join(runDir, 'summary.txt'), 'utf8')).toContain(
       'Note: stopped early: ssh: host unreachable',
     );

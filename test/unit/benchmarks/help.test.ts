@@ -38,6 +38,8 @@ const expected: Record<string, string[]> = {
     '--no-local',
   ],
   'bench-remote.ts': ['--reps', '--no-ship', '--inner-storage'],
+  'bench-monitor.ts': ['--nodes', '--pairs', '--seconds', '--interval-ms', '--refnodes'],
+  'bench-report.ts': ['--repeats'],
 };
 
 function run(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -82,6 +82,7 @@ describe('benchmark attach mode', () => {
     expect(files).toEqual([
       'endpoints-benchmark-1.json',
       'endpoints-benchmark-2.json',
+      'report.html',
       'run.json',
       'summary.txt',
     ]);

@@ -1,0 +1,266 @@
+/**
+ * `npm run bench:monitor` — the resource monitor's own cost (issue 17): on a local network of
+ * `--nodes` (16) containers, the orchestrator process's CPU over rounds of `--seconds` with
+ * the monitor sampling every `--interval-ms` (1000: a stats stream per node, this machine's
+ * /proc, the generator's own figures, the quiet check before each round) and rounds with it
+ * off, side by side in one run, alternating (on/off, then off/on, …) so drifting load hits
+ * both sides alike. Target: monitoring costs under 5 % of one core (on − off, per pair).
+ * Also recorded: the Docker daemon's CPU (dockerd and containerd, which compute the stats the
+ * streams carry; not the orchestrator's, but the machine's), each side's spread, and the load
+ * average. By default the containers idle (the monitor's cost alone); with --refnodes they
+ * are reference nodes (busy ones load 2 cores, which makes every figure noisier).
+ * Writes benchmarks/results/monitor-<timestamp>.json.
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { COMMON_FLAGS, flagsOrExit, numberFlag } from './lib/flags.js';
+import { judgeThreshold, LoadMonitor, loadLine, spread, verdictLine } from './lib/verdict.js';
+
+const USAGE = {
+  name: 'bench:monitor',
+  summary:
+    "The resource monitor's cost to the orchestrator on a local network (target < 5 % of one core for 16\n" +
+    'nodes sampled every second), against rounds with it off, alternating. Needs the images (npm run setup).',
+  notes: ['Writes benchmarks/results/monitor-<timestamp>.json.'],
+};
+const FLAGS = {
+  nodes: { type: 'string', valueName: 'N', default: '16', description: 'nodes in the network' },
+  pairs: { type: 'string', valueName: 'N', default: '4', description: 'pairs of rounds (one on, one off)' },
+  seconds: { type: 'string', valueName: 'S', default: '10', description: 'length of each round' },
+  'interval-ms': { type: 'string', valueName: 'MS', default: '1000', description: 'the monitor interval' },
+  refnodes: {
+    type: 'boolean',
+    default: false,
+    description: 'monitor a network of reference nodes instead of idle containers',
+  },
+  ...COMMON_FLAGS,
+} as const;
+const args = flagsOrExit(USAGE, FLAGS, (values) => ({
+  nodes: numberFlag('nodes', values.nodes, { integer: true, min: 1 }),
+  pairs: numberFlag('pairs', values.pairs, { integer: true, min: 1 }),
+  seconds: numberFlag('seconds', values.seconds, { integer: true, min: 2 }),
+  intervalMs: numberFlag('interval-ms', values['interval-ms'], { integer: true, min: 100 }),
+  refnodes: values.refnodes === true,
+  maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
+}));
+const load = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
+
+const { ResourceMonitor } = await import('../../src/monitor/resources/monitor.js');
+const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
+const { LocalHost } = await import('../../src/testbed/host-files.js');
+const { ContainerNodeHandle } = await import('../../src/testbed/docker/node-handle.js');
+const { createDocker } = await import('../../src/testbed/local/docker-engine.js');
+
+type Deployment = import('../../src/testbed/testbed.js').Deployment;
+type ResourcesBlock = import('../../src/monitor/resources/schema.js').ResourcesBlock;
+
+const root = resolve(import.meta.dirname, '../..');
+process.chdir(root);
+const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** Idle containers on one bridge, with node handles and this machine as their host. */
+async function idleNetwork(count: number): Promise<Deployment> {
+  const docker = createDocker();
+  const runId = `bench-monitor-${Date.now()}`;
+  const labels = { 'meshbench.run': runId, 'meshbench.testbed': 'local' };
+  const network = await docker.createNetwork({ Name: runId, Labels: labels });
+  const containers = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const container = await docker.createContainer({
+        Image: 'meshbench/nethelper:latest',
+        Cmd: ['sleep', 'infinity'],
+        name: `${runId}-node${i}`,
+        Labels: labels,
+        HostConfig: { NetworkMode: runId },
+      });
+      await container.start();
+      return container;
+    }),
+  );
+  const nodes = containers.map(
+    (container, i) =>
+      new ContainerNodeHandle({
+        docker,
+        nodeId: `node${i}`,
+        containerId: container.id,
+        endpoint: { nodeId: `node${i}`, rpcUrl: 'http://127.0.0.1:1', host: 'local' },
+      }),
+  );
+  const destroy = async () => {
+    await Promise.all(containers.map((c) => c.remove({ force: true }).catch(() => undefined)));
+    await network.remove().catch(() => undefined);
+  };
+  return {
+    runId,
+    kind: 'local',
+    nodes,
+    hosts: [new LocalHost()],
+    endpoints: [],
+    destroy,
+    release: destroy,
+    [Symbol.asyncDispose]: destroy,
+  } as unknown as Deployment;
+}
+
+/** CPU jiffies (user + system) of the processes with these names: the Docker daemon's share. */
+function daemonTicks(names: readonly string[]): number {
+  let ticks = 0;
+  for (const pid of pidsOf(names)) {
+    try {
+      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks;
+}
+
+let daemonPids: number[] | undefined;
+function pidsOf(names: readonly string[]): number[] {
+  if (daemonPids) return daemonPids;
+  const pids: number[] = [];
+  for (const entry of readdirSyncSafe('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      if (names.includes(comm)) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  daemonPids = pids;
+  return pids;
+}
+
+function readdirSyncSafe(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+
+interface Round {
+  readonly monitor: boolean;
+  /** The orchestrator process: percent of one core over the round. */
+  readonly cpuPercent: number;
+  /** dockerd + containerd: percent of one core. */
+  readonly daemonCpuPercent: number;
+  readonly wallMs: number;
+  /** Monitor rounds: the nodes sampled, and the fewest samples any had. */
+  readonly nodesSampled?: number;
+  readonly fewestSamples?: number;
+}
+
+async function oneRound(deployment: Deployment, monitorOn: boolean): Promise<Round> {
+  const monitor = monitorOn
+    ? new ResourceMonitor({ intervalMs: args.intervalMs, threads: 1, quietCheck: true })
+    : undefined;
+  // the quiet check's first window (after a deploy) is not part of a round's cost
+  if (monitor) await monitor.onDeploy(deployment);
+  const controller = new AbortController();
+  let block: ResourcesBlock | undefined;
+  const daemonBefore = daemonTicks(['dockerd', 'containerd']);
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const context = {
+    deployment,
+    signal: controller.signal,
+    elapsedMs: () => performance.now() - started,
+    block: (_name: string, data: unknown) => {
+      block = data as ResourcesBlock;
+    },
+    log: () => undefined,
+  };
+  monitor?.onLevelStart({ warmupMs: 0 }, context);
+  await new Promise((done) => setTimeout(done, args.seconds * 1000));
+  controller.abort();
+  await monitor?.onLoadEnd({ warmupMs: 0 }, { scheduleLag: { count: 0, p99: 0 } }, context);
+  const wallMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  const daemonTicksUsed = daemonTicks(['dockerd', 'containerd']) - daemonBefore;
+  await monitor?.onTeardown();
+  const samples = block?.nodes.map((node) => node.cpu_percent.count) ?? [];
+  return {
+    monitor: monitorOn,
+    cpuPercent: round(((cpu.user + cpu.system) / 1000 / wallMs) * 100),
+    daemonCpuPercent: round((daemonTicksUsed * 10 * 100) / wallMs),
+    wallMs: round(wallMs, 0),
+    ...(monitorOn ? { nodesSampled: samples.length, fewestSamples: Math.min(...samples) } : {}),
+  };
+}
+
+const startedAt = new Date().toISOString();
+console.log(`deploying ${args.nodes} ${args.refnodes ? 'reference nodes' : 'idle containers'} …`);
+const deployment = args.refnodes
+  ? await new LocalTestbed({
+      committee: args.nodes,
+      startupTimeoutMs: 180_000,
+      nodeEnvironment: { REFNODE_FSYNC: 'false' },
+    }).deploy({})
+  : await idleNetwork(args.nodes);
+const rounds: Round[] = [];
+const window = load.window();
+try {
+  for (let pair = 0; pair < args.pairs; pair++) {
+    // on/off, then off/on: neither side always goes first
+    for (const on of pair % 2 === 0 ? [true, false] : [false, true]) {
+      const result = await oneRound(deployment, on);
+      rounds.push(result);
+      console.log(
+        `pair ${pair + 1} monitor ${on ? 'on ' : 'off'}: orchestrator ${result.cpuPercent}% of a core, docker daemon ${result.daemonCpuPercent}%` +
+          (on ? `, ${result.nodesSampled} nodes sampled (fewest samples ${result.fewestSamples})` : ''),
+      );
+    }
+  }
+} finally {
+  await deployment.destroy();
+}
+const loadRecord = window.close();
+const on = rounds.filter((r) => r.monitor);
+const off = rounds.filter((r) => !r.monitor);
+// per pair: the monitor's cost is its round's CPU minus the paired round's
+const costs = on.map((r, i) => round(r.cpuPercent - (off[i]?.cpuPercent ?? 0)));
+const judgement = judgeThreshold({
+  claim: `monitoring ${args.nodes} nodes every ${args.intervalMs} ms costs the orchestrator < 5% of one core (on − off per pair)`,
+  values: costs,
+  target: 5,
+  load: loadRecord,
+});
+const results = {
+  startedAt,
+  endedAt: new Date().toISOString(),
+  nodes: args.nodes,
+  network: args.refnodes ? 'reference nodes' : 'idle containers',
+  intervalMs: args.intervalMs,
+  secondsPerRound: args.seconds,
+  rounds,
+  orchestratorCpuPercent: {
+    on: spread(on.map((r) => r.cpuPercent)),
+    off: spread(off.map((r) => r.cpuPercent)),
+    cost: spread(costs),
+  },
+  dockerDaemonCpuPercent: {
+    on: spread(on.map((r) => r.daemonCpuPercent)),
+    off: spread(off.map((r) => r.daemonCpuPercent)),
+  },
+  judgement,
+  load: loadRecord,
+  loadAverage: load.stop(),
+};
+const fmt = (s: ReturnType<typeof spread>) => `median ${round(s.median)} (${round(s.min)}–${round(s.max)})`;
+console.log(
+  `orchestrator CPU, % of one core: on ${fmt(results.orchestratorCpuPercent.on)}, off ${fmt(results.orchestratorCpuPercent.off)}, cost ${fmt(results.orchestratorCpuPercent.cost)}`,
+);
+console.log(
+  `docker daemon CPU, % of one core: on ${fmt(results.dockerDaemonCpuPercent.on)}, off ${fmt(results.dockerDaemonCpuPercent.off)}`,
+);
+console.log(verdictLine(judgement));
+console.log(loadLine(loadRecord));
+const dir = join(root, 'benchmarks/results');
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `monitor-${startedAt.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`wrote ${file}`);

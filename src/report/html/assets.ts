@@ -1,0 +1,81 @@
+/**
+ * The files the report inlines: uPlot (from node_modules) and the page's own script and
+ * style (src/report/html/page.js, page.css). They are found from the package root, which
+ * is the first folder above this module holding meshbench's package.json: the same from
+ * src/ (tsx), dist/ (tsc) and dist/bundle/ (esbuild). Read once per process.
+ */
+import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MeshbenchError } from '../../common/errors.js';
+
+export interface ReportAssets {
+  readonly uplotJs: string;
+  readonly uplotCss: string;
+  readonly pageJs: string;
+  readonly pageCss: string;
+}
+
+function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === 'meshbench')
+          return dir;
+      } catch {
+        // not ours; keep looking upwards
+      }
+    }
+    if (dirname(dir) === dir) {
+      throw new MeshbenchError('INTERNAL', `report: meshbench's package.json not found above ${here}`, {
+        hint: 'run meshbench from its installed folder',
+      });
+    }
+  }
+}
+
+let cached: Promise<ReportAssets> | undefined;
+
+async function load(): Promise<ReportAssets> {
+  const root = packageRoot();
+  const require = createRequire(join(root, 'package.json'));
+  const read = async (path: string, what: string): Promise<string> => {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (error) {
+      throw new MeshbenchError('INTERNAL', `report: cannot read ${what} at ${path}`, {
+        hint: 'reinstall meshbench (npm ci)',
+        cause: error,
+      });
+    }
+  };
+  let uplotDir: string;
+  try {
+    uplotDir = dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
+  } catch (error) {
+    throw new MeshbenchError('INTERNAL', 'report: the uplot package is not installed', {
+      hint: 'run npm ci in the meshbench folder',
+      cause: error,
+    });
+  }
+  const [uplotJs, uplotCss, pageJs, pageCss] = await Promise.all([
+    read(join(uplotDir, 'uPlot.iife.min.js'), 'uPlot'),
+    read(join(uplotDir, 'uPlot.min.css'), "uPlot's style"),
+    read(join(root, 'src', 'report', 'html', 'page.js'), "the report page's script"),
+    read(join(root, 'src', 'report', 'html', 'page.css'), "the report page's style"),
+  ]);
+  return { uplotJs, uplotCss, pageJs, pageCss };
+}
+
+/** The inlined files, read once. */
+export function reportAssets(): Promise<ReportAssets> {
+  cached ??= load().catch((error: unknown) => {
+    cached = undefined;
+    throw error;
+  });
+  return cached;
+}

@@ -1,0 +1,271 @@
+/**
+ * --committees, --host-counts and --topology: the flags' rules (one line each), the sweep
+ * over network sizes (one network per size, in turn, records numbered on), and the
+ * scaling report (figures and resources against N).
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yargs from 'yargs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isMeshbenchError } from '../../../src/common/errors.js';
+import {
+  addBenchmarkOptions,
+  benchmarkPlanFromArgs,
+  type BenchmarkArgs,
+} from '../../../src/cli/benchmark-options.js';
+import { runBenchmark } from '../../../src/results/run.js';
+import type { BenchmarkPlan } from '../../../src/bench/plan.js';
+import type { Deployment, NodeHandle, Testbed } from '../../../src/testbed/testbed.js';
+import { defaultReporters } from '../../../src/report/reporters.js';
+import { renderScalingText, scalingOf } from '../../../src/report/scaling.js';
+import type { BenchmarkRecord } from '../../../src/results/record.js';
+import { firstHosts } from '../../../src/bench/testbeds.js';
+import { fakeLoadResult } from './fixtures.js';
+import { remoteEnvironment } from '../../support/environments.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-sizes-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function planFromArgv(argv: string[], env: Record<string, string> = {}): Promise<BenchmarkPlan> {
+  const args = (await addBenchmarkOptions(yargs(argv))
+    .exitProcess(false)
+    .strict()
+    .parseAsync()) as BenchmarkArgs;
+  return benchmarkPlanFromArgs(args, { env, cwd: dir, skipFileChecks: true });
+}
+
+async function errorOf(argv: string[], env: Record<string, string> = {}): Promise<string> {
+  try {
+    await planFromArgv(argv, env);
+  } catch (error) {
+    if (!isMeshbenchError(error)) throw error;
+    expect(error.message).not.toContain('\n');
+    return error.message;
+  }
+  throw new Error(`expected ${argv.join(' ')} to be rejected`);
+}
+
+const remoteEnv = { MYSTICETI_NODE0_HOST: 'h' };
+
+describe('flags: --committees, --host-counts, --topology', () => {
+  it('reads the lists and the topology into the plan', async () => {
+    const plan = await planFromArgv(['--committees', '4,8,16', '--topology', 'star']);
+    expect(plan.committees).toEqual([4, 8, 16]);
+    expect(plan.committee).toBe(4);
+    expect(plan.topology).toEqual({ kind: 'star' });
+    const random = await planFromArgv(['--topology', 'random:2', '--topology-seed', '42']);
+    expect(random.topology).toEqual({ kind: 'random', degree: 2, seed: 42 });
+    const seeded = await planFromArgv(['--topology', 'random:2']);
+    expect(seeded.topology?.seed).toEqual(expect.any(Number));
+    const remote = await planFromArgv(['--network-type', 'remote', '--host-counts', '2,4'], remoteEnv);
+    expect(remote.hostCounts).toEqual([2, 4]);
+    const plain = await planFromArgv([]);
+    expect(plain.topology).toBeUndefined();
+    expect(plain.committees).toBeUndefined();
+  });
+
+  it('refuses bad values and clashes, one line each', async () => {
+    expect(await errorOf(['--committees', '4,8', '--committee', '4'])).toMatch(
+      /--committees.*give --committees or --committee, not both/,
+    );
+    expect(await errorOf(['--committees', '4,x'])).toMatch(/--committees.*"x" is not one/);
+    expect(await errorOf(['--committees', '4,4'])).toMatch(/4 appears twice/);
+    expect(await errorOf(['--committees', '0'])).toMatch(/from 1 to 100/);
+    expect(await errorOf(['--committees', '4', '--network-type', 'remote'], remoteEnv)).toMatch(
+      /for remote hosts give --host-counts/,
+    );
+    expect(await errorOf(['--committees', '4', '--endpoints', 'http://127.0.0.1:1'])).toMatch(/attach mode/);
+    expect(await errorOf(['--host-counts', '2'])).toMatch(
+      /--host-counts.*applies to --network-type remote or both/,
+    );
+    expect(await errorOf(['--topology', 'mesh'])).toMatch(/--topology.*full, star, ring or random:K/);
+    expect(await errorOf(['--topology', 'random:4', '--committee', '4'])).toMatch(
+      /random:4 needs more than 4 nodes/,
+    );
+    expect(await errorOf(['--topology', 'random:3', '--committees', '4,3'])).toMatch(
+      /random:3 needs more than 3/,
+    );
+    expect(await errorOf(['--topology-seed', '3'])).toMatch(/--topology-seed.*needs --topology random:K/);
+    expect(await errorOf(['--topology', 'ring', '--topology-seed', '3'])).toMatch(
+      /applies to --topology random:K/,
+    );
+    expect(await errorOf(['--topology', 'star', '--endpoints', 'http://127.0.0.1:1'])).toMatch(/attach mode/);
+  });
+
+  it('--host-counts takes the first k hosts, and names the file when it has fewer', () => {
+    const hosts = {
+      hosts: [1, 2, 3].map((i) => ({ name: `h${i}`, address: `10.0.0.${i}` })),
+      sshTimeoutMs: 1,
+      source: 'hosts.env',
+    } as unknown as Parameters<typeof firstHosts>[0];
+    expect(firstHosts(hosts, 2).hosts.map((host) => host.name)).toEqual(['h1', 'h2']);
+    expect(firstHosts(hosts, undefined)).toBe(hosts);
+    expect(() => firstHosts(hosts, 5)).toThrow(/hosts.env has 3 hosts; give counts up to 3/);
+  });
+});
+
+function fakeTestbed(plan: BenchmarkPlan, log: string[]): Testbed {
+  return {
+    kind: 'local',
+    async deploy() {
+      const size = plan.committee;
+      log.push(`deploy ${size}`);
+      const endpoints = Array.from({ length: size }, (_, i) => ({
+        nodeId: `node${i}`,
+        rpcUrl: 'http://127.0.0.1:1',
+      }));
+      const deployment: Deployment = {
+        runId: `net-${size}`,
+        kind: 'local',
+        endpoints,
+        nodes: endpoints.map((endpoint) => ({ nodeId: endpoint.nodeId, endpoint }) as unknown as NodeHandle),
+        environment: remoteEnvironment({ imageId: 'sha256:abc' }),
+        readyAfterMs: 1,
+        async destroy() {
+          log.push(`destroy ${size}`);
+        },
+        async release() {
+          log.push(`release ${size}`);
+        },
+        async [Symbol.asyncDispose]() {},
+      };
+      return deployment;
+    },
+  };
+}
+
+describe('a sweep over committee sizes', () => {
+  it('deploys, sweeps and removes one network per size in turn, and writes the scaling report', async () => {
+    const plan = await planFromArgv([
+      '--committees',
+      '4,6',
+      '--loads',
+      '10,20',
+      '--duration',
+      '2',
+      '--settle-timeout',
+      '0',
+      '--settle-secs',
+      '0',
+      '--cleanup',
+      '--output-dir',
+      dir,
+      '--console-output',
+      'false',
+    ]);
+    const log: string[] = [];
+    const outcome = await runBenchmark(plan, {
+      createTestbed: (_kind, sized) => fakeTestbed(sized, log),
+      runLoad: async (options) => {
+        const rate = options.shape.kind === 'fixed' ? options.shape.rate : 0;
+        log.push(`load ${options.endpoints.length}×${rate}`);
+        return fakeLoadResult({
+          rate,
+          durationSecs: 2,
+          nodes: options.endpoints.length,
+          runId: options.runId,
+        });
+      },
+      reporters: defaultReporters(),
+      stdout: () => undefined,
+      stderr: () => undefined,
+      sleep: async () => {},
+    });
+    expect(log).toEqual([
+      'deploy 4',
+      'load 4×10',
+      'load 4×20',
+      'destroy 4',
+      'deploy 6',
+      'load 6×10',
+      'load 6×20',
+      'destroy 6',
+    ]);
+    const runDir = outcome.runDir as string;
+    const records = await Promise.all(
+      [1, 2, 3, 4].map(
+        async (n) =>
+          JSON.parse(await readFile(join(runDir, `local-benchmark-${n}.json`), 'utf8')) as BenchmarkRecord,
+      ),
+    );
+    expect(records.map((record) => record.parameters.nodes)).toEqual([4, 4, 6, 6]);
+    const scaling = JSON.parse(await readFile(join(runDir, 'scaling.json'), 'utf8')) as ReturnType<
+      typeof scalingOf
+    >;
+    expect(scaling.series.map((entry) => [entry.load, entry.rows.map((row) => row.nodes)])).toEqual([
+      [10, [4, 6]],
+      [20, [4, 6]],
+    ]);
+    expect(await readFile(join(runDir, 'scaling.txt'), 'utf8')).toMatch(
+      /throughput .* with 4 nodes, .* with 6/,
+    );
+    const index = JSON.parse(await readFile(join(runDir, 'run.json'), 'utf8')) as { scaling?: string };
+    expect(index.scaling).toBe('scaling.json');
+  });
+});
+
+describe('the scaling report', () => {
+  function record(nodes: number, throughput: number, cpu: (node: string) => number): BenchmarkRecord {
+    const nodeIds = Array.from({ length: nodes }, (_, i) => `node${i}`);
+    return {
+      network_type: 'local',
+      benchmark_number: nodes,
+      parameters: { nodes, load: 100 },
+      results: {
+        throughput,
+        efficiency: 1,
+        latency_stage: 'commit',
+        latency_percentiles_ms: { p50: nodes * 2, p99: nodes * 5 },
+      },
+      environment: { testbed: { topology: { name: 'star', hub: 'node0' } } },
+      runs: [
+        {
+          blocks: {
+            resources: {
+              nodes: nodeIds.map((id) => ({
+                node_id: id,
+                cpu_percent: { mean: cpu(id) },
+                memory_bytes: { mean: 50e6 },
+                net_tx_bytes_per_s: { mean: 1000 },
+              })),
+            },
+          },
+        },
+      ],
+    } as unknown as BenchmarkRecord;
+  }
+
+  it('puts the hub beside the leaves, per N, in a table and sentences', () => {
+    const hubCpu = (n: number) => (id: string) => (id === 'node0' ? n * 3 : 2);
+    const scaling = scalingOf([
+      record(4, 100, hubCpu(4)),
+      record(8, 90, hubCpu(8)),
+      record(16, 80, hubCpu(16)),
+    ]);
+    const rows = scaling.series[0]?.rows ?? [];
+    expect(rows.map((row) => row.nodes)).toEqual([4, 8, 16]);
+    expect(rows[2]?.resources?.hub).toMatchObject({ node_id: 'node0', cpu_percent: 48 });
+    expect(rows[2]?.resources?.others?.cpu_percent).toBe(2);
+    expect(scaling.findings).toContain(
+      'local at 100 tx/s: throughput 100.00 tx/s with 4 nodes, 80.00 tx/s with 16 (0.80×)',
+    );
+    expect(scaling.findings.some((f) => /16 nodes \(star\): node0 uses 48.0 % CPU/.test(f))).toBe(true);
+    const text = renderScalingText(scaling);
+    expect(text).toMatch(/hub cpu %/);
+    expect(text.split('\n').filter((line) => /^\s+16\s+star/.test(line))).toHaveLength(1);
+  });
+
+  it('leaves resources out when the records have none', () => {
+    const plain = record(4, 100, () => 1) as unknown as { runs: unknown[] };
+    plain.runs = [{}];
+    const scaling = scalingOf([plain as unknown as BenchmarkRecord, record(8, 90, () => 1)]);
+    expect(scaling.series[0]?.rows[0]?.resources).toBeUndefined();
+    expect(renderScalingText(scaling)).toMatch(/cpu %\/node/);
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * report.html without a browser: the model built from real records (test/fixtures/report-run,
+ * from a real local benchmark: committee 4, two loads, a pause and a loss window, a moving
+ * node, --monitor), the anomaly rules, the page being self-contained, and the bad input of
+ * `benchmark report`. The page in Chromium: html-report-browser.test.ts.
+ */
+import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readRunFolder, runReportCommand } from '../../../src/cli/report-command.js';
+import { MeshbenchError } from '../../../src/common/errors.js';
+import { latencyAnomalies, memoryGrowth, throughputAnomalies } from '../../../src/report/html/anomalies.js';
+import { buildReportModel } from '../../../src/report/html/model.js';
+import { renderHtmlReport } from '../../../src/report/html-report.js';
+
+const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'report-run');
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-report-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the report model from real records', () => {
+  it('summarises every level with the figures of its record', async () => {
+    const records = await readRunFolder(FIXTURE);
+    const model = buildReportModel({ records, generatedAt: '2026-11-24T00:00:00.000Z' });
+    expect(model.summary.map((row) => row.key)).toEqual(['local-1', 'local-2']);
+    for (const { record } of records) {
+      const row = model.summary.find((candidate) => candidate.key === `local-${record.benchmark_number}`);
+      expect(row?.throughput).toBe(record.results.throughput);
+      expect(row?.p99).toBe(record.results.latency_percentiles_ms.p99);
+      expect(row?.efficiency).toBe(record.results.efficiency);
+    }
+    const level = model.levels[1];
+    expect(level?.series?.t[0]).toBe(1); // the measured window starts after the 1 s warm-up
+    expect(level?.series?.total.at(-1)).toBe(
+      records[1]?.record.results.time_series?.reduce((sum, sample) => sum + sample.committed, 0),
+    );
+    expect(level?.bands.map((band) => `${band.kind} ${band.label}`)).toEqual([
+      'fault pause node2',
+      "condition loss 10% on node1's links",
+    ]);
+    expect(level?.resources?.nodes.map((node) => node.id)).toEqual(['node0', 'node1', 'node2', 'node3']);
+    expect(level?.map?.layout).toBe('positions');
+    expect(level?.map?.links).toHaveLength(6); // 4 nodes: 6 pairs
+    expect(model.config[0]?.rows.some(([key]) => key.startsWith('mechanisms'))).toBe(true);
+  });
+
+  it('lays the nodes out by zone when the scenario has zones and no positions', async () => {
+    const [first] = await readRunFolder(FIXTURE);
+    if (!first) throw new Error('no fixture record');
+    const record = structuredClone(first.record) as unknown as {
+      runs: { blocks: { network: Record<string, unknown> } }[];
+    };
+    const network = record.runs[0]?.blocks.network;
+    if (!network) throw new Error('fixture has no network block');
+    delete network['positions'];
+    network['conditions'] = {
+      events: [],
+      zones: {
+        source: 'aws.csv',
+        zones: ['a', 'b'],
+        nodes: { node0: 'a', node1: 'b', node2: 'a', node3: 'b' },
+      },
+    };
+    const model = buildReportModel({
+      records: [{ file: first.file, record: record as unknown as typeof first.record }],
+      generatedAt: '2026-11-24T00:00:00.000Z',
+    });
+    const map = model.levels[0]?.map;
+    expect(map?.layout).toBe('zones');
+    expect(map?.zones).toEqual({ node0: 'a', node1: 'b', node2: 'a', node3: 'b' });
+    expect(Object.keys(map?.nodes ?? {}).sort()).toEqual(['node0', 'node1', 'node2', 'node3']);
+  });
+
+  it('makes one self-contained page: no external URL, uPlot and the data inlined', async () => {
+    const html = await renderHtmlReport({
+      records: await readRunFolder(FIXTURE),
+      generatedAt: '2026-11-24T00:00:00.000Z',
+    });
+    expect(html).toContain('id="report-data"');
+    expect(html).toMatch(/uPlot/);
+    expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=["']?https?:/i);
+    expect(html).toContain(`default-src 'none'`);
+  });
+});
+
+describe('anomalies, by median and MAD', () => {
+  const points = (values: number[]) => values.map((value, index) => ({ atSecs: index, value }));
+
+  it('flags a throughput drop and a latency spike, and nothing in noise', () => {
+    const noisy = [100, 102, 98, 101, 99, 103, 97, 100, 101, 99];
+    expect(throughputAnomalies(points(noisy))).toEqual([]);
+    expect(latencyAnomalies(points(noisy))).toEqual([]);
+    const drop = throughputAnomalies(points([...noisy.slice(0, 5), 10, ...noisy.slice(5)]));
+    expect(drop.map((anomaly) => `${anomaly.kind} ${anomaly.atSecs}`)).toEqual(['throughput-drop 5']);
+    const spike = latencyAnomalies(points([...noisy, 900]));
+    expect(spike.map((anomaly) => `${anomaly.kind} ${anomaly.atSecs}`)).toEqual(['latency-spike 10']);
+    // A huge outlier does not hide a second one, as it would inflate a standard deviation.
+    const two = latencyAnomalies(points([...noisy, 5000, 400]));
+    expect(two).toHaveLength(2);
+  });
+
+  it('gives no verdict on a flat series or on too few points', () => {
+    expect(throughputAnomalies(points([0, 0, 0, 0, 0, 0, 50]))).toEqual([]);
+    expect(latencyAnomalies(points([1, 900]))).toEqual([]);
+  });
+
+  it('flags memory that only grows across a long level, not a sawtooth or a short level', () => {
+    const growing = Array.from({ length: 120 }, (_, index) => ({
+      atSecs: index,
+      value: 100e6 + index * 1e6,
+    }));
+    expect(memoryGrowth('node1', growing)?.kind).toBe('memory-growth');
+    const sawtooth = growing.map((point) => ({ ...point, value: 100e6 + (point.atSecs % 20) * 3e6 }));
+    expect(memoryGrowth('node1', sawtooth)).toBeUndefined();
+    expect(memoryGrowth('node1', growing.slice(0, 30))).toBeUndefined();
+  });
+});
+
+describe('benchmark report RUN_DIR', () => {
+  async function folder(name: string): Promise<string> {
+    const path = join(dir, name);
+    await cp(FIXTURE, path, { recursive: true });
+    return path;
+  }
+
+  async function failure(path: string): Promise<MeshbenchError> {
+    const error: unknown = await runReportCommand(path, { stdout: () => undefined }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(MeshbenchError);
+    return error as MeshbenchError;
+  }
+
+  it('writes report.html, and report-2.html beside an earlier one', async () => {
+    const path = await folder('twice');
+    const lines: string[] = [];
+    expect(await runReportCommand(path, { stdout: (line) => lines.push(line) })).toBe(
+      join(path, 'report.html'),
+    );
+    const first = await readFile(join(path, 'report.html'), 'utf8');
+    expect(await runReportCommand(path, { stdout: (line) => lines.push(line) })).toBe(
+      join(path, 'report-2.html'),
+    );
+    expect(await readFile(join(path, 'report.html'), 'utf8')).toBe(first);
+    expect(lines[0]).toMatch(/wrote .*report\.html \(2 records\)/);
+    expect((await readdir(path)).filter((name) => name.startsWith('.'))).toEqual([]);
+  });
+
+  it('refuses a folder with no records', async () => {
+    const error = await failure(dir);
+    expect(error.message).toMatch(/^report: ".*" holds no <network>-benchmark-<n>\.json records$/);
+    expect(error.exitCode).toBe(1);
+  });
+
+  it('names a truncated record', async () => {
+    const path = await folder('truncated');
+    const text = await readFile(join(path, 'local-benchmark-2.json'), 'utf8');
+    await writeFile(join(path, 'local-benchmark-2.json'), text.slice(0, 500));
+    const error = await failure(path);
+    expect(error.message).toMatch(/^report: local-benchmark-2\.json is not valid JSON \(/);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('names the offending field of a corrupt record', async () => {
+    const path = await folder('corrupt');
+    const record = JSON.parse(await readFile(join(path, 'local-benchmark-1.json'), 'utf8')) as {
+      results: Record<string, unknown>;
+    };
+    record.results['throughput'] = 'fast';
+    await writeFile(join(path, 'local-benchmark-1.json'), JSON.stringify(record));
+    const error = await failure(path);
+    expect(error.message).toBe(
+      'report: local-benchmark-1.json is not a meshbench record: /results/throughput: Invalid input: expected number, received string',
+    );
+  });
+
+  it('refuses a record of a newer schema version', async () => {
+    const path = await folder('newer');
+    const record = JSON.parse(await readFile(join(path, 'local-benchmark-1.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    record['schema_version'] = 99;
+    await writeFile(join(path, 'local-benchmark-1.json'), JSON.stringify(record));
+    const error = await failure(path);
+    expect(error.message).toBe(
+      'report: local-benchmark-1.json has schema_version 99, newer than this meshbench reads (1)',
+    );
+    expect(error.hint).toBe('upgrade meshbench to report on it');
+  });
+});
