@@ -32,7 +32,13 @@ interface Window {
 interface NetworkBlock {
   readonly namespaces: { mechanisms: Record<string, string | null> }[];
   readonly windows: Window[];
-  readonly events: { event: number | null; edge: string; errors?: unknown }[];
+  readonly events: {
+    event: number | null;
+    edge: string;
+    nodes?: string[];
+    changed?: number;
+    errors?: unknown;
+  }[];
   readonly quality: { t_s: number[]; links: Record<string, { up: boolean[]; delay_ms: number[] }> };
   readonly positions?: { nodes: Record<string, [number, number][]> };
 }
@@ -109,6 +115,37 @@ async function ourRulesIn(container: string): Promise<string> {
   } finally {
     await helper.remove({ force: true });
   }
+}
+
+/**
+ * Starts a 60 s benchmark with a scenario of `yaml` in the background and waits (90 s at most)
+ * until its output matches `until`: the child, its output so far, and its compose project.
+ */
+async function startConditioned(
+  name: string,
+  yaml: string,
+  until: RegExp,
+  extra: readonly string[] = [],
+): Promise<{ child: ReturnType<typeof spawn>; output: () => string; project: string | undefined }> {
+  const scenario = join(dir, `${name}.yaml`);
+  await writeFile(scenario, yaml);
+  const args = ['--committee', '4', '--loads', '50', '--duration', '60', ...extra];
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'bin/benchmark.js'), ...args, '--scenario', scenario, '--output-dir', join(dir, name)],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let text = '';
+  const reached = new Promise<void>((resolve) => {
+    const watch = (chunk: Buffer) => {
+      text += chunk.toString();
+      if (until.test(text)) resolve();
+    };
+    child.stdout?.on('data', watch);
+    child.stderr?.on('data', watch);
+  });
+  await Promise.race([reached, new Promise((resolve) => setTimeout(resolve, 90_000))]);
+  return { child, output: () => text, project: /compose project (meshbench-[\w-]+)/.exec(text)?.[1] };
 }
 
 describe('network conditions on a local network (no netem here)', () => {
@@ -327,41 +364,28 @@ mobility:
     expect(links['node0->node1']?.delay_ms[0] ?? 0).toBe(0);
   }, 240_000);
 
+  it('a node restarted by a crash fault gets a new helper and its links again', async () => {
+    const rec = await bench(
+      'restart',
+      'events:\n  - { at: 0s, action: delay, delay: 20ms }\n  - { at: 3s, action: crash, nodes: [node3] }\n  - { at: 5s, action: restart, nodes: [node3] }\n',
+      ['--committee', '4', '--loads', '50', '--duration', '12', '--warmup', '1'],
+    );
+    const block = networkOf(rec);
+    const reattach = block.events.find((event) => event.edge === 'reattach');
+    expect(reattach, JSON.stringify(block.events)).toBeDefined();
+    expect(reattach?.nodes).toEqual(['node3']);
+    expect(reattach?.changed).toBeGreaterThanOrEqual(1);
+    expect(reattach?.errors).toBeUndefined();
+  }, 180_000);
+
   it('Ctrl-C mid-level: the helpers undo every rule (chains, tc trees, the IFB) and go', async () => {
-    const scenario = join(dir, 'sigint.yaml');
-    await writeFile(
-      scenario,
+    const { child, output, project } = await startConditioned(
+      'sigint',
       'events:\n  - { at: 1s, action: delay, delay: 20ms }\n  - { at: 1s, action: bandwidth, links: ["client->node1", "node0->node2"], rate: 50mbit }\n  - { at: 1s, action: partition, nodes: [node3] }\n',
+      /network: partition/,
+      ['--shape-orchestrator'],
     );
-    const child = spawn(
-      process.execPath,
-      [
-        join(ROOT, 'bin/benchmark.js'),
-        '--committee',
-        '4',
-        '--loads',
-        '50',
-        '--duration',
-        '60',
-        '--shape-orchestrator',
-        '--scenario',
-        scenario,
-        '--output-dir',
-        join(dir, 'sigint'),
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let text = '';
-    const applied = new Promise<void>((resolve) => {
-      const watch = (chunk: Buffer) => {
-        text += chunk.toString();
-        if (/network: partition/.test(text)) resolve();
-      };
-      child.stdout.on('data', watch);
-      child.stderr.on('data', watch);
-    });
-    await Promise.race([applied, new Promise((resolve) => setTimeout(resolve, 90_000))]);
-    const project = /compose project (meshbench-[\w-]+)/.exec(text)?.[1];
+    const text = output();
     const docker = createDocker();
     const mine = await docker.listContainers({
       filters: { label: [`com.docker.compose.project=${project}`] },
@@ -390,39 +414,12 @@ mobility:
   }, 180_000);
 
   it('after a SIGKILL of meshbench, the helpers undo their rules and go; --down removes the rest', async () => {
-    const scenario = join(dir, 'kill.yaml');
-    await writeFile(
-      scenario,
+    const { child, output, project } = await startConditioned(
+      'kill',
       'events:\n  - { at: 1s, action: delay, delay: 30ms }\n  - { at: 1s, action: loss, nodes: node1, loss: 5% }\n',
+      /network: loss 5%/,
     );
-    const child = spawn(
-      process.execPath,
-      [
-        join(ROOT, 'bin/benchmark.js'),
-        '--committee',
-        '4',
-        '--loads',
-        '50',
-        '--duration',
-        '60',
-        '--scenario',
-        scenario,
-        '--output-dir',
-        join(dir, 'kill'),
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let text = '';
-    const applied = new Promise<void>((resolve) => {
-      const watch = (chunk: Buffer) => {
-        text += chunk.toString();
-        if (/network: loss 5%/.test(text)) resolve();
-      };
-      child.stdout.on('data', watch);
-      child.stderr.on('data', watch);
-    });
-    await Promise.race([applied, new Promise((resolve) => setTimeout(resolve, 90_000))]);
-    const project = /compose project (meshbench-[\w-]+)/.exec(text)?.[1];
+    const text = output();
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('close', resolve));
     expect(project, text).toBeDefined();

@@ -85,11 +85,13 @@ export interface ConditionerOptions {
 interface Namespace {
   readonly key: string;
   readonly nodes: readonly string[];
-  readonly sidecar: Sidecar;
-  readonly channel: ShellChannel;
+  /** The node whose namespace it is: a restarted node gets a new namespace, and a new helper. */
+  readonly node: NodeHandle;
+  sidecar: Sidecar;
+  channel: ShellChannel;
   readonly caps: Capabilities;
   readonly choice: MechanismChoice;
-  readonly shaper: NamespaceShaper;
+  shaper: NamespaceShaper;
   /** Root qdiscs someone else set: tc shaping on those devices is refused. */
   readonly foreignRoots: readonly { readonly device: string; readonly qdisc: string }[];
   peers: readonly Peer[];
@@ -100,7 +102,9 @@ interface Namespace {
 export interface ConditionEventRecord {
   /** The scenario event's index, or null for a second's update (ramps, mobility) or the level's end. */
   readonly event: number | null;
-  readonly edge: 'start' | 'end' | 'tick' | 'clear' | 'live-set' | 'live-clear';
+  readonly edge: 'start' | 'end' | 'tick' | 'clear' | 'live-set' | 'live-clear' | 'reattach';
+  /** edge 'reattach': the restarted nodes whose new namespaces got a helper and the conditions again. */
+  readonly nodes?: readonly string[];
   /** A live change: what was asked. */
   readonly live?: string;
   readonly scheduled_ms: number;
@@ -128,6 +132,7 @@ export class NetworkConditioner {
   readonly #options: ConditionerOptions;
   #model: ConditionModel | undefined;
   #namespaces: Namespace[] = [];
+  #runId = '';
   #level: LevelState | undefined;
   /** The conditions of the network deployed now (the zones only where --zones-on says). */
   #conditions: NetworkConditions;
@@ -170,6 +175,7 @@ export class NetworkConditioner {
       );
     }
     const nodeIds = nodes.map((node) => node.nodeId);
+    this.#runId = deployment.runId;
     this.#checkNames(nodeIds);
     this.#model = new ConditionModel(this.#conditions, nodeIds, {
       orchestrator: this.#options.orchestrator === true,
@@ -255,6 +261,7 @@ export class NetworkConditioner {
       return {
         key: keys[index] as string,
         nodes: [nodeIds[index] as string],
+        node: nodes[index] as NodeHandle,
         sidecar,
         channel: channels[index] as ShellChannel,
         caps,
@@ -579,6 +586,35 @@ export class NetworkConditioner {
       if (context.signal.aborted) break;
       const isEdge = edges.includes(t);
       const wanted = model.at(t, this.#live);
+      // a node restarted by a fault lives in a new namespace: a new helper, and its links again
+      const revived = t % 1000 === 0 ? await this.#reviveRestarted() : [];
+      if (revived.length > 0 && !isEdge && !model.continuous) {
+        const firedMs = context.elapsedMs();
+        const { changed, errors } = await this.#apply(wanted);
+        state.events.push({
+          event: null,
+          edge: 'reattach',
+          nodes: revived,
+          scheduled_ms: t,
+          fired_ms: round(firedMs),
+          done_ms: round(context.elapsedMs()),
+          changed,
+          ...(errors ? { errors } : {}),
+        });
+        context.log(
+          `network: ${revived.join(', ')} restarted: conditions applied again in its new namespace`,
+        );
+      } else if (revived.length > 0) {
+        state.events.push({
+          event: null,
+          edge: 'reattach',
+          nodes: revived,
+          scheduled_ms: t,
+          fired_ms: round(context.elapsedMs()),
+          done_ms: round(context.elapsedMs()),
+          changed: 0,
+        });
+      }
       if (isEdge || model.continuous) {
         const firedMs = context.elapsedMs();
         const { changed, errors } = await this.#apply(wanted);
@@ -621,6 +657,60 @@ export class NetworkConditioner {
         state.samples.push({ t: t / 1000, state: wanted, ...(positions ? { positions } : {}) });
       }
     }
+  }
+
+  /**
+   * The namespaces whose node was restarted (a crash fault and its restart): the old helper is
+   * left in a namespace with no device but `lo`. Each gets a new helper in the node's new
+   * namespace, a fresh shaper (so the next apply writes everything), and the run's chains.
+   * A node still down is tried again the next second. Nodes that share the host's namespace
+   * (remote) never lose it. Returns the nodes revived.
+   */
+  async #reviveRestarted(): Promise<string[]> {
+    const revived: string[] = [];
+    await Promise.all(
+      this.#namespaces.map(async (ns) => {
+        const alive = await ns.channel
+          .run(`ls /sys/class/net | grep -qv '^lo$'`, 3000)
+          .then((result) => result.exitCode === 0)
+          .catch(() => false);
+        if (alive || !ns.node.sidecar) return;
+        let sidecar: Sidecar;
+        try {
+          sidecar = await ns.node.sidecar({
+            image: this.#options.image ?? NETHELPER_IMAGE,
+            command: sidecarCommand(this.#runId),
+            capAdd: ['NET_ADMIN', 'NET_RAW', 'SYS_NICE'],
+            role: 'nethelper',
+          });
+        } catch {
+          return; // the node is still down
+        }
+        const channel = new ShellChannel(sidecar);
+        const probe = await channel
+          .run(`ls /sys/class/net | grep -qv '^lo$'`, 3000)
+          .catch(() => ({ exitCode: 1, output: '' }));
+        const shaper = new NamespaceShaper(this.#runId, ns.choice);
+        const prepared =
+          probe.exitCode === 0
+            ? await channel
+                .run(shaper.prepareScript(this.#needs.delay || this.#options.control !== false))
+                .catch(() => ({ exitCode: 1, output: '' }))
+            : probe;
+        if (prepared.exitCode !== 0) {
+          await sidecar.close().catch(() => undefined);
+          return;
+        }
+        const old = ns.sidecar;
+        ns.sidecar = sidecar;
+        ns.channel = channel;
+        ns.shaper = shaper;
+        ns.applied = new Map();
+        await old.close().catch(() => undefined);
+        revived.push(...ns.nodes);
+      }),
+    );
+    return revived;
   }
 
   /** Makes every namespace's egress what `wanted` says; the namespaces changed and any errors. */

@@ -1,4 +1,5 @@
 /** Synthetic generator results for unit tests of the pure report and sweep code. */
+import type { LevelRun } from '../../../src/bench/level.js';
 import type { LatencySummary, LoadResult } from '../../../src/load/types.js';
 
 export function latency(p50: number, p99 = p50 * 2, count = 100): LatencySummary {
@@ -91,5 +92,29 @@ export function fakeLoadResult(options: FakeLoadOptions): LoadResult {
       commitP99Ms: commitP99,
     })),
     interrupted: options.interrupted ?? false,
+  };
+}
+
+/** One run of a level as the sweep hands it up: a fake load, a drained settle and plain timings. */
+export function fakeLevelRun(options: FakeLoadOptions): LevelRun {
+  return {
+    load: fakeLoadResult(options),
+    settle: {
+      rule: 'drain',
+      polled: true,
+      drained: true,
+      settleMs: 250,
+      polls: 3,
+      residualUnconfirmed: { node0: 0 },
+      errors: {},
+    },
+    timing: {
+      levelMs: 10_400,
+      loadMs: 10_050,
+      settleMs: 250,
+      generatorTailMs: 50,
+      overheadMs: 150,
+      orchestratorMs: 100,
+    },
   };
 }

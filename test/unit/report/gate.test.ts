@@ -18,32 +18,13 @@ import {
   runGate,
 } from '../../../src/report/gate.js';
 import { buildBenchmarkRecord, type BenchmarkRecord, type LevelRun } from '../../../src/results/record.js';
-import { fakeLoadResult } from '../bench/fixtures.js';
+import { fakeLevelRun } from '../bench/fixtures.js';
 
 const plan10 = await buildBenchmarkPlan({ duration: 10, loads: '100' }, { skipFileChecks: true, env: {} });
 const plan20 = await buildBenchmarkPlan({ duration: 20, loads: '100' }, { skipFileChecks: true, env: {} });
 
 function run(efficiency: number, commitP50Ms: number): LevelRun {
-  return {
-    load: fakeLoadResult({ rate: 100, efficiency, commitP50Ms }),
-    settle: {
-      rule: 'drain',
-      polled: true,
-      drained: true,
-      settleMs: 250,
-      polls: 3,
-      residualUnconfirmed: { node0: 0 },
-      errors: {},
-    },
-    timing: {
-      levelMs: 10_400,
-      loadMs: 10_050,
-      settleMs: 250,
-      generatorTailMs: 50,
-      overheadMs: 150,
-      orchestratorMs: 100,
-    },
-  };
+  return fakeLevelRun({ rate: 100, efficiency, commitP50Ms });
 }
 
 /** A level of 100 tx/s with one run per (efficiency, p50) pair. */

@@ -7,31 +7,12 @@ import { renderResultBlock, renderResultsTable, TABLE_HEAD } from '../../../src/
 import { resultJsonSchema } from '../../../src/results/schema.js';
 import { resultValidator } from '../../../src/results/validate.js';
 import { renderRunSummary } from '../../../src/report/text.js';
-import { fakeLoadResult } from '../bench/fixtures.js';
+import { fakeLevelRun } from '../bench/fixtures.js';
 
 const plan = await buildBenchmarkPlan({ duration: 10, loads: '100,200' }, { skipFileChecks: true, env: {} });
 
 function run(rate: number, efficiency = 1, commitP50Ms = 40): LevelRun {
-  return {
-    load: fakeLoadResult({ rate, efficiency, commitP50Ms }),
-    settle: {
-      rule: 'drain',
-      polled: true,
-      drained: true,
-      settleMs: 250,
-      polls: 3,
-      residualUnconfirmed: { node0: 0 },
-      errors: {},
-    },
-    timing: {
-      levelMs: 10_400,
-      loadMs: 10_050,
-      settleMs: 250,
-      generatorTailMs: 50,
-      overheadMs: 150,
-      orchestratorMs: 100,
-    },
-  };
+  return fakeLevelRun({ rate, efficiency, commitP50Ms });
 }
 
 function record(
