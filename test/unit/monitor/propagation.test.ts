@@ -382,9 +382,12 @@ describe('PropagationMonitor on reference nodes (this process, real TCP)', () =>
     // named by the network's names (endpoint0 …) through the node's own label.
     const rtt = block.peer_rtt_ms ?? {};
     expect(Object.keys(rtt).sort()).toEqual(['endpoint0', 'endpoint1', 'endpoint2']);
+    // node0's 30 ms round trips are a floor no load can break; above it a busy machine's event
+    // loop adds tens of ms to any pair (CI saw 148 ms on node0's and 48 ms on the undelayed one),
+    // so the undelayed pair is only checked to be measured
     expect(rtt.endpoint0?.endpoint1).toBeGreaterThanOrEqual(29);
-    expect(rtt.endpoint0?.endpoint1).toBeLessThan(100);
-    expect(rtt.endpoint1?.endpoint2).toBeLessThan(15);
+    expect(rtt.endpoint0?.endpoint2).toBeGreaterThanOrEqual(29);
+    expect(rtt.endpoint1?.endpoint2).toBeGreaterThan(0);
     expect(block.peer_rtt_smoothed_ms?.endpoint2?.endpoint0).toBeGreaterThan(0);
   });
 });
