@@ -99,6 +99,7 @@ describe('benchmark attach mode against a refnode', () => {
     expect((await readdir(join(out, run as string))).sort()).toEqual([
       'endpoints-benchmark-1.json',
       'endpoints-benchmark-2.json',
+      'report.html',
       'run.json',
       'summary.txt',
     ]);

@@ -61,6 +61,7 @@ describe('benchmark --network-type both', () => {
       'local-benchmark-1.json',
       'local-benchmark-2.json',
       'remote-benchmark-1.json',
+      'report.html',
       'run.json',
       'summary.txt',
     ]);

@@ -60,6 +60,7 @@ describe('examples, real runs', () => {
     expect((await readdir(join(dir, runs[0] as string))).sort()).toEqual([
       'local-benchmark-1.json',
       'local-benchmark-2.json',
+      'report.html',
       'run.json',
       'summary.txt',
     ]);

@@ -168,6 +168,7 @@ describe('benchmark: interrupted mid-level', () => {
     expect(interrupted.records[0]?.results.duration_secs).toBeLessThan(30);
     expect((await readdir(interrupted.runDir as string)).sort()).toEqual([
       'local-benchmark-1.json',
+      'report.html',
       'run.json',
       'summary.txt',
     ]);

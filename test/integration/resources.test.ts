@@ -36,7 +36,7 @@ describe('resources on a local refnode network', () => {
     const scenario = join(dir, 'kill-node3.yaml');
     await writeFile(
       scenario,
-      'version: 1\nname: kill node3 mid-level\nevents:\n  - { at: 3s, action: crash, nodes: [node3] }\n',
+      'version: 1\nname: kill node3 mid-level\nevents:\n  - { at: 4s, action: crash, nodes: [node3] }\n',
     );
     const output = join(dir, 'out');
     const run = await runBin('benchmark', [
@@ -68,7 +68,8 @@ describe('resources on a local refnode network', () => {
       note(
         `${node.node_id}: cpu mean ${node.cpu_percent.mean}% p99 ${node.cpu_percent.p99}%, mem ${(node.memory_bytes.mean / 2 ** 20).toFixed(1)} MiB, rx ${(node.net_rx_bytes_per_s.mean / 1024).toFixed(1)} KiB/s, tx ${(node.net_tx_bytes_per_s.mean / 1024).toFixed(1)} KiB/s, down ${JSON.stringify(node.down_s)}`,
       );
-      expect(node.cpu_percent.count, node.node_id).toBeGreaterThanOrEqual(2);
+      // node3 dies at 4 s: on a busy machine the stream's first readings come late (CI: 1 before)
+      expect(node.cpu_percent.count, node.node_id).toBeGreaterThanOrEqual(node.node_id === 'node3' ? 1 : 2);
       // a busy refnode uses some CPU, at most the machine's cores
       expect(node.cpu_percent.mean, node.node_id).toBeGreaterThan(0.5);
       expect(node.cpu_percent.max, node.node_id).toBeLessThanOrEqual(100 * 2 + 5);
@@ -82,7 +83,7 @@ describe('resources on a local refnode network', () => {
     }
     const killed = block.nodes.find((node) => node.node_id === 'node3');
     expect(killed?.down_s.length).toBeGreaterThanOrEqual(2);
-    expect(killed?.down_s[0]).toBeGreaterThanOrEqual(3);
+    expect(killed?.down_s[0]).toBeGreaterThanOrEqual(4);
     for (const node of block.nodes.filter((node) => node.node_id !== 'node3'))
       expect(node.down_s).toEqual([]);
     expect(block.hosts).toHaveLength(1);

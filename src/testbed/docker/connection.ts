@@ -49,7 +49,8 @@ function socketLike(stream: Duplex): Socket {
   let idleMs = 0;
   const arm = () => {
     if (timer) clearTimeout(timer);
-    timer = idleMs > 0 ? setTimeout(() => stream.emit('timeout'), idleMs) : undefined;
+    // an idle timer never holds the process open by itself (the stream does while it lives)
+    timer = idleMs > 0 ? setTimeout(() => stream.emit('timeout'), idleMs).unref() : undefined;
   };
   socket.setTimeout ??= ((ms: number, callback?: () => void) => {
     idleMs = ms;
