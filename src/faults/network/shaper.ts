@@ -26,7 +26,7 @@
  * It never touches a root qdisc or chain it did not create.
  */
 import { ifbSweep, IFB_DEVICE, sweepScript, TC_HANDLE } from '../../common/net-shaping.js';
-import type { LinkQuality } from './model.js';
+import { isClear, type LinkQuality } from './model.js';
 
 export { TC_HANDLE };
 export const NFQUEUE_NUM = 4242;
@@ -398,7 +398,7 @@ export class NamespaceShaper {
         // towards the orchestrator: its receiver is not ours, so drops and delay act on the way out
         const to = wanted.get(peer.nodeId);
         for (const address of peer.addresses) {
-          if (!to || isClearLink(to)) continue;
+          if (!to || isClear(to)) continue;
           if (!to.up) {
             outFilter.push(`-A ${this.#output} -d ${address}/32 -j DROP`);
             continue;
@@ -607,10 +607,6 @@ export class NamespaceShaper {
       ? `kill -USR1 $(cat ${STATE_DIR}/nfq.pid) 2>/dev/null; sleep 0.05; cat ${STATE_DIR}/nfq-stats.json 2>/dev/null`
       : '';
   }
-}
-
-function isClearLink(q: LinkQuality): boolean {
-  return q.up && q.delayMs === 0 && q.jitterMs === 0 && q.lossPct === 0 && q.rateBits === null;
 }
 
 /** netem's arguments for a link (delay, jitter, loss; a large limit so it never drops for room). */
