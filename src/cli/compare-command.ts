@@ -164,8 +164,10 @@ export async function runCompareCommand(
   }
   const pathA = resolve(cwd, options.a);
   const pathB = resolve(cwd, options.b);
-  const a = chooseSide(await loadRecords('A', pathA), 'local');
-  const b = chooseSide(await loadRecords('B', pathB), 'remote');
+  const allA = await loadRecords('A', pathA);
+  const allB = await loadRecords('B', pathB);
+  const a = chooseSide(allA, 'local');
+  const b = chooseSide(allB, 'remote');
   const sameKind = a.kind === b.kind;
   const sideA: ComparisonSide = {
     label: sameKind ? `A ${a.kind}` : a.kind,
@@ -179,12 +181,17 @@ export async function runCompareCommand(
   };
   const comparison = compareRecords(sideA, sideB, wallClock().toISOString());
   say(renderComparisonText(comparison).trimEnd());
-  // the same network type on both sides: a gate; local against remote: the comparison alone
+  // levels both runs have (network type, committee, load): a gate over all of them (two
+  // `both` folders: local against local and remote against remote); none (a local run against
+  // a remote one): the comparison alone
+  const level = (r: BenchmarkRecord) => `${r.network_type}/${r.parameters.nodes}/${r.parameters.load}`;
+  const levelsA = new Set(allA.map(level));
+  const gated = allB.some((record) => levelsA.has(level(record)));
   const gate =
-    sameKind || thresholds.length > 0
+    gated || thresholds.length > 0
       ? runGate({
-          ...(sameKind ? { baseline: { source: pathA, records: a.records } } : {}),
-          current: { source: pathB, records: b.records },
+          ...(gated ? { baseline: { source: pathA, records: allA } } : {}),
+          current: { source: pathB, records: gated ? allB : b.records },
           maxRegression,
           alpha,
           thresholds,

@@ -28,11 +28,15 @@ function run(efficiency: number, commitP50Ms: number): LevelRun {
 }
 
 /** A level of 100 tx/s with one run per (efficiency, p50) pair. */
-function level(runs: readonly (readonly [number, number])[], plan = plan10): BenchmarkRecord {
+function level(
+  runs: readonly (readonly [number, number])[],
+  plan = plan10,
+  network: 'local' | 'remote' = 'local',
+): BenchmarkRecord {
   return buildBenchmarkRecord({
     plan,
     runId: 'r1',
-    network: 'local',
+    network,
     benchmarkNumber: 1,
     load: 100,
     nodes: 4,
@@ -234,6 +238,27 @@ describe('benchmark compare as a gate (the command)', () => {
     expect(gate.verdict).toBe('regression');
     const json = await compare({ a: 'base', b: 'slow', json: true, fileOutput: false });
     expect(JSON.parse(json.out).gate.regressions).toBeGreaterThan(0);
+  });
+
+  it('two folders with both network types: local is gated against local, remote against remote', async () => {
+    for (const [name, remoteP50] of [
+      ['both-a', 40],
+      ['both-b', 90],
+    ] as const) {
+      await mkdir(join(dir, name));
+      await writeFile(join(dir, name, 'local-benchmark-1.json'), JSON.stringify(level([[1, 40]])));
+      await writeFile(
+        join(dir, name, 'remote-benchmark-2.json'),
+        JSON.stringify(level([[1, remoteP50]], plan10, 'remote')),
+      );
+    }
+    const result = await compare({ a: 'both-a', b: 'both-b', fileOutput: false });
+    expect(result.exitCode).toBe(GATE_EXIT.regression);
+    const p50 = result.gate?.checks.filter((c) => c.metric === 'p50_ms');
+    expect(p50?.map((c) => [c.level, c.verdict])).toEqual([
+      ['local n=4 100 tx/s', 'same'],
+      ['remote n=4 100 tx/s', 'worse'],
+    ]);
   });
 
   it('checks one run against thresholds alone', async () => {
