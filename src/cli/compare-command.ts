@@ -16,6 +16,7 @@ import {
   DEFAULT_MAX_REGRESSION,
   GATE_EXIT,
   gateError,
+  levelKey,
   parseThreshold,
   renderGateJunit,
   renderGateMarkdown,
@@ -184,9 +185,8 @@ export async function runCompareCommand(
   // levels both runs have (network type, committee, load): a gate over all of them (two
   // `both` folders: local against local and remote against remote); none (a local run against
   // a remote one): the comparison alone
-  const level = (r: BenchmarkRecord) => `${r.network_type}/${r.parameters.nodes}/${r.parameters.load}`;
-  const levelsA = new Set(allA.map(level));
-  const gated = allB.some((record) => levelsA.has(level(record)));
+  const levelsA = new Set(allA.map(levelKey));
+  const gated = allB.some((record) => levelsA.has(levelKey(record)));
   const gate =
     gated || thresholds.length > 0
       ? runGate({

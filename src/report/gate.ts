@@ -202,7 +202,8 @@ export function parseThreshold(text: string): ThresholdSpec {
   return { text: text.trim(), metric: metric as MetricName, op, value: Number(value) };
 }
 
-function levelKey(record: BenchmarkRecord): string {
+/** How the gate names and matches a level: network type, committee, load. */
+export function levelKey(record: BenchmarkRecord): string {
   return `${record.network_type} n=${record.parameters.nodes} ${record.parameters.load} tx/s`;
 }
 
