@@ -53,6 +53,9 @@ import { windowFigures } from './windows.js';
 
 export { NETHELPER_IMAGE };
 
+/** Exits 0 while the namespace has a device besides lo (a stopped node's old namespace has none). */
+const HAS_DEVICES = `ls /sys/class/net | grep -qv '^lo$'`;
+
 export interface ConditionerOptions {
   readonly conditions: NetworkConditions;
   /** Which networks the zones apply to (benchmark --network-type both: e.g. only the remote one, to emulate a WAN there). */
@@ -671,7 +674,7 @@ export class NetworkConditioner {
     await Promise.all(
       this.#namespaces.map(async (ns) => {
         const alive = await ns.channel
-          .run(`ls /sys/class/net | grep -qv '^lo$'`, 3000)
+          .run(HAS_DEVICES, 3000)
           .then((result) => result.exitCode === 0)
           .catch(() => false);
         if (alive || !ns.node.sidecar) return;
@@ -687,9 +690,7 @@ export class NetworkConditioner {
           return; // the node is still down
         }
         const channel = new ShellChannel(sidecar);
-        const probe = await channel
-          .run(`ls /sys/class/net | grep -qv '^lo$'`, 3000)
-          .catch(() => ({ exitCode: 1, output: '' }));
+        const probe = await channel.run(HAS_DEVICES, 3000).catch(() => ({ exitCode: 1, output: '' }));
         const shaper = new NamespaceShaper(this.#runId, ns.choice);
         const prepared =
           probe.exitCode === 0
