@@ -1,7 +1,7 @@
 /**
  * The layers of src/ run one way (docs/architecture.md, DESIGN.md). From the bottom up:
  *
- *   common → measure → protocols → load → testbed → faults · monitor (plug-ins)
+ *   common → measure → protocols → load → testbed → faults · monitor · clients (plug-ins)
  *          → bench → results · report → cli
  *
  * A folder imports only from folders below it (and from itself). src/node/ (the reference
@@ -13,7 +13,7 @@ const LAYERS = [
   'protocols',
   'load',
   'testbed',
-  'faults|monitor',
+  'faults|monitor|clients',
   'bench',
   'results|report',
   'cli',
@@ -35,10 +35,10 @@ module.exports = {
     })),
     {
       name: 'plug-ins-apart',
-      comment: 'the plug-in folders (faults, monitor) do not import each other',
+      comment: 'the plug-in folders (faults, monitor, clients) do not import each other',
       severity: 'error',
-      from: { path: '^src/(faults|monitor)/' },
-      to: { path: '^src/(faults|monitor)/', pathNot: '^src/$1/' },
+      from: { path: '^src/(faults|monitor|clients)/' },
+      to: { path: '^src/(faults|monitor|clients)/', pathNot: '^src/$1/' },
     },
     {
       name: 'results-report-one-way',
@@ -84,7 +84,7 @@ module.exports = {
       from: {
         path: '^src/',
         pathNot:
-          '^src/(common|measure|protocols|load|testbed|faults|monitor|bench|results|report|cli|node)/|^src/index\\.ts$',
+          '^src/(common|measure|protocols|load|testbed|faults|monitor|clients|bench|results|report|cli|node)/|^src/index\\.ts$',
       },
       to: {},
     },

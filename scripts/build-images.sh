@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Builds the images meshbench needs, with no registry access:
 #   local/debian-minbase:bookworm  a minimal Debian rootfs made by mmdebstrap (cached tarball)
-#   meshbench/refnode:latest       the reference node: this machine's node binary + the bundled refnode
+#   meshbench/refnode:latest       the reference node: FROM scratch, this machine's node binary (stripped),
+#                                  the libraries it links and the bundled refnode (lean_node_image below);
+#                                  MESHBENCH_REFNODE_BASE=debian builds it on the Debian base instead (a shell)
 #   meshbench/etcd:3.4             etcd and etcdctl from this machine's Debian packages (scripts/ensure-etcd.sh)
 #   meshbench/nethelper:latest     tc, iptables, tcpdump, ping and nfq-delay (native/nfq-delay, compiled here)
+#   meshbench/loadclient:latest    the load client (--load-clients colocated): lean, dist/loadclient/*.js
 # On a machine that can pull, set MESHBENCH_BASE_IMAGE=debian:bookworm-slim to skip mmdebstrap.
-# Usage: scripts/build-images.sh [refnode|etcd|nethelper|base|all]   (default: all)
+# Usage: scripts/build-images.sh [refnode|etcd|nethelper|loadclient|base|all]   (default: all)
+#        scripts/build-images.sh lean IMAGE DOCKERFILE ENTRY_JS [FILE...]   (any bundled app: lean_node_image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +23,7 @@ BASE_IMAGE=${MESHBENCH_BASE_IMAGE:-local/debian-minbase:bookworm}
 REFNODE_IMAGE=${MESHBENCH_REFNODE_IMAGE:-meshbench/refnode:latest}
 ETCD_IMAGE=meshbench/etcd:3.4
 NETHELPER_IMAGE=meshbench/nethelper:latest
+LOADCLIENT_IMAGE=meshbench/loadclient:latest
 NETHELPER_BASE=local/debian-nethelper:bookworm
 NETHELPER_INCLUDE=iproute2,iptables,tcpdump,libnetfilter-queue1,procps,iputils-ping
 NFQ_DELAY_CFLAGS="-O2 -Wall -Wextra -Werror"
@@ -61,9 +66,106 @@ build_base() {
   fi
 }
 
-build_refnode() {
+# The recipe hash an image carries as its meshbench.recipe label, from stdin.
+recipe_key() { sha256sum | cut -c1-16; }
+image_recipe() { docker image inspect -f '{{index .Config.Labels "meshbench.recipe"}}' "$1" 2>/dev/null || true; }
+
+# The files of a lean image's rootfs that are not the app: the node binary and every shared
+# library ldd lists for it, with the dynamic loader, at the paths ldd prints.
+node_runtime_files() {
+  local node=$1 line path
+  printf '%s\n' "$node"
+  ldd "$node" | while read -r line; do
+    case "$line" in
+      *"not found"*) die "ldd $node: $line" ;;
+      *"=> /"*) path=${line#*=> }; printf '%s\n' "${path%% (*}" ;;
+      /*) printf '%s\n' "${line%% (*}" ;;
+    esac
+  done
+}
+
+# An image for a bundled Node.js app with no distribution base (FROM scratch):
+#   /usr/local/bin/node        this machine's node, stripped (strip --strip-all: keeps the dynamic
+#                              symbols native addons link against; drops debug info and .symtab)
+#   /lib*/...                  exactly the libraries ldd lists for it, and the dynamic loader
+#   /etc/passwd, /etc/group    root and meshbench (uid/gid 65532), the user the app runs as
+#   /etc/nsswitch.conf         hosts: files dns (glibc >= 2.34 has both built in)
+#   /tmp (1777), /data (owned by meshbench), /opt/app/ENTRY_JS and the FILEs beside it
+# No shell, no package manager. The rootfs goes in as one reproducible tarball (rootfs.tar); the
+# DOCKERFILE adds it (`ADD rootfs.tar /`) and sets USER, ENV, EXPOSE, VOLUME and the ENTRYPOINT.
+# Rebuilt only when an input changes: the image carries the recipe's hash as a label.
+# Usage: lean_node_image IMAGE DOCKERFILE ENTRY_JS [FILE...]
+lean_node_image() {
+  local image=$1 dockerfile=$2 entry=$3
+  shift 3
+  local name node key ctx root
+  name=$(basename "$entry" .js)
+  node=$(readlink -f "$(command -v node)")
+  for file in "$dockerfile" "$entry" "$@"; do
+    [ -f "$file" ] || die "$file is missing (building $image): run npm run build first"
+  done
+  local runtime
+  runtime=$(node_runtime_files "$node")
+  key=$({
+    printf 'lean-node-1|%s|%s\n' "$image" "$runtime"
+    # shellcheck disable=SC2086 # one path a line, no spaces
+    cat $runtime "$dockerfile" "$entry" "$@"
+  } | recipe_key)
+  [ "$(image_recipe "$image")" = "$key" ] && return 0
+  # a folder per image, so two builds at once (a bench's tag, the default one) do not collide
+  ctx=.meshbench/build/lean-$(printf '%s' "$image" | tr -c 'A-Za-z0-9._-' '_')
+  root=$ctx/rootfs
+  rm -rf "$ctx"; mkdir -p "$root/usr/local/bin" "$root/etc" "$root/tmp" "$root/opt/app" "$ctx/data/data"
+  if have strip; then
+    strip --strip-all -o "$root/usr/local/bin/node" "$node" || die "strip $node failed"
+  else
+    log "strip is missing (binutils): $image gets the unstripped node binary"
+    cp "$node" "$root/usr/local/bin/node"
+  fi
+  local lib
+  for lib in $(printf '%s\n' "$runtime" | tail -n +2); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+  printf 'root:x:0:0:root:/root:/nonexistent\nmeshbench:x:65532:65532:meshbench:/nonexistent:/nonexistent\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nmeshbench:x:65532:\n' >"$root/etc/group"
+  printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
+  cp "$entry" "$@" "$root/opt/app/"
+  chmod 1777 "$root/tmp"
+  # Owners, modes and times fixed, names sorted: the same inputs give the same layer.
+  local tar_flags=(--sort=name --mtime=@0 --numeric-owner --format=gnu)
+  tar "${tar_flags[@]}" --owner=0 --group=0 -cf "$ctx/rootfs.tar" -C "$root" . ||
+    die "packing the rootfs of $image failed"
+  tar "${tar_flags[@]}" --owner=65532 --group=65532 -rf "$ctx/rootfs.tar" -C "$ctx/data" data ||
+    die "packing the rootfs of $image failed"
+  rm -rf "$root" "$ctx/data"
+  cp "$dockerfile" "$ctx/Dockerfile"
+  log "building $image FROM scratch (node $("$node" --version), $(du -m "$ctx/rootfs.tar" | cut -f1) MB)"
+  if ! docker build -q --label meshbench.image="$name" --label meshbench.base=scratch \
+    --label meshbench.recipe="$key" -t "$image" "$ctx" >"$ctx.log" 2>&1; then
+    cat "$ctx.log" >&2
+    die "docker build of $image failed"
+  fi
+  # A missing library or loader fails here, not in a test.
+  docker run --rm --network none --entrypoint /usr/local/bin/node "$image" -e 'process.exit(0)' \
+    >"$ctx.log" 2>&1 || {
+    cat "$ctx.log" >&2
+    die "node does not start in $image (a library ldd did not list?): see the output above"
+  }
+  rm -rf "$ctx" "$ctx.log"
+}
+
+# The reference node on the Debian base (MESHBENCH_REFNODE_BASE=debian): a shell and the usual
+# tools in the container, for debugging with docker exec; 6-7 times the size of the lean one.
+build_refnode_debian() {
   build_base
   [ -f dist/refnode/refnode.js ] || die "dist/refnode/refnode.js is missing: run npm run build first"
+  local key
+  key=$({
+    printf 'debian|%s|%s\n' "$REFNODE_IMAGE" "$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")"
+    cat "$(command -v node)" dist/refnode/refnode.js compose/Dockerfile.refnode
+  } | recipe_key)
+  [ "$(image_recipe "$REFNODE_IMAGE")" = "$key" ] && return 0
   local ctx=.meshbench/build/refnode
   rm -rf "$ctx"; mkdir -p "$ctx"
   cp "$(command -v node)" "$ctx/node"
@@ -72,10 +174,26 @@ build_refnode() {
   log "building $REFNODE_IMAGE from $BASE_IMAGE"
   # The build's own chatter (e.g. the legacy builder's deprecation notice) is shown only on failure.
   if ! docker build -q --build-arg BASE_IMAGE="$BASE_IMAGE" --label meshbench.image=refnode \
+    --label meshbench.base=debian --label meshbench.recipe="$key" \
     -t "$REFNODE_IMAGE" "$ctx" >"$ctx.log" 2>&1; then
     cat "$ctx.log" >&2
     die "docker build of $REFNODE_IMAGE failed"
   fi
+}
+
+# The load client (--load-clients colocated): the bundled client and the generator's worker on
+# the lean base, shipped to the hosts beside the node image.
+build_loadclient() {
+  lean_node_image "$LOADCLIENT_IMAGE" compose/Dockerfile.loadclient-lean dist/loadclient/loadclient.js \
+    dist/loadclient/worker.js
+}
+
+build_refnode() {
+  case "${MESHBENCH_REFNODE_BASE:-scratch}" in
+    scratch) lean_node_image "$REFNODE_IMAGE" compose/Dockerfile.refnode-lean dist/refnode/refnode.js ;;
+    debian) build_refnode_debian ;;
+    *) die "MESHBENCH_REFNODE_BASE is '$MESHBENCH_REFNODE_BASE': use scratch (the default) or debian" ;;
+  esac
 }
 
 # etcd from this machine's packages. Rebuilt only when the binaries change: the image
@@ -155,11 +273,18 @@ case "$what" in
   refnode) build_refnode ;;
   etcd) build_etcd ;;
   nethelper) build_nethelper ;;
+  loadclient) build_loadclient ;;
+  lean)
+    [ $# -ge 4 ] || die "usage: scripts/build-images.sh lean IMAGE DOCKERFILE ENTRY_JS [FILE...]"
+    shift
+    lean_node_image "$@"
+    ;;
   all)
     build_refnode
     build_etcd
     build_nethelper
+    build_loadclient
     if [ -x scripts/build-sandbox-image.sh ]; then scripts/build-sandbox-image.sh; fi
     ;;
-  *) die "unknown image set '$what' (use refnode, etcd, nethelper, base or all)" ;;
+  *) die "unknown image set '$what' (use refnode, etcd, nethelper, loadclient, base, all, or lean IMAGE DOCKERFILE ENTRY_JS)" ;;
 esac

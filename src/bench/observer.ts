@@ -19,7 +19,7 @@
  * Shape taken from k6's Output (Start / AddMetricSamples / Stop) and Caliper's round
  * observers: the loop knows no observer by name.
  */
-import type { LoadProgress, LoadResult } from '../load/types.js';
+import type { LoadOptions, LoadProgress, LoadResult } from '../load/types.js';
 import type { Deployment } from '../testbed/testbed.js';
 import type { LevelRun, EnvironmentRecord, RecordNetworkType } from './level.js';
 import type { SearchOutcome } from './load-search.js';
@@ -132,6 +132,16 @@ export interface SweepObserver {
   ): Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>;
   onDeploy?(deployment: Deployment, network: RecordNetworkType): void | Promise<void>;
   onLevelStart?(level: LevelStart, context: LevelContext): void | Promise<void>;
+  /**
+   * Runs the level's load in its place (load clients beside the nodes, src/clients/): gets the
+   * options the sweep built and the local generator, returns one merged LoadResult. The first
+   * observer that has it runs the load; without one, the sweep calls its own generator.
+   */
+  runLoad?(
+    options: LoadOptions,
+    context: LevelContext,
+    generator: (options: LoadOptions) => Promise<LoadResult>,
+  ): Promise<LoadResult>;
   /** About once a second during the load, the generator's counts so far (must return at once). */
   onLoadProgress?(level: LevelStart, progress: LoadProgress, context: LevelContext): void;
   /** The run's load ended (also when interrupted): the last moment to add blocks to its record. */

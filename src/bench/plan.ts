@@ -28,9 +28,11 @@ import {
 import { refnodeNodeId } from '../testbed/local/compose-generate.js';
 import { parseMonitoringInput, type MonitoringPlan } from '../monitor/monitoring-plan.js';
 import { parseMonitorInput } from '../monitor/resources/options.js';
+import { parseLoadClients, type LoadClientsMode } from '../clients/mode.js';
 import { parseTopology, topologyProblem, type TopologySpec } from '../testbed/topology.js';
 import { badFlag } from '../common/errors.js';
-import type { ConfirmMode, ProtocolOptions } from '../load/types.js';
+import type { ConfirmMode, LoadMix, ProtocolOptions } from '../load/types.js';
+import { loadMix } from '../load/mix.js';
 import {
   committingKinds,
   DEFAULT_PROTOCOL,
@@ -47,7 +49,13 @@ export type NetworkType = NetworkKind | 'both' | 'endpoints';
 export type NetworkTarget =
   | { readonly kind: 'local'; readonly loads: readonly number[] }
   | { readonly kind: 'remote'; readonly loads: readonly number[] }
-  | { readonly kind: 'endpoints'; readonly loads: readonly number[]; readonly urls: readonly string[] };
+  | {
+      readonly kind: 'endpoints';
+      readonly loads: readonly number[];
+      readonly urls: readonly string[];
+      /** `--endpoint-metrics`: each endpoint's Prometheus page, in the order of `urls`. */
+      readonly metricsUrls?: readonly string[];
+    };
 
 export interface LoadSearchPlan {
   /** First load probed, tx/s. */
@@ -80,6 +88,8 @@ export interface BenchmarkPlan {
   readonly topology?: TopologySpec;
   /** `--ingest`: serve an endpoint the nodes POST datapoints to (MESHBENCH_INGEST_URL; src/monitor/ingest/). */
   readonly ingest?: { readonly port: number; readonly address?: string };
+  /** `--dashboard [PORT]`: the report page served live while the run goes (src/report/dashboard/). */
+  readonly dashboard?: { readonly port: number; readonly host: string };
   readonly durationSecs: number;
   readonly warmupSecs: number;
   readonly transactionSizeBytes: number;
@@ -108,6 +118,12 @@ export interface BenchmarkPlan {
   readonly zones?: ZonesSpec;
   /** `--delay-mechanism`: netem where the kernel has it, else nfq-delay (auto), or one forced. */
   readonly delayMechanism: 'auto' | 'netem' | 'nfqueue';
+  /** `--max-clock-offset MS`: a remote host whose clock is further off refuses the deploy (src/testbed/remote/clock-check.ts). */
+  readonly maxClockOffsetMs?: number;
+  /** `--allow-clock-offset`: above --max-clock-offset, warn instead of refusing. */
+  readonly allowClockOffset?: boolean;
+  /** `--mix FILE`: a weighted mix of transaction kinds, read and checked (src/load/mix.ts). */
+  readonly mix?: LoadMix;
   /** `--zones-on`: the networks the zones apply to (all, or only local or remote with --network-type both). */
   readonly zonesOn: 'all' | 'local' | 'remote';
   /** `--live-conditions`: the network helpers start even without conditions, for `conditions set`. */
@@ -131,6 +147,8 @@ export interface BenchmarkPlan {
    * ms (src/monitor/resources/). Absent: no resource monitor (`--monitor false`, the network commands).
    */
   readonly monitorIntervalMs?: number;
+  /** `--load-clients`: where the load runs; absent: here (local). src/clients/ */
+  readonly loadClients?: LoadClientsMode;
   /** Generator worker threads sharing the schedule. */
   readonly workers: number;
   /** HTTP connections per endpoint. */
@@ -169,6 +187,8 @@ export interface BenchmarkInput {
   readonly ingest?: boolean | string | undefined;
   readonly ingestPort?: number | string | undefined;
   readonly ingestAddress?: string | undefined;
+  readonly dashboard?: boolean | number | string | undefined;
+  readonly dashboardHost?: string | undefined;
   readonly duration?: number | string | undefined;
   readonly transactionSize?: number | string | undefined;
   readonly localLoads?: LoadListInput;
@@ -179,6 +199,7 @@ export interface BenchmarkInput {
   readonly protocol?: string | undefined;
   readonly confirm?: string | undefined;
   readonly endpoints?: string | readonly string[] | undefined;
+  readonly endpointMetrics?: string | readonly string[] | undefined;
   readonly hostsFile?: string | undefined;
   readonly dockerComposePath?: string | readonly string[] | undefined;
   readonly nodeAccess?: string | undefined;
@@ -199,7 +220,11 @@ export interface BenchmarkInput {
   readonly zones?: string | undefined;
   readonly zoneOf?: string | undefined;
   readonly delayMechanism?: string | undefined;
+  readonly maxClockOffset?: number | string | undefined;
+  readonly allowClockOffset?: boolean | string | undefined;
+  readonly mix?: string | undefined;
   readonly liveConditions?: boolean | string | undefined;
+  readonly loadClients?: string | undefined;
   readonly shapeOrchestrator?: boolean | string | undefined;
   readonly zonesOn?: string | undefined;
   readonly capture?: string | undefined;
@@ -344,7 +369,11 @@ const fieldsSchema = z.object({
   zones: nonEmptyPath.optional(),
   zoneOf: z.string().optional(),
   delayMechanism: z.enum(['auto', 'netem', 'nfqueue']).default('auto'),
+  maxClockOffset: positiveNumber(3_600_000, 'milliseconds').optional(),
+  allowClockOffset: looseBoolean.default(false),
+  mix: nonEmptyPath.optional(),
   liveConditions: looseBoolean.default(false),
+  loadClients: z.string().optional(),
   shapeOrchestrator: looseBoolean.default(false),
   zonesOn: z.enum(['all', 'local', 'remote']).default('all'),
   capture: z.string().min(1).optional(),
@@ -404,6 +433,10 @@ export async function buildBenchmarkPlan(
       : parseLoadList('remote-loads', raw.remoteLoads);
 
   const endpointUrls = raw.endpoints === undefined ? undefined : parseEndpoints(raw.endpoints);
+  const endpointMetrics =
+    raw.endpointMetrics === undefined
+      ? undefined
+      : parseEndpointMetrics(raw.endpointMetrics, endpointUrls?.length);
   const committees =
     raw.committees === undefined ? undefined : parseSizeList('committees', raw.committees, 1, 100, 'nodes');
   const hostCounts =
@@ -468,6 +501,13 @@ export async function buildBenchmarkPlan(
     );
   }
   const sizes = checkNetworkSizes(raw, fields, networkType, { committees, hostCounts });
+  const loadClients = fields.loadClients === undefined ? undefined : parseLoadClients(fields.loadClients);
+  if (loadClients?.kind === 'colocated' && networkType !== 'remote')
+    throw badFlag(
+      'load-clients',
+      fields.loadClients,
+      `colocated clients run beside nodes on remote hosts; use --network-type remote (got ${networkType}) or --load-clients local`,
+    );
   if (!fields.ingest && (raw.ingestPort !== undefined || raw.ingestAddress !== undefined))
     throw badFlag(
       raw.ingestPort !== undefined ? 'ingest-port' : 'ingest-address',
@@ -620,14 +660,23 @@ export async function buildBenchmarkPlan(
     metricsPort: raw.metricsPort,
     influxUrl: raw.influxUrl,
     requireMonitoring: raw.requireMonitoring,
+    endpointMetrics: endpointMetrics !== undefined,
   });
   const monitorIntervalMs = parseMonitorInput(raw, fields.duration);
+  const dashboard = parseDashboardInput(raw.dashboard, raw.dashboardHost);
 
   const loadsFor = (kind: NetworkKind): readonly number[] =>
     loads ?? (kind === 'local' ? localLoads : remoteLoads);
   const networks: NetworkTarget[] =
     networkType === 'endpoints'
-      ? [{ kind: 'endpoints', loads: loads ?? localLoads, urls: endpointUrls ?? [] }]
+      ? [
+          {
+            kind: 'endpoints',
+            loads: loads ?? localLoads,
+            urls: endpointUrls ?? [],
+            ...(endpointMetrics ? { metricsUrls: endpointMetrics } : {}),
+          },
+        ]
       : networkType === 'both'
         ? [
             { kind: 'local', loads: loadsFor('local') },
@@ -642,6 +691,10 @@ export async function buildBenchmarkPlan(
     ),
     raw,
   );
+  const mix =
+    fields.mix === undefined
+      ? undefined
+      : await loadMix(resolve(cwd, fields.mix), { protocol, transactionSizeBytes: fields.transactionSize });
 
   const plan: BenchmarkPlan = {
     planVersion: 1,
@@ -662,6 +715,7 @@ export async function buildBenchmarkPlan(
           },
         }
       : {}),
+    ...(dashboard ? { dashboard } : {}),
     durationSecs: fields.duration,
     warmupSecs,
     transactionSizeBytes: fields.transactionSize,
@@ -691,6 +745,9 @@ export async function buildBenchmarkPlan(
     ...(scenario ? { scenario } : {}),
     ...(zones ? { zones } : {}),
     delayMechanism: fields.delayMechanism,
+    ...(fields.maxClockOffset !== undefined ? { maxClockOffsetMs: fields.maxClockOffset } : {}),
+    ...(fields.allowClockOffset ? { allowClockOffset: true } : {}),
+    ...(mix ? { mix } : {}),
     ...(fields.liveConditions ? { liveConditions: true } : {}),
     ...(fields.shapeOrchestrator ? { shapeOrchestrator: true } : {}),
     zonesOn: fields.zonesOn,
@@ -701,6 +758,7 @@ export async function buildBenchmarkPlan(
       (zones !== undefined || (scenario !== undefined && hasNetworkConditions(scenario))),
     ...(monitoring ? { monitoring } : {}),
     ...(monitorIntervalMs !== undefined ? { monitorIntervalMs } : {}),
+    ...(loadClients && loadClients.kind !== 'local' ? { loadClients } : {}),
     workers: fields.workers,
     connectionsPerEndpoint: fields.connections,
     ...(fields.transport ? { transport: fields.transport } : {}),
@@ -851,6 +909,42 @@ function parseProtocolSettings(raw: BenchmarkInput): Record<string, unknown> {
   return values;
 }
 
+/** `--endpoint-metrics URL,…`: one Prometheus page per `--endpoints` URL, in their order. */
+function parseEndpointMetrics(value: string | readonly string[], endpoints: number | undefined): string[] {
+  const shown = Array.isArray(value) ? value.join(',') : String(value);
+  if (endpoints === undefined)
+    throw badFlag(
+      'endpoint-metrics',
+      shown,
+      "gives the metrics pages of attached endpoints; give --endpoints too (deployed networks' pages are known)",
+    );
+  const urls = (Array.isArray(value) ? value : [value])
+    .flatMap((part) => String(part).split(','))
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  if (urls.length !== endpoints)
+    throw badFlag(
+      'endpoint-metrics',
+      shown,
+      `${urls.length} URL${urls.length === 1 ? '' : 's'} for ${endpoints} endpoint${endpoints === 1 ? '' : 's'}; give one metrics URL per --endpoints URL, in the same order (e.g. http://host:2379/metrics)`,
+    );
+  for (const url of urls) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:')
+      throw badFlag(
+        'endpoint-metrics',
+        shown,
+        `${JSON.stringify(url)} is not an http(s) URL; give each endpoint's Prometheus page, e.g. http://host:2379/metrics`,
+      );
+  }
+  return urls;
+}
+
 function parseEndpoints(value: string | readonly string[]): string[] {
   const shown = Array.isArray(value) ? value.join(',') : String(value);
   const urls = (Array.isArray(value) ? value : [value])
@@ -937,4 +1031,36 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+/** `--dashboard` alone: k6's web dashboard port. */
+export const DASHBOARD_DEFAULT_PORT = 5665;
+/** Loopback only, unless `--dashboard-host` says otherwise. */
+export const DASHBOARD_DEFAULT_HOST = '127.0.0.1';
+
+/** `--dashboard [PORT]` and `--dashboard-host`: where the live page listens, or undefined when off. */
+export function parseDashboardInput(
+  raw: BenchmarkInput['dashboard'],
+  rawHost: BenchmarkInput['dashboardHost'],
+): { readonly port: number; readonly host: string } | undefined {
+  const text = typeof raw === 'string' ? raw.trim().toLowerCase() : raw;
+  const off = text === undefined || text === false || text === 'false' || text === 'no';
+  if (off) {
+    if (rawHost !== undefined) throw badFlag('dashboard-host', rawHost, 'needs --dashboard');
+    return undefined;
+  }
+  let port = DASHBOARD_DEFAULT_PORT;
+  if (text !== true && text !== '' && text !== 'true' && text !== 'yes') {
+    const value = typeof text === 'number' ? text : /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isInteger(value) || value < 0 || value > 65535)
+      throw badFlag(
+        'dashboard',
+        raw,
+        `a port from 0 to 65535 (0: any free port), or no value for ${DASHBOARD_DEFAULT_PORT}`,
+      );
+    port = value;
+  }
+  const host = rawHost === undefined ? DASHBOARD_DEFAULT_HOST : String(rawHost).trim();
+  if (host === '') throw badFlag('dashboard-host', rawHost, 'an address of this machine, e.g. 127.0.0.1');
+  return { port, host };
 }

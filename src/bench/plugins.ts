@@ -11,6 +11,7 @@ import { GeneratorExporter } from '../monitor/prometheus/exporter.js';
 import { InfluxOutput } from '../monitor/influx/influx-output.js';
 import { ResourceMonitor } from '../monitor/resources/monitor.js';
 import { IngestCollector } from '../monitor/ingest/ingest.js';
+import { LoadClients } from '../clients/coordinator.js';
 import { createProtocol } from '../protocols/registry.js';
 import {
   crashRecoveryScenario,
@@ -80,8 +81,16 @@ export function pluginObservers(
     );
   if (plan.monitorIntervalMs !== undefined)
     observers.push(
-      new ResourceMonitor({ intervalMs: plan.monitorIntervalMs, threads: plan.workers, warn: context.warn }),
+      new ResourceMonitor({
+        intervalMs: plan.monitorIntervalMs,
+        threads: plan.workers,
+        warn: context.warn,
+        ...(monitoring?.prometheusUrl !== undefined ? { prometheusUrl: monitoring.prometheusUrl } : {}),
+        require: monitoring?.requireMonitoring ?? false,
+      }),
     );
+  // Load clients beside the nodes: the load runs there instead of in this process.
+  if (plan.loadClients?.kind === 'colocated') observers.push(new LoadClients({ warn: context.warn }));
   const file = plan.scenario;
   const zones = plan.zones ?? file?.zones;
   const events = file ? networkEvents(file) : [];

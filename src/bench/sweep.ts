@@ -227,6 +227,7 @@ class Sweep {
       const testbed = new AttachedTestbed({
         runId: this.#runId,
         urls: target.urls,
+        ...(target.metricsUrls ? { metricsUrls: target.metricsUrls } : {}),
         protocol: createProtocol(this.#plan.protocol, this.#runId),
         ...(probeEndpoints ? { probe: (endpoints) => probeEndpoints(endpoints, this.#plan.protocol) } : {}),
       });
@@ -440,8 +441,13 @@ class Sweep {
     this.#progress.levelStart(label, plan.durationSecs);
     for (const observer of this.#deps.observers) await observer.onLevelStart?.(level, context);
     let result: LoadResult;
+    // The one seam for load clients: an observer may run the load in the generator's place.
+    const runner = this.#deps.observers.find((observer) => observer.runLoad);
+    const generator = this.#deps.runLoad;
+    const runLoad = (options: LoadOptions): Promise<LoadResult> =>
+      runner?.runLoad ? runner.runLoad(options, context, generator) : generator(options);
     try {
-      result = await this.#deps.runLoad({
+      result = await runLoad({
         runId: `${this.#runId}-${network.kind}-${number}-${run}`,
         endpoints: deployment.endpoints,
         protocol: plan.protocol,
@@ -450,6 +456,7 @@ class Sweep {
           ? { durationMs: level.durationMs, warmupMs: level.warmupMs }
           : { transactions: plan.transactionsPerLevel }),
         transactionSizeBytes: plan.transactionSizeBytes,
+        ...(plan.mix ? { mix: plan.mix } : {}),
         confirm: plan.confirm,
         workers: plan.workers,
         connectionsPerEndpoint: plan.connectionsPerEndpoint,

@@ -4,7 +4,9 @@
  * SSH (hosts from --hosts-file or the MYSTICETI_NODE{n}_* environment).
  * The CLI passes `createTestbed` to runBenchmark; tests may pass their own.
  */
+import { LOADCLIENT_IMAGE } from '../clients/image.js';
 import { loadHosts } from '../testbed/remote/hosts.js';
+import { resolveHosts } from '../testbed/remote/ssh-config-hosts.js';
 import { LocalTestbed } from '../testbed/local/local-testbed.js';
 import { defaultKnownHostsPath, RemoteTestbed } from '../testbed/remote/remote-testbed.js';
 import type { Testbed } from '../testbed/testbed.js';
@@ -56,10 +58,14 @@ export function testbedFactory(
         ...(options.env ? { env: options.env } : {}),
       });
     }
-    const allHosts = await loadHosts({
-      ...(plan.hostsFile ? { hostsFile: plan.hostsFile } : {}),
-      ...(options.env ? { env: options.env } : {}),
-    });
+    // ~/.ssh/config (or MESHBENCH_SSH_CONFIG, or the inventory's ssh_config:) applied; jump hosts resolved
+    const allHosts = await resolveHosts(
+      await loadHosts({
+        ...(plan.hostsFile ? { hostsFile: plan.hostsFile } : {}),
+        ...(options.env ? { env: options.env } : {}),
+      }),
+      options.env ? { env: options.env } : {},
+    );
     const hosts = firstHosts(allHosts, plan.hostCount);
     const problem = plan.topology ? topologyProblem(plan.topology, hosts.hosts.length) : undefined;
     if (problem) throw badFlag('topology', topologyName(plan.topology as TopologySpec), problem);
@@ -68,9 +74,21 @@ export function testbedFactory(
       ...(plan.topology ? { topology: plan.topology } : {}),
       ...(context?.nodeEnvironment ? { nodeEnv: context.nodeEnvironment } : {}),
       startupWaitMs: plan.startupWaitSecs * 1000,
+      clock: {
+        ...(plan.maxClockOffsetMs !== undefined ? { maxOffsetMs: plan.maxClockOffsetMs } : {}),
+        ...(plan.allowClockOffset ? { allowOffset: true } : {}),
+      },
       knownHostsPath: hosts.knownHostsPath ?? defaultKnownHostsPath(),
       // network conditions run in a helper container next to each node: its image goes along
-      ...(shapesNetwork(plan) ? { sidecarImages: [NETHELPER_IMAGE] } : {}),
+      // and so does the load client's, when clients run beside the nodes (--load-clients)
+      ...(shapesNetwork(plan) || plan.loadClients
+        ? {
+            sidecarImages: [
+              ...(shapesNetwork(plan) ? [NETHELPER_IMAGE] : []),
+              ...(plan.loadClients ? [LOADCLIENT_IMAGE] : []),
+            ],
+          }
+        : {}),
       onProgress: (progress) => log(`[remote ${progress.host}] ${progress.stage}: ${progress.message}`),
       ...(options.env ? { env: options.env } : {}),
     });

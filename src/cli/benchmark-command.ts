@@ -28,6 +28,7 @@ import { gateError } from '../report/gate.js';
 import { DEFAULTS, type BenchmarkPlan } from '../bench/plan.js';
 import { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from '../results/run.js';
 import { pluginObservers } from '../bench/plugins.js';
+import { dashboardFor } from '../report/dashboard/dashboard.js';
 
 export type BenchmarkCommandDeps = Omit<
   BenchmarkDeps,
@@ -130,22 +131,34 @@ export async function runBenchmarkCommand(
   }
   if (context.verbose) context.stderr(`benchmark: plan ${JSON.stringify(plan)}`);
 
-  const outcome = await runBenchmark(plan, {
-    ...deps,
-    observers: [
-      ...(deps.observers ?? []),
-      ...pluginObservers(plan, {
-        warn: (line) => context.stderr(`benchmark: warning: ${line}`),
-        say: (line) => context.stdout(`benchmark: ${line}`),
-        onForce: (cleanup) => context.shutdown.onForce(cleanup),
-      }),
-    ],
-    reporters: deps.reporters ?? defaultReporters(),
-    stdout: context.stdout,
-    stderr: context.stderr,
-    signal: context.shutdown.signal,
-    tty: deps.tty ?? (process.stdout.isTTY ? process.stdout : undefined),
+  // --dashboard: an observer (binds in preflight, follows the levels) and a reporter (after report.html).
+  const dashboard = dashboardFor(plan, {
+    say: (line) => context.stderr(`benchmark: ${line}`),
+    onForce: (cleanup) => context.shutdown.onForce(cleanup),
   });
+  let outcome: BenchmarkOutcome;
+  try {
+    outcome = await runBenchmark(plan, {
+      ...deps,
+      observers: [
+        ...(deps.observers ?? []),
+        ...pluginObservers(plan, {
+          warn: (line) => context.stderr(`benchmark: warning: ${line}`),
+          say: (line) => context.stdout(`benchmark: ${line}`),
+          onForce: (cleanup) => context.shutdown.onForce(cleanup),
+        }),
+        ...(dashboard ? [dashboard.observer] : []),
+      ],
+      reporters: [...(deps.reporters ?? defaultReporters()), ...(dashboard ? [dashboard.reporter] : [])],
+      stdout: context.stdout,
+      stderr: context.stderr,
+      signal: context.shutdown.signal,
+      tty: deps.tty ?? (process.stdout.isTTY ? process.stdout : undefined),
+    });
+  } finally {
+    // After an error the run's end may not have come: nothing stays listening.
+    await dashboard?.close();
+  }
   deps.onOutcome?.(outcome, plan);
   return outcome.interrupted ? 130 : 0;
 }

@@ -43,6 +43,7 @@ export const BENCHMARK_SETTINGS: SettingsSpec = {
       'local-loads',
       'remote-loads',
       'endpoints',
+      'endpoint-metrics',
       'docker-compose-path',
       ...protocolSettings()
         .filter(({ setting }) => setting.repeatable)

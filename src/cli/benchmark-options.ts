@@ -48,10 +48,14 @@ export interface BenchmarkArgs {
   readonly protocol?: string;
   readonly confirm?: string;
   readonly endpoints?: string | string[];
+  readonly 'endpoint-metrics'?: string | string[];
   readonly 'hosts-file'?: string;
   readonly 'docker-compose-path'?: string | string[];
   readonly 'node-access'?: string;
   readonly 'startup-wait'?: string;
+  readonly 'max-clock-offset'?: string;
+  readonly mix?: string;
+  readonly 'allow-clock-offset'?: boolean;
   readonly cleanup?: boolean;
   readonly 'cleanup-thorough'?: boolean;
   readonly 'fresh-network'?: boolean;
@@ -76,6 +80,7 @@ export interface BenchmarkArgs {
   readonly 'settle-timeout'?: string;
   readonly 'settle-secs'?: string;
   readonly workers?: string;
+  readonly 'load-clients'?: string;
   readonly connections?: string;
   readonly transport?: string;
   readonly propagation?: boolean;
@@ -85,6 +90,8 @@ export interface BenchmarkArgs {
   readonly 'metrics-series'?: string | string[];
   readonly 'prometheus-url'?: string;
   readonly 'metrics-port'?: string;
+  readonly dashboard?: string | boolean;
+  readonly 'dashboard-host'?: string;
   readonly 'influx-url'?: string;
   readonly 'require-monitoring'?: boolean;
   readonly interactive?: boolean;
@@ -214,8 +221,27 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       ),
     )
     .option(
+      'max-clock-offset',
+      text(
+        "Refuse to deploy when a remote host's clock is further off than this many ms (measured over SSH; recorded always)",
+        GROUP_NETWORK,
+        'no limit',
+      ),
+    )
+    .option(
+      'allow-clock-offset',
+      flag('Above --max-clock-offset, warn instead of refusing', GROUP_NETWORK, 'false'),
+    )
+    .option(
       'endpoints',
       text('Attach to a running network: RPC URL[,URL…] (no deploy, no cleanup)', GROUP_NETWORK),
+    )
+    .option(
+      'endpoint-metrics',
+      text(
+        "With --endpoints: each endpoint's Prometheus page, URL[,URL…] in the same order (per-node CPU and memory)",
+        GROUP_NETWORK,
+      ),
     )
     .option(
       'fresh-network',
@@ -244,6 +270,13 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'transaction-size',
       text('Transaction size in bytes', GROUP_LOAD, String(DEFAULTS.transactionSizeBytes)),
+    )
+    .option(
+      'mix',
+      text(
+        'Workload mix: a YAML/JSON file of transaction kinds (name, weight, size, and per protocol method/route or mode); per-kind figures in the record',
+        GROUP_LOAD,
+      ),
     )
     .option('loads', text('Load levels in tx/s for the chosen network type(s), e.g. 100,200', GROUP_LOAD))
     .option(
@@ -291,6 +324,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'workers',
       text('Generator worker threads sharing the schedule', GROUP_LOAD, String(DEFAULTS.workers)),
+    )
+    .option(
+      'load-clients',
+      text(
+        'Where the load runs: local (this process) | colocated (one client beside each node, on its host; remote networks)',
+        GROUP_LOAD,
+        'local',
+      ),
     )
     .option(
       'connections',
@@ -468,6 +509,21 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
         GROUP_MONITORING,
       ),
     )
+    .option('dashboard', {
+      type: 'string',
+      describe:
+        'Serve the report page live while the run goes, at http://127.0.0.1:PORT/ (0: any free port); the page is report.html with charts that grow',
+      group: GROUP_MONITORING,
+      defaultDescription: 'off; alone: 5665',
+    })
+    .option(
+      'dashboard-host',
+      text(
+        "Address --dashboard listens on; anything but loopback shows the run's data to whoever reaches it",
+        GROUP_MONITORING,
+        '127.0.0.1',
+      ),
+    )
     .option(
       'influx-url',
       text('Stream per-second points to InfluxDB 1.x: http://host:8086/DATABASE', GROUP_MONITORING),
@@ -475,7 +531,7 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'require-monitoring',
       flag(
-        'Stop before deploying when --prometheus-url or --influx-url does not answer (else: one warning line, the run goes on)',
+        'Stop before the first level when --prometheus-url, --influx-url or an --endpoint-metrics page does not answer (else: one warning line, the run goes on)',
         GROUP_MONITORING,
         'false',
       ),
@@ -514,10 +570,14 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     protocol: last(args.protocol),
     confirm: last(args.confirm),
     endpoints: args.endpoints,
+    endpointMetrics: args['endpoint-metrics'],
     hostsFile: last(args['hosts-file']),
     dockerComposePath: args['docker-compose-path'],
     nodeAccess: last(args['node-access']),
     startupWait: last(args['startup-wait']),
+    maxClockOffset: last(args['max-clock-offset']),
+    mix: last(args.mix),
+    allowClockOffset: last(args['allow-clock-offset']),
     cleanup: last(args.cleanup),
     cleanupThorough: last(args['cleanup-thorough']),
     freshNetwork: last(args['fresh-network']),
@@ -542,6 +602,7 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     settleTimeout: last(args['settle-timeout']),
     settleSecs: last(args['settle-secs']),
     workers: last(args.workers),
+    loadClients: last(args['load-clients']),
     connections: last(args.connections),
     transport: last(args.transport),
     propagation: last(args.propagation),
@@ -551,6 +612,8 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     metricsSeries: args['metrics-series'],
     prometheusUrl: last(args['prometheus-url']),
     metricsPort: last(args['metrics-port']),
+    dashboard: last(args.dashboard),
+    dashboardHost: last(args['dashboard-host']),
     influxUrl: last(args['influx-url']),
     requireMonitoring: last(args['require-monitoring']),
     ...protocolInputFromArgs(args),

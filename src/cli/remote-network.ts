@@ -8,6 +8,7 @@ import type { Argv } from 'yargs';
 import { NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
 import { newRunId } from '../common/run-id.js';
 import { loadHosts, type HostsConfig } from '../testbed/remote/hosts.js';
+import { resolveHosts } from '../testbed/remote/ssh-config-hosts.js';
 import { IMAGE_TRANSFER_VALUES, type ImageTransfer } from '../testbed/remote/image-transfer.js';
 import {
   STRICT_HOST_KEY_CHECKING_VALUES,
@@ -15,6 +16,7 @@ import {
 } from '../testbed/remote/known-hosts.js';
 import {
   DEFAULT_IMAGE,
+  DEFAULT_REMOTE_CONCURRENCY,
   RemoteMaintenance,
   RemoteTestbed,
   defaultKnownHostsPath,
@@ -28,16 +30,32 @@ import {
   type NetworkCommandSpec,
   type NetworkRunArgs,
 } from './network-run.js';
+import {
+  SWARM_NETWORK_VALUES,
+  SwarmTestbed,
+  type SwarmDeployment,
+  type SwarmNetworkChoice,
+} from '../testbed/swarm/swarm-testbed.js';
+import { ENGINE_VALUES, SwarmMaintenance } from '../testbed/swarm/maintenance.js';
 import { badFlag, runCli, type CliContext, type CliDefinition } from './run-cli.js';
+import { LoadClients } from '../clients/coordinator.js';
+import { LOADCLIENT_IMAGE } from '../clients/image.js';
+import { parseLoadClients } from '../clients/mode.js';
 
 export interface RemoteNetworkArgs extends NetworkRunArgs {
   readonly hostsFile?: string;
+  readonly loadClients?: string;
   readonly nodesPerHost: number;
   readonly image: string;
   readonly imageTransfer: string;
   readonly strictHostKeyChecking: string;
   readonly knownHosts?: string;
+  readonly sshConfig?: string;
   readonly concurrency: number;
+  readonly engine?: string;
+  readonly swarmNetwork?: string;
+  readonly maxClockOffset?: number;
+  readonly allowClockOffset?: boolean;
   readonly down: boolean;
   readonly status: boolean;
   readonly showLogs?: number;
@@ -64,6 +82,12 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
       describe: 'Nodes on each host (each gets its own ports, +10 per node)',
     })
     .option('image', { type: 'string', default: DEFAULT_IMAGE, describe: 'Node image' })
+    .option('load-clients', {
+      type: 'string',
+      default: 'local',
+      describe:
+        'Where the load runs: local (this process) | colocated (one client beside each node, on its host; its image goes with the node image)',
+    })
     .option('image-transfer', {
       type: 'string',
       default: 'ship',
@@ -82,7 +106,40 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
       type: 'string',
       describe: 'known_hosts file (default MESHBENCH_SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)',
     })
-    .option('concurrency', { type: 'number', default: 16, describe: 'Hosts worked on at once' })
+    .option('ssh-config', {
+      type: 'string',
+      describe:
+        "OpenSSH client config for the hosts (Host aliases, HostName, User, Port, IdentityFile, ProxyJump), or none; default MESHBENCH_SSH_CONFIG, the inventory's ssh_config:, else ~/.ssh/config",
+    })
+    .option('concurrency', {
+      type: 'number',
+      default: DEFAULT_REMOTE_CONCURRENCY,
+      describe: 'Hosts worked on at once (SSH connects, checks, image, start; see docs/scaling.md)',
+    })
+    .option('engine', {
+      type: 'string',
+      default: 'docker',
+      choices: ENGINE_VALUES,
+      describe:
+        'docker: a container per node on each host; swarm: the hosts form (or are) a Docker Swarm and the nodes run as a stack, one per host (docs/remote-network.md)',
+    })
+    .option('swarm-network', {
+      type: 'string',
+      default: 'auto',
+      choices: SWARM_NETWORK_VALUES,
+      describe:
+        "With --engine swarm, the nodes' P2P network: overlay, host (the hosts' own), or auto (overlay, else host)",
+    })
+    .option('max-clock-offset', {
+      type: 'number',
+      describe:
+        "Refuse to deploy when a host's clock is further off than this many ms (measured over SSH; recorded always)",
+    })
+    .option('allow-clock-offset', {
+      type: 'boolean',
+      default: false,
+      describe: 'Above --max-clock-offset, warn instead of refusing',
+    })
     .option('down', {
       type: 'boolean',
       default: false,
@@ -116,7 +173,24 @@ export function validateArgs(args: RemoteNetworkArgs): void {
   };
   positiveInteger('nodes-per-host', args.nodesPerHost, 50);
   positiveInteger('concurrency', args.concurrency, 256);
+  if (parseLoadClients(args.loadClients ?? 'local').kind === 'colocated' && args.engine === 'swarm')
+    throw badFlag(
+      'load-clients',
+      args.loadClients,
+      'local with --engine swarm (colocated clients need --engine docker)',
+    );
+  if (args.engine === 'swarm' && args.nodesPerHost !== 1)
+    throw badFlag(
+      'nodes-per-host',
+      args.nodesPerHost,
+      '1 with --engine swarm (one node per host, by placement)',
+    );
   if (args.showLogs !== undefined) positiveInteger('show-logs', args.showLogs, Number.MAX_SAFE_INTEGER);
+  if (
+    args.maxClockOffset !== undefined &&
+    !(Number.isFinite(args.maxClockOffset) && args.maxClockOffset > 0 && args.maxClockOffset <= 3_600_000)
+  )
+    throw badFlag('max-clock-offset', args.maxClockOffset, 'milliseconds, a number > 0 and up to 3600000');
 }
 
 function progressPrinter(context: CliContext): (progress: HostProgress) => void {
@@ -132,7 +206,7 @@ async function runMaintenance(
   hosts: HostsConfig,
   context: CliContext,
 ): Promise<number> {
-  const maintenance = await RemoteMaintenance.connect({
+  const maintenance = await (args.engine === 'swarm' ? SwarmMaintenance : RemoteMaintenance).connect({
     hosts,
     strictHostKeyChecking: args.strictHostKeyChecking as StrictHostKeyChecking,
     knownHostsPath: knownHostsFor(args, hosts),
@@ -172,22 +246,45 @@ async function runMaintenance(
 
 async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number> {
   validateArgs(args);
-  const hosts = await loadHosts({ ...(args.hostsFile ? { hostsFile: args.hostsFile } : {}) });
+  const hosts = await resolveHosts(
+    await loadHosts({ ...(args.hostsFile ? { hostsFile: args.hostsFile } : {}) }),
+    args.sshConfig !== undefined ? { sshConfig: args.sshConfig } : {},
+  );
   if (args.down || args.status || args.showLogs !== undefined) return runMaintenance(args, hosts, context);
   const runId = newRunId();
-  const testbed = new RemoteTestbed({
-    hosts,
-    runId,
-    image: args.image,
-    imageTransfer: args.imageTransfer as ImageTransfer,
-    nodesPerHost: args.nodesPerHost,
-    startupWaitMs: args.startupWait * 1000,
-    strictHostKeyChecking: args.strictHostKeyChecking as StrictHostKeyChecking,
-    knownHostsPath: knownHostsFor(args, hosts),
-    concurrency: args.concurrency,
-    onProgress: progressPrinter(context),
-  });
-  const spec: NetworkCommandSpec<RemoteDeployment> = {
+  const swarm = args.engine === 'swarm';
+  const colocated = parseLoadClients(args.loadClients ?? 'local').kind === 'colocated';
+  const testbed: RemoteTestbed | SwarmTestbed = swarm
+    ? new SwarmTestbed({
+        hosts,
+        runId,
+        image: args.image,
+        imageTransfer: args.imageTransfer as ImageTransfer,
+        network: (args.swarmNetwork ?? 'auto') as SwarmNetworkChoice,
+        startupWaitMs: args.startupWait * 1000,
+        strictHostKeyChecking: args.strictHostKeyChecking as StrictHostKeyChecking,
+        knownHostsPath: knownHostsFor(args, hosts),
+        concurrency: args.concurrency,
+        onProgress: progressPrinter(context),
+      })
+    : new RemoteTestbed({
+        hosts,
+        runId,
+        image: args.image,
+        imageTransfer: args.imageTransfer as ImageTransfer,
+        nodesPerHost: args.nodesPerHost,
+        startupWaitMs: args.startupWait * 1000,
+        strictHostKeyChecking: args.strictHostKeyChecking as StrictHostKeyChecking,
+        knownHostsPath: knownHostsFor(args, hosts),
+        concurrency: args.concurrency,
+        ...(colocated ? { sidecarImages: [LOADCLIENT_IMAGE] } : {}),
+        clock: {
+          ...(args.maxClockOffset !== undefined ? { maxOffsetMs: args.maxClockOffset } : {}),
+          ...(args.allowClockOffset ? { allowOffset: true } : {}),
+        },
+        onProgress: progressPrinter(context),
+      });
+  const spec: NetworkCommandSpec<RemoteDeployment | SwarmDeployment> = {
     command: 'remote-network',
     networkType: 'remote',
     runId,
@@ -215,12 +312,22 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
       await deployment.destroy({ thorough });
       return `cleanup: removed run ${runId} from ${hosts.hosts.length} host(s)`;
     },
-    downCommand: `remote-network --down${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}`,
+    downCommand: `remote-network --down${swarm ? ' --engine swarm' : ''}${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}${args.sshConfig ? ` --ssh-config ${args.sshConfig}` : ''}`,
     async forceRemove(deployment) {
       await deployment?.destroy({ thorough: args.cleanupThorough });
     },
   };
-  return runNetworkCommand(args, context, spec);
+  // --load-clients colocated: the load runs beside the nodes (src/clients/); with
+  // --image-transfer pull the hosts pull the client image like the node image
+  const observers = colocated
+    ? [
+        new LoadClients({
+          warn: (line) => context.stderr(line),
+          requireLocalImage: args.imageTransfer !== 'pull',
+        }),
+      ]
+    : [];
+  return runNetworkCommand(args, context, spec, observers);
 }
 
 export const remoteNetworkCommand: CliDefinition<RemoteNetworkArgs> = {

@@ -24,6 +24,7 @@ export interface SandboxArgs {
   readonly all: boolean;
   readonly dockerDiskMb?: number;
   readonly innerStorage: string;
+  readonly bastion: boolean;
 }
 
 function options(argv: Argv): Argv<SandboxArgs> {
@@ -55,6 +56,12 @@ function options(argv: Argv): Argv<SandboxArgs> {
       describe:
         "Storage of the hosts' Docker engines: overlay2 on tmpfs (fast, ~300 MB RAM per host) or vfs on disk (slow)",
     })
+    .option('bastion', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'Hosts on an internal network behind a bastion (sshd only); writes inventory.yaml (jump:) and ssh_config (ProxyJump) (up)',
+    })
     .option('dir', {
       type: 'string',
       default: DEFAULT_SANDBOX_DIR,
@@ -79,6 +86,7 @@ async function run(args: SandboxArgs, context: CliContext): Promise<number> {
       user: args.user,
       dir: args.dir,
       innerStorage: args.innerStorage as InnerStorage,
+      bastion: args.bastion,
       ...(args.dockerDiskMb !== undefined ? { dockerDiskMb: args.dockerDiskMb } : {}),
       log: (line) => context.stderr(`sandbox: ${line}`),
       signal: context.shutdown.signal,
@@ -86,7 +94,14 @@ async function run(args: SandboxArgs, context: CliContext): Promise<number> {
     context.stderr(
       `sandbox: ${state.hosts.length} host(s) up in ${((Date.now() - started) / 1000).toFixed(1)} s (run ${state.runId})`,
     );
-    context.stdout(state.hostsEnvPath);
+    if (state.bastion) {
+      context.stderr(
+        `sandbox: the hosts answer only through the bastion; also ${state.bastion.sshConfigPath} (ProxyJump) and ${state.bastion.sshConfigInventoryPath}`,
+      );
+      context.stdout(state.bastion.inventoryPath);
+    } else {
+      context.stdout(state.hostsEnvPath);
+    }
     return 0;
   }
   if (command === 'down') {
@@ -104,7 +119,13 @@ async function run(args: SandboxArgs, context: CliContext): Promise<number> {
       context.stdout(
         `${host.name}\t${host.address}\t${host.docker ? 'docker' : 'no docker'}\t${host.container}`,
       );
-    context.stdout(`hosts file: ${state.hostsEnvPath}`);
+    if (state.bastion) {
+      context.stdout(`bastion\t${state.bastion.address}\t${state.bastion.container}`);
+      context.stdout(`inventory: ${state.bastion.inventoryPath}`);
+      context.stdout(`ssh config: ${state.bastion.sshConfigPath}`);
+    } else {
+      context.stdout(`hosts file: ${state.hostsEnvPath}`);
+    }
     return 0;
   }
   throw badFlag('command', command, 'up, down or status');

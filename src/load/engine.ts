@@ -23,6 +23,7 @@ import type { AckOutcome, Phase, RecorderState } from '../measure/recorder.js';
 import { TransactionFactory, txHash } from './payload.js';
 import { planSchedule } from './schedule.js';
 import type { PlanInput, SchedulePlan } from './schedule.js';
+import { mixCycle, type LoadMix } from './mix.js';
 import { createTargetPicker } from './targets.js';
 import type { ConfirmMode, LoadProgress, ProtocolOptions, TargetSelection } from './types.js';
 import type {
@@ -57,6 +58,8 @@ export interface ShardSettings {
   readonly commitWebsocketUrls: readonly string[];
   readonly shardIndex: number;
   readonly shardCount: number;
+  /** A weighted mix of transaction kinds (src/load/mix.ts); absent: one kind, the run's. */
+  readonly mix?: LoadMix;
 }
 
 interface ShardEnd {
@@ -70,15 +73,23 @@ interface ShardEnd {
 /** What `Shard.run` returns: the shard's own recorder, used as is when the run has one shard. */
 export interface ShardRun extends ShardEnd {
   readonly recorder: Recorder;
+  /** With a mix: one recorder per kind, beside the total one. */
+  readonly kindRecorders?: readonly Recorder[];
 }
 
-/** What a worker thread posts back: the same, with the recorder as plain data. */
+/** What a worker thread posts back: the same, with the recorders as plain data. */
 export interface ShardResult extends ShardEnd {
   readonly recorder: RecorderState;
+  readonly kindRecorders?: readonly RecorderState[];
 }
 
 export function toShardResult(run: ShardRun): ShardResult {
-  return { ...run, recorder: run.recorder.toState() };
+  const { kindRecorders, ...rest } = run;
+  return {
+    ...rest,
+    recorder: run.recorder.toState(),
+    ...(kindRecorders ? { kindRecorders: kindRecorders.map((recorder) => recorder.toState()) } : {}),
+  };
 }
 
 /** Below this interval between a shard's sends, the loop sleeps in timer ticks instead of spinning. */
@@ -121,6 +132,8 @@ class TxRequest implements TransportSink {
     readonly phase: Phase,
     readonly second: number,
     readonly hash: string | undefined,
+    /** Its kind in the mix (0 without one). */
+    readonly kind: number,
   ) {
     this.wireMs = sentMs;
   }
@@ -168,7 +181,14 @@ export class Shard {
   private readonly recorder: Recorder;
   private readonly transport: Transport;
   private readonly pick: (seq: number) => number;
-  private readonly txs: TransactionFactory;
+  /** By kind (one without a mix): the adapter and the tx maker. */
+  private readonly protocols: readonly Protocol[];
+  private readonly txs: readonly TransactionFactory[];
+  /** With a mix: the kind of each slot of the cycle (seq mod its length), and a recorder per kind. */
+  private readonly kindCycle: Uint8Array | undefined;
+  private readonly kindRecorders: readonly Recorder[] | undefined;
+  /** Every kind's reply already confirms the commit (cometbft broadcast_tx_commit). */
+  private readonly allRepliesConfirmCommit: boolean;
   private readonly inFlight = new Fifo<TxRequest>();
   private inFlightCount = 0;
   private readonly commitQueue = new Fifo<TxRequest>();
@@ -194,12 +214,25 @@ export class Shard {
   constructor(private readonly settings: ShardSettings) {
     this.plan = planSchedule(settings.plan);
     this.protocol = createProtocol(settings.protocol, settings.runId);
-    this.recorder = new Recorder(settings.endpoints.map((e) => e.nodeId));
-    this.txs = new TransactionFactory(settings.transactionSizeBytes, settings.runId);
+    const nodeIds = settings.endpoints.map((e) => e.nodeId);
+    this.recorder = new Recorder(nodeIds);
+    const kinds = settings.mix?.kinds;
+    this.protocols = kinds
+      ? kinds.map((kind) => createProtocol(kind.protocol, settings.runId))
+      : [this.protocol];
+    this.txs = kinds
+      ? kinds.map((kind) => new TransactionFactory(kind.transactionSizeBytes, settings.runId))
+      : [new TransactionFactory(settings.transactionSizeBytes, settings.runId)];
+    this.kindCycle = kinds ? mixCycle(kinds.map((kind) => kind.weight)) : undefined;
+    this.kindRecorders = kinds ? kinds.map(() => new Recorder(nodeIds)) : undefined;
+    this.allRepliesConfirmCommit = this.protocols.every((protocol) => protocol.repliesConfirmCommit);
     this.pick = createTargetPicker(settings.endpoints, settings.target);
     const transportOptions = {
       endpoints: settings.endpoints,
-      request: this.protocol.request,
+      request: this.protocols[0]!.request,
+      ...(this.protocols.length > 1
+        ? { variants: this.protocols.slice(1).map((protocol) => protocol.request) }
+        : {}),
       connectionsPerEndpoint: settings.connectionsPerEndpoint,
       pipelining: settings.pipelining,
       connectTimeoutMs: Math.min(settings.requestTimeoutMs, 10_000),
@@ -222,16 +255,11 @@ export class Shard {
       // Protocols without commit events: broadcast replies are the only evidence; poll is not possible.
       return;
     }
-    if (this.isCommitMode()) return;
+    if (this.allRepliesConfirmCommit) return;
     const urls = this.settings.commitWebsocketUrls;
     this.commitSources = urls.map((url) => commits.subscribe(url, (hash) => this.onCommitted(hash)));
     const ready = await Promise.all(this.commitSources.map((source) => source.ready));
     this.commitPolling = !ready.some(Boolean);
-  }
-
-  /** The reply itself confirms the commit (cometbft broadcast_tx_commit). */
-  private isCommitMode(): boolean {
-    return this.protocol.repliesConfirmCommit;
   }
 
   /** Milliseconds since the schedule start. */
@@ -314,6 +342,7 @@ export class Shard {
     await this.close();
     return {
       recorder: this.recorder,
+      ...(this.kindRecorders ? { kindRecorders: this.kindRecorders } : {}),
       interrupted,
       commitPolling: this.commitPolling,
       ...(stoppedAtMs === undefined ? {} : { stoppedAtMs }),
@@ -401,17 +430,23 @@ export class Shard {
     const phase = this.phaseOf(seq);
     const second = phase === 'measured' ? Math.floor((intendedMs - this.plan.measuredStartMs) / 1000) : 0;
     const node = this.pick(seq);
+    const kind = this.kindCycle === undefined ? 0 : (this.kindCycle[seq % this.kindCycle.length] as number);
+    const kindRecorder = this.kindRecorders?.[kind];
     const sentMs = this.now();
     const lagMs = sentMs - intendedMs;
     if (this.inFlightCount >= this.settings.maxInFlight || lagMs > this.settings.maxScheduleLagMs) {
       this.recorder.recordDrop(phase, node, second);
+      kindRecorder?.recordDrop(phase, node, second);
       this.progressFailed++;
       return;
     }
-    const tx = this.txs.make(seq, (this.epochOriginMs + intendedMs) * 1000);
-    const hash = this.confirming && !this.isCommitMode() ? txHash(tx.bytes) : undefined;
-    const request = new TxRequest(this, seq, intendedMs, sentMs, node, phase, second, hash);
-    this.recorder.recordSend(phase, node, second, sentMs, lagMs, lagMs > this.settings.lateThresholdMs);
+    const protocol = this.protocols[kind] as Protocol;
+    const tx = (this.txs[kind] as TransactionFactory).make(seq, (this.epochOriginMs + intendedMs) * 1000);
+    const hash = this.confirming && !protocol.repliesConfirmCommit ? txHash(tx.bytes) : undefined;
+    const request = new TxRequest(this, seq, intendedMs, sentMs, node, phase, second, hash, kind);
+    const late = lagMs > this.settings.lateThresholdMs;
+    this.recorder.recordSend(phase, node, second, sentMs, lagMs, late);
+    kindRecorder?.recordSend(phase, node, second, sentMs, lagMs, late);
     this.progressSent++;
     this.inFlightCount++;
     this.inFlight.push(request);
@@ -419,12 +454,12 @@ export class Shard {
       this.pendingCommits.set(hash, request);
       this.commitQueue.push(request);
     }
-    request.handle = this.transport.send(node, this.protocol.body(tx, seq), request);
+    request.handle = this.transport.send(node, protocol.body(tx, seq), request, kind);
   }
 
   onReply(request: TxRequest, status: number, body: string): void {
     if (request.ackDone) return; // already timed out; the late reply was still read
-    const reply = this.protocol.parseReply(status, body);
+    const reply = (this.protocols[request.kind] as Protocol).parseReply(status, body);
     this.endAck(request, toAckOutcome(reply));
     if (reply.kind === 'ok' && reply.committed === true && this.confirming) {
       this.commit(request);
@@ -448,6 +483,7 @@ export class Shard {
     request.ackOk = ok;
     if (ok) this.progressOk++;
     else this.progressFailed++;
+    const arrivalSecond = Math.floor((now - this.plan.measuredStartMs) / 1000);
     this.recorder.recordAck(
       request.phase,
       request.node,
@@ -455,7 +491,16 @@ export class Shard {
       outcome,
       now - request.intendedMs,
       now - request.wireMs,
-      Math.floor((now - this.plan.measuredStartMs) / 1000),
+      arrivalSecond,
+    );
+    this.kindRecorders?.[request.kind]?.recordAck(
+      request.phase,
+      request.node,
+      request.second,
+      outcome,
+      now - request.intendedMs,
+      now - request.wireMs,
+      arrivalSecond,
     );
     if (!ok && request.hash !== undefined && !request.commitDone) {
       request.commitDone = true;
@@ -469,13 +514,22 @@ export class Shard {
     if (request.hash !== undefined) this.pendingCommits.delete(request.hash);
     const now = this.now();
     this.progressCommitted++;
+    const arrivalSecond = Math.floor((now - this.plan.measuredStartMs) / 1000);
     this.recorder.recordCommit(
       request.phase,
       request.node,
       request.second,
       now - request.intendedMs,
       now - request.wireMs,
-      Math.floor((now - this.plan.measuredStartMs) / 1000),
+      arrivalSecond,
+    );
+    this.kindRecorders?.[request.kind]?.recordCommit(
+      request.phase,
+      request.node,
+      request.second,
+      now - request.intendedMs,
+      now - request.wireMs,
+      arrivalSecond,
     );
   }
 
@@ -504,6 +558,7 @@ export class Shard {
         head.commitDone = true;
         if (head.hash !== undefined) this.pendingCommits.delete(head.hash);
         this.recorder.recordCommitTimeout(head.phase);
+        this.kindRecorders?.[head.kind]?.recordCommitTimeout(head.phase);
       }
       this.commitQueue.shift();
     }

@@ -10,6 +10,7 @@ import { createProtocol, DEFAULT_PROTOCOL, protocolOptionsFrom } from '../protoc
 import type { ProtocolKind } from '../protocols/protocol.js';
 import type { Endpoint } from '../protocols/endpoint.js';
 import { Recorder } from '../measure/recorder.js';
+import type { RecorderState } from '../measure/recorder.js';
 import { summarize } from '../measure/histogram.js';
 import { Shard } from './engine.js';
 import type { ShardResult, ShardRun, ShardSettings } from './engine.js';
@@ -17,7 +18,15 @@ import { planSchedule } from './schedule.js';
 import type { SchedulePlan } from './schedule.js';
 import { validateLoadOptions } from './validate.js';
 import { defaultTransport } from './transport.js';
-import type { LoadOptions, LoadProgress, LoadResult, ProtocolOptions } from './types.js';
+import type {
+  KindFigures,
+  LoadMix,
+  LoadOptions,
+  LoadProgress,
+  LoadResult,
+  LoadShare,
+  ProtocolOptions,
+} from './types.js';
 
 export type * from './types.js';
 export {
@@ -29,6 +38,7 @@ export {
 } from './validate.js';
 export { MAX_TRANSACTION_SIZE_BYTES, txHash, parseTransaction } from './payload.js';
 export { planSchedule } from './schedule.js';
+export { loadMix, mixCycle, resolveMix } from './mix.js';
 
 export { LOAD_DEFAULTS };
 
@@ -84,8 +94,20 @@ function shardSettings(options: LoadOptions, shardIndex: number, shardCount: num
     lateThresholdMs: options.lateThresholdMs ?? LOAD_DEFAULTS.lateThresholdMs,
     maxScheduleLagMs: options.maxScheduleLagMs ?? LOAD_DEFAULTS.maxScheduleLagMs,
     commitWebsocketUrls,
-    shardIndex,
-    shardCount,
+    // A load client's share (seq ≡ index mod count) split again across its workers.
+    shardIndex: (options.share?.index ?? 0) + (options.share?.count ?? 1) * shardIndex,
+    shardCount: (options.share?.count ?? 1) * shardCount,
+    ...(options.mix ? { mix: options.mix } : {}),
+  };
+}
+
+/** Where the schedule starts: just after preparing, or at the agreed wall-clock instant (load clients). */
+function startInstant(options: LoadOptions): { startHrNs: bigint; startEpochMs: number } {
+  const nowMs = Date.now();
+  const startEpochMs = options.startAtEpochMs ?? nowMs + START_DELAY_MS;
+  return {
+    startHrNs: process.hrtime.bigint() + BigInt(Math.round((startEpochMs - nowMs) * 1e6)),
+    startEpochMs,
   };
 }
 
@@ -109,8 +131,7 @@ interface RunControl {
 async function runInThisThread(options: LoadOptions, control: RunControl): Promise<ShardRun> {
   const shard = new Shard(shardSettings(options, 0, 1));
   await shard.prepare();
-  const startHrNs = process.hrtime.bigint() + BigInt(START_DELAY_MS * 1e6);
-  const startEpochMs = Date.now() + START_DELAY_MS;
+  const { startHrNs, startEpochMs } = startInstant(options);
   const result = await shard.run(startHrNs, startEpochMs, {
     ...(control.signal ? { signal: control.signal } : {}),
     ...(control.onProgress ? { onProgress: control.onProgress } : {}),
@@ -178,8 +199,7 @@ async function runInWorkers(
   };
   try {
     await Promise.all(readies);
-    const startHrNs = process.hrtime.bigint() + BigInt(START_DELAY_MS * 1e6);
-    const startEpochMs = Date.now() + START_DELAY_MS;
+    const { startHrNs, startEpochMs } = startInstant(options);
     for (const worker of workers)
       worker.postMessage({ type: 'start', startHrNs: startHrNs.toString(), startEpochMs });
     control.signal?.addEventListener('abort', stopAll, { once: true });
@@ -208,6 +228,16 @@ function sumProgress(parts: readonly (LoadProgress | undefined)[]): LoadProgress
 
 /** Runs the load and returns its figures. Throws MeshbenchError('BAD_FLAG') for invalid options. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  return (await runLoadRecorded(options)).result;
+}
+
+/**
+ * Runs the load and returns its figures with the merged recorder's state (encoded HDR
+ * histograms and counters), which a load client sends back so the coordinator merges exactly.
+ */
+export async function runLoadRecorded(
+  options: LoadOptions,
+): Promise<{ readonly result: LoadResult; readonly state: RecorderState }> {
   validateLoadOptions(options);
   const plan = planSchedule(shardSettings(options, 0, 1).plan);
   const workers = options.workers ?? LOAD_DEFAULTS.workers;
@@ -218,27 +248,39 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
   let results: readonly (ShardRun | ShardResult)[];
   let recorder: Recorder;
+  let kindRecorders: readonly Recorder[] | undefined;
   if (workers <= 1) {
     // One shard: its recorder is the run's (no encoding and decoding of every histogram).
     const run = await runInThisThread(options, control);
     results = [run];
     recorder = run.recorder;
+    kindRecorders = run.kindRecorders;
   } else {
     const shards = await runInWorkers(options, workers, control);
     results = shards;
+    const nodeIds = options.endpoints.map((e) => e.nodeId);
     recorder = Recorder.fromStates(
-      options.endpoints.map((e) => e.nodeId),
+      nodeIds,
       shards.map((r) => r.recorder),
+    );
+    // a mix: each kind's recorders merged across the workers, as exactly as the total
+    kindRecorders = options.mix?.kinds.map((_, kind) =>
+      Recorder.fromStates(
+        nodeIds,
+        shards.map((r) => r.kindRecorders?.[kind]).filter((state) => state !== undefined),
+      ),
     );
   }
   const interrupted = results.some((r) => r.interrupted);
-  return buildLoadResult(options, plan, recorder, {
+  const result = buildLoadResult(options, plan, recorder, {
     startedAt,
     endedAt: new Date(),
     interrupted,
     ...(interrupted ? { stoppedAtMs: Math.max(...results.map((r) => r.stoppedAtMs ?? 0)) } : {}),
     workers,
+    ...(kindRecorders ? { kindRecorders } : {}),
   });
+  return { result, state: recorder.toState() };
 }
 
 /** The key pattern the protocol's writes followed (etcd), as the result records it. */
@@ -252,12 +294,73 @@ function recordedSettingsOf(options: LoadOptions): Partial<LoadResult['generator
   return createProtocol(options.protocol, options.runId).recordedSettings ?? {};
 }
 
+/** A share's input rate: its sequence numbers in the measured window (seq ≡ index mod count), per second. */
+export function shareInputRate(plan: SchedulePlan, share: LoadShare): number {
+  const secs = (plan.measuredEndMs - plan.measuredStartMs) / 1000;
+  return secs > 0 ? sequencesOfShare(plan.firstMeasuredSeq, plan.firstCooldownSeq, share) / secs : 0;
+}
+
+/** How many of the sequence numbers [from, to) are ≡ index (mod count). */
+export function sequencesOfShare(from: number, to: number, share: LoadShare): number {
+  const below = (n: number) => (n <= share.index ? 0 : Math.ceil((n - share.index) / share.count));
+  return Math.max(0, below(to) - below(from));
+}
+
+/** Each kind of a mix, measured like the totals (its own recorder, merged across workers). */
+function kindFigures(
+  mix: LoadMix,
+  recorders: readonly Recorder[],
+  durationSecs: number,
+  confirming: boolean,
+): KindFigures[] {
+  const totalWeight = mix.kinds.reduce((sum, kind) => sum + kind.weight, 0);
+  const perSecond = (count: number) => (durationSecs > 0 ? count / durationSecs : 0);
+  return mix.kinds.map((kind, index) => {
+    const recorder = recorders[index] as Recorder;
+    const outcomes = recorder.outcomes();
+    return {
+      name: kind.name,
+      weight: kind.weight,
+      share: kind.weight / totalWeight,
+      transactionSizeBytes: kind.transactionSizeBytes,
+      fields: kind.fields,
+      scheduled: recorder.scheduled,
+      sent: recorder.sent,
+      inputRate: perSecond(recorder.scheduled),
+      acceptedThroughput: perSecond(outcomes.ok),
+      committedThroughput: confirming ? perSecond(outcomes.committed) : 0,
+      efficiency:
+        recorder.scheduled > 0 ? (confirming ? outcomes.committed : outcomes.ok) / recorder.scheduled : 0,
+      outcomes,
+      latency: {
+        ack: { corrected: summarize(recorder.ackCorrected), uncorrected: summarize(recorder.ackUncorrected) },
+        ...(confirming
+          ? {
+              commit: {
+                corrected: summarize(recorder.commitCorrected),
+                uncorrected: summarize(recorder.commitUncorrected),
+              },
+            }
+          : {}),
+      },
+    };
+  });
+}
+
 /** Turns merged recorder state into the plain LoadResult. */
 export function buildLoadResult(
   options: LoadOptions,
   plan: SchedulePlan,
   recorder: Recorder,
-  run: { startedAt: Date; endedAt: Date; interrupted: boolean; stoppedAtMs?: number; workers: number },
+  run: {
+    startedAt: Date;
+    endedAt: Date;
+    interrupted: boolean;
+    stoppedAtMs?: number;
+    workers: number;
+    /** With a mix: one recorder per kind, in the mix's order. */
+    kindRecorders?: readonly Recorder[];
+  },
 ): LoadResult {
   const windowMs = plan.measuredEndMs - plan.measuredStartMs;
   const ranMs =
@@ -287,7 +390,12 @@ export function buildLoadResult(
     warmupSecs: plan.warmupMs / 1000,
     cooldownSecs: plan.cooldownMs / 1000,
     transactionSizeBytes: options.transactionSizeBytes,
-    inputRate: run.stoppedAtMs === undefined ? plan.inputRate : perSecond(recorder.scheduled),
+    inputRate:
+      run.stoppedAtMs !== undefined
+        ? perSecond(recorder.scheduled)
+        : options.share === undefined
+          ? plan.inputRate
+          : shareInputRate(plan, options.share),
     achievedRate,
     acceptedThroughput: perSecond(outcomes.ok),
     committedThroughput: confirming ? perSecond(outcomes.committed) : 0,
@@ -311,6 +419,9 @@ export function buildLoadResult(
     perNode: recorder.perNode(confirming),
     timeSeries: recorder.timeSeries(confirming, Math.ceil(durationSecs)),
     interrupted: run.interrupted,
+    ...(options.mix && run.kindRecorders
+      ? { kinds: kindFigures(options.mix, run.kindRecorders, durationSecs, confirming) }
+      : {}),
     ...keysOf(options),
     excluded: { warmup: { ...recorder.excluded.warmup }, cooldown: { ...recorder.excluded.cooldown } },
     generator: {

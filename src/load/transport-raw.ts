@@ -258,10 +258,11 @@ class Queue {
 class EndpointPool {
   readonly hostname: string;
   readonly port: number;
-  readonly prefix: string;
-  readonly prefixIsAscii: boolean;
-  /** The protocol's bodies are all ASCII (no UTF-8 length scan per request). */
-  readonly asciiBodies: boolean;
+  /** Per request variant (a mix's kinds; one without a mix): the head up to the Content-Length value. */
+  readonly prefixes: string[];
+  readonly prefixIsAscii: boolean[];
+  /** The protocol's bodies are all ASCII (no UTF-8 length scan per request), per variant. */
+  readonly asciiBodies: boolean[];
   private readonly connections = new Set<RawConnection>();
   /** Connections that may take another request (checked lazily); the last is used first. */
   private readonly free: RawConnection[] = [];
@@ -274,7 +275,7 @@ class EndpointPool {
 
   constructor(
     endpoint: Endpoint,
-    request: RequestTemplate,
+    requests: readonly RequestTemplate[],
     readonly maxConnections: number,
     readonly pipelining: number,
     readonly connectTimeoutMs: number,
@@ -289,9 +290,9 @@ class EndpointPool {
     }
     this.hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     this.port = url.port === '' ? 80 : Number(url.port);
-    this.prefix = requestHeadPrefix(endpoint, request);
-    this.prefixIsAscii = Buffer.byteLength(this.prefix) === this.prefix.length;
-    this.asciiBodies = request.asciiBodies === true;
+    this.prefixes = requests.map((request) => requestHeadPrefix(endpoint, request));
+    this.prefixIsAscii = this.prefixes.map((prefix) => Buffer.byteLength(prefix) === prefix.length);
+    this.asciiBodies = requests.map((request) => request.asciiBodies === true);
   }
 
   send(request: RawRequest): void {
@@ -416,7 +417,7 @@ export class RawTransport implements Transport {
       (endpoint) =>
         new EndpointPool(
           endpoint,
-          options.request,
+          [options.request, ...(options.variants ?? [])],
           options.connectionsPerEndpoint,
           options.pipelining,
           options.connectTimeoutMs,
@@ -425,14 +426,14 @@ export class RawTransport implements Transport {
     );
   }
 
-  send(node: number, body: string, sink: TransportSink): TransportRequest {
+  send(node: number, body: string, sink: TransportSink, variant = 0): TransportRequest {
     const pool = this.pools[node] as EndpointPool;
-    const length = pool.asciiBodies ? body.length : Buffer.byteLength(body);
+    const length = pool.asciiBodies[variant] ? body.length : Buffer.byteLength(body);
     const request = new RawRequest(
       sink,
-      `${pool.prefix}${length}\r\n\r\n${body}`,
+      `${pool.prefixes[variant]}${length}\r\n\r\n${body}`,
       // All ASCII (JSON with base64, the usual case): written as latin1, one copy, no UTF-8 pass.
-      pool.prefixIsAscii && length === body.length,
+      pool.prefixIsAscii[variant] === true && length === body.length,
     );
     pool.send(request);
     return request;

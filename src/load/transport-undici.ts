@@ -75,8 +75,10 @@ class UndiciRequest implements Dispatcher.DispatchHandler, TransportRequest {
 
 export class UndiciTransport implements Transport {
   private readonly pools: Pool[];
-  private readonly paths: string[];
-  private readonly headers: string[];
+  /** Per request variant (a mix's kinds; one without a mix): paths per endpoint, method, headers. */
+  private readonly paths: string[][];
+  private readonly methods: string[];
+  private readonly headers: string[][];
 
   constructor(private readonly options: TransportOptions) {
     this.pools = options.endpoints.map(
@@ -91,17 +93,21 @@ export class UndiciTransport implements Transport {
           connect: { timeout: options.connectTimeoutMs },
         }),
     );
-    this.paths = options.endpoints.map((endpoint) => requestPath(endpoint, options.request));
-    this.headers = Object.entries(options.request.headers).flat();
+    const requests = [options.request, ...(options.variants ?? [])];
+    this.paths = requests.map((template) =>
+      options.endpoints.map((endpoint) => requestPath(endpoint, template)),
+    );
+    this.methods = requests.map((template) => template.method);
+    this.headers = requests.map((template) => Object.entries(template.headers).flat());
   }
 
-  send(node: number, body: string, sink: TransportSink): TransportRequest {
+  send(node: number, body: string, sink: TransportSink, variant = 0): TransportRequest {
     const request = new UndiciRequest(sink);
     (this.pools[node] as Pool).dispatch(
       {
-        path: this.paths[node] as string,
-        method: this.options.request.method,
-        headers: this.headers,
+        path: (this.paths[variant] as string[])[node] as string,
+        method: this.methods[variant] as string,
+        headers: this.headers[variant] as string[],
         body,
         ...(this.options.pipelining > 1 ? { idempotent: true } : {}),
       },

@@ -38,8 +38,11 @@ export interface TransportRequest {
 }
 
 export interface Transport {
-  /** Sends `body` to endpoint `node` (an index into the endpoints the transport was made for). */
-  send(node: number, body: string, sink: TransportSink): TransportRequest;
+  /**
+   * Sends `body` to endpoint `node` (an index into the endpoints the transport was made for),
+   * as request `variant` (0: `request`; k: `variants[k - 1]`, a mix's kinds).
+   */
+  send(node: number, body: string, sink: TransportSink, variant?: number): TransportRequest;
   /** Closes every connection; requests still in flight end as connection errors. */
   close(): Promise<void>;
 }
@@ -47,6 +50,8 @@ export interface Transport {
 export interface TransportOptions {
   readonly endpoints: readonly Endpoint[];
   readonly request: RequestTemplate;
+  /** Further requests (method, path, headers) sent over the same connections: a mix's kinds 1…n. */
+  readonly variants?: readonly RequestTemplate[];
   readonly connectionsPerEndpoint: number;
   /** Requests written to one connection before its first reply (1 = no pipelining). */
   readonly pipelining: number;

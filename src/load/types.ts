@@ -6,6 +6,7 @@
 import type { Endpoint } from '../protocols/endpoint.js';
 import type { EtcdKeysSummary } from '../protocols/etcd-keys.js';
 import type { BroadcastMode, ConfirmMode, ProtocolOptions } from '../protocols/options.js';
+import type { LoadMix } from './mix.js';
 import type {
   LatencySummary,
   NodeFigures,
@@ -15,6 +16,7 @@ import type {
 } from '../measure/figures.js';
 
 export type { BroadcastMode, ConfirmMode, ProtocolOptions } from '../protocols/options.js';
+export type { LoadMix, MixKind } from './mix.js';
 export type {
   LatencySummary,
   NodeFigures,
@@ -74,6 +76,44 @@ export interface LoadOptions {
   readonly maxScheduleLagMs?: number;
   /** Extension: WebSocket URLs subscribed to for commits (cometbft); default: every endpoint's wsUrl (or rpcUrl + /websocket), at most 3. */
   readonly commitWebsocketUrls?: readonly string[];
+  /**
+   * Extension: this run sends only its share of a larger open-loop schedule, the sequence
+   * numbers ≡ `index` (mod `count`): one of `count` load clients. The shares interleave, so
+   * their union is exactly the whole schedule (src/clients/).
+   */
+  readonly share?: LoadShare;
+  /**
+   * Extension: a weighted mix of transaction kinds (`--mix`, src/load/mix.ts): each kind its
+   * own size and protocol options; the result then has per-kind figures in `kinds`.
+   */
+  readonly mix?: LoadMix;
+  /** Extension: the schedule starts at this wall-clock instant (ms since the epoch), agreed by every load client, instead of just after preparing. */
+  readonly startAtEpochMs?: number;
+}
+
+/** One load client's part of a schedule split across `count` clients. */
+export interface LoadShare {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** One kind of a mix: what it is and what it got, measured like the totals. */
+export interface KindFigures {
+  readonly name: string;
+  readonly weight: number;
+  /** weight / sum of weights. */
+  readonly share: number;
+  readonly transactionSizeBytes: number;
+  /** The protocol fields the kind set (http method and route, cometbft mode). */
+  readonly fields: Readonly<Record<string, string>>;
+  readonly scheduled: number;
+  readonly sent: number;
+  readonly inputRate: number;
+  readonly acceptedThroughput: number;
+  readonly committedThroughput: number;
+  readonly efficiency: number;
+  readonly outcomes: OutcomeCounts;
+  readonly latency: { readonly ack: StageLatency; readonly commit?: StageLatency };
 }
 
 export interface LoadProgress {
@@ -133,6 +173,8 @@ export interface LoadResult {
       readonly failed: number;
     };
   };
+  /** Extension: with a mix, the figures of each kind (their counts add up to the totals above). */
+  readonly kinds?: readonly KindFigures[];
   /** Extension: generator settings that shape the figures. */
   readonly generator?: {
     readonly workers: number;

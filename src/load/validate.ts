@@ -130,6 +130,15 @@ export function validateLoadOptions(options: LoadOptions): void {
       'use --workers 1, or add it to BUILT_IN in src/protocols/registry.ts',
     );
   }
+  if (options.share !== undefined) {
+    const { index, count } = options.share;
+    checkPositiveInteger(count, 'load client count');
+    if (!Number.isInteger(index) || index < 0 || index >= count)
+      throw bad(
+        `load client share ${String(index)} of ${String(count)} is not allowed`,
+        `use 0 .. ${count - 1}`,
+      );
+  }
   // Unknown target nodes or unusable weights fail here, not inside a worker.
   createTargetPicker(options.endpoints, options.target);
 }

@@ -446,8 +446,11 @@ export class Recorder {
     mergeEncoded(this.commitCorrected, state.histograms.commitCorrected);
     mergeEncoded(this.commitUncorrected, state.histograms.commitUncorrected);
     mergeEncoded(this.lag, state.histograms.lag);
+    // By node ID: a load client's recorder knows only the nodes it sent to (its own host's).
+    const sameNodes =
+      state.nodeIds.length === this.nodeIds.length && state.nodeIds.every((id, i) => id === this.nodeIds[i]);
     state.nodes.forEach((n, index) => {
-      const mine = this.nodes[index];
+      const mine = this.nodes[sameNodes ? index : this.nodeIds.indexOf(state.nodeIds[index] ?? '')];
       if (!mine) return;
       mine.sent += n.sent;
       mine.ok += n.ok;

@@ -39,13 +39,16 @@ export interface MonitoringInput {
   readonly metricsPort?: unknown;
   readonly influxUrl?: unknown;
   readonly requireMonitoring?: unknown;
+  /** Whether `--endpoint-metrics` is given (attach mode): --require-monitoring checks those pages too. */
+  readonly endpointMetrics?: boolean;
 }
 
 const SERIES_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
 /** The plan's monitoring part, or undefined when no monitoring flag is given; throws one BAD_FLAG line. */
 export function parseMonitoringInput(input: MonitoringInput): MonitoringPlan | undefined {
-  const given = Object.values(input).some((value) => value !== undefined);
+  const { endpointMetrics, ...flags } = input;
+  const given = Object.values(flags).some((value) => value !== undefined);
   if (!given) return undefined;
   const nodeMetricsFlag = optionalBoolean('node-metrics', input.nodeMetrics);
   const requireMonitoring = optionalBoolean('require-monitoring', input.requireMonitoring) ?? false;
@@ -61,11 +64,11 @@ export function parseMonitoringInput(input: MonitoringInput): MonitoringPlan | u
       `--${extra.length > 0 ? 'metrics-series' : 'prometheus-url'} reads the nodes' series; leave out --node-metrics false`,
     );
   }
-  if (requireMonitoring && prometheusUrl === undefined && influxUrl === undefined) {
+  if (requireMonitoring && prometheusUrl === undefined && influxUrl === undefined && !endpointMetrics) {
     throw badFlag(
       'require-monitoring',
       true,
-      'checks --prometheus-url or --influx-url before the run; give one of them',
+      'checks --prometheus-url, --influx-url or --endpoint-metrics before the run; give one of them',
     );
   }
   const nodeMetrics =

@@ -279,6 +279,15 @@ export const cometbft: ProtocolDefinition<CometbftOptions> = {
           hint: 'use async, sync or commit',
         },
   create: (options) => createCometbftProtocol(options.broadcastMode),
+  mixFields: {
+    fields: { mode: `the broadcast mode: ${BROADCAST_MODES.join(' | ')}` },
+    apply: (base, fields) => {
+      const mode = fields.mode === undefined ? base.broadcastMode : String(fields.mode).trim();
+      return (BROADCAST_MODES as readonly string[]).includes(mode)
+        ? { ...base, broadcastMode: mode as BroadcastMode }
+        : { field: 'mode', rule: BROADCAST_MODES.join(' | ') };
+    },
+  },
   confirmsCommits: true,
   readiness: cometbftProbe,
   defaultRpcPort: 26657,

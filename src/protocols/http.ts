@@ -140,6 +140,18 @@ export const http: ProtocolDefinition<HttpOptions> = {
     };
   },
   create: (options) => createHttpProtocol(options),
+  mixFields: {
+    fields: { method: `one of ${METHODS.join(', ')}`, route: 'a request path starting with /' },
+    apply: (base, fields) => {
+      const method = fields.method === undefined ? base.method : String(fields.method).trim().toUpperCase();
+      if (!(METHODS as readonly string[]).includes(method))
+        return { field: 'method', rule: `one of ${METHODS.join(', ')}` };
+      const route = fields.route === undefined ? base.path : fields.route;
+      if (typeof route !== 'string' || !route.startsWith('/'))
+        return { field: 'route', rule: 'a request path starting with /' };
+      return { ...base, method, path: route };
+    },
+  },
   confirmsCommits: false,
   readiness: () => httpProbe('/'),
   defaultRpcPort: 80,

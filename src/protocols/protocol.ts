@@ -208,6 +208,22 @@ export interface ProtocolDefinition<Options extends ProtocolOptions = ProtocolOp
   readonly defaultRpcPort?: number;
   /** How reports name the options, e.g. `cometbft (async)`. Default: the kind. */
   describe?(options: Options): string;
+  /** What a workload-mix kind (`--mix`) may set besides its weight and size; absent: nothing. */
+  readonly mixFields?: MixFields<Options>;
+}
+
+/** The protocol fields of a workload-mix kind (http: method, route; cometbft: mode). */
+export interface MixFields<Options extends ProtocolOptions = ProtocolOptions> {
+  /** Field name → what it accepts (errors and docs quote it). */
+  readonly fields: Readonly<Record<string, string>>;
+  /**
+   * One kind's options: `base` (the run's) with the kind's fields applied. Only names listed in
+   * `fields` reach here; a value it cannot take comes back as the field and its rule.
+   */
+  apply(
+    base: Options,
+    fields: Readonly<Record<string, unknown>>,
+  ): Options | { readonly field: string; readonly rule: string };
 }
 
 /** Joins a base URL (which may carry a path) and a path. */

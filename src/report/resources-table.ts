@@ -10,6 +10,11 @@ import type { BenchmarkRecord } from '../results/record.js';
 const MIB = 1024 ** 2;
 const KIB = 1024;
 
+/** A rate's mean in KiB/s; `-` when the source has no such counter (a metrics page without it). */
+function kibPerSec(summary: { readonly mean: number } | undefined): string {
+  return summary ? (summary.mean / KIB).toFixed(1) : '-';
+}
+
 /** The last run's resources block of a level, if it has one. */
 export function resourcesOf(record: BenchmarkRecord): ResourcesBlock | undefined {
   const block = record.runs.at(-1)?.blocks?.resources;
@@ -35,8 +40,8 @@ export function renderResourcesTable(record: BenchmarkRecord, indent = '  '): st
         node.cpu_percent.p99.toFixed(1),
         (node.memory_bytes.mean / MIB).toFixed(1),
         (node.memory_bytes.max / MIB).toFixed(1),
-        node.host_network ? 'host' : (node.net_rx_bytes_per_s.mean / KIB).toFixed(1),
-        node.host_network ? 'host' : (node.net_tx_bytes_per_s.mean / KIB).toFixed(1),
+        node.host_network ? 'host' : kibPerSec(node.net_rx_bytes_per_s),
+        node.host_network ? 'host' : kibPerSec(node.net_tx_bytes_per_s),
         node.down_s.length > 0 ? `${node.down_s.length} samples` : '',
       ]);
     }

@@ -92,6 +92,32 @@ export function resultsFromLoad(load: LoadResult, confirm: ConfirmMode): RecordR
       ...(node.commit ? { commit_latency_ms: node.commit } : {}),
     })),
     time_series: load.timeSeries,
+    ...(load.kinds
+      ? {
+          kinds: load.kinds.map((kind) => ({
+            name: kind.name,
+            weight: kind.weight,
+            share: kind.share,
+            transaction_size: kind.transactionSizeBytes,
+            fields: { ...kind.fields },
+            scheduled_transactions: kind.scheduled,
+            sent_transactions: kind.sent,
+            input_rate: kind.inputRate,
+            accepted_throughput: kind.acceptedThroughput,
+            committed_throughput: kind.committedThroughput,
+            efficiency: kind.efficiency,
+            outcomes: kind.outcomes,
+            ack_latency_ms: kind.latency.ack.corrected,
+            ack_latency_uncorrected_ms: kind.latency.ack.uncorrected,
+            ...(kind.latency.commit
+              ? {
+                  commit_latency_ms: kind.latency.commit.corrected,
+                  commit_latency_uncorrected_ms: kind.latency.commit.uncorrected,
+                }
+              : {}),
+          })),
+        }
+      : {}),
   };
 }
 

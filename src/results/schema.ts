@@ -18,6 +18,7 @@ import { jsonSchemaOf } from '../common/json-schema.js';
 import { resourcesBlockSchema } from '../monitor/resources/schema.js';
 import { ingestBlockSchema } from '../monitor/ingest/schema.js';
 import { influxBlockSchema, metricsBlockSchema } from '../monitor/metrics-block.js';
+import { loadClientsBlockSchema } from '../clients/schema.js';
 
 export { RECORD_SCHEMA_VERSION };
 
@@ -84,6 +85,30 @@ const perNodeSchema = z.object({
   commit_latency_ms: latencySummarySchema.optional(),
 });
 
+/** One kind of a workload mix (--mix): measured like the totals, its counts part of them. */
+export const kindResultsSchema = z
+  .object({
+    name: z.string(),
+    weight: z.int().min(1),
+    share: nonNegative.describe('weight / sum of weights: its share of the scheduled rate'),
+    transaction_size: z.int().min(1).describe('bytes'),
+    fields: z
+      .record(z.string(), z.string())
+      .describe('the protocol fields the kind set (http: method, route; cometbft: mode)'),
+    scheduled_transactions: count,
+    sent_transactions: count,
+    input_rate: nonNegative,
+    accepted_throughput: nonNegative,
+    committed_throughput: nonNegative,
+    efficiency: nonNegative,
+    outcomes: outcomesSchema,
+    ack_latency_ms: latencySummarySchema,
+    ack_latency_uncorrected_ms: latencySummarySchema,
+    commit_latency_ms: latencySummarySchema.optional(),
+    commit_latency_uncorrected_ms: latencySummarySchema.optional(),
+  })
+  .describe('one kind of the workload mix (docs/benchmark.md, "Workload mixes")');
+
 export const resultsSchema = z.object({
   // --- the original tool's fields ---
   throughput: nonNegative.describe('Committed (confirm=commit) or accepted tx/s'),
@@ -121,6 +146,10 @@ export const resultsSchema = z.object({
   cooldown_secs: nonNegative,
   per_node: z.array(perNodeSchema).optional(),
   time_series: z.array(secondSampleSchema).optional(),
+  kinds: z
+    .array(kindResultsSchema)
+    .optional()
+    .describe('with --mix: each kind of transaction, beside the totals above (one run: in its results)'),
 });
 
 export const keyPatternSchema = z
@@ -188,6 +217,7 @@ const runBlocksSchema = z
     ingest: ingestBlockSchema.optional(),
     metrics: metricsBlockSchema.optional(),
     influx: influxBlockSchema.optional(),
+    load_clients: loadClientsBlockSchema.optional(),
   })
   .catchall(z.unknown())
   .describe("observers' blocks for this run, by observer name (docs/result-format.md)");

@@ -167,6 +167,19 @@ export interface RemoteHostEnvironment {
   readonly imageMs?: number | undefined;
   readonly dockerMs?: number | undefined;
   readonly startMs?: number | undefined;
+  /** Its clock against this machine's, measured at deploy (remote/clock-check.ts). */
+  readonly clock?: HostClockEnvironment | undefined;
+}
+
+/** A host's clock offset (host − this machine, ms) from the lowest-round-trip sample; `error` when not measured. */
+export interface HostClockEnvironment {
+  readonly method: string;
+  readonly offsetMs?: number;
+  readonly rttMs?: number;
+  readonly samples?: number;
+  /** |offset| + rtt/2: how far a timestamp from that host may be off here. */
+  readonly errorBoundMs?: number;
+  readonly error?: string;
 }
 
 /** The remote testbed's facts: the image, how it travelled, each host. */
@@ -183,6 +196,12 @@ export interface RemoteEnvironment {
   readonly hosts: readonly RemoteHostEnvironment[];
   /** The network's graph (--topology): who connects to whom. */
   readonly topology?: TopologyRecord;
+  /** The clock check at deploy: its thresholds and warnings (each host's figures are in `hosts[].clock`). */
+  readonly clockCheck?: {
+    readonly warnMs: number;
+    readonly maxOffsetMs?: number;
+    readonly warnings: readonly string[];
+  };
 }
 
 /** Attach mode: the endpoints as given. */
@@ -190,6 +209,8 @@ export interface AttachedEnvironment {
   readonly testbed: 'attached';
   readonly attached: true;
   readonly endpoints: readonly string[];
+  /** `--endpoint-metrics`: each endpoint's Prometheus page, in the order of `endpoints`. */
+  readonly metricsUrls?: readonly string[];
 }
 
 /** A deployment's own facts, by testbed: the record's `environment.testbed` block. */

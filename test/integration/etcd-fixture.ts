@@ -66,6 +66,8 @@ export function containerEtcdctl(container: string): (args: readonly string[]) =
 export interface EtcdMember {
   readonly clientUrl: string;
   readonly etcdctl: (args: readonly string[]) => Promise<string>;
+  /** The running process's id (undefined when it is not running). */
+  pid(): number | undefined;
   /** Kills the process (SIGKILL: a crash, nothing flushed on the way out). */
   kill(): Promise<void>;
   /** Starts it again on the same ports and data dir. */
@@ -122,6 +124,7 @@ export async function startEtcdMember(readyTimeoutMs = 20_000): Promise<EtcdMemb
   return {
     clientUrl,
     etcdctl: localEtcdctl(clientUrl),
+    pid: () => (child && child.exitCode === null ? child.pid : undefined),
     kill: () => stop('SIGKILL'),
     restart: start,
     close: async () => {

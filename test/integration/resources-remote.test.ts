@@ -63,7 +63,7 @@ describe('resources on remote sandbox hosts', () => {
     expect(block.nodes).toHaveLength(hosts.length);
     for (const node of block.nodes) {
       note(
-        `${node.node_id}@${node.host}: cpu mean ${node.cpu_percent.mean}%, mem ${(node.memory_bytes.mean / 2 ** 20).toFixed(1)} MiB, rx ${(node.net_rx_bytes_per_s.mean / 1024).toFixed(1)} KiB/s`,
+        `${node.node_id}@${node.host}: cpu mean ${node.cpu_percent.mean}%, mem ${(node.memory_bytes.mean / 2 ** 20).toFixed(1)} MiB, rx ${((node.net_rx_bytes_per_s?.mean ?? 0) / 1024).toFixed(1)} KiB/s`,
       );
       expect(hosts.map((host) => host.name)).toContain(node.host);
       expect(node.cpu_percent.count, node.node_id).toBeGreaterThanOrEqual(2);

@@ -66,7 +66,7 @@ describe('resources on a local refnode network', () => {
     expect(block.nodes.map((node) => node.node_id)).toEqual(NODES);
     for (const node of block.nodes) {
       note(
-        `${node.node_id}: cpu mean ${node.cpu_percent.mean}% p99 ${node.cpu_percent.p99}%, mem ${(node.memory_bytes.mean / 2 ** 20).toFixed(1)} MiB, rx ${(node.net_rx_bytes_per_s.mean / 1024).toFixed(1)} KiB/s, tx ${(node.net_tx_bytes_per_s.mean / 1024).toFixed(1)} KiB/s, down ${JSON.stringify(node.down_s)}`,
+        `${node.node_id}: cpu mean ${node.cpu_percent.mean}% p99 ${node.cpu_percent.p99}%, mem ${(node.memory_bytes.mean / 2 ** 20).toFixed(1)} MiB, rx ${((node.net_rx_bytes_per_s?.mean ?? 0) / 1024).toFixed(1)} KiB/s, tx ${((node.net_tx_bytes_per_s?.mean ?? 0) / 1024).toFixed(1)} KiB/s, down ${JSON.stringify(node.down_s)}`,
       );
       // node3 dies at 4 s: on a busy machine the stream's first readings come late (CI: 1 before)
       expect(node.cpu_percent.count, node.node_id).toBeGreaterThanOrEqual(node.node_id === 'node3' ? 1 : 2);
@@ -77,8 +77,8 @@ describe('resources on a local refnode network', () => {
       expect(node.memory_bytes.mean, node.node_id).toBeGreaterThan(5 * 2 ** 20);
       expect(node.memory_bytes.max, node.node_id).toBeLessThan(2 * 2 ** 30);
       // 200 tx/s of 512 bytes, spread over 4 nodes and gossiped: kilobytes a second each way
-      expect(node.net_rx_bytes_per_s.mean, node.node_id).toBeGreaterThan(1000);
-      expect(node.net_tx_bytes_per_s.mean, node.node_id).toBeGreaterThan(1000);
+      expect(node.net_rx_bytes_per_s?.mean, node.node_id).toBeGreaterThan(1000);
+      expect(node.net_tx_bytes_per_s?.mean, node.node_id).toBeGreaterThan(1000);
       expect(node.container_id, node.node_id).toMatch(/^[0-9a-f]{12}$/);
     }
     const killed = block.nodes.find((node) => node.node_id === 'node3');

@@ -2,8 +2,8 @@
  * Opens a report.html in headless Chromium (Debian's `chromium`, scripts/setup.sh) through
  * playwright-core, never a downloaded browser: every request that is not file: or data:
  * is refused and counted, console errors and page errors are collected, and each canvas
- * is read back to count its drawn pixels. Used by the report's browser test and by
- * `npm run bench:report`.
+ * is read back to count its drawn pixels. Used by the report's browser test, the live
+ * dashboard's (an http URL, with its origin allowed) and by `npm run bench:report`.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,7 +16,7 @@ export const CHROMIUM = '/usr/bin/chromium';
 
 export interface OpenedReport {
   readonly page: Page;
-  /** Requests the page tried that were not file: or data: URLs (refused). */
+  /** Requests the page tried that were not file: or data: URLs, nor of the allowed origin (refused). */
   readonly blockedRequests: string[];
   /** Console messages of type error, and uncaught page errors. */
   readonly errors: string[];
@@ -31,7 +31,12 @@ export interface OpenedReport {
 export async function openReport(
   file: string,
   viewport = { width: 1280, height: 900 },
+  options: { readonly allowOrigin?: string } = {},
 ): Promise<OpenedReport> {
+  const allowed = (url: string): boolean =>
+    url.startsWith('file:') ||
+    url.startsWith('data:') ||
+    (options.allowOrigin !== undefined && url.startsWith(`${options.allowOrigin}/`));
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing: run npm run setup (apt-get install -y chromium)`);
   }
@@ -58,7 +63,7 @@ export async function openReport(
     const errors: string[] = [];
     await page.route('**/*', async (route) => {
       const url = route.request().url();
-      if (url.startsWith('file:') || url.startsWith('data:')) await route.continue();
+      if (allowed(url)) await route.continue();
       else {
         blockedRequests.push(url);
         await route.abort();
@@ -66,7 +71,7 @@ export async function openReport(
     });
     page.on('request', (request) => {
       const url = request.url();
-      if (!url.startsWith('file:') && !url.startsWith('data:') && !blockedRequests.includes(url)) {
+      if (!allowed(url) && !blockedRequests.includes(url)) {
         blockedRequests.push(url);
       }
     });
@@ -75,7 +80,7 @@ export async function openReport(
     });
     page.on('pageerror', (error) => errors.push(error.message));
     const started = performance.now();
-    await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+    await page.goto(/^https?:/.test(file) ? file : pathToFileURL(file).href, { waitUntil: 'load' });
     // Strings, not functions: this project compiles without the DOM library.
     await page.waitForFunction('document.body.dataset.rendered !== undefined', undefined, {
       timeout: 30_000,

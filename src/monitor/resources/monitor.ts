@@ -11,12 +11,21 @@
  * and before each run checks that this machine is quiet (./quiet.ts). At the load's end it
  * closes every stream and adds the `resources` block (./schema.ts, docs/result-format.md).
  * A node that stops is marked down in its series and the run goes on.
+ *
+ * Nodes the testbed gives no handle of (attach mode, `--endpoints`) are read from their own
+ * Prometheus page instead (`--endpoint-metrics`: process CPU and memory, network and disk
+ * where the page has them), or with `--prometheus-url` from that Prometheus after the load
+ * (./endpoint-source.ts); with neither, the block says they are absent and why.
  */
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { formatError } from '../../common/errors.js';
 import { sleep } from '../../common/sleep.js';
+import type { Endpoint } from '../../protocols/endpoint.js';
+import { probePrometheus } from '../prometheus/promql.js';
+import { MeshbenchError } from '../../common/errors.js';
+import { probeProcessPage, queryProcessSamples, ScrapedEndpoint } from './endpoint-source.js';
 import type {
   Deployment,
   HostHandle,
@@ -56,7 +65,21 @@ export interface ResourceMonitorOptions {
   readonly warn?: (line: string) => void;
   /** Monotonic milliseconds (default performance.now). */
   readonly now?: () => number;
+  /** `--prometheus-url`: the process metrics of nodes without a stats stream (attach mode), by PromQL. */
+  readonly prometheusUrl?: string;
+  /** `--require-monitoring`: a metrics page or Prometheus that does not answer stops the run before its first level. */
+  readonly require?: boolean;
+  /** How long after the load's end to query Prometheus (default 2 s: its last scrape). */
+  readonly queryDelayMs?: number;
+  /** Wall clock, epoch ms (default Date.now). */
+  readonly wallClock?: () => number;
 }
+
+/** How the nodes without a stats stream (attach mode) are read, decided at each deploy. */
+type EndpointPlan =
+  | { readonly kind: 'scrape'; readonly endpoints: readonly Endpoint[]; readonly problems: readonly string[] }
+  | { readonly kind: 'query'; readonly endpoints: readonly Endpoint[]; readonly url: string }
+  | { readonly kind: 'absent'; readonly reason: string };
 
 /** What this plug-in uses of the sweep's level (src/bench/observer.ts; bench/ sits above this folder). */
 export interface LevelStart {
@@ -64,7 +87,7 @@ export interface LevelStart {
 }
 
 export interface LevelContext {
-  readonly deployment: Pick<Deployment, 'nodes'> & Partial<Pick<Deployment, 'hosts' | 'kind'>>;
+  readonly deployment: Pick<Deployment, 'nodes'> & Partial<Pick<Deployment, 'hosts' | 'kind' | 'endpoints'>>;
   readonly signal: AbortSignal;
   elapsedMs(): number;
   block(name: string, data: unknown): void;
@@ -99,6 +122,11 @@ interface LevelState {
   readonly warmupS: number;
   readonly nodes: NodeTrack[];
   readonly hosts: HostTrack[];
+  /** Nodes read from their metrics pages (attach mode, --endpoint-metrics). */
+  readonly scraped: ScrapedEndpoint[];
+  readonly reads: Set<Promise<void>>;
+  /** The level clock's zero on the wall clock (for the PromQL window). */
+  readonly startEpochMs: number;
   readonly generator: GeneratorSample[];
   readonly errors: Set<string>;
   readonly delay: IntervalHistogram;
@@ -123,6 +151,8 @@ export class ResourceMonitor {
   #before: ProcessSnapshot | undefined;
   #afterDeploy = false;
   #level: LevelState | undefined;
+  #endpointPlan: EndpointPlan | undefined;
+  #saidAbsent = false;
 
   constructor(options: ResourceMonitorOptions) {
     this.#options = options;
@@ -134,7 +164,10 @@ export class ResourceMonitor {
   }
 
   /** Learns the run's containers and starts the first quiet window (about a second, before the first level). */
-  async onDeploy(deployment: Pick<Deployment, 'nodes'>): Promise<void> {
+  async onDeploy(
+    deployment: Pick<Deployment, 'nodes'> & Partial<Pick<Deployment, 'endpoints'>>,
+  ): Promise<void> {
+    this.#endpointPlan = await this.#planEndpoints(deployment);
     if (this.#options.quietCheck === false) return;
     const streams = await Promise.all(
       deployment.nodes.map((node) =>
@@ -154,9 +187,72 @@ export class ResourceMonitor {
     }
   }
 
+  /**
+   * The nodes the testbed has no handle of (attach mode), and how to read them: Prometheus
+   * when given and answering, else each endpoint's metrics page, else absent. A page or
+   * Prometheus that does not answer is one console line (with --require-monitoring, an error).
+   */
+  async #planEndpoints(
+    deployment: Pick<Deployment, 'nodes'> & Partial<Pick<Deployment, 'endpoints'>>,
+  ): Promise<EndpointPlan | undefined> {
+    const handled = new Set(deployment.nodes.map((node) => node.nodeId));
+    const endpoints = (deployment.endpoints ?? []).filter((endpoint) => !handled.has(endpoint.nodeId));
+    if (endpoints.length === 0) return undefined;
+    const url = this.#options.prometheusUrl;
+    let prometheusProblem: string | undefined;
+    if (url !== undefined) {
+      const problem = await probePrometheus(url);
+      if (problem === undefined) return { kind: 'query', endpoints, url };
+      prometheusProblem = `--prometheus-url ${url}: no Prometheus answers there (${problem})`;
+      if (this.#options.require)
+        throw new MeshbenchError('ENDPOINT_UNREACHABLE', prometheusProblem, {
+          hint: 'start Prometheus there or give its URL; leave out --require-monitoring to run without it',
+        });
+    }
+    const paged = endpoints.filter((endpoint) => endpoint.metricsUrl !== undefined);
+    if (paged.length === 0) {
+      const reason = prometheusProblem
+        ? `attach mode (--endpoints): ${prometheusProblem} and no --endpoint-metrics given, so per-node figures are absent; the generator figures are kept`
+        : 'attach mode (--endpoints): no node handles, and neither --endpoint-metrics nor --prometheus-url given, so per-node and per-host figures are absent; the generator figures are kept';
+      if (!this.#saidAbsent)
+        this.#options.warn?.(
+          `resources: per-node figures are absent in attach mode; give --endpoint-metrics URL,… (each endpoint's Prometheus page) or --prometheus-url`,
+        );
+      this.#saidAbsent = true;
+      return { kind: 'absent', reason };
+    }
+    const problems = (
+      await Promise.all(
+        paged.map(async (endpoint) => {
+          const problem = await probeProcessPage(endpoint.metricsUrl as string);
+          return problem === undefined ? [] : [`${endpoint.nodeId}: ${endpoint.metricsUrl} ${problem}`];
+        }),
+      )
+    ).flat();
+    if (problems.length > 0) {
+      const line = `--endpoint-metrics: ${problems.join('; ')}`;
+      if (this.#options.require)
+        throw new MeshbenchError('ENDPOINT_UNREACHABLE', line, {
+          hint: "give each endpoint's Prometheus page (e.g. http://host:2379/metrics); leave out --require-monitoring to run without it",
+        });
+      this.#options.warn?.(`resources: ${line}; the run goes on without those figures`);
+    }
+    return {
+      kind: 'scrape',
+      endpoints: paged,
+      problems: [
+        ...(prometheusProblem ? [`${prometheusProblem}; read each endpoint's metrics page instead`] : []),
+        ...endpoints
+          .filter((endpoint) => endpoint.metricsUrl === undefined)
+          .map((endpoint) => `${endpoint.nodeId}: no metrics URL given (--endpoint-metrics)`),
+      ],
+    };
+  }
+
   onLevelStart(level: LevelStart, context: LevelContext): void {
     const nodes = context.deployment.nodes;
     const hosts = context.deployment.hosts ?? [];
+    const plan = this.#endpointPlan;
     const state: LevelState = {
       context,
       warmupS: level.warmupMs / 1000,
@@ -181,8 +277,14 @@ export class ResourceMonitor {
         previous: undefined,
         series: [],
       })),
+      scraped:
+        plan?.kind === 'scrape'
+          ? plan.endpoints.map((endpoint) => new ScrapedEndpoint(endpoint, endpoint.metricsUrl as string))
+          : [],
+      reads: new Set(),
+      startEpochMs: (this.#options.wallClock ?? Date.now)() - context.elapsedMs(),
       generator: [],
-      errors: new Set(),
+      errors: new Set(plan?.kind === 'scrape' ? plan.problems : []),
       // 20 ms: a coarse health signal (the load's schedule lag is the precise one) at half the wake-ups of 10
       delay: monitorEventLoopDelay({ resolution: 20 }),
       cpu: process.cpuUsage(),
@@ -344,6 +446,7 @@ export class ResourceMonitor {
       await sleep(Math.max(0, dueMs - context.elapsedMs()), context.signal);
       if (context.signal.aborted || state.closed) return;
       this.#sampleGenerator(state);
+      this.#readPages(state);
       const now = this.#now();
       const staleMs = Math.max(STALE_MS, this.#interval * 2.5);
       for (const track of state.nodes) {
@@ -358,6 +461,20 @@ export class ResourceMonitor {
           track.previous = undefined;
         }
       }
+    }
+  }
+
+  /**
+   * Every metrics page at once (attach mode); a page still being read is left to finish. A
+   * busy node may take longer than an interval to render its page: up to 2 s (or two
+   * intervals) is waited for, and the rates are over the time between the answers.
+   */
+  #readPages(state: LevelState): void {
+    const timeoutMs = Math.max(2000, this.#interval * 2);
+    for (const track of state.scraped) {
+      const read = track.read(() => this.#atS(state), this.#now, timeoutMs);
+      state.reads.add(read);
+      void read.finally(() => state.reads.delete(read));
     }
   }
 
@@ -388,8 +505,10 @@ export class ResourceMonitor {
     this.#level = undefined;
     this.#close(state);
     await state.ticking.catch(() => undefined);
+    await Promise.all([...state.reads]);
+    const queried = await this.#queried(state, context);
     const environment = await state.quiet;
-    const block = this.#block(state, load, environment);
+    const block = this.#block(state, load, environment, queried);
     context.block('resources', block);
     if (block.generator.bottleneck)
       this.#options.warn?.(
@@ -402,6 +521,91 @@ export class ResourceMonitor {
       );
     // The next level's quiet window: from now (the settle) to its start.
     if (this.#options.quietCheck !== false) this.#before = await processSnapshot().catch(() => undefined);
+  }
+
+  /** With --prometheus-url in attach mode: the endpoints' samples over the level, read after it. */
+  async #queried(state: LevelState, context: LevelContext): Promise<NodeResources[]> {
+    const plan = this.#endpointPlan;
+    if (plan?.kind !== 'query') return [];
+    const everyMs = this.#interval;
+    const endSecond = Math.floor(context.elapsedMs() / everyMs) * (everyMs / 1000);
+    await sleep(this.#options.queryDelayMs ?? 2000);
+    const seconds: number[] = [];
+    for (let second = everyMs / 1000; second <= endSecond + 1e-9; second += everyMs / 1000)
+      seconds.push(Math.round(second * 1000) / 1000);
+    const { samples, missing } = await queryProcessSamples(plan.url, plan.endpoints, {
+      startMs: Math.round(state.startEpochMs),
+      seconds,
+      stepMs: everyMs,
+      windowSecs: Math.max(5, Math.ceil((3 * everyMs) / 1000)),
+    });
+    for (const line of missing) state.errors.add(line);
+    return plan.endpoints.map((endpoint) =>
+      this.#nodeResources(
+        {
+          nodeId: endpoint.nodeId,
+          host: endpoint.host ?? 'attached',
+          source: 'prometheus_query',
+          metricsUrl: endpoint.metricsUrl ?? `${endpoint.rpcUrl}/metrics`,
+          series: samples.get(endpoint.nodeId) ?? [],
+          downS: [],
+        },
+        state,
+      ),
+    );
+  }
+
+  /** One node's summaries over the measured window of its series. */
+  #nodeResources(
+    track: {
+      readonly nodeId: string;
+      readonly host: string;
+      readonly source: NonNullable<NodeResources['source']>;
+      readonly metricsUrl?: string;
+      readonly containerId?: string | undefined;
+      readonly memoryLimitBytes?: number | undefined;
+      readonly hostNetwork?: boolean;
+      readonly series: NodeSample[];
+      readonly downS: number[];
+    },
+    state: LevelState,
+  ): NodeResources {
+    const kept = track.series.filter((sample) => sample.t_s >= state.warmupS);
+    const up = (kept.length > 0 ? kept : track.series).filter(
+      (sample): sample is Extract<NodeSample, { cpu_percent: number }> => !('down' in sample),
+    );
+    const of = (key: Exclude<keyof (typeof up)[number], 't_s'>, digits = 0) =>
+      summarize(
+        up.flatMap((sample) => (sample[key] === undefined ? [] : [sample[key]])),
+        digits,
+      );
+    /** A figure the source may lack: absent when no sample has it. */
+    const optional = <
+      K extends
+        'net_rx_bytes_per_s' | 'net_tx_bytes_per_s' | 'block_read_bytes_per_s' | 'block_write_bytes_per_s',
+    >(
+      key: K,
+    ) =>
+      track.source === 'docker_stats' || up.some((sample) => sample[key] !== undefined)
+        ? { [key]: of(key) }
+        : {};
+    return {
+      node_id: track.nodeId,
+      host: track.host,
+      ...(track.containerId ? { container_id: track.containerId.slice(0, 12) } : {}),
+      source: track.source,
+      ...(track.metricsUrl ? { metrics_url: track.metricsUrl } : {}),
+      cpu_percent: of('cpu_percent', 2),
+      memory_bytes: of('memory_bytes'),
+      ...optional('net_rx_bytes_per_s'),
+      ...optional('net_tx_bytes_per_s'),
+      ...optional('block_read_bytes_per_s'),
+      ...optional('block_write_bytes_per_s'),
+      ...(track.memoryLimitBytes ? { memory_limit_bytes: track.memoryLimitBytes } : {}),
+      ...(track.hostNetwork ? { host_network: true as const } : {}),
+      down_s: track.downS,
+      series: track.series,
+    };
   }
 
   async onTeardown(): Promise<void> {
@@ -430,36 +634,44 @@ export class ResourceMonitor {
     state: LevelState,
     load: { readonly scheduleLag?: { readonly count: number; readonly p99: number } },
     environment: QuietCheck | undefined,
+    queried: readonly NodeResources[],
   ): ResourcesBlock {
     const measured = <T extends { t_s: number }>(series: readonly T[]): T[] => {
       const kept = series.filter((sample) => sample.t_s >= state.warmupS);
       return kept.length > 0 ? kept : [...series];
     };
-    const nodes: NodeResources[] = state.nodes.map((track) => {
-      const up = measured(track.series).filter(
-        (sample): sample is Extract<NodeSample, { cpu_percent: number }> => !('down' in sample),
-      );
-      const of = (key: Exclude<keyof (typeof up)[number], 't_s'>, digits = 0) =>
-        summarize(
-          up.map((sample) => sample[key]),
-          digits,
+    const nodes: NodeResources[] = [
+      ...state.nodes.map((track) =>
+        this.#nodeResources(
+          {
+            nodeId: track.handle.nodeId,
+            host: track.host,
+            source: 'docker_stats',
+            containerId: track.containerId,
+            memoryLimitBytes: track.memoryLimitBytes,
+            hostNetwork: track.hostNetwork,
+            series: track.series,
+            downS: track.downS,
+          },
+          state,
+        ),
+      ),
+      ...state.scraped.map((track) => {
+        for (const problem of track.problems()) state.errors.add(problem);
+        return this.#nodeResources(
+          {
+            nodeId: track.endpoint.nodeId,
+            host: track.endpoint.host ?? 'attached',
+            source: 'prometheus_scrape',
+            metricsUrl: track.url,
+            series: track.series,
+            downS: track.downS,
+          },
+          state,
         );
-      return {
-        node_id: track.handle.nodeId,
-        host: track.host,
-        ...(track.containerId ? { container_id: track.containerId.slice(0, 12) } : {}),
-        cpu_percent: of('cpu_percent', 2),
-        memory_bytes: of('memory_bytes'),
-        net_rx_bytes_per_s: of('net_rx_bytes_per_s'),
-        net_tx_bytes_per_s: of('net_tx_bytes_per_s'),
-        block_read_bytes_per_s: of('block_read_bytes_per_s'),
-        block_write_bytes_per_s: of('block_write_bytes_per_s'),
-        ...(track.memoryLimitBytes ? { memory_limit_bytes: track.memoryLimitBytes } : {}),
-        ...(track.hostNetwork ? { host_network: true as const } : {}),
-        down_s: track.downS,
-        series: track.series,
-      };
-    });
+      }),
+      ...queried,
+    ];
     const hosts: HostResources[] = state.hosts.flatMap((track) => {
       const first = track.first;
       const last = track.previous;
@@ -536,18 +748,26 @@ export class ResourceMonitor {
         quiet: quiet.quiet && reasonsRemote.length === 0,
       };
     }
+    const plan = this.#endpointPlan;
     const attached = state.nodes.length === 0 && state.hosts.length === 0;
+    const absent =
+      plan?.kind === 'absent'
+        ? plan.reason
+        : attached && nodes.length === 0
+          ? 'attach mode (--endpoints): no node handles or hosts of ours, so per-node and per-host figures are absent; the generator figures are kept'
+          : undefined;
+    const source =
+      plan?.kind === 'scrape'
+        ? "each endpoint's process metrics from its Prometheus page (--endpoint-metrics); this process for the generator"
+        : plan?.kind === 'query'
+          ? `each endpoint's process metrics from Prometheus by PromQL (--prometheus-url ${plan.url}); this process for the generator`
+          : attached
+            ? 'this process only'
+            : 'docker engine stats stream per node; /proc per host; this process for the generator';
     return {
       interval_ms: this.#interval,
-      source: attached
-        ? 'this process only'
-        : 'docker engine stats stream per node; /proc per host; this process for the generator',
-      ...(attached
-        ? {
-            absent:
-              'attach mode (--endpoints): no node handles or hosts of ours, so per-node and per-host figures are absent; the generator figures are kept',
-          }
-        : {}),
+      source,
+      ...(absent !== undefined ? { absent } : {}),
       nodes,
       hosts,
       generator: {

@@ -18,11 +18,13 @@ const nodeSampleSchema = z.union([
   z.object({
     t_s: atSecs,
     cpu_percent: nonNegative.describe('percent of one core (100 = one core), as docker stats'),
-    memory_bytes: nonNegative.describe('working set: usage − inactive_file'),
-    net_rx_bytes_per_s: nonNegative,
-    net_tx_bytes_per_s: nonNegative,
-    block_read_bytes_per_s: nonNegative,
-    block_write_bytes_per_s: nonNegative,
+    memory_bytes: nonNegative.describe(
+      'docker_stats: working set (usage − inactive_file); prometheus: resident set (process_resident_memory_bytes)',
+    ),
+    net_rx_bytes_per_s: nonNegative.optional().describe('absent: the source has no such counter'),
+    net_tx_bytes_per_s: nonNegative.optional(),
+    block_read_bytes_per_s: nonNegative.optional(),
+    block_write_bytes_per_s: nonNegative.optional(),
   }),
   z.object({ t_s: atSecs, down: z.literal(true).describe('the node was not running (or not reporting)') }),
 ]);
@@ -31,12 +33,22 @@ export const nodeResourcesSchema = z.object({
   node_id: z.string(),
   host: z.string().describe('local, or the remote host the node runs on'),
   container_id: z.string().optional(),
+  source: z
+    .enum(['docker_stats', 'prometheus_scrape', 'prometheus_query'])
+    .optional()
+    .describe(
+      "where the node's figures came from: the engine's stats stream, its metrics page (--endpoint-metrics), or --prometheus-url",
+    ),
+  metrics_url: z
+    .string()
+    .optional()
+    .describe('the Prometheus page read (prometheus_scrape, prometheus_query)'),
   cpu_percent: summarySchema,
   memory_bytes: summarySchema,
-  net_rx_bytes_per_s: summarySchema,
-  net_tx_bytes_per_s: summarySchema,
-  block_read_bytes_per_s: summarySchema,
-  block_write_bytes_per_s: summarySchema,
+  net_rx_bytes_per_s: summarySchema.optional().describe('absent: the source has no network counter'),
+  net_tx_bytes_per_s: summarySchema.optional(),
+  block_read_bytes_per_s: summarySchema.optional().describe('absent: the source has no disk counter'),
+  block_write_bytes_per_s: summarySchema.optional(),
   memory_limit_bytes: nonNegative.optional(),
   host_network: z
     .literal(true)
@@ -142,7 +154,12 @@ export const resourcesBlockSchema = z
   .object({
     interval_ms: z.int().min(1).describe('--monitor-interval'),
     source: z.string().describe('where the figures came from'),
-    absent: z.string().optional().describe('why node and host figures are missing (attach mode)'),
+    absent: z
+      .string()
+      .optional()
+      .describe(
+        'why node (and host) figures are missing (attach mode without --endpoint-metrics or --prometheus-url)',
+      ),
     nodes: z.array(nodeResourcesSchema),
     hosts: z.array(hostResourcesSchema),
     generator: generatorResourcesSchema,

@@ -76,6 +76,8 @@ export interface LevelSeries {
   readonly p50: (number | null)[];
   readonly p99: (number | null)[];
   readonly total: number[];
+  /** Requests in flight at each point (the live dashboard's running level only). */
+  readonly inFlight?: number[];
 }
 
 export interface ResourceSeries {
@@ -103,6 +105,8 @@ export interface LevelModel {
   readonly anomalies: readonly Anomaly[];
   readonly resources?: ResourceSeries;
   readonly map?: NodeMap;
+  /** A running level (the live dashboard): its time axis runs to the level's planned end, so the charts grow. */
+  readonly untilSecs?: number;
 }
 
 export interface ConfigGroup {

@@ -2,8 +2,12 @@
  * It reads the embedded model (#report-data: JSON, or deflate-raw + base64 when large) and draws
  * every chart with uPlot, and the node map on a canvas. Plain browser JavaScript, no imports:
  * the page makes no request. When it is done, <body data-rendered="true" data-render-ms="…"
- * data-navigation-ms="…"> (this script's time, and the time since the navigation started). */
-/* global uPlot, document, window */
+ * data-navigation-ms="…"> (this script's time, and the time since the navigation started).
+ * Live (the dashboard, src/report/dashboard/: <body data-live="/events">), it listens to the
+ * events stream: a `snapshot` or `final` replaces the header and main part and redraws,
+ * a `point` adds a second to the running level's charts; after `final` it stops listening
+ * and is the frozen report. Each chart's holder carries data-points (its x values). */
+/* global uPlot, document, window, EventSource */
 'use strict';
 
 (function main() {
@@ -115,7 +119,8 @@
     };
   }
 
-  function chart(element, options, data) {
+  /** A chart; `refresh` (live) gives its data again after the level's series grew. */
+  function chart(element, options, data, refresh) {
     const plot = new uPlot(
       {
         width: widthOf(element),
@@ -127,7 +132,8 @@
       data,
       element,
     );
-    plots.push({ plot, element });
+    plots.push({ plot, element, refresh, level: element.dataset.level });
+    element.dataset.points = String(data[0].length);
     return plot;
   }
 
@@ -223,11 +229,26 @@
     }
   }
 
+  function throughputData(series) {
+    return [
+      series.t,
+      series.sent,
+      series.ok,
+      series.committed,
+      ...(series.arrived ? [series.arrived] : []),
+      ...(series.inFlight ? [series.inFlight] : []),
+    ];
+  }
+
   function drawLevel(level) {
     const find = (name) => document.querySelector(`[data-chart="${name}"][data-level="${level.key}"]`);
     const bands = bandsPlugin(level.bands, level.warmupSecs);
     const marks = (chartName) => level.anomalies.filter((anomaly) => anomaly.chart === chartName);
     const series = level.series;
+    // A running level (live): the axis runs to its planned end, so the lines grow left to right.
+    const timeScale = level.untilSecs
+      ? { time: false, range: (u, min, max) => [0, Math.max(level.untilSecs, max == null ? 0 : max)] }
+      : { time: false };
     if (series) {
       const throughputElement = find('throughput');
       if (throughputElement) {
@@ -255,12 +276,14 @@
                     }),
                   ]
                 : []),
+              ...(series.inFlight ? [line('in flight (tx)', 5, { dash: [2, 3], value: fixed(0) })] : []),
             ],
             axes: [timeAxis, valueAxis('tx/s')],
-            scales: { x: { time: false }, y: fromZero },
+            scales: { x: timeScale, y: fromZero },
             plugins: [bands, marksPlugin(marks('throughput'), 'y'), marksPlugin(marks('arrived'), 'y')],
           },
-          [series.t, series.sent, series.ok, series.committed, ...(series.arrived ? [series.arrived] : [])],
+          throughputData(series),
+          () => throughputData(series),
         );
       }
       const latencyElement = find('latency');
@@ -269,7 +292,7 @@
           latencyElement,
           {
             title: `Latency per second (${level.stage}), by send time`,
-            scales: { x: { time: false }, y: fromZero },
+            scales: { x: timeScale, y: fromZero },
             series: [
               { label: 'time (s)', value: fixed(0) },
               line('p50 (ms)', 0, { value: fixed(1) }),
@@ -279,6 +302,7 @@
             plugins: [bands, marksPlugin(marks('latency'), 'y')],
           },
           [series.t, series.p50, series.p99],
+          () => [series.t, series.p50, series.p99],
         );
       }
       const totalElement = find('total');
@@ -288,7 +312,7 @@
           {
             title:
               level.stage === 'commit' ? 'Committed transactions so far' : 'Accepted transactions so far',
-            scales: { x: { time: false }, y: fromZero },
+            scales: { x: timeScale, y: fromZero },
             series: [
               { label: 'time (s)', value: fixed(0) },
               line(level.stage === 'commit' ? 'committed (tx)' : 'accepted (tx)', 2, {
@@ -300,6 +324,7 @@
             plugins: [bands],
           },
           [series.t, series.total],
+          () => [series.t, series.total],
         );
       }
     }
@@ -311,7 +336,7 @@
           cpuElement,
           {
             title: 'CPU per node (100 % = one core)',
-            scales: { x: { time: false }, y: fromZero },
+            scales: { x: timeScale, y: fromZero },
             series: [
               { label: 'time (s)', value: fixed(1) },
               ...resources.nodes.map((node, index) => line(`${node.id} (%)`, index, { value: fixed(1) })),
@@ -329,7 +354,7 @@
           memoryElement,
           {
             title: 'Memory per node (working set)',
-            scales: { x: { time: false }, y: fromZero },
+            scales: { x: timeScale, y: fromZero },
             series: [
               { label: 'time (s)', value: fixed(1) },
               ...resources.nodes.map((node, index) => line(`${node.id} (MB)`, index, { value: fixed(1) })),
@@ -447,11 +472,88 @@
     for (const { plot, element } of plots) plot.setSize({ width: width || widthOf(element), height: 240 });
   }
 
+  let current;
+
+  function drawAll(model) {
+    current = model;
+    drawCurves(model);
+    for (const level of model.levels) drawLevel(level);
+  }
+
+  /** A snapshot (or the final report): the server-rendered header and main part, and their charts. */
+  function applySnapshot(snapshot) {
+    for (const { plot } of plots) plot.destroy();
+    plots.length = 0;
+    const header = document.querySelector('header');
+    const main = document.querySelector('main');
+    if (header) header.outerHTML = snapshot.header;
+    if (main) main.outerHTML = snapshot.main;
+    document.title = snapshot.model.title;
+    drawAll(snapshot.model);
+    document.body.dataset.snapshots = String(Number(document.body.dataset.snapshots || 0) + 1);
+  }
+
+  /** One second more of the running level: its series grow, its charts take the new data. */
+  function addPoint(point) {
+    const level = current && current.levels.find((candidate) => candidate.key === point.level);
+    if (!level || !level.series) return;
+    const series = level.series;
+    const values = {
+      t: point.t,
+      sent: point.sent,
+      ok: point.ok,
+      committed: point.committed,
+      total: point.total,
+      inFlight: point.inFlight,
+      p50: null,
+      p99: null,
+    };
+    for (const [name, value] of Object.entries(values)) {
+      if (!series[name]) continue;
+      series[name].push(value);
+      if (series[name].length > point.keep) series[name].splice(0, series[name].length - point.keep);
+    }
+    for (const entry of plots) {
+      if (entry.level !== point.level || !entry.refresh) continue;
+      const data = entry.refresh();
+      entry.plot.setData(data);
+      entry.element.dataset.points = String(data[0].length);
+    }
+  }
+
+  function listen(path) {
+    const status = document.createElement('p');
+    status.className = 'live-status';
+    status.textContent = 'live: connecting …';
+    document.body.prepend(status);
+    const source = new EventSource(path);
+    const read = (handler) => (event) => handler(JSON.parse(event.data));
+    source.addEventListener('open', () => {
+      status.textContent = 'live: the charts grow as the run goes';
+    });
+    source.addEventListener('snapshot', read(applySnapshot));
+    source.addEventListener('point', read(addPoint));
+    source.addEventListener(
+      'final',
+      read((snapshot) => {
+        source.close();
+        applySnapshot(snapshot);
+        status.textContent = 'the run has ended: this is its report';
+        document.body.dataset.live = 'ended';
+      }),
+    );
+    source.addEventListener('error', () => {
+      if (document.body.dataset.live === 'ended') return;
+      // EventSource retries by itself; the run may have ended without a last event (a forced exit).
+      status.textContent = 'live: the run is not answering (ended, or not reachable); retrying …';
+    });
+  }
+
   async function start() {
     const model = await readModel();
     document.body.dataset.decodeMs = String(Math.round(performance.now() - started));
-    drawCurves(model);
-    for (const level of model.levels) drawLevel(level);
+    drawAll(model);
+    if (document.body.dataset.live) listen(document.body.dataset.live);
     let pending = 0;
     window.addEventListener('resize', () => {
       window.clearTimeout(pending);

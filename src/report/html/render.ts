@@ -138,7 +138,24 @@ function dataScript(model: ReportModel): string {
   return `<script type="application/octet-stream" id="report-data" data-encoding="deflate-raw+base64">${packed}</script>`;
 }
 
-export function renderReportHtml(model: ReportModel, assets: ReportAssets): string {
+/** How the page is served: a file (frozen), or the live dashboard (src/report/dashboard/). */
+export interface RenderOptions {
+  /** The page connects to this same-origin path (server-sent events) and its charts grow. */
+  readonly live?: { readonly eventsPath: string };
+}
+
+/** The page's header: the title, when and from what it was made, the links to its sections. */
+export function renderReportHeader(model: ReportModel, options: RenderOptions = {}): string {
+  const findings = model.findings.length > 0;
+  const made = options.live
+    ? `live: ${model.summary.length} level${model.summary.length === 1 ? '' : 's'} done, updated ${escapeHtml(model.generatedAt)}`
+    : `generated ${escapeHtml(model.generatedAt)} from ${model.summary.length} record${model.summary.length === 1 ? '' : 's'}`;
+  return `<header><h1>${escapeHtml(model.title)}</h1><p class="meta">${made}</p>
+<nav><a href="#summary">summary</a> <a href="#curves">curves</a> <a href="#levels">levels</a>${findings ? ` <a href="#comparison">${escapeHtml(model.findingsTitle.toLowerCase())}</a>` : ''} <a href="#anomalies">anomalies</a> <a href="#config">configuration</a> <a href="#files">files</a></nav></header>`;
+}
+
+/** The page's main part: every table and every chart's place (the charts are drawn by page.js). */
+export function renderReportMain(model: ReportModel): string {
   const findings =
     model.findings.length > 0
       ? `<section id="comparison"><h2>${escapeHtml(model.findingsTitle)}</h2><ul class="findings">${model.findings.map((finding) => `<li>${escapeHtml(finding)}</li>`).join('')}</ul></section>`
@@ -146,20 +163,7 @@ export function renderReportHtml(model: ReportModel, assets: ReportAssets): stri
   const files = model.files
     .map((file) => `<li><a href="${encodeURI(file)}">${escapeHtml(file)}</a></li>`)
     .join('');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src data:">
-<title>${escapeHtml(model.title)}</title>
-<style>${inline(assets.uplotCss, 'style')}</style>
-<style>${inline(assets.pageCss, 'style')}</style>
-</head>
-<body>
-<header><h1>${escapeHtml(model.title)}</h1><p class="meta">generated ${escapeHtml(model.generatedAt)} from ${model.summary.length} record${model.summary.length === 1 ? '' : 's'}</p>
-<nav><a href="#summary">summary</a> <a href="#curves">curves</a> <a href="#levels">levels</a>${findings ? ` <a href="#comparison">${escapeHtml(model.findingsTitle.toLowerCase())}</a>` : ''} <a href="#anomalies">anomalies</a> <a href="#config">configuration</a> <a href="#files">files</a></nav></header>
-<main>
+  return `<main>
 <section id="summary"><h2>Summary</h2>${summaryTable(model)}</section>
 <section id="curves"><h2>Latency against throughput, and against load</h2>
 <div class="pair"><div class="chart" data-chart="curve"></div><div class="chart" data-chart="percentiles"></div></div></section>
@@ -168,7 +172,33 @@ ${findings}
 <section id="levels"><h2>Levels over time</h2><p class="note">Seconds since the level's load started; the warm-up is shaded grey, faults red, network conditions blue. Hover a chart for its values.</p>${levelSection(model)}</section>
 <section id="config"><h2>Configuration and environment</h2>${configSection(model)}</section>
 <section id="files"><h2>Files</h2><ul>${files}</ul></section>
-</main>
+</main>`;
+}
+
+/**
+ * The whole page. A file (report.html) is frozen: no request, `connect-src data:`. The live
+ * dashboard serves the same page with `data-live` on its body, which makes page.js open
+ * the events stream (`connect-src 'self'`) and redraw as snapshots and points arrive.
+ */
+export function renderReportHtml(
+  model: ReportModel,
+  assets: ReportAssets,
+  options: RenderOptions = {},
+): string {
+  const live = options.live;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src ${live ? "'self'" : 'data:'}">
+<title>${escapeHtml(model.title)}</title>
+<style>${inline(assets.uplotCss, 'style')}</style>
+<style>${inline(assets.pageCss, 'style')}</style>
+</head>
+<body${live ? ` data-live="${escapeHtml(live.eventsPath)}"` : ''}>
+${renderReportHeader(model, options)}
+${renderReportMain(model)}
 ${dataScript(model)}
 <script>${inline(assets.uplotJs, 'script')}</script>
 <script>${inline(assets.pageJs, 'script')}</script>

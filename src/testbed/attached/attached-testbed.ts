@@ -11,6 +11,8 @@ import type { Deployment, Endpoint, Testbed } from '../testbed.js';
 export interface AttachedTestbedOptions {
   readonly runId: string;
   readonly urls: readonly string[];
+  /** `--endpoint-metrics`: each endpoint's Prometheus page, in the order of `urls` (its `metricsUrl`). */
+  readonly metricsUrls?: readonly string[];
   /** The protocol spoken: its event stream (cometbft: `<url>/websocket`) confirms commits. */
   readonly protocol?: Protocol;
   /** Health probe of the endpoints (`probeEndpoints` from src/load/index.ts); none: no probe. */
@@ -23,7 +25,7 @@ export class AttachedTestbed implements Testbed {
   readonly #probe: AttachedTestbedOptions['probe'];
 
   constructor(options: AttachedTestbedOptions) {
-    this.#deployment = attachedDeployment(options.runId, options.urls, options.protocol);
+    this.#deployment = attachedDeployment(options.runId, options.urls, options.protocol, options.metricsUrls);
     this.#probe = options.probe;
   }
 
@@ -42,13 +44,19 @@ export class AttachedTestbed implements Testbed {
 }
 
 /** The deployment over the endpoints of a network someone else runs: no deploy, nothing to destroy. */
-export function attachedDeployment(runId: string, urls: readonly string[], protocol?: Protocol): Deployment {
+export function attachedDeployment(
+  runId: string,
+  urls: readonly string[],
+  protocol?: Protocol,
+  metricsUrls?: readonly string[],
+): Deployment {
   const endpoints: Endpoint[] = urls.map((raw, index) => {
     const url = checkEndpointUrl(raw.trim());
     const endpoint: Endpoint = {
       nodeId: `endpoint${index}`,
       rpcUrl: url.href.replace(/\/+$/, ''),
       host: url.host,
+      ...(metricsUrls?.[index] !== undefined ? { metricsUrl: metricsUrls[index] } : {}),
     };
     const commits = protocol?.commits;
     return commits ? { ...endpoint, wsUrl: commits.websocketUrl(endpoint) } : endpoint;
@@ -58,7 +66,12 @@ export function attachedDeployment(runId: string, urls: readonly string[], proto
     kind: 'attached',
     endpoints,
     nodes: [],
-    environment: { testbed: 'attached', attached: true, endpoints: urls },
+    environment: {
+      testbed: 'attached',
+      attached: true,
+      endpoints: urls,
+      ...(metricsUrls ? { metricsUrls } : {}),
+    },
     readyAfterMs: 0,
     async destroy() {},
     // Nothing of its own is open: the generator and the settle polls close what they open.

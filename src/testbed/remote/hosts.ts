@@ -24,6 +24,14 @@ export interface RemoteHost {
   readonly keyPathExplicit: boolean;
   readonly region?: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** The name the inventory or env gave, when `~/.ssh/config` mapped it to another address (HostName). */
+  readonly alias?: string;
+  /** Which of port, user and key the inventory or env set (they win over `~/.ssh/config`). */
+  readonly explicit?: { readonly port?: boolean; readonly user?: boolean; readonly key?: boolean };
+  /** `jump:` as the inventory gave it (a chain of `[user@]host[:port]`, or `none`), before resolution. */
+  readonly jumpSpec?: readonly string[] | 'none';
+  /** The jump hosts this host is reached through, first to last (resolved: ssh-config-hosts.ts). */
+  readonly jumps?: readonly RemoteHost[];
 }
 
 export interface HostsConfig {
@@ -33,6 +41,8 @@ export interface HostsConfig {
   readonly knownHostsPath?: string;
   /** Where the hosts came from: `environment` or a file path. */
   readonly source: string;
+  /** `ssh_config:` from the inventory (absolute), or `none`. */
+  readonly sshConfigPath?: string;
 }
 
 export const DEFAULT_SSH_PORT = 22;
@@ -135,6 +145,11 @@ export function hostsFromVariables(
     const user = variables[`MYSTICETI_NODE${n}_SSH_USER`]?.trim() || DEFAULT_SSH_USER;
     const keyValue = variables[`MYSTICETI_NODE${n}_SSH_KEY`]?.trim();
     hosts.push({
+      explicit: {
+        port: portValue !== undefined && portValue.trim() !== '',
+        user: Boolean(variables[`MYSTICETI_NODE${n}_SSH_USER`]?.trim()),
+        key: Boolean(keyValue),
+      },
       name: `host${n}`,
       address: checkAddress(address, hostVariable, where),
       port:
@@ -211,26 +226,42 @@ function unterminated(where: string, index: number): MeshbenchError {
 
 const labelSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String));
 
-const inventoryHostSchema = z.strictObject({
-  name: z.string().min(1).optional(),
-  host: z.string().min(1).regex(/^\S+$/, 'must not contain spaces'),
+/** `jump:` — `[user@]host[:port]`, a comma-separated chain (like ProxyJump), a list, or `none`. */
+const jumpSchema = z
+  .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+  .transform((value): readonly string[] | 'none' => {
+    const parts = (Array.isArray(value) ? value : value.split(',')).map((part) => part.trim());
+    return parts.length === 1 && parts[0]!.toLowerCase() === 'none' ? 'none' : parts;
+  })
+  .refine((value) => value === 'none' || value.every((part) => /^\S+$/.test(part)), {
+    message: 'each jump host is [user@]host[:port] with no spaces',
+  });
+
+const connectionFields = {
   port: z.number().int().min(1).max(65535).optional(),
   user: z.string().min(1).optional(),
   key: z.string().min(1).optional(),
+  jump: jumpSchema.optional(),
+};
+
+const inventoryHostSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  host: z.string().min(1).regex(/^\S+$/, 'must not contain spaces'),
+  ...connectionFields,
+  /** A key of `groups:`: the host takes that group's port, user, key and jump. */
+  group: z.string().min(1).optional(),
   region: z.string().min(1).optional(),
   labels: labelSchema.optional(),
 });
 
 const inventorySchema = z.strictObject({
-  defaults: z
-    .strictObject({
-      port: z.number().int().min(1).max(65535).optional(),
-      user: z.string().min(1).optional(),
-      key: z.string().min(1).optional(),
-    })
-    .optional(),
+  defaults: z.strictObject(connectionFields).optional(),
+  /** Named groups of hosts with their own connection settings (e.g. one bastion per subnet). */
+  groups: z.record(z.string().min(1), z.strictObject(connectionFields)).optional(),
   ssh_timeout: z.number().positive().max(3600).optional(),
   known_hosts: z.string().min(1).optional(),
+  /** The OpenSSH client config to read for these hosts (default ~/.ssh/config), or `none`. */
+  ssh_config: z.string().min(1).optional(),
   hosts: z.array(inventoryHostSchema).min(1),
 });
 
@@ -276,14 +307,28 @@ export function hostsFromInventory(
       );
     }
     names.add(name);
-    const key = entry.key ?? inventory.defaults?.key;
+    const group = entry.group === undefined ? undefined : inventory.groups?.[entry.group];
+    if (entry.group !== undefined && group === undefined) {
+      throw new MeshbenchError(
+        'BAD_CONFIG',
+        `${options.where}: host ${JSON.stringify(name)} is in group ${JSON.stringify(entry.group)}, which groups: does not define`,
+        { hint: `add ${entry.group}: under groups:, or fix the host's group` },
+      );
+    }
+    // the host's own value, then its group's, then defaults:; all of them win over ~/.ssh/config
+    const key = entry.key ?? group?.key ?? inventory.defaults?.key;
+    const port = entry.port ?? group?.port ?? inventory.defaults?.port;
+    const user = entry.user ?? group?.user ?? inventory.defaults?.user;
+    const jump = entry.jump ?? group?.jump ?? inventory.defaults?.jump;
     return {
       name,
       address: entry.host,
-      port: entry.port ?? inventory.defaults?.port ?? DEFAULT_SSH_PORT,
-      user: entry.user ?? inventory.defaults?.user ?? DEFAULT_SSH_USER,
+      port: port ?? DEFAULT_SSH_PORT,
+      user: user ?? DEFAULT_SSH_USER,
       keyPath: expandPath(key ?? DEFAULT_SSH_KEY, options),
       keyPathExplicit: key !== undefined,
+      explicit: { port: port !== undefined, user: user !== undefined, key: key !== undefined },
+      ...(jump !== undefined ? { jumpSpec: jump } : {}),
       ...(entry.region !== undefined ? { region: entry.region } : {}),
       labels: entry.labels ?? {},
     };
@@ -292,6 +337,14 @@ export function hostsFromInventory(
     hosts,
     sshTimeoutMs: (inventory.ssh_timeout ?? DEFAULT_SSH_TIMEOUT_SECONDS) * 1000,
     ...(inventory.known_hosts ? { knownHostsPath: expandPath(inventory.known_hosts, options) } : {}),
+    ...(inventory.ssh_config
+      ? {
+          sshConfigPath:
+            inventory.ssh_config.toLowerCase() === 'none'
+              ? 'none'
+              : expandPath(inventory.ssh_config, options),
+        }
+      : {}),
     source: options.where,
   };
 }

@@ -97,8 +97,11 @@ export function checkHostKey(
   port: number,
   blob: Buffer,
 ): HostKeyVerdict {
+  return verdictFor(entriesFor(entries, host, port), blob);
+}
+
+function verdictFor(applicable: readonly KnownHostEntry[], blob: Buffer): HostKeyVerdict {
   const offered = blob.toString('base64');
-  const applicable = entriesFor(entries, host, port);
   if (applicable.some((entry) => entry.marker === '@revoked' && entry.keyBase64 === offered))
     return 'revoked';
   const plain = applicable.filter((entry) => entry.marker === undefined);
@@ -112,9 +115,52 @@ export function algorithmsForKeyType(keyType: string): string[] {
   return [keyType];
 }
 
+/**
+ * Entries ready for lookups by name: literal patterns (a plain host or `[host]:port`, the
+ * form meshbench and `ssh-keyscan` write) in a map, so a lookup does not grow with the file;
+ * wildcards, negations and hashed (`|1|`) entries are scanned, as OpenSSH does. With a
+ * known_hosts that lists every host, a scan per host made connecting N hosts cost O(N²).
+ */
+export class KnownHostsIndex {
+  private readonly literal = new Map<string, KnownHostEntry[]>();
+  private readonly scanned: KnownHostEntry[] = [];
+
+  constructor(entries: readonly KnownHostEntry[] = []) {
+    for (const entry of entries) this.add(entry);
+  }
+
+  add(entry: KnownHostEntry): void {
+    if (entry.marker === '@cert-authority') return;
+    const patterns = entry.patterns.split(',');
+    if (entry.patterns.startsWith('|') || patterns.some((p) => /[*?]/.test(p) || p.startsWith('!'))) {
+      this.scanned.push(entry);
+      return;
+    }
+    for (const pattern of new Set(patterns.map((p) => p.toLowerCase()))) {
+      const list = this.literal.get(pattern);
+      if (list) list.push(entry);
+      else this.literal.set(pattern, [entry]);
+    }
+  }
+
+  /** The entries that apply to host:port, like `entriesFor` over the same entries. */
+  entriesFor(host: string, port: number): KnownHostEntry[] {
+    const name = knownHostsName(host, port);
+    const literal = this.literal.get(name.toLowerCase()) ?? [];
+    if (this.scanned.length === 0) return literal;
+    return [...literal, ...this.scanned.filter((entry) => patternsMatch(entry.patterns, name))];
+  }
+
+  check(host: string, port: number, blob: Buffer): HostKeyVerdict {
+    return verdictFor(this.entriesFor(host, port), blob);
+  }
+}
+
 export class KnownHostsFile {
-  private entries: KnownHostEntry[] = [];
+  private index = new KnownHostsIndex();
   private loaded = false;
+  /** The file as loaded does not end with a newline: the first append adds one. */
+  private needsNewline = false;
   /** Appends are serialised so parallel connections never interleave lines. */
   private appending: Promise<void> = Promise.resolve();
 
@@ -122,10 +168,12 @@ export class KnownHostsFile {
 
   async load(): Promise<this> {
     try {
-      this.entries = parseKnownHosts(await readFile(this.path, 'utf8'));
+      const text = await readFile(this.path, 'utf8');
+      this.index = new KnownHostsIndex(parseKnownHosts(text));
+      this.needsNewline = text.length > 0 && !text.endsWith('\n');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      this.entries = [];
+      this.index = new KnownHostsIndex();
     }
     this.loaded = true;
     return this;
@@ -133,14 +181,15 @@ export class KnownHostsFile {
 
   check(host: string, port: number, blob: Buffer): HostKeyVerdict {
     if (!this.loaded) throw new Error('KnownHostsFile.load() was not called');
-    return checkHostKey(this.entries, host, port, blob);
+    return this.index.check(host, port, blob);
   }
 
   /** Key types already known for the host, to prefer those algorithms in the handshake. */
   knownKeyTypes(host: string, port: number): string[] {
     return [
       ...new Set(
-        entriesFor(this.entries, host, port)
+        this.index
+          .entriesFor(host, port)
           .filter((e) => e.marker === undefined)
           .map((e) => e.keyType),
       ),
@@ -154,18 +203,15 @@ export class KnownHostsFile {
       keyType: keyTypeOfBlob(blob),
       keyBase64: blob.toString('base64'),
     };
-    this.entries.push(entry);
+    this.index.add(entry);
     const line = `${entry.patterns} ${entry.keyType} ${entry.keyBase64}\n`;
+    // No re-read of the whole file per append (that made accept-new O(N²) in hosts): the
+    // missing final newline, if any, was seen at load time.
     const next = this.appending.then(async () => {
       await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-      let prefix = '';
-      try {
-        const current = await readFile(this.path, 'utf8');
-        if (current.length > 0 && !current.endsWith('\n')) prefix = '\n';
-      } catch {
-        // a new file
-      }
+      const prefix = this.needsNewline ? '\n' : '';
       await appendFile(this.path, prefix + line, { mode: 0o600 });
+      this.needsNewline = false;
     });
     this.appending = next.catch(() => undefined);
     await next;

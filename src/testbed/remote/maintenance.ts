@@ -9,7 +9,13 @@ import { containerStatuses, tailLogs } from '../docker/inventory.js';
 import type { ContainerLog, ContainerStatus, RemovalSummary, TestbedMaintenance } from '../testbed.js';
 import { firstFailure, mapSettled } from './concurrency.js';
 import { cleanHost, removedMessage } from './cleanup.js';
-import { closeAll, connectAll, defaultKnownHostsPath, type HostProgress } from './connect.js';
+import {
+  closeAll,
+  connectAll,
+  DEFAULT_REMOTE_CONCURRENCY,
+  defaultKnownHostsPath,
+  type HostProgress,
+} from './connect.js';
 import type { StrictHostKeyChecking } from './known-hosts.js';
 import type { RemoteHostAgent } from './remote-host.js';
 
@@ -61,7 +67,7 @@ export class RemoteMaintenance implements TestbedMaintenance {
     const agents = await connectAll(options.hosts, {
       strictHostKeyChecking: options.strictHostKeyChecking ?? 'accept-new',
       knownHostsPath: options.knownHostsPath ?? options.hosts.knownHostsPath ?? defaultKnownHostsPath(env),
-      concurrency: options.concurrency ?? 16,
+      concurrency: options.concurrency ?? DEFAULT_REMOTE_CONCURRENCY,
       env,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -74,7 +80,7 @@ export class RemoteMaintenance implements TestbedMaintenance {
   }
 
   private get concurrency(): number {
-    return this.options.concurrency ?? 16;
+    return this.options.concurrency ?? DEFAULT_REMOTE_CONCURRENCY;
   }
 
   /** One summary per host; every host's error but the first is reported as progress. */
@@ -154,7 +160,7 @@ export async function downRemote(
 /** Lists remote meshbench containers on every host. */
 export function statusRemote(
   agents: readonly RemoteHostAgent[],
-  concurrency = 16,
+  concurrency = DEFAULT_REMOTE_CONCURRENCY,
 ): Promise<ContainerStatus[]> {
   return new RemoteMaintenance(agents, { concurrency }).status();
 }
@@ -163,7 +169,7 @@ export function statusRemote(
 export function logsRemote(
   agents: readonly RemoteHostAgent[],
   tailLines: number,
-  concurrency = 16,
+  concurrency = DEFAULT_REMOTE_CONCURRENCY,
 ): Promise<ContainerLog[]> {
   return new RemoteMaintenance(agents, { concurrency }).logs(tailLines);
 }

@@ -18,7 +18,15 @@ import { containerLogs } from '../docker/logs.js';
 import type { Deployment, Endpoint, RemoteEnvironment, Testbed } from '../testbed.js';
 import { firstFailure, mapSettled } from './concurrency.js';
 import { cleanHost } from './cleanup.js';
-import { closeAll, connectAll, defaultKnownHostsPath, type HostProgress, type Stage } from './connect.js';
+import { checkClocks, type ClockPolicy } from './clock-check.js';
+import {
+  closeAll,
+  connectAll,
+  DEFAULT_REMOTE_CONCURRENCY,
+  defaultKnownHostsPath,
+  type HostProgress,
+  type Stage,
+} from './connect.js';
 import { RemoteDeployment } from './deployment.js';
 import {
   imageArchive,
@@ -35,11 +43,18 @@ import type { DockerReport, RemoteHostAgent } from './remote-host.js';
 import { nodeContainerSpec, peersFirstProbe, remoteNodeHandle } from './remote-nodes.js';
 import { topologyDegrees, topologyEnvironment, topologyRecord, type TopologySpec } from '../topology.js';
 import { describeHost, lastLine } from './ssh-session.js';
+import { reachableEndpoint } from './node-tunnels.js';
 
 export const DEFAULT_IMAGE = REFNODE_IMAGE;
 
 // The remote testbed's public surface, from the files that hold each part.
-export { connectAll, defaultKnownHostsPath, type HostProgress, type Stage } from './connect.js';
+export {
+  connectAll,
+  DEFAULT_REMOTE_CONCURRENCY,
+  defaultKnownHostsPath,
+  type HostProgress,
+  type Stage,
+} from './connect.js';
 export { RemoteDeployment } from './deployment.js';
 export { cleanHost } from './cleanup.js';
 export {
@@ -75,6 +90,8 @@ export interface RemoteTestbedOptions {
   readonly topology?: TopologySpec;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly onProgress?: (progress: HostProgress) => void;
+  /** The clock check after connecting (--max-clock-offset, --allow-clock-offset): clock-check.ts. */
+  readonly clock?: ClockPolicy;
 }
 
 export class RemoteTestbed implements Testbed {
@@ -101,7 +118,7 @@ export class RemoteTestbed implements Testbed {
     const imageReference = options.image ?? DEFAULT_IMAGE;
     const transfer = options.imageTransfer ?? 'ship';
     const nodesPerHost = options.nodesPerHost ?? 1;
-    const concurrency = options.concurrency ?? 16;
+    const concurrency = options.concurrency ?? DEFAULT_REMOTE_CONCURRENCY;
     const hosts = options.hosts.hosts;
     const checkAborted = () => {
       if (signal?.aborted)
@@ -132,6 +149,23 @@ export class RemoteTestbed implements Testbed {
     };
     let runStarted = false;
     try {
+      checkAborted();
+      // Every host's clock, in parallel, before anything starts there: a refusal leaves nothing behind.
+      const clocks = await checkClocks(
+        agents.map((agent) => agent.session),
+        options.clock ?? {},
+        concurrency,
+      );
+      clocks.hosts.forEach((clock, index) => {
+        if (!('error' in clock))
+          this.progress(
+            hosts[index]!.name,
+            'clock',
+            `offset ${clock.offsetMs.toFixed(3)} ms, round trip ${clock.rttMs.toFixed(3)} ms (${clock.samples} samples)`,
+          );
+      });
+      for (const warning of clocks.warnings) this.progress('clock check', 'clock', `warning: ${warning}`);
+      endStage('clock');
       checkAborted();
       // Each host goes through Docker → image → nodes on its own (a pipeline: no host waits for the
       // slowest one between steps). The first failure stops the others.
@@ -230,7 +264,12 @@ export class RemoteTestbed implements Testbed {
       endStage('hosts');
       checkAborted();
 
-      const endpoints: Endpoint[] = placements.map((p) => endpointOf(p, hosts[p.hostIndex]!));
+      // behind a jump host, through ports forwarded over the host's SSH connection (node-tunnels.ts)
+      const endpoints: Endpoint[] = await Promise.all(
+        placements.map((p) =>
+          reachableEndpoint(agents[p.hostIndex]!.session, endpointOf(p, hosts[p.hostIndex]!), p),
+        ),
+      );
       const startupWaitMs = options.startupWaitMs ?? 60_000;
       const byNode = new Map(placements.map((p) => [p.nodeId, p]));
       const ready = await waitForReady({
@@ -300,7 +339,13 @@ export class RemoteTestbed implements Testbed {
           imageMs: imageReports[index]?.durationMs,
           dockerMs: dockerReports[index]?.durationMs,
           startMs: prepared[index]?.startMs,
+          clock: clocks.hosts[index],
         })),
+        clockCheck: {
+          warnMs: clocks.warnMs,
+          ...(clocks.maxOffsetMs !== undefined ? { maxOffsetMs: clocks.maxOffsetMs } : {}),
+          warnings: clocks.warnings,
+        },
       };
       return new RemoteDeployment(
         this.runId,

@@ -56,6 +56,17 @@ export interface SshConnectOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly signal?: AbortSignal;
   readonly onRetry?: (attempt: number, reason: string, delayMs: number) => void;
+  /**
+   * Opens the stream the SSH connection runs over, instead of a TCP connection to the host:
+   * a channel through a jump host (jump.ts). Called once per attempt.
+   */
+  readonly openSocket?: () => Promise<Duplex>;
+}
+
+/** A failure to open the stream through a jump host: retried like a refused connection. */
+export class JumpChannelError extends Error {
+  readonly code = 'EJUMPCHANNEL';
+  readonly level: string | undefined = undefined;
 }
 
 /** `host0 (10.0.0.1:22)`: how every message names a host. */
@@ -74,14 +85,24 @@ function capture(chunks: Buffer[], state: { bytes: number }, chunk: Buffer): voi
 
 export class SshSession {
   private closed = false;
+  private readonly closeListeners: (() => void)[] = [];
 
   constructor(
     readonly host: RemoteHost,
     private readonly client: Client,
   ) {
-    client.on('close', () => {
-      this.closed = true;
-    });
+    client.on('close', () => this.markClosed());
+  }
+
+  private markClosed(): void {
+    this.closed = true;
+    for (const listener of this.closeListeners.splice(0)) listener();
+  }
+
+  /** Called once when the connection closes (by `close()` or from the other side). */
+  onClose(listener: () => void): void {
+    if (this.closed) listener();
+    else this.closeListeners.push(listener);
   }
 
   get isClosed(): boolean {
@@ -227,9 +248,30 @@ export class SshSession {
     });
   }
 
+  /**
+   * A TCP stream from the host to `address:port` (`direct-tcpip`, like `ssh -W` or `-L`): how a
+   * jump host reaches the host behind it, and how this machine reaches a node's port on a host
+   * it cannot reach directly. No process is started on the host.
+   */
+  forwardTcp(address: string, port: number): Promise<Duplex> {
+    if (this.closed)
+      return Promise.reject(new JumpChannelError(`${describeHost(this.host)}: the SSH connection closed`));
+    return new Promise((resolve, reject) => {
+      this.client.forwardOut('127.0.0.1', 0, address, port, (error, channel) =>
+        error
+          ? reject(
+              new JumpChannelError(
+                `${describeHost(this.host)} could not open ${address}:${port}: ${error.message.replace(/^\(SSH\) Channel open failure: /, '')}`,
+              ),
+            )
+          : resolve(channel),
+      );
+    });
+  }
+
   close(): void {
     if (!this.closed) this.client.end();
-    this.closed = true;
+    this.markClosed();
   }
 }
 
@@ -338,12 +380,13 @@ interface AttemptFailure {
   readonly hostKeyProblem?: HostKeyProblem;
 }
 
-function attempt(
+async function attempt(
   config: ConnectConfig,
   host: RemoteHost,
   options: SshConnectOptions,
   timeoutMs: number,
 ): Promise<Client> {
+  const sock = options.openSocket ? await options.openSocket() : undefined;
   return new Promise((resolve, reject) => {
     const client = new Client();
     let hostKeyProblem: HostKeyProblem | undefined;
@@ -373,6 +416,7 @@ function attempt(
     );
     client.connect({
       ...config,
+      ...(sock ? { sock } : {}),
       readyTimeout: Math.max(1000, timeoutMs),
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
         const verdict = options.knownHosts.check(host.address, host.port, key);
@@ -426,7 +470,11 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshSession
     try {
       return new SshSession(host, await attempt(config, host, options, remainingMs));
     } catch (caught) {
-      const { error, hostKeyProblem } = caught as AttemptFailure;
+      const { error, hostKeyProblem } =
+        caught instanceof JumpChannelError
+          ? { error: caught, hostKeyProblem: undefined }
+          : (caught as AttemptFailure);
+      if (error instanceof MeshbenchError) throw error;
       if (hostKeyProblem) throw hostKeyError(host, hostKeyProblem, options.knownHosts.path);
       if (error.level === 'client-authentication') {
         const how = [auth.privateKey ? `key ${host.keyPath}` : '', auth.agent ? 'ssh-agent' : '']
@@ -442,11 +490,18 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshSession
         );
       }
       const retryable =
-        error.level === 'client-timeout' || (error.code !== undefined && RETRYABLE_CODES.has(error.code));
+        error.level === 'client-timeout' ||
+        error instanceof JumpChannelError ||
+        (error.code !== undefined && RETRYABLE_CODES.has(error.code));
       const leftMs = deadline - Date.now();
       if (!retryable || leftMs <= 0) {
         const seconds = (options.timeoutMs / 1000).toFixed(0);
-        const reason = error.level === 'client-timeout' ? 'no SSH handshake' : (error.code ?? error.message);
+        const reason =
+          error.level === 'client-timeout'
+            ? 'no SSH handshake'
+            : error instanceof JumpChannelError
+              ? error.message
+              : (error.code ?? error.message);
         throw new MeshbenchError(
           'SSH_CONNECT',
           `${describeHost(host)} is unreachable: ${reason}${retryable ? ` within SSH_TIMEOUT=${seconds}s` : ''}`,
@@ -457,7 +512,11 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshSession
         );
       }
       const waitMs = Math.min(delayMs, leftMs);
-      options.onRetry?.(attemptNumber, error.code ?? error.message, waitMs);
+      options.onRetry?.(
+        attemptNumber,
+        error instanceof JumpChannelError ? error.message : (error.code ?? error.message),
+        waitMs,
+      );
       await sleep(waitMs, options.signal);
       delayMs = Math.min(delayMs * 2, 4000);
     }

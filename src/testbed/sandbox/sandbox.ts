@@ -17,12 +17,15 @@ import { RUN_LABEL, SANDBOX_LABEL } from '../../common/labels.js';
 import { newRunId } from '../../common/run-id.js';
 import { sleep } from '../../common/sleep.js';
 import { writeFileAtomic } from '../../common/atomic-write.js';
+import { firstFailure, mapSettled } from '../../common/concurrency.js';
 
 export { SANDBOX_LABEL } from '../../common/labels.js';
 export const SANDBOX_IMAGE = process.env.MESHBENCH_SANDBOX_IMAGE ?? 'meshbench/sandbox-host:latest';
 export const SANDBOX_NODOCKER_IMAGE =
   process.env.MESHBENCH_SANDBOX_NODOCKER_IMAGE ?? 'meshbench/sandbox-host-nodocker:latest';
 export const DEFAULT_SANDBOX_DIR = '.meshbench/sandbox';
+/** Hosts started (docker run, sshd up, host keys read) at once. */
+export const SANDBOX_START_CONCURRENCY = 8;
 
 /** Docker flags that let a container run its own sshd and dockerd without --privileged (DESIGN.md). */
 export const HOST_CONTAINER_FLAGS = [
@@ -60,6 +63,22 @@ export interface SandboxState {
   readonly hostsEnvPath: string;
   /** An address on the sandbox network that no host uses (for "unreachable host" tests). */
   readonly unusedAddress: string;
+  /** With `--bastion`: the jump host in front of the hosts, which sit on an internal network. */
+  readonly bastion?: SandboxBastion;
+}
+
+export interface SandboxBastion {
+  readonly container: string;
+  /** Its address on the edge network, the one this machine reaches. */
+  readonly address: string;
+  /** The edge network (this machine ↔ bastion); `network` is then internal (bastion ↔ hosts). */
+  readonly edgeNetwork: string;
+  /** A YAML inventory reaching the hosts through the bastion with `jump:` (a group). */
+  readonly inventoryPath: string;
+  /** An OpenSSH client config (`ssh -F` it) with aliases sandbox-host{n} and ProxyJump sandbox-bastion. */
+  readonly sshConfigPath: string;
+  /** A YAML inventory naming the hosts by those aliases, reading that ssh config. */
+  readonly sshConfigInventoryPath: string;
 }
 
 export interface SandboxUpOptions {
@@ -77,6 +96,11 @@ export interface SandboxUpOptions {
    * (every container copies the whole image) but needing no overlay support.
    */
   readonly innerStorage?: InnerStorage;
+  /**
+   * Put the hosts on an internal Docker network this machine has no route to, behind a bastion
+   * (sshd only) on both networks; writes an inventory with `jump:` and an ssh config with ProxyJump.
+   */
+  readonly bastion?: boolean;
   readonly log?: (line: string) => void;
   readonly signal?: AbortSignal;
 }
@@ -168,6 +192,25 @@ export async function ensureSandboxImages(options: {
         hint: `run bash ${script} ${set} and fix what it reports`,
       });
     }
+  }
+}
+
+/** sshd of a host this machine cannot reach, asked from the bastion: its banner read there. */
+async function waitForSshVia(bastion: string, address: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await docker(
+      ['exec', bastion, 'timeout', '3', 'bash', '-c', `exec 3<>/dev/tcp/${address}/22 && head -c 4 <&3`],
+      { timeoutMs: 10_000 },
+    );
+    if (result.stdout.startsWith('SSH-')) return;
+    if (Date.now() > deadline)
+      throw new MeshbenchError(
+        'NOT_READY',
+        `sandbox host ${address}: sshd did not answer the bastion within ${timeoutMs} ms`,
+        { hint: 'see docker logs of the sandbox container' },
+      );
+    await sleep(200);
   }
 }
 
@@ -314,9 +357,27 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
   // Record the run before creating anything, so `down` can always clean up.
   await writeFileAtomic(statePath(dir), JSON.stringify(state, null, 2));
   try {
-    await dockerOk(['network', 'create', ...labels, network], 'creating the sandbox network');
-    const hosts = await Promise.all(
-      Array.from({ length: count }, async (_, index): Promise<SandboxHost> => {
+    // --bastion: no route from here to the hosts (internal, and no address for this machine on it)
+    await dockerOk(
+      [
+        'network',
+        'create',
+        ...labels,
+        ...(options.bastion ? ['--internal', '-o', 'com.docker.network.bridge.inhibit_ipv4=true'] : []),
+        network,
+      ],
+      'creating the sandbox network',
+    );
+    const bastion = options.bastion ? await startBastion(runId, network, labels, keyPath) : undefined;
+    if (bastion)
+      log(`bastion: ${bastion.address} (edge network ${bastion.edgeNetwork}); hosts on internal ${network}`);
+    const knownHostsLines: string[] = new Array(count);
+    // Under a limit: 64 `docker run`s and sshd key generations at once starve a small machine
+    // (sshd then misses its 30 s), and every start must settle before a failure cleans up.
+    const started = await mapSettled(
+      Array.from({ length: count }, (_, index) => index),
+      SANDBOX_START_CONCURRENCY,
+      async (index): Promise<SandboxHost> => {
         const name = `host${index}`;
         const container = `meshbench-sandbox-${runId}-${name}`;
         const hasDocker = index < count - withoutDocker;
@@ -330,6 +391,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
                 '--mount',
                 `type=volume,source=${container}-docker,target=/var/lib/docker,volume-label=${RUN_LABEL}=${runId},volume-label=${SANDBOX_LABEL}=1`,
               ];
+        const hostKey = await writeHostKey(dir, name, runId);
         await dockerOk(
           [
             'run',
@@ -347,7 +409,13 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
             `${resolve(keyPath)}.pub:/etc/ssh/meshbench_authorized_keys:ro`,
             '-v',
             `${daemonJson}:/etc/docker/daemon.json:ro`,
+            '-v',
+            `${hostKey.dir}:${HOST_KEY_MOUNT}:ro`,
+            '--entrypoint',
+            '/bin/sh',
             hasDocker ? SANDBOX_IMAGE : SANDBOX_NODOCKER_IMAGE,
+            '-c',
+            INSTALL_HOST_KEY,
           ],
           `starting sandbox ${name}`,
         );
@@ -355,18 +423,30 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
           ['inspect', '--format', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container],
           `reading the address of ${name}`,
         );
-        await waitForSsh(address, 30_000);
+        if (bastion) await waitForSshVia(bastion.container, address, 30_000);
+        else await waitForSsh(address, 30_000);
         if (hasDocker) await waitForDockerd(container, 90_000, innerStorage);
         log(`${name}: ${address} (${hasDocker ? 'with' : 'without'} Docker)`);
+        knownHostsLines[index] = `${address} ${hostKey.publicKey}`;
         return { name, container, address, docker: hasDocker };
-      }),
+      },
     );
-    await writeKnownHosts(state.knownHostsPath, hosts);
+    const { values: hosts, error: startError } = firstFailure(started);
+    if (startError !== undefined) throw startError;
+    if (bastion) knownHostsLines.push(...(await hostKeyLines(bastion.container, bastion.address)));
+    await writeFileAtomic(state.knownHostsPath, `${knownHostsLines.join('\n')}\n`);
     const subnet = await dockerOk(
       ['network', 'inspect', '--format', '{{(index .IPAM.Config 0).Subnet}}', network],
       'reading the sandbox subnet',
     );
-    const finalState: SandboxState = { ...state, hosts, unusedAddress: lastUsableAddress(subnet) };
+    const finalState: SandboxState = {
+      ...state,
+      hosts,
+      unusedAddress: lastUsableAddress(subnet),
+      ...(bastion
+        ? { bastion: await writeBastionFiles(dir, state, bastion, hosts, options.user ?? 'root') }
+        : {}),
+    };
     await writeHostsEnv(
       state.hostsEnvPath,
       finalState,
@@ -383,20 +463,181 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
   }
 }
 
+/** Where a host's pre-made host key is mounted; INSTALL_HOST_KEY copies it into /etc/ssh. */
+const HOST_KEY_MOUNT = '/etc/meshbench-host-key';
+/**
+ * The hosts' command: install the host key made here, then the image's entrypoint, which
+ * generates keys only when /etc/ssh has no ed25519 key. `ssh-keygen -A` (RSA 3072 above all)
+ * in 64 containers at once took minutes of CPU on a small machine; an ed25519 key made here
+ * takes well under a millisecond, and its public half goes into known_hosts with no
+ * `docker exec`. The copy is an ordinary file, so a test may still replace a host's keys.
+ */
+const INSTALL_HOST_KEY = [
+  `cp ${HOST_KEY_MOUNT}/ssh_host_ed25519_key ${HOST_KEY_MOUNT}/ssh_host_ed25519_key.pub /etc/ssh/`,
+  'chmod 600 /etc/ssh/ssh_host_ed25519_key',
+  'exec /usr/local/sbin/sandbox-entrypoint',
+].join(' && ');
+
+/** Makes one host's ed25519 host key in `dir/host-keys/<name>/`; returns that folder and `type base64`. */
+async function writeHostKey(
+  dir: string,
+  name: string,
+  runId: string,
+): Promise<{ dir: string; publicKey: string }> {
+  const keyDir = join(dir, 'host-keys', name);
+  await mkdir(keyDir, { recursive: true });
+  const keys = ssh2.utils.generateKeyPairSync('ed25519', { comment: `sandbox-${name}-${runId}` });
+  await writeFile(join(keyDir, 'ssh_host_ed25519_key'), keys.private, { mode: 0o600 });
+  await writeFile(join(keyDir, 'ssh_host_ed25519_key.pub'), `${keys.public}\n`, { mode: 0o644 });
+  const [type, key] = keys.public.trim().split(/\s+/);
+  return { dir: keyDir, publicKey: `${type} ${key}` };
+}
+
+/** `address type key` lines for a running container's host keys. */
+async function hostKeyLines(container: string, address: string): Promise<string[]> {
+  const keysText = await dockerOk(
+    ['exec', container, 'sh', '-c', 'cat /etc/ssh/ssh_host_*_key.pub'],
+    `reading host keys of ${container}`,
+  );
+  return keysText
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [type, key] = line.trim().split(/\s+/);
+      return `${address} ${type} ${key}`;
+    });
+}
+
+/** The bastion: sshd only (the no-Docker host image), on an edge network and on the hosts' internal one. */
+async function startBastion(
+  runId: string,
+  internalNetwork: string,
+  labels: readonly string[],
+  keyPath: string,
+): Promise<{ container: string; address: string; edgeNetwork: string }> {
+  const edgeNetwork = `meshbench-sandbox-${runId}-edge`;
+  const container = `meshbench-sandbox-${runId}-bastion`;
+  await dockerOk(['network', 'create', ...labels, edgeNetwork], 'creating the bastion network');
+  await dockerOk(
+    [
+      'run',
+      '-d',
+      '--name',
+      container,
+      '--hostname',
+      'sandbox-bastion',
+      ...labels,
+      '--network',
+      edgeNetwork,
+      ...HOST_CONTAINER_FLAGS,
+      '-v',
+      `${resolve(keyPath)}.pub:/etc/ssh/meshbench_authorized_keys:ro`,
+      SANDBOX_NODOCKER_IMAGE,
+    ],
+    'starting the sandbox bastion',
+  );
+  await dockerOk(['network', 'connect', internalNetwork, container], 'connecting the bastion to the hosts');
+  const address = await dockerOk(
+    ['inspect', '--format', `{{(index .NetworkSettings.Networks "${edgeNetwork}").IPAddress}}`, container],
+    'reading the address of the bastion',
+  );
+  await waitForSsh(address, 30_000);
+  return { container, address, edgeNetwork };
+}
+
+/** The inventory with `jump:`, the ssh config with ProxyJump, and an inventory that reads that config. */
+async function writeBastionFiles(
+  dir: string,
+  state: Pick<SandboxState, 'keyPath' | 'knownHostsPath'>,
+  bastion: { container: string; address: string; edgeNetwork: string },
+  hosts: readonly SandboxHost[],
+  user: string,
+): Promise<SandboxBastion> {
+  const key = resolve(state.keyPath);
+  const knownHosts = resolve(state.knownHostsPath);
+  const inventoryPath = join(dir, 'inventory.yaml');
+  const sshConfigPath = join(dir, 'ssh_config');
+  const sshConfigInventoryPath = join(dir, 'ssh-config-inventory.yaml');
+  const withDocker = hosts.filter((host) => host.docker);
+  const listed = withDocker.length > 0 ? withDocker : hosts;
+  await writeFileAtomic(
+    inventoryPath,
+    [
+      '# Written by `sandbox up --bastion`: hosts on an internal network, reached through the bastion.',
+      `# Use: remote-network --hosts-file ${inventoryPath}`,
+      'ssh_timeout: 15',
+      `known_hosts: ${knownHosts}`,
+      'ssh_config: none',
+      'defaults:',
+      `  user: ${user}`,
+      `  key: ${key}`,
+      'groups:',
+      '  private:',
+      `    jump: root@${bastion.address}:22`,
+      'hosts:',
+      ...listed.flatMap((host) => [
+        `  - name: ${host.name}`,
+        `    host: ${host.address}`,
+        '    group: private',
+      ]),
+      '',
+    ].join('\n'),
+  );
+  await writeFileAtomic(
+    sshConfigPath,
+    [
+      '# Written by `sandbox up --bastion`. Try: ssh -F THIS_FILE sandbox-host0',
+      'Host sandbox-bastion',
+      `  HostName ${bastion.address}`,
+      '  User root',
+      '',
+      ...hosts.flatMap((host) => [`Host sandbox-${host.name}`, `  HostName ${host.address}`, '']),
+      'Host sandbox-host*',
+      `  User ${user}`,
+      '  ProxyJump sandbox-bastion',
+      '',
+      'Host sandbox-*',
+      '  Port 22',
+      `  IdentityFile ${key}`,
+      `  UserKnownHostsFile ${knownHosts}`,
+      '  StrictHostKeyChecking yes',
+      '',
+    ].join('\n'),
+  );
+  await writeFileAtomic(
+    sshConfigInventoryPath,
+    [
+      '# Written by `sandbox up --bastion`: the hosts by their aliases in ssh_config (HostName, User, key, ProxyJump there).',
+      `# Use: remote-network --hosts-file ${sshConfigInventoryPath}`,
+      'ssh_timeout: 15',
+      `known_hosts: ${knownHosts}`,
+      `ssh_config: ${sshConfigPath}`,
+      'hosts:',
+      ...listed.flatMap((host) => [`  - name: ${host.name}`, `    host: sandbox-${host.name}`]),
+      '',
+    ].join('\n'),
+  );
+  return { ...bastion, inventoryPath, sshConfigPath, sshConfigInventoryPath };
+}
+
 /** Writes a known_hosts file with every host key of the given sandbox hosts (also after a host's keys change). */
 export async function writeKnownHosts(path: string, hosts: readonly SandboxHost[]): Promise<void> {
-  const lines: string[] = [];
-  for (const host of hosts) {
+  const perHost = await mapSettled(hosts, SANDBOX_START_CONCURRENCY, async (host) => {
     const keysText = await dockerOk(
       ['exec', host.container, 'sh', '-c', 'cat /etc/ssh/ssh_host_*_key.pub'],
       `reading host keys of ${host.name}`,
     );
-    for (const line of keysText.split('\n').filter((l) => l.trim() !== '')) {
-      const [type, key] = line.trim().split(/\s+/);
-      lines.push(`${host.address} ${type} ${key}`);
-    }
-  }
-  await writeFileAtomic(path, `${lines.join('\n')}\n`);
+    return keysText
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((line) => {
+        const [type, key] = line.trim().split(/\s+/);
+        return `${host.address} ${type} ${key}`;
+      });
+  });
+  const { values, error } = firstFailure(perHost);
+  if (error !== undefined) throw error;
+  await writeFileAtomic(path, `${values.flat().join('\n')}\n`);
 }
 
 /** The last usable IPv4 address of a CIDR subnet (never handed out first by Docker). */
@@ -447,9 +688,13 @@ export async function sandboxDown(
     'id_ed25519',
     'id_ed25519.pub',
     'daemon.json',
+    'inventory.yaml',
+    'ssh_config',
+    'ssh-config-inventory.yaml',
   ]) {
     await rm(join(dir, file), { force: true });
   }
+  await rm(join(dir, 'host-keys'), { recursive: true, force: true });
   options.log?.(`removed ${removed} sandbox host(s)`);
   return removed;
 }

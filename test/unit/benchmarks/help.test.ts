@@ -40,6 +40,9 @@ const expected: Record<string, string[]> = {
   'bench-remote.ts': ['--reps', '--no-ship', '--inner-storage'],
   'bench-monitor.ts': ['--nodes', '--pairs', '--seconds', '--interval-ms', '--refnodes'],
   'bench-report.ts': ['--repeats'],
+  'bench-image.ts': ['--rounds', '--hosts', '--dir', '--ready-rounds'],
+  'bench-dashboard.ts': ['--pairs', '--seconds', '--rate', '--committee', '--max-load'],
+  'bench-fanout.ts': ['--sizes', '--rounds', '--fanout-rounds', '--concurrency', '--concurrencies', '--dir'],
 };
 
 function run(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

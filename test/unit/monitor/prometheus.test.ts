@@ -354,7 +354,7 @@ describe('monitoring flags', () => {
     expect(bad({ metricsPort: '70000' })).toMatch(/^--metrics-port "70000" is not valid: a TCP port/);
     expect(bad({ metricsSeries: 'ok,not-a-name' })).toMatch(/"not-a-name" is not a Prometheus metric name/);
     expect(bad({ requireMonitoring: true })).toMatch(
-      /^--require-monitoring true is not valid: checks --prometheus-url or --influx-url/,
+      /^--require-monitoring true is not valid: checks --prometheus-url, --influx-url or --endpoint-metrics/,
     );
     expect(bad({ nodeMetrics: 'false', metricsSeries: 'x' })).toMatch(/^--node-metrics false/);
   });

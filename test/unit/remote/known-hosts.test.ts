@@ -1,10 +1,13 @@
 import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   KnownHostsFile,
+  KnownHostsIndex,
   checkHostKey,
   keyTypeOfBlob,
   parseKnownHosts,
@@ -58,5 +61,58 @@ describe('known_hosts', () => {
     expect(reread.knownKeyTypes('10.0.0.0', 22)).toEqual(['ssh-ed25519']);
     const found = execFileSync('ssh-keygen', ['-F', '[10.0.0.2]:2200', '-f', file], { encoding: 'utf8' });
     expect(found).toContain(keys[2]!.line.split(' ')[1]);
+  });
+
+  it('looks hosts up through the index exactly as a scan of every entry does', () => {
+    const hostArb = fc.constantFrom('10.0.0.1', '10.0.0.2', 'box', 'Box', 'a.example.org');
+    const portArb = fc.constantFrom(22, 2222);
+    const keyArb = fc.constantFrom('AAAA', 'BBBB', 'CCCC');
+    const hashed = (name: string) => {
+      const salt = Buffer.from('0123456789abcdef0123');
+      return `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update(name).digest('base64')}`;
+    };
+    const patternsArb = fc.oneof(
+      fc.tuple(hostArb, portArb).map(([h, p]) => (p === 22 ? h : `[${h}]:${p}`)),
+      fc.tuple(hostArb, hostArb).map(([a, b]) => `${a},${b}`),
+      fc.constantFrom('10.0.0.*', '*.example.org', '*,!box', '10.0.0.?', '[10.0.0.1]:*'),
+      fc.tuple(hostArb, portArb).map(([h, p]) => hashed(p === 22 ? h : `[${h}]:${p}`)),
+    );
+    const entryArb = fc.record({
+      marker: fc.constantFrom(undefined, '@revoked', '@cert-authority'),
+      patterns: patternsArb,
+      keyBase64: keyArb,
+    });
+    fc.assert(
+      fc.property(fc.array(entryArb, { maxLength: 12 }), hostArb, portArb, keyArb, (raw, host, port, key) => {
+        const entries = raw.map(({ marker, patterns, keyBase64 }) => ({
+          ...(marker ? { marker: marker as '@revoked' | '@cert-authority' } : {}),
+          patterns,
+          keyType: 'ssh-ed25519',
+          keyBase64,
+        }));
+        const blob = Buffer.from(key, 'base64');
+        expect(new KnownHostsIndex(entries).check(host, port, blob)).toBe(
+          checkHostKey(entries, host, port, blob),
+        );
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('adds the missing final newline once when appending to a file that lacks it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshbench-kh-'));
+    const file = join(dir, 'known_hosts');
+    const [a, b, c] = await Promise.all([makeKey(dir, 'a'), makeKey(dir, 'b'), makeKey(dir, 'c')]);
+    const [type, key] = a.line.split(' ');
+    await writeFile(file, `10.1.1.1 ${type} ${key}`);
+    const known = await new KnownHostsFile(file).load();
+    await known.add('10.1.1.2', 22, b.blob);
+    await known.add('10.1.1.3', 22, c.blob);
+    const text = await readFile(file, 'utf8');
+    expect(text.split('\n')).toHaveLength(4);
+    const reread = await new KnownHostsFile(file).load();
+    expect(reread.check('10.1.1.1', 22, a.blob)).toBe('match');
+    expect(reread.check('10.1.1.2', 22, b.blob)).toBe('match');
+    expect(reread.check('10.1.1.3', 22, c.blob)).toBe('match');
   });
 });

@@ -1,0 +1,80 @@
+/**
+ * A load client: reads its spec from the first line of its input, waits for the agreed start
+ * instant, runs its share of the schedule with the shared generator (runLoad), prints an
+ * `alive` line each second (the coordinator's health check) and, at the end, one `result` line
+ * with its recorder state and its own LoadResult. `stop` on its input, or the input closing,
+ * ends the load early (the result then says interrupted). src/clients/main.ts is its entry in
+ * the load client image.
+ */
+import { createInterface } from 'node:readline';
+import { formatError } from '../common/errors.js';
+import { runLoadRecorded } from '../load/index.js';
+import type { LoadProgress } from '../load/types.js';
+import { parseClientSpec, STOP_LINE, type ClientLine, type ClientSpec } from './wire.js';
+
+export const ALIVE_INTERVAL_MS = 1000;
+
+/** Runs one client over `input` (spec, then control lines); returns the exit code. */
+export async function runClient(
+  input: NodeJS.ReadableStream,
+  print: (line: string) => void,
+): Promise<number> {
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  const stop = new AbortController();
+  let resolveSpec!: (line: string | undefined) => void;
+  const specLine = new Promise<string | undefined>((resolve) => (resolveSpec = resolve));
+  let haveSpec = false;
+  lines.on('line', (line) => {
+    const text = line.trim();
+    if (text === '') return; // keep-alive
+    if (!haveSpec) {
+      haveSpec = true;
+      resolveSpec(text);
+    } else if (text === STOP_LINE) stop.abort();
+  });
+  lines.on('close', () => {
+    resolveSpec(undefined);
+    stop.abort(); // the coordinator is gone: end the load
+  });
+  const emit = (line: ClientLine) => print(JSON.stringify(line));
+  // Up and reading, from the start and each second (a line printed before the coordinator
+  // listens is lost): it sets the start instant once every client has said so.
+  let clientId = '';
+  let progress: LoadProgress | undefined;
+  const sayAlive = () =>
+    emit({ type: 'alive', clientId, atEpochMs: Date.now(), ...(progress ? { progress } : {}) });
+  sayAlive();
+  const alive = setInterval(sayAlive, ALIVE_INTERVAL_MS);
+  try {
+    return await runSpec(await specLine);
+  } finally {
+    clearInterval(alive);
+    lines.close();
+  }
+
+  async function runSpec(text: string | undefined): Promise<number> {
+    if (text === undefined) return 2;
+    let spec: ClientSpec;
+    try {
+      spec = parseClientSpec(text);
+    } catch (error) {
+      emit({ type: 'error', clientId: 'unknown', message: formatError(error) });
+      return 2;
+    }
+    clientId = spec.clientId;
+    try {
+      const { result, state } = await runLoadRecorded({
+        ...spec.options,
+        signal: stop.signal,
+        onProgress: (p) => {
+          progress = p;
+        },
+      });
+      emit({ type: 'result', clientId, state, result });
+      return 0;
+    } catch (error) {
+      emit({ type: 'error', clientId, message: formatError(error) });
+      return 1;
+    }
+  }
+}

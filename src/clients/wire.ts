@@ -1,0 +1,59 @@
+/**
+ * What the coordinator and a load client say to each other, one JSON object per line.
+ * Coordinator → client (its stdin): the spec, then `stop` to end early; blank lines are
+ * keep-alives. Client → coordinator (its stdout): `alive` each second (with its progress once
+ * the load runs), then one `result` (the recorder's state: encoded HDR histograms and
+ * counters, and the client's own LoadResult) or one `error`.
+ */
+import type { RecorderState } from '../measure/recorder.js';
+import type { LoadOptions, LoadProgress, LoadResult } from '../load/types.js';
+
+/** The load options a client gets: everything but the callbacks and the signal. */
+export type ClientLoadOptions = Omit<LoadOptions, 'signal' | 'onProgress'>;
+
+export interface ClientSpec {
+  readonly type: 'spec';
+  readonly clientId: string;
+  /** Its share, the agreed start instant and its endpoints are inside the options. */
+  readonly options: ClientLoadOptions;
+}
+
+export type ClientLine =
+  | {
+      readonly type: 'alive';
+      readonly clientId: string;
+      readonly atEpochMs: number;
+      readonly progress?: LoadProgress;
+    }
+  | {
+      readonly type: 'result';
+      readonly clientId: string;
+      readonly state: RecorderState;
+      readonly result: LoadResult;
+    }
+  | { readonly type: 'error'; readonly clientId: string; readonly message: string };
+
+export const STOP_LINE = 'stop';
+
+/** Parses one line a client printed; undefined for anything that is not one of ours. */
+export function parseClientLine(line: string): ClientLine | undefined {
+  const text = line.trim();
+  if (!text.startsWith('{')) return undefined;
+  try {
+    const value = JSON.parse(text) as { type?: unknown; clientId?: unknown };
+    if (typeof value.clientId !== 'string') return undefined;
+    if (value.type === 'alive' || value.type === 'result' || value.type === 'error')
+      return value as ClientLine;
+  } catch {
+    // not JSON: a stray line
+  }
+  return undefined;
+}
+
+/** Parses the spec line a client reads first; throws naming what is wrong. */
+export function parseClientSpec(line: string): ClientSpec {
+  const value = JSON.parse(line) as Partial<ClientSpec>;
+  if (value.type !== 'spec' || typeof value.clientId !== 'string' || typeof value.options !== 'object')
+    throw new Error('the first line on stdin is not a load client spec');
+  return value as ClientSpec;
+}

@@ -1,0 +1,90 @@
+/**
+ * `remote-network --engine swarm --down | --status | --show-logs`. Status and logs are the plain
+ * hosts' (the stack's task containers carry the same labels). `--down` first removes the stacks
+ * meshbench deployed (found by their services' label on a manager among the hosts), so Swarm
+ * restarts nothing behind the removal, then dissolves a swarm meshbench formed (its manager
+ * carries a node label saying so): the workers leave, then the managers. An adopted swarm stays.
+ */
+import { RUN_LABEL } from '../../common/labels.js';
+import { engineMessage } from '../docker/connection.js';
+import { RemoteMaintenance, type RemoteMaintenanceOptions } from '../remote/maintenance.js';
+import type { RemoteHostAgent } from '../remote/remote-host.js';
+import type { RemovalSummary } from '../testbed.js';
+import { FORMED_BY_LABEL } from './membership.js';
+import { STACK_LABEL } from './stack-file.js';
+import { removeStack } from './stack-removal.js';
+
+/** `--engine`: plain hosts (a container per node) or a Docker Swarm. */
+export type Engine = 'docker' | 'swarm';
+export const ENGINE_VALUES: readonly Engine[] = ['docker', 'swarm'];
+
+export class SwarmMaintenance extends RemoteMaintenance {
+  private readonly swarmOptions: RemoteMaintenanceOptions;
+
+  private constructor(agents: readonly RemoteHostAgent[], options: RemoteMaintenanceOptions) {
+    super(agents, {
+      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+      ...(options.image !== undefined ? { image: options.image } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    this.swarmOptions = options;
+  }
+
+  static override async connect(options: RemoteMaintenanceOptions): Promise<SwarmMaintenance> {
+    const plain = await RemoteMaintenance.connect(options);
+    return new SwarmMaintenance(plain.agents, options);
+  }
+
+  override async down(options: { runId?: string; thorough: boolean }): Promise<RemovalSummary[]> {
+    await Promise.all(this.agents.map((agent) => agent.ensureDockerQuiet()));
+    const states = await Promise.all(
+      this.agents.map(async (agent) => {
+        try {
+          return (
+            (await agent.docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } }
+          ).Swarm;
+        } catch (error) {
+          throw agent.failure('reading its swarm state', error);
+        }
+      }),
+    );
+    const managerIndex = states.findIndex((state) => state?.ControlAvailable === true);
+    const say = (host: string, message: string) =>
+      this.swarmOptions.onProgress?.({ host, stage: 'cleanup', message });
+    if (managerIndex >= 0) {
+      const manager = this.agents[managerIndex]!;
+      const services = (await manager.docker.listServices({ filters: { label: [STACK_LABEL] } })) as {
+        Spec?: { Labels?: Record<string, string> };
+      }[];
+      const runs = new Set(
+        services.map((service) => service.Spec?.Labels?.[RUN_LABEL] ?? '').filter(Boolean),
+      );
+      for (const runId of runs) {
+        if (options.runId && runId !== options.runId) continue;
+        await removeStack(this.agents, manager, runId, { volumes: options.thorough });
+        say(manager.host.name, `removed stack of run ${runId}`);
+      }
+      const nodes = (await manager.docker.listNodes()) as { Spec?: { Labels?: Record<string, string> } }[];
+      const formed = nodes.some((node) => node.Spec?.Labels?.[FORMED_BY_LABEL] !== undefined);
+      if (formed && options.runId === undefined) {
+        const order = this.agents
+          .map((agent, index) => ({
+            agent,
+            manager: states[index]?.ControlAvailable === true,
+            active: states[index]?.LocalNodeState === 'active',
+          }))
+          .filter((entry) => entry.active)
+          .sort((a, b) => Number(a.manager) - Number(b.manager));
+        for (const entry of order) {
+          try {
+            await entry.agent.docker.swarmLeave({ force: true });
+            say(entry.agent.host.name, 'left the swarm meshbench formed');
+          } catch (error) {
+            say(entry.agent.host.name, `docker swarm leave failed: ${engineMessage(error)}`);
+          }
+        }
+      }
+    }
+    return super.down(options);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Removing a swarm run's stack: `docker stack rm` through the manager's CLI, a wait until its
+ * task containers are gone from every host, then the shared removal by label on each host
+ * (../remote/cleanup.ts: what is left of the run's containers and networks; with `volumes`, the
+ * node data volumes and the shipped image).
+ */
+import { MeshbenchError } from '../../common/errors.js';
+import { RUN_LABEL } from '../../common/labels.js';
+import { sleep } from '../../common/sleep.js';
+import { firstFailure, mapSettled } from '../remote/concurrency.js';
+import { cleanHost } from '../remote/cleanup.js';
+import type { RemoteHostAgent } from '../remote/remote-host.js';
+import { describeHost, lastLine } from '../remote/ssh-session.js';
+import type { RemovalSummary } from '../testbed.js';
+import { stackName } from './stack-file.js';
+
+/** Longest wait for Swarm to stop a removed stack's containers. */
+const STACK_GONE_WAIT_MS = 60_000;
+
+export async function removeStack(
+  agents: readonly RemoteHostAgent[],
+  manager: RemoteHostAgent,
+  runId: string,
+  options: { volumes?: boolean; imageId?: string } = {},
+): Promise<RemovalSummary[]> {
+  const result = await manager.dockerCommand(['stack', 'rm', stackName(runId)], { timeoutMs: 60_000 });
+  if (result.exitCode !== 0 && !/nothing found in stack/i.test(result.stderr + result.stdout))
+    throw new MeshbenchError(
+      'REMOTE_COMMAND',
+      `${describeHost(manager.host)}: docker stack rm ${stackName(runId)} failed: ${lastLine(result.stderr) || `exit ${result.exitCode}`}`,
+      {
+        hint: 'remove it there with `docker stack rm`, then re-run with remote-network --engine swarm --down',
+      },
+    );
+  const results = await mapSettled(agents, agents.length, async (agent) => {
+    // Swarm stops the tasks on its own schedule: wait, so nothing restarts behind the removal
+    const deadline = Date.now() + STACK_GONE_WAIT_MS;
+    while (Date.now() < deadline) {
+      const left = await agent.containerIds([`${RUN_LABEL}=${runId}`], 'running');
+      // the stack's networks go after its tasks: removing them by label before that races Swarm
+      const networks =
+        left.length === 0
+          ? await agent.docker.listNetworks({ filters: { label: [`${RUN_LABEL}=${runId}`] } })
+          : [1];
+      if (networks.length === 0) break;
+      await sleep(250);
+    }
+    return cleanHost(agent, {
+      runId,
+      thorough: options.volumes ?? false,
+      ...(options.imageId ? { imageId: options.imageId } : {}),
+    });
+  });
+  const { values, error } = firstFailure(results);
+  if (error !== undefined) throw error;
+  return values;
+}

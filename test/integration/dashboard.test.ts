@@ -1,0 +1,161 @@
+/**
+ * `benchmark --dashboard 0` as a user runs it (bin/benchmark.js, a child process) on a local
+ * 2-node refnode network, watched in headless Chromium while the level runs: the running
+ * level's throughput chart gains points and drawn pixels between two samples, the page
+ * asks nothing of any origin but the dashboard's own, logs no error, and at the run's end
+ * shows what report.html shows. Afterwards nothing listens on the port and no container of
+ * the run is left.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RUN_LABEL } from '../../src/common/labels.js';
+import { createDocker } from '../../src/testbed/local/docker-engine.js';
+import { canvasInk, openReport, type OpenedReport } from '../support/report-browser.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const LEVEL_SECS = 10;
+const CHART = '[data-chart="throughput"][data-level="local-1"]';
+
+let child: ChildProcess | undefined;
+let dir: string | undefined;
+const opened: OpenedReport[] = [];
+
+afterAll(async () => {
+  // A failed test must not leave the run going: Ctrl-C lets it remove its network.
+  if (child && child.exitCode === null) {
+    child.kill('SIGINT');
+    await new Promise((done) => child?.once('close', done));
+  }
+  for (const page of opened) await page.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+  // Its network's removal may take a while on a busy machine: the hook waits for it.
+}, 180_000);
+
+/**
+ * Polls an expression in the page until it is true. Not page.waitForFunction: its string
+ * predicates are compiled in the page, which the report's policy (no 'unsafe-eval') forbids.
+ */
+let output = '';
+
+async function waitFor(page: OpenedReport['page'], expression: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await page.evaluate<boolean>(expression))) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `not true within ${timeoutMs} ms: ${expression}; the run said:\n${output.slice(-3000)}`,
+      );
+    await new Promise((done) => setTimeout(done, 200));
+  }
+}
+
+function sample(page: OpenedReport['page']): Promise<{ points: number; drawn: number }> {
+  return Promise.all([
+    page.evaluate<string>(`document.querySelector('${CHART}').dataset.points`),
+    canvasInk(page),
+  ]).then(([points, ink]) => ({
+    points: Number(points),
+    drawn: ink.find((canvas) => canvas.chart === 'throughput local-1')?.drawn ?? 0,
+  }));
+}
+
+describe('benchmark --dashboard: the live page in Chromium', () => {
+  it('grows while the level runs and ends as report.html', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshbench-dashboard-it-'));
+    const started = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bin', 'benchmark.js'),
+        '--network-type',
+        'local',
+        '--committee',
+        '2',
+        '--loads',
+        '40',
+        '--duration',
+        String(LEVEL_SECS),
+        '--warmup',
+        '1',
+        '--dashboard',
+        '0',
+        '--output-dir',
+        dir,
+        '--cleanup',
+        '--startup-wait',
+        '120',
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child = started;
+    let stdout = '';
+    let stderr = '';
+    started.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      output += chunk.toString();
+    });
+    started.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      output += chunk.toString();
+    });
+    const exited = new Promise<number | null>((done) => started.once('close', (code) => done(code)));
+
+    // The URL is printed once, on stderr, before anything is deployed.
+    const url = await new Promise<string>((done, fail) => {
+      const timer = setTimeout(() => fail(new Error(`no dashboard line: ${stderr}`)), 60_000);
+      const check = () => {
+        const match = /benchmark: dashboard: (http:\/\/127\.0\.0\.1:\d+\/) \(live/.exec(stderr);
+        if (match?.[1]) {
+          clearTimeout(timer);
+          done(match[1]);
+        }
+      };
+      started.stderr?.on('data', check);
+      check();
+    });
+    expect(stderr.match(/benchmark: dashboard:/g)).toHaveLength(1);
+    const origin = url.replace(/\/$/, '');
+
+    const live = await openReport(url, undefined, { allowOrigin: origin });
+    opened.push(live);
+    expect(await live.page.evaluate<string>('document.body.dataset.live')).toBe('/events');
+    // The running level appears once the network is up; then a point a second.
+    await waitFor(live.page, `Number(document.querySelector('${CHART}')?.dataset.points) >= 2`, 200_000);
+    const first = await sample(live.page);
+    await live.page.screenshot({ path: join(dir, 'live-1.png') });
+    await waitFor(
+      live.page,
+      `Number(document.querySelector('${CHART}')?.dataset.points) >= ${first.points + 3}`,
+      30_000,
+    );
+    const second = await sample(live.page);
+    await live.page.screenshot({ path: join(dir, 'live-2.png') });
+    expect(second.points).toBeGreaterThan(first.points);
+    expect(second.drawn, `drawn pixels ${first.drawn} then ${second.drawn}`).toBeGreaterThan(first.drawn);
+
+    // The run's end: the last event makes the page the report, and the process exits.
+    expect(await exited).toBe(0);
+    await waitFor(live.page, `document.body.dataset.live === 'ended'`, 10_000);
+    expect(live.errors).toEqual([]);
+    expect(live.blockedRequests).toEqual([]);
+    await expect(fetch(url)).rejects.toThrow();
+
+    const runDir = /results go to (\S+)/.exec(stdout)?.[1];
+    expect(runDir, stdout).toBeDefined();
+    const file = await openReport(join(runDir as string, 'report.html'));
+    opened.push(file);
+    const mainText = "document.querySelector('main').innerText";
+    const charts =
+      "[...document.querySelectorAll('[data-chart]')].map((e) => e.dataset.chart + ' ' + (e.dataset.level || '') + ' ' + e.dataset.points).join('|')";
+    expect(await live.page.evaluate<string>(mainText)).toBe(await file.page.evaluate<string>(mainText));
+    expect(await live.page.evaluate<string>(charts)).toBe(await file.page.evaluate<string>(charts));
+
+    const runId = /benchmark (\S+): results go to/.exec(stdout)?.[1] as string;
+    const left = await createDocker().listContainers({
+      all: true,
+      filters: { label: [`${RUN_LABEL}=${runId}`] },
+    });
+    expect(left).toEqual([]);
+  }, 420_000);
+});

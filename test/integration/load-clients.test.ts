@@ -1,0 +1,189 @@
+/**
+ * `--load-clients colocated` on 4 sandbox hosts over SSH, as users run it: one load client
+ * beside each node. The merged counts equal the sum of the clients' own counts; the merged
+ * latency histogram is the exact merge (its count is the sum, its max the largest client max,
+ * its percentiles between the clients' extremes and not their average). Then one client
+ * container is killed on its host's engine mid-run: the run completes, that client is reported
+ * dead with the progress it made, and no client container is left on any host.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadClientsBlockSchema, type LoadClientsBlock } from '../../src/clients/schema.js';
+import type { SandboxState } from '../../src/testbed/sandbox/sandbox.js';
+import { ROOT } from './run-bin.js';
+import { DOCKER_HOSTS, hostsFile, innerDocker, releaseSandbox, useSandbox } from './sandbox-fixture.js';
+
+let dir: string;
+let sandbox: SandboxState;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-load-clients-it-'));
+  sandbox = await useSandbox();
+}, 600_000);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await releaseSandbox();
+});
+
+function note(line: string): void {
+  process.stdout.write(`    ${line}\n`);
+}
+
+interface Record_ {
+  readonly runs: {
+    readonly results: {
+      readonly scheduled_transactions: number;
+      readonly sent_transactions: number;
+      readonly input_rate: number;
+      readonly outcomes: { readonly ok: number; readonly committed: number };
+      readonly ack_latency_ms: { count: number; p50: number; p99: number; max: number };
+    };
+    readonly blocks?: { load_clients?: LoadClientsBlock };
+  }[];
+}
+
+/** Runs bin/benchmark.js; `whenOutput` is called on each chunk of its output (to act mid-run). */
+function benchmark(
+  args: readonly string[],
+  whenOutput?: (text: string) => void,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/benchmark.js'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      whenOutput?.(stdout + stderr);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      whenOutput?.(stdout + stderr);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+async function recordOf(output: string): Promise<Record_> {
+  const [runDir] = await readdir(output);
+  const text = await readFile(join(output, runDir as string, 'remote-benchmark-1.json'), 'utf8');
+  return JSON.parse(text) as Record_;
+}
+
+const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
+
+describe('load clients beside the nodes (sandbox hosts)', () => {
+  const args = (file: string, output: string, durationSecs = 8) => [
+    '--network-type',
+    'remote',
+    '--hosts-file',
+    file,
+    '--load-clients',
+    'colocated',
+    '--loads',
+    '200',
+    '--duration',
+    String(durationSecs),
+    '--startup-wait',
+    '120',
+    '--monitor',
+    'false',
+    '--cleanup',
+    '--output-dir',
+    output,
+  ];
+
+  it('merges the clients exactly: counts add up, percentiles from the merged histogram', async () => {
+    const hosts = sandbox.hosts.slice(0, DOCKER_HOSTS);
+    const file = await hostsFile(sandbox, 'load-clients', hosts);
+    const output = join(dir, 'merge');
+    const run = await benchmark(args(file, output));
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    const record = await recordOf(output);
+    const level = record.runs[0]!;
+    const block = level.blocks?.load_clients;
+    if (!block) throw new Error(`no load_clients block\n${run.stdout}\n${run.stderr}`);
+    expect(loadClientsBlockSchema.safeParse(block).success).toBe(true);
+    expect(block.clients).toBe(hosts.length);
+    expect(block.merged_clients).toBe(hosts.length);
+    const clients = block.per_client;
+    for (const c of clients)
+      note(
+        `${c.client}@${c.host}: ${c.scheduled} scheduled, ${c.ok} ok, ${c.committed} committed, ack p99 ${c.latency_ack?.p99} ms`,
+      );
+    expect(new Set(clients.map((c) => c.host))).toEqual(new Set(hosts.map((h) => h.name)));
+    expect(clients.every((c) => c.status === 'ok')).toBe(true);
+    // the split: the shares add up to the one schedule (200 tx/s for the measured window)
+    expect(sum(clients.map((c) => c.scheduled ?? 0))).toBe(level.results.scheduled_transactions);
+    expect(sum(clients.map((c) => c.input_rate ?? 0))).toBeCloseTo(200, 6);
+    expect(
+      Math.max(...clients.map((c) => c.scheduled ?? 0)) - Math.min(...clients.map((c) => c.scheduled ?? 0)),
+    ).toBeLessThanOrEqual(1);
+    // the merge: counts are sums
+    expect(sum(clients.map((c) => c.sent ?? 0))).toBe(level.results.sent_transactions);
+    expect(sum(clients.map((c) => c.ok ?? 0))).toBe(level.results.outcomes.ok);
+    expect(sum(clients.map((c) => c.committed ?? 0))).toBe(level.results.outcomes.committed);
+    expect(level.results.outcomes.ok).toBeGreaterThan(0);
+    // the merged histogram: its count is the sum, its max the largest client max, its median
+    // within the clients' medians (the exact values are checked in test/unit/clients/)
+    const ack = level.results.ack_latency_ms;
+    const own = clients.map((c) => c.latency_ack!);
+    expect(ack.count).toBe(sum(own.map((l) => l.count)));
+    expect(ack.max).toBe(Math.max(...own.map((l) => l.max)));
+    expect(ack.p50).toBeGreaterThanOrEqual(Math.min(...own.map((l) => l.p50)));
+    expect(ack.p50).toBeLessThanOrEqual(Math.max(...own.map((l) => l.p50)));
+  }, 240_000);
+
+  it('reports a client killed mid-run with what it did, and the run completes', async () => {
+    const hosts = sandbox.hosts.slice(0, DOCKER_HOSTS);
+    const file = await hostsFile(sandbox, 'load-clients-kill', hosts);
+    const output = join(dir, 'kill');
+    const victim = hosts[1]!;
+    const clientsOn = async () =>
+      (await innerDocker(victim, ['ps', '-q', '--filter', 'label=meshbench.role=loadclient']))
+        .split('\n')
+        .filter(Boolean);
+    // once the client container is up on the victim: 3 s lead, then about 3 s of load, then kill it
+    const killing = (async () => {
+      const until = Date.now() + 200_000;
+      let ids: string[] = [];
+      while (ids.length === 0 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 500));
+        ids = await clientsOn().catch(() => []);
+      }
+      if (ids.length !== 1) return `expected one client container on ${victim.name}, found ${ids.length}`;
+      await new Promise((r) => setTimeout(r, 6_000));
+      return innerDocker(victim, ['kill', ids[0]!]).then(
+        () => 'killed',
+        (error: unknown) => String(error),
+      );
+    })();
+    const run = await benchmark(args(file, output, 15));
+    expect(await killing).toBe('killed');
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    expect(`${run.stdout}\n${run.stderr}`).toMatch(/load client client1 on \S+ is dead/);
+    const record = await recordOf(output);
+    const level = record.runs[0]!;
+    const block = level.blocks?.load_clients;
+    if (!block) throw new Error(`no load_clients block\n${run.stdout}\n${run.stderr}`);
+    const dead = block.per_client.find((c) => c.status === 'dead');
+    note(`dead: ${JSON.stringify(dead)}`);
+    expect(dead?.host).toBe(victim.name);
+    expect(dead?.last_progress?.sent ?? 0).toBeGreaterThan(0);
+    expect(block.merged_clients).toBe(hosts.length - 1);
+    const alive = block.per_client.filter((c) => c.status === 'ok');
+    expect(sum(alive.map((c) => c.ok ?? 0))).toBe(level.results.outcomes.ok);
+    expect(sum(alive.map((c) => c.scheduled ?? 0))).toBe(level.results.scheduled_transactions);
+    for (const host of hosts) {
+      const left = await innerDocker(host, ['ps', '-aq', '--filter', 'label=meshbench.role=loadclient']);
+      expect(left.trim(), host.name).toBe('');
+    }
+  }, 240_000);
+});

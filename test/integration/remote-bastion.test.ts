@@ -1,0 +1,143 @@
+/**
+ * remote-network through a jump host: a sandbox whose two hosts sit on an internal Docker network
+ * this machine has no route to, behind a bastion (`sandbox up --bastion`). Deploys through the
+ * inventory's `jump:` and through the ssh config's ProxyJump, runs transactions, cleans up; shows
+ * that the hosts do not answer directly, and that a failing jump host is named as such.
+ * Its own sandbox: MESHBENCH_TEST_SANDBOX_DIR + `-bastion`.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostsFromVariables } from '../../src/testbed/remote/hosts.js';
+import { connectAll } from '../../src/testbed/remote/remote-testbed.js';
+import {
+  docker,
+  readSandboxState,
+  sandboxDown,
+  sandboxUp,
+  type SandboxState,
+} from '../../src/testbed/sandbox/sandbox.js';
+import { errorLines, leftovers, runCliModule, TEST_SANDBOX_DIR } from './sandbox-fixture.js';
+
+const DIR = resolve(`${TEST_SANDBOX_DIR}-bastion`);
+let sandbox: SandboxState;
+
+beforeAll(async () => {
+  const existing = await readSandboxState(DIR);
+  const running = existing
+    ? (await docker(['ps', '-q', '--filter', `label=meshbench.run=${existing.runId}`])).stdout
+        .split('\n')
+        .filter(Boolean).length
+    : 0;
+  if (existing?.bastion && running === existing.hosts.length + 1) {
+    sandbox = existing;
+    return;
+  }
+  if (existing) await sandboxDown({ dir: DIR });
+  sandbox = await sandboxUp({ hosts: 2, bastion: true, dir: DIR });
+}, 300_000);
+
+afterAll(async () => {
+  if (process.env.MESHBENCH_KEEP_SANDBOX !== '1') await sandboxDown({ dir: DIR });
+}, 120_000);
+
+describe('hosts behind a bastion', () => {
+  it('do not answer from this machine directly', async () => {
+    const config = hostsFromVariables({
+      MYSTICETI_NODE0_HOST: sandbox.hosts[0]!.address,
+      MYSTICETI_NODE0_SSH_USER: 'root',
+      MYSTICETI_NODE0_SSH_KEY: sandbox.keyPath,
+      SSH_TIMEOUT: '4',
+    });
+    await expect(
+      connectAll(config, {
+        strictHostKeyChecking: 'yes',
+        knownHostsPath: sandbox.knownHostsPath,
+        concurrency: 1,
+      }),
+    ).rejects.toThrow(/host0 .* is unreachable/);
+  }, 30_000);
+
+  it('deploy, run and clean up through the inventory jump:', async () => {
+    const output = await mkdtemp(join(tmpdir(), 'meshbench-bastion-'));
+    const run = await runCliModule('remote-network', [
+      '--hosts-file',
+      sandbox.bastion!.inventoryPath,
+      '--num-transactions',
+      '60',
+      '--transaction-rate',
+      '30',
+      '--cleanup',
+      '--output',
+      output,
+    ]);
+    expect(errorLines(run)).toEqual([]);
+    expect(run.exitCode).toBe(0);
+    expect(run.stderr).toMatch(
+      new RegExp(`\\[host0\\] connect: connected to .* via ${sandbox.bastion!.address}`),
+    );
+    expect(run.stdout).toMatch(/Committed:\s+60 /);
+    for (const host of sandbox.hosts) expect((await leftovers(host)).containers).toEqual([]);
+  }, 240_000);
+
+  it('deploy through the ssh config ProxyJump, --status, then --down removes it', async () => {
+    const output = await mkdtemp(join(tmpdir(), 'meshbench-bastion-'));
+    const inventory = sandbox.bastion!.sshConfigInventoryPath;
+    expect(await readFile(inventory, 'utf8')).not.toMatch(/jump:/);
+    const run = await runCliModule('remote-network', [
+      '--hosts-file',
+      inventory,
+      '--num-transactions',
+      '40',
+      '--transaction-rate',
+      '40',
+      '--output',
+      output,
+    ]);
+    expect(errorLines(run)).toEqual([]);
+    expect(run.exitCode).toBe(0);
+    expect(run.stderr).toMatch(/\[host1\] connect: connected to .* via sandbox-bastion/);
+    expect(run.stdout).toMatch(/Committed:\s+40 /);
+    const status = await runCliModule('remote-network', ['--hosts-file', inventory, '--status']);
+    expect(status.stdout.split('\n').filter((line) => /\trunning\t/.test(line))).toHaveLength(2);
+    const down = await runCliModule('remote-network', ['--hosts-file', inventory, '--down']);
+    expect(down.exitCode).toBe(0);
+    for (const host of sandbox.hosts) expect((await leftovers(host)).containers).toEqual([]);
+  }, 240_000);
+
+  it('a jump host that refuses the key is named, with the host behind it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshbench-bastion-key-'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'wrong')]);
+    const text = (await readFile(sandbox.bastion!.inventoryPath, 'utf8')).replace(
+      /^ {2}key: .*$/m,
+      `  key: ${join(dir, 'wrong')}`,
+    );
+    const path = join(dir, 'inventory.yaml');
+    await writeFile(path, text);
+    const run = await runCliModule('remote-network', ['--hosts-file', path, '--status']);
+    expect(run.exitCode).not.toBe(0);
+    expect(errorLines(run)).toHaveLength(1);
+    expect(errorLines(run)[0]).toMatch(
+      /jump host .* user root was refused with key .*wrong \(on the way to host\d \(root@/,
+    );
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+
+  it('a jump host that does not answer is named, with the host behind it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshbench-bastion-dead-'));
+    const text = (await readFile(sandbox.bastion!.inventoryPath, 'utf8'))
+      .replace(/^ssh_timeout: .*$/m, 'ssh_timeout: 3')
+      .replace(/jump: root@[^\s]+/, `jump: root@${sandbox.unusedAddress}:22`);
+    const path = join(dir, 'inventory.yaml');
+    await writeFile(path, text);
+    const run = await runCliModule('remote-network', ['--hosts-file', path, '--status']);
+    expect(run.exitCode).not.toBe(0);
+    expect(errorLines(run)[0]).toMatch(
+      new RegExp(
+        `jump host ${sandbox.unusedAddress.replace(/\./g, '\\.')} .* is unreachable.*on the way to host\\d`,
+      ),
+    );
+  }, 60_000);
+});
