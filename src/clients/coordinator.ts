@@ -16,6 +16,7 @@
  */
 import { MeshbenchError, formatError } from '../common/errors.js';
 import { sleep } from '../common/sleep.js';
+import { sumProgress } from '../load/index.js';
 import type { LoadOptions, LoadProgress, LoadResult } from '../load/types.js';
 import type { Deployment, Sidecar } from '../testbed/testbed.js';
 import { clientShares } from './split.js';
@@ -167,8 +168,8 @@ export class LoadClients {
               `load client ${client.clientId} on ${client.host} is dead (${client.outcome.reason}); last progress: ${describeProgress(client.lastProgress)}; the run goes on without it`,
             );
           }
-          const sum = sumProgress(clients.map((c) => c.lastProgress));
-          if (sum) options.onProgress?.(sum);
+          if (clients.some((c) => c.lastProgress))
+            options.onProgress?.(sumProgress(clients.map((c) => c.lastProgress)));
           check();
         }, 500);
         options.signal?.addEventListener('abort', stopAll, { once: true });
@@ -256,22 +257,6 @@ function outcomeOf(
     ...(client.lastProgress ? { lastProgress: client.lastProgress } : {}),
     ...extra,
   };
-}
-
-function sumProgress(parts: readonly (LoadProgress | undefined)[]): LoadProgress | undefined {
-  if (parts.every((p) => p === undefined)) return undefined;
-  const total = { elapsedMs: 0, scheduled: 0, sent: 0, ok: 0, failed: 0, committed: 0, inFlight: 0 };
-  for (const p of parts) {
-    if (!p) continue;
-    total.elapsedMs = Math.max(total.elapsedMs, p.elapsedMs);
-    total.scheduled += p.scheduled;
-    total.sent += p.sent;
-    total.ok += p.ok;
-    total.failed += p.failed;
-    total.committed += p.committed;
-    total.inFlight += p.inFlight;
-  }
-  return total;
 }
 
 function describeProgress(p: LoadProgress | undefined): string {

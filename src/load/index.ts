@@ -211,7 +211,8 @@ async function runInWorkers(
   }
 }
 
-function sumProgress(parts: readonly (LoadProgress | undefined)[]): LoadProgress {
+/** The generator's progress summed over its parts (worker threads, or load clients beside the nodes). */
+export function sumProgress(parts: readonly (LoadProgress | undefined)[]): LoadProgress {
   const total = { elapsedMs: 0, scheduled: 0, sent: 0, ok: 0, failed: 0, committed: 0, inFlight: 0 };
   for (const p of parts) {
     if (!p) continue;
