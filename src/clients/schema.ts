@@ -4,23 +4,14 @@
  * its type. Field meanings: docs/result-format.md.
  */
 import { z } from 'zod';
+import { latencySummarySchema } from '../measure/schema.js';
 
 const count = z.int().min(0);
 const nonNegative = z.number().min(0);
 
-const latencySchema = z
-  .object({
-    count,
-    mean: nonNegative,
-    stddev: nonNegative,
-    min: nonNegative,
-    p50: nonNegative,
-    p90: nonNegative,
-    p99: nonNegative,
-    p999: nonNegative,
-    max: nonNegative,
-  })
-  .describe("this client's own latency (ms, from the intended send), on its own clock");
+const latencySchema = latencySummarySchema.describe(
+  "this client's own latency (ms, from the intended send), on its own clock",
+);
 
 const clientSchema = z.object({
   client: z.string().describe('client0 … clientN-1, in node order'),

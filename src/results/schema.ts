@@ -15,6 +15,7 @@ import type { BenchmarkPlan } from '../bench/plan.js';
 
 import { RECORD_SCHEMA_VERSION } from './version.js';
 import { jsonSchemaOf } from '../common/json-schema.js';
+import { latencySummarySchema } from '../measure/schema.js';
 import { resourcesBlockSchema } from '../monitor/resources/schema.js';
 import { ingestBlockSchema } from '../monitor/ingest/schema.js';
 import { influxBlockSchema, metricsBlockSchema } from '../monitor/metrics-block.js';
@@ -26,17 +27,7 @@ const count = z.int().min(0);
 const nonNegative = z.number().min(0);
 const timestamp = z.iso.datetime();
 
-export const latencySummarySchema = z.object({
-  count,
-  mean: nonNegative,
-  stddev: nonNegative,
-  min: nonNegative,
-  p50: nonNegative,
-  p90: nonNegative,
-  p99: nonNegative,
-  p999: nonNegative,
-  max: nonNegative,
-});
+export { latencySummarySchema };
 
 const counts = z.record(z.string(), count);
 
