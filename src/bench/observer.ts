@@ -11,6 +11,12 @@
  *                                 context.elapsedMs() is the level's clock, context.block() adds
  *                                 a named block to this run's record
  *   onLoadProgress(level, p, ctx) about once a second during the load: the generator's counts so far
+ *                                 and the latencies completed in that tick (p.latency)
+ *   onLiveEvent(level, event)     whenever a plug-in calls context.publish(event) during the level: a
+ *                                 node's resource sample as the monitor takes it, a fault or network
+ *                                 condition window as it starts and ends (src/measure/live.ts). The one
+ *                                 seam for live figures: publishers and watchers (the dashboard) never
+ *                                 know each other, and the loop names neither
  *   onLoadEnd(level, load, ctx)   that run's load ended (also when interrupted), before it settles
  *   onLevelEnd(level)             a level (all its runs) is done, with what it measured
  *   onTeardown(deployment)        a network is about to be removed or left running
@@ -20,10 +26,20 @@
  * observers: the loop knows no observer by name.
  */
 import type { LoadOptions, LoadProgress, LoadResult } from '../load/types.js';
+import type { LiveEvent } from '../measure/live.js';
 import type { Deployment } from '../testbed/testbed.js';
 import type { LevelRun, EnvironmentRecord, RecordNetworkType } from './level.js';
 import type { SearchOutcome } from './load-search.js';
 import type { BenchmarkPlan } from './plan.js';
+
+export type {
+  LiveEvent,
+  LivePublisher,
+  LiveResourceFigures,
+  LiveResourceSample,
+  LiveWindowEnd,
+  LiveWindowStart,
+} from '../measure/live.js';
 
 /** Where an observer's output goes. */
 export interface SweepOutput {
@@ -60,6 +76,12 @@ export interface LevelContext {
   block(name: string, data: unknown): void;
   /** A progress line. */
   log(line: string): void;
+  /**
+   * Publishes a live point or event of this run to every observer's onLiveEvent, at once
+   * (until the run's load end is done). For what watchers show while the level runs; the
+   * record still gets its block.
+   */
+  publish(event: LiveEvent): void;
 }
 
 /** A level, all its runs done. */
@@ -142,8 +164,16 @@ export interface SweepObserver {
     context: LevelContext,
     generator: (options: LoadOptions) => Promise<LoadResult>,
   ): Promise<LoadResult>;
-  /** About once a second during the load, the generator's counts so far (must return at once). */
+  /**
+   * About once a second during the load: the generator's counts so far and the latencies
+   * completed in that tick, `progress.latency` (must return at once).
+   */
   onLoadProgress?(level: LevelStart, progress: LoadProgress, context: LevelContext): void;
+  /**
+   * A live point or event a plug-in published during the level (`context.publish`): must
+   * return at once; a throw is reported as one line and does not reach the publisher.
+   */
+  onLiveEvent?(level: LevelStart, event: LiveEvent): void;
   /** The run's load ended (also when interrupted): the last moment to add blocks to its record. */
   onLoadEnd?(level: LevelStart, load: LoadResult, context: LevelContext): void | Promise<void>;
   onLevelEnd?(level: LevelEnd, out: SweepOutput): void | Promise<void>;

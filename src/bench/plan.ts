@@ -97,8 +97,14 @@ export interface BenchmarkPlan {
   readonly protocol: ProtocolOptions;
   readonly confirm: ConfirmMode;
   readonly hostsFile: string | undefined;
+  /** `--ssh-config FILE|none`: the OpenSSH client config for the hosts (absolute), or `none`; unset: MESHBENCH_SSH_CONFIG, the inventory's ssh_config:, else ~/.ssh/config and /etc/ssh/ssh_config. */
+  readonly sshConfig?: string;
   /** The user's compose files for the local network (merged as compose merges several `-f`), absolute. */
   readonly dockerComposePaths: readonly string[] | undefined;
+  /** `--engine swarm`: the remote hosts form (or are) a Docker Swarm and the network is a stack (src/testbed/swarm/); the compose files above are that stack when given. Absent: a container per node. */
+  readonly engine?: 'swarm';
+  /** `--swarm-network`: the stack's P2P network (absent: auto, the overlay else the hosts'). */
+  readonly swarmNetwork?: 'overlay' | 'host';
   /** How the generator reaches local nodes (see src/testbed/local/node-access.ts). */
   readonly nodeAccess: 'auto' | 'direct' | 'published';
   readonly startupWaitSecs: number;
@@ -201,7 +207,10 @@ export interface BenchmarkInput {
   readonly endpoints?: string | readonly string[] | undefined;
   readonly endpointMetrics?: string | readonly string[] | undefined;
   readonly hostsFile?: string | undefined;
+  readonly sshConfig?: string | undefined;
   readonly dockerComposePath?: string | readonly string[] | undefined;
+  readonly engine?: string | undefined;
+  readonly swarmNetwork?: string | undefined;
   readonly nodeAccess?: string | undefined;
   readonly startupWait?: number | string | undefined;
   readonly cleanup?: boolean | string | undefined;
@@ -348,9 +357,12 @@ const fieldsSchema = z.object({
     .default(DEFAULT_PROTOCOL),
   confirm: oneOf(['none', 'commit'] as const).optional(),
   hostsFile: nonEmptyPath.optional(),
+  sshConfig: nonEmptyPath.optional(),
   dockerComposePath: z
     .union([nonEmptyPath.transform((path) => [path]), z.array(nonEmptyPath).min(1)])
     .optional(),
+  engine: oneOf(['docker', 'swarm'] as const).default('docker'),
+  swarmNetwork: oneOf(['auto', 'overlay', 'host'] as const).optional(),
   nodeAccess: oneOf(['auto', 'direct', 'published'] as const).default(DEFAULTS.nodeAccess),
   startupWait: wholeNumber(1, 3600, 'seconds').default(DEFAULTS.startupWaitSecs),
   cleanup: looseBoolean.default(DEFAULTS.cleanup),
@@ -502,12 +514,15 @@ export async function buildBenchmarkPlan(
   }
   const sizes = checkNetworkSizes(raw, fields, networkType, { committees, hostCounts });
   const loadClients = fields.loadClients === undefined ? undefined : parseLoadClients(fields.loadClients);
-  if (loadClients?.kind === 'colocated' && networkType !== 'remote')
+  if (loadClients && loadClients.kind !== 'local' && networkType !== 'remote')
     throw badFlag(
       'load-clients',
       fields.loadClients,
-      `colocated clients run beside nodes on remote hosts; use --network-type remote (got ${networkType}) or --load-clients local`,
+      loadClients.kind === 'dedicated'
+        ? `dedicated clients run on remote hosts marked role: client; use --network-type remote with a YAML inventory (got ${networkType}) or --load-clients local`
+        : `colocated clients run beside nodes on remote hosts; use --network-type remote (got ${networkType}) or --load-clients local`,
     );
+  checkSwarmInput(raw, fields, networkType, loadClients);
   if (!fields.ingest && (raw.ingestPort !== undefined || raw.ingestAddress !== undefined))
     throw badFlag(
       raw.ingestPort !== undefined ? 'ingest-port' : 'ingest-address',
@@ -554,10 +569,16 @@ export async function buildBenchmarkPlan(
   // ---- file-system checks: before anything is deployed ----
   const outputDir = resolve(cwd, fields.outputDir);
   const hostsFile = fields.hostsFile === undefined ? undefined : resolve(cwd, fields.hostsFile);
+  const sshConfig =
+    fields.sshConfig === undefined || fields.sshConfig.toLowerCase() === 'none'
+      ? fields.sshConfig
+      : resolve(cwd, fields.sshConfig);
   const dockerComposePaths = fields.dockerComposePath?.map((path) => resolve(cwd, path));
   if (!context.skipFileChecks) {
     if (fields.fileOutput) await checkWritableDir(outputDir, fields.outputDir);
     if (hostsFile) await checkReadableFile('hosts-file', hostsFile, fields.hostsFile ?? '');
+    if (sshConfig && sshConfig.toLowerCase() !== 'none')
+      await checkReadableFile('ssh-config', sshConfig, fields.sshConfig ?? '');
     for (const [index, path] of (dockerComposePaths ?? []).entries())
       await checkReadableFile('docker-compose-path', path, fields.dockerComposePath?.[index] ?? '');
   }
@@ -723,7 +744,12 @@ export async function buildBenchmarkPlan(
     protocol,
     confirm,
     hostsFile,
+    ...(sshConfig !== undefined ? { sshConfig } : {}),
     dockerComposePaths,
+    ...(fields.engine === 'swarm' ? { engine: 'swarm' as const } : {}),
+    ...(fields.swarmNetwork !== undefined && fields.swarmNetwork !== 'auto'
+      ? { swarmNetwork: fields.swarmNetwork }
+      : {}),
     nodeAccess: fields.nodeAccess,
     startupWaitSecs: fields.startupWait,
     cleanup: fields.cleanup || fields.cleanupThorough,
@@ -768,6 +794,49 @@ export async function buildBenchmarkPlan(
     ...(context.configSources ? { configSources: { ...context.configSources } } : {}),
   };
   return deepFreeze(plan);
+}
+
+/** The rules of `--engine swarm` and `--swarm-network`, one line each. */
+function checkSwarmInput(
+  raw: BenchmarkInput,
+  fields: {
+    readonly engine: 'docker' | 'swarm';
+    readonly swarmNetwork?: 'auto' | 'overlay' | 'host' | undefined;
+    readonly dockerComposePath?: readonly string[] | undefined;
+    readonly topology?: string | undefined;
+  },
+  networkType: NetworkType,
+  loadClients: LoadClientsMode | undefined,
+): void {
+  if (fields.engine !== 'swarm') {
+    if (fields.swarmNetwork !== undefined)
+      throw badFlag('swarm-network', raw.swarmNetwork, 'needs --engine swarm');
+    return;
+  }
+  if (networkType !== 'remote' && networkType !== 'both')
+    throw badFlag(
+      'engine',
+      raw.engine,
+      `swarm runs the remote network on the hosts; use --network-type remote (or both), got ${networkType}`,
+    );
+  if (loadClients && loadClients.kind !== 'local')
+    throw badFlag(
+      'load-clients',
+      raw.loadClients,
+      `local with --engine swarm (${loadClients.kind} clients need --engine docker)`,
+    );
+  if (fields.dockerComposePath !== undefined && fields.swarmNetwork === 'host')
+    throw badFlag(
+      'swarm-network',
+      raw.swarmNetwork,
+      "overlay (or auto) with --docker-compose-path: a compose file's nodes find each other by service name, which only the overlay resolves",
+    );
+  if (fields.dockerComposePath !== undefined && fields.topology !== undefined)
+    throw badFlag(
+      'topology',
+      raw.topology,
+      'shapes a generated network; your compose file (--docker-compose-path) sets its own peers',
+    );
 }
 
 /** `--committees 4,8,16` / `--host-counts 2,4`: distinct whole numbers in a range, ascending as given. */

@@ -89,8 +89,9 @@ export function pluginObservers(
         require: monitoring?.requireMonitoring ?? false,
       }),
     );
-  // Load clients beside the nodes: the load runs there instead of in this process.
-  if (plan.loadClients?.kind === 'colocated') observers.push(new LoadClients({ warn: context.warn }));
+  // Load clients beside the nodes or on client hosts: the load runs there instead of in this process.
+  if (plan.loadClients && plan.loadClients.kind !== 'local')
+    observers.push(new LoadClients({ mode: plan.loadClients, warn: context.warn }));
   const file = plan.scenario;
   const zones = plan.zones ?? file?.zones;
   const events = file ? networkEvents(file) : [];

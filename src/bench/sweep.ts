@@ -429,6 +429,8 @@ class Sweep {
       : levelEnded.signal;
     const blocks: Record<string, unknown> = {};
     const loadStart = this.#now();
+    // Live points go to every observer from the level's start until its load end is done.
+    let live = true;
     const context: LevelContext = {
       deployment,
       signal,
@@ -437,6 +439,18 @@ class Sweep {
         blocks[name] = data;
       },
       log: (line) => this.#progress.phase(line),
+      publish: (event) => {
+        if (!live) return;
+        for (const observer of this.#deps.observers) {
+          try {
+            observer.onLiveEvent?.(level, event);
+          } catch (error) {
+            this.#progress.phase(
+              `${observer.name}: a live ${event.kind} was not taken (${formatError(error)})`,
+            );
+          }
+        }
+      },
     };
     this.#progress.levelStart(label, plan.durationSecs);
     for (const observer of this.#deps.observers) await observer.onLevelStart?.(level, context);
@@ -471,7 +485,11 @@ class Sweep {
       levelEnded.abort();
     }
     const loadMs = this.#now() - loadStart;
-    for (const observer of this.#deps.observers) await observer.onLoadEnd?.(level, result, context);
+    try {
+      for (const observer of this.#deps.observers) await observer.onLoadEnd?.(level, result, context);
+    } finally {
+      live = false;
+    }
     const head = headline(result, plan.confirm);
     this.#progress.levelStop(
       `${label}: ${head.throughput.toFixed(1)} tx/s, efficiency ${(result.efficiency * 100).toFixed(1)}%` +

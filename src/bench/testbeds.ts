@@ -1,15 +1,19 @@
 /**
  * The real testbeds for `benchmark`: the local one on this machine's Docker engine
  * (a generated committee, or the user's compose file) and the remote one over
- * SSH (hosts from --hosts-file or the MYSTICETI_NODE{n}_* environment).
+ * SSH (hosts from --hosts-file or the MYSTICETI_NODE{n}_* environment): a container
+ * per node, or with --engine swarm a Docker Swarm stack (the generated network or the
+ * user's compose file).
  * The CLI passes `createTestbed` to runBenchmark; tests may pass their own.
  */
 import { LOADCLIENT_IMAGE } from '../clients/image.js';
 import { loadHosts } from '../testbed/remote/hosts.js';
+import { pickClientHosts, separateClientHosts } from '../testbed/remote/client-hosts.js';
 import { resolveHosts } from '../testbed/remote/ssh-config-hosts.js';
 import { LocalTestbed } from '../testbed/local/local-testbed.js';
 import { defaultKnownHostsPath, RemoteTestbed } from '../testbed/remote/remote-testbed.js';
 import type { Testbed } from '../testbed/testbed.js';
+import { SwarmTestbed } from '../testbed/swarm/swarm-testbed.js';
 import { NETHELPER_IMAGE } from '../faults/network/conditioner.js';
 import { shapesNetwork } from './plugins.js';
 import type { BenchmarkPlan, NetworkKind } from './plan.js';
@@ -64,11 +68,38 @@ export function testbedFactory(
         ...(plan.hostsFile ? { hostsFile: plan.hostsFile } : {}),
         ...(options.env ? { env: options.env } : {}),
       }),
-      options.env ? { env: options.env } : {},
+      {
+        ...(options.env ? { env: options.env } : {}),
+        ...(plan.sshConfig !== undefined ? { sshConfig: plan.sshConfig } : {}),
+      },
     );
-    const hosts = firstHosts(allHosts, plan.hostCount);
+    // hosts marked role: client never take a node; --load-clients dedicated:N uses the first N
+    const separated = separateClientHosts(allHosts);
+    const hosts = firstHosts(separated, plan.hostCount);
+    const dedicated =
+      plan.loadClients?.kind === 'dedicated' ? pickClientHosts(separated, plan.loadClients.count) : undefined;
     const problem = plan.topology ? topologyProblem(plan.topology, hosts.hosts.length) : undefined;
     if (problem) throw badFlag('topology', topologyName(plan.topology as TopologySpec), problem);
+    if (plan.engine === 'swarm')
+      return new SwarmTestbed({
+        hosts,
+        // the same compose file as local-network, as a stack (one node per host)
+        ...(plan.dockerComposePaths ? { composePaths: plan.dockerComposePaths } : {}),
+        ...(plan.swarmNetwork ? { network: plan.swarmNetwork } : {}),
+        protocol: plan.protocol.kind,
+        ...(plan.topology ? { topology: plan.topology } : {}),
+        ...(context?.nodeEnvironment ? { nodeEnv: context.nodeEnvironment } : {}),
+        startupWaitMs: plan.startupWaitSecs * 1000,
+        clock: {
+          ...(plan.maxClockOffsetMs !== undefined ? { maxOffsetMs: plan.maxClockOffsetMs } : {}),
+          ...(plan.allowClockOffset ? { allowOffset: true } : {}),
+        },
+        knownHostsPath: hosts.knownHostsPath ?? defaultKnownHostsPath(),
+        // network conditions run in a helper container in each node's namespace, as on plain hosts
+        ...(shapesNetwork(plan) ? { sidecarImages: [NETHELPER_IMAGE] } : {}),
+        onProgress: (progress) => log(`[swarm ${progress.host}] ${progress.stage}: ${progress.message}`),
+        ...(options.env ? { env: options.env } : {}),
+      });
     return new RemoteTestbed({
       hosts,
       ...(plan.topology ? { topology: plan.topology } : {}),
@@ -80,15 +111,17 @@ export function testbedFactory(
       },
       knownHostsPath: hosts.knownHostsPath ?? defaultKnownHostsPath(),
       // network conditions run in a helper container next to each node: its image goes along
-      // and so does the load client's, when clients run beside the nodes (--load-clients)
-      ...(shapesNetwork(plan) || plan.loadClients
+      // and so does the load client's, when clients run beside the nodes (--load-clients colocated)
+      ...(shapesNetwork(plan) || plan.loadClients?.kind === 'colocated'
         ? {
             sidecarImages: [
               ...(shapesNetwork(plan) ? [NETHELPER_IMAGE] : []),
-              ...(plan.loadClients ? [LOADCLIENT_IMAGE] : []),
+              ...(plan.loadClients?.kind === 'colocated' ? [LOADCLIENT_IMAGE] : []),
             ],
           }
         : {}),
+      // dedicated:N: the client image goes to the client hosts only
+      ...(dedicated ? { loadClientHosts: { hosts: dedicated, image: LOADCLIENT_IMAGE } } : {}),
       onProgress: (progress) => log(`[remote ${progress.host}] ${progress.stage}: ${progress.message}`),
       ...(options.env ? { env: options.env } : {}),
     });

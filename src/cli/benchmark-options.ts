@@ -50,6 +50,9 @@ export interface BenchmarkArgs {
   readonly endpoints?: string | string[];
   readonly 'endpoint-metrics'?: string | string[];
   readonly 'hosts-file'?: string;
+  readonly engine?: string;
+  readonly 'swarm-network'?: string;
+  readonly 'ssh-config'?: string;
   readonly 'docker-compose-path'?: string | string[];
   readonly 'node-access'?: string;
   readonly 'startup-wait'?: string;
@@ -196,7 +199,7 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'docker-compose-path',
       text(
-        'Your own compose file for the local network (repeat it to merge several, as compose -f does)',
+        'Your own compose file for the local network, and with --engine swarm the remote stack (repeat it to merge several, as compose -f does)',
         GROUP_NETWORK,
       ),
     )
@@ -211,6 +214,30 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'hosts-file',
       text('Hosts for remote: env file (MYSTICETI_NODE{n}_HOST…) or YAML inventory', GROUP_NETWORK),
+    )
+    .option(
+      'engine',
+      text(
+        'How remote nodes run: docker (a container per node on each host) | swarm (the hosts form or are a Docker Swarm; the network is a stack, one node per host; --docker-compose-path is the stack when given)',
+        GROUP_NETWORK,
+        'docker',
+      ),
+    )
+    .option(
+      'swarm-network',
+      text(
+        "With --engine swarm, the nodes' P2P network: auto (overlay, else the hosts') | overlay | host",
+        GROUP_NETWORK,
+        'auto',
+      ),
+    )
+    .option(
+      'ssh-config',
+      text(
+        'OpenSSH client config for the remote hosts (Host aliases, HostName, User, Port, IdentityFile, ProxyJump), or none',
+        GROUP_NETWORK,
+        "MESHBENCH_SSH_CONFIG, the inventory's ssh_config:, else ~/.ssh/config and /etc/ssh/ssh_config",
+      ),
     )
     .option(
       'startup-wait',
@@ -328,7 +355,7 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'load-clients',
       text(
-        'Where the load runs: local (this process) | colocated (one client beside each node, on its host; remote networks)',
+        'Where the load runs: local (this process) | colocated (one client beside each node, on its host) | dedicated:N (one client on each of the first N inventory hosts marked role: client); remote networks',
         GROUP_LOAD,
         'local',
       ),
@@ -572,6 +599,9 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     endpoints: args.endpoints,
     endpointMetrics: args['endpoint-metrics'],
     hostsFile: last(args['hosts-file']),
+    engine: last(args.engine),
+    swarmNetwork: last(args['swarm-network']),
+    sshConfig: last(args['ssh-config']),
     dockerComposePath: args['docker-compose-path'],
     nodeAccess: last(args['node-access']),
     startupWait: last(args['startup-wait']),

@@ -4,11 +4,12 @@
  * One definition and one validation, so the two commands cannot drift apart.
  */
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { writeFileAtomic } from '../common/atomic-write.js';
 import { BENCHMARK_DEFAULTS, MAX_TRANSACTION_SIZE_BYTES, NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
 import type { ConfirmMode, LoadResult, ProtocolOptions } from '../load/types.js';
+import { loadMix } from '../load/mix.js';
 import { protocolOptionsFrom } from '../protocols/registry.js';
 import type { SweepObserver } from '../bench/observer.js';
 import type { BenchmarkPlan } from '../bench/plan.js';
@@ -31,6 +32,8 @@ export interface NetworkRunArgs {
   readonly broadcastMode: string;
   readonly confirm: string;
   readonly transport?: string;
+  /** `--mix FILE`: a weighted mix of transaction kinds (src/load/mix.ts). */
+  readonly mix?: string;
   readonly logs?: string;
   readonly json: boolean;
   readonly output: string;
@@ -87,6 +90,12 @@ export function addNetworkRunOptions(argv: Argv, texts: NetworkRunTexts): Argv {
       choices: ['undici', 'raw'],
       describe: 'HTTP client of the load generator (raw: least CPU, http:// only)',
       defaultDescription: 'raw for http://, undici for https://',
+    })
+    .option('mix', {
+      type: 'string',
+      requiresArg: true,
+      describe:
+        'Workload mix: a YAML/JSON file of transaction kinds (name, weight, size, method/route or mode); per-kind figures in the record (docs/benchmark.md)',
     })
     .option('logs', { type: 'string', describe: 'Save each node log to DIR/<node>.log at the end' })
     .option('json', {
@@ -221,8 +230,18 @@ export async function runNetworkCommand<D extends Deployment>(
 ): Promise<number> {
   const info = args.json ? context.stderr : context.stdout;
   const sources = context.settings ? configSources(context.settings.sources) : undefined;
+  const base = networkPlan(args, spec);
+  // read and checked before anything is deployed, against the command's protocol
+  const mix =
+    args.mix === undefined
+      ? undefined
+      : await loadMix(resolve(args.mix), {
+          protocol: base.protocol,
+          transactionSizeBytes: args.transactionSize,
+        });
   const plan = {
-    ...networkPlan(args, spec),
+    ...base,
+    ...(mix ? { mix } : {}),
     ...(sources ? { configSources: sources } : {}),
   };
   if (context.verbose) {
@@ -257,6 +276,7 @@ export async function runNetworkCommand<D extends Deployment>(
     },
   };
   let deployed: D | undefined;
+  let written: { file: string; record: ReturnType<typeof buildNetworkRecord> } | undefined;
   const reporter: SweepObserver = {
     name: spec.command,
     onDeploy(deployment) {
@@ -276,7 +296,9 @@ export async function runNetworkCommand<D extends Deployment>(
         endpointUrls: deployment.endpoints.map((endpoint) => endpoint.rpcUrl),
         extension: spec.extension(deployment),
       });
-      const path = await out.write(`${spec.networkType}-benchmark-1.json`, record);
+      const file = `${spec.networkType}-benchmark-1.json`;
+      const path = await out.write(file, record);
+      if (path) written = { file, record };
       if (args.json) context.stdout(JSON.stringify(record, null, 2));
       else
         context.stdout(
@@ -290,6 +312,17 @@ export async function runNetworkCommand<D extends Deployment>(
     async onTeardown(deployment) {
       if (args.logs)
         await saveNodeLogs(spec.command, deployment.nodes, args.logs, { info, stderr: context.stderr });
+    },
+    // report.html beside the record, as benchmark writes it (src/report/html-report.ts)
+    async onRunEnd(_run, out) {
+      if (!written) return;
+      const { renderHtmlReport, REPORT_FILE } = await import('../report/html-report.js');
+      const html = await renderHtmlReport({
+        records: [written],
+        generatedAt: new Date().toISOString(),
+      });
+      const path = await out.write(REPORT_FILE, html);
+      if (path) (args.json ? context.stderr : context.stdout)(`report: ${path}`);
     },
   };
   // Loaded on use: the commands' --help and --down start without them.

@@ -4,6 +4,7 @@
  * from this machine through the shared generator, print the same summary as
  * `local-network`, and clean up. Also `--status`, `--show-logs`, `--down`.
  */
+import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
 import { newRunId } from '../common/run-id.js';
@@ -40,6 +41,7 @@ import { ENGINE_VALUES, SwarmMaintenance } from '../testbed/swarm/maintenance.js
 import { badFlag, runCli, type CliContext, type CliDefinition } from './run-cli.js';
 import { LoadClients } from '../clients/coordinator.js';
 import { LOADCLIENT_IMAGE } from '../clients/image.js';
+import { pickClientHosts, separateClientHosts } from '../testbed/remote/client-hosts.js';
 import { parseLoadClients } from '../clients/mode.js';
 
 export interface RemoteNetworkArgs extends NetworkRunArgs {
@@ -54,6 +56,7 @@ export interface RemoteNetworkArgs extends NetworkRunArgs {
   readonly concurrency: number;
   readonly engine?: string;
   readonly swarmNetwork?: string;
+  readonly dockerComposePath?: string | readonly string[];
   readonly maxClockOffset?: number;
   readonly allowClockOffset?: boolean;
   readonly down: boolean;
@@ -86,7 +89,7 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
       type: 'string',
       default: 'local',
       describe:
-        'Where the load runs: local (this process) | colocated (one client beside each node, on its host; its image goes with the node image)',
+        'Where the load runs: local (this process) | colocated (one client beside each node, on its host; its image goes with the node image) | dedicated:N (one client on each of the first N hosts marked role: client; no node runs there)',
     })
     .option('image-transfer', {
       type: 'string',
@@ -109,7 +112,7 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
     .option('ssh-config', {
       type: 'string',
       describe:
-        "OpenSSH client config for the hosts (Host aliases, HostName, User, Port, IdentityFile, ProxyJump), or none; default MESHBENCH_SSH_CONFIG, the inventory's ssh_config:, else ~/.ssh/config",
+        "OpenSSH client config for the hosts (Host aliases, HostName, User, Port, IdentityFile, ProxyJump), or none; default MESHBENCH_SSH_CONFIG, the inventory's ssh_config:, else ~/.ssh/config and /etc/ssh/ssh_config",
     })
     .option('concurrency', {
       type: 'number',
@@ -129,6 +132,12 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
       choices: SWARM_NETWORK_VALUES,
       describe:
         "With --engine swarm, the nodes' P2P network: overlay, host (the hosts' own), or auto (overlay, else host)",
+    })
+    .option('docker-compose-path', {
+      type: 'string',
+      array: true,
+      describe:
+        'With --engine swarm, your compose file(s) as the stack (resolved by compose; nodes found as in local-network), one node per host; default: the generated network',
     })
     .option('max-clock-offset', {
       type: 'number',
@@ -173,11 +182,18 @@ export function validateArgs(args: RemoteNetworkArgs): void {
   };
   positiveInteger('nodes-per-host', args.nodesPerHost, 50);
   positiveInteger('concurrency', args.concurrency, 256);
-  if (parseLoadClients(args.loadClients ?? 'local').kind === 'colocated' && args.engine === 'swarm')
+  const clients = parseLoadClients(args.loadClients ?? 'local');
+  if (clients.kind !== 'local' && args.engine === 'swarm')
     throw badFlag(
       'load-clients',
       args.loadClients,
-      'local with --engine swarm (colocated clients need --engine docker)',
+      `local with --engine swarm (${clients.kind} clients need --engine docker)`,
+    );
+  if (args.dockerComposePath !== undefined && args.engine !== 'swarm')
+    throw badFlag(
+      'docker-compose-path',
+      [args.dockerComposePath].flat().join(' '),
+      'applies to --engine swarm (plain hosts run the generated network; for your compose file on this machine use local-network)',
     );
   if (args.engine === 'swarm' && args.nodesPerHost !== 1)
     throw badFlag(
@@ -246,14 +262,20 @@ async function runMaintenance(
 
 async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number> {
   validateArgs(args);
-  const hosts = await resolveHosts(
+  const inventory = await resolveHosts(
     await loadHosts({ ...(args.hostsFile ? { hostsFile: args.hostsFile } : {}) }),
     args.sshConfig !== undefined ? { sshConfig: args.sshConfig } : {},
   );
-  if (args.down || args.status || args.showLogs !== undefined) return runMaintenance(args, hosts, context);
+  // --down, --status, --show-logs: every host of the inventory, client hosts included
+  if (args.down || args.status || args.showLogs !== undefined)
+    return runMaintenance(args, inventory, context);
+  // hosts marked role: client never take a node; --load-clients dedicated:N uses the first N
+  const hosts = separateClientHosts(inventory);
+  const clientsMode = parseLoadClients(args.loadClients ?? 'local');
+  const colocated = clientsMode.kind === 'colocated';
+  const dedicated = clientsMode.kind === 'dedicated' ? pickClientHosts(hosts, clientsMode.count) : undefined;
   const runId = newRunId();
   const swarm = args.engine === 'swarm';
-  const colocated = parseLoadClients(args.loadClients ?? 'local').kind === 'colocated';
   const testbed: RemoteTestbed | SwarmTestbed = swarm
     ? new SwarmTestbed({
         hosts,
@@ -261,6 +283,13 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
         image: args.image,
         imageTransfer: args.imageTransfer as ImageTransfer,
         network: (args.swarmNetwork ?? 'auto') as SwarmNetworkChoice,
+        ...(args.dockerComposePath !== undefined
+          ? { composePaths: [args.dockerComposePath].flat().map((path) => resolve(path)) }
+          : {}),
+        clock: {
+          ...(args.maxClockOffset !== undefined ? { maxOffsetMs: args.maxClockOffset } : {}),
+          ...(args.allowClockOffset ? { allowOffset: true } : {}),
+        },
         startupWaitMs: args.startupWait * 1000,
         strictHostKeyChecking: args.strictHostKeyChecking as StrictHostKeyChecking,
         knownHostsPath: knownHostsFor(args, hosts),
@@ -278,6 +307,7 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
         knownHostsPath: knownHostsFor(args, hosts),
         concurrency: args.concurrency,
         ...(colocated ? { sidecarImages: [LOADCLIENT_IMAGE] } : {}),
+        ...(dedicated ? { loadClientHosts: { hosts: dedicated, image: LOADCLIENT_IMAGE } } : {}),
         clock: {
           ...(args.maxClockOffset !== undefined ? { maxOffsetMs: args.maxClockOffset } : {}),
           ...(args.allowClockOffset ? { allowOffset: true } : {}),
@@ -291,7 +321,7 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
     protocol: 'cometbft',
     testbed,
     plan: { committee: hosts.hosts.length * args.nodesPerHost, hostsFile: args.hostsFile },
-    startLine: `run ${runId}: deploying ${hosts.hosts.length * args.nodesPerHost} node(s) to ${hosts.hosts.length} host(s) from ${hosts.source}`,
+    startLine: `run ${runId}: deploying ${hosts.hosts.length * args.nodesPerHost} node(s) to ${hosts.hosts.length} host(s) from ${hosts.source}${dedicated ? `, load clients on ${dedicated.length} client host(s) (${dedicated.map((h) => h.name).join(', ')})` : ''}`,
     readyLine: ({ nodes, readyAfterMs, environment }) =>
       `all ${nodes.length} nodes ready after ${(readyAfterMs / 1000).toFixed(2)} s; image: ${(environment.imageBytesShipped / 1e6).toFixed(1)} MB shipped in ${(environment.imageTransferMs / 1000).toFixed(1)} s`,
     extension: (deployment) => ({
@@ -310,23 +340,26 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
     }),
     async remove(deployment, thorough) {
       await deployment.destroy({ thorough });
-      return `cleanup: removed run ${runId} from ${hosts.hosts.length} host(s)`;
+      return `cleanup: removed run ${runId} from ${hosts.hosts.length + (dedicated?.length ?? 0)} host(s)`;
     },
     downCommand: `remote-network --down${swarm ? ' --engine swarm' : ''}${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}${args.sshConfig ? ` --ssh-config ${args.sshConfig}` : ''}`,
     async forceRemove(deployment) {
       await deployment?.destroy({ thorough: args.cleanupThorough });
     },
   };
-  // --load-clients colocated: the load runs beside the nodes (src/clients/); with
-  // --image-transfer pull the hosts pull the client image like the node image
-  const observers = colocated
-    ? [
-        new LoadClients({
-          warn: (line) => context.stderr(line),
-          requireLocalImage: args.imageTransfer !== 'pull',
-        }),
-      ]
-    : [];
+  // --load-clients colocated|dedicated:N: the load runs beside the nodes or on the client hosts
+  // (src/clients/); with --image-transfer pull the node hosts pull the client image like the node
+  // image, and client hosts must have it already (checked at deploy)
+  const observers =
+    clientsMode.kind !== 'local'
+      ? [
+          new LoadClients({
+            mode: clientsMode,
+            warn: (line) => context.stderr(line),
+            requireLocalImage: args.imageTransfer !== 'pull',
+          }),
+        ]
+      : [];
   return runNetworkCommand(args, context, spec, observers);
 }
 

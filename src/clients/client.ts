@@ -63,14 +63,14 @@ export async function runClient(
     }
     clientId = spec.clientId;
     try {
-      const { result, state } = await runLoadRecorded({
+      const { result, state, kindStates } = await runLoadRecorded({
         ...spec.options,
         signal: stop.signal,
         onProgress: (p) => {
           progress = p;
         },
       });
-      emit({ type: 'result', clientId, state, result });
+      emit({ type: 'result', clientId, state, result, ...(kindStates ? { kindStates } : {}) });
       return 0;
     } catch (error) {
       emit({ type: 'error', clientId, message: formatError(error) });

@@ -1,24 +1,29 @@
 /**
- * `--load-clients colocated`: the load runs in one client beside each node, on the node's host,
+ * `--load-clients colocated|dedicated:N`: the load runs in load clients on the remote hosts
  * instead of in this process. A sweep observer with the `runLoad` seam:
  *
- * 1. starts a client container next to every node (`NodeHandle.sidecar`: the node's network
- *    namespace, the run's labels, its stdin held open by us);
+ * 1. starts the clients: colocated, one container next to every node (`NodeHandle.sidecar`:
+ *    the node's network namespace); dedicated, one on each of the first N client hosts
+ *    (`Deployment.clientHosts`: hosts marked `role: client`, in the host's network, sending to
+ *    every node). Each has the run's labels and its stdin held open by us;
  * 2. sends each its spec: its share of the one schedule (sequence numbers ≡ k mod n), its
- *    node's endpoint, the protocol options and the agreed wall-clock start a few seconds ahead;
+ *    endpoints, the protocol options and the agreed start a few seconds ahead, corrected by its
+ *    host's measured clock offset (host − this machine, from the deploy's clock check), so every
+ *    client starts at the same true instant;
  * 3. watches their `alive` lines (the mid-run health check): a client silent for longer than
  *    `silenceMs` is marked dead with the last progress it reported; the run goes on without it;
- * 4. collects each client's recorder state and merges them exactly (merge.ts) into the one
- *    LoadResult the sweep gets, and puts each client's own figures in the `load_clients` block.
+ * 4. collects each client's recorder state (and each kind's, with a mix) and merges them exactly
+ *    (merge.ts) into the one LoadResult the sweep gets, and puts each client's own figures in the
+ *    `load_clients` block.
  *
- * Clock offsets between hosts are not measured here: the start instant is this machine's
- * clock; each client times both ends of its own latencies on its own clock.
+ * Each client times both ends of its own latencies on its own clock.
  */
 import { MeshbenchError, formatError } from '../common/errors.js';
 import { sleep } from '../common/sleep.js';
 import { sumProgress } from '../load/index.js';
 import type { LoadOptions, LoadProgress, LoadResult } from '../load/types.js';
-import type { Deployment, Sidecar } from '../testbed/testbed.js';
+import type { Deployment, Endpoint, Sidecar, SidecarSpec } from '../testbed/testbed.js';
+import type { LoadClientsMode } from './mode.js';
 import { clientShares } from './split.js';
 import { mergeClientResults, type ClientOutcome } from './merge.js';
 import type { LoadClientsBlock } from './schema.js';
@@ -34,6 +39,8 @@ export interface ClientsLevelContext {
 }
 
 export interface LoadClientsOptions {
+  /** colocated (the default) or dedicated:N. */
+  readonly mode?: Exclude<LoadClientsMode, { kind: 'local' }>;
   readonly image?: string;
   /** From sending the specs to the agreed start (the clients prepare in between), ms. */
   readonly startLeadMs?: number;
@@ -46,13 +53,27 @@ export interface LoadClientsOptions {
   readonly warn: (line: string) => void;
 }
 
+/** Where one client will run, before it is started. */
+interface ClientSlot {
+  readonly clientId: string;
+  readonly nodeIds: readonly string[];
+  /** What it sends to, as reached from where it runs. */
+  readonly endpoints: readonly Endpoint[];
+  start(spec: SidecarSpec): Promise<Sidecar>;
+}
+
 interface LiveClient {
   readonly clientId: string;
   readonly host: string;
-  readonly nodeId: string;
+  readonly nodeIds: readonly string[];
+  readonly endpoints: readonly Endpoint[];
   readonly share: { index: number; count: number };
   readonly sidecar: Sidecar;
   readonly startedAtMs: number;
+  /** Its host's clock − this machine's, ms (undefined: not measured, no correction). */
+  readonly offsetMs: number | undefined;
+  /** Its own start instant, on its own clock. */
+  startAtEpochMs?: number;
   lastLineAtMs: number;
   lastProgress?: LoadProgress;
   outcome?: ClientOutcome;
@@ -75,6 +96,19 @@ export class LoadClients {
   }
 
   onDeploy(deployment: Deployment): void {
+    const mode = this.#mode;
+    if (mode.kind === 'dedicated') {
+      const marked = deployment.clientHosts?.length ?? 0;
+      if (deployment.kind !== 'remote' || marked < mode.count)
+        throw new MeshbenchError(
+          'BAD_FLAG',
+          `--load-clients dedicated:${mode.count} needs ${mode.count} client host${mode.count === 1 ? '' : 's'} in the remote network (this ${deployment.kind} one has ${marked})`,
+          {
+            hint: 'mark hosts role: client in the inventory (docs/remote-network.md), or use --load-clients colocated',
+          },
+        );
+      return;
+    }
     const without = deployment.nodes.find((node) => node.sidecar === undefined);
     if (deployment.kind !== 'remote' || without)
       throw new MeshbenchError(
@@ -84,13 +118,43 @@ export class LoadClients {
       );
   }
 
+  get #mode(): Exclude<LoadClientsMode, { kind: 'local' }> {
+    return this.#options.mode ?? { kind: 'colocated' };
+  }
+
+  /** Where the clients run: beside each node, or on the first N client hosts. */
+  #slots(deployment: Deployment, options: LoadOptions): ClientSlot[] {
+    const mode = this.#mode;
+    if (mode.kind === 'dedicated') {
+      const nodeIds = options.endpoints.map((e) => e.nodeId);
+      return (deployment.clientHosts ?? []).slice(0, mode.count).map((host, index) => ({
+        clientId: `client${index}`,
+        nodeIds,
+        // every node, as the client host reaches it (the hosts' own addresses)
+        endpoints: options.endpoints.map((e) => host.endpoints.find((h) => h.nodeId === e.nodeId) ?? e),
+        start: (spec) => host.run(spec),
+      }));
+    }
+    return deployment.nodes.map((node, index) => {
+      const endpoint = options.endpoints.find((e) => e.nodeId === node.nodeId);
+      return {
+        clientId: `client${index}`,
+        nodeIds: [node.nodeId],
+        // its own node's commit stream (by default): both ends of a commit latency on its own clock;
+        // the node as the client beside it reaches it (not this machine's tunnel behind a jump host)
+        endpoints: endpoint ? [node.sidecarEndpoint ?? endpoint] : [],
+        start: (spec) => (node.sidecar as NonNullable<typeof node.sidecar>)(spec),
+      };
+    });
+  }
+
   async runLoad(
     options: LoadOptions,
     context: ClientsLevelContext,
     _generator: (options: LoadOptions) => Promise<LoadResult>,
   ): Promise<LoadResult> {
-    const nodes = context.deployment.nodes;
-    const shares = clientShares(nodes.length);
+    const slots = this.#slots(context.deployment, options);
+    const shares = clientShares(slots.length);
     const silenceMs = this.#options.silenceMs ?? 3000;
     const startedAt = new Date();
     const clients: LiveClient[] = [];
@@ -100,28 +164,26 @@ export class LoadClients {
     const stopAll = () => {
       for (const client of clients) client.sidecar.write(`${STOP_LINE}\n`);
     };
+    const image = this.#options.image ?? LOADCLIENT_IMAGE;
     try {
       const started = await Promise.allSettled(
-        nodes.map((node) =>
-          (node.sidecar as NonNullable<typeof node.sidecar>)({
-            image: this.#options.image ?? LOADCLIENT_IMAGE,
-            command: LOADCLIENT_COMMAND,
-            capAdd: [],
-            role: 'loadclient',
-          }),
+        slots.map((slot) =>
+          slot.start({ image, command: LOADCLIENT_COMMAND, capAdd: [], role: 'loadclient' }),
         ),
       );
       started.forEach((s, index) => {
-        const node = nodes[index]!;
+        const slot = slots[index]!;
         if (s.status === 'fulfilled')
           clients.push({
-            clientId: `client${index}`,
+            clientId: slot.clientId,
             host: s.value.host,
-            nodeId: node.nodeId,
+            nodeIds: slot.nodeIds,
+            endpoints: slot.endpoints,
             share: shares[index]!,
             sidecar: s.value,
             startedAtMs: Date.now(),
             lastLineAtMs: Date.now(),
+            offsetMs: clockOffsetOf(context.deployment, s.value.host),
           });
       });
       const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -130,7 +192,7 @@ export class LoadClients {
           'REMOTE_COMMAND',
           `could not start a load client: ${formatError(failed.reason)}`,
           {
-            hint: `check that ${this.#options.image ?? LOADCLIENT_IMAGE} is on every host (npm run images loadclient; it is shipped with the node image)`,
+            hint: `check that ${image} is on every ${this.#mode.kind === 'dedicated' ? 'client host' : 'host'} (npm run images loadclient; it is shipped with the node image)`,
           },
         );
       const done = new Promise<void>((resolve) => {
@@ -147,7 +209,11 @@ export class LoadClients {
             if (message.type === 'alive') {
               if (message.progress) client.lastProgress = message.progress;
             } else if (message.type === 'result') {
-              client.outcome = outcomeOf(client, 'ok', { state: message.state, result: message.result });
+              client.outcome = outcomeOf(client, 'ok', {
+                state: message.state,
+                result: message.result,
+                ...(message.kindStates ? { kindStates: message.kindStates } : {}),
+              });
             } else {
               client.outcome = outcomeOf(client, 'error', { reason: message.message });
               context.log(`load client ${client.clientId} on ${client.host} failed: ${message.message}`);
@@ -188,19 +254,31 @@ export class LoadClients {
           `load client(s) on ${late.map((c) => c.host).join(', ')} did not start within ${((this.#options.readyTimeoutMs ?? 60_000) / 1000).toFixed(0)} s`,
           { hint: "see the hosts' Docker engines; try --load-clients local" },
         );
+      // The agreed start, on this machine's clock; each client gets it on its own host's clock
+      // (+ its measured offset), so all of them start at the same true instant.
       const startAtEpochMs = Date.now() + (this.#options.startLeadMs ?? 3000);
       for (const client of clients) {
+        client.startAtEpochMs = startAtEpochMs + (client.offsetMs ?? 0);
         const spec: ClientSpec = {
           type: 'spec',
           clientId: client.clientId,
-          options: clientOptions(options, client, startAtEpochMs),
+          options: clientOptions(options, client, client.startAtEpochMs),
         };
         client.sidecar.write(`${JSON.stringify(spec)}\n`);
         client.lastLineAtMs = Date.now();
       }
       watching = true;
+      const measured = clients.filter((c) => c.offsetMs !== undefined);
+      const where =
+        this.#mode.kind === 'dedicated'
+          ? `dedicated clients on client hosts ${clients.map((c) => c.host).join(', ')}, each to every node`
+          : 'colocated clients, one per node';
       context.log(
-        `load: ${clients.length} colocated clients, one per node, start at ${new Date(startAtEpochMs).toISOString()} (clock offsets not measured)`,
+        `load: ${clients.length} ${where}, start at ${new Date(startAtEpochMs).toISOString()} (${
+          measured.length === 0
+            ? 'clock offsets not measured'
+            : `clock offsets applied: ${measured.map((c) => `${c.host} ${formatOffset(c.offsetMs!)}`).join(', ')}${measured.length < clients.length ? '; others not measured' : ''}`
+        })`,
       );
       await done;
       const outcomes = clients.map((c) => c.outcome as ClientOutcome);
@@ -209,7 +287,16 @@ export class LoadClients {
         endedAt: new Date(),
         workers: options.workers ?? 1,
       });
-      context.block(LOAD_CLIENTS_BLOCK, loadClientsBlock(outcomes, startAtEpochMs, merged));
+      context.block(
+        LOAD_CLIENTS_BLOCK,
+        loadClientsBlock(outcomes, startAtEpochMs, merged, {
+          mode: this.#mode.kind,
+          clocks: clients.map((c) => ({
+            offsetMs: c.offsetMs,
+            startAtEpochMs: c.startAtEpochMs ?? startAtEpochMs,
+          })),
+        }),
+      );
       if (!outcomes.some((o) => o.status === 'ok'))
         throw new MeshbenchError(
           'REMOTE_COMMAND',
@@ -233,25 +320,31 @@ function clientOptions(
   startAtEpochMs: number,
 ): ClientSpec['options'] {
   const { signal: _signal, onProgress: _onProgress, ...rest } = options;
-  const endpoint = options.endpoints.find((e) => e.nodeId === client.nodeId);
-  return {
-    ...rest,
-    endpoints: endpoint ? [endpoint] : [],
-    share: client.share,
-    // its own node's commit stream (by default): both ends of a commit latency on its own clock
-    startAtEpochMs,
-  };
+  return { ...rest, endpoints: [...client.endpoints], share: client.share, startAtEpochMs };
+}
+
+/** A host's measured clock offset (host − this machine, ms) from the deploy's clock check. */
+export function clockOffsetOf(deployment: Deployment, host: string): number | undefined {
+  const environment = deployment.environment;
+  if (environment.testbed !== 'remote') return undefined;
+  const found = [...environment.hosts, ...(environment.clientHosts ?? [])].find((h) => h.name === host);
+  const offset = found?.clock?.offsetMs;
+  return typeof offset === 'number' && Number.isFinite(offset) ? offset : undefined;
+}
+
+function formatOffset(ms: number): string {
+  return `${ms >= 0 ? '+' : ''}${ms.toFixed(3)} ms`;
 }
 
 function outcomeOf(
   client: LiveClient,
   status: ClientOutcome['status'],
-  extra: Partial<Pick<ClientOutcome, 'state' | 'result' | 'reason'>>,
+  extra: Partial<Pick<ClientOutcome, 'state' | 'kindStates' | 'result' | 'reason'>>,
 ): ClientOutcome {
   return {
     clientId: client.clientId,
     host: client.host,
-    nodeIds: [client.nodeId],
+    nodeIds: client.nodeIds,
     share: client.share,
     status,
     ...(client.lastProgress ? { lastProgress: client.lastProgress } : {}),
@@ -269,22 +362,35 @@ export function loadClientsBlock(
   outcomes: readonly ClientOutcome[],
   startAtEpochMs: number,
   merged: LoadResult,
+  how: {
+    readonly mode: 'colocated' | 'dedicated';
+    /** Per client, in the outcomes' order: its host's offset applied, and its own start instant. */
+    readonly clocks?: readonly { readonly offsetMs: number | undefined; readonly startAtEpochMs: number }[];
+  } = { mode: 'colocated' },
 ): LoadClientsBlock {
+  const clocks = how.clocks ?? [];
+  const measured = clocks.filter((c) => c.offsetMs !== undefined).length;
   return {
-    mode: 'colocated',
+    mode: how.mode,
     start_at: new Date(startAtEpochMs).toISOString(),
-    clock_offsets: 'not measured',
+    clock_offsets:
+      measured === 0 ? 'not measured' : measured === outcomes.length ? 'applied' : 'partly applied',
     clients: outcomes.length,
     merged_clients: outcomes.filter((o) => o.state !== undefined).length,
     merged_scheduled: merged.scheduled,
-    per_client: outcomes.map((o) => {
+    per_client: outcomes.map((o, index) => {
       const result = o.result;
+      const clock = clocks[index];
       return {
         client: o.clientId,
         host: o.host,
         nodes: [...o.nodeIds],
         share: `${o.share.index} mod ${o.share.count}`,
         status: o.status,
+        ...(clock?.offsetMs !== undefined
+          ? { clock_offset_ms: Math.round(clock.offsetMs * 1000) / 1000 }
+          : {}),
+        ...(clock ? { start_at: new Date(clock.startAtEpochMs).toISOString() } : {}),
         ...(o.reason !== undefined ? { reason: o.reason } : {}),
         ...(result
           ? {
@@ -296,6 +402,17 @@ export function loadClientsBlock(
               efficiency: result.efficiency,
               latency_ack: result.latency.ack.corrected,
               ...(result.latency.commit ? { latency_commit: result.latency.commit.corrected } : {}),
+              ...(result.kinds
+                ? {
+                    kinds: result.kinds.map((kind) => ({
+                      name: kind.name,
+                      scheduled: kind.scheduled,
+                      sent: kind.sent,
+                      ok: kind.outcomes.ok,
+                      committed: kind.outcomes.committed,
+                    })),
+                  }
+                : {}),
             }
           : {}),
         ...(o.status !== 'ok' && o.lastProgress

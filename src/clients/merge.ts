@@ -1,7 +1,8 @@
 /**
  * The clients' figures merged exactly: their recorder states (encoded HDR histograms and
  * counters) added into one Recorder, the same merge the generator's worker threads use, and
- * turned into one LoadResult. Percentiles come from the merged histograms, never averaged.
+ * turned into one LoadResult (with a mix, each kind's states likewise: the result's `kinds`).
+ * Percentiles come from the merged histograms, never averaged.
  */
 import { buildLoadResult, planSchedule, shareInputRate } from '../load/index.js';
 import type { LoadOptions, LoadProgress, LoadResult, LoadShare } from '../load/types.js';
@@ -15,6 +16,8 @@ export interface ClientOutcome {
   readonly share: LoadShare;
   readonly status: 'ok' | 'dead' | 'error';
   readonly state?: RecorderState;
+  /** With a mix: its recorder state per kind, in the mix's order. */
+  readonly kindStates?: readonly RecorderState[];
   readonly result?: LoadResult;
   /** The last progress it reported (dead or failed clients: what it did before it died). */
   readonly lastProgress?: LoadProgress;
@@ -33,9 +36,17 @@ export function mergeClientResults(
   run: { startedAt: Date; endedAt: Date; workers: number },
 ): LoadResult {
   const reported = outcomes.filter((o) => o.state !== undefined && o.result !== undefined);
+  const nodeIds = options.endpoints.map((e) => e.nodeId);
   const recorder = Recorder.fromStates(
-    options.endpoints.map((e) => e.nodeId),
+    nodeIds,
     reported.map((o) => o.state as RecorderState),
+  );
+  // a mix: each kind's states merged across the clients, as exactly as the totals
+  const kindRecorders = options.mix?.kinds.map((_, kind) =>
+    Recorder.fromStates(
+      nodeIds,
+      reported.flatMap((o) => (o.kindStates?.[kind] ? [o.kindStates[kind]] : [])),
+    ),
   );
   const plan = planSchedule({
     shape: options.shape,
@@ -51,6 +62,7 @@ export function mergeClientResults(
   const merged = buildLoadResult(options, plan, recorder, {
     ...run,
     interrupted,
+    ...(kindRecorders ? { kindRecorders } : {}),
     ...(stopped.length > 0 ? { stoppedAtMs: Math.max(...stopped) } : {}),
   });
   if (reported.length === outcomes.length || interrupted) return merged;

@@ -3,7 +3,7 @@
  * Coordinator → client (its stdin): the spec, then `stop` to end early; blank lines are
  * keep-alives. Client → coordinator (its stdout): `alive` each second (with its progress once
  * the load runs), then one `result` (the recorder's state: encoded HDR histograms and
- * counters, and the client's own LoadResult) or one `error`.
+ * counters, each kind's with a mix, and the client's own LoadResult) or one `error`.
  */
 import type { RecorderState } from '../measure/recorder.js';
 import type { LoadOptions, LoadProgress, LoadResult } from '../load/types.js';
@@ -30,6 +30,8 @@ export type ClientLine =
       readonly clientId: string;
       readonly state: RecorderState;
       readonly result: LoadResult;
+      /** With a mix: each kind's recorder state, in the mix's order (merged exactly like the totals). */
+      readonly kindStates?: readonly RecorderState[];
     }
   | { readonly type: 'error'; readonly clientId: string; readonly message: string };
 

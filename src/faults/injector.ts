@@ -4,11 +4,14 @@
  * works on every testbed that controls its nodes), keeps every event on the level's
  * timeline, measures how long a restarted node takes to catch up, and at the load's end
  * brings back every node it took down, then adds the `faults` block to the level's record
- * (events, phases and recovery figures: src/faults/recovery.ts).
+ * (events, phases and recovery figures: src/faults/recovery.ts). While the level runs it
+ * publishes each fault's window live (`context.publish`: a window-start when the action
+ * fires, a window-end when the nodes are back), for the dashboard.
  */
 import { formatError, MeshbenchError } from '../common/errors.js';
 import { sleep } from '../common/sleep.js';
 import type { LoadResult } from '../load/types.js';
+import type { LivePublisher } from '../measure/live.js';
 import type { Protocol } from '../protocols/protocol.js';
 import type { Deployment, NodeHandle } from '../testbed/testbed.js';
 import { faultFigures, type FaultEventRecord, type FaultsBlock, type ResyncRecord } from './recovery.js';
@@ -59,6 +62,8 @@ export interface LevelContext {
   elapsedMs(): number;
   block(name: string, data: unknown): void;
   log(line: string): void;
+  /** Live windows for watchers (the sweep always gives it). */
+  readonly publish?: LivePublisher;
 }
 
 const UNDO: Partial<Record<NodeAction, NodeAction>> = { kill: 'restart', stop: 'restart', pause: 'unpause' };
@@ -72,6 +77,9 @@ interface LevelState {
   readonly tolerance: FaultsBlock['tolerance'];
   /** Each node's last action, so actions on one node run in order. */
   readonly chains: Map<string, Promise<void>>;
+  /** Faults whose window is open (published live): closed by the action that brings all their nodes back. */
+  readonly open: { readonly id: string; readonly nodes: readonly string[] }[];
+  windows: number;
   running: Promise<void>;
   /** Removes the forced-exit restore once the level's nodes are back. */
   unregisterForce: () => void;
@@ -143,6 +151,8 @@ export class FaultInjector {
       down: new Map(),
       tolerance,
       chains: new Map(),
+      open: [],
+      windows: 0,
       running: Promise.resolve(),
       unregisterForce: () => undefined,
     };
@@ -186,6 +196,20 @@ export class FaultInjector {
       if (UNDO[action]) state.down.set(node, action);
       else state.down.delete(node);
     }
+    if (UNDO[action]) {
+      // As the record's band will show it (recovery.ts: from fired_ms, labelled by action and nodes).
+      const id = `fault-${++state.windows}`;
+      state.open.push({ id, nodes: [...nodes] });
+      context.publish?.({
+        kind: 'window-start',
+        id,
+        category: 'fault',
+        label: `${action} ${nodes.join(', ')}`,
+        nodes: [...nodes],
+        links: [],
+        atMs: round(firedMs),
+      });
+    }
     const errors: Record<string, string> = {};
     await Promise.all(
       nodes.map((nodeId) => {
@@ -205,6 +229,13 @@ export class FaultInjector {
       }),
     );
     const doneMs = context.elapsedMs();
+    if (action === 'restart' || action === 'unpause') {
+      // Until the action that brings every node of the fault back has returned (its done_ms).
+      for (const window of state.open.filter((open) => open.nodes.every((node) => nodes.includes(node)))) {
+        state.open.splice(state.open.indexOf(window), 1);
+        context.publish?.({ kind: 'window-end', id: window.id, category: 'fault', atMs: round(doneMs) });
+      }
+    }
     const event: FaultEventRecord = {
       action,
       nodes: [...nodes],
@@ -229,13 +260,20 @@ export class FaultInjector {
         if (!errors[node]) state.resyncs.push(this.#resync(state, node, doneMs));
       }
     }
+    // an engine that restarts a crashed node itself (Swarm): its recovery runs from the crash
+    if (action === 'kill' && this.#options.protocol) {
+      for (const node of nodes) {
+        if (!errors[node] && this.#nodes.get(node)?.restartsAfterCrash)
+          state.resyncs.push(this.#resync(state, node, doneMs, 'crash'));
+      }
+    }
   }
 
   /**
    * Polls a brought-back node: first until it answers its health probe, then (when the
    * protocol has heights) until its height reaches the highest of the others'.
    */
-  async #resync(state: LevelState, nodeId: string, fromMs: number): Promise<ResyncRecord> {
+  async #resync(state: LevelState, nodeId: string, fromMs: number, after?: 'crash'): Promise<ResyncRecord> {
     const protocol = this.#options.protocol as NonNullable<FaultInjectorOptions['protocol']>;
     const node = this.#nodes.get(nodeId) as NodeHandle;
     const others = [...this.#nodes.values()].filter((other) => other.nodeId !== nodeId);
@@ -245,6 +283,7 @@ export class FaultInjector {
     const record = (fields: Partial<ResyncRecord>): ResyncRecord => ({
       node: nodeId,
       from_ms: round(fromMs),
+      ...(after ? { after } : {}),
       answering_ms: null,
       resynced_ms: null,
       ...fields,

@@ -29,8 +29,13 @@ export interface FaultEventRecord {
 
 export interface ResyncRecord {
   readonly node: string;
-  /** When the node was brought back (its restart or unpause returned). */
+  /**
+   * When the node was brought back (its restart or unpause returned); with `after: 'crash'`,
+   * when the crash returned (the engine, e.g. Swarm, started the node again by itself).
+   */
   readonly from_ms: number;
+  /** `crash`: measured from the crash, because the engine restarts a crashed node itself. */
+  readonly after?: 'crash';
   /** Until it answered its health probe again; null: not within the level (and 10 s). */
   readonly answering_ms: number | null;
   /** Until its height reached the highest of the other nodes'; null: not within the level, or no heights. */
@@ -214,7 +219,11 @@ export function faultFigures(input: {
       back?.cause === 'scenario',
     );
     const resync = input.resyncs.filter(
-      (r) => event.nodes.includes(r.node) && back !== undefined && Math.abs(r.from_ms - back.done_ms) < 1,
+      (r) =>
+        event.nodes.includes(r.node) &&
+        (r.after === 'crash'
+          ? Math.abs(r.from_ms - event.done_ms) < 1
+          : back !== undefined && Math.abs(r.from_ms - back.done_ms) < 1),
     );
     const record = {
       action: event.action,
@@ -255,11 +264,23 @@ export function faultFigures(input: {
 
 function summaryLine(fault: Omit<FaultRecord, 'summary'>, commits: boolean): string {
   const parts = [`${fault.nodes.join(', ')} ${VERB[fault.action]} at ${(fault.down_ms / 1000).toFixed(1)} s`];
+  // the engine (Swarm) started it again by itself: recovery from the crash
+  const restartedByEngine = fault.resync.filter((record) => record.after === 'crash');
+  for (const r of restartedByEngine) {
+    const who = fault.nodes.length > 1 ? `${r.node} ` : '';
+    parts.push(
+      r.resynced_ms !== null
+        ? `${who}restarted by the engine and resynced ${(r.resynced_ms / 1000).toFixed(1)} s after the crash`
+        : r.answering_ms !== null && r.reason === undefined
+          ? `${who}restarted by the engine, answering ${(r.answering_ms / 1000).toFixed(1)} s after the crash`
+          : `${r.node} ${r.reason ?? 'did not resync'} after the crash`,
+    );
+  }
   if (fault.up_ms === null || fault.brought_back_by === 'restore') {
-    parts.push('down until the load ended');
+    if (restartedByEngine.length === 0) parts.push('down until the load ended');
   } else {
     const after = fault.action === 'pause' ? 'unpause' : 'restart';
-    for (const r of fault.resync) {
+    for (const r of fault.resync.filter((record) => record.after !== 'crash')) {
       const who = fault.nodes.length > 1 ? `${r.node} ` : '';
       parts.push(
         r.resynced_ms !== null

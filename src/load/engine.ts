@@ -20,10 +20,11 @@ import { createProtocol } from '../protocols/index.js';
 import type { CommitSource, Protocol, ReplyOutcome } from '../protocols/index.js';
 import { Recorder } from '../measure/recorder.js';
 import type { AckOutcome, Phase, RecorderState } from '../measure/recorder.js';
+import { IntervalLatencyRecorder } from '../measure/interval.js';
 import { TransactionFactory, txHash } from './payload.js';
 import { planSchedule } from './schedule.js';
 import type { PlanInput, SchedulePlan } from './schedule.js';
-import { mixCycle, type LoadMix } from './mix.js';
+import { kindAt, mixCycle, type LoadMix } from './mix.js';
 import { createTargetPicker } from './targets.js';
 import type { ConfirmMode, LoadProgress, ProtocolOptions, TargetSelection } from './types.js';
 import type {
@@ -210,9 +211,12 @@ export class Shard {
   private progressOk = 0;
   private progressFailed = 0;
   private progressCommitted = 0;
+  /** The latencies completed since the last progress tick, at the stage the level measures. */
+  private readonly intervalLatency: IntervalLatencyRecorder;
 
   constructor(private readonly settings: ShardSettings) {
     this.plan = planSchedule(settings.plan);
+    this.intervalLatency = new IntervalLatencyRecorder(settings.confirm === 'commit' ? 'commit' : 'ack');
     this.protocol = createProtocol(settings.protocol, settings.runId);
     const nodeIds = settings.endpoints.map((e) => e.nodeId);
     this.recorder = new Recorder(nodeIds);
@@ -417,6 +421,7 @@ export class Shard {
       failed: this.progressFailed,
       committed: this.progressCommitted,
       inFlight: this.inFlightCount,
+      latency: this.intervalLatency.take(),
     };
   }
 
@@ -430,7 +435,7 @@ export class Shard {
     const phase = this.phaseOf(seq);
     const second = phase === 'measured' ? Math.floor((intendedMs - this.plan.measuredStartMs) / 1000) : 0;
     const node = this.pick(seq);
-    const kind = this.kindCycle === undefined ? 0 : (this.kindCycle[seq % this.kindCycle.length] as number);
+    const kind = this.kindCycle === undefined ? 0 : kindAt(this.kindCycle, seq);
     const kindRecorder = this.kindRecorders?.[kind];
     const sentMs = this.now();
     const lagMs = sentMs - intendedMs;
@@ -481,8 +486,10 @@ export class Shard {
     const now = this.now();
     const ok = outcome.kind === 'ok';
     request.ackOk = ok;
-    if (ok) this.progressOk++;
-    else this.progressFailed++;
+    if (ok) {
+      this.progressOk++;
+      if (!this.confirming) this.intervalLatency.record(now - request.intendedMs);
+    } else this.progressFailed++;
     const arrivalSecond = Math.floor((now - this.plan.measuredStartMs) / 1000);
     this.recorder.recordAck(
       request.phase,
@@ -514,6 +521,7 @@ export class Shard {
     if (request.hash !== undefined) this.pendingCommits.delete(request.hash);
     const now = this.now();
     this.progressCommitted++;
+    this.intervalLatency.record(now - request.intendedMs);
     const arrivalSecond = Math.floor((now - this.plan.measuredStartMs) / 1000);
     this.recorder.recordCommit(
       request.phase,

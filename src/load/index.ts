@@ -12,6 +12,7 @@ import type { Endpoint } from '../protocols/endpoint.js';
 import { Recorder } from '../measure/recorder.js';
 import type { RecorderState } from '../measure/recorder.js';
 import { summarize } from '../measure/histogram.js';
+import { IntervalMerger } from '../measure/interval.js';
 import { Shard } from './engine.js';
 import type { ShardResult, ShardRun, ShardSettings } from './engine.js';
 import { planSchedule } from './schedule.js';
@@ -38,7 +39,7 @@ export {
 } from './validate.js';
 export { MAX_TRANSACTION_SIZE_BYTES, txHash, parseTransaction } from './payload.js';
 export { planSchedule } from './schedule.js';
-export { loadMix, mixCycle, resolveMix } from './mix.js';
+export { kindAt, loadMix, mixCycle, resolveMix } from './mix.js';
 
 export { LOAD_DEFAULTS };
 
@@ -145,6 +146,11 @@ async function runInWorkers(
   control: RunControl,
 ): Promise<ShardResult[]> {
   const progress: (LoadProgress | undefined)[] = new Array<LoadProgress | undefined>(count).fill(undefined);
+  // Each shard's interval latencies, added as they arrive and taken at each tick: exact, none twice.
+  const latency = new IntervalMerger();
+  const finished = new Array<boolean>(count).fill(false);
+  /** The tick follows the first shard still running (shard 0, until it is done). */
+  const leader = () => Math.max(0, finished.indexOf(false));
   const workers: Worker[] = [];
   const readies: Promise<void>[] = [];
   const dones: Promise<ShardResult>[] = [];
@@ -165,10 +171,19 @@ async function runInWorkers(
           'message',
           (message: { type: string; result?: ShardResult; progress?: LoadProgress; message?: string }) => {
             if (message.type === 'ready') resolveReady();
-            else if (message.type === 'done' && message.result) resolve(message.result);
-            else if (message.type === 'progress' && message.progress) {
+            else if (message.type === 'done' && message.result) {
+              finished[k] = true;
+              // The last shard done: what came after the leader's last tick goes out in one more.
+              const rest = finished.every(Boolean) && control.onProgress ? latency.take() : undefined;
+              if (rest && rest.count > 0) control.onProgress?.({ ...sumProgress(progress), latency: rest });
+              resolve(message.result);
+            } else if (message.type === 'progress' && message.progress) {
               progress[k] = message.progress;
-              if (control.onProgress && k === 0) control.onProgress(sumProgress(progress));
+              if (!control.onProgress) return;
+              latency.add(message.progress.latency);
+              if (k !== leader()) return;
+              const interval = latency.take();
+              control.onProgress({ ...sumProgress(progress), ...(interval ? { latency: interval } : {}) });
             } else if (message.type === 'error') {
               const error = new MeshbenchError(
                 'INTERNAL',
@@ -211,7 +226,12 @@ async function runInWorkers(
   }
 }
 
-/** The generator's progress summed over its parts (worker threads, or load clients beside the nodes). */
+/**
+ * The generator's counts summed over its parts (worker threads, or load clients beside the
+ * nodes). Counts are running totals, so the parts' last reports sum; their `latency` covers
+ * only each part's last interval and is left out (runInWorkers merges every interval as it
+ * arrives instead).
+ */
 export function sumProgress(parts: readonly (LoadProgress | undefined)[]): LoadProgress {
   const total = { elapsedMs: 0, scheduled: 0, sent: 0, ok: 0, failed: 0, committed: 0, inFlight: 0 };
   for (const p of parts) {
@@ -236,9 +256,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
  * Runs the load and returns its figures with the merged recorder's state (encoded HDR
  * histograms and counters), which a load client sends back so the coordinator merges exactly.
  */
-export async function runLoadRecorded(
-  options: LoadOptions,
-): Promise<{ readonly result: LoadResult; readonly state: RecorderState }> {
+export async function runLoadRecorded(options: LoadOptions): Promise<{
+  readonly result: LoadResult;
+  readonly state: RecorderState;
+  /** With a mix: each kind's recorder state, in the mix's order. */
+  readonly kindStates?: readonly RecorderState[];
+}> {
   validateLoadOptions(options);
   const plan = planSchedule(shardSettings(options, 0, 1).plan);
   const workers = options.workers ?? LOAD_DEFAULTS.workers;
@@ -281,7 +304,12 @@ export async function runLoadRecorded(
     workers,
     ...(kindRecorders ? { kindRecorders } : {}),
   });
-  return { result, state: recorder.toState() };
+  return {
+    result,
+    state: recorder.toState(),
+    // a mix: each kind's state too, so a load client's coordinator merges the kinds as exactly
+    ...(kindRecorders ? { kindStates: kindRecorders.map((r) => r.toState()) } : {}),
+  };
 }
 
 /** The key pattern the protocol's writes followed (etcd), as the result records it. */

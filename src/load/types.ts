@@ -8,6 +8,7 @@ import type { EtcdKeysSummary } from '../protocols/etcd-keys.js';
 import type { BroadcastMode, ConfirmMode, ProtocolOptions } from '../protocols/options.js';
 import type { LoadMix } from './mix.js';
 import type {
+  IntervalLatency,
   LatencySummary,
   NodeFigures,
   OutcomeCounts,
@@ -18,6 +19,7 @@ import type {
 export type { BroadcastMode, ConfirmMode, ProtocolOptions } from '../protocols/options.js';
 export type { LoadMix, MixKind } from './mix.js';
 export type {
+  IntervalLatency,
   LatencySummary,
   NodeFigures,
   OutcomeCounts,
@@ -124,6 +126,12 @@ export interface LoadProgress {
   readonly failed: number;
   readonly committed: number;
   readonly inFlight: number;
+  /**
+   * The latencies completed since the previous tick (commit or ok reply, as the level
+   * measures), merged exactly across worker threads. Absent where the progress was summed
+   * from parts' last reports (`sumProgress`: load clients), which cannot be merged per interval.
+   */
+  readonly latency?: IntervalLatency;
 }
 
 export interface LoadResult {

@@ -2,7 +2,8 @@
  * Worker-thread entry: runs one shard. Protocol with the parent:
  *   worker → {type:'ready'} after preparing (commit subscriptions);
  *   parent → {type:'start', startHrNs, startEpochMs}; parent → {type:'stop'};
- *   worker → {type:'progress', progress} about once a second;
+ *   worker → {type:'progress', progress} about once a second (progress.latency: the tick's
+ *     latency histogram, which the parent adds into the others' exactly);
  *   worker → {type:'done', result} or {type:'error', message}.
  */
 import { parentPort, workerData } from 'node:worker_threads';

@@ -68,3 +68,20 @@ export interface NodeFigures {
   readonly ack: LatencySummary;
   readonly commit?: LatencySummary;
 }
+
+/**
+ * The latencies completed during one progress interval of the generator (about a second),
+ * at the stage the level measures (commit with `--confirm commit`, else the ok reply),
+ * timed from the intended send (corrected). Every phase counts (warm-up too): it is what
+ * the live dashboard draws, not a figure of the record.
+ */
+export interface IntervalLatency {
+  readonly stage: 'ack' | 'commit';
+  readonly count: number;
+  /** Milliseconds; 0 when count is 0. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  /** The interval's HDR histogram (µs, compressed base64): what merges exactly across shards. */
+  readonly histogram: string;
+}

@@ -42,6 +42,15 @@ export function renderResultBlock(record: BenchmarkRecord): string {
     `  Failed:              ${r.failed_transactions}`,
     `  Efficiency:          ${efficiency}`,
   ];
+  // --mix: a line per kind (src/load/mix.ts), at the stage the record's latency describes
+  for (const kind of r.kinds ?? []) {
+    const commit = r.latency_stage === 'commit';
+    const latency = (commit ? kind.commit_latency_ms : undefined) ?? kind.ack_latency_ms;
+    const throughput = commit ? kind.committed_throughput : kind.accepted_throughput;
+    lines.push(
+      `  Kind ${kind.name} (${formatPercent(kind.share)}): ${formatNumber(throughput)} tx/s, p50/p99 ${formatNumber(latency.p50)} / ${formatNumber(latency.p99)} ms, efficiency ${formatPercent(kind.efficiency)}`,
+    );
+  }
   const faultLines = faultSummaries(record);
   if (faultLines.length > 0) {
     lines.push('  Faults:');

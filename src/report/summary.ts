@@ -33,5 +33,15 @@ export function renderSummary(result: LoadResult, context: { nodes: number; read
     lines.push(latencyLine('Latency submit→commit:', result.latency.commit.corrected));
   }
   lines.push(latencyLine('Latency submit→ack:', result.latency.ack.corrected));
+  // --mix: a line per kind, its share of the rate, what it got and its latency at the stage measured
+  for (const kind of result.kinds ?? []) {
+    const commit = kind.latency.commit;
+    const confirmed = commit ? `${kind.outcomes.committed} committed` : `${kind.outcomes.ok} accepted`;
+    const latency = (commit ?? kind.latency.ack).corrected;
+    const label = `Kind ${kind.name} (${(kind.share * 100).toFixed(0)} %):`;
+    lines.push(
+      `  ${label.padEnd(26)}${kind.sent} sent, ${confirmed}, p50 ${ms(latency.p50)}, p99 ${ms(latency.p99)}`,
+    );
+  }
   return lines.join('\n');
 }

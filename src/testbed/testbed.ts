@@ -94,10 +94,33 @@ export interface Sidecar {
   close(timeoutMs?: number): Promise<void>;
 }
 
+/**
+ * A host of the network that runs no node but a load client (`role: client` in the inventory,
+ * `--load-clients dedicated:N`).
+ */
+export interface ClientHostHandle {
+  /** The host's name. */
+  readonly name: string;
+  /** How a client on that host reaches each node (the hosts' own addresses, not this machine's tunnels). */
+  readonly endpoints: readonly Endpoint[];
+  /** Starts a helper container on that host, in the host's network, with the run's labels. */
+  run(spec: SidecarSpec): Promise<Sidecar>;
+}
+
 /** Control over one running node. */
 export interface NodeHandle {
   readonly nodeId: string;
   readonly endpoint: Endpoint;
+  /**
+   * The node as a sidecar in its network namespace reaches it, where that differs from
+   * `endpoint` (a remote node behind a jump host: `endpoint` is this machine's tunnel).
+   */
+  readonly sidecarEndpoint?: Endpoint;
+  /**
+   * The engine itself starts the node again after a crash (Swarm's restart policy: a new task
+   * container), so a crash's recovery is measured from the crash, not only from a restart.
+   */
+  readonly restartsAfterCrash?: boolean;
   kill(signal?: string): Promise<void>;
   stop(timeoutSeconds?: number): Promise<void>;
   start(): Promise<void>;
@@ -157,6 +180,8 @@ export interface RemoteHostEnvironment {
   readonly address: string;
   readonly region?: string;
   readonly labels?: Readonly<Record<string, string>>;
+  /** The jump hosts it was reached through, first to last, as `user@host:port` (ProxyJump or `jump:`). */
+  readonly via?: readonly string[];
   readonly os?: string | undefined;
   readonly dockerVersion?: string | undefined;
   readonly dockerAccess?: string | undefined;
@@ -193,7 +218,11 @@ export interface RemoteEnvironment {
   readonly stageMs: Readonly<Record<string, number>>;
   readonly imageBytesShipped: number;
   readonly nodesPerHost: number;
+  /** The OpenSSH client config applied to the hosts (`--ssh-config`, ~/.ssh/config, …), when one was. */
+  readonly sshConfig?: readonly string[];
   readonly hosts: readonly RemoteHostEnvironment[];
+  /** The hosts that ran load clients and no node (`--load-clients dedicated:N`), measured like `hosts`. */
+  readonly clientHosts?: readonly RemoteHostEnvironment[];
   /** The network's graph (--topology): who connects to whom. */
   readonly topology?: TopologyRecord;
   /** The clock check at deploy: its thresholds and warnings (each host's figures are in `hosts[].clock`). */
@@ -223,6 +252,8 @@ export interface Deployment extends AsyncDisposable {
   readonly nodes: readonly NodeHandle[];
   /** The machines the nodes run on, for monitors (absent in attach mode: none of ours). */
   readonly hosts?: readonly HostHandle[];
+  /** Hosts that run load clients and no node (`--load-clients dedicated:N`), in inventory order. */
+  readonly clientHosts?: readonly ClientHostHandle[];
   /** Facts for the result's environment block (image id, engine version, hosts…). */
   readonly environment: TestbedEnvironment;
   /** Milliseconds from deploy start until every node was ready. */

@@ -1,17 +1,21 @@
 /**
  * `benchmark --dashboard 0` as a user runs it (bin/benchmark.js, a child process) on a local
- * 2-node refnode network, watched in headless Chromium while the level runs: the running
- * level's throughput chart gains points and drawn pixels between two samples, the page
- * asks nothing of any origin but the dashboard's own, logs no error, and at the run's end
- * shows what report.html shows. Afterwards nothing listens on the port and no container of
- * the run is left.
+ * 2-node refnode network with a crash fault in the level, watched in headless Chromium while
+ * the level runs: the running level's throughput and latency charts gain points and drawn
+ * pixels between two samples, the page asks nothing of any origin but the dashboard's own,
+ * logs no error, and at the run's end shows what report.html shows. The event stream, read
+ * beside it, carries live latency (a point with p50 and p99), a node's resource sample and
+ * the fault's band as it starts, all before the level's record. Afterwards nothing listens
+ * on the port and no container of the run is left.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { get } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RUN_LABEL } from '../../src/common/labels.js';
+import { parseSse } from '../../src/report/dashboard/sse.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { canvasInk, openReport, type OpenedReport } from '../support/report-browser.js';
 
@@ -51,19 +55,36 @@ async function waitFor(page: OpenedReport['page'], expression: string, timeoutMs
   }
 }
 
-function sample(page: OpenedReport['page']): Promise<{ points: number; drawn: number }> {
+function sample(page: OpenedReport['page']): Promise<{ points: number; drawn: number; latency: number }> {
   return Promise.all([
     page.evaluate<string>(`document.querySelector('${CHART}').dataset.points`),
     canvasInk(page),
   ]).then(([points, ink]) => ({
     points: Number(points),
     drawn: ink.find((canvas) => canvas.chart === 'throughput local-1')?.drawn ?? 0,
+    latency: ink.find((canvas) => canvas.chart === 'latency local-1')?.drawn ?? 0,
   }));
+}
+
+/** The event stream as a script reads it: every event in order, until the server ends it. */
+function readStream(url: string): { text: () => string; ended: Promise<void> } {
+  let text = '';
+  const ended = new Promise<void>((done, fail) => {
+    get(url, (response) => {
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('close', () => done());
+    }).on('error', fail);
+  });
+  return { text: () => text, ended };
 }
 
 describe('benchmark --dashboard: the live page in Chromium', () => {
   it('grows while the level runs and ends as report.html', async () => {
     dir = await mkdtemp(join(tmpdir(), 'meshbench-dashboard-it-'));
+    // node1 crashes 5 s into the level and is restarted at 7 s.
+    const scenario = join(dir, 'crash.yaml');
+    await writeFile(scenario, 'events:\n  - { from: 5s, to: 7s, action: crash, nodes: [node1] }\n');
     const started = spawn(
       process.execPath,
       [
@@ -78,6 +99,8 @@ describe('benchmark --dashboard: the live page in Chromium', () => {
         String(LEVEL_SECS),
         '--warmup',
         '1',
+        '--scenario',
+        scenario,
         '--dashboard',
         '0',
         '--output-dir',
@@ -116,6 +139,7 @@ describe('benchmark --dashboard: the live page in Chromium', () => {
     });
     expect(stderr.match(/benchmark: dashboard:/g)).toHaveLength(1);
     const origin = url.replace(/\/$/, '');
+    const stream = readStream(`${origin}/events`);
 
     const live = await openReport(url, undefined, { allowOrigin: origin });
     opened.push(live);
@@ -133,9 +157,60 @@ describe('benchmark --dashboard: the live page in Chromium', () => {
     await live.page.screenshot({ path: join(dir, 'live-2.png') });
     expect(second.points).toBeGreaterThan(first.points);
     expect(second.drawn, `drawn pixels ${first.drawn} then ${second.drawn}`).toBeGreaterThan(first.drawn);
+    expect(second.latency, `latency pixels ${first.latency} then ${second.latency}`).toBeGreaterThan(
+      first.latency,
+    );
 
     // The run's end: the last event makes the page the report, and the process exits.
     expect(await exited).toBe(0);
+    await stream.ended;
+    // Live, in the stream's order: latency, resources and the fault's start came before the record.
+    const events = parseSse(stream.text()).map((event) => ({
+      event: event.event,
+      data: JSON.parse(event.data) as Record<string, unknown>,
+    }));
+    const recordAt = events.findIndex(
+      (event) =>
+        event.event === 'snapshot' &&
+        ((event.data['model'] as { summary: { key: string }[] }).summary ?? []).some(
+          (row) => row.key === 'local-1',
+        ),
+    );
+    const timedAt = events.findIndex(
+      (event) =>
+        event.event === 'point' &&
+        typeof event.data['p50'] === 'number' &&
+        typeof event.data['p99'] === 'number',
+    );
+    // A resource sample: its own event, or (a node's first) inside a snapshot of the running level.
+    const sampledAt = events.findIndex(
+      (event) =>
+        event.event === 'resources' ||
+        (event.event === 'snapshot' &&
+          (
+            event.data['model'] as { levels: { key: string; untilSecs?: number; resources?: unknown }[] }
+          ).levels.some(
+            (level) =>
+              level.key === 'local-1' && level.untilSecs !== undefined && level.resources !== undefined,
+          )),
+    );
+    const faultAt = events.findIndex(
+      (event) =>
+        event.event === 'band' &&
+        event.data['kind'] === 'fault' &&
+        event.data['toSecs'] === null &&
+        event.data['label'] === 'kill node1',
+    );
+    const order = events.map((event) => event.event).join(' ');
+    expect(recordAt, order).toBeGreaterThan(0);
+    expect(timedAt, order).toBeGreaterThanOrEqual(0);
+    expect(timedAt, order).toBeLessThan(recordAt);
+    expect(sampledAt, order).toBeGreaterThanOrEqual(0);
+    expect(sampledAt, order).toBeLessThan(recordAt);
+    expect(events.some((event) => event.event === 'resources')).toBe(true);
+    expect(faultAt, order).toBeGreaterThanOrEqual(0);
+    expect(faultAt, order).toBeLessThan(recordAt);
+    expect(events.at(-1)?.event).toBe('final');
     await waitFor(live.page, `document.body.dataset.live === 'ended'`, 10_000);
     expect(live.errors).toEqual([]);
     expect(live.blockedRequests).toEqual([]);

@@ -5,14 +5,20 @@
  * its percentiles between the clients' extremes and not their average). Then one client
  * container is killed on its host's engine mid-run: the run completes, that client is reported
  * dead with the progress it made, and no client container is left on any host.
+ *
+ * `--load-clients dedicated:2`: hosts 2 and 3 are marked `role: client` in a YAML inventory (one
+ * per host, one through its group), so the nodes run on hosts 0 and 1 only and one client runs on
+ * each client host, sending to every node. With a 2-kind mix, the merged per-kind counts are the
+ * sums of the clients' own; host 3's clock source is shifted on purpose, and its client's start
+ * instant carries that measured offset in the record.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadClientsBlockSchema, type LoadClientsBlock } from '../../src/clients/schema.js';
-import type { SandboxState } from '../../src/testbed/sandbox/sandbox.js';
+import { docker, type SandboxHost, type SandboxState } from '../../src/testbed/sandbox/sandbox.js';
 import { ROOT } from './run-bin.js';
 import { DOCKER_HOSTS, hostsFile, innerDocker, releaseSandbox, useSandbox } from './sandbox-fixture.js';
 
@@ -34,6 +40,12 @@ function note(line: string): void {
 }
 
 interface Record_ {
+  readonly environment?: {
+    readonly testbed?: {
+      readonly hosts: readonly { name: string }[];
+      readonly clientHosts?: readonly { name: string; clock?: { offsetMs: number; rttMs: number } }[];
+    };
+  };
   readonly runs: {
     readonly results: {
       readonly scheduled_transactions: number;
@@ -41,6 +53,11 @@ interface Record_ {
       readonly input_rate: number;
       readonly outcomes: { readonly ok: number; readonly committed: number };
       readonly ack_latency_ms: { count: number; p50: number; p99: number; max: number };
+      readonly kinds?: readonly {
+        name: string;
+        scheduled_transactions: number;
+        outcomes: { ok: number; committed: number };
+      }[];
     };
     readonly blocks?: { load_clients?: LoadClientsBlock };
   }[];
@@ -186,4 +203,141 @@ describe('load clients beside the nodes (sandbox hosts)', () => {
       expect(left.trim(), host.name).toBe('');
     }
   }, 240_000);
+});
+
+/** Shifts a sandbox host's clock source (`date`, found first in sshd's PATH) by whole seconds. */
+const DATE_WRAPPER = '/usr/local/bin/date';
+async function shiftDate(host: SandboxHost, seconds: number | undefined): Promise<void> {
+  const script =
+    seconds === undefined
+      ? `rm -f ${DATE_WRAPPER}`
+      : `printf '%s' '#!/bin/sh\nsed -u "s/$/ + ${seconds} seconds/" | /usr/bin/date "$@"\n' > ${DATE_WRAPPER} && chmod 755 ${DATE_WRAPPER}`;
+  const result = await docker(['exec', host.container, 'sh', '-c', script]);
+  if (result.exitCode !== 0) throw new Error(`${host.name}: ${result.stderr}`);
+}
+
+describe('dedicated load client hosts (sandbox hosts)', () => {
+  const SHIFT_SECONDS = 2;
+
+  it('runs one client per client host and no node there; merges totals and kinds exactly; applies the clock offset', async () => {
+    const [h0, h1, h2, h3] = sandbox.hosts.slice(0, DOCKER_HOSTS) as [
+      SandboxHost,
+      SandboxHost,
+      SandboxHost,
+      SandboxHost,
+    ];
+    const inventory = join(dir, 'dedicated.yaml');
+    await writeFile(
+      inventory,
+      [
+        `defaults: { user: root, key: ${sandbox.keyPath} }`,
+        `known_hosts: ${sandbox.knownHostsPath}`,
+        'ssh_config: none',
+        'groups:',
+        '  loaders: { role: client }',
+        'hosts:',
+        `  - { name: ${h0.name}, host: ${h0.address} }`,
+        `  - { name: ${h1.name}, host: ${h1.address}, role: node }`,
+        `  - { name: ${h2.name}, host: ${h2.address}, role: client }`,
+        `  - { name: ${h3.name}, host: ${h3.address}, group: loaders }`,
+        '',
+      ].join('\n'),
+    );
+    const mix = join(dir, 'mix.yaml');
+    await writeFile(
+      mix,
+      'kinds:\n  - { name: small, weight: 3, size: 128 }\n  - { name: large, weight: 1, size: 2048 }\n',
+    );
+    const output = join(dir, 'dedicated');
+    await shiftDate(h3, SHIFT_SECONDS);
+    let run: Awaited<ReturnType<typeof benchmark>>;
+    try {
+      run = await benchmark([
+        '--network-type',
+        'remote',
+        '--hosts-file',
+        inventory,
+        '--load-clients',
+        'dedicated:2',
+        '--mix',
+        mix,
+        '--loads',
+        '100',
+        '--duration',
+        '4',
+        '--startup-wait',
+        '120',
+        '--monitor',
+        'false',
+        '--cleanup',
+        '--output-dir',
+        output,
+      ]);
+    } finally {
+      await shiftDate(h3, undefined);
+    }
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    const record = await recordOf(output);
+    // the nodes on the node hosts only; the client hosts measured beside them
+    const testbed = record.environment?.testbed;
+    expect(testbed?.hosts.map((h) => h.name)).toEqual([h0.name, h1.name]);
+    expect(testbed?.clientHosts?.map((h) => h.name)).toEqual([h2.name, h3.name]);
+    const level = record.runs[0]!;
+    const block = level.blocks?.load_clients;
+    if (!block) throw new Error(`no load_clients block\n${run.stdout}\n${run.stderr}`);
+    expect(loadClientsBlockSchema.safeParse(block).success).toBe(true);
+    expect(block.mode).toBe('dedicated');
+    expect(block.clients).toBe(2);
+    expect(block.merged_clients).toBe(2);
+    const clients = block.per_client;
+    for (const c of clients)
+      note(
+        `${c.client}@${c.host}: offset ${c.clock_offset_ms} ms, start ${c.start_at}, ${c.scheduled} scheduled, ${c.ok} ok, kinds ${JSON.stringify(c.kinds)}`,
+      );
+    expect(clients.map((c) => c.host)).toEqual([h2.name, h3.name]);
+    for (const c of clients) {
+      expect(c.status).toBe('ok');
+      expect(c.nodes).toEqual(['node0', 'node1']);
+    }
+    // totals: the merged counts are the sums of the clients' own
+    expect(sum(clients.map((c) => c.scheduled ?? 0))).toBe(level.results.scheduled_transactions);
+    expect(sum(clients.map((c) => c.sent ?? 0))).toBe(level.results.sent_transactions);
+    expect(sum(clients.map((c) => c.ok ?? 0))).toBe(level.results.outcomes.ok);
+    expect(sum(clients.map((c) => c.committed ?? 0))).toBe(level.results.outcomes.committed);
+    expect(level.results.ack_latency_ms.count).toBe(sum(clients.map((c) => c.latency_ack?.count ?? 0)));
+    expect(level.results.outcomes.ok).toBeGreaterThan(0);
+    // kinds: the merged per-kind counts are the sums of the clients' per-kind counts
+    const kinds = level.results.kinds ?? [];
+    expect(kinds.map((k) => k.name)).toEqual(['small', 'large']);
+    for (const kind of kinds) {
+      const own = clients.map((c) => c.kinds?.find((k) => k.name === kind.name));
+      expect(sum(own.map((k) => k?.scheduled ?? 0))).toBe(kind.scheduled_transactions);
+      expect(sum(own.map((k) => k?.ok ?? 0))).toBe(kind.outcomes.ok);
+      expect(sum(own.map((k) => k?.committed ?? 0))).toBe(kind.outcomes.committed);
+    }
+    expect(sum(kinds.map((k) => k.scheduled_transactions))).toBe(level.results.scheduled_transactions);
+    // and every client sent both kinds: the kind of a tx does not line up with the split by seq mod n
+    for (const c of clients)
+      for (const kind of kinds)
+        expect(c.kinds?.find((k) => k.name === kind.name)?.scheduled ?? 0).toBeGreaterThan(0);
+    // the barrier: each client's start is the agreed one plus its host's measured offset
+    expect(block.clock_offsets).toBe('applied');
+    const agreed = Date.parse(block.start_at);
+    for (const c of clients) {
+      const measured = testbed?.clientHosts?.find((h) => h.name === c.host)?.clock;
+      expect(c.clock_offset_ms).toBeCloseTo(measured?.offsetMs ?? NaN, 3);
+      expect(Math.abs(Date.parse(c.start_at!) - (agreed + c.clock_offset_ms!))).toBeLessThanOrEqual(1);
+    }
+    const shifted = clients.find((c) => c.host === h3.name)!;
+    const shiftedClock = testbed?.clientHosts?.find((h) => h.name === h3.name)?.clock;
+    expect(Math.abs(shifted.clock_offset_ms! - SHIFT_SECONDS * 1000)).toBeLessThanOrEqual(
+      (shiftedClock?.rttMs ?? 0) / 2 + 5,
+    );
+    expect(`${run.stdout}\n${run.stderr}`).toMatch(/clock offsets applied: \S+ [+-]\d+\.\d{3} ms/);
+    // nothing of the run left on any host, client hosts included
+    for (const host of [h0, h1, h2, h3]) {
+      const left = await innerDocker(host, ['ps', '-aq', '--filter', 'label=meshbench.remote=1']);
+      expect(left.trim(), host.name).toBe('');
+    }
+  }, 300_000);
 });

@@ -5,7 +5,7 @@
  * bundle) and is removed.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,8 +38,15 @@ describe('bin/local-network.js', () => {
     expect(bad.stderr).toContain('dist/bundle/local-network.js');
   });
 
-  it('starts a 2-node committee, sends a load and removes everything', async () => {
+  it('starts a 2-node committee, sends a load (a two-kind --mix) and removes everything', async () => {
+    const mix = join(dir, 'mix.yaml');
+    await writeFile(
+      mix,
+      'kinds:\n  - { name: small, weight: 3, size: 64 }\n  - { name: big, weight: 1, size: 2048 }\n',
+    );
     const result = await runBin([
+      '--mix',
+      mix,
       '--committee',
       '2',
       '--num-transactions',
@@ -54,8 +61,24 @@ describe('bin/local-network.js', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/all 2 nodes ready after/);
     expect(result.stdout).toMatch(/Successful:\s+40/);
+    // the mix: 3 of every 4 are small, a line per kind, and the record's kinds add up to the totals
+    expect(result.stdout).toMatch(/Kind small \(75 %\):\s+30 sent/);
+    expect(result.stdout).toMatch(/Kind big \(25 %\):\s+10 sent/);
     const runId = /run (\d{8}-\d{6}-[0-9a-f]+)/.exec(result.stdout)?.[1];
     expect(runId).toBeDefined();
+    const runDir = (await readdir(dir)).find((name) => name.includes(runId!));
+    const record = JSON.parse(await readFile(join(dir, runDir!, 'local-benchmark-1.json'), 'utf8')) as {
+      results: {
+        successful_transactions: number;
+        kinds: { name: string; sent_transactions: number; transaction_size: number }[];
+      };
+    };
+    expect(
+      record.results.kinds.map((kind) => [kind.name, kind.sent_transactions, kind.transaction_size]),
+    ).toEqual([
+      ['small', 30, 64],
+      ['big', 10, 2048],
+    ]);
     const filters = { label: [`${RUN_LABEL}=${runId}`] };
     expect(await docker.listContainers({ all: true, filters })).toEqual([]);
     expect(await docker.listNetworks({ filters })).toEqual([]);

@@ -6,7 +6,7 @@
  * Its own sandbox: MESHBENCH_TEST_SANDBOX_DIR + `-bastion`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ import {
   sandboxUp,
   type SandboxState,
 } from '../../src/testbed/sandbox/sandbox.js';
+import { runBin } from './run-bin.js';
 import { errorLines, leftovers, runCliModule, TEST_SANDBOX_DIR } from './sandbox-fixture.js';
 
 const DIR = resolve(`${TEST_SANDBOX_DIR}-bastion`);
@@ -82,6 +83,38 @@ describe('hosts behind a bastion', () => {
     for (const host of sandbox.hosts) expect((await leftovers(host)).containers).toEqual([]);
   }, 240_000);
 
+  it('colocated load clients behind the bastion reach their node at its host address, not the tunnel', async () => {
+    const output = await mkdtemp(join(tmpdir(), 'meshbench-bastion-clients-'));
+    const run = await runCliModule('remote-network', [
+      '--hosts-file',
+      sandbox.bastion!.inventoryPath,
+      '--load-clients',
+      'colocated',
+      '--num-transactions',
+      '40',
+      '--transaction-rate',
+      '20',
+      '--cleanup',
+      '--output',
+      output,
+    ]);
+    expect(errorLines(run)).toEqual([]);
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toMatch(/Committed:\s+40 /);
+    const [runDir] = await readdir(output);
+    const record = JSON.parse(await readFile(join(output, runDir!, 'remote-benchmark-1.json'), 'utf8')) as {
+      runs: {
+        blocks?: { load_clients?: { per_client: { status: string; sent?: number; ok?: number }[] } };
+      }[];
+    };
+    const clients = record.runs[0]!.blocks!.load_clients!.per_client;
+    expect(clients.map((client) => [client.status, client.sent, client.ok])).toEqual([
+      ['ok', 20, 20],
+      ['ok', 20, 20],
+    ]);
+    for (const host of sandbox.hosts) expect((await leftovers(host)).containers).toEqual([]);
+  }, 240_000);
+
   it('deploy through the ssh config ProxyJump, --status, then --down removes it', async () => {
     const output = await mkdtemp(join(tmpdir(), 'meshbench-bastion-'));
     const inventory = sandbox.bastion!.sshConfigInventoryPath;
@@ -105,6 +138,51 @@ describe('hosts behind a bastion', () => {
     const down = await runCliModule('remote-network', ['--hosts-file', inventory, '--down']);
     expect(down.exitCode).toBe(0);
     for (const host of sandbox.hosts) expect((await leftovers(host)).containers).toEqual([]);
+  }, 240_000);
+
+  it('benchmark --ssh-config: the aliases and ProxyJump from the flag; the record keeps the route', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshbench-bastion-bench-'));
+    // the aliases-only inventory without its ssh_config: line: only the flag can resolve them
+    const text = (await readFile(sandbox.bastion!.sshConfigInventoryPath, 'utf8')).replace(
+      /^ssh_config: .*$/m,
+      '',
+    );
+    const inventory = join(dir, 'inventory.yaml');
+    await writeFile(inventory, text);
+    const output = join(dir, 'out');
+    const args = ['--network-type', 'remote', '--hosts-file', inventory, '--loads', '20', '--duration', '3'];
+    const run = await runBin('benchmark', [
+      ...args,
+      '--ssh-config',
+      sandbox.bastion!.sshConfigPath,
+      '--cleanup',
+      '--output-dir',
+      output,
+    ]);
+    expect(run.stderr).not.toMatch(/: error: /);
+    expect(run.code).toBe(0);
+    const [runDir] = await readdir(output);
+    const files = (await readdir(join(output, runDir!))).filter((name) =>
+      /^remote-benchmark-\d+\.json$/.test(name),
+    );
+    expect(files.length).toBeGreaterThan(0);
+    const record = JSON.parse(await readFile(join(output, runDir!, files[0]!), 'utf8')) as {
+      environment: { testbed: { sshConfig?: string[]; hosts: { name: string; via?: string[] }[] } };
+    };
+    expect(record.environment.testbed.sshConfig).toEqual([sandbox.bastion!.sshConfigPath]);
+    expect(record.environment.testbed.hosts.map((host) => host.via)).toEqual(
+      sandbox.hosts
+        .slice(0, record.environment.testbed.hosts.length)
+        .map(() => [`root@${sandbox.bastion!.address}:22`]),
+    );
+    for (const host of sandbox.hosts) expect((await leftovers(host)).containers).toEqual([]);
+    // without the flag (and no ~/.ssh/config naming them) the aliases do not resolve: one line
+    const bare = await runBin('benchmark', [...args, '--ssh-config', 'none', '--output-dir', output], {
+      MESHBENCH_SSH_CONFIG: '',
+    });
+    expect(bare.code).not.toBe(0);
+    expect(bare.stderr.split('\n').filter((line) => /: error: /.test(line))).toHaveLength(1);
+    expect(bare.stderr).not.toMatch(/\n\s+at /);
   }, 240_000);
 
   it('a jump host that refuses the key is named, with the host behind it', async () => {

@@ -7,31 +7,14 @@
  * `--host-counts 2,3` runs one network per size, its records numbered across the sizes.
  * Nothing is left running on the hosts.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MetricsBlock } from '../../src/monitor/metrics-block.js';
-import type { SandboxState } from '../../src/testbed/sandbox/sandbox.js';
 import { runBin } from './run-bin.js';
-import { DOCKER_HOSTS, hostsFile, leftovers, releaseSandbox, useSandbox } from './sandbox-fixture.js';
+import { DOCKER_HOSTS, hostsFile, leftovers, note, sandboxSuite } from './sandbox-fixture.js';
 
-let dir: string;
-let sandbox: SandboxState;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'meshbench-remote-monitoring-it-'));
-  sandbox = await useSandbox();
-}, 600_000);
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-  await releaseSandbox();
-});
-
-function note(line: string): void {
-  process.stdout.write(`    ${line}\n`);
-}
+const suite = sandboxSuite('remote-monitoring');
 
 interface RemoteRecord {
   readonly run_id: string;
@@ -61,9 +44,9 @@ const COMMON = ['--network-type', 'remote', '--startup-wait', '120', '--cleanup'
 
 describe('monitoring and topologies on remote sandbox hosts', () => {
   it('--node-metrics with --topology star: every remote node’s series, and the peers each node got', async () => {
-    const hosts = sandbox.hosts.slice(0, DOCKER_HOSTS);
-    const file = await hostsFile(sandbox, 'remote-monitoring-star', hosts, { sshTimeoutSeconds: 60 });
-    const output = join(dir, 'star');
+    const hosts = suite.sandbox.hosts.slice(0, DOCKER_HOSTS);
+    const file = await hostsFile(suite.sandbox, 'remote-monitoring-star', hosts, { sshTimeoutSeconds: 60 });
+    const output = join(suite.dir, 'star');
     const run = await runBin('benchmark', [
       ...COMMON,
       ...['--hosts-file', file, '--topology', 'star'],
@@ -101,9 +84,9 @@ describe('monitoring and topologies on remote sandbox hosts', () => {
   }, 600_000);
 
   it('--host-counts 2,3: one network per size, records numbered across the sizes', async () => {
-    const hosts = sandbox.hosts.slice(0, 3);
-    const file = await hostsFile(sandbox, 'remote-monitoring-sizes', hosts, { sshTimeoutSeconds: 60 });
-    const output = join(dir, 'sizes');
+    const hosts = suite.sandbox.hosts.slice(0, 3);
+    const file = await hostsFile(suite.sandbox, 'remote-monitoring-sizes', hosts, { sshTimeoutSeconds: 60 });
+    const output = join(suite.dir, 'sizes');
     const run = await runBin('benchmark', [
       ...COMMON,
       ...['--hosts-file', file, '--host-counts', '2,3', '--node-metrics'],

@@ -5,37 +5,21 @@
  * long-lived loop over its SSH connection, and when the run is over no loop is left running
  * on any host.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resourcesBlockSchema, type ResourcesBlock } from '../../src/monitor/resources/schema.js';
-import { docker, type SandboxState } from '../../src/testbed/sandbox/sandbox.js';
+import { docker } from '../../src/testbed/sandbox/sandbox.js';
 import { runBin } from './run-bin.js';
-import { DOCKER_HOSTS, hostsFile, releaseSandbox, useSandbox } from './sandbox-fixture.js';
+import { DOCKER_HOSTS, hostsFile, note, sandboxSuite } from './sandbox-fixture.js';
 
-let dir: string;
-let sandbox: SandboxState;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'meshbench-resources-remote-it-'));
-  sandbox = await useSandbox();
-}, 600_000);
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-  await releaseSandbox();
-});
-
-function note(line: string): void {
-  process.stdout.write(`    ${line}\n`);
-}
+const suite = sandboxSuite('resources-remote');
 
 describe('resources on remote sandbox hosts', () => {
   it('gives every remote node and host figures over SSH, and leaves no loop running on the hosts', async () => {
-    const hosts = sandbox.hosts.slice(0, DOCKER_HOSTS);
-    const file = await hostsFile(sandbox, 'resources', hosts);
-    const output = join(dir, 'out');
+    const hosts = suite.sandbox.hosts.slice(0, DOCKER_HOSTS);
+    const file = await hostsFile(suite.sandbox, 'resources', hosts);
+    const output = join(suite.dir, 'out');
     const run = await runBin('benchmark', [
       '--network-type',
       'remote',

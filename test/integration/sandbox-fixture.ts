@@ -6,7 +6,10 @@
  * MESHBENCH_KEEP_SANDBOX=1.
  */
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import {
   docker,
   readSandboxState,
@@ -43,6 +46,43 @@ export async function useSandbox(): Promise<SandboxState> {
 export async function releaseSandbox(): Promise<void> {
   if (process.env.MESHBENCH_KEEP_SANDBOX === '1') return;
   await sandboxDown({ dir: TEST_SANDBOX_DIR });
+}
+
+/** What a test file on the shared sandbox holds, filled in before its first test. */
+export interface SandboxSuite {
+  /** A scratch folder of its own, removed after its tests. */
+  readonly dir: string;
+  readonly sandbox: SandboxState;
+}
+
+/**
+ * The shared sandbox and a scratch folder for one test file: made (or reused) before its
+ * tests, released after them. Call at the top level of the file; read the fields in tests.
+ */
+export function sandboxSuite(name: string): SandboxSuite {
+  const suite: { dir: string; sandbox: SandboxState | undefined } = { dir: '', sandbox: undefined };
+  beforeAll(async () => {
+    suite.dir = await mkdtemp(join(tmpdir(), `meshbench-${name}-it-`));
+    suite.sandbox = await useSandbox();
+  }, 600_000);
+  afterAll(async () => {
+    if (suite.dir) await rm(suite.dir, { recursive: true, force: true });
+    await releaseSandbox();
+  });
+  return {
+    get dir() {
+      return suite.dir;
+    },
+    get sandbox() {
+      if (!suite.sandbox) throw new Error('the sandbox is not up yet: read it inside a test');
+      return suite.sandbox;
+    },
+  };
+}
+
+/** A line in the test output (figures a run measured, for the reader of the log). */
+export function note(line: string): void {
+  process.stdout.write(`    ${line}\n`);
 }
 
 /** Writes a hosts env file for some of the sandbox hosts; returns its path. */

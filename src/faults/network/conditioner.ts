@@ -7,7 +7,8 @@
  * bandwidth; iptables DROP for partitions) and refuses, before any load, a condition no
  * mechanism can apply. During a level it applies the model's state at each event's edge
  * (and each second when ramps or moves make it continuous), records each link's applied
- * quality per second, and takes everything off when the load ends.
+ * quality per second, and takes everything off when the load ends. Each scenario event's
+ * window is published live as it starts and ends (`context.publish`), for the dashboard.
  */
 import { formatError, MeshbenchError } from '../../common/errors.js';
 import { NETHELPER_IMAGE } from '../../common/net-shaping.js';
@@ -121,6 +122,8 @@ export interface ConditionEventRecord {
 interface LevelState {
   readonly context: LevelContext;
   readonly events: ConditionEventRecord[];
+  /** The scenario events whose window is open (published live), until their end or the load's. */
+  readonly open: Set<number>;
   readonly samples: {
     t: number;
     state: Map<string, LinkQuality>;
@@ -490,6 +493,7 @@ export class NetworkConditioner {
     const state: LevelState = {
       context,
       events: [],
+      open: new Set(),
       samples: [],
       running: Promise.resolve(),
       unregisterForce: () => undefined,
@@ -620,8 +624,10 @@ export class NetworkConditioner {
       }
       if (isEdge || model.continuous) {
         const firedMs = context.elapsedMs();
+        for (const index of startsAt.get(t) ?? []) this.#windowStarts(state, index, firedMs);
         const { changed, errors } = await this.#apply(wanted);
         const doneMs = context.elapsedMs();
+        for (const index of endsAt.get(t) ?? []) this.#windowEnds(state, index, doneMs);
         const records: ConditionEventRecord[] = [];
         const base = {
           scheduled_ms: t,
@@ -660,6 +666,34 @@ export class NetworkConditioner {
         state.samples.push({ t: t / 1000, state: wanted, ...(positions ? { positions } : {}) });
       }
     }
+  }
+
+  /** Publishes a scenario event's window as it starts (as the record's band: from fired_ms, its description). */
+  #windowStarts(state: LevelState, index: number, firedMs: number): void {
+    const event = this.#conditions.events[index];
+    if (!event || state.open.has(index)) return;
+    state.open.add(index);
+    const selector = event.selector;
+    state.context.publish?.({
+      kind: 'window-start',
+      id: `condition-${index}`,
+      category: 'condition',
+      label: describe(event, 'start'),
+      nodes: selector.kind === 'nodes' ? [...selector.nodes] : [],
+      links: selector.kind === 'links' ? selector.links.map((link) => `${link.from}->${link.to}`) : [],
+      atMs: round(firedMs),
+    });
+  }
+
+  /** Publishes the end of an open window (lifted by the scenario, or at the load's end). */
+  #windowEnds(state: LevelState, index: number, doneMs: number): void {
+    if (!state.open.delete(index)) return;
+    state.context.publish?.({
+      kind: 'window-end',
+      id: `condition-${index}`,
+      category: 'condition',
+      atMs: round(doneMs),
+    });
   }
 
   /**
@@ -835,6 +869,7 @@ export class NetworkConditioner {
     const firedMs = context.elapsedMs();
     const changed = await this.#clear();
     const doneMs = context.elapsedMs();
+    for (const index of [...state.open]) this.#windowEnds(state, index, doneMs);
     state.events.push({
       event: null,
       edge: 'clear',

@@ -10,7 +10,11 @@
  * same timestamps), so what InfluxDB keeps equals the JSON record. The nodes' series (the
  * `metrics` block), their resources (`resources`), the ingested points (`ingest`) and the
  * fault and condition events (`faults`, `network`) follow at the level's end: read from the
- * run's blocks by name, never by importing their plug-ins.
+ * run's blocks by name, never by importing their plug-ins. (The sweep's live seam,
+ * `onLiveEvent`, carries node samples and fault/condition windows during the level, but the
+ * blocks also hold what it does not: the generator's and the hosts' samples, the series
+ * Prometheus gives after the load in attach mode, every event edge; writing from them
+ * stays the one path here.)
  */
 import { MeshbenchError } from '../../common/errors.js';
 import type { LoadProgress, LoadResult } from '../../load/types.js';

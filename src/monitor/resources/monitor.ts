@@ -10,7 +10,8 @@
  * every `intervalMs` (node readings come at the engine's pace, about one a second at most),
  * and before each run checks that this machine is quiet (./quiet.ts). At the load's end it
  * closes every stream and adds the `resources` block (./schema.ts, docs/result-format.md).
- * A node that stops is marked down in its series and the run goes on.
+ * A node that stops is marked down in its series and the run goes on. Each node sample is
+ * also published as it is taken (`context.publish`, a `resource-sample`), for the dashboard.
  *
  * Nodes the testbed gives no handle of (attach mode, `--endpoints`) are read from their own
  * Prometheus page instead (`--endpoint-metrics`: process CPU and memory, network and disk
@@ -26,6 +27,7 @@ import type { Endpoint } from '../../protocols/endpoint.js';
 import { probePrometheus } from '../prometheus/promql.js';
 import { MeshbenchError } from '../../common/errors.js';
 import { probeProcessPage, queryProcessSamples, ScrapedEndpoint } from './endpoint-source.js';
+import type { LivePublisher } from '../../measure/live.js';
 import type {
   Deployment,
   HostHandle,
@@ -92,6 +94,8 @@ export interface LevelContext {
   elapsedMs(): number;
   block(name: string, data: unknown): void;
   log(line: string): void;
+  /** Live samples for watchers (the sweep always gives it). */
+  readonly publish?: LivePublisher;
 }
 
 interface NodeTrack {
@@ -382,7 +386,7 @@ export class ResourceMonitor {
     track.previous = reading;
     const figures = previous ? nodeInterval(previous, reading) : undefined;
     if (!figures) return;
-    track.series.push({
+    const sample: NodeSample = {
       t_s: this.#atS(state),
       cpu_percent: figures.cpuPercent,
       memory_bytes: figures.memoryBytes,
@@ -390,6 +394,38 @@ export class ResourceMonitor {
       net_tx_bytes_per_s: figures.netTxBytesPerSec,
       block_read_bytes_per_s: figures.blockReadBytesPerSec,
       block_write_bytes_per_s: figures.blockWriteBytesPerSec,
+    };
+    track.series.push(sample);
+    this.#publish(state, track.handle.nodeId, track.host, sample);
+  }
+
+  /** A node's sample as it is taken, to the level's watchers (the same figures and time as its series). */
+  #publish(state: LevelState, node: string, host: string, sample: NodeSample): void {
+    const publish = state.context.publish;
+    if (!publish) return;
+    const up = 'down' in sample ? undefined : sample;
+    publish({
+      kind: 'resource-sample',
+      node,
+      host,
+      atMs: Math.round(sample.t_s * 1000),
+      intervalMs: this.#interval,
+      ...(up
+        ? {
+            figures: {
+              cpuPercent: up.cpu_percent,
+              memoryBytes: up.memory_bytes,
+              ...(up.net_rx_bytes_per_s !== undefined ? { netRxBytesPerSec: up.net_rx_bytes_per_s } : {}),
+              ...(up.net_tx_bytes_per_s !== undefined ? { netTxBytesPerSec: up.net_tx_bytes_per_s } : {}),
+              ...(up.block_read_bytes_per_s !== undefined
+                ? { blockReadBytesPerSec: up.block_read_bytes_per_s }
+                : {}),
+              ...(up.block_write_bytes_per_s !== undefined
+                ? { blockWriteBytesPerSec: up.block_write_bytes_per_s }
+                : {}),
+            },
+          }
+        : {}),
     });
   }
 
@@ -399,7 +435,9 @@ export class ResourceMonitor {
     if (track.lastDownS !== undefined && (at - track.lastDownS) * 1000 < this.#interval * 0.75) return;
     track.lastDownS = at;
     track.downS.push(at);
-    track.series.push({ t_s: at, down: true });
+    const sample: NodeSample = { t_s: at, down: true };
+    track.series.push(sample);
+    this.#publish(state, track.handle.nodeId, track.host, sample);
   }
 
   async #watchHost(state: LevelState, track: HostTrack): Promise<void> {
@@ -472,7 +510,15 @@ export class ResourceMonitor {
   #readPages(state: LevelState): void {
     const timeoutMs = Math.max(2000, this.#interval * 2);
     for (const track of state.scraped) {
-      const read = track.read(() => this.#atS(state), this.#now, timeoutMs);
+      const before = track.series.length;
+      const read = track
+        .read(() => this.#atS(state), this.#now, timeoutMs)
+        .then(() => {
+          if (state.closed) return;
+          const host = track.endpoint.host ?? 'attached';
+          for (const sample of track.series.slice(before))
+            this.#publish(state, track.endpoint.nodeId, host, sample);
+        });
       state.reads.add(read);
       void read.finally(() => state.reads.delete(read));
     }

@@ -63,6 +63,10 @@ export interface Band {
   readonly toSecs: number;
   readonly label: string;
   readonly kind: 'fault' | 'condition';
+  /** A running level's window (the live dashboard): its id, which its end names. */
+  readonly id?: string;
+  /** Not closed yet (the live dashboard): the page stretches it to the series' last point. */
+  readonly open?: boolean;
 }
 
 export interface LevelSeries {

@@ -5,7 +5,9 @@
  * data-navigation-ms="…"> (this script's time, and the time since the navigation started).
  * Live (the dashboard, src/report/dashboard/: <body data-live="/events">), it listens to the
  * events stream: a `snapshot` or `final` replaces the header and main part and redraws,
- * a `point` adds a second to the running level's charts; after `final` it stops listening
+ * a `point` adds a second (counts and latency) to the running level's charts, `resources` a
+ * node's sample to its CPU and memory charts, `band` opens or closes a fault or condition
+ * window on every chart of the level (and in its list); after `final` it stops listening
  * and is the frozen report. Each chart's holder carries data-points (its x values). */
 /* global uPlot, document, window, EventSource */
 'use strict';
@@ -345,6 +347,7 @@
             plugins: [bands],
           },
           [resources.t, ...resources.nodes.map((node) => node.cpu)],
+          () => [resources.t, ...resources.nodes.map((node) => node.cpu)],
         );
       }
       const memoryElement = find('memory');
@@ -363,6 +366,7 @@
             plugins: [bands, marksPlugin(memoryMarks, 'y')],
           },
           [resources.t, ...resources.nodes.map((node) => node.memoryMb)],
+          () => [resources.t, ...resources.nodes.map((node) => node.memoryMb)],
         );
       }
     }
@@ -493,9 +497,25 @@
     document.body.dataset.snapshots = String(Number(document.body.dataset.snapshots || 0) + 1);
   }
 
-  /** One second more of the running level: its series grow, its charts take the new data. */
+  /** The running level's charts take their (grown) data again, and redraw their bands. */
+  function refreshLevel(key) {
+    for (const entry of plots) {
+      if (entry.level !== key) continue;
+      if (!entry.refresh) {
+        entry.plot.redraw(false, false);
+        continue;
+      }
+      const data = entry.refresh();
+      entry.plot.setData(data);
+      entry.element.dataset.points = String(data[0].length);
+    }
+  }
+
+  const levelOf = (key) => current && current.levels.find((candidate) => candidate.key === key);
+
+  /** One second more of the running level: its series grow, its open bands stretch, its charts redraw. */
   function addPoint(point) {
-    const level = current && current.levels.find((candidate) => candidate.key === point.level);
+    const level = levelOf(point.level);
     if (!level || !level.series) return;
     const series = level.series;
     const values = {
@@ -505,20 +525,91 @@
       committed: point.committed,
       total: point.total,
       inFlight: point.inFlight,
-      p50: null,
-      p99: null,
+      p50: point.p50 === undefined ? null : point.p50,
+      p99: point.p99 === undefined ? null : point.p99,
     };
     for (const [name, value] of Object.entries(values)) {
       if (!series[name]) continue;
       series[name].push(value);
       if (series[name].length > point.keep) series[name].splice(0, series[name].length - point.keep);
     }
-    for (const entry of plots) {
-      if (entry.level !== point.level || !entry.refresh) continue;
-      const data = entry.refresh();
-      entry.plot.setData(data);
-      entry.element.dataset.points = String(data[0].length);
+    for (const band of level.bands) if (band.open) band.toSecs = Math.max(band.toSecs, point.t);
+    refreshLevel(point.level);
+  }
+
+  /** A node's resource sample at its slot (as the server places it: dashboard.ts, placeResourceSample). */
+  function addResources(sample) {
+    const level = levelOf(sample.level);
+    const resources = level && level.resources;
+    const node = resources && resources.nodes.find((candidate) => candidate.id === sample.node);
+    if (!node) return; // a node the page has no line for: a snapshot with it follows
+    let index = resources.t.length - 1;
+    while (index >= 0 && resources.t[index] > sample.t) index--;
+    if (index < 0 || resources.t[index] !== sample.t) {
+      index++;
+      resources.t.splice(index, 0, sample.t);
+      for (const other of resources.nodes) {
+        other.cpu.splice(index, 0, null);
+        other.memoryMb.splice(index, 0, null);
+      }
     }
+    node.cpu[index] = sample.cpu;
+    node.memoryMb[index] = sample.memoryMb;
+    const drop = resources.t.length - sample.keep;
+    if (drop > 0) {
+      resources.t.splice(0, drop);
+      for (const other of resources.nodes) {
+        other.cpu.splice(0, drop);
+        other.memoryMb.splice(0, drop);
+      }
+    }
+    refreshLevel(sample.level);
+  }
+
+  /** The level's list of windows under its title, as the server renders it (render.ts, levelSection). */
+  function listBands(level) {
+    const section = document.getElementById(`level-${level.key}`);
+    if (!section) return;
+    let list = section.querySelector('ul.bands');
+    if (!list) {
+      list = document.createElement('ul');
+      list.className = 'bands';
+      const title = section.querySelector('h3');
+      if (title) title.after(list);
+      else section.prepend(list);
+    }
+    list.replaceChildren(
+      ...level.bands.map((band) => {
+        const item = document.createElement('li');
+        const swatch = document.createElement('span');
+        swatch.className = `swatch ${band.kind}`;
+        const until = band.open ? 'now' : `${band.toSecs.toFixed(1)} s`;
+        item.append(swatch, `${band.label}: ${band.fromSecs.toFixed(1)} s – ${until}`);
+        return item;
+      }),
+    );
+  }
+
+  /** A fault or condition window opens (toSecs null) or closes on the running level. */
+  function setBand(event) {
+    const level = levelOf(event.level);
+    if (!level) return;
+    const last = level.series && level.series.t.length > 0 ? level.series.t[level.series.t.length - 1] : 0;
+    const band = {
+      id: event.id,
+      kind: event.kind,
+      label: event.label,
+      fromSecs: event.fromSecs,
+      toSecs: event.toSecs === null ? Math.max(event.fromSecs, last) : event.toSecs,
+      open: event.toSecs === null,
+    };
+    // In place: the charts' band plug-in holds this very array.
+    const index = level.bands.findIndex((candidate) => candidate.id === event.id);
+    if (index >= 0) level.bands[index] = band;
+    else level.bands.push(band);
+    listBands(level);
+    refreshLevel(event.level);
+    document.body.dataset.bands = String(Number(document.body.dataset.bands || 0) + 1);
   }
 
   function listen(path) {
@@ -533,6 +624,8 @@
     });
     source.addEventListener('snapshot', read(applySnapshot));
     source.addEventListener('point', read(addPoint));
+    source.addEventListener('resources', read(addResources));
+    source.addEventListener('band', read(setBand));
     source.addEventListener(
       'final',
       read((snapshot) => {

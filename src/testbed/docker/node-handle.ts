@@ -4,8 +4,6 @@
  */
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import { ROLE_LABEL } from '../../common/labels.js';
-import { sleep } from '../../common/sleep.js';
 import type { ExecResult } from '../../common/exec-result.js';
 import type {
   Endpoint,
@@ -16,6 +14,7 @@ import type {
   Sidecar,
   SidecarSpec,
 } from '../testbed.js';
+import { startAttachedContainer } from './attached-container.js';
 import { statusOf } from './connection.js';
 import { containerLogs } from './logs.js';
 import { containerStats, containerStatsStream } from './stats.js';
@@ -29,6 +28,8 @@ export interface ContainerNodeInit {
   readonly docker: Docker;
   readonly nodeId: string;
   readonly endpoint: Endpoint;
+  /** The node as a sidecar in its namespace reaches it, when not `endpoint` (NodeHandle.sidecarEndpoint). */
+  readonly sidecarEndpoint?: Endpoint;
   /** The container's ID (or name). */
   readonly containerId: string;
   /** The compose service (local nodes). */
@@ -43,12 +44,11 @@ export interface ContainerNodeInit {
 
 /** The label a sidecar carries with its node's ID. */
 export const SIDECAR_OF_LABEL = 'meshbench.sidecar-of';
-/** Bytes the sidecar echoes back now and then, so an idle attach stream is never taken for dead. */
-const HEARTBEAT_MS = 20_000;
 
 export class ContainerNodeHandle implements NodeHandle {
   readonly nodeId: string;
   readonly endpoint: Endpoint;
+  readonly sidecarEndpoint?: Endpoint;
   readonly containerId: string;
   readonly service: string;
   readonly #docker: Docker;
@@ -62,6 +62,7 @@ export class ContainerNodeHandle implements NodeHandle {
     this.service = init.service ?? init.nodeId;
     this.containerId = init.containerId;
     this.endpoint = init.endpoint;
+    if (init.sidecarEndpoint) this.sidecarEndpoint = init.sidecarEndpoint;
     this.#onFailure = init.onFailure ?? ((_what, error) => error);
     this.#sidecarLabels = init.sidecarLabels;
     this.#host = init.host ?? 'local';
@@ -124,88 +125,15 @@ export class ContainerNodeHandle implements NodeHandle {
   async sidecar(spec: SidecarSpec): Promise<Sidecar> {
     const labels = this.#sidecarLabels;
     if (!labels) throw new Error(`node ${this.nodeId} takes no sidecars`);
-    const docker = this.#docker;
-    const created = (await this.#call(`start a ${spec.role} for`, async () => {
-      const container = await docker.createContainer({
-        Image: spec.image,
-        Cmd: [...spec.command],
-        Labels: { ...labels, [ROLE_LABEL]: spec.role, [SIDECAR_OF_LABEL]: this.nodeId },
-        OpenStdin: true,
-        StdinOnce: true,
-        AttachStdin: true,
-        AttachStdout: true,
-        Tty: false,
-        HostConfig: {
-          NetworkMode: `container:${this.containerId}`,
-          CapAdd: [...spec.capAdd],
-          AutoRemove: true,
-        },
-      });
-      try {
-        const stream = (await container.attach({
-          stream: true,
-          stdin: true,
-          stdout: true,
-          stderr: false,
-          hijack: true,
-        })) as NodeJS.ReadWriteStream & { destroy?: () => void };
-        stream.on('error', () => undefined);
-        await container.start();
-        return { container, stream };
-      } catch (error) {
-        await container.remove({ force: true }).catch(() => undefined);
-        throw error;
-      }
-    }))!;
-    const { container, stream } = created;
-    // stdout arrives multiplexed (no TTY): demultiplex it, then split it into lines
-    const stdout = new PassThrough();
-    docker.modem.demuxStream(stream, stdout, new PassThrough());
-    const listeners: ((line: string) => void)[] = [];
-    let pending = '';
-    stdout.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
-        const line = pending.slice(0, end);
-        pending = pending.slice(end + 1);
-        for (const listener of listeners) listener(line);
-      }
-    });
-    const heartbeat = setInterval(() => stream.write('\n'), HEARTBEAT_MS);
-    heartbeat.unref();
-    let closed: Promise<void> | undefined;
-    return {
-      id: container.id,
+    return startAttachedContainer({
+      docker: this.#docker,
+      spec,
+      labels: { ...labels, [SIDECAR_OF_LABEL]: this.nodeId },
+      networkMode: `container:${this.containerId}`,
       host: this.#host,
-      exec: async (command) =>
-        (await this.#call(`exec in the ${spec.role} of`, () => execIn(docker, container.id, command)))!,
-      write: (text) => {
-        if (!closed) stream.write(text);
-      },
-      onLine: (listener) => {
-        listeners.push(listener);
-      },
-      close: (timeoutMs = 10_000) =>
-        (closed ??= (async () => {
-          clearInterval(heartbeat);
-          stream.end();
-          const exited = container.wait().then(
-            () => true,
-            () => true,
-          );
-          const timer = new AbortController();
-          const inTime = await Promise.race([
-            exited,
-            sleep(timeoutMs, timer.signal).then(
-              () => false,
-              () => false,
-            ),
-          ]);
-          timer.abort();
-          if (!inTime) await container.remove({ force: true }).catch(() => undefined);
-          stream.destroy?.();
-        })()),
-    };
+      call: async (what, call) => (await this.#call(`${what} for`, call))!,
+      exec: (containerId, command) => execIn(this.#docker, containerId, command),
+    });
   }
 
   async logs(options: { tailLines?: number } = {}): Promise<string> {
@@ -235,7 +163,11 @@ export class ContainerNodeHandle implements NodeHandle {
 }
 
 /** Runs a command in a container and collects its output and exit code. */
-async function execIn(docker: Docker, containerId: string, command: readonly string[]): Promise<ExecResult> {
+export async function execIn(
+  docker: Docker,
+  containerId: string,
+  command: readonly string[],
+): Promise<ExecResult> {
   const exec = await docker
     .getContainer(containerId)
     .exec({ Cmd: [...command], AttachStdout: true, AttachStderr: true });

@@ -1,5 +1,6 @@
 /** A network running on remote hosts: its endpoints and node handles, and its removal. */
 import type {
+  ClientHostHandle,
   DestroyOptions,
   Deployment,
   Endpoint,
@@ -19,6 +20,10 @@ export class RemoteDeployment implements Deployment {
   private destroyed = false;
   /** Each host, for monitors: its files read over its SSH connection. */
   readonly hosts: readonly HostHandle[];
+  /** Hosts that run load clients and no node (--load-clients dedicated:N). */
+  readonly clientHosts: readonly ClientHostHandle[];
+  /** Their SSH connections: cleaned and closed with the node hosts'. */
+  readonly #clientAgents: readonly RemoteHostAgent[];
 
   constructor(
     readonly runId: string,
@@ -30,8 +35,11 @@ export class RemoteDeployment implements Deployment {
     private readonly image: LocalImage | undefined,
     private readonly concurrency: number,
     private readonly onProgress?: (progress: HostProgress) => void,
+    clients?: { agents: readonly RemoteHostAgent[]; handles: readonly ClientHostHandle[] },
   ) {
     this.hosts = agents.map((agent) => new RemoteHostFiles(agent.host.name, agent.session));
+    this.clientHosts = clients?.handles ?? [];
+    this.#clientAgents = clients?.agents ?? [];
   }
 
   /** Removes this run's containers (and with `thorough`, volumes and the shipped image) on every host. */
@@ -39,7 +47,8 @@ export class RemoteDeployment implements Deployment {
     if (this.destroyed) return;
     this.destroyed = true;
     const thorough = options.thorough ?? false;
-    const results = await mapSettled(this.agents, this.concurrency, async (agent) => {
+    const all = [...this.agents, ...this.#clientAgents];
+    const results = await mapSettled(all, this.concurrency, async (agent) => {
       const removed = await cleanHost(agent, {
         runId: this.runId,
         thorough,
@@ -51,7 +60,7 @@ export class RemoteDeployment implements Deployment {
         message: removedMessage(removed, thorough),
       });
     });
-    closeAll(this.agents);
+    closeAll(all);
     const { error } = firstFailure(results);
     if (error !== undefined) throw error;
   }
@@ -59,7 +68,7 @@ export class RemoteDeployment implements Deployment {
   /** Closes the SSH connections and leaves the nodes running (`--down` removes them later). */
   async release(): Promise<void> {
     this.destroyed = true;
-    closeAll(this.agents);
+    closeAll([...this.agents, ...this.#clientAgents]);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -32,6 +32,8 @@ export interface RemoteHost {
   readonly jumpSpec?: readonly string[] | 'none';
   /** The jump hosts this host is reached through, first to last (resolved: ssh-config-hosts.ts). */
   readonly jumps?: readonly RemoteHost[];
+  /** `role: client` in the inventory: it runs a load client (--load-clients dedicated:N), never a node. */
+  readonly role?: 'client';
 }
 
 export interface HostsConfig {
@@ -43,6 +45,13 @@ export interface HostsConfig {
   readonly source: string;
   /** `ssh_config:` from the inventory (absolute), or `none`. */
   readonly sshConfigPath?: string;
+  /**
+   * The hosts marked `role: client`, once separated from the node hosts (client-hosts.ts,
+   * `separateClientHosts`); before that they are in `hosts` with their role.
+   */
+  readonly clientHosts?: readonly RemoteHost[];
+  /** The OpenSSH client config files applied to the hosts, in the order read (set by resolveHosts). */
+  readonly sshConfigPaths?: readonly string[];
 }
 
 export const DEFAULT_SSH_PORT = 22;
@@ -244,6 +253,9 @@ const connectionFields = {
   jump: jumpSchema.optional(),
 };
 
+/** `role:` of a host or a group: `node` (the default) or `client` (a dedicated load client host). */
+const roleSchema = z.enum(['node', 'client']);
+
 const inventoryHostSchema = z.strictObject({
   name: z.string().min(1).optional(),
   host: z.string().min(1).regex(/^\S+$/, 'must not contain spaces'),
@@ -252,12 +264,15 @@ const inventoryHostSchema = z.strictObject({
   group: z.string().min(1).optional(),
   region: z.string().min(1).optional(),
   labels: labelSchema.optional(),
+  role: roleSchema.optional(),
 });
 
 const inventorySchema = z.strictObject({
   defaults: z.strictObject(connectionFields).optional(),
   /** Named groups of hosts with their own connection settings (e.g. one bastion per subnet). */
-  groups: z.record(z.string().min(1), z.strictObject(connectionFields)).optional(),
+  groups: z
+    .record(z.string().min(1), z.strictObject({ ...connectionFields, role: roleSchema.optional() }))
+    .optional(),
   ssh_timeout: z.number().positive().max(3600).optional(),
   known_hosts: z.string().min(1).optional(),
   /** The OpenSSH client config to read for these hosts (default ~/.ssh/config), or `none`. */
@@ -331,6 +346,7 @@ export function hostsFromInventory(
       ...(jump !== undefined ? { jumpSpec: jump } : {}),
       ...(entry.region !== undefined ? { region: entry.region } : {}),
       labels: entry.labels ?? {},
+      ...((entry.role ?? group?.role) === 'client' ? { role: 'client' as const } : {}),
     };
   });
   return {

@@ -49,11 +49,14 @@ export function remoteNodeHandle(
   runId: string,
   placement: NodePlacement,
   endpoint: Endpoint,
+  /** The node at its host's own address, when `endpoint` is a tunnel (a host behind a jump host). */
+  onHost?: Endpoint,
 ): ContainerNodeHandle {
   return new ContainerNodeHandle({
     docker: agent.docker,
     nodeId: placement.nodeId,
     endpoint,
+    ...(onHost && onHost.rpcUrl !== endpoint.rpcUrl ? { sidecarEndpoint: onHost } : {}),
     containerId: containerName(runId, placement.nodeId),
     sidecarLabels: remoteSidecarLabels(runId),
     host: agent.host.name,

@@ -7,8 +7,7 @@
  * (cleanup.ts). The running network is a RemoteDeployment (deployment.ts); what runs left
  * is handled by RemoteMaintenance (maintenance.ts).
  */
-import { resolve } from 'node:path';
-import { MeshbenchError, formatError, isMeshbenchError } from '../../common/errors.js';
+import { MeshbenchError } from '../../common/errors.js';
 import { REFNODE_IMAGE } from '../../common/defaults.js';
 import { RUN_LABEL } from '../../common/labels.js';
 import { newRunId } from '../../common/run-id.js';
@@ -16,34 +15,28 @@ import type { HostsConfig } from './hosts.js';
 import { waitForReady } from '../readiness.js';
 import { containerLogs } from '../docker/logs.js';
 import type { Deployment, Endpoint, RemoteEnvironment, Testbed } from '../testbed.js';
-import { firstFailure, mapSettled } from './concurrency.js';
+import { mapSettled } from './concurrency.js';
 import { cleanHost } from './cleanup.js';
-import { checkClocks, type ClockPolicy } from './clock-check.js';
-import {
-  closeAll,
-  connectAll,
-  DEFAULT_REMOTE_CONCURRENCY,
-  defaultKnownHostsPath,
-  type HostProgress,
-  type Stage,
-} from './connect.js';
+import type { ClockPolicy } from './clock-check.js';
+import { closeAll, DEFAULT_REMOTE_CONCURRENCY, type HostProgress, type Stage } from './connect.js';
 import { RemoteDeployment } from './deployment.js';
 import {
-  imageArchive,
-  inspectLocalImage,
-  pullImage,
-  shipImage,
-  type HostImageReport,
-  type ImageTransfer,
-  type LocalImage,
-} from './image-transfer.js';
+  connectHosts,
+  hostEnvironments,
+  prepareHosts,
+  remoteEnvironmentBase,
+  type HostPreparationOptions,
+} from './host-preparation.js';
+import type { ImageTransfer, LocalImage } from './image-transfer.js';
 import type { StrictHostKeyChecking } from './known-hosts.js';
 import { containerName, endpointOf, peerList, placeNodes, type NodePlacement } from './placement.js';
-import type { DockerReport, RemoteHostAgent } from './remote-host.js';
+import type { RemoteHostAgent } from './remote-host.js';
 import { nodeContainerSpec, peersFirstProbe, remoteNodeHandle } from './remote-nodes.js';
 import { topologyDegrees, topologyEnvironment, topologyRecord, type TopologySpec } from '../topology.js';
 import { describeHost, lastLine } from './ssh-session.js';
 import { reachableEndpoint } from './node-tunnels.js';
+import { DedicatedClientHosts } from './client-hosts.js';
+import type { RemoteHost } from './hosts.js';
 
 export const DEFAULT_IMAGE = REFNODE_IMAGE;
 
@@ -92,6 +85,11 @@ export interface RemoteTestbedOptions {
   readonly onProgress?: (progress: HostProgress) => void;
   /** The clock check after connecting (--max-clock-offset, --allow-clock-offset): clock-check.ts. */
   readonly clock?: ClockPolicy;
+  /**
+   * `--load-clients dedicated:N`: these hosts (marked `role: client`, not in `hosts`) get the
+   * client image and no node; the deployment hands them out as `clientHosts` (client-hosts.ts).
+   */
+  readonly loadClientHosts?: { readonly hosts: readonly RemoteHost[]; readonly image: string };
 }
 
 export class RemoteTestbed implements Testbed {
@@ -114,7 +112,6 @@ export class RemoteTestbed implements Testbed {
     const { signal } = deployOptions;
     const options = this.options;
     const started = Date.now();
-    const env = options.env ?? process.env;
     const imageReference = options.image ?? DEFAULT_IMAGE;
     const transfer = options.imageTransfer ?? 'ship';
     const nodesPerHost = options.nodesPerHost ?? 1;
@@ -124,60 +121,33 @@ export class RemoteTestbed implements Testbed {
       if (signal?.aborted)
         throw new MeshbenchError('INTERRUPTED', 'interrupted while deploying the remote network');
     };
-
-    // The image must exist here before we touch any host (ship mode).
-    const image = transfer === 'ship' ? await inspectLocalImage(imageReference) : undefined;
-    const sidecarImages =
-      transfer === 'ship'
-        ? await Promise.all((options.sidecarImages ?? []).map((ref) => inspectLocalImage(ref)))
-        : [];
-    const knownHostsPath =
-      options.knownHostsPath ?? options.hosts.knownHostsPath ?? defaultKnownHostsPath(env);
-    const agents = await connectAll(options.hosts, {
-      strictHostKeyChecking: options.strictHostKeyChecking ?? 'accept-new',
-      knownHostsPath,
+    // SSH, clocks, Docker and the images: the prologue the swarm engine shares (host-preparation.ts)
+    const preparation: HostPreparationOptions = {
+      hosts: options.hosts,
+      image: imageReference,
+      imageTransfer: transfer,
       concurrency,
-      env,
+      ...(options.sidecarImages ? { sidecarImages: options.sidecarImages } : {}),
+      ...(options.strictHostKeyChecking ? { strictHostKeyChecking: options.strictHostKeyChecking } : {}),
+      ...(options.knownHostsPath ? { knownHostsPath: options.knownHostsPath } : {}),
+      ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.env ? { env: options.env } : {}),
       ...(signal ? { signal } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
-    const stageMs: Record<string, number> = { connect: Date.now() - started };
-    let stageStarted = Date.now();
-    const endStage = (stage: string) => {
-      stageMs[stage] = Date.now() - stageStarted;
-      stageStarted = Date.now();
     };
+    // dedicated load client hosts first: a refusal there (clock, image with pull) leaves nothing behind
+    const clientSide = options.loadClientHosts?.hosts.length
+      ? await DedicatedClientHosts.connect(preparation, options.loadClientHosts)
+      : undefined;
+    const connected = await connectHosts(preparation).catch((error: unknown) => {
+      clientSide?.close();
+      throw error;
+    });
+    const { agents, image, clocks, stages } = connected;
     let runStarted = false;
     try {
       checkAborted();
-      // Every host's clock, in parallel, before anything starts there: a refusal leaves nothing behind.
-      const clocks = await checkClocks(
-        agents.map((agent) => agent.session),
-        options.clock ?? {},
-        concurrency,
-      );
-      clocks.hosts.forEach((clock, index) => {
-        if (!('error' in clock))
-          this.progress(
-            hosts[index]!.name,
-            'clock',
-            `offset ${clock.offsetMs.toFixed(3)} ms, round trip ${clock.rttMs.toFixed(3)} ms (${clock.samples} samples)`,
-          );
-      });
-      for (const warning of clocks.warnings) this.progress('clock check', 'clock', `warning: ${warning}`);
-      endStage('clock');
-      checkAborted();
-      // Each host goes through Docker → image → nodes on its own (a pipeline: no host waits for the
-      // slowest one between steps). The first failure stops the others.
-      const archive = image
-        ? await imageArchive(image, options.cacheDir ?? resolve('.meshbench/cache/images'))
-        : undefined;
-      const sidecarArchives = await Promise.all(
-        sidecarImages.map((sidecar) =>
-          imageArchive(sidecar, options.cacheDir ?? resolve('.meshbench/cache/images')),
-        ),
-      );
-      endStage('archive');
       runStarted = true;
       const placements = placeNodes(hosts.length, nodesPerHost);
       const peers = peerList(placements, hosts);
@@ -192,76 +162,28 @@ export class RemoteTestbed implements Testbed {
         : undefined;
       const degrees = options.topology ? topologyDegrees(options.topology, placements.length) : undefined;
       const imageToRun = image ? image.id : imageReference;
-      const failFast = new AbortController();
-      const hostSignal = signal ? AbortSignal.any([signal, failFast.signal]) : failFast.signal;
-      const prepared = await this.onAll(
-        agents,
-        concurrency,
-        async (
-          agent,
-          hostIndex,
-        ): Promise<{ docker: DockerReport; image: HostImageReport; startMs: number }> => {
-          try {
-            const dockerReport = await agent.ensureDocker({
-              signal: hostSignal,
-              log: (line) => this.progress(agent.host.name, 'docker', line),
-            });
-            this.progress(
-              agent.host.name,
-              'docker',
-              `${dockerReport.installed ? 'installed' : dockerReport.started ? 'started' : 'found'} Docker ${dockerReport.serverVersion} on ${dockerReport.os} (${dockerReport.durationMs} ms)`,
-            );
-            const imageReport =
-              image && archive
-                ? await shipImage(agent, image, archive, hostSignal)
-                : await pullImage(agent, imageReference, hostSignal);
-            const detail =
-              imageReport.action === 'present'
-                ? 'image already present'
-                : imageReport.action === 'shipped'
-                  ? `shipped ${(imageReport.bytes / 1e6).toFixed(1)} MB in ${(imageReport.durationMs / 1000).toFixed(1)} s`
-                  : `pulled in ${(imageReport.durationMs / 1000).toFixed(1)} s`;
-            this.progress(agent.host.name, 'image', `${imageReference}: ${detail}`);
-            for (const [index, reference] of (options.sidecarImages ?? []).entries()) {
-              const sidecar = sidecarImages[index];
-              const sidecarArchive = sidecarArchives[index];
-              const report =
-                sidecar && sidecarArchive
-                  ? await shipImage(agent, sidecar, sidecarArchive, hostSignal)
-                  : await pullImage(agent, reference, hostSignal);
-              this.progress(
-                agent.host.name,
-                'image',
-                `${reference}: ${report.action === 'present' ? 'image already present' : `${report.action} in ${(report.durationMs / 1000).toFixed(1)} s`}`,
-              );
-            }
-            const startStarted = Date.now();
-            for (const placement of placements.filter((p) => p.hostIndex === hostIndex)) {
-              if (hostSignal.aborted) break;
-              await this.startNode(
-                agent,
-                placement,
-                peers,
-                imageToRun,
-                image,
-                hostSignal,
-                topologyEnv?.[placements.indexOf(placement)],
-              );
-            }
-            return { docker: dockerReport, image: imageReport, startMs: Date.now() - startStarted };
-          } catch (error) {
-            failFast.abort();
-            throw error;
-          }
-        },
-        // a host stopped because another failed reports nothing of its own
-        (reason) => failFast.signal.aborted && isMeshbenchError(reason) && reason.code === 'INTERRUPTED',
-      );
-      const dockerReports = prepared.map((p) => p.docker);
-      const imageReports = prepared.map((p) => p.image);
-      // hosts receive the image in parallel, each after its own Docker step: the slowest transfer
-      const imageMs = Math.max(0, ...imageReports.map((report) => report.durationMs));
-      endStage('hosts');
+      // the client hosts get Docker and their image while the node hosts get theirs
+      const clientsPrepared = clientSide?.prepare();
+      clientsPrepared?.catch(() => undefined);
+      // Each host goes through Docker → image → nodes on its own (a pipeline: no host waits for the
+      // slowest one between steps). The first failure stops the others.
+      const prepared = await prepareHosts(connected, preparation, async (agent, hostIndex, hostSignal) => {
+        const startStarted = Date.now();
+        for (const placement of placements.filter((p) => p.hostIndex === hostIndex)) {
+          if (hostSignal.aborted) break;
+          await this.startNode(
+            agent,
+            placement,
+            peers,
+            imageToRun,
+            image,
+            hostSignal,
+            topologyEnv?.[placements.indexOf(placement)],
+          );
+        }
+        return { startMs: Date.now() - startStarted };
+      });
+      await clientsPrepared;
       checkAborted();
 
       // behind a jump host, through ports forwarded over the host's SSH connection (node-tunnels.ts)
@@ -301,7 +223,7 @@ export class RemoteTestbed implements Testbed {
           return `on ${hosts[placement.hostIndex]!.name}, last log: ${lastLine(logs) || 'none'}`;
         },
       });
-      endStage('ready');
+      stages.end('ready');
       for (const placement of placements) {
         this.progress(
           hosts[placement.hostIndex]!.name,
@@ -310,42 +232,25 @@ export class RemoteTestbed implements Testbed {
         );
       }
       const nodes = placements.map((p, index) =>
-        remoteNodeHandle(agents[p.hostIndex]!, this.runId, p, endpoints[index]!),
+        remoteNodeHandle(
+          agents[p.hostIndex]!,
+          this.runId,
+          p,
+          endpoints[index]!,
+          endpointOf(p, hosts[p.hostIndex]!),
+        ),
       );
       const environment: RemoteEnvironment = {
-        testbed: 'remote',
-        image: imageReference,
-        imageId: image?.id,
-        imageTransfer: transfer,
-        imageTransferMs: imageMs,
-        /** Milliseconds per deploy stage: connect, archive (docker save, once), hosts (Docker, image, nodes: per host, in parallel), ready. */
-        stageMs,
-        imageBytesShipped: imageReports.reduce((sum, r) => sum + r.bytes, 0),
+        ...remoteEnvironmentBase(preparation, connected, prepared),
         nodesPerHost,
         ...(options.topology
           ? { topology: topologyRecord(options.topology, placements.length, (i) => placements[i]!.nodeId) }
           : {}),
-        hosts: hosts.map((host, index) => ({
-          name: host.name,
-          address: host.address,
-          ...(host.region ? { region: host.region } : {}),
-          ...(Object.keys(host.labels).length > 0 ? { labels: host.labels } : {}),
-          os: dockerReports[index]?.os,
-          dockerVersion: dockerReports[index]?.serverVersion,
-          dockerAccess: dockerReports[index]?.access,
-          dockerInstalled: dockerReports[index]?.installed,
-          image: imageReports[index]?.action,
-          imageBytes: imageReports[index]?.bytes,
-          imageMs: imageReports[index]?.durationMs,
-          dockerMs: dockerReports[index]?.durationMs,
-          startMs: prepared[index]?.startMs,
-          clock: clocks.hosts[index],
+        hosts: hostEnvironments(options.hosts, prepared, clocks).map((host, index) => ({
+          ...host,
+          startMs: prepared[index]?.then.startMs,
         })),
-        clockCheck: {
-          warnMs: clocks.warnMs,
-          ...(clocks.maxOffsetMs !== undefined ? { maxOffsetMs: clocks.maxOffsetMs } : {}),
-          warnings: clocks.warnings,
-        },
+        ...(clientSide ? { clientHosts: clientSide.environments() } : {}),
       };
       return new RemoteDeployment(
         this.runId,
@@ -357,6 +262,16 @@ export class RemoteTestbed implements Testbed {
         image,
         concurrency,
         options.onProgress,
+        clientSide
+          ? {
+              agents: clientSide.agents,
+              // a client host reaches the nodes over the hosts' network, at their own addresses
+              handles: clientSide.handles(
+                this.runId,
+                placements.map((p) => endpointOf(p, hosts[p.hostIndex]!)),
+              ),
+            }
+          : undefined,
       );
     } catch (error) {
       // Leave every host as we found it (containers, volumes of this run), then report the first error.
@@ -369,6 +284,7 @@ export class RemoteTestbed implements Testbed {
         }
       });
       closeAll(agents);
+      await clientSide?.cleanup(this.runId);
       throw error;
     }
   }
@@ -401,30 +317,5 @@ export class RemoteTestbed implements Testbed {
       'start',
       `${placement.nodeId} started (rpc :${placement.ports.rpc}, p2p :${placement.ports.p2p})`,
     );
-  }
-
-  /** Runs a task on all hosts; if any fails, throws the first failure (other failures are reported as progress). */
-  private async onAll<R>(
-    agents: readonly RemoteHostAgent[],
-    concurrency: number,
-    task: (agent: RemoteHostAgent, index: number) => Promise<R>,
-    quiet: (reason: unknown) => boolean = () => false,
-  ): Promise<R[]> {
-    const results = await mapSettled(agents, concurrency, task);
-    const first = results.findIndex((r) => r.status === 'rejected' && !quiet(r.reason));
-    results.forEach((result, index) => {
-      if (result.status === 'rejected' && index !== first && !quiet(result.reason)) {
-        this.progress(agents[index]!.host.name, 'cleanup', `also failed: ${formatError(result.reason)}`);
-      }
-    });
-    if (first >= 0) {
-      const error = (results[first] as PromiseRejectedResult).reason;
-      throw isMeshbenchError(error)
-        ? error
-        : new MeshbenchError('INTERNAL', formatError(error), { cause: error });
-    }
-    const { values, error } = firstFailure(results);
-    if (error !== undefined) throw error;
-    return values;
   }
 }

@@ -13,6 +13,7 @@ import type { HostsConfig, RemoteHost } from './hosts.js';
 import {
   expandTokens,
   SSH_CONFIG_VARIABLE,
+  SYSTEM_SSH_CONFIG,
   sshConfigResolver,
   type SshConfigResolver,
   type SshConfigValues,
@@ -26,6 +27,8 @@ export interface ResolveHostsOptions {
   readonly sshConfig?: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly homeDir?: string;
+  /** The system-wide file read after ~/.ssh/config when none is named (default /etc/ssh/ssh_config; tests point it elsewhere). */
+  readonly systemConfig?: string;
   /** Force a resolver (tests compare both); default: `ssh -G` when the client is installed. */
   readonly prefer?: 'ssh -G' | 'built-in';
 }
@@ -43,19 +46,21 @@ export function parseJumpSpec(spec: string): { user?: string; host: string; port
   return { ...(match[1] ? { user: match[1] } : {}), host, ...(port !== undefined ? { port } : {}) };
 }
 
-/** Which config file to read: the flag, then MESHBENCH_SSH_CONFIG, then `ssh_config:`, then ~/.ssh/config if it exists. */
-async function configPath(config: HostsConfig, options: ResolveHostsOptions): Promise<string | undefined> {
+/**
+ * Which config files to read, as OpenSSH picks them: a file named by the flag, then
+ * MESHBENCH_SSH_CONFIG, then `ssh_config:` is read alone (like `ssh -F FILE`); with none named,
+ * ~/.ssh/config and then the system-wide /etc/ssh/ssh_config, each if it exists.
+ */
+async function configPaths(config: HostsConfig, options: ResolveHostsOptions): Promise<readonly string[]> {
   const env = options.env ?? process.env;
   const given = options.sshConfig ?? (env[SSH_CONFIG_VARIABLE] || undefined) ?? config.sshConfigPath;
-  if (given !== undefined) return given.toLowerCase() === 'none' ? undefined : resolvePath(given);
+  if (given !== undefined) return given.toLowerCase() === 'none' ? [] : [resolvePath(given)];
   const home = options.homeDir ?? env.HOME ?? homedir();
-  const fallback = join(home, '.ssh', 'config');
-  return (await access(fallback).then(
-    () => true,
-    () => false,
-  ))
-    ? fallback
-    : undefined;
+  const found: string[] = [];
+  for (const path of [join(home, '.ssh', 'config'), options.systemConfig ?? SYSTEM_SSH_CONFIG]) {
+    if (await firstExisting([path])) found.push(path);
+  }
+  return found;
 }
 
 async function firstExisting(paths: readonly string[]): Promise<string | undefined> {
@@ -196,10 +201,10 @@ export async function resolveHosts(
   config: HostsConfig,
   options: ResolveHostsOptions = {},
 ): Promise<HostsConfig> {
-  const path = await configPath(config, options);
+  const paths = await configPaths(config, options);
   const needsJumps = config.hosts.some((host) => host.jumpSpec !== undefined && host.jumpSpec !== 'none');
-  if (path === undefined && !needsJumps) return config;
-  const resolver = path === undefined ? undefined : await sshConfigResolver(path, options);
+  if (paths.length === 0 && !needsJumps) return config;
+  const resolver = paths.length === 0 ? undefined : await sshConfigResolver(paths, options);
   const resolution = new Resolution(resolver, options.homeDir);
   try {
     // `ssh -G` is a process per name: 16 at a time
@@ -208,7 +213,11 @@ export async function resolveHosts(
       hosts.push(
         ...(await Promise.all(config.hosts.slice(start, start + 16).map((host) => resolution.host(host)))),
       );
-    return { ...config, hosts, ...(path ? { sshConfigPath: path } : {}) };
+    return {
+      ...config,
+      hosts,
+      ...(paths.length > 0 ? { sshConfigPaths: paths } : {}),
+    };
   } finally {
     await resolver?.close();
   }
@@ -217,4 +226,10 @@ export async function resolveHosts(
 /** `bastion → 10.0.0.5`: how messages show a host's route. */
 export function describeRoute(host: RemoteHost): string {
   return [...(host.jumps ?? []).map((hop) => hop.alias ?? hop.address), host.address].join(' → ');
+}
+
+/** The jump hosts in front of a host as the record keeps them (`user@host:port`, first to last), if any. */
+export function jumpRoute(host: RemoteHost): readonly string[] | undefined {
+  if (!host.jumps || host.jumps.length === 0) return undefined;
+  return host.jumps.map((hop) => `${hop.user}@${hop.address}:${hop.port}`);
 }

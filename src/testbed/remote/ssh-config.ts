@@ -28,13 +28,18 @@ export interface SshConfigValues {
 export interface SshConfigResolver {
   /** `ssh -G` or `built-in`. */
   readonly kind: 'ssh -G' | 'built-in';
+  /** The user's file (or the first file read). */
   readonly path: string;
+  /** Every file read, in order: the user's, then the system-wide one when no file was named. */
+  readonly paths: readonly string[];
   resolve(hostName: string): Promise<SshConfigValues>;
   /** Removes what the resolver wrote (the `ssh -G` wrapper file). */
   close(): Promise<void>;
 }
 
 export const SSH_CONFIG_VARIABLE = 'MESHBENCH_SSH_CONFIG';
+/** The system-wide client config OpenSSH reads after the user's when no file is named (`-F`). */
+export const SYSTEM_SSH_CONFIG = '/etc/ssh/ssh_config';
 
 function configError(path: string, line: number | undefined, problem: string): MeshbenchError {
   return new MeshbenchError(
@@ -150,27 +155,39 @@ export function parseProxyJump(value: string): readonly string[] | 'none' {
 /** The built-in resolver (used when the ssh client is missing, and to check it in tests). */
 export class BuiltinSshConfig implements SshConfigResolver {
   readonly kind = 'built-in' as const;
-  private lines: Promise<ConfigLine[]> | undefined;
+  private files: Promise<ConfigLine[][]> | undefined;
+  readonly paths: readonly string[];
 
   constructor(
-    readonly path: string,
+    paths: string | readonly string[],
     private readonly homeDir: string = homedir(),
-  ) {}
+  ) {
+    this.paths = typeof paths === 'string' ? [paths] : paths;
+  }
+
+  get path(): string {
+    return this.paths[0]!;
+  }
 
   close(): Promise<void> {
     return Promise.resolve();
   }
 
-  private load(): Promise<ConfigLine[]> {
-    this.lines ??= readConfigText(this.path).then((text) => parseLines(text, this.path));
-    return this.lines;
+  /** Each file's lines: each starts a fresh top level, as OpenSSH reads its files one after another. */
+  private load(): Promise<ConfigLine[][]> {
+    this.files ??= Promise.all(
+      this.paths.map((path) => readConfigText(path).then((text) => parseLines(text, path))),
+    );
+    return this.files;
   }
 
   private async includeFiles(entry: ConfigLine): Promise<string[]> {
     const files: string[] = [];
+    // a relative Include is under ~/.ssh in the user's file, under /etc/ssh in the system one
+    const base = entry.path === SYSTEM_SSH_CONFIG ? dirname(SYSTEM_SSH_CONFIG) : join(this.homeDir, '.ssh');
     for (const arg of entry.args) {
       const expanded = arg.startsWith('~/') ? join(this.homeDir, arg.slice(2)) : arg;
-      const full = isAbsolute(expanded) ? expanded : join(this.homeDir, '.ssh', expanded);
+      const full = isAbsolute(expanded) ? expanded : join(base, expanded);
       if (/[*?]/.test(basename(full))) {
         const names = await readdir(dirname(full)).catch(() => [] as string[]);
         files.push(
@@ -238,7 +255,7 @@ export class BuiltinSshConfig implements SshConfigResolver {
         }
       }
     };
-    await walk(await this.load(), 0);
+    for (const lines of await this.load()) await walk(lines, 0);
     // `ProxyJump none` stops later ProxyJump lines; like ssh -G, it then reports no chain
     if (values.proxyJump === 'none') delete values.proxyJump;
     return values;
@@ -304,11 +321,18 @@ const UNSET_IDENTITY = '/meshbench-unset-identity';
 export class OpenSshConfig implements SshConfigResolver {
   readonly kind = 'ssh -G' as const;
   private wrapperPath: Promise<string> | undefined;
+  readonly paths: readonly string[];
 
   constructor(
-    readonly path: string,
+    paths: string | readonly string[],
     private readonly sshBinary = 'ssh',
-  ) {}
+  ) {
+    this.paths = typeof paths === 'string' ? [paths] : paths;
+  }
+
+  get path(): string {
+    return this.paths[0]!;
+  }
 
   private writeWrapper(): Promise<string> {
     this.wrapperPath ??= (async () => {
@@ -327,9 +351,9 @@ export class OpenSshConfig implements SshConfigResolver {
   }
 
   private wrapperText(): string {
+    // `Host *` after each file: a file that ends inside a Host block does not swallow what follows
     return [
-      `Include "${this.path}"`,
-      'Host *',
+      ...this.paths.flatMap((path) => [`Include "${path}"`, 'Host *']),
       `  HostName ${UNSET}`,
       `  User ${UNSET}`,
       `  Port ${UNSET_PORT}`,
@@ -392,12 +416,12 @@ export function hasOpenSshClient(): Promise<boolean> {
  * built-in one. Checks that the file can be read first (so the error names it).
  */
 export async function sshConfigResolver(
-  path: string,
+  paths: string | readonly string[],
   options: { readonly prefer?: 'ssh -G' | 'built-in'; readonly homeDir?: string } = {},
 ): Promise<SshConfigResolver> {
-  await readConfigText(path);
-  if (options.prefer !== 'built-in' && (await hasOpenSshClient())) return new OpenSshConfig(path);
-  return new BuiltinSshConfig(path, options.homeDir);
+  for (const path of typeof paths === 'string' ? [paths] : paths) await readConfigText(path);
+  if (options.prefer !== 'built-in' && (await hasOpenSshClient())) return new OpenSshConfig(paths);
+  return new BuiltinSshConfig(paths, options.homeDir);
 }
 
 export interface TokenContext {

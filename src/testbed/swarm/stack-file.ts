@@ -9,6 +9,9 @@
  * The nodes' P2P traffic goes over the stack's overlay network (peers by service name, as in
  * local-network), or, with `network: 'host'`, over the hosts' own network (peers at the hosts'
  * addresses, as on plain hosts): the fallback where an overlay cannot work.
+ *
+ * `userSwarmStack` does the same for the user's own compose project, as `docker compose config`
+ * resolved it (`--docker-compose-path`): its nodes pinned one per host, their ports in host mode.
  */
 import { NODE_LABEL, REMOTE_LABEL, RUN_LABEL, TESTBED_LABEL } from '../../common/labels.js';
 import {
@@ -18,6 +21,7 @@ import {
   refnodeCompose,
   refnodeNodeId,
 } from '../local/compose-generate.js';
+import { labelsOf, parsePortEntry, type ComposeModel } from '../local/compose-file.js';
 import { topologyEnvironment, type TopologySpec } from '../topology.js';
 
 /** How the nodes reach each other: Swarm's overlay (VXLAN), or the hosts' network namespaces. */
@@ -128,4 +132,170 @@ export function swarmStack(options: SwarmStackOptions): Record<string, unknown> 
       ? { hostnet: { external: true, name: 'host' } }
       : { default: { driver: 'overlay', labels: runLabels } },
   };
+}
+
+/** A node of a stack: its service (and node ID), its host, and the ports clients reach it at there. */
+export interface StackNode {
+  readonly nodeId: string;
+  readonly hostIndex: number;
+  readonly rpcPort: number;
+  readonly metricsPort?: number;
+  /** The node's protocol, when its compose service names one (`meshbench.protocol`). */
+  readonly protocol?: string;
+}
+
+/** What a user's compose file becomes: the stack, and where each node answers. */
+export interface UserStack {
+  readonly stack: Record<string, unknown>;
+  readonly nodes: readonly StackNode[];
+}
+
+/** Service keys a stack cannot take: Swarm builds nothing, names its own containers, starts in no order. */
+const NOT_FOR_STACKS = ['build', 'container_name', 'depends_on', 'profiles', 'links', 'restart'] as const;
+
+/** Compose's `restart:` as Swarm's restart policy (absent and `no` are Swarm's `none`). */
+function restartPolicy(restart: unknown): Record<string, string> {
+  const value = typeof restart === 'string' ? restart : 'no';
+  const condition = value.startsWith('on-failure') ? 'on-failure' : value === 'no' ? 'none' : 'any';
+  return { condition, delay: '1s' };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function withRunLabels(value: unknown, labels: Readonly<Record<string, string>>): Record<string, unknown> {
+  const object = isRecord(value) ? value : {};
+  return { ...object, labels: { ...labelsOf(object.labels), ...labels } };
+}
+
+/**
+ * The user's compose project (as `docker compose config` resolved it, with the node services
+ * `readComposeModel` found) as a stack: node i pinned to host i by `node.id`, every port it
+ * publishes (and its RPC and metrics ports, when it publishes none for them) published in host
+ * mode on its host, a restart policy from its `restart:` (Swarm restarts what Compose would),
+ * the run's labels on every service, container, network and volume, and the networks the
+ * project creates as attachable overlays. Everything else is the user's, as Compose read it.
+ * Other services run where Swarm places them. Pure.
+ */
+export function userSwarmStack(
+  project: Record<string, unknown>,
+  model: ComposeModel,
+  options: {
+    readonly runId: string;
+    readonly hosts: readonly { readonly nodeId: string; readonly address: string }[];
+    /** Extra environment for every node (e.g. MESHBENCH_INGEST_URL). */
+    readonly nodeEnv?: Readonly<Record<string, string>>;
+  },
+): UserStack {
+  const runLabels = { [RUN_LABEL]: options.runId, [TESTBED_LABEL]: 'remote', [REMOTE_LABEL]: '1' };
+  const services = isRecord(project.services) ? project.services : {};
+  const nodeIndex = new Map(model.nodes.map((node, index) => [node.service, index]));
+  const nodes: StackNode[] = [];
+  const stackServices: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(services)) {
+    const service: Record<string, unknown> = { ...(isRecord(raw) ? raw : {}) };
+    const restart = service.restart;
+    for (const key of NOT_FOR_STACKS) delete service[key];
+    const deploy = isRecord(service.deploy) ? service.deploy : {};
+    const index = nodeIndex.get(name);
+    if (index === undefined) {
+      stackServices[name] = {
+        ...withRunLabels(service, runLabels),
+        deploy: {
+          restart_policy: restartPolicy(restart),
+          ...deploy,
+          labels: {
+            ...labelsOf(deploy.labels),
+            [RUN_LABEL]: options.runId,
+            [STACK_LABEL]: stackName(options.runId),
+          },
+        },
+      };
+      continue;
+    }
+    const spec = model.nodes[index]!;
+    const host = options.hosts[index]!;
+    const published = Array.isArray(service.ports)
+      ? service.ports.flatMap((entry) => parsePortEntry(name, entry))
+      : [];
+    const ports = published.map((port) => ({
+      target: port.containerPort,
+      published: port.hostPort ?? port.containerPort,
+      protocol: port.protocol,
+      mode: 'host',
+    }));
+    const publish = (containerPort: number | undefined): number | undefined => {
+      if (containerPort === undefined) return undefined;
+      const found = ports.find((port) => port.target === containerPort && port.protocol === 'tcp');
+      if (found) return found.published;
+      ports.push({ target: containerPort, published: containerPort, protocol: 'tcp', mode: 'host' });
+      return containerPort;
+    };
+    const rpcPort = publish(spec.rpcContainerPort)!;
+    const metricsPort = publish(spec.metricsContainerPort);
+    nodes.push({
+      nodeId: name,
+      hostIndex: index,
+      rpcPort,
+      ...(metricsPort !== undefined ? { metricsPort } : {}),
+      ...(spec.protocol ? { protocol: spec.protocol } : {}),
+    });
+    const placement = isRecord(deploy.placement) ? deploy.placement : {};
+    const constraints = Array.isArray(placement.constraints) ? placement.constraints.map(String) : [];
+    stackServices[name] = {
+      ...withRunLabels(service, { ...runLabels, [NODE_LABEL]: name }),
+      ...(options.nodeEnv
+        ? { environment: { ...environmentOf(service.environment), ...options.nodeEnv } }
+        : {}),
+      ports,
+      deploy: {
+        restart_policy: restartPolicy(restart),
+        ...deploy,
+        mode: 'replicated',
+        replicas: 1,
+        placement: { ...placement, constraints: [...constraints, `node.id == ${host.nodeId}`] },
+        labels: {
+          ...labelsOf(deploy.labels),
+          [RUN_LABEL]: options.runId,
+          [STACK_LABEL]: stackName(options.runId),
+        },
+      },
+    };
+  }
+  const networks = isRecord(project.networks) ? project.networks : {};
+  const volumes = isRecord(project.volumes) ? project.volumes : {};
+  const external = (value: unknown) =>
+    isRecord(value) && (value.external === true || isRecord(value.external));
+  return {
+    stack: {
+      version: STACK_FILE_VERSION,
+      services: stackServices,
+      networks: Object.fromEntries(
+        Object.entries({ default: networks.default ?? null, ...networks }).map(([name, network]) => {
+          if (external(network)) return [name, network];
+          const object = isRecord(network) ? network : {};
+          const driver =
+            object.driver === undefined || object.driver === 'bridge' ? 'overlay' : object.driver;
+          return [name, { ...withRunLabels(object, runLabels), driver, attachable: true }];
+        }),
+      ),
+      ...(Object.keys(volumes).length > 0
+        ? {
+            volumes: Object.fromEntries(
+              Object.entries(volumes).map(([name, volume]) => [
+                name,
+                external(volume) ? volume : withRunLabels(volume, runLabels),
+              ]),
+            ),
+          }
+        : {}),
+    },
+    nodes,
+  };
+}
+
+/** `environment:` in either compose form, as a map. */
+function environmentOf(value: unknown): Record<string, string> {
+  return labelsOf(value);
 }

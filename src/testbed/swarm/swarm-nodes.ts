@@ -44,6 +44,8 @@ export async function taskContainers(
 }
 
 export class SwarmNodeHandle implements NodeHandle {
+  /** Swarm starts a new task after a crash (restart_policy), without meshbench asking. */
+  readonly restartsAfterCrash = true;
   #current: ContainerNodeHandle | undefined;
 
   constructor(

@@ -1,31 +1,45 @@
 /**
- * The swarm Testbed (`--engine swarm`): the SSH hosts form a Docker Swarm (or one they are in is
- * adopted, membership.ts), the node image is shipped to every host as on plain hosts (no
- * registry), and the network is deployed as a stack with `docker stack deploy` through the
- * manager's CLI over SSH (Compose-file semantics are Docker's own): one node per host by a
- * placement constraint, ports published in host mode, a restart policy (stack-file.ts). The
- * nodes talk over the stack's overlay network; when they cannot (the readiness wait fails with
- * `--swarm-network auto`), the stack is removed and deployed again on the hosts' own networks,
- * and the record says which applied and why. On any failure, or an interrupt, the stack, its
- * volumes and the swarm membership this run created are removed before the error is thrown.
+ * The swarm Testbed (`--engine swarm`): the SSH hosts are connected, their clocks checked, Docker
+ * found or installed and the images shipped exactly as for plain hosts (the shared prologue,
+ * ../remote/host-preparation.ts); then the hosts form a Docker Swarm (or one they are in is
+ * adopted, membership.ts), and the network is deployed as a stack with `docker stack deploy`
+ * through the manager's CLI over SSH (Compose-file semantics are Docker's own): one node per host
+ * by a placement constraint, ports published in host mode, a restart policy (stack-file.ts).
+ *
+ * The stack is local-network's generated project, or the user's compose files
+ * (`--docker-compose-path`) as `docker compose config` resolves them, with the same node rule as
+ * local-network (../local/compose-file.ts). The nodes talk over the stack's overlay network; for
+ * a generated project that cannot (the readiness wait fails with `--swarm-network auto`), the
+ * stack is removed and deployed again on the hosts' own networks, and the record says which
+ * applied and why. On any failure, or an interrupt, the stack, its volumes and the swarm
+ * membership this run created are removed before the error is thrown.
  */
-import { resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { MeshbenchError, formatError } from '../../common/errors.js';
 import { REFNODE_IMAGE } from '../../common/defaults.js';
 import { newRunId } from '../../common/run-id.js';
-import { renderCompose } from '../local/compose-generate.js';
-import { waitForReady } from '../readiness.js';
-import { firstFailure, mapSettled } from '../remote/concurrency.js';
-import { closeAll, connectAll, defaultKnownHostsPath, type HostProgress } from '../remote/connect.js';
-import type { HostsConfig } from '../remote/hosts.js';
+import { detectCompose } from '../local/compose-cli.js';
+import { activeComposeProfiles, resolveComposeProject } from '../local/compose-config.js';
+import { readComposeModel, type ComposeModel } from '../local/compose-file.js';
 import {
-  imageArchive,
-  inspectLocalImage,
-  pullImage,
-  shipImage,
-  type ImageTransfer,
-} from '../remote/image-transfer.js';
+  REFNODE_METRICS_PORT,
+  REFNODE_RPC_PORT,
+  refnodeNodeId,
+  renderCompose,
+} from '../local/compose-generate.js';
+import { probeForProtocol, waitForReady } from '../readiness.js';
+import type { ClockPolicy } from '../remote/clock-check.js';
+import { closeAll, DEFAULT_REMOTE_CONCURRENCY, type HostProgress } from '../remote/connect.js';
+import {
+  connectHosts,
+  hostEnvironments,
+  prepareHosts,
+  remoteEnvironmentBase,
+  type HostPreparationOptions,
+} from '../remote/host-preparation.js';
+import type { HostsConfig } from '../remote/hosts.js';
+import type { ImageTransfer } from '../remote/image-transfer.js';
 import type { StrictHostKeyChecking } from '../remote/known-hosts.js';
 import type { RemoteHostAgent } from '../remote/remote-host.js';
 import { peersFirstProbe } from '../remote/remote-nodes.js';
@@ -34,7 +48,14 @@ import type { Deployment, Endpoint, RemoteEnvironment, Testbed } from '../testbe
 import { topologyDegrees, topologyRecord, type TopologySpec } from '../topology.js';
 import { formSwarm, leaveSwarm, type Swarm } from './membership.js';
 import { removeStack } from './stack-removal.js';
-import { serviceName, stackName, swarmStack, type SwarmNetwork } from './stack-file.js';
+import {
+  serviceName,
+  stackName,
+  swarmStack,
+  userSwarmStack,
+  type StackNode,
+  type SwarmNetwork,
+} from './stack-file.js';
 import { SwarmDeployment } from './swarm-deployment.js';
 import { SwarmNodeHandle, taskContainers } from './swarm-nodes.js';
 
@@ -58,6 +79,14 @@ export interface SwarmTestbedOptions {
   readonly topology?: TopologySpec;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly onProgress?: (progress: HostProgress) => void;
+  /** The clock check after connecting (--max-clock-offset, --allow-clock-offset), as on plain hosts. */
+  readonly clock?: ClockPolicy;
+  /** The user's compose files (`--docker-compose-path`), absolute: the stack instead of the generated project. */
+  readonly composePaths?: readonly string[];
+  /** The default protocol of the compose file's nodes (a service's `meshbench.protocol` label wins). */
+  readonly protocol?: string;
+  /** Parent of compose's resolved-project cache (default .meshbench/cache). */
+  readonly composeCacheDir?: string;
 }
 
 /** The swarm's facts in the record (`environment.testbed.swarm`). */
@@ -69,6 +98,8 @@ export interface SwarmFacts {
   readonly stack: string;
   /** The nodes' P2P network that applied: Swarm's overlay, or the hosts' own. */
   readonly network: SwarmNetwork;
+  /** The user's compose files the stack was made from (absent: generated). */
+  readonly composeFile?: string;
   /** Why the overlay was given up (auto), as the readiness wait saw it. */
   readonly overlayProblem?: string;
   /** Hosts this run joined (they leave at the end). */
@@ -78,6 +109,19 @@ export interface SwarmFacts {
 export interface SwarmEnvironment extends RemoteEnvironment {
   readonly engine: 'swarm';
   readonly swarm: SwarmFacts;
+}
+
+/** What the stack is made from: local-network's generated project, or the user's compose files. */
+interface StackSource {
+  readonly hosts: HostsConfig;
+  readonly image: string;
+  readonly sidecarImages: readonly string[];
+  /** The user's project as compose resolved it, and its nodes (absent: generated). */
+  readonly user?: {
+    readonly project: Record<string, unknown>;
+    readonly model: ComposeModel;
+    readonly shown: string;
+  };
 }
 
 export class SwarmTestbed implements Testbed {
@@ -96,135 +140,204 @@ export class SwarmTestbed implements Testbed {
     return this.deploySwarm(deployOptions);
   }
 
+  /**
+   * The user's compose files as compose resolves them (`docker compose config`: merged,
+   * interpolated, extended), checked before any host is touched: every service has an image
+   * (Swarm builds nothing), and there are no more nodes than hosts (one per host).
+   */
+  private async stackSource(): Promise<StackSource> {
+    const options = this.options;
+    const image = options.image ?? REFNODE_IMAGE;
+    const sidecarImages = options.sidecarImages ?? [];
+    const paths = options.composePaths;
+    if (!paths || paths.length === 0) return { hosts: options.hosts, image, sidecarImages };
+    const shown = paths.join(', ');
+    if ((options.network ?? 'auto') === 'host')
+      throw new MeshbenchError(
+        'BAD_FLAG',
+        `--swarm-network host cannot run ${shown}: its nodes find each other by service name, which only the stack's overlay network resolves`,
+        { hint: 'leave out --swarm-network (or give overlay) with --docker-compose-path', exitCode: 2 },
+      );
+    const env = options.env ?? process.env;
+    const cli = await detectCompose(env);
+    const projectDirectory = dirname(paths[0]!);
+    const [resolved, activeProfiles] = await Promise.all([
+      resolveComposeProject({
+        cli,
+        files: paths,
+        projectDirectory,
+        env,
+        cacheDir: options.composeCacheDir ?? '.meshbench/cache',
+      }),
+      activeComposeProfiles(cli, projectDirectory, env),
+    ]);
+    const model = readComposeModel(resolved.project, shown, {
+      activeProfiles,
+      ...(options.protocol ? { protocol: options.protocol } : {}),
+    });
+    const built = model.services.find((service) => service.image === undefined);
+    if (built)
+      throw new MeshbenchError(
+        'COMPOSE_FILE',
+        `compose file ${shown}: service ${built.name} has only build:, and a swarm stack runs images, it builds none`,
+        {
+          hint: `build it here and name the image in the file (image: …), which meshbench then ships to the hosts`,
+        },
+      );
+    const count = options.hosts.hosts.length;
+    if (model.nodes.length > count)
+      throw new MeshbenchError(
+        'COMPOSE_FILE',
+        `compose file ${shown} has ${model.nodes.length} node services and ${options.hosts.source} ${count} host(s); a swarm run places one node per host`,
+        { hint: `give at least ${model.nodes.length} hosts, or fewer node services` },
+      );
+    const images = [...new Set(model.services.map((service) => service.image!))];
+    const nodeImage = model.nodes[0]!.image!;
+    return {
+      hosts: { ...options.hosts, hosts: options.hosts.hosts.slice(0, model.nodes.length) },
+      image: nodeImage,
+      sidecarImages: [...images.filter((other) => other !== nodeImage), ...sidecarImages],
+      user: { project: resolved.project, model, shown },
+    };
+  }
+
   async deploySwarm(deployOptions: { signal?: AbortSignal } = {}): Promise<SwarmDeployment> {
     const { signal } = deployOptions;
     const options = this.options;
     const started = Date.now();
-    const env = options.env ?? process.env;
-    const imageReference = options.image ?? REFNODE_IMAGE;
+    const source = await this.stackSource();
+    const { user } = source;
+    const hostsConfig = source.hosts;
+    const hosts = hostsConfig.hosts;
+    if (user && hosts.length < options.hosts.hosts.length)
+      this.progress(
+        hosts[0]!.name,
+        'connect',
+        `${user.shown} has ${hosts.length} node(s): using the first ${hosts.length} of ${options.hosts.hosts.length} hosts`,
+      );
+    const imageReference = source.image;
     const transfer = options.imageTransfer ?? 'ship';
-    const concurrency = options.concurrency ?? 16;
-    const hosts = options.hosts.hosts;
+    const concurrency = options.concurrency ?? DEFAULT_REMOTE_CONCURRENCY;
     const checkAborted = () => {
       if (signal?.aborted)
         throw new MeshbenchError('INTERRUPTED', 'interrupted while deploying the swarm network');
     };
-    const image = transfer === 'ship' ? await inspectLocalImage(imageReference) : undefined;
-    const sidecars =
-      transfer === 'ship'
-        ? await Promise.all((options.sidecarImages ?? []).map((ref) => inspectLocalImage(ref)))
-        : [];
-    const agents = await connectAll(options.hosts, {
-      strictHostKeyChecking: options.strictHostKeyChecking ?? 'accept-new',
-      knownHostsPath: options.knownHostsPath ?? options.hosts.knownHostsPath ?? defaultKnownHostsPath(env),
+    // SSH, clocks, Docker and the images: as on plain hosts (../remote/host-preparation.ts)
+    const preparation: HostPreparationOptions = {
+      hosts: hostsConfig,
+      image: imageReference,
+      imageTransfer: transfer,
       concurrency,
-      env,
+      sidecarImages: source.sidecarImages,
+      ...(options.strictHostKeyChecking ? { strictHostKeyChecking: options.strictHostKeyChecking } : {}),
+      ...(options.knownHostsPath ? { knownHostsPath: options.knownHostsPath } : {}),
+      ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.env ? { env: options.env } : {}),
       ...(signal ? { signal } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
-    const stageMs: Record<string, number> = { connect: Date.now() - started };
-    let stageStarted = Date.now();
-    const endStage = (stage: string) => {
-      stageMs[stage] = Date.now() - stageStarted;
-      stageStarted = Date.now();
     };
+    const connected = await connectHosts(preparation);
+    const { agents, stages } = connected;
     let swarm: Swarm | undefined;
     let stackDeployed = false;
     try {
-      const cacheDir = options.cacheDir ?? resolve('.meshbench/cache/images');
-      const archive = image ? await imageArchive(image, cacheDir) : undefined;
-      const sidecarArchives = await Promise.all(sidecars.map((sidecar) => imageArchive(sidecar, cacheDir)));
-      endStage('archive');
       checkAborted();
-      const prepared = await mapSettled(agents, concurrency, async (agent) => {
-        const docker = await agent.ensureDocker({
-          ...(signal ? { signal } : {}),
-          log: (line) => this.progress(agent.host.name, 'docker', line),
-        });
-        const report =
-          image && archive
-            ? await shipImage(agent, image, archive, signal)
-            : await pullImage(agent, imageReference, signal);
-        this.progress(
-          agent.host.name,
-          'image',
-          `${imageReference}: ${report.action} (${report.durationMs} ms)`,
-        );
-        for (const [index, reference] of (options.sidecarImages ?? []).entries()) {
-          const sidecar = sidecars[index];
-          const sidecarArchive = sidecarArchives[index];
-          if (sidecar && sidecarArchive) await shipImage(agent, sidecar, sidecarArchive, signal);
-          else await pullImage(agent, reference, signal);
-        }
-        return { docker, image: report };
-      });
-      const { values: facts, error: prepareError } = firstFailure(prepared);
-      if (prepareError !== undefined) throw prepareError;
-      endStage('hosts');
+      const prepared = await prepareHosts(connected, preparation, async () => undefined);
       checkAborted();
 
       swarm = await formSwarm(agents, {
         log: (index, line) => this.progress(hosts[index]!.name, 'start', `swarm: ${line}`),
       });
-      endStage('swarm');
+      stages.end('swarm');
       checkAborted();
       const manager = agents[swarm.managerIndex]!;
       const members = hosts.map((_, index) => swarm!.members.find((m) => m.hostIndex === index)!);
-      const endpoints: Endpoint[] = hosts.map((host, index) => {
+      const placed = hosts.map((host, index) => ({ nodeId: members[index]!.nodeId, address: host.address }));
+      const userStack = user
+        ? userSwarmStack(user.project, user.model, {
+            runId: this.runId,
+            hosts: placed,
+            ...(options.nodeEnv ? { nodeEnv: options.nodeEnv } : {}),
+          })
+        : undefined;
+      const stackNodes: readonly StackNode[] =
+        userStack?.nodes ??
+        hosts.map((_, index) => ({
+          nodeId: refnodeNodeId(index),
+          hostIndex: index,
+          rpcPort: REFNODE_RPC_PORT,
+          metricsPort: REFNODE_METRICS_PORT,
+        }));
+      const endpoints: Endpoint[] = stackNodes.map((node) => {
+        const host = hosts[node.hostIndex]!;
         const hostPart = host.address.includes(':') ? `[${host.address}]` : host.address;
         return {
-          nodeId: `node${index}`,
-          rpcUrl: `http://${hostPart}:26657`,
-          wsUrl: `ws://${hostPart}:26657/websocket`,
-          metricsUrl: `http://${hostPart}:26660/metrics`,
+          nodeId: node.nodeId,
+          rpcUrl: `http://${hostPart}:${node.rpcPort}`,
+          wsUrl: `ws://${hostPart}:${node.rpcPort}/websocket`,
+          ...(node.metricsPort !== undefined
+            ? { metricsUrl: `http://${hostPart}:${node.metricsPort}/metrics` }
+            : {}),
           host: host.name,
         };
       });
       const degrees = options.topology ? topologyDegrees(options.topology, hosts.length) : undefined;
-      const choice = options.network ?? 'auto';
+      const protocolOf = (index: number) => stackNodes[index]?.protocol ?? options.protocol ?? 'cometbft';
+      const probeFor = (index: number) => {
+        const peers = degrees?.[index] ?? endpoints.length - 1;
+        return protocolOf(index) === 'cometbft'
+          ? peersFirstProbe(peers)
+          : probeForProtocol(protocolOf(index), peers);
+      };
+      const choice = user ? 'overlay' : (options.network ?? 'auto');
       let network: SwarmNetwork = choice === 'host' ? 'host' : 'overlay';
       let overlayProblem: string | undefined;
       let ready;
       for (;;) {
-        await this.deployStack(
-          manager,
-          {
+        const stack =
+          userStack?.stack ??
+          swarmStack({
             runId: this.runId,
             image: imageReference,
-            hosts: hosts.map((host, index) => ({ nodeId: members[index]!.nodeId, address: host.address })),
+            hosts: placed,
             network,
             ...(options.topology ? { topology: options.topology } : {}),
             ...(options.nodeEnv ? { nodeEnv: options.nodeEnv } : {}),
-          },
+          });
+        await this.deployStack(
+          manager,
+          stack,
+          user ? `${user.shown} as a swarm stack` : `a swarm stack (${network} network)`,
           signal,
         );
         stackDeployed = true;
         this.progress(
           manager.host.name,
           'start',
-          `stack ${stackName(this.runId)} deployed (${network} network)`,
+          `stack ${stackName(this.runId)} deployed (${user ? `${user.shown}, ` : ''}${network} network)`,
         );
         try {
           ready = await waitForReady({
             targets: endpoints,
-            probeFor: (target) =>
-              peersFirstProbe(degrees?.[endpoints.indexOf(target as Endpoint)] ?? hosts.length - 1),
+            probeFor: (target) => probeFor(endpoints.indexOf(target as Endpoint)),
             timeoutMs: options.startupWaitMs ?? 60_000,
             intervalMs: 200,
             ...(signal ? { signal } : {}),
             describe: async (nodeId) => {
-              const index = endpoints.findIndex((e) => e.nodeId === nodeId);
-              const agent = agents[index]!;
+              const index = stackNodes.findIndex((node) => node.nodeId === nodeId);
+              const hostIndex = stackNodes[index]!.hostIndex;
+              const agent = agents[hostIndex]!;
               const tasks = await taskContainers(agent.docker, serviceName(this.runId, nodeId)).catch(
                 () => [],
               );
               if (tasks.length === 0)
-                return `on ${hosts[index]!.name}, no task container yet (${await this.taskError(manager, nodeId)})`;
+                return `on ${hosts[hostIndex]!.name}, no task container yet (${await this.taskError(manager, nodeId)})`;
               const logs = await agent.docker
                 .getContainer(tasks[0]!.id)
                 .logs({ stdout: true, stderr: true, tail: 3 })
                 .catch(() => '');
-              return `on ${hosts[index]!.name}, task ${tasks[0]!.state}, last log: ${lastLine(String(logs)) || 'none'}`;
+              return `on ${hosts[hostIndex]!.name}, task ${tasks[0]!.state}, last log: ${lastLine(String(logs)) || 'none'}`;
             },
           });
           break;
@@ -241,7 +354,7 @@ export class SwarmTestbed implements Testbed {
           network = 'host';
         }
       }
-      endStage('ready');
+      stages.end('ready');
       for (const endpoint of endpoints)
         this.progress(
           endpoint.host ?? '',
@@ -251,7 +364,7 @@ export class SwarmTestbed implements Testbed {
       const nodes = endpoints.map(
         (endpoint, index) =>
           new SwarmNodeHandle(
-            agents[index]!,
+            agents[stackNodes[index]!.hostIndex]!,
             manager,
             this.runId,
             serviceName(this.runId, endpoint.nodeId),
@@ -260,37 +373,20 @@ export class SwarmTestbed implements Testbed {
           ),
       );
       const environment: SwarmEnvironment = {
-        testbed: 'remote',
+        ...remoteEnvironmentBase(preparation, connected, prepared),
         engine: 'swarm',
-        image: imageReference,
-        imageId: image?.id,
-        imageTransfer: transfer,
-        imageTransferMs: Math.max(0, ...facts.map((f) => f.image.durationMs)),
-        stageMs,
-        imageBytesShipped: facts.reduce((sum, f) => sum + f.image.bytes, 0),
         nodesPerHost: 1,
-        ...(options.topology
+        ...(options.topology && !user
           ? { topology: topologyRecord(options.topology, hosts.length, (i) => `node${i}`) }
           : {}),
-        hosts: hosts.map((host, index) => ({
-          name: host.name,
-          address: host.address,
-          ...(host.region ? { region: host.region } : {}),
-          os: facts[index]?.docker.os,
-          dockerVersion: facts[index]?.docker.serverVersion,
-          dockerAccess: facts[index]?.docker.access,
-          dockerInstalled: facts[index]?.docker.installed,
-          image: facts[index]?.image.action,
-          imageBytes: facts[index]?.image.bytes,
-          imageMs: facts[index]?.image.durationMs,
-          dockerMs: facts[index]?.docker.durationMs,
-        })),
+        hosts: hostEnvironments(hostsConfig, prepared, connected.clocks),
         swarm: {
           mode: swarm.mode,
           clusterId: swarm.clusterId,
           manager: manager.host.name,
           stack: stackName(this.runId),
           network,
+          ...(user ? { composeFile: user.shown } : {}),
           ...(overlayProblem ? { overlayProblem } : {}),
           joined: swarm.members.filter((m) => m.joinedByRun).map((m) => hosts[m.hostIndex]!.name),
         },
@@ -303,7 +399,8 @@ export class SwarmTestbed implements Testbed {
         Date.now() - started,
         agents,
         swarm,
-        image,
+        connected.image,
+        concurrency,
         options.onProgress,
       );
     } catch (error) {
@@ -331,13 +428,11 @@ export class SwarmTestbed implements Testbed {
   /** `docker stack deploy` on the manager, the stack file on stdin. */
   private async deployStack(
     manager: RemoteHostAgent,
-    stack: Parameters<typeof swarmStack>[0],
+    stack: Record<string, unknown>,
+    what: string,
     signal?: AbortSignal,
   ): Promise<void> {
-    const text = renderCompose(
-      swarmStack(stack),
-      `meshbench run ${this.runId}: a swarm stack (${stack.network} network)`,
-    );
+    const text = renderCompose(stack, `meshbench run ${this.runId}: ${what}`);
     const result = await manager.dockerCommand(
       ['stack', 'deploy', '--resolve-image', 'never', '--compose-file', '-', stackName(this.runId)],
       { stdin: Readable.from([text]), timeoutMs: 120_000, ...(signal ? { signal } : {}) },
@@ -345,7 +440,7 @@ export class SwarmTestbed implements Testbed {
     if (result.exitCode !== 0)
       throw new MeshbenchError(
         'REMOTE_COMMAND',
-        `${describeHost(manager.host)}: docker stack deploy failed: ${lastLine(result.stderr) || `exit ${result.exitCode}`}`,
+        `${describeHost(manager.host)}: docker stack deploy of ${what} failed: ${lastLine(result.stderr) || `exit ${result.exitCode}`}`,
         { hint: 'check the manager with `docker stack ps` there and re-run' },
       );
   }

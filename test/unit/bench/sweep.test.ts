@@ -12,7 +12,7 @@ import { resultValidator } from '../../../src/results/validate.js';
 import type { Deployment, Testbed } from '../../../src/testbed/testbed.js';
 import { fakeLoadResult } from './fixtures.js';
 import { defaultReporters } from '../../../src/report/reporters.js';
-import type { SweepObserver } from '../../../src/bench/observer.js';
+import type { LevelContext, SweepObserver } from '../../../src/bench/observer.js';
 import type { Reporter } from '../../../src/results/reporter.js';
 import { remoteEnvironment } from '../../support/environments.js';
 
@@ -513,6 +513,61 @@ describe('runBenchmark', () => {
       'local-benchmark-1.json',
       'local-benchmark-2.json',
     ]);
+  });
+
+  it('a plug-in publishes live events through its level context; every observer gets them until its load end is done', async () => {
+    const h = harness();
+    const got: string[] = [];
+    let late: LevelContext | undefined;
+    // A publisher (like the fault injector or the resource monitor): one event as the level
+    // starts, one at its load's end, and one after it (dropped: the record has it).
+    const publisher: SweepObserver = {
+      name: 'publisher',
+      onLevelStart: (level, context) => {
+        context.publish({
+          kind: 'window-start',
+          id: `fault-${level.run}`,
+          category: 'fault',
+          label: 'kill node1',
+          nodes: ['node1'],
+          links: [],
+          atMs: context.elapsedMs(),
+        });
+      },
+      onLoadEnd: (level, _load, context) => {
+        context.publish({ kind: 'window-end', id: `fault-${level.run}`, category: 'fault', atMs: 5 });
+        late = context;
+      },
+    };
+    const throws: SweepObserver = {
+      name: 'broken',
+      onLiveEvent: () => {
+        throw new Error('cannot take it');
+      },
+    };
+    const watcher: SweepObserver = {
+      name: 'watcher',
+      onLiveEvent: (level, event) => {
+        got.push(
+          `#${level.benchmarkNumber} run ${level.run}: ${event.kind}${'id' in event ? ` ${event.id}` : ''}`,
+        );
+      },
+    };
+    await runBenchmark(await plan({ loads: '5', runs: 2, cleanup: true }), {
+      ...h.deps,
+      observers: [publisher, throws, watcher],
+    });
+    late?.publish({ kind: 'window-end', id: 'after', category: 'fault', atMs: 9 });
+    expect(got).toEqual([
+      '#1 run 1: window-start fault-1',
+      '#1 run 1: window-end fault-1',
+      '#1 run 2: window-start fault-2',
+      '#1 run 2: window-end fault-2',
+    ]);
+    // The observer that threw is one line; the publisher and the observers after it went on.
+    expect([...h.out, ...h.err].join('')).toMatch(
+      /broken: a live window-start was not taken \(cannot take it\)/,
+    );
   });
 
   it('a reporter is one object in the list: it sees every record and the run end', async () => {

@@ -137,6 +137,11 @@ describe('the network commands run through the sweep', () => {
       expect(record.local_network).toEqual({ num_transactions: 40 });
       expect(record.started_at).toBe(record.runs[0].started_at);
       expect(node.received).toBe(40);
+      // report.html beside the record, as benchmark writes it, with the record's figures in it
+      const html = await readFile(join(output, 'run-r1', 'report.html'), 'utf8');
+      expect(html).toMatch(/^<!doctype html>/i);
+      expect(html).toContain('local-benchmark-1.json');
+      expect(out).toContain(`report: ${join(output, 'run-r1', 'report.html')}`);
     } finally {
       await node.close();
     }

@@ -3,14 +3,18 @@ import { parseLoadClients } from '../../../src/clients/mode.js';
 import { MeshbenchError } from '../../../src/common/errors.js';
 
 describe('--load-clients', () => {
-  it('takes local and colocated', () => {
+  it('takes local, colocated and dedicated:N', () => {
     expect(parseLoadClients('local')).toEqual({ kind: 'local' });
     expect(parseLoadClients(' colocated ')).toEqual({ kind: 'colocated' });
+    expect(parseLoadClients('dedicated:2')).toEqual({ kind: 'dedicated', count: 2 });
   });
 
   it.each([
-    ['dedicated:2', /dedicated client hosts are not supported yet/],
-    ['remote', /use one of local\|colocated/],
+    ['dedicated', /dedicated:N takes N, the number of client hosts/],
+    ['dedicated:0', /a whole number from 1 to/],
+    ['dedicated:x', /a whole number from 1 to/],
+    ['dedicated:1.5', /a whole number from 1 to/],
+    ['remote', /use one of local\|colocated\|dedicated:N/],
     ['', /use one of/],
   ])('refuses %j in one line naming the flag', (value, rule) => {
     let error: unknown;

@@ -5,7 +5,7 @@
  * record gets the timeline and the figures.
  */
 import { describe, expect, it } from 'vitest';
-import type { LevelContext, LevelStart } from '../../../src/bench/observer.js';
+import type { LevelContext, LevelStart, LiveEvent } from '../../../src/bench/observer.js';
 import { FaultInjector } from '../../../src/faults/injector.js';
 import type { FaultsBlock } from '../../../src/faults/recovery.js';
 import { parseScenario } from '../../../src/faults/scenario.js';
@@ -62,11 +62,13 @@ function levelContext(): {
   end: () => void;
   blocks: Record<string, unknown>;
   lines: string[];
+  published: LiveEvent[];
 } {
   const controller = new AbortController();
   const started = performance.now();
   const blocks: Record<string, unknown> = {};
   const lines: string[] = [];
+  const published: LiveEvent[] = [];
   return {
     context: {
       deployment: undefined as unknown as Deployment,
@@ -76,10 +78,12 @@ function levelContext(): {
         blocks[name] = data;
       },
       log: (line) => lines.push(line),
+      publish: (event) => published.push(event),
     },
     end: () => controller.abort(),
     blocks,
     lines,
+    published,
   };
 }
 
@@ -94,11 +98,27 @@ describe('the fault injector', () => {
     const protocol = { faultModel: 'byzantine' as const, probe: async () => undefined };
     const injector = new FaultInjector({ scenario, confirmCommit: true, protocol });
     injector.onDeploy(fakeNetwork(4, log));
-    const { context, end, blocks } = levelContext();
+    const { context, end, blocks, published } = levelContext();
     injector.onLevelStart(level, context);
     await new Promise((resolve) => setTimeout(resolve, 800));
     end();
     await injector.onLoadEnd(level, loadWithSeries([100, 100]), context);
+    // Published live as they happened: each fault's window opens when it fires and closes when
+    // the nodes are back, at the times and with the labels the record's bands get.
+    const windows = published.map((event) =>
+      event.kind === 'window-start'
+        ? [event.kind, event.category, event.label, event.nodes.join('+'), event.atMs]
+        : event.kind === 'window-end'
+          ? [event.kind, event.category, event.id, event.atMs]
+          : [event.kind],
+    );
+    const starts = published.filter((event) => event.kind === 'window-start');
+    expect(windows).toEqual([
+      ['window-start', 'fault', 'kill node3', 'node3', expect.any(Number)],
+      ['window-end', 'fault', starts[0]?.id, expect.any(Number)],
+      ['window-start', 'fault', 'pause node1, node2', 'node1+node2', expect.any(Number)],
+      ['window-end', 'fault', starts[1]?.id, expect.any(Number)],
+    ]);
     expect(log).toEqual([
       'kill node3',
       'start node3',
@@ -125,6 +145,10 @@ describe('the fault injector', () => {
       ['kill', 'node3', 'scenario'],
       ['pause', 'node1+node2', 'scenario'],
     ]);
+    const times = (kind: LiveEvent['kind']) =>
+      published.flatMap((event) => (event.kind === kind && 'atMs' in event ? [event.atMs] : []));
+    expect(times('window-start')).toEqual(block.faults.map((f) => f.down_ms));
+    expect(times('window-end')).toEqual(block.faults.map((f) => f.up_ms));
     expect(block.tolerance).toEqual({
       max_down: 2,
       tolerated: 1,
@@ -150,12 +174,15 @@ describe('the fault injector', () => {
     );
     const injector = new FaultInjector({ scenario, confirmCommit: true });
     injector.onDeploy(fakeNetwork(4, log));
-    const { context, end, blocks } = levelContext();
+    const { context, end, blocks, published } = levelContext();
     injector.onLevelStart(level, context);
     await new Promise((resolve) => setTimeout(resolve, 200));
     end();
     await injector.onLoadEnd(level, loadWithSeries([100, 100]), context);
     expect(log.sort()).toEqual(['kill node1', 'pause node0', 'start node1', 'unpause node0']);
+    // The restore at the load's end closes both windows too.
+    expect(published.filter((event) => event.kind === 'window-start')).toHaveLength(2);
+    expect(published.filter((event) => event.kind === 'window-end')).toHaveLength(2);
     const block = blocks.faults as FaultsBlock;
     expect(
       block.events

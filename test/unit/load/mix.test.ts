@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadMix, mixCycle, resolveMix, runLoad, type LoadOptions } from '../../../src/load/index.js';
+import { kindAt, loadMix, mixCycle, resolveMix, runLoad, type LoadOptions } from '../../../src/load/index.js';
 import { startCountingServer, type CountingServer } from './test-servers.js';
 
 const http = {
@@ -30,6 +30,40 @@ describe('mixCycle', () => {
         );
       }
       expect(counts).toEqual(weights.map((w) => 2 * w));
+    },
+  );
+});
+
+describe('kindAt', () => {
+  it.each([[[3, 1]], [[1, 1, 1]], [[5, 2, 1]], [[7, 3]], [[13, 8, 5, 3, 2, 1, 1]]])(
+    'weights %j: each aligned cycle is exact, every prefix within two of each share',
+    (weights) => {
+      const cycle = mixCycle(weights);
+      const total = cycle.length;
+      const counts = weights.map(() => 0);
+      for (let seq = 0; seq < 50 * total; seq++) {
+        counts[kindAt(cycle, seq)]!++;
+        const n = seq + 1;
+        weights.forEach((weight, kind) =>
+          expect(Math.abs(counts[kind]! - (n * weight) / total)).toBeLessThan(2),
+        );
+        if (n % total === 0) expect(counts).toEqual(weights.map((w) => (n / total) * w));
+      }
+    },
+  );
+
+  it.each([2, 3, 4, 5, 6, 8, 16])(
+    'a 3:1 mix split %i ways by seq mod m (targets, shards, clients): every part gets both kinds at their shares',
+    (m) => {
+      const cycle = mixCycle([3, 1]);
+      const big = Array.from({ length: m }, () => 0);
+      const all = Array.from({ length: m }, () => 0);
+      for (let seq = 0; seq < 40_000; seq++) {
+        all[seq % m]!++;
+        if (kindAt(cycle, seq) === 1) big[seq % m]!++;
+      }
+      // the plain cycle (seq mod 4) would give part k of 4 only kind cycle[k]: 0 % or 100 % large
+      for (let part = 0; part < m; part++) expect(big[part]! / all[part]!).toBeCloseTo(0.25, 1);
     },
   );
 });

@@ -51,6 +51,7 @@ function levelContext(endpoints: readonly Endpoint[]): {
     elapsedMs: () => performance.now() - start,
     block: (name: string, data: unknown) => (blocks[name] = data),
     log: (line: string) => lines.push(line),
+    publish: () => undefined,
   };
   return { context, blocks, lines, end: () => controller.abort() };
 }

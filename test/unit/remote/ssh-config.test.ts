@@ -13,7 +13,7 @@ import {
   OpenSshConfig,
   type SshConfigResolver,
 } from '../../../src/testbed/remote/ssh-config.js';
-import { parseJumpSpec, resolveHosts } from '../../../src/testbed/remote/ssh-config-hosts.js';
+import { jumpRoute, parseJumpSpec, resolveHosts } from '../../../src/testbed/remote/ssh-config-hosts.js';
 import { SshSession } from '../../../src/testbed/remote/ssh-session.js';
 
 let dir: string;
@@ -223,6 +223,45 @@ hosts:
       }),
     ).rejects.toThrow(/ProxyJump loop loop-a → loop-b → loop-a/);
   });
+
+  for (const prefer of ['built-in', 'ssh -G'] as const) {
+    it.skipIf(prefer === 'ssh -G' && !sshPresent)(
+      `${prefer}: with no file named, ~/.ssh/config then the system-wide file, as ssh reads them`,
+      async () => {
+        const home = await mkdtemp(join(tmpdir(), 'meshbench-ssh-home-'));
+        try {
+          await mkdir(join(home, '.ssh'));
+          await writeFile(join(home, '.ssh', 'config'), 'Host sys-a\n  User mine\n');
+          const system = join(home, 'system_config');
+          // the user's file ends inside a Host block: the system file is still read from its top
+          await writeFile(system, 'Host sys-*\n  User theirs\n  Port 2400\n  ProxyJump gw.example\n');
+          const inv = inventory('hosts:\n  - { host: sys-a }\n  - { host: sys-b }');
+          const env = { HOME: home };
+          const both = await resolveHosts(inv, { prefer, homeDir: home, env, systemConfig: system });
+          expect(both.sshConfigPaths).toEqual([join(home, '.ssh', 'config'), system]);
+          expect(both.hosts.map((h) => [h.user, h.port, jumpRoute(h)])).toEqual([
+            ['mine', 2400, ['mine@gw.example:22']],
+            ['theirs', 2400, ['theirs@gw.example:22']],
+          ]);
+          // a file named (like ssh -F) is read alone
+          const named = await resolveHosts(inv, {
+            prefer,
+            homeDir: home,
+            env,
+            systemConfig: system,
+            sshConfig: join(home, '.ssh', 'config'),
+          });
+          expect(named.sshConfigPaths).toEqual([join(home, '.ssh', 'config')]);
+          expect(named.hosts.map((h) => [h.user, h.port, jumpRoute(h)])).toEqual([
+            ['mine', 22, undefined],
+            [expect.any(String), 22, undefined],
+          ]);
+        } finally {
+          await rm(home, { recursive: true, force: true });
+        }
+      },
+    );
+  }
 
   it('names an unreadable ssh config', async () => {
     await expect(

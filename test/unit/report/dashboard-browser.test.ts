@@ -2,9 +2,10 @@
  * The live dashboard's page in headless Chromium (Debian's `chromium`), without Docker: the
  * Dashboard serves on a loopback port and is fed through the sweep's hooks as the sweep
  * calls them (real records from test/fixtures/report-run, the generator's progress ticks).
- * A browser that comes late gets the history so far; the running level's chart gains points
- * and drawn pixels as ticks arrive; at the run's end the page shows what report.html shows
- * and nothing listens. No request leaves the dashboard's origin; no console error.
+ * A browser that comes late gets the history so far; the running level's charts gain points
+ * and drawn pixels as ticks arrive (throughput and latency), as the resource monitor's samples
+ * arrive (CPU and memory per node), and a fault's band appears when it starts, before the
+ * level's record; at the run's end the page shows what report.html shows and nothing listens. No request leaves the dashboard's origin; no console error.
  * test/integration/dashboard.test.ts does the same against a real run of the command.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -12,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBenchmarkPlan } from '../../../src/bench/plan.js';
-import type { LevelStart } from '../../../src/bench/observer.js';
+import type { LevelStart, LiveEvent } from '../../../src/bench/observer.js';
+import { IntervalLatencyRecorder } from '../../../src/measure/interval.js';
 import { readRunFolder } from '../../../src/cli/report-command.js';
 import { Dashboard } from '../../../src/report/dashboard/dashboard.js';
 import { renderHtmlReport, reportInputFor } from '../../../src/report/html-report.js';
@@ -41,10 +43,14 @@ async function waitFor(page: OpenedReport['page'], expression: string, timeoutMs
   }
 }
 
-async function sample(page: OpenedReport['page']): Promise<{ points: number; drawn: number }> {
-  const points = Number(await page.evaluate<string>(`document.querySelector('${CHART}').dataset.points`));
+async function sample(
+  page: OpenedReport['page'],
+  chart = 'throughput',
+): Promise<{ points: number; drawn: number }> {
+  const holder = `[data-chart="${chart}"][data-level="local-2"]`;
+  const points = Number(await page.evaluate<string>(`document.querySelector('${holder}')?.dataset.points`));
   const ink = await canvasInk(page);
-  return { points, drawn: ink.find((canvas) => canvas.chart === 'throughput local-2')?.drawn ?? 0 };
+  return { points, drawn: ink.find((canvas) => canvas.chart === `${chart} local-2`)?.drawn ?? 0 };
 }
 
 describe('the live dashboard in Chromium', () => {
@@ -70,8 +76,11 @@ describe('the live dashboard in Chromium', () => {
         warmupMs: 2000,
       };
       let sent = 0;
+      const shard = new IntervalLatencyRecorder('commit');
       const tick = (second: number) => {
         sent += 200;
+        // The commits of this second: 40 to 80 ms, a slower tail as the level goes.
+        for (let index = 0; index < 160; index++) shard.record(40 + (index % 40) + second * (index % 3));
         dashboard.observer.onLoadProgress?.(
           level,
           {
@@ -82,9 +91,23 @@ describe('the live dashboard in Chromium', () => {
             failed: 0,
             committed: sent - 40,
             inFlight: 40,
+            latency: shard.take(),
           },
           undefined as never,
         );
+      };
+      const publish = (event: LiveEvent) => dashboard.observer.onLiveEvent?.(level, event);
+      // The resource monitor's samples of the second (two nodes).
+      const resources = (second: number) => {
+        for (const [index, node] of ['node0', 'node1'].entries())
+          publish({
+            kind: 'resource-sample',
+            node,
+            host: 'local',
+            atMs: second * 1000 + 30,
+            intervalMs: 1000,
+            figures: { cpuPercent: 20 + 10 * index + second, memoryBytes: (80 + 5 * index + second) * 1e6 },
+          });
       };
       await dashboard.reporter.onRecord?.(first, NO_OUTPUT);
       await dashboard.observer.onLevelStart?.(level, undefined as never);
@@ -97,15 +120,63 @@ describe('the live dashboard in Chromium', () => {
       await waitFor(live.page, `document.body.dataset.snapshots === '1'`);
       const before = await sample(live.page);
       expect(before.points).toBe(3);
+      const latencyBefore = await sample(live.page, 'latency');
+      expect(latencyBefore.points).toBe(3);
+      expect(latencyBefore.drawn).toBeGreaterThan(0);
+      // The first resource samples: the page gets the nodes' charts (one more snapshot), then grows them.
+      expect(
+        await live.page.evaluate<boolean>(
+          `!document.querySelector('[data-chart="cpu"][data-level="local-2"]')`,
+        ),
+      ).toBe(true);
+      resources(1);
+      await waitFor(live.page, `document.body.dataset.snapshots === '2'`);
+      const cpuBefore = await sample(live.page, 'cpu');
+      expect(cpuBefore.points).toBe(1);
       expect(
         await live.page.evaluate<string>(
           `document.querySelector('[data-key="local-1.throughput"]').textContent`,
         ),
       ).toBe(first.results.throughput.toFixed(2));
-      for (let second = 4; second <= 8; second++) tick(second);
+      for (let second = 2; second <= 8; second++) {
+        if (second >= 4) tick(second);
+        resources(second);
+      }
       await waitFor(live.page, `document.querySelector('${CHART}').dataset.points === '8'`);
+      await waitFor(
+        live.page,
+        `document.querySelector('[data-chart="memory"][data-level="local-2"]').dataset.points === '8'`,
+      );
       const after = await sample(live.page);
       expect(after.drawn, `drawn pixels ${before.drawn} then ${after.drawn}`).toBeGreaterThan(before.drawn);
+      const latencyAfter = await sample(live.page, 'latency');
+      expect(latencyAfter.points).toBe(8);
+      expect(latencyAfter.drawn).toBeGreaterThan(latencyBefore.drawn);
+      const cpuAfter = await sample(live.page, 'cpu');
+      expect(cpuAfter.points).toBe(8);
+      expect(cpuAfter.drawn).toBeGreaterThan(cpuBefore.drawn);
+      expect((await sample(live.page, 'memory')).drawn).toBeGreaterThan(0);
+
+      // A fault starts: its band is shaded on the level's charts and listed, before the record.
+      const total = await sample(live.page, 'total');
+      publish({
+        kind: 'window-start',
+        id: 'fault-1',
+        category: 'fault',
+        label: 'kill node1',
+        nodes: ['node1'],
+        links: [],
+        atMs: 5500,
+      });
+      await waitFor(live.page, `document.body.dataset.bands === '1'`);
+      const shaded = await sample(live.page, 'total');
+      expect(shaded.points).toBe(total.points);
+      expect(shaded.drawn, `drawn pixels ${total.drawn} then ${shaded.drawn}`).toBeGreaterThan(total.drawn);
+      const listed = "document.querySelector('#level-local-2 ul.bands').textContent";
+      expect(await live.page.evaluate<string>(listed)).toBe('kill node1: 5.5 s – now');
+      publish({ kind: 'window-end', id: 'fault-1', category: 'fault', atMs: 7250 });
+      await waitFor(live.page, `document.body.dataset.bands === '2'`);
+      expect(await live.page.evaluate<string>(listed)).toBe('kill node1: 5.5 s – 7.3 s');
 
       // The level's record, then the run's end.
       await dashboard.reporter.onRecord?.(second, NO_OUTPUT);

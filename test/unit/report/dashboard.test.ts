@@ -11,9 +11,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { MeshbenchError } from '../../../src/common/errors.js';
 import { buildBenchmarkPlan, parseDashboardInput } from '../../../src/bench/plan.js';
-import type { LevelStart } from '../../../src/bench/observer.js';
+import type { LevelStart, LiveEvent } from '../../../src/bench/observer.js';
 import { readRunFolder } from '../../../src/cli/report-command.js';
-import { Dashboard, dashboardFor } from '../../../src/report/dashboard/dashboard.js';
+import {
+  Dashboard,
+  dashboardFor,
+  type LiveBand,
+  type LiveResources,
+} from '../../../src/report/dashboard/dashboard.js';
+import type { ReportModel } from '../../../src/report/html/model.js';
+import { IntervalLatencyRecorder } from '../../../src/measure/interval.js';
+import { newCompactHistogram, recordMicros, summarize } from '../../../src/measure/histogram.js';
 import { DashboardServer } from '../../../src/report/dashboard/server.js';
 import { parseSse, sseComment, sseEvent } from '../../../src/report/dashboard/sse.js';
 import type { RunEnd } from '../../../src/results/reporter.js';
@@ -294,6 +302,117 @@ describe('the dashboard observer', () => {
     expect(page.body).toContain('data-chart="throughput" data-level="local-1"');
   });
 
+  it("streams each tick's latency, the nodes' resource samples and the fault windows of the running level", async () => {
+    const { dashboard: live } = await dashboard();
+    const stream = await openStream(`${live.url}events`);
+    await stream.until((text) => text.includes('event: snapshot'));
+    const hooks = live.observer;
+    const context = undefined as never;
+    const shard = new IntervalLatencyRecorder('commit');
+    await hooks.onLevelStart?.(level(1), context);
+    // Second 1: nothing completed (no latency); second 2: 10 ms and 30 ms.
+    hooks.onLoadProgress?.(level(1), { ...progress(1000, 100), latency: shard.take() }, context);
+    for (const ms of [10, 10, 10, 30]) shard.record(ms);
+    hooks.onLoadProgress?.(level(1), { ...progress(2000, 200), latency: shard.take() }, context);
+    // A tick 100 ms after the last is folded into the next, latencies included.
+    shard.record(500);
+    hooks.onLoadProgress?.(level(1), { ...progress(2100, 210), latency: shard.take() }, context);
+    shard.record(20);
+    hooks.onLoadProgress?.(level(1), { ...progress(3000, 300), latency: shard.take() }, context);
+    await stream.until((text) => (text.match(/event: point/g) ?? []).length === 3);
+    const points = parseSse(stream.text())
+      .filter((event) => event.event === 'point')
+      .map((event) => JSON.parse(event.data) as { t: number; p50: number | null; p99: number | null });
+    // HDR figures at 2 significant digits: what one histogram of those values reports.
+    const figures = (values: number[]) => {
+      const histogram = newCompactHistogram();
+      for (const ms of values) recordMicros(histogram, ms * 1000);
+      const summary = summarize(histogram);
+      return [summary.p50, summary.p99];
+    };
+    expect(points.map((point) => [point.t, point.p50, point.p99])).toEqual([
+      [1, null, null],
+      [2, ...figures([10, 10, 10, 30])],
+      [3, ...figures([500, 20])],
+    ]);
+    expect(points[1]?.p99).toBeCloseTo(30, -1);
+
+    // The resource monitor's first samples: the page is sent again with the nodes' charts.
+    const sample = (node: string, atMs: number, cpuPercent?: number): LiveEvent => ({
+      kind: 'resource-sample',
+      node,
+      host: 'local',
+      atMs,
+      intervalMs: 1000,
+      ...(cpuPercent === undefined ? {} : { figures: { cpuPercent, memoryBytes: 64e6 } }),
+    });
+    hooks.onLiveEvent?.(level(1), sample('node0', 1000, 50));
+    hooks.onLiveEvent?.(level(1), sample('node1', 1100, 20));
+    await stream.until((text) => (text.match(/event: snapshot/g) ?? []).length === 3);
+    const resources = () => {
+      const snapshots = parseSse(stream.text()).filter((event) => event.event === 'snapshot');
+      const model = (JSON.parse(snapshots.at(-1)?.data ?? '{}') as { model: ReportModel }).model;
+      return model.levels.at(-1);
+    };
+    expect(resources()?.resources).toEqual({
+      t: [1],
+      nodes: [
+        { id: 'node0', cpu: [50], memoryMb: [64] },
+        { id: 'node1', cpu: [20], memoryMb: [64] },
+      ],
+    });
+    const main = (
+      JSON.parse(
+        parseSse(stream.text())
+          .filter((event) => event.event === 'snapshot')
+          .at(-1)?.data ?? '{}',
+      ) as { main: string }
+    ).main;
+    expect(main).toContain('data-chart="cpu" data-level="local-1"');
+    // Later samples stream one by one; a node down is null.
+    hooks.onLiveEvent?.(level(1), sample('node0', 2000, 60));
+    hooks.onLiveEvent?.(level(1), sample('node1', 2000));
+    await stream.until((text) => (text.match(/event: resources/g) ?? []).length === 2);
+    expect(
+      parseSse(stream.text())
+        .filter((event) => event.event === 'resources')
+        .map((event) => JSON.parse(event.data) as LiveResources)
+        .map((event) => [event.node, event.t, event.cpu, event.memoryMb]),
+    ).toEqual([
+      ['node0', 2, 60, 64],
+      ['node1', 2, null, null],
+    ]);
+
+    // A fault opens, then closes: a band event each, and the snapshot has it.
+    hooks.onLiveEvent?.(level(1), {
+      kind: 'window-start',
+      id: 'fault-1',
+      category: 'fault',
+      label: 'kill node1',
+      nodes: ['node1'],
+      links: [],
+      atMs: 2500,
+    });
+    expect(live.snapshot().model.levels.at(-1)?.bands).toEqual([
+      { fromSecs: 2.5, toSecs: 3, label: 'kill node1', kind: 'fault', id: 'fault-1', open: true },
+    ]);
+    hooks.onLiveEvent?.(level(1), { kind: 'window-end', id: 'fault-1', category: 'fault', atMs: 4200 });
+    // Another level's events are not this one's.
+    hooks.onLiveEvent?.(level(2), { kind: 'window-end', id: 'fault-1', category: 'fault', atMs: 9000 });
+    await stream.until((text) => (text.match(/event: band/g) ?? []).length === 2);
+    expect(
+      parseSse(stream.text())
+        .filter((event) => event.event === 'band')
+        .map((event) => JSON.parse(event.data) as LiveBand),
+    ).toEqual([
+      { level: 'local-1', id: 'fault-1', kind: 'fault', label: 'kill node1', fromSecs: 2.5, toSecs: null },
+      { level: 'local-1', id: 'fault-1', kind: 'fault', label: 'kill node1', fromSecs: 2.5, toSecs: 4.2 },
+    ]);
+    expect(live.snapshot().model.levels.at(-1)?.bands).toEqual([
+      { fromSecs: 2.5, toSecs: 4.2, label: 'kill node1', kind: 'fault', id: 'fault-1' },
+    ]);
+  });
+
   it('keeps at most maxPoints of the running level', async () => {
     const { dashboard: live } = await dashboard(5);
     await live.observer.onLevelStart?.(level(1), undefined as never);
@@ -302,6 +421,24 @@ describe('the dashboard observer', () => {
     const running = live.snapshot().model.levels.at(-1);
     expect(running?.series?.t).toEqual([8, 9, 10, 11, 12]);
     expect(running?.series?.total).toHaveLength(5);
+    expect(running?.series?.p99).toHaveLength(5);
+    // Resource slots too: the last five, each with every node.
+    for (let second = 1; second <= 12; second++)
+      for (const node of ['node0', 'node1'])
+        live.observer.onLiveEvent?.(level(1), {
+          kind: 'resource-sample',
+          node,
+          host: 'local',
+          atMs: second * 1000,
+          intervalMs: 1000,
+          figures: { cpuPercent: second, memoryBytes: 1e6 },
+        });
+    const resources = live.snapshot().model.levels.at(-1)?.resources;
+    expect(resources?.t).toEqual([8, 9, 10, 11, 12]);
+    expect(resources?.nodes.map((node) => node.cpu)).toEqual([
+      [8, 9, 10, 11, 12],
+      [8, 9, 10, 11, 12],
+    ]);
   });
 
   it("ends with report.html's model (real records), then nothing listens", async () => {

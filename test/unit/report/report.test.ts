@@ -131,6 +131,36 @@ describe('console rendering', () => {
     ]);
   });
 
+  it('prints a line per kind of a --mix, at the stage the record measures', () => {
+    const base = record('local', 1, 100, [run(100)]);
+    const latency = (p50: number, p99: number) => ({ ...base.results.latency_percentiles_ms, p50, p99 });
+    const kind = (name: string, share: number, throughput: number, p50: number) => ({
+      name,
+      weight: share * 4,
+      share,
+      transaction_size: 64,
+      fields: {},
+      scheduled_transactions: 0,
+      sent_transactions: 0,
+      input_rate: throughput,
+      accepted_throughput: throughput + 1,
+      committed_throughput: throughput,
+      efficiency: 1,
+      outcomes: {},
+      ack_latency_ms: latency(1, 2),
+      ack_latency_uncorrected_ms: latency(1, 2),
+      commit_latency_ms: latency(p50, p50 * 2),
+      commit_latency_uncorrected_ms: latency(p50, p50 * 2),
+    });
+    const mixed = {
+      ...base,
+      results: { ...base.results, kinds: [kind('small', 0.75, 75, 40), kind('big', 0.25, 25, 60)] },
+    } as unknown as BenchmarkRecord;
+    const lines = renderResultBlock(mixed).split('\n');
+    expect(lines).toContain('  Kind small (75.0%): 75.00 tx/s, p50/p99 40.00 / 80.00 ms, efficiency 100.0%');
+    expect(lines).toContain('  Kind big (25.0%): 25.00 tx/s, p50/p99 60.00 / 120.00 ms, efficiency 100.0%');
+  });
+
   it('prints mean ± stddev over runs', () => {
     const block = renderResultBlock(record('local', 1, 100, [run(100, 1), run(100, 0.9), run(100, 0.8)]));
     expect(block).toContain('Load:                100 tx/s for 10 s × 3 runs');

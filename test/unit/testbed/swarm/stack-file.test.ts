@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { serviceName, stackName, swarmStack } from '../../../../src/testbed/swarm/stack-file.js';
+import { readComposeModel } from '../../../../src/testbed/local/compose-file.js';
+import {
+  serviceName,
+  stackName,
+  swarmStack,
+  userSwarmStack,
+} from '../../../../src/testbed/swarm/stack-file.js';
 
 const hosts = [
   { nodeId: 'aaa', address: '10.0.0.1' },
@@ -57,5 +63,96 @@ describe('swarmStack', () => {
   it('names the stack and its services after the run', () => {
     expect(stackName('r1')).toBe('meshbench-r1');
     expect(serviceName('r1', 'node2')).toBe('meshbench-r1_node2');
+  });
+
+  it("turns the user's resolved compose project into a stack: one node per host, host-mode ports, the run's labels", () => {
+    // as `docker compose config` prints it: files merged, anchors and variables resolved
+    const project = {
+      services: {
+        a: {
+          image: 'chain:1',
+          labels: {
+            'meshbench.role': 'node',
+            'meshbench.rpc-port': '8545',
+            'meshbench.metrics-port': '9100',
+          },
+          ports: [{ published: 18545, target: 8545 }],
+          restart: 'unless-stopped',
+          depends_on: ['b'],
+          container_name: 'a',
+          networks: ['chain'],
+        },
+        b: {
+          image: 'chain:1',
+          labels: ['meshbench.role=node', 'meshbench.rpc-port=8545'],
+          environment: ['X=1'],
+          deploy: { placement: { constraints: ['node.labels.ssd == true'] } },
+          networks: ['chain'],
+        },
+        prom: { image: 'prom:2', ports: ['9090:9090'] },
+      },
+      networks: { chain: { driver: 'bridge' }, outside: { external: true } },
+      volumes: { data: {} },
+    };
+    const model = readComposeModel(project, 'compose.yml');
+    const { stack, nodes } = userSwarmStack(project, model, {
+      runId: 'r1',
+      hosts,
+      nodeEnv: { MESHBENCH_INGEST_URL: 'http://x' },
+    }) as unknown as {
+      stack: {
+        version: string;
+        services: Record<string, Record<string, unknown> & { deploy: Record<string, unknown> }>;
+        networks: Record<string, Record<string, unknown>>;
+        volumes: Record<string, { labels: Record<string, string> }>;
+      };
+      nodes: { nodeId: string; hostIndex: number; rpcPort: number; metricsPort?: number }[];
+    };
+    expect(stack.version).toBe('3.8');
+    expect(nodes).toEqual([
+      { nodeId: 'a', hostIndex: 0, rpcPort: 18545, metricsPort: 9100 },
+      { nodeId: 'b', hostIndex: 1, rpcPort: 8545 },
+    ]);
+    const a = stack.services.a!;
+    expect(a.ports).toEqual([
+      { target: 8545, published: 18545, protocol: 'tcp', mode: 'host' },
+      { target: 9100, published: 9100, protocol: 'tcp', mode: 'host' },
+    ]);
+    expect(a.depends_on).toBeUndefined();
+    expect(a.container_name).toBeUndefined();
+    expect(a.restart).toBeUndefined();
+    expect(a.deploy).toMatchObject({
+      replicas: 1,
+      placement: { constraints: ['node.id == aaa'] },
+      restart_policy: { condition: 'any' },
+      labels: { 'meshbench.run': 'r1', 'meshbench.stack': 'meshbench-r1' },
+    });
+    expect(a.labels).toMatchObject({
+      'meshbench.role': 'node',
+      'meshbench.run': 'r1',
+      'meshbench.node': 'a',
+    });
+    expect(a.environment).toEqual({ MESHBENCH_INGEST_URL: 'http://x' });
+    const b = stack.services.b!;
+    // the user's own constraint stays; ours pins it to its host
+    expect((b.deploy.placement as { constraints: string[] }).constraints).toEqual([
+      'node.labels.ssd == true',
+      'node.id == bbb',
+    ]);
+    expect(b.deploy.restart_policy).toEqual({ condition: 'none', delay: '1s' });
+    expect(b.ports).toEqual([{ target: 8545, published: 8545, protocol: 'tcp', mode: 'host' }]);
+    expect(b.environment).toEqual({ X: '1', MESHBENCH_INGEST_URL: 'http://x' });
+    // other services run where Swarm places them, with the run's labels
+    const prom = stack.services.prom!;
+    expect(prom.ports).toEqual(['9090:9090']);
+    expect(prom.deploy).toMatchObject({ labels: { 'meshbench.run': 'r1' } });
+    expect(stack.networks.chain).toMatchObject({
+      driver: 'overlay',
+      attachable: true,
+      labels: { 'meshbench.run': 'r1' },
+    });
+    expect(stack.networks.default).toMatchObject({ driver: 'overlay' });
+    expect(stack.networks.outside).toEqual({ external: true });
+    expect(stack.volumes.data!.labels['meshbench.run']).toBe('r1');
   });
 });
