@@ -321,7 +321,7 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
     protocol: 'cometbft',
     testbed,
     plan: { committee: hosts.hosts.length * args.nodesPerHost, hostsFile: args.hostsFile },
-    startLine: `run ${runId}: deploying ${hosts.hosts.length * args.nodesPerHost} node(s) to ${hosts.hosts.length} host(s) from ${hosts.source}${dedicated ? `, load clients on ${dedicated.length} client host(s) (${dedicated.map((h) => h.name).join(', ')})` : ''}`,
+    startLine: `run ${runId}: deploying ${args.dockerComposePath !== undefined ? "the compose file's nodes" : `${hosts.hosts.length * args.nodesPerHost} node(s)`} to ${hosts.hosts.length} host(s) from ${hosts.source}${dedicated ? `, load clients on ${dedicated.length} client host(s) (${dedicated.map((h) => h.name).join(', ')})` : ''}`,
     readyLine: ({ nodes, readyAfterMs, environment }) =>
       `all ${nodes.length} nodes ready after ${(readyAfterMs / 1000).toFixed(2)} s; image: ${(environment.imageBytesShipped / 1e6).toFixed(1)} MB shipped in ${(environment.imageTransferMs / 1000).toFixed(1)} s`,
     extension: (deployment) => ({

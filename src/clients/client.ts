@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { formatError } from '../common/errors.js';
 import { runLoadRecorded } from '../load/index.js';
 import type { LoadProgress } from '../load/types.js';
+import { mergeIntervals, type IntervalLatency } from '../measure/interval.js';
 import { parseClientSpec, STOP_LINE, type ClientLine, type ClientSpec } from './wire.js';
 
 export const ALIVE_INTERVAL_MS = 1000;
@@ -40,9 +41,19 @@ export async function runClient(
   // Up and reading, from the start and each second (a line printed before the coordinator
   // listens is lost): it sets the start instant once every client has said so.
   let clientId = '';
-  let progress: LoadProgress | undefined;
-  const sayAlive = () =>
-    emit({ type: 'alive', clientId, atEpochMs: Date.now(), ...(progress ? { progress } : {}) });
+  let progress: Omit<LoadProgress, 'latency'> | undefined;
+  // the latencies of every tick since the last alive line, merged: each sent once, none lost
+  let pending: IntervalLatency | undefined;
+  const sayAlive = () => {
+    const latency = pending;
+    pending = undefined;
+    emit({
+      type: 'alive',
+      clientId,
+      atEpochMs: Date.now(),
+      ...(progress ? { progress: { ...progress, ...(latency ? { latency } : {}) } } : {}),
+    });
+  };
   sayAlive();
   const alive = setInterval(sayAlive, ALIVE_INTERVAL_MS);
   try {
@@ -66,10 +77,12 @@ export async function runClient(
       const { result, state, kindStates } = await runLoadRecorded({
         ...spec.options,
         signal: stop.signal,
-        onProgress: (p) => {
-          progress = p;
+        onProgress: ({ latency, ...counts }) => {
+          progress = counts;
+          if (latency) pending = mergeIntervals([pending, latency]);
         },
       });
+      if (pending) sayAlive(); // the last ticks' latencies, before the result
       emit({ type: 'result', clientId, state, result, ...(kindStates ? { kindStates } : {}) });
       return 0;
     } catch (error) {

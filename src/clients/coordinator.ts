@@ -22,6 +22,7 @@ import { MeshbenchError, formatError } from '../common/errors.js';
 import { sleep } from '../common/sleep.js';
 import { sumProgress } from '../load/index.js';
 import type { LoadOptions, LoadProgress, LoadResult } from '../load/types.js';
+import { mergeIntervals, type IntervalLatency } from '../measure/interval.js';
 import type { Deployment, Endpoint, Sidecar, SidecarSpec } from '../testbed/testbed.js';
 import type { LoadClientsMode } from './mode.js';
 import { clientShares } from './split.js';
@@ -195,6 +196,7 @@ export class LoadClients {
             hint: `check that ${image} is on every ${this.#mode.kind === 'dedicated' ? 'client host' : 'host'} (npm run images loadclient; it is shipped with the node image)`,
           },
         );
+      let pendingLatency: IntervalLatency | undefined;
       const done = new Promise<void>((resolve) => {
         const check = () => {
           if (!clients.every((c) => c.outcome)) return;
@@ -207,7 +209,12 @@ export class LoadClients {
             if (!message || client.outcome) return;
             client.lastLineAtMs = Date.now();
             if (message.type === 'alive') {
-              if (message.progress) client.lastProgress = message.progress;
+              if (message.progress) {
+                // counts are running totals (the last one wins); latency is per interval (merged until sent on)
+                const { latency, ...counts } = message.progress;
+                client.lastProgress = counts;
+                if (latency) pendingLatency = mergeIntervals([pendingLatency, latency]);
+              }
             } else if (message.type === 'result') {
               client.outcome = outcomeOf(client, 'ok', {
                 state: message.state,
@@ -234,8 +241,15 @@ export class LoadClients {
               `load client ${client.clientId} on ${client.host} is dead (${client.outcome.reason}); last progress: ${describeProgress(client.lastProgress)}; the run goes on without it`,
             );
           }
-          if (clients.some((c) => c.lastProgress))
-            options.onProgress?.(sumProgress(clients.map((c) => c.lastProgress)));
+          if (clients.some((c) => c.lastProgress)) {
+            // the clients' latencies since the last tick, merged exactly (their HDR histograms)
+            const latency = pendingLatency;
+            pendingLatency = undefined;
+            options.onProgress?.({
+              ...sumProgress(clients.map((c) => c.lastProgress)),
+              ...(latency ? { latency } : {}),
+            });
+          }
           check();
         }, 500);
         options.signal?.addEventListener('abort', stopAll, { once: true });

@@ -240,6 +240,14 @@ describe('the client', () => {
     expect(result.state.scheduled).toBe(75);
     expect(server.received).toBe(75);
     expect(result.result.inputRate).toBe(50);
+    // the alive lines carry the latencies since the line before, each once: never more than the replies
+    const live = parsed.flatMap((l) =>
+      l.type === 'alive' && l.progress?.latency ? [l.progress.latency] : [],
+    );
+    expect(live.length).toBeGreaterThan(0);
+    const counted = live.reduce((sum, latency) => sum + latency.count, 0);
+    expect(counted).toBeGreaterThan(0);
+    expect(counted).toBeLessThanOrEqual(result.result.outcomes.ok);
   });
 
   it('stop on its input ends the load early, and the result says interrupted', async () => {
