@@ -80,28 +80,8 @@ export function testbedFactory(
       plan.loadClients?.kind === 'dedicated' ? pickClientHosts(separated, plan.loadClients.count) : undefined;
     const problem = plan.topology ? topologyProblem(plan.topology, hosts.hosts.length) : undefined;
     if (problem) throw badFlag('topology', topologyName(plan.topology as TopologySpec), problem);
-    if (plan.engine === 'swarm')
-      return new SwarmTestbed({
-        hosts,
-        // the same compose file as local-network, as a stack (one node per host)
-        ...(plan.dockerComposePaths ? { composePaths: plan.dockerComposePaths } : {}),
-        ...(plan.swarmNetwork ? { network: plan.swarmNetwork } : {}),
-        protocol: plan.protocol.kind,
-        ...(plan.topology ? { topology: plan.topology } : {}),
-        ...(context?.nodeEnvironment ? { nodeEnv: context.nodeEnvironment } : {}),
-        startupWaitMs: plan.startupWaitSecs * 1000,
-        clock: {
-          ...(plan.maxClockOffsetMs !== undefined ? { maxOffsetMs: plan.maxClockOffsetMs } : {}),
-          ...(plan.allowClockOffset ? { allowOffset: true } : {}),
-        },
-        knownHostsPath: hosts.knownHostsPath ?? defaultKnownHostsPath(),
-        // network conditions run in a helper container in each node's namespace, as on plain hosts
-        ...(shapesNetwork(plan) ? { sidecarImages: [NETHELPER_IMAGE] } : {}),
-        onProgress: (progress) => log(`[swarm ${progress.host}] ${progress.stage}: ${progress.message}`),
-        ...(options.env ? { env: options.env } : {}),
-      });
-    return new RemoteTestbed({
-      hosts,
+    // what both remote engines take from the plan alike
+    const shared = {
       ...(plan.topology ? { topology: plan.topology } : {}),
       ...(context?.nodeEnvironment ? { nodeEnv: context.nodeEnvironment } : {}),
       startupWaitMs: plan.startupWaitSecs * 1000,
@@ -110,6 +90,23 @@ export function testbedFactory(
         ...(plan.allowClockOffset ? { allowOffset: true } : {}),
       },
       knownHostsPath: hosts.knownHostsPath ?? defaultKnownHostsPath(),
+    };
+    if (plan.engine === 'swarm')
+      return new SwarmTestbed({
+        hosts,
+        // the same compose file as local-network, as a stack (one node per host)
+        ...(plan.dockerComposePaths ? { composePaths: plan.dockerComposePaths } : {}),
+        ...(plan.swarmNetwork ? { network: plan.swarmNetwork } : {}),
+        protocol: plan.protocol.kind,
+        ...shared,
+        // network conditions run in a helper container in each node's namespace, as on plain hosts
+        ...(shapesNetwork(plan) ? { sidecarImages: [NETHELPER_IMAGE] } : {}),
+        onProgress: (progress) => log(`[swarm ${progress.host}] ${progress.stage}: ${progress.message}`),
+        ...(options.env ? { env: options.env } : {}),
+      });
+    return new RemoteTestbed({
+      hosts,
+      ...shared,
       // network conditions run in a helper container next to each node: its image goes along
       // and so does the load client's, when clients run beside the nodes (--load-clients colocated)
       ...(shapesNetwork(plan) || plan.loadClients?.kind === 'colocated'
