@@ -31,6 +31,7 @@ import { parseMonitorInput } from '../monitor/resources/options.js';
 import { parseLoadClients, type LoadClientsMode } from '../clients/mode.js';
 import { parseTopology, topologyProblem, type TopologySpec } from '../testbed/topology.js';
 import { badFlag } from '../common/errors.js';
+import { parseDashboardInput } from './dashboard-input.js';
 import type { ConfirmMode, LoadMix, ProtocolOptions } from '../load/types.js';
 import { loadMix } from '../load/mix.js';
 import {
@@ -1100,36 +1101,4 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
-}
-
-/** `--dashboard` alone: k6's web dashboard port. */
-export const DASHBOARD_DEFAULT_PORT = 5665;
-/** Loopback only, unless `--dashboard-host` says otherwise. */
-export const DASHBOARD_DEFAULT_HOST = '127.0.0.1';
-
-/** `--dashboard [PORT]` and `--dashboard-host`: where the live page listens, or undefined when off. */
-export function parseDashboardInput(
-  raw: BenchmarkInput['dashboard'],
-  rawHost: BenchmarkInput['dashboardHost'],
-): { readonly port: number; readonly host: string } | undefined {
-  const text = typeof raw === 'string' ? raw.trim().toLowerCase() : raw;
-  const off = text === undefined || text === false || text === 'false' || text === 'no';
-  if (off) {
-    if (rawHost !== undefined) throw badFlag('dashboard-host', rawHost, 'needs --dashboard');
-    return undefined;
-  }
-  let port = DASHBOARD_DEFAULT_PORT;
-  if (text !== true && text !== '' && text !== 'true' && text !== 'yes') {
-    const value = typeof text === 'number' ? text : /^\d+$/.test(text) ? Number(text) : NaN;
-    if (!Number.isInteger(value) || value < 0 || value > 65535)
-      throw badFlag(
-        'dashboard',
-        raw,
-        `a port from 0 to 65535 (0: any free port), or no value for ${DASHBOARD_DEFAULT_PORT}`,
-      );
-    port = value;
-  }
-  const host = rawHost === undefined ? DASHBOARD_DEFAULT_HOST : String(rawHost).trim();
-  if (host === '') throw badFlag('dashboard-host', rawHost, 'an address of this machine, e.g. 127.0.0.1');
-  return { port, host };
 }

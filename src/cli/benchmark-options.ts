@@ -21,6 +21,12 @@ import {
   type ProtocolSetting,
 } from '../protocols/index.js';
 import { settingFlag } from '../protocols/settings.js';
+import {
+  DASHBOARD_DEFAULT_HOST,
+  DASHBOARD_DEFAULT_PORT,
+  DASHBOARD_DESCRIBE,
+  DASHBOARD_HOST_DESCRIBE,
+} from '../bench/dashboard-input.js';
 
 export type { BenchmarkPlan } from '../bench/plan.js';
 
@@ -538,19 +544,11 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     )
     .option('dashboard', {
       type: 'string',
-      describe:
-        'Serve the report page live while the run goes, at http://127.0.0.1:PORT/ (0: any free port); the page is report.html with charts that grow',
+      describe: DASHBOARD_DESCRIBE,
       group: GROUP_MONITORING,
-      defaultDescription: 'off; alone: 5665',
+      defaultDescription: `off; alone: ${DASHBOARD_DEFAULT_PORT}`,
     })
-    .option(
-      'dashboard-host',
-      text(
-        "Address --dashboard listens on; anything but loopback shows the run's data to whoever reaches it",
-        GROUP_MONITORING,
-        '127.0.0.1',
-      ),
-    )
+    .option('dashboard-host', text(DASHBOARD_HOST_DESCRIBE, GROUP_MONITORING, DASHBOARD_DEFAULT_HOST))
     .option(
       'influx-url',
       text('Stream per-second points to InfluxDB 1.x: http://host:8086/DATABASE', GROUP_MONITORING),

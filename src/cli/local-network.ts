@@ -14,6 +14,7 @@ import { EngineApi } from '../testbed/docker/engine-reads.js';
 import { checkEngine } from '../testbed/local/engine-checks.js';
 import {
   DEFAULT_COMPOSE_PATH,
+  defaultComposePath,
   DEFAULT_RUNS_DIR,
   LocalTestbed,
   type LocalDeployment,
@@ -47,7 +48,7 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
       .option('docker-compose-path', {
         type: 'string',
         requiresArg: true,
-        describe: `Compose file of the network (default ${DEFAULT_COMPOSE_PATH}); repeat it to merge several, as compose -f does. Nodes are its services labelled meshbench.role=node, else those publishing port 26657`,
+        describe: `Compose file of the network (default ${DEFAULT_COMPOSE_PATH} here, else meshbench's own); repeat it to merge several, as compose -f does. Nodes are its services labelled meshbench.role=node, else those publishing port 26657`,
       })
       .option('node-access', {
         type: 'string',
@@ -179,7 +180,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
     return runMaintenance(args, context);
   validateArgs(args);
   const runId = newRunId();
-  const composePaths = [args.dockerComposePath ?? DEFAULT_COMPOSE_PATH].flat();
+  const composePaths = [args.dockerComposePath ?? defaultComposePath()].flat();
   const testbed = new LocalTestbed({
     runId,
     ...(args.committee !== undefined ? { committee: args.committee } : { composePath: composePaths }),

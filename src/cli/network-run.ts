@@ -19,6 +19,13 @@ import { buildNetworkRecord, type NetworkRecordInput } from '../results/record.j
 import { renderSummary } from '../report/summary.js';
 import type { Deployment, NodeHandle, Testbed } from '../testbed/testbed.js';
 import { formatError } from '../common/errors.js';
+import {
+  DASHBOARD_DEFAULT_HOST,
+  DASHBOARD_DEFAULT_PORT,
+  DASHBOARD_DESCRIBE,
+  DASHBOARD_HOST_DESCRIBE,
+  parseDashboardInput,
+} from '../bench/dashboard-input.js';
 import { configSources, describeSettings } from './config-pipeline.js';
 import { badFlag, type CliContext } from './run-cli.js';
 
@@ -35,6 +42,9 @@ export interface NetworkRunArgs {
   /** `--mix FILE`: a weighted mix of transaction kinds (src/load/mix.ts). */
   readonly mix?: string;
   readonly logs?: string;
+  /** `--dashboard [PORT]`: the report page served live while the run goes (src/report/dashboard/). */
+  readonly dashboard?: string;
+  readonly dashboardHost?: string;
   readonly json: boolean;
   readonly output: string;
   readonly verbose: boolean;
@@ -98,6 +108,17 @@ export function addNetworkRunOptions(argv: Argv, texts: NetworkRunTexts): Argv {
         'Workload mix: a YAML/JSON file of transaction kinds (name, weight, size, method/route or mode); per-kind figures in the record (docs/benchmark.md)',
     })
     .option('logs', { type: 'string', describe: 'Save each node log to DIR/<node>.log at the end' })
+    .option('dashboard', {
+      type: 'string',
+      describe: DASHBOARD_DESCRIBE,
+      defaultDescription: `off; alone: ${DASHBOARD_DEFAULT_PORT}`,
+    })
+    .option('dashboard-host', {
+      type: 'string',
+      requiresArg: true,
+      describe: DASHBOARD_HOST_DESCRIBE,
+      defaultDescription: DASHBOARD_DEFAULT_HOST,
+    })
     .option('json', {
       type: 'boolean',
       default: false,
@@ -131,6 +152,7 @@ export function validateNetworkRunArgs(args: NetworkRunArgs): void {
   if (!(args.startupWait > 0) || !Number.isFinite(args.startupWait)) {
     throw badFlag('startup-wait', args.startupWait, 'a number of seconds above 0');
   }
+  parseDashboardInput(args.dashboard, args.dashboardHost);
 }
 
 /**
@@ -176,6 +198,7 @@ export function networkPlan(
   args: NetworkRunArgs,
   spec: Pick<NetworkCommandSpec, 'networkType' | 'protocol' | 'plan'>,
 ): BenchmarkPlan {
+  const dashboard = parseDashboardInput(args.dashboard, args.dashboardHost);
   return {
     planVersion: 1,
     networkType: spec.networkType,
@@ -212,6 +235,7 @@ export function networkPlan(
     settlePollMs: BENCHMARK_DEFAULTS.settlePollMs,
     settleSecs: 0,
     transactionsPerLevel: args.numTransactions,
+    ...(dashboard ? { dashboard } : {}),
   };
 }
 
@@ -252,6 +276,13 @@ export async function runNetworkCommand<D extends Deployment>(
     context.stderr(`configuration: ${JSON.stringify(args)}`);
   }
   info(spec.startLine);
+  // --dashboard: an observer (binds in preflight, follows the level) and the run's end below.
+  const dashboard = plan.dashboard
+    ? (await import('../report/dashboard/dashboard.js')).dashboardFor(plan, {
+        say: (line) => context.stderr(`${spec.command}: ${line}`),
+        onForce: (cleanup) => context.shutdown.onForce(cleanup),
+      })
+    : undefined;
   // A forced exit (second Ctrl-C) during the deploy removes what was created; after it, only with --cleanup.
   let unregister = context.shutdown.onForce(() => spec.forceRemove(undefined));
   let cleanupFailed = false;
@@ -299,6 +330,7 @@ export async function runNetworkCommand<D extends Deployment>(
       const file = `${spec.networkType}-benchmark-1.json`;
       const path = await out.write(file, record);
       if (path) written = { file, record };
+      await dashboard?.reporter.onRecord?.(record, out);
       if (args.json) context.stdout(JSON.stringify(record, null, 2));
       else
         context.stdout(
@@ -314,15 +346,14 @@ export async function runNetworkCommand<D extends Deployment>(
         await saveNodeLogs(spec.command, deployment.nodes, args.logs, { info, stderr: context.stderr });
     },
     // report.html beside the record, as benchmark writes it (src/report/html-report.ts)
+    // and the dashboard's last page is the same report.
     async onRunEnd(_run, out) {
       if (!written) return;
       const { renderHtmlReport, REPORT_FILE } = await import('../report/html-report.js');
-      const html = await renderHtmlReport({
-        records: [written],
-        generatedAt: new Date().toISOString(),
-      });
-      const path = await out.write(REPORT_FILE, html);
+      const input = { records: [written], generatedAt: new Date().toISOString() };
+      const path = await out.write(REPORT_FILE, await renderHtmlReport(input));
       if (path) (args.json ? context.stderr : context.stdout)(`report: ${path}`);
+      await dashboard?.finish(input);
     },
   };
   // Loaded on use: the commands' --help and --down start without them.
@@ -334,7 +365,7 @@ export async function runNetworkCommand<D extends Deployment>(
     await runSweep(plan, {
       createTestbed: () => spec.testbed,
       runLoad,
-      observers: [...observers, reporter],
+      observers: [...observers, ...(dashboard ? [dashboard.observer] : []), reporter],
       stdout: context.stdout,
       stderr: context.stderr,
       signal: context.shutdown.signal,
@@ -345,6 +376,8 @@ export async function runNetworkCommand<D extends Deployment>(
     });
   } finally {
     unregister();
+    // After an error the run's end may not have come: nothing stays listening.
+    await dashboard?.close();
   }
   if (!result || result.interrupted) return context.shutdown.signal.aborted ? 130 : 1;
   return result.outcomes.ok === 0 || cleanupFailed ? 1 : 0;

@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { get } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -233,4 +233,70 @@ describe('benchmark --dashboard: the live page in Chromium', () => {
     });
     expect(left).toEqual([]);
   }, 420_000);
+
+  it('local-network --dashboard: the live stream of its one level, ending as its report.html', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'meshbench-dashboard-net-'));
+    try {
+      // 300 tx at 30 tx/s: a 10 s level.
+      const started = spawn(
+        process.execPath,
+        [
+          join(ROOT, 'bin', 'local-network.js'),
+          '--committee',
+          '2',
+          '--num-transactions',
+          '300',
+          '--transaction-rate',
+          '30',
+          '--dashboard',
+          '0',
+          '--output',
+          out,
+          '--cleanup',
+          '--startup-wait',
+          '120',
+        ],
+        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      child = started;
+      let stdout = '';
+      let stderr = '';
+      started.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      started.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((done) => started.once('close', (code) => done(code)));
+      const url = await new Promise<string>((done, fail) => {
+        const timer = setTimeout(() => fail(new Error(`no dashboard line: ${stderr}`)), 60_000);
+        const check = () => {
+          const match = /local-network: dashboard: (http:\/\/127\.0\.0\.1:\d+\/) \(live/.exec(stderr);
+          if (match?.[1]) {
+            clearTimeout(timer);
+            done(match[1]);
+          }
+        };
+        started.stderr?.on('data', check);
+        check();
+      });
+      const stream = readStream(`${url}events`);
+      expect(await exited, `${stdout}\n${stderr}`).toBe(0);
+      await stream.ended;
+      const events = parseSse(stream.text());
+      const names = events.map((event) => event.event);
+      // Points a second while the level ran, with latency once txs completed; the report last.
+      const points = events
+        .filter((event) => event.event === 'point')
+        .map((event) => JSON.parse(event.data) as { p50: number | null; sent: number });
+      expect(points.length, names.join(' ')).toBeGreaterThanOrEqual(5);
+      expect(points.some((point) => typeof point.p50 === 'number' && point.sent > 0)).toBe(true);
+      expect(names.at(-1)).toBe('final');
+      const final = JSON.parse(events.at(-1)?.data ?? '{}') as { main: string };
+      // The last page is the run folder's report.html (its main part, as rendered).
+      const runDir = /result: (\S+)\/local-benchmark-1\.json/.exec(stdout)?.[1];
+      expect(runDir, stdout).toBeDefined();
+      const html = await readFile(join(runDir as string, 'report.html'), 'utf8');
+      expect(html).toContain(final.main);
+      await expect(fetch(url)).rejects.toThrow();
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

@@ -42,6 +42,7 @@ import {
   levelKey,
   type Band,
   type LevelModel,
+  type ReportInput,
   type ReportModel,
   type ResourceSeries,
 } from '../html/model.js';
@@ -230,21 +231,27 @@ export class Dashboard {
       if (this.#live?.key === levelKey(record)) this.#live = undefined;
       this.#broadcastSnapshot();
     },
-    onRunEnd: async (run) => {
-      // After report.html: the same input, so the page becomes what the file shows.
-      const model = buildReportModel(reportInputFor(run, this.#now()));
-      this.#ended = true;
-      this.#live = undefined;
-      clearTimeout(this.#snapshotTimer);
-      const final: DashboardSnapshot = {
-        header: renderReportHeader(model),
-        main: renderReportMain(model),
-        model,
-      };
-      this.#server.broadcast('final', JSON.stringify(final));
-      await this.close();
-    },
+    // After report.html: the same input, so the page becomes what the file shows.
+    onRunEnd: (run) => this.finish(reportInputFor(run, this.#now())),
   };
+
+  /**
+   * The run's end: the page becomes the report made of `input` (report.html's input), the
+   * browsers get it as `final` and stop listening, and the server closes.
+   */
+  async finish(input: ReportInput): Promise<void> {
+    const model = buildReportModel(input);
+    this.#ended = true;
+    this.#live = undefined;
+    clearTimeout(this.#snapshotTimer);
+    const final: DashboardSnapshot = {
+      header: renderReportHeader(model),
+      main: renderReportMain(model),
+      model,
+    };
+    this.#server.broadcast('final', JSON.stringify(final));
+    await this.close();
+  }
 
   #now(): string {
     return (this.#options.wallClock?.() ?? new Date()).toISOString();

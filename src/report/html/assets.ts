@@ -5,11 +5,10 @@
  * src/ (tsx), dist/ (tsc) and dist/bundle/ (esbuild). Read once per process.
  */
 import { readFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MeshbenchError } from '../../common/errors.js';
+import { packageRoot } from '../../common/package-root.js';
 
 export interface ReportAssets {
   readonly uplotJs: string;
@@ -18,30 +17,18 @@ export interface ReportAssets {
   readonly pageCss: string;
 }
 
-function packageRoot(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (let dir = here; ; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      try {
-        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === 'meshbench')
-          return dir;
-      } catch {
-        // not ours; keep looking upwards
-      }
-    }
-    if (dirname(dir) === dir) {
-      throw new MeshbenchError('INTERNAL', `report: meshbench's package.json not found above ${here}`, {
-        hint: 'run meshbench from its installed folder',
-      });
-    }
-  }
+function reportRoot(): string {
+  const root = packageRoot();
+  if (root) return root;
+  throw new MeshbenchError('INTERNAL', "report: meshbench's package.json not found above this module", {
+    hint: 'run meshbench from its installed folder',
+  });
 }
 
 let cached: Promise<ReportAssets> | undefined;
 
 async function load(): Promise<ReportAssets> {
-  const root = packageRoot();
+  const root = reportRoot();
   const require = createRequire(join(root, 'package.json'));
   const read = async (path: string, what: string): Promise<string> => {
     try {

@@ -8,11 +8,13 @@
  * node is ready. Any failure after `up` started removes what it created.
  */
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type Docker from 'dockerode';
 import type { ContainerInspectInfo } from 'dockerode';
 import { MeshbenchError, isMeshbenchError } from '../../common/errors.js';
 import { newRunId } from '../../common/run-id.js';
+import { packageRoot } from '../../common/package-root.js';
 import {
   labelComposeProject,
   readComposeModel,
@@ -65,6 +67,18 @@ import { trace } from '../../common/trace.js';
 type Env = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_COMPOSE_PATH = 'compose/docker-compose.yml';
+
+/**
+ * The compose file when none is named: compose/docker-compose.yml in the working directory
+ * when there is one, else meshbench's own (the 4-node seed network), so the commands work
+ * from any folder.
+ */
+export function defaultComposePath(cwd: string = process.cwd()): string {
+  if (existsSync(resolve(cwd, DEFAULT_COMPOSE_PATH))) return DEFAULT_COMPOSE_PATH;
+  const root = packageRoot();
+  const own = root === undefined ? undefined : join(root, DEFAULT_COMPOSE_PATH);
+  return own !== undefined && existsSync(own) ? own : DEFAULT_COMPOSE_PATH;
+}
 export const DEFAULT_RUNS_DIR = '.meshbench/runs';
 export const DEFAULT_CACHE_DIR = '.meshbench/cache';
 /**
@@ -200,7 +214,7 @@ export class LocalTestbed implements Testbed {
 
   /** The user's compose files, resolved against the working directory. */
   #composePaths(): string[] {
-    const given = this.options.composePath ?? DEFAULT_COMPOSE_PATH;
+    const given = this.options.composePath ?? defaultComposePath();
     return (typeof given === 'string' ? [given] : [...given]).map((path) => resolve(path));
   }
 
@@ -222,9 +236,8 @@ export class LocalTestbed implements Testbed {
       return { path: '(generated)', model: readComposeModel(project, '(generated)'), project: undefined };
     }
     const paths = this.#composePaths();
-    const shown = (
-      this.options.composePath === undefined ? [DEFAULT_COMPOSE_PATH] : [this.options.composePath].flat()
-    ).join(', ');
+    const named = [this.options.composePath ?? defaultComposePath()].flat();
+    const shown = named.join(', ');
     for (const [index, path] of paths.entries()) {
       const problem = await stat(path).then(
         (info) => (info.isDirectory() ? 'is a folder' : undefined),
@@ -232,13 +245,9 @@ export class LocalTestbed implements Testbed {
           error.code === 'ENOENT' ? 'does not exist' : `cannot be read (${error.code})`,
       );
       if (problem) {
-        throw new MeshbenchError(
-          'COMPOSE_FILE',
-          `compose file ${[this.options.composePath ?? DEFAULT_COMPOSE_PATH].flat()[index] ?? path} ${problem}`,
-          {
-            hint: 'pass an existing file with --docker-compose-path, or use --committee N to generate one',
-          },
-        );
+        throw new MeshbenchError('COMPOSE_FILE', `compose file ${named[index] ?? path} ${problem}`, {
+          hint: 'pass an existing file with --docker-compose-path, or use --committee N to generate one',
+        });
       }
     }
     const cli = await cliPromise;

@@ -6,7 +6,6 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { access, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +16,7 @@ import { RUN_LABEL, SANDBOX_LABEL } from '../../common/labels.js';
 import { newRunId } from '../../common/run-id.js';
 import { sleep } from '../../common/sleep.js';
 import { writeFileAtomic } from '../../common/atomic-write.js';
+import { packageRoot } from '../../common/package-root.js';
 import { firstFailure, mapSettled } from '../../common/concurrency.js';
 
 export { SANDBOX_LABEL } from '../../common/labels.js';
@@ -149,17 +149,9 @@ async function dockerOk(args: readonly string[], what: string): Promise<string> 
   return result.stdout.trim();
 }
 
-/**
- * The project root (where scripts/ lives): the nearest folder above this file with a
- * package.json. This file sits three levels down in src/ or dist/ (tsc), two in the
- * bundle (dist/bundle/, scripts/bundle-cli.mjs).
- */
+/** The project root (where scripts/ lives). */
 function projectRoot(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (let dir = here; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) return resolve(here, '..', '..', '..');
-  }
+  return packageRoot() ?? resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 }
 
 async function imageExists(image: string): Promise<boolean> {

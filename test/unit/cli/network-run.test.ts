@@ -39,6 +39,8 @@ describe('the flags local-network and remote-network share', () => {
     [{ transactionRate: 0 }, /--transaction-rate 0 is not valid: a number of tx\/s above 0/],
     [{ transactionRate: -5 }, /--transaction-rate -5 is not valid/],
     [{ startupWait: 0 }, /--startup-wait 0 is not valid/],
+    [{ dashboard: 'abc' }, /--dashboard "abc" is not valid: a port from 0 to 65535/],
+    [{ dashboardHost: '0.0.0.0' }, /--dashboard-host "0.0.0.0" is not valid: needs --dashboard/],
   ])('refuses %o in both commands, naming the flag', (bad, message) => {
     expect(() => validateLocal({ ...local, ...bad })).toThrow(message);
     expect(() => validateRemote({ ...remote, ...bad })).toThrow(message);
@@ -142,6 +144,90 @@ describe('the network commands run through the sweep', () => {
       expect(html).toMatch(/^<!doctype html>/i);
       expect(html).toContain('local-benchmark-1.json');
       expect(out).toContain(`report: ${join(output, 'run-r1', 'report.html')}`);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('--dashboard serves the level live and ends as the report.html it writes', async () => {
+    const { mkdtemp, readFile } = await import('node:fs/promises');
+    const { get } = await import('node:http');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { startCometbftNode } = await import('../load/test-servers.js');
+    const { runNetworkCommand } = await import('../../../src/cli/network-run.js');
+    const { parseSse } = await import('../../../src/report/dashboard/sse.js');
+    const { localEnvironment } = await import('../../support/environments.js');
+    const node = await startCometbftNode({ blockIntervalMs: 20 });
+    const output = await mkdtemp(join(tmpdir(), 'network-run-dashboard-'));
+    const err: string[] = [];
+    let stream = '';
+    let streamEnded: Promise<void> | undefined;
+    const deployment: Deployment = {
+      runId: 'r2',
+      kind: 'local',
+      endpoints: [{ nodeId: 'node0', rpcUrl: node.url }],
+      nodes: [],
+      environment: localEnvironment(),
+      readyAfterMs: 10,
+      async destroy() {},
+      async release() {},
+      async [Symbol.asyncDispose]() {},
+    };
+    // Reads the stream from the deploy on (the URL is printed before it, in preflight).
+    const reader: SweepObserver = {
+      name: 'reader',
+      onDeploy() {
+        const url = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(err.join('\n'))?.[1];
+        expect(url, err.join('\n')).toBeDefined();
+        streamEnded = new Promise((done, fail) => {
+          get(`${url}events`, (response) => {
+            response.setEncoding('utf8');
+            response.on('data', (chunk: string) => (stream += chunk));
+            response.on('close', () => done());
+          }).on('error', fail);
+        });
+      },
+    };
+    try {
+      const code = await runNetworkCommand(
+        { ...shared, numTransactions: 250, transactionRate: 100, cleanup: true, output, dashboard: '0' },
+        {
+          shutdown: { signal: new AbortController().signal, onForce: () => () => {}, dispose() {} },
+          stdout: () => undefined,
+          stderr: (text) => err.push(text),
+          verbose: false,
+        },
+        {
+          command: 'local-network',
+          networkType: 'local',
+          runId: 'r2',
+          protocol: 'cometbft',
+          testbed: { kind: 'local', deploy: async () => deployment },
+          plan: {},
+          startLine: 'starting',
+          readyLine: () => 'ready',
+          extension: () => ({ local_network: { num_transactions: 250 } }),
+          remove: async () => 'cleanup: removed',
+          downCommand: 'local-network --down r2',
+          forceRemove: async () => undefined,
+        },
+        [reader],
+      );
+      expect(code).toBe(0);
+      expect(
+        err.filter((line) => line.startsWith('local-network: dashboard: http://127.0.0.1:')),
+      ).toHaveLength(1);
+      await streamEnded;
+      const events = parseSse(stream);
+      const names = events.map((event) => event.event);
+      expect(names.filter((name) => name === 'point').length, names.join(' ')).toBeGreaterThanOrEqual(1);
+      expect(names).toContain('snapshot');
+      expect(names.at(-1)).toBe('final');
+      const final = JSON.parse(events.at(-1)?.data ?? '{}') as { main: string };
+      const html = await readFile(join(output, 'run-r2', 'report.html'), 'utf8');
+      expect(final.main).toContain('local-benchmark-1.json');
+      expect(html).toContain(final.main);
     } finally {
       await node.close();
     }

@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { MeshbenchError } from '../../../src/common/errors.js';
-import { buildBenchmarkPlan, parseDashboardInput } from '../../../src/bench/plan.js';
+import { buildBenchmarkPlan } from '../../../src/bench/plan.js';
+import { parseDashboardInput } from '../../../src/bench/dashboard-input.js';
 import type { LevelStart, LiveEvent } from '../../../src/bench/observer.js';
 import { readRunFolder } from '../../../src/cli/report-command.js';
 import {
