@@ -24,6 +24,7 @@ import {
   pullImage,
   shipImage,
   type HostImageReport,
+  type ImageArchive,
   type ImageTransfer,
   type LocalImage,
 } from './image-transfer.js';
@@ -145,15 +146,37 @@ export async function prepareHosts<T>(
   options: HostPreparationOptions,
   then: (agent: RemoteHostAgent, hostIndex: number, signal: AbortSignal) => Promise<T>,
 ): Promise<PreparedHost<T>[]> {
+  const { image, sidecars } = connected;
+  const cacheDir = options.cacheDir ?? resolve('.meshbench/cache/images');
+  // Each archive is leased while the hosts are prepared (no run's pruning removes it), then released.
+  const made = await Promise.allSettled(
+    [image, ...sidecars].map((one) => one && imageArchive(one, cacheDir)),
+  );
+  try {
+    const failed = made.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [archive, ...sidecarArchives] = made.map((result) =>
+      result.status === 'fulfilled' ? result.value : undefined,
+    );
+    return await prepareEachHost(connected, options, then, { archive, sidecarArchives });
+  } finally {
+    await Promise.all(made.map((result) => result.status === 'fulfilled' && result.value?.release()));
+  }
+}
+
+async function prepareEachHost<T>(
+  connected: ConnectedHosts,
+  options: HostPreparationOptions,
+  then: (agent: RemoteHostAgent, hostIndex: number, signal: AbortSignal) => Promise<T>,
+  {
+    archive,
+    sidecarArchives,
+  }: { archive: ImageArchive | undefined; sidecarArchives: (ImageArchive | undefined)[] },
+): Promise<PreparedHost<T>[]> {
   const { agents, image, sidecars, stages } = connected;
   const { signal } = options;
   const say = (host: string, stage: HostProgress['stage'], message: string) =>
     options.onProgress?.({ host, stage, message });
-  const cacheDir = options.cacheDir ?? resolve('.meshbench/cache/images');
-  const archive = image ? await imageArchive(image, cacheDir) : undefined;
-  const sidecarArchives = await Promise.all(
-    sidecars.map((sidecar) => (sidecar ? imageArchive(sidecar, cacheDir) : undefined)),
-  );
   stages.end('archive');
   if (signal?.aborted) throw new MeshbenchError('INTERRUPTED', 'interrupted while preparing the hosts');
   const failFast = new AbortController();

@@ -5,9 +5,9 @@
  *  - `pull`: `docker pull` on each host, from a registry.
  */
 import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -31,6 +31,11 @@ export interface ImageArchive {
   readonly compressedBytes: number;
   /** Time spent making the archive in this call (0 when it came from the cache). */
   readonly saveMs: number;
+  /**
+   * Ends this run's lease on the archive: until then no run's pruning removes it (a lease
+   * of a process that is gone counts for nothing). Idempotent.
+   */
+  release(): Promise<void>;
 }
 
 export interface HostImageReport {
@@ -69,12 +74,33 @@ export async function imageArchive(image: LocalImage, cacheDir: string): Promise
     cacheDir,
     `image-${image.id.replace(/^sha256:/, '').slice(0, 32)}-${referenceKey}.tar.gz`,
   );
+  // Leased before anything else: another run's pruning leaves it alone from now on.
+  const release = await lease(path);
   try {
     const existing = await stat(path);
-    if (existing.size > 0) return { path, compressedBytes: existing.size, saveMs: 0 };
+    if (existing.size > 0) {
+      // Used now: the newest for the pruning of archives nobody leases.
+      const now = new Date();
+      await utimes(path, now, now).catch(() => undefined);
+      return { path, compressedBytes: existing.size, saveMs: 0, release };
+    }
   } catch {
     // not cached yet
   }
+  try {
+    return await saveArchive(image, cacheDir, path, release);
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
+
+async function saveArchive(
+  image: LocalImage,
+  cacheDir: string,
+  path: string,
+  release: () => Promise<void>,
+): Promise<ImageArchive> {
   const started = Date.now();
   const temporary = `${path}.${process.pid}.tmp`;
   const child = spawn('docker', ['save', image.reference], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -89,22 +115,72 @@ export async function imageArchive(image: LocalImage, cacheDir: string): Promise
     });
   }
   await rename(temporary, path);
-  await pruneArchives(cacheDir, path);
-  return { path, compressedBytes: (await stat(path)).size, saveMs: Date.now() - started };
+  await pruneArchives(cacheDir);
+  return { path, compressedBytes: (await stat(path)).size, saveMs: Date.now() - started, release };
 }
 
-/** Keeps the newest archives (the image is rebuilt often during development); removes older ones. */
-async function pruneArchives(cacheDir: string, keep: string, keepCount = 2): Promise<void> {
-  const names = (await readdir(cacheDir)).filter((name) => /^image-[0-9a-f-]+\.tar\.gz$/.test(name));
+const ARCHIVE_NAME = /^image-[0-9a-f-]+\.tar\.gz$/;
+/** `<archive>.lease-<pid>-<random>`: a run (process) is using the archive. */
+const LEASE_NAME = /^(image-[0-9a-f-]+\.tar\.gz)\.lease-(\d+)-[0-9a-f]+$/;
+/** `<archive>.<pid>.tmp`: a `docker save` under way (or one a killed process left). */
+const TEMPORARY_NAME = /^image-[0-9a-f-]+\.tar\.gz\.(\d+)\.tmp$/;
+
+/** Marks the archive as in use by this process until the returned release is called. */
+async function lease(path: string): Promise<() => Promise<void>> {
+  const file = `${path}.lease-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await writeFile(file, '');
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    await rm(file, { force: true });
+  };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, someone else's
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Keeps the newest `keepCount` archives nobody leases (the image is rebuilt often during
+ * development) and every leased one, so runs sharing the cache never remove each other's
+ * archive mid-shipment; removes the rest, and the leases and half-written archives of
+ * processes that are gone.
+ */
+export async function pruneArchives(cacheDir: string, keepCount = 2): Promise<void> {
+  const names = await readdir(cacheDir);
+  const leased = new Set<string>();
+  const gone: string[] = [];
+  for (const name of names) {
+    const held = LEASE_NAME.exec(name);
+    const partial = TEMPORARY_NAME.exec(name);
+    if (held?.[1] && held[2]) {
+      if (processAlive(Number(held[2]))) leased.add(held[1]);
+      else gone.push(name);
+    } else if (partial?.[1] && !processAlive(Number(partial[1]))) gone.push(name);
+  }
   const files = await Promise.all(
-    names.map(async (name) => ({
-      path: join(cacheDir, name),
-      mtimeMs: (await stat(join(cacheDir, name))).mtimeMs,
-    })),
+    names
+      .filter((name) => ARCHIVE_NAME.test(name) && !leased.has(name))
+      .map(async (name) => ({
+        path: join(cacheDir, name),
+        mtimeMs: await stat(join(cacheDir, name)).then(
+          (info) => info.mtimeMs,
+          () => Number.POSITIVE_INFINITY,
+        ),
+      })),
   );
   files.sort((a, b) => b.mtimeMs - a.mtimeMs);
-  const stale = files.filter((file) => file.path !== keep).slice(keepCount - 1);
-  await Promise.all(stale.map((file) => rm(file.path, { force: true })));
+  const stale = files.slice(keepCount).map((file) => file.path);
+  await Promise.all(
+    [...stale, ...gone.map((name) => join(cacheDir, name))].map((path) => rm(path, { force: true })),
+  );
 }
 
 export async function remoteHasImage(agent: RemoteHostAgent, imageId: string): Promise<boolean> {
