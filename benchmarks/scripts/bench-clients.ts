@@ -161,6 +161,13 @@ async function searchOnce(hostsFile: string, side: Side, round: number): Promise
 }
 
 async function main(): Promise<void> {
+  // Ctrl-C: the benchmark child stops itself; the sandbox hosts (and what runs on them) go too.
+  process.once('SIGINT', () => {
+    process.stderr.write('interrupted: removing the sandbox …\n');
+    void sandboxDown({ dir: DIR })
+      .catch(() => undefined)
+      .then(() => process.exit(130));
+  });
   await sandboxDown({ dir: DIR });
   const state = await sandboxUp({ hosts: args.hosts, dir: DIR });
   process.stderr.write(`sandbox: ${state.hosts.length} hosts up\n`);
