@@ -26,8 +26,8 @@ const outdir = resolve(root, 'dist/bundle');
 const IMPORT_META_ALLOWED = new Map([
   ['src/load/index.ts', "new URL('./worker.js') is the worker entry bundled beside it"],
   ['src/bench/environment.ts', "new URL('../../package.json') is the root's package.json"],
-  ['src/testbed/sandbox/sandbox.ts', 'projectRoot() looks upwards for the package.json'],
-  ['src/report/html/assets.ts', "packageRoot() looks upwards for meshbench's package.json"],
+  ['src/testbed/sandbox/sandbox.ts', 'projectRoot(): packageRoot(), else three folders up'],
+  ['src/common/package-root.ts', "packageRoot() looks upwards for meshbench's package.json"],
 ]);
 
 await rm(outdir, { recursive: true, force: true });

@@ -1,12 +1,13 @@
 /**
  * `benchmark --dashboard 0` as a user runs it (bin/benchmark.js, a child process) on a local
- * 2-node refnode network with a crash fault in the level, watched in headless Chromium while
- * the level runs: the running level's throughput and latency charts gain points and drawn
- * pixels between two samples, the page asks nothing of any origin but the dashboard's own,
- * logs no error, and at the run's end shows what report.html shows. The event stream, read
- * beside it, carries live latency (a point with p50 and p99), a node's resource sample and
- * the fault's band as it starts, all before the level's record. Afterwards nothing listens
- * on the port and no container of the run is left.
+ * 2-node refnode network with a network condition and a crash fault in the level, watched in
+ * headless Chromium while the level runs: the running level's throughput and latency charts
+ * gain points and drawn pixels between two samples, the page asks nothing of any origin but
+ * the dashboard's own, logs no error, and at the run's end shows what report.html shows. The
+ * event stream, read beside it, carries live latency (a point with p50 and p99), a node's
+ * resource sample and the condition's and the fault's bands as they start, all before the
+ * level's record. Afterwards nothing listens on the port and no container of the run is left.
+ * Then `local-network --dashboard`: the same stream for its one level, ending as its report.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { get } from 'node:http';
@@ -82,9 +83,12 @@ function readStream(url: string): { text: () => string; ended: Promise<void> } {
 describe('benchmark --dashboard: the live page in Chromium', () => {
   it('grows while the level runs and ends as report.html', async () => {
     dir = await mkdtemp(join(tmpdir(), 'meshbench-dashboard-it-'));
-    // node1 crashes 5 s into the level and is restarted at 7 s.
+    // node0's links are delayed 20 ms from 2 s to 4 s; node1 crashes at 5 s and is restarted at 7 s.
     const scenario = join(dir, 'crash.yaml');
-    await writeFile(scenario, 'events:\n  - { from: 5s, to: 7s, action: crash, nodes: [node1] }\n');
+    await writeFile(
+      scenario,
+      'events:\n  - { from: 2s, to: 4s, action: delay, nodes: [node0], delay: 20ms }\n  - { from: 5s, to: 7s, action: crash, nodes: [node1] }\n',
+    );
     const started = spawn(
       process.execPath,
       [
@@ -201,6 +205,11 @@ describe('benchmark --dashboard: the live page in Chromium', () => {
         event.data['toSecs'] === null &&
         event.data['label'] === 'kill node1',
     );
+    // The network condition's window, published by the conditioner as it opens.
+    const conditionAt = events.findIndex(
+      (event) =>
+        event.event === 'band' && event.data['kind'] === 'condition' && event.data['toSecs'] === null,
+    );
     const order = events.map((event) => event.event).join(' ');
     expect(recordAt, order).toBeGreaterThan(0);
     expect(timedAt, order).toBeGreaterThanOrEqual(0);
@@ -210,6 +219,8 @@ describe('benchmark --dashboard: the live page in Chromium', () => {
     expect(events.some((event) => event.event === 'resources')).toBe(true);
     expect(faultAt, order).toBeGreaterThanOrEqual(0);
     expect(faultAt, order).toBeLessThan(recordAt);
+    expect(conditionAt, order).toBeGreaterThanOrEqual(0);
+    expect(conditionAt, order).toBeLessThan(recordAt);
     expect(events.at(-1)?.event).toBe('final');
     await waitFor(live.page, `document.body.dataset.live === 'ended'`, 10_000);
     expect(live.errors).toEqual([]);
