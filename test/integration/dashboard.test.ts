@@ -80,6 +80,47 @@ function readStream(url: string): { text: () => string; ended: Promise<void> } {
   return { text: () => text, ended };
 }
 
+/**
+ * Starts a command (bin/<command>.js) with --dashboard 0, as a user would, and waits for the
+ * URL it prints once on stderr before anything is deployed. Everything it prints also goes to
+ * `output` (for failure messages).
+ */
+async function startWithDashboard(
+  command: 'benchmark' | 'local-network',
+  args: readonly string[],
+): Promise<{ stdout: () => string; stderr: () => string; exited: Promise<number | null>; url: string }> {
+  const started = spawn(process.execPath, [join(ROOT, 'bin', `${command}.js`), ...args, '--dashboard', '0'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child = started;
+  let stdout = '';
+  let stderr = '';
+  started.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    output += chunk.toString();
+  });
+  started.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | null>((done) => started.once('close', (code) => done(code)));
+  const pattern = new RegExp(`${command}: dashboard: (http://127\\.0\\.0\\.1:\\d+/) \\(live`);
+  const url = await new Promise<string>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`no dashboard line: ${stderr}`)), 60_000);
+    const check = () => {
+      const match = pattern.exec(stderr);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        done(match[1]);
+      }
+    };
+    started.stderr?.on('data', check);
+    check();
+  });
+  return { stdout: () => stdout, stderr: () => stderr, exited, url };
+}
+
 describe('benchmark --dashboard: the live page in Chromium', () => {
   it('grows while the level runs and ends as report.html', async () => {
     dir = await mkdtemp(join(tmpdir(), 'meshbench-dashboard-it-'));
@@ -89,59 +130,27 @@ describe('benchmark --dashboard: the live page in Chromium', () => {
       scenario,
       'events:\n  - { from: 2s, to: 4s, action: delay, nodes: [node0], delay: 20ms }\n  - { from: 5s, to: 7s, action: crash, nodes: [node1] }\n',
     );
-    const started = spawn(
-      process.execPath,
-      [
-        join(ROOT, 'bin', 'benchmark.js'),
-        '--network-type',
-        'local',
-        '--committee',
-        '2',
-        '--loads',
-        '40',
-        '--duration',
-        String(LEVEL_SECS),
-        '--warmup',
-        '1',
-        '--scenario',
-        scenario,
-        '--dashboard',
-        '0',
-        '--output-dir',
-        dir,
-        '--cleanup',
-        '--startup-wait',
-        '120',
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child = started;
-    let stdout = '';
-    let stderr = '';
-    started.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      output += chunk.toString();
-    });
-    started.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      output += chunk.toString();
-    });
-    const exited = new Promise<number | null>((done) => started.once('close', (code) => done(code)));
-
-    // The URL is printed once, on stderr, before anything is deployed.
-    const url = await new Promise<string>((done, fail) => {
-      const timer = setTimeout(() => fail(new Error(`no dashboard line: ${stderr}`)), 60_000);
-      const check = () => {
-        const match = /benchmark: dashboard: (http:\/\/127\.0\.0\.1:\d+\/) \(live/.exec(stderr);
-        if (match?.[1]) {
-          clearTimeout(timer);
-          done(match[1]);
-        }
-      };
-      started.stderr?.on('data', check);
-      check();
-    });
-    expect(stderr.match(/benchmark: dashboard:/g)).toHaveLength(1);
+    const run = await startWithDashboard('benchmark', [
+      '--network-type',
+      'local',
+      '--committee',
+      '2',
+      '--loads',
+      '40',
+      '--duration',
+      String(LEVEL_SECS),
+      '--warmup',
+      '1',
+      '--scenario',
+      scenario,
+      '--output-dir',
+      dir,
+      '--cleanup',
+      '--startup-wait',
+      '120',
+    ]);
+    const { url, exited } = run;
+    expect(run.stderr().match(/benchmark: dashboard:/g)).toHaveLength(1);
     const origin = url.replace(/\/$/, '');
     const stream = readStream(`${origin}/events`);
 
@@ -227,6 +236,7 @@ describe('benchmark --dashboard: the live page in Chromium', () => {
     expect(live.blockedRequests).toEqual([]);
     await expect(fetch(url)).rejects.toThrow();
 
+    const stdout = run.stdout();
     const runDir = /results go to (\S+)/.exec(stdout)?.[1];
     expect(runDir, stdout).toBeDefined();
     const file = await openReport(join(runDir as string, 'report.html'));
@@ -249,46 +259,22 @@ describe('benchmark --dashboard: the live page in Chromium', () => {
     const out = await mkdtemp(join(tmpdir(), 'meshbench-dashboard-net-'));
     try {
       // 300 tx at 30 tx/s: a 10 s level.
-      const started = spawn(
-        process.execPath,
-        [
-          join(ROOT, 'bin', 'local-network.js'),
-          '--committee',
-          '2',
-          '--num-transactions',
-          '300',
-          '--transaction-rate',
-          '30',
-          '--dashboard',
-          '0',
-          '--output',
-          out,
-          '--cleanup',
-          '--startup-wait',
-          '120',
-        ],
-        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      child = started;
-      let stdout = '';
-      let stderr = '';
-      started.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      started.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = new Promise<number | null>((done) => started.once('close', (code) => done(code)));
-      const url = await new Promise<string>((done, fail) => {
-        const timer = setTimeout(() => fail(new Error(`no dashboard line: ${stderr}`)), 60_000);
-        const check = () => {
-          const match = /local-network: dashboard: (http:\/\/127\.0\.0\.1:\d+\/) \(live/.exec(stderr);
-          if (match?.[1]) {
-            clearTimeout(timer);
-            done(match[1]);
-          }
-        };
-        started.stderr?.on('data', check);
-        check();
-      });
+      const run = await startWithDashboard('local-network', [
+        '--committee',
+        '2',
+        '--num-transactions',
+        '300',
+        '--transaction-rate',
+        '30',
+        '--output',
+        out,
+        '--cleanup',
+        '--startup-wait',
+        '120',
+      ]);
+      const { url } = run;
       const stream = readStream(`${url}events`);
-      expect(await exited, `${stdout}\n${stderr}`).toBe(0);
+      expect(await run.exited, output).toBe(0);
       await stream.ended;
       const events = parseSse(stream.text());
       const names = events.map((event) => event.event);
@@ -301,8 +287,8 @@ describe('benchmark --dashboard: the live page in Chromium', () => {
       expect(names.at(-1)).toBe('final');
       const final = JSON.parse(events.at(-1)?.data ?? '{}') as { main: string };
       // The last page is the run folder's report.html (its main part, as rendered).
-      const runDir = /result: (\S+)\/local-benchmark-1\.json/.exec(stdout)?.[1];
-      expect(runDir, stdout).toBeDefined();
+      const runDir = /result: (\S+)\/local-benchmark-1\.json/.exec(run.stdout())?.[1];
+      expect(runDir, run.stdout()).toBeDefined();
       const html = await readFile(join(runDir as string, 'report.html'), 'utf8');
       expect(html).toContain(final.main);
       await expect(fetch(url)).rejects.toThrow();
