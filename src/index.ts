@@ -33,6 +33,20 @@ export { loadHosts, loadHostsFile, hostsFromVariables, type RemoteHost } from '.
 export { sandboxUp, sandboxDown, readSandboxState } from './testbed/sandbox/sandbox.js';
 
 export { runLoad, probeEndpoints } from './load/index.js';
+// For protocol modules (`--protocol ./my-protocol.mjs`, docs/protocols.md) and scripts.
+export type {
+  Protocol,
+  ProtocolDefinition,
+  ReplyOutcome,
+  RequestTemplate,
+  CommitSource,
+  BacklogProbe,
+  BacklogReading,
+  TransactionWatcher,
+} from './protocols/protocol.js';
+export type { ProtocolSetting, SettingValue } from './protocols/settings.js';
+export type { Transaction } from './protocols/transaction.js';
+export { registerProtocol, loadProtocolModule } from './protocols/registry.js';
 export type * from './load/types.js';
 
 export { buildBenchmarkPlan, type BenchmarkPlan, type BenchmarkInput } from './bench/plan.js';

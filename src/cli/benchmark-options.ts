@@ -324,7 +324,10 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       'runs',
       text('Repeat each level R times; figures are mean ± stddev', GROUP_LOAD, String(DEFAULTS.runs)),
     )
-    .option('protocol', text(protocolKinds().join(' | '), GROUP_LOAD, DEFAULT_PROTOCOL));
+    .option(
+      'protocol',
+      text(`${protocolKinds().join(' | ')} | ./module.mjs (docs/protocols.md)`, GROUP_LOAD, DEFAULT_PROTOCOL),
+    );
   const upToTransport = addProtocolFlags(
     upToProtocol,
     defaultProtocolFlags?.group ?? GROUP_LOAD,

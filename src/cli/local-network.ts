@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { BENCHMARK_DEFAULTS, NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
 import { MeshbenchError } from '../common/errors.js';
-import { DEFAULT_PROTOCOL, protocolDefinition, protocolKinds } from '../protocols/registry.js';
+import { DEFAULT_PROTOCOL, protocolChoices, protocolDefinition } from '../protocols/registry.js';
 import { newRunId } from '../common/run-id.js';
 import { EngineApi } from '../testbed/docker/engine-reads.js';
 import { checkEngine } from '../testbed/local/engine-checks.js';
@@ -65,8 +65,8 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
       .option('protocol', {
         type: 'string',
         default: DEFAULT_PROTOCOL,
-        choices: protocolKinds(),
-        describe: 'Protocol of nodes without a meshbench.protocol label',
+        choices: protocolChoices(),
+        describe: 'Protocol of nodes without a meshbench.protocol label (or ./module.mjs: docs/protocols.md)',
       })
       .option('down', {
         type: 'string',
@@ -240,6 +240,7 @@ export const localNetworkCommand: CliDefinition<LocalNetworkArgs> = {
   options,
   run,
   settings: { flagsOnly: ['down', 'status', 'show-logs'], lists: ['docker-compose-path'] },
+  protocolModules: true,
 };
 
 export function main(argv: string[]): Promise<number> {

@@ -31,6 +31,8 @@ export interface CliDefinition<T> {
    * then the defaults. `flagsOnly`: flags that are not settings; `lists`: repeatable flags.
    */
   readonly settings?: { readonly flagsOnly: readonly string[]; readonly lists?: readonly string[] };
+  /** The command has `--protocol`, which may name a user's module: load it before the flags are built. */
+  readonly protocolModules?: boolean;
 }
 
 /**
@@ -54,6 +56,18 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
   const stderr = (text: string) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   let parseFailure: string | undefined;
+
+  // --protocol ./my-protocol.mjs: loaded before the flags are built, so its settings are flags.
+  if (definition.protocolModules) {
+    try {
+      const { loadGivenProtocolModule } = await import('./protocol-module.js');
+      await loadGivenProtocolModule(argv);
+    } catch (error) {
+      stderr(`${definition.name}: error: ${formatError(error)}`);
+      if (verbose && error instanceof Error && error.stack) stderr(error.stack);
+      return isMeshbenchError(error) ? error.exitCode : 2;
+    }
+  }
 
   // What each option is, as declared, so --config and MESHBENCH_* values are read as the flags are.
   const declared = new Map<string, DeclaredOption>();

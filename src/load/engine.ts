@@ -27,19 +27,16 @@ import type { PlanInput, SchedulePlan } from './schedule.js';
 import { kindAt, mixCycle, type LoadMix } from './mix.js';
 import { createTargetPicker } from './targets.js';
 import type { ConfirmMode, LoadProgress, ProtocolOptions, TargetSelection } from './types.js';
-import type {
-  Transport,
-  TransportFailure,
-  TransportKind,
-  TransportRequest,
-  TransportSink,
-} from './transport.js';
+import type { Transport, TransportFailure, TransportKind, TransportRequest } from './transport.js';
+import { DirectTransport, type DirectSink } from './transport-direct.js';
 import { RawTransport } from './transport-raw.js';
 import { UndiciTransport } from './transport-undici.js';
 
 /** Everything a shard needs; structured-cloneable (crosses into worker threads). */
 export interface ShardSettings {
   readonly runId: string;
+  /** Protocol modules (absolute paths) a worker thread loads before it makes the protocol. */
+  readonly protocolModules?: readonly string[];
   readonly endpoints: readonly Endpoint[];
   readonly protocol: ProtocolOptions;
   readonly plan: PlanInput;
@@ -112,7 +109,7 @@ function toAckOutcome(reply: ReplyOutcome): AckOutcome {
 }
 
 /** One request in flight: the transport's sink and the tx's bookkeeping. */
-class TxRequest implements TransportSink {
+class TxRequest implements DirectSink {
   /** The transport's handle while the ack is awaited (to abort it on timeout). */
   handle: TransportRequest | undefined;
   /** The ack stage ended (reply, error or timeout). */
@@ -144,6 +141,9 @@ class TxRequest implements TransportSink {
   }
   onReply(status: number, body: string): void {
     this.shard.onReply(this, status, body);
+  }
+  onOutcome(outcome: ReplyOutcome): void {
+    this.shard.onOutcome(this, outcome);
   }
   onFailure(failure: TransportFailure): void {
     this.shard.onFailure(this, failure);
@@ -241,8 +241,10 @@ export class Shard {
       pipelining: settings.pipelining,
       connectTimeoutMs: Math.min(settings.requestTimeoutMs, 10_000),
     };
-    this.transport =
-      settings.transport === 'raw'
+    // A protocol that sends by itself (Protocol.send: gRPC in a user's module) needs no HTTP transport.
+    this.transport = this.protocols.every((protocol) => protocol.send)
+      ? new DirectTransport(settings.endpoints, this.protocols, settings.requestTimeoutMs)
+      : settings.transport === 'raw'
         ? new RawTransport(transportOptions)
         : new UndiciTransport(transportOptions);
   }
@@ -464,7 +466,12 @@ export class Shard {
 
   onReply(request: TxRequest, status: number, body: string): void {
     if (request.ackDone) return; // already timed out; the late reply was still read
-    const reply = (this.protocols[request.kind] as Protocol).parseReply(status, body);
+    this.onOutcome(request, (this.protocols[request.kind] as Protocol).parseReply(status, body));
+  }
+
+  /** A reply classified (by parseReply here, or by the protocol's own send). */
+  onOutcome(request: TxRequest, reply: ReplyOutcome): void {
+    if (request.ackDone) return;
     this.endAck(request, toAckOutcome(reply));
     if (reply.kind === 'ok' && reply.committed === true && this.confirming) {
       this.commit(request);

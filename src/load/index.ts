@@ -6,7 +6,12 @@
 import { Worker } from 'node:worker_threads';
 import { LOAD_DEFAULTS } from '../common/defaults.js';
 import { MeshbenchError } from '../common/errors.js';
-import { createProtocol, DEFAULT_PROTOCOL, protocolOptionsFrom } from '../protocols/registry.js';
+import {
+  createProtocol,
+  DEFAULT_PROTOCOL,
+  protocolModulePaths,
+  protocolOptionsFrom,
+} from '../protocols/registry.js';
 import type { ProtocolKind } from '../protocols/protocol.js';
 import type { Endpoint } from '../protocols/endpoint.js';
 import { Recorder } from '../measure/recorder.js';
@@ -72,8 +77,10 @@ function shardSettings(options: LoadOptions, shardIndex: number, shardCount: num
     (commits
       ? options.endpoints.slice(0, LOAD_DEFAULTS.commitSubscriptions).map((e) => commits.websocketUrl(e))
       : []);
+  const protocolModules = protocolModulePaths();
   return {
     runId: options.runId,
+    ...(protocolModules.length > 0 ? { protocolModules } : {}),
     endpoints: options.endpoints.map((e) => ({ ...e })),
     protocol: options.protocol,
     plan: {

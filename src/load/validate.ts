@@ -127,7 +127,7 @@ export function validateLoadOptions(options: LoadOptions): void {
   if ((options.workers ?? 1) > 1 && !isBuiltInProtocol(options.protocol.kind)) {
     throw bad(
       `protocol ${options.protocol.kind} was registered in this thread, so ${options.workers} load workers cannot speak it`,
-      'use --workers 1, or add it to BUILT_IN in src/protocols/registry.ts',
+      'use --workers 1, load it with loadProtocolModule (it is then loaded in every worker), or add it to BUILT_IN in src/protocols/registry.ts',
     );
   }
   if (options.share !== undefined) {

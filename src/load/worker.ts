@@ -7,6 +7,7 @@
  *   worker → {type:'done', result} or {type:'error', message}.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { loadProtocolModule } from '../protocols/registry.js';
 import { Shard, toShardResult } from './engine.js';
 import type { ShardSettings } from './engine.js';
 
@@ -19,7 +20,7 @@ port.on('message', (message: { type: string; startHrNs?: string; startEpochMs?: 
   if (message.type === 'stop') stop = true;
   if (message.type === 'start') {
     void shard
-      .run(BigInt(message.startHrNs ?? '0'), message.startEpochMs ?? Date.now(), {
+      ?.run(BigInt(message.startHrNs ?? '0'), message.startEpochMs ?? Date.now(), {
         stopRequested: () => stop,
         onProgress: (progress) => port.postMessage({ type: 'progress', progress }),
       })
@@ -31,8 +32,15 @@ port.on('message', (message: { type: string; startHrNs?: string; startEpochMs?: 
   }
 });
 
-const shard = new Shard(settings);
+// A user's protocol module is known in the thread that loaded it: load it here too.
+const shard = await (async () => {
+  for (const path of settings.protocolModules ?? []) await loadProtocolModule(path);
+  return new Shard(settings);
+})().catch((error: unknown) => {
+  port.postMessage({ type: 'error', message: (error as Error).message });
+  return undefined;
+});
 shard
-  .prepare()
+  ?.prepare()
   .then(() => port.postMessage({ type: 'ready' }))
   .catch((error: unknown) => port.postMessage({ type: 'error', message: (error as Error).message }));

@@ -22,11 +22,15 @@ export {
   isBuiltInProtocol,
   protocolDefinition,
   protocolDefinitions,
+  protocolChoices,
   protocolKinds,
   protocolOptionsFrom,
   protocolSettings,
   registerProtocol,
+  loadProtocolModule,
+  protocolModulePaths,
 } from './registry.js';
+export { isModuleSpecifier } from './module.js';
 
 export type { EtcdKeyPattern, EtcdKeyPatternKind, EtcdKeysSummary } from './etcd-keys.js';
 export { ETCD_KEY_DEFAULTS, ETCD_KEY_PATTERNS, checkEtcdKeyPattern } from './etcd-keys.js';

@@ -170,6 +170,21 @@ export interface Protocol {
   readonly watchTransactions?: TransactionWatcher;
   /** Settings the result's `generator` block records besides the kind (cometbft: broadcastMode). */
   readonly recordedSettings?: Readonly<Record<string, unknown>>;
+  /**
+   * Sends one transaction itself instead of an HTTP request: for a protocol that is not
+   * HTTP request/reply (gRPC, a binary socket), typically in a user's module (docs/protocols.md).
+   * `body` is what `body(tx, seq)` built. Resolves with how the node answered; rejects when the
+   * node could not be reached or the call broke on the way (a connection error). `signal` is
+   * aborted when the generator gives up (its timeout); what the call does after that is ignored.
+   * With `send`, `request` and `parseReply` are not used.
+   */
+  send?(
+    endpoint: Endpoint,
+    body: string,
+    options: { readonly signal: AbortSignal; readonly timeoutMs: number },
+  ): Promise<ReplyOutcome>;
+  /** Releases what `send` opened (channels, connections) once a load is done with this adapter. */
+  close?(): Promise<void>;
 }
 
 /** A problem with a protocol's options, as one line and its fix. */

@@ -8,6 +8,7 @@ import { MeshbenchError } from '../common/errors.js';
 import { cometbft } from './cometbft.js';
 import { etcd } from './etcd.js';
 import { http } from './http.js';
+import { importProtocolModule } from './module.js';
 import type { ProtocolOptions } from './options.js';
 import type { Protocol, ProtocolDefinition, ProtocolKind } from './protocol.js';
 import type { ProtocolSetting } from './settings.js';
@@ -44,6 +45,11 @@ export function protocolDefinitions(): readonly ProtocolDefinition[] {
   return registered;
 }
 
+/** What `--protocol` accepts: the known kinds, and the modules by the paths they were loaded with. */
+export function protocolChoices(): readonly string[] {
+  return [...protocolKinds(), ...[...modules.values()].flatMap((loaded) => [...loaded.specifiers])];
+}
+
 /** The known kinds, sorted (as messages list them). */
 export function protocolKinds(): readonly ProtocolKind[] {
   return registered.map((definition) => definition.kind).sort();
@@ -57,13 +63,63 @@ export function committingKinds(): readonly ProtocolKind[] {
     .sort();
 }
 
-/** Whether `kind` is built in (known in every thread, load workers included). */
+/** Whether `kind` is known in every thread, load workers included: built in, or loaded from a module. */
 export function isBuiltInProtocol(kind: string): boolean {
-  return BUILT_IN.some((definition) => definition.kind === kind);
+  return (
+    BUILT_IN.some((definition) => definition.kind === kind) ||
+    [...modules.keys()].some((definition) => definition.kind === kind)
+  );
 }
 
+/** The definition of a kind, or of a module by the specifier it was loaded with (`./my-protocol.mjs`). */
 export function findProtocol(kind: string): ProtocolDefinition | undefined {
-  return registered.find((definition) => definition.kind === kind);
+  return (
+    registered.find((definition) => definition.kind === kind) ??
+    [...modules].find(([, loaded]) => loaded.specifiers.has(kind))?.[0]
+  );
+}
+
+/** Protocols loaded from users' modules, with their absolute paths (load workers import them too). */
+const modules = new Map<ProtocolDefinition, { readonly path: string; readonly specifiers: Set<string> }>();
+
+/**
+ * Loads and registers the protocol a user's module exports (`--protocol ./my-protocol.mjs`),
+ * once per path and thread; returns its definition. A bad module is one BAD_FLAG line.
+ */
+export async function loadProtocolModule(specifier: string, cwd?: string): Promise<ProtocolDefinition> {
+  const known = findProtocol(specifier);
+  if (known) return known;
+  const { definition, path } = await importProtocolModule(specifier, cwd);
+  for (const [loaded, where] of modules) {
+    if (where.path === path) {
+      where.specifiers.add(specifier);
+      return loaded;
+    }
+  }
+  if (findProtocol(definition.kind)) {
+    throw new MeshbenchError(
+      'BAD_FLAG',
+      `protocol module ${specifier}: kind ${definition.kind} is already a protocol`,
+      { hint: 'give the module a kind of its own' },
+    );
+  }
+  const taken = new Set(protocolSettings().map(({ setting }) => setting.key));
+  const clash = definition.settings.find((setting) => taken.has(setting.key));
+  if (clash) {
+    throw new MeshbenchError(
+      'BAD_FLAG',
+      `protocol module ${specifier}: setting ${clash.key} is already another protocol's`,
+      { hint: "start its settings keys with the module's own kind" },
+    );
+  }
+  registered.push(definition);
+  modules.set(definition, { path, specifiers: new Set([specifier, path]) });
+  return definition;
+}
+
+/** The absolute paths of the protocol modules loaded in this thread (handed to load workers). */
+export function protocolModulePaths(): readonly string[] {
+  return [...modules.values()].map((loaded) => loaded.path);
 }
 
 /** The definition of `kind`; throws a one-line BAD_FLAG error naming the known ones. */
