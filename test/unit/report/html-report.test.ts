@@ -42,7 +42,7 @@ describe('the report model from real records', () => {
     );
     expect(level?.bands.map((band) => `${band.kind} ${band.label}`)).toEqual([
       'fault pause node2',
-      "condition loss 10% on node1's links",
+      "condition delay 30ms on node1's links",
     ]);
     expect(level?.resources?.nodes.map((node) => node.id)).toEqual(['node0', 'node1', 'node2', 'node3']);
     expect(level?.map?.layout).toBe('positions');
