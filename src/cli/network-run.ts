@@ -281,8 +281,7 @@ export async function runNetworkCommand<D extends Deployment>(
         onForce: (cleanup) => context.shutdown.onForce(cleanup),
       })
     : undefined;
-  // A forced exit (second Ctrl-C) is the sweep's: it removes the run by label (during the deploy; after it, with --cleanup).
-  let unregister = () => {};
+  // A forced exit (second Ctrl-C) is the sweep's (onForce below): it removes the run by label.
   let cleanupFailed = false;
   let result: LoadResult | undefined;
   const removal: NetworkRemoval = {
@@ -294,13 +293,10 @@ export async function runNetworkCommand<D extends Deployment>(
         context.stderr(
           `${spec.command}: error: cleanup failed: ${formatError(error)}; retry with: ${spec.downCommand}`,
         );
-      } finally {
-        unregister();
       }
     },
     async leave(deployment) {
       await deployment.release();
-      unregister();
       info(`the network is still running; remove it with: ${spec.downCommand}`);
     },
   };
@@ -372,7 +368,6 @@ export async function runNetworkCommand<D extends Deployment>(
       command: spec.command,
     });
   } finally {
-    unregister();
     // After an error the run's end may not have come: nothing stays listening.
     await dashboard?.close();
   }
