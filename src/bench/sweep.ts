@@ -148,6 +148,8 @@ class Sweep {
   readonly #backlog: BacklogProbe | undefined;
   /** When the current level's bookkeeping started (the previous level's end). */
   #levelMark = 0;
+  /** The level under way, for the interrupt lines (`interrupted during level 2 (200 tx/s)`). */
+  #currentLevel: string | undefined;
 
   constructor(plan: BenchmarkPlan, deps: SweepDeps) {
     this.#plan = plan;
@@ -308,6 +310,7 @@ class Sweep {
   async #runNetwork(network: NetworkState): Promise<void> {
     const plan = this.#plan;
     this.#levelMark = this.#now();
+    this.#currentLevel = undefined;
     try {
       if (!plan.freshNetwork) await this.#deploy(network);
       if (plan.loadSearch) {
@@ -334,6 +337,11 @@ class Sweep {
       }
     } finally {
       const left = network.deployment;
+      if (left && this.#aborted()) {
+        this.#deps.stderr(
+          `${this.#deps.command ?? 'benchmark'}: interrupted during ${this.#currentLevel ?? 'start-up'}; ${plan.cleanup ? 'removing' : 'leaving'} network ${left.runId}`,
+        );
+      }
       if (left) {
         try {
           await this.#teardown(network, true);
@@ -349,6 +357,7 @@ class Sweep {
   /** Runs one load level (all its runs), tells the observers, and returns what it measured. */
   async #runLevel(network: NetworkState, load: number): Promise<readonly LevelRun[]> {
     network.benchmarkNumber += 1;
+    this.#currentLevel = `level ${network.benchmarkNumber} (${load} tx/s)`;
     const runs: LevelRun[] = [];
     const summaries: LevelTimingSummary[] = [];
     for (let run = 1; run <= this.#plan.runs; run++) {
@@ -613,7 +622,7 @@ class Sweep {
       if (testbed.forceRemove) {
         const removed = await testbed.forceRemove();
         this.#deps.stderr(
-          `${this.#deps.command ?? 'benchmark'}: forced exit; ${describeRemoval(removed)}${removed.errors.length > 0 ? ` (left: ${removed.errors[0]})` : ''}`,
+          `${this.#deps.command ?? 'benchmark'}: forced exit during ${this.#currentLevel ?? 'start-up'}; ${describeRemoval(removed)}${removed.errors.length > 0 ? ` (left: ${removed.errors[0]})` : ''}`,
         );
       } else if (deployment) await deployment.destroy({ thorough: true });
     });
