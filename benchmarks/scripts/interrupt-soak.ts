@@ -144,7 +144,13 @@ async function trial(
   if (kind === 'kill' && runId) {
     const down =
       command === 'remote-network'
-        ? [join(ROOT, 'bin/remote-network.js'), '--down', '--hosts-file', sandbox!.hostsEnvPath]
+        ? [
+            join(ROOT, 'bin/remote-network.js'),
+            '--down',
+            '--cleanup-thorough',
+            '--hosts-file',
+            sandbox!.hostsEnvPath,
+          ]
         : [join(ROOT, 'bin/local-network.js'), '--down', runId];
     // compose up outlives a SIGKILLed parent: let it finish before --down
     await new Promise((done) => setTimeout(done, 5_000));

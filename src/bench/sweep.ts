@@ -663,12 +663,12 @@ class Sweep {
     network.deployment = undefined;
     const down = DOWN_COMMAND[deployment.kind];
     const removal = this.#deps.removal;
+    // Interrupted: the run's volumes go too (nothing labelled with the run is left).
+    const thorough = plan.cleanupThorough || this.#aborted();
     if (down && (!final || plan.cleanup)) {
-      if (removal) return removal.remove(deployment, { thorough: plan.cleanupThorough });
-      this.#progress.phase(
-        `[${network.kind}] removing the network${plan.cleanupThorough ? ' (thorough)' : ''} …`,
-      );
-      await deployment.destroy({ thorough: plan.cleanupThorough });
+      if (removal) return removal.remove(deployment, { thorough });
+      this.#progress.phase(`[${network.kind}] removing the network${thorough ? ' (thorough)' : ''} …`);
+      await deployment.destroy({ thorough });
       return;
     }
     if (removal) return removal.leave(deployment);

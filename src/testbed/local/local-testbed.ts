@@ -598,7 +598,19 @@ export class LocalTestbed implements Testbed {
   /** A forced exit: stops compose up and removes everything labelled with the current run. */
   async forceRemove(): Promise<ForcedRemoval> {
     await stopComposeUps();
-    return removeRun(await this.getDocker(), this.runId, { volumes: true });
+    const docker = await this.getDocker();
+    // A graceful removal may be under way (a container being stopped holds the network): again until clean, for up to 5 s.
+    const total = { containers: 0, networks: 0, volumes: 0, errors: [] as readonly string[] };
+    const deadline = performance.now() + 5_000;
+    for (;;) {
+      const report = await removeRun(docker, this.runId, { volumes: true });
+      total.containers += report.containers;
+      total.networks += report.networks;
+      total.volumes += report.volumes;
+      total.errors = report.errors;
+      if (report.errors.length === 0 || performance.now() > deadline) return total;
+      await new Promise((done) => setTimeout(done, 250));
+    }
   }
 
   async #resolveNodes(
