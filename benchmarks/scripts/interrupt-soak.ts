@@ -229,7 +229,7 @@ async function main(): Promise<void> {
   };
   const base = `benchmarks/results/interrupts-${timestamp.replace(/[:.]/g, '-')}`;
   const text = [
-    `interrupt soak ${timestamp} (seed ${args.seed}, ${args.count} per command, load ${JSON.stringify(load)})`,
+    `interrupt soak ${timestamp} (seed ${args.seed}, ${args.count} per command, 1-minute load average up to ${load.maxOneMinute}${load.busy ? ', busy machine' : ''})`,
     ...per.map(
       (p) =>
         `${p.command}: ${p.interrupts} interrupts, ${p.leaks} leaked, ${p.slowExits} exits over ${EXIT_LIMIT_MS / 1000} s, max exit ${p.maxExitAfterMs} ms after the last signal`,
