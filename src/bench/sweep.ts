@@ -17,7 +17,7 @@ import type { BacklogProbe } from '../protocols/protocol.js';
 import { headline } from '../load/headline.js';
 import type { LoadOptions, LoadResult } from '../load/types.js';
 import { AttachedTestbed } from '../testbed/attached/attached-testbed.js';
-import type { Deployment, Endpoint, Testbed } from '../testbed/testbed.js';
+import { describeRemoval, type Deployment, type Endpoint, type Testbed } from '../testbed/testbed.js';
 import { environmentFor } from './environment.js';
 import type { EnvironmentRecord, LevelRun, RecordNetworkType } from './level.js';
 import { searchLoad } from './load-search.js';
@@ -65,6 +65,12 @@ export interface SweepDeps {
   /** The command named in error lines (default `benchmark`). */
   readonly command?: string;
   readonly signal?: AbortSignal;
+  /**
+   * Registers a cleanup for a forced exit (the CLI's shutdown.onForce). The sweep registers one
+   * per network from the start of its deploy until its teardown: it removes everything labelled
+   * with the run (Testbed.forceRemove), for every command that runs through the sweep.
+   */
+  readonly onForce?: (cleanup: () => Promise<void>) => () => void;
   /** Monotonic milliseconds (default performance.now). */
   readonly now?: () => number;
   /** Wall clock for timestamps (default new Date()). */
@@ -119,6 +125,8 @@ interface NetworkState {
   environment?: EnvironmentRecord;
   settler?: Settler;
   benchmarkNumber: number;
+  /** Unregisters the forced-exit removal of this network. */
+  unregisterForce?: () => void;
 }
 
 class Sweep {
@@ -140,6 +148,8 @@ class Sweep {
   readonly #backlog: BacklogProbe | undefined;
   /** When the current level's bookkeeping started (the previous level's end). */
   #levelMark = 0;
+  /** The level under way, for the interrupt lines (`interrupted during level 2 (200 tx/s)`). */
+  #currentLevel: string | undefined;
 
   constructor(plan: BenchmarkPlan, deps: SweepDeps) {
     this.#plan = plan;
@@ -300,6 +310,7 @@ class Sweep {
   async #runNetwork(network: NetworkState): Promise<void> {
     const plan = this.#plan;
     this.#levelMark = this.#now();
+    this.#currentLevel = undefined;
     try {
       if (!plan.freshNetwork) await this.#deploy(network);
       if (plan.loadSearch) {
@@ -326,6 +337,11 @@ class Sweep {
       }
     } finally {
       const left = network.deployment;
+      if (left && this.#aborted()) {
+        this.#deps.stderr(
+          `${this.#deps.command ?? 'benchmark'}: interrupted during ${this.#currentLevel ?? 'start-up'}; ${plan.cleanup ? 'removing' : 'leaving'} network ${left.runId}`,
+        );
+      }
       if (left) {
         try {
           await this.#teardown(network, true);
@@ -341,6 +357,7 @@ class Sweep {
   /** Runs one load level (all its runs), tells the observers, and returns what it measured. */
   async #runLevel(network: NetworkState, load: number): Promise<readonly LevelRun[]> {
     network.benchmarkNumber += 1;
+    this.#currentLevel = `level ${network.benchmarkNumber} (${load} tx/s)`;
     const runs: LevelRun[] = [];
     const summaries: LevelTimingSummary[] = [];
     for (let run = 1; run <= this.#plan.runs; run++) {
@@ -570,8 +587,11 @@ class Sweep {
           log: (line) => this.#progress.phase(line),
           ...(Object.keys(nodeEnvironment).length > 0 ? { nodeEnvironment } : {}),
         }));
+      // A forced exit from here on removes everything labelled with the run, even mid-deploy.
+      if (!attached) this.#registerForce(network, testbed);
       deployment = await testbed.deploy(this.#deps.signal ? { signal: this.#deps.signal } : {});
     } catch (error) {
+      network.unregisterForce?.();
       if (!attached) this.#progress.deployStop(`${networkLabel(network)} deploy failed`);
       throw error;
     }
@@ -581,11 +601,31 @@ class Sweep {
       );
     }
     network.deployment = deployment;
+    // A network the run leaves running (no --cleanup) is not removed by a forced exit either.
+    if (!plan.cleanup) {
+      network.unregisterForce?.();
+      network.unregisterForce = undefined;
+    }
     network.environment = (this.#deps.environment ?? environmentFor)(deployment);
     // One settler per deployment: it remembers which nodes cannot report a backlog, so each is named once.
     network.settler = this.#settlerFor(network.kind, deployment);
     for (const observer of this.#deps.observers) await observer.onDeploy?.(deployment, network.kind);
     if (!plan.freshNetwork) this.#levelMark = this.#now();
+  }
+
+  #registerForce(network: NetworkState, testbed: Testbed): void {
+    network.unregisterForce?.();
+    const onForce = this.#deps.onForce;
+    if (!onForce) return;
+    network.unregisterForce = onForce(async () => {
+      const deployment = network.deployment;
+      if (testbed.forceRemove) {
+        const removed = await testbed.forceRemove();
+        this.#deps.stderr(
+          `${this.#deps.command ?? 'benchmark'}: forced exit during ${this.#currentLevel ?? 'start-up'}; ${describeRemoval(removed)}${removed.errors.length > 0 ? ` (left: ${removed.errors[0]})` : ''}`,
+        );
+      } else if (deployment) await deployment.destroy({ thorough: true });
+    });
   }
 
   #settlerFor(kind: RecordNetworkType, deployment: Deployment): Settler {
@@ -608,18 +648,27 @@ class Sweep {
   }
 
   async #teardown(network: NetworkState, final: boolean): Promise<void> {
+    try {
+      await this.#teardownOnce(network, final);
+    } finally {
+      network.unregisterForce?.();
+      network.unregisterForce = undefined;
+    }
+  }
+
+  async #teardownOnce(network: NetworkState, final: boolean): Promise<void> {
     const deployment = network.deployment as Deployment;
     const plan = this.#plan;
     for (const observer of this.#deps.observers) await observer.onTeardown?.(deployment, network.kind);
     network.deployment = undefined;
     const down = DOWN_COMMAND[deployment.kind];
     const removal = this.#deps.removal;
+    // Interrupted: the run's volumes go too (nothing labelled with the run is left).
+    const thorough = plan.cleanupThorough || this.#aborted();
     if (down && (!final || plan.cleanup)) {
-      if (removal) return removal.remove(deployment, { thorough: plan.cleanupThorough });
-      this.#progress.phase(
-        `[${network.kind}] removing the network${plan.cleanupThorough ? ' (thorough)' : ''} …`,
-      );
-      await deployment.destroy({ thorough: plan.cleanupThorough });
+      if (removal) return removal.remove(deployment, { thorough });
+      this.#progress.phase(`[${network.kind}] removing the network${thorough ? ' (thorough)' : ''} …`);
+      await deployment.destroy({ thorough });
       return;
     }
     if (removal) return removal.leave(deployment);

@@ -153,6 +153,7 @@ export async function runBenchmarkCommand(
       stdout: context.stdout,
       stderr: context.stderr,
       signal: context.shutdown.signal,
+      onForce: (cleanup) => context.shutdown.onForce(cleanup),
       tty: deps.tty ?? (process.stdout.isTTY ? process.stdout : undefined),
     });
   } finally {

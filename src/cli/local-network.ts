@@ -20,7 +20,6 @@ import {
   type LocalDeployment,
 } from '../testbed/local/local-testbed.js';
 import { NODE_ACCESS_MODES, type NodeAccessMode } from '../testbed/local/node-access.js';
-import { removeRun } from '../testbed/local/teardown.js';
 import { LocalMaintenance } from '../testbed/local/maintenance.js';
 import { trace } from '../common/trace.js';
 import {
@@ -223,11 +222,6 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
       return `cleanup: removed ${report.containers} containers, ${report.networks} networks${thorough ? `, ${report.volumes} volumes and ${deployment.project.runDir}` : ''}`;
     },
     downCommand: `local-network --down ${runId}`,
-    async forceRemove(deployment) {
-      await removeRun(await testbed.getDocker(), runId, {
-        volumes: deployment === undefined || args.cleanupThorough,
-      });
-    },
   };
   return runNetworkCommand(args, context, spec);
 }

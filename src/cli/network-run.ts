@@ -189,8 +189,6 @@ export interface NetworkCommandSpec<D extends Deployment = Deployment> {
   remove(deployment: D, thorough: boolean): Promise<string>;
   /** The command that removes a network this run left (or could not remove). */
   readonly downCommand: string;
-  /** A forced exit (second Ctrl-C): what removes what exists, before the deploy finished (no deployment) and after. */
-  forceRemove(deployment: D | undefined): Promise<void>;
 }
 
 /** The plan of a network command's one level: `--num-transactions` at `--transaction-rate`, no settle wait. */
@@ -283,8 +281,7 @@ export async function runNetworkCommand<D extends Deployment>(
         onForce: (cleanup) => context.shutdown.onForce(cleanup),
       })
     : undefined;
-  // A forced exit (second Ctrl-C) during the deploy removes what was created; after it, only with --cleanup.
-  let unregister = context.shutdown.onForce(() => spec.forceRemove(undefined));
+  // A forced exit (second Ctrl-C) is the sweep's (onForce below): it removes the run by label.
   let cleanupFailed = false;
   let result: LoadResult | undefined;
   const removal: NetworkRemoval = {
@@ -296,13 +293,10 @@ export async function runNetworkCommand<D extends Deployment>(
         context.stderr(
           `${spec.command}: error: cleanup failed: ${formatError(error)}; retry with: ${spec.downCommand}`,
         );
-      } finally {
-        unregister();
       }
     },
     async leave(deployment) {
       await deployment.release();
-      unregister();
       info(`the network is still running; remove it with: ${spec.downCommand}`);
     },
   };
@@ -312,8 +306,6 @@ export async function runNetworkCommand<D extends Deployment>(
     name: spec.command,
     onDeploy(deployment) {
       deployed = deployment as D;
-      unregister();
-      unregister = plan.cleanup ? context.shutdown.onForce(() => spec.forceRemove(deployed)) : () => {};
       info(spec.readyLine(deployed));
     },
     async onLevelEnd(level, out) {
@@ -369,13 +361,13 @@ export async function runNetworkCommand<D extends Deployment>(
       stdout: context.stdout,
       stderr: context.stderr,
       signal: context.shutdown.signal,
+      onForce: (cleanup) => context.shutdown.onForce(cleanup),
       newRunId: () => spec.runId,
       progress: networkProgress(args, context),
       removal,
       command: spec.command,
     });
   } finally {
-    unregister();
     // After an error the run's end may not have come: nothing stays listening.
     await dashboard?.close();
   }

@@ -343,9 +343,6 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
       return `cleanup: removed run ${runId} from ${hosts.hosts.length + (dedicated?.length ?? 0)} host(s)`;
     },
     downCommand: `remote-network --down${swarm ? ' --engine swarm' : ''}${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}${args.sshConfig ? ` --ssh-config ${args.sshConfig}` : ''}`,
-    async forceRemove(deployment) {
-      await deployment?.destroy({ thorough: args.cleanupThorough });
-    },
   };
   // --load-clients colocated|dedicated:N: the load runs beside the nodes or on the client hosts
   // (src/clients/); with --image-transfer pull the node hosts pull the client image like the node

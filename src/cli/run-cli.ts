@@ -154,6 +154,11 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
       stderr(`${definition.name}: interrupted`);
       return 130;
     }
+    // The user pressed Ctrl-C: say what was stopped and removed, not an error.
+    if (isMeshbenchError(thrown) && thrown.code === 'INTERRUPTED') {
+      stderr(`${definition.name}: ${thrown.message}`);
+      return thrown.exitCode;
+    }
     // A flag's value that came from --config or MESHBENCH_* is named as such.
     const error = settings && pipeline ? pipeline.attributeSettingError(thrown, settings.sources) : thrown;
     stderr(`${definition.name}: error: ${formatError(error)}`);

@@ -45,7 +45,8 @@ export function installShutdown(options: ShutdownOptions = {}): Shutdown {
         // best effort on a forced exit
       }
     });
-    const timer = setTimeout(() => exit(130), 5_000);
+    // within 10 s of the signal whatever the cleanups do
+    const timer = setTimeout(() => exit(130), 8_000);
     timer.unref();
     void Promise.allSettled(pending).then(() => exit(130));
   };

@@ -273,6 +273,30 @@ export interface Testbed {
   /** Checks that need no deployment, run before the run writes anything (attach mode probes here). */
   preflight?(options: { signal?: AbortSignal }): Promise<void>;
   deploy(options: { signal?: AbortSignal }): Promise<Deployment>;
+  /**
+   * A forced exit (second Ctrl-C), during or after deploy: stops what is still creating objects
+   * (the compose process) and removes everything labelled with the current run (containers,
+   * networks, volumes), whether or not deploy returned. Says what went.
+   */
+  forceRemove?(): Promise<ForcedRemoval>;
+}
+
+/** `removed 3 containers, 1 network, 0 volumes` */
+export function describeRemoval(removal: {
+  readonly containers: number;
+  readonly networks: number;
+  readonly volumes: number;
+}): string {
+  const count = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  return `removed ${count(removal.containers, 'container')}, ${count(removal.networks, 'network')}, ${count(removal.volumes, 'volume')}`;
+}
+
+/** What a forced removal removed. */
+export interface ForcedRemoval {
+  readonly containers: number;
+  readonly networks: number;
+  readonly volumes: number;
+  readonly errors: readonly string[];
 }
 
 /** One container a testbed's runs left, as `--status` lists it. */

@@ -70,6 +70,61 @@ async function leftovers(runId: string): Promise<string[]> {
   ];
 }
 
+/**
+ * Starts local-network; once `firstWhen()` holds (polled: a line of output, a container of the
+ * run) sends SIGINT, and once the command says it is stopping, a second one. Returns the
+ * output and how long the exit took after the last signal.
+ */
+function runAndInterruptTwice(
+  args: string[],
+  firstWhen: (output: string) => Promise<boolean>,
+): Promise<{ code: number | null; stdout: string; stderr: string; exitAfterMs: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', ENTRY, '--', ...args],
+      { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    let signals = 0;
+    let lastSignalMs = 0;
+    const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const signal = () => {
+      signals += 1;
+      lastSignalMs = performance.now();
+      child.kill('SIGINT');
+    };
+    let polling = false;
+    const poll = setInterval(() => {
+      if (signals > 0 || polling) return;
+      polling = true;
+      void firstWhen(stdout + stderr)
+        .then((ready) => {
+          if (ready && signals === 0) signal();
+        })
+        .finally(() => {
+          polling = false;
+        });
+    }, 50);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (signals === 1 && stderr.includes('received SIGINT: stopping')) signal();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      clearInterval(poll);
+      resolve({ code, stdout, stderr, exitAfterMs: performance.now() - lastSignalMs });
+    });
+  });
+}
+
+const runIdOf = (output: string) => /^run (\S+): starting/m.exec(output)?.[1];
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'meshbench-sigint-it-'));
 });
@@ -114,6 +169,63 @@ describe('local-network and Ctrl-C', () => {
     expect(runId).not.toBe('');
     expect(run.code).toBe(130);
     expect(run.stderr).toMatch(/interrupted/);
+    expect(await leftovers(runId)).toEqual([]);
+  });
+
+  it('a second SIGINT while compose up runs forces, removes the run by label and exits within 10 s', async () => {
+    const run = await runAndInterruptTwice(
+      [
+        '--committee',
+        '4',
+        '--num-transactions',
+        '1000',
+        '--transaction-rate',
+        '200',
+        '--cleanup',
+        '--output',
+        dir,
+      ],
+      async (output) => {
+        const runId = runIdOf(output);
+        if (!runId || !output.includes('starting 4 nodes')) return false;
+        // compose up has created a container of the run
+        const filters = { label: [`com.docker.compose.project=meshbench-${runId}`] };
+        return (await docker.listContainers({ all: true, filters })).length > 0;
+      },
+    );
+    const runId = runIdOf(run.stdout) ?? '';
+    expect(runId).not.toBe('');
+    expect(run.stderr).toContain('received SIGINT again: forcing exit');
+    expect(run.stderr).toMatch(
+      /(interrupted during start-up|forced exit); removed \d+ containers?, \d+ networks?, \d+ volumes?/,
+    );
+    expect(run.stderr).not.toMatch(/fix the compose file|up failed/);
+    expect(run.code).toBe(130);
+    expect(run.exitAfterMs).toBeLessThan(10_000);
+    expect(await leftovers(runId)).toEqual([]);
+  });
+
+  it('a second SIGINT during a level forces, removes the run by label and exits within 10 s', async () => {
+    const run = await runAndInterruptTwice(
+      [
+        '--committee',
+        '4',
+        '--num-transactions',
+        '100000',
+        '--transaction-rate',
+        '50',
+        '--cleanup',
+        '--output',
+        dir,
+      ],
+      async (output) => output.includes('all 4 nodes ready'),
+    );
+    const runId = runIdOf(run.stdout) ?? '';
+    expect(runId).not.toBe('');
+    expect(run.stderr).toContain('received SIGINT again: forcing exit');
+    expect(run.stderr + run.stdout).toMatch(/removed \d+ containers?, \d+ networks?/);
+    expect(run.code).toBe(130);
+    expect(run.exitAfterMs).toBeLessThan(10_000);
     expect(await leftovers(runId)).toEqual([]);
   });
 });

@@ -242,13 +242,60 @@ export function composeArgs(cli: ComposeCli, project: ComposeProjectRef, args: r
   ];
 }
 
+/**
+ * compose up processes still running, each the leader of its own process group (so `sh -c 'cat |
+ * compose'` and compose go together). An interrupt stops them before removing by label: a
+ * compose up left running would create containers and the network after the removal.
+ */
+const runningUps = new Set<ChildProcessWithoutNullStreams>();
+
+function trackUp(child: ChildProcessWithoutNullStreams): void {
+  runningUps.add(child);
+  child.once('exit', () => runningUps.delete(child));
+  child.once('error', () => runningUps.delete(child));
+}
+
+/** Kills every compose up this process started that is still running, and waits until each is gone (at most `timeoutMs`). */
+export async function stopComposeUps(timeoutMs = 3_000): Promise<number> {
+  const children = [...runningUps];
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(resolve, timeoutMs);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          try {
+            process.kill(-(child.pid ?? 0), 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
+        }),
+    ),
+  );
+  return children.length;
+}
+
 export async function composeUp(
   cli: ComposeCli,
   project: ComposeProjectRef,
   env: Env = process.env,
 ): Promise<CommandResult> {
   const args = cli.kind === 'v2' ? ['up', '--detach', '--quiet-pull'] : ['up', '--detach', '--no-color'];
-  return runCommand(composeArgs(cli, project, args), { env: { ...env, COMPOSE_IGNORE_ORPHANS: 'true' } });
+  const [file, ...rest] = composeArgs(cli, project, args);
+  // its own process group: a terminal's Ctrl-C reaches meshbench, which stops it (stopComposeUps)
+  const child = spawn(file ?? '', rest, {
+    env: { ...env, COMPOSE_IGNORE_ORPHANS: 'true' } as NodeJS.ProcessEnv,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
+  trackUp(child);
+  const result = collectResult(child);
+  child.stdin.end('');
+  return result;
 }
 
 /** compose up, started before its input is known and held until `release` (see startGatedComposeUp). */
@@ -287,7 +334,9 @@ export function startGatedComposeUp(
   const child = spawn('/bin/sh', ['-c', 'cat | "$@"', 'sh', ...argv], {
     env: { ...env, COMPOSE_IGNORE_ORPHANS: 'true' } as NodeJS.ProcessEnv,
     stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
   });
+  trackUp(child);
   // compose may exit before reading the pipe (a bad file): writing it then is not an error here.
   const exited = collectResult(child);
   let released = false;

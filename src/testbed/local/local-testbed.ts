@@ -30,10 +30,12 @@ import {
   SEED_RPC_BASE_PORT,
 } from './compose-generate.js';
 import { topologyDegrees, topologyRecord, type TopologySpec } from '../topology.js';
+import { describeRemoval } from '../testbed.js';
 import type {
   DestroyOptions,
   Deployment,
   Endpoint,
+  ForcedRemoval,
   HostHandle,
   LocalEnvironment,
   Testbed,
@@ -47,6 +49,7 @@ import {
   detectCompose,
   PIPED_COMPOSE_FILE,
   startGatedComposeUp,
+  stopComposeUps,
   type ComposeCli,
   type ComposeProjectRef,
 } from './compose-cli.js';
@@ -439,6 +442,9 @@ export class LocalTestbed implements Testbed {
     const { path, model, engine, cli, imageIds, project, pipedText } = prepared;
     const usedPorts = prepared.usedPorts;
     const phasesMs = { checks: 0, composeUp: 0, ready: 0 };
+    // An interrupt stops compose up at once (it runs in its own process group); the catch below removes what it made.
+    const stopUp = () => void stopComposeUps();
+    signal?.addEventListener('abort', stopUp, { once: true });
 
     try {
       this.#log(
@@ -467,6 +473,8 @@ export class LocalTestbed implements Testbed {
         up = await composeUp(cli, project, this.#env);
       }
       phasesMs.composeUp = Math.round(performance.now() - upStartedMs);
+      if (signal?.aborted)
+        throw new MeshbenchError('INTERRUPTED', 'interrupted while the network was starting');
       if (up.code !== 0) {
         const line = composeErrorLine(up.stderr);
         const shown = composeErrorLines(up.stderr);
@@ -567,18 +575,41 @@ export class LocalTestbed implements Testbed {
       });
     } catch (error) {
       // Nothing is left half-started.
+      if (signal?.aborted) await stopComposeUps();
       const removal = await removeRun(await this.getDocker(), this.runId, { volumes: true }).catch(
         () => undefined,
       );
       if (removal && removal.errors.length > 0)
         this.#log(`cleanup after failure: ${removal.errors.join('; ')}`);
       if (committee !== undefined) await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
-      if (signal?.aborted && !isMeshbenchError(error)) {
-        throw new MeshbenchError('INTERRUPTED', 'interrupted while the network was starting', {
-          cause: error,
-        });
+      if (signal?.aborted && (!isMeshbenchError(error) || error.code === 'INTERRUPTED')) {
+        throw new MeshbenchError(
+          'INTERRUPTED',
+          `interrupted during start-up; ${removal ? describeRemoval(removal) : 'could not list what to remove'}`,
+          { cause: error },
+        );
       }
       throw error;
+    } finally {
+      signal?.removeEventListener('abort', stopUp);
+    }
+  }
+
+  /** A forced exit: stops compose up and removes everything labelled with the current run. */
+  async forceRemove(): Promise<ForcedRemoval> {
+    await stopComposeUps();
+    const docker = await this.getDocker();
+    // A graceful removal may be under way (a container being stopped holds the network): again until clean, for up to 5 s.
+    const total = { containers: 0, networks: 0, volumes: 0, errors: [] as readonly string[] };
+    const deadline = performance.now() + 5_000;
+    for (;;) {
+      const report = await removeRun(docker, this.runId, { volumes: true });
+      total.containers += report.containers;
+      total.networks += report.networks;
+      total.volumes += report.volumes;
+      total.errors = report.errors;
+      if (report.errors.length === 0 || performance.now() > deadline) return total;
+      await new Promise((done) => setTimeout(done, 250));
     }
   }
 

@@ -14,7 +14,7 @@ import { newRunId } from '../../common/run-id.js';
 import type { HostsConfig } from './hosts.js';
 import { waitForReady } from '../readiness.js';
 import { containerLogs } from '../docker/logs.js';
-import type { Deployment, Endpoint, RemoteEnvironment, Testbed } from '../testbed.js';
+import type { Deployment, Endpoint, ForcedRemoval, RemoteEnvironment, Testbed } from '../testbed.js';
 import { mapSettled } from './concurrency.js';
 import { cleanHost } from './cleanup.js';
 import type { ClockPolicy } from './clock-check.js';
@@ -95,6 +95,8 @@ export interface RemoteTestbedOptions {
 export class RemoteTestbed implements Testbed {
   readonly kind = 'remote' as const;
   readonly runId: string;
+  /** The hosts of the deploy under way or done, for a forced removal. */
+  #agents: readonly RemoteHostAgent[] = [];
 
   constructor(private readonly options: RemoteTestbedOptions) {
     this.runId = options.runId ?? newRunId();
@@ -145,6 +147,7 @@ export class RemoteTestbed implements Testbed {
       throw error;
     });
     const { agents, image, clocks, stages } = connected;
+    this.#agents = agents;
     let runStarted = false;
     try {
       checkAborted();
@@ -287,6 +290,25 @@ export class RemoteTestbed implements Testbed {
       await clientSide?.cleanup(this.runId);
       throw error;
     }
+  }
+
+  /** Removes every object labelled with this run on each connected host (a forced exit). */
+  async forceRemove(): Promise<ForcedRemoval> {
+    const total = { containers: 0, networks: 0, volumes: 0, errors: [] as string[] };
+    await Promise.all(
+      this.#agents.map(async (agent) => {
+        if (agent.session.isClosed || agent.access === undefined) return;
+        try {
+          const removed = await cleanHost(agent, { runId: this.runId, thorough: true });
+          total.containers += removed.containers;
+          total.networks += removed.networks;
+          total.volumes += removed.volumes;
+        } catch (error) {
+          total.errors.push(error instanceof Error ? error.message : String(error));
+        }
+      }),
+    );
+    return total;
   }
 
   private async startNode(

@@ -363,7 +363,7 @@ describe('runBenchmark', () => {
     expect(outcome.interrupted).toBe(true);
     expect(outcome.records).toHaveLength(1);
     expect(outcome.records[0]?.interrupted).toBe(true);
-    expect(h.log).toEqual(['deploy local', 'destroy local']);
+    expect(h.log).toEqual(['deploy local', 'destroy local thorough']);
     expect(await readdir(outcome.runDir as string)).toContain('local-benchmark-1.json');
   });
 

@@ -121,7 +121,6 @@ describe('the network commands run through the sweep', () => {
             return 'cleanup: removed';
           },
           downCommand: 'local-network --down r1',
-          forceRemove: async () => undefined,
         },
         [observer],
       );
@@ -210,7 +209,6 @@ describe('the network commands run through the sweep', () => {
           extension: () => ({ local_network: { num_transactions: 250 } }),
           remove: async () => 'cleanup: removed',
           downCommand: 'local-network --down r2',
-          forceRemove: async () => undefined,
         },
         [reader],
       );
