@@ -74,6 +74,5 @@ export const NETWORK_RUN_DEFAULTS = {
   /** … and remote-network (SSH, Docker install and image shipping take longer). */
   remoteStartupWaitSecs: 60,
   broadcastMode: 'async',
-  confirm: 'commit',
   outputDir: 'benchmarks',
 } as const;
