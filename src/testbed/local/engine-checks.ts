@@ -71,8 +71,14 @@ export async function checkImages(
         if (shippedImage(name) !== undefined) {
           // meshbench's own image: built here on first use
           await ensureImage(name, { log });
-          ids[name] = (await api.inspectImage(name)).Id;
-          return;
+          const built = await api.inspectImage(name).catch((again: unknown) => {
+            if ((again as { statusCode?: number }).statusCode !== 404) throw again;
+            return undefined; // another engine than the docker CLI's: refused below
+          });
+          if (built) {
+            ids[name] = built.Id;
+            return;
+          }
         }
         const service = needs.find((need) => need.image === name)?.service ?? '?';
         const hint = name.startsWith(REFNODE_IMAGE_NAME)
