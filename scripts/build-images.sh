@@ -22,9 +22,9 @@ mkdir -p "$CACHE"
 BASE_IMAGE=${MESHBENCH_BASE_IMAGE:-local/debian-minbase:bookworm}
 REFNODE_IMAGE=${MESHBENCH_REFNODE_IMAGE:-meshbench/refnode:latest}
 ETCD_IMAGE=meshbench/etcd:3.4
-NETHELPER_IMAGE=meshbench/nethelper:latest
-LOADCLIENT_IMAGE=meshbench/loadclient:latest
-NETHELPER_BASE=local/debian-nethelper:bookworm
+NETHELPER_IMAGE=${MESHBENCH_NETHELPER_IMAGE:-meshbench/nethelper:latest}
+LOADCLIENT_IMAGE=${MESHBENCH_LOADCLIENT_IMAGE:-meshbench/loadclient:latest}
+NETHELPER_BASE=${MESHBENCH_NETHELPER_BASE:-local/debian-nethelper:bookworm}
 NETHELPER_INCLUDE=iproute2,iptables,tcpdump,libnetfilter-queue1,procps,iputils-ping
 NFQ_DELAY_CFLAGS="-O2 -Wall -Wextra -Werror"
 NFQ_DELAY_LIBS="-lnetfilter_queue -lnfnetlink"

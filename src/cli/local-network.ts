@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { BENCHMARK_DEFAULTS, NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
 import { MeshbenchError } from '../common/errors.js';
-import { DEFAULT_PROTOCOL, protocolChoices, protocolDefinition } from '../protocols/registry.js';
+import { DEFAULT_PROTOCOL, protocolChoices } from '../protocols/registry.js';
 import { newRunId } from '../common/run-id.js';
 import { EngineApi } from '../testbed/docker/engine-reads.js';
 import { checkEngine } from '../testbed/local/engine-checks.js';
@@ -24,6 +24,7 @@ import { LocalMaintenance } from '../testbed/local/maintenance.js';
 import { trace } from '../common/trace.js';
 import {
   addNetworkRunOptions,
+  networkConfirm,
   runNetworkCommand,
   validateNetworkRunArgs,
   type NetworkCommandSpec,
@@ -118,15 +119,7 @@ export function validateArgs(args: LocalNetworkArgs): void {
       });
     }
   }
-  if (args.confirm === 'commit' && !protocolDefinition(args.protocol).confirmsCommits) {
-    throw new MeshbenchError(
-      'BAD_FLAG',
-      `--confirm commit is not available for --protocol ${args.protocol}`,
-      {
-        hint: 'add --confirm none',
-      },
-    );
-  }
+  networkConfirm(args.confirm, args.protocol);
 }
 
 /** `--down`, `--status`, `--show-logs`: the same maintenance as remote-network's. */

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../common/atomic-write.js';
 import { BENCHMARK_DEFAULTS, MAX_TRANSACTION_SIZE_BYTES, NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
 import type { ConfirmMode, LoadResult, ProtocolOptions } from '../load/types.js';
 import { loadMix } from '../load/mix.js';
-import { protocolOptionsFrom } from '../protocols/registry.js';
+import { protocolDefinition, protocolOptionsFrom } from '../protocols/registry.js';
 import type { SweepObserver } from '../bench/observer.js';
 import type { BenchmarkPlan } from '../bench/plan.js';
 import type { SweepProgress } from '../bench/progress.js';
@@ -18,7 +18,7 @@ import type { NetworkRemoval } from '../bench/sweep.js';
 import { buildNetworkRecord, type NetworkRecordInput } from '../results/record.js';
 import { renderSummary } from '../report/summary.js';
 import type { Deployment, NodeHandle, Testbed } from '../testbed/testbed.js';
-import { formatError } from '../common/errors.js';
+import { formatError, MeshbenchError } from '../common/errors.js';
 import {
   DASHBOARD_DEFAULT_HOST,
   DASHBOARD_DEFAULT_PORT,
@@ -37,7 +37,7 @@ export interface NetworkRunArgs {
   readonly cleanup: boolean;
   readonly cleanupThorough: boolean;
   readonly broadcastMode: string;
-  readonly confirm: string;
+  readonly confirm?: string | undefined;
   readonly transport?: string;
   /** `--mix FILE`: a weighted mix of transaction kinds (src/load/mix.ts). */
   readonly mix?: string;
@@ -91,9 +91,9 @@ export function addNetworkRunOptions(argv: Argv, texts: NetworkRunTexts): Argv {
     })
     .option('confirm', {
       type: 'string',
-      default: NETWORK_RUN_DEFAULTS.confirm,
       choices: ['none', 'commit'],
       describe: 'Wait for each tx to commit (latency submit→commit) or not',
+      defaultDescription: 'commit, or none where the protocol cannot confirm',
     })
     .option('transport', {
       type: 'string',
@@ -156,6 +156,22 @@ export function validateNetworkRunArgs(args: NetworkRunArgs): void {
 }
 
 /**
+ * The confirmation of a network command's level, as benchmark picks it: `--confirm` when
+ * given, else commit when the protocol can confirm commits and none otherwise. An explicit
+ * `--confirm commit` the protocol cannot honour is refused (one line, exit 2).
+ */
+export function networkConfirm(confirm: string | undefined, protocol: string): ConfirmMode {
+  const confirmsCommits = protocolDefinition(protocol).confirmsCommits;
+  if (confirm === undefined) return confirmsCommits ? 'commit' : 'none';
+  if (confirm === 'commit' && !confirmsCommits) {
+    throw new MeshbenchError('BAD_FLAG', `--confirm commit is not available for --protocol ${protocol}`, {
+      hint: `drop --confirm (the default follows the protocol) or give --confirm none`,
+    });
+  }
+  return confirm as ConfirmMode;
+}
+
+/**
  * The generator's protocol options for the network commands' flags: their one protocol
  * setting (--broadcast-mode), and the bare base64 tx as an http body; every other
  * setting is the protocol's default (a protocol ignores the settings of others).
@@ -210,7 +226,7 @@ export function networkPlan(
     transactionSizeBytes: args.transactionSize,
     runs: 1,
     protocol: protocolOptions({ protocol: spec.protocol, broadcastMode: args.broadcastMode }),
-    confirm: args.confirm as ConfirmMode,
+    confirm: networkConfirm(args.confirm, spec.protocol),
     hostsFile: spec.plan.hostsFile,
     dockerComposePaths: spec.plan.dockerComposePaths,
     nodeAccess: spec.plan.nodeAccess ?? BENCHMARK_DEFAULTS.nodeAccess,

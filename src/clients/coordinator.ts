@@ -93,7 +93,7 @@ export class LoadClients {
   /** The client image is shipped from here: refuse before anything runs when it is missing. */
   async preflight(): Promise<void> {
     if (this.#options.requireLocalImage === false) return;
-    await checkLoadClientImage(this.#options.image ?? LOADCLIENT_IMAGE);
+    await checkLoadClientImage(this.#options.image ?? LOADCLIENT_IMAGE, this.#options.warn);
   }
 
   onDeploy(deployment: Deployment): void {

@@ -5,12 +5,21 @@
  */
 import { execFile } from 'node:child_process';
 import { MeshbenchError } from '../common/errors.js';
+import { ensureImage } from '../testbed/docker/ensure-image.js';
 
-export const LOADCLIENT_IMAGE = 'meshbench/loadclient:latest';
+export { LOADCLIENT_IMAGE } from '../common/defaults.js';
+import { LOADCLIENT_IMAGE } from '../common/defaults.js';
 export const LOADCLIENT_COMMAND: readonly string[] = ['/usr/local/bin/node', '/opt/app/loadclient.js'];
 
-/** Refuses, in one line, when the client image is not on this machine's engine (it is shipped from here). */
-export async function checkLoadClientImage(image = LOADCLIENT_IMAGE): Promise<void> {
+/**
+ * Builds meshbench's client image here on first use (it is shipped from here); refuses, in
+ * one line, when it cannot be built or another image is not on this machine's engine.
+ */
+export async function checkLoadClientImage(
+  image = LOADCLIENT_IMAGE,
+  log: (line: string) => void = (line) => console.error(line),
+): Promise<void> {
+  await ensureImage(image, { log });
   const present = await new Promise<boolean>((resolve) =>
     execFile('docker', ['image', 'inspect', '--format', '{{.Id}}', image], (error) => resolve(!error)),
   );

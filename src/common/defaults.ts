@@ -8,6 +8,9 @@
 /** The reference node image the local and remote testbeds start unless told otherwise. */
 export const REFNODE_IMAGE_NAME = 'meshbench/refnode';
 export const REFNODE_IMAGE = `${REFNODE_IMAGE_NAME}:latest`;
+/** The sidecar images meshbench ships beside nodes; MESHBENCH_<NAME>_IMAGE names another tag (tests). */
+export const NETHELPER_IMAGE = process.env.MESHBENCH_NETHELPER_IMAGE ?? 'meshbench/nethelper:latest';
+export const LOADCLIENT_IMAGE = process.env.MESHBENCH_LOADCLIENT_IMAGE ?? 'meshbench/loadclient:latest';
 
 /** Prefix of every key the etcd protocol writes (--etcd-key-prefix). */
 export const ETCD_KEY_PREFIX = 'meshbench/';
@@ -74,6 +77,5 @@ export const NETWORK_RUN_DEFAULTS = {
   /** … and remote-network (SSH, Docker install and image shipping take longer). */
   remoteStartupWaitSecs: 60,
   broadcastMode: 'async',
-  confirm: 'commit',
   outputDir: 'benchmarks',
 } as const;

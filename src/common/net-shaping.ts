@@ -11,8 +11,8 @@ export const TC_HANDLE = '4d42';
 export const CHAIN_PREFIX = 'MB-';
 /** The IFB device that takes a namespace's ingress from the orchestrator (--shape-orchestrator) to shape it. */
 export const IFB_DEVICE = 'mb-ifb';
-/** The image of the sidecar that shapes links. */
-export const NETHELPER_IMAGE = 'meshbench/nethelper:latest';
+/** The image of the sidecar that shapes links (MESHBENCH_NETHELPER_IMAGE names another tag). */
+export { NETHELPER_IMAGE } from './defaults.js';
 
 /**
  * Removes meshbench's chains (but `keep`) with their jumps from OUTPUT, INPUT and PREROUTING, its

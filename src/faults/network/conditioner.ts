@@ -12,6 +12,7 @@
  */
 import { formatError, MeshbenchError } from '../../common/errors.js';
 import { NETHELPER_IMAGE } from '../../common/net-shaping.js';
+import { ensureImage } from '../../testbed/docker/ensure-image.js';
 import { ControlServer } from './control.js';
 import { sleep } from '../../common/sleep.js';
 import type { LoadResult } from '../../load/types.js';
@@ -187,6 +188,9 @@ export class NetworkConditioner {
       orchestrator: this.#options.orchestrator === true,
     });
     const image = this.#options.image ?? NETHELPER_IMAGE;
+    // built here on first use (remote hosts got it shipped with the node image)
+    if (deployment.kind === 'local')
+      await ensureImage(image, { log: (line) => (this.#options.warn ?? console.error)(line) });
     // one sidecar per node, all at once
     const started = await Promise.allSettled(
       nodes.map((node) =>

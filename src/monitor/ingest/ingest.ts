@@ -35,7 +35,7 @@ export const MAX_POINTS_PER_RUN = 100_000;
 const MAX_ERRORS = 5;
 
 export interface IngestOptions {
-  /** Address to listen on; default: the docker0 interface's IPv4 address. */
+  /** Address to listen on; default: the gateway of the engine's bridge network (docker0's address). */
   readonly address?: string;
   /** Port; 0: any free one. */
   readonly port: number;
@@ -43,9 +43,9 @@ export interface IngestOptions {
   readonly onForce?: (cleanup: () => Promise<void>) => () => void;
   /** Wall clock, ms since the epoch (tests pass their own). */
   readonly now?: () => number;
-  /** The interfaces (tests pass their own). */
+  /** The interfaces, when the engine cannot be asked (tests pass their own). */
   readonly interfaces?: typeof networkInterfaces;
-  /** The Docker engine's default bridge gateway, when docker0 is not up (tests pass their own). */
+  /** The Docker engine's bridge gateway, asked first (tests pass their own). */
   readonly bridgeGateway?: () => Promise<string | undefined>;
 }
 
@@ -65,15 +65,45 @@ export function dockerBridgeAddress(
   return interfaces().docker0?.find((entry) => entry.family === 'IPv4')?.address;
 }
 
-/** The engine's default bridge network gateway (docker0's address, also while no container uses it). */
+/** What `GET /networks/{id}` answers about a network's addresses (the part read here). */
+export interface EngineNetworkAnswer {
+  readonly IPAM?: {
+    readonly Config?: readonly { readonly Subnet?: string; readonly Gateway?: string }[] | null;
+  };
+}
+
+/**
+ * The gateway of a network, from the engine's answer: its IPAM gateway, or, when the engine
+ * lists only the subnet (the default bridge does so on many engines), the subnet's first host
+ * address, which is the one Docker gives the bridge. IPv4 only; undefined when none.
+ */
+export function networkGateway(answer: EngineNetworkAnswer): string | undefined {
+  const configs = (answer.IPAM?.Config ?? []).filter(
+    (config) => !(config.Subnet ?? config.Gateway ?? '').includes(':'),
+  );
+  const gateway = configs.find((config) => config.Gateway)?.Gateway;
+  if (gateway !== undefined) return gateway;
+  for (const config of configs) {
+    const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(config.Subnet ?? '');
+    if (!match) continue;
+    const [a, b, c, d, bits] = match.slice(1).map(Number) as [number, number, number, number, number];
+    if (bits > 30) continue;
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    const first = ((((a << 24) | (b << 16) | (c << 8) | d) & mask) >>> 0) + 1;
+    return [first >>> 24, (first >>> 16) & 255, (first >>> 8) & 255, first & 255].join('.');
+  }
+  return undefined;
+}
+
+/**
+ * The engine's default bridge network gateway (docker0's address, also while no container
+ * uses it and the interface has no carrier, when os.networkInterfaces() leaves it out).
+ */
 export async function engineBridgeGateway(): Promise<string | undefined> {
   try {
     const docker = await localDocker();
     try {
-      const network = (await docker.getNetwork('bridge').inspect()) as {
-        IPAM?: { Config?: { Gateway?: string }[] };
-      };
-      return network.IPAM?.Config?.find((config) => config.Gateway)?.Gateway;
+      return networkGateway((await docker.getNetwork('bridge').inspect()) as EngineNetworkAnswer);
     } finally {
       releaseDocker(docker);
     }
@@ -134,13 +164,13 @@ export class IngestCollector {
   async #listen(): Promise<string> {
     const address =
       this.#options.address ??
-      dockerBridgeAddress(this.#options.interfaces) ??
-      (await (this.#options.bridgeGateway ?? engineBridgeGateway)());
+      (await (this.#options.bridgeGateway ?? engineBridgeGateway)()) ??
+      dockerBridgeAddress(this.#options.interfaces);
     if (address === undefined)
       throw badFlag(
         'ingest',
         true,
-        'found no docker bridge address (docker0) for the containers to reach; give --ingest-address ADDRESS',
+        'the Docker engine names no gateway of its bridge network for the containers to reach; give --ingest-address ADDRESS',
       );
     const server = createServer((request, response) => this.#handle(request, response));
     server.keepAliveTimeout = 1000;

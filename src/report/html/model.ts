@@ -344,7 +344,12 @@ function bandsOf(run: RunDetail, endSecs: number): Band[] {
   return bands;
 }
 
-function resourcesOf(run: RunDetail, maxPoints = SERIES_MAX_POINTS): ResourceSeries | undefined {
+/** A level's resource samples up to `untilSecs` (its end: samples taken while it settled are left out). */
+function resourcesOf(
+  run: RunDetail,
+  maxPoints = SERIES_MAX_POINTS,
+  untilSecs = Infinity,
+): ResourceSeries | undefined {
   const block = object(run.blocks?.['resources']);
   const nodes = array(block?.['nodes'])
     .map(object)
@@ -359,7 +364,7 @@ function resourcesOf(run: RunDetail, maxPoints = SERIES_MAX_POINTS): ResourceSer
     for (const sample of array(node['series'])) {
       const entry = object(sample);
       const at = num(entry?.['t_s']);
-      if (!entry || at === undefined) continue;
+      if (!entry || at === undefined || at > untilSecs) continue;
       const key = slot(at);
       times.add(key);
       const down = entry['down'] === true;
@@ -527,7 +532,8 @@ function levelOf(record: BenchmarkRecord): LevelModel {
   }
   const series = seriesOf(record, run);
   const endSecs = series?.t[series.t.length - 1] ?? record.parameters.duration;
-  const resources = resourcesOf(run);
+  // The resource charts end where the level's load does, as its other charts (not 12 s later, at the settle's end).
+  const resources = resourcesOf(run, SERIES_MAX_POINTS, Math.max(endSecs + 1, record.parameters.duration));
   const map = mapOf(run);
   // Anomalies are judged on every point, before the charts' buckets.
   const anomalies = anomaliesOf(seriesOf(record, run, Infinity), resourcesOf(run, Infinity), warmupSecs);

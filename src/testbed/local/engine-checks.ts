@@ -4,6 +4,7 @@
  */
 import { REFNODE_IMAGE_NAME } from '../../common/defaults.js';
 import { MeshbenchError } from '../../common/errors.js';
+import { ensureImage, shippedImage } from '../docker/ensure-image.js';
 import { dockerHostOf, type EngineApi } from '../docker/engine-reads.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -52,6 +53,7 @@ export interface ImageNeed {
 export async function checkImages(
   api: EngineApi,
   needs: readonly ImageNeed[],
+  log: (line: string) => void = () => undefined,
 ): Promise<Record<string, string>> {
   const ids: Record<string, string> = {};
   const names = [
@@ -66,6 +68,18 @@ export async function checkImages(
         if ((error as { statusCode?: number }).statusCode !== 404) throw error;
         const buildable = needs.some((need) => need.image === name && need.hasBuild);
         if (buildable) return;
+        if (shippedImage(name) !== undefined) {
+          // meshbench's own image: built here on first use
+          await ensureImage(name, { log });
+          const built = await api.inspectImage(name).catch((again: unknown) => {
+            if ((again as { statusCode?: number }).statusCode !== 404) throw again;
+            return undefined; // another engine than the docker CLI's: refused below
+          });
+          if (built) {
+            ids[name] = built.Id;
+            return;
+          }
+        }
         const service = needs.find((need) => need.image === name)?.service ?? '?';
         const hint = name.startsWith(REFNODE_IMAGE_NAME)
           ? 'build it with: npm run build && npm run images'

@@ -322,6 +322,7 @@ export class LocalTestbed implements Testbed {
         image: service.image,
         hasBuild: service.hasBuild,
       })),
+      this.#log,
     );
     let projectText = '';
     /** Writes the generated project on ports that are free now (again after a lost race). */

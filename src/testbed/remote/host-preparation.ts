@@ -14,6 +14,7 @@
 import { resolve } from 'node:path';
 import { MeshbenchError, formatError, isMeshbenchError } from '../../common/errors.js';
 import type { RemoteHostEnvironment } from '../testbed.js';
+import { ensureImage } from '../docker/ensure-image.js';
 import { checkClocks, type ClockCheck, type ClockPolicy } from './clock-check.js';
 import { firstFailure, mapSettled } from './concurrency.js';
 import { closeAll, connectAll, defaultKnownHostsPath, type HostProgress } from './connect.js';
@@ -95,6 +96,10 @@ export async function connectHosts(options: HostPreparationOptions): Promise<Con
     options.onProgress?.({ host, stage, message });
   // The images must exist here before we touch any host (ship mode).
   const ship = options.imageTransfer === 'ship';
+  // meshbench's own images are built here on first use, then shipped (one at a time: one engine)
+  if (ship)
+    for (const reference of [options.image, ...(options.sidecarImages ?? [])])
+      await ensureImage(reference, { log: (line) => say('local', 'image', line) });
   const image = ship ? await inspectLocalImage(options.image) : undefined;
   const sidecars = ship
     ? await Promise.all((options.sidecarImages ?? []).map((reference) => inspectLocalImage(reference)))

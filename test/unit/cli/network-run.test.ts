@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { validateArgs as validateLocal, type LocalNetworkArgs } from '../../../src/cli/local-network.js';
+import yargs from 'yargs';
+import {
+  localNetworkCommand,
+  validateArgs as validateLocal,
+  type LocalNetworkArgs,
+} from '../../../src/cli/local-network.js';
+import { MeshbenchError } from '../../../src/common/errors.js';
 import { validateArgs as validateRemote, type RemoteNetworkArgs } from '../../../src/cli/remote-network.js';
-import { protocolOptions } from '../../../src/cli/network-run.js';
+import { networkPlan, protocolOptions } from '../../../src/cli/network-run.js';
 import type { SweepObserver } from '../../../src/bench/observer.js';
 import type { Deployment } from '../../../src/testbed/testbed.js';
 
@@ -229,5 +235,36 @@ describe('the network commands run through the sweep', () => {
     } finally {
       await node.close();
     }
+  });
+});
+
+describe('the network commands pick the confirmation as benchmark does', () => {
+  const parse = (argv: string[]) =>
+    localNetworkCommand.options(yargs(argv).exitProcess(false).strict()).parseSync() as LocalNetworkArgs;
+  const planOf = (args: LocalNetworkArgs) =>
+    networkPlan(args, { networkType: 'local', protocol: args.protocol, plan: {} });
+
+  it('defaults to commit where the protocol confirms commits, else none', () => {
+    const cometbft = parse([]);
+    expect(cometbft.confirm).toBeUndefined();
+    expect(() => validateLocal(cometbft)).not.toThrow();
+    expect(planOf(cometbft).confirm).toBe('commit');
+    const etcd = parse([
+      '--docker-compose-path',
+      'compose/examples/etcd-3-members.yml',
+      '--protocol',
+      'etcd',
+    ]);
+    expect(() => validateLocal(etcd)).not.toThrow();
+    expect(planOf(etcd).confirm).toBe('none');
+    expect(planOf(parse(['--protocol', 'etcd', '--confirm', 'none'])).confirm).toBe('none');
+    expect(planOf(parse(['--confirm', 'none'])).confirm).toBe('none');
+  });
+
+  it('refuses only an explicit --confirm commit the protocol cannot honour', () => {
+    const etcd = parse(['--protocol', 'etcd', '--confirm', 'commit']);
+    expect(() => validateLocal(etcd)).toThrow(/--confirm commit is not available for --protocol etcd/);
+    expect(() => planOf(etcd)).toThrow(MeshbenchError);
+    expect(planOf(parse(['--protocol', 'cometbft', '--confirm', 'commit'])).confirm).toBe('commit');
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseIngest, parseLineProtocol } from '../../../src/monitor/ingest/parse.js';
-import { IngestCollector } from '../../../src/monitor/ingest/ingest.js';
+import { IngestCollector, networkGateway } from '../../../src/monitor/ingest/ingest.js';
 import type { IngestLevelContext } from '../../../src/monitor/ingest/ingest.js';
 
 describe('ingest parsing', () => {
@@ -147,7 +147,8 @@ describe('the ingest endpoint', () => {
     collector = new IngestCollector({
       port: 0,
       warn: (line) => warnings.push(line),
-      interfaces: () => ({ docker0: [{ family: 'IPv4', address: '127.0.0.1' }] }) as never,
+      bridgeGateway: async () => '127.0.0.1',
+      interfaces: () => ({ docker0: [{ family: 'IPv4', address: '10.0.0.9' }] }) as never,
     });
     expect((await collector.nodeEnvironment('local')).MESHBENCH_INGEST_URL).toMatch(
       /^http:\/\/127\.0\.0\.1:/,
@@ -157,13 +158,39 @@ describe('the ingest endpoint', () => {
     expect(warnings).toHaveLength(1);
   });
 
-  it('names the missing docker0 in one line', async () => {
+  it("asks the engine first: its bridge's gateway, else the subnet's first host (docker0 without carrier is not listed)", async () => {
+    const subnetOnly = { IPAM: { Config: [{ Subnet: '172.17.0.0/16' }] } };
+    expect(networkGateway(subnetOnly)).toBe('172.17.0.1');
+    expect(networkGateway({ IPAM: { Config: [{ Subnet: '10.20.30.64/26' }] } })).toBe('10.20.30.65');
+    expect(
+      networkGateway({ IPAM: { Config: [{ Subnet: '192.168.16.0/20', Gateway: '192.168.16.254' }] } }),
+    ).toBe('192.168.16.254');
+    expect(networkGateway({ IPAM: { Config: [{ Subnet: 'fd00::/64' }, { Subnet: '172.18.0.0/16' }] } })).toBe(
+      '172.18.0.1',
+    );
+    expect(networkGateway({ IPAM: { Config: null } })).toBeUndefined();
+    expect(networkGateway({})).toBeUndefined();
+    // The engine's answer wins over the interface list; the list is the fallback when the engine names none.
+    collector = new IngestCollector({
+      port: 0,
+      warn: () => undefined,
+      bridgeGateway: async () => networkGateway({ IPAM: { Config: [{ Subnet: '127.0.0.0/8' }] } }),
+      interfaces: () => ({}) as never,
+    });
+    expect((await collector.nodeEnvironment('local')).MESHBENCH_INGEST_URL).toMatch(
+      /^http:\/\/127\.0\.0\.1:\d+\/ingest$/,
+    );
+  });
+
+  it('names the missing bridge gateway in one line', async () => {
     collector = new IngestCollector({
       port: 0,
       warn: () => undefined,
       interfaces: () => ({}) as never,
       bridgeGateway: async () => undefined,
     });
-    await expect(collector.preflight()).rejects.toThrow(/no docker bridge address.*give --ingest-address/);
+    await expect(collector.preflight()).rejects.toThrow(
+      /names no gateway of its bridge network.*give --ingest-address/,
+    );
   });
 });

@@ -25,6 +25,26 @@ afterAll(async () => {
 });
 
 describe('the report model from real records', () => {
+  it("cuts the resource charts at the level's end, as its other charts (samples go on while it settles)", async () => {
+    const records = await readRunFolder(FIXTURE);
+    const model = buildReportModel({ records, generatedAt: '2026-11-24T00:00:00.000Z' });
+    let checked = 0;
+    for (const { record } of records) {
+      const samples = (
+        record.runs?.[0]?.blocks?.['resources'] as { nodes: { series: { t_s: number }[] }[] } | undefined
+      )?.nodes[0]?.series;
+      const level = model.levels.find((candidate) => candidate.key === `local-${record.benchmark_number}`);
+      if (!samples || !level?.resources) continue;
+      const endSecs = Math.max((level.series?.t.at(-1) ?? 0) + 1, record.parameters.duration);
+      // the record has samples past the end (the settle), and the chart stops at the end
+      expect(samples.at(-1)?.t_s).toBeGreaterThan(endSecs + 5);
+      expect(Math.max(...level.resources.t)).toBeLessThanOrEqual(endSecs);
+      expect(Math.max(...level.resources.t)).toBeGreaterThanOrEqual(endSecs - 2);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+
   it('summarises every level with the figures of its record', async () => {
     const records = await readRunFolder(FIXTURE);
     const model = buildReportModel({ records, generatedAt: '2026-11-24T00:00:00.000Z' });

@@ -1,0 +1,183 @@
+/**
+ * The images meshbench ships (the reference node, the network helper, the load client) are
+ * built on first use: a feature that needs one and finds it missing on this machine's engine
+ * builds it here with scripts/build-images.sh (the one recipe), with one progress line, and
+ * then uses or ships it. Where it cannot be built (no Docker CLI, no mmdebstrap or gcc and no
+ * root with apt-get to install them, no bundle), one line says so and names the command.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { LOADCLIENT_IMAGE, NETHELPER_IMAGE, REFNODE_IMAGE } from '../../common/defaults.js';
+import { MeshbenchError } from '../../common/errors.js';
+import { packageRoot } from '../../common/package-root.js';
+
+/** An image set of scripts/build-images.sh that meshbench builds on first use. */
+export interface ShippedImage {
+  /** The argument of `npm run images SET`. */
+  readonly set: 'refnode' | 'nethelper' | 'loadclient';
+  /** The environment variable that names another tag for it (the script reads it too). */
+  readonly tagEnv: string;
+  /** Rough build time on a fresh machine, for the progress line. */
+  readonly aboutSecs: number;
+  /** Commands the recipe needs that the script installs with apt-get only when root. */
+  readonly tools: readonly string[];
+  /** Files of the package the recipe needs (built by npm run build). */
+  readonly files: readonly string[];
+}
+
+const SETS: readonly ShippedImage[] = [
+  {
+    set: 'refnode',
+    tagEnv: 'MESHBENCH_REFNODE_IMAGE',
+    aboutSecs: 30,
+    tools: [],
+    files: ['dist/refnode/refnode.js'],
+  },
+  {
+    set: 'nethelper',
+    tagEnv: 'MESHBENCH_NETHELPER_IMAGE',
+    aboutSecs: 40,
+    tools: ['mmdebstrap', 'gcc'],
+    files: [],
+  },
+  {
+    set: 'loadclient',
+    tagEnv: 'MESHBENCH_LOADCLIENT_IMAGE',
+    aboutSecs: 10,
+    tools: [],
+    files: ['dist/loadclient/loadclient.js', 'dist/loadclient/worker.js'],
+  },
+];
+
+/** The image set that builds `image` (by the tags in use now), or undefined when it is not meshbench's. */
+export function shippedImage(image: string): ShippedImage | undefined {
+  const tags: Record<ShippedImage['set'], string> = {
+    refnode: REFNODE_IMAGE,
+    nethelper: NETHELPER_IMAGE,
+    loadclient: LOADCLIENT_IMAGE,
+  };
+  return SETS.find((entry) => tags[entry.set] === image);
+}
+
+/** What the build may use on this machine (tests pass their own). */
+export interface BuildHost {
+  readonly root: boolean;
+  readonly has: (command: string) => boolean;
+  readonly packageDir: string | undefined;
+  readonly fileExists: (path: string) => boolean;
+}
+
+/** Why `entry` cannot be built on this host, in a few words; undefined when it can. */
+export function buildBlocker(entry: ShippedImage, host: BuildHost): string | undefined {
+  if (host.packageDir === undefined || !host.fileExists(join(host.packageDir, 'scripts/build-images.sh')))
+    return "meshbench's scripts/build-images.sh is not here";
+  if (!host.has('docker')) return 'the docker CLI is missing';
+  const missingFiles = entry.files.filter((file) => !host.fileExists(join(host.packageDir as string, file)));
+  if (missingFiles.length > 0) return `${missingFiles.join(', ')} is missing (npm run build makes it)`;
+  const missingTools = entry.tools.filter((tool) => !host.has(tool));
+  if (missingTools.length > 0 && !(host.root && host.has('apt-get')))
+    return `${missingTools.join(' and ')} ${missingTools.length > 1 ? 'are' : 'is'} missing and ${host.root ? 'apt-get is not here' : 'this is not root'} to install ${missingTools.length > 1 ? 'them' : 'it'}`;
+  return undefined;
+}
+
+/** The one-line refusal when `image` is missing and cannot be built. */
+export function cannotBuildError(image: string, entry: ShippedImage, reason: string): MeshbenchError {
+  const tag = process.env[entry.tagEnv] === undefined ? '' : `${entry.tagEnv}=${image} `;
+  return new MeshbenchError(
+    'IMAGE_MISSING',
+    `${image} is not on this machine's Docker engine and cannot be built here: ${reason}`,
+    {
+      hint: `build it with: ${tag}npm run images ${entry.set}`,
+    },
+  );
+}
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .some((dir) => dir !== '' && existsSync(join(dir, command)));
+}
+
+function thisHost(): BuildHost {
+  return {
+    root: process.getuid?.() === 0,
+    has: onPath,
+    packageDir: packageRoot(),
+    fileExists: existsSync,
+  };
+}
+
+/** Whether this machine's engine has `image`. */
+export function imagePresent(image: string): Promise<boolean> {
+  return new Promise((resolve) =>
+    execFile('docker', ['image', 'inspect', '--format', '{{.Id}}', image], (error) => resolve(!error)),
+  );
+}
+
+const building = new Map<string, Promise<void>>();
+
+export interface EnsureImageOptions {
+  /** The progress line goes here (once, when a build starts). */
+  readonly log: (line: string) => void;
+  /** Tests pass their own. */
+  readonly host?: BuildHost;
+}
+
+/**
+ * Makes sure `image` is on this machine's engine: present, or one of meshbench's images
+ * built now with scripts/build-images.sh (once per process, however many callers ask).
+ * An image that is not meshbench's is left to the engine (its error names it).
+ */
+export function ensureImage(image: string, options: EnsureImageOptions): Promise<void> {
+  const entry = shippedImage(image);
+  if (entry === undefined) return Promise.resolve();
+  let pending = building.get(image);
+  if (pending === undefined) {
+    pending = buildIfMissing(image, entry, options);
+    building.set(image, pending);
+    // a failure may be fixed by the user in the same process (tests); forget it
+    pending.catch(() => building.delete(image));
+  }
+  return pending;
+}
+
+async function buildIfMissing(
+  image: string,
+  entry: ShippedImage,
+  options: EnsureImageOptions,
+): Promise<void> {
+  if (await imagePresent(image)) return;
+  const host = options.host ?? thisHost();
+  const reason = buildBlocker(entry, host);
+  if (reason !== undefined) throw cannotBuildError(image, entry, reason);
+  options.log(`building ${image} (once, about ${entry.aboutSecs} s)`);
+  const packageDir = host.packageDir as string;
+  const output: string[] = [];
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn('bash', [join(packageDir, 'scripts/build-images.sh'), entry.set], {
+      cwd: packageDir,
+      env: { ...process.env, [entry.tagEnv]: image },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer) => {
+      output.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((line) => line.trim() !== ''),
+      );
+      output.splice(0, Math.max(0, output.length - 20));
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('error', () => resolve(127));
+    child.on('close', (status) => resolve(status ?? 1));
+  });
+  if (code !== 0 || !(await imagePresent(image))) {
+    const last = output.at(-1)?.replace(/^meshbench images: (error: )?/, '') ?? `exit code ${code}`;
+    throw new MeshbenchError('IMAGE_MISSING', `building ${image} failed: ${last}`, {
+      hint: `run npm run images ${entry.set} to see the whole build`,
+    });
+  }
+}
