@@ -72,7 +72,7 @@ export function createEtcdProtocol(options: EtcdProtocolOptions, runId: string):
       return `{"key":"${key}","value":"${tx.base64}"}`;
     },
     parseReply: parseEtcdReply,
-    height: (endpoint, heightOptions) => readEtcdRaftIndex(endpoint, heightOptions),
+    height: readEtcdRaftIndex,
     watchTransactions: etcdTransactionWatcher(keys.prefix),
     probe: (endpoint, timeoutMs) =>
       probeRequest(
