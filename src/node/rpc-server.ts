@@ -6,6 +6,11 @@
  * HTTP status codes: a JSON-RPC POST answers 200 with the result or the method's error; an
  * unusable envelope answers 400 (parse error, bad request), 413 (body too large) or 415 (content
  * type). A URI GET answers 200 on success and 500 with the JSON-RPC error otherwise.
+ *
+ * Paths as CometBFT routes them: JSON-RPC only at `/`, `/<method>` for the methods served,
+ * `/websocket` (an upgrade; a plain request answers 400), `/metrics`; any other path, with or
+ * without a WebSocket upgrade, answers 404, so a client given a wrong URL (`…/websocket/websocket`,
+ * a JSON-RPC POST to `/websocket`) fails at once instead of talking to nothing.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -79,6 +84,32 @@ const PARAM_NAMES: Record<string, readonly string[]> = {
 };
 
 type Form = 'json' | 'uri';
+
+/** The path of a request target (origin form `/p?q`, or absolute form `http://host/p?q`). */
+function pathOf(url: string): string {
+  if (url.startsWith('/')) {
+    const q = url.indexOf('?');
+    return q < 0 ? url : url.slice(0, q);
+  }
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url;
+  }
+}
+
+/** `/`, `/<method>` for a method served: the paths JSON-RPC and URI calls take. */
+function isServedPath(path: string): boolean {
+  return path === '/' || Object.hasOwn(PARAM_NAMES, path.slice(1));
+}
+
+/** CometBFT's 404 body, and what the refnode serves instead. */
+function notFoundText(path: string): string {
+  return (
+    `404 page not found: ${path.slice(0, 100)} is not a refnode RPC path ` +
+    '(JSON-RPC: POST /; a method: GET /<method>; events: ws://HOST:PORT/websocket; metrics: /metrics)\n'
+  );
+}
 
 interface Subscription {
   readonly id: RpcId;
@@ -180,12 +211,12 @@ export class RpcServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    if (req.method === 'POST') {
+    const path = pathOf(url);
+    if (req.method === 'POST' && path === '/') {
       this.handlePost(req, res);
       return;
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
       this.writeJson(res, 405, {
         jsonrpc: '2.0',
         id: -1,
@@ -196,11 +227,25 @@ export class RpcServer {
       });
       return;
     }
+    // As CometBFT: a POST to any other path is routed like a GET (its body unread).
+    if (req.method === 'POST') req.resume();
     if (path === '/metrics') {
       void this.serveMetrics(res);
       return;
     }
-    if (path === '/' || path === '') {
+    if (path === '/websocket') {
+      this.writeText(
+        res,
+        400,
+        'Bad Request: /websocket takes a WebSocket upgrade (ws://HOST:PORT/websocket)\n',
+      );
+      return;
+    }
+    if (!isServedPath(path)) {
+      this.writeText(res, 404, notFoundText(path));
+      return;
+    }
+    if (path === '/') {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(
         `meshbench refnode ${this.node.config.id}. Endpoints:\n${Object.keys(PARAM_NAMES)
@@ -308,6 +353,15 @@ export class RpcServer {
       res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(`metrics failed: ${(err as Error).message}\n`);
     }
+  }
+
+  private writeText(res: ServerResponse, status: number, text: string): void {
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(status, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    });
+    res.end(text);
   }
 
   private writeJson(res: ServerResponse, status: number, body: unknown): void {
@@ -555,9 +609,12 @@ export class RpcServer {
   // ---- WebSocket ------------------------------------------------------------------------------
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const path = (req.url ?? '').split('?')[0];
+    const path = pathOf(req.url ?? '/');
     if (path !== '/websocket' || this.wss === undefined) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      const text = notFoundText(path);
+      socket.end(
+        `HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+      );
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {

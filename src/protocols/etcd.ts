@@ -16,6 +16,7 @@ import {
   summarizeEtcdKeys,
 } from './etcd-keys.js';
 import type { EtcdKeyPattern, EtcdKeyPatternKind } from './etcd-keys.js';
+import type { Endpoint } from './endpoint.js';
 import type { Protocol, ProtocolDefinition, ReplyOutcome } from './protocol.js';
 import { joinUrl, parseJson, probeRequest } from './protocol.js';
 import { etcdTransactionWatcher } from './etcd-watch.js';
@@ -71,6 +72,7 @@ export function createEtcdProtocol(options: EtcdProtocolOptions, runId: string):
       return `{"key":"${key}","value":"${tx.base64}"}`;
     },
     parseReply: parseEtcdReply,
+    height: readEtcdRaftIndex,
     watchTransactions: etcdTransactionWatcher(keys.prefix),
     probe: (endpoint, timeoutMs) =>
       probeRequest(
@@ -80,6 +82,33 @@ export function createEtcdProtocol(options: EtcdProtocolOptions, runId: string):
         (status) => status === 200,
       ),
   };
+}
+
+/**
+ * A member's raft index, its height for the resync time after a restart:
+ * `POST /v3/maintenance/status {}` → `raftIndex` (the member's committed index, what
+ * `etcdctl endpoint status` shows as RAFT INDEX; a uint64, as a string in the gateway's JSON).
+ * Every member numbers the one log alike, so a restarted member has caught up when its
+ * index reaches the others'.
+ */
+export async function readEtcdRaftIndex(
+  endpoint: Endpoint,
+  options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
+): Promise<number> {
+  const url = joinUrl(endpoint.rpcUrl, '/v3/maintenance/status');
+  const signals = [AbortSignal.timeout(options.timeoutMs ?? 1000)];
+  if (options.signal) signals.push(options.signal);
+  const response = await fetch(url, {
+    method: 'POST',
+    body: '{}',
+    headers: JSON_HEADERS,
+    signal: AbortSignal.any(signals),
+  });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`POST ${url}: HTTP ${response.status}`);
+  const index = Number((parseJson(text) as { raftIndex?: unknown } | undefined)?.raftIndex);
+  if (!Number.isSafeInteger(index) || index < 0) throw new Error(`POST ${url}: no raftIndex`);
+  return index;
 }
 
 /** --etcd-key-pattern and its settings; a setting the pattern does not use is an error. */

@@ -156,8 +156,9 @@ export interface Protocol {
    */
   readonly faultModel?: 'byzantine' | 'crash';
   /**
-   * Reads a node's chain height (cometbft: status → sync_info.latest_block_height), for
-   * the resync time after a restart; absent: the protocol has no height to compare.
+   * Reads a node's height (cometbft: status → sync_info.latest_block_height; etcd: the
+   * member's raft index), for the resync time after a restart: a number every node counts
+   * alike, so a node has caught up when it reaches the others'; absent: no height to compare.
    */
   height?(
     endpoint: Endpoint,

@@ -12,6 +12,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/benchmark.js';
+import type { FaultsBlock } from '../../src/faults/recovery.js';
+import { readEtcdRaftIndex } from '../../src/protocols/etcd.js';
 import { etcdKeyMaker, summarizeEtcdKeys } from '../../src/protocols/etcd-keys.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { removeRun } from '../../src/testbed/local/teardown.js';
@@ -47,6 +49,7 @@ interface LevelRecord {
     readonly key_prefix?: string;
     readonly excluded: { readonly warmup: { readonly sent: number } } | null;
     readonly timing: { readonly loadMs: number };
+    readonly blocks?: { readonly faults?: FaultsBlock };
   }[];
   readonly environment: { readonly testbed?: { readonly composeProject?: string } };
 }
@@ -54,12 +57,13 @@ interface LevelRecord {
 /** Runs `benchmark` in this process; its output is kept for the failure message. */
 async function benchmark(
   args: readonly string[],
-  progress: { ended: boolean } = { ended: false },
+  progress: { ended: boolean; output?: string } = { ended: false },
 ): Promise<{ code: number; output: string; records: LevelRecord[] }> {
   const outputDir = await mkdtemp(join(tmpdir(), 'meshbench-etcd-out-'));
   let output = '';
   const keep = (chunk: unknown) => {
     output += String(chunk);
+    progress.output = output;
     return true;
   };
   const out = vi.spyOn(process.stdout, 'write').mockImplementation(keep);
@@ -123,6 +127,27 @@ async function followerOf(
     if (name && Status.header.member_id !== Status.leader) return name;
   }
   throw new Error(`no follower among ${names.join(', ')}: ${raw}`);
+}
+
+/** The leader among `names` and each member's id in hex (as `etcdctl move-leader` takes it). */
+async function leaderOf(
+  etcdctl: (args: readonly string[]) => Promise<string>,
+  names: readonly string[],
+): Promise<{ leader: string | undefined; ids: Map<string, string> }> {
+  const raw = await etcdctl(['endpoint', 'status', '--cluster', '-w', 'json']);
+  const statuses = JSON.parse(raw.replace(/:\s*(\d{10,})/g, ':"$1"')) as {
+    Endpoint: string;
+    Status: { header: { member_id: string }; leader: string };
+  }[];
+  const ids = new Map<string, string>();
+  let leader: string | undefined;
+  for (const { Endpoint, Status } of statuses) {
+    const name = names.find((n) => Endpoint.includes(`//${n}:`));
+    if (!name) continue;
+    ids.set(name, BigInt(Status.header.member_id).toString(16));
+    if (Status.header.member_id === Status.leader) leader = name;
+  }
+  return { leader, ids };
 }
 
 /** Every level's keys lie under its own key_prefix, one per successful put. */
@@ -257,6 +282,13 @@ describe('etcd: one real member on 127.0.0.1', () => {
     expect(after.count).toBe(chosen.size);
     expect(after.count).toBeLessThan(200);
     expect(after.revision - before.revision).toBe(record.results.successful_transactions);
+  });
+
+  it("the member's raft index (its height for resync times) rises by one per put", async () => {
+    const endpoint = { nodeId: 'm0', rpcUrl: member.clientUrl };
+    const before = await readEtcdRaftIndex(endpoint);
+    for (const value of ['a', 'b', 'c']) await member.etcdctl(['put', 'raft-index/key', value]);
+    expect((await readEtcdRaftIndex(endpoint)) - before).toBe(3);
   });
 
   it('the member killed mid-run: failures are counted and the level ends within one request timeout', async () => {
@@ -486,5 +518,114 @@ describe('etcd: a 3-member cluster deployed from compose/examples/etcd-3-members
     expect(after.count).toBeGreaterThanOrEqual(results.successful_transactions);
     expect(after.count).toBeLessThanOrEqual(results.successful_transactions + unknownOutcome(record));
     expect(after.revision - 1).toBe(after.count);
+  });
+
+  it('a follower crashed and restarted (--crash-recovery) keeps its data in its volume and resyncs to the raft index of the others', async () => {
+    const names = ['kv0', 'kv1', 'kv2'];
+    const progress: { ended: boolean; output?: string } = { ended: false };
+    // --faults 1 takes the last node, kv2: down at 5 s, started again at 10 s (the next tick, 15 s, is after the level)
+    const running = benchmark(
+      [
+        '--docker-compose-path',
+        composeFile,
+        '--protocol',
+        'etcd',
+        '--loads',
+        '200',
+        '--duration',
+        '12',
+        '--warmup',
+        '0',
+        '--faults',
+        '1',
+        '--crash-recovery',
+        '--crash-interval',
+        '5',
+      ],
+      progress,
+    );
+    const networkRunId = await waitFor(
+      'the compose project',
+      120_000,
+      async () => /compose project meshbench-([\w-]+)/.exec(progress.output ?? '')?.[1],
+      progress,
+    );
+    networks.push(networkRunId);
+    const members = await waitFor(
+      'three members',
+      60_000,
+      async () => {
+        const found = await containersOf([`label=meshbench.run=${networkRunId}`]);
+        return found.size === 3 ? found : undefined;
+      },
+      progress,
+    );
+    const etcdctlOf = (name: string) => containerEtcdctl(members.get(name) ?? '?');
+    // A follower, not the leader, is the one to crash: move the leadership away from kv2 if it has it.
+    let movedLeader = false;
+    const kv2FollowerAt = await waitFor(
+      'kv2 a follower',
+      60_000,
+      async () => {
+        const { leader, ids } = await leaderOf(etcdctlOf('kv0'), names);
+        if (leader !== 'kv2') return leader === undefined ? undefined : Date.now();
+        await etcdctlOf('kv2')(['move-leader', ids.get('kv0') ?? '?']);
+        movedLeader = true;
+        return undefined;
+      },
+      progress,
+    );
+    const sweep = await running;
+    expect(sweep.code, sweep.output).toBe(0);
+    const [record] = sweep.records;
+    const block = record?.runs[0]?.blocks?.faults;
+    if (!record || !block) throw new Error(sweep.output);
+    expect(block.events.map((e) => `${e.cause} ${e.action} ${e.nodes.join(',')}`)).toEqual([
+      'scenario kill kv2',
+      'scenario restart kv2',
+    ]);
+    expect(kv2FollowerAt, 'kv2 was still the leader when it was crashed').toBeLessThan(
+      Date.parse(block.events[0]?.started_at ?? ''),
+    );
+    const [fault] = block.faults;
+    expect(fault?.brought_back_by).toBe('scenario');
+    const [resync] = fault?.resync ?? [];
+    // Back with its log (the volume kept it): answering, then caught up to the others' raft index.
+    expect(resync?.node, sweep.output).toBe('kv2');
+    expect(resync?.reason, sweep.output).toBeUndefined();
+    expect(resync?.answering_ms).toEqual(expect.any(Number));
+    expect(resync?.resynced_ms).toEqual(expect.any(Number));
+    expect(resync?.resynced_ms).toBeGreaterThanOrEqual(resync?.answering_ms ?? Infinity);
+    expect(fault?.summary).toMatch(/^kv2 crashed at 5\.\d s; resynced \d+\.\d s after restart/);
+    const { results } = record;
+    expect(results.successful_transactions + results.failed_transactions).toBe(
+      results.scheduled_transactions,
+    );
+    // Its own store (a serializable read, served by kv2 alone) holds every key the others hold.
+    const kv0Keys = await countKeys(etcdctlOf('kv0'), 'meshbench/');
+    const kv2Keys = await waitFor('kv2 holding every key', 10_000, async () => {
+      const held = await countKeys((args) => etcdctlOf('kv2')([...args, '--consistency=s']), 'meshbench/');
+      return held.count === kv0Keys.count ? held : undefined;
+    });
+    expect(kv2Keys.count).toBeGreaterThanOrEqual(results.successful_transactions);
+    // The height recorded is a raft index kv2 itself has reached since.
+    const kv2RaftIndex = Number(
+      /"raftIndex":(\d+)/.exec(await etcdctlOf('kv2')(['endpoint', 'status', '-w', 'json']))?.[1],
+    );
+    expect(resync?.height).toBeGreaterThan(0);
+    expect(resync?.height).toBeLessThanOrEqual(kv2RaftIndex);
+    note(
+      `3-member cluster, follower kv2 crashed at ${fault?.down_ms} ms and restarted at ${fault?.up_ms} ms: answering after ${resync?.answering_ms} ms, resynced after ${resync?.resynced_ms} ms at raft index ${resync?.height} (leadership moved off kv2 first: ${movedLeader ? 'yes' : 'no'}); ok ${results.successful_transactions}, failed ${results.failed_transactions}; ${kv2Keys.count} keys on kv2`,
+    );
+    // The members' data volumes carry the run's label, and removal by it (--down, --cleanup-thorough) takes them.
+    const volumes = async () =>
+      (await exec('docker', ['volume', 'ls', '-q', '--filter', `label=meshbench.run=${networkRunId}`])).stdout
+        .split('\n')
+        .filter(Boolean)
+        .sort();
+    expect(await volumes()).toEqual(names.map((name) => `meshbench-${networkRunId}_${name}-data`));
+    const removed = await removeRun(docker, networkRunId, { volumes: true });
+    expect(removed.volumes).toBe(3);
+    expect(await volumes()).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * CometBFT's OpenAPI document (shared/reference/cometbft-rpc-openapi.yaml) as ajv validators,
+ * CometBFT's OpenAPI document (test/fixtures/cometbft-rpc/openapi.yaml) as ajv validators,
  * one per method's 200 reply.
  *
  * The document disagrees with CometBFT v0.38's own replies in a few places (parts of it predate
@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import YAML from 'yaml';
 
-const SPEC_PATH = resolve(import.meta.dirname, '../../../../shared/reference/cometbft-rpc-openapi.yaml');
+const SPEC_PATH = resolve(import.meta.dirname, '../../fixtures/cometbft-rpc/openapi.yaml');
 
 type Json = Record<string, unknown>;
 

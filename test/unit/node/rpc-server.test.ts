@@ -125,7 +125,7 @@ describe('refnode RPC', () => {
 
     const unknown = await post('{"id":9,"method":"no_such_method"}');
     expect(unknown.json).toMatchObject({ id: 9, error: { code: -32601, message: 'Method not found' } });
-    expect((await get('/no_such_method')).status).toBe(500);
+    expect((await fetch(`${base}/no_such_method`)).status).toBe(404); // not a path CometBFT serves
 
     const huge = await post(
       JSON.stringify(Array.from({ length: 6 }, (_, i) => ({ id: i, method: 'health' }))),
@@ -170,6 +170,61 @@ describe('refnode RPC', () => {
       data: expect.stringMatching(/^mempool is full: number of txs 3 \(max: 3\)/),
     });
     expect(node.mempool.size).toBe(3);
+  });
+});
+
+describe('refnode paths', () => {
+  /** What a WebSocket client gets when it connects to `path`: the HTTP status of a refusal, or `open`. */
+  const upgradeTo = (path: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${base.replace('http:', 'ws:')}${path}`);
+      ws.once('open', () => {
+        ws.close();
+        resolve('open');
+      });
+      ws.once('unexpected-response', (_request, response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve(`${response.statusCode} ${body}`));
+      });
+      ws.once('error', reject);
+    });
+  const request = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`${base}${path}`, init);
+    return { status: res.status, text: await res.text() };
+  };
+  const rpc = (path: string) =>
+    request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"jsonrpc":"2.0","id":1,"method":"health"}',
+    });
+
+  it('refuses, as CometBFT does (404), a WebSocket upgrade or a request on a path it does not serve', async () => {
+    expect(await upgradeTo('/websocket')).toBe('open');
+    for (const path of ['/websocket/websocket', '/', '/status', '/ws']) {
+      const answer = await upgradeTo(path);
+      expect(answer, path).toMatch(/^404 404 page not found: /);
+      expect(answer, path).toContain(`${path} is not a refnode RPC path`);
+    }
+    for (const path of ['/websocket/websocket', '/no_such_method', '/status/']) {
+      expect(await request(path), `GET ${path}`).toMatchObject({ status: 404 });
+      expect(await rpc(path), `POST ${path}`).toMatchObject({
+        status: 404,
+        text: expect.stringMatching(/^404 page not found: .* \(JSON-RPC: POST \/;/),
+      });
+    }
+    // A JSON-RPC POST to /websocket, or a plain GET of it: 400, the upgrade is missing.
+    expect(await rpc('/websocket')).toMatchObject({
+      status: 400,
+      text: expect.stringMatching(/WebSocket upgrade/),
+    });
+    expect((await request('/websocket')).status).toBe(400);
+    // What is served still is: JSON-RPC at /, a method's path by GET or (its body unread) POST.
+    expect(await rpc('/')).toEqual({ status: 200, text: '{"jsonrpc":"2.0","id":1,"result":{}}' });
+    expect(await rpc('/health')).toEqual({ status: 200, text: '{"jsonrpc":"2.0","id":-1,"result":{}}' });
+    expect((await request('/?x=1')).status).toBe(200);
+    expect((await request('/metrics')).status).toBe(200);
   });
 });
 

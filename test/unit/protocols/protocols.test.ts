@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
@@ -7,7 +9,7 @@ import {
   parseCometbftReplyJson,
   websocketUrlFor,
 } from '../../../src/protocols/cometbft.js';
-import { createEtcdProtocol, parseEtcdReply } from '../../../src/protocols/etcd.js';
+import { createEtcdProtocol, parseEtcdReply, readEtcdRaftIndex } from '../../../src/protocols/etcd.js';
 import { createHttpProtocol, parseHttpReply } from '../../../src/protocols/http.js';
 import { txHash } from '../../../src/load/payload.js';
 
@@ -158,6 +160,37 @@ describe('etcd', () => {
     [200, '{}', { kind: 'badResponse' }],
   ])('classifies HTTP %i %s', (status, body, expected) => {
     expect(parseEtcdReply(status, body)).toEqual(expected);
+  });
+  it("reads a member's height from POST /v3/maintenance/status (raftIndex, a string in the gateway's JSON)", async () => {
+    // Real etcd answers in test/integration/etcd.test.ts; here, what it must refuse.
+    const replies: [number, string][] = [
+      [200, '{"header":{"revision":"9"},"raftIndex":"1234","raftTerm":"2"}'],
+      [503, '{"error":"etcdserver: not capable","code":14}'],
+      [200, '{"header":{"revision":"9"}}'],
+    ];
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.url} ${body}`);
+        const [status, reply] = replies.shift() ?? [500, ''];
+        res.writeHead(status, { 'content-type': 'application/json' }).end(reply);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const endpoint = { nodeId: 'kv0', rpcUrl: `http://127.0.0.1:${port}` };
+      const height = createEtcdProtocol({}, 'r').height;
+      expect(height).toBe(readEtcdRaftIndex);
+      expect(await readEtcdRaftIndex(endpoint)).toBe(1234);
+      await expect(readEtcdRaftIndex(endpoint)).rejects.toThrow(/\/v3\/maintenance\/status: HTTP 503$/);
+      await expect(readEtcdRaftIndex(endpoint)).rejects.toThrow(/no raftIndex$/);
+      expect(seen).toEqual(Array(3).fill('POST /v3/maintenance/status {}'));
+    } finally {
+      server.close();
+    }
   });
 });
 
