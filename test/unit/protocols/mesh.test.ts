@@ -4,13 +4,12 @@
  * committed, and the open-loop generator against a small mesh of HTTP nodes in this process
  * that serve the contract (each publish is delivered on every node's `/deliveries` stream).
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runLoad } from '../../../src/load/index.js';
 import { DeliveryCounter, createMeshProtocol, deliveriesNeeded, mesh } from '../../../src/protocols/mesh.js';
 import { DeliveryStream, SseParser, parseDelivery } from '../../../src/protocols/mesh-stream.js';
 import type { MeshDelivery } from '../../../src/protocols/mesh-stream.js';
+import { LoopbackMesh } from '../../support/loopback-mesh.js';
 
 describe('the SSE parser', () => {
   const stream =
@@ -81,77 +80,6 @@ describe('the delivery count', () => {
     expect(mesh.settings[0]!.parse('0')).toHaveProperty('rule');
   });
 });
-
-/** A mesh of `size` HTTP nodes in this process: a publish is delivered on every node except `deaf` ones. */
-class LoopbackMesh {
-  readonly servers: http.Server[] = [];
-  readonly streams = new Map<number, Set<http.ServerResponse>>();
-  published = 0;
-
-  static async start(
-    size: number,
-    options: { deaf?: number[]; noStream?: number[] } = {},
-  ): Promise<LoopbackMesh> {
-    const loop = new LoopbackMesh();
-    for (let index = 0; index < size; index++) {
-      loop.streams.set(index, new Set());
-      const server = http.createServer((request, response) => loop.handle(index, request, response, options));
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      loop.servers.push(server);
-    }
-    return loop;
-  }
-
-  endpoints() {
-    return this.servers.map((server, index) => ({
-      nodeId: `node${index}`,
-      rpcUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    }));
-  }
-
-  handle(
-    index: number,
-    request: http.IncomingMessage,
-    response: http.ServerResponse,
-    options: { deaf?: number[]; noStream?: number[] },
-  ): void {
-    if (request.url === '/health') {
-      response.end('ok');
-      return;
-    }
-    if (request.url === '/deliveries' && !options.noStream?.includes(index)) {
-      response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-      response.write(': hello\n\n');
-      this.streams.get(index)!.add(response);
-      request.on('close', () => this.streams.get(index)!.delete(response));
-      return;
-    }
-    if (request.url === '/publish' && request.method === 'POST') {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      request.on('end', () => {
-        const { id } = JSON.parse(body) as { id: string };
-        this.published++;
-        response.writeHead(202).end();
-        setImmediate(() => {
-          for (const [node, subscribers] of this.streams) {
-            if (options.deaf?.includes(node)) continue;
-            for (const subscriber of subscribers) {
-              subscriber.write(`data: {"id":"${id}","origin":"node${index}"}\n\n`);
-            }
-          }
-        });
-      });
-      return;
-    }
-    response.writeHead(404).end('not found');
-  }
-
-  async close(): Promise<void> {
-    for (const subscribers of this.streams.values()) for (const response of subscribers) response.destroy();
-    await Promise.all(this.servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  }
-}
 
 describe('the mesh protocol against nodes that serve the contract', () => {
   let loop: LoopbackMesh | undefined;
