@@ -52,16 +52,16 @@ describe('libp2p gossipsub behind the mesh protocol', () => {
     };
     const block = record.runs[0]?.blocks?.mesh;
     if (!block) throw new Error(`no mesh block in the record\n${run.stdout}`);
-    // On a busy machine a few publishes may time out: what matters is that every accepted
-    // publish reached every node. The figure is printed for the record.
-    process.stdout.write(`    accepted ${block.published} of 1000 publishes\n`);
+    // On a busy machine some publish replies time out although the node published the
+    // message: every message seen must be on every node, and none acked may be missing.
+    process.stdout.write(`    acked ${block.published} of 1000 publishes, ${block.messages} delivered\n`);
     const published = block.published ?? 0;
     expect(published).toBeGreaterThan(500);
-    expect(block.messages).toBe(published);
+    expect(block.messages).toBeGreaterThanOrEqual(published);
     expect(block.never_delivered).toBe(0);
-    expect(block.delivered_everywhere).toBe(published);
+    expect(block.delivered_everywhere).toBe(block.messages);
     expect(block.receivers.map((receiver) => [receiver.node, receiver.delivered, receiver.missing])).toEqual(
-      ['node0', 'node1', 'node2', 'node3'].map((node) => [node, published, 0]),
+      ['node0', 'node1', 'node2', 'node3'].map((node) => [node, block.messages, 0]),
     );
     expect(block.pairs).toHaveLength(12);
     for (const pair of block.pairs) {
