@@ -8,7 +8,7 @@
 #   meshbench/nethelper:latest     tc, iptables, tcpdump, ping and nfq-delay (native/nfq-delay, compiled here)
 #   meshbench/loadclient:latest    the load client (--load-clients colocated): lean, dist/loadclient/*.js
 # On a machine that can pull, set MESHBENCH_BASE_IMAGE=debian:bookworm-slim to skip mmdebstrap.
-# Usage: scripts/build-images.sh [refnode|etcd|nethelper|loadclient|base|all]   (default: all)
+# Usage: scripts/build-images.sh [refnode|etcd|nethelper|loadclient|base|all|libp2p]   (default: all)
 #        scripts/build-images.sh lean IMAGE DOCKERFILE ENTRY_JS [FILE...]   (any bundled app: lean_node_image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -274,6 +274,13 @@ case "$what" in
   etcd) build_etcd ;;
   nethelper) build_nethelper ;;
   loadclient) build_loadclient ;;
+  libp2p)
+    # systems/libp2p-gossipsub: its own npm install (lockfile) and bundle, then a lean image
+    (cd systems/libp2p-gossipsub && npm ci --no-audit --no-fund --loglevel=error && node bundle.mjs) >&2 ||
+      die "building systems/libp2p-gossipsub failed"
+    lean_node_image "${MESHBENCH_LIBP2P_IMAGE:-meshbench/libp2p-gossipsub:latest}" \
+      systems/libp2p-gossipsub/Dockerfile systems/libp2p-gossipsub/dist/libp2p-node.js
+    ;;
   lean)
     [ $# -ge 4 ] || die "usage: scripts/build-images.sh lean IMAGE DOCKERFILE ENTRY_JS [FILE...]"
     shift
@@ -286,5 +293,5 @@ case "$what" in
     build_loadclient
     if [ -x scripts/build-sandbox-image.sh ]; then scripts/build-sandbox-image.sh; fi
     ;;
-  *) die "unknown image set '$what' (use refnode, etcd, nethelper, loadclient, base, all, or lean IMAGE DOCKERFILE ENTRY_JS)" ;;
+  *) die "unknown image set '$what' (use refnode, etcd, nethelper, loadclient, base, all, libp2p, or lean IMAGE DOCKERFILE ENTRY_JS)" ;;
 esac

@@ -5,6 +5,7 @@
  */
 import { FaultInjector } from '../faults/injector.js';
 import { PropagationMonitor } from '../monitor/propagation.js';
+import { MeshMonitor } from '../monitor/mesh/monitor.js';
 import { NetworkConditioner } from '../faults/network/conditioner.js';
 import { NodeMetricsMonitor } from '../monitor/prometheus/node-metrics.js';
 import { GeneratorExporter } from '../monitor/prometheus/exporter.js';
@@ -55,6 +56,7 @@ export function pluginObservers(
     observers.push(
       new PropagationMonitor({ protocol: createProtocol(plan.protocol, 'propagation'), warn: context.warn }),
     );
+  if (plan.protocol.kind === 'mesh') observers.push(new MeshMonitor({ warn: context.warn }));
   // Before the outputs: its block is in place by their load end.
   if (plan.ingest)
     observers.push(

@@ -75,7 +75,9 @@ function shardSettings(options: LoadOptions, shardIndex: number, shardCount: num
   const commitWebsocketUrls =
     options.commitWebsocketUrls ??
     (commits
-      ? options.endpoints.slice(0, LOAD_DEFAULTS.commitSubscriptions).map((e) => commits.websocketUrl(e))
+      ? options.endpoints
+          .slice(0, commits.everyNode ? undefined : LOAD_DEFAULTS.commitSubscriptions)
+          .map((e) => commits.websocketUrl(e))
       : []);
   const protocolModules = protocolModulePaths();
   return {

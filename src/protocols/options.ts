@@ -6,6 +6,7 @@
 export type { BroadcastMode, CometbftOptions } from './cometbft.js';
 export type { EtcdOptions } from './etcd.js';
 export type { HttpOptions } from './http.js';
+export type { MeshOptions, MeshDeliveryRule } from './mesh.js';
 
 export type ConfirmMode = 'none' | 'commit';
 

@@ -136,6 +136,11 @@ export interface Protocol {
   probe(endpoint: Endpoint, timeoutMs: number): Promise<void>;
   /** Commit confirmation, when the protocol supports it. */
   readonly commits?: {
+    /**
+     * Subscribe to every node, not the first few (mesh: a message is committed once enough
+     * distinct nodes delivered it, so every node's stream counts).
+     */
+    readonly everyNode?: boolean;
     /** Subscribes to committed txs at `wsUrl`; `onCommitted` gets uppercase hex hashes. */
     subscribe(wsUrl: string, onCommitted: (hash: string) => void): CommitSource;
     /** Asks a node whether a tx (uppercase hex hash) is committed. */

@@ -8,13 +8,14 @@ import { MeshbenchError } from '../common/errors.js';
 import { cometbft } from './cometbft.js';
 import { etcd } from './etcd.js';
 import { http } from './http.js';
+import { mesh } from './mesh.js';
 import { importProtocolModule } from './module.js';
 import type { ProtocolOptions } from './options.js';
 import type { Protocol, ProtocolDefinition, ProtocolKind } from './protocol.js';
 import type { ProtocolSetting } from './settings.js';
 
 /** The definition of every protocol; the first is the default. */
-const BUILT_IN: readonly ProtocolDefinition[] = [cometbft, http, etcd];
+const BUILT_IN: readonly ProtocolDefinition[] = [cometbft, http, etcd, mesh];
 
 const registered: ProtocolDefinition[] = [...BUILT_IN];
 

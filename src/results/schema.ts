@@ -17,6 +17,7 @@ import { RECORD_SCHEMA_VERSION } from './version.js';
 import { jsonSchemaOf } from '../common/json-schema.js';
 import { latencySummarySchema } from '../measure/schema.js';
 import { resourcesBlockSchema } from '../monitor/resources/schema.js';
+import { meshBlockSchema } from '../monitor/mesh/schema.js';
 import { ingestBlockSchema } from '../monitor/ingest/schema.js';
 import { influxBlockSchema, metricsBlockSchema } from '../monitor/metrics-block.js';
 import { loadClientsBlockSchema } from '../clients/schema.js';
@@ -209,6 +210,7 @@ const runBlocksSchema = z
     metrics: metricsBlockSchema.optional(),
     influx: influxBlockSchema.optional(),
     load_clients: loadClientsBlockSchema.optional(),
+    mesh: meshBlockSchema.optional(),
   })
   .catchall(z.unknown())
   .describe("observers' blocks for this run, by observer name (docs/result-format.md)");

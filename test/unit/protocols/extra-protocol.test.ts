@@ -136,9 +136,9 @@ describe('a protocol registered by a test', () => {
   it('gets its flag in --help, in the protocols group', async () => {
     const { code, stdout } = await cli(['--help']);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/--protocol +cometbft \| etcd \| http \| queue/);
-    expect(stdout).toMatch(/Protocol \(http, etcd, queue\):/);
-    expect(stdout).toMatch(/--confirm .*\n.*\[default: commit for cometbft, queue\]/);
+    expect(stdout).toMatch(/--protocol +cometbft \| etcd \| http \| mesh \| queue/);
+    expect(stdout).toMatch(/Protocol \(http, etcd, mesh, queue\):/);
+    expect(stdout).toMatch(/--confirm .*\n.*\[default: commit for cometbft, mesh, queue\]/);
     expect(stdout).toMatch(
       /--queue-tenant +queue: tenant the transactions are filed under.*\[default: main\]/,
     );

@@ -1,0 +1,190 @@
+/**
+ * The mesh block's figures from the delivery events of every node (pure: monitor.ts reads the
+ * streams, this counts). A message's reference time is its origin's own delivery event (the
+ * node shows what it published at once), or the first arrival anywhere when that event is
+ * missing; the delivery latency of (origin i, receiver j) is j's arrival minus that reference,
+ * both on meshbench's clock. HDR histograms per ordered pair; percentiles in milliseconds.
+ */
+import { newLatencyHistogram, recordMicros, type LatencyHistogram } from '../../measure/histogram.js';
+
+interface Message {
+  readonly origin: number;
+  /** Arrival (ms) per receiver index; NaN: not delivered there. */
+  readonly arrivals: Float64Array;
+}
+
+export interface PairCell {
+  readonly from: string;
+  readonly to: string;
+  readonly count: number;
+  /** null when nothing was delivered on this pair (never 0). */
+  readonly p50_ms: number | null;
+  readonly p99_ms: number | null;
+}
+
+export interface ReceiverFigures {
+  readonly node: string;
+  /** Distinct messages delivered on this node. */
+  readonly delivered: number;
+  /** delivered / messages seen anywhere; null with no message. */
+  readonly ratio: number | null;
+  /** Events for a message the node had already delivered. */
+  readonly duplicates: number;
+  /** Messages seen elsewhere and never on this node. */
+  readonly missing: number;
+}
+
+export interface MeshFigures {
+  readonly nodes: readonly string[];
+  /** Distinct load messages seen on any stream. */
+  readonly messages: number;
+  /** Accepted publishes (ok replies) of the level, when known. */
+  readonly published?: number;
+  /** Accepted publishes no node ever delivered (published − messages), when known. */
+  readonly never_delivered?: number;
+  /** Messages delivered on every node. */
+  readonly delivered_everywhere: number;
+  /** Events whose origin is not one of the nodes. */
+  readonly unknown_origin: number;
+  readonly receivers: readonly ReceiverFigures[];
+  /** Every ordered pair (from ≠ to), row by row. */
+  readonly pairs: readonly PairCell[];
+  /** Seconds of the level (by reference time) with a message delivered everywhere / seconds with a message. */
+  readonly availability: {
+    readonly seconds: number;
+    readonly available: number;
+    readonly share: number | null;
+  };
+  /** Why the figures are empty (no delivery arrived), else absent. */
+  readonly note?: string;
+}
+
+const round = (value: number): number => Math.round(value * 1000) / 1000;
+
+/** Counts the deliveries of one level. */
+export class MeshTally {
+  readonly #nodes: readonly string[];
+  readonly #index: Map<string, number>;
+  readonly #messages = new Map<string, Message>();
+  readonly #duplicates: number[];
+  #unknownOrigin = 0;
+
+  constructor(nodes: readonly string[]) {
+    this.#nodes = nodes;
+    this.#index = new Map(nodes.map((node, index) => [node, index]));
+    this.#duplicates = nodes.map(() => 0);
+  }
+
+  /** A delivery event of receiver `receiver` (index), arrived at `arrivedMs`. */
+  deliver(receiver: number, id: string, origin: string, arrivedMs: number): void {
+    let message = this.#messages.get(id);
+    if (!message) {
+      const from = this.#index.get(origin);
+      if (from === undefined) {
+        this.#unknownOrigin++;
+        return;
+      }
+      message = { origin: from, arrivals: new Float64Array(this.#nodes.length).fill(Number.NaN) };
+      this.#messages.set(id, message);
+    }
+    if (!Number.isNaN(message.arrivals[receiver] as number)) {
+      this.#duplicates[receiver] = (this.#duplicates[receiver] as number) + 1;
+      return;
+    }
+    message.arrivals[receiver] = arrivedMs;
+  }
+
+  /** The figures; `published`: the level's accepted publishes, `levelStartMs`: for the seconds. */
+  figures(options: { readonly published?: number; readonly levelStartMs?: number } = {}): MeshFigures {
+    const n = this.#nodes.length;
+    const histograms: (LatencyHistogram | undefined)[] = new Array<LatencyHistogram | undefined>(n * n);
+    const delivered = this.#nodes.map(() => 0);
+    let everywhere = 0;
+    const secondsSeen = new Set<number>();
+    const secondsOk = new Set<number>();
+    const startMs = options.levelStartMs ?? 0;
+    for (const message of this.#messages.values()) {
+      const own = message.arrivals[message.origin] as number;
+      let first = Number.POSITIVE_INFINITY;
+      let count = 0;
+      for (const at of message.arrivals) {
+        if (Number.isNaN(at)) continue;
+        count++;
+        if (at < first) first = at;
+      }
+      const reference = Number.isNaN(own) ? first : own;
+      const second = Math.floor((reference - startMs) / 1000);
+      secondsSeen.add(second);
+      if (count === n) {
+        everywhere++;
+        secondsOk.add(second);
+      }
+      message.arrivals.forEach((at, to) => {
+        if (Number.isNaN(at)) return;
+        delivered[to] = (delivered[to] as number) + 1;
+        if (to === message.origin) return;
+        const cell = message.origin * n + to;
+        const histogram = (histograms[cell] ??= newLatencyHistogram());
+        recordMicros(histogram, (at - reference) * 1000);
+      });
+    }
+    const messages = this.#messages.size;
+    const pairs: PairCell[] = [];
+    for (let from = 0; from < n; from++) {
+      for (let to = 0; to < n; to++) {
+        if (from === to) continue;
+        const histogram = histograms[from * n + to];
+        const count = histogram?.totalCount ?? 0;
+        pairs.push({
+          from: this.#nodes[from] as string,
+          to: this.#nodes[to] as string,
+          count,
+          p50_ms: histogram && count > 0 ? round(histogram.getValueAtPercentile(50) / 1000) : null,
+          p99_ms: histogram && count > 0 ? round(histogram.getValueAtPercentile(99) / 1000) : null,
+        });
+        histogram?.destroy();
+      }
+    }
+    return {
+      nodes: this.#nodes,
+      messages,
+      ...(options.published === undefined
+        ? {}
+        : { published: options.published, never_delivered: Math.max(0, options.published - messages) }),
+      delivered_everywhere: everywhere,
+      unknown_origin: this.#unknownOrigin,
+      receivers: this.#nodes.map((node, index) => ({
+        node,
+        delivered: delivered[index] as number,
+        ratio: messages === 0 ? null : round((delivered[index] as number) / messages),
+        duplicates: this.#duplicates[index] as number,
+        missing: messages - (delivered[index] as number),
+      })),
+      pairs,
+      availability: {
+        seconds: secondsSeen.size,
+        available: secondsOk.size,
+        share: secondsSeen.size === 0 ? null : round(secondsOk.size / secondsSeen.size),
+      },
+      ...(messages === 0 ? { note: 'no delivery arrived on any node in this level' } : {}),
+    };
+  }
+}
+
+/** The p50 matrix as text lines (rows: origin, columns: receiver); `-` where nothing arrived. */
+export function meshMatrixLines(figures: MeshFigures): string[] {
+  const { nodes, pairs } = figures;
+  const cell = new Map(pairs.map((pair) => [`${pair.from}>${pair.to}`, pair]));
+  const width = Math.max(8, ...nodes.map((node) => node.length + 1));
+  const pad = (text: string): string => text.padStart(width);
+  const lines = [`${'from\\to'.padEnd(width)}${nodes.map(pad).join('')}`];
+  for (const from of nodes) {
+    const row = nodes.map((to) => {
+      if (from === to) return pad('·');
+      const pair = cell.get(`${from}>${to}`);
+      return pad(pair?.p50_ms === null || pair === undefined ? '-' : pair.p50_ms.toFixed(1));
+    });
+    lines.push(`${from.padEnd(width)}${row.join('')}`);
+  }
+  return lines;
+}

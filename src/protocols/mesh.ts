@@ -1,0 +1,261 @@
+/**
+ * The mesh protocol: the contract any peer-to-peer app can serve (docs/mesh-protocol.md).
+ *
+ * - `POST /publish {"id": "<id>", "payload": "<base64>"}` → 2xx once the node accepted the
+ *   message for dissemination (the ack stage). The id is the transaction's hash (uppercase hex
+ *   SHA-256 of the payload bytes), so a delivery names the transaction the generator waits for.
+ * - `GET /deliveries` → Server-Sent Events, one `{"id", "origin"}` per message the node received
+ *   or published; meshbench times each event's arrival (a node's clock is never read).
+ * - `GET /health` → 200 once the node has at least one peer.
+ *
+ * "Committed" for a mesh is "delivered to every live node" (`--mesh-delivery all`), or to a
+ * majority of the nodes, or to K of them: one adapter reads every node's stream and reports a
+ * message committed once enough distinct nodes delivered it.
+ */
+import { badFlag } from '../common/errors.js';
+import type { Endpoint } from './endpoint.js';
+import type {
+  CommitSource,
+  Protocol,
+  ProtocolDefinition,
+  ReplyOutcome,
+  TransactionWatch,
+  TransactionWatcher,
+} from './protocol.js';
+import { joinUrl, probeRequest } from './protocol.js';
+import { DeliveryStream, deliveriesUrl } from './mesh-stream.js';
+import { describeError } from './readiness.js';
+import type { ReadinessProbe } from './readiness.js';
+import { txHash } from './transaction.js';
+
+const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+
+/** How many nodes must deliver a message before it counts as committed. */
+export type MeshDeliveryRule = 'all' | 'majority' | number;
+
+export type MeshOptions = {
+  readonly kind: 'mesh';
+  /** Default `all` (every node whose delivery stream is live). */
+  readonly delivery?: MeshDeliveryRule;
+};
+
+/** Messages whose delivery count is kept at most (the oldest are forgotten beyond). */
+const MAX_TRACKED_MESSAGES = 200_000;
+
+/** How many deliveries make a message committed, with `live` streams of `total`. */
+export function deliveriesNeeded(rule: MeshDeliveryRule, live: number, total: number): number {
+  if (rule === 'all') return Math.max(1, live);
+  if (rule === 'majority') return Math.floor(total / 2) + 1;
+  return rule;
+}
+
+/**
+ * Counts the distinct nodes that delivered each message, over every node's stream, and says
+ * when a message reached the rule's count. One per adapter (per load worker).
+ */
+export class DeliveryCounter {
+  readonly #seen = new Map<string, Set<number>>();
+  readonly #done = new Set<string>();
+  readonly #doneOrder: string[] = [];
+  #streams = 0;
+  #live = 0;
+
+  constructor(private readonly rule: MeshDeliveryRule) {}
+
+  /** A new stream's index. */
+  addStream(): number {
+    return this.#streams++;
+  }
+
+  setLive(delta: number): void {
+    this.#live = Math.max(0, this.#live + delta);
+  }
+
+  get liveStreams(): number {
+    return this.#live;
+  }
+
+  /** Records that stream `node` delivered `id`; true when `id` just reached the count. */
+  deliver(id: string, node: number): boolean {
+    if (this.#done.has(id)) return false;
+    let nodes = this.#seen.get(id);
+    if (!nodes) {
+      nodes = new Set();
+      this.#seen.set(id, nodes);
+      if (this.#seen.size > MAX_TRACKED_MESSAGES) {
+        const oldest = this.#seen.keys().next().value as string;
+        this.#seen.delete(oldest);
+      }
+    }
+    nodes.add(node);
+    if (nodes.size < deliveriesNeeded(this.rule, this.#live, this.#streams)) return false;
+    this.#seen.delete(id);
+    this.#done.add(id);
+    this.#doneOrder.push(id);
+    if (this.#doneOrder.length > MAX_TRACKED_MESSAGES) {
+      for (const old of this.#doneOrder.splice(0, MAX_TRACKED_MESSAGES / 2)) this.#done.delete(old);
+    }
+    return true;
+  }
+}
+
+/** A publish reply: any 2xx is an ack. */
+export function parseMeshReply(statusCode: number): ReplyOutcome {
+  return statusCode >= 200 && statusCode < 300 ? { kind: 'ok' } : { kind: 'httpError', status: statusCode };
+}
+
+/** Ready once `GET /health` answers 200 (the node has a peer). */
+export function meshReadiness(): ReadinessProbe {
+  return async (target, http) => {
+    try {
+      const reply = await http(`${target.rpcUrl}/health`);
+      return reply.status === 200
+        ? { ready: true, detail: 'ready' }
+        : { ready: false, detail: `GET /health answered HTTP ${reply.status} (no peer yet)` };
+    } catch (error) {
+      return { ready: false, detail: describeError(error) };
+    }
+  };
+}
+
+class MeshCommitSource implements CommitSource {
+  readonly #stream: DeliveryStream;
+
+  constructor(url: string, counter: DeliveryCounter, onCommitted: (hash: string) => void) {
+    const index = counter.addStream();
+    const nodeId = `node at ${url.replace(/\/deliveries$/, '')}`;
+    this.#stream = new DeliveryStream(
+      nodeId,
+      url,
+      {
+        onDelivery: ({ id }) => {
+          if (counter.deliver(id, index)) onCommitted(id);
+        },
+        onState: (live) => counter.setLive(live ? 1 : -1),
+      },
+      { connectTimeoutMs: 5000 },
+    );
+  }
+
+  get ready(): Promise<boolean> {
+    return this.#stream.ready;
+  }
+
+  get connected(): boolean {
+    return this.#stream.connected;
+  }
+
+  close(): Promise<void> {
+    return this.#stream.close();
+  }
+}
+
+/** Propagation probes: a publish of `<scope>/<id>`, and each node's delivery stream. */
+export const meshTransactionWatcher: TransactionWatcher = {
+  method: 'mesh: POST /publish of <scope>/<id>; on each node, its GET /deliveries stream',
+  async submit(endpoint: Endpoint, probe, timeoutMs): Promise<void> {
+    const { request } = await import('undici');
+    const response = await request(joinUrl(endpoint.rpcUrl, '/publish'), {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ id: `${probe.scope}/${probe.id}`, payload: 'MQ==' }),
+      signal: AbortSignal.timeout(timeoutMs),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    await response.body.dump().catch(() => undefined);
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      throw new Error(`${endpoint.nodeId} refused the probe publish (HTTP ${response.statusCode})`);
+    }
+  },
+  watch(endpoint, scope, onSeen): TransactionWatch {
+    const prefix = `${scope}/`;
+    const stream = new DeliveryStream(endpoint.nodeId, deliveriesUrl(endpoint), {
+      onDelivery: ({ id }) => {
+        if (id.startsWith(prefix)) onSeen(id.slice(prefix.length));
+      },
+    });
+    return {
+      ready: stream.ready,
+      get connected() {
+        return stream.connected;
+      },
+      expect: () =>
+        stream.connected ? Promise.resolve() : Promise.reject(new Error('the delivery stream is not live')),
+      forget: () => undefined,
+      close: () => stream.close(),
+    };
+  },
+};
+
+export function createMeshProtocol(options: Omit<MeshOptions, 'kind'> = {}): Protocol {
+  const rule = options.delivery ?? 'all';
+  const counter = new DeliveryCounter(rule);
+  return {
+    kind: 'mesh',
+    repliesConfirmCommit: false,
+    request: { method: 'POST', path: '/publish', headers: JSON_HEADERS, asciiBodies: true },
+    body: (tx) => `{"id":"${txHash(tx.bytes)}","payload":"${tx.base64}"}`,
+    parseReply: (statusCode) => parseMeshReply(statusCode),
+    probe: (endpoint, timeoutMs) =>
+      probeRequest(
+        joinUrl(endpoint.rpcUrl, '/health'),
+        { method: 'GET' },
+        timeoutMs,
+        (status) => status === 200,
+      ),
+    commits: {
+      everyNode: true,
+      subscribe: (url, onCommitted) => new MeshCommitSource(url, counter, onCommitted),
+      // A delivery stream cannot be asked about one message afterwards: no poll.
+      poll: () => Promise.resolve(false),
+      websocketUrl: (endpoint) => deliveriesUrl(endpoint),
+    },
+    watchTransactions: meshTransactionWatcher,
+    recordedSettings: { meshDelivery: rule },
+  };
+}
+
+/** `all`, `majority`, or a whole number of nodes. */
+export function parseDeliveryRule(value: unknown): MeshDeliveryRule | undefined {
+  if (value === 'all' || value === 'majority') return value;
+  const number = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : Number.NaN;
+  return Number.isInteger(number) && number >= 1 && number <= 10_000 ? number : undefined;
+}
+
+const DELIVERY_RULE = 'all, majority, or a whole number of nodes from 1 to 10000';
+
+/** A P2P app serving the mesh contract. */
+export const mesh: ProtocolDefinition<MeshOptions> = {
+  kind: 'mesh',
+  settings: [
+    {
+      key: 'meshDelivery',
+      describe: 'mesh: a message is committed once delivered to all live nodes | a majority | K nodes',
+      defaultDescription: 'all',
+      parse: (value) => {
+        const rule = parseDeliveryRule(value);
+        return rule === undefined ? { rule: DELIVERY_RULE } : { value: rule };
+      },
+    },
+  ],
+  options: (values, given = values) => {
+    const delivery = values.meshDelivery;
+    if (delivery !== undefined && parseDeliveryRule(delivery) === undefined) {
+      throw badFlag('mesh-delivery', given.meshDelivery, DELIVERY_RULE);
+    }
+    return { kind: 'mesh', ...(delivery === undefined ? {} : { delivery: parseDeliveryRule(delivery)! }) };
+  },
+  check: (options) =>
+    options.delivery === undefined || parseDeliveryRule(options.delivery) !== undefined
+      ? undefined
+      : {
+          message: `mesh delivery rule ${JSON.stringify(options.delivery)} is not allowed`,
+          hint: `use ${DELIVERY_RULE}`,
+        },
+  create: (options) => createMeshProtocol(options),
+  confirmsCommits: true,
+  readiness: () => meshReadiness(),
+  defaultRpcPort: 8080,
+  describe: (options) => `mesh (delivery ${options.delivery ?? 'all'})`,
+};

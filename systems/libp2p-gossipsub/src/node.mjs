@@ -1,0 +1,126 @@
+// js-libp2p gossipsub behind meshbench's mesh protocol (docs/mesh-protocol.md):
+// POST /publish → gossipsub publish on one topic; every message received on the topic, and
+// every one published here, is an event on GET /deliveries; GET /health is 200 with ≥ 1 peer;
+// GET /metrics is libp2p's Prometheus registry. Peers: MESHBENCH_PEERS (host:port, …) are
+// dialled, with MESHBENCH_BOOTSTRAP as a fallback; each node's key is derived from its id, so
+// a neighbour's peer id is known from its name (the host part of host:port, e.g. node1).
+import './polyfill.mjs';
+import http from 'node:http';
+import { createHash } from 'node:crypto';
+import { createLibp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { gossipsub } from '@chainsafe/libp2p-gossipsub';
+import { identify } from '@libp2p/identify';
+import { prometheusMetrics } from '@libp2p/prometheus-metrics';
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
+import { register } from 'prom-client';
+
+const env = process.env;
+const me = env.MESHBENCH_NODE_ID ?? env.REFNODE_ID ?? 'node0';
+const rpcPort = Number(env.MESH_RPC_PORT ?? 8080);
+const p2pPort = Number(env.MESH_P2P_PORT ?? 26656);
+const TOPIC = env.MESH_TOPIC ?? 'meshbench';
+const seedOf = (name) => createHash('sha256').update(`meshbench-libp2p/${name}`).digest();
+const keyOf = (name) => generateKeyPairFromSeed('Ed25519', seedOf(name));
+const peers = (env.MESHBENCH_PEERS || env.MESHBENCH_BOOTSTRAP || '')
+  .split(',')
+  .map((peer) => peer.trim())
+  .filter((peer) => peer !== '' && !peer.startsWith(`${me}:`));
+
+const node = await createLibp2p({
+  privateKey: await keyOf(me),
+  addresses: { listen: [`/ip4/0.0.0.0/tcp/${p2pPort}`] },
+  transports: [tcp()],
+  connectionEncrypters: [noise()],
+  streamMuxers: [yamux()],
+  metrics: prometheusMetrics(),
+  services: {
+    identify: identify(),
+    pubsub: gossipsub({ emitSelf: false, allowPublishToZeroTopicPeers: true, D: 6, Dlo: 4, Dhi: 12 }),
+  },
+});
+const pubsub = node.services.pubsub;
+pubsub.subscribe(TOPIC);
+
+const subscribers = new Set();
+const deliver = (id, origin) => {
+  const line = `data: {"id":${JSON.stringify(id)},"origin":${JSON.stringify(origin)}}\n\n`;
+  for (const response of subscribers) response.write(line);
+};
+// A message on the wire: origin length (1 byte), origin, id length (2 bytes), id, payload.
+pubsub.addEventListener('message', ({ detail }) => {
+  if (detail.topic !== TOPIC) return;
+  const data = Buffer.from(detail.data);
+  const originLength = data[0];
+  const origin = data.subarray(1, 1 + originLength).toString('utf8');
+  const idLength = data.readUInt16BE(1 + originLength);
+  const id = data.subarray(3 + originLength, 3 + originLength + idLength).toString('utf8');
+  deliver(id, origin);
+});
+
+async function dial(peer) {
+  const [name, port] = peer.split(':');
+  const host = env.MESH_DIAL_HOST ?? name;
+  const peerId = peerIdFromPrivateKey(await keyOf(name));
+  for (;;) {
+    try {
+      await node.dial(multiaddr(`/dns4/${host}/tcp/${port}/p2p/${peerId.toString()}`));
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+for (const peer of peers) void dial(peer);
+
+const readBody = (request) =>
+  new Promise((resolve, reject) => {
+    const chunks = [];
+    request.on('data', (chunk) => chunks.push(chunk));
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+
+http
+  .createServer(async (request, response) => {
+    if (request.url === '/health') {
+      const count = node.getPeers().length;
+      response.writeHead(count > 0 ? 200 : 503).end(JSON.stringify({ peers: count }));
+    } else if (request.url === '/deliveries') {
+      response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      response.write(': meshbench libp2p-gossipsub\n\n');
+      subscribers.add(response);
+      request.on('close', () => subscribers.delete(response));
+    } else if (request.url === '/publish' && request.method === 'POST') {
+      try {
+        const { id, payload } = JSON.parse(await readBody(request));
+        const origin = Buffer.from(me, 'utf8');
+        const idBytes = Buffer.from(String(id), 'utf8');
+        const head = Buffer.alloc(3 + origin.length + idBytes.length);
+        head[0] = origin.length;
+        origin.copy(head, 1);
+        head.writeUInt16BE(idBytes.length, 1 + origin.length);
+        idBytes.copy(head, 3 + origin.length);
+        await pubsub.publish(TOPIC, Buffer.concat([head, Buffer.from(String(payload), 'base64')]));
+        response.writeHead(202).end();
+        deliver(String(id), me);
+      } catch (error) {
+        response.writeHead(500).end(String(error?.message ?? error));
+      }
+    } else if (request.url === '/metrics') {
+      response.writeHead(200, { 'content-type': register.contentType }).end(await register.metrics());
+    } else response.writeHead(404).end('not found');
+  })
+  .listen(rpcPort, '0.0.0.0');
+
+const stop = async () => {
+  for (const response of subscribers) response.end();
+  await node.stop();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

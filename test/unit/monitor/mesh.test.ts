@@ -1,0 +1,136 @@
+/**
+ * The mesh block: the matrix and the per-receiver arithmetic of MeshTally (pure), and the
+ * MeshMonitor observer reading the delivery streams of a small mesh of HTTP nodes in this
+ * process during a real open-loop load.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { runLoad } from '../../../src/load/index.js';
+import { meshBlockSchema } from '../../../src/monitor/mesh/schema.js';
+import { MeshTally, meshMatrixLines } from '../../../src/monitor/mesh/figures.js';
+import { MeshMonitor, type MeshBlock } from '../../../src/monitor/mesh/monitor.js';
+import { LoopbackMesh } from '../../support/loopback-mesh.js';
+
+describe('the mesh figures', () => {
+  it('times each pair from the origin’s own event, and counts duplicates, misses and the never delivered', () => {
+    const tally = new MeshTally(['a', 'b', 'c']);
+    // m1 from a: a at 100, b at 110, c at 130, b again (a duplicate)
+    tally.deliver(0, 'm1', 'a', 100);
+    tally.deliver(1, 'm1', 'a', 110);
+    tally.deliver(2, 'm1', 'a', 130);
+    tally.deliver(1, 'm1', 'a', 140);
+    // m2 from b, seen on c before b's own event (stream order), never on a
+    tally.deliver(2, 'm2', 'b', 1205);
+    tally.deliver(1, 'm2', 'b', 1200);
+    // an event naming no known node
+    tally.deliver(0, 'm3', 'z', 5);
+    const figures = tally.figures({ published: 4, levelStartMs: 0 });
+    expect(figures.messages).toBe(2);
+    expect(figures.never_delivered).toBe(2);
+    expect(figures.delivered_everywhere).toBe(1);
+    expect(figures.unknown_origin).toBe(1);
+    expect(figures.receivers).toEqual([
+      { node: 'a', delivered: 1, ratio: 0.5, duplicates: 0, missing: 1 },
+      { node: 'b', delivered: 2, ratio: 1, duplicates: 1, missing: 0 },
+      { node: 'c', delivered: 2, ratio: 1, duplicates: 0, missing: 0 },
+    ]);
+    const cell = (from: string, to: string) => figures.pairs.find((p) => p.from === from && p.to === to);
+    expect(figures.pairs).toHaveLength(6);
+    // HDR histograms at 3 significant digits: within 0.1 %
+    expect(cell('a', 'b')?.count).toBe(1);
+    expect(cell('a', 'b')?.p50_ms).toBeCloseTo(10, 1);
+    expect(cell('a', 'b')?.p99_ms).toBeCloseTo(10, 1);
+    expect(cell('a', 'c')?.p50_ms).toBeCloseTo(30, 1);
+    expect(cell('b', 'c')?.p50_ms).toBeCloseTo(5, 1);
+    expect(cell('b', 'a')).toEqual({ from: 'b', to: 'a', count: 0, p50_ms: null, p99_ms: null });
+    // second 0: m1 everywhere; second 1: m2 not on a
+    expect(figures.availability).toEqual({ seconds: 2, available: 1, share: 0.5 });
+    expect(meshMatrixLines(figures)[1]).toMatch(/^a +· +10\.0 +30\.0$/);
+    expect(meshMatrixLines(figures)[2]).toMatch(/^b +- +· +5\.0$/);
+  });
+
+  it('reports a level without a delivery as such, not as 0 ms', () => {
+    const figures = new MeshTally(['a', 'b']).figures({ published: 10 });
+    expect(figures.note).toBe('no delivery arrived on any node in this level');
+    expect(figures.never_delivered).toBe(10);
+    expect(figures.pairs.every((pair) => pair.p50_ms === null && pair.p99_ms === null)).toBe(true);
+    expect(figures.receivers[0]!.ratio).toBeNull();
+    expect(figures.availability.share).toBeNull();
+  });
+});
+
+describe('the mesh monitor during a load', () => {
+  let loop: LoopbackMesh | undefined;
+  afterEach(async () => {
+    await loop?.close();
+    loop = undefined;
+  });
+
+  async function level(
+    mesh: LoopbackMesh,
+  ): Promise<{ block: MeshBlock; logs: string[]; warnings: string[] }> {
+    const endpoints = mesh.endpoints();
+    const blocks = new Map<string, unknown>();
+    const logs: string[] = [];
+    const warnings: string[] = [];
+    const started = performance.now();
+    const context = {
+      deployment: { endpoints },
+      signal: new AbortController().signal,
+      elapsedMs: () => performance.now() - started,
+      block: (name: string, data: unknown) => blocks.set(name, data),
+      log: (line: string) => logs.push(line),
+    };
+    const monitor = new MeshMonitor({ quietMs: 300, warn: (line) => warnings.push(line) });
+    const start = { runId: 'r', network: 'local', benchmarkNumber: 1, run: 1, warmupMs: 0, durationMs: 1000 };
+    monitor.onLevelStart(start, context);
+    // let the streams connect before the first publish
+    const deadline = Date.now() + 5000;
+    while (
+      [...mesh.streams.entries()].some(([, s], i) => s.size === 0 && !mesh.options.noStream?.includes(i)) &&
+      Date.now() < deadline
+    )
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const load = await runLoad({
+      runId: 'mesh-monitor',
+      endpoints,
+      protocol: { kind: 'mesh' },
+      shape: { kind: 'fixed', rate: 100 },
+      durationMs: 1000,
+      transactionSizeBytes: 32,
+      confirm: 'none',
+    });
+    await monitor.onLoadEnd(start, load, context);
+    return { block: blocks.get('mesh') as MeshBlock, logs, warnings };
+  }
+
+  it('fills the whole matrix with p50 and p99 and the block matches its schema', async () => {
+    loop = await LoopbackMesh.start(4);
+    const { block, logs } = await level(loop);
+    expect(meshBlockSchema.safeParse(block).success).toBe(true);
+    expect(block.messages).toBe(100);
+    expect(block.never_delivered).toBe(0);
+    expect(block.delivered_everywhere).toBe(100);
+    expect(block.pairs).toHaveLength(12);
+    for (const pair of block.pairs) {
+      expect(pair.count, `${pair.from}→${pair.to}`).toBe(25);
+      expect(pair.p50_ms).not.toBeNull();
+      expect(pair.p99_ms! >= pair.p50_ms!).toBe(true);
+    }
+    expect(block.receivers.map((r) => r.ratio)).toEqual([1, 1, 1, 1]);
+    expect(block.ack.p50_ms).not.toBeNull();
+    expect(logs[0]).toMatch(/mesh delivery p50 ms/);
+  });
+
+  it('names a node without a delivery stream and counts what a deaf node never delivered', async () => {
+    loop = await LoopbackMesh.start(3, { noStream: [2], deaf: [1] });
+    const { block, warnings } = await level(loop);
+    expect(block.errors).toEqual([expect.stringMatching(/^node2: GET \/deliveries answered HTTP 404/)]);
+    expect(warnings[0]).toMatch(/^mesh: node2: GET \/deliveries/);
+    // node0's publishes show on node0 only; node1 is deaf; node2's stream is missing
+    const node1 = block.receivers.find((r) => r.node === 'node1')!;
+    expect(node1.delivered).toBe(0);
+    expect(node1.missing).toBe(block.messages);
+    expect(block.delivered_everywhere).toBe(0);
+    expect(block.availability.available).toBe(0);
+  });
+});
