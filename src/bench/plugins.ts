@@ -10,7 +10,6 @@ import { NodeMetricsMonitor } from '../monitor/prometheus/node-metrics.js';
 import { GeneratorExporter } from '../monitor/prometheus/exporter.js';
 import { InfluxOutput } from '../monitor/influx/influx-output.js';
 import { ResourceMonitor } from '../monitor/resources/monitor.js';
-import { IngestCollector } from '../monitor/ingest/ingest.js';
 import { LoadClients } from '../clients/coordinator.js';
 import { createProtocol } from '../protocols/registry.js';
 import {
@@ -24,6 +23,7 @@ import {
   type Scenario,
 } from '../faults/scenario.js';
 import type { SweepObserver } from './observer.js';
+import { sweepPlugins } from './registry.js';
 import type { BenchmarkPlan } from './plan.js';
 
 export function pluginObservers(
@@ -55,16 +55,13 @@ export function pluginObservers(
     observers.push(
       new PropagationMonitor({ protocol: createProtocol(plan.protocol, 'propagation'), warn: context.warn }),
     );
-  // Before the outputs: its block is in place by their load end.
-  if (plan.ingest)
-    observers.push(
-      new IngestCollector({
-        ...(plan.ingest.address !== undefined ? { address: plan.ingest.address } : {}),
-        port: plan.ingest.port,
-        warn: context.warn,
-        ...(context.onForce ? { onForce: context.onForce } : {}),
-      }),
-    );
+  // The registered plug-ins (src/bench/registry.ts), before the outputs: their blocks are in place by their load end.
+  for (const plugin of sweepPlugins()) {
+    const section = plan.plugins?.[plugin.name];
+    if (section === undefined || !plugin.observer) continue;
+    const observer = plugin.observer(section, { ...context, plan });
+    if (observer) observers.push(observer);
+  }
   const monitoring = plan.monitoring;
   if (monitoring?.nodeMetrics)
     observers.push(new NodeMetricsMonitor({ ...monitoringOptions(monitoring), warn: context.warn }));

@@ -21,6 +21,7 @@ import {
   type ProtocolSetting,
 } from '../protocols/index.js';
 import { settingFlag } from '../protocols/settings.js';
+import { pluginSettingKey, sweepPlugins } from '../bench/registry.js';
 import {
   DASHBOARD_DEFAULT_HOST,
   DASHBOARD_DEFAULT_PORT,
@@ -41,9 +42,6 @@ export interface BenchmarkArgs {
   readonly 'host-counts'?: string | string[];
   readonly topology?: string;
   readonly 'topology-seed'?: string;
-  readonly ingest?: boolean;
-  readonly 'ingest-port'?: string;
-  readonly 'ingest-address'?: string;
   readonly duration?: string;
   readonly 'transaction-size'?: string;
   readonly 'local-loads'?: string | string[];
@@ -184,23 +182,6 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'topology-seed',
       text('Seed of --topology random:K (recorded either way)', GROUP_NETWORK, 'random'),
-    )
-    .option(
-      'ingest',
-      flag(
-        'Serve an endpoint the nodes POST datapoints to (JSON or line protocol) at MESHBENCH_INGEST_URL; kept per level in the record',
-        GROUP_NETWORK,
-        'false',
-      ),
-    )
-    .option('ingest-port', text('Port of the --ingest endpoint', GROUP_NETWORK, '0 (any free)'))
-    .option(
-      'ingest-address',
-      text(
-        'Address the --ingest endpoint listens on and the nodes are given (remote nodes get it only when given)',
-        GROUP_NETWORK,
-        'the docker0 address',
-      ),
     )
     .option(
       'docker-compose-path',
@@ -378,7 +359,7 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
         'raw for http://',
       ),
     );
-  return addProtocolFlags(
+  const upToMonitoring = addProtocolFlags(
     upToTransport,
     otherProtocolFlags?.group ?? GROUP_LOAD,
     otherProtocolFlags?.settings ?? [],
@@ -560,14 +541,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
         GROUP_MONITORING,
         'false',
       ),
-    )
-    .option(
-      'config',
-      text(
-        'YAML or JSON file of settings named like these flags, e.g. "duration: 30" (or MESHBENCH_CONFIG=FILE); MESHBENCH_<FLAG_NAME> variables override it, flags override both',
-        GROUP_CONFIG,
-      ),
-    ) as Argv<T & BenchmarkArgs>;
+    );
+  return addPluginFlags(upToMonitoring).option(
+    'config',
+    text(
+      'YAML or JSON file of settings named like these flags, e.g. "duration: 30" (or MESHBENCH_CONFIG=FILE); MESHBENCH_<FLAG_NAME> variables override it, flags override both',
+      GROUP_CONFIG,
+    ),
+  ) as Argv<T & BenchmarkArgs>;
 }
 
 /** Maps parsed argv onto the plan input (kebab-case flags → camelCase keys). */
@@ -582,9 +563,6 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     hostCounts: args['host-counts'],
     topology: last(args.topology),
     topologySeed: last(args['topology-seed']),
-    ingest: last(args.ingest),
-    ingestPort: last(args['ingest-port']),
-    ingestAddress: last(args['ingest-address']),
     duration: last(args.duration),
     transactionSize: last(args['transaction-size']),
     localLoads: args['local-loads'],
@@ -645,7 +623,38 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     influxUrl: last(args['influx-url']),
     requireMonitoring: last(args['require-monitoring']),
     ...protocolInputFromArgs(args),
+    ...pluginInputFromArgs(args),
   };
+}
+
+/** Each plug-in flag → its camelCase key (a list flag keeps every value). */
+function pluginInputFromArgs(args: BenchmarkArgs): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  for (const plugin of sweepPlugins()) {
+    for (const flag of plugin.flags) {
+      const value = args[flag.name];
+      if (value !== undefined) input[pluginSettingKey(flag.name)] = flag.list ? value : last(value);
+    }
+  }
+  return input;
+}
+
+/** The plug-ins' flags (src/bench/registry.ts), each under its plug-in's group in --help. */
+function addPluginFlags<T>(argv: Argv<T>): Argv<T> {
+  let withFlags = argv;
+  for (const plugin of sweepPlugins()) {
+    for (const flag of plugin.flags) {
+      withFlags = withFlags.option(flag.name, {
+        type: flag.type,
+        describe: flag.describe,
+        group: plugin.group,
+        ...(flag.type === 'string' ? { requiresArg: true } : {}),
+        ...(flag.list ? { array: true } : {}),
+        ...(flag.defaultDescription !== undefined ? { defaultDescription: flag.defaultDescription } : {}),
+      });
+    }
+  }
+  return withFlags;
 }
 
 /** Each protocol setting's flag → its key (a repeatable one keeps every value). */

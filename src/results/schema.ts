@@ -17,7 +17,7 @@ import { RECORD_SCHEMA_VERSION } from './version.js';
 import { jsonSchemaOf } from '../common/json-schema.js';
 import { latencySummarySchema } from '../measure/schema.js';
 import { resourcesBlockSchema } from '../monitor/resources/schema.js';
-import { ingestBlockSchema } from '../monitor/ingest/schema.js';
+import { sweepPlugins } from '../bench/registry.js';
 import { influxBlockSchema, metricsBlockSchema } from '../monitor/metrics-block.js';
 import { loadClientsBlockSchema } from '../clients/schema.js';
 
@@ -205,7 +205,11 @@ export const blocksSchema = z
 const runBlocksSchema = z
   .object({
     resources: resourcesBlockSchema.optional(),
-    ingest: ingestBlockSchema.optional(),
+    ...Object.fromEntries(
+      sweepPlugins().flatMap((plugin) =>
+        plugin.runBlock ? [[plugin.runBlock.name, plugin.runBlock.schema.optional()]] : [],
+      ),
+    ),
     metrics: metricsBlockSchema.optional(),
     influx: influxBlockSchema.optional(),
     load_clients: loadClientsBlockSchema.optional(),
