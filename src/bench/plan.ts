@@ -141,12 +141,6 @@ export interface BenchmarkPlan {
   readonly capture?: readonly string[] | 'all';
   /** `--capture-max-mb`: each pcap's size cap. */
   readonly captureMaxMb: number;
-  /**
-   * `--propagation`: probe each level's propagation latency per node pair and record the
-   * nodes' peer round-trip times (src/monitor/propagation.ts). Default: on with network
-   * conditions (--zones, or a scenario with network events), else off.
-   */
-  readonly propagation: boolean;
   /** The nodes' series, Prometheus and InfluxDB (src/monitor/monitoring-plan.ts); absent: none asked for. */
   readonly monitoring?: MonitoringPlan;
   /**
@@ -241,7 +235,6 @@ export interface BenchmarkInput {
   readonly zonesOn?: string | undefined;
   readonly capture?: string | undefined;
   readonly captureMaxMb?: number | string | undefined;
-  readonly propagation?: boolean | string | undefined;
   readonly monitor?: boolean | string | undefined;
   readonly monitorInterval?: number | string | undefined;
   readonly nodeMetrics?: boolean | string | undefined;
@@ -369,7 +362,6 @@ const fieldsSchema = z.object({
   zonesOn: z.enum(['all', 'local', 'remote']).default('all'),
   capture: z.string().min(1).optional(),
   captureMaxMb: wholeNumber(1, 2000, 'MB').default(20),
-  propagation: looseBoolean.optional(),
   settleTimeout: wholeNumber(0, 3600, 'seconds').default(DEFAULTS.settleTimeoutSecs),
   settleSecs: wholeNumber(0, 600, 'seconds').default(DEFAULTS.settleSecs),
   workers: wholeNumber(1, 64, 'worker threads').default(DEFAULTS.workers),
@@ -685,6 +677,8 @@ export async function buildBenchmarkPlan(
     durationSecs: fields.duration,
     warmupSecs,
     confirm,
+    shapesNetworkConditions:
+      zones !== undefined || (scenario !== undefined && hasNetworkConditions(scenario)),
   });
 
   const loadsFor = (kind: NetworkKind): readonly number[] =>
@@ -773,9 +767,6 @@ export async function buildBenchmarkPlan(
     zonesOn: fields.zonesOn,
     ...(capture ? { capture } : {}),
     captureMaxMb: fields.captureMaxMb,
-    propagation:
-      fields.propagation ??
-      (zones !== undefined || (scenario !== undefined && hasNetworkConditions(scenario))),
     ...(monitoring ? { monitoring } : {}),
     ...(monitorIntervalMs !== undefined ? { monitorIntervalMs } : {}),
     ...(loadClients && loadClients.kind !== 'local' ? { loadClients } : {}),

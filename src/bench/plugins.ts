@@ -4,7 +4,6 @@
  * one line. The command passes these to runBenchmark before its reporters.
  */
 import { FaultInjector } from '../faults/injector.js';
-import { PropagationMonitor } from '../monitor/propagation.js';
 import { NetworkConditioner } from '../faults/network/conditioner.js';
 import { NodeMetricsMonitor } from '../monitor/prometheus/node-metrics.js';
 import { GeneratorExporter } from '../monitor/prometheus/exporter.js';
@@ -50,12 +49,9 @@ export function pluginObservers(
       }),
     );
   }
-  // Before the conditioner: its load end (the last probes, the round trips) comes while conditions still hold.
-  if (plan.propagation)
-    observers.push(
-      new PropagationMonitor({ protocol: createProtocol(plan.protocol, 'propagation'), warn: context.warn }),
-    );
-  // The registered plug-ins (src/bench/registry.ts), before the outputs: their blocks are in place by their load end.
+  // The registered plug-ins (src/bench/registry.ts). Propagation's comes before the conditioner: its load end
+  // (the last probes, the round trips) comes while conditions still hold. All come before the outputs:
+  // their blocks are in place by the outputs' load end.
   for (const plugin of sweepPlugins()) {
     const section = plan.plugins?.[plugin.name];
     if (section === undefined || !plugin.observer) continue;

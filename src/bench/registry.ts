@@ -10,19 +10,21 @@
 import type { z } from 'zod';
 import type { PluginDefinition } from '../common/plugin.js';
 import { ingestPlugin } from '../monitor/ingest/plugin.js';
+import { propagationPlugin } from '../monitor/propagation-plugin.js';
 import type { SweepObserver } from './observer.js';
+import type { BenchmarkPlan } from './plan.js';
 
 /** A registered plug-in: its observer is a sweep observer. */
-export type SweepPlugin = PluginDefinition<z.ZodObject, unknown, SweepObserver>;
+export type SweepPlugin = PluginDefinition<z.ZodObject, unknown, SweepObserver, BenchmarkPlan>;
 
 /** Checks at compile time that a definition's observer is a SweepObserver. */
 function plugin<Schema extends z.ZodObject, Section>(
-  definition: PluginDefinition<Schema, Section, SweepObserver>,
+  definition: PluginDefinition<Schema, Section, SweepObserver, BenchmarkPlan>,
 ): SweepPlugin {
   return definition as unknown as SweepPlugin;
 }
 
-const BUILT_IN: readonly SweepPlugin[] = [plugin(ingestPlugin)];
+const BUILT_IN: readonly SweepPlugin[] = [plugin(propagationPlugin), plugin(ingestPlugin)];
 
 const registered: SweepPlugin[] = [];
 
@@ -36,7 +38,7 @@ export function sweepPlugins(): readonly SweepPlugin[] {
  * command when registered before it parses). Returns a function that removes it.
  */
 export function registerPlugin<Schema extends z.ZodObject, Section>(
-  definition: PluginDefinition<Schema, Section, SweepObserver>,
+  definition: PluginDefinition<Schema, Section, SweepObserver, BenchmarkPlan>,
 ): () => void {
   const entry = plugin(definition);
   const taken = sweepPlugins().find((other) => other.name === entry.name);

@@ -90,7 +90,6 @@ export interface BenchmarkArgs {
   readonly 'load-clients'?: string;
   readonly connections?: string;
   readonly transport?: string;
-  readonly propagation?: boolean;
   readonly monitor?: boolean;
   readonly 'monitor-interval'?: string;
   readonly 'node-metrics'?: boolean;
@@ -475,14 +474,6 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       text('Seconds between crashes', GROUP_FAULTS, String(DEFAULTS.crashIntervalSecs)),
     )
     .option(
-      'propagation',
-      flag(
-        'Measure propagation latency per node pair (probe txs of its own, 2/s) and record peer round-trip times',
-        GROUP_FAULTS,
-        'true with --zones or network events',
-      ),
-    )
-    .option(
       'monitor',
       flag(
         'Sample each node (CPU, memory, network, block I/O), each host and the generator during each level, and check the machine is quiet before it: the resources block',
@@ -611,7 +602,6 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     loadClients: last(args['load-clients']),
     connections: last(args.connections),
     transport: last(args.transport),
-    propagation: last(args.propagation),
     monitor: last(args.monitor),
     monitorInterval: last(args['monitor-interval']),
     nodeMetrics: last(args['node-metrics']),

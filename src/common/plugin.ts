@@ -30,6 +30,8 @@ export interface PluginPlanView {
   readonly durationSecs: number;
   readonly warmupSecs: number;
   readonly confirm: string;
+  /** The plan shapes the network with conditions (--zones, or a scenario with network events). */
+  readonly shapesNetworkConditions: boolean;
 }
 
 /** What the command hands each observer factory. */
@@ -46,6 +48,7 @@ export interface PluginDefinition<
   Schema extends z.ZodObject = z.ZodObject,
   Section = unknown,
   Observer = unknown,
+  CorePlan = unknown,
 > {
   /** The plan section's key (`plan.plugins.<name>`); unique. */
   readonly name: string;
@@ -68,14 +71,14 @@ export interface PluginDefinition<
     given: Readonly<Record<string, unknown>>,
   ) => Section | undefined;
   /** The observer for an active section (absent: the plug-in only shapes the plan). */
-  readonly observer?: (section: Section, context: PluginContext) => Observer | undefined;
+  readonly observer?: (section: Section, context: PluginContext<CorePlan>) => Observer | undefined;
   /** The block it adds to each run of a record (`runs[].blocks.<name>`), for result.schema.json. */
   readonly runBlock?: { readonly name: string; readonly schema: z.ZodType };
 }
 
 /** Types a plug-in's definition (its section's type follows from `section`). */
-export function definePlugin<Schema extends z.ZodObject, Section, Observer>(
-  definition: PluginDefinition<Schema, Section, Observer>,
-): PluginDefinition<Schema, Section, Observer> {
+export function definePlugin<Schema extends z.ZodObject, Section, Observer, CorePlan = unknown>(
+  definition: PluginDefinition<Schema, Section, Observer, CorePlan>,
+): PluginDefinition<Schema, Section, Observer, CorePlan> {
   return definition;
 }
