@@ -9,7 +9,9 @@
 import { mkdtemp, readFile, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { booleanWord } from '../common/boolean-word.js';
+import { looseBoolean, looseNumber, wholeNumber } from '../common/loose-input.js';
+import { pluginSettingKey, sweepPlugins } from './registry.js';
+import type { PluginPlanView } from '../common/plugin.js';
 import { BENCHMARK_DEFAULTS, MAX_TRANSACTION_SIZE_BYTES } from '../common/defaults.js';
 import {
   checkTimeline,
@@ -87,8 +89,6 @@ export interface BenchmarkPlan {
   readonly hostCount?: number;
   /** `--topology`: who connects to whom in a generated network (absent: a full mesh, no MESHBENCH_PEERS). */
   readonly topology?: TopologySpec;
-  /** `--ingest`: serve an endpoint the nodes POST datapoints to (MESHBENCH_INGEST_URL; src/monitor/ingest/). */
-  readonly ingest?: { readonly port: number; readonly address?: string };
   /** `--dashboard [PORT]`: the report page served live while the run goes (src/report/dashboard/). */
   readonly dashboard?: { readonly port: number; readonly host: string };
   readonly durationSecs: number;
@@ -141,12 +141,6 @@ export interface BenchmarkPlan {
   readonly capture?: readonly string[] | 'all';
   /** `--capture-max-mb`: each pcap's size cap. */
   readonly captureMaxMb: number;
-  /**
-   * `--propagation`: probe each level's propagation latency per node pair and record the
-   * nodes' peer round-trip times (src/monitor/propagation.ts). Default: on with network
-   * conditions (--zones, or a scenario with network events), else off.
-   */
-  readonly propagation: boolean;
   /** The nodes' series, Prometheus and InfluxDB (src/monitor/monitoring-plan.ts); absent: none asked for. */
   readonly monitoring?: MonitoringPlan;
   /**
@@ -178,6 +172,11 @@ export interface BenchmarkPlan {
    * `interactive`. Absent when a script built the plan without the config pipeline.
    */
   readonly configSources?: Readonly<Record<string, string>>;
+  /**
+   * Each active plug-in's section, by its name (src/bench/registry.ts): `plugins.ingest`…
+   * A plug-in that is off has none. Absent in plans built by hand (tests, old scripts).
+   */
+  readonly plugins?: Readonly<Record<string, unknown>>;
 }
 
 /** The loose input: what yargs, the wizard or a script hands in. Keys are camelCase flags. */
@@ -191,9 +190,6 @@ export interface BenchmarkInput {
   readonly hostCounts?: string | number | readonly (string | number)[] | undefined;
   readonly topology?: string | undefined;
   readonly topologySeed?: number | string | undefined;
-  readonly ingest?: boolean | string | undefined;
-  readonly ingestPort?: number | string | undefined;
-  readonly ingestAddress?: string | undefined;
   readonly dashboard?: boolean | number | string | undefined;
   readonly dashboardHost?: string | undefined;
   readonly duration?: number | string | undefined;
@@ -239,7 +235,6 @@ export interface BenchmarkInput {
   readonly zonesOn?: string | undefined;
   readonly capture?: string | undefined;
   readonly captureMaxMb?: number | string | undefined;
-  readonly propagation?: boolean | string | undefined;
   readonly monitor?: boolean | string | undefined;
   readonly monitorInterval?: number | string | undefined;
   readonly nodeMetrics?: boolean | string | undefined;
@@ -294,19 +289,6 @@ export function parseLoadList(flag: string, value: LoadListInput): number[] {
 
 // ---- field schemas (loose input → typed value, with the rule as the message) ----
 
-const looseNumber = z.union([z.number(), z.string()]);
-
-function wholeNumber(min: number, max: number, unit: string) {
-  return looseNumber.transform((value, ctx) => {
-    const number = typeof value === 'number' ? value : value.trim() === '' ? Number.NaN : Number(value);
-    if (!Number.isInteger(number) || number < min || number > max) {
-      ctx.addIssue({ code: 'custom', message: `a whole number of ${unit} from ${min} to ${max}` });
-      return z.NEVER;
-    }
-    return number;
-  });
-}
-
 function positiveNumber(max: number, unit: string) {
   return looseNumber.transform((value, ctx) => {
     const number = typeof value === 'number' ? value : value.trim() === '' ? Number.NaN : Number(value);
@@ -317,14 +299,6 @@ function positiveNumber(max: number, unit: string) {
     return number;
   });
 }
-
-const looseBoolean = z.union([z.boolean(), z.string()]).transform((value, ctx) => {
-  if (typeof value === 'boolean') return value;
-  const read = booleanWord(value);
-  if (read !== undefined) return read;
-  ctx.addIssue({ code: 'custom', message: 'true or false' });
-  return z.NEVER;
-});
 
 function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, { error: `one of ${values.join(', ')}` });
@@ -341,9 +315,6 @@ const fieldsSchema = z.object({
   committee: wholeNumber(1, 100, 'nodes').default(DEFAULTS.committee),
   topology: z.string().optional(),
   topologySeed: wholeNumber(0, 2 ** 32 - 1, 'seed').optional(),
-  ingest: looseBoolean.default(false),
-  ingestPort: wholeNumber(0, 65535, 'port').default(0),
-  ingestAddress: z.string().trim().min(1, { message: 'an address of this machine' }).optional(),
   duration: wholeNumber(1, 7 * 24 * 3600, 'seconds').default(DEFAULTS.durationSecs),
   transactionSize: wholeNumber(1, MAX_TRANSACTION_SIZE_BYTES, 'bytes').default(DEFAULTS.transactionSizeBytes),
   runs: wholeNumber(1, 100, 'runs').default(DEFAULTS.runs),
@@ -391,13 +362,39 @@ const fieldsSchema = z.object({
   zonesOn: z.enum(['all', 'local', 'remote']).default('all'),
   capture: z.string().min(1).optional(),
   captureMaxMb: wholeNumber(1, 2000, 'MB').default(20),
-  propagation: looseBoolean.optional(),
   settleTimeout: wholeNumber(0, 3600, 'seconds').default(DEFAULTS.settleTimeoutSecs),
   settleSecs: wholeNumber(0, 600, 'seconds').default(DEFAULTS.settleSecs),
   workers: wholeNumber(1, 64, 'worker threads').default(DEFAULTS.workers),
   connections: wholeNumber(1, 10_000, 'connections').default(DEFAULTS.connectionsPerEndpoint),
   transport: oneOf(['undici', 'raw'] as const).optional(),
 });
+
+/**
+ * Each registered plug-in's settings (its flags' camelCase keys in the input), validated by
+ * its schema (a rejection names the flag as the core's do), then its section; off: none.
+ */
+function pluginSections(
+  raw: Readonly<Record<string, unknown>>,
+  core: PluginPlanView,
+): Record<string, unknown> {
+  const sections: Record<string, unknown> = {};
+  for (const plugin of sweepPlugins()) {
+    const given: Record<string, unknown> = {};
+    for (const flag of plugin.flags) {
+      const key = pluginSettingKey(flag.name);
+      if (raw[key] !== undefined) given[key] = raw[key];
+    }
+    const parsed = plugin.settings.safeParse(given);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const key = String(issue?.path[0] ?? plugin.name);
+      throw badFlag(flagName(key), given[key], issue?.message ?? 'see --help');
+    }
+    const section = plugin.section(parsed.data, core, given);
+    if (section !== undefined) sections[plugin.name] = section;
+  }
+  return sections;
+}
 
 /** camelCase input key → the flag users typed. */
 export function flagName(key: string): string {
@@ -524,18 +521,6 @@ export async function buildBenchmarkPlan(
         : `colocated clients run beside nodes on remote hosts; use --network-type remote (got ${networkType}) or --load-clients local`,
     );
   checkSwarmInput(raw, fields, networkType, loadClients);
-  if (!fields.ingest && (raw.ingestPort !== undefined || raw.ingestAddress !== undefined))
-    throw badFlag(
-      raw.ingestPort !== undefined ? 'ingest-port' : 'ingest-address',
-      raw.ingestPort ?? raw.ingestAddress,
-      'needs --ingest',
-    );
-  if (fields.ingest && networkType === 'endpoints')
-    throw badFlag(
-      'ingest',
-      true,
-      "passes its URL in the nodes' environment, which attach mode (--endpoints) does not set; POST to a --ingest-address of your own network instead",
-    );
   // A generated committee's size is known now; a compose file's or the hosts' once deployed.
   const committeeKnown = networkType === 'local' && fields.dockerComposePath === undefined;
   const smallestCommittee = Math.min(fields.committee, ...(committees ?? []));
@@ -686,6 +671,15 @@ export async function buildBenchmarkPlan(
   });
   const monitorIntervalMs = parseMonitorInput(raw, fields.duration);
   const dashboard = parseDashboardInput(raw.dashboard, raw.dashboardHost);
+  const plugins = pluginSections(raw, {
+    networkType,
+    committee: committees?.[0] ?? fields.committee,
+    durationSecs: fields.duration,
+    warmupSecs,
+    confirm,
+    shapesNetworkConditions:
+      zones !== undefined || (scenario !== undefined && hasNetworkConditions(scenario)),
+  });
 
   const loadsFor = (kind: NetworkKind): readonly number[] =>
     loads ?? (kind === 'local' ? localLoads : remoteLoads);
@@ -729,15 +723,8 @@ export async function buildBenchmarkPlan(
     ...(committees ? { committees } : {}),
     ...(hostCounts ? { hostCounts } : {}),
     ...(sizes.topology ? { topology: sizes.topology } : {}),
-    ...(fields.ingest
-      ? {
-          ingest: {
-            port: fields.ingestPort,
-            ...(fields.ingestAddress !== undefined ? { address: fields.ingestAddress } : {}),
-          },
-        }
-      : {}),
     ...(dashboard ? { dashboard } : {}),
+    plugins,
     durationSecs: fields.duration,
     warmupSecs,
     transactionSizeBytes: fields.transactionSize,
@@ -780,9 +767,6 @@ export async function buildBenchmarkPlan(
     zonesOn: fields.zonesOn,
     ...(capture ? { capture } : {}),
     captureMaxMb: fields.captureMaxMb,
-    propagation:
-      fields.propagation ??
-      (zones !== undefined || (scenario !== undefined && hasNetworkConditions(scenario))),
     ...(monitoring ? { monitoring } : {}),
     ...(monitorIntervalMs !== undefined ? { monitorIntervalMs } : {}),
     ...(loadClients && loadClients.kind !== 'local' ? { loadClients } : {}),

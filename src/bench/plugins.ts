@@ -4,14 +4,12 @@
  * one line. The command passes these to runBenchmark before its reporters.
  */
 import { FaultInjector } from '../faults/injector.js';
-import { PropagationMonitor } from '../monitor/propagation.js';
 import { MeshMonitor } from '../monitor/mesh/monitor.js';
 import { NetworkConditioner } from '../faults/network/conditioner.js';
 import { NodeMetricsMonitor } from '../monitor/prometheus/node-metrics.js';
 import { GeneratorExporter } from '../monitor/prometheus/exporter.js';
 import { InfluxOutput } from '../monitor/influx/influx-output.js';
 import { ResourceMonitor } from '../monitor/resources/monitor.js';
-import { IngestCollector } from '../monitor/ingest/ingest.js';
 import { LoadClients } from '../clients/coordinator.js';
 import { createProtocol } from '../protocols/registry.js';
 import {
@@ -25,6 +23,7 @@ import {
   type Scenario,
 } from '../faults/scenario.js';
 import type { SweepObserver } from './observer.js';
+import { sweepPlugins } from './registry.js';
 import type { BenchmarkPlan } from './plan.js';
 
 export function pluginObservers(
@@ -51,22 +50,16 @@ export function pluginObservers(
       }),
     );
   }
-  // Before the conditioner: its load end (the last probes, the round trips) comes while conditions still hold.
-  if (plan.propagation)
-    observers.push(
-      new PropagationMonitor({ protocol: createProtocol(plan.protocol, 'propagation'), warn: context.warn }),
-    );
+  // The registered plug-ins (src/bench/registry.ts). Propagation's comes before the conditioner: its load end
+  // (the last probes, the round trips) comes while conditions still hold. All come before the outputs:
+  // their blocks are in place by the outputs' load end.
+  for (const plugin of sweepPlugins()) {
+    const section = plan.plugins?.[plugin.name];
+    if (section === undefined || !plugin.observer) continue;
+    const observer = plugin.observer(section, { ...context, plan });
+    if (observer) observers.push(observer);
+  }
   if (plan.protocol.kind === 'mesh') observers.push(new MeshMonitor({ warn: context.warn }));
-  // Before the outputs: its block is in place by their load end.
-  if (plan.ingest)
-    observers.push(
-      new IngestCollector({
-        ...(plan.ingest.address !== undefined ? { address: plan.ingest.address } : {}),
-        port: plan.ingest.port,
-        warn: context.warn,
-        ...(context.onForce ? { onForce: context.onForce } : {}),
-      }),
-    );
   const monitoring = plan.monitoring;
   if (monitoring?.nodeMetrics)
     observers.push(new NodeMetricsMonitor({ ...monitoringOptions(monitoring), warn: context.warn }));

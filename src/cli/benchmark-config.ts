@@ -23,6 +23,7 @@ import {
 import { protocolSettings } from '../protocols/registry.js';
 export { configSources, describeSettings } from './config-pipeline.js';
 import { settingFlag } from '../protocols/settings.js';
+import { sweepPlugins } from '../bench/registry.js';
 
 /**
  * The settings are the flags the plan takes: every key `benchmarkInputFromArgs` maps, and
@@ -35,6 +36,7 @@ export const BENCHMARK_SETTINGS: SettingsSpec = {
     return [
       ...Object.keys(benchmarkInputFromArgs({})).map(kebabCase),
       ...protocolSettings().map(({ setting }) => settingFlag(setting.key)),
+      ...sweepPlugins().flatMap((plugin) => plugin.flags.map((flag) => flag.name)),
     ].filter((name, index, all) => all.indexOf(name) === index);
   },
   get lists() {
@@ -48,6 +50,9 @@ export const BENCHMARK_SETTINGS: SettingsSpec = {
       ...protocolSettings()
         .filter(({ setting }) => setting.repeatable)
         .map(({ setting }) => settingFlag(setting.key)),
+      ...sweepPlugins().flatMap((plugin) =>
+        plugin.flags.filter((flag) => flag.list).map((flag) => flag.name),
+      ),
     ];
   },
   envPrefix: 'MESHBENCH_',

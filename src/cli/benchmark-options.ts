@@ -21,6 +21,7 @@ import {
   type ProtocolSetting,
 } from '../protocols/index.js';
 import { settingFlag } from '../protocols/settings.js';
+import { pluginSettingKey, sweepPlugins } from '../bench/registry.js';
 import {
   DASHBOARD_DEFAULT_HOST,
   DASHBOARD_DEFAULT_PORT,
@@ -41,9 +42,6 @@ export interface BenchmarkArgs {
   readonly 'host-counts'?: string | string[];
   readonly topology?: string;
   readonly 'topology-seed'?: string;
-  readonly ingest?: boolean;
-  readonly 'ingest-port'?: string;
-  readonly 'ingest-address'?: string;
   readonly duration?: string;
   readonly 'transaction-size'?: string;
   readonly 'local-loads'?: string | string[];
@@ -92,7 +90,6 @@ export interface BenchmarkArgs {
   readonly 'load-clients'?: string;
   readonly connections?: string;
   readonly transport?: string;
-  readonly propagation?: boolean;
   readonly monitor?: boolean;
   readonly 'monitor-interval'?: string;
   readonly 'node-metrics'?: boolean;
@@ -184,23 +181,6 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'topology-seed',
       text('Seed of --topology random:K (recorded either way)', GROUP_NETWORK, 'random'),
-    )
-    .option(
-      'ingest',
-      flag(
-        'Serve an endpoint the nodes POST datapoints to (JSON or line protocol) at MESHBENCH_INGEST_URL; kept per level in the record',
-        GROUP_NETWORK,
-        'false',
-      ),
-    )
-    .option('ingest-port', text('Port of the --ingest endpoint', GROUP_NETWORK, '0 (any free)'))
-    .option(
-      'ingest-address',
-      text(
-        'Address the --ingest endpoint listens on and the nodes are given (remote nodes get it only when given)',
-        GROUP_NETWORK,
-        'the docker0 address',
-      ),
     )
     .option(
       'docker-compose-path',
@@ -381,7 +361,7 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
         'raw for http://',
       ),
     );
-  return addProtocolFlags(
+  const upToMonitoring = addProtocolFlags(
     upToTransport,
     otherProtocolFlags?.group ?? GROUP_LOAD,
     otherProtocolFlags?.settings ?? [],
@@ -497,14 +477,6 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       text('Seconds between crashes', GROUP_FAULTS, String(DEFAULTS.crashIntervalSecs)),
     )
     .option(
-      'propagation',
-      flag(
-        'Measure propagation latency per node pair (probe txs of its own, 2/s) and record peer round-trip times',
-        GROUP_FAULTS,
-        'true with --zones or network events',
-      ),
-    )
-    .option(
       'monitor',
       flag(
         'Sample each node (CPU, memory, network, block I/O), each host and the generator during each level, and check the machine is quiet before it: the resources block',
@@ -563,14 +535,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
         GROUP_MONITORING,
         'false',
       ),
-    )
-    .option(
-      'config',
-      text(
-        'YAML or JSON file of settings named like these flags, e.g. "duration: 30" (or MESHBENCH_CONFIG=FILE); MESHBENCH_<FLAG_NAME> variables override it, flags override both',
-        GROUP_CONFIG,
-      ),
-    ) as Argv<T & BenchmarkArgs>;
+    );
+  return addPluginFlags(upToMonitoring).option(
+    'config',
+    text(
+      'YAML or JSON file of settings named like these flags, e.g. "duration: 30" (or MESHBENCH_CONFIG=FILE); MESHBENCH_<FLAG_NAME> variables override it, flags override both',
+      GROUP_CONFIG,
+    ),
+  ) as Argv<T & BenchmarkArgs>;
 }
 
 /** Maps parsed argv onto the plan input (kebab-case flags → camelCase keys). */
@@ -585,9 +557,6 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     hostCounts: args['host-counts'],
     topology: last(args.topology),
     topologySeed: last(args['topology-seed']),
-    ingest: last(args.ingest),
-    ingestPort: last(args['ingest-port']),
-    ingestAddress: last(args['ingest-address']),
     duration: last(args.duration),
     transactionSize: last(args['transaction-size']),
     localLoads: args['local-loads'],
@@ -636,7 +605,6 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     loadClients: last(args['load-clients']),
     connections: last(args.connections),
     transport: last(args.transport),
-    propagation: last(args.propagation),
     monitor: last(args.monitor),
     monitorInterval: last(args['monitor-interval']),
     nodeMetrics: last(args['node-metrics']),
@@ -648,7 +616,38 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     influxUrl: last(args['influx-url']),
     requireMonitoring: last(args['require-monitoring']),
     ...protocolInputFromArgs(args),
+    ...pluginInputFromArgs(args),
   };
+}
+
+/** Each plug-in flag → its camelCase key (a list flag keeps every value). */
+function pluginInputFromArgs(args: BenchmarkArgs): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  for (const plugin of sweepPlugins()) {
+    for (const flag of plugin.flags) {
+      const value = args[flag.name];
+      if (value !== undefined) input[pluginSettingKey(flag.name)] = flag.list ? value : last(value);
+    }
+  }
+  return input;
+}
+
+/** The plug-ins' flags (src/bench/registry.ts), each under its plug-in's group in --help. */
+function addPluginFlags<T>(argv: Argv<T>): Argv<T> {
+  let withFlags = argv;
+  for (const plugin of sweepPlugins()) {
+    for (const flag of plugin.flags) {
+      withFlags = withFlags.option(flag.name, {
+        type: flag.type,
+        describe: flag.describe,
+        group: plugin.group,
+        ...(flag.type === 'string' ? { requiresArg: true } : {}),
+        ...(flag.list ? { array: true } : {}),
+        ...(flag.defaultDescription !== undefined ? { defaultDescription: flag.defaultDescription } : {}),
+      });
+    }
+  }
+  return withFlags;
 }
 
 /** Each protocol setting's flag → its key (a repeatable one keeps every value). */

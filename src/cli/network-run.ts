@@ -241,7 +241,6 @@ export function networkPlan(
     delayMechanism: 'auto',
     zonesOn: 'all',
     captureMaxMb: 20,
-    propagation: false,
     workers: BENCHMARK_DEFAULTS.workers,
     connectionsPerEndpoint: BENCHMARK_DEFAULTS.connectionsPerEndpoint,
     ...(args.transport ? { transport: args.transport as NonNullable<BenchmarkPlan['transport']> } : {}),

@@ -18,7 +18,7 @@ import { jsonSchemaOf } from '../common/json-schema.js';
 import { latencySummarySchema } from '../measure/schema.js';
 import { resourcesBlockSchema } from '../monitor/resources/schema.js';
 import { meshBlockSchema } from '../monitor/mesh/schema.js';
-import { ingestBlockSchema } from '../monitor/ingest/schema.js';
+import { sweepPlugins } from '../bench/registry.js';
 import { influxBlockSchema, metricsBlockSchema } from '../monitor/metrics-block.js';
 import { loadClientsBlockSchema } from '../clients/schema.js';
 
@@ -206,7 +206,11 @@ export const blocksSchema = z
 const runBlocksSchema = z
   .object({
     resources: resourcesBlockSchema.optional(),
-    ingest: ingestBlockSchema.optional(),
+    ...Object.fromEntries(
+      sweepPlugins().flatMap((plugin) =>
+        plugin.runBlock ? [[plugin.runBlock.name, plugin.runBlock.schema.optional()]] : [],
+      ),
+    ),
     metrics: metricsBlockSchema.optional(),
     influx: influxBlockSchema.optional(),
     load_clients: loadClientsBlockSchema.optional(),

@@ -1,0 +1,84 @@
+/**
+ * The contract of a sweep plug-in (docs/architecture.md, "How to add a plug-in"): one
+ * folder declares its flags, its settings (a zod schema over the flags' camelCase keys),
+ * how those become its typed plan section (`plan.plugins.<name>`), when it is active, its
+ * observer and its record block's schema. One line in src/bench/registry.ts registers it;
+ * the CLI, the config pipeline, the plan and `npm run schema` read the registry.
+ *
+ * It sits in common/ because a plug-in folder (faults, conditions, monitor, clients) may
+ * not import the sweep's layer: the observer is typed by the registry, which checks it
+ * against the sweep's `SweepObserver`.
+ */
+import type { z } from 'zod';
+
+/** One flag: also a config-file key (kebab- or camelCase) and `MESHBENCH_<NAME>`. */
+export interface PluginFlag {
+  /** The long flag, kebab-case (`ingest-port`); its camelCase form is the settings key. */
+  readonly name: string;
+  readonly type: 'string' | 'boolean';
+  readonly describe: string;
+  /** What `--help` shows as the default. */
+  readonly defaultDescription?: string;
+  /** Takes a list (a YAML sequence, or a comma-separated string); every value is kept. */
+  readonly list?: boolean;
+}
+
+/** The core plan's settings a plug-in may judge its own by (cross-field rules). */
+export interface PluginPlanView {
+  readonly networkType: string;
+  readonly committee: number;
+  readonly durationSecs: number;
+  readonly warmupSecs: number;
+  readonly confirm: string;
+  /** The plan shapes the network with conditions (--zones, or a scenario with network events). */
+  readonly shapesNetworkConditions: boolean;
+}
+
+/** What the command hands each observer factory. */
+export interface PluginContext<CorePlan = unknown> {
+  /** The whole frozen plan (core fields and every plug-in's section). */
+  readonly plan: CorePlan;
+  readonly warn: (line: string) => void;
+  readonly say?: (line: string) => void;
+  /** Registers a cleanup for a forced exit (the CLI's shutdown.onForce). */
+  readonly onForce?: (cleanup: () => Promise<void>) => () => void;
+}
+
+export interface PluginDefinition<
+  Schema extends z.ZodObject = z.ZodObject,
+  Section = unknown,
+  Observer = unknown,
+  CorePlan = unknown,
+> {
+  /** The plan section's key (`plan.plugins.<name>`); unique. */
+  readonly name: string;
+  /** The `--help` group its flags are listed under. */
+  readonly group: string;
+  readonly flags: readonly PluginFlag[];
+  /**
+   * The settings, keyed by the flags' camelCase names; a rejected value becomes one line
+   * naming the flag, its value and the schema's message (and the file or variable it came from).
+   */
+  readonly settings: Schema;
+  /**
+   * The validated settings → the plan section, or undefined when the plug-in is off for this
+   * plan. Cross-field rules throw `badFlag` here. `given` is the loose input (to tell a flag
+   * given from its default).
+   */
+  readonly section: (
+    settings: z.output<Schema>,
+    core: PluginPlanView,
+    given: Readonly<Record<string, unknown>>,
+  ) => Section | undefined;
+  /** The observer for an active section (absent: the plug-in only shapes the plan). */
+  readonly observer?: (section: Section, context: PluginContext<CorePlan>) => Observer | undefined;
+  /** The block it adds to each run of a record (`runs[].blocks.<name>`), for result.schema.json. */
+  readonly runBlock?: { readonly name: string; readonly schema: z.ZodType };
+}
+
+/** Types a plug-in's definition (its section's type follows from `section`). */
+export function definePlugin<Schema extends z.ZodObject, Section, Observer, CorePlan = unknown>(
+  definition: PluginDefinition<Schema, Section, Observer, CorePlan>,
+): PluginDefinition<Schema, Section, Observer, CorePlan> {
+  return definition;
+}
