@@ -27,6 +27,17 @@ afterAll(async () => {
 describe('the report model from real records', () => {
   it("cuts the resource charts at the level's end, as its other charts (samples go on while it settles)", async () => {
     const records = await readRunFolder(FIXTURE);
+    // Samples go on while the network settles after the load: give every node some well past the end.
+    for (const { record } of records) {
+      const resources = record.runs?.[0]?.blocks?.['resources'] as
+        { nodes: { series: { t_s: number }[] }[] } | undefined;
+      for (const node of resources?.nodes ?? []) {
+        const last = node.series.at(-1);
+        if (!last) continue;
+        for (let extra = 1; extra <= 8; extra++)
+          node.series.push({ ...last, t_s: record.parameters.duration + 1 + extra });
+      }
+    }
     const model = buildReportModel({ records, generatedAt: '2026-11-24T00:00:00.000Z' });
     let checked = 0;
     for (const { record } of records) {
