@@ -34,7 +34,8 @@ import { parseLoadClients, type LoadClientsMode } from '../clients/mode.js';
 import { parseTopology, topologyProblem, type TopologySpec } from '../testbed/topology.js';
 import { badFlag } from '../common/errors.js';
 import { parseDashboardInput } from './dashboard-input.js';
-import type { ConfirmMode, LoadMix, ProtocolOptions } from '../load/types.js';
+import type { ConfirmMode, FaultLoadMode, LoadMix, ProtocolOptions } from '../load/types.js';
+import { FAULT_LOAD_MODES } from '../load/types.js';
 import { loadMix } from '../load/mix.js';
 import {
   committingKinds,
@@ -157,6 +158,11 @@ export interface BenchmarkPlan {
   /** The generator's HTTP client; undefined: its default (raw for http://, undici for https://). */
   readonly transport?: 'undici' | 'raw';
   /**
+   * `--fault-load`: what a send due to a down node does (redirect: to the next live node;
+   * drop: not made, and efficiency judged on the rest; keep: sent anyway). Default redirect.
+   */
+  readonly faultLoad: FaultLoadMode;
+  /**
    * Send exactly this many transactions per level (at the level's rate) instead of running
    * for the duration: the network commands' --num-transactions. Absent for `benchmark`.
    */
@@ -248,6 +254,7 @@ export interface BenchmarkInput {
   readonly workers?: number | string | undefined;
   readonly connections?: number | string | undefined;
   readonly transport?: string | undefined;
+  readonly faultLoad?: string | undefined;
   /**
    * Each protocol's settings, keyed as its definition names them (`broadcastMode`,
    * `httpMethod`, `etcdKeyPattern`…: `settings` in src/protocols/); parsed by it.
@@ -367,6 +374,7 @@ const fieldsSchema = z.object({
   workers: wholeNumber(1, 64, 'worker threads').default(DEFAULTS.workers),
   connections: wholeNumber(1, 10_000, 'connections').default(DEFAULTS.connectionsPerEndpoint),
   transport: oneOf(['undici', 'raw'] as const).optional(),
+  faultLoad: oneOf(FAULT_LOAD_MODES).default(DEFAULTS.faultLoad),
 });
 
 /**
@@ -773,6 +781,7 @@ export async function buildBenchmarkPlan(
     workers: fields.workers,
     connectionsPerEndpoint: fields.connections,
     ...(fields.transport ? { transport: fields.transport } : {}),
+    faultLoad: fields.faultLoad,
     settleTimeoutSecs: fields.settleTimeout,
     settlePollMs: DEFAULTS.settlePollMs,
     settleSecs: fields.settleSecs,

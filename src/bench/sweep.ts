@@ -16,6 +16,7 @@ import { createProtocol } from '../protocols/registry.js';
 import type { BacklogProbe } from '../protocols/protocol.js';
 import { headline } from '../load/headline.js';
 import type { LoadOptions, LoadResult } from '../load/types.js';
+import { newDownNodes } from '../load/validate.js';
 import { AttachedTestbed } from '../testbed/attached/attached-testbed.js';
 import { describeRemoval, type Deployment, type Endpoint, type Testbed } from '../testbed/testbed.js';
 import { environmentFor } from './environment.js';
@@ -446,6 +447,9 @@ class Sweep {
       : levelEnded.signal;
     const blocks: Record<string, unknown> = {};
     const loadStart = this.#now();
+    // Nodes a plug-in took down (its node-state events), read by the generator's shards at once.
+    const downNodes = plan.faultLoad === 'keep' ? undefined : newDownNodes(deployment.endpoints.length);
+    const endpointIndex = new Map(deployment.endpoints.map((endpoint, index) => [endpoint.nodeId, index]));
     // Live points go to every observer from the level's start until its load end is done.
     let live = true;
     const context: LevelContext = {
@@ -458,6 +462,10 @@ class Sweep {
       log: (line) => this.#progress.phase(line),
       publish: (event) => {
         if (!live) return;
+        if (event.kind === 'node-state' && downNodes) {
+          const index = endpointIndex.get(event.node);
+          if (index !== undefined) Atomics.store(downNodes, index, event.state === 'down' ? 1 : 0);
+        }
         for (const observer of this.#deps.observers) {
           try {
             observer.onLiveEvent?.(level, event);
@@ -492,6 +500,8 @@ class Sweep {
         workers: plan.workers,
         connectionsPerEndpoint: plan.connectionsPerEndpoint,
         ...(plan.transport ? { transport: plan.transport } : {}),
+        faultLoad: plan.faultLoad,
+        ...(downNodes ? { downNodes } : {}),
         ...(this.#deps.signal ? { signal: this.#deps.signal } : {}),
         onProgress: (p) => {
           this.#progress.levelTick(p);

@@ -74,6 +74,7 @@ export interface BenchmarkArgs {
   readonly faults?: string;
   readonly 'crash-recovery'?: boolean;
   readonly 'crash-interval'?: string;
+  readonly 'fault-load'?: string;
   readonly 'fault-nodes'?: string;
   readonly scenario?: string;
   readonly zones?: string;
@@ -477,6 +478,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       text('Seconds between crashes', GROUP_FAULTS, String(DEFAULTS.crashIntervalSecs)),
     )
     .option(
+      'fault-load',
+      text(
+        'A send due to a down node: redirect (to the next live node; the schedule stays exact) | drop (not made; efficiency judged on the rest) | keep (sent anyway, as a client pinned to it)',
+        GROUP_FAULTS,
+        DEFAULTS.faultLoad,
+      ),
+    )
+    .option(
       'monitor',
       flag(
         'Sample each node (CPU, memory, network, block I/O), each host and the generator during each level, and check the machine is quiet before it: the resources block',
@@ -589,6 +598,7 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     faults: last(args.faults),
     crashRecovery: last(args['crash-recovery']),
     crashInterval: last(args['crash-interval']),
+    faultLoad: last(args['fault-load']),
     faultNodes: last(args['fault-nodes']),
     scenario: last(args.scenario),
     zones: last(args.zones),

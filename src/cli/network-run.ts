@@ -7,8 +7,14 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { writeFileAtomic } from '../common/atomic-write.js';
-import { BENCHMARK_DEFAULTS, MAX_TRANSACTION_SIZE_BYTES, NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
+import {
+  BENCHMARK_DEFAULTS,
+  LOAD_DEFAULTS,
+  MAX_TRANSACTION_SIZE_BYTES,
+  NETWORK_RUN_DEFAULTS,
+} from '../common/defaults.js';
 import type { ConfirmMode, LoadResult, ProtocolOptions } from '../load/types.js';
+import { FAULT_LOAD_MODES } from '../load/types.js';
 import { loadMix } from '../load/mix.js';
 import { protocolDefinition, protocolOptionsFrom } from '../protocols/registry.js';
 import type { SweepObserver } from '../bench/observer.js';
@@ -39,6 +45,7 @@ export interface NetworkRunArgs {
   readonly broadcastMode: string;
   readonly confirm?: string | undefined;
   readonly transport?: string;
+  readonly faultLoad?: string;
   /** `--mix FILE`: a weighted mix of transaction kinds (src/load/mix.ts). */
   readonly mix?: string;
   readonly logs?: string;
@@ -100,6 +107,13 @@ export function addNetworkRunOptions(argv: Argv, texts: NetworkRunTexts): Argv {
       choices: ['undici', 'raw'],
       describe: 'HTTP client of the load generator (raw: least CPU, http:// only)',
       defaultDescription: 'raw for http://, undici for https://',
+    })
+    .option('fault-load', {
+      type: 'string',
+      choices: [...FAULT_LOAD_MODES],
+      default: LOAD_DEFAULTS.faultLoad,
+      describe:
+        'A send due to a node that stopped answering (3 straight connection failures, until its health probe answers): redirect to the next live node | drop it | keep sending to it',
     })
     .option('mix', {
       type: 'string',
@@ -244,6 +258,7 @@ export function networkPlan(
     workers: BENCHMARK_DEFAULTS.workers,
     connectionsPerEndpoint: BENCHMARK_DEFAULTS.connectionsPerEndpoint,
     ...(args.transport ? { transport: args.transport as NonNullable<BenchmarkPlan['transport']> } : {}),
+    faultLoad: (args.faultLoad ?? LOAD_DEFAULTS.faultLoad) as BenchmarkPlan['faultLoad'],
     settleTimeoutSecs: 0,
     settlePollMs: BENCHMARK_DEFAULTS.settlePollMs,
     settleSecs: 0,

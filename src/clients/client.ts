@@ -8,10 +8,10 @@
  */
 import { createInterface } from 'node:readline';
 import { formatError } from '../common/errors.js';
-import { runLoadRecorded } from '../load/index.js';
+import { newDownNodes, runLoadRecorded } from '../load/index.js';
 import type { LoadProgress } from '../load/types.js';
 import { mergeIntervals, type IntervalLatency } from '../measure/interval.js';
-import { parseClientSpec, STOP_LINE, type ClientLine, type ClientSpec } from './wire.js';
+import { parseClientSpec, parseNodeStateLine, STOP_LINE, type ClientLine, type ClientSpec } from './wire.js';
 
 export const ALIVE_INTERVAL_MS = 1000;
 
@@ -25,6 +25,10 @@ export async function runClient(
   let resolveSpec!: (line: string | undefined) => void;
   const specLine = new Promise<string | undefined>((resolve) => (resolveSpec = resolve));
   let haveSpec = false;
+  // --fault-load: nodes the coordinator says are down, by the spec's endpoint index
+  let downNodes: Int32Array | undefined;
+  let endpointIds: readonly string[] = [];
+  const nodeStates = new Map<string, 'down' | 'up'>();
   lines.on('line', (line) => {
     const text = line.trim();
     if (text === '') return; // keep-alive
@@ -32,6 +36,14 @@ export async function runClient(
       haveSpec = true;
       resolveSpec(text);
     } else if (text === STOP_LINE) stop.abort();
+    else {
+      const state = parseNodeStateLine(text);
+      if (state) nodeStates.set(state.node, state.state);
+      if (state && downNodes) {
+        const index = endpointIds.indexOf(state.node);
+        if (index >= 0) Atomics.store(downNodes, index, state.state === 'down' ? 1 : 0);
+      }
+    }
   });
   lines.on('close', () => {
     resolveSpec(undefined);
@@ -73,9 +85,18 @@ export async function runClient(
       return 2;
     }
     clientId = spec.clientId;
+    endpointIds = spec.options.endpoints.map((endpoint) => endpoint.nodeId);
+    if ((spec.options.faultLoad ?? 'redirect') !== 'keep') {
+      downNodes = newDownNodes(endpointIds.length);
+      for (const [node, value] of nodeStates) {
+        const index = endpointIds.indexOf(node);
+        if (index >= 0 && value === 'down') Atomics.store(downNodes, index, 1);
+      }
+    }
     try {
       const { result, state, kindStates } = await runLoadRecorded({
         ...spec.options,
+        ...(downNodes ? { downNodes } : {}),
         signal: stop.signal,
         onProgress: ({ latency, ...counts }) => {
           progress = counts;

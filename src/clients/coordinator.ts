@@ -29,7 +29,8 @@ import { clientShares } from './split.js';
 import { mergeClientResults, type ClientOutcome } from './merge.js';
 import type { LoadClientsBlock } from './schema.js';
 import { checkLoadClientImage, LOADCLIENT_COMMAND, LOADCLIENT_IMAGE } from './image.js';
-import { parseClientLine, STOP_LINE, type ClientSpec } from './wire.js';
+import { nodeStateLine, parseClientLine, STOP_LINE, type ClientSpec } from './wire.js';
+import type { LiveEvent } from '../measure/live.js';
 
 /** What this observer needs of the sweep's level context (structurally the sweep's LevelContext). */
 export interface ClientsLevelContext {
@@ -60,6 +61,8 @@ interface ClientSlot {
   readonly nodeIds: readonly string[];
   /** What it sends to, as reached from where it runs. */
   readonly endpoints: readonly Endpoint[];
+  /** Colocated: its own node, the one its share goes to while it is up (and whose commits it follows). */
+  readonly ownNode?: string;
   start(spec: SidecarSpec): Promise<Sidecar>;
 }
 
@@ -68,6 +71,7 @@ interface LiveClient {
   readonly host: string;
   readonly nodeIds: readonly string[];
   readonly endpoints: readonly Endpoint[];
+  readonly ownNode?: string;
   readonly share: { index: number; count: number };
   readonly sidecar: Sidecar;
   readonly startedAtMs: number;
@@ -85,6 +89,8 @@ export const LOAD_CLIENTS_BLOCK = 'load_clients';
 export class LoadClients {
   readonly name = 'load-clients';
   readonly #options: LoadClientsOptions;
+  /** The clients of the level running now: a node going down or up is passed on to them. */
+  #running: readonly LiveClient[] = [];
 
   constructor(options: LoadClientsOptions) {
     this.#options = options;
@@ -123,6 +129,16 @@ export class LoadClients {
     return this.#options.mode ?? { kind: 'colocated' };
   }
 
+  /**
+   * A node a plug-in took down or brought back (the fault injector's node-state events): each
+   * client routes its share by it at once (--fault-load), as the generator here would.
+   */
+  onLiveEvent(_level: unknown, event: LiveEvent): void {
+    if (event.kind !== 'node-state') return;
+    const line = `${JSON.stringify(nodeStateLine(event.node, event.state))}\n`;
+    for (const client of this.#running) if (!client.outcome) client.sidecar.write(line);
+  }
+
   /** Where the clients run: beside each node, or on the first N client hosts. */
   #slots(deployment: Deployment, options: LoadOptions): ClientSlot[] {
     const mode = this.#mode;
@@ -136,14 +152,19 @@ export class LoadClients {
         start: (spec) => host.run(spec),
       }));
     }
+    // Every node at its host's own address (not this machine's tunnel behind a jump host), as a
+    // client beside one node reaches the others: where its share goes while its own node is down
+    // (--fault-load redirect).
+    const atHost = (e: Endpoint) =>
+      deployment.nodes.find((node) => node.nodeId === e.nodeId)?.sidecarEndpoint ?? e;
     return deployment.nodes.map((node, index) => {
       const endpoint = options.endpoints.find((e) => e.nodeId === node.nodeId);
       return {
         clientId: `client${index}`,
         nodeIds: [node.nodeId],
-        // its own node's commit stream (by default): both ends of a commit latency on its own clock;
-        // the node as the client beside it reaches it (not this machine's tunnel behind a jump host)
-        endpoints: endpoint ? [node.sidecarEndpoint ?? endpoint] : [],
+        // its own node's commit stream: both ends of a commit latency on its own clock
+        endpoints: endpoint ? options.endpoints.map(atHost) : [],
+        ownNode: node.nodeId,
         start: (spec) => (node.sidecar as NonNullable<typeof node.sidecar>)(spec),
       };
     });
@@ -159,6 +180,7 @@ export class LoadClients {
     const silenceMs = this.#options.silenceMs ?? 3000;
     const startedAt = new Date();
     const clients: LiveClient[] = [];
+    this.#running = clients;
     let watchdog: NodeJS.Timeout | undefined;
     /** Set once the specs are out: before, a client still starting is not yet silent. */
     let watching = false;
@@ -180,6 +202,7 @@ export class LoadClients {
             host: s.value.host,
             nodeIds: slot.nodeIds,
             endpoints: slot.endpoints,
+            ...(slot.ownNode === undefined ? {} : { ownNode: slot.ownNode }),
             share: shares[index]!,
             sidecar: s.value,
             startedAtMs: Date.now(),
@@ -322,6 +345,7 @@ export class LoadClients {
       return merged;
     } finally {
       clearInterval(watchdog);
+      this.#running = [];
       options.signal?.removeEventListener('abort', stopAll);
       await Promise.all(clients.map((c) => c.sidecar.close(5000).catch(() => undefined)));
     }
@@ -333,8 +357,17 @@ function clientOptions(
   client: LiveClient,
   startAtEpochMs: number,
 ): ClientSpec['options'] {
-  const { signal: _signal, onProgress: _onProgress, ...rest } = options;
-  return { ...rest, endpoints: [...client.endpoints], share: client.share, startAtEpochMs };
+  // downNodes is this process's shared memory: each client keeps its own, fed by node-state lines
+  const { signal: _signal, onProgress: _onProgress, downNodes: _downNodes, ...rest } = options;
+  return {
+    ...rest,
+    endpoints: [...client.endpoints],
+    share: client.share,
+    startAtEpochMs,
+    ...(client.ownNode === undefined
+      ? {}
+      : { target: { kind: 'nodes', nodeIds: [client.ownNode] }, commitNodes: [client.ownNode] }),
+  };
 }
 
 /** A host's measured clock offset (host − this machine, ms) from the deploy's clock check. */

@@ -1,7 +1,7 @@
 /**
  * What the coordinator and a load client say to each other, one JSON object per line.
- * Coordinator → client (its stdin): the spec, then `stop` to end early; blank lines are
- * keep-alives. Client → coordinator (its stdout): `alive` each second (with its progress once
+ * Coordinator → client (its stdin): the spec, then `stop` to end early, and a `node-state`
+ * object when a node goes down or comes back (--fault-load); blank lines are keep-alives. Client → coordinator (its stdout): `alive` each second (with its progress once
  * the load runs), then one `result` (the recorder's state: encoded HDR histograms and
  * counters, each kind's with a mix, and the client's own LoadResult) or one `error`.
  */
@@ -36,6 +36,34 @@ export type ClientLine =
   | { readonly type: 'error'; readonly clientId: string; readonly message: string };
 
 export const STOP_LINE = 'stop';
+
+/** A node the coordinator learnt is down or up again (the fault injector's events). */
+export interface NodeStateLine {
+  readonly type: 'node-state';
+  readonly node: string;
+  readonly state: 'down' | 'up';
+}
+
+export function nodeStateLine(node: string, state: 'down' | 'up'): NodeStateLine {
+  return { type: 'node-state', node, state };
+}
+
+/** A node-state line the coordinator wrote; undefined for anything else. */
+export function parseNodeStateLine(line: string): NodeStateLine | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const value = JSON.parse(line) as Partial<NodeStateLine>;
+    if (
+      value.type === 'node-state' &&
+      typeof value.node === 'string' &&
+      (value.state === 'down' || value.state === 'up')
+    )
+      return { type: 'node-state', node: value.node, state: value.state };
+  } catch {
+    // not JSON
+  }
+  return undefined;
+}
 
 /** Parses one line a client printed; undefined for anything that is not one of ours. */
 export function parseClientLine(line: string): ClientLine | undefined {

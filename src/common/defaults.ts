@@ -30,6 +30,8 @@ export const LOAD_DEFAULTS = {
   maxScheduleLagMs: 1_000,
   /** How many nodes' `/websocket` to subscribe to for commits. */
   commitSubscriptions: 2,
+  /** `--fault-load`: a send due to a down node goes to the next live one. */
+  faultLoad: 'redirect',
 } as const;
 
 /** `benchmark`: what the plan holds when no flag, environment variable or config file says otherwise. */
@@ -53,6 +55,8 @@ export const BENCHMARK_DEFAULTS = {
   faults: 0,
   crashRecovery: false,
   crashIntervalSecs: 60,
+  /** `--fault-load`. */
+  faultLoad: LOAD_DEFAULTS.faultLoad,
   settleTimeoutSecs: 60,
   settlePollMs: 200,
   settleSecs: 2,

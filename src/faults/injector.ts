@@ -196,6 +196,11 @@ export class FaultInjector {
       if (UNDO[action]) state.down.set(node, action);
       else state.down.delete(node);
     }
+    // The load stops aiming at them now (--fault-load), not after the action returns.
+    if (UNDO[action]) {
+      for (const node of nodes)
+        context.publish?.({ kind: 'node-state', node, state: 'down', atMs: round(firedMs) });
+    }
     if (UNDO[action]) {
       // As the record's band will show it (recovery.ts: from fired_ms, labelled by action and nodes).
       const id = `fault-${++state.windows}`;
@@ -259,6 +264,10 @@ export class FaultInjector {
       for (const node of nodes) {
         if (!errors[node]) state.resyncs.push(this.#resync(state, node, doneMs));
       }
+    } else if (action === 'restart' || action === 'unpause') {
+      // No health probe to wait for: the load goes back to them once they are started.
+      for (const node of nodes.filter((n) => !errors[n]))
+        context.publish?.({ kind: 'node-state', node, state: 'up', atMs: round(doneMs) });
     }
     // an engine that restarts a crashed node itself (Swarm): its recovery runs from the crash
     if (action === 'kill' && this.#options.protocol) {
@@ -295,6 +304,8 @@ export class FaultInjector {
         if (answeringMs === null) {
           await protocol.probe(node.endpoint, 1000);
           answeringMs = round(elapsed() - fromMs);
+          // Answering again: the load may aim at it again (--fault-load).
+          state.context.publish?.({ kind: 'node-state', node: nodeId, state: 'up', atMs: round(elapsed()) });
           if (!protocol.height) return record({ answering_ms: answeringMs });
         }
         const height = protocol.height as NonNullable<Protocol['height']>;

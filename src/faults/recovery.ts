@@ -239,7 +239,10 @@ export function faultFigures(input: {
       time_to_recover_ms: phases.time_to_recover_ms,
       resync,
     };
-    faults.push({ ...record, summary: summaryLine(record, input.confirmCommit) });
+    faults.push({
+      ...record,
+      summary: summaryLine(record, input.confirmCommit) + faultLoadLine(event, events, input.load),
+    });
   });
   const lateness = events
     .filter((event) => event.scheduled_ms !== null)
@@ -260,6 +263,31 @@ export function faultFigures(input: {
         : null,
     judged_by: input.confirmCommit ? 'commits' : 'ok replies',
   };
+}
+
+/**
+ * What --fault-load did with the sends due to the fault's nodes: `; 1,000 sends redirected to
+ * live nodes`. The generator counts per node over the level, so a node down in more than one
+ * window of the level gets the level's count, said so.
+ */
+function faultLoadLine(
+  event: FaultEventRecord,
+  events: readonly FaultEventRecord[],
+  load: LoadResult,
+): string {
+  const mode = load.faultLoad?.mode;
+  if (mode === undefined || mode === 'keep') return '';
+  const nodes = load.perNode.filter((node) => event.nodes.includes(node.nodeId));
+  const count = nodes.reduce(
+    (total, node) => total + (mode === 'drop' ? (node.faultDropped ?? 0) : (node.redirectedOut ?? 0)),
+    0,
+  );
+  const windows = events.filter(
+    (other) =>
+      ['kill', 'stop', 'pause'].includes(other.action) && other.nodes.some((n) => event.nodes.includes(n)),
+  ).length;
+  const what = mode === 'drop' ? 'not sent (--fault-load drop)' : 'redirected to live nodes';
+  return `; ${count.toLocaleString('en-US')} sends ${what}${windows > 1 ? ` over the level's ${windows} windows` : ''}`;
 }
 
 function summaryLine(fault: Omit<FaultRecord, 'summary'>, commits: boolean): string {

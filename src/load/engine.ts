@@ -26,7 +26,7 @@ import { planSchedule } from './schedule.js';
 import type { PlanInput, SchedulePlan } from './schedule.js';
 import { kindAt, mixCycle, type LoadMix } from './mix.js';
 import { createTargetPicker } from './targets.js';
-import type { ConfirmMode, LoadProgress, ProtocolOptions, TargetSelection } from './types.js';
+import type { ConfirmMode, FaultLoadMode, LoadProgress, ProtocolOptions, TargetSelection } from './types.js';
 import type { Transport, TransportFailure, TransportKind, TransportRequest } from './transport.js';
 import { DirectTransport, type DirectSink } from './transport-direct.js';
 import { RawTransport } from './transport-raw.js';
@@ -58,7 +58,18 @@ export interface ShardSettings {
   readonly shardCount: number;
   /** A weighted mix of transaction kinds (src/load/mix.ts); absent: one kind, the run's. */
   readonly mix?: LoadMix;
+  /** What a send due to a down node does (src/load/types.ts FaultLoadMode). */
+  readonly faultLoad: FaultLoadMode;
+  /** Nodes announced down by the caller, by endpoint index (a SharedArrayBuffer: every shard reads the same). */
+  readonly downNodes?: Int32Array;
 }
+
+/** A connection not made within this is a connection error (a dead node fails fast, not as a reply timeout). */
+export const CONNECT_TIMEOUT_MS = 3_000;
+/** Straight connection failures to one endpoint after which the shard takes it for down. */
+export const DOWN_AFTER_FAILURES = 3;
+/** How often a node the transport took for down is probed, until it answers. */
+export const DOWN_PROBE_MS = 500;
 
 interface ShardEnd {
   readonly interrupted: boolean;
@@ -213,6 +224,11 @@ export class Shard {
   private progressCommitted = 0;
   /** The latencies completed since the last progress tick, at the stage the level measures. */
   private readonly intervalLatency: IntervalLatencyRecorder;
+  /** Per endpoint: straight connection failures, and down as this shard's transport saw it (until a probe answers). */
+  private readonly straightFailures: Uint16Array;
+  private readonly observedDown: boolean[];
+  private readonly probeTimers = new Set<NodeJS.Timeout>();
+  private closed = false;
 
   constructor(private readonly settings: ShardSettings) {
     this.plan = planSchedule(settings.plan);
@@ -231,6 +247,8 @@ export class Shard {
     this.kindRecorders = kinds ? kinds.map(() => new Recorder(nodeIds)) : undefined;
     this.allRepliesConfirmCommit = this.protocols.every((protocol) => protocol.repliesConfirmCommit);
     this.pick = createTargetPicker(settings.endpoints, settings.target);
+    this.straightFailures = new Uint16Array(settings.endpoints.length);
+    this.observedDown = settings.endpoints.map(() => false);
     const transportOptions = {
       endpoints: settings.endpoints,
       request: this.protocols[0]!.request,
@@ -239,7 +257,7 @@ export class Shard {
         : {}),
       connectionsPerEndpoint: settings.connectionsPerEndpoint,
       pipelining: settings.pipelining,
-      connectTimeoutMs: Math.min(settings.requestTimeoutMs, 10_000),
+      connectTimeoutMs: Math.min(settings.requestTimeoutMs, CONNECT_TIMEOUT_MS),
     };
     // A protocol that sends by itself (Protocol.send: gRPC in a user's module) needs no HTTP transport.
     this.transport = this.protocols.every((protocol) => protocol.send)
@@ -433,12 +451,44 @@ export class Shard {
     return 'cooldown';
   }
 
+  /** Whether endpoint `node` is down: announced by the caller, or seen by this shard's transport. */
+  private isDown(node: number): boolean {
+    const announced = this.settings.downNodes;
+    return (
+      (announced !== undefined && Atomics.load(announced, node) !== 0) || this.observedDown[node] === true
+    );
+  }
+
+  /** The next live endpoint after `node` in the round robin's order; undefined when none is. */
+  private nextLive(node: number): number | undefined {
+    const count = this.settings.endpoints.length;
+    for (let step = 1; step < count; step++) {
+      const candidate = (node + step) % count;
+      if (!this.isDown(candidate)) return candidate;
+    }
+    return undefined;
+  }
+
   private send(seq: number, intendedMs: number): void {
     const phase = this.phaseOf(seq);
     const second = phase === 'measured' ? Math.floor((intendedMs - this.plan.measuredStartMs) / 1000) : 0;
-    const node = this.pick(seq);
     const kind = this.kindCycle === undefined ? 0 : kindAt(this.kindCycle, seq);
     const kindRecorder = this.kindRecorders?.[kind];
+    let node = this.pick(seq);
+    if (this.settings.faultLoad !== 'keep' && this.isDown(node)) {
+      const live = this.settings.faultLoad === 'redirect' ? this.nextLive(node) : undefined;
+      if (live === undefined && this.settings.faultLoad === 'drop') {
+        this.recorder.recordFaultDrop(phase, node);
+        kindRecorder?.recordFaultDrop(phase, node);
+        return;
+      }
+      // redirect with every node down: it goes to its own node, and its failure shows
+      if (live !== undefined) {
+        this.recorder.recordRedirect(phase, node, live);
+        kindRecorder?.recordRedirect(phase, node, live);
+        node = live;
+      }
+    }
     const sentMs = this.now();
     const lagMs = sentMs - intendedMs;
     if (this.inFlightCount >= this.settings.maxInFlight || lagMs > this.settings.maxScheduleLagMs) {
@@ -472,6 +522,7 @@ export class Shard {
   /** A reply classified (by parseReply here, or by the protocol's own send). */
   onOutcome(request: TxRequest, reply: ReplyOutcome): void {
     if (request.ackDone) return;
+    this.straightFailures[request.node] = 0;
     this.endAck(request, toAckOutcome(reply));
     if (reply.kind === 'ok' && reply.committed === true && this.confirming) {
       this.commit(request);
@@ -482,7 +533,41 @@ export class Shard {
   onFailure(request: TxRequest, failure: TransportFailure): void {
     if (request.ackDone) return;
     this.endAck(request, { kind: failure });
+    if (failure === 'connectionError') this.onConnectionFailure(request.node);
     this.pump();
+  }
+
+  /**
+   * A node that refuses or cannot be reached, 3 times in a row, is down for the routing
+   * (--fault-load redirect|drop) until its health probe answers: a node that died on its
+   * own, or that the caller did not announce.
+   */
+  private onConnectionFailure(node: number): void {
+    if (this.settings.faultLoad === 'keep' || this.observedDown[node] === true) return;
+    const failures = (this.straightFailures[node] ?? 0) + 1;
+    this.straightFailures[node] = Math.min(failures, 0xffff);
+    if (failures < DOWN_AFTER_FAILURES || this.closed) return;
+    this.observedDown[node] = true;
+    this.probeUntilUp(node);
+  }
+
+  private probeUntilUp(node: number): void {
+    const endpoint = this.settings.endpoints[node] as Endpoint;
+    const timer = setTimeout(() => {
+      this.probeTimers.delete(timer);
+      if (this.closed) return;
+      this.protocol.probe(endpoint, DOWN_PROBE_MS * 2).then(
+        () => {
+          this.observedDown[node] = false;
+          this.straightFailures[node] = 0;
+        },
+        () => {
+          if (!this.closed) this.probeUntilUp(node);
+        },
+      );
+    }, DOWN_PROBE_MS);
+    timer.unref();
+    this.probeTimers.add(timer);
   }
 
   private endAck(request: TxRequest, outcome: AckOutcome): void {
@@ -608,6 +693,9 @@ export class Shard {
   }
 
   private async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.probeTimers) clearTimeout(timer);
+    this.probeTimers.clear();
     await Promise.all(this.commitSources.map((source) => source.close()));
     await this.transport.close();
   }

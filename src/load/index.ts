@@ -41,7 +41,9 @@ export {
   checkTransactionSize,
   checkEndpointUrl,
   checkProtocolKind,
+  newDownNodes,
 } from './validate.js';
+export { FAULT_LOAD_MODES } from './types.js';
 export { MAX_TRANSACTION_SIZE_BYTES, txHash, parseTransaction } from './payload.js';
 export { planSchedule } from './schedule.js';
 export { kindAt, loadMix, mixCycle, resolveMix } from './mix.js';
@@ -76,6 +78,7 @@ function shardSettings(options: LoadOptions, shardIndex: number, shardCount: num
     options.commitWebsocketUrls ??
     (commits
       ? options.endpoints
+          .filter((e) => options.commitNodes?.includes(e.nodeId) ?? true)
           .slice(0, commits.everyNode ? undefined : LOAD_DEFAULTS.commitSubscriptions)
           .map((e) => commits.websocketUrl(e))
       : []);
@@ -108,6 +111,8 @@ function shardSettings(options: LoadOptions, shardIndex: number, shardCount: num
     shardIndex: (options.share?.index ?? 0) + (options.share?.count ?? 1) * shardIndex,
     shardCount: (options.share?.count ?? 1) * shardCount,
     ...(options.mix ? { mix: options.mix } : {}),
+    faultLoad: options.faultLoad ?? LOAD_DEFAULTS.faultLoad,
+    ...(options.downNodes ? { downNodes: options.downNodes } : {}),
   };
 }
 
@@ -367,8 +372,7 @@ function kindFigures(
       inputRate: perSecond(recorder.scheduled),
       acceptedThroughput: perSecond(outcomes.ok),
       committedThroughput: confirming ? perSecond(outcomes.committed) : 0,
-      efficiency:
-        recorder.scheduled > 0 ? (confirming ? outcomes.committed : outcomes.ok) / recorder.scheduled : 0,
+      efficiency: efficiencyOf(recorder, confirming),
       outcomes,
       latency: {
         ack: { corrected: summarize(recorder.ackCorrected), uncorrected: summarize(recorder.ackUncorrected) },
@@ -383,6 +387,15 @@ function kindFigures(
       },
     };
   });
+}
+
+/**
+ * Committed (or ok) over the sends that were due: every scheduled one, less those
+ * `--fault-load drop` did not make because their node was down.
+ */
+function efficiencyOf(recorder: Recorder, confirming: boolean): number {
+  const due = recorder.scheduled - recorder.faultDropped;
+  return due > 0 ? (confirming ? recorder.counts.committed : recorder.counts.ok) / due : 0;
 }
 
 /** Turns merged recorder state into the plain LoadResult. */
@@ -437,8 +450,7 @@ export function buildLoadResult(
     achievedRate,
     acceptedThroughput: perSecond(outcomes.ok),
     committedThroughput: confirming ? perSecond(outcomes.committed) : 0,
-    efficiency:
-      recorder.scheduled > 0 ? (confirming ? outcomes.committed : outcomes.ok) / recorder.scheduled : 0,
+    efficiency: efficiencyOf(recorder, confirming),
     scheduled: recorder.scheduled,
     sent: recorder.sent,
     outcomes,
@@ -454,7 +466,7 @@ export function buildLoadResult(
         : {}),
     },
     scheduleLag: summarize(recorder.lag),
-    perNode: recorder.perNode(confirming),
+    perNode: recorder.perNode(confirming, settings.faultLoad !== 'keep'),
     timeSeries: recorder.timeSeries(confirming, Math.ceil(durationSecs)),
     interrupted: run.interrupted,
     ...(options.mix && run.kindRecorders
@@ -462,6 +474,11 @@ export function buildLoadResult(
       : {}),
     ...keysOf(options),
     excluded: { warmup: { ...recorder.excluded.warmup }, cooldown: { ...recorder.excluded.cooldown } },
+    faultLoad: {
+      mode: settings.faultLoad,
+      redirected: recorder.redirected,
+      dropped: recorder.faultDropped,
+    },
     generator: {
       workers: run.workers,
       connectionsPerEndpoint: settings.connectionsPerEndpoint,

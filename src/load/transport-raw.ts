@@ -14,9 +14,12 @@
  *   connection is dropped and the others on it are connection errors;
  * - a reset, or the connection closing before a reply ends (also after a
  *   `Connection: close` reply, for requests pipelined behind it): `connectionError`;
- * - could not connect (refused, connect timeout): `connectionError` for the requests
- *   waiting on that connection; the next connect to that endpoint waits (backoff
- *   20 ms doubling up to 1 s, reset by a successful connect);
+ * - could not connect (refused, unreachable, connect timeout): `connectionError` for the
+ *   requests waiting on that connection, and, while no connection to that endpoint is up,
+ *   for every request queued for it; the next connect to that endpoint waits (backoff
+ *   20 ms doubling up to 1 s, reset by a successful connect), and a request sent during
+ *   the backoff fails at once. So a send to a dead node ends as a connection error within
+ *   the connect timeout, never as a reply timeout behind a queue;
  * - `abort()` (the generator's timeout) drops the connection the request is on (an
  *   HTTP/1.1 request cannot be cancelled otherwise); requests pipelined behind it on
  *   that connection end as connection errors, unless the generator times them out first.
@@ -268,6 +271,8 @@ class EndpointPool {
   private readonly free: RawConnection[] = [];
   private readonly waiting = new Queue();
   private connectFailures = 0;
+  /** Connections that connected and are still open. */
+  private connectedCount = 0;
   private backoffUntilMs = 0;
   private backoffTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -296,7 +301,7 @@ class EndpointPool {
   }
 
   send(request: RawRequest): void {
-    if (this.closing) {
+    if (this.closing || this.unreachable()) {
       request.done = true;
       queueMicrotask(() => request.sink.onFailure('connectionError'));
       return;
@@ -309,6 +314,11 @@ class EndpointPool {
       }
     }
     this.waiting.push(request);
+  }
+
+  /** The last connect failed, no connection is up, and the backoff before the next one runs. */
+  private unreachable(): boolean {
+    return this.connectFailures > 0 && this.connectedCount === 0 && this.now() < this.backoffUntilMs;
   }
 
   /** A connection that can take a request now, opening one if allowed. */
@@ -362,6 +372,7 @@ class EndpointPool {
 
   onConnected(): void {
     this.connectFailures = 0;
+    this.connectedCount++;
   }
 
   onClosed(connection: RawConnection): void {
@@ -371,11 +382,14 @@ class EndpointPool {
       if (index >= 0) this.free.splice(index, 1);
       connection.inFree = false;
     }
+    if (connection.connected) this.connectedCount--;
     if (this.closing) return;
     if (!connection.connected) {
       this.connectFailures++;
       const delayMs = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (this.connectFailures - 1));
       this.backoffUntilMs = this.now() + delayMs;
+      // Could not connect, and no connection is up: what waits for this endpoint fails now.
+      if (this.connectedCount === 0) this.failWaiting();
       // One timer, for the latest end of backoff: then what waits gets a new connection.
       if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
       this.backoffTimer = setTimeout(() => {
@@ -386,16 +400,20 @@ class EndpointPool {
     if (this.waiting.length > 0) this.drain();
   }
 
-  async close(): Promise<void> {
-    this.closing = true;
-    if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
-    this.backoffTimer = undefined;
+  private failWaiting(): void {
     while (this.waiting.length > 0) {
       const request = this.waiting.shift() as RawRequest;
       if (request.done) continue;
       request.done = true;
       request.sink.onFailure('connectionError');
     }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
+    this.backoffTimer = undefined;
+    this.failWaiting();
     const closed = [...this.connections].map(
       (connection) =>
         new Promise<void>((resolve) => {

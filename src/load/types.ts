@@ -35,6 +35,18 @@ export type LoadShape =
   /** Linear from `fromRate` to `toRate` over the whole duration. */
   | { readonly kind: 'ramp'; readonly fromRate: number; readonly toRate: number };
 
+/**
+ * What the generator does with a send due to a node that is down (`--fault-load`):
+ * - `redirect` (default): it goes to the next live node in the round robin; the schedule
+ *   (times, sequence numbers) is unchanged, so the load stays open-loop and exact;
+ * - `drop`: it is not made, and counted; efficiency is then judged on the sends due to live nodes;
+ * - `keep`: it goes to its node anyway (what clients pinned to one node see).
+ * A node is down from the fault injector's own events (`downNodes`) at once, and from the
+ * transport after 3 straight connection failures, until a health probe (every 500 ms) answers.
+ */
+export type FaultLoadMode = 'redirect' | 'drop' | 'keep';
+export const FAULT_LOAD_MODES = ['redirect', 'drop', 'keep'] as const satisfies readonly FaultLoadMode[];
+
 export type TargetSelection =
   | { readonly kind: 'round-robin' }
   | { readonly kind: 'weighted'; readonly weights: Readonly<Record<string, number>> }
@@ -78,6 +90,8 @@ export interface LoadOptions {
   readonly maxScheduleLagMs?: number;
   /** Extension: WebSocket URLs subscribed to for commits (cometbft); default: every endpoint's wsUrl (or rpcUrl + /websocket), at most 3. */
   readonly commitWebsocketUrls?: readonly string[];
+  /** Extension: follow the commit streams of these nodes only (a load client beside its node: its own). */
+  readonly commitNodes?: readonly string[];
   /**
    * Extension: this run sends only its share of a larger open-loop schedule, the sequence
    * numbers ≡ `index` (mod `count`): one of `count` load clients. The shares interleave, so
@@ -89,6 +103,14 @@ export interface LoadOptions {
    * own size and protocol options; the result then has per-kind figures in `kinds`.
    */
   readonly mix?: LoadMix;
+  /** What a send due to a down node does (default `redirect`; see FaultLoadMode). */
+  readonly faultLoad?: FaultLoadMode;
+  /**
+   * Nodes announced down, by endpoint index (non-zero: down), on a SharedArrayBuffer so the
+   * worker threads read what the caller (the sweep, from the fault injector's events) writes,
+   * with no message in between. Absent: only the transport's own down-marking applies.
+   */
+  readonly downNodes?: Int32Array;
   /** Extension: the schedule starts at this wall-clock instant (ms since the epoch), agreed by every load client, instead of just after preparing. */
   readonly startAtEpochMs?: number;
 }
@@ -183,6 +205,17 @@ export interface LoadResult {
   };
   /** Extension: with a mix, the figures of each kind (their counts add up to the totals above). */
   readonly kinds?: readonly KindFigures[];
+  /**
+   * Extension: what `--fault-load` did with the sends due to down nodes (their per-node
+   * counts are in `perNode`). Efficiency with `drop` is judged on scheduled − dropped.
+   */
+  readonly faultLoad?: {
+    readonly mode: FaultLoadMode;
+    /** Sends due to a down node that went to a live one instead. */
+    readonly redirected: number;
+    /** Sends due to a down node that were not made (`drop`). */
+    readonly dropped: number;
+  };
   /** Extension: generator settings that shape the figures. */
   readonly generator?: {
     readonly workers: number;

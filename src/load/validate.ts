@@ -6,6 +6,7 @@ import { MeshbenchError } from '../common/errors.js';
 import { committingKinds, findProtocol, isBuiltInProtocol, protocolKinds } from '../protocols/registry.js';
 import { MAX_TRANSACTION_SIZE_BYTES } from './payload.js';
 import { createTargetPicker } from './targets.js';
+import { FAULT_LOAD_MODES } from './types.js';
 import type { LoadOptions } from './types.js';
 
 function bad(message: string, hint: string): MeshbenchError {
@@ -139,6 +140,26 @@ export function validateLoadOptions(options: LoadOptions): void {
         `use 0 .. ${count - 1}`,
       );
   }
+  if (options.faultLoad !== undefined && !FAULT_LOAD_MODES.includes(options.faultLoad)) {
+    throw bad(
+      `fault load ${JSON.stringify(options.faultLoad)} is not known`,
+      `use --fault-load ${FAULT_LOAD_MODES.join(', ')}`,
+    );
+  }
+  if (options.downNodes !== undefined) {
+    if (!(options.downNodes.buffer instanceof SharedArrayBuffer))
+      throw bad('downNodes is not on a SharedArrayBuffer', 'make it with newDownNodes(endpoints.length)');
+    if (options.downNodes.length !== options.endpoints.length)
+      throw bad(
+        `downNodes has ${options.downNodes.length} slots for ${options.endpoints.length} endpoints`,
+        'make it with newDownNodes(endpoints.length)',
+      );
+  }
   // Unknown target nodes or unusable weights fail here, not inside a worker.
   createTargetPicker(options.endpoints, options.target);
+}
+
+/** The shared down-state of `count` endpoints that LoadOptions.downNodes takes (all up). */
+export function newDownNodes(count: number): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(count * Int32Array.BYTES_PER_ELEMENT));
 }

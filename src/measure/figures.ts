@@ -65,6 +65,12 @@ export interface NodeFigures {
   readonly ok: number;
   readonly failed: number;
   readonly committed: number;
+  /** Sends due to this node while it was down that went to a live node (`--fault-load redirect`). */
+  readonly redirectedOut?: number;
+  /** Sends due to another, down node that this node took instead. */
+  readonly redirectedIn?: number;
+  /** Sends due to this node while it was down that were not made (`--fault-load drop`). */
+  readonly faultDropped?: number;
   readonly ack: LatencySummary;
   readonly commit?: LatencySummary;
 }

@@ -50,7 +50,19 @@ export interface LiveWindowEnd {
   readonly atMs: number;
 }
 
-export type LiveEvent = LiveResourceSample | LiveWindowStart | LiveWindowEnd;
+/**
+ * A node went down or is answering again, as the plug-in that acted on it knows (the fault
+ * injector: down when its crash, stop or pause fires; up once the brought-back node answers its
+ * health probe). The sweep routes the load by it (`--fault-load`), at once.
+ */
+export interface LiveNodeState {
+  readonly kind: 'node-state';
+  readonly node: string;
+  readonly state: 'down' | 'up';
+  readonly atMs: number;
+}
+
+export type LiveEvent = LiveResourceSample | LiveWindowStart | LiveWindowEnd | LiveNodeState;
 
 /** What a plug-in calls to publish (the sweep's `LevelContext.publish`); must return at once. */
 export type LivePublisher = (event: LiveEvent) => void;

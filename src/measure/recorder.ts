@@ -45,6 +45,10 @@ interface NodeState {
   ok: number;
   failed: number;
   committed: number;
+  /** --fault-load: sends due to it while down that went elsewhere, sends it took for a down node, sends not made. */
+  redirectedOut: number;
+  redirectedIn: number;
+  faultDropped: number;
   ack: LatencyHistogram;
   commit: LatencyHistogram;
 }
@@ -132,6 +136,9 @@ export interface RecorderState {
   readonly counts: MutableCounts;
   readonly scheduled: number;
   readonly sent: number;
+  /** --fault-load: measured sends due to a down node that went to a live one / were not made. */
+  readonly redirected: number;
+  readonly faultDropped: number;
   readonly firstSendMs: number;
   readonly lastSendMs: number;
   /** Sum over the merged shards of each one's least-squares send rate (tx/s); NaN when unknown. */
@@ -148,6 +155,9 @@ export interface RecorderState {
     ok: number;
     failed: number;
     committed: number;
+    redirectedOut: number;
+    redirectedIn: number;
+    faultDropped: number;
     ack: string;
     commit: string;
   }[];
@@ -188,6 +198,10 @@ export class Recorder {
   readonly counts = emptyCounts();
   scheduled = 0;
   sent = 0;
+  /** Measured sends due to a down node that went to a live node instead (`--fault-load redirect`). */
+  redirected = 0;
+  /** Measured sends due to a down node that were not made (`--fault-load drop`); in `scheduled`, not failures. */
+  faultDropped = 0;
   firstSendMs = Infinity;
   lastSendMs = -Infinity;
   /** Running least-squares fit of "sends so far" against actual send time (this shard's own sends). */
@@ -216,6 +230,9 @@ export class Recorder {
       ok: 0,
       failed: 0,
       committed: 0,
+      redirectedOut: 0,
+      redirectedIn: 0,
+      faultDropped: 0,
       ack: newLatencyHistogram(),
       commit: newLatencyHistogram(),
     }));
@@ -291,6 +308,28 @@ export class Recorder {
     const nodeState = this.nodes[node];
     if (nodeState) nodeState.failed++;
     this.second(second).failed++;
+  }
+
+  /** A send due to node `from`, which is down, goes to node `to` instead (recordSend follows, for `to`). */
+  recordRedirect(phase: Phase, from: number, to: number): void {
+    if (phase !== 'measured') return;
+    this.redirected++;
+    const out = this.nodes[from];
+    if (out) out.redirectedOut++;
+    const into = this.nodes[to];
+    if (into) into.redirectedIn++;
+  }
+
+  /** A send due to node `node`, which is down, is not made (`--fault-load drop`): scheduled, not a failure. */
+  recordFaultDrop(phase: Phase, node: number): void {
+    if (phase !== 'measured') {
+      this.excluded[phase].scheduled++;
+      return;
+    }
+    this.scheduled++;
+    this.faultDropped++;
+    const nodeState = this.nodes[node];
+    if (nodeState) nodeState.faultDropped++;
   }
 
   /** The request ended. Latencies in ms: corrected from the intended send, uncorrected from the actual send. */
@@ -383,6 +422,8 @@ export class Recorder {
       counts: this.counts,
       scheduled: this.scheduled,
       sent: this.sent,
+      redirected: this.redirected,
+      faultDropped: this.faultDropped,
       firstSendMs: this.firstSendMs,
       lastSendMs: this.lastSendMs,
       sendRate: this.sendRate(),
@@ -398,6 +439,9 @@ export class Recorder {
         ok: n.ok,
         failed: n.failed,
         committed: n.committed,
+        redirectedOut: n.redirectedOut,
+        redirectedIn: n.redirectedIn,
+        faultDropped: n.faultDropped,
         ack: encodeHistogram(n.ack),
         commit: encodeHistogram(n.commit),
       })),
@@ -435,6 +479,9 @@ export class Recorder {
     c.late += o.late;
     this.scheduled += state.scheduled;
     this.sent += state.sent;
+    // absent in states from an older load client
+    this.redirected += state.redirected ?? 0;
+    this.faultDropped += state.faultDropped ?? 0;
     this.firstSendMs = Math.min(this.firstSendMs, state.firstSendMs);
     this.lastSendMs = Math.max(this.lastSendMs, state.lastSendMs);
     if (Number.isFinite(state.sendRate)) {
@@ -456,6 +503,9 @@ export class Recorder {
       mine.ok += n.ok;
       mine.failed += n.failed;
       mine.committed += n.committed;
+      mine.redirectedOut += n.redirectedOut ?? 0;
+      mine.redirectedIn += n.redirectedIn ?? 0;
+      mine.faultDropped += n.faultDropped ?? 0;
       mergeEncoded(mine.ack, n.ack);
       mergeEncoded(mine.commit, n.commit);
     });
@@ -514,13 +564,17 @@ export class Recorder {
     return sum(c.rejected) + sum(c.httpError) + c.badResponse + c.timeout + c.connectionError + c.dropped;
   }
 
-  perNode(withCommit: boolean): NodeFigures[] {
+  /** Each node's figures; `withFaultLoad`: with its --fault-load counts (redirected, dropped). */
+  perNode(withCommit: boolean, withFaultLoad = false): NodeFigures[] {
     return this.nodes.map((n, index) => ({
       nodeId: this.nodeIds[index] ?? String(index),
       sent: n.sent,
       ok: n.ok,
       failed: n.failed,
       committed: n.committed,
+      ...(withFaultLoad
+        ? { redirectedOut: n.redirectedOut, redirectedIn: n.redirectedIn, faultDropped: n.faultDropped }
+        : {}),
       ack: summarize(n.ack),
       ...(withCommit ? { commit: summarize(n.commit) } : {}),
     }));

@@ -88,10 +88,18 @@ export function resultsFromLoad(load: LoadResult, confirm: ConfirmMode): RecordR
       ok: node.ok,
       failed: node.failed,
       committed: node.committed,
+      ...(node.redirectedOut === undefined
+        ? {}
+        : {
+            redirected_out: node.redirectedOut,
+            redirected_in: node.redirectedIn ?? 0,
+            dropped: node.faultDropped ?? 0,
+          }),
       ack_latency_ms: node.ack,
       ...(node.commit ? { commit_latency_ms: node.commit } : {}),
     })),
     time_series: load.timeSeries,
+    ...(load.faultLoad ? { fault_load: { ...load.faultLoad } } : {}),
     ...(load.kinds
       ? {
           kinds: load.kinds.map((kind) => ({
@@ -157,6 +165,7 @@ export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
       protocol: plan.protocol.kind,
       confirm: plan.confirm,
       faults_applied: input.runs.some((run) => faultsApplied(run.blocks?.faults)),
+      fault_load: plan.faultLoad,
       ...(input.endpoints ? { endpoints: input.endpoints } : {}),
       ...(keys ? { key_pattern: keyPatternRecord(keys) } : {}),
     },
@@ -315,5 +324,14 @@ function combineRuns(perRun: readonly RecordResults[]): RecordResults {
     schedule_lag_ms: avgLatency((r) => r.schedule_lag_ms) as LatencySummary,
     warmup_secs: first.warmup_secs,
     cooldown_secs: first.cooldown_secs,
+    ...(first.fault_load
+      ? {
+          fault_load: {
+            mode: first.fault_load.mode,
+            redirected: sum((r) => r.fault_load?.redirected ?? 0),
+            dropped: sum((r) => r.fault_load?.dropped ?? 0),
+          },
+        }
+      : {}),
   };
 }

@@ -73,6 +73,13 @@ const perNodeSchema = z.object({
   ok: count,
   failed: count,
   committed: count,
+  redirected_out: count
+    .optional()
+    .describe('sends due to this node while it was down that went to a live node (--fault-load redirect)'),
+  redirected_in: count.optional().describe('sends due to another, down node that this node took instead'),
+  dropped: count
+    .optional()
+    .describe('sends due to this node while it was down that were not made (--fault-load drop)'),
   ack_latency_ms: latencySummarySchema,
   commit_latency_ms: latencySummarySchema.optional(),
 });
@@ -138,6 +145,16 @@ export const resultsSchema = z.object({
   cooldown_secs: nonNegative,
   per_node: z.array(perNodeSchema).optional(),
   time_series: z.array(secondSampleSchema).optional(),
+  fault_load: z
+    .object({
+      mode: z.enum(['redirect', 'drop', 'keep']),
+      redirected: count.describe('sends due to a down node that went to the next live node'),
+      dropped: count.describe(
+        'sends due to a down node that were not made; efficiency is judged without them',
+      ),
+    })
+    .optional()
+    .describe('what --fault-load did with the sends due to down nodes (docs/faults.md)'),
   kinds: z
     .array(kindResultsSchema)
     .optional()
@@ -259,6 +276,10 @@ export const parametersSchema = z.object({
   protocol: z.string(),
   confirm: z.enum(['none', 'commit']),
   faults_applied: z.boolean(),
+  fault_load: z
+    .enum(['redirect', 'drop', 'keep'])
+    .optional()
+    .describe('--fault-load: what a send due to a down node did (absent in records before it existed)'),
   endpoints: z.array(z.string()).optional().describe('the RPC URLs the load went to'),
   key_pattern: keyPatternSchema.optional(),
 });

@@ -105,13 +105,33 @@ describe('the fault injector', () => {
     await injector.onLoadEnd(level, loadWithSeries([100, 100]), context);
     // Published live as they happened: each fault's window opens when it fires and closes when
     // the nodes are back, at the times and with the labels the record's bands get.
-    const windows = published.map((event) =>
-      event.kind === 'window-start'
-        ? [event.kind, event.category, event.label, event.nodes.join('+'), event.atMs]
-        : event.kind === 'window-end'
-          ? [event.kind, event.category, event.id, event.atMs]
-          : [event.kind],
+    const windows = published
+      .filter((event) => event.kind !== 'node-state')
+      .map((event) =>
+        event.kind === 'window-start'
+          ? [event.kind, event.category, event.label, event.nodes.join('+'), event.atMs]
+          : event.kind === 'window-end'
+            ? [event.kind, event.category, event.id, event.atMs]
+            : [event.kind],
+      );
+    // Each node taken down is said to be down as its action fires (the load is routed away at
+    // once, --fault-load), and up once it answers its health probe after being brought back.
+    const states = published.flatMap((event) =>
+      event.kind === 'node-state' ? [`${event.state} ${event.node}`] : [],
     );
+    expect(states.filter((state) => state.startsWith('down'))).toEqual([
+      'down node3',
+      'down node1',
+      'down node2',
+    ]);
+    expect([...states].sort()).toEqual(
+      ['down node1', 'down node2', 'down node3', 'up node1', 'up node2', 'up node3'].sort(),
+    );
+    for (const node of ['node1', 'node2', 'node3'])
+      expect(states.indexOf(`up ${node}`)).toBeGreaterThan(states.indexOf(`down ${node}`));
+    const killDown = published.find((event) => event.kind === 'node-state' && event.node === 'node3');
+    const killWindow = published.find((event) => event.kind === 'window-start');
+    expect(killDown?.atMs).toBe(killWindow?.atMs);
     const starts = published.filter((event) => event.kind === 'window-start');
     expect(windows).toEqual([
       ['window-start', 'fault', 'kill node3', 'node3', expect.any(Number)],
