@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { clientShares, shareCounts } from '../../../src/clients/split.js';
 import { mergeClientResults, type ClientOutcome } from '../../../src/clients/merge.js';
 import { runClient } from '../../../src/clients/client.js';
+import { nodeStateLine } from '../../../src/clients/wire.js';
 import { parseClientLine } from '../../../src/clients/wire.js';
 import {
   buildLoadResult,
@@ -248,6 +249,57 @@ describe('the client', () => {
     const counted = live.reduce((sum, latency) => sum + latency.count, 0);
     expect(counted).toBeGreaterThan(0);
     expect(counted).toBeLessThanOrEqual(result.result.outcomes.ok);
+  });
+
+  it('a node-state line routes its share away from a node the coordinator says is down, and back (--fault-load)', async () => {
+    const own = await startCountingServer((r) => ({ body: cometbftOk(r.body) }));
+    const other = await startCountingServer((r) => ({ body: cometbftOk(r.body) }));
+    servers.push(own, other);
+    const input = new PassThrough();
+    const lines: string[] = [];
+    const done = runClient(input, (line) => lines.push(line));
+    // A colocated client: every node, its share to its own (node1); node1 is down from the start.
+    input.write(
+      `${JSON.stringify({
+        type: 'spec',
+        clientId: 'client1',
+        options: {
+          runId: 'client-down',
+          endpoints: [
+            { nodeId: 'node0', rpcUrl: other.url },
+            { nodeId: 'node1', rpcUrl: own.url },
+          ],
+          target: { kind: 'nodes', nodeIds: ['node1'] },
+          protocol: { kind: 'cometbft', broadcastMode: 'async' },
+          shape: { kind: 'fixed', rate: 100 },
+          transactions: 200,
+          transactionSizeBytes: 64,
+          confirm: 'none',
+          share: { index: 1, count: 2 },
+          startAtEpochMs: Date.now() + 200,
+        },
+      })}\n`,
+    );
+    input.write(`${JSON.stringify(nodeStateLine('node1', 'down'))}\n`);
+    input.write('{"type":"node-state","node":"node9","state":"down"}\n'); // not one of its nodes: ignored
+    // up again once half its share went out
+    const timer = setInterval(() => {
+      if (other.received >= 50) {
+        input.write(`${JSON.stringify(nodeStateLine('node1', 'up'))}\n`);
+        clearInterval(timer);
+      }
+    }, 5);
+    expect(await done).toBe(0);
+    clearInterval(timer);
+    const result = parseClientLine(lines.at(-1)!)!;
+    if (result.type !== 'result') throw new Error(lines.join('\n'));
+    const byNode = Object.fromEntries(result.result.perNode.map((n) => [n.nodeId, n]));
+    expect(other.received).toBeGreaterThanOrEqual(50);
+    expect(own.received).toBeGreaterThan(0);
+    expect(own.received + other.received).toBe(100);
+    expect(byNode.node1?.redirectedOut).toBe(other.received);
+    expect(byNode.node0?.redirectedIn).toBe(other.received);
+    expect(result.result.efficiency).toBe(1);
   });
 
   it('stop on its input ends the load early, and the result says interrupted', async () => {
