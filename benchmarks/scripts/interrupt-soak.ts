@@ -5,6 +5,8 @@
  * SIGINT 0.3 s after the first), and one per command is a SIGKILL followed by `--down`.
  * After each: anything labelled with that run (container, network, volume; on the sandbox
  * hosts' engines too) is a leak, and the time from the last signal to the exit is measured.
+ * A trial whose run had already ended when its signal was due interrupted nothing: it is
+ * listed as missed and drawn again, so each command gets N interrupts that landed.
  * Writes benchmarks/results/interrupts-<timestamp>.json and .txt; exits 1 on any leak or an
  * exit later than 10 s after the last signal.
  */
@@ -64,6 +66,10 @@ interface Trial {
   readonly exitAfterMs: number;
   readonly leaks: readonly string[];
   readonly lastLine: string;
+  /** The run had ended before its first signal was due: nothing was interrupted. */
+  readonly missed: boolean;
+  /** What the command said it was doing when interrupted (start-up, a level …), from its last lines. */
+  readonly during: string;
 }
 
 /** mulberry32: the same moments for the same seed. */
@@ -130,10 +136,11 @@ async function trial(
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const closed = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
   let lastSignalMs = Number.NaN;
+  let delivered = 0;
   const send = (signal: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     lastSignalMs = performance.now();
-    child.kill(signal);
+    if (child.kill(signal)) delivered++;
   };
   const timers = [setTimeout(() => send(kind === 'kill' ? 'SIGKILL' : 'SIGINT'), atMs)];
   if (kind === 'double') timers.push(setTimeout(() => send('SIGINT'), atMs + 300));
@@ -159,6 +166,7 @@ async function trial(
   const leaks = runId ? await leftovers(runId, sandbox) : [];
   await rm(out, { recursive: true, force: true });
   const lines = output.trim().split('\n');
+  const said = /(?:interrupted|forced exit) during ([^;,\n]+)/.exec(output)?.[1];
   return {
     command,
     kind,
@@ -169,6 +177,8 @@ async function trial(
     exitAfterMs: Number.isNaN(lastSignalMs) || kind === 'kill' ? 0 : Math.round(exitedMs - lastSignalMs),
     leaks,
     lastLine: lines.at(-1) ?? '',
+    missed: delivered === 0,
+    during: kind === 'kill' ? 'SIGKILL' : (said ?? (delivered === 0 ? 'after the end' : 'unknown')),
   };
 }
 
@@ -189,13 +199,15 @@ async function main(): Promise<void> {
         await sandboxDown({ dir: SANDBOX_DIR });
         sandbox = await sandboxUp({ hosts: 2, dir: SANDBOX_DIR });
       }
-      for (let i = 0; i < args.count; i++) {
+      // Drawn again when the run had ended before the signal, at most count more times.
+      for (let i = 0, attempts = 0; i < args.count && attempts < 2 * args.count; attempts++) {
         const kind: Kind = i === 0 ? 'kill' : i % 3 === 0 ? 'double' : 'single';
         const atMs = 200 + next() * 7_800;
         const result = await trial(command, kind, atMs, sandbox);
         trials.push(result);
+        if (!result.missed) i++;
         process.stderr.write(
-          `${command} #${i + 1} ${kind} at ${result.atMs} ms: exit ${result.code} after ${result.exitAfterMs} ms, ${result.leaks.length} leaked${result.leaks.length ? ` (${result.leaks.join(', ')})` : ''}\n`,
+          `${command} #${i}${result.missed ? ' (missed: the run had ended)' : ''} ${kind} at ${result.atMs} ms during ${result.during}: exit ${result.code} after ${result.exitAfterMs} ms, ${result.leaks.length} leaked${result.leaks.length ? ` (${result.leaks.join(', ')})` : ''}\n`,
         );
       }
       if (command === 'remote-network') {
@@ -208,10 +220,16 @@ async function main(): Promise<void> {
   }
   const load = window.close();
   const per = args.commands.map((command) => {
-    const mine = trials.filter((t) => t.command === command);
+    const all = trials.filter((t) => t.command === command);
+    const mine = all.filter((t) => !t.missed);
+    const during: Record<string, number> = {};
+    for (const t of mine) during[t.during] = (during[t.during] ?? 0) + 1;
     return {
       command,
       interrupts: mine.length,
+      doubled: mine.filter((t) => t.kind === 'double').length,
+      missed: all.length - mine.length,
+      during,
       leaks: mine.filter((t) => t.leaks.length > 0).length,
       slowExits: mine.filter((t) => t.exitAfterMs > EXIT_LIMIT_MS).length,
       maxExitAfterMs: Math.max(0, ...mine.map((t) => t.exitAfterMs)),
@@ -232,7 +250,11 @@ async function main(): Promise<void> {
     `interrupt soak ${timestamp} (seed ${args.seed}, ${args.count} per command, 1-minute load average up to ${load.maxOneMinute}${load.busy ? ', busy machine' : ''})`,
     ...per.map(
       (p) =>
-        `${p.command}: ${p.interrupts} interrupts, ${p.leaks} leaked, ${p.slowExits} exits over ${EXIT_LIMIT_MS / 1000} s, max exit ${p.maxExitAfterMs} ms after the last signal`,
+        `${p.command}: ${p.interrupts} interrupts (${p.doubled} doubled; ${p.missed} missed and drawn again), ${p.leaks} leaked, ${p.slowExits} exits over ${EXIT_LIMIT_MS / 1000} s, max exit ${p.maxExitAfterMs} ms after the last signal; during: ${Object.entries(
+          p.during,
+        )
+          .map(([what, n]) => `${what} ${n}`)
+          .join(', ')}`,
     ),
   ].join('\n');
   await writeFileAtomic(resolve(ROOT, `${base}.json`), `${JSON.stringify(summary, null, 2)}\n`);

@@ -197,7 +197,7 @@ describe('local-network and Ctrl-C', () => {
     expect(runId).not.toBe('');
     expect(run.stderr).toContain('received SIGINT again: forcing exit');
     expect(run.stderr).toMatch(
-      /(interrupted during start-up|forced exit); removed \d+ containers?, \d+ networks?, \d+ volumes?/,
+      /(interrupted during start-up|forced exit(?: during start-up)?); removed \d+ containers?, \d+ networks?, \d+ volumes?/,
     );
     expect(run.stderr).not.toMatch(/fix the compose file|up failed/);
     expect(run.code).toBe(130);

@@ -63,7 +63,13 @@ import { ContainerNodeHandle } from '../docker/node-handle.js';
 import { availableMemoryBytes, checkMemory, nodeMemoryBytes } from './memory.js';
 import { findPortConflicts, pickFreePorts, type PortConflict } from './ports.js';
 import { probeForProtocol, ReadinessError, waitForReady } from '../readiness.js';
-import { COMPOSE_PROJECT_LABEL, projectNameOf, removeRun, type RemovalReport } from './teardown.js';
+import {
+  COMPOSE_PROJECT_LABEL,
+  projectNameOf,
+  removeRun,
+  removeRunUntilQuiet,
+  type RemovalReport,
+} from './teardown.js';
 import { chooseNodeAccess, type NodeAccess, type NodeAccessMode } from './node-access.js';
 import { trace } from '../../common/trace.js';
 
@@ -577,9 +583,12 @@ export class LocalTestbed implements Testbed {
     } catch (error) {
       // Nothing is left half-started.
       if (signal?.aborted) await stopComposeUps();
-      const removal = await removeRun(await this.getDocker(), this.runId, { volumes: true }).catch(
-        () => undefined,
-      );
+      // Interrupted: what the killed compose up had asked the engine for may still appear.
+      const removal = await (
+        signal?.aborted
+          ? removeRunUntilQuiet(await this.getDocker(), this.runId, { volumes: true })
+          : removeRun(await this.getDocker(), this.runId, { volumes: true })
+      ).catch(() => undefined);
       if (removal && removal.errors.length > 0)
         this.#log(`cleanup after failure: ${removal.errors.join('; ')}`);
       if (committee !== undefined) await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
@@ -599,19 +608,9 @@ export class LocalTestbed implements Testbed {
   /** A forced exit: stops compose up and removes everything labelled with the current run. */
   async forceRemove(): Promise<ForcedRemoval> {
     await stopComposeUps();
-    const docker = await this.getDocker();
-    // A graceful removal may be under way (a container being stopped holds the network): again until clean, for up to 5 s.
-    const total = { containers: 0, networks: 0, volumes: 0, errors: [] as readonly string[] };
-    const deadline = performance.now() + 5_000;
-    for (;;) {
-      const report = await removeRun(docker, this.runId, { volumes: true });
-      total.containers += report.containers;
-      total.networks += report.networks;
-      total.volumes += report.volumes;
-      total.errors = report.errors;
-      if (report.errors.length === 0 || performance.now() > deadline) return total;
-      await new Promise((done) => setTimeout(done, 250));
-    }
+    // A graceful removal may be under way (a container being stopped holds the network), and
+    // what a killed compose up asked for may still appear: again until quiet, for up to 5 s.
+    return removeRunUntilQuiet(await this.getDocker(), this.runId, { volumes: true });
   }
 
   async #resolveNodes(

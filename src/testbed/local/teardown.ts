@@ -23,6 +23,38 @@ export function removeRun(
   return removeLabelled(docker, runSelector(runId, 'local'), { volumes: options.volumes });
 }
 
+/**
+ * After an interrupted start-up: removes the run again and again until a pass has found
+ * nothing for `quietMs`, or `deadlineMs` passed. Killing `compose up` does not cancel what
+ * it already asked the engine for: a network or container it was creating can appear after
+ * the first pass listed what to remove (the single-Ctrl-C network leak CI saw on a busy
+ * machine). Returns the sum of what every pass removed, and the last pass's errors.
+ */
+export async function removeRunUntilQuiet(
+  docker: Docker,
+  runId: string,
+  options: { volumes: boolean; quietMs?: number; deadlineMs?: number },
+): Promise<RemovalReport> {
+  const quietMs = options.quietMs ?? 1_000;
+  const deadline = performance.now() + (options.deadlineMs ?? 5_000);
+  const total = { containers: 0, networks: 0, volumes: 0, images: 0, errors: [] as readonly string[] };
+  let lastFoundMs = performance.now();
+  for (;;) {
+    const report = await removeRun(docker, runId, { volumes: options.volumes });
+    total.containers += report.containers;
+    total.networks += report.networks;
+    total.volumes += report.volumes;
+    total.images += report.images;
+    total.errors = report.errors;
+    const now = performance.now();
+    if (report.containers + report.networks + report.volumes > 0 || report.errors.length > 0)
+      lastFoundMs = now;
+    else if (now - lastFoundMs >= quietMs) return total;
+    if (now > deadline) return total;
+    await new Promise((done) => setTimeout(done, 250));
+  }
+}
+
 /** Run ids of local-network runs that still have a container, network or volume. */
 export async function listLocalRuns(docker: Docker): Promise<string[]> {
   const [labels = []] = testbedSelector('local');
