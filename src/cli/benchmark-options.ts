@@ -263,11 +263,19 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     )
     .option(
       'cleanup',
-      flag('Remove the network when done (and on Ctrl-C)', GROUP_NETWORK, String(DEFAULTS.cleanup)),
+      flag(
+        'Remove the network when done (and on Ctrl-C): its containers, networks and volumes',
+        GROUP_NETWORK,
+        String(DEFAULTS.cleanup),
+      ),
     )
     .option(
       'cleanup-thorough',
-      flag('Also remove volumes, networks and data', GROUP_NETWORK, String(DEFAULTS.cleanupThorough)),
+      flag(
+        'Also remove the run folder and, on remote hosts, the shipped image',
+        GROUP_NETWORK,
+        String(DEFAULTS.cleanupThorough),
+      ),
     )
     .option(
       'duration',

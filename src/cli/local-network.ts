@@ -85,8 +85,8 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
       startupWaitSeconds: NETWORK_RUN_DEFAULTS.localStartupWaitSecs,
       startupWait:
         'Longest wait for readiness after the containers started, seconds (goes on as soon as every node is ready)',
-      cleanup: "Remove the run's containers, their anonymous volumes and its networks at the end",
-      cleanupThorough: 'Like --cleanup, and also named volumes and the run folder (.meshbench/runs/<id>)',
+      cleanup: "Remove the run's containers, networks and volumes (anonymous and named) at the end",
+      cleanupThorough: 'Like --cleanup, and also the run folder (.meshbench/runs/<id>)',
       output: 'Folder for the result JSON (written to OUTPUT/run-<id>/local-benchmark-1.json)',
     },
   ) as unknown as Argv<LocalNetworkArgs>;
@@ -212,7 +212,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
     async remove(deployment, thorough) {
       const report = await deployment.destroyWithReport({ thorough });
       if (report.errors.length > 0) throw new Error(`left ${report.errors.join('; ')}`);
-      return `cleanup: removed ${report.containers} containers, ${report.networks} networks${thorough ? `, ${report.volumes} volumes and ${deployment.project.runDir}` : ''}`;
+      return `cleanup: removed ${report.containers} containers, ${report.networks} networks, ${report.volumes} volumes${thorough ? ` and ${deployment.project.runDir}` : ''}`;
     },
     downCommand: `local-network --down ${runId}`,
   };

@@ -74,8 +74,8 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
     {
       startupWaitSeconds: NETWORK_RUN_DEFAULTS.remoteStartupWaitSecs,
       startupWait: 'Longest wait for readiness after start, seconds',
-      cleanup: "Remove the run's containers at the end",
-      cleanupThorough: 'Also remove volumes (node data) and the shipped image',
+      cleanup: "Remove the run's containers and their volumes at the end",
+      cleanupThorough: 'Also remove the shipped image',
       output: 'Folder for the result JSON (written to OUTPUT/run-<id>/remote-benchmark-1.json)',
     },
   )
@@ -153,7 +153,7 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
       type: 'boolean',
       default: false,
       describe:
-        'Remove every remote-network container an earlier call left on the hosts (with --cleanup-thorough: volumes and images too)',
+        'Remove every remote-network container (and its volumes) an earlier call left on the hosts (with --cleanup-thorough: images too)',
     })
     .option('status', {
       type: 'boolean',
@@ -237,7 +237,7 @@ async function runMaintenance(
       const sum = (key: 'containers' | 'volumes' | 'images') =>
         removed.reduce((total, r) => total + r[key], 0);
       context.stdout(
-        `down: removed ${sum('containers')} container(s)${args.cleanupThorough ? `, ${sum('volumes')} volume(s), ${sum('images')} image(s)` : ''} on ${hosts.hosts.length} host(s)`,
+        `down: removed ${sum('containers')} container(s), ${sum('volumes')} volume(s)${args.cleanupThorough ? `, ${sum('images')} image(s)` : ''} on ${hosts.hosts.length} host(s)`,
       );
       return 0;
     }

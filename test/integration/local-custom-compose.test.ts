@@ -1,7 +1,7 @@
 /**
  * A user's own compose file: renamed services on other ports, no meshbench labels
  * (nodes are found because they publish 26657), a sidecar that is not a node, its own
- * network and named volume. With --cleanup-thorough nothing of the run remains.
+ * network and named volume. With plain --cleanup nothing of the run remains on the engine, its named volume included.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 describe('local-network with a custom compose file', () => {
-  it('runs renamed services on other ports and removes everything with --cleanup-thorough', async () => {
+  it('runs renamed services on other ports and removes everything, the named volume too, with --cleanup', async () => {
     const names = ['alpha', 'bravo', 'charlie', 'delta'];
     const ports = await pickFreePorts(docker, names.length, 41657);
     const peers = names.map((name) => `${name}@${name}:26656`).join(',');
@@ -64,7 +64,7 @@ describe('local-network with a custom compose file', () => {
       '100',
       '--transaction-rate',
       '50',
-      '--cleanup-thorough',
+      '--cleanup',
       '--output',
       dir,
       '--logs',

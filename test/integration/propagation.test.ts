@@ -125,8 +125,8 @@ describe('propagation latency on a 3-member etcd cluster', () => {
       '--duration',
       '6',
       '--propagation',
-      // the members' data volumes too (plain --cleanup keeps named volumes)
-      '--cleanup-thorough',
+      // the members' data volumes go with --cleanup
+      '--cleanup',
     ]);
     note(`etcd p50 ms: ${matrixNote(block)}`);
     expect(block.method).toMatch(/\/v3\/watch/);

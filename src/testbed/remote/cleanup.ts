@@ -10,8 +10,8 @@ import { describeHost } from './ssh-session.js';
 
 /**
  * Removes what a run (or, with runId undefined, every remote run) left on one host: its
- * containers with their anonymous volumes; with `thorough`, also named volumes and the images
- * they ran (the shipped image, `imageId`, which `--down` may give as a reference) when nothing
+ * containers with their volumes (anonymous and the nodes' named data volumes); with `thorough`,
+ * also the images they ran (the shipped image, `imageId`, which `--down` may give as a reference) when nothing
  * else uses them. Throws one line naming the host when something could not be removed.
  */
 export async function cleanHost(
@@ -22,7 +22,8 @@ export async function cleanHost(
   let report;
   try {
     report = await removeLabelled(agent.docker, selector, {
-      volumes: options.thorough,
+      // the nodes' data volumes go with their containers; thorough: the images too
+      volumes: true,
       ...(options.thorough
         ? { labelledImages: true, ...(options.imageId ? { images: [options.imageId] } : {}) }
         : {}),

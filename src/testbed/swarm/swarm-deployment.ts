@@ -44,7 +44,7 @@ export class SwarmDeployment extends RemoteDeployment {
     let failure: unknown;
     try {
       const removed = await removeStack(this.agents, manager, this.runId, {
-        volumes: thorough,
+        volumes: true,
         ...(this.shippedImage ? { imageId: this.shippedImage.id } : {}),
       });
       for (const summary of removed)
