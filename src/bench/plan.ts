@@ -30,7 +30,6 @@ import {
 import { refnodeNodeId } from '../testbed/local/compose-generate.js';
 import { parseMonitoringInput, type MonitoringPlan } from '../monitor/monitoring-plan.js';
 import { parseMonitorInput } from '../monitor/resources/options.js';
-import { parseLoadClients, type LoadClientsMode } from '../clients/mode.js';
 import { parseTopology, topologyProblem, type TopologySpec } from '../testbed/topology.js';
 import { badFlag } from '../common/errors.js';
 import { parseDashboardInput } from './dashboard-input.js';
@@ -149,8 +148,6 @@ export interface BenchmarkPlan {
    * ms (src/monitor/resources/). Absent: no resource monitor (`--monitor false`, the network commands).
    */
   readonly monitorIntervalMs?: number;
-  /** `--load-clients`: where the load runs; absent: here (local). src/clients/ */
-  readonly loadClients?: LoadClientsMode;
   /** Generator worker threads sharing the schedule. */
   readonly workers: number;
   /** HTTP connections per endpoint. */
@@ -236,7 +233,6 @@ export interface BenchmarkInput {
   readonly allowClockOffset?: boolean | string | undefined;
   readonly mix?: string | undefined;
   readonly liveConditions?: boolean | string | undefined;
-  readonly loadClients?: string | undefined;
   readonly shapeOrchestrator?: boolean | string | undefined;
   readonly zonesOn?: string | undefined;
   readonly capture?: string | undefined;
@@ -364,7 +360,6 @@ const fieldsSchema = z.object({
   allowClockOffset: looseBoolean.default(false),
   mix: nonEmptyPath.optional(),
   liveConditions: looseBoolean.default(false),
-  loadClients: z.string().optional(),
   shapeOrchestrator: looseBoolean.default(false),
   zonesOn: z.enum(['all', 'local', 'remote']).default('all'),
   capture: z.string().min(1).optional(),
@@ -519,16 +514,7 @@ export async function buildBenchmarkPlan(
     );
   }
   const sizes = checkNetworkSizes(raw, fields, networkType, { committees, hostCounts });
-  const loadClients = fields.loadClients === undefined ? undefined : parseLoadClients(fields.loadClients);
-  if (loadClients && loadClients.kind !== 'local' && networkType !== 'remote')
-    throw badFlag(
-      'load-clients',
-      fields.loadClients,
-      loadClients.kind === 'dedicated'
-        ? `dedicated clients run on remote hosts marked role: client; use --network-type remote with a YAML inventory (got ${networkType}) or --load-clients local`
-        : `colocated clients run beside nodes on remote hosts; use --network-type remote (got ${networkType}) or --load-clients local`,
-    );
-  checkSwarmInput(raw, fields, networkType, loadClients);
+  checkSwarmInput(raw, fields, networkType);
   // A generated committee's size is known now; a compose file's or the hosts' once deployed.
   const committeeKnown = networkType === 'local' && fields.dockerComposePath === undefined;
   const smallestCommittee = Math.min(fields.committee, ...(committees ?? []));
@@ -687,6 +673,7 @@ export async function buildBenchmarkPlan(
     confirm,
     shapesNetworkConditions:
       zones !== undefined || (scenario !== undefined && hasNetworkConditions(scenario)),
+    engine: fields.engine,
   });
 
   const loadsFor = (kind: NetworkKind): readonly number[] =>
@@ -777,7 +764,6 @@ export async function buildBenchmarkPlan(
     captureMaxMb: fields.captureMaxMb,
     ...(monitoring ? { monitoring } : {}),
     ...(monitorIntervalMs !== undefined ? { monitorIntervalMs } : {}),
-    ...(loadClients && loadClients.kind !== 'local' ? { loadClients } : {}),
     workers: fields.workers,
     connectionsPerEndpoint: fields.connections,
     ...(fields.transport ? { transport: fields.transport } : {}),
@@ -800,7 +786,6 @@ function checkSwarmInput(
     readonly topology?: string | undefined;
   },
   networkType: NetworkType,
-  loadClients: LoadClientsMode | undefined,
 ): void {
   if (fields.engine !== 'swarm') {
     if (fields.swarmNetwork !== undefined)
@@ -812,12 +797,6 @@ function checkSwarmInput(
       'engine',
       raw.engine,
       `swarm runs the remote network on the hosts; use --network-type remote (or both), got ${networkType}`,
-    );
-  if (loadClients && loadClients.kind !== 'local')
-    throw badFlag(
-      'load-clients',
-      raw.loadClients,
-      `local with --engine swarm (${loadClients.kind} clients need --engine docker)`,
     );
   if (fields.dockerComposePath !== undefined && fields.swarmNetwork === 'host')
     throw badFlag(

@@ -10,7 +10,6 @@ import { NodeMetricsMonitor } from '../monitor/prometheus/node-metrics.js';
 import { GeneratorExporter } from '../monitor/prometheus/exporter.js';
 import { InfluxOutput } from '../monitor/influx/influx-output.js';
 import { ResourceMonitor } from '../monitor/resources/monitor.js';
-import { LoadClients } from '../clients/coordinator.js';
 import { createProtocol } from '../protocols/registry.js';
 import {
   crashRecoveryScenario,
@@ -84,9 +83,6 @@ export function pluginObservers(
         require: monitoring?.requireMonitoring ?? false,
       }),
     );
-  // Load clients beside the nodes or on client hosts: the load runs there instead of in this process.
-  if (plan.loadClients && plan.loadClients.kind !== 'local')
-    observers.push(new LoadClients({ mode: plan.loadClients, warn: context.warn }));
   const file = plan.scenario;
   const zones = plan.zones ?? file?.zones;
   const events = file ? networkEvents(file) : [];

@@ -9,6 +9,7 @@
  */
 import type { z } from 'zod';
 import type { PluginDefinition } from '../common/plugin.js';
+import { loadClientsPlugin } from '../clients/plugin.js';
 import { ingestPlugin } from '../monitor/ingest/plugin.js';
 import { propagationPlugin } from '../monitor/propagation-plugin.js';
 import type { SweepObserver } from './observer.js';
@@ -24,7 +25,11 @@ function plugin<Schema extends z.ZodObject, Section>(
   return definition as unknown as SweepPlugin;
 }
 
-const BUILT_IN: readonly SweepPlugin[] = [plugin(propagationPlugin), plugin(ingestPlugin)];
+const BUILT_IN: readonly SweepPlugin[] = [
+  plugin(propagationPlugin),
+  plugin(ingestPlugin),
+  plugin(loadClientsPlugin),
+];
 
 const registered: SweepPlugin[] = [];
 

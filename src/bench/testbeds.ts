@@ -20,6 +20,7 @@ import type { BenchmarkPlan, NetworkKind } from './plan.js';
 import { badFlag } from '../common/errors.js';
 import type { HostsConfig } from '../testbed/remote/hosts.js';
 import { topologyName, topologyProblem, type TopologySpec } from '../testbed/topology.js';
+import { loadClientsOf } from '../clients/plugin.js';
 
 /** `--host-counts`: this network uses the first k hosts of the hosts file (all when k is not set). */
 export function firstHosts(hosts: HostsConfig, count: number | undefined): HostsConfig {
@@ -76,8 +77,8 @@ export function testbedFactory(
     // hosts marked role: client never take a node; --load-clients dedicated:N uses the first N
     const separated = separateClientHosts(allHosts);
     const hosts = firstHosts(separated, plan.hostCount);
-    const dedicated =
-      plan.loadClients?.kind === 'dedicated' ? pickClientHosts(separated, plan.loadClients.count) : undefined;
+    const clients = loadClientsOf(plan);
+    const dedicated = clients?.kind === 'dedicated' ? pickClientHosts(separated, clients.count) : undefined;
     const problem = plan.topology ? topologyProblem(plan.topology, hosts.hosts.length) : undefined;
     if (problem) throw badFlag('topology', topologyName(plan.topology as TopologySpec), problem);
     // what both remote engines take from the plan alike
@@ -109,11 +110,11 @@ export function testbedFactory(
       ...shared,
       // network conditions run in a helper container next to each node: its image goes along
       // and so does the load client's, when clients run beside the nodes (--load-clients colocated)
-      ...(shapesNetwork(plan) || plan.loadClients?.kind === 'colocated'
+      ...(shapesNetwork(plan) || clients?.kind === 'colocated'
         ? {
             sidecarImages: [
               ...(shapesNetwork(plan) ? [NETHELPER_IMAGE] : []),
-              ...(plan.loadClients?.kind === 'colocated' ? [LOADCLIENT_IMAGE] : []),
+              ...(clients?.kind === 'colocated' ? [LOADCLIENT_IMAGE] : []),
             ],
           }
         : {}),

@@ -88,7 +88,6 @@ export interface BenchmarkArgs {
   readonly 'settle-timeout'?: string;
   readonly 'settle-secs'?: string;
   readonly workers?: string;
-  readonly 'load-clients'?: string;
   readonly connections?: string;
   readonly transport?: string;
   readonly monitor?: boolean;
@@ -349,14 +348,6 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'workers',
       text('Generator worker threads sharing the schedule', GROUP_LOAD, String(DEFAULTS.workers)),
-    )
-    .option(
-      'load-clients',
-      text(
-        'Where the load runs: local (this process) | colocated (one client beside each node, on its host) | dedicated:N (one client on each of the first N inventory hosts marked role: client); remote networks',
-        GROUP_LOAD,
-        'local',
-      ),
     )
     .option(
       'connections',
@@ -620,7 +611,6 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     settleTimeout: last(args['settle-timeout']),
     settleSecs: last(args['settle-secs']),
     workers: last(args.workers),
-    loadClients: last(args['load-clients']),
     connections: last(args.connections),
     transport: last(args.transport),
     monitor: last(args.monitor),

@@ -32,6 +32,8 @@ export interface PluginPlanView {
   readonly confirm: string;
   /** The plan shapes the network with conditions (--zones, or a scenario with network events). */
   readonly shapesNetworkConditions: boolean;
+  /** `--engine`: how remote nodes run (a container each, or a swarm stack). */
+  readonly engine: 'docker' | 'swarm';
 }
 
 /** What the command hands each observer factory. */

@@ -20,7 +20,6 @@ import { resourcesBlockSchema } from '../monitor/resources/schema.js';
 import { meshBlockSchema } from '../monitor/mesh/schema.js';
 import { sweepPlugins } from '../bench/registry.js';
 import { influxBlockSchema, metricsBlockSchema } from '../monitor/metrics-block.js';
-import { loadClientsBlockSchema } from '../clients/schema.js';
 
 export { RECORD_SCHEMA_VERSION };
 
@@ -230,7 +229,6 @@ const runBlocksSchema = z
     ),
     metrics: metricsBlockSchema.optional(),
     influx: influxBlockSchema.optional(),
-    load_clients: loadClientsBlockSchema.optional(),
     mesh: meshBlockSchema.optional(),
   })
   .catchall(z.unknown())

@@ -3,6 +3,7 @@
  * group) are kept out of node placement; the first N are picked; bad input is refused in one
  * line naming the problem and the fix, before anything is deployed.
  */
+import { loadClientsOf } from '../../../src/clients/plugin.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,7 +136,7 @@ describe('--load-clients dedicated:N, bad input before anything is deployed', ()
       { outputDir: dir, loadClients: 'dedicated:2', networkType: 'remote', hostsFile },
       { env: {} },
     );
-    expect(plan.loadClients).toEqual({ kind: 'dedicated', count: 2 });
+    expect(loadClientsOf(plan)).toEqual({ kind: 'dedicated', count: 2 });
   });
 
   it('remote-network refuses dedicated clients with --engine swarm', () => {
