@@ -147,8 +147,11 @@ async function trial(
   const code = await closed;
   const exitedMs = performance.now();
   for (const timer of timers) clearTimeout(timer);
-  const runId = /(\d{8}-\d{6}-[0-9a-f]{6})/.exec(output)?.[1];
-  if (kind === 'kill' && runId) {
+  // Every run id it printed: benchmark's own, and its network's (compose project meshbench-<id>),
+  // which differ; the network's labels carry the network's.
+  const runIds = [...new Set([...output.matchAll(/(\d{8}-\d{6}-[0-9a-f]{6})/g)].map((m) => m[1] as string))];
+  const runId = runIds[0];
+  for (const id of kind === 'kill' ? runIds : []) {
     const down =
       command === 'remote-network'
         ? [
@@ -158,12 +161,12 @@ async function trial(
             '--hosts-file',
             sandbox!.hostsEnvPath,
           ]
-        : [join(ROOT, 'bin/local-network.js'), '--down', runId];
-    // compose up outlives a SIGKILLed parent: let it finish before --down
-    await new Promise((done) => setTimeout(done, 5_000));
+        : [join(ROOT, 'bin/local-network.js'), '--down', id];
+    // at once, as a user would: --down stops a compose up the SIGKILLed parent left running
     await run(process.execPath, down, { cwd: ROOT }).catch(() => undefined);
   }
-  const leaks = runId ? await leftovers(runId, sandbox) : [];
+  const leaks: string[] = [];
+  for (const id of runIds) leaks.push(...(await leftovers(id, sandbox)));
   await rm(out, { recursive: true, force: true });
   const lines = output.trim().split('\n');
   const said = /(?:interrupted|forced exit) during ([^;,\n]+)/.exec(output)?.[1];

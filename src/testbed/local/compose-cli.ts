@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.js';
@@ -277,6 +277,51 @@ export async function stopComposeUps(timeoutMs = 3_000): Promise<number> {
     ),
   );
   return children.length;
+}
+
+/**
+ * compose up processes a meshbench that is gone left running (a SIGKILLed one cannot stop
+ * its compose up, which runs in its own process group): of `projectName`, or with none given,
+ * every one of a meshbench-… project whose parent has gone (re-parented to init). Killed with
+ * their process group, so `local-network --down` removes the run after them and nothing is
+ * created behind the removal. Linux (/proc) only; elsewhere none is found. Returns the count.
+ */
+export async function stopOrphanComposeUps(projectName?: string): Promise<number> {
+  let pids: string[];
+  try {
+    pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
+  } catch {
+    return 0;
+  }
+  let stopped = 0;
+  for (const pid of pids) {
+    let args: string[];
+    let stat: string;
+    try {
+      args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+      stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    const project = args[args.indexOf('--project-name') + 1];
+    if (!args.includes('--project-name') || !args.includes('up') || project === undefined) continue;
+    if (projectName !== undefined ? project !== projectName : !project.startsWith('meshbench-')) continue;
+    // stat: pid (comm) state ppid pgrp …; comm may hold spaces, so read after its closing paren
+    const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (projectName === undefined && ppid !== '1') continue;
+    try {
+      process.kill(-Number(pgrp), 'SIGKILL');
+      stopped++;
+    } catch {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+        stopped++;
+      } catch {
+        // already gone
+      }
+    }
+  }
+  return stopped;
 }
 
 export async function composeUp(

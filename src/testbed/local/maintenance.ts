@@ -9,7 +9,8 @@ import { localDocker, releaseDocker } from '../docker/connection.js';
 import { testbedSelector } from '../docker/labels.js';
 import { containerStatuses, tailLogs } from '../docker/inventory.js';
 import type { ContainerLog, ContainerStatus, RemovalSummary, TestbedMaintenance } from '../testbed.js';
-import { listLocalRuns, removeRun } from './teardown.js';
+import { stopOrphanComposeUps } from './compose-cli.js';
+import { listLocalRuns, projectNameOf, removeRunUntilQuiet } from './teardown.js';
 
 export class LocalMaintenance implements TestbedMaintenance {
   constructor(
@@ -24,12 +25,18 @@ export class LocalMaintenance implements TestbedMaintenance {
     return new LocalMaintenance(await localDocker(options.env), options.runsDir);
   }
 
-  /** One summary per run. Local runs lose their volumes only with `thorough`. */
+  /** One summary per run: its containers, networks and volumes; with `thorough`, its run folder too. */
   async down(options: { runId?: string; thorough: boolean }): Promise<RemovalSummary[]> {
+    // A compose up a killed meshbench left running would create the run again behind the removal.
+    const stopped = await stopOrphanComposeUps(options.runId ? projectNameOf(options.runId) : undefined);
+    if (stopped > 0) await new Promise((done) => setTimeout(done, 200));
     const runIds = options.runId ? [options.runId] : await listLocalRuns(this.docker);
     const summaries: RemovalSummary[] = [];
     for (const runId of runIds) {
-      const report = await removeRun(this.docker, runId, { volumes: options.thorough });
+      const report = await removeRunUntilQuiet(this.docker, runId, {
+        volumes: true,
+        quietMs: stopped > 0 ? 1_000 : 0,
+      });
       // The run folder (generated compose files) goes too.
       if (this.runsDir !== undefined && options.thorough)
         await rm(join(this.runsDir, runId), { recursive: true, force: true });
