@@ -125,6 +125,8 @@ interface LevelState {
   readonly events: ConditionEventRecord[];
   /** The scenario events whose window is open (published live), until their end or the load's. */
   readonly open: Set<number>;
+  /** Nodes a partition cuts off from the orchestrator (`client`): down for the load (--fault-load). */
+  readonly cutFromClient: Set<string>;
   readonly samples: {
     t: number;
     state: Map<string, LinkQuality>;
@@ -498,6 +500,7 @@ export class NetworkConditioner {
       context,
       events: [],
       open: new Set(),
+      cutFromClient: new Set(),
       samples: [],
       running: Promise.resolve(),
       unregisterForce: () => undefined,
@@ -629,8 +632,12 @@ export class NetworkConditioner {
       if (isEdge || model.continuous) {
         const firedMs = context.elapsedMs();
         for (const index of startsAt.get(t) ?? []) this.#windowStarts(state, index, firedMs);
+        // cut from the orchestrator: the load stops aiming at it before the cut applies
+        this.#clientCuts(state, wanted, firedMs, 'down');
         const { changed, errors } = await this.#apply(wanted);
         const doneMs = context.elapsedMs();
+        // joined again: once the links are back
+        this.#clientCuts(state, wanted, doneMs, 'up');
         for (const index of endsAt.get(t) ?? []) this.#windowEnds(state, index, doneMs);
         const records: ConditionEventRecord[] = [];
         const base = {
@@ -687,6 +694,25 @@ export class NetworkConditioner {
       links: selector.kind === 'links' ? selector.links.map((link) => `${link.from}->${link.to}`) : [],
       atMs: round(firedMs),
     });
+  }
+
+  /**
+   * Nodes whose links with the orchestrator (`client`, shaped with --shape-orchestrator) a
+   * partition cuts, or whose cut ended: published as node-state `down` (before the cut is
+   * applied) or `up` (after it is lifted), so the generator routes their load (--fault-load).
+   */
+  #clientCuts(state: LevelState, wanted: Map<string, LinkQuality>, atMs: number, edge: 'down' | 'up'): void {
+    for (const key of wanted.keys()) {
+      if (!key.startsWith(`${ORCHESTRATOR}->`)) continue;
+      const node = key.slice(ORCHESTRATOR.length + 2);
+      const cut = wanted.get(key)?.up === false || wanted.get(`${node}->${ORCHESTRATOR}`)?.up === false;
+      if (edge === 'down' && cut && !state.cutFromClient.has(node)) {
+        state.cutFromClient.add(node);
+        state.context.publish?.({ kind: 'node-state', node, state: 'down', atMs: round(atMs) });
+      } else if (edge === 'up' && !cut && state.cutFromClient.delete(node)) {
+        state.context.publish?.({ kind: 'node-state', node, state: 'up', atMs: round(atMs) });
+      }
+    }
   }
 
   /** Publishes the end of an open window (lifted by the scenario, or at the load's end). */
