@@ -173,10 +173,26 @@ export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
     across_runs: acrossRuns(perRun),
     runs: details,
     environment: input.environment,
-    plan: input.plan,
+    plan: recordedPlan(input.plan),
     timestamp: input.timestamp,
     interrupted: details.some((detail) => detail.interrupted),
   };
+}
+
+/**
+ * The plan as a record carries it. The plug-ins' sections live in `plan.plugins`; the three that
+ * were core plan fields before the registry are also written where records had them
+ * (`plan.propagation` as a boolean, `plan.ingest`, `plan.loadClients`), so a reader of the
+ * records finds every field where it was.
+ */
+function recordedPlan(plan: BenchmarkPlan): BenchmarkPlan {
+  const sections = plan.plugins ?? {};
+  const legacy: Record<string, unknown> = {
+    propagation: sections['propagation'] !== undefined,
+    ...(sections['ingest'] !== undefined ? { ingest: sections['ingest'] } : {}),
+    ...(sections['loadClients'] !== undefined ? { loadClients: sections['loadClients'] } : {}),
+  };
+  return { ...plan, ...legacy } as BenchmarkPlan;
 }
 
 /** Whether a run's faults block (src/faults/) has a scenario event that went through on its nodes. */

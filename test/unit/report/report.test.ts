@@ -88,6 +88,22 @@ describe('the result record', () => {
     expect(r.results.failed_transactions).toBe(0);
   });
 
+  it("keeps the plug-ins' plan fields where records had them before the registry, and states the fault load", async () => {
+    const withPlugins = await buildBenchmarkPlan(
+      { duration: 10, ingest: true, ingestPort: 7000, propagation: true, faultLoad: 'drop' },
+      { skipFileChecks: true, env: {} },
+    );
+    const r = buildBenchmarkRecord({ ...baseInput(), plan: withPlugins });
+    const recorded = r.plan as unknown as Record<string, unknown>;
+    expect(recorded['ingest']).toEqual({ port: 7000 });
+    expect(recorded['propagation']).toBe(true);
+    expect(recorded['plugins']).toEqual(withPlugins.plugins);
+    expect(r.parameters.fault_load).toBe('drop');
+    const plain = buildBenchmarkRecord({ ...baseInput(), plan });
+    expect((plain.plan as unknown as Record<string, unknown>)['propagation']).toBe(false);
+    expect((plain.plan as unknown as Record<string, unknown>)['ingest']).toBeUndefined();
+  });
+
   it('the schema rejects a record missing an original field', () => {
     const r = JSON.parse(JSON.stringify(record('local', 1, 100, [run(100)])));
     delete r.results.failed_transactions;
