@@ -674,6 +674,7 @@ export async function buildBenchmarkPlan(
     shapesNetworkConditions:
       zones !== undefined || (scenario !== undefined && hasNetworkConditions(scenario)),
     engine: fields.engine,
+    protocol: protocolDef.kind,
   });
 
   const loadsFor = (kind: NetworkKind): readonly number[] =>

@@ -4,7 +4,6 @@
  * one line. The command passes these to runBenchmark before its reporters.
  */
 import { FaultInjector } from '../faults/injector.js';
-import { MeshMonitor } from '../monitor/mesh/monitor.js';
 import { NetworkConditioner } from '../faults/network/conditioner.js';
 import { NodeMetricsMonitor } from '../monitor/prometheus/node-metrics.js';
 import { GeneratorExporter } from '../monitor/prometheus/exporter.js';
@@ -58,7 +57,6 @@ export function pluginObservers(
     const observer = plugin.observer(section, { ...context, plan });
     if (observer) observers.push(observer);
   }
-  if (plan.protocol.kind === 'mesh') observers.push(new MeshMonitor({ warn: context.warn }));
   const monitoring = plan.monitoring;
   if (monitoring?.nodeMetrics)
     observers.push(new NodeMetricsMonitor({ ...monitoringOptions(monitoring), warn: context.warn }));

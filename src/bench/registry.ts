@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import type { PluginDefinition } from '../common/plugin.js';
 import { loadClientsPlugin } from '../clients/plugin.js';
 import { ingestPlugin } from '../monitor/ingest/plugin.js';
+import { meshPlugin } from '../monitor/mesh/plugin.js';
 import { propagationPlugin } from '../monitor/propagation-plugin.js';
 import type { SweepObserver } from './observer.js';
 import type { BenchmarkPlan } from './plan.js';
@@ -29,6 +30,7 @@ const BUILT_IN: readonly SweepPlugin[] = [
   plugin(propagationPlugin),
   plugin(ingestPlugin),
   plugin(loadClientsPlugin),
+  plugin(meshPlugin),
 ];
 
 const registered: SweepPlugin[] = [];

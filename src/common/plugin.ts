@@ -34,6 +34,8 @@ export interface PluginPlanView {
   readonly shapesNetworkConditions: boolean;
   /** `--engine`: how remote nodes run (a container each, or a swarm stack). */
   readonly engine: 'docker' | 'swarm';
+  /** The protocol's kind (`cometbft`, `mesh`, a module's own…). */
+  readonly protocol: string;
 }
 
 /** What the command hands each observer factory. */

@@ -17,7 +17,6 @@ import { RECORD_SCHEMA_VERSION } from './version.js';
 import { jsonSchemaOf } from '../common/json-schema.js';
 import { latencySummarySchema } from '../measure/schema.js';
 import { resourcesBlockSchema } from '../monitor/resources/schema.js';
-import { meshBlockSchema } from '../monitor/mesh/schema.js';
 import { sweepPlugins } from '../bench/registry.js';
 import { influxBlockSchema, metricsBlockSchema } from '../monitor/metrics-block.js';
 
@@ -229,7 +228,6 @@ const runBlocksSchema = z
     ),
     metrics: metricsBlockSchema.optional(),
     influx: influxBlockSchema.optional(),
-    mesh: meshBlockSchema.optional(),
   })
   .catchall(z.unknown())
   .describe("observers' blocks for this run, by observer name (docs/result-format.md)");
