@@ -28,8 +28,6 @@ import {
   type ZonesSpec,
 } from '../faults/network/zones.js';
 import { refnodeNodeId } from '../testbed/local/compose-generate.js';
-import { parseMonitoringInput, type MonitoringPlan } from '../monitor/monitoring-plan.js';
-import { parseMonitorInput } from '../monitor/resources/options.js';
 import { parseTopology, topologyProblem, type TopologySpec } from '../testbed/topology.js';
 import { badFlag } from '../common/errors.js';
 import { parseDashboardInput } from './dashboard-input.js';
@@ -141,13 +139,6 @@ export interface BenchmarkPlan {
   readonly capture?: readonly string[] | 'all';
   /** `--capture-max-mb`: each pcap's size cap. */
   readonly captureMaxMb: number;
-  /** The nodes' series, Prometheus and InfluxDB (src/monitor/monitoring-plan.ts); absent: none asked for. */
-  readonly monitoring?: MonitoringPlan;
-  /**
-   * `--monitor` (default on) and `--monitor-interval`: the resource monitor's sample interval,
-   * ms (src/monitor/resources/). Absent: no resource monitor (`--monitor false`, the network commands).
-   */
-  readonly monitorIntervalMs?: number;
   /** Generator worker threads sharing the schedule. */
   readonly workers: number;
   /** HTTP connections per endpoint. */
@@ -237,14 +228,6 @@ export interface BenchmarkInput {
   readonly zonesOn?: string | undefined;
   readonly capture?: string | undefined;
   readonly captureMaxMb?: number | string | undefined;
-  readonly monitor?: boolean | string | undefined;
-  readonly monitorInterval?: number | string | undefined;
-  readonly nodeMetrics?: boolean | string | undefined;
-  readonly metricsSeries?: string | readonly string[] | undefined;
-  readonly prometheusUrl?: string | undefined;
-  readonly metricsPort?: number | string | undefined;
-  readonly influxUrl?: string | undefined;
-  readonly requireMonitoring?: boolean | string | undefined;
   readonly settleTimeout?: number | string | undefined;
   readonly settleSecs?: number | string | undefined;
   readonly workers?: number | string | undefined;
@@ -654,16 +637,6 @@ export async function buildBenchmarkPlan(
     }
   }
 
-  const monitoring = parseMonitoringInput({
-    nodeMetrics: raw.nodeMetrics,
-    metricsSeries: raw.metricsSeries,
-    prometheusUrl: raw.prometheusUrl,
-    metricsPort: raw.metricsPort,
-    influxUrl: raw.influxUrl,
-    requireMonitoring: raw.requireMonitoring,
-    endpointMetrics: endpointMetrics !== undefined,
-  });
-  const monitorIntervalMs = parseMonitorInput(raw, fields.duration);
   const dashboard = parseDashboardInput(raw.dashboard, raw.dashboardHost);
   const plugins = pluginSections(raw, {
     networkType,
@@ -675,6 +648,7 @@ export async function buildBenchmarkPlan(
       zones !== undefined || (scenario !== undefined && hasNetworkConditions(scenario)),
     engine: fields.engine,
     protocol: protocolDef.kind,
+    endpointMetrics: endpointMetrics !== undefined,
   });
 
   const loadsFor = (kind: NetworkKind): readonly number[] =>
@@ -763,8 +737,6 @@ export async function buildBenchmarkPlan(
     zonesOn: fields.zonesOn,
     ...(capture ? { capture } : {}),
     captureMaxMb: fields.captureMaxMb,
-    ...(monitoring ? { monitoring } : {}),
-    ...(monitorIntervalMs !== undefined ? { monitorIntervalMs } : {}),
     workers: fields.workers,
     connectionsPerEndpoint: fields.connections,
     ...(fields.transport ? { transport: fields.transport } : {}),

@@ -5,10 +5,6 @@
  */
 import { FaultInjector } from '../faults/injector.js';
 import { NetworkConditioner } from '../faults/network/conditioner.js';
-import { NodeMetricsMonitor } from '../monitor/prometheus/node-metrics.js';
-import { GeneratorExporter } from '../monitor/prometheus/exporter.js';
-import { InfluxOutput } from '../monitor/influx/influx-output.js';
-import { ResourceMonitor } from '../monitor/resources/monitor.js';
 import { createProtocol } from '../protocols/registry.js';
 import {
   crashRecoveryScenario,
@@ -54,33 +50,10 @@ export function pluginObservers(
   for (const plugin of sweepPlugins()) {
     const section = plan.plugins?.[plugin.name];
     if (section === undefined || !plugin.observer) continue;
-    const observer = plugin.observer(section, { ...context, plan });
-    if (observer) observers.push(observer);
+    const made = plugin.observer(section, { ...context, plan });
+    if (Array.isArray(made)) observers.push(...(made as readonly SweepObserver[]));
+    else if (made) observers.push(made as SweepObserver);
   }
-  const monitoring = plan.monitoring;
-  if (monitoring?.nodeMetrics)
-    observers.push(new NodeMetricsMonitor({ ...monitoringOptions(monitoring), warn: context.warn }));
-  if (monitoring?.metricsPort !== undefined)
-    observers.push(new GeneratorExporter({ port: monitoring.metricsPort, ...context }));
-  if (monitoring?.influxUrl !== undefined)
-    observers.push(
-      new InfluxOutput({
-        url: monitoring.influxUrl,
-        require: monitoring.requireMonitoring,
-        confirmCommit: plan.confirm === 'commit',
-        warn: context.warn,
-      }),
-    );
-  if (plan.monitorIntervalMs !== undefined)
-    observers.push(
-      new ResourceMonitor({
-        intervalMs: plan.monitorIntervalMs,
-        threads: plan.workers,
-        warn: context.warn,
-        ...(monitoring?.prometheusUrl !== undefined ? { prometheusUrl: monitoring.prometheusUrl } : {}),
-        require: monitoring?.requireMonitoring ?? false,
-      }),
-    );
   const file = plan.scenario;
   const zones = plan.zones ?? file?.zones;
   const events = file ? networkEvents(file) : [];
@@ -106,15 +79,6 @@ export function pluginObservers(
     );
   }
   return observers;
-}
-
-function monitoringOptions(monitoring: NonNullable<BenchmarkPlan['monitoring']>) {
-  return {
-    series: monitoring.series,
-    intervalMs: monitoring.intervalMs,
-    require: monitoring.requireMonitoring,
-    ...(monitoring.prometheusUrl !== undefined ? { prometheusUrl: monitoring.prometheusUrl } : {}),
-  };
 }
 
 /** Whether the plan shapes the network (conditions, zones, mobility, or live changes): then each node gets a helper. */

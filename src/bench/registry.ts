@@ -12,6 +12,7 @@ import type { PluginDefinition } from '../common/plugin.js';
 import { loadClientsPlugin } from '../clients/plugin.js';
 import { ingestPlugin } from '../monitor/ingest/plugin.js';
 import { meshPlugin } from '../monitor/mesh/plugin.js';
+import { monitoringPlugin } from '../monitor/plugin.js';
 import { propagationPlugin } from '../monitor/propagation-plugin.js';
 import type { SweepObserver } from './observer.js';
 import type { BenchmarkPlan } from './plan.js';
@@ -31,6 +32,8 @@ const BUILT_IN: readonly SweepPlugin[] = [
   plugin(ingestPlugin),
   plugin(loadClientsPlugin),
   plugin(meshPlugin),
+  // the outputs last: the other plug-ins' blocks are in place by their load end
+  plugin(monitoringPlugin),
 ];
 
 const registered: SweepPlugin[] = [];

@@ -90,16 +90,8 @@ export interface BenchmarkArgs {
   readonly workers?: string;
   readonly connections?: string;
   readonly transport?: string;
-  readonly monitor?: boolean;
-  readonly 'monitor-interval'?: string;
-  readonly 'node-metrics'?: boolean;
-  readonly 'metrics-series'?: string | string[];
-  readonly 'prometheus-url'?: string;
-  readonly 'metrics-port'?: string;
   readonly dashboard?: string | boolean;
   readonly 'dashboard-host'?: string;
-  readonly 'influx-url'?: string;
-  readonly 'require-monitoring'?: boolean;
   readonly interactive?: boolean;
   readonly config?: string;
   /** Each protocol's settings as flags (`--broadcast-mode`, `--http-method`…: src/protocols/). */
@@ -484,66 +476,13 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
         DEFAULTS.faultLoad,
       ),
     )
-    .option(
-      'monitor',
-      flag(
-        'Sample each node (CPU, memory, network, block I/O), each host and the generator during each level, and check the machine is quiet before it: the resources block',
-        GROUP_MONITORING,
-        'true',
-      ),
-    )
-    .option(
-      'monitor-interval',
-      text('Milliseconds between resource samples, 100 to the level duration', GROUP_MONITORING, '1000'),
-    )
-    .option(
-      'node-metrics',
-      flag(
-        "Record the nodes' own series (their /metrics) each second: the metrics block",
-        GROUP_MONITORING,
-        'true with --metrics-series or a URL',
-      ),
-    )
-    .option(
-      'metrics-series',
-      text(
-        'Node series to keep besides refnode_height, refnode_committed_txs_total, refnode_mempool_txs, refnode_view_changes_total: name,name',
-        GROUP_MONITORING,
-      ),
-    )
-    .option(
-      'prometheus-url',
-      text(
-        "Read the nodes' series from this Prometheus (PromQL range queries) instead of scraping them",
-        GROUP_MONITORING,
-      ),
-    )
-    .option(
-      'metrics-port',
-      text(
-        "Serve the generator's own metrics at /metrics on this port while it runs (0: any free port)",
-        GROUP_MONITORING,
-      ),
-    )
     .option('dashboard', {
       type: 'string',
       describe: DASHBOARD_DESCRIBE,
       group: GROUP_MONITORING,
       defaultDescription: `off; alone: ${DASHBOARD_DEFAULT_PORT}`,
     })
-    .option('dashboard-host', text(DASHBOARD_HOST_DESCRIBE, GROUP_MONITORING, DASHBOARD_DEFAULT_HOST))
-    .option(
-      'influx-url',
-      text('Stream per-second points to InfluxDB 1.x: http://host:8086/DATABASE', GROUP_MONITORING),
-    )
-    .option(
-      'require-monitoring',
-      flag(
-        'Stop before the first level when --prometheus-url, --influx-url or an --endpoint-metrics page does not answer (else: one warning line, the run goes on)',
-        GROUP_MONITORING,
-        'false',
-      ),
-    );
+    .option('dashboard-host', text(DASHBOARD_HOST_DESCRIBE, GROUP_MONITORING, DASHBOARD_DEFAULT_HOST));
   return addPluginFlags(upToMonitoring).option(
     'config',
     text(
@@ -613,16 +552,8 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     workers: last(args.workers),
     connections: last(args.connections),
     transport: last(args.transport),
-    monitor: last(args.monitor),
-    monitorInterval: last(args['monitor-interval']),
-    nodeMetrics: last(args['node-metrics']),
-    metricsSeries: args['metrics-series'],
-    prometheusUrl: last(args['prometheus-url']),
-    metricsPort: last(args['metrics-port']),
     dashboard: last(args.dashboard),
     dashboardHost: last(args['dashboard-host']),
-    influxUrl: last(args['influx-url']),
-    requireMonitoring: last(args['require-monitoring']),
     ...protocolInputFromArgs(args),
     ...pluginInputFromArgs(args),
   };

@@ -36,6 +36,8 @@ export interface PluginPlanView {
   readonly engine: 'docker' | 'swarm';
   /** The protocol's kind (`cometbft`, `mesh`, a module's own…). */
   readonly protocol: string;
+  /** `--endpoint-metrics`: attach mode reads Prometheus pages of the endpoints. */
+  readonly endpointMetrics: boolean;
 }
 
 /** What the command hands each observer factory. */
@@ -74,8 +76,11 @@ export interface PluginDefinition<
     core: PluginPlanView,
     given: Readonly<Record<string, unknown>>,
   ) => Section | undefined;
-  /** The observer for an active section (absent: the plug-in only shapes the plan). */
-  readonly observer?: (section: Section, context: PluginContext<CorePlan>) => Observer | undefined;
+  /** The observer (or observers, in order) for an active section (absent: the plug-in only shapes the plan). */
+  readonly observer?: (
+    section: Section,
+    context: PluginContext<CorePlan>,
+  ) => Observer | readonly Observer[] | undefined;
   /** The block it adds to each run of a record (`runs[].blocks.<name>`), for result.schema.json. */
   readonly runBlock?: { readonly name: string; readonly schema: z.ZodType };
 }

@@ -182,7 +182,8 @@ export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
 /**
  * The plan as a record carries it. The plug-ins' sections live in `plan.plugins`; the three that
  * were core plan fields before the registry are also written where records had them
- * (`plan.propagation` as a boolean, `plan.ingest`, `plan.loadClients`), so a reader of the
+ * (`plan.propagation` as a boolean, `plan.ingest`, `plan.loadClients`, `plan.monitoring`,
+ * `plan.monitorIntervalMs`), so a reader of the
  * records finds every field where it was.
  */
 function recordedPlan(plan: BenchmarkPlan): BenchmarkPlan {
@@ -191,6 +192,8 @@ function recordedPlan(plan: BenchmarkPlan): BenchmarkPlan {
     propagation: sections['propagation'] !== undefined,
     ...(sections['ingest'] !== undefined ? { ingest: sections['ingest'] } : {}),
     ...(sections['loadClients'] !== undefined ? { loadClients: sections['loadClients'] } : {}),
+    // the monitors' section holds the two fields the plan had (`monitoring`, `monitorIntervalMs`)
+    ...((sections['monitoring'] as Record<string, unknown> | undefined) ?? {}),
   };
   return { ...plan, ...legacy } as BenchmarkPlan;
 }

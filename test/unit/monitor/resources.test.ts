@@ -4,6 +4,7 @@
  * line), the remote loop's output parser, and the monitor itself against fake nodes and hosts
  * (a node that dies mid-run is marked down, every stream is closed at the load's end).
  */
+import { monitoringOf } from '../../../src/monitor/plugin.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -319,9 +320,9 @@ describe('the flags', () => {
       { monitorInterval: 500, duration: 10 },
       { skipFileChecks: true, env: {} },
     );
-    expect(plan.monitorIntervalMs).toBe(500);
+    expect(monitoringOf(plan).monitorIntervalMs).toBe(500);
     const off = await buildBenchmarkPlan({ monitor: 'false' }, { skipFileChecks: true, env: {} });
-    expect(off.monitorIntervalMs).toBeUndefined();
+    expect(monitoringOf(off).monitorIntervalMs).toBeUndefined();
   });
 });
 

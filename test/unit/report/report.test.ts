@@ -97,6 +97,7 @@ describe('the result record', () => {
     const recorded = r.plan as unknown as Record<string, unknown>;
     expect(recorded['ingest']).toEqual({ port: 7000 });
     expect(recorded['propagation']).toBe(true);
+    expect(recorded['monitorIntervalMs']).toBe(1000);
     expect(recorded['plugins']).toEqual(withPlugins.plugins);
     expect(r.parameters.fault_load).toBe('drop');
     const plain = buildBenchmarkRecord({ ...baseInput(), plan });
