@@ -673,8 +673,10 @@ class Sweep {
     network.deployment = undefined;
     const down = DOWN_COMMAND[deployment.kind];
     const removal = this.#deps.removal;
-    // Interrupted: the run's volumes go too (nothing labelled with the run is left).
-    const thorough = plan.cleanupThorough || this.#aborted();
+    // Every removal takes the run's volumes (nothing labelled with the run is left, interrupted
+    // or not); thorough adds the run folder and the shipped image, which an interrupt keeps, so
+    // the next run need not ship the image again.
+    const thorough = plan.cleanupThorough;
     if (down && (!final || plan.cleanup)) {
       if (removal) return removal.remove(deployment, { thorough });
       this.#progress.phase(`[${network.kind}] removing the network${thorough ? ' (thorough)' : ''} …`);
