@@ -21,7 +21,7 @@ CACHE=.meshbench/cache
 mkdir -p "$CACHE"
 BASE_IMAGE=${MESHBENCH_BASE_IMAGE:-local/debian-minbase:bookworm}
 REFNODE_IMAGE=${MESHBENCH_REFNODE_IMAGE:-meshbench/refnode:latest}
-ETCD_IMAGE=meshbench/etcd:3.4
+ETCD_IMAGE=${MESHBENCH_ETCD_IMAGE:-meshbench/etcd:3.4}
 NETHELPER_IMAGE=${MESHBENCH_NETHELPER_IMAGE:-meshbench/nethelper:latest}
 LOADCLIENT_IMAGE=${MESHBENCH_LOADCLIENT_IMAGE:-meshbench/loadclient:latest}
 NETHELPER_BASE=${MESHBENCH_NETHELPER_BASE:-local/debian-nethelper:bookworm}

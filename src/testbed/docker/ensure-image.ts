@@ -1,5 +1,6 @@
 /**
- * The images meshbench ships (the reference node, the network helper, the load client) are
+ * The images meshbench ships (the reference node, the network helper, the load client, and the
+ * etcd example's) are
  * built on first use: a feature that needs one and finds it missing on this machine's engine
  * builds it here with scripts/build-images.sh (the one recipe), with one progress line, and
  * then uses or ships it. Where it cannot be built (no Docker CLI, no mmdebstrap or gcc and no
@@ -8,14 +9,14 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { LOADCLIENT_IMAGE, NETHELPER_IMAGE, REFNODE_IMAGE } from '../../common/defaults.js';
+import { ETCD_IMAGE, LOADCLIENT_IMAGE, NETHELPER_IMAGE, REFNODE_IMAGE } from '../../common/defaults.js';
 import { MeshbenchError } from '../../common/errors.js';
 import { packageRoot } from '../../common/package-root.js';
 
 /** An image set of scripts/build-images.sh that meshbench builds on first use. */
 export interface ShippedImage {
   /** The argument of `npm run images SET`. */
-  readonly set: 'refnode' | 'nethelper' | 'loadclient';
+  readonly set: 'refnode' | 'nethelper' | 'loadclient' | 'etcd';
   /** The environment variable that names another tag for it (the script reads it too). */
   readonly tagEnv: string;
   /** Rough build time on a fresh machine, for the progress line. */
@@ -48,6 +49,14 @@ const SETS: readonly ShippedImage[] = [
     tools: [],
     files: ['dist/loadclient/loadclient.js', 'dist/loadclient/worker.js'],
   },
+  {
+    // the etcd example's image: etcd and etcdctl from this machine's Debian packages
+    set: 'etcd',
+    tagEnv: 'MESHBENCH_ETCD_IMAGE',
+    aboutSecs: 60,
+    tools: ['etcd', 'etcdctl', 'mmdebstrap'],
+    files: [],
+  },
 ];
 
 /** The image set that builds `image` (by the tags in use now), or undefined when it is not meshbench's. */
@@ -56,6 +65,7 @@ export function shippedImage(image: string): ShippedImage | undefined {
     refnode: REFNODE_IMAGE,
     nethelper: NETHELPER_IMAGE,
     loadclient: LOADCLIENT_IMAGE,
+    etcd: ETCD_IMAGE,
   };
   return SETS.find((entry) => tags[entry.set] === image);
 }

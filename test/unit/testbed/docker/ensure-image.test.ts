@@ -32,7 +32,17 @@ describe('building a missing meshbench image on first use', () => {
     expect(loadclient?.set).toBe('loadclient');
     expect(shippedImage('meshbench/refnode:latest')?.set).toBe('refnode');
     expect(shippedImage('nginx:latest')).toBeUndefined();
-    expect(shippedImage('meshbench/etcd:3.4')).toBeUndefined();
+    // the etcd examples' image too: a user need not know `npm run images etcd`
+    expect(shippedImage('meshbench/etcd:3.4')?.set).toBe('etcd');
+    expect(shippedImage('quay.io/coreos/etcd:v3.5.0')).toBeUndefined();
+  });
+
+  it("says what the etcd image needs where it cannot be built: this machine's etcd packages", () => {
+    const entry = shippedImage('meshbench/etcd:3.4') as NonNullable<ReturnType<typeof shippedImage>>;
+    expect(buildBlocker(entry, host({ root: false, commands: ['docker', 'mmdebstrap'] }))).toBe(
+      'etcd and etcdctl are missing and this is not root to install them',
+    );
+    expect(buildBlocker(entry, host({ root: true, commands: ['docker', 'apt-get'] }))).toBeUndefined();
   });
 
   it('builds where the tools are, or where root can install them with apt-get', () => {
