@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// The test suite's budget (issue 29), run by .ci/run after the tests:
+//   node scripts/test-budget.mjs REPORT.json ELAPSED_SECONDS [--warn-total]
+// Prints every test file's duration from vitest's JSON report, slowest first, and one line
+// per breach: the whole .ci/run over 30 minutes, or one integration file over 4 minutes
+// (MESHBENCH_BUDGET_TOTAL_SECS and MESHBENCH_BUDGET_FILE_SECS set others). Exits with the
+// number of breaches (0: within budget), or 2 when the report cannot be read. With
+// --warn-total the whole run's time is said but not counted: a bare CI machine also pays for
+// installing Docker and building every image, which no test can shorten.
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+
+const TOTAL_SECS = Number(process.env.MESHBENCH_BUDGET_TOTAL_SECS ?? 30 * 60);
+const FILE_SECS = Number(process.env.MESHBENCH_BUDGET_FILE_SECS ?? 4 * 60);
+
+const positional = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const warnTotal = process.argv.includes('--warn-total');
+const [reportPath, elapsedText] = positional;
+if (reportPath === undefined || elapsedText === undefined || !Number.isFinite(Number(elapsedText))) {
+  console.error('usage: node scripts/test-budget.mjs REPORT.json ELAPSED_SECONDS');
+  process.exit(2);
+}
+let report;
+try {
+  report = JSON.parse(readFileSync(reportPath, 'utf8'));
+} catch (error) {
+  console.error(`test budget: cannot read ${reportPath}: ${error instanceof Error ? error.message : error}`);
+  process.exit(2);
+}
+
+/** test/integration/x.test.ts → integration; test/unit/… → unit; the timing project's files are unit files. */
+function tierOf(path) {
+  return /(^|\/)test\/integration\//.test(path) ? 'integration' : 'unit';
+}
+
+const files = (report.testResults ?? [])
+  .map((result) => {
+    const path = relative(process.cwd(), String(result.name));
+    const secs = Math.max(0, (Number(result.endTime) - Number(result.startTime)) / 1000);
+    return { path, tier: tierOf(path), secs: Number.isFinite(secs) ? secs : 0 };
+  })
+  .sort((a, b) => b.secs - a.secs);
+
+const sum = (tier) => files.filter((f) => f.tier === tier).reduce((total, f) => total + f.secs, 0);
+console.log('test files by duration (s):');
+for (const file of files)
+  console.log(`${file.secs.toFixed(1).padStart(8)}  ${file.tier.padEnd(11)}  ${file.path}`);
+console.log(
+  `sums: integration ${sum('integration').toFixed(0)} s in ${files.filter((f) => f.tier === 'integration').length} files, unit ${sum('unit').toFixed(0)} s in ${files.filter((f) => f.tier === 'unit').length} files; the whole run ${Number(elapsedText)} s`,
+);
+
+const breaches = [];
+if (Number(elapsedText) > TOTAL_SECS) {
+  const line = `the whole run took ${Number(elapsedText)} s, over its budget of ${TOTAL_SECS} s`;
+  if (warnTotal) console.log(`note: ${line} (said, not counted: --warn-total)`);
+  else breaches.push(line);
+}
+for (const file of files.filter((f) => f.tier === 'integration' && f.secs > FILE_SECS))
+  breaches.push(
+    `${file.path} took ${file.secs.toFixed(1)} s, over the ${FILE_SECS} s an integration file may take: split it or share what it starts`,
+  );
+for (const line of breaches) console.log(`over budget: ${line}`);
+if (breaches.length === 0)
+  console.log(`within budget: the run under ${TOTAL_SECS} s, every integration file under ${FILE_SECS} s`);
+process.exit(breaches.length);

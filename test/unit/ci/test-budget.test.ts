@@ -1,0 +1,88 @@
+/**
+ * The test budget .ci/run applies after the tests (scripts/test-budget.mjs): every file's
+ * duration from vitest's JSON report, slowest first; an integration file over 4 minutes is a
+ * breach (the exit code counts them), and so is the whole run over 30 minutes unless
+ * --warn-total (then it is said, not counted).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const SCRIPT = join(ROOT, 'scripts', 'test-budget.mjs');
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-budget-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function report(files: Record<string, number>): Promise<string> {
+  const path = join(dir, `report-${Object.keys(files).length}-${Date.now()}.json`);
+  const testResults = Object.entries(files).map(([name, secs]) => ({
+    name: join(ROOT, name),
+    startTime: 1_000_000,
+    endTime: 1_000_000 + secs * 1000,
+    status: 'passed',
+    assertionResults: [],
+  }));
+  await writeFile(path, JSON.stringify({ numPassedTests: 1, testResults }));
+  return path;
+}
+
+async function budget(args: readonly string[]): Promise<{ code: number; stdout: string }> {
+  try {
+    const { stdout } = await run(process.execPath, [SCRIPT, ...args], { cwd: ROOT });
+    return { code: 0, stdout };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string };
+    return { code: failed.code, stdout: failed.stdout };
+  }
+}
+
+describe('the test budget', () => {
+  it('lists every file slowest first and passes within budget', async () => {
+    const path = await report({
+      'test/unit/a.test.ts': 3.2,
+      'test/integration/b.test.ts': 200,
+      'test/integration/c.test.ts': 12.5,
+    });
+    const { code, stdout } = await budget([path, '1500']);
+    expect(code).toBe(0);
+    const rows = stdout.split('\n').filter((line) => /\.test\.ts$/.test(line));
+    expect(rows.map((row) => row.trim().split(/\s+/))).toEqual([
+      ['200.0', 'integration', 'test/integration/b.test.ts'],
+      ['12.5', 'integration', 'test/integration/c.test.ts'],
+      ['3.2', 'unit', 'test/unit/a.test.ts'],
+    ]);
+    expect(stdout).toContain('within budget');
+  });
+
+  it('counts an integration file over 4 minutes and the whole run over 30, naming each', async () => {
+    const path = await report({
+      'test/integration/slow.test.ts': 241,
+      'test/integration/slower.test.ts': 300,
+      'test/unit/long.test.ts': 400,
+    });
+    const counted = await budget([path, '1801']);
+    expect(counted.code).toBe(3);
+    expect(counted.stdout).toMatch(/over budget: test\/integration\/slower\.test\.ts took 300\.0 s/);
+    expect(counted.stdout).toMatch(/over budget: test\/integration\/slow\.test\.ts took 241\.0 s/);
+    expect(counted.stdout).toMatch(/over budget: the whole run took 1801 s/);
+    expect(counted.stdout).not.toMatch(/long\.test\.ts took/);
+    const warned = await budget([path, '1801', '--warn-total']);
+    expect(warned.code).toBe(2);
+    expect(warned.stdout).toMatch(/note: the whole run took 1801 s, over its budget of 1800 s/);
+  });
+
+  it('refuses a report it cannot read, in one line, with exit 2', async () => {
+    const { code } = await budget([join(dir, 'missing.json'), '10']);
+    expect(code).toBe(2);
+  });
+});
