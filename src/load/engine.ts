@@ -156,8 +156,8 @@ class TxRequest implements DirectSink {
   onOutcome(outcome: ReplyOutcome): void {
     this.shard.onOutcome(this, outcome);
   }
-  onFailure(failure: TransportFailure): void {
-    this.shard.onFailure(this, failure);
+  onFailure(failure: TransportFailure, cause?: 'connect'): void {
+    this.shard.onFailure(this, failure, cause);
   }
 }
 
@@ -530,15 +530,16 @@ export class Shard {
     this.pump();
   }
 
-  onFailure(request: TxRequest, failure: TransportFailure): void {
+  onFailure(request: TxRequest, failure: TransportFailure, cause?: 'connect'): void {
     if (request.ackDone) return;
     this.endAck(request, { kind: failure });
-    if (failure === 'connectionError') this.onConnectionFailure(request.node);
+    if (cause === 'connect') this.onConnectionFailure(request.node);
     this.pump();
   }
 
   /**
-   * A node that refuses or cannot be reached, 3 times in a row, is down for the routing
+   * A node that refuses or cannot be reached (not one whose connections break: an overloaded
+   * node's resets stay its failures), 3 times in a row, is down for the routing
    * (--fault-load redirect|drop) until its health probe answers: a node that died on its
    * own, or that the caller did not announce.
    */

@@ -218,10 +218,11 @@ class RawConnection {
     this.closed = true;
     const requests = this.inFlight.splice(0);
     this.pool.onClosed(this);
+    const cause = this.connected ? undefined : 'connect';
     for (const request of requests) {
       if (request.done) continue;
       request.done = true;
-      request.sink.onFailure('connectionError');
+      request.sink.onFailure('connectionError', cause);
     }
   }
 }
@@ -303,7 +304,8 @@ class EndpointPool {
   send(request: RawRequest): void {
     if (this.closing || this.unreachable()) {
       request.done = true;
-      queueMicrotask(() => request.sink.onFailure('connectionError'));
+      const cause = this.closing ? undefined : 'connect';
+      queueMicrotask(() => request.sink.onFailure('connectionError', cause));
       return;
     }
     if (this.waiting.length === 0) {
@@ -389,7 +391,7 @@ class EndpointPool {
       const delayMs = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (this.connectFailures - 1));
       this.backoffUntilMs = this.now() + delayMs;
       // Could not connect, and no connection is up: what waits for this endpoint fails now.
-      if (this.connectedCount === 0) this.failWaiting();
+      if (this.connectedCount === 0) this.failWaiting('connect');
       // One timer, for the latest end of backoff: then what waits gets a new connection.
       if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
       this.backoffTimer = setTimeout(() => {
@@ -400,12 +402,12 @@ class EndpointPool {
     if (this.waiting.length > 0) this.drain();
   }
 
-  private failWaiting(): void {
+  private failWaiting(cause?: 'connect'): void {
     while (this.waiting.length > 0) {
       const request = this.waiting.shift() as RawRequest;
       if (request.done) continue;
       request.done = true;
-      request.sink.onFailure('connectionError');
+      request.sink.onFailure('connectionError', cause);
     }
   }
 

@@ -95,7 +95,7 @@ class UndiciRequest implements Dispatcher.DispatchHandler, TransportRequest {
     this.done = true;
     this.controller?.abort(new AbortedByGenerator());
     this.controller = undefined;
-    this.sink.onFailure('connectionError');
+    this.sink.onFailure('connectionError', 'connect');
   }
   onRequestStart(controller: Dispatcher.DispatchController): void {
     // Aborted while queued for a connection: never put it on the wire.
@@ -132,9 +132,10 @@ class UndiciRequest implements Dispatcher.DispatchHandler, TransportRequest {
     this.done = true;
     const code = (error as NodeJS.ErrnoException).code;
     const failure = classifyError(error);
-    this.sink.onFailure(failure);
-    if (!this.wired && failure === 'connectionError' && code !== undefined && CONNECT_ERRORS.has(code))
-      this.endpoint.onConnectFailure();
+    const unreachable =
+      !this.wired && failure === 'connectionError' && code !== undefined && CONNECT_ERRORS.has(code);
+    this.sink.onFailure(failure, unreachable ? 'connect' : undefined);
+    if (unreachable) this.endpoint.onConnectFailure();
   }
 }
 

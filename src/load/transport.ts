@@ -28,7 +28,12 @@ export interface TransportSink {
   onWire(): void;
   /** A whole reply: status and body as text. */
   onReply(status: number, body: string): void;
-  onFailure(failure: TransportFailure): void;
+  /**
+   * `cause` `connect`: the endpoint could not be reached at all (refused, unreachable, the
+   * connect timeout, or the backoff after one), as opposed to a connection that broke; only
+   * these take a node for down (--fault-load), so an overloaded node's resets stay failures.
+   */
+  onFailure(failure: TransportFailure, cause?: 'connect'): void;
 }
 
 /** One request in flight, as the generator sees it. */

@@ -214,6 +214,16 @@ describe('--fault-load with a node that dies on its own', () => {
     expect((node1?.failed ?? 0) + (node1?.ok ?? 0) + (node1?.redirectedOut ?? 0)).toBe(200);
   });
 
+  it('a node whose connections break (resets: an overloaded node) is not taken for down; its failures stay', async () => {
+    const live = await servers(1);
+    const resetting = await startCountingServer(() => ({ reset: true }));
+    cleanups.push(() => resetting.close());
+    const result = await runLoad(options([live[0]?.url as string, resetting.url], { transactions: 100 }));
+    expect(resetting.received).toBe(50);
+    expect(result.perNode[1]).toMatchObject({ failed: 50, redirectedOut: 0 });
+    expect(result.faultLoad?.redirected).toBe(0);
+  });
+
   it('keep: a node that refuses stays in the round robin (every send to it fails)', async () => {
     const live = await servers(1);
     const port = await freePort();
