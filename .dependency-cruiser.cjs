@@ -4,8 +4,12 @@
  *   common → measure → protocols → load → testbed → faults · monitor · clients (plug-ins)
  *          → bench → results · report → cli
  *
- * A folder imports only from folders below it (and from itself). src/node/ (the reference
- * node) stands apart and imports only common/. No cycles anywhere. `npm run lint` runs this.
+ * A folder imports only from folders below it (and from itself). No cycles anywhere.
+ *
+ * The systems under test (systems/<name>/) and the sidecars meshbench ships (sidecars/<name>/)
+ * stand apart: a system's or sidecar's code never imports the tool's src/, and the tool never
+ * imports theirs; the tool reaches them only through their images and their protocols.
+ * `npm run lint` runs this.
  */
 const LAYERS = [
   'common',
@@ -48,18 +52,26 @@ module.exports = {
       to: { path: '^src/report/' },
     },
     {
-      name: 'refnode-apart',
-      comment: 'the reference node imports only src/common/ (it is bundled and shipped on its own)',
+      name: 'systems-apart',
+      comment:
+        "a system under test or a sidecar is built and shipped on its own: its code never imports the tool's src/",
       severity: 'error',
-      from: { path: '^src/node/' },
-      to: { path: '^src/', pathNot: '^src/(node|common)/' },
+      from: { path: '^(systems|sidecars)/[^/]+/src/' },
+      to: { path: '^src/' },
     },
     {
-      name: 'nothing-imports-refnode',
-      comment: 'the tool talks to the reference node over the network, never by import',
+      name: 'systems-not-imported',
+      comment: 'the tool talks to the systems under test over the network, never by import',
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/node/' },
-      to: { path: '^src/node/' },
+      from: { path: '^src/' },
+      to: { path: '^(systems|sidecars)/' },
+    },
+    {
+      name: 'systems-apart-from-each-other',
+      comment: 'one system does not import another',
+      severity: 'error',
+      from: { path: '^systems/([^/]+)/' },
+      to: { path: '^systems/', pathNot: '^systems/$1/' },
     },
     {
       name: 'local-remote-apart',
@@ -74,7 +86,7 @@ module.exports = {
       comment:
         'no import cycles at run time; a cycle through type-only imports (an owner and the interface it hands out) erases at compile time',
       severity: 'error',
-      from: { path: '^src/' },
+      from: { path: '^(src|systems)/' },
       to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
     },
     {
@@ -91,7 +103,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    includeOnly: '^src/',
+    exclude: { path: '(^|/)(node_modules|dist)/' },
+    includeOnly: '^(src|systems|sidecars)/',
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: {

@@ -14,8 +14,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts', 'src/**/*.test.ts'],
-          exclude: timingTests,
+          include: ['test/unit/**/*.test.ts', 'src/**/*.test.ts', 'systems/*/test/**/*.test.ts'],
+          exclude: [...timingTests, 'systems/*/node_modules/**'],
           testTimeout: 30_000,
           sequence: { groupOrder: 0 },
         },

@@ -5,7 +5,7 @@
 #                                  the libraries it links and the bundled refnode (lean_node_image below);
 #                                  MESHBENCH_REFNODE_BASE=debian builds it on the Debian base instead (a shell)
 #   meshbench/etcd:3.4             etcd and etcdctl from this machine's Debian packages (scripts/ensure-etcd.sh)
-#   meshbench/nethelper:latest     tc, iptables, tcpdump, ping and nfq-delay (native/nfq-delay, compiled here)
+#   meshbench/nethelper:latest     tc, iptables, tcpdump, ping and nfq-delay (sidecars/nethelper/nfq-delay, compiled here)
 #   meshbench/loadclient:latest    the load client (--load-clients colocated): lean, dist/loadclient/*.js
 # On a machine that can pull, set MESHBENCH_BASE_IMAGE=debian:bookworm-slim to skip mmdebstrap.
 # Usage: scripts/build-images.sh [refnode|etcd|nethelper|loadclient|base|all|libp2p]   (default: all)
@@ -163,14 +163,14 @@ build_refnode_debian() {
   local key
   key=$({
     printf 'debian|%s|%s\n' "$REFNODE_IMAGE" "$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")"
-    cat "$(command -v node)" dist/refnode/refnode.js compose/Dockerfile.refnode
+    cat "$(command -v node)" dist/refnode/refnode.js systems/refnode/Dockerfile.debian
   } | recipe_key)
   [ "$(image_recipe "$REFNODE_IMAGE")" = "$key" ] && return 0
   local ctx=.meshbench/build/refnode
   rm -rf "$ctx"; mkdir -p "$ctx"
   cp "$(command -v node)" "$ctx/node"
   cp dist/refnode/refnode.js "$ctx/refnode.js"
-  cp compose/Dockerfile.refnode "$ctx/Dockerfile"
+  cp systems/refnode/Dockerfile.debian "$ctx/Dockerfile"
   log "building $REFNODE_IMAGE from $BASE_IMAGE"
   # The build's own chatter (e.g. the legacy builder's deprecation notice) is shown only on failure.
   if ! docker build -q --build-arg BASE_IMAGE="$BASE_IMAGE" --label meshbench.image=refnode \
@@ -184,13 +184,13 @@ build_refnode_debian() {
 # The load client (--load-clients colocated): the bundled client and the generator's worker on
 # the lean base, shipped to the hosts beside the node image.
 build_loadclient() {
-  lean_node_image "$LOADCLIENT_IMAGE" compose/Dockerfile.loadclient-lean dist/loadclient/loadclient.js \
+  lean_node_image "$LOADCLIENT_IMAGE" sidecars/loadclient/Dockerfile dist/loadclient/loadclient.js \
     dist/loadclient/worker.js
 }
 
 build_refnode() {
   case "${MESHBENCH_REFNODE_BASE:-scratch}" in
-    scratch) lean_node_image "$REFNODE_IMAGE" compose/Dockerfile.refnode-lean dist/refnode/refnode.js ;;
+    scratch) lean_node_image "$REFNODE_IMAGE" systems/refnode/Dockerfile dist/refnode/refnode.js ;;
     debian) build_refnode_debian ;;
     *) die "MESHBENCH_REFNODE_BASE is '$MESHBENCH_REFNODE_BASE': use scratch (the default) or debian" ;;
   esac
@@ -202,7 +202,7 @@ build_etcd() {
   bash scripts/ensure-etcd.sh
   local etcd etcdctl key
   etcd=$(command -v etcd) etcdctl=$(command -v etcdctl)
-  key=$(cat "$etcd" "$etcdctl" compose/Dockerfile.etcd | sha256sum | cut -c1-16)
+  key=$(cat "$etcd" "$etcdctl" systems/etcd/Dockerfile | sha256sum | cut -c1-16)
   if [ "$(docker image inspect -f '{{index .Config.Labels "meshbench.recipe"}}' "$ETCD_IMAGE" 2>/dev/null)" = "$key" ]; then
     return 0
   fi
@@ -211,7 +211,7 @@ build_etcd() {
   rm -rf "$ctx"; mkdir -p "$ctx"
   cp "$etcd" "$ctx/etcd"
   cp "$etcdctl" "$ctx/etcdctl"
-  cp compose/Dockerfile.etcd "$ctx/Dockerfile"
+  cp systems/etcd/Dockerfile "$ctx/Dockerfile"
   log "building $ETCD_IMAGE from $BASE_IMAGE ($("$etcd" --version | head -1))"
   if ! docker build -q --build-arg BASE_IMAGE="$BASE_IMAGE" --label meshbench.image=etcd \
     --label meshbench.recipe="$key" -t "$ETCD_IMAGE" "$ctx" >"$ctx.log" 2>&1; then
@@ -238,7 +238,7 @@ ensure_nfq_toolchain() {
 build_nethelper() {
   local key
   key=$({
-    cat native/nfq-delay/nfq-delay.c compose/Dockerfile.nethelper
+    cat sidecars/nethelper/nfq-delay/nfq-delay.c sidecars/nethelper/Dockerfile
     printf '%s|%s|%s' "$NETHELPER_INCLUDE" "$NFQ_DELAY_CFLAGS" "$NFQ_DELAY_LIBS"
   } | sha256sum | cut -c1-16)
   if [ "$(docker image inspect -f '{{index .Config.Labels "meshbench.recipe"}}' "$NETHELPER_IMAGE" 2>/dev/null)" = "$key" ]; then
@@ -252,9 +252,9 @@ build_nethelper() {
   local ctx=.meshbench/build/nethelper
   rm -rf "$ctx"; mkdir -p "$ctx"
   # shellcheck disable=SC2086 # the flags are words
-  gcc $NFQ_DELAY_CFLAGS -o "$ctx/nfq-delay" native/nfq-delay/nfq-delay.c $NFQ_DELAY_LIBS ||
-    die "compiling native/nfq-delay/nfq-delay.c failed; see the compiler's output above"
-  cp compose/Dockerfile.nethelper "$ctx/Dockerfile"
+  gcc $NFQ_DELAY_CFLAGS -o "$ctx/nfq-delay" sidecars/nethelper/nfq-delay/nfq-delay.c $NFQ_DELAY_LIBS ||
+    die "compiling sidecars/nethelper/nfq-delay/nfq-delay.c failed; see the compiler's output above"
+  cp sidecars/nethelper/Dockerfile "$ctx/Dockerfile"
   log "building $NETHELPER_IMAGE from $NETHELPER_BASE"
   if ! docker build -q --build-arg BASE_IMAGE="$NETHELPER_BASE" --label meshbench.image=nethelper \
     --label meshbench.recipe="$key" -t "$NETHELPER_IMAGE" "$ctx" >"$ctx.log" 2>&1; then

@@ -55,7 +55,7 @@ context() {
   local ctx=$1
   rm -rf "$ctx"
   mkdir -p "$ctx"
-  cp compose/Dockerfile.sandbox-host "$ctx/Dockerfile"
+  cp sidecars/sandbox-host/Dockerfile "$ctx/Dockerfile"
   cat >"$ctx/sandbox-entrypoint" <<'SH'
 #!/bin/sh
 # Emulated remote host: fresh host keys, dockerd when installed, sshd in the foreground.

@@ -1,4 +1,4 @@
-// The esbuild options both bundles share (scripts/bundle-refnode.mjs, scripts/bundle-cli.mjs):
+// The esbuild options both bundles share (systems/refnode/bundle.mjs, scripts/bundle-cli.mjs):
 // one ESM file set for Node 20, unminified, no source maps, and a real `require` in the
 // output, because some CommonJS dependencies call require() for node built-ins.
 /** @param {string} requireAlias the name the banner gives createRequire (unique per bundle) */

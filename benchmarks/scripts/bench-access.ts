@@ -91,7 +91,7 @@ interface SideRun {
 }
 
 const started = new Date();
-const testbed = new LocalTestbed({ composePath: 'compose/docker-compose.yml', nodeAccess: 'direct' });
+const testbed = new LocalTestbed({ composePath: 'systems/refnode/docker-compose.yml', nodeAccess: 'direct' });
 const deployment = await testbed.deploy();
 const runs: SideRun[] = [];
 let interrupted = false;

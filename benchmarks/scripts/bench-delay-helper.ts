@@ -1,6 +1,6 @@
 /**
  * `npm run bench:delay-helper` — nfq-delay, the userspace delay on NFQUEUE for kernels without
- * netem (native/nfq-delay, in meshbench/nethelper), on a bridge network of three nethelper
+ * netem (sidecars/nethelper/nfq-delay, in meshbench/nethelper), on a bridge network of three nethelper
  * containers this script creates: `hub` runs nfq-delay with `--delay-ms` for the `shaped` peer
  * only; the `plain` peer is on no line of its config, so its probes pass through the queue
  * undelayed. UDP probes carry their send time; senders and receivers are this machine's node
@@ -8,7 +8,7 @@
  * CLOCK_MONOTONIC. Each hook (`--hooks`) is measured in turn:
  *   output      the queue on the sender's way out: hub -> peer, `nfq-delay -k dst`;
  *   prerouting  the queue on the receiver's way in: peer -> hub, `nfq-delay -k src` (the
- *               placement that leaves TCP unthrottled; see native/nfq-delay/nfq-delay.c).
+ *               placement that leaves TCP unthrottled; see sidecars/nethelper/nfq-delay/nfq-delay.c).
  *
  *   1. precision: at `--rate` probes/s, the one-way delay to the shaped side minus the configured
  *      delay (p50 and p99) against the plain side's one-way delay, rounds alternating which side

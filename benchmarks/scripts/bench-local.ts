@@ -72,7 +72,7 @@ const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 
  * shared engine take the seed ports at any moment (the same copy serves both sides).
  */
 async function seedFile(): Promise<{ path: string; rpcPorts: number[]; shifted: boolean }> {
-  const seed = 'compose/docker-compose.yml';
+  const seed = 'systems/refnode/docker-compose.yml';
   const all = [26657, 26658, 26659, 26660, 26670, 26671, 26672, 26673];
   const ports = await pickFreePorts(docker, 8, 46657);
   let text = readFileSync(seed, 'utf8');

@@ -6,7 +6,7 @@
  *      (coordinated-omission corrected: the schedule, not replies, sets the send times).
  * CPU (user+sys) and RSS per node come from /proc for local processes and from docker stats
  * (the containers' cgroup CPU counters) for containers.
- * Runs against 4 local processes and, when the image exists and compose/docker-compose.yml is
+ * Runs against 4 local processes and, when the image exists and systems/refnode/docker-compose.yml is
  * there (`npm run build && npm run images`), against the 4-node compose network too.
  *
  * Each phase runs `--repeat N` times (default 2); the record keeps every round, each figure's
@@ -206,7 +206,7 @@ function parseSides(text: string): Side[] {
 async function startLocal(side?: Side): Promise<Network> {
   const bundle = side?.bundle ?? join(root, 'dist/refnode/refnode.js');
   if (side === undefined)
-    execFileSync('node', [join(root, 'scripts/bundle-refnode.mjs')], { stdio: 'inherit' });
+    execFileSync('node', [join(root, 'systems/refnode/bundle.mjs')], { stdio: 'inherit' });
   const dir = join(tmpdir(), `refnode-bench-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
   const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
@@ -263,7 +263,7 @@ async function startLocal(side?: Side): Promise<Network> {
 function dockerAvailable(): boolean {
   try {
     execFileSync('docker', ['image', 'inspect', 'meshbench/refnode:latest'], { stdio: 'ignore' });
-    return existsSync(join(root, 'compose/docker-compose.yml'));
+    return existsSync(join(root, 'systems/refnode/docker-compose.yml'));
   } catch {
     return false;
   }
@@ -275,7 +275,7 @@ function dockerAvailable(): boolean {
  */
 async function startCompose(): Promise<Network> {
   const project = `refnodebench${process.pid}`;
-  const spec = YAML.parse(readFileSync(join(root, 'compose/docker-compose.yml'), 'utf8')) as {
+  const spec = YAML.parse(readFileSync(join(root, 'systems/refnode/docker-compose.yml'), 'utf8')) as {
     services: Record<
       string,
       { ports?: string[]; labels?: Record<string, string>; environment?: Record<string, string> }
@@ -766,7 +766,7 @@ async function main(): Promise<void> {
   const os = await import('node:os');
   const results: unknown[] = [];
   if (args.compare !== undefined) {
-    execFileSync('node', [join(root, 'scripts/bundle-refnode.mjs')], { stdio: 'inherit' });
+    execFileSync('node', [join(root, 'systems/refnode/bundle.mjs')], { stdio: 'inherit' });
     results.push(await compareSides(parseSides(args.compare), monitor));
   }
   if (args.compare === undefined && args['no-local'] !== true)

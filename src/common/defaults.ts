@@ -11,7 +11,7 @@ export const REFNODE_IMAGE = `${REFNODE_IMAGE_NAME}:latest`;
 /** The sidecar images meshbench ships beside nodes; MESHBENCH_<NAME>_IMAGE names another tag (tests). */
 export const NETHELPER_IMAGE = process.env.MESHBENCH_NETHELPER_IMAGE ?? 'meshbench/nethelper:latest';
 export const LOADCLIENT_IMAGE = process.env.MESHBENCH_LOADCLIENT_IMAGE ?? 'meshbench/loadclient:latest';
-/** The etcd examples' image (compose/examples/etcd-*.yml), etcd from this machine's Debian packages. */
+/** The etcd examples' image (systems/etcd/docker-compose.yml), etcd from this machine's Debian packages. */
 export const ETCD_IMAGE = process.env.MESHBENCH_ETCD_IMAGE ?? 'meshbench/etcd:3.4';
 
 /** Prefix of every key the etcd protocol writes (--etcd-key-prefix). */

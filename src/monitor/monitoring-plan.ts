@@ -7,7 +7,7 @@
 import { badFlag } from '../common/errors.js';
 import { booleanWord } from '../common/boolean-word.js';
 
-/** The reference node's series kept by default (src/node/metrics.ts). */
+/** The reference node's series kept by default (systems/refnode/src/metrics.ts). */
 export const DEFAULT_NODE_SERIES: readonly string[] = [
   'refnode_height',
   'refnode_committed_txs_total',

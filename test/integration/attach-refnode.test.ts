@@ -35,7 +35,7 @@ let rpcUrl: string;
 
 beforeAll(async () => {
   if (!existsSync(REFNODE)) {
-    const build = spawn(process.execPath, ['scripts/bundle-refnode.mjs'], { stdio: 'inherit' });
+    const build = spawn(process.execPath, ['systems/refnode/bundle.mjs'], { stdio: 'inherit' });
     await new Promise((resolve) => build.once('exit', resolve));
   }
   dir = await mkdtemp(join(tmpdir(), 'meshbench-attach-refnode-'));

@@ -1,7 +1,7 @@
 /**
  * The etcd adapter against real etcd 3.4 (Debian's etcd-server): one member on
  * 127.0.0.1, and a 3-member cluster that `benchmark --docker-compose-path` deploys from
- * compose/examples/etcd-3-members.yml. etcd itself, read with etcdctl, must hold one
+ * systems/etcd/docker-compose.yml. etcd itself, read with etcdctl, must hold one
  * key per successful put, its revision must have advanced by exactly that count, and a
  * member stopped mid-run must give counted failures in the record (until the transport takes it for down and its share goes to the others), not a hang.
  */
@@ -355,8 +355,8 @@ describe('etcd: one real member on 127.0.0.1', () => {
   });
 });
 
-describe('etcd: a 3-member cluster deployed from compose/examples/etcd-3-members.yml', () => {
-  const composeFile = resolve('compose/examples/etcd-3-members.yml');
+describe('etcd: a 3-member cluster deployed from systems/etcd/docker-compose.yml', () => {
+  const composeFile = resolve('systems/etcd/docker-compose.yml');
   const docker = createDocker();
   const networks: string[] = [];
   const networkOf = (record: LevelRecord | undefined): string => {

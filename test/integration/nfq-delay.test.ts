@@ -1,5 +1,5 @@
 /**
- * nfq-delay, the userspace delay on NFQUEUE for kernels without netem (native/nfq-delay), as
+ * nfq-delay, the userspace delay on NFQUEUE for kernels without netem (sidecars/nethelper/nfq-delay), as
  * the fault layer runs it: in a meshbench/nethelper container (NET_ADMIN, its own network
  * namespace) beside a peer on a bridge network this file creates. 50 ms on one side gives a
  * ping RTT of 50 ms plus the base, queued on the way out (OUTPUT, keyed by destination) or on

@@ -117,7 +117,7 @@ describe('propagation latency on a 3-member etcd cluster', () => {
   it('a watch on each member sees every probe; etcd exports no peer round-trip gauge', async () => {
     const block = await propagationOf('etcd', [
       '--docker-compose-path',
-      'compose/examples/etcd-3-members.yml',
+      'systems/etcd/docker-compose.yml',
       '--protocol',
       'etcd',
       '--loads',

@@ -1,5 +1,5 @@
 /**
- * The seed compose file (compose/docker-compose.yml) on the real engine: the 4-node
+ * The seed compose file (systems/refnode/docker-compose.yml) on the real engine: the 4-node
  * network starts healthy, a broadcast_tx_commit to node0 is found by `tx` on node3,
  * and it keeps committing with one container stopped. Also checks the labels and
  * that destroy leaves nothing (containers, network, anonymous volumes).
@@ -46,7 +46,7 @@ beforeAll(async () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
   deployment = await new LocalTestbed({
-    composePath: 'compose/docker-compose.yml',
+    composePath: 'systems/refnode/docker-compose.yml',
     startupTimeoutMs: 60_000,
     // This file checks the seed file's published ports (other tests cover the direct path).
     nodeAccess: 'published',
@@ -69,7 +69,7 @@ afterAll(async () => {
   expect(remaining.filter((name) => volumes.includes(name))).toEqual([]);
 });
 
-describe('compose/docker-compose.yml on the real engine', () => {
+describe('systems/refnode/docker-compose.yml on the real engine', () => {
   it('starts 4 labelled nodes on the seed ports, healthy', async () => {
     expect(
       deployment.endpoints.map((endpoint) => [endpoint.nodeId, endpoint.rpcUrl, endpoint.metricsUrl]),

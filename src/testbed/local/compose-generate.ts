@@ -1,6 +1,6 @@
 /**
  * Generates the compose project for a committee of N reference nodes
- * (`local-network --committee N`). `compose/docker-compose.yml` is this output for
+ * (`local-network --committee N`). `systems/refnode/docker-compose.yml` is this output for
  * N = 4 with the seed port layout (a unit test keeps the two in step).
  */
 import { stringify } from 'yaml';

@@ -75,18 +75,39 @@ import { trace } from '../../common/trace.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** A project's own network, when the working directory has one. */
 export const DEFAULT_COMPOSE_PATH = 'compose/docker-compose.yml';
+/** meshbench's own seed network: the reference node's compose file, in its system folder. */
+export const SEED_COMPOSE_PATH = 'systems/refnode/docker-compose.yml';
 
 /**
  * The compose file when none is named: compose/docker-compose.yml in the working directory
- * when there is one, else meshbench's own (the 4-node seed network), so the commands work
- * from any folder.
+ * when there is one, else meshbench's own (the 4-node seed network,
+ * systems/refnode/docker-compose.yml), so the commands work from any folder.
  */
 export function defaultComposePath(cwd: string = process.cwd()): string {
   if (existsSync(resolve(cwd, DEFAULT_COMPOSE_PATH))) return DEFAULT_COMPOSE_PATH;
+  if (existsSync(resolve(cwd, SEED_COMPOSE_PATH))) return SEED_COMPOSE_PATH;
   const root = packageRoot();
-  const own = root === undefined ? undefined : join(root, DEFAULT_COMPOSE_PATH);
+  const own = root === undefined ? undefined : join(root, SEED_COMPOSE_PATH);
   return own !== undefined && existsSync(own) ? own : DEFAULT_COMPOSE_PATH;
+}
+
+/** meshbench's compose files that moved into their systems' folders, by their old path. */
+const MOVED_COMPOSE_FILES: Readonly<Record<string, string>> = {
+  'compose/docker-compose.yml': SEED_COMPOSE_PATH,
+  'compose/examples/etcd-3-members.yml': 'systems/etcd/docker-compose.yml',
+};
+
+/** Where a missing meshbench compose file went, when `path` names one by its old place (and it is there). */
+export function movedComposeFile(path: string): string | undefined {
+  const normal = path.replaceAll('\\', '/');
+  for (const [old, now] of Object.entries(MOVED_COMPOSE_FILES)) {
+    if (normal !== old && !normal.endsWith(`/${old}`)) continue;
+    const there = normal.slice(0, -old.length) + now;
+    return existsSync(there) ? there : undefined;
+  }
+  return undefined;
 }
 export const DEFAULT_RUNS_DIR = '.meshbench/runs';
 export const DEFAULT_CACHE_DIR = '.meshbench/cache';
@@ -254,8 +275,12 @@ export class LocalTestbed implements Testbed {
           error.code === 'ENOENT' ? 'does not exist' : `cannot be read (${error.code})`,
       );
       if (problem) {
+        const moved = problem === 'does not exist' ? movedComposeFile(named[index] ?? path) : undefined;
         throw new MeshbenchError('COMPOSE_FILE', `compose file ${named[index] ?? path} ${problem}`, {
-          hint: 'pass an existing file with --docker-compose-path, or use --committee N to generate one',
+          hint:
+            moved === undefined
+              ? 'pass an existing file with --docker-compose-path, or use --committee N to generate one'
+              : `meshbench's file moved to ${moved}: pass that path (or leave --docker-compose-path out for the seed network)`,
         });
       }
     }

@@ -249,12 +249,7 @@ describe('the network commands pick the confirmation as benchmark does', () => {
     expect(cometbft.confirm).toBeUndefined();
     expect(() => validateLocal(cometbft)).not.toThrow();
     expect(planOf(cometbft).confirm).toBe('commit');
-    const etcd = parse([
-      '--docker-compose-path',
-      'compose/examples/etcd-3-members.yml',
-      '--protocol',
-      'etcd',
-    ]);
+    const etcd = parse(['--docker-compose-path', 'systems/etcd/docker-compose.yml', '--protocol', 'etcd']);
     expect(() => validateLocal(etcd)).not.toThrow();
     expect(planOf(etcd).confirm).toBe('none');
     expect(planOf(parse(['--protocol', 'etcd', '--confirm', 'none'])).confirm).toBe('none');

@@ -23,7 +23,7 @@ import type {
   TransactionWatch,
   TransactionWatcher,
 } from '../../../src/protocols/protocol.js';
-import { Cluster } from '../node/helpers.js';
+import { Cluster } from '../../../systems/refnode/test/helpers.js';
 
 const level: LevelStart = {
   runId: 'r1',

@@ -12,8 +12,8 @@ import {
   parseCometbftReplyJson,
 } from '../../../src/protocols/cometbft.js';
 import type { Endpoint } from '../../../src/testbed/testbed.js';
-import { Cluster, waitFor } from '../node/helpers.js';
-import { exampleOf, loadSpec } from '../node/openapi.js';
+import { Cluster, waitFor } from '../../../systems/refnode/test/helpers.js';
+import { exampleOf, loadSpec } from '../../../systems/refnode/test/openapi.js';
 
 describe("cometbft adapter on the OpenAPI document's examples", () => {
   const spec = loadSpec({ errata: false }); // the document as written

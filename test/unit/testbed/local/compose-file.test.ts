@@ -202,14 +202,14 @@ describe('labelComposeProject', () => {
 });
 
 describe('generated committee and the seed file', () => {
-  it('compose/docker-compose.yml is the generator output for 4 nodes', async () => {
+  it('systems/refnode/docker-compose.yml is the generator output for 4 nodes', async () => {
     const layout = seedPortLayout(4);
     const generated = refnodeCompose({
       committee: 4,
       rpcHostPorts: layout.rpc,
       metricsHostPorts: layout.metrics,
     });
-    const file = parse(await readFile('compose/docker-compose.yml', 'utf8')) as unknown;
+    const file = parse(await readFile('systems/refnode/docker-compose.yml', 'utf8')) as unknown;
     expect(file).toEqual(generated);
     const model = parseComposeFile(renderCompose(generated, 'x'), 'gen');
     expect(model.nodes.every((node) => node.publishesRpc)).toBe(true);

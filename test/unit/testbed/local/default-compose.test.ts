@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../../../src/common/package-root.js';
-import { DEFAULT_COMPOSE_PATH, defaultComposePath } from '../../../../src/testbed/local/local-testbed.js';
+import {
+  DEFAULT_COMPOSE_PATH,
+  SEED_COMPOSE_PATH,
+  defaultComposePath,
+  movedComposeFile,
+} from '../../../../src/testbed/local/local-testbed.js';
 
 const made: string[] = [];
 afterAll(async () => {
@@ -15,7 +20,7 @@ describe('the compose file when none is named', () => {
     const elsewhere = await mkdtemp(join(tmpdir(), 'meshbench-cwd-'));
     made.push(elsewhere);
     const path = defaultComposePath(elsewhere);
-    expect(path).toBe(join(resolve(import.meta.dirname, '../../../..'), DEFAULT_COMPOSE_PATH));
+    expect(path).toBe(join(resolve(import.meta.dirname, '../../../..'), SEED_COMPOSE_PATH));
     expect(packageRoot()).toBe(resolve(import.meta.dirname, '../../../..'));
   });
 
@@ -25,5 +30,22 @@ describe('the compose file when none is named', () => {
     await mkdir(join(project, 'compose'));
     await writeFile(join(project, DEFAULT_COMPOSE_PATH), 'services: {}\n');
     expect(defaultComposePath(project)).toBe(DEFAULT_COMPOSE_PATH);
+  });
+});
+
+describe('a meshbench compose file named by its old path', () => {
+  it('is found in its system folder, relative or absolute', () => {
+    const root = resolve(import.meta.dirname, '../../../..');
+    expect(movedComposeFile('compose/docker-compose.yml')).toBe(SEED_COMPOSE_PATH);
+    expect(movedComposeFile(join(root, 'compose/examples/etcd-3-members.yml'))).toBe(
+      join(root, 'systems/etcd/docker-compose.yml'),
+    );
+  });
+
+  it('is not guessed for a folder that has no meshbench files', async () => {
+    const project = await mkdtemp(join(tmpdir(), 'meshbench-cwd-'));
+    made.push(project);
+    expect(movedComposeFile(join(project, 'compose/docker-compose.yml'))).toBeUndefined();
+    expect(movedComposeFile(join(project, 'other.yml'))).toBeUndefined();
   });
 });
