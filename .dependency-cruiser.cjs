@@ -1,8 +1,8 @@
 /**
  * The layers of src/ run one way (docs/architecture.md, DESIGN.md). From the bottom up:
  *
- *   common → measure → protocols → load → testbed → faults · monitor · clients (plug-ins)
- *          → bench → results · report → cli
+ *   common → measure → protocols → load → testbed → scenario
+ *          → faults · conditions · monitor · clients (plug-ins) → bench → results · report → cli
  *
  * A folder imports only from folders below it (and from itself). No cycles anywhere.
  *
@@ -17,7 +17,8 @@ const LAYERS = [
   'protocols',
   'load',
   'testbed',
-  'faults|monitor|clients',
+  'scenario',
+  'faults|conditions|monitor|clients',
   'bench',
   'results|report',
   'cli',
@@ -31,7 +32,7 @@ function above(index) {
 module.exports = {
   forbidden: [
     ...LAYERS.map((layer, index) => ({
-      name: `layer-${layer.replace('|', '-')}`,
+      name: `layer-${layer.replace(/\|/g, '-')}`,
       comment: `src/${layer.split('|').join(', src/')} must not import a layer above it (${LAYERS.slice(index + 1).join(', ')})`,
       severity: 'error',
       from: { path: `^src/(${layer})/` },
@@ -39,10 +40,10 @@ module.exports = {
     })),
     {
       name: 'plug-ins-apart',
-      comment: 'the plug-in folders (faults, monitor, clients) do not import each other',
+      comment: 'the plug-in folders (faults, conditions, monitor, clients) do not import each other',
       severity: 'error',
-      from: { path: '^src/(faults|monitor|clients)/' },
-      to: { path: '^src/(faults|monitor|clients)/', pathNot: '^src/$1/' },
+      from: { path: '^src/(faults|conditions|monitor|clients)/' },
+      to: { path: '^src/(faults|conditions|monitor|clients)/', pathNot: '^src/$1/' },
     },
     {
       name: 'results-report-one-way',
@@ -95,8 +96,7 @@ module.exports = {
       severity: 'error',
       from: {
         path: '^src/',
-        pathNot:
-          '^src/(common|measure|protocols|load|testbed|faults|monitor|clients|bench|results|report|cli|node)/|^src/index\\.ts$',
+        pathNot: `^src/(${LAYERS.join('|')})/|^src/index\\.ts$`,
       },
       to: {},
     },

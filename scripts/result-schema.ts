@@ -1,9 +1,9 @@
 /**
  * Writes docs/result.schema.json from the zod schema in src/results/schema.ts (the one
- * source of the record format) and docs/scenario.schema.json from src/faults/scenario.ts. `npm run schema`; a unit test fails when they differ.
+ * source of the record format) and docs/scenario.schema.json from src/scenario/scenario.ts. `npm run schema`; a unit test fails when they differ.
  */
 import { writeFileSync } from 'node:fs';
-import { scenarioJsonSchema } from '../src/faults/scenario.js';
+import { scenarioJsonSchema } from '../src/scenario/scenario.js';
 import { resultJsonSchema } from '../src/results/schema.js';
 
 for (const [name, schema] of [

@@ -48,15 +48,15 @@ const args = flagsOrExit(USAGE, FLAGS, (values) => ({
 }));
 const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
 
-const { NetworkConditioner } = await import('../../src/faults/network/conditioner.js');
-const { networkEvents, parseScenario } = await import('../../src/faults/scenario.js');
+const { NetworkConditioner } = await import('../../src/conditions/conditioner.js');
+const { networkEvents, parseScenario } = await import('../../src/scenario/scenario.js');
 const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
 const { ContainerNodeHandle } = await import('../../src/testbed/docker/node-handle.js');
 const { createDocker } = await import('../../src/testbed/local/docker-engine.js');
 
 type Deployment = import('../../src/testbed/testbed.js').Deployment;
-type Conditions = import('../../src/faults/network/model.js').NetworkConditions;
-type EventRecord = import('../../src/faults/network/conditioner.js').ConditionEventRecord;
+type Conditions = import('../../src/conditions/model.js').NetworkConditions;
+type EventRecord = import('../../src/conditions/conditioner.js').ConditionEventRecord;
 
 const root = resolve(import.meta.dirname, '../..');
 process.chdir(root);

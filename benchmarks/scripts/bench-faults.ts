@@ -57,7 +57,7 @@ const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js'
 const { RemoteTestbed, defaultKnownHostsPath } = await import('../../src/testbed/remote/remote-testbed.js');
 const { loadHosts } = await import('../../src/testbed/remote/hosts.js');
 
-type Scenario = import('../../src/faults/scenario.js').Scenario;
+type Scenario = import('../../src/scenario/scenario.js').Scenario;
 type Deployment = import('../../src/testbed/testbed.js').Deployment;
 type FaultsBlock = import('../../src/faults/recovery.js').FaultsBlock;
 type SweepObserver = import('../../src/bench/observer.js').SweepObserver;

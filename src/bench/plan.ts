@@ -19,14 +19,14 @@ import {
   hasNetworkConditions,
   loadScenarioFile,
   type Scenario,
-} from '../faults/scenario.js';
+} from '../scenario/scenario.js';
 import {
   loadZoneMatrix,
   parseZoneAssign,
   ZoneProblem,
   zoneOfNodes,
   type ZonesSpec,
-} from '../faults/network/zones.js';
+} from '../scenario/zones.js';
 import { refnodeNodeId } from '../testbed/local/compose-generate.js';
 import { parseTopology, topologyProblem, type TopologySpec } from '../testbed/topology.js';
 import { badFlag } from '../common/errors.js';
@@ -117,7 +117,7 @@ export interface BenchmarkPlan {
   readonly crashIntervalSecs: number;
   /** `--fault-nodes`: the indices of the nodes --faults takes (default: the last f). */
   readonly faultNodes?: readonly number[];
-  /** `--scenario FILE`, parsed (src/faults/scenario.ts). */
+  /** `--scenario FILE`, parsed (src/scenario/scenario.ts). */
   readonly scenario?: Scenario;
   /** `--zones FILE.csv` (with `--zone-of`): zone matrix and assignment, loaded. */
   readonly zones?: ZonesSpec;

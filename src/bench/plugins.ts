@@ -4,7 +4,7 @@
  * one line. The command passes these to runBenchmark before its reporters.
  */
 import { FaultInjector } from '../faults/injector.js';
-import { NetworkConditioner } from '../faults/network/conditioner.js';
+import { NetworkConditioner } from '../conditions/conditioner.js';
 import { createProtocol } from '../protocols/registry.js';
 import {
   crashRecoveryScenario,
@@ -15,7 +15,7 @@ import {
   SCENARIO_VERSION,
   scenarioError,
   type Scenario,
-} from '../faults/scenario.js';
+} from '../scenario/scenario.js';
 import type { SweepObserver } from './observer.js';
 import { sweepPlugins } from './registry.js';
 import type { BenchmarkPlan } from './plan.js';

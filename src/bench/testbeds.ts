@@ -14,7 +14,7 @@ import { LocalTestbed } from '../testbed/local/local-testbed.js';
 import { defaultKnownHostsPath, RemoteTestbed } from '../testbed/remote/remote-testbed.js';
 import type { Testbed } from '../testbed/testbed.js';
 import { SwarmTestbed } from '../testbed/swarm/swarm-testbed.js';
-import { NETHELPER_IMAGE } from '../faults/network/conditioner.js';
+import { NETHELPER_IMAGE } from '../conditions/conditioner.js';
 import { shapesNetwork } from './plugins.js';
 import type { BenchmarkPlan, NetworkKind } from './plan.js';
 import { badFlag } from '../common/errors.js';

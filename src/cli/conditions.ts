@@ -1,7 +1,7 @@
 /**
  * `conditions`: change a running benchmark's network conditions by hand, for quick
  * experiments (docs/conditions.md). The run serves a control endpoint while it has a
- * network (src/faults/network/control.ts); each change lands on its timeline like a
+ * network (src/conditions/control.ts); each change lands on its timeline like a
  * scripted event and lasts until `conditions clear`.
  *   conditions show                                              the runs and their live changes
  *   conditions set '{ action: delay, nodes: node1, delay: 100ms }'   one event, as in a scenario, without a time
@@ -11,7 +11,7 @@
 import type { Argv } from 'yargs';
 import { parse } from 'yaml';
 import { MeshbenchError } from '../common/errors.js';
-import { controlRequest, liveControls, type ControlAnnouncement } from '../faults/network/control.js';
+import { controlRequest, liveControls, type ControlAnnouncement } from '../conditions/control.js';
 import { badFlag, runCli, type CliContext, type CliDefinition } from './run-cli.js';
 
 export interface ConditionsArgs {

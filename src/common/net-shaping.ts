@@ -1,7 +1,7 @@
 /**
  * What meshbench puts into a network namespace to shape its links, named once: the tc
  * root handle it owns, the prefix of its iptables chains, and the script that removes
- * what a run left (src/faults/network/shaper.ts writes the rules; `remote-network --down`
+ * what a run left (src/conditions/shaper.ts writes the rules; `remote-network --down`
  * sweeps a host's namespace with it when the helpers that would have cleaned up are gone).
  */
 

@@ -11,9 +11,9 @@
 import { formatError, MeshbenchError } from '../common/errors.js';
 import { sleep } from '../common/sleep.js';
 import type { LoadResult } from '../load/types.js';
-import type { LivePublisher } from '../measure/live.js';
 import type { Protocol } from '../protocols/protocol.js';
 import type { Deployment, NodeHandle } from '../testbed/testbed.js';
+import type { LevelContext, LevelStart } from '../scenario/lifecycle.js';
 import { faultFigures, type FaultEventRecord, type FaultsBlock, type ResyncRecord } from './recovery.js';
 import {
   checkTimeline,
@@ -23,7 +23,7 @@ import {
   type NodeAction,
   type Scenario,
   type ScenarioStep,
-} from './scenario.js';
+} from '../scenario/scenario.js';
 
 export interface FaultInjectorOptions {
   /** The scenario, or how to make it from the network's node IDs (the shorthands pick nodes by position). */
@@ -45,25 +45,6 @@ export interface FaultInjectorOptions {
   readonly onForce?: (cleanup: () => Promise<void>) => () => void;
   /** A line when the scenario takes down more nodes than the network tolerates. */
   readonly warn?: (line: string) => void;
-}
-
-/**
- * The parts of the sweep's lifecycle this plug-in uses (src/bench/observer.ts has the full
- * SweepObserver; this folder sits below bench/, so it names only what it needs and the
- * sweep accepts it as an observer by its shape).
- */
-export interface LevelStart {
-  readonly warmupMs: number;
-  readonly durationMs: number;
-}
-
-export interface LevelContext {
-  readonly signal: AbortSignal;
-  elapsedMs(): number;
-  block(name: string, data: unknown): void;
-  log(line: string): void;
-  /** Live windows for watchers (the sweep always gives it). */
-  readonly publish?: LivePublisher;
 }
 
 const UNDO: Partial<Record<NodeAction, NodeAction>> = { kill: 'restart', stop: 'restart', pause: 'unpause' };

@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
-import type { NetworkConditioner } from '../../src/faults/network/conditioner.js';
+import type { NetworkConditioner } from '../../src/conditions/conditioner.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { ROOT, runBin } from './run-bin.js';
 

@@ -11,8 +11,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RUN_LABEL } from '../../src/common/labels.js';
-import { NetworkConditioner } from '../../src/faults/network/conditioner.js';
-import { networkEvents, parseScenario } from '../../src/faults/scenario.js';
+import { NetworkConditioner } from '../../src/conditions/conditioner.js';
+import { networkEvents, parseScenario } from '../../src/scenario/scenario.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { LocalTestbed } from '../../src/testbed/local/local-testbed.js';
 import {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { FaultInjector } from '../../../src/faults/injector.js';
 import { faultFigures, type FaultEventRecord, type FaultsBlock } from '../../../src/faults/recovery.js';
-import { parseScenario } from '../../../src/faults/scenario.js';
+import { parseScenario } from '../../../src/scenario/scenario.js';
 import type { Deployment, NodeHandle } from '../../../src/testbed/testbed.js';
 import { localEnvironment } from '../../support/environments.js';
 import { loadWithSeries } from '../../support/load-result.js';

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { LevelContext, LevelStart, LiveEvent } from '../../../src/bench/observer.js';
 import { FaultInjector } from '../../../src/faults/injector.js';
 import type { FaultsBlock } from '../../../src/faults/recovery.js';
-import { parseScenario } from '../../../src/faults/scenario.js';
+import { parseScenario } from '../../../src/scenario/scenario.js';
 import type { Deployment, NodeHandle } from '../../../src/testbed/testbed.js';
 import { localEnvironment } from '../../support/environments.js';
 import { loadWithSeries } from '../../support/load-result.js';

@@ -13,7 +13,12 @@ import { createServer, request, type Server } from 'node:http';
 import { mkdir, readdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { networkEventOf, networkEventSchema, NetworkEventProblem, type NetworkEvent } from './events.js';
+import {
+  networkEventOf,
+  networkEventSchema,
+  NetworkEventProblem,
+  type NetworkEvent,
+} from '../scenario/events.js';
 
 export function controlDir(): string {
   return join(tmpdir(), 'meshbench-control');

@@ -10,14 +10,14 @@
  * quality per second, and takes everything off when the load ends. Each scenario event's
  * window is published live as it starts and ends (`context.publish`), for the dashboard.
  */
-import { formatError, MeshbenchError } from '../../common/errors.js';
-import { NETHELPER_IMAGE } from '../../common/net-shaping.js';
-import { ensureImage } from '../../testbed/docker/ensure-image.js';
+import { formatError, MeshbenchError } from '../common/errors.js';
+import { NETHELPER_IMAGE } from '../common/net-shaping.js';
+import { ensureImage } from '../testbed/docker/ensure-image.js';
 import { ControlServer } from './control.js';
-import { sleep } from '../../common/sleep.js';
-import type { LoadResult } from '../../load/types.js';
-import type { Deployment, NodeHandle, Sidecar } from '../../testbed/testbed.js';
-import type { LevelContext, LevelStart as FaultsLevelStart } from '../injector.js';
+import { sleep } from '../common/sleep.js';
+import type { LoadResult } from '../load/types.js';
+import type { Deployment, NodeHandle, Sidecar } from '../testbed/testbed.js';
+import type { LevelContext, LevelStart as FaultsLevelStart } from '../scenario/lifecycle.js';
 
 /** A level's start as the conditioner reads it (the sweep hands more). */
 interface LevelStart extends FaultsLevelStart {
@@ -25,7 +25,7 @@ interface LevelStart extends FaultsLevelStart {
   readonly benchmarkNumber?: number;
   readonly run?: number;
 }
-import { namedNodes, type NetworkEvent } from './events.js';
+import { namedNodes, type NetworkEvent } from '../scenario/events.js';
 import {
   CLEAR,
   ConditionModel,
@@ -34,8 +34,8 @@ import {
   type LinkQuality,
   type NetworkConditions,
 } from './model.js';
-import { formatDelay, formatRate } from './quantities.js';
-import { ORCHESTRATOR } from './zones.js';
+import { formatDelay, formatRate } from '../scenario/quantities.js';
+import { ORCHESTRATOR } from '../scenario/zones.js';
 import {
   chooseMechanisms,
   NamespaceShaper,

@@ -31,9 +31,9 @@ import {
   networkEventOf,
   networkEventSchema,
   type NetworkEvent,
-} from './network/events.js';
-import { MobilityProblem, parseMobility, type MobilitySpec } from './network/mobility.js';
-import { loadZoneMatrix, ORCHESTRATOR, ZoneProblem, type ZonesSpec } from './network/zones.js';
+} from './events.js';
+import { MobilityProblem, parseMobility, type MobilitySpec } from './mobility.js';
+import { loadZoneMatrix, ORCHESTRATOR, ZoneProblem, type ZonesSpec } from './zones.js';
 
 export const SCENARIO_VERSION = 1;
 

@@ -4,18 +4,13 @@
  * the model that combines them, and the scripts the shaper writes for one namespace.
  */
 import { describe, expect, it } from 'vitest';
-import { ConditionModel, linkKey } from '../../../../src/faults/network/model.js';
-import { cutLinks, shapeViews } from '../../../../src/faults/network/partitions.js';
-import { parseDelay, parseLoss, parseRate } from '../../../../src/faults/network/quantities.js';
-import { rangeQuality, type MobilityModel } from '../../../../src/faults/network/mobility.js';
-import {
-  chooseMechanisms,
-  NamespaceShaper,
-  parseProbe,
-  type Peer,
-} from '../../../../src/faults/network/shaper.js';
-import { parseZoneMatrix, zoneOfNodes } from '../../../../src/faults/network/zones.js';
-import { networkEvents, parseScenario } from '../../../../src/faults/scenario.js';
+import { ConditionModel, linkKey } from '../../../src/conditions/model.js';
+import { cutLinks, shapeViews } from '../../../src/scenario/partitions.js';
+import { parseDelay, parseLoss, parseRate } from '../../../src/scenario/quantities.js';
+import { rangeQuality, type MobilityModel } from '../../../src/scenario/mobility.js';
+import { chooseMechanisms, NamespaceShaper, parseProbe, type Peer } from '../../../src/conditions/shaper.js';
+import { parseZoneMatrix, zoneOfNodes } from '../../../src/scenario/zones.js';
+import { networkEvents, parseScenario } from '../../../src/scenario/scenario.js';
 
 const nodes4 = ['node0', 'node1', 'node2', 'node3'];
 
@@ -378,7 +373,7 @@ describe('the orchestrator as an endpoint (--shape-orchestrator)', () => {
 
 describe('zones on one network of two', () => {
   it('--zones-on remote: a local network gets no helpers and no conditions', async () => {
-    const { NetworkConditioner } = await import('../../../../src/faults/network/conditioner.js');
+    const { NetworkConditioner } = await import('../../../src/conditions/conditioner.js');
     const matrix = parseZoneMatrix('x,a,b\na,0ms,40ms\nb,40ms,0ms\n', 'z.csv');
     const conditioner = new NetworkConditioner({
       conditions: { events: [], zones: { matrix } },

@@ -6,7 +6,7 @@ import {
   maxDown,
   parseDuration,
   parseScenario,
-} from '../../../src/faults/scenario.js';
+} from '../../../src/scenario/scenario.js';
 
 const nodes = ['node0', 'node1', 'node2', 'node3'];
 
@@ -109,9 +109,9 @@ describe('the timeline', () => {
 });
 
 describe('the scenario format as files', () => {
-  it('docs/scenario.schema.json is what src/faults/scenario.ts generates (npm run schema writes it)', async () => {
+  it('docs/scenario.schema.json is what src/scenario/scenario.ts generates (npm run schema writes it)', async () => {
     const { readFile } = await import('node:fs/promises');
-    const { scenarioJsonSchema } = await import('../../../src/faults/scenario.js');
+    const { scenarioJsonSchema } = await import('../../../src/scenario/scenario.js');
     const docs = JSON.parse(await readFile('docs/scenario.schema.json', 'utf8'));
     expect(docs, 'docs/scenario.schema.json is stale: run npm run schema').toEqual(scenarioJsonSchema());
   });

@@ -4,11 +4,11 @@
  * win). Pure: the conditioner asks it at each event's edge and each second, and applies
  * only what changed.
  */
-import { namedNodes, type LinkSelector, type NetworkEvent } from './events.js';
-import { distance, positionsAt, rangeQuality, type MobilitySpec } from './mobility.js';
-import { cutLinks, shapeViews, viewsOf, type Views } from './partitions.js';
-import { rampAt } from './quantities.js';
-import { ORCHESTRATOR, zoneCell, zoneOfNodes, type ZonesSpec } from './zones.js';
+import { namedNodes, type LinkSelector, type NetworkEvent } from '../scenario/events.js';
+import { distance, positionsAt, rangeQuality, type MobilitySpec } from '../scenario/mobility.js';
+import { cutLinks, shapeViews, viewsOf, type Views } from '../scenario/partitions.js';
+import { rampAt } from '../scenario/quantities.js';
+import { ORCHESTRATOR, zoneCell, zoneOfNodes, type ZonesSpec } from '../scenario/zones.js';
 
 /** One direction of one link, as applied at its source's egress. */
 export interface LinkQuality {

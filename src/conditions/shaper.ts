@@ -25,7 +25,7 @@
  *     redirects the gateway's packets to it, and it has its own 4d42: tree.
  * It never touches a root qdisc or chain it did not create.
  */
-import { ifbSweep, IFB_DEVICE, sweepScript, TC_HANDLE } from '../../common/net-shaping.js';
+import { ifbSweep, IFB_DEVICE, sweepScript, TC_HANDLE } from '../common/net-shaping.js';
 import { isClear, type LinkQuality } from './model.js';
 
 export { TC_HANDLE };

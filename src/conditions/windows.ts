@@ -4,10 +4,10 @@
  * time until throughput was back to 90 % once it was lifted, on the same per-second
  * series as the crash faults (../recovery.ts).
  */
-import type { LoadResult } from '../../load/types.js';
-import { availabilityOf, levelSeries, windowPhases, type WindowPhases } from '../recovery.js';
+import type { LoadResult } from '../load/types.js';
+import { availabilityOf, levelSeries, windowPhases, type WindowPhases } from '../scenario/phases.js';
 import type { ConditionEventRecord } from './conditioner.js';
-import type { NetworkEvent } from './events.js';
+import type { NetworkEvent } from '../scenario/events.js';
 import type { NetworkConditions } from './model.js';
 
 export interface WindowRecord extends WindowPhases {
