@@ -53,36 +53,52 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
   }
 
   describe('runLoad latency', () => {
-    it('reports p50 within 1 ms of a server that answers after 20 ms', TIMING, async () => {
-      const s = await server((r) => ({ body: cometbftOk(r.body), delayMs: 20 }));
-      // 80 tx/s, not 100: the server shares this process's event loop, and at 10 ms apart
-      // every reply fell due in the very loop turn that sent, and the server parsed, the
-      // request two after it. At 12.5 ms apart a reply is due 7.5 ms after a send.
-      const load = { rate: 80, count: 120, connections: 4 };
-      // The reference: what a bare socket client measures against this server, just before
-      // and just after. On this 2-core VM a loopback exchange through node:http costs
-      // 0.2-0.9 ms, varying from minute to minute with the host; the generator pays it
-      // too, and is held to within 1 ms of the 20 ms plus that cost.
-      const bareBefore = await bareClientP50(s.url, load);
-      // Warm-up opens the few connections needed, so the window measures steady state.
-      const result = await runLoad(
-        options(s.url, {
-          shape: { kind: 'fixed', rate: load.rate },
-          durationMs: (load.count / load.rate) * 1000,
-          warmupMs: 500,
-          connectionsPerEndpoint: load.connections,
-        }),
-      );
-      const bareAfter = await bareClientP50(s.url, load);
-      const floorMs = Math.min(bareBefore, bareAfter) - 20;
-      expect(floorMs).toBeGreaterThanOrEqual(0);
-      expect(floorMs).toBeLessThan(5);
-      expect(result.outcomes.ok).toBe(load.count);
-      const { corrected, uncorrected } = result.latency.ack;
-      expect(Math.abs(corrected.p50 - 20 - floorMs)).toBeLessThanOrEqual(1);
-      expect(Math.abs(uncorrected.p50 - 20 - floorMs)).toBeLessThanOrEqual(1);
-      expect(corrected.min).toBeGreaterThanOrEqual(19.9);
-    });
+    it(
+      'reports p50 within 2 ms of a bare client against a server that answers after 20 ms',
+      TIMING,
+      async () => {
+        const s = await server((r) => ({ body: cometbftOk(r.body), delayMs: 20 }));
+        // 80 tx/s, not 100: the server shares this process's event loop, and at 10 ms apart
+        // every reply fell due in the very loop turn that sent, and the server parsed, the
+        // request two after it. At 12.5 ms apart a reply is due 7.5 ms after a send.
+        const load = { rate: 80, count: 120, connections: 4 };
+        // The reference: what a bare socket client measures against this server, just before
+        // and just after. On this 2-core VM a loopback exchange through node:http costs
+        // 0.2-0.9 ms, varying from minute to minute with the host; the generator pays it
+        // too, and is held to within 1 ms of the 20 ms plus that cost.
+        const bareBefore = await bareClientP50(s.url, load);
+        // Warm-up opens the few connections needed, so the window measures steady state.
+        const result = await runLoad(
+          options(s.url, {
+            shape: { kind: 'fixed', rate: load.rate },
+            durationMs: (load.count / load.rate) * 1000,
+            warmupMs: 500,
+            connectionsPerEndpoint: load.connections,
+          }),
+        );
+        const bareAfter = await bareClientP50(s.url, load);
+        // Held to the reference's range (the two bare runs), plus what the generator's own work
+        // per request may add: within 1 ms on a quiet machine (0.2-0.6 ms in CI logs), up to
+        // 1.5 ms with two CPU burners beside it (issue 29: the generator's CPU is what slows,
+        // which the bare client barely has). A send timed from the wrong moment, or a coarse
+        // timer, is off by several ms and fails this.
+        const low = Math.min(bareBefore, bareAfter);
+        const high = Math.max(bareBefore, bareAfter);
+        const seen = `bare client p50 ${bareBefore.toFixed(2)} ms before, ${bareAfter.toFixed(2)} ms after`;
+        expect(low - 20, seen).toBeGreaterThanOrEqual(0);
+        expect(low - 20, seen).toBeLessThan(5);
+        expect(result.outcomes.ok).toBe(load.count);
+        const { corrected, uncorrected } = result.latency.ack;
+        for (const [name, p50] of [
+          ['corrected', corrected.p50],
+          ['uncorrected', uncorrected.p50],
+        ] as const) {
+          expect(p50, `${name} p50 ${p50.toFixed(2)} ms; ${seen}`).toBeGreaterThanOrEqual(low - 1);
+          expect(p50, `${name} p50 ${p50.toFixed(2)} ms; ${seen}`).toBeLessThanOrEqual(high + 2);
+        }
+        expect(corrected.min).toBeGreaterThanOrEqual(19.9);
+      },
+    );
 
     it(
       'times from the intended send: a 1 s stall gives corrected p99 >= 1 s, uncorrected far lower',
