@@ -7,8 +7,10 @@
 #   meshbench/etcd:3.4             etcd and etcdctl from this machine's Debian packages (scripts/ensure-etcd.sh)
 #   meshbench/nethelper:latest     tc, iptables, tcpdump, ping and nfq-delay (sidecars/nethelper/nfq-delay, compiled here)
 #   meshbench/loadclient:latest    the load client (--load-clients colocated): lean, dist/loadclient/*.js
+#   meshbench/libp2p-gossipsub:latest, meshbench/crdt-sync:latest
+#                                  the P2P systems under test (systems/*/): npm ci there, a bundle, lean
 # On a machine that can pull, set MESHBENCH_BASE_IMAGE=debian:bookworm-slim to skip mmdebstrap.
-# Usage: scripts/build-images.sh [refnode|etcd|nethelper|loadclient|base|all|libp2p]   (default: all)
+# Usage: scripts/build-images.sh [refnode|etcd|nethelper|loadclient|base|all|libp2p|crdt]   (default: all)
 #        scripts/build-images.sh lean IMAGE DOCKERFILE ENTRY_JS [FILE...]   (any bundled app: lean_node_image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -268,19 +270,23 @@ build_nethelper() {
   }
 }
 
+# A P2P system under test (systems/NAME): its own npm install (its lock file) and bundle, built
+# from its folder, then a lean image.
+build_p2p_system() {
+  local name=$1 entry=$2 image=$3
+  (cd "systems/$name" && npm ci --no-audit --no-fund --loglevel=error && node bundle.mjs) >&2 ||
+    die "building systems/$name failed (npm ci needs the npm registry, or its packages in npm's cache)"
+  lean_node_image "$image" "systems/$name/Dockerfile" "systems/$name/dist/$entry"
+}
+
 case "$what" in
   base) build_base ;;
   refnode) build_refnode ;;
   etcd) build_etcd ;;
   nethelper) build_nethelper ;;
   loadclient) build_loadclient ;;
-  libp2p)
-    # systems/libp2p-gossipsub: its own npm install (lockfile) and bundle, then a lean image
-    (cd systems/libp2p-gossipsub && npm ci --no-audit --no-fund --loglevel=error && node bundle.mjs) >&2 ||
-      die "building systems/libp2p-gossipsub failed"
-    lean_node_image "${MESHBENCH_LIBP2P_IMAGE:-meshbench/libp2p-gossipsub:latest}" \
-      systems/libp2p-gossipsub/Dockerfile systems/libp2p-gossipsub/dist/libp2p-node.js
-    ;;
+  libp2p) build_p2p_system libp2p-gossipsub libp2p-node.js "${MESHBENCH_LIBP2P_IMAGE:-meshbench/libp2p-gossipsub:latest}" ;;
+  crdt) build_p2p_system crdt-sync crdt-node.js "${MESHBENCH_CRDT_IMAGE:-meshbench/crdt-sync:latest}" ;;
   lean)
     [ $# -ge 4 ] || die "usage: scripts/build-images.sh lean IMAGE DOCKERFILE ENTRY_JS [FILE...]"
     shift
@@ -293,5 +299,5 @@ case "$what" in
     build_loadclient
     if [ -x scripts/build-sandbox-image.sh ]; then scripts/build-sandbox-image.sh; fi
     ;;
-  *) die "unknown image set '$what' (use refnode, etcd, nethelper, loadclient, base, all, libp2p, or lean IMAGE DOCKERFILE ENTRY_JS)" ;;
+  *) die "unknown image set '$what' (use refnode, etcd, nethelper, loadclient, base, all, libp2p, crdt, or lean IMAGE DOCKERFILE ENTRY_JS)" ;;
 esac

@@ -13,6 +13,9 @@ export const NETHELPER_IMAGE = process.env.MESHBENCH_NETHELPER_IMAGE ?? 'meshben
 export const LOADCLIENT_IMAGE = process.env.MESHBENCH_LOADCLIENT_IMAGE ?? 'meshbench/loadclient:latest';
 /** The etcd examples' image (systems/etcd/docker-compose.yml), etcd from this machine's Debian packages. */
 export const ETCD_IMAGE = process.env.MESHBENCH_ETCD_IMAGE ?? 'meshbench/etcd:3.4';
+/** The P2P systems under test (systems/libp2p-gossipsub, systems/crdt-sync), built from npm packages. */
+export const LIBP2P_IMAGE = process.env.MESHBENCH_LIBP2P_IMAGE ?? 'meshbench/libp2p-gossipsub:latest';
+export const CRDT_IMAGE = process.env.MESHBENCH_CRDT_IMAGE ?? 'meshbench/crdt-sync:latest';
 
 /** Prefix of every key the etcd protocol writes (--etcd-key-prefix). */
 export const ETCD_KEY_PREFIX = 'meshbench/';

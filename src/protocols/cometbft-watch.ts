@@ -7,6 +7,7 @@
  * events, never the load's, and a client holds only as many subscriptions as probes are in
  * flight (CometBFT allows 5 per client by default: max_subscriptions_per_client).
  */
+import { undici } from './undici-lazy.js';
 import type { WebSocket } from 'ws';
 import type { Endpoint } from './endpoint.js';
 import { closeSocket, committedHashes, websocketUrlFor } from './cometbft-events.js';
@@ -165,7 +166,7 @@ export const cometbftTransactionWatcher: TransactionWatcher = {
   method: "cometbft: broadcast_tx_sync; on each node's /websocket, tm.event='Tx' AND tx.hash=<probe>",
   async submit(endpoint: Endpoint, probe: ProbeTransaction, timeoutMs: number): Promise<void> {
     const tx = cometbftProbeBytes(probe).toString('base64');
-    const { request } = await import('undici');
+    const { request } = await undici();
     const response = await request(joinUrl(endpoint.rpcUrl, '/'), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -3,6 +3,7 @@
  * commits confirmed from the `/websocket` NewBlock (or Tx) events, `tx?hash=` as
  * the fallback. Follows CometBFT's RPC spec (v0.38).
  */
+import { undici } from './undici-lazy.js';
 import type { WebSocket } from 'ws';
 import { cometbftBacklog, readHeight } from './cometbft-mempool.js';
 import { closeSocket, committedHashes, websocketUrlFor } from './cometbft-events.js';
@@ -238,7 +239,7 @@ export function createCometbftProtocol(mode: BroadcastMode): Protocol {
       websocketUrl: websocketUrlFor,
       async poll(endpoint, hash, timeoutMs) {
         try {
-          const { request } = await import('undici');
+          const { request } = await undici();
           const response = await request(joinUrl(endpoint.rpcUrl, `/tx?hash=0x${hash}`), {
             method: 'GET',
             signal: AbortSignal.timeout(timeoutMs),

@@ -5,6 +5,7 @@
  * scope's keys (`POST /v3/watch`, a stream of newline-delimited JSON), so a member reports a
  * probe as soon as it has applied it, and the load's puts never reach the watch.
  */
+import { undici } from './undici-lazy.js';
 import type { Dispatcher } from 'undici';
 import type { Endpoint } from './endpoint.js';
 import { joinUrl, parseJson, readPath } from './protocol.js';
@@ -85,7 +86,7 @@ class EtcdWatch implements TransactionWatch {
     });
     let response: Dispatcher.ResponseData;
     try {
-      const { request } = await import('undici');
+      const { request } = await undici();
       response = await request(joinUrl(endpoint.rpcUrl, '/v3/watch'), {
         method: 'POST',
         headers: JSON_HEADERS,
@@ -147,7 +148,7 @@ export function etcdTransactionWatcher(keyPrefix: string): TransactionWatcher {
     method: `etcd: /v3/kv/put of ${keyPrefix}probes/<scope>/<id>; on each member, a /v3/watch over the scope`,
     async submit(endpoint: Endpoint, probe: ProbeTransaction, timeoutMs: number): Promise<void> {
       const key = Buffer.from(`${etcdProbePrefix(keyPrefix, probe.scope)}${probe.id}`, 'utf8');
-      const { request } = await import('undici');
+      const { request } = await undici();
       const response = await request(joinUrl(endpoint.rpcUrl, '/v3/kv/put'), {
         method: 'POST',
         headers: JSON_HEADERS,

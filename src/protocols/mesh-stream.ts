@@ -4,6 +4,7 @@
  * reader that keeps one such stream open per node. One parser per node; per event it allocates
  * the event's data string and the parsed JSON, nothing more.
  */
+import { undici } from './undici-lazy.js';
 import { StringDecoder } from 'node:string_decoder';
 import type { Dispatcher } from 'undici';
 import type { Endpoint } from './endpoint.js';
@@ -169,7 +170,7 @@ export class DeliveryStream {
   async #stream(opened: () => void): Promise<void> {
     let response: Dispatcher.ResponseData;
     try {
-      const { request } = await import('undici');
+      const { request } = await undici();
       response = await request(this.url, {
         method: 'GET',
         headers: { accept: 'text/event-stream' },

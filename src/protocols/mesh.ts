@@ -12,6 +12,7 @@
  * majority of the nodes, or to K of them: one adapter reads every node's stream and reports a
  * message committed once enough distinct nodes delivered it.
  */
+import { undici } from './undici-lazy.js';
 import { badFlag } from '../common/errors.js';
 import type { Endpoint } from './endpoint.js';
 import type {
@@ -154,7 +155,7 @@ class MeshCommitSource implements CommitSource {
 export const meshTransactionWatcher: TransactionWatcher = {
   method: 'mesh: POST /publish of <scope>/<id>; on each node, its GET /deliveries stream',
   async submit(endpoint: Endpoint, probe, timeoutMs): Promise<void> {
-    const { request } = await import('undici');
+    const { request } = await undici();
     const response = await request(joinUrl(endpoint.rpcUrl, '/publish'), {
       method: 'POST',
       headers: JSON_HEADERS,

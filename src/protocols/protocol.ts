@@ -11,6 +11,7 @@
  * Nothing outside src/protocols/ asks which protocol it has: it asks these members.
  * The built-in protocols are listed in registry.ts.
  */
+import { undici } from './undici-lazy.js';
 import { MeshbenchError } from '../common/errors.js';
 import type { Endpoint } from './endpoint.js';
 import type { Transaction } from './transaction.js';
@@ -292,7 +293,7 @@ export async function probeRequest(
   let status: number;
   let text: string;
   try {
-    const { request } = await import('undici'); // on first use: see cometbft.ts
+    const { request } = await undici(); // on first use: see cometbft.ts
     const response = await request(url, {
       method: init.method,
       ...(init.body === undefined ? {} : { body: init.body }),

@@ -177,12 +177,15 @@ export function meshMatrixLines(figures: MeshFigures): string[] {
   const cell = new Map(pairs.map((pair) => [`${pair.from}>${pair.to}`, pair]));
   const width = Math.max(8, ...nodes.map((node) => node.length + 1));
   const pad = (text: string): string => text.padStart(width);
+  // Sub-millisecond meshes (a sync mesh on one machine) would read 0.0 everywhere at one decimal.
+  const largest = Math.max(0, ...pairs.map((pair) => pair.p50_ms ?? 0));
+  const digits = largest < 1 ? 2 : 1;
   const lines = [`${'from\\to'.padEnd(width)}${nodes.map(pad).join('')}`];
   for (const from of nodes) {
     const row = nodes.map((to) => {
       if (from === to) return pad('·');
       const pair = cell.get(`${from}>${to}`);
-      return pad(pair?.p50_ms === null || pair === undefined ? '-' : pair.p50_ms.toFixed(1));
+      return pad(pair?.p50_ms === null || pair === undefined ? '-' : pair.p50_ms.toFixed(digits));
     });
     lines.push(`${from.padEnd(width)}${row.join('')}`);
   }

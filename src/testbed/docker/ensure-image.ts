@@ -1,6 +1,6 @@
 /**
- * The images meshbench ships (the reference node, the network helper, the load client, and the
- * etcd example's) are
+ * The images meshbench ships (the reference node, the network helper, the load client, the
+ * etcd example's and the P2P systems') are
  * built on first use: a feature that needs one and finds it missing on this machine's engine
  * builds it here with scripts/build-images.sh (the one recipe), with one progress line, and
  * then uses or ships it. Where it cannot be built (no Docker CLI, no mmdebstrap or gcc and no
@@ -9,14 +9,21 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { ETCD_IMAGE, LOADCLIENT_IMAGE, NETHELPER_IMAGE, REFNODE_IMAGE } from '../../common/defaults.js';
+import {
+  CRDT_IMAGE,
+  ETCD_IMAGE,
+  LIBP2P_IMAGE,
+  LOADCLIENT_IMAGE,
+  NETHELPER_IMAGE,
+  REFNODE_IMAGE,
+} from '../../common/defaults.js';
 import { MeshbenchError } from '../../common/errors.js';
 import { packageRoot } from '../../common/package-root.js';
 
 /** An image set of scripts/build-images.sh that meshbench builds on first use. */
 export interface ShippedImage {
   /** The argument of `npm run images SET`. */
-  readonly set: 'refnode' | 'nethelper' | 'loadclient' | 'etcd';
+  readonly set: 'refnode' | 'nethelper' | 'loadclient' | 'etcd' | 'libp2p' | 'crdt';
   /** The environment variable that names another tag for it (the script reads it too). */
   readonly tagEnv: string;
   /** Rough build time on a fresh machine, for the progress line. */
@@ -57,6 +64,21 @@ const SETS: readonly ShippedImage[] = [
     tools: ['etcd', 'etcdctl', 'mmdebstrap'],
     files: [],
   },
+  {
+    // the P2P systems: npm ci in their folder (their lock files), a bundle, the lean base
+    set: 'libp2p',
+    tagEnv: 'MESHBENCH_LIBP2P_IMAGE',
+    aboutSecs: 60,
+    tools: ['npm'],
+    files: [],
+  },
+  {
+    set: 'crdt',
+    tagEnv: 'MESHBENCH_CRDT_IMAGE',
+    aboutSecs: 20,
+    tools: ['npm'],
+    files: [],
+  },
 ];
 
 /** The image set that builds `image` (by the tags in use now), or undefined when it is not meshbench's. */
@@ -66,6 +88,8 @@ export function shippedImage(image: string): ShippedImage | undefined {
     nethelper: NETHELPER_IMAGE,
     loadclient: LOADCLIENT_IMAGE,
     etcd: ETCD_IMAGE,
+    libp2p: LIBP2P_IMAGE,
+    crdt: CRDT_IMAGE,
   };
   return SETS.find((entry) => tags[entry.set] === image);
 }

@@ -1,0 +1,157 @@
+/**
+ * The mesh protocol on a sync mesh: 4 crdt-sync nodes (one shared Yjs document, neighbours
+ * synced over TCP; systems/crdt-sync/, the lean image built by `npm run images crdt`) on this
+ * machine's engine, `benchmark --protocol mesh` as users run it.
+ * - A full mesh at 100 msg/s for 10 s: every message on all 4 nodes, the 4×4 matrix complete.
+ * - `local-network --protocol mesh` (the bundled command, dist/bundle/): every message committed.
+ *   The bundle once lost undici's named exports and with them every delivery stream.
+ * - A bisect partition of 5 s: what was published on one side reaches the other only after the
+ *   heal (the catch-up), so nothing is lost, the commit p99 spans the cut, and the nodes'
+ *   resync series show catch-ups smaller than the whole state they would otherwise resend.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MeshBlock } from '../../src/monitor/mesh/monitor.js';
+import { ROOT, runBin } from './run-bin.js';
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-crdt-it-'));
+  // Builds the image when its recipe changed (seconds when it did not).
+  await promisify(execFile)('bash', ['scripts/build-images.sh', 'crdt'], { cwd: ROOT, timeout: 180_000 });
+}, 200_000);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Record {
+  results: { latency_stage: string; latency_percentiles_ms: { p99: number } };
+  runs: {
+    blocks?: {
+      mesh?: MeshBlock;
+      metrics?: { nodes: { [node: string]: { [series: string]: (number | null)[] } } };
+    };
+  }[];
+}
+
+async function record(output: string): Promise<Record> {
+  const [runDir] = await readdir(output);
+  return JSON.parse(
+    await readFile(join(output, runDir as string, 'local-benchmark-1.json'), 'utf8'),
+  ) as Record;
+}
+
+const NODES = ['node0', 'node1', 'node2', 'node3'];
+
+describe('crdt-sync behind the mesh protocol', () => {
+  it('delivers every message on all 4 nodes of a full mesh, with a complete 4×4 matrix', async () => {
+    const output = join(dir, 'full');
+    const run = await runBin('benchmark', [
+      '--docker-compose-path',
+      'systems/crdt-sync/docker-compose.yml',
+      '--protocol',
+      'mesh',
+      '--local-loads',
+      '100',
+      '--duration',
+      '10',
+      '--cleanup',
+      '--output-dir',
+      output,
+    ]);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    expect(run.stdout).toMatch(/mesh delivery p50 ms/);
+    const block = (await record(output)).runs[0]?.blocks?.mesh;
+    if (!block) throw new Error(`no mesh block in the record\n${run.stdout}`);
+    const published = block.published ?? 0;
+    expect(published).toBeGreaterThan(500);
+    expect(block.messages).toBeGreaterThanOrEqual(published);
+    expect(block.never_delivered).toBe(0);
+    expect(block.delivered_everywhere).toBe(block.messages);
+    expect(block.receivers.map((receiver) => [receiver.node, receiver.delivered, receiver.missing])).toEqual(
+      NODES.map((node) => [node, block.messages, 0]),
+    );
+    expect(block.pairs).toHaveLength(12);
+    for (const pair of block.pairs) {
+      expect(pair.count, `${pair.from}→${pair.to}`).toBeGreaterThan(100);
+      expect(pair.p50_ms, `${pair.from}→${pair.to}`).not.toBeNull();
+      expect(pair.p99_ms! >= pair.p50_ms!).toBe(true);
+    }
+    expect(block.errors).toBeUndefined();
+  }, 180_000);
+
+  it('local-network --protocol mesh (the bundled command) commits every message', async () => {
+    const run = await runBin('local-network', [
+      '--docker-compose-path',
+      'systems/crdt-sync/docker-compose.yml',
+      '--protocol',
+      'mesh',
+      '--num-transactions',
+      '200',
+      '--transaction-rate',
+      '100',
+      '--cleanup',
+    ]);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    expect(run.stdout).toMatch(/Committed: +200 \(/);
+  }, 180_000);
+
+  it('resyncs after a 5 s bisect partition: nothing lost, catch-ups smaller than the whole state', async () => {
+    const output = join(dir, 'partition');
+    const scenario = join(dir, 'bisect.yaml');
+    await writeFile(scenario, 'events:\n  - { from: 3s, to: 8s, action: partition, shape: bisect }\n');
+    const run = await runBin('benchmark', [
+      '--docker-compose-path',
+      'systems/crdt-sync/docker-compose.yml',
+      '--protocol',
+      'mesh',
+      '--local-loads',
+      '50',
+      '--duration',
+      '14',
+      '--scenario',
+      scenario,
+      '--metrics-series',
+      'crdt_resync_bytes_total,crdt_resync_full_state_bytes_total,crdt_resyncs_total',
+      '--cleanup',
+      '--output-dir',
+      output,
+    ]);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    expect(run.stdout).toMatch(/partition bisect healed at/);
+    const result = await record(output);
+    const [level] = result.runs;
+    const mesh = level?.blocks?.mesh;
+    if (!mesh) throw new Error(`no mesh block in the record\n${run.stdout}`);
+    // A sync mesh loses nothing: every message published on either side is on every node.
+    expect(mesh.never_delivered).toBe(0);
+    expect(mesh.delivered_everywhere).toBe(mesh.messages);
+    expect(mesh.messages).toBeGreaterThan(300);
+    // Messages published during the cut reached the other side only after the heal.
+    expect(result.results.latency_stage).toBe('commit');
+    expect(result.results.latency_percentiles_ms.p99).toBeGreaterThan(2000);
+    const nodes = level?.blocks?.metrics?.nodes ?? {};
+    const last = (node: string, series: string): number => {
+      const values = (nodes[node]?.[series] ?? []).filter((value): value is number => value !== null);
+      return values.at(-1) ?? 0;
+    };
+    const first = (node: string, series: string): number =>
+      (nodes[node]?.[series] ?? []).find((value): value is number => value !== null) ?? 0;
+    // Every node reconnected across the cut (more catch-ups at the end than at the start) ...
+    for (const node of NODES) {
+      expect(last(node, 'crdt_resyncs_total'), node).toBeGreaterThan(first(node, 'crdt_resyncs_total'));
+    }
+    // ... and what the catch-ups carried is far less than resending the whole state each time.
+    const caughtUp = NODES.reduce((sum, node) => sum + last(node, 'crdt_resync_bytes_total'), 0);
+    const whole = NODES.reduce((sum, node) => sum + last(node, 'crdt_resync_full_state_bytes_total'), 0);
+    process.stdout.write(`    catch-ups ${caughtUp} bytes against ${whole} bytes of whole state\n`);
+    expect(caughtUp).toBeGreaterThan(10_000);
+    expect(caughtUp).toBeLessThan(whole / 2);
+  }, 240_000);
+});
