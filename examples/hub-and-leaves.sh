@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# The libp2p seed experiment: one hub with n leaves (a star), and the hub's resource use
-# against the leaves' as n grows. Runs the load sweep once per network size (4, 8 and 16
-# nodes: a hub with 3, 7 and 15 leaves), each on a local network of its own, with the
-# resource monitor on, then prints scaling.txt: throughput, latency, CPU and memory per
-# node against N, the hub beside the leaves' average.
+# The libp2p seed experiment: one bootstrap hub with n leaves that connect only to it (a
+# star) on real js-libp2p gossipsub peers (systems/libp2p-gossipsub, built on first use), and
+# the hub's resource use and connection count against the leaves' as n grows. Runs the load
+# sweep once per network size (3, 5, 9, 17 and 33 nodes: a hub with 2, 4, 8, 16 and 32
+# leaves), each on a local network of its own, with the resource monitor on and each node's
+# libp2p connection gauge recorded, then prints scaling.txt: throughput, latency, CPU and
+# memory per node against N, the hub beside the leaves' average (scaling.json has the same).
 #
-#   examples/hub-and-leaves.sh                      # 4,8,16 nodes, 50 tx/s, 30 s per level
-#   SIZES=4,8 LOADS=20,50 DURATION=15 examples/hub-and-leaves.sh --output-dir /tmp/hub
+#   examples/hub-and-leaves.sh                      # 3..33 nodes, 50 msg/s, 30 s per level
+#   SIZES=3,5 LOADS=20,50 DURATION=15 examples/hub-and-leaves.sh --output-dir /tmp/hub
+#   SYSTEM=refnode examples/hub-and-leaves.sh       # the reference node instead
 #
 # Any other benchmark flag passes through. MESHBENCH_DRY_RUN=1 prints the command only.
-# Your own image instead of the reference node: each node finds MESHBENCH_BOOTSTRAP (the
-# hub's host:port) and MESHBENCH_PEERS (its neighbours') in its environment (docs/topology.md).
+# Your own system instead: a folder with a system.json (docs/architecture.md, "A system under
+# test"); each node finds MESHBENCH_BOOTSTRAP (the hub's host:port) and MESHBENCH_PEERS (its
+# neighbours') in its environment (docs/topology.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-sizes=${SIZES:-4,8,16}
+sizes=${SIZES:-3,5,9,17,33}
+system=${SYSTEM:-libp2p-gossipsub}
 loads=${LOADS:-50}
 duration=${DURATION:-30}
 output=benchmarks
@@ -24,8 +29,10 @@ for ((i = 1; i <= $#; i++)); do
   previous=${!i}
 done
 
-command=(npx --no-install benchmark --topology star --committees "$sizes" --loads "$loads"
-  --duration "$duration" --monitor --cleanup "$@")
+series=()
+[ "$system" = libp2p-gossipsub ] && series=(--metrics-series libp2p_connection_manager_connections)
+command=(npx --no-install benchmark --system "$system" --topology star --committees "$sizes"
+  --loads "$loads" --duration "$duration" --monitor "${series[@]}" --cleanup "$@")
 if [ "${MESHBENCH_DRY_RUN:-0}" = 1 ]; then
   printf '%q ' "${command[@]}"
   printf '\n'

@@ -31,6 +31,7 @@ import { refnodeNodeId } from '../testbed/local/compose-generate.js';
 import { parseTopology, topologyProblem, type TopologySpec } from '../testbed/topology.js';
 import { badFlag } from '../common/errors.js';
 import { parseDashboardInput } from './dashboard-input.js';
+import { loadSystemTemplate, type NodeTemplate } from '../testbed/system-template.js';
 import type { ConfirmMode, FaultLoadMode, LoadMix, ProtocolOptions } from '../load/types.js';
 import { FAULT_LOAD_MODES } from '../load/types.js';
 import { loadMix } from '../load/mix.js';
@@ -87,6 +88,8 @@ export interface BenchmarkPlan {
   readonly hostCount?: number;
   /** `--topology`: who connects to whom in a generated network (absent: a full mesh, no MESHBENCH_PEERS). */
   readonly topology?: TopologySpec;
+  /** `--system NAME|PATH`: what a generated local network is made of (absent: the reference node). */
+  readonly system?: NodeTemplate;
   /** `--dashboard [PORT]`: the report page served live while the run goes (src/report/dashboard/). */
   readonly dashboard?: { readonly port: number; readonly host: string };
   readonly durationSecs: number;
@@ -184,6 +187,7 @@ export interface BenchmarkInput {
   readonly hostCounts?: string | number | readonly (string | number)[] | undefined;
   readonly topology?: string | undefined;
   readonly topologySeed?: number | string | undefined;
+  readonly system?: string | undefined;
   readonly dashboard?: boolean | number | string | undefined;
   readonly dashboardHost?: string | undefined;
   readonly duration?: number | string | undefined;
@@ -300,6 +304,7 @@ const fieldsSchema = z.object({
   fileOutput: looseBoolean.default(DEFAULTS.fileOutput),
   committee: wholeNumber(1, 100, 'nodes').default(DEFAULTS.committee),
   topology: z.string().optional(),
+  system: z.string().min(1).optional(),
   topologySeed: wholeNumber(0, 2 ** 32 - 1, 'seed').optional(),
   duration: wholeNumber(1, 7 * 24 * 3600, 'seconds').default(DEFAULTS.durationSecs),
   transactionSize: wholeNumber(1, MAX_TRANSACTION_SIZE_BYTES, 'bytes').default(DEFAULTS.transactionSizeBytes),
@@ -409,7 +414,13 @@ export async function buildBenchmarkPlan(
 ): Promise<BenchmarkPlan> {
   const env = context.env ?? process.env;
   const cwd = context.cwd ?? process.cwd();
-  const raw = stripUndefined(input);
+  const given = stripUndefined(input);
+  // --system: its nodes speak its protocol, which is the default protocol then.
+  const system = typeof given.system === 'string' ? loadSystemTemplate(given.system.trim(), cwd) : undefined;
+  if (system && given.protocol !== undefined && given.protocol !== system.protocol) {
+    throw badFlag('protocol', given.protocol, `--system ${given.system} speaks ${system.protocol}`);
+  }
+  const raw = system && given.protocol === undefined ? { ...given, protocol: system.protocol } : given;
   const parsed = fieldsSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -537,6 +548,15 @@ export async function buildBenchmarkPlan(
       ? fields.sshConfig
       : resolve(cwd, fields.sshConfig);
   const dockerComposePaths = fields.dockerComposePath?.map((path) => resolve(cwd, path));
+  if (system && (networkType !== 'local' || dockerComposePaths !== undefined)) {
+    throw badFlag(
+      'system',
+      given.system,
+      dockerComposePaths !== undefined
+        ? 'it makes the generated network; your compose file already names its images (drop one of the two)'
+        : 'a generated network of another system runs locally only (--network-type local)',
+    );
+  }
   if (!context.skipFileChecks) {
     if (fields.fileOutput) await checkWritableDir(outputDir, fields.outputDir);
     if (hostsFile) await checkReadableFile('hosts-file', hostsFile, fields.hostsFile ?? '');
@@ -693,6 +713,7 @@ export async function buildBenchmarkPlan(
     ...(committees ? { committees } : {}),
     ...(hostCounts ? { hostCounts } : {}),
     ...(sizes.topology ? { topology: sizes.topology } : {}),
+    ...(system ? { system } : {}),
     ...(dashboard ? { dashboard } : {}),
     plugins,
     durationSecs: fields.duration,

@@ -56,6 +56,7 @@ export function testbedFactory(
           : { committee: plan.committee }),
         nodeAccess: plan.nodeAccess,
         ...(plan.topology && !plan.dockerComposePaths ? { topology: plan.topology } : {}),
+        ...(plan.system && !plan.dockerComposePaths ? { system: plan.system } : {}),
         ...(context?.nodeEnvironment ? { nodeEnvironment: context.nodeEnvironment } : {}),
         protocol: plan.protocol.kind,
         startupTimeoutMs: plan.startupWaitSecs * 1000,

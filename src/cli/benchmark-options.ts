@@ -42,6 +42,7 @@ export interface BenchmarkArgs {
   readonly 'host-counts'?: string | string[];
   readonly topology?: string;
   readonly 'topology-seed'?: string;
+  readonly system?: string;
   readonly duration?: string;
   readonly 'transaction-size'?: string;
   readonly 'local-loads'?: string | string[];
@@ -173,6 +174,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'topology-seed',
       text('Seed of --topology random:K (recorded either way)', GROUP_NETWORK, 'random'),
+    )
+    .option(
+      'system',
+      text(
+        "What a generated local network is made of: a folder of meshbench's systems/ (libp2p-gossipsub, crdt-sync) or of yours with a system.json; its protocol is the default",
+        GROUP_NETWORK,
+        'refnode',
+      ),
     )
     .option(
       'docker-compose-path',
@@ -504,6 +513,7 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     hostCounts: args['host-counts'],
     topology: last(args.topology),
     topologySeed: last(args['topology-seed']),
+    system: last(args.system),
     duration: last(args.duration),
     transactionSize: last(args['transaction-size']),
     localLoads: args['local-loads'],

@@ -21,6 +21,7 @@ import {
 } from '../testbed/local/local-testbed.js';
 import { NODE_ACCESS_MODES, type NodeAccessMode } from '../testbed/local/node-access.js';
 import { LocalMaintenance } from '../testbed/local/maintenance.js';
+import { loadSystemTemplate, type NodeTemplate } from '../testbed/system-template.js';
 import { trace } from '../common/trace.js';
 import {
   addNetworkRunOptions,
@@ -36,6 +37,8 @@ export interface LocalNetworkArgs extends NetworkRunArgs {
   readonly dockerComposePath?: string | readonly string[];
   readonly nodeAccess: NodeAccessMode;
   readonly committee?: number;
+  /** `--system NAME|PATH`: what the generated committee is made of (its system.json). */
+  readonly system?: string;
   readonly protocol: string;
   readonly down?: string;
   readonly status?: boolean;
@@ -61,6 +64,12 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
         type: 'number',
         describe:
           'Generate a network of N reference nodes (free ports from 26657 up) instead of reading a compose file',
+      })
+      .option('system', {
+        type: 'string',
+        describe:
+          "With --committee: the system the nodes run, a folder of meshbench's systems/ (libp2p-gossipsub, crdt-sync) or of yours with a system.json; its protocol is the default (docs/local-network.md)",
+        defaultDescription: 'refnode',
       })
       .option('protocol', {
         type: 'string',
@@ -119,7 +128,28 @@ export function validateArgs(args: LocalNetworkArgs): void {
       });
     }
   }
+  if (args.system !== undefined && args.committee === undefined) {
+    throw new MeshbenchError('BAD_FLAG', `--system ${args.system} needs --committee N`, {
+      hint: '--system says what a generated network is made of; a compose file names its own images',
+    });
+  }
   networkConfirm(args.confirm, args.protocol);
+}
+
+/** The generated committee's system, and the protocol it speaks (the default --protocol then). */
+function systemOf(args: LocalNetworkArgs): { system?: NodeTemplate; protocol: string } {
+  if (args.system === undefined) return { protocol: args.protocol };
+  const system = loadSystemTemplate(args.system.trim());
+  if (args.protocol !== DEFAULT_PROTOCOL && args.protocol !== system.protocol) {
+    throw new MeshbenchError(
+      'BAD_FLAG',
+      `--protocol ${args.protocol}: --system ${args.system} speaks ${system.protocol}`,
+      {
+        hint: 'drop --protocol (the system says it)',
+      },
+    );
+  }
+  return { system, protocol: system.protocol };
 }
 
 /** `--down`, `--status`, `--show-logs`: the same maintenance as remote-network's. */
@@ -171,11 +201,15 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
   if (args.down !== undefined || args.status || args.showLogs !== undefined)
     return runMaintenance(args, context);
   validateArgs(args);
+  const { system, protocol } = systemOf(args);
+  args = { ...args, protocol };
+  networkConfirm(args.confirm, protocol);
   const runId = newRunId();
   const composePaths = [args.dockerComposePath ?? defaultComposePath()].flat();
   const testbed = new LocalTestbed({
     runId,
     ...(args.committee !== undefined ? { committee: args.committee } : { composePath: composePaths }),
+    ...(system ? { system } : {}),
     nodeAccess: args.nodeAccess,
     protocol: args.protocol,
     startupTimeoutMs: args.startupWait * 1000,

@@ -4,8 +4,8 @@
  * N = 4 with the seed port layout (a unit test keeps the two in step).
  */
 import { stringify } from 'yaml';
-import { REFNODE_IMAGE } from '../../common/defaults.js';
 import { METRICS_PORT_LABEL, PROTOCOL_LABEL, ROLE_LABEL, RPC_PORT_LABEL } from '../../common/labels.js';
+import { REFNODE_TEMPLATE, type NodeTemplate } from '../system-template.js';
 import { topologyEnvironment, type TopologySpec } from '../topology.js';
 
 export { REFNODE_IMAGE } from '../../common/defaults.js';
@@ -19,7 +19,9 @@ export const SEED_METRICS_BASE_PORT = 26670;
 export interface RefnodeComposeOptions {
   readonly committee: number;
   readonly image?: string;
-  /** Host port per node for RPC and for metrics (same length as the committee). */
+  /** The system whose nodes are generated (`--system`); default the reference node. */
+  readonly system?: NodeTemplate;
+  /** Host port per node for RPC and for metrics (same length as the committee; metrics unused when the system serves them on its RPC port). */
   readonly rpcHostPorts: readonly number[];
   readonly metricsHostPorts: readonly number[];
   /** Host address the ports are published on. */
@@ -45,13 +47,21 @@ export function seedPortLayout(committee: number): { rpc: number[]; metrics: num
   return { rpc, metrics };
 }
 
-/** The healthcheck command: the image has node but no curl. */
-export const REFNODE_HEALTHCHECK = [
-  'CMD',
-  '/usr/local/bin/node',
-  '-e',
-  `fetch('http://127.0.0.1:${REFNODE_RPC_PORT}/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
-];
+/** The healthcheck command of a node image that has node but no curl (the lean images). */
+export function nodeHealthcheck(port: number, path: string): string[] {
+  return [
+    'CMD',
+    '/usr/local/bin/node',
+    '-e',
+    `fetch('http://127.0.0.1:${port}${path}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+  ];
+}
+export const REFNODE_HEALTHCHECK = nodeHealthcheck(REFNODE_RPC_PORT, '/health');
+
+/** Whether the system serves its metrics on a port of their own (then each node publishes two). */
+export function separateMetricsPort(system: NodeTemplate = REFNODE_TEMPLATE): boolean {
+  return system.ports.metrics !== undefined && system.ports.metrics !== system.ports.rpc;
+}
 
 export function refnodeCompose(options: RefnodeComposeOptions): Record<string, unknown> {
   const { committee } = options;
@@ -60,39 +70,48 @@ export function refnodeCompose(options: RefnodeComposeOptions): Record<string, u
   if (options.rpcHostPorts.length !== committee || options.metricsHostPorts.length !== committee) {
     throw new Error('one RPC and one metrics host port per node are needed');
   }
+  const system = options.system ?? REFNODE_TEMPLATE;
   const hostIp = options.hostIp ?? '127.0.0.1';
   const ids = Array.from({ length: committee }, (_, index) => refnodeNodeId(index));
-  const peers = ids.map((id) => `${id}@${id}:${REFNODE_P2P_PORT}`).join(',');
-  const topology = options.topology
+  const peers = ids.map((id) => `${id}@${id}:${system.ports.p2p}`).join(',');
+  const spec = options.topology ?? (system.peersAlways ? { kind: 'full' as const } : undefined);
+  const topology = spec
     ? topologyEnvironment(
-        options.topology,
-        ids.map((id) => ({ id, address: `${id}:${REFNODE_P2P_PORT}` })),
+        spec,
+        ids.map((id) => ({ id, address: `${id}:${system.ports.p2p}` })),
       )
     : undefined;
+  const metricsPort = system.ports.metrics ?? system.ports.rpc;
   const services: Record<string, unknown> = {};
   ids.forEach((id, index) => {
+    const own = Object.fromEntries(
+      Object.entries(system.environment).map(([key, value]) => [
+        key,
+        value.replaceAll('{id}', id).replaceAll('{peers}', peers),
+      ]),
+    );
     services[id] = {
-      image: options.image ?? REFNODE_IMAGE,
+      image: options.image ?? system.image,
       hostname: id,
       environment: {
-        REFNODE_ID: id,
-        REFNODE_PEERS: peers,
-        REFNODE_DATA_DIR: '/data',
+        ...own,
         ...topology?.[index],
         ...options.environment,
       },
       ports: [
-        `${hostIp}:${options.rpcHostPorts[index]}:${REFNODE_RPC_PORT}`,
-        `${hostIp}:${options.metricsHostPorts[index]}:${REFNODE_METRICS_PORT}`,
+        `${hostIp}:${options.rpcHostPorts[index]}:${system.ports.rpc}`,
+        ...(separateMetricsPort(system)
+          ? [`${hostIp}:${options.metricsHostPorts[index]}:${metricsPort}`]
+          : []),
       ],
       labels: {
         [ROLE_LABEL]: 'node',
-        [PROTOCOL_LABEL]: 'cometbft',
-        [RPC_PORT_LABEL]: String(REFNODE_RPC_PORT),
-        [METRICS_PORT_LABEL]: String(REFNODE_METRICS_PORT),
+        [PROTOCOL_LABEL]: system.protocol,
+        [RPC_PORT_LABEL]: String(system.ports.rpc),
+        [METRICS_PORT_LABEL]: String(metricsPort),
       },
       healthcheck: {
-        test: REFNODE_HEALTHCHECK,
+        test: nodeHealthcheck(system.ports.rpc, system.health),
         interval: '5s',
         timeout: '3s',
         retries: 3,

@@ -24,6 +24,7 @@ import {
 import {
   REFNODE_IMAGE,
   refnodeCompose,
+  separateMetricsPort,
   refnodeNodeId,
   renderCompose,
   SEED_METRICS_BASE_PORT,
@@ -72,6 +73,7 @@ import {
 } from './teardown.js';
 import { chooseNodeAccess, type NodeAccess, type NodeAccessMode } from './node-access.js';
 import { trace } from '../../common/trace.js';
+import type { NodeTemplate } from '../system-template.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -131,6 +133,8 @@ export interface LocalTestbedOptions {
   readonly protocol?: string;
   /** Longest wait for readiness after compose up. */
   readonly startupTimeoutMs?: number;
+  /** The system a generated committee is made of (`--system`); default the reference node. */
+  readonly system?: NodeTemplate;
   /** Node image for a generated committee. */
   readonly image?: string;
   /** Extra REFNODE_* environment for a generated committee. */
@@ -257,7 +261,8 @@ export class LocalTestbed implements Testbed {
       const placeholder = Array.from({ length: this.options.committee }, () => 1);
       const project = refnodeCompose({
         committee: this.options.committee,
-        image: this.options.image ?? REFNODE_IMAGE,
+        ...(this.options.system ? { system: this.options.system } : {}),
+        image: this.options.image ?? this.options.system?.image ?? REFNODE_IMAGE,
         rpcHostPorts: placeholder,
         metricsHostPorts: placeholder,
         ...(this.options.nodeEnvironment ? { environment: this.options.nodeEnvironment } : {}),
@@ -360,17 +365,21 @@ export class LocalTestbed implements Testbed {
     const generate = async (avoid: ReadonlySet<number>) => {
       if (committee === undefined) return;
       const rpc = await pickFreePorts(this.#api, committee, SEED_RPC_BASE_PORT, avoid);
-      const metrics = await pickFreePorts(
-        this.#api,
-        committee,
-        Math.max(SEED_METRICS_BASE_PORT, (rpc.at(-1) ?? SEED_RPC_BASE_PORT) + 1),
-        new Set([...avoid, ...rpc]),
-      );
+      // a system serving its metrics on its RPC port publishes one port per node
+      const metrics = separateMetricsPort(this.options.system)
+        ? await pickFreePorts(
+            this.#api,
+            committee,
+            Math.max(SEED_METRICS_BASE_PORT, (rpc.at(-1) ?? SEED_RPC_BASE_PORT) + 1),
+            new Set([...avoid, ...rpc]),
+          )
+        : rpc;
       const text = renderCompose(
         labelComposeProject(
           refnodeCompose({
             committee,
-            image: this.options.image ?? REFNODE_IMAGE,
+            ...(this.options.system ? { system: this.options.system } : {}),
+            image: this.options.image ?? this.options.system?.image ?? REFNODE_IMAGE,
             rpcHostPorts: rpc,
             metricsHostPorts: metrics,
             ...(this.options.nodeEnvironment ? { environment: this.options.nodeEnvironment } : {}),
@@ -384,7 +393,7 @@ export class LocalTestbed implements Testbed {
       // Plain writes: the run folder is new and these files are rewritten on every run (no fsync on the start-up path).
       await writeFile(projectFile, text);
       projectText = text;
-      return [...rpc, ...metrics];
+      return [...new Set([...rpc, ...metrics])];
     };
     let usedPorts: number[] = [];
     if (committee !== undefined) {

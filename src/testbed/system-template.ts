@@ -1,0 +1,125 @@
+/**
+ * What a generated node of a system looks like (`--committee N` / `--committees`, with
+ * `--system NAME`): its image, the protocol it speaks, its container ports and its environment.
+ * The reference node's is built in; any other system declares its own in its folder
+ * (`systems/<name>/system.json`, docs/architecture.md "A system under test"), so a generated
+ * network of libp2p peers in a star is one flag, and the tool names no system.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { REFNODE_IMAGE } from '../common/defaults.js';
+import { MeshbenchError } from '../common/errors.js';
+import { packageRoot } from '../common/package-root.js';
+
+export interface NodeTemplate {
+  /** The system's name (`refnode`, `libp2p-gossipsub`…), recorded with the network. */
+  readonly name: string;
+  readonly image: string;
+  /** The protocol its nodes speak (the `meshbench.protocol` label). */
+  readonly protocol: string;
+  /** Container ports: the protocol's RPC, peer-to-peer, and Prometheus metrics (may equal rpc). */
+  readonly ports: { readonly rpc: number; readonly p2p: number; readonly metrics?: number };
+  /** Each node's environment; `{id}` is its id (node0…), `{peers}` every node's `id@id:p2p`. */
+  readonly environment: Readonly<Record<string, string>>;
+  /** The path of its health check (HTTP 200 on the RPC port), run by node in the container. */
+  readonly health: string;
+  /** Whether nodes get MESHBENCH_PEERS/MESHBENCH_BOOTSTRAP even in a full mesh (P2P apps dial them). */
+  readonly peersAlways: boolean;
+}
+
+/** The reference node, as `local-network --committee N` always generated it. */
+export const REFNODE_TEMPLATE: NodeTemplate = {
+  name: 'refnode',
+  image: REFNODE_IMAGE,
+  protocol: 'cometbft',
+  ports: { rpc: 26657, p2p: 26656, metrics: 26660 },
+  environment: { REFNODE_ID: '{id}', REFNODE_PEERS: '{peers}', REFNODE_DATA_DIR: '/data' },
+  health: '/health',
+  peersAlways: false,
+};
+
+const port = z.number().int().min(1).max(65535);
+const manifestSchema = z
+  .object({
+    image: z.string().min(1),
+    protocol: z.string().min(1),
+    ports: z.object({ rpc: port, p2p: port, metrics: port.optional() }).strict(),
+    environment: z.record(z.string(), z.string()).default({}),
+    health: z.string().startsWith('/').default('/health'),
+  })
+  .strict();
+
+/** The file a system folder declares its generated nodes in. */
+export const SYSTEM_MANIFEST = 'system.json';
+
+/**
+ * `--system NAME|PATH`: a folder of meshbench's systems/ by name, or a folder (or its
+ * system.json) by path. One line naming the problem when it is not there or not valid.
+ */
+export function loadSystemTemplate(given: string, cwd: string = process.cwd()): NodeTemplate {
+  if (given === 'refnode') return REFNODE_TEMPLATE;
+  const root = packageRoot();
+  const candidates = [
+    resolve(cwd, given),
+    ...(root !== undefined && /^[a-z0-9][a-z0-9._-]*$/i.test(given) ? [join(root, 'systems', given)] : []),
+  ];
+  const found = candidates.find((path) => existsSync(path));
+  if (found === undefined) {
+    const known = root === undefined ? [] : systemsWithManifest(join(root, 'systems'));
+    throw new MeshbenchError('BAD_FLAG', `--system ${given}: no such system`, {
+      hint: `give one of ${['refnode', ...known].join(', ')}, or a folder with a ${SYSTEM_MANIFEST}`,
+    });
+  }
+  const file = statSync(found).isDirectory() ? join(found, SYSTEM_MANIFEST) : found;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new MeshbenchError('BAD_FLAG', `--system ${given}: ${file} is missing`, {
+      hint: `a system folder declares its generated nodes in ${SYSTEM_MANIFEST} (docs/architecture.md, "A system under test")`,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new MeshbenchError(
+      'BAD_FLAG',
+      `--system ${given}: ${file} is not JSON (${(error as Error).message})`,
+      {
+        hint: 'fix the file',
+      },
+    );
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join('.') || '(top level)';
+    throw new MeshbenchError(
+      'BAD_FLAG',
+      `--system ${given}: ${file}: ${where}: ${issue?.message ?? 'not valid'}`,
+      {
+        hint: 'give image, protocol, ports {rpc, p2p, metrics?}, and optionally environment and health',
+      },
+    );
+  }
+  const name = statSync(found).isDirectory() ? given.replace(/\/+$/, '').split('/').at(-1) : given;
+  return {
+    name: name ?? given,
+    image: parsed.data.image,
+    protocol: parsed.data.protocol,
+    ports: parsed.data.ports,
+    environment: parsed.data.environment,
+    health: parsed.data.health,
+    peersAlways: true,
+  };
+}
+
+function systemsWithManifest(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((name) => existsSync(join(dir, name, SYSTEM_MANIFEST)));
+  } catch {
+    return [];
+  }
+}

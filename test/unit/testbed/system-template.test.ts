@@ -1,0 +1,109 @@
+/**
+ * `--system`: a generated network of another system from its folder's system.json (the real
+ * files in systems/), and one line for each way the flag or the file can be wrong.
+ */
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildBenchmarkPlan } from '../../../src/bench/plan.js';
+import { refnodeCompose } from '../../../src/testbed/local/compose-generate.js';
+import { loadSystemTemplate, REFNODE_TEMPLATE } from '../../../src/testbed/system-template.js';
+
+const made: string[] = [];
+afterAll(async () => {
+  for (const dir of made) await rm(dir, { recursive: true, force: true });
+});
+
+async function folder(manifest: string | undefined): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'meshbench-system-'));
+  made.push(dir);
+  await mkdir(join(dir, 'mine'));
+  if (manifest !== undefined) await writeFile(join(dir, 'mine', 'system.json'), manifest);
+  return join(dir, 'mine');
+}
+
+describe('--system', () => {
+  it("reads meshbench's systems by name, and the refnode is the built-in template", () => {
+    expect(loadSystemTemplate('refnode')).toBe(REFNODE_TEMPLATE);
+    for (const name of ['libp2p-gossipsub', 'crdt-sync']) {
+      const system = loadSystemTemplate(name);
+      expect(system).toMatchObject({
+        name,
+        protocol: 'mesh',
+        ports: { rpc: 8080, p2p: 26656 },
+        peersAlways: true,
+      });
+      expect(system.image).toBe(`meshbench/${name}:latest`);
+    }
+  });
+
+  it('generates its nodes: its image, ports, labels, id and every peer even in a full mesh', () => {
+    const system = loadSystemTemplate('libp2p-gossipsub');
+    const project = refnodeCompose({
+      committee: 3,
+      system,
+      rpcHostPorts: [1, 2, 3],
+      metricsHostPorts: [1, 2, 3],
+    }) as {
+      services: Record<
+        string,
+        {
+          image: string;
+          ports: string[];
+          labels: Record<string, string>;
+          environment: Record<string, string>;
+          healthcheck: { test: string[] };
+        }
+      >;
+    };
+    const node1 = project.services.node1!;
+    expect(node1.image).toBe('meshbench/libp2p-gossipsub:latest');
+    expect(node1.ports).toEqual(['127.0.0.1:2:8080']);
+    expect(node1.labels).toMatchObject({
+      'meshbench.protocol': 'mesh',
+      'meshbench.rpc-port': '8080',
+      'meshbench.metrics-port': '8080',
+    });
+    expect(node1.environment).toMatchObject({
+      MESHBENCH_NODE_ID: 'node1',
+      MESHBENCH_PEERS: 'node0:26656,node2:26656',
+    });
+    expect(node1.healthcheck.test.at(-1)).toContain("fetch('http://127.0.0.1:8080/health')");
+    expect(node1.environment.REFNODE_ID).toBeUndefined();
+  });
+
+  it('takes a folder of yours, and says what is wrong with it in one line', async () => {
+    const good = await folder('{"image":"me/app:1","protocol":"http","ports":{"rpc":9000,"p2p":9001}}');
+    expect(loadSystemTemplate(good)).toMatchObject({ name: 'mine', image: 'me/app:1', health: '/health' });
+    expect(() => loadSystemTemplate('no-such-system')).toThrow(/--system no-such-system: no such system/);
+    await expect(folder(undefined).then((dir) => loadSystemTemplate(dir))).rejects.toThrow(
+      /system\.json is missing/,
+    );
+    await expect(folder('{').then((dir) => loadSystemTemplate(dir))).rejects.toThrow(/is not JSON/);
+    await expect(
+      folder('{"image":"x","protocol":"mesh","ports":{"rpc":99999,"p2p":1}}').then((dir) =>
+        loadSystemTemplate(dir),
+      ),
+    ).rejects.toThrow(/ports\.rpc: /);
+  });
+
+  it("makes the system's protocol the default, and refuses another or a compose file", async () => {
+    const context = { skipFileChecks: true };
+    const plan = await buildBenchmarkPlan({ system: 'crdt-sync' }, context);
+    expect(plan.protocol.kind).toBe('mesh');
+    expect(plan.system?.name).toBe('crdt-sync');
+    await expect(buildBenchmarkPlan({ system: 'crdt-sync', protocol: 'etcd' }, context)).rejects.toThrow(
+      /--system crdt-sync speaks mesh/,
+    );
+    await expect(
+      buildBenchmarkPlan({ system: 'crdt-sync', dockerComposePath: 'x.yml' }, context),
+    ).rejects.toThrow(/your compose file already names its images/);
+    await expect(
+      buildBenchmarkPlan(
+        { system: 'crdt-sync', networkType: 'remote', hostsFile: 'hosts.example.env' },
+        context,
+      ),
+    ).rejects.toThrow(/runs locally only/);
+  });
+});
