@@ -3,7 +3,9 @@
  * meshbench/libp2p-gossipsub, systems/libp2p-gossipsub/, built by `npm run images libp2p`) in a
  * full mesh on this machine's engine, `benchmark --protocol mesh` as users run it at 100 msg/s
  * for 10 s: every message delivered on all 4 nodes, the 4×4 matrix complete with a p50 and a
- * p99 in every cell, every accepted publish delivered to every node.
+ * p99 in every cell, every accepted publish delivered to every node. Then a generated star of
+ * 5 (`--system libp2p-gossipsub --topology star`): the hub forwards everything, so it sends
+ * more and spends more CPU than every leaf.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -71,4 +73,55 @@ describe('libp2p gossipsub behind the mesh protocol', () => {
     }
     expect(block.errors).toBeUndefined();
   }, 180_000);
+
+  it('a generated star of 5 peers: the hub sends more and uses more CPU than every leaf', async () => {
+    const output = join(dir, 'star');
+    const run = await runBin('benchmark', [
+      '--system',
+      'libp2p-gossipsub',
+      '--committee',
+      '5',
+      '--topology',
+      'star',
+      '--local-loads',
+      '200',
+      '--duration',
+      '10',
+      '--monitor',
+      '--cleanup',
+      '--output-dir',
+      output,
+    ]);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    const [runDir] = await readdir(output);
+    const record = JSON.parse(
+      await readFile(join(output, runDir as string, 'local-benchmark-1.json'), 'utf8'),
+    ) as {
+      runs: {
+        blocks?: {
+          mesh?: MeshBlock;
+          resources?: {
+            nodes: { node_id: string; cpu_percent: { mean: number }; net_tx_bytes_per_s: { mean: number } }[];
+          };
+        };
+      }[];
+    };
+    const blocks = record.runs[0]?.blocks;
+    expect(blocks?.mesh?.never_delivered).toBe(0);
+    const nodes = blocks?.resources?.nodes ?? [];
+    expect(nodes.map((node) => node.node_id).sort()).toEqual(['node0', 'node1', 'node2', 'node3', 'node4']);
+    const hub = nodes.find((node) => node.node_id === 'node0')!;
+    const leaves = nodes.filter((node) => node !== hub);
+    const line = nodes
+      .map(
+        (node) =>
+          `${node.node_id} ${node.cpu_percent.mean} % ${Math.round(node.net_tx_bytes_per_s.mean)} B/s`,
+      )
+      .join(', ');
+    process.stdout.write(`    ${line}\n`);
+    for (const leaf of leaves) {
+      expect(hub.net_tx_bytes_per_s.mean, line).toBeGreaterThan(leaf.net_tx_bytes_per_s.mean);
+      expect(hub.cpu_percent.mean, line).toBeGreaterThan(leaf.cpu_percent.mean);
+    }
+  }, 240_000);
 });
