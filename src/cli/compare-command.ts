@@ -18,12 +18,10 @@ import {
   gateError,
   levelKey,
   parseThreshold,
-  renderGateJunit,
-  renderGateMarkdown,
-  renderGateText,
   runGate,
   type GateResult,
 } from '../report/gate.js';
+import { renderGateJunit, renderGateMarkdown, renderGateText } from '../report/gate-render.js';
 import { RECORD_SCHEMA_VERSION } from '../results/record.js';
 import {
   compareRecords,

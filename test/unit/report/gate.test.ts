@@ -9,14 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBenchmarkPlan } from '../../../src/bench/plan.js';
 import { runCompareCommand } from '../../../src/cli/compare-command.js';
-import {
-  GATE_EXIT,
-  parseThreshold,
-  renderGateJunit,
-  renderGateMarkdown,
-  renderGateText,
-  runGate,
-} from '../../../src/report/gate.js';
+import { GATE_EXIT, parseThreshold, runGate } from '../../../src/report/gate.js';
+import { renderGateJunit, renderGateMarkdown, renderGateText } from '../../../src/report/gate-render.js';
 import { buildBenchmarkRecord, type BenchmarkRecord, type LevelRun } from '../../../src/results/record.js';
 import { fakeLevelRun } from '../bench/fixtures.js';
 
