@@ -10,12 +10,13 @@
  *   resync series show catch-ups smaller than the whole state they would otherwise resend.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeshBlock } from '../../src/monitor/mesh/monitor.js';
+import { expectCompleteMesh, firstRecord, MESH_NODES, runFullMesh } from './mesh-fixture.js';
 import { ROOT, runBin } from './run-bin.js';
 
 let dir: string;
@@ -40,50 +41,10 @@ interface Record {
   }[];
 }
 
-async function record(output: string): Promise<Record> {
-  const [runDir] = await readdir(output);
-  return JSON.parse(
-    await readFile(join(output, runDir as string, 'local-benchmark-1.json'), 'utf8'),
-  ) as Record;
-}
-
-const NODES = ['node0', 'node1', 'node2', 'node3'];
-
 describe('crdt-sync behind the mesh protocol', () => {
   it('delivers every message on all 4 nodes of a full mesh, with a complete 4×4 matrix', async () => {
-    const output = join(dir, 'full');
-    const run = await runBin('benchmark', [
-      '--docker-compose-path',
-      'systems/crdt-sync/docker-compose.yml',
-      '--protocol',
-      'mesh',
-      '--local-loads',
-      '100',
-      '--duration',
-      '10',
-      '--cleanup',
-      '--output-dir',
-      output,
-    ]);
-    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
-    expect(run.stdout).toMatch(/mesh delivery p50 ms/);
-    const block = (await record(output)).runs[0]?.blocks?.mesh;
-    if (!block) throw new Error(`no mesh block in the record\n${run.stdout}`);
-    const published = block.published ?? 0;
-    expect(published).toBeGreaterThan(500);
-    expect(block.messages).toBeGreaterThanOrEqual(published);
-    expect(block.never_delivered).toBe(0);
-    expect(block.delivered_everywhere).toBe(block.messages);
-    expect(block.receivers.map((receiver) => [receiver.node, receiver.delivered, receiver.missing])).toEqual(
-      NODES.map((node) => [node, block.messages, 0]),
-    );
-    expect(block.pairs).toHaveLength(12);
-    for (const pair of block.pairs) {
-      expect(pair.count, `${pair.from}→${pair.to}`).toBeGreaterThan(100);
-      expect(pair.p50_ms, `${pair.from}→${pair.to}`).not.toBeNull();
-      expect(pair.p99_ms! >= pair.p50_ms!).toBe(true);
-    }
-    expect(block.errors).toBeUndefined();
+    const { block } = await runFullMesh('systems/crdt-sync/docker-compose.yml', join(dir, 'full'));
+    expectCompleteMesh(block);
   }, 180_000);
 
   it('local-network --protocol mesh (the bundled command) commits every message', async () => {
@@ -125,7 +86,7 @@ describe('crdt-sync behind the mesh protocol', () => {
     ]);
     expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
     expect(run.stdout).toMatch(/partition bisect healed at/);
-    const result = await record(output);
+    const result = await firstRecord<Record>(output);
     const [level] = result.runs;
     const mesh = level?.blocks?.mesh;
     if (!mesh) throw new Error(`no mesh block in the record\n${run.stdout}`);
@@ -144,12 +105,12 @@ describe('crdt-sync behind the mesh protocol', () => {
     const first = (node: string, series: string): number =>
       (nodes[node]?.[series] ?? []).find((value): value is number => value !== null) ?? 0;
     // Every node reconnected across the cut (more catch-ups at the end than at the start) ...
-    for (const node of NODES) {
+    for (const node of MESH_NODES) {
       expect(last(node, 'crdt_resyncs_total'), node).toBeGreaterThan(first(node, 'crdt_resyncs_total'));
     }
     // ... and what the catch-ups carried is far less than resending the whole state each time.
-    const caughtUp = NODES.reduce((sum, node) => sum + last(node, 'crdt_resync_bytes_total'), 0);
-    const whole = NODES.reduce((sum, node) => sum + last(node, 'crdt_resync_full_state_bytes_total'), 0);
+    const caughtUp = MESH_NODES.reduce((sum, node) => sum + last(node, 'crdt_resync_bytes_total'), 0);
+    const whole = MESH_NODES.reduce((sum, node) => sum + last(node, 'crdt_resync_full_state_bytes_total'), 0);
     process.stdout.write(`    catch-ups ${caughtUp} bytes against ${whole} bytes of whole state\n`);
     expect(caughtUp).toBeGreaterThan(10_000);
     expect(caughtUp).toBeLessThan(whole / 2);

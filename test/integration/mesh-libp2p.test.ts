@@ -8,12 +8,13 @@
  * more and spends more CPU than every leaf.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeshBlock } from '../../src/monitor/mesh/monitor.js';
+import { expectCompleteMesh, firstRecord, runFullMesh } from './mesh-fixture.js';
 import { ROOT, runBin } from './run-bin.js';
 
 let dir: string;
@@ -30,48 +31,8 @@ afterAll(async () => {
 
 describe('libp2p gossipsub behind the mesh protocol', () => {
   it('delivers every message on all 4 nodes of a full mesh, with a complete 4×4 matrix', async () => {
-    const output = join(dir, 'full');
-    const run = await runBin('benchmark', [
-      '--docker-compose-path',
-      'systems/libp2p-gossipsub/docker-compose.yml',
-      '--protocol',
-      'mesh',
-      '--local-loads',
-      '100',
-      '--duration',
-      '10',
-      '--cleanup',
-      '--output-dir',
-      output,
-    ]);
-    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
-    expect(run.stdout).toMatch(/mesh delivery p50 ms/);
-    const [runDir] = await readdir(output);
-    const record = JSON.parse(
-      await readFile(join(output, runDir as string, 'local-benchmark-1.json'), 'utf8'),
-    ) as {
-      runs: { blocks?: { mesh?: MeshBlock } }[];
-    };
-    const block = record.runs[0]?.blocks?.mesh;
-    if (!block) throw new Error(`no mesh block in the record\n${run.stdout}`);
-    // On a busy machine some publish replies time out although the node published the
-    // message: every message seen must be on every node, and none acked may be missing.
-    process.stdout.write(`    acked ${block.published} of 1000 publishes, ${block.messages} delivered\n`);
-    const published = block.published ?? 0;
-    expect(published).toBeGreaterThan(500);
-    expect(block.messages).toBeGreaterThanOrEqual(published);
-    expect(block.never_delivered).toBe(0);
-    expect(block.delivered_everywhere).toBe(block.messages);
-    expect(block.receivers.map((receiver) => [receiver.node, receiver.delivered, receiver.missing])).toEqual(
-      ['node0', 'node1', 'node2', 'node3'].map((node) => [node, block.messages, 0]),
-    );
-    expect(block.pairs).toHaveLength(12);
-    for (const pair of block.pairs) {
-      expect(pair.count, `${pair.from}→${pair.to}`).toBeGreaterThan(100);
-      expect(pair.p50_ms, `${pair.from}→${pair.to}`).not.toBeNull();
-      expect(pair.p99_ms! >= pair.p50_ms!).toBe(true);
-    }
-    expect(block.errors).toBeUndefined();
+    const { block } = await runFullMesh('systems/libp2p-gossipsub/docker-compose.yml', join(dir, 'full'));
+    expectCompleteMesh(block);
   }, 180_000);
 
   it('a generated star of 5 peers: the hub sends more and uses more CPU than every leaf', async () => {
@@ -93,10 +54,7 @@ describe('libp2p gossipsub behind the mesh protocol', () => {
       output,
     ]);
     expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
-    const [runDir] = await readdir(output);
-    const record = JSON.parse(
-      await readFile(join(output, runDir as string, 'local-benchmark-1.json'), 'utf8'),
-    ) as {
+    const record = await firstRecord<{
       runs: {
         blocks?: {
           mesh?: MeshBlock;
@@ -105,7 +63,7 @@ describe('libp2p gossipsub behind the mesh protocol', () => {
           };
         };
       }[];
-    };
+    }>(output);
     const blocks = record.runs[0]?.blocks;
     expect(blocks?.mesh?.never_delivered).toBe(0);
     const nodes = blocks?.resources?.nodes ?? [];

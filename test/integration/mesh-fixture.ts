@@ -1,0 +1,66 @@
+/**
+ * What the mesh integration files share: one system's compose file run by `benchmark
+ * --protocol mesh` as users run it, its first record read back, and the check that a full
+ * mesh of 4 delivered every message everywhere with a complete 4×4 matrix.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import type { MeshBlock } from '../../src/monitor/mesh/monitor.js';
+import { runBin, type BinResult } from './run-bin.js';
+
+export const MESH_NODES = ['node0', 'node1', 'node2', 'node3'];
+
+/** The first record of the one run folder under `output`. */
+export async function firstRecord<T>(output: string): Promise<T> {
+  const [runDir] = await readdir(output);
+  return JSON.parse(await readFile(join(output, runDir as string, 'local-benchmark-1.json'), 'utf8')) as T;
+}
+
+/** `benchmark --protocol mesh` on a system's compose file: 100 msg/s for 10 s, then its mesh block. */
+export async function runFullMesh(
+  composeFile: string,
+  output: string,
+): Promise<{ run: BinResult; block: MeshBlock }> {
+  const run = await runBin('benchmark', [
+    '--docker-compose-path',
+    composeFile,
+    '--protocol',
+    'mesh',
+    '--local-loads',
+    '100',
+    '--duration',
+    '10',
+    '--cleanup',
+    '--output-dir',
+    output,
+  ]);
+  expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+  expect(run.stdout).toMatch(/mesh delivery p50 ms/);
+  const record = await firstRecord<{ runs: { blocks?: { mesh?: MeshBlock } }[] }>(output);
+  const block = record.runs[0]?.blocks?.mesh;
+  if (!block) throw new Error(`no mesh block in the record\n${run.stdout}`);
+  return { run, block };
+}
+
+/** Every message on all 4 nodes, none acked missing, and a p50 and p99 in every cell of the matrix. */
+export function expectCompleteMesh(block: MeshBlock): void {
+  // On a busy machine some publish replies time out although the node published the
+  // message: every message seen must be on every node, and none acked may be missing.
+  process.stdout.write(`    acked ${block.published} of 1000 publishes, ${block.messages} delivered\n`);
+  const published = block.published ?? 0;
+  expect(published).toBeGreaterThan(500);
+  expect(block.messages).toBeGreaterThanOrEqual(published);
+  expect(block.never_delivered).toBe(0);
+  expect(block.delivered_everywhere).toBe(block.messages);
+  expect(block.receivers.map((receiver) => [receiver.node, receiver.delivered, receiver.missing])).toEqual(
+    MESH_NODES.map((node) => [node, block.messages, 0]),
+  );
+  expect(block.pairs).toHaveLength(12);
+  for (const pair of block.pairs) {
+    expect(pair.count, `${pair.from}→${pair.to}`).toBeGreaterThan(100);
+    expect(pair.p50_ms, `${pair.from}→${pair.to}`).not.toBeNull();
+    expect(pair.p99_ms! >= pair.p50_ms!).toBe(true);
+  }
+  expect(block.errors).toBeUndefined();
+}
