@@ -37,6 +37,18 @@ export interface ScalingRow {
   readonly efficiency: number;
   readonly latency_stage: 'commit' | 'ack';
   readonly resources?: ScalingResources;
+  /**
+   * The nodes' own series the run recorded (`--metrics-series`, the metrics block), each the
+   * mean of a node's samples, averaged over nodes; with a hub, the hub's and the others'.
+   * Only series some node served.
+   */
+  readonly node_series?: Readonly<Record<string, NodeSeries>>;
+}
+
+export interface NodeSeries {
+  readonly per_node: number;
+  readonly hub?: number;
+  readonly others?: number;
 }
 
 export interface ScalingSeries {
@@ -88,6 +100,7 @@ function rowOf(record: BenchmarkRecord): ScalingRow {
   const r = record.results;
   const topology = topologyOf(record);
   const resources = resourcesOf(record, topology?.hub);
+  const nodeSeries = nodeSeriesOf(record, topology?.hub);
   return {
     nodes: record.parameters.nodes,
     benchmark_number: record.benchmark_number,
@@ -98,7 +111,49 @@ function rowOf(record: BenchmarkRecord): ScalingRow {
     efficiency: r.efficiency,
     latency_stage: r.latency_stage,
     ...(resources ? { resources } : {}),
+    ...(nodeSeries ? { node_series: nodeSeries } : {}),
   };
+}
+
+/** Each recorded node series' per-node means (src/monitor/prometheus: `blocks.metrics.nodes[node][series]`), over runs. */
+function nodeSeriesOf(
+  record: BenchmarkRecord,
+  hubId: string | undefined,
+): Record<string, NodeSeries> | undefined {
+  const values = new Map<string, Map<string, number[]>>();
+  for (const run of record.runs ?? []) {
+    const nodes = (run.blocks?.metrics as { nodes?: unknown } | undefined)?.nodes;
+    if (nodes === null || typeof nodes !== 'object') continue;
+    for (const [node, series] of Object.entries(nodes as Record<string, unknown>)) {
+      if (series === null || typeof series !== 'object') continue;
+      for (const [name, samples] of Object.entries(series as Record<string, unknown>)) {
+        if (!Array.isArray(samples)) continue;
+        const numbers = samples.filter((value): value is number => typeof value === 'number');
+        if (numbers.length === 0) continue;
+        const byNode = values.get(name) ?? new Map<string, number[]>();
+        byNode.set(node, [...(byNode.get(node) ?? []), numbers.reduce((a, b) => a + b, 0) / numbers.length]);
+        values.set(name, byNode);
+      }
+    }
+  }
+  if (values.size === 0) return undefined;
+  const mean = (list: readonly number[]): number =>
+    list.reduce((a, b) => a + b, 0) / Math.max(1, list.length);
+  const out: Record<string, NodeSeries> = {};
+  for (const [name, byNode] of [...values].sort(([a], [b]) => a.localeCompare(b))) {
+    const perNode = new Map([...byNode].map(([node, list]) => [node, mean(list)]));
+    const hub = hubId === undefined ? undefined : perNode.get(hubId);
+    const others = [...perNode].filter(([node]) => node !== hubId).map(([, value]) => value);
+    out[name] = {
+      per_node: round(mean([...perNode.values()])),
+      ...(hub !== undefined && others.length > 0 ? { hub: round(hub), others: round(mean(others)) } : {}),
+    };
+  }
+  return out;
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
 }
 
 function topologyOf(record: BenchmarkRecord): { name: string; hub: string } | undefined {
@@ -190,6 +245,15 @@ function findingsOf(series: readonly ScalingSeries[]): string[] {
       out.push(
         `${at}, ${row.nodes} nodes${row.topology ? ` (${row.topology})` : ''}: ${hub.node_id} uses ${formatNumber(hub.cpu_percent, 1)} % CPU and ${megabytes(hub.memory_bytes)}, the others ${formatNumber(others.cpu_percent, 1)} % and ${megabytes(others.memory_bytes)} on average${others.cpu_percent > 0 ? ` (${formatRatio(hub.cpu_percent / others.cpu_percent)}× the CPU)` : ''}`,
       );
+    }
+    for (const row of entry.rows) {
+      const hubId = row.resources?.hub?.node_id ?? 'node0';
+      for (const [name, figures] of Object.entries(row.node_series ?? {})) {
+        if (figures.hub === undefined || figures.others === undefined) continue;
+        out.push(
+          `${at}, ${row.nodes} nodes${row.topology ? ` (${row.topology})` : ''}: ${name} ${formatNumber(figures.hub, 1)} on ${hubId}, ${formatNumber(figures.others, 1)} on the others on average`,
+        );
+      }
     }
   }
   if (out.length === 0) out.push('only one network size per load ran, so nothing is compared across sizes');

@@ -268,4 +268,32 @@ describe('the scaling report', () => {
     expect(scaling.series[0]?.rows[0]?.resources).toBeUndefined();
     expect(renderScalingText(scaling)).toMatch(/cpu %\/node/);
   });
+
+  it("carries the nodes' own series (a connection gauge): the hub's against the others', served ones only", () => {
+    const withSeries = (nodes: number): BenchmarkRecord => {
+      const base = record(nodes, 100, () => 1) as unknown as { runs: { blocks: Record<string, unknown> }[] };
+      const ids = Array.from({ length: nodes }, (_, i) => `node${i}`);
+      base.runs[0]!.blocks.metrics = {
+        nodes: Object.fromEntries(
+          ids.map((id) => [
+            id,
+            {
+              libp2p_connection_manager_connections:
+                id === 'node0' ? [null, nodes - 1, nodes - 1] : [1, 1, null],
+              refnode_height: [null, null, null],
+            },
+          ]),
+        ),
+      };
+      return base as unknown as BenchmarkRecord;
+    };
+    const scaling = scalingOf([withSeries(3), withSeries(9)]);
+    const rows = scaling.series[0]?.rows ?? [];
+    expect(rows[1]?.node_series).toEqual({
+      libp2p_connection_manager_connections: { per_node: 1.778, hub: 8, others: 1 },
+    });
+    expect(scaling.findings).toContain(
+      'local at 100 tx/s, 9 nodes (star): libp2p_connection_manager_connections 8.0 on node0, 1.0 on the others on average',
+    );
+  });
 });
