@@ -5,7 +5,8 @@
 # sweep once per network size (3, 5, 9, 17 and 33 nodes: a hub with 2, 4, 8, 16 and 32
 # leaves), each on a local network of its own, with the resource monitor on and each node's
 # libp2p connection gauge recorded, then prints scaling.txt: throughput, latency, CPU and
-# memory per node against N, the hub beside the leaves' average (scaling.json has the same).
+# memory per node against N, the hub beside the leaves' average (scaling.json has the same),
+# and draws them as scaling.png (benchmark report RUN_DIR --png).
 #
 #   examples/hub-and-leaves.sh                      # 3..33 nodes, 50 msg/s, 30 s per level
 #   SIZES=3,5 LOADS=20,50 DURATION=15 examples/hub-and-leaves.sh --output-dir /tmp/hub
@@ -43,5 +44,7 @@ before=$(ls -1d "$output"/run-* 2>/dev/null | sort | tail -1 || true)
 latest=$(ls -1d "$output"/run-* 2>/dev/null | sort | tail -1 || true)
 if [ -n "$latest" ] && [ "$latest" != "$before" ] && [ -f "$latest/scaling.txt" ]; then
   printf '\nThe hub (node0) against its leaves, from %s/scaling.txt:\n' "$latest"
-  grep -E '^  - .*node0 uses' "$latest/scaling.txt" || true
+  grep -E '^  - .*(node0 uses| on node0,)' "$latest/scaling.txt" || true
+  # the same as a figure: scaling.png (headless Chromium)
+  npx --no-install benchmark report "$latest" --png || true
 fi

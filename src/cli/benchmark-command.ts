@@ -86,8 +86,15 @@ export async function runBenchmarkCommand(
         'benchmark report RUN_DIR, with one run folder',
       );
     }
-    await runReportCommand(runDir, { stdout: context.stdout, ...(deps.cwd ? { cwd: deps.cwd } : {}) });
+    await runReportCommand(runDir, {
+      stdout: context.stdout,
+      ...(deps.cwd ? { cwd: deps.cwd } : {}),
+      ...(args.png === true ? { png: true } : {}),
+    });
     return 0;
+  }
+  if (args.png === true) {
+    throw badFlag('png', true, 'it draws a run folder that exists: benchmark report RUN_DIR --png');
   }
   if (positionals.length > 0) {
     throw badFlag(

@@ -37,6 +37,7 @@ export interface BenchmarkArgs {
   readonly 'output-dir'?: string;
   readonly 'console-output'?: boolean;
   readonly 'file-output'?: boolean;
+  readonly png?: boolean;
   readonly committee?: string;
   readonly committees?: string | string[];
   readonly 'host-counts'?: string | string[];
@@ -373,6 +374,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
       flag('Print results to the console', GROUP_OUTPUT, String(DEFAULTS.consoleOutput)),
     )
     .option('file-output', flag('Write JSON and text results', GROUP_OUTPUT, String(DEFAULTS.fileOutput)))
+    .option(
+      'png',
+      flag(
+        'benchmark report RUN_DIR --png: also draw the figures against network size (a run of --committees or --host-counts) as scaling.png, with headless Chromium',
+        GROUP_OUTPUT,
+        'false',
+      ),
+    )
     .option('interactive', flag('Ask for the settings step by step', GROUP_OUTPUT, 'false'))
     .option(
       'load-search',

@@ -5,12 +5,20 @@
  * overwritten. Bad input — no records, a truncated or corrupt record, a record of a newer
  * schema version — is one line naming the file and the field, and exit 1.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-write.js';
 import { MeshbenchError } from '../common/errors.js';
 import { REPORT_FILE, renderHtmlReport } from '../report/html-report.js';
+import { reportAssets } from '../report/html/assets.js';
+import { hasSeveralSizes, scalingOf } from '../report/scaling.js';
+import {
+  renderPng,
+  scalingCharts,
+  scalingFigureHeight,
+  scalingFigureHtml,
+} from '../report/scaling-figure.js';
 import { comparableProblem } from '../results/validate.js';
 import { RECORD_SCHEMA_VERSION } from '../results/version.js';
 import type { BenchmarkRecord } from '../results/schema.js';
@@ -88,10 +96,12 @@ async function comparisonFindings(dir: string): Promise<readonly string[] | unde
   }
 }
 
-function freeName(dir: string): string {
-  if (!existsSync(join(dir, REPORT_FILE))) return REPORT_FILE;
+/** `file` in `dir`, or `file-2.ext`, `-3`…: an earlier run's file is never overwritten. */
+function freeName(dir: string, file: string = REPORT_FILE): string {
+  if (!existsSync(join(dir, file))) return file;
+  const dot = file.lastIndexOf('.');
   for (let index = 2; ; index++) {
-    const name = REPORT_FILE.replace(/\.html$/, `-${index}.html`);
+    const name = `${file.slice(0, dot)}-${index}${file.slice(dot)}`;
     if (!existsSync(join(dir, name))) return name;
   }
 }
@@ -100,6 +110,8 @@ export interface ReportCommandDeps {
   readonly stdout: (text: string) => void;
   readonly wallClock?: () => Date;
   readonly cwd?: string;
+  /** `--png`: also draw the figures against network size (scaling.html and scaling.png). */
+  readonly png?: boolean;
 }
 
 export async function runReportCommand(runDir: string, deps: ReportCommandDeps): Promise<string> {
@@ -118,5 +130,38 @@ export async function runReportCommand(runDir: string, deps: ReportCommandDeps):
   const path = join(dir, freeName(dir));
   await writeFileAtomic(path, html);
   deps.stdout(`wrote ${path} (${records.length} record${records.length === 1 ? '' : 's'})`);
+  if (deps.png)
+    await writeScalingFigure(
+      dir,
+      records.map((entry) => entry.record),
+      deps.stdout,
+    );
   return path;
+}
+
+/** scaling.html and scaling.png: the figures against network size, for a run of several sizes. */
+async function writeScalingFigure(
+  dir: string,
+  records: readonly BenchmarkRecord[],
+  say: (line: string) => void,
+): Promise<void> {
+  if (!hasSeveralSizes(records)) {
+    throw badInput(
+      'the figure of --png is drawn against network size, and this run has one size per network',
+      'run with --committees 4,8,16 (or --host-counts), then benchmark report RUN_DIR --png',
+    );
+  }
+  const scaling = scalingOf(records);
+  const charts = scalingCharts(scaling).length;
+  const html = join(dir, freeName(dir, 'scaling.html'));
+  await writeFileAtomic(html, scalingFigureHtml(scaling, await reportAssets()));
+  const png = join(dir, freeName(dir, 'scaling.png'));
+  const partial = `${png}.partial.png`;
+  try {
+    await renderPng(html, partial, { width: 1200, height: scalingFigureHeight(charts) });
+    await rename(partial, png);
+  } finally {
+    await rm(partial, { force: true });
+  }
+  say(`wrote ${png} (${charts} charts; the page is ${html})`);
 }

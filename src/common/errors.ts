@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'RESOURCES'
   | 'OUTPUT_DIR'
   | 'INTERRUPTED'
+  | 'NO_BROWSER'
+  | 'RENDER_FAILED'
   | 'INTERNAL';
 
 /** The setting a BAD_FLAG error is about, so the config pipeline can name where its value came from. */
