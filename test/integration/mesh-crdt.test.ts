@@ -94,6 +94,14 @@ describe('crdt-sync behind the mesh protocol', () => {
     expect(mesh.never_delivered).toBe(0);
     expect(mesh.delivered_everywhere).toBe(mesh.messages);
     expect(mesh.messages).toBeGreaterThan(300);
+    // The block's window: every node held all that was published during the cut, some of it
+    // only after the heal (the catch-up).
+    const [cut] = mesh.windows ?? [];
+    expect(cut?.label).toMatch(/partition/);
+    expect(cut!.published).toBeGreaterThan(100);
+    expect(cut!.receivers.map((receiver) => receiver.missing)).toEqual([0, 0, 0, 0]);
+    expect(Math.max(...cut!.receivers.map((receiver) => receiver.resync_ms ?? 0))).toBeGreaterThan(200);
+    expect(run.stdout).toMatch(/mesh: .*partition.* held everything after it ended: /);
     // Messages published during the cut reached the other side only after the heal.
     expect(result.results.latency_stage).toBe('commit');
     expect(result.results.latency_percentiles_ms.p99).toBeGreaterThan(2000);

@@ -34,6 +34,40 @@ export interface ReceiverFigures {
   readonly missing: number;
 }
 
+/** A window of trouble (a fault, a condition) as the mesh block judges it. */
+export interface WindowInput {
+  readonly id: string;
+  readonly label: string;
+  /** On the arrivals' clock (performance.now() ms). */
+  readonly startMs: number;
+  /** null: still open when the load ended. */
+  readonly endMs: number | null;
+}
+
+/**
+ * What each node held of the messages published during a window: the resync (a node cut off
+ * catches up after the heal, for a sync mesh) or the loss (for a gossip mesh that does not).
+ */
+export interface WindowFigures {
+  readonly id: string;
+  readonly label: string;
+  /** Level clock, ms. */
+  readonly from_ms: number;
+  readonly to_ms: number | null;
+  /** Messages published (by their reference time) while the window was open. */
+  readonly published: number;
+  readonly receivers: readonly {
+    readonly node: string;
+    /** Of those, how many never reached this node. */
+    readonly missing: number;
+    /**
+     * From the window's end until the last of those that reached it arrived (0 when every one
+     * was there by the end); null when the window did not end, or none reached it.
+     */
+    readonly resync_ms: number | null;
+  }[];
+}
+
 export interface MeshFigures {
   readonly nodes: readonly string[];
   /** Distinct load messages seen on any stream. */
@@ -55,6 +89,8 @@ export interface MeshFigures {
     readonly available: number;
     readonly share: number | null;
   };
+  /** Per fault or condition window of the level, what each node held of what was published in it. */
+  readonly windows?: readonly WindowFigures[];
   /** Why the figures are empty (no delivery arrived), else absent. */
   readonly note?: string;
 }
@@ -95,7 +131,13 @@ export class MeshTally {
   }
 
   /** The figures; `published`: the level's accepted publishes, `levelStartMs`: for the seconds. */
-  figures(options: { readonly published?: number; readonly levelStartMs?: number } = {}): MeshFigures {
+  figures(
+    options: {
+      readonly published?: number;
+      readonly levelStartMs?: number;
+      readonly windows?: readonly WindowInput[];
+    } = {},
+  ): MeshFigures {
     const n = this.#nodes.length;
     const histograms: (LatencyHistogram | undefined)[] = new Array<LatencyHistogram | undefined>(n * n);
     const delivered = this.#nodes.map(() => 0);
@@ -103,6 +145,12 @@ export class MeshTally {
     const secondsSeen = new Set<number>();
     const secondsOk = new Set<number>();
     const startMs = options.levelStartMs ?? 0;
+    const windows = (options.windows ?? []).map((window) => ({
+      window,
+      published: 0,
+      missing: this.#nodes.map(() => 0),
+      lastArrival: this.#nodes.map(() => Number.NEGATIVE_INFINITY),
+    }));
     for (const message of this.#messages.values()) {
       const own = message.arrivals[message.origin] as number;
       let first = Number.POSITIVE_INFINITY;
@@ -113,6 +161,15 @@ export class MeshTally {
         if (at < first) first = at;
       }
       const reference = Number.isNaN(own) ? first : own;
+      for (const entry of windows) {
+        const { startMs: from, endMs: to } = entry.window;
+        if (reference < from || (to !== null && reference > to)) continue;
+        entry.published++;
+        message.arrivals.forEach((at, receiver) => {
+          if (Number.isNaN(at)) entry.missing[receiver] = (entry.missing[receiver] as number) + 1;
+          else if (at > (entry.lastArrival[receiver] as number)) entry.lastArrival[receiver] = at;
+        });
+      }
       const second = Math.floor((reference - startMs) / 1000);
       secondsSeen.add(second);
       if (count === n) {
@@ -166,6 +223,28 @@ export class MeshTally {
         available: secondsOk.size,
         share: secondsSeen.size === 0 ? null : round(secondsOk.size / secondsSeen.size),
       },
+      ...(windows.length > 0
+        ? {
+            windows: windows.map(({ window, published, missing, lastArrival }) => ({
+              id: window.id,
+              label: window.label,
+              from_ms: round(window.startMs - startMs),
+              to_ms: window.endMs === null ? null : round(window.endMs - startMs),
+              published,
+              receivers: this.#nodes.map((node, index) => {
+                const last = lastArrival[index] as number;
+                return {
+                  node,
+                  missing: missing[index] as number,
+                  resync_ms:
+                    window.endMs === null || last === Number.NEGATIVE_INFINITY
+                      ? null
+                      : round(Math.max(0, last - window.endMs)),
+                };
+              }),
+            })),
+          }
+        : {}),
       ...(messages === 0 ? { note: 'no delivery arrived on any node in this level' } : {}),
     };
   }

@@ -4,13 +4,23 @@
  * node, in the orchestrator's main thread) and at the load's end adds the `mesh` block: the
  * delivery latency matrix per ordered pair with p50/p99, the delivery ratio, duplicates and
  * misses per receiver, messages never delivered, availability per second, the ack latency (the
- * load's), and the one-line problems of nodes that do not serve the contract.
+ * load's), per fault or condition window what each node held of what was published in it (its
+ * resync after the window, or its losses), and the one-line problems of nodes that do not
+ * serve the contract.
  */
 import { performance } from 'node:perf_hooks';
 import { sleep } from '../../common/sleep.js';
 import { DeliveryStream, deliveriesUrl } from '../../protocols/mesh-stream.js';
 import type { LevelContext, LevelStart } from '../propagation.js';
-import { MeshTally, meshMatrixLines, type MeshFigures } from './figures.js';
+import { MeshTally, meshMatrixLines, type MeshFigures, type WindowFigures } from './figures.js';
+
+/** The live window events this monitor follows (src/measure/live.ts), read by shape. */
+interface WindowEvent {
+  readonly kind: string;
+  readonly id?: string;
+  readonly label?: string;
+  readonly atMs?: number;
+}
 
 export interface MeshMonitorOptions {
   /** After the load, wait until no delivery arrived for this long (default 1000 ms)… */
@@ -35,6 +45,8 @@ interface LevelState {
   readonly streams: DeliveryStream[];
   readonly errors: Set<string>;
   readonly startedMs: number;
+  /** Fault and condition windows of the level, by id: label, level-clock start and end. */
+  readonly windows: Map<string, { label: string; startMs: number; endMs: number | null }>;
   lastDeliveryMs: number;
 }
 
@@ -68,6 +80,7 @@ export class MeshMonitor {
       streams: [],
       errors: new Set(),
       startedMs: performance.now() - context.elapsedMs(),
+      windows: new Map(),
       lastDeliveryMs: performance.now(),
     };
     endpoints.forEach((endpoint, index) => {
@@ -85,6 +98,18 @@ export class MeshMonitor {
     this.#level = state;
   }
 
+  /** The windows of faults and conditions, as their plug-ins publish them. */
+  onLiveEvent(_level: LevelStart, event: WindowEvent): void {
+    const state = this.#level;
+    if (!state || event.id === undefined || typeof event.atMs !== 'number') return;
+    if (event.kind === 'window-start')
+      state.windows.set(event.id, { label: event.label ?? event.id, startMs: event.atMs, endMs: null });
+    else if (event.kind === 'window-end') {
+      const window = state.windows.get(event.id);
+      if (window) window.endMs = event.atMs;
+    }
+  }
+
   async onLoadEnd(_level: LevelStart, load: unknown, context: LevelContext): Promise<void> {
     const state = this.#level;
     if (!state) return;
@@ -98,6 +123,12 @@ export class MeshMonitor {
       const figures = state.tally.figures({
         ...(ack.ok === undefined ? {} : { published: ack.ok }),
         levelStartMs: state.startedMs,
+        windows: [...state.windows].map(([id, window]) => ({
+          id,
+          label: window.label,
+          startMs: state.startedMs + window.startMs,
+          endMs: window.endMs === null ? null : state.startedMs + window.endMs,
+        })),
       });
       const malformed: Record<string, number> = {};
       state.streams.forEach((stream, index) => {
@@ -117,6 +148,7 @@ export class MeshMonitor {
         for (const line of meshMatrixLines(figures)) context.log(`  ${line}`);
         if ((figures.never_delivered ?? 0) > 0)
           context.log(`mesh: ${figures.never_delivered} accepted publishes were never delivered on any node`);
+        for (const window of figures.windows ?? []) context.log(`mesh: ${windowLine(window)}`);
       }
     } finally {
       await Promise.all(state.streams.map((stream) => stream.close()));
@@ -128,4 +160,25 @@ export class MeshMonitor {
     this.#level = undefined;
     if (state) await Promise.all(state.streams.map((stream) => stream.close()));
   }
+}
+
+/** One line per window: who caught up how long after it, and what was lost. */
+export function windowLine(window: WindowFigures): string {
+  const head = `${window.label} (${window.published} published during it)`;
+  if (window.published === 0) return `${head}: nothing to hold`;
+  const late = window.receivers
+    .filter((receiver) => (receiver.resync_ms ?? 0) > 0)
+    .map((receiver) => `${receiver.node} ${(receiver.resync_ms as number).toFixed(0)} ms`);
+  const lost = window.receivers
+    .filter((receiver) => receiver.missing > 0)
+    .map((receiver) => `${receiver.node} ${receiver.missing}`);
+  const parts = [
+    window.to_ms === null
+      ? 'still open when the load ended'
+      : late.length > 0
+        ? `held everything after it ended: ${late.join(', ')}`
+        : 'every node held it all by its end',
+    ...(lost.length > 0 ? [`never reached: ${lost.join(', ')}`] : []),
+  ];
+  return `${head}: ${parts.join('; ')}`;
 }

@@ -38,6 +38,27 @@ export const meshBlockSchema = z
       available: count.describe('of those, seconds with a message delivered on every node'),
       share,
     }),
+    windows: z
+      .array(
+        z.object({
+          id: z.string(),
+          label: z.string(),
+          from_ms: z.number().describe('level clock'),
+          to_ms: z.number().nullable().describe('null: still open when the load ended'),
+          published: count.describe('messages published while the window was open'),
+          receivers: z.array(
+            z.object({
+              node: z.string(),
+              missing: count.describe('of those, never delivered on this node'),
+              resync_ms: ms.describe(
+                "from the window's end until the last of those this node got arrived (0: all by its end)",
+              ),
+            }),
+          ),
+        }),
+      )
+      .optional()
+      .describe('per fault or condition window: what each node held of what was published during it'),
     note: z.string().optional().describe('why the figures are empty (no delivery arrived)'),
     ack: z
       .object({ p50_ms: ms, p99_ms: ms })

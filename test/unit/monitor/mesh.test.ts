@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runLoad } from '../../../src/load/index.js';
 import { meshBlockSchema } from '../../../src/monitor/mesh/schema.js';
 import { MeshTally, meshMatrixLines } from '../../../src/monitor/mesh/figures.js';
-import { MeshMonitor, type MeshBlock } from '../../../src/monitor/mesh/monitor.js';
+import { MeshMonitor, windowLine, type MeshBlock } from '../../../src/monitor/mesh/monitor.js';
 import { LoopbackMesh } from '../../support/loopback-mesh.js';
 
 describe('the mesh figures', () => {
@@ -48,6 +48,58 @@ describe('the mesh figures', () => {
     expect(meshMatrixLines(figures)[2]).toMatch(/^b +- +· +5\.0$/);
   });
 
+  it('judges each fault or condition window: who caught up how long after it, and what never arrived', () => {
+    const tally = new MeshTally(['a', 'b', 'c']);
+    // before the window: m0 everywhere at once
+    for (const node of [0, 1, 2]) tally.deliver(node, 'm0', 'a', 1000 + node);
+    // during the window (2000-5000): m1 from a reaches b at once and c only after the end
+    // (a resync 1,500 ms after it), m2 from b never reaches c (lost)
+    tally.deliver(0, 'm1', 'a', 2500);
+    tally.deliver(1, 'm1', 'a', 2510);
+    tally.deliver(2, 'm1', 'a', 6500);
+    tally.deliver(1, 'm2', 'b', 3000);
+    tally.deliver(0, 'm2', 'b', 3010);
+    const figures = tally.figures({
+      levelStartMs: 0,
+      windows: [
+        { id: 'w1', label: 'partition bisect', startMs: 2000, endMs: 5000 },
+        { id: 'w2', label: 'kill c', startMs: 4000, endMs: null },
+      ],
+    });
+    expect(figures.windows).toEqual([
+      {
+        id: 'w1',
+        label: 'partition bisect',
+        from_ms: 2000,
+        to_ms: 5000,
+        published: 2,
+        receivers: [
+          { node: 'a', missing: 0, resync_ms: 0 },
+          { node: 'b', missing: 0, resync_ms: 0 },
+          { node: 'c', missing: 1, resync_ms: 1500 },
+        ],
+      },
+      {
+        id: 'w2',
+        label: 'kill c',
+        from_ms: 4000,
+        to_ms: null,
+        published: 0,
+        receivers: [
+          { node: 'a', missing: 0, resync_ms: null },
+          { node: 'b', missing: 0, resync_ms: null },
+          { node: 'c', missing: 0, resync_ms: null },
+        ],
+      },
+    ]);
+    expect(windowLine(figures.windows![0]!)).toBe(
+      'partition bisect (2 published during it): held everything after it ended: c 1500 ms; never reached: c 1',
+    );
+    expect(
+      meshBlockSchema.safeParse({ ...figures, ack: { p50_ms: null, p99_ms: null }, malformed: {} }).success,
+    ).toBe(true);
+  });
+
   it('reports a level without a delivery as such, not as 0 ms', () => {
     const figures = new MeshTally(['a', 'b']).figures({ published: 10 });
     expect(figures.note).toBe('no delivery arrived on any node in this level');
@@ -67,6 +119,7 @@ describe('the mesh monitor during a load', () => {
 
   async function level(
     mesh: LoopbackMesh,
+    window?: { readonly fromMs: number; readonly toMs: number },
   ): Promise<{ block: MeshBlock; logs: string[]; warnings: string[] }> {
     const endpoints = mesh.endpoints();
     const blocks = new Map<string, unknown>();
@@ -90,6 +143,25 @@ describe('the mesh monitor during a load', () => {
       Date.now() < deadline
     )
       await new Promise((resolve) => setTimeout(resolve, 10));
+    // a window published live, as the fault injector and the conditioner do
+    const timers = window
+      ? [
+          setTimeout(
+            () =>
+              monitor.onLiveEvent(start, {
+                kind: 'window-start',
+                id: 'w1',
+                label: 'a window',
+                atMs: context.elapsedMs(),
+              }),
+            window.fromMs,
+          ),
+          setTimeout(
+            () => monitor.onLiveEvent(start, { kind: 'window-end', id: 'w1', atMs: context.elapsedMs() }),
+            window.toMs,
+          ),
+        ]
+      : [];
     const load = await runLoad({
       runId: 'mesh-monitor',
       endpoints,
@@ -99,6 +171,7 @@ describe('the mesh monitor during a load', () => {
       transactionSizeBytes: 32,
       confirm: 'none',
     });
+    timers.forEach(clearTimeout);
     await monitor.onLoadEnd(start, load, context);
     return { block: blocks.get('mesh') as MeshBlock, logs, warnings };
   }
@@ -119,6 +192,19 @@ describe('the mesh monitor during a load', () => {
     expect(block.receivers.map((r) => r.ratio)).toEqual([1, 1, 1, 1]);
     expect(block.ack.p50_ms).not.toBeNull();
     expect(logs[0]).toMatch(/mesh delivery p50 ms/);
+  });
+
+  it('follows the live windows of faults and conditions: what each node held of what was published in one', async () => {
+    loop = await LoopbackMesh.start(3);
+    const { block, logs } = await level(loop, { fromMs: 300, toMs: 700 });
+    expect(meshBlockSchema.safeParse(block).success).toBe(true);
+    const [window] = block.windows ?? [];
+    expect(window?.label).toBe('a window');
+    expect(window!.to_ms! > window!.from_ms).toBe(true);
+    expect(window!.published).toBeGreaterThan(10);
+    expect(window!.receivers.map((receiver) => receiver.missing)).toEqual([0, 0, 0]);
+    expect(window!.receivers.every((receiver) => receiver.resync_ms !== null)).toBe(true);
+    expect(logs.some((line) => line.startsWith('mesh: a window ('))).toBe(true);
   });
 
   it('names a node without a delivery stream and counts what a deaf node never delivered', async () => {
