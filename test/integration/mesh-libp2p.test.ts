@@ -5,10 +5,11 @@
  * for 10 s: every message delivered on all 4 nodes, the 4×4 matrix complete with a p50 and a
  * p99 in every cell, every accepted publish delivered to every node. Then a generated star of
  * 5 (`--system libp2p-gossipsub --topology star`): the hub forwards everything, so it sends
- * more and spends more CPU than every leaf.
+ * more and spends more CPU than every leaf. And a peer crashed and restarted: gossip keeps
+ * nothing, so what was published while it was down never reaches it, and the block says so.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,5 +82,46 @@ describe('libp2p gossipsub behind the mesh protocol', () => {
       expect(hub.net_tx_bytes_per_s.mean, line).toBeGreaterThan(leaf.net_tx_bytes_per_s.mean);
       expect(hub.cpu_percent.mean, line).toBeGreaterThan(leaf.cpu_percent.mean);
     }
+  }, 240_000);
+
+  it('a peer crashed and restarted loses what was published while it was down (gossip keeps nothing)', async () => {
+    const output = join(dir, 'crash');
+    const scenario = join(dir, 'crash.yaml');
+    await writeFile(
+      scenario,
+      [
+        'events:',
+        '  - { at: 3s, action: crash, nodes: [node3] }',
+        '  - { at: 7s, action: restart, nodes: [node3] }',
+        '',
+      ].join('\n'),
+    );
+    const run = await runBin('benchmark', [
+      '--docker-compose-path',
+      'systems/libp2p-gossipsub/docker-compose.yml',
+      '--protocol',
+      'mesh',
+      '--local-loads',
+      '50',
+      '--duration',
+      '11',
+      '--scenario',
+      scenario,
+      '--cleanup',
+      '--output-dir',
+      output,
+    ]);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    const record = await firstRecord<{ runs: { blocks?: { mesh?: MeshBlock } }[] }>(output);
+    const crash = record.runs[0]?.blocks?.mesh?.windows?.[0];
+    expect(crash?.label).toMatch(/node3/);
+    expect(crash!.published).toBeGreaterThan(100);
+    const node3 = crash!.receivers.find((receiver) => receiver.node === 'node3')!;
+    // down for 4 s of a 50 msg/s load: nearly all of what was published meanwhile is lost to it
+    expect(node3.missing).toBeGreaterThan(crash!.published / 2);
+    for (const other of crash!.receivers.filter((receiver) => receiver.node !== 'node3')) {
+      expect(other.missing, other.node).toBe(0);
+    }
+    expect(run.stdout).toMatch(/mesh: .*node3.* never reached: node3 \d+/);
   }, 240_000);
 });

@@ -176,8 +176,10 @@ export function windowLine(window: WindowFigures): string {
     window.to_ms === null
       ? 'still open when the load ended'
       : late.length > 0
-        ? `held everything after it ended: ${late.join(', ')}`
-        : 'every node held it all by its end',
+        ? `caught up after it ended: ${late.join(', ')}`
+        : lost.length > 0
+          ? 'what arrived had arrived by its end'
+          : 'every node held it all by its end',
     ...(lost.length > 0 ? [`never reached: ${lost.join(', ')}`] : []),
   ];
   return `${head}: ${parts.join('; ')}`;

@@ -11,7 +11,7 @@
 // size of the whole state (what a resend of everything would cost).
 //
 // HTTP on MESH_RPC_PORT (8080): POST /publish {"id","payload"} → 202 once written; GET /deliveries
-// → one Server-Sent Event per entry that appears; GET /health → 200 with ≥ 1 neighbour;
+// → one Server-Sent Event per entry that appears (those already held first, on connect); GET /health → 200 with ≥ 1 neighbour;
 // GET /metrics → Prometheus text (entries, neighbours, sync bytes, resyncs, process figures).
 import http from 'node:http';
 import net from 'node:net';
@@ -225,6 +225,11 @@ http
     } else if (request.url === '/deliveries') {
       response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       response.write(': meshbench crdt-sync\n\n');
+      // What this node already holds, first (the contract lets a node replay): a node that
+      // restarted and caught up before meshbench's stream reconnected shows its catch-up.
+      for (const [id, entry] of entries) {
+        response.write(`data: {"id":${JSON.stringify(id)},"origin":${JSON.stringify(entry?.o ?? '')}}\n\n`);
+      }
       subscribers.add(response);
       request.on('close', () => subscribers.delete(response));
     } else if (request.url === '/publish' && request.method === 'POST') {

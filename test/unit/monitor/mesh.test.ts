@@ -93,7 +93,7 @@ describe('the mesh figures', () => {
       },
     ]);
     expect(windowLine(figures.windows![0]!)).toBe(
-      'partition bisect (2 published during it): held everything after it ended: c 1500 ms; never reached: c 1',
+      'partition bisect (2 published during it): caught up after it ended: c 1500 ms; never reached: c 1',
     );
     expect(
       meshBlockSchema.safeParse({ ...figures, ack: { p50_ms: null, p99_ms: null }, malformed: {} }).success,
