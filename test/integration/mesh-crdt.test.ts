@@ -105,14 +105,17 @@ describe('crdt-sync behind the mesh protocol', () => {
     expect(mesh.never_delivered).toBe(0);
     expect(mesh.delivered_everywhere).toBe(mesh.messages);
     expect(mesh.messages).toBeGreaterThan(300);
-    // The block's window: every node held all that was published during the cut, some of it
-    // only after the heal (the catch-up).
+    // The block's window: every node held all that was published during the cut, with a
+    // catch-up time each (how long after the heal depends on the redial, so no bound here;
+    // that the cut delayed messages by seconds is the commit p99 above).
     const [cut] = mesh.windows ?? [];
     expect(cut?.label).toMatch(/partition/);
     expect(cut!.published).toBeGreaterThan(100);
     expect(cut!.receivers.map((receiver) => receiver.missing)).toEqual([0, 0, 0, 0]);
-    expect(Math.max(...cut!.receivers.map((receiver) => receiver.resync_ms ?? 0))).toBeGreaterThan(200);
-    expect(run.stdout).toMatch(/mesh: .*partition.* caught up after it ended: /);
+    expect(cut!.receivers.every((receiver) => receiver.resync_ms !== null && receiver.resync_ms >= 0)).toBe(
+      true,
+    );
+    expect(run.stdout).toMatch(/mesh: .*partition.* \(\d+ published during it\): /);
     // node3 crashed and restarted with an empty document: it caught up what it missed, too
     const crash = (mesh.windows ?? []).find((window) => /node3/.test(window.label));
     expect(crash, JSON.stringify(mesh.windows)).toBeDefined();

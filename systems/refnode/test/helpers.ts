@@ -1,26 +1,15 @@
 /** Helpers for multi-node refnode tests: in-process nodes on loopback with real TCP. */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommittedBlock } from '../src/block.js';
 import { type NodeConfig, parseConfig } from '../src/config.js';
 import { RefNode } from '../src/node.js';
+import { reservePorts } from '../../../test/support/ports.js';
 
+/** Ports for nodes that keep theirs across a restart (test/support/ports.ts: not ephemeral ones). */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<import('node:net').Server>((resolve) => {
-          const s = createServer();
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+  return reservePorts(count);
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

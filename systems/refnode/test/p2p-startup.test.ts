@@ -4,10 +4,10 @@
  * until it is, then connects both ways.
  */
 import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { P2P } from '../src/p2p.js';
+import { reservePorts } from '../../../test/support/ports.js';
 
 const started: P2P[] = [];
 afterEach(async () => {
@@ -31,12 +31,8 @@ function member(selfId: string, port: number, peers: { id: string; port: number 
 
 /** A TCP port nobody listens on now. */
 async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
+  const [port] = await reservePorts(1);
+  return port as number;
 }
 
 describe('P2P start-up', () => {

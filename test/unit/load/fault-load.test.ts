@@ -7,11 +7,12 @@
  * as a connection error at the connect timeout, never as a reply timeout behind a queue.
  */
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newDownNodes, runLoad, type LoadOptions } from '../../../src/load/index.js';
 import { startCountingServer, type CountingServer } from './test-servers.js';
+import { reservePorts } from '../../support/ports.js';
 
 const http = {
   kind: 'http',
@@ -54,11 +55,8 @@ function seqsOf(server: CountingServer): number[] {
 
 /** A port nothing listens on (bound, then closed). */
 async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  const [port] = await reservePorts(1);
+  return port as number;
 }
 
 describe('--fault-load with nodes announced down', () => {
