@@ -16,6 +16,8 @@ import { stackName } from './stack-file.js';
 
 /** Longest wait for Swarm to stop a removed stack's containers. */
 const STACK_GONE_WAIT_MS = 60_000;
+/** Longest time `docker stack rm` is asked again while a network's tasks are still stopping. */
+const STACK_NETWORK_RETRY_MS = 30_000;
 
 export async function removeStack(
   agents: readonly RemoteHostAgent[],
@@ -23,7 +25,19 @@ export async function removeStack(
   runId: string,
   options: { volumes?: boolean; imageId?: string } = {},
 ): Promise<RemovalSummary[]> {
-  const result = await manager.dockerCommand(['stack', 'rm', stackName(runId)], { timeoutMs: 60_000 });
+  let result = await manager.dockerCommand(['stack', 'rm', stackName(runId)], { timeoutMs: 60_000 });
+  // `docker stack rm` removes the services, then their networks; a network whose tasks are still
+  // stopping is refused ("network … is in use by task …", seen in CI). Asking again once they
+  // have stopped removes it (the command is idempotent).
+  const retryUntil = Date.now() + STACK_NETWORK_RETRY_MS;
+  while (
+    result.exitCode !== 0 &&
+    /is in use by task/i.test(result.stderr + result.stdout) &&
+    Date.now() < retryUntil
+  ) {
+    await sleep(1000);
+    result = await manager.dockerCommand(['stack', 'rm', stackName(runId)], { timeoutMs: 60_000 });
+  }
   if (result.exitCode !== 0 && !/nothing found in stack/i.test(result.stderr + result.stdout))
     throw new MeshbenchError(
       'REMOTE_COMMAND',
