@@ -200,10 +200,9 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
   trace('local-network: run');
   if (args.down !== undefined || args.status || args.showLogs !== undefined)
     return runMaintenance(args, context);
-  validateArgs(args);
   const { system, protocol } = systemOf(args);
   args = { ...args, protocol };
-  networkConfirm(args.confirm, protocol);
+  validateArgs(args);
   const runId = newRunId();
   const composePaths = [args.dockerComposePath ?? defaultComposePath()].flat();
   const testbed = new LocalTestbed({

@@ -7,9 +7,9 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MeshbenchError } from '../common/errors.js';
+import { onPath } from '../common/on-path.js';
 import type { ReportAssets } from './html/assets.js';
 import type { Scaling, ScalingRow } from './scaling.js';
 
@@ -159,9 +159,8 @@ export function scalingFigureHeight(charts: number): number {
 export function findChromium(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.MESHBENCH_CHROMIUM) return env.MESHBENCH_CHROMIUM;
   for (const name of ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']) {
-    for (const dir of (env.PATH ?? '').split(delimiter)) {
-      if (dir !== '' && existsSync(join(dir, name))) return join(dir, name);
-    }
+    const found = onPath(name, env);
+    if (found !== undefined) return found;
   }
   return undefined;
 }

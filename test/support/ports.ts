@@ -7,20 +7,12 @@
  * ephemeral range instead, from a band of their own per vitest worker, each checked free by
  * binding it.
  */
-import { createServer } from 'node:net';
+import { isPortFree } from '../../src/testbed/local/ports.js';
 
 const BASE = 20_000;
 const BAND = 1_500;
 const worker = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 1) % 8;
 let next = BASE + worker * BAND;
-
-function bindable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
 
 /** `count` ports free now on 127.0.0.1, outside the ephemeral range, not handed out before by this worker. */
 export async function reservePorts(count: number): Promise<number[]> {
@@ -29,7 +21,7 @@ export async function reservePorts(count: number): Promise<number[]> {
   while (ports.length < count) {
     if (next >= end) next = BASE + worker * BAND; // wrapped: the band's early ports are long closed
     const port = next++;
-    if (await bindable(port)) ports.push(port);
+    if (await isPortFree(port, '127.0.0.1')) ports.push(port);
   }
   return ports;
 }

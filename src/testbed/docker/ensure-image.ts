@@ -8,7 +8,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import {
   CRDT_IMAGE,
   ETCD_IMAGE,
@@ -18,6 +18,7 @@ import {
   REFNODE_IMAGE,
 } from '../../common/defaults.js';
 import { MeshbenchError } from '../../common/errors.js';
+import { onPath } from '../../common/on-path.js';
 import { packageRoot } from '../../common/package-root.js';
 
 /** An image set of scripts/build-images.sh that meshbench builds on first use. */
@@ -127,16 +128,10 @@ export function cannotBuildError(image: string, entry: ShippedImage, reason: str
   );
 }
 
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '')
-    .split(delimiter)
-    .some((dir) => dir !== '' && existsSync(join(dir, command)));
-}
-
 function thisHost(): BuildHost {
   return {
     root: process.getuid?.() === 0,
-    has: onPath,
+    has: (command) => onPath(command) !== undefined,
     packageDir: packageRoot(),
     fileExists: existsSync,
   };

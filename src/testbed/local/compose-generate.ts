@@ -9,9 +9,9 @@ import { REFNODE_TEMPLATE, type NodeTemplate } from '../system-template.js';
 import { topologyEnvironment, type TopologySpec } from '../topology.js';
 
 export { REFNODE_IMAGE } from '../../common/defaults.js';
-export const REFNODE_RPC_PORT = 26657;
-export const REFNODE_P2P_PORT = 26656;
-export const REFNODE_METRICS_PORT = 26660;
+export const REFNODE_RPC_PORT = REFNODE_TEMPLATE.ports.rpc;
+export const REFNODE_P2P_PORT = REFNODE_TEMPLATE.ports.p2p;
+export const REFNODE_METRICS_PORT = REFNODE_TEMPLATE.ports.metrics as number;
 /** Seed layout: node i's RPC on 26657+i, its Prometheus metrics on 26670+i. */
 export const SEED_RPC_BASE_PORT = 26657;
 export const SEED_METRICS_BASE_PORT = 26670;

@@ -155,11 +155,13 @@ setInterval(() => {
 }, 1000).unref();
 
 const subscribers = new Set();
+/** The delivery event of an entry (docs/mesh-protocol.md). */
+const eventOf = (id, entry) =>
+  `data: {"id":${JSON.stringify(id)},"origin":${JSON.stringify(entry?.o ?? '')}}\n\n`;
 entries.observe((event) => {
   for (const [id, change] of event.changes.keys) {
     if (change.action !== 'add') continue;
-    const entry = entries.get(id);
-    const line = `data: {"id":${JSON.stringify(id)},"origin":${JSON.stringify(entry?.o ?? '')}}\n\n`;
+    const line = eventOf(id, entries.get(id));
     for (const response of subscribers) response.write(line);
   }
 });
@@ -227,9 +229,7 @@ http
       response.write(': meshbench crdt-sync\n\n');
       // What this node already holds, first (the contract lets a node replay): a node that
       // restarted and caught up before meshbench's stream reconnected shows its catch-up.
-      for (const [id, entry] of entries) {
-        response.write(`data: {"id":${JSON.stringify(id)},"origin":${JSON.stringify(entry?.o ?? '')}}\n\n`);
-      }
+      for (const [id, entry] of entries) response.write(eventOf(id, entry));
       subscribers.add(response);
       request.on('close', () => subscribers.delete(response));
     } else if (request.url === '/publish' && request.method === 'POST') {
