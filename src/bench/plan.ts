@@ -13,20 +13,7 @@ import { looseBoolean, looseNumber, wholeNumber } from '../common/loose-input.js
 import { pluginSettingKey, sweepPlugins } from './registry.js';
 import type { PluginPlanView } from '../common/plugin.js';
 import { BENCHMARK_DEFAULTS, MAX_TRANSACTION_SIZE_BYTES } from '../common/defaults.js';
-import {
-  checkTimeline,
-  expandScenario,
-  hasNetworkConditions,
-  loadScenarioFile,
-  type Scenario,
-} from '../scenario/scenario.js';
-import {
-  loadZoneMatrix,
-  parseZoneAssign,
-  ZoneProblem,
-  zoneOfNodes,
-  type ZonesSpec,
-} from '../scenario/zones.js';
+import { checkTimeline, expandScenario, loadScenarioFile, type Scenario } from '../scenario/scenario.js';
 import { refnodeNodeId } from '../testbed/local/compose-generate.js';
 import { parseTopology, topologyProblem, type TopologySpec } from '../testbed/topology.js';
 import { badFlag } from '../common/errors.js';
@@ -114,34 +101,17 @@ export interface BenchmarkPlan {
   readonly cleanupThorough: boolean;
   readonly freshNetwork: boolean;
   readonly loadSearch: LoadSearchPlan | undefined;
-  /** `--faults f`: crash f nodes when the measured window starts (with crashRecovery: at most f down at once). */
-  readonly faults: number;
-  readonly crashRecovery: boolean;
-  readonly crashIntervalSecs: number;
-  /** `--fault-nodes`: the indices of the nodes --faults takes (default: the last f). */
-  readonly faultNodes?: readonly number[];
-  /** `--scenario FILE`, parsed (src/scenario/scenario.ts). */
+  /**
+   * `--scenario FILE`, parsed (src/scenario/scenario.ts): the level's timeline of node faults
+   * and network conditions, which the faults and conditions plug-ins act on.
+   */
   readonly scenario?: Scenario;
-  /** `--zones FILE.csv` (with `--zone-of`): zone matrix and assignment, loaded. */
-  readonly zones?: ZonesSpec;
-  /** `--delay-mechanism`: netem where the kernel has it, else nfq-delay (auto), or one forced. */
-  readonly delayMechanism: 'auto' | 'netem' | 'nfqueue';
   /** `--max-clock-offset MS`: a remote host whose clock is further off refuses the deploy (src/testbed/remote/clock-check.ts). */
   readonly maxClockOffsetMs?: number;
   /** `--allow-clock-offset`: above --max-clock-offset, warn instead of refusing. */
   readonly allowClockOffset?: boolean;
   /** `--mix FILE`: a weighted mix of transaction kinds, read and checked (src/load/mix.ts). */
   readonly mix?: LoadMix;
-  /** `--zones-on`: the networks the zones apply to (all, or only local or remote with --network-type both). */
-  readonly zonesOn: 'all' | 'local' | 'remote';
-  /** `--live-conditions`: the network helpers start even without conditions, for `conditions set`. */
-  readonly liveConditions?: boolean;
-  /** `--shape-orchestrator`: the orchestrator's traffic with the nodes is shaped too, as the links of `client`. */
-  readonly shapeOrchestrator?: boolean;
-  /** `--capture`: the nodes whose traffic goes to a pcap per level ('all': every node). */
-  readonly capture?: readonly string[] | 'all';
-  /** `--capture-max-mb`: each pcap's size cap. */
-  readonly captureMaxMb: number;
   /** Generator worker threads sharing the schedule. */
   readonly workers: number;
   /** HTTP connections per endpoint. */
@@ -216,22 +186,10 @@ export interface BenchmarkInput {
   readonly loadSearchMax?: number | string | undefined;
   readonly minEfficiency?: number | string | undefined;
   readonly p99BoundMs?: number | string | undefined;
-  readonly faults?: number | string | undefined;
-  readonly crashRecovery?: boolean | string | undefined;
-  readonly crashInterval?: number | string | undefined;
-  readonly faultNodes?: string | readonly (string | number)[] | undefined;
   readonly scenario?: string | undefined;
-  readonly zones?: string | undefined;
-  readonly zoneOf?: string | undefined;
-  readonly delayMechanism?: string | undefined;
   readonly maxClockOffset?: number | string | undefined;
   readonly allowClockOffset?: boolean | string | undefined;
   readonly mix?: string | undefined;
-  readonly liveConditions?: boolean | string | undefined;
-  readonly shapeOrchestrator?: boolean | string | undefined;
-  readonly zonesOn?: string | undefined;
-  readonly capture?: string | undefined;
-  readonly captureMaxMb?: number | string | undefined;
   readonly settleTimeout?: number | string | undefined;
   readonly settleSecs?: number | string | undefined;
   readonly workers?: number | string | undefined;
@@ -240,9 +198,11 @@ export interface BenchmarkInput {
   readonly faultLoad?: string | undefined;
   /**
    * Each protocol's settings, keyed as its definition names them (`broadcastMode`,
-   * `httpMethod`, `etcdKeyPattern`…: `settings` in src/protocols/); parsed by it.
+   * `httpMethod`, `etcdKeyPattern`…: `settings` in src/protocols/), and each plug-in's, keyed
+   * by its flags' camelCase names (`faults`, `zones`, `ingestPort`…: src/bench/registry.ts);
+   * parsed by their owners.
    */
-  readonly [protocolSetting: string]: unknown;
+  readonly [protocolOrPluginSetting: string]: unknown;
 }
 
 type LoadListInput = string | number | readonly (string | number)[] | undefined;
@@ -336,22 +296,10 @@ const fieldsSchema = z.object({
   loadSearchMax: positiveNumber(MAX_LOAD, 'tx/s').default(DEFAULTS.loadSearchMax),
   minEfficiency: positiveNumber(100, 'percent').default(DEFAULTS.minEfficiencyPercent),
   p99BoundMs: positiveNumber(3_600_000, 'milliseconds').default(DEFAULTS.p99BoundMs),
-  faults: wholeNumber(0, 33, 'nodes').default(DEFAULTS.faults),
-  crashRecovery: looseBoolean.default(DEFAULTS.crashRecovery),
-  crashInterval: wholeNumber(1, 24 * 3600, 'seconds').default(DEFAULTS.crashIntervalSecs),
-  faultNodes: z.unknown().optional(),
   scenario: nonEmptyPath.optional(),
-  zones: nonEmptyPath.optional(),
-  zoneOf: z.string().optional(),
-  delayMechanism: z.enum(['auto', 'netem', 'nfqueue']).default('auto'),
   maxClockOffset: positiveNumber(3_600_000, 'milliseconds').optional(),
   allowClockOffset: looseBoolean.default(false),
   mix: nonEmptyPath.optional(),
-  liveConditions: looseBoolean.default(false),
-  shapeOrchestrator: looseBoolean.default(false),
-  zonesOn: z.enum(['all', 'local', 'remote']).default('all'),
-  capture: z.string().min(1).optional(),
-  captureMaxMb: wholeNumber(1, 2000, 'MB').default(20),
   settleTimeout: wholeNumber(0, 3600, 'seconds').default(DEFAULTS.settleTimeoutSecs),
   settleSecs: wholeNumber(0, 600, 'seconds').default(DEFAULTS.settleSecs),
   workers: wholeNumber(1, 64, 'worker threads').default(DEFAULTS.workers),
@@ -364,12 +312,11 @@ const fieldsSchema = z.object({
  * Each registered plug-in's settings (its flags' camelCase keys in the input), validated by
  * its schema (a rejection names the flag as the core's do), then its section; off: none.
  */
-function pluginSections(
+async function pluginSections(
   raw: Readonly<Record<string, unknown>>,
-  core: PluginPlanView,
-): Record<string, unknown> {
-  const sections: Record<string, unknown> = {};
-  for (const plugin of sweepPlugins()) {
+  base: Omit<PluginPlanView<Scenario>, 'shapesNetworkConditions'>,
+): Promise<Record<string, unknown>> {
+  const settings = sweepPlugins().map((plugin) => {
     const given: Record<string, unknown> = {};
     for (const flag of plugin.flags) {
       const key = pluginSettingKey(flag.name);
@@ -381,7 +328,18 @@ function pluginSections(
       const key = String(issue?.path[0] ?? plugin.name);
       throw badFlag(flagName(key), given[key], issue?.message ?? 'see --help');
     }
-    const section = plugin.section(parsed.data, core, given);
+    return { plugin, given, values: parsed.data as Record<string, unknown> };
+  });
+  // the facts every plug-in may judge its defaults by, from all of them, before any section
+  const core: PluginPlanView<Scenario> = {
+    ...base,
+    shapesNetworkConditions: settings.some(
+      ({ plugin, values }) => plugin.shapesNetwork?.(values, base as PluginPlanView<Scenario>) ?? false,
+    ),
+  };
+  const sections: Record<string, unknown> = {};
+  for (const { plugin, given, values } of settings) {
+    const section = await plugin.section(values, core, given);
     if (section !== undefined) sections[plugin.name] = section;
   }
   return sections;
@@ -512,30 +470,10 @@ export async function buildBenchmarkPlan(
   // A generated committee's size is known now; a compose file's or the hosts' once deployed.
   const committeeKnown = networkType === 'local' && fields.dockerComposePath === undefined;
   const smallestCommittee = Math.min(fields.committee, ...(committees ?? []));
-  if (committeeKnown && fields.faults >= smallestCommittee) {
-    throw badFlag('faults', raw.faults, `fewer than the committee (${smallestCommittee} nodes)`);
-  }
-  const faultNodes =
-    raw.faultNodes === undefined
-      ? undefined
-      : parseFaultNodes(raw.faultNodes, {
-          faults: fields.faults,
-          committee: committeeKnown ? fields.committee : Infinity,
-        });
-  if (fields.crashRecovery && fields.faults === 0) {
-    throw badFlag('crash-recovery', true, 'needs --faults f (how many nodes go down at most)');
-  }
-  if (raw.scenario !== undefined && (fields.faults > 0 || fields.crashRecovery)) {
+  if (networkType === 'endpoints' && raw.scenario !== undefined) {
     throw badFlag(
       'scenario',
       raw.scenario,
-      'give --scenario or --faults/--crash-recovery, not both (a scenario can hold both)',
-    );
-  }
-  if (networkType === 'endpoints' && (raw.scenario !== undefined || fields.faults > 0)) {
-    throw badFlag(
-      raw.scenario !== undefined ? 'scenario' : 'faults',
-      raw.scenario ?? raw.faults,
       'node faults need control of the nodes, which attach mode (--endpoints) does not have; run the network with --network-type local or remote',
     );
   }
@@ -565,110 +503,35 @@ export async function buildBenchmarkPlan(
     for (const [index, path] of (dockerComposePaths ?? []).entries())
       await checkReadableFile('docker-compose-path', path, fields.dockerComposePath?.[index] ?? '');
   }
+  // The node IDs of a generated committee, known before deploying (a compose file's nodes
+  // and the hosts' are checked once they are up, before any load).
+  const nodeIds = committeeKnown
+    ? Array.from({ length: fields.committee }, (_, index) => refnodeNodeId(index))
+    : undefined;
   const scenario =
     fields.scenario === undefined
       ? undefined
       : await loadScenarioFile(resolve(cwd, fields.scenario), fields.scenario);
   if (scenario) {
     // What can be checked before deploying: times within the level, and the node names of a
-    // generated committee (a compose file's nodes are checked once it is up, before any load).
+    // generated committee. Whether `client` links may be shaped is the conditions plug-in's.
     const levelMs = fields.duration * 1000;
-    const nodeIds =
-      dockerComposePaths === undefined && networkType === 'local'
-        ? Array.from({ length: fields.committee }, (_, index) => refnodeNodeId(index))
-        : undefined;
-    checkTimeline(
-      scenario,
-      expandScenario(scenario, nodeIds ?? [], levelMs),
-      nodeIds,
-      levelMs,
-      fields.shapeOrchestrator,
-    );
-  }
-
-  if (raw.zonesOn !== undefined && fields.zones === undefined && !scenario?.zones) {
-    throw badFlag('zones-on', raw.zonesOn, 'needs zones (--zones FILE.csv, or zones: in the scenario)');
-  }
-  if (fields.zoneOf !== undefined && fields.zones === undefined) {
-    throw badFlag('zone-of', raw.zoneOf, 'needs --zones FILE.csv (the matrix the zones come from)');
-  }
-  if (fields.zones !== undefined && scenario?.zones) {
-    throw badFlag(
-      'zones',
-      raw.zones,
-      `${fields.zones}: the scenario has zones of its own; give them in one place`,
-    );
-  }
-  if (
-    networkType === 'endpoints' &&
-    (fields.zones !== undefined || (scenario && hasNetworkConditions(scenario)))
-  ) {
-    throw badFlag(
-      fields.zones !== undefined ? 'zones' : 'scenario',
-      raw.zones ?? raw.scenario,
-      "network conditions need the nodes' network namespaces, which attach mode (--endpoints) does not have; run the network with --network-type local or remote",
-    );
-  }
-  const capture =
-    fields.capture === undefined
-      ? undefined
-      : fields.capture.trim() === 'all'
-        ? ('all' as const)
-        : fields.capture
-            .split(',')
-            .map((node) => node.trim())
-            .filter(Boolean);
-  if (capture && networkType === 'endpoints') {
-    throw badFlag(
-      'capture',
-      raw.capture,
-      "a capture runs in the nodes' network namespaces, which attach mode (--endpoints) does not have",
-    );
-  }
-  if (Array.isArray(capture) && committeeKnown) {
-    const unknown = capture.find(
-      (node) => !Array.from({ length: fields.committee }, (_, i) => refnodeNodeId(i)).includes(node),
-    );
-    if (unknown)
-      throw badFlag(
-        'capture',
-        raw.capture,
-        `no node ${unknown} in a committee of ${fields.committee} (node0 to node${fields.committee - 1}); give node IDs or all`,
-      );
-  }
-  let zones: ZonesSpec | undefined;
-  if (fields.zones !== undefined) {
-    try {
-      const matrix = await loadZoneMatrix(resolve(cwd, fields.zones), fields.zones);
-      zones = { matrix, ...(fields.zoneOf !== undefined ? { assign: parseZoneAssign(fields.zoneOf) } : {}) };
-      const nodeIds =
-        dockerComposePaths === undefined && networkType === 'local'
-          ? Array.from({ length: fields.committee }, (_, index) => refnodeNodeId(index))
-          : undefined;
-      if (nodeIds) zoneOfNodes(zones, nodeIds, fields.shapeOrchestrator ? ['client'] : []);
-    } catch (error) {
-      if (error instanceof ZoneProblem)
-        throw badFlag(
-          fields.zoneOf !== undefined && /--zone-of|zones: /.test(error.message) ? 'zone-of' : 'zones',
-          raw.zones,
-          error.message,
-        );
-      throw error;
-    }
+    checkTimeline(scenario, expandScenario(scenario, nodeIds ?? [], levelMs), nodeIds, levelMs);
   }
 
   const dashboard = parseDashboardInput(raw.dashboard, raw.dashboardHost);
-  const plugins = pluginSections(raw, {
+  const plugins = await pluginSections(raw, {
     networkType,
     committee: committees?.[0] ?? fields.committee,
     durationSecs: fields.duration,
     warmupSecs,
     confirm,
-    shapesNetworkConditions:
-      zones !== undefined || (scenario !== undefined && hasNetworkConditions(scenario)),
     engine: fields.engine,
     protocol: protocolDef.kind,
     endpointMetrics: endpointMetrics !== undefined,
+    ...(scenario ? { scenario } : {}),
+    ...(nodeIds ? { nodeIds, smallestCommittee } : {}),
+    cwd,
   });
 
   const loadsFor = (kind: NetworkKind): readonly number[] =>
@@ -743,21 +606,10 @@ export async function buildBenchmarkPlan(
           resolutionFraction: 0.05,
         }
       : undefined,
-    faults: fields.faults,
-    crashRecovery: fields.crashRecovery,
-    crashIntervalSecs: fields.crashInterval,
-    ...(faultNodes ? { faultNodes } : {}),
     ...(scenario ? { scenario } : {}),
-    ...(zones ? { zones } : {}),
-    delayMechanism: fields.delayMechanism,
     ...(fields.maxClockOffset !== undefined ? { maxClockOffsetMs: fields.maxClockOffset } : {}),
     ...(fields.allowClockOffset ? { allowClockOffset: true } : {}),
     ...(mix ? { mix } : {}),
-    ...(fields.liveConditions ? { liveConditions: true } : {}),
-    ...(fields.shapeOrchestrator ? { shapeOrchestrator: true } : {}),
-    zonesOn: fields.zonesOn,
-    ...(capture ? { capture } : {}),
-    captureMaxMb: fields.captureMaxMb,
     workers: fields.workers,
     connectionsPerEndpoint: fields.connections,
     ...(fields.transport ? { transport: fields.transport } : {}),
@@ -902,34 +754,6 @@ function checkNetworkSizes(
         ? { ...parsed, seed: fields.topologySeed ?? Math.floor(Math.random() * 2 ** 32) }
         : parsed,
   };
-}
-
-/** `--fault-nodes 1,3`: distinct node indices, as many as --faults, each below the committee. */
-function parseFaultNodes(
-  raw: NonNullable<BenchmarkInput['faultNodes']>,
-  fields: { readonly faults: number; readonly committee: number },
-): number[] {
-  const items = (typeof raw === 'string' ? raw.split(',') : raw.map(String)).map((item) => item.trim());
-  const indices = items.map(Number);
-  if (items.some((item) => !/^\d+$/.test(item)) || new Set(indices).size !== indices.length) {
-    throw badFlag('fault-nodes', raw, 'distinct node indices separated by commas, e.g. 1,3');
-  }
-  if (indices.length !== fields.faults) {
-    throw badFlag(
-      'fault-nodes',
-      raw,
-      `${fields.faults === 0 ? 'needs --faults' : `as many nodes as --faults (${fields.faults})`}, got ${indices.length}`,
-    );
-  }
-  const outside = indices.find((index) => index >= fields.committee);
-  if (outside !== undefined) {
-    throw badFlag(
-      'fault-nodes',
-      raw,
-      `node ${outside} is not in a committee of ${fields.committee} (0 to ${fields.committee - 1})`,
-    );
-  }
-  return indices;
 }
 
 /** Every protocol's settings that were given, parsed (a bad value is one BAD_FLAG line). */

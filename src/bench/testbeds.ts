@@ -14,8 +14,7 @@ import { LocalTestbed } from '../testbed/local/local-testbed.js';
 import { defaultKnownHostsPath, RemoteTestbed } from '../testbed/remote/remote-testbed.js';
 import type { Testbed } from '../testbed/testbed.js';
 import { SwarmTestbed } from '../testbed/swarm/swarm-testbed.js';
-import { NETHELPER_IMAGE } from '../conditions/conditioner.js';
-import { shapesNetwork } from './plugins.js';
+import { pluginSidecarImages } from './plugins.js';
 import type { BenchmarkPlan, NetworkKind } from './plan.js';
 import { badFlag } from '../common/errors.js';
 import type { HostsConfig } from '../testbed/remote/hosts.js';
@@ -80,6 +79,8 @@ export function testbedFactory(
     const hosts = firstHosts(separated, plan.hostCount);
     const clients = loadClientsOf(plan);
     const dedicated = clients?.kind === 'dedicated' ? pickClientHosts(separated, clients.count) : undefined;
+    // the images the plug-ins need beside each node (the network helper, for conditions)
+    const pluginImages = pluginSidecarImages(plan);
     const problem = plan.topology ? topologyProblem(plan.topology, hosts.hosts.length) : undefined;
     if (problem) throw badFlag('topology', topologyName(plan.topology as TopologySpec), problem);
     // what both remote engines take from the plan alike
@@ -102,7 +103,7 @@ export function testbedFactory(
         protocol: plan.protocol.kind,
         ...shared,
         // network conditions run in a helper container in each node's namespace, as on plain hosts
-        ...(shapesNetwork(plan) ? { sidecarImages: [NETHELPER_IMAGE] } : {}),
+        ...(pluginImages.length > 0 ? { sidecarImages: pluginImages } : {}),
         onProgress: (progress) => log(`[swarm ${progress.host}] ${progress.stage}: ${progress.message}`),
         ...(options.env ? { env: options.env } : {}),
       });
@@ -111,12 +112,9 @@ export function testbedFactory(
       ...shared,
       // network conditions run in a helper container next to each node: its image goes along
       // and so does the load client's, when clients run beside the nodes (--load-clients colocated)
-      ...(shapesNetwork(plan) || clients?.kind === 'colocated'
+      ...(pluginImages.length > 0 || clients?.kind === 'colocated'
         ? {
-            sidecarImages: [
-              ...(shapesNetwork(plan) ? [NETHELPER_IMAGE] : []),
-              ...(clients?.kind === 'colocated' ? [LOADCLIENT_IMAGE] : []),
-            ],
+            sidecarImages: [...pluginImages, ...(clients?.kind === 'colocated' ? [LOADCLIENT_IMAGE] : [])],
           }
         : {}),
       // dedicated:N: the client image goes to the client hosts only

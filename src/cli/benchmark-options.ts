@@ -22,6 +22,7 @@ import {
 } from '../protocols/index.js';
 import { settingFlag } from '../protocols/settings.js';
 import { pluginSettingKey, sweepPlugins } from '../bench/registry.js';
+import { FAULTS_GROUP } from '../faults/plugin.js';
 import {
   DASHBOARD_DEFAULT_HOST,
   DASHBOARD_DEFAULT_PORT,
@@ -73,20 +74,8 @@ export interface BenchmarkArgs {
   readonly 'load-search-max'?: string;
   readonly 'min-efficiency'?: string;
   readonly 'p99-bound-ms'?: string;
-  readonly faults?: string;
-  readonly 'crash-recovery'?: boolean;
-  readonly 'crash-interval'?: string;
   readonly 'fault-load'?: string;
-  readonly 'fault-nodes'?: string;
   readonly scenario?: string;
-  readonly zones?: string;
-  readonly 'zone-of'?: string;
-  readonly 'delay-mechanism'?: string;
-  readonly 'live-conditions'?: boolean;
-  readonly 'shape-orchestrator'?: boolean;
-  readonly 'zones-on'?: string;
-  readonly capture?: string;
-  readonly 'capture-max-mb'?: string;
   readonly 'settle-timeout'?: string;
   readonly 'settle-secs'?: string;
   readonly workers?: string;
@@ -130,7 +119,8 @@ function addProtocolFlags<T>(argv: Argv<T>, group: string, settings: readonly Pr
 }
 const GROUP_OUTPUT = 'Output:';
 const GROUP_SEARCH = 'Saturation search:';
-const GROUP_FAULTS = 'Faults and network conditions (docs/faults.md, docs/conditions.md):';
+/** `--scenario`: the level's timeline, which the faults and conditions plug-ins act on. */
+const GROUP_SCENARIO = 'Scenario (docs/faults.md, docs/conditions.md):';
 const GROUP_CONFIG = 'Configuration:';
 const GROUP_MONITORING = 'Monitoring (docs/monitoring.md):';
 
@@ -405,92 +395,17 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     )
     .option('p99-bound-ms', text('p99 latency bound, ms', GROUP_SEARCH, String(DEFAULTS.p99BoundMs)))
     .option(
-      'faults',
-      text(
-        'Crash f nodes when the measured window starts (more than (committee-1)/3: a warning, the network is expected to stall)',
-        GROUP_FAULTS,
-        String(DEFAULTS.faults),
-      ),
-    )
-    .option(
-      'fault-nodes',
-      text('Which nodes --faults takes, by index: 1,3 (default: the last f)', GROUP_FAULTS),
-    )
-    .option(
       'scenario',
       text(
         'YAML/JSON file of timed events: node faults and network conditions (examples/scenarios/)',
-        GROUP_FAULTS,
+        GROUP_SCENARIO,
       ),
-    )
-    .option(
-      'zones',
-      text(
-        'CSV matrix of one-way delays between zones; nodes go round robin over its zones (docs/conditions.md, examples/zones/)',
-        GROUP_FAULTS,
-      ),
-    )
-    .option('zone-of', text('Which zone each node is in: node0=us-east-1,node1=eu-west-1', GROUP_FAULTS))
-    .option(
-      'zones-on',
-      text(
-        'The networks the zones apply to: all, or with --network-type both only remote (a WAN beside a plain local network) or local',
-        GROUP_FAULTS,
-        'all',
-      ),
-    )
-    .option(
-      'delay-mechanism',
-      text(
-        'How delay is applied: auto (netem where the kernel has it, else the nfq-delay helper), netem or nfqueue',
-        GROUP_FAULTS,
-        'auto',
-      ),
-    )
-    .option(
-      'live-conditions',
-      flag(
-        'Start the network helpers even without conditions, so `conditions set` can change links while the run goes',
-        GROUP_FAULTS,
-        'false',
-      ),
-    )
-    .option(
-      'shape-orchestrator',
-      flag(
-        "Shape the orchestrator's traffic with the nodes too (load, RPC, metrics), as the links of `client`; never shaped otherwise",
-        GROUP_FAULTS,
-        'false',
-      ),
-    )
-    .option(
-      'capture',
-      text(
-        'Write a pcap per node and level into the run folder (tcpdump in its namespace): node0,node2 or all',
-        GROUP_FAULTS,
-      ),
-    )
-    .option(
-      'capture-max-mb',
-      text("Each pcap's size cap: tcpdump keeps the last this many MB", GROUP_FAULTS, '20'),
-    )
-    .option(
-      'crash-recovery',
-      flag(
-        "Crash and restart up to --faults nodes every --crash-interval (Mysten's schedule, docs/faults.md)",
-        GROUP_FAULTS,
-        String(DEFAULTS.crashRecovery),
-      ),
-    )
-    .option(
-      'crash-interval',
-      text('Seconds between crashes', GROUP_FAULTS, String(DEFAULTS.crashIntervalSecs)),
     )
     .option(
       'fault-load',
       text(
         'A send due to a down node: redirect (to the next live node; the schedule stays exact) | drop (not made; efficiency judged on the rest) | keep (sent anyway, as a client pinned to it)',
-        GROUP_FAULTS,
+        FAULTS_GROUP,
         DEFAULTS.faultLoad,
       ),
     )
@@ -552,20 +467,8 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     loadSearchMax: last(args['load-search-max']),
     minEfficiency: last(args['min-efficiency']),
     p99BoundMs: last(args['p99-bound-ms']),
-    faults: last(args.faults),
-    crashRecovery: last(args['crash-recovery']),
-    crashInterval: last(args['crash-interval']),
     faultLoad: last(args['fault-load']),
-    faultNodes: last(args['fault-nodes']),
     scenario: last(args.scenario),
-    zones: last(args.zones),
-    zoneOf: last(args['zone-of']),
-    delayMechanism: last(args['delay-mechanism']),
-    liveConditions: last(args['live-conditions']),
-    shapeOrchestrator: last(args['shape-orchestrator']),
-    zonesOn: last(args['zones-on']),
-    capture: last(args.capture),
-    captureMaxMb: last(args['capture-max-mb']),
     settleTimeout: last(args['settle-timeout']),
     settleSecs: last(args['settle-secs']),
     workers: last(args.workers),

@@ -58,4 +58,6 @@ export const loadClientsPlugin = definePlugin({
   },
   observer: (mode, context) => new LoadClients({ mode, warn: context.warn }),
   runBlock: { name: 'load_clients', schema: loadClientsBlockSchema },
+  // records had the mode as `plan.loadClients` before the registry
+  record: { plan: (mode) => (mode !== undefined ? { loadClients: mode } : {}) },
 });

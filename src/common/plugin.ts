@@ -23,8 +23,11 @@ export interface PluginFlag {
   readonly list?: boolean;
 }
 
-/** The core plan's settings a plug-in may judge its own by (cross-field rules). */
-export interface PluginPlanView {
+/**
+ * The core plan's settings a plug-in may judge its own by (cross-field rules). `Timeline` is
+ * the scenario's type (src/scenario/, above this folder): the registry fixes it.
+ */
+export interface PluginPlanView<Timeline = unknown> {
   readonly networkType: string;
   readonly committee: number;
   readonly durationSecs: number;
@@ -38,6 +41,14 @@ export interface PluginPlanView {
   readonly protocol: string;
   /** `--endpoint-metrics`: attach mode reads Prometheus pages of the endpoints. */
   readonly endpointMetrics: boolean;
+  /** `--scenario FILE`, loaded and checked: the level's timeline, which plug-ins act on (faults, conditions). */
+  readonly scenario?: Timeline;
+  /** The node IDs of a generated network, known before it is deployed (absent: a compose file's or the hosts'). */
+  readonly nodeIds?: readonly string[];
+  /** The smallest network of the sweep when known before deploying (`--committees`: the least). */
+  readonly smallestCommittee?: number;
+  /** Base of relative paths in settings (a file a plug-in reads). */
+  readonly cwd: string;
 }
 
 /** What the command hands each observer factory. */
@@ -55,6 +66,7 @@ export interface PluginDefinition<
   Section = unknown,
   Observer = unknown,
   CorePlan = unknown,
+  Timeline = unknown,
 > {
   /** The plan section's key (`plan.plugins.<name>`); unique. */
   readonly name: string;
@@ -69,13 +81,30 @@ export interface PluginDefinition<
   /**
    * The validated settings → the plan section, or undefined when the plug-in is off for this
    * plan. Cross-field rules throw `badFlag` here. `given` is the loose input (to tell a flag
-   * given from its default).
+   * given from its default). May read a file the settings name (asynchronously).
    */
   readonly section: (
     settings: z.output<Schema>,
-    core: PluginPlanView,
+    core: PluginPlanView<Timeline>,
     given: Readonly<Record<string, unknown>>,
-  ) => Section | undefined;
+  ) => Section | undefined | Promise<Section | undefined>;
+  /**
+   * Whether these settings shape the nodes' network with conditions (delay, loss, cuts): the
+   * plan view's `shapesNetworkConditions`, which other plug-ins judge their defaults by. Asked of
+   * every plug-in before any section is made.
+   */
+  readonly shapesNetwork?: (settings: z.output<Schema>, core: PluginPlanView<Timeline>) => boolean;
+  /** Images an active section needs on the nodes' hosts beside each node (a helper container): shipped with the nodes. */
+  readonly sidecarImages?: (section: Section, plan: CorePlan) => readonly string[];
+  /**
+   * What each record written under the plan carries of this plug-in outside its block: fields of
+   * `parameters` and of `plan` (where records had them before the plug-in owned them, so readers
+   * of old and new records find them in one place). Called with the section, or undefined when off.
+   */
+  readonly record?: {
+    readonly parameters?: (section: Section | undefined) => Readonly<Record<string, unknown>>;
+    readonly plan?: (section: Section | undefined) => Readonly<Record<string, unknown>>;
+  };
   /** The observer (or observers, in order) for an active section (absent: the plug-in only shapes the plan). */
   readonly observer?: (
     section: Section,
@@ -86,8 +115,14 @@ export interface PluginDefinition<
 }
 
 /** Types a plug-in's definition (its section's type follows from `section`). */
-export function definePlugin<Schema extends z.ZodObject, Section, Observer, CorePlan = unknown>(
-  definition: PluginDefinition<Schema, Section, Observer, CorePlan>,
-): PluginDefinition<Schema, Section, Observer, CorePlan> {
+export function definePlugin<
+  Schema extends z.ZodObject,
+  Section,
+  Observer,
+  CorePlan = unknown,
+  Timeline = unknown,
+>(
+  definition: PluginDefinition<Schema, Section, Observer, CorePlan, Timeline>,
+): PluginDefinition<Schema, Section, Observer, CorePlan, Timeline> {
   return definition;
 }

@@ -151,4 +151,6 @@ export const monitoringPlugin = definePlugin({
       );
     return observers;
   },
+  // records had `plan.monitoring` and `plan.monitorIntervalMs` before the registry
+  record: { plan: (section) => ({ ...section }) },
 });

@@ -15,7 +15,7 @@ export type PropagationSection = Readonly<Record<string, never>>;
 
 export const propagationPlugin = definePlugin({
   name: 'propagation',
-  group: 'Faults and network conditions (docs/faults.md, docs/conditions.md):',
+  group: 'Propagation (docs/conditions.md):',
   flags: [
     {
       name: 'propagation',
@@ -33,4 +33,6 @@ export const propagationPlugin = definePlugin({
       protocol: createProtocol(context.plan.protocol, 'propagation'),
       warn: context.warn,
     }),
+  // records had `plan.propagation` as a boolean before the registry
+  record: { plan: (section) => ({ propagation: section !== undefined }) },
 });

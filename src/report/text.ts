@@ -6,6 +6,7 @@ import type { SearchOutcome } from '../bench/load-search.js';
 import type { BenchmarkPlan } from '../bench/plan.js';
 import type { BenchmarkRecord } from '../results/record.js';
 import { describeProtocol } from '../protocols/registry.js';
+import { faultsOf } from '../faults/plugin.js';
 import { formatNumber, formatPercent, renderResultBlock } from './console.js';
 import { renderResourcesTable } from './resources-table.js';
 
@@ -41,8 +42,15 @@ export function describePlan(plan: BenchmarkPlan): string[] {
       `load search:       efficiency ≥ ${formatPercent(plan.loadSearch.minEfficiency)} and p99 < ${plan.loadSearch.p99BoundMs} ms`,
     );
   }
+  const faults = faultsOf(plan);
   lines.push(
-    `faults:            ${plan.faults} (crash recovery ${plan.crashRecovery ? 'on' : 'off'}, interval ${plan.crashIntervalSecs} s; recorded, not yet injected)`,
+    plan.scenario
+      ? `scenario:          ${plan.scenario.source} (${plan.scenario.events.length} event${plan.scenario.events.length === 1 ? '' : 's'})`
+      : faults.faults === 0
+        ? 'faults:            none'
+        : faults.crashRecovery
+          ? `faults:            up to ${faults.faults} down at once, a crash and restart every ${faults.crashIntervalSecs} s`
+          : `faults:            ${faults.faults} node${faults.faults === 1 ? '' : 's'} crashed when the measured window starts`,
   );
   lines.push(
     `network lifecycle: ${plan.freshNetwork ? 'fresh network per level' : 'one network per type'}, ${plan.cleanup ? (plan.cleanupThorough ? 'thorough cleanup' : 'cleanup') : 'left running'}`,

@@ -11,7 +11,15 @@ import type { ConfirmMode, LatencySummary, LoadResult } from '../load/types.js';
 import type { EtcdKeysSummary } from '../protocols/etcd-keys.js';
 import type { LevelEnd } from '../bench/observer.js';
 import type { BenchmarkPlan } from '../bench/plan.js';
-import type { BenchmarkRecord, KeyPatternRecord, RecordResults, RunDetail, Spread } from './schema.js';
+import { sweepPlugins } from '../bench/registry.js';
+import type {
+  BenchmarkRecord,
+  KeyPatternRecord,
+  RecordParameters,
+  RecordResults,
+  RunDetail,
+  Spread,
+} from './schema.js';
 import { RECORD_SCHEMA_VERSION } from './version.js';
 
 export type {
@@ -157,9 +165,11 @@ export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
       load: input.load,
       duration: plan.durationSecs,
       transaction_size: plan.transactionSizeBytes,
-      faults: plan.faults,
-      crash_recovery: plan.crashRecovery,
-      crash_interval: plan.crashIntervalSecs,
+      // the plug-ins' own parameters (faults, crash_recovery, crash_interval: src/faults/plugin.ts)
+      ...(pluginRecordFields(plan, 'parameters') as Pick<
+        RecordParameters,
+        'faults' | 'crash_recovery' | 'crash_interval'
+      >),
       warmup: plan.warmupSecs,
       runs: plan.runs,
       protocol: plan.protocol.kind,
@@ -180,22 +190,23 @@ export function buildBenchmarkRecord(input: RecordInput): BenchmarkRecord {
 }
 
 /**
- * The plan as a record carries it. The plug-ins' sections live in `plan.plugins`; the three that
- * were core plan fields before the registry are also written where records had them
- * (`plan.propagation` as a boolean, `plan.ingest`, `plan.loadClients`, `plan.monitoring`,
- * `plan.monitorIntervalMs`), so a reader of the
- * records finds every field where it was.
+ * The plan as a record carries it. The plug-ins' sections live in `plan.plugins`; what were core
+ * plan fields before a plug-in owned them is also written where records had them (each plug-in's
+ * `record.plan`: `faults`, `zones`, `delayMechanism`, `propagation` as a boolean, `ingest`,
+ * `loadClients`, `monitoring`…), so a reader of the records finds every field where it was.
  */
 function recordedPlan(plan: BenchmarkPlan): BenchmarkPlan {
-  const sections = plan.plugins ?? {};
-  const legacy: Record<string, unknown> = {
-    propagation: sections['propagation'] !== undefined,
-    ...(sections['ingest'] !== undefined ? { ingest: sections['ingest'] } : {}),
-    ...(sections['loadClients'] !== undefined ? { loadClients: sections['loadClients'] } : {}),
-    // the monitors' section holds the two fields the plan had (`monitoring`, `monitorIntervalMs`)
-    ...((sections['monitoring'] as Record<string, unknown> | undefined) ?? {}),
-  };
-  return { ...plan, ...legacy } as BenchmarkPlan;
+  return { ...plan, ...pluginRecordFields(plan, 'plan') } as BenchmarkPlan;
+}
+
+/** Each registered plug-in's fields of a record's `parameters` or `plan`, from its section (or its defaults when off). */
+function pluginRecordFields(plan: BenchmarkPlan, part: 'parameters' | 'plan'): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const plugin of sweepPlugins()) {
+    const write = plugin.record?.[part];
+    if (write) Object.assign(fields, write(plan.plugins?.[plugin.name]));
+  }
+  return fields;
 }
 
 /** Whether a run's faults block (src/faults/) has a scenario event that went through on its nodes. */

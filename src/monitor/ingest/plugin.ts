@@ -72,4 +72,6 @@ export const ingestPlugin = definePlugin({
       ...(context.onForce ? { onForce: context.onForce } : {}),
     }),
   runBlock: { name: 'ingest', schema: ingestBlockSchema },
+  // records had the section as `plan.ingest` before the registry
+  record: { plan: (section) => (section !== undefined ? { ingest: section } : {}) },
 });

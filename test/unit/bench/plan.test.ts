@@ -5,6 +5,7 @@ import yargs from 'yargs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isMeshbenchError } from '../../../src/common/errors.js';
 import { buildBenchmarkPlan, parseLoadList, type BenchmarkInput } from '../../../src/bench/plan.js';
+import { faultsOf } from '../../../src/faults/plugin.js';
 import {
   addBenchmarkOptions,
   benchmarkPlanFromArgs,
@@ -57,7 +58,7 @@ describe('benchmark plan: defaults', () => {
     expect(plan.confirm).toBe('commit');
     expect(plan.cleanup).toBe(false);
     expect(plan.loadSearch).toBeUndefined();
-    expect(plan.faults).toBe(0);
+    expect(faultsOf(plan).faults).toBe(0);
   });
 
   it('is frozen, deeply', async () => {
@@ -116,9 +117,9 @@ describe('benchmark plan: defaults', () => {
       '--p99-bound-ms',
       '250',
     ]);
-    expect(plan.faults).toBe(2);
-    expect(plan.crashRecovery).toBe(true);
-    expect(plan.crashIntervalSecs).toBe(30);
+    expect(faultsOf(plan).faults).toBe(2);
+    expect(faultsOf(plan).crashRecovery).toBe(true);
+    expect(faultsOf(plan).crashIntervalSecs).toBe(30);
     expect(plan.loadSearch).toMatchObject({ p99BoundMs: 250, minEfficiency: 0.95, startLoad: 100 });
   });
 
