@@ -6,7 +6,7 @@
  */
 import type { LoadResult } from '../load/types.js';
 import { availabilityOf, levelSeries, windowPhases, type WindowPhases } from '../scenario/phases.js';
-import type { ConditionEventRecord } from './conditioner.js';
+import type { ConditionEventRecord } from './block.js';
 import type { NetworkEvent } from '../scenario/events.js';
 import type { NetworkConditions } from './model.js';
 
