@@ -8,19 +8,11 @@
  * node is ready. Any failure after `up` started removes what it created.
  */
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type Docker from 'dockerode';
-import type { ContainerInspectInfo } from 'dockerode';
 import { MeshbenchError, isMeshbenchError } from '../../common/errors.js';
 import { newRunId } from '../../common/run-id.js';
-import { packageRoot } from '../../common/package-root.js';
-import {
-  labelComposeProject,
-  readComposeModel,
-  type ComposeModel,
-  type ComposeNodeSpec,
-} from './compose-file.js';
+import { labelComposeProject, readComposeModel, type ComposeModel } from './compose-file.js';
 import {
   REFNODE_IMAGE,
   refnodeCompose,
@@ -32,16 +24,7 @@ import {
 } from './compose-generate.js';
 import { topologyDegrees, topologyRecord, type TopologySpec } from '../topology.js';
 import { describeRemoval } from '../testbed.js';
-import type {
-  DestroyOptions,
-  Deployment,
-  Endpoint,
-  ForcedRemoval,
-  HostHandle,
-  LocalEnvironment,
-  Testbed,
-} from '../testbed.js';
-import { LocalHost } from '../host-files.js';
+import type { ForcedRemoval, Testbed } from '../testbed.js';
 import {
   canGateComposeUp,
   composeErrorLine,
@@ -52,67 +35,39 @@ import {
   startGatedComposeUp,
   stopComposeUps,
   type ComposeCli,
-  type ComposeProjectRef,
 } from './compose-cli.js';
 import { activeComposeProfiles, resolveComposeProject } from './compose-config.js';
-import { containerLogs } from '../docker/logs.js';
-import { localDocker, releaseDocker } from '../docker/connection.js';
+import { localDocker } from '../docker/connection.js';
 import { EngineApi } from '../docker/engine-reads.js';
-import { COMPOSE_NUMBER_LABEL, COMPOSE_SERVICE_LABEL, localSidecarLabels } from '../docker/labels.js';
 import { checkEngine, checkImages, type EngineFacts } from './engine-checks.js';
-import { ContainerNodeHandle } from '../docker/node-handle.js';
 import { availableMemoryBytes, checkMemory, nodeMemoryBytes } from './memory.js';
 import { findPortConflicts, pickFreePorts, type PortConflict } from './ports.js';
 import { probeForProtocol, ReadinessError, waitForReady } from '../readiness.js';
-import {
-  COMPOSE_PROJECT_LABEL,
-  projectNameOf,
-  removeRun,
-  removeRunUntilQuiet,
-  type RemovalReport,
-} from './teardown.js';
-import { chooseNodeAccess, type NodeAccess, type NodeAccessMode } from './node-access.js';
+import { projectNameOf, removeRun, removeRunUntilQuiet } from './teardown.js';
+import type { NodeAccessMode } from './node-access.js';
 import { trace } from '../../common/trace.js';
 import type { NodeTemplate } from '../system-template.js';
+import {
+  DEFAULT_CACHE_DIR,
+  DEFAULT_RUNS_DIR,
+  defaultComposePath,
+  movedComposeFile,
+} from './compose-paths.js';
+import { LocalDeployment, type LocalProject } from './local-deployment.js';
+import { deathMessage, resolveNodes } from './resolve-nodes.js';
+
+export {
+  DEFAULT_CACHE_DIR,
+  DEFAULT_COMPOSE_PATH,
+  DEFAULT_RUNS_DIR,
+  defaultComposePath,
+  movedComposeFile,
+  SEED_COMPOSE_PATH,
+} from './compose-paths.js';
+export { LocalDeployment, type LocalProject } from './local-deployment.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** A project's own network, when the working directory has one. */
-export const DEFAULT_COMPOSE_PATH = 'compose/docker-compose.yml';
-/** meshbench's own seed network: the reference node's compose file, in its system folder. */
-export const SEED_COMPOSE_PATH = 'systems/refnode/docker-compose.yml';
-
-/**
- * The compose file when none is named: compose/docker-compose.yml in the working directory
- * when there is one, else meshbench's own (the 4-node seed network,
- * systems/refnode/docker-compose.yml), so the commands work from any folder.
- */
-export function defaultComposePath(cwd: string = process.cwd()): string {
-  if (existsSync(resolve(cwd, DEFAULT_COMPOSE_PATH))) return DEFAULT_COMPOSE_PATH;
-  if (existsSync(resolve(cwd, SEED_COMPOSE_PATH))) return SEED_COMPOSE_PATH;
-  const root = packageRoot();
-  const own = root === undefined ? undefined : join(root, SEED_COMPOSE_PATH);
-  return own !== undefined && existsSync(own) ? own : DEFAULT_COMPOSE_PATH;
-}
-
-/** meshbench's compose files that moved into their systems' folders, by their old path. */
-const MOVED_COMPOSE_FILES: Readonly<Record<string, string>> = {
-  'compose/docker-compose.yml': SEED_COMPOSE_PATH,
-  'compose/examples/etcd-3-members.yml': 'systems/etcd/docker-compose.yml',
-};
-
-/** Where a missing meshbench compose file went, when `path` names one by its old place (and it is there). */
-export function movedComposeFile(path: string): string | undefined {
-  const normal = path.replaceAll('\\', '/');
-  for (const [old, now] of Object.entries(MOVED_COMPOSE_FILES)) {
-    if (normal !== old && !normal.endsWith(`/${old}`)) continue;
-    const there = normal.slice(0, -old.length) + now;
-    return existsSync(there) ? there : undefined;
-  }
-  return undefined;
-}
-export const DEFAULT_RUNS_DIR = '.meshbench/runs';
-export const DEFAULT_CACHE_DIR = '.meshbench/cache';
 /**
  * The one file compose runs (in the run folder): the user's project as compose resolved
  * it, or the generated committee, with every object labelled for the run. JSON, which
@@ -155,20 +110,6 @@ export interface LocalTestbedOptions {
   readonly nodeAccess?: NodeAccessMode;
   /** Where `compose config` answers are cached (default .meshbench/cache; null: no cache). */
   readonly cacheDir?: string | null;
-}
-
-export interface LocalProject extends ComposeProjectRef {
-  readonly runId: string;
-  readonly runDir: string;
-  /** The user's compose files, or the generated one. */
-  readonly composePaths: readonly string[];
-  readonly generated: boolean;
-}
-
-/** `node n1 exited (exit code 2) before it was ready: <its last log line>` */
-function deathMessage(nodeId: string, status: string, exitCode: number, logs: string): string {
-  const tail = logs.trim().split('\n').at(-1)?.trim().slice(0, 200) ?? '';
-  return `node ${nodeId} ${status} (exit code ${exitCode}) before it was ready${tail ? `: ${tail}` : ''}`;
 }
 
 /** What #prepare found and wrote: everything compose up needs. */
@@ -532,7 +473,15 @@ export class LocalTestbed implements Testbed {
       if (signal?.aborted)
         throw new MeshbenchError('INTERRUPTED', 'interrupted while the network was starting');
 
-      const { handles: nodes, access, accessReason } = await this.#resolveNodes(docker, model.nodes, project);
+      const {
+        handles: nodes,
+        access,
+        accessReason,
+      } = await resolveNodes(docker, model.nodes, project, {
+        nodeAccess: this.options.nodeAccess ?? 'auto',
+        env: this.#env,
+        log: this.#log,
+      });
       trace('deploy: nodes resolved');
       this.#log(
         `reaching the nodes ${access === 'direct' ? 'directly' : 'through published ports'} (${accessReason})`,
@@ -645,191 +594,5 @@ export class LocalTestbed implements Testbed {
     // A graceful removal may be under way (a container being stopped holds the network), and
     // what a killed compose up asked for may still appear: again until quiet, for up to 5 s.
     return removeRunUntilQuiet(await this.getDocker(), this.runId, { volumes: true });
-  }
-
-  async #resolveNodes(
-    docker: Docker,
-    specs: readonly ComposeNodeSpec[],
-    project: LocalProject,
-  ): Promise<{ handles: ContainerNodeHandle[]; access: NodeAccess; accessReason: string }> {
-    const containers = await docker.listContainers({
-      all: true,
-      filters: { label: [`${COMPOSE_PROJECT_LABEL}=${project.projectName}`] },
-    });
-    // Every node container at once (one engine round trip each, concurrently).
-    const services = new Set(specs.map((spec) => spec.service));
-    const inspected = new Map(
-      await Promise.all(
-        containers
-          .filter((container) => services.has(container.Labels[COMPOSE_SERVICE_LABEL] ?? ''))
-          .map(
-            async (container) => [container.Id, await docker.getContainer(container.Id).inspect()] as const,
-          ),
-      ),
-    );
-    const found: {
-      spec: ComposeNodeSpec;
-      nodeId: string;
-      containerId: string;
-      info: ContainerInspectInfo;
-    }[] = [];
-    for (const spec of specs) {
-      const mine = containers
-        .filter((container) => container.Labels[COMPOSE_SERVICE_LABEL] === spec.service)
-        .sort((a, b) => Number(a.Labels[COMPOSE_NUMBER_LABEL]) - Number(b.Labels[COMPOSE_NUMBER_LABEL]));
-      if (mine.length === 0) {
-        throw new MeshbenchError('NOT_READY', `service ${spec.service} has no container after compose up`, {
-          hint: 'check the compose file (scale, profiles: set COMPOSE_PROFILES) and the engine log',
-        });
-      }
-      for (const container of mine) {
-        const nodeId =
-          mine.length === 1 ? spec.service : `${spec.service}-${container.Labels[COMPOSE_NUMBER_LABEL]}`;
-        const info = inspected.get(container.Id) ?? (await docker.getContainer(container.Id).inspect());
-        if (info.State.Status === 'exited' || info.State.Status === 'dead') {
-          // It died before its ports could be read: say so, with its last words.
-          const logs = await containerLogs(docker, container.Id, 5).catch(() => '');
-          this.#log(`--- ${nodeId}: last log lines ---\n${logs.trimEnd() || '(none)'}`);
-          throw new ReadinessError(
-            deathMessage(nodeId, info.State.Status, info.State.ExitCode, logs),
-            'see the node logs above (or use --logs DIR)',
-            [nodeId],
-          );
-        }
-        found.push({ spec, nodeId, containerId: container.Id, info });
-      }
-    }
-
-    const choice = chooseNodeAccess(
-      this.options.nodeAccess ?? 'auto',
-      found.map(({ nodeId, info }) => ({
-        nodeId,
-        addresses: Object.keys(info.NetworkSettings.Networks ?? {})
-          .sort()
-          .map((name) => info.NetworkSettings.Networks[name]?.IPAddress ?? '')
-          .filter(Boolean),
-      })),
-      { env: this.#env },
-    );
-    if ('error' in choice) {
-      throw new MeshbenchError('NOT_READY', `--node-access direct is not possible here: ${choice.error}`, {
-        hint: 'use --node-access published (or auto)',
-      });
-    }
-
-    const handles = found.map(({ spec, nodeId, containerId, info }) => {
-      const direct = choice.directAddress.get(nodeId);
-      const address = (containerPort: number | undefined) => {
-        if (containerPort === undefined) return undefined;
-        if (direct) return `${direct}:${containerPort}`;
-        const binding = info.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.[0];
-        if (!binding?.HostPort) return undefined;
-        const ip =
-          binding.HostIp && binding.HostIp !== '0.0.0.0' && binding.HostIp !== '::'
-            ? binding.HostIp
-            : '127.0.0.1';
-        return `${ip.includes(':') ? `[${ip}]` : ip}:${binding.HostPort}`;
-      };
-      const rpc = address(spec.rpcContainerPort);
-      if (!rpc) {
-        throw new MeshbenchError(
-          'NOT_READY',
-          `service ${spec.service} publishes no host port for RPC port ${spec.rpcContainerPort} (${choice.reason})`,
-          { hint: `publish it (ports: ["127.0.0.1::${spec.rpcContainerPort}"])` },
-        );
-      }
-      const metrics = address(spec.metricsContainerPort);
-      const endpoint: Endpoint = {
-        nodeId,
-        rpcUrl: `http://${rpc}`,
-        wsUrl: `ws://${rpc}/websocket`,
-        ...(metrics ? { metricsUrl: `http://${metrics}/metrics` } : {}),
-        host: 'local',
-      };
-      return new ContainerNodeHandle({
-        docker,
-        nodeId,
-        service: spec.service,
-        containerId,
-        endpoint,
-        sidecarLabels: localSidecarLabels(project.runId),
-      });
-    });
-    return { handles, access: choice.access, accessReason: choice.reason };
-  }
-}
-
-export class LocalDeployment implements Deployment {
-  readonly kind = 'local' as const;
-  readonly runId: string;
-  readonly project: LocalProject;
-  readonly nodes: readonly ContainerNodeHandle[];
-  readonly endpoints: readonly Endpoint[];
-  /** This machine, for monitors. */
-  readonly hosts: readonly HostHandle[] = [new LocalHost()];
-  readonly environment: LocalEnvironment;
-  readonly readyAfterMs: number;
-  /** Where the start-up time went: input and machine checks, compose up, waiting for readiness. */
-  readonly phasesMs: Readonly<{ checks: number; composeUp: number; ready: number }>;
-  readonly #docker: Docker;
-  #destroyed: Promise<RemovalReport> | undefined;
-
-  constructor(init: {
-    docker: Docker;
-    project: LocalProject;
-    nodes: readonly ContainerNodeHandle[];
-    readyAfterMs: number;
-    phasesMs: { checks: number; composeUp: number; ready: number };
-    environment: LocalEnvironment;
-  }) {
-    this.#docker = init.docker;
-    this.project = init.project;
-    this.runId = init.project.runId;
-    this.nodes = init.nodes;
-    this.endpoints = init.nodes.map((node) => node.endpoint);
-    this.readyAfterMs = init.readyAfterMs;
-    this.phasesMs = init.phasesMs;
-    this.environment = init.environment;
-  }
-
-  /** The run's containers, networks and volumes (anonymous and named); thorough: also the run folder. */
-  async destroy(options: DestroyOptions = {}): Promise<void> {
-    const report = await this.destroyWithReport(options);
-    if (report.errors.length > 0) {
-      throw new MeshbenchError(
-        'INTERNAL',
-        `could not remove everything of run ${this.runId}: ${report.errors.join('; ')}`,
-        {
-          hint: `retry with: local-network --down ${this.runId}`,
-        },
-      );
-    }
-  }
-
-  destroyWithReport(options: DestroyOptions = {}): Promise<RemovalReport> {
-    const thorough = options.thorough ?? false;
-    const run = async () => {
-      // The run's named volumes are its nodes' data, of no use once their containers are gone
-      // (an etcd member preallocates about 120 MB): --cleanup removes them too.
-      const report = await removeRun(this.#docker, this.runId, { volumes: true });
-      if (thorough) await rm(this.project.runDir, { recursive: true, force: true });
-      return report;
-    };
-    // A thorough destroy after a plain one still removes the folder.
-    this.#destroyed = thorough || !this.#destroyed ? run() : this.#destroyed;
-    return this.#destroyed;
-  }
-
-  /**
-   * Leaves the network running. The engine client (dockerode) holds no connection of its
-   * own: without an agent of its own it uses node's global agent, whose idle sockets do
-   * not keep the process alive; an agent it was given is closed here.
-   */
-  async release(): Promise<void> {
-    releaseDocker(this.#docker);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.destroy();
   }
 }
