@@ -1,6 +1,6 @@
 /**
  * The files the report inlines: uPlot (from node_modules) and the page's own script and
- * style (src/report/html/page.js, page.css). They are found from the package root, which
+ * style (src/report/html/page-draw.js and page.js, one script; page.css). They are found from the package root, which
  * is the first folder above this module holding meshbench's package.json: the same from
  * src/ (tsx), dist/ (tsc) and dist/bundle/ (esbuild). Read once per process.
  */
@@ -49,13 +49,15 @@ async function load(): Promise<ReportAssets> {
       cause: error,
     });
   }
-  const [uplotJs, uplotCss, pageJs, pageCss] = await Promise.all([
+  const [uplotJs, uplotCss, drawJs, mainJs, pageCss] = await Promise.all([
     read(join(uplotDir, 'uPlot.iife.min.js'), 'uPlot'),
     read(join(uplotDir, 'uPlot.min.css'), "uPlot's style"),
+    read(join(root, 'src', 'report', 'html', 'page-draw.js'), "the report page's drawing helpers"),
     read(join(root, 'src', 'report', 'html', 'page.js'), "the report page's script"),
     read(join(root, 'src', 'report', 'html', 'page.css'), "the report page's style"),
   ]);
-  return { uplotJs, uplotCss, pageJs, pageCss };
+  // one script: the drawing helpers (their global) first, then the page
+  return { uplotJs, uplotCss, pageJs: `${drawJs}\n${mainJs}`, pageCss };
 }
 
 /** The inlined files, read once. */
