@@ -187,8 +187,8 @@ export async function startNamespaces(
 export function conditionNeeds(model: ConditionModel): ConditionNeeds {
   const needs: ConditionNeeds = { delay: false, loss: false, rate: false, partition: false, ifb: false };
   const fromOrchestrator = `${ORCHESTRATOR}->`;
-  for (const t of model.edges()) {
-    for (const [key, q] of model.at(t)) {
+  const note = (states: Map<string, LinkQuality>) => {
+    for (const [key, q] of states) {
       if (q.delayMs > 0 || q.jitterMs > 0) needs.delay = true;
       if (q.lossPct > 0) needs.loss = true;
       if (q.rateBits !== null) needs.rate = true;
@@ -196,21 +196,12 @@ export function conditionNeeds(model: ConditionModel): ConditionNeeds {
       if (key.startsWith(fromOrchestrator) && (q.rateBits !== null || (q.up && !isClear(q))))
         needs.ifb = true;
     }
-  }
-  if (model.continuous) {
-    // ramps and moves reach values between the edges: a mid-window sample tells the kinds too
-    const ends = model.edges();
-    for (let i = 1; i < ends.length; i++) {
-      for (const [key, q] of model.at(((ends[i - 1] as number) + (ends[i] as number)) / 2)) {
-        if (q.delayMs > 0 || q.jitterMs > 0) needs.delay = true;
-        if (q.lossPct > 0) needs.loss = true;
-        if (q.rateBits !== null) needs.rate = true;
-        if (!q.up) needs.partition = true;
-        if (key.startsWith(fromOrchestrator) && (q.rateBits !== null || (q.up && !isClear(q))))
-          needs.ifb = true;
-      }
-    }
-  }
+  };
+  const ends = model.edges();
+  for (const t of ends) note(model.at(t));
+  // ramps and moves reach values between the edges: a mid-window sample tells the kinds too
+  if (model.continuous)
+    for (let i = 1; i < ends.length; i++) note(model.at(((ends[i - 1] as number) + (ends[i] as number)) / 2));
   return needs;
 }
 
