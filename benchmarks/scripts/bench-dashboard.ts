@@ -11,37 +11,21 @@
  * Writes benchmarks/results/dashboard-<timestamp>.json.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { COMMON_FLAGS, flagsOrExit, numberFlag } from './lib/flags.js';
-import { LoadMonitor, loadLine, spread, type Spread } from './lib/verdict.js';
+import { numberFlag } from './lib/flags.js';
+import { runBench } from './lib/harness.js';
 import { parseSse } from '../../src/report/dashboard/sse.js';
 
-const USAGE = {
-  name: 'bench:dashboard',
-  summary:
-    "The live dashboard's cost to the orchestrator: benchmark on a local network with --dashboard (and a client\n" +
-    'on its stream) against rounds without, alternating. Needs the images (npm run setup).',
-  notes: ['Writes benchmarks/results/dashboard-<timestamp>.json.'],
-};
-const FLAGS = {
-  pairs: { type: 'string', valueName: 'N', default: '3', description: 'pairs of rounds (one on, one off)' },
-  seconds: { type: 'string', valueName: 'S', default: '15', description: 'length of each level' },
-  rate: { type: 'string', valueName: 'TX/S', default: '500', description: 'the offered load' },
-  committee: { type: 'string', valueName: 'N', default: '4', description: 'nodes in the network' },
-  ...COMMON_FLAGS,
-} as const;
-const args = flagsOrExit(USAGE, FLAGS, (values) => ({
-  pairs: numberFlag('pairs', values.pairs, { integer: true, min: 1 }),
-  seconds: numberFlag('seconds', values.seconds, { integer: true, min: 4 }),
-  rate: numberFlag('rate', values.rate, { min: 1 }),
-  committee: numberFlag('committee', values.committee, { integer: true, min: 1 }),
-  maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
-}));
-const load = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
 const root = resolve(import.meta.dirname, '../..');
+
+interface Args {
+  readonly seconds: number;
+  readonly rate: number;
+  readonly committee: number;
+}
 
 interface Round {
   readonly dashboard: boolean;
@@ -68,7 +52,7 @@ function readStream(url: string): Promise<{ events: number; bytes: number }> {
   });
 }
 
-async function oneRound(dashboard: boolean): Promise<Round> {
+async function oneRound(dashboard: boolean, args: Args): Promise<Round> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-dashboard-'));
   const started = performance.now();
   try {
@@ -136,56 +120,34 @@ async function oneRound(dashboard: boolean): Promise<Round> {
   }
 }
 
-const startedAt = new Date().toISOString();
-const rounds: Round[] = [];
-for (let pair = 0; pair < args.pairs; pair++) {
-  const order = pair % 2 === 0 ? [true, false] : [false, true];
-  for (const dashboard of order) {
-    const round = await oneRound(dashboard);
-    rounds.push(round);
-    console.log(
-      `pair ${pair + 1} ${dashboard ? 'dashboard' : 'without  '}: orchestrator CPU mean ${round.cpuPercentMean} % (p99 ${round.cpuPercentP99} %), event-loop delay p99 ${round.eventLoopDelayP99Ms} ms, schedule lag p99 ${round.scheduleLagP99Ms} ms, throughput ${round.throughput} tx/s${round.events !== undefined ? `, ${round.events} events / ${round.streamBytes} bytes streamed` : ''}`,
-    );
-  }
-}
-const loadRecord = load.stop();
-const side = (dashboard: boolean, pick: (round: Round) => number): Spread =>
-  spread(rounds.filter((round) => round.dashboard === dashboard).map(pick));
-const figures = {
-  cpuPercentMean: {
-    dashboard: side(true, (r) => r.cpuPercentMean),
-    without: side(false, (r) => r.cpuPercentMean),
+await runBench({
+  usage: {
+    name: 'bench:dashboard',
+    summary:
+      "The live dashboard's cost to the orchestrator: benchmark on a local network with --dashboard (and a client\n" +
+      'on its stream) against rounds without, alternating. Needs the images (npm run setup).',
+    notes: ['Writes benchmarks/results/dashboard-<timestamp>.json.'],
   },
-  eventLoopDelayP99Ms: {
-    dashboard: side(true, (r) => r.eventLoopDelayP99Ms),
-    without: side(false, (r) => r.eventLoopDelayP99Ms),
+  flags: {
+    seconds: { type: 'string', valueName: 'S', default: '15', description: 'length of each level' },
+    rate: { type: 'string', valueName: 'TX/S', default: '500', description: 'the offered load' },
+    committee: { type: 'string', valueName: 'N', default: '4', description: 'nodes in the network' },
   },
-  scheduleLagP99Ms: {
-    dashboard: side(true, (r) => r.scheduleLagP99Ms),
-    without: side(false, (r) => r.scheduleLagP99Ms),
+  defaultPairs: 3,
+  args: (values): Args => ({
+    seconds: numberFlag('seconds', values.seconds, { integer: true, min: 4 }),
+    rate: numberFlag('rate', values.rate, { min: 1 }),
+    committee: numberFlag('committee', values.committee, { integer: true, min: 1 }),
+  }),
+  file: 'dashboard',
+  sides: ['dashboard', 'without'],
+  round: (side, { args }) => oneRound(side === 'dashboard', args),
+  describe: (r) =>
+    `orchestrator CPU mean ${r.cpuPercentMean} % (p99 ${r.cpuPercentP99} %), event-loop delay p99 ${r.eventLoopDelayP99Ms} ms, schedule lag p99 ${r.scheduleLagP99Ms} ms, throughput ${r.throughput} tx/s${r.events !== undefined ? `, ${r.events} events / ${r.streamBytes} bytes streamed` : ''}`,
+  // each compared dashboard against without: a difference only when every pair agrees and the ranges do not overlap
+  figures: {
+    cpuPercentMean: (r) => r.cpuPercentMean,
+    eventLoopDelayP99Ms: (r) => r.eventLoopDelayP99Ms,
+    scheduleLagP99Ms: (r) => r.scheduleLagP99Ms,
   },
-};
-/** Per pair, dashboard − without: conclusive only when every pair's difference has one sign and the sides' ranges do not overlap. */
-function verdict(name: keyof typeof figures): string {
-  const { dashboard, without } = figures[name];
-  const overlap = dashboard.min <= without.max && without.min <= dashboard.max;
-  const difference = dashboard.median - without.median;
-  if (overlap || loadRecord.busy)
-    return `inconclusive (median difference ${difference.toFixed(2)}; ${overlap ? 'the sides overlap' : ''}${overlap && loadRecord.busy ? '; ' : ''}${loadRecord.busy ? 'busy machine' : ''})`;
-  return `${difference > 0 ? 'higher' : 'lower'} with the dashboard by ${Math.abs(difference).toFixed(2)} (median)`;
-}
-for (const name of Object.keys(figures) as (keyof typeof figures)[]) {
-  const { dashboard, without } = figures[name];
-  console.log(
-    `${name}: dashboard median ${dashboard.median.toFixed(2)} [${dashboard.min}–${dashboard.max}], without ${without.median.toFixed(2)} [${without.min}–${without.max}]: ${verdict(name)}`,
-  );
-}
-console.log(loadLine(loadRecord));
-const out = join(root, 'benchmarks', 'results');
-mkdirSync(out, { recursive: true });
-const file = join(out, `dashboard-${startedAt.replace(/[:.]/g, '-')}.json`);
-writeFileSync(
-  file,
-  `${JSON.stringify({ startedAt, args, rounds, figures, verdicts: Object.fromEntries(Object.keys(figures).map((name) => [name, verdict(name as keyof typeof figures)])), loadAverage: loadRecord }, null, 2)}\n`,
-);
-console.log(`wrote ${file}`);
+});

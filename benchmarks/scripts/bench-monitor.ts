@@ -11,39 +11,11 @@
  * are reference nodes (busy ones load 2 cores, which makes every figure noisier).
  * Writes benchmarks/results/monitor-<timestamp>.json.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { COMMON_FLAGS, flagsOrExit, numberFlag } from './lib/flags.js';
-import { judgeThreshold, LoadMonitor, loadLine, spread, verdictLine } from './lib/verdict.js';
-
-const USAGE = {
-  name: 'bench:monitor',
-  summary:
-    "The resource monitor's cost to the orchestrator on a local network (target < 5 % of one core for 16\n" +
-    'nodes sampled every second), against rounds with it off, alternating. Needs the images (npm run setup).',
-  notes: ['Writes benchmarks/results/monitor-<timestamp>.json.'],
-};
-const FLAGS = {
-  nodes: { type: 'string', valueName: 'N', default: '16', description: 'nodes in the network' },
-  pairs: { type: 'string', valueName: 'N', default: '4', description: 'pairs of rounds (one on, one off)' },
-  seconds: { type: 'string', valueName: 'S', default: '10', description: 'length of each round' },
-  'interval-ms': { type: 'string', valueName: 'MS', default: '1000', description: 'the monitor interval' },
-  refnodes: {
-    type: 'boolean',
-    default: false,
-    description: 'monitor a network of reference nodes instead of idle containers',
-  },
-  ...COMMON_FLAGS,
-} as const;
-const args = flagsOrExit(USAGE, FLAGS, (values) => ({
-  nodes: numberFlag('nodes', values.nodes, { integer: true, min: 1 }),
-  pairs: numberFlag('pairs', values.pairs, { integer: true, min: 1 }),
-  seconds: numberFlag('seconds', values.seconds, { integer: true, min: 2 }),
-  intervalMs: numberFlag('interval-ms', values['interval-ms'], { integer: true, min: 100 }),
-  refnodes: values.refnodes === true,
-  maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
-}));
-const load = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
+import { readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { numberFlag } from './lib/flags.js';
+import { runBench } from './lib/harness.js';
+import { judgeThreshold } from './lib/verdict.js';
 
 const { ResourceMonitor } = await import('../../src/monitor/resources/monitor.js');
 const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
@@ -51,11 +23,17 @@ const { LocalHost } = await import('../../src/testbed/host-files.js');
 const { ContainerNodeHandle } = await import('../../src/testbed/docker/node-handle.js');
 const { createDocker } = await import('../../src/testbed/local/docker-engine.js');
 
+interface Args {
+  readonly nodes: number;
+  readonly seconds: number;
+  readonly intervalMs: number;
+  readonly refnodes: boolean;
+}
+
 type Deployment = import('../../src/testbed/testbed.js').Deployment;
 type ResourcesBlock = import('../../src/monitor/resources/schema.js').ResourcesBlock;
 
-const root = resolve(import.meta.dirname, '../..');
-process.chdir(root);
+process.chdir(resolve(import.meta.dirname, '../..'));
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /** Idle containers on one bridge, with node handles and this machine as their host. */
@@ -154,7 +132,7 @@ interface Round {
   readonly fewestSamples?: number;
 }
 
-async function oneRound(deployment: Deployment, monitorOn: boolean): Promise<Round> {
+async function oneRound(deployment: Deployment, monitorOn: boolean, args: Args): Promise<Round> {
   const monitor = monitorOn
     ? new ResourceMonitor({ intervalMs: args.intervalMs, threads: 1, quietCheck: true })
     : undefined;
@@ -192,75 +170,67 @@ async function oneRound(deployment: Deployment, monitorOn: boolean): Promise<Rou
   };
 }
 
-const startedAt = new Date().toISOString();
-console.log(`deploying ${args.nodes} ${args.refnodes ? 'reference nodes' : 'idle containers'} …`);
-const deployment = args.refnodes
-  ? await new LocalTestbed({
-      committee: args.nodes,
-      startupTimeoutMs: 180_000,
-      nodeEnvironment: { REFNODE_FSYNC: 'false' },
-    }).deploy({})
-  : await idleNetwork(args.nodes);
-const rounds: Round[] = [];
-const window = load.window();
-try {
-  for (let pair = 0; pair < args.pairs; pair++) {
-    // on/off, then off/on: neither side always goes first
-    for (const on of pair % 2 === 0 ? [true, false] : [false, true]) {
-      const result = await oneRound(deployment, on);
-      rounds.push(result);
-      console.log(
-        `pair ${pair + 1} monitor ${on ? 'on ' : 'off'}: orchestrator ${result.cpuPercent}% of a core, docker daemon ${result.daemonCpuPercent}%` +
-          (on ? `, ${result.nodesSampled} nodes sampled (fewest samples ${result.fewestSamples})` : ''),
-      );
-    }
-  }
-} finally {
-  await deployment.destroy();
-}
-const loadRecord = window.close();
-const on = rounds.filter((r) => r.monitor);
-const off = rounds.filter((r) => !r.monitor);
-// per pair: the monitor's cost is its round's CPU minus the paired round's
-const costs = on.map((r, i) => round(r.cpuPercent - (off[i]?.cpuPercent ?? 0)));
-const judgement = judgeThreshold({
-  claim: `monitoring ${args.nodes} nodes every ${args.intervalMs} ms costs the orchestrator < 5% of one core (on − off per pair)`,
-  values: costs,
-  target: 5,
-  load: loadRecord,
+await runBench({
+  usage: {
+    name: 'bench:monitor',
+    summary:
+      "The resource monitor's cost to the orchestrator on a local network (target < 5 % of one core for 16\n" +
+      'nodes sampled every second), against rounds with it off, alternating. Needs the images (npm run setup).',
+    notes: ['Writes benchmarks/results/monitor-<timestamp>.json.'],
+  },
+  flags: {
+    nodes: { type: 'string', valueName: 'N', default: '16', description: 'nodes in the network' },
+    seconds: { type: 'string', valueName: 'S', default: '10', description: 'length of each round' },
+    'interval-ms': { type: 'string', valueName: 'MS', default: '1000', description: 'the monitor interval' },
+    refnodes: {
+      type: 'boolean',
+      default: false,
+      description: 'monitor a network of reference nodes instead of idle containers',
+    },
+  },
+  defaultPairs: 4,
+  args: (values): Args => ({
+    nodes: numberFlag('nodes', values.nodes, { integer: true, min: 1 }),
+    seconds: numberFlag('seconds', values.seconds, { integer: true, min: 2 }),
+    intervalMs: numberFlag('interval-ms', values['interval-ms'], { integer: true, min: 100 }),
+    refnodes: values.refnodes === true,
+  }),
+  file: 'monitor',
+  setup: async (args, { log }) => {
+    log(`deploying ${args.nodes} ${args.refnodes ? 'reference nodes' : 'idle containers'} …`);
+    return args.refnodes
+      ? await new LocalTestbed({
+          committee: args.nodes,
+          startupTimeoutMs: 180_000,
+          nodeEnvironment: { REFNODE_FSYNC: 'false' },
+        }).deploy({})
+      : await idleNetwork(args.nodes);
+  },
+  teardown: (deployment) => deployment.destroy(),
+  sides: ['on', 'off'],
+  round: (side, { shared, args }) => oneRound(shared, side === 'on', args),
+  describe: (r) =>
+    `orchestrator ${r.cpuPercent}% of a core, docker daemon ${r.daemonCpuPercent}%` +
+    (r.monitor ? `, ${r.nodesSampled} nodes sampled (fewest samples ${r.fewestSamples})` : ''),
+  figures: {
+    orchestratorCpuPercent: (r) => r.cpuPercent,
+    dockerDaemonCpuPercent: (r) => r.daemonCpuPercent,
+  },
+  // per pair: the monitor's cost is its round's CPU minus the paired round's
+  claims: ({ on = [], off = [] }, args, load) => [
+    judgeThreshold({
+      claim: `monitoring ${args.nodes} nodes every ${args.intervalMs} ms costs the orchestrator < 5% of one core (on − off per pair)`,
+      values: costs(on, off),
+      target: 5,
+      load,
+    }),
+  ],
+  extra: ({ on = [], off = [] }, args) => ({
+    network: args.refnodes ? 'reference nodes' : 'idle containers',
+    costPercentPerPair: costs(on, off),
+  }),
 });
-const results = {
-  startedAt,
-  endedAt: new Date().toISOString(),
-  nodes: args.nodes,
-  network: args.refnodes ? 'reference nodes' : 'idle containers',
-  intervalMs: args.intervalMs,
-  secondsPerRound: args.seconds,
-  rounds,
-  orchestratorCpuPercent: {
-    on: spread(on.map((r) => r.cpuPercent)),
-    off: spread(off.map((r) => r.cpuPercent)),
-    cost: spread(costs),
-  },
-  dockerDaemonCpuPercent: {
-    on: spread(on.map((r) => r.daemonCpuPercent)),
-    off: spread(off.map((r) => r.daemonCpuPercent)),
-  },
-  judgement,
-  load: loadRecord,
-  loadAverage: load.stop(),
-};
-const fmt = (s: ReturnType<typeof spread>) => `median ${round(s.median)} (${round(s.min)}–${round(s.max)})`;
-console.log(
-  `orchestrator CPU, % of one core: on ${fmt(results.orchestratorCpuPercent.on)}, off ${fmt(results.orchestratorCpuPercent.off)}, cost ${fmt(results.orchestratorCpuPercent.cost)}`,
-);
-console.log(
-  `docker daemon CPU, % of one core: on ${fmt(results.dockerDaemonCpuPercent.on)}, off ${fmt(results.dockerDaemonCpuPercent.off)}`,
-);
-console.log(verdictLine(judgement));
-console.log(loadLine(loadRecord));
-const dir = join(root, 'benchmarks/results');
-mkdirSync(dir, { recursive: true });
-const file = join(dir, `monitor-${startedAt.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-console.log(`wrote ${file}`);
+
+function costs(on: readonly Round[], off: readonly Round[]): number[] {
+  return on.map((r, i) => round(r.cpuPercent - (off[i]?.cpuPercent ?? 0)));
+}

@@ -282,6 +282,63 @@ export function judgeRatio(
   };
 }
 
+/** Two sides of one figure measured side by side, with no target: which is higher, if that can be said. */
+export interface Comparison {
+  readonly figure: string;
+  readonly sides: readonly [string, string];
+  /** `higher`/`lower`: the first side's figure against the second's; `inconclusive`: the reasons say why. */
+  readonly verdict: 'higher' | 'lower' | 'inconclusive';
+  readonly reasons: readonly string[];
+  /** Median of the first side minus median of the second. */
+  readonly medianDifference: number;
+  readonly a: Spread;
+  readonly b: Spread;
+  /** The console line. */
+  readonly line: string;
+}
+
+/**
+ * Compares two sides' rounds by the same rules as a claim: a difference is said only when
+ * each side has at least `minRounds` rounds, every pair's difference (round i of a minus
+ * round i of b) has one sign, the two ranges do not overlap, and the machine was not busy.
+ */
+export function compareSides(input: {
+  readonly figure: string;
+  readonly sides: readonly [string, string];
+  readonly a: readonly number[];
+  readonly b: readonly number[];
+  readonly load?: Pick<LoadRecord, 'busy' | 'reasons'>;
+  readonly minRounds?: number;
+}): Comparison {
+  const a = spread(input.a);
+  const b = spread(input.b);
+  const minRounds = input.minRounds ?? 2;
+  const reasons: string[] = [];
+  if (a.rounds < minRounds || b.rounds < minRounds)
+    reasons.push(
+      `${Math.min(a.rounds, b.rounds)} round(s) on a side: at least ${minRounds} are needed to see the spread`,
+    );
+  if (input.load?.busy) reasons.push(`measured on a busy machine: ${input.load.reasons.join('; ')}`);
+  const pairs = Math.min(input.a.length, input.b.length);
+  const differences = Array.from(
+    { length: pairs },
+    (_, i) => (input.a[i] as number) - (input.b[i] as number),
+  );
+  if (differences.some((d) => d > 0) && differences.some((d) => d < 0))
+    reasons.push('the pairs differ in sign');
+  if (a.rounds > 0 && b.rounds > 0 && a.min <= b.max && b.min <= a.max)
+    reasons.push(`the ranges overlap: ${fmt(a.min)}-${fmt(a.max)} against ${fmt(b.min)}-${fmt(b.max)}`);
+  const medianDifference = a.median - b.median;
+  const verdict = reasons.length > 0 ? 'inconclusive' : medianDifference > 0 ? 'higher' : 'lower';
+  const [first, second] = input.sides;
+  const figures = `${first} median ${fmt(a.median)} (${fmt(a.min)}-${fmt(a.max)}), ${second} ${fmt(b.median)} (${fmt(b.min)}-${fmt(b.max)})`;
+  const line =
+    verdict === 'inconclusive'
+      ? `${input.figure}: ${figures}: INCONCLUSIVE (${reasons.join('; ')})`
+      : `${input.figure}: ${figures}: ${verdict} with ${first} by ${fmt(Math.abs(medianDifference))} (median)`;
+  return { figure: input.figure, sides: input.sides, verdict, reasons, medianDifference, a, b, line };
+}
+
 /** One line for the console: `raw / autocannon <= 1: inconclusive (…)` or `…: pass (0.61-0.66)`. */
 export function verdictLine(judgement: Judgement): string {
   const range = `${fmt(judgement.spread.min)}-${fmt(judgement.spread.max)} over ${judgement.spread.rounds} rounds`;

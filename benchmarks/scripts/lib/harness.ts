@@ -1,0 +1,194 @@
+/**
+ * The bench scripts' one harness: a script declares its flags, what its rounds share (a
+ * network), its sides, how one round of a side runs and which figures it yields, and its
+ * claims; the harness does the rest, the same way for every script:
+ *
+ *  - the flags (lib/flags.ts: `--help` answers before anything runs, a bad value is one line
+ *    and exit 2; `--max-load` is every script's), then the load average before any work;
+ *  - the rounds: `--pairs` times every side once, the order turned each time (A B, B A, …) so
+ *    a drifting machine hits every side alike; Ctrl-C stops after the round in progress;
+ *  - the teardown of what setup made, also after an error or Ctrl-C;
+ *  - each side's spread per figure, a comparison of the first two sides per figure (lib/verdict.ts
+ *    `compareSides`: a difference only when every pair agrees, the ranges do not overlap and the
+ *    machine was quiet), and the script's claims judged by lib/verdict.ts;
+ *  - one line per round and per verdict on the console, and benchmarks/results/<file>-<timestamp>.json
+ *    written atomically (never over an earlier run's). Exit code 1 when a claim fails.
+ */
+import { join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import { writeFileAtomic } from '../../../src/common/atomic-write.js';
+import {
+  COMMON_FLAGS,
+  flagsOrExit,
+  numberFlag,
+  type FlagSpecs,
+  type FlagValues,
+  type ScriptUsage,
+} from './flags.js';
+import {
+  compareSides,
+  LoadMonitor,
+  loadLine,
+  spread,
+  verdictLine,
+  type Comparison,
+  type Judgement,
+  type LoadRecord,
+  type Spread,
+} from './verdict.js';
+
+export interface RoundContext<Args, Shared> {
+  readonly args: Args;
+  readonly shared: Shared;
+  /** 0-based pair. */
+  readonly pair: number;
+  readonly signal: AbortSignal;
+  readonly log: (line: string) => void;
+}
+
+export interface BenchScript<S extends FlagSpecs, Args, Shared, Round> {
+  readonly usage: ScriptUsage;
+  /** The script's own flags (`--pairs` and `--max-load` are added). */
+  readonly flags: S;
+  /** Pairs of rounds when `--pairs` is not given. */
+  readonly defaultPairs: number;
+  /** The flags' values → the script's settings (numberFlag…; a FlagError is one line, exit 2). */
+  readonly args: (values: FlagValues<S>) => Args;
+  /** The results file's name: benchmarks/results/<file>-<timestamp>.json. */
+  readonly file: string;
+  /** What every round shares, made once before the first (a network). */
+  readonly setup?: (
+    args: Args,
+    context: { signal: AbortSignal; log: (line: string) => void },
+  ) => Promise<Shared>;
+  /** Removes what setup made: after the last round, an error or Ctrl-C. */
+  readonly teardown?: (shared: Shared) => Promise<void>;
+  /** The sides, measured side by side: the first two are compared figure by figure. */
+  readonly sides: readonly string[];
+  /** One round of one side. */
+  readonly round: (side: string, context: RoundContext<Args, Shared>) => Promise<Round>;
+  /** The console line of a round (after `pair N side:`). */
+  readonly describe?: (round: Round) => string;
+  /** The figures each round yields, by name: each side's spread, the first two sides compared. */
+  readonly figures: Readonly<Record<string, (round: Round) => number | undefined>>;
+  /** The script's claims, judged with lib/verdict.ts from every side's rounds (in pair order) and the load. */
+  readonly claims?: (
+    bySide: Readonly<Record<string, readonly Round[]>>,
+    args: Args,
+    load: LoadRecord,
+  ) => Judgement[];
+  /** More for the results file (settings, derived figures). */
+  readonly extra?: (
+    bySide: Readonly<Record<string, readonly Round[]>>,
+    args: Args,
+  ) => Record<string, unknown>;
+}
+
+/** Runs a declared bench script (see the module's comment); resolves once the results file is written. */
+export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
+  script: BenchScript<S, Args, Shared, Round>,
+  argv: readonly string[] = process.argv.slice(2),
+): Promise<void> {
+  const specs = {
+    ...script.flags,
+    pairs: {
+      type: 'string',
+      valueName: 'N',
+      default: String(script.defaultPairs),
+      description: `pairs of rounds: each side once per pair, the order turned each pair`,
+    },
+    ...COMMON_FLAGS,
+  } as const satisfies FlagSpecs;
+  const parsed = flagsOrExit(
+    script.usage,
+    specs,
+    (values) => ({
+      args: script.args(values as FlagValues<S>),
+      pairs: numberFlag('pairs', (values as { pairs: string }).pairs, { integer: true, min: 1 }),
+      maxLoad: numberFlag('max-load', (values as { 'max-load'?: string })['max-load'], { min: 0 }),
+    }),
+    argv,
+  );
+  // Before anything runs: the load the machine had without this script.
+  const monitor = new LoadMonitor(parsed.maxLoad !== undefined ? { quietBelow: parsed.maxLoad } : {});
+  const { args, pairs } = parsed;
+  const name = script.usage.name.replace(/^bench:/, 'bench-');
+  const log = (line: string) => process.stderr.write(`${name}: ${line}\n`);
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(130);
+    log('stopping after the round in progress (Ctrl-C again to quit at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  const startedAt = new Date().toISOString();
+  const bySide: Record<string, Round[]> = Object.fromEntries(script.sides.map((side) => [side, []]));
+  let load!: LoadRecord;
+  try {
+    const shared = (await script.setup?.(args, { signal: controller.signal, log })) as Shared;
+    try {
+      const window = monitor.window();
+      for (let pair = 0; pair < pairs && !controller.signal.aborted; pair++) {
+        // A B, then B A, …: neither side always goes first
+        const order = pair % 2 === 0 ? script.sides : [...script.sides].reverse();
+        for (const side of order) {
+          if (controller.signal.aborted) break;
+          const round = await script.round(side, { args, shared, pair, signal: controller.signal, log });
+          (bySide[side] as Round[]).push(round);
+          log(`pair ${pair + 1} ${side}: ${script.describe?.(round) ?? JSON.stringify(round)}`);
+        }
+      }
+      load = window.close();
+    } finally {
+      await script.teardown?.(shared);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+  const whole = monitor.stop();
+  const spreads: Record<string, Record<string, Spread>> = {};
+  const comparisons: Record<string, Comparison> = {};
+  const [first, second] = script.sides;
+  for (const [figure, pick] of Object.entries(script.figures)) {
+    const values = (side: string) =>
+      (bySide[side] ?? []).map(pick).filter((value): value is number => value !== undefined);
+    spreads[figure] = Object.fromEntries(script.sides.map((side) => [side, spread(values(side))]));
+    if (first !== undefined && second !== undefined) {
+      const comparison = compareSides({
+        figure,
+        sides: [first, second],
+        a: values(first),
+        b: values(second),
+        load,
+      });
+      comparisons[figure] = comparison;
+      log(comparison.line);
+    }
+  }
+  const judgements = script.claims?.(bySide, args, load) ?? [];
+  for (const judgement of judgements) log(verdictLine(judgement));
+  log(`rounds: ${loadLine(load)}`);
+  const results = {
+    script: name,
+    startedAt,
+    endedAt: new Date().toISOString(),
+    machine: { cpus: os.availableParallelism(), memory_bytes: os.totalmem(), node: process.version },
+    args,
+    pairs,
+    interrupted: controller.signal.aborted,
+    rounds: bySide,
+    spreads,
+    comparisons,
+    judgements,
+    ...(script.extra?.(bySide, args) ?? {}),
+    loadAverageRounds: load,
+    loadAverage: whole,
+  };
+  const dir = join(resolve(import.meta.dirname, '../../..'), 'benchmarks', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${script.file}-${startedAt.replace(/[:.]/g, '-')}.json`);
+  await writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);
+  log(`figures in ${file}`);
+  process.exitCode = judgements.some((judgement) => judgement.verdict === 'fail') ? 1 : 0;
+}
