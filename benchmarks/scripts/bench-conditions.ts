@@ -17,6 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { COMMON_FLAGS, flagsOrExit, numberFlag } from './lib/flags.js';
 import { judgeThreshold, LoadMonitor, loadLine, verdictLine } from './lib/verdict.js';
+import { benchNetwork } from './lib/networks.js';
 
 const USAGE = {
   name: 'bench:conditions',
@@ -50,9 +51,6 @@ const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.
 
 const { NetworkConditioner } = await import('../../src/conditions/conditioner.js');
 const { networkEvents, parseScenario } = await import('../../src/scenario/scenario.js');
-const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
-const { ContainerNodeHandle } = await import('../../src/testbed/docker/node-handle.js');
-const { createDocker } = await import('../../src/testbed/local/docker-engine.js');
 
 type Deployment = import('../../src/testbed/testbed.js').Deployment;
 type Conditions = import('../../src/conditions/model.js').NetworkConditions;
@@ -129,63 +127,13 @@ function figures(events: readonly EventRecord[]) {
 const startedAt = new Date().toISOString();
 const results: Record<string, unknown> = { startedAt, nodes: args.nodes };
 const nodeIds = Array.from({ length: args.nodes }, (_, i) => `node${i}`);
-/**
- * The namespaces to shape: by default idle containers on one bridge (the conditioner's own
- * cost, on a quiet machine), with --refnodes a network of reference nodes (the cost on a
- * machine the nodes keep busy).
- */
-async function idleNetwork(count: number): Promise<Deployment> {
-  const docker = createDocker();
-  const runId = `bench-conditions-${Date.now()}`;
-  const labels = { 'meshbench.run': runId, 'meshbench.testbed': 'local' };
-  const network = await docker.createNetwork({ Name: runId, Labels: labels });
-  const containers = await Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const container = await docker.createContainer({
-        Image: 'meshbench/nethelper:latest',
-        Cmd: ['sleep', 'infinity'],
-        name: `${runId}-node${i}`,
-        Labels: labels,
-        HostConfig: { NetworkMode: runId },
-      });
-      await container.start();
-      return container;
-    }),
-  );
-  const nodes = containers.map(
-    (container, i) =>
-      new ContainerNodeHandle({
-        docker,
-        nodeId: `node${i}`,
-        containerId: container.id,
-        endpoint: { nodeId: `node${i}`, rpcUrl: 'http://127.0.0.1:1' } as never,
-        sidecarLabels: labels,
-      }),
-  );
-  const destroy = async () => {
-    await Promise.all(containers.map((c) => c.remove({ force: true }).catch(() => undefined)));
-    await network.remove().catch(() => undefined);
-  };
-  return {
-    runId,
-    kind: 'local',
-    nodes,
-    endpoints: [],
-    destroy,
-    release: destroy,
-    [Symbol.asyncDispose]: destroy,
-  } as unknown as Deployment;
-}
 
 console.log(`deploying ${args.nodes} ${args.refnodes ? 'reference nodes' : 'idle containers'} …`);
-const deployment = args.refnodes
-  ? await new LocalTestbed({
-      committee: args.nodes,
-      startupTimeoutMs: 180_000,
-      // no fdatasync: 16 nodes on a small machine's disk would not all be ready in time
-      nodeEnvironment: { REFNODE_FSYNC: 'false' },
-    }).deploy({})
-  : await idleNetwork(args.nodes);
+const deployment = await benchNetwork({
+  nodes: args.nodes,
+  refnodes: args.refnodes,
+  prefix: 'bench-conditions',
+});
 results.namespaces = args.refnodes ? 'reference nodes' : 'idle containers';
 try {
   // 1. changes of every link of every node

@@ -15,13 +15,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { numberFlag } from './lib/flags.js';
 import { runBench } from './lib/harness.js';
+import { benchNetwork } from './lib/networks.js';
 import { judgeThreshold } from './lib/verdict.js';
 
 const { ResourceMonitor } = await import('../../src/monitor/resources/monitor.js');
-const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
-const { LocalHost } = await import('../../src/testbed/host-files.js');
-const { ContainerNodeHandle } = await import('../../src/testbed/docker/node-handle.js');
-const { createDocker } = await import('../../src/testbed/local/docker-engine.js');
 
 interface Args {
   readonly nodes: number;
@@ -35,50 +32,6 @@ type ResourcesBlock = import('../../src/monitor/resources/schema.js').ResourcesB
 
 process.chdir(resolve(import.meta.dirname, '../..'));
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
-
-/** Idle containers on one bridge, with node handles and this machine as their host. */
-async function idleNetwork(count: number): Promise<Deployment> {
-  const docker = createDocker();
-  const runId = `bench-monitor-${Date.now()}`;
-  const labels = { 'meshbench.run': runId, 'meshbench.testbed': 'local' };
-  const network = await docker.createNetwork({ Name: runId, Labels: labels });
-  const containers = await Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const container = await docker.createContainer({
-        Image: 'meshbench/nethelper:latest',
-        Cmd: ['sleep', 'infinity'],
-        name: `${runId}-node${i}`,
-        Labels: labels,
-        HostConfig: { NetworkMode: runId },
-      });
-      await container.start();
-      return container;
-    }),
-  );
-  const nodes = containers.map(
-    (container, i) =>
-      new ContainerNodeHandle({
-        docker,
-        nodeId: `node${i}`,
-        containerId: container.id,
-        endpoint: { nodeId: `node${i}`, rpcUrl: 'http://127.0.0.1:1', host: 'local' },
-      }),
-  );
-  const destroy = async () => {
-    await Promise.all(containers.map((c) => c.remove({ force: true }).catch(() => undefined)));
-    await network.remove().catch(() => undefined);
-  };
-  return {
-    runId,
-    kind: 'local',
-    nodes,
-    hosts: [new LocalHost()],
-    endpoints: [],
-    destroy,
-    release: destroy,
-    [Symbol.asyncDispose]: destroy,
-  } as unknown as Deployment;
-}
 
 /** CPU jiffies (user + system) of the processes with these names: the Docker daemon's share. */
 function daemonTicks(names: readonly string[]): number {
@@ -198,13 +151,7 @@ await runBench({
   file: 'monitor',
   setup: async (args, { log }) => {
     log(`deploying ${args.nodes} ${args.refnodes ? 'reference nodes' : 'idle containers'} …`);
-    return args.refnodes
-      ? await new LocalTestbed({
-          committee: args.nodes,
-          startupTimeoutMs: 180_000,
-          nodeEnvironment: { REFNODE_FSYNC: 'false' },
-        }).deploy({})
-      : await idleNetwork(args.nodes);
+    return benchNetwork({ nodes: args.nodes, refnodes: args.refnodes, prefix: 'bench-monitor' });
   },
   teardown: (deployment) => deployment.destroy(),
   sides: ['on', 'off'],
