@@ -45,6 +45,8 @@ export interface RoundContext<Args, Shared> {
   readonly pair: number;
   readonly signal: AbortSignal;
   readonly log: (line: string) => void;
+  /** A measured window of its own (the load average over just this round). */
+  readonly window: () => { close(): LoadRecord };
 }
 
 export interface BenchScript<S extends FlagSpecs, Args, Shared, Round> {
@@ -53,6 +55,8 @@ export interface BenchScript<S extends FlagSpecs, Args, Shared, Round> {
   readonly flags: S;
   /** Pairs of rounds when `--pairs` is not given. */
   readonly defaultPairs: number;
+  /** The flag that sets the pairs (default `pairs`; a script that had `--rounds` keeps it). */
+  readonly pairsFlag?: string;
   /** The flags' values → the script's settings (numberFlag…; a FlagError is one line, exit 2). */
   readonly args: (values: FlagValues<S>) => Args;
   /** The results file's name: benchmarks/results/<file>-<timestamp>.json. */
@@ -90,9 +94,10 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
   script: BenchScript<S, Args, Shared, Round>,
   argv: readonly string[] = process.argv.slice(2),
 ): Promise<void> {
+  const pairsFlag = script.pairsFlag ?? 'pairs';
   const specs = {
     ...script.flags,
-    pairs: {
+    [pairsFlag]: {
       type: 'string',
       valueName: 'N',
       default: String(script.defaultPairs),
@@ -105,7 +110,10 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
     specs,
     (values) => ({
       args: script.args(values as FlagValues<S>),
-      pairs: numberFlag('pairs', (values as { pairs: string }).pairs, { integer: true, min: 1 }),
+      pairs: numberFlag(pairsFlag, (values as Record<string, string>)[pairsFlag] as string, {
+        integer: true,
+        min: 1,
+      }),
       maxLoad: numberFlag('max-load', (values as { 'max-load'?: string })['max-load'], { min: 0 }),
     }),
     argv,
@@ -134,7 +142,14 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
         const order = pair % 2 === 0 ? script.sides : [...script.sides].reverse();
         for (const side of order) {
           if (controller.signal.aborted) break;
-          const round = await script.round(side, { args, shared, pair, signal: controller.signal, log });
+          const round = await script.round(side, {
+            args,
+            shared,
+            pair,
+            signal: controller.signal,
+            log,
+            window: () => monitor.window(),
+          });
           (bySide[side] as Round[]).push(round);
           log(`pair ${pair + 1} ${side}: ${script.describe?.(round) ?? JSON.stringify(round)}`);
         }
