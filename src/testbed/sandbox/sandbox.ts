@@ -329,7 +329,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
   const labels = ['--label', `${RUN_LABEL}=${runId}`, '--label', `${SANDBOX_LABEL}=1`];
   await mkdir(dir, { recursive: true });
   const keyPath = join(dir, 'id_ed25519');
-  const keys = ssh2.utils.generateKeyPairSync('ed25519', { comment: `meshbench-sandbox-${runId}` });
+  const keys = ed25519KeyPair(`meshbench-sandbox-${runId}`);
   await writeFile(keyPath, keys.private, { mode: 0o600 });
   await chmod(keyPath, 0o600);
   await writeFile(`${keyPath}.pub`, `${keys.public}\n`, { mode: 0o644 });
@@ -470,6 +470,19 @@ const INSTALL_HOST_KEY = [
   'exec /usr/local/sbin/sandbox-entrypoint',
 ].join(' && ');
 
+/**
+ * An ed25519 key pair in OpenSSH format. ssh2's generator writes a public key whose first byte
+ * is 0 as 31 bytes (it drops the leading zero), which neither ssh2 nor OpenSSH can read back
+ * ("Malformed OpenSSH private key", "error in libcrypto"): 1 key in 256. Such a pair is made
+ * again; the pair returned is one ssh2 parses.
+ */
+export function ed25519KeyPair(comment: string): { readonly private: string; readonly public: string } {
+  for (let attempt = 0; ; attempt++) {
+    const keys = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    if (!(ssh2.utils.parseKey(keys.private) instanceof Error) || attempt >= 20) return keys;
+  }
+}
+
 /** Makes one host's ed25519 host key in `dir/host-keys/<name>/`; returns that folder and `type base64`. */
 async function writeHostKey(
   dir: string,
@@ -478,7 +491,7 @@ async function writeHostKey(
 ): Promise<{ dir: string; publicKey: string }> {
   const keyDir = join(dir, 'host-keys', name);
   await mkdir(keyDir, { recursive: true });
-  const keys = ssh2.utils.generateKeyPairSync('ed25519', { comment: `sandbox-${name}-${runId}` });
+  const keys = ed25519KeyPair(`sandbox-${name}-${runId}`);
   await writeFile(join(keyDir, 'ssh_host_ed25519_key'), keys.private, { mode: 0o600 });
   await writeFile(join(keyDir, 'ssh_host_ed25519_key.pub'), `${keys.public}\n`, { mode: 0o644 });
   const [type, key] = keys.public.trim().split(/\s+/);
