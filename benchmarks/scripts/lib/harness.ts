@@ -12,7 +12,8 @@
  *    `compareSides`: a difference only when every pair agrees, the ranges do not overlap and the
  *    machine was quiet), and the script's claims judged by lib/verdict.ts;
  *  - one line per round and per verdict on the console, and benchmarks/results/<file>-<timestamp>.json
- *    written atomically (never over an earlier run's). Exit code 1 when a claim fails.
+ *    written atomically (never over an earlier run's). Exit code 1 when a claim fails, 130
+ *    after Ctrl-C (a second Ctrl-C removes what setup made and quits at once).
  */
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -124,9 +125,15 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
   const name = script.usage.name.replace(/^bench:/, 'bench-');
   const log = (line: string) => process.stderr.write(`${name}: ${line}\n`);
   const controller = new AbortController();
+  // A second Ctrl-C removes what setup made (once it is made) and quits without waiting for the round.
+  let removeShared: (() => Promise<void>) | undefined;
   const onSignal = () => {
-    if (controller.signal.aborted) process.exit(130);
-    log('stopping after the round in progress (Ctrl-C again to quit at once)');
+    if (controller.signal.aborted) {
+      log('quitting: removing what the rounds shared …');
+      void (removeShared?.() ?? Promise.resolve()).catch(() => undefined).finally(() => process.exit(130));
+      return;
+    }
+    log('stopping after the round in progress (Ctrl-C again to remove everything and quit at once)');
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -135,6 +142,9 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
   let load!: LoadRecord;
   try {
     const shared = (await script.setup?.(args, { signal: controller.signal, log })) as Shared;
+    removeShared = async () => {
+      await script.teardown?.(shared);
+    };
     try {
       const window = monitor.window();
       for (let pair = 0; pair < pairs && !controller.signal.aborted; pair++) {
@@ -205,5 +215,10 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
   const file = join(dir, `${script.file}-${startedAt.replace(/[:.]/g, '-')}.json`);
   await writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);
   log(`figures in ${file}`);
-  process.exitCode = judgements.some((judgement) => judgement.verdict === 'fail') ? 1 : 0;
+  // as `benchmark` does: 130 when interrupted (the file says what did run), 1 when a claim fails
+  process.exitCode = controller.signal.aborted
+    ? 130
+    : judgements.some((judgement) => judgement.verdict === 'fail')
+      ? 1
+      : 0;
 }
