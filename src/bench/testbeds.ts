@@ -79,7 +79,8 @@ export function testbedFactory(
     const hosts = firstHosts(separated, plan.hostCount);
     const clients = loadClientsOf(plan);
     const dedicated = clients?.kind === 'dedicated' ? pickClientHosts(separated, clients.count) : undefined;
-    // the images the plug-ins need beside each node (the network helper, for conditions)
+    // the images the plug-ins need beside each node (the network helper for conditions, the
+    // load client with --load-clients colocated)
     const pluginImages = pluginSidecarImages(plan);
     const problem = plan.topology ? topologyProblem(plan.topology, hosts.hosts.length) : undefined;
     if (problem) throw badFlag('topology', topologyName(plan.topology as TopologySpec), problem);
@@ -110,13 +111,7 @@ export function testbedFactory(
     return new RemoteTestbed({
       hosts,
       ...shared,
-      // network conditions run in a helper container next to each node: its image goes along
-      // and so does the load client's, when clients run beside the nodes (--load-clients colocated)
-      ...(pluginImages.length > 0 || clients?.kind === 'colocated'
-        ? {
-            sidecarImages: [...pluginImages, ...(clients?.kind === 'colocated' ? [LOADCLIENT_IMAGE] : [])],
-          }
-        : {}),
+      ...(pluginImages.length > 0 ? { sidecarImages: pluginImages } : {}),
       // dedicated:N: the client image goes to the client hosts only
       ...(dedicated ? { loadClientHosts: { hosts: dedicated, image: LOADCLIENT_IMAGE } } : {}),
       onProgress: (progress) => log(`[remote ${progress.host}] ${progress.stage}: ${progress.message}`),

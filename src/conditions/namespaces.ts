@@ -49,6 +49,16 @@ export interface Namespace {
   applied: Map<string, LinkQuality>;
 }
 
+/** The helper container beside a node: in its network namespace, allowed to change its rules. */
+function helperSpec(image: string, runId: string) {
+  return {
+    image,
+    command: sidecarCommand(runId),
+    capAdd: ['NET_ADMIN', 'NET_RAW', 'SYS_NICE'],
+    role: 'nethelper' as const,
+  };
+}
+
 /** Which kinds of condition the scenario reaches at some point. */
 export interface ConditionNeeds {
   delay: boolean;
@@ -84,12 +94,7 @@ export async function startNamespaces(
   // one sidecar per node, all at once
   const started = await Promise.allSettled(
     nodes.map((node) =>
-      (node.sidecar as NonNullable<NodeHandle['sidecar']>)({
-        image,
-        command: sidecarCommand(deployment.runId),
-        capAdd: ['NET_ADMIN', 'NET_RAW', 'SYS_NICE'],
-        role: 'nethelper',
-      }),
+      (node.sidecar as NonNullable<NodeHandle['sidecar']>)(helperSpec(image, deployment.runId)),
     ),
   );
   const sidecars = started.map((result) => (result.status === 'fulfilled' ? result.value : undefined));
@@ -331,12 +336,7 @@ export async function reviveRestarted(
       if (alive || !ns.node.sidecar) return;
       let sidecar: Sidecar;
       try {
-        sidecar = await ns.node.sidecar({
-          image: options.image ?? NETHELPER_IMAGE,
-          command: sidecarCommand(options.runId),
-          capAdd: ['NET_ADMIN', 'NET_RAW', 'SYS_NICE'],
-          role: 'nethelper',
-        });
+        sidecar = await ns.node.sidecar(helperSpec(options.image ?? NETHELPER_IMAGE, options.runId));
       } catch {
         return; // the node is still down
       }

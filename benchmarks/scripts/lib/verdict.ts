@@ -208,6 +208,21 @@ function sideOf(value: number, target: number, direction: Direction): boolean {
   return direction === 'at-most' ? value <= target : value >= target;
 }
 
+/** Why figures cannot be judged whatever they show: too few rounds (on a side), a busy machine. */
+function sampleReasons(
+  rounds: number,
+  input: { readonly minRounds?: number; readonly load?: Pick<LoadRecord, 'busy' | 'reasons'> },
+): string[] {
+  const minRounds = input.minRounds ?? 2;
+  const reasons: string[] = [];
+  if (rounds < minRounds)
+    reasons.push(
+      `${rounds} round${rounds === 1 ? '' : 's'} measured: at least ${minRounds} are needed to see the spread`,
+    );
+  if (input.load?.busy) reasons.push(`measured on a busy machine: ${input.load.reasons.join('; ')}`);
+  return reasons;
+}
+
 /** The common part: rounds, busy machine, spread straddling the target. */
 function judge(
   input: ClaimInput,
@@ -215,13 +230,7 @@ function judge(
   extraReasons: string[],
 ): Pick<Judgement, 'verdict' | 'reasons' | 'busyMachine'> {
   const direction = input.direction ?? 'at-most';
-  const minRounds = input.minRounds ?? 2;
-  const reasons: string[] = [];
-  if (figure.rounds < minRounds)
-    reasons.push(
-      `${figure.rounds} round${figure.rounds === 1 ? '' : 's'} measured: at least ${minRounds} are needed to see the spread`,
-    );
-  if (input.load?.busy) reasons.push(`measured on a busy machine: ${input.load.reasons.join('; ')}`);
+  const reasons = sampleReasons(figure.rounds, input);
   const holds = figure.values.filter(Number.isFinite).map((v) => sideOf(v, input.target, direction));
   if (figure.rounds > 0 && holds.some(Boolean) && !holds.every(Boolean))
     reasons.push(
@@ -312,13 +321,7 @@ export function compareSides(input: {
 }): Comparison {
   const a = spread(input.a);
   const b = spread(input.b);
-  const minRounds = input.minRounds ?? 2;
-  const reasons: string[] = [];
-  if (a.rounds < minRounds || b.rounds < minRounds)
-    reasons.push(
-      `${Math.min(a.rounds, b.rounds)} round(s) on a side: at least ${minRounds} are needed to see the spread`,
-    );
-  if (input.load?.busy) reasons.push(`measured on a busy machine: ${input.load.reasons.join('; ')}`);
+  const reasons = sampleReasons(Math.min(a.rounds, b.rounds), input);
   const pairs = Math.min(input.a.length, input.b.length);
   const differences = Array.from(
     { length: pairs },

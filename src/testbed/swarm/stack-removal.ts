@@ -25,7 +25,8 @@ export async function removeStack(
   runId: string,
   options: { volumes?: boolean; imageId?: string } = {},
 ): Promise<RemovalSummary[]> {
-  let result = await manager.dockerCommand(['stack', 'rm', stackName(runId)], { timeoutMs: 60_000 });
+  const remove = () => manager.dockerCommand(['stack', 'rm', stackName(runId)], { timeoutMs: 60_000 });
+  let result = await remove();
   // `docker stack rm` removes the services, then their networks; a network whose tasks are still
   // stopping is refused ("network … is in use by task …", seen in CI). Asking again once they
   // have stopped removes it (the command is idempotent).
@@ -36,7 +37,7 @@ export async function removeStack(
     Date.now() < retryUntil
   ) {
     await sleep(1000);
-    result = await manager.dockerCommand(['stack', 'rm', stackName(runId)], { timeoutMs: 60_000 });
+    result = await remove();
   }
   if (result.exitCode !== 0 && !/nothing found in stack/i.test(result.stderr + result.stdout))
     throw new MeshbenchError(
