@@ -4,6 +4,9 @@
 // GET /metrics is libp2p's Prometheus registry. Peers: MESHBENCH_PEERS (host:port, …) are
 // dialled, with MESHBENCH_BOOTSTRAP as a fallback; each node's key is derived from its id, so
 // a neighbour's peer id is known from its name (the host part of host:port, e.g. node1).
+// A neighbour whose connection closes (libp2p's ping found it dead, or it restarted) is dialled
+// again until it answers. MESH_PING_INTERVAL_MS / MESH_PING_TIMEOUT_MS set libp2p's connection
+// monitor (defaults: libp2p's own, a ping every 10 s, at least 5 s to answer).
 import './polyfill.mjs';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
@@ -31,6 +34,10 @@ const peers = (env.MESHBENCH_PEERS || env.MESHBENCH_BOOTSTRAP || '')
   .map((peer) => peer.trim())
   .filter((peer) => peer !== '' && !peer.startsWith(`${me}:`));
 
+const ms = (name) => (env[name] === undefined || env[name] === '' ? undefined : Number(env[name]));
+const pingIntervalMs = ms('MESH_PING_INTERVAL_MS');
+const pingTimeoutMs = ms('MESH_PING_TIMEOUT_MS');
+
 const node = await createLibp2p({
   privateKey: await keyOf(me),
   addresses: { listen: [`/ip4/0.0.0.0/tcp/${p2pPort}`] },
@@ -38,6 +45,12 @@ const node = await createLibp2p({
   connectionEncrypters: [noise()],
   streamMuxers: [yamux()],
   metrics: prometheusMetrics(),
+  connectionMonitor: {
+    ...(pingIntervalMs !== undefined ? { pingInterval: pingIntervalMs } : {}),
+    ...(pingTimeoutMs !== undefined
+      ? { pingTimeout: { minTimeout: pingTimeoutMs, maxTimeout: pingTimeoutMs } }
+      : {}),
+  },
   services: {
     identify: identify(),
     pubsub: gossipsub({ emitSelf: false, allowPublishToZeroTopicPeers: true, D: 6, Dlo: 4, Dhi: 12 }),
@@ -62,19 +75,34 @@ pubsub.addEventListener('message', ({ detail }) => {
   deliver(id, origin);
 });
 
+// Neighbours by peer id; each is dialled until it answers, and again whenever its last
+// connection closes.
+const neighbours = new Map();
+const dialling = new Set();
 async function dial(peer) {
+  if (dialling.has(peer)) return;
+  dialling.add(peer);
   const [name, port] = peer.split(':');
   const host = env.MESH_DIAL_HOST ?? name;
   const peerId = peerIdFromPrivateKey(await keyOf(name));
-  for (;;) {
-    try {
-      await node.dial(multiaddr(`/dns4/${host}/tcp/${port}/p2p/${peerId.toString()}`));
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 500));
+  neighbours.set(peerId.toString(), peer);
+  try {
+    while (node.status === 'started') {
+      try {
+        await node.dial(multiaddr(`/dns4/${host}/tcp/${port}/p2p/${peerId.toString()}`));
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
     }
+  } finally {
+    dialling.delete(peer);
   }
 }
+node.addEventListener('peer:disconnect', ({ detail }) => {
+  const peer = neighbours.get(detail.toString());
+  if (peer !== undefined) void dial(peer);
+});
 for (const peer of peers) void dial(peer);
 
 const readBody = (request) =>
