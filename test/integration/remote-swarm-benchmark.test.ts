@@ -1,0 +1,162 @@
+/**
+ * `benchmark --engine swarm` on 4 sandbox hosts: the user's compose file as the stack, with a
+ * crash fault (recovery measured from the crash, as Swarm restarts the node) and a delay
+ * condition; `remote-network --engine swarm --down` then removes the stack and the swarm it
+ * formed, while an adopted swarm outlives `--down`. (remote-swarm.test.ts: remote-network on a
+ * swarm it forms, and the refusals.)
+ */
+import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hostsFile, innerDocker, leftovers, runCliModule } from './sandbox-fixture.js';
+import { runSwarm, swarmState, swarmSuite } from './remote-swarm-fixture.js';
+
+const suite = swarmSuite();
+
+describe('benchmark --engine swarm and --down on 4 sandbox hosts', () => {
+  it("benchmark --engine swarm: the user's compose file as the stack, a crash Swarm recovers from, a delay; --down removes stack and swarm", async () => {
+    const file = await hostsFile(suite.sandbox, 'swarm-four', suite.hosts);
+    const dir = await mkdtemp(join(tmpdir(), 'meshbench-swarm-bench-'));
+    const peers = [0, 1, 2, 3].map((i) => `node${i}@node${i}:26656`).join(',');
+    // the user's own file: an anchor, a restart policy and a published RPC port, as compose reads them
+    await writeFile(
+      join(dir, 'compose.yml'),
+      [
+        'x-node: &node',
+        '  image: meshbench/refnode:latest',
+        '  restart: unless-stopped',
+        '  labels: { meshbench.role: node, meshbench.rpc-port: "26657", meshbench.metrics-port: "26660" }',
+        '  ports: ["26657:26657"]',
+        'services:',
+        ...[0, 1, 2, 3].map(
+          (i) =>
+            `  node${i}: { <<: *node, hostname: node${i}, environment: { REFNODE_ID: node${i}, REFNODE_PEERS: "${peers}", REFNODE_DATA_DIR: /data } }`,
+        ),
+        '',
+      ].join('\n'),
+    );
+    await writeFile(
+      join(dir, 'scenario.yaml'),
+      [
+        'events:',
+        '  - { at: 3s, action: crash, nodes: [node1] }',
+        '  - { from: 5s, to: 10s, action: delay, nodes: [node2], delay: 50ms }',
+        '',
+      ].join('\n'),
+    );
+    const run = await runSwarm(
+      [
+        '--network-type',
+        'remote',
+        '--engine',
+        'swarm',
+        '--hosts-file',
+        file,
+        '--docker-compose-path',
+        join(dir, 'compose.yml'),
+        '--scenario',
+        join(dir, 'scenario.yaml'),
+        '--loads',
+        '20',
+        '--duration',
+        '14',
+        '--warmup',
+        '1',
+        '--startup-wait',
+        '180',
+        '--output-dir',
+        join(dir, 'out'),
+      ],
+      () => undefined,
+      'benchmark',
+    );
+    expect(run.exitCode, run.stderr).toBe(0);
+    const [runDir] = await readdir(join(dir, 'out'));
+    const record = JSON.parse(await readFile(join(dir, 'out', runDir!, 'remote-benchmark-1.json'), 'utf8'));
+    const environment = record.environment.testbed;
+    expect(environment.engine).toBe('swarm');
+    expect(environment.swarm).toMatchObject({ mode: 'formed', network: 'overlay' });
+    expect(environment.swarm.composeFile).toContain('compose.yml');
+    // the same prologue as plain hosts: clocks measured, stages timed
+    expect(Object.keys(environment.stageMs)).toEqual(
+      expect.arrayContaining(['connect', 'clock', 'archive', 'hosts', 'swarm', 'ready']),
+    );
+    expect(environment.hosts[0].clock).toBeDefined();
+    const blocks = record.runs[0].blocks;
+    // the crash: Swarm started a new task; its recovery is measured from the crash
+    const crash = blocks.faults.faults.find((fault: { action: string }) => fault.action === 'kill');
+    expect(crash.nodes).toEqual(['node1']);
+    const fromCrash = crash.resync.find((r: { after?: string }) => r.after === 'crash');
+    expect(fromCrash, JSON.stringify(crash.resync)).toBeDefined();
+    expect(fromCrash.answering_ms).toBeGreaterThan(0);
+    expect(crash.summary).toContain('restarted by the engine');
+    // the delay on node2's links, through the helper in the node's namespace (as on plain hosts)
+    expect(blocks.network.windows[0].what).toContain('delay 50ms');
+    const delayed = blocks.network.nfq_delay ?? [];
+    const applied =
+      delayed.some((entry: { stats?: { delayed?: number } }) => (entry.stats?.delayed ?? 0) > 0) ||
+      blocks.network.namespaces.some(
+        (ns: { mechanisms?: { delay?: string } }) => ns.mechanisms?.delay === 'netem',
+      );
+    expect(applied, JSON.stringify(blocks.network.namespaces)).toBe(true);
+    expect(record.results.successful_transactions).toBeGreaterThan(0);
+    // without --cleanup the stack and the swarm stay; --down removes both
+    expect(await swarmState(suite.hosts[0]!)).toBe('active');
+    const down = await runCliModule('remote-network', ['--engine', 'swarm', '--hosts-file', file, '--down']);
+    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.stderr).toMatch(/removed stack of run/);
+    expect(down.stderr).toMatch(/left the swarm meshbench formed/);
+    for (const host of suite.hosts) {
+      expect(await swarmState(host)).toBe('inactive');
+      expect((await leftovers(host)).containers).toEqual([]);
+      // no helper, no rule: the nodes' namespaces are gone with their containers
+      expect(await innerDocker(host, ['ps', '-aq', '--filter', 'label=meshbench.run'])).toBe('');
+    }
+  }, 900_000);
+
+  it('--down removes the stack from an adopted swarm and leaves the swarm', async () => {
+    const pair = suite.hosts.slice(0, 2);
+    const file = await hostsFile(suite.sandbox, 'swarm-two', pair);
+    await innerDocker(pair[0]!, ['swarm', 'init', '--advertise-addr', pair[0]!.address]);
+    try {
+      const token = await innerDocker(pair[0]!, ['swarm', 'join-token', '-q', 'worker']);
+      await innerDocker(pair[1]!, ['swarm', 'join', '--token', token, `${pair[0]!.address}:2377`]);
+      const up = await runCliModule('remote-network', [
+        '--engine',
+        'swarm',
+        '--hosts-file',
+        file,
+        '--num-transactions',
+        '20',
+        '--transaction-rate',
+        '10',
+        '--startup-wait',
+        '180',
+        '--output',
+        await mkdtemp(join(tmpdir(), 'meshbench-swarm-adopted-')),
+      ]);
+      expect(up.exitCode, up.stderr).toBe(0);
+      expect(up.stderr).toContain('adopted swarm');
+      expect(await innerDocker(pair[0]!, ['service', 'ls', '-q'])).not.toBe('');
+      const down = await runCliModule('remote-network', [
+        '--engine',
+        'swarm',
+        '--hosts-file',
+        file,
+        '--down',
+      ]);
+      expect(down.exitCode, down.stderr).toBe(0);
+      expect(down.stderr).toMatch(/removed stack of run/);
+      expect(down.stderr).not.toMatch(/left the swarm/);
+      expect(await innerDocker(pair[0]!, ['service', 'ls', '-q'])).toBe('');
+      for (const host of pair) {
+        expect(await swarmState(host)).toBe('active');
+        expect((await leftovers(host)).containers).toEqual([]);
+      }
+    } finally {
+      await innerDocker(pair[1]!, ['swarm', 'leave', '--force']).catch(() => undefined);
+      await innerDocker(pair[0]!, ['swarm', 'leave', '--force']).catch(() => undefined);
+    }
+  }, 600_000);
+});

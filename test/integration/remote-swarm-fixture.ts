@@ -1,0 +1,71 @@
+/**
+ * What the swarm integration files share (remote-swarm.test.ts, remote-swarm-benchmark.test.ts):
+ * the shared sandbox's 4 Docker hosts, each made to leave any swarm after the file's tests (the
+ * sandbox itself stays up for the next file; the integration tier's global teardown removes it),
+ * and the CLI in a child process with a callback on its output.
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll } from 'vitest';
+import type { SandboxHost, SandboxState } from '../../src/testbed/sandbox/sandbox.js';
+import { DOCKER_HOSTS, innerDocker, useSandbox, type CliRun } from './sandbox-fixture.js';
+
+export interface SwarmSuite {
+  readonly sandbox: SandboxState;
+  readonly hosts: SandboxHost[];
+}
+
+/** The sandbox for one swarm file: up (or reused) before its tests; its hosts leave any swarm after them. */
+export function swarmSuite(): SwarmSuite {
+  const suite: { sandbox?: SandboxState; hosts?: SandboxHost[] } = {};
+  beforeAll(async () => {
+    suite.sandbox = await useSandbox();
+    suite.hosts = suite.sandbox.hosts.slice(0, DOCKER_HOSTS);
+  }, 300_000);
+  afterAll(async () => {
+    for (const host of suite.hosts ?? [])
+      await innerDocker(host, ['swarm', 'leave', '--force']).catch(() => undefined);
+  }, 120_000);
+  return {
+    get sandbox() {
+      if (!suite.sandbox) throw new Error('the sandbox is not up yet: read it inside a test');
+      return suite.sandbox;
+    },
+    get hosts() {
+      if (!suite.hosts) throw new Error('the sandbox is not up yet: read it inside a test');
+      return suite.hosts;
+    },
+  };
+}
+
+export const swarmState = (host: SandboxHost) =>
+  innerDocker(host, ['info', '--format', '{{.Swarm.LocalNodeState}}']);
+
+/** The CLI in a child process, with a callback on each output chunk (to act mid-run). */
+export function runSwarm(
+  args: readonly string[],
+  onOutput: (text: string) => void,
+  command: 'remote-network' | 'benchmark' = 'remote-network',
+): Promise<CliRun> {
+  const code = `import { main } from './src/cli/${command}.ts'; process.exitCode = await main(JSON.parse(process.env.MESHBENCH_TEST_ARGS));`;
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      env: { ...process.env, MESHBENCH_TEST_ARGS: JSON.stringify(args) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      onOutput(stdout + stderr);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      onOutput(stdout + stderr);
+    });
+    child.on('close', (exitCode) => resolvePromise({ exitCode: exitCode ?? 1, stdout, stderr }));
+  });
+}
+
+export async function taskContainer(host: SandboxHost, service: string): Promise<string> {
+  return innerDocker(host, ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service}`]);
+}
