@@ -110,64 +110,53 @@ export function deliveriesUrl(endpoint: Endpoint): string {
 }
 
 /**
- * Keeps a node's `/deliveries` stream open: reconnects (after `retryMs`) when it ends, until
- * closed. `ready` resolves true once the first stream opened, false after `connectTimeoutMs`.
+ * One connection to a node's `/deliveries` per URL in this process, shared by every reader of
+ * it (the commit count, the mesh figures, the propagation probes): each event is read and
+ * parsed once, then handed to every reader with the same arrival time. It reconnects (after
+ * `retryMs`) when the stream ends, until its last reader closes.
  */
-export class DeliveryStream {
-  readonly ready: Promise<boolean>;
+class SharedConnection {
+  readonly readers = new Set<DeliveryStream>();
   readonly #abort = new AbortController();
   #live = false;
   #closed = false;
-  #done: Promise<void> = Promise.resolve();
-  #malformed = 0;
+  /** Counts the streams opened, so a reader reports one malformed event per stream. */
+  #generation = 0;
+  readonly done: Promise<void>;
 
   constructor(
-    private readonly nodeId: string,
-    private readonly url: string,
-    private readonly handlers: DeliveryStreamHandlers,
-    options: { readonly connectTimeoutMs?: number; readonly retryMs?: number } = {},
+    readonly url: string,
+    retryMs: number,
   ) {
-    const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
-    const retryMs = options.retryMs ?? 250;
-    this.ready = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), connectTimeoutMs);
-      this.#done = (async () => {
-        while (!this.#closed) {
-          await this.#stream(() => {
+    this.done = (async () => {
+      while (!this.#closed) {
+        await this.#stream();
+        if (this.#closed) break;
+        await new Promise<void>((wake) => {
+          const signal = this.#abort.signal;
+          const onAbort = (): void => {
             clearTimeout(timer);
-            resolve(true);
-          });
-          if (this.#closed) break;
-          await new Promise<void>((wake) => {
-            const signal = this.#abort.signal;
-            const onAbort = (): void => {
-              clearTimeout(timer);
-              wake();
-            };
-            const timer = setTimeout(() => {
-              signal.removeEventListener('abort', onAbort);
-              wake();
-            }, retryMs);
-            signal.addEventListener('abort', onAbort, { once: true });
-          });
-        }
-      })().finally(() => {
-        clearTimeout(timer);
-        resolve(false);
-      });
-    });
+            wake();
+          };
+          const timer = setTimeout(() => {
+            signal.removeEventListener('abort', onAbort);
+            wake();
+          }, retryMs);
+          signal.addEventListener('abort', onAbort, { once: true });
+        });
+      }
+    })();
   }
 
-  get connected(): boolean {
-    return this.#live && !this.#closed;
+  get live(): boolean {
+    return this.#live;
   }
 
-  /** Events that were not deliveries (each reported once per stream through onProblem). */
-  get malformedEvents(): number {
-    return this.#malformed;
+  get generation(): number {
+    return this.#generation;
   }
 
-  async #stream(opened: () => void): Promise<void> {
+  async #stream(): Promise<void> {
     let response: Dispatcher.ResponseData;
     try {
       const { request } = await undici();
@@ -180,32 +169,31 @@ export class DeliveryStream {
     } catch (error) {
       if (!this.#closed) {
         const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-        this.handlers.onProblem?.(`${this.nodeId}: GET /deliveries failed (${code})`);
+        for (const reader of this.readers) reader.problem(`GET /deliveries failed (${code})`);
       }
       return;
     }
     const type = String(response.headers['content-type'] ?? '');
     if (response.statusCode !== 200 || !type.startsWith('text/event-stream')) {
       await response.body.dump().catch(() => undefined);
-      this.handlers.onProblem?.(
-        `${this.nodeId}: GET /deliveries answered HTTP ${response.statusCode} ${type || 'without a content type'}, ` +
-          'not a text/event-stream: the node does not serve the mesh contract (docs/mesh-protocol.md)',
-      );
+      for (const reader of this.readers)
+        reader.problem(
+          `GET /deliveries answered HTTP ${response.statusCode} ${type || 'without a content type'}, ` +
+            'not a text/event-stream: the node does not serve the mesh contract (docs/mesh-protocol.md)',
+        );
       return;
     }
+    this.#generation++;
     this.#live = true;
-    this.handlers.onState?.(true);
-    opened();
-    let reported = false;
+    for (const reader of this.readers) reader.opened();
     const parser = new SseParser((data) => {
       const delivery = parseDelivery(data);
       if (typeof delivery === 'string') {
-        this.#malformed++;
-        if (!reported) this.handlers.onProblem?.(`${this.nodeId}: /deliveries sent ${delivery}`);
-        reported = true;
+        for (const reader of this.readers) reader.malformed(delivery, this.#generation);
         return;
       }
-      this.handlers.onDelivery(delivery, performance.now());
+      const arrivedMs = performance.now();
+      for (const reader of this.readers) reader.deliver(delivery, arrivedMs);
     });
     try {
       for await (const chunk of response.body) parser.push(chunk as Buffer);
@@ -213,13 +201,109 @@ export class DeliveryStream {
       // closed, or the node went away
     } finally {
       this.#live = false;
-      this.handlers.onState?.(false);
+      for (const reader of this.readers) reader.ended();
     }
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#closed = true;
     this.#abort.abort();
-    await this.#done;
+    return this.done;
+  }
+}
+
+/** The open connections, by URL. */
+const connections = new Map<string, SharedConnection>();
+
+/**
+ * A reader of a node's `/deliveries` stream: the stream is kept open (reconnecting when it
+ * ends) until closed, and shared with every other reader of the same URL in this process.
+ * `ready` resolves true once the stream is open, false after `connectTimeoutMs`.
+ */
+export class DeliveryStream {
+  readonly ready: Promise<boolean>;
+  readonly #connection: SharedConnection;
+  #resolveReady: (opened: boolean) => void = () => undefined;
+  #live = false;
+  #closed = false;
+  #malformed = 0;
+  #reportedGeneration = -1;
+
+  constructor(
+    private readonly nodeId: string,
+    url: string,
+    private readonly handlers: DeliveryStreamHandlers,
+    options: { readonly connectTimeoutMs?: number; readonly retryMs?: number } = {},
+  ) {
+    const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.ready = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), connectTimeoutMs);
+      this.#resolveReady = (opened) => {
+        clearTimeout(timer);
+        resolve(opened);
+      };
+    });
+    let connection = connections.get(url);
+    if (!connection) {
+      connection = new SharedConnection(url, options.retryMs ?? 250);
+      connections.set(url, connection);
+    }
+    this.#connection = connection;
+    connection.readers.add(this);
+    if (connection.live) this.opened();
+  }
+
+  get connected(): boolean {
+    return this.#live && !this.#closed;
+  }
+
+  /** Events that were not deliveries (each reported once per stream through onProblem). */
+  get malformedEvents(): number {
+    return this.#malformed;
+  }
+
+  /** @internal The shared stream opened (or was open when this reader joined). */
+  opened(): void {
+    this.#live = true;
+    this.handlers.onState?.(true);
+    this.#resolveReady(true);
+  }
+
+  /** @internal The shared stream ended. */
+  ended(): void {
+    if (!this.#live) return;
+    this.#live = false;
+    this.handlers.onState?.(false);
+  }
+
+  /** @internal */
+  deliver(delivery: MeshDelivery, arrivedMs: number): void {
+    this.handlers.onDelivery(delivery, arrivedMs);
+  }
+
+  /** @internal An event that is not a delivery: counted, reported once per stream. */
+  malformed(reason: string, generation: number): void {
+    this.#malformed++;
+    if (this.#reportedGeneration === generation) return;
+    this.#reportedGeneration = generation;
+    this.handlers.onProblem?.(`${this.nodeId}: /deliveries sent ${reason}`);
+  }
+
+  /** @internal */
+  problem(message: string): void {
+    this.handlers.onProblem?.(`${this.nodeId}: ${message}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.ended();
+    this.#resolveReady(false);
+    const connection = this.#connection;
+    connection.readers.delete(this);
+    if (connection.readers.size > 0) return;
+    // the last reader: the connection goes (a new reader of the URL opens another)
+    if (connections.get(connection.url) === connection) connections.delete(connection.url);
+    await connection.close();
   }
 }
