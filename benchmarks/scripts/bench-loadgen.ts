@@ -59,6 +59,12 @@ const FLAGS = {
     description: "the generator's transport in the rate and rss parts (default: its default)",
   },
   long: { type: 'boolean', description: 'the 10-minute RSS run (default: 90 s)' },
+  profile: {
+    type: 'string',
+    valueName: 'DIR',
+    description:
+      "write a V8 CPU profile of each measured run of ours to DIR (ours-<transport>-<rate>-<round>.cpuprofile; open it in Chrome's DevTools)",
+  },
   ...COMMON_FLAGS,
   // parent → child protocol
   child: { type: 'boolean', hidden: true, description: 'run one measurement and print it as JSON' },
@@ -66,6 +72,7 @@ const FLAGS = {
   url: { type: 'string', hidden: true, description: 'server URL' },
   rate: { type: 'string', hidden: true, description: 'tx/s' },
   rss: { type: 'boolean', hidden: true, description: 'sample RSS' },
+  'profile-file': { type: 'string', hidden: true, description: 'the measured run profiled into this file' },
 } as const;
 const options = flagsOrExit(USAGE, FLAGS, (values) => ({
   ...values,
@@ -168,12 +175,31 @@ async function child(args: string[]): Promise<Record<string, number>> {
 
 // ---------------------------------------------------------------- child mode
 
+/** A V8 CPU profile of what runs between start and stop (this thread: where the generator runs). */
+async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 async function childOurs(
   url: string,
   rate: number,
   seconds: number,
   sampleRss: boolean,
   transport: 'raw' | 'undici' | undefined,
+  profileFile?: string,
 ): Promise<void> {
   const { runLoad } = await import('../../src/load/index.js');
   const rss: { second: number; rssMb: number; heapMb: number; inFlight: number }[] = [];
@@ -198,6 +224,7 @@ async function childOurs(
     });
     warmupSent += warmup.sent;
   }
+  const profiler = profileFile ? await startProfiler() : undefined;
   const cpuStart = process.cpuUsage();
   const result = await runLoad({
     ...load,
@@ -216,6 +243,7 @@ async function childOurs(
       : {}),
   });
   const cpu = process.cpuUsage(cpuStart);
+  if (profiler && profileFile) await profiler.stop(profileFile);
   const cpuMs = (cpu.user + cpu.system) / 1000;
   const out: Record<string, number> = {
     rate,
@@ -355,7 +383,7 @@ async function main(): Promise<void> {
     const rate = Number(options.rate);
     if (tool === 'autocannon') await childAutocannon(url as string, rate, seconds);
     else if (tool === 'bare') await childBare(url as string, rate, seconds);
-    else await childOurs(url as string, rate, seconds, options.rss, transport);
+    else await childOurs(url as string, rate, seconds, options.rss, transport, options['profile-file']);
     return;
   }
   // Before anything runs: the load the machine had without this script.
@@ -387,11 +415,16 @@ async function main(): Promise<void> {
         String(rate),
         '--seconds',
         String(cpuSeconds),
+        ...(options.profile
+          ? ['--profile-file', join(options.profile, `ours-${transport}-${rate}-${profileRound}.cpuprofile`)]
+          : []),
       ];
+      let profileRound = 0;
       for (const rate of [5000, 20000]) {
         const rounds: Record<string, unknown>[] = [];
         const window = monitor.window();
         for (let round = 0; round < repeat; round++) {
+          profileRound = round + 1;
           const loadAverage = loadavg()[0] as number;
           const measured: Record<string, Record<string, number>> = {};
           // Alternate the order between rounds, so drift in machine load hits every tool alike.
