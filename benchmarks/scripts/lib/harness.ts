@@ -71,6 +71,8 @@ export interface BenchScript<S extends FlagSpecs, Args, Shared, Round> {
   readonly teardown?: (shared: Shared) => Promise<void>;
   /** The sides, measured side by side: the first two are compared figure by figure. */
   readonly sides: readonly string[];
+  /** The sides from the flags (a script whose sides are a list the user gives), instead of `sides`. */
+  readonly sidesFrom?: (args: Args) => readonly string[];
   /** One round of one side. */
   readonly round: (side: string, context: RoundContext<Args, Shared>) => Promise<Round>;
   /** The console line of a round (after `pair N side:`). */
@@ -138,7 +140,8 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
   };
   process.on('SIGINT', onSignal);
   const startedAt = new Date().toISOString();
-  const bySide: Record<string, Round[]> = Object.fromEntries(script.sides.map((side) => [side, []]));
+  const sides = script.sidesFrom?.(args) ?? script.sides;
+  const bySide: Record<string, Round[]> = Object.fromEntries(sides.map((side) => [side, []]));
   let load!: LoadRecord;
   try {
     const shared = (await script.setup?.(args, { signal: controller.signal, log })) as Shared;
@@ -149,7 +152,7 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
       const window = monitor.window();
       for (let pair = 0; pair < pairs && !controller.signal.aborted; pair++) {
         // A B, then B A, …: neither side always goes first
-        const order = pair % 2 === 0 ? script.sides : [...script.sides].reverse();
+        const order = pair % 2 === 0 ? sides : [...sides].reverse();
         for (const side of order) {
           if (controller.signal.aborted) break;
           const round = await script.round(side, {
@@ -174,11 +177,11 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
   const whole = monitor.stop();
   const spreads: Record<string, Record<string, Spread>> = {};
   const comparisons: Record<string, Comparison> = {};
-  const [first, second] = script.sides;
+  const [first, second] = sides;
   for (const [figure, pick] of Object.entries(script.figures)) {
     const values = (side: string) =>
       (bySide[side] ?? []).map(pick).filter((value): value is number => value !== undefined);
-    spreads[figure] = Object.fromEntries(script.sides.map((side) => [side, spread(values(side))]));
+    spreads[figure] = Object.fromEntries(sides.map((side) => [side, spread(values(side))]));
     if (first !== undefined && second !== undefined) {
       const comparison = compareSides({
         figure,

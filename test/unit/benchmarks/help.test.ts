@@ -40,6 +40,7 @@ const expected: Record<string, string[]> = {
   'bench-remote.ts': ['--reps', '--no-ship', '--inner-storage'],
   'bench-monitor.ts': ['--nodes', '--pairs', '--seconds', '--interval-ms', '--refnodes'],
   'bench-mesh.ts': ['--nodes', '--rate', '--seconds', '--pairs', '--max-load'],
+  'bench-systems.ts': ['--systems', '--nodes', '--pairs', '--max-load'],
   'bench-report.ts': ['--repeats'],
   'bench-image.ts': ['--rounds', '--hosts', '--dir', '--ready-rounds'],
   'bench-dashboard.ts': ['--pairs', '--seconds', '--rate', '--committee', '--max-load'],
