@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadClientsBlockSchema, type LoadClientsBlock } from '../../src/clients/schema.js';
 import { docker, type SandboxHost, type SandboxState } from '../../src/testbed/sandbox/sandbox.js';
 import { ROOT } from './run-bin.js';
-import { DOCKER_HOSTS, hostsFile, innerDocker, releaseSandbox, useSandbox } from './sandbox-fixture.js';
+import { DOCKER_HOSTS, hostsFile, innerDocker, useSandbox } from './sandbox-fixture.js';
 
 let dir: string;
 let sandbox: SandboxState;
@@ -32,7 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
-  await releaseSandbox();
+  // the sandbox stays up for the next file; the global teardown removes it
 });
 
 function note(line: string): void {

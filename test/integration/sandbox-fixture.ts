@@ -57,7 +57,8 @@ export interface SandboxSuite {
 
 /**
  * The shared sandbox and a scratch folder for one test file: made (or reused) before its
- * tests, released after them. Call at the top level of the file; read the fields in tests.
+ * tests; the folder is removed after them, the sandbox kept for the next file. Call at the top
+ * level of the file; read the fields in tests.
  */
 export function sandboxSuite(name: string): SandboxSuite {
   const suite: { dir: string; sandbox: SandboxState | undefined } = { dir: '', sandbox: undefined };
@@ -67,7 +68,8 @@ export function sandboxSuite(name: string): SandboxSuite {
   }, 600_000);
   afterAll(async () => {
     if (suite.dir) await rm(suite.dir, { recursive: true, force: true });
-    await releaseSandbox();
+    // the sandbox stays up for the next file (13 s to start, and every image shipped again);
+    // the integration tier's global teardown removes it
   });
   return {
     get dir() {
