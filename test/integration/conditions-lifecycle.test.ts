@@ -1,23 +1,16 @@
 /**
  * Network conditions, the edges: the orchestrator's own links (--shape-orchestrator), a node
  * restarted by a crash fault getting a new helper, Ctrl-C and SIGKILL mid-level leaving no rule
- * in any namespace, and a zone matrix on sandbox SSH hosts. Shaping itself is tested in
- * conditions.test.ts (shared helpers: conditions-fixture.ts).
+ * in any namespace. Shaping itself is tested in conditions.test.ts and conditions-links.test.ts,
+ * a zone matrix on sandbox SSH hosts in conditions-remote.test.ts (shared helpers:
+ * conditions-fixture.ts).
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
-import { ROOT, runBin } from './run-bin.js';
-import { DOCKER_HOSTS, hostsFile, innerDocker, leftovers, useSandbox } from './sandbox-fixture.js';
-import {
-  bench,
-  HELPER,
-  networkOf,
-  ourRulesIn,
-  startConditioned,
-  useConditionsDir,
-} from './conditions-fixture.js';
+import { runBin } from './run-bin.js';
+import { bench, networkOf, ourRulesIn, startConditioned, useConditionsDir } from './conditions-fixture.js';
 
 const dir = useConditionsDir();
 
@@ -133,57 +126,4 @@ describe('network conditions: the orchestrator, restarts and interrupts', () => 
       expect(down.code, down.stderr).toBe(0);
     }
   }, 180_000);
-});
-
-describe('network conditions on sandbox SSH hosts', () => {
-  it('a zone matrix shows its delays in the commit latency of a "remote" run, and leaves the hosts clean', async () => {
-    const state = await useSandbox();
-    const hosts = await hostsFile(state, 'conditions', state.hosts.slice(0, DOCKER_HOSTS));
-    const args = [
-      '--network-type',
-      'remote',
-      '--hosts-file',
-      hosts,
-      '--loads',
-      '50',
-      '--duration',
-      '10',
-      '--warmup',
-      '2',
-      '--startup-wait',
-      '120',
-    ];
-    const plain = await bench('remote-plain', undefined, args);
-    const zoned = await bench('remote-zones', undefined, [
-      ...args,
-      '--zones',
-      join(ROOT, 'examples/zones/aws-4-regions.csv'),
-    ]);
-    const raised = zoned.results.latency_percentiles_ms.p50 - plain.results.latency_percentiles_ms.p50;
-    // the four regions are 38-131 ms apart one way, and a commit takes several message rounds
-    expect(
-      raised,
-      `p50 ${plain.results.latency_percentiles_ms.p50} -> ${zoned.results.latency_percentiles_ms.p50} ms`,
-    ).toBeGreaterThanOrEqual(100);
-    const block = networkOf(zoned);
-    expect(block.namespaces).toHaveLength(DOCKER_HOSTS);
-    expect(block.quality.links['node0->node1']?.delay_ms[0]).toBe(38);
-    for (const host of state.hosts.slice(0, DOCKER_HOSTS)) {
-      expect((await leftovers(host)).containers).toEqual([]);
-      // remote nodes run in the host's namespace: nothing of ours may stay there
-      const rules = await innerDocker(host, [
-        'run',
-        '--rm',
-        '--network',
-        'host',
-        '--cap-add',
-        'NET_ADMIN',
-        HELPER,
-        'sh',
-        '-c',
-        'iptables -S; iptables -t mangle -S; tc qdisc show',
-      ]);
-      expect(rules.split('\n').filter((line) => /MB-|4d42/.test(line))).toEqual([]);
-    }
-  }, 400_000);
 });
