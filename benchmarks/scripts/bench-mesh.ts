@@ -27,9 +27,6 @@ import { numberFlag } from './lib/flags.js';
 import { runBench } from './lib/harness.js';
 import { judgeRatio } from './lib/verdict.js';
 
-const { runLoad } = await import('../../src/load/index.js');
-const { MeshMonitor } = await import('../../src/monitor/mesh/monitor.js');
-
 type Endpoint = import('../../src/protocols/endpoint.js').Endpoint;
 type MeshBlock = import('../../src/monitor/mesh/monitor.js').MeshBlock;
 type Deployment = import('../../src/testbed/testbed.js').Deployment;
@@ -76,6 +73,9 @@ async function startNetwork(nodes: number): Promise<Network> {
 }
 
 async function oneRound(side: string, network: Network, args: Args, pair: number): Promise<Round> {
+  // imported here, not at the top: --help answers without loading the generator
+  const { runLoad } = await import('../../src/load/index.js');
+  const { MeshMonitor } = await import('../../src/monitor/mesh/monitor.js');
   const read = side === 'read';
   const monitor = read ? new MeshMonitor() : undefined;
   let block: MeshBlock | undefined;

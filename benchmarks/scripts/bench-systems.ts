@@ -15,10 +15,6 @@ import { promisify } from 'node:util';
 import { numberFlag } from './lib/flags.js';
 import { runBench } from './lib/harness.js';
 
-const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
-const { loadSystemTemplate } = await import('../../src/testbed/system-template.js');
-const { ensureImage } = await import('../../src/testbed/docker/ensure-image.js');
-
 type NodeTemplate = import('../../src/testbed/system-template.js').NodeTemplate;
 
 interface Args {
@@ -46,6 +42,7 @@ async function imageSizes(image: string): Promise<{ unpackedMb: number; gzippedM
 }
 
 async function oneRound(template: NodeTemplate, nodes: number, pair: number): Promise<Round> {
+  const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
   const started = performance.now();
   const testbed = new LocalTestbed({
     committee: nodes,
@@ -96,6 +93,9 @@ await runBench({
   }),
   file: 'systems',
   setup: async (args, { log }) => {
+    // imported here, not at the top: --help answers without loading the testbed
+    const { loadSystemTemplate } = await import('../../src/testbed/system-template.js');
+    const { ensureImage } = await import('../../src/testbed/docker/ensure-image.js');
     for (const name of args.systems) {
       const template = loadSystemTemplate(name);
       templates.set(name, template);
