@@ -152,10 +152,6 @@ class SharedConnection {
     return this.#live;
   }
 
-  get generation(): number {
-    return this.#generation;
-  }
-
   async #stream(): Promise<void> {
     let response: Dispatcher.ResponseData;
     try {
