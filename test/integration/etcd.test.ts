@@ -530,7 +530,11 @@ describe('etcd: a 3-member cluster deployed from systems/etcd/docker-compose.yml
       `3-member cluster, follower ${victim} stopped mid-run: ok ${results.successful_transactions}, failed ${results.failed_transactions} (connectionError ${results.outcomes.connectionError}, timeout ${results.outcomes.timeout}; ${victim} failed ${perNode[victim]?.failed ?? 0} of ${(perNode[victim]?.ok ?? 0) + (perNode[victim]?.failed ?? 0)}), ${after.count} keys, revision ${after.revision} (from 1), level ${Math.round(record.runs[0]?.timing.loadMs ?? 0)} ms`,
     );
     expect(after.count).toBeGreaterThanOrEqual(results.successful_transactions);
-    expect(after.count).toBeLessThanOrEqual(results.successful_transactions + unknownOutcome(record));
+    // Every put the stopped member failed has an unknown outcome, not only the timeouts and
+    // broken connections: a member that is shutting down may answer an error for a proposal
+    // the others then commit (seen in a clean-clone CI: 1,478 ok, 8 connection errors,
+    // 14 other failures on kv1, and 1,490 keys). The survivors failed none (above).
+    expect(after.count).toBeLessThanOrEqual(results.successful_transactions + (perNode[victim]?.failed ?? 0));
     expect(after.revision - 1).toBe(after.count);
   });
 
