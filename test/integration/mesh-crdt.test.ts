@@ -11,27 +11,14 @@
  *   windows say who caught up how late, and the nodes' resync series show catch-ups smaller
  *   than the whole state they would otherwise resend.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MeshBlock } from '../../src/monitor/mesh/monitor.js';
-import { expectCompleteMesh, firstRecord, MESH_NODES, runFullMesh } from './mesh-fixture.js';
-import { ROOT, runBin } from './run-bin.js';
+import { expectCompleteMesh, firstRecord, MESH_NODES, runFullMesh, useMeshSystem } from './mesh-fixture.js';
+import { runBin } from './run-bin.js';
 
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'meshbench-crdt-it-'));
-  // Builds the image when its recipe changed (seconds when it did not).
-  await promisify(execFile)('bash', ['scripts/build-images.sh', 'crdt'], { cwd: ROOT, timeout: 180_000 });
-}, 200_000);
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = useMeshSystem('crdt', 'crdt');
 
 interface Record {
   results: { latency_stage: string; latency_percentiles_ms: { p99: number } };
@@ -45,7 +32,7 @@ interface Record {
 
 describe('crdt-sync behind the mesh protocol', () => {
   it('delivers every message on all 4 nodes of a full mesh, with a complete 4×4 matrix', async () => {
-    const { block } = await runFullMesh('systems/crdt-sync/docker-compose.yml', join(dir, 'full'));
+    const { block } = await runFullMesh('systems/crdt-sync/docker-compose.yml', join(dir(), 'full'));
     expectCompleteMesh(block);
   }, 180_000);
 
@@ -66,8 +53,8 @@ describe('crdt-sync behind the mesh protocol', () => {
   }, 180_000);
 
   it('resyncs after a 5 s bisect partition and a crash: nothing lost, catch-ups smaller than the whole state', async () => {
-    const output = join(dir, 'partition');
-    const scenario = join(dir, 'bisect.yaml');
+    const output = join(dir(), 'partition');
+    const scenario = join(dir(), 'bisect.yaml');
     await writeFile(
       scenario,
       [

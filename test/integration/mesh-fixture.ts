@@ -1,13 +1,34 @@
 /**
- * What the mesh integration files share: one system's compose file run by `benchmark
- * --protocol mesh` as users run it, its first record read back, and the check that a full
- * mesh of 4 delivered every message everywhere with a complete 4×4 matrix.
+ * What the mesh integration files share: a system's image built before a file's tests and a
+ * scratch folder, one system's compose file run by `benchmark --protocol mesh` as users run it,
+ * its first record read back, and the check that a full mesh of 4 delivered every message
+ * everywhere with a complete 4×4 matrix.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { MeshBlock } from '../../src/monitor/mesh/monitor.js';
-import { runBin, type BinResult } from './run-bin.js';
+import { ROOT, runBin, type BinResult } from './run-bin.js';
+
+/**
+ * For one test file: the system's image (`scripts/build-images.sh libp2p|crdt`: built when its
+ * recipe changed, seconds when it did not) and a scratch folder, before its tests; the folder
+ * is removed after them. Returns the folder (read it inside a test).
+ */
+export function useMeshSystem(images: 'libp2p' | 'crdt', name: string): () => string {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), `meshbench-${name}-it-`));
+    await promisify(execFile)('bash', ['scripts/build-images.sh', images], { cwd: ROOT, timeout: 180_000 });
+  }, 200_000);
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  return () => dir;
+}
 
 export const MESH_NODES = ['node0', 'node1', 'node2', 'node3'];
 

@@ -6,36 +6,23 @@
  * the heal the neighbours dial each other again and every message reaches every node.
  * (The full mesh, a star, a crash: mesh-libp2p.test.ts.)
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MeshBlock } from '../../src/monitor/mesh/monitor.js';
-import { firstRecord, MESH_NODES } from './mesh-fixture.js';
-import { ROOT, runBin } from './run-bin.js';
+import { firstRecord, MESH_NODES, useMeshSystem } from './mesh-fixture.js';
+import { runBin } from './run-bin.js';
 
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'meshbench-mesh-cut-it-'));
-  // Builds the image when its recipe changed (seconds when it did not).
-  await promisify(execFile)('bash', ['scripts/build-images.sh', 'libp2p'], { cwd: ROOT, timeout: 180_000 });
-}, 200_000);
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = useMeshSystem('libp2p', 'mesh-cut');
 
 describe('libp2p gossipsub under a partition', () => {
   it('a bisect partition that outlasts the liveness ping: what crossed the cut is lost, and counted', async () => {
-    const output = join(dir, 'partition');
-    const scenario = join(dir, 'bisect.yaml');
+    const output = join(dir(), 'partition');
+    const scenario = join(dir(), 'bisect.yaml');
     await writeFile(scenario, 'events:\n  - { from: 3s, to: 10s, action: partition, shape: bisect }\n');
     // the user's own override, merged as compose -f does: libp2p's connection monitor pings
     // every second and gives up after one (its defaults, 10 s and at least 5 s, outlast a short cut)
-    const override = join(dir, 'fast-ping.yml');
+    const override = join(dir(), 'fast-ping.yml');
     await writeFile(
       override,
       `services:\n${MESH_NODES.map((node) => `  ${node}:\n    environment:\n      MESH_PING_INTERVAL_MS: "1000"\n      MESH_PING_TIMEOUT_MS: "1000"\n`).join('')}`,

@@ -9,36 +9,23 @@
  * nothing, so what was published while it was down never reaches it, and the block says so.
  * (A partition: mesh-libp2p-partition.test.ts.)
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MeshBlock } from '../../src/monitor/mesh/monitor.js';
-import { expectCompleteMesh, firstRecord, runFullMesh } from './mesh-fixture.js';
-import { ROOT, runBin } from './run-bin.js';
+import { expectCompleteMesh, firstRecord, runFullMesh, useMeshSystem } from './mesh-fixture.js';
+import { runBin } from './run-bin.js';
 
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'meshbench-mesh-it-'));
-  // Builds the image when its recipe changed (seconds when it did not).
-  await promisify(execFile)('bash', ['scripts/build-images.sh', 'libp2p'], { cwd: ROOT, timeout: 180_000 });
-}, 200_000);
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = useMeshSystem('libp2p', 'mesh');
 
 describe('libp2p gossipsub behind the mesh protocol', () => {
   it('delivers every message on all 4 nodes of a full mesh, with a complete 4×4 matrix', async () => {
-    const { block } = await runFullMesh('systems/libp2p-gossipsub/docker-compose.yml', join(dir, 'full'));
+    const { block } = await runFullMesh('systems/libp2p-gossipsub/docker-compose.yml', join(dir(), 'full'));
     expectCompleteMesh(block);
   }, 180_000);
 
   it('a generated star of 5 peers: the hub sends more and uses more CPU than every leaf', async () => {
-    const output = join(dir, 'star');
+    const output = join(dir(), 'star');
     const run = await runBin('benchmark', [
       '--system',
       'libp2p-gossipsub',
@@ -86,8 +73,8 @@ describe('libp2p gossipsub behind the mesh protocol', () => {
   }, 240_000);
 
   it('a peer crashed and restarted loses what was published while it was down (gossip keeps nothing)', async () => {
-    const output = join(dir, 'crash');
-    const scenario = join(dir, 'crash.yaml');
+    const output = join(dir(), 'crash');
+    const scenario = join(dir(), 'crash.yaml');
     await writeFile(
       scenario,
       [
