@@ -486,13 +486,18 @@ export async function buildBenchmarkPlan(
       ? fields.sshConfig
       : resolve(cwd, fields.sshConfig);
   const dockerComposePaths = fields.dockerComposePath?.map((path) => resolve(cwd, path));
-  if (system && (networkType !== 'local' || dockerComposePaths !== undefined)) {
+  if (
+    system &&
+    (networkType === 'endpoints' || dockerComposePaths !== undefined || fields.engine === 'swarm')
+  ) {
     throw badFlag(
       'system',
       given.system,
       dockerComposePaths !== undefined
         ? 'it makes the generated network; your compose file already names its images (drop one of the two)'
-        : 'a generated network of another system runs locally only (--network-type local)',
+        : networkType === 'endpoints'
+          ? 'it makes the network; --endpoints runs against nodes already running (drop one of the two)'
+          : `with --engine swarm, give the system's compose file as the stack (--docker-compose-path systems/${system.name}/docker-compose.yml)`,
     );
   }
   if (!context.skipFileChecks) {

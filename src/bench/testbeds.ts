@@ -111,6 +111,8 @@ export function testbedFactory(
     return new RemoteTestbed({
       hosts,
       ...shared,
+      // --system: its image shipped and its nodes started with their own environment and ports
+      ...(plan.system ? { system: plan.system } : {}),
       ...(pluginImages.length > 0 ? { sidecarImages: pluginImages } : {}),
       // dedicated:N: the client image goes to the client hosts only
       ...(dedicated ? { loadClientHosts: { hosts: dedicated, image: LOADCLIENT_IMAGE } } : {}),

@@ -169,7 +169,7 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'system',
       text(
-        "What a generated local network is made of: a folder of meshbench's systems/ (libp2p-gossipsub, crdt-sync) or of yours with a system.json; its protocol is the default",
+        "What a generated network is made of, locally and on the remote hosts: a folder of meshbench's systems/ (libp2p-gossipsub, crdt-sync) or of yours with a system.json; its protocol is the default",
         GROUP_NETWORK,
         'refnode',
       ),

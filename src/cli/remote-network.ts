@@ -43,12 +43,15 @@ import { LoadClients } from '../clients/coordinator.js';
 import { LOADCLIENT_IMAGE } from '../clients/image.js';
 import { pickClientHosts, separateClientHosts } from '../testbed/remote/client-hosts.js';
 import { parseLoadClients } from '../clients/mode.js';
+import { loadSystemTemplate } from '../testbed/system-template.js';
 
 export interface RemoteNetworkArgs extends NetworkRunArgs {
   readonly hostsFile?: string;
   readonly loadClients?: string;
   readonly nodesPerHost: number;
-  readonly image: string;
+  /** `--system NAME|PATH`: what each node runs (its system.json); default the reference node. */
+  readonly system?: string;
+  readonly image?: string;
   readonly imageTransfer: string;
   readonly strictHostKeyChecking: string;
   readonly knownHosts?: string;
@@ -84,7 +87,16 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
       default: 1,
       describe: 'Nodes on each host (each gets its own ports, +10 per node)',
     })
-    .option('image', { type: 'string', default: DEFAULT_IMAGE, describe: 'Node image' })
+    .option('system', {
+      type: 'string',
+      describe:
+        "The system each node runs: a folder of meshbench's systems/ (libp2p-gossipsub, crdt-sync) or of yours with a system.json; its image is shipped and its protocol is the load's (docs/remote-network.md)",
+    })
+    .option('image', {
+      type: 'string',
+      describe: 'Node image',
+      defaultDescription: `${DEFAULT_IMAGE}, or the system's`,
+    })
     .option('load-clients', {
       type: 'string',
       default: 'local',
@@ -170,6 +182,7 @@ const EPILOGUE = `Examples:
   npm run sandbox -- up --hosts 4                      four emulated SSH hosts on this machine
   remote-network --hosts-file .meshbench/sandbox/hosts.env --num-transactions 200 --transaction-rate 50 --cleanup
   remote-network --hosts-file inventory.yaml --nodes-per-host 2 --cleanup-thorough
+  remote-network --hosts-file hosts.env --system libp2p-gossipsub --num-transactions 500 --transaction-rate 100 --cleanup
   remote-network --hosts-file hosts.env --status | --show-logs 20 | --down
 Environment: MYSTICETI_NODE{n}_HOST|SSH_PORT|SSH_USER|SSH_KEY, SSH_TIMEOUT, MESHBENCH_SSH_KEY_PASSPHRASE, SSH_AUTH_SOCK.
 See docs/remote-network.md.`;
@@ -194,6 +207,12 @@ export function validateArgs(args: RemoteNetworkArgs): void {
       'docker-compose-path',
       [args.dockerComposePath].flat().join(' '),
       'applies to --engine swarm (plain hosts run the generated network; for your compose file on this machine use local-network)',
+    );
+  if (args.system !== undefined && args.engine === 'swarm')
+    throw badFlag(
+      'system',
+      args.system,
+      `--engine docker (with --engine swarm, give the system's compose file: --docker-compose-path systems/${args.system}/docker-compose.yml)`,
     );
   if (args.engine === 'swarm' && args.nodesPerHost !== 1)
     throw badFlag(
@@ -227,7 +246,9 @@ async function runMaintenance(
     strictHostKeyChecking: args.strictHostKeyChecking as StrictHostKeyChecking,
     knownHostsPath: knownHostsFor(args, hosts),
     concurrency: args.concurrency,
-    image: args.image,
+    image:
+      args.image ??
+      (args.system === undefined ? DEFAULT_IMAGE : loadSystemTemplate(args.system.trim()).image),
     signal: context.shutdown.signal,
     onProgress: progressPrinter(context),
   });
@@ -276,11 +297,13 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
   const dedicated = clientsMode.kind === 'dedicated' ? pickClientHosts(hosts, clientsMode.count) : undefined;
   const runId = newRunId();
   const swarm = args.engine === 'swarm';
+  const system = args.system === undefined ? undefined : loadSystemTemplate(args.system.trim());
+  const image = args.image ?? system?.image ?? DEFAULT_IMAGE;
   const testbed: RemoteTestbed | SwarmTestbed = swarm
     ? new SwarmTestbed({
         hosts,
         runId,
-        image: args.image,
+        image,
         imageTransfer: args.imageTransfer as ImageTransfer,
         network: (args.swarmNetwork ?? 'auto') as SwarmNetworkChoice,
         ...(args.dockerComposePath !== undefined
@@ -299,7 +322,8 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
     : new RemoteTestbed({
         hosts,
         runId,
-        image: args.image,
+        ...(system ? { system } : {}),
+        image,
         imageTransfer: args.imageTransfer as ImageTransfer,
         nodesPerHost: args.nodesPerHost,
         startupWaitMs: args.startupWait * 1000,
@@ -318,7 +342,7 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
     command: 'remote-network',
     networkType: 'remote',
     runId,
-    protocol: 'cometbft',
+    protocol: system?.protocol ?? 'cometbft',
     testbed,
     plan: { committee: hosts.hosts.length * args.nodesPerHost, hostsFile: args.hostsFile },
     startLine: `run ${runId}: deploying ${args.dockerComposePath !== undefined ? "the compose file's nodes" : `${hosts.hosts.length * args.nodesPerHost} node(s)`} to ${hosts.hosts.length} host(s) from ${hosts.source}${dedicated ? `, load clients on ${dedicated.length} client host(s) (${dedicated.map((h) => h.name).join(', ')})` : ''}`,
@@ -330,7 +354,8 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
         hosts: hosts.hosts.length,
         nodes_per_host: args.nodesPerHost,
         num_transactions: args.numTransactions,
-        image: args.image,
+        image,
+        ...(system ? { system: system.name } : {}),
         image_transfer: args.imageTransfer,
         broadcast_mode: args.broadcastMode,
         ready_after_ms: deployment.readyAfterMs,

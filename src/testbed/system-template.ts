@@ -26,6 +26,12 @@ export interface NodeTemplate {
   readonly health: string;
   /** Whether nodes get MESHBENCH_PEERS/MESHBENCH_BOOTSTRAP even in a full mesh (P2P apps dial them). */
   readonly peersAlways: boolean;
+  /**
+   * The environment variables that move its ports (`MESH_RPC_PORT`…): on remote hosts every node
+   * shares its host's network, so a second node on a host needs other ports. A port without one
+   * stays where the image puts it (one node per host then).
+   */
+  readonly portVariables?: { readonly rpc?: string; readonly p2p?: string; readonly metrics?: string };
 }
 
 /** The reference node, as `local-network --committee N` always generated it. */
@@ -37,9 +43,11 @@ export const REFNODE_TEMPLATE: NodeTemplate = {
   environment: { REFNODE_ID: '{id}', REFNODE_PEERS: '{peers}', REFNODE_DATA_DIR: '/data' },
   health: '/health',
   peersAlways: false,
+  portVariables: { rpc: 'REFNODE_RPC_PORT', p2p: 'REFNODE_P2P_PORT', metrics: 'REFNODE_METRICS_PORT' },
 };
 
 const port = z.number().int().min(1).max(65535);
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'an environment variable name' });
 const manifestSchema = z
   .object({
     image: z.string().min(1),
@@ -47,6 +55,10 @@ const manifestSchema = z
     ports: z.object({ rpc: port, p2p: port, metrics: port.optional() }).strict(),
     environment: z.record(z.string(), z.string()).default({}),
     health: z.string().startsWith('/').default('/health'),
+    portVariables: z
+      .object({ rpc: envName.optional(), p2p: envName.optional(), metrics: envName.optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -100,7 +112,7 @@ export function loadSystemTemplate(given: string, cwd: string = process.cwd()): 
       'BAD_FLAG',
       `--system ${given}: ${file}: ${where}: ${issue?.message ?? 'not valid'}`,
       {
-        hint: 'give image, protocol, ports {rpc, p2p, metrics?}, and optionally environment and health',
+        hint: 'give image, protocol, ports {rpc, p2p, metrics?}, and optionally environment, health and portVariables {rpc?, p2p?, metrics?}',
       },
     );
   }
@@ -113,6 +125,7 @@ export function loadSystemTemplate(given: string, cwd: string = process.cwd()): 
     environment: parsed.data.environment,
     health: parsed.data.health,
     peersAlways: true,
+    ...(parsed.data.portVariables ? { portVariables: parsed.data.portVariables } : {}),
   };
 }
 

@@ -13,8 +13,15 @@ export interface NodePlacement {
   readonly ports: { readonly p2p: number; readonly rpc: number; readonly metrics: number };
 }
 
-/** node i runs on host i mod H (slot i div H): one node per host first, then a second round… */
-export function placeNodes(hostCount: number, nodesPerHost: number): NodePlacement[] {
+/**
+ * node i runs on host i mod H (slot i div H): one node per host first, then a second round…
+ * Ports start at `base` (the system's own; the reference node's by default), +10 per slot.
+ */
+export function placeNodes(
+  hostCount: number,
+  nodesPerHost: number,
+  base: { readonly p2p: number; readonly rpc: number; readonly metrics: number } = BASE_PORTS,
+): NodePlacement[] {
   const placements: NodePlacement[] = [];
   for (let slot = 0; slot < nodesPerHost; slot++) {
     for (let hostIndex = 0; hostIndex < hostCount; hostIndex++) {
@@ -23,11 +30,7 @@ export function placeNodes(hostCount: number, nodesPerHost: number): NodePlaceme
         nodeId: `node${placements.length}`,
         hostIndex,
         slot,
-        ports: {
-          p2p: BASE_PORTS.p2p + offset,
-          rpc: BASE_PORTS.rpc + offset,
-          metrics: BASE_PORTS.metrics + offset,
-        },
+        ports: { p2p: base.p2p + offset, rpc: base.rpc + offset, metrics: base.metrics + offset },
       });
     }
   }

@@ -3,7 +3,9 @@
  * container meshbench makes, ../docker/labels.ts), its handle (the shared container handle,
  * with errors that name the host), and the readiness probe they are waited on with.
  */
-import { cometbftProbe, type Probe } from '../readiness.js';
+import { MeshbenchError } from '../../common/errors.js';
+import { cometbftProbe, probeForProtocol, type Probe } from '../readiness.js';
+import { REFNODE_TEMPLATE, type NodeTemplate } from '../system-template.js';
 import type { ContainerSpec } from '../docker/container-spec.js';
 import { IMAGE_ID_LABEL, remoteNodeLabels, remoteSidecarLabels } from '../docker/labels.js';
 import { ContainerNodeHandle } from '../docker/node-handle.js';
@@ -11,12 +13,17 @@ import type { Endpoint } from '../testbed.js';
 import type { RemoteHostAgent } from './remote-host.js';
 import { containerName, type NodePlacement } from './placement.js';
 
-/** The container of one placed node: host network, its ports in REFNODE_*, a labelled data volume. */
+/**
+ * The container of one placed node: host network, the system's environment (`{id}` and `{peers}`
+ * filled in), its ports in the system's port variables (REFNODE_RPC_PORT…), a labelled data volume.
+ */
 export function nodeContainerSpec(init: {
   runId: string;
   placement: NodePlacement;
   peers: string;
   image: string;
+  /** What the node is (`--system`); default the reference node. */
+  system?: NodeTemplate;
   /** The shipped image's ID, labelled so a thorough cleanup removes it. */
   imageId?: string;
   nodeEnv?: Readonly<Record<string, string>>;
@@ -28,19 +35,65 @@ export function nodeContainerSpec(init: {
     name,
     image: init.image,
     labels: { ...labels, ...(init.imageId ? { [IMAGE_ID_LABEL]: init.imageId } : {}) },
-    env: {
-      REFNODE_ID: placement.nodeId,
-      REFNODE_PEERS: init.peers,
-      REFNODE_RPC_PORT: String(placement.ports.rpc),
-      REFNODE_P2P_PORT: String(placement.ports.p2p),
-      REFNODE_METRICS_PORT: String(placement.ports.metrics),
-      REFNODE_DATA_DIR: '/data',
-      ...init.nodeEnv,
-    },
+    env: { ...systemEnvironment(init.system ?? REFNODE_TEMPLATE, placement, init.peers), ...init.nodeEnv },
     networkMode: 'host',
     // the data volume is created with the container, labelled like it (one round trip)
     volume: { name, target: '/data', labels },
   };
+}
+
+/** A node's own environment from its system: the template's, then the port variables. */
+function systemEnvironment(
+  system: NodeTemplate,
+  placement: NodePlacement,
+  peers: string,
+): Record<string, string> {
+  const env = Object.fromEntries(
+    Object.entries(system.environment).map(([name, value]) => [
+      name,
+      value.replaceAll('{id}', placement.nodeId).replaceAll('{peers}', peers),
+    ]),
+  );
+  for (const kind of ['rpc', 'p2p', 'metrics'] as const) {
+    const variable = system.portVariables?.[kind];
+    if (variable !== undefined) env[variable] = String(placement.ports[kind]);
+  }
+  return env;
+}
+
+/** Where a system's nodes listen on a host that runs only one of them: its own ports. */
+export function systemBasePorts(system: NodeTemplate): { p2p: number; rpc: number; metrics: number } {
+  return { rpc: system.ports.rpc, p2p: system.ports.p2p, metrics: system.ports.metrics ?? system.ports.rpc };
+}
+
+/**
+ * Several nodes on a host share its network, so each port of the system must move: refused,
+ * naming the port, when the system declares no variable for it.
+ */
+export function checkNodesPerHost(system: NodeTemplate, nodesPerHost: number): void {
+  if (nodesPerHost <= 1) return;
+  const ports = systemBasePorts(system);
+  const fixed = (['rpc', 'p2p', 'metrics'] as const).filter(
+    (kind) =>
+      system.portVariables?.[kind] === undefined &&
+      // a metrics port that is the RPC port moves with it
+      !(kind === 'metrics' && ports.metrics === ports.rpc && system.portVariables?.rpc !== undefined),
+  );
+  if (fixed.length > 0)
+    throw new MeshbenchError(
+      'BAD_FLAG',
+      `${system.name}: ${nodesPerHost} nodes per host need its ${fixed.join(' and ')} port${fixed.length === 1 ? '' : 's'} to move, and its system.json names no variable for ${fixed.length === 1 ? 'it' : 'them'}`,
+      {
+        hint: 'run one node per host, or declare portVariables in its system.json (docs/architecture.md, "A system under test")',
+      },
+    );
+}
+
+/** The readiness probe of a system's node: CometBFT's peers first, else its protocol's own. */
+export function systemProbe(system: NodeTemplate, expectedPeers: number): Probe {
+  return system.protocol === 'cometbft'
+    ? peersFirstProbe(expectedPeers)
+    : probeForProtocol(system.protocol, expectedPeers);
 }
 
 /** The handle of a node on a host: engine errors become one line naming the host. */

@@ -31,7 +31,14 @@ import type { ImageTransfer, LocalImage } from './image-transfer.js';
 import type { StrictHostKeyChecking } from './known-hosts.js';
 import { containerName, endpointOf, peerList, placeNodes, type NodePlacement } from './placement.js';
 import type { RemoteHostAgent } from './remote-host.js';
-import { nodeContainerSpec, peersFirstProbe, remoteNodeHandle } from './remote-nodes.js';
+import {
+  checkNodesPerHost,
+  nodeContainerSpec,
+  remoteNodeHandle,
+  systemBasePorts,
+  systemProbe,
+} from './remote-nodes.js';
+import { REFNODE_TEMPLATE, type NodeTemplate } from '../system-template.js';
 import { topologyDegrees, topologyEnvironment, topologyRecord, type TopologySpec } from '../topology.js';
 import { describeHost, lastLine } from './ssh-session.js';
 import { reachableEndpoint } from './node-tunnels.js';
@@ -64,6 +71,9 @@ export type { SshSession } from './ssh-session.js';
 
 export interface RemoteTestbedOptions {
   readonly hosts: HostsConfig;
+  /** What each node is (`--system`): its image, protocol, ports and environment; default the reference node. */
+  readonly system?: NodeTemplate;
+  /** The node image; default the system's. */
   readonly image?: string;
   readonly imageTransfer?: ImageTransfer;
   readonly nodesPerHost?: number;
@@ -114,9 +124,11 @@ export class RemoteTestbed implements Testbed {
     const { signal } = deployOptions;
     const options = this.options;
     const started = Date.now();
-    const imageReference = options.image ?? DEFAULT_IMAGE;
+    const system = options.system ?? REFNODE_TEMPLATE;
+    const imageReference = options.image ?? system.image;
     const transfer = options.imageTransfer ?? 'ship';
     const nodesPerHost = options.nodesPerHost ?? 1;
+    checkNodesPerHost(system, nodesPerHost);
     const concurrency = options.concurrency ?? DEFAULT_REMOTE_CONCURRENCY;
     const hosts = options.hosts.hosts;
     const checkAborted = () => {
@@ -152,11 +164,13 @@ export class RemoteTestbed implements Testbed {
     try {
       checkAborted();
       runStarted = true;
-      const placements = placeNodes(hosts.length, nodesPerHost);
+      const placements = placeNodes(hosts.length, nodesPerHost, systemBasePorts(system));
       const peers = peerList(placements, hosts);
-      const topologyEnv = options.topology
+      // a P2P system dials MESHBENCH_PEERS even in a full mesh (system-template.ts)
+      const topology = options.topology ?? (system.peersAlways ? { kind: 'full' as const } : undefined);
+      const topologyEnv = topology
         ? topologyEnvironment(
-            options.topology,
+            topology,
             placements.map((p) => ({
               id: p.nodeId,
               address: `${hosts[p.hostIndex]!.address}:${p.ports.p2p}`,
@@ -200,7 +214,8 @@ export class RemoteTestbed implements Testbed {
       const ready = await waitForReady({
         targets: endpoints,
         probeFor: (target) =>
-          peersFirstProbe(
+          systemProbe(
+            system,
             degrees?.[placements.findIndex((p) => p.nodeId === target.nodeId)] ?? placements.length - 1,
           ),
         timeoutMs: startupWaitMs,
@@ -326,6 +341,7 @@ export class RemoteTestbed implements Testbed {
         placement,
         peers,
         image: imageToRun,
+        ...(this.options.system ? { system: this.options.system } : {}),
         ...(image ? { imageId: image.id } : {}),
         ...(this.options.nodeEnv || topologyEnv
           ? { nodeEnv: { ...topologyEnv, ...this.options.nodeEnv } }

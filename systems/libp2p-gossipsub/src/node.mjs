@@ -18,7 +18,6 @@ import { gossipsub } from '@chainsafe/libp2p-gossipsub';
 import { identify } from '@libp2p/identify';
 import { prometheusMetrics } from '@libp2p/prometheus-metrics';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { register } from 'prom-client';
 
@@ -76,20 +75,24 @@ pubsub.addEventListener('message', ({ detail }) => {
 });
 
 // Neighbours by peer id; each is dialled until it answers, and again whenever its last
-// connection closes.
+// connection closes. A peer is `host:port` (a compose service, or a remote host's address) or
+// `id@host:port`; the peer id is learnt from the handshake, so any address works.
 const neighbours = new Map();
 const dialling = new Set();
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 async function dial(peer) {
   if (dialling.has(peer)) return;
   dialling.add(peer);
-  const [name, port] = peer.split(':');
-  const host = env.MESH_DIAL_HOST ?? name;
-  const peerId = peerIdFromPrivateKey(await keyOf(name));
-  neighbours.set(peerId.toString(), peer);
+  const address = peer.slice(peer.lastIndexOf('@') + 1);
+  const colon = address.lastIndexOf(':');
+  const host = env.MESH_DIAL_HOST ?? address.slice(0, colon);
+  const port = address.slice(colon + 1);
+  const target = multiaddr(`/${IPV4.test(host) ? 'ip4' : 'dns4'}/${host}/tcp/${port}`);
   try {
     while (node.status === 'started') {
       try {
-        await node.dial(multiaddr(`/dns4/${host}/tcp/${port}/p2p/${peerId.toString()}`));
+        const connection = await node.dial(target);
+        neighbours.set(connection.remotePeer.toString(), peer);
         return;
       } catch {
         await new Promise((resolve) => setTimeout(resolve, 500));

@@ -9,6 +9,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildBenchmarkPlan } from '../../../src/bench/plan.js';
 import { refnodeCompose } from '../../../src/testbed/local/compose-generate.js';
 import { loadSystemTemplate, REFNODE_TEMPLATE } from '../../../src/testbed/system-template.js';
+import { placeNodes } from '../../../src/testbed/remote/placement.js';
+import {
+  checkNodesPerHost,
+  nodeContainerSpec,
+  systemBasePorts,
+} from '../../../src/testbed/remote/remote-nodes.js';
 
 const made: string[] = [];
 afterAll(async () => {
@@ -99,11 +105,84 @@ describe('--system', () => {
     await expect(
       buildBenchmarkPlan({ system: 'crdt-sync', dockerComposePath: 'x.yml' }, context),
     ).rejects.toThrow(/your compose file already names its images/);
+    const remote = await buildBenchmarkPlan(
+      { system: 'crdt-sync', networkType: 'remote', hostsFile: 'hosts.example.env' },
+      context,
+    );
+    expect(remote.system?.name).toBe('crdt-sync');
     await expect(
       buildBenchmarkPlan(
-        { system: 'crdt-sync', networkType: 'remote', hostsFile: 'hosts.example.env' },
+        { system: 'crdt-sync', networkType: 'remote', hostsFile: 'hosts.example.env', engine: 'swarm' },
         context,
       ),
-    ).rejects.toThrow(/runs locally only/);
+    ).rejects.toThrow(/--docker-compose-path systems\/crdt-sync\/docker-compose.yml/);
+    await expect(
+      buildBenchmarkPlan({ system: 'crdt-sync', endpoints: 'http://127.0.0.1:1' }, context),
+    ).rejects.toThrow(/--endpoints runs against nodes already running/);
+  });
+});
+
+describe('--system on remote hosts', () => {
+  it("starts each node with the system's environment, peers and ports moved by its port variables", () => {
+    const system = loadSystemTemplate('libp2p-gossipsub');
+    const placements = placeNodes(2, 2, systemBasePorts(system));
+    expect(placements.map((p) => [p.nodeId, p.ports.rpc, p.ports.p2p, p.ports.metrics])).toEqual([
+      ['node0', 8080, 26656, 8080],
+      ['node1', 8080, 26656, 8080],
+      ['node2', 8090, 26666, 8090],
+      ['node3', 8090, 26666, 8090],
+    ]);
+    const spec = nodeContainerSpec({
+      runId: 'r1',
+      placement: placements[3]!,
+      peers: 'node0@10.0.0.1:26656',
+      image: system.image,
+      system,
+      nodeEnv: { MESHBENCH_PEERS: '10.0.0.1:26656' },
+    });
+    expect(spec.image).toBe('meshbench/libp2p-gossipsub:latest');
+    expect(spec.env).toEqual({
+      MESHBENCH_NODE_ID: 'node3',
+      MESH_RPC_PORT: '8090',
+      MESH_P2P_PORT: '26666',
+      MESHBENCH_PEERS: '10.0.0.1:26656',
+    });
+    expect(spec.networkMode).toBe('host');
+  });
+
+  it('starts the reference node as before: its id, peers, data folder and every port', () => {
+    const [placement] = placeNodes(1, 1);
+    const spec = nodeContainerSpec({
+      runId: 'r1',
+      placement: placement!,
+      peers: 'node0@h:26656',
+      image: 'x',
+    });
+    expect(spec.env).toEqual({
+      REFNODE_ID: 'node0',
+      REFNODE_PEERS: 'node0@h:26656',
+      REFNODE_DATA_DIR: '/data',
+      REFNODE_RPC_PORT: '26657',
+      REFNODE_P2P_PORT: '26656',
+      REFNODE_METRICS_PORT: '26660',
+    });
+  });
+
+  it('refuses several nodes per host for a system whose ports cannot move, naming them', async () => {
+    const fixed = loadSystemTemplate(
+      await folder('{"image":"me/app:1","protocol":"http","ports":{"rpc":9000,"p2p":9001,"metrics":9002}}'),
+    );
+    expect(() => checkNodesPerHost(fixed, 1)).not.toThrow();
+    expect(() => checkNodesPerHost(fixed, 2)).toThrow(
+      /mine: 2 nodes per host need its rpc and p2p and metrics ports to move/,
+    );
+    // a metrics port that is the RPC port moves with it
+    expect(() => checkNodesPerHost(loadSystemTemplate('crdt-sync'), 3)).not.toThrow();
+    expect(() => checkNodesPerHost(REFNODE_TEMPLATE, 3)).not.toThrow();
+    await expect(
+      folder('{"image":"x","protocol":"mesh","ports":{"rpc":1,"p2p":2},"portVariables":{"rpc":"1BAD"}}').then(
+        (dir) => loadSystemTemplate(dir),
+      ),
+    ).rejects.toThrow(/portVariables\.rpc: an environment variable name/);
   });
 });

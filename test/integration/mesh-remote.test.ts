@@ -1,0 +1,97 @@
+/**
+ * The P2P systems on sandbox SSH hosts (remote mode), as users run them: each system's image
+ * shipped over SSH as the reference node's is, its nodes started with the host's network and
+ * their own environment, their peers the hosts' addresses.
+ * - `benchmark --system libp2p-gossipsub` on 4 hosts: every message on every node, a complete
+ *   4×4 matrix (the same check as the local full mesh, mesh-libp2p.test.ts).
+ * - `remote-network --system crdt-sync --nodes-per-host 2` on 2 hosts: the second node on a host
+ *   moved to its own ports by the system's port variables, every message delivered everywhere
+ *   (the mesh's commit), and nothing left on the hosts after --cleanup.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { MeshBlock } from '../../src/monitor/mesh/monitor.js';
+import { expectCompleteMesh, firstRecord, useMeshSystem } from './mesh-fixture.js';
+import { runBin } from './run-bin.js';
+import { DOCKER_HOSTS, hostsFile, leftovers, sandboxSuite } from './sandbox-fixture.js';
+
+const suite = sandboxSuite('mesh-remote');
+useMeshSystem('libp2p', 'mesh-remote-libp2p');
+useMeshSystem('crdt', 'mesh-remote-crdt');
+
+describe('P2P systems on remote hosts', () => {
+  it('libp2p-gossipsub on 4 hosts: its image shipped, every message on every node, a complete 4×4 matrix', async () => {
+    const hosts = suite.sandbox.hosts.slice(0, DOCKER_HOSTS);
+    const file = await hostsFile(suite.sandbox, 'mesh-remote', hosts);
+    const output = join(suite.dir, 'libp2p');
+    const run = await runBin('benchmark', [
+      '--network-type',
+      'remote',
+      '--hosts-file',
+      file,
+      '--system',
+      'libp2p-gossipsub',
+      '--remote-loads',
+      '100',
+      '--duration',
+      '10',
+      '--startup-wait',
+      '120',
+      '--cleanup',
+      '--output-dir',
+      output,
+    ]);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    expect(run.stdout).toMatch(/image: meshbench\/libp2p-gossipsub:latest: (shipped|present)/);
+    const record = await firstRecord<{ runs: { blocks?: { mesh?: MeshBlock } }[] }>(output);
+    const block = record.runs[0]?.blocks?.mesh;
+    if (!block) throw new Error(`no mesh block in the record\n${run.stdout}`);
+    expectCompleteMesh(block);
+    for (const host of hosts)
+      expect(await leftovers(host), host.name).toEqual({ containers: [], volumes: [] });
+  }, 240_000);
+
+  it('crdt-sync, 2 nodes on each of 2 hosts: the second on its own ports, every message delivered everywhere', async () => {
+    const hosts = suite.sandbox.hosts.slice(0, 2);
+    const file = await hostsFile(suite.sandbox, 'mesh-remote-two', hosts);
+    const output = join(suite.dir, 'crdt');
+    const run = await runBin('remote-network', [
+      '--hosts-file',
+      file,
+      '--system',
+      'crdt-sync',
+      '--nodes-per-host',
+      '2',
+      '--num-transactions',
+      '400',
+      '--transaction-rate',
+      '100',
+      '--cleanup',
+      '--output',
+      output,
+    ]);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    expect(run.stderr).toMatch(/node2 started \(rpc :8090, p2p :26666\)/);
+    expect(run.stderr).toMatch(/node3 started \(rpc :8090, p2p :26666\)/);
+    const [runDir] = await readdir(output);
+    const record = JSON.parse(
+      await readFile(join(output, runDir as string, 'remote-benchmark-1.json'), 'utf8'),
+    ) as {
+      remote_network: { system?: string; image: string; endpoints: { rpcUrl: string }[] };
+      results: { successful: number; committed?: number };
+    };
+    expect(record.remote_network.system).toBe('crdt-sync');
+    expect(record.remote_network.image).toBe('meshbench/crdt-sync:latest');
+    expect(record.remote_network.endpoints.map((e) => new URL(e.rpcUrl).port)).toEqual([
+      '8080',
+      '8080',
+      '8090',
+      '8090',
+    ]);
+    // the mesh's commit: delivered to every node
+    expect(run.stdout).toMatch(/Committed: +400 /);
+    for (const host of hosts)
+      expect(await leftovers(host), host.name).toEqual({ containers: [], volumes: [] });
+  }, 240_000);
+});
