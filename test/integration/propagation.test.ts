@@ -101,14 +101,20 @@ describe('propagation latency on a local refnode network', () => {
     const zoned = pair(block, 'node0', 'node1').p50_ms;
     note(`node0->node1 p50: plain ${base?.toFixed(1)} ms, zones ${zoned?.toFixed(1)} ms`);
     expect(zoned).toBeGreaterThanOrEqual((base ?? 0) + 30);
-    // The refnode's pings on the node0 <-> node1 connection: twice 38 ms one way.
+    // The refnode's pings on the node0 <-> node1 connection: at least twice 38 ms one way, and
+    // (the matrix's order, measured in the same level, so a busy node's slower replies, which
+    // add to all of its round trips alike, cannot break it) shorter than each of their round
+    // trips to Tokyo and Sydney (146 to 262 ms). A fixed upper bound held only on a quiet
+    // machine: a clean-clone CI run here measured node1 -> node0 at 119 ms against 76.
     for (const [from, to] of [
       ['node0', 'node1'],
       ['node1', 'node0'],
     ] as const) {
-      const rtt = block.peer_rtt_ms?.[from]?.[to];
+      const peers = block.peer_rtt_ms?.[from] ?? {};
+      const rtt = peers[to];
       expect(rtt, `${from} -> ${to}`).toBeGreaterThanOrEqual(2 * VIRGINIA_LONDON_MS - 15);
-      expect(rtt, `${from} -> ${to}`).toBeLessThanOrEqual(2 * VIRGINIA_LONDON_MS + 15);
+      for (const other of ['node2', 'node3'])
+        expect(rtt, `${from} -> ${to} against ${from} -> ${other}`).toBeLessThan(peers[other] ?? 0);
     }
   });
 });
