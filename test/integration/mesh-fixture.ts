@@ -32,10 +32,12 @@ export function useMeshSystem(images: 'libp2p' | 'crdt', name: string): () => st
 
 export const MESH_NODES = ['node0', 'node1', 'node2', 'node3'];
 
-/** The first record of the one run folder under `output`. */
-export async function firstRecord<T>(output: string): Promise<T> {
+/** The first record of the one run folder under `output` (of the local network, or the remote one). */
+export async function firstRecord<T>(output: string, network: 'local' | 'remote' = 'local'): Promise<T> {
   const [runDir] = await readdir(output);
-  return JSON.parse(await readFile(join(output, runDir as string, 'local-benchmark-1.json'), 'utf8')) as T;
+  return JSON.parse(
+    await readFile(join(output, runDir as string, `${network}-benchmark-1.json`), 'utf8'),
+  ) as T;
 }
 
 /** `benchmark --protocol mesh` on a system's compose file: 100 msg/s for 10 s, then its mesh block. */

@@ -44,7 +44,7 @@ describe('P2P systems on remote hosts', () => {
     ]);
     expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
     expect(run.stdout).toMatch(/image: meshbench\/libp2p-gossipsub:latest: (shipped|present)/);
-    const record = await firstRecord<{ runs: { blocks?: { mesh?: MeshBlock } }[] }>(output);
+    const record = await firstRecord<{ runs: { blocks?: { mesh?: MeshBlock } }[] }>(output, 'remote');
     const block = record.runs[0]?.blocks?.mesh;
     if (!block) throw new Error(`no mesh block in the record\n${run.stdout}`);
     expectCompleteMesh(block);
