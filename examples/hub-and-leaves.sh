@@ -33,7 +33,7 @@ done
 series=()
 [ "$system" = libp2p-gossipsub ] && series=(--metrics-series libp2p_connection_manager_connections)
 command=(npx --no-install benchmark --system "$system" --topology star --committees "$sizes"
-  --loads "$loads" --duration "$duration" --monitor "${series[@]}" --cleanup "$@")
+  --loads "$loads" --duration "$duration" --startup-wait "${STARTUP_WAIT:-180}" --monitor "${series[@]}" --cleanup "$@")
 if [ "${MESHBENCH_DRY_RUN:-0}" = 1 ]; then
   printf '%q ' "${command[@]}"
   printf '\n'

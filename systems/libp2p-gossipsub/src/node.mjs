@@ -33,6 +33,7 @@ const peers = (env.MESHBENCH_PEERS || env.MESHBENCH_BOOTSTRAP || '')
   .map((peer) => peer.trim())
   .filter((peer) => peer !== '' && !peer.startsWith(`${me}:`));
 
+/** A number from the environment, or undefined. */
 const ms = (name) => (env[name] === undefined || env[name] === '' ? undefined : Number(env[name]));
 const pingIntervalMs = ms('MESH_PING_INTERVAL_MS');
 const pingTimeoutMs = ms('MESH_PING_TIMEOUT_MS');
@@ -52,7 +53,16 @@ const node = await createLibp2p({
   },
   services: {
     identify: identify(),
-    pubsub: gossipsub({ emitSelf: false, allowPublishToZeroTopicPeers: true, D: 6, Dlo: 4, Dhi: 12 }),
+    // gossipsub's mesh degree: 6 (4-12) by default, but never pruning a neighbour meshbench told
+    // it to dial, so a star's hub keeps every leaf in its mesh (with Dhi 12, a hub of 16 leaves
+    // pruned 4 of them, which then got messages only by lazy gossip: 2 % delivered everywhere)
+    pubsub: gossipsub({
+      emitSelf: false,
+      allowPublishToZeroTopicPeers: true,
+      D: ms('MESH_GOSSIP_D') ?? 6,
+      Dlo: ms('MESH_GOSSIP_DLO') ?? 4,
+      Dhi: ms('MESH_GOSSIP_DHI') ?? Math.max(12, peers.length),
+    }),
   },
 });
 const pubsub = node.services.pubsub;
