@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 say 'meshbench: remote network'
 say ''
-default_hosts=.meshbench/sandbox/hosts.env
+default_hosts=${MESHBENCH_SANDBOX_HOSTS_FILE:-.meshbench/sandbox/hosts.env}
 [ -f "$default_hosts" ] || default_hosts=hosts.env
 is_hosts_answer() {
   if [ "$1" = env ]; then

@@ -13,7 +13,7 @@ say ''
 ask network_type 'Network type (local, remote, both)' local is_network_type 'one of local, remote, both'
 hosts_file=''
 if [ "$network_type" != local ]; then
-  default_hosts=.meshbench/sandbox/hosts.env
+  default_hosts=${MESHBENCH_SANDBOX_HOSTS_FILE:-.meshbench/sandbox/hosts.env}
   [ -f "$default_hosts" ] || default_hosts=hosts.env
   ask hosts_file 'Hosts file for the remote network' "$default_hosts" is_existing_file 'give an existing, readable file'
 fi

@@ -27,7 +27,8 @@ Options:
   -h, --help              show this help
 
 Exit status: 0 on success, 2 on bad flags, otherwise the benchmark's own status.
-Environment: MESHBENCH_DRY_RUN=1 prints the command instead of running it.
+Environment: MESHBENCH_DRY_RUN=1 prints the command instead of running it;
+MESHBENCH_SANDBOX_HOSTS_FILE is the sandbox's hosts file the default falls back to.
 USAGE
 }
 
@@ -81,7 +82,8 @@ is_positive_int "$duration" || fail "--duration \"$duration\" is not valid: a wh
 is_load_list "$local_loads" || fail "--local-loads \"$local_loads\" is not valid: distinct whole loads >= 1, comma-separated"
 is_load_list "$remote_loads" || fail "--remote-loads \"$remote_loads\" is not valid: distinct whole loads >= 1, comma-separated"
 if [ "$network_type" != local ]; then
-  if [ -z "$hosts_file" ] && [ -f .meshbench/sandbox/hosts.env ]; then hosts_file=.meshbench/sandbox/hosts.env; fi
+  sandbox_hosts=${MESHBENCH_SANDBOX_HOSTS_FILE:-.meshbench/sandbox/hosts.env}
+  if [ -z "$hosts_file" ] && [ -f "$sandbox_hosts" ]; then hosts_file=$sandbox_hosts; fi
   if [ -z "$hosts_file" ] && [ -z "${MYSTICETI_NODE0_HOST:-}" ]; then
     fail "--network-type $network_type needs hosts: give --hosts-file FILE or set MYSTICETI_NODE0_HOST"
   fi

@@ -34,7 +34,14 @@ async function drive(script: string, answers: string[], env: Record<string, stri
     'python3',
     [driver, JSON.stringify(answers), '--', 'bash', `examples/${script}`],
     {
-      env: { ...process.env, MESHBENCH_DRY_RUN: '1', MYSTICETI_NODE0_HOST: '', ...env },
+      // no sandbox: a checkout where one is up would give the script its hosts file
+      env: {
+        ...process.env,
+        MESHBENCH_DRY_RUN: '1',
+        MYSTICETI_NODE0_HOST: '',
+        MESHBENCH_SANDBOX_HOSTS_FILE: '/nonexistent/hosts.env',
+        ...env,
+      },
       timeout: 60_000,
     },
   );
@@ -52,7 +59,14 @@ async function drive(script: string, answers: string[], env: Record<string, stri
 async function auto(args: string[], env: Record<string, string> = {}) {
   try {
     const { stdout, stderr } = await run('bash', ['examples/run_benchmark_auto.sh', ...args], {
-      env: { ...process.env, MESHBENCH_DRY_RUN: '1', MYSTICETI_NODE0_HOST: '', ...env },
+      // no sandbox: a checkout where one is up would give the script its hosts file
+      env: {
+        ...process.env,
+        MESHBENCH_DRY_RUN: '1',
+        MYSTICETI_NODE0_HOST: '',
+        MESHBENCH_SANDBOX_HOSTS_FILE: '/nonexistent/hosts.env',
+        ...env,
+      },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
