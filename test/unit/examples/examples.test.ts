@@ -29,19 +29,26 @@ interface Session {
   readonly command: string | undefined;
 }
 
+/**
+ * The scripts' environment in these tests: dry runs, no hosts from the environment, and no
+ * sandbox (a checkout where one is up would give the scripts its hosts file).
+ */
+function scriptEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    MESHBENCH_DRY_RUN: '1',
+    MYSTICETI_NODE0_HOST: '',
+    MESHBENCH_SANDBOX_HOSTS_FILE: '/nonexistent/hosts.env',
+    ...env,
+  };
+}
+
 async function drive(script: string, answers: string[], env: Record<string, string> = {}): Promise<Session> {
   const { stdout } = await run(
     'python3',
     [driver, JSON.stringify(answers), '--', 'bash', `examples/${script}`],
     {
-      // no sandbox: a checkout where one is up would give the script its hosts file
-      env: {
-        ...process.env,
-        MESHBENCH_DRY_RUN: '1',
-        MYSTICETI_NODE0_HOST: '',
-        MESHBENCH_SANDBOX_HOSTS_FILE: '/nonexistent/hosts.env',
-        ...env,
-      },
+      env: scriptEnv(env),
       timeout: 60_000,
     },
   );
@@ -59,14 +66,7 @@ async function drive(script: string, answers: string[], env: Record<string, stri
 async function auto(args: string[], env: Record<string, string> = {}) {
   try {
     const { stdout, stderr } = await run('bash', ['examples/run_benchmark_auto.sh', ...args], {
-      // no sandbox: a checkout where one is up would give the script its hosts file
-      env: {
-        ...process.env,
-        MESHBENCH_DRY_RUN: '1',
-        MYSTICETI_NODE0_HOST: '',
-        MESHBENCH_SANDBOX_HOSTS_FILE: '/nonexistent/hosts.env',
-        ...env,
-      },
+      env: scriptEnv(env),
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
