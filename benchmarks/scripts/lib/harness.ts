@@ -11,6 +11,14 @@
  *  - each side's spread per figure, a comparison of the first two sides per figure (lib/verdict.ts
  *    `compareSides`: a difference only when every pair agrees, the ranges do not overlap and the
  *    machine was quiet), and the script's claims judged by lib/verdict.ts;
+ *  - a script that judges a threshold rather than two sides declares one side, or sides that are
+ *    parts of one measurement rather than rivals with `compare: false`: then no "A vs B" line is
+ *    printed and `comparisons` stays empty; the spreads and claims are as for any script;
+ *  - what is measured once rather than by side: in `setup` (before the rounds, e.g. a warm-up or
+ *    a part of its own) or `after` (after the last round, skipped after Ctrl-C), each with a load
+ *    window of its own; kept in what setup returns, which `claims` and `extra` are handed;
+ *  - an advisory claim (`advisory: true` on a judgement) is judged, printed and recorded like the
+ *    others but does not set exit code 1;
  *  - one line per round and per verdict on the console, and benchmarks/results/<file>-<timestamp>.json
  *    written atomically (never over an earlier run's). Exit code 1 when a claim fails, 130
  *    after Ctrl-C (a second Ctrl-C removes what setup made and quits at once).
@@ -50,6 +58,16 @@ export interface RoundContext<Args, Shared> {
   readonly window: () => { close(): LoadRecord };
 }
 
+/** What `setup` and `after` get: a measured window of their own for what they measure once. */
+export interface OnceContext {
+  readonly signal: AbortSignal;
+  readonly log: (line: string) => void;
+  readonly window: () => { close(): LoadRecord };
+}
+
+/** A claim's judgement; `advisory`: reported like the others, but a fail does not fail the run. */
+export type Claim = Judgement & { readonly advisory?: boolean };
+
 export interface BenchScript<S extends FlagSpecs, Args, Shared, Round> {
   readonly usage: ScriptUsage;
   /** The script's own flags (`--pairs` and `--max-load` are added). */
@@ -63,14 +81,13 @@ export interface BenchScript<S extends FlagSpecs, Args, Shared, Round> {
   /** The results file's name: benchmarks/results/<file>-<timestamp>.json. */
   readonly file: string;
   /** What every round shares, made once before the first (a network). */
-  readonly setup?: (
-    args: Args,
-    context: { signal: AbortSignal; log: (line: string) => void },
-  ) => Promise<Shared>;
+  readonly setup?: (args: Args, context: OnceContext) => Promise<Shared>;
   /** Removes what setup made: after the last round, an error or Ctrl-C. */
   readonly teardown?: (shared: Shared) => Promise<void>;
   /** The sides, measured side by side: the first two are compared figure by figure. */
   readonly sides: readonly string[];
+  /** false: the sides are parts of one measurement, not rivals: no comparison (default true). */
+  readonly compare?: boolean;
   /** The sides from the flags (a script whose sides are a list the user gives), instead of `sides`. */
   readonly sidesFrom?: (args: Args) => readonly string[];
   /** One round of one side. */
@@ -79,17 +96,27 @@ export interface BenchScript<S extends FlagSpecs, Args, Shared, Round> {
   readonly describe?: (round: Round) => string;
   /** The figures each round yields, by name: each side's spread, the first two sides compared. */
   readonly figures: Readonly<Record<string, (round: Round) => number | undefined>>;
+  /** Once after the last round, before teardown (not after Ctrl-C): what is measured once, not by side. */
+  readonly after?: (args: Args, shared: Shared, context: OnceContext) => Promise<void>;
   /** The script's claims, judged with lib/verdict.ts from every side's rounds (in pair order) and the load. */
   readonly claims?: (
     bySide: Readonly<Record<string, readonly Round[]>>,
     args: Args,
     load: LoadRecord,
-  ) => Judgement[];
+    shared: Shared,
+  ) => Claim[];
   /** More for the results file (settings, derived figures). */
   readonly extra?: (
     bySide: Readonly<Record<string, readonly Round[]>>,
     args: Args,
+    shared: Shared,
   ) => Record<string, unknown>;
+}
+
+/** Two sides' rounds cut to the pairs both ran (after Ctrl-C one may have one more), for judgeRatio. */
+export function paired<T>(a: readonly T[], b: readonly T[]): [T[], T[]] {
+  const pairs = Math.min(a.length, b.length);
+  return [a.slice(0, pairs), b.slice(0, pairs)];
 }
 
 /** Runs a declared bench script (see the module's comment); resolves once the results file is written. */
@@ -104,7 +131,10 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
       type: 'string',
       valueName: 'N',
       default: String(script.defaultPairs),
-      description: `pairs of rounds: each side once per pair, the order turned each pair`,
+      description:
+        script.sides.length === 1 && !script.sidesFrom
+          ? 'rounds'
+          : 'pairs of rounds: each side once per pair, the order turned each pair',
     },
     ...COMMON_FLAGS,
   } as const satisfies FlagSpecs;
@@ -143,8 +173,10 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
   const sides = script.sidesFrom?.(args) ?? script.sides;
   const bySide: Record<string, Round[]> = Object.fromEntries(sides.map((side) => [side, []]));
   let load!: LoadRecord;
+  let shared!: Shared;
+  const once: OnceContext = { signal: controller.signal, log, window: () => monitor.window() };
   try {
-    const shared = (await script.setup?.(args, { signal: controller.signal, log })) as Shared;
+    shared = (await script.setup?.(args, once)) as Shared;
     removeShared = async () => {
       await script.teardown?.(shared);
     };
@@ -168,6 +200,7 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
         }
       }
       load = window.close();
+      if (!controller.signal.aborted) await script.after?.(args, shared, once);
     } finally {
       await script.teardown?.(shared);
     }
@@ -182,7 +215,7 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
     const values = (side: string) =>
       (bySide[side] ?? []).map(pick).filter((value): value is number => value !== undefined);
     spreads[figure] = Object.fromEntries(sides.map((side) => [side, spread(values(side))]));
-    if (first !== undefined && second !== undefined) {
+    if (script.compare !== false && first !== undefined && second !== undefined) {
       const comparison = compareSides({
         figure,
         sides: [first, second],
@@ -194,8 +227,9 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
       log(comparison.line);
     }
   }
-  const judgements = script.claims?.(bySide, args, load) ?? [];
-  for (const judgement of judgements) log(verdictLine(judgement));
+  const judgements = script.claims?.(bySide, args, load, shared) ?? [];
+  for (const judgement of judgements)
+    log(`${verdictLine(judgement)}${judgement.advisory ? ' (advisory: does not fail the run)' : ''}`);
   log(`rounds: ${loadLine(load)}`);
   const results = {
     script: name,
@@ -209,7 +243,7 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
     spreads,
     comparisons,
     judgements,
-    ...(script.extra?.(bySide, args) ?? {}),
+    ...(script.extra?.(bySide, args, shared) ?? {}),
     loadAverageRounds: load,
     loadAverage: whole,
   };
@@ -221,7 +255,7 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
   // as `benchmark` does: 130 when interrupted (the file says what did run), 1 when a claim fails
   process.exitCode = controller.signal.aborted
     ? 130
-    : judgements.some((judgement) => judgement.verdict === 'fail')
+    : judgements.some((judgement) => judgement.verdict === 'fail' && !judgement.advisory)
       ? 1
       : 0;
 }
