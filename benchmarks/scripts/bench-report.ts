@@ -3,56 +3,34 @@
  * real one (test/fixtures/report-run/local-benchmark-2.json) by extending its series to one
  * hour at one-second resolution with 16 nodes: the per-second time series, per-node
  * resources, every directed link's applied quality and every node's position, the fault
- * and condition windows spread over the hour. Measures, each repeated (median of 3):
+ * and condition windows spread over the hour. Measures, each round (`--repeats`, default 3):
  *   size      report.html's bytes (target < 5 MB);
  *   generate  records already read → the HTML string (renderHtmlReport; target < 1 s), and
  *             the whole `benchmark report` (reading and checking the 1-hour record too);
  *   render    headless Chromium (Debian's, test/support/report-browser.ts): from the navigation's
  *             start to every chart drawn by the page's own clock (target < 2 s); also the script's
- *             own share, and the time seen from the driver (which adds its round trips).
- * Each claim is judged over the rounds (lib/verdict.ts): inconclusive on a busy machine.
+ *             own share, and the time seen from the driver (which adds its round trips);
+ *   problems  console errors, blocked requests and blank charts on the page (target: none).
+ * A declaration on the bench harness (lib/harness.ts) with one side and no comparison: each
+ * claim is judged over the rounds (lib/verdict.ts): inconclusive on a busy machine.
  * Writes benchmarks/results/report-<timestamp>.json.
  */
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../../src/common/atomic-write.js';
 import { readRunFolder, runReportCommand } from '../../src/cli/report-command.js';
 import { renderHtmlReport } from '../../src/report/html-report.js';
 import { canvasInk, openReport } from '../../test/support/report-browser.js';
-import { COMMON_FLAGS, flagsOrExit, numberFlag } from './lib/flags.js';
-import { judgeThreshold, LoadMonitor, loadLine, verdictLine } from './lib/verdict.js';
-
-const USAGE = {
-  name: 'bench:report',
-  summary:
-    'report.html for a 1-hour level at 1-second resolution with 16 nodes (synthesized from a real record):\n' +
-    'its size (< 5 MB), generating it (< 1 s) and rendering it in headless Chromium (< 2 s). Needs /usr/bin/chromium.',
-  notes: ['Writes benchmarks/results/report-<timestamp>.json.'],
-};
-const FLAGS = {
-  repeats: { type: 'string', valueName: 'N', default: '3', description: 'rounds of each measurement' },
-  ...COMMON_FLAGS,
-} as const;
-const args = flagsOrExit(USAGE, FLAGS, (values) => ({
-  repeats: numberFlag('repeats', values.repeats, { integer: true, min: 1 }),
-  maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
-}));
-const load = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
+import { runBench } from './lib/harness.js';
+import { judgeThreshold, spread } from './lib/verdict.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const SOURCE = join(ROOT, 'test', 'fixtures', 'report-run', 'local-benchmark-2.json');
 const SECONDS = 3600;
 const NODES = 16;
-const REPEATS = args.repeats;
 const TARGETS = { sizeBytes: 5 * 1024 * 1024, generateMs: 1000, renderMs: 2000 };
 
 type Json = Record<string, unknown>;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
 
 /** Deterministic noise, so every run of the script measures the same record. */
 function noise(seed: number): number {
@@ -148,136 +126,160 @@ function synthesize(record: Json): Json {
   };
 }
 
-const started = new Date();
-const dir = await mkdtemp(join(tmpdir(), 'meshbench-bench-report-'));
-try {
-  const record = synthesize(JSON.parse(await readFile(SOURCE, 'utf8')) as Json);
-  const recordText = JSON.stringify(record);
-  await writeFile(join(dir, 'local-benchmark-1.json'), recordText);
-  const records = await readRunFolder(dir);
+interface Shared {
+  readonly dir: string;
+  readonly records: Awaited<ReturnType<typeof readRunFolder>>;
+  readonly recordBytes: number;
+  readonly startedAt: string;
+}
 
-  const window = load.window();
-  const generateMs: number[] = [];
-  let html = '';
-  for (let repeat = 0; repeat < REPEATS + 1; repeat++) {
-    const before = performance.now();
-    html = await renderHtmlReport({ records, generatedAt: started.toISOString() });
-    if (repeat > 0) generateMs.push(performance.now() - before); // the first loads the assets
-  }
-  const commandMs: number[] = [];
-  let reportPath = '';
-  for (let repeat = 0; repeat < REPEATS; repeat++) {
-    await rm(join(dir, 'report.html'), { force: true });
-    const before = performance.now();
-    reportPath = await runReportCommand(dir, { stdout: () => undefined });
-    commandMs.push(performance.now() - before);
-  }
+interface Round {
+  readonly sizeBytes: number;
+  readonly htmlStringBytes: number;
+  readonly generateMs: number;
+  readonly commandMs: number;
+  /** Seen from the test driver, with its round trips. */
+  readonly renderMs: number;
+  /** The page's own script. */
+  readonly pageRenderMs: number;
+  /** Navigation start to every chart drawn, by the page's clock: the judged render time. */
+  readonly navigationMs: number;
+  readonly decodeMs: number;
+  readonly charts: number;
+  readonly problems: readonly string[];
+}
+
+async function oneRound({ dir, records, startedAt }: Shared): Promise<Round> {
+  let before = performance.now();
+  const html = await renderHtmlReport({ records, generatedAt: startedAt });
+  const generateMs = performance.now() - before;
+  await rm(join(dir, 'report.html'), { force: true });
+  before = performance.now();
+  const reportPath = await runReportCommand(dir, { stdout: () => undefined });
+  const commandMs = performance.now() - before;
   const sizeBytes = (await stat(reportPath)).size;
-
-  const renderMs: number[] = [];
-  const pageRenderMs: number[] = [];
-  const navigationMs: number[] = [];
-  const decodeMs: number[] = [];
-  let problems: string[] = [];
-  let charts = 0;
-  for (let repeat = 0; repeat < REPEATS; repeat++) {
-    const opened = await openReport(reportPath);
-    try {
-      renderMs.push(opened.renderMs);
-      pageRenderMs.push(opened.pageRenderMs);
-      navigationMs.push(opened.navigationMs);
-      decodeMs.push(Number(await opened.page.evaluate<string>('document.body.dataset.decodeMs || "NaN"')));
-      const ink = await canvasInk(opened.page);
-      charts = ink.length;
-      problems = [
+  const opened = await openReport(reportPath);
+  try {
+    const decodeMs = Number(await opened.page.evaluate<string>('document.body.dataset.decodeMs || "NaN"'));
+    const ink = await canvasInk(opened.page);
+    return {
+      sizeBytes,
+      htmlStringBytes: Buffer.byteLength(html),
+      generateMs,
+      commandMs,
+      renderMs: opened.renderMs,
+      pageRenderMs: opened.pageRenderMs,
+      navigationMs: opened.navigationMs,
+      decodeMs,
+      charts: ink.length,
+      problems: [
         ...opened.errors.map((error) => `console: ${error}`),
         ...opened.blockedRequests.map((url) => `request: ${url}`),
         ...ink.filter((canvas) => canvas.drawn < 2000).map((canvas) => `blank chart: ${canvas.chart}`),
-      ];
-    } finally {
-      await opened.close();
-    }
+      ],
+    };
+  } finally {
+    await opened.close();
   }
+}
 
-  const loadRecord = window.close();
-  const figures = {
-    sizeBytes,
-    recordBytes: Buffer.byteLength(recordText),
-    htmlStringBytes: Buffer.byteLength(html),
-    generateMs: median(generateMs),
-    commandMs: median(commandMs),
-    renderMs: median(renderMs),
-    pageRenderMs: median(pageRenderMs),
-    navigationMs: median(navigationMs),
-    decodeMs: median(decodeMs),
-  };
-  const judgements = [
-    // The size does not depend on the machine's load: judged without it.
+const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(2);
+const ms = (value: number) => value.toFixed(0);
+
+await runBench({
+  usage: {
+    name: 'bench:report',
+    summary:
+      'report.html for a 1-hour level at 1-second resolution with 16 nodes (synthesized from a real record):\n' +
+      'its size (< 5 MB), generating it (< 1 s) and rendering it in headless Chromium (< 2 s). Needs /usr/bin/chromium.',
+    notes: ['Writes benchmarks/results/report-<timestamp>.json.'],
+  },
+  flags: {},
+  defaultPairs: 3,
+  // its flag before the harness: rounds of each measurement (one side: no pairs)
+  pairsFlag: 'repeats',
+  args: () => ({}),
+  file: 'report',
+  setup: async (_args, { log }): Promise<Shared> => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshbench-bench-report-'));
+    const recordText = JSON.stringify(synthesize(JSON.parse(await readFile(SOURCE, 'utf8')) as Json));
+    await writeFile(join(dir, 'local-benchmark-1.json'), recordText);
+    const records = await readRunFolder(dir);
+    const startedAt = new Date().toISOString();
+    // not counted: the first render loads the assets
+    await renderHtmlReport({ records, generatedAt: startedAt });
+    const recordBytes = Buffer.byteLength(recordText);
+    log(`record: ${mb(recordBytes)} MB (1 h at 1 s, ${NODES} nodes, ${NODES * (NODES - 1)} links)`);
+    return { dir, records, recordBytes, startedAt };
+  },
+  teardown: ({ dir }) => rm(dir, { recursive: true, force: true }),
+  sides: ['report'],
+  round: (_side, { shared }) => oneRound(shared),
+  describe: (r) =>
+    `report.html ${mb(r.sizeBytes)} MB; generate ${ms(r.generateMs)} ms, the whole command ${ms(r.commandMs)} ms; ` +
+    `render ${ms(r.navigationMs)} ms from navigation to every chart drawn (the page's script ${ms(r.pageRenderMs)} ms, ` +
+    `decoding ${ms(r.decodeMs)} ms; from the driver ${ms(r.renderMs)} ms); ${r.charts} charts; ` +
+    `problems: ${r.problems.length === 0 ? 'none' : r.problems.join('; ')}`,
+  figures: {
+    sizeBytes: (r) => r.sizeBytes,
+    generateMs: (r) => r.generateMs,
+    commandMs: (r) => r.commandMs,
+    renderMs: (r) => r.renderMs,
+    pageRenderMs: (r) => r.pageRenderMs,
+    navigationMs: (r) => r.navigationMs,
+    decodeMs: (r) => r.decodeMs,
+  },
+  claims: ({ report = [] }, _args, load) => [
+    // The size and the page's problems do not depend on the machine's load: judged without it.
     judgeThreshold({
       claim: 'report.html bytes < 5 MB',
       target: TARGETS.sizeBytes,
-      values: [sizeBytes],
+      values: report.map((r) => r.sizeBytes),
+      minRounds: 1,
+    }),
+    judgeThreshold({
+      claim: 'page problems (console errors, blocked requests, blank charts) = 0',
+      target: 0,
+      values: [report.reduce((total, r) => total + r.problems.length, 0)],
       minRounds: 1,
     }),
     judgeThreshold({
       claim: 'generate ms < 1000',
       target: TARGETS.generateMs,
-      values: generateMs,
-      load: loadRecord,
+      values: report.map((r) => r.generateMs),
+      load,
     }),
     judgeThreshold({
       claim: 'render ms < 2000',
       target: TARGETS.renderMs,
-      values: navigationMs,
-      load: loadRecord,
+      values: report.map((r) => r.navigationMs),
+      load,
     }),
-  ];
-  const verdicts = {
-    size: figures.sizeBytes < TARGETS.sizeBytes,
-    generate: figures.generateMs < TARGETS.generateMs,
-    render: figures.navigationMs < TARGETS.renderMs,
-    clean: problems.length === 0,
-  };
-  const results = {
-    script: 'bench:report',
-    started_at: started.toISOString(),
-    input: {
-      seconds: SECONDS,
-      nodes: NODES,
-      links: NODES * (NODES - 1),
-      source: 'test/fixtures/report-run/local-benchmark-2.json',
-    },
-    targets: TARGETS,
-    figures,
-    samples: { generateMs, commandMs, renderMs, pageRenderMs, navigationMs, decodeMs },
-    charts,
-    problems,
-    verdicts,
-    judgements,
-    load: loadRecord,
-    loadAverage: load.stop(),
-    chromium: '/usr/bin/chromium (Debian)',
-  };
-  const out = join(ROOT, 'benchmarks', 'results');
-  await mkdir(out, { recursive: true });
-  const file = join(out, `report-${started.toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);
-  const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(2);
-  process.stdout.write(
-    [
-      `record: ${mb(figures.recordBytes)} MB (1 h at 1 s, ${NODES} nodes, ${NODES * (NODES - 1)} links)`,
-      `report.html: ${mb(figures.sizeBytes)} MB (target < 5 MB) ${verdicts.size ? 'ok' : 'OVER'}`,
-      `generate: ${figures.generateMs.toFixed(0)} ms from parsed records (target < 1000 ms) ${verdicts.generate ? 'ok' : 'OVER'}; the whole command with reading the record: ${figures.commandMs.toFixed(0)} ms`,
-      `render in Chromium: ${figures.navigationMs.toFixed(0)} ms from navigation to every chart drawn, by the page's clock (target < 2000 ms) ${verdicts.render ? 'ok' : 'OVER'}; the page's script alone: ${figures.pageRenderMs.toFixed(0)} ms (decoding the data: ${figures.decodeMs.toFixed(0)} ms); seen from the test driver (with its round trips): ${figures.renderMs.toFixed(0)} ms; ${charts} charts`,
-      `problems: ${problems.length === 0 ? 'none' : problems.join('; ')}`,
-      ...judgements.map(verdictLine),
-      loadLine(loadRecord),
-      `wrote ${file}`,
-      '',
-    ].join('\n'),
-  );
-  process.exitCode =
-    problems.length === 0 && judgements.every((judgement) => judgement.verdict !== 'fail') ? 0 : 1;
-} finally {
-  await rm(dir, { recursive: true, force: true });
-}
+  ],
+  extra: ({ report = [] }, _args, shared) => {
+    const median = (pick: (r: Round) => number) => spread(report.map(pick)).median;
+    return {
+      input: {
+        seconds: SECONDS,
+        nodes: NODES,
+        links: NODES * (NODES - 1),
+        source: 'test/fixtures/report-run/local-benchmark-2.json',
+        recordBytes: shared.recordBytes,
+      },
+      targets: TARGETS,
+      /** Each figure's median over the rounds. */
+      figures: {
+        sizeBytes: median((r) => r.sizeBytes),
+        htmlStringBytes: median((r) => r.htmlStringBytes),
+        generateMs: median((r) => r.generateMs),
+        commandMs: median((r) => r.commandMs),
+        renderMs: median((r) => r.renderMs),
+        pageRenderMs: median((r) => r.pageRenderMs),
+        navigationMs: median((r) => r.navigationMs),
+        decodeMs: median((r) => r.decodeMs),
+      },
+      problems: [...new Set(report.flatMap((r) => r.problems))],
+      chromium: '/usr/bin/chromium (Debian)',
+    };
+  },
+});
