@@ -2,68 +2,39 @@
  * local-network performance (issue 4), on this machine's engine with the images built:
  *   1. start-to-ready of the 4-node seed network: `local-network` from process spawn to its
  *      "all 4 nodes ready" line (it then sends 1 tx and cleans up), against a hand-run
- *      `docker-compose up -d` + /health polling of the same file, alternated in the same run;
- *      the ratio compares medians (target: local-network ≤ 10 s, ratio ≤ 1.2);
- *   2. time-to-ready and memory per node (docker stats working set, idle after ready and after
- *      a short load) for committees of 4, 8 and 16 (LocalTestbed in this process).
+ *      `docker-compose up -d` + /health polling of the same file, alternated in the same run
+ *      (one warm-up of each first, not counted); targets: local-network ≤ 10 s, and
+ *      local-network / by hand ≤ 1.2 (per round);
+ *   2. once after those rounds: time-to-ready and memory per node (docker stats working set,
+ *      idle after ready and after a short load) for committees of 4, 8 and 16 (LocalTestbed in
+ *      this process).
  * Both sides run the same copy of the seed file with its host ports moved to free ports
  * (other runs on this shared engine take the seed ports at any moment).
  *
- * The record keeps each side's spread across rounds and the load average before, during (every
- * 5 s) and after the start-up rounds and the whole run; a target is met or missed only when
- * every round agrees on a quiet machine, else "inconclusive" (lib/verdict.ts).
+ * A declaration on the bench harness (lib/harness.ts): the two ways to start are its sides,
+ * `--repeats` its rounds. The record keeps each side's spread across rounds and the load
+ * average before, during and after; a target is met or missed only when every round agrees
+ * on a quiet machine, else "inconclusive" (lib/verdict.ts).
  *
  * Usage: npm run build && npm run bench:local [-- --repeats 5 --committees 4,8,16]
  * (`-- --help` lists every flag). Writes benchmarks/results/local-<timestamp>.json.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { COMMON_FLAGS, flagsOrExit, numberFlag, numberListFlag } from './lib/flags.js';
-import { LoadMonitor, judgeRatio, judgeThreshold, loadLine, spread, verdictLine } from './lib/verdict.js';
+import { numberListFlag } from './lib/flags.js';
+import { paired, runBench } from './lib/harness.js';
+import { judgeRatio, judgeThreshold, spread } from './lib/verdict.js';
 
-const USAGE = {
-  name: 'bench:local',
-  summary:
-    '`local-network` start to all-ready for the 4-node seed network against a hand-run\n' +
-    '`docker-compose up -d` plus /health polling (alternated, same run), and time-to-ready and\n' +
-    'memory per node for several committee sizes. Needs the images (npm run build && npm run images).',
-  notes: ['Writes benchmarks/results/local-<timestamp>.json.'],
-};
-const FLAGS = {
-  repeats: { type: 'string', valueName: 'N', default: '5', description: 'start-up rounds of each side' },
-  committees: {
-    type: 'string',
-    valueName: 'N1,N2',
-    default: '4,8,16',
-    description: 'committee sizes for time-to-ready and memory per node',
-  },
-  ...COMMON_FLAGS,
-} as const;
-const args = flagsOrExit(USAGE, FLAGS, (values) => ({
-  repeats: numberFlag('repeats', values.repeats, { integer: true, min: 1 }),
-  committees: numberListFlag('committees', values.committees, { integer: true, min: 1 }),
-  maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
-}));
-// Before anything runs: the load the machine had without this script.
-const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
+type Docker = ReturnType<typeof import('../../src/testbed/local/docker-engine.js').createDocker>;
 
-// Imported after the flags, so --help answers at once and without an engine.
-const { Agent, request } = await import('undici');
-const { runLoad } = await import('../../src/load/index.js');
-const { newRunId } = await import('../../src/common/run-id.js');
-const { detectCompose, runCommand } = await import('../../src/testbed/local/compose-cli.js');
-const { createDocker } = await import('../../src/testbed/local/docker-engine.js');
-const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
-const { pickFreePorts } = await import('../../src/testbed/local/ports.js');
+interface Args {
+  readonly committees: readonly number[];
+}
 
-const root = resolve(import.meta.dirname, '../..');
-process.chdir(root);
-const { repeats, committees } = args;
-const docker = createDocker();
+process.chdir(resolve(import.meta.dirname, '../..'));
 const MiB = 1024 * 1024;
-
 const median = (values: number[]) => spread(values).median;
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
@@ -71,7 +42,8 @@ const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 
  * The seed file with its host ports moved to free ports above 46657: other runs on this
  * shared engine take the seed ports at any moment (the same copy serves both sides).
  */
-async function seedFile(): Promise<{ path: string; rpcPorts: number[]; shifted: boolean }> {
+async function seedFile(docker: Docker): Promise<Seed> {
+  const { pickFreePorts } = await import('../../src/testbed/local/ports.js');
   const seed = 'systems/refnode/docker-compose.yml';
   const all = [26657, 26658, 26659, 26660, 26670, 26671, 26672, 26673];
   const ports = await pickFreePorts(docker, 8, 46657);
@@ -84,15 +56,20 @@ async function seedFile(): Promise<{ path: string; rpcPorts: number[]; shifted: 
   return { path, rpcPorts: ports.slice(0, 4), shifted: true };
 }
 
+interface Seed {
+  readonly path: string;
+  readonly rpcPorts: number[];
+  readonly shifted: boolean;
+}
+
 /** Start-up timeline of one local-network run: ms since its process started, per trace event. */
 type Timeline = Record<string, number>;
-const timelines: Timeline[] = [];
 
 /**
  * local-network as a user runs it: spawn → the "all N nodes ready" line. MESHBENCH_TRACE=1
- * makes it print its start-up timeline (src/common/trace.ts), kept in `timelines`.
+ * makes it print its start-up timeline (src/common/trace.ts).
  */
-function timeCli(composePath: string): Promise<number> {
+function timeCli(composePath: string): Promise<{ readyMs: number; timeline: Timeline }> {
   const bin = existsSync('dist/cli/local-network.js') ? ['bin/local-network.js'] : undefined;
   const argv = bin ?? [
     '--import',
@@ -137,8 +114,7 @@ function timeCli(composePath: string): Promise<number> {
         for (const [, ms, event] of output.matchAll(/^\[trace (\d+)\] (?!ready: )(.+)$/gm)) {
           if (event !== undefined && timeline[event] === undefined) timeline[event] = Number(ms);
         }
-        timelines.push(timeline);
-        resolvePromise(readyMs);
+        resolvePromise({ readyMs, timeline });
       }
     });
   });
@@ -146,6 +122,9 @@ function timeCli(composePath: string): Promise<number> {
 
 /** By hand: docker-compose up -d, then poll every node's /health until all answer 200. */
 async function timeHandRun(composePath: string, rpcPorts: number[]): Promise<number> {
+  const { Agent, request } = await import('undici');
+  const { newRunId } = await import('../../src/common/run-id.js');
+  const { detectCompose, runCommand } = await import('../../src/testbed/local/compose-cli.js');
   const cli = await detectCompose();
   const project = `meshbench-bench-${newRunId()}`;
   const base = [...cli.command, '-p', project, '-f', composePath];
@@ -191,6 +170,8 @@ interface CommitteeFigures {
 }
 
 async function committeeFigures(committee: number): Promise<CommitteeFigures> {
+  const { runLoad } = await import('../../src/load/index.js');
+  const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
   const started = performance.now();
   const testbed = new LocalTestbed({ committee, startupTimeoutMs: 120_000, startedAtMs: started });
   const deployment = await testbed.deploy();
@@ -233,118 +214,125 @@ async function committeeFigures(committee: number): Promise<CommitteeFigures> {
   }
 }
 
-async function main(): Promise<void> {
-  const image = await docker
-    .getImage('meshbench/refnode:latest')
-    .inspect()
-    .catch(() => undefined);
-  if (!image) throw new Error('meshbench/refnode:latest is missing: run npm run build && npm run images');
-  const seed = await seedFile();
-  console.log(
-    `seed file: ${seed.path}${seed.shifted ? ' (host ports shifted: the seed ports are in use)' : ''}`,
-  );
-
-  const cliMs: number[] = [];
-  const handMs: number[] = [];
-  // One warm-up of each (page cache, compose's first start), not counted.
-  await timeHandRun(seed.path, seed.rpcPorts);
-  await timeCli(seed.path);
-  const window = monitor.window();
-  for (let index = 0; index < repeats; index++) {
-    // Alternate which goes first, so a slow spell of the shared machine hits both sides.
-    if (index % 2 === 0) {
-      handMs.push(await timeHandRun(seed.path, seed.rpcPorts));
-      cliMs.push(await timeCli(seed.path));
-    } else {
-      cliMs.push(await timeCli(seed.path));
-      handMs.push(await timeHandRun(seed.path, seed.rpcPorts));
-    }
-    console.log(
-      `  round ${index + 1}: local-network ${round(cliMs.at(-1) ?? 0, 0)} ms, by hand ${round(handMs.at(-1) ?? 0, 0)} ms`,
-    );
-  }
-  const load = window.close();
-  const verdicts = {
-    localNetworkMs: judgeThreshold({
-      claim: 'local-network start to all-ready <= 10,000 ms',
-      values: cliMs,
-      target: 10_000,
-      load,
-    }),
-    ratio: judgeRatio({
-      claim: 'local-network / by hand <= 1.2',
-      numerator: cliMs,
-      denominator: handMs,
-      target: 1.2,
-      load,
-    }),
-  };
-  // The warm-up run's timeline is not counted.
-  const counted = timelines.slice(1);
-  const events = [...new Set(counted.flatMap((timeline) => Object.keys(timeline)))];
-  const timelineMs = Object.fromEntries(
-    events.map((event) => [
-      event,
-      round(median(counted.flatMap((timeline) => timeline[event] ?? []).filter(Number.isFinite)), 0),
-    ]),
-  );
-  const startToReady = {
-    /** Each side's spread across rounds (values in round order). */
-    localNetworkMs: spread(cliMs.map((v) => round(v, 0))),
-    handRunMs: spread(handMs.map((v) => round(v, 0))),
-    /** Median of local-network over median by hand; the per-round ratios are in verdict.ratio.spread. */
-    ratio: round(median(cliMs) / median(handMs), 3),
-    /** pass | fail | inconclusive, with the reasons; never a verdict from a busy machine. */
-    verdict: verdicts,
-    loadAverage: load,
-    /** local-network's start-up timeline (median ms since its process started, per event). */
-    localNetworkTimelineMs: timelineMs,
-    targets: { localNetworkMs: 10_000, ratio: 1.2 },
-    seedPortsShifted: seed.shifted,
-  };
-  console.log(
-    `local-network timeline (median ms since process start): ${Object.entries(timelineMs)
-      .map(([event, ms]) => `${event} ${ms}`)
-      .join(', ')}`,
-  );
-  console.log(
-    `start to all-ready, 4 nodes: local-network ${startToReady.localNetworkMs.median} ms (${startToReady.localNetworkMs.min}-${startToReady.localNetworkMs.max}), by hand ${startToReady.handRunMs.median} ms (${startToReady.handRunMs.min}-${startToReady.handRunMs.max}), ratio of medians ${startToReady.ratio}`,
-  );
-  console.log(`  ${loadLine(load)}`);
-  for (const judgement of Object.values(verdicts)) console.log(`  ${verdictLine(judgement)}`);
-
-  const perCommittee: CommitteeFigures[] = [];
-  for (const committee of committees) {
-    const figures = await committeeFigures(committee);
-    perCommittee.push(figures);
-    console.log(
-      `committee ${committee}: ready after ${figures.readyAfterMs} ms; memory per node idle ${figures.idleMemoryPerNodeMiB.mean} MiB (max ${figures.idleMemoryPerNodeMiB.max}), after ${figures.load.transactions} tx at ${figures.load.rate} tx/s ${figures.loadedMemoryPerNodeMiB.mean} MiB (max ${figures.loadedMemoryPerNodeMiB.max}), RSS ${figures.loadedRssPerNodeMiB.mean} MiB`,
-    );
-  }
-
-  const compose = await detectCompose();
-  const engine = await docker.version();
-  const out = {
-    benchmark: 'local-network',
-    timestamp: new Date().toISOString(),
-    machine: {
-      cpus: (await import('node:os')).cpus().length,
-      engine: engine.Version,
-      compose: `${compose.command.join(' ')} ${compose.version}`,
-    },
-    note: 'Other engineers share this engine and machine: timings are noisy; the ratio is measured side by side, and judged only on a quiet machine.',
-    /** The whole run: before (nothing of ours running), every 5 s, after. */
-    loadAverage: monitor.stop(),
-    startToReady,
-    perCommittee,
-  };
-  mkdirSync('benchmarks/results', { recursive: true });
-  const file = `benchmarks/results/local-${out.timestamp.replace(/[:.]/g, '-')}.json`;
-  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
-  console.log(`figures: ${file}`);
+type Side = 'hand' | 'local-network';
+interface Round {
+  readonly side: Side;
+  readonly startToReadyMs: number;
+  /** local-network's start-up timeline. */
+  readonly timeline?: Timeline;
+}
+interface Shared {
+  readonly seed: Seed;
+  readonly engine: string;
+  readonly compose: string;
+  /** Filled after the rounds. */
+  readonly perCommittee: CommitteeFigures[];
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
+async function oneRound(side: Side, { seed }: Shared): Promise<Round> {
+  if (side === 'hand') return { side, startToReadyMs: round(await timeHandRun(seed.path, seed.rpcPorts), 0) };
+  const { readyMs, timeline } = await timeCli(seed.path);
+  return { side, startToReadyMs: round(readyMs, 0), timeline };
+}
+
+await runBench({
+  usage: {
+    name: 'bench:local',
+    summary:
+      '`local-network` start to all-ready for the 4-node seed network against a hand-run\n' +
+      '`docker-compose up -d` plus /health polling (alternated, same run), and time-to-ready and\n' +
+      'memory per node for several committee sizes. Needs the images (npm run build && npm run images).',
+    notes: ['Writes benchmarks/results/local-<timestamp>.json.'],
+  },
+  flags: {
+    committees: {
+      type: 'string',
+      valueName: 'N1,N2',
+      default: '4,8,16',
+      description: 'committee sizes for time-to-ready and memory per node',
+    },
+  },
+  defaultPairs: 5,
+  // its flag before the harness: start-up rounds of each side
+  pairsFlag: 'repeats',
+  args: (values): Args => ({
+    committees: numberListFlag('committees', values.committees, { integer: true, min: 1 }),
+  }),
+  file: 'local',
+  setup: async (_args, { log }): Promise<Shared> => {
+    // imported here, not at the top: --help answers at once and without an engine
+    const { createDocker } = await import('../../src/testbed/local/docker-engine.js');
+    const { detectCompose } = await import('../../src/testbed/local/compose-cli.js');
+    const docker = createDocker();
+    const image = await docker
+      .getImage('meshbench/refnode:latest')
+      .inspect()
+      .catch(() => undefined);
+    if (!image) throw new Error('meshbench/refnode:latest is missing: run npm run build && npm run images');
+    const seed = await seedFile(docker);
+    log(`seed file: ${seed.path}${seed.shifted ? ' (host ports shifted: the seed ports are in use)' : ''}`);
+    // One warm-up of each (page cache, compose's first start), not counted.
+    await timeHandRun(seed.path, seed.rpcPorts);
+    await timeCli(seed.path);
+    const compose = await detectCompose();
+    return {
+      seed,
+      engine: (await docker.version()).Version,
+      compose: `${compose.command.join(' ')} ${compose.version}`,
+      perCommittee: [],
+    };
+  },
+  teardown: async ({ seed }) => rmSync(seed.path, { force: true }),
+  // the hand run first in the first round, as before
+  sides: ['hand', 'local-network'],
+  round: (side, { shared }) => oneRound(side as Side, shared),
+  describe: (r) => `start to all-ready ${r.startToReadyMs} ms`,
+  figures: { startToReadyMs: (r) => r.startToReadyMs },
+  after: async (args, { perCommittee }, { log }) => {
+    for (const committee of args.committees) {
+      const figures = await committeeFigures(committee);
+      perCommittee.push(figures);
+      log(
+        `committee ${committee}: ready after ${figures.readyAfterMs} ms; memory per node idle ${figures.idleMemoryPerNodeMiB.mean} MiB (max ${figures.idleMemoryPerNodeMiB.max}), after ${figures.load.transactions} tx at ${figures.load.rate} tx/s ${figures.loadedMemoryPerNodeMiB.mean} MiB (max ${figures.loadedMemoryPerNodeMiB.max}), RSS ${figures.loadedRssPerNodeMiB.mean} MiB`,
+      );
+    }
+  },
+  claims: ({ hand = [], 'local-network': cli = [] }, _args, load) => {
+    const [numerator, denominator] = paired(
+      cli.map((r) => r.startToReadyMs),
+      hand.map((r) => r.startToReadyMs),
+    );
+    return [
+      judgeThreshold({
+        claim: 'local-network start to all-ready <= 10,000 ms',
+        values: cli.map((r) => r.startToReadyMs),
+        target: 10_000,
+        load,
+      }),
+      judgeRatio({ claim: 'local-network / by hand <= 1.2', numerator, denominator, target: 1.2, load }),
+    ];
+  },
+  extra: ({ hand = [], 'local-network': cli = [] }, _args, shared) => {
+    const timelines = cli.flatMap((r) => (r.timeline ? [r.timeline] : []));
+    const events = [...new Set(timelines.flatMap((timeline) => Object.keys(timeline)))];
+    return {
+      engine: shared.engine,
+      compose: shared.compose,
+      note: 'Other engineers share this engine and machine: timings are noisy; the ratio is measured side by side, and judged only on a quiet machine.',
+      startToReady: {
+        /** Median of local-network over median by hand; the per-round ratios are in judgements[1].spread. */
+        ratio: round(median(cli.map((r) => r.startToReadyMs)) / median(hand.map((r) => r.startToReadyMs)), 3),
+        /** local-network's start-up timeline (median ms since its process started, per event). */
+        localNetworkTimelineMs: Object.fromEntries(
+          events.map((event) => [
+            event,
+            round(median(timelines.flatMap((timeline) => timeline[event] ?? []).filter(Number.isFinite)), 0),
+          ]),
+        ),
+        targets: { localNetworkMs: 10_000, ratio: 1.2 },
+        seedPortsShifted: shared.seed.shifted,
+      },
+      perCommittee: shared.perCommittee,
+    };
+  },
 });
