@@ -11,51 +11,26 @@
  * Both parts run levels through the real sweep (`runSweep`) in this process, so CPU is this
  * process's (the generator runs in it with --workers 1).
  *
- * The load average is recorded before, during and after; a claim whose rounds straddle the
- * target, whose sides' ranges overlap, or that ran on a busy machine is "inconclusive"
- * (lib/verdict.ts). Writes benchmarks/results/faults-<timestamp>.json.
+ * A declaration on the bench harness (lib/harness.ts): the hot path's two sides are its
+ * rounds (`--rounds`); the local scheduling level is measured once before them (setup), the
+ * remote one once after them with the local network removed (after), each with its own load
+ * window. A claim whose rounds straddle the target, whose sides' ranges overlap, or that ran
+ * on a busy machine is "inconclusive" (lib/verdict.ts). Writes
+ * benchmarks/results/faults-<timestamp>.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { COMMON_FLAGS, flagsOrExit, numberFlag } from './lib/flags.js';
-import { LoadMonitor, judgeRatio, judgeThreshold, loadLine, spread, verdictLine } from './lib/verdict.js';
+import { resolve } from 'node:path';
+import { numberFlag } from './lib/flags.js';
+import { paired, runBench, type OnceContext } from './lib/harness.js';
+import { judgeRatio, judgeThreshold, type Judgement, type LoadRecord } from './lib/verdict.js';
 
-const USAGE = {
-  name: 'bench:faults',
-  summary:
-    'Fault events against their schedule (100 events per level, local and on sandbox hosts), and the\n' +
-    "generator's CPU per 1,000 tx with and without an idle scenario. Needs the images (npm run setup).",
-  notes: ['Writes benchmarks/results/faults-<timestamp>.json.'],
-};
-const FLAGS = {
-  events: { type: 'string', valueName: 'N', default: '100', description: 'events per scheduling level' },
-  'gap-ms': { type: 'string', valueName: 'MS', default: '150', description: 'time between events' },
-  rounds: { type: 'string', valueName: 'N', default: '4', description: 'CPU rounds of each side' },
-  seconds: { type: 'string', valueName: 'S', default: '10', description: 'seconds of each CPU level' },
-  rate: { type: 'string', valueName: 'TX/S', default: '500', description: 'load of the CPU levels' },
-  'no-remote': { type: 'boolean', default: false, description: 'skip the sandbox hosts' },
-  ...COMMON_FLAGS,
-} as const;
-const args = flagsOrExit(USAGE, FLAGS, (values) => ({
-  events: numberFlag('events', values.events, { integer: true, min: 2 }),
-  gapMs: numberFlag('gap-ms', values['gap-ms'], { min: 10 }),
-  rounds: numberFlag('rounds', values.rounds, { integer: true, min: 1 }),
-  seconds: numberFlag('seconds', values.seconds, { integer: true, min: 2 }),
-  rate: numberFlag('rate', values.rate, { min: 1 }),
-  remote: !values['no-remote'],
-  maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
-}));
-const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
-
-const { runLoad } = await import('../../src/load/index.js');
-const { runSweep } = await import('../../src/bench/sweep.js');
-const { buildBenchmarkPlan } = await import('../../src/bench/plan.js');
-const { FaultInjector } = await import('../../src/faults/injector.js');
-const { createProtocol } = await import('../../src/protocols/registry.js');
-const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
-const { RemoteTestbed, defaultKnownHostsPath } = await import('../../src/testbed/remote/remote-testbed.js');
-const { loadHosts } = await import('../../src/testbed/remote/hosts.js');
+interface Args {
+  readonly events: number;
+  readonly gapMs: number;
+  readonly seconds: number;
+  readonly rate: number;
+  readonly remote: boolean;
+}
 
 type Scenario = import('../../src/scenario/scenario.js').Scenario;
 type Deployment = import('../../src/testbed/testbed.js').Deployment;
@@ -63,8 +38,7 @@ type FaultsBlock = import('../../src/faults/recovery.js').FaultsBlock;
 type SweepObserver = import('../../src/bench/observer.js').SweepObserver;
 type LevelEnd = import('../../src/bench/observer.js').LevelEnd;
 
-const root = resolve(import.meta.dirname, '../..');
-process.chdir(root);
+process.chdir(resolve(import.meta.dirname, '../..'));
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 const quantile = (sorted: readonly number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
@@ -88,6 +62,9 @@ async function level(
   deployment: Deployment,
   options: { rate: number; seconds: number; observers: SweepObserver[]; output: string },
 ): Promise<{ level: LevelEnd; cpuMs: number }> {
+  const { runLoad } = await import('../../src/load/index.js');
+  const { runSweep } = await import('../../src/bench/sweep.js');
+  const { buildBenchmarkPlan } = await import('../../src/bench/plan.js');
   const plan = await buildBenchmarkPlan(
     {
       loads: String(options.rate),
@@ -123,7 +100,24 @@ function wrap(deployment: Deployment): Deployment {
   });
 }
 
-async function scheduling(deployment: Deployment, testbed: string) {
+interface SchedulingFigures {
+  readonly testbed: string;
+  readonly events: number;
+  readonly latenessMs: { p50: number; p99: number; max: number; values: number[] };
+  readonly engineActionMs: { p50: number; max: number };
+  readonly errors: number;
+  readonly load: LoadRecord;
+  readonly judgement: Judgement;
+}
+
+async function scheduling(
+  deployment: Deployment,
+  testbed: string,
+  args: Args,
+  { window, log }: OnceContext,
+): Promise<SchedulingFigures> {
+  const { FaultInjector } = await import('../../src/faults/injector.js');
+  const { createProtocol } = await import('../../src/protocols/registry.js');
   const node = deployment.nodes.at(-1)?.nodeId as string;
   const scenario = pauseTrain(node, args.events, args.gapMs);
   const seconds = Math.ceil((1000 + args.events * args.gapMs) / 1000) + 3;
@@ -133,14 +127,14 @@ async function scheduling(deployment: Deployment, testbed: string) {
     confirmCommit: true,
   });
   injector.onDeploy(deployment);
-  const window = monitor.window();
+  const measured = window();
   const { level: end } = await level(deployment, {
     rate: 100,
     seconds,
     observers: [injector as unknown as SweepObserver],
     output: tmpdir(),
   });
-  const load = window.close();
+  const load = measured.close();
   const block = end.runs[0]?.blocks?.faults as FaultsBlock;
   const lateness = block.events
     .filter((event) => event.scheduled_ms !== null)
@@ -154,11 +148,9 @@ async function scheduling(deployment: Deployment, testbed: string) {
     minRounds: 1,
     load,
   });
-  console.log(
+  log(
     `${testbed}: ${lateness.length} events, lateness p50 ${round(quantile(lateness, 0.5))} ms, p99 ${round(quantile(lateness, 0.99))} ms, max ${round(lateness.at(-1) ?? 0)} ms; the engine's pause/unpause took p50 ${round(quantile(actionMs, 0.5))} ms, max ${round(actionMs.at(-1) ?? 0)} ms`,
   );
-  console.log(`  ${verdictLine(judgement)}`);
-  console.log(`  ${loadLine(load)}`);
   return {
     testbed,
     events: lateness.length,
@@ -175,74 +167,10 @@ async function scheduling(deployment: Deployment, testbed: string) {
   };
 }
 
-async function hotPath(deployment: Deployment) {
-  const sides = { without: [] as number[], with: [] as number[] };
-  const window = monitor.window();
-  for (let roundIndex = 0; roundIndex < args.rounds; roundIndex++) {
-    const order = roundIndex % 2 === 0 ? (['without', 'with'] as const) : (['with', 'without'] as const);
-    for (const side of order) {
-      // Idle: the injector registered on the sweep, with nothing to fire.
-      const idle: Scenario = { version: 1, source: 'idle', events: [] };
-      const observers: SweepObserver[] = [];
-      if (side === 'with') {
-        const injector = new FaultInjector({ scenario: idle, confirmCommit: true });
-        injector.onDeploy(deployment);
-        observers.push(injector as unknown as SweepObserver);
-      }
-      const { level: end, cpuMs } = await level(deployment, {
-        rate: args.rate,
-        seconds: args.seconds + 2,
-        observers,
-        output: tmpdir(),
-      });
-      const committed = end.runs[0]?.load.outcomes.committed ?? 0;
-      const perThousand = (cpuMs / Math.max(1, committed)) * 1000;
-      sides[side].push(round(perThousand, 3));
-      console.log(
-        `  round ${roundIndex + 1} ${side.padEnd(7)} ${round(perThousand, 1)} ms CPU per 1,000 tx (${committed} committed)`,
-      );
-    }
-  }
-  const load = window.close();
-  const judgement = judgeRatio({
-    claim: 'CPU per 1,000 tx with an idle scenario / without <= 1',
-    numerator: sides.with,
-    denominator: sides.without,
-    target: 1,
-    load,
-  });
-  console.log(
-    `  with ${JSON.stringify(spread(sides.with))}\n  without ${JSON.stringify(spread(sides.without))}`,
-  );
-  console.log(`  ${verdictLine(judgement)}`);
-  console.log(`  ${loadLine(load)}`);
-  return {
-    rate: args.rate,
-    seconds: args.seconds,
-    cpuPer1000TxMs: { with: spread(sides.with), without: spread(sides.without) },
-    load,
-    judgement,
-  };
-}
-
-const startedAt = new Date().toISOString();
-const results: Record<string, unknown> = { tool: 'bench:faults', startedAt, flags: args };
-const local = await new LocalTestbed({
-  committee: 4,
-  nodeAccess: 'auto',
-  protocol: 'cometbft',
-  startupTimeoutMs: 60_000,
-  log: () => undefined,
-}).deploy({});
-try {
-  console.log('local 4-node network:');
-  results.localScheduling = await scheduling(local, 'local');
-  console.log('hot path (local):');
-  results.hotPath = await hotPath(local);
-} finally {
-  await local.destroy({ thorough: true });
-}
-if (args.remote) {
+/** On 4 sandbox SSH hosts (the integration tests' sandbox, MESHBENCH_TEST_SANDBOX_DIR; left up). */
+async function remoteScheduling(args: Args, context: OnceContext): Promise<SchedulingFigures> {
+  const { RemoteTestbed, defaultKnownHostsPath } = await import('../../src/testbed/remote/remote-testbed.js');
+  const { loadHosts } = await import('../../src/testbed/remote/hosts.js');
   const { useSandbox, hostsFile, DOCKER_HOSTS } = await import('../../test/integration/sandbox-fixture.js');
   const state = await useSandbox();
   const path = await hostsFile(state, 'bench-faults', state.hosts.slice(0, DOCKER_HOSTS));
@@ -253,16 +181,121 @@ if (args.remote) {
     knownHostsPath: hosts.knownHostsPath ?? defaultKnownHostsPath(),
   }).deploy({});
   try {
-    console.log('sandbox SSH hosts:');
-    results.remoteScheduling = await scheduling(remote, 'sandbox hosts');
+    return await scheduling(remote, 'sandbox hosts', args, context);
   } finally {
     await remote.destroy({ thorough: false });
   }
 }
-results.endedAt = new Date().toISOString();
-results.loadAverage = monitor.stop();
-const dir = join(root, 'benchmarks/results');
-mkdirSync(dir, { recursive: true });
-const file = join(dir, `faults-${startedAt.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-console.log(`wrote ${file}`);
+
+type Side = 'without' | 'with';
+interface Round {
+  readonly side: Side;
+  readonly cpuPer1000TxMs: number;
+  readonly committed: number;
+}
+
+/** One hot-path level: the generator's CPU per 1,000 committed tx, the idle injector registered or not. */
+async function hotPathRound(side: Side, deployment: Deployment, args: Args): Promise<Round> {
+  const { FaultInjector } = await import('../../src/faults/injector.js');
+  // Idle: the injector registered on the sweep, with nothing to fire.
+  const idle: Scenario = { version: 1, source: 'idle', events: [] };
+  const observers: SweepObserver[] = [];
+  if (side === 'with') {
+    const injector = new FaultInjector({ scenario: idle, confirmCommit: true });
+    injector.onDeploy(deployment);
+    observers.push(injector as unknown as SweepObserver);
+  }
+  const { level: end, cpuMs } = await level(deployment, {
+    rate: args.rate,
+    seconds: args.seconds + 2,
+    observers,
+    output: tmpdir(),
+  });
+  const committed = end.runs[0]?.load.outcomes.committed ?? 0;
+  return { side, cpuPer1000TxMs: round((cpuMs / Math.max(1, committed)) * 1000, 3), committed };
+}
+
+interface Shared {
+  readonly local: Deployment;
+  /** Removes the local network once (after the rounds, before the remote part; or at teardown). */
+  readonly removeLocal: () => Promise<void>;
+  /** Local first, then the sandbox hosts'. */
+  readonly scheduling: SchedulingFigures[];
+}
+
+await runBench({
+  usage: {
+    name: 'bench:faults',
+    summary:
+      'Fault events against their schedule (100 events per level, local and on sandbox hosts), and the\n' +
+      "generator's CPU per 1,000 tx with and without an idle scenario. Needs the images (npm run setup).",
+    notes: ['Writes benchmarks/results/faults-<timestamp>.json.'],
+  },
+  flags: {
+    events: { type: 'string', valueName: 'N', default: '100', description: 'events per scheduling level' },
+    'gap-ms': { type: 'string', valueName: 'MS', default: '150', description: 'time between events' },
+    seconds: { type: 'string', valueName: 'S', default: '10', description: 'seconds of each CPU level' },
+    rate: { type: 'string', valueName: 'TX/S', default: '500', description: 'load of the CPU levels' },
+    'no-remote': { type: 'boolean', default: false, description: 'skip the sandbox hosts' },
+  },
+  defaultPairs: 4,
+  // its flag before the harness: CPU rounds of each side
+  pairsFlag: 'rounds',
+  args: (values): Args => ({
+    events: numberFlag('events', values.events, { integer: true, min: 2 }),
+    gapMs: numberFlag('gap-ms', values['gap-ms'], { min: 10 }),
+    seconds: numberFlag('seconds', values.seconds, { integer: true, min: 2 }),
+    rate: numberFlag('rate', values.rate, { min: 1 }),
+    remote: !values['no-remote'],
+  }),
+  file: 'faults',
+  setup: async (args, context): Promise<Shared> => {
+    const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
+    const local = await new LocalTestbed({
+      committee: 4,
+      nodeAccess: 'auto',
+      protocol: 'cometbft',
+      startupTimeoutMs: 60_000,
+      log: () => undefined,
+    }).deploy({});
+    let removing: Promise<void> | undefined;
+    const removeLocal = () => (removing ??= local.destroy({ thorough: true }));
+    try {
+      return { local, removeLocal, scheduling: [await scheduling(local, 'local', args, context)] };
+    } catch (error) {
+      await removeLocal();
+      throw error;
+    }
+  },
+  teardown: ({ removeLocal }) => removeLocal(),
+  sides: ['without', 'with'],
+  round: (side, { shared, args }) => hotPathRound(side as Side, shared.local, args),
+  describe: (r) => `${round(r.cpuPer1000TxMs, 1)} ms CPU per 1,000 tx (${r.committed} committed)`,
+  figures: { cpuPer1000TxMs: (r) => r.cpuPer1000TxMs },
+  after: async (args, shared, context) => {
+    if (!args.remote) return;
+    await shared.removeLocal();
+    shared.scheduling.push(await remoteScheduling(args, context));
+  },
+  claims: ({ with: withScenario = [], without = [] }, _args, load, { scheduling: parts }) => {
+    const [numerator, denominator] = paired(
+      withScenario.map((r) => r.cpuPer1000TxMs),
+      without.map((r) => r.cpuPer1000TxMs),
+    );
+    return [
+      ...parts.map((part) => part.judgement),
+      judgeRatio({
+        claim: 'CPU per 1,000 tx with an idle scenario / without <= 1',
+        numerator,
+        denominator,
+        target: 1,
+        load,
+      }),
+    ];
+  },
+  extra: (_bySide, args, { scheduling: parts }) => ({
+    localScheduling: parts.find((part) => part.testbed === 'local'),
+    remoteScheduling: parts.find((part) => part.testbed !== 'local'),
+    hotPath: { rate: args.rate, seconds: args.seconds },
+  }),
+});
