@@ -3,17 +3,20 @@
  * against the lean one (FROM scratch: the node binary, the libraries it links, the bundled
  * refnode), both built by scripts/build-images.sh from the same inputs.
  *
- * Per image: the size the engine reports, the archive image-transfer ships (docker save | gzip,
- * level 1) and the time to make it. Then, on sandbox hosts with Docker, the two images alternate
- * first in each round: the image is removed from every host, and a `remote-network` deploy
- * (RemoteTestbed: connect, ship to every host in parallel through image-transfer, start one node
- * per host, all ready) takes it there; the record keeps the slowest host's ship time, every
- * host's, and the whole deploy. Optionally (--ready-rounds) the start-to-ready time of a 4-node
- * local network with each image, alternating too.
+ * Per image (once, before the rounds): the size the engine reports, the archive image-transfer
+ * ships (docker save | gzip, level 1) and the time to make it. Then, on sandbox hosts with
+ * Docker, the two images alternate first in each round: the image is removed from every host,
+ * and a `remote-network` deploy (RemoteTestbed: connect, ship to every host in parallel through
+ * image-transfer, start one node per host, all ready) takes it there; the record keeps the
+ * slowest host's ship time, every host's, and the whole deploy. Optionally (--ready-rounds),
+ * after the sandbox is removed, the start-to-ready time of a 4-node local network with each
+ * image, alternating too.
  *
- * The record keeps each side's spread across rounds and the load average before, during and
- * after; "lean / debian ship time <= 1" is a verdict only when every round agrees on a quiet
- * machine, else "inconclusive" (lib/verdict.ts).
+ * A declaration on the bench harness (lib/harness.ts): the two images are its sides, `--rounds`
+ * its ship rounds; the builds and the sandbox are setup, the local start-to-ready rounds an after
+ * step. The record keeps each side's spread across rounds and the load average before, during
+ * and after; "lean / debian ship time <= 1" is a verdict only when every round agrees on a
+ * quiet machine, else "inconclusive" (lib/verdict.ts).
  *
  * Usage: npm run build && npm run bench:image [-- --rounds 3 --hosts 8 --ready-rounds 2]
  * (`-- --help` lists every flag). Writes benchmarks/results/image-<timestamp>.json.
@@ -22,65 +25,17 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { COMMON_FLAGS, flagsOrExit, numberFlag } from './lib/flags.js';
-import { LoadMonitor, judgeRatio, loadLine, spread, verdictLine } from './lib/verdict.js';
+import { numberFlag } from './lib/flags.js';
+import { paired, runBench } from './lib/harness.js';
+import { judgeRatio, spread, type LoadRecord } from './lib/verdict.js';
 import type { HostsConfig } from '../../src/testbed/remote/hosts.js';
 import type { SandboxState } from '../../src/testbed/sandbox/sandbox.js';
 
-const USAGE = {
-  name: 'bench:image',
-  summary:
-    'Size of the Debian-based and the lean (FROM scratch) refnode image, raw and gzipped as shipped,\n' +
-    'and the time to ship each to sandbox hosts through remote-network, alternating in one run.',
-  notes: [
-    'Builds both images with scripts/build-images.sh (tags of its own, removed at the end).',
-    'Writes benchmarks/results/image-<timestamp>.json.',
-  ],
-};
-const FLAGS = {
-  rounds: {
-    type: 'string',
-    valueName: 'N',
-    default: '3',
-    description: 'rounds; each ships both images to every host',
-  },
-  hosts: {
-    type: 'string',
-    valueName: 'N',
-    default: '8',
-    description: 'sandbox hosts (about 300 MB RAM each)',
-  },
-  dir: {
-    type: 'string',
-    valueName: 'DIR',
-    default: '.meshbench/sandbox-lean',
-    description: "the sandbox's folder (its hosts are removed at the end)",
-  },
-  'ready-rounds': {
-    type: 'string',
-    valueName: 'N',
-    default: '2',
-    description: 'rounds of a 4-node local network per image, start to ready (0: skip)',
-  },
-  ...COMMON_FLAGS,
-} as const;
-const args = flagsOrExit(USAGE, FLAGS, (values) => ({
-  rounds: numberFlag('rounds', values.rounds, { integer: true, min: 1 }),
-  hosts: numberFlag('hosts', values.hosts, { integer: true, min: 1 }),
-  dir: resolve(values.dir),
-  readyRounds: numberFlag('ready-rounds', values['ready-rounds'], { integer: true, min: 0 }),
-  maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
-}));
-// Before anything runs: the load the machine had without this script.
-const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
-
-// Imported after the flags, so --help answers at once and without an engine.
-const { writeFileAtomic } = await import('../../src/common/atomic-write.js');
-const { hostsFromVariables } = await import('../../src/testbed/remote/hosts.js');
-const { imageArchive, inspectLocalImage } = await import('../../src/testbed/remote/image-transfer.js');
-const { RemoteTestbed } = await import('../../src/testbed/remote/remote-testbed.js');
-const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
-const { docker, sandboxDown, sandboxUp } = await import('../../src/testbed/sandbox/sandbox.js');
+interface Args {
+  readonly hosts: number;
+  readonly dir: string;
+  readonly readyRounds: number;
+}
 
 type Side = 'debian' | 'lean';
 const SIDES: readonly Side[] = ['debian', 'lean'];
@@ -140,7 +95,8 @@ interface ReadyFigure {
   readonly untilReadyMs: number;
 }
 
-function hostsFor(state: SandboxState): HostsConfig {
+async function hostsFor(state: SandboxState): Promise<HostsConfig> {
+  const { hostsFromVariables } = await import('../../src/testbed/remote/hosts.js');
   const variables: Record<string, string> = {
     SSH_TIMEOUT: '30',
     MESHBENCH_SSH_KNOWN_HOSTS: state.knownHostsPath,
@@ -155,6 +111,7 @@ function hostsFor(state: SandboxState): HostsConfig {
 
 /** Removes the image (by ID) from every host through the outer engine, not the code under test. */
 async function removeFromHosts(state: SandboxState, id: string): Promise<void> {
+  const { docker } = await import('../../src/testbed/sandbox/sandbox.js');
   await Promise.all(
     state.hosts.map(async (host) => {
       await docker(['exec', host.container, 'docker', 'image', 'rm', '-f', id]);
@@ -170,9 +127,10 @@ async function shipOnce(
   round: number,
   archiveDir: string,
 ): Promise<ShipFigure> {
+  const { RemoteTestbed } = await import('../../src/testbed/remote/remote-testbed.js');
   await removeFromHosts(state, image.id);
   const testbed = new RemoteTestbed({
-    hosts: hostsFor(state),
+    hosts: await hostsFor(state),
     image: image.reference,
     cacheDir: archiveDir,
     strictHostKeyChecking: 'yes',
@@ -196,13 +154,16 @@ async function shipOnce(
   };
   // frees the hosts' tmpfs before the other side's round
   await removeFromHosts(state, image.id);
-  console.log(
-    `round ${round} ${image.side.padEnd(6)} ship to ${state.hosts.length} hosts ${(figure.shipMs / 1000).toFixed(2)} s (per host ${spread(figure.perHostShipMs).min}-${spread(figure.perHostShipMs).max} ms, ${(figure.bytesShipped / 1e6).toFixed(1)} MB in all), deploy ${(deployMs / 1000).toFixed(2)} s`,
-  );
   return figure;
 }
 
-async function readyOnce(image: ImageFigure, round: number, runsDir: string): Promise<ReadyFigure> {
+async function readyOnce(
+  image: ImageFigure,
+  round: number,
+  runsDir: string,
+  log: (line: string) => void,
+): Promise<ReadyFigure> {
+  const { LocalTestbed } = await import('../../src/testbed/local/local-testbed.js');
   const testbed = new LocalTestbed({ committee: 4, image: image.reference, runsDir, cacheDir: null });
   const deployment = await testbed.deploy();
   const figure: ReadyFigure = {
@@ -213,145 +174,185 @@ async function readyOnce(image: ImageFigure, round: number, runsDir: string): Pr
     untilReadyMs: deployment.phasesMs.ready,
   };
   await deployment.destroy({ thorough: true });
-  console.log(
+  log(
     `round ${round} ${image.side.padEnd(6)} 4 local nodes ready after ${(figure.readyAfterMs / 1000).toFixed(2)} s (compose up ${figure.composeUpMs} ms, then ready in ${figure.untilReadyMs} ms)`,
   );
   return figure;
 }
 
-let interrupted = false;
-process.once('SIGINT', () => {
-  interrupted = true;
-  console.log('interrupted: finishing the current step, then cleaning up');
-});
+interface Shared {
+  /** The sandbox's folder. */
+  readonly dir: string;
+  readonly workDir: string;
+  readonly images: readonly ImageFigure[];
+  readonly state: SandboxState;
+  /** Filled by the after step. */
+  readonly readies: ReadyFigure[];
+  readyLoad?: LoadRecord;
+}
 
-const startedAt = new Date();
-const workDir = await mkdtemp(join(tmpdir(), 'meshbench-bench-image-'));
-const images: ImageFigure[] = [];
-const ships: ShipFigure[] = [];
-const readies: ReadyFigure[] = [];
-let sandboxStarted = false;
-try {
-  for (const side of SIDES) {
-    await build(side);
-    const local = await inspectLocalImage(tagOf(side));
-    // a fresh folder, so the save is timed
-    const archive = await imageArchive(local, join(workDir, side));
-    const layers = Number(
-      await run('docker', ['image', 'inspect', '-f', '{{len .RootFS.Layers}}', local.id]),
-    );
-    images.push({
-      side,
-      reference: local.reference,
-      id: local.id,
-      layers,
-      sizeBytes: local.sizeBytes,
-      gzipBytes: archive.compressedBytes,
-      saveMs: archive.saveMs,
-    });
-    console.log(
-      `${side.padEnd(6)} ${(local.sizeBytes / 1e6).toFixed(1)} MB, ${layers} layer(s); shipped as ${(archive.compressedBytes / 1e6).toFixed(1)} MB gzip (saved in ${(archive.saveMs / 1000).toFixed(2)} s)`,
-    );
-  }
-  const image = (side: Side) => images.find((figure) => figure.side === side)!;
+const imageOf = (images: readonly ImageFigure[], side: Side) =>
+  images.find((figure) => figure.side === side) as ImageFigure;
 
-  await sandboxDown({ dir: args.dir });
-  sandboxStarted = true;
-  const upStarted = performance.now();
-  const state = await sandboxUp({ hosts: args.hosts, dir: args.dir });
-  console.log(
-    `sandbox: ${state.hosts.length} hosts up in ${((performance.now() - upStarted) / 1000).toFixed(1)} s`,
-  );
-
-  const shipWindow = monitor.window();
-  for (let round = 1; round <= args.rounds && !interrupted; round++) {
-    const order: Side[] = round % 2 === 1 ? ['debian', 'lean'] : ['lean', 'debian'];
-    for (const side of order) {
-      if (interrupted) break;
-      ships.push(await shipOnce(state, image(side), round, join(workDir, side)));
-    }
-  }
-  const shipLoad = shipWindow.close();
-  await sandboxDown({ dir: args.dir });
-  sandboxStarted = false;
-
-  const readyWindow = monitor.window();
-  const readyRunsDir = join(workDir, 'runs');
-  for (let round = 1; round <= args.readyRounds && !interrupted; round++) {
-    const order: Side[] = round % 2 === 1 ? ['lean', 'debian'] : ['debian', 'lean'];
-    for (const side of order) {
-      if (interrupted) break;
-      readies.push(await readyOnce(image(side), round, readyRunsDir));
-    }
-  }
-  const readyLoad = readyWindow.close();
-
-  // rounds where both sides shipped, paired by round
-  const paired = (pick: (figure: ShipFigure) => number) => {
-    const rounds = [...new Set(ships.map((figure) => figure.round))].filter((round) =>
-      SIDES.every((side) => ships.some((figure) => figure.round === round && figure.side === side)),
-    );
-    const of = (side: Side) =>
-      rounds.map((round) => pick(ships.find((figure) => figure.round === round && figure.side === side)!));
-    return { lean: of('lean'), debian: of('debian') };
-  };
-  const shipPairs = paired((figure) => figure.shipMs);
-  const deployPairs = paired((figure) => figure.deployMs);
-  const readyOf = (side: Side) => readies.filter((figure) => figure.side === side);
-  const summary = {
-    images: Object.fromEntries(images.map((figure) => [figure.side, figure])),
-    leanToDebianGzip: Number((image('lean').gzipBytes / image('debian').gzipBytes).toFixed(3)),
-    leanGzipAtMost40MB: image('lean').gzipBytes <= 40e6,
-    hosts: args.hosts,
-    shipMs: { debian: spread(shipPairs.debian), lean: spread(shipPairs.lean) },
-    deployMs: { debian: spread(deployPairs.debian), lean: spread(deployPairs.lean) },
-    shipVerdict: judgeRatio({
-      claim: `ship to ${args.hosts} hosts: lean / debian <= 1`,
-      target: 1,
-      numerator: shipPairs.lean,
-      denominator: shipPairs.debian,
-      load: shipLoad,
-    }),
-    deployVerdict: judgeRatio({
-      claim: `deploy with shipping to ${args.hosts} hosts: lean / debian <= 1`,
-      target: 1,
-      numerator: deployPairs.lean,
-      denominator: deployPairs.debian,
-      load: shipLoad,
-    }),
-    local4ReadyAfterMs: {
-      debian: spread(readyOf('debian').map((figure) => figure.readyAfterMs)),
-      lean: spread(readyOf('lean').map((figure) => figure.readyAfterMs)),
-    },
-    local4UntilReadyMs: {
-      debian: spread(readyOf('debian').map((figure) => figure.untilReadyMs)),
-      lean: spread(readyOf('lean').map((figure) => figure.untilReadyMs)),
-    },
-    shipLoad,
-    readyLoad,
-  };
-  console.log(`\n  ship rounds: ${loadLine(shipLoad)}`);
-  console.log(`  ${verdictLine(summary.shipVerdict)}`);
-  console.log(`  ${verdictLine(summary.deployVerdict)}`);
-  if (readies.length > 0) console.log(`  local start-to-ready rounds: ${loadLine(readyLoad)}`);
-  const out = {
-    benchmark: 'image',
-    timestamp: startedAt.toISOString(),
-    flags: args,
-    interrupted,
-    summary,
-    ships,
-    readies,
-    wholeRun: monitor.stop(),
-  };
-  const file = resolve('benchmarks/results', `image-${out.timestamp.replace(/[:.]/g, '-')}.json`);
-  await writeFileAtomic(file, `${JSON.stringify(out, null, 2)}\n`);
-  console.log(`wrote ${file}`);
-} catch (error) {
-  console.error(`bench:image: ${error instanceof Error ? error.message : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  if (sandboxStarted) await sandboxDown({ dir: args.dir }).catch(() => undefined);
+/** Removes what setup made: the sandbox, the bench's image tags, the archives. */
+async function cleanUp(dir: string, workDir: string): Promise<void> {
+  const { docker, sandboxDown } = await import('../../src/testbed/sandbox/sandbox.js');
+  await sandboxDown({ dir }).catch(() => undefined);
   await Promise.all(SIDES.map((side) => docker(['image', 'rm', tagOf(side)])));
   await rm(workDir, { recursive: true, force: true });
 }
+
+/** Both images built, measured and saved; then the sandbox up. */
+async function setUp(args: Args, log: (line: string) => void): Promise<Shared> {
+  const { imageArchive, inspectLocalImage } = await import('../../src/testbed/remote/image-transfer.js');
+  const { sandboxDown, sandboxUp } = await import('../../src/testbed/sandbox/sandbox.js');
+  const workDir = await mkdtemp(join(tmpdir(), 'meshbench-bench-image-'));
+  try {
+    const images: ImageFigure[] = [];
+    for (const side of SIDES) {
+      await build(side);
+      const local = await inspectLocalImage(tagOf(side));
+      // a fresh folder, so the save is timed
+      const archive = await imageArchive(local, join(workDir, side));
+      const layers = Number(
+        await run('docker', ['image', 'inspect', '-f', '{{len .RootFS.Layers}}', local.id]),
+      );
+      images.push({
+        side,
+        reference: local.reference,
+        id: local.id,
+        layers,
+        sizeBytes: local.sizeBytes,
+        gzipBytes: archive.compressedBytes,
+        saveMs: archive.saveMs,
+      });
+      log(
+        `${side.padEnd(6)} ${(local.sizeBytes / 1e6).toFixed(1)} MB, ${layers} layer(s); shipped as ${(archive.compressedBytes / 1e6).toFixed(1)} MB gzip (saved in ${(archive.saveMs / 1000).toFixed(2)} s)`,
+      );
+    }
+    await sandboxDown({ dir: args.dir });
+    const upStarted = performance.now();
+    const state = await sandboxUp({ hosts: args.hosts, dir: args.dir });
+    log(
+      `sandbox: ${state.hosts.length} hosts up in ${((performance.now() - upStarted) / 1000).toFixed(1)} s`,
+    );
+    return { dir: args.dir, workDir, images, state, readies: [] };
+  } catch (error) {
+    await cleanUp(args.dir, workDir);
+    throw error;
+  }
+}
+
+const shipSpreads = (
+  bySide: Readonly<Record<string, readonly ShipFigure[]>>,
+  pick: (f: ShipFigure) => number,
+) => {
+  const [lean, debian] = paired((bySide['lean'] ?? []).map(pick), (bySide['debian'] ?? []).map(pick));
+  return { lean, debian };
+};
+
+await runBench({
+  usage: {
+    name: 'bench:image',
+    summary:
+      'Size of the Debian-based and the lean (FROM scratch) refnode image, raw and gzipped as shipped,\n' +
+      'and the time to ship each to sandbox hosts through remote-network, alternating in one run.',
+    notes: [
+      'Builds both images with scripts/build-images.sh (tags of its own, removed at the end).',
+      'Writes benchmarks/results/image-<timestamp>.json.',
+    ],
+  },
+  flags: {
+    hosts: {
+      type: 'string',
+      valueName: 'N',
+      default: '8',
+      description: 'sandbox hosts (about 300 MB RAM each)',
+    },
+    dir: {
+      type: 'string',
+      valueName: 'DIR',
+      default: '.meshbench/sandbox-lean',
+      description: "the sandbox's folder (its hosts are removed at the end)",
+    },
+    'ready-rounds': {
+      type: 'string',
+      valueName: 'N',
+      default: '2',
+      description: 'rounds of a 4-node local network per image, start to ready (0: skip)',
+    },
+  },
+  defaultPairs: 3,
+  // its flag before the harness: rounds; each ships both images to every host
+  pairsFlag: 'rounds',
+  args: (values): Args => ({
+    hosts: numberFlag('hosts', values.hosts, { integer: true, min: 1 }),
+    dir: resolve(values.dir),
+    readyRounds: numberFlag('ready-rounds', values['ready-rounds'], { integer: true, min: 0 }),
+  }),
+  file: 'image',
+  setup: (args, { log }) => setUp(args, log),
+  teardown: ({ dir, workDir }) => cleanUp(dir, workDir),
+  sides: SIDES,
+  round: (side, { shared, pair }) =>
+    shipOnce(shared.state, imageOf(shared.images, side as Side), pair + 1, join(shared.workDir, side)),
+  describe: (f) =>
+    `ship to ${f.perHostShipMs.length} hosts ${(f.shipMs / 1000).toFixed(2)} s (per host ${spread(f.perHostShipMs).min}-${spread(f.perHostShipMs).max} ms, ${(f.bytesShipped / 1e6).toFixed(1)} MB in all), deploy ${(f.deployMs / 1000).toFixed(2)} s`,
+  figures: { shipMs: (f) => f.shipMs, deployMs: (f) => f.deployMs },
+  // the sandbox removed first, so the local rounds run on a quieter machine
+  after: async (args, shared, { signal, log, window }) => {
+    const { sandboxDown } = await import('../../src/testbed/sandbox/sandbox.js');
+    await sandboxDown({ dir: args.dir });
+    const measured = window();
+    const runsDir = join(shared.workDir, 'runs');
+    for (let round = 1; round <= args.readyRounds && !signal.aborted; round++) {
+      const order: Side[] = round % 2 === 1 ? ['lean', 'debian'] : ['debian', 'lean'];
+      for (const side of order) {
+        if (signal.aborted) break;
+        shared.readies.push(await readyOnce(imageOf(shared.images, side), round, runsDir, log));
+      }
+    }
+    shared.readyLoad = measured.close();
+  },
+  claims: (bySide, args, load) => {
+    const ship = shipSpreads(bySide, (f) => f.shipMs);
+    const deploy = shipSpreads(bySide, (f) => f.deployMs);
+    return [
+      judgeRatio({
+        claim: `ship to ${args.hosts} hosts: lean / debian <= 1`,
+        target: 1,
+        numerator: ship.lean,
+        denominator: ship.debian,
+        load,
+      }),
+      judgeRatio({
+        claim: `deploy with shipping to ${args.hosts} hosts: lean / debian <= 1`,
+        target: 1,
+        numerator: deploy.lean,
+        denominator: deploy.debian,
+        load,
+      }),
+    ];
+  },
+  extra: (_bySide, args, { images, readies, readyLoad }) => {
+    const readyOf = (side: Side) => readies.filter((figure) => figure.side === side);
+    return {
+      images: Object.fromEntries(images.map((figure) => [figure.side, figure])),
+      leanToDebianGzip: Number(
+        (imageOf(images, 'lean').gzipBytes / imageOf(images, 'debian').gzipBytes).toFixed(3),
+      ),
+      leanGzipAtMost40MB: imageOf(images, 'lean').gzipBytes <= 40e6,
+      hosts: args.hosts,
+      local4ReadyAfterMs: {
+        debian: spread(readyOf('debian').map((figure) => figure.readyAfterMs)),
+        lean: spread(readyOf('lean').map((figure) => figure.readyAfterMs)),
+      },
+      local4UntilReadyMs: {
+        debian: spread(readyOf('debian').map((figure) => figure.untilReadyMs)),
+        lean: spread(readyOf('lean').map((figure) => figure.untilReadyMs)),
+      },
+      readies,
+      readyLoad,
+    };
+  },
+});
