@@ -18,9 +18,7 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { readRunFolder, runReportCommand } from '../../src/cli/report-command.js';
-import { renderHtmlReport } from '../../src/report/html-report.js';
-import { canvasInk, openReport } from '../../test/support/report-browser.js';
+import type { readRunFolder } from '../../src/cli/report-command.js';
 import { runBench } from './lib/harness.js';
 import { judgeThreshold, spread } from './lib/verdict.js';
 
@@ -150,6 +148,9 @@ interface Round {
 }
 
 async function oneRound({ dir, records, startedAt }: Shared): Promise<Round> {
+  const { runReportCommand } = await import('../../src/cli/report-command.js');
+  const { renderHtmlReport } = await import('../../src/report/html-report.js');
+  const { canvasInk, openReport } = await import('../../test/support/report-browser.js');
   let before = performance.now();
   const html = await renderHtmlReport({ records, generatedAt: startedAt });
   const generateMs = performance.now() - before;
@@ -201,6 +202,9 @@ await runBench({
   args: () => ({}),
   file: 'report',
   setup: async (_args, { log }): Promise<Shared> => {
+    // imported here, not at the top: --help answers at once
+    const { readRunFolder } = await import('../../src/cli/report-command.js');
+    const { renderHtmlReport } = await import('../../src/report/html-report.js');
     const dir = await mkdtemp(join(tmpdir(), 'meshbench-bench-report-'));
     const recordText = JSON.stringify(synthesize(JSON.parse(await readFile(SOURCE, 'utf8')) as Json));
     await writeFile(join(dir, 'local-benchmark-1.json'), recordText);
