@@ -11,9 +11,15 @@ import { defineConfig } from 'vitest/config';
 //                 made by its run id, picks free ports (a generated committee, pickFreePorts) and
 //                 claims a sandbox of SSH hosts no running file holds (sandbox-fixture.ts)
 //   3 alone       the files that need the engine or the clock to themselves, one at a time
-//                 after the rest: the seed compose file's fixed host ports, nfq-delay's ±2 ms
+//                 after the rest: the seed compose file's fixed host ports, nfq-delay's ±2 ms,
+//                 propagation's bounds on probe round trips (a propagation probe is 2/s: a
+//                 busy level sees fewer pairs)
 const timingTests = ['test/unit/load/generator.test.ts'];
-const aloneTests = ['test/integration/refnode-compose.test.ts', 'test/integration/nfq-delay.test.ts'];
+const aloneTests = [
+  'test/integration/refnode-compose.test.ts',
+  'test/integration/nfq-delay.test.ts',
+  'test/integration/propagation.test.ts',
+];
 const integration = {
   testTimeout: 600_000,
   hookTimeout: 900_000,
