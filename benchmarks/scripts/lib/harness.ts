@@ -18,7 +18,8 @@
  * Optional, for scripts that need them: `figuresFrom` (figures named after the flags, e.g. one per
  * rate), `after` (work once after the last round and before the teardown, with a load window of its
  * own: a sweep, a profile; skipped after Ctrl-C; its result goes to `claims`, `extra` and `report`)
- * and `report` (a plain-text summary, printed and written beside the results as <file>-<timestamp>.txt).
+ * and `report` (a plain-text summary, printed and written with the verdicts and the load beside the
+ * results as <file>-<timestamp>.txt).
  */
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -108,7 +109,7 @@ export interface BenchScript<S extends FlagSpecs, Args, Shared, Round, After = u
     args: Args,
     after: After | undefined,
   ) => Record<string, unknown>;
-  /** A plain-text summary: printed at the end and written beside the results as <file>-<timestamp>.txt. */
+  /** A plain-text summary: printed at the end and, followed by the verdicts and the load, written beside the results as <file>-<timestamp>.txt. */
   readonly report?: (
     bySide: Readonly<Record<string, readonly Round[]>>,
     args: Args,
@@ -254,8 +255,10 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round, After =
   log(`figures in ${file}`);
   const report = script.report?.(bySide, args, after);
   if (report) {
-    process.stdout.write(`${report.join('\n')}\n`);
-    await writeFileAtomic(file.replace(/\.json$/, '.txt'), `${report.join('\n')}\n`);
+    // the summary, then the verdicts and the load as the console had them
+    const text = [...report, '', ...judgements.map(verdictLine), `rounds: ${loadLine(load)}`].join('\n');
+    process.stdout.write(`${text}\n`);
+    await writeFileAtomic(file.replace(/\.json$/, '.txt'), `${text}\n`);
     log(`summary in ${file.replace(/\.json$/, '.txt')}`);
   }
   // as `benchmark` does: 130 when interrupted (the file says what did run), 1 when a claim fails
