@@ -56,9 +56,10 @@ export interface RoundContext<Args, Shared> {
   readonly window: () => { close(): LoadRecord };
 }
 
-/** What `after` gets: the rounds done, and the same context as a round's. */
+/** What `after` gets: the rounds done, the load over them, and the same context as a round's. */
 export interface AfterContext<Args, Shared, Round> extends Omit<RoundContext<Args, Shared>, 'pair'> {
   readonly bySide: Readonly<Record<string, readonly Round[]>>;
+  readonly load: LoadRecord;
 }
 
 type Figures<Round> = Readonly<Record<string, (round: Round) => number | undefined>>;
@@ -199,6 +200,7 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round, After =
           args,
           shared,
           bySide,
+          load,
           signal: controller.signal,
           log,
           window: () => monitor.window(),
