@@ -59,16 +59,7 @@ interface Args {
   readonly keepSandbox: boolean;
 }
 
-// Imported when a run starts (not at the top), so --help answers at once.
-const importMeshbench = async () => ({
-  ...(await import('../../src/testbed/sandbox/sandbox.js')),
-  ...(await import('../../src/testbed/remote/hosts.js')),
-  ...(await import('../../src/testbed/remote/connect.js')),
-  ...(await import('../../src/testbed/remote/concurrency.js')),
-  ...(await import('../../src/common/errors.js')),
-  ...(await import('../../src/testbed/remote/known-hosts.js')),
-});
-let meshbench!: Awaited<ReturnType<typeof importMeshbench>>;
+// meshbench's modules are imported where they are used, not at the top: --help answers at once.
 const PHASES = ['connect', 'checks', 'fanout', 'close'] as const;
 type PhaseName = (typeof PHASES)[number];
 
@@ -139,6 +130,9 @@ async function measure(
   roundIndex: number,
   fanoutRounds: number,
 ): Promise<Measurement> {
+  const { connectAll, closeAll } = await import('../../src/testbed/remote/connect.js');
+  const { mapSettled } = await import('../../src/testbed/remote/concurrency.js');
+  const { isMeshbenchError } = await import('../../src/common/errors.js');
   const hosts: HostsConfig = { ...all, hosts: all.hosts.slice(0, n) };
   const handshake: number[] = [];
   const finishedAt: number[] = [];
@@ -146,7 +140,7 @@ async function measure(
   const connectStarted = performance.now();
   const connect = await phase(
     () =>
-      meshbench.connectAll(hosts, {
+      connectAll(hosts, {
         strictHostKeyChecking: 'yes',
         knownHostsPath: all.knownHostsPath!,
         concurrency: limit,
@@ -164,12 +158,12 @@ async function measure(
   try {
     const outcomes: Record<string, number> = {};
     const checks = await phase(async () => {
-      const results = await meshbench.mapSettled(agents, limit, (agent) => agent.ensureDockerQuiet());
+      const results = await mapSettled(agents, limit, (agent) => agent.ensureDockerQuiet());
       for (const result of results) {
         const code =
           result.status === 'fulfilled'
             ? 'ok'
-            : meshbench.isMeshbenchError(result.reason)
+            : isMeshbenchError(result.reason)
               ? result.reason.code
               : String(result.reason);
         outcomes[code] = (outcomes[code] ?? 0) + 1;
@@ -179,7 +173,7 @@ async function measure(
     let failures = 0;
     const fanout = await phase(async () => {
       for (let r = 0; r < fanoutRounds; r++) {
-        await meshbench.mapSettled(agents, limit, async (agent) => {
+        await mapSettled(agents, limit, async (agent) => {
           const started = performance.now();
           const result = await agent.session.exec(['uname', '-n']);
           execMs.push(performance.now() - started);
@@ -188,7 +182,7 @@ async function measure(
       }
     }, n);
     const close = await phase(async () => {
-      meshbench.closeAll(agents);
+      closeAll(agents);
       await new Promise((done) => setImmediate(done));
     }, n);
     const phases = {
@@ -221,7 +215,7 @@ async function measure(
       loadAverage: round(os.loadavg()[0]!),
     };
   } finally {
-    meshbench.closeAll(agents);
+    closeAll(agents);
     // sshd on the hosts reaps its sessions before the next measurement
     await new Promise((done) => setTimeout(done, 1000));
   }
@@ -292,14 +286,17 @@ function bucketProfile(profile: {
  * per lookup, the median of 5 batches of 200 lookups.
  */
 const LOOKUPS = 200;
-function knownHostsLookups(size: number): { entries: number; scanUs: number; indexUs: number } {
+function knownHostsLookups(
+  size: number,
+  { checkHostKey, KnownHostsIndex }: typeof import('../../src/testbed/remote/known-hosts.js'),
+): { entries: number; scanUs: number; indexUs: number } {
   const key = Buffer.alloc(51, 7);
   const entries = Array.from({ length: size }, (_, i) => ({
     patterns: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
     keyType: 'ssh-ed25519',
     keyBase64: key.toString('base64'),
   }));
-  const index = new meshbench.KnownHostsIndex(entries);
+  const index = new KnownHostsIndex(entries);
   const timeIt = (lookup: (host: string) => unknown) => {
     const batches: number[] = [];
     for (let b = 0; b < 5; b++) {
@@ -311,7 +308,7 @@ function knownHostsLookups(size: number): { entries: number; scanUs: number; ind
   };
   return {
     entries: size,
-    scanUs: timeIt((host) => meshbench.checkHostKey(entries, host, 22, key)),
+    scanUs: timeIt((host) => checkHostKey(entries, host, 22, key)),
     indexUs: timeIt((host) => index.check(host, 22, key)),
   };
 }
@@ -360,13 +357,16 @@ async function tryMeasure(shared: Shared, n: number, limit: number, r: number, a
 }
 
 async function setUp(args: Args, log: (line: string) => void): Promise<Shared> {
-  meshbench = await importMeshbench();
+  const { readSandboxState, sandboxUp } = await import('../../src/testbed/sandbox/sandbox.js');
+  const { loadHostsFile } = await import('../../src/testbed/remote/hosts.js');
+  const { DEFAULT_REMOTE_CONCURRENCY } = await import('../../src/testbed/remote/connect.js');
+  const knownHostsModule = await import('../../src/testbed/remote/known-hosts.js');
   const largest = Math.max(...args.sizes);
-  const knownHosts = [64, 500, 5000].map(knownHostsLookups);
+  const knownHosts = [64, 500, 5000].map((size) => knownHostsLookups(size, knownHostsModule));
   for (const k of knownHosts)
     log(`known_hosts of ${k.entries} hosts: ${k.scanUs} µs per lookup by scan, ${k.indexUs} µs by index`);
   const dir = resolve(args.dir);
-  let state = await meshbench.readSandboxState(dir);
+  let state = await readSandboxState(dir);
   const reused = state !== undefined;
   if (state && state.hosts.length < largest) {
     // nothing made yet: as a bad flag would, one line and exit 2
@@ -380,11 +380,11 @@ async function setUp(args: Args, log: (line: string) => void): Promise<Shared> {
   if (!state) {
     log(`bringing up ${largest} sshd-only sandbox hosts in ${dir} …`);
     const t = performance.now();
-    state = await meshbench.sandboxUp({ hosts: largest, withoutDocker: largest, dir });
+    state = await sandboxUp({ hosts: largest, withoutDocker: largest, dir });
     upMs = Math.round(performance.now() - t);
     log(`sandbox up in ${(upMs / 1000).toFixed(1)} s`);
   } else log(`reusing the sandbox in ${dir} (${state.hosts.length} hosts)`);
-  const concurrency = args.concurrency ?? meshbench.DEFAULT_REMOTE_CONCURRENCY;
+  const concurrency = args.concurrency ?? DEFAULT_REMOTE_CONCURRENCY;
   prepared = {
     concurrency,
     sandbox: { dir, reused, hosts: state.hosts.length, upMs },
@@ -392,7 +392,7 @@ async function setUp(args: Args, log: (line: string) => void): Promise<Shared> {
   };
   const removeSandbox = reused || args.keepSandbox ? undefined : dir;
   try {
-    const hosts = { ...(await meshbench.loadHostsFile(state.hostsEnvPath)), sshTimeoutMs: args.sshTimeoutMs };
+    const hosts = { ...(await loadHostsFile(state.hostsEnvPath)), sshTimeoutMs: args.sshTimeoutMs };
     const shared = { hosts, concurrency, removeSandbox };
     // one unrecorded pass first: dockerode's first import and the JIT would land on whichever size came first
     await tryMeasure(shared, Math.min(...args.sizes), concurrency, -1, args);
@@ -404,7 +404,9 @@ async function setUp(args: Args, log: (line: string) => void): Promise<Shared> {
 }
 
 async function tearDown({ removeSandbox }: Pick<Shared, 'removeSandbox'>): Promise<void> {
-  if (removeSandbox !== undefined) await meshbench.sandboxDown({ dir: removeSandbox }).catch(() => undefined);
+  if (removeSandbox === undefined) return;
+  const { sandboxDown } = await import('../../src/testbed/sandbox/sandbox.js');
+  await sandboxDown({ dir: removeSandbox }).catch(() => undefined);
 }
 
 /** After the rounds: the concurrency sweep at the largest size, and the profiled pass. */
