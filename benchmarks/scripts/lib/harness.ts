@@ -14,6 +14,12 @@
  *  - one line per round and per verdict on the console, and benchmarks/results/<file>-<timestamp>.json
  *    written atomically (never over an earlier run's). Exit code 1 when a claim fails, 130
  *    after Ctrl-C (a second Ctrl-C removes what setup made and quits at once).
+ *
+ * Optional, for scripts that need them: `figuresFrom` (figures named after the flags, e.g. one per
+ * rate), `after` (work once after the last round and before the teardown, with a load window of its
+ * own: a sweep, a profile; skipped after Ctrl-C; its result goes to `claims`, `extra` and `report`)
+ * and `report` (a plain-text summary, printed and written with the verdicts and the load beside the
+ * results as <file>-<timestamp>.txt).
  */
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -50,7 +56,15 @@ export interface RoundContext<Args, Shared> {
   readonly window: () => { close(): LoadRecord };
 }
 
-export interface BenchScript<S extends FlagSpecs, Args, Shared, Round> {
+/** What `after` gets: the rounds done, the load over them, and the same context as a round's. */
+export interface AfterContext<Args, Shared, Round> extends Omit<RoundContext<Args, Shared>, 'pair'> {
+  readonly bySide: Readonly<Record<string, readonly Round[]>>;
+  readonly load: LoadRecord;
+}
+
+type Figures<Round> = Readonly<Record<string, (round: Round) => number | undefined>>;
+
+export interface BenchScript<S extends FlagSpecs, Args, Shared, Round, After = undefined> {
   readonly usage: ScriptUsage;
   /** The script's own flags (`--pairs` and `--max-load` are added). */
   readonly flags: S;
@@ -78,23 +92,35 @@ export interface BenchScript<S extends FlagSpecs, Args, Shared, Round> {
   /** The console line of a round (after `pair N side:`). */
   readonly describe?: (round: Round) => string;
   /** The figures each round yields, by name: each side's spread, the first two sides compared. */
-  readonly figures: Readonly<Record<string, (round: Round) => number | undefined>>;
+  readonly figures: Figures<Round>;
+  /** The figures from the flags (e.g. one per rate the user gives), instead of `figures`. */
+  readonly figuresFrom?: (args: Args) => Figures<Round>;
+  /** Once after the last round, before the teardown (not after Ctrl-C): a sweep, a profile. */
+  readonly after?: (context: AfterContext<Args, Shared, Round>) => Promise<After>;
   /** The script's claims, judged with lib/verdict.ts from every side's rounds (in pair order) and the load. */
   readonly claims?: (
     bySide: Readonly<Record<string, readonly Round[]>>,
     args: Args,
     load: LoadRecord,
+    after: After | undefined,
   ) => Judgement[];
   /** More for the results file (settings, derived figures). */
   readonly extra?: (
     bySide: Readonly<Record<string, readonly Round[]>>,
     args: Args,
+    after: After | undefined,
   ) => Record<string, unknown>;
+  /** A plain-text summary: printed at the end and, followed by the verdicts and the load, written beside the results as <file>-<timestamp>.txt. */
+  readonly report?: (
+    bySide: Readonly<Record<string, readonly Round[]>>,
+    args: Args,
+    after: After | undefined,
+  ) => readonly string[];
 }
 
 /** Runs a declared bench script (see the module's comment); resolves once the results file is written. */
-export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
-  script: BenchScript<S, Args, Shared, Round>,
+export async function runBench<S extends FlagSpecs, Args, Shared, Round, After = undefined>(
+  script: BenchScript<S, Args, Shared, Round, After>,
   argv: readonly string[] = process.argv.slice(2),
 ): Promise<void> {
   const pairsFlag = script.pairsFlag ?? 'pairs';
@@ -143,6 +169,7 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
   const sides = script.sidesFrom?.(args) ?? script.sides;
   const bySide: Record<string, Round[]> = Object.fromEntries(sides.map((side) => [side, []]));
   let load!: LoadRecord;
+  let after: After | undefined;
   try {
     const shared = (await script.setup?.(args, { signal: controller.signal, log })) as Shared;
     removeShared = async () => {
@@ -168,6 +195,16 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
         }
       }
       load = window.close();
+      if (script.after && !controller.signal.aborted)
+        after = await script.after({
+          args,
+          shared,
+          bySide,
+          load,
+          signal: controller.signal,
+          log,
+          window: () => monitor.window(),
+        });
     } finally {
       await script.teardown?.(shared);
     }
@@ -178,7 +215,7 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
   const spreads: Record<string, Record<string, Spread>> = {};
   const comparisons: Record<string, Comparison> = {};
   const [first, second] = sides;
-  for (const [figure, pick] of Object.entries(script.figures)) {
+  for (const [figure, pick] of Object.entries(script.figuresFrom?.(args) ?? script.figures)) {
     const values = (side: string) =>
       (bySide[side] ?? []).map(pick).filter((value): value is number => value !== undefined);
     spreads[figure] = Object.fromEntries(sides.map((side) => [side, spread(values(side))]));
@@ -194,7 +231,7 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
       log(comparison.line);
     }
   }
-  const judgements = script.claims?.(bySide, args, load) ?? [];
+  const judgements = script.claims?.(bySide, args, load, after) ?? [];
   for (const judgement of judgements) log(verdictLine(judgement));
   log(`rounds: ${loadLine(load)}`);
   const results = {
@@ -209,7 +246,7 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
     spreads,
     comparisons,
     judgements,
-    ...(script.extra?.(bySide, args) ?? {}),
+    ...(script.extra?.(bySide, args, after) ?? {}),
     loadAverageRounds: load,
     loadAverage: whole,
   };
@@ -218,6 +255,14 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
   const file = join(dir, `${script.file}-${startedAt.replace(/[:.]/g, '-')}.json`);
   await writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);
   log(`figures in ${file}`);
+  const report = script.report?.(bySide, args, after);
+  if (report) {
+    // the summary, then the verdicts and the load as the console had them
+    const text = [...report, '', ...judgements.map(verdictLine), `rounds: ${loadLine(load)}`].join('\n');
+    process.stdout.write(`${text}\n`);
+    await writeFileAtomic(file.replace(/\.json$/, '.txt'), `${text}\n`);
+    log(`summary in ${file.replace(/\.json$/, '.txt')}`);
+  }
   // as `benchmark` does: 130 when interrupted (the file says what did run), 1 when a claim fails
   process.exitCode = controller.signal.aborted
     ? 130
