@@ -6,8 +6,25 @@ import { defineConfig } from 'vitest/config';
 //                 not the CPU (vitest's default on 2 cores is 1; 4 took the tier from ~160 s to ~60 s)
 //   1 timing      the generator's latency/rate tests, one file at a time, alone on the
 //                 machine (a loaded 2-core machine skews a 1 ms bound)
-//   2 integration one file at a time: they share one engine and this machine has two cores
+//   2 integration two files at a time (largest first): most of a file's time is spent waiting on
+//                 containers, SSH and the engine. Files share the engine, so each names what it
+//                 made by its run id, picks free ports (a generated committee, pickFreePorts) and
+//                 claims a sandbox of SSH hosts no running file holds (sandbox-fixture.ts)
+//   3 alone       the files that need the engine or the clock to themselves, one at a time
+//                 after the rest: the seed compose file's fixed host ports, nfq-delay's ±2 ms,
+//                 propagation's bounds on probe round trips (a propagation probe is 2/s: a
+//                 busy level sees fewer pairs)
 const timingTests = ['test/unit/load/generator.test.ts'];
+const aloneTests = [
+  'test/integration/refnode-compose.test.ts',
+  'test/integration/nfq-delay.test.ts',
+  'test/integration/propagation.test.ts',
+];
+const integration = {
+  testTimeout: 600_000,
+  hookTimeout: 900_000,
+  globalSetup: ['test/integration/global-setup.ts'],
+};
 
 export default defineConfig({
   test: {
@@ -35,11 +52,19 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          testTimeout: 600_000,
-          hookTimeout: 900_000,
-          fileParallelism: false,
-          globalSetup: ['test/integration/global-setup.ts'],
+          exclude: aloneTests,
+          ...integration,
+          maxWorkers: 2,
           sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        test: {
+          name: 'integration-alone',
+          include: aloneTests,
+          ...integration,
+          fileParallelism: false,
+          sequence: { groupOrder: 3 },
         },
       },
     ],

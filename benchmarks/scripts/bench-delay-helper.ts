@@ -12,25 +12,31 @@
  *
  *   1. precision: at `--rate` probes/s, the one-way delay to the shaped side minus the configured
  *      delay (p50 and p99) against the plain side's one-way delay, rounds alternating which side
- *      goes first (targets: |p50 - delay| <= 0.5 ms, p99 - delay <= 2 ms);
+ *      goes first, each side's round measuring every hook with a fresh helper (targets:
+ *      |p50 - delay| <= 0.5 ms, p99 - delay <= 2 ms);
  *   2. ceiling: rates stepped up (`--ceiling-rates`) with a fresh helper each step: the highest
  *      step with its own late-release p99 <= 2 ms, no ENOBUFS, no probe lost or let through
  *      undelayed (the steps go on past a late one, and stop at the first loss, ENOBUFS, or a
  *      sender that cannot keep the rate); the helper's CPU per packet from /proc/<pid>/stat
  *      (utime, stime) over each step.
  *
- * The load average is recorded before, during and after; a claim whose rounds straddle the
- * target or that ran on a busy machine is "inconclusive" (lib/verdict.ts).
+ * A declaration on the bench harness (lib/harness.ts): the sides are `shaped` and `plain`,
+ * `--rounds` rounds of each, the order turned each round; the containers and the network are what
+ * the rounds share; the ceiling steps run once after the rounds (`after`). The load average is
+ * recorded before, during and after; a claim whose rounds straddle the target or that ran on a
+ * busy machine is "inconclusive" (lib/verdict.ts). The whole run is bounded: past its budget it
+ * removes what it made and exits 1.
  * Writes benchmarks/results/delay-helper-<timestamp>.json.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { choiceFlag, COMMON_FLAGS, FlagError, flagsOrExit, numberFlag, numberListFlag } from './lib/flags.js';
+import { choiceFlag, FlagError, numberFlag, numberListFlag, type FlagValues } from './lib/flags.js';
+import { runBench } from './lib/harness.js';
 import type { ProbeReport, SendReport } from './lib/udp-probe.js';
-import { LoadMonitor, judgeThreshold, loadLine, spread, verdictLine } from './lib/verdict.js';
+import { judgeThreshold, loadLine, verdictLine, type Judgement, type LoadRecord } from './lib/verdict.js';
 
 const USAGE = {
   name: 'bench:delay-helper',
@@ -50,6 +56,8 @@ const FLAGS = {
     description: 'probe rate of the precision rounds',
   },
   'delay-ms': { type: 'string', valueName: 'MS', default: '50', description: 'the configured delay' },
+  // the harness's pairs flag (pairsFlag below, which gives --help its text), named here so the
+  // run's time budget can count the rounds
   rounds: {
     type: 'string',
     valueName: 'N',
@@ -77,9 +85,9 @@ const FLAGS = {
     default: '0',
     description: 'run the helper under `nice -n N` (-20..19, negative as --nice=-10; the hub gets SYS_NICE)',
   },
-  ...COMMON_FLAGS,
 } as const;
-const args = flagsOrExit(USAGE, FLAGS, (values) => {
+type Args = ReturnType<typeof parseArgs>;
+function parseArgs(values: FlagValues<typeof FLAGS>) {
   const hooks = values.hooks.split(',').map((hook) => choiceFlag('hooks', hook, HOOKS) as Hook);
   if (new Set(hooks).size !== hooks.length)
     throw new FlagError(`--hooks "${values.hooks}" names a hook twice`);
@@ -93,16 +101,14 @@ const args = flagsOrExit(USAGE, FLAGS, (values) => {
     stepSeconds: numberFlag('step-seconds', values['step-seconds'], { min: 1 }),
     ceiling: !values['no-ceiling'],
     nice: niceFlag(values.nice),
-    maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
   };
-});
+}
 function niceFlag(value: string): number {
   const nice =
     numberFlag('nice', value.replace(/^-/, ''), { integer: true }) * (value.startsWith('-') ? -1 : 1);
   if (nice < -20 || nice > 19) throw new FlagError(`--nice "${value}" is not valid: a whole number -20..19`);
   return nice;
 }
-const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
 
 const root = resolve(import.meta.dirname, '../..');
 const exec = promisify(execFile);
@@ -122,12 +128,15 @@ const names = {
 const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-// The whole run is bounded: past this, clean up and exit 1.
-const budgetMs =
-  60_000 +
-  args.hooks.length *
-    (args.rounds * 2 * (args.seconds * 1000 + args.delayMs + 1500) +
-      (args.ceiling ? args.ceilingRates.length * (args.stepSeconds * 1000 + args.delayMs + 4000) : 0));
+/** The whole run is bounded: past this, clean up and exit 1. */
+function budgetMs(args: Args): number {
+  return (
+    60_000 +
+    args.hooks.length *
+      (args.rounds * 2 * (args.seconds * 1000 + args.delayMs + 5500) +
+        (args.ceiling ? args.ceilingRates.length * (args.stepSeconds * 1000 + args.delayMs + 4000) : 0))
+  );
+}
 
 async function docker(argv: readonly string[], timeoutMs = 30_000): Promise<string> {
   return (await exec('docker', argv, { timeout: timeoutMs, killSignal: 'SIGKILL' })).stdout;
@@ -158,7 +167,8 @@ class Probe {
         'tsx',
         join(import.meta.dirname, 'lib/udp-probe.ts'),
       ],
-      { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] },
+      // its own process group: Ctrl-C stops the run after the round, not the probes in it
+      { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], detached: true },
     );
     children.add(this.child);
     this.child.on('exit', () => children.delete(this.child));
@@ -231,14 +241,14 @@ class Helper {
     readonly pid: number,
   ) {}
 
-  static async start(hubPid: number, key: 'dst' | 'src', config: string): Promise<Helper> {
+  static async start(hubPid: number, key: 'dst' | 'src', config: string, nice: number): Promise<Helper> {
     await docker(['exec', names.hub, 'sh', '-c', `printf '%s\\n' '${config}' > /tmp/nfq.conf`]);
     const child = spawn(
       'docker',
       [
         'exec',
         names.hub,
-        ...(args.nice !== 0 ? ['nice', '-n', String(args.nice)] : []),
+        ...(nice !== 0 ? ['nice', '-n', String(nice)] : []),
         'nfq-delay',
         '-q',
         String(QUEUE),
@@ -249,7 +259,7 @@ class Helper {
         '-s',
         '/tmp/nfq-stats.json',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
     );
     children.add(child);
     child.on('exit', () => children.delete(child));
@@ -321,16 +331,19 @@ function cleanup(): Promise<void> {
   })();
   return cleaned;
 }
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, () => {
-    console.error(`bench:delay-helper: ${signal}: removing the containers and the network`);
-    void cleanup().then(() => process.exit(130));
-  });
-const watchdog = setTimeout(() => {
-  console.error(`bench:delay-helper: still running after ${Math.round(budgetMs / 1000)} s: stopping`);
-  void cleanup().then(() => process.exit(1));
-}, budgetMs);
-watchdog.unref();
+// Ctrl-C is the harness's (stop after the round; twice: remove everything and quit)
+process.once('SIGTERM', () => {
+  console.error('bench:delay-helper: SIGTERM: removing the containers and the network');
+  void cleanup().then(() => process.exit(130));
+});
+function startWatchdog(args: Args): void {
+  const budget = budgetMs(args);
+  const watchdog = setTimeout(() => {
+    console.error(`bench:delay-helper: still running after ${Math.round(budget / 1000)} s: stopping`);
+    void cleanup().then(() => process.exit(1));
+  }, budget);
+  watchdog.unref();
+}
 
 /** Whether the bench run that named a leftover (…-<pid>) is gone. */
 function ownerGone(name: string): boolean {
@@ -418,127 +431,99 @@ type Side = 'shaped' | 'plain';
 let roundId = 0;
 
 /** The helper for a hook: keyed by destination on the way out, by source on the way in. */
-function startHelper(rig: Rig, hook: Hook): Promise<Helper> {
+function startHelper(rig: Rig, hook: Hook, args: Args): Promise<Helper> {
   return Helper.start(
     rig.hub.pid,
     hook === 'output' ? 'dst' : 'src',
     `${rig.shaped.ip} ${args.delayMs * 1000} 0`,
+    args.nice,
   );
 }
 
 /** One window of probes between the hub and one peer; the receiver's figures once the last one is due. */
-async function window(rig: Rig, hook: Hook, side: Side, rate: number, seconds: number) {
+async function window(rig: Rig, hook: Hook, side: Side, rate: number, seconds: number, delayMs: number) {
   const id = ++roundId;
   const [sender, receiver, host] =
     hook === 'output' ? [rig.hub, rig[side], rig[side].ip] : [rig[side], rig.hub, rig.hub.ip];
-  const earlyBelowUs = side === 'shaped' ? (args.delayMs * 1000) / 2 : 0;
+  const earlyBelowUs = side === 'shaped' ? (delayMs * 1000) / 2 : 0;
   await receiver.probe.call({ op: 'collect', round: id, earlyBelowUs }, 5000);
   // About 100 probes in flight per socket (see udp-probe.ts).
-  const sockets = Math.ceil((rate * (args.delayMs + 20)) / 1000 / 100);
+  const sockets = Math.ceil((rate * (delayMs + 20)) / 1000 / 100);
   const sent = await sender.probe.call<SendReport>(
     { op: 'send', host, port: PORT, rate, seconds, round: id, sockets },
     (seconds + 10) * 1000,
   );
-  await sleep(args.delayMs + 300);
+  await sleep(delayMs + 300);
   const received = await receiver.probe.call<ProbeReport>({ op: 'report' }, 5000);
   return { sent, received };
 }
 
-async function precision(rig: Rig, hook: Hook) {
-  const helper = await startHelper(rig, hook);
-  const delayUs = args.delayMs * 1000;
-  const rounds: Record<Side, { p50Ms: number; p99Ms: number; p50ErrorMs: number; p99ErrorMs: number }[]> = {
-    shaped: [],
-    plain: [],
-  };
-  const runs: unknown[] = [];
-  const load = monitor.window();
-  const cpuBefore = helper.cpu();
-  for (let index = 0; index < args.rounds; index++) {
-    const order: Side[] = index % 2 === 0 ? ['shaped', 'plain'] : ['plain', 'shaped'];
-    for (const side of order) {
-      const { sent, received } = await window(rig, hook, side, args.rate, args.seconds);
-      const base = side === 'shaped' ? delayUs : 0;
-      const figures = {
-        p50Ms: round(received.p50Us / 1000),
-        p99Ms: round(received.p99Us / 1000),
-        p50ErrorMs: round((received.p50Us - base) / 1000),
-        p99ErrorMs: round((received.p99Us - base) / 1000),
-      };
-      rounds[side].push(figures);
-      runs.push({ round: index + 1, side, sent, received, ...figures });
-      console.log(
-        `  round ${index + 1} ${side.padEnd(6)} ${received.count}/${sent.sent} received` +
-          (sent.queuedMax > 0 ? ` (up to ${sent.queuedMax} sends backed up in the sender)` : '') +
-          (received.early > 0 ? ` (${received.early} undelayed)` : '') +
-          `: one-way p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms` +
-          (side === 'shaped' ? ` (error p50 ${figures.p50ErrorMs} ms, p99 ${figures.p99ErrorMs} ms)` : ''),
-      );
-    }
-  }
-  const cpuAfter = helper.cpu();
-  const record = load.close();
-  const stats = await helper.stats();
-  const code = await helper.stop();
-  if (code !== 0) throw new Error(`nfq-delay exited with ${code} on SIGTERM, not 0`);
-  const p50 = judgeThreshold({
-    claim: `${hook}: |p50 - ${args.delayMs} ms| <= 0.5 ms at ${args.rate} pps`,
-    values: rounds.shaped.map((r) => Math.abs(r.p50ErrorMs)),
-    target: 0.5,
-    load: record,
-  });
-  const p99 = judgeThreshold({
-    claim: `${hook}: p99 - ${args.delayMs} ms <= 2 ms at ${args.rate} pps`,
-    values: rounds.shaped.map((r) => r.p99ErrorMs),
-    target: 2,
-    load: record,
-  });
-  const shaped = {
-    p50ErrorMs: spread(rounds.shaped.map((r) => r.p50ErrorMs)),
-    p99ErrorMs: spread(rounds.shaped.map((r) => r.p99ErrorMs)),
-  };
-  const unshaped = {
-    p50Ms: spread(rounds.plain.map((r) => r.p50Ms)),
-    p99Ms: spread(rounds.plain.map((r) => r.p99Ms)),
-  };
-  const cpu = cpuUsed(cpuBefore, cpuAfter, stats.packets);
-  const range = (figure: { min: number; max: number }) => `${figure.min}..${figure.max} ms`;
-  console.log(
-    `  shaped error p50 ${range(shaped.p50ErrorMs)}, p99 ${range(shaped.p99ErrorMs)}; ` +
-      `unshaped p50 ${range(unshaped.p50Ms)}, p99 ${range(unshaped.p99Ms)}`,
-  );
-  console.log(
-    `  helper: late p99 ${stats.late_p99_us ?? '-'} us, max ${stats.late_max_us} us, ENOBUFS ${stats.enobufs}, ` +
-      `CPU ${cpu.usPerPacket} us/packet (user ${cpu.userUsPerPacket}, system ${cpu.systemUsPerPacket})`,
-  );
-  console.log(`  ${verdictLine(p50)}`);
-  console.log(`  ${verdictLine(p99)}`);
-  console.log(`  ${loadLine(record)}`);
-  return {
-    rate: args.rate,
-    seconds: args.seconds,
-    delayMs: args.delayMs,
-    shaped,
-    unshaped,
-    runs,
-    helper: { stats, cpu },
-    load: record,
-    judgements: [p50, p99],
-  };
+/** One hook's precision window for one side, with a helper of its own. */
+interface HookRound {
+  /** One-way delay, and its error against the configured delay (the shaped side) or 0 (plain). */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly p50ErrorMs: number;
+  readonly p99ErrorMs: number;
+  readonly sent: SendReport;
+  readonly received: ProbeReport;
+  readonly helper: { stats: HelperStats; cpu: ReturnType<typeof cpuUsed> };
 }
 
-async function ceiling(rig: Rig, hook: Hook) {
+interface Round {
+  readonly side: Side;
+  readonly byHook: Partial<Record<Hook, HookRound>>;
+}
+
+async function precisionRound(rig: Rig, side: Side, args: Args): Promise<Round> {
+  const byHook: Partial<Record<Hook, HookRound>> = {};
+  for (const hook of args.hooks) {
+    const helper = await startHelper(rig, hook, args);
+    const cpuBefore = helper.cpu();
+    const { sent, received } = await window(rig, hook, side, args.rate, args.seconds, args.delayMs);
+    const cpuAfter = helper.cpu();
+    const stats = await helper.stats();
+    const code = await helper.stop();
+    if (code !== 0) throw new Error(`nfq-delay exited with ${code} on SIGTERM, not 0`);
+    const base = side === 'shaped' ? args.delayMs * 1000 : 0;
+    byHook[hook] = {
+      p50Ms: round(received.p50Us / 1000),
+      p99Ms: round(received.p99Us / 1000),
+      p50ErrorMs: round((received.p50Us - base) / 1000),
+      p99ErrorMs: round((received.p99Us - base) / 1000),
+      sent,
+      received,
+      helper: { stats, cpu: cpuUsed(cpuBefore, cpuAfter, stats.packets) },
+    };
+  }
+  return { side, byHook };
+}
+
+function describe(round: Round): string {
+  return Object.entries(round.byHook)
+    .map(
+      ([hook, r]) =>
+        `${hook} ${r.received.count}/${r.sent.sent} received` +
+        (r.sent.queuedMax > 0 ? ` (up to ${r.sent.queuedMax} sends backed up in the sender)` : '') +
+        (r.received.early > 0 ? ` (${r.received.early} undelayed)` : '') +
+        `: one-way p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms` +
+        (round.side === 'shaped' ? ` (error p50 ${r.p50ErrorMs} ms, p99 ${r.p99ErrorMs} ms)` : '') +
+        `; helper late p99 ${r.helper.stats.late_p99_us ?? '-'} us, ENOBUFS ${r.helper.stats.enobufs}, CPU ${r.helper.cpu.usPerPacket} us/packet`,
+    )
+    .join('; ');
+}
+
+async function ceiling(rig: Rig, hook: Hook, args: Args, load: { close(): LoadRecord }) {
   const steps: Record<string, unknown>[] = [];
   // Highest step that met every criterion, and highest with nothing lost, let through or refused
   // (lateness aside: on a busy machine the helper's wake-ups are late before it runs out of room).
   let held: number | undefined;
   let throughput: number | undefined;
   let stoppedBy = `nothing (up to ${args.ceilingRates.at(-1)} pps)`;
-  const load = monitor.window();
   for (const rate of args.ceilingRates) {
-    const helper = await startHelper(rig, hook);
+    const helper = await startHelper(rig, hook, args);
     const cpuBefore = helper.cpu();
-    const { sent, received } = await window(rig, hook, 'shaped', rate, args.stepSeconds);
+    const { sent, received } = await window(rig, hook, 'shaped', rate, args.stepSeconds, args.delayMs);
     const cpuAfter = helper.cpu();
     const stats = await helper.stats();
     const code = await helper.stop();
@@ -606,50 +591,88 @@ async function ceiling(rig: Rig, hook: Hook) {
   };
 }
 
-// ------------------------------------------------------------------ run
+type Ceiling = Awaited<ReturnType<typeof ceiling>>;
 
-const startedAt = new Date().toISOString();
-const results: Record<string, unknown> = { tool: 'bench:delay-helper', startedAt, flags: args };
-const precisionByHook: Partial<Record<Hook, unknown>> = {};
-const ceilingByHook: Partial<Record<Hook, unknown>> = {};
-let failed = false;
-try {
-  const rig = await setUp();
-  results.image = {
-    name: IMAGE,
-    recipe: (
-      await docker(['image', 'inspect', '-f', '{{index .Config.Labels "meshbench.recipe"}}', IMAGE])
-    ).trim(),
-    sizeBytes: Number((await docker(['image', 'inspect', '-f', '{{.Size}}', IMAGE])).trim()),
-  };
-  results.precision = precisionByHook;
-  results.ceiling = ceilingByHook;
-  for (const hook of args.hooks) {
-    const path =
-      hook === 'output'
-        ? `hub ${rig.hub.ip} -> peers (queue in the hub's OUTPUT, -k dst)`
-        : `peers -> hub ${rig.hub.ip} (queue in the hub's PREROUTING, -k src)`;
-    console.log(`${hook}: ${path}; ${args.delayMs} ms for ${rig.shaped.ip}, none for ${rig.plain.ip}`);
-    console.log(`precision at ${args.rate} pps:`);
-    precisionByHook[hook] = await precision(rig, hook);
-    if (args.ceiling) {
-      console.log(`ceiling at ${args.delayMs} ms:`);
-      ceilingByHook[hook] = await ceiling(rig, hook);
+/** The image the helper ran from, for the record. */
+let image: { name: string; recipe: string; sizeBytes: number } | undefined;
+
+await runBench({
+  usage: USAGE,
+  flags: FLAGS,
+  pairsFlag: 'rounds',
+  defaultPairs: 3,
+  args: parseArgs,
+  file: 'delay-helper',
+  setup: async (args, { log }) => {
+    startWatchdog(args);
+    try {
+      const rig = await setUp();
+      image = {
+        name: IMAGE,
+        recipe: (
+          await docker(['image', 'inspect', '-f', '{{index .Config.Labels "meshbench.recipe"}}', IMAGE])
+        ).trim(),
+        sizeBytes: Number((await docker(['image', 'inspect', '-f', '{{.Size}}', IMAGE])).trim()),
+      };
+      for (const hook of args.hooks)
+        log(
+          hook === 'output'
+            ? `output: hub ${rig.hub.ip} -> peers (queue in the hub's OUTPUT, -k dst)`
+            : `prerouting: peers -> hub ${rig.hub.ip} (queue in the hub's PREROUTING, -k src)`,
+        );
+      log(
+        `${args.delayMs} ms for ${rig.shaped.ip} (shaped), none for ${rig.plain.ip} (plain); ${args.rate} pps`,
+      );
+      return rig;
+    } catch (error) {
+      await cleanup();
+      throw error;
     }
-  }
-  for (const end of [rig.hub, rig.shaped, rig.plain]) end.probe.close();
-} catch (error) {
-  failed = true;
-  results.error = (error as Error).message;
-  console.error(`bench:delay-helper: ${(error as Error).message}`);
-} finally {
-  await cleanup();
-}
-results.endedAt = new Date().toISOString();
-results.loadAverage = monitor.stop();
-const dir = join(root, 'benchmarks/results');
-mkdirSync(dir, { recursive: true });
-const file = join(dir, `delay-helper-${startedAt.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-console.log(`wrote ${file}`);
-process.exit(failed ? 1 : 0);
+  },
+  teardown: async (rig) => {
+    for (const end of [rig.hub, rig.shaped, rig.plain]) end.probe.close();
+    await cleanup();
+  },
+  sides: ['shaped', 'plain'],
+  round: (side, { shared, args }) => precisionRound(shared, side as Side, args),
+  describe,
+  figures: {},
+  figuresFrom: (args) =>
+    Object.fromEntries(
+      args.hooks.flatMap((hook) => [
+        [`${hook} p50ErrorMs`, (r: Round) => r.byHook[hook]?.p50ErrorMs],
+        [`${hook} p99ErrorMs`, (r: Round) => r.byHook[hook]?.p99ErrorMs],
+        [`${hook} helperUsPerPacket`, (r: Round) => r.byHook[hook]?.helper.cpu.usPerPacket],
+      ]),
+    ),
+  after: async ({ args, shared, signal, window: loadWindow }) => {
+    const byHook: Partial<Record<Hook, Ceiling>> = {};
+    for (const hook of args.ceiling ? args.hooks : []) {
+      if (signal.aborted) break;
+      console.log(`${hook}: ceiling at ${args.delayMs} ms:`);
+      byHook[hook] = await ceiling(shared, hook, args, loadWindow());
+    }
+    return byHook;
+  },
+  claims: ({ shaped = [] }, args, load, after) => [
+    ...args.hooks.flatMap((hook): Judgement[] => {
+      const rounds = shaped.map((r) => r.byHook[hook]).filter((r) => r !== undefined);
+      return [
+        judgeThreshold({
+          claim: `${hook}: |p50 - ${args.delayMs} ms| <= 0.5 ms at ${args.rate} pps`,
+          values: rounds.map((r) => Math.abs(r.p50ErrorMs)),
+          target: 0.5,
+          load,
+        }),
+        judgeThreshold({
+          claim: `${hook}: p99 - ${args.delayMs} ms <= 2 ms at ${args.rate} pps`,
+          values: rounds.map((r) => r.p99ErrorMs),
+          target: 2,
+          load,
+        }),
+      ];
+    }),
+    ...Object.values(after ?? {}).map((c) => c.judgement),
+  ],
+  extra: (_bySide, _args, after) => ({ image, ceiling: after ?? {} }),
+});

@@ -21,7 +21,7 @@
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { numberFlag } from './lib/flags.js';
-import { paired, runBench, type OnceContext } from './lib/harness.js';
+import { paired, runBench, type SetupContext } from './lib/harness.js';
 import { judgeRatio, judgeThreshold, type Judgement, type LoadRecord } from './lib/verdict.js';
 
 interface Args {
@@ -114,7 +114,7 @@ async function scheduling(
   deployment: Deployment,
   testbed: string,
   args: Args,
-  { window, log }: OnceContext,
+  { window, log }: Pick<SetupContext, 'window' | 'log'>,
 ): Promise<SchedulingFigures> {
   const { FaultInjector } = await import('../../src/faults/injector.js');
   const { createProtocol } = await import('../../src/protocols/registry.js');
@@ -168,7 +168,10 @@ async function scheduling(
 }
 
 /** On 4 sandbox SSH hosts (the integration tests' sandbox, MESHBENCH_TEST_SANDBOX_DIR; left up). */
-async function remoteScheduling(args: Args, context: OnceContext): Promise<SchedulingFigures> {
+async function remoteScheduling(
+  args: Args,
+  context: Pick<SetupContext, 'window' | 'log'>,
+): Promise<SchedulingFigures> {
   const { RemoteTestbed, defaultKnownHostsPath } = await import('../../src/testbed/remote/remote-testbed.js');
   const { loadHosts } = await import('../../src/testbed/remote/hosts.js');
   const { useSandbox, hostsFile, DOCKER_HOSTS } = await import('../../test/integration/sandbox-fixture.js');
@@ -219,8 +222,7 @@ interface Shared {
   readonly local: Deployment;
   /** Removes the local network once (after the rounds, before the remote part; or at teardown). */
   readonly removeLocal: () => Promise<void>;
-  /** Local first, then the sandbox hosts'. */
-  readonly scheduling: SchedulingFigures[];
+  readonly localScheduling: SchedulingFigures;
 }
 
 await runBench({
@@ -261,7 +263,7 @@ await runBench({
     let removing: Promise<void> | undefined;
     const removeLocal = () => (removing ??= local.destroy({ thorough: true }));
     try {
-      return { local, removeLocal, scheduling: [await scheduling(local, 'local', args, context)] };
+      return { local, removeLocal, localScheduling: await scheduling(local, 'local', args, context) };
     } catch (error) {
       await removeLocal();
       throw error;
@@ -272,18 +274,20 @@ await runBench({
   round: (side, { shared, args }) => hotPathRound(side as Side, shared.local, args),
   describe: (r) => `${round(r.cpuPer1000TxMs, 1)} ms CPU per 1,000 tx (${r.committed} committed)`,
   figures: { cpuPer1000TxMs: (r) => r.cpuPer1000TxMs },
-  after: async (args, shared, context) => {
-    if (!args.remote) return;
+  // on the sandbox hosts, with the local network removed first (as it ran after it)
+  after: async ({ args, shared, log, window }) => {
+    if (!args.remote) return undefined;
     await shared.removeLocal();
-    shared.scheduling.push(await remoteScheduling(args, context));
+    return remoteScheduling(args, { log, window });
   },
-  claims: ({ with: withScenario = [], without = [] }, _args, load, { scheduling: parts }) => {
+  claims: ({ with: withScenario = [], without = [] }, _args, load, remote, { localScheduling }) => {
     const [numerator, denominator] = paired(
       withScenario.map((r) => r.cpuPer1000TxMs),
       without.map((r) => r.cpuPer1000TxMs),
     );
     return [
-      ...parts.map((part) => part.judgement),
+      localScheduling.judgement,
+      ...(remote ? [remote.judgement] : []),
       judgeRatio({
         claim: 'CPU per 1,000 tx with an idle scenario / without <= 1',
         numerator,
@@ -293,9 +297,9 @@ await runBench({
       }),
     ];
   },
-  extra: (_bySide, args, { scheduling: parts }) => ({
-    localScheduling: parts.find((part) => part.testbed === 'local'),
-    remoteScheduling: parts.find((part) => part.testbed !== 'local'),
+  extra: (_bySide, args, remote, { localScheduling }) => ({
+    localScheduling,
+    remoteScheduling: remote,
     hotPath: { rate: args.rate, seconds: args.seconds },
   }),
 });

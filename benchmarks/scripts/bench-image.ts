@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { numberFlag } from './lib/flags.js';
 import { paired, runBench } from './lib/harness.js';
-import { judgeRatio, spread, type LoadRecord } from './lib/verdict.js';
+import { judgeRatio, spread } from './lib/verdict.js';
 import type { HostsConfig } from '../../src/testbed/remote/hosts.js';
 import type { SandboxState } from '../../src/testbed/sandbox/sandbox.js';
 
@@ -186,9 +186,6 @@ interface Shared {
   readonly workDir: string;
   readonly images: readonly ImageFigure[];
   readonly state: SandboxState;
-  /** Filled by the after step. */
-  readonly readies: ReadyFigure[];
-  readyLoad?: LoadRecord;
 }
 
 const imageOf = (images: readonly ImageFigure[], side: Side) =>
@@ -236,7 +233,7 @@ async function setUp(args: Args, log: (line: string) => void): Promise<Shared> {
     log(
       `sandbox: ${state.hosts.length} hosts up in ${((performance.now() - upStarted) / 1000).toFixed(1)} s`,
     );
-    return { dir: args.dir, workDir, images, state, readies: [] };
+    return { dir: args.dir, workDir, images, state };
   } catch (error) {
     await cleanUp(args.dir, workDir);
     throw error;
@@ -300,19 +297,20 @@ await runBench({
     `ship to ${f.perHostShipMs.length} hosts ${(f.shipMs / 1000).toFixed(2)} s (per host ${spread(f.perHostShipMs).min}-${spread(f.perHostShipMs).max} ms, ${(f.bytesShipped / 1e6).toFixed(1)} MB in all), deploy ${(f.deployMs / 1000).toFixed(2)} s`,
   figures: { shipMs: (f) => f.shipMs, deployMs: (f) => f.deployMs },
   // the sandbox removed first, so the local rounds run on a quieter machine
-  after: async (args, shared, { signal, log, window }) => {
+  after: async ({ args, shared, signal, log, window }) => {
     const { sandboxDown } = await import('../../src/testbed/sandbox/sandbox.js');
     await sandboxDown({ dir: args.dir });
     const measured = window();
     const runsDir = join(shared.workDir, 'runs');
+    const readies: ReadyFigure[] = [];
     for (let round = 1; round <= args.readyRounds && !signal.aborted; round++) {
       const order: Side[] = round % 2 === 1 ? ['lean', 'debian'] : ['debian', 'lean'];
       for (const side of order) {
         if (signal.aborted) break;
-        shared.readies.push(await readyOnce(imageOf(shared.images, side), round, runsDir, log));
+        readies.push(await readyOnce(imageOf(shared.images, side), round, runsDir, log));
       }
     }
-    shared.readyLoad = measured.close();
+    return { readies, readyLoad: measured.close() };
   },
   claims: (bySide, args, load) => {
     const ship = shipSpreads(bySide, (f) => f.shipMs);
@@ -334,7 +332,8 @@ await runBench({
       }),
     ];
   },
-  extra: (_bySide, args, { images, readies, readyLoad }) => {
+  extra: (_bySide, args, ready, { images }) => {
+    const readies = ready?.readies ?? [];
     const readyOf = (side: Side) => readies.filter((figure) => figure.side === side);
     return {
       images: Object.fromEntries(images.map((figure) => [figure.side, figure])),
@@ -352,7 +351,7 @@ await runBench({
         lean: spread(readyOf('lean').map((figure) => figure.untilReadyMs)),
       },
       readies,
-      readyLoad,
+      readyLoad: ready?.readyLoad,
     };
   },
 });

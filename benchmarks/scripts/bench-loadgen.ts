@@ -22,9 +22,15 @@
  * a 10 s run at 5,000 tx/s). `--warmups 1` gives the single-warm-up figures.
  * Figures go to benchmarks/results/loadgen-<timestamp>.json.
  *
- * The load average is recorded before, during (every 5 s) and after each part, with each tool's
- * spread across rounds; a ratio whose rounds straddle 1, whose sides' ranges overlap, or that was
- * measured on a busy machine is reported as "inconclusive" (lib/verdict.ts).
+ * A declaration on the bench harness (lib/harness.ts): the CPU comparison's sides are the tools
+ * (raw, autocannon, undici, bare), `--repeat N` rounds of each at both rates, the order turned
+ * each round; the server is what the rounds share; the achieved-rate, lag and RSS parts run once
+ * after the rounds (the harness's `after`), each in a load window of its own. The load average is
+ * recorded before, during (every 5 s) and after; a ratio whose rounds straddle 1, whose sides'
+ * ranges overlap, or that was measured on a busy machine is "inconclusive", as is a single run's
+ * threshold on a busy machine (lib/verdict.ts). Exit code 1 when a claim fails.
+ * `--child` (internal: the parent runs each measurement as this script's child) stays outside
+ * the harness: it measures one run and prints it as a JSON line.
  *
  * Flags: `npm run bench:loadgen -- --help`.
  */
@@ -33,8 +39,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { COMMON_FLAGS, choiceFlag, flagsOrExit, numberFlag } from './lib/flags.js';
-import { LoadMonitor, judgeRatio, loadLine, spread, verdictLine, type LoadRecord } from './lib/verdict.js';
+import { choiceFlag, flagsOrExit, numberFlag } from './lib/flags.js';
+import { runBench } from './lib/harness.js';
+import {
+  judgeRatio,
+  judgeThreshold,
+  loadLine,
+  spread,
+  type Judgement,
+  type LoadRecord,
+} from './lib/verdict.js';
 
 const USAGE = {
   name: 'bench:loadgen',
@@ -45,7 +59,6 @@ const USAGE = {
 };
 const FLAGS = {
   only: { type: 'string', valueName: 'cpu|rate|rss', description: 'run one part only (default: all three)' },
-  repeat: { type: 'string', valueName: 'N', default: '3', description: 'rounds of the CPU comparison' },
   seconds: { type: 'string', valueName: 'N', default: '10', description: 'seconds of each measured CPU run' },
   warmups: {
     type: 'string',
@@ -65,24 +78,19 @@ const FLAGS = {
     description:
       "write a V8 CPU profile of each measured run of ours to DIR (ours-<transport>-<rate>-<round>.cpuprofile; open it in Chrome's DevTools)",
   },
-  ...COMMON_FLAGS,
-  // parent → child protocol
+} as const;
+/** The parent → child protocol: one measurement, printed as JSON. */
+const CHILD_FLAGS = {
   child: { type: 'boolean', hidden: true, description: 'run one measurement and print it as JSON' },
   tool: { type: 'string', hidden: true, description: 'ours | autocannon | bare' },
   url: { type: 'string', hidden: true, description: 'server URL' },
   rate: { type: 'string', hidden: true, description: 'tx/s' },
+  seconds: { type: 'string', hidden: true, description: 'seconds of the measured run' },
+  warmups: { type: 'string', hidden: true, description: 'warm-up runs' },
+  transport: { type: 'string', hidden: true, description: 'raw | undici' },
   rss: { type: 'boolean', hidden: true, description: 'sample RSS' },
   'profile-file': { type: 'string', hidden: true, description: 'the measured run profiled into this file' },
 } as const;
-const options = flagsOrExit(USAGE, FLAGS, (values) => ({
-  ...values,
-  only: choiceFlag('only', values.only, ['cpu', 'rate', 'rss']),
-  repeat: numberFlag('repeat', values.repeat, { integer: true, min: 1 }),
-  seconds: numberFlag('seconds', values.seconds, { min: 1 }),
-  warmups: numberFlag('warmups', values.warmups, { integer: true, min: 0 }),
-  transport: choiceFlag('transport', values.transport, ['raw', 'undici']),
-  maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
-}));
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -90,8 +98,6 @@ const TX_SIZE = 512;
 const CONNECTIONS = 64;
 /** Each warm-up run (for every tool) lasts this long. */
 const WARMUP_SECONDS = 1;
-/** Short runs before each measured one, for every tool alike (`--warmups`). */
-const WARMUPS = options.warmups;
 /** autocannon ships no types; a variable specifier keeps tsc from looking for them. */
 const AUTOCANNON: string = 'autocannon';
 
@@ -153,7 +159,7 @@ async function startServer(): Promise<ServerHandle> {
 }
 
 /** Runs this script as a child in `--child` mode, pinned to core 0; returns its JSON line. */
-async function child(args: string[]): Promise<Record<string, number>> {
+async function child(warmups: number, args: string[]): Promise<Record<string, number>> {
   const [cmd, argv] = pinned(0, [
     process.execPath,
     '--import',
@@ -161,7 +167,7 @@ async function child(args: string[]): Promise<Record<string, number>> {
     fileURLToPath(import.meta.url),
     '--child',
     '--warmups',
-    String(WARMUPS),
+    String(warmups),
     ...args,
   ]);
   const proc = spawn(cmd, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -194,6 +200,7 @@ async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
 }
 
 async function childOurs(
+  warmups: number,
   url: string,
   rate: number,
   seconds: number,
@@ -216,7 +223,7 @@ async function childOurs(
     ...(transport ? { transport } : {}),
   } as const;
   let warmupSent = 0;
-  for (let i = 0; i < WARMUPS; i++) {
+  for (let i = 0; i < warmups; i++) {
     const warmup = await runLoad({
       ...load,
       runId: `bench-warmup-${rate}-${i}`,
@@ -248,7 +255,7 @@ async function childOurs(
   const out: Record<string, number> = {
     rate,
     seconds,
-    warmups: WARMUPS,
+    warmups,
     warmupSent,
     sent: result.sent,
     ok: result.outcomes.ok,
@@ -284,7 +291,7 @@ async function childOurs(
  * counts replies (no tx building, parsing, classification or histograms). Not a tool,
  * a reference: what any generator spreading sends evenly pays in wakeups and syscalls.
  */
-async function childBare(url: string, rate: number, seconds: number): Promise<void> {
+async function childBare(warmups: number, url: string, rate: number, seconds: number): Promise<void> {
   const net = await import('node:net');
   const { setTimeout: sleep } = await import('node:timers/promises');
   const { hostname, port } = new URL(url);
@@ -322,7 +329,7 @@ async function childBare(url: string, rate: number, seconds: number): Promise<vo
     }
     return sent;
   };
-  for (let i = 0; i < WARMUPS; i++) await run(WARMUP_SECONDS * 1000);
+  for (let i = 0; i < warmups; i++) await run(WARMUP_SECONDS * 1000);
   const cpuStart = process.cpuUsage();
   const sent = await run(seconds * 1000);
   const cpu = process.cpuUsage(cpuStart);
@@ -333,7 +340,7 @@ async function childBare(url: string, rate: number, seconds: number): Promise<vo
   );
 }
 
-async function childAutocannon(url: string, rate: number, seconds: number): Promise<void> {
+async function childAutocannon(warmups: number, url: string, rate: number, seconds: number): Promise<void> {
   const { default: autocannon } = (await import(AUTOCANNON)) as {
     default: (opts: Record<string, unknown>) => Promise<{
       requests: { total: number };
@@ -351,7 +358,7 @@ async function childAutocannon(url: string, rate: number, seconds: number): Prom
     headers: { 'content-type': 'application/json' },
     connections: CONNECTIONS,
   };
-  for (let i = 0; i < WARMUPS; i++)
+  for (let i = 0; i < warmups; i++)
     await autocannon({ ...common, overallRate: rate, duration: WARMUP_SECONDS });
   const cpuStart = process.cpuUsage();
   const result = await autocannon({ ...common, overallRate: rate, duration: seconds });
@@ -375,234 +382,246 @@ async function childAutocannon(url: string, rate: number, seconds: number): Prom
   );
 }
 
+// ---------------------------------------------------------------- child mode's entry
+
+async function childMain(): Promise<void> {
+  const options = flagsOrExit(USAGE, CHILD_FLAGS, (values) => ({
+    ...values,
+    rate: numberFlag('rate', values.rate ?? '', { min: 1 }),
+    seconds: numberFlag('seconds', values.seconds ?? '', { min: 1 }),
+    warmups: numberFlag('warmups', values.warmups ?? '0', { integer: true, min: 0 }),
+    transport: choiceFlag('transport', values.transport, ['raw', 'undici']),
+  }));
+  const { tool, url = '', rate, seconds, warmups } = options;
+  if (tool === 'autocannon') await childAutocannon(warmups, url, rate, seconds);
+  else if (tool === 'bare') await childBare(warmups, url, rate, seconds);
+  else
+    await childOurs(
+      warmups,
+      url,
+      rate,
+      seconds,
+      options.rss === true,
+      options.transport,
+      options['profile-file'],
+    );
+}
+
 // ---------------------------------------------------------------- parent mode
 
-async function main(): Promise<void> {
-  if (options.child) {
-    const { tool, url, transport, seconds } = options;
-    const rate = Number(options.rate);
-    if (tool === 'autocannon') await childAutocannon(url as string, rate, seconds);
-    else if (tool === 'bare') await childBare(url as string, rate, seconds);
-    else await childOurs(url as string, rate, seconds, options.rss, transport, options['profile-file']);
-    return;
-  }
-  // Before anything runs: the load the machine had without this script.
-  const monitor = new LoadMonitor(options.maxLoad !== undefined ? { quietBelow: options.maxLoad } : {});
-  const { long, only, repeat, seconds: cpuSeconds, transport: rateTransport } = options;
-  const figures: Record<string, unknown> = {
-    tool: 'meshbench bench:loadgen',
-    startedAt: new Date().toISOString(),
-    node: process.version,
-    taskset: TASKSET,
-    transactionSizeBytes: TX_SIZE,
-    connections: CONNECTIONS,
-    warmupRunsPerMeasurement: WARMUPS,
-    warmupRunSeconds: WARMUP_SECONDS,
+interface Args {
+  readonly only: 'cpu' | 'rate' | 'rss' | undefined;
+  readonly seconds: number;
+  readonly warmups: number;
+  readonly transport: 'raw' | 'undici' | undefined;
+  readonly long: boolean;
+  readonly profile: string | undefined;
+}
+
+const TOOLS = ['raw', 'autocannon', 'undici', 'bare'] as const;
+const CPU_RATES = [5000, 20000] as const;
+
+/** One tool's CPU round: its measurement at each rate. */
+interface Round {
+  readonly tool: string;
+  readonly loadAverage: number;
+  readonly byRate: Readonly<Record<number, Record<string, number>>>;
+}
+
+/** The parts after the CPU rounds (achieved rate and lag, RSS): figures for the record, and claims. */
+interface After {
+  readonly figures: {
+    achievedRate?: Record<string, number>[];
+    scheduleLagAt10k?: { p99Ms: number | undefined };
+    rateLoadAverage?: LoadRecord;
+    rss?: Record<string, unknown>;
   };
-  const log = (line: string) => process.stderr.write(`${line}\n`);
-  const server = await startServer();
-  try {
-    if (!only || only === 'cpu') {
-      const cpu: Record<string, unknown>[] = [];
-      const ourArgs = (transport: string, rate: number) => [
+  readonly judgements: Judgement[];
+}
+
+const ours = (tool: string) => tool === 'raw' || tool === 'undici';
+
+async function cpuRound(tool: string, server: ServerHandle, args: Args, pair: number): Promise<Round> {
+  const loadAverage = loadavg()[0] as number;
+  const byRate: Record<number, Record<string, number>> = {};
+  for (const rate of CPU_RATES) {
+    const before = await server.received();
+    const figures = await child(args.warmups, [
+      '--tool',
+      ours(tool) ? 'ours' : tool,
+      ...(ours(tool) ? ['--transport', tool] : []),
+      '--url',
+      server.url,
+      '--rate',
+      String(rate),
+      '--seconds',
+      String(args.seconds),
+      ...(ours(tool) && args.profile
+        ? ['--profile-file', join(args.profile, `ours-${tool}-${rate}-${pair + 1}.cpuprofile`)]
+        : []),
+    ]);
+    const received = (await server.received()) - before - (figures.warmupSent ?? 0);
+    byRate[rate] = ours(tool) ? { ...figures, serverReceived: received } : figures;
+  }
+  return { tool, loadAverage, byRate };
+}
+
+/** One run's figure against a target: a pass or a fail only on a quiet machine. */
+function once(claim: string, value: number, target: number, load: LoadRecord): Judgement {
+  return judgeThreshold({ claim, values: [value], target, minRounds: 1, load });
+}
+
+async function rateAndRss(
+  args: Args,
+  server: ServerHandle,
+  context: { log: (line: string) => void; window: () => { close(): LoadRecord } },
+): Promise<After> {
+  const { log } = context;
+  const after: After = { figures: {}, judgements: [] };
+  const transport = args.transport ? ['--transport', args.transport] : [];
+  if (!args.only || args.only === 'rate') {
+    const rates: Record<string, number>[] = [];
+    const window = context.window();
+    for (const rate of [100, 1000, 10000]) {
+      const seconds = rate === 100 ? 10 : 5;
+      const figures = await child(args.warmups, [
         '--tool',
         'ours',
-        '--transport',
-        transport,
         '--url',
         server.url,
         '--rate',
         String(rate),
         '--seconds',
-        String(cpuSeconds),
-        ...(options.profile
-          ? ['--profile-file', join(options.profile, `ours-${transport}-${rate}-${profileRound}.cpuprofile`)]
-          : []),
-      ];
-      let profileRound = 0;
-      for (const rate of [5000, 20000]) {
-        const rounds: Record<string, unknown>[] = [];
-        const window = monitor.window();
-        for (let round = 0; round < repeat; round++) {
-          profileRound = round + 1;
-          const loadAverage = loadavg()[0] as number;
-          const measured: Record<string, Record<string, number>> = {};
-          // Alternate the order between rounds, so drift in machine load hits every tool alike.
-          const order =
-            round % 2 === 0
-              ? ['raw', 'undici', 'autocannon', 'bare']
-              : ['bare', 'autocannon', 'undici', 'raw'];
-          for (const tool of order) {
-            const before = await server.received();
-            const figures = await child(
-              tool === 'autocannon' || tool === 'bare'
-                ? [
-                    '--tool',
-                    tool,
-                    '--url',
-                    server.url,
-                    '--rate',
-                    String(rate),
-                    '--seconds',
-                    String(cpuSeconds),
-                  ]
-                : ourArgs(tool, rate),
-            );
-            const received = (await server.received()) - before - (figures.warmupSent ?? 0);
-            measured[tool] =
-              tool === 'autocannon' || tool === 'bare' ? figures : { ...figures, serverReceived: received };
-          }
-          const raw = measured.raw as Record<string, number>;
-          const undici = measured.undici as Record<string, number>;
-          const autocannon = measured.autocannon as Record<string, number>;
-          const bare = measured.bare as Record<string, number>;
-          log(
-            `cpu @ ${rate} tx/s round ${round + 1}/${repeat} (load average ${loadAverage.toFixed(2)}): ` +
-              `raw ${raw.cpuPer1000!.toFixed(1)}, undici ${undici.cpuPer1000!.toFixed(1)}, ` +
-              `autocannon ${autocannon.cpuPer1000!.toFixed(1)}, bare-socket floor ${bare.cpuPer1000!.toFixed(1)} ms/1000 tx ` +
-              `(sent ${raw.sent}/${undici.sent}/${autocannon.sent}; server got ${raw.serverReceived}/${undici.serverReceived})`,
-          );
-          rounds.push({
-            round: round + 1,
-            loadAverage,
-            loadAverageAfter: loadavg()[0],
-            raw,
-            undici,
-            autocannon,
-            bare,
-          });
-        }
-        const load = window.close();
-        const per = (tool: string) =>
-          rounds.map((r) => (r[tool] as Record<string, number>).cpuPer1000 as number);
-        const tools = ['raw', 'undici', 'autocannon', 'bare'] as const;
-        const cpuPer1000Ms = Object.fromEntries(tools.map((tool) => [tool, spread(per(tool))]));
-        const verdicts = {
-          raw: judgeRatio({
-            claim: `raw <= autocannon in CPU per 1,000 tx at ${rate} tx/s`,
-            numerator: per('raw'),
-            denominator: per('autocannon'),
-            target: 1,
-            load,
-          }),
-          undici: judgeRatio({
-            claim: `undici <= autocannon in CPU per 1,000 tx at ${rate} tx/s`,
-            numerator: per('undici'),
-            denominator: per('autocannon'),
-            target: 1,
-            load,
-          }),
-        };
-        const ratio = (tool: string, to: string) => spread(per(tool).map((v, i) => v / per(to)[i]!));
-        const range = (tool: string) => {
-          const s = cpuPer1000Ms[tool]!;
-          return `${s.median.toFixed(1)} (${s.min.toFixed(1)}-${s.max.toFixed(1)})`;
-        };
-        log(
-          `cpu @ ${rate} tx/s, median (min-max) of ${repeat} rounds: raw ${range('raw')}, undici ${range('undici')}, ` +
-            `autocannon ${range('autocannon')}, bare-socket floor ${range('bare')} ms/1000 tx`,
-        );
-        log(`  ${loadLine(load)}`);
-        for (const judgement of Object.values(verdicts)) log(`  ${verdictLine(judgement)}`);
-        cpu.push({
-          rate,
-          /** Each tool's spread across rounds (ms of CPU per 1,000 tx). */
-          cpuPer1000Ms,
-          /** Per-round ratios, paired by round. */
-          ratioToAutocannon: { raw: ratio('raw', 'autocannon'), undici: ratio('undici', 'autocannon') },
-          ratioToBareFloor: { raw: ratio('raw', 'bare'), undici: ratio('undici', 'bare') },
-          /** pass | fail | inconclusive, with the reasons; never a verdict from a busy machine. */
-          verdict: verdicts,
-          loadAverage: load,
-          rounds,
-        });
-      }
-      figures.cpuPer1000Tx = cpu;
-    }
-    if (!only || only === 'rate') {
-      const rates: Record<string, unknown>[] = [];
-      const window = monitor.window();
-      for (const rate of [100, 1000, 10000]) {
-        const seconds = rate === 100 ? 10 : 5;
-        const ours = await child([
-          '--tool',
-          'ours',
-          '--url',
-          server.url,
-          '--rate',
-          String(rate),
-          '--seconds',
-          String(seconds),
-          ...(rateTransport ? ['--transport', rateTransport] : []),
-        ]);
-        const errorPct = ((ours.achievedRate! - rate) / rate) * 100;
-        log(
-          `rate ${rate} tx/s: achieved ${ours.achievedRate!.toFixed(2)} (${errorPct.toFixed(3)}%), lag p50 ${ours.lagP50Ms} ms p99 ${ours.lagP99Ms} ms max ${ours.lagMaxMs} ms`,
-        );
-        rates.push({ rate, ...ours, errorPct, pass: Math.abs(errorPct) <= 1 });
-      }
-      const load = window.close();
-      log(`  ${loadLine(load)}`);
-      // One run per rate: a pass or fail is a result only on a quiet machine.
-      const onQuiet = (pass: boolean) => (load.busy ? 'inconclusive' : pass ? 'pass' : 'fail');
-      figures.achievedRate = rates.map((r) => ({ ...r, verdict: onQuiet(r.pass as boolean) }));
-      const at10k = rates.find((r) => r.rate === 10000) as Record<string, number> | undefined;
-      const lagPass = (at10k?.lagP99Ms ?? Infinity) < 2;
-      figures.scheduleLagAt10k = { p99Ms: at10k?.lagP99Ms, pass: lagPass, verdict: onQuiet(lagPass) };
-      figures.rateLoadAverage = load;
-      if (load.busy) log('  rate and lag: INCONCLUSIVE (measured on a busy machine)');
-    }
-    if (!only || only === 'rss') {
-      const seconds = long ? 600 : 90;
-      log(`rss: 2000 tx/s for ${seconds} s …`);
-      const window = monitor.window();
-      const rss = await child([
-        '--tool',
-        'ours',
-        '--url',
-        server.url,
-        '--rate',
-        '2000',
-        '--seconds',
         String(seconds),
-        '--rss',
-        ...(rateTransport ? ['--transport', rateTransport] : []),
+        ...transport,
       ]);
-      const load = window.close();
+      const errorPct = ((figures.achievedRate! - rate) / rate) * 100;
       log(
-        `rss: ${rss.rssEarlyMb!.toFixed(1)} MB at ${rss.rssEarlyAtSecond} s, ${rss.rssEndMb!.toFixed(1)} MB at the end (growth ${rss.rssGrowthMb!.toFixed(1)} MB)`,
+        `rate ${rate} tx/s: achieved ${figures.achievedRate!.toFixed(2)} (${errorPct.toFixed(3)}%), lag p50 ${figures.lagP50Ms} ms p99 ${figures.lagP99Ms} ms max ${figures.lagMaxMs} ms`,
       );
-      log(`  ${loadLine(load)}`);
-      // Memory is bounded by the in-flight cap; when the server falls behind, in-flight
-      // (and with it RSS) grows up to that cap, which says nothing about leaks.
-      const serverKeptUp = (rss.maxInFlight ?? Infinity) < 1000;
-      if (!serverKeptUp)
-        log(
-          `rss: the server fell behind (peak in-flight ${rss.maxInFlight}); the growth figure is not a leak measure`,
-        );
-      const pass = serverKeptUp ? rss.rssGrowthMb! <= 50 : null;
-      figures.rss = {
-        long,
-        ...rss,
-        serverKeptUp,
-        pass,
-        verdict: pass === null || load.busy ? 'inconclusive' : pass ? 'pass' : 'fail',
-        loadAverage: load,
-      };
+      rates.push({ ...figures, rate, errorPct });
     }
-  } finally {
-    server.stop();
+    const load = window.close();
+    log(`rate and lag: ${loadLine(load)}`);
+    after.figures.achievedRate = rates;
+    after.figures.rateLoadAverage = load;
+    after.judgements.push(
+      ...rates.map((r) => once(`achieved rate within 1% of ${r.rate} tx/s`, Math.abs(r.errorPct!), 1, load)),
+    );
+    const at10k = rates.find((r) => r.rate === 10000);
+    after.figures.scheduleLagAt10k = { p99Ms: at10k?.lagP99Ms };
+    after.judgements.push(
+      once('schedule lag p99 at 10,000 tx/s <= 2 ms', at10k?.lagP99Ms ?? Infinity, 2, load),
+    );
   }
-  figures.endedAt = new Date().toISOString();
-  /** The whole run: before (nothing of ours running), every 5 s, after. */
-  const run: LoadRecord = monitor.stop();
-  figures.loadAverage = run;
-  log(loadLine(run));
-  const dir = join(root, 'benchmarks', 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `loadgen-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(figures, null, 2)}\n`);
-  log(`wrote ${file}`);
+  if (!args.only || args.only === 'rss') {
+    const seconds = args.long ? 600 : 90;
+    log(`rss: 2000 tx/s for ${seconds} s …`);
+    const window = context.window();
+    const rss = await child(args.warmups, [
+      '--tool',
+      'ours',
+      '--url',
+      server.url,
+      '--rate',
+      '2000',
+      '--seconds',
+      String(seconds),
+      '--rss',
+      ...transport,
+    ]);
+    const load = window.close();
+    log(
+      `rss: ${rss.rssEarlyMb!.toFixed(1)} MB at ${rss.rssEarlyAtSecond} s, ${rss.rssEndMb!.toFixed(1)} MB at the end (growth ${rss.rssGrowthMb!.toFixed(1)} MB); ${loadLine(load)}`,
+    );
+    // Memory is bounded by the in-flight cap; when the server falls behind, in-flight
+    // (and with it RSS) grows up to that cap, which says nothing about leaks.
+    const serverKeptUp = (rss.maxInFlight ?? Infinity) < 1000;
+    const judgement = once(`RSS growth at 2,000 tx/s over ${seconds} s <= 50 MB`, rss.rssGrowthMb!, 50, load);
+    const behind = `the server fell behind (peak in-flight ${rss.maxInFlight}); the growth figure is not a leak measure`;
+    after.judgements.push(
+      serverKeptUp
+        ? judgement
+        : { ...judgement, verdict: 'inconclusive', reasons: [...judgement.reasons, behind] },
+    );
+    after.figures.rss = { long: args.long, ...rss, serverKeptUp, loadAverage: load };
+  }
+  return after;
 }
 
-await main();
+if (process.argv.slice(2).includes('--child')) await childMain();
+else
+  await runBench({
+    usage: USAGE,
+    flags: FLAGS,
+    // its flag before the harness: rounds of the CPU comparison (each runs every tool at both rates)
+    pairsFlag: 'repeat',
+    defaultPairs: 3,
+    args: (values): Args => ({
+      only: choiceFlag('only', values.only, ['cpu', 'rate', 'rss']),
+      seconds: numberFlag('seconds', values.seconds, { min: 1 }),
+      warmups: numberFlag('warmups', values.warmups, { integer: true, min: 0 }),
+      transport: choiceFlag('transport', values.transport, ['raw', 'undici']),
+      long: values.long === true,
+      profile: values.profile,
+    }),
+    file: 'loadgen',
+    setup: () => startServer(),
+    teardown: async (server) => server.stop(),
+    sides: [],
+    sidesFrom: (args) => (!args.only || args.only === 'cpu' ? TOOLS : []),
+    round: (tool, { shared, args, pair }) => cpuRound(tool, shared, args, pair),
+    describe: (r) =>
+      CPU_RATES.map((rate) => {
+        const m = r.byRate[rate]!;
+        return `${rate} tx/s ${m.cpuPer1000!.toFixed(1)} ms/1000 tx (sent ${m.sent}${m.serverReceived !== undefined ? `, server got ${m.serverReceived}` : ''})`;
+      }).join('; ') + ` (load average ${r.loadAverage.toFixed(2)})`,
+    figures: Object.fromEntries(
+      CPU_RATES.map((rate) => [`cpuPer1000Ms@${rate}`, (r: Round) => r.byRate[rate]?.cpuPer1000]),
+    ),
+    after: ({ args, shared, log, window }) => rateAndRss(args, shared, { log, window }),
+    claims: (bySide, _args, load, after) => [
+      ...CPU_RATES.flatMap((rate) =>
+        (['raw', 'undici'] as const).map((tool) =>
+          judgeRatio({
+            claim: `${tool} <= autocannon in CPU per 1,000 tx at ${rate} tx/s`,
+            numerator: cpuPer1000(bySide[tool], rate),
+            denominator: cpuPer1000(bySide.autocannon, rate),
+            target: 1,
+            load,
+          }),
+        ),
+      ),
+      ...(after?.judgements ?? []),
+    ],
+    extra: (bySide, args, after) => ({
+      settings: {
+        taskset: TASKSET,
+        transactionSizeBytes: TX_SIZE,
+        connections: CONNECTIONS,
+        warmupRunsPerMeasurement: args.warmups,
+        warmupRunSeconds: WARMUP_SECONDS,
+      },
+      ...(bySide.raw && bySide.raw.length > 0
+        ? {
+            cpuPer1000Tx: CPU_RATES.map((rate) => {
+              const ratio = (tool: string, to: string) => {
+                const of = cpuPer1000(bySide[to], rate);
+                return spread(cpuPer1000(bySide[tool], rate).map((v, i) => v / of[i]!));
+              };
+              return {
+                rate,
+                /** Per-round ratios, paired by round. */
+                ratioToAutocannon: { raw: ratio('raw', 'autocannon'), undici: ratio('undici', 'autocannon') },
+                ratioToBareFloor: { raw: ratio('raw', 'bare'), undici: ratio('undici', 'bare') },
+              };
+            }),
+          }
+        : {}),
+      ...after?.figures,
+    }),
+  });
+
+function cpuPer1000(rounds: readonly Round[] | undefined, rate: number): number[] {
+  return (rounds ?? []).map((r) => r.byRate[rate]?.cpuPer1000 ?? NaN);
+}

@@ -225,8 +225,6 @@ interface Shared {
   readonly seed: Seed;
   readonly engine: string;
   readonly compose: string;
-  /** Filled after the rounds. */
-  readonly perCommittee: CommitteeFigures[];
 }
 
 async function oneRound(side: Side, { seed }: Shared): Promise<Round> {
@@ -279,7 +277,6 @@ await runBench({
       seed,
       engine: (await docker.version()).Version,
       compose: `${compose.command.join(' ')} ${compose.version}`,
-      perCommittee: [],
     };
   },
   teardown: async ({ seed }) => rmSync(seed.path, { force: true }),
@@ -288,7 +285,8 @@ await runBench({
   round: (side, { shared }) => oneRound(side as Side, shared),
   describe: (r) => `start to all-ready ${r.startToReadyMs} ms`,
   figures: { startToReadyMs: (r) => r.startToReadyMs },
-  after: async (args, { perCommittee }, { log }) => {
+  after: async ({ args, log }) => {
+    const perCommittee: CommitteeFigures[] = [];
     for (const committee of args.committees) {
       const figures = await committeeFigures(committee);
       perCommittee.push(figures);
@@ -296,6 +294,7 @@ await runBench({
         `committee ${committee}: ready after ${figures.readyAfterMs} ms; memory per node idle ${figures.idleMemoryPerNodeMiB.mean} MiB (max ${figures.idleMemoryPerNodeMiB.max}), after ${figures.load.transactions} tx at ${figures.load.rate} tx/s ${figures.loadedMemoryPerNodeMiB.mean} MiB (max ${figures.loadedMemoryPerNodeMiB.max}), RSS ${figures.loadedRssPerNodeMiB.mean} MiB`,
       );
     }
+    return perCommittee;
   },
   claims: ({ hand = [], 'local-network': cli = [] }, _args, load) => {
     const [numerator, denominator] = paired(
@@ -312,7 +311,7 @@ await runBench({
       judgeRatio({ claim: 'local-network / by hand <= 1.2', numerator, denominator, target: 1.2, load }),
     ];
   },
-  extra: ({ hand = [], 'local-network': cli = [] }, _args, shared) => {
+  extra: ({ hand = [], 'local-network': cli = [] }, _args, perCommittee, shared) => {
     const timelines = cli.flatMap((r) => (r.timeline ? [r.timeline] : []));
     const events = [...new Set(timelines.flatMap((timeline) => Object.keys(timeline)))];
     return {
@@ -332,7 +331,7 @@ await runBench({
         targets: { localNetworkMs: 10_000, ratio: 1.2 },
         seedPortsShifted: shared.seed.shifted,
       },
-      perCommittee: shared.perCommittee,
+      perCommittee: perCommittee ?? [],
     };
   },
 });

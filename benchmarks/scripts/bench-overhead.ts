@@ -221,7 +221,7 @@ await runBench({
       advisory: true,
     },
   ],
-  extra: ({ sweep: sweeps = [], reference: references }, _args, { plan }) => {
+  extra: ({ sweep: sweeps = [], reference: references }, _args, _after, { plan }) => {
     const levels = sweepLevels(sweeps);
     const overheads = levels.map((level) => level.overhead_ms);
     return {

@@ -9,14 +9,19 @@
  * Runs against 4 local processes and, when the image exists and systems/refnode/docker-compose.yml is
  * there (`npm run build && npm run images`), against the 4-node compose network too.
  *
- * Each phase runs `--repeat N` times (default 2); the record keeps every round, each figure's
- * spread across rounds, and the load average before, during (every 5 s) and after each
- * network's phases. A rate counts as sustained only when every round sustained it on a quiet
- * machine; mixed rounds or a busy machine make it "inconclusive" (lib/verdict.ts).
+ * A declaration on the bench harness (lib/harness.ts): the sides are the networks
+ * (local-processes, docker-compose), `--repeat N` rounds of each (default 2), the order turned
+ * each round; a round starts its side's network, runs the latency phase and every peak rate, and
+ * stops it. The record keeps every round, each figure's spread across rounds, the two networks
+ * compared figure by figure, and the load average before, during (every 5 s) and after. A rate
+ * counts as sustained only when every round sustained it on a quiet machine; mixed rounds or a
+ * busy machine make it "inconclusive" (lib/verdict.ts). A rate not sustained is a finding of the
+ * sweep, not a failed claim: the exit code stays 0.
  *
- * With `--compare before=BUNDLE,after=BUNDLE[+ENV=VALUE…]` it runs only the peak phases on 4
- * local processes, alternating the given refnode bundles round by round (ABBA…), and judges each
- * side's committed tx/s against the first side's (>= 90 %), with each side's spread and the load.
+ * With `--compare before=BUNDLE,after=BUNDLE[+ENV=VALUE…]` the sides are the given refnode
+ * bundles on 4 local processes, peak phases only, alternating round by round (ABBA…); the claim
+ * is each side's committed tx/s against the first side's (>= 90 %, exit code 1 when it fails),
+ * and the first two sides are compared figure by figure.
  *
  * Usage: npm run bench:refnode [-- --peak-rates 5000,7500,10000 --seconds 15 --no-docker --no-local]
  * (`-- --help` lists every flag). Writes benchmarks/results/refnode-<timestamp>.json.
@@ -31,14 +36,14 @@ import * as hdr from 'hdr-histogram-js';
 import { Agent, request } from 'undici';
 import YAML from 'yaml';
 import WebSocket from 'ws';
-import { COMMON_FLAGS, choiceFlag, flagsOrExit, numberFlag, numberListFlag } from './lib/flags.js';
+import { choiceFlag, FlagError, numberFlag, numberListFlag, type FlagValues } from './lib/flags.js';
+import { runBench } from './lib/harness.js';
 import {
-  LoadMonitor,
   judgeRatio,
   judgeThreshold,
-  loadLine,
   spread,
   verdictLine,
+  type Judgement,
   type LoadRecord,
 } from './lib/verdict.js';
 
@@ -72,12 +77,6 @@ const FLAGS = {
     default: '15',
     description: 'measured seconds per phase (after 3 s warm-up)',
   },
-  repeat: {
-    type: 'string',
-    valueName: 'N',
-    default: '2',
-    description: 'rounds of every phase (spread needs >= 2)',
-  },
   'tx-bytes': { type: 'string', valueName: 'N', default: '512', description: 'transaction size' },
   batch: {
     type: 'string',
@@ -99,26 +98,35 @@ const FLAGS = {
     description:
       'local processes only, peak phases only: alternate rounds between refnode bundles, the first the baseline (e.g. before=/tmp/old/dist/refnode/refnode.js,after=dist/refnode/refnode.js,unsigned=dist/refnode/refnode.js+REFNODE_SIGNING=off)',
   },
-  ...COMMON_FLAGS,
 } as const;
-const args = flagsOrExit(USAGE, FLAGS, (values) => ({
-  ...values,
-  peakRates: numberListFlag('peak-rates', values['peak-rates'], { min: 1 }),
-  latencyRate: numberFlag('latency-rate', values['latency-rate'], { min: 1 }),
-  seconds: numberFlag('seconds', values.seconds, { min: 1 }),
-  repeat: numberFlag('repeat', values.repeat, { integer: true, min: 1 }),
-  txBytes: numberFlag('tx-bytes', values['tx-bytes'], { integer: true, min: 8 }),
-  batch: numberFlag('batch', values.batch, { integer: true, min: 1 }),
-  fsync: choiceFlag('fsync', values.fsync, ['true', 'false']),
-  maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
-}));
-const PEAK_RATES = args.peakRates;
-const LATENCY_RATE = args.latencyRate;
-const SECONDS = args.seconds;
-const TX_BYTES = args.txBytes;
-const REPEAT = args.repeat;
+
+interface Args {
+  readonly peakRates: readonly number[];
+  readonly latencyRate: number;
+  readonly seconds: number;
+  readonly txBytes: number;
+  readonly batch: number;
+  readonly fsync: 'true' | 'false';
+  readonly docker: boolean;
+  readonly local: boolean;
+  /** --compare: the bundles to alternate (local processes, peak phases only). */
+  readonly compare: readonly Side[] | undefined;
+}
+
+function parseArgs(values: FlagValues<typeof FLAGS>): Args {
+  return {
+    peakRates: numberListFlag('peak-rates', values['peak-rates'], { min: 1 }),
+    latencyRate: numberFlag('latency-rate', values['latency-rate'], { min: 1 }),
+    seconds: numberFlag('seconds', values.seconds, { min: 1 }),
+    txBytes: numberFlag('tx-bytes', values['tx-bytes'], { integer: true, min: 8 }),
+    batch: numberFlag('batch', values.batch, { integer: true, min: 1 }),
+    fsync: choiceFlag('fsync', values.fsync, ['true', 'false']) ?? 'true',
+    docker: values['no-docker'] !== true,
+    local: values['no-local'] !== true,
+    compare: values.compare === undefined ? undefined : parseSides(values.compare),
+  };
+}
 const WARMUP_S = 3;
-const BATCH = args.batch;
 
 interface Network {
   readonly kind: 'local-processes' | 'docker-compose';
@@ -188,9 +196,9 @@ interface Side {
 function parseSides(text: string): Side[] {
   const sides = text.split(',').map((item) => {
     const m = /^([A-Za-z0-9_-]+)=([^+]+)((?:\+[A-Z0-9_]+=[^+]*)*)$/.exec(item.trim());
-    if (m === null) throw new Error(`--compare entry '${item}' is not NAME=BUNDLE[+ENV=VALUE…]`);
+    if (m === null) throw new FlagError(`--compare entry '${item}' is not NAME=BUNDLE[+ENV=VALUE…]`);
     const bundle = resolve(root, m[2]!);
-    if (!existsSync(bundle)) throw new Error(`--compare: ${bundle} does not exist (build it first)`);
+    if (!existsSync(bundle)) throw new FlagError(`--compare: ${bundle} does not exist (build it first)`);
     const env = Object.fromEntries(
       m[3]!
         .split('+')
@@ -199,14 +207,12 @@ function parseSides(text: string): Side[] {
     );
     return { name: m[1]!, bundle, env };
   });
-  if (sides.length < 2) throw new Error('--compare needs at least two sides');
+  if (sides.length < 2) throw new FlagError('--compare needs at least two sides');
   return sides;
 }
 
-async function startLocal(side?: Side): Promise<Network> {
+async function startLocal(fsync: string, side?: Side): Promise<Network> {
   const bundle = side?.bundle ?? join(root, 'dist/refnode/refnode.js');
-  if (side === undefined)
-    execFileSync('node', [join(root, 'systems/refnode/bundle.mjs')], { stdio: 'inherit' });
   const dir = join(tmpdir(), `refnode-bench-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
   const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
@@ -231,11 +237,12 @@ async function startLocal(side?: Side): Promise<Network> {
         '--data-dir',
         join(dir, `node${i}`),
         '--fsync',
-        String(args.fsync),
+        fsync,
         '--log-level',
         'warn',
       ],
-      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...side?.env } },
+      // their own process group: Ctrl-C stops the run after the round, not the nodes in it
+      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...side?.env }, detached: true },
     ),
   );
   const rpcUrls = [0, 1, 2, 3].map((i) => `http://127.0.0.1:${ports[i]}`);
@@ -273,7 +280,7 @@ function dockerAvailable(): boolean {
  * Starts the repo's compose network under its own project name, with the published ports moved
  * to free ones (so it can run beside other engineers' networks) and a meshbench.run label.
  */
-async function startCompose(): Promise<Network> {
+async function startCompose(fsync: string): Promise<Network> {
   const project = `refnodebench${process.pid}`;
   const spec = YAML.parse(readFileSync(join(root, 'systems/refnode/docker-compose.yml'), 'utf8')) as {
     services: Record<
@@ -287,7 +294,7 @@ async function startCompose(): Promise<Network> {
     const svc = spec.services[name]!;
     svc.ports = [`127.0.0.1:${ports[i]}:26657`];
     svc.labels = { ...svc.labels, 'meshbench.run': project };
-    svc.environment = { ...svc.environment, REFNODE_FSYNC: String(args.fsync) };
+    svc.environment = { ...svc.environment, REFNODE_FSYNC: fsync };
   });
   const dir = join(tmpdir(), project);
   mkdirSync(dir, { recursive: true });
@@ -379,12 +386,18 @@ async function viewChanges(net: Network): Promise<number[]> {
 }
 
 /** Open-loop run at `rate` for `seconds`, round-robin over nodes; commits seen on node0's websocket. */
-async function runPhase(net: Network, rate: number, seconds: number, batch: number): Promise<PhaseResult> {
+async function runPhase(
+  net: Network,
+  rate: number,
+  seconds: number,
+  batch: number,
+  txBytes: number,
+): Promise<PhaseResult> {
   const runTag = randomBytes(4).readUInt32BE(0);
   const total = Math.floor(rate * (seconds + WARMUP_S));
   const intended = new Float64Array(total);
   const committedAt = new Float64Array(total);
-  const payloadTemplate = randomBytes(TX_BYTES);
+  const payloadTemplate = randomBytes(txBytes);
   const t0 = performance.now() + 100;
   let blocks = 0;
 
@@ -573,237 +586,186 @@ async function runPhase(net: Network, rate: number, seconds: number, batch: numb
   };
 }
 
-const log = (line: string): void => void process.stderr.write(`${line}\n`);
-
 function phaseLine(r: PhaseResult): string {
-  return `  committed ${r.committedTxPerSec} tx/s, ${(r.committedShareOfScheduled * 100).toFixed(1)}% of scheduled; p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms; ${r.blocks} blocks, view changes ${r.viewChanges.join('/')}; sender lag p99 ${r.senderLagMs.p99} ms`;
+  return `committed ${r.committedTxPerSec} tx/s, ${(r.committedShareOfScheduled * 100).toFixed(1)}% of scheduled; p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms; ${r.blocks} blocks, view changes ${r.viewChanges.join('/')}; sender lag p99 ${r.senderLagMs.p99} ms; CPU per node ${r.perNode.map((n) => n.cpuPercentOfOneCore).join('/')} %, ${r.cpuMsPerCommittedTx} CPU ms per committed tx`;
 }
 
 /** Each figure of one phase across its rounds. */
-function phaseSpread(rounds: PhaseResult[]) {
+function phaseSpread(rounds: readonly PhaseResult[]) {
   return {
     committedTxPerSec: spread(rounds.map((r) => r.committedTxPerSec)),
     committedShareOfScheduled: spread(rounds.map((r) => r.committedShareOfScheduled)),
     latencyP50Ms: spread(rounds.map((r) => r.latencyMs.p50)),
     latencyP99Ms: spread(rounds.map((r) => r.latencyMs.p99)),
+    cpuMsPerCommittedTx: spread(rounds.map((r) => r.cpuMsPerCommittedTx)),
   };
 }
 
-async function benchNetwork(start: () => Promise<Network>, monitor: LoadMonitor): Promise<unknown> {
-  const net = await start();
+/** One round of one side: its network started, the latency phase (not with --compare), every peak rate, stopped. */
+interface Round {
+  readonly network: Network['kind'];
+  readonly latency?: PhaseResult;
+  /** In --peak-rates order. */
+  readonly peak: readonly PhaseResult[];
+}
+
+/** The network of the round in progress: the teardown stops it after an error or a second Ctrl-C. */
+let running: Network | undefined;
+
+async function oneRound(side: string, args: Args, log: (line: string) => void): Promise<Round> {
+  const bundle = args.compare?.find((s) => s.name === side);
+  const net = await (side === 'docker-compose' ? startCompose(args.fsync) : startLocal(args.fsync, bundle));
+  running = net;
   try {
-    const window = monitor.window();
-    const latencyRounds: PhaseResult[] = [];
-    const peakRounds = new Map<number, PhaseResult[]>(PEAK_RATES.map((rate) => [rate, []]));
-    // Rounds outside, rates inside: drift in the machine's load hits every rate alike.
-    for (let round = 1; round <= REPEAT; round++) {
+    let latency: PhaseResult | undefined;
+    if (!args.compare) {
       await drained(net);
+      latency = await runPhase(net, args.latencyRate, args.seconds, 1, args.txBytes);
       log(
-        `bench-refnode: ${net.kind}: round ${round}/${REPEAT}: latency phase at ${LATENCY_RATE} tx/s for ${SECONDS}s`,
+        `  ${side}: latency phase at ${args.latencyRate} tx/s for ${args.seconds} s: ${phaseLine(latency)}`,
       );
-      const latency = await runPhase(net, LATENCY_RATE, SECONDS, 1);
-      latencyRounds.push(latency);
-      log(phaseLine(latency));
-      for (const rate of PEAK_RATES) {
-        await drained(net);
-        log(
-          `bench-refnode: ${net.kind}: round ${round}/${REPEAT}: ${rate} tx/s for ${SECONDS}s (batches of ${BATCH})`,
-        );
-        const r = await runPhase(net, rate, SECONDS, BATCH);
-        peakRounds.get(rate)!.push(r);
-        log(phaseLine(r));
-      }
     }
-    const load = window.close();
-    log(`bench-refnode: ${net.kind}: ${loadLine(load)}`);
-    // Sustained: fully committed (>= 99% of scheduled) with p50 under 1 s, in every round.
-    const peak = PEAK_RATES.map((rate) => {
-      const rounds = peakRounds.get(rate)!;
-      const committed = judgeThreshold({
-        claim: `${rate} tx/s: committed share >= 0.99`,
-        values: rounds.map((r) => r.committedShareOfScheduled),
-        target: 0.99,
-        direction: 'at-least',
-        load,
-      });
-      const latency = judgeThreshold({
-        claim: `${rate} tx/s: p50 <= 1000 ms`,
-        values: rounds.map((r) => r.latencyMs.p50),
-        target: 1000,
-        load,
-      });
-      const verdicts = [committed.verdict, latency.verdict];
-      const sustained = verdicts.includes('inconclusive')
-        ? 'inconclusive'
-        : verdicts.every((v) => v === 'pass')
-          ? 'pass'
-          : 'fail';
-      for (const judgement of [committed, latency]) log(`  ${verdictLine(judgement)}`);
-      return {
-        offeredRate: rate,
-        sustained,
-        verdicts: { committed, latency },
-        ...phaseSpread(rounds),
-        rounds,
-      };
-    });
-    const passed = peak.filter((p) => p.sustained === 'pass');
-    const highest = passed.length === 0 ? 0 : Math.max(...passed.map((p) => p.committedTxPerSec.median));
-    // A higher rate that might have been sustained leaves the figure open.
-    const open = peak.some((p) => p.sustained === 'inconclusive');
-    const sustainedTxPerSec = open ? 'inconclusive' : highest;
-    log(
-      `bench-refnode: ${net.kind}: sustained ${open ? `INCONCLUSIVE (at least ${highest} tx/s)` : `${highest} tx/s`}`,
-    );
-    return {
-      network: net.kind,
-      /** Median committed tx/s of the highest rate sustained in every round; 'inconclusive' when a rate is. */
-      sustainedTxPerSec,
-      sustainedAtLeastTxPerSec: highest,
-      peak,
-      latency: { offeredRate: LATENCY_RATE, ...phaseSpread(latencyRounds), rounds: latencyRounds },
-      loadAverage: load,
-    };
+    const peak: PhaseResult[] = [];
+    for (const rate of args.peakRates) {
+      await drained(net);
+      const r = await runPhase(net, rate, args.seconds, args.batch, args.txBytes);
+      log(`  ${side}: ${rate} tx/s for ${args.seconds} s (batches of ${args.batch}): ${phaseLine(r)}`);
+      peak.push(r);
+    }
+    return { network: net.kind, ...(latency ? { latency } : {}), peak };
   } finally {
+    running = undefined;
     await net.stop();
   }
 }
 
 /**
- * --compare: the peak phases on 4 local processes per side, sides alternating round by round
- * (A B, then B A, …) so drift in the machine's load hits every side alike. Each later side's
- * committed tx/s is judged against the first side's: ratio >= 0.9 per round (judgeRatio), and
- * the difference of medians against the sides' spreads.
+ * A network's sweep: a rate is sustained when it is fully committed (>= 99 % of scheduled) with
+ * p50 under 1 s, in every round, on a quiet machine. Findings of the sweep, not claims.
  */
-async function compareSides(sides: Side[], monitor: LoadMonitor): Promise<unknown> {
-  const window = monitor.window();
-  const results = new Map<string, Map<number, PhaseResult[]>>(
-    sides.map((side) => [side.name, new Map(PEAK_RATES.map((rate) => [rate, []]))]),
-  );
-  for (let round = 1; round <= REPEAT; round++) {
-    const order = round % 2 === 1 ? sides : [...sides].reverse();
-    for (const side of order) {
-      const net = await startLocal(side);
-      try {
-        for (const rate of PEAK_RATES) {
-          await drained(net);
-          log(`bench-refnode: compare: round ${round}/${REPEAT}: ${side.name}: ${rate} tx/s for ${SECONDS}s`);
-          const r = await runPhase(net, rate, SECONDS, BATCH);
-          results.get(side.name)!.get(rate)!.push(r);
-          log(
-            `${phaseLine(r)}; CPU per node ${r.perNode.map((n) => n.cpuPercentOfOneCore).join('/')} %, ${r.cpuMsPerCommittedTx} CPU ms per committed tx`,
-          );
-        }
-      } finally {
-        await net.stop();
-      }
-    }
-  }
-  const load = window.close();
-  log(`bench-refnode: compare: ${loadLine(load)}`);
-  const base = sides[0]!;
-  const byRate = PEAK_RATES.map((rate) => {
-    const of = (side: Side) => results.get(side.name)!.get(rate)!;
-    const committed = (side: Side) => of(side).map((r) => r.committedTxPerSec);
-    const cpu = (side: Side) =>
-      of(side).map((r) => r.perNode.reduce((sum, n) => sum + n.cpuPercentOfOneCore, 0) / r.perNode.length);
-    const cpuPerTx = (side: Side) => of(side).map((r) => r.cpuMsPerCommittedTx);
-    const perSide = Object.fromEntries(
-      sides.map((side) => [
-        side.name,
-        {
-          bundle: side.bundle,
-          env: side.env,
-          ...phaseSpread(of(side)),
-          cpuPercentOfOneCorePerNode: spread(cpu(side)),
-          cpuMsPerCommittedTx: spread(cpuPerTx(side)),
-          rounds: of(side),
-        },
-      ]),
-    );
-    const judgements = sides.slice(1).map((side) => {
-      const ratio = judgeRatio({
-        claim: `${rate} tx/s: committed ${side.name} / ${base.name} >= 0.9`,
-        numerator: committed(side),
-        denominator: committed(base),
-        target: 0.9,
-        direction: 'at-least',
-        load,
-      });
-      const a = spread(committed(base));
-      const b = spread(committed(side));
-      const difference = b.median - a.median;
-      const widest = Math.max(a.max - a.min, b.max - b.min);
-      const differenceVerdict =
-        Math.abs(difference) <= widest
-          ? `inconclusive: the medians differ by ${difference} tx/s, within the widest spread ${widest} tx/s`
-          : `${difference > 0 ? 'higher' : 'lower'} by ${Math.abs(difference)} tx/s, outside the spreads (widest ${widest} tx/s)`;
-      log(`  ${verdictLine(ratio)}`);
-      log(`  ${side.name} - ${base.name} committed median: ${differenceVerdict}`);
-      const cpuA = spread(cpu(base));
-      const cpuB = spread(cpu(side));
-      const perTxA = spread(cpuPerTx(base));
-      const perTxB = spread(cpuPerTx(side));
-      log(
-        `  CPU per node (% of one core): ${base.name} ${cpuA.min.toFixed(1)}-${cpuA.max.toFixed(1)}, ${side.name} ${cpuB.min.toFixed(1)}-${cpuB.max.toFixed(1)}; CPU ms per committed tx (4 nodes): ${base.name} ${perTxA.min}-${perTxA.max} (median ${perTxA.median}), ${side.name} ${perTxB.min}-${perTxB.max} (median ${perTxB.median})`,
-      );
-      return {
-        side: side.name,
-        against: base.name,
-        ratio,
-        medianDifferenceTxPerSec: difference,
-        differenceVerdict,
-      };
+function sweep(rounds: readonly Round[], args: Args, load: LoadRecord, log: (line: string) => void) {
+  const network = rounds[0]?.network;
+  const peak = args.peakRates.map((rate, i) => {
+    const phases = rounds.map((r) => r.peak[i]!);
+    const committed = judgeThreshold({
+      claim: `${network}: ${rate} tx/s: committed share >= 0.99`,
+      values: phases.map((r) => r.committedShareOfScheduled),
+      target: 0.99,
+      direction: 'at-least',
+      load,
     });
-    return { offeredRate: rate, sides: perSide, judgements };
+    const latency = judgeThreshold({
+      claim: `${network}: ${rate} tx/s: p50 <= 1000 ms`,
+      values: phases.map((r) => r.latencyMs.p50),
+      target: 1000,
+      load,
+    });
+    const verdicts = [committed.verdict, latency.verdict];
+    const sustained = verdicts.includes('inconclusive')
+      ? 'inconclusive'
+      : verdicts.every((v) => v === 'pass')
+        ? 'pass'
+        : 'fail';
+    for (const judgement of [committed, latency]) log(`  ${verdictLine(judgement)}`);
+    return { offeredRate: rate, sustained, verdicts: { committed, latency }, ...phaseSpread(phases) };
   });
-  return { kind: 'compare', order: 'rounds alternate the side order (ABBA…)', loadAverage: load, byRate };
-}
-
-async function main(): Promise<void> {
-  // Before anything runs: the load the machine had without this script.
-  const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
-  const os = await import('node:os');
-  const results: unknown[] = [];
-  if (args.compare !== undefined) {
-    execFileSync('node', [join(root, 'systems/refnode/bundle.mjs')], { stdio: 'inherit' });
-    results.push(await compareSides(parseSides(args.compare), monitor));
-  }
-  if (args.compare === undefined && args['no-local'] !== true)
-    results.push(await benchNetwork(() => startLocal(), monitor));
-  if (args.compare === undefined && args['no-docker'] !== true) {
-    if (dockerAvailable()) results.push(await benchNetwork(startCompose, monitor));
-    else
-      log(
-        'bench-refnode: skipping containers (no meshbench/refnode:latest image or compose file; run npm run build && npm run images)',
-      );
-  }
-  const run: LoadRecord = monitor.stop();
-  log(`bench-refnode: whole run: ${loadLine(run)}`);
-  const out = {
-    kind: 'refnode-bench',
-    at: new Date().toISOString(),
-    machine: {
-      cpus: os.cpus().length,
-      node: process.version,
-      // Other work on the machine skews every figure: the 1/5/15-minute load averages before,
-      // every 5 s during, and after the run (each network's window is in its result).
-      loadAverage: run,
-    },
-    repeat: REPEAT,
-    txBytes: TX_BYTES,
-    method: `open-loop broadcast_tx_async, round-robin over 4 nodes, 16 keep-alive connections; peak phase: JSON-RPC batch POSTs of ${BATCH} txs; latency phase: one URI GET per tx; commits from node0 NewBlock events; latency from the intended send time`,
-    fsync: args.fsync,
-    results,
+  const passed = peak.filter((p) => p.sustained === 'pass');
+  const highest = passed.length === 0 ? 0 : Math.max(...passed.map((p) => p.committedTxPerSec.median));
+  // A higher rate that might have been sustained leaves the figure open.
+  const open = peak.some((p) => p.sustained === 'inconclusive');
+  log(`${network}: sustained ${open ? `INCONCLUSIVE (at least ${highest} tx/s)` : `${highest} tx/s`}`);
+  return {
+    network,
+    /** Median committed tx/s of the highest rate sustained in every round; 'inconclusive' when a rate is. */
+    sustainedTxPerSec: open ? 'inconclusive' : highest,
+    sustainedAtLeastTxPerSec: highest,
+    peak,
+    latency: { offeredRate: args.latencyRate, ...phaseSpread(rounds.flatMap((r) => r.latency ?? [])) },
   };
-  const dir = join(root, 'benchmarks/results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `refnode-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
-  process.stdout.write(`${JSON.stringify(out, null, 2)}\nwritten ${file}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench-refnode: error: ${(err as Error).message}\n`);
-  process.exit(1);
+await runBench({
+  usage: USAGE,
+  flags: FLAGS,
+  // its flag before the harness: rounds of every phase (spread needs >= 2)
+  pairsFlag: 'repeat',
+  defaultPairs: 2,
+  args: parseArgs,
+  file: 'refnode',
+  setup: async () => {
+    execFileSync('node', [join(root, 'systems/refnode/bundle.mjs')], { stdio: 'inherit' });
+  },
+  teardown: async () => {
+    await running?.stop();
+  },
+  sides: [],
+  sidesFrom: (args) => {
+    if (args.compare) return args.compare.map((side) => side.name);
+    const sides: string[] = args.local ? ['local-processes'] : [];
+    if (args.docker && dockerAvailable()) sides.push('docker-compose');
+    else if (args.docker)
+      process.stderr.write(
+        'bench-refnode: skipping containers (no meshbench/refnode:latest image or compose file; run npm run build && npm run images)\n',
+      );
+    return sides;
+  },
+  round: (side, { args, log }) => oneRound(side, args, log),
+  describe: (r) =>
+    [
+      ...(r.latency ? [`latency p50 ${r.latency.latencyMs.p50} ms`] : []),
+      ...r.peak.map(
+        (p) =>
+          `${p.offeredRate} tx/s: ${p.committedTxPerSec} committed (${(p.committedShareOfScheduled * 100).toFixed(1)}%)`,
+      ),
+    ].join(', '),
+  figures: {},
+  figuresFrom: (args) =>
+    Object.fromEntries([
+      ...(args.compare
+        ? []
+        : [
+            ['latencyP50Ms', (r: Round) => r.latency?.latencyMs.p50],
+            ['latencyP99Ms', (r: Round) => r.latency?.latencyMs.p99],
+          ]),
+      ...args.peakRates.flatMap((rate, i) => [
+        [`committedTxPerSec@${rate}`, (r: Round) => r.peak[i]?.committedTxPerSec],
+        [`committedShare@${rate}`, (r: Round) => r.peak[i]?.committedShareOfScheduled],
+        [`p50Ms@${rate}`, (r: Round) => r.peak[i]?.latencyMs.p50],
+        [`cpuMsPerCommittedTx@${rate}`, (r: Round) => r.peak[i]?.cpuMsPerCommittedTx],
+      ]),
+    ]),
+  // without --compare: each network's sweep, judged over the rounds' load (findings, not claims)
+  after: async ({ args, bySide, load, log }) =>
+    args.compare
+      ? undefined
+      : Object.values(bySide)
+          .filter((rounds) => rounds.length > 0)
+          .map((rounds) => sweep(rounds, args, load, log)),
+  // with --compare: each later side's committed tx/s against the first side's, per rate
+  claims: (bySide, args, load): Judgement[] => {
+    const [base, ...others] = args.compare ?? [];
+    if (!base) return [];
+    const committed = (side: string, i: number) =>
+      (bySide[side] ?? []).map((r) => r.peak[i]?.committedTxPerSec ?? NaN);
+    return args.peakRates.flatMap((rate, i) =>
+      others.map((side) =>
+        judgeRatio({
+          claim: `${rate} tx/s: committed ${side.name} / ${base.name} >= 0.9`,
+          numerator: committed(side.name, i),
+          denominator: committed(base.name, i),
+          target: 0.9,
+          direction: 'at-least',
+          load,
+        }),
+      ),
+    );
+  },
+  extra: (_bySide, args, after) => ({
+    txBytes: args.txBytes,
+    fsync: args.fsync,
+    method: `open-loop broadcast_tx_async, round-robin over 4 nodes, 16 keep-alive connections; peak phase: JSON-RPC batch POSTs of ${args.batch} txs; latency phase: one URI GET per tx; commits from node0 NewBlock events; latency from the intended send time`,
+    ...(args.compare
+      ? { compare: { order: 'rounds alternate the side order (ABBA…)', sides: args.compare } }
+      : { sweep: after ?? [] }),
+  }),
 });

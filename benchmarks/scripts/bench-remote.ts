@@ -1,88 +1,55 @@
 /**
  * Remote deploy benchmark on sandbox hosts (`npm run bench:remote`).
  *
- * Deploy time (connect → Docker found → image → nodes started → all ready) to
- * 2, 4 and 8 hosts, with the image already present and with shipping, measured
- * side by side in the same run. Target: T(8) <= 1.5 x T(2) with the image
- * present (parallelism). Also the image transfer: archive size, save time,
- * per-host ship time. Figures go to benchmarks/results/remote-<timestamp>.json.
+ * Deploy time (connect → Docker found → image → nodes started → all ready) to 2, 4 and 8
+ * sandbox hosts with the image already present, next to the same nodes started without
+ * meshbench (the reference); before those, one deploy per size that ships the image (archive
+ * size, save time, per-host ship time). Target: T(8) <= 1.5 x T(2) with the image present
+ * (parallelism).
  *
- * The record keeps each size's spread across repetitions and the load average before, during
- * (every 5 s) and after; the target is met or missed only when every repetition's T(8)/T(2)
- * agrees on a quiet machine, else "inconclusive" (lib/verdict.ts). Exit code 1 only for a miss.
+ * A declaration on the bench harness (lib/harness.ts): the sides are the sizes (`2 hosts`,
+ * `4 hosts`, `8 hosts`), `--reps` rounds of each, the order turned each round; setup tags the
+ * image, saves its archive, brings up 8 sandbox hosts (.meshbench/sandbox-bench) and makes the
+ * shipping deploys; the teardown removes them. The target is met or missed only when every
+ * repetition's T(8)/T(2) agrees on a quiet machine, else "inconclusive" (lib/verdict.ts).
+ * Exit code 1 only for a miss.
  *
  * Flags (`-- --help`): --reps N, --no-ship, --inner-storage overlay2|vfs; the environment
  * variables BENCH_REMOTE_REPS, BENCH_REMOTE_SHIP=0 and BENCH_REMOTE_INNER_STORAGE still set
- * their defaults.
+ * their defaults. Writes benchmarks/results/remote-<timestamp>.json.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { COMMON_FLAGS, choiceFlag, flagsOrExit, numberFlag } from './lib/flags.js';
-import { LoadMonitor, judgeRatio, loadLine, spread, verdictLine } from './lib/verdict.js';
+import { choiceFlag } from './lib/flags.js';
+import { runBench } from './lib/harness.js';
+import { judgeRatio, spread } from './lib/verdict.js';
 import type { HostsConfig } from '../../src/testbed/remote/hosts.js';
 import type { InnerStorage, SandboxState } from '../../src/testbed/sandbox/sandbox.js';
 
-const USAGE = {
-  name: 'bench:remote',
-  summary:
-    '`remote-network` deploy time to 2, 4 and 8 sandbox hosts (image present, and with shipping),\n' +
-    'next to the same nodes started without meshbench; the image transfer; CPU per deploy.',
-  notes: [
-    'Env BENCH_REMOTE_REPS, BENCH_REMOTE_SHIP=0 and BENCH_REMOTE_INNER_STORAGE set the defaults of',
-    '--reps, --no-ship and --inner-storage.',
-    'Writes benchmarks/results/remote-<timestamp>.json; exit code 1 when the target is missed.',
-  ],
-};
-const FLAGS = {
-  reps: {
-    type: 'string',
-    valueName: 'N',
-    default: process.env.BENCH_REMOTE_REPS ?? '5',
-    description: 'interleaved repetitions of the image-present deploys',
-  },
-  'no-ship': {
-    type: 'boolean',
-    default: process.env.BENCH_REMOTE_SHIP === '0',
-    description: 'skip the shipping deploys (quick iterations; reports need them)',
-  },
-  'inner-storage': {
-    type: 'string',
-    valueName: 'overlay2|vfs',
-    default: process.env.BENCH_REMOTE_INNER_STORAGE ?? 'overlay2',
-    description: "the sandbox hosts' own Docker storage",
-  },
-  ...COMMON_FLAGS,
-} as const;
-const args = flagsOrExit(USAGE, FLAGS, (values) => ({
-  reps: numberFlag('reps', values.reps, { integer: true, min: 1 }),
-  ship: !values['no-ship'],
-  innerStorage: choiceFlag('inner-storage', values['inner-storage'], ['overlay2', 'vfs']) as InnerStorage,
-  maxLoad: numberFlag('max-load', values['max-load'], { min: 0 }),
-}));
-// Before anything runs: the load the machine had without this script.
-const monitor = new LoadMonitor(args.maxLoad !== undefined ? { quietBelow: args.maxLoad } : {});
+interface Args {
+  readonly ship: boolean;
+  readonly innerStorage: InnerStorage;
+}
 
-// Imported after the flags, so --help answers at once and without an engine.
-const { writeFileAtomic } = await import('../../src/common/atomic-write.js');
-const { hostsFromVariables } = await import('../../src/testbed/remote/hosts.js');
-const { imageArchive, inspectLocalImage } = await import('../../src/testbed/remote/image-transfer.js');
-const { cometbftProbe, waitForReady } = await import('../../src/testbed/readiness.js');
-const { RUN_LABEL } = await import('../../src/common/run-id.js');
-const { DEFAULT_IMAGE, RemoteTestbed } = await import('../../src/testbed/remote/remote-testbed.js');
-const { docker, sandboxDown, sandboxUp } = await import('../../src/testbed/sandbox/sandbox.js');
+// Imported when a run starts (not at the top), so --help answers at once and without an engine.
+const importMeshbench = async () => ({
+  ...(await import('../../src/testbed/remote/hosts.js')),
+  ...(await import('../../src/testbed/remote/image-transfer.js')),
+  ...(await import('../../src/testbed/readiness.js')),
+  ...(await import('../../src/common/run-id.js')),
+  ...(await import('../../src/testbed/remote/remote-testbed.js')),
+  ...(await import('../../src/testbed/sandbox/sandbox.js')),
+});
+let meshbench!: Awaited<ReturnType<typeof importMeshbench>>;
 
 const SIZES = [2, 4, 8] as const;
-const REPS = args.reps;
-const SHIP = args.ship;
-const DIR = resolve('.meshbench/sandbox-bench');
+const DIR = resolve(import.meta.dirname, '../../.meshbench/sandbox-bench');
 /** A tag of its own, so a rebuild of meshbench/refnode:latest during the run changes nothing here. */
 const BENCH_IMAGE = `meshbench/refnode:bench-${process.pid}`;
 let benchImageId = '';
 let archiveDir = '';
-/** The sandbox hosts' own Docker storage: overlay2 on tmpfs (default) or vfs on disk. */
-const INNER_STORAGE = args.innerStorage;
 
 function hostsFor(state: SandboxState, count: number): HostsConfig {
   const variables: Record<string, string> = {
@@ -94,7 +61,7 @@ function hostsFor(state: SandboxState, count: number): HostsConfig {
     variables[`MYSTICETI_NODE${n}_SSH_USER`] = 'root';
     variables[`MYSTICETI_NODE${n}_SSH_KEY`] = state.keyPath;
   });
-  return hostsFromVariables(variables);
+  return meshbench.hostsFromVariables(variables);
 }
 
 /** Full IDs of the sandbox host containers, for CPU accounting. */
@@ -158,7 +125,7 @@ async function referenceOnce(state: SandboxState, count: number): Promise<number
   const started = performance.now();
   await Promise.all(
     hosts.map(async (host, i) => {
-      const result = await docker([
+      const result = await meshbench.docker([
         'exec',
         host.container,
         'docker',
@@ -179,15 +146,17 @@ async function referenceOnce(state: SandboxState, count: number): Promise<number
       if (result.exitCode !== 0) throw new Error(`reference docker run on ${host.name}: ${result.stderr}`);
     }),
   );
-  await waitForReady({
+  await meshbench.waitForReady({
     targets: hosts.map((host, i) => ({ nodeId: `node${i}`, rpcUrl: `http://${host.address}:26657` })),
-    probeFor: () => cometbftProbe(count - 1),
+    probeFor: () => meshbench.cometbftProbe(count - 1),
     timeoutMs: 120_000,
     intervalMs: 100,
   });
   const elapsedMs = Math.round(performance.now() - started);
   await Promise.all(
-    hosts.map((host) => docker(['exec', host.container, 'docker', 'rm', '-f', '-v', 'bench-reference'])),
+    hosts.map((host) =>
+      meshbench.docker(['exec', host.container, 'docker', 'rm', '-f', '-v', 'bench-reference']),
+    ),
   );
   process.stderr.write(`  reference ${count} hosts: start + ready ${(elapsedMs / 1000).toFixed(2)} s\n`);
   return elapsedMs;
@@ -204,10 +173,12 @@ async function deployOnce(
     await Promise.all(
       state.hosts
         .slice(0, count)
-        .map((host) => docker(['exec', host.container, 'docker', 'image', 'rm', '-f', benchImageId])),
+        .map((host) =>
+          meshbench.docker(['exec', host.container, 'docker', 'image', 'rm', '-f', benchImageId]),
+        ),
     );
   }
-  const testbed = new RemoteTestbed({
+  const testbed = new meshbench.RemoteTestbed({
     hosts: hostsFor(state, count),
     image: BENCH_IMAGE,
     cacheDir: archiveDir,
@@ -228,7 +199,7 @@ async function deployOnce(
       state.hosts
         .slice(0, count)
         .map((host) =>
-          docker([
+          meshbench.docker([
             'exec',
             host.container,
             'docker',
@@ -236,7 +207,7 @@ async function deployOnce(
             '-q',
             '--no-trunc',
             '--filter',
-            `label=${RUN_LABEL}=${testbed.runId}`,
+            `label=${meshbench.RUN_LABEL}=${testbed.runId}`,
           ]),
         ),
     )
@@ -271,117 +242,123 @@ async function deployOnce(
   return figure;
 }
 
+interface Failure {
+  readonly hosts: number;
+  readonly mode: string;
+  readonly error: string;
+}
+
 /** A failed deploy (e.g. a node not ready in time on an overloaded machine) is recorded, not fatal. */
 async function attempt(
   state: SandboxState,
   count: number,
   mode: 'present' | 'ship',
   rep: number,
-  figures: DeployFigure[],
-  failures: { hosts: number; mode: string; error: string }[],
-): Promise<void> {
+): Promise<DeployFigure | Failure> {
   try {
-    figures.push(await deployOnce(state, count, mode, rep));
+    return await deployOnce(state, count, mode, rep);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    failures.push({ hosts: count, mode, error: message });
     process.stderr.write(`  ${mode.padEnd(7)} ${count} hosts: FAILED: ${message}\n`);
+    return { hosts: count, mode, error: message };
   }
 }
 
+const failed = (run: DeployFigure | Failure): run is Failure => 'error' in run;
 const median = (values: readonly number[]) => spread(values).median;
 
-async function main(): Promise<void> {
+/** What setup made and measured once: the image, its archive, the sandbox, the shipping deploys. */
+interface Prepared {
+  readonly state: SandboxState;
+  readonly imageBytes: number;
+  readonly archiveBytes: number;
+  readonly archiveSaveMs: number;
+  readonly sandboxUpMs: number;
+  readonly ship: readonly (DeployFigure | Failure)[];
+}
+let prepared: Prepared | undefined;
+
+/** One repetition at one size: a deploy with the image present, then the reference. */
+interface Round {
+  readonly hosts: number;
+  readonly present: DeployFigure | Failure;
+  readonly referenceMs: number;
+}
+
+const sideOf = (hosts: number) => `${hosts} hosts`;
+
+async function prepare(args: Args, signal: AbortSignal): Promise<Prepared> {
+  meshbench = await importMeshbench();
   await new Promise<void>((resolvePromise, reject) =>
-    execFile('docker', ['tag', DEFAULT_IMAGE, BENCH_IMAGE], (error) =>
+    execFile('docker', ['tag', meshbench.DEFAULT_IMAGE, BENCH_IMAGE], (error) =>
       error ? reject(error) : resolvePromise(),
     ),
   );
   try {
-    await measure();
-  } finally {
-    await docker(['image', 'rm', BENCH_IMAGE]);
-    if (archiveDir) await rm(archiveDir, { recursive: true, force: true });
+    const image = await meshbench.inspectLocalImage(BENCH_IMAGE);
+    benchImageId = image.id;
+    // a fresh folder, so the save is timed; the deploys then reuse this archive
+    archiveDir = await mkdtemp(join(tmpdir(), 'meshbench-bench-archive-'));
+    const archive = await meshbench.imageArchive(image, archiveDir);
+    process.stderr.write(
+      `image ${meshbench.DEFAULT_IMAGE} (as ${BENCH_IMAGE}): ${(image.sizeBytes / 1e6).toFixed(1)} MB, archive ${(archive.compressedBytes / 1e6).toFixed(1)} MB gzip in ${(archive.saveMs / 1000).toFixed(2)} s\n`,
+    );
+    await meshbench.sandboxDown({ dir: DIR });
+    const upStarted = performance.now();
+    const state = await meshbench.sandboxUp({
+      hosts: Math.max(...SIZES),
+      dir: DIR,
+      innerStorage: args.innerStorage,
+    });
+    const sandboxUpMs = Math.round(performance.now() - upStarted);
+    process.stderr.write(`sandbox: ${state.hosts.length} hosts up in ${(sandboxUpMs / 1000).toFixed(1)} s\n`);
+    hostContainerIds = (
+      await meshbench.docker(['inspect', '--format', '{{.Id}}', ...state.hosts.map((host) => host.container)])
+    ).stdout
+      .trim()
+      .split('\n');
+    // Shipping: each size once (a fresh ship to every host), smallest first. (Without it, one
+    // deploy to all hosts still ships the image, so the rounds find it present.)
+    const ship: (DeployFigure | Failure)[] = [];
+    for (const count of args.ship ? SIZES : [Math.max(...SIZES)])
+      if (!signal.aborted) ship.push(await attempt(state, count, 'ship', 0));
+    return {
+      state,
+      imageBytes: image.sizeBytes,
+      archiveBytes: archive.compressedBytes,
+      archiveSaveMs: archive.saveMs,
+      sandboxUpMs,
+      ship,
+    };
+  } catch (error) {
+    await removeAll();
+    throw error;
   }
 }
 
-async function measure(): Promise<void> {
-  const image = await inspectLocalImage(BENCH_IMAGE);
-  benchImageId = image.id;
-  // a fresh folder, so the save is timed; the deploys then reuse this archive
-  archiveDir = await mkdtemp(join(tmpdir(), 'meshbench-bench-archive-'));
-  const archive = await imageArchive(image, archiveDir);
-  process.stderr.write(
-    `image ${DEFAULT_IMAGE} (as ${BENCH_IMAGE}): ${(image.sizeBytes / 1e6).toFixed(1)} MB, archive ${(archive.compressedBytes / 1e6).toFixed(1)} MB gzip in ${(archive.saveMs / 1000).toFixed(2)} s\n`,
-  );
+async function removeAll(): Promise<void> {
+  await meshbench.sandboxDown({ dir: DIR });
+  await meshbench.docker(['image', 'rm', BENCH_IMAGE]);
+  if (archiveDir) await rm(archiveDir, { recursive: true, force: true });
+}
 
-  await sandboxDown({ dir: DIR });
-  const upStarted = performance.now();
-  const state = await sandboxUp({ hosts: Math.max(...SIZES), dir: DIR, innerStorage: INNER_STORAGE });
-  const sandboxUpMs = Math.round(performance.now() - upStarted);
-  process.stderr.write(`sandbox: ${state.hosts.length} hosts up in ${(sandboxUpMs / 1000).toFixed(1)} s\n`);
-  hostContainerIds = (
-    await docker(['inspect', '--format', '{{.Id}}', ...state.hosts.map((host) => host.container)])
-  ).stdout
-    .trim()
-    .split('\n');
-  const figures: DeployFigure[] = [];
-  const failures: { hosts: number; mode: string; error: string }[] = [];
-  const reference: { rep: number; hosts: number; ms: number }[] = [];
-  const window = monitor.window();
-  try {
-    // Shipping: each size once (a fresh ship to every host), smallest first.
-    // (without SHIP, one deploy to all hosts still ships the image, so the others find it present)
-    for (const count of SHIP ? SIZES : [Math.max(...SIZES)])
-      await attempt(state, count, 'ship', 0, figures, failures);
-    // Image present: interleaved repetitions, so drift from other load on the machine hits all sizes alike.
-    for (let rep = 1; rep <= REPS; rep++) {
-      for (const count of SIZES) {
-        await attempt(state, count, 'present', rep, figures, failures);
-        reference.push({ rep, hosts: count, ms: await referenceOnce(state, count) });
-      }
-    }
-  } finally {
-    await sandboxDown({ dir: DIR });
-  }
-  const load = window.close();
-  // T(8)/T(2) per repetition, over the repetitions where both deploys succeeded.
-  const presentMs = (rep: number, hosts: number) =>
-    figures.find((f) => f.mode === 'present' && f.rep === rep && f.hosts === hosts)?.deployMs;
-  const paired = Array.from({ length: REPS }, (_, i) => i + 1).filter(
-    (rep) => presentMs(rep, 8) !== undefined && presentMs(rep, 2) !== undefined,
-  );
-  const verdict = judgeRatio({
-    claim: 'deploy T(8) <= 1.5 x T(2), image present',
-    numerator: paired.map((rep) => presentMs(rep, 8)!),
-    denominator: paired.map((rep) => presentMs(rep, 2)!),
-    target: 1.5,
-    load,
-  });
-  const present = Object.fromEntries(
-    SIZES.map((n) => [
-      n,
-      median(figures.filter((f) => f.mode === 'present' && f.hosts === n).map((f) => f.deployMs)),
-    ]),
-  );
+function summary(bySide: Readonly<Record<string, readonly Round[]>>) {
+  const present = (n: number) =>
+    (bySide[sideOf(n)] ?? []).map((r) => r.present).filter((f): f is DeployFigure => !failed(f));
+  const reference = (n: number) => (bySide[sideOf(n)] ?? []).map((r) => r.referenceMs);
   const ship = Object.fromEntries(
-    SIZES.map((n) => [
-      n,
-      figures.find((f) => f.mode === 'ship' && f.hosts === n) ?? {
-        deployMs: NaN,
-        imageMs: NaN,
-        bytesShipped: 0,
-        perHostImageMs: [NaN],
-      },
-    ]),
+    SIZES.map((n) => {
+      const figure = prepared?.ship.find((f): f is DeployFigure => !failed(f) && f.hosts === n);
+      return [n, figure ?? { deployMs: NaN, imageMs: NaN, bytesShipped: 0, perHostImageMs: [NaN] }];
+    }),
   );
-  const ratio = present[8]! / present[2]!;
-  const summary = {
-    imageBytes: image.sizeBytes,
-    archiveBytes: archive.compressedBytes,
-    archiveSaveMs: archive.saveMs,
-    sandboxUpMs,
-    presentMedianDeployMs: present,
+  const presentMedian = Object.fromEntries(SIZES.map((n) => [n, median(present(n).map((f) => f.deployMs))]));
+  return {
+    imageBytes: prepared?.imageBytes,
+    archiveBytes: prepared?.archiveBytes,
+    archiveSaveMs: prepared?.archiveSaveMs,
+    sandboxUpMs: prepared?.sandboxUpMs,
+    presentMedianDeployMs: presentMedian,
     shipDeployMs: Object.fromEntries(SIZES.map((n) => [n, ship[n]!.deployMs])),
     shipImageMs: Object.fromEntries(SIZES.map((n) => [n, ship[n]!.imageMs])),
     shipMedianPerHostMs: Object.fromEntries(SIZES.map((n) => [n, median(ship[n]!.perHostImageMs)])),
@@ -390,7 +367,7 @@ async function measure(): Promise<void> {
     ),
     presentStageMedianMs: Object.fromEntries(
       SIZES.map((n) => {
-        const runs = figures.filter((f) => f.mode === 'present' && f.hosts === n);
+        const runs = present(n);
         const stages = Object.keys(runs[0]?.stageMs ?? {});
         return [
           n,
@@ -400,7 +377,7 @@ async function measure(): Promise<void> {
     ),
     presentCpuMedianMs: Object.fromEntries(
       SIZES.map((n) => {
-        const runs = figures.filter((f) => f.mode === 'present' && f.hosts === n);
+        const runs = present(n);
         const pick = (key: keyof CpuFigure) => {
           const values = runs.map((r) => r.cpu[key]).filter((v): v is number => v !== undefined);
           return values.length > 0 ? median(values) : null;
@@ -408,42 +385,89 @@ async function measure(): Promise<void> {
         return [n, { orchestrator: pick('orchestratorMs'), hosts: pick('hostsMs'), nodes: pick('nodesMs') }];
       }),
     ),
-    referenceMedianMs: Object.fromEntries(
-      SIZES.map((n) => [n, median(reference.filter((r) => r.hosts === n).map((r) => r.ms))]),
-    ),
-    referenceRatio8to2: Number(
-      (
-        median(reference.filter((r) => r.hosts === 8).map((r) => r.ms)) /
-        median(reference.filter((r) => r.hosts === 2).map((r) => r.ms))
-      ).toFixed(3),
-    ),
-    failedDeploys: failures.length,
-    /** Ratio of the medians; the per-repetition ratios are in verdict.spread. */
-    presentRatio8to2: Number(ratio.toFixed(3)),
+    referenceMedianMs: Object.fromEntries(SIZES.map((n) => [n, median(reference(n))])),
+    referenceRatio8to2: Number((median(reference(8)) / median(reference(2))).toFixed(3)),
+    failedDeploys: [
+      ...(prepared?.ship ?? []),
+      ...Object.values(bySide).flatMap((runs) => runs.map((r) => r.present)),
+    ].filter(failed).length,
+    /** Ratio of the medians; the per-repetition ratios are in the judgement's spread. */
+    presentRatio8to2: Number((presentMedian[8]! / presentMedian[2]!).toFixed(3)),
     targetRatio: 1.5,
-    /** Each size's deploy time across repetitions (image present), and the reference's. */
-    presentDeployMsSpread: Object.fromEntries(
-      SIZES.map((n) => [
-        n,
-        spread(figures.filter((f) => f.mode === 'present' && f.hosts === n).map((f) => f.deployMs)),
-      ]),
-    ),
-    referenceMsSpread: Object.fromEntries(
-      SIZES.map((n) => [n, spread(reference.filter((r) => r.hosts === n).map((r) => r.ms))]),
-    ),
-    /** pass | fail | inconclusive, with the reasons; never a verdict from a busy machine. */
-    verdict,
-    loadAverage: load,
   };
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const path = resolve('benchmarks/results', `remote-${stamp}.json`);
-  await writeFileAtomic(
-    path,
-    `${JSON.stringify({ benchmark: 'remote', createdAt: new Date().toISOString(), reps: REPS, innerStorage: INNER_STORAGE, summary, runs: figures, reference, failures, loadAverage: monitor.stop() }, null, 2)}\n`,
-  );
-  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  process.stdout.write(`${loadLine(load)}\n${verdictLine(verdict)}\nwritten: ${path}\n`);
-  if (verdict.verdict === 'fail') process.exitCode = 1;
 }
 
-await main();
+await runBench({
+  usage: {
+    name: 'bench:remote',
+    summary:
+      '`remote-network` deploy time to 2, 4 and 8 sandbox hosts (image present, and with shipping),\n' +
+      'next to the same nodes started without meshbench; the image transfer; CPU per deploy.',
+    notes: [
+      'Env BENCH_REMOTE_REPS, BENCH_REMOTE_SHIP=0 and BENCH_REMOTE_INNER_STORAGE set the defaults of',
+      '--reps, --no-ship and --inner-storage.',
+      'Writes benchmarks/results/remote-<timestamp>.json; exit code 1 when the target is missed.',
+    ],
+  },
+  flags: {
+    'no-ship': {
+      type: 'boolean',
+      default: process.env.BENCH_REMOTE_SHIP === '0',
+      description: 'skip the shipping deploys (quick iterations; reports need them)',
+    },
+    'inner-storage': {
+      type: 'string',
+      valueName: 'overlay2|vfs',
+      default: process.env.BENCH_REMOTE_INNER_STORAGE ?? 'overlay2',
+      description: "the sandbox hosts' own Docker storage",
+    },
+  },
+  // its flag before the harness: repetitions of the image-present deploys, every size once each
+  pairsFlag: 'reps',
+  defaultPairs: Number(process.env.BENCH_REMOTE_REPS ?? '5'),
+  args: (values): Args => ({
+    ship: !values['no-ship'],
+    innerStorage: choiceFlag('inner-storage', values['inner-storage'], ['overlay2', 'vfs']) as InnerStorage,
+  }),
+  file: 'remote',
+  setup: async (args, { signal }) => {
+    prepared = await prepare(args, signal);
+    return prepared.state;
+  },
+  teardown: removeAll,
+  sides: SIZES.map(sideOf),
+  round: async (side, { shared, pair }) => {
+    const hosts = Number.parseInt(side, 10);
+    const present = await attempt(shared, hosts, 'present', pair + 1);
+    return { hosts, present, referenceMs: await referenceOnce(shared, hosts) };
+  },
+  describe: (r) =>
+    `${failed(r.present) ? `deploy FAILED: ${r.present.error}` : `deploy ${(r.present.deployMs / 1000).toFixed(2)} s`}, reference ${(r.referenceMs / 1000).toFixed(2)} s`,
+  figures: {
+    deployMs: (r) => (failed(r.present) ? undefined : r.present.deployMs),
+    referenceMs: (r) => r.referenceMs,
+  },
+  claims: (bySide, _args, load) => {
+    // T(8)/T(2) per repetition, over the repetitions where both deploys succeeded.
+    const pairs = (bySide[sideOf(8)] ?? []).flatMap((big, i) => {
+      const small = bySide[sideOf(2)]?.[i];
+      return small && !failed(big.present) && !failed(small.present)
+        ? [[big.present.deployMs, small.present.deployMs] as const]
+        : [];
+    });
+    return [
+      judgeRatio({
+        claim: 'deploy T(8) <= 1.5 x T(2), image present',
+        numerator: pairs.map(([big]) => big),
+        denominator: pairs.map(([, small]) => small),
+        target: 1.5,
+        load,
+      }),
+    ];
+  },
+  extra: (bySide, args) => ({
+    innerStorage: args.innerStorage,
+    summary: summary(bySide),
+    ship: prepared?.ship ?? [],
+  }),
+});

@@ -260,7 +260,7 @@ await runBench({
       load,
     }),
   ],
-  extra: ({ report = [] }, _args, shared) => {
+  extra: ({ report = [] }, _args, _after, shared) => {
     const median = (pick: (r: Round) => number) => spread(report.map(pick)).median;
     return {
       input: {

@@ -8,11 +8,17 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { RUN_LABEL } from '../../src/common/labels.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { runBin } from './run-bin.js';
 import { bench, networkOf, ourRulesIn, startConditioned, useConditionsDir } from './conditions-fixture.js';
 
 const dir = useConditionsDir();
+// Scoped to the run: the other integration lane may run conditions of its own meanwhile.
+const runIdOf = (project: string | undefined) => (project ?? 'no-project-seen').replace(/^meshbench-/, '');
+const helpersOf = (project: string | undefined) => ({
+  label: [`${RUN_LABEL}=${runIdOf(project)}`, 'meshbench.role=nethelper'],
+});
 
 describe('network conditions: the orchestrator, restarts and interrupts', () => {
   it("--shape-orchestrator: 100 ms on the orchestrator's links raises latency; the nodes' links stay clear", async () => {
@@ -82,13 +88,13 @@ describe('network conditions: the orchestrator, restarts and interrupts', () => 
       expect(code, text).not.toBe(0);
       // ... and gone once meshbench has exited: no helper, no chain, no tc tree, no IFB
       expect(
-        await docker.listContainers({ all: true, filters: { label: ['meshbench.role=nethelper'] } }),
+        await docker.listContainers({ all: true, filters: helpersOf(project) }),
       ).toEqual([]);
       expect(mine.length, text).toBe(4);
       for (const node of mine) expect(await ourRulesIn(node.Id), node.Names[0]).toBe('');
     } finally {
       child.kill('SIGKILL');
-      const down = await runBin('local-network', ['--down']);
+      const down = await runBin('local-network', ['--down', runIdOf(project)]);
       expect(down.code, down.stderr).toBe(0);
     }
   }, 180_000);
@@ -110,19 +116,14 @@ describe('network conditions: the orchestrator, restarts and interrupts', () => 
     try {
       expect(mine.length, text).toBe(4);
       for (let i = 0; i < 50; i++) {
-        const helpers = await docker.listContainers({
-          all: true,
-          filters: { label: ['meshbench.role=nethelper'] },
-        });
+        const helpers = await docker.listContainers({ all: true, filters: helpersOf(project) });
         if (helpers.length === 0) break;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      expect(
-        await docker.listContainers({ all: true, filters: { label: ['meshbench.role=nethelper'] } }),
-      ).toEqual([]);
+      expect(await docker.listContainers({ all: true, filters: helpersOf(project) })).toEqual([]);
       for (const node of mine) expect(await ourRulesIn(node.Id), node.Names[0]).toBe('');
     } finally {
-      const down = await runBin('local-network', ['--down']);
+      const down = await runBin('local-network', ['--down', runIdOf(project)]);
       expect(down.code, down.stderr).toBe(0);
     }
   }, 180_000);

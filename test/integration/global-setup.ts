@@ -2,7 +2,7 @@
  * Runs once around the integration tier: before it, makes sure the Docker engine
  * answers, the project is built and the images exist (all idempotent; fast when
  * done); after it, removes the shared sandbox of SSH hosts that the remote tests
- * started (one sandbox serves every test file; MESHBENCH_KEEP_SANDBOX=1 keeps it).
+ * started (one per slot of files running at once; MESHBENCH_KEEP_SANDBOX=1 keeps them).
  */
 import { execFileSync } from 'node:child_process';
 
@@ -14,7 +14,7 @@ export default function setup(): () => Promise<void> {
     });
   }
   return async () => {
-    const { releaseSandbox } = await import('./sandbox-fixture.js');
-    await releaseSandbox();
+    const { releaseSandboxes } = await import('./sandbox-fixture.js');
+    await releaseSandboxes();
   };
 }

@@ -20,9 +20,9 @@ import {
   type SandboxState,
 } from '../../src/testbed/sandbox/sandbox.js';
 import { runBin } from './run-bin.js';
-import { errorLines, leftovers, runCliModule, TEST_SANDBOX_DIR } from './sandbox-fixture.js';
+import { errorLines, leftovers, runCliModule, TEST_SANDBOX_BASE } from './sandbox-fixture.js';
 
-const DIR = resolve(`${TEST_SANDBOX_DIR}-bastion`);
+const DIR = resolve(`${TEST_SANDBOX_BASE}-bastion`);
 let sandbox: SandboxState;
 
 beforeAll(async () => {

@@ -323,7 +323,15 @@ describe('bad input gives one line naming the host and the fix, and leaves the o
       '-c',
       'rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && kill -HUP 1',
     ]);
-    await new Promise((r) => setTimeout(r, 1000));
+    // until sshd answers with the new key (it re-executes itself on SIGHUP)
+    const serving = await docker([
+      'exec',
+      changed.container,
+      'sh',
+      '-c',
+      'key=$(cut -d" " -f2 /etc/ssh/ssh_host_ed25519_key.pub); for i in $(seq 300); do ssh-keyscan -T 2 -t ed25519 127.0.0.1 2>/dev/null | grep -qF "$key" && exit 0; sleep 0.1; done; exit 1',
+    ]);
+    expect(serving.exitCode, `sshd on ${changed.name} did not serve its new key: ${serving.stderr}`).toBe(0);
     const run = await runCliModule('remote-network', [
       '--hosts-file',
       await hostsFile(sandbox, 'changed', hosts),

@@ -1,14 +1,21 @@
 /**
- * One sandbox of emulated SSH hosts shared by the remote integration tests:
+ * A sandbox of emulated SSH hosts shared by the remote integration tests:
  * hosts 0..3 with Docker, host 4 without (so the install path runs for real).
  * Reused when it is already up (state file + running containers), so several
- * test files pay for it once; `releaseSandbox()` removes it unless
+ * test files pay for it once; `releaseSandboxes()` removes them unless
  * MESHBENCH_KEEP_SANDBOX=1.
+ *
+ * The integration tier runs two files at a time, and a remote file owns its hosts while it
+ * runs (`remote-network --down` takes every remote network off them). So a file claims a
+ * sandbox slot that no running file holds (a lock file naming its process; a lock whose
+ * process is gone is free) and uses that slot's sandbox: at most one sandbox per file running
+ * at once, each kept for the next file in its slot.
  */
 import { spawn } from 'node:child_process';
+import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import {
   docker,
@@ -20,9 +27,72 @@ import {
   type SandboxState,
 } from '../../src/testbed/sandbox/sandbox.js';
 
-/** MESHBENCH_TEST_SANDBOX_DIR gives a test run a sandbox of its own (e.g. beside another run in the same checkout). */
-export const TEST_SANDBOX_DIR = resolve(process.env.MESHBENCH_TEST_SANDBOX_DIR ?? '.meshbench/sandbox-test');
+/**
+ * Where the test sandboxes live: slot 1 here, slot N beside it with `-N`.
+ * MESHBENCH_TEST_SANDBOX_DIR gives a test run sandboxes of its own (e.g. beside another run in
+ * the same checkout).
+ */
+export const TEST_SANDBOX_BASE = resolve(process.env.MESHBENCH_TEST_SANDBOX_DIR ?? '.meshbench/sandbox-test');
 export const DOCKER_HOSTS = 4;
+/** More slots than files can run at once (the tier's maxWorkers), so a claim always finds one. */
+const SLOTS = 8;
+
+const slotDir = (slot: number) => (slot === 1 ? TEST_SANDBOX_BASE : `${TEST_SANDBOX_BASE}-${slot}`);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes `lock` for this process when it is free or held by a process that is gone. */
+function tryLock(lock: string): boolean {
+  const mine = `${lock}.${process.pid}`;
+  writeFileSync(mine, String(process.pid));
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        linkSync(mine, lock); // atomic: fails when the lock exists
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const holder = Number(readFileSync(lock, 'utf8'));
+      if (holder === process.pid) return true;
+      if (Number.isInteger(holder) && holder > 0 && alive(holder)) return false;
+      rmSync(lock, { force: true }); // left by a file that ended: free
+    }
+    return false;
+  } finally {
+    rmSync(mine, { force: true });
+  }
+}
+
+let claimed: string | undefined;
+
+/** This file's sandbox folder: the first slot no running file holds (claimed once per file). */
+export function testSandboxDir(): string {
+  if (claimed) return claimed;
+  mkdirSync(dirname(TEST_SANDBOX_BASE), { recursive: true });
+  for (let slot = 1; slot <= SLOTS; slot++) {
+    const dir = slotDir(slot);
+    const lock = `${dir}.lock`;
+    if (!tryLock(lock)) continue;
+    claimed = dir;
+    process.once('exit', () => {
+      try {
+        if (Number(readFileSync(lock, 'utf8')) === process.pid) unlinkSync(lock);
+      } catch {
+        // gone already
+      }
+    });
+    return dir;
+  }
+  throw new Error(`every test sandbox slot (${SLOTS}) is held by a running test file`);
+}
 
 async function healthy(state: SandboxState): Promise<boolean> {
   const running = await docker([
@@ -37,15 +107,29 @@ async function healthy(state: SandboxState): Promise<boolean> {
 }
 
 export async function useSandbox(): Promise<SandboxState> {
-  const existing = await readSandboxState(TEST_SANDBOX_DIR);
+  const dir = testSandboxDir();
+  const existing = await readSandboxState(dir);
   if (existing && (await healthy(existing))) return existing;
-  if (existing) await sandboxDown({ dir: TEST_SANDBOX_DIR });
-  return sandboxUp({ hosts: DOCKER_HOSTS + 1, withoutDocker: 1, dir: TEST_SANDBOX_DIR });
+  if (existing) await sandboxDown({ dir });
+  return sandboxUp({ hosts: DOCKER_HOSTS + 1, withoutDocker: 1, dir });
 }
 
-export async function releaseSandbox(): Promise<void> {
+/** Removes every slot's sandbox (the integration tier's global teardown). */
+export async function releaseSandboxes(): Promise<void> {
   if (process.env.MESHBENCH_KEEP_SANDBOX === '1') return;
-  await sandboxDown({ dir: TEST_SANDBOX_DIR });
+  const parent = dirname(TEST_SANDBOX_BASE);
+  const name = basename(TEST_SANDBOX_BASE);
+  let entries: string[];
+  try {
+    entries = readdirSync(parent);
+  } catch {
+    return;
+  }
+  const slots = entries.filter((entry) => entry === name || new RegExp(`^${name}-\\d+$`).test(entry));
+  for (const entry of slots) {
+    await sandboxDown({ dir: join(parent, entry) });
+    rmSync(join(parent, `${entry}.lock`), { force: true }); // its files have ended
+  }
 }
 
 /** What a test file on the shared sandbox holds, filled in before its first test. */
@@ -99,7 +183,7 @@ export async function hostsFile(
     addresses?: readonly string[];
   } = {},
 ): Promise<string> {
-  const path = resolve(TEST_SANDBOX_DIR, `${name}.env`);
+  const path = resolve(testSandboxDir(), `${name}.env`);
   const entries = hosts.map((host, index) => ({
     name: host.name,
     address: options.addresses?.[index] ?? host.address,

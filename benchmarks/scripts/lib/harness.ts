@@ -11,17 +11,23 @@
  *  - each side's spread per figure, a comparison of the first two sides per figure (lib/verdict.ts
  *    `compareSides`: a difference only when every pair agrees, the ranges do not overlap and the
  *    machine was quiet), and the script's claims judged by lib/verdict.ts;
- *  - a script that judges a threshold rather than two sides declares one side, or sides that are
- *    parts of one measurement rather than rivals with `compare: false`: then no "A vs B" line is
- *    printed and `comparisons` stays empty; the spreads and claims are as for any script;
- *  - what is measured once rather than by side: in `setup` (before the rounds, e.g. a warm-up or
- *    a part of its own) or `after` (after the last round, skipped after Ctrl-C), each with a load
- *    window of its own; kept in what setup returns, which `claims` and `extra` are handed;
- *  - an advisory claim (`advisory: true` on a judgement) is judged, printed and recorded like the
- *    others but does not set exit code 1;
  *  - one line per round and per verdict on the console, and benchmarks/results/<file>-<timestamp>.json
  *    written atomically (never over an earlier run's). Exit code 1 when a claim fails, 130
  *    after Ctrl-C (a second Ctrl-C removes what setup made and quits at once).
+ *
+ * Optional, for scripts that need them: `figuresFrom` (figures named after the flags, e.g. one per
+ * rate), `after` (work once after the last round and before the teardown, with a load window of its
+ * own: a sweep, a profile; skipped after Ctrl-C; its result goes to `claims`, `extra` and `report`)
+ * and `report` (a plain-text summary, printed and written with the verdicts and the load beside the
+ * results as <file>-<timestamp>.txt).
+ *
+ * Without a comparison: a script that judges a threshold rather than two sides declares one side,
+ * or, for sides that are parts of one measurement rather than rivals, `compare: false`; then no
+ * "A vs B" line is printed and `comparisons` stays empty (spreads and claims as for any script).
+ * What is measured once rather than by side goes in `setup` (before the rounds, with a load
+ * window of its own) or `after`; `claims` and `extra` are also handed what setup returned. An
+ * advisory claim (`advisory: true` on its judgement) is judged, printed and recorded like the
+ * others but does not set exit code 1.
  */
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -58,8 +64,14 @@ export interface RoundContext<Args, Shared> {
   readonly window: () => { close(): LoadRecord };
 }
 
-/** What `setup` and `after` get: a measured window of their own for what they measure once. */
-export interface OnceContext {
+/** What `after` gets: the rounds done, the load over them, and the same context as a round's. */
+export interface AfterContext<Args, Shared, Round> extends Omit<RoundContext<Args, Shared>, 'pair'> {
+  readonly bySide: Readonly<Record<string, readonly Round[]>>;
+  readonly load: LoadRecord;
+}
+
+/** What `setup` gets: besides the signal and the log, a load window for what it measures once. */
+export interface SetupContext {
   readonly signal: AbortSignal;
   readonly log: (line: string) => void;
   readonly window: () => { close(): LoadRecord };
@@ -68,7 +80,9 @@ export interface OnceContext {
 /** A claim's judgement; `advisory`: reported like the others, but a fail does not fail the run. */
 export type Claim = Judgement & { readonly advisory?: boolean };
 
-export interface BenchScript<S extends FlagSpecs, Args, Shared, Round> {
+type Figures<Round> = Readonly<Record<string, (round: Round) => number | undefined>>;
+
+export interface BenchScript<S extends FlagSpecs, Args, Shared, Round, After = undefined> {
   readonly usage: ScriptUsage;
   /** The script's own flags (`--pairs` and `--max-load` are added). */
   readonly flags: S;
@@ -81,7 +95,7 @@ export interface BenchScript<S extends FlagSpecs, Args, Shared, Round> {
   /** The results file's name: benchmarks/results/<file>-<timestamp>.json. */
   readonly file: string;
   /** What every round shares, made once before the first (a network). */
-  readonly setup?: (args: Args, context: OnceContext) => Promise<Shared>;
+  readonly setup?: (args: Args, context: SetupContext) => Promise<Shared>;
   /** Removes what setup made: after the last round, an error or Ctrl-C. */
   readonly teardown?: (shared: Shared) => Promise<void>;
   /** The sides, measured side by side: the first two are compared figure by figure. */
@@ -95,22 +109,32 @@ export interface BenchScript<S extends FlagSpecs, Args, Shared, Round> {
   /** The console line of a round (after `pair N side:`). */
   readonly describe?: (round: Round) => string;
   /** The figures each round yields, by name: each side's spread, the first two sides compared. */
-  readonly figures: Readonly<Record<string, (round: Round) => number | undefined>>;
-  /** Once after the last round, before teardown (not after Ctrl-C): what is measured once, not by side. */
-  readonly after?: (args: Args, shared: Shared, context: OnceContext) => Promise<void>;
+  readonly figures: Figures<Round>;
+  /** The figures from the flags (e.g. one per rate the user gives), instead of `figures`. */
+  readonly figuresFrom?: (args: Args) => Figures<Round>;
+  /** Once after the last round, before the teardown (not after Ctrl-C): a sweep, a profile. */
+  readonly after?: (context: AfterContext<Args, Shared, Round>) => Promise<After>;
   /** The script's claims, judged with lib/verdict.ts from every side's rounds (in pair order) and the load. */
   readonly claims?: (
     bySide: Readonly<Record<string, readonly Round[]>>,
     args: Args,
     load: LoadRecord,
+    after: After | undefined,
     shared: Shared,
   ) => Claim[];
   /** More for the results file (settings, derived figures). */
   readonly extra?: (
     bySide: Readonly<Record<string, readonly Round[]>>,
     args: Args,
+    after: After | undefined,
     shared: Shared,
   ) => Record<string, unknown>;
+  /** A plain-text summary: printed at the end and, followed by the verdicts and the load, written beside the results as <file>-<timestamp>.txt. */
+  readonly report?: (
+    bySide: Readonly<Record<string, readonly Round[]>>,
+    args: Args,
+    after: After | undefined,
+  ) => readonly string[];
 }
 
 /** Two sides' rounds cut to the pairs both ran (after Ctrl-C one may have one more), for judgeRatio. */
@@ -120,8 +144,8 @@ export function paired<T>(a: readonly T[], b: readonly T[]): [T[], T[]] {
 }
 
 /** Runs a declared bench script (see the module's comment); resolves once the results file is written. */
-export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
-  script: BenchScript<S, Args, Shared, Round>,
+export async function runBench<S extends FlagSpecs, Args, Shared, Round, After = undefined>(
+  script: BenchScript<S, Args, Shared, Round, After>,
   argv: readonly string[] = process.argv.slice(2),
 ): Promise<void> {
   const pairsFlag = script.pairsFlag ?? 'pairs';
@@ -173,10 +197,14 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
   const sides = script.sidesFrom?.(args) ?? script.sides;
   const bySide: Record<string, Round[]> = Object.fromEntries(sides.map((side) => [side, []]));
   let load!: LoadRecord;
+  let after: After | undefined;
   let shared!: Shared;
-  const once: OnceContext = { signal: controller.signal, log, window: () => monitor.window() };
   try {
-    shared = (await script.setup?.(args, once)) as Shared;
+    shared = (await script.setup?.(args, {
+      signal: controller.signal,
+      log,
+      window: () => monitor.window(),
+    })) as Shared;
     removeShared = async () => {
       await script.teardown?.(shared);
     };
@@ -200,7 +228,16 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
         }
       }
       load = window.close();
-      if (!controller.signal.aborted) await script.after?.(args, shared, once);
+      if (script.after && !controller.signal.aborted)
+        after = await script.after({
+          args,
+          shared,
+          bySide,
+          load,
+          signal: controller.signal,
+          log,
+          window: () => monitor.window(),
+        });
     } finally {
       await script.teardown?.(shared);
     }
@@ -211,7 +248,7 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
   const spreads: Record<string, Record<string, Spread>> = {};
   const comparisons: Record<string, Comparison> = {};
   const [first, second] = sides;
-  for (const [figure, pick] of Object.entries(script.figures)) {
+  for (const [figure, pick] of Object.entries(script.figuresFrom?.(args) ?? script.figures)) {
     const values = (side: string) =>
       (bySide[side] ?? []).map(pick).filter((value): value is number => value !== undefined);
     spreads[figure] = Object.fromEntries(sides.map((side) => [side, spread(values(side))]));
@@ -227,7 +264,7 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
       log(comparison.line);
     }
   }
-  const judgements = script.claims?.(bySide, args, load, shared) ?? [];
+  const judgements = script.claims?.(bySide, args, load, after, shared) ?? [];
   for (const judgement of judgements)
     log(`${verdictLine(judgement)}${judgement.advisory ? ' (advisory: does not fail the run)' : ''}`);
   log(`rounds: ${loadLine(load)}`);
@@ -243,7 +280,7 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
     spreads,
     comparisons,
     judgements,
-    ...(script.extra?.(bySide, args, shared) ?? {}),
+    ...(script.extra?.(bySide, args, after, shared) ?? {}),
     loadAverageRounds: load,
     loadAverage: whole,
   };
@@ -252,6 +289,14 @@ export async function runBench<S extends FlagSpecs, Args, Shared, Round>(
   const file = join(dir, `${script.file}-${startedAt.replace(/[:.]/g, '-')}.json`);
   await writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);
   log(`figures in ${file}`);
+  const report = script.report?.(bySide, args, after);
+  if (report) {
+    // the summary, then the verdicts and the load as the console had them
+    const text = [...report, '', ...judgements.map(verdictLine), `rounds: ${loadLine(load)}`].join('\n');
+    process.stdout.write(`${text}\n`);
+    await writeFileAtomic(file.replace(/\.json$/, '.txt'), `${text}\n`);
+    log(`summary in ${file.replace(/\.json$/, '.txt')}`);
+  }
   // as `benchmark` does: 130 when interrupted (the file says what did run), 1 when a claim fails
   process.exitCode = controller.signal.aborted
     ? 130

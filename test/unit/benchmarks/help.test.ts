@@ -53,7 +53,8 @@ function run(script: string, args: string[]): Promise<{ code: number; stdout: st
     execFile(
       process.execPath,
       ['--import', 'tsx', join(scriptsDir, script), ...args],
-      { cwd: root, timeout: 20_000 },
+      // a bound only against a hang: tsx compiles the script's imports, seconds on a busy machine
+      { cwd: root, timeout: 120_000 },
       (error, stdout, stderr) =>
         done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
     );
@@ -90,6 +91,6 @@ describe('bench scripts', () => {
       expect(unknown.code).toBe(2);
       expect(unknown.stdout).toBe('');
       expect(unknown.stderr).toMatch(/^bench:[\w-]+: Unknown option '--no-such-flag'; see --help\n$/);
-    });
+    }, 150_000);
   }
 });
