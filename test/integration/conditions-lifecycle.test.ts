@@ -87,9 +87,7 @@ describe('network conditions: the orchestrator, restarts and interrupts', () => 
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
       expect(code, text).not.toBe(0);
       // ... and gone once meshbench has exited: no helper, no chain, no tc tree, no IFB
-      expect(
-        await docker.listContainers({ all: true, filters: helpersOf(project) }),
-      ).toEqual([]);
+      expect(await docker.listContainers({ all: true, filters: helpersOf(project) })).toEqual([]);
       expect(mine.length, text).toBe(4);
       for (const node of mine) expect(await ourRulesIn(node.Id), node.Names[0]).toBe('');
     } finally {
