@@ -12,7 +12,8 @@
  *    `compareSides`: a difference only when every pair agrees, the ranges do not overlap and the
  *    machine was quiet), and the script's claims judged by lib/verdict.ts;
  *  - one line per round and per verdict on the console, and benchmarks/results/<file>-<timestamp>.json
- *    written atomically (never over an earlier run's). Exit code 1 when a claim fails, 130
+ *    written atomically (never over an earlier run's). Exit code 1 when a claim fails or setup,
+ *    a round or the teardown throws (one line; the stack with MESHBENCH_DEBUG=1), 130
  *    after Ctrl-C (a second Ctrl-C removes what setup made and quits at once).
  *
  * Optional, for scripts that need them: `figuresFrom` (figures named after the flags, e.g. one per
@@ -147,6 +148,24 @@ export function paired<T>(a: readonly T[], b: readonly T[]): [T[], T[]] {
 export async function runBench<S extends FlagSpecs, Args, Shared, Round, After = undefined>(
   script: BenchScript<S, Args, Shared, Round, After>,
   argv: readonly string[] = process.argv.slice(2),
+): Promise<void> {
+  try {
+    await runDeclared(script, argv);
+  } catch (error) {
+    // What setup, a round or the teardown could not do, in one line (the stack with MESHBENCH_DEBUG=1);
+    // the teardown has run by now
+    const name = script.usage.name.replace(/^bench:/, 'bench-');
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${name}: error: ${message.split('\n')[0]}\n`);
+    if (process.env.MESHBENCH_DEBUG === '1' && error instanceof Error)
+      process.stderr.write(`${error.stack}\n`);
+    process.exitCode = 1;
+  }
+}
+
+async function runDeclared<S extends FlagSpecs, Args, Shared, Round, After>(
+  script: BenchScript<S, Args, Shared, Round, After>,
+  argv: readonly string[],
 ): Promise<void> {
   const pairsFlag = script.pairsFlag ?? 'pairs';
   const specs = {
