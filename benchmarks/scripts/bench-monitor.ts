@@ -11,9 +11,10 @@
  * are reference nodes (busy ones load 2 cores, which makes every figure noisier).
  * Writes benchmarks/results/monitor-<timestamp>.json.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { numberFlag } from './lib/flags.js';
+import { cpuTicks, readdirSafe, TICK_MS } from './lib/proc.js';
 import { runBench } from './lib/harness.js';
 import { benchNetwork } from './lib/networks.js';
 import { judgeThreshold } from './lib/verdict.js';
@@ -36,15 +37,7 @@ const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 
 /** CPU jiffies (user + system) of the processes with these names: the Docker daemon's share. */
 function daemonTicks(names: readonly string[]): number {
   let ticks = 0;
-  for (const pid of pidsOf(names)) {
-    try {
-      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone
-    }
-  }
+  for (const pid of pidsOf(names)) ticks += cpuTicks(`/proc/${pid}/stat`) ?? 0;
   return ticks;
 }
 
@@ -52,7 +45,7 @@ let daemonPids: number[] | undefined;
 function pidsOf(names: readonly string[]): number[] {
   if (daemonPids) return daemonPids;
   const pids: number[] = [];
-  for (const entry of readdirSyncSafe('/proc')) {
+  for (const entry of readdirSafe('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
@@ -63,14 +56,6 @@ function pidsOf(names: readonly string[]): number[] {
   }
   daemonPids = pids;
   return pids;
-}
-
-function readdirSyncSafe(path: string): string[] {
-  try {
-    return readdirSync(path);
-  } catch {
-    return [];
-  }
 }
 
 interface Round {
@@ -117,7 +102,7 @@ async function oneRound(deployment: Deployment, monitorOn: boolean, args: Args):
   return {
     monitor: monitorOn,
     cpuPercent: round(((cpu.user + cpu.system) / 1000 / wallMs) * 100),
-    daemonCpuPercent: round((daemonTicksUsed * 10 * 100) / wallMs),
+    daemonCpuPercent: round((daemonTicksUsed * TICK_MS * 100) / wallMs),
     wallMs: round(wallMs, 0),
     ...(monitorOn ? { nodesSampled: samples.length, fewestSamples: Math.min(...samples) } : {}),
   };

@@ -15,12 +15,19 @@ export async function benchNetwork(options: {
 }): Promise<Deployment> {
   if (options.refnodes) {
     const { LocalTestbed } = await import('../../../src/testbed/local/local-testbed.js');
-    return new LocalTestbed({
+    const testbed = new LocalTestbed({
       committee: options.nodes,
       startupTimeoutMs: 180_000,
       // no fdatasync: 16 nodes on a small machine's disk would not all be ready in time
       nodeEnvironment: { REFNODE_FSYNC: 'false' },
-    }).deploy({});
+    });
+    try {
+      return await testbed.deploy({});
+    } catch (error) {
+      // nodes that were not ready in time: their containers and network go too
+      await testbed.forceRemove().catch(() => undefined);
+      throw error;
+    }
   }
   const { LocalHost } = await import('../../../src/testbed/host-files.js');
   const { ContainerNodeHandle } = await import('../../../src/testbed/docker/node-handle.js');

@@ -44,6 +44,7 @@ const expected: Record<string, string[]> = {
   'bench-report.ts': ['--repeats'],
   'bench-image.ts': ['--rounds', '--hosts', '--dir', '--ready-rounds'],
   'bench-dashboard.ts': ['--pairs', '--seconds', '--rate', '--committee', '--max-load'],
+  'bench-footprint.ts': ['--nodes', '--rate', '--seconds', '--workers', '--long', '--pairs', '--max-load'],
   'bench-clients.ts': ['--rounds', '--duration', '--search-start', '--search-max', '--hosts', '--max-load'],
   'bench-fanout.ts': ['--sizes', '--rounds', '--fanout-rounds', '--concurrency', '--concurrencies', '--dir'],
 };

@@ -1,0 +1,455 @@
+/**
+ * `npm run bench:footprint` — the orchestrator's own footprint with every observer on (issue 31):
+ * on one local network of `--nodes` (16) reference nodes shared by every round, the real
+ * `benchmark` command (src/cli/benchmark-command.ts, run in this process with its testbed
+ * replaced by the shared network) at `--rate` (2,000) tx/s for `--seconds` a level, in rounds
+ * with every observer on and rounds with everything off, alternating (on/off, then off/on, …).
+ *
+ *   on:  --monitor (the resource monitor: a stats stream per node, this machine, the generator),
+ *        --propagation (probe txs, peer round trips), --dashboard with headless Chromium
+ *        connected to it (lib/dashboard-viewer.ts, a process of its own), --metrics-port (the
+ *        Prometheus exporter: the generator's /metrics and the nodes as targets at /sd/nodes)
+ *        scraped every second by a real Prometheus, and --influx-url to a real InfluxDB 1.x
+ *        (which turns --node-metrics on: every node's /metrics read each second). Prometheus
+ *        and InfluxDB are Debian's (scripts/ensure-monitoring.sh), started once by the script
+ *        on loopback (test/integration/monitoring-fixture.ts) and stopped at the end.
+ *   off: --monitor false, --node-metrics false, no propagation, dashboard, exporter or Influx.
+ *
+ * The generator sends from `--workers` (2) worker threads, so its work is apart from the
+ * orchestrator's. Per second of the level (its start to its load's end), from
+ * /proc/self/task/<tid>/stat: the CPU of the threads this process had before the level started
+ * (the orchestrator: main thread, libuv pool, V8's helpers), in % of one core; the threads
+ * born during the level are the generator's workers (Node 20 names every thread `node`, so
+ * they are told apart by tid; their count is recorded). RSS (/proc/self/status VmRSS, workers
+ * included: they share the process) each second; its growth from the end of the first minute
+ * (of the first sixth of a level shorter than 6 minutes) to the level's end. `--long`: 10-minute
+ * levels. Claims: the orchestrator with every observer on ≤ 5 % of one core; with --long, RSS
+ * growth ≤ 10 MB after the first minute. Needs the images (npm run setup), chromium, prometheus
+ * and influxd. Writes benchmarks/results/footprint-<timestamp>.json.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { numberFlag } from './lib/flags.js';
+import { cpuTicks, readdirSafe, TICK_MS } from './lib/proc.js';
+import { runBench } from './lib/harness.js';
+import { benchNetwork } from './lib/networks.js';
+import { judgeThreshold, spread } from './lib/verdict.js';
+import type { Viewer } from './lib/dashboard-viewer.js';
+
+type Deployment = import('../../src/testbed/testbed.js').Deployment;
+type Testbed = import('../../src/testbed/testbed.js').Testbed;
+type SweepObserver = import('../../src/bench/observer.js').SweepObserver;
+type Started = import('../../test/integration/monitoring-fixture.js').Started;
+
+interface Args {
+  readonly nodes: number;
+  readonly rate: number;
+  readonly seconds: number;
+  readonly workers: number;
+  readonly long: boolean;
+}
+
+interface Shared {
+  readonly deployment: Deployment;
+  readonly prometheus: Started;
+  readonly influx: Started;
+  readonly metricsPort: number;
+  readonly dashboardPort: number;
+  /** The browser of the round in progress (closed by the round, or by the teardown after Ctrl-C). */
+  viewer: Viewer | undefined;
+  readonly remove: () => Promise<void>;
+}
+
+interface Round {
+  readonly side: string;
+  /** The orchestrator's threads (not the generator's workers), mean of the level's seconds: % of one core. */
+  readonly cpuPercent: number;
+  readonly cpuPercentP90: number;
+  readonly cpuPercentMax: number;
+  /** The main thread alone (part of cpuPercent), mean: % of one core. */
+  readonly mainThreadCpuPercent: number;
+  /** The generator's worker threads, mean: % of one core. */
+  readonly workersCpuPercent: number;
+  /** Threads born during the level (the generator's workers). */
+  readonly workerThreads: number;
+  readonly rssStartMb: number;
+  readonly rssEndMb: number;
+  readonly rssMaxMb: number;
+  /** RSS at the level's end − RSS at `rssBaselineAtS`. */
+  readonly rssGrowthMb: number;
+  readonly rssBaselineAtS: number;
+  readonly seconds: number;
+  /** From the level's record: committed (the headline) and accepted tx/s, and the rate sent. */
+  readonly throughput: number | undefined;
+  readonly acceptedThroughput: number | undefined;
+  readonly achievedRate: number | undefined;
+  readonly exitCode: number;
+  /** Each second of the level: the orchestrator's CPU (% of one core) and the RSS (MB). */
+  readonly perSecond: { readonly cpuPercent: readonly number[]; readonly rssMb: readonly number[] };
+}
+
+const root = resolve(import.meta.dirname, '../..');
+process.chdir(root);
+const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** Each thread's CPU so far (user + system, in ms) of this process, by tid. */
+function threadCpuMs(): Map<number, number> {
+  const cpu = new Map<number, number>();
+  for (const tid of readdirSafe('/proc/self/task')) {
+    const ticks = cpuTicks(`/proc/self/task/${tid}/stat`);
+    if (ticks !== undefined) cpu.set(Number(tid), ticks * TICK_MS);
+  }
+  return cpu;
+}
+
+function rssMb(): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  return Number(kb ?? NaN) / 1024;
+}
+
+interface Second {
+  readonly atS: number;
+  readonly orchestratorPercent: number;
+  /** Of which the main thread (the event loop: observers, dashboard, exporter, Influx writes). */
+  readonly mainPercent: number;
+  readonly workersPercent: number;
+  readonly rssMb: number;
+  /** Taken at the load's end, when the workers (and their heaps) may be gone: its RSS is not the level's. */
+  readonly final?: boolean;
+}
+
+/**
+ * Samples every second from the level's start to its load's end: the threads there at the
+ * start are the orchestrator, those born after are the generator's workers.
+ */
+class FootprintSampler {
+  readonly seconds: Second[] = [];
+  readonly #orchestrator: Set<number>;
+  readonly #born = new Set<number>();
+  #last: Map<number, number>;
+  #lastAt: number;
+  readonly #startedAt: number;
+  readonly #timer: NodeJS.Timeout;
+  readonly rssStartMb = rssMb();
+
+  constructor() {
+    this.#last = threadCpuMs();
+    this.#orchestrator = new Set(this.#last.keys());
+    this.#startedAt = this.#lastAt = performance.now();
+    this.#timer = setInterval(() => this.#sample(), 1000);
+  }
+
+  #sample(final = false): void {
+    const now = performance.now();
+    const cpu = threadCpuMs();
+    let orchestratorMs = 0;
+    let mainMs = 0;
+    let workersMs = 0;
+    for (const [tid, ms] of cpu) {
+      const used = ms - (this.#last.get(tid) ?? 0);
+      if (tid === process.pid) mainMs = used;
+      if (this.#orchestrator.has(tid)) orchestratorMs += used;
+      else {
+        this.#born.add(tid);
+        workersMs += used;
+      }
+    }
+    const wallMs = now - this.#lastAt;
+    this.seconds.push({
+      atS: (now - this.#startedAt) / 1000,
+      orchestratorPercent: (orchestratorMs / wallMs) * 100,
+      mainPercent: (mainMs / wallMs) * 100,
+      workersPercent: (workersMs / wallMs) * 100,
+      rssMb: rssMb(),
+      ...(final ? { final } : {}),
+    });
+    this.#last = cpu;
+    this.#lastAt = now;
+  }
+
+  stop(): { readonly seconds: readonly Second[]; readonly workerThreads: number } {
+    clearInterval(this.#timer);
+    this.#sample(true);
+    return { seconds: this.seconds, workerThreads: this.#born.size };
+  }
+}
+
+/** The observer that starts the sampler at the level and opens the browser once the dashboard is up. */
+function footprintObserver(
+  state: { sampler?: FootprintSampler; result?: ReturnType<FootprintSampler['stop']> },
+  openBrowser: (() => Promise<void>) | undefined,
+): SweepObserver {
+  return {
+    name: 'bench-footprint',
+    // after preflight: the dashboard is listening; the browser is on its page before the level
+    onDeploy: async () => {
+      await openBrowser?.();
+    },
+    onLevelStart: () => {
+      state.sampler = new FootprintSampler();
+    },
+    onLoadEnd: () => {
+      state.result = state.sampler?.stop();
+    },
+  };
+}
+
+/** The shared network as the `benchmark` command's testbed: deployed once, never removed by a round. */
+function sharedTestbed(deployment: Deployment, remove: () => Promise<void>): Testbed {
+  const kept = Object.create(deployment, {
+    destroy: { value: async () => undefined },
+    release: { value: async () => undefined },
+  }) as Deployment;
+  return {
+    kind: 'local',
+    deploy: async () => kept,
+    // a second Ctrl-C while `benchmark` runs: what the script made goes before it exits
+    forceRemove: async () => {
+      await remove();
+      return { containers: deployment.nodes.length, networks: 1, volumes: 0, errors: [] };
+    },
+  };
+}
+
+async function oneRound(side: string, shared: Shared, args: Args): Promise<Round> {
+  const { benchmarkDefinition } = await import('../../src/cli/benchmark-command.js');
+  const { runCli } = await import('../../src/cli/run-cli.js');
+  const { openViewer } = await import('./lib/dashboard-viewer.js');
+  const on = side === 'on';
+  const dir = mkdtempSync(join(tmpdir(), 'bench-footprint-'));
+  const state: { sampler?: FootprintSampler; result?: ReturnType<FootprintSampler['stop']> } = {};
+  const dashboardUrl = `http://127.0.0.1:${shared.dashboardPort}/`;
+  const observer = footprintObserver(
+    state,
+    on
+      ? async () => {
+          shared.viewer = await openViewer(dashboardUrl);
+        }
+      : undefined,
+  );
+  let results: { throughput?: number; accepted_throughput?: number; achieved_rate?: number } | undefined;
+  const argv = [
+    '--network-type',
+    'local',
+    '--committee',
+    String(args.nodes),
+    '--loads',
+    String(args.rate),
+    '--duration',
+    String(args.seconds),
+    '--warmup',
+    '2',
+    '--workers',
+    String(args.workers),
+    '--output-dir',
+    dir,
+    '--console-output',
+    'false',
+    ...(on
+      ? [
+          '--monitor',
+          '--propagation',
+          '--dashboard',
+          String(shared.dashboardPort),
+          '--metrics-port',
+          String(shared.metricsPort),
+          '--influx-url',
+          `${shared.influx.url}/meshbench`,
+        ]
+      : ['--monitor', 'false', '--node-metrics', 'false', '--propagation', 'false']),
+  ];
+  try {
+    const exitCode = await runCli(
+      benchmarkDefinition({
+        createTestbed: async () => sharedTestbed(shared.deployment, shared.remove),
+        observers: [observer],
+        onOutcome: (outcome) => {
+          results = outcome.records[0]?.results;
+        },
+      }),
+      argv,
+    );
+    const result = state.result;
+    if (!result || result.seconds.length === 0)
+      throw new Error(`benchmark ${argv.join(' ')} exited ${exitCode} before its level's load ended`);
+    return summarize(side, result, args, exitCode, results);
+  } finally {
+    state.sampler?.stop();
+    await shared.viewer?.close();
+    shared.viewer = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function summarize(
+  side: string,
+  result: ReturnType<FootprintSampler['stop']>,
+  args: Args,
+  exitCode: number,
+  results: { throughput?: number; accepted_throughput?: number; achieved_rate?: number } | undefined,
+): Round {
+  const { seconds } = result;
+  const cpu = spread(seconds.map((s) => s.orchestratorPercent));
+  const sorted = seconds.map((s) => s.orchestratorPercent).sort((a, b) => a - b);
+  const p90 = sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.9) - 1)] ?? NaN;
+  // the first minute of a 10-minute level; the first sixth of a shorter one
+  const baselineAtS = Math.min(60, args.seconds / 6);
+  const baseline = seconds.find((s) => s.atS >= baselineAtS) ?? seconds[0];
+  // the RSS of the level is that of its last second with the workers running
+  const last = seconds.findLast((s) => s.final !== true) ?? (seconds[seconds.length - 1] as Second);
+  const mean = (values: readonly number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
+  return {
+    side,
+    cpuPercent: round(mean(seconds.map((s) => s.orchestratorPercent))),
+    cpuPercentP90: round(p90),
+    cpuPercentMax: round(cpu.max),
+    mainThreadCpuPercent: round(mean(seconds.map((s) => s.mainPercent))),
+    workersCpuPercent: round(mean(seconds.map((s) => s.workersPercent))),
+    workerThreads: result.workerThreads,
+    rssStartMb: round(seconds[0]?.rssMb ?? NaN, 1),
+    rssEndMb: round(last.rssMb, 1),
+    rssMaxMb: round(Math.max(...seconds.map((s) => s.rssMb)), 1),
+    rssGrowthMb: round(last.rssMb - (baseline?.rssMb ?? NaN), 1),
+    rssBaselineAtS: round(baseline?.atS ?? NaN, 1),
+    seconds: seconds.length,
+    throughput: results?.throughput,
+    acceptedThroughput: results?.accepted_throughput,
+    achievedRate: results?.achieved_rate,
+    exitCode,
+    perSecond: {
+      cpuPercent: seconds.map((s) => round(s.orchestratorPercent, 1)),
+      rssMb: seconds.map((s) => round(s.rssMb, 1)),
+    },
+  };
+}
+
+async function setup(args: Args, log: (line: string) => void): Promise<Shared> {
+  const { freePort, startInflux, startPrometheus } =
+    await import('../../test/integration/monitoring-fixture.js');
+  // libuv starts its whole thread pool at its first task: before any level, so no pool thread is born during one
+  await Promise.all(Array.from({ length: 8 }, () => stat(root)));
+  const made: { deployment?: Deployment; prometheus?: Started; influx?: Started } = {};
+  let removal: Promise<void> | undefined;
+  const shared: Shared = {
+    viewer: undefined,
+    // once, whoever asks first (the harness's teardown, a forced exit during a round)
+    remove: () =>
+      (removal ??= (async () => {
+        await shared.viewer?.close().catch(() => undefined);
+        await made.prometheus?.stop().catch(() => undefined);
+        await made.influx?.stop().catch(() => undefined);
+        await made.deployment?.destroy().catch(() => undefined);
+      })()),
+  } as Shared;
+  try {
+    const [metricsPort, dashboardPort] = [await freePort(), await freePort()];
+    log('starting InfluxDB and Prometheus on loopback …');
+    made.influx = await startInflux('meshbench');
+    made.prometheus = await startPrometheus(metricsPort);
+    log(`deploying ${args.nodes} reference nodes …`);
+    made.deployment = await benchNetwork({ nodes: args.nodes, refnodes: true, prefix: 'bench-footprint' });
+    log(`network ${made.deployment.runId} up; influx ${made.influx.url}, prometheus ${made.prometheus.url}`);
+    return Object.assign(shared, {
+      deployment: made.deployment,
+      prometheus: made.prometheus,
+      influx: made.influx,
+      metricsPort,
+      dashboardPort,
+    });
+  } catch (error) {
+    await shared.remove();
+    throw error;
+  }
+}
+
+await runBench({
+  usage: {
+    name: 'bench:footprint',
+    summary:
+      "The orchestrator's CPU (generator's worker threads apart) and RSS with every observer on (resource\n" +
+      'monitor, propagation probes, dashboard with a browser, Prometheus exporter scraped, InfluxDB output)\n' +
+      'against everything off, alternating, on one shared local network (target: on ≤ 5 % of one core;\n' +
+      'with --long, RSS growth ≤ 10 MB after the first minute of a 10-minute level). Needs the images\n' +
+      '(npm run setup), chromium, prometheus and influxd (scripts/ensure-monitoring.sh).',
+    notes: ['Writes benchmarks/results/footprint-<timestamp>.json.'],
+  },
+  flags: {
+    nodes: { type: 'string', valueName: 'N', default: '16', description: 'reference nodes in the network' },
+    rate: { type: 'string', valueName: 'TX/S', default: '2000', description: 'the offered load' },
+    seconds: {
+      type: 'string',
+      valueName: 'S',
+      default: '30',
+      description: 'length of each level (600 with --long)',
+    },
+    workers: {
+      type: 'string',
+      valueName: 'N',
+      default: '2',
+      description: "the generator's worker threads (at least 2: one would send from the main thread)",
+    },
+    long: {
+      type: 'boolean',
+      default: false,
+      description: '10-minute levels, and the RSS claim judged (growth ≤ 10 MB after the first minute)',
+    },
+  },
+  defaultPairs: 2,
+  args: (values): Args => {
+    const long = values.long === true;
+    return {
+      nodes: numberFlag('nodes', values.nodes, { integer: true, min: 1 }),
+      rate: numberFlag('rate', values.rate, { min: 1 }),
+      seconds: long ? 600 : numberFlag('seconds', values.seconds, { integer: true, min: 6 }),
+      workers: numberFlag('workers', values.workers, { integer: true, min: 2 }),
+      long,
+    };
+  },
+  file: 'footprint',
+  setup: (args, { log }) => setup(args, log),
+  teardown: (shared) => shared.remove(),
+  sides: ['on', 'off'],
+  round: (side, { shared, args }) => oneRound(side, shared, args),
+  describe: (r) =>
+    `orchestrator ${r.cpuPercent}% of a core (main thread ${r.mainThreadCpuPercent}%, p90 ${r.cpuPercentP90}%, max ${r.cpuPercentMax}%), ` +
+    `generator's ${r.workerThreads} worker threads ${r.workersCpuPercent}%, RSS ${r.rssStartMb}→${r.rssEndMb} MB ` +
+    `(growth ${r.rssGrowthMb} MB after ${r.rssBaselineAtS} s), sent ${r.achievedRate ?? '?'} tx/s, accepted ${r.acceptedThroughput ?? '?'}, committed ${r.throughput ?? '?'}, ${r.seconds} s sampled`,
+  figures: {
+    orchestratorCpuPercent: (r) => r.cpuPercent,
+    mainThreadCpuPercent: (r) => r.mainThreadCpuPercent,
+    workersCpuPercent: (r) => r.workersCpuPercent,
+    rssGrowthMb: (r) => r.rssGrowthMb,
+  },
+  claims: ({ on = [], off = [] }, args, load) => [
+    judgeThreshold({
+      claim: `with every observer on, at ${args.nodes} nodes and ${args.rate} tx/s, the orchestrator (generator's workers apart) uses ≤ 5% of one core`,
+      values: on.map((r) => r.cpuPercent),
+      target: 5,
+      load,
+    }),
+    ...(args.long
+      ? [
+          judgeThreshold({
+            claim: `with every observer on, the orchestrator's RSS grows ≤ 10 MB over a 10-minute level after its first minute`,
+            values: on.map((r) => r.rssGrowthMb),
+            target: 10,
+            load,
+          }),
+          judgeThreshold({
+            claim: `with everything off, the orchestrator's RSS grows ≤ 10 MB over a 10-minute level after its first minute`,
+            values: off.map((r) => r.rssGrowthMb),
+            target: 10,
+            load,
+          }),
+        ]
+      : []),
+  ],
+  extra: ({ on = [], off = [] }, args) => ({
+    settings: args,
+    prometheusExporter:
+      "--metrics-port (the generator's /metrics and /sd/nodes), scraped every second by a Prometheus the script starts",
+    observersCostPercentPerPair: on.map((r, i) => round(r.cpuPercent - (off[i]?.cpuPercent ?? NaN))),
+  }),
+});
