@@ -20,12 +20,14 @@
  * /proc/self/task/<tid>/stat: the CPU of the threads this process had before the level started
  * (the orchestrator: main thread, libuv pool, V8's helpers), in % of one core; the threads
  * born during the level are the generator's workers (Node 20 names every thread `node`, so
- * they are told apart by tid; their count is recorded). RSS (/proc/self/status VmRSS, workers
+ * they are told apart by tid; their count is recorded: 4 for 2 workers here, likely each
+ * worker's own thread for tsx's module hooks). RSS (/proc/self/status VmRSS, workers
  * included: they share the process) each second; its growth from the end of the first minute
- * (of the first sixth of a level shorter than 6 minutes) to the level's end. `--long`: 10-minute
- * levels. Claims: the orchestrator with every observer on ≤ 5 % of one core; with --long, RSS
- * growth ≤ 10 MB after the first minute. Needs the images (npm run setup), chromium, prometheus
- * and influxd. Writes benchmarks/results/footprint-<timestamp>.json.
+ * (of the first sixth of a level shorter than 6 minutes) to the level's last second with every
+ * generator worker running (they end, and their heaps leave the RSS, before the load does).
+ * `--long`: 10-minute levels. Claims: the orchestrator with every observer on ≤ 5 % of one core; with
+ * --long, RSS growth ≤ 10 MB after the first minute. Needs the images (npm run setup),
+ * chromium, prometheus and influxd. Writes benchmarks/results/footprint-<timestamp>.json.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -116,8 +118,8 @@ interface Second {
   readonly mainPercent: number;
   readonly workersPercent: number;
   readonly rssMb: number;
-  /** Taken at the load's end, when the workers (and their heaps) may be gone: its RSS is not the level's. */
-  readonly final?: boolean;
+  /** Generator worker threads alive at the sample: once they end, their heaps leave the RSS. */
+  readonly workersAlive: number;
 }
 
 /**
@@ -141,7 +143,7 @@ class FootprintSampler {
     this.#timer = setInterval(() => this.#sample(), 1000);
   }
 
-  #sample(final = false): void {
+  #sample(): void {
     const now = performance.now();
     const cpu = threadCpuMs();
     let orchestratorMs = 0;
@@ -163,7 +165,7 @@ class FootprintSampler {
       mainPercent: (mainMs / wallMs) * 100,
       workersPercent: (workersMs / wallMs) * 100,
       rssMb: rssMb(),
-      ...(final ? { final } : {}),
+      workersAlive: [...cpu.keys()].filter((tid) => !this.#orchestrator.has(tid)).length,
     });
     this.#last = cpu;
     this.#lastAt = now;
@@ -171,7 +173,7 @@ class FootprintSampler {
 
   stop(): { readonly seconds: readonly Second[]; readonly workerThreads: number } {
     clearInterval(this.#timer);
-    this.#sample(true);
+    this.#sample();
     return { seconds: this.seconds, workerThreads: this.#born.size };
   }
 }
@@ -297,8 +299,10 @@ function summarize(
   // the first minute of a 10-minute level; the first sixth of a shorter one
   const baselineAtS = Math.min(60, args.seconds / 6);
   const baseline = seconds.find((s) => s.atS >= baselineAtS) ?? seconds[0];
-  // the RSS of the level is that of its last second with the workers running
-  const last = seconds.findLast((s) => s.final !== true) ?? (seconds[seconds.length - 1] as Second);
+  // the RSS of the level is that of its last second with every worker running (they end before the load does)
+  const allWorkers = Math.max(...seconds.map((s) => s.workersAlive));
+  const last =
+    seconds.findLast((s) => s.workersAlive === allWorkers) ?? (seconds[seconds.length - 1] as Second);
   const mean = (values: readonly number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
   return {
     side,
