@@ -571,9 +571,17 @@ export class LocalTestbed implements Testbed {
         signal?.aborted
           ? removeRunUntilQuiet(await this.getDocker(), this.runId, { volumes: true })
           : removeRun(await this.getDocker(), this.runId, { volumes: true })
-      ).catch(() => undefined);
+      ).catch((removalError: unknown) => {
+        // a busy engine may not answer the removal: say what is left and how to remove it
+        this.#log(
+          `cleanup after failure did not finish (${removalError instanceof Error ? removalError.message : String(removalError)}); remove what is left with: local-network --down ${this.runId}`,
+        );
+        return undefined;
+      });
       if (removal && removal.errors.length > 0)
-        this.#log(`cleanup after failure: ${removal.errors.join('; ')}`);
+        this.#log(
+          `cleanup after failure: ${removal.errors.join('; ')}; remove what is left with: local-network --down ${this.runId}`,
+        );
       if (committee !== undefined) await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
       if (signal?.aborted && (!isMeshbenchError(error) || error.code === 'INTERRUPTED')) {
         throw new MeshbenchError(
