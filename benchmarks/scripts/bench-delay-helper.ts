@@ -37,6 +37,7 @@ import { choiceFlag, FlagError, numberFlag, numberListFlag, type FlagValues } fr
 import { runBench } from './lib/harness.js';
 import type { ProbeReport, SendReport } from './lib/udp-probe.js';
 import { judgeThreshold, loadLine, verdictLine, type Judgement, type LoadRecord } from './lib/verdict.js';
+import { processAlive } from '../../src/common/process-alive.js';
 
 const USAGE = {
   name: 'bench:delay-helper',
@@ -349,12 +350,7 @@ function startWatchdog(args: Args): void {
 function ownerGone(name: string): boolean {
   const pid = Number(/-(\d+)$/.exec(name)?.[1]);
   if (!Number.isInteger(pid) || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
+  return !processAlive(pid);
 }
 
 async function setUp() {

@@ -13,6 +13,7 @@ import { createServer, request, type Server } from 'node:http';
 import { mkdir, readdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from '../common/process-alive.js';
 import {
   networkEventOf,
   networkEventSchema,
@@ -176,7 +177,7 @@ export async function liveControls(): Promise<ControlAnnouncement[]> {
   for (const name of names) {
     try {
       const entry = JSON.parse(await readFile(join(dir, name), 'utf8')) as ControlAnnouncement;
-      if (alive(entry.pid)) out.push(entry);
+      if (processAlive(entry.pid)) out.push(entry);
       else {
         await rm(join(dir, name), { force: true });
         await rm(entry.socket, { force: true });
@@ -186,15 +187,6 @@ export async function liveControls(): Promise<ControlAnnouncement[]> {
     }
   }
   return out.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** One request to a run's control endpoint: the status and the JSON reply. */

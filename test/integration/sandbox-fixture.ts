@@ -17,6 +17,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import { processAlive } from '../../src/common/process-alive.js';
 import {
   docker,
   readSandboxState,
@@ -39,15 +40,6 @@ const SLOTS = 8;
 
 const slotDir = (slot: number) => (slot === 1 ? TEST_SANDBOX_BASE : `${TEST_SANDBOX_BASE}-${slot}`);
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Takes `lock` for this process when it is free or held by a process that is gone. */
 function tryLock(lock: string): boolean {
   const mine = `${lock}.${process.pid}`;
@@ -62,7 +54,7 @@ function tryLock(lock: string): boolean {
       }
       const holder = Number(readFileSync(lock, 'utf8'));
       if (holder === process.pid) return true;
-      if (Number.isInteger(holder) && holder > 0 && alive(holder)) return false;
+      if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) return false;
       rmSync(lock, { force: true }); // left by a file that ended: free
     }
     return false;

@@ -16,6 +16,7 @@ import { REFNODE_IMAGE_NAME } from '../../common/defaults.js';
 import { MeshbenchError } from '../../common/errors.js';
 import { describeHost, lastLine } from './ssh-session.js';
 import type { RemoteHostAgent } from './remote-host.js';
+import { processAlive } from '../../common/process-alive.js';
 
 export type ImageTransfer = 'ship' | 'pull';
 export const IMAGE_TRANSFER_VALUES: readonly ImageTransfer[] = ['ship', 'pull'];
@@ -135,16 +136,6 @@ async function lease(path: string): Promise<() => Promise<void>> {
     released = true;
     await rm(file, { force: true });
   };
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: alive, someone else's
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
