@@ -10,8 +10,12 @@ import type { FaultsBlock } from '../../src/faults/recovery.js';
 import { runBin } from './run-bin.js';
 import { DOCKER_HOSTS, hostsFile, leftovers, sandboxSuite } from './sandbox-fixture.js';
 
-/** Scheduling bound the tests hold events to (the p99 target of 50 ms is measured by npm run bench:faults). */
-const EVENT_BOUND_MS = 250;
+/**
+ * How late an event may fire on the sandbox hosts: well inside the 1 s between the nearest two,
+ * so each is at its own place on the timeline however busy the machine; the p99 target of 50 ms
+ * is measured by npm run bench:faults, not asserted here.
+ */
+const EVENT_BOUND_MS = 500;
 
 const suite = sandboxSuite('faults-remote');
 

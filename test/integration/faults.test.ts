@@ -17,8 +17,13 @@ import type { BenchmarkRecord } from '../../src/results/record.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { ROOT, runBin } from './run-bin.js';
 
-/** Scheduling bound the tests hold events to (the p99 target of 50 ms is measured by npm run bench:faults). */
-const EVENT_BOUND_MS = 250;
+/**
+ * How late an event may fire here: well inside the 3 s between two events, so each is at its own
+ * place on the timeline however busy the machine (the tests run beside another file, and CI runs
+ * them beside CPU burners). How late events fire on a quiet machine (target p99 50 ms) is
+ * measured by npm run bench:faults, not asserted here.
+ */
+const EVENT_BOUND_MS = 1000;
 
 let dir: string;
 
@@ -124,18 +129,21 @@ describe('crash faults on a local network', () => {
     expect(block.tolerance.expect_stall).toBe(true);
     const [fault] = block.faults;
     expect(fault?.brought_back_by).toBe('scenario');
-    // Down 7 s: no commit for most of it, and commits again after.
+    // Down 7 s: no commit for most of it, and commits again after, within the level: the 26 s
+    // level has 14 s after the restart, the bound of what can be measured at all (the restart
+    // takes about 1.5 s on a quiet machine, and a round or two passes before the first commit;
+    // a quiet CI saw 12 s without a commit, a busy one more: the bounds come from the scenario,
+    // not from this machine's speed)
     expect(fault?.longest_no_commit_ms).toBeGreaterThanOrEqual(5000);
-    // Down 7 s, then the restart (about 1.5 s) and a round or two before the first commit; CI saw 12 s.
-    expect(fault?.longest_no_commit_ms).toBeLessThanOrEqual(16_000);
+    expect(fault?.longest_no_commit_ms).toBeLessThanOrEqual(26_000 - 5_000);
     expect(fault?.after.throughput).toBeGreaterThan(50);
     expect(fault?.max_latency_ms).toBeGreaterThan(3000);
     expect(fault?.time_to_recover_ms).not.toBeNull();
-    expect(fault?.time_to_recover_ms).toBeLessThan(10_000);
+    expect(fault?.time_to_recover_ms).toBeLessThan(14_000);
     expect(fault?.resync.map((r) => r.node).sort()).toEqual(['node2', 'node3']);
     for (const r of fault?.resync ?? []) {
       expect(r.resynced_ms, r.reason).not.toBeNull();
-      expect(r.resynced_ms).toBeLessThan(10_000);
+      expect(r.resynced_ms).toBeLessThan(14_000);
     }
     expect(run.stdout).toMatch(
       /node2, node3 crashed at 5\.\d s; node2 resynced [\d.]+ s after restart; node3 resynced [\d.]+ s after restart; throughput back to 90% after [\d.]+ s; no commit for \d+ s/,
