@@ -21,6 +21,13 @@ have() { command -v "$1" >/dev/null 2>&1; }
 
 CACHE=.meshbench/cache
 mkdir -p "$CACHE"
+# One build at a time in this checkout: two callers at once (two test files, two runs) would
+# run npm ci in the same folder and bundle from a half-installed node_modules. The second
+# waits, then finds the image up to date.
+if have flock; then
+  exec 9>"$CACHE/build-images.lock"
+  flock 9
+fi
 BASE_IMAGE=${MESHBENCH_BASE_IMAGE:-local/debian-minbase:bookworm}
 REFNODE_IMAGE=${MESHBENCH_REFNODE_IMAGE:-meshbench/refnode:latest}
 ETCD_IMAGE=${MESHBENCH_ETCD_IMAGE:-meshbench/etcd:3.4}
@@ -274,7 +281,11 @@ build_nethelper() {
 # from its folder, then a lean image.
 build_p2p_system() {
   local name=$1 entry=$2 image=$3
-  (cd "systems/$name" && npm ci --no-audit --no-fund --loglevel=error && node bundle.mjs) >&2 ||
+  # npm ci only when its lock file is newer than what is installed (as scripts/setup.sh does)
+  (cd "systems/$name" &&
+    if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+      npm ci --no-audit --no-fund --loglevel=error
+    fi && node bundle.mjs) >&2 ||
     die "building systems/$name failed (npm ci needs the npm registry, or its packages in npm's cache)"
   lean_node_image "$image" "systems/$name/Dockerfile" "systems/$name/dist/$entry"
 }
