@@ -11,11 +11,11 @@ import { runBin } from './run-bin.js';
 import { DOCKER_HOSTS, hostsFile, leftovers, sandboxSuite } from './sandbox-fixture.js';
 
 /**
- * How late an event may fire on the sandbox hosts: well inside the 1 s between the nearest two,
- * so each is at its own place on the timeline however busy the machine; the p99 target of 50 ms
- * is measured by npm run bench:faults, not asserted here.
+ * How late an event may fire on the sandbox hosts: half the 2 s between the nearest two, so each
+ * is at its own place on the timeline however busy the machine (a clean-clone CI beside another
+ * file saw 341 ms); the p99 target of 50 ms is measured by npm run bench:faults, not asserted here.
  */
-const EVENT_BOUND_MS = 500;
+const EVENT_BOUND_MS = 1000;
 
 const suite = sandboxSuite('faults-remote');
 
@@ -27,7 +27,7 @@ describe('crash faults on sandbox SSH hosts', () => {
     const scenario = join(suite.dir, 'remote.yaml');
     await writeFile(
       scenario,
-      'events:\n  - { from: 4s, to: 8s, action: crash, nodes: [node3] }\n  - { from: 9s, to: 11s, action: pause, nodes: [node0] }\n',
+      'events:\n  - { from: 4s, to: 8s, action: crash, nodes: [node3] }\n  - { from: 10s, to: 12s, action: pause, nodes: [node0] }\n',
     );
     const run = await runBin('benchmark', [
       '--network-type',
@@ -61,8 +61,8 @@ describe('crash faults on sandbox SSH hosts', () => {
     expect(block.events.map((e) => `${e.scheduled_ms} ${e.action} ${e.nodes.join(',')}`)).toEqual([
       '4000 kill node3',
       '8000 restart node3',
-      '9000 pause node0',
-      '11000 unpause node0',
+      '10000 pause node0',
+      '12000 unpause node0',
     ]);
     for (const event of block.events) {
       expect(event.errors, JSON.stringify(event)).toBeUndefined();

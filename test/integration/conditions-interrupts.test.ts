@@ -1,0 +1,82 @@
+/**
+ * Network conditions interrupted: Ctrl-C and SIGKILL of meshbench mid-level leave no rule in any
+ * namespace (no chain, no tc tree, no IFB) and no helper; --down removes the rest. (The
+ * orchestrator's links and restarts: conditions-lifecycle.test.ts; shared helpers:
+ * conditions-fixture.ts.)
+ */
+import { describe, expect, it } from 'vitest';
+import { RUN_LABEL } from '../../src/common/labels.js';
+import { createDocker } from '../../src/testbed/local/docker-engine.js';
+import { runBin } from './run-bin.js';
+import { ourRulesIn, startConditioned, useConditionsDir } from './conditions-fixture.js';
+
+useConditionsDir();
+// Scoped to the run: the other integration lane may run conditions of its own meanwhile.
+const runIdOf = (project: string | undefined) => (project ?? 'no-project-seen').replace(/^meshbench-/, '');
+const helpersOf = (project: string | undefined) => ({
+  label: [`${RUN_LABEL}=${runIdOf(project)}`, 'meshbench.role=nethelper'],
+});
+
+describe('network conditions interrupted mid-level', () => {
+  it('Ctrl-C mid-level: the helpers undo every rule (chains, tc trees, the IFB) and go', async () => {
+    const { child, output, project } = await startConditioned(
+      'sigint',
+      'events:\n  - { at: 1s, action: delay, delay: 20ms }\n  - { at: 1s, action: bandwidth, links: ["client->node1", "node0->node2"], rate: 50mbit }\n  - { at: 1s, action: partition, nodes: [node3] }\n',
+      /network: partition/,
+      ['--shape-orchestrator'],
+    );
+    const text = output();
+    const docker = createDocker();
+    const mine = await docker.listContainers({
+      filters: { label: [`com.docker.compose.project=${project}`] },
+    });
+    try {
+      expect(project, text).toBeDefined();
+      // the rules are there while the level goes (the IFB too, for client->node1's rate) ...
+      const node1 = mine.find((node) => node.Labels['com.docker.compose.service'] === 'node1');
+      const during = await ourRulesIn(node1?.Id as string);
+      expect(during, text).toMatch(/MB-/);
+      expect(during, text).toMatch(/mb-ifb/);
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code, text).not.toBe(0);
+      // ... and gone once meshbench has exited: no helper, no chain, no tc tree, no IFB
+      expect(await docker.listContainers({ all: true, filters: helpersOf(project) })).toEqual([]);
+      expect(mine.length, text).toBe(4);
+      for (const node of mine) expect(await ourRulesIn(node.Id), node.Names[0]).toBe('');
+    } finally {
+      child.kill('SIGKILL');
+      const down = await runBin('local-network', ['--down', runIdOf(project)]);
+      expect(down.code, down.stderr).toBe(0);
+    }
+  }, 180_000);
+
+  it('after a SIGKILL of meshbench, the helpers undo their rules and go; --down removes the rest', async () => {
+    const { child, output, project } = await startConditioned(
+      'kill',
+      'events:\n  - { at: 1s, action: delay, delay: 30ms }\n  - { at: 1s, action: loss, nodes: node1, loss: 5% }\n',
+      /network: loss 5%/,
+    );
+    const text = output();
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(project, text).toBeDefined();
+    const docker = createDocker();
+    const mine = await docker.listContainers({
+      filters: { label: [`com.docker.compose.project=${project}`] },
+    });
+    try {
+      expect(mine.length, text).toBe(4);
+      for (let i = 0; i < 50; i++) {
+        const helpers = await docker.listContainers({ all: true, filters: helpersOf(project) });
+        if (helpers.length === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(await docker.listContainers({ all: true, filters: helpersOf(project) })).toEqual([]);
+      for (const node of mine) expect(await ourRulesIn(node.Id), node.Names[0]).toBe('');
+    } finally {
+      const down = await runBin('local-network', ['--down', runIdOf(project)]);
+      expect(down.code, down.stderr).toBe(0);
+    }
+  }, 180_000);
+});
