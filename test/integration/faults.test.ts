@@ -67,7 +67,8 @@ describe('crash faults on a local network', () => {
       output,
     ]);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/Faults:\n\s+node3 crashed at 2\.0 s; down until the load ended/);
+    // scheduled at 2.0 s; fired within EVENT_BOUND_MS (beside another lane it fired at 2.2 s)
+    expect(run.stdout).toMatch(/Faults:\n\s+node3 crashed at 2\.\d s; down until the load ended/);
     const rec = await record(output);
     expect(rec.parameters.faults_applied).toBe(true);
     const block = faultsOf(rec);
