@@ -52,7 +52,12 @@ function tryLock(lock: string): boolean {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
-      const holder = Number(readFileSync(lock, 'utf8'));
+      let holder: number;
+      try {
+        holder = Number(readFileSync(lock, 'utf8'));
+      } catch {
+        continue; // released meanwhile: try to take it again
+      }
       if (holder === process.pid) return true;
       if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) return false;
       rmSync(lock, { force: true }); // left by a file that ended: free
