@@ -15,10 +15,10 @@
  * Usage: npm run build && npm run bench:access [-- --rates 3500,5000 --rounds 3 --seconds 10]
  * (`-- --help` lists every flag). Writes benchmarks/results/access-<timestamp>.json.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { numberFlag, numberListFlag } from './lib/flags.js';
 import { runBench } from './lib/harness.js';
+import { cpuTicks, pidsByName, TICK_MS } from './lib/proc.js';
 import { judgeRatio } from './lib/verdict.js';
 
 type Endpoint = import('../../src/testbed/testbed.js').Endpoint;
@@ -26,22 +26,11 @@ type Deployment = import('../../src/testbed/testbed.js').Deployment;
 
 process.chdir(resolve(import.meta.dirname, '../..'));
 
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
 /** CPU seconds used so far by every docker-proxy process (utime + stime, /proc/<pid>/stat). */
 function proxyCpuSeconds(): number {
   let ticks = 0;
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'docker-proxy') continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return ticks / CLOCK_TICKS;
+  for (const pid of pidsByName(['docker-proxy'])) ticks += cpuTicks(`/proc/${pid}/stat`) ?? 0;
+  return (ticks * TICK_MS) / 1000;
 }
 
 type Access = 'published' | 'direct';

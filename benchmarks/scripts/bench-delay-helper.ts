@@ -35,6 +35,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { choiceFlag, FlagError, numberFlag, numberListFlag, type FlagValues } from './lib/flags.js';
 import { runBench } from './lib/harness.js';
+import { cpuTimes, TICK_MS } from './lib/proc.js';
 import type { ProbeReport, SendReport } from './lib/udp-probe.js';
 import { judgeThreshold, loadLine, verdictLine, type Judgement, type LoadRecord } from './lib/verdict.js';
 import { processAlive } from '../../src/common/process-alive.js';
@@ -117,7 +118,6 @@ const IMAGE = 'meshbench/nethelper:latest';
 const LABEL = 'meshbench.bench=delay-helper';
 const QUEUE = 7;
 const PORT = 9000;
-const CLOCK_TICKS = 100; // USER_HZ on Linux
 const LATE_P99_LIMIT_US = 2000;
 const tag = `${process.pid}`;
 const names = {
@@ -296,9 +296,12 @@ class Helper {
 
   /** utime and stime so far. */
   cpu(): Cpu {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { userSeconds: Number(fields[11]) / CLOCK_TICKS, systemSeconds: Number(fields[12]) / CLOCK_TICKS };
+    const times = cpuTimes(`/proc/${this.pid}/stat`);
+    if (!times) throw new Error(`the helper's nfq-delay (pid ${this.pid}) is gone`);
+    return {
+      userSeconds: (times.userTicks * TICK_MS) / 1000,
+      systemSeconds: (times.systemTicks * TICK_MS) / 1000,
+    };
   }
 
   async stats(): Promise<HelperStats> {

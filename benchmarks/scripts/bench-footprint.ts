@@ -29,12 +29,12 @@
  * --long, RSS growth ≤ 10 MB after the first minute. Needs the images (npm run setup),
  * chromium, prometheus and influxd. Writes benchmarks/results/footprint-<timestamp>.json.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { numberFlag } from './lib/flags.js';
-import { cpuTicks, readdirSafe, TICK_MS } from './lib/proc.js';
+import { cpuTicks, readdirSafe, rssBytes, TICK_MS } from './lib/proc.js';
 import { runBench } from './lib/harness.js';
 import { benchNetwork } from './lib/networks.js';
 import { judgeThreshold, spread } from './lib/verdict.js';
@@ -107,8 +107,7 @@ function threadCpuMs(): Map<number, number> {
 }
 
 function rssMb(): number {
-  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-  return Number(kb ?? NaN) / 1024;
+  return rssBytes('self') / 1024 / 1024;
 }
 
 interface Second {

@@ -11,10 +11,9 @@
  * are reference nodes (busy ones load 2 cores, which makes every figure noisier).
  * Writes benchmarks/results/monitor-<timestamp>.json.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { numberFlag } from './lib/flags.js';
-import { cpuTicks, readdirSafe, TICK_MS } from './lib/proc.js';
+import { cpuTicks, pidsByName, TICK_MS } from './lib/proc.js';
 import { runBench } from './lib/harness.js';
 import { benchNetwork } from './lib/networks.js';
 import { judgeThreshold } from './lib/verdict.js';
@@ -43,19 +42,8 @@ function daemonTicks(names: readonly string[]): number {
 
 let daemonPids: number[] | undefined;
 function pidsOf(names: readonly string[]): number[] {
-  if (daemonPids) return daemonPids;
-  const pids: number[] = [];
-  for (const entry of readdirSafe('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      if (names.includes(comm)) pids.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  daemonPids = pids;
-  return pids;
+  daemonPids ??= pidsByName(names);
+  return daemonPids;
 }
 
 interface Round {

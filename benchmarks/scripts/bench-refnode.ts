@@ -38,6 +38,7 @@ import YAML from 'yaml';
 import WebSocket from 'ws';
 import { choiceFlag, FlagError, numberFlag, numberListFlag, type FlagValues } from './lib/flags.js';
 import { runBench } from './lib/harness.js';
+import { cpuTicks, rssBytes, TICK_MS } from './lib/proc.js';
 import {
   judgeRatio,
   judgeThreshold,
@@ -340,11 +341,9 @@ async function startCompose(fsync: string): Promise<Network> {
 }
 
 function procSample(pid: number): { cpuSeconds: number; rssBytes: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpuSeconds, rssBytes: Number(rss?.[1] ?? 0) * 1024 };
+  const ticks = cpuTicks(`/proc/${pid}/stat`);
+  if (ticks === undefined) throw new Error(`process ${pid} is gone`);
+  return { cpuSeconds: (ticks * TICK_MS) / 1000, rssBytes: rssBytes(pid) || 0 };
 }
 
 /** Waits (up to 60 s) until every node's mempool is empty, so one phase's backlog does not skew the next. */
