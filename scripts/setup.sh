@@ -2,23 +2,16 @@
 # Every set-up step a fresh machine lacks, idempotent and fast when all is there:
 # npm dependencies, the build, a Docker engine (installed and started when root on
 # Debian/Ubuntu), and the images (built from local material; no registry needed).
-# Usage: scripts/setup.sh [all|deps|engine]   (deps: the npm dependencies and the build;
-#        engine: the rest, once deps is done; all, the default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf 'meshbench setup: %s (t+%ss)\n' "$*" "$SECONDS" >&2; }
 
-step=${1:-all}
-case "$step" in all | deps | engine) ;; *) log "unknown step '$step': use all, deps or engine"; exit 2 ;; esac
-if [ "$step" != engine ]; then
-  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    log "installing npm dependencies"
-    npm ci --no-audit --no-fund --loglevel=error
-  fi
-  log "building"
-  npm run --silent build
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
 fi
-[ "$step" = deps ] && exit 0
+log "building"
+npm run --silent build
 bash scripts/ensure-docker.sh
 bash scripts/build-images.sh "${MESHBENCH_IMAGES:-refnode}"
 # Headless Chromium for the HTML report's browser test.
