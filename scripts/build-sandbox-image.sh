@@ -33,12 +33,19 @@ ensure_mmdebstrap() {
   fi
 }
 
+# rootfs_key NAME INCLUDE [extra mmdebstrap args...] -> the recipe's key (no build)
+rootfs_key() {
+  local name=$1 include=$2
+  shift 2
+  printf '%s|%s|%s|%s|bookworm' "$RECIPE_VERSION" "$name" "$include" "$*" | sha256sum | cut -c1-16
+}
+
 # rootfs NAME INCLUDE [extra mmdebstrap args...] -> prints the cached tarball path
 rootfs() {
   local name=$1 include=$2
-  shift 2
   local key
-  key=$(printf '%s|%s|%s|%s|bookworm' "$RECIPE_VERSION" "$name" "$include" "$*" | sha256sum | cut -c1-16)
+  key=$(rootfs_key "$@")
+  shift 2
   local tar="$CACHE/rootfs-sandbox-$name-$key.tar"
   if [ ! -s "$tar" ]; then
     ensure_mmdebstrap
@@ -70,37 +77,45 @@ SH
   chmod 755 "$ctx/sandbox-entrypoint"
 }
 
+# The image's recipe key: the rootfs recipe and the build context's (this script, the Dockerfile).
+image_key() { { printf '%s\n' "$1"; cat scripts/build-sandbox-image.sh sidecars/sandbox-host/Dockerfile; } | sha256sum | cut -c1-16; }
+image_recipe() { docker image inspect -f '{{index .Config.Labels "meshbench.recipe"}}' "$1" 2>/dev/null || true; }
+
+# build IMAGE ROOTFS_IMAGE KEY NAME INCLUDE [mmdebstrap args...]: nothing when IMAGE carries KEY
+# (a clean clone on an engine that has the images builds no rootfs), else the rootfs (cached
+# tarball), its import, and the image.
 build() {
-  local image=$1 rootfs_tar=$2 rootfs_image=$3
-  image_exists "$image" && return 0
-  if ! image_exists "$rootfs_image"; then
-    log "importing $rootfs_tar as $rootfs_image"
-    docker import --change "LABEL meshbench.image=sandbox-rootfs" "$rootfs_tar" "$rootfs_image" >/dev/null
-  fi
+  local image=$1 rootfs_image=$2 key=$3
+  shift 3
+  [ "$(image_recipe "$image")" = "$key" ] && return 0
+  local rootfs_tar
+  rootfs_tar=$(rootfs "$@")
+  docker image rm "$rootfs_image" >/dev/null 2>&1 || true
+  log "importing $rootfs_tar as $rootfs_image"
+  docker import --change "LABEL meshbench.image=sandbox-rootfs" "$rootfs_tar" "$rootfs_image" >/dev/null
   local ctx=.meshbench/build/sandbox-host
   context "$ctx"
   log "building $image"
-  docker build -q --build-arg ROOTFS_IMAGE="$rootfs_image" --label meshbench.image=sandbox-host -t "$image" "$ctx" >/dev/null ||
+  docker build -q --build-arg ROOTFS_IMAGE="$rootfs_image" --label meshbench.image=sandbox-host \
+    --label meshbench.recipe="$key" -t "$image" "$ctx" >/dev/null ||
     die "docker build of $image failed"
 }
 
 build_host() {
-  local tar
-  tar=$(rootfs docker "$COMMON,docker.io")
-  build "$HOST_IMAGE" "$tar" local/sandbox-rootfs:docker
+  local args=(docker "$COMMON,docker.io")
+  build "$HOST_IMAGE" local/sandbox-rootfs:docker "$(image_key "$(rootfs_key "${args[@]}")")" "${args[@]}"
 }
 
 build_nodocker() {
-  local tar
   # docker.io and its dependencies are downloaded into /opt/meshbench-debs and indexed there; that
   # folder becomes the only apt source, so `apt-get install docker.io` works with no network.
-  tar=$(rootfs nodocker "$COMMON" \
-    --customize-hook='chroot "$1" apt-get install --download-only -y -qq --no-install-recommends docker.io >/dev/null' \
-    --customize-hook='mkdir -p "$1/opt/meshbench-debs" && mv "$1"/var/cache/apt/archives/*.deb "$1/opt/meshbench-debs/"' \
-    --customize-hook='cd "$1/opt/meshbench-debs" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages' \
-    --customize-hook='rm -f "$1"/etc/apt/sources.list.d/* && echo "deb [trusted=yes] file:/opt/meshbench-debs ./" >"$1/etc/apt/sources.list"' \
+  local args=(nodocker "$COMMON"
+    --customize-hook='chroot "$1" apt-get install --download-only -y -qq --no-install-recommends docker.io >/dev/null'
+    --customize-hook='mkdir -p "$1/opt/meshbench-debs" && mv "$1"/var/cache/apt/archives/*.deb "$1/opt/meshbench-debs/"'
+    --customize-hook='cd "$1/opt/meshbench-debs" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages'
+    --customize-hook='rm -f "$1"/etc/apt/sources.list.d/* && echo "deb [trusted=yes] file:/opt/meshbench-debs ./" >"$1/etc/apt/sources.list"'
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/*')
-  build "$NODOCKER_IMAGE" "$tar" local/sandbox-rootfs:nodocker
+  build "$NODOCKER_IMAGE" local/sandbox-rootfs:nodocker "$(image_key "$(rootfs_key "${args[@]}")")" "${args[@]}"
 }
 
 case "${1:-all}" in

@@ -155,20 +155,30 @@ export async function bareClientP50(
     ),
   );
   const latencies: number[] = [];
-  const sentAt = sockets.map(() => -1);
-  const replied: (() => void)[] = [];
+  // Per socket, the send times of the requests not yet answered (oldest first), and the text
+  // read since the last status line. A late reply lets the next request on its socket go out
+  // first, and two replies can then arrive in one read: each status line is one reply.
+  const sentAt = sockets.map((): number[] => []);
+  const unread = sockets.map(() => '');
+  let answered = 0;
+  let allAnswered: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (allAnswered = resolve));
   sockets.forEach((socket, i) =>
-    socket.on('data', () => {
-      // One small reply per request; a reply split over two reads counts once.
-      if ((sentAt[i] as number) < 0) return;
-      latencies.push(performance.now() - (sentAt[i] as number));
-      sentAt[i] = -1;
-      replied.shift()?.();
+    socket.on('data', (chunk: Buffer) => {
+      const now = performance.now();
+      let text = (unread[i] as string) + chunk.toString('latin1');
+      for (let at = text.indexOf('HTTP/1.1 '); at >= 0; at = text.indexOf('HTTP/1.1 ')) {
+        const sent = (sentAt[i] as number[]).shift();
+        if (sent !== undefined) latencies.push(now - sent);
+        text = text.slice(at + 9);
+        if (++answered === options.count) allAnswered();
+      }
+      unread[i] = text.slice(-8);
     }),
   );
   const intervalMs = 1000 / options.rate;
   const start = performance.now() + 5;
-  const pending: Promise<void>[] = [];
+  let deadline: NodeJS.Timeout | undefined;
   try {
     for (let k = 0; k < options.count; k++) {
       const due = start + k * intervalMs;
@@ -176,12 +186,25 @@ export async function bareClientP50(
       if (coarse > 0) await new Promise((resolve) => setTimeout(resolve, coarse));
       while (performance.now() < due) await new Promise((resolve) => setImmediate(resolve));
       const i = k % sockets.length;
-      pending.push(new Promise<void>((resolve) => replied.push(resolve)));
-      sentAt[i] = performance.now();
+      (sentAt[i] as number[]).push(performance.now());
       (sockets[i] as Socket).write(request, 'latin1');
     }
-    await Promise.all(pending);
+    await Promise.race([
+      done,
+      new Promise<never>((_, reject) => {
+        deadline = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `bare client: ${options.count - answered} of ${options.count} replies missing after 30 s`,
+              ),
+            ),
+          30_000,
+        );
+      }),
+    ]);
   } finally {
+    clearTimeout(deadline);
     for (const socket of sockets) socket.destroy();
   }
   latencies.sort((a, b) => a - b);
