@@ -96,9 +96,12 @@ build() {
   local ctx=.meshbench/build/sandbox-host
   context "$ctx"
   log "building $image"
+  # The build's own chatter (the legacy builder's deprecation notice) is shown only on failure.
   docker build -q --build-arg ROOTFS_IMAGE="$rootfs_image" --label meshbench.image=sandbox-host \
-    --label meshbench.recipe="$key" -t "$image" "$ctx" >/dev/null ||
+    --label meshbench.recipe="$key" -t "$image" "$ctx" >"$ctx.log" 2>&1 || {
+    cat "$ctx.log" >&2
     die "docker build of $image failed"
+  }
 }
 
 build_host() {
