@@ -105,7 +105,7 @@ describe('network conditions on a local network (no netem here)', () => {
   }, 180_000);
 
   it('50 ms one-way on every link raises the p50 commit latency by at least 100 ms', async () => {
-    const args = ['--committee', '4', '--loads', '100', '--duration', '10', '--warmup', '2'];
+    const args = ['--committee', '4', '--loads', '100', '--duration', '5', '--warmup', '1'];
     const plain = await bench('plain', undefined, args);
     const delayed = await bench('delayed', 'events:\n  - { at: 0s, action: delay, delay: 50ms }\n', args);
     const raised = delayed.results.latency_percentiles_ms.p50 - plain.results.latency_percentiles_ms.p50;

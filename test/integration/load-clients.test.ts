@@ -167,7 +167,7 @@ describe('load clients beside the nodes (sandbox hosts)', () => {
       (await innerDocker(victim, ['ps', '-q', '--filter', 'label=meshbench.role=loadclient']))
         .split('\n')
         .filter(Boolean);
-    // once the client container is up on the victim: 3 s lead, then about 3 s of load, then kill it
+    // once the client container on the victim is up and has sent: kill it
     const killing = (async () => {
       const until = Date.now() + 200_000;
       let ids: string[] = [];
@@ -176,13 +176,19 @@ describe('load clients beside the nodes (sandbox hosts)', () => {
         ids = await clientsOn().catch(() => []);
       }
       if (ids.length !== 1) return `expected one client container on ${victim.name}, found ${ids.length}`;
-      await new Promise((r) => setTimeout(r, 6_000));
+      // killed once it has reported progress with sends (its `alive` lines carry the counts)
+      let logs = '';
+      while (!/"sent":[1-9]/.test(logs) && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 250));
+        logs = await innerDocker(victim, ['logs', ids[0]!]).catch(() => '');
+      }
+      if (!/"sent":[1-9]/.test(logs)) return `client on ${victim.name} reported no sends: ${logs.slice(-400)}`;
       return innerDocker(victim, ['kill', ids[0]!]).then(
         () => 'killed',
         (error: unknown) => String(error),
       );
     })();
-    const run = await benchmark(args(file, output, 15));
+    const run = await benchmark(args(file, output, 10));
     expect(await killing).toBe('killed');
     expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
     expect(`${run.stdout}\n${run.stderr}`).toMatch(/load client client1 on \S+ is dead/);

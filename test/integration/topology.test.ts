@@ -31,7 +31,7 @@ const SHORT = [
   '--loads',
   '40',
   '--duration',
-  '6',
+  '3',
   '--warmup',
   '1',
   '--settle-timeout',
