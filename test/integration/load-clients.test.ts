@@ -182,7 +182,8 @@ describe('load clients beside the nodes (sandbox hosts)', () => {
         await new Promise((r) => setTimeout(r, 250));
         logs = await innerDocker(victim, ['logs', ids[0]!]).catch(() => '');
       }
-      if (!/"sent":[1-9]/.test(logs)) return `client on ${victim.name} reported no sends: ${logs.slice(-400)}`;
+      if (!/"sent":[1-9]/.test(logs))
+        return `client on ${victim.name} reported no sends: ${logs.slice(-400)}`;
       return innerDocker(victim, ['kill', ids[0]!]).then(
         () => 'killed',
         (error: unknown) => String(error),
