@@ -4,7 +4,7 @@
  *      "all 4 nodes ready" line (it then sends 1 tx and cleans up), against a hand-run
  *      `docker-compose up -d` + /health polling of the same file, alternated in the same run
  *      (one warm-up of each first, not counted); targets: local-network ≤ 10 s, and
- *      local-network / by hand ≤ 1.2 (per round);
+ *      local-network / by hand ≤ 1.2 (per round; issue 31 asks ≤ 1.05, judged too);
  *   2. once after those rounds: time-to-ready and memory per node (docker stats working set,
  *      idle after ready and after a short load) for committees of 4, 8 and 16 (LocalTestbed in
  *      this process).
@@ -309,6 +309,8 @@ await runBench({
         load,
       }),
       judgeRatio({ claim: 'local-network / by hand <= 1.2', numerator, denominator, target: 1.2, load }),
+      // issue 31's start-up target
+      judgeRatio({ claim: 'local-network / by hand <= 1.05', numerator, denominator, target: 1.05, load }),
     ];
   },
   extra: ({ hand = [], 'local-network': cli = [] }, _args, perCommittee, shared) => {
@@ -328,7 +330,7 @@ await runBench({
             round(median(timelines.flatMap((timeline) => timeline[event] ?? []).filter(Number.isFinite)), 0),
           ]),
         ),
-        targets: { localNetworkMs: 10_000, ratio: 1.2 },
+        targets: { localNetworkMs: 10_000, ratio: 1.2, ratioIssue31: 1.05 },
         seedPortsShifted: shared.seed.shifted,
       },
       perCommittee: perCommittee ?? [],
