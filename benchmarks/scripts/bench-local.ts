@@ -24,6 +24,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { numberListFlag } from './lib/flags.js';
+import { rssBytes } from './lib/proc.js';
 import { paired, runBench } from './lib/harness.js';
 import { judgeRatio, judgeThreshold, spread } from './lib/verdict.js';
 
@@ -190,10 +191,15 @@ async function committeeFigures(committee: number): Promise<CommitteeFigures> {
       confirm: 'none',
     });
     const loaded = await Promise.all(deployment.nodes.map((node) => node.stats()));
+    // Read on this machine from the container's main process (State.Pid): the lean node image
+    // has no `cat` to read its own /proc/1/status with (that read gave 0 before).
+    const { createDocker } = await import('../../src/testbed/local/docker-engine.js');
+    const docker = createDocker();
     const rss = await Promise.all(
       deployment.nodes.map(async (node) => {
-        const status = await node.exec(['cat', '/proc/1/status']);
-        return Number(/^VmRSS:\s+(\d+) kB/m.exec(status.stdout)?.[1] ?? 0) * 1024;
+        const id = (node as unknown as { containerId?: string }).containerId;
+        const pid = id ? (await docker.getContainer(id).inspect()).State.Pid : 0;
+        return pid > 0 ? rssBytes(pid) : Number.NaN;
       }),
     );
     const summary = (values: number[]) => ({
