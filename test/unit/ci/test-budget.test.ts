@@ -81,6 +81,25 @@ describe('the test budget', () => {
     expect(warned.stdout).toMatch(/note: the whole run took 1801 s, over its budget of 1800 s/);
   });
 
+  it('takes whole-file times, hooks included, from --durations (the reporter file)', async () => {
+    // the JSON report has the file at 100 s (first test to last); its beforeAll took 150 s more
+    const path = await report({ 'test/integration/hooked.test.ts': 100, 'test/unit/u.test.ts': 1 });
+    const durations = join(dir, 'durations.json');
+    await writeFile(
+      durations,
+      JSON.stringify({ files: { [join(ROOT, 'test/integration/hooked.test.ts')]: { ms: 250_000 } } }),
+    );
+    const whole = await budget([path, '1000', '--durations', durations]);
+    expect(whole.code).toBe(1);
+    expect(whole.stdout).toMatch(/over budget: test\/integration\/hooked\.test\.ts took 250\.0 s/);
+    expect(whole.stdout).toMatch(/^ +1\.0 +unit +test\/unit\/u\.test\.ts$/m);
+    // an unreadable file is said, and the report's times are used
+    const fallback = await budget([path, '1000', '--durations', join(dir, 'none.json')]);
+    expect(fallback.code).toBe(0);
+    expect(fallback.stdout).toMatch(/note: cannot read .*none\.json/);
+    expect(fallback.stdout).toMatch(/^ +100\.0 +integration +test\/integration\/hooked\.test\.ts$/m);
+  });
+
   it('refuses a report it cannot read, in one line, with exit 2', async () => {
     const { code } = await budget([join(dir, 'missing.json'), '10']);
     expect(code).toBe(2);
