@@ -19,7 +19,8 @@ import { defineConfig } from 'vitest/config';
 //                 busy level sees fewer pairs)
 const timingTests = ['test/unit/load/generator.test.ts'];
 // Unit files share their workers' module graph (isolate: false): importing src/ once per worker
-// instead of once per file took the unit tier from 216 s to 96 s. These files need a graph of
+// instead of once per file took vitest's import time from 153 s to 55 s, and npm run test:unit
+// from 216 s to 159 s on this 2-core machine. These files need a graph of
 // their own: a vi.mock of a module others import, or protocols registered into the registry.
 const isolatedUnitTests = [
   'test/unit/load/engine-pump.test.ts',
