@@ -684,7 +684,16 @@ export async function sandboxDown(
     const networks = (await dockerOk(['network', 'ls', '-q', ...filters], 'listing sandbox networks'))
       .split('\n')
       .filter(Boolean);
-    if (networks.length > 0) await docker(['network', 'rm', ...networks]);
+    // Said with the command when one stays (a busy engine has kept a removed container's
+    // endpoint, "network has active endpoints"), not dropped: leaked networks use up the
+    // engine's address pools.
+    for (const network of networks) {
+      const result = await docker(['network', 'rm', network]);
+      if (result.exitCode !== 0 && !/not found/i.test(result.stderr))
+        (options.log ?? ((line: string) => void process.stderr.write(`sandbox: ${line}\n`)))(
+          `sandbox network ${network} was not removed (${result.stderr.trim().split('\n')[0]}); remove it with: docker network rm ${network}`,
+        );
+    }
   }
   for (const file of [
     'state.json',
