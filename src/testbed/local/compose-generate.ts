@@ -47,13 +47,18 @@ export function seedPortLayout(committee: number): { rpc: number[]; metrics: num
   return { rpc, metrics };
 }
 
-/** The healthcheck command of a node image that has node but no curl (the lean images). */
+/**
+ * The healthcheck command of a node image that has node but no curl (the lean images). It runs
+ * every 5 s in every node, so its cost is the nodes' cost: `http.get` is a third of `fetch`'s
+ * CPU (about 0.15 s of a core against 0.5 s on this 2-core machine: fetch loads undici), which
+ * was a quarter of a 4-node refnode network's CPU at rest.
+ */
 export function nodeHealthcheck(port: number, path: string): string[] {
   return [
     'CMD',
     '/usr/local/bin/node',
     '-e',
-    `fetch('http://127.0.0.1:${port}${path}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+    `require('http').get('http://127.0.0.1:${port}${path}', (r) => process.exit(r.statusCode >= 200 && r.statusCode < 300 ? 0 : 1)).on('error', () => process.exit(1))`,
   ];
 }
 export const REFNODE_HEALTHCHECK = nodeHealthcheck(REFNODE_RPC_PORT, '/health');

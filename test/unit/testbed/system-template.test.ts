@@ -75,7 +75,7 @@ describe('--system', () => {
       MESHBENCH_NODE_ID: 'node1',
       MESHBENCH_PEERS: 'node0:26656,node2:26656',
     });
-    expect(node1.healthcheck.test.at(-1)).toContain("fetch('http://127.0.0.1:8080/health')");
+    expect(node1.healthcheck.test.at(-1)).toContain("get('http://127.0.0.1:8080/health'");
     expect(node1.environment.REFNODE_ID).toBeUndefined();
   });
 
