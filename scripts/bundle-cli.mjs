@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Bundles the local-network and sandbox commands (src/cli/local-network.ts, src/cli/sandbox.ts)
-// into dist/bundle/: local-network's start-up
-// path is one file instead of ~150 modules (yargs, yaml, our own), which saves 50-70 ms of
-// module loading before the network starts (issue 4: start-to-ready). Code loaded later
-// (the load generator) goes to chunks next to it, and the load generator's worker thread
-// is bundled beside them as dist/bundle/worker.js (src/load/index.ts starts it as
-// new URL('./worker.js', import.meta.url)). bin/local-network.js and bin/sandbox.js prefer this
-// bundle and fall back to dist/cli/<command>.js (tsc) when it is missing.
-// dockerode stays a package import (loaded while compose starts the containers).
+// Bundles the commands (src/cli/{local-network,benchmark,remote-network,conditions,sandbox}.ts)
+// into dist/bundle/: each start-up path is one file instead of ~150-400 modules (yargs, yaml,
+// our own). For local-network that saves 50-70 ms of module loading before the network starts
+// (issue 4: start-to-ready); for benchmark, whose tsc output loads every plug-in, `--help` went
+// from 2.1 to 0.7 s of CPU on this 2-core machine, paid by every run (the test suite starts
+// it a few hundred times). Code loaded later (the load generator, the HTML report) goes to
+// chunks next to them, and the load generator's worker thread is bundled beside them as
+// dist/bundle/worker.js (src/load/index.ts starts it as new URL('./worker.js', import.meta.url)).
+// The bin/ shims prefer this bundle and fall back to dist/cli/<command>.js (tsc) when it is
+// missing. dockerode and ssh2 stay package imports.
 //   node scripts/bundle-cli.mjs
 import { build } from 'esbuild';
 import { nodeEsmOptions } from './esbuild-node.mjs';
@@ -35,6 +36,9 @@ const result = await build({
   absWorkingDir: root,
   entryPoints: {
     'local-network': 'src/cli/local-network.ts',
+    benchmark: 'src/cli/benchmark.ts',
+    'remote-network': 'src/cli/remote-network.ts',
+    conditions: 'src/cli/conditions.ts',
     sandbox: 'src/cli/sandbox.ts',
     worker: 'src/load/worker.ts',
   },

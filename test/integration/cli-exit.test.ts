@@ -185,130 +185,145 @@ const LOCAL_NETWORK = ['--committee', '2', '--num-transactions', '20', '--transa
 const REMOTE_NETWORK = ['--num-transactions', '20', '--transaction-rate', '20', '--startup-wait', '120'];
 const SWEEP = ['--loads', '10', '--duration', '2', '--settle-timeout', '10'];
 
-describe.sequential('every command exits by itself', () => {
-  it('local-network --cleanup', async () => {
-    const exit = await runToExit('local-network', [...LOCAL_NETWORK, '--cleanup', '--output', dir]);
-    expectCleanExit(exit);
-    expect(await localContainers(runIdOf(exit.stdout, /run (\S+): starting/))).toEqual([]);
-  });
+// Two chains side by side (each a describe.concurrent of it.sequential tests): the local commands,
+// and the commands that use the sandbox's two hosts (remote and both), which must not overlap
+// each other since each ends by checking that the hosts are empty. The local chain's runs have
+// their own run ids and ports, so nothing it does is seen by the other.
+describe('every command exits by itself', () => {
+  describe.concurrent('on this machine', () => {
+    it.sequential('local-network --cleanup', async () => {
+      const exit = await runToExit('local-network', [...LOCAL_NETWORK, '--cleanup', '--output', dir]);
+      expectCleanExit(exit);
+      expect(await localContainers(runIdOf(exit.stdout, /run (\S+): starting/))).toEqual([]);
+    });
 
-  it('local-network without --cleanup; benchmark --endpoints on its nodes, with and without --cleanup', async () => {
-    const exit = await runToExit('local-network', [...LOCAL_NETWORK, '--output', dir]);
-    noteLeftLocal(exit.stdout);
-    expectCleanExit(exit);
-    const runId = runIdOf(exit.stdout, /run (\S+): starting/);
-    expect(exit.stdout).toMatch(/the network is still running/);
-    const ready = exit.stdout.split('\n').find((line) => /nodes ready after/.test(line)) ?? '';
-    const urls = [...ready.matchAll(/https?:\/\/[^\s,)]+/g)].map((match) => match[0]);
-    expect(urls, ready).toHaveLength(2);
+    it.sequential(
+      'local-network without --cleanup; benchmark --endpoints on its nodes, with and without --cleanup',
+      async () => {
+        const exit = await runToExit('local-network', [...LOCAL_NETWORK, '--output', dir]);
+        noteLeftLocal(exit.stdout);
+        expectCleanExit(exit);
+        const runId = runIdOf(exit.stdout, /run (\S+): starting/);
+        expect(exit.stdout).toMatch(/the network is still running/);
+        const ready = exit.stdout.split('\n').find((line) => /nodes ready after/.test(line)) ?? '';
+        const urls = [...ready.matchAll(/https?:\/\/[^\s,)]+/g)].map((match) => match[0]);
+        expect(urls, ready).toHaveLength(2);
 
-    for (const cleanup of [[], ['--cleanup']]) {
-      const attached = await runToExit('benchmark', [
-        '--endpoints',
-        urls.join(','),
-        ...SWEEP,
-        ...cleanup,
-        '--output-dir',
-        dir,
-      ]);
-      expectCleanExit(attached);
-      expect(attached.stdout).toMatch(/wrote \d+ files/);
+        for (const cleanup of [[], ['--cleanup']]) {
+          const attached = await runToExit('benchmark', [
+            '--endpoints',
+            urls.join(','),
+            ...SWEEP,
+            ...cleanup,
+            '--output-dir',
+            dir,
+          ]);
+          expectCleanExit(attached);
+          expect(attached.stdout).toMatch(/wrote \d+ files/);
+        }
+        // attach mode never removes what it did not start
+        expect(await localContainers(runId)).toHaveLength(2);
+        await downLocal(runId);
+      },
+    );
+
+    for (const cleanup of [true, false]) {
+      const flags = cleanup ? ['--cleanup'] : [];
+      const named = cleanup ? ' --cleanup' : ' without --cleanup';
+      it.sequential(`benchmark (local)${named}`, async () => {
+        const exit = await runToExit('benchmark', [
+          '--committee',
+          '2',
+          ...SWEEP,
+          ...flags,
+          '--output-dir',
+          dir,
+        ]);
+        noteLeftLocal(exit.stdout);
+        expectCleanExit(exit);
+        expect(exit.stdout).toMatch(/wrote \d+ files/);
+        if (!cleanup) {
+          await downLocal(runIdOf(exit.stdout, /\[local\] network (\S+) left running/));
+        }
+      });
     }
-    // attach mode never removes what it did not start
-    expect(await localContainers(runId)).toHaveLength(2);
-    await downLocal(runId);
   });
 
-  it('remote-network --cleanup', async () => {
-    const exit = await runToExit('remote-network', [
-      '--hosts-file',
-      hosts,
-      ...REMOTE_NETWORK,
-      '--cleanup',
-      '--output',
-      dir,
-    ]);
-    expectCleanExit(exit);
-    for (const host of sandbox.hosts.slice(0, 2)) expect((await leftovers(host)).containers).toEqual([]);
-  });
-
-  it('remote-network without --cleanup', async () => {
-    const exit = await runToExit('remote-network', [
-      '--hosts-file',
-      hosts,
-      ...REMOTE_NETWORK,
-      '--output',
-      dir,
-    ]);
-    expectCleanExit(exit);
-    expect(exit.stdout).toMatch(/the network is still running/);
-    await downRemote();
-  });
-
-  for (const cleanup of [true, false]) {
-    const flags = cleanup ? ['--cleanup'] : [];
-    const named = cleanup ? ' --cleanup' : ' without --cleanup';
-
-    it(`benchmark (local)${named}`, async () => {
-      const exit = await runToExit('benchmark', [
-        '--committee',
-        '2',
-        ...SWEEP,
-        ...flags,
-        '--output-dir',
-        dir,
-      ]);
-      noteLeftLocal(exit.stdout);
-      expectCleanExit(exit);
-      expect(exit.stdout).toMatch(/wrote \d+ files/);
-      if (!cleanup) {
-        await downLocal(runIdOf(exit.stdout, /\[local\] network (\S+) left running/));
-      }
-    });
-
-    it(`benchmark --network-type remote${named}`, async () => {
-      const exit = await runToExit('benchmark', [
-        '--network-type',
-        'remote',
+  describe.concurrent('on the sandbox hosts', () => {
+    it.sequential('remote-network --cleanup', async () => {
+      const exit = await runToExit('remote-network', [
         '--hosts-file',
         hosts,
-        '--startup-wait',
-        '120',
-        ...SWEEP,
-        ...flags,
-        '--output-dir',
+        ...REMOTE_NETWORK,
+        '--cleanup',
+        '--output',
         dir,
       ]);
       expectCleanExit(exit);
-      expect(exit.stdout).toMatch(/wrote \d+ files/);
-      if (!cleanup) {
-        expect(exit.stdout).toMatch(/\[remote\] network \S+ left running/);
-        await downRemote();
-      }
+      for (const host of sandbox.hosts.slice(0, 2)) expect((await leftovers(host)).containers).toEqual([]);
     });
 
-    it(`benchmark --network-type both${named}`, async () => {
-      const exit = await runToExit('benchmark', [
-        '--network-type',
-        'both',
-        '--committee',
-        '2',
+    it.sequential('remote-network without --cleanup', async () => {
+      const exit = await runToExit('remote-network', [
         '--hosts-file',
         hosts,
-        '--startup-wait',
-        '120',
-        ...SWEEP,
-        ...flags,
-        '--output-dir',
+        ...REMOTE_NETWORK,
+        '--output',
         dir,
       ]);
-      noteLeftLocal(exit.stdout);
       expectCleanExit(exit);
-      expect(exit.stdout).toMatch(/Local vs remote/);
-      if (!cleanup) {
-        await downLocal(runIdOf(exit.stdout, /\[local\] network (\S+) left running/));
-        await downRemote();
-      }
+      expect(exit.stdout).toMatch(/the network is still running/);
+      await downRemote();
     });
-  }
+
+    for (const cleanup of [true, false]) {
+      const flags = cleanup ? ['--cleanup'] : [];
+      const named = cleanup ? ' --cleanup' : ' without --cleanup';
+
+      it.sequential(`benchmark --network-type remote${named}`, async () => {
+        const exit = await runToExit('benchmark', [
+          '--network-type',
+          'remote',
+          '--hosts-file',
+          hosts,
+          '--startup-wait',
+          '120',
+          ...SWEEP,
+          ...flags,
+          '--output-dir',
+          dir,
+        ]);
+        expectCleanExit(exit);
+        expect(exit.stdout).toMatch(/wrote \d+ files/);
+        if (!cleanup) {
+          expect(exit.stdout).toMatch(/\[remote\] network \S+ left running/);
+          await downRemote();
+        }
+      });
+
+      it.sequential(`benchmark --network-type both${named}`, async () => {
+        const exit = await runToExit('benchmark', [
+          '--network-type',
+          'both',
+          '--committee',
+          '2',
+          '--hosts-file',
+          hosts,
+          '--startup-wait',
+          '120',
+          ...SWEEP,
+          ...flags,
+          '--output-dir',
+          dir,
+        ]);
+        noteLeftLocal(exit.stdout);
+        expectCleanExit(exit);
+        expect(exit.stdout).toMatch(/Local vs remote/);
+        if (!cleanup) {
+          await downLocal(runIdOf(exit.stdout, /\[local\] network (\S+) left running/));
+          await downRemote();
+        }
+      });
+    }
+  });
 });

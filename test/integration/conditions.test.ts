@@ -131,7 +131,9 @@ describe('network conditions on a local network (no netem here)', () => {
     expect(partition?.time_to_recover_ms, JSON.stringify(partition)).not.toBeNull();
     // loss: the per-second commit p99 while it holds (measured seconds 7-10, the level's 10-13 s)
     // against the steady seconds before it (1-5); a lost segment waits for TCP's retransmission
-    // timeout, 200 ms at least
+    // timeout, 200 ms at least. Above that floor only the direction is asserted: a busy machine's
+    // own tail is not additive with the timeout's (CI with two CPU burners beside it: 823 ms
+    // before, 922 ms during; a quiet one gives 2-4x)
     const p99 = (from: number, to: number) =>
       median(
         rec.results.time_series
@@ -144,7 +146,7 @@ describe('network conditions on a local network (no netem here)', () => {
       200,
     );
     expect(during, `median per-second p99 ${before} ms before, ${during} ms with 20% loss`).toBeGreaterThan(
-      1.5 * before,
+      before,
     );
     for (const event of block.events) expect(event.errors, JSON.stringify(event)).toBeUndefined();
   }, 180_000);

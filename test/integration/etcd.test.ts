@@ -128,9 +128,12 @@ async function followerOf(
     Endpoint: string;
     Status: { header: { member_id: string }; leader: string };
   }[];
+  // before the first election every member reports leader 0: none is a follower yet
+  const leaders = new Set(statuses.map(({ Status }) => Status.leader));
+  const elected = statuses.some(({ Status }) => leaders.has(Status.header.member_id));
   for (const { Endpoint, Status } of statuses) {
     const name = names.find((n) => Endpoint.includes(`//${n}:`));
-    if (name && Status.header.member_id !== Status.leader) return name;
+    if (elected && name && Status.header.member_id !== Status.leader) return name;
   }
   throw new Error(`no follower among ${names.join(', ')}: ${raw}`);
 }
@@ -462,7 +465,7 @@ describe('etcd: a 3-member cluster deployed from systems/etcd/docker-compose.yml
         '--loads',
         '300',
         '--duration',
-        '5',
+        '6',
         '--warmup',
         '0',
       ],
@@ -481,16 +484,23 @@ describe('etcd: a 3-member cluster deployed from systems/etcd/docker-compose.yml
       progress,
     );
     const kv0 = containerEtcdctl(members.get('kv0') ?? '?');
+    // Stop a follower, not the leader: a stopped leader means an election, and the puts in
+    // flight on the other members at that moment fail too ("leader changed"), which is
+    // right but not what this test is about. It is found before the load gets going, so that
+    // once the puts are seen only the stop is left to do inside the level (CI with two CPU
+    // burners beside it asked the cluster after the 100 puts, and the level ended first)
+    const victim = await waitFor(
+      'a follower',
+      120_000,
+      () => followerOf(kv0, ['kv0', 'kv1', 'kv2']),
+      progress,
+    );
     await waitFor(
       '100 puts',
       120_000,
       async () => ((await countKeys(kv0, 'meshbench/')).count >= 100 ? true : undefined),
       progress,
     );
-    // Stop a follower, not the leader: a stopped leader means an election, and the puts in
-    // flight on the other members at that moment fail too ("leader changed"), which is
-    // right but not what this test is about.
-    const victim = await followerOf(kv0, ['kv0', 'kv1', 'kv2']);
     const survivors = ['kv0', 'kv1', 'kv2'].filter((name) => name !== victim);
     const survivor = containerEtcdctl(members.get(survivors[0] ?? '?') ?? '?');
     const stoppedAt = Date.now();
@@ -520,9 +530,9 @@ describe('etcd: a 3-member cluster deployed from systems/etcd/docker-compose.yml
     expect(survivors.reduce((total, name) => total + (perNode[name]?.redirected_in ?? 0), 0)).toBe(
       redirected,
     );
-    // The level's 5 s, then at most one request timeout (10 s) for sends to the stopped member.
-    expect(record.runs[0]?.timing.loadMs, sweep.output).toBeLessThan(5_000 + 12_000);
-    expect(finishedAfterStopMs, sweep.output).toBeLessThan(5_000 + 12_000 + 30_000);
+    // The level's 6 s, then at most one request timeout (10 s) for sends to the stopped member.
+    expect(record.runs[0]?.timing.loadMs, sweep.output).toBeLessThan(6_000 + 12_000);
+    expect(finishedAfterStopMs, sweep.output).toBeLessThan(6_000 + 12_000 + 30_000);
     expect(Date.now() - started, sweep.output).toBeLessThan(240_000);
 
     const after = await countKeys(survivor, 'meshbench/');
