@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_LABEL } from '../../src/common/labels.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
+import { ROOT } from './run-bin.js';
 
 const docker = createDocker();
 let dir: string;
 
-const ENTRY =
-  "import { main } from './src/cli/local-network.ts'; process.exitCode = await main(process.argv.slice(1));";
+/** The command as a user runs it (its bin/ shim: the built bundle). */
+const ENTRY = join(ROOT, 'bin', 'local-network.js');
 
 /** Starts local-network; sends SIGINT once stdout matches `when` (plus `delayMs`). */
 function runAndInterrupt(
@@ -24,14 +25,10 @@ function runAndInterrupt(
   delayMs: number,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', ENTRY, '--', ...args],
-      {
-        cwd: process.cwd(),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, [ENTRY, ...args], {
+      cwd: process.cwd(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let sent = false;
@@ -80,11 +77,10 @@ function runAndInterruptTwice(
   firstWhen: (output: string) => Promise<boolean>,
 ): Promise<{ code: number | null; stdout: string; stderr: string; exitAfterMs: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', ENTRY, '--', ...args],
-      { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [ENTRY, ...args], {
+      cwd: process.cwd(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let signals = 0;

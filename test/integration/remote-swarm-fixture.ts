@@ -5,8 +5,10 @@
  * and the CLI in a child process with a callback on its output.
  */
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import type { SandboxHost, SandboxState } from '../../src/testbed/sandbox/sandbox.js';
+import { ROOT } from './run-bin.js';
 import { DOCKER_HOSTS, innerDocker, useSandbox, type CliRun } from './sandbox-fixture.js';
 
 export interface SwarmSuite {
@@ -46,10 +48,8 @@ export function runSwarm(
   onOutput: (text: string) => void,
   command: 'remote-network' | 'benchmark' = 'remote-network',
 ): Promise<CliRun> {
-  const code = `import { main } from './src/cli/${command}.ts'; process.exitCode = await main(JSON.parse(process.env.MESHBENCH_TEST_ARGS));`;
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
-      env: { ...process.env, MESHBENCH_TEST_ARGS: JSON.stringify(args) },
+    const child = spawn(process.execPath, [join(ROOT, 'bin', `${command}.js`), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
