@@ -7,12 +7,14 @@ import { defineConfig } from 'vitest/config';
 //                 not the CPU (vitest's default on 2 cores is 1; 4 took the tier from ~160 s to ~60 s)
 //   1 timing      the generator's latency/rate tests, one file at a time, alone on the
 //                 machine (a loaded 2-core machine skews a 1 ms bound)
-//   2 integration one file per two cores at a time (largest first; MESHBENCH_TEST_LANES sets
-//                 it). Files share the engine, so each names what it made by its run id, picks
-//                 free ports (a generated committee, pickFreePorts) and claims a sandbox of SSH
-//                 hosts no running file holds (sandbox-fixture.ts). On this 2-core machine two
-//                 lanes gained 10 % (tests 2,345 s -> 2,118 s): the files are CPU-bound (load
-//                 8-13 beside each other, each file ~1.6x its time alone), so it runs one lane
+//   2 integration two files at a time, or one per two cores on a larger machine (largest
+//                 first; MESHBENCH_TEST_LANES sets it). Files share the engine, so each names
+//                 what it made by its run id, picks free ports (a generated committee,
+//                 pickFreePorts) and claims a sandbox of SSH hosts no running file holds
+//                 (sandbox-fixture.ts). The files are CPU-bound: alone, one keeps this 2-core
+//                 machine ~65 % busy, so a second lane fills the rest. Once the nodes' healthcheck,
+//                 the commands' start-up and the fixtures' tsx were cut (issue 29), two lanes
+//                 took the tier from 2,073 s (one lane) to 1,562 s here, load 10-11
 //   3 alone       the files that need the engine or the clock to themselves, one at a time
 //                 after the rest: the seed compose file's fixed host ports, nfq-delay's ±2 ms,
 //                 propagation's bounds on probe round trips (a propagation probe is 2/s: a
@@ -27,7 +29,7 @@ const isolatedUnitTests = [
   'test/unit/protocols/protocol-module.test.ts',
   'test/unit/protocols/extra-protocol.test.ts',
 ];
-const lanes = Number(process.env.MESHBENCH_TEST_LANES) || Math.max(1, Math.floor(availableParallelism() / 2));
+const lanes = Number(process.env.MESHBENCH_TEST_LANES) || Math.max(2, Math.floor(availableParallelism() / 2));
 const aloneTests = [
   'test/integration/refnode-compose.test.ts',
   'test/integration/nfq-delay.test.ts',
