@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { relative, resolve } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 // Two tiers (STYLE.md): fast unit tests, and integration tests on a real Docker
 // engine and real SSH hosts. Projects run one group after another:
@@ -35,6 +38,48 @@ const aloneTests = [
   'test/integration/nfq-delay.test.ts',
   'test/integration/propagation.test.ts',
 ];
+const root = import.meta.dirname;
+/**
+ * Longest first, by each file's time in a recent clean-clone CI run (test/file-durations.json,
+ * written by scripts/test-order.mjs). vitest orders by its own cache of the last run, which a
+ * clean clone has not got, and then by file size: there help.test (50 s) started at 81 s of a
+ * 130 s unit tier, and the unit-isolated files after every unit file. A file the list does not
+ * know starts first, as vitest starts files it has no time for.
+ */
+class LongestFirst extends BaseSequencer {
+  private readonly secs: Readonly<Record<string, number>>;
+  constructor(...args: ConstructorParameters<typeof BaseSequencer>) {
+    super(...args);
+    let secs: Record<string, number> = {};
+    try {
+      secs = (
+        JSON.parse(readFileSync(resolve(root, 'test/file-durations.json'), 'utf8')) as {
+          files: Record<string, number>;
+        }
+      ).files;
+    } catch {
+      // no list: every file is unknown, and the order below is vitest's own by file size
+    }
+    this.secs = secs;
+  }
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const bySize = await super.sort(files);
+    const rank = new Map(bySize.map((file, index) => [file, index]));
+    const secs = (file: TestSpecification) => this.secs[relative(root, file.moduleId)] ?? Infinity;
+    const sorted = [...bySize].sort((a, b) => {
+      const group = a.project.config.sequence.groupOrder - b.project.config.sequence.groupOrder;
+      if (group !== 0) return group;
+      const [sa, sb] = [secs(a), secs(b)];
+      if (sa !== sb) return sb > sa ? 1 : -1;
+      return (rank.get(a) ?? 0) - (rank.get(b) ?? 0);
+    });
+    if (process.env.MESHBENCH_PRINT_ORDER === '1')
+      for (const file of sorted)
+        process.stderr.write(`order: ${file.project.name} ${secs(file)} ${relative(root, file.moduleId)}\n`);
+    return sorted;
+  }
+}
+
 const integration = {
   testTimeout: 600_000,
   hookTimeout: 900_000,
@@ -43,6 +88,7 @@ const integration = {
 
 export default defineConfig({
   test: {
+    sequence: { sequencer: LongestFirst },
     projects: [
       {
         test: {

@@ -5,7 +5,7 @@
  * --warn-total (then it is said, not counted).
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -103,5 +103,53 @@ describe('the test budget', () => {
   it('refuses a report it cannot read, in one line, with exit 2', async () => {
     const { code } = await budget([join(dir, 'missing.json'), '10']);
     expect(code).toBe(2);
+  });
+});
+
+describe('scripts/test-order.mjs (the start order in test/file-durations.json)', () => {
+  it('lists each file relative to the root, longest first, in seconds', async () => {
+    const input = join(dir, 'durations.json');
+    await writeFile(
+      input,
+      JSON.stringify({
+        files: {
+          [join(ROOT, 'test/unit/a.test.ts')]: { ms: 1234, project: 'unit' },
+          [join(ROOT, 'test/integration/b.test.ts')]: { ms: 98_765, project: 'integration' },
+          [join(ROOT, 'systems/refnode/test/c.test.ts')]: { ms: 5_000, project: 'unit' },
+        },
+      }),
+    );
+    const { stdout } = await run(process.execPath, [join(ROOT, 'scripts', 'test-order.mjs'), input], {
+      cwd: ROOT,
+    });
+    const order = JSON.parse(stdout) as { files: Record<string, number> };
+    expect(Object.entries(order.files)).toEqual([
+      ['test/integration/b.test.ts', 98.8],
+      ['systems/refnode/test/c.test.ts', 5],
+      ['test/unit/a.test.ts', 1.2],
+    ]);
+  });
+
+  it('says what it cannot read, exit 2', async () => {
+    const failed = await run(
+      process.execPath,
+      [join(ROOT, 'scripts', 'test-order.mjs'), join(dir, 'none.json')],
+      {
+        cwd: ROOT,
+      },
+    ).catch((error: { code: number; stderr: string }) => error);
+    expect(failed).toMatchObject({ code: 2 });
+    expect((failed as { stderr: string }).stderr).toMatch(/^test-order: cannot read .*none\.json/);
+  });
+
+  it('the committed order names test files, each with its seconds', async () => {
+    const order = JSON.parse(await readFile(join(ROOT, 'test/file-durations.json'), 'utf8')) as {
+      files: Record<string, number>;
+    };
+    expect(Object.keys(order.files).length).toBeGreaterThan(100);
+    for (const [path, secs] of Object.entries(order.files)) {
+      expect(path).toMatch(/\.test\.ts$/);
+      expect(secs).toBeGreaterThanOrEqual(0);
+    }
   });
 });
