@@ -8,8 +8,10 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 // engine and real SSH hosts. Projects run one group after another:
 //   0 unit        in parallel, 4 files at a time: most wait on loopback sockets and timers,
 //                 not the CPU (vitest's default on 2 cores is 1; 4 took the tier from ~160 s to ~60 s)
-//   1 timing      the generator's latency/rate tests, one file at a time, alone on the
-//                 machine (a loaded 2-core machine skews a 1 ms bound)
+//   0 timing      the generator's latency/rate tests, in a project of their own (one file,
+//                 its tests one after another) beside the unit files: their bounds hold at load
+//                 12-14 (it passed beside a CI run with two CPU burners), so they no longer wait
+//                 for the machine to themselves (53 s at the end of the unit tier)
 //   2 integration two files at a time, or one per two cores on a larger machine (largest
 //                 first; MESHBENCH_TEST_LANES sets it). Files share the engine, so each names
 //                 what it made by its run id, picks free ports (a generated committee,
@@ -116,7 +118,7 @@ export default defineConfig({
           include: timingTests,
           testTimeout: 60_000,
           fileParallelism: false,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 0 },
         },
       },
       {
