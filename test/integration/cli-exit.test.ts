@@ -184,6 +184,8 @@ function noteLeftLocal(text: string): void {
 const LOCAL_NETWORK = ['--committee', '2', '--num-transactions', '20', '--transaction-rate', '20'];
 const REMOTE_NETWORK = ['--num-transactions', '20', '--transaction-rate', '20', '--startup-wait', '120'];
 const SWEEP = ['--loads', '10', '--duration', '2', '--settle-timeout', '10'];
+/** A benchmark's sweep on the sandbox's two hosts (read inside a test: the hosts file is made in beforeAll). */
+const onHosts = () => ['--hosts-file', hosts, '--startup-wait', '120', ...SWEEP, '--output-dir', dir];
 
 // Two chains side by side (each a describe.concurrent of it.sequential tests): the local commands,
 // and the commands that use the sandbox's two hosts (remote and both), which must not overlap
@@ -281,18 +283,7 @@ describe('every command exits by itself', () => {
       const named = cleanup ? ' --cleanup' : ' without --cleanup';
 
       it.sequential(`benchmark --network-type remote${named}`, async () => {
-        const exit = await runToExit('benchmark', [
-          '--network-type',
-          'remote',
-          '--hosts-file',
-          hosts,
-          '--startup-wait',
-          '120',
-          ...SWEEP,
-          ...flags,
-          '--output-dir',
-          dir,
-        ]);
+        const exit = await runToExit('benchmark', ['--network-type', 'remote', ...onHosts(), ...flags]);
         expectCleanExit(exit);
         expect(exit.stdout).toMatch(/wrote \d+ files/);
         if (!cleanup) {
@@ -307,14 +298,8 @@ describe('every command exits by itself', () => {
           'both',
           '--committee',
           '2',
-          '--hosts-file',
-          hosts,
-          '--startup-wait',
-          '120',
-          ...SWEEP,
+          ...onHosts(),
           ...flags,
-          '--output-dir',
-          dir,
         ]);
         noteLeftLocal(exit.stdout);
         expectCleanExit(exit);
