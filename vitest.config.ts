@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { relative, resolve } from 'node:path';
@@ -19,11 +20,14 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 //                 (sandbox-fixture.ts). The files are CPU-bound: alone, one keeps this 2-core
 //                 machine ~65 % busy, so a second lane fills the rest. Once the nodes' healthcheck,
 //                 the commands' start-up and the fixtures' tsx were cut (issue 29), two lanes
-//                 took the tier from 2,073 s (one lane) to 1,562 s here, load 10-11
+//                 took the tier from 2,073 s (one lane) to 1,562 s here, load 10-11. With
+//                 something else on the machine it runs fewer (scripts/test-lanes.mjs: beside
+//                 two CPU burners, two lanes reached load 12-14 and starved the nodes under test)
 //   3 alone       the files that need the engine or the clock to themselves, one at a time
 //                 after the rest: the seed compose file's fixed host ports, nfq-delay's ±2 ms,
 //                 propagation's bounds on probe round trips (a propagation probe is 2/s: a
 //                 busy level sees fewer pairs)
+const root = import.meta.dirname;
 const timingTests = ['test/unit/load/generator.test.ts'];
 // Unit files share their workers' module graph (isolate: false): importing src/ once per worker
 // instead of once per file took vitest's import time from 153 s to 55 s, and npm run test:unit
@@ -34,13 +38,37 @@ const isolatedUnitTests = [
   'test/unit/protocols/protocol-module.test.ts',
   'test/unit/protocols/extra-protocol.test.ts',
 ];
-const lanes = Number(process.env.MESHBENCH_TEST_LANES) || Math.max(2, Math.floor(availableParallelism() / 2));
+/**
+ * MESHBENCH_TEST_LANES, else scripts/test-lanes.mjs: two (one per two cores on a larger machine)
+ * when nothing else uses the machine, fewer when something does. Sampled only when the run
+ * includes the integration tier (a second of /proc/stat).
+ */
+function integrationLanes(): number {
+  const fixed = Number(process.env.MESHBENCH_TEST_LANES);
+  if (fixed > 0) return fixed;
+  const projects = process.argv.flatMap((arg, i, argv) =>
+    arg === '--project' ? [argv[i + 1] ?? ''] : arg.startsWith('--project=') ? [arg.slice(10)] : [],
+  );
+  const fallback = Math.max(2, Math.floor(availableParallelism() / 2));
+  if (projects.length > 0 && !projects.includes('integration')) return fallback;
+  try {
+    const lanes = Number(
+      execFileSync(process.execPath, [resolve(root, 'scripts/test-lanes.mjs')], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }).trim(),
+    );
+    return lanes > 0 ? lanes : fallback;
+  } catch {
+    return fallback;
+  }
+}
+const lanes = integrationLanes();
 const aloneTests = [
   'test/integration/refnode-compose.test.ts',
   'test/integration/nfq-delay.test.ts',
   'test/integration/propagation.test.ts',
 ];
-const root = import.meta.dirname;
 /**
  * Longest first, by each file's time in a recent clean-clone CI run (test/file-durations.json,
  * written by scripts/test-order.mjs). vitest orders by its own cache of the last run, which a
