@@ -145,7 +145,10 @@ export default defineConfig({
           name: 'timing',
           include: timingTests,
           testTimeout: 60_000,
-          fileParallelism: false,
+          // one file; the unit projects' pool settings, so it shares their phase (with
+          // fileParallelism: false or maxWorkers: 1 vitest ran it in a phase of its own after
+          // them: CI ran it last, after the integration tier)
+          maxWorkers: 4,
           sequence: { groupOrder: 0 },
         },
       },
