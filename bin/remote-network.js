@@ -1,11 +1,5 @@
 #!/usr/bin/env node
-// Thin shim: the command lives in src/cli/remote-network.ts. Like bin/local-network.js, it runs the
-// esbuild bundle (dist/bundle/, scripts/bundle-cli.mjs: a third of the start-up CPU) when it
-// was built, else the tsc output (dist/cli/).
-import { existsSync } from 'node:fs';
+// Thin shim: the command lives in src/cli/remote-network.ts (bin/run-bin.js loads its bundle or tsc output).
 import { runBin } from './run-bin.js';
 
-const bundled = new URL('../dist/bundle/remote-network.js', import.meta.url);
-await runBin('remote-network', () =>
-  existsSync(bundled) ? import(bundled.href) : import('../dist/cli/remote-network.js'),
-);
+await runBin('remote-network');

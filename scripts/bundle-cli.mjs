@@ -7,8 +7,8 @@
 // it a few hundred times). Code loaded later (the load generator, the HTML report) goes to
 // chunks next to them, and the load generator's worker thread is bundled beside them as
 // dist/bundle/worker.js (src/load/index.ts starts it as new URL('./worker.js', import.meta.url)).
-// The bin/ shims prefer this bundle and fall back to dist/cli/<command>.js (tsc) when it is
-// missing. dockerode and ssh2 stay package imports.
+// The bin/ shims (bin/run-bin.js) prefer this bundle and fall back to dist/cli/<command>.js
+// (tsc) when it is missing. dockerode and ssh2 stay package imports.
 //   node scripts/bundle-cli.mjs
 import { build } from 'esbuild';
 import { nodeEsmOptions } from './esbuild-node.mjs';
