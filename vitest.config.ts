@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { relative, resolve } from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { decideLanes, lanesFor } from './scripts/test-lanes.mjs';
 
 // Two tiers (STYLE.md): fast unit tests, and integration tests on a real Docker
 // engine and real SSH hosts. Projects run one group after another:
@@ -43,27 +43,18 @@ const isolatedUnitTests = [
  * when nothing else uses the machine, fewer when something does. Sampled only when the run
  * includes the integration tier (a second of /proc/stat).
  */
-function integrationLanes(): number {
+async function integrationLanes(): Promise<number> {
   const fixed = Number(process.env.MESHBENCH_TEST_LANES);
   if (fixed > 0) return fixed;
   const projects = process.argv.flatMap((arg, i, argv) =>
     arg === '--project' ? [argv[i + 1] ?? ''] : arg.startsWith('--project=') ? [arg.slice(10)] : [],
   );
-  const fallback = Math.max(2, Math.floor(availableParallelism() / 2));
-  if (projects.length > 0 && !projects.includes('integration')) return fallback;
-  try {
-    const lanes = Number(
-      execFileSync(process.execPath, [resolve(root, 'scripts/test-lanes.mjs')], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      }).trim(),
-    );
-    return lanes > 0 ? lanes : fallback;
-  } catch {
-    return fallback;
-  }
+  if (projects.length > 0 && !projects.includes('integration')) return lanesFor(availableParallelism(), 0);
+  const { lanes, why } = await decideLanes();
+  process.stderr.write(`integration lanes: ${lanes} (${why})\n`);
+  return lanes;
 }
-const lanes = integrationLanes();
+const lanes = await integrationLanes();
 const aloneTests = [
   'test/integration/refnode-compose.test.ts',
   'test/integration/nfq-delay.test.ts',
@@ -93,15 +84,13 @@ class LongestFirst extends BaseSequencer {
     this.secs = secs;
   }
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const bySize = await super.sort(files);
-    const rank = new Map(bySize.map((file, index) => [file, index]));
     const secs = (file: TestSpecification) => this.secs[relative(root, file.moduleId)] ?? Infinity;
-    const sorted = [...bySize].sort((a, b) => {
+    // stable: files of equal time (both unknown) keep vitest's own order by size
+    const sorted = (await super.sort(files)).sort((a, b) => {
       const group = a.project.config.sequence.groupOrder - b.project.config.sequence.groupOrder;
       if (group !== 0) return group;
       const [sa, sb] = [secs(a), secs(b)];
-      if (sa !== sb) return sb > sa ? 1 : -1;
-      return (rank.get(a) ?? 0) - (rank.get(b) ?? 0);
+      return sa === sb ? 0 : sb > sa ? 1 : -1;
     });
     if (process.env.MESHBENCH_PRINT_ORDER === '1')
       for (const file of sorted)

@@ -3,10 +3,8 @@ import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain .mjs script without types
-import { lanesFor } from '../../../scripts/test-lanes.mjs';
+import { lanesFor as lanes } from '../../../scripts/test-lanes.mjs';
 
-const lanes = lanesFor as (cores: number, busy: number) => number;
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 
 describe('integration lanes', () => {
