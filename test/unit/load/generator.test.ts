@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseTransaction, runLoad } from '../../../src/load/index.js';
 import type { LoadOptions } from '../../../src/load/types.js';
-import { bareClientP50, cometbftOk, startCometbftNode, startCountingServer, txOf } from './test-servers.js';
+import { bareClientP50s, cometbftOk, startCometbftNode, startCountingServer, txOf } from './test-servers.js';
 import type { CountingServer } from './test-servers.js';
 
 const servers: CountingServer[] = [];
@@ -64,9 +64,8 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
         const load = { rate: 80, count: 120, connections: 4 };
         // The reference: what a bare socket client measures against this server, just before
         // and just after. On this 2-core VM a loopback exchange through node:http costs
-        // 0.2-0.9 ms, varying from minute to minute with the host; the generator pays it
-        // too, and is held to within 1 ms of the 20 ms plus that cost.
-        const bareBefore = await bareClientP50(s.url, load);
+        // 0.2-0.9 ms, varying from minute to minute with the host; the generator pays it too.
+        const bareBefore = await bareClientP50s(s.url, load);
         // Warm-up opens the few connections needed, so the window measures steady state.
         const result = await runLoad(
           options(s.url, {
@@ -76,26 +75,44 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
             connectionsPerEndpoint: load.connections,
           }),
         );
-        const bareAfter = await bareClientP50(s.url, load);
+        const bareAfter = await bareClientP50s(s.url, load);
         // Held to the reference's range (the two bare runs), plus what the generator's own work
         // per request may add: within 1 ms on a quiet machine (0.2-0.6 ms in CI logs), up to
         // 1.5 ms with two CPU burners beside it (issue 29: the generator's CPU is what slows,
-        // which the bare client barely has). A send timed from the wrong moment, or a coarse
-        // timer, is off by several ms and fails this.
-        const low = Math.min(bareBefore, bareAfter);
-        const high = Math.max(bareBefore, bareAfter);
-        const seen = `bare client p50 ${bareBefore.toFixed(2)} ms before, ${bareAfter.toFixed(2)} ms after`;
-        expect(low - 20, seen).toBeGreaterThanOrEqual(0);
-        expect(low - 20, seen).toBeLessThan(5);
+        // which the bare client barely has). The wire time (uncorrected) is held to the bare
+        // client's wire time; the time from the intended send (corrected) to the bare client's
+        // time from its own due time. On a quiet machine the two are within 0.1 ms of each
+        // other. With the unit tier, lint and tsc beside this file (load 6-9), the process wakes
+        // a few ms late: the bare client's time from due rose to 26-32 ms while its wire time
+        // stayed at 22-25, and the generator's corrected p50 (26-30) with it; CI failed this
+        // test when corrected was held to the wire time. A send timed from the wrong moment, or
+        // a coarse timer, is off by several ms against a reference paced the same way.
+        const range = (values: readonly number[]) => ({
+          low: Math.min(...values),
+          high: Math.max(...values),
+        });
+        const wire = range([bareBefore.wire, bareAfter.wire]);
+        const fromIntended = range([bareBefore.fromIntended, bareAfter.fromIntended]);
+        const ms = (v: number) => `${v.toFixed(2)} ms`;
+        const seen =
+          `bare client p50 ${ms(bareBefore.wire)} before, ${ms(bareAfter.wire)} after; from its due time ` +
+          `${ms(bareBefore.fromIntended)} and ${ms(bareAfter.fromIntended)}; generator schedule lag p50 ${ms(result.scheduleLag.p50)}`;
+        expect(wire.low - 20, seen).toBeGreaterThanOrEqual(0);
+        expect(wire.low - 20, seen).toBeLessThan(5);
         expect(result.outcomes.ok).toBe(load.count);
         const { corrected, uncorrected } = result.latency.ack;
-        for (const [name, p50] of [
-          ['corrected', corrected.p50],
-          ['uncorrected', uncorrected.p50],
-        ] as const) {
-          expect(p50, `${name} p50 ${p50.toFixed(2)} ms; ${seen}`).toBeGreaterThanOrEqual(low - 1);
-          expect(p50, `${name} p50 ${p50.toFixed(2)} ms; ${seen}`).toBeLessThanOrEqual(high + 2);
-        }
+        expect(uncorrected.p50, `uncorrected p50 ${ms(uncorrected.p50)}; ${seen}`).toBeGreaterThanOrEqual(
+          wire.low - 1,
+        );
+        expect(uncorrected.p50, `uncorrected p50 ${ms(uncorrected.p50)}; ${seen}`).toBeLessThanOrEqual(
+          wire.high + 2,
+        );
+        expect(corrected.p50, `corrected p50 ${ms(corrected.p50)}; ${seen}`).toBeGreaterThanOrEqual(
+          wire.low - 1,
+        );
+        expect(corrected.p50, `corrected p50 ${ms(corrected.p50)}; ${seen}`).toBeLessThanOrEqual(
+          fromIntended.high + 2,
+        );
         expect(corrected.min).toBeGreaterThanOrEqual(19.9);
       },
     );
@@ -407,7 +424,10 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
       const commit = result.latency.commit?.corrected;
       expect(commit?.count).toBe(200);
       expect(commit?.p50).toBeGreaterThanOrEqual(result.latency.ack.corrected.p50);
-      expect(commit?.max).toBeLessThan(1000);
+      // Blocks every 100 ms: half the commits within 10 blocks, every one within its 2 s timeout
+      // (a max under 1 s failed at load 6-9, one stall of 1.2 s; the p50 is what a stall cannot move)
+      expect(commit?.p50).toBeLessThan(1000);
+      expect(commit?.max).toBeLessThan(2000);
       expect(result.committedThroughput).toBe(200);
       expect(result.efficiency).toBe(1);
     });

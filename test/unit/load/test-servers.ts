@@ -131,12 +131,20 @@ export async function startCountingServer(
  * time (timer, then setImmediate until due), and times each from just before its `write`
  * to the first bytes of its reply. No payload building, no HTTP client, no histograms:
  * what is left is this machine's own cost of a loopback exchange with the server, which
- * the generator cannot avoid either. Returns the median, in ms.
+ * the generator cannot avoid either. Returns two medians, in ms: from the write (`wire`, the
+ * reference for the generator's uncorrected latency) and from the due time (`fromIntended`,
+ * the reference for its corrected latency: a busy machine wakes a paced client late, and a
+ * correct open-loop measurement counts that wait).
  */
-export async function bareClientP50(
+export interface BareClientP50s {
+  readonly wire: number;
+  readonly fromIntended: number;
+}
+
+export async function bareClientP50s(
   url: string,
   options: { rate: number; count: number; connections: number },
-): Promise<number> {
+): Promise<BareClientP50s> {
   const { hostname, port } = new URL(url);
   const tx = Buffer.alloc(256, 0x61).toString('base64');
   const body = `{"jsonrpc":"2.0","id":1,"method":"broadcast_tx_async","params":{"tx":"${tx}"}}`;
@@ -155,10 +163,12 @@ export async function bareClientP50(
     ),
   );
   const latencies: number[] = [];
+  const fromIntended: number[] = [];
   // Per socket, the send times of the requests not yet answered (oldest first), and the text
   // read since the last status line. A late reply lets the next request on its socket go out
   // first, and two replies can then arrive in one read: each status line is one reply.
   const sentAt = sockets.map((): number[] => []);
+  const dueAt = sockets.map((): number[] => []);
   const unread = sockets.map(() => '');
   let answered = 0;
   let allAnswered: () => void = () => undefined;
@@ -169,7 +179,9 @@ export async function bareClientP50(
       let text = (unread[i] as string) + chunk.toString('latin1');
       for (let at = text.indexOf('HTTP/1.1 '); at >= 0; at = text.indexOf('HTTP/1.1 ')) {
         const sent = (sentAt[i] as number[]).shift();
+        const due = (dueAt[i] as number[]).shift();
         if (sent !== undefined) latencies.push(now - sent);
+        if (due !== undefined) fromIntended.push(now - due);
         text = text.slice(at + 9);
         if (++answered === options.count) allAnswered();
       }
@@ -187,6 +199,7 @@ export async function bareClientP50(
       while (performance.now() < due) await new Promise((resolve) => setImmediate(resolve));
       const i = k % sockets.length;
       (sentAt[i] as number[]).push(performance.now());
+      (dueAt[i] as number[]).push(due);
       (sockets[i] as Socket).write(request, 'latin1');
     }
     await Promise.race([
@@ -207,8 +220,8 @@ export async function bareClientP50(
     clearTimeout(deadline);
     for (const socket of sockets) socket.destroy();
   }
-  latencies.sort((a, b) => a - b);
-  return latencies[Math.floor(latencies.length / 2)] as number;
+  const p50 = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+  return { wire: p50(latencies), fromIntended: p50(fromIntended) };
 }
 
 /** A CometBFT-style reply to broadcast_tx_async/sync for the JSON-RPC request `body`. */
