@@ -1,12 +1,13 @@
 /**
  * The seed compose file (systems/refnode/docker-compose.yml) on the real engine: the 4-node
- * network starts healthy, a broadcast_tx_commit to node0 is found by `tx` on node3,
+ * network starts (its healthcheck passing in every node), a broadcast_tx_commit to node0 is found by `tx` on node3,
  * and it keeps committing with one container stopped. Also checks the labels and
  * that destroy leaves nothing (containers, network, anonymous volumes).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_LABEL } from '../../src/common/labels.js';
+import { REFNODE_HEALTHCHECK } from '../../src/testbed/local/compose-generate.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { isPortFree } from '../../src/testbed/local/ports.js';
 import { LocalTestbed, type LocalDeployment } from '../../src/testbed/local/local-testbed.js';
@@ -93,15 +94,25 @@ describe('systems/refnode/docker-compose.yml on the real engine', () => {
     }
     const networks = await docker.listNetworks({ filters: { label: [`${RUN_LABEL}=${deployment.runId}`] } });
     expect(networks).toHaveLength(1);
-    // The engine's own healthcheck (node -e fetch /health) turns healthy.
-    const deadline = Date.now() + 60_000;
-    let states: (string | undefined)[] = [];
-    while (Date.now() < deadline) {
-      states = await Promise.all(deployment.nodes.map(async (node) => (await node.state()).health));
-      if (states.every((state) => state === 'healthy')) break;
-      await new Promise((resolve) => setTimeout(resolve, 500));
+    // The engine's own healthcheck: each container carries the generator's check and timing, and
+    // the check's command passes inside it. (The engine first runs it 30 s after the start, Docker's
+    // default interval, so the test runs the command itself instead of waiting for the status.)
+    for (const container of containers) {
+      const info = await docker.getContainer(container.Id).inspect();
+      expect(info.Config.Healthcheck?.Test).toEqual(REFNODE_HEALTHCHECK);
+      expect(info.Config.Healthcheck?.Interval).toBe(30e9);
+      const exec = await docker.getContainer(container.Id).exec({ Cmd: REFNODE_HEALTHCHECK.slice(1) });
+      const stream = await exec.start({});
+      stream.resume();
+      await new Promise((resolve) => stream.once('end', resolve));
+      // The stream can end a moment before the engine records the exit code.
+      let state = await exec.inspect();
+      for (const deadline = Date.now() + 10_000; state.Running && Date.now() < deadline;) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        state = await exec.inspect();
+      }
+      expect(state.ExitCode, container.Names[0]).toBe(0);
     }
-    expect(states).toEqual(['healthy', 'healthy', 'healthy', 'healthy']);
     // The second published port carries Prometheus metrics.
     const metrics = await (await fetch(deployment.endpoints[0]?.metricsUrl ?? '')).text();
     expect(metrics).toMatch(/^# (HELP|TYPE) /m);
