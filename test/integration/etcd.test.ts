@@ -465,7 +465,7 @@ describe('etcd: a 3-member cluster deployed from systems/etcd/docker-compose.yml
         '--loads',
         '300',
         '--duration',
-        '6',
+        '10',
         '--warmup',
         '0',
       ],
@@ -524,15 +524,19 @@ describe('etcd: a 3-member cluster deployed from systems/etcd/docker-compose.yml
     }
     // Nobody announced this stop (docker stop from outside): the transport took the member for
     // down after 3 straight connection failures, and --fault-load redirect (the default) sent
-    // the rest of its share to the next live member, which the survivors' counts show.
+    // the rest of its share to the next live member, which the survivors' counts show. Until
+    // the engine removes the member's port, Docker's userland proxy accepts connections to it
+    // and closes them (a broken connection, the member's failure, not a refusal); with two CPU
+    // burners beside it that lasted the rest of a 6 s level (246 failed, 0 redirected), so the
+    // level is 10 s.
     const redirected = perNode[victim]?.redirected_out ?? 0;
     expect(redirected, sweep.output).toBeGreaterThan(0);
     expect(survivors.reduce((total, name) => total + (perNode[name]?.redirected_in ?? 0), 0)).toBe(
       redirected,
     );
-    // The level's 6 s, then at most one request timeout (10 s) for sends to the stopped member.
-    expect(record.runs[0]?.timing.loadMs, sweep.output).toBeLessThan(6_000 + 12_000);
-    expect(finishedAfterStopMs, sweep.output).toBeLessThan(6_000 + 12_000 + 30_000);
+    // The level's 10 s, then at most one request timeout (10 s) for sends to the stopped member.
+    expect(record.runs[0]?.timing.loadMs, sweep.output).toBeLessThan(10_000 + 12_000);
+    expect(finishedAfterStopMs, sweep.output).toBeLessThan(10_000 + 12_000 + 30_000);
     expect(Date.now() - started, sweep.output).toBeLessThan(240_000);
 
     const after = await countKeys(survivor, 'meshbench/');

@@ -96,10 +96,13 @@ describe('Prometheus and InfluxDB around a real local benchmark', () => {
     for (const node of NODES) {
       const heights = (metrics.nodes[node]?.refnode_height ?? []).filter((v): v is number => v !== null);
       note(`${node} refnode_height ${heights.join(' ')}`);
-      expect(heights.length, node).toBeGreaterThanOrEqual(4);
+      // A series, and a rising one: at least 2 of the level's 8 seconds. Prometheus scrapes every
+      // second, but a busy machine delays it: CI at load 10-14 had 3 heights for node0
+      // (64 78 91) where a quiet run has 7-8.
+      expect(heights.length, node).toBeGreaterThanOrEqual(2);
       expect(heights.at(-1) as number, node).toBeGreaterThan(heights[0] as number);
       const committed = (metrics.nodes[node]?.refnode_committed_txs_total ?? []).filter((v) => v !== null);
-      expect(committed.length, node).toBeGreaterThanOrEqual(4);
+      expect(committed.length, node).toBeGreaterThanOrEqual(2);
     }
 
     // The generator's own metrics, as Prometheus scraped them from --metrics-port.
