@@ -33,4 +33,4 @@ const secs = Object.fromEntries(
 );
 const note =
   'Seconds each test file took in a clean-clone .ci/run on the 2-core machine: the order vitest starts them in, longest first (vitest.config.ts). Refresh with scripts/test-order.mjs.';
-process.stdout.write(`${JSON.stringify({ _: note, files: secs }, null, 1)}\n`);
+process.stdout.write(`${JSON.stringify({ _: note, files: secs }, null, 2)}\n`);
