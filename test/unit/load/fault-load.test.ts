@@ -44,6 +44,11 @@ function options(urls: readonly string[], overrides: Partial<LoadOptions> = {}):
     transactions: 300,
     transactionSizeBytes: 64,
     confirm: 'none',
+    // These tests count where each send went. A send more than 1 s late (the default) is not made
+    // and counted as dropped (the generator's own overload guard): with two CPU burners, 4 unit
+    // files, lint and tsc beside it, this process once stalled past that and 44 of 300 were dropped
+    // (CI, drop test: sent 256). No test here is about that guard, so it is out of reach.
+    maxScheduleLagMs: 60_000,
     ...overrides,
   };
 }
