@@ -71,7 +71,7 @@ afterAll(async () => {
 });
 
 describe('systems/refnode/docker-compose.yml on the real engine', () => {
-  it('starts 4 labelled nodes on the seed ports, healthy', async () => {
+  it('starts 4 labelled nodes on the seed ports, their healthcheck passing', async () => {
     expect(
       deployment.endpoints.map((endpoint) => [endpoint.nodeId, endpoint.rpcUrl, endpoint.metricsUrl]),
     ).toEqual([
