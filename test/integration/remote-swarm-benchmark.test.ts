@@ -2,8 +2,9 @@
  * `benchmark --engine swarm` on 4 sandbox hosts: the user's compose file as the stack, with a
  * crash fault (recovery measured from the crash, as Swarm restarts the node) and a delay
  * condition; `remote-network --engine swarm --down` then removes the stack and the swarm it
- * formed, while an adopted swarm outlives `--down`. (remote-swarm.test.ts: remote-network on a
- * swarm it forms, and the refusals.)
+ * formed. (remote-swarm.test.ts: remote-network on a swarm it forms, an adopted swarm that
+ * outlives `--down`, and the refusals; the adopted swarm's test moved there so that neither
+ * file nears the 4-minute budget: this one took 223 s beside a second lane.)
  */
 import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -114,49 +115,4 @@ describe('benchmark --engine swarm and --down on 4 sandbox hosts', () => {
       expect(await innerDocker(host, ['ps', '-aq', '--filter', 'label=meshbench.run'])).toBe('');
     }
   }, 900_000);
-
-  it('--down removes the stack from an adopted swarm and leaves the swarm', async () => {
-    const pair = suite.hosts.slice(0, 2);
-    const file = await hostsFile(suite.sandbox, 'swarm-two', pair);
-    await innerDocker(pair[0]!, ['swarm', 'init', '--advertise-addr', pair[0]!.address]);
-    try {
-      const token = await innerDocker(pair[0]!, ['swarm', 'join-token', '-q', 'worker']);
-      await innerDocker(pair[1]!, ['swarm', 'join', '--token', token, `${pair[0]!.address}:2377`]);
-      const up = await runCliModule('remote-network', [
-        '--engine',
-        'swarm',
-        '--hosts-file',
-        file,
-        '--num-transactions',
-        '20',
-        '--transaction-rate',
-        '10',
-        '--startup-wait',
-        '180',
-        '--output',
-        await mkdtemp(join(tmpdir(), 'meshbench-swarm-adopted-')),
-      ]);
-      expect(up.exitCode, up.stderr).toBe(0);
-      expect(up.stderr).toContain('adopted swarm');
-      expect(await innerDocker(pair[0]!, ['service', 'ls', '-q'])).not.toBe('');
-      const down = await runCliModule('remote-network', [
-        '--engine',
-        'swarm',
-        '--hosts-file',
-        file,
-        '--down',
-      ]);
-      expect(down.exitCode, down.stderr).toBe(0);
-      expect(down.stderr).toMatch(/removed stack of run/);
-      expect(down.stderr).not.toMatch(/left the swarm/);
-      expect(await innerDocker(pair[0]!, ['service', 'ls', '-q'])).toBe('');
-      for (const host of pair) {
-        expect(await swarmState(host)).toBe('active');
-        expect((await leftovers(host)).containers).toEqual([]);
-      }
-    } finally {
-      await innerDocker(pair[1]!, ['swarm', 'leave', '--force']).catch(() => undefined);
-      await innerDocker(pair[0]!, ['swarm', 'leave', '--force']).catch(() => undefined);
-    }
-  }, 600_000);
 });

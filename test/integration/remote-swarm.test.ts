@@ -3,8 +3,9 @@
  * stack (one per host), a node's container is crashed from outside during the load and Swarm
  * starts a new task, the run completes, and --cleanup leaves no stack, service, container,
  * network, volume or swarm membership. A host already in another swarm, and a manager the others
- * cannot reach, are refused with one line each. (`benchmark --engine swarm` and `--down`:
- * remote-swarm-benchmark.test.ts.)
+ * cannot reach, are refused with one line each. On a swarm the user formed (adopted), `--down`
+ * removes the stack and leaves the swarm. (`benchmark --engine swarm` and `--down` on a swarm
+ * meshbench formed: remote-swarm-benchmark.test.ts.)
  */
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -135,4 +136,49 @@ describe('remote-network --engine swarm on 4 sandbox hosts', () => {
     }
     for (const host of pair) expect(await swarmState(host)).toBe('inactive');
   }, 300_000);
+
+  it('--down removes the stack from an adopted swarm and leaves the swarm', async () => {
+    const pair = suite.hosts.slice(0, 2);
+    const file = await hostsFile(suite.sandbox, 'swarm-two', pair);
+    await innerDocker(pair[0]!, ['swarm', 'init', '--advertise-addr', pair[0]!.address]);
+    try {
+      const token = await innerDocker(pair[0]!, ['swarm', 'join-token', '-q', 'worker']);
+      await innerDocker(pair[1]!, ['swarm', 'join', '--token', token, `${pair[0]!.address}:2377`]);
+      const up = await runCliModule('remote-network', [
+        '--engine',
+        'swarm',
+        '--hosts-file',
+        file,
+        '--num-transactions',
+        '20',
+        '--transaction-rate',
+        '10',
+        '--startup-wait',
+        '180',
+        '--output',
+        await mkdtemp(join(tmpdir(), 'meshbench-swarm-adopted-')),
+      ]);
+      expect(up.exitCode, up.stderr).toBe(0);
+      expect(up.stderr).toContain('adopted swarm');
+      expect(await innerDocker(pair[0]!, ['service', 'ls', '-q'])).not.toBe('');
+      const down = await runCliModule('remote-network', [
+        '--engine',
+        'swarm',
+        '--hosts-file',
+        file,
+        '--down',
+      ]);
+      expect(down.exitCode, down.stderr).toBe(0);
+      expect(down.stderr).toMatch(/removed stack of run/);
+      expect(down.stderr).not.toMatch(/left the swarm/);
+      expect(await innerDocker(pair[0]!, ['service', 'ls', '-q'])).toBe('');
+      for (const host of pair) {
+        expect(await swarmState(host)).toBe('active');
+        expect((await leftovers(host)).containers).toEqual([]);
+      }
+    } finally {
+      await innerDocker(pair[1]!, ['swarm', 'leave', '--force']).catch(() => undefined);
+      await innerDocker(pair[0]!, ['swarm', 'leave', '--force']).catch(() => undefined);
+    }
+  }, 600_000);
 });
