@@ -11,9 +11,10 @@ import { decideLanes, lanesFor } from './scripts/test-lanes.mjs';
 //                 not the CPU (vitest's default on 2 cores is 1; 4 took the tier from ~160 s to ~60 s)
 //   0 timing      the generator's latency/rate tests, in a project of their own (one file,
 //                 its tests one after another) beside the unit files, lint and tsc (load 6-9):
-//                 their bounds are held to a bare client measured in the same test, paced the
-//                 same way, so they no longer wait for the machine to themselves (53 s at the end
-//                 of the unit tier). Held to its wire time alone, the corrected p50 failed there
+//                 their bounds are held to a bare client paced the same way and run beside the
+//                 generator in the same test (one measured before and after missed the load's
+//                 swings there: CI failed the p50 test twice), so they no longer wait for the
+//                 machine to themselves (53 s at the end of the unit tier)
 //   2 integration two files at a time, or one per two cores on a larger machine (largest
 //                 first; MESHBENCH_TEST_LANES sets it). Files share the engine, so each names
 //                 what it made by its run id, picks free ports (a generated committee,

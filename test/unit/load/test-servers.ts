@@ -6,6 +6,8 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 
 export interface ReplyPlan {
   readonly status?: number;
@@ -126,31 +128,82 @@ export async function startCountingServer(
 
 /**
  * The latency a bare client measures against `url`: the reference a timing test holds the
- * generator to. It sends `count` CometBFT requests, `rate` per second evenly over
- * `connections` keep-alive sockets (one request in flight on each), each written at its due
- * time (timer, then setImmediate until due), and times each from just before its `write`
- * to the first bytes of its reply. No payload building, no HTTP client, no histograms:
- * what is left is this machine's own cost of a loopback exchange with the server, which
- * the generator cannot avoid either. Returns two medians, in ms: from the write (`wire`, the
- * reference for the generator's uncorrected latency) and from the due time (`fromIntended`,
- * the reference for its corrected latency: a busy machine wakes a paced client late, and a
- * correct open-loop measurement counts that wait).
+ * generator to, run beside the generator (at the same moments, so on the same machine: a
+ * reference measured before or after saw another load). It sends `warmup` requests, not
+ * measured, then `count` CometBFT requests, `rate` per second evenly over `connections`
+ * keep-alive connections, each sent at its due time (timer, then setImmediate until due).
+ * No payload building, no histograms: what is left is this machine's own cost of a loopback
+ * exchange with the server, which the generator cannot avoid either. Returns two medians, in
+ * ms: from the moment the request went on the wire (`wire`, the reference for the
+ * generator's uncorrected latency) and from its due time (`fromIntended`, the reference for
+ * its corrected latency: a busy machine wakes a paced client late, and a correct open-loop
+ * measurement counts that wait).
  */
 export interface BareClientP50s {
   readonly wire: number;
   readonly fromIntended: number;
 }
 
-export async function bareClientP50s(
-  url: string,
-  options: { rate: number; count: number; connections: number },
-): Promise<BareClientP50s> {
+export interface BareClientOptions {
+  readonly rate: number;
+  readonly count: number;
+  readonly connections: number;
+  /** Paced requests sent first and not measured. */
+  readonly warmup?: number;
+}
+
+const BARE_TX = Buffer.alloc(256, 0x61).toString('base64');
+const BARE_BODY = `{"jsonrpc":"2.0","id":1,"method":"broadcast_tx_async","params":{"tx":"${BARE_TX}"}}`;
+
+/**
+ * Sends `warmup + count` requests through `send` at their due times (undefined for a
+ * warm-up), then waits for `settled` (every reply), at most 30 s.
+ */
+async function paced(
+  name: string,
+  options: BareClientOptions,
+  send: (due: number | undefined) => void,
+  settled: Promise<void>,
+  answered: () => number,
+): Promise<void> {
+  const warmup = options.warmup ?? 0;
+  const total = warmup + options.count;
+  const intervalMs = 1000 / options.rate;
+  const start = performance.now() + 5;
+  for (let k = 0; k < total; k++) {
+    const due = start + k * intervalMs;
+    const coarse = due - performance.now() - 2;
+    if (coarse > 0) await new Promise((resolve) => setTimeout(resolve, coarse));
+    while (performance.now() < due) await new Promise((resolve) => setImmediate(resolve));
+    send(k < warmup ? undefined : due);
+  }
+  let deadline: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      settled,
+      new Promise<never>((_, reject) => {
+        deadline = setTimeout(
+          () => reject(new Error(`${name}: ${total - answered()} of ${total} replies missing after 30 s`)),
+          30_000,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+
+/**
+ * Through plain sockets, for the raw transport: each request timed from just before its
+ * `write` to the first bytes of its reply; no HTTP client.
+ */
+export async function bareClientP50s(url: string, options: BareClientOptions): Promise<BareClientP50s> {
   const { hostname, port } = new URL(url);
-  const tx = Buffer.alloc(256, 0x61).toString('base64');
-  const body = `{"jsonrpc":"2.0","id":1,"method":"broadcast_tx_async","params":{"tx":"${tx}"}}`;
   const request =
     `POST / HTTP/1.1\r\nhost: ${hostname}:${port}\r\ncontent-type: application/json\r\n` +
-    `content-length: ${body.length}\r\n\r\n${body}`;
+    `content-length: ${BARE_BODY.length}\r\n\r\n${BARE_BODY}`;
   const sockets = await Promise.all(
     Array.from(
       { length: options.connections },
@@ -162,13 +215,15 @@ export async function bareClientP50s(
         }),
     ),
   );
+  const total = (options.warmup ?? 0) + options.count;
   const latencies: number[] = [];
   const fromIntended: number[] = [];
-  // Per socket, the send times of the requests not yet answered (oldest first), and the text
-  // read since the last status line. A late reply lets the next request on its socket go out
-  // first, and two replies can then arrive in one read: each status line is one reply.
+  // Per socket, the send and due times of the requests not yet answered (oldest first; no due
+  // time for a warm-up), and the text read since the last status line. A late reply lets the
+  // next request on its socket go out first, and two replies can then arrive in one read: each
+  // status line is one reply.
   const sentAt = sockets.map((): number[] => []);
-  const dueAt = sockets.map((): number[] => []);
+  const dueAt = sockets.map((): (number | undefined)[] => []);
   const unread = sockets.map(() => '');
   let answered = 0;
   let allAnswered: () => void = () => undefined;
@@ -179,49 +234,88 @@ export async function bareClientP50s(
       let text = (unread[i] as string) + chunk.toString('latin1');
       for (let at = text.indexOf('HTTP/1.1 '); at >= 0; at = text.indexOf('HTTP/1.1 ')) {
         const sent = (sentAt[i] as number[]).shift();
-        const due = (dueAt[i] as number[]).shift();
-        if (sent !== undefined) latencies.push(now - sent);
-        if (due !== undefined) fromIntended.push(now - due);
+        const due = (dueAt[i] as (number | undefined)[]).shift();
+        if (sent !== undefined && due !== undefined) {
+          latencies.push(now - sent);
+          fromIntended.push(now - due);
+        }
         text = text.slice(at + 9);
-        if (++answered === options.count) allAnswered();
+        if (++answered === total) allAnswered();
       }
       unread[i] = text.slice(-8);
     }),
   );
-  const intervalMs = 1000 / options.rate;
-  const start = performance.now() + 5;
-  let deadline: NodeJS.Timeout | undefined;
+  let k = 0;
   try {
-    for (let k = 0; k < options.count; k++) {
-      const due = start + k * intervalMs;
-      const coarse = due - performance.now() - 2;
-      if (coarse > 0) await new Promise((resolve) => setTimeout(resolve, coarse));
-      while (performance.now() < due) await new Promise((resolve) => setImmediate(resolve));
-      const i = k % sockets.length;
-      (sentAt[i] as number[]).push(performance.now());
-      (dueAt[i] as number[]).push(due);
-      (sockets[i] as Socket).write(request, 'latin1');
-    }
-    await Promise.race([
+    await paced(
+      'bare client',
+      options,
+      (due) => {
+        const i = k++ % sockets.length;
+        (sentAt[i] as number[]).push(performance.now());
+        (dueAt[i] as (number | undefined)[]).push(due);
+        (sockets[i] as Socket).write(request, 'latin1');
+      },
       done,
-      new Promise<never>((_, reject) => {
-        deadline = setTimeout(
-          () =>
-            reject(
-              new Error(
-                `bare client: ${options.count - answered} of ${options.count} replies missing after 30 s`,
-              ),
-            ),
-          30_000,
-        );
-      }),
-    ]);
+      () => answered,
+    );
   } finally {
-    clearTimeout(deadline);
     for (const socket of sockets) socket.destroy();
   }
-  const p50 = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
-  return { wire: p50(latencies), fromIntended: p50(fromIntended) };
+  return { wire: median(latencies), fromIntended: median(fromIntended) };
+}
+
+/**
+ * Through undici, for the undici transport: a `Pool` of `connections` keep-alive connections,
+ * requests dispatched with undici's handler interface (as the transport does). `wire` is timed
+ * from undici's `onRequestStart` (the transport's `onWire`). undici hands a dispatched request to
+ * its socket in a later turn, and on a busy machine that handoff took 3 ms (CI, load 6-9): a cost
+ * of the library, paid by any client that uses it, which this reference pays too.
+ */
+export async function bareUndiciP50s(url: string, options: BareClientOptions): Promise<BareClientP50s> {
+  const pool = new Pool(url, { connections: options.connections, pipelining: 1 });
+  const total = (options.warmup ?? 0) + options.count;
+  const latencies: number[] = [];
+  const fromIntended: number[] = [];
+  let answered = 0;
+  let failure: Error | undefined;
+  let allAnswered: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (allAnswered = resolve));
+  try {
+    await paced(
+      'bare undici client',
+      options,
+      (due) => {
+        let wiredAt = performance.now();
+        pool.dispatch(
+          { path: '/', method: 'POST', headers: ['content-type', 'application/json'], body: BARE_BODY },
+          {
+            onRequestStart: () => {
+              wiredAt = performance.now();
+            },
+            onResponseEnd: () => {
+              const now = performance.now();
+              if (due !== undefined) {
+                latencies.push(now - wiredAt);
+                fromIntended.push(now - due);
+              }
+              if (++answered === total) allAnswered();
+            },
+            onResponseError: (_controller, error) => {
+              failure ??= error;
+              allAnswered();
+            },
+          } satisfies Dispatcher.DispatchHandler,
+        );
+      },
+      done,
+      () => answered,
+    );
+    if (failure) throw failure;
+  } finally {
+    await pool.destroy();
+  }
+  return { wire: median(latencies), fromIntended: median(fromIntended) };
 }
 
 /** A CometBFT-style reply to broadcast_tx_async/sync for the JSON-RPC request `body`. */
