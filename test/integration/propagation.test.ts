@@ -87,7 +87,9 @@ describe('propagation latency on a local refnode network', () => {
     for (const node of NODES) {
       const peers = block.peer_rtt_ms?.[node] ?? {};
       expect(Object.keys(peers).sort()).toEqual(NODES.filter((n) => n !== node));
-      for (const ms of Object.values(peers)) expect(ms).toBeLessThan(50); // no delay on a local bridge
+      // No delay on a local bridge: below the least round trip the zones test requires of its
+      // nearest pair (2 x 38 - 15 ms). 1-4 ms here, beside another integration file too.
+      for (const ms of Object.values(peers)) expect(ms).toBeLessThan(2 * VIRGINIA_LONDON_MS - 15);
     }
   });
 
