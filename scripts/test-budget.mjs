@@ -72,6 +72,40 @@ console.log(
   `sums: integration ${sum('integration').toFixed(0)} s in ${files.filter((f) => f.tier === 'integration').length} files, unit ${sum('unit').toFixed(0)} s in ${files.filter((f) => f.tier === 'unit').length} files; the whole run ${Number(elapsedText)} s`,
 );
 
+// With the reporter's times (queuedS, endS): each tier's span in the run, and for the integration
+// tier how long 2, 1 or no files ran at once (a lane standing idle is time a cut could not win).
+const timed = Object.entries(wholeMs)
+  .map(([path, t]) => ({ tier: tierOf(relative(process.cwd(), path)), start: t?.queuedS, end: t?.endS }))
+  .filter((t) => typeof t.start === 'number' && typeof t.end === 'number');
+for (const tier of ['unit', 'integration']) {
+  const spans = timed.filter((t) => t.tier === tier);
+  if (spans.length === 0) continue;
+  const from = Math.min(...spans.map((t) => t.start));
+  const to = Math.max(...spans.map((t) => t.end));
+  let line = `${tier} tier: ${from.toFixed(0)}-${to.toFixed(0)} s of the tests`;
+  if (tier === 'integration') {
+    const events = spans.flatMap((t) => [
+      [t.start, 1],
+      [t.end, -1],
+    ]);
+    events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const at = new Map();
+    let running = 0;
+    let last = from;
+    for (const [time, delta] of events) {
+      at.set(running, (at.get(running) ?? 0) + (time - last));
+      running += delta;
+      last = time;
+    }
+    const parts = [...at]
+      .filter(([n, secs]) => n > 0 || secs >= 0.5)
+      .sort((a, b) => b[0] - a[0])
+      .map(([n, secs]) => `${n} for ${secs.toFixed(0)} s`);
+    line += `; files at once: ${parts.join(', ')}`;
+  }
+  console.log(line);
+}
+
 const breaches = [];
 if (Number(elapsedText) > TOTAL_SECS) {
   const line = `the whole run took ${Number(elapsedText)} s, over its budget of ${TOTAL_SECS} s`;

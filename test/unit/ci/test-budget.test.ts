@@ -100,6 +100,37 @@ describe('the test budget', () => {
     expect(fallback.stdout).toMatch(/^ +100\.0 +integration +test\/integration\/hooked\.test\.ts$/m);
   });
 
+  it("draws each tier's span, and how long 2, 1 or no integration files ran at once, from the reporter's times", async () => {
+    const path = await report({
+      'test/unit/u.test.ts': 10,
+      'test/integration/a.test.ts': 50,
+      'test/integration/b.test.ts': 20,
+      'test/integration/c.test.ts': 20,
+    });
+    const durations = join(dir, 'durations-timed.json');
+    const at = (name: string, queuedS: number, endS: number) => ({
+      [join(ROOT, name)]: { ms: (endS - queuedS) * 1000, queuedS, endS },
+    });
+    // integration 10-70 s: a 10-60, b 10-30, c 40-70 -> two at once 10-30 and 40-60, one 30-40 and 60-70
+    await writeFile(
+      durations,
+      JSON.stringify({
+        files: {
+          ...at('test/unit/u.test.ts', 0, 10),
+          ...at('test/integration/a.test.ts', 10, 60),
+          ...at('test/integration/b.test.ts', 10, 30),
+          ...at('test/integration/c.test.ts', 40, 70),
+        },
+      }),
+    );
+    const { code, stdout } = await budget([path, '100', '--durations', durations]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^unit tier: 0-10 s of the tests$/m);
+    expect(stdout).toMatch(
+      /^integration tier: 10-70 s of the tests; files at once: 2 for 40 s, 1 for 20 s$/m,
+    );
+  });
+
   it('refuses a report it cannot read, in one line, with exit 2', async () => {
     const { code } = await budget([join(dir, 'missing.json'), '10']);
     expect(code).toBe(2);
