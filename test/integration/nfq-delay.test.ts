@@ -118,16 +118,25 @@ async function tcpMegabytesPerSecond(seconds: number): Promise<number> {
     [],
     (seconds + 15) * 1000,
   );
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  // The sender connects as soon as the receiver listens: refused connects are retried every 20 ms
+  // for up to 10 s (no fixed wait for the receiver's start).
   await nodeIn(
     shaper,
     `const net = require('node:net');
      const [host, seconds] = process.argv.slice(1);
-     const socket = net.connect(9100, host, () => {
-       const chunk = Buffer.alloc(65536); const end = Date.now() + Number(seconds) * 1000;
-       const pump = () => { while (Date.now() < end) if (!socket.write(chunk)) return void socket.once('drain', pump); socket.end(); };
-       pump();
-     });`,
+     const giveUp = Date.now() + 10000;
+     const connect = () => {
+       const socket = net.connect(9100, host, () => {
+         const chunk = Buffer.alloc(65536); const end = Date.now() + Number(seconds) * 1000;
+         const pump = () => { while (Date.now() < end) if (!socket.write(chunk)) return void socket.once('drain', pump); socket.end(); };
+         pump();
+       });
+       socket.once('error', (error) => {
+         if (error.code === 'ECONNREFUSED' && Date.now() < giveUp) setTimeout(connect, 20);
+         else throw error;
+       });
+     };
+     connect();`,
     [peerIp, String(seconds)],
     (seconds + 10) * 1000,
   );
