@@ -73,7 +73,8 @@ console.log(
 );
 
 // With the reporter's times (queuedS, endS): each tier's span in the run, and for the integration
-// tier how long 2, 1 or no files ran at once (a lane standing idle is time a cut could not win).
+// tier how long 2, 1 or no files ran at once (with fewer files than lanes, the tier waits on its
+// longest files rather than on the CPU).
 const timed = Object.entries(wholeMs)
   .map(([path, t]) => ({ tier: tierOf(relative(process.cwd(), path)), start: t?.queuedS, end: t?.endS }))
   .filter((t) => typeof t.start === 'number' && typeof t.end === 'number');
