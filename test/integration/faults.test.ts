@@ -25,6 +25,9 @@ import { ROOT, runBin } from './run-bin.js';
  */
 const EVENT_BOUND_MS = 1000;
 
+/** The f = 2 test's level, seconds: a 6 s crash from 4 s, and 22 s after the restart fires. */
+const LEVEL_S = 32;
+
 let dir: string;
 
 beforeAll(async () => {
@@ -106,14 +109,14 @@ describe('crash faults on a local network', () => {
   it('f = 2 of 4: a stall that ends with the restart, with resync and recovery measured', async () => {
     const output = join(dir, 'f2');
     const scenario = join(dir, 'f2.yaml');
-    await writeFile(scenario, 'events:\n  - { from: 5s, to: 12s, action: crash, nodes: [node2, node3] }\n');
+    await writeFile(scenario, 'events:\n  - { from: 4s, to: 10s, action: crash, nodes: [node2, node3] }\n');
     const run = await runBin('benchmark', [
       '--committee',
       '4',
       '--loads',
       '100',
       '--duration',
-      '26',
+      String(LEVEL_S),
       '--warmup',
       '1',
       '--scenario',
@@ -127,27 +130,31 @@ describe('crash faults on a local network', () => {
       /warning: faults: up to 2 of 4 nodes down at once, more than the f = 1 .* expect it to stall/,
     );
     const block = faultsOf(await record(output));
+    // When each action fired and returned, for every message below: the restart's `docker start`
+    // of two containers returned 1.7-1.9 s after it fired with nothing else running here, 2.3-4.3 s
+    // beside three CPU burners, and later still while the other lane also drives the engine (with
+    // a 26 s level and the restart at 12 s, one CI run had no commit in what was left after it).
+    const timeline = JSON.stringify(block.events);
     expect(block.tolerance.expect_stall).toBe(true);
     const [fault] = block.faults;
     expect(fault?.brought_back_by).toBe('scenario');
-    // Down 7 s: no commit for most of it, and commits again after, within the level: the 26 s
-    // level has 14 s after the restart, the bound of what can be measured at all (the restart
-    // takes about 1.5 s on a quiet machine, and a round or two passes before the first commit;
-    // a quiet CI saw 12 s without a commit, a busy one more: the bounds come from the scenario,
-    // not from this machine's speed)
-    expect(fault?.longest_no_commit_ms).toBeGreaterThanOrEqual(5000);
-    expect(fault?.longest_no_commit_ms).toBeLessThanOrEqual(26_000 - 5_000);
-    expect(fault?.after.throughput).toBeGreaterThan(50);
-    expect(fault?.max_latency_ms).toBeGreaterThan(3000);
-    expect(fault?.time_to_recover_ms).not.toBeNull();
-    expect(fault?.time_to_recover_ms).toBeLessThan(14_000);
+    // Down 6 s: no commit for most of it, and commits again after, within the level. The level
+    // leaves 22 s after the restart fired, so the engine's start, the nodes' own start-up and a
+    // round or two before the first commit fit however busy the machine (a quiet CI saw 12 s
+    // without a commit for a 7 s crash; the bounds come from the scenario, not the machine).
+    expect(fault?.longest_no_commit_ms, timeline).toBeGreaterThanOrEqual(5000);
+    expect(fault?.longest_no_commit_ms, timeline).toBeLessThanOrEqual((LEVEL_S - 5) * 1000);
+    expect(fault?.after.throughput, timeline).toBeGreaterThan(50);
+    expect(fault?.max_latency_ms, timeline).toBeGreaterThan(3000);
+    expect(fault?.time_to_recover_ms, timeline).not.toBeNull();
+    expect(fault?.time_to_recover_ms, timeline).toBeLessThan(14_000);
     expect(fault?.resync.map((r) => r.node).sort()).toEqual(['node2', 'node3']);
     for (const r of fault?.resync ?? []) {
-      expect(r.resynced_ms, r.reason).not.toBeNull();
-      expect(r.resynced_ms).toBeLessThan(14_000);
+      expect(r.resynced_ms, `${r.reason} ${timeline}`).not.toBeNull();
+      expect(r.resynced_ms, timeline).toBeLessThan(14_000);
     }
     expect(run.stdout).toMatch(
-      /node2, node3 crashed at 5\.\d s; node2 resynced [\d.]+ s after restart; node3 resynced [\d.]+ s after restart; throughput back to 90% after [\d.]+ s; no commit for \d+ s/,
+      /node2, node3 crashed at 4\.\d s; node2 resynced [\d.]+ s after restart; node3 resynced [\d.]+ s after restart; throughput back to 90% after [\d.]+ s; no commit for \d+ s/,
     );
   }, 180_000);
 
