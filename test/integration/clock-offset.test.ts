@@ -3,7 +3,7 @@
  * shifted on purpose by a wrapper earlier in sshd's PATH; the record shows that host's offset,
  * and --max-clock-offset refuses the deploy before any node starts.
  */
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,8 @@ const WRAPPER = '/usr/local/bin/date';
 
 let sandbox: SandboxState;
 let shifted: SandboxHost;
+/** The run's output folder is a folder of its own in here; removed after the file's tests. */
+let dir: string;
 
 async function rootShell(host: SandboxHost, script: string): Promise<void> {
   const result = await docker(['exec', host.container, 'sh', '-c', script]);
@@ -22,6 +24,7 @@ async function rootShell(host: SandboxHost, script: string): Promise<void> {
 }
 
 beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-clock-'));
   sandbox = await useSandbox();
   shifted = sandbox.hosts[1]!;
   // /usr/local/bin comes before /usr/bin in sshd's PATH: this `date` reads every input date as
@@ -34,6 +37,11 @@ afterAll(async () => {
   if (shifted) await rootShell(shifted, `rm -f ${WRAPPER}`);
 });
 
+// Runs before the hook above (vitest runs afterAll hooks last registered first); neither needs the other.
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
 interface HostRecord {
   name: string;
   clock: { offsetMs: number; rttMs: number; samples: number; method: string; errorBoundMs: number };
@@ -42,7 +50,7 @@ interface HostRecord {
 describe('clock offsets of remote hosts', () => {
   it('records each host offset; the shifted host shows its shift and a warning (allowed above the limit)', async () => {
     const file = await hostsFile(sandbox, 'clock', sandbox.hosts.slice(0, 2));
-    const output = await mkdtemp(join(tmpdir(), 'meshbench-clock-'));
+    const output = await mkdtemp(join(dir, 'output-'));
     const run = await runCliModule('remote-network', [
       '--hosts-file',
       file,

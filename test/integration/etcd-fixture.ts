@@ -120,7 +120,14 @@ export async function startEtcdMember(readyTimeoutMs = 20_000): Promise<EtcdMemb
     current.kill(signal);
     await exited;
   };
-  await start();
+  try {
+    await start();
+  } catch (error) {
+    // no caller holds the member to close it
+    await stop('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     clientUrl,
     etcdctl: localEtcdctl(clientUrl),

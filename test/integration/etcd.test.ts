@@ -74,22 +74,27 @@ async function benchmark(
   };
   const out = vi.spyOn(process.stdout, 'write').mockImplementation(keep);
   const err = vi.spyOn(process.stderr, 'write').mockImplementation(keep);
-  let code: number;
   try {
-    code = await main([...args, '--output-dir', outputDir]);
+    let code: number;
+    try {
+      code = await main([...args, '--output-dir', outputDir]);
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+      progress.ended = true;
+    }
+    const records: LevelRecord[] = [];
+    for (const run of await readdir(outputDir)) {
+      const files = (await readdir(join(outputDir, run)))
+        .filter((f) => /-benchmark-\d+\.json$/.test(f))
+        .sort();
+      for (const file of files)
+        records.push(JSON.parse(await readFile(join(outputDir, run, file), 'utf8')) as LevelRecord);
+    }
+    return { code, output, records };
   } finally {
-    out.mockRestore();
-    err.mockRestore();
-    progress.ended = true;
+    await rm(outputDir, { recursive: true, force: true });
   }
-  const records: LevelRecord[] = [];
-  for (const run of await readdir(outputDir)) {
-    const files = (await readdir(join(outputDir, run))).filter((f) => /-benchmark-\d+\.json$/.test(f)).sort();
-    for (const file of files)
-      records.push(JSON.parse(await readFile(join(outputDir, run, file), 'utf8')) as LevelRecord);
-  }
-  await rm(outputDir, { recursive: true, force: true });
-  return { code, output, records };
 }
 
 /** One line of the figures a test measured, for the CI log. */

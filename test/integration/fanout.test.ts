@@ -5,7 +5,7 @@
  * then closed. Also checks the sandbox's pre-made ed25519 host keys: known_hosts is written
  * from them with no `docker exec`, and strict host key checking accepts every host.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +27,12 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!dir) return;
   const runId = sandbox?.runId;
-  await sandboxDown({ dir });
+  try {
+    await sandboxDown({ dir });
+  } finally {
+    // only once sandbox down has read its state file (in dir); its hosts carry the run's label
+    await rm(dir, { recursive: true, force: true });
+  }
   if (runId) {
     const left = await docker(['ps', '-aq', '--filter', `label=meshbench.run=${runId}`]);
     expect(left.stdout.trim()).toBe('');

@@ -6,7 +6,7 @@
  * Its own sandbox: MESHBENCH_TEST_SANDBOX_DIR + `-bastion`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,21 @@ afterAll(async () => {
   if (process.env.MESHBENCH_KEEP_SANDBOX !== '1') await sandboxDown({ dir: DIR });
 }, 120_000);
 
+/**
+ * The tests' folders (outputs, inventories, a wrong key), each a folder of its own in here. Its
+ * afterAll, registered after the one above, runs before it (vitest runs afterAll hooks last
+ * registered first): nothing in here is needed to take the sandbox (in DIR) down.
+ */
+let root: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'meshbench-bastion-'));
+});
+
+afterAll(async () => {
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
 describe('hosts behind a bastion', () => {
   it('do not answer from this machine directly', async () => {
     const config = hostsFromVariables({
@@ -62,7 +77,7 @@ describe('hosts behind a bastion', () => {
   }, 30_000);
 
   it('deploy, run and clean up through the inventory jump:', async () => {
-    const output = await mkdtemp(join(tmpdir(), 'meshbench-bastion-'));
+    const output = await mkdtemp(join(root, 'output-'));
     const run = await runCliModule('remote-network', [
       '--hosts-file',
       sandbox.bastion!.inventoryPath,
@@ -84,7 +99,7 @@ describe('hosts behind a bastion', () => {
   }, 240_000);
 
   it('colocated load clients behind the bastion reach their node at its host address, not the tunnel', async () => {
-    const output = await mkdtemp(join(tmpdir(), 'meshbench-bastion-clients-'));
+    const output = await mkdtemp(join(root, 'clients-'));
     const run = await runCliModule('remote-network', [
       '--hosts-file',
       sandbox.bastion!.inventoryPath,
@@ -116,7 +131,7 @@ describe('hosts behind a bastion', () => {
   }, 240_000);
 
   it('deploy through the ssh config ProxyJump, --status, then --down removes it', async () => {
-    const output = await mkdtemp(join(tmpdir(), 'meshbench-bastion-'));
+    const output = await mkdtemp(join(root, 'output-'));
     const inventory = sandbox.bastion!.sshConfigInventoryPath;
     expect(await readFile(inventory, 'utf8')).not.toMatch(/jump:/);
     const run = await runCliModule('remote-network', [
@@ -141,7 +156,7 @@ describe('hosts behind a bastion', () => {
   }, 240_000);
 
   it('benchmark --ssh-config: the aliases and ProxyJump from the flag; the record keeps the route', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'meshbench-bastion-bench-'));
+    const dir = await mkdtemp(join(root, 'bench-'));
     // the aliases-only inventory without its ssh_config: line: only the flag can resolve them
     const text = (await readFile(sandbox.bastion!.sshConfigInventoryPath, 'utf8')).replace(
       /^ssh_config: .*$/m,
@@ -186,7 +201,7 @@ describe('hosts behind a bastion', () => {
   }, 240_000);
 
   it('a jump host that refuses the key is named, with the host behind it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'meshbench-bastion-key-'));
+    const dir = await mkdtemp(join(root, 'key-'));
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'wrong')]);
     const text = (await readFile(sandbox.bastion!.inventoryPath, 'utf8')).replace(
       /^ {2}key: .*$/m,
@@ -204,7 +219,7 @@ describe('hosts behind a bastion', () => {
   }, 60_000);
 
   it('a jump host that does not answer is named, with the host behind it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'meshbench-bastion-dead-'));
+    const dir = await mkdtemp(join(root, 'dead-'));
     const text = (await readFile(sandbox.bastion!.inventoryPath, 'utf8'))
       .replace(/^ssh_timeout: .*$/m, 'ssh_timeout: 3')
       .replace(/jump: root@[^\s]+/, `jump: root@${sandbox.unusedAddress}:22`);

@@ -7,10 +7,10 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, readFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   docker,
   sandboxDown,
@@ -21,9 +21,17 @@ import {
 import { errorLines, hostsFile, leftovers, runCliModule, useSandbox } from './sandbox-fixture.js';
 
 let sandbox: SandboxState;
+/** The tests' folders (keys, the small sandbox's), each a folder of its own in here; removed after the file's tests. */
+let root: string;
 
 beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'meshbench-remote-input-'));
   sandbox = await useSandbox();
+});
+
+afterAll(async () => {
+  // after every test: the full-disk test has taken its sandbox down (its state file is in here) in its finally
+  if (root) await rm(root, { recursive: true, force: true });
 });
 
 describe('bad input gives one line naming the host and the fix, and leaves the other hosts clean', () => {
@@ -36,7 +44,7 @@ describe('bad input gives one line naming the host and the fix, and leaves the o
   };
 
   it('a wrong key', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'meshbench-key-'));
+    const dir = await mkdtemp(join(root, 'key-'));
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'wrong')]);
     const hosts = sandbox.hosts.slice(0, 2);
     const run = await runCliModule('remote-network', [
@@ -66,7 +74,7 @@ describe('bad input gives one line naming the host and the fix, and leaves the o
   });
 
   it('an encrypted key needs MESHBENCH_SSH_KEY_PASSPHRASE; an ssh-agent works without a key file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'meshbench-key-'));
+    const dir = await mkdtemp(join(root, 'key-'));
     const key = join(dir, 'locked');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'open sesame', '-f', key]);
     // the sandbox hosts accept every key listed in their (bind-mounted) authorized keys file
@@ -175,7 +183,7 @@ describe('bad input gives one line naming the host and the fix, and leaves the o
 
 describe('a full disk while loading the image', () => {
   it('gives one line naming the host and how much space to free', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'meshbench-small-disk-'));
+    const dir = await mkdtemp(join(root, 'small-disk-'));
     // A Docker data root of 60 % of the image's unpacked size cannot hold it (the lean refnode
     // is ~92 MB, the Debian one 273 MB); the engine itself starts in a few MB.
     const imageBytes = Number(

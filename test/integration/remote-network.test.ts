@@ -4,10 +4,10 @@
  * a full disk): remote-network-input.test.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resultValidator } from '../../src/results/validate.js';
 import { hostsFromVariables } from '../../src/testbed/remote/hosts.js';
 import { connectAll } from '../../src/testbed/remote/remote-testbed.js';
@@ -23,9 +23,17 @@ import {
 } from './sandbox-fixture.js';
 
 let sandbox: SandboxState;
+/** The runs' output folders, each a folder of its own in here; removed after the file's tests. */
+let dir: string;
 
 beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-remote-'));
   sandbox = await useSandbox();
+});
+
+afterAll(async () => {
+  // nothing else reads it: --down takes a remote network off its hosts by the hosts file alone
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 const validateRecord = resultValidator();
@@ -45,7 +53,7 @@ describe('remote-network on 4 sandbox hosts', () => {
   it('commits all 200 transactions and --cleanup leaves no container; --down --cleanup-thorough removes volumes and the image', async () => {
     const dockerHosts = sandbox.hosts.slice(0, DOCKER_HOSTS);
     const file = await hostsFile(sandbox, 'four', dockerHosts);
-    const output = await mkdtemp(join(tmpdir(), 'meshbench-remote-'));
+    const output = await mkdtemp(join(dir, 'output-'));
     const run = await runCliModule('remote-network', [
       '--hosts-file',
       file,
@@ -154,7 +162,7 @@ describe('Docker install', () => {
     );
 
     const file = await hostsFile(sandbox, 'bare', [bare], { user: 'meshbench' });
-    const output = await mkdtemp(join(tmpdir(), 'meshbench-remote-'));
+    const output = await mkdtemp(join(dir, 'output-'));
     const run = await runCliModule('remote-network', [
       '--hosts-file',
       file,

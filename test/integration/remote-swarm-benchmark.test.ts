@@ -6,19 +6,30 @@
  * outlives `--down`, and the refusals; the adopted swarm's test moved there so that neither
  * file nears the 4-minute budget: this one took 223 s beside a second lane.)
  */
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostsFile, innerDocker, leftovers, runCliModule } from './sandbox-fixture.js';
 import { runSwarm, swarmState, swarmSuite } from './remote-swarm-fixture.js';
 
 const suite = swarmSuite();
+/** The test's folder (its compose file, scenario and output) is a folder of its own in here; removed after the file's tests. */
+let root: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'meshbench-swarm-bench-'));
+});
+
+afterAll(async () => {
+  // nothing else reads it: --down and the suite's swarm leave work on the hosts, not on the compose file
+  if (root) await rm(root, { recursive: true, force: true });
+});
 
 describe('benchmark --engine swarm and --down on 4 sandbox hosts', () => {
   it("benchmark --engine swarm: the user's compose file as the stack, a crash Swarm recovers from, a delay; --down removes stack and swarm", async () => {
     const file = await hostsFile(suite.sandbox, 'swarm-four', suite.hosts);
-    const dir = await mkdtemp(join(tmpdir(), 'meshbench-swarm-bench-'));
+    const dir = await mkdtemp(join(root, 'bench-'));
     const peers = [0, 1, 2, 3].map((i) => `node${i}@node${i}:26656`).join(',');
     // the user's own file: an anchor, a restart policy and a published RPC port, as compose reads them
     await writeFile(

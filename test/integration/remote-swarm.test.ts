@@ -7,20 +7,31 @@
  * removes the stack and leaves the swarm. (`benchmark --engine swarm` and `--down` on a swarm
  * meshbench formed: remote-swarm-benchmark.test.ts.)
  */
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker } from '../../src/testbed/sandbox/sandbox.js';
 import { errorLines, hostsFile, innerDocker, leftovers, runCliModule } from './sandbox-fixture.js';
 import { runSwarm, swarmState, swarmSuite, taskContainer } from './remote-swarm-fixture.js';
 
 const suite = swarmSuite();
+/** The runs' output folders, each a folder of its own in here; removed after the file's tests. */
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-swarm-'));
+});
+
+afterAll(async () => {
+  // nothing else reads it: --down and the suite's swarm leave work on the hosts, not on these folders
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
 
 describe('remote-network --engine swarm on 4 sandbox hosts', () => {
   it('deploys a stack, survives the crash of one node, and --cleanup removes the stack and the swarm', async () => {
     const file = await hostsFile(suite.sandbox, 'swarm-four', suite.hosts);
-    const output = await mkdtemp(join(tmpdir(), 'meshbench-swarm-'));
+    const output = await mkdtemp(join(dir, 'output-'));
     let crash: Promise<{ before: string; after: string }> | undefined;
     const run = await runSwarm(
       [
@@ -156,7 +167,7 @@ describe('remote-network --engine swarm on 4 sandbox hosts', () => {
         '--startup-wait',
         '180',
         '--output',
-        await mkdtemp(join(tmpdir(), 'meshbench-swarm-adopted-')),
+        await mkdtemp(join(dir, 'adopted-')),
       ]);
       expect(up.exitCode, up.stderr).toBe(0);
       expect(up.stderr).toContain('adopted swarm');

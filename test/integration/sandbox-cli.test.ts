@@ -2,17 +2,31 @@
  * `sandbox up` / `sandbox down` through the CLI: a host with sshd and Docker,
  * a hosts.env that remote-network accepts, and nothing left after down.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadHostsFile } from '../../src/testbed/remote/hosts.js';
 import { docker, readSandboxState } from '../../src/testbed/sandbox/sandbox.js';
 import { runCliModule } from './sandbox-fixture.js';
 
+/**
+ * The sandbox's folder is a folder of its own in here, removed after the file's tests: after the
+ * test's own finally, where `sandbox down` reads the state file in it.
+ */
+let root: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'meshbench-sandbox-'));
+});
+
+afterAll(async () => {
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
 describe('sandbox CLI', () => {
   it('up writes a usable hosts.env and prints its path; down removes every host, volume and network', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'meshbench-sandbox-'));
+    const dir = await mkdtemp(join(root, 'sandbox-'));
     const up = await runCliModule('sandbox', ['up', '--hosts', '2', '--dir', dir]);
     try {
       expect(up.exitCode).toBe(0);

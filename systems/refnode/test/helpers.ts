@@ -92,7 +92,14 @@ export class Cluster {
       if (cfg === 'help') throw new Error('unexpected help');
       return cfg;
     });
-    await Promise.all(c.ids.map((_, i) => c.startNode(i)));
+    // every node settled (started or failed) before a failed start stops them: no caller holds
+    // the cluster to stop it, so it stops the nodes that started and removes its folder here
+    const started = await Promise.allSettled(c.ids.map((_, i) => c.startNode(i)));
+    const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) {
+      await c.stop().catch(() => undefined);
+      throw failed.reason;
+    }
     return c;
   }
 

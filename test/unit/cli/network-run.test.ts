@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yargs from 'yargs';
 import {
   localNetworkCommand,
@@ -68,15 +71,22 @@ describe('the flags local-network and remote-network share', () => {
 });
 
 describe('the network commands run through the sweep', () => {
+  /** The runs' output folders, each a folder of its own in here; removed after these tests. */
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshbench-network-run-'));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
   it('sends --num-transactions at the rate, gives the observers the level and writes the record with their blocks', async () => {
-    const { mkdtemp, readFile, readdir } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
+    const { readFile, readdir } = await import('node:fs/promises');
     const { startCometbftNode } = await import('../load/test-servers.js');
     const { runNetworkCommand } = await import('../../../src/cli/network-run.js');
     const { localEnvironment } = await import('../../support/environments.js');
     const node = await startCometbftNode({ blockIntervalMs: 20 });
-    const output = await mkdtemp(join(tmpdir(), 'network-run-'));
+    const output = await mkdtemp(join(dir, 'network-run-'));
     const events: string[] = [];
     const out: string[] = [];
     const deployment: Deployment = {
@@ -155,16 +165,14 @@ describe('the network commands run through the sweep', () => {
   });
 
   it('--dashboard serves the level live and ends as the report.html it writes', async () => {
-    const { mkdtemp, readFile } = await import('node:fs/promises');
+    const { readFile } = await import('node:fs/promises');
     const { get } = await import('node:http');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const { startCometbftNode } = await import('../load/test-servers.js');
     const { runNetworkCommand } = await import('../../../src/cli/network-run.js');
     const { parseSse } = await import('../../../src/report/dashboard/sse.js');
     const { localEnvironment } = await import('../../support/environments.js');
     const node = await startCometbftNode({ blockIntervalMs: 20 });
-    const output = await mkdtemp(join(tmpdir(), 'network-run-dashboard-'));
+    const output = await mkdtemp(join(dir, 'network-run-dashboard-'));
     const err: string[] = [];
     let stream = '';
     let streamEnded: Promise<void> | undefined;

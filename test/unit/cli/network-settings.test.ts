@@ -3,10 +3,10 @@
  * flags given on the command line win, then the environment, then the file, then the
  * defaults; values are read as the flags are; a bad one names where it came from.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layerSettings, type DeclaredOption } from '../../../src/cli/config-pipeline.js';
 import { runBin } from '../../integration/run-bin.js';
 
@@ -28,8 +28,19 @@ const defaults = {
   cleanup: false,
 };
 
+/** Each layer() call's folder is a folder of its own in here; removed after the file's tests. */
+let root: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'meshbench-network-settings-'));
+});
+
+afterAll(async () => {
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
 async function layer(argv: string[], env: Record<string, string>, file?: string) {
-  const dir = await mkdtemp(join(tmpdir(), 'network-settings-'));
+  const dir = await mkdtemp(join(root, 'network-settings-'));
   const config = file === undefined ? undefined : join(dir, 'net.yaml');
   if (config) await writeFile(config, file ?? '');
   return layerSettings(

@@ -1,7 +1,7 @@
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUniqueDir, writeFileAtomic } from '../../../src/common/atomic-write.js';
 import { formatError, MeshbenchError } from '../../../src/common/errors.js';
 import { newRunId } from '../../../src/common/run-id.js';
@@ -26,8 +26,16 @@ describe('errors', () => {
 });
 
 describe('atomic files', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshbench-test-'));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
   it('never reuses a run folder and leaves no temp files', async () => {
-    const parent = await mkdtemp(join(tmpdir(), 'meshbench-test-'));
+    const parent = await mkdtemp(join(dir, 'parent-'));
     const a = await createUniqueDir(parent, 'run');
     const b = await createUniqueDir(parent, 'run');
     expect(a).not.toBe(b);

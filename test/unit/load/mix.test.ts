@@ -1,7 +1,7 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { kindAt, loadMix, mixCycle, resolveMix, runLoad, type LoadOptions } from '../../../src/load/index.js';
 import { startCountingServer, type CountingServer } from './test-servers.js';
 
@@ -69,6 +69,14 @@ describe('kindAt', () => {
 });
 
 describe('resolveMix: one line naming the file, the kind and the field', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshbench-mix-'));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
   const problem = (
     value: unknown,
     protocol: typeof base.protocol | { kind: string; broadcastMode: string } = http,
@@ -146,7 +154,6 @@ describe('resolveMix: one line naming the file, the kind and the field', () => {
   });
 
   it('reads YAML and JSON files', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'meshbench-mix-'));
     await writeFile(
       join(dir, 'm.yaml'),
       'kinds:\n  - name: a\n    weight: 2\n  - {name: b, weight: 1, size: 10}\n',

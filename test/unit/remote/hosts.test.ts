@@ -1,7 +1,7 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   hostsFromInventory,
   hostsFromVariables,
@@ -142,8 +142,15 @@ describe('hostsFromInventory', () => {
 });
 
 describe('loadHostsFile', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshbench-hosts-'));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
   it('reads env files and YAML inventories, resolving relative keys against the file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'meshbench-hosts-'));
     await writeFile(
       join(dir, 'hosts.env'),
       'MYSTICETI_NODE0_HOST=1.2.3.4\nMYSTICETI_NODE0_SSH_KEY=id_test\n',

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   KnownHostsFile,
   KnownHostsIndex,
@@ -13,6 +13,17 @@ import {
   parseKnownHosts,
   patternsMatch,
 } from '../../../src/testbed/remote/known-hosts.js';
+
+/** The tests' folders, each a folder of its own in here; removed after the file's tests. */
+let root: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'meshbench-kh-'));
+});
+
+afterAll(async () => {
+  if (root) await rm(root, { recursive: true, force: true });
+});
 
 async function makeKey(dir: string, name: string): Promise<{ line: string; blob: Buffer }> {
   const path = join(dir, name);
@@ -32,7 +43,7 @@ describe('known_hosts', () => {
   });
 
   it('matches hashed entries written by ssh-keygen -H, and tells match, mismatch, unknown and revoked apart', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'meshbench-kh-'));
+    const dir = await mkdtemp(join(root, 'kh-'));
     const a = await makeKey(dir, 'a');
     const b = await makeKey(dir, 'b');
     const file = join(dir, 'known_hosts');
@@ -51,7 +62,7 @@ describe('known_hosts', () => {
   });
 
   it('appends new hosts (accept-new), readable by ssh-keygen -F, without interleaving', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'meshbench-kh-'));
+    const dir = await mkdtemp(join(root, 'kh-'));
     const file = join(dir, 'sub', 'known_hosts');
     const keys = await Promise.all([makeKey(dir, 'k1'), makeKey(dir, 'k2'), makeKey(dir, 'k3')]);
     const known = await new KnownHostsFile(file).load();
@@ -100,7 +111,7 @@ describe('known_hosts', () => {
   });
 
   it('adds the missing final newline once when appending to a file that lacks it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'meshbench-kh-'));
+    const dir = await mkdtemp(join(root, 'kh-'));
     const file = join(dir, 'known_hosts');
     const [a, b, c] = await Promise.all([makeKey(dir, 'a'), makeKey(dir, 'b'), makeKey(dir, 'c')]);
     const [type, key] = a.line.split(' ');
