@@ -129,11 +129,13 @@ describe('network conditions on a local network (no netem here)', () => {
     const [, partition] = block.windows;
     expect(partition?.longest_no_commit_ms, JSON.stringify(partition)).toBeGreaterThanOrEqual(3000);
     expect(partition?.time_to_recover_ms, JSON.stringify(partition)).not.toBeNull();
-    // loss: the per-second commit p99 while it holds (measured seconds 7-10, the level's 10-13 s)
-    // against the steady seconds before it (1-5); a lost segment waits for TCP's retransmission
-    // timeout, 200 ms at least. Above that floor only the direction is asserted: a busy machine's
-    // own tail is not additive with the timeout's (CI with two CPU burners beside it: 823 ms
-    // before, 922 ms during; a quiet one gives 2-4x)
+    // loss: the per-second commit p99 while it holds (measured seconds 7-10, the level's 10-13 s).
+    // A lost segment waits for TCP's retransmission timeout, 200 ms at least, so that is a floor
+    // load can only raise; a quiet machine's steady seconds (1-5) are well below it, so it also
+    // says loss raised the latency there. Against those seconds themselves it is not asserted: a
+    // busy machine's own tail is not additive with the timeout's, and the machine's load moves
+    // between the two windows (two CPU burners beside CI: 823 ms before, 922 during; a CI run
+    // beside another build: 942 before, 733 during; a quiet one gives 2-4x)
     const p99 = (from: number, to: number) =>
       median(
         rec.results.time_series
@@ -144,9 +146,6 @@ describe('network conditions on a local network (no netem here)', () => {
     const during = p99(7, 10);
     expect(during, `median per-second p99 ${before} ms before, ${during} ms with 20% loss`).toBeGreaterThan(
       200,
-    );
-    expect(during, `median per-second p99 ${before} ms before, ${during} ms with 20% loss`).toBeGreaterThan(
-      before,
     );
     for (const event of block.events) expect(event.errors, JSON.stringify(event)).toBeUndefined();
   }, 180_000);

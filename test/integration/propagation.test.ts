@@ -3,7 +3,7 @@
  * as users run it (bin/benchmark.js) on local 4-node refnode networks on this machine's
  * engine, plain and with the AWS zone matrix (delay through nfq-delay on this kernel), and on
  * a 3-member etcd cluster. The zone matrix must come back out of the system: a pair across
- * the Atlantic takes longer to propagate than on the plain network, and the nodes' own
+ * the Atlantic takes at least as long as its shortest way through a third zone, and the nodes' own
  * round-trip times show twice the matrix's one-way delay.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -16,6 +16,8 @@ import { runBin } from './run-bin.js';
 const ZONES = 'examples/zones/aws-4-regions.csv';
 /** One way N_Virginia → London in that matrix (node0 → node1: nodes go round robin over its zones). */
 const VIRGINIA_LONDON_MS = 38;
+/** N_Virginia → Tokyo → London in that matrix: the shortest way through a third zone to London. */
+const VIRGINIA_TOKYO_LONDON_MS = 73 + 104;
 
 let dir: string;
 
@@ -65,11 +67,8 @@ const REFNODE = ['--committee', '4', '--loads', '50', '--duration', '10'];
 const NODES = ['node0', 'node1', 'node2', 'node3'];
 
 describe('propagation latency on a local refnode network', () => {
-  let plain: PropagationBlock | undefined;
-
   it('--propagation: 12 pairs, each seen, plausible; the nodes report their peers’ round trips', async () => {
     const block = await propagationOf('plain', [...REFNODE, '--propagation']);
-    plain = block;
     note(`plain p50 ms: ${matrixNote(block)}`);
     note(`plain peer RTT ms (median of the level): ${rttNote(block)}`);
     expect(block.nodes).toEqual(NODES);
@@ -99,10 +98,15 @@ describe('propagation latency on a local refnode network', () => {
     note(`zones peer RTT ms (median of the level): ${rttNote(block)}`);
     expect(block.pairs).toHaveLength(12);
     for (const p of block.pairs) expect(p.count, JSON.stringify(p)).toBeGreaterThan(0);
-    const base = plain ? pair(plain, 'node0', 'node1').p50_ms : 0;
+    // node0 (N. Virginia) -> node1 (London): node1 commits a probe with precommits from a quorum
+    // of 3, so one of them comes from Tokyo or Sydney, whose node needs the probe's block first:
+    // at least Virginia -> Tokyo -> London (73 + 104 ms; through Sydney, 98 + 131). A floor from
+    // the matrix, not from the plain network's level: measured at another time, that one swung
+    // with the machine's load (a CI run beside another lane: plain 834 ms, zoned 764 ms; 52 and
+    // 426 ms on a quieter one), and load only adds to a floor.
     const zoned = pair(block, 'node0', 'node1').p50_ms;
-    note(`node0->node1 p50: plain ${base?.toFixed(1)} ms, zones ${zoned?.toFixed(1)} ms`);
-    expect(zoned).toBeGreaterThanOrEqual((base ?? 0) + 30);
+    note(`node0->node1 p50: zones ${zoned?.toFixed(1)} ms, at least ${VIRGINIA_TOKYO_LONDON_MS} ms`);
+    expect(zoned).toBeGreaterThanOrEqual(VIRGINIA_TOKYO_LONDON_MS);
     // The refnode's pings on the node0 <-> node1 connection: at least twice 38 ms one way, and
     // (the matrix's order, measured in the same level, so a busy node's slower replies, which
     // add to all of its round trips alike, cannot break it) shorter than each of their round

@@ -61,7 +61,7 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
 
   describe('runLoad latency', () => {
     it(
-      'reports p50 within 2 ms of a bare client against a server that answers after 20 ms',
+      'reports p50 within 2 ms (and a tenth of the machine’s own delay) of a bare client beside it, against a server that answers after 20 ms',
       TIMING,
       async () => {
         const s = await server((r) => ({ body: cometbftOk(r.body), delayMs: 20 }));
@@ -105,13 +105,21 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
         // the loopback exchange: 0.5-1 ms on a quiet machine, 3-18 ms at load 6-9 (its reads wait
         // for the generator's turns and the other way round), which is why the lower bounds are
         // the server's delay, not the reference.
+        // The upper bound only checks that the reference measured this server (its p50 was 42-45
+        // ms with CI and another build beside it, load 13).
         expect(reference.wire, seen).toBeGreaterThanOrEqual(20);
-        expect(reference.wire, seen).toBeLessThan(40);
+        expect(reference.wire, seen).toBeLessThan(20 + 100);
         expect(result.outcomes.ok).toBe(load.count);
+        // 2 ms for the generator's own work, and a tenth of what the machine added to the
+        // reference above the server's 20 ms: the two clients share the machine's delay but
+        // sample it at different instants, and at load 13 that delay reached 70-720 ms
+        // (corrected 100.6 against the reference's 93.6 ms). On a quiet machine (the reference
+        // 21 ms) this is 2.1 ms.
+        const within = (referenceMs: number) => referenceMs + 2 + 0.1 * Math.max(0, referenceMs - 20);
         expect(uncorrected.p50, seen).toBeGreaterThanOrEqual(20);
-        expect(uncorrected.p50, seen).toBeLessThanOrEqual(reference.wire + 2);
+        expect(uncorrected.p50, seen).toBeLessThanOrEqual(within(reference.wire));
         expect(corrected.p50, seen).toBeGreaterThanOrEqual(uncorrected.p50);
-        expect(corrected.p50, seen).toBeLessThanOrEqual(reference.fromIntended + 2);
+        expect(corrected.p50, seen).toBeLessThanOrEqual(within(reference.fromIntended));
         expect(corrected.min).toBeGreaterThanOrEqual(19.9);
       },
     );

@@ -7,7 +7,7 @@
 import { monitoringOf } from '../../../src/monitor/plugin.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Duplex } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { buildBenchmarkPlan } from '../../../src/bench/plan.js';
 import { isMeshbenchError } from '../../../src/common/errors.js';
 import {
@@ -466,29 +466,46 @@ describe('host files, for real', () => {
   });
 
   it('runs the remote loop in bash (builtins only), parses its rounds, and it exits as soon as its stdin closes', async () => {
-    let child: ChildProcessWithoutNullStreams | undefined;
+    const children: ChildProcessWithoutNullStreams[] = [];
     const session = {
       openCommandStream: async (argv: readonly string[]) => {
         const [command, ...rest] = argv as [string, ...string[]];
-        child = spawn(command, rest);
+        const child = spawn(command, rest);
+        children.push(child);
         return Duplex.from({ readable: child.stdout, writable: child.stdin });
       },
     };
+    const exitOf = (child: ChildProcessWithoutNullStreams) =>
+      new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // rounds: every 100 ms
     const reads: Readonly<Record<string, string>>[] = [];
     const watch = await new RemoteHostFiles('host0', session).watchFiles(HOST_FILES, 100, (files) =>
       reads.push(files),
     );
-    await new Promise((resolve) => setTimeout(resolve, 450));
-    const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
-    // what an SSH channel's close gives the command: its stdin ends
-    const closedAt = performance.now();
-    child?.stdin.end();
-    expect(await exited).toBe(0);
-    expect(performance.now() - closedAt).toBeLessThan(150);
+    await vi.waitFor(() => expect(reads.length).toBeGreaterThanOrEqual(3), { timeout: 20_000, interval: 20 });
+    const [fast] = children as [ChildProcessWithoutNullStreams];
+    const fastExit = exitOf(fast);
+    fast.stdin.end();
+    expect(await fastExit).toBe(0);
     watch.close();
-    expect(reads.length).toBeGreaterThanOrEqual(3);
     expect(Object.keys(reads[0]!).sort()).toEqual([...HOST_FILES].sort());
     expect(hostReading(reads[0]!)?.uptimeSecs).toBeGreaterThan(0);
+
+    // the exit: a loop between two rounds of a minute, its stdin closed (what an SSH channel's
+    // close gives the command) right after its first round, exits long before its next round
+    // (waiting the round out would take 60 s; a busy machine takes a few hundred ms at most)
+    let slowReads = 0;
+    const slowWatch = await new RemoteHostFiles('host0', session).watchFiles(HOST_FILES, 60_000, () => {
+      slowReads += 1;
+    });
+    await vi.waitFor(() => expect(slowReads).toBe(1), { timeout: 20_000, interval: 20 });
+    const slow = children[1] as ChildProcessWithoutNullStreams;
+    const slowExit = exitOf(slow);
+    const closedAt = performance.now();
+    slow.stdin.end();
+    expect(await slowExit).toBe(0);
+    expect(performance.now() - closedAt).toBeLessThan(10_000);
+    slowWatch.close();
   });
 });
 
