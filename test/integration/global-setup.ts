@@ -14,7 +14,7 @@ export default function setup(): () => Promise<void> {
     });
   }
   return async () => {
-    const { releaseSandboxes } = await import('./sandbox-fixture.js');
+    const { releaseSandboxes } = await import('./sandbox-slots.js');
     await releaseSandboxes();
   };
 }

@@ -12,12 +12,13 @@
  * at once, each kept for the next file in its slot.
  */
 import { spawn } from 'node:child_process';
-import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { ROOT } from './run-bin.js';
+import { TEST_SANDBOX_BASE } from './sandbox-slots.js';
 import { processAlive } from '../../src/common/process-alive.js';
 import {
   docker,
@@ -29,12 +30,7 @@ import {
   type SandboxState,
 } from '../../src/testbed/sandbox/sandbox.js';
 
-/**
- * Where the test sandboxes live: slot 1 here, slot N beside it with `-N`.
- * MESHBENCH_TEST_SANDBOX_DIR gives a test run sandboxes of its own (e.g. beside another run in
- * the same checkout).
- */
-export const TEST_SANDBOX_BASE = resolve(process.env.MESHBENCH_TEST_SANDBOX_DIR ?? '.meshbench/sandbox-test');
+export { TEST_SANDBOX_BASE };
 export const DOCKER_HOSTS = 4;
 /** More slots than files can run at once (the tier's maxWorkers), so a claim always finds one. */
 const SLOTS = 8;
@@ -104,31 +100,45 @@ async function healthy(state: SandboxState): Promise<boolean> {
   return running.stdout.trim().split('\n').filter(Boolean).length === state.hosts.length;
 }
 
+/** The ids of a sandbox's host containers in one state (`running`, `paused`). */
+async function hostIds(state: SandboxState, status: 'running' | 'paused'): Promise<string[]> {
+  const listed = await docker([
+    'ps',
+    '-q',
+    '--filter',
+    `label=meshbench.run=${state.runId}`,
+    '--filter',
+    `status=${status}`,
+  ]);
+  return listed.stdout.trim().split('\n').filter(Boolean);
+}
+
+/** The sandbox this file's tests used, paused after them (below). */
+let used: SandboxState | undefined;
+
 export async function useSandbox(): Promise<SandboxState> {
   const dir = testSandboxDir();
   const existing = await readSandboxState(dir);
-  if (existing && (await healthy(existing))) return existing;
+  if (existing) {
+    const paused = await hostIds(existing, 'paused');
+    if (paused.length > 0) await docker(['unpause', ...paused]);
+  }
+  if (existing && (await healthy(existing))) return (used = existing);
   if (existing) await sandboxDown({ dir });
-  return sandboxUp({ hosts: DOCKER_HOSTS + 1, withoutDocker: 1, dir });
+  return (used = await sandboxUp({ hosts: DOCKER_HOSTS + 1, withoutDocker: 1, dir }));
 }
 
-/** Removes every slot's sandbox (the integration tier's global teardown). */
-export async function releaseSandboxes(): Promise<void> {
-  if (process.env.MESHBENCH_KEEP_SANDBOX === '1') return;
-  const parent = dirname(TEST_SANDBOX_BASE);
-  const name = basename(TEST_SANDBOX_BASE);
-  let entries: string[];
-  try {
-    entries = readdirSync(parent);
-  } catch {
-    return;
-  }
-  const slots = entries.filter((entry) => entry === name || new RegExp(`^${name}-\\d+$`).test(entry));
-  for (const entry of slots) {
-    await sandboxDown({ dir: join(parent, entry) });
-    rmSync(join(parent, `${entry}.lock`), { force: true }); // its files have ended
-  }
-}
+// Between two files in its slot, a sandbox is paused (its hosts' sshd and Docker engines frozen,
+// `docker pause`) and the next file in the slot unpauses it: idle, one sandbox's hosts took 0.04
+// of a core here, about 100 cpu-s over a CI run with two slots, on a machine the integration tier
+// keeps busy. The hook is registered as a test file imports this module, so it runs after the
+// file's own afterAll hooks (the last registered runs first) and before the file's process exits
+// and frees the slot; the tier's global teardown removes paused hosts as it does running ones.
+afterAll(async () => {
+  if (!used) return;
+  const running = await hostIds(used, 'running');
+  if (running.length > 0) await docker(['pause', ...running]);
+});
 
 /** What a test file on the shared sandbox holds, filled in before its first test. */
 export interface SandboxSuite {
