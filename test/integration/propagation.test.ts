@@ -107,20 +107,25 @@ describe('propagation latency on a local refnode network', () => {
     const zoned = pair(block, 'node0', 'node1').p50_ms;
     note(`node0->node1 p50: zones ${zoned?.toFixed(1)} ms, at least ${VIRGINIA_TOKYO_LONDON_MS} ms`);
     expect(zoned).toBeGreaterThanOrEqual(VIRGINIA_TOKYO_LONDON_MS);
-    // The refnode's pings on the node0 <-> node1 connection: at least twice 38 ms one way, and
-    // (the matrix's order, measured in the same level, so a busy node's slower replies, which
-    // add to all of its round trips alike, cannot break it) shorter than each of their round
-    // trips to Tokyo and Sydney (146 to 262 ms). A fixed upper bound held only on a quiet
-    // machine: a clean-clone CI run here measured node1 -> node0 at 119 ms against 76.
-    for (const [from, to] of [
-      ['node0', 'node1'],
-      ['node1', 'node0'],
-    ] as const) {
-      const peers = block.peer_rtt_ms?.[from] ?? {};
-      const rtt = peers[to];
-      expect(rtt, `${from} -> ${to}`).toBeGreaterThanOrEqual(2 * VIRGINIA_LONDON_MS - 15);
-      for (const other of ['node2', 'node3'])
-        expect(rtt, `${from} -> ${to} against ${from} -> ${other}`).toBeLessThan(peers[other] ?? 0);
+    // The refnode's pings: every pair's round trip at least twice the matrix's one-way delay
+    // (less 15 ms of slack for the pings' own timing), a floor that load can only raise. The
+    // matrix's order between pairs is not asserted: measured in the same level, a busy
+    // machine still added unequal amounts (a CI run: node0 -> node1 381 ms against node0 ->
+    // node2 319 ms, for 76 and 146 ms in the matrix; a clean-clone run before, 119 against 76).
+    const oneWay: Record<string, number> = {
+      'node0 node1': 38,
+      'node0 node2': 73,
+      'node0 node3': 98,
+      'node1 node2': 104,
+      'node1 node3': 131,
+      'node2 node3': 57,
+    };
+    for (const from of NODES) {
+      for (const to of NODES.filter((node) => node !== from)) {
+        const ms = oneWay[[from, to].sort().join(' ')] as number;
+        const rtt = block.peer_rtt_ms?.[from]?.[to];
+        expect(rtt, `${from} -> ${to}: ${rttNote(block)}`).toBeGreaterThanOrEqual(2 * ms - 15);
+      }
     }
   });
 });
