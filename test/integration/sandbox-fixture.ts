@@ -88,18 +88,6 @@ export function testSandboxDir(): string {
   throw new Error(`every test sandbox slot (${SLOTS}) is held by a running test file`);
 }
 
-async function healthy(state: SandboxState): Promise<boolean> {
-  const running = await docker([
-    'ps',
-    '-q',
-    '--filter',
-    `label=meshbench.run=${state.runId}`,
-    '--filter',
-    'status=running',
-  ]);
-  return running.stdout.trim().split('\n').filter(Boolean).length === state.hosts.length;
-}
-
 /** The ids of a sandbox's host containers in one state (`running`, `paused`). */
 async function hostIds(state: SandboxState, status: 'running' | 'paused'): Promise<string[]> {
   const listed = await docker([
@@ -111,6 +99,10 @@ async function hostIds(state: SandboxState, status: 'running' | 'paused'): Promi
     `status=${status}`,
   ]);
   return listed.stdout.trim().split('\n').filter(Boolean);
+}
+
+async function healthy(state: SandboxState): Promise<boolean> {
+  return (await hostIds(state, 'running')).length === state.hosts.length;
 }
 
 /** The sandbox this file's tests used, paused after them (below). */
