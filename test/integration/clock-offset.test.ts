@@ -3,20 +3,17 @@
  * shifted on purpose by a wrapper earlier in sshd's PATH; the record shows that host's offset,
  * and --max-clock-offset refuses the deploy before any node starts.
  */
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, type SandboxHost, type SandboxState } from '../../src/testbed/sandbox/sandbox.js';
-import { errorLines, hostsFile, leftovers, runCliModule, useSandbox } from './sandbox-fixture.js';
+import { docker, type SandboxHost } from '../../src/testbed/sandbox/sandbox.js';
+import { errorLines, hostsFile, leftovers, runCliModule, sandboxSuite } from './sandbox-fixture.js';
 
 const SHIFT_SECONDS = 7;
 const WRAPPER = '/usr/local/bin/date';
 
-let sandbox: SandboxState;
+const suite = sandboxSuite('clock');
 let shifted: SandboxHost;
-/** The run's output folder is a folder of its own in here; removed after the file's tests. */
-let dir: string;
 
 async function rootShell(host: SandboxHost, script: string): Promise<void> {
   const result = await docker(['exec', host.container, 'sh', '-c', script]);
@@ -24,9 +21,7 @@ async function rootShell(host: SandboxHost, script: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'meshbench-clock-'));
-  sandbox = await useSandbox();
-  shifted = sandbox.hosts[1]!;
+  shifted = suite.sandbox.hosts[1]!;
   // /usr/local/bin comes before /usr/bin in sshd's PATH: this `date` reads every input date as
   // that date plus SHIFT_SECONDS (the clock command meshbench uses is `date -f -`).
   const wrapper = `#!/bin/sh\nsed -u 's/$/ + ${SHIFT_SECONDS} seconds/' | /usr/bin/date "$@"\n`;
@@ -37,11 +32,6 @@ afterAll(async () => {
   if (shifted) await rootShell(shifted, `rm -f ${WRAPPER}`);
 });
 
-// Runs before the hook above (vitest runs afterAll hooks last registered first); neither needs the other.
-afterAll(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
 interface HostRecord {
   name: string;
   clock: { offsetMs: number; rttMs: number; samples: number; method: string; errorBoundMs: number };
@@ -49,8 +39,8 @@ interface HostRecord {
 
 describe('clock offsets of remote hosts', () => {
   it('records each host offset; the shifted host shows its shift and a warning (allowed above the limit)', async () => {
-    const file = await hostsFile(sandbox, 'clock', sandbox.hosts.slice(0, 2));
-    const output = await mkdtemp(join(dir, 'output-'));
+    const file = await hostsFile(suite.sandbox, 'clock', suite.sandbox.hosts.slice(0, 2));
+    const output = await mkdtemp(join(suite.dir, 'output-'));
     const run = await runCliModule('remote-network', [
       '--hosts-file',
       file,
@@ -92,7 +82,7 @@ describe('clock offsets of remote hosts', () => {
   });
 
   it('--max-clock-offset refuses the deploy in one line, exit 2, before any node starts', async () => {
-    const file = await hostsFile(sandbox, 'clock', sandbox.hosts.slice(0, 2));
+    const file = await hostsFile(suite.sandbox, 'clock', suite.sandbox.hosts.slice(0, 2));
     const run = await runCliModule('remote-network', [
       '--hosts-file',
       file,
@@ -109,6 +99,7 @@ describe('clock offsets of remote hosts', () => {
     );
     expect(errors[0]).not.toMatch(/host0 clock/);
     expect(run.stderr).not.toMatch(/\] (docker|image|start): /);
-    for (const host of sandbox.hosts.slice(0, 2)) expect((await leftovers(host)).containers).toEqual([]);
+    for (const host of suite.sandbox.hosts.slice(0, 2))
+      expect((await leftovers(host)).containers).toEqual([]);
   });
 });

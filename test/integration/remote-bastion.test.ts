@@ -20,7 +20,8 @@ import {
   type SandboxState,
 } from '../../src/testbed/sandbox/sandbox.js';
 import { runBin } from './run-bin.js';
-import { errorLines, leftovers, runCliModule, TEST_SANDBOX_BASE } from './sandbox-fixture.js';
+import { errorLines, leftovers, runCliModule } from './sandbox-fixture.js';
+import { TEST_SANDBOX_BASE } from './sandbox-slots.js';
 
 const DIR = resolve(`${TEST_SANDBOX_BASE}-bastion`);
 let sandbox: SandboxState;

@@ -4,14 +4,13 @@
  * a full disk): remote-network-input.test.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resultValidator } from '../../src/results/validate.js';
 import { hostsFromVariables } from '../../src/testbed/remote/hosts.js';
 import { connectAll } from '../../src/testbed/remote/remote-testbed.js';
-import { docker, type SandboxHost, type SandboxState } from '../../src/testbed/sandbox/sandbox.js';
+import { docker, type SandboxHost } from '../../src/testbed/sandbox/sandbox.js';
 import {
   DOCKER_HOSTS,
   errorLines,
@@ -19,22 +18,10 @@ import {
   innerDocker,
   leftovers,
   runCliModule,
-  useSandbox,
+  sandboxSuite,
 } from './sandbox-fixture.js';
 
-let sandbox: SandboxState;
-/** The runs' output folders, each a folder of its own in here; removed after the file's tests. */
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'meshbench-remote-'));
-  sandbox = await useSandbox();
-});
-
-afterAll(async () => {
-  // nothing else reads it: --down takes a remote network off its hosts by the hosts file alone
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+const suite = sandboxSuite('remote');
 
 const validateRecord = resultValidator();
 
@@ -51,9 +38,9 @@ async function resultOf(outputDir: string): Promise<{
 
 describe('remote-network on 4 sandbox hosts', () => {
   it('commits all 200 transactions and --cleanup leaves no container; --down --cleanup-thorough removes volumes and the image', async () => {
-    const dockerHosts = sandbox.hosts.slice(0, DOCKER_HOSTS);
-    const file = await hostsFile(sandbox, 'four', dockerHosts);
-    const output = await mkdtemp(join(dir, 'output-'));
+    const dockerHosts = suite.sandbox.hosts.slice(0, DOCKER_HOSTS);
+    const file = await hostsFile(suite.sandbox, 'four', dockerHosts);
+    const output = await mkdtemp(join(suite.dir, 'output-'));
     const run = await runCliModule('remote-network', [
       '--hosts-file',
       file,
@@ -89,7 +76,7 @@ describe('remote-network on 4 sandbox hosts', () => {
 
 describe('Ctrl-C', () => {
   it('during deployment stops, removes what the run created on every host and exits 130', async () => {
-    const [fast, slow] = sandbox.hosts.slice(0, 2) as [SandboxHost, SandboxHost];
+    const [fast, slow] = suite.sandbox.hosts.slice(0, 2) as [SandboxHost, SandboxHost];
     // host0 has the image and starts its node at once; host1 lacks it and is still receiving it
     // when Ctrl-C comes (each host runs its steps on its own).
     const imageId = execFileSync(
@@ -106,7 +93,7 @@ describe('Ctrl-C', () => {
       fast.container,
     ]);
     await docker(['exec', slow.container, 'docker', 'image', 'rm', '-f', imageId]);
-    const file = await hostsFile(sandbox, 'interrupt', [fast, slow]);
+    const file = await hostsFile(suite.sandbox, 'interrupt', [fast, slow]);
     const run = await runCliModule(
       'remote-network',
       ['--hosts-file', file, '--num-transactions', '1000', '--transaction-rate', '10'],
@@ -122,8 +109,8 @@ describe('Ctrl-C', () => {
   });
 
   it('during the load prints the partial summary and, with --cleanup, leaves the hosts clean', async () => {
-    const hosts = sandbox.hosts.slice(0, 2);
-    const file = await hostsFile(sandbox, 'interrupt-load', hosts);
+    const hosts = suite.sandbox.hosts.slice(0, 2);
+    const file = await hostsFile(suite.sandbox, 'interrupt-load', hosts);
     const run = await runCliModule(
       'remote-network',
       [
@@ -147,11 +134,11 @@ describe('Ctrl-C', () => {
 
 describe('Docker install', () => {
   it('refuses clearly when the user has no sudo, then installs Docker with sudo, idempotently', async () => {
-    const bare = sandbox.hosts[DOCKER_HOSTS]!;
+    const bare = suite.sandbox.hosts[DOCKER_HOSTS]!;
     expect(bare.docker).toBe(false);
     const noSudo = await runCliModule('remote-network', [
       '--hosts-file',
-      await hostsFile(sandbox, 'nosudo', [bare], { user: 'nosudo' }),
+      await hostsFile(suite.sandbox, 'nosudo', [bare], { user: 'nosudo' }),
       '--num-transactions',
       '5',
     ]);
@@ -161,8 +148,8 @@ describe('Docker install', () => {
       /host0 \(nosudo@.*Docker is missing.*cannot use sudo without a password; .*NOPASSWD/,
     );
 
-    const file = await hostsFile(sandbox, 'bare', [bare], { user: 'meshbench' });
-    const output = await mkdtemp(join(dir, 'output-'));
+    const file = await hostsFile(suite.sandbox, 'bare', [bare], { user: 'meshbench' });
+    const output = await mkdtemp(join(suite.dir, 'output-'));
     const run = await runCliModule('remote-network', [
       '--hosts-file',
       file,
@@ -197,11 +184,11 @@ describe('Docker install', () => {
     const config = hostsFromVariables({
       MYSTICETI_NODE0_HOST: bare.address,
       MYSTICETI_NODE0_SSH_USER: 'meshbench',
-      MYSTICETI_NODE0_SSH_KEY: sandbox.keyPath,
+      MYSTICETI_NODE0_SSH_KEY: suite.sandbox.keyPath,
     });
     const [agent] = await connectAll(config, {
       strictHostKeyChecking: 'yes',
-      knownHostsPath: sandbox.knownHostsPath,
+      knownHostsPath: suite.sandbox.knownHostsPath,
       concurrency: 1,
     });
     try {

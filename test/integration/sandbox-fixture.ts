@@ -30,7 +30,6 @@ import {
   type SandboxState,
 } from '../../src/testbed/sandbox/sandbox.js';
 
-export { TEST_SANDBOX_BASE };
 export const DOCKER_HOSTS = 4;
 /** More slots than files can run at once (the tier's maxWorkers), so a claim always finds one. */
 const SLOTS = 8;
@@ -114,9 +113,9 @@ export async function useSandbox(): Promise<SandboxState> {
   if (existing) {
     const paused = await hostIds(existing, 'paused');
     if (paused.length > 0) await docker(['unpause', ...paused]);
+    if (await healthy(existing)) return (used = existing);
+    await sandboxDown({ dir });
   }
-  if (existing && (await healthy(existing))) return (used = existing);
-  if (existing) await sandboxDown({ dir });
   return (used = await sandboxUp({ hosts: DOCKER_HOSTS + 1, withoutDocker: 1, dir }));
 }
 
