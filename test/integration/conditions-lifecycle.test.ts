@@ -14,7 +14,9 @@ import { bench, networkOf, useConditionsDir } from './conditions-fixture.js';
 const dir = useConditionsDir();
 describe('network conditions: the orchestrator and restarts', () => {
   it("--shape-orchestrator: 100 ms on the orchestrator's links raises latency; the nodes' links stay clear", async () => {
-    const args = ['--committee', '4', '--loads', '50', '--duration', '6', '--warmup', '1'];
+    // two nodes: the orchestrator's links are what is shaped (each node also gets a helper, and a
+    // container costs ~2 s of CPU to start and stop on this machine's engine)
+    const args = ['--committee', '2', '--loads', '50', '--duration', '6', '--warmup', '1'];
     const yaml = 'events:\n  - { at: 0s, action: delay, nodes: [client], delay: 100ms }\n';
     // not asked: one line naming the flag, before anything starts
     const scenario = join(dir(), 'client.yaml');
@@ -38,7 +40,7 @@ describe('network conditions: the orchestrator and restarts', () => {
     ).toBeGreaterThanOrEqual(180);
     const links = networkOf(shaped).quality.links;
     expect(links['client->node0']?.delay_ms[0]).toBe(100);
-    expect(links['node2->client']?.delay_ms[0]).toBe(100);
+    expect(links['node1->client']?.delay_ms[0]).toBe(100);
     expect(links['node0->node1']?.delay_ms[0] ?? 0).toBe(0);
   }, 240_000);
 

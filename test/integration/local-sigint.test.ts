@@ -1,7 +1,9 @@
 /**
  * Ctrl-C: local-network runs as a child process; SIGINT mid-load prints the partial
  * result and, with --cleanup, leaves nothing of the run behind. SIGINT during start-up
- * removes the half-started network.
+ * removes the half-started network. Two nodes where the count proves nothing (a node
+ * container costs ~2 s of CPU to start and stop on this machine's engine); four where a
+ * second SIGINT must land while compose up is still creating them.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -133,7 +135,7 @@ describe('local-network and Ctrl-C', () => {
     const run = await runAndInterrupt(
       [
         '--committee',
-        '4',
+        '2',
         '--num-transactions',
         '100000',
         '--transaction-rate',
@@ -142,23 +144,23 @@ describe('local-network and Ctrl-C', () => {
         '--output',
         dir,
       ],
-      /all 4 nodes ready/,
+      /all 2 nodes ready/,
       1_500,
     );
     const runId = /^run (\S+): starting/m.exec(run.stdout)?.[1] ?? '';
     expect(runId).not.toBe('');
     expect(run.stderr).toContain('received SIGINT: stopping');
-    expect(run.stdout).toMatch(/PARTIAL RESULT \(interrupted\): run \S+, 4 nodes/);
+    expect(run.stdout).toMatch(/PARTIAL RESULT \(interrupted\): run \S+, 2 nodes/);
     expect(run.stdout).toMatch(/Successful: +\d+/);
-    expect(run.stdout).toMatch(/cleanup: removed 4 containers, 1 networks/);
+    expect(run.stdout).toMatch(/cleanup: removed 2 containers, 1 networks/);
     expect(run.code).toBe(130);
     expect(await leftovers(runId)).toEqual([]);
   });
 
   it('SIGINT during start-up removes the half-started network', async () => {
     const run = await runAndInterrupt(
-      ['--committee', '4', '--num-transactions', '100', '--output', dir],
-      /starting 4 nodes/,
+      ['--committee', '2', '--num-transactions', '100', '--output', dir],
+      /starting 2 nodes/,
       300,
     );
     const runId = /^run (\S+): starting/m.exec(run.stdout)?.[1] ?? '';
@@ -205,7 +207,7 @@ describe('local-network and Ctrl-C', () => {
     const run = await runAndInterruptTwice(
       [
         '--committee',
-        '4',
+        '2',
         '--num-transactions',
         '100000',
         '--transaction-rate',
@@ -214,7 +216,7 @@ describe('local-network and Ctrl-C', () => {
         '--output',
         dir,
       ],
-      async (output) => output.includes('all 4 nodes ready'),
+      async (output) => output.includes('all 2 nodes ready'),
     );
     const runId = runIdOf(run.stdout) ?? '';
     expect(runId).not.toBe('');

@@ -171,7 +171,9 @@ describe.each(['raw', 'undici'] as const)('transport %s', (kind) => {
     });
     const transport = makeTransport(kind, server.url);
     const hung = send(transport, '1');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // on the wire once the connection is up: waited for, not slept on (a busy machine takes longer)
+    for (const deadline = Date.now() + 10_000; !hung.wired && Date.now() < deadline;)
+      await new Promise((resolve) => setTimeout(resolve, 5));
     expect(hung.wired).toBe(true);
     hung.abort();
     expect(await send(transport, '2').outcome).toEqual({ reply: [200, '2'] });

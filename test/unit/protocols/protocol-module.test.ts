@@ -157,7 +157,9 @@ describe('the etcd gRPC example against the built-in etcd protocol on one real m
     expect(http.keys.count).toBe(200);
     // Both wrote to the same store: its revision counts every put of both.
     expect(http.keys.revision).toBeGreaterThanOrEqual(grpc.keys.revision + 200);
-  });
+    // two commands, one with two workers that each load the gRPC module: beside two CPU burners
+    // they took longer than the unit tier's 30 s (a bound against a hang, not a timing)
+  }, 120_000);
 
   it('a stopped member is a connection error through gRPC, not an ok or a hang', async () => {
     await member.kill();
