@@ -7,7 +7,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Endpoint } from '../../../src/testbed/testbed.js';
 import { defaultTransport } from '../../../src/load/transport.js';
 import type { Transport, TransportFailure, TransportKind } from '../../../src/load/transport.js';
@@ -172,9 +172,7 @@ describe.each(['raw', 'undici'] as const)('transport %s', (kind) => {
     const transport = makeTransport(kind, server.url);
     const hung = send(transport, '1');
     // on the wire once the connection is up: waited for, not slept on (a busy machine takes longer)
-    for (const deadline = Date.now() + 10_000; !hung.wired && Date.now() < deadline;)
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(hung.wired).toBe(true);
+    await vi.waitFor(() => expect(hung.wired).toBe(true), { timeout: 10_000, interval: 5 });
     hung.abort();
     expect(await send(transport, '2').outcome).toEqual({ reply: [200, '2'] });
     const late = await Promise.race([hung.outcome, new Promise((r) => setTimeout(() => r('none'), 50))]);
