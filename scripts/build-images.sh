@@ -12,12 +12,40 @@
 # On a machine that can pull, set MESHBENCH_BASE_IMAGE=debian:bookworm-slim to skip mmdebstrap.
 # Usage: scripts/build-images.sh [refnode|etcd|nethelper|loadclient|base|all|libp2p|crdt]   (default: all)
 #        scripts/build-images.sh lean IMAGE DOCKERFILE ENTRY_JS [FILE...]   (any bundled app: lean_node_image)
+#        scripts/build-images.sh tools    mmdebstrap, gcc and libnetfilter-queue's headers (apt, as root)
+#        scripts/build-images.sh rootfs   only the root filesystems `all` lacks (mmdebstrap tarballs, all
+#                                         at once; no image is built): scripts/setup.sh starts it beside
+#                                         the Debian packages and npm ci
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf 'meshbench images: %s\n' "$*" >&2; }
 die() { printf 'meshbench images: error: %s\n' "$*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
+
+# apt-get install as root, waiting for another apt's lock (scripts/setup.sh installs beside it);
+# `apt-get update` only when the install fails (a fresh machine's empty lists).
+apt_install() {
+  local apt=(apt-get -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600)
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install "$@" >/dev/null 2>&1 && return 0
+  DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=600 update >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install "$@" >/dev/null
+}
+can_apt() { [ "$(id -u)" = 0 ] && have apt-get; }
+
+# The build tools, installed when missing (as root with apt): mmdebstrap for the root
+# filesystems, gcc and libnetfilter-queue's headers for nfq-delay. Needs no lock or engine.
+if [ "${1:-}" = tools ]; then
+  packages=()
+  have mmdebstrap || packages+=(mmdebstrap)
+  have gcc || packages+=(gcc libc6-dev)
+  [ -f /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || packages+=(libnetfilter-queue-dev)
+  [ "${#packages[@]}" -eq 0 ] && exit 0
+  can_apt || die "missing ${packages[*]} (to build the images): apt-get install ${packages[*]}, then re-run."
+  log "installing ${packages[*]}"
+  apt_install "${packages[@]}"
+  exit 0
+fi
 
 CACHE=.meshbench/cache
 mkdir -p "$CACHE"
@@ -35,25 +63,24 @@ NETHELPER_IMAGE=${MESHBENCH_NETHELPER_IMAGE:-meshbench/nethelper:latest}
 LOADCLIENT_IMAGE=${MESHBENCH_LOADCLIENT_IMAGE:-meshbench/loadclient:latest}
 NETHELPER_BASE=${MESHBENCH_NETHELPER_BASE:-local/debian-nethelper:bookworm}
 NETHELPER_INCLUDE=iproute2,iptables,tcpdump,libnetfilter-queue1,procps,iputils-ping
+BASE_INCLUDE=libstdc++6,ca-certificates
 NFQ_DELAY_CFLAGS="-O2 -Wall -Wextra -Werror"
 NFQ_DELAY_LIBS="-lnetfilter_queue -lnfnetlink"
 what=${1:-all}
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
-# Builds IMAGE from an mmdebstrap recipe, caching the tarball keyed by the recipe.
-debootstrap_image() {
+# The cached tarball of an mmdebstrap recipe (made when missing): prints its path.
+rootfs_tar() {
   local image=$1 variant=$2 include=$3
-  image_exists "$image" && return 0
   local key
   key=$(printf '%s|%s|bookworm' "$variant" "$include" | sha256sum | cut -c1-16)
   local tar="$CACHE/rootfs-$variant-$key.tar"
   if [ ! -s "$tar" ]; then
     if ! have mmdebstrap; then
-      if [ "$(id -u)" = 0 ] && have apt-get; then
+      if can_apt; then
         log "installing mmdebstrap"
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
+        apt_install mmdebstrap
       else
         die "mmdebstrap is missing and no base image $image exists: install mmdebstrap, or set MESHBENCH_BASE_IMAGE to an image you can pull."
       fi
@@ -63,13 +90,22 @@ debootstrap_image() {
       die "mmdebstrap failed; see its output above"
     mv "$tar.tmp" "$tar"
   fi
+  printf '%s\n' "$tar"
+}
+
+# Builds IMAGE from an mmdebstrap recipe, caching the tarball keyed by the recipe.
+debootstrap_image() {
+  local image=$1 variant=$2 include=$3
+  image_exists "$image" && return 0
+  local tar
+  tar=$(rootfs_tar "$image" "$variant" "$include")
   log "importing $tar as $image"
   docker import --change 'CMD ["/bin/bash"]' "$tar" "$image" >/dev/null
 }
 
 build_base() {
   if [ "$BASE_IMAGE" = local/debian-minbase:bookworm ]; then
-    debootstrap_image "$BASE_IMAGE" minbase libstdc++6,ca-certificates
+    debootstrap_image "$BASE_IMAGE" minbase "$BASE_INCLUDE"
   elif ! image_exists "$BASE_IMAGE"; then
     docker pull "$BASE_IMAGE" >&2 || die "cannot pull $BASE_IMAGE"
   fi
@@ -232,10 +268,9 @@ build_etcd() {
 # Installs the compiler and libnetfilter-queue's headers for nfq-delay (when root with apt), or stops.
 ensure_nfq_toolchain() {
   have gcc && [ -f /usr/include/libnetfilter_queue/libnetfilter_queue.h ] && return 0
-  if [ "$(id -u)" = 0 ] && have apt-get; then
+  if can_apt; then
     log "installing gcc and libnetfilter-queue-dev (to compile nfq-delay)"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev libnetfilter-queue-dev >/dev/null
+    apt_install gcc libc6-dev libnetfilter-queue-dev
   else
     die "gcc or libnetfilter-queue-dev is missing (needed to compile nfq-delay): apt-get install gcc libnetfilter-queue-dev, then re-run."
   fi
@@ -244,13 +279,17 @@ ensure_nfq_toolchain() {
 # The network helper: an mmdebstrap rootfs with the tools, plus nfq-delay compiled on this
 # machine (Debian bookworm, the image's release, so its libc and libnetfilter-queue match).
 # Rebuilt only when the recipe (C source, Dockerfile, package list, flags) changes.
-build_nethelper() {
-  local key
-  key=$({
+nethelper_key() {
+  {
     cat sidecars/nethelper/nfq-delay/nfq-delay.c sidecars/nethelper/Dockerfile
     printf '%s|%s|%s' "$NETHELPER_INCLUDE" "$NFQ_DELAY_CFLAGS" "$NFQ_DELAY_LIBS"
-  } | sha256sum | cut -c1-16)
-  if [ "$(docker image inspect -f '{{index .Config.Labels "meshbench.recipe"}}' "$NETHELPER_IMAGE" 2>/dev/null)" = "$key" ]; then
+  } | sha256sum | cut -c1-16
+}
+
+build_nethelper() {
+  local key
+  key=$(nethelper_key)
+  if [ "$(image_recipe "$NETHELPER_IMAGE")" = "$key" ]; then
     return 0
   fi
   ensure_nfq_toolchain
@@ -298,17 +337,44 @@ case "$what" in
   loadclient) build_loadclient ;;
   libp2p) build_p2p_system libp2p-gossipsub libp2p-node.js "${MESHBENCH_LIBP2P_IMAGE:-meshbench/libp2p-gossipsub:latest}" ;;
   crdt) build_p2p_system crdt-sync crdt-node.js "${MESHBENCH_CRDT_IMAGE:-meshbench/crdt-sync:latest}" ;;
+  rootfs)
+    # What `all` would make with mmdebstrap, all at once (each is mostly one core's work, with
+    # downloads): the Debian base when its image is missing, the network helper's when its image
+    # is not the recipe's, the sandbox hosts' (scripts/build-sandbox-image.sh rootfs).
+    pids=()
+    if [ "$BASE_IMAGE" = local/debian-minbase:bookworm ] && ! image_exists "$BASE_IMAGE"; then
+      rootfs_tar "$BASE_IMAGE" minbase "$BASE_INCLUDE" >/dev/null &
+      pids+=($!)
+    fi
+    if [ "$(image_recipe "$NETHELPER_IMAGE")" != "$(nethelper_key)" ]; then
+      rootfs_tar "$NETHELPER_BASE" minbase "$NETHELPER_INCLUDE" >/dev/null &
+      pids+=($!)
+    fi
+    if [ -x scripts/build-sandbox-image.sh ]; then
+      scripts/build-sandbox-image.sh rootfs &
+      pids+=($!)
+    fi
+    failed=0
+    for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+    [ "$failed" = 0 ] || die "a root filesystem failed to build; see the output above"
+    ;;
   lean)
     [ $# -ge 4 ] || die "usage: scripts/build-images.sh lean IMAGE DOCKERFILE ENTRY_JS [FILE...]"
     shift
     lean_node_image "$@"
     ;;
   all)
+    # the sandbox hosts' images (large imports, mostly I/O) beside the others
+    sandbox=
+    if [ -x scripts/build-sandbox-image.sh ]; then
+      scripts/build-sandbox-image.sh &
+      sandbox=$!
+    fi
     build_refnode
     build_etcd
     build_nethelper
     build_loadclient
-    if [ -x scripts/build-sandbox-image.sh ]; then scripts/build-sandbox-image.sh; fi
+    if [ -n "$sandbox" ]; then wait "$sandbox" || die "the sandbox hosts' images failed; see the output above"; fi
     ;;
   *) die "unknown image set '$what' (use refnode, etcd, nethelper, loadclient, base, all, libp2p, crdt, or lean IMAGE DOCKERFILE ENTRY_JS)" ;;
 esac

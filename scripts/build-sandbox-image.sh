@@ -5,7 +5,8 @@
 #                                           its dependencies at /opt/meshbench-debs is the only apt source,
 #                                           so remote-network's Docker install path runs for real.
 # Root filesystems are made by mmdebstrap and cached under .meshbench/cache keyed by their recipe.
-# Usage: scripts/build-sandbox-image.sh [host|nodocker|all]   (default: all)
+# Usage: scripts/build-sandbox-image.sh [host|nodocker|all|rootfs]   (default: all)
+#        rootfs: only the root filesystems `all` lacks (both at once; no image is built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,8 +27,12 @@ ensure_mmdebstrap() {
   have mmdebstrap && return 0
   if [ "$(id -u)" = 0 ] && have apt-get; then
     log "installing mmdebstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
+    # waits for another apt's lock (scripts/setup.sh installs beside it)
+    local apt=(apt-get -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600)
+    DEBIAN_FRONTEND=noninteractive "${apt[@]}" install mmdebstrap >/dev/null 2>&1 || {
+      DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=600 update >/dev/null
+      DEBIAN_FRONTEND=noninteractive "${apt[@]}" install mmdebstrap >/dev/null
+    }
   else
     die "mmdebstrap is missing: install it (apt-get install mmdebstrap), then re-run."
   fi
@@ -104,9 +109,17 @@ build() {
   }
 }
 
+# The `build` function's first steps only: the rootfs tarball when IMAGE is not the recipe's.
+rootfs_only() {
+  local image=$1 rootfs_image=$2 key=$3
+  shift 3
+  [ "$(image_recipe "$image")" = "$key" ] || rootfs "$@" >/dev/null
+}
+
+# build_host / build_nodocker [build|rootfs_only]
 build_host() {
   local args=(docker "$COMMON,docker.io")
-  build "$HOST_IMAGE" local/sandbox-rootfs:docker "$(image_key "$(rootfs_key "${args[@]}")")" "${args[@]}"
+  "${1:-build}" "$HOST_IMAGE" local/sandbox-rootfs:docker "$(image_key "$(rootfs_key "${args[@]}")")" "${args[@]}"
 }
 
 build_nodocker() {
@@ -118,12 +131,18 @@ build_nodocker() {
     --customize-hook='cd "$1/opt/meshbench-debs" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages'
     --customize-hook='rm -f "$1"/etc/apt/sources.list.d/* && echo "deb [trusted=yes] file:/opt/meshbench-debs ./" >"$1/etc/apt/sources.list"'
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/*')
-  build "$NODOCKER_IMAGE" local/sandbox-rootfs:nodocker "$(image_key "$(rootfs_key "${args[@]}")")" "${args[@]}"
+  "${1:-build}" "$NODOCKER_IMAGE" local/sandbox-rootfs:nodocker "$(image_key "$(rootfs_key "${args[@]}")")" "${args[@]}"
 }
 
 case "${1:-all}" in
   host) build_host ;;
   nodocker) build_nodocker ;;
   all) build_host; build_nodocker ;;
-  *) die "unknown image set '$1' (use host, nodocker or all)" ;;
+  rootfs)
+    build_host rootfs_only &
+    host=$!
+    build_nodocker rootfs_only || { wait "$host"; exit 1; }
+    wait "$host"
+    ;;
+  *) die "unknown image set '$1' (use host, nodocker, all or rootfs)" ;;
 esac

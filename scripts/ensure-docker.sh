@@ -26,9 +26,14 @@ apt_install() {
 
 engine_answers() { have docker && timeout 10 docker info >/dev/null 2>&1; }
 
+compose_there() { docker compose version >/dev/null 2>&1 || (have docker-compose && docker-compose version >/dev/null 2>&1); }
+
 if ! engine_answers; then
   if ! have dockerd; then
-    apt_install docker.io iptables ||
+    # Debian's docker.io has no compose plugin: docker-compose comes in the same install
+    extra=()
+    compose_there || extra+=(docker-compose)
+    apt_install docker.io iptables "${extra[@]}" ||
       die "no Docker engine here and cannot install one (need root and apt-get). Install Docker (https://docs.docker.com/engine/install/), start it, then re-run."
   fi
   if ! have docker; then
@@ -57,7 +62,7 @@ if ! engine_answers; then
   engine_answers || die "dockerd did not answer within 60 s; see $DOCKERD_LOG"
 fi
 
-if ! (docker compose version >/dev/null 2>&1 || (have docker-compose && docker-compose version >/dev/null 2>&1)); then
+if ! compose_there; then
   apt_install docker-compose ||
     die "no compose CLI: install the Docker Compose v2 plugin (docker compose) or docker-compose, then re-run."
 fi
