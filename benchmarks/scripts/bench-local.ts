@@ -44,10 +44,10 @@ const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 
  * shared engine take the seed ports at any moment (the same copy serves both sides).
  */
 async function seedFile(docker: Docker): Promise<Seed> {
-  const { pickFreePorts } = await import('../../src/testbed/local/ports.js');
+  const { engineLister, pickFreePorts } = await import('../../src/testbed/local/ports.js');
   const seed = 'systems/refnode/docker-compose.yml';
   const all = [26657, 26658, 26659, 26660, 26670, 26671, 26672, 26673];
-  const ports = await pickFreePorts(docker, 8, 46657);
+  const ports = await pickFreePorts(engineLister(docker), 8, 46657);
   let text = readFileSync(seed, 'utf8');
   all.forEach((port, index) => {
     text = text.replace(`127.0.0.1:${port}:`, `127.0.0.1:${ports[index]}:`);

@@ -11,7 +11,7 @@ import { main } from '../../src/cli/local-network.js';
 import { RUN_LABEL } from '../../src/common/labels.js';
 import type { Endpoint } from '../../src/testbed/testbed.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
-import { pickFreePorts } from '../../src/testbed/local/ports.js';
+import { engineLister, pickFreePorts } from '../../src/testbed/local/ports.js';
 import { captureCli } from './capture-cli.js';
 
 const docker = createDocker();
@@ -27,7 +27,7 @@ afterAll(async () => {
 describe('local-network with a custom compose file', () => {
   it('runs renamed services on other ports and removes everything, the named volume too, with --cleanup', async () => {
     const names = ['alpha', 'bravo', 'charlie', 'delta'];
-    const ports = await pickFreePorts(docker, names.length, 41657);
+    const ports = await pickFreePorts(engineLister(docker), names.length, 41657);
     const peers = names.map((name) => `${name}@${name}:26656`).join(',');
     const services = names.map((name, index) =>
       [

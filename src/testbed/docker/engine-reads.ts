@@ -7,7 +7,7 @@
  * start-up path.
  */
 import { request } from 'node:http';
-import type { ContainerInfo, ImageInspectInfo } from 'dockerode';
+import type { ContainerInfo, ContainerInspectInfo, ImageInspectInfo } from 'dockerode';
 import { engineTargetOf, type EngineTarget } from './connection.js';
 
 export { dockerHostOf, engineTargetOf, type EngineTarget } from './connection.js';
@@ -87,5 +87,9 @@ export class EngineApi {
 
   listContainers(options: { all?: boolean } = {}): Promise<ContainerInfo[]> {
     return this.get(`/containers/json${options.all ? '?all=1' : ''}`);
+  }
+
+  inspectContainer(id: string): Promise<ContainerInspectInfo> {
+    return this.get(`/containers/${encodeURIComponent(id)}/json`);
   }
 }

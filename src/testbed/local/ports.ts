@@ -31,9 +31,28 @@ export function isPortFree(port: number, host = ''): Promise<boolean> {
   });
 }
 
-/** What is needed of an engine client here (dockerode, or the light EngineApi). */
+/** A container's host port bindings as configured (bound again when it starts). */
+export interface ContainerPortConfig {
+  readonly HostConfig?: {
+    readonly PortBindings?: Record<string, readonly { readonly HostPort?: string }[] | null> | null;
+  };
+}
+
+/** What is needed of an engine client here (the light EngineApi, or dockerode through `engineLister`). */
 export interface ContainerLister {
   listContainers(options?: { all?: boolean }): Promise<ContainerInfo[]>;
+  inspectContainer(id: string): Promise<ContainerPortConfig>;
+}
+
+/** A dockerode client as a ContainerLister. */
+export function engineLister(docker: {
+  listContainers(options?: { all?: boolean }): Promise<ContainerInfo[]>;
+  getContainer(id: string): { inspect(): Promise<ContainerPortConfig> };
+}): ContainerLister {
+  return {
+    listContainers: (options) => docker.listContainers(options),
+    inspectContainer: (id) => docker.getContainer(id).inspect(),
+  };
 }
 
 interface PublishedByContainer {
@@ -42,16 +61,40 @@ interface PublishedByContainer {
   readonly port: number;
 }
 
+const nameOf = (container: ContainerInfo) =>
+  (container.Names?.[0] ?? container.Id.slice(0, 12)).replace(/^\//, '');
+
+/** Host ports that running containers publish. */
 async function containerPorts(docker: ContainerLister): Promise<PublishedByContainer[]> {
   const containers = await docker.listContainers();
   return containers.flatMap((container) =>
     (container.Ports ?? [])
       .filter((port) => port.PublicPort !== undefined)
       .map((port) => ({
-        name: (container.Names?.[0] ?? container.Id.slice(0, 12)).replace(/^\//, ''),
+        name: nameOf(container),
         runId: container.Labels?.[RUN_LABEL],
         port: port.PublicPort,
       })),
+  );
+}
+
+/**
+ * Host ports that meshbench's stopped containers will bind again when started: a node a fault
+ * crashed (`docker kill`) holds none until its restart, and a network generated meanwhile (a
+ * second run on this engine) must not take them, or the restart fails with "port is already
+ * allocated" (seen beside a second test lane).
+ */
+async function stoppedNodePorts(docker: ContainerLister): Promise<number[]> {
+  const stopped = (await docker.listContainers({ all: true })).filter(
+    (container) => container.State !== 'running' && container.Labels?.[RUN_LABEL] !== undefined,
+  );
+  const configs = await Promise.all(
+    stopped.map((container) => docker.inspectContainer(container.Id).catch(() => undefined)),
+  );
+  return configs.flatMap((config) =>
+    Object.values(config?.HostConfig?.PortBindings ?? {}).flatMap((bindings) =>
+      (bindings ?? []).map((binding) => Number(binding.HostPort)).filter((port) => port > 0),
+    ),
   );
 }
 
@@ -132,8 +175,8 @@ export async function findPortConflicts(
 }
 
 /**
- * `count` ports that are free now, from `start` upward, skipping `taken` and any port a
- * container publishes.
+ * `count` ports that are free now, from `start` upward, skipping `taken`, any port a running
+ * container publishes and any port a stopped meshbench container will bind again.
  */
 export async function pickFreePorts(
   docker: ContainerLister,
@@ -142,7 +185,8 @@ export async function pickFreePorts(
   taken: ReadonlySet<number> = new Set(),
   host = '127.0.0.1',
 ): Promise<number[]> {
-  const published = new Set((await containerPorts(docker)).map((entry) => entry.port));
+  const [running, stopped] = await Promise.all([containerPorts(docker), stoppedNodePorts(docker)]);
+  const published = new Set([...running.map((entry) => entry.port), ...stopped]);
   const ports: number[] = [];
   for (let port = start; ports.length < count && port <= 65535; port++) {
     if (taken.has(port) || published.has(port)) continue;
