@@ -98,6 +98,8 @@ export class ControlServer {
   ): Promise<ControlServer> {
     const dir = controlDir();
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    // what a run killed with SIGKILL could not remove goes now (as `conditions` does)
+    await liveControls();
     const socket = join(dir, `${runId}.sock`);
     await rm(socket, { force: true });
     const server = createServer((req, res) => {

@@ -5,7 +5,10 @@
  * conditions-fixture.ts.)
  */
 import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { RUN_LABEL } from '../../src/common/labels.js';
+import { controlDir, liveControls } from '../../src/conditions/control.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
 import { runBin } from './run-bin.js';
 import { ourRulesIn, startConditioned, useConditionsDir } from './conditions-fixture.js';
@@ -74,6 +77,13 @@ describe('network conditions interrupted mid-level', () => {
       }
       expect(await docker.listContainers({ all: true, filters: helpersOf(project) })).toEqual([]);
       for (const node of mine) expect(await ourRulesIn(node.Id), node.Names[0]).toBe('');
+      // its control endpoint's announcement outlived it; the next listing (`conditions`, or the
+      // next run's control server) removes it with its socket
+      const announcement = join(controlDir(), `${runIdOf(project)}.json`);
+      expect(existsSync(announcement), announcement).toBe(true);
+      expect((await liveControls()).map((entry) => entry.runId)).not.toContain(runIdOf(project));
+      expect(existsSync(announcement)).toBe(false);
+      expect(existsSync(join(controlDir(), `${runIdOf(project)}.sock`))).toBe(false);
     } finally {
       const down = await runBin('local-network', ['--down', runIdOf(project)]);
       expect(down.code, down.stderr).toBe(0);

@@ -1,0 +1,66 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ControlServer,
+  controlDir,
+  controlRequest,
+  liveControls,
+  type ControlAnnouncement,
+} from '../../../src/conditions/control.js';
+
+// controlDir() is under os.tmpdir(), which reads TMPDIR: each test gets a folder of its own.
+let saved: string | undefined;
+let dir: string;
+beforeEach(async () => {
+  saved = process.env.TMPDIR;
+  dir = await mkdtemp(join(tmpdir(), 'meshbench-control-test-'));
+  process.env.TMPDIR = dir;
+});
+afterEach(async () => {
+  if (saved === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = saved;
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The announcement and socket a run killed with SIGKILL leaves: its process is gone. */
+async function staleRun(runId: string): Promise<ControlAnnouncement> {
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid as number;
+  await mkdir(controlDir(), { recursive: true, mode: 0o700 });
+  const socket = join(controlDir(), `${runId}.sock`);
+  await writeFile(socket, '');
+  const entry: ControlAnnouncement = { runId, pid: gone, socket, nodes: ['node0'], startedAt: 'x' };
+  await writeFile(join(controlDir(), `${runId}.json`), JSON.stringify(entry));
+  return entry;
+}
+
+const handlers = { set: async () => 'set', clear: async () => 'cleared', state: () => ({ ok: true }) };
+
+describe('the control endpoint', () => {
+  it('lists the runs whose process is alive and removes what a dead run left', async () => {
+    const stale = await staleRun('dead-run');
+    const server = await ControlServer.start('live-run', ['node0'], handlers);
+    try {
+      expect((await liveControls()).map((entry) => entry.runId)).toEqual(['live-run']);
+      expect(existsSync(stale.socket)).toBe(false);
+      const live = join(controlDir(), 'live-run.sock');
+      expect(await controlRequest(live, 'GET', '/state')).toEqual({ status: 200, body: { ok: true } });
+    } finally {
+      await server.close();
+    }
+    expect(await readdir(controlDir())).toEqual([]);
+  });
+
+  it("a run's control server removes what a run killed earlier left, before it announces itself", async () => {
+    await staleRun('killed-earlier');
+    const server = await ControlServer.start('next-run', ['node0'], handlers);
+    try {
+      expect((await readdir(controlDir())).sort()).toEqual(['next-run.json', 'next-run.sock']);
+    } finally {
+      await server.close();
+    }
+  });
+});
