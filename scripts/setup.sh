@@ -35,11 +35,9 @@ system_lane() {
   bash scripts/build-images.sh tools
   bash scripts/build-images.sh rootfs &
   local rootfs=$! packages=0
-  (
-    bash scripts/ensure-etcd.sh
-    bash scripts/ensure-chromium.sh
-    bash scripts/ensure-monitoring.sh
-  ) || packages=$?
+  # (chained with &&: set -e does not apply inside a list tested by ||)
+  bash scripts/ensure-etcd.sh && bash scripts/ensure-chromium.sh && bash scripts/ensure-monitoring.sh ||
+    packages=$?
   wait "$rootfs" && [ "$packages" = 0 ]
 }
 
