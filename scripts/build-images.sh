@@ -23,15 +23,8 @@ log() { printf 'meshbench images: %s\n' "$*" >&2; }
 die() { printf 'meshbench images: error: %s\n' "$*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
-# apt-get install as root, waiting for another apt's lock (scripts/setup.sh installs beside it);
-# `apt-get update` only when the install fails (a fresh machine's empty lists).
-apt_install() {
-  local apt=(apt-get -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600)
-  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install "$@" >/dev/null 2>&1 && return 0
-  DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=600 update >/dev/null
-  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install "$@" >/dev/null
-}
-can_apt() { [ "$(id -u)" = 0 ] && have apt-get; }
+# shellcheck source=scripts/apt-install.sh
+. scripts/apt-install.sh
 
 # The build tools, installed when missing (as root with apt): mmdebstrap for the root
 # filesystems, gcc and libnetfilter-queue's headers for nfq-delay. Needs no lock or engine.

@@ -14,6 +14,8 @@ log() { printf 'meshbench sandbox images: %s\n' "$*" >&2; }
 die() { printf 'meshbench sandbox images: error: %s\n' "$*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+# shellcheck source=scripts/apt-install.sh
+. scripts/apt-install.sh
 
 CACHE=.meshbench/cache
 mkdir -p "$CACHE"
@@ -25,14 +27,9 @@ RECIPE_VERSION=2
 
 ensure_mmdebstrap() {
   have mmdebstrap && return 0
-  if [ "$(id -u)" = 0 ] && have apt-get; then
+  if can_apt; then
     log "installing mmdebstrap"
-    # waits for another apt's lock (scripts/setup.sh installs beside it)
-    local apt=(apt-get -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600)
-    DEBIAN_FRONTEND=noninteractive "${apt[@]}" install mmdebstrap >/dev/null 2>&1 || {
-      DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=600 update >/dev/null
-      DEBIAN_FRONTEND=noninteractive "${apt[@]}" install mmdebstrap >/dev/null
-    }
+    apt_install mmdebstrap
   else
     die "mmdebstrap is missing: install it (apt-get install mmdebstrap), then re-run."
   fi

@@ -9,14 +9,12 @@ set -euo pipefail
 log() { printf 'meshbench setup: %s\n' "$*" >&2; }
 
 [ -x /usr/bin/chromium ] && exit 0
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+# shellcheck source=scripts/apt-install.sh
+. "$(dirname "$0")/apt-install.sh"
+if ! can_apt; then
   log "warning: /usr/bin/chromium is missing; the report's browser test needs it (Debian/Ubuntu: sudo apt-get install -y chromium)"
   exit 0
 fi
 log "apt-get install -y chromium"
-export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; then
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends chromium >/dev/null
-fi
+apt_install chromium
 [ -x /usr/bin/chromium ] || { log "error: installing chromium did not give /usr/bin/chromium"; exit 1; }

@@ -14,15 +14,13 @@ have etcd || packages+=(etcd-server)
 have etcdctl || packages+=(etcd-client)
 [ "${#packages[@]}" -eq 0 ] && exit 0
 
-if [ "$(id -u)" != 0 ] || ! have apt-get; then
+# shellcheck source=scripts/apt-install.sh
+. "$(dirname "$0")/apt-install.sh"
+if ! can_apt; then
   die "etcd and etcdctl are needed (missing: ${packages[*]}); install them (Debian/Ubuntu: sudo apt-get install -y etcd-server etcd-client, or etcd's release binaries on PATH), then re-run."
 fi
 log "apt-get install -y ${packages[*]}"
-export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null 2>&1; then
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-fi
+apt_install "${packages[@]}"
 # The package's service is not wanted: the tests start their own members.
 if pgrep -x etcd >/dev/null 2>&1 && [ -f /etc/default/etcd ] && have service; then
   service etcd stop >/dev/null 2>&1 || true

@@ -15,15 +15,13 @@ have prometheus || packages+=(prometheus)
 have influxd || packages+=(influxdb)
 [ "${#packages[@]}" -eq 0 ] && exit 0
 
-if [ "$(id -u)" != 0 ] || ! have apt-get; then
+# shellcheck source=scripts/apt-install.sh
+. "$(dirname "$0")/apt-install.sh"
+if ! can_apt; then
   die "prometheus and influxd are needed by the monitoring tests (missing: ${packages[*]}); install them (Debian/Ubuntu: sudo apt-get install -y prometheus influxdb, or their release binaries on PATH), then re-run."
 fi
 log "apt-get install -y ${packages[*]}"
-export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null 2>&1; then
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-fi
+apt_install "${packages[@]}"
 # The packages' services are not wanted: the tests start their own instances.
 for service in prometheus influxdb; do
   if have systemctl && systemctl is-active --quiet "$service" 2>/dev/null; then
