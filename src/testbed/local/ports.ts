@@ -64,9 +64,12 @@ interface PublishedByContainer {
 const nameOf = (container: ContainerInfo) =>
   (container.Names?.[0] ?? container.Id.slice(0, 12)).replace(/^\//, '');
 
-/** Host ports that running containers publish. */
+/** Host ports that running containers publish (a stopped container lists none). */
 async function containerPorts(docker: ContainerLister): Promise<PublishedByContainer[]> {
-  const containers = await docker.listContainers();
+  return publishedBy(await docker.listContainers());
+}
+
+function publishedBy(containers: readonly ContainerInfo[]): PublishedByContainer[] {
   return containers.flatMap((container) =>
     (container.Ports ?? [])
       .filter((port) => port.PublicPort !== undefined)
@@ -84,8 +87,11 @@ async function containerPorts(docker: ContainerLister): Promise<PublishedByConta
  * second run on this engine) must not take them, or the restart fails with "port is already
  * allocated" (seen beside a second test lane).
  */
-async function stoppedNodePorts(docker: ContainerLister): Promise<number[]> {
-  const stopped = (await docker.listContainers({ all: true })).filter(
+async function stoppedNodePorts(
+  docker: ContainerLister,
+  containers: readonly ContainerInfo[],
+): Promise<number[]> {
+  const stopped = containers.filter(
     (container) => container.State !== 'running' && container.Labels?.[RUN_LABEL] !== undefined,
   );
   const configs = await Promise.all(
@@ -185,8 +191,11 @@ export async function pickFreePorts(
   taken: ReadonlySet<number> = new Set(),
   host = '127.0.0.1',
 ): Promise<number[]> {
-  const [running, stopped] = await Promise.all([containerPorts(docker), stoppedNodePorts(docker)]);
-  const published = new Set([...running.map((entry) => entry.port), ...stopped]);
+  const containers = await docker.listContainers({ all: true });
+  const published = new Set([
+    ...publishedBy(containers).map((entry) => entry.port),
+    ...(await stoppedNodePorts(docker, containers)),
+  ]);
   const ports: number[] = [];
   for (let port = start; ports.length < count && port <= 65535; port++) {
     if (taken.has(port) || published.has(port)) continue;
