@@ -7,7 +7,7 @@
  * - A request is one string written in one call: a head prefix built once per endpoint
  *   (method, path, Host, the protocol's headers), Content-Length, the body. With
  *   pipelining, writes to a connection within one tick go out together (cork/uncork).
- * - Replies are read by the strict incremental parser in `http1-parser.ts`.
+ * - Replies are read by the strict incremental parser in `src/common/http1-parser.ts`.
  *
  * Failures, as the generator counts them:
  * - the bytes back are not HTTP/1.x: the request they answer is a `badResponse`, the
@@ -29,7 +29,7 @@
 import { Socket } from 'node:net';
 import type { OnReadOpts, SocketConstructorOpts } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { ResponseParser } from './http1-parser.js';
+import { ResponseParser } from '../common/http1-parser.js';
 import { requestPath } from './transport.js';
 import type { Transport, TransportOptions, TransportRequest, TransportSink } from './transport.js';
 import type { Endpoint } from '../protocols/endpoint.js';

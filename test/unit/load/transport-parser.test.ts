@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ResponseParser } from '../../../src/load/http1-parser.js';
+import { ResponseParser } from '../../../src/common/http1-parser.js';
 
 interface Parsed {
   readonly status: number;
@@ -279,6 +279,72 @@ describe('http1 parser: properties', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('streams the same bodies as it collects (BodyStream), from one reused buffer, whatever the chunking', () => {
+    fc.assert(
+      fc.property(
+        fc.array(responseArb, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        (specs, cuts) => {
+          const encoded = specs.map(encode);
+          const wire = Buffer.concat(encoded.map((e) => e.wire));
+          const streamed: { status: number; type: string | undefined; body: Buffer[] }[] = [];
+          const ended: number[] = [];
+          const parser = new ResponseParser(
+            (status, body) => {
+              expect(body).toBe('');
+              ended.push(status);
+            },
+            {
+              onHead: (status, type) => streamed.push({ status, type, body: [] }),
+              onBody: (chunk, from, to) => streamed.at(-1)!.body.push(Buffer.from(chunk.subarray(from, to))),
+            },
+          );
+          const shared = Buffer.alloc(wire.length + 1);
+          for (const chunk of splitAt(wire, cuts)) {
+            chunk.copy(shared);
+            expect(parser.execute(shared.subarray(0, chunk.length))).toBe(true);
+            shared.fill(0x7e);
+          }
+          expect(parser.finish()).toBe(true);
+          expect(ended).toEqual(specs.map((spec) => spec.status));
+          expect(
+            streamed.map((r) => ({ status: r.status, body: Buffer.concat(r.body).toString('utf8') })),
+          ).toEqual(encoded.map((e) => ({ status: e.expected.status, body: e.expected.body })));
+          specs.forEach((spec, i) => {
+            const type = spec.headers.filter(([name]) => name === 'Content-Type').at(-1)?.[1];
+            expect(streamed[i]!.type).toBe(type?.trim());
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('streams a body past the bound on collected bodies, chunked or until the connection ends', () => {
+    const block = Buffer.alloc(4 * 1024 * 1024, 0x61);
+    for (const framing of ['chunked', 'close'] as const) {
+      let seen = 0;
+      let type: string | undefined;
+      const parser = new ResponseParser(() => undefined, {
+        onHead: (_status, contentType) => (type = contentType),
+        onBody: (_chunk, from, to) => (seen += to - from),
+      });
+      const head =
+        framing === 'chunked'
+          ? 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n'
+          : 'HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n';
+      expect(parser.execute(bytes(head))).toBe(true);
+      for (let i = 0; i < 20; i++) {
+        if (framing === 'chunked')
+          expect(parser.execute(bytes(`${block.length.toString(16)}\r\n`))).toBe(true);
+        expect(parser.execute(block)).toBe(true);
+        if (framing === 'chunked') expect(parser.execute(bytes('\r\n'))).toBe(true);
+      }
+      expect(seen).toBe(20 * block.length); // 80 MiB, over the 64 MiB a collected body may have
+      expect(type).toBe('text/event-stream');
+    }
   });
 
   it('garbage never throws, and is a failure or a wait for more of a valid prefix', () => {

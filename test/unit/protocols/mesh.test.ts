@@ -4,7 +4,8 @@
  * committed, and the open-loop generator against a small mesh of HTTP nodes in this process
  * that serve the contract (each publish is delivered on every node's `/deliveries` stream).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runLoad } from '../../../src/load/index.js';
 import { DeliveryCounter, createMeshProtocol, deliveriesNeeded, mesh } from '../../../src/protocols/mesh.js';
 import { DeliveryStream, SseParser, parseDelivery } from '../../../src/protocols/mesh-stream.js';
@@ -78,6 +79,119 @@ describe('the delivery count', () => {
     expect(mesh.options({})).toEqual({ kind: 'mesh' });
     expect(() => mesh.options({ meshDelivery: 'most' })).toThrow(/--mesh-delivery.*most/);
     expect(mesh.settings[0]!.parse('0')).toHaveProperty('rule');
+  });
+});
+
+describe("the delivery stream's reader, against raw HTTP servers", () => {
+  let server: Server | undefined;
+  const sockets = new Set<Socket>();
+  afterEach(async () => {
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+    await new Promise((done) => server?.close(done) ?? done(undefined));
+    server = undefined;
+  });
+
+  /** A TCP server that answers each connection with `reply(socket, request)`; its URL. */
+  async function serve(reply: (socket: Socket, request: string) => void): Promise<string> {
+    server = createServer((socket) => {
+      sockets.add(socket);
+      let request = '';
+      socket.on('data', (chunk) => {
+        request += chunk.toString('latin1');
+        if (request.includes('\r\n\r\n')) reply(socket, request);
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
+    const address = server.address() as { port: number };
+    return `http://127.0.0.1:${address.port}/deliveries`;
+  }
+
+  function reader(url: string, retryMs = 60_000, connectTimeoutMs = 2000) {
+    const seen: MeshDelivery[] = [];
+    const problems: string[] = [];
+    const states: boolean[] = [];
+    const stream = new DeliveryStream(
+      'node0',
+      url,
+      {
+        onDelivery: (delivery) => seen.push(delivery),
+        onProblem: (message) => problems.push(message),
+        onState: (live) => states.push(live),
+      },
+      { connectTimeoutMs, retryMs },
+    );
+    return { stream, seen, problems, states };
+  }
+
+  const events = Array.from({ length: 5 }, (_, i) => `data: {"id":"m${i}","origin":"node${i % 2}"}\n\n`).join(
+    '',
+  );
+
+  it('reads events byte by byte from a body the end of the connection frames (HTTP/1.0), then sees it end', async () => {
+    let request = '';
+    const url = await serve((socket, text) => {
+      request = text;
+      socket.write('HTTP/1.0 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n\r\n');
+      const bytes = Buffer.from(events);
+      let i = 0;
+      const next = (): void => {
+        if (i === bytes.length) socket.end();
+        else socket.write(bytes.subarray(i, ++i), next);
+      };
+      next();
+    });
+    const { stream, seen, problems, states } = reader(url.replace('127.0.0.1', 'user:p%40ss@127.0.0.1'));
+    expect(await stream.ready).toBe(true);
+    await vi.waitFor(() => expect(states).toEqual([true, false]), { timeout: 5000, interval: 5 });
+    await stream.close();
+    expect(seen.map((d) => d.id)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    expect(problems).toEqual([]);
+    expect(request).toMatch(/^GET \/deliveries HTTP\/1\.1\r\n/);
+    expect(request).toContain('Accept: text/event-stream\r\n');
+    expect(request).toContain(`Authorization: Basic ${Buffer.from('user:p@ss').toString('base64')}\r\n`);
+  });
+
+  it('reads a Content-Length body and opens the stream again when it ends', async () => {
+    let connections = 0;
+    const url = await serve((socket) => {
+      connections++;
+      socket.write(
+        `HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: ${events.length}\r\n\r\n${events}`,
+      );
+    });
+    const { stream, seen, problems } = reader(url, 20);
+    expect(await stream.ready).toBe(true);
+    await vi.waitFor(() => expect(connections).toBeGreaterThanOrEqual(2), { timeout: 5000, interval: 5 });
+    await stream.close();
+    expect(seen.slice(0, 5).map((d) => d.id)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    expect(problems).toEqual([]);
+  });
+
+  it('names a refused connection, a response that is not HTTP, and a node that hangs up without one', async () => {
+    const refused = reader('http://127.0.0.1:1/deliveries', 60_000, 200);
+    expect(await refused.stream.ready).toBe(false);
+    await refused.stream.close();
+    expect(refused.problems[0]).toBe('node0: GET /deliveries failed (ECONNREFUSED)');
+
+    const garbage = reader(await serve((socket) => socket.write('SSH-2.0-OpenSSH_9.2\r\n')));
+    await vi.waitFor(() => expect(garbage.problems.length).toBeGreaterThan(0), {
+      timeout: 5000,
+      interval: 5,
+    });
+    await garbage.stream.close();
+    expect(garbage.problems[0]).toMatch(
+      /^node0: GET \/deliveries sent a malformed HTTP response: .*mesh contract/,
+    );
+    await new Promise((done) => server!.close(done));
+
+    const hangUp = reader(await serve((socket) => socket.end()));
+    await vi.waitFor(() => expect(hangUp.problems.length).toBeGreaterThan(0), { timeout: 5000, interval: 5 });
+    await hangUp.stream.close();
+    expect(hangUp.problems[0]).toBe(
+      'node0: GET /deliveries: the node closed the connection without a response',
+    );
   });
 });
 

@@ -14,6 +14,10 @@
  * heads over 64 KiB, chunk-size lines over 4 KiB and bodies over 64 MiB are errors.
  * Response heads only (not requests); responses to HEAD requests are not supported
  * (the generator sends none).
+ *
+ * Used by the raw transport (whole replies) and by the mesh's delivery-stream reader, which
+ * passes a `BodyStream`: the head is reported once parsed and the body's bytes as they come
+ * (decoded from chunks, never collected, no size bound), for a body that may never end.
  */
 
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -58,6 +62,8 @@ interface Head {
   readonly keepAlive: boolean;
   /** From `Keep-Alive: timeout=N` (ms), when the server says. */
   readonly keepAliveTimeoutMs: number | undefined;
+  /** The Content-Type header's value, when there is one. */
+  readonly contentType?: string;
 }
 
 /** Parses a response head (without the final CRLFCRLF); undefined if malformed. */
@@ -81,6 +87,7 @@ export function parseHead(text: string): Head | undefined {
   let close = false;
   let keepAliveToken = false;
   let keepAliveTimeoutMs: number | undefined;
+  let contentType: string | undefined;
   let start = firstEnd < 0 ? text.length : firstEnd + 2;
   while (start < text.length) {
     let end = text.indexOf('\r\n', start);
@@ -93,7 +100,7 @@ export function parseHead(text: string): Head | undefined {
     const lineEnd = end;
     start = end + 2;
     // Only the headers that matter are read further; the rest were validated above.
-    if (name.length !== 14 && name.length !== 17 && name.length !== 10) continue;
+    if (name.length !== 14 && name.length !== 17 && name.length !== 10 && name.length !== 12) continue;
     const value = trimOws(text, lineStart, lineEnd);
     switch (name.length) {
       case 14: {
@@ -125,6 +132,9 @@ export function parseHead(text: string): Head | undefined {
         }
         break;
       }
+      case 12:
+        if (name.toLowerCase() === 'content-type') contentType = value;
+        break;
       default:
         break;
     }
@@ -139,7 +149,18 @@ export function parseHead(text: string): Head | undefined {
   else length = UNTIL_CLOSE;
   if (length > MAX_BODY_BYTES) return undefined;
   const keepAlive = length !== UNTIL_CLOSE && !close && (minor === 49 || keepAliveToken);
-  return { status, length, keepAlive, keepAliveTimeoutMs };
+  return {
+    status,
+    length,
+    keepAlive,
+    keepAliveTimeoutMs,
+    ...(contentType === undefined ? {} : { contentType }),
+  };
+}
+
+/** The value of an ASCII hex digit, or -1. */
+function hexDigit(c: number): number {
+  return c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
 }
 
 const STATUS_PREFIX = Buffer.from('HTTP/1.', 'latin1');
@@ -168,6 +189,16 @@ export type ResponseHandler = (
   keepAliveTimeoutMs: number | undefined,
 ) => void;
 
+/**
+ * Streams a body instead of collecting it: `onHead` once a final response's head is parsed,
+ * `onBody` with each run of body bytes (chunk[from, to); the chunk may be reused once the
+ * call returns), then `onResponse` with an empty body when the body ends.
+ */
+export interface BodyStream {
+  onHead(status: number, contentType: string | undefined): void;
+  onBody(chunk: Buffer, from: number, to: number): void;
+}
+
 export class ResponseParser {
   private state = State.Head;
   /** Bytes of an incomplete head, or of an incomplete chunk-size / trailer line. */
@@ -178,7 +209,10 @@ export class ResponseParser {
   private parts: Buffer[] = [];
   private bodyBytes = 0;
 
-  constructor(private readonly onResponse: ResponseHandler) {}
+  constructor(
+    private readonly onResponse: ResponseHandler,
+    private readonly stream?: BodyStream,
+  ) {}
 
   /**
    * The head parsed last: its bytes and what they mean. A server sends the same head
@@ -224,6 +258,19 @@ export class ResponseParser {
           if (head.status < 200) continue; // informational: the real response follows
           this.head = head;
           this.bodyBytes = 0;
+          if (this.stream !== undefined) {
+            this.stream.onHead(head.status, head.contentType);
+            if (head.length === 0) this.complete('');
+            else if (head.length === CHUNKED) {
+              this.state = State.ChunkSize;
+              this.line = '';
+            } else if (head.length === UNTIL_CLOSE) this.state = State.UntilClose;
+            else {
+              this.remaining = head.length;
+              this.state = State.Length;
+            }
+            break;
+          }
           if (head.length === CHUNKED) {
             // Fast path: the whole body is in this chunk, in its plainest form.
             const body = this.plainChunkedBody(chunk, pos, end);
@@ -250,7 +297,8 @@ export class ResponseParser {
         }
         case State.Length: {
           const take = Math.min(this.remaining, end - pos);
-          this.parts.push(copyOf(chunk, pos, pos + take));
+          if (this.stream !== undefined) this.stream.onBody(chunk, pos, pos + take);
+          else this.parts.push(copyOf(chunk, pos, pos + take));
           this.remaining -= take;
           pos += take;
           if (this.remaining === 0) this.complete(this.takeBody());
@@ -258,6 +306,26 @@ export class ResponseParser {
         }
         case State.ChunkSize:
         case State.Trailer: {
+          if (this.state === State.ChunkSize && this.line === '') {
+            // Fast path: a size line whole in this chunk in its plainest form (hex digits
+            // straight followed by CRLF); every other form and every error takes the line path.
+            let p = pos;
+            let size = 0;
+            for (let v; p < end && p - pos < 9 && (v = hexDigit(chunk[p] as number)) >= 0; p++)
+              size = size * 16 + v;
+            const digits = p - pos;
+            if (digits > 0 && digits <= 8 && p + 1 < end && chunk[p] === 13 && chunk[p + 1] === 10) {
+              pos = p + 2;
+              if (size === 0) {
+                this.state = State.Trailer;
+                break;
+              }
+              if (this.stream === undefined && this.bodyBytes + size > MAX_BODY_BYTES) return this.fail();
+              this.remaining = size;
+              this.state = State.ChunkData;
+              break;
+            }
+          }
           const newline = chunk.indexOf(10, pos);
           const stop = newline < 0 ? end : newline;
           this.line += chunk.toString('latin1', pos, stop);
@@ -283,15 +351,18 @@ export class ResponseParser {
             this.state = State.Trailer;
             break;
           }
-          if (this.bodyBytes + size > MAX_BODY_BYTES) return this.fail();
+          if (this.stream === undefined && this.bodyBytes + size > MAX_BODY_BYTES) return this.fail();
           this.remaining = size;
           this.state = State.ChunkData;
           break;
         }
         case State.ChunkData: {
           const take = Math.min(this.remaining, end - pos);
-          this.parts.push(copyOf(chunk, pos, pos + take));
-          this.bodyBytes += take;
+          if (this.stream !== undefined) this.stream.onBody(chunk, pos, pos + take);
+          else {
+            this.parts.push(copyOf(chunk, pos, pos + take));
+            this.bodyBytes += take;
+          }
           this.remaining -= take;
           pos += take;
           if (this.remaining === 0) {
@@ -314,9 +385,12 @@ export class ResponseParser {
         }
         case State.UntilClose: {
           const take = end - pos;
-          if (this.bodyBytes + take > MAX_BODY_BYTES) return this.fail();
-          this.parts.push(copyOf(chunk, pos, end));
-          this.bodyBytes += take;
+          if (this.stream !== undefined) this.stream.onBody(chunk, pos, end);
+          else {
+            if (this.bodyBytes + take > MAX_BODY_BYTES) return this.fail();
+            this.parts.push(copyOf(chunk, pos, end));
+            this.bodyBytes += take;
+          }
           pos = end;
           break;
         }
@@ -361,9 +435,7 @@ export class ResponseParser {
       let size = 0;
       const digitsStart = p;
       while (p < end) {
-        const c = chunk[p] as number;
-        const v =
-          c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+        const v = hexDigit(chunk[p] as number);
         if (v < 0) break;
         size = size * 16 + v;
         p++;
