@@ -6,7 +6,6 @@
  */
 import { connect, type Socket } from 'node:net';
 import { undici } from './undici-lazy.js';
-import { StringDecoder } from 'node:string_decoder';
 import { ResponseParser } from '../common/http1-parser.js';
 import type { Dispatcher } from 'undici';
 import type { Endpoint } from './endpoint.js';
@@ -22,46 +21,56 @@ export interface MeshDelivery {
  * Parses the Server-Sent Events of one stream. `onData` gets each event's data (the `data:`
  * lines joined by newlines) once its blank line arrives; comments (`:`) and other fields are
  * skipped. Accepts LF, CRLF and CR line ends, and chunks cut anywhere (inside a UTF-8 sequence
- * too).
+ * too). Works on the bytes: a line is decoded only when it is a `data:` line, and only the bytes
+ * of an unfinished line are kept (copied, so the caller may reuse its buffer).
  */
 export class SseParser {
-  readonly #decoder = new StringDecoder('utf8');
-  #rest = '';
+  /** The bytes of a line not yet ended. */
+  #rest: Buffer | undefined;
   #data: string | undefined;
   #skipLf = false;
 
   constructor(private readonly onData: (data: string) => void) {}
 
-  push(chunk: Buffer | string): void {
-    const text = typeof chunk === 'string' ? chunk : this.#decoder.write(chunk);
-    let buffer = this.#rest + text;
-    let start = 0;
-    if (this.#skipLf && buffer.startsWith('\n')) start = 1;
-    this.#skipLf = false;
-    for (;;) {
-      let end = start;
-      while (end < buffer.length) {
-        const code = buffer.charCodeAt(end);
-        if (code === 10 || code === 13) break;
-        end++;
-      }
-      if (end >= buffer.length) break;
-      this.#line(buffer.slice(start, end));
-      if (buffer.charCodeAt(end) === 13) {
-        if (end + 1 >= buffer.length) {
-          this.#skipLf = true;
-          start = end + 1;
+  /** The next bytes of the stream: all of `chunk`, or chunk[from, to). */
+  push(chunk: Buffer | string, from = 0, to = chunk.length): void {
+    let buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    let start = typeof chunk === 'string' ? 0 : from;
+    let end = typeof chunk === 'string' ? buffer.length : to;
+    if (this.#rest !== undefined) {
+      buffer = Buffer.concat([this.#rest, buffer.subarray(start, end)]);
+      this.#rest = undefined;
+      start = 0;
+      end = buffer.length;
+    }
+    if (this.#skipLf && start < end) {
+      if (buffer[start] === 10) start++; // the LF of a CRLF cut after its CR
+      this.#skipLf = false;
+    }
+    // The next LF and CR at or after `start` (-1: none left), each searched again only once passed.
+    let lf = buffer.indexOf(10, start);
+    let cr = buffer.indexOf(13, start);
+    while (start < end) {
+      if (lf !== -1 && lf < start) lf = buffer.indexOf(10, start);
+      if (cr !== -1 && cr < start) cr = buffer.indexOf(13, start);
+      const eol = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
+      if (eol === -1 || eol >= end) break; // (the search runs past `end` when given a range)
+      this.#line(buffer, start, eol);
+      if (eol === cr) {
+        if (eol + 1 === end) {
+          this.#skipLf = true; // a CR last in the chunk: an LF may follow in the next one
+          start = end;
           break;
         }
-        start = buffer.charCodeAt(end + 1) === 10 ? end + 2 : end + 1;
-      } else start = end + 1;
+        start = buffer[eol + 1] === 10 ? eol + 2 : eol + 1;
+      } else start = eol + 1;
     }
-    buffer = buffer.slice(start);
-    this.#rest = buffer;
+    if (start < end) this.#rest = Buffer.from(buffer.subarray(start, end));
   }
 
-  #line(line: string): void {
-    if (line === '') {
+  /** The line buffer[start, end), without its line end. */
+  #line(buffer: Buffer, start: number, end: number): void {
+    if (start === end) {
       if (this.#data !== undefined) {
         const data = this.#data;
         this.#data = undefined;
@@ -69,18 +78,59 @@ export class SseParser {
       }
       return;
     }
-    if (line.charCodeAt(0) === 58) return; // ':' a comment (keep-alive)
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    if (field !== 'data') return;
-    let value = colon < 0 ? '' : line.slice(colon + 1);
-    if (value.charCodeAt(0) === 32) value = value.slice(1);
+    // Only the field `data` (the whole name before the colon, or the whole line) is read.
+    if (
+      end - start < 4 ||
+      buffer[start] !== 100 || // d
+      buffer[start + 1] !== 97 || // a
+      buffer[start + 2] !== 116 || // t
+      buffer[start + 3] !== 97 || // a
+      (end - start > 4 && buffer[start + 4] !== 58) // :
+    ) {
+      return; // a comment (':'), another field, or a field named otherwise
+    }
+    let from = start + 5;
+    if (from < end && buffer[from] === 32) from++;
+    const value = from >= end ? '' : buffer.toString('utf8', from, end);
     this.#data = this.#data === undefined ? value : `${this.#data}\n${value}`;
   }
 }
 
+/**
+ * The string starting at data[from] (just past its opening quote) when it is plain: no escape,
+ * no control character; its end (the closing quote) in `plainEnd`. -1 otherwise.
+ */
+function plainStringEnd(data: string, from: number): number {
+  for (let i = from; i < data.length; i++) {
+    const code = data.charCodeAt(i);
+    if (code === 34) return i; // "
+    if (code === 92 || code < 32) return -1; // an escape or a control character: not plain
+  }
+  return -1;
+}
+
+const ID_OPEN = '{"id":"';
+const ORIGIN_OPEN = '","origin":"';
+
+/**
+ * The delivery in the form nodes write (`{"id":"…","origin":"…"}`, no spaces, no escapes),
+ * read without JSON.parse; undefined for any other form (JSON.parse reads it then).
+ */
+function plainDelivery(data: string): MeshDelivery | undefined {
+  if (!data.startsWith(ID_OPEN)) return undefined;
+  const idEnd = plainStringEnd(data, ID_OPEN.length);
+  if (idEnd <= ID_OPEN.length || !data.startsWith(ORIGIN_OPEN, idEnd)) return undefined;
+  const originStart = idEnd + ORIGIN_OPEN.length;
+  const originEnd = plainStringEnd(data, originStart);
+  if (originEnd <= originStart || originEnd !== data.length - 2 || data.charCodeAt(originEnd + 1) !== 125)
+    return undefined; // not `"}` at the very end
+  return { id: data.slice(ID_OPEN.length, idEnd), origin: data.slice(originStart, originEnd) };
+}
+
 /** An event's data as a delivery, or the one-line reason it is not one. */
 export function parseDelivery(data: string): MeshDelivery | string {
+  const plain = plainDelivery(data);
+  if (plain !== undefined) return plain;
   let value: unknown;
   try {
     value = JSON.parse(data);
@@ -238,7 +288,7 @@ class SharedConnection {
             events = this.#eventParser();
             this.#opened();
           },
-          onBody: (chunk, from, to) => events?.push(chunk.subarray(from, to)),
+          onBody: (chunk, from, to) => events?.push(chunk, from, to),
         },
       );
       if (this.#abort.signal.aborted) {

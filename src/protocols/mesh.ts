@@ -55,7 +55,11 @@ export function deliveriesNeeded(rule: MeshDeliveryRule, live: number, total: nu
  * when a message reached the rule's count. One per adapter (per load worker).
  */
 export class DeliveryCounter {
-  readonly #seen = new Map<string, Set<number>>();
+  /**
+   * The nodes that delivered each message not yet committed: a bit per stream while there are
+   * at most 30 streams (no allocation per message), a Set beyond.
+   */
+  readonly #seen = new Map<string, number | Set<number>>();
   readonly #done = new Set<string>();
   readonly #doneOrder: string[] = [];
   #streams = 0;
@@ -79,17 +83,27 @@ export class DeliveryCounter {
   /** Records that stream `node` delivered `id`; true when `id` just reached the count. */
   deliver(id: string, node: number): boolean {
     if (this.#done.has(id)) return false;
-    let nodes = this.#seen.get(id);
-    if (!nodes) {
-      nodes = new Set();
-      this.#seen.set(id, nodes);
-      if (this.#seen.size > MAX_TRACKED_MESSAGES) {
-        const oldest = this.#seen.keys().next().value as string;
-        this.#seen.delete(oldest);
-      }
+    const nodes = this.#seen.get(id);
+    if (nodes === undefined && this.#seen.size >= MAX_TRACKED_MESSAGES) {
+      const oldest = this.#seen.keys().next().value as string;
+      this.#seen.delete(oldest);
     }
-    nodes.add(node);
-    if (nodes.size < deliveriesNeeded(this.rule, this.#live, this.#streams)) return false;
+    let count: number;
+    if (typeof nodes === 'object') {
+      nodes.add(node);
+      count = nodes.size;
+    } else if (this.#streams <= 30) {
+      const bits = (nodes ?? 0) | (1 << node);
+      this.#seen.set(id, bits);
+      count = bitCount(bits);
+    } else {
+      const set = new Set<number>();
+      for (let bit = 0; nodes !== undefined && bit < 30; bit++) if (nodes & (1 << bit)) set.add(bit);
+      set.add(node);
+      this.#seen.set(id, set);
+      count = set.size;
+    }
+    if (count < deliveriesNeeded(this.rule, this.#live, this.#streams)) return false;
     this.#seen.delete(id);
     this.#done.add(id);
     this.#doneOrder.push(id);
@@ -98,6 +112,13 @@ export class DeliveryCounter {
     }
     return true;
   }
+}
+
+/** The number of bits set in a 32-bit integer. */
+function bitCount(value: number): number {
+  let v = value - ((value >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
 /** A publish reply: any 2xx is an ack. */

@@ -5,6 +5,7 @@
  * that serve the contract (each publish is delivered on every node's `/deliveries` stream).
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runLoad } from '../../../src/load/index.js';
 import { DeliveryCounter, createMeshProtocol, deliveriesNeeded, mesh } from '../../../src/protocols/mesh.js';
@@ -30,6 +31,18 @@ describe('the SSE parser', () => {
     }
   });
 
+  it('keeps only a copy of an unfinished line, so the reader may reuse its buffer', () => {
+    const seen: string[] = [];
+    const parser = new SseParser((data) => seen.push(data));
+    const shared = Buffer.alloc(64);
+    const feed = (text: string): void => {
+      parser.push(shared.subarray(0, shared.write(text, 'utf8')));
+      shared.fill(0x7e); // the next read overwrites it
+    };
+    for (const piece of ['data: {"id":"a",', '"origin":"é"}\r', '\n\r', '\ndata', ': x\n', '\n']) feed(piece);
+    expect(seen).toEqual(['{"id":"a","origin":"é"}', 'x']);
+  });
+
   it('holds an event back until its blank line', () => {
     const seen: string[] = [];
     const parser = new SseParser((data) => seen.push(data));
@@ -48,6 +61,34 @@ describe('delivery events', () => {
     expect(parseDelivery('[1]')).toMatch(/without a string "id"/);
     expect(parseDelivery('{"id":"a"}')).toMatch(/without a string "origin"/);
     expect(parseDelivery('{"origin":"n","id":3}')).toMatch(/without a string "id"/);
+    expect(parseDelivery('{"id":"","origin":"n"}')).toMatch(/without a string "id"/);
+    expect(parseDelivery('{"id":"a\tb","origin":"n"}')).toMatch(/not JSON/); // a raw control character
+    expect(parseDelivery('{"id":"a","origin":"n"} ')).toEqual({ id: 'a', origin: 'n' });
+  });
+
+  it('reads the plain form nodes write exactly as JSON.parse reads it, whatever the strings', () => {
+    const viaJson = (data: string): unknown => {
+      try {
+        const { id, origin } = JSON.parse(data) as { id: string; origin: string };
+        return id !== '' && origin !== '' ? { id, origin } : 'refused';
+      } catch {
+        return 'refused';
+      }
+    };
+    const strings = fc.oneof(
+      fc.string(),
+      fc.string({ unit: 'binary' }),
+      fc.constantFrom('"', '\\', '}', '\u2028'),
+    );
+    fc.assert(
+      fc.property(strings, strings, fc.boolean(), (id, origin, raw) => {
+        // As JSON.stringify writes it, and with the strings pasted in raw (quotes and escapes unescaped).
+        const data = raw ? `{"id":"${id}","origin":"${origin}"}` : JSON.stringify({ id, origin });
+        const got = parseDelivery(data);
+        expect(typeof got === 'string' ? 'refused' : got).toEqual(viaJson(data));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
@@ -64,6 +105,21 @@ describe('the delivery count', () => {
     counter.setLive(-1); // a node went down: all = the two live ones
     expect(counter.deliver('n', nodes[0]!)).toBe(false);
     expect(counter.deliver('n', nodes[1]!)).toBe(true);
+  });
+
+  it('counts distinct nodes past 30 streams too, and for a message begun with fewer', () => {
+    const counter = new DeliveryCounter('all');
+    const first = [counter.addStream(), counter.addStream()];
+    counter.setLive(2);
+    expect(counter.deliver('early', first[0]!)).toBe(false);
+    const more = Array.from({ length: 38 }, () => counter.addStream()); // 40 streams now
+    counter.setLive(38);
+    for (const node of [first[0]!, ...more]) expect(counter.deliver('early', node)).toBe(false);
+    expect(counter.deliver('early', more[0]!)).toBe(false); // a duplicate
+    expect(counter.deliver('early', first[1]!)).toBe(true);
+    const all = [...first, ...more];
+    for (const node of all.slice(0, 39)) expect(counter.deliver('late', node)).toBe(false);
+    expect(counter.deliver('late', all[39]!)).toBe(true);
   });
 
   it('majority and K count the nodes, not the live streams', () => {
