@@ -249,10 +249,9 @@ class SharedConnection {
 
   /**
    * `GET /deliveries` on a TCP socket of its own, the response read by the raw transport's
-   * HTTP/1.1 parser into one reused buffer: one read per burst of events and no stream
-   * machinery between the socket and the event parser (about a third of the CPU per delivery
-   * that undici's body stream costs, `npm run bench:mesh`). Resolves when the stream ends, fails
-   * or is closed.
+   * HTTP/1.1 parser from a buffer shared by every stream, with no stream machinery between the
+   * socket and the event parser: about half the CPU per delivery of undici's body stream
+   * (`npm run bench:mesh`). Resolves when the stream ends, fails or is closed.
    */
   #socketStream(url: URL): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -296,7 +295,6 @@ class SharedConnection {
         return;
       }
       this.#abort.signal.addEventListener('abort', onAbort, { once: true });
-      const readBuffer = Buffer.allocUnsafe(64 * 1024);
       socket = connect({
         host,
         port,
@@ -376,6 +374,12 @@ class SharedConnection {
     return this.done;
   }
 }
+
+/**
+ * The one buffer every delivery stream's socket reads into: a read is parsed at once, and
+ * whatever the parsers keep of it (an unfinished line, a partial head) they copy.
+ */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 /** An `Authorization` header line for a URL's user and password, or nothing. */
 function basicAuthorization(url: URL): string {
