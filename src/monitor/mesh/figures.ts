@@ -250,9 +250,18 @@ export class MeshTally {
   }
 }
 
-/** The p50 matrix as text lines (rows: origin, columns: receiver); `-` where nothing arrived. */
+/** Up to this many nodes the console shows the whole matrix; beyond, a line per origin. */
+export const MATRIX_MAX_NODES = 12;
+
+/**
+ * The p50 matrix as text lines (rows: origin, columns: receiver); `-` where nothing arrived.
+ * Past MATRIX_MAX_NODES nodes (a 33-node star would print 280 columns), one line per origin
+ * instead: the lowest, median and highest of its receivers' p50 and the slowest receiver; the
+ * record keeps every cell (`mesh.pairs`).
+ */
 export function meshMatrixLines(figures: MeshFigures): string[] {
   const { nodes, pairs } = figures;
+  if (nodes.length > MATRIX_MAX_NODES) return originLines(figures);
   const cell = new Map(pairs.map((pair) => [`${pair.from}>${pair.to}`, pair]));
   const width = Math.max(8, ...nodes.map((node) => node.length + 1));
   const pad = (text: string): string => text.padStart(width);
@@ -267,6 +276,30 @@ export function meshMatrixLines(figures: MeshFigures): string[] {
       return pad(pair?.p50_ms === null || pair === undefined ? '-' : pair.p50_ms.toFixed(digits));
     });
     lines.push(`${from.padEnd(width)}${row.join('')}`);
+  }
+  return lines;
+}
+
+/** Per origin: its receivers' p50 (lowest, median, highest), the slowest one, those reached. */
+function originLines({ nodes, pairs }: MeshFigures): string[] {
+  const width = Math.max(8, ...nodes.map((node) => node.length + 1));
+  const lines = [
+    `${'origin'.padEnd(width)}${'min'.padStart(9)}${'median'.padStart(9)}${'max'.padStart(9)}  slowest, receivers reached (p50 ms over receivers; every cell: the record's mesh.pairs)`,
+  ];
+  for (const from of nodes) {
+    const cells = pairs.filter((pair) => pair.from === from && pair.p50_ms !== null);
+    const values = cells.map((pair) => pair.p50_ms as number).sort((x, y) => x - y);
+    const reached = `${cells.length}/${nodes.length - 1}`;
+    if (values.length === 0) {
+      lines.push(`${from.padEnd(width)}${'-'.padStart(9)}${'-'.padStart(9)}${'-'.padStart(9)}  ${reached}`);
+      continue;
+    }
+    const median = values[Math.floor((values.length - 1) / 2)] as number;
+    const slowest = cells.reduce((a, b) => ((b.p50_ms as number) > (a.p50_ms as number) ? b : a));
+    const number = (value: number): string => value.toFixed(1).padStart(9);
+    lines.push(
+      `${from.padEnd(width)}${number(values[0] as number)}${number(median)}${number(values.at(-1) as number)}  ${slowest.to}, ${reached}`,
+    );
   }
   return lines;
 }

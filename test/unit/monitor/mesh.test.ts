@@ -48,6 +48,19 @@ describe('the mesh figures', () => {
     expect(meshMatrixLines(figures)[2]).toMatch(/^b +- +· +5\.0$/);
   });
 
+  it('past 12 nodes prints a line per origin (lowest, median, highest receiver p50, the slowest) instead of the matrix', () => {
+    const nodes = Array.from({ length: 14 }, (_, i) => `node${i}`);
+    const tally = new MeshTally(nodes);
+    // node0 publishes m0: node j gets it j ms later; nothing from node1 reaches anyone
+    for (let j = 0; j < 14; j++) tally.deliver(j, 'm0', 'node0', 1000 + j);
+    tally.deliver(1, 'm1', 'node1', 1000);
+    const lines = meshMatrixLines(tally.figures());
+    expect(lines).toHaveLength(15);
+    expect(lines[0]).toMatch(/^origin +min +median +max +slowest/);
+    expect(lines[1]).toMatch(/^node0 +1\.0 +7\.0 +13\.0 +node13, 13\/13$/);
+    expect(lines[2]).toMatch(/^node1 +- +- +- +0\/13$/);
+  });
+
   it('judges each fault or condition window: who caught up how long after it, and what never arrived', () => {
     const tally = new MeshTally(['a', 'b', 'c']);
     // before the window: m0 everywhere at once
