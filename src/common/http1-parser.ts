@@ -316,13 +316,7 @@ export class ResponseParser {
             const digits = p - pos;
             if (digits > 0 && digits <= 8 && p + 1 < end && chunk[p] === 13 && chunk[p + 1] === 10) {
               pos = p + 2;
-              if (size === 0) {
-                this.state = State.Trailer;
-                break;
-              }
-              if (this.stream === undefined && this.bodyBytes + size > MAX_BODY_BYTES) return this.fail();
-              this.remaining = size;
-              this.state = State.ChunkData;
+              if (!this.chunkSize(size)) return this.fail();
               break;
             }
           }
@@ -346,14 +340,7 @@ export class ResponseParser {
           const semicolon = content.indexOf(';');
           const sizeText = (semicolon < 0 ? content : content.slice(0, semicolon)).replace(/[ \t]+$/, '');
           if (!HEX.test(sizeText)) return this.fail();
-          const size = parseInt(sizeText, 16);
-          if (size === 0) {
-            this.state = State.Trailer;
-            break;
-          }
-          if (this.stream === undefined && this.bodyBytes + size > MAX_BODY_BYTES) return this.fail();
-          this.remaining = size;
-          this.state = State.ChunkData;
+          if (!this.chunkSize(parseInt(sizeText, 16))) return this.fail();
           break;
         }
         case State.ChunkData: {
@@ -413,6 +400,21 @@ export class ResponseParser {
       return true;
     }
     return this.idle || this.state === State.Done;
+  }
+
+  /**
+   * A chunk's size was read: its data follows, or the trailer after the last (size 0). False
+   * when a collected body would pass its bound (a streamed one has none).
+   */
+  private chunkSize(size: number): boolean {
+    if (size === 0) {
+      this.state = State.Trailer;
+      return true;
+    }
+    if (this.stream === undefined && this.bodyBytes + size > MAX_BODY_BYTES) return false;
+    this.remaining = size;
+    this.state = State.ChunkData;
+    return true;
   }
 
   /** Where the body `plainChunkedBody` returned ends (just past its last CRLF). */

@@ -236,90 +236,81 @@ function splitAt(wire: Buffer, cuts: readonly number[]): Buffer[] {
   return chunks;
 }
 
+/** Feeds the chunks as a socket's reads into one reused buffer; false at the first failure. */
+function feedThroughOneBuffer(parser: ResponseParser, chunks: readonly Buffer[]): boolean {
+  const shared = Buffer.alloc(chunks.reduce((sum, chunk) => Math.max(sum, chunk.length), 0) + 1);
+  for (const chunk of chunks) {
+    chunk.copy(shared);
+    const ok = parser.execute(shared.subarray(0, chunk.length));
+    shared.fill(0x7e); // the next read overwrites it: nothing kept may point here
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Runs `check` on any sequence of valid responses, encoded, and any cuts of their bytes. */
+function forAnyResponses(
+  numRuns: number,
+  check: (specs: ResponseSpec[], cuts: number[], encoded: ReturnType<typeof encode>[], wire: Buffer) => void,
+): void {
+  fc.assert(
+    fc.property(
+      fc.array(responseArb, { minLength: 1, maxLength: 6 }),
+      fc.array(fc.nat(), { maxLength: 40 }),
+      (specs, cuts) => {
+        const encoded = specs.map(encode);
+        check(specs, cuts, encoded, Buffer.concat(encoded.map((e) => e.wire)));
+      },
+    ),
+    { numRuns },
+  );
+}
+
 describe('http1 parser: properties', () => {
   it('any chunking of valid responses (packed or split) parses to the same responses', () => {
-    fc.assert(
-      fc.property(
-        fc.array(responseArb, { minLength: 1, maxLength: 6 }),
-        fc.array(fc.nat(), { maxLength: 40 }),
-        (specs, cuts) => {
-          const encoded = specs.map(encode);
-          const wire = Buffer.concat(encoded.map((e) => e.wire));
-          const whole = parse([wire], true);
-          expect(whole).toEqual({ responses: encoded.map((e) => e.expected), ok: true, clean: true });
-          expect(parse(splitAt(wire, cuts), true)).toEqual(whole);
-        },
-      ),
-      { numRuns: 400 },
-    );
+    forAnyResponses(400, (specs, cuts, encoded, wire) => {
+      const whole = parse([wire], true);
+      expect(whole).toEqual({ responses: encoded.map((e) => e.expected), ok: true, clean: true });
+      expect(parse(splitAt(wire, cuts), true)).toEqual(whole);
+    });
   });
 
   it('parses the same when every chunk arrives in one reused buffer (as the raw transport reads)', () => {
-    fc.assert(
-      fc.property(
-        fc.array(responseArb, { minLength: 1, maxLength: 6 }),
-        fc.array(fc.nat(), { maxLength: 40 }),
-        (specs, cuts) => {
-          const encoded = specs.map(encode);
-          const wire = Buffer.concat(encoded.map((e) => e.wire));
-          const responses: Parsed[] = [];
-          const parser = new ResponseParser((status, body, keepAlive) =>
-            responses.push({ status, body, keepAlive }),
-          );
-          const shared = Buffer.alloc(wire.length + 1);
-          let ok = true;
-          for (const chunk of splitAt(wire, cuts)) {
-            chunk.copy(shared);
-            ok = parser.execute(shared.subarray(0, chunk.length));
-            shared.fill(0x7e); // the next read overwrites it: nothing kept may point here
-            if (!ok) break;
-          }
-          expect({ responses, ok, clean: ok && parser.finish() }).toEqual(parse([wire], true));
-        },
-      ),
-      { numRuns: 300 },
-    );
+    forAnyResponses(300, (specs, cuts, encoded, wire) => {
+      const responses: Parsed[] = [];
+      const parser = new ResponseParser((status, body, keepAlive) =>
+        responses.push({ status, body, keepAlive }),
+      );
+      const ok = feedThroughOneBuffer(parser, splitAt(wire, cuts));
+      expect({ responses, ok, clean: ok && parser.finish() }).toEqual(parse([wire], true));
+    });
   });
 
   it('streams the same bodies as it collects (BodyStream), from one reused buffer, whatever the chunking', () => {
-    fc.assert(
-      fc.property(
-        fc.array(responseArb, { minLength: 1, maxLength: 6 }),
-        fc.array(fc.nat(), { maxLength: 40 }),
-        (specs, cuts) => {
-          const encoded = specs.map(encode);
-          const wire = Buffer.concat(encoded.map((e) => e.wire));
-          const streamed: { status: number; type: string | undefined; body: Buffer[] }[] = [];
-          const ended: number[] = [];
-          const parser = new ResponseParser(
-            (status, body) => {
-              expect(body).toBe('');
-              ended.push(status);
-            },
-            {
-              onHead: (status, type) => streamed.push({ status, type, body: [] }),
-              onBody: (chunk, from, to) => streamed.at(-1)!.body.push(Buffer.from(chunk.subarray(from, to))),
-            },
-          );
-          const shared = Buffer.alloc(wire.length + 1);
-          for (const chunk of splitAt(wire, cuts)) {
-            chunk.copy(shared);
-            expect(parser.execute(shared.subarray(0, chunk.length))).toBe(true);
-            shared.fill(0x7e);
-          }
-          expect(parser.finish()).toBe(true);
-          expect(ended).toEqual(specs.map((spec) => spec.status));
-          expect(
-            streamed.map((r) => ({ status: r.status, body: Buffer.concat(r.body).toString('utf8') })),
-          ).toEqual(encoded.map((e) => ({ status: e.expected.status, body: e.expected.body })));
-          specs.forEach((spec, i) => {
-            const type = spec.headers.filter(([name]) => name === 'Content-Type').at(-1)?.[1];
-            expect(streamed[i]!.type).toBe(type?.trim());
-          });
+    forAnyResponses(300, (specs, cuts, encoded, wire) => {
+      const streamed: { status: number; type: string | undefined; body: Buffer[] }[] = [];
+      const ended: number[] = [];
+      const parser = new ResponseParser(
+        (status, body) => {
+          expect(body).toBe('');
+          ended.push(status);
         },
-      ),
-      { numRuns: 300 },
-    );
+        {
+          onHead: (status, type) => streamed.push({ status, type, body: [] }),
+          onBody: (chunk, from, to) => streamed.at(-1)!.body.push(Buffer.from(chunk.subarray(from, to))),
+        },
+      );
+      expect(feedThroughOneBuffer(parser, splitAt(wire, cuts))).toBe(true);
+      expect(parser.finish()).toBe(true);
+      expect(ended).toEqual(specs.map((spec) => spec.status));
+      expect(
+        streamed.map((r) => ({ status: r.status, body: Buffer.concat(r.body).toString('utf8') })),
+      ).toEqual(encoded.map((e) => ({ status: e.expected.status, body: e.expected.body })));
+      specs.forEach((spec, i) => {
+        const type = spec.headers.filter(([name]) => name === 'Content-Type').at(-1)?.[1];
+        expect(streamed[i]!.type).toBe(type?.trim());
+      });
+    });
   });
 
   it('streams a body past the bound on collected bodies, chunked or until the connection ends', () => {
