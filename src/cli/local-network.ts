@@ -181,8 +181,13 @@ async function runMaintenance(args: LocalNetworkArgs, context: CliContext): Prom
     }
     let failed = false;
     for (const report of removed) {
+      const nothing =
+        report.containers + report.networks + report.volumes === 0 && report.errors.length === 0;
       context.stdout(
-        `run ${report.runId}: removed ${report.containers} containers, ${report.networks} networks, ${report.volumes} volumes`,
+        nothing
+          ? // a mistyped or already removed run: say so rather than "removed 0 containers"
+            `run ${report.runId}: nothing of it on this engine (local-network --status lists the runs left)`
+          : `run ${report.runId}: removed ${report.containers} containers, ${report.networks} networks, ${report.volumes} volumes`,
       );
       for (const error of report.errors) {
         failed = true;

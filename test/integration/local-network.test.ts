@@ -145,6 +145,10 @@ describe('local-network on the real engine', () => {
       const down = await runCli(['--down', run.runId]);
       expect(down.code).toBe(0);
       expect(down.stdout).toContain(`run ${run.runId}: removed 7 containers, 1 networks`);
+      // again (or a mistyped id): nothing is left to remove, and it says so
+      const again = await runCli(['--down', run.runId]);
+      expect(again.code).toBe(0);
+      expect(again.stdout).toContain(`run ${run.runId}: nothing of it on this engine`);
     } finally {
       // Whatever failed above, the network does not outlive the test.
       await removeRun(docker, run.runId, { volumes: true });
