@@ -97,8 +97,8 @@ export class SseParser {
 }
 
 /**
- * The string starting at data[from] (just past its opening quote) when it is plain: no escape,
- * no control character; its end (the closing quote) in `plainEnd`. -1 otherwise.
+ * Where the string starting at data[from] (just past its opening quote) ends (the index of its
+ * closing quote) when it is plain: no escape, no control character. -1 otherwise.
  */
 function plainStringEnd(data: string, from: number): number {
   for (let i = from; i < data.length; i++) {
