@@ -11,7 +11,7 @@
  * Strict: anything that is not a well-formed HTTP/1.0 or 1.1 response makes
  * `execute` return false, and the parser stays failed (the connection must be
  * dropped). It never throws on input and never waits for bytes it cannot get:
- * heads over 64 KiB, chunk-size lines over 4 KiB and bodies over 64 MiB are errors.
+ * heads over 64 KiB, chunk-size lines over 4 KiB and collected bodies over 64 MiB are errors.
  * Response heads only (not requests); responses to HEAD requests are not supported
  * (the generator sends none).
  *
