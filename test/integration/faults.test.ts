@@ -88,7 +88,10 @@ describe('crash faults on a local network', () => {
     ]);
     // Three nodes of four are a quorum: commits go on. The dead node's turns as proposer
     // each cost a round timeout, so about one second in four may see no commit (CI saw 0.75).
-    expect(block.faults[0]?.longest_no_commit_ms).toBeLessThanOrEqual(3000);
+    // The longest gap is its round 0 (1 s propose timeout) and, on a loaded machine, a round 1
+    // that also fails (1.5 s more, then round 2's 2 s): CI beside another lane saw 4 s once.
+    // A stalled network (f = 2 below) shows the whole 12 s window.
+    expect(block.faults[0]?.longest_no_commit_ms).toBeLessThanOrEqual(6000);
     expect(block.availability).toBeGreaterThanOrEqual(0.5);
     expect(block.faults[0]?.during.throughput).toBeGreaterThan(50);
     expect(rec.results.committed_throughput).toBeGreaterThan(60);
