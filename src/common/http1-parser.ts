@@ -258,22 +258,12 @@ export class ResponseParser {
           if (head.status < 200) continue; // informational: the real response follows
           this.head = head;
           this.bodyBytes = 0;
-          if (this.stream !== undefined) {
-            this.stream.onHead(head.status, head.contentType);
-            if (head.length === 0) this.complete('');
-            else if (head.length === CHUNKED) {
-              this.state = State.ChunkSize;
-              this.line = '';
-            } else if (head.length === UNTIL_CLOSE) this.state = State.UntilClose;
-            else {
-              this.remaining = head.length;
-              this.state = State.Length;
-            }
-            break;
-          }
+          // A streamed body takes no fast path: its bytes go out through the body states.
+          const stream = this.stream;
+          stream?.onHead(head.status, head.contentType);
           if (head.length === CHUNKED) {
             // Fast path: the whole body is in this chunk, in its plainest form.
-            const body = this.plainChunkedBody(chunk, pos, end);
+            const body = stream === undefined ? this.plainChunkedBody(chunk, pos, end) : undefined;
             if (body !== undefined) {
               pos = this.plainChunkedEnd;
               this.complete(body);
@@ -286,8 +276,8 @@ export class ResponseParser {
           } else {
             this.remaining = head.length;
             this.state = State.Length;
-            // Fast path: the whole body is in this chunk.
-            if (end - pos >= head.length) {
+            // Fast path: the whole body is in this chunk (for a streamed one, only when empty).
+            if (stream === undefined ? end - pos >= head.length : head.length === 0) {
               const body = chunk.toString('utf8', pos, pos + head.length);
               pos += head.length;
               this.complete(body);
