@@ -57,7 +57,7 @@ export function deliveriesNeeded(rule: MeshDeliveryRule, live: number, total: nu
 export class DeliveryCounter {
   /**
    * The nodes that delivered each message not yet committed: a bit per stream while there are
-   * at most 30 streams (no allocation per message), a Set beyond.
+   * at most BIT_STREAMS streams (no allocation per message), a Set beyond.
    */
   readonly #seen = new Map<string, number | Set<number>>();
   readonly #done = new Set<string>();
@@ -92,13 +92,13 @@ export class DeliveryCounter {
     if (typeof nodes === 'object') {
       nodes.add(node);
       count = nodes.size;
-    } else if (this.#streams <= 30) {
+    } else if (this.#streams <= BIT_STREAMS) {
       const bits = (nodes ?? 0) | (1 << node);
       this.#seen.set(id, bits);
       count = bitCount(bits);
     } else {
       const set = new Set<number>();
-      for (let bit = 0; nodes !== undefined && bit < 30; bit++) if (nodes & (1 << bit)) set.add(bit);
+      for (let bit = 0; nodes !== undefined && bit < BIT_STREAMS; bit++) if (nodes & (1 << bit)) set.add(bit);
       set.add(node);
       this.#seen.set(id, set);
       count = set.size;
@@ -113,6 +113,9 @@ export class DeliveryCounter {
     return true;
   }
 }
+
+/** Up to this many streams, a message's delivering nodes are bits of one number (1 << 29 at most). */
+const BIT_STREAMS = 30;
 
 /** The number of bits set in a 32-bit integer. */
 function bitCount(value: number): number {

@@ -283,22 +283,23 @@ export function meshMatrixLines(figures: MeshFigures): string[] {
 /** Per origin: its receivers' p50 (lowest, median, highest), the slowest one, those reached. */
 function originLines({ nodes, pairs }: MeshFigures): string[] {
   const width = Math.max(8, ...nodes.map((node) => node.length + 1));
+  const column = (text: string): string => text.padStart(9);
   const lines = [
-    `${'origin'.padEnd(width)}${'min'.padStart(9)}${'median'.padStart(9)}${'max'.padStart(9)}  slowest, receivers reached (p50 ms over receivers; every cell: the record's mesh.pairs)`,
+    `${'origin'.padEnd(width)}${column('min')}${column('median')}${column('max')}  slowest, receivers reached (p50 ms over receivers; every cell: the record's mesh.pairs)`,
   ];
   for (const from of nodes) {
-    const cells = pairs.filter((pair) => pair.from === from && pair.p50_ms !== null);
-    const values = cells.map((pair) => pair.p50_ms as number).sort((x, y) => x - y);
+    const cells = pairs
+      .filter((pair) => pair.from === from && pair.p50_ms !== null)
+      .sort((a, b) => (a.p50_ms as number) - (b.p50_ms as number));
     const reached = `${cells.length}/${nodes.length - 1}`;
-    if (values.length === 0) {
-      lines.push(`${from.padEnd(width)}${'-'.padStart(9)}${'-'.padStart(9)}${'-'.padStart(9)}  ${reached}`);
+    const slowest = cells.at(-1);
+    if (slowest === undefined) {
+      lines.push(`${from.padEnd(width)}${column('-')}${column('-')}${column('-')}  ${reached}`);
       continue;
     }
-    const median = values[Math.floor((values.length - 1) / 2)] as number;
-    const slowest = cells.reduce((a, b) => ((b.p50_ms as number) > (a.p50_ms as number) ? b : a));
-    const number = (value: number): string => value.toFixed(1).padStart(9);
+    const p50 = (index: number): string => column((cells[index]?.p50_ms as number).toFixed(1));
     lines.push(
-      `${from.padEnd(width)}${number(values[0] as number)}${number(median)}${number(values.at(-1) as number)}  ${slowest.to}, ${reached}`,
+      `${from.padEnd(width)}${p50(0)}${p50(Math.floor((cells.length - 1) / 2))}${p50(cells.length - 1)}  ${slowest.to}, ${reached}`,
     );
   }
   return lines;

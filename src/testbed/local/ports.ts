@@ -64,11 +64,7 @@ interface PublishedByContainer {
 const nameOf = (container: ContainerInfo) =>
   (container.Names?.[0] ?? container.Id.slice(0, 12)).replace(/^\//, '');
 
-/** Host ports that running containers publish (a stopped container lists none). */
-async function containerPorts(docker: ContainerLister): Promise<PublishedByContainer[]> {
-  return publishedBy(await docker.listContainers());
-}
-
+/** Host ports the listed containers publish (a stopped container lists none). */
 function publishedBy(containers: readonly ContainerInfo[]): PublishedByContainer[] {
   return containers.flatMap((container) =>
     (container.Ports ?? [])
@@ -161,7 +157,7 @@ export async function findPortConflicts(
   needs: readonly PortNeed[],
 ): Promise<PortConflict[]> {
   if (needs.length === 0) return [];
-  const published = await containerPorts(docker);
+  const published = publishedBy(await docker.listContainers());
   const conflicts: PortConflict[] = [];
   await Promise.all(
     needs.map(async (need) => {
