@@ -6,6 +6,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { undici } from './undici-lazy.js';
+import { basicCredentials } from '../common/basic-credentials.js';
 import { ResponseParser } from '../common/http1-parser.js';
 import type { Dispatcher } from 'undici';
 import type { Endpoint } from './endpoint.js';
@@ -383,9 +384,7 @@ const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 /** An `Authorization` header line for a URL's user and password, or nothing. */
 function basicAuthorization(url: URL): string {
-  if (url.username === '' && url.password === '') return '';
-  const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-  return `Authorization: Basic ${Buffer.from(credentials, 'utf8').toString('base64')}\r\n`;
+  return url.username === '' && url.password === '' ? '' : `Authorization: ${basicCredentials(url)}\r\n`;
 }
 
 /** The open connections, by URL. */

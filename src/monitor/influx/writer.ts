@@ -5,6 +5,7 @@
  * says why once; `flush()` sends what is queued and waits for it.
  */
 import { request } from 'undici';
+import { basicCredentials } from '../../common/basic-credentials.js';
 import { encodePoint, type Point } from './line-protocol.js';
 
 export interface InfluxTarget {
@@ -21,10 +22,7 @@ export interface InfluxTarget {
 export function influxTarget(url: string): InfluxTarget {
   const parsed = new URL(url);
   const database = decodeURIComponent(parsed.pathname.split('/').filter(Boolean)[0] ?? '');
-  const authorization =
-    parsed.username !== ''
-      ? `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`
-      : undefined;
+  const authorization = parsed.username !== '' ? basicCredentials(parsed) : undefined;
   parsed.password = parsed.password ? '***' : '';
   const shown = parsed.toString().replace(/\/+$/, '');
   return {
