@@ -21,19 +21,34 @@
  * (the orchestrator: main thread, libuv pool, V8's helpers), in % of one core; the threads
  * born during the level are the generator's workers (Node 20 names every thread `node`, so
  * they are told apart by tid; their count is recorded: 4 for 2 workers here, likely each
- * worker's own thread for tsx's module hooks). RSS (/proc/self/status VmRSS, workers
+ * worker's own thread for tsx's module hooks).
+ * V8's helper threads (garbage collection, optimising compiles) are one pool shared by every
+ * isolate of the process: the workers' collections ran there and were counted as the
+ * orchestrator's (a worker allocating for 3 s kept the four helpers at 1.9 s of CPU). So the
+ * script runs under V8's `--single-threaded` (package.json; it restarts itself with it when
+ * started without): each isolate collects and compiles on its own thread, and the helpers'
+ * threads other than the main one are recorded apart (`otherThreadsCpuPercent`). RSS (/proc/self/status VmRSS, workers
  * included: they share the process) each second; its growth from the end of the first minute
  * (of the first sixth of a level shorter than 6 minutes) to the level's last second with every
  * generator worker running (they end, and their heaps leave the RSS, before the load does).
+ * A 6 s round with every observer on runs first and is not counted (see setup). The sampler's
+ * own reads of /proc each second are timed and taken off the main thread's CPU.
+ * `--without LIST`: a side more per observer listed (`on-monitor`, …), with every observer on
+ * but that one, so what each costs is the `on` side less its own (--node-metrics is the
+ * nodes' /metrics read each second, which --influx-url turns on; `on-influx` leaves out both).
+ * `--profile DIR`: a V8 CPU profile of the main thread over each level, written to
+ * DIR/<side>-<pair>.cpuprofile (the sampling costs a little CPU of its own; figures of a profiled
+ * run are for finding where the time goes, not for the claim).
  * `--long`: 10-minute levels. Claims: the orchestrator with every observer on ≤ 5 % of one core; with
  * --long, RSS growth ≤ 10 MB after the first minute. Needs the images (npm run setup),
  * chromium, prometheus and influxd. Writes benchmarks/results/footprint-<timestamp>.json.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { numberFlag } from './lib/flags.js';
+import { dirname, join, resolve } from 'node:path';
+import { FlagError, numberFlag } from './lib/flags.js';
 import { cpuTicks, readdirSafe, rssBytes, TICK_MS } from './lib/proc.js';
 import { runBench } from './lib/harness.js';
 import { benchNetwork } from './lib/networks.js';
@@ -45,12 +60,18 @@ type Testbed = import('../../src/testbed/testbed.js').Testbed;
 type SweepObserver = import('../../src/bench/observer.js').SweepObserver;
 type Started = import('../../test/integration/monitoring-fixture.js').Started;
 
+/** What `--without` can leave out of the `on` side, one side each (`on-X`). */
+const OBSERVERS = ['monitor', 'propagation', 'dashboard', 'exporter', 'influx', 'node-metrics'] as const;
+type Observer = (typeof OBSERVERS)[number];
+
 interface Args {
   readonly nodes: number;
   readonly rate: number;
   readonly seconds: number;
   readonly workers: number;
   readonly long: boolean;
+  readonly profile: string | undefined;
+  readonly without: readonly Observer[];
 }
 
 interface Shared {
@@ -72,6 +93,8 @@ interface Round {
   readonly cpuPercentMax: number;
   /** The main thread alone (part of cpuPercent), mean: % of one core. */
   readonly mainThreadCpuPercent: number;
+  /** The orchestrator's other threads (V8's helpers, libuv's pool, tsx's module hooks), mean: % of one core. */
+  readonly otherThreadsCpuPercent: number;
   /** The generator's worker threads, mean: % of one core. */
   readonly workersCpuPercent: number;
   /** Threads born during the level (the generator's workers). */
@@ -94,6 +117,17 @@ interface Round {
 
 const root = resolve(import.meta.dirname, '../..');
 process.chdir(root);
+
+// each isolate's garbage collection and compiles on its own thread (see the header)
+if (!process.execArgv.includes('--single-threaded')) {
+  const child = spawnSync(
+    process.execPath,
+    ['--single-threaded', ...process.execArgv, ...process.argv.slice(1)],
+    { stdio: 'inherit' },
+  );
+  process.exit(child.status ?? 1);
+}
+
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /** Each thread's CPU so far (user + system, in ms) of this process, by tid. */
@@ -131,6 +165,8 @@ class FootprintSampler {
   readonly #born = new Set<number>();
   #last: Map<number, number>;
   #lastAt: number;
+  /** The last sample's own time (its reads of /proc), charged to the next second it falls in. */
+  #ownMs = 0;
   readonly #startedAt: number;
   readonly #timer: NodeJS.Timeout;
   readonly rssStartMb = rssMb();
@@ -145,13 +181,15 @@ class FootprintSampler {
   #sample(): void {
     const now = performance.now();
     const cpu = threadCpuMs();
+    // this sampler's own reads of /proc are the script's, not the orchestrator's: taken off below
+    const ownMs = performance.now() - now;
     let orchestratorMs = 0;
     let mainMs = 0;
     let workersMs = 0;
     for (const [tid, ms] of cpu) {
       const used = ms - (this.#last.get(tid) ?? 0);
-      if (tid === process.pid) mainMs = used;
-      if (this.#orchestrator.has(tid)) orchestratorMs += used;
+      if (tid === process.pid) mainMs = used - this.#ownMs;
+      if (this.#orchestrator.has(tid)) orchestratorMs += tid === process.pid ? used - this.#ownMs : used;
       else {
         this.#born.add(tid);
         workersMs += used;
@@ -168,6 +206,7 @@ class FootprintSampler {
     });
     this.#last = cpu;
     this.#lastAt = now;
+    this.#ownMs = ownMs;
   }
 
   stop(): { readonly seconds: readonly Second[]; readonly workerThreads: number } {
@@ -177,22 +216,45 @@ class FootprintSampler {
   }
 }
 
+/** A V8 CPU profile of the main thread from start to stop. */
+async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 1000 });
+  await session.post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 /** The observer that starts the sampler at the level and opens the browser once the dashboard is up. */
 function footprintObserver(
   state: { sampler?: FootprintSampler; result?: ReturnType<FootprintSampler['stop']> },
   openBrowser: (() => Promise<void>) | undefined,
+  profileFile: string | undefined,
 ): SweepObserver {
+  let profiler: Promise<{ stop(file: string): Promise<void> }> | undefined;
   return {
     name: 'bench-footprint',
     // after preflight: the dashboard is listening; the browser is on its page before the level
     onDeploy: async () => {
       await openBrowser?.();
     },
-    onLevelStart: () => {
+    onLevelStart: async () => {
+      if (profileFile !== undefined) profiler = startProfiler();
+      await profiler;
       state.sampler = new FootprintSampler();
     },
-    onLoadEnd: () => {
+    onLoadEnd: async () => {
       state.result = state.sampler?.stop();
+      if (profileFile !== undefined) await (await profiler)?.stop(profileFile);
     },
   };
 }
@@ -214,21 +276,39 @@ function sharedTestbed(deployment: Deployment, remove: () => Promise<void>): Tes
   };
 }
 
-async function oneRound(side: string, shared: Shared, args: Args): Promise<Round> {
+function observersFlag(value: unknown): Observer[] {
+  if (value === undefined) return [];
+  const list = String(value)
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  const bad = list.find((part) => !(OBSERVERS as readonly string[]).includes(part));
+  if (bad !== undefined || list.length === 0)
+    throw new FlagError(
+      `--without ${String(value)}: give observers among ${OBSERVERS.join(', ')}, separated by commas`,
+    );
+  return list as Observer[];
+}
+
+async function oneRound(side: string, pair: number, shared: Shared, args: Args): Promise<Round> {
   const { benchmarkDefinition } = await import('../../src/cli/benchmark-command.js');
   const { runCli } = await import('../../src/cli/run-cli.js');
   const { openViewer } = await import('./lib/dashboard-viewer.js');
-  const on = side === 'on';
+  // `on`, `off`, or `on-X`: every observer on but X (--without)
+  const without = side.startsWith('on-') ? side.slice(3) : undefined;
+  const on = side === 'on' || without !== undefined;
+  const has = (observer: Observer) => on && without !== observer;
   const dir = mkdtempSync(join(tmpdir(), 'bench-footprint-'));
   const state: { sampler?: FootprintSampler; result?: ReturnType<FootprintSampler['stop']> } = {};
   const dashboardUrl = `http://127.0.0.1:${shared.dashboardPort}/`;
   const observer = footprintObserver(
     state,
-    on
+    has('dashboard')
       ? async () => {
           shared.viewer = await openViewer(dashboardUrl);
         }
       : undefined,
+    args.profile === undefined ? undefined : join(args.profile, `${side}-${pair}.cpuprofile`),
   );
   let results: { throughput?: number; accepted_throughput?: number; achieved_rate?: number } | undefined;
   const argv = [
@@ -248,18 +328,15 @@ async function oneRound(side: string, shared: Shared, args: Args): Promise<Round
     dir,
     '--console-output',
     'false',
-    ...(on
-      ? [
-          '--monitor',
-          '--propagation',
-          '--dashboard',
-          String(shared.dashboardPort),
-          '--metrics-port',
-          String(shared.metricsPort),
-          '--influx-url',
-          `${shared.influx.url}/meshbench`,
-        ]
-      : ['--monitor', 'false', '--node-metrics', 'false', '--propagation', 'false']),
+    '--monitor',
+    String(has('monitor')),
+    '--propagation',
+    String(has('propagation')),
+    ...(has('dashboard') ? ['--dashboard', String(shared.dashboardPort)] : []),
+    ...(has('exporter') ? ['--metrics-port', String(shared.metricsPort)] : []),
+    ...(has('influx') ? ['--influx-url', `${shared.influx.url}/meshbench`] : []),
+    // on with Influx (which turns it on), off without
+    ...(has('node-metrics') ? [] : ['--node-metrics', 'false']),
   ];
   try {
     const exitCode = await runCli(
@@ -309,6 +386,7 @@ function summarize(
     cpuPercentP90: round(p90),
     cpuPercentMax: round(cpu.max),
     mainThreadCpuPercent: round(mean(seconds.map((s) => s.mainPercent))),
+    otherThreadsCpuPercent: round(mean(seconds.map((s) => s.orchestratorPercent - s.mainPercent))),
     workersCpuPercent: round(mean(seconds.map((s) => s.workersPercent))),
     workerThreads: result.workerThreads,
     rssStartMb: round(seconds[0]?.rssMb ?? NaN, 1),
@@ -354,13 +432,19 @@ async function setup(args: Args, log: (line: string) => void): Promise<Shared> {
     log(`deploying ${args.nodes} reference nodes …`);
     made.deployment = await benchNetwork({ nodes: args.nodes, refnodes: true, prefix: 'bench-footprint' });
     log(`network ${made.deployment.runId} up; influx ${made.influx.url}, prometheus ${made.prometheus.url}`);
-    return Object.assign(shared, {
+    Object.assign(shared, {
       deployment: made.deployment,
       prometheus: made.prometheus,
       influx: made.influx,
       metricsPort,
       dashboardPort,
     });
+    // One short round with every observer on first, not counted: the first round in the process
+    // would also pay for loading (and, under tsx, transpiling) the modules the observers use,
+    // which the bundle users run (bin/run-bin.js) has done before its first level.
+    log('warming up (a 6 s round with every observer on, not counted) …');
+    await oneRound('on', -1, shared, { ...args, seconds: 6, profile: undefined });
+    return shared;
   } catch (error) {
     await shared.remove();
     throw error;
@@ -393,6 +477,17 @@ await runBench({
       default: '2',
       description: "the generator's worker threads (at least 2: one would send from the main thread)",
     },
+    without: {
+      type: 'string',
+      valueName: 'LIST',
+      description: `a side more for each, with every observer on but that one (what it costs): ${OBSERVERS.join(', ')}`,
+    },
+    profile: {
+      type: 'string',
+      valueName: 'DIR',
+      description:
+        'a CPU profile of the main thread over each level, written to DIR/<side>-<pair>.cpuprofile',
+    },
     long: {
       type: 'boolean',
       default: false,
@@ -408,20 +503,24 @@ await runBench({
       seconds: long ? 600 : numberFlag('seconds', values.seconds, { integer: true, min: 6 }),
       workers: numberFlag('workers', values.workers, { integer: true, min: 2 }),
       long,
+      profile: typeof values.profile === 'string' ? resolve(values.profile) : undefined,
+      without: observersFlag(values.without),
     };
   },
   file: 'footprint',
   setup: (args, { log }) => setup(args, log),
   teardown: (shared) => shared.remove(),
   sides: ['on', 'off'],
-  round: (side, { shared, args }) => oneRound(side, shared, args),
+  sidesFrom: (args) => ['on', 'off', ...args.without.map((observer) => `on-${observer}`)],
+  round: (side, { shared, args, pair }) => oneRound(side, pair, shared, args),
   describe: (r) =>
-    `orchestrator ${r.cpuPercent}% of a core (main thread ${r.mainThreadCpuPercent}%, p90 ${r.cpuPercentP90}%, max ${r.cpuPercentMax}%), ` +
+    `orchestrator ${r.cpuPercent}% of a core (main thread ${r.mainThreadCpuPercent}%, other threads ${r.otherThreadsCpuPercent}%, p90 ${r.cpuPercentP90}%, max ${r.cpuPercentMax}%), ` +
     `generator's ${r.workerThreads} worker threads ${r.workersCpuPercent}%, RSS ${r.rssStartMb}→${r.rssEndMb} MB ` +
     `(growth ${r.rssGrowthMb} MB after ${r.rssBaselineAtS} s), sent ${r.achievedRate ?? '?'} tx/s, accepted ${r.acceptedThroughput ?? '?'}, committed ${r.throughput ?? '?'}, ${r.seconds} s sampled`,
   figures: {
     orchestratorCpuPercent: (r) => r.cpuPercent,
     mainThreadCpuPercent: (r) => r.mainThreadCpuPercent,
+    otherThreadsCpuPercent: (r) => r.otherThreadsCpuPercent,
     workersCpuPercent: (r) => r.workersCpuPercent,
     rssGrowthMb: (r) => r.rssGrowthMb,
   },
@@ -451,6 +550,7 @@ await runBench({
   ],
   extra: ({ on = [], off = [] }, args) => ({
     settings: args,
+    v8Flags: process.execArgv.filter((flag) => flag === '--single-threaded'),
     prometheusExporter:
       "--metrics-port (the generator's /metrics and /sd/nodes), scraped every second by a Prometheus the script starts",
     observersCostPercentPerPair: on.map((r, i) => round(r.cpuPercent - (off[i]?.cpuPercent ?? NaN))),

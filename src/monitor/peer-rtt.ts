@@ -5,8 +5,12 @@
  * level's figure is the median of what the nodes measured in it (one ping a second each), not
  * one ping that a busy event loop may have delayed; and once more at the load's end.
  */
-import { parsePrometheusText, peerRttsFrom, type PeerRttReading } from './prometheus-text.js';
+import { peerRttsOfPage, type PeerRttReading } from './prometheus-text.js';
+import { metricsUrlOf, readMetricsPage } from './prometheus/scrape.js';
 import type { Endpoint } from '../protocols/endpoint.js';
+
+/** Reads a metrics page (readMetricsPage; tests pass their own). */
+export type PageReader = typeof readMetricsPage;
 
 /** `{node: {peer: ms}}`, keyed by the network's node names. */
 export type RttMatrix = Record<string, Record<string, number>>;
@@ -35,11 +39,11 @@ interface NodeState {
 
 export class PeerRttSampler {
   readonly #nodes: NodeState[];
-  readonly #fetch: typeof fetch;
+  readonly #read: PageReader;
   readonly #timeoutMs: number;
   #scrapes = 0;
 
-  constructor(endpoints: readonly Endpoint[], options: { fetch?: typeof fetch; timeoutMs?: number } = {}) {
+  constructor(endpoints: readonly Endpoint[], options: { readPage?: PageReader; timeoutMs?: number } = {}) {
     this.#nodes = endpoints.map((endpoint) => ({
       endpoint,
       hasRtts: undefined,
@@ -47,7 +51,7 @@ export class PeerRttSampler {
       samples: new Map(),
       last: undefined,
     }));
-    this.#fetch = options.fetch ?? fetch;
+    this.#read = options.readPage ?? readMetricsPage;
     this.#timeoutMs = options.timeoutMs ?? 3000;
   }
 
@@ -60,15 +64,13 @@ export class PeerRttSampler {
     if (node.hasRtts === false || node.busy) return;
     node.busy = true;
     const { endpoint } = node;
-    const url = endpoint.metricsUrl ?? `${endpoint.rpcUrl.replace(/\/+$/, '')}/metrics`;
     try {
-      const response = await this.#fetch(url, { signal: AbortSignal.timeout(this.#timeoutMs) });
-      if (!response.ok) {
-        await response.body?.cancel().catch(() => undefined);
+      const page = await this.#read(metricsUrlOf(endpoint), this.#timeoutMs);
+      if (page.text === undefined) {
         node.hasRtts ??= false;
         return;
       }
-      const reading = peerRttsFrom(parsePrometheusText(await response.text()));
+      const reading = peerRttsOfPage(page.text);
       if (!reading) {
         node.hasRtts ??= false;
         return;

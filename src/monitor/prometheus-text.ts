@@ -52,6 +52,22 @@ export function parsePrometheusText(text: string): MetricSample[] {
   return samples;
 }
 
+/**
+ * The lines of a page that hold `needle`, joined: a page of tens of kilobytes is searched
+ * rather than parsed when only a few of its series are read.
+ */
+export function linesWith(text: string, needle: string): string {
+  const kept: string[] = [];
+  for (let at = text.indexOf(needle); at !== -1;) {
+    const start = text.lastIndexOf('\n', at) + 1;
+    let end = text.indexOf('\n', at);
+    if (end === -1) end = text.length;
+    kept.push(text.slice(start, end));
+    at = text.indexOf(needle, end);
+  }
+  return kept.join('\n');
+}
+
 /** A node's round-trip times to its peers, in milliseconds, by peer. */
 export interface PeerRttReading {
   /** The node's own name, when its metrics carry one (the refnode's `node` label). */
@@ -71,7 +87,13 @@ export interface PeerRttReading {
 const LAST = /(?:^|_)peer_rtt_seconds$/;
 const SMOOTHED = /(?:^|_)peer_rtt_smoothed_seconds$/;
 
-/** The peer round-trip times on a page; undefined when it has none. */
+/** The peer round-trip times of a whole page; undefined when it has none. */
+export function peerRttsOfPage(text: string): PeerRttReading | undefined {
+  // every sample peerRttsFrom reads names a `…peer_rtt_…seconds` metric
+  return peerRttsFrom(parsePrometheusText(linesWith(text, 'peer_rtt_')));
+}
+
+/** The peer round-trip times among samples; undefined when they have none. */
 export function peerRttsFrom(samples: readonly MetricSample[]): PeerRttReading | undefined {
   const lastMs = new Map<string, number>();
   const smoothedMs = new Map<string, number>();

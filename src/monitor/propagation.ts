@@ -19,7 +19,7 @@ import { sleep } from '../common/sleep.js';
 import type { Endpoint } from '../protocols/endpoint.js';
 import type { Protocol, TransactionWatch } from '../protocols/protocol.js';
 import type { Deployment } from '../testbed/testbed.js';
-import { PeerRttSampler, type PeerRttFigures } from './peer-rtt.js';
+import { PeerRttSampler, type PageReader, type PeerRttFigures } from './peer-rtt.js';
 import {
   matrixLines,
   propagationFigures,
@@ -45,8 +45,8 @@ export interface PropagationOptions {
   readonly peerRtts?: boolean;
   /** Milliseconds between those scrapes (default 1000, the refnode's ping interval). */
   readonly rttScrapeMs?: number;
-  /** For the scrape (tests pass their own). */
-  readonly fetch?: typeof fetch;
+  /** Reads a node's metrics page for the scrape (default: undici's request; tests pass their own). */
+  readonly readPage?: PageReader;
   /** Monotonic milliseconds (default performance.now). */
   readonly now?: () => number;
   /** A line when the protocol has no probes (once). */
@@ -184,7 +184,7 @@ export class PropagationMonitor {
         this.#options.peerRtts === false
           ? undefined
           : new PeerRttSampler(endpoints, {
-              ...(this.#options.fetch ? { fetch: this.#options.fetch } : {}),
+              ...(this.#options.readPage ? { readPage: this.#options.readPage } : {}),
               timeoutMs: DEFAULTS.scrapeTimeoutMs,
             }),
       running: Promise.resolve(),

@@ -14,6 +14,24 @@ export function metricsUrlOf(endpoint: Endpoint): string {
   return endpoint.metricsUrl ?? `${endpoint.rpcUrl.replace(/\/+$/, '')}/metrics`;
 }
 
+/** A metrics page as read: its status, and its text when the status is 200. */
+export interface MetricsPage {
+  readonly status: number;
+  readonly text?: string;
+}
+
+/** A node's metrics page, read with undici's request; throws when it does not answer within `timeoutMs`. */
+export async function readMetricsPage(url: string, timeoutMs: number): Promise<MetricsPage> {
+  const response = await request(url, {
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (response.statusCode === 200) return { status: 200, text: await response.body.text() };
+  await response.body.dump().catch(() => undefined);
+  return { status: response.statusCode };
+}
+
 /**
  * The kept series of a page: by name, the sum over its label sets. Only the lines of kept
  * series are parsed (a node's page with its process metrics and per-peer histograms is tens
@@ -81,18 +99,11 @@ export class NodeSeriesScraper {
   async #scrape(node: NodeState, slot: number): Promise<void> {
     let values: Map<string, number> | undefined;
     try {
-      const response = await request(metricsUrlOf(node.endpoint), {
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
-      if (response.statusCode === 200) {
-        values = seriesValues(await response.body.text(), this.#series);
+      const page = await readMetricsPage(metricsUrlOf(node.endpoint), this.#timeoutMs);
+      if (page.text !== undefined) {
+        values = seriesValues(page.text, this.#series);
         node.answered = true;
-      } else {
-        await response.body.dump().catch(() => undefined);
-        node.lastError = `HTTP ${response.statusCode}`;
-      }
+      } else node.lastError = `HTTP ${page.status}`;
     } catch (error) {
       node.lastError =
         error instanceof Error

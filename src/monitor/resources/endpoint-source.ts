@@ -6,7 +6,7 @@
  * timeout, every endpoint at once; a page still being read when the next interval comes is
  * not read twice.
  */
-import { request } from 'undici';
+import { readMetricsPage } from '../prometheus/scrape.js';
 import type { Endpoint } from '../../protocols/endpoint.js';
 import { placeSeries, queryRange, rangeQueryUrl, PrometheusQueryError } from '../prometheus/promql.js';
 import {
@@ -20,21 +20,14 @@ import type { NodeSample } from './schema.js';
 
 /** Reads one page's counters; throws an Error whose message says why in a few words. */
 export async function readProcessPage(url: string, timeoutMs: number): Promise<ProcessCounters> {
-  let response;
+  let page;
   try {
-    response = await request(url, {
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    page = await readMetricsPage(url, timeoutMs);
   } catch (error) {
     throw new Error(causeOf(error));
   }
-  if (response.statusCode !== 200) {
-    await response.body.dump().catch(() => undefined);
-    throw new Error(`HTTP ${response.statusCode}`);
-  }
-  return processCounters(await response.body.text());
+  if (page.text === undefined) throw new Error(`HTTP ${page.status}`);
+  return processCounters(page.text);
 }
 
 /** Whether a page answers with process metrics: undefined, or why not (one phrase). */

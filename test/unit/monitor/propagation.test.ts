@@ -6,7 +6,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LevelContext, LevelStart } from '../../../src/bench/observer.js';
-import { parsePrometheusText, peerRttsFrom } from '../../../src/monitor/prometheus-text.js';
+import {
+  linesWith,
+  parsePrometheusText,
+  peerRttsFrom,
+  peerRttsOfPage,
+} from '../../../src/monitor/prometheus-text.js';
 import {
   matrixLines,
   pairMatrix,
@@ -159,6 +164,18 @@ describe('Prometheus text and peer round-trip times', () => {
     expect(peerRttsFrom(parsePrometheusText('refnode_height 1\n'))).toBeUndefined();
   });
 
+  it('reads the round trips of a whole page from its round-trip lines alone, as from every sample', () => {
+    expect(peerRttsOfPage(page)).toEqual(peerRttsFrom(parsePrometheusText(page)));
+    // a page ending without a newline, a match on its first and last lines
+    const bare = 'x_peer_rtt_seconds{peer="a"} 0.5\nother 1\ny_peer_rtt_smoothed_seconds{peer="a"} 0.25';
+    expect(linesWith(bare, 'peer_rtt_')).toBe(
+      'x_peer_rtt_seconds{peer="a"} 0.5\ny_peer_rtt_smoothed_seconds{peer="a"} 0.25',
+    );
+    expect(peerRttsOfPage(bare)?.smoothedMs.get('a')).toBe(250);
+    expect(linesWith('a 1\nb 2', 'peer_rtt_')).toBe('');
+    expect(peerRttsOfPage('refnode_height 1\n')).toBeUndefined();
+  });
+
   it('takes medians', () => {
     expect(medianOf([3, 1, 2])).toBe(2);
     expect(medianOf([4, 1, 3, 2])).toBe(2.5);
@@ -184,11 +201,11 @@ describe('Prometheus text and peer round-trip times', () => {
         { nodeId: 'endpoint3', rpcUrl: 'http://z', metricsUrl: 'http://d/metrics' },
       ],
       {
-        fetch: (async (url: string) => {
+        readPage: async (url: string) => {
           asked.push(url);
           const list = pages[url] ?? [];
-          return new Response(list.length > 1 ? list.shift() : list[0]);
-        }) as typeof fetch,
+          return { status: 200, text: list.length > 1 ? list.shift() : list[0] };
+        },
       },
     );
     for (let i = 0; i < 3; i++) await sampler.sample();
@@ -255,13 +272,14 @@ describe('PropagationMonitor', () => {
     const monitor = new PropagationMonitor({
       protocol: { kind: 'fake', watchTransactions: watcher },
       ratePerSec: 10,
-      fetch: (async (url: string) => {
+      readPage: async (url: string) => {
         scraped.push(url);
         const self = /:2(\d)\//.exec(url)?.[1];
-        return new Response(
-          `refnode_peer_rtt_seconds{node="node${self}",peer="node${(Number(self) + 1) % 3}"} 0.0${self}5\n`,
-        );
-      }) as typeof fetch,
+        return {
+          status: 200,
+          text: `refnode_peer_rtt_seconds{node="node${self}",peer="node${(Number(self) + 1) % 3}"} 0.0${self}5\n`,
+        };
+      },
     });
     const endpoints = endpointsOf(3);
     const { context, blocks, lines, end } = levelContext(endpoints);
