@@ -12,6 +12,8 @@
 #   SIZES=3,5 LOADS=20,50 DURATION=15 examples/hub-and-leaves.sh --output-dir /tmp/hub
 #   SYSTEM=refnode examples/hub-and-leaves.sh       # the reference node instead
 #
+# On 2 cores the 33-node level starves the hub of CPU (systems/libp2p-gossipsub/README.md);
+# the console says when a host was short of CPU. SIZES=3,5,9,17 stays within such a machine.
 # Any other benchmark flag passes through. MESHBENCH_DRY_RUN=1 prints the command only.
 # Your own system instead: a folder with a system.json (docs/architecture.md, "A system under
 # test"); each node finds MESHBENCH_BOOTSTRAP (the hub's host:port) and MESHBENCH_PEERS (its

@@ -66,7 +66,15 @@ export function nodeInterval(previous: NodeReading, current: NodeReading): NodeI
 
 // ---- a host's /proc files ----
 
-export const HOST_FILES = ['/proc/stat', '/proc/meminfo', '/proc/loadavg', '/proc/net/dev', '/proc/uptime'];
+export const HOST_FILES = [
+  '/proc/stat',
+  '/proc/meminfo',
+  '/proc/loadavg',
+  '/proc/net/dev',
+  '/proc/uptime',
+  // pressure stall information (Linux 4.20+, where the kernel has it): time tasks waited for a CPU
+  '/proc/pressure/cpu',
+];
 
 export interface HostReading {
   /** /proc/uptime, seconds: the host's own clock for rates. */
@@ -82,6 +90,11 @@ export interface HostReading {
   readonly load15: number;
   /** Interface → cumulative bytes (lo left out). */
   readonly interfaces: Readonly<Record<string, { readonly rx: number; readonly tx: number }>>;
+  /**
+   * /proc/pressure/cpu, `some … total=`: microseconds in which at least one runnable task waited
+   * for a CPU; undefined where the kernel has no pressure stall information.
+   */
+  readonly cpuPressureSomeUs?: number;
 }
 
 /** A host's /proc files as one reading; undefined when /proc/stat or /proc/uptime is missing or unreadable. */
@@ -107,7 +120,18 @@ export function hostReading(files: Readonly<Record<string, string>>): HostReadin
     load5: loads[1] ?? 0,
     load15: loads[2] ?? 0,
     interfaces: parseNetDev(files['/proc/net/dev'] ?? ''),
+    ...optional('cpuPressureSomeUs', pressureTotalUs(files['/proc/pressure/cpu'] ?? '')),
   };
+}
+
+/** The `some` line's cumulative total (µs) of a /proc/pressure file; undefined when absent. */
+export function pressureTotalUs(text: string): number | undefined {
+  const match = /^some\b.*\btotal=(\d+)/m.exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 /** MemTotal and MemAvailable (kB in the file), bytes. */
@@ -143,6 +167,8 @@ export interface HostInterval {
   readonly load1: number;
   readonly netRxBytesPerSec: number;
   readonly netTxBytesPerSec: number;
+  /** Percent of the interval in which some runnable task waited for a CPU (PSI), where the kernel has it. */
+  readonly cpuPressurePercent?: number;
 }
 
 /** A host's figures between two readings; undefined when no time passed or the host rebooted. */
@@ -165,8 +191,25 @@ export function hostInterval(previous: HostReading, current: HostReading): HostI
     load1: current.load1,
     netRxBytesPerSec: Math.round(rx / seconds),
     netTxBytesPerSec: Math.round(tx / seconds),
+    ...optional(
+      'cpuPressurePercent',
+      current.cpuPressureSomeUs !== undefined && previous.cpuPressureSomeUs !== undefined
+        ? round2(
+            Math.min(
+              100,
+              Math.max(0, ((current.cpuPressureSomeUs - previous.cpuPressureSomeUs) / 1e6 / seconds) * 100),
+            ),
+          )
+        : undefined,
+    ),
   };
 }
+
+/**
+ * A host whose tasks waited for a CPU this much of the measured window (mean PSI `some`, %)
+ * was oversubscribed: its nodes were starved, and the level shows the machine's limit.
+ */
+export const STARVED_PRESSURE_PERCENT = 50;
 
 /** The process's CPU between two `process.cpuUsage()` readings, percent of one core. */
 export function processCpuPercent(

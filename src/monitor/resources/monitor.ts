@@ -36,6 +36,7 @@ import type {
 } from '../../testbed/testbed.js';
 import {
   HOST_FILES,
+  STARVED_PRESSURE_PERCENT,
   hostInterval,
   hostReading,
   nodeInterval,
@@ -70,6 +71,8 @@ export interface ResourceMonitorOptions {
 /** What this plug-in uses of the sweep's level (src/bench/observer.ts; bench/ sits above this folder). */
 export interface LevelStart {
   readonly warmupMs: number;
+  /** The offered load's length after the warm-up (the sweep always gives it). */
+  readonly durationMs?: number;
 }
 
 export interface LevelContext {
@@ -108,6 +111,8 @@ interface HostTrack {
 interface LevelState {
   readonly context: LevelContext;
   readonly warmupS: number;
+  /** The end of the offered load on the level clock (Infinity when the level did not say). */
+  readonly offeredUntilS: number;
   readonly nodes: NodeTrack[];
   readonly hosts: HostTrack[];
   /** Nodes read from their metrics pages (attach mode, --endpoint-metrics). */
@@ -244,6 +249,7 @@ export class ResourceMonitor {
     const state: LevelState = {
       context,
       warmupS: level.warmupMs / 1000,
+      offeredUntilS: level.durationMs === undefined ? Infinity : (level.warmupMs + level.durationMs) / 1000,
       nodes: nodes.map((handle) => ({
         handle,
         host: handle.endpoint.host ?? 'local',
@@ -445,6 +451,9 @@ export class ResourceMonitor {
             load1: figures.load1,
             net_rx_bytes_per_s: figures.netRxBytesPerSec,
             net_tx_bytes_per_s: figures.netTxBytesPerSec,
+            ...(figures.cpuPressurePercent !== undefined
+              ? { cpu_pressure_percent: figures.cpuPressurePercent }
+              : {}),
           });
         },
         (error) => {
@@ -553,6 +562,19 @@ export class ResourceMonitor {
       this.#options.warn?.(
         `resources: the load generator, not the system, may be the bottleneck: ${(block.generator.bottleneck_reasons ?? []).join('; ')}`,
       );
+    for (const host of block.hosts) {
+      // while the load was offered (a mesh level's drain after it is quiet)
+      const pressure = host.series.flatMap((sample) =>
+        sample.t_s > state.warmupS && sample.t_s <= state.offeredUntilS
+          ? (sample.cpu_pressure_percent ?? [])
+          : [],
+      );
+      const mean = pressure.reduce((sum, value) => sum + value, 0) / pressure.length;
+      if (pressure.length > 0 && mean >= STARVED_PRESSURE_PERCENT)
+        this.#options.warn?.(
+          `resources: host ${host.host} was short of CPU: tasks waited for one ${mean.toFixed(0)}% of the time the load was offered (its CPU pressure, /proc/pressure/cpu); its nodes were starved, so this level shows that machine's limit, not the system's: run fewer nodes per host or give them more cores`,
+        );
+    }
     const down = block.nodes.filter((node) => node.down_s.length > 0);
     if (down.length > 0)
       context.log(

@@ -67,6 +67,12 @@ const hostSampleSchema = z.object({
   load1: nonNegative,
   net_rx_bytes_per_s: nonNegative.describe('every interface but lo and the containers’ veth ends'),
   net_tx_bytes_per_s: nonNegative,
+  cpu_pressure_percent: nonNegative
+    .max(100)
+    .optional()
+    .describe(
+      "percent of the interval in which some runnable task waited for a CPU (the kernel's pressure stall information, /proc/pressure/cpu); absent where the kernel has none",
+    ),
 });
 
 export const hostResourcesSchema = z.object({
@@ -78,6 +84,7 @@ export const hostResourcesSchema = z.object({
   load1: summarySchema,
   net_rx_bytes_per_s: summarySchema,
   net_tx_bytes_per_s: summarySchema,
+  cpu_pressure_percent: summarySchema.optional(),
   interfaces: z
     .record(z.string(), z.object({ rx_bytes: nonNegative, tx_bytes: nonNegative }))
     .describe('bytes each interface moved over the whole series'),

@@ -108,9 +108,10 @@ export function resourcesBlock(input: SummaryInput): ResourcesBlock {
     const samples = measured(track.series);
     const of = (key: Exclude<keyof HostSample, 't_s'>, digits = 0) =>
       summarize(
-        samples.map((sample) => sample[key]),
+        samples.flatMap((sample) => sample[key] ?? []),
         digits,
       );
+    const pressured = samples.some((sample) => sample.cpu_pressure_percent !== undefined);
     return [
       {
         host: track.handle.name,
@@ -121,6 +122,7 @@ export function resourcesBlock(input: SummaryInput): ResourcesBlock {
         load1: of('load1', 2),
         net_rx_bytes_per_s: of('net_rx_bytes_per_s'),
         net_tx_bytes_per_s: of('net_tx_bytes_per_s'),
+        ...(pressured ? { cpu_pressure_percent: of('cpu_pressure_percent', 2) } : {}),
         interfaces: Object.fromEntries(
           Object.entries(last.interfaces).flatMap(([name, now]) => {
             const then = first.interfaces[name];

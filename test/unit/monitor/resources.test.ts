@@ -14,6 +14,7 @@ import {
   generatorBottleneck,
   HOST_FILES,
   hostInterval,
+  pressureTotalUs,
   hostReading,
   nodeInterval,
   parseNetDev,
@@ -170,6 +171,21 @@ describe('host figures from /proc', () => {
       netRxBytesPerSec: 10_000,
       netTxBytesPerSec: 5_000,
     });
+  });
+
+  it('reads the CPU pressure (PSI) as the share of the interval some task waited for a CPU, where the kernel has it', () => {
+    const psi = (someUs: number) =>
+      `some avg10=25.82 avg60=37.51 avg300=53.19 total=${someUs}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n`;
+    expect(pressureTotalUs(psi(8_726_611_657))).toBe(8_726_611_657);
+    expect(pressureTotalUs('')).toBeUndefined();
+    const first = hostReading({ ...hostFiles(100, 100, 1000, 0, 0), '/proc/pressure/cpu': psi(5_000_000) });
+    const second = hostReading({ ...hostFiles(150, 150, 1002, 0, 0), '/proc/pressure/cpu': psi(6_500_000) });
+    // 1.5 s of waiting in 2 s
+    expect(hostInterval(first!, second!)?.cpuPressurePercent).toBe(75);
+    // a kernel without it: no figure, not 0
+    const bare = hostReading(hostFiles(150, 150, 1002, 0, 0));
+    expect(bare?.cpuPressureSomeUs).toBeUndefined();
+    expect(hostInterval(first!, bare!)).not.toHaveProperty('cpuPressurePercent');
   });
 
   it('reads /proc/net/dev per interface without lo', () => {
@@ -435,6 +451,48 @@ describe('the resource monitor', () => {
     expect(block.hosts[0]?.net_rx_bytes_per_s.mean).toBe(1000);
     expect(block.generator.bottleneck).toBe(false);
     expect(warnings).toEqual([]);
+  });
+
+  it('says when a host was short of CPU while the load was offered (its CPU pressure), not diluted by a quiet drain', async () => {
+    const psi = (someUs: number) =>
+      `some avg10=0 avg60=0 avg300=0 total=${someUs}\nfull avg10=0 avg60=0 avg300=0 total=0\n`;
+    const run = async (waitedPerSecond: number) => {
+      const host = new FakeHost();
+      const warnings: string[] = [];
+      const monitor = new ResourceMonitor({
+        intervalMs: 1000,
+        threads: 1,
+        quietCheck: false,
+        warn: (line) => warnings.push(line),
+      });
+      const level = fakeLevel([], [host]);
+      monitor.onLevelStart({ warmupMs: 1000, durationMs: 3000 }, level.context);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      let waitedUs = 0;
+      // load offered from 1 s to 4 s, then 6 s of a quiet drain (no waiting)
+      for (let second = 0; second <= 10; second++) {
+        level.at(second * 1000);
+        if (second > 1 && second <= 4) waitedUs += waitedPerSecond * 1e6;
+        host.listener?.({
+          ...hostFiles(100 + second * 50, 100 + second * 50, 1000 + second, 0, 0),
+          '/proc/pressure/cpu': psi(waitedUs),
+        });
+      }
+      level.end();
+      await monitor.onLoadEnd({ warmupMs: 1000 }, { scheduleLag: { count: 10, p99: 0.5 } }, level.context);
+      const block = level.blocks.resources as ResourcesBlock;
+      expect(resourcesBlockSchema.safeParse(block).success).toBe(true);
+      return { warnings, pressure: block.hosts[0]?.cpu_pressure_percent };
+    };
+    const starved = await run(0.9);
+    // over the whole window the mean is diluted by the drain (below 50); while offered it is 90
+    expect(starved.pressure?.mean).toBeLessThan(50);
+    expect(starved.warnings).toEqual([
+      expect.stringMatching(
+        /^resources: host local was short of CPU: tasks waited for one 90% of the time the load was offered/,
+      ),
+    ]);
+    expect((await run(0.2)).warnings).toEqual([]);
   });
 
   it('in attach mode says node and host figures are absent, and still watches the generator', async () => {
