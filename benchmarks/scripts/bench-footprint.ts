@@ -25,10 +25,10 @@
  * V8's helper threads (garbage collection, optimising compiles) are one pool shared by every
  * isolate of the process: the workers' collections ran there and were counted as the
  * orchestrator's (a worker allocating for 3 s kept the four helpers at 1.9 s of CPU). So the
- * script runs under V8's `--single-threaded` (package.json; it restarts itself with it when
- * started without): each isolate collects and compiles on its own thread, and the helpers'
- * threads other than the main one are recorded apart (`otherThreadsCpuPercent`). RSS (/proc/self/status VmRSS, workers
- * included: they share the process) each second; its growth from the end of the first minute
+ * script runs under V8's `--single-threaded` (it restarts itself with it when started
+ * without): each isolate collects and compiles on its own thread. The orchestrator's threads
+ * other than the main one are recorded apart (`otherThreadsCpuPercent`). RSS
+ * (/proc/self/status VmRSS, workers included: they share the process) each second; its growth from the end of the first minute
  * (of the first sixth of a level shorter than 6 minutes) to the level's last second with every
  * generator worker running (they end, and their heaps leave the RSS, before the load does).
  * A 6 s round with every observer on runs first and is not counted (see setup). The sampler's
