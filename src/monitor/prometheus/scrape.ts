@@ -20,8 +20,40 @@ export interface MetricsPage {
   readonly text?: string;
 }
 
-/** A node's metrics page, read with undici's request; throws when it does not answer within `timeoutMs`. */
-export async function readMetricsPage(url: string, timeoutMs: number): Promise<MetricsPage> {
+/**
+ * Reads of a page begun this recently are shared: the node series and the peer round trips
+ * are read on the same second of the level clock, so a node's page is fetched once for both.
+ * Shorter than any reading interval (the resource monitor's shortest is 100 ms), so a page is
+ * never reused across intervals.
+ */
+export const SHARE_READ_MS = 50;
+const reading = new Map<string, { readonly startedAt: number; readonly page: Promise<MetricsPage> }>();
+
+/**
+ * A node's metrics page, read with undici's request (a read of the same URL begun within
+ * SHARE_READ_MS is shared); throws when it does not answer within `timeoutMs`.
+ */
+export function readMetricsPage(url: string, timeoutMs: number): Promise<MetricsPage> {
+  const now = performance.now();
+  const shared = reading.get(url);
+  if (shared !== undefined && now - shared.startedAt < SHARE_READ_MS) return shared.page;
+  const page = fetchMetricsPage(url, timeoutMs);
+  reading.set(url, { startedAt: now, page });
+  // kept for the rest of its window after it is read, then let go (no page outlives the level)
+  const forget = () => {
+    const left = SHARE_READ_MS - (performance.now() - now);
+    setTimeout(
+      () => {
+        if (reading.get(url)?.page === page) reading.delete(url);
+      },
+      Math.max(0, left),
+    ).unref();
+  };
+  page.then(forget, forget);
+  return page;
+}
+
+async function fetchMetricsPage(url: string, timeoutMs: number): Promise<MetricsPage> {
   const response = await request(url, {
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,

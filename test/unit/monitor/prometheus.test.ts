@@ -15,7 +15,7 @@ import {
   seriesQuery,
   PrometheusQueryError,
 } from '../../../src/monitor/prometheus/promql.js';
-import { seriesValues } from '../../../src/monitor/prometheus/scrape.js';
+import { readMetricsPage, SHARE_READ_MS, seriesValues } from '../../../src/monitor/prometheus/scrape.js';
 
 let servers: Server[] = [];
 afterEach(async () => {
@@ -116,6 +116,22 @@ describe('node pages', () => {
       refnode_height: 42,
       refnode_rejected_txs_total: 5,
     });
+  });
+
+  it('reads a page once for readers that ask at the same moment, and afresh after SHARE_READ_MS', async () => {
+    let served = 0;
+    const node = await serve(() => ({ status: 200, body: `refnode_height ${++served}\n` }));
+    const url = `${node}/metrics`;
+    const [a, b] = await Promise.all([readMetricsPage(url, 2000), readMetricsPage(url, 2000)]);
+    expect(served).toBe(1);
+    expect(a).toEqual({ status: 200, text: 'refnode_height 1\n' });
+    expect(b).toBe(a);
+    await new Promise((resolve) => setTimeout(resolve, SHARE_READ_MS + 20));
+    expect((await readMetricsPage(url, 2000)).text).toBe('refnode_height 2\n');
+    expect(served).toBe(2);
+    // not 200: the status, no text
+    const down = await serve(() => ({ status: 503, body: 'starting' }));
+    expect(await readMetricsPage(`${down}/metrics`, 2000)).toEqual({ status: 503 });
   });
 
   it('an unreachable --prometheus-url: one warning, the nodes scraped instead, the block says so', async () => {
