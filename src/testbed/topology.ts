@@ -207,7 +207,8 @@ export interface TopologyMember {
 
 /**
  * Each node's environment for a topology: `MESHBENCH_PEERS` (its neighbours' addresses,
- * comma-separated), `MESHBENCH_BOOTSTRAP` (the hub: the first node's address) and, unless
+ * comma-separated), `MESHBENCH_PEER_IDS` (their node ids, in the same order: an app that dials
+ * its neighbours can dial each edge from one end only), `MESHBENCH_BOOTSTRAP` (the hub: the first node's address) and, unless
  * the mesh is full, `REFNODE_CONNECT` (its neighbours' ids, for the reference node).
  */
 export function topologyEnvironment(
@@ -219,6 +220,7 @@ export function topologyEnvironment(
     const neighbours = (lists[index] ?? []).map((other) => members[other] as TopologyMember);
     return {
       MESHBENCH_PEERS: neighbours.map((member) => member.address).join(','),
+      MESHBENCH_PEER_IDS: neighbours.map((member) => member.id).join(','),
       MESHBENCH_BOOTSTRAP: members[0]?.address ?? '',
       ...(spec.kind === 'full' ? {} : { REFNODE_CONNECT: neighbours.map((member) => member.id).join(',') }),
     };

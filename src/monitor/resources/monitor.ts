@@ -572,7 +572,7 @@ export class ResourceMonitor {
       const mean = pressure.reduce((sum, value) => sum + value, 0) / pressure.length;
       if (pressure.length > 0 && mean >= STARVED_PRESSURE_PERCENT)
         this.#options.warn?.(
-          `resources: host ${host.host} was short of CPU: tasks waited for one ${mean.toFixed(0)}% of the time the load was offered (its CPU pressure, /proc/pressure/cpu); its nodes were starved, so this level shows that machine's limit, not the system's: run fewer nodes per host or give them more cores`,
+          `resources: host ${host.host} was short of CPU: tasks waited for one ${mean.toFixed(0)}% of the time the load was offered (its CPU pressure, /proc/pressure/cpu); the level's figures include that wait, this machine's limit rather than only the system's: run fewer nodes per host or give them more cores`,
         );
     }
     const down = block.nodes.filter((node) => node.down_s.length > 0);

@@ -28,10 +28,24 @@ const p2pPort = Number(env.MESH_P2P_PORT ?? 26656);
 const TOPIC = env.MESH_TOPIC ?? 'meshbench';
 const seedOf = (name) => createHash('sha256').update(`meshbench-libp2p/${name}`).digest();
 const keyOf = (name) => generateKeyPairFromSeed('Ed25519', seedOf(name));
-const peers = (env.MESHBENCH_PEERS || env.MESHBENCH_BOOTSTRAP || '')
-  .split(',')
-  .map((peer) => peer.trim())
-  .filter((peer) => peer !== '' && !peer.startsWith(`${me}:`));
+const list = (value) =>
+  (value || '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+const peers = list(env.MESHBENCH_PEERS || env.MESHBENCH_BOOTSTRAP).filter(
+  (peer) => !peer.startsWith(`${me}:`),
+);
+// MESHBENCH_PEER_IDS names the neighbours in MESHBENCH_PEERS' order; each edge is then dialled
+// from the end whose id sorts first only (when both ends dialled, every edge was two
+// connections: a hub of 32 leaves held 64). Without it, every neighbour is dialled.
+const listed = list(env.MESHBENCH_PEERS);
+const ids = list(env.MESHBENCH_PEER_IDS);
+const idOf = new Map(ids.length === listed.length ? listed.map((peer, index) => [peer, ids[index]]) : []);
+const dialsFromHere = (peer) => {
+  const id = idOf.get(peer);
+  return id === undefined || me < id;
+};
 
 /** A number from the environment, or undefined. */
 const ms = (name) => (env[name] === undefined || env[name] === '' ? undefined : Number(env[name]));
@@ -84,8 +98,8 @@ pubsub.addEventListener('message', ({ detail }) => {
   deliver(id, origin);
 });
 
-// Neighbours by peer id; each is dialled until it answers, and again whenever its last
-// connection closes. A peer is `host:port` (a compose service, or a remote host's address) or
+// Neighbours by peer id; each is dialled (by one end: dialsFromHere) until it answers, and again
+// whenever its last connection closes. A peer is `host:port` (a compose service, or a remote host's address) or
 // `id@host:port`; the peer id is learnt from the handshake, so any address works.
 const neighbours = new Map();
 const dialling = new Set();
@@ -116,7 +130,7 @@ node.addEventListener('peer:disconnect', ({ detail }) => {
   const peer = neighbours.get(detail.toString());
   if (peer !== undefined) void dial(peer);
 });
-for (const peer of peers) void dial(peer);
+for (const peer of peers) if (dialsFromHere(peer)) void dial(peer);
 
 const readBody = (request) =>
   new Promise((resolve, reject) => {

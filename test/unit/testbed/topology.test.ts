@@ -85,19 +85,25 @@ describe('topologies', () => {
     ]);
   });
 
-  it("gives each node its neighbours' addresses, the hub's, and (not for full) REFNODE_CONNECT", () => {
+  it("gives each node its neighbours' addresses and ids, the hub's, and (not for full) REFNODE_CONNECT", () => {
     const members = ['a', 'b', 'c'].map((id, i) => ({ id, address: `10.0.0.${i + 1}:26656` }));
     expect(topologyEnvironment({ kind: 'star' }, members)).toEqual([
       {
         MESHBENCH_PEERS: '10.0.0.2:26656,10.0.0.3:26656',
+        MESHBENCH_PEER_IDS: 'b,c',
         MESHBENCH_BOOTSTRAP: '10.0.0.1:26656',
         REFNODE_CONNECT: 'b,c',
       },
-      { MESHBENCH_PEERS: '10.0.0.1:26656', MESHBENCH_BOOTSTRAP: '10.0.0.1:26656', REFNODE_CONNECT: 'a' },
-      { MESHBENCH_PEERS: '10.0.0.1:26656', MESHBENCH_BOOTSTRAP: '10.0.0.1:26656', REFNODE_CONNECT: 'a' },
+      ...[1, 2].map(() => ({
+        MESHBENCH_PEERS: '10.0.0.1:26656',
+        MESHBENCH_PEER_IDS: 'a',
+        MESHBENCH_BOOTSTRAP: '10.0.0.1:26656',
+        REFNODE_CONNECT: 'a',
+      })),
     ]);
     expect(topologyEnvironment({ kind: 'full' }, members)[1]).toEqual({
       MESHBENCH_PEERS: '10.0.0.1:26656,10.0.0.3:26656',
+      MESHBENCH_PEER_IDS: 'a,c',
       MESHBENCH_BOOTSTRAP: '10.0.0.1:26656',
     });
     expect(topologyDegrees({ kind: 'star' }, 4)).toEqual([3, 1, 1, 1]);
@@ -111,6 +117,7 @@ describe('topologies', () => {
     expect(ring.services.node0?.environment).toMatchObject({
       REFNODE_CONNECT: 'node1,node3',
       MESHBENCH_PEERS: 'node1:26656,node3:26656',
+      MESHBENCH_PEER_IDS: 'node1,node3',
       MESHBENCH_BOOTSTRAP: 'node0:26656',
     });
     const plain = refnodeCompose({ committee: 4, ...ports }) as typeof ring;
