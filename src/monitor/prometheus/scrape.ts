@@ -31,7 +31,8 @@ const reading = new Map<string, { readonly startedAt: number; readonly page: Pro
 
 /**
  * A node's metrics page, read with undici's request (a read of the same URL begun within
- * SHARE_READ_MS is shared); throws when it does not answer within `timeoutMs`.
+ * SHARE_READ_MS is shared, with its first reader's timeout); throws when it does not answer
+ * within `timeoutMs`.
  */
 export function readMetricsPage(url: string, timeoutMs: number): Promise<MetricsPage> {
   const now = performance.now();
