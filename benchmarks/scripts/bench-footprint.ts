@@ -44,12 +44,13 @@
  * chromium, prometheus and influxd. Writes benchmarks/results/footprint-<timestamp>.json.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { FlagError, numberFlag } from './lib/flags.js';
 import { cpuTicks, readdirSafe, rssBytes, TICK_MS } from './lib/proc.js';
+import { startProfiler, type CpuProfiler } from './lib/cpu-profile.js';
 import { runBench } from './lib/harness.js';
 import { benchNetwork } from './lib/networks.js';
 import { judgeThreshold, spread } from './lib/verdict.js';
@@ -216,31 +217,13 @@ class FootprintSampler {
   }
 }
 
-/** A V8 CPU profile of the main thread from start to stop. */
-async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
-  const { Session } = await import('node:inspector/promises');
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 1000 });
-  await session.post('Profiler.start');
-  return {
-    async stop(file) {
-      const { profile } = await session.post('Profiler.stop');
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, JSON.stringify(profile));
-      session.disconnect();
-    },
-  };
-}
-
 /** The observer that starts the sampler at the level and opens the browser once the dashboard is up. */
 function footprintObserver(
   state: { sampler?: FootprintSampler; result?: ReturnType<FootprintSampler['stop']> },
   openBrowser: (() => Promise<void>) | undefined,
   profileFile: string | undefined,
 ): SweepObserver {
-  let profiler: Promise<{ stop(file: string): Promise<void> }> | undefined;
+  let profiler: Promise<CpuProfiler> | undefined;
   return {
     name: 'bench-footprint',
     // after preflight: the dashboard is listening; the browser is on its page before the level
@@ -248,7 +231,7 @@ function footprintObserver(
       await openBrowser?.();
     },
     onLevelStart: async () => {
-      if (profileFile !== undefined) profiler = startProfiler();
+      if (profileFile !== undefined) profiler = startProfiler(1000);
       await profiler;
       state.sampler = new FootprintSampler();
     },

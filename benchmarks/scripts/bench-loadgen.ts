@@ -35,11 +35,11 @@
  * Flags: `npm run bench:loadgen -- --help`.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { choiceFlag, flagsOrExit, numberFlag } from './lib/flags.js';
+import { startProfiler } from './lib/cpu-profile.js';
 import { runBench } from './lib/harness.js';
 import {
   judgeRatio,
@@ -181,24 +181,6 @@ async function child(warmups: number, args: string[]): Promise<Record<string, nu
 
 // ---------------------------------------------------------------- child mode
 
-/** A V8 CPU profile of what runs between start and stop (this thread: where the generator runs). */
-async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
-  const { Session } = await import('node:inspector/promises');
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 200 });
-  await session.post('Profiler.start');
-  return {
-    async stop(file) {
-      const { profile } = await session.post('Profiler.stop');
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, JSON.stringify(profile));
-      session.disconnect();
-    },
-  };
-}
-
 async function childOurs(
   warmups: number,
   url: string,
@@ -231,7 +213,8 @@ async function childOurs(
     });
     warmupSent += warmup.sent;
   }
-  const profiler = profileFile ? await startProfiler() : undefined;
+  // a profile of this thread: where the generator runs
+  const profiler = profileFile ? await startProfiler(200) : undefined;
   const cpuStart = process.cpuUsage();
   const result = await runLoad({
     ...load,
