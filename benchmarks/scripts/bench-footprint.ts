@@ -28,8 +28,8 @@
  * script runs under V8's `--single-threaded` (it restarts itself with it when started
  * without): each isolate collects and compiles on its own thread. The orchestrator's threads
  * other than the main one are recorded apart (`otherThreadsCpuPercent`). RSS
- * (/proc/self/status VmRSS, workers included: they share the process) each second; its growth from the end of the first minute
- * (of the first sixth of a level shorter than 6 minutes) to the level's last second with every
+ * (/proc/self/status VmRSS, workers included: they share the process) each second; its growth
+ * from the end of the first minute (of the first sixth of a level shorter than 6 minutes) to the level's last second with every
  * generator worker running (they end, and their heaps leave the RSS, before the load does).
  * A 6 s round with every observer on runs first and is not counted (see setup). The sampler's
  * own reads of /proc each second are timed and taken off the main thread's CPU.
@@ -188,9 +188,9 @@ class FootprintSampler {
     let mainMs = 0;
     let workersMs = 0;
     for (const [tid, ms] of cpu) {
-      const used = ms - (this.#last.get(tid) ?? 0);
-      if (tid === process.pid) mainMs = used - this.#ownMs;
-      if (this.#orchestrator.has(tid)) orchestratorMs += tid === process.pid ? used - this.#ownMs : used;
+      const used = ms - (this.#last.get(tid) ?? 0) - (tid === process.pid ? this.#ownMs : 0);
+      if (tid === process.pid) mainMs = used;
+      if (this.#orchestrator.has(tid)) orchestratorMs += used;
       else {
         this.#born.add(tid);
         workersMs += used;

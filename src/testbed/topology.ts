@@ -208,8 +208,9 @@ export interface TopologyMember {
 /**
  * Each node's environment for a topology: `MESHBENCH_PEERS` (its neighbours' addresses,
  * comma-separated), `MESHBENCH_PEER_IDS` (their node ids, in the same order: an app that dials
- * its neighbours can dial each edge from one end only), `MESHBENCH_BOOTSTRAP` (the hub: the first node's address) and, unless
- * the mesh is full, `REFNODE_CONNECT` (its neighbours' ids, for the reference node).
+ * its neighbours can dial each edge from one end only), `MESHBENCH_BOOTSTRAP` (the hub: the
+ * first node's address) and, unless the mesh is full, `REFNODE_CONNECT` (the same ids, for the
+ * reference node).
  */
 export function topologyEnvironment(
   spec: TopologySpec,
@@ -218,11 +219,12 @@ export function topologyEnvironment(
   const lists = neighbourLists(topologyEdges(spec, members.length), members.length);
   return members.map((_, index) => {
     const neighbours = (lists[index] ?? []).map((other) => members[other] as TopologyMember);
+    const ids = neighbours.map((member) => member.id).join(',');
     return {
       MESHBENCH_PEERS: neighbours.map((member) => member.address).join(','),
-      MESHBENCH_PEER_IDS: neighbours.map((member) => member.id).join(','),
+      MESHBENCH_PEER_IDS: ids,
       MESHBENCH_BOOTSTRAP: members[0]?.address ?? '',
-      ...(spec.kind === 'full' ? {} : { REFNODE_CONNECT: neighbours.map((member) => member.id).join(',') }),
+      ...(spec.kind === 'full' ? {} : { REFNODE_CONNECT: ids }),
     };
   });
 }

@@ -206,8 +206,8 @@ export function hostInterval(previous: HostReading, current: HostReading): HostI
 }
 
 /**
- * A host whose tasks waited for a CPU this much of the measured window (mean PSI `some`, %)
- * was oversubscribed: its nodes were starved, and the level shows the machine's limit.
+ * A host whose tasks waited for a CPU this much of the time the load was offered (mean PSI
+ * `some`, %) was oversubscribed: its nodes waited, and the level shows the machine's limit.
  */
 export const STARVED_PRESSURE_PERCENT = 50;
 

@@ -21,6 +21,7 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
+import { mean } from 'simple-statistics';
 import { formatError } from '../../common/errors.js';
 import { sleep } from '../../common/sleep.js';
 import { probePrometheus } from '../prometheus/promql.js';
@@ -569,10 +570,10 @@ export class ResourceMonitor {
           ? (sample.cpu_pressure_percent ?? [])
           : [],
       );
-      const mean = pressure.reduce((sum, value) => sum + value, 0) / pressure.length;
-      if (pressure.length > 0 && mean >= STARVED_PRESSURE_PERCENT)
+      const waited = pressure.length > 0 ? mean(pressure) : 0;
+      if (waited >= STARVED_PRESSURE_PERCENT)
         this.#options.warn?.(
-          `resources: host ${host.host} was short of CPU: tasks waited for one ${mean.toFixed(0)}% of the time the load was offered (its CPU pressure, /proc/pressure/cpu); the level's figures include that wait, this machine's limit rather than only the system's: run fewer nodes per host or give them more cores`,
+          `resources: host ${host.host} was short of CPU: tasks waited for one ${waited.toFixed(0)}% of the time the load was offered (its CPU pressure, /proc/pressure/cpu); the level's figures include that wait, this machine's limit rather than only the system's: run fewer nodes per host or give them more cores`,
         );
     }
     const down = block.nodes.filter((node) => node.down_s.length > 0);

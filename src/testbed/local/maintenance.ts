@@ -3,9 +3,9 @@
  * machine's engine, through the same code as the remote testbed's (../docker/).
  */
 import { rm } from 'node:fs/promises';
-import { MeshbenchError } from '../../common/errors.js';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
+import { MeshbenchError } from '../../common/errors.js';
 import { localDocker, releaseDocker } from '../docker/connection.js';
 import { testbedSelector } from '../docker/labels.js';
 import { containerStatuses, tailLogs } from '../docker/inventory.js';

@@ -99,8 +99,8 @@ pubsub.addEventListener('message', ({ detail }) => {
 });
 
 // Neighbours by peer id; each is dialled (by one end: dialsFromHere) until it answers, and again
-// whenever its last connection closes. A peer is `host:port` (a compose service, or a remote host's address) or
-// `id@host:port`; the peer id is learnt from the handshake, so any address works.
+// whenever its last connection closes. A peer is `host:port` (a compose service, or a remote
+// host's address) or `id@host:port`; the peer id is learnt from the handshake, so any address works.
 const neighbours = new Map();
 const dialling = new Set();
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;

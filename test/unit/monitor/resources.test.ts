@@ -158,6 +158,10 @@ const hostFiles = (busy: number, idle: number, uptime: number, rx: number, tx: n
   '/proc/uptime': `${uptime} 100.00`,
 });
 
+/** /proc/pressure/cpu with `someUs` µs of waiting so far. */
+const psi = (someUs: number) =>
+  `some avg10=25.82 avg60=37.51 avg300=53.19 total=${someUs}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n`;
+
 describe('host figures from /proc', () => {
   it('computes CPU of the whole host, used memory, load and interface rates (lo and veth left out)', () => {
     const first = hostReading(hostFiles(100, 100, 1000, 0, 0));
@@ -174,8 +178,6 @@ describe('host figures from /proc', () => {
   });
 
   it('reads the CPU pressure (PSI) as the share of the interval some task waited for a CPU, where the kernel has it', () => {
-    const psi = (someUs: number) =>
-      `some avg10=25.82 avg60=37.51 avg300=53.19 total=${someUs}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n`;
     expect(pressureTotalUs(psi(8_726_611_657))).toBe(8_726_611_657);
     expect(pressureTotalUs('')).toBeUndefined();
     const first = hostReading({ ...hostFiles(100, 100, 1000, 0, 0), '/proc/pressure/cpu': psi(5_000_000) });
@@ -405,17 +407,23 @@ function fakeLevel(nodes: FakeNode[], hosts: FakeHost[]) {
   };
 }
 
+/** A monitor sampling every second, without the quiet check, keeping its console warnings. */
+function warningMonitor(): { monitor: ResourceMonitor; warnings: string[] } {
+  const warnings: string[] = [];
+  const monitor = new ResourceMonitor({
+    intervalMs: 1000,
+    threads: 1,
+    quietCheck: false,
+    warn: (line) => warnings.push(line),
+  });
+  return { monitor, warnings };
+}
+
 describe('the resource monitor', () => {
   it('samples nodes and hosts, marks a node that dies as down, goes on, and closes every stream', async () => {
     const nodes = [new FakeNode('node0'), new FakeNode('node1')];
     const host = new FakeHost();
-    const warnings: string[] = [];
-    const monitor = new ResourceMonitor({
-      intervalMs: 1000,
-      threads: 1,
-      quietCheck: false,
-      warn: (line) => warnings.push(line),
-    });
+    const { monitor, warnings } = warningMonitor();
     const level = fakeLevel(nodes, [host]);
     monitor.onLevelStart({ warmupMs: 0 }, level.context);
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -454,17 +462,9 @@ describe('the resource monitor', () => {
   });
 
   it('says when a host was short of CPU while the load was offered (its CPU pressure), not diluted by a quiet drain', async () => {
-    const psi = (someUs: number) =>
-      `some avg10=0 avg60=0 avg300=0 total=${someUs}\nfull avg10=0 avg60=0 avg300=0 total=0\n`;
     const run = async (waitedPerSecond: number) => {
       const host = new FakeHost();
-      const warnings: string[] = [];
-      const monitor = new ResourceMonitor({
-        intervalMs: 1000,
-        threads: 1,
-        quietCheck: false,
-        warn: (line) => warnings.push(line),
-      });
+      const { monitor, warnings } = warningMonitor();
       const level = fakeLevel([], [host]);
       monitor.onLevelStart({ warmupMs: 1000, durationMs: 3000 }, level.context);
       await new Promise((resolve) => setTimeout(resolve, 10));
