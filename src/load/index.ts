@@ -263,7 +263,7 @@ export function sumProgress(parts: readonly (LoadProgress | undefined)[]): LoadP
 
 /** Runs the load and returns its figures. Throws MeshbenchError('BAD_FLAG') for invalid options. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  return (await runLoadRecorded(options)).result;
+  return (await runLoadMerged(options)).result;
 }
 
 /**
@@ -275,6 +275,24 @@ export async function runLoadRecorded(options: LoadOptions): Promise<{
   readonly state: RecorderState;
   /** With a mix: each kind's recorder state, in the mix's order. */
   readonly kindStates?: readonly RecorderState[];
+}> {
+  const { result, recorder, kindRecorders } = await runLoadMerged(options);
+  return {
+    result,
+    state: recorder.toState(),
+    // a mix: each kind's state too, so a load client's coordinator merges the kinds as exactly
+    ...(kindRecorders ? { kindStates: kindRecorders.map((r) => r.toState()) } : {}),
+  };
+}
+
+/**
+ * Runs the load: its figures and the merged recorders (encoding them again is left to who
+ * sends them on: a load client; the benchmark itself only needs the figures).
+ */
+async function runLoadMerged(options: LoadOptions): Promise<{
+  readonly result: LoadResult;
+  readonly recorder: Recorder;
+  readonly kindRecorders: readonly Recorder[] | undefined;
 }> {
   validateLoadOptions(options);
   const plan = planSchedule(shardSettings(options, 0, 1).plan);
@@ -318,12 +336,7 @@ export async function runLoadRecorded(options: LoadOptions): Promise<{
     workers,
     ...(kindRecorders ? { kindRecorders } : {}),
   });
-  return {
-    result,
-    state: recorder.toState(),
-    // a mix: each kind's state too, so a load client's coordinator merges the kinds as exactly
-    ...(kindRecorders ? { kindStates: kindRecorders.map((r) => r.toState()) } : {}),
-  };
+  return { result, recorder, kindRecorders };
 }
 
 /** The key pattern the protocol's writes followed (etcd), as the result records it. */

@@ -1,11 +1,18 @@
 /**
  * Propagation probes for CometBFT (and the reference node): a probe is a small tx of its own
  * (`meshbench-probe/<scope>/<id>=1`, kvstore's key=value shape), submitted with
- * `broadcast_tx_sync`; each node is watched on its `/websocket` with one subscription per
- * probe, `tm.event='Tx' AND tx.hash='<hash>'` (the query broadcast_tx_commit itself uses), made
- * before the probe is sent and dropped once the node has it. So a node sends only the probes'
- * events, never the load's, and a client holds only as many subscriptions as probes are in
- * flight (CometBFT allows 5 per client by default: max_subscriptions_per_client).
+ * `broadcast_tx_sync`, and each node is watched on its `/websocket`. On connecting, the watch
+ * subscribes once for the whole level: `tm.event='Tx' AND app.key CONTAINS
+ * 'meshbench-probe/<scope>/'`, which matches the probes through the `app` event kvstore (and
+ * the reference node) emits with each tx's key. Not every app emits that event, so until a
+ * probe has come through that subscription on a node, each probe is also watched there with a
+ * subscription of its own, `tm.event='Tx' AND tx.hash='<hash>'` (the query broadcast_tx_commit
+ * itself uses), made before the probe is sent and dropped once the node has it. So a node sends
+ * only the probes' events, never the load's; on a kvstore-like app a probe costs no websocket
+ * frames but its events (the frames cost the orchestrator more than anything else the probes
+ * do: each is a write through the container's network); and a client holds at most one
+ * subscription more than probes are in flight (CometBFT allows 5 per client by default:
+ * max_subscriptions_per_client).
  */
 import { undici } from './undici-lazy.js';
 import type { WebSocket } from 'ws';
@@ -23,6 +30,11 @@ export function cometbftProbeBytes(probe: ProbeTransaction): Buffer {
 /** The Tx-event query for one tx hash (uppercase hex). */
 export function txQuery(hash: string): string {
   return `tm.event='Tx' AND tx.hash='${hash}'`;
+}
+
+/** The Tx-event query for every probe of a scope, by the key kvstore's `app` event carries. */
+export function scopeQuery(scope: string): string {
+  return `tm.event='Tx' AND app.key CONTAINS 'meshbench-probe/${scope}/'`;
 }
 
 interface Pending {
@@ -43,6 +55,12 @@ class CometbftTxWatch implements TransactionWatch {
   readonly #byHash = new Map<string, string>();
   /** Probe id → its hash, while expected. */
   readonly #byId = new Map<string, string>();
+  /** Probes watched with a subscription of their own (until the scope's has delivered one). */
+  readonly #ownSubscription = new Set<string>();
+  /** The level's one subscription for every probe (see the file's comment). */
+  readonly #scopeQuery: string;
+  /** A probe's event has come through the scope's subscription: probes need no subscription of their own. */
+  #scopeDelivers = false;
 
   constructor(
     url: string,
@@ -50,6 +68,7 @@ class CometbftTxWatch implements TransactionWatch {
     private readonly onSeen: (id: string) => void,
     connectTimeoutMs = 5000,
   ) {
+    this.#scopeQuery = scopeQuery(scope);
     this.ready = import('ws').then(({ WebSocket }) => this.#connect(WebSocket, url, connectTimeoutMs));
   }
 
@@ -75,6 +94,9 @@ class CometbftTxWatch implements TransactionWatch {
       socket.on('open', () => {
         clearTimeout(timer);
         this.#live = true;
+        // Refused (an engine without CONTAINS) or silent (an app without kvstore's event): each
+        // probe keeps a subscription of its own.
+        this.#call('subscribe', this.#scopeQuery, connectTimeoutMs).catch(() => undefined);
         resolve(true);
       });
       socket.on('message', (raw: Buffer) => this.#message(raw));
@@ -97,6 +119,8 @@ class CometbftTxWatch implements TransactionWatch {
     if (message === undefined || message === null || typeof message !== 'object') return;
     const hashes = committedHashes(message);
     if (hashes !== undefined) {
+      if (!this.#scopeDelivers && readPath(message, 'result.query') === this.#scopeQuery)
+        this.#scopeDelivers = hashes.some((hash) => this.#byHash.has(hash));
       for (const hash of hashes) {
         const id = this.#byHash.get(hash);
         if (id !== undefined) this.onSeen(id);
@@ -135,13 +159,21 @@ class CometbftTxWatch implements TransactionWatch {
 
   async expect(id: string, timeoutMs: number): Promise<void> {
     const hash = txHash(cometbftProbeBytes({ scope: this.scope, id }));
+    if (this.#scopeDelivers) {
+      if (!this.connected) throw new Error('not connected');
+      this.#byHash.set(hash, id);
+      this.#byId.set(id, hash);
+      return;
+    }
     this.#byHash.set(hash, id);
     this.#byId.set(id, hash);
+    this.#ownSubscription.add(id);
     try {
       await this.#call('subscribe', txQuery(hash), timeoutMs);
     } catch (error) {
       this.#byHash.delete(hash);
       this.#byId.delete(id);
+      this.#ownSubscription.delete(id);
       throw error;
     }
   }
@@ -151,6 +183,7 @@ class CometbftTxWatch implements TransactionWatch {
     if (hash === undefined) return;
     this.#byId.delete(id);
     this.#byHash.delete(hash);
+    if (!this.#ownSubscription.delete(id)) return;
     // The answer does not matter: an unknown subscription is gone already.
     this.#call('unsubscribe', txQuery(hash), 5000).catch(() => undefined);
   }
@@ -161,9 +194,11 @@ class CometbftTxWatch implements TransactionWatch {
   }
 }
 
-/** CometBFT's propagation probes: broadcast_tx_sync, and Tx events per probe hash on every node. */
+/** CometBFT's propagation probes: broadcast_tx_sync, and their Tx events on every node. */
 export const cometbftTransactionWatcher: TransactionWatcher = {
-  method: "cometbft: broadcast_tx_sync; on each node's /websocket, tm.event='Tx' AND tx.hash=<probe>",
+  method:
+    "cometbft: broadcast_tx_sync; on each node's /websocket, tm.event='Tx' AND app.key CONTAINS <the level's probes> " +
+    "(kvstore's app event), and tm.event='Tx' AND tx.hash=<probe> per probe until that delivers one",
   async submit(endpoint: Endpoint, probe: ProbeTransaction, timeoutMs: number): Promise<void> {
     const tx = cometbftProbeBytes(probe).toString('base64');
     const { request } = await undici();

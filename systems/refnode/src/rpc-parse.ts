@@ -210,22 +210,34 @@ function safeDecode(s: string): string | undefined {
   }
 }
 
-/** Event query (`tm.event='Tx' AND tx.hash='AB…'`): conditions key = 'value' or key = number. */
-export type EventQuery = readonly { readonly key: string; readonly value: string }[];
+/**
+ * Event query (`tm.event='Tx' AND tx.hash='AB…'`): conditions `key = 'value'`, `key = number` or
+ * `key CONTAINS 'text'`, joined by AND (CometBFT's query language, in part).
+ */
+export type EventQuery = readonly EventCondition[];
+
+export interface EventCondition {
+  readonly key: string;
+  readonly value: string;
+  /** `key CONTAINS 'value'`: a substring of one of the key's values (absent: equal to one). */
+  readonly contains?: true;
+}
 
 export function parseEventQuery(query: unknown): EventQuery {
   if (typeof query !== 'string' || query.trim() === '')
     throw new RpcError(RPC_CODES.invalidParams, 'query must be a non-empty string');
   if (query.length > 512) throw new RpcError(RPC_CODES.invalidParams, 'query longer than 512 characters');
-  const conditions: { key: string; value: string }[] = [];
+  const conditions: EventCondition[] = [];
   for (const part of query.split(/\s+AND\s+/i)) {
-    const m = /^\s*([A-Za-z0-9_.]+)\s*=\s*(?:'([^']*)'|(-?\d+))\s*$/.exec(part);
+    const m = /^\s*([A-Za-z0-9_.]+)\s*(?:=\s*(?:'([^']*)'|(-?\d+))|\s+CONTAINS\s+'([^']*)')\s*$/i.exec(part);
     if (m === null)
       throw new RpcError(
         RPC_CODES.invalidParams,
         `failed to parse query: unsupported condition '${part.trim()}'`,
       );
-    conditions.push({ key: m[1] as string, value: (m[2] ?? m[3]) as string });
+    const key = m[1] as string;
+    if (m[4] !== undefined) conditions.push({ key, value: m[4], contains: true });
+    else conditions.push({ key, value: (m[2] ?? m[3]) as string });
   }
   return conditions;
 }
@@ -234,9 +246,10 @@ export function matchesQuery(
   query: EventQuery,
   events: Readonly<Record<string, readonly string[]>>,
 ): boolean {
-  for (const { key, value } of query) {
+  for (const { key, value, contains } of query) {
     const values = events[key];
-    if (values === undefined || !values.includes(value)) return false;
+    if (values === undefined) return false;
+    if (contains ? !values.some((v) => v.includes(value)) : !values.includes(value)) return false;
   }
   return true;
 }

@@ -691,13 +691,17 @@ export class RpcServer {
         if (!sub.query.some((c) => c.key === 'tm.event' && c.value === 'Tx')) continue;
         // One tx's subscription (`tx.hash='…'`, as broadcast_tx_commit and propagation probes
         // ask) looks its tx up instead of matching every tx of the block.
-        const wanted = sub.query.find((c) => c.key === 'tx.hash');
+        const wanted = sub.query.find((c) => c.key === 'tx.hash' && c.contains !== true);
         if (wanted !== undefined) indexByHash ??= new Map(block.txs.map((tx, i) => [tx.hash, i]));
         const only = wanted === undefined ? undefined : indexByHash?.get(wanted.value);
         if (wanted !== undefined && only === undefined) continue;
+        // `app.key CONTAINS '…'` (propagation probes of a level): a tx whose bytes lack the text
+        // cannot match, and is passed over without building its events
+        const needle = sub.query.find((c) => c.key === 'app.key' && c.contains === true)?.value;
         for (let i = only ?? 0; i < (only === undefined ? block.txs.length : only + 1); i++) {
-          const hash = (block.txs[i] as { hash: string }).hash;
-          const events = { 'tm.event': ['Tx'], 'tx.hash': [hash], 'tx.height': [heightText] };
+          const tx = block.txs[i] as { hash: string; bytes: Buffer };
+          if (needle !== undefined && !tx.bytes.includes(needle)) continue;
+          const events = txEvents(tx, heightText);
           if (!matchesQuery(sub.query, events)) continue;
           const data = `{"type":"tendermint/event/Tx","value":{"TxResult":{"height":"${heightText}","index":${i},"tx":"${txB64(i)}","result":${TX_RESULT_OK_JSON}}}}`;
           client.socket.send(eventMessage(sub, data, JSON.stringify(events)));
@@ -730,6 +734,26 @@ function connectionStatus(conn: ConnectionInfo | undefined): Record<string, unkn
         }),
   };
 }
+
+/**
+ * A Tx event's attributes: CometBFT's own (`tm.event`, `tx.hash`, `tx.height`) and the `app`
+ * event kvstore emits for every tx, with its key (the bytes before the first `=`, or all of
+ * them) and creator, so `app.key` queries select txs as they do on kvstore.
+ */
+function txEvents(tx: { hash: string; bytes: Buffer }, heightText: string): Record<string, string[]> {
+  const equals = tx.bytes.indexOf(0x3d);
+  const key = tx.bytes.toString('utf8', 0, equals < 0 ? tx.bytes.length : equals);
+  return {
+    'tm.event': ['Tx'],
+    'tx.hash': [tx.hash],
+    'tx.height': [heightText],
+    'app.creator': [APP_CREATOR],
+    'app.key': [key],
+  };
+}
+
+/** kvstore's `app.creator` attribute, as CometBFT's example app spells it. */
+const APP_CREATOR = 'Cosmoshi Netowoko';
 
 function eventMessage(sub: Subscription, data: string, events: string): string {
   return `{"jsonrpc":"2.0","id":${JSON.stringify(sub.id)},"result":{"query":${JSON.stringify(sub.queryText)},"data":${data},"events":${events}}}`;

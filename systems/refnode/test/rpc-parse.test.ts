@@ -177,8 +177,27 @@ describe('event queries', () => {
     expect(parseEventQuery('tx.height=5')).toEqual([{ key: 'tx.height', value: '5' }]);
   });
 
+  it("matches CONTAINS on any of a key's values", () => {
+    const q = parseEventQuery("tm.event='Tx' AND app.key CONTAINS 'meshbench-probe/r1/'");
+    expect(q).toEqual([
+      { key: 'tm.event', value: 'Tx' },
+      { key: 'app.key', value: 'meshbench-probe/r1/', contains: true },
+    ]);
+    const tx = (key: string) => ({ 'tm.event': ['Tx'], 'app.key': [key] });
+    expect(matchesQuery(q, tx('meshbench-probe/r1/7'))).toBe(true);
+    expect(matchesQuery(q, tx('meshbench-probe/r10/7'))).toBe(false);
+    expect(matchesQuery(q, { 'tm.event': ['Tx'] })).toBe(false);
+  });
+
   it('refuses what it cannot parse', () => {
-    for (const bad of ['', "tm.event>'Tx'", 'tm.event', 42, "tm.event='Tx' OR tm.event='NewBlock'"]) {
+    for (const bad of [
+      '',
+      "tm.event>'Tx'",
+      'tm.event',
+      42,
+      "tm.event='Tx' OR tm.event='NewBlock'",
+      'app.key CONTAINS 5',
+    ]) {
       expect(() => parseEventQuery(bad)).toThrow(RpcError);
     }
   });
