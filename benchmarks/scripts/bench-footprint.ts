@@ -28,9 +28,12 @@
  * script runs under V8's `--single-threaded` (it restarts itself with it when started
  * without): each isolate collects and compiles on its own thread. The orchestrator's threads
  * other than the main one are recorded apart (`otherThreadsCpuPercent`). RSS
- * (/proc/self/status VmRSS, workers included: they share the process) each second; its growth
- * from the end of the first minute (of the first sixth of a level shorter than 6 minutes) to the level's last second with every
- * generator worker running (they end, and their heaps leave the RSS, before the load does).
+ * (/proc/self/status VmRSS, workers included: they share the process) and the main thread's V8
+ * heap in use (the orchestrator's own objects) each second; their growth is the median over the
+ * level's last minute less the median over its second minute (windows of a sixth of a level
+ * shorter than 6 minutes), the last minute ending at the level's last second with every generator
+ * worker running (they end, and their heaps leave the RSS, before the load does). Medians: the
+ * RSS saws by 20 MB and more as the heaps collect, so two single samples said little.
  * A 6 s round with every observer on runs first and is not counted (see setup). The sampler's
  * own reads of /proc each second are timed and taken off the main thread's CPU.
  * `--without LIST`: a side more per observer listed (`on-monitor`, …), with every observer on
@@ -47,6 +50,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
+import { median } from 'simple-statistics';
 import { join, resolve } from 'node:path';
 import { FlagError, numberFlag } from './lib/flags.js';
 import { cpuTicks, readdirSafe, rssBytes, TICK_MS } from './lib/proc.js';
@@ -103,9 +108,17 @@ interface Round {
   readonly rssStartMb: number;
   readonly rssEndMb: number;
   readonly rssMaxMb: number;
-  /** RSS at the level's end − RSS at `rssBaselineAtS`. */
+  /**
+   * Median RSS over the level's last window − median RSS over the window from `rssBaselineAtS`
+   * (windows of `rssBaselineAtS` seconds: a minute in a 10-minute level). Medians, not single
+   * samples: the RSS saws up and down by 20 MB and more as the heaps collect (a 10-minute level
+   * went 367-422 MB after its first minute with no trend), so one sample against another said
+   * more about where two collections fell than about growth.
+   */
   readonly rssGrowthMb: number;
   readonly rssBaselineAtS: number;
+  /** The same for the main thread's V8 heap (used, MB): the orchestrator's own objects, the workers' heaps apart. */
+  readonly mainHeapGrowthMb: number;
   readonly seconds: number;
   /** From the level's record: committed (the headline) and accepted tx/s, and the rate sent. */
   readonly throughput: number | undefined;
@@ -113,7 +126,11 @@ interface Round {
   readonly achievedRate: number | undefined;
   readonly exitCode: number;
   /** Each second of the level: the orchestrator's CPU (% of one core) and the RSS (MB). */
-  readonly perSecond: { readonly cpuPercent: readonly number[]; readonly rssMb: readonly number[] };
+  readonly perSecond: {
+    readonly cpuPercent: readonly number[];
+    readonly rssMb: readonly number[];
+    readonly mainHeapMb: readonly number[];
+  };
 }
 
 const root = resolve(import.meta.dirname, '../..');
@@ -152,6 +169,8 @@ interface Second {
   readonly mainPercent: number;
   readonly workersPercent: number;
   readonly rssMb: number;
+  /** The main thread's V8 heap in use (the orchestrator's objects; each worker has a heap of its own). */
+  readonly mainHeapMb: number;
   /** Generator worker threads alive at the sample: once they end, their heaps leave the RSS. */
   readonly workersAlive: number;
 }
@@ -203,6 +222,7 @@ class FootprintSampler {
       mainPercent: (mainMs / wallMs) * 100,
       workersPercent: (workersMs / wallMs) * 100,
       rssMb: rssMb(),
+      mainHeapMb: getHeapStatistics().used_heap_size / 1024 / 1024,
       workersAlive: [...cpu.keys()].filter((tid) => !this.#orchestrator.has(tid)).length,
     });
     this.#last = cpu;
@@ -358,11 +378,18 @@ function summarize(
   // the first minute of a 10-minute level; the first sixth of a shorter one
   const baselineAtS = Math.min(60, args.seconds / 6);
   const baseline = seconds.find((s) => s.atS >= baselineAtS) ?? seconds[0];
-  // the RSS of the level is that of its last second with every worker running (they end before the load does)
+  // the RSS of the level is that of its last seconds with every worker running (they end before the load does)
   const allWorkers = Math.max(...seconds.map((s) => s.workersAlive));
   const last =
     seconds.findLast((s) => s.workersAlive === allWorkers) ?? (seconds[seconds.length - 1] as Second);
   const mean = (values: readonly number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
+  const window = (from: number, to: number) => seconds.filter((s) => s.atS >= from && s.atS < to);
+  const firstWindow = window(baselineAtS, 2 * baselineAtS);
+  const lastWindow = window(last.atS - baselineAtS, last.atS + 0.5);
+  const growth = (of: (s: Second) => number) =>
+    firstWindow.length > 0 && lastWindow.length > 0
+      ? median(lastWindow.map(of)) - median(firstWindow.map(of))
+      : NaN;
   return {
     side,
     cpuPercent: round(mean(seconds.map((s) => s.orchestratorPercent))),
@@ -375,8 +402,15 @@ function summarize(
     rssStartMb: round(seconds[0]?.rssMb ?? NaN, 1),
     rssEndMb: round(last.rssMb, 1),
     rssMaxMb: round(Math.max(...seconds.map((s) => s.rssMb)), 1),
-    rssGrowthMb: round(last.rssMb - (baseline?.rssMb ?? NaN), 1),
+    rssGrowthMb: round(
+      growth((s) => s.rssMb),
+      1,
+    ),
     rssBaselineAtS: round(baseline?.atS ?? NaN, 1),
+    mainHeapGrowthMb: round(
+      growth((s) => s.mainHeapMb),
+      1,
+    ),
     seconds: seconds.length,
     throughput: results?.throughput,
     acceptedThroughput: results?.accepted_throughput,
@@ -385,6 +419,7 @@ function summarize(
     perSecond: {
       cpuPercent: seconds.map((s) => round(s.orchestratorPercent, 1)),
       rssMb: seconds.map((s) => round(s.rssMb, 1)),
+      mainHeapMb: seconds.map((s) => round(s.mainHeapMb, 1)),
     },
   };
 }
@@ -499,13 +534,14 @@ await runBench({
   describe: (r) =>
     `orchestrator ${r.cpuPercent}% of a core (main thread ${r.mainThreadCpuPercent}%, other threads ${r.otherThreadsCpuPercent}%, p90 ${r.cpuPercentP90}%, max ${r.cpuPercentMax}%), ` +
     `generator's ${r.workerThreads} worker threads ${r.workersCpuPercent}%, RSS ${r.rssStartMb}→${r.rssEndMb} MB ` +
-    `(growth ${r.rssGrowthMb} MB after ${r.rssBaselineAtS} s), sent ${r.achievedRate ?? '?'} tx/s, accepted ${r.acceptedThroughput ?? '?'}, committed ${r.throughput ?? '?'}, ${r.seconds} s sampled`,
+    `(growth ${r.rssGrowthMb} MB after ${r.rssBaselineAtS} s, medians; main thread's heap ${r.mainHeapGrowthMb} MB), sent ${r.achievedRate ?? '?'} tx/s, accepted ${r.acceptedThroughput ?? '?'}, committed ${r.throughput ?? '?'}, ${r.seconds} s sampled`,
   figures: {
     orchestratorCpuPercent: (r) => r.cpuPercent,
     mainThreadCpuPercent: (r) => r.mainThreadCpuPercent,
     otherThreadsCpuPercent: (r) => r.otherThreadsCpuPercent,
     workersCpuPercent: (r) => r.workersCpuPercent,
     rssGrowthMb: (r) => r.rssGrowthMb,
+    mainHeapGrowthMb: (r) => r.mainHeapGrowthMb,
   },
   claims: ({ on = [], off = [] }, args, load) => [
     judgeThreshold({
