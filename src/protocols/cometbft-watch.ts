@@ -158,15 +158,11 @@ class CometbftTxWatch implements TransactionWatch {
   }
 
   async expect(id: string, timeoutMs: number): Promise<void> {
+    if (!this.connected) throw new Error('not connected');
     const hash = txHash(cometbftProbeBytes({ scope: this.scope, id }));
-    if (this.#scopeDelivers) {
-      if (!this.connected) throw new Error('not connected');
-      this.#byHash.set(hash, id);
-      this.#byId.set(id, hash);
-      return;
-    }
     this.#byHash.set(hash, id);
     this.#byId.set(id, hash);
+    if (this.#scopeDelivers) return;
     this.#ownSubscription.add(id);
     try {
       await this.#call('subscribe', txQuery(hash), timeoutMs);
