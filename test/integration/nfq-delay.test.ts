@@ -9,7 +9,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const exec = promisify(execFile);
 const IMAGE = 'meshbench/nethelper:latest';
@@ -37,13 +37,22 @@ async function inContainer(container: string, script: string, timeoutMs = 20_000
 
 const inShaper = (script: string, timeoutMs?: number) => inContainer(shaper, script, timeoutMs);
 
-/** `ping -c COUNT -i INTERVAL` from the shaping container to the peer: received count and avg RTT. */
+/**
+ * `ping -c COUNT -i INTERVAL` from the shaping container to the peer: received count and avg RTT.
+ * With more than one ping, `-w` (a deadline well past the last send) makes ping wait for COUNT
+ * replies (sending more if one is lost); without it, it waited two round trips after its last
+ * send, and a reply the delay held a little longer on a busy machine counted as lost (19 of 20 in
+ * a CI run, whose next tests then found this one's helper still running). One ping waits `-W`.
+ */
 async function ping(
   count: number,
   intervalS: number,
   waitS = 1,
 ): Promise<{ received: number; avgMs: number }> {
-  const out = await inShaper(`ping -n -q -c ${count} -i ${intervalS} -W ${waitS} ${peerIp} || true`);
+  const deadline = count > 1 ? ` -w ${Math.ceil(count * intervalS + waitS + 5)}` : '';
+  const out = await inShaper(
+    `ping -n -q -c ${count} -i ${intervalS} -W ${waitS}${deadline} ${peerIp} || true`,
+  );
   const received = Number(/(\d+) received/.exec(out)?.[1] ?? NaN);
   const avgMs = Number(/= [\d.]+\/([\d.]+)\//.exec(out)?.[1] ?? NaN);
   return { received, avgMs };
@@ -156,6 +165,20 @@ beforeAll(async () => {
   shaperIp = await ipOf(shaper);
   expect(peerIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
   expect(shaperIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+}, 60_000);
+
+// A test that failed midway leaves neither its helper nor its rules to the next one
+afterEach(async () => {
+  helper?.kill('SIGKILL');
+  helper = undefined;
+  await Promise.all(
+    [shaper, peer].map((container) =>
+      inContainer(
+        container,
+        'pkill -KILL -x nfq-delay; iptables -t mangle -F OUTPUT; iptables -t mangle -F PREROUTING; true',
+      ).catch(() => undefined),
+    ),
+  );
 }, 60_000);
 
 afterAll(async () => {
