@@ -51,7 +51,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
-import { median } from 'simple-statistics';
+import { mean, median } from 'simple-statistics';
 import { join, resolve } from 'node:path';
 import { FlagError, numberFlag } from './lib/flags.js';
 import { cpuTicks, readdirSafe, rssBytes, TICK_MS } from './lib/proc.js';
@@ -382,7 +382,6 @@ function summarize(
   const allWorkers = Math.max(...seconds.map((s) => s.workersAlive));
   const last =
     seconds.findLast((s) => s.workersAlive === allWorkers) ?? (seconds[seconds.length - 1] as Second);
-  const mean = (values: readonly number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
   const window = (from: number, to: number) => seconds.filter((s) => s.atS >= from && s.atS < to);
   const firstWindow = window(baselineAtS, 2 * baselineAtS);
   const lastWindow = window(last.atS - baselineAtS, last.atS + 0.5);

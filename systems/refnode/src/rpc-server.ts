@@ -15,7 +15,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { CommittedBlock } from './block.js';
+import type { CommittedBlock, Tx } from './block.js';
 import { CHAIN_ID } from './keys.js';
 import type { RefNode } from './node.js';
 import type { ConnectionInfo } from './p2p.js';
@@ -699,7 +699,7 @@ export class RpcServer {
         // cannot match, and is passed over without building its events
         const needle = sub.query.find((c) => c.key === 'app.key' && c.contains === true)?.value;
         for (let i = only ?? 0; i < (only === undefined ? block.txs.length : only + 1); i++) {
-          const tx = block.txs[i] as { hash: string; bytes: Buffer };
+          const tx = block.txs[i] as Tx;
           if (needle !== undefined && !tx.bytes.includes(needle)) continue;
           const events = txEvents(tx, heightText);
           if (!matchesQuery(sub.query, events)) continue;
@@ -740,7 +740,7 @@ function connectionStatus(conn: ConnectionInfo | undefined): Record<string, unkn
  * event kvstore emits for every tx, with its key (the bytes before the first `=`, or all of
  * them) and creator, so `app.key` queries select txs as they do on kvstore.
  */
-function txEvents(tx: { hash: string; bytes: Buffer }, heightText: string): Record<string, string[]> {
+function txEvents(tx: Tx, heightText: string): Record<string, string[]> {
   const equals = tx.bytes.indexOf(0x3d);
   const key = tx.bytes.toString('utf8', 0, equals < 0 ? tx.bytes.length : equals);
   return {

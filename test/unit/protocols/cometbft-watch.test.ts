@@ -36,6 +36,16 @@ function watchOf(endpoint: Endpoint): { watch: TransactionWatch; seen: (id: stri
   };
 }
 
+/** A websocket server on loopback at `/websocket` (this file's own, closed after each test): its port. */
+async function websocketServer(onConnection: (socket: WebSocket) => void): Promise<number> {
+  const http = createServer();
+  const wss = new WebSocketServer({ server: http, path: '/websocket' });
+  server = { http, wss };
+  wss.on('connection', onConnection);
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return (http.address() as AddressInfo).port;
+}
+
 let cluster: Cluster | undefined;
 let server: { http: Server; wss: WebSocketServer } | undefined;
 const watches: TransactionWatch[] = [];
@@ -59,10 +69,7 @@ describe('the CometBFT probe watch', () => {
     const asked: string[] = [];
     let relayClosed: () => void = () => undefined;
     const closed = new Promise<void>((resolve) => (relayClosed = resolve));
-    const http = createServer();
-    const wss = new WebSocketServer({ server: http, path: '/websocket' });
-    server = { http, wss };
-    wss.on('connection', (client) => {
+    const port = await websocketServer((client) => {
       const node = new WebSocket(`${rpcUrl.replace('http', 'ws')}/websocket`);
       const opened = new Promise((resolve) => node.once('open', resolve));
       client.on('message', (raw: Buffer) => {
@@ -76,8 +83,6 @@ describe('the CometBFT probe watch', () => {
         relayClosed();
       });
     });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    const port = (http.address() as AddressInfo).port;
     const endpoint: Endpoint = { nodeId: 'node0', rpcUrl, wsUrl: `ws://127.0.0.1:${port}/websocket` };
     const { watch, seen } = watchOf(endpoint);
     watches.push(watch);
@@ -105,11 +110,8 @@ describe('the CometBFT probe watch', () => {
   it('subscribes to each probe, and drops it once seen, where the app emits no such event', async () => {
     const queries: string[] = [];
     const sockets = new Set<WebSocket>();
-    const http = createServer();
-    const wss = new WebSocketServer({ server: http, path: '/websocket' });
-    server = { http, wss };
     const subscriptions = new Map<string, number>();
-    wss.on('connection', (socket) => {
+    const port = await websocketServer((socket) => {
       sockets.add(socket);
       socket.on('message', (raw: Buffer) => {
         const request = JSON.parse(raw.toString('utf8')) as {
@@ -123,8 +125,6 @@ describe('the CometBFT probe watch', () => {
         socket.send(JSON.stringify({ jsonrpc: '2.0', id: request.id, result: {} }));
       });
     });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    const port = (http.address() as AddressInfo).port;
     /** The node commits a probe: a Tx event to the subscriptions that match it (its hash's; the app has no `app` event). */
     const commit = (id: string): void => {
       const bytes = cometbftProbeBytes({ scope: SCOPE, id });
