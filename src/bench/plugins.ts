@@ -7,7 +7,7 @@ import type { SweepObserver } from './observer.js';
 import { sweepPlugins } from './registry.js';
 import type { BenchmarkPlan } from './plan.js';
 
-export function pluginObservers(
+export async function pluginObservers(
   plan: BenchmarkPlan,
   context: {
     readonly warn: (line: string) => void;
@@ -16,14 +16,14 @@ export function pluginObservers(
     /** Registers a cleanup for a forced exit (the CLI's shutdown.onForce). */
     readonly onForce?: (cleanup: () => Promise<void>) => () => void;
   },
-): SweepObserver[] {
+): Promise<SweepObserver[]> {
   const observers: SweepObserver[] = [];
   // In the registry's order (src/bench/registry.ts): the fault injector first, the conditioner
   // after the others (their load end comes while conditions still hold).
   for (const plugin of sweepPlugins()) {
     const section = plan.plugins?.[plugin.name];
     if (section === undefined || !plugin.observer) continue;
-    const made = plugin.observer(section, { ...context, plan });
+    const made = await plugin.observer(section, { ...context, plan });
     if (Array.isArray(made)) observers.push(...(made as readonly SweepObserver[]));
     else if (made) observers.push(made as SweepObserver);
   }

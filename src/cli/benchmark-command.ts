@@ -149,11 +149,11 @@ export async function runBenchmarkCommand(
       ...deps,
       observers: [
         ...(deps.observers ?? []),
-        ...pluginObservers(plan, {
+        ...(await pluginObservers(plan, {
           warn: (line) => context.stderr(`benchmark: warning: ${line}`),
           say: (line) => context.stdout(`benchmark: ${line}`),
           onForce: (cleanup) => context.shutdown.onForce(cleanup),
-        }),
+        })),
         ...(dashboard ? [dashboard.observer] : []),
       ],
       reporters: [...(deps.reporters ?? defaultReporters()), ...(dashboard ? [dashboard.reporter] : [])],

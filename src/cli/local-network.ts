@@ -21,7 +21,7 @@ import {
 } from '../testbed/local/local-testbed.js';
 import { NODE_ACCESS_MODES, type NodeAccessMode } from '../testbed/local/node-access.js';
 import { LocalMaintenance } from '../testbed/local/maintenance.js';
-import { loadSystemTemplate, type NodeTemplate } from '../testbed/system-template.js';
+import type { NodeTemplate } from '../testbed/system-template.js';
 import { trace } from '../common/trace.js';
 import {
   addNetworkRunOptions,
@@ -137,8 +137,10 @@ export function validateArgs(args: LocalNetworkArgs): void {
 }
 
 /** The generated committee's system, and the protocol it speaks (the default --protocol then). */
-function systemOf(args: LocalNetworkArgs): { system?: NodeTemplate; protocol: string } {
+async function systemOf(args: LocalNetworkArgs): Promise<{ system?: NodeTemplate; protocol: string }> {
   if (args.system === undefined) return { protocol: args.protocol };
+  // loaded on use: its schema library is not on the seed network's start-up path
+  const { loadSystemTemplate } = await import('../testbed/system-template.js');
   const system = loadSystemTemplate(args.system.trim());
   if (args.protocol !== DEFAULT_PROTOCOL && args.protocol !== system.protocol) {
     throw new MeshbenchError(
@@ -205,7 +207,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
   trace('local-network: run');
   if (args.down !== undefined || args.status || args.showLogs !== undefined)
     return runMaintenance(args, context);
-  const { system, protocol } = systemOf(args);
+  const { system, protocol } = await systemOf(args);
   args = { ...args, protocol };
   validateArgs(args);
   const runId = newRunId();

@@ -21,7 +21,7 @@ import type { SweepObserver } from '../bench/observer.js';
 import type { BenchmarkPlan } from '../bench/plan.js';
 import type { SweepProgress } from '../bench/progress.js';
 import type { NetworkRemoval } from '../bench/sweep.js';
-import { buildNetworkRecord, type NetworkRecordInput } from '../results/record.js';
+import type { buildNetworkRecord, NetworkRecordInput } from '../results/record.js';
 import { renderSummary } from '../report/summary.js';
 import type { Deployment, NodeHandle, Testbed } from '../testbed/testbed.js';
 import { formatError, MeshbenchError } from '../common/errors.js';
@@ -336,6 +336,8 @@ export async function runNetworkCommand<D extends Deployment>(
       const deployment = deployed as D;
       result = level.runs[0]?.load;
       if (!result) return;
+      // loaded on use: the record (and the plug-ins' record fields) only at the level's end
+      const { buildNetworkRecord } = await import('../results/record.js');
       const record = buildNetworkRecord({
         ...level,
         network: spec.networkType,
@@ -372,15 +374,17 @@ export async function runNetworkCommand<D extends Deployment>(
       await dashboard?.finish(input);
     },
   };
-  // Loaded on use: the commands' --help and --down start without them.
-  const [{ runLoad }, { runSweep }] = await Promise.all([
-    import('../load/index.js'),
-    import('../bench/sweep.js'),
-  ]);
+  // Loaded on use: the commands' --help and --down start without them. The generator (its
+  // histograms, its transports) is needed only once the nodes are ready, so it loads while they
+  // start: after the pre-start checks (~70 ms), which compiling it would otherwise delay.
+  let generator: Promise<typeof import('../load/index.js')> | undefined;
+  const loadGenerator = () => (generator ??= import('../load/index.js'));
+  const prefetch = setTimeout(() => loadGenerator().catch(() => undefined), 300);
+  const { runSweep } = await import('../bench/sweep.js');
   try {
     await runSweep(plan, {
       createTestbed: () => spec.testbed,
-      runLoad,
+      runLoad: async (options) => (await loadGenerator()).runLoad(options),
       observers: [...observers, ...(dashboard ? [dashboard.observer] : []), reporter],
       stdout: context.stdout,
       stderr: context.stderr,
@@ -392,6 +396,7 @@ export async function runNetworkCommand<D extends Deployment>(
       command: spec.command,
     });
   } finally {
+    clearTimeout(prefetch);
     // After an error the run's end may not have come: nothing stays listening.
     await dashboard?.close();
   }

@@ -7,7 +7,6 @@
 import { z } from 'zod';
 import { badFlag } from '../common/errors.js';
 import { definePlugin } from '../common/plugin.js';
-import { LoadClients } from './coordinator.js';
 import { LOADCLIENT_IMAGE } from './image.js';
 import { parseLoadClients, type LoadClientsMode } from './mode.js';
 import { loadClientsBlockSchema } from './schema.js';
@@ -57,7 +56,10 @@ export const loadClientsPlugin = definePlugin({
       );
     return mode;
   },
-  observer: (mode, context) => new LoadClients({ mode, warn: context.warn }),
+  observer: async (mode, context) => {
+    const { LoadClients } = await import('./coordinator.js');
+    return new LoadClients({ mode, warn: context.warn });
+  },
   // colocated: a client beside each node, so its image goes with the node image (dedicated
   // clients' hosts get it apart: bench/testbeds.ts, loadClientHosts)
   sidecarImages: (mode) => (mode.kind === 'colocated' ? [LOADCLIENT_IMAGE] : []),

@@ -105,14 +105,21 @@ export interface PluginDefinition<
     readonly parameters?: (section: Section | undefined) => Readonly<Record<string, unknown>>;
     readonly plan?: (section: Section | undefined) => Readonly<Record<string, unknown>>;
   };
-  /** The observer (or observers, in order) for an active section (absent: the plug-in only shapes the plan). */
+  /**
+   * The observer (or observers, in order) for an active section (absent: the plug-in only shapes
+   * the plan). It may load its implementation on use (`await import(...)`), so commands and runs
+   * that leave the plug-in off never load it (start-up: issue 31).
+   */
   readonly observer?: (
     section: Section,
     context: PluginContext<CorePlan>,
-  ) => Observer | readonly Observer[] | undefined;
+  ) => PluginObservers<Observer> | Promise<PluginObservers<Observer>>;
   /** The block it adds to each run of a record (`runs[].blocks.<name>`), for result.schema.json. */
   readonly runBlock?: { readonly name: string; readonly schema: z.ZodType };
 }
+
+/** What an observer factory makes: one observer, several in order, or none. */
+export type PluginObservers<Observer> = Observer | readonly Observer[] | undefined;
 
 /** Types a plug-in's definition (its section's type follows from `section`). */
 export function definePlugin<

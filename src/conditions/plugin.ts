@@ -22,7 +22,6 @@ import {
   zoneOfNodes,
   type ZonesSpec,
 } from '../scenario/zones.js';
-import { NetworkConditioner } from './conditioner.js';
 
 export const CONDITIONS_PLUGIN = 'conditions';
 
@@ -217,10 +216,11 @@ export const conditionsPlugin = definePlugin({
     // off when it shapes nothing and no setting was given (a given one is recorded as given)
     return shapesNetwork(section, scenario) || Object.keys(given).length > 0 ? section : undefined;
   },
-  observer: (section, context: PluginContext<ConditionsCorePlan>) => {
+  observer: async (section, context: PluginContext<ConditionsCorePlan>) => {
     const file = context.plan.scenario;
     if (!shapesNetwork(section, file)) return undefined;
     const zones = section.zones ?? file?.zones;
+    const { NetworkConditioner } = await import('./conditioner.js');
     return new NetworkConditioner({
       conditions: {
         events: file ? networkEvents(file) : [],

@@ -21,7 +21,6 @@ import {
   scenarioError,
   type Scenario,
 } from '../scenario/scenario.js';
-import { FaultInjector } from './injector.js';
 
 export const FAULTS_PLUGIN = 'faults';
 
@@ -129,9 +128,10 @@ export const faultsPlugin = definePlugin({
     // off, unless a setting other than the default was given (then it is recorded as given)
     return acts || Object.keys(given).length > 0 ? section : undefined;
   },
-  observer: (section, context: PluginContext<FaultsCorePlan>) => {
+  observer: async (section, context: PluginContext<FaultsCorePlan>) => {
     const scenario = scenarioFor(section, context.plan);
     if (!scenario) return undefined;
+    const { FaultInjector } = await import('./injector.js');
     return new FaultInjector({
       scenario,
       protocol: createProtocol(context.plan.protocol, 'faults'),

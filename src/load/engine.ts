@@ -30,7 +30,7 @@ import type { ConfirmMode, FaultLoadMode, LoadProgress, ProtocolOptions, TargetS
 import type { Transport, TransportFailure, TransportKind, TransportRequest } from './transport.js';
 import { DirectTransport, type DirectSink } from './transport-direct.js';
 import { RawTransport } from './transport-raw.js';
-import { UndiciTransport } from './transport-undici.js';
+import type { UndiciTransport } from './transport-undici.js';
 
 /** Everything a shard needs; structured-cloneable (crosses into worker threads). */
 export interface ShardSettings {
@@ -230,7 +230,20 @@ export class Shard {
   private readonly probeTimers = new Set<NodeJS.Timeout>();
   private closed = false;
 
-  constructor(private readonly settings: ShardSettings) {
+  /**
+   * A shard for `settings`. undici's transport (and undici, over a megabyte of code) is loaded only
+   * when it is the one asked for: each worker thread and the orchestrator load what they send with.
+   */
+  static async create(settings: ShardSettings): Promise<Shard> {
+    const undici =
+      settings.transport === 'undici' ? (await import('./transport-undici.js')).UndiciTransport : undefined;
+    return new Shard(settings, undici);
+  }
+
+  private constructor(
+    private readonly settings: ShardSettings,
+    undici: typeof UndiciTransport | undefined,
+  ) {
     this.plan = planSchedule(settings.plan);
     this.intervalLatency = new IntervalLatencyRecorder(settings.confirm === 'commit' ? 'commit' : 'ack');
     this.protocol = createProtocol(settings.protocol, settings.runId);
@@ -262,9 +275,9 @@ export class Shard {
     // A protocol that sends by itself (Protocol.send: gRPC in a user's module) needs no HTTP transport.
     this.transport = this.protocols.every((protocol) => protocol.send)
       ? new DirectTransport(settings.endpoints, this.protocols, settings.requestTimeoutMs)
-      : settings.transport === 'raw'
+      : settings.transport === 'raw' || !undici
         ? new RawTransport(transportOptions)
-        : new UndiciTransport(transportOptions);
+        : new undici(transportOptions);
   }
 
   private get confirming(): boolean {

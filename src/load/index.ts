@@ -144,7 +144,7 @@ interface RunControl {
 }
 
 async function runInThisThread(options: LoadOptions, control: RunControl): Promise<ShardRun> {
-  const shard = new Shard(shardSettings(options, 0, 1));
+  const shard = await Shard.create(shardSettings(options, 0, 1));
   await shard.prepare();
   const { startHrNs, startEpochMs } = startInstant(options);
   const result = await shard.run(startHrNs, startEpochMs, {

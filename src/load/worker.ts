@@ -35,7 +35,7 @@ port.on('message', (message: { type: string; startHrNs?: string; startEpochMs?: 
 // A user's protocol module is known in the thread that loaded it: load it here too.
 const shard = await (async () => {
   for (const path of settings.protocolModules ?? []) await loadProtocolModule(path);
-  return new Shard(settings);
+  return Shard.create(settings);
 })().catch((error: unknown) => {
   port.postMessage({ type: 'error', message: (error as Error).message });
   return undefined;

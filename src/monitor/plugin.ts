@@ -8,11 +8,11 @@
  */
 import { z } from 'zod';
 import { definePlugin, type PluginContext } from '../common/plugin.js';
-import { InfluxOutput } from './influx/influx-output.js';
+import type { InfluxOutput } from './influx/influx-output.js';
 import { parseMonitoringInput, type MonitoringPlan } from './monitoring-plan.js';
-import { GeneratorExporter } from './prometheus/exporter.js';
-import { NodeMetricsMonitor } from './prometheus/node-metrics.js';
-import { ResourceMonitor } from './resources/monitor.js';
+import type { GeneratorExporter } from './prometheus/exporter.js';
+import type { NodeMetricsMonitor } from './prometheus/node-metrics.js';
+import type { ResourceMonitor } from './resources/monitor.js';
 import { parseMonitorInput } from './resources/options.js';
 
 export const MONITORING_PLUGIN = 'monitoring';
@@ -108,11 +108,16 @@ export const monitoringPlugin = definePlugin({
       ...(monitorIntervalMs !== undefined ? { monitorIntervalMs } : {}),
     };
   },
-  observer: (section, context: PluginContext<{ readonly workers: number; readonly confirm: string }>) => {
+  observer: async (
+    section,
+    context: PluginContext<{ readonly workers: number; readonly confirm: string }>,
+  ) => {
     const { monitoring, monitorIntervalMs } = section;
     const { warn } = context;
+    // each loaded only when on (prom-client and undici's client are not small)
     const observers: (NodeMetricsMonitor | GeneratorExporter | InfluxOutput | ResourceMonitor)[] = [];
-    if (monitoring?.nodeMetrics)
+    if (monitoring?.nodeMetrics) {
+      const { NodeMetricsMonitor } = await import('./prometheus/node-metrics.js');
       observers.push(
         new NodeMetricsMonitor({
           series: monitoring.series,
@@ -122,7 +127,9 @@ export const monitoringPlugin = definePlugin({
           warn,
         }),
       );
-    if (monitoring?.metricsPort !== undefined)
+    }
+    if (monitoring?.metricsPort !== undefined) {
+      const { GeneratorExporter } = await import('./prometheus/exporter.js');
       observers.push(
         new GeneratorExporter({
           port: monitoring.metricsPort,
@@ -130,7 +137,9 @@ export const monitoringPlugin = definePlugin({
           ...(context.onForce ? { onForce: context.onForce } : {}),
         }),
       );
-    if (monitoring?.influxUrl !== undefined)
+    }
+    if (monitoring?.influxUrl !== undefined) {
+      const { InfluxOutput } = await import('./influx/influx-output.js');
       observers.push(
         new InfluxOutput({
           url: monitoring.influxUrl,
@@ -139,7 +148,9 @@ export const monitoringPlugin = definePlugin({
           warn,
         }),
       );
-    if (monitorIntervalMs !== undefined)
+    }
+    if (monitorIntervalMs !== undefined) {
+      const { ResourceMonitor } = await import('./resources/monitor.js');
       observers.push(
         new ResourceMonitor({
           intervalMs: monitorIntervalMs,
@@ -149,6 +160,7 @@ export const monitoringPlugin = definePlugin({
           require: monitoring?.requireMonitoring ?? false,
         }),
       );
+    }
     return observers;
   },
   // records had `plan.monitoring` and `plan.monitorIntervalMs` before the registry

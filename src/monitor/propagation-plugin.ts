@@ -8,7 +8,6 @@ import { looseBoolean } from '../common/loose-input.js';
 import { definePlugin, type PluginContext } from '../common/plugin.js';
 import { createProtocol } from '../protocols/registry.js';
 import type { ProtocolOptions } from '../load/types.js';
-import { PropagationMonitor } from './propagation.js';
 
 /** Probes on (the section's presence says so; it has no settings of its own yet). */
 export type PropagationSection = Readonly<Record<string, never>>;
@@ -28,11 +27,13 @@ export const propagationPlugin = definePlugin({
   settings: z.object({ propagation: looseBoolean.optional() }),
   section: (settings, core): PropagationSection | undefined =>
     (settings.propagation ?? core.shapesNetworkConditions) ? {} : undefined,
-  observer: (_section, context: PluginContext<{ readonly protocol: ProtocolOptions }>) =>
-    new PropagationMonitor({
+  observer: async (_section, context: PluginContext<{ readonly protocol: ProtocolOptions }>) => {
+    const { PropagationMonitor } = await import('./propagation.js');
+    return new PropagationMonitor({
       protocol: createProtocol(context.plan.protocol, 'propagation'),
       warn: context.warn,
-    }),
+    });
+  },
   // records had `plan.propagation` as a boolean before the registry
   record: { plan: (section) => ({ propagation: section !== undefined }) },
 });

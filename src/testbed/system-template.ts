@@ -8,43 +8,12 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { REFNODE_IMAGE } from '../common/defaults.js';
 import { MeshbenchError } from '../common/errors.js';
 import { packageRoot } from '../common/package-root.js';
 
-export interface NodeTemplate {
-  /** The system's name (`refnode`, `libp2p-gossipsub`…), recorded with the network. */
-  readonly name: string;
-  readonly image: string;
-  /** The protocol its nodes speak (the `meshbench.protocol` label). */
-  readonly protocol: string;
-  /** Container ports: the protocol's RPC, peer-to-peer, and Prometheus metrics (may equal rpc). */
-  readonly ports: { readonly rpc: number; readonly p2p: number; readonly metrics?: number };
-  /** Each node's environment; `{id}` is its id (node0…), `{peers}` every node's `id@id:p2p`. */
-  readonly environment: Readonly<Record<string, string>>;
-  /** The path of its health check (HTTP 200 on the RPC port), run by node in the container. */
-  readonly health: string;
-  /** Whether nodes get MESHBENCH_PEERS/MESHBENCH_BOOTSTRAP even in a full mesh (P2P apps dial them). */
-  readonly peersAlways: boolean;
-  /**
-   * The environment variables that move its ports (`MESH_RPC_PORT`…): on remote hosts every node
-   * shares its host's network, so a second node on a host needs other ports. A port without one
-   * stays where the image puts it (one node per host then).
-   */
-  readonly portVariables?: { readonly rpc?: string; readonly p2p?: string; readonly metrics?: string };
-}
+import { REFNODE_TEMPLATE, type NodeTemplate } from './node-template.js';
 
-/** The reference node, as `local-network --committee N` always generated it. */
-export const REFNODE_TEMPLATE: NodeTemplate = {
-  name: 'refnode',
-  image: REFNODE_IMAGE,
-  protocol: 'cometbft',
-  ports: { rpc: 26657, p2p: 26656, metrics: 26660 },
-  environment: { REFNODE_ID: '{id}', REFNODE_PEERS: '{peers}', REFNODE_DATA_DIR: '/data' },
-  health: '/health',
-  peersAlways: false,
-  portVariables: { rpc: 'REFNODE_RPC_PORT', p2p: 'REFNODE_P2P_PORT', metrics: 'REFNODE_METRICS_PORT' },
-};
+export { REFNODE_TEMPLATE, type NodeTemplate };
 
 const port = z.number().int().min(1).max(65535);
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'an environment variable name' });

@@ -7,7 +7,6 @@ import { z } from 'zod';
 import { badFlag } from '../../common/errors.js';
 import { looseBoolean, wholeNumber } from '../../common/loose-input.js';
 import { definePlugin } from '../../common/plugin.js';
-import { IngestCollector } from './ingest.js';
 import { ingestBlockSchema } from './schema.js';
 
 export interface IngestSection {
@@ -64,13 +63,15 @@ export const ingestPlugin = definePlugin({
       ...(settings.ingestAddress !== undefined ? { address: settings.ingestAddress } : {}),
     };
   },
-  observer: (section, context) =>
-    new IngestCollector({
+  observer: async (section, context) => {
+    const { IngestCollector } = await import('./ingest.js');
+    return new IngestCollector({
       ...(section.address !== undefined ? { address: section.address } : {}),
       port: section.port,
       warn: context.warn,
       ...(context.onForce ? { onForce: context.onForce } : {}),
-    }),
+    });
+  },
   runBlock: { name: 'ingest', schema: ingestBlockSchema },
   // records had the section as `plan.ingest` before the registry
   record: { plan: (section) => (section !== undefined ? { ingest: section } : {}) },

@@ -5,7 +5,6 @@
  */
 import { z } from 'zod';
 import { definePlugin } from '../../common/plugin.js';
-import { MeshMonitor } from './monitor.js';
 import { meshBlockSchema } from './schema.js';
 
 export const meshPlugin = definePlugin({
@@ -15,6 +14,9 @@ export const meshPlugin = definePlugin({
   settings: z.object({}),
   section: (_settings, core): Record<string, never> | undefined =>
     core.protocol === 'mesh' ? {} : undefined,
-  observer: (_section, context) => new MeshMonitor({ warn: context.warn }),
+  observer: async (_section, context) => {
+    const { MeshMonitor } = await import('./monitor.js');
+    return new MeshMonitor({ warn: context.warn });
+  },
   runBlock: { name: 'mesh', schema: meshBlockSchema },
 });

@@ -5,7 +5,7 @@
  */
 import { stringify } from 'yaml';
 import { METRICS_PORT_LABEL, PROTOCOL_LABEL, ROLE_LABEL, RPC_PORT_LABEL } from '../../common/labels.js';
-import { REFNODE_TEMPLATE, type NodeTemplate } from '../system-template.js';
+import { REFNODE_TEMPLATE, type NodeTemplate } from '../node-template.js';
 import { topologyEnvironment, type TopologySpec } from '../topology.js';
 
 export { REFNODE_IMAGE } from '../../common/defaults.js';

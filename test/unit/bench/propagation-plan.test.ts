@@ -60,12 +60,11 @@ describe('--propagation', () => {
   it('registers the monitor before the network conditioner', async () => {
     const names = (observers: { name: string }[]) => observers.map((observer) => observer.name);
     // the resource monitor is on by default
-    expect(names(pluginObservers(await plan({}), { warn: () => undefined }))).toEqual(['resources']);
-    expect(names(pluginObservers(await plan({ propagation: true }), { warn: () => undefined }))).toEqual([
-      'propagation',
-      'resources',
-    ]);
-    const zoned = names(pluginObservers(await plan({ zones: ZONES }), { warn: () => undefined }));
+    expect(names(await pluginObservers(await plan({}), { warn: () => undefined }))).toEqual(['resources']);
+    expect(
+      names(await pluginObservers(await plan({ propagation: true }), { warn: () => undefined })),
+    ).toEqual(['propagation', 'resources']);
+    const zoned = names(await pluginObservers(await plan({ zones: ZONES }), { warn: () => undefined }));
     expect(zoned.indexOf('propagation')).toBeGreaterThanOrEqual(0);
     expect(zoned.indexOf('propagation')).toBeLessThan(zoned.indexOf('network'));
   });
