@@ -18,17 +18,12 @@ import {
   resolveBenchmarkSettings,
   sourcesAfterWizard,
 } from './benchmark-config.js';
-import { probeEndpoints, runLoad } from '../load/index.js';
 import { testbedFactory } from '../bench/testbeds.js';
-import { inquirerAsker, runBenchmarkWizard, type Asker } from './benchmark-wizard.js';
+import type { Asker } from './benchmark-wizard.js';
 import { defaultReporters } from '../report/reporters.js';
-import { runCompareCommand } from './compare-command.js';
-import { runReportCommand } from './report-command.js';
-import { gateError } from '../report/gate.js';
 import { DEFAULTS, type BenchmarkPlan } from '../bench/plan.js';
 import { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from '../results/run.js';
 import { pluginObservers } from '../bench/plugins.js';
-import { dashboardFor } from '../report/dashboard/dashboard.js';
 
 export type BenchmarkCommandDeps = Omit<
   BenchmarkDeps,
@@ -52,6 +47,11 @@ export async function runBenchmarkCommand(
 ): Promise<number> {
   const positionals = (args._ ?? []).map(String);
   if (positionals[0] === 'compare') {
+    // the subcommands, the wizard, the dashboard and the generator load on use (start-up: issue 31)
+    const [{ runCompareCommand }, { gateError }] = await Promise.all([
+      import('./compare-command.js'),
+      import('../report/gate.js'),
+    ]);
     const [, a, b, ...rest] = positionals;
     if (a === undefined || rest.length > 0) {
       throw gateError(
@@ -86,6 +86,7 @@ export async function runBenchmarkCommand(
         'benchmark report RUN_DIR, with one run folder',
       );
     }
+    const { runReportCommand } = await import('./report-command.js');
     await runReportCommand(runDir, {
       stdout: context.stdout,
       ...(deps.cwd ? { cwd: deps.cwd } : {}),
@@ -115,6 +116,7 @@ export async function runBenchmarkCommand(
   }
   let plan: BenchmarkPlan;
   if (args.interactive) {
+    const { inquirerAsker, runBenchmarkWizard } = await import('./benchmark-wizard.js');
     const outcome = await runBenchmarkWizard({
       asker: deps.asker ?? inquirerAsker(),
       say: context.stdout,
@@ -139,10 +141,12 @@ export async function runBenchmarkCommand(
   if (context.verbose) context.stderr(`benchmark: plan ${JSON.stringify(plan)}`);
 
   // --dashboard: an observer (binds in preflight, follows the levels) and a reporter (after report.html).
-  const dashboard = dashboardFor(plan, {
-    say: (line) => context.stderr(`benchmark: ${line}`),
-    onForce: (cleanup) => context.shutdown.onForce(cleanup),
-  });
+  const dashboard = plan.dashboard
+    ? (await import('../report/dashboard/dashboard.js')).dashboardFor(plan, {
+        say: (line) => context.stderr(`benchmark: ${line}`),
+        onForce: (cleanup) => context.shutdown.onForce(cleanup),
+      })
+    : undefined;
   let outcome: BenchmarkOutcome;
   try {
     outcome = await runBenchmark(plan, {
@@ -190,8 +194,9 @@ export function benchmarkDefinition(
     run: (args, context) =>
       runBenchmarkCommand(args, context, {
         createTestbed: testbedFactory(),
-        runLoad,
-        probeEndpoints: (endpoints, protocol) => probeEndpoints(endpoints, protocol),
+        runLoad: async (options) => (await import('../load/index.js')).runLoad(options),
+        probeEndpoints: async (endpoints, protocol) =>
+          (await import('../load/index.js')).probeEndpoints(endpoints, protocol),
         ...deps,
       }),
   };

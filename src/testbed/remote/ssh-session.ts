@@ -6,7 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Duplex, Readable } from 'node:stream';
-import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
+import type * as Ssh2 from 'ssh2';
+import type { ClientChannel, ConnectConfig } from 'ssh2';
 import type { RemoteHost } from './hosts.js';
 import { MeshbenchError } from '../../common/errors.js';
 import type { ExecResult } from '../../common/exec-result.js';
@@ -19,9 +20,20 @@ import {
 } from './known-hosts.js';
 import { shellCommand } from './shell-quote.js';
 
-// ssh2 is CommonJS: its named exports are not visible to Node's ESM loader.
-const { Client, utils } = ssh2;
-type Client = InstanceType<typeof ssh2.Client>;
+type Client = Ssh2.Client;
+
+let ssh2Module: Promise<typeof Ssh2> | undefined;
+/**
+ * ssh2, loaded on the first connection: a run with no SSH host never loads it (it takes
+ * ~150 ms to load here, which every `benchmark` paid at start-up: issue 31). ssh2 is CommonJS:
+ * its named exports are not visible to Node's ESM loader, so they are read from `default`.
+ */
+function ssh2(): Promise<typeof Ssh2> {
+  ssh2Module ??= import('ssh2').then(
+    (loaded) => (loaded as typeof Ssh2 & { readonly default?: typeof Ssh2 }).default ?? loaded,
+  );
+  return ssh2Module;
+}
 
 export const PASSPHRASE_VARIABLE = 'MESHBENCH_SSH_KEY_PASSPHRASE';
 
@@ -319,6 +331,7 @@ async function authMaterial(
       cause: error,
     });
   }
+  const { utils } = await ssh2();
   const parsed = utils.parseKey(privateKey, passphrase);
   if (parsed instanceof Error) {
     const encrypted = /encrypted|passphrase/i.test(parsed.message);
@@ -387,6 +400,7 @@ async function attempt(
   timeoutMs: number,
 ): Promise<Client> {
   const sock = options.openSocket ? await options.openSocket() : undefined;
+  const { Client } = await ssh2();
   return new Promise((resolve, reject) => {
     const client = new Client();
     let hostKeyProblem: HostKeyProblem | undefined;
