@@ -4,6 +4,9 @@
  * deployed), never holds the process open (unref'd), and `close()` ends every stream and
  * stops listening. Memory stays bounded: a client that does not read (more than
  * MAX_BUFFERED_BYTES waiting) is dropped; a late one gets the history in one snapshot.
+ * Events go out together every COALESCE_MS: one write per stream then, not one per event
+ * (at 16 nodes a level makes some 20-40 a second, and each write to a socket is a system call
+ * that also wakes the browser: issue 31, the orchestrator's footprint).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +20,8 @@ export const KEEPALIVE_MS = 15_000;
 export const EVENTS_PATH = '/events';
 /** How long close() waits for the streams to take what was written to them. */
 export const FLUSH_MS = 2000;
+/** Events broadcast within this long of the first not yet written go out in one write. */
+export const COALESCE_MS = 200;
 
 export interface DashboardServerOptions {
   readonly host: string;
@@ -26,6 +31,8 @@ export interface DashboardServerOptions {
   readonly page: () => Promise<string>;
   /** The events a new stream starts with (the history so far), already framed. */
   readonly greeting: () => string;
+  /** How long broadcast events wait to go out together (default COALESCE_MS). */
+  readonly coalesceMs?: number;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -35,6 +42,9 @@ export class DashboardServer {
   #server: Server | undefined;
   readonly #streams = new Set<ServerResponse>();
   #keepalive: NodeJS.Timeout | undefined;
+  /** Framed events not yet written, and the timer that writes them. */
+  #pending: string[] = [];
+  #coalesce: NodeJS.Timeout | undefined;
 
   constructor(options: DashboardServerOptions) {
     this.#options = options;
@@ -89,13 +99,28 @@ export class DashboardServer {
     this.#keepalive.unref();
   }
 
-  /** One event to every open stream. */
+  /** One event to every open stream (written with the others of the next COALESCE_MS). */
   broadcast(name: string, data: string): void {
-    if (this.#streams.size > 0) this.#send(sseEvent(name, data));
+    if (this.#streams.size === 0) return;
+    this.#pending.push(sseEvent(name, data));
+    if (this.#coalesce) return;
+    this.#coalesce = setTimeout(() => this.#flush(), this.#options.coalesceMs ?? COALESCE_MS);
+    this.#coalesce.unref();
+  }
+
+  /** Writes the pending events now. */
+  #flush(): void {
+    clearTimeout(this.#coalesce);
+    this.#coalesce = undefined;
+    if (this.#pending.length === 0) return;
+    const text = this.#pending.join('');
+    this.#pending = [];
+    this.#send(text);
   }
 
   /** Ends every stream (after what was sent) and stops listening. */
   async close(): Promise<void> {
+    this.#flush();
     clearInterval(this.#keepalive);
     this.#keepalive = undefined;
     const server = this.#server;
@@ -150,6 +175,8 @@ export class DashboardServer {
       return;
     }
     if (path === EVENTS_PATH) {
+      // the greeting holds the history so far, the pending events too: they go to the others first
+      this.#flush();
       response.writeHead(200, SSE_HEADERS);
       response.write(this.#options.greeting());
       this.#streams.add(response);

@@ -203,6 +203,34 @@ describe('the dashboard server', () => {
     stream.response.destroy();
   });
 
+  it('writes the events of a window together: none before it ends, a new stream or close()', async () => {
+    // a window longer than the test: only a new stream and close() write what is pending
+    const server = new DashboardServer({
+      host: '127.0.0.1',
+      port: 0,
+      page: async () => '',
+      greeting: () => sseEvent('snapshot', '{}'),
+      coalesceMs: 60_000,
+    });
+    await server.start();
+    cleanups.push(() => server.close());
+    const first = await openStream(`${server.url}events`);
+    await first.until((text) => text.includes('event: snapshot'));
+    server.broadcast('a', '1');
+    await new Promise((resolve) => setImmediate(resolve));
+    server.broadcast('b', '2');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(first.text()).not.toContain('event: a');
+    // the newcomer's greeting has the history: the others get the pending events before it joins
+    const second = await openStream(`${server.url}events`);
+    await first.until((text) => text.includes('event: b'));
+    server.broadcast('c', '3');
+    await server.close();
+    await Promise.all([first.ended, second.ended]);
+    expect(parseSse(first.text()).map((event) => event.event)).toEqual(['snapshot', 'a', 'b', 'c']);
+    expect(parseSse(second.text()).map((event) => event.event)).toEqual(['snapshot', 'c']);
+  });
+
   it('close() ends every open stream after what was sent, and stops listening', async () => {
     const server = await started();
     const streams = await Promise.all([openStream(`${server.url}events`), openStream(`${server.url}events`)]);
