@@ -132,11 +132,21 @@ function startInstant(options: LoadOptions): { startHrNs: bigint; startEpochMs: 
  */
 function createWorker(workerData: ShardSettings): Worker {
   const self = import.meta.url;
-  if (!self.endsWith('.ts')) return new Worker(new URL('./worker.js', self), { workerData });
+  const options = { workerData, resourceLimits: WORKER_RESOURCE_LIMITS };
+  if (!self.endsWith('.ts')) return new Worker(new URL('./worker.js', self), options);
   const entry = new URL('./worker.ts', self).href;
   const bootstrap = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return new Worker(bootstrap, { ...options, eval: true });
 }
+
+/**
+ * A worker's young generation (V8's new space: two semi-spaces and a third for large objects)
+ * is bounded to 12 MB. V8 grows it with the allocation rate, up to 32 MB of new space per
+ * isolate by default, and a sending worker allocates for every tx: each worker's RSS rose by
+ * some 20-30 MB over a level's first minutes, memory taken from the nodes under test on the same
+ * machine (issue 31: bench:footprint). What a worker keeps lives longer than a scavenge anyway.
+ */
+const WORKER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 12 } as const;
 
 interface RunControl {
   readonly signal?: AbortSignal;
