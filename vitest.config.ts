@@ -113,6 +113,9 @@ export default defineConfig({
           include: ['test/unit/**/*.test.ts', 'src/**/*.test.ts', 'systems/*/test/**/*.test.ts'],
           exclude: [...timingTests, ...isolatedUnitTests, 'systems/*/node_modules/**'],
           testTimeout: 30_000,
+          // as long as a test: the refnode cluster's afterEach stops 4 nodes whose stores fsync
+          // as they close, and once took over vitest's default 10 s beside lint and a busy disk
+          hookTimeout: 30_000,
           maxWorkers: 4,
           isolate: false,
           sequence: { groupOrder: 0 },
