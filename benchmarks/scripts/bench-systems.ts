@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { numberFlag } from './lib/flags.js';
 import { runBench } from './lib/harness.js';
 
-type NodeTemplate = import('../../src/testbed/system-template.js').NodeTemplate;
+type NodeTemplate = import('../../src/testbed/node-template.js').NodeTemplate;
 
 interface Args {
   readonly systems: readonly string[];

@@ -21,7 +21,7 @@ import {
 } from '../testbed/local/local-testbed.js';
 import { NODE_ACCESS_MODES, type NodeAccessMode } from '../testbed/local/node-access.js';
 import { LocalMaintenance } from '../testbed/local/maintenance.js';
-import type { NodeTemplate } from '../testbed/system-template.js';
+import type { NodeTemplate } from '../testbed/node-template.js';
 import { trace } from '../common/trace.js';
 import {
   addNetworkRunOptions,

@@ -233,6 +233,7 @@ export class Shard {
   /**
    * A shard for `settings`. undici's transport (and undici, over a megabyte of code) is loaded only
    * when it is the one asked for: each worker thread and the orchestrator load what they send with.
+   * The constructor sends with it when given it, else with the raw transport.
    */
   static async create(settings: ShardSettings): Promise<Shard> {
     const undici =
@@ -275,9 +276,9 @@ export class Shard {
     // A protocol that sends by itself (Protocol.send: gRPC in a user's module) needs no HTTP transport.
     this.transport = this.protocols.every((protocol) => protocol.send)
       ? new DirectTransport(settings.endpoints, this.protocols, settings.requestTimeoutMs)
-      : settings.transport === 'raw' || !undici
-        ? new RawTransport(transportOptions)
-        : new undici(transportOptions);
+      : undici
+        ? new undici(transportOptions)
+        : new RawTransport(transportOptions);
   }
 
   private get confirming(): boolean {

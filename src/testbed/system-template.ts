@@ -13,8 +13,6 @@ import { packageRoot } from '../common/package-root.js';
 
 import { REFNODE_TEMPLATE, type NodeTemplate } from './node-template.js';
 
-export { REFNODE_TEMPLATE, type NodeTemplate };
-
 const port = z.number().int().min(1).max(65535);
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'an environment variable name' });
 const manifestSchema = z

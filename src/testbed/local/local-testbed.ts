@@ -46,7 +46,7 @@ import { probeForProtocol, ReadinessError, waitForReady } from '../readiness.js'
 import { projectNameOf, removeRun, removeRunUntilQuiet } from './teardown.js';
 import type { NodeAccessMode } from './node-access.js';
 import { trace } from '../../common/trace.js';
-import type { NodeTemplate } from '../system-template.js';
+import type { NodeTemplate } from '../node-template.js';
 import {
   DEFAULT_CACHE_DIR,
   DEFAULT_RUNS_DIR,

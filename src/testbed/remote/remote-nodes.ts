@@ -5,7 +5,7 @@
  */
 import { MeshbenchError } from '../../common/errors.js';
 import { cometbftProbe, probeForProtocol, type Probe } from '../readiness.js';
-import { REFNODE_TEMPLATE, type NodeTemplate } from '../system-template.js';
+import { REFNODE_TEMPLATE, type NodeTemplate } from '../node-template.js';
 import type { ContainerSpec } from '../docker/container-spec.js';
 import { IMAGE_ID_LABEL, remoteNodeLabels, remoteSidecarLabels } from '../docker/labels.js';
 import { ContainerNodeHandle } from '../docker/node-handle.js';

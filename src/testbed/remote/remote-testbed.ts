@@ -38,7 +38,7 @@ import {
   systemBasePorts,
   systemProbe,
 } from './remote-nodes.js';
-import { REFNODE_TEMPLATE, type NodeTemplate } from '../system-template.js';
+import { REFNODE_TEMPLATE, type NodeTemplate } from '../node-template.js';
 import { topologyDegrees, topologyEnvironment, topologyRecord, type TopologySpec } from '../topology.js';
 import { describeHost, lastLine } from './ssh-session.js';
 import { reachableEndpoint } from './node-tunnels.js';

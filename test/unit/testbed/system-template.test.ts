@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildBenchmarkPlan } from '../../../src/bench/plan.js';
 import { refnodeCompose } from '../../../src/testbed/local/compose-generate.js';
-import { loadSystemTemplate, REFNODE_TEMPLATE } from '../../../src/testbed/system-template.js';
+import { REFNODE_TEMPLATE } from '../../../src/testbed/node-template.js';
+import { loadSystemTemplate } from '../../../src/testbed/system-template.js';
 import { placeNodes } from '../../../src/testbed/remote/placement.js';
 import {
   checkNodesPerHost,
