@@ -8,7 +8,7 @@
 // chunks next to them, and the load generator's worker thread is bundled beside them as
 // dist/bundle/worker.js (src/load/index.ts starts it as new URL('./worker.js', import.meta.url)).
 // The bin/ shims (bin/run-bin.js) prefer this bundle and fall back to dist/cli/<command>.js
-// (tsc) when it is missing. dockerode and ssh2 stay package imports.
+// (tsc) when it is missing. ssh2 and gRPC stay package imports (dockerode's lazy seams: below).
 //   node scripts/bundle-cli.mjs
 import { build } from 'esbuild';
 import { nodeEsmOptions } from './esbuild-node.mjs';
@@ -31,6 +31,48 @@ const IMPORT_META_ALLOWED = new Map([
   ['src/common/package-root.ts', "packageRoot() looks upwards for meshbench's package.json"],
 ]);
 
+/**
+ * dockerode is bundled (into the chunk its dynamic import makes), but two of its modules load
+ * what a local engine never uses: docker-modem's ./ssh requires ssh2 (for ssh:// engines) and
+ * dockerode's ./session requires gRPC and protobufjs (for BuildKit builds). Loading them took
+ * ~150 ms of CPU (231 modules, ssh2's crypto self-checks) while compose was starting the nodes on
+ * this 2-core machine. Each seam below is one function the importer calls later; the plugin
+ * gives the importer a stand-in that requires the real module at its first call (esbuild keeps
+ * a bundled CommonJS module unevaluated until it is required).
+ */
+const LAZY_SEAMS = [
+  // modem.js: `ssh = require('./ssh')`, called as ssh(options) for ssh:// engines only
+  { importer: /docker-modem[\\/]lib[\\/]modem\.js$/, path: './ssh' },
+  // docker.js: `withSession = require('./session')`, called for BuildKit builds only
+  { importer: /dockerode[\\/]lib[\\/]docker\.js$/, path: './session' },
+];
+
+function lazySeams() {
+  return {
+    name: 'lazy-seams',
+    setup(pluginBuild) {
+      for (const seam of LAZY_SEAMS) {
+        pluginBuild.onResolve({ filter: /^\.\/(ssh|session)$/ }, async (args) => {
+          if (args.path !== seam.path || !seam.importer.test(args.importer)) return undefined;
+          if (args.pluginData?.real) return undefined;
+          const real = await pluginBuild.resolve(args.path, {
+            resolveDir: args.resolveDir,
+            kind: args.kind,
+            pluginData: { real: true },
+          });
+          if (real.errors.length > 0) return { errors: real.errors };
+          return { path: real.path, namespace: 'lazy-seam' };
+        });
+      }
+      pluginBuild.onLoad({ filter: /.*/, namespace: 'lazy-seam' }, (args) => ({
+        contents: `let real;\nmodule.exports = function lazySeam() {\n  real ??= require(${JSON.stringify(args.path)});\n  return real.apply(this, arguments);\n};\n`,
+        loader: 'js',
+        resolveDir: dirname(args.path),
+      }));
+    },
+  };
+}
+
 await rm(outdir, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
@@ -47,8 +89,10 @@ const result = await build({
   splitting: true,
   chunkNames: '[name]-[hash]',
   metafile: true,
-  // dockerode (ssh2 and its optional native add-on) stays in node_modules; ws's add-ons are optional.
-  external: ['dockerode', 'ssh2', 'cpu-features', 'bufferutil', 'utf-8-validate'],
+  // ssh2 (and its optional native add-on) and gRPC stay in node_modules, loaded only through
+  // LAZY_SEAMS; ws's add-ons are optional.
+  external: ['ssh2', 'cpu-features', '@grpc/grpc-js', '@grpc/proto-loader', 'bufferutil', 'utf-8-validate'],
+  plugins: [lazySeams()],
 });
 
 const offenders = [];
