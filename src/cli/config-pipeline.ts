@@ -13,9 +13,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseDocument } from 'yaml';
 import { booleanWord } from '../common/boolean-word.js';
 import { badFlag, isMeshbenchError, MeshbenchError } from '../common/errors.js';
+import { loadYaml } from '../common/yaml.js';
 
 /** Where a setting's value came from. Absent from `sources`: the default. */
 export type SettingSource =
@@ -175,6 +175,8 @@ export async function settingsFromFile(
       'give an existing YAML or JSON file',
     );
   }
+  // yaml loads here: a run without a settings file does not pay its start-up
+  const { parseDocument } = await loadYaml();
   const document = parseDocument(text);
   const problem = document.errors[0];
   if (problem) {

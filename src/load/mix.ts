@@ -11,11 +11,11 @@
  * by the sequence number modulo a count (the round-robin target, the shard, the client).
  */
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { badFlag, MeshbenchError } from '../common/errors.js';
 import { MAX_TRANSACTION_SIZE_BYTES } from '../common/defaults.js';
 import { protocolDefinition, describeProtocol } from '../protocols/registry.js';
 import type { ProtocolOptions } from '../protocols/options.js';
+import { loadYaml } from '../common/yaml.js';
 
 /** One kind of transaction in a mix, resolved: its own protocol options (structured-cloneable). */
 export interface MixKind {
@@ -142,7 +142,9 @@ export async function loadMix(
   }
   let value: unknown;
   try {
-    value = parseYaml(text);
+    // yaml loads on use: a command that reads no mix file does not pay its start-up
+    const { parse } = await loadYaml();
+    value = parse(text);
   } catch (error) {
     throw mixError(path, 'syntax', (error as Error).message.split('\n')[0] ?? 'not YAML or JSON');
   }

@@ -145,7 +145,7 @@ describe('compose files read through the compose tool', () => {
     const path = join(dir, 'many.yml');
     await writeFile(
       path,
-      renderCompose(
+      await renderCompose(
         refnodeCompose({ committee: 16, rpcHostPorts: layout.rpc, metricsHostPorts: layout.metrics }),
         'x',
       ),

@@ -13,10 +13,10 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { parse, parseDocument } from 'yaml';
 import { writeFileAtomic } from '../../common/atomic-write.js';
 import { MeshbenchError } from '../../common/errors.js';
 import { composeErrorLine, runCommand, type ComposeCli } from './compose-cli.js';
+import { loadYaml } from '../../common/yaml.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -76,6 +76,7 @@ async function referencedFiles(file: string, seen: Set<string>): Promise<void> {
   seen.add(file);
   const text = await contentOf(file);
   if (text === null) return;
+  const { parseDocument } = await loadYaml();
   const document = parseDocument(text, { merge: true });
   if (document.errors.length > 0) throw new Error(`${file}: not YAML`);
   const root: unknown = document.toJS({ maxAliasCount: 10_000 });
@@ -151,6 +152,7 @@ async function inFileOrder(
 ): Promise<Record<string, unknown>> {
   if (!isRecord(project.services)) return project;
   const order: string[] = [];
+  const { parseDocument } = await loadYaml();
   for (const file of files) {
     try {
       const root: unknown = parseDocument(await readFile(file, 'utf8'), { merge: true }).toJS({
@@ -218,7 +220,7 @@ export async function resolveComposeProject(options: ResolveComposeOptions): Pro
   let parsed: unknown;
   try {
     // YAML from v1, JSON from v2 (JSON is YAML).
-    parsed = parse(result.stdout, { maxAliasCount: -1 });
+    parsed = (await loadYaml()).parse(result.stdout, { maxAliasCount: -1 });
   } catch (error) {
     throw new MeshbenchError(
       'COMPOSE_FILE',

@@ -3,10 +3,10 @@
  * (`local-network --committee N`). `systems/refnode/docker-compose.yml` is this output for
  * N = 4 with the seed port layout (a unit test keeps the two in step).
  */
-import { stringify } from 'yaml';
 import { METRICS_PORT_LABEL, PROTOCOL_LABEL, ROLE_LABEL, RPC_PORT_LABEL } from '../../common/labels.js';
 import { REFNODE_TEMPLATE, type NodeTemplate } from '../node-template.js';
 import { topologyEnvironment, type TopologySpec } from '../topology.js';
+import { loadYaml } from '../../common/yaml.js';
 
 export { REFNODE_IMAGE } from '../../common/defaults.js';
 export const REFNODE_RPC_PORT = REFNODE_TEMPLATE.ports.rpc;
@@ -140,7 +140,9 @@ export function refnodeCompose(options: RefnodeComposeOptions): Record<string, u
   return { services };
 }
 
-export function renderCompose(project: Record<string, unknown>, header: string): string {
+/** The project as compose YAML under a comment header (yaml loads here, off the start-up path). */
+export async function renderCompose(project: Record<string, unknown>, header: string): Promise<string> {
+  const { stringify } = await loadYaml();
   const comment = header
     .split('\n')
     .map((line) => (line ? `# ${line}` : '#'))

@@ -315,7 +315,7 @@ export class LocalTestbed implements Testbed {
             new Set([...avoid, ...rpc]),
           )
         : rpc;
-      const text = renderCompose(
+      const text = await renderCompose(
         labelComposeProject(
           refnodeCompose({
             committee,

@@ -432,7 +432,7 @@ export class SwarmTestbed implements Testbed {
     what: string,
     signal?: AbortSignal,
   ): Promise<void> {
-    const text = renderCompose(stack, `meshbench run ${this.runId}: ${what}`);
+    const text = await renderCompose(stack, `meshbench run ${this.runId}: ${what}`);
     const result = await manager.dockerCommand(
       ['stack', 'deploy', '--resolve-image', 'never', '--compose-file', '-', stackName(this.runId)],
       { stdin: Readable.from([text]), timeoutMs: 120_000, ...(signal ? { signal } : {}) },

@@ -211,7 +211,7 @@ describe('generated committee and the seed file', () => {
     });
     const file = parse(await readFile('systems/refnode/docker-compose.yml', 'utf8')) as unknown;
     expect(file).toEqual(generated);
-    const model = parseComposeFile(renderCompose(generated, 'x'), 'gen');
+    const model = parseComposeFile(await renderCompose(generated, 'x'), 'gen');
     expect(model.nodes.every((node) => node.publishesRpc)).toBe(true);
     expect(model.nodes.map((node) => node.service)).toEqual(['node0', 'node1', 'node2', 'node3']);
     expect(model.publishedPorts.map((port) => `${port.hostPort}:${port.containerPort}`)).toEqual([
