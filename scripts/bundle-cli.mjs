@@ -73,6 +73,30 @@ function lazySeams() {
   };
 }
 
+/**
+ * zod's `z.locales` namespace holds its error messages in 64 languages (about 370 KB of the
+ * ~750 KB zod puts in every command's start-up path, each compiled at start). meshbench speaks
+ * English, which zod registers by itself from locales/en.js; the bundle's `z.locales` (and
+ * `z.core.locales`) holds that one (`z.config(z.locales.xx())` is never called here).
+ */
+function englishOnlyZod() {
+  return {
+    name: 'english-only-zod',
+    setup(pluginBuild) {
+      pluginBuild.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+        // z.locales (classic/external.js) and z.core.locales (core/index.js)
+        if (!/zod[\\/]v4[\\/](classic[\\/]external|core[\\/]index)\.js$/.test(args.importer)) return undefined;
+        return { path: resolve(args.resolveDir, '../locales/en.js'), namespace: 'zod-locales' };
+      });
+      pluginBuild.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+        contents: `export { default as en } from ${JSON.stringify(args.path)};\n`,
+        loader: 'js',
+        resolveDir: dirname(args.path),
+      }));
+    },
+  };
+}
+
 await rm(outdir, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
@@ -92,7 +116,7 @@ const result = await build({
   // ssh2 (and its optional native add-on) and gRPC stay in node_modules, loaded only through
   // LAZY_SEAMS; ws's add-ons are optional.
   external: ['ssh2', 'cpu-features', '@grpc/grpc-js', '@grpc/proto-loader', 'bufferutil', 'utf-8-validate'],
-  plugins: [lazySeams()],
+  plugins: [lazySeams(), englishOnlyZod()],
 });
 
 const offenders = [];

@@ -4,7 +4,7 @@
  * that fails drops its batch (the run never waits on InfluxDB), counts its points as lost and
  * says why once; `flush()` sends what is queued and waits for it.
  */
-import { request } from 'undici';
+import { undici } from '../../protocols/undici-lazy.js';
 import { basicCredentials } from '../../common/basic-credentials.js';
 import { encodePoint, type Point } from './line-protocol.js';
 
@@ -45,7 +45,9 @@ export async function postLines(
   timeoutMs = 5000,
 ): Promise<string | undefined> {
   try {
-    const response = await request(writeUrl(target), {
+    const response = await (
+      await undici()
+    ).request(writeUrl(target), {
       method: 'POST',
       body: `${lines.join('\n')}\n`,
       headers: {
@@ -76,7 +78,9 @@ export async function postLines(
 export async function createDatabase(target: InfluxTarget, timeoutMs = 5000): Promise<string | undefined> {
   try {
     const params = new URLSearchParams({ q: `CREATE DATABASE "${target.database.replace(/"/g, '\\"')}"` });
-    const response = await request(`${target.baseUrl}/query?${params.toString()}`, {
+    const response = await (
+      await undici()
+    ).request(`${target.baseUrl}/query?${params.toString()}`, {
       method: 'POST',
       headers: target.authorization ? { authorization: target.authorization } : {},
       headersTimeout: timeoutMs,

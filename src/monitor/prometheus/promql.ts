@@ -5,7 +5,7 @@
  * host:port of the node's metrics URL) or else by its `node` label (the reference node labels
  * its metrics with its id).
  */
-import { request } from 'undici';
+import { undici } from '../../protocols/undici-lazy.js';
 import type { Endpoint } from '../../protocols/endpoint.js';
 import { metricsUrlOf } from './scrape.js';
 
@@ -42,7 +42,9 @@ export class PrometheusQueryError extends Error {}
 export async function queryRange(url: string, timeoutMs = 5000): Promise<RangeSeries[]> {
   let body: unknown;
   try {
-    const response = await request(url, {
+    const response = await (
+      await undici()
+    ).request(url, {
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       headers: { accept: 'application/json' },
@@ -109,7 +111,9 @@ export function placeSeries(
 /** Whether a Prometheus answers its API (`/api/v1/status/buildinfo`): undefined, or why not. */
 export async function probePrometheus(baseUrl: string, timeoutMs = 3000): Promise<string | undefined> {
   try {
-    const response = await request(`${baseUrl.replace(/\/+$/, '')}/api/v1/status/buildinfo`, {
+    const response = await (
+      await undici()
+    ).request(`${baseUrl.replace(/\/+$/, '')}/api/v1/status/buildinfo`, {
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });

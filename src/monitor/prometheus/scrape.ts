@@ -5,7 +5,7 @@
  * 16 pages of 34 KB cost 3-4 ms against 14-27 ms, measured here). A series with several label sets (`refnode_rejected_txs_total{reason}`) is
  * summed; a series absent from a page is null for that slot.
  */
-import { request } from 'undici';
+import { undici } from '../../protocols/undici-lazy.js';
 import { parsePrometheusText } from '../prometheus-text.js';
 import type { Endpoint } from '../../protocols/endpoint.js';
 
@@ -55,7 +55,9 @@ export function readMetricsPage(url: string, timeoutMs: number): Promise<Metrics
 }
 
 async function fetchMetricsPage(url: string, timeoutMs: number): Promise<MetricsPage> {
-  const response = await request(url, {
+  const response = await (
+    await undici()
+  ).request(url, {
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     signal: AbortSignal.timeout(timeoutMs),
