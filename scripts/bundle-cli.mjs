@@ -85,7 +85,8 @@ function englishOnlyZod() {
     setup(pluginBuild) {
       pluginBuild.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
         // z.locales (classic/external.js) and z.core.locales (core/index.js)
-        if (!/zod[\\/]v4[\\/](classic[\\/]external|core[\\/]index)\.js$/.test(args.importer)) return undefined;
+        if (!/zod[\\/]v4[\\/](classic[\\/]external|core[\\/]index)\.js$/.test(args.importer))
+          return undefined;
         return { path: resolve(args.resolveDir, '../locales/en.js'), namespace: 'zod-locales' };
       });
       pluginBuild.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
