@@ -20,7 +20,7 @@ import type { Deployment, NodeHandle, Testbed } from '../../../src/testbed/testb
 import { defaultReporters } from '../../../src/report/reporters.js';
 import { renderScalingText, scalingOf } from '../../../src/report/scaling.js';
 import type { BenchmarkRecord } from '../../../src/results/record.js';
-import { firstHosts } from '../../../src/bench/testbeds.js';
+import { firstHosts } from '../../../src/bench/remote-testbeds.js';
 import { fakeLoadResult } from './fixtures.js';
 import { remoteEnvironment } from '../../support/environments.js';
 
