@@ -60,7 +60,7 @@ export async function remoteTestbed(
   // what both remote engines take from the plan alike
   const shared = {
     ...(plan.topology ? { topology: plan.topology } : {}),
-    ...(context?.nodeEnvironment ? { nodeEnv: context.nodeEnvironment } : {}),
+    ...(context.nodeEnvironment ? { nodeEnv: context.nodeEnvironment } : {}),
     startupWaitMs: plan.startupWaitSecs * 1000,
     clock: {
       ...(plan.maxClockOffsetMs !== undefined ? { maxOffsetMs: plan.maxClockOffsetMs } : {}),
