@@ -8,12 +8,21 @@ import type { ContainerInfo } from 'dockerode';
 import { engineMessage, statusOf } from './connection.js';
 import { IMAGE_ID_LABEL, type LabelSelector } from './labels.js';
 
+/** What one removal did: the objects it removed itself (not those another removal took first). */
 export interface RemovalReport {
   readonly containers: number;
   readonly networks: number;
   readonly volumes: number;
   readonly images: number;
   readonly errors: readonly string[];
+  /** Containers, networks and volumes the pass listed, removed by it or by someone else meanwhile. */
+  readonly found: number;
+  /** What it removed, by id (volumes by name): a caller that removes again counts each once. */
+  readonly removed: {
+    readonly containers: readonly string[];
+    readonly networks: readonly string[];
+    readonly volumes: readonly string[];
+  };
 }
 
 export interface RemovalOptions {
@@ -29,22 +38,22 @@ export interface RemovalOptions {
 
 const gone = (error: unknown) => statusOf(error) === 404;
 
-async function each<T>(
-  items: Iterable<T>,
+async function each(
+  items: Iterable<string>,
   errors: string[],
-  describe: (item: T) => string,
-  remove: (item: T) => Promise<unknown>,
+  describe: (item: string) => string,
+  remove: (item: string) => Promise<unknown>,
   ignorable: (error: unknown) => boolean = gone,
-): Promise<number> {
-  let removed = 0;
+): Promise<string[]> {
+  const removed: string[] = [];
   await Promise.all(
     [...items].map(async (item) => {
       try {
         await remove(item);
-        removed += 1;
+        removed.push(item);
       } catch (error) {
-        if (ignorable(error)) removed += 1;
-        else errors.push(`${describe(item)}: ${engineMessage(error)}`);
+        // gone, or being removed by another caller (which counts it): not this removal's
+        if (!ignorable(error)) errors.push(`${describe(item)}: ${engineMessage(error)}`);
       }
     }),
   );
@@ -90,7 +99,7 @@ export async function removeLabelled(
     }
   }
   // like `docker rm -f -v`: anonymous volumes go with their container; 409: removal already under way
-  await each(
+  const containers = await each(
     ids,
     errors,
     (id) => `container ${id.slice(0, 12)}`,
@@ -103,16 +112,16 @@ export async function removeLabelled(
     for (const network of await docker.listNetworks({ filters: { label: [...labels] } }))
       networkIds.add(network.Id);
   }
-  await each(
+  const networks = await each(
     networkIds,
     errors,
     (id) => `network ${id.slice(0, 12)}`,
     (id) => docker.getNetwork(id).remove(),
   );
 
-  let volumes = 0;
+  let volumes: string[] = [];
+  const names = new Set<string>();
   if (options.volumes) {
-    const names = new Set<string>();
     for (const labels of selector) {
       const listed = await docker.listVolumes({ filters: { label: [...labels] } });
       for (const volume of listed.Volumes ?? []) names.add(volume.Name);
@@ -143,5 +152,13 @@ export async function removeLabelled(
       if (!gone(error)) errors.push(`image ${image.slice(0, 19)}: ${engineMessage(error)}`);
     }
   }
-  return { containers: ids.length, networks: networkIds.size, volumes, images: imagesRemoved, errors };
+  return {
+    containers: containers.length,
+    networks: networks.length,
+    volumes: volumes.length,
+    images: imagesRemoved,
+    errors,
+    found: ids.length + networkIds.size + names.size,
+    removed: { containers, networks, volumes },
+  };
 }

@@ -28,7 +28,8 @@ export function removeRun(
  * nothing for `quietMs`, or `deadlineMs` passed. Killing `compose up` does not cancel what
  * it already asked the engine for: a network or container it was creating can appear after
  * the first pass listed what to remove (the single-Ctrl-C network leak CI saw on a busy
- * machine). Returns the sum of what every pass removed, and the last pass's errors.
+ * machine). Returns the sum of what every pass removed itself (a container still being removed
+ * when the next pass lists it is counted once), and the last pass's errors.
  */
 export async function removeRunUntilQuiet(
   docker: Docker,
@@ -37,20 +38,39 @@ export async function removeRunUntilQuiet(
 ): Promise<RemovalReport> {
   const quietMs = options.quietMs ?? 1_000;
   const deadline = performance.now() + (options.deadlineMs ?? 5_000);
-  const total = { containers: 0, networks: 0, volumes: 0, images: 0, errors: [] as readonly string[] };
+  const removed = { containers: new Set<string>(), networks: new Set<string>(), volumes: new Set<string>() };
+  let images = 0;
+  let found = 0;
+  let errors: readonly string[] = [];
+  const total = (): RemovalReport => ({
+    containers: removed.containers.size,
+    networks: removed.networks.size,
+    volumes: removed.volumes.size,
+    images,
+    errors,
+    found,
+    removed: {
+      containers: [...removed.containers],
+      networks: [...removed.networks],
+      volumes: [...removed.volumes],
+    },
+  });
   let lastFoundMs = performance.now();
   for (;;) {
     const report = await removeRun(docker, runId, { volumes: options.volumes });
-    total.containers += report.containers;
-    total.networks += report.networks;
-    total.volumes += report.volumes;
-    total.images += report.images;
-    total.errors = report.errors;
+    // The engine may accept a forced removal of a container still being removed, which the
+    // next pass lists again: each id counts once.
+    for (const id of report.removed.containers) removed.containers.add(id);
+    for (const id of report.removed.networks) removed.networks.add(id);
+    for (const name of report.removed.volumes) removed.volumes.add(name);
+    images += report.images;
+    errors = report.errors;
+    found += report.found;
     const now = performance.now();
-    if (report.containers + report.networks + report.volumes > 0 || report.errors.length > 0)
-      lastFoundMs = now;
-    else if (now - lastFoundMs >= quietMs) return total;
-    if (now > deadline) return total;
+    // anything listed, even what another removal was taking: not quiet yet
+    if (report.found > 0 || report.errors.length > 0) lastFoundMs = now;
+    else if (now - lastFoundMs >= quietMs) return total();
+    if (now > deadline) return total();
     await new Promise((done) => setTimeout(done, 250));
   }
 }
