@@ -1,0 +1,194 @@
+/**
+ * `npm run bench:startup` — the commands' own start-up against a reference build, side by side:
+ * this tree's build (`this`) and the build of `--ref REV` (`ref`: a git worktree made in the
+ * system's temp folder, `npm ci` and `npm run build` there, removed at the end), each command run
+ * through its bin/ shim (the bundle), alternating rounds. Per command and side:
+ *
+ *   - `spawnMs`: from process spawn to `compose up` spawned (MESHBENCH_TRACE's
+ *     "deploy: compose up spawned"), what the command does before the network can start;
+ *   - `readyMs`: from process spawn to every node ready ("deploy: all ready");
+ *   - `cpuMs`: the command's whole CPU time (user + system, `/usr/bin/time`), compose excluded
+ *     (its own process).
+ *
+ * The commands: `local-network --cleanup --num-transactions 10`, `benchmark --local-loads 50
+ * --duration 1 --cleanup` (the seed network, 4 nodes), and `benchmark --help` (CPU only). Both
+ * sides use this engine's images (`npm run images`): the reference's refnode source may differ;
+ * its start-up code is what is compared. Issue 31 measures start-up against a hand-run compose
+ * with bench:local; this script shows what a change did to the commands themselves.
+ *
+ * A declaration on the bench harness (lib/harness.ts): `ref` and `this` are the sides, `--pairs`
+ * the rounds (the order turned each pair); each figure is compared only when every pair agrees,
+ * the ranges do not overlap and the machine was quiet (lib/verdict.ts).
+ *
+ * Usage: npm run build && npm run bench:startup -- --ref 3459106 [--pairs 6]
+ * Writes benchmarks/results/startup-<timestamp>.json.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { runBench } from './lib/harness.js';
+
+process.chdir(resolve(import.meta.dirname, '../..'));
+const ROOT = process.cwd();
+const TIME = '/usr/bin/time';
+
+interface Args {
+  readonly ref: string;
+}
+
+interface Shared {
+  /** The reference's checkout (its own node_modules and dist/). */
+  readonly refDir: string;
+  readonly refCommit: string;
+  readonly thisCommit: string;
+  /** Where the benchmark runs write their folders (removed at the end). */
+  readonly outputDir: string;
+}
+
+interface CommandFigures {
+  readonly spawnMs?: number;
+  readonly readyMs?: number;
+  readonly cpuMs: number;
+}
+
+type Round = Readonly<Record<string, CommandFigures>>;
+
+const COMMANDS: Readonly<Record<string, (outputDir: string) => readonly string[]>> = {
+  'local-network': (output) => [
+    'bin/local-network.js',
+    '--cleanup',
+    '--num-transactions',
+    '10',
+    '--output',
+    output,
+  ],
+  benchmark: (output) => [
+    'bin/benchmark.js',
+    '--local-loads',
+    '50',
+    '--duration',
+    '1',
+    '--cleanup',
+    '--output-dir',
+    output,
+  ],
+  'benchmark --help': () => ['bin/benchmark.js', '--help'],
+};
+
+function git(args: readonly string[], cwd = ROOT): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
+}
+
+function npm(args: readonly string[], cwd: string): void {
+  execFileSync('npm', args, { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** One command of one side: its trace marks and its CPU time. */
+function runCommand(cwd: string, argv: readonly string[]): Promise<CommandFigures> {
+  return new Promise((done, fail) => {
+    const child = spawn(TIME, ['-f', 'CPU %U %S', process.execPath, ...argv], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MESHBENCH_TRACE: '1' },
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => {
+      const mark = (event: string) => {
+        const match = new RegExp(`\\[trace (\\d+)\\] deploy: ${event}`).exec(output);
+        return match ? Number(match[1]) : undefined;
+      };
+      const cpu = /^CPU ([\d.]+) ([\d.]+)$/m.exec(output);
+      if (code !== 0 || !cpu) {
+        fail(new Error(`${argv.join(' ')} in ${cwd} failed (exit ${code}):\n${output.slice(-2000)}`));
+        return;
+      }
+      const spawnMs = mark('compose up spawned');
+      const readyMs = mark('all ready');
+      done({
+        ...(spawnMs !== undefined ? { spawnMs } : {}),
+        ...(readyMs !== undefined ? { readyMs } : {}),
+        cpuMs: Math.round((Number(cpu[1]) + Number(cpu[2])) * 1000),
+      });
+    });
+  });
+}
+
+const figures: Record<string, (round: Round) => number | undefined> = {};
+for (const command of Object.keys(COMMANDS)) {
+  figures[`${command} cpuMs`] = (round) => round[command]?.cpuMs;
+  if (command !== 'benchmark --help') {
+    figures[`${command} spawnMs`] = (round) => round[command]?.spawnMs;
+    figures[`${command} readyMs`] = (round) => round[command]?.readyMs;
+  }
+}
+
+await runBench({
+  usage: {
+    name: 'bench:startup',
+    summary:
+      "The commands' start-up (to compose spawned, to all nodes ready, and their CPU) against the\n" +
+      'build of a git revision, side by side. Needs the images (npm run build && npm run images).',
+    notes: ['Writes benchmarks/results/startup-<timestamp>.json.'],
+  },
+  flags: {
+    ref: {
+      type: 'string',
+      valueName: 'REV',
+      default: 'HEAD',
+      description: 'the git revision to compare with (built in a temporary worktree)',
+    },
+  },
+  defaultPairs: 6,
+  args: (values): Args => ({ ref: values.ref ?? 'HEAD' }),
+  file: 'startup',
+  setup: async ({ ref }, { log }): Promise<Shared> => {
+    if (!existsSync(TIME)) throw new Error(`${TIME} is missing: install GNU time (apt-get install time)`);
+    if (!existsSync('dist/bundle/local-network.js'))
+      throw new Error('this tree is not built: run npm run build');
+    const refCommit = git(['rev-parse', '--verify', `${ref}^{commit}`]);
+    const refDir = mkdtempSync(join(tmpdir(), 'meshbench-startup-ref-'));
+    log(
+      `reference ${ref} (${refCommit.slice(0, 12)}): worktree ${refDir}, npm ci and build (about a minute)`,
+    );
+    git(['worktree', 'add', '--detach', '--force', refDir, refCommit]);
+    try {
+      npm(['ci', '--no-audit', '--no-fund'], refDir);
+      npm(['run', 'build'], refDir);
+    } catch (error) {
+      git(['worktree', 'remove', '--force', refDir]);
+      throw error;
+    }
+    const outputDir = mkdtempSync(join(tmpdir(), 'meshbench-startup-runs-'));
+    // one warm-up of each side (page cache, compose's first start), not counted
+    for (const cwd of [refDir, ROOT]) await runCommand(cwd, COMMANDS['local-network']?.(outputDir) ?? []);
+    return { refDir, refCommit, thisCommit: git(['rev-parse', 'HEAD']), outputDir };
+  },
+  teardown: async ({ refDir, outputDir }) => {
+    git(['worktree', 'remove', '--force', refDir]);
+    rmSync(outputDir, { recursive: true, force: true });
+  },
+  sides: ['ref', 'this'],
+  round: async (side, { shared }) => {
+    const cwd = side === 'ref' ? shared.refDir : ROOT;
+    const round: Record<string, CommandFigures> = {};
+    for (const [command, argv] of Object.entries(COMMANDS))
+      round[command] = await runCommand(cwd, argv(shared.outputDir));
+    return round;
+  },
+  describe: (round) =>
+    Object.entries(round)
+      .map(
+        ([command, f]) =>
+          `${command}: ${f.spawnMs !== undefined ? `compose at ${f.spawnMs} ms, ` : ''}${f.readyMs !== undefined ? `ready at ${f.readyMs} ms, ` : ''}CPU ${f.cpuMs} ms`,
+      )
+      .join('; '),
+  figures,
+  extra: (_bySide, args, _after, shared) => ({
+    ref: { rev: args.ref, commit: shared.refCommit },
+    this: { commit: shared.thisCommit, note: 'the working tree as built, uncommitted changes included' },
+  }),
+});
