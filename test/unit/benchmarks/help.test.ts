@@ -42,6 +42,7 @@ const expected: Record<string, string[]> = {
   'bench-mesh.ts': ['--nodes', '--rate', '--seconds', '--pairs', '--max-load'],
   'bench-systems.ts': ['--systems', '--nodes', '--pairs', '--max-load'],
   'bench-report.ts': ['--repeats'],
+  'bench-startup.ts': ['--ref', '--pairs'],
   'bench-image.ts': ['--rounds', '--hosts', '--dir', '--ready-rounds'],
   'bench-dashboard.ts': ['--pairs', '--seconds', '--rate', '--committee', '--max-load'],
   'bench-footprint.ts': ['--nodes', '--rate', '--seconds', '--workers', '--long', '--pairs', '--max-load'],
