@@ -54,7 +54,8 @@ describe.skipIf(!lean)(`${REFNODE_IMAGE} FROM scratch`, () => {
       // docker export lists the container's filesystem (with the few files the engine adds)
       listing = await ok('sh', ['-c', `docker export ${created} | tar --numeric-owner -tvf -`]);
     } finally {
-      await run('docker', ['rm', '-f', created]);
+      // -v: the image's VOLUME /data gave the container an anonymous volume
+      await run('docker', ['rm', '-f', '-v', created]);
     }
     const entries = new Map(
       listing
