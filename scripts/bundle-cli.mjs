@@ -51,19 +51,20 @@ function lazySeams() {
   return {
     name: 'lazy-seams',
     setup(pluginBuild) {
-      for (const seam of LAZY_SEAMS) {
-        pluginBuild.onResolve({ filter: /^\.\/(ssh|session)$/ }, async (args) => {
-          if (args.path !== seam.path || !seam.importer.test(args.importer)) return undefined;
-          if (args.pluginData?.real) return undefined;
-          const real = await pluginBuild.resolve(args.path, {
-            resolveDir: args.resolveDir,
-            kind: args.kind,
-            pluginData: { real: true },
-          });
-          if (real.errors.length > 0) return { errors: real.errors };
-          return { path: real.path, namespace: 'lazy-seam' };
+      // only the seams' own paths reach the callback (esbuild calls into JS for each match)
+      const paths = LAZY_SEAMS.map((seam) => seam.path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+      pluginBuild.onResolve({ filter: new RegExp(`^(?:${paths.join('|')})$`) }, async (args) => {
+        if (args.pluginData?.real) return undefined;
+        const seam = LAZY_SEAMS.find((s) => s.path === args.path && s.importer.test(args.importer));
+        if (!seam) return undefined;
+        const real = await pluginBuild.resolve(args.path, {
+          resolveDir: args.resolveDir,
+          kind: args.kind,
+          pluginData: { real: true },
         });
-      }
+        if (real.errors.length > 0) return { errors: real.errors };
+        return { path: real.path, namespace: 'lazy-seam' };
+      });
       pluginBuild.onLoad({ filter: /.*/, namespace: 'lazy-seam' }, (args) => ({
         contents: `let real;\nmodule.exports = function lazySeam() {\n  real ??= require(${JSON.stringify(args.path)});\n  return real.apply(this, arguments);\n};\n`,
         loader: 'js',

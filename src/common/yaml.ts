@@ -3,14 +3,6 @@
  * no mix, no user compose file to resolve) leaves off its start-up path.
  */
 import type * as Yaml from 'yaml';
+import { lazyCommonJs } from './lazy-module.js';
 
-let loading: Promise<typeof Yaml> | undefined;
-
-export function loadYaml(): Promise<typeof Yaml> {
-  // In the CLI bundle a CommonJS package's split chunk exports only `default`; Node's own
-  // loader gives the named exports and `default` alike.
-  loading ??= import('yaml').then(
-    (loaded) => (loaded as typeof Yaml & { readonly default?: typeof Yaml }).default ?? loaded,
-  );
-  return loading;
-}
+export const loadYaml: () => Promise<typeof Yaml> = lazyCommonJs(() => import('yaml'));

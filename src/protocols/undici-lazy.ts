@@ -1,14 +1,9 @@
 /**
  * undici, loaded on first use (the protocols, the Prometheus scrapes and queries and the Influx
  * writer import it lazily, so a command that never sends a request does not load it, and one that
- * does loads it after its network is up). Through a plain `import('undici')` its functions are named exports;
- * in dist/bundle/ (scripts/bundle-cli.mjs: esbuild with code splitting) the CommonJS package
- * becomes a chunk whose exports sit under `default`, and `request` read by name was undefined:
- * `local-network --protocol mesh` never saw a delivery (every message a commit timeout).
+ * does loads it after its network is up). A CommonJS package: see src/common/lazy-module.ts.
  */
 import type * as Undici from 'undici';
+import { lazyCommonJs } from '../common/lazy-module.js';
 
-export async function undici(): Promise<typeof Undici> {
-  const loaded = (await import('undici')) as typeof Undici & { readonly default?: typeof Undici };
-  return typeof loaded.request === 'function' ? loaded : (loaded.default as typeof Undici);
-}
+export const undici: () => Promise<typeof Undici> = lazyCommonJs(() => import('undici'));

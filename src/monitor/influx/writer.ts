@@ -45,9 +45,8 @@ export async function postLines(
   timeoutMs = 5000,
 ): Promise<string | undefined> {
   try {
-    const response = await (
-      await undici()
-    ).request(writeUrl(target), {
+    const { request } = await undici();
+    const response = await request(writeUrl(target), {
       method: 'POST',
       body: `${lines.join('\n')}\n`,
       headers: {
@@ -78,9 +77,8 @@ export async function postLines(
 export async function createDatabase(target: InfluxTarget, timeoutMs = 5000): Promise<string | undefined> {
   try {
     const params = new URLSearchParams({ q: `CREATE DATABASE "${target.database.replace(/"/g, '\\"')}"` });
-    const response = await (
-      await undici()
-    ).request(`${target.baseUrl}/query?${params.toString()}`, {
+    const { request } = await undici();
+    const response = await request(`${target.baseUrl}/query?${params.toString()}`, {
       method: 'POST',
       headers: target.authorization ? { authorization: target.authorization } : {},
       headersTimeout: timeoutMs,

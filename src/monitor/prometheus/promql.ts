@@ -42,9 +42,8 @@ export class PrometheusQueryError extends Error {}
 export async function queryRange(url: string, timeoutMs = 5000): Promise<RangeSeries[]> {
   let body: unknown;
   try {
-    const response = await (
-      await undici()
-    ).request(url, {
+    const { request } = await undici();
+    const response = await request(url, {
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       headers: { accept: 'application/json' },
@@ -111,9 +110,8 @@ export function placeSeries(
 /** Whether a Prometheus answers its API (`/api/v1/status/buildinfo`): undefined, or why not. */
 export async function probePrometheus(baseUrl: string, timeoutMs = 3000): Promise<string | undefined> {
   try {
-    const response = await (
-      await undici()
-    ).request(`${baseUrl.replace(/\/+$/, '')}/api/v1/status/buildinfo`, {
+    const { request } = await undici();
+    const response = await request(`${baseUrl.replace(/\/+$/, '')}/api/v1/status/buildinfo`, {
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });

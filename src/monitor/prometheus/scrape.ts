@@ -55,9 +55,8 @@ export function readMetricsPage(url: string, timeoutMs: number): Promise<Metrics
 }
 
 async function fetchMetricsPage(url: string, timeoutMs: number): Promise<MetricsPage> {
-  const response = await (
-    await undici()
-  ).request(url, {
+  const { request } = await undici();
+  const response = await request(url, {
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     signal: AbortSignal.timeout(timeoutMs),

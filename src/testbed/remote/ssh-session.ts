@@ -10,6 +10,7 @@ import type * as Ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import type { RemoteHost } from './hosts.js';
 import { MeshbenchError } from '../../common/errors.js';
+import { lazyCommonJs } from '../../common/lazy-module.js';
 import type { ExecResult } from '../../common/exec-result.js';
 import { sleep } from '../../common/sleep.js';
 import {
@@ -22,18 +23,12 @@ import { shellCommand } from './shell-quote.js';
 
 type Client = Ssh2.Client;
 
-let ssh2Module: Promise<typeof Ssh2> | undefined;
 /**
  * ssh2, loaded on the first connection: a run with no SSH host never loads it (it takes
- * ~150 ms to load here, which every `benchmark` paid at start-up: issue 31). ssh2 is CommonJS:
- * its named exports are not visible to Node's ESM loader, so they are read from `default`.
+ * ~150 ms to load here, which every `benchmark` paid at start-up: issue 31). ssh2 is CommonJS
+ * (src/common/lazy-module.ts).
  */
-function ssh2(): Promise<typeof Ssh2> {
-  ssh2Module ??= import('ssh2').then(
-    (loaded) => (loaded as typeof Ssh2 & { readonly default?: typeof Ssh2 }).default ?? loaded,
-  );
-  return ssh2Module;
-}
+const ssh2 = lazyCommonJs(() => import('ssh2'));
 
 export const PASSPHRASE_VARIABLE = 'MESHBENCH_SSH_KEY_PASSPHRASE';
 
