@@ -36,12 +36,31 @@ export function probeForProtocol(protocol: string, expectedPeers: number): Probe
   return findProtocol(protocol)?.readiness(expectedPeers) ?? httpProbe('/');
 }
 
+/** Every node is polled at least this often (and, on a large network, no more often). */
+const MAX_POLL_INTERVAL_MS = 50;
+/** No node is polled more often than this. */
+const MIN_POLL_INTERVAL_MS = 10;
+/** All nodes together are polled about this many times a second, within the two bounds. */
+const POLLS_PER_SECOND = 400;
+
+/**
+ * The default time between two polls of one node: 10 ms on up to 4 nodes, growing with the
+ * node count to 50 ms from 20 nodes. A small network is seen ready within ~10 ms of being
+ * ready (50 ms before: about 30 ms more of every start on 4 nodes), and a large one is polled
+ * no harder than before while its nodes are still starting.
+ */
+export function pollIntervalMs(nodes: number): number {
+  const spread = (nodes * 1000) / POLLS_PER_SECOND;
+  return Math.min(MAX_POLL_INTERVAL_MS, Math.max(MIN_POLL_INTERVAL_MS, spread));
+}
+
 export interface WaitOptions {
   readonly targets: readonly ReadinessTarget[];
   readonly probeFor: (target: ReadinessTarget) => Probe;
   readonly timeoutMs: number;
   /** The limit named in the timeout message (defaults to timeoutMs). */
   readonly reportedTimeoutMs?: number;
+  /** Between two polls of one node (default: `pollIntervalMs` of the node count). */
   readonly intervalMs?: number;
   readonly requestTimeoutMs?: number;
   readonly signal?: AbortSignal;
@@ -86,7 +105,7 @@ export function httpGet(timeoutMs: number): HttpGet {
 export async function waitForReady(options: WaitOptions): Promise<WaitResult> {
   const now = options.now ?? (() => performance.now());
   const start = now();
-  const intervalMs = options.intervalMs ?? 50;
+  const intervalMs = options.intervalMs ?? pollIntervalMs(options.targets.length);
   const requestTimeoutMs = options.requestTimeoutMs ?? 1_000;
   const http = httpGet(requestTimeoutMs);
   const last = new Map<string, string>(options.targets.map((target) => [target.nodeId, 'not polled yet']));

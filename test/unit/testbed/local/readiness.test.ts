@@ -1,7 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ReadinessError, cometbftProbe, httpProbe, waitForReady } from '../../../../src/testbed/readiness.js';
+import {
+  ReadinessError,
+  cometbftProbe,
+  httpProbe,
+  pollIntervalMs,
+  waitForReady,
+} from '../../../../src/testbed/readiness.js';
 
 /** A small CometBFT-like RPC on port 0 whose answers the test changes as it goes. */
 interface FakeState {
@@ -32,6 +38,12 @@ async function startNode(state: FakeState): Promise<string> {
 
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+});
+
+describe('pollIntervalMs', () => {
+  it('polls a small network every 10 ms and spreads a large one up to 50 ms per node', () => {
+    expect([1, 4, 8, 16, 20, 100].map(pollIntervalMs)).toEqual([10, 10, 20, 40, 50, 50]);
+  });
 });
 
 describe('waitForReady', () => {
