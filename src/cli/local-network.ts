@@ -22,6 +22,7 @@ import {
 import { NODE_ACCESS_MODES, type NodeAccessMode } from '../testbed/local/node-access.js';
 import { LocalMaintenance } from '../testbed/local/maintenance.js';
 import type { NodeTemplate } from '../testbed/node-template.js';
+import { describeRemoval } from '../testbed/testbed.js';
 import { trace } from '../common/trace.js';
 import {
   addNetworkRunOptions,
@@ -189,7 +190,7 @@ async function runMaintenance(args: LocalNetworkArgs, context: CliContext): Prom
         nothing
           ? // a mistyped or already removed run: say so rather than "removed 0 containers"
             `run ${report.runId}: nothing of it on this engine (local-network --status lists the runs left)`
-          : `run ${report.runId}: removed ${report.containers} containers, ${report.networks} networks, ${report.volumes} volumes`,
+          : `run ${report.runId}: ${describeRemoval(report)}`,
       );
       for (const error of report.errors) {
         failed = true;
@@ -252,7 +253,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
     async remove(deployment, thorough) {
       const report = await deployment.destroyWithReport({ thorough });
       if (report.errors.length > 0) throw new Error(`left ${report.errors.join('; ')}`);
-      return `cleanup: removed ${report.containers} containers, ${report.networks} networks, ${report.volumes} volumes${thorough ? ` and ${deployment.project.runDir}` : ''}`;
+      return `cleanup: ${describeRemoval(report)}${thorough ? ` and ${deployment.project.runDir}` : ''}`;
     },
     downCommand: `local-network --down ${runId}`,
   };

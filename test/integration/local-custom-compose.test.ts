@@ -97,6 +97,6 @@ describe('local-network with a custom compose file', () => {
     expect((await docker.listVolumes({ filters: label })).Volumes ?? []).toEqual([]);
     const project = { label: [`com.docker.compose.project=meshbench-${runId}`] };
     expect((await docker.listVolumes({ filters: project })).Volumes ?? []).toEqual([]);
-    expect(text).toMatch(/cleanup: removed 5 containers, 1 networks, 1 volumes/);
+    expect(text).toMatch(/cleanup: removed 5 containers, 1 network, 1 volume/);
   });
 });

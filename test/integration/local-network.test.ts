@@ -145,7 +145,7 @@ describe('local-network on the real engine', () => {
       // the start of its id will do (the id less its last two characters: no other run starts so)
       const down = await runCli(['--down', run.runId.slice(0, -2)]);
       expect(down.code).toBe(0);
-      expect(down.stdout).toContain(`run ${run.runId}: removed 7 containers, 1 networks`);
+      expect(down.stdout).toContain(`run ${run.runId}: removed 7 containers, 1 network,`);
       // again (or a mistyped id): nothing is left to remove, and it says so
       const again = await runCli(['--down', run.runId]);
       expect(again.code).toBe(0);

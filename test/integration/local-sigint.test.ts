@@ -152,7 +152,7 @@ describe('local-network and Ctrl-C', () => {
     expect(run.stderr).toContain('received SIGINT: stopping');
     expect(run.stdout).toMatch(/PARTIAL RESULT \(interrupted\): run \S+, 2 nodes/);
     expect(run.stdout).toMatch(/Successful: +\d+/);
-    expect(run.stdout).toMatch(/cleanup: removed 2 containers, 1 networks/);
+    expect(run.stdout).toMatch(/cleanup: removed 2 containers, 1 network,/);
     expect(run.code).toBe(130);
     expect(await leftovers(runId)).toEqual([]);
   });
