@@ -339,8 +339,13 @@ class Sweep {
     } finally {
       const left = network.deployment;
       if (left && this.#aborted()) {
+        // An attached network is not ours: there is nothing to remove or to leave running.
+        const what =
+          left.kind === 'attached'
+            ? 'the attached endpoints are left as they were'
+            : `${plan.cleanup ? 'removing' : 'leaving'} network ${left.runId}`;
         this.#deps.stderr(
-          `${this.#deps.command ?? 'benchmark'}: interrupted during ${this.#currentLevel ?? 'start-up'}; ${plan.cleanup ? 'removing' : 'leaving'} network ${left.runId}`,
+          `${this.#deps.command ?? 'benchmark'}: interrupted during ${this.#currentLevel ?? 'start-up'}; ${what}`,
         );
       }
       if (left) {

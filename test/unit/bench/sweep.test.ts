@@ -368,6 +368,30 @@ describe('runBenchmark', () => {
     expect(await readdir(outcome.runDir as string)).toContain('local-benchmark-1.json');
   });
 
+  it('on abort names the network it removes, and leaves attached endpoints alone without naming one', async () => {
+    const interrupted = async (options: Record<string, unknown>) => {
+      const h = harness();
+      const controller = new AbortController();
+      const runLoad = h.deps.runLoad;
+      await runBenchmark(await plan({ loads: '5,6', consoleOutput: false, ...options }), {
+        ...h.deps,
+        signal: controller.signal,
+        runLoad: async (load) => {
+          const result = await runLoad(load);
+          controller.abort();
+          return { ...result, interrupted: true };
+        },
+      });
+      return h.err.filter((line) => line.includes('interrupted during'));
+    };
+    expect(await interrupted({ cleanup: true })).toEqual([
+      expect.stringMatching(/interrupted during .*; removing network \S+$/),
+    ]);
+    expect(await interrupted({ endpoints: nodes.url })).toEqual([
+      expect.stringMatching(/interrupted during .*; the attached endpoints are left as they were$/),
+    ]);
+  });
+
   it('writes the summary of what ran when a later network fails, then reports the failure', async () => {
     const h = harness();
     const failing: BenchmarkDeps = {
