@@ -108,6 +108,31 @@ describe('Ctrl-C', () => {
       expect(await leftovers(host, runId)).toEqual({ containers: [], volumes: [] });
   });
 
+  it('while a host starts its node reports the interruption, not a failure of that host', async () => {
+    const hosts = suite.sandbox.hosts.slice(0, 2);
+    for (const host of hosts)
+      execFileSync('sh', [
+        '-c',
+        'docker save meshbench/refnode:latest | docker exec -i "$1" docker load -q',
+        'sh',
+        host.container,
+      ]);
+    const file = await hostsFile(suite.sandbox, 'interrupt-start', hosts);
+    // the image is there: right after this line the host creates and starts its node
+    const run = await runCliModule(
+      'remote-network',
+      ['--hosts-file', file, '--num-transactions', '1000', '--transaction-rate', '10'],
+      {},
+      { interruptWhen: /\[host0\] image: / },
+    );
+    expect(run.exitCode, run.stderr).toBe(130);
+    // it was "starting node0 failed: socket hang up; fix the cause on that host", exit 1
+    expect(errorLines(run)).toEqual([]);
+    expect(run.stderr).toMatch(/interrupted/);
+    for (const host of hosts)
+      expect(await leftovers(host), run.stderr).toEqual({ containers: [], volumes: [] });
+  });
+
   it('during the load prints the partial summary and, with --cleanup, leaves the hosts clean', async () => {
     const hosts = suite.sandbox.hosts.slice(0, 2);
     const file = await hostsFile(suite.sandbox, 'interrupt-load', hosts);

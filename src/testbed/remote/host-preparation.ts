@@ -227,6 +227,9 @@ async function prepareEachHost<T>(
       throw error;
     }
   });
+  // Ctrl-C: whatever failed after it (a request cut off mid-way: "socket hang up") failed
+  // because of it, not because of its host
+  if (signal?.aborted) throw new MeshbenchError('INTERRUPTED', 'interrupted while preparing the hosts');
   // a host stopped because another failed reports nothing of its own
   const quiet = (reason: unknown) =>
     failFast.signal.aborted && isMeshbenchError(reason) && reason.code === 'INTERRUPTED';
