@@ -4,7 +4,7 @@
  * sandbox itself stays up for the next file; the integration tier's global teardown removes it),
  * and the CLI in a child process with a callback on its output.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import type { SandboxHost, SandboxState } from '../../src/testbed/sandbox/sandbox.js';
@@ -42,10 +42,10 @@ export function swarmSuite(): SwarmSuite {
 export const swarmState = (host: SandboxHost) =>
   innerDocker(host, ['info', '--format', '{{.Swarm.LocalNodeState}}']);
 
-/** The CLI in a child process, with a callback on each output chunk (to act mid-run). */
+/** The CLI in a child process, with a callback on each output chunk (to act mid-run, e.g. Ctrl-C). */
 export function runSwarm(
   args: readonly string[],
-  onOutput: (text: string) => void,
+  onOutput: (text: string, child: ChildProcess) => void,
   command: 'remote-network' | 'benchmark' = 'remote-network',
 ): Promise<CliRun> {
   return new Promise((resolvePromise) => {
@@ -56,11 +56,11 @@ export function runSwarm(
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      onOutput(stdout + stderr);
+      onOutput(stdout + stderr, child);
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      onOutput(stdout + stderr);
+      onOutput(stdout + stderr, child);
     });
     child.on('close', (exitCode) => resolvePromise({ exitCode: exitCode ?? 1, stdout, stderr }));
   });

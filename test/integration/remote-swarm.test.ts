@@ -148,6 +148,29 @@ describe('remote-network --engine swarm on 4 sandbox hosts', () => {
     for (const host of pair) expect(await swarmState(host)).toBe('inactive');
   }, 300_000);
 
+  it('Ctrl-C while the stack deploys exits 130 and leaves no stack, volume or swarm', async () => {
+    const pair = suite.hosts.slice(0, 2);
+    const file = await hostsFile(suite.sandbox, 'swarm-interrupt', pair);
+    let interrupted = false;
+    const run = await runSwarm(
+      ['--engine', 'swarm', '--hosts-file', file, '--num-transactions', '100', '--cleanup'],
+      (output, child) => {
+        // the last worker joined: the manager is deploying the stack now
+        if (interrupted || !/joined as a worker/.test(output)) return;
+        interrupted = true;
+        child.kill('SIGINT');
+      },
+    );
+    expect(interrupted, run.stderr).toBe(true);
+    expect(run.exitCode, run.stderr).toBe(130);
+    expect(errorLines(run), run.stderr).toEqual([]);
+    // the deploy was cut off mid-way before: the stack went on, and its node's volume outlived the swarm
+    for (const host of pair) {
+      expect(await swarmState(host)).toBe('inactive');
+      expect(await leftovers(host), run.stderr).toEqual({ containers: [], volumes: [] });
+    }
+  }, 300_000);
+
   it('--down removes the stack from an adopted swarm and leaves the swarm', async () => {
     const pair = suite.hosts.slice(0, 2);
     const file = await hostsFile(suite.sandbox, 'swarm-two', pair);

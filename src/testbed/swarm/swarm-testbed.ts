@@ -305,13 +305,16 @@ export class SwarmTestbed implements Testbed {
             ...(options.topology ? { topology: options.topology } : {}),
             ...(options.nodeEnv ? { nodeEnv: options.nodeEnv } : {}),
           });
+        // Not cut off by Ctrl-C: `docker stack deploy` goes on on the manager when its SSH
+        // channel closes, and a stack this run did not know it had made kept its volumes
+        // after the swarm was left. The deploy is one short command; the check follows it.
+        stackDeployed = true;
         await this.deployStack(
           manager,
           stack,
           user ? `${user.shown} as a swarm stack` : `a swarm stack (${network} network)`,
-          signal,
         );
-        stackDeployed = true;
+        checkAborted();
         this.progress(
           manager.host.name,
           'start',
@@ -430,12 +433,11 @@ export class SwarmTestbed implements Testbed {
     manager: RemoteHostAgent,
     stack: Record<string, unknown>,
     what: string,
-    signal?: AbortSignal,
   ): Promise<void> {
     const text = await renderCompose(stack, `meshbench run ${this.runId}: ${what}`);
     const result = await manager.dockerCommand(
       ['stack', 'deploy', '--resolve-image', 'never', '--compose-file', '-', stackName(this.runId)],
-      { stdin: Readable.from([text]), timeoutMs: 120_000, ...(signal ? { signal } : {}) },
+      { stdin: Readable.from([text]), timeoutMs: 120_000 },
     );
     if (result.exitCode !== 0)
       throw new MeshbenchError(
