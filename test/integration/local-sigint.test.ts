@@ -157,6 +157,39 @@ describe('local-network and Ctrl-C', () => {
     expect(await leftovers(runId)).toEqual([]);
   });
 
+  it('output closed by its reader (`| head`) stops as on Ctrl-C and, with --cleanup, leaves nothing', async () => {
+    const run = await new Promise<{ code: number | null; first: string; stderr: string }>(
+      (resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          [ENTRY, '--committee', '2', '--num-transactions', '100000', '--cleanup', '--output', dir],
+          { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+        let first = '';
+        let stderr = '';
+        // the reader takes the first line and goes, as `head -1` does: the next write gets EPIPE
+        child.stdout.on('data', (chunk: Buffer) => {
+          first += chunk.toString();
+          if (first.includes('\n')) child.stdout.destroy();
+        });
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => {
+          clearTimeout(killer);
+          resolve({ code, first, stderr });
+        });
+      },
+    );
+    const runId = runIdOf(run.first) ?? '';
+    expect(runId, run.stderr).not.toBe('');
+    // it ended with exit 1 at the next write, past the cleanup: the network kept running
+    expect(run.stderr).toContain('stdout was closed by its reader: stopping');
+    expect(run.stderr).not.toMatch(/EPIPE|\n\s+at /);
+    expect(run.code, run.stderr).toBe(130);
+    expect(await leftovers(runId)).toEqual([]);
+  });
+
   it('SIGINT during start-up removes the half-started network', async () => {
     const run = await runAndInterrupt(
       ['--committee', '2', '--num-transactions', '100', '--output', dir],

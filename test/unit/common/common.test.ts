@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,5 +71,22 @@ describe('shutdown', () => {
     expect(exitCode).toBe(130);
     shutdown.dispose();
     expect(lines.join('\n')).toMatch(/again to force/);
+  });
+
+  it('stops as on the first Ctrl-C when its output is closed by the reader, and drops what follows', () => {
+    const lines: string[] = [];
+    const output = new EventEmitter();
+    const epipe = () => Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+    const shutdown = installShutdown({ signals: [], outputs: [output], log: (line) => lines.push(line) });
+    output.emit('error', epipe());
+    expect(shutdown.signal.aborted).toBe(true);
+    expect(lines.join('\n')).toMatch(/output was closed by its reader: stopping/);
+    // later writes' errors: dropped, also after the command is done
+    output.emit('error', epipe());
+    shutdown.dispose();
+    expect(() => output.emit('error', epipe())).not.toThrow();
+    // anything else is still an error
+    expect(() => output.emit('error', Object.assign(new Error('boom'), { code: 'EIO' }))).toThrow('boom');
+    expect(lines).toHaveLength(1);
   });
 });
