@@ -165,7 +165,7 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
       type: 'boolean',
       default: false,
       describe:
-        'Remove every remote-network container (and its volumes) an earlier call left on the hosts (with --cleanup-thorough: images too)',
+        "Remove every remote-network container (and its volumes) an earlier call left on the hosts, meshbench's swarm stacks first and a swarm it formed last (with --cleanup-thorough: images too)",
     })
     .option('status', {
       type: 'boolean',
@@ -241,7 +241,11 @@ async function runMaintenance(
   hosts: HostsConfig,
   context: CliContext,
 ): Promise<number> {
-  const maintenance = await (args.engine === 'swarm' ? SwarmMaintenance : RemoteMaintenance).connect({
+  // --down takes meshbench's swarm stacks too, whatever --engine says: a stack's network
+  // cannot go before its services, and plain --down failed on it, pointing at itself
+  const maintenance = await (
+    args.engine === 'swarm' || args.down ? SwarmMaintenance : RemoteMaintenance
+  ).connect({
     hosts,
     strictHostKeyChecking: args.strictHostKeyChecking as StrictHostKeyChecking,
     knownHostsPath: knownHostsFor(args, hosts),

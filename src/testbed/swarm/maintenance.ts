@@ -18,6 +18,15 @@ import { removeStack } from './stack-removal.js';
 export type Engine = 'docker' | 'swarm';
 export const ENGINE_VALUES: readonly Engine[] = ['docker', 'swarm'];
 
+async function dockerAnswers(agent: RemoteHostAgent): Promise<boolean> {
+  try {
+    await agent.ensureDockerQuiet();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class SwarmMaintenance extends RemoteMaintenance {
   private readonly swarmOptions: RemoteMaintenanceOptions;
 
@@ -36,9 +45,11 @@ export class SwarmMaintenance extends RemoteMaintenance {
   }
 
   override async down(options: { runId?: string; thorough: boolean }): Promise<RemovalSummary[]> {
-    await Promise.all(this.agents.map((agent) => agent.ensureDockerQuiet()));
     const states = await Promise.all(
       this.agents.map(async (agent) => {
+        // A host whose Docker does not answer is in no swarm here; the plain removal below
+        // reports it after cleaning the others (plain --down takes this path too).
+        if (!(await dockerAnswers(agent))) return undefined;
         try {
           return (
             (await agent.docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } }
