@@ -607,7 +607,10 @@ class Sweep {
       deployment = await testbed.deploy(this.#deps.signal ? { signal: this.#deps.signal } : {});
     } catch (error) {
       network.unregisterForce?.();
-      if (!attached) this.#progress.deployStop(`${networkLabel(network)} deploy failed`);
+      if (!attached)
+        this.#progress.deployStop(
+          `${networkLabel(network)} deploy ${this.#aborted() ? 'interrupted' : 'failed'}`,
+        );
       throw error;
     }
     if (!attached) {

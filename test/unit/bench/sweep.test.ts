@@ -4,6 +4,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MeshbenchError } from '../../../src/common/errors.js';
 import { buildBenchmarkPlan, type BenchmarkInput } from '../../../src/bench/plan.js';
 import { runBenchmark, type BenchmarkDeps } from '../../../src/results/run.js';
 import type { BenchmarkRecord } from '../../../src/results/record.js';
@@ -390,6 +391,27 @@ describe('runBenchmark', () => {
     expect(await interrupted({ endpoints: nodes.url })).toEqual([
       expect.stringMatching(/interrupted during .*; the attached endpoints are left as they were$/),
     ]);
+  });
+
+  it('says a deploy stopped by Ctrl-C was interrupted, and one that broke failed', async () => {
+    const deployEnds = async (interrupt: boolean) => {
+      const h = harness();
+      const controller = new AbortController();
+      await runBenchmark(await plan({ loads: '5' }), {
+        ...h.deps,
+        signal: controller.signal,
+        createTestbed: (kind) => ({
+          kind,
+          async deploy() {
+            if (interrupt) controller.abort();
+            throw new MeshbenchError(interrupt ? 'INTERRUPTED' : 'NOT_READY', 'stopped');
+          },
+        }),
+      }).catch(() => undefined);
+      return h.out.filter((line) => /\bdeploy (failed|interrupted)/.test(line));
+    };
+    expect(await deployEnds(true)).toEqual([expect.stringMatching(/deploy interrupted$/)]);
+    expect(await deployEnds(false)).toEqual([expect.stringMatching(/deploy failed$/)]);
   });
 
   it('writes the summary of what ran when a later network fails, then reports the failure', async () => {
