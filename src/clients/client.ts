@@ -25,6 +25,7 @@ export async function runClient(
   let resolveSpec!: (line: string | undefined) => void;
   const specLine = new Promise<string | undefined>((resolve) => (resolveSpec = resolve));
   let haveSpec = false;
+  let stoppedBeforeSpec = false;
   // --fault-load: nodes the coordinator says are down, by the spec's endpoint index
   let downNodes: Int32Array | undefined;
   let endpointIds: readonly string[] = [];
@@ -34,7 +35,9 @@ export async function runClient(
     if (text === '') return; // keep-alive
     if (!haveSpec) {
       haveSpec = true;
-      resolveSpec(text);
+      // stopped before its spec came (Ctrl-C while the clients started): nothing to run
+      if (text === STOP_LINE) stoppedBeforeSpec = true;
+      resolveSpec(stoppedBeforeSpec ? undefined : text);
     } else if (text === STOP_LINE) stop.abort();
     else {
       const state = parseNodeStateLine(text);
@@ -76,7 +79,7 @@ export async function runClient(
   }
 
   async function runSpec(text: string | undefined): Promise<number> {
-    if (text === undefined) return 2;
+    if (text === undefined) return stoppedBeforeSpec ? 0 : 2;
     let spec: ClientSpec;
     try {
       spec = parseClientSpec(text);

@@ -284,6 +284,9 @@ export class LoadClients {
         if (options.signal?.aborted) break;
         await sleep(50);
       }
+      // Ctrl-C while they started: no spec goes out, and no client was late
+      if (options.signal?.aborted)
+        throw new MeshbenchError('INTERRUPTED', 'interrupted while the load clients started');
       const late = clients.filter((c) => c.lastLineAtMs <= c.startedAtMs);
       if (late.length > 0)
         throw new MeshbenchError(

@@ -12,7 +12,7 @@
  * sums of the clients' own; host 3's clock source is shifted on purpose, and its client's start
  * instant carries that measured offset in the record.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,7 +66,7 @@ interface Record_ {
 /** Runs bin/benchmark.js; `whenOutput` is called on each chunk of its output (to act mid-run). */
 function benchmark(
   args: readonly string[],
-  whenOutput?: (text: string) => void,
+  whenOutput?: (text: string, child: ChildProcess) => void,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [join(ROOT, 'bin/benchmark.js'), ...args], {
@@ -77,11 +77,11 @@ function benchmark(
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      whenOutput?.(stdout + stderr);
+      whenOutput?.(stdout + stderr, child);
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      whenOutput?.(stdout + stderr);
+      whenOutput?.(stdout + stderr, child);
     });
     child.on('error', reject);
     child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
@@ -157,6 +157,26 @@ describe('load clients beside the nodes (sandbox hosts)', () => {
     expect(ack.p50).toBeGreaterThanOrEqual(Math.min(...own.map((l) => l.p50)));
     expect(ack.p50).toBeLessThanOrEqual(Math.max(...own.map((l) => l.p50)));
   }, 240_000);
+
+  it('Ctrl-C while the clients start: interrupted, exit 130, nothing left', async () => {
+    const hosts = sandbox.hosts.slice(0, 2);
+    const file = await hostsFile(sandbox, 'clients-interrupt', hosts);
+    const output = await mkdtemp(join(dir, 'interrupt-'));
+    let interrupted = false;
+    const run = await benchmark(args(file, output, 20), (text, child) => {
+      // the nodes are ready: the coordinator is starting the clients now
+      if (interrupted || !/nodes ready after/.test(text)) return;
+      interrupted = true;
+      child.kill('SIGINT');
+    });
+    expect(interrupted, run.stderr).toBe(true);
+    // it was exit 1: "load client(s) on host0, host1 did not start within 60 s", after each
+    // client had read the coordinator's "stop" as its spec ("stop" is not valid JSON)
+    expect(run.code, run.stderr).toBe(130);
+    expect(run.stdout + run.stderr).not.toMatch(/did not start|not valid JSON|: error: /);
+    for (const host of hosts)
+      expect(await innerDocker(host, ['ps', '-aq', '--filter', 'label=meshbench.remote=1'])).toBe('');
+  }, 300_000);
 
   it('reports a client killed mid-run with what it did, and the run completes', async () => {
     const hosts = sandbox.hosts.slice(0, DOCKER_HOSTS);

@@ -330,4 +330,14 @@ describe('the client', () => {
     expect(result.type === 'result' && result.result.interrupted).toBe(true);
     expect(server.received).toBeLessThan(200);
   });
+
+  it('stop before its spec (Ctrl-C while the clients start) ends it quietly, with no error line', async () => {
+    const input = new PassThrough();
+    const lines: string[] = [];
+    const done = runClient(input, (line) => lines.push(line));
+    input.write('stop\n');
+    expect(await done).toBe(0);
+    // it read "stop" as its spec: "Unexpected token 's', "stop" is not valid JSON"
+    expect(lines.map((line) => parseClientLine(line)?.type)).toEqual(['alive']);
+  });
 });
