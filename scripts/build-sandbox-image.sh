@@ -98,12 +98,18 @@ build() {
   local ctx=.meshbench/build/sandbox-host
   context "$ctx"
   log "building $image"
+  local replaced
+  replaced=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
   # The build's own chatter (the legacy builder's deprecation notice) is shown only on failure.
   docker build -q --build-arg ROOTFS_IMAGE="$rootfs_image" --label meshbench.image=sandbox-host \
     --label meshbench.recipe="$key" -t "$image" "$ctx" >"$ctx.log" 2>&1 || {
     cat "$ctx.log" >&2
     die "docker build of $image failed"
   }
+  # the image the name left, when nothing else names it (a sandbox still running keeps it)
+  if [ -n "$replaced" ] && [ "$(docker image inspect -f '{{len .RepoTags}}' "$replaced" 2>/dev/null)" = 0 ]; then
+    docker image rm "$replaced" >/dev/null 2>&1 || true
+  fi
 }
 
 # The `build` function's first steps only: the rootfs tarball when IMAGE is not the recipe's.
