@@ -39,6 +39,13 @@ function options(argv: Argv): Argv<ConditionsArgs> {
     }) as unknown as Argv<ConditionsArgs>;
 }
 
+/** The `<event>` argument refused (exit 2, like a bad flag; it is not one, so no `--`). */
+function badEvent(value: unknown, rule: string): MeshbenchError {
+  return new MeshbenchError('BAD_FLAG', `event ${JSON.stringify(value)} is not valid: ${rule}`, {
+    hint: 'see conditions set --help',
+  });
+}
+
 async function pick(runId: string | undefined): Promise<ControlAnnouncement> {
   const runs = await liveControls();
   if (runId !== undefined) {
@@ -94,16 +101,15 @@ async function run(args: ConditionsArgs, context: CliContext): Promise<number> {
       try {
         body = parse(text.trim().startsWith('{') ? text : `{ ${text} }`);
       } catch (error) {
-        throw badFlag(
-          'event',
+        throw badEvent(
           text,
-          `not a YAML mapping (${(error as Error).message.split('\n')[0]}); e.g. '{ action: delay, nodes: node1, delay: 100ms }'`,
+          `not a YAML mapping (${(error as Error).message.split('\n')[0]?.replace(/:$/, '')}); e.g. '{ action: delay, nodes: node1, delay: 100ms }'`,
         );
       }
     }
     const reply = await controlRequest(target.socket, 'POST', command === 'set' ? '/set' : '/clear', body);
     if (reply.status === 400) {
-      throw badFlag('event', (args as unknown as { event?: unknown }).event, String(reply.body.error));
+      throw badEvent((args as unknown as { event?: unknown }).event, String(reply.body.error));
     }
     if (reply.status !== 200) {
       throw new MeshbenchError(

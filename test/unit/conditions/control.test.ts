@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main as conditions } from '../../../src/cli/conditions.js';
 import {
   ControlServer,
   controlDir,
@@ -40,6 +41,30 @@ async function staleRun(runId: string): Promise<ControlAnnouncement> {
 const handlers = { set: async () => 'set', clear: async () => 'cleared', state: () => ({ ok: true }) };
 
 describe('the control endpoint', () => {
+  it('`conditions set` names a refused event as the event (a positional), not as a --event flag', async () => {
+    const server = await ControlServer.start('live-run', ['node0'], handlers);
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      expect(await conditions(['set', '{ action: delay, delay: 40 }'])).toBe(2);
+      expect(await conditions(['set', '{ action: delay'])).toBe(2);
+    } finally {
+      spy.mockRestore();
+      await server.close();
+    }
+    const text = written.join('');
+    expect(text).toMatch(
+      /^conditions: error: event "\{ action: delay, delay: 40 \}" is not valid: delay: 40 has no unit/m,
+    );
+    expect(text).toMatch(
+      /^conditions: error: event "\{ action: delay" is not valid: not a YAML mapping \(Flow map must end with a \} at line 1, column 16\); e\.g\./m,
+    );
+    expect(text).not.toMatch(/--event/);
+  });
+
   it('lists the runs whose process is alive and removes what a dead run left', async () => {
     const stale = await staleRun('dead-run');
     const server = await ControlServer.start('live-run', ['node0'], handlers);
