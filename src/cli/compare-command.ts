@@ -179,7 +179,6 @@ export async function runCompareCommand(
     records: b.records,
   };
   const comparison = compareRecords(sideA, sideB, wallClock().toISOString());
-  say(renderComparisonText(comparison).trimEnd());
   // levels both runs have (network type, committee, load): a gate over all of them (two
   // `both` folders: local against local and remote against remote); none (a local run against
   // a remote one): the comparison alone
@@ -197,6 +196,8 @@ export async function runCompareCommand(
           labels: [basename(pathA), basename(pathB)],
         })
       : undefined;
+  // after the gate's checks of its input: runs it refuses to compare print that line alone
+  say(renderComparisonText(comparison).trimEnd());
   return finish(
     comparison,
     gate,

@@ -255,6 +255,20 @@ describe('benchmark compare as a gate (the command)', () => {
     ]);
   });
 
+  it('refuses runs made with different settings before printing a comparison of them', async () => {
+    await mkdir(join(dir, 'longer'));
+    await writeFile(join(dir, 'longer', 'local-benchmark-1.json'), JSON.stringify(level([[1, 40]], plan20)));
+    const out: string[] = [];
+    await expect(
+      runCompareCommand(
+        { a: 'base', b: 'longer', outputDir: join(dir, 'out'), fileOutput: false },
+        { stdout: (text) => out.push(text), cwd: dir },
+      ),
+    ).rejects.toThrow(/parameters\.duration differs/);
+    // it printed the whole comparison table, then refused it
+    expect(out).toEqual([]);
+  });
+
   it('checks one run against thresholds alone', async () => {
     expect((await compare({ a: 'slow', thresholds: ['p50_ms<100'], fileOutput: false })).exitCode).toBe(0);
     expect((await compare({ a: 'slow', thresholds: ['p50_ms<50'], fileOutput: false })).exitCode).toBe(3);
