@@ -25,6 +25,8 @@ have() { command -v "$1" >/dev/null 2>&1; }
 
 # shellcheck source=scripts/apt-install.sh
 . scripts/apt-install.sh
+# shellcheck source=scripts/image-build.sh
+. scripts/image-build.sh
 
 # The build tools, installed when missing (as root with apt): mmdebstrap for the root
 # filesystems, gcc and libnetfilter-queue's headers for nfq-delay. Needs no lock or engine.
@@ -106,19 +108,6 @@ build_base() {
 
 # The recipe hash an image carries as its meshbench.recipe label, from stdin.
 recipe_key() { sha256sum | cut -c1-16; }
-image_recipe() { docker image inspect -f '{{index .Config.Labels "meshbench.recipe"}}' "$1" 2>/dev/null || true; }
-image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
-
-# After a rebuild moved the name $1 off the image $2: removes $2 when it is left with no name
-# (an image another tag names, or a container still uses, stays: docker image rm without -f
-# refuses the latter). Each rebuild used to leave its predecessor behind, untagged (~90 MB).
-drop_replaced() {
-  local image=$1 old=$2
-  [ -n "$old" ] && [ "$old" != "$(image_id "$image")" ] || return 0
-  [ "$(docker image inspect -f '{{len .RepoTags}}' "$old" 2>/dev/null)" = 0 ] || return 0
-  docker image rm "$old" >/dev/null 2>&1 || true
-}
-
 # The files of a lean image's rootfs that are not the app: the node binary and every shared
 # library ldd lists for it, with the dynamic loader, at the paths ldd prints.
 node_runtime_files() {
@@ -190,14 +179,8 @@ lean_node_image() {
   rm -rf "$root" "$ctx/data"
   cp "$dockerfile" "$ctx/Dockerfile"
   log "building $image FROM scratch (node $("$node" --version), $(du -m "$ctx/rootfs.tar" | cut -f1) MB)"
-  local replaced
-  replaced=$(image_id "$image")
-  if ! docker build -q --label meshbench.image="$name" --label meshbench.base=scratch \
-    --label meshbench.recipe="$key" -t "$image" "$ctx" >"$ctx.log" 2>&1; then
-    cat "$ctx.log" >&2
-    die "docker build of $image failed"
-  fi
-  drop_replaced "$image" "$replaced"
+  docker_build "$image" "$ctx" --label meshbench.image="$name" --label meshbench.base=scratch \
+    --label meshbench.recipe="$key"
   # A missing library or loader fails here, not in a test.
   docker run --rm --network none --entrypoint /usr/local/bin/node "$image" -e 'process.exit(0)' \
     >"$ctx.log" 2>&1 || {
@@ -224,16 +207,8 @@ build_refnode_debian() {
   cp dist/refnode/refnode.js "$ctx/refnode.js"
   cp systems/refnode/Dockerfile.debian "$ctx/Dockerfile"
   log "building $REFNODE_IMAGE from $BASE_IMAGE"
-  # The build's own chatter (e.g. the legacy builder's deprecation notice) is shown only on failure.
-  local replaced
-  replaced=$(image_id "$REFNODE_IMAGE")
-  if ! docker build -q --build-arg BASE_IMAGE="$BASE_IMAGE" --label meshbench.image=refnode \
-    --label meshbench.base=debian --label meshbench.recipe="$key" \
-    -t "$REFNODE_IMAGE" "$ctx" >"$ctx.log" 2>&1; then
-    cat "$ctx.log" >&2
-    die "docker build of $REFNODE_IMAGE failed"
-  fi
-  drop_replaced "$REFNODE_IMAGE" "$replaced"
+  docker_build "$REFNODE_IMAGE" "$ctx" --build-arg BASE_IMAGE="$BASE_IMAGE" \
+    --label meshbench.image=refnode --label meshbench.base=debian --label meshbench.recipe="$key"
 }
 
 # The load client (--load-clients colocated): the bundled client and the generator's worker on
@@ -268,14 +243,8 @@ build_etcd() {
   cp "$etcdctl" "$ctx/etcdctl"
   cp systems/etcd/Dockerfile "$ctx/Dockerfile"
   log "building $ETCD_IMAGE from $BASE_IMAGE ($("$etcd" --version | head -1))"
-  local replaced
-  replaced=$(image_id "$ETCD_IMAGE")
-  if ! docker build -q --build-arg BASE_IMAGE="$BASE_IMAGE" --label meshbench.image=etcd \
-    --label meshbench.recipe="$key" -t "$ETCD_IMAGE" "$ctx" >"$ctx.log" 2>&1; then
-    cat "$ctx.log" >&2
-    die "docker build of $ETCD_IMAGE failed"
-  fi
-  drop_replaced "$ETCD_IMAGE" "$replaced"
+  docker_build "$ETCD_IMAGE" "$ctx" --build-arg BASE_IMAGE="$BASE_IMAGE" \
+    --label meshbench.image=etcd --label meshbench.recipe="$key"
 }
 
 # Installs the compiler and libnetfilter-queue's headers for nfq-delay (when root with apt), or stops.
@@ -317,14 +286,8 @@ build_nethelper() {
     die "compiling sidecars/nethelper/nfq-delay/nfq-delay.c failed; see the compiler's output above"
   cp sidecars/nethelper/Dockerfile "$ctx/Dockerfile"
   log "building $NETHELPER_IMAGE from $NETHELPER_BASE"
-  local replaced
-  replaced=$(image_id "$NETHELPER_IMAGE")
-  if ! docker build -q --build-arg BASE_IMAGE="$NETHELPER_BASE" --label meshbench.image=nethelper \
-    --label meshbench.recipe="$key" -t "$NETHELPER_IMAGE" "$ctx" >"$ctx.log" 2>&1; then
-    cat "$ctx.log" >&2
-    die "docker build of $NETHELPER_IMAGE failed"
-  fi
-  drop_replaced "$NETHELPER_IMAGE" "$replaced"
+  docker_build "$NETHELPER_IMAGE" "$ctx" --build-arg BASE_IMAGE="$NETHELPER_BASE" \
+    --label meshbench.image=nethelper --label meshbench.recipe="$key"
   # A binary built against a newer libc than the image's fails here, not in a test.
   docker run --rm "$NETHELPER_IMAGE" nfq-delay -h >/dev/null 2>"$ctx.log" || {
     cat "$ctx.log" >&2

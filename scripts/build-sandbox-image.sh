@@ -16,6 +16,8 @@ have() { command -v "$1" >/dev/null 2>&1; }
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 # shellcheck source=scripts/apt-install.sh
 . scripts/apt-install.sh
+# shellcheck source=scripts/image-build.sh
+. scripts/image-build.sh
 
 CACHE=.meshbench/cache
 mkdir -p "$CACHE"
@@ -81,7 +83,6 @@ SH
 
 # The image's recipe key: the rootfs recipe and the build context's (this script, the Dockerfile).
 image_key() { { printf '%s\n' "$1"; cat scripts/build-sandbox-image.sh sidecars/sandbox-host/Dockerfile; } | sha256sum | cut -c1-16; }
-image_recipe() { docker image inspect -f '{{index .Config.Labels "meshbench.recipe"}}' "$1" 2>/dev/null || true; }
 
 # build IMAGE ROOTFS_IMAGE KEY NAME INCLUDE [mmdebstrap args...]: nothing when IMAGE carries KEY
 # (a clean clone on an engine that has the images builds no rootfs), else the rootfs (cached
@@ -98,18 +99,8 @@ build() {
   local ctx=.meshbench/build/sandbox-host
   context "$ctx"
   log "building $image"
-  local replaced
-  replaced=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
-  # The build's own chatter (the legacy builder's deprecation notice) is shown only on failure.
-  docker build -q --build-arg ROOTFS_IMAGE="$rootfs_image" --label meshbench.image=sandbox-host \
-    --label meshbench.recipe="$key" -t "$image" "$ctx" >"$ctx.log" 2>&1 || {
-    cat "$ctx.log" >&2
-    die "docker build of $image failed"
-  }
-  # the image the name left, when nothing else names it (a sandbox still running keeps it)
-  if [ -n "$replaced" ] && [ "$(docker image inspect -f '{{len .RepoTags}}' "$replaced" 2>/dev/null)" = 0 ]; then
-    docker image rm "$replaced" >/dev/null 2>&1 || true
-  fi
+  docker_build "$image" "$ctx" --build-arg ROOTFS_IMAGE="$rootfs_image" \
+    --label meshbench.image=sandbox-host --label meshbench.recipe="$key"
 }
 
 # The `build` function's first steps only: the rootfs tarball when IMAGE is not the recipe's.
