@@ -79,11 +79,9 @@ export function installShutdown(options: ShutdownOptions = {}): Shutdown {
       stream,
       stream === process.stdout ? 'stdout' : stream === process.stderr ? 'stderr' : 'output',
     );
-  let outputClosed = false;
   const closed = (name: string) => {
-    if (outputClosed) return;
-    outputClosed = true;
-    // As the first Ctrl-C: stop and clean up (a later signal still forces).
+    // As the first Ctrl-C: stop and clean up (a later signal still forces). Once stopping,
+    // another closed stream changes nothing.
     if (count > 0) return;
     count = 1;
     if (name !== 'stderr') log(`\n${name} was closed by its reader: stopping (as on Ctrl-C)`);
