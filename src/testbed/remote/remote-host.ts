@@ -419,8 +419,12 @@ export class RemoteHostAgent {
     });
   }
 
-  /** For status/logs/down: set up the client without installing anything. */
+  /**
+   * For status/logs/down: set up the client without installing anything. Once it is set up,
+   * there is nothing more to do (`--down` reads the swarm state, then removes: one probe).
+   */
   async ensureDockerQuiet(): Promise<void> {
+    if (this.client) return;
     if (await this.tryApi()) return;
     if ((await this.probe()).userDockerVersion) {
       this.dockerPrefix = [];
