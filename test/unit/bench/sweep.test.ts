@@ -87,6 +87,20 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The deps with Ctrl-C pressed as the first level's load ends (that load says interrupted). */
+function abortAfterFirstLevel(deps: BenchmarkDeps): BenchmarkDeps {
+  const controller = new AbortController();
+  return {
+    ...deps,
+    signal: controller.signal,
+    runLoad: async (options) => {
+      const result = await deps.runLoad(options);
+      controller.abort();
+      return { ...result, interrupted: true };
+    },
+  };
+}
+
 function harness(
   options: { efficiencyFor?: (load: number, kind: string) => number; p50For?: (kind: string) => number } = {},
 ) {
@@ -350,17 +364,10 @@ describe('runBenchmark', () => {
 
   it('stops after the level in progress on abort and still cleans up and writes what ran', async () => {
     const h = harness();
-    const controller = new AbortController();
-    const runLoad = h.deps.runLoad;
-    const outcome = await runBenchmark(await plan({ loads: '5,6,7', cleanup: true }), {
-      ...h.deps,
-      signal: controller.signal,
-      runLoad: async (options) => {
-        const result = await runLoad(options);
-        controller.abort();
-        return { ...result, interrupted: true };
-      },
-    });
+    const outcome = await runBenchmark(
+      await plan({ loads: '5,6,7', cleanup: true }),
+      abortAfterFirstLevel(h.deps),
+    );
     expect(outcome.interrupted).toBe(true);
     expect(outcome.records).toHaveLength(1);
     expect(outcome.records[0]?.interrupted).toBe(true);
@@ -372,17 +379,10 @@ describe('runBenchmark', () => {
   it('on abort names the network it removes, and leaves attached endpoints alone without naming one', async () => {
     const interrupted = async (options: Record<string, unknown>) => {
       const h = harness();
-      const controller = new AbortController();
-      const runLoad = h.deps.runLoad;
-      await runBenchmark(await plan({ loads: '5,6', consoleOutput: false, ...options }), {
-        ...h.deps,
-        signal: controller.signal,
-        runLoad: async (load) => {
-          const result = await runLoad(load);
-          controller.abort();
-          return { ...result, interrupted: true };
-        },
-      });
+      await runBenchmark(
+        await plan({ loads: '5,6', consoleOutput: false, ...options }),
+        abortAfterFirstLevel(h.deps),
+      );
       return h.err.filter((line) => line.includes('interrupted during'));
     };
     expect(await interrupted({ cleanup: true })).toEqual([
