@@ -23,6 +23,7 @@ import { loadSystemTemplate } from '../testbed/system-template.js';
 import type { ConfirmMode, FaultLoadMode, LoadMix, ProtocolOptions } from '../load/types.js';
 import { FAULT_LOAD_MODES } from '../load/types.js';
 import { loadMix } from '../load/mix.js';
+import { PROTOCOL_LABEL } from '../common/labels.js';
 import {
   committingKinds,
   DEFAULT_PROTOCOL,
@@ -360,6 +361,12 @@ export interface PlanContext {
   readonly skipFileChecks?: boolean;
   /** Where the settings came from (src/cli/config-pipeline.ts), stored in the plan as configSources. */
   readonly configSources?: Readonly<Record<string, string>>;
+  /**
+   * The protocol the nodes of these compose files name with `meshbench.protocol`, undefined
+   * when none does (src/testbed/local/user-compose.ts). Given it, a run with a compose file and
+   * no --protocol loads the nodes with their labelled protocol; without it, the default.
+   */
+  readonly composeProtocol?: (files: readonly string[]) => Promise<string | undefined>;
 }
 
 /**
@@ -379,7 +386,19 @@ export async function buildBenchmarkPlan(
   if (system && given.protocol !== undefined && given.protocol !== system.protocol) {
     throw badFlag('protocol', given.protocol, `--system ${given.system} speaks ${system.protocol}`);
   }
-  const raw = system && given.protocol === undefined ? { ...given, protocol: system.protocol } : given;
+  // A compose file given without --protocol: the protocol its nodes' labels name is the default.
+  const composeFiles =
+    given.dockerComposePath === undefined || given.endpoints !== undefined || system
+      ? undefined
+      : [given.dockerComposePath].flat().map((path) => resolve(cwd, String(path)));
+  const labelled =
+    composeFiles && given.protocol === undefined ? await context.composeProtocol?.(composeFiles) : undefined;
+  const raw =
+    system && given.protocol === undefined
+      ? { ...given, protocol: system.protocol }
+      : labelled !== undefined
+        ? { ...given, protocol: labelled }
+        : given;
   const parsed = fieldsSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -623,7 +642,14 @@ export async function buildBenchmarkPlan(
     settleTimeoutSecs: fields.settleTimeout,
     settlePollMs: DEFAULTS.settlePollMs,
     settleSecs: fields.settleSecs,
-    ...(context.configSources ? { configSources: { ...context.configSources } } : {}),
+    ...(context.configSources || labelled !== undefined
+      ? {
+          configSources: {
+            ...context.configSources,
+            ...(labelled !== undefined ? { protocol: `the compose file's ${PROTOCOL_LABEL} labels` } : {}),
+          },
+        }
+      : {}),
   };
   return deepFreeze(plan);
 }

@@ -615,7 +615,7 @@ class Sweep {
     }
     if (!attached) {
       this.#progress.deployStop(
-        `${networkLabel(network)} ${deployment.endpoints.length} nodes ready after ${(deployment.readyAfterMs / 1000).toFixed(1)} s`,
+        `${networkLabel(network)} ${deployment.endpoints.length} node${deployment.endpoints.length === 1 ? '' : 's'} ready after ${(deployment.readyAfterMs / 1000).toFixed(1)} s`,
       );
     }
     network.deployment = deployment;

@@ -105,7 +105,16 @@ export async function runBenchmarkCommand(
     );
   }
 
-  const planContext = { ...(deps.env ? { env: deps.env } : {}), ...(deps.cwd ? { cwd: deps.cwd } : {}) };
+  const planContext = {
+    ...(deps.env ? { env: deps.env } : {}),
+    ...(deps.cwd ? { cwd: deps.cwd } : {}),
+    // a compose file's nodes labelled meshbench.protocol set the default protocol (read by compose)
+    composeProtocol: async (files: readonly string[]) =>
+      (await import('../testbed/local/user-compose.js')).composeProtocol({
+        files,
+        ...(deps.env ? { env: deps.env } : {}),
+      }),
+  };
   const resolved = await resolveBenchmarkSettings(args, {
     env: deps.env ?? process.env,
     cwd: deps.cwd ?? process.cwd(),

@@ -306,7 +306,11 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     )
     .option(
       'protocol',
-      text(`${protocolKinds().join(' | ')} | ./module.mjs (docs/protocols.md)`, GROUP_LOAD, DEFAULT_PROTOCOL),
+      text(
+        `${protocolKinds().join(' | ')} | ./module.mjs (docs/protocols.md)`,
+        GROUP_LOAD,
+        `${DEFAULT_PROTOCOL}, or the meshbench.protocol label of --docker-compose-path's nodes`,
+      ),
     );
   const upToTransport = addProtocolFlags(
     upToProtocol,

@@ -20,6 +20,7 @@ import {
   type LocalDeployment,
 } from '../testbed/local/local-testbed.js';
 import { NODE_ACCESS_MODES, type NodeAccessMode } from '../testbed/local/node-access.js';
+import { composeProtocol } from '../testbed/local/user-compose.js';
 import { LocalMaintenance } from '../testbed/local/maintenance.js';
 import type { NodeTemplate } from '../testbed/node-template.js';
 import { describeRemoval } from '../testbed/testbed.js';
@@ -75,8 +76,9 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
       .option('protocol', {
         type: 'string',
         default: DEFAULT_PROTOCOL,
+        defaultDescription: "the meshbench.protocol label of the compose file's nodes, else cometbft",
         choices: protocolChoices(),
-        describe: 'Protocol of nodes without a meshbench.protocol label (or ./module.mjs: docs/protocols.md)',
+        describe: 'The protocol the load speaks to every node (or ./module.mjs: docs/protocols.md)',
       })
       .option('down', {
         type: 'string',
@@ -210,9 +212,22 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
     return runMaintenance(args, context);
   const { system, protocol } = await systemOf(args);
   args = { ...args, protocol };
+  const composePaths = [args.dockerComposePath ?? defaultComposePath()].flat();
+  // Given no --protocol, the user's compose file whose nodes are labelled meshbench.protocol
+  // decides what the load speaks (readiness follows each node's label either way). meshbench's
+  // seed file is not read for it: its nodes are reference nodes, which speak the default.
+  const usersFile = args.dockerComposePath !== undefined || composePaths[0] === DEFAULT_COMPOSE_PATH;
+  if (args.committee === undefined && usersFile && context.settings?.sources.protocol === undefined) {
+    const labelled = await composeProtocol({ files: composePaths });
+    if (labelled !== undefined && labelled !== args.protocol) {
+      context.stderr(
+        `the compose file's nodes are labelled meshbench.protocol=${labelled}: the load speaks ${labelled}`,
+      );
+      args = { ...args, protocol: labelled };
+    }
+  }
   validateArgs(args);
   const runId = newRunId();
-  const composePaths = [args.dockerComposePath ?? defaultComposePath()].flat();
   const testbed = new LocalTestbed({
     runId,
     ...(args.committee !== undefined ? { committee: args.committee } : { composePath: composePaths }),
@@ -237,7 +252,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
     },
     startLine: `run ${runId}: starting the local network`,
     readyLine: (deployment) =>
-      `all ${deployment.nodes.length} nodes ready after ${(deployment.readyAfterMs / 1000).toFixed(2)} s (${deployment.endpoints.map((e) => `${e.nodeId} ${e.rpcUrl}`).join(', ')})`,
+      `all ${deployment.nodes.length} node${deployment.nodes.length === 1 ? '' : 's'} ready after ${(deployment.readyAfterMs / 1000).toFixed(2)} s (${deployment.endpoints.map((e) => `${e.nodeId} ${e.rpcUrl}`).join(', ')})`,
     extension: (deployment) => ({
       local_network: {
         compose_file: args.committee !== undefined ? null : composePaths.join(','),

@@ -22,7 +22,7 @@ import type { BenchmarkPlan } from '../bench/plan.js';
 import type { SweepProgress } from '../bench/progress.js';
 import type { NetworkRemoval } from '../bench/sweep.js';
 import type { buildNetworkRecord, NetworkRecordInput } from '../results/record.js';
-import { renderSummary } from '../report/summary.js';
+import { noneAcceptedMessage, renderSummary } from '../report/summary.js';
 import type { Deployment, NodeHandle, Testbed } from '../testbed/testbed.js';
 import { formatError, MeshbenchError } from '../common/errors.js';
 import {
@@ -401,7 +401,11 @@ export async function runNetworkCommand<D extends Deployment>(
     await dashboard?.close();
   }
   if (!result || result.interrupted) return context.shutdown.signal.aborted ? 130 : 1;
-  return result.outcomes.ok === 0 || cleanupFailed ? 1 : 0;
+  if (result.outcomes.ok === 0) {
+    context.stderr(`${spec.command}: error: ${noneAcceptedMessage(result, spec.protocol)}`);
+    return 1;
+  }
+  return cleanupFailed ? 1 : 0;
 }
 
 /**

@@ -303,6 +303,16 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
   const swarm = args.engine === 'swarm';
   const system = args.system === undefined ? undefined : loadSystemTemplate(args.system.trim());
   const image = args.image ?? system?.image ?? DEFAULT_IMAGE;
+  const composePaths =
+    swarm && args.dockerComposePath !== undefined
+      ? [args.dockerComposePath].flat().map((path) => resolve(path))
+      : undefined;
+  // The stack's nodes labelled meshbench.protocol say what the load speaks (read by compose).
+  const labelled = composePaths
+    ? await (
+        await import('../testbed/local/user-compose.js')
+      ).composeProtocol({ files: [args.dockerComposePath ?? []].flat() })
+    : undefined;
   const testbed: RemoteTestbed | SwarmTestbed = swarm
     ? new SwarmTestbed({
         hosts,
@@ -310,9 +320,7 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
         image,
         imageTransfer: args.imageTransfer as ImageTransfer,
         network: (args.swarmNetwork ?? 'auto') as SwarmNetworkChoice,
-        ...(args.dockerComposePath !== undefined
-          ? { composePaths: [args.dockerComposePath].flat().map((path) => resolve(path)) }
-          : {}),
+        ...(composePaths ? { composePaths } : {}),
         clock: {
           ...(args.maxClockOffset !== undefined ? { maxOffsetMs: args.maxClockOffset } : {}),
           ...(args.allowClockOffset ? { allowOffset: true } : {}),
@@ -346,12 +354,12 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
     command: 'remote-network',
     networkType: 'remote',
     runId,
-    protocol: system?.protocol ?? 'cometbft',
+    protocol: labelled ?? system?.protocol ?? 'cometbft',
     testbed,
     plan: { committee: hosts.hosts.length * args.nodesPerHost, hostsFile: args.hostsFile },
     startLine: `run ${runId}: deploying ${args.dockerComposePath !== undefined ? "the compose file's nodes" : `${hosts.hosts.length * args.nodesPerHost} node(s)`} to ${hosts.hosts.length} host(s) from ${hosts.source}${dedicated ? `, load clients on ${dedicated.length} client host(s) (${dedicated.map((h) => h.name).join(', ')})` : ''}`,
     readyLine: ({ nodes, readyAfterMs, environment }) =>
-      `all ${nodes.length} nodes ready after ${(readyAfterMs / 1000).toFixed(2)} s; image: ${(environment.imageBytesShipped / 1e6).toFixed(1)} MB shipped in ${(environment.imageTransferMs / 1000).toFixed(1)} s`,
+      `all ${nodes.length} node${nodes.length === 1 ? '' : 's'} ready after ${(readyAfterMs / 1000).toFixed(2)} s; image: ${(environment.imageBytesShipped / 1e6).toFixed(1)} MB shipped in ${(environment.imageTransferMs / 1000).toFixed(1)} s`,
     extension: (deployment) => ({
       remote_network: {
         hosts_source: hosts.source,

@@ -17,15 +17,48 @@ export function failedCount(result: LoadResult): number {
   return sum(o.rejected) + sum(o.httpError) + o.badResponse + o.timeout + o.connectionError + o.dropped;
 }
 
+/** The failed transactions by kind, most first: `100 HTTP 400, 3 timeouts`. Empty when none failed. */
+export function describeFailures(result: LoadResult): string {
+  const o = result.outcomes;
+  const parts: [number, string][] = [
+    ...Object.entries(o.httpError).map(([status, n]): [number, string] => [n, `HTTP ${status}`]),
+    ...Object.entries(o.rejected).map(([code, n]): [number, string] => [n, `rejected (${code})`]),
+    [o.badResponse, o.badResponse === 1 ? 'reply not understood' : 'replies not understood'],
+    [o.timeout, o.timeout === 1 ? 'timeout' : 'timeouts'],
+    [o.connectionError, o.connectionError === 1 ? 'connection error' : 'connection errors'],
+    [o.dropped, 'not sent on time'],
+  ];
+  return parts
+    .filter(([n]) => n > 0)
+    .sort((a, b) => b[0] - a[0])
+    .map(([n, what]) => `${n} ${what}`)
+    .join(', ');
+}
+
+/**
+ * Why a network command's run that got no transaction accepted failed, and what to do, on
+ * one line: the nodes did not answer, or answered what the load sent with errors.
+ */
+export function noneAcceptedMessage(result: LoadResult, protocol: string): string {
+  const o = result.outcomes;
+  const answered = Object.keys(o.httpError).length + Object.keys(o.rejected).length > 0 || o.badResponse > 0;
+  const kinds = describeFailures(result) || 'nothing was sent';
+  return answered
+    ? `no transaction was accepted (${kinds}): the nodes refused what the load sent as ${protocol}; give the protocol they speak with --protocol, or label their services meshbench.protocol`
+    : `no transaction was accepted (${kinds}): the nodes did not answer; see their logs (--logs DIR saves each node's log)`;
+}
+
 /** The original summary (successful, failed, actual rate) plus latency. Pure. */
 export function renderSummary(result: LoadResult, context: { nodes: number; readyAfterMs: number }): string {
   const lines = [
-    `${result.interrupted ? 'PARTIAL RESULT (interrupted)' : 'RESULT'}: run ${result.runId}, ${context.nodes} nodes, ready after ${(context.readyAfterMs / 1000).toFixed(2)} s`,
+    `${result.interrupted ? 'PARTIAL RESULT (interrupted)' : 'RESULT'}: run ${result.runId}, ${context.nodes} node${context.nodes === 1 ? '' : 's'}, ready after ${(context.readyAfterMs / 1000).toFixed(2)} s`,
     `  Transactions sent:        ${result.sent} of ${result.scheduled} scheduled, ${result.transactionSizeBytes} bytes each, input rate ${result.inputRate.toFixed(1)} tx/s`,
     `  Successful:               ${result.outcomes.ok}`,
     `  Failed:                   ${failedCount(result)}`,
-    `  Actual rate:              ${result.achievedRate.toFixed(1)} tx/s`,
   ];
+  const failures = describeFailures(result);
+  if (failures) lines.push(`  Failed by kind:           ${failures}`);
+  lines.push(`  Actual rate:              ${result.achievedRate.toFixed(1)} tx/s`);
   if (result.latency.commit) {
     lines.push(
       `  Committed:                ${result.outcomes.committed} (${result.committedThroughput.toFixed(1)} tx/s, ${result.outcomes.commitTimeout} commit timeouts)`,

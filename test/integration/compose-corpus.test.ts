@@ -2,7 +2,8 @@
  * Compose files in the styles real projects use (test/fixtures/compose-corpus), read the
  * way local-network reads them: through the compose tool's own `config`. Each must be
  * read right; the anchors-and-merge-keys file and CometBFT's localnet shape run end to
- * end (direct and published node access), and a file compose cannot start shows
+ * end (direct and published node access), a node built from its folder (build:) with its
+ * protocol in a label runs without --protocol, and a file compose cannot start shows
  * compose's own reason.
  */
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -254,6 +255,50 @@ describe('corpus files run end to end', () => {
       'http://127.0.0.1:36657',
       'http://127.0.0.1:36659',
     ]);
+  });
+
+  it('a node built from its folder that names its protocol in a label: no --protocol needed, one image for every run', async () => {
+    const file = join(CORPUS, 'build-labelled', 'docker-compose.yml');
+    const image = 'meshbench-build/build-labelled-kv0:latest';
+    const runIds: string[] = [];
+    try {
+      for (let round = 0; round < 2; round++) {
+        const run = await runLocalNetwork([
+          '--docker-compose-path',
+          file,
+          '--num-transactions',
+          '50',
+          '--transaction-rate',
+          '100',
+          '--cleanup',
+        ]);
+        expect(run.code, run.stderr).toBe(0);
+        runIds.push(run.runId);
+        expect(run.stderr).toContain(
+          "the compose file's nodes are labelled meshbench.protocol=etcd: the load speaks etcd",
+        );
+        expect(await leftovers(run.runId)).toBe(0);
+        const record = JSON.parse(
+          await readFile(join(dir, `run-${run.runId}`, 'local-benchmark-1.json'), 'utf8'),
+        ) as {
+          parameters: { protocol: string };
+          results: { outcomes: { ok: number } };
+          local_network: { environment: { images: Record<string, string> } };
+        };
+        expect(record.parameters.protocol).toBe('etcd');
+        expect(record.local_network.environment.images[image]).toMatch(/^sha256:/);
+        expect(record.results.outcomes.ok).toBe(50);
+      }
+      // compose would have named the image after each run's project: one image per run, left behind
+      const tags = (await docker.listImages()).flatMap((info) => info.RepoTags ?? []);
+      expect(tags).toContain(image);
+      expect(tags.filter((tag) => runIds.some((runId) => tag.includes(runId)))).toEqual([]);
+    } finally {
+      await docker
+        .getImage(image)
+        .remove()
+        .catch(() => undefined);
+    }
   });
 
   it("a file compose cannot start: compose's own reason on one line, nothing left", async () => {

@@ -328,8 +328,12 @@ export async function composeUp(
   cli: ComposeCli,
   project: ComposeProjectRef,
   env: Env = process.env,
+  options: { readonly build?: boolean } = {},
 ): Promise<CommandResult> {
-  const args = cli.kind === 'v2' ? ['up', '--detach', '--quiet-pull'] : ['up', '--detach', '--no-color'];
+  const args = [
+    ...(cli.kind === 'v2' ? ['up', '--detach', '--quiet-pull'] : ['up', '--detach', '--no-color']),
+    ...(options.build ? ['--build'] : []),
+  ];
   const [file, ...rest] = composeArgs(cli, project, args);
   // its own process group: a terminal's Ctrl-C reaches meshbench, which stops it (stopComposeUps)
   const child = spawn(file ?? '', rest, {

@@ -307,6 +307,45 @@ function withLabels(value: unknown, labels: Readonly<Record<string, string>>): R
   return { ...object, labels: { ...labelsOf(object.labels), ...labels } };
 }
 
+/** A name Docker takes as one component of an image's repository: lower case, `[a-z0-9]` joined by `-`. */
+function imageNamePart(text: string): string {
+  const part = text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return part === '' ? 'project' : part;
+}
+
+/** The image a service with `build:` and no `image:` is built as, for the project in that folder. */
+export function builtImageName(projectDirectory: string, service: string): string {
+  const folder = projectDirectory.split(/[\\/]/).filter(Boolean).at(-1) ?? '';
+  return `meshbench-build/${imageNamePart(folder)}-${imageNamePart(service)}:latest`;
+}
+
+/**
+ * Compose names the image it builds for a service with `build:` and no `image:` after the
+ * project, and every run is a compose project of its own, so each run would build and leave
+ * an image of its own. Each such service gets `image:` named after the user's project folder
+ * and the service instead (builtImageName): runs share one image, built again by each run's
+ * `up --build` from Docker's build cache. Returns the project and the services named.
+ */
+export function nameBuiltImages(
+  resolved: Record<string, unknown>,
+  projectDirectory: string,
+): { readonly project: Record<string, unknown>; readonly named: readonly string[] } {
+  if (!isRecord(resolved.services)) return { project: resolved, named: [] };
+  const named: string[] = [];
+  const services = Object.fromEntries(
+    Object.entries(resolved.services).map(([name, service]) => {
+      if (!isRecord(service) || service.build === undefined || service.build === null) return [name, service];
+      if (typeof service.image === 'string') return [name, service];
+      named.push(name);
+      return [name, { ...service, image: builtImageName(projectDirectory, name) }];
+    }),
+  );
+  return { project: named.length === 0 ? resolved : { ...resolved, services }, named };
+}
+
 /**
  * The resolved project with the run's labels on every object compose creates: each
  * service's containers, the default network and every network and volume it declares

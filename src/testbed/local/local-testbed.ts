@@ -7,12 +7,12 @@
  * ports) → write the run folder → compose up → resolve endpoints → wait until every
  * node is ready. Any failure after `up` started removes what it created.
  */
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type Docker from 'dockerode';
 import { MeshbenchError, isMeshbenchError } from '../../common/errors.js';
 import { newRunId } from '../../common/run-id.js';
-import { labelComposeProject, readComposeModel, type ComposeModel } from './compose-file.js';
+import { labelComposeProject, nameBuiltImages, readComposeModel, type ComposeModel } from './compose-file.js';
 import {
   REFNODE_IMAGE,
   refnodeCompose,
@@ -36,7 +36,7 @@ import {
   stopComposeUps,
   type ComposeCli,
 } from './compose-cli.js';
-import { activeComposeProfiles, resolveComposeProject } from './compose-config.js';
+import { readUserCompose } from './user-compose.js';
 import { localDocker } from '../docker/connection.js';
 import { EngineApi } from '../docker/engine-reads.js';
 import { checkEngine, checkImages, type EngineFacts } from './engine-checks.js';
@@ -47,12 +47,7 @@ import { projectNameOf, removeRun, removeRunUntilQuiet } from './teardown.js';
 import type { NodeAccessMode } from './node-access.js';
 import { trace } from '../../common/trace.js';
 import type { NodeTemplate } from '../node-template.js';
-import {
-  DEFAULT_CACHE_DIR,
-  DEFAULT_RUNS_DIR,
-  defaultComposePath,
-  movedComposeFile,
-} from './compose-paths.js';
+import { DEFAULT_RUNS_DIR, defaultComposePath } from './compose-paths.js';
 import { LocalDeployment, type LocalProject } from './local-deployment.js';
 import { deathMessage, resolveNodes } from './resolve-nodes.js';
 
@@ -126,6 +121,8 @@ interface Prepared {
   readonly generate: (avoid: ReadonlySet<number>) => Promise<number[] | undefined>;
   /** The one file compose runs (also on disk in the run folder); a gated compose up reads it from its pipe. */
   readonly pipedText: string;
+  /** The images compose up builds (with --build, when a service builds without naming its image: nameBuiltImages). */
+  readonly built: readonly string[];
 }
 
 interface LoadedModel {
@@ -211,42 +208,14 @@ export class LocalTestbed implements Testbed {
       });
       return { path: '(generated)', model: readComposeModel(project, '(generated)'), project: undefined };
     }
-    const paths = this.#composePaths();
-    const named = [this.options.composePath ?? defaultComposePath()].flat();
-    const shown = named.join(', ');
-    for (const [index, path] of paths.entries()) {
-      const problem = await stat(path).then(
-        (info) => (info.isDirectory() ? 'is a folder' : undefined),
-        (error: NodeJS.ErrnoException) =>
-          error.code === 'ENOENT' ? 'does not exist' : `cannot be read (${error.code})`,
-      );
-      if (problem) {
-        const moved = problem === 'does not exist' ? movedComposeFile(named[index] ?? path) : undefined;
-        throw new MeshbenchError('COMPOSE_FILE', `compose file ${named[index] ?? path} ${problem}`, {
-          hint:
-            moved === undefined
-              ? 'pass an existing file with --docker-compose-path, or use --committee N to generate one'
-              : `meshbench's file moved to ${moved}: pass that path (or leave --docker-compose-path out for the seed network)`,
-        });
-      }
-    }
-    const cli = await cliPromise;
-    const projectDirectory = dirname(paths[0] ?? '.');
-    const cacheDir =
-      this.options.cacheDir === null ? undefined : (this.options.cacheDir ?? DEFAULT_CACHE_DIR);
-    const [resolved, activeProfiles] = await Promise.all([
-      resolveComposeProject({ cli, files: paths, projectDirectory, env: this.#env, cacheDir }),
-      activeComposeProfiles(cli, projectDirectory, this.#env),
-    ]);
-    trace(`deploy: compose project resolved${resolved.cached ? ' (cached)' : ''}`);
-    return {
-      path: shown,
-      model: readComposeModel(resolved.project, shown, {
-        activeProfiles,
-        ...(this.options.protocol ? { protocol: this.options.protocol } : {}),
-      }),
-      project: resolved.project,
-    };
+    const { shown, model, project } = await readUserCompose({
+      files: [this.options.composePath ?? defaultComposePath()].flat(),
+      protocol: this.options.protocol,
+      env: this.#env,
+      cacheDir: this.options.cacheDir,
+      cli: cliPromise,
+    });
+    return { path: shown, model, project };
   }
 
   /** Checks input and machine, and writes the run's files: everything before compose up. */
@@ -348,9 +317,20 @@ export class LocalTestbed implements Testbed {
     }
 
     if (signal?.aborted) throw new MeshbenchError('INTERRUPTED', 'interrupted before the network started');
+    let built: string[] = [];
     if (committee === undefined && resolved) {
       await mkdir(runDir, { recursive: true });
-      projectText = `${JSON.stringify(labelComposeProject(resolved, this.runId), null, 2)}\n`;
+      const { project: named, named: services } = nameBuiltImages(resolved, projectDirectory);
+      // with --build, every service that has build: is built, the ones naming their image too
+      if (services.length > 0)
+        built = [
+          ...new Set(
+            Object.values(named.services as Record<string, { build?: unknown; image?: unknown }>)
+              .filter((service) => service.build != null && typeof service.image === 'string')
+              .map((service) => service.image as string),
+          ),
+        ];
+      projectText = `${JSON.stringify(labelComposeProject(named, this.runId), null, 2)}\n`;
       await writeFile(projectFile, projectText);
     }
     const project: LocalProject = {
@@ -362,7 +342,18 @@ export class LocalTestbed implements Testbed {
       projectDirectory,
       files: [projectFile],
     };
-    return { path, model, engine, cli, imageIds, project, usedPorts, generate, pipedText: projectText };
+    return {
+      path,
+      model,
+      engine,
+      cli,
+      imageIds,
+      project,
+      usedPorts,
+      generate,
+      pipedText: projectText,
+      built,
+    };
   }
 
   async deploy(options: { signal?: AbortSignal } = {}): Promise<LocalDeployment> {
@@ -427,16 +418,26 @@ export class LocalTestbed implements Testbed {
     // An interrupt stops compose up at once (it runs in its own process group); the catch below removes what it made.
     const stopUp = () => void stopComposeUps();
     signal?.addEventListener('abort', stopUp, { once: true });
+    if (signal?.aborted) {
+      // after the checks and before the listener: nothing has started
+      await gate?.cancel();
+      throw new MeshbenchError('INTERRUPTED', 'interrupted before the network started');
+    }
 
     try {
       this.#log(
-        `starting ${model.nodes.length} nodes (compose project ${project.projectName}, ${cli.command.join(' ')} ${cli.version})`,
+        `starting ${model.nodes.length} node${model.nodes.length === 1 ? '' : 's'} (compose project ${project.projectName}, ${cli.command.join(' ')} ${cli.version})`,
       );
       const upStartedMs = performance.now();
       phasesMs.checks = Math.round(upStartedMs - startedAtMs);
-      const gated = gate;
+      // The gated compose up was spawned without --build: a project that builds starts its own at
+      // once (the gated one exits on its empty pipe meanwhile, untouched: waiting cost ~0.4 s).
+      const building = prepared.built.length > 0;
+      if (building) void gate?.cancel().catch(() => undefined);
+      const gated = building ? undefined : gate;
       trace(gated ? 'deploy: compose up released' : 'deploy: compose up spawned');
-      const upPromise = gated ? gated.release(pipedText) : composeUp(cli, project, this.#env);
+      const build = { build: building };
+      const upPromise = gated ? gated.release(pipedText) : composeUp(cli, project, this.#env, build);
       // dockerode loads while compose starts the containers (off the start-up path).
       const dockerPromise = this.getDocker();
       let up = await upPromise;
@@ -452,9 +453,15 @@ export class LocalTestbed implements Testbed {
         );
         await removeRun(docker, this.runId, { volumes: true });
         for (const port of (await prepared.generate(avoid)) ?? []) avoid.add(port);
-        up = await composeUp(cli, project, this.#env);
+        up = await composeUp(cli, project, this.#env, build);
       }
       phasesMs.composeUp = Math.round(performance.now() - upStartedMs);
+      // the record names the images that ran: the ones this run built, as built
+      if (up.code === 0)
+        for (const name of prepared.built) {
+          const info = await this.#api.inspectImage(name).catch(() => undefined);
+          if (info) imageIds[name] = info.Id;
+        }
       if (signal?.aborted)
         throw new MeshbenchError('INTERRUPTED', 'interrupted while the network was starting');
       if (up.code !== 0) {

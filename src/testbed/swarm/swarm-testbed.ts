@@ -14,14 +14,12 @@
  * applied and why. On any failure, or an interrupt, the stack, its volumes and the swarm
  * membership this run created are removed before the error is thrown.
  */
-import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { MeshbenchError, formatError } from '../../common/errors.js';
 import { REFNODE_IMAGE } from '../../common/defaults.js';
 import { newRunId } from '../../common/run-id.js';
-import { detectCompose } from '../local/compose-cli.js';
-import { activeComposeProfiles, resolveComposeProject } from '../local/compose-config.js';
-import { readComposeModel, type ComposeModel } from '../local/compose-file.js';
+import { readUserCompose } from '../local/user-compose.js';
+import type { ComposeModel } from '../local/compose-file.js';
 import {
   REFNODE_METRICS_PORT,
   REFNODE_RPC_PORT,
@@ -158,22 +156,11 @@ export class SwarmTestbed implements Testbed {
         `--swarm-network host cannot run ${shown}: its nodes find each other by service name, which only the stack's overlay network resolves`,
         { hint: 'leave out --swarm-network (or give overlay) with --docker-compose-path', exitCode: 2 },
       );
-    const env = options.env ?? process.env;
-    const cli = await detectCompose(env);
-    const projectDirectory = dirname(paths[0]!);
-    const [resolved, activeProfiles] = await Promise.all([
-      resolveComposeProject({
-        cli,
-        files: paths,
-        projectDirectory,
-        env,
-        cacheDir: options.composeCacheDir ?? '.meshbench/cache',
-      }),
-      activeComposeProfiles(cli, projectDirectory, env),
-    ]);
-    const model = readComposeModel(resolved.project, shown, {
-      activeProfiles,
-      ...(options.protocol ? { protocol: options.protocol } : {}),
+    const { model, project } = await readUserCompose({
+      files: paths,
+      protocol: options.protocol,
+      ...(options.env ? { env: options.env } : {}),
+      cacheDir: options.composeCacheDir ?? '.meshbench/cache',
     });
     const built = model.services.find((service) => service.image === undefined);
     if (built)
@@ -197,7 +184,7 @@ export class SwarmTestbed implements Testbed {
       hosts: { ...options.hosts, hosts: options.hosts.hosts.slice(0, model.nodes.length) },
       image: nodeImage,
       sidecarImages: [...images.filter((other) => other !== nodeImage), ...sidecarImages],
-      user: { project: resolved.project, model, shown },
+      user: { project, model, shown },
     };
   }
 

@@ -384,6 +384,46 @@ describe('parseLoadList', () => {
   });
 });
 
+describe("benchmark plan: a compose file's protocol labels", () => {
+  const compose = async (labelled: string | undefined, input: BenchmarkInput) => {
+    await writeFile(join(dir, 'nodes.yml'), 'services: {}\n');
+    const asked: (readonly string[])[] = [];
+    const plan = await buildBenchmarkPlan(
+      { dockerComposePath: 'nodes.yml', fileOutput: false, ...input },
+      {
+        env: {},
+        cwd: dir,
+        composeProtocol: async (files) => {
+          asked.push(files);
+          return labelled;
+        },
+      },
+    );
+    return { plan, asked };
+  };
+
+  it('given no --protocol, the nodes load with the protocol their labels name', async () => {
+    const { plan, asked } = await compose('etcd', {});
+    expect(asked).toEqual([[join(dir, 'nodes.yml')]]);
+    expect(plan.protocol.kind).toBe('etcd');
+    // the default that follows the protocol: etcd cannot confirm commits
+    expect(plan.confirm).toBe('none');
+    expect(plan.configSources).toEqual({ protocol: "the compose file's meshbench.protocol labels" });
+    // the protocol's own settings apply then
+    const withKeys = await compose('etcd', { etcdKeyPattern: 'sequential' });
+    expect(withKeys.plan.protocol.kind).toBe('etcd');
+  });
+
+  it('a --protocol given wins, and the labels are not read; no label keeps the default', async () => {
+    const given = await compose('etcd', { protocol: 'http' });
+    expect(given.asked).toEqual([]);
+    expect(given.plan.protocol.kind).toBe('http');
+    const none = await compose(undefined, {});
+    expect(none.plan.protocol.kind).toBe('cometbft');
+    expect(none.plan.configSources).toBeUndefined();
+  });
+});
+
 describe('buildBenchmarkPlan from programmatic input', () => {
   it('takes numbers and booleans (the wizard hands these in)', async () => {
     const input: BenchmarkInput = {

@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main, validateArgs, type LocalNetworkArgs } from '../../../../src/cli/local-network.js';
-import { failedCount, renderSummary } from '../../../../src/report/summary.js';
+import {
+  describeFailures,
+  failedCount,
+  noneAcceptedMessage,
+  renderSummary,
+} from '../../../../src/report/summary.js';
 import type { LatencySummary, LoadResult } from '../../../../src/load/types.js';
 
 const base: LocalNetworkArgs = {
@@ -121,6 +126,7 @@ describe('renderSummary', () => {
         '  Transactions sent:        300 of 300 scheduled, 512 bytes each, input rate 100.0 tx/s',
         '  Successful:               297',
         '  Failed:                   3',
+        '  Failed by kind:           1 HTTP 503, 1 rejected (-32000), 1 timeout',
         '  Actual rate:              99.7 tx/s',
         '  Committed:                291 (97.0 tx/s, 6 commit timeouts)',
         '  Latency submit→commit:    mean 40.00 ms, stddev 1.50 ms, p50 39.00 ms, p99 45.00 ms (300 tx)',
@@ -129,6 +135,41 @@ describe('renderSummary', () => {
     );
     expect(renderSummary({ ...result, interrupted: true }, { nodes: 4, readyAfterMs: 0 })).toMatch(
       /^PARTIAL RESULT/,
+    );
+    // one node is one node; a run with no failure has no kinds line
+    const clean = { ...result, outcomes: { ...result.outcomes, rejected: {}, httpError: {}, timeout: 0 } };
+    const text = renderSummary(clean, { nodes: 1, readyAfterMs: 0 });
+    expect(text).toMatch(/^RESULT: run r1, 1 node, /);
+    expect(text).not.toMatch(/Failed by kind/);
+    expect(describeFailures(clean)).toBe('');
+  });
+
+  it('says why no transaction was accepted, and what to do', () => {
+    const none = (outcomes: Partial<LoadResult['outcomes']>) =>
+      ({
+        outcomes: {
+          ok: 0,
+          rejected: {},
+          httpError: {},
+          badResponse: 0,
+          timeout: 0,
+          connectionError: 0,
+          dropped: 0,
+          committed: 0,
+          commitTimeout: 0,
+          ...outcomes,
+        },
+      }) as LoadResult;
+    // the nodes answered, with errors: the protocol is the likely cause
+    expect(noneAcceptedMessage(none({ httpError: { '400': 100 } }), 'cometbft')).toBe(
+      'no transaction was accepted (100 HTTP 400): the nodes refused what the load sent as cometbft; give the protocol they speak with --protocol, or label their services meshbench.protocol',
+    );
+    expect(noneAcceptedMessage(none({ badResponse: 7, timeout: 1 }), 'http')).toMatch(
+      /^no transaction was accepted \(7 replies not understood, 1 timeout\): the nodes refused what the load sent as http;/,
+    );
+    // they did not answer at all: their logs, not the protocol
+    expect(noneAcceptedMessage(none({ connectionError: 3, dropped: 2 }), 'http')).toBe(
+      "no transaction was accepted (3 connection errors, 2 not sent on time): the nodes did not answer; see their logs (--logs DIR saves each node's log)",
     );
   });
 });
