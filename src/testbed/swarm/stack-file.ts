@@ -153,6 +153,15 @@ export interface UserStack {
 /** Service keys a stack cannot take: Swarm builds nothing, names its own containers, starts in no order. */
 const NOT_FOR_STACKS = ['build', 'container_name', 'depends_on', 'profiles', 'links', 'restart'] as const;
 
+/**
+ * A service's name resolves to its tasks' own addresses (DNS round robin), not to a virtual
+ * IP that IPVS forwards: peers then talk as they would on one network, without a NAT hop in
+ * every message's path (not part of the system under test), and on hosts whose kernel or
+ * engine cannot forward a virtual IP (etcd's peers got "no route to host" on the sandbox's
+ * nested engines, so no leader was elected). A file that sets `endpoint_mode` keeps its own.
+ */
+const DIRECT_ADDRESSES = { endpoint_mode: 'dnsrr' } as const;
+
 /** Compose's `restart:` as Swarm's restart policy (absent and `no` are Swarm's `none`). */
 function restartPolicy(restart: unknown): Record<string, string> {
   const value = typeof restart === 'string' ? restart : 'no';
@@ -204,6 +213,8 @@ export function userSwarmStack(
         ...withRunLabels(service, runLabels),
         deploy: {
           restart_policy: restartPolicy(restart),
+          // ports published through Swarm's routing mesh need its virtual IP
+          ...(Array.isArray(service.ports) && service.ports.length > 0 ? {} : DIRECT_ADDRESSES),
           ...deploy,
           labels: {
             ...labelsOf(deploy.labels),
@@ -251,6 +262,7 @@ export function userSwarmStack(
       ports,
       deploy: {
         restart_policy: restartPolicy(restart),
+        ...DIRECT_ADDRESSES,
         ...deploy,
         mode: 'replicated',
         replicas: 1,

@@ -19,6 +19,7 @@ import { MeshbenchError, formatError } from '../../common/errors.js';
 import { REFNODE_IMAGE } from '../../common/defaults.js';
 import { newRunId } from '../../common/run-id.js';
 import { readUserCompose } from '../local/user-compose.js';
+import { containerLogs } from '../docker/logs.js';
 import type { ComposeModel } from '../local/compose-file.js';
 import {
   REFNODE_METRICS_PORT,
@@ -323,11 +324,9 @@ export class SwarmTestbed implements Testbed {
               );
               if (tasks.length === 0)
                 return `on ${hosts[hostIndex]!.name}, no task container yet (${await this.taskError(manager, nodeId)})`;
-              const logs = await agent.docker
-                .getContainer(tasks[0]!.id)
-                .logs({ stdout: true, stderr: true, tail: 3 })
-                .catch(() => '');
-              return `on ${hosts[hostIndex]!.name}, task ${tasks[0]!.state}, last log: ${lastLine(String(logs)) || 'none'}`;
+              // demultiplexed: the raw answer carries each frame's 8-byte header
+              const logs = await containerLogs(agent.docker, tasks[0]!.id, 3).catch(() => '');
+              return `on ${hosts[hostIndex]!.name}, task ${tasks[0]!.state}, last log: ${lastLine(logs) || 'none'}`;
             },
           });
           break;

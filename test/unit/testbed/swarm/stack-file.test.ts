@@ -90,6 +90,8 @@ describe('swarmStack', () => {
           networks: ['chain'],
         },
         prom: { image: 'prom:2', ports: ['9090:9090'] },
+        db: { image: 'db:1' },
+        lb: { image: 'lb:1', deploy: { endpoint_mode: 'vip' } },
       },
       networks: { chain: { driver: 'bridge' }, outside: { external: true } },
       volumes: { data: {} },
@@ -122,6 +124,8 @@ describe('swarmStack', () => {
     expect(a.container_name).toBeUndefined();
     expect(a.restart).toBeUndefined();
     expect(a.deploy).toMatchObject({
+      // its name resolves to its task's own address: no virtual IP, no IPVS hop between peers
+      endpoint_mode: 'dnsrr',
       replicas: 1,
       placement: { constraints: ['node.id == aaa'] },
       restart_policy: { condition: 'any' },
@@ -146,6 +150,11 @@ describe('swarmStack', () => {
     const prom = stack.services.prom!;
     expect(prom.ports).toEqual(['9090:9090']);
     expect(prom.deploy).toMatchObject({ labels: { 'meshbench.run': 'r1' } });
+    // a port published through the routing mesh needs the virtual IP; one set by the file stays
+    expect(prom.deploy.endpoint_mode).toBeUndefined();
+    expect(stack.services.db!.deploy.endpoint_mode).toBe('dnsrr');
+    expect(stack.services.lb!.deploy.endpoint_mode).toBe('vip');
+    expect(b.deploy.endpoint_mode).toBe('dnsrr');
     expect(stack.networks.chain).toMatchObject({
       driver: 'overlay',
       attachable: true,
