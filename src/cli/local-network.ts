@@ -212,6 +212,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
     return runMaintenance(args, context);
   const { system, protocol } = await systemOf(args);
   args = { ...args, protocol };
+  validateArgs(args);
   const composePaths = [args.dockerComposePath ?? defaultComposePath()].flat();
   // Given no --protocol, the user's compose file whose nodes are labelled meshbench.protocol
   // decides what the load speaks (readiness follows each node's label either way). meshbench's
@@ -224,9 +225,9 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
         `the compose file's nodes are labelled meshbench.protocol=${labelled}: the load speaks ${labelled}`,
       );
       args = { ...args, protocol: labelled };
+      networkConfirm(args.confirm, args.protocol);
     }
   }
-  validateArgs(args);
   const runId = newRunId();
   const testbed = new LocalTestbed({
     runId,

@@ -327,23 +327,33 @@ export function builtImageName(projectDirectory: string, service: string): strin
  * project, and every run is a compose project of its own, so each run would build and leave
  * an image of its own. Each such service gets `image:` named after the user's project folder
  * and the service instead (builtImageName): runs share one image, built again by each run's
- * `up --build` from Docker's build cache. Returns the project and the services named.
+ * `up --build` from Docker's build cache. Returns the project, the services named, and the
+ * image of every service that builds (named here or by the file).
  */
 export function nameBuiltImages(
   resolved: Record<string, unknown>,
   projectDirectory: string,
-): { readonly project: Record<string, unknown>; readonly named: readonly string[] } {
-  if (!isRecord(resolved.services)) return { project: resolved, named: [] };
+): {
+  readonly project: Record<string, unknown>;
+  readonly named: readonly string[];
+  readonly images: readonly string[];
+} {
+  if (!isRecord(resolved.services)) return { project: resolved, named: [], images: [] };
   const named: string[] = [];
+  const images = new Set<string>();
   const services = Object.fromEntries(
     Object.entries(resolved.services).map(([name, service]) => {
       if (!isRecord(service) || service.build === undefined || service.build === null) return [name, service];
-      if (typeof service.image === 'string') return [name, service];
+      if (typeof service.image === 'string') {
+        images.add(service.image);
+        return [name, service];
+      }
       named.push(name);
+      images.add(builtImageName(projectDirectory, name));
       return [name, { ...service, image: builtImageName(projectDirectory, name) }];
     }),
   );
-  return { project: named.length === 0 ? resolved : { ...resolved, services }, named };
+  return { project: named.length === 0 ? resolved : { ...resolved, services }, named, images: [...images] };
 }
 
 /**

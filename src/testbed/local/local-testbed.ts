@@ -320,16 +320,9 @@ export class LocalTestbed implements Testbed {
     let built: string[] = [];
     if (committee === undefined && resolved) {
       await mkdir(runDir, { recursive: true });
-      const { project: named, named: services } = nameBuiltImages(resolved, projectDirectory);
-      // with --build, every service that has build: is built, the ones naming their image too
-      if (services.length > 0)
-        built = [
-          ...new Set(
-            Object.values(named.services as Record<string, { build?: unknown; image?: unknown }>)
-              .filter((service) => service.build != null && typeof service.image === 'string')
-              .map((service) => service.image as string),
-          ),
-        ];
+      const { project: named, named: services, images } = nameBuiltImages(resolved, projectDirectory);
+      // --build (when a service was named here) builds every service that has build:
+      if (services.length > 0) built = [...images];
       projectText = `${JSON.stringify(labelComposeProject(named, this.runId), null, 2)}\n`;
       await writeFile(projectFile, projectText);
     }

@@ -66,8 +66,9 @@ describe('nameBuiltImages: one image per service a project builds, not one per r
       networks: {},
     };
     const before = structuredClone(resolved);
-    const { project, named } = nameBuiltImages(resolved, '/home/me/My Node');
+    const { project, named, images } = nameBuiltImages(resolved, '/home/me/My Node');
     expect(named).toEqual(['web_1']);
+    expect(images).toEqual(['meshbench-build/my-node-web-1:latest', 'myorg/node:dev']);
     expect((project.services as Record<string, Record<string, unknown>>).web_1).toEqual({
       build: { context: '/home/me/My Node' },
       labels: { a: 'b' },
@@ -79,7 +80,7 @@ describe('nameBuiltImages: one image per service a project builds, not one per r
     expect(resolved).toEqual(before);
     // nothing built: the same object back
     const none = { services: { plain: { image: 'nginx' } } };
-    expect(nameBuiltImages(none, '/x')).toEqual({ project: none, named: [] });
+    expect(nameBuiltImages(none, '/x')).toEqual({ project: none, named: [], images: [] });
   });
 
   it('makes names Docker takes from any folder', () => {
