@@ -181,7 +181,20 @@ export async function runBenchmarkCommand(
     await dashboard?.close();
   }
   deps.onOutcome?.(outcome, plan);
-  return outcome.interrupted ? 130 : 0;
+  if (outcome.interrupted) return 130;
+  // Not one transaction accepted at any level: the nodes refused the protocol, or never answered.
+  if (outcome.records.length > 0 && outcome.records.every((record) => record.results.outcomes.ok === 0)) {
+    const [{ noneAcceptedMessage }, { sumOutcomes }] = await Promise.all([
+      import('../report/summary.js'),
+      import('../measure/figures.js'),
+    ]);
+    const outcomes = sumOutcomes(outcome.records.map((record) => record.results.outcomes));
+    context.stderr(
+      `benchmark: error: ${noneAcceptedMessage(outcomes, plan.protocol.kind, 'give the protocol they speak with --protocol (docs/protocols.md)')}`,
+    );
+    return 1;
+  }
+  return 0;
 }
 
 /**

@@ -272,6 +272,7 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
       return `cleanup: ${describeRemoval(report)}${thorough ? ` and ${deployment.project.runDir}` : ''}`;
     },
     downCommand: `local-network --down ${runId}`,
+    protocolFix: 'give the protocol they speak with --protocol, or label their services meshbench.protocol',
   };
   return runNetworkCommand(args, context, spec);
 }

@@ -219,6 +219,8 @@ export interface NetworkCommandSpec<D extends Deployment = Deployment> {
   remove(deployment: D, thorough: boolean): Promise<string>;
   /** The command that removes a network this run left (or could not remove). */
   readonly downCommand: string;
+  /** How the user names the protocol the nodes speak (said when the nodes refused every transaction). */
+  readonly protocolFix: string;
 }
 
 /** The plan of a network command's one level: `--num-transactions` at `--transaction-rate`, no settle wait. */
@@ -402,7 +404,9 @@ export async function runNetworkCommand<D extends Deployment>(
   }
   if (!result || result.interrupted) return context.shutdown.signal.aborted ? 130 : 1;
   if (result.outcomes.ok === 0) {
-    context.stderr(`${spec.command}: error: ${noneAcceptedMessage(result, spec.protocol)}`);
+    context.stderr(
+      `${spec.command}: error: ${noneAcceptedMessage(result.outcomes, spec.protocol, spec.protocolFix)}`,
+    );
     return 1;
   }
   return cleanupFailed ? 1 : 0;

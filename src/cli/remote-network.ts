@@ -379,6 +379,9 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
       await deployment.destroy({ thorough });
       return `cleanup: removed run ${runId} from ${hosts.hosts.length + (dedicated?.length ?? 0)} host(s)`;
     },
+    protocolFix: swarm
+      ? "label the compose file's node services with the protocol they speak (meshbench.protocol)"
+      : 'run nodes that speak it: --system names a system and its protocol (docs/remote-network.md)',
     downCommand: `remote-network --down${swarm ? ' --engine swarm' : ''}${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}${args.sshConfig ? ` --ssh-config ${args.sshConfig}` : ''}`,
   };
   // --load-clients colocated|dedicated:N: the load runs beside the nodes or on the client hosts

@@ -16,6 +16,31 @@ export interface LatencySummary {
   readonly max: number;
 }
 
+/** Several loads' outcome counts added up (the runs of a level, the levels of a sweep). */
+export function sumOutcomes(list: readonly OutcomeCounts[]): OutcomeCounts {
+  const add = (records: readonly Readonly<Record<string, number>>[]) => {
+    const total: Record<string, number> = {};
+    for (const record of records)
+      for (const [key, n] of Object.entries(record)) total[key] = (total[key] ?? 0) + n;
+    return total;
+  };
+  const sum = (pick: (outcomes: OutcomeCounts) => number | undefined) =>
+    list.reduce((total, outcomes) => total + (pick(outcomes) ?? 0), 0);
+  const late = list.some((outcomes) => outcomes.late !== undefined) ? { late: sum((o) => o.late) } : {};
+  return {
+    ok: sum((o) => o.ok),
+    rejected: add(list.map((o) => o.rejected)),
+    httpError: add(list.map((o) => o.httpError)),
+    badResponse: sum((o) => o.badResponse),
+    timeout: sum((o) => o.timeout),
+    connectionError: sum((o) => o.connectionError),
+    dropped: sum((o) => o.dropped),
+    committed: sum((o) => o.committed),
+    commitTimeout: sum((o) => o.commitTimeout),
+    ...late,
+  };
+}
+
 export interface OutcomeCounts {
   readonly ok: number;
   /** JSON-RPC / protocol-level rejections, keyed by error code. */

@@ -5,6 +5,7 @@
 import Table from 'cli-table3';
 import type { BenchmarkRecord, Spread } from '../results/record.js';
 import type { FaultsBlock } from '../faults/recovery.js';
+import { describeFailures } from './summary.js';
 
 export function formatNumber(value: number, digits = 2): string {
   return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
@@ -31,7 +32,7 @@ export function renderResultBlock(record: BenchmarkRecord): string {
       : formatPercent(r.efficiency);
   const lines = [
     `BENCHMARK RESULT #${record.benchmark_number}`,
-    `  Network type:        ${record.network_type} (${record.parameters.nodes} nodes)`,
+    `  Network type:        ${record.network_type} (${record.parameters.nodes} node${record.parameters.nodes === 1 ? '' : 's'})`,
     `  Load:                ${record.parameters.load} tx/s for ${record.parameters.duration} s` +
       (runs > 1 ? ` × ${runs} runs` : ''),
     `  Throughput:          ${withSpread(r.throughput, record.across_runs.throughput, runs, 2, ' tx/s')}`,
@@ -42,6 +43,8 @@ export function renderResultBlock(record: BenchmarkRecord): string {
     `  Failed:              ${r.failed_transactions}`,
     `  Efficiency:          ${efficiency}`,
   ];
+  const failures = describeFailures(r.outcomes, { commitTimeouts: r.latency_stage === 'commit' });
+  if (failures) lines.splice(lines.length - 1, 0, `  Failed by kind:      ${failures}`);
   // --mix: a line per kind (src/load/mix.ts), at the stage the record's latency describes
   for (const kind of r.kinds ?? []) {
     const commit = r.latency_stage === 'commit';

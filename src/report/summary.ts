@@ -17,9 +17,15 @@ export function failedCount(result: LoadResult): number {
   return sum(o.rejected) + sum(o.httpError) + o.badResponse + o.timeout + o.connectionError + o.dropped;
 }
 
-/** The failed transactions by kind, most first: `100 HTTP 400, 3 timeouts`. Empty when none failed. */
-export function describeFailures(result: LoadResult): string {
-  const o = result.outcomes;
+/**
+ * The failed transactions by kind, most first: `100 HTTP 400, 3 timeouts`. Empty when none
+ * failed. `commitTimeouts`: count accepted transactions never seen committed as failures too
+ * (they are, where the figures are of the commit stage).
+ */
+export function describeFailures(
+  o: LoadResult['outcomes'],
+  options: { readonly commitTimeouts?: boolean } = {},
+): string {
   const parts: [number, string][] = [
     ...Object.entries(o.httpError).map(([status, n]): [number, string] => [n, `HTTP ${status}`]),
     ...Object.entries(o.rejected).map(([code, n]): [number, string] => [n, `rejected (${code})`]),
@@ -27,6 +33,10 @@ export function describeFailures(result: LoadResult): string {
     [o.timeout, o.timeout === 1 ? 'timeout' : 'timeouts'],
     [o.connectionError, o.connectionError === 1 ? 'connection error' : 'connection errors'],
     [o.dropped, 'not sent on time'],
+    [
+      options.commitTimeouts ? o.commitTimeout : 0,
+      o.commitTimeout === 1 ? 'commit timeout' : 'commit timeouts',
+    ],
   ];
   return parts
     .filter(([n]) => n > 0)
@@ -36,15 +46,15 @@ export function describeFailures(result: LoadResult): string {
 }
 
 /**
- * Why a network command's run that got no transaction accepted failed, and what to do, on
- * one line: the nodes did not answer, or answered what the load sent with errors.
+ * Why a run that got no transaction accepted failed, and what to do, on one line: the nodes
+ * did not answer, or answered what the load sent with errors (`fix` says how to give the
+ * protocol they speak, which differs by command).
  */
-export function noneAcceptedMessage(result: LoadResult, protocol: string): string {
-  const o = result.outcomes;
+export function noneAcceptedMessage(o: LoadResult['outcomes'], protocol: string, fix: string): string {
   const answered = Object.keys(o.httpError).length + Object.keys(o.rejected).length > 0 || o.badResponse > 0;
-  const kinds = describeFailures(result) || 'nothing was sent';
+  const kinds = describeFailures(o) || 'nothing was sent';
   return answered
-    ? `no transaction was accepted (${kinds}): the nodes refused what the load sent as ${protocol}; give the protocol they speak with --protocol, or label their services meshbench.protocol`
+    ? `no transaction was accepted (${kinds}): the nodes refused what the load sent as ${protocol}; ${fix}`
     : `no transaction was accepted (${kinds}): the nodes did not answer; see their logs (--logs DIR saves each node's log)`;
 }
 
@@ -56,7 +66,7 @@ export function renderSummary(result: LoadResult, context: { nodes: number; read
     `  Successful:               ${result.outcomes.ok}`,
     `  Failed:                   ${failedCount(result)}`,
   ];
-  const failures = describeFailures(result);
+  const failures = describeFailures(result.outcomes);
   if (failures) lines.push(`  Failed by kind:           ${failures}`);
   lines.push(`  Actual rate:              ${result.achievedRate.toFixed(1)} tx/s`);
   if (result.latency.commit) {

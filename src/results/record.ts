@@ -8,6 +8,7 @@
 import { max, mean, min, sampleStandardDeviation } from 'simple-statistics';
 import { headline } from '../load/headline.js';
 import type { ConfirmMode, LatencySummary, LoadResult } from '../load/types.js';
+import { sumOutcomes } from '../measure/figures.js';
 import type { EtcdKeysSummary } from '../protocols/etcd-keys.js';
 import type { LevelEnd } from '../bench/observer.js';
 import type { BenchmarkPlan } from '../bench/plan.js';
@@ -305,12 +306,6 @@ function combineRuns(perRun: readonly RecordResults[]): RecordResults {
       max: max(list.map((s) => s.max)),
     };
   };
-  const sumRecord = (pick: (r: RecordResults) => Readonly<Record<string, number>>) => {
-    const total: Record<string, number> = {};
-    for (const r of perRun)
-      for (const [key, value] of Object.entries(pick(r))) total[key] = (total[key] ?? 0) + value;
-    return total;
-  };
   const commit = avgLatency((r) => r.commit_latency_ms);
   const commitUncorrected = avgLatency((r) => r.commit_latency_uncorrected_ms);
   return {
@@ -336,17 +331,7 @@ function combineRuns(perRun: readonly RecordResults[]): RecordResults {
     committed_throughput: avg((r) => r.committed_throughput),
     scheduled_transactions: sum((r) => r.scheduled_transactions),
     sent_transactions: sum((r) => r.sent_transactions),
-    outcomes: {
-      ok: sum((r) => r.outcomes.ok),
-      rejected: sumRecord((r) => r.outcomes.rejected),
-      httpError: sumRecord((r) => r.outcomes.httpError),
-      badResponse: sum((r) => r.outcomes.badResponse),
-      timeout: sum((r) => r.outcomes.timeout),
-      connectionError: sum((r) => r.outcomes.connectionError),
-      dropped: sum((r) => r.outcomes.dropped),
-      committed: sum((r) => r.outcomes.committed),
-      commitTimeout: sum((r) => r.outcomes.commitTimeout),
-    },
+    outcomes: sumOutcomes(perRun.map((r) => r.outcomes)),
     ack_latency_ms: avgLatency((r) => r.ack_latency_ms) as LatencySummary,
     ack_latency_uncorrected_ms: avgLatency((r) => r.ack_latency_uncorrected_ms) as LatencySummary,
     ...(commit ? { commit_latency_ms: commit } : {}),

@@ -177,6 +177,48 @@ describe('benchmark command through runCli', () => {
     );
   });
 
+  it('no transaction accepted at any level: one line saying why, exit 1; one level with some is a result', async () => {
+    const refusedAt = async (refused: (rate: number) => boolean) => {
+      const log: string[] = [];
+      const err: string[] = [];
+      vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
+      vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+      const base = deps(log);
+      const code = await runCli(
+        {
+          ...definition(log),
+          run: (args, context) =>
+            runBenchmarkCommand(args, context, {
+              ...base,
+              runLoad: async (options) => {
+                const rate = options.shape.kind === 'fixed' ? options.shape.rate : 1;
+                const result = fakeLoadResult({ rate, durationSecs: 2 });
+                if (!refused(rate)) return result;
+                const outcomes = { ...result.outcomes, ok: 0, committed: 0, commitTimeout: 0 };
+                return { ...result, outcomes: { ...outcomes, httpError: { '400': result.scheduled } } };
+              },
+            }),
+        },
+        ['--loads', '10,20', '--duration', '2', '--output-dir', dir, '--cleanup'],
+      );
+      vi.restoreAllMocks();
+      return {
+        code,
+        errors: err
+          .join('')
+          .split('\n')
+          .filter((line) => line.startsWith('benchmark: error:')),
+      };
+    };
+    const none = await refusedAt(() => true);
+    expect(none.code).toBe(1);
+    expect(none.errors).toEqual([
+      'benchmark: error: no transaction was accepted (60 HTTP 400): the nodes refused what the load sent as cometbft; give the protocol they speak with --protocol (docs/protocols.md)',
+    ]);
+    const some = await refusedAt((rate) => rate === 20);
+    expect(some).toEqual({ code: 0, errors: [] });
+  });
+
   it('compares attach-mode files too (no fault parameters)', async () => {
     const runs = (await readdir(dir)).filter((name) => name.startsWith('run-') && !name.endsWith('-compare'));
     const folders = await Promise.all(

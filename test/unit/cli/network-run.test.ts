@@ -124,6 +124,7 @@ describe('the network commands run through the sweep', () => {
         },
         {
           command: 'local-network',
+          protocolFix: 'give --protocol',
           networkType: 'local',
           runId: 'r1',
           protocol: 'cometbft',
@@ -213,6 +214,7 @@ describe('the network commands run through the sweep', () => {
         },
         {
           command: 'local-network',
+          protocolFix: 'give --protocol',
           networkType: 'local',
           runId: 'r2',
           protocol: 'cometbft',

@@ -144,6 +144,7 @@ describe('console rendering', () => {
       '  Latency p50/p99:     40.00 / 80.00 ms',
       '  Successful:          980',
       '  Failed:              20',
+      '  Failed by kind:      20 commit timeouts',
       '  Efficiency:          98.0%',
     ]);
   });

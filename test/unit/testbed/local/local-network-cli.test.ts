@@ -141,34 +141,32 @@ describe('renderSummary', () => {
     const text = renderSummary(clean, { nodes: 1, readyAfterMs: 0 });
     expect(text).toMatch(/^RESULT: run r1, 1 node, /);
     expect(text).not.toMatch(/Failed by kind/);
-    expect(describeFailures(clean)).toBe('');
+    expect(describeFailures(clean.outcomes)).toBe('');
   });
 
   it('says why no transaction was accepted, and what to do', () => {
-    const none = (outcomes: Partial<LoadResult['outcomes']>) =>
-      ({
-        outcomes: {
-          ok: 0,
-          rejected: {},
-          httpError: {},
-          badResponse: 0,
-          timeout: 0,
-          connectionError: 0,
-          dropped: 0,
-          committed: 0,
-          commitTimeout: 0,
-          ...outcomes,
-        },
-      }) as LoadResult;
+    const none = (outcomes: Partial<LoadResult['outcomes']>): LoadResult['outcomes'] => ({
+      ok: 0,
+      rejected: {},
+      httpError: {},
+      badResponse: 0,
+      timeout: 0,
+      connectionError: 0,
+      dropped: 0,
+      committed: 0,
+      commitTimeout: 0,
+      ...outcomes,
+    });
+    const fix = 'give the protocol they speak with --protocol';
     // the nodes answered, with errors: the protocol is the likely cause
-    expect(noneAcceptedMessage(none({ httpError: { '400': 100 } }), 'cometbft')).toBe(
-      'no transaction was accepted (100 HTTP 400): the nodes refused what the load sent as cometbft; give the protocol they speak with --protocol, or label their services meshbench.protocol',
+    expect(noneAcceptedMessage(none({ httpError: { '400': 100 } }), 'cometbft', fix)).toBe(
+      'no transaction was accepted (100 HTTP 400): the nodes refused what the load sent as cometbft; give the protocol they speak with --protocol',
     );
-    expect(noneAcceptedMessage(none({ badResponse: 7, timeout: 1 }), 'http')).toMatch(
+    expect(noneAcceptedMessage(none({ badResponse: 7, timeout: 1 }), 'http', fix)).toMatch(
       /^no transaction was accepted \(7 replies not understood, 1 timeout\): the nodes refused what the load sent as http;/,
     );
     // they did not answer at all: their logs, not the protocol
-    expect(noneAcceptedMessage(none({ connectionError: 3, dropped: 2 }), 'http')).toBe(
+    expect(noneAcceptedMessage(none({ connectionError: 3, dropped: 2 }), 'http', fix)).toBe(
       "no transaction was accepted (3 connection errors, 2 not sent on time): the nodes did not answer; see their logs (--logs DIR saves each node's log)",
     );
   });
