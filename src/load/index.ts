@@ -78,7 +78,8 @@ function shardSettings(options: LoadOptions, shardIndex: number, shardCount: num
     options.commitWebsocketUrls ??
     (commits
       ? options.endpoints
-          .filter((e) => options.commitNodes?.includes(e.nodeId) ?? true)
+          // a protocol whose commit is judged over every node (mesh) follows every node's stream
+          .filter((e) => commits.everyNode || (options.commitNodes?.includes(e.nodeId) ?? true))
           .slice(0, commits.everyNode ? undefined : LOAD_DEFAULTS.commitSubscriptions)
           .map((e) => commits.websocketUrl(e))
       : []);

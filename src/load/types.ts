@@ -90,7 +90,11 @@ export interface LoadOptions {
   readonly maxScheduleLagMs?: number;
   /** Extension: WebSocket URLs subscribed to for commits (cometbft); default: every endpoint's wsUrl (or rpcUrl + /websocket), at most 3. */
   readonly commitWebsocketUrls?: readonly string[];
-  /** Extension: follow the commit streams of these nodes only (a load client beside its node: its own). */
+  /**
+   * Extension: follow the commit streams of these nodes only (a load client beside its node: its
+   * own). Not for a protocol whose commit is judged over every node's stream (mesh: delivered to
+   * all, a majority or K nodes), which follows them all.
+   */
   readonly commitNodes?: readonly string[];
   /**
    * Extension: this run sends only its share of a larger open-loop schedule, the sequence

@@ -7,6 +7,9 @@
  * - `remote-network --system crdt-sync --nodes-per-host 2` on 2 hosts: the second node on a host
  *   moved to its own ports by the system's port variables, every message delivered everywhere
  *   (the mesh's commit), and nothing left on the hosts after --cleanup.
+ * - `benchmark --system crdt-sync --load-clients colocated --mesh-delivery 2` on 2 hosts: each
+ *   client follows every node's deliveries, so a message counts as committed once both nodes
+ *   delivered it (a client that followed only its own node's stream never saw 2).
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -91,6 +94,43 @@ describe('P2P systems on remote hosts', () => {
     ]);
     // the mesh's commit: delivered to every node
     expect(run.stdout).toMatch(/Committed: +400 /);
+    for (const host of hosts)
+      expect(await leftovers(host), host.name).toEqual({ containers: [], volumes: [] });
+  }, 240_000);
+
+  it('crdt-sync with a load client beside each node: a commit is a delivery on every node, as from here', async () => {
+    const hosts = suite.sandbox.hosts.slice(0, 2);
+    const file = await hostsFile(suite.sandbox, 'mesh-remote-clients', hosts);
+    const output = join(suite.dir, 'crdt-clients');
+    const run = await runBin('benchmark', [
+      '--network-type',
+      'remote',
+      '--hosts-file',
+      file,
+      '--system',
+      'crdt-sync',
+      '--load-clients',
+      'colocated',
+      '--mesh-delivery',
+      '2',
+      '--loads',
+      '50',
+      '--duration',
+      '4',
+      '--monitor',
+      'false',
+      '--cleanup',
+      '--output-dir',
+      output,
+    ]);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    const record = await firstRecord<{ results: { outcomes: { ok: number; committed: number } } }>(
+      output,
+      'remote',
+    );
+    const outcomes = record.results.outcomes;
+    expect(outcomes.ok).toBeGreaterThan(0);
+    expect(outcomes.committed).toBe(outcomes.ok);
     for (const host of hosts)
       expect(await leftovers(host), host.name).toEqual({ containers: [], volumes: [] });
   }, 240_000);
