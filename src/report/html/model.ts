@@ -659,7 +659,8 @@ export function buildReportModel(input: ReportInput): ReportModel {
   const plain = records.map((entry) => entry.record);
   const runIds = [...new Set(plain.map((record) => record.run_id))];
   return {
-    title: `meshbench report: ${runIds.join(', ')}`,
+    // (no record yet: a live page before its first level ends)
+    title: runIds.length > 0 ? `meshbench report: ${runIds.join(', ')}` : 'meshbench report',
     runIds,
     generatedAt: input.generatedAt,
     summary: records.map((entry) => summaryRow(entry.file, entry.record)),

@@ -56,6 +56,12 @@ describe('the report model from real records', () => {
     expect(checked).toBeGreaterThan(0);
   });
 
+  it('titles a page with no record yet (a live dashboard before its first level) without a dangling colon', () => {
+    expect(buildReportModel({ records: [], generatedAt: '2026-11-24T00:00:00.000Z' }).title).toBe(
+      'meshbench report',
+    );
+  });
+
   it('summarises every level with the figures of its record', async () => {
     const records = await readRunFolder(FIXTURE);
     const model = buildReportModel({ records, generatedAt: '2026-11-24T00:00:00.000Z' });
