@@ -73,7 +73,7 @@ export function faultSummaries(record: BenchmarkRecord): string[] {
     for (const fault of block.faults ?? []) if (fault.summary) lines.push(`${prefix}${fault.summary}`);
     if (block.tolerance?.expect_stall) {
       lines.push(
-        `${prefix}${block.tolerance.max_down} nodes down at once, more than the ${block.tolerance.tolerated} tolerated: a stall was expected`,
+        `${prefix}${block.tolerance.max_down} node${block.tolerance.max_down === 1 ? '' : 's'} down at once, more than the ${block.tolerance.tolerated} tolerated: a stall was expected`,
       );
     }
     if (typeof block.availability === 'number') {
