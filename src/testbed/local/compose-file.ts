@@ -51,6 +51,23 @@ export interface ComposeNodeSpec {
   /** The service's compose profiles: it starts only when one of them is active. */
   readonly profiles: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
+  /** How many containers it runs (`scale:`, or `deploy.replicas`); each is a node. */
+  readonly replicas: number;
+}
+
+/** The containers a resolved service runs: `scale`, else `deploy.replicas`, else 1. */
+function replicasOf(service: Record<string, unknown>): number {
+  const deploy = isRecord(service.deploy) ? service.deploy : {};
+  for (const value of [service.scale, deploy.replicas]) {
+    const n = typeof value === 'string' ? Number(value) : value;
+    if (typeof n === 'number' && Number.isInteger(n) && n >= 0) return n;
+  }
+  return 1;
+}
+
+/** The node containers a model starts: every node service's replicas. */
+export function nodeContainerCount(model: ComposeModel): number {
+  return model.nodes.reduce((total, node) => total + node.replicas, 0);
 }
 
 export interface ComposeModel {
@@ -261,6 +278,7 @@ export function readComposeModel(
         ),
         profiles,
         labels,
+        replicas: replicasOf(service),
         role: labels[ROLE_LABEL],
       });
     }

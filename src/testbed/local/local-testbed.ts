@@ -12,7 +12,13 @@ import { dirname, join, resolve } from 'node:path';
 import type Docker from 'dockerode';
 import { MeshbenchError, isMeshbenchError } from '../../common/errors.js';
 import { newRunId } from '../../common/run-id.js';
-import { labelComposeProject, nameBuiltImages, readComposeModel, type ComposeModel } from './compose-file.js';
+import {
+  labelComposeProject,
+  nameBuiltImages,
+  nodeContainerCount,
+  readComposeModel,
+  type ComposeModel,
+} from './compose-file.js';
 import {
   REFNODE_IMAGE,
   refnodeCompose,
@@ -244,7 +250,7 @@ export class LocalTestbed implements Testbed {
     const engine = (engineResult as PromiseFulfilledResult<EngineFacts>).value;
     const cli = (cliResult as PromiseFulfilledResult<ComposeCli>).value;
     checkMemory(
-      model.nodes.length,
+      nodeContainerCount(model),
       (memoryResult as PromiseFulfilledResult<number>).value,
       nodeMemoryBytes(this.#env),
     );
@@ -419,7 +425,7 @@ export class LocalTestbed implements Testbed {
 
     try {
       this.#log(
-        `starting ${model.nodes.length} node${model.nodes.length === 1 ? '' : 's'} (compose project ${project.projectName}, ${cli.command.join(' ')} ${cli.version})`,
+        `starting ${nodeContainerCount(model)} node${nodeContainerCount(model) === 1 ? '' : 's'} (compose project ${project.projectName}, ${cli.command.join(' ')} ${cli.version})`,
       );
       const upStartedMs = performance.now();
       phasesMs.checks = Math.round(upStartedMs - startedAtMs);

@@ -14,6 +14,7 @@ import { MeshbenchError } from '../../../../src/common/errors.js';
 import {
   labelComposeProject,
   labelsOf,
+  nodeContainerCount,
   parsePortEntry,
   readComposeModel,
   serviceIsActive,
@@ -160,6 +161,27 @@ networks:
     expect(serviceIsActive(['x'], ['*'])).toBe(true);
     expect(serviceIsActive([], [])).toBe(true);
     expect(serviceIsActive(['x'], ['y'])).toBe(false);
+  });
+});
+
+describe('node containers', () => {
+  it('counts every container of a node service: scale, deploy.replicas, else one', () => {
+    const model = parseComposeFile(
+      [
+        'services:',
+        '  a: { image: i, scale: 3, labels: { meshbench.role: node } }',
+        '  b: { image: i, deploy: { replicas: 2 }, labels: { meshbench.role: node } }',
+        '  c: { image: i, labels: { meshbench.role: node } }',
+        '  side: { image: j, scale: 5 }',
+      ].join('\n'),
+      'scaled.yml',
+    );
+    expect(model.nodes.map((node) => [node.service, node.replicas])).toEqual([
+      ['a', 3],
+      ['b', 2],
+      ['c', 1],
+    ]);
+    expect(nodeContainerCount(model)).toBe(6);
   });
 });
 
