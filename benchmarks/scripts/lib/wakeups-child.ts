@@ -1,0 +1,44 @@
+/**
+ * One round of bench-wakeups.ts, in a process of its own so nothing else runs in it: starts
+ * the event-loop sampler named by argv[2], lets it settle for a second, then prints the CPU
+ * this process used per second over argv[3] seconds (one JSON line).
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+const [side = 'none', secondsText = '5'] = process.argv.slice(2);
+const seconds = Number(secondsText);
+
+switch (side) {
+  case 'none':
+    break;
+  case 'prom-client-default': {
+    // prom-client's default metrics as a user would collect them: its lag sampler at 10 ms
+    const { Registry, collectDefaultMetrics } = await import('prom-client');
+    collectDefaultMetrics({ register: new Registry() });
+    break;
+  }
+  case 'exporter': {
+    // meshbench's --metrics-port registry (src/monitor/prometheus/exporter.ts)
+    const { GeneratorMetrics } = await import('../../../src/monitor/prometheus/exporter.js');
+    new GeneratorMetrics();
+    break;
+  }
+  case 'resources': {
+    // the resource monitor's sampler of the orchestrator's own loop (src/monitor/resources/monitor.ts)
+    monitorEventLoopDelay({ resolution: 20 }).enable();
+    break;
+  }
+  default:
+    throw new Error(`unknown side ${side}`);
+}
+
+await new Promise((resolve) => setTimeout(resolve, 1000));
+const before = process.cpuUsage();
+const startedMs = performance.now();
+await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+const used = process.cpuUsage(before);
+const elapsedSecs = (performance.now() - startedMs) / 1000;
+process.stdout.write(
+  `${JSON.stringify({ side, cpuMsPerSecond: (used.user + used.system) / 1000 / elapsedSecs })}\n`,
+);
+process.exit(0);
