@@ -87,6 +87,12 @@ export async function startNamespaces(
   options: HelperOptions,
 ): Promise<Namespace[]> {
   const nodes = deployment.nodes;
+  const shared = nodes.find((node) => node.onThisMachinesNetwork);
+  if (shared)
+    throw conditionError(
+      `network conditions need each node in a network namespace of its own; ${shared.nodeId} runs in this machine's (network_mode: host), whose traffic they would shape too`,
+      "give it the project's network (no network_mode: host) to apply conditions to it",
+    );
   const image = options.image ?? NETHELPER_IMAGE;
   // built here on first use (remote hosts got it shipped with the node image)
   if (deployment.kind === 'local')

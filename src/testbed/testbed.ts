@@ -121,6 +121,11 @@ export interface NodeHandle {
    * container), so a crash's recovery is measured from the crash, not only from a restart.
    */
   readonly restartsAfterCrash?: boolean;
+  /**
+   * The node runs in this machine's own network namespace (a local node with `network_mode:
+   * host`): shaping its namespace would shape this machine's traffic, the generator's too.
+   */
+  readonly onThisMachinesNetwork?: boolean;
   kill(signal?: string): Promise<void>;
   stop(timeoutSeconds?: number): Promise<void>;
   start(): Promise<void>;

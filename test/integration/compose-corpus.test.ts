@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/local-network.js';
+import { main as benchmarkMain } from '../../src/cli/benchmark.js';
 import { RUN_LABEL } from '../../src/common/labels.js';
 import { readComposeModel, type ComposeModel } from '../../src/testbed/local/compose-file.js';
 import { refnodeCompose, renderCompose, seedPortLayout } from '../../src/testbed/local/compose-generate.js';
@@ -299,6 +300,49 @@ describe('corpus files run end to end', () => {
         .remove()
         .catch(() => undefined);
     }
+  });
+
+  it("a node on the host's network is reached on loopback at its own port; network conditions refuse it", async () => {
+    const file = join(CORPUS, 'host-network.yml');
+    const run = await runLocalNetwork([
+      '--docker-compose-path',
+      file,
+      '--num-transactions',
+      '30',
+      '--cleanup',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await leftovers(run.runId)).toBe(0);
+    const record = JSON.parse(
+      await readFile(join(dir, `run-${run.runId}`, 'local-benchmark-1.json'), 'utf8'),
+    ) as LocalRecord & { results: { outcomes: { ok: number } } };
+    expect(record.local_network.endpoints.map((endpoint) => endpoint.rpcUrl)).toEqual([
+      'http://127.0.0.1:23791',
+    ]);
+    expect(record.results.outcomes.ok).toBe(30);
+    // a delay there would shape this machine's own traffic: refused before any load
+    const scenario = join(dir, 'host-delay.yaml');
+    await writeFile(scenario, 'events:\n  - { from: 1s, to: 2s, action: delay, nodes: [kv], delay: 20ms }\n');
+    const bench = await captureCli(benchmarkMain, [
+      '--docker-compose-path',
+      file,
+      '--scenario',
+      scenario,
+      '--loads',
+      '20',
+      '--duration',
+      '2',
+      '--cleanup',
+      '--output-dir',
+      dir,
+    ]);
+    expect(bench.code).not.toBe(0);
+    expect(bench.stderr).toMatch(
+      /network conditions need each node in a network namespace of its own; kv runs in this machine's \(network_mode: host\)/,
+    );
+    const network = /compose project meshbench-(\S+),/.exec(bench.stdout + bench.stderr)?.[1];
+    expect(network).toBeDefined();
+    expect(await leftovers(network ?? '')).toBe(0);
   });
 
   it("a file compose cannot start: compose's own reason on one line, nothing left", async () => {

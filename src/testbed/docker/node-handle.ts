@@ -40,6 +40,8 @@ export interface ContainerNodeInit {
   readonly sidecarLabels?: Readonly<Record<string, string>>;
   /** Where the node runs, for messages: `local` or the host's name (default `local`). */
   readonly host?: string;
+  /** NodeHandle.onThisMachinesNetwork. */
+  readonly onThisMachinesNetwork?: boolean;
 }
 
 /** The label a sidecar carries with its node's ID. */
@@ -51,6 +53,7 @@ export class ContainerNodeHandle implements NodeHandle {
   readonly sidecarEndpoint?: Endpoint;
   readonly containerId: string;
   readonly service: string;
+  readonly onThisMachinesNetwork?: boolean;
   readonly #docker: Docker;
   readonly #onFailure: FailureReporter;
   readonly #sidecarLabels: Readonly<Record<string, string>> | undefined;
@@ -63,6 +66,7 @@ export class ContainerNodeHandle implements NodeHandle {
     this.containerId = init.containerId;
     this.endpoint = init.endpoint;
     if (init.sidecarEndpoint) this.sidecarEndpoint = init.sidecarEndpoint;
+    if (init.onThisMachinesNetwork) this.onThisMachinesNetwork = true;
     this.#onFailure = init.onFailure ?? ((_what, error) => error);
     this.#sidecarLabels = init.sidecarLabels;
     this.#host = init.host ?? 'local';

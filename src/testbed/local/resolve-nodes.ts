@@ -14,7 +14,7 @@ import { ReadinessError } from '../readiness.js';
 import type { Endpoint } from '../testbed.js';
 import type { ComposeNodeSpec } from './compose-file.js';
 import type { LocalProject } from './local-deployment.js';
-import { chooseNodeAccess, type NodeAccess, type NodeAccessMode } from './node-access.js';
+import { chooseNodeAccess, engineIsLocal, type NodeAccess, type NodeAccessMode } from './node-access.js';
 import { COMPOSE_PROJECT_LABEL } from './teardown.js';
 
 /** `node n1 exited (exit code 2) before it was ready: <its last log line>` */
@@ -79,9 +79,22 @@ export async function resolveNodes(
     }
   }
 
-  const choice = chooseNodeAccess(
+  // A node on the host's own network (network_mode: host) has no address of its own and
+  // publishes nothing: it serves on this machine's loopback at its container ports.
+  const onHostNetwork = (info: ContainerInspectInfo) => info.HostConfig?.NetworkMode === 'host';
+  const hostNetworked = found.filter(({ info }) => onHostNetwork(info));
+  if (hostNetworked.length > 0 && !engineIsLocal(options.env))
+    throw new MeshbenchError(
+      'NOT_READY',
+      `service ${hostNetworked[0]!.spec.service} uses the host's network of a Docker engine on another machine (DOCKER_HOST ${options.env.DOCKER_HOST}), which this machine cannot reach it on`,
+      {
+        hint: 'run it on a network of the project with its RPC port published, or run local-network on that machine',
+      },
+    );
+  const bridged = found.filter(({ info }) => !onHostNetwork(info));
+  const chosen = chooseNodeAccess(
     options.nodeAccess,
-    found.map(({ nodeId, info }) => ({
+    bridged.map(({ nodeId, info }) => ({
       nodeId,
       addresses: Object.keys(info.NetworkSettings.Networks ?? {})
         .sort()
@@ -90,6 +103,15 @@ export async function resolveNodes(
     })),
     { env: options.env },
   );
+  const choice =
+    bridged.length > 0 || 'error' in chosen
+      ? chosen
+      : {
+          ...chosen,
+          access: 'direct' as const,
+          reason:
+            "the nodes use this host's network: reached on loopback at their own ports, no docker-proxy",
+        };
   if ('error' in choice) {
     throw new MeshbenchError('NOT_READY', `--node-access direct is not possible here: ${choice.error}`, {
       hint: 'use --node-access published (or auto)',
@@ -97,7 +119,7 @@ export async function resolveNodes(
   }
 
   const handles = found.map(({ spec, nodeId, containerId, info }) => {
-    const direct = choice.directAddress.get(nodeId);
+    const direct = onHostNetwork(info) ? '127.0.0.1' : choice.directAddress.get(nodeId);
     const address = (containerPort: number | undefined) => {
       if (containerPort === undefined) return undefined;
       if (direct) return `${direct}:${containerPort}`;
@@ -132,6 +154,7 @@ export async function resolveNodes(
       containerId,
       endpoint,
       sidecarLabels: localSidecarLabels(project.runId),
+      ...(onHostNetwork(info) ? { onThisMachinesNetwork: true } : {}),
     });
   });
   return { handles, access: choice.access, accessReason: choice.reason };
