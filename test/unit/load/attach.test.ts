@@ -298,6 +298,8 @@ describe('benchmark attach mode', () => {
   });
 
   it('maps --etcd-key-prefix onto the etcd adapter', async () => {
+    // an etcd-shaped answer to each put: a run with none accepted exits 1
+    await etcdNode();
     const { code } = await cli([
       '--endpoints',
       node.url,
