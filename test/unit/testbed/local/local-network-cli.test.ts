@@ -7,6 +7,7 @@ import {
   renderSummary,
 } from '../../../../src/report/summary.js';
 import type { LatencySummary, LoadResult } from '../../../../src/load/types.js';
+import { sumOutcomes } from '../../../../src/measure/figures.js';
 
 const base: LocalNetworkArgs = {
   numTransactions: 1000,
@@ -145,16 +146,9 @@ describe('renderSummary', () => {
   });
 
   it('says why no transaction was accepted, and what to do', () => {
+    // nothing counted (the sum of no loads), then the counts of the case
     const none = (outcomes: Partial<LoadResult['outcomes']>): LoadResult['outcomes'] => ({
-      ok: 0,
-      rejected: {},
-      httpError: {},
-      badResponse: 0,
-      timeout: 0,
-      connectionError: 0,
-      dropped: 0,
-      committed: 0,
-      commitTimeout: 0,
+      ...sumOutcomes([]),
       ...outcomes,
     });
     const fix = 'give the protocol they speak with --protocol';
