@@ -16,12 +16,16 @@ export interface LatencySummary {
   readonly max: number;
 }
 
+/** Adds counts keyed by code or status into `into`. */
+export function addKeyed(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [key, value] of Object.entries(from)) into[key] = (into[key] ?? 0) + value;
+}
+
 /** Several loads' outcome counts added up (the runs of a level, the levels of a sweep). */
 export function sumOutcomes(list: readonly OutcomeCounts[]): OutcomeCounts {
   const add = (records: readonly Readonly<Record<string, number>>[]) => {
     const total: Record<string, number> = {};
-    for (const record of records)
-      for (const [key, n] of Object.entries(record)) total[key] = (total[key] ?? 0) + n;
+    for (const record of records) addKeyed(total, record);
     return total;
   };
   const sum = (pick: (outcomes: OutcomeCounts) => number | undefined) =>

@@ -5,6 +5,7 @@
  * merge exactly. A recorder never prints; `summarizeRecorder` turns it into figures.
  */
 import type { LatencySummary, NodeFigures, OutcomeCounts, SecondSample } from './figures.js';
+import { addKeyed } from './figures.js';
 import {
   encodeHistogram,
   mergeEncoded,
@@ -188,10 +189,6 @@ function emptyCounts(): MutableCounts {
     commitTimeout: 0,
     late: 0,
   };
-}
-
-function addKeyed(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
-  for (const [key, value] of Object.entries(from)) into[key] = (into[key] ?? 0) + value;
 }
 
 export class Recorder {

@@ -424,8 +424,9 @@ export class LocalTestbed implements Testbed {
     }
 
     try {
+      const containers = nodeContainerCount(model);
       this.#log(
-        `starting ${nodeContainerCount(model)} node${nodeContainerCount(model) === 1 ? '' : 's'} (compose project ${project.projectName}, ${cli.command.join(' ')} ${cli.version})`,
+        `starting ${containers} node${containers === 1 ? '' : 's'} (compose project ${project.projectName}, ${cli.command.join(' ')} ${cli.version})`,
       );
       const upStartedMs = performance.now();
       phasesMs.checks = Math.round(upStartedMs - startedAtMs);
@@ -457,10 +458,12 @@ export class LocalTestbed implements Testbed {
       phasesMs.composeUp = Math.round(performance.now() - upStartedMs);
       // the record names the images that ran: the ones this run built, as built
       if (up.code === 0)
-        for (const name of prepared.built) {
-          const info = await this.#api.inspectImage(name).catch(() => undefined);
-          if (info) imageIds[name] = info.Id;
-        }
+        await Promise.all(
+          prepared.built.map(async (name) => {
+            const info = await this.#api.inspectImage(name).catch(() => undefined);
+            if (info) imageIds[name] = info.Id;
+          }),
+        );
       if (signal?.aborted)
         throw new MeshbenchError('INTERRUPTED', 'interrupted while the network was starting');
       if (up.code !== 0) {
