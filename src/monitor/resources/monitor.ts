@@ -136,6 +136,17 @@ const STALE_MS = 3000;
 /** How long the first quiet check watches the processes after a deploy. */
 const QUIET_WINDOW_MS = 1000;
 
+/**
+ * How often the generator's event-loop delay is sampled: a tenth of the monitor's interval, between
+ * 20 and 100 ms. Each sample wakes the main thread (at 20 ms that cost 4.2 ms of CPU a second, at
+ * 100 ms under 1; `npm run bench:wakeups`). It is a coarse health signal (the load's schedule lag is
+ * the precise one): at 100 ms every stall of 100 ms or more still shows, and a shorter one when it
+ * spans a sample's due time; an interval of 100 ms still gets 5 samples.
+ */
+export function loopSampleMs(intervalMs: number): number {
+  return Math.min(100, Math.max(20, Math.round(intervalMs / 10)));
+}
+
 export class ResourceMonitor {
   readonly name = 'resources';
   readonly #options: ResourceMonitorOptions;
@@ -280,8 +291,7 @@ export class ResourceMonitor {
       startEpochMs: (this.#options.wallClock ?? Date.now)() - context.elapsedMs(),
       generator: [],
       errors: new Set(plan?.kind === 'scrape' ? plan.problems : []),
-      // 20 ms: a coarse health signal (the load's schedule lag is the precise one) at half the wake-ups of 10
-      delay: monitorEventLoopDelay({ resolution: 20 }),
+      delay: monitorEventLoopDelay({ resolution: loopSampleMs(this.#interval) }),
       cpu: process.cpuUsage(),
       cpuAtMs: this.#now(),
       quiet: Promise.resolve(undefined),

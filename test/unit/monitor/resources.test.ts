@@ -21,7 +21,7 @@ import {
   processCpuPercent,
   summarize,
 } from '../../../src/monitor/resources/figures.js';
-import { ResourceMonitor, type LevelContext } from '../../../src/monitor/resources/monitor.js';
+import { loopSampleMs, ResourceMonitor, type LevelContext } from '../../../src/monitor/resources/monitor.js';
 import { parseMonitorInput } from '../../../src/monitor/resources/options.js';
 import { parseProcessStat, quietCheck, type ProcessSnapshot } from '../../../src/monitor/resources/quiet.js';
 import { resourcesBlockSchema, type ResourcesBlock } from '../../../src/monitor/resources/schema.js';
@@ -493,6 +493,15 @@ describe('the resource monitor', () => {
       ),
     ]);
     expect((await run(0.2)).warnings).toEqual([]);
+  });
+
+  it('samples the event loop every tenth of its interval, at least 5 times an interval and at most every 100 ms', () => {
+    expect(loopSampleMs(1000)).toBe(100);
+    expect(loopSampleMs(5000)).toBe(100);
+    expect(loopSampleMs(500)).toBe(50);
+    expect(loopSampleMs(100)).toBe(20);
+    for (const interval of [100, 250, 1000, 60_000])
+      expect(interval / loopSampleMs(interval)).toBeGreaterThanOrEqual(5);
   });
 
   it('in attach mode says node and host figures are absent, and still watches the generator', async () => {
