@@ -40,7 +40,9 @@
  * but that one, so what each costs is the `on` side less its own (--node-metrics is the
  * nodes' /metrics read each second, which --influx-url turns on; `on-influx` leaves out both).
  * `--profile DIR`: a V8 CPU profile of the main thread over each level, written to
- * DIR/<side>-<pair>.cpuprofile (the sampling costs a little CPU of its own; figures of a profiled
+ * DIR/<side>-<pair>.cpuprofile, and a sampling heap profile of what it allocated beside it
+ * (.heapprofile: under --single-threaded the main thread collects its own garbage, so what it
+ * allocates is CPU of its own; the sampling costs a little CPU too: figures of a profiled
  * run are for finding where the time goes, not for the claim).
  * `--long`: 10-minute levels. Claims: the orchestrator with every observer on ≤ 5 % of one core; with
  * --long, RSS growth ≤ 10 MB after the first minute. Needs the images (npm run setup),
