@@ -22,10 +22,31 @@ export interface ProgressOptions {
   /** A terminal stream: bars. Absent: plain lines through `line`. */
   readonly tty?: NodeJS.WritableStream | undefined;
   readonly line: (text: string) => void;
+  /**
+   * What the level counts as done: `commit` (the default) shows the commits seen, `none`
+   * (the reply is all that is awaited, `--confirm none`) the accepted replies, so an etcd put
+   * (whose reply is its commit) is not shown as `committed 0` all level long.
+   */
+  readonly confirm?: 'commit' | 'none';
+}
+
+/** What a tick counts as done, by name: `committed` or `accepted`. */
+function doneLabel(confirm: ProgressOptions['confirm']): string {
+  return confirm === 'none' ? 'accepted' : 'committed';
+}
+
+function doneCount(progress: LoadProgress, confirm: ProgressOptions['confirm']): number {
+  return confirm === 'none' ? progress.ok : progress.committed;
+}
+
+/** `<separator>failed N` once any send failed, else nothing. */
+function failedOf(progress: LoadProgress, separator: string): string {
+  return progress.failed > 0 ? `${separator}failed ${progress.failed}` : '';
 }
 
 export function createProgress(options: ProgressOptions): SweepProgress {
-  if (!options.tty) return plainProgress(options.line);
+  const { confirm } = options;
+  if (!options.tty) return plainProgress(options.line, confirm);
   const stream = options.tty;
   let bar: cliProgress.SingleBar | undefined;
   let deployBar: cliProgress.SingleBar | undefined;
@@ -67,17 +88,21 @@ export function createProgress(options: ProgressOptions): SweepProgress {
       bar = new cliProgress.SingleBar(
         {
           stream,
-          format: `${label} [{bar}] {value}/{total} s | sent {sent} | committed {committed}`,
+          format: `${label} [{bar}] {value}/{total} s | sent {sent} | ${doneLabel(confirm)} {done}{failed}`,
           hideCursor: true,
           clearOnComplete: false,
           fps: 5,
         },
         cliProgress.Presets.shades_classic,
       );
-      bar.start(totalSecs, 0, { sent: 0, committed: 0 });
+      bar.start(totalSecs, 0, { sent: 0, done: 0, failed: '' });
     },
-    levelTick({ elapsedMs, sent, committed }) {
-      bar?.update(Math.min(bar.getTotal(), Math.floor(elapsedMs / 1000)), { sent, committed });
+    levelTick(progress) {
+      bar?.update(Math.min(bar.getTotal(), Math.floor(progress.elapsedMs / 1000)), {
+        sent: progress.sent,
+        done: doneCount(progress, confirm),
+        failed: failedOf(progress, ' | '),
+      });
     },
     levelStop(text) {
       bar?.stop();
@@ -87,7 +112,7 @@ export function createProgress(options: ProgressOptions): SweepProgress {
   };
 }
 
-function plainProgress(line: (text: string) => void): SweepProgress {
+function plainProgress(line: (text: string) => void, confirm: ProgressOptions['confirm']): SweepProgress {
   let label = '';
   let lastReportedSecs = -1;
   let everySecs = 10;
@@ -103,11 +128,13 @@ function plainProgress(line: (text: string) => void): SweepProgress {
       everySecs = Math.max(5, Math.ceil(totalSecs / 6));
       line(`${label}: running for ${totalSecs} s`);
     },
-    levelTick({ elapsedMs, sent, committed }) {
-      const secs = Math.floor(elapsedMs / 1000);
+    levelTick(progress) {
+      const secs = Math.floor(progress.elapsedMs / 1000);
       if (secs - lastReportedSecs >= everySecs) {
         lastReportedSecs = secs;
-        line(`${label}: ${secs} s, sent ${sent}, committed ${committed}`);
+        line(
+          `${label}: ${secs} s, sent ${progress.sent}, ${doneLabel(confirm)} ${doneCount(progress, confirm)}${failedOf(progress, ', ')}`,
+        );
       }
     },
     levelStop: line,

@@ -159,7 +159,12 @@ class Sweep {
     this.#wallClock = deps.wallClock ?? (() => new Date());
     this.#runId = (deps.newRunId ?? (() => newRunId(this.#wallClock())))();
     this.#progress =
-      deps.progress ?? createProgress({ tty: plan.consoleOutput ? deps.tty : undefined, line: this.#say });
+      deps.progress ??
+      createProgress({
+        tty: plan.consoleOutput ? deps.tty : undefined,
+        line: this.#say,
+        confirm: plan.confirm,
+      });
     this.#output = { say: this.#say, write: this.#write };
     this.#backlog = createProtocol(plan.protocol, this.#runId).backlog;
   }

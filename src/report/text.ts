@@ -21,10 +21,17 @@ export interface RunSummaryInput {
   readonly endedAt: string;
 }
 
-export function describePlan(plan: BenchmarkPlan): string[] {
+/**
+ * The plan in lines. `deployed`: the networks that ran and their node counts (the records'),
+ * for the networks whose size the plan cannot know: a compose file's and the hosts'.
+ */
+export function describePlan(
+  plan: BenchmarkPlan,
+  deployed: readonly { readonly network: string; readonly nodes: number }[] = [],
+): string[] {
   const lines = [
     `network type:      ${plan.networkType}`,
-    `nodes (committee): ${plan.networkType === 'endpoints' ? 'attached endpoints' : plan.committee}`,
+    `nodes (committee): ${describeNodes(plan, deployed)}`,
     `duration:          ${plan.durationSecs} s per level (warm-up ${plan.warmupSecs} s)`,
     `transaction size:  ${plan.transactionSizeBytes} bytes`,
     `runs per level:    ${plan.runs}`,
@@ -58,13 +65,36 @@ export function describePlan(plan: BenchmarkPlan): string[] {
   return lines;
 }
 
+/** How many nodes, per kind of network: a generated local network's committee, else what gave them. */
+function describeNodes(
+  plan: BenchmarkPlan,
+  deployed: readonly { readonly network: string; readonly nodes: number }[],
+): string {
+  if (plan.networkType === 'endpoints') return 'attached endpoints';
+  const compose = plan.dockerComposePaths !== undefined;
+  const kinds = plan.networks.map((network) => network.kind);
+  const described = kinds.map((kind) => {
+    const fromCompose = compose && (kind === 'local' || plan.engine === 'swarm');
+    if (kind === 'local' && !fromCompose) return (plan.committees ?? [plan.committee]).join(', ');
+    const given = fromCompose ? 'as the compose file gives' : 'as the hosts give';
+    const counts = [...new Set(deployed.filter((run) => run.network === kind).map((run) => run.nodes))];
+    return counts.length === 0 ? given : `${counts.join(', ')} (${given})`;
+  });
+  return kinds.length === 1
+    ? (described[0] as string)
+    : kinds.map((kind, index) => `${kind} ${described[index]}`).join('; ');
+}
+
 export function renderRunSummary(input: RunSummaryInput): string {
   const lines: string[] = [
     `meshbench benchmark ${input.runId}`,
     `started ${input.startedAt}, ended ${input.endedAt}`,
     '',
     'Plan',
-    ...describePlan(input.plan).map((line) => `  ${line}`),
+    ...describePlan(
+      input.plan,
+      input.records.map((record) => ({ network: record.network_type, nodes: record.parameters.nodes })),
+    ).map((line) => `  ${line}`),
     '',
   ];
   const environment = input.records[0]?.environment;

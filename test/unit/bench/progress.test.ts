@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { createProgress } from '../../../src/bench/progress.js';
 import type { LoadProgress } from '../../../src/load/types.js';
 
-function tick(elapsedMs: number, sent: number, committed: number): LoadProgress {
-  return { elapsedMs, scheduled: sent, sent, ok: sent, failed: 0, committed, inFlight: 0 };
+function tick(elapsedMs: number, sent: number, committed: number, failed = 0): LoadProgress {
+  return { elapsedMs, scheduled: sent, sent, ok: sent - failed, failed, committed, inFlight: 0 };
 }
 
 describe('sweep progress', () => {
@@ -26,6 +26,19 @@ describe('sweep progress', () => {
     expect(lines.at(-1)).toBe('[local] #1 100 tx/s: 99.0 tx/s');
   });
 
+  it('counts accepted replies where the reply is all a level awaits (--confirm none), and failures once there are any', () => {
+    const lines: string[] = [];
+    const progress = createProgress({ line: (text) => lines.push(text), confirm: 'none' });
+    progress.levelStart('[local] #1 200 tx/s', 30);
+    progress.levelTick(tick(5000, 1000, 0));
+    progress.levelTick(tick(10_000, 2000, 0, 67));
+    expect(lines).toEqual([
+      '[local] #1 200 tx/s: running for 30 s',
+      '[local] #1 200 tx/s: 5 s, sent 1000, accepted 1000',
+      '[local] #1 200 tx/s: 10 s, sent 2000, accepted 1933, failed 67',
+    ]);
+  });
+
   it('draws bars on a terminal', async () => {
     const tty = new PassThrough();
     let screen = '';
@@ -42,11 +55,13 @@ describe('sweep progress', () => {
     progress.phase('[local] starting 4 nodes');
     progress.deployStop('[local] 4 nodes ready after 2.0 s');
     progress.levelStart('[local] #1 100 tx/s', 10);
-    progress.levelTick(tick(5000, 500, 490));
+    progress.levelTick(tick(5000, 500, 490, 3));
     progress.levelStop('[local] #1 100 tx/s: done');
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(screen).toContain('[local] 4 nodes ready after 2.0 s');
-    expect(screen).toMatch(/\[local\] #1 100 tx\/s \[.*\] \d+\/10 s \| sent \d+ \| committed \d+/);
+    expect(screen).toMatch(
+      /\[local\] #1 100 tx\/s \[.*\] \d+\/10 s \| sent \d+ \| committed \d+ \| failed 3/,
+    );
     expect(screen).toContain('[local] #1 100 tx/s: done');
   });
 });

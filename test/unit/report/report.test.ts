@@ -306,5 +306,35 @@ describe('text summary', () => {
     expect(text).toContain('fail: efficiency 50.0% < 95.0%');
     expect(text).toContain('  - at 100 tx/s remote p50 latency is 3.4× local');
     expect(text).toContain('Note: a note');
+    expect(text).toContain('nodes (committee): 4');
+  });
+
+  it('gives the node counts that ran where the plan cannot know them: a compose file, the hosts', async () => {
+    const composePlan = await buildBenchmarkPlan(
+      { duration: 10, loads: '100', dockerComposePath: 'systems/etcd/docker-compose.yml', protocol: 'etcd' },
+      { skipFileChecks: true, env: {} },
+    );
+    const summary = (records: BenchmarkRecord[]) =>
+      renderRunSummary({ runId: 'r1', plan: composePlan, records, startedAt: 'a', endedAt: 'b' });
+    const three = {
+      ...record('local', 1, 100, [run(100)]),
+      parameters: { ...record('local', 1, 100, [run(100)]).parameters, nodes: 3 },
+    };
+    expect(summary([three])).toContain('nodes (committee): 3 (as the compose file gives)');
+    expect(summary([])).toContain('nodes (committee): as the compose file gives');
+    const both = await buildBenchmarkPlan(
+      { duration: 10, loads: '100', networkType: 'both', hostsFile: 'hosts.yaml', committee: 5 },
+      { skipFileChecks: true, env: {} },
+    );
+    const remote = record('remote', 1, 100, [run(100)]);
+    expect(
+      renderRunSummary({
+        runId: 'r1',
+        plan: both,
+        records: [{ ...remote, parameters: { ...remote.parameters, nodes: 2 } }],
+        startedAt: 'a',
+        endedAt: 'b',
+      }),
+    ).toContain('nodes (committee): local 5; remote 2 (as the hosts give)');
   });
 });
