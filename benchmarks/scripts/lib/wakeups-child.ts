@@ -24,7 +24,14 @@ switch (side) {
     break;
   }
   case 'resources': {
-    // the resource monitor's sampler of the orchestrator's own loop (src/monitor/resources/monitor.ts)
+    // the resource monitor's sampler of the orchestrator's own loop (src/monitor/resources/monitor.ts),
+    // at the default --monitor-interval of 1000 ms
+    const { loopSampleMs } = await import('../../../src/monitor/resources/monitor.js');
+    monitorEventLoopDelay({ resolution: loopSampleMs(1000) }).enable();
+    break;
+  }
+  case 'resources-20ms': {
+    // the same sampler at 20 ms, as it was before issue 31 (and still is at --monitor-interval 200 or less)
     monitorEventLoopDelay({ resolution: 20 }).enable();
     break;
   }
