@@ -3,7 +3,14 @@ import { MeshbenchError } from '../../common/errors.js';
 import { ROLE_LABEL } from '../../common/labels.js';
 import { NETHELPER_IMAGE, sweepScript } from '../../common/net-shaping.js';
 import { removeLabelled } from '../docker/cleanup.js';
-import { runSelector, testbedSelector } from '../docker/labels.js';
+import { statusOf } from '../docker/connection.js';
+import {
+  remoteSidecarLabels,
+  REMOTE_LABEL,
+  runSelector,
+  TESTBED_LABEL,
+  testbedSelector,
+} from '../docker/labels.js';
 import type { RemovalSummary } from '../testbed.js';
 import type { RemoteHostAgent } from './remote-host.js';
 import { describeHost } from './ssh-session.js';
@@ -38,7 +45,7 @@ export async function cleanHost(
       { hint: 'fix the cause on that host and re-run with remote-network --down' },
     );
   }
-  await sweepHostNamespace(agent);
+  await sweepHostNamespace(agent, options.runId);
   return { host: agent.host.name, ...(options.runId ? { runId: options.runId } : {}), ...report };
 }
 
@@ -47,8 +54,11 @@ export async function cleanHost(
  * container: the helpers remove them when they go, but a helper killed outright could not.
  * With no helper of any run left on the host, this removes meshbench's chains and tc trees
  * from the host's namespace (a one-shot nethelper with --network host), when the image is there.
+ * The engine removes the one-shot when it exits (AutoRemove), so a meshbench killed while it
+ * runs (a second Ctrl-C during cleanup) leaves nothing; it carries the run's labels, so one
+ * killed between its creation and its start is found by the next cleanup or `--down`.
  */
-async function sweepHostNamespace(agent: RemoteHostAgent): Promise<void> {
+async function sweepHostNamespace(agent: RemoteHostAgent, runId: string | undefined): Promise<void> {
   const docker = agent.docker;
   try {
     const helpers = await docker.listContainers({ filters: { label: [`${ROLE_LABEL}=nethelper`] } });
@@ -60,15 +70,27 @@ async function sweepHostNamespace(agent: RemoteHostAgent): Promise<void> {
   const container = await docker.createContainer({
     Image: NETHELPER_IMAGE,
     Cmd: ['sh', '-c', sweepScript()],
-    HostConfig: { NetworkMode: 'host', CapAdd: ['NET_ADMIN'], AutoRemove: false },
+    Labels: {
+      ...(runId === undefined
+        ? { [TESTBED_LABEL]: 'remote', [REMOTE_LABEL]: '1' }
+        : remoteSidecarLabels(runId)),
+      [ROLE_LABEL]: 'nethelper-sweep',
+    },
+    HostConfig: { NetworkMode: 'host', CapAdd: ['NET_ADMIN'], AutoRemove: true },
   });
+  // asked before the start, so the exit cannot come first (as `docker run --rm` does); a 404 is
+  // a container already gone
+  const removed = container.wait({ condition: 'removed' }).then(
+    () => undefined,
+    (error: unknown) => (statusOf(error) === 404 ? undefined : error),
+  );
   try {
     await container.start();
-    await container.wait();
+    const failure = await removed;
+    if (failure !== undefined) throw failure;
   } catch (error) {
-    throw agent.failure('sweeping network rules', error);
-  } finally {
     await container.remove({ force: true }).catch(() => undefined);
+    throw agent.failure('sweeping network rules', error);
   }
 }
 
