@@ -114,6 +114,11 @@ export interface PluginDefinition<
     section: Section,
     context: PluginContext<CorePlan>,
   ) => PluginObservers<Observer> | Promise<PluginObservers<Observer>>;
+  /**
+   * What the run summary's Plan says of an active section: `[label, value]` pairs, e.g.
+   * `['zones', 'aws-4-regions.csv (4 zones)']` (absent or empty: nothing worth a line).
+   */
+  readonly describe?: (section: Section, plan: CorePlan) => readonly (readonly [string, string])[];
   /** The block it adds to each run of a record (`runs[].blocks.<name>`), for result.schema.json. */
   readonly runBlock?: { readonly name: string; readonly schema: z.ZodType };
 }

@@ -63,6 +63,30 @@ export function describe(event: NetworkEvent, edge: ConditionEventRecord['edge']
   return `${parts.join(', ')} on ${where}${edge === 'end' ? ' lifted' : ''}`;
 }
 
+/**
+ * The base the events add to, for the line at the level's first change: `zones from
+ * aws-4-regions.csv (node0 N_Virginia, node1 London)`, `mobility (range 100 m, 4 nodes placed)`;
+ * undefined without zones or mobility.
+ */
+export function describeBase(conditions: NetworkConditions, model: ConditionModel): string | undefined {
+  const parts: string[] = [];
+  if (conditions.zones) {
+    const source = conditions.zones.matrix.source.split(/[\\/]/).at(-1) ?? conditions.zones.matrix.source;
+    const placed = model.nodes
+      .map((node) => [node, model.zoneOf(node)] as const)
+      .filter((pair): pair is readonly [string, string] => pair[1] !== undefined)
+      .map(([node, zone]) => `${node} ${zone}`);
+    parts.push(`zones from ${source} (${placed.join(', ')})`);
+  }
+  if (conditions.mobility) {
+    const placed = Object.keys(conditions.mobility.positions).length;
+    parts.push(
+      `mobility (range ${conditions.mobility.range} m, ${placed} node${placed === 1 ? '' : 's'} placed, ${conditions.mobility.moves.length} move${conditions.mobility.moves.length === 1 ? '' : 's'})`,
+    );
+  }
+  return parts.length > 0 ? parts.join(' and ') : undefined;
+}
+
 export function conditionsRecord(conditions: NetworkConditions, model: ConditionModel): unknown {
   return {
     events: conditions.events,

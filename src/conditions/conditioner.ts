@@ -23,6 +23,7 @@ import {
   conditionError,
   conditionsRecord,
   describe,
+  describeBase,
   positionSeries,
   qualitySeries,
   round,
@@ -353,6 +354,11 @@ export class NetworkConditioner {
         for (const index of endsAt.get(t) ?? []) records.push({ event: index, edge: 'end', ...base });
         if (records.length === 0 && changed > 0) records.push({ event: null, edge: 'tick', ...base });
         state.events.push(...records);
+        const baseLine = t === 0 ? describeBase(this.#conditions, model) : undefined;
+        if (baseLine !== undefined)
+          context.log(
+            `network: ${baseLine} at ${(firedMs / 1000).toFixed(1)} s (${changed} node${changed === 1 ? '' : 's'} in ${Math.round(doneMs - firedMs)} ms)`,
+          );
         for (const record of records) {
           if (record.event === null) continue;
           context.log(

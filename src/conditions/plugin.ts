@@ -239,6 +239,25 @@ export const conditionsPlugin = definePlugin({
       ...(context.onForce ? { onForce: context.onForce } : {}),
     });
   },
+  describe: (section, plan: ConditionsCorePlan) => {
+    const zones = section.zones ?? plan.scenario?.zones;
+    const lines: [string, string][] = [];
+    if (zones) {
+      const source = zones.matrix.source.split(/[\\/]/).at(-1) ?? zones.matrix.source;
+      const where = section.zonesOn === 'all' ? '' : `, on the ${section.zonesOn} network only`;
+      const assigned = zones.assign ? 'nodes as assigned' : 'nodes round robin';
+      lines.push(['zones', `${source} (${zones.matrix.zones.length} zones, ${assigned}${where})`]);
+    }
+    if (section.liveConditions)
+      lines.push(['live conditions', 'on (`conditions set` changes the links mid-level)']);
+    if (section.shapeOrchestrator) lines.push(['shaped', "the orchestrator's links too (as client)"]);
+    if (section.capture)
+      lines.push([
+        'capture',
+        `${section.capture === 'all' ? 'every node' : section.capture.join(', ')}, up to ${section.captureMaxMb} MB a pcap`,
+      ]);
+    return lines;
+  },
   sidecarImages: (section, plan: ConditionsCorePlan) =>
     shapesNetwork(section, plan.scenario) ? [NETHELPER_IMAGE] : [],
   record: {

@@ -7,6 +7,7 @@ import type { BenchmarkPlan } from '../bench/plan.js';
 import type { BenchmarkRecord } from '../results/record.js';
 import { describeProtocol } from '../protocols/registry.js';
 import { faultsOf } from '../faults/plugin.js';
+import { sweepPlugins } from '../bench/registry.js';
 import { formatNumber, formatPercent, renderResultBlock } from './console.js';
 import { renderResourcesTable } from './resources-table.js';
 
@@ -59,6 +60,12 @@ export function describePlan(
           ? `faults:            up to ${faults.faults} down at once, a crash and restart every ${faults.crashIntervalSecs} s`
           : `faults:            ${faults.faults} node${faults.faults === 1 ? '' : 's'} crashed when the measured window starts`,
   );
+  for (const plugin of sweepPlugins()) {
+    const section = plan.plugins?.[plugin.name];
+    if (section === undefined || !plugin.describe) continue;
+    for (const [label, value] of plugin.describe(section, plan))
+      lines.push(`${`${label}:`.padEnd(19)}${value}`);
+  }
   lines.push(
     `network lifecycle: ${plan.freshNetwork ? 'fresh network per level' : 'one network per type'}, ${plan.cleanup ? (plan.cleanupThorough ? 'thorough cleanup' : 'cleanup') : 'left running'}`,
   );

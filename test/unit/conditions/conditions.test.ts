@@ -4,6 +4,7 @@
  * the model that combines them, and the scripts the shaper writes for one namespace.
  */
 import { describe, expect, it } from 'vitest';
+import { describeBase } from '../../../src/conditions/block.js';
 import { ConditionModel, linkKey } from '../../../src/conditions/model.js';
 import { cutLinks, shapeViews } from '../../../src/scenario/partitions.js';
 import { parseDelay, parseLoss, parseRate } from '../../../src/scenario/quantities.js';
@@ -148,6 +149,11 @@ describe('zones', () => {
     const model = new ConditionModel({ events: [], zones: { matrix } }, ['node0', 'node1']);
     expect(model.at(0).get(linkKey('node0', 'node1'))?.delayMs).toBe(40);
     expect(model.at(0).get(linkKey('node1', 'node0'))?.delayMs).toBe(41);
+    // the line the level's first change prints: which node went to which zone
+    expect(describeBase({ events: [], zones: { matrix: parseZoneMatrix(csv, '/x/z.csv') } }, model)).toBe(
+      'zones from z.csv (node0 a, node1 b)',
+    );
+    expect(describeBase({ events: [] }, new ConditionModel({ events: [] }, ['node0']))).toBeUndefined();
   });
 
   it('refuses a matrix that is not square, a cell without a unit, and a node with no zone', () => {
@@ -190,6 +196,9 @@ mobility:
     expect(m.at(10_000).get('node0->node1')?.up).toBe(false);
     expect(m.at(20_000).get('node0->node1')?.up).toBe(true);
     expect(m.continuous).toBe(true);
+    expect(describeBase({ events: [], mobility: parsed.mobility! }, m)).toBe(
+      'mobility (range 100 m, 2 nodes placed, 2 moves)',
+    );
   });
 });
 

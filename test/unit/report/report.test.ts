@@ -309,6 +309,27 @@ describe('text summary', () => {
     expect(text).toContain('nodes (committee): 4');
   });
 
+  it('says what the plug-ins add to the plan: the zones and where they apply', async () => {
+    const zoned = await buildBenchmarkPlan(
+      {
+        duration: 10,
+        loads: '100',
+        networkType: 'both',
+        hostsFile: 'hosts.yaml',
+        zones: 'examples/zones/aws-4-regions.csv',
+        zonesOn: 'remote',
+      },
+      { skipFileChecks: true, env: {} },
+    );
+    const text = renderRunSummary({ runId: 'r1', plan: zoned, records: [], startedAt: 'a', endedAt: 'b' });
+    expect(text).toContain(
+      '  zones:             aws-4-regions.csv (4 zones, nodes round robin, on the remote network only)',
+    );
+    expect(renderRunSummary({ runId: 'r1', plan, records: [], startedAt: 'a', endedAt: 'b' })).not.toContain(
+      'zones:',
+    );
+  });
+
   it('gives the node counts that ran where the plan cannot know them: a compose file, the hosts', async () => {
     const composePlan = await buildBenchmarkPlan(
       { duration: 10, loads: '100', dockerComposePath: 'systems/etcd/docker-compose.yml', protocol: 'etcd' },
