@@ -18,7 +18,7 @@ import { refnodeNodeId } from '../testbed/local/compose-generate.js';
 import { parseTopology, topologyProblem, type TopologySpec } from '../testbed/topology.js';
 import { badFlag } from '../common/errors.js';
 import { parseDashboardInput } from './dashboard-input.js';
-import type { NodeTemplate } from '../testbed/node-template.js';
+import { REFNODE_TEMPLATE, type NodeTemplate } from '../testbed/node-template.js';
 import { loadSystemTemplate } from '../testbed/system-template.js';
 import type { ConfirmMode, FaultLoadMode, LoadMix, ProtocolOptions } from '../load/types.js';
 import { FAULT_LOAD_MODES } from '../load/types.js';
@@ -487,6 +487,7 @@ export async function buildBenchmarkPlan(
   }
   const sizes = checkNetworkSizes(raw, fields, networkType, { committees, hostCounts });
   checkSwarmInput(raw, fields, networkType);
+  checkComposeNetworks(raw, fields, networkType, labelled);
   // A generated committee's size is known now; a compose file's or the hosts' once deployed.
   const committeeKnown = networkType === 'local' && fields.dockerComposePath === undefined;
   const smallestCommittee = Math.min(fields.committee, ...(committees ?? []));
@@ -687,6 +688,33 @@ function checkSwarmInput(
       'topology',
       raw.topology,
       'shapes a generated network; your compose file (--docker-compose-path) sets its own peers',
+    );
+}
+
+/**
+ * A compose file is the local network (and, with --engine swarm, the stack on the hosts); a
+ * remote network of containers runs reference nodes. So without swarm: a remote-only run would
+ * leave the file unused, and a `both` run whose file's labels name another protocol would send
+ * that protocol to reference nodes (every transaction refused, as an etcd load got HTTP 404).
+ */
+function checkComposeNetworks(
+  raw: BenchmarkInput,
+  fields: { readonly engine: 'docker' | 'swarm'; readonly dockerComposePath?: readonly string[] | undefined },
+  networkType: NetworkType,
+  labelled: string | undefined,
+): void {
+  if (fields.dockerComposePath === undefined || fields.engine === 'swarm') return;
+  if (networkType === 'remote')
+    throw badFlag(
+      'docker-compose-path',
+      raw.dockerComposePath,
+      'a remote network of containers runs reference nodes, not your compose file; add --engine swarm to run the file on the hosts as a stack, or use --network-type local',
+    );
+  if (networkType === 'both' && labelled !== undefined && labelled !== REFNODE_TEMPLATE.protocol)
+    throw badFlag(
+      'docker-compose-path',
+      raw.dockerComposePath,
+      `its nodes are labelled meshbench.protocol=${labelled}, and with --network-type both the remote network runs reference nodes (${REFNODE_TEMPLATE.protocol}); add --engine swarm to run the file on the hosts too, so both networks run it`,
     );
 }
 

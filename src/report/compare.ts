@@ -93,15 +93,18 @@ export function compareRecords(
   const loads: LoadComparison[] = common.map((load) => {
     const b = figures(base.get(load) as BenchmarkRecord);
     const c = figures(cand.get(load) as BenchmarkRecord);
+    // a side that completed nothing has no latency (its 0 ms is no figure): no latency ratio
+    const latency = (cValue: number, bValue: number) =>
+      c.throughput === 0 || b.throughput === 0 ? null : ratio(cValue, bValue);
     return {
       load,
       baseline: b,
       candidate: c,
       ratios: {
         throughput: ratio(c.throughput, b.throughput),
-        avg_latency: ratio(c.avg_latency_ms, b.avg_latency_ms),
-        p50_latency: ratio(c.p50_latency_ms, b.p50_latency_ms),
-        p99_latency: ratio(c.p99_latency_ms, b.p99_latency_ms),
+        avg_latency: latency(c.avg_latency_ms, b.avg_latency_ms),
+        p50_latency: latency(c.p50_latency_ms, b.p50_latency_ms),
+        p99_latency: latency(c.p99_latency_ms, b.p99_latency_ms),
         efficiency: ratio(c.efficiency, b.efficiency),
       },
     };
@@ -138,6 +141,19 @@ export function findingsFor(comparison: Omit<Comparison, 'findings'>): string[] 
         );
       }
     };
+    const cNothing = entry.candidate.throughput === 0;
+    const bNothing = entry.baseline.throughput === 0;
+    if (cNothing && bNothing) {
+      out.push(`${at} neither ${b} nor ${c} committed anything, so nothing is compared`);
+      continue;
+    }
+    if (cNothing) {
+      out.push(`${at} ${c} committed nothing, ${b} reached ${formatNumber(entry.baseline.throughput)} tx/s`);
+      out.push(
+        `${at} ${c} efficiency is ${formatPercent(entry.candidate.efficiency)} against ${formatPercent(entry.baseline.efficiency)} ${b}`,
+      );
+      continue;
+    }
     latency('p50', entry.ratios.p50_latency, entry.candidate.p50_latency_ms, entry.baseline.p50_latency_ms);
     latency('p99', entry.ratios.p99_latency, entry.candidate.p99_latency_ms, entry.baseline.p99_latency_ms);
     if (entry.ratios.throughput === null) {

@@ -422,6 +422,25 @@ describe("benchmark plan: a compose file's protocol labels", () => {
     expect(none.plan.protocol.kind).toBe('cometbft');
     expect(none.plan.configSources).toBeUndefined();
   });
+
+  it('a remote network of containers runs reference nodes: the file is refused there, and in both when it speaks another protocol', async () => {
+    await writeFile(join(dir, 'hosts.env'), 'MYSTICETI_NODE0_HOST=127.0.0.1\n');
+    const remote = { hostsFile: 'hosts.env' };
+    await expect(compose('etcd', { ...remote, networkType: 'remote' })).rejects.toThrow(
+      /--docker-compose-path .*a remote network of containers runs reference nodes, not your compose file; add --engine swarm/,
+    );
+    await expect(compose(undefined, { ...remote, networkType: 'remote' })).rejects.toThrow(
+      /add --engine swarm/,
+    );
+    await expect(compose('etcd', { ...remote, networkType: 'both' })).rejects.toThrow(
+      /labelled meshbench.protocol=etcd, and with --network-type both the remote network runs reference nodes \(cometbft\); add --engine swarm/,
+    );
+    // refnodes of the user's own file beside generated ones, and the file as the stack on the hosts: fine
+    expect((await compose('cometbft', { ...remote, networkType: 'both' })).plan.networkType).toBe('both');
+    expect(
+      (await compose('etcd', { ...remote, networkType: 'both', engine: 'swarm' })).plan.protocol.kind,
+    ).toBe('etcd');
+  });
 });
 
 describe('buildBenchmarkPlan from programmatic input', () => {

@@ -254,6 +254,25 @@ describe('comparison', () => {
     );
     expect(zero.loads[0]?.ratios.throughput).toBeNull();
     expect(zero.findings).toContain('at 100 tx/s local committed nothing, remote reached 100.00 tx/s');
+    // a candidate that completed nothing has no latency: its 0 ms is not 0.00× the baseline's
+    const failed = compareRecords(
+      { label: 'local', source: 'a', records: [record('local', 1, 100, [run(100)])] },
+      { label: 'remote', source: 'b', records: [record('remote', 1, 100, [run(100, 0)])] },
+      't',
+    );
+    expect(failed.loads[0]?.ratios.p50_latency).toBeNull();
+    expect(failed.findings).toEqual([
+      'at 100 tx/s remote committed nothing, local reached 100.00 tx/s',
+      'at 100 tx/s remote efficiency is 0.0% against 100.0% local',
+    ]);
+    const neither = compareRecords(
+      { label: 'local', source: 'a', records: [record('local', 1, 100, [run(100, 0)])] },
+      { label: 'remote', source: 'b', records: [record('remote', 1, 100, [run(100, 0)])] },
+      't',
+    );
+    expect(neither.findings).toEqual([
+      'at 100 tx/s neither local nor remote committed anything, so nothing is compared',
+    ]);
   });
 
   it('formats ratios readably', () => {
