@@ -182,19 +182,26 @@ export async function runBenchmarkCommand(
   }
   deps.onOutcome?.(outcome, plan);
   if (outcome.interrupted) return 130;
-  // Not one transaction accepted at any level: the nodes refused the protocol, or never answered.
-  if (outcome.records.length > 0 && outcome.records.every((record) => record.results.outcomes.ok === 0)) {
-    const [{ noneAcceptedMessage }, { sumOutcomes }] = await Promise.all([
-      import('../report/summary.js'),
-      import('../measure/figures.js'),
-    ]);
-    const outcomes = sumOutcomes(outcome.records.map((record) => record.results.outcomes));
+  // A network where not one transaction was accepted at any level: its nodes refused the
+  // protocol, or never answered (with --network-type both, the other network's figures do not
+  // make the run a success).
+  const networks = [...new Set(outcome.records.map((record) => record.network_type))];
+  const refused = networks
+    .map((network) => outcome.records.filter((record) => record.network_type === network))
+    .filter((records) => records.every((record) => record.results.outcomes.ok === 0));
+  if (refused.length === 0) return 0;
+  const [{ noneAcceptedMessage }, { sumOutcomes }] = await Promise.all([
+    import('../report/summary.js'),
+    import('../measure/figures.js'),
+  ]);
+  for (const records of refused) {
+    const outcomes = sumOutcomes(records.map((record) => record.results.outcomes));
+    const network = networks.length > 1 ? `${records[0]?.network_type}: ` : '';
     context.stderr(
-      `benchmark: error: ${noneAcceptedMessage(outcomes, plan.protocol.kind, 'give the protocol they speak with --protocol (docs/protocols.md)')}`,
+      `benchmark: error: ${network}${noneAcceptedMessage(outcomes, plan.protocol.kind, 'give the protocol they speak with --protocol (docs/protocols.md)')}`,
     );
-    return 1;
   }
-  return 0;
+  return 1;
 }
 
 /**

@@ -177,8 +177,8 @@ describe('benchmark command through runCli', () => {
     );
   });
 
-  it('no transaction accepted at any level: one line saying why, exit 1; one level with some is a result', async () => {
-    const refusedAt = async (refused: (rate: number) => boolean) => {
+  it('no transaction accepted at any level of a network: one line saying why, exit 1; one level with some is a result', async () => {
+    const refusedAt = async (refused: (rate: number, remote: boolean) => boolean, args: string[] = []) => {
       const log: string[] = [];
       const err: string[] = [];
       vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
@@ -193,13 +193,13 @@ describe('benchmark command through runCli', () => {
               runLoad: async (options) => {
                 const rate = options.shape.kind === 'fixed' ? options.shape.rate : 1;
                 const result = fakeLoadResult({ rate, durationSecs: 2 });
-                if (!refused(rate)) return result;
+                if (!refused(rate, options.runId.includes('remote'))) return result;
                 const outcomes = { ...result.outcomes, ok: 0, committed: 0, commitTimeout: 0 };
                 return { ...result, outcomes: { ...outcomes, httpError: { '400': result.scheduled } } };
               },
             }),
         },
-        ['--loads', '10,20', '--duration', '2', '--output-dir', dir, '--cleanup'],
+        ['--loads', '10,20', '--duration', '2', '--output-dir', dir, '--cleanup', ...args],
       );
       vi.restoreAllMocks();
       return {
@@ -217,6 +217,16 @@ describe('benchmark command through runCli', () => {
     ]);
     const some = await refusedAt((rate) => rate === 20);
     expect(some).toEqual({ code: 0, errors: [] });
+    // --network-type both: a remote network that accepted nothing fails the run, and is named
+    const remoteNone = await refusedAt((_rate, remote) => remote, ['--network-type', 'both']);
+    expect(remoteNone.code).toBe(1);
+    expect(remoteNone.errors).toEqual([
+      'benchmark: error: remote: no transaction was accepted (60 HTTP 400): the nodes refused what the load sent as cometbft; give the protocol they speak with --protocol (docs/protocols.md)',
+    ]);
+    expect(await refusedAt((rate, remote) => remote && rate === 10, ['--network-type', 'both'])).toEqual({
+      code: 0,
+      errors: [],
+    });
   });
 
   it('compares attach-mode files too (no fault parameters)', async () => {
