@@ -37,6 +37,8 @@ export interface SearchOptions extends LoadSearchPlan {
   /** Upper bound on levels run (default 20). */
   readonly maxProbes?: number;
   readonly signal?: AbortSignal;
+  /** Told each probe as it is judged (the console says why a level failed). */
+  readonly onProbe?: (probe: SearchProbe) => void;
 }
 
 export function judgeProbe(
@@ -68,7 +70,16 @@ export async function searchLoad(
     const figures = await probe(load);
     const reason = judgeProbe(figures, options);
     const pass = reason === '';
-    probes.push({ load, pass, phase, reason, efficiency: figures.efficiency, p99Ms: figures.p99Ms });
+    const judged: SearchProbe = {
+      load,
+      pass,
+      phase,
+      reason,
+      efficiency: figures.efficiency,
+      p99Ms: figures.p99Ms,
+    };
+    probes.push(judged);
+    options.onProbe?.(judged);
     if (pass) low = Math.max(low ?? 0, load);
     else high = Math.min(high ?? Number.POSITIVE_INFINITY, load);
     return pass;

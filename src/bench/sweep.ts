@@ -321,7 +321,14 @@ class Sweep {
       if (!plan.freshNetwork) await this.#deploy(network);
       if (plan.loadSearch) {
         const outcome = await searchLoad(
-          { ...plan.loadSearch, ...(this.#deps.signal ? { signal: this.#deps.signal } : {}) },
+          {
+            ...plan.loadSearch,
+            ...(this.#deps.signal ? { signal: this.#deps.signal } : {}),
+            onProbe: (probe) =>
+              this.#say(
+                `[${network.kind}] load search: ${probe.load} tx/s ${probe.pass ? 'passes' : `fails (${probe.reason})`}`,
+              ),
+          },
           async (load) => searchFigures(await this.#runLevel(network, load), plan.confirm),
         );
         this.#searches.push({ network: network.kind, outcome });

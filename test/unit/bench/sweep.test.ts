@@ -337,6 +337,11 @@ describe('runBenchmark', () => {
     expect(outcome.records.length).toBe(outcome.searches[0]?.outcome.probes.length);
     expect(h.log).toEqual(['deploy local', 'destroy local']);
     expect(await readdir(outcome.runDir as string)).toContain('local-load-search.json');
+    // each level's verdict as it comes, with why it failed
+    const verdicts = h.out.filter((line) => /load search: \d+ tx\/s (passes|fails)/.test(line));
+    expect(verdicts).toHaveLength(outcome.searches[0]?.outcome.probes.length ?? -1);
+    expect(verdicts[0]).toBe('[local] load search: 100 tx/s passes');
+    expect(verdicts).toContain('[local] load search: 400 tx/s fails (efficiency 75.0% < 95.0%)');
   });
 
   it('records the fault settings; without the injector registered nothing is applied, and says so', async () => {
