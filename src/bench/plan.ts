@@ -44,6 +44,8 @@ export type NetworkTarget =
       readonly kind: 'endpoints';
       readonly loads: readonly number[];
       readonly urls: readonly string[];
+      /** `--endpoints NAME=URL,…`: the nodes' names, in the order of `urls` (absent: endpoint0, …). */
+      readonly names?: readonly string[];
       /** `--endpoint-metrics`: each endpoint's Prometheus page, in the order of `urls`. */
       readonly metricsUrls?: readonly string[];
     };
@@ -417,7 +419,8 @@ export async function buildBenchmarkPlan(
       ? [...DEFAULTS.remoteLoads]
       : parseLoadList('remote-loads', raw.remoteLoads);
 
-  const endpointUrls = raw.endpoints === undefined ? undefined : parseEndpoints(raw.endpoints);
+  const attached = raw.endpoints === undefined ? undefined : parseEndpoints(raw.endpoints);
+  const endpointUrls = attached?.urls;
   const endpointMetrics =
     raw.endpointMetrics === undefined
       ? undefined
@@ -569,6 +572,7 @@ export async function buildBenchmarkPlan(
             kind: 'endpoints',
             loads: loads ?? localLoads,
             urls: endpointUrls ?? [],
+            ...(attached?.names ? { names: attached.names } : {}),
             ...(endpointMetrics ? { metricsUrls: endpointMetrics } : {}),
           },
         ]
@@ -865,13 +869,31 @@ function parseEndpointMetrics(value: string | readonly string[], endpoints: numb
   return urls;
 }
 
-function parseEndpoints(value: string | readonly string[]): string[] {
+/** `NAME=` before an endpoint's URL: the node's name (as the app names it). */
+const ENDPOINT_NAME = /^([A-Za-z0-9][A-Za-z0-9_.-]*)=(.*)$/;
+
+/**
+ * `--endpoints URL,…` or `NAME=URL,…`: the URLs, and the nodes' names when given (every
+ * endpoint named, or none: then endpoint0, …).
+ */
+function parseEndpoints(value: string | readonly string[]): { urls: string[]; names?: string[] } {
   const shown = Array.isArray(value) ? value.join(',') : String(value);
-  const urls = (Array.isArray(value) ? value : [value])
+  const parts = (Array.isArray(value) ? value : [value])
     .flatMap((part) => String(part).split(','))
     .map((part) => part.trim())
-    .filter((part) => part !== '');
+    .filter((part) => part !== '')
+    .map((part) => {
+      const named = ENDPOINT_NAME.exec(part);
+      return named && /^https?:/i.test(named[2] as string)
+        ? { name: named[1] as string, url: (named[2] as string).trim() }
+        : { url: part };
+    });
+  const urls = parts.map((part) => part.url);
   if (urls.length === 0) throw badFlag('endpoints', shown, 'one or more http(s) URLs, comma-separated');
+  const names = parts.flatMap((part) => (part.name === undefined ? [] : [part.name]));
+  if (names.length > 0 && names.length < parts.length)
+    throw badFlag('endpoints', shown, 'name every endpoint (node0=http://…,node1=http://…) or none');
+  if (new Set(names).size !== names.length) throw badFlag('endpoints', shown, 'each name once');
   for (const url of urls) {
     let parsed: URL;
     try {
@@ -888,7 +910,7 @@ function parseEndpoints(value: string | readonly string[]): string[] {
     }
   }
   if (new Set(urls).size !== urls.length) throw badFlag('endpoints', shown, 'each URL once');
-  return urls;
+  return names.length > 0 ? { urls, names } : { urls };
 }
 
 /**

@@ -243,6 +243,7 @@ class Sweep {
       const testbed = new AttachedTestbed({
         runId: this.#runId,
         urls: target.urls,
+        ...(target.names ? { names: target.names } : {}),
         ...(target.metricsUrls ? { metricsUrls: target.metricsUrls } : {}),
         protocol: createProtocol(this.#plan.protocol, this.#runId),
         ...(probeEndpoints ? { probe: (endpoints) => probeEndpoints(endpoints, this.#plan.protocol) } : {}),

@@ -239,7 +239,10 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     )
     .option(
       'endpoints',
-      text('Attach to a running network: RPC URL[,URL…] (no deploy, no cleanup)', GROUP_NETWORK),
+      text(
+        "Attach to a running network: RPC [NAME=]URL[,…] (no deploy, no cleanup; NAME: the node's own name, e.g. node0=http://…)",
+        GROUP_NETWORK,
+      ),
     )
     .option(
       'endpoint-metrics',

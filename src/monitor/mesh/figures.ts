@@ -104,6 +104,8 @@ export class MeshTally {
   readonly #messages = new Map<string, Message>();
   readonly #duplicates: number[];
   #unknownOrigin = 0;
+  /** The first few origins that name no node, for the line that says so. */
+  readonly #unknownNames = new Set<string>();
 
   constructor(nodes: readonly string[]) {
     this.#nodes = nodes;
@@ -118,6 +120,7 @@ export class MeshTally {
       const from = this.#index.get(origin);
       if (from === undefined) {
         this.#unknownOrigin++;
+        if (this.#unknownNames.size < UNKNOWN_NAMES_KEPT) this.#unknownNames.add(origin);
         return;
       }
       message = { origin: from, arrivals: new Float64Array(this.#nodes.length).fill(Number.NaN) };
@@ -245,10 +248,31 @@ export class MeshTally {
             })),
           }
         : {}),
-      ...(messages === 0 ? { note: 'no delivery arrived on any node in this level' } : {}),
+      ...(this.#unknownOrigin > 0
+        ? { note: this.#unknownOriginNote(messages) }
+        : messages === 0
+          ? { note: 'no delivery arrived on any node in this level' }
+          : {}),
     };
   }
+
+  /**
+   * Deliveries whose origin names no node: the app names its nodes otherwise than meshbench
+   * does (attach mode calls them endpoint0, …), so those messages are left out of the figures.
+   */
+  #unknownOriginNote(messages: number): string {
+    const names = [...this.#unknownNames];
+    const shown = `${names.join(', ')}${this.#unknownNames.size >= UNKNOWN_NAMES_KEPT ? ', …' : ''}`;
+    return (
+      `${this.#unknownOrigin} deliver${this.#unknownOrigin === 1 ? 'y' : 'ies'} named an origin that is no node of this network (${shown}; its nodes are ${this.#nodes.join(', ')})` +
+      `${messages === 0 ? ', so none is in the figures' : ', and are left out of the figures'}: ` +
+      'the origin must be the name meshbench gives the node (MESHBENCH_NODE_ID); with --endpoints, name each endpoint as its node names itself (--endpoints node0=http://…)'
+    );
+  }
 }
+
+/** How many unknown origins the note names. */
+const UNKNOWN_NAMES_KEPT = 5;
 
 /** Up to this many nodes the console shows the whole matrix; beyond, a line per origin. */
 export const MATRIX_MAX_NODES = 12;

@@ -156,8 +156,9 @@ export class MeshMonitor {
       };
       context.block('mesh', block);
       for (const line of state.errors) this.#options.warn?.(`mesh: ${line}`);
-      if (figures.messages === 0) context.log(`mesh: ${figures.note ?? 'no delivery'}`);
-      else {
+      if (figures.unknown_origin > 0) this.#options.warn?.(`mesh: ${figures.note}`);
+      else if (figures.messages === 0) context.log(`mesh: ${figures.note ?? 'no delivery'}`);
+      if (figures.messages > 0) {
         context.log(`mesh delivery p50 ms (origin → receiver):`);
         for (const line of meshMatrixLines(figures)) context.log(`  ${line}`);
         if ((figures.never_delivered ?? 0) > 0)

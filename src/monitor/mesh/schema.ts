@@ -59,7 +59,12 @@ export const meshBlockSchema = z
       )
       .optional()
       .describe('per fault or condition window: what each node held of what was published during it'),
-    note: z.string().optional().describe('why the figures are empty (no delivery arrived)'),
+    note: z
+      .string()
+      .optional()
+      .describe(
+        'why the figures are empty (no delivery arrived) or leave deliveries out (their origin names no node)',
+      ),
     ack: z
       .object({ p50_ms: ms, p99_ms: ms })
       .describe('publish → 2xx from the scheduled send (the load ack stage)'),

@@ -1,7 +1,8 @@
 /**
  * Attach mode (`benchmark --endpoints`): a testbed over a network someone else runs.
  * Nothing is deployed and nothing removed; `preflight` probes every endpoint's health
- * before the run writes anything. Node ids are `endpoint0`…; the event stream for commit
+ * before the run writes anything. Node ids are `endpoint0`…, or the names given (`--endpoints
+ * node0=http://…`, as the nodes name themselves); the event stream for commit
  * confirmation is the protocol's (cometbft: `<url>/websocket`).
  */
 import { checkEndpointUrl } from '../../load/validate.js';
@@ -11,6 +12,8 @@ import type { Deployment, Endpoint, Testbed } from '../testbed.js';
 export interface AttachedTestbedOptions {
   readonly runId: string;
   readonly urls: readonly string[];
+  /** The nodes' names, in the order of `urls` (`--endpoints NAME=URL`); absent: endpoint0, …. */
+  readonly names?: readonly string[];
   /** `--endpoint-metrics`: each endpoint's Prometheus page, in the order of `urls` (its `metricsUrl`). */
   readonly metricsUrls?: readonly string[];
   /** The protocol spoken: its event stream (cometbft: `<url>/websocket`) confirms commits. */
@@ -25,7 +28,13 @@ export class AttachedTestbed implements Testbed {
   readonly #probe: AttachedTestbedOptions['probe'];
 
   constructor(options: AttachedTestbedOptions) {
-    this.#deployment = attachedDeployment(options.runId, options.urls, options.protocol, options.metricsUrls);
+    this.#deployment = attachedDeployment(
+      options.runId,
+      options.urls,
+      options.protocol,
+      options.metricsUrls,
+      options.names,
+    );
     this.#probe = options.probe;
   }
 
@@ -49,11 +58,12 @@ export function attachedDeployment(
   urls: readonly string[],
   protocol?: Protocol,
   metricsUrls?: readonly string[],
+  names?: readonly string[],
 ): Deployment {
   const endpoints: Endpoint[] = urls.map((raw, index) => {
     const url = checkEndpointUrl(raw.trim());
     const endpoint: Endpoint = {
-      nodeId: `endpoint${index}`,
+      nodeId: names?.[index] ?? `endpoint${index}`,
       rpcUrl: url.href.replace(/\/+$/, ''),
       host: url.host,
       ...(metricsUrls?.[index] !== undefined ? { metricsUrl: metricsUrls[index] } : {}),

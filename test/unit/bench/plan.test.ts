@@ -102,6 +102,24 @@ describe('benchmark plan: defaults', () => {
     expect(plan.networks).toEqual([
       { kind: 'endpoints', loads: [5], urls: ['http://127.0.0.1:1', 'http://127.0.0.1:2'] },
     ]);
+    // named as the nodes name themselves; a URL with = in its query is no name
+    const named = await planFromArgv(['--endpoints', 'node0=http://127.0.0.1:1, kv-1=https://h:2/?a=b']);
+    expect(named.networks[0]).toMatchObject({
+      urls: ['http://127.0.0.1:1', 'https://h:2/?a=b'],
+      names: ['node0', 'kv-1'],
+    });
+    const query = await planFromArgv(['--endpoints', 'http://h:1/?a=b']);
+    expect(query.networks[0]).toEqual({
+      kind: 'endpoints',
+      loads: [100, 200, 500],
+      urls: ['http://h:1/?a=b'],
+    });
+    await expect(planFromArgv(['--endpoints', 'node0=http://h:1,http://h:2'])).rejects.toThrow(
+      /name every endpoint \(node0=http:\/\/…,node1=http:\/\/…\) or none/,
+    );
+    await expect(planFromArgv(['--endpoints', 'a=http://h:1,a=http://h:2'])).rejects.toThrow(
+      /each name once/,
+    );
   });
 
   it('records fault settings and the load search', async () => {

@@ -9,6 +9,7 @@ import { meshBlockSchema } from '../../../src/monitor/mesh/schema.js';
 import { MeshTally, meshMatrixLines } from '../../../src/monitor/mesh/figures.js';
 import { MeshMonitor, windowLine, type MeshBlock } from '../../../src/monitor/mesh/monitor.js';
 import { LoopbackMesh } from '../../support/loopback-mesh.js';
+import { attachedDeployment } from '../../../src/testbed/attached/attached-testbed.js';
 
 describe('the mesh figures', () => {
   it('times each pair from the origin’s own event, and counts duplicates, misses and the never delivered', () => {
@@ -133,8 +134,18 @@ describe('the mesh monitor during a load', () => {
   async function level(
     mesh: LoopbackMesh,
     window?: { readonly fromMs: number; readonly toMs: number },
+    attached?: { readonly names?: readonly string[] },
   ): Promise<{ block: MeshBlock; logs: string[]; warnings: string[] }> {
-    const endpoints = mesh.endpoints();
+    // attach mode (--endpoints): the endpoints named as the plan names them
+    const endpoints = attached
+      ? attachedDeployment(
+          'r',
+          mesh.endpoints().map((endpoint) => endpoint.rpcUrl),
+          undefined,
+          undefined,
+          attached.names,
+        ).endpoints
+      : mesh.endpoints();
     const blocks = new Map<string, unknown>();
     const logs: string[] = [];
     const warnings: string[] = [];
@@ -218,6 +229,23 @@ describe('the mesh monitor during a load', () => {
     expect(window!.receivers.map((receiver) => receiver.missing)).toEqual([0, 0, 0]);
     expect(window!.receivers.every((receiver) => receiver.resync_ms !== null)).toBe(true);
     expect(logs.some((line) => line.startsWith('mesh: a window ('))).toBe(true);
+  });
+
+  it('attached to nodes that name themselves otherwise, says so and how to name them; named, measures them', async () => {
+    loop = await LoopbackMesh.start(3);
+    // the app's origins are node0…, attach mode's names endpoint0…
+    const unnamed = await level(loop, undefined, {});
+    expect(meshBlockSchema.safeParse(unnamed.block).success).toBe(true);
+    expect(unnamed.block.messages).toBe(0);
+    expect(unnamed.block.unknown_origin).toBe(300);
+    expect(unnamed.warnings).toEqual([
+      'mesh: 300 deliveries named an origin that is no node of this network (node0, node1, node2; its nodes are endpoint0, endpoint1, endpoint2), so none is in the figures: the origin must be the name meshbench gives the node (MESHBENCH_NODE_ID); with --endpoints, name each endpoint as its node names itself (--endpoints node0=http://…)',
+    ]);
+    const named = await level(loop, undefined, { names: ['node0', 'node1', 'node2'] });
+    expect(named.warnings).toEqual([]);
+    expect(named.block.unknown_origin).toBe(0);
+    expect(named.block.messages).toBe(100);
+    expect(named.block.pairs.every((pair) => pair.count > 0)).toBe(true);
   });
 
   it('names a node without a delivery stream and counts what a deaf node never delivered', async () => {
