@@ -109,8 +109,37 @@ export interface LevelModel {
   readonly anomalies: readonly Anomaly[];
   readonly resources?: ResourceSeries;
   readonly map?: NodeMap;
+  /** A mesh's deliveries (the record's `mesh` block): who got what from whom, how fast. */
+  readonly deliveries?: Deliveries;
   /** A running level (the live dashboard): its time axis runs to the level's planned end, so the charts grow. */
   readonly untilSecs?: number;
+}
+
+/** The `mesh` block as the page shows it: the p50/p99 matrix and each receiver's share. */
+export interface Deliveries {
+  readonly nodes: readonly string[];
+  /** `[origin][receiver]`, ms; null where nothing arrived (and on the diagonal). */
+  readonly p50: readonly (readonly (number | null)[])[];
+  readonly p99: readonly (readonly (number | null)[])[];
+  readonly receivers: readonly {
+    readonly node: string;
+    readonly ratio: number | null;
+    readonly duplicates: number;
+    readonly missing: number;
+  }[];
+  readonly messages: number;
+  readonly everywhere: number;
+  readonly neverDelivered?: number;
+  readonly note?: string;
+  readonly windows: readonly {
+    readonly label: string;
+    readonly published: number;
+    readonly receivers: readonly {
+      readonly node: string;
+      readonly missing: number;
+      readonly resyncMs: number | null;
+    }[];
+  }[];
 }
 
 export interface ConfigGroup {
@@ -535,6 +564,7 @@ function levelOf(record: BenchmarkRecord): LevelModel {
   // The resource charts end where the level's load does, as its other charts (not 12 s later, at the settle's end).
   const resources = resourcesOf(run, SERIES_MAX_POINTS, Math.max(endSecs + 1, record.parameters.duration));
   const map = mapOf(run);
+  const deliveries = deliveriesOf(run);
   // Anomalies are judged on every point, before the charts' buckets.
   const anomalies = anomaliesOf(seriesOf(record, run, Infinity), resourcesOf(run, Infinity), warmupSecs);
   return {
@@ -548,6 +578,73 @@ function levelOf(record: BenchmarkRecord): LevelModel {
     anomalies,
     ...(resources ? { resources } : {}),
     ...(map ? { map } : {}),
+    ...(deliveries ? { deliveries } : {}),
+  };
+}
+
+/** The run's `mesh` block (a mesh protocol's level), read loosely as records of any version. */
+function deliveriesOf(run: { readonly blocks?: Readonly<Record<string, unknown>> }): Deliveries | undefined {
+  const block = object(run.blocks?.['mesh']);
+  if (!block) return undefined;
+  const nodes = array(block['nodes']).flatMap((node) => (typeof node === 'string' ? [node] : []));
+  const index = new Map(nodes.map((node, i) => [node, i]));
+  const empty = () => nodes.map(() => nodes.map((): number | null => null));
+  const p50 = empty();
+  const p99 = empty();
+  for (const pair of array(block['pairs']).map(object)) {
+    const from = index.get(str(pair?.['from']) ?? '');
+    const to = index.get(str(pair?.['to']) ?? '');
+    if (from === undefined || to === undefined) continue;
+    (p50[from] as (number | null)[])[to] = num(pair?.['p50_ms']) ?? null;
+    (p99[from] as (number | null)[])[to] = num(pair?.['p99_ms']) ?? null;
+  }
+  const neverDelivered = num(block['never_delivered']);
+  const note = str(block['note']);
+  return {
+    nodes,
+    p50,
+    p99,
+    receivers: array(block['receivers']).flatMap((entry) => {
+      const receiver = object(entry);
+      const node = str(receiver?.['node']);
+      return node === undefined
+        ? []
+        : [
+            {
+              node,
+              ratio: num(receiver?.['ratio']) ?? null,
+              duplicates: num(receiver?.['duplicates']) ?? 0,
+              missing: num(receiver?.['missing']) ?? 0,
+            },
+          ];
+    }),
+    messages: num(block['messages']) ?? 0,
+    everywhere: num(block['delivered_everywhere']) ?? 0,
+    ...(neverDelivered === undefined ? {} : { neverDelivered }),
+    ...(note === undefined ? {} : { note }),
+    windows: array(block['windows']).flatMap((entry) => {
+      const window = object(entry);
+      if (!window) return [];
+      return [
+        {
+          label: str(window['label']) ?? str(window['id']) ?? 'window',
+          published: num(window['published']) ?? 0,
+          receivers: array(window['receivers']).flatMap((r) => {
+            const receiver = object(r);
+            const node = str(receiver?.['node']);
+            return node === undefined
+              ? []
+              : [
+                  {
+                    node,
+                    missing: num(receiver?.['missing']) ?? 0,
+                    resyncMs: num(receiver?.['resync_ms']) ?? null,
+                  },
+                ];
+          }),
+        },
+      ];
+    }),
   };
 }
 

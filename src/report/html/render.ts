@@ -7,7 +7,7 @@
  */
 import { deflateRawSync } from 'node:zlib';
 import type { ReportAssets } from './assets.js';
-import type { ReportModel, SummaryRow } from './model.js';
+import type { Deliveries, ReportModel, SummaryRow } from './model.js';
 
 /** Model JSON larger than this is compressed into the page. */
 export const COMPRESS_ABOVE_BYTES = 64 * 1024;
@@ -83,6 +83,53 @@ function anomaliesList(model: ReportModel): string {
   return `<p>Points whose modified z-score, 0.6745 · (x − median) / MAD, passes 3.5; marked ◆ on the charts.</p><ul>${items.join('')}</ul>`;
 }
 
+/** Up to this many nodes the page shows the whole origin → receiver matrix (the record keeps every pair). */
+export const DELIVERY_MATRIX_MAX_NODES = 16;
+
+/** A mesh level's deliveries: the p50 / p99 matrix, each receiver's share, each window's catch-up. */
+function deliveriesSection(deliveries: Deliveries): string {
+  const ms = (value: number | null | undefined) =>
+    value === null || value === undefined ? '–' : formatNumber(value);
+  const head = deliveries.nodes.map((node) => `<th>${escapeHtml(node)}</th>`).join('');
+  const matrix =
+    deliveries.nodes.length > DELIVERY_MATRIX_MAX_NODES
+      ? `<p class="note">${deliveries.nodes.length} nodes: every origin → receiver pair is in the record (mesh.pairs).</p>`
+      : `<table class="deliveries"><thead><tr><th>origin → receiver, p50 / p99 ms</th>${head}</tr></thead><tbody>${deliveries.nodes
+          .map(
+            (from, i) =>
+              `<tr><th>${escapeHtml(from)}</th>${deliveries.nodes
+                .map((_to, j) =>
+                  i === j
+                    ? '<td class="num">·</td>'
+                    : `<td class="num">${ms(deliveries.p50[i]?.[j])} / ${ms(deliveries.p99[i]?.[j])}</td>`,
+                )
+                .join('')}</tr>`,
+          )
+          .join('')}</tbody></table>`;
+  const receivers = `<table class="deliveries"><thead><tr><th>receiver</th><th>delivered</th><th>missing</th><th>duplicates</th></tr></thead><tbody>${deliveries.receivers
+    .map(
+      (receiver) =>
+        `<tr><th>${escapeHtml(receiver.node)}</th><td class="num">${receiver.ratio === null ? '–' : `${formatNumber(receiver.ratio * 100, 1)} %`}</td><td class="num">${receiver.missing}</td><td class="num">${receiver.duplicates}</td></tr>`,
+    )
+    .join('')}</tbody></table>`;
+  const counts =
+    `<p>${deliveries.messages} message${deliveries.messages === 1 ? '' : 's'} delivered, ${deliveries.everywhere} to every node` +
+    `${deliveries.neverDelivered ? `; ${deliveries.neverDelivered} accepted publishes never delivered on any node` : ''}.</p>`;
+  const windows = deliveries.windows
+    .map(
+      (window) =>
+        `<p>${escapeHtml(window.label)}: ${window.published} published while it was open; per node missing, and caught up after its end: ${window.receivers
+          .map(
+            (receiver) =>
+              `${escapeHtml(receiver.node)} ${receiver.missing}${receiver.resyncMs === null ? '' : `, ${formatNumber(receiver.resyncMs, 0)} ms`}`,
+          )
+          .join(' · ')}</p>`,
+    )
+    .join('');
+  const note = deliveries.note ? `<p class="note">${escapeHtml(deliveries.note)}</p>` : '';
+  return `<h4>Deliveries (mesh)</h4>${note}${counts}${deliveries.messages > 0 ? matrix : ''}${receivers}${windows}`;
+}
+
 function levelSection(model: ReportModel): string {
   return model.levels
     .map((level) => {
@@ -112,6 +159,7 @@ function levelSection(model: ReportModel): string {
         charts +
         resources +
         map +
+        (level.deliveries ? deliveriesSection(level.deliveries) : '') +
         '</section>'
       );
     })

@@ -12,6 +12,7 @@ import { readRunFolder, runReportCommand } from '../../../src/cli/report-command
 import { MeshbenchError } from '../../../src/common/errors.js';
 import { latencyAnomalies, memoryGrowth, throughputAnomalies } from '../../../src/report/html/anomalies.js';
 import { buildReportModel } from '../../../src/report/html/model.js';
+import { MeshTally } from '../../../src/monitor/mesh/figures.js';
 import { renderHtmlReport } from '../../../src/report/html-report.js';
 
 const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'report-run');
@@ -112,6 +113,46 @@ describe('the report model from real records', () => {
     expect(map?.layout).toBe('zones');
     expect(map?.zones).toEqual({ node0: 'a', node1: 'b', node2: 'a', node3: 'b' });
     expect(Object.keys(map?.nodes ?? {}).sort()).toEqual(['node0', 'node1', 'node2', 'node3']);
+  });
+
+  it("shows a mesh level's deliveries: the p50 / p99 matrix, each receiver's share and each window's catch-up", async () => {
+    const [first] = await readRunFolder(FIXTURE);
+    if (!first) throw new Error('no fixture record');
+    // the block as the mesh monitor makes it: node2 misses one message published in a window
+    const tally = new MeshTally(['node0', 'node1', 'node2']);
+    tally.deliver(0, 'a', 'node0', 1000);
+    tally.deliver(1, 'a', 'node0', 1002);
+    tally.deliver(2, 'a', 'node0', 1004);
+    tally.deliver(1, 'b', 'node1', 2000);
+    tally.deliver(0, 'b', 'node1', 2003);
+    const mesh = tally.figures({
+      published: 3,
+      levelStartMs: 0,
+      windows: [{ id: 'w', label: 'partition bisect', startMs: 1500, endMs: 2500 }],
+    });
+    const record = structuredClone(first.record) as unknown as {
+      runs: { blocks: Record<string, unknown> }[];
+    };
+    record.runs[0]!.blocks['mesh'] = mesh;
+    const html = await renderHtmlReport({
+      records: [{ file: first.file, record: record as unknown as typeof first.record }],
+      generatedAt: '2026-11-24T00:00:00.000Z',
+    });
+    expect(html).toContain('<h4>Deliveries (mesh)</h4>');
+    expect(html).toContain(
+      '2 messages delivered, 1 to every node; 1 accepted publishes never delivered on any node.',
+    );
+    // node0's message reached node1 after 2 ms and node2 after 4 ms; node2 never got node1's
+    expect(html).toMatch(
+      /<tr><th>node0<\/th><td class="num">·<\/td><td class="num">2\.00 \/ 2\.00<\/td><td class="num">4\.00 \/ 4\.00<\/td><\/tr>/,
+    );
+    expect(html).toMatch(
+      /<tr><th>node1<\/th><td class="num">3\.00 \/ 3\.00<\/td><td class="num">·<\/td><td class="num">– \/ –<\/td><\/tr>/,
+    );
+    expect(html).toMatch(
+      /<tr><th>node2<\/th><td class="num">50\.0 %<\/td><td class="num">1<\/td><td class="num">0<\/td><\/tr>/,
+    );
+    expect(html).toContain('partition bisect: 1 published while it was open');
   });
 
   it('makes one self-contained page: no external URL, uPlot and the data inlined', async () => {
