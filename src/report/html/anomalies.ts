@@ -128,3 +128,80 @@ export function memoryGrowth(node: string, points: readonly SeriesPoint[]): Anom
     text: `${node}'s memory only grew across the level: ${mb(start)} MB to ${mb(end)} MB (+${Math.round(((end - start) / start) * 100)} %), never falling between tenths`,
   };
 }
+
+/** A window of the level (a fault or a condition), for saying which one a run of anomalies overlaps. */
+export interface AnomalyWindow {
+  readonly fromSecs: number;
+  readonly toSecs: number;
+  readonly label: string;
+}
+
+/** One line of the page's list: a run of consecutive anomalous seconds of one kind, or one point. */
+export interface AnomalyRun {
+  readonly kind: AnomalyKind;
+  readonly fromSecs: number;
+  readonly toSecs: number;
+  readonly text: string;
+}
+
+const RUN_WORDS: Readonly<
+  Record<Exclude<AnomalyKind, 'memory-growth'>, { what: string; unit: string; prefix: string }>
+> = {
+  'throughput-drop': { what: 'throughput drop', unit: 'tx/s', prefix: '' },
+  'throughput-spike': { what: 'throughput spike', unit: 'tx/s', prefix: '' },
+  'latency-spike': { what: 'latency spike', unit: 'ms', prefix: 'p99 ' },
+};
+
+/**
+ * The anomalies as the page lists them: consecutive seconds of one kind (a partition's ten
+ * seconds of zero throughput) are one line with their range, and a line says which fault or
+ * condition window it overlaps, so what a window caused reads as such and not as a flood.
+ */
+export function anomalyRuns(
+  anomalies: readonly Anomaly[],
+  windows: readonly AnomalyWindow[] = [],
+): AnomalyRun[] {
+  const runs: Anomaly[][] = [];
+  const sorted = [...anomalies].sort((a, b) => a.kind.localeCompare(b.kind) || a.atSecs - b.atSecs);
+  for (const anomaly of sorted) {
+    const last = runs[runs.length - 1];
+    const previous = last?.[last.length - 1];
+    if (
+      previous &&
+      previous.kind === anomaly.kind &&
+      anomaly.kind !== 'memory-growth' &&
+      anomaly.atSecs - previous.atSecs <= 1
+    )
+      last?.push(anomaly);
+    else runs.push([anomaly]);
+  }
+  return runs
+    .map((run) => {
+      const first = run[0] as Anomaly;
+      const end = run[run.length - 1] as Anomaly;
+      const overlapping = windows
+        .filter((window) => first.atSecs <= window.toSecs && end.atSecs >= window.fromSecs)
+        .map((window) => `${window.label} (${round(window.fromSecs)}–${round(window.toSecs)} s)`);
+      const during = overlapping.length > 0 ? `, overlapping ${overlapping.join(' and ')}` : '';
+      if (run.length === 1 || first.kind === 'memory-growth')
+        return {
+          kind: first.kind,
+          fromSecs: first.atSecs,
+          toSecs: first.atSecs,
+          text: `${first.text}${during}`,
+        };
+      const words = RUN_WORDS[first.kind as Exclude<AnomalyKind, 'memory-growth'>];
+      const values = run.map((anomaly) => anomaly.value);
+      const low = round(Math.min(...values));
+      const high = round(Math.max(...values));
+      return {
+        kind: first.kind,
+        fromSecs: first.atSecs,
+        toSecs: end.atSecs,
+        text:
+          `${words.what} from ${round(first.atSecs)} s to ${round(end.atSecs)} s (${run.length} points): ` +
+          `${words.prefix}${low === high ? low : `${low}–${high}`} ${words.unit} against a median of ${round(first.median)} ${words.unit}${during}`,
+      };
+    })
+    .sort((a, b) => a.fromSecs - b.fromSecs);
+}

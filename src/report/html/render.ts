@@ -6,6 +6,7 @@
  * the style.
  */
 import { deflateRawSync } from 'node:zlib';
+import { anomalyRuns } from './anomalies.js';
 import type { ReportAssets } from './assets.js';
 import type { Deliveries, ReportModel, SummaryRow } from './model.js';
 
@@ -72,9 +73,9 @@ function summaryTable(model: ReportModel): string {
 
 function anomaliesList(model: ReportModel): string {
   const items = model.levels.flatMap((level) =>
-    level.anomalies.map(
-      (anomaly) =>
-        `<li class="anomaly ${anomaly.kind}"><a href="#level-${escapeHtml(level.key)}">${escapeHtml(level.title)}</a>: ${escapeHtml(anomaly.text)}</li>`,
+    anomalyRuns(level.anomalies, level.bands).map(
+      (run) =>
+        `<li class="anomaly ${run.kind}"><a href="#level-${escapeHtml(level.key)}">${escapeHtml(level.title)}</a>: ${escapeHtml(run.text)}</li>`,
     ),
   );
   if (items.length === 0) {

@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRunFolder, runReportCommand } from '../../../src/cli/report-command.js';
 import { MeshbenchError } from '../../../src/common/errors.js';
-import { latencyAnomalies, memoryGrowth, throughputAnomalies } from '../../../src/report/html/anomalies.js';
+import {
+  anomalyRuns,
+  latencyAnomalies,
+  memoryGrowth,
+  throughputAnomalies,
+} from '../../../src/report/html/anomalies.js';
 import { buildReportModel } from '../../../src/report/html/model.js';
 import { MeshTally } from '../../../src/monitor/mesh/figures.js';
 import { renderHtmlReport } from '../../../src/report/html-report.js';
@@ -181,6 +186,20 @@ describe('anomalies, by median and MAD', () => {
     // A huge outlier does not hide a second one, as it would inflate a standard deviation.
     const two = latencyAnomalies(points([...noisy, 5000, 400]));
     expect(two).toHaveLength(2);
+  });
+
+  it("lists a window's run of anomalous seconds as one line naming the window, and a lone point as itself", () => {
+    // 20 steady seconds, 10 s of nothing (a partition from 10 s), a catch-up spike, then steady again
+    const series = Array.from({ length: 40 }, (_, second) =>
+      second >= 10 && second < 20 ? 0 : second === 21 ? 600 : 50 + (second % 3),
+    );
+    const marks = throughputAnomalies(points(series));
+    expect(marks.length).toBe(11);
+    const runs = anomalyRuns(marks, [{ fromSecs: 10, toSecs: 20, label: 'partition bisect' }]);
+    expect(runs.map((run) => run.text)).toEqual([
+      'throughput drop from 10 s to 19 s (10 points): 0 tx/s against a median of 50.5 tx/s, overlapping partition bisect (10–20 s)',
+      'throughput spike at 21 s: 600 tx/s against a median of 50.5 tx/s',
+    ]);
   });
 
   it('gives no verdict on a flat series or on too few points', () => {
