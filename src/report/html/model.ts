@@ -111,6 +111,8 @@ export interface LevelModel {
   readonly map?: NodeMap;
   /** A mesh's deliveries (the record's `mesh` block): who got what from whom, how fast. */
   readonly deliveries?: Deliveries;
+  /** The propagation probes (the record's `propagation` block): submitted on one node, seen on each. */
+  readonly propagation?: Propagation;
   /** A running level (the live dashboard): its time axis runs to the level's planned end, so the charts grow. */
   readonly untilSecs?: number;
 }
@@ -140,6 +142,20 @@ export interface Deliveries {
       readonly resyncMs: number | null;
     }[];
   }[];
+}
+
+/** The `propagation` block as the page shows it: the p50/p99 matrix, the diagonal a node's own. */
+export interface Propagation {
+  readonly method: string;
+  readonly nodes: readonly string[];
+  /** `[submitted on][committed on]`, ms; the diagonal is the node's own (`self`); null where none completed. */
+  readonly p50: readonly (readonly (number | null)[])[];
+  readonly p99: readonly (readonly (number | null)[])[];
+  readonly sent: number;
+  readonly complete: number;
+  readonly refused: number;
+  /** The nodes' own peer round trips (median over the level), `[node][peer]`, ms, where they export them. */
+  readonly rttMs?: readonly (readonly (number | null)[])[];
 }
 
 export interface ConfigGroup {
@@ -565,6 +581,7 @@ function levelOf(record: BenchmarkRecord): LevelModel {
   const resources = resourcesOf(run, SERIES_MAX_POINTS, Math.max(endSecs + 1, record.parameters.duration));
   const map = mapOf(run);
   const deliveries = deliveriesOf(run);
+  const propagation = propagationOf(run);
   // Anomalies are judged on every point, before the charts' buckets.
   const anomalies = anomaliesOf(seriesOf(record, run, Infinity), resourcesOf(run, Infinity), warmupSecs);
   return {
@@ -579,6 +596,54 @@ function levelOf(record: BenchmarkRecord): LevelModel {
     ...(resources ? { resources } : {}),
     ...(map ? { map } : {}),
     ...(deliveries ? { deliveries } : {}),
+    ...(propagation ? { propagation } : {}),
+  };
+}
+
+/** `[from][to]` matrices of p50 and p99 over `nodes` from a block's pairs (and its nodes' own, on the diagonal). */
+function pairMatrices(
+  nodes: readonly string[],
+  pairs: readonly unknown[],
+  self: readonly unknown[] = [],
+): { p50: (number | null)[][]; p99: (number | null)[][] } {
+  const index = new Map(nodes.map((node, i) => [node, i]));
+  const empty = () => nodes.map(() => nodes.map((): number | null => null));
+  const p50 = empty();
+  const p99 = empty();
+  const put = (from: number | undefined, to: number | undefined, entry: Loose | undefined) => {
+    if (from === undefined || to === undefined) return;
+    (p50[from] as (number | null)[])[to] = num(entry?.['p50_ms']) ?? null;
+    (p99[from] as (number | null)[])[to] = num(entry?.['p99_ms']) ?? null;
+  };
+  for (const pair of pairs.map(object))
+    put(index.get(str(pair?.['from']) ?? ''), index.get(str(pair?.['to']) ?? ''), pair);
+  for (const own of self.map(object)) {
+    const at = index.get(str(own?.['node']) ?? '');
+    put(at, at, own);
+  }
+  return { p50, p99 };
+}
+
+/** The run's `propagation` block, read loosely as records of any version. */
+function propagationOf(run: {
+  readonly blocks?: Readonly<Record<string, unknown>>;
+}): Propagation | undefined {
+  const block = object(run.blocks?.['propagation']);
+  if (!block) return undefined;
+  const nodes = array(block['nodes']).flatMap((node) => (typeof node === 'string' ? [node] : []));
+  if (nodes.length === 0) return undefined;
+  const { p50, p99 } = pairMatrices(nodes, array(block['pairs']), array(block['self']));
+  const probes = object(block['probes']);
+  const rtt = object(block['peer_rtt_ms']);
+  return {
+    method: str(block['method']) ?? '',
+    nodes,
+    p50,
+    p99,
+    sent: num(probes?.['sent']) ?? 0,
+    complete: num(probes?.['complete']) ?? 0,
+    refused: num(probes?.['refused']) ?? 0,
+    ...(rtt ? { rttMs: nodes.map((from) => nodes.map((to) => num(object(rtt[from])?.[to]) ?? null)) } : {}),
   };
 }
 
@@ -587,17 +652,7 @@ function deliveriesOf(run: { readonly blocks?: Readonly<Record<string, unknown>>
   const block = object(run.blocks?.['mesh']);
   if (!block) return undefined;
   const nodes = array(block['nodes']).flatMap((node) => (typeof node === 'string' ? [node] : []));
-  const index = new Map(nodes.map((node, i) => [node, i]));
-  const empty = () => nodes.map(() => nodes.map((): number | null => null));
-  const p50 = empty();
-  const p99 = empty();
-  for (const pair of array(block['pairs']).map(object)) {
-    const from = index.get(str(pair?.['from']) ?? '');
-    const to = index.get(str(pair?.['to']) ?? '');
-    if (from === undefined || to === undefined) continue;
-    (p50[from] as (number | null)[])[to] = num(pair?.['p50_ms']) ?? null;
-    (p99[from] as (number | null)[])[to] = num(pair?.['p99_ms']) ?? null;
-  }
+  const { p50, p99 } = pairMatrices(nodes, array(block['pairs']));
   const neverDelivered = num(block['never_delivered']);
   const note = str(block['note']);
   return {

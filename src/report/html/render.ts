@@ -8,7 +8,7 @@
 import { deflateRawSync } from 'node:zlib';
 import { anomalyRuns } from './anomalies.js';
 import type { ReportAssets } from './assets.js';
-import type { Deliveries, ReportModel, SummaryRow } from './model.js';
+import type { Deliveries, Propagation, ReportModel, SummaryRow } from './model.js';
 
 /** Model JSON larger than this is compressed into the page. */
 export const COMPRESS_ABOVE_BYTES = 64 * 1024;
@@ -87,26 +87,65 @@ function anomaliesList(model: ReportModel): string {
 /** Up to this many nodes the page shows the whole origin → receiver matrix (the record keeps every pair). */
 export const DELIVERY_MATRIX_MAX_NODES = 16;
 
+function ms(value: number | null | undefined): string {
+  return value === null || value === undefined ? '–' : formatNumber(value);
+}
+
+/**
+ * A `[from][to]` table of ms figures (p50 / p99, or one figure), rows the first node, columns
+ * the second; `diagonal: false` shows `·` there. Past DELIVERY_MATRIX_MAX_NODES, a line naming
+ * where the record keeps every pair.
+ */
+function pairTable(
+  caption: string,
+  nodes: readonly string[],
+  cell: (from: number, to: number) => string,
+  options: { readonly diagonal: boolean; readonly inRecord: string },
+): string {
+  if (nodes.length > DELIVERY_MATRIX_MAX_NODES)
+    return `<p class="note">${nodes.length} nodes: every pair is in the record (${escapeHtml(options.inRecord)}).</p>`;
+  const head = nodes.map((node) => `<th>${escapeHtml(node)}</th>`).join('');
+  const rows = nodes
+    .map(
+      (from, i) =>
+        `<tr><th>${escapeHtml(from)}</th>${nodes
+          .map((_to, j) =>
+            i === j && !options.diagonal ? '<td class="num">·</td>' : `<td class="num">${cell(i, j)}</td>`,
+          )
+          .join('')}</tr>`,
+    )
+    .join('');
+  return `<table class="deliveries"><thead><tr><th>${escapeHtml(caption)}</th>${head}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** The propagation probes: where a probe was submitted against where it was seen committed; the nodes' peer round trips. */
+function propagationSection(propagation: Propagation): string {
+  const matrix = pairTable(
+    'submitted on → committed on, p50 / p99 ms',
+    propagation.nodes,
+    (i, j) => `${ms(propagation.p50[i]?.[j])} / ${ms(propagation.p99[i]?.[j])}`,
+    { diagonal: true, inRecord: 'propagation.pairs' },
+  );
+  const rtt = propagation.rttMs
+    ? pairTable('peer round trip, median ms', propagation.nodes, (i, j) => ms(propagation.rttMs?.[i]?.[j]), {
+        diagonal: false,
+        inRecord: 'propagation.peer_rtt_ms',
+      })
+    : '';
+  return (
+    `<h4>Propagation (probes)</h4><p>${propagation.complete} of ${propagation.sent} probes seen on every node` +
+    `${propagation.refused > 0 ? `, ${propagation.refused} refused` : ''}; ${escapeHtml(propagation.method)}.</p>${matrix}${rtt}`
+  );
+}
+
 /** A mesh level's deliveries: the p50 / p99 matrix, each receiver's share, each window's catch-up. */
 function deliveriesSection(deliveries: Deliveries): string {
-  const ms = (value: number | null | undefined) =>
-    value === null || value === undefined ? '–' : formatNumber(value);
-  const head = deliveries.nodes.map((node) => `<th>${escapeHtml(node)}</th>`).join('');
-  const matrix =
-    deliveries.nodes.length > DELIVERY_MATRIX_MAX_NODES
-      ? `<p class="note">${deliveries.nodes.length} nodes: every origin → receiver pair is in the record (mesh.pairs).</p>`
-      : `<table class="deliveries"><thead><tr><th>origin → receiver, p50 / p99 ms</th>${head}</tr></thead><tbody>${deliveries.nodes
-          .map(
-            (from, i) =>
-              `<tr><th>${escapeHtml(from)}</th>${deliveries.nodes
-                .map((_to, j) =>
-                  i === j
-                    ? '<td class="num">·</td>'
-                    : `<td class="num">${ms(deliveries.p50[i]?.[j])} / ${ms(deliveries.p99[i]?.[j])}</td>`,
-                )
-                .join('')}</tr>`,
-          )
-          .join('')}</tbody></table>`;
+  const matrix = pairTable(
+    'origin → receiver, p50 / p99 ms',
+    deliveries.nodes,
+    (i, j) => `${ms(deliveries.p50[i]?.[j])} / ${ms(deliveries.p99[i]?.[j])}`,
+    { diagonal: false, inRecord: 'mesh.pairs' },
+  );
   const receivers = `<table class="deliveries"><thead><tr><th>receiver</th><th>delivered</th><th>missing</th><th>duplicates</th></tr></thead><tbody>${deliveries.receivers
     .map(
       (receiver) =>
@@ -160,6 +199,7 @@ function levelSection(model: ReportModel): string {
         charts +
         resources +
         map +
+        (level.propagation ? propagationSection(level.propagation) : '') +
         (level.deliveries ? deliveriesSection(level.deliveries) : '') +
         '</section>'
       );

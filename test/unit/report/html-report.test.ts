@@ -160,6 +160,29 @@ describe('the report model from real records', () => {
     expect(html).toContain('partition bisect: 1 published while it was open');
   });
 
+  it("shows a level's propagation probes: submitted on → committed on, each node's own on the diagonal, and the peer round trips", async () => {
+    const records = await readRunFolder(FIXTURE);
+    const first = records[0];
+    if (!first) throw new Error('no fixture record');
+    const block = first.record.runs?.[0]?.blocks?.['propagation'] as {
+      pairs: { from: string; to: string; p50_ms: number; p99_ms: number }[];
+      self: { node: string; p50_ms: number; p99_ms: number }[];
+      peer_rtt_ms: Record<string, Record<string, number>>;
+    };
+    const html = await renderHtmlReport({ records: [first], generatedAt: '2026-11-24T00:00:00.000Z' });
+    expect(html).toContain('<h4>Propagation (probes)</h4>');
+    const pair = block.pairs.find((entry) => entry.from === 'node0' && entry.to === 'node1')!;
+    const own = block.self.find((entry) => entry.node === 'node0')!;
+    const fixed = (value: number) => value.toFixed(2);
+    // node0's row: its own probes first, then node1's column
+    expect(html).toContain(
+      `<tr><th>node0</th><td class="num">${fixed(own.p50_ms)} / ${fixed(own.p99_ms)}</td><td class="num">${fixed(pair.p50_ms)} / ${fixed(pair.p99_ms)}</td>`,
+    );
+    expect(html).toContain(
+      `<tr><th>node0</th><td class="num">·</td><td class="num">${fixed(block.peer_rtt_ms['node0']!['node1']!)}</td>`,
+    );
+  });
+
   it('makes one self-contained page: no external URL, uPlot and the data inlined', async () => {
     const html = await renderHtmlReport({
       records: await readRunFolder(FIXTURE),
