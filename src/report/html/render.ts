@@ -84,8 +84,8 @@ function anomaliesList(model: ReportModel): string {
   return `<p>Points whose modified z-score, 0.6745 · (x − median) / MAD, passes 3.5; marked ◆ on the charts.</p><ul>${items.join('')}</ul>`;
 }
 
-/** Up to this many nodes the page shows the whole origin → receiver matrix (the record keeps every pair). */
-export const DELIVERY_MATRIX_MAX_NODES = 16;
+/** Up to this many nodes the page shows a whole node-by-node table (the record keeps every pair). */
+export const PAIR_TABLE_MAX_NODES = 16;
 
 function ms(value: number | null | undefined): string {
   return value === null || value === undefined ? '–' : formatNumber(value);
@@ -93,7 +93,7 @@ function ms(value: number | null | undefined): string {
 
 /**
  * A `[from][to]` table of ms figures (p50 / p99, or one figure), rows the first node, columns
- * the second; `diagonal: false` shows `·` there. Past DELIVERY_MATRIX_MAX_NODES, a line naming
+ * the second; `diagonal: false` shows `·` there. Past PAIR_TABLE_MAX_NODES, a line naming
  * where the record keeps every pair.
  */
 function pairTable(
@@ -102,7 +102,7 @@ function pairTable(
   cell: (from: number, to: number) => string,
   options: { readonly diagonal: boolean; readonly inRecord: string },
 ): string {
-  if (nodes.length > DELIVERY_MATRIX_MAX_NODES)
+  if (nodes.length > PAIR_TABLE_MAX_NODES)
     return `<p class="note">${nodes.length} nodes: every pair is in the record (${escapeHtml(options.inRecord)}).</p>`;
   const head = nodes.map((node) => `<th>${escapeHtml(node)}</th>`).join('');
   const rows = nodes
@@ -133,7 +133,7 @@ function propagationSection(propagation: Propagation): string {
       })
     : '';
   return (
-    `<h4>Propagation (probes)</h4><p>${propagation.complete} of ${propagation.sent} probes seen on every node` +
+    `<h4>Propagation (probes)</h4><p>${propagation.complete} of ${propagation.sent} probes seen on every watched node` +
     `${propagation.refused > 0 ? `, ${propagation.refused} refused` : ''}; ${escapeHtml(propagation.method)}.</p>${matrix}${rtt}`
   );
 }
