@@ -3,6 +3,7 @@
  * (`delay 50ms on every link`), the conditions as recorded, the apply times, each shaped
  * link's quality per second and the nodes' positions; and the conditions' error.
  */
+import { basename } from 'node:path';
 import { MeshbenchError } from '../common/errors.js';
 import type { NetworkEvent } from '../scenario/events.js';
 import { formatDelay, formatRate } from '../scenario/quantities.js';
@@ -71,7 +72,7 @@ export function describe(event: NetworkEvent, edge: ConditionEventRecord['edge']
 export function describeBase(conditions: NetworkConditions, model: ConditionModel): string | undefined {
   const parts: string[] = [];
   if (conditions.zones) {
-    const source = conditions.zones.matrix.source.split(/[\\/]/).at(-1) ?? conditions.zones.matrix.source;
+    const source = basename(conditions.zones.matrix.source);
     const placed = model.nodes
       .map((node) => [node, model.zoneOf(node)] as const)
       .filter((pair): pair is readonly [string, string] => pair[1] !== undefined)

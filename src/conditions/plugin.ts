@@ -8,7 +8,7 @@
  * `--capture`; then the network helper's image goes with the nodes. Records keep the settings
  * in their plan where they were (`zones`, `delayMechanism`, `zonesOn`, …).
  */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { z } from 'zod';
 import { badFlag } from '../common/errors.js';
 import { looseBoolean, wholeNumber } from '../common/loose-input.js';
@@ -243,7 +243,7 @@ export const conditionsPlugin = definePlugin({
     const zones = section.zones ?? plan.scenario?.zones;
     const lines: [string, string][] = [];
     if (zones) {
-      const source = zones.matrix.source.split(/[\\/]/).at(-1) ?? zones.matrix.source;
+      const source = basename(zones.matrix.source);
       const where = section.zonesOn === 'all' ? '' : `, on the ${section.zonesOn} network only`;
       const assigned = zones.assign ? 'nodes as assigned' : 'nodes round robin';
       lines.push(['zones', `${source} (${zones.matrix.zones.length} zones, ${assigned}${where})`]);

@@ -202,6 +202,11 @@ function num(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
+/** The strings of a list (anything else in it skipped). */
+function strings(value: unknown): string[] {
+  return array(value).filter((item): item is string => typeof item === 'string');
+}
+
 function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
@@ -630,7 +635,7 @@ function propagationOf(run: {
 }): Propagation | undefined {
   const block = object(run.blocks?.['propagation']);
   if (!block) return undefined;
-  const nodes = array(block['nodes']).flatMap((node) => (typeof node === 'string' ? [node] : []));
+  const nodes = strings(block['nodes']);
   if (nodes.length === 0) return undefined;
   const { p50, p99 } = pairMatrices(nodes, array(block['pairs']), array(block['self']));
   const probes = object(block['probes']);
@@ -647,11 +652,20 @@ function propagationOf(run: {
   };
 }
 
+/** A block's list of per-node entries (`[{node, …}]`), each read by `read`; entries without a node are skipped. */
+function perNode<T>(list: unknown, read: (entry: Loose) => T): (T & { readonly node: string })[] {
+  return array(list).flatMap((item) => {
+    const entry = object(item);
+    const node = str(entry?.['node']);
+    return entry === undefined || node === undefined ? [] : [{ node, ...read(entry) }];
+  });
+}
+
 /** The run's `mesh` block (a mesh protocol's level), read loosely as records of any version. */
 function deliveriesOf(run: { readonly blocks?: Readonly<Record<string, unknown>> }): Deliveries | undefined {
   const block = object(run.blocks?.['mesh']);
   if (!block) return undefined;
-  const nodes = array(block['nodes']).flatMap((node) => (typeof node === 'string' ? [node] : []));
+  const nodes = strings(block['nodes']);
   const { p50, p99 } = pairMatrices(nodes, array(block['pairs']));
   const neverDelivered = num(block['never_delivered']);
   const note = str(block['note']);
@@ -659,20 +673,11 @@ function deliveriesOf(run: { readonly blocks?: Readonly<Record<string, unknown>>
     nodes,
     p50,
     p99,
-    receivers: array(block['receivers']).flatMap((entry) => {
-      const receiver = object(entry);
-      const node = str(receiver?.['node']);
-      return node === undefined
-        ? []
-        : [
-            {
-              node,
-              ratio: num(receiver?.['ratio']) ?? null,
-              duplicates: num(receiver?.['duplicates']) ?? 0,
-              missing: num(receiver?.['missing']) ?? 0,
-            },
-          ];
-    }),
+    receivers: perNode(block['receivers'], (receiver) => ({
+      ratio: num(receiver['ratio']) ?? null,
+      duplicates: num(receiver['duplicates']) ?? 0,
+      missing: num(receiver['missing']) ?? 0,
+    })),
     messages: num(block['messages']) ?? 0,
     everywhere: num(block['delivered_everywhere']) ?? 0,
     ...(neverDelivered === undefined ? {} : { neverDelivered }),
@@ -684,19 +689,10 @@ function deliveriesOf(run: { readonly blocks?: Readonly<Record<string, unknown>>
         {
           label: str(window['label']) ?? str(window['id']) ?? 'window',
           published: num(window['published']) ?? 0,
-          receivers: array(window['receivers']).flatMap((r) => {
-            const receiver = object(r);
-            const node = str(receiver?.['node']);
-            return node === undefined
-              ? []
-              : [
-                  {
-                    node,
-                    missing: num(receiver?.['missing']) ?? 0,
-                    resyncMs: num(receiver?.['resync_ms']) ?? null,
-                  },
-                ];
-          }),
+          receivers: perNode(window['receivers'], (receiver) => ({
+            missing: num(receiver['missing']) ?? 0,
+            resyncMs: num(receiver['resync_ms']) ?? null,
+          })),
         },
       ];
     }),
