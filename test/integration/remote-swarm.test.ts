@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker } from '../../src/testbed/sandbox/sandbox.js';
-import { errorLines, hostsFile, innerDocker, leftovers, runCliModule } from './sandbox-fixture.js';
+import { errorLines, hostsFile, innerDocker, leftovers, note, runCliModule } from './sandbox-fixture.js';
 import { runSwarm, swarmState, swarmSuite, taskContainer } from './remote-swarm-fixture.js';
 
 const suite = swarmSuite();
@@ -179,6 +179,7 @@ describe('remote-network --engine swarm on 4 sandbox hosts', () => {
     try {
       const token = await innerDocker(pair[0]!, ['swarm', 'join-token', '-q', 'worker']);
       await innerDocker(pair[1]!, ['swarm', 'join', '--token', token, `${pair[0]!.address}:2377`]);
+      const upStarted = performance.now();
       const up = await runCliModule('remote-network', [
         '--engine',
         'swarm',
@@ -193,6 +194,10 @@ describe('remote-network --engine swarm on 4 sandbox hosts', () => {
         '--output',
         await mkdtemp(join(dir, 'adopted-')),
       ]);
+      // once in five CI runs this deploy took ~185 s instead of ~10 (file over its 240 s budget) and did not
+      // reproduce alone: a slow one leaves its phases in the log for whoever looks next
+      const upSecs = (performance.now() - upStarted) / 1000;
+      if (upSecs > 60) note(`adopted-swarm deploy took ${upSecs.toFixed(0)} s:\n${up.stderr}`);
       expect(up.exitCode, up.stderr).toBe(0);
       expect(up.stderr).toContain('adopted swarm');
       expect(await innerDocker(pair[0]!, ['service', 'ls', '-q'])).not.toBe('');
