@@ -18,8 +18,8 @@ import { refnodeNodeId } from '../testbed/local/compose-generate.js';
 import { parseTopology, topologyProblem, type TopologySpec } from '../testbed/topology.js';
 import { badFlag } from '../common/errors.js';
 import { parseDashboardInput } from './dashboard-input.js';
-import { REFNODE_TEMPLATE, type NodeTemplate } from '../testbed/node-template.js';
-import { loadSystemTemplate } from '../testbed/system-template.js';
+import { answersProtocol, REFNODE_TEMPLATE, type NodeTemplate } from '../testbed/node-template.js';
+import { loadSystemTemplate, systemsSpeaking } from '../testbed/system-template.js';
 import type { ConfirmMode, FaultLoadMode, LoadMix, ProtocolOptions } from '../load/types.js';
 import { FAULT_LOAD_MODES } from '../load/types.js';
 import { loadMix } from '../load/mix.js';
@@ -490,7 +490,7 @@ export async function buildBenchmarkPlan(
   }
   const sizes = checkNetworkSizes(raw, fields, networkType, { committees, hostCounts });
   checkSwarmInput(raw, fields, networkType);
-  checkComposeNetworks(raw, fields, networkType, labelled);
+  checkComposeNetworks(raw, fields, networkType);
   // A generated committee's size is known now; a compose file's or the hosts' once deployed.
   const committeeKnown = networkType === 'local' && fields.dockerComposePath === undefined;
   const smallestCommittee = Math.min(fields.committee, ...(committees ?? []));
@@ -595,6 +595,8 @@ export async function buildBenchmarkPlan(
       ? undefined
       : await loadMix(resolve(cwd, fields.mix), { protocol, transactionSizeBytes: fields.transactionSize });
 
+  // last, so that a protocol's own settings are judged first: both are the user's to mend
+  if (!system) await checkReferenceNodes(raw, fields, networkType, labelled, cwd);
   const plan: BenchmarkPlan = {
     planVersion: 1,
     networkType,
@@ -697,15 +699,13 @@ function checkSwarmInput(
 
 /**
  * A compose file is the local network (and, with --engine swarm, the stack on the hosts); a
- * remote network of containers runs reference nodes. So without swarm: a remote-only run would
- * leave the file unused, and a `both` run whose file's labels name another protocol would send
- * that protocol to reference nodes (every transaction refused, as an etcd load got HTTP 404).
+ * remote network of containers runs reference nodes. So without swarm a remote-only run would
+ * leave the file unused.
  */
 function checkComposeNetworks(
   raw: BenchmarkInput,
   fields: { readonly engine: 'docker' | 'swarm'; readonly dockerComposePath?: readonly string[] | undefined },
   networkType: NetworkType,
-  labelled: string | undefined,
 ): void {
   if (fields.dockerComposePath === undefined || fields.engine === 'swarm') return;
   if (networkType === 'remote')
@@ -714,12 +714,52 @@ function checkComposeNetworks(
       raw.dockerComposePath,
       'a remote network of containers runs reference nodes, not your compose file; add --engine swarm to run the file on the hosts as a stack, or use --network-type local',
     );
-  if (networkType === 'both' && labelled !== undefined && labelled !== REFNODE_TEMPLATE.protocol)
+}
+
+/**
+ * The networks meshbench generates run reference nodes unless --system names others (whose own
+ * rule is above), and those speak cometbft. A protocol they do not answer (etcd, mesh) would have
+ * every transaction refused, and only after the deploy: as an etcd load got HTTP 404 from the
+ * remote side of `both`. Refused here instead, naming how to run nodes that speak it.
+ */
+async function checkReferenceNodes(
+  raw: BenchmarkInput,
+  fields: {
+    readonly protocol: string;
+    readonly engine: 'docker' | 'swarm';
+    readonly dockerComposePath?: readonly string[] | undefined;
+  },
+  networkType: NetworkType,
+  labelled: string | undefined,
+  cwd: string,
+): Promise<void> {
+  if (answersProtocol(REFNODE_TEMPLATE, fields.protocol)) return;
+  const composed = fields.dockerComposePath !== undefined;
+  const local = (networkType === 'local' || networkType === 'both') && !composed;
+  const remote =
+    (networkType === 'remote' || networkType === 'both') && !(fields.engine === 'swarm' && composed);
+  if (!local && !remote) return;
+  const which = local && remote ? 'both networks run' : `the ${local ? 'local' : 'remote'} network runs`;
+  const generated = `${which} reference nodes (${REFNODE_TEMPLATE.protocol})`;
+  const { systems, composeFiles } = await systemsSpeaking(fields.protocol, cwd);
+  const swarm = remote ? ' with --engine swarm' : '';
+  const ways = [
+    ...(systems.length > 0 ? [`--system ${systems.join(' or ')}`] : []),
+    systems.length === 0 && composeFiles.length > 0
+      ? `--docker-compose-path ${composeFiles.join(' or ')}${swarm} (or a compose file of yours)`
+      : `a compose file of them (--docker-compose-path${swarm})`,
+    ...(networkType === 'local' ? ['a running network (--endpoints)'] : []),
+  ];
+  const fix = composed
+    ? 'add --engine swarm to run your compose file on the hosts too, so both networks run it'
+    : `run nodes that speak ${fields.protocol}: ${ways.join(', ')}`;
+  if (labelled !== undefined)
     throw badFlag(
       'docker-compose-path',
       raw.dockerComposePath,
-      `its nodes are labelled meshbench.protocol=${labelled}, and with --network-type both the remote network runs reference nodes (${REFNODE_TEMPLATE.protocol}); add --engine swarm to run the file on the hosts too, so both networks run it`,
+      `its nodes are labelled meshbench.protocol=${labelled}, and ${generated}; ${fix}`,
     );
+  throw badFlag('protocol', raw.protocol, `${generated}, which do not answer ${fields.protocol}; ${fix}`);
 }
 
 /** `--committees 4,8,16` / `--host-counts 2,4`: distinct whole numbers in a range, ascending as given. */

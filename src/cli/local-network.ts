@@ -22,7 +22,7 @@ import {
 import { NODE_ACCESS_MODES, type NodeAccessMode } from '../testbed/local/node-access.js';
 import { composeProtocol } from '../testbed/local/user-compose.js';
 import { LocalMaintenance } from '../testbed/local/maintenance.js';
-import type { NodeTemplate } from '../testbed/node-template.js';
+import { answersProtocol, REFNODE_TEMPLATE, type NodeTemplate } from '../testbed/node-template.js';
 import { describeRemoval } from '../testbed/testbed.js';
 import { trace } from '../common/trace.js';
 import {
@@ -157,6 +157,29 @@ async function systemOf(args: LocalNetworkArgs): Promise<{ system?: NodeTemplate
   return { system, protocol: system.protocol };
 }
 
+/** Refuses a protocol that reference nodes do not answer, naming nodes that speak it. */
+async function checkReferenceNodes(protocol: string, generated: boolean): Promise<void> {
+  if (answersProtocol(REFNODE_TEMPLATE, protocol)) return;
+  const { systemsSpeaking } = await import('../testbed/system-template.js');
+  const { systems, composeFiles } = await systemsSpeaking(protocol);
+  const ways =
+    systems.length > 0
+      ? [
+          `--system ${systems.join(' or ')} with --committee N`,
+          'a compose file of them (--docker-compose-path)',
+        ]
+      : [
+          composeFiles.length > 0
+            ? `--docker-compose-path ${composeFiles.join(' or ')} (or a compose file of yours)`
+            : 'a compose file of them (--docker-compose-path)',
+        ];
+  throw new MeshbenchError(
+    'BAD_FLAG',
+    `--protocol ${protocol}: ${generated ? 'the generated network runs' : "meshbench's seed network runs"} reference nodes (${REFNODE_TEMPLATE.protocol}), which do not answer ${protocol}`,
+    { hint: `run nodes that speak ${protocol}: ${ways.join(', ')}` },
+  );
+}
+
 /** `--down`, `--status`, `--show-logs`: the same maintenance as remote-network's. */
 async function runMaintenance(args: LocalNetworkArgs, context: CliContext): Promise<number> {
   await checkEngine(EngineApi.fromEnv());
@@ -228,6 +251,10 @@ async function run(args: LocalNetworkArgs, context: CliContext): Promise<number>
       networkConfirm(args.confirm, args.protocol);
     }
   }
+  // A generated committee without --system, and meshbench's seed file, run reference nodes: a
+  // protocol they do not answer (etcd, mesh) is refused now, not after the deploy.
+  if (system === undefined && (args.committee !== undefined || !usersFile))
+    await checkReferenceNodes(args.protocol, args.committee !== undefined);
   const runId = newRunId();
   const testbed = new LocalTestbed({
     runId,

@@ -155,4 +155,5 @@ export const http: ProtocolDefinition<HttpOptions> = {
   confirmsCommits: false,
   readiness: () => httpProbe('/'),
   defaultRpcPort: 80,
+  anyService: true,
 };

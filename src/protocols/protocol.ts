@@ -228,6 +228,12 @@ export interface ProtocolDefinition<Options extends ProtocolOptions = ProtocolOp
   readiness(expectedPeers: number): ReadinessProbe;
   /** The RPC port its nodes listen on when a compose file does not say. */
   readonly defaultRpcPort?: number;
+  /**
+   * Whether it reaches any HTTP service as its settings say (`http`'s method and path), so it
+   * may load nodes of any system. Otherwise its nodes must speak it: a generated network of
+   * reference nodes is refused a protocol they do not answer (src/testbed/node-template.ts).
+   */
+  readonly anyService?: boolean;
   /** How reports name the options, e.g. `cometbft (async)`. Default: the kind. */
   describe?(options: Options): string;
   /** What a workload-mix kind (`--mix`) may set besides its weight and size; absent: nothing. */

@@ -118,6 +118,11 @@ export async function loadProtocolModule(specifier: string, cwd?: string): Promi
   return definition;
 }
 
+/** Whether `kind` is a protocol loaded from a user's module (by its kind or a specifier it was loaded with). */
+export function isProtocolModule(kind: string): boolean {
+  return [...modules].some(([definition, loaded]) => definition.kind === kind || loaded.specifiers.has(kind));
+}
+
 /** The absolute paths of the protocol modules loaded in this thread (handed to load workers). */
 export function protocolModulePaths(): readonly string[] {
   return [...modules.values()].map((loaded) => loaded.path);

@@ -4,6 +4,7 @@
  * generating the refnode's compose file loads no schema library (start-up: issue 31).
  */
 import { REFNODE_IMAGE } from '../common/defaults.js';
+import { findProtocol, isProtocolModule } from '../protocols/registry.js';
 
 export interface NodeTemplate {
   /** The system's name (`refnode`, `libp2p-gossipsub`…), recorded with the network. */
@@ -38,3 +39,15 @@ export const REFNODE_TEMPLATE: NodeTemplate = {
   peersAlways: false,
   portVariables: { rpc: 'REFNODE_RPC_PORT', p2p: 'REFNODE_P2P_PORT', metrics: 'REFNODE_METRICS_PORT' },
 };
+
+/**
+ * Whether a load of protocol `kind` can reach nodes made of `template`: their own protocol, one
+ * that reaches any HTTP service as its settings say (`http`), or a user's protocol module (which
+ * may be written for them). Not so, an etcd or mesh load sent to reference nodes would have every
+ * transaction refused, and only after the deploy.
+ */
+export function answersProtocol(template: NodeTemplate, kind: string): boolean {
+  if (kind === template.protocol || isProtocolModule(kind)) return true;
+  const definition = findProtocol(kind);
+  return definition === undefined || definition.anyService === true;
+}

@@ -6,10 +6,12 @@
  * network of libp2p peers in a star is one flag, and the tool names no system.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { MeshbenchError } from '../common/errors.js';
+import { PROTOCOL_LABEL } from '../common/labels.js';
 import { packageRoot } from '../common/package-root.js';
+import { loadYaml } from '../common/yaml.js';
 
 import { REFNODE_TEMPLATE, type NodeTemplate } from './node-template.js';
 
@@ -94,6 +96,67 @@ export function loadSystemTemplate(given: string, cwd: string = process.cwd()): 
     peersAlways: true,
     ...(parsed.data.portVariables ? { portVariables: parsed.data.portVariables } : {}),
   };
+}
+
+/**
+ * meshbench's systems/ whose nodes speak `protocol`, for a message's fix: the `--system` names
+ * (their system.json says so) and the compose files (systems/NAME/docker-compose.yml, whose
+ * services' meshbench.protocol label says so), as paths from `cwd` when below it, else in full.
+ */
+export async function systemsSpeaking(
+  protocol: string,
+  cwd: string = process.cwd(),
+): Promise<{
+  readonly systems: readonly string[];
+  readonly composeFiles: readonly string[];
+}> {
+  const root = packageRoot();
+  if (root === undefined) return { systems: [], composeFiles: [] };
+  const dir = join(root, 'systems');
+  const systems = systemsWithManifest(dir).filter((name) => {
+    try {
+      return loadSystemTemplate(name, root).protocol === protocol;
+    } catch {
+      return false;
+    }
+  });
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    names = [];
+  }
+  const { parse } = await loadYaml();
+  const composeFiles = names
+    .map((name) => join(dir, name, 'docker-compose.yml'))
+    .filter((file) => composeLabels(file, parse).includes(protocol))
+    .map((file) => {
+      const from = relative(cwd, file);
+      return from.startsWith('..') || isAbsolute(from) ? file : from;
+    });
+  return { systems, composeFiles };
+}
+
+/** The meshbench.protocol labels of a compose file's services (none when it is missing or not YAML). */
+function composeLabels(file: string, parse: (text: string) => unknown): string[] {
+  let document: unknown;
+  try {
+    document = parse(readFileSync(file, 'utf8'));
+  } catch {
+    return [];
+  }
+  const services = (document as { services?: unknown } | null)?.services;
+  if (typeof services !== 'object' || services === null) return [];
+  return Object.values(services).flatMap((service) => {
+    const labels = (service as { labels?: unknown } | null)?.labels;
+    if (Array.isArray(labels))
+      return labels
+        .map(String)
+        .filter((label) => label.startsWith(`${PROTOCOL_LABEL}=`))
+        .map((label) => label.slice(PROTOCOL_LABEL.length + 1));
+    const value = (labels as Record<string, unknown> | null | undefined)?.[PROTOCOL_LABEL];
+    return typeof value === 'string' ? [value] : [];
+  });
 }
 
 function systemsWithManifest(dir: string): string[] {

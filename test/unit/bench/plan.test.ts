@@ -154,14 +154,18 @@ describe('benchmark plan: defaults', () => {
 });
 
 describe('benchmark plan: etcd key patterns', () => {
+  // nodes that speak etcd (the generated reference nodes do not)
+  const etcdNodes = ['--endpoints', 'http://127.0.0.1:2379'];
+
   it('etcd writes unique keys by default', async () => {
-    const plan = await planFromArgv(['--protocol', 'etcd']);
+    const plan = await planFromArgv([...etcdNodes, '--protocol', 'etcd']);
     expect(plan.protocol).toEqual({ kind: 'etcd', keys: { kind: 'unique' } });
     expect(plan.confirm).toBe('none');
   });
 
   it('takes a key-space pattern with its settings', async () => {
     const plan = await planFromArgv([
+      ...etcdNodes,
       '--protocol',
       'etcd',
       '--etcd-key-prefix',
@@ -183,7 +187,7 @@ describe('benchmark plan: etcd key patterns', () => {
   });
 
   it('leaves unset settings to the defaults', async () => {
-    const plan = await planFromArgv(['--protocol', 'etcd', '--etcd-key-pattern', 'sequential']);
+    const plan = await planFromArgv([...etcdNodes, '--protocol', 'etcd', '--etcd-key-pattern', 'sequential']);
     expect(plan.protocol).toEqual({ kind: 'etcd', keys: { kind: 'sequential' } });
   });
 });
@@ -451,12 +455,63 @@ describe("benchmark plan: a compose file's protocol labels", () => {
       /add --engine swarm/,
     );
     await expect(compose('etcd', { ...remote, networkType: 'both' })).rejects.toThrow(
-      /labelled meshbench.protocol=etcd, and with --network-type both the remote network runs reference nodes \(cometbft\); add --engine swarm/,
+      /--docker-compose-path "nodes.yml" is not valid: its nodes are labelled meshbench.protocol=etcd, and the remote network runs reference nodes \(cometbft\); add --engine swarm to run your compose file on the hosts too/,
+    );
+    // the same with the protocol given rather than labelled (the labels are not read then)
+    await expect(compose(undefined, { ...remote, networkType: 'both', protocol: 'etcd' })).rejects.toThrow(
+      /--protocol "etcd" is not valid: the remote network runs reference nodes \(cometbft\), which do not answer etcd; add --engine swarm/,
     );
     // refnodes of the user's own file beside generated ones, and the file as the stack on the hosts: fine
     expect((await compose('cometbft', { ...remote, networkType: 'both' })).plan.networkType).toBe('both');
     expect(
       (await compose('etcd', { ...remote, networkType: 'both', engine: 'swarm' })).plan.protocol.kind,
+    ).toBe('etcd');
+  });
+});
+
+describe('benchmark plan: generated networks run reference nodes', () => {
+  const plan = (input: BenchmarkInput) =>
+    buildBenchmarkPlan(
+      { fileOutput: false, ...input },
+      { env: { MYSTICETI_NODE0_HOST: '127.0.0.1' }, cwd: dir },
+    );
+
+  it('refuses a protocol they do not answer before anything is deployed, naming nodes that speak it', async () => {
+    // the default network: etcd's compose file is the way to etcd nodes (named from the cwd)
+    const etcd = plan({ protocol: 'etcd' }).catch((error: unknown) => error as Error);
+    const message = String(await etcd);
+    expect(message).toMatch(
+      /--protocol "etcd" is not valid: the local network runs reference nodes \(cometbft\), which do not answer etcd; run nodes that speak etcd: --docker-compose-path \S*systems\/etcd\/docker-compose.yml \(or a compose file of yours\), a running network \(--endpoints\)/,
+    );
+    // mesh: the systems that speak it by name; on hosts a compose file needs swarm, and there is no --endpoints
+    await expect(plan({ protocol: 'mesh', networkType: 'remote' })).rejects.toThrow(
+      /the remote network runs reference nodes \(cometbft\), which do not answer mesh; run nodes that speak mesh: --system crdt-sync or libp2p-gossipsub, a compose file of them \(--docker-compose-path with --engine swarm\)$/,
+    );
+    await expect(plan({ protocol: 'mesh', networkType: 'both' })).rejects.toThrow(
+      /both networks run reference nodes/,
+    );
+    await expect(plan({ protocol: 'etcd', networkType: 'remote', engine: 'swarm' })).rejects.toThrow(
+      /the remote network runs reference nodes/,
+    );
+  });
+
+  it('lets through what can reach them: their own protocol, http (any path), a system or compose file of other nodes, attach mode', async () => {
+    expect((await plan({})).protocol.kind).toBe('cometbft');
+    expect((await plan({ protocol: 'http', networkType: 'both' })).protocol.kind).toBe('http');
+    expect((await plan({ system: 'crdt-sync' })).protocol.kind).toBe('mesh');
+    expect((await plan({ system: 'crdt-sync', networkType: 'remote' })).protocol.kind).toBe('mesh');
+    expect((await plan({ endpoints: 'http://127.0.0.1:2379', protocol: 'etcd' })).protocol.kind).toBe('etcd');
+    await writeFile(join(dir, 'etcd.yml'), 'services: {}\n');
+    expect((await plan({ dockerComposePath: 'etcd.yml', protocol: 'etcd' })).protocol.kind).toBe('etcd');
+    expect(
+      (
+        await plan({
+          dockerComposePath: 'etcd.yml',
+          protocol: 'etcd',
+          networkType: 'remote',
+          engine: 'swarm',
+        })
+      ).protocol.kind,
     ).toBe('etcd');
   });
 });

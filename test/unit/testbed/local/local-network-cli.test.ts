@@ -76,6 +76,19 @@ describe('main', () => {
     );
   });
 
+  it('exits 2 before anything starts when reference nodes cannot answer the protocol, naming nodes that can', async () => {
+    expect(await main(['--committee', '3', '--protocol', 'mesh'])).toBe(2);
+    expect(stderr.join('')).toBe(
+      'local-network: error: --protocol mesh: the generated network runs reference nodes (cometbft), which do not answer mesh; run nodes that speak mesh: --system crdt-sync or libp2p-gossipsub with --committee N, a compose file of them (--docker-compose-path)\n',
+    );
+    stderr.length = 0;
+    // meshbench's seed network (no compose/docker-compose.yml here): etcd's compose file is named
+    expect(await main(['--protocol', 'etcd'])).toBe(2);
+    expect(stderr.join('')).toMatch(
+      /^local-network: error: --protocol etcd: meshbench's seed network runs reference nodes \(cometbft\), which do not answer etcd; run nodes that speak etcd: --docker-compose-path \S*systems\/etcd\/docker-compose.yml \(or a compose file of yours\)\n$/,
+    );
+  });
+
   it('exits 2 for an unknown flag', async () => {
     expect(await main(['--no-such-flag'])).toBe(2);
     expect(stderr.join('')).toMatch(/^local-network: error: Unknown argument/);
