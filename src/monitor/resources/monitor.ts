@@ -67,6 +67,8 @@ export interface ResourceMonitorOptions {
   readonly queryDelayMs?: number;
   /** Wall clock, epoch ms (default Date.now). */
   readonly wallClock?: () => number;
+  /** The main thread's event-loop delay histogram, sampled every `resolutionMs` (default perf_hooks' `monitorEventLoopDelay`). */
+  readonly loopDelay?: (resolutionMs: number) => IntervalHistogram;
 }
 
 /** What this plug-in uses of the sweep's level (src/bench/observer.ts; bench/ sits above this folder). */
@@ -124,6 +126,8 @@ interface LevelState {
   readonly generator: GeneratorSample[];
   readonly errors: Set<string>;
   readonly delay: IntervalHistogram;
+  /** The delay histogram's sampling period, ms: each sample is the period plus the delay. */
+  readonly delaySampleMs: number;
   cpu: NodeJS.CpuUsage;
   cpuAtMs: number;
   quiet: Promise<QuietCheck | undefined>;
@@ -291,7 +295,10 @@ export class ResourceMonitor {
       startEpochMs: (this.#options.wallClock ?? Date.now)() - context.elapsedMs(),
       generator: [],
       errors: new Set(plan?.kind === 'scrape' ? plan.problems : []),
-      delay: monitorEventLoopDelay({ resolution: loopSampleMs(this.#interval) }),
+      delay: (this.#options.loopDelay ?? ((resolution) => monitorEventLoopDelay({ resolution })))(
+        loopSampleMs(this.#interval),
+      ),
+      delaySampleMs: loopSampleMs(this.#interval),
       cpu: process.cpuUsage(),
       cpuAtMs: this.#now(),
       quiet: Promise.resolve(undefined),
@@ -535,12 +542,15 @@ export class ResourceMonitor {
     const elapsed = now - state.cpuAtMs;
     state.cpuAtMs = now;
     const histogram = state.delay;
-    const empty = histogram.count === 0;
+    // Node's histogram records the time between its timer's runs: the sampling period plus the
+    // delay. The period is taken off, so an idle loop reads 0, not the period (it read 20 ms).
+    const delayMs = (ns: number) =>
+      histogram.count === 0 ? 0 : round2(Math.max(0, ns / 1e6 - state.delaySampleMs));
     state.generator.push({
       t_s: this.#atS(state),
       cpu_percent: processCpuPercent(delta, elapsed),
-      event_loop_delay_p99_ms: empty ? 0 : round2(histogram.percentile(99) / 1e6),
-      event_loop_delay_max_ms: empty ? 0 : round2(histogram.max / 1e6),
+      event_loop_delay_p99_ms: delayMs(histogram.percentile(99)),
+      event_loop_delay_max_ms: delayMs(histogram.max),
     });
     histogram.reset();
   }

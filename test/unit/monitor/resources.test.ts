@@ -21,6 +21,7 @@ import {
   processCpuPercent,
   summarize,
 } from '../../../src/monitor/resources/figures.js';
+import type { IntervalHistogram } from 'node:perf_hooks';
 import { loopSampleMs, ResourceMonitor, type LevelContext } from '../../../src/monitor/resources/monitor.js';
 import { parseMonitorInput } from '../../../src/monitor/resources/options.js';
 import { parseProcessStat, quietCheck, type ProcessSnapshot } from '../../../src/monitor/resources/quiet.js';
@@ -502,6 +503,62 @@ describe('the resource monitor', () => {
     expect(loopSampleMs(100)).toBe(20);
     for (const interval of [100, 250, 1000, 60_000])
       expect(interval / loopSampleMs(interval)).toBeGreaterThanOrEqual(5);
+  });
+
+  it("reports the event loop's delay, not the sampling period with it (an idle loop read 20 ms, then 100)", async () => {
+    const period = loopSampleMs(100);
+    // Node's histogram records the time between its timer's runs: the period plus the delay
+    const recorded = { p99: period + 3, max: period + 150 };
+    let samples = 0; // the monitor resets the histogram after each sample
+    const histogram = {
+      count: 5,
+      percentile: () => recorded.p99 * 1e6,
+      get max() {
+        return recorded.max * 1e6;
+      },
+      reset: () => {
+        samples++;
+      },
+      enable: () => true,
+      disable: () => true,
+    };
+    const resolutions: number[] = [];
+    const monitor = new ResourceMonitor({
+      intervalMs: 100,
+      threads: 1,
+      quietCheck: false,
+      loopDelay: (resolution) => {
+        resolutions.push(resolution);
+        return histogram as unknown as IntervalHistogram;
+      },
+    });
+    const level = fakeLevel([], []);
+    monitor.onLevelStart({ warmupMs: 0 }, level.context);
+    level.at(100);
+    await vi.waitFor(() => expect(samples).toBe(1), { timeout: 5000 });
+    // a quiet second sample: its timer ran a little early
+    recorded.p99 = period - 0.4;
+    recorded.max = period - 0.2;
+    level.at(200);
+    await vi.waitFor(() => expect(samples).toBe(2), { timeout: 5000 });
+    level.end();
+    await monitor.onLoadEnd({ warmupMs: 0 }, { scheduleLag: { count: 5, p99: 0.1 } }, level.context);
+    const block = level.blocks.resources as ResourcesBlock;
+    expect(resolutions).toEqual([period]);
+    expect(block.generator.series.slice(0, 2)).toEqual([
+      {
+        t_s: expect.any(Number),
+        cpu_percent: expect.any(Number),
+        event_loop_delay_p99_ms: 3,
+        event_loop_delay_max_ms: 150,
+      },
+      {
+        t_s: expect.any(Number),
+        cpu_percent: expect.any(Number),
+        event_loop_delay_p99_ms: 0,
+        event_loop_delay_max_ms: 0,
+      },
+    ]);
   });
 
   it('in attach mode says node and host figures are absent, and still watches the generator', async () => {
