@@ -149,6 +149,29 @@ describe('console rendering', () => {
     ]);
   });
 
+  it("says when most of the median latency is the generator's send lag, and what the replies took", () => {
+    const base = record('local', 1, 500, [run(500)]);
+    const summary = (p50: number) => ({ ...base.results.schedule_lag_ms, p50 });
+    const withLag = (lagP50: number, latencyP50: number, uncorrectedP50: number): BenchmarkRecord => ({
+      ...base,
+      results: {
+        ...base.results,
+        latency_stage: 'ack',
+        latency_percentiles_ms: { ...base.results.latency_percentiles_ms, p50: latencyP50 },
+        schedule_lag_ms: summary(lagP50),
+        ack_latency_uncorrected_ms: { ...base.results.ack_latency_uncorrected_ms, p50: uncorrectedP50 },
+      },
+    });
+    // nginx on loopback at 500 tx/s: 0.54 of the 0.60 ms is the lag; the replies took 0.02
+    const lines = renderResultBlock(withLag(0.54, 0.6, 0.02)).split('\n');
+    expect(lines[7]).toBe(
+      '  Send lag:            p50 0.54 ms of the 0.60 ms is the generator\'s, not the system\'s: sends waited for its ~1 ms timer; from the actual send, p50 0.02 ms (docs/benchmark.md, "the precision of its send times")',
+    );
+    // a small share of a slower system's latency, or a lag too small to matter: no line
+    expect(renderResultBlock(withLag(0.5, 40, 39.5))).not.toMatch(/Send lag/);
+    expect(renderResultBlock(withLag(0.05, 0.08, 0.03))).not.toMatch(/Send lag/);
+  });
+
   it('prints a line per kind of a --mix, at the stage the record measures', () => {
     const base = record('local', 1, 100, [run(100)]);
     const latency = (p50: number, p99: number) => ({ ...base.results.latency_percentiles_ms, p50, p99 });
