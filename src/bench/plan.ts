@@ -36,6 +36,22 @@ import {
 export type NetworkKind = 'local' | 'remote';
 export type NetworkType = NetworkKind | 'both' | 'endpoints';
 
+/**
+ * Whether network `kind` runs the user's compose file rather than nodes meshbench generates:
+ * the local network does whenever one is given, the hosts only as a Swarm stack (./testbeds.ts,
+ * ./remote-testbeds.ts). The plan's checks and the summary ask this one rule.
+ */
+export function runsComposeFile(
+  plan: {
+    readonly dockerComposePaths?: readonly string[] | undefined;
+    readonly engine?: 'docker' | 'swarm' | undefined;
+  },
+  kind: NetworkKind | 'endpoints',
+): boolean {
+  if (plan.dockerComposePaths === undefined || kind === 'endpoints') return false;
+  return kind === 'local' || plan.engine === 'swarm';
+}
+
 /** One network the benchmark runs on, with its own load levels. */
 export type NetworkTarget =
   | { readonly kind: 'local'; readonly loads: readonly number[] }
@@ -735,9 +751,9 @@ async function checkReferenceNodes(
 ): Promise<void> {
   if (answersProtocol(REFNODE_TEMPLATE, fields.protocol)) return;
   const composed = fields.dockerComposePath !== undefined;
-  const local = (networkType === 'local' || networkType === 'both') && !composed;
-  const remote =
-    (networkType === 'remote' || networkType === 'both') && !(fields.engine === 'swarm' && composed);
+  const files = { dockerComposePaths: fields.dockerComposePath, engine: fields.engine };
+  const local = (networkType === 'local' || networkType === 'both') && !runsComposeFile(files, 'local');
+  const remote = (networkType === 'remote' || networkType === 'both') && !runsComposeFile(files, 'remote');
   if (!local && !remote) return;
   const which = local && remote ? 'both networks run' : `the ${local ? 'local' : 'remote'} network runs`;
   const generated = `${which} reference nodes (${REFNODE_TEMPLATE.protocol})`;

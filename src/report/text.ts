@@ -3,7 +3,7 @@
  * folder). Pure: records in, text out.
  */
 import type { SearchOutcome } from '../bench/load-search.js';
-import type { BenchmarkPlan } from '../bench/plan.js';
+import { runsComposeFile, type BenchmarkPlan } from '../bench/plan.js';
 import type { BenchmarkRecord } from '../results/record.js';
 import { describeProtocol } from '../protocols/registry.js';
 import { faultsOf } from '../faults/plugin.js';
@@ -78,10 +78,9 @@ function describeNodes(
   deployed: readonly { readonly network: string; readonly nodes: number }[],
 ): string {
   if (plan.networkType === 'endpoints') return 'attached endpoints';
-  const compose = plan.dockerComposePaths !== undefined;
   const kinds = plan.networks.map((network) => network.kind);
   const described = kinds.map((kind) => {
-    const fromCompose = compose && (kind === 'local' || plan.engine === 'swarm');
+    const fromCompose = runsComposeFile(plan, kind);
     if (kind === 'local' && !fromCompose) return (plan.committees ?? [plan.committee]).join(', ');
     const given = fromCompose ? 'as the compose file gives' : 'as the hosts give';
     const counts = [...new Set(deployed.filter((run) => run.network === kind).map((run) => run.nodes))];
