@@ -79,7 +79,7 @@ export function sendLagLine(r: BenchmarkRecord['results']): string | undefined {
   if (lag === undefined || !(lag >= LAG_WORTH_SAYING_MS) || !(lag >= p50 / 2)) return undefined;
   const uncorrected =
     r.latency_stage === 'commit' ? r.commit_latency_uncorrected_ms : r.ack_latency_uncorrected_ms;
-  return `  Send lag:            p50 ${formatNumber(lag)} ms of the ${formatNumber(p50)} ms is the generator's, not the system's: sends waited for its ~1 ms timer${uncorrected ? `; from the actual send, p50 ${formatNumber(uncorrected.p50)} ms` : ''} (docs/benchmark.md, "the precision of its send times")`;
+  return `  Send lag:            p50 ${formatNumber(lag)} ms of the ${formatNumber(p50)} ms is the generator's own send lag, not the system's${uncorrected ? `; from the actual send, p50 ${formatNumber(uncorrected.p50)} ms` : ''} (docs/benchmark.md, "the precision of its send times")`;
 }
 
 /** One plain line per fault of each run (src/faults/recovery.ts), and the availability. */

@@ -165,7 +165,7 @@ describe('console rendering', () => {
     // nginx on loopback at 500 tx/s: 0.54 of the 0.60 ms is the lag; the replies took 0.02
     const lines = renderResultBlock(withLag(0.54, 0.6, 0.02)).split('\n');
     expect(lines[7]).toBe(
-      '  Send lag:            p50 0.54 ms of the 0.60 ms is the generator\'s, not the system\'s: sends waited for its ~1 ms timer; from the actual send, p50 0.02 ms (docs/benchmark.md, "the precision of its send times")',
+      '  Send lag:            p50 0.54 ms of the 0.60 ms is the generator\'s own send lag, not the system\'s; from the actual send, p50 0.02 ms (docs/benchmark.md, "the precision of its send times")',
     );
     // a small share of a slower system's latency, or a lag too small to matter: no line
     expect(renderResultBlock(withLag(0.5, 40, 39.5))).not.toMatch(/Send lag/);
