@@ -122,6 +122,7 @@ export function validateArgs(args: LocalNetworkArgs): void {
         `--committee ${args.committee} is not valid: a committee needs at least 1 node`,
         {
           hint: 'use --committee 4 for the seed layout',
+          setting: { flag: 'committee', value: args.committee, rule: 'a committee needs at least 1 node' },
         },
       );
     }
@@ -132,8 +133,10 @@ export function validateArgs(args: LocalNetworkArgs): void {
     }
   }
   if (args.system !== undefined && args.committee === undefined) {
+    const rule = 'it says what a generated network is made of; a compose file names its own images';
     throw new MeshbenchError('BAD_FLAG', `--system ${args.system} needs --committee N`, {
-      hint: '--system says what a generated network is made of; a compose file names its own images',
+      hint: rule,
+      setting: { flag: 'system', value: args.system, rule: `needs --committee N (${rule})` },
     });
   }
   networkConfirm(args.confirm, args.protocol);
@@ -151,6 +154,11 @@ async function systemOf(args: LocalNetworkArgs): Promise<{ system?: NodeTemplate
       `--protocol ${args.protocol}: --system ${args.system} speaks ${system.protocol}`,
       {
         hint: 'drop --protocol (the system says it)',
+        setting: {
+          flag: 'protocol',
+          value: args.protocol,
+          rule: `--system ${args.system} speaks ${system.protocol}; drop the protocol (the system says it)`,
+        },
       },
     );
   }
@@ -173,11 +181,12 @@ async function checkReferenceNodes(protocol: string, generated: boolean): Promis
             ? `--docker-compose-path ${composeFiles.join(' or ')} (or a compose file of yours)`
             : 'a compose file of them (--docker-compose-path)',
         ];
-  throw new MeshbenchError(
-    'BAD_FLAG',
-    `--protocol ${protocol}: ${generated ? 'the generated network runs' : "meshbench's seed network runs"} reference nodes (${REFNODE_TEMPLATE.protocol}), which do not answer ${protocol}`,
-    { hint: `run nodes that speak ${protocol}: ${ways.join(', ')}` },
-  );
+  const problem = `${generated ? 'the generated network runs' : "meshbench's seed network runs"} reference nodes (${REFNODE_TEMPLATE.protocol}), which do not answer ${protocol}`;
+  const fix = `run nodes that speak ${protocol}: ${ways.join(', ')}`;
+  throw new MeshbenchError('BAD_FLAG', `--protocol ${protocol}: ${problem}`, {
+    hint: fix,
+    setting: { flag: 'protocol', value: protocol, rule: `${problem}; ${fix}` },
+  });
 }
 
 /** `--down`, `--status`, `--show-logs`: the same maintenance as remote-network's. */

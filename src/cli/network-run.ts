@@ -180,6 +180,11 @@ export function networkConfirm(confirm: string | undefined, protocol: string): C
   if (confirm === 'commit' && !confirmsCommits) {
     throw new MeshbenchError('BAD_FLAG', `--confirm commit is not available for --protocol ${protocol}`, {
       hint: `drop --confirm (the default follows the protocol) or give --confirm none`,
+      setting: {
+        flag: 'confirm',
+        value: confirm,
+        rule: `not available for --protocol ${protocol}; drop it (the default follows the protocol) or give none`,
+      },
     });
   }
   return confirm as ConfirmMode;

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main, validateArgs, type LocalNetworkArgs } from '../../../../src/cli/local-network.js';
 import {
@@ -87,6 +90,32 @@ describe('main', () => {
     expect(stderr.join('')).toMatch(
       /^local-network: error: --protocol etcd: meshbench's seed network runs reference nodes \(cometbft\), which do not answer etcd; run nodes that speak etcd: --docker-compose-path \S*systems\/etcd\/docker-compose.yml \(or a compose file of yours\)\n$/,
     );
+  });
+
+  it('names the config file or environment variable a refused setting came from', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshbench-ln-'));
+    try {
+      const file = join(dir, 'settings.yaml');
+      await writeFile(file, 'committee: 3\nprotocol: mesh\n');
+      expect(await main(['--config', file])).toBe(2);
+      expect(stderr.join('')).toMatch(
+        /^local-network: error: .*settings\.yaml: protocol: "mesh" is not valid \(--protocol\): the generated network runs reference nodes \(cometbft\), which do not answer mesh; run nodes that speak mesh: .*; fix protocol in .*settings\.yaml, or override it with --protocol\n$/,
+      );
+      stderr.length = 0;
+      await writeFile(file, 'committee: 0\n');
+      expect(await main(['--config', file])).toBe(2);
+      expect(stderr.join('')).toMatch(
+        /settings\.yaml: committee: 0 is not valid \(--committee\): a committee needs at least 1 node;/,
+      );
+      stderr.length = 0;
+      await writeFile(file, 'protocol: http\nconfirm: commit\n');
+      expect(await main(['--config', file])).toBe(2);
+      expect(stderr.join('')).toMatch(
+        /settings\.yaml: confirm: "commit" is not valid \(--confirm\): not available for --protocol http/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 2 for an unknown flag', async () => {
