@@ -39,7 +39,7 @@ export function renderResultBlock(record: BenchmarkRecord): string {
     `  Average latency:     ${withSpread(r.avg_latency_ms, record.across_runs.avg_latency_ms, runs, 2, ' ms')} (${r.latency_stage})`,
     `  Latency std dev:     ${formatNumber(r.latency_std_dev_ms)} ms`,
     `  Latency p50/p99:     ${formatNumber(r.latency_percentiles_ms.p50)} / ${formatNumber(r.latency_percentiles_ms.p99)} ms`,
-    ...[sendLagLine(r)].filter((line) => line !== undefined),
+    ...[sendLagNote(r)].filter((note) => note !== undefined).map((note) => `  Send lag:            ${note}`),
     `  Successful:          ${r.successful_transactions}`,
     `  Failed:              ${r.failed_transactions}`,
     `  Efficiency:          ${efficiency}`,
@@ -68,18 +68,19 @@ export function renderResultBlock(record: BenchmarkRecord): string {
 const LAG_WORTH_SAYING_MS = 0.1;
 
 /**
- * A line when most of the median latency is the generator's own send lag: latency runs from each
+ * Said when most of the median latency is the generator's own send lag: latency runs from each
  * transaction's intended send time, and where replies come back faster than sends fall due, the
  * sends wait for the next ~1 ms timer tick. Against a service that answers in tens of µs (nginx
- * on loopback) the headline median is then the tool's, so the line names the system's own.
+ * on loopback) the headline median is then the tool's, so the note names the system's own. The
+ * result block prints it as a line, report.html under the level's title.
  */
-export function sendLagLine(r: BenchmarkRecord['results']): string | undefined {
+export function sendLagNote(r: BenchmarkRecord['results']): string | undefined {
   const lag = r.schedule_lag_ms?.p50;
   const p50 = r.latency_percentiles_ms.p50;
   if (lag === undefined || !(lag >= LAG_WORTH_SAYING_MS) || !(lag >= p50 / 2)) return undefined;
   const uncorrected =
     r.latency_stage === 'commit' ? r.commit_latency_uncorrected_ms : r.ack_latency_uncorrected_ms;
-  return `  Send lag:            p50 ${formatNumber(lag)} ms of the ${formatNumber(p50)} ms is the generator's own send lag, not the system's${uncorrected ? `; from the actual send, p50 ${formatNumber(uncorrected.p50)} ms` : ''} (docs/benchmark.md, "the precision of its send times")`;
+  return `p50 ${formatNumber(lag)} ms of the ${formatNumber(p50)} ms is the generator's own send lag, not the system's${uncorrected ? `; from the actual send, p50 ${formatNumber(uncorrected.p50)} ms` : ''} (docs/benchmark.md, "the precision of its send times")`;
 }
 
 /** One plain line per fault of each run (src/faults/recovery.ts), and the availability. */

@@ -6,6 +6,7 @@
  * one level, one node, no time series): every part is optional downstream.
  */
 import type { BenchmarkRecord, RunDetail } from '../../results/schema.js';
+import { sendLagNote } from '../console.js';
 import {
   latencyAnomalies,
   memoryGrowth,
@@ -115,6 +116,8 @@ export interface LevelModel {
   readonly propagation?: Propagation;
   /** A running level (the live dashboard): its time axis runs to the level's planned end, so the charts grow. */
   readonly untilSecs?: number;
+  /** When most of the median latency is the generator's own send lag (../console.ts, sendLagNote). */
+  readonly sendLag?: string;
 }
 
 /** The `mesh` block as the page shows it: the p50/p99 matrix and each receiver's share. */
@@ -589,12 +592,14 @@ function levelOf(record: BenchmarkRecord): LevelModel {
   const propagation = propagationOf(run);
   // Anomalies are judged on every point, before the charts' buckets.
   const anomalies = anomaliesOf(seriesOf(record, run, Infinity), resourcesOf(run, Infinity), warmupSecs);
+  const sendLag = sendLagNote(record.results);
   return {
     key: levelKey(record),
     title,
     stage: record.results.latency_stage,
     warmupSecs,
     interrupted: record.interrupted,
+    ...(sendLag ? { sendLag } : {}),
     ...(series ? { series } : {}),
     bands: bandsOf(run, endSecs + 1),
     anomalies,

@@ -195,6 +195,7 @@ function levelSection(model: ReportModel): string {
         : '';
       return (
         `<section class="level" id="level-${id}"><h3>${escapeHtml(level.title)}</h3>` +
+        (level.sendLag ? `<p class="note">Send lag: ${escapeHtml(level.sendLag)}</p>` : '') +
         (bands ? `<ul class="bands">${bands}</ul>` : '') +
         charts +
         resources +

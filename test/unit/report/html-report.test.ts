@@ -120,6 +120,33 @@ describe('the report model from real records', () => {
     expect(Object.keys(map?.nodes ?? {}).sort()).toEqual(['node0', 'node1', 'node2', 'node3']);
   });
 
+  it("says under a level's title when most of its median latency is the generator's send lag", async () => {
+    const [first] = await readRunFolder(FIXTURE);
+    if (!first) throw new Error('no fixture record');
+    const results = first.record.results;
+    // nginx on loopback at 500 tx/s: 0.54 of the 0.60 ms was the lag, 0.02 the replies
+    const record = {
+      ...first.record,
+      results: {
+        ...results,
+        latency_stage: 'ack' as const,
+        latency_percentiles_ms: { ...results.latency_percentiles_ms, p50: 0.6 },
+        schedule_lag_ms: { ...results.schedule_lag_ms, p50: 0.54 },
+        ack_latency_uncorrected_ms: { ...results.ack_latency_uncorrected_ms, p50: 0.02 },
+      },
+    };
+    const generatedAt = '2026-11-24T00:00:00.000Z';
+    const lagged = buildReportModel({ records: [{ file: first.file, record }], generatedAt });
+    expect(lagged.levels[0]?.sendLag).toMatch(
+      /^p50 0\.54 ms of the 0\.60 ms is the generator's own send lag, not the system's; from the actual send, p50 0\.02 ms/,
+    );
+    expect(await renderHtmlReport({ records: [{ file: first.file, record }], generatedAt })).toContain(
+      '<p class="note">Send lag: p50 0.54 ms of the 0.60 ms is the generator&#39;s own send lag',
+    );
+    // the fixture's own level (commit latency in tens of ms): nothing said
+    expect(buildReportModel({ records: [first], generatedAt }).levels[0]?.sendLag).toBeUndefined();
+  });
+
   it("shows a mesh level's deliveries: the p50 / p99 matrix, each receiver's share and each window's catch-up", async () => {
     const [first] = await readRunFolder(FIXTURE);
     if (!first) throw new Error('no fixture record');
