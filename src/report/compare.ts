@@ -16,6 +16,8 @@ export interface SideFigures {
   readonly p99_latency_ms: number;
   readonly efficiency: number;
   readonly latency_stage: 'commit' | 'ack';
+  /** The network's node count (the record's `parameters.nodes`), when the file says it. */
+  readonly nodes?: number;
 }
 
 export interface LoadComparison {
@@ -61,6 +63,7 @@ function figures(record: BenchmarkRecord): SideFigures {
     p99_latency_ms: r.latency_percentiles_ms.p99,
     efficiency: r.efficiency,
     latency_stage: r.latency_stage,
+    ...(typeof record.parameters?.nodes === 'number' ? { nodes: record.parameters.nodes } : {}),
   };
 }
 
@@ -127,7 +130,7 @@ export function compareRecords(
 export function findingsFor(comparison: Omit<Comparison, 'findings'>): string[] {
   const b = comparison.baseline_label;
   const c = comparison.candidate_label;
-  const out: string[] = [];
+  const out: string[] = [...unlikeSides(comparison)];
   for (const entry of comparison.loads) {
     const at = `at ${entry.load} tx/s`;
     const latency = (name: string, value: number | null, cValue: number, bValue: number) => {
@@ -178,6 +181,36 @@ export function findingsFor(comparison: Omit<Comparison, 'findings'>): string[] 
     out.push(`only ${c} ran ${comparison.only_in_candidate.join(', ')} tx/s (not compared)`);
   }
   return out;
+}
+
+/**
+ * What makes the two sides unlike, said before the ratios: networks of different sizes (a `both`
+ * run's local committee against one node per host), or latencies of different stages (commit
+ * against ack). One sentence per mismatch, naming the loads when it is not all of them.
+ */
+function unlikeSides(comparison: Omit<Comparison, 'findings'>): string[] {
+  const b = comparison.baseline_label;
+  const c = comparison.candidate_label;
+  const groups = new Map<string, number[]>();
+  const add = (sentence: string, load: number) =>
+    groups.set(sentence, [...(groups.get(sentence) ?? []), load]);
+  for (const entry of comparison.loads) {
+    const [bNodes, cNodes] = [entry.baseline.nodes, entry.candidate.nodes];
+    if (bNodes !== undefined && cNodes !== undefined && bNodes !== cNodes)
+      add(
+        `${b} ran ${bNodes} node${bNodes === 1 ? '' : 's'} and ${c} ${cNodes}: the figures compare networks of different sizes`,
+        entry.load,
+      );
+    if (entry.baseline.latency_stage !== entry.candidate.latency_stage)
+      add(
+        `${b} latency is to ${entry.baseline.latency_stage}, ${c} latency to ${entry.candidate.latency_stage}: the latencies measure different stages`,
+        entry.load,
+      );
+  }
+  const every = comparison.loads.length;
+  return [...groups].map(([sentence, loads]) =>
+    loads.length === every ? sentence : `at ${loads.join(', ')} tx/s ${sentence}`,
+  );
 }
 
 export function renderComparisonText(comparison: Comparison): string {

@@ -261,6 +261,37 @@ describe('comparison', () => {
     expect(text).toContain('  - at 100 tx/s remote p50 latency is 3.4× local (136.00 ms vs 40.00 ms)');
   });
 
+  it('says first when the sides are unlike: networks of different sizes, latencies of different stages', () => {
+    const sized = (r: BenchmarkRecord, nodes: number): BenchmarkRecord => ({
+      ...r,
+      parameters: { ...r.parameters, nodes },
+    });
+    const acked = (r: BenchmarkRecord): BenchmarkRecord => ({
+      ...r,
+      results: { ...r.results, latency_stage: 'ack' },
+    });
+    // a both run: 4 local nodes against one node on each of 3 hosts, at two common loads
+    const unlike = compareRecords(
+      { label: 'local', source: 'a', records: local.map((r) => sized(r, 4)) },
+      {
+        label: 'remote',
+        source: 'b',
+        records: [
+          sized(remote[1] as BenchmarkRecord, 3),
+          acked(sized(record('remote', 3, 200, [run(200)]), 4)),
+        ],
+      },
+      't',
+    );
+    expect(unlike.findings.slice(0, 2)).toEqual([
+      'at 100 tx/s local ran 4 nodes and remote 3: the figures compare networks of different sizes',
+      'at 200 tx/s local latency is to commit, remote latency to ack: the latencies measure different stages',
+    ]);
+    expect(unlike.loads[0]?.candidate.nodes).toBe(3);
+    // alike sides say nothing of it (the comparison above: 4 nodes and commit latency on both)
+    expect(comparison.findings.some((finding) => /different/.test(finding))).toBe(false);
+  });
+
   it('says when nothing can be compared, and handles a zero baseline', () => {
     const none = compareRecords(
       { label: 'local', source: 'a', records: [record('local', 1, 100, [run(100, 0)])] },
