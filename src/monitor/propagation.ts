@@ -336,6 +336,14 @@ export class PropagationMonitor {
       if (block.pairs.some((pair) => pair.count > 0)) {
         context.log(`propagation p50 ms (submit on → committed on):`);
         for (const line of matrixLines(block.pairs)) context.log(`  ${line}`);
+      } else if (block.nodes.length === 1) {
+        // one node: nothing to propagate to, but its own probes' commit is a figure (a silent
+        // --propagation looked like a flag that did nothing)
+        const own = block.self[0];
+        if (own && own.count > 0)
+          context.log(
+            `propagation: one node, so only each probe's own commit as ${own.node}'s watch saw it: p50 ${own.p50_ms} ms, p99 ${own.p99_ms} ms (${own.count} probes)`,
+          );
       }
     } finally {
       await this.#close(state);

@@ -317,6 +317,28 @@ describe('PropagationMonitor', () => {
     expect(lines).toHaveLength(4);
   });
 
+  it("with one node says its own probes' commit on the console, rather than nothing", async () => {
+    const monitor = new PropagationMonitor({
+      protocol: { kind: 'fake', watchTransactions: fakeWatcher({ node0: 5 }) },
+      ratePerSec: 10,
+      graceMs: 100,
+      peerRtts: false,
+    });
+    const { context, blocks, lines, end } = levelContext(endpointsOf(1));
+    monitor.onLevelStart(level, context);
+    await new Promise((resolve) => setTimeout(resolve, level.durationMs));
+    end();
+    await monitor.onLoadEnd(level, undefined, context);
+    const block = blocks.propagation as PropagationBlock;
+    expect(block.pairs).toEqual([]);
+    expect(block.self[0]?.count).toBeGreaterThan(0);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^propagation: one node, so only each probe's own commit as node0's watch saw it: p50 [\d.]+ ms, p99 [\d.]+ ms \(\d+ probes\)$/,
+      ),
+    ]);
+  });
+
   it('counts refused probes and gives up on the ones a node never reports', async () => {
     const watcher = fakeWatcher({ node0: 5, node1: 10 }, 'node2'); // node2 refuses and never sees any
     const monitor = new PropagationMonitor({
