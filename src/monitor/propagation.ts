@@ -342,7 +342,7 @@ export class PropagationMonitor {
         const own = block.self[0];
         if (own && own.count > 0)
           context.log(
-            `propagation: one node, so only each probe's own commit as ${own.node}'s watch saw it: p50 ${own.p50_ms} ms, p99 ${own.p99_ms} ms (${own.count} probes)`,
+            `propagation: one node, so only each probe's own commit as ${own.node}'s watch saw it: p50 ${own.p50_ms?.toFixed(2)} ms, p99 ${own.p99_ms?.toFixed(2)} ms (${own.count} probes)`,
           );
       }
     } finally {
