@@ -10,6 +10,7 @@
  */
 import type { CliContext, CliDefinition } from './run-cli.js';
 import { badFlag } from './run-cli.js';
+import { MeshbenchError } from '../common/errors.js';
 import { addBenchmarkOptions, type BenchmarkArgs } from './benchmark-options.js';
 import { addCompareOptions, type CompareArgs } from './compare-options.js';
 import {
@@ -125,6 +126,12 @@ export async function runBenchmarkCommand(
   }
   let plan: BenchmarkPlan;
   if (args.interactive) {
+    // Without a terminal the prompts cannot be answered: inquirer drew one and then gave up as
+    // if interrupted (exit 130), which a script or CI job reads as a Ctrl-C.
+    if (deps.asker === undefined && !process.stdin.isTTY)
+      throw new MeshbenchError('BAD_FLAG', '--interactive needs a terminal, and standard input is not one', {
+        hint: 'give the settings as flags or in a --config file instead',
+      });
     const { inquirerAsker, runBenchmarkWizard } = await import('./benchmark-wizard.js');
     const outcome = await runBenchmarkWizard({
       asker: deps.asker ?? inquirerAsker(),

@@ -354,6 +354,26 @@ describe('benchmark --interactive wizard', () => {
     expect(out.join('\n')).toContain('Cancelled; nothing was deployed.');
   });
 
+  it('without a terminal to ask on, refuses at once (exit 2) rather than drawing a prompt and exiting 130', async () => {
+    const log: string[] = [];
+    const context = {
+      shutdown: { signal: new AbortController().signal, onForce: () => () => true, dispose() {} },
+      stdout: () => {},
+      stderr: () => {},
+      verbose: false,
+    };
+    const isTTY = process.stdin.isTTY;
+    Object.defineProperty(process.stdin, 'isTTY', { value: undefined, configurable: true });
+    try {
+      await expect(runBenchmarkCommand({ interactive: true }, context, deps(log))).rejects.toThrow(
+        '--interactive needs a terminal, and standard input is not one',
+      );
+    } finally {
+      Object.defineProperty(process.stdin, 'isTTY', { value: isTTY, configurable: true });
+    }
+    expect(log).toEqual([]);
+  });
+
   it('asks remote questions and checks the hosts file', async () => {
     const hosts = join(dir, 'hosts.env');
     await writeFile(hosts, 'MYSTICETI_NODE0_HOST=127.0.0.1\n');
