@@ -12,6 +12,7 @@ import { MeshbenchError } from '../common/errors.js';
 import { PROTOCOL_LABEL } from '../common/labels.js';
 import { packageRoot } from '../common/package-root.js';
 import { loadYaml } from '../common/yaml.js';
+import { labelsOf } from './local/compose-file.js';
 
 import { REFNODE_TEMPLATE, type NodeTemplate } from './node-template.js';
 
@@ -148,14 +149,8 @@ function composeLabels(file: string, parse: (text: string) => unknown): string[]
   const services = (document as { services?: unknown } | null)?.services;
   if (typeof services !== 'object' || services === null) return [];
   return Object.values(services).flatMap((service) => {
-    const labels = (service as { labels?: unknown } | null)?.labels;
-    if (Array.isArray(labels))
-      return labels
-        .map(String)
-        .filter((label) => label.startsWith(`${PROTOCOL_LABEL}=`))
-        .map((label) => label.slice(PROTOCOL_LABEL.length + 1));
-    const value = (labels as Record<string, unknown> | null | undefined)?.[PROTOCOL_LABEL];
-    return typeof value === 'string' ? [value] : [];
+    const value = labelsOf((service as { labels?: unknown } | null)?.labels)[PROTOCOL_LABEL];
+    return value === undefined ? [] : [value];
   });
 }
 
