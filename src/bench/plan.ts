@@ -19,7 +19,7 @@ import { parseTopology, topologyProblem, type TopologySpec } from '../testbed/to
 import { badFlag } from '../common/errors.js';
 import { parseDashboardInput } from './dashboard-input.js';
 import { answersProtocol, REFNODE_TEMPLATE, type NodeTemplate } from '../testbed/node-template.js';
-import { loadSystemTemplate, systemsSpeaking } from '../testbed/system-template.js';
+import { loadSystemTemplate, speakingFix } from '../testbed/system-template.js';
 import type { ConfirmMode, FaultLoadMode, LoadMix, ProtocolOptions } from '../load/types.js';
 import { FAULT_LOAD_MODES } from '../load/types.js';
 import { loadMix } from '../load/mix.js';
@@ -757,18 +757,13 @@ async function checkReferenceNodes(
   if (!local && !remote) return;
   const which = local && remote ? 'both networks run' : `the ${local ? 'local' : 'remote'} network runs`;
   const generated = `${which} reference nodes (${REFNODE_TEMPLATE.protocol})`;
-  const { systems, composeFiles } = await systemsSpeaking(fields.protocol, cwd);
-  const swarm = remote ? ' with --engine swarm' : '';
-  const ways = [
-    ...(systems.length > 0 ? [`--system ${systems.join(' or ')}`] : []),
-    systems.length === 0 && composeFiles.length > 0
-      ? `--docker-compose-path ${composeFiles.join(' or ')}${swarm} (or a compose file of yours)`
-      : `a compose file of them (--docker-compose-path${swarm})`,
-    ...(networkType === 'local' ? ['a running network (--endpoints)'] : []),
-  ];
   const fix = composed
     ? 'add --engine swarm to run your compose file on the hosts too, so both networks run it'
-    : `run nodes that speak ${fields.protocol}: ${ways.join(', ')}`;
+    : await speakingFix(fields.protocol, {
+        cwd,
+        ...(remote ? { composeNeeds: ' with --engine swarm' } : {}),
+        endpoints: networkType === 'local',
+      });
   if (labelled !== undefined)
     throw badFlag(
       'docker-compose-path',

@@ -168,21 +168,9 @@ async function systemOf(args: LocalNetworkArgs): Promise<{ system?: NodeTemplate
 /** Refuses a protocol that reference nodes do not answer, naming nodes that speak it. */
 async function checkReferenceNodes(protocol: string, generated: boolean): Promise<void> {
   if (answersProtocol(REFNODE_TEMPLATE, protocol)) return;
-  const { systemsSpeaking } = await import('../testbed/system-template.js');
-  const { systems, composeFiles } = await systemsSpeaking(protocol);
-  const ways =
-    systems.length > 0
-      ? [
-          `--system ${systems.join(' or ')} with --committee N`,
-          'a compose file of them (--docker-compose-path)',
-        ]
-      : [
-          composeFiles.length > 0
-            ? `--docker-compose-path ${composeFiles.join(' or ')} (or a compose file of yours)`
-            : 'a compose file of them (--docker-compose-path)',
-        ];
+  const { speakingFix } = await import('../testbed/system-template.js');
+  const fix = await speakingFix(protocol, { systemNeeds: ' with --committee N' });
   const problem = `${generated ? 'the generated network runs' : "meshbench's seed network runs"} reference nodes (${REFNODE_TEMPLATE.protocol}), which do not answer ${protocol}`;
-  const fix = `run nodes that speak ${protocol}: ${ways.join(', ')}`;
   throw new MeshbenchError('BAD_FLAG', `--protocol ${protocol}: ${problem}`, {
     hint: fix,
     setting: { flag: 'protocol', value: protocol, rule: `${problem}; ${fix}` },

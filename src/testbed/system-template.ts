@@ -100,42 +100,65 @@ export function loadSystemTemplate(given: string, cwd: string = process.cwd()): 
 }
 
 /**
- * meshbench's systems/ whose nodes speak `protocol`, for a message's fix: the `--system` names
- * (their system.json says so) and the compose files (systems/NAME/docker-compose.yml, whose
- * services' meshbench.protocol label says so), as paths from `cwd` when below it, else in full.
+ * A message's fix for a load of `protocol` that the nodes at hand do not answer: `run nodes that
+ * speak X: …`, naming meshbench's systems/ whose nodes speak it (their system.json says so) or,
+ * when none does, the compose files there whose services' meshbench.protocol label says so (as
+ * paths from `cwd` when below it, else in full). `systemNeeds` follows a system (local-network
+ * needs `with --committee N`), `composeNeeds` follows a compose file (` with --engine swarm` on
+ * hosts), and `endpoints` adds attaching to a running network.
  */
-export async function systemsSpeaking(
+export async function speakingFix(
   protocol: string,
-  cwd: string = process.cwd(),
-): Promise<{
-  readonly systems: readonly string[];
-  readonly composeFiles: readonly string[];
-}> {
+  options: {
+    readonly cwd?: string;
+    readonly systemNeeds?: string;
+    readonly composeNeeds?: string;
+    readonly endpoints?: boolean;
+  } = {},
+): Promise<string> {
   const root = packageRoot();
-  if (root === undefined) return { systems: [], composeFiles: [] };
-  const dir = join(root, 'systems');
-  const systems = systemsWithManifest(dir).filter((name) => {
-    try {
-      return loadSystemTemplate(name, root).protocol === protocol;
-    } catch {
-      return false;
-    }
-  });
+  const dir = root === undefined ? undefined : join(root, 'systems');
+  const systems =
+    root === undefined || dir === undefined
+      ? []
+      : systemsWithManifest(dir).filter((name) => {
+          try {
+            return loadSystemTemplate(name, root).protocol === protocol;
+          } catch {
+            return false;
+          }
+        });
+  const compose = options.composeNeeds ?? '';
+  const composeFiles =
+    systems.length === 0 && dir !== undefined
+      ? await composeFilesSpeaking(dir, protocol, options.cwd ?? process.cwd())
+      : [];
+  const ways = [
+    ...(systems.length > 0 ? [`--system ${systems.join(' or ')}${options.systemNeeds ?? ''}`] : []),
+    composeFiles.length > 0
+      ? `--docker-compose-path ${composeFiles.join(' or ')}${compose} (or a compose file of yours)`
+      : `a compose file of them (--docker-compose-path${compose})`,
+    ...(options.endpoints ? ['a running network (--endpoints)'] : []),
+  ];
+  return `run nodes that speak ${protocol}: ${ways.join(', ')}`;
+}
+
+/** The compose files of systems/ whose services are labelled with `protocol`, from `cwd` when below it. */
+async function composeFilesSpeaking(dir: string, protocol: string, cwd: string): Promise<string[]> {
   let names: string[];
   try {
     names = readdirSync(dir).sort();
   } catch {
-    names = [];
+    return [];
   }
   const { parse } = await loadYaml();
-  const composeFiles = names
+  return names
     .map((name) => join(dir, name, 'docker-compose.yml'))
     .filter((file) => composeLabels(file, parse).includes(protocol))
     .map((file) => {
       const from = relative(cwd, file);
       return from.startsWith('..') || isAbsolute(from) ? file : from;
     });
-  return { systems, composeFiles };
 }
 
 /** The meshbench.protocol labels of a compose file's services (none when it is missing or not YAML). */

@@ -118,12 +118,20 @@ function pairTable(
   return `<table class="deliveries"><thead><tr><th>${escapeHtml(caption)}</th>${head}</tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+/** A pair table's cell of p50 / p99 matrices (the probes' and the deliveries' alike). */
+function percentiles(matrices: {
+  readonly p50: readonly (readonly (number | null)[])[];
+  readonly p99: readonly (readonly (number | null)[])[];
+}): (i: number, j: number) => string {
+  return (i, j) => `${ms(matrices.p50[i]?.[j])} / ${ms(matrices.p99[i]?.[j])}`;
+}
+
 /** The propagation probes: where a probe was submitted against where it was seen committed; the nodes' peer round trips. */
 function propagationSection(propagation: Propagation): string {
   const matrix = pairTable(
     'submitted on → committed on, p50 / p99 ms',
     propagation.nodes,
-    (i, j) => `${ms(propagation.p50[i]?.[j])} / ${ms(propagation.p99[i]?.[j])}`,
+    percentiles(propagation),
     { diagonal: true, inRecord: 'propagation.pairs' },
   );
   const rtt = propagation.rttMs
@@ -140,12 +148,10 @@ function propagationSection(propagation: Propagation): string {
 
 /** A mesh level's deliveries: the p50 / p99 matrix, each receiver's share, each window's catch-up. */
 function deliveriesSection(deliveries: Deliveries): string {
-  const matrix = pairTable(
-    'origin → receiver, p50 / p99 ms',
-    deliveries.nodes,
-    (i, j) => `${ms(deliveries.p50[i]?.[j])} / ${ms(deliveries.p99[i]?.[j])}`,
-    { diagonal: false, inRecord: 'mesh.pairs' },
-  );
+  const matrix = pairTable('origin → receiver, p50 / p99 ms', deliveries.nodes, percentiles(deliveries), {
+    diagonal: false,
+    inRecord: 'mesh.pairs',
+  });
   const receivers = `<table class="deliveries"><thead><tr><th>receiver</th><th>delivered</th><th>missing</th><th>duplicates</th></tr></thead><tbody>${deliveries.receivers
     .map(
       (receiver) =>
