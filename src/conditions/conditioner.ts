@@ -17,6 +17,7 @@ import type { NetworkEvent } from '../scenario/events.js';
 import { namedNodes } from '../scenario/events.js';
 import type { LevelContext, LevelStart as FaultsLevelStart } from '../scenario/lifecycle.js';
 import { ORCHESTRATOR } from '../scenario/zones.js';
+import { positionsProblem } from '../scenario/mobility.js';
 import type { Deployment } from '../testbed/testbed.js';
 import {
   applyFigures,
@@ -220,22 +221,8 @@ export class NetworkConditioner {
       );
     }
     const mobility = this.#conditions.mobility;
-    if (mobility) {
-      const missing = nodeIds.find((node) => !(node in mobility.positions));
-      if (missing) {
-        throw conditionError(
-          `${this.#options.source}: mobility.positions: node ${missing} has no position`,
-          'give every node a position [x, y]',
-        );
-      }
-      const extra = Object.keys(mobility.positions).find((node) => !nodeIds.includes(node));
-      if (extra) {
-        throw conditionError(
-          `${this.#options.source}: mobility.positions: no node ${extra} in this network (nodes: ${nodeIds.join(', ')})`,
-          'name its nodes',
-        );
-      }
-    }
+    const problem = mobility ? positionsProblem(mobility, nodeIds) : undefined;
+    if (problem) throw conditionError(`${this.#options.source}: ${problem.message}`, problem.hint);
   }
 
   /** What the record says about each namespace: its capabilities and the mechanism per kind. */

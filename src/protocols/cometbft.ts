@@ -202,6 +202,7 @@ export function cometbftProbe(expectedPeers: number): ReadinessProbe {
           return {
             ready: false,
             detail: `net_info: ${Number.isNaN(peers) ? '?' : peers} of ${expectedPeers} peers`,
+            ...(Number.isNaN(peers) ? {} : { peers }),
           };
         }
       }

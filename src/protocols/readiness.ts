@@ -13,6 +13,8 @@ export interface ProbeResult {
   readonly ready: boolean;
   /** What is missing or went wrong, for the timeout message. */
   readonly detail: string;
+  /** How many peers the node said it has, when the probe asked (a node that answers but is alone says 0). */
+  readonly peers?: number;
 }
 
 export type HttpGet = (url: string) => Promise<{ status: number; body: string }>;

@@ -198,3 +198,27 @@ export function rangeQuality(model: MobilityModel, metres: number): RangeQuality
 export function distance(a: readonly [number, number], b: readonly [number, number]): number {
   return Math.hypot(a[0] - b[0], a[1] - b[1]);
 }
+
+/**
+ * Whether the positions name exactly the network's nodes: the problem and its fix, or
+ * undefined. Asked when the plan knows the nodes (a generated network) and again by the
+ * conditioner once a network is up (a compose file's nodes are known only then).
+ */
+export function positionsProblem(
+  spec: MobilitySpec,
+  nodeIds: readonly string[],
+): { readonly message: string; readonly hint: string } | undefined {
+  const missing = nodeIds.find((node) => !(node in spec.positions));
+  if (missing !== undefined)
+    return {
+      message: `mobility.positions: node ${missing} has no position`,
+      hint: 'give every node a position [x, y]',
+    };
+  const extra = Object.keys(spec.positions).find((node) => !nodeIds.includes(node));
+  if (extra !== undefined)
+    return {
+      message: `mobility.positions: no node ${extra} in this network (nodes: ${nodeIds.join(', ')})`,
+      hint: 'name its nodes',
+    };
+  return undefined;
+}

@@ -32,7 +32,7 @@ import {
   networkEventSchema,
   type NetworkEvent,
 } from './events.js';
-import { MobilityProblem, parseMobility, type MobilitySpec } from './mobility.js';
+import { MobilityProblem, parseMobility, positionsProblem, type MobilitySpec } from './mobility.js';
 import { loadZoneMatrix, ORCHESTRATOR, ZoneProblem, type ZonesSpec } from './zones.js';
 
 export const SCENARIO_VERSION = 1;
@@ -617,6 +617,8 @@ export function checkTimeline(
       }
     }
   });
+  const placed = scenario.mobility && nodeIds ? positionsProblem(scenario.mobility, nodeIds) : undefined;
+  if (placed) throw scenarioError(`${scenario.source}: ${placed.message}`, placed.hint);
   const states = new Map<string, NodeState>();
   for (const step of steps) {
     if (step.atMs >= levelMs) {

@@ -13,6 +13,7 @@ import { findProtocol } from '../protocols/registry.js';
 import {
   httpProbe,
   type HttpGet,
+  type ProbeResult,
   type ReadinessProbe as Probe,
   type ReadinessTarget,
 } from '../protocols/readiness.js';
@@ -72,6 +73,33 @@ export interface WaitOptions {
   /** Extra words about a node that is not ready (e.g. its last log line). */
   readonly describe?: (nodeId: string) => Promise<string>;
   readonly now?: () => number;
+}
+
+/**
+ * Watches the probes' results for nodes that answer but are alone: `check` gives a message once
+ * every node has said it has 0 peers, in every poll, for `forMs`. A network that connects no
+ * node at all (an overlay whose traffic does not pass between the hosts) is told apart from
+ * one whose nodes are still starting (they do not answer) or still connecting (some have peers).
+ */
+export function alonenessWatch(
+  nodeIds: readonly string[],
+  forMs: number,
+  now: () => number = () => performance.now(),
+): { record(nodeId: string, result: ProbeResult): void; check(): string | undefined } {
+  const alone = new Set<string>();
+  let allAloneSince: number | undefined;
+  return {
+    record(nodeId, result) {
+      if (!result.ready && result.peers === 0) alone.add(nodeId);
+      else alone.delete(nodeId);
+      if (alone.size < nodeIds.length) allAloneSince = undefined;
+      else allAloneSince ??= now();
+    },
+    check() {
+      if (allAloneSince === undefined || now() - allAloneSince < forMs) return undefined;
+      return `each of the ${nodeIds.length} nodes answered with 0 peers for ${Math.round(forMs / 1000)} s`;
+    },
+  };
 }
 
 export interface WaitResult {

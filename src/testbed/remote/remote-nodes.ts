@@ -132,7 +132,7 @@ export function peersFirstProbe(expectedPeers: number): Probe {
       if (reply.status === 200) {
         const peers = Number((JSON.parse(reply.body) as { result?: { n_peers?: unknown } }).result?.n_peers);
         if (peers < expectedPeers)
-          return { ready: false, detail: `net_info: ${peers} of ${expectedPeers} peers` };
+          return { ready: false, detail: `net_info: ${peers} of ${expectedPeers} peers`, peers };
       }
     } catch (error) {
       // not listening yet: one refused connection per poll is enough

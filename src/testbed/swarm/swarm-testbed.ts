@@ -27,7 +27,7 @@ import {
   refnodeNodeId,
   renderCompose,
 } from '../local/compose-generate.js';
-import { probeForProtocol, waitForReady } from '../readiness.js';
+import { alonenessWatch, probeForProtocol, waitForReady } from '../readiness.js';
 import type { ClockPolicy } from '../remote/clock-check.js';
 import { closeAll, DEFAULT_REMOTE_CONCURRENCY, type HostProgress } from '../remote/connect.js';
 import {
@@ -60,6 +60,13 @@ import { SwarmNodeHandle, taskContainers } from './swarm-nodes.js';
 
 /** `--swarm-network`: auto tries the overlay and falls back to the hosts' networks. */
 export type SwarmNetworkChoice = SwarmNetwork | 'auto';
+
+/**
+ * How long every node of a generated stack may answer with 0 peers on the overlay before auto
+ * deploys it again on the hosts' networks. On a working overlay the reference nodes dial each
+ * other within a second or two of answering.
+ */
+const OVERLAY_ALONE_MS = 20_000;
 export const SWARM_NETWORK_VALUES: readonly SwarmNetworkChoice[] = ['auto', 'overlay', 'host'];
 
 export interface SwarmTestbedOptions {
@@ -308,10 +315,28 @@ export class SwarmTestbed implements Testbed {
           'start',
           `stack ${stackName(this.runId)} deployed (${user ? `${user.shown}, ` : ''}${network} network)`,
         );
+        // With auto, an overlay that connects no node is given up on once every node has answered
+        // alone for OVERLAY_ALONE_MS, not after the whole --startup-wait (CI #63, #68: 180 s).
+        const alone =
+          choice === 'auto' && network === 'overlay'
+            ? alonenessWatch(
+                endpoints.map((endpoint) => endpoint.nodeId),
+                OVERLAY_ALONE_MS,
+              )
+            : undefined;
         try {
           ready = await waitForReady({
             targets: endpoints,
-            probeFor: (target) => probeFor(endpoints.indexOf(target as Endpoint)),
+            probeFor: (target) => {
+              const probe = probeFor(endpoints.indexOf(target as Endpoint));
+              if (!alone) return probe;
+              return async (polled, http) => {
+                const result = await probe(polled, http);
+                alone.record(polled.nodeId, result);
+                return result;
+              };
+            },
+            ...(alone ? { fatal: async () => alone.check() } : {}),
             timeoutMs: options.startupWaitMs ?? 60_000,
             intervalMs: 200,
             ...(signal ? { signal } : {}),

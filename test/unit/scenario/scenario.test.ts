@@ -106,6 +106,23 @@ describe('the timeline', () => {
     expect(() => checkTimeline(fine, steps, nodes, 60_000)).not.toThrow();
     expect(maxDown(steps)).toBe(2);
   });
+
+  it('refuses mobility positions that miss a node or name one the network does not have, before any deploy', () => {
+    const placed = (positions: string) =>
+      parseScenario(`events: []\nmobility:\n  range: 100\n  positions: { ${positions} }\n`, 'm.yaml');
+    const three = placed('node0: [0, 0], node1: [50, 0], node2: [0, 50]');
+    expect(() => checkTimeline(three, [], nodes, 60_000)).toThrow(
+      'm.yaml: mobility.positions: node node3 has no position',
+    );
+    const typo = placed('node0: [0, 0], node1: [50, 0], node2: [0, 50], node3: [9, 9], nod4: [1, 1]');
+    expect(() => checkTimeline(typo, [], nodes, 60_000)).toThrow(
+      'm.yaml: mobility.positions: no node nod4 in this network (nodes: node0, node1, node2, node3)',
+    );
+    // A compose file's nodes are known only once it is up: the conditioner asks then.
+    expect(() => checkTimeline(typo, [], undefined, 60_000)).not.toThrow();
+    const all = placed('node0: [0, 0], node1: [50, 0], node2: [0, 50], node3: [9, 9]');
+    expect(() => checkTimeline(all, [], nodes, 60_000)).not.toThrow();
+  });
 });
 
 describe('the scenario format as files', () => {
@@ -129,7 +146,10 @@ describe('the scenario format as files', () => {
       const text = await readFile(`examples/scenarios/${name}`, 'utf8');
       expect(validate(parse(text)), `${name}: ${JSON.stringify(validate.errors)}`).toBe(true);
       const scenario = parseScenario(text, name);
-      const ids = Array.from({ length: 7 }, (_, index) => `node${index}`);
+      // A mobility scenario places every node of its network, so it runs on those nodes.
+      const ids = scenario.mobility
+        ? Object.keys(scenario.mobility.positions)
+        : Array.from({ length: 7 }, (_, index) => `node${index}`);
       expect(() => checkTimeline(scenario, expandScenario(scenario, ids, 90_000), ids, 90_000)).not.toThrow();
     }
     // The schema refuses what the parser refuses.

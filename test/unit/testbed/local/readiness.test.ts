@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ReadinessError,
+  alonenessWatch,
   cometbftProbe,
   httpProbe,
   pollIntervalMs,
@@ -109,6 +110,27 @@ describe('waitForReady', () => {
     expect(performance.now() - started).toBeLessThan(10_000);
   });
 
+  it('gives up when every node answers alone (0 peers) for the watch span, through fatal', async () => {
+    const nodes = await Promise.all(
+      ['n0', 'n1'].map(async (nodeId) => ({
+        nodeId,
+        rpcUrl: await startNode({ catchingUp: false, peers: 0, healthStatus: 200, requests: 0 }),
+      })),
+    );
+    const alone = alonenessWatch(['n0', 'n1'], 300);
+    const error = await waitForReady({
+      targets: nodes,
+      probeFor: () => async (target, http) => {
+        const result = await cometbftProbe(1)(target, http);
+        alone.record(target.nodeId, result);
+        return result;
+      },
+      timeoutMs: 20_000,
+      fatal: async () => alone.check(),
+    }).catch((caught: unknown) => caught);
+    expect((error as Error).message).toBe('each of the 2 nodes answered with 0 peers for 0 s');
+  });
+
   it('stops when the signal aborts', async () => {
     const state: FakeState = { catchingUp: true, peers: 0, healthStatus: 200, requests: 0 };
     const controller = new AbortController();
@@ -131,5 +153,44 @@ describe('waitForReady', () => {
       timeoutMs: 2_000,
     });
     expect(result.readyAtMs.h).toBeDefined();
+  });
+});
+
+describe('alonenessWatch', () => {
+  let clock = 0;
+  const watch = () => alonenessWatch(['n0', 'n1'], 20_000, () => clock);
+  const alone = { ready: false, detail: 'net_info: 0 of 1 peers', peers: 0 };
+
+  it('speaks once every node has answered alone for the whole span', () => {
+    clock = 0;
+    const w = watch();
+    w.record('n0', alone);
+    clock = 5_000;
+    w.record('n1', alone);
+    clock = 24_999;
+    expect(w.check()).toBeUndefined();
+    clock = 25_000;
+    expect(w.check()).toBe('each of the 2 nodes answered with 0 peers for 20 s');
+  });
+
+  it('starts again when a node has a peer, does not answer, or is ready', () => {
+    for (const other of [
+      { ready: false, detail: 'net_info: 1 of 2 peers', peers: 1 },
+      { ready: false, detail: 'ECONNREFUSED' },
+      { ready: true, detail: 'ready' },
+    ]) {
+      clock = 0;
+      const w = watch();
+      w.record('n0', alone);
+      w.record('n1', alone);
+      clock = 10_000;
+      w.record('n1', other);
+      clock = 21_000;
+      w.record('n1', alone);
+      clock = 40_000;
+      expect(w.check(), other.detail).toBeUndefined();
+      clock = 41_000;
+      expect(w.check(), other.detail).toBeDefined();
+    }
   });
 });
