@@ -357,7 +357,8 @@ export class SwarmTestbed implements Testbed {
           break;
         } catch (error) {
           if (choice !== 'auto' || network !== 'overlay' || signal?.aborted) throw error;
-          overlayProblem = formatError(error).split('\n')[0];
+          // what the wait saw, without its fix (the fix is this fallback)
+          overlayProblem = (error instanceof Error ? error.message : formatError(error)).split('\n')[0];
           this.progress(
             manager.host.name,
             'start',
