@@ -71,6 +71,7 @@ describe('peersFirstProbe', () => {
     expect(await peersFirstProbe(3)(target, node(1, waiting))).toEqual({
       ready: false,
       detail: 'net_info: 1 of 3 peers',
+      peers: 1,
     });
     expect(waiting).toEqual(['/net_info']);
     const done: string[] = [];
