@@ -156,6 +156,7 @@ export const monitoringPlugin = definePlugin({
           intervalMs: monitorIntervalMs,
           threads: context.plan.workers,
           warn,
+          ...(context.say ? { say: context.say } : {}),
           ...(monitoring?.prometheusUrl !== undefined ? { prometheusUrl: monitoring.prometheusUrl } : {}),
           require: monitoring?.requireMonitoring ?? false,
         }),

@@ -57,6 +57,11 @@ export interface ResourceMonitorOptions {
   readonly quietCheck?: boolean;
   /** One console line (a machine that is not quiet, a generator that may be the bottleneck). */
   readonly warn?: (line: string) => void;
+  /**
+   * A plain progress line: what the monitor leaves out by default, and how to have it (attach
+   * mode's per-node figures), is not a warning on every run against a running network.
+   */
+  readonly say?: (line: string) => void;
   /** Monotonic milliseconds (default performance.now). */
   readonly now?: () => number;
   /** `--prometheus-url`: the process metrics of nodes without a stats stream (attach mode), by PromQL. */
@@ -223,10 +228,18 @@ export class ResourceMonitor {
       const reason = prometheusProblem
         ? `attach mode (--endpoints): ${prometheusProblem} and no --endpoint-metrics given, so per-node figures are absent; the generator figures are kept`
         : 'attach mode (--endpoints): no node handles, and neither --endpoint-metrics nor --prometheus-url given, so per-node and per-host figures are absent; the generator figures are kept';
-      if (!this.#saidAbsent)
-        this.#options.warn?.(
-          `resources: per-node figures are absent in attach mode; give --endpoint-metrics URL,… (each endpoint's Prometheus page) or --prometheus-url`,
+      if (!this.#saidAbsent) {
+        // A warning when something asked for failed (--prometheus-url) or monitoring is required.
+        const tell =
+          prometheusProblem !== undefined || this.#options.require === true
+            ? this.#options.warn
+            : (this.#options.say ?? this.#options.warn);
+        tell?.(
+          prometheusProblem !== undefined
+            ? `resources: per-node figures are absent: ${prometheusProblem}; give --endpoint-metrics URL,… (each endpoint's Prometheus page) or a working --prometheus-url`
+            : `resources: per-node figures need --endpoint-metrics URL,… (each endpoint's Prometheus page) or --prometheus-url in attach mode; the generator's own figures are kept`,
         );
+      }
       this.#saidAbsent = true;
       return { kind: 'absent', reason };
     }

@@ -181,13 +181,15 @@ describe('the resource monitor in attach mode', () => {
     expect(node?.net_rx_bytes_per_s).toBeUndefined();
   });
 
-  it('without a metrics URL or Prometheus: absent with the reason, said on the console once', async () => {
+  it('without a metrics URL or Prometheus: absent with the reason, said on the console once, not as a warning', async () => {
     const warnings: string[] = [];
+    const said: string[] = [];
     const monitor = new ResourceMonitor({
       intervalMs: 100,
       threads: 1,
       quietCheck: false,
       warn: (line) => warnings.push(line),
+      say: (line) => said.push(line),
     });
     const endpoints = [{ nodeId: 'endpoint0', rpcUrl: 'http://127.0.0.1:1' }];
     for (let level = 0; level < 2; level++) {
@@ -200,7 +202,28 @@ describe('the resource monitor in attach mode', () => {
         /neither --endpoint-metrics nor --prometheus-url/,
       );
     }
-    expect(warnings.filter((line) => line.includes('absent'))).toHaveLength(1);
+    // Monitoring is on by default: a run against endpoints that asked for nothing gets no warning.
+    expect(warnings).toEqual([]);
+    expect(said).toEqual([
+      "resources: per-node figures need --endpoint-metrics URL,… (each endpoint's Prometheus page) or --prometheus-url in attach mode; the generator's own figures are kept",
+    ]);
+  });
+
+  it('a --prometheus-url that does not answer is a warning naming it', async () => {
+    const warnings: string[] = [];
+    const monitor = new ResourceMonitor({
+      intervalMs: 100,
+      threads: 1,
+      quietCheck: false,
+      prometheusUrl: 'http://127.0.0.1:1',
+      warn: (line) => warnings.push(line),
+      say: () => undefined,
+    });
+    await monitor.onDeploy({ nodes: [], endpoints: [{ nodeId: 'endpoint0', rpcUrl: 'http://127.0.0.1:1' }] });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^resources: per-node figures are absent: --prometheus-url http:\/\/127\.0\.0\.1:1: no Prometheus answers there \(/,
+    );
   });
 
   it('an unreachable page with --require-monitoring stops before the first level, in one line', async () => {
