@@ -238,6 +238,8 @@ export class Shard {
   private stopped: (() => boolean) | undefined;
   /** Wakes the loop between timer ticks when sends are dense (see waitUntil); made on first use. */
   private waker: Waker | undefined;
+  /** Set when a Waker could not be made: the loop then waits on timer ticks. */
+  private wakerFailed = false;
   /** True while the loop waits on the waker (the pump then moves its instant). */
   private wakerArmed = false;
   private epochOriginMs = 0;
@@ -469,7 +471,13 @@ export class Shard {
       const waitMs = intendedMs - this.now();
       if (waitMs <= 0) return;
       if (intervalMs < SPIN_MIN_INTERVAL_MS) {
-        if (intervalMs >= WAKER_MIN_INTERVAL_MS) this.waker ??= new Waker();
+        if (intervalMs >= WAKER_MIN_INTERVAL_MS && !this.waker && !this.wakerFailed) {
+          try {
+            this.waker = new Waker();
+          } catch {
+            this.wakerFailed = true; // a thread the system would not give: only precision is lost
+          }
+        }
         if (intervalMs >= WAKER_MIN_INTERVAL_MS && this.waker?.alive === true) {
           this.wakerArmed = true;
           try {
