@@ -58,7 +58,12 @@ const USAGE = {
   notes: ['Writes benchmarks/results/loadgen-<timestamp>.json.'],
 };
 const FLAGS = {
-  only: { type: 'string', valueName: 'cpu|rate|rss', description: 'run one part only (default: all three)' },
+  only: {
+    type: 'string',
+    valueName: 'cpu|rate|rss|pacing',
+    description:
+      'run one part only (default: cpu, rate and rss; pacing, the waker thread against timer ticks at 500 and 1,000 tx/s, only when asked)',
+  },
   seconds: { type: 'string', valueName: 'N', default: '10', description: 'seconds of each measured CPU run' },
   warmups: {
     type: 'string',
@@ -90,6 +95,7 @@ const CHILD_FLAGS = {
   transport: { type: 'string', hidden: true, description: 'raw | undici' },
   rss: { type: 'boolean', hidden: true, description: 'sample RSS' },
   'profile-file': { type: 'string', hidden: true, description: 'the measured run profiled into this file' },
+  pacing: { type: 'string', hidden: true, description: 'auto | ticks (LoadOptions.pacing)' },
 } as const;
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -189,6 +195,7 @@ async function childOurs(
   sampleRss: boolean,
   transport: 'raw' | 'undici' | undefined,
   profileFile?: string,
+  pacing?: 'auto' | 'ticks',
 ): Promise<void> {
   const { runLoad } = await import('../../src/load/index.js');
   const rss: { second: number; rssMb: number; heapMb: number; inFlight: number }[] = [];
@@ -203,6 +210,7 @@ async function childOurs(
     confirm: 'none',
     connectionsPerEndpoint: CONNECTIONS,
     ...(transport ? { transport } : {}),
+    ...(pacing ? { pacing } : {}),
   } as const;
   let warmupSent = 0;
   for (let i = 0; i < warmups; i++) {
@@ -374,6 +382,7 @@ async function childMain(): Promise<void> {
     seconds: numberFlag('seconds', values.seconds ?? '', { min: 1 }),
     warmups: numberFlag('warmups', values.warmups ?? '0', { integer: true, min: 0 }),
     transport: choiceFlag('transport', values.transport, ['raw', 'undici']),
+    pacing: choiceFlag('pacing', values.pacing, ['auto', 'ticks']),
   }));
   const { tool, url = '', rate, seconds, warmups } = options;
   if (tool === 'autocannon') await childAutocannon(warmups, url, rate, seconds);
@@ -387,13 +396,14 @@ async function childMain(): Promise<void> {
       options.rss === true,
       options.transport,
       options['profile-file'],
+      options.pacing,
     );
 }
 
 // ---------------------------------------------------------------- parent mode
 
 interface Args {
-  readonly only: 'cpu' | 'rate' | 'rss' | undefined;
+  readonly only: 'cpu' | 'rate' | 'rss' | 'pacing' | undefined;
   readonly seconds: number;
   readonly warmups: number;
   readonly transport: 'raw' | 'undici' | undefined;
@@ -418,6 +428,7 @@ interface After {
     scheduleLagAt10k?: { p99Ms: number | undefined };
     rateLoadAverage?: LoadRecord;
     rss?: Record<string, unknown>;
+    pacing?: Record<string, unknown>;
   };
   readonly judgements: Judgement[];
 }
@@ -500,6 +511,7 @@ async function rateAndRss(
       once('schedule lag p99 at 10,000 tx/s <= 2 ms', at10k?.lagP99Ms ?? Infinity, 2, load),
     );
   }
+  if (args.only === 'pacing') after.judgements.push(...(await pacingPart(args, server, context, after)));
   if (!args.only || args.only === 'rss') {
     const seconds = args.long ? 600 : 90;
     log(`rss: 2000 tx/s for ${seconds} s …`);
@@ -535,6 +547,71 @@ async function rateAndRss(
   return after;
 }
 
+/** Rounds of the pacing part (each runs both sides at both rates, the order turned each round). */
+const PACING_ROUNDS = 3;
+const PACING_RATES = [500, 1000] as const;
+
+/**
+ * The waker thread (the default from 250 to 1,000 tx/s per thread) against 1 ms timer ticks
+ * (`pacing: 'ticks'`, what the generator did before 2026-11-27), side by side in alternating
+ * rounds: the generator's CPU, its schedule lag and the server's measured reply time.
+ */
+async function pacingPart(
+  args: Args,
+  server: ServerHandle,
+  context: { log: (line: string) => void; window: () => { close(): LoadRecord } },
+  after: After,
+): Promise<Judgement[]> {
+  const sides = ['auto', 'ticks'] as const;
+  const window = context.window();
+  const byRate: Record<number, Record<string, Record<string, number>[]>> = {};
+  for (let round = 0; round < PACING_ROUNDS; round++) {
+    for (const rate of PACING_RATES) {
+      const order = round % 2 === 0 ? sides : [...sides].reverse();
+      for (const pacing of order) {
+        const figures = await child(args.warmups, [
+          '--tool',
+          'ours',
+          '--url',
+          server.url,
+          '--rate',
+          String(rate),
+          '--seconds',
+          String(args.seconds),
+          '--pacing',
+          pacing,
+        ]);
+        const cpuPercent = (figures.cpuMs! / (args.seconds * 1000)) * 100;
+        ((byRate[rate] ??= {})[pacing] ??= []).push({ ...figures, cpuPercent });
+        context.log(
+          `pacing ${pacing} at ${rate} tx/s, round ${round + 1}: CPU ${cpuPercent.toFixed(1)} % of a core, lag p50 ${figures.lagP50Ms} ms p99 ${figures.lagP99Ms} ms, reply p50 ${figures.ackP50Ms} ms`,
+        );
+      }
+    }
+  }
+  const load = window.close();
+  context.log(`pacing: ${loadLine(load)}`);
+  after.figures.pacing = { rounds: PACING_ROUNDS, seconds: args.seconds, byRate, loadAverage: load };
+  const of = (rate: number, pacing: string, key: string) =>
+    (byRate[rate]?.[pacing] ?? []).map((figures) => figures[key] ?? Number.NaN);
+  return PACING_RATES.flatMap((rate) => [
+    judgeRatio({
+      claim: `waker CPU <= 1.1x timer ticks at ${rate} tx/s`,
+      numerator: of(rate, 'auto', 'cpuPercent'),
+      denominator: of(rate, 'ticks', 'cpuPercent'),
+      target: 1.1,
+      load,
+    }),
+    judgeRatio({
+      claim: `waker schedule lag p50 <= a fifth of timer ticks' at ${rate} tx/s`,
+      numerator: of(rate, 'auto', 'lagP50Ms'),
+      denominator: of(rate, 'ticks', 'lagP50Ms'),
+      target: 0.2,
+      load,
+    }),
+  ]);
+}
+
 if (process.argv.slice(2).includes('--child')) await childMain();
 else
   await runBench({
@@ -544,7 +621,7 @@ else
     pairsFlag: 'repeat',
     defaultPairs: 3,
     args: (values): Args => ({
-      only: choiceFlag('only', values.only, ['cpu', 'rate', 'rss']),
+      only: choiceFlag('only', values.only, ['cpu', 'rate', 'rss', 'pacing']),
       seconds: numberFlag('seconds', values.seconds, { min: 1 }),
       warmups: numberFlag('warmups', values.warmups, { integer: true, min: 0 }),
       transport: choiceFlag('transport', values.transport, ['raw', 'undici']),

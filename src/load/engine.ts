@@ -50,6 +50,8 @@ export interface ShardSettings {
   readonly pipelining: number;
   /** How requests go on the wire (`raw`: plain http:// only). */
   readonly transport: TransportKind;
+  /** LoadOptions.pacing (absent: auto). */
+  readonly pacing?: 'auto' | 'ticks';
   /** In-flight bound of this shard. */
   readonly maxInFlight: number;
   readonly target: TargetSelection;
@@ -461,7 +463,8 @@ export class Shard {
    *   runs) until due: lag of a few µs at a CPU cost of about 0.3 ms per interval.
    * - from WAKER_MIN_INTERVAL_MS up: the Waker thread wakes the loop at the instant (lag
    *   of tens of µs). The loop woke once per send on 1 ms timer ticks here anyway, so this
-   *   costs no more CPU, and took the lag median from 0.5 ms to 0.02.
+   *   costs nothing at 500 tx/s and about 2 points of a core at 1,000, and took the lag
+   *   median from 0.5 ms to 0.03 (bench:loadgen --only pacing, docs/benchmark.md).
    * - denser: sleep 1 ms and send the batch that is due (lag within a timer tick; the
    *   pump sends between replies). A wake per send would cost about 35 µs of CPU each:
    *   1.8× the generator's CPU at 2,000 tx/s, 2× at 3,000.
@@ -471,14 +474,15 @@ export class Shard {
       const waitMs = intendedMs - this.now();
       if (waitMs <= 0) return;
       if (intervalMs < SPIN_MIN_INTERVAL_MS) {
-        if (intervalMs >= WAKER_MIN_INTERVAL_MS && !this.waker && !this.wakerFailed) {
+        const wake = intervalMs >= WAKER_MIN_INTERVAL_MS && this.settings.pacing !== 'ticks';
+        if (wake && !this.waker && !this.wakerFailed) {
           try {
             this.waker = new Waker();
           } catch {
             this.wakerFailed = true; // a thread the system would not give: only precision is lost
           }
         }
-        if (intervalMs >= WAKER_MIN_INTERVAL_MS && this.waker?.alive === true) {
+        if (wake && this.waker?.alive === true) {
           this.wakerArmed = true;
           try {
             await this.waker.wait(this.clockOriginPerf + intendedMs);

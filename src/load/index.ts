@@ -103,6 +103,7 @@ function shardSettings(options: LoadOptions, shardIndex: number, shardCount: num
     connectionsPerEndpoint: options.connectionsPerEndpoint ?? LOAD_DEFAULTS.connectionsPerEndpoint,
     pipelining: options.pipelining ?? LOAD_DEFAULTS.pipelining,
     transport: options.transport ?? defaultTransport(options.endpoints),
+    ...(options.pacing ? { pacing: options.pacing } : {}),
     maxInFlight: Math.max(1, Math.ceil(maxInFlight / shardCount)),
     target: options.target ?? { kind: 'round-robin' },
     lateThresholdMs: options.lateThresholdMs ?? LOAD_DEFAULTS.lateThresholdMs,

@@ -77,6 +77,12 @@ export interface LoadOptions {
    * plain http:// only, least CPU) or `undici`. Default: raw when every endpoint is http://.
    */
   readonly transport?: 'undici' | 'raw';
+  /**
+   * How a thread waits for its next send from 250 tx/s up: `auto` (the default: the waker
+   * thread up to 1,000 tx/s per thread, 1 ms timer ticks above) or `ticks` (timer ticks
+   * throughout, as before 2026-11-27). Not a flag: bench:loadgen's reference side.
+   */
+  readonly pacing?: 'auto' | 'ticks';
   readonly maxInFlight?: number;
   readonly target?: TargetSelection;
   /** Worker threads sharing the schedule (1 = in the calling thread). */
