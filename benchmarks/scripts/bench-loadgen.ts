@@ -185,6 +185,32 @@ async function child(warmups: number, args: string[]): Promise<Record<string, nu
   return JSON.parse(line) as Record<string, number>;
 }
 
+/** One measurement of the generator (ours) in the child: `rate` tx/s for `seconds`, with `extra` child flags. */
+function measureOurs(
+  warmups: number,
+  url: string,
+  rate: number,
+  seconds: number,
+  extra: readonly string[] = [],
+): Promise<Record<string, number>> {
+  return child(warmups, [
+    '--tool',
+    'ours',
+    '--url',
+    url,
+    '--rate',
+    String(rate),
+    '--seconds',
+    String(seconds),
+    ...extra,
+  ]);
+}
+
+/** The generator's CPU over a measurement, in percent of one core. */
+function cpuPercentOf(figures: Record<string, number>, seconds: number): number {
+  return (figures.cpuMs! / (seconds * 1000)) * 100;
+}
+
 // ---------------------------------------------------------------- child mode
 
 async function childOurs(
@@ -479,20 +505,10 @@ async function rateAndRss(
     // 100 and 250: the sparse pacing (a precise wait before each send), 1,000 and 10,000: timer ticks
     for (const rate of [100, 250, 1000, 2000, 10000]) {
       const seconds = rate <= 250 ? 10 : 5;
-      const figures = await child(args.warmups, [
-        '--tool',
-        'ours',
-        '--url',
-        server.url,
-        '--rate',
-        String(rate),
-        '--seconds',
-        String(seconds),
-        ...transport,
-      ]);
+      const figures = await measureOurs(args.warmups, server.url, rate, seconds, transport);
       const errorPct = ((figures.achievedRate! - rate) / rate) * 100;
-      // the generator's CPU, percent of one core (what the pacing costs at this rate)
-      const cpuPercent = figures.cpuMs! / seconds / 10;
+      // what the pacing costs at this rate
+      const cpuPercent = cpuPercentOf(figures, seconds);
       log(
         `rate ${rate} tx/s: achieved ${figures.achievedRate!.toFixed(2)} (${errorPct.toFixed(3)}%), lag p50 ${figures.lagP50Ms} ms p99 ${figures.lagP99Ms} ms max ${figures.lagMaxMs} ms, CPU ${cpuPercent.toFixed(1)} % of a core`,
       );
@@ -516,18 +532,7 @@ async function rateAndRss(
     const seconds = args.long ? 600 : 90;
     log(`rss: 2000 tx/s for ${seconds} s …`);
     const window = context.window();
-    const rss = await child(args.warmups, [
-      '--tool',
-      'ours',
-      '--url',
-      server.url,
-      '--rate',
-      '2000',
-      '--seconds',
-      String(seconds),
-      '--rss',
-      ...transport,
-    ]);
+    const rss = await measureOurs(args.warmups, server.url, 2000, seconds, ['--rss', ...transport]);
     const load = window.close();
     log(
       `rss: ${rss.rssEarlyMb!.toFixed(1)} MB at ${rss.rssEarlyAtSecond} s, ${rss.rssEndMb!.toFixed(1)} MB at the end (growth ${rss.rssGrowthMb!.toFixed(1)} MB); ${loadLine(load)}`,
@@ -569,19 +574,8 @@ async function pacingPart(
     for (const rate of PACING_RATES) {
       const order = round % 2 === 0 ? sides : [...sides].reverse();
       for (const pacing of order) {
-        const figures = await child(args.warmups, [
-          '--tool',
-          'ours',
-          '--url',
-          server.url,
-          '--rate',
-          String(rate),
-          '--seconds',
-          String(args.seconds),
-          '--pacing',
-          pacing,
-        ]);
-        const cpuPercent = (figures.cpuMs! / (args.seconds * 1000)) * 100;
+        const figures = await measureOurs(args.warmups, server.url, rate, args.seconds, ['--pacing', pacing]);
+        const cpuPercent = cpuPercentOf(figures, args.seconds);
         ((byRate[rate] ??= {})[pacing] ??= []).push({ ...figures, cpuPercent });
         context.log(
           `pacing ${pacing} at ${rate} tx/s, round ${round + 1}: CPU ${cpuPercent.toFixed(1)} % of a core, lag p50 ${figures.lagP50Ms} ms p99 ${figures.lagP99Ms} ms, reply p50 ${figures.ackP50Ms} ms`,

@@ -474,18 +474,14 @@ export class Shard {
       const waitMs = intendedMs - this.now();
       if (waitMs <= 0) return;
       if (intervalMs < SPIN_MIN_INTERVAL_MS) {
-        const wake = intervalMs >= WAKER_MIN_INTERVAL_MS && this.settings.pacing !== 'ticks';
-        if (wake && !this.waker && !this.wakerFailed) {
-          try {
-            this.waker = new Waker();
-          } catch {
-            this.wakerFailed = true; // a thread the system would not give: only precision is lost
-          }
-        }
-        if (wake && this.waker?.alive === true) {
+        const waker =
+          intervalMs >= WAKER_MIN_INTERVAL_MS && this.settings.pacing !== 'ticks'
+            ? this.liveWaker()
+            : undefined;
+        if (waker) {
           this.wakerArmed = true;
           try {
-            await this.waker.wait(this.clockOriginPerf + intendedMs);
+            await waker.wait(this.clockOriginPerf + intendedMs);
           } finally {
             this.wakerArmed = false;
           }
@@ -501,6 +497,18 @@ export class Shard {
       }
       this.checkTimeouts(this.now());
     }
+  }
+
+  /** The Waker, made on first use; undefined when it could not be made or has failed (timer ticks then). */
+  private liveWaker(): Waker | undefined {
+    if (!this.waker && !this.wakerFailed) {
+      try {
+        this.waker = new Waker();
+      } catch {
+        this.wakerFailed = true; // a thread the system would not give: only precision is lost
+      }
+    }
+    return this.waker?.alive === true ? this.waker : undefined;
   }
 
   private progress(elapsedMs: number): LoadProgress {
