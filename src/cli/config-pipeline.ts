@@ -16,6 +16,7 @@ import { resolve } from 'node:path';
 import { booleanWord } from '../common/boolean-word.js';
 import { badFlag, isMeshbenchError, MeshbenchError } from '../common/errors.js';
 import { loadYaml } from '../common/yaml.js';
+import { camelCase, nearestName, type DeclaredOption } from './flag-values.js';
 
 /** Where a setting's value came from. Absent from `sources`: the default. */
 export type SettingSource =
@@ -290,33 +291,6 @@ export function attributeSettingError(
   return error;
 }
 
-/** The known name closest to `name` (edit distance), if it is close enough to be a typo. */
-export function nearestName(name: string, names: readonly string[]): string | undefined {
-  let best: { name: string; distance: number } | undefined;
-  for (const candidate of names) {
-    const distance = editDistance(name, candidate);
-    if (best === undefined || distance < best.distance) best = { name: candidate, distance };
-  }
-  if (best === undefined) return undefined;
-  // A typo, a missing or extra word part: within a third of the length, or a prefix.
-  const close = best.distance <= Math.max(2, Math.floor(name.length / 3));
-  const prefix = names.find((candidate) => candidate.startsWith(name) || name.startsWith(candidate));
-  return close ? best.name : prefix;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i += 1) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j += 1) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
 function configError(message: string, hint: string): MeshbenchError {
   return new MeshbenchError('BAD_CONFIG', message, { hint, exitCode: 2 });
 }
@@ -327,13 +301,6 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 function emptySettings(): Settings {
   return { values: {}, sources: {} };
-}
-
-/** How yargs declared an option: what the pipeline needs to read a file or environment value as the flag would be. */
-export interface DeclaredOption {
-  readonly type?: 'string' | 'number' | 'boolean' | 'array' | 'count';
-  readonly choices?: readonly unknown[];
-  readonly array?: boolean;
 }
 
 /**
@@ -421,8 +388,4 @@ function readAsFlag(name: string, value: SettingValue, declared: DeclaredOption,
   if (read.length > 1) throw badFlag(name, items.join(','), 'one value');
   // A list setting given as "a,b" in the environment stays one string for a single-value flag.
   return read[0];
-}
-
-function camelCase(name: string): string {
-  return name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }

@@ -8,7 +8,8 @@ import yargs, { type Argv } from 'yargs';
 import { formatError, isMeshbenchError } from '../common/errors.js';
 import { installShutdown, type Shutdown } from '../common/shutdown.js';
 import { CHECK_HANDLES_ENV, trackTimers, watchForLeftHandles } from '../common/active-handles.js';
-import type { DeclaredOption, Settings } from './config-pipeline.js';
+import type { Settings } from './config-pipeline.js';
+import { numberFlagProblem, parseFailureLine, type DeclaredOption } from './flag-values.js';
 
 export interface CliContext {
   readonly shutdown: Shutdown;
@@ -111,11 +112,17 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
     return isMeshbenchError(error) ? error.exitCode : 2;
   }
   if (parseFailure !== undefined) {
-    stderr(`${definition.name}: error: ${parseFailure} (see ${definition.name} --help)`);
+    const line = parseFailureLine(parseFailure, [...declared.keys(), 'help'], argv);
+    stderr(`${definition.name}: error: ${line} (see ${definition.name} --help)`);
     return 2;
   }
   // --help and --version print and stop.
   if (argv.includes('--help') || argv.includes('-h')) return 0;
+  const numberProblem = numberFlagProblem(argv, declared);
+  if (numberProblem) {
+    stderr(`${definition.name}: error: ${formatError(numberProblem)}`);
+    return numberProblem.exitCode;
+  }
 
   let settings: Settings | undefined;
   // Loaded when used (not for --help): the pipeline brings the YAML parser.

@@ -12,7 +12,8 @@ import {
 import { runBenchmarkCommand, type BenchmarkCommandDeps } from '../../../src/cli/benchmark-command.js';
 import { addBenchmarkOptions, type BenchmarkArgs } from '../../../src/cli/benchmark-options.js';
 import type { Asker } from '../../../src/cli/benchmark-wizard.js';
-import { envVarName, nearestName } from '../../../src/cli/config-pipeline.js';
+import { envVarName } from '../../../src/cli/config-pipeline.js';
+import { nearestName } from '../../../src/cli/flag-values.js';
 import { runCli, type CliDefinition } from '../../../src/cli/run-cli.js';
 import type { Testbed } from '../../../src/testbed/testbed.js';
 import { fakeLoadResult } from '../bench/fixtures.js';

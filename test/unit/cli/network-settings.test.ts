@@ -7,7 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { layerSettings, type DeclaredOption } from '../../../src/cli/config-pipeline.js';
+import { layerSettings } from '../../../src/cli/config-pipeline.js';
+import type { DeclaredOption } from '../../../src/cli/flag-values.js';
 import { runBin } from '../../integration/run-bin.js';
 
 const declared = new Map<string, DeclaredOption>([

@@ -118,9 +118,27 @@ describe('main', () => {
     }
   });
 
-  it('exits 2 for an unknown flag', async () => {
+  it('exits 2 for an unknown flag, naming the nearest known one', async () => {
     expect(await main(['--no-such-flag'])).toBe(2);
-    expect(stderr.join('')).toMatch(/^local-network: error: Unknown argument/);
+    expect(stderr.join('')).toBe(
+      'local-network: error: unknown flag --no-such-flag (see local-network --help)\n',
+    );
+    stderr.length = 0;
+    expect(await main(['--comittee', '3'])).toBe(2);
+    expect(stderr.join('')).toMatch(
+      /^local-network: error: unknown flag --comittee; did you mean --committee\?/,
+    );
+  });
+
+  it('exits 2 for a number flag without its number, instead of running what it would do without the flag', async () => {
+    // yargs read `--show-logs` alone as absent: the command started a whole network.
+    expect(await main(['--show-logs'])).toBe(2);
+    expect(stderr.join('')).toBe(
+      'local-network: error: --show-logs needs a number after it (--show-logs N); see --help\n',
+    );
+    stderr.length = 0;
+    expect(await main(['--committee', 'abc'])).toBe(2);
+    expect(stderr.join('')).toMatch(/^local-network: error: --committee "abc" is not valid: a number/);
   });
 });
 
