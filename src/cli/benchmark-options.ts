@@ -418,6 +418,7 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     )
     .option('dashboard', {
       type: 'string',
+      requiresArg: false,
       describe: DASHBOARD_DESCRIBE,
       group: GROUP_MONITORING,
       defaultDescription: `off; alone: ${DASHBOARD_DEFAULT_PORT}`,

@@ -16,6 +16,7 @@ export interface DeclaredOption {
   readonly choices?: readonly unknown[];
   readonly array?: boolean;
   readonly alias?: string | readonly string[];
+  readonly requiresArg?: boolean;
 }
 
 /** The first number flag given without a number, with text, or twice; undefined when all are sound. */
@@ -95,6 +96,8 @@ export function parseFailureLine(
     const guess = nearest === undefined ? '' : `; did you mean --${nearest}?`;
     return `unknown flag${flags.length > 1 ? 's' : ''} ${flags.join(', ')}${guess}`;
   }
+  const missing = /^Not enough arguments following: (\S+)$/.exec(message);
+  if (missing?.[1] !== undefined) return `--${missing[1]} needs a value after it`;
   const invalid = [...message.matchAll(/Argument: (\S+), Given: (.+?), Choices: (.+)$/gm)];
   if (invalid.length > 0) {
     return invalid

@@ -82,6 +82,7 @@ function options(argv: Argv): Argv<LocalNetworkArgs> {
       })
       .option('down', {
         type: 'string',
+        requiresArg: false,
         describe:
           'Tear down the network of run ID left by an earlier call (all local-network runs when no ID)',
       })

@@ -124,6 +124,7 @@ export function addNetworkRunOptions(argv: Argv, texts: NetworkRunTexts): Argv {
     .option('logs', { type: 'string', describe: 'Save each node log to DIR/<node>.log at the end' })
     .option('dashboard', {
       type: 'string',
+      requiresArg: false,
       describe: DASHBOARD_DESCRIBE,
       defaultDescription: `off; alone: ${DASHBOARD_DEFAULT_PORT}`,
     })

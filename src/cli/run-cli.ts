@@ -75,9 +75,15 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
   const base = yargs([...argv]);
   const declare = base.option.bind(base);
   const recording = ((key: string | Record<string, DeclaredOption>, spec?: DeclaredOption) => {
-    if (typeof key === 'string') declared.set(key, spec ?? {});
-    else for (const [name, value] of Object.entries(key)) declared.set(name, value);
-    return declare(key as never, spec as never);
+    if (typeof key === 'string') {
+      declared.set(key, spec ?? {});
+      return declare(key as never, withValueRequired(spec) as never);
+    }
+    for (const [name, value] of Object.entries(key)) declared.set(name, value);
+    const specs = Object.fromEntries(
+      Object.entries(key).map(([name, value]) => [name, withValueRequired(value)]),
+    );
+    return declare(specs as never);
   }) as typeof base.option;
   Object.assign(base, { option: recording, options: recording });
   const parser = definition
@@ -107,7 +113,11 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
   try {
     args = (await parser.parseAsync()) as T;
   } catch (error) {
-    stderr(`${definition.name}: error: ${formatError(error)}`);
+    // yargs-parser's own errors ("Not enough arguments following: logs") come thrown.
+    const line = isMeshbenchError(error)
+      ? formatError(error)
+      : `${parseFailureLine(formatError(error), [...declared.keys(), 'help'], argv)} (see ${definition.name} --help)`;
+    stderr(`${definition.name}: error: ${line}`);
     if (verbose && error instanceof Error && error.stack) stderr(error.stack);
     return isMeshbenchError(error) ? error.exitCode : 2;
   }
@@ -178,6 +188,15 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
   } finally {
     shutdown.dispose();
   }
+}
+
+/**
+ * A string flag needs its value unless it says otherwise (`requiresArg: false`, for flags that mean
+ * something alone, like `--dashboard`): yargs reads `--logs` alone as "", which a command takes
+ * for "not given" or for the current folder.
+ */
+function withValueRequired(spec: DeclaredOption | undefined): DeclaredOption | undefined {
+  return spec?.type === 'string' && spec.requiresArg === undefined ? { ...spec, requiresArg: true } : spec;
 }
 
 export { badFlag } from '../common/errors.js';

@@ -83,6 +83,12 @@ describe('parseFailureLine', () => {
     ).toBe('--protocol "xyz" is not valid: one of cometbft, http');
   });
 
+  it('says a string flag needs its value', () => {
+    expect(parseFailureLine('Not enough arguments following: logs', known)).toBe(
+      '--logs needs a value after it',
+    );
+  });
+
   it('keeps any other failure, on one line', () => {
     expect(parseFailureLine('Missing dependent arguments:\n a -> b', known)).toBe(
       'Missing dependent arguments: a -> b',

@@ -137,6 +137,12 @@ describe('main', () => {
       'local-network: error: --show-logs needs a number after it (--show-logs N); see --help\n',
     );
     stderr.length = 0;
+    // and `--logs` alone as ""
+    expect(await main(['--logs'])).toBe(2);
+    expect(stderr.join('')).toBe(
+      'local-network: error: --logs needs a value after it (see local-network --help)\n',
+    );
+    stderr.length = 0;
     expect(await main(['--committee', 'abc'])).toBe(2);
     expect(stderr.join('')).toMatch(/^local-network: error: --committee "abc" is not valid: a number/);
   });
