@@ -20,6 +20,11 @@ export interface PairCell {
   /** null when nothing was delivered on this pair (never 0). */
   readonly p50_ms: number | null;
   readonly p99_ms: number | null;
+  /**
+   * Deliveries read before the origin's own event (recorded as 0 ms): on this pair the origin's
+   * event is later or less steady than the delivery, so the figures are below what meshbench resolves.
+   */
+  readonly early: number;
 }
 
 export interface ReceiverFigures {
@@ -143,6 +148,7 @@ export class MeshTally {
   ): MeshFigures {
     const n = this.#nodes.length;
     const histograms: (LatencyHistogram | undefined)[] = new Array<LatencyHistogram | undefined>(n * n);
+    const early = new Array<number>(n * n).fill(0);
     const delivered = this.#nodes.map(() => 0);
     let everywhere = 0;
     const secondsSeen = new Set<number>();
@@ -185,6 +191,7 @@ export class MeshTally {
         if (to === message.origin) return;
         const cell = message.origin * n + to;
         const histogram = (histograms[cell] ??= newLatencyHistogram());
+        if (at < reference) early[cell] = (early[cell] as number) + 1;
         recordMicros(histogram, (at - reference) * 1000);
       });
     }
@@ -201,6 +208,7 @@ export class MeshTally {
           count,
           p50_ms: histogram && count > 0 ? round(histogram.getValueAtPercentile(50) / 1000) : null,
           p99_ms: histogram && count > 0 ? round(histogram.getValueAtPercentile(99) / 1000) : null,
+          early: early[from * n + to] as number,
         });
         histogram?.destroy();
       }
@@ -301,7 +309,25 @@ export function meshMatrixLines(figures: MeshFigures): string[] {
     });
     lines.push(`${from.padEnd(width)}${row.join('')}`);
   }
-  return lines;
+  return [...lines, ...earlyLines(pairs)];
+}
+
+/** Above this share of a level's deliveries read before their origin's own event, the console says so. */
+const EARLY_SHARE_NOTED = 0.1;
+
+/**
+ * A line when many deliveries were read before their origin's own event: each pair's time runs
+ * from that event, so those deliveries count as 0 ms, and a p50 of 0 says the receivers got the
+ * message no later than the origin showed it, not that it took no time.
+ */
+function earlyLines(pairs: readonly PairCell[]): string[] {
+  const total = pairs.reduce((sum, pair) => sum + pair.count, 0);
+  const early = pairs.reduce((sum, pair) => sum + pair.early, 0);
+  if (total === 0 || early / total < EARLY_SHARE_NOTED) return [];
+  return [
+    `${Math.round((100 * early) / total)} % of deliveries were read before their origin's own event and count as 0 ms: ` +
+      "the origins showed their messages about as late as the mesh delivered them, so these times are below what meshbench resolves here (each pair's early count: the record's mesh.pairs)",
+  ];
 }
 
 /** Per origin: its receivers' p50 (lowest, median, highest), the slowest one, those reached. */
@@ -326,5 +352,5 @@ function originLines({ nodes, pairs }: MeshFigures): string[] {
       `${from.padEnd(width)}${p50(0)}${p50(Math.floor((cells.length - 1) / 2))}${p50(cells.length - 1)}  ${slowest.to}, ${reached}`,
     );
   }
-  return lines;
+  return [...lines, ...earlyLines(pairs)];
 }

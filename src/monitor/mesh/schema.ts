@@ -31,7 +31,20 @@ export const meshBlockSchema = z
       }),
     ),
     pairs: z
-      .array(z.object({ from: z.string(), to: z.string(), count, p50_ms: ms, p99_ms: ms }))
+      .array(
+        z.object({
+          from: z.string(),
+          to: z.string(),
+          count,
+          p50_ms: ms,
+          p99_ms: ms,
+          early: count
+            .optional()
+            .describe(
+              "deliveries read before the origin's own event, counted as 0 ms (records before 2026-11-28 lack it)",
+            ),
+        }),
+      )
       .describe("every ordered pair: origin's own delivery event → the receiver's, on meshbench's clock"),
     availability: z.object({
       seconds: count.describe('seconds with a message published'),

@@ -42,11 +42,37 @@ describe('the mesh figures', () => {
     expect(cell('a', 'b')?.p99_ms).toBeCloseTo(10, 1);
     expect(cell('a', 'c')?.p50_ms).toBeCloseTo(30, 1);
     expect(cell('b', 'c')?.p50_ms).toBeCloseTo(5, 1);
-    expect(cell('b', 'a')).toEqual({ from: 'b', to: 'a', count: 0, p50_ms: null, p99_ms: null });
+    expect(cell('b', 'a')).toEqual({ from: 'b', to: 'a', count: 0, p50_ms: null, p99_ms: null, early: 0 });
+    expect(figures.pairs.map((pair) => pair.early)).toEqual([0, 0, 0, 0, 0, 0]);
     // second 0: m1 everywhere; second 1: m2 not on a
     expect(figures.availability).toEqual({ seconds: 2, available: 1, share: 0.5 });
     expect(meshMatrixLines(figures)[1]).toMatch(/^a +· +10\.0 +30\.0$/);
     expect(meshMatrixLines(figures)[2]).toMatch(/^b +- +· +5\.0$/);
+  });
+
+  it('counts the deliveries read before their origin’s own event as 0 ms and early, and says so when they are many', () => {
+    const tally = new MeshTally(['a', 'b']);
+    // 10 messages from a: b's event read 0.2 ms before a's own in 3 of them, 0.3 ms after in 7
+    for (let i = 0; i < 10; i++) {
+      tally.deliver(0, `m${i}`, 'a', 1000 * i + 1);
+      tally.deliver(1, `m${i}`, 'a', 1000 * i + 1 + (i < 3 ? -0.2 : 0.3));
+    }
+    const figures = tally.figures();
+    const ab = figures.pairs.find((pair) => pair.from === 'a' && pair.to === 'b');
+    expect(ab).toMatchObject({ count: 10, early: 3 });
+    expect(ab?.p50_ms).toBeCloseTo(0.3, 2);
+    const lines = meshMatrixLines(figures);
+    expect(lines).toHaveLength(4);
+    expect(lines[3]).toMatch(
+      /^30 % of deliveries were read before their origin's own event and count as 0 ms: /,
+    );
+    // one early delivery in 20 (5 %) is not worth a line
+    const few = new MeshTally(['a', 'b']);
+    for (let i = 0; i < 20; i++) {
+      few.deliver(0, `m${i}`, 'a', 1000 * i + 1);
+      few.deliver(1, `m${i}`, 'a', 1000 * i + 1 + (i === 0 ? -0.2 : 0.3));
+    }
+    expect(meshMatrixLines(few.figures())).toHaveLength(3);
   });
 
   it('past 12 nodes prints a line per origin (lowest, median, highest receiver p50, the slowest) instead of the matrix', () => {

@@ -209,6 +209,33 @@ describe("the delivery stream's reader, against raw HTTP servers", () => {
     expect(request).toContain(`Authorization: Basic ${Buffer.from('user:p@ss').toString('base64')}\r\n`);
   });
 
+  it('times the events that waited for the loop together with one arrival, whatever stream they came on', async () => {
+    const open: Socket[] = [];
+    const url = await serve((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n');
+      open.push(socket);
+    });
+    const arrivals: { id: string; at: number }[] = [];
+    const streams = ['?a', '?b'].map(
+      (query, index) =>
+        new DeliveryStream(`node${index}`, `${url}${query}`, {
+          onDelivery: (delivery, at) => arrivals.push({ id: delivery.id, at }),
+          onProblem: () => undefined,
+        }),
+    );
+    expect(await Promise.all(streams.map((stream) => stream.ready))).toEqual([true, true]);
+    // Both streams' bytes are in their sockets before the loop polls again: one wake reads both.
+    open.forEach((socket, index) => socket.write(`data: {"id":"m${index}","origin":"node0"}\n\n`));
+    for (const until = performance.now() + 20; performance.now() < until;);
+    await vi.waitFor(() => expect(arrivals).toHaveLength(2), { timeout: 5000, interval: 5 });
+    // The next event, a wake later, has a time of its own.
+    open[0]?.write('data: {"id":"m2","origin":"node0"}\n\n');
+    await vi.waitFor(() => expect(arrivals).toHaveLength(3), { timeout: 5000, interval: 5 });
+    await Promise.all(streams.map((stream) => stream.close()));
+    expect(arrivals[0]?.at).toBe(arrivals[1]?.at);
+    expect(arrivals[2]?.at).toBeGreaterThan(arrivals[1]?.at ?? Infinity);
+  });
+
   it('reads a Content-Length body and opens the stream again when it ends', async () => {
     let connections = 0;
     const url = await serve((socket) => {
