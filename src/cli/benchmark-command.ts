@@ -55,8 +55,11 @@ export async function runBenchmarkCommand(
     ]);
     const [, a, b, ...rest] = positionals;
     if (a === undefined || rest.length > 0) {
+      const given = positionals.slice(1);
       throw gateError(
-        `compare ${positionals.slice(1).join(' ')}: give a baseline and a current run`,
+        given.length === 0
+          ? 'compare: no runs given; give a baseline and a current run'
+          : `compare ${given.join(' ')}: ${given.length} runs given; give a baseline and a current run`,
         "benchmark compare BASELINE CURRENT (run folders or result JSON files), or benchmark compare RUN --threshold 'p99_ms<500'",
       );
     }
@@ -81,10 +84,13 @@ export async function runBenchmarkCommand(
   if (positionals[0] === 'report') {
     const [, runDir, ...rest] = positionals;
     if (runDir === undefined || rest.length > 0) {
-      throw badFlag(
-        'report',
-        positionals.slice(1).join(' '),
-        'benchmark report RUN_DIR, with one run folder',
+      const given = positionals.slice(1);
+      throw new MeshbenchError(
+        'BAD_FLAG',
+        given.length === 0
+          ? 'report: no run folder given'
+          : `report ${given.join(' ')}: ${given.length} run folders given`,
+        { hint: 'benchmark report RUN_DIR, with one run folder (benchmarks/run-<id>)' },
       );
     }
     const { runReportCommand } = await import('./report-command.js');

@@ -50,7 +50,7 @@ export function loadSystemTemplate(given: string, cwd: string = process.cwd()): 
   if (found === undefined) {
     const known = root === undefined ? [] : systemsWithManifest(join(root, 'systems'));
     throw new MeshbenchError('BAD_FLAG', `--system ${given}: no such system`, {
-      hint: `give one of ${['refnode', ...known].join(', ')}, or a folder with a ${SYSTEM_MANIFEST}`,
+      hint: `give one of ${[...new Set(['refnode', ...known])].join(', ')}, or a folder with a ${SYSTEM_MANIFEST}`,
     });
   }
   const file = statSync(found).isDirectory() ? join(found, SYSTEM_MANIFEST) : found;

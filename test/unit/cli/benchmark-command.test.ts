@@ -267,7 +267,22 @@ describe('benchmark command through runCli', () => {
     expect(usage.err).toMatch(/one run given .* and no --threshold/);
     const extra = await cli(['compare', 'a', 'b', 'c']);
     expect(extra.code).toBe(1);
-    expect(extra.err).toMatch(/benchmark compare BASELINE CURRENT/);
+    expect(extra.err).toMatch(
+      /^benchmark: error: compare a b c: 3 runs given; give a baseline and a current run; benchmark compare BASELINE CURRENT/,
+    );
+    const none = await cli(['compare']);
+    expect(none.err).toMatch(/^benchmark: error: compare: no runs given; give a baseline and a current run;/);
+  });
+
+  it('report without its run folder, or with two, says so and how to call it (exit 2)', async () => {
+    const none = await cli(['report']);
+    expect(none.code).toBe(2);
+    expect(none.err).toBe(
+      'benchmark: error: report: no run folder given; benchmark report RUN_DIR, with one run folder (benchmarks/run-<id>)\n',
+    );
+    const two = await cli(['report', 'a', 'b']);
+    expect(two.code).toBe(2);
+    expect(two.err).toMatch(/^benchmark: error: report a b: 2 run folders given;/);
   });
 });
 

@@ -84,6 +84,16 @@ describe('--system', () => {
     const good = await folder('{"image":"me/app:1","protocol":"http","ports":{"rpc":9000,"p2p":9001}}');
     expect(loadSystemTemplate(good)).toMatchObject({ name: 'mine', image: 'me/app:1', health: '/health' });
     expect(() => loadSystemTemplate('no-such-system')).toThrow(/--system no-such-system: no such system/);
+    // each system named once (refnode is built in and has a folder of its own)
+    try {
+      loadSystemTemplate('no-such-system');
+    } catch (error) {
+      const hint = (error as { hint?: string }).hint ?? '';
+      const names = /give one of (.*), or a folder/.exec(hint)?.[1]?.split(', ') ?? [];
+      expect(names).toContain('refnode');
+      expect(names).toContain('crdt-sync');
+      expect(new Set(names).size).toBe(names.length);
+    }
     await expect(folder(undefined).then((dir) => loadSystemTemplate(dir))).rejects.toThrow(
       /system\.json is missing/,
     );
