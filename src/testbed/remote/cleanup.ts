@@ -15,13 +15,46 @@ import type { RemovalSummary } from '../testbed.js';
 import type { RemoteHostAgent } from './remote-host.js';
 import { describeHost } from './ssh-session.js';
 
+/** The removals under way, per host connection and run ('*': every run), for cleanHost to join. */
+const underWay = new WeakMap<
+  RemoteHostAgent,
+  Map<string, { readonly promise: Promise<RemovalSummary>; readonly thorough: boolean }>
+>();
+
 /**
  * Removes what a run (or, with runId undefined, every remote run) left on one host: its
  * containers with their volumes (anonymous and the nodes' named data volumes); with `thorough`,
  * also the images they ran (the shipped image, `imageId`, which `--down` may give as a reference) when nothing
  * else uses them. Throws one line naming the host when something could not be removed.
+ *
+ * A call while a removal of the same run is under way on that connection joins it (or, to
+ * be thorough where it is not, follows it): a second Ctrl-C during the cleanup of the first
+ * removed the same containers at the same time, each removal failed on what the other had
+ * taken ("unrecognized image ID"), and the forced exit cut both, leaving the volumes.
  */
-export async function cleanHost(
+export function cleanHost(
+  agent: RemoteHostAgent,
+  options: { runId?: string; thorough: boolean; imageId?: string },
+): Promise<RemovalSummary> {
+  const key = options.runId ?? '*';
+  const removals =
+    underWay.get(agent) ?? new Map<string, { promise: Promise<RemovalSummary>; thorough: boolean }>();
+  underWay.set(agent, removals);
+  const running = removals.get(key);
+  if (running && (running.thorough || !options.thorough)) return running.promise;
+  const promise = (running ? running.promise.catch(() => undefined) : Promise.resolve()).then(() =>
+    removeFromHost(agent, options),
+  );
+  const entry = { promise, thorough: options.thorough };
+  removals.set(key, entry);
+  const done = (): void => {
+    if (removals.get(key) === entry) removals.delete(key);
+  };
+  promise.then(done, done);
+  return promise;
+}
+
+async function removeFromHost(
   agent: RemoteHostAgent,
   options: { runId?: string; thorough: boolean; imageId?: string },
 ): Promise<RemovalSummary> {

@@ -14,7 +14,14 @@ import { newRunId } from '../../common/run-id.js';
 import type { HostsConfig } from './hosts.js';
 import { waitForReady } from '../readiness.js';
 import { containerLogs } from '../docker/logs.js';
-import type { Deployment, Endpoint, ForcedRemoval, RemoteEnvironment, Testbed } from '../testbed.js';
+import type {
+  Deployment,
+  Endpoint,
+  ForcedRemoval,
+  RemovalSummary,
+  RemoteEnvironment,
+  Testbed,
+} from '../testbed.js';
 import { mapSettled } from './concurrency.js';
 import { cleanHost } from './cleanup.js';
 import type { ClockPolicy } from './clock-check.js';
@@ -107,6 +114,8 @@ export class RemoteTestbed implements Testbed {
   readonly runId: string;
   /** The hosts of the deploy under way or done, for a forced removal. */
   #agents: readonly RemoteHostAgent[] = [];
+  /** The removals a failed deploy began, per host: a forced exit waits for them. */
+  readonly #removals = new Map<RemoteHostAgent, Promise<RemovalSummary>>();
 
   constructor(private readonly options: RemoteTestbedOptions) {
     this.runId = options.runId ?? newRunId();
@@ -297,8 +306,17 @@ export class RemoteTestbed implements Testbed {
         // a host whose Docker step failed has no client: it never started a node of this run
         if (agent.session.isClosed || agent.access === undefined) return;
         if (runStarted) {
-          await cleanHost(agent, { runId: this.runId, thorough: true }).catch(() => undefined);
-          this.progress(agent.host.name, 'cleanup', 'removed what this run created');
+          const removal = cleanHost(agent, { runId: this.runId, thorough: true });
+          this.#removals.set(agent, removal);
+          await removal.then(
+            () => this.progress(agent.host.name, 'cleanup', 'removed what this run created'),
+            (failure: unknown) =>
+              this.progress(
+                agent.host.name,
+                'cleanup',
+                `${failure instanceof Error ? failure.message : String(failure)}; remove it with remote-network --down`,
+              ),
+          );
         }
       });
       closeAll(agents);
@@ -307,14 +325,18 @@ export class RemoteTestbed implements Testbed {
     }
   }
 
-  /** Removes every object labelled with this run on each connected host (a forced exit). */
+  /**
+   * Removes every object labelled with this run on each connected host (a forced exit). A host
+   * whose removal the failed deploy already began is waited for (cleanHost joins it), not raced.
+   */
   async forceRemove(): Promise<ForcedRemoval> {
     const total = { containers: 0, networks: 0, volumes: 0, errors: [] as string[] };
     await Promise.all(
       this.#agents.map(async (agent) => {
-        if (agent.session.isClosed || agent.access === undefined) return;
+        const begun = this.#removals.get(agent);
+        if (begun === undefined && (agent.session.isClosed || agent.access === undefined)) return;
         try {
-          const removed = await cleanHost(agent, { runId: this.runId, thorough: true });
+          const removed = await (begun ?? cleanHost(agent, { runId: this.runId, thorough: true }));
           total.containers += removed.containers;
           total.networks += removed.networks;
           total.volumes += removed.volumes;
