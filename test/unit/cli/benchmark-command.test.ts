@@ -274,6 +274,16 @@ describe('benchmark command through runCli', () => {
     expect(none.err).toMatch(/^benchmark: error: compare: no runs given; give a baseline and a current run;/);
   });
 
+  it('takes --dashboard alone (its port 5665) where every other string flag needs its value', async () => {
+    const alone = await cli(['--dashboard', '--loads', 'x']);
+    expect(alone.code).toBe(2);
+    expect(alone.err).toMatch(/^benchmark: error: --loads "x" is not valid/);
+    const missing = await cli(['--output-dir']);
+    expect(missing.err).toBe(
+      'benchmark: error: --output-dir needs a value after it (see benchmark --help)\n',
+    );
+  });
+
   it('report without its run folder, or with two, says so and how to call it (exit 2)', async () => {
     const none = await cli(['report']);
     expect(none.code).toBe(2);
