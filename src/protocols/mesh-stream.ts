@@ -387,7 +387,9 @@ class SharedConnection {
  * wait for the loop together arrived together as far as meshbench can tell. Timed one by one
  * as each was parsed, they were ordered by the streams' places in the wake: with 4 crdt-sync
  * nodes on one machine, node3's deliveries to every other node read 0 ms and node0's
- * 0.13-0.29 ms (the receivers' events read before the origin's own counted as 0).
+ * 0.13-0.29 ms (the receivers' events read before the origin's own counted as 0). Reads come
+ * in the poll phase (socket callbacks, and undici's body chunks in their microtasks); one made
+ * in a check phase would keep its time through the next poll phase.
  */
 let wakeStampMs: number | undefined;
 function wakeStamp(): number {

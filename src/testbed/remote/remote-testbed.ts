@@ -314,7 +314,7 @@ export class RemoteTestbed implements Testbed {
               this.progress(
                 agent.host.name,
                 'cleanup',
-                `${failure instanceof Error ? failure.message : String(failure)}; remove it with remote-network --down`,
+                `${failure instanceof Error ? failure.message : String(failure)}; remove what is left with remote-network --down`,
               ),
           );
         }
