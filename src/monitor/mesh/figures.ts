@@ -321,13 +321,21 @@ const EARLY_SHARE_NOTED = 0.1;
  * message no later than the origin showed it, not that it took no time.
  */
 function earlyLines(pairs: readonly PairCell[]): string[] {
+  const note = earlyNote(pairs);
+  return note === undefined ? [] : [note];
+}
+
+/** The console's and report.html's line on early deliveries (records before `early` have none). */
+export function earlyNote(
+  pairs: readonly { readonly count: number; readonly early?: number }[],
+): string | undefined {
   const total = pairs.reduce((sum, pair) => sum + pair.count, 0);
-  const early = pairs.reduce((sum, pair) => sum + pair.early, 0);
-  if (total === 0 || early / total < EARLY_SHARE_NOTED) return [];
-  return [
+  const early = pairs.reduce((sum, pair) => sum + (pair.early ?? 0), 0);
+  if (total === 0 || early / total < EARLY_SHARE_NOTED) return undefined;
+  return (
     `${Math.round((100 * early) / total)} % of deliveries were read before their origin's own event and count as 0 ms: ` +
-      "the origins showed their messages about as late as the mesh delivered them, so these times are below what meshbench resolves here (each pair's early count: the record's mesh.pairs)",
-  ];
+    "the origins showed their messages about as late as the mesh delivered them, so these times are below what meshbench resolves here (each pair's early count: the record's mesh.pairs)"
+  );
 }
 
 /** Per origin: its receivers' p50 (lowest, median, highest), the slowest one, those reached. */

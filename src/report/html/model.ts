@@ -7,6 +7,7 @@
  */
 import type { BenchmarkRecord, RunDetail } from '../../results/schema.js';
 import { sendLagNote } from '../console.js';
+import { earlyNote } from '../../monitor/mesh/figures.js';
 import {
   latencyAnomalies,
   memoryGrowth,
@@ -136,6 +137,8 @@ export interface Deliveries {
   readonly everywhere: number;
   readonly neverDelivered?: number;
   readonly note?: string;
+  /** The line on deliveries read before their origin's own event, when they are many (src/monitor/mesh/figures.ts). */
+  readonly early?: string;
   readonly windows: readonly {
     readonly label: string;
     readonly published: number;
@@ -674,6 +677,12 @@ function deliveriesOf(run: { readonly blocks?: Readonly<Record<string, unknown>>
   const { p50, p99 } = pairMatrices(nodes, array(block['pairs']));
   const neverDelivered = num(block['never_delivered']);
   const note = str(block['note']);
+  const early = earlyNote(
+    array(block['pairs']).flatMap((entry) => {
+      const pair = object(entry);
+      return pair ? [{ count: num(pair['count']) ?? 0, early: num(pair['early']) ?? 0 }] : [];
+    }),
+  );
   return {
     nodes,
     p50,
@@ -687,6 +696,7 @@ function deliveriesOf(run: { readonly blocks?: Readonly<Record<string, unknown>>
     everywhere: num(block['delivered_everywhere']) ?? 0,
     ...(neverDelivered === undefined ? {} : { neverDelivered }),
     ...(note === undefined ? {} : { note }),
+    ...(early === undefined ? {} : { early }),
     windows: array(block['windows']).flatMap((entry) => {
       const window = object(entry);
       if (!window) return [];

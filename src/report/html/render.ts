@@ -173,7 +173,9 @@ function deliveriesSection(deliveries: Deliveries): string {
     )
     .join('');
   const note = deliveries.note ? `<p class="note">${escapeHtml(deliveries.note)}</p>` : '';
-  return `<h4>Deliveries (mesh)</h4>${note}${counts}${deliveries.messages > 0 ? matrix : ''}${receivers}${windows}`;
+  const early =
+    deliveries.early && deliveries.messages > 0 ? `<p class="note">${escapeHtml(deliveries.early)}</p>` : '';
+  return `<h4>Deliveries (mesh)</h4>${note}${counts}${deliveries.messages > 0 ? matrix : ''}${early}${receivers}${windows}`;
 }
 
 function levelSection(model: ReportModel): string {

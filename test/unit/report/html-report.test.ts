@@ -147,6 +147,38 @@ describe('the report model from real records', () => {
     expect(buildReportModel({ records: [first], generatedAt }).levels[0]?.sendLag).toBeUndefined();
   });
 
+  it('says under the mesh matrix when many deliveries were read before their origin’s own event, as the console does', async () => {
+    const [first] = await readRunFolder(FIXTURE);
+    if (!first) throw new Error('no fixture record');
+    const tally = new MeshTally(['node0', 'node1']);
+    // node1's event read before node0's own in 2 of 4 messages
+    for (let i = 0; i < 4; i++) {
+      tally.deliver(0, `m${i}`, 'node0', 1000 * i + 10);
+      tally.deliver(1, `m${i}`, 'node0', 1000 * i + 10 + (i < 2 ? -0.1 : 0.2));
+    }
+    const record = structuredClone(first.record) as unknown as {
+      runs: { blocks: Record<string, unknown> }[];
+    };
+    record.runs[0]!.blocks['mesh'] = tally.figures();
+    const html = await renderHtmlReport({
+      records: [{ file: first.file, record: record as unknown as typeof first.record }],
+      generatedAt: '2026-11-24T00:00:00.000Z',
+    });
+    expect(html).toContain(
+      '<p class="note">50 % of deliveries were read before their origin&#39;s own event and count as 0 ms: ',
+    );
+    // a record from before `early` existed says nothing
+    const older = structuredClone(record);
+    for (const pair of (older.runs[0]!.blocks['mesh'] as { pairs: { early?: number }[] }).pairs)
+      delete pair.early;
+    const plain = await renderHtmlReport({
+      records: [{ file: first.file, record: older as unknown as typeof first.record }],
+      generatedAt: '2026-11-24T00:00:00.000Z',
+    });
+    expect(plain).toContain('<h4>Deliveries (mesh)</h4>');
+    expect(plain).not.toContain('read before their origin');
+  });
+
   it("shows a mesh level's deliveries: the p50 / p99 matrix, each receiver's share and each window's catch-up", async () => {
     const [first] = await readRunFolder(FIXTURE);
     if (!first) throw new Error('no fixture record');
