@@ -150,9 +150,10 @@ const readBody = (request) =>
 http
   .createServer(async (request, response) => {
     if (request.url === '/health') {
-      // Ready once its neighbours are in its gossip mesh for the topic (up to Dlo): a message published before that reached only the peers whose subscription
-      // this node had heard of, and was relayed by none (4 nodes with ≥ 1 peer as the test:
-      // 3 to 43 of the first 200 publishes missed a node).
+      // Ready once its neighbours are in its gossip mesh for the topic (up to Dlo): a message
+      // published before that reached only the peers whose subscription this node had heard
+      // of, and was relayed by none (with ≥ 1 peer as the bar, 4 nodes missed 3 to 43 of the
+      // first 200 publishes at some node).
       const connected = node.getPeers().length;
       const mesh = pubsub.getMeshPeers(TOPIC).length;
       const ready = connected > 0 && mesh >= meshNeeded;
