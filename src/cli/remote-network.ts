@@ -220,7 +220,8 @@ export function validateArgs(args: RemoteNetworkArgs): void {
       args.nodesPerHost,
       '1 with --engine swarm (one node per host, by placement)',
     );
-  if (args.showLogs !== undefined) positiveInteger('show-logs', args.showLogs, Number.MAX_SAFE_INTEGER);
+  if (args.showLogs !== undefined && !(Number.isSafeInteger(args.showLogs) && args.showLogs >= 1))
+    throw badFlag('show-logs', args.showLogs, 'a whole number of lines from 1 up');
   if (
     args.maxClockOffset !== undefined &&
     !(Number.isFinite(args.maxClockOffset) && args.maxClockOffset > 0 && args.maxClockOffset <= 3_600_000)

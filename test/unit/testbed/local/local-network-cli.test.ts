@@ -143,6 +143,12 @@ describe('main', () => {
       'local-network: error: --logs needs a value after it (see local-network --help)\n',
     );
     stderr.length = 0;
+    // a number, but not a count of lines (remote-network refused it already)
+    expect(await main(['--show-logs', '-5'])).toBe(2);
+    expect(stderr.join('')).toBe(
+      'local-network: error: --show-logs -5 is not valid: a whole number of lines from 1 up; see --help\n',
+    );
+    stderr.length = 0;
     expect(await main(['--committee', 'abc'])).toBe(2);
     expect(stderr.join('')).toMatch(/^local-network: error: --committee "abc" is not valid: a number/);
   });
