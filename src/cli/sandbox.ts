@@ -14,6 +14,7 @@ import {
   type InnerStorage,
 } from '../testbed/sandbox/sandbox.js';
 import { badFlag, runCli, type CliContext, type CliDefinition } from './run-cli.js';
+import { MeshbenchError } from '../common/errors.js';
 
 export interface SandboxArgs {
   readonly _: (string | number)[];
@@ -128,7 +129,9 @@ async function run(args: SandboxArgs, context: CliContext): Promise<number> {
     }
     return 0;
   }
-  throw badFlag('command', command, 'up, down or status');
+  throw new MeshbenchError('BAD_FLAG', `sandbox ${JSON.stringify(command)}: no such command`, {
+    hint: 'say up, down or status (see sandbox --help)',
+  });
 }
 
 export const sandboxCommand: CliDefinition<SandboxArgs> = {
