@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import { booleanWord } from '../common/boolean-word.js';
 import { badFlag, isMeshbenchError, MeshbenchError } from '../common/errors.js';
 import { loadYaml } from '../common/yaml.js';
-import { camelCase, nearestName, type DeclaredOption } from './flag-values.js';
+import { camelCase, nearestName, numberOf, type DeclaredOption } from './flag-values.js';
 
 /** Where a setting's value came from. Absent from `sources`: the default. */
 export type SettingSource =
@@ -368,8 +368,8 @@ function readAsFlag(name: string, value: SettingValue, declared: DeclaredOption,
     typeof value === 'object' ? value : list && typeof value === 'string' ? value.split(',') : [value];
   const one = (item: string | number | boolean): unknown => {
     if (declared.type === 'number' || declared.type === 'count') {
-      const number = typeof item === 'number' ? item : Number(String(item).trim());
-      if (String(item).trim() === '' || !Number.isFinite(number)) throw badFlag(name, item, 'a number');
+      const number = typeof item === 'number' && Number.isFinite(item) ? item : numberOf(String(item));
+      if (number === undefined) throw badFlag(name, item, 'a number');
       return number;
     }
     if (declared.type === 'boolean') {

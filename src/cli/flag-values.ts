@@ -34,7 +34,7 @@ export function numberFlagProblem(
           hint: 'see --help',
           setting: { flag: name, value: text ?? null, rule: 'a number' },
         });
-      if (!Number.isFinite(Number(text.trim()))) return badFlag(name, text, 'a number');
+      if (numberOf(text) === undefined) return badFlag(name, text, 'a number');
     }
     if (given.length > 1 && option.array !== true)
       return new MeshbenchError(
@@ -47,6 +47,12 @@ export function numberFlagProblem(
       );
   }
   return undefined;
+}
+
+/** A number flag's text as a number (what yargs makes of it), or undefined when it is blank or not a finite number. */
+export function numberOf(text: string): number | undefined {
+  const number = Number(text.trim());
+  return text.trim() === '' || !Number.isFinite(number) ? undefined : number;
 }
 
 /**

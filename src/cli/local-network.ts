@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { BENCHMARK_DEFAULTS, NETWORK_RUN_DEFAULTS } from '../common/defaults.js';
-import { badFlag, MeshbenchError } from '../common/errors.js';
+import { MeshbenchError } from '../common/errors.js';
 import { DEFAULT_PROTOCOL, protocolChoices } from '../protocols/registry.js';
 import { newRunId } from '../common/run-id.js';
 import { EngineApi } from '../testbed/docker/engine-reads.js';
@@ -27,6 +27,7 @@ import { describeRemoval } from '../testbed/testbed.js';
 import { trace } from '../common/trace.js';
 import {
   addNetworkRunOptions,
+  checkShowLogs,
   networkConfirm,
   runNetworkCommand,
   validateNetworkRunArgs,
@@ -229,8 +230,7 @@ async function runMaintenance(args: LocalNetworkArgs, context: CliContext): Prom
 async function run(args: LocalNetworkArgs, context: CliContext): Promise<number> {
   const startedAtMs = performance.now();
   trace('local-network: run');
-  if (args.showLogs !== undefined && !(Number.isSafeInteger(args.showLogs) && args.showLogs >= 1))
-    throw badFlag('show-logs', args.showLogs, 'a whole number of lines from 1 up');
+  checkShowLogs(args.showLogs);
   if (args.down !== undefined || args.status || args.showLogs !== undefined)
     return runMaintenance(args, context);
   const { system, protocol } = await systemOf(args);

@@ -170,6 +170,12 @@ export function validateNetworkRunArgs(args: NetworkRunArgs): void {
   parseDashboardInput(args.dashboard, args.dashboardHost);
 }
 
+/** `--show-logs N` of local-network and remote-network: a whole number of lines from 1. */
+export function checkShowLogs(showLogs: number | undefined): void {
+  if (showLogs !== undefined && !(Number.isSafeInteger(showLogs) && showLogs >= 1))
+    throw badFlag('show-logs', showLogs, 'a whole number of lines from 1 up');
+}
+
 /**
  * The confirmation of a network command's level, as benchmark picks it: `--confirm` when
  * given, else commit when the protocol can confirm commits and none otherwise. An explicit

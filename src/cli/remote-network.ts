@@ -26,6 +26,7 @@ import {
 } from '../testbed/remote/remote-testbed.js';
 import {
   addNetworkRunOptions,
+  checkShowLogs,
   runNetworkCommand,
   validateNetworkRunArgs,
   type NetworkCommandSpec,
@@ -220,8 +221,7 @@ export function validateArgs(args: RemoteNetworkArgs): void {
       args.nodesPerHost,
       '1 with --engine swarm (one node per host, by placement)',
     );
-  if (args.showLogs !== undefined && !(Number.isSafeInteger(args.showLogs) && args.showLogs >= 1))
-    throw badFlag('show-logs', args.showLogs, 'a whole number of lines from 1 up');
+  checkShowLogs(args.showLogs);
   if (
     args.maxClockOffset !== undefined &&
     !(Number.isFinite(args.maxClockOffset) && args.maxClockOffset > 0 && args.maxClockOffset <= 3_600_000)

@@ -109,21 +109,21 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
     )
     .epilogue(definition.epilogue ?? '');
 
+  // yargs's failure as one line naming the flag, and where to read about it.
+  const failureLine = (message: string): string =>
+    `${parseFailureLine(message, [...declared.keys(), 'help'], argv)} (see ${definition.name} --help)`;
   let args: T;
   try {
     args = (await parser.parseAsync()) as T;
   } catch (error) {
     // yargs-parser's own errors ("Not enough arguments following: logs") come thrown.
-    const line = isMeshbenchError(error)
-      ? formatError(error)
-      : `${parseFailureLine(formatError(error), [...declared.keys(), 'help'], argv)} (see ${definition.name} --help)`;
+    const line = isMeshbenchError(error) ? formatError(error) : failureLine(formatError(error));
     stderr(`${definition.name}: error: ${line}`);
     if (verbose && error instanceof Error && error.stack) stderr(error.stack);
     return isMeshbenchError(error) ? error.exitCode : 2;
   }
   if (parseFailure !== undefined) {
-    const line = parseFailureLine(parseFailure, [...declared.keys(), 'help'], argv);
-    stderr(`${definition.name}: error: ${line} (see ${definition.name} --help)`);
+    stderr(`${definition.name}: error: ${failureLine(parseFailure)}`);
     return 2;
   }
   // --help and --version print and stop.
