@@ -29,9 +29,6 @@ import {
   type Peer,
 } from './shaper.js';
 
-/** Exits 0 while the namespace has a device besides lo (a stopped node's old namespace has none). */
-const HAS_DEVICES = `ls /sys/class/net | grep -qv '^lo$'`;
-
 export interface Namespace {
   readonly key: string;
   readonly nodes: readonly string[];
@@ -335,10 +332,9 @@ export async function reviveRestarted(
   const revived: string[] = [];
   await Promise.all(
     namespaces.map(async (ns) => {
-      const alive = await ns.channel
-        .run(HAS_DEVICES, 3000)
-        .then((result) => result.exitCode === 0)
-        .catch(() => false);
+      // asked only when its watcher saw a device leave (or has none): nothing disturbs the node else
+      if (!ns.channel.mayHaveLostDevices()) return;
+      const alive = await ns.channel.hasDevices(3000).catch(() => false);
       if (alive || !ns.node.sidecar) return;
       let sidecar: Sidecar;
       try {
@@ -347,14 +343,13 @@ export async function reviveRestarted(
         return; // the node is still down
       }
       const channel = new ShellChannel(sidecar);
-      const probe = await channel.run(HAS_DEVICES, 3000).catch(() => ({ exitCode: 1, output: '' }));
+      const hasDevices = await channel.hasDevices(3000).catch(() => false);
       const shaper = new NamespaceShaper(options.runId, ns.choice);
-      const prepared =
-        probe.exitCode === 0
-          ? await channel
-              .run(shaper.prepareScript(options.prepareDelay))
-              .catch(() => ({ exitCode: 1, output: '' }))
-          : probe;
+      const prepared = hasDevices
+        ? await channel
+            .run(shaper.prepareScript(options.prepareDelay))
+            .catch(() => ({ exitCode: 1, output: '' }))
+        : { exitCode: 1, output: '' };
       if (prepared.exitCode !== 0) {
         await sidecar.close().catch(() => undefined);
         return;

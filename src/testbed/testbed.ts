@@ -88,7 +88,7 @@ export interface Sidecar {
   exec(command: readonly string[]): Promise<ExecResult>;
   /** Writes to its main process's stdin (a control channel that costs no `docker exec`). */
   write(text: string): void;
-  /** Each line its main process prints (stdout). */
+  /** Each line its main process prints (stdout); the first listener also gets the lines printed before it came. */
   onLine(listener: (line: string) => void): void;
   /** Ends its stdin and waits (up to `timeoutMs`, default 10 s) for it to exit; then removes it. */
   close(timeoutMs?: number): Promise<void>;

@@ -13,6 +13,8 @@ import { sleep } from '../../common/sleep.js';
 import type { ExecResult } from '../../common/exec-result.js';
 import type { Sidecar, SidecarSpec } from '../testbed.js';
 
+/** Lines kept for a first listener that comes late (the last ones). */
+const EARLY_LINES = 100;
 /** Bytes the helper gets now and then, so an idle attach stream is never taken for dead. */
 const HEARTBEAT_MS = 20_000;
 
@@ -69,12 +71,15 @@ export async function startAttachedContainer(init: AttachedContainerInit): Promi
   const stdout = new PassThrough();
   docker.modem.demuxStream(stream, stdout, new PassThrough());
   const listeners: ((line: string) => void)[] = [];
+  /** Lines that came before anyone listened: the first listener gets them (a helper may speak first). */
+  let early: string[] | undefined = [];
   let pending = '';
   stdout.on('data', (chunk: Buffer) => {
     pending += chunk.toString('utf8');
     for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
       const line = pending.slice(0, end);
       pending = pending.slice(end + 1);
+      if (early && early.push(line) > EARLY_LINES) early.shift();
       for (const listener of listeners) listener(line);
     }
   });
@@ -90,6 +95,9 @@ export async function startAttachedContainer(init: AttachedContainerInit): Promi
     },
     onLine: (listener) => {
       listeners.push(listener);
+      const before = early ?? [];
+      early = undefined;
+      for (const line of before) listener(line);
     },
     close: (timeoutMs = 10_000) =>
       (closed ??= (async () => {

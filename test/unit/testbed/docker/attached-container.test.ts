@@ -1,0 +1,50 @@
+/**
+ * A sidecar's lines: a helper may speak as soon as it starts (the network helper says its
+ * watcher runs), before its caller has listened; the first listener still gets those lines.
+ */
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import { describe, expect, it } from 'vitest';
+import { startAttachedContainer } from '../../../../src/testbed/docker/attached-container.js';
+
+/** An engine whose container's attach stream is `stream` (stdout not multiplexed: the fake demux copies it). */
+function fakeEngine(stream: PassThrough): Docker {
+  const container = {
+    id: 'c1',
+    attach: () => Promise.resolve(stream),
+    start: () => Promise.resolve(),
+    wait: () => Promise.resolve({ StatusCode: 0 }),
+    remove: () => Promise.resolve(),
+  };
+  return {
+    createContainer: () => Promise.resolve(container),
+    modem: { demuxStream: (from: PassThrough, stdout: PassThrough) => from.pipe(stdout) },
+  } as unknown as Docker;
+}
+
+describe('an attached helper container', () => {
+  it('gives its first listener the lines printed before it listened, then every line to every listener', async () => {
+    const stream = new PassThrough();
+    const sidecar = await startAttachedContainer({
+      docker: fakeEngine(stream),
+      spec: { image: 'helper', command: ['sh'], capAdd: [], role: 'nethelper' },
+      labels: {},
+      networkMode: 'container:node0',
+      host: 'local',
+      call: (_what, call) => call(),
+      exec: () => Promise.reject(new Error('no exec')),
+    });
+    stream.write('@! watching\nfirst');
+    stream.write(' line\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    const first: string[] = [];
+    const second: string[] = [];
+    sidecar.onLine((line) => first.push(line));
+    sidecar.onLine((line) => second.push(line));
+    stream.write('@@ 1 0\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(first).toEqual(['@! watching', 'first line', '@@ 1 0']);
+    expect(second).toEqual(['@@ 1 0']);
+    await sidecar.close();
+  });
+});
