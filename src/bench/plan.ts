@@ -812,6 +812,14 @@ function checkNetworkSizes(
   },
 ): { readonly topology: TopologySpec | undefined } {
   const { committees, hostCounts } = sizes;
+  if (raw.committee !== undefined && (networkType === 'remote' || networkType === 'endpoints'))
+    throw badFlag(
+      'committee',
+      raw.committee,
+      networkType === 'remote'
+        ? 'sizes the local network, and a remote network runs one node per host: name the hosts in --hosts-file (or the first k with --host-counts), or use --network-type both'
+        : 'sizes a generated network, which attach mode (--endpoints) does not deploy',
+    );
   if (committees) {
     if (raw.committee !== undefined)
       throw badFlag('committees', raw.committees, 'give --committees or --committee, not both');

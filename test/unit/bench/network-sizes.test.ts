@@ -81,6 +81,14 @@ describe('flags: --committees, --host-counts, --topology', () => {
       /for remote hosts give --host-counts/,
     );
     expect(await errorOf(['--committees', '4', '--endpoints', 'http://127.0.0.1:1'])).toMatch(/attach mode/);
+    // a remote network runs one node per host: --committee would be ignored there
+    expect(await errorOf(['--committee', '4', '--network-type', 'remote'], remoteEnv)).toMatch(
+      /--committee "4" is not valid: sizes the local network, and a remote network runs one node per host/,
+    );
+    expect(await errorOf(['--committee', '3', '--endpoints', 'http://127.0.0.1:1'])).toMatch(
+      /--committee "3".*attach mode/,
+    );
+    expect((await planFromArgv(['--network-type', 'both', '--committee', '3'], remoteEnv)).committee).toBe(3);
     expect(await errorOf(['--host-counts', '2'])).toMatch(
       /--host-counts.*applies to --network-type remote or both/,
     );
