@@ -1,7 +1,8 @@
 /**
  * Tendermint consensus (Buchman, Kwon, Milosevic, "The latest gossip on BFT consensus",
  * arXiv:1807.04938, Algorithm 1), for a fixed committee of n nodes with f = floor((n-1)/3)
- * and quorum 2f+1. Line numbers in comments refer to Algorithm 1 of that paper.
+ * and a quorum of more than two thirds, floor(2n/3) + 1 (CometBFT's rule; the paper's 2f+1
+ * where n = 3f+1). Line numbers in comments refer to Algorithm 1 of that paper.
  *
  * Adaptations (see systems/refnode/README.md):
  * - crash-fault model: votes are signed (ed25519, when signing is on) and receivers verify them,
@@ -144,6 +145,16 @@ const NIL = 'nil';
 const FUTURE_HEIGHTS = 2;
 const MAX_ROUND = 1_000_000;
 
+/**
+ * Votes that decide in a committee of n: more than two thirds, floor(2n/3) + 1. Any two quorums
+ * then share at least f + 1 members (one correct), for every n. The paper's 2f + 1 is that only
+ * where n = 3f + 1: for 2, 3 or 6 nodes it is a half or less, so two halves that cannot hear
+ * each other (a partition, a crashed node) would each decide alone, and the chain would fork.
+ */
+export function quorumOf(n: number): number {
+  return Math.floor((2 * n) / 3) + 1;
+}
+
 export class Consensus {
   readonly n: number;
   readonly f: number;
@@ -187,7 +198,7 @@ export class Consensus {
   constructor(private readonly deps: ConsensusDeps) {
     this.n = deps.committee.length;
     this.f = Math.floor((this.n - 1) / 3);
-    this.quorum = 2 * this.f + 1;
+    this.quorum = quorumOf(this.n);
   }
 
   /** Starts at the height after the last committed block, resuming from the WAL when it applies. */

@@ -87,6 +87,27 @@ describe('refnode cluster (4 nodes, real TCP)', () => {
     expect(c.violations).toEqual([]);
   });
 
+  it('a committee of 2 stalls with one node stopped (it forked before: each decided alone)', async () => {
+    cluster = await Cluster.start({ n: 2 });
+    const c = cluster;
+    await waitFor('first block', () => c.minHeight() >= 1, 10_000);
+    await c.stopNode(1);
+    await sleep(300); // let any height in flight settle
+    const stalled = c.maxHeight();
+    const hashes = submit(c, 0, 10);
+    await sleep(1500);
+    expect(c.node(0).store.height).toBeLessThanOrEqual(stalled + 1);
+    expect(hashes.some((h) => c.node(0).store.isCommitted(h))).toBe(false);
+    await c.startNode(1);
+    await waitFor('txs committed after node1 returned', () => committedEverywhere(c, hashes), 20_000).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}: ${state(c)}`);
+      },
+    );
+    c.checkStores();
+    expect(c.violations).toEqual([]);
+  });
+
   it('a restarted node catches up from its peers and says catching_up until then', async () => {
     cluster = await Cluster.start();
     const c = cluster;

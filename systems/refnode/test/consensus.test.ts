@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Block, type CommittedBlock, ZERO_HASH, buildBlock, makeTx } from '../src/block.js';
-import { Consensus } from '../src/consensus.js';
+import { Consensus, quorumOf } from '../src/consensus.js';
 import { createLogger } from '../src/log.js';
 import { decodeMessage } from '../src/messages.js';
 import type { WalState } from '../src/store.js';
@@ -59,6 +59,16 @@ const votes = (h: Harness, type: string, round: number) =>
     .map((m) => ('target' in m ? (m.target?.hash.toString('hex') ?? 'nil') : '?'));
 
 describe('Consensus (Tendermint)', () => {
+  it('decides with more than two thirds of the committee, so two halves never both decide', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 16].map(quorumOf)).toEqual([1, 2, 3, 3, 4, 5, 5, 6, 11]);
+    for (let n = 1; n <= 100; n++) {
+      const f = Math.floor((n - 1) / 3);
+      // any two quorums share a correct member, and the n - f live members are a quorum
+      expect(2 * quorumOf(n) - n, `n = ${n}`).toBeGreaterThanOrEqual(f + 1);
+      expect(quorumOf(n), `n = ${n}`).toBeLessThanOrEqual(n - f);
+    }
+  });
+
   it('prevotes a valid proposal, locks and precommits on 2f+1 prevotes, decides on 2f+1 precommits', () => {
     // Height 1, round 0: the proposer is committee[(1 + 0) % 4] = node1.
     const h = harness('node3');
