@@ -131,7 +131,9 @@ node_runtime_files() {
 #   /tmp (1777), /data (owned by meshbench), /opt/app/ENTRY_JS and the FILEs beside it
 # No shell, no package manager. The rootfs goes in as one reproducible tarball (rootfs.tar); the
 # DOCKERFILE adds it (`ADD rootfs.tar /`) and sets USER, ENV, EXPOSE, VOLUME and the ENTRYPOINT.
-# Rebuilt only when an input changes: the image carries the recipe's hash as a label.
+# Rebuilt only when an input changes: the image carries the recipe's hash as a label, and the
+# hash of the package files alone (ENTRY_JS and the FILEs) as meshbench.app, which meshbench
+# compares before it uses the image (src/testbed/docker/ensure-image.ts: appKey).
 # Usage: lean_node_image IMAGE DOCKERFILE ENTRY_JS [FILE...]
 lean_node_image() {
   local image=$1 dockerfile=$2 entry=$3
@@ -145,7 +147,7 @@ lean_node_image() {
   local runtime
   runtime=$(node_runtime_files "$node")
   key=$({
-    printf 'lean-node-1|%s|%s\n' "$image" "$runtime"
+    printf 'lean-node-2|%s|%s\n' "$image" "$runtime"
     # shellcheck disable=SC2086 # one path a line, no spaces
     cat $runtime "$dockerfile" "$entry" "$@"
   } | recipe_key)
@@ -180,7 +182,7 @@ lean_node_image() {
   cp "$dockerfile" "$ctx/Dockerfile"
   log "building $image FROM scratch (node $("$node" --version), $(du -m "$ctx/rootfs.tar" | cut -f1) MB)"
   docker_build "$image" "$ctx" --label meshbench.image="$name" --label meshbench.base=scratch \
-    --label meshbench.recipe="$key"
+    --label meshbench.recipe="$key" --label meshbench.app="$(cat "$entry" "$@" | recipe_key)"
   # A missing library or loader fails here, not in a test.
   docker run --rm --network none --entrypoint /usr/local/bin/node "$image" -e 'process.exit(0)' \
     >"$ctx.log" 2>&1 || {
@@ -197,7 +199,7 @@ build_refnode_debian() {
   [ -f dist/refnode/refnode.js ] || die "dist/refnode/refnode.js is missing: run npm run build first"
   local key
   key=$({
-    printf 'debian|%s|%s\n' "$REFNODE_IMAGE" "$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")"
+    printf 'debian-2|%s|%s\n' "$REFNODE_IMAGE" "$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")"
     cat "$(command -v node)" dist/refnode/refnode.js systems/refnode/Dockerfile.debian
   } | recipe_key)
   [ "$(image_recipe "$REFNODE_IMAGE")" = "$key" ] && return 0
@@ -208,7 +210,8 @@ build_refnode_debian() {
   cp systems/refnode/Dockerfile.debian "$ctx/Dockerfile"
   log "building $REFNODE_IMAGE from $BASE_IMAGE"
   docker_build "$REFNODE_IMAGE" "$ctx" --build-arg BASE_IMAGE="$BASE_IMAGE" \
-    --label meshbench.image=refnode --label meshbench.base=debian --label meshbench.recipe="$key"
+    --label meshbench.image=refnode --label meshbench.base=debian --label meshbench.recipe="$key" \
+    --label meshbench.app="$(recipe_key <dist/refnode/refnode.js)"
 }
 
 # The load client (--load-clients colocated): the bundled client and the generator's worker on

@@ -4,7 +4,9 @@
  * The first SIGINT/SIGTERM aborts `shutdown.signal` (so load stops and partial
  * results can be printed) and the command's own `finally` blocks run the cleanup.
  * A second signal runs the registered cleanups once more as a best effort and
- * exits at once ("second Ctrl-C forces").
+ * exits at once ("second Ctrl-C forces"). So does a stop that is still going after
+ * `stopGraceMs` (2 minutes): every command exits by itself, even when something it waits
+ * on while stopping (an engine behind an SSH connection) never answers.
  *
  * Output closed by its reader (`benchmark … | head`: EPIPE, the SIGPIPE that Node ignores)
  * counts as the first signal: the run stops and cleans up as after Ctrl-C, and what is
@@ -27,7 +29,12 @@ export interface ShutdownOptions {
   readonly signals?: readonly NodeJS.Signals[];
   /** Streams whose reader may go away (default: stdout and stderr). */
   readonly outputs?: readonly NodeJS.EventEmitter[];
+  /** How long a stop may take before it is forced (default 120 s). */
+  readonly stopGraceMs?: number;
 }
+
+/** A stop (removing a network, writing partial results) takes seconds; this is far beyond it. */
+const STOP_GRACE_MS = 120_000;
 
 /** Streams already watched for a closed reader (once per stream for the whole process). */
 const watchedOutputs = new WeakSet<NodeJS.EventEmitter>();
@@ -51,15 +58,33 @@ export function installShutdown(options: ShutdownOptions = {}): Shutdown {
   const controller = new AbortController();
   const cleanups = new Set<Cleanup>();
   let count = 0;
+  let graceTimer: NodeJS.Timeout | undefined;
+  const stopGraceMs = options.stopGraceMs ?? STOP_GRACE_MS;
+
+  /** The first stop: abort, and force it if it is still going after the grace. */
+  const stop = (line: string, reason: string) => {
+    if (line !== '') log(line);
+    controller.abort(new Error(reason));
+    graceTimer = setTimeout(() => {
+      count = 2;
+      force(`still stopping ${Math.round(stopGraceMs / 1000)} s after it was asked to: forcing exit`);
+    }, stopGraceMs);
+    graceTimer.unref();
+  };
 
   const handler = (signal: NodeJS.Signals) => {
     count += 1;
     if (count === 1) {
-      log(`\nreceived ${signal}: stopping (press Ctrl-C again to force)`);
-      controller.abort(new Error(`interrupted by ${signal}`));
+      stop(`\nreceived ${signal}: stopping (press Ctrl-C again to force)`, `interrupted by ${signal}`);
       return;
     }
-    log(`received ${signal} again: forcing exit`);
+    if (count > 2) return;
+    force(`received ${signal} again: forcing exit`);
+  };
+
+  const force = (line: string) => {
+    clearTimeout(graceTimer);
+    log(line);
     const pending = [...cleanups].map(async (cleanup) => {
       try {
         await cleanup();
@@ -84,8 +109,10 @@ export function installShutdown(options: ShutdownOptions = {}): Shutdown {
     // another closed stream changes nothing.
     if (count > 0) return;
     count = 1;
-    if (name !== 'stderr') log(`\n${name} was closed by its reader: stopping (as on Ctrl-C)`);
-    controller.abort(new Error(`interrupted: ${name} was closed`));
+    stop(
+      name === 'stderr' ? '' : `\n${name} was closed by its reader: stopping (as on Ctrl-C)`,
+      `interrupted: ${name} was closed`,
+    );
   };
   onOutputClosed = closed;
 
@@ -96,6 +123,7 @@ export function installShutdown(options: ShutdownOptions = {}): Shutdown {
       return () => cleanups.delete(cleanup);
     },
     dispose() {
+      clearTimeout(graceTimer);
       for (const signal of signals) process.off(signal, handler);
       if (onOutputClosed === closed) onOutputClosed = undefined;
     },

@@ -7,7 +7,8 @@
  * root with apt-get to install them, no bundle), one line says so and names the command.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CRDT_IMAGE,
@@ -144,6 +145,65 @@ export function imagePresent(image: string): Promise<boolean> {
   );
 }
 
+/** The labels scripts/build-images.sh gives an image: which set, and the package files it holds. */
+export const IMAGE_LABEL = 'meshbench.image';
+export const APP_LABEL = 'meshbench.app';
+
+/**
+ * The hash scripts/build-images.sh puts in an image's meshbench.app label: sha256 of the set's
+ * package files one after the other, its first 16 hex digits (`cat FILES | sha256sum`).
+ * Undefined when the set has no such files or one is missing here (not built).
+ */
+export function appKey(
+  entry: ShippedImage,
+  packageDir: string | undefined = packageRoot(),
+): string | undefined {
+  if (entry.files.length === 0 || packageDir === undefined) return undefined;
+  const hash = createHash('sha256');
+  for (const file of entry.files) {
+    try {
+      hash.update(readFileSync(join(packageDir, file)));
+    } catch {
+      return undefined;
+    }
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * Whether an image of meshbench's that the engine has was built from other package files than
+ * these (an earlier meshbench's refnode, say): it is then built again before use. Only images
+ * the script made (their meshbench.image label) are judged; an image of the user's own under
+ * the same tag is left alone, as is a set whose files are not here.
+ */
+export function imageStale(
+  entry: ShippedImage,
+  labels: Readonly<Record<string, string>> | null | undefined,
+  packageDir?: string,
+): boolean {
+  if (labels?.[IMAGE_LABEL] === undefined) return false;
+  const key = appKey(entry, packageDir);
+  return key !== undefined && labels[APP_LABEL] !== key;
+}
+
+/** The labels of `image` on this machine's engine; undefined when it is not there. */
+function imageLabels(image: string): Promise<Record<string, string> | null | undefined> {
+  return new Promise((resolve) =>
+    execFile(
+      'docker',
+      ['image', 'inspect', '--format', '{{json .Config.Labels}}', image],
+      (error, stdout) => {
+        if (error) return resolve(undefined);
+        try {
+          resolve(JSON.parse(stdout) as Record<string, string> | null);
+        } catch {
+          resolve(null);
+        }
+      },
+    ),
+  );
+}
+
 const building = new Map<string, Promise<void>>();
 
 export interface EnsureImageOptions {
@@ -151,6 +211,8 @@ export interface EnsureImageOptions {
   readonly log: (line: string) => void;
   /** Tests pass their own. */
   readonly host?: BuildHost;
+  /** The caller found the image present but stale (imageStale): build it again. */
+  readonly stale?: boolean;
 }
 
 /**
@@ -176,11 +238,25 @@ async function buildIfMissing(
   entry: ShippedImage,
   options: EnsureImageOptions,
 ): Promise<void> {
-  if (await imagePresent(image)) return;
   const host = options.host ?? thisHost();
+  const labels = options.stale ? undefined : await imageLabels(image);
+  const stale = options.stale === true || imageStale(entry, labels, host.packageDir);
+  if (labels !== undefined && !stale) return;
   const reason = buildBlocker(entry, host);
-  if (reason !== undefined) throw cannotBuildError(image, entry, reason);
-  options.log(`building ${image} (once, about ${entry.aboutSecs} s)`);
+  if (reason !== undefined) {
+    if (stale) {
+      options.log(
+        `${image} was built from an earlier meshbench and cannot be built again here (${reason}): using it`,
+      );
+      return;
+    }
+    throw cannotBuildError(image, entry, reason);
+  }
+  options.log(
+    stale
+      ? `building ${image} again: it was built from an earlier meshbench (about ${entry.aboutSecs} s)`
+      : `building ${image} (once, about ${entry.aboutSecs} s)`,
+  );
   const packageDir = host.packageDir as string;
   const output: string[] = [];
   const code = await new Promise<number>((resolve) => {

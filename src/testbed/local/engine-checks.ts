@@ -4,7 +4,7 @@
  */
 import { REFNODE_IMAGE_NAME } from '../../common/defaults.js';
 import { MeshbenchError } from '../../common/errors.js';
-import { ensureImage, shippedImage } from '../docker/ensure-image.js';
+import { ensureImage, imageStale, shippedImage } from '../docker/ensure-image.js';
 import { dockerHostOf, type EngineApi } from '../docker/engine-reads.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -63,6 +63,13 @@ export async function checkImages(
     names.map(async (name) => {
       try {
         const info = await api.inspectImage(name);
+        const shipped = shippedImage(name);
+        if (shipped !== undefined && imageStale(shipped, info.Config?.Labels)) {
+          // meshbench's own image, built from an earlier meshbench's files: built again
+          await ensureImage(name, { log, stale: true });
+          ids[name] = (await api.inspectImage(name)).Id;
+          return;
+        }
         ids[name] = info.Id;
       } catch (error) {
         if ((error as { statusCode?: number }).statusCode !== 404) throw error;

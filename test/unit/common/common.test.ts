@@ -73,6 +73,38 @@ describe('shutdown', () => {
     expect(lines.join('\n')).toMatch(/again to force/);
   });
 
+  it('forces a stop that is still going after its grace, and not one that ended in time', async () => {
+    const lines: string[] = [];
+    let exitCode: number | undefined;
+    const exit = ((code: number) => {
+      exitCode = code;
+    }) as (code: number) => never;
+    const hung = installShutdown({
+      signals: ['SIGUSR2'],
+      log: (line) => lines.push(line),
+      exit,
+      stopGraceMs: 30,
+    });
+    let cleaned = 0;
+    hung.onForce(() => {
+      cleaned += 1;
+    });
+    process.emit('SIGUSR2', 'SIGUSR2');
+    expect(exitCode).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(cleaned).toBe(1);
+    expect(exitCode).toBe(130);
+    expect(lines.at(-1)).toMatch(/still stopping 0 s after it was asked to: forcing exit/);
+    hung.dispose();
+
+    exitCode = undefined;
+    const done = installShutdown({ signals: ['SIGUSR2'], log: () => undefined, exit, stopGraceMs: 30 });
+    process.emit('SIGUSR2', 'SIGUSR2');
+    done.dispose(); // the command finished its stop
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(exitCode).toBeUndefined();
+  });
+
   it('stops as on the first Ctrl-C when its output is closed by the reader, and drops what follows', () => {
     const lines: string[] = [];
     const output = new EventEmitter();

@@ -3,10 +3,18 @@
  * and the command that builds them. The refusal is judged from a described host (root or
  * not, which commands are on PATH), so each case runs here whatever this machine has.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatError } from '../../../../src/common/errors.js';
 import {
+  APP_LABEL,
+  appKey,
   buildBlocker,
+  IMAGE_LABEL,
+  imageStale,
   cannotBuildError,
   ensureImage,
   shippedImage,
@@ -98,5 +106,52 @@ describe('building a missing meshbench image on first use', () => {
       }),
     ).resolves.toBeUndefined();
     expect(lines).toEqual([]);
+  });
+});
+
+describe('an image built from an earlier meshbench', () => {
+  /** A package folder with the load client's two files. */
+  function packageWith(client: string, worker: string): string {
+    const dir = mkdtempSync(join(tmpdir(), 'meshbench-appkey-'));
+    mkdirSync(join(dir, 'dist/loadclient'), { recursive: true });
+    writeFileSync(join(dir, 'dist/loadclient/loadclient.js'), client);
+    writeFileSync(join(dir, 'dist/loadclient/worker.js'), worker);
+    return dir;
+  }
+
+  it("hashes the set's files as scripts/build-images.sh labels them (cat FILES | sha256sum)", () => {
+    const dir = packageWith('client();\n', 'worker();\n');
+    try {
+      const shell = execFileSync(
+        'sh',
+        ['-c', 'cat dist/loadclient/loadclient.js dist/loadclient/worker.js | sha256sum | cut -c1-16'],
+        { cwd: dir, encoding: 'utf8' },
+      ).trim();
+      expect(appKey(loadclient!, dir)).toBe(shell);
+      // the images built from no package files of meshbench's have no such hash
+      expect(appKey(nethelper!, dir)).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("is stale when its files' hash differs; a user's own image under the tag, or files not built, are not judged", () => {
+    const dir = packageWith('client v2\n', 'worker\n');
+    try {
+      const now = appKey(loadclient!, dir) as string;
+      const ours = (app?: string) => ({ [IMAGE_LABEL]: 'loadclient', ...(app ? { [APP_LABEL]: app } : {}) });
+      expect(imageStale(loadclient!, ours(now), dir)).toBe(false);
+      expect(imageStale(loadclient!, ours('0123456789abcdef'), dir)).toBe(true);
+      // built by a meshbench from before the label
+      expect(imageStale(loadclient!, ours(), dir)).toBe(true);
+      // not made by meshbench's script
+      expect(imageStale(loadclient!, { maintainer: 'me' }, dir)).toBe(false);
+      expect(imageStale(loadclient!, null, dir)).toBe(false);
+      // npm run build has not made the files: nothing to compare with
+      rmSync(join(dir, 'dist/loadclient/worker.js'));
+      expect(imageStale(loadclient!, ours('0123456789abcdef'), dir)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
