@@ -39,7 +39,7 @@ export interface NetworkBlock {
 export interface Rec {
   readonly runs: { blocks?: { network?: NetworkBlock } }[];
   readonly results: {
-    latency_percentiles_ms: { p50: number };
+    latency_percentiles_ms: { min: number; p50: number };
     time_series: { second: number; commitP99Ms?: number }[];
   };
 }

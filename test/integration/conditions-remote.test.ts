@@ -45,12 +45,12 @@ describe('network conditions on sandbox SSH hosts', () => {
       '--zones',
       join(ROOT, 'examples/zones/aws-4-regions.csv'),
     ]);
-    const raised = zoned.results.latency_percentiles_ms.p50 - plain.results.latency_percentiles_ms.p50;
-    // the four regions are 38-131 ms apart one way, and a commit takes several message rounds
-    expect(
-      raised,
-      `p50 ${plain.results.latency_percentiles_ms.p50} -> ${zoned.results.latency_percentiles_ms.p50} ms`,
-    ).toBeGreaterThanOrEqual(100);
+    // The four regions are 38-131 ms apart one way. A commit on any node needs the votes of two
+    // others, each behind at least a proposal out and a vote back: no zoned commit is faster than
+    // 2 x 38 ms (70: nfq-delay's ±2 ms a hop). A floor no load can lower: the p50s' difference
+    // could (CI #85, a slow day beside another lane: the plain run's p50 609 ms, the zoned 526).
+    const shown = `min ${plain.results.latency_percentiles_ms.min} -> ${zoned.results.latency_percentiles_ms.min} ms, p50 ${plain.results.latency_percentiles_ms.p50} -> ${zoned.results.latency_percentiles_ms.p50} ms`;
+    expect(zoned.results.latency_percentiles_ms.min, shown).toBeGreaterThanOrEqual(70);
     const block = networkOf(zoned);
     expect(block.namespaces).toHaveLength(DOCKER_HOSTS);
     expect(block.quality.links['node0->node1']?.delay_ms[0]).toBe(38);
