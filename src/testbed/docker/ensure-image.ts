@@ -139,10 +139,8 @@ function thisHost(): BuildHost {
 }
 
 /** Whether this machine's engine has `image`. */
-export function imagePresent(image: string): Promise<boolean> {
-  return new Promise((resolve) =>
-    execFile('docker', ['image', 'inspect', '--format', '{{.Id}}', image], (error) => resolve(!error)),
-  );
+export async function imagePresent(image: string): Promise<boolean> {
+  return (await imageLabels(image)) !== undefined;
 }
 
 /** The labels scripts/build-images.sh gives an image: which set, and the package files it holds. */

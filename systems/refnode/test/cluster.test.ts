@@ -36,6 +36,31 @@ function committedEverywhere(c: Cluster, hashes: readonly string[]): boolean {
   return c.running().every((n) => hashes.every((h) => n.store.isCommitted(h)));
 }
 
+/**
+ * With the nodes `stopped` down (more than the committee tolerates), txs submitted to node0 do not
+ * commit; once node `back` returns they commit on every running node, and no height forked.
+ */
+async function stallsThenResumes(c: Cluster, stopped: readonly number[], back: number): Promise<void> {
+  await waitFor('first block', () => c.minHeight() >= 1, 10_000);
+  for (const node of stopped) await c.stopNode(node);
+  await sleep(300); // let any height in flight settle
+  const stalled = c.maxHeight();
+  const hashes = submit(c, 0, 10);
+  await sleep(1500);
+  expect(c.maxHeight()).toBeLessThanOrEqual(stalled + 1);
+  expect(hashes.some((h) => c.node(0).store.isCommitted(h))).toBe(false);
+  await c.startNode(back);
+  await waitFor(
+    `txs committed after node${back} returned`,
+    () => committedEverywhere(c, hashes),
+    20_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}: ${state(c)}`);
+  });
+  c.checkStores();
+  expect(c.violations).toEqual([]);
+}
+
 describe('refnode cluster (4 nodes, real TCP)', () => {
   it('commits txs submitted to any node, the same blocks on every node', async () => {
     cluster = await Cluster.start();
@@ -67,45 +92,12 @@ describe('refnode cluster (4 nodes, real TCP)', () => {
 
   it('stalls with two nodes stopped and resumes when one returns', async () => {
     cluster = await Cluster.start();
-    const c = cluster;
-    await waitFor('first block', () => c.minHeight() >= 1, 10_000);
-    await c.stopNode(2);
-    await c.stopNode(3);
-    await sleep(300); // let any height in flight settle
-    const stalled = c.maxHeight();
-    const hashes = submit(c, 0, 10);
-    await sleep(1500);
-    expect(c.maxHeight()).toBeLessThanOrEqual(stalled + 1);
-    expect(hashes.some((h) => c.node(0).store.isCommitted(h))).toBe(false);
-    await c.startNode(3);
-    await waitFor('txs committed after node3 returned', () => committedEverywhere(c, hashes), 20_000).catch(
-      (err: Error) => {
-        throw new Error(`${err.message}: ${state(c)}`);
-      },
-    );
-    c.checkStores();
-    expect(c.violations).toEqual([]);
+    await stallsThenResumes(cluster, [2, 3], 3);
   });
 
   it('a committee of 2 stalls with one node stopped (it forked before: each decided alone)', async () => {
     cluster = await Cluster.start({ n: 2 });
-    const c = cluster;
-    await waitFor('first block', () => c.minHeight() >= 1, 10_000);
-    await c.stopNode(1);
-    await sleep(300); // let any height in flight settle
-    const stalled = c.maxHeight();
-    const hashes = submit(c, 0, 10);
-    await sleep(1500);
-    expect(c.node(0).store.height).toBeLessThanOrEqual(stalled + 1);
-    expect(hashes.some((h) => c.node(0).store.isCommitted(h))).toBe(false);
-    await c.startNode(1);
-    await waitFor('txs committed after node1 returned', () => committedEverywhere(c, hashes), 20_000).catch(
-      (err: Error) => {
-        throw new Error(`${err.message}: ${state(c)}`);
-      },
-    );
-    c.checkStores();
-    expect(c.violations).toEqual([]);
+    await stallsThenResumes(cluster, [1], 1);
   });
 
   it('a restarted node catches up from its peers and says catching_up until then', async () => {
