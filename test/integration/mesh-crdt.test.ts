@@ -77,7 +77,7 @@ describe('crdt-sync behind the mesh protocol', () => {
       '--scenario',
       scenario,
       '--metrics-series',
-      'crdt_resync_bytes_total,crdt_resync_full_state_bytes_total,crdt_resyncs_total',
+      'crdt_resync_bytes_total,crdt_resync_full_state_bytes_total,crdt_resyncs_total,crdt_state_bytes',
       '--cleanup',
       '--output-dir',
       output,
@@ -138,5 +138,15 @@ describe('crdt-sync behind the mesh protocol', () => {
     process.stdout.write(`    catch-ups ${caughtUp} bytes against ${whole} bytes of whole state\n`);
     expect(caughtUp).toBeGreaterThan(10_000);
     expect(caughtUp).toBeLessThan(whole / 2);
+    // The whole state's size, counted as it grows (not encoded at each scrape): each of the
+    // messages is an entry of its 684 base64 characters of payload, its 64-digit id and a few dozen
+    // bytes of Yjs framing (the warm-up's entries come on top).
+    for (const node of MESH_NODES) {
+      const bytes = most(node, 'crdt_state_bytes');
+      expect(bytes, `${node}: ${JSON.stringify(nodes[node]?.crdt_state_bytes)}`).toBeGreaterThan(
+        0.9 * mesh.messages * (684 + 64),
+      );
+      expect(bytes).toBeLessThan(2 * mesh.messages * (684 + 64 + 100));
+    }
   }, 240_000);
 });
