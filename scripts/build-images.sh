@@ -132,9 +132,9 @@ node_runtime_files() {
 # No shell, no package manager. The rootfs goes in as one reproducible tarball (rootfs.tar); the
 # DOCKERFILE adds it (`ADD rootfs.tar /`) and sets USER, ENV, EXPOSE, VOLUME and the ENTRYPOINT.
 # Rebuilt only when an input changes: the image carries the recipe's hash as a label, and the
-# hash of the package files alone (ENTRY_JS and the FILEs) as meshbench.app, which meshbench
-# compares before it uses the image (src/testbed/docker/ensure-image.ts: appKey).
-# Usage: lean_node_image IMAGE DOCKERFILE ENTRY_JS [FILE...]
+# hash of the package files alone (ENTRY_JS and the FILEs; LEAN_APP_KEY instead when set) as
+# meshbench.app, which meshbench compares before it uses the image (src/testbed/docker/ensure-image.ts:
+# appKey). Usage: lean_node_image IMAGE DOCKERFILE ENTRY_JS [FILE...]
 lean_node_image() {
   local image=$1 dockerfile=$2 entry=$3
   shift 3
@@ -144,10 +144,11 @@ lean_node_image() {
   for file in "$dockerfile" "$entry" "$@"; do
     [ -f "$file" ] || die "$file is missing (building $image): run npm run build first"
   done
-  local runtime
+  local runtime app
   runtime=$(node_runtime_files "$node")
+  app=${LEAN_APP_KEY:-$(cat "$entry" "$@" | recipe_key)}
   key=$({
-    printf 'lean-node-2|%s|%s\n' "$image" "$runtime"
+    printf 'lean-node-3|%s|%s|%s\n' "$image" "$runtime" "$app"
     # shellcheck disable=SC2086 # one path a line, no spaces
     cat $runtime "$dockerfile" "$entry" "$@"
   } | recipe_key)
@@ -182,7 +183,7 @@ lean_node_image() {
   cp "$dockerfile" "$ctx/Dockerfile"
   log "building $image FROM scratch (node $("$node" --version), $(du -m "$ctx/rootfs.tar" | cut -f1) MB)"
   docker_build "$image" "$ctx" --label meshbench.image="$name" --label meshbench.base=scratch \
-    --label meshbench.recipe="$key" --label meshbench.app="$(cat "$entry" "$@" | recipe_key)"
+    --label meshbench.recipe="$key" --label meshbench.app="$app"
   # A missing library or loader fails here, not in a test.
   docker run --rm --network none --entrypoint /usr/local/bin/node "$image" -e 'process.exit(0)' \
     >"$ctx.log" 2>&1 || {
@@ -300,6 +301,14 @@ build_nethelper() {
 
 # A P2P system under test (systems/NAME): its own npm install (its lock file) and bundle, built
 # from its folder, then a lean image.
+# A P2P system's meshbench.app: its sources (every file under src/, in byte order, then its lock
+# file), which its bundle is made from (appKey in src/testbed/docker/ensure-image.ts, the same)
+p2p_app_key() {
+  local dir=systems/$1
+  { find "$dir/src" -type f | LC_ALL=C sort; printf '%s\n' "$dir/package-lock.json"; } |
+    while IFS= read -r file; do cat "$file"; done | recipe_key
+}
+
 build_p2p_system() {
   local name=$1 entry=$2 image=$3
   # npm ci only when its lock file is newer than what is installed (as scripts/setup.sh does)
@@ -308,7 +317,7 @@ build_p2p_system() {
       npm ci --no-audit --no-fund --loglevel=error
     fi && node bundle.mjs) >&2 ||
     die "building systems/$name failed (npm ci needs the npm registry, or its packages in npm's cache)"
-  lean_node_image "$image" "systems/$name/Dockerfile" "systems/$name/dist/$entry"
+  LEAN_APP_KEY=$(p2p_app_key "$name") lean_node_image "$image" "systems/$name/Dockerfile" "systems/$name/dist/$entry"
 }
 
 case "$what" in
@@ -339,6 +348,11 @@ case "$what" in
     failed=0
     for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
     [ "$failed" = 0 ] || die "a root filesystem failed to build; see the output above"
+    ;;
+  app-key)
+    # what meshbench.app holds for a P2P system's image (its tests compare it with appKey)
+    [ $# -eq 2 ] && [ -d "systems/$2/src" ] || die "usage: scripts/build-images.sh app-key SYSTEM (a folder of systems/)"
+    p2p_app_key "$2"
     ;;
   lean)
     [ $# -ge 4 ] || die "usage: scripts/build-images.sh lean IMAGE DOCKERFILE ENTRY_JS [FILE...]"

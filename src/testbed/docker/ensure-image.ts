@@ -8,7 +8,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CRDT_IMAGE,
@@ -34,6 +34,8 @@ export interface ShippedImage {
   readonly tools: readonly string[];
   /** Files of the package the recipe needs (built by npm run build). */
   readonly files: readonly string[];
+  /** A system under test built from its own sources (systems/NAME): what its meshbench.app hashes. */
+  readonly sources?: string;
 }
 
 const SETS: readonly ShippedImage[] = [
@@ -73,6 +75,7 @@ const SETS: readonly ShippedImage[] = [
     aboutSecs: 60,
     tools: ['npm'],
     files: [],
+    sources: 'systems/libp2p-gossipsub',
   },
   {
     set: 'crdt',
@@ -80,6 +83,7 @@ const SETS: readonly ShippedImage[] = [
     aboutSecs: 20,
     tools: ['npm'],
     files: [],
+    sources: 'systems/crdt-sync',
   },
 ];
 
@@ -147,18 +151,39 @@ export async function imagePresent(image: string): Promise<boolean> {
 export const IMAGE_LABEL = 'meshbench.image';
 export const APP_LABEL = 'meshbench.app';
 
+/** Every file under `dir` (relative to `root`), in byte order as `find | LC_ALL=C sort` lists them. */
+function filesUnder(root: string, dir: string): string[] {
+  const found: string[] = [];
+  for (const item of readdirSync(join(root, dir), { withFileTypes: true })) {
+    const path = `${dir}/${item.name}`;
+    if (item.isDirectory()) found.push(...filesUnder(root, path));
+    else found.push(path);
+  }
+  return found.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
 /**
  * The hash scripts/build-images.sh puts in an image's meshbench.app label: sha256 of the set's
- * package files one after the other, its first 16 hex digits (`cat FILES | sha256sum`).
- * Undefined when the set has no such files or one is missing here (not built).
+ * package files one after the other, its first 16 hex digits (`cat FILES | sha256sum`); for a
+ * system under test, of its sources (every file under src/, then its lock file: p2p_app_key).
+ * Undefined when the set has no such files or one is missing here (not built, not shipped).
  */
 export function appKey(
   entry: ShippedImage,
   packageDir: string | undefined = packageRoot(),
 ): string | undefined {
-  if (entry.files.length === 0 || packageDir === undefined) return undefined;
+  if (packageDir === undefined) return undefined;
+  let files = entry.files;
+  if (entry.sources !== undefined) {
+    try {
+      files = [...filesUnder(packageDir, `${entry.sources}/src`), `${entry.sources}/package-lock.json`];
+    } catch {
+      return undefined;
+    }
+  }
+  if (files.length === 0) return undefined;
   const hash = createHash('sha256');
-  for (const file of entry.files) {
+  for (const file of files) {
     try {
       hash.update(readFileSync(join(packageDir, file)));
     } catch {

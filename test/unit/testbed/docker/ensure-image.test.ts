@@ -4,7 +4,7 @@
  * not, which commands are on PATH), so each case runs here whatever this machine has.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ import {
 
 const nethelper = shippedImage('meshbench/nethelper:latest');
 const loadclient = shippedImage('meshbench/loadclient:latest');
+const crdt = shippedImage('meshbench/crdt-sync:latest');
 
 function host(overrides: Partial<BuildHost> & { commands?: string[] } = {}): BuildHost {
   const commands = new Set(overrides.commands ?? ['docker', 'mmdebstrap', 'gcc', 'apt-get']);
@@ -130,6 +131,37 @@ describe('an image built from an earlier meshbench', () => {
       expect(appKey(loadclient!, dir)).toBe(shell);
       // the images built from no package files of meshbench's have no such hash
       expect(appKey(nethelper!, dir)).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("hashes a system under test's sources as the script does (p2p_app_key: src/ in byte order, the lock file)", () => {
+    // a package with the script (and what it sources) and a system with nested sources
+    const dir = mkdtempSync(join(tmpdir(), 'meshbench-appkey-'));
+    try {
+      cpSync('scripts', join(dir, 'scripts'), { recursive: true });
+      const system = join(dir, 'systems/crdt-sync');
+      mkdirSync(join(system, 'src/lib'), { recursive: true });
+      writeFileSync(join(system, 'src/node.mjs'), 'node\n');
+      writeFileSync(join(system, 'src/lib/a.mjs'), 'a\n');
+      writeFileSync(join(system, 'src/lib.mjs'), 'lib\n');
+      writeFileSync(join(system, 'src/Z.mjs'), 'Z\n');
+      writeFileSync(join(system, 'package-lock.json'), '{}\n');
+      const script = () =>
+        execFileSync('bash', [join(dir, 'scripts/build-images.sh'), 'app-key', 'crdt-sync'], {
+          encoding: 'utf8',
+        }).trim();
+      const before = appKey(crdt!, dir);
+      expect(before).toMatch(/^[0-9a-f]{16}$/);
+      expect(before).toBe(script());
+      // an edit in a nested source changes it, on both sides
+      writeFileSync(join(system, 'src/lib/a.mjs'), 'a, edited\n');
+      expect(appKey(crdt!, dir)).not.toBe(before);
+      expect(appKey(crdt!, dir)).toBe(script());
+      // a system whose sources are not here (not shipped): nothing to compare with
+      rmSync(join(system, 'src'), { recursive: true });
+      expect(appKey(crdt!, dir)).toBeUndefined();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
