@@ -104,15 +104,15 @@ describe('network conditions on a local network (no netem here)', () => {
     }
   }, 180_000);
 
-  it('50 ms one-way on every link raises the p50 commit latency by at least 100 ms', async () => {
+  it('50 ms one-way on every link: no commit comes faster than two one-way delays', async () => {
     const args = ['--committee', '4', '--loads', '100', '--duration', '5', '--warmup', '1'];
-    const plain = await bench('plain', undefined, args);
     const delayed = await bench('delayed', 'events:\n  - { at: 0s, action: delay, delay: 50ms }\n', args);
-    const raised = delayed.results.latency_percentiles_ms.p50 - plain.results.latency_percentiles_ms.p50;
-    expect(
-      raised,
-      `p50 ${plain.results.latency_percentiles_ms.p50} -> ${delayed.results.latency_percentiles_ms.p50} ms`,
-    ).toBeGreaterThanOrEqual(100);
+    // A commit needs the proposal out and the votes back, 2 x 50 ms (48 with nfq-delay's 2 ms a
+    // hop): a floor no load can lower (undelayed, the fastest of these 500 commits takes a few ms).
+    // The p50 against an undelayed run's is not asserted: CI on a slow day had 325 ms undelayed
+    // and 404 delayed
+    const latency = delayed.results.latency_percentiles_ms;
+    expect(latency.min, `min ${latency.min} ms, p50 ${latency.p50} ms`).toBeGreaterThanOrEqual(96);
     expect(networkOf(delayed).namespaces.every((ns) => ns.mechanisms.delay === 'nfqueue')).toBe(true);
   }, 240_000);
 

@@ -159,7 +159,8 @@ describe('the mesh monitor during a load', () => {
 
   async function level(
     mesh: LoopbackMesh,
-    window?: { readonly fromMs: number; readonly toMs: number },
+    /** A live window from the mesh's n-th publish to its m-th (by what it received, not by the clock). */
+    window?: { readonly fromPublish: number; readonly toPublish: number },
     attached?: { readonly names?: readonly string[] },
   ): Promise<{ block: MeshBlock; logs: string[]; warnings: string[] }> {
     // attach mode (--endpoints): the endpoints named as the plan names them
@@ -193,25 +194,21 @@ describe('the mesh monitor during a load', () => {
       Date.now() < deadline
     )
       await new Promise((resolve) => setTimeout(resolve, 10));
-    // a window published live, as the fault injector and the conditioner do
-    const timers = window
-      ? [
-          setTimeout(
-            () =>
-              monitor.onLiveEvent(start, {
-                kind: 'window-start',
-                id: 'w1',
-                label: 'a window',
-                atMs: context.elapsedMs(),
-              }),
-            window.fromMs,
-          ),
-          setTimeout(
-            () => monitor.onLiveEvent(start, { kind: 'window-end', id: 'w1', atMs: context.elapsedMs() }),
-            window.toMs,
-          ),
-        ]
-      : [];
+    // a window published live, as the fault injector and the conditioner do; opened and closed
+    // at given publishes, since the load's start-up (worker threads) takes longer on a busy machine
+    let phase = 0;
+    const watcher = window
+      ? setInterval(() => {
+          if (phase === 0 && mesh.published >= window.fromPublish) {
+            phase = 1;
+            const atMs = context.elapsedMs();
+            monitor.onLiveEvent(start, { kind: 'window-start', id: 'w1', label: 'a window', atMs });
+          } else if (phase === 1 && mesh.published >= window.toPublish) {
+            phase = 2;
+            monitor.onLiveEvent(start, { kind: 'window-end', id: 'w1', atMs: context.elapsedMs() });
+          }
+        }, 2)
+      : undefined;
     const load = await runLoad({
       runId: 'mesh-monitor',
       endpoints,
@@ -221,7 +218,7 @@ describe('the mesh monitor during a load', () => {
       transactionSizeBytes: 32,
       confirm: 'none',
     });
-    timers.forEach(clearTimeout);
+    clearInterval(watcher);
     await monitor.onLoadEnd(start, load, context);
     return { block: blocks.get('mesh') as MeshBlock, logs, warnings };
   }
@@ -246,7 +243,7 @@ describe('the mesh monitor during a load', () => {
 
   it('follows the live windows of faults and conditions: what each node held of what was published in one', async () => {
     loop = await LoopbackMesh.start(3);
-    const { block, logs } = await level(loop, { fromMs: 300, toMs: 700 });
+    const { block, logs } = await level(loop, { fromPublish: 20, toPublish: 60 });
     expect(meshBlockSchema.safeParse(block).success).toBe(true);
     const [window] = block.windows ?? [];
     expect(window?.label).toBe('a window');

@@ -404,9 +404,15 @@ describe('PropagationMonitor on reference nodes (this process, real TCP)', () =>
     }));
     const monitor = new PropagationMonitor({ protocol: createCometbftProtocol('async'), ratePerSec: 6 });
     const { context, blocks, end } = levelContext(endpoints);
-    const run = { ...level, durationMs: 3500 };
+    // The level lasts until 3 probes of each origin are committed (the probes are the only
+    // transactions), at least 3.5 s: beside lint and tsc a commit took 1.5 s in CI, and with 4
+    // probes in flight at most a fixed 3.5 s level left a pair with one probe
+    const run = { ...level, durationMs: 60_000 };
     monitor.onLevelStart(run, context);
-    await new Promise((resolve) => setTimeout(resolve, run.durationMs));
+    const started = performance.now();
+    const waited = () => performance.now() - started;
+    while (waited() < 3500 || (cluster.node(0).store.committedTxCount < 12 && waited() < 20_000))
+      await new Promise((resolve) => setTimeout(resolve, 50));
     end();
     await monitor.onLoadEnd(run, undefined, context);
     const block = blocks.propagation as PropagationBlock;
