@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 import { MeshbenchError, formatError, isMeshbenchError } from '../../common/errors.js';
 import type { RemoteHostEnvironment } from '../testbed.js';
 import { ensureImage } from '../docker/ensure-image.js';
+import { trace } from '../../common/trace.js';
 import { checkClocks, type ClockCheck, type ClockPolicy } from './clock-check.js';
 import { firstFailure, mapSettled } from './concurrency.js';
 import { closeAll, connectAll, defaultKnownHostsPath, type HostProgress } from './connect.js';
@@ -188,6 +189,7 @@ async function prepareEachHost<T>(
   const hostSignal = signal ? AbortSignal.any([signal, failFast.signal]) : failFast.signal;
   const results = await mapSettled(agents, options.concurrency, async (agent, hostIndex) => {
     try {
+      trace(`remote ${agent.host.name}: docker`);
       const docker = await agent.ensureDocker({
         signal: hostSignal,
         log: (line) => say(agent.host.name, 'docker', line),
@@ -197,6 +199,7 @@ async function prepareEachHost<T>(
         'docker',
         `${docker.installed ? 'installed' : docker.started ? 'started' : 'found'} Docker ${docker.serverVersion} on ${docker.os} (${docker.durationMs} ms)`,
       );
+      trace(`remote ${agent.host.name}: image`);
       const imageReport =
         image && archive
           ? await shipImage(agent, image, archive, hostSignal)
@@ -221,8 +224,12 @@ async function prepareEachHost<T>(
           `${reference}: ${report.action === 'present' ? 'image already present' : `${report.action} in ${(report.durationMs / 1000).toFixed(1)} s`}`,
         );
       }
-      return { docker, image: imageReport, then: await then(agent, hostIndex, hostSignal) };
+      trace(`remote ${agent.host.name}: start`);
+      const started = await then(agent, hostIndex, hostSignal);
+      trace(`remote ${agent.host.name}: started`);
+      return { docker, image: imageReport, then: started };
     } catch (error) {
+      trace(`remote ${agent.host.name}: failed (${formatError(error)})`);
       failFast.abort();
       throw error;
     }

@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatError } from '../../../../src/common/errors.js';
 import { engineMessage, streamDocker } from '../../../../src/testbed/docker/connection.js';
 import {
   createContainerBody,
@@ -73,7 +74,14 @@ describe('dockerode over a stream per request', () => {
       req.on('end', () => {
         seen.push({ method: req.method, url: req.url, body });
         const path = req.url?.replace(/^\/v[\d.]+/, '') ?? '';
-        if (path.startsWith('/containers/create')) {
+        if (path.startsWith('/containers/create?name=meshbench-r1-stalled')) {
+          // a stalled engine: never answers
+        } else if (path.startsWith('/containers/create?name=meshbench-r1-slow')) {
+          setTimeout(
+            () => res.writeHead(201, { 'Content-Type': 'application/json' }).end('{"Id":"c0ffee"}'),
+            300,
+          );
+        } else if (path.startsWith('/containers/create')) {
           res.writeHead(201, { 'Content-Type': 'application/json' }).end('{"Id":"c0ffee"}');
         } else if (path === '/containers/c0ffee/start') {
           res.writeHead(204).end();
@@ -117,6 +125,35 @@ describe('dockerode over a stream per request', () => {
     expect(JSON.parse(seen[0]!.body)).toEqual(createContainerBody(spec));
     // one stream per request, none kept open
     expect(opened).toBe(2);
+  });
+
+  it('after Ctrl-C waits for a create the engine answers, and gives up on one it never answers', async () => {
+    const docker = await streamDocker(opener(() => dir));
+    // answered 300 ms after the request, Ctrl-C at 50 ms: the container is made, then INTERRUPTED
+    const slow = new AbortController();
+    setTimeout(() => slow.abort(), 50);
+    seen.length = 0;
+    await expect(
+      runContainer(docker, { ...spec, name: 'meshbench-r1-slow' }, slow.signal, 5000),
+    ).rejects.toThrow(/interrupted before starting meshbench-r1-slow/);
+    expect(seen.map((s) => s.url)).toEqual(['/containers/create?name=meshbench-r1-slow']);
+    // never answered: given up on the grace after Ctrl-C, naming what may still appear
+    const stalled = new AbortController();
+    setTimeout(() => stalled.abort(), 50);
+    const started = performance.now();
+    const error = await runContainer(
+      docker,
+      { ...spec, name: 'meshbench-r1-stalled' },
+      stalled.signal,
+      200,
+    ).catch((caught: unknown) => caught);
+    expect(formatError(error)).toMatch(
+      /interrupted while creating meshbench-r1-stalled, and the engine had not answered 200 ms later/,
+    );
+    expect((error as { code?: string }).code).toBe('INTERRUPTED');
+    // at least the grace, and not the engine's idle timeout (2 minutes)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(240);
+    expect(performance.now() - started).toBeLessThan(60_000);
   });
 
   it('reads logs as one text, stdout and stderr frames in the order they came, JSON lines kept', async () => {
