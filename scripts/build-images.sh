@@ -299,8 +299,6 @@ build_nethelper() {
   }
 }
 
-# A P2P system under test (systems/NAME): its own npm install (its lock file) and bundle, built
-# from its folder, then a lean image.
 # A P2P system's meshbench.app: its sources (every file under src/, in byte order, then its lock
 # file), which its bundle is made from (appKey in src/testbed/docker/ensure-image.ts, the same)
 p2p_app_key() {
@@ -309,6 +307,8 @@ p2p_app_key() {
     while IFS= read -r file; do cat "$file"; done | recipe_key
 }
 
+# A P2P system under test (systems/NAME): its own npm install (its lock file) and bundle, built
+# from its folder, then a lean image.
 build_p2p_system() {
   local name=$1 entry=$2 image=$3
   # npm ci only when its lock file is newer than what is installed (as scripts/setup.sh does)
