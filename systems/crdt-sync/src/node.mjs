@@ -83,17 +83,13 @@ const stateSize = {
     // [0 clients][the delete set]: the delete set as the whole state writes it
     const deletes = Y.encodeStateAsUpdate(doc, encoded);
     const deleteSetBytes = deletes.length - 1;
+    const changed = [...now].filter(([client, clock]) => clock > (this.vector.get(client) ?? 0));
     if (!Buffer.from(deletes).equals(this.deletes)) {
       // An entry was overwritten: its old struct shrank (Yjs keeps a deleted struct's length, not its
       // content), so count again from the whole state. Publishes of new ids never do this.
       this.deletes = Buffer.from(deletes);
-      this.encoded = encoded;
-      this.vector = now;
-      this.itemBytes = Y.encodeStateAsUpdate(doc).length - this.headerBytes() - deleteSetBytes;
-      return this.headerBytes() + this.itemBytes + deleteSetBytes;
-    }
-    const changed = [...now].filter(([client, clock]) => clock > (this.vector.get(client) ?? 0));
-    if (changed.length > 0) {
+      this.itemBytes = Y.encodeStateAsUpdate(doc).length - this.headerBytesOf(now) - deleteSetBytes;
+    } else if (changed.length > 0) {
       const update = Y.encodeStateAsUpdate(doc, this.encoded);
       let headers = varUintBytes(changed.length);
       for (const [client, clock] of changed) {
@@ -101,15 +97,15 @@ const stateSize = {
         headers += varUintBytes(clock - from) + varUintBytes(client) + varUintBytes(from);
       }
       this.itemBytes += update.length - headers - deleteSetBytes;
-      this.encoded = encoded;
-      this.vector = now;
     }
-    return this.headerBytes() + this.itemBytes + deleteSetBytes;
+    this.encoded = encoded;
+    this.vector = now;
+    return this.headerBytesOf(now) + this.itemBytes + deleteSetBytes;
   },
   /** The whole state's client headers: how many clients; per client its struct count, id and first clock (0). */
-  headerBytes() {
-    let bytes = varUintBytes(this.vector.size);
-    for (const [client, clock] of this.vector) bytes += varUintBytes(clock) + varUintBytes(client) + 1;
+  headerBytesOf(vector) {
+    let bytes = varUintBytes(vector.size);
+    for (const [client, clock] of vector) bytes += varUintBytes(clock) + varUintBytes(client) + 1;
     return bytes;
   },
 };
