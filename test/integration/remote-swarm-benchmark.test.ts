@@ -10,7 +10,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostsFile, innerDocker, leftovers, runCliModule } from './sandbox-fixture.js';
+import { hostsFile, innerDocker, leftovers, note, runCliModule } from './sandbox-fixture.js';
 import { runSwarm, swarmState, swarmSuite } from './remote-swarm-fixture.js';
 
 const suite = swarmSuite();
@@ -57,6 +57,7 @@ describe('benchmark --engine swarm and --down on 4 sandbox hosts', () => {
         '',
       ].join('\n'),
     );
+    const started = performance.now();
     const run = await runSwarm(
       [
         '--network-type',
@@ -87,6 +88,10 @@ describe('benchmark --engine swarm and --down on 4 sandbox hosts', () => {
     const [runDir] = await readdir(join(dir, 'out'));
     const record = JSON.parse(await readFile(join(dir, 'out', runDir!, 'remote-benchmark-1.json'), 'utf8'));
     const environment = record.environment.testbed;
+    // where a slow run spent its time, for whoever reads the log next
+    note(
+      `swarm benchmark took ${((performance.now() - started) / 1000).toFixed(0)} s; stages (ms): ${JSON.stringify(environment.stageMs)}`,
+    );
     expect(environment.engine).toBe('swarm');
     expect(environment.swarm).toMatchObject({ mode: 'formed', network: 'overlay' });
     expect(environment.swarm.composeFile).toContain('compose.yml');
@@ -115,7 +120,9 @@ describe('benchmark --engine swarm and --down on 4 sandbox hosts', () => {
     expect(record.results.successful_transactions).toBeGreaterThan(0);
     // without --cleanup the stack and the swarm stay; --down removes both
     expect(await swarmState(suite.hosts[0]!)).toBe('active');
+    const downStarted = performance.now();
     const down = await runCliModule('remote-network', ['--engine', 'swarm', '--hosts-file', file, '--down']);
+    note(`--down took ${((performance.now() - downStarted) / 1000).toFixed(0)} s`);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(down.stderr).toMatch(/removed stack of run/);
     expect(down.stderr).toMatch(/left the swarm meshbench formed/);

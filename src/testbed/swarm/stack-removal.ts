@@ -7,6 +7,7 @@
 import { MeshbenchError } from '../../common/errors.js';
 import { RUN_LABEL } from '../../common/labels.js';
 import { sleep } from '../../common/sleep.js';
+import { trace } from '../../common/trace.js';
 import { firstFailure, mapSettled } from '../remote/concurrency.js';
 import { cleanHost } from '../remote/cleanup.js';
 import type { RemoteHostAgent } from '../remote/remote-host.js';
@@ -27,6 +28,7 @@ export async function removeStack(
 ): Promise<RemovalSummary[]> {
   const remove = () => manager.dockerCommand(['stack', 'rm', stackName(runId)], { timeoutMs: 60_000 });
   let result = await remove();
+  trace(`swarm stack rm ${stackName(runId)}: exit ${result.exitCode}`);
   // `docker stack rm` removes the services, then their networks; a network whose tasks are still
   // stopping is refused ("network … is in use by task …", seen in CI). Asking again once they
   // have stopped removes it (the command is idempotent).
@@ -60,6 +62,7 @@ export async function removeStack(
       if (networks.length === 0) break;
       await sleep(250);
     }
+    trace(`swarm ${agent.host.name}: the stack's containers and networks are gone`);
     return cleanHost(agent, {
       runId,
       thorough: options.volumes ?? false,
