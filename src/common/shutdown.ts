@@ -4,7 +4,8 @@
  * The first SIGINT/SIGTERM aborts `shutdown.signal` (so load stops and partial
  * results can be printed) and the command's own `finally` blocks run the cleanup.
  * A second signal runs the registered cleanups once more as a best effort and
- * exits at once ("second Ctrl-C forces"). So does a stop that is still going after
+ * exits when they end, 8 s at most ("second Ctrl-C forces"); a third exits at once, saying
+ * what may be left and how to remove it. So does a stop that is still going after
  * `stopGraceMs` (2 minutes): every command exits by itself, even when something it waits
  * on while stopping (an engine behind an SSH connection) never answers.
  *
@@ -78,7 +79,17 @@ export function installShutdown(options: ShutdownOptions = {}): Shutdown {
       stop(`\nreceived ${signal}: stopping (press Ctrl-C again to force)`, `interrupted by ${signal}`);
       return;
     }
-    if (count > 2) return;
+    if (count > 2) {
+      // The forced exit waits up to 8 s for its clean-up; a third signal does not wait at all.
+      if (count === 3) {
+        clearTimeout(graceTimer);
+        log(
+          `received ${signal} a third time: exiting now, before the forced clean-up finished; what it had not removed is left (local-network --down, or remote-network --down with the same hosts, removes it)`,
+        );
+        exit(130);
+      }
+      return;
+    }
     force(`received ${signal} again: forcing exit`);
   };
 

@@ -73,6 +73,29 @@ describe('shutdown', () => {
     expect(lines.join('\n')).toMatch(/again to force/);
   });
 
+  it('exits at once on a third signal, while the forced clean-up still runs', () => {
+    const lines: string[] = [];
+    const exits: number[] = [];
+    const shutdown = installShutdown({
+      signals: ['SIGUSR2'],
+      log: (line) => lines.push(line),
+      exit: ((code: number) => {
+        exits.push(code);
+      }) as (code: number) => never,
+    });
+    // a forced clean-up that does not end (an engine that does not answer)
+    shutdown.onForce(() => new Promise<void>(() => undefined));
+    process.emit('SIGUSR2', 'SIGUSR2');
+    process.emit('SIGUSR2', 'SIGUSR2');
+    expect(exits).toEqual([]);
+    process.emit('SIGUSR2', 'SIGUSR2');
+    expect(exits).toEqual([130]);
+    expect(lines.at(-1)).toMatch(/a third time: exiting now.*--down/);
+    process.emit('SIGUSR2', 'SIGUSR2');
+    expect(exits).toEqual([130]);
+    shutdown.dispose();
+  });
+
   it('forces a stop that is still going after its grace, and not one that ended in time', async () => {
     const lines: string[] = [];
     let exitCode: number | undefined;
