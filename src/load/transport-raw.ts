@@ -121,7 +121,12 @@ class RawConnection {
     socket.setTimeout(pool.connectTimeoutMs);
     socket.on('connect', () => this.onConnect());
     socket.on('timeout', () => {
-      if (!this.connected) socket.destroy();
+      // After a stall of this thread longer than the timeout, the timeout runs before the poll
+      // that reports the connect (made in the kernel meanwhile): look again after that poll.
+      if (!this.connected)
+        setImmediate(() => {
+          if (!this.connected) socket.destroy();
+        });
     });
     socket.on('end', () => this.onEnd());
     socket.on('error', () => undefined); // 'close' follows; every error is a connection error

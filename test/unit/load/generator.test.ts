@@ -234,6 +234,33 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
       expect(perNodeFailed).toBe(120);
     });
 
+    it('counts a reply that came while its thread was stalled past the timeout as a reply', async () => {
+      // At the 40th and last request the server (on this thread) keeps the thread busy for 1.2
+      // s; the timeout is 0.8 s. The replies to the requests in flight then (up to 40 at 2,000
+      // tx/s, each on a connection of its own made before) come as the stall ends (the server's
+      // timers) and are read in the loop's poll phase. The generator's 1 ms timer ran first:
+      // timed out there, they counted as timeouts. Nothing is sent after the stall, so nothing
+      // here depends on how fast a busy machine answers.
+      const s = await server((r) => {
+        if (r.index === 39) {
+          const end = performance.now() + 1200;
+          while (performance.now() < end);
+        }
+        return { body: cometbftOk(r.body), delayMs: 20 };
+      });
+      const result = await runLoad(
+        options(s.url, {
+          shape: { kind: 'fixed', rate: 2000 },
+          durationMs: 20,
+          requestTimeoutMs: 800,
+          maxScheduleLagMs: 60_000,
+        }),
+      );
+      expect(result.outcomes.timeout).toBe(0);
+      expect(result.outcomes.ok).toBe(40);
+      expect(s.received).toBe(40);
+    });
+
     it('drops sends that find the in-flight bound reached, and counts them', async () => {
       const s = await server((r) => ({ body: cometbftOk(r.body), delayMs: 100 }));
       const result = await runLoad(

@@ -207,6 +207,26 @@ describe.each(['raw', 'undici'] as const)('transport %s', (kind) => {
   });
 });
 
+describe.each(['raw', 'undici'] as const)('transport %s, its thread stalled', (kind) => {
+  it('keeps a connection made while its thread was stalled past the connect timeout', async () => {
+    const server = await rawServer((socket, body) => socket.write(ok(body)));
+    const settings = {
+      endpoints: [{ nodeId: 'n0', rpcUrl: server.url }],
+      request: { method: 'POST' as const, path: '/', headers: { 'content-type': 'application/json' } },
+      connectionsPerEndpoint: 1,
+      pipelining: 1,
+      connectTimeoutMs: 100,
+    };
+    const transport = kind === 'raw' ? new RawTransport(settings) : new UndiciTransport(settings);
+    cleanups.push(() => transport.close());
+    const sent = send(transport, 'x');
+    // the connect is under way (the kernel completes it); this thread is busy past the timeout
+    const end = performance.now() + 300;
+    while (performance.now() < end);
+    expect(await sent.outcome).toEqual({ reply: [200, 'x'] });
+  });
+});
+
 describe('transport raw', () => {
   it('pipelines in order on one connection, replies packed into one write or split byte-wise', async () => {
     const waiting: { socket: Socket; body: string }[] = [];
