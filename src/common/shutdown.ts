@@ -4,10 +4,11 @@
  * The first SIGINT/SIGTERM aborts `shutdown.signal` (so load stops and partial
  * results can be printed) and the command's own `finally` blocks run the cleanup.
  * A second signal runs the registered cleanups once more as a best effort and
- * exits when they end, 8 s at most ("second Ctrl-C forces"); a third exits at once, saying
- * what may be left and how to remove it. So does a stop that is still going after
- * `stopGraceMs` (2 minutes): every command exits by itself, even when something it waits
- * on while stopping (an engine behind an SSH connection) never answers.
+ * exits when they end, 8 s at most ("second Ctrl-C forces"). So does a stop that is still
+ * going after `stopGraceMs` (2 minutes): every command exits by itself, even when something
+ * it waits on while stopping (an engine behind an SSH connection) never answers. A signal
+ * during that forced exit ends the process at once, saying what may be left and how to
+ * remove it.
  *
  * Output closed by its reader (`benchmark … | head`: EPIPE, the SIGPIPE that Node ignores)
  * counts as the first signal: the run stops and cleans up as after Ctrl-C, and what is
@@ -80,11 +81,11 @@ export function installShutdown(options: ShutdownOptions = {}): Shutdown {
       return;
     }
     if (count > 2) {
-      // The forced exit waits up to 8 s for its clean-up; a third signal does not wait at all.
+      // The forced exit waits up to 8 s for its clean-up; a signal during it does not wait at all.
       if (count === 3) {
         clearTimeout(graceTimer);
         log(
-          `received ${signal} a third time: exiting now, before the forced clean-up finished; what it had not removed is left (local-network --down, or remote-network --down with the same hosts, removes it)`,
+          `received ${signal} during the forced exit: exiting now, before its clean-up finished; what it had not removed is left (local-network --down, or remote-network --down with the same hosts, removes it)`,
         );
         exit(130);
       }

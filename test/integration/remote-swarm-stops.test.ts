@@ -12,28 +12,34 @@ import { runSwarm, swarmState, swarmSuite } from './remote-swarm-fixture.js';
 
 const suite = swarmSuite();
 
+/** `remote-network --engine swarm` on the hosts of `file`, which must refuse: its one error line (no stack trace). */
+async function refusal(file: string): Promise<string> {
+  const run = await runCliModule('remote-network', [
+    '--engine',
+    'swarm',
+    '--hosts-file',
+    file,
+    '--num-transactions',
+    '10',
+    '--cleanup',
+  ]);
+  expect(run.exitCode).not.toBe(0);
+  const lines = errorLines(run);
+  expect(lines, run.stderr).toHaveLength(1);
+  expect(run.stderr).not.toMatch(/\n\s+at /);
+  return lines[0]!;
+}
+
 describe('remote-network --engine swarm: refusals and Ctrl-C on sandbox hosts', () => {
   it('refuses a host already in another swarm, names it and how to leave, and leaves the others untouched', async () => {
     const file = await hostsFile(suite.sandbox, 'swarm-four', suite.hosts);
     const other = suite.hosts[3]!;
     await innerDocker(other, ['swarm', 'init', '--advertise-addr', other.address]);
     try {
-      const run = await runCliModule('remote-network', [
-        '--engine',
-        'swarm',
-        '--hosts-file',
-        file,
-        '--num-transactions',
-        '10',
-        '--cleanup',
-      ]);
-      expect(run.exitCode).not.toBe(0);
-      const lines = errorLines(run);
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toContain(`${other.name} (`);
-      expect(lines[0]).toContain('already in another swarm');
-      expect(lines[0]).toContain('docker swarm leave --force');
-      expect(run.stderr).not.toMatch(/\n\s+at /);
+      const line = await refusal(file);
+      expect(line).toContain(`${other.name} (`);
+      expect(line).toContain('already in another swarm');
+      expect(line).toContain('docker swarm leave --force');
       for (const host of suite.hosts.slice(0, 3)) expect(await swarmState(host)).toBe('inactive');
       expect(await swarmState(other)).toBe('active');
     } finally {
@@ -52,22 +58,10 @@ describe('remote-network --engine swarm: refusals and Ctrl-C on sandbox hosts', 
       });
     await iptables('-I');
     try {
-      const run = await runCliModule('remote-network', [
-        '--engine',
-        'swarm',
-        '--hosts-file',
-        file,
-        '--num-transactions',
-        '10',
-        '--cleanup',
-      ]);
-      expect(run.exitCode).not.toBe(0);
-      const lines = errorLines(run);
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toContain(`${pair[1]!.name} (`);
-      expect(lines[0]).toContain(`its manager ${manager.address}:2377 is unreachable`);
-      expect(lines[0]).toContain('TCP 2377');
-      expect(run.stderr).not.toMatch(/\n\s+at /);
+      const line = await refusal(file);
+      expect(line).toContain(`${pair[1]!.name} (`);
+      expect(line).toContain(`its manager ${manager.address}:2377 is unreachable`);
+      expect(line).toContain('TCP 2377');
     } finally {
       await iptables('-D');
     }

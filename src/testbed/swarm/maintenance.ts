@@ -93,8 +93,8 @@ export class SwarmMaintenance extends RemoteMaintenance {
             say(agent.host.name, `docker swarm leave failed: ${engineMessage(error)}`);
           }
         };
-        // the workers at once (each leave took about 1 s here, so 16 hosts one by one took 16 s),
-        // then the managers one by one, the swarm's raft losing one member at a time
+        // the workers at once (each leave took about 1 s on sandbox hosts: one by one, 16 hosts
+        // would take 16 s), then the managers one by one, the swarm's raft losing one at a time
         await Promise.all(order.filter((entry) => !entry.manager).map((entry) => leave(entry.agent)));
         for (const entry of order.filter((entry) => entry.manager)) await leave(entry.agent);
       }

@@ -73,7 +73,7 @@ describe('shutdown', () => {
     expect(lines.join('\n')).toMatch(/again to force/);
   });
 
-  it('exits at once on a third signal, while the forced clean-up still runs', () => {
+  it('exits at once on a signal during the forced exit, while its clean-up still runs', () => {
     const lines: string[] = [];
     const exits: number[] = [];
     const shutdown = installShutdown({
@@ -90,7 +90,7 @@ describe('shutdown', () => {
     expect(exits).toEqual([]);
     process.emit('SIGUSR2', 'SIGUSR2');
     expect(exits).toEqual([130]);
-    expect(lines.at(-1)).toMatch(/a third time: exiting now.*--down/);
+    expect(lines.at(-1)).toMatch(/during the forced exit: exiting now.*--down/);
     process.emit('SIGUSR2', 'SIGUSR2');
     expect(exits).toEqual([130]);
     shutdown.dispose();
