@@ -290,9 +290,11 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
           const hashes = new Set(txs.map((tx) => createHash('sha256').update(tx).digest('hex')));
           expect(hashes.size).toBe(txs.length);
           const parsed = txs.map((tx) => parseTransaction(tx));
-          expect(parsed.map((p) => p?.seq).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([
-            ...Array(txs.length).keys(),
-          ]);
+          // each sequence number once, all in the schedule; not 0..sent-1: a send the lag guard
+          // skipped on a starved machine leaves a gap (CI #94: 63 of 100 sent, 49-51 among those not)
+          const seqs = parsed.map((p) => p?.seq ?? -1);
+          expect(new Set(seqs).size).toBe(seqs.length);
+          expect(seqs.every((seq) => seq >= 0 && seq < result.scheduled)).toBe(true);
           expect(parsed.every((p) => p?.runId === `run-${size}`)).toBe(true);
         }
       }
