@@ -209,9 +209,9 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
         }
       });
       // A 2 s request timeout and the schedule-lag guard out of reach: beside the unit tier, lint
-      // and tsc this process once stalled for 1.6 s, and a reply that waits out a stall longer
-      // than the timeout counts as a timeout (the timer runs before the read), so a 300 ms
-      // timeout failed the counts. This test counts where each reply went, nothing about time.
+      // and tsc this process once stalled for 1.6 s, and a 300 ms timeout then failed the counts
+      // (a reply late beyond the timeout is a timeout; one that came during a stall no longer is:
+      // the next test). This test counts where each reply went, nothing about time.
       const result = await runLoad(
         options(s.url, {
           shape: { kind: 'fixed', rate: 200 },
