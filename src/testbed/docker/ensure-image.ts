@@ -256,6 +256,16 @@ export function ensureImage(image: string, options: EnsureImageOptions): Promise
   return pending;
 }
 
+/**
+ * Why a stale image is built again: a system under test's own sources changed (the user
+ * edited systems/NAME), or meshbench's files did (an earlier meshbench built it).
+ */
+export function staleWhy(entry: ShippedImage): string {
+  return entry.sources !== undefined
+    ? `was built from other sources than ${entry.sources}/ has now`
+    : 'was built from an earlier meshbench';
+}
+
 async function buildIfMissing(
   image: string,
   entry: ShippedImage,
@@ -268,16 +278,14 @@ async function buildIfMissing(
   const reason = buildBlocker(entry, host);
   if (reason !== undefined) {
     if (stale) {
-      options.log(
-        `${image} was built from an earlier meshbench and cannot be built again here (${reason}): using it`,
-      );
+      options.log(`${image} ${staleWhy(entry)} and cannot be built again here (${reason}): using it`);
       return;
     }
     throw cannotBuildError(image, entry, reason);
   }
   options.log(
     stale
-      ? `building ${image} again: it was built from an earlier meshbench (about ${entry.aboutSecs} s)`
+      ? `building ${image} again: it ${staleWhy(entry)} (about ${entry.aboutSecs} s)`
       : `building ${image} (once, about ${entry.aboutSecs} s)`,
   );
   const packageDir = host.packageDir as string;

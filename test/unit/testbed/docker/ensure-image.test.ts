@@ -18,6 +18,7 @@ import {
   cannotBuildError,
   ensureImage,
   shippedImage,
+  staleWhy,
   type BuildHost,
 } from '../../../../src/testbed/docker/ensure-image.js';
 
@@ -165,6 +166,12 @@ describe('an image built from an earlier meshbench', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('says why it is built again: the system under test\'s sources, or an earlier meshbench', () => {
+    // a user who edited systems/crdt-sync is told that, not that meshbench changed
+    expect(staleWhy(crdt!)).toBe('was built from other sources than systems/crdt-sync/ has now');
+    expect(staleWhy(loadclient!)).toBe('was built from an earlier meshbench');
   });
 
   it("is stale when its files' hash differs; a user's own image under the tag, or files not built, are not judged", () => {
