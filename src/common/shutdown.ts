@@ -42,6 +42,17 @@ const STOP_GRACE_MS = 120_000;
 const watchedOutputs = new WeakSet<NodeJS.EventEmitter>();
 /** What a closed output does now: the shutdown installed last (none after dispose). */
 let onOutputClosed: ((name: string) => void) | undefined;
+/** The signal of the shutdown installed last (none after dispose). */
+let activeSignal: AbortSignal | undefined;
+
+/**
+ * The running command's stop signal (aborted by the first Ctrl-C), for work the process
+ * starts outside any one command's call chain (a child process that builds an image) and
+ * must stop with it; undefined when no command runs (tests, library use).
+ */
+export function shutdownSignal(): AbortSignal | undefined {
+  return activeSignal;
+}
 
 function watchOutput(stream: NodeJS.EventEmitter, name: string): void {
   if (watchedOutputs.has(stream)) return;
@@ -127,6 +138,7 @@ export function installShutdown(options: ShutdownOptions = {}): Shutdown {
     );
   };
   onOutputClosed = closed;
+  activeSignal = controller.signal;
 
   return {
     signal: controller.signal,
@@ -138,6 +150,7 @@ export function installShutdown(options: ShutdownOptions = {}): Shutdown {
       clearTimeout(graceTimer);
       for (const signal of signals) process.off(signal, handler);
       if (onOutputClosed === closed) onOutputClosed = undefined;
+      if (activeSignal === controller.signal) activeSignal = undefined;
     },
   };
 }

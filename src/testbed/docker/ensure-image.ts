@@ -19,6 +19,7 @@ import {
   REFNODE_IMAGE,
 } from '../../common/defaults.js';
 import { MeshbenchError } from '../../common/errors.js';
+import { shutdownSignal } from '../../common/shutdown.js';
 import { onPath } from '../../common/on-path.js';
 import { packageRoot } from '../../common/package-root.js';
 
@@ -236,6 +237,8 @@ export interface EnsureImageOptions {
   readonly host?: BuildHost;
   /** The caller found the image present but stale (imageStale): build it again. */
   readonly stale?: boolean;
+  /** Stops the build (default: the running command's, shutdownSignal). */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -256,6 +259,77 @@ export function ensureImage(image: string, options: EnsureImageOptions): Promise
   return pending;
 }
 
+/** Builds still running, by their process group: killed if the process exits first. */
+const runningBuilds = new Set<number>();
+let exitHook = false;
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // gone already
+  }
+}
+
+/**
+ * Runs scripts/build-images.sh SET in a process group of its own, so a stop ends it and the
+ * docker build under it together: on `signal` (the first Ctrl-C) with SIGTERM, then SIGKILL
+ * if it is still there 5 s later; on the process's exit (a forced one) at once. A build the
+ * terminal's Ctrl-C used to reach directly failed as "building … failed", and one started by a
+ * process stopped with `kill` went on building after it had exited.
+ */
+function runBuild(
+  packageDir: string,
+  entry: ShippedImage,
+  image: string,
+  onOutput: (chunk: Buffer) => void,
+  signal: AbortSignal | undefined,
+): Promise<{ code: number; interrupted: boolean }> {
+  if (signal?.aborted) return Promise.resolve({ code: 1, interrupted: true });
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const pid of runningBuilds) killGroup(pid, 'SIGKILL');
+    });
+  }
+  return new Promise((resolve) => {
+    const child = spawn('bash', [join(packageDir, 'scripts/build-images.sh'), entry.set], {
+      cwd: packageDir,
+      env: { ...process.env, [entry.tagEnv]: image },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const pid = child.pid;
+    let interrupted = false;
+    let killer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      interrupted = true;
+      if (pid === undefined) return;
+      killGroup(pid, 'SIGTERM');
+      killer = setTimeout(() => killGroup(pid, 'SIGKILL'), 5_000);
+    };
+    if (pid !== undefined) runningBuilds.add(pid);
+    signal?.addEventListener('abort', stop, { once: true });
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
+    let settled = false;
+    const settle = (code: number) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(killer);
+      signal?.removeEventListener('abort', stop);
+      if (pid !== undefined) runningBuilds.delete(pid);
+      resolve({ code, interrupted });
+    };
+    child.on('error', () => settle(127));
+    child.on('close', (status, killedBy) => {
+      // killed from outside (kill -INT of the group, say) counts as an interrupt too
+      if (killedBy === 'SIGINT' || killedBy === 'SIGTERM') interrupted = true;
+      settle(status ?? 1);
+    });
+  });
+}
+
 /**
  * Why a stale image is built again: a system under test's own sources changed (the user
  * edited systems/NAME), or meshbench's files did (an earlier meshbench built it).
@@ -272,6 +346,7 @@ async function buildIfMissing(
   options: EnsureImageOptions,
 ): Promise<void> {
   const host = options.host ?? thisHost();
+  const signal = options.signal ?? shutdownSignal();
   const labels = options.stale ? undefined : await imageLabels(image);
   const stale = options.stale === true || imageStale(entry, labels, host.packageDir);
   if (labels !== undefined && !stale) return;
@@ -290,26 +365,21 @@ async function buildIfMissing(
   );
   const packageDir = host.packageDir as string;
   const output: string[] = [];
-  const code = await new Promise<number>((resolve) => {
-    const child = spawn('bash', [join(packageDir, 'scripts/build-images.sh'), entry.set], {
-      cwd: packageDir,
-      env: { ...process.env, [entry.tagEnv]: image },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const keep = (chunk: Buffer) => {
-      output.push(
-        ...chunk
-          .toString('utf8')
-          .split('\n')
-          .filter((line) => line.trim() !== ''),
-      );
-      output.splice(0, Math.max(0, output.length - 20));
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    child.on('error', () => resolve(127));
-    child.on('close', (status) => resolve(status ?? 1));
-  });
+  const keep = (chunk: Buffer) => {
+    output.push(
+      ...chunk
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line.trim() !== ''),
+    );
+    output.splice(0, Math.max(0, output.length - 20));
+  };
+  const { code, interrupted } = await runBuild(packageDir, entry, image, keep, signal);
+  if (interrupted)
+    throw new MeshbenchError(
+      'INTERRUPTED',
+      `interrupted while building ${image}: it was not built (the next run that needs it builds it)`,
+    );
   if (code !== 0 || !(await imagePresent(image))) {
     const last = output.at(-1)?.replace(/^meshbench images: (error: )?/, '') ?? `exit code ${code}`;
     throw new MeshbenchError('IMAGE_MISSING', `building ${image} failed: ${last}`, {

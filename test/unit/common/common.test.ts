@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUniqueDir, writeFileAtomic } from '../../../src/common/atomic-write.js';
 import { formatError, MeshbenchError } from '../../../src/common/errors.js';
 import { newRunId } from '../../../src/common/run-id.js';
-import { installShutdown } from '../../../src/common/shutdown.js';
+import { installShutdown, shutdownSignal } from '../../../src/common/shutdown.js';
 
 describe('run ids', () => {
   it('are time-sortable, unique and safe in Docker names', () => {
@@ -62,6 +62,8 @@ describe('shutdown', () => {
     shutdown.onForce(() => {
       cleaned += 1;
     });
+    // what the process starts outside the command's calls (an image build) stops on it too
+    expect(shutdownSignal()).toBe(shutdown.signal);
     process.emit('SIGUSR2', 'SIGUSR2');
     expect(shutdown.signal.aborted).toBe(true);
     expect(cleaned).toBe(0);
@@ -70,6 +72,7 @@ describe('shutdown', () => {
     expect(cleaned).toBe(1);
     expect(exitCode).toBe(130);
     shutdown.dispose();
+    expect(shutdownSignal()).toBeUndefined();
     expect(lines.join('\n')).toMatch(/again to force/);
   });
 

@@ -4,11 +4,11 @@
  * not, which commands are on PATH), so each case runs here whatever this machine has.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { formatError } from '../../../../src/common/errors.js';
+import { describe, expect, it, vi } from 'vitest';
+import { formatError, isMeshbenchError } from '../../../../src/common/errors.js';
 import {
   APP_LABEL,
   appKey,
@@ -111,6 +111,74 @@ describe('building a missing meshbench image on first use', () => {
   });
 });
 
+describe('a build that is stopped', () => {
+  /** A package whose build script starts a long child (as docker build is) and records its pid. */
+  function slowPackage(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'meshbench-build-stop-'));
+    mkdirSync(join(dir, 'scripts'));
+    writeFileSync(
+      join(dir, 'scripts/build-images.sh'),
+      'echo "meshbench images: building"\nsleep 30 &\necho $! > grandchild.pid\nwait\n',
+    );
+    return dir;
+  }
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('ends the script and what it started on the stop signal, and says it was interrupted', async () => {
+    const dir = slowPackage();
+    try {
+      const controller = new AbortController();
+      const lines: string[] = [];
+      const built = ensureImage('meshbench/loadclient:latest', {
+        log: (line) => lines.push(line),
+        host: host({ packageDir: dir }),
+        stale: true,
+        signal: controller.signal,
+      });
+      const pidFile = join(dir, 'grandchild.pid');
+      await vi.waitFor(() => expect(readFileSync(pidFile, 'utf8')).toMatch(/^\d+/), { timeout: 10_000 });
+      const grandchild = Number(readFileSync(pidFile, 'utf8'));
+      expect(alive(grandchild)).toBe(true);
+      controller.abort();
+      const error = await built.catch((caught: unknown) => caught);
+      expect(isMeshbenchError(error) && error.code).toBe('INTERRUPTED');
+      expect(formatError(error)).toContain(
+        'interrupted while building meshbench/loadclient:latest: it was not built',
+      );
+      // the script's own child went with it (a process group of its own), not left building
+      await vi.waitFor(() => expect(alive(grandchild)).toBe(false), { timeout: 10_000 });
+      expect(lines).toEqual([
+        'building meshbench/loadclient:latest again: it was built from an earlier meshbench (about 10 s)',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('does not start when the stop came first', async () => {
+    const dir = slowPackage();
+    try {
+      const error = await ensureImage('meshbench/loadclient:latest', {
+        log: () => undefined,
+        host: host({ packageDir: dir }),
+        stale: true,
+        signal: AbortSignal.abort(),
+      }).catch((caught: unknown) => caught);
+      expect(isMeshbenchError(error) && error.code).toBe('INTERRUPTED');
+      expect(existsSync(join(dir, 'grandchild.pid'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('an image built from an earlier meshbench', () => {
   /** A package folder with the load client's two files. */
   function packageWith(client: string, worker: string): string {
@@ -168,7 +236,7 @@ describe('an image built from an earlier meshbench', () => {
     }
   });
 
-  it('says why it is built again: the system under test\'s sources, or an earlier meshbench', () => {
+  it("says why it is built again: the system under test's sources, or an earlier meshbench", () => {
     // a user who edited systems/crdt-sync is told that, not that meshbench changed
     expect(staleWhy(crdt!)).toBe('was built from other sources than systems/crdt-sync/ has now');
     expect(staleWhy(loadclient!)).toBe('was built from an earlier meshbench');
