@@ -6,7 +6,7 @@
  * then uses or ships it. Where it cannot be built (no Docker CLI, no mmdebstrap or gcc and no
  * root with apt-get to install them, no bundle), one line says so and names the command.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import {
   REFNODE_IMAGE,
 } from '../../common/defaults.js';
 import { MeshbenchError } from '../../common/errors.js';
+import { runInOwnGroup } from '../../common/group-child.js';
 import { shutdownSignal } from '../../common/shutdown.js';
 import { onPath } from '../../common/on-path.js';
 import { packageRoot } from '../../common/package-root.js';
@@ -259,77 +260,6 @@ export function ensureImage(image: string, options: EnsureImageOptions): Promise
   return pending;
 }
 
-/** Builds still running, by their process group: killed if the process exits first. */
-const runningBuilds = new Set<number>();
-let exitHook = false;
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // gone already
-  }
-}
-
-/**
- * Runs scripts/build-images.sh SET in a process group of its own, so a stop ends it and the
- * docker build under it together: on `signal` (the first Ctrl-C) with SIGTERM, then SIGKILL
- * if it is still there 5 s later; on the process's exit (a forced one) at once. A build the
- * terminal's Ctrl-C used to reach directly failed as "building … failed", and one started by a
- * process stopped with `kill` went on building after it had exited.
- */
-function runBuild(
-  packageDir: string,
-  entry: ShippedImage,
-  image: string,
-  onOutput: (chunk: Buffer) => void,
-  signal: AbortSignal | undefined,
-): Promise<{ code: number; interrupted: boolean }> {
-  if (signal?.aborted) return Promise.resolve({ code: 1, interrupted: true });
-  if (!exitHook) {
-    exitHook = true;
-    process.on('exit', () => {
-      for (const pid of runningBuilds) killGroup(pid, 'SIGKILL');
-    });
-  }
-  return new Promise((resolve) => {
-    const child = spawn('bash', [join(packageDir, 'scripts/build-images.sh'), entry.set], {
-      cwd: packageDir,
-      env: { ...process.env, [entry.tagEnv]: image },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    const pid = child.pid;
-    let interrupted = false;
-    let killer: NodeJS.Timeout | undefined;
-    const stop = () => {
-      interrupted = true;
-      if (pid === undefined) return;
-      killGroup(pid, 'SIGTERM');
-      killer = setTimeout(() => killGroup(pid, 'SIGKILL'), 5_000);
-    };
-    if (pid !== undefined) runningBuilds.add(pid);
-    signal?.addEventListener('abort', stop, { once: true });
-    child.stdout.on('data', onOutput);
-    child.stderr.on('data', onOutput);
-    let settled = false;
-    const settle = (code: number) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(killer);
-      signal?.removeEventListener('abort', stop);
-      if (pid !== undefined) runningBuilds.delete(pid);
-      resolve({ code, interrupted });
-    };
-    child.on('error', () => settle(127));
-    child.on('close', (status, killedBy) => {
-      // killed from outside (kill -INT of the group, say) counts as an interrupt too
-      if (killedBy === 'SIGINT' || killedBy === 'SIGTERM') interrupted = true;
-      settle(status ?? 1);
-    });
-  });
-}
-
 /**
  * Why a stale image is built again: a system under test's own sources changed (the user
  * edited systems/NAME), or meshbench's files did (an earlier meshbench built it).
@@ -374,7 +304,12 @@ async function buildIfMissing(
     );
     output.splice(0, Math.max(0, output.length - 20));
   };
-  const { code, interrupted } = await runBuild(packageDir, entry, image, keep, signal);
+  // in a process group of its own: a stop ends the script and the docker build under it
+  const { code, interrupted } = await runInOwnGroup(
+    'bash',
+    [join(packageDir, 'scripts/build-images.sh'), entry.set],
+    { cwd: packageDir, env: { ...process.env, [entry.tagEnv]: image }, onOutput: keep, signal },
+  );
   if (interrupted)
     throw new MeshbenchError(
       'INTERRUPTED',

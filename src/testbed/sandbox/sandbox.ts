@@ -4,13 +4,14 @@
  * for real with no cloud account. `up` writes a hosts env file that
  * `remote-network --hosts-file` accepts; `down` removes everything by label.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { access, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import { MeshbenchError } from '../../common/errors.js';
+import { runInOwnGroup } from '../../common/group-child.js';
 import type { ExecResult } from '../../common/exec-result.js';
 import { RUN_LABEL, SANDBOX_LABEL } from '../../common/labels.js';
 import { newRunId } from '../../common/run-id.js';
@@ -163,6 +164,7 @@ export async function ensureSandboxImages(options: {
   withDocker: boolean;
   withoutDocker: boolean;
   log?: (line: string) => void;
+  signal?: AbortSignal;
 }): Promise<void> {
   const wanted: string[] = [];
   if (options.withDocker && !(await imageExists(SANDBOX_IMAGE))) wanted.push('host');
@@ -171,14 +173,17 @@ export async function ensureSandboxImages(options: {
   const script = join(projectRoot(), 'scripts', 'build-sandbox-image.sh');
   for (const set of wanted) {
     options.log?.(`building sandbox image (${set}) with ${script}`);
-    const code = await new Promise<number>((resolvePromise) => {
-      const child = spawn('bash', [script, set], {
-        cwd: projectRoot(),
-        stdio: ['ignore', 'inherit', 'inherit'],
-      });
-      child.on('close', (exitCode) => resolvePromise(exitCode ?? 1));
-      child.on('error', () => resolvePromise(1));
+    // its own process group: Ctrl-C ends the script and the build under it, and says so
+    const { code, interrupted } = await runInOwnGroup('bash', [script, set], {
+      cwd: projectRoot(),
+      stdio: 'inherit',
+      ...(options.signal ? { signal: options.signal } : {}),
     });
+    if (interrupted)
+      throw new MeshbenchError(
+        'INTERRUPTED',
+        `interrupted while building the sandbox host image (${set}): it was not built`,
+      );
     if (code !== 0) {
       throw new MeshbenchError('IMAGE_MISSING', `building the sandbox host image (${set}) failed`, {
         hint: `run bash ${script} ${set} and fix what it reports`,
@@ -323,7 +328,12 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
       hint: 'run `npm run sandbox -- down` first',
     });
   }
-  await ensureSandboxImages({ withDocker: withoutDocker < count, withoutDocker: withoutDocker > 0, log });
+  await ensureSandboxImages({
+    withDocker: withoutDocker < count,
+    withoutDocker: withoutDocker > 0,
+    log,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
 
   const runId = newRunId();
   const labels = ['--label', `${RUN_LABEL}=${runId}`, '--label', `${SANDBOX_LABEL}=1`];
