@@ -2,7 +2,9 @@
  * Signal handling shared by every command.
  *
  * The first SIGINT/SIGTERM aborts `shutdown.signal` (so load stops and partial
- * results can be printed) and the command's own `finally` blocks run the cleanup.
+ * results can be printed) and the command's own `finally` blocks run the cleanup. A signal
+ * within REPEAT_WINDOW_MS of the last one counted is that one delivered twice (`timeout`
+ * signals the command and its group), not a second Ctrl-C.
  * A second signal runs the registered cleanups once more as a best effort and
  * exits when they end, 8 s at most ("second Ctrl-C forces"). So does a stop that is still
  * going after `stopGraceMs` (2 minutes): every command exits by itself, even when something
@@ -33,10 +35,22 @@ export interface ShutdownOptions {
   readonly outputs?: readonly NodeJS.EventEmitter[];
   /** How long a stop may take before it is forced (default 120 s). */
   readonly stopGraceMs?: number;
+  /** Signals this soon after the last one counted are the same one delivered twice (default REPEAT_WINDOW_MS). */
+  readonly repeatWindowMs?: number;
 }
 
 /** A stop (removing a network, writing partial results) takes seconds; this is far beyond it. */
 const STOP_GRACE_MS = 120_000;
+
+/**
+ * One stop often arrives as two signals within microseconds: GNU `timeout` signals the command,
+ * then its whole process group (the command again), and wrappers that forward a terminal's
+ * Ctrl-C to a child the terminal already signalled do the same (npm/cli issue 5021). Counted
+ * as a second Ctrl-C, that forced the exit at once: a `timeout 600 benchmark … --cleanup` in CI
+ * left most of a 70-node network behind. A signal this soon after the last one counted is
+ * taken as the same one; a person's second Ctrl-C comes later than this.
+ */
+export const REPEAT_WINDOW_MS = 250;
 
 /** Streams already watched for a closed reader (once per stream for the whole process). */
 const watchedOutputs = new WeakSet<NodeJS.EventEmitter>();
@@ -71,8 +85,10 @@ export function installShutdown(options: ShutdownOptions = {}): Shutdown {
   const controller = new AbortController();
   const cleanups = new Set<Cleanup>();
   let count = 0;
+  let lastCountedAt = -Infinity;
   let graceTimer: NodeJS.Timeout | undefined;
   const stopGraceMs = options.stopGraceMs ?? STOP_GRACE_MS;
+  const repeatWindowMs = options.repeatWindowMs ?? REPEAT_WINDOW_MS;
 
   /** The first stop: abort, and force it if it is still going after the grace. */
   const stop = (line: string, reason: string) => {
@@ -86,6 +102,9 @@ export function installShutdown(options: ShutdownOptions = {}): Shutdown {
   };
 
   const handler = (signal: NodeJS.Signals) => {
+    const now = performance.now();
+    if (now - lastCountedAt < repeatWindowMs) return; // the same signal delivered twice
+    lastCountedAt = now;
     count += 1;
     if (count === 1) {
       stop(`\nreceived ${signal}: stopping (press Ctrl-C again to force)`, `interrupted by ${signal}`);

@@ -57,6 +57,7 @@ describe('shutdown', () => {
       exit: ((code: number) => {
         exitCode = code;
       }) as (code: number) => never,
+      repeatWindowMs: 0,
     });
     let cleaned = 0;
     shutdown.onForce(() => {
@@ -76,6 +77,33 @@ describe('shutdown', () => {
     expect(lines.join('\n')).toMatch(/again to force/);
   });
 
+  it('takes a signal right after the first as the same one delivered twice, and a later one as a second Ctrl-C', async () => {
+    const lines: string[] = [];
+    const exits: number[] = [];
+    const shutdown = installShutdown({
+      signals: ['SIGUSR2'],
+      log: (line) => lines.push(line),
+      exit: ((code: number) => {
+        exits.push(code);
+      }) as (code: number) => never,
+      repeatWindowMs: 200,
+    });
+    // GNU timeout signals the command, then its process group: the command gets it twice at once
+    process.emit('SIGUSR2', 'SIGUSR2');
+    process.emit('SIGUSR2', 'SIGUSR2');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(shutdown.signal.aborted).toBe(true);
+    expect(exits).toEqual([]);
+    expect(lines.join('\n')).not.toMatch(/forcing exit/);
+    // a person's second Ctrl-C, later
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    process.emit('SIGUSR2', 'SIGUSR2');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(exits).toEqual([130]);
+    expect(lines.at(-1)).toMatch(/received SIGUSR2 again: forcing exit/);
+    shutdown.dispose();
+  });
+
   it('exits at once on a signal during the forced exit, while its clean-up still runs', () => {
     const lines: string[] = [];
     const exits: number[] = [];
@@ -85,6 +113,7 @@ describe('shutdown', () => {
       exit: ((code: number) => {
         exits.push(code);
       }) as (code: number) => never,
+      repeatWindowMs: 0,
     });
     // a forced clean-up that does not end (an engine that does not answer)
     shutdown.onForce(() => new Promise<void>(() => undefined));
