@@ -46,9 +46,10 @@ const STOP_GRACE_MS = 120_000;
  * One stop often arrives as two signals within microseconds: GNU `timeout` signals the command,
  * then its whole process group (the command again), and wrappers that forward a terminal's
  * Ctrl-C to a child the terminal already signalled do the same (npm/cli issue 5021). Counted
- * as a second Ctrl-C, that forced the exit at once: a `timeout 600 benchmark … --cleanup` in CI
- * left most of a 70-node network behind. A signal this soon after the last one counted is
- * taken as the same one; a person's second Ctrl-C comes later than this.
+ * as a second Ctrl-C, that forced the exit at once: `timeout 120 benchmark --committee 70
+ * --cleanup` on a loaded machine exited with 61 of its containers still there, and left its
+ * network. A signal this soon after the last one counted is taken as the same one; a person's
+ * second Ctrl-C comes later than this.
  */
 export const REPEAT_WINDOW_MS = 250;
 
