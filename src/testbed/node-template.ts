@@ -16,8 +16,15 @@ export interface NodeTemplate {
   readonly ports: { readonly rpc: number; readonly p2p: number; readonly metrics?: number };
   /** Each node's environment; `{id}` is its id (node0…), `{peers}` every node's `id@id:p2p`. */
   readonly environment: Readonly<Record<string, string>>;
-  /** The path of its health check (HTTP 200 on the RPC port), run by node in the container. */
+  /** The path its RPC answers 200 on when the node is up (HTTP, on the RPC port). */
   readonly health: string;
+  /**
+   * The container's own health check (for `docker ps` and the user's tooling; meshbench waits on
+   * the RPC itself): `node` fetches `health` with the image's /usr/local/bin/node (meshbench's
+   * lean images have no shell or curl), `none` sets none, or compose's `test` form as given.
+   * Absent: `node`.
+   */
+  readonly healthcheck?: 'node' | 'none' | readonly string[];
   /** Whether nodes get MESHBENCH_PEERS/MESHBENCH_BOOTSTRAP even in a full mesh (P2P apps dial them). */
   readonly peersAlways: boolean;
   /**
@@ -36,6 +43,7 @@ export const REFNODE_TEMPLATE: NodeTemplate = {
   ports: { rpc: 26657, p2p: 26656, metrics: 26660 },
   environment: { REFNODE_ID: '{id}', REFNODE_PEERS: '{peers}', REFNODE_DATA_DIR: '/data' },
   health: '/health',
+  healthcheck: 'node',
   peersAlways: false,
   portVariables: { rpc: 'REFNODE_RPC_PORT', p2p: 'REFNODE_P2P_PORT', metrics: 'REFNODE_METRICS_PORT' },
 };

@@ -12,6 +12,7 @@ import { MeshbenchError } from '../common/errors.js';
 import { PROTOCOL_LABEL } from '../common/labels.js';
 import { packageRoot } from '../common/package-root.js';
 import { loadYaml } from '../common/yaml.js';
+import { shippedImage } from './docker/ensure-image.js';
 import { labelsOf } from './local/compose-file.js';
 
 import { REFNODE_TEMPLATE, type NodeTemplate } from './node-template.js';
@@ -25,6 +26,17 @@ const manifestSchema = z
     ports: z.object({ rpc: port, p2p: port, metrics: port.optional() }).strict(),
     environment: z.record(z.string(), z.string()).default({}),
     health: z.string().startsWith('/').default('/health'),
+    healthcheck: z
+      .union([
+        z.enum(['node', 'none']),
+        z
+          .array(z.string().min(1))
+          .min(2)
+          .refine((test) => test[0] === 'CMD' || test[0] === 'CMD-SHELL', {
+            message: "a health check starts with CMD or CMD-SHELL (compose's test form)",
+          }),
+      ])
+      .optional(),
     portVariables: z
       .object({ rpc: envName.optional(), p2p: envName.optional(), metrics: envName.optional() })
       .strict()
@@ -82,7 +94,7 @@ export function loadSystemTemplate(given: string, cwd: string = process.cwd()): 
       'BAD_FLAG',
       `--system ${given}: ${file}: ${where}: ${issue?.message ?? 'not valid'}`,
       {
-        hint: 'give image, protocol, ports {rpc, p2p, metrics?}, and optionally environment, health and portVariables {rpc?, p2p?, metrics?}',
+        hint: 'give image, protocol, ports {rpc, p2p, metrics?}, and optionally environment, health, healthcheck ("node", "none" or ["CMD", …]) and portVariables {rpc?, p2p?, metrics?}',
       },
     );
   }
@@ -94,6 +106,9 @@ export function loadSystemTemplate(given: string, cwd: string = process.cwd()): 
     ports: parsed.data.ports,
     environment: parsed.data.environment,
     health: parsed.data.health,
+    // node in the container only where it is known to be there: meshbench's own images (a
+    // user's image without /usr/local/bin/node showed `unhealthy` in docker ps 100 s in)
+    healthcheck: parsed.data.healthcheck ?? (shippedImage(parsed.data.image) ? 'node' : 'none'),
     peersAlways: true,
     ...(parsed.data.portVariables ? { portVariables: parsed.data.portVariables } : {}),
   };

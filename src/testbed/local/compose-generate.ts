@@ -64,6 +64,14 @@ export function nodeHealthcheck(port: number, path: string): string[] {
 }
 export const REFNODE_HEALTHCHECK = nodeHealthcheck(REFNODE_RPC_PORT, '/health');
 
+/** A generated node's `healthcheck` entry, as its template says (NodeTemplate.healthcheck). */
+function healthcheckOf(system: NodeTemplate): { healthcheck?: Record<string, unknown> } {
+  const check = system.healthcheck ?? 'node';
+  if (check === 'none') return {};
+  const test = check === 'node' ? nodeHealthcheck(system.ports.rpc, system.health) : [...check];
+  return { healthcheck: { test, ...NODE_HEALTHCHECK_TIMING } };
+}
+
 /**
  * How often the engine runs it: Docker's default interval, 30 s. meshbench waits on the nodes'
  * RPC itself and never on this status (it is for `docker ps` and the user's own tooling), and a
@@ -130,10 +138,7 @@ export function refnodeCompose(options: RefnodeComposeOptions): Record<string, u
         [RPC_PORT_LABEL]: String(system.ports.rpc),
         [METRICS_PORT_LABEL]: String(metricsPort),
       },
-      healthcheck: {
-        test: nodeHealthcheck(system.ports.rpc, system.health),
-        ...NODE_HEALTHCHECK_TIMING,
-      },
+      ...healthcheckOf(system),
       stop_grace_period: '5s',
     };
   });

@@ -105,6 +105,37 @@ describe('--system', () => {
     ).rejects.toThrow(/ports\.rpc: /);
   });
 
+  it("gives a node of yours a health check only where it can run: node in meshbench's images, or the one you name", async () => {
+    type Service = { healthcheck?: { test: string[]; interval: string } };
+    const services = (dir: string) =>
+      (
+        refnodeCompose({
+          committee: 1,
+          system: loadSystemTemplate(dir),
+          rpcHostPorts: [1],
+          metricsHostPorts: [1],
+        }) as { services: Record<string, Service> }
+      ).services.node0!;
+    const base = '"image":"me/etcd:3.4","protocol":"etcd","ports":{"rpc":2379,"p2p":2380}';
+    // an image of yours may have no /usr/local/bin/node: a check with it never passed (docker ps said unhealthy)
+    expect(services(await folder(`{${base}}`)).healthcheck).toBeUndefined();
+    expect(services(await folder(`{${base},"healthcheck":"none"}`)).healthcheck).toBeUndefined();
+    const node = services(await folder(`{${base},"healthcheck":"node","health":"/ready"}`)).healthcheck;
+    expect(node?.test.at(-1)).toContain("get('http://127.0.0.1:2379/ready'");
+    const own = services(
+      await folder(`{${base},"healthcheck":["CMD","etcdctl","endpoint","health"]}`),
+    ).healthcheck;
+    expect(own?.test).toEqual(['CMD', 'etcdctl', 'endpoint', 'health']);
+    expect(own?.interval).toBe('30s'); // meshbench's timing (NODE_HEALTHCHECK_TIMING), as for its own
+    // meshbench's own systems keep theirs (their images have node)
+    expect(loadSystemTemplate('crdt-sync').healthcheck).toBe('node');
+    await expect(
+      folder(`{${base},"healthcheck":["etcdctl","endpoint","health"]}`).then((dir) =>
+        loadSystemTemplate(dir),
+      ),
+    ).rejects.toThrow(/healthcheck: .*starts with CMD or CMD-SHELL/);
+  });
+
   it("makes the system's protocol the default, and refuses another or a compose file", async () => {
     const context = { skipFileChecks: true };
     const plan = await buildBenchmarkPlan({ system: 'crdt-sync' }, context);
