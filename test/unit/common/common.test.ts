@@ -47,6 +47,21 @@ describe('atomic files', () => {
   });
 });
 
+/** A shutdown on SIGUSR2 whose log lines and exit codes are recorded instead of acted on. */
+function recordingShutdown(repeatWindowMs: number) {
+  const lines: string[] = [];
+  const exits: number[] = [];
+  const shutdown = installShutdown({
+    signals: ['SIGUSR2'],
+    log: (line) => lines.push(line),
+    exit: ((code: number) => {
+      exits.push(code);
+    }) as (code: number) => never,
+    repeatWindowMs,
+  });
+  return { shutdown, lines, exits };
+}
+
 describe('shutdown', () => {
   it('aborts on the first signal and forces on the second', async () => {
     const lines: string[] = [];
@@ -78,16 +93,7 @@ describe('shutdown', () => {
   });
 
   it('takes a signal right after the first as the same one delivered twice, and a later one as a second Ctrl-C', async () => {
-    const lines: string[] = [];
-    const exits: number[] = [];
-    const shutdown = installShutdown({
-      signals: ['SIGUSR2'],
-      log: (line) => lines.push(line),
-      exit: ((code: number) => {
-        exits.push(code);
-      }) as (code: number) => never,
-      repeatWindowMs: 200,
-    });
+    const { shutdown, lines, exits } = recordingShutdown(200);
     // GNU timeout signals the command, then its process group: the command gets it twice at once
     process.emit('SIGUSR2', 'SIGUSR2');
     process.emit('SIGUSR2', 'SIGUSR2');
@@ -105,16 +111,7 @@ describe('shutdown', () => {
   });
 
   it('exits at once on a signal during the forced exit, while its clean-up still runs', () => {
-    const lines: string[] = [];
-    const exits: number[] = [];
-    const shutdown = installShutdown({
-      signals: ['SIGUSR2'],
-      log: (line) => lines.push(line),
-      exit: ((code: number) => {
-        exits.push(code);
-      }) as (code: number) => never,
-      repeatWindowMs: 0,
-    });
+    const { shutdown, lines, exits } = recordingShutdown(0);
     // a forced clean-up that does not end (an engine that does not answer)
     shutdown.onForce(() => new Promise<void>(() => undefined));
     process.emit('SIGUSR2', 'SIGUSR2');
