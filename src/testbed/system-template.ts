@@ -106,8 +106,9 @@ export function loadSystemTemplate(given: string, cwd: string = process.cwd()): 
     ports: parsed.data.ports,
     environment: parsed.data.environment,
     health: parsed.data.health,
-    // node in the container only where it is known to be there: meshbench's own images (a
-    // user's image without /usr/local/bin/node showed `unhealthy` in docker ps 100 s in)
+    // node in the container only where it is known to be there: meshbench's own images (in a
+    // user's image without /usr/local/bin/node the check failed each time, and Docker marks a
+    // container unhealthy after 3 failures)
     healthcheck: parsed.data.healthcheck ?? (shippedImage(parsed.data.image) ? 'node' : 'none'),
     peersAlways: true,
     ...(parsed.data.portVariables ? { portVariables: parsed.data.portVariables } : {}),
