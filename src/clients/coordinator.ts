@@ -364,13 +364,24 @@ function clientOptions(
   const { signal: _signal, onProgress: _onProgress, downNodes: _downNodes, ...rest } = options;
   return {
     ...rest,
-    endpoints: [...client.endpoints],
+    endpoints: client.endpoints.map((endpoint) => clockFromClient(endpoint, client.offsetMs)),
     share: client.share,
     startAtEpochMs,
     ...(client.ownNode === undefined
       ? {}
       : { target: { kind: 'nodes', nodeIds: [client.ownNode] }, commitNodes: [client.ownNode] }),
   };
+}
+
+/**
+ * An endpoint as a client on a host `clientOffsetMs` from this machine reaches it: the node's
+ * clock against the client's (node − client), or not known when either is not.
+ */
+export function clockFromClient(endpoint: Endpoint, clientOffsetMs: number | undefined): Endpoint {
+  const { clockOffsetMs, ...rest } = endpoint;
+  return clockOffsetMs === undefined || clientOffsetMs === undefined
+    ? rest
+    : { ...rest, clockOffsetMs: clockOffsetMs - clientOffsetMs };
 }
 
 /** A host's measured clock offset (host − this machine, ms) from the deploy's clock check. */

@@ -58,6 +58,8 @@ export interface ShardSettings {
   readonly lateThresholdMs: number;
   readonly maxScheduleLagMs: number;
   readonly commitWebsocketUrls: readonly string[];
+  /** Each commit stream's node clock − this machine's, ms (null: not known), in the order of the URLs. */
+  readonly commitClockOffsetsMs?: readonly (number | null)[];
   readonly shardIndex: number;
   readonly shardCount: number;
   /** A weighted mix of transaction kinds (src/load/mix.ts); absent: one kind, the run's. */
@@ -325,7 +327,12 @@ export class Shard {
     }
     if (this.allRepliesConfirmCommit) return;
     const urls = this.settings.commitWebsocketUrls;
-    this.commitSources = urls.map((url) => commits.subscribe(url, (hash) => this.onCommitted(hash)));
+    const offsets = this.settings.commitClockOffsetsMs;
+    this.commitSources = urls.map((url, index) =>
+      commits.subscribe(url, (hash, committedAtMs) => this.onCommitted(hash, committedAtMs), {
+        clockOffsetMs: offsets?.[index] ?? undefined,
+      }),
+    );
     const ready = await Promise.all(this.commitSources.map((source) => source.ready));
     this.commitPolling = !ready.some(Boolean);
   }
@@ -690,11 +697,19 @@ export class Shard {
     }
   }
 
-  private commit(request: TxRequest): void {
+  /**
+   * A commit, now or at `committedAtMs` (this thread's performance.now(), from the commit
+   * source: a mesh node's own delivery time), which counts between the request's wire time and now.
+   */
+  private commit(request: TxRequest, committedAtMs?: number): void {
     if (request.commitDone) return;
     request.commitDone = true;
     if (request.hash !== undefined) this.pendingCommits.delete(request.hash);
-    const now = this.now();
+    const current = this.now();
+    const now =
+      committedAtMs === undefined
+        ? current
+        : Math.min(current, Math.max(request.wireMs, committedAtMs - this.clockOriginPerf));
     this.progressCommitted++;
     this.intervalLatency.record(now - request.intendedMs);
     const arrivalSecond = Math.floor((now - this.plan.measuredStartMs) / 1000);
@@ -716,9 +731,9 @@ export class Shard {
     );
   }
 
-  private onCommitted(hash: string): void {
+  private onCommitted(hash: string, committedAtMs?: number): void {
     const request = this.pendingCommits.get(hash);
-    if (request) this.commit(request);
+    if (request) this.commit(request, committedAtMs);
   }
 
   /** Whether a request or commit not yet ended had its deadline at or before `now` (ended ones at the heads go). */

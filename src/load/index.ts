@@ -74,15 +74,17 @@ export async function probeEndpoints(
 function shardSettings(options: LoadOptions, shardIndex: number, shardCount: number): ShardSettings {
   const maxInFlight = options.maxInFlight ?? LOAD_DEFAULTS.maxInFlight;
   const commits = createProtocol(options.protocol, options.runId).commits;
-  const commitWebsocketUrls =
-    options.commitWebsocketUrls ??
-    (commits
+  const commitEndpoints =
+    options.commitWebsocketUrls === undefined && commits
       ? options.endpoints
           // a protocol whose commit is judged over every node (mesh) follows every node's stream
           .filter((e) => commits.everyNode || (options.commitNodes?.includes(e.nodeId) ?? true))
           .slice(0, commits.everyNode ? undefined : LOAD_DEFAULTS.commitSubscriptions)
-          .map((e) => commits.websocketUrl(e))
-      : []);
+      : [];
+  const commitWebsocketUrls =
+    options.commitWebsocketUrls ?? (commits ? commitEndpoints.map((e) => commits.websocketUrl(e)) : []);
+  // each node's clock against this one, where known: a node's own event times are used then
+  const commitClockOffsetsMs = commitEndpoints.map((e) => e.clockOffsetMs ?? null);
   const protocolModules = protocolModulePaths();
   return {
     runId: options.runId,
@@ -109,6 +111,7 @@ function shardSettings(options: LoadOptions, shardIndex: number, shardCount: num
     lateThresholdMs: options.lateThresholdMs ?? LOAD_DEFAULTS.lateThresholdMs,
     maxScheduleLagMs: options.maxScheduleLagMs ?? LOAD_DEFAULTS.maxScheduleLagMs,
     commitWebsocketUrls,
+    ...(commitClockOffsetsMs.some((offset) => offset !== null) ? { commitClockOffsetsMs } : {}),
     // A load client's share (seq ≡ index mod count) split again across its workers.
     shardIndex: (options.share?.index ?? 0) + (options.share?.count ?? 1) * shardIndex,
     shardCount: (options.share?.count ?? 1) * shardCount,

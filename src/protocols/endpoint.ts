@@ -15,4 +15,10 @@ export interface Endpoint {
   readonly metricsUrl?: string;
   /** Where the node runs: `local`, or the remote host's name/address. */
   readonly host?: string;
+  /**
+   * The node's clock − the reader's, ms: 0 for a node on this machine, a remote host's offset
+   * measured at deploy. Absent: not known. Readers use times the node reports itself (a mesh
+   * node's delivery `at`) only when it is known.
+   */
+  readonly clockOffsetMs?: number;
 }

@@ -35,6 +35,6 @@ export { isModuleSpecifier } from './module.js';
 export type { EtcdKeyPattern, EtcdKeyPatternKind, EtcdKeysSummary } from './etcd-keys.js';
 export { ETCD_KEY_DEFAULTS, ETCD_KEY_PATTERNS, checkEtcdKeyPattern } from './etcd-keys.js';
 
-export type { MeshDelivery, DeliveryStreamHandlers } from './mesh-stream.js';
+export type { MeshDelivery, DeliveryStreamHandlers, DeliveryStreamOptions } from './mesh-stream.js';
 export { DeliveryStream, SseParser, deliveriesUrl, parseDelivery } from './mesh-stream.js';
 export { DeliveryCounter, deliveriesNeeded, parseDeliveryRule } from './mesh.js';

@@ -12,10 +12,14 @@ import type { Dispatcher } from 'undici';
 import type { Endpoint } from './endpoint.js';
 import { joinUrl } from './protocol.js';
 
-/** One delivery as a node reports it: the message id and the node that published it. */
+/**
+ * One delivery as a node reports it: the message id, the node that published it and, when the
+ * node says, its own clock's time of the delivery (ms since the Unix epoch, fractions welcome).
+ */
 export interface MeshDelivery {
   readonly id: string;
   readonly origin: string;
+  readonly at?: number;
 }
 
 /**
@@ -112,10 +116,17 @@ function plainStringEnd(data: string, from: number): number {
 
 const ID_OPEN = '{"id":"';
 const ORIGIN_OPEN = '","origin":"';
+const AT_OPEN = '","at":';
+
+/** A delivery's `at` as the contract allows it: a finite time after the epoch, in ms. */
+function validAt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0;
+}
 
 /**
- * The delivery in the form nodes write (`{"id":"…","origin":"…"}`, no spaces, no escapes),
- * read without JSON.parse; undefined for any other form (JSON.parse reads it then).
+ * The delivery in the forms nodes write (`{"id":"…","origin":"…"}` or
+ * `{"id":"…","origin":"…","at":1764345600123.456}`, no spaces, no escapes), read without
+ * JSON.parse; undefined for any other form (JSON.parse reads it then).
  */
 function plainDelivery(data: string): MeshDelivery | undefined {
   if (!data.startsWith(ID_OPEN)) return undefined;
@@ -123,9 +134,13 @@ function plainDelivery(data: string): MeshDelivery | undefined {
   if (idEnd <= ID_OPEN.length || !data.startsWith(ORIGIN_OPEN, idEnd)) return undefined;
   const originStart = idEnd + ORIGIN_OPEN.length;
   const originEnd = plainStringEnd(data, originStart);
-  if (originEnd <= originStart || originEnd !== data.length - 2 || data.charCodeAt(originEnd + 1) !== 125)
-    return undefined; // not `"}` at the very end
-  return { id: data.slice(ID_OPEN.length, idEnd), origin: data.slice(originStart, originEnd) };
+  if (originEnd <= originStart || data.charCodeAt(data.length - 1) !== 125) return undefined;
+  const id = data.slice(ID_OPEN.length, idEnd);
+  const origin = data.slice(originStart, originEnd);
+  if (originEnd === data.length - 2) return { id, origin }; // `"}` at the very end
+  if (!data.startsWith(AT_OPEN, originEnd)) return undefined;
+  const at = Number(data.slice(originEnd + AT_OPEN.length, data.length - 1));
+  return validAt(at) ? { id, origin, at } : undefined;
 }
 
 /** An event's data as a delivery, or the one-line reason it is not one. */
@@ -145,12 +160,20 @@ export function parseDelivery(data: string): MeshDelivery | string {
   if (typeof origin !== 'string' || origin === '') {
     return `an event without a string "origin": ${data.slice(0, 60)}`;
   }
-  return { id, origin };
+  const at = (value as { at?: unknown }).at;
+  if (at === undefined || at === null) return { id, origin };
+  if (!validAt(at))
+    return `an event whose "at" is not a time in ms since the Unix epoch: ${data.slice(0, 80)}`;
+  return { id, origin, at };
 }
 
 export interface DeliveryStreamHandlers {
-  /** A delivery read from the stream, with the reader's monotonic time of its arrival (ms). */
-  onDelivery(delivery: MeshDelivery, arrivedMs: number): void;
+  /**
+   * A delivery read from the stream, with its time on the reader's monotonic clock
+   * (`performance.now()`, ms): the node's own `at`, on the reader's clock through the stream's
+   * `clockOffsetMs`, when it gave one and that offset is known; its arrival here otherwise.
+   */
+  onDelivery(delivery: MeshDelivery, deliveredMs: number): void;
   /** A one-line problem naming the node and what is missing (no stream, a malformed event). */
   onProblem?(message: string): void;
   /** The stream opened (true) or ended (false). */
@@ -414,6 +437,25 @@ function basicAuthorization(url: URL): string {
   return url.username === '' && url.password === '' ? '' : `Authorization: ${basicCredentials(url)}\r\n`;
 }
 
+export interface DeliveryStreamOptions {
+  readonly connectTimeoutMs?: number;
+  readonly retryMs?: number;
+  /**
+   * The node's clock − this process's, ms (0 on this machine; a remote host's measured
+   * offset): with it a delivery is timed by the node's own `at`. Absent: at its arrival here.
+   */
+  readonly clockOffsetMs?: number | undefined;
+}
+
+/**
+ * How far from its arrival a node's `at` may fall and still be used (ms): further is an old
+ * delivery replayed, a unit mistake or a clock far off, and the arrival is used instead.
+ */
+const PLAUSIBLE_AT_MS = 10_000;
+
+/** An `at` up to this long before its arrival is a delivery replayed, not a mistake (ms: a day). */
+const REPLAY_AT_MS = 86_400_000;
+
 /** The open connections, by URL. */
 const connections = new Map<string, SharedConnection>();
 
@@ -431,13 +473,18 @@ export class DeliveryStream {
   #malformed = 0;
   #reportedGeneration = -1;
 
+  /** The node's clock − this process's, ms; undefined: not known, so the node's `at` is not used. */
+  readonly #clockOffsetMs: number | undefined;
+  #implausibleReported = false;
+
   constructor(
     private readonly nodeId: string,
     url: string,
     private readonly handlers: DeliveryStreamHandlers,
-    options: { readonly connectTimeoutMs?: number; readonly retryMs?: number } = {},
+    options: DeliveryStreamOptions = {},
   ) {
     const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.#clockOffsetMs = options.clockOffsetMs;
     this.ready = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), connectTimeoutMs);
       this.#resolveReady = (opened) => {
@@ -480,6 +527,31 @@ export class DeliveryStream {
 
   /** @internal */
   deliver(delivery: MeshDelivery, arrivedMs: number): void {
+    const at = delivery.at;
+    if (at === undefined || this.#clockOffsetMs === undefined) {
+      this.handlers.onDelivery(delivery, arrivedMs);
+      return;
+    }
+    // the node's time on this process's monotonic clock: never after the event arrived here
+    const deliveredMs = at - this.#clockOffsetMs - performance.timeOrigin;
+    const earlierMs = arrivedMs - deliveredMs;
+    if (earlierMs >= -PLAUSIBLE_AT_MS && earlierMs <= PLAUSIBLE_AT_MS) {
+      this.handlers.onDelivery(delivery, Math.min(arrivedMs, deliveredMs));
+      return;
+    }
+    // Timed at its arrival: a replay of what the node held before this stream opened (the
+    // contract allows one: crdt-sync replays every entry) silently; seconds for ms (a day or
+    // more before) or a clock ahead of its measured offset, said once.
+    if (earlierMs > 0 && earlierMs < REPLAY_AT_MS) {
+      this.handlers.onDelivery(delivery, arrivedMs);
+      return;
+    }
+    if (!this.#implausibleReported) {
+      this.#implausibleReported = true;
+      this.handlers.onProblem?.(
+        `${this.nodeId}: /deliveries sent "at" ${Math.round(Math.abs(earlierMs) / 1000)} s ${earlierMs > 0 ? 'before' : 'after'} the event arrived here (ms since the Unix epoch on the node's clock, docs/mesh-protocol.md); such deliveries are timed at their arrival here`,
+      );
+    }
     this.handlers.onDelivery(delivery, arrivedMs);
   }
 

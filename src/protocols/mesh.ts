@@ -60,7 +60,10 @@ export class DeliveryCounter {
    * at most BIT_STREAMS streams (no allocation per message), a Set beyond.
    */
   readonly #seen = new Map<string, number | Set<number>>();
+  /** The latest delivery time of each message not yet committed, when deliveries are timed. */
+  readonly #latestMs = new Map<string, number>();
   readonly #done = new Set<string>();
+  #committedAtMs: number | undefined;
   readonly #doneOrder: string[] = [];
   #streams = 0;
   #live = 0;
@@ -80,13 +83,31 @@ export class DeliveryCounter {
     return this.#live;
   }
 
-  /** Records that stream `node` delivered `id`; true when `id` just reached the count. */
-  deliver(id: string, node: number): boolean {
+  /**
+   * When the message that last reached the count did (`deliver` returned true): the latest
+   * time given with its counted deliveries, or undefined when they came without one.
+   */
+  get committedAtMs(): number | undefined {
+    return this.#committedAtMs;
+  }
+
+  /**
+   * Records that stream `node` delivered `id`, at `atMs` when timed (any one clock for all);
+   * true when `id` just reached the count.
+   */
+  deliver(id: string, node: number, atMs?: number): boolean {
     if (this.#done.has(id)) return false;
     const nodes = this.#seen.get(id);
     if (nodes === undefined && this.#seen.size >= MAX_TRACKED_MESSAGES) {
       const oldest = this.#seen.keys().next().value as string;
       this.#seen.delete(oldest);
+      this.#latestMs.delete(oldest);
+    }
+    let latestMs: number | undefined;
+    if (atMs !== undefined) {
+      const before = this.#latestMs.get(id);
+      latestMs = before === undefined || atMs > before ? atMs : before;
+      this.#latestMs.set(id, latestMs);
     }
     let count: number;
     if (typeof nodes === 'object') {
@@ -105,6 +126,8 @@ export class DeliveryCounter {
     }
     if (count < deliveriesNeeded(this.rule, this.#live, this.#streams)) return false;
     this.#seen.delete(id);
+    this.#latestMs.delete(id);
+    this.#committedAtMs = latestMs;
     this.#done.add(id);
     this.#doneOrder.push(id);
     if (this.#doneOrder.length > MAX_TRACKED_MESSAGES) {
@@ -146,19 +169,25 @@ export function meshReadiness(): ReadinessProbe {
 class MeshCommitSource implements CommitSource {
   readonly #stream: DeliveryStream;
 
-  constructor(url: string, counter: DeliveryCounter, onCommitted: (hash: string) => void) {
+  constructor(
+    url: string,
+    counter: DeliveryCounter,
+    onCommitted: (hash: string, committedAtMs?: number) => void,
+    clockOffsetMs: number | undefined,
+  ) {
     const index = counter.addStream();
     const nodeId = `node at ${url.replace(/\/deliveries$/, '')}`;
     this.#stream = new DeliveryStream(
       nodeId,
       url,
       {
-        onDelivery: ({ id }) => {
-          if (counter.deliver(id, index)) onCommitted(id);
+        // a message is committed when the last delivery the rule counts happened
+        onDelivery: ({ id }, deliveredMs) => {
+          if (counter.deliver(id, index, deliveredMs)) onCommitted(id, counter.committedAtMs);
         },
         onState: (live) => counter.setLive(live ? 1 : -1),
       },
-      { connectTimeoutMs: 5000 },
+      { connectTimeoutMs: 5000, clockOffsetMs },
     );
   }
 
@@ -231,7 +260,8 @@ export function createMeshProtocol(options: Omit<MeshOptions, 'kind'> = {}): Pro
       ),
     commits: {
       everyNode: true,
-      subscribe: (url, onCommitted) => new MeshCommitSource(url, counter, onCommitted),
+      subscribe: (url, onCommitted, options) =>
+        new MeshCommitSource(url, counter, onCommitted, options?.clockOffsetMs),
       // A delivery stream cannot be asked about one message afterwards: no poll.
       poll: () => Promise.resolve(false),
       websocketUrl: (endpoint) => deliveriesUrl(endpoint),

@@ -142,8 +142,17 @@ export interface Protocol {
      * distinct nodes delivered it, so every node's stream counts).
      */
     readonly everyNode?: boolean;
-    /** Subscribes to committed txs at `wsUrl`; `onCommitted` gets uppercase hex hashes. */
-    subscribe(wsUrl: string, onCommitted: (hash: string) => void): CommitSource;
+    /**
+     * Subscribes to committed txs at `wsUrl`; `onCommitted` gets uppercase hex hashes and, when
+     * the source knows it, when the commit happened on this thread's `performance.now()` clock
+     * (mesh: the node's own delivery time; absent: now). `clockOffsetMs` is the node's clock −
+     * this machine's, when known (0 on this machine).
+     */
+    subscribe(
+      wsUrl: string,
+      onCommitted: (hash: string, committedAtMs?: number) => void,
+      options?: { readonly clockOffsetMs?: number | undefined },
+    ): CommitSource;
     /** Asks a node whether a tx (uppercase hex hash) is committed. */
     poll(endpoint: Endpoint, hash: string, timeoutMs: number): Promise<boolean>;
     /** The event-stream (WebSocket) URL of an endpoint: its `wsUrl`, else the protocol's default. */

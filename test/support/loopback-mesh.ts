@@ -1,22 +1,30 @@
 /**
  * A mesh of HTTP nodes in this process that serve the mesh contract (docs/mesh-protocol.md):
  * a publish on one node is delivered on every node's `/deliveries` stream, except on `deaf`
- * nodes; `noStream` nodes answer 404 there. For the protocol's and the mesh figures' tests.
+ * nodes; `noStream` nodes answer 404 there. With `stamp`, each event carries the delivery's
+ * time (`at`); with `lagMs`, events reach the streams that long after it (a slow link between
+ * node and reader). For the protocol's and the mesh figures' tests.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
+export interface LoopbackMeshOptions {
+  readonly deaf?: number[];
+  readonly noStream?: number[];
+  /** Each event carries its delivery's time, `at` (this process's clock, ms since the epoch). */
+  readonly stamp?: boolean;
+  /** Events are written this long after the delivery. */
+  readonly lagMs?: number;
+}
 
 /** A mesh of `size` HTTP nodes in this process: a publish is delivered on every node except `deaf` ones. */
 export class LoopbackMesh {
   readonly servers: http.Server[] = [];
   readonly streams = new Map<number, Set<http.ServerResponse>>();
   published = 0;
-  options: { deaf?: number[]; noStream?: number[] } = {};
+  options: LoopbackMeshOptions = {};
 
-  static async start(
-    size: number,
-    options: { deaf?: number[]; noStream?: number[] } = {},
-  ): Promise<LoopbackMesh> {
+  static async start(size: number, options: LoopbackMeshOptions = {}): Promise<LoopbackMesh> {
     const loop = new LoopbackMesh();
     loop.options = options;
     for (let index = 0; index < size; index++) {
@@ -39,7 +47,7 @@ export class LoopbackMesh {
     index: number,
     request: http.IncomingMessage,
     response: http.ServerResponse,
-    options: { deaf?: number[]; noStream?: number[] },
+    options: LoopbackMeshOptions,
   ): void {
     if (request.url === '/health') {
       response.end('ok');
@@ -60,12 +68,17 @@ export class LoopbackMesh {
         this.published++;
         response.writeHead(202).end();
         setImmediate(() => {
-          for (const [node, subscribers] of this.streams) {
-            if (options.deaf?.includes(node)) continue;
-            for (const subscriber of subscribers) {
-              subscriber.write(`data: {"id":"${id}","origin":"node${index}"}\n\n`);
+          const at = options.stamp ? `,"at":${(performance.timeOrigin + performance.now()).toFixed(3)}` : '';
+          const write = () => {
+            for (const [node, subscribers] of this.streams) {
+              if (options.deaf?.includes(node)) continue;
+              for (const subscriber of subscribers) {
+                subscriber.write(`data: {"id":"${id}","origin":"node${index}"${at}}\n\n`);
+              }
             }
-          }
+          };
+          if (options.lagMs) setTimeout(write, options.lagMs);
+          else write();
         });
       });
       return;

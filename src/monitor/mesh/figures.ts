@@ -118,7 +118,7 @@ export class MeshTally {
     this.#duplicates = nodes.map(() => 0);
   }
 
-  /** A delivery event of receiver `receiver` (index), arrived at `arrivedMs`. */
+  /** A delivery event of receiver `receiver` (index), delivered at `arrivedMs` (the node's time, or its arrival here). */
   deliver(receiver: number, id: string, origin: string, arrivedMs: number): void {
     let message = this.#messages.get(id);
     if (!message) {

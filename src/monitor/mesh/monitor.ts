@@ -91,16 +91,22 @@ export class MeshMonitor {
     };
     endpoints.forEach((endpoint, index) => {
       state.streams.push(
-        new DeliveryStream(endpoint.nodeId, deliveriesUrl(endpoint), {
-          onDelivery: ({ id, origin }, arrivedMs) => {
-            if (id.includes('/')) return; // a propagation probe, not the load's
-            state.tally.deliver(index, id, origin, arrivedMs);
-            state.lastDeliveryMs = arrivedMs;
+        new DeliveryStream(
+          endpoint.nodeId,
+          deliveriesUrl(endpoint),
+          {
+            // timed by the node's own clock when it says (`at`) and its offset is known
+            onDelivery: ({ id, origin }, deliveredMs) => {
+              if (id.includes('/')) return; // a propagation probe, not the load's
+              state.tally.deliver(index, id, origin, deliveredMs);
+              state.lastDeliveryMs = performance.now(); // the stream's quiet is timed here
+            },
+            onProblem: (line) => {
+              if (!state.down.has(endpoint.nodeId)) state.errors.add(line);
+            },
           },
-          onProblem: (line) => {
-            if (!state.down.has(endpoint.nodeId)) state.errors.add(line);
-          },
-        }),
+          { clockOffsetMs: endpoint.clockOffsetMs },
+        ),
       );
     });
     this.#level = state;

@@ -146,6 +146,7 @@ export async function resolveNodes(
       wsUrl: `ws://${rpc}/websocket`,
       ...(metrics ? { metricsUrl: `http://${metrics}/metrics` } : {}),
       host: 'local',
+      clockOffsetMs: 0, // a container shares this machine's kernel clock
     };
     return new ContainerNodeHandle({
       docker,

@@ -14,6 +14,7 @@ import { MeshbenchError } from '../../common/errors.js';
 import { mapSettled } from './concurrency.js';
 import { measureClockOffset, type ClockOffset } from './clock.js';
 import type { SshSession } from './ssh-session.js';
+import type { Endpoint } from '../testbed.js';
 
 export const DEFAULT_CLOCK_WARN_MS = 1;
 
@@ -41,6 +42,13 @@ export interface ClockCheck {
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** An endpoint of a node on a host with this clock: its offset when measured (Endpoint.clockOffsetMs). */
+export function withClockOffset(endpoint: Endpoint, clock: HostClock | undefined): Endpoint {
+  return clock !== undefined && 'offsetMs' in clock && Number.isFinite(clock.offsetMs)
+    ? { ...endpoint, clockOffsetMs: clock.offsetMs }
+    : endpoint;
+}
 
 /** Judges measured offsets against the policy: warnings, or the refusal (a MeshbenchError, exit 2). */
 export function judgeClocks(

@@ -24,7 +24,7 @@ import type {
 } from '../testbed.js';
 import { mapSettled } from './concurrency.js';
 import { cleanHost } from './cleanup.js';
-import type { ClockPolicy } from './clock-check.js';
+import { withClockOffset, type ClockPolicy } from './clock-check.js';
 import { closeAll, DEFAULT_REMOTE_CONCURRENCY, type HostProgress, type Stage } from './connect.js';
 import { RemoteDeployment } from './deployment.js';
 import {
@@ -213,10 +213,11 @@ export class RemoteTestbed implements Testbed {
       checkAborted();
 
       // behind a jump host, through ports forwarded over the host's SSH connection (node-tunnels.ts)
+      // each with its host's measured clock offset: a node's own times are read on this clock
+      const atHost = (p: NodePlacement) =>
+        withClockOffset(endpointOf(p, hosts[p.hostIndex]!), clocks.hosts[p.hostIndex]);
       const endpoints: Endpoint[] = await Promise.all(
-        placements.map((p) =>
-          reachableEndpoint(agents[p.hostIndex]!.session, endpointOf(p, hosts[p.hostIndex]!), p),
-        ),
+        placements.map((p) => reachableEndpoint(agents[p.hostIndex]!.session, atHost(p), p)),
       );
       const startupWaitMs = options.startupWaitMs ?? 60_000;
       const byNode = new Map(placements.map((p) => [p.nodeId, p]));
@@ -259,13 +260,7 @@ export class RemoteTestbed implements Testbed {
         );
       }
       const nodes = placements.map((p, index) =>
-        remoteNodeHandle(
-          agents[p.hostIndex]!,
-          this.runId,
-          p,
-          endpoints[index]!,
-          endpointOf(p, hosts[p.hostIndex]!),
-        ),
+        remoteNodeHandle(agents[p.hostIndex]!, this.runId, p, endpoints[index]!, atHost(p)),
       );
       const environment: RemoteEnvironment = {
         ...remoteEnvironmentBase(preparation, connected, prepared),
@@ -293,10 +288,7 @@ export class RemoteTestbed implements Testbed {
           ? {
               agents: clientSide.agents,
               // a client host reaches the nodes over the hosts' network, at their own addresses
-              handles: clientSide.handles(
-                this.runId,
-                placements.map((p) => endpointOf(p, hosts[p.hostIndex]!)),
-              ),
+              handles: clientSide.handles(this.runId, placements.map(atHost)),
             }
           : undefined,
       );

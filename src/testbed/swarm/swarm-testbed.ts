@@ -28,7 +28,7 @@ import {
   renderCompose,
 } from '../local/compose-generate.js';
 import { alonenessWatch, probeForProtocol, waitForReady } from '../readiness.js';
-import type { ClockPolicy } from '../remote/clock-check.js';
+import { withClockOffset, type ClockPolicy } from '../remote/clock-check.js';
 import { closeAll, DEFAULT_REMOTE_CONCURRENCY, type HostProgress } from '../remote/connect.js';
 import {
   connectHosts,
@@ -267,15 +267,19 @@ export class SwarmTestbed implements Testbed {
       const endpoints: Endpoint[] = stackNodes.map((node) => {
         const host = hosts[node.hostIndex]!;
         const hostPart = host.address.includes(':') ? `[${host.address}]` : host.address;
-        return {
-          nodeId: node.nodeId,
-          rpcUrl: `http://${hostPart}:${node.rpcPort}`,
-          wsUrl: `ws://${hostPart}:${node.rpcPort}/websocket`,
-          ...(node.metricsPort !== undefined
-            ? { metricsUrl: `http://${hostPart}:${node.metricsPort}/metrics` }
-            : {}),
-          host: host.name,
-        };
+        // placed on that host (stack-file.ts): its clock's offset is that host's
+        return withClockOffset(
+          {
+            nodeId: node.nodeId,
+            rpcUrl: `http://${hostPart}:${node.rpcPort}`,
+            wsUrl: `ws://${hostPart}:${node.rpcPort}/websocket`,
+            ...(node.metricsPort !== undefined
+              ? { metricsUrl: `http://${hostPart}:${node.metricsPort}/metrics` }
+              : {}),
+            host: host.name,
+          },
+          connected.clocks.hosts[node.hostIndex],
+        );
       });
       const degrees = options.topology ? topologyDegrees(options.topology, hosts.length) : undefined;
       const protocolOf = (index: number) => stackNodes[index]?.protocol ?? options.protocol ?? 'cometbft';

@@ -216,12 +216,19 @@ setInterval(() => {
 }, 1000).unref();
 
 const subscribers = new Set();
-/** The delivery event of an entry (docs/mesh-protocol.md). */
-const eventOf = (id, entry) =>
-  `data: {"id":${JSON.stringify(id)},"origin":${JSON.stringify(entry?.o ?? '')}}\n\n`;
+/** When each entry reached this node: this clock's ms since the epoch, fractions kept. */
+const deliveredAt = new Map();
+const epochMs = () => (performance.timeOrigin + performance.now()).toFixed(3);
+/** The delivery event of an entry (docs/mesh-protocol.md), with this node's time of it. */
+const eventOf = (id, entry) => {
+  const at = deliveredAt.get(id);
+  return `data: {"id":${JSON.stringify(id)},"origin":${JSON.stringify(entry?.o ?? '')}${at === undefined ? '' : `,"at":${at}`}}\n\n`;
+};
 entries.observe((event) => {
+  const at = epochMs();
   for (const [id, change] of event.changes.keys) {
     if (change.action !== 'add') continue;
+    deliveredAt.set(id, at);
     const line = eventOf(id, entries.get(id));
     for (const response of subscribers) response.write(line);
   }

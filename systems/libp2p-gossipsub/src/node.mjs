@@ -90,8 +90,10 @@ pubsub.subscribe(TOPIC);
 const meshNeeded = Math.min(Math.max(peers.length, 1), ms('MESH_GOSSIP_DLO') ?? 4);
 
 const subscribers = new Set();
+/** A delivery event (docs/mesh-protocol.md), with this node's time of it: ms since the epoch, fractions kept. */
 const deliver = (id, origin) => {
-  const line = `data: {"id":${JSON.stringify(id)},"origin":${JSON.stringify(origin)}}\n\n`;
+  const at = (performance.timeOrigin + performance.now()).toFixed(3);
+  const line = `data: {"id":${JSON.stringify(id)},"origin":${JSON.stringify(origin)},"at":${at}}\n\n`;
   for (const response of subscribers) response.write(line);
 };
 // A message on the wire: origin length (1 byte), origin, id length (2 bytes), id, payload.

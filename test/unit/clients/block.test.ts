@@ -3,7 +3,7 @@
  * host offsets read from the deploy's clock check.
  */
 import { describe, expect, it } from 'vitest';
-import { clockOffsetOf, loadClientsBlock } from '../../../src/clients/coordinator.js';
+import { clockFromClient, clockOffsetOf, loadClientsBlock } from '../../../src/clients/coordinator.js';
 import type { ClientOutcome } from '../../../src/clients/merge.js';
 import { loadClientsBlockSchema } from '../../../src/clients/schema.js';
 import type { LoadResult } from '../../../src/load/types.js';
@@ -38,6 +38,15 @@ describe('the load_clients block', () => {
     expect(
       clockOffsetOf({ environment: { testbed: 'local' } } as unknown as Deployment, 'n0'),
     ).toBeUndefined();
+  });
+
+  it("gives a client each node's clock against its own: node − client, or none when either is not known", () => {
+    const node = { nodeId: 'node1', rpcUrl: 'http://10.0.0.1:8080', clockOffsetMs: 0.25 };
+    expect(clockFromClient(node, 2000.5)).toEqual({ ...node, clockOffsetMs: 0.25 - 2000.5 });
+    expect(clockFromClient(node, 0.25)).toEqual({ ...node, clockOffsetMs: 0 }); // beside its own node
+    expect(clockFromClient(node, undefined)).toEqual({ nodeId: 'node1', rpcUrl: 'http://10.0.0.1:8080' });
+    const { clockOffsetMs: _unknown, ...attached } = node;
+    expect(clockFromClient(attached, 1)).toEqual(attached);
   });
 
   it("records each client's offset and its start instant: the agreed start + its offset", () => {

@@ -66,11 +66,30 @@ describe('delivery events', () => {
     expect(parseDelivery('{"id":"a","origin":"n"} ')).toEqual({ id: 'a', origin: 'n' });
   });
 
+  it("reads the node's own time of a delivery, `at`, and refuses one that is not a time", () => {
+    const at = 1_764_345_600_123.456;
+    expect(parseDelivery(`{"id":"a","origin":"n","at":${at}}`)).toEqual({ id: 'a', origin: 'n', at });
+    expect(parseDelivery(`{"id":"a","origin":"n","at":1764345600123}`)).toEqual({
+      id: 'a',
+      origin: 'n',
+      at: 1764345600123,
+    });
+    expect(parseDelivery(`{"at": ${at}, "origin": "n", "id": "a"}`)).toEqual({ id: 'a', origin: 'n', at });
+    expect(parseDelivery('{"id":"a","origin":"n","at":null}')).toEqual({ id: 'a', origin: 'n' });
+    for (const bad of ['"1764345600123"', '-5', '0', '1e400', 'true'])
+      expect(parseDelivery(`{"id":"a","origin":"n","at":${bad}}`)).toMatch(
+        /"at" is not a time in ms since the Unix epoch/,
+      );
+  });
+
   it('reads the plain form nodes write exactly as JSON.parse reads it, whatever the strings', () => {
     const viaJson = (data: string): unknown => {
       try {
-        const { id, origin } = JSON.parse(data) as { id: string; origin: string };
-        return id !== '' && origin !== '' ? { id, origin } : 'refused';
+        const { id, origin, at } = JSON.parse(data) as { id: string; origin: string; at?: unknown };
+        if (at !== undefined && at !== null && !(typeof at === 'number' && Number.isFinite(at) && at > 0))
+          return 'refused';
+        if (id === '' || origin === '') return 'refused';
+        return typeof at === 'number' ? { id, origin, at } : { id, origin };
       } catch {
         return 'refused';
       }
@@ -105,6 +124,21 @@ describe('the delivery count', () => {
     counter.setLive(-1); // a node went down: all = the two live ones
     expect(counter.deliver('n', nodes[0]!)).toBe(false);
     expect(counter.deliver('n', nodes[1]!)).toBe(true);
+  });
+
+  it('says when a message was committed: the latest time of the deliveries that counted', () => {
+    const counter = new DeliveryCounter('all');
+    const nodes = [counter.addStream(), counter.addStream(), counter.addStream()];
+    counter.setLive(3);
+    // read in another order than they happened (a far node's event arrives last, delivered first)
+    expect(counter.deliver('m', nodes[0]!, 10)).toBe(false);
+    expect(counter.deliver('m', nodes[1]!, 30)).toBe(false);
+    expect(counter.deliver('m', nodes[2]!, 20)).toBe(true);
+    expect(counter.committedAtMs).toBe(30);
+    expect(counter.deliver('u', nodes[0]!)).toBe(false);
+    expect(counter.deliver('u', nodes[1]!)).toBe(false);
+    expect(counter.deliver('u', nodes[2]!)).toBe(true);
+    expect(counter.committedAtMs).toBeUndefined(); // untimed: the reader's now
   });
 
   it('counts distinct nodes past 30 streams too, and for a message begun with fewer', () => {
@@ -236,6 +270,63 @@ describe("the delivery stream's reader, against raw HTTP servers", () => {
     expect(arrivals[2]?.at).toBeGreaterThan(arrivals[1]?.at ?? Infinity);
   });
 
+  it("times a delivery by the node's `at` when its clock's offset is known, and by its arrival otherwise", async () => {
+    const open: Socket[] = [];
+    const url = await serve((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n');
+      open.push(socket);
+    });
+    const times = new Map<string, number[]>();
+    const problems: string[] = [];
+    // three readers of one stream: the node's clock 0 and 250 ms ahead of ours, and not known
+    const offsets = [0, 250, undefined];
+    const streams = offsets.map(
+      (clockOffsetMs, index) =>
+        new DeliveryStream(
+          `reader${index}`,
+          url,
+          {
+            onDelivery: (delivery, deliveredMs) =>
+              times.set(delivery.id, [...(times.get(delivery.id) ?? []), deliveredMs]),
+            onProblem: (line) => problems.push(line),
+          },
+          { clockOffsetMs },
+        ),
+    );
+    expect(await Promise.all(streams.map((stream) => stream.ready))).toEqual([true, true, true]);
+    const epochNow = () => performance.timeOrigin + performance.now();
+    // delivered 400 ms ago on a node whose clock is ours (stamped as a node would: 3 decimals)
+    const sentAt = performance.now();
+    open[0]?.write(`data: {"id":"m0","origin":"n","at":${(epochNow() - 400).toFixed(3)}}\n\n`);
+    await vi.waitFor(() => expect(times.get('m0')).toHaveLength(3), { timeout: 5000, interval: 5 });
+    const [same, ahead, unknown] = times.get('m0')!;
+    expect(unknown).toBeGreaterThanOrEqual(sentAt);
+    expect(same! - (sentAt - 400)).toBeGreaterThanOrEqual(-0.01);
+    expect(same!).toBeLessThanOrEqual(unknown! - 399.99);
+    expect(ahead! - (same! - 250)).toBeCloseTo(0, 2);
+    // a replay of what the node held a minute ago: timed at its arrival, without a word
+    open[0]?.write(`data: {"id":"old","origin":"n","at":${(epochNow() - 60_000).toFixed(3)}}\n\n`);
+    await vi.waitFor(() => expect(times.get('old')).toHaveLength(3), { timeout: 5000, interval: 5 });
+    const [oldSame, oldAhead, oldUnknown] = times.get('old')!;
+    expect([oldSame, oldAhead]).toEqual([oldUnknown, oldUnknown]);
+    expect(problems).toEqual([]);
+    // an `at` in seconds: each reader that would use it says so once and times such events at their arrival
+    for (const id of ['m1', 'm2'])
+      open[0]?.write(`data: {"id":"${id}","origin":"n","at":${Math.floor(epochNow() / 1000)}}\n\n`);
+    // and one 20 s ahead of the reader's clock
+    open[0]?.write(`data: {"id":"m3","origin":"n","at":${(epochNow() + 20_000).toFixed(3)}}\n\n`);
+    await vi.waitFor(() => expect(times.get('m3')).toHaveLength(3), { timeout: 5000, interval: 5 });
+    await Promise.all(streams.map((stream) => stream.close()));
+    const [m1same, , m1unknown] = times.get('m1')!;
+    expect(m1same).toBe(m1unknown);
+    const [m3same, , m3unknown] = times.get('m3')!;
+    expect(m3same).toBe(m3unknown);
+    expect(problems).toHaveLength(2); // reader0 and reader1, once each
+    expect(problems[0]).toMatch(
+      /^reader0: \/deliveries sent "at" \d+ s before the event arrived here .*timed at their arrival here$/,
+    );
+  });
+
   it('reads a Content-Length body and opens the stream again when it ends', async () => {
     let connections = 0;
     const url = await serve((socket) => {
@@ -302,6 +393,32 @@ describe('the mesh protocol against nodes that serve the contract', () => {
     expect(loop.published).toBe(200);
     expect(result.outcomes.committed).toBe(200);
     expect(result.latency.commit?.corrected.count).toBe(200);
+  });
+
+  it("times commits by the nodes' own delivery times across a slow stream, when their clocks are known", async () => {
+    // every event reaches the reader 400 ms after its delivery (a far reader behind a shaped link)
+    const lagMs = 400;
+    loop = await LoopbackMesh.start(3, { stamp: true, lagMs });
+    const run = (clockOffsetMs?: number) =>
+      runLoad({
+        runId: 'mesh-at',
+        endpoints: loop!.endpoints().map((e) => (clockOffsetMs === undefined ? e : { ...e, clockOffsetMs })),
+        protocol: { kind: 'mesh' },
+        shape: { kind: 'fixed', rate: 50 },
+        durationMs: 600,
+        transactionSizeBytes: 32,
+        confirm: 'commit',
+        commitTimeoutMs: 5000,
+        maxScheduleLagMs: 60_000,
+      });
+    const known = await run(0);
+    const unknown = await run();
+    for (const result of [known, unknown]) expect(result.outcomes.committed).toBe(30);
+    // timed at their arrival, no commit is faster than the lag; by the nodes' times, most are
+    expect(unknown.latency.commit!.corrected.min).toBeGreaterThanOrEqual(lagMs - 1);
+    expect(known.latency.commit!.corrected.p50).toBeLessThan(lagMs);
+    // never before the publish went out
+    expect(known.latency.commit!.uncorrected.min).toBeGreaterThanOrEqual(0);
   });
 
   it('never commits a publish one node never delivers (all), and does with a majority', async () => {
