@@ -7,11 +7,13 @@
  * - `remote-network --system crdt-sync --nodes-per-host 2` on 2 hosts: the second node on a host
  *   moved to its own ports by the system's port variables, every message delivered everywhere
  *   (the mesh's commit), and nothing left on the hosts after --cleanup.
- * - `benchmark --system crdt-sync --load-clients colocated --mesh-delivery 2` on 2 hosts: each
- *   client follows every node's deliveries, so a message counts as committed once both nodes
- *   delivered it (a client that followed only its own node's stream never saw 2).
+ * - `benchmark --system crdt-sync --load-clients colocated --mesh-delivery 2` on 2 hosts, 250 ms
+ *   apart (`--zones`): each client follows every node's deliveries, so a message counts as
+ *   committed once both nodes delivered it (a client that followed only its own node's stream
+ *   never saw 2), and is timed by the nodes' own delivery times (`at`): one one-way delay, where
+ *   the far node's event, timed at its arrival across the shaped link, read two.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { MeshBlock } from '../../src/monitor/mesh/monitor.js';
@@ -98,10 +100,12 @@ describe('P2P systems on remote hosts', () => {
       expect(await leftovers(host), host.name).toEqual({ containers: [], volumes: [] });
   }, 240_000);
 
-  it('crdt-sync with a load client beside each node: a commit is a delivery on every node, as from here', async () => {
+  it('crdt-sync with a load client beside each node: a commit is a delivery on every node, timed by the nodes', async () => {
     const hosts = suite.sandbox.hosts.slice(0, 2);
     const file = await hostsFile(suite.sandbox, 'mesh-remote-clients', hosts);
     const output = join(suite.dir, 'crdt-clients');
+    const zones = join(suite.dir, 'two-zones.csv');
+    await writeFile(zones, 'from\\to,near,far\nnear,0ms,250ms\nfar,250ms,0ms\n');
     const run = await runBin('benchmark', [
       '--network-type',
       'remote',
@@ -113,6 +117,8 @@ describe('P2P systems on remote hosts', () => {
       'colocated',
       '--mesh-delivery',
       '2',
+      '--zones',
+      zones,
       '--loads',
       '50',
       '--duration',
@@ -124,13 +130,17 @@ describe('P2P systems on remote hosts', () => {
       output,
     ]);
     expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
-    const record = await firstRecord<{ results: { outcomes: { ok: number; committed: number } } }>(
-      output,
-      'remote',
-    );
+    const record = await firstRecord<{
+      results: { outcomes: { ok: number; committed: number }; commit_latency_ms: { p50: number } };
+    }>(output, 'remote');
     const outcomes = record.results.outcomes;
     expect(outcomes.ok).toBeGreaterThan(0);
     expect(outcomes.committed).toBe(outcomes.ok);
+    // every commit waits for the far node, 250 ms away; timed at the far event's arrival at the
+    // client (across the link back), the p50 read about 500
+    const p50 = record.results.commit_latency_ms.p50;
+    expect(p50).toBeGreaterThanOrEqual(250);
+    expect(p50).toBeLessThan(375);
     for (const host of hosts)
       expect(await leftovers(host), host.name).toEqual({ containers: [], volumes: [] });
   }, 240_000);
