@@ -146,12 +146,15 @@ export class PropagationMonitor {
   readonly name = 'propagation';
   readonly #options: PropagationOptions;
   readonly #now: () => number;
+  /** Whether #now is performance.now(), the clock a watcher's own times are on (a test's clock is not). */
+  readonly #performanceClock: boolean;
   #level: LevelState | undefined;
   #warned = false;
 
   constructor(options: PropagationOptions) {
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
+    this.#performanceClock = options.now === undefined;
   }
 
   get #rate(): number {
@@ -191,7 +194,9 @@ export class PropagationMonitor {
       sampling: Promise.resolve(),
     };
     for (const endpoint of endpoints) {
-      const watch = watcher.watch(endpoint, scope, (id) => this.#seen(state, endpoint.nodeId, id));
+      const watch = watcher.watch(endpoint, scope, (id, seenAtMs) =>
+        this.#seen(state, endpoint.nodeId, id, seenAtMs),
+      );
       state.watches.push({ endpoint, watch });
     }
     this.#level = state;
@@ -287,10 +292,12 @@ export class PropagationMonitor {
     }
   }
 
-  #seen(state: LevelState, node: string, id: string): void {
+  /** Node `node` has probe `id`: now, or at `seenAtMs` (performance.now(): the node's own time). */
+  #seen(state: LevelState, node: string, id: string, seenAtMs?: number): void {
     const probe = state.probes.get(id);
     if (!probe || probe.sentAtMs === undefined || probe.seenMs.has(node)) return;
-    probe.seenMs.set(node, this.#now() - probe.sentAtMs);
+    const at = seenAtMs !== undefined && this.#performanceClock ? seenAtMs : this.#now();
+    probe.seenMs.set(node, Math.max(0, at - probe.sentAtMs));
     if ([...probe.watched].every((watched) => probe.seenMs.has(watched))) {
       state.counts.complete++;
       this.#finish(state, probe);

@@ -224,11 +224,18 @@ export const meshTransactionWatcher: TransactionWatcher = {
   },
   watch(endpoint, scope, onSeen): TransactionWatch {
     const prefix = `${scope}/`;
-    const stream = new DeliveryStream(endpoint.nodeId, deliveriesUrl(endpoint), {
-      onDelivery: ({ id }) => {
-        if (id.startsWith(prefix)) onSeen(id.slice(prefix.length));
+    // with the node's clock known, a probe is timed by its delivery there (`at`), as the load is
+    const timed = endpoint.clockOffsetMs !== undefined;
+    const stream = new DeliveryStream(
+      endpoint.nodeId,
+      deliveriesUrl(endpoint),
+      {
+        onDelivery: ({ id }, deliveredMs) => {
+          if (id.startsWith(prefix)) onSeen(id.slice(prefix.length), timed ? deliveredMs : undefined);
+        },
       },
-    });
+      { clockOffsetMs: endpoint.clockOffsetMs },
+    );
     return {
       ready: stream.ready,
       get connected() {

@@ -119,8 +119,12 @@ export interface TransactionWatcher {
   readonly method: string;
   /** Submits `probe` through `endpoint`: resolves once the node accepted it, throws an Error naming why not. */
   submit(endpoint: Endpoint, probe: ProbeTransaction, timeoutMs: number): Promise<void>;
-  /** Watches `endpoint` for `scope`'s probes: `onSeen(id)` when the node has one committed. */
-  watch(endpoint: Endpoint, scope: string, onSeen: (id: string) => void): TransactionWatch;
+  /**
+   * Watches `endpoint` for `scope`'s probes: `onSeen(id, seenAtMs?)` when the node has one
+   * committed; `seenAtMs` (performance.now()) when the node said when itself (a mesh node's
+   * `at`, its clock known through `endpoint.clockOffsetMs`), absent: now.
+   */
+  watch(endpoint: Endpoint, scope: string, onSeen: (id: string, seenAtMs?: number) => void): TransactionWatch;
 }
 
 export interface Protocol {

@@ -22,6 +22,7 @@ import {
 import { medianOf, PeerRttSampler } from '../../../src/monitor/peer-rtt.js';
 import { PropagationMonitor, type PropagationBlock } from '../../../src/monitor/propagation.js';
 import { createCometbftProtocol } from '../../../src/protocols/cometbft.js';
+import { createMeshProtocol } from '../../../src/protocols/mesh.js';
 import type { Endpoint } from '../../../src/protocols/endpoint.js';
 import type {
   ProbeTransaction,
@@ -29,6 +30,7 @@ import type {
   TransactionWatcher,
 } from '../../../src/protocols/protocol.js';
 import { Cluster } from '../../../systems/refnode/test/helpers.js';
+import { LoopbackMesh } from '../../support/loopback-mesh.js';
 
 const level: LevelStart = {
   runId: 'r1',
@@ -383,11 +385,44 @@ describe('PropagationMonitor', () => {
   });
 });
 
-describe('PropagationMonitor on reference nodes (this process, real TCP)', () => {
+describe('PropagationMonitor on reference nodes and a loopback mesh (this process, real TCP)', () => {
   let cluster: Cluster | undefined;
+  let mesh: LoopbackMesh | undefined;
   afterEach(async () => {
     await cluster?.stop();
     cluster = undefined;
+    await mesh?.close();
+    mesh = undefined;
+  });
+
+  it("times a mesh's probes by the nodes' own delivery times (`at`) when their clocks are known", async () => {
+    // every event reaches meshbench 300 ms after its delivery (a slow link back from the nodes)
+    const lagMs = 300;
+    mesh = await LoopbackMesh.start(2, { stamp: true, lagMs });
+    const run = async (clockOffsetMs?: number) => {
+      const endpoints: Endpoint[] = mesh!
+        .endpoints()
+        .map((e) => ({
+          ...e,
+          metricsUrl: `${e.rpcUrl}/metrics`,
+          ...(clockOffsetMs === undefined ? {} : { clockOffsetMs }),
+        }));
+      const monitor = new PropagationMonitor({ protocol: createMeshProtocol(), ratePerSec: 10 });
+      const { context, blocks, end } = levelContext(endpoints);
+      monitor.onLevelStart(level, context);
+      await new Promise((resolve) => setTimeout(resolve, level.durationMs));
+      end();
+      await monitor.onLoadEnd(level, undefined, context);
+      return blocks.propagation as PropagationBlock;
+    };
+    const known = await run(0);
+    const unknown = await run();
+    for (const block of [known, unknown])
+      expect(block.pairs.map((p) => p.count)).toEqual([expect.any(Number), expect.any(Number)]);
+    // timed at their arrival no pair is faster than the lag; by the nodes' times, under it
+    for (const pair of unknown.pairs)
+      expect(pair.p50_ms, JSON.stringify(pair)).toBeGreaterThanOrEqual(lagMs - 1);
+    for (const pair of known.pairs) expect(pair.p50_ms, JSON.stringify(pair)).toBeLessThan(lagMs);
   });
 
   it("sees each probe in every node's Tx events; the pairs and round trips follow the links", async () => {
