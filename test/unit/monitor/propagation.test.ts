@@ -400,13 +400,11 @@ describe('PropagationMonitor on reference nodes and a loopback mesh (this proces
     const lagMs = 300;
     mesh = await LoopbackMesh.start(2, { stamp: true, lagMs });
     const run = async (clockOffsetMs?: number) => {
-      const endpoints: Endpoint[] = mesh!
-        .endpoints()
-        .map((e) => ({
-          ...e,
-          metricsUrl: `${e.rpcUrl}/metrics`,
-          ...(clockOffsetMs === undefined ? {} : { clockOffsetMs }),
-        }));
+      const endpoints: Endpoint[] = mesh!.endpoints().map((e) => ({
+        ...e,
+        metricsUrl: `${e.rpcUrl}/metrics`,
+        ...(clockOffsetMs === undefined ? {} : { clockOffsetMs }),
+      }));
       const monitor = new PropagationMonitor({ protocol: createMeshProtocol(), ratePerSec: 10 });
       const { context, blocks, end } = levelContext(endpoints);
       monitor.onLevelStart(level, context);
