@@ -69,6 +69,7 @@ async function startNetwork(nodes: number): Promise<Network> {
     nodeId: `node${index}`,
     rpcUrl: `http://127.0.0.1:${port}`,
     host: 'local',
+    clockOffsetMs: 0, // this machine's clock: the deliveries are timed by their `at`, as a local testbed's
   }));
   return { child, endpoints };
 }

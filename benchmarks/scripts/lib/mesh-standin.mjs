@@ -10,7 +10,9 @@ const count = Number(process.argv[2] ?? 8);
 const streams = Array.from({ length: count }, () => new Set());
 
 function deliver(id, origin) {
-  const line = `data: {"id":${JSON.stringify(id)},"origin":"${origin}"}\n\n`;
+  // with the node's time of it (`at`), as meshbench's own P2P systems send it
+  const at = (performance.timeOrigin + performance.now()).toFixed(3);
+  const line = `data: {"id":${JSON.stringify(id)},"origin":"${origin}","at":${at}}\n\n`;
   for (const subscribers of streams) for (const response of subscribers) response.write(line);
 }
 
