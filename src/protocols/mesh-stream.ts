@@ -447,13 +447,13 @@ export interface DeliveryStreamOptions {
   readonly clockOffsetMs?: number | undefined;
 }
 
-/**
- * How far from its arrival a node's `at` may fall and still be used (ms): further is an old
- * delivery replayed, a unit mistake or a clock far off, and the arrival is used instead.
- */
-const PLAUSIBLE_AT_MS = 10_000;
+/** How far after its arrival a node's `at` may fall (a clock's error) and still be used, ms. */
+const AHEAD_AT_MS = 10_000;
 
-/** An `at` up to this long before its arrival is a delivery replayed, not a mistake (ms: a day). */
+/**
+ * How far before its arrival a node's `at` may fall and still be used (ms: a day): an old
+ * delivery replayed; further is a unit mistake (seconds) or a clock far off.
+ */
 const REPLAY_AT_MS = 86_400_000;
 
 /** The open connections, by URL. */
@@ -535,17 +535,14 @@ export class DeliveryStream {
     // the node's time on this process's monotonic clock: never after the event arrived here
     const deliveredMs = at - this.#clockOffsetMs - performance.timeOrigin;
     const earlierMs = arrivedMs - deliveredMs;
-    if (earlierMs >= -PLAUSIBLE_AT_MS && earlierMs <= PLAUSIBLE_AT_MS) {
+    // Up to a day before: a delivery as it came, or a replay of what the node held before this
+    // stream opened (the contract allows one: crdt-sync replays every entry), which keeps its
+    // own old time, so a reader can tell it from the deliveries of its own span.
+    if (earlierMs >= -AHEAD_AT_MS && earlierMs < REPLAY_AT_MS) {
       this.handlers.onDelivery(delivery, Math.min(arrivedMs, deliveredMs));
       return;
     }
-    // Timed at its arrival: a replay of what the node held before this stream opened (the
-    // contract allows one: crdt-sync replays every entry) silently; seconds for ms (a day or
-    // more before) or a clock ahead of its measured offset, said once.
-    if (earlierMs > 0 && earlierMs < REPLAY_AT_MS) {
-      this.handlers.onDelivery(delivery, arrivedMs);
-      return;
-    }
+    // seconds for ms (a day or more before), or a clock ahead of its measured offset: said once
     if (!this.#implausibleReported) {
       this.#implausibleReported = true;
       this.handlers.onProblem?.(

@@ -15,12 +15,16 @@ export interface LoopbackMeshOptions {
   readonly stamp?: boolean;
   /** Events are written this long after the delivery. */
   readonly lagMs?: number;
+  /** A new subscriber first gets every event the node wrote before (as crdt-sync replays its entries). */
+  readonly replay?: boolean;
 }
 
 /** A mesh of `size` HTTP nodes in this process: a publish is delivered on every node except `deaf` ones. */
 export class LoopbackMesh {
   readonly servers: http.Server[] = [];
   readonly streams = new Map<number, Set<http.ServerResponse>>();
+  /** Each node's events so far (with `replay`). */
+  readonly written = new Map<number, string[]>();
   published = 0;
   options: LoopbackMeshOptions = {};
 
@@ -56,6 +60,7 @@ export class LoopbackMesh {
     if (request.url === '/deliveries' && !options.noStream?.includes(index)) {
       response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       response.write(': hello\n\n');
+      if (options.replay) for (const line of this.written.get(index) ?? []) response.write(line);
       this.streams.get(index)!.add(response);
       request.on('close', () => this.streams.get(index)!.delete(response));
       return;
@@ -70,11 +75,11 @@ export class LoopbackMesh {
         setImmediate(() => {
           const at = options.stamp ? `,"at":${(performance.timeOrigin + performance.now()).toFixed(3)}` : '';
           const write = () => {
+            const line = `data: {"id":"${id}","origin":"node${index}"${at}}\n\n`;
             for (const [node, subscribers] of this.streams) {
               if (options.deaf?.includes(node)) continue;
-              for (const subscriber of subscribers) {
-                subscriber.write(`data: {"id":"${id}","origin":"node${index}"${at}}\n\n`);
-              }
+              if (options.replay) this.written.set(node, [...(this.written.get(node) ?? []), line]);
+              for (const subscriber of subscribers) subscriber.write(line);
             }
           };
           if (options.lagMs) setTimeout(write, options.lagMs);

@@ -98,6 +98,9 @@ export class MeshMonitor {
             // timed by the node's own clock when it says (`at`) and its offset is known
             onDelivery: ({ id, origin }, deliveredMs) => {
               if (id.includes('/')) return; // a propagation probe, not the load's
+              // delivered before the level began: a replay of what the node held (an earlier
+              // level's messages), told by the node's own time; not this level's
+              if (deliveredMs < state.startedMs) return;
               state.tally.deliver(index, id, origin, deliveredMs);
               state.lastDeliveryMs = performance.now(); // the stream's quiet is timed here
             },
