@@ -609,7 +609,7 @@ export class LocalTestbed implements Testbed {
   async forceRemove(): Promise<ForcedRemoval> {
     await stopComposeUps();
     // A graceful removal may be under way (a container being stopped holds the network), and
-    // what a killed compose up asked for may still appear: again until quiet, for up to 5 s.
+    // what a killed compose up asked for may still appear: again until quiet, for up to 6 s.
     return removeRunUntilQuiet(await this.getDocker(), this.runId, { volumes: true });
   }
 }

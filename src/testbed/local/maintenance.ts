@@ -53,7 +53,7 @@ export class LocalMaintenance implements TestbedMaintenance {
     for (const runId of runIds) {
       const report = await removeRunUntilQuiet(this.docker, runId, {
         volumes: true,
-        quietMs: stopped > 0 ? 1_000 : 0,
+        ...(stopped > 0 ? {} : { quietMs: 0 }), // the default quiet after a killed compose up
       });
       // The run folder (generated compose files) goes too.
       if (this.runsDir !== undefined && options.thorough)
