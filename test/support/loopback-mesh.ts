@@ -78,7 +78,11 @@ export class LoopbackMesh {
             const line = `data: {"id":"${id}","origin":"node${index}"${at}}\n\n`;
             for (const [node, subscribers] of this.streams) {
               if (options.deaf?.includes(node)) continue;
-              if (options.replay) this.written.set(node, [...(this.written.get(node) ?? []), line]);
+              if (options.replay) {
+                const written = this.written.get(node) ?? [];
+                written.push(line);
+                this.written.set(node, written);
+              }
               for (const subscriber of subscribers) subscriber.write(line);
             }
           };
