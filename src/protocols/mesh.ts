@@ -181,7 +181,9 @@ class MeshCommitSource implements CommitSource {
       nodeId,
       url,
       {
-        // a message is committed when the last delivery the rule counts happened
+        // a message is committed when the last delivery the rule counts happened; a stream whose
+        // clock is not known gives its arrival, which must count too (one host's clock check may
+        // fail while the others' pass)
         onDelivery: ({ id }, deliveredMs) => {
           if (counter.deliver(id, index, deliveredMs)) onCommitted(id, counter.committedAtMs);
         },
