@@ -2,7 +2,7 @@
  * A mesh of HTTP nodes in this process that serve the mesh contract (docs/mesh-protocol.md):
  * a publish on one node is delivered on every node's `/deliveries` stream, except on `deaf`
  * nodes; `noStream` nodes answer 404 there. With `stamp`, each event carries the delivery's
- * time (`at`); with `lagMs`, events reach the streams that long after it (a slow link between
+ * time (`at`), on a clock `clockSkewMs` ahead; with `lagMs`, events reach the streams that long after it (a slow link between
  * node and reader). For the protocol's and the mesh figures' tests.
  */
 import http from 'node:http';
@@ -13,6 +13,8 @@ export interface LoopbackMeshOptions {
   readonly noStream?: number[];
   /** Each event carries its delivery's time, `at` (this process's clock, ms since the epoch). */
   readonly stamp?: boolean;
+  /** With `stamp`: the nodes' clock runs this far ahead of this process's (ms). */
+  readonly clockSkewMs?: number;
   /** Events are written this long after the delivery. */
   readonly lagMs?: number;
   /** A new subscriber first gets every event the node wrote before (as crdt-sync replays its entries). */
@@ -73,7 +75,9 @@ export class LoopbackMesh {
         this.published++;
         response.writeHead(202).end();
         setImmediate(() => {
-          const at = options.stamp ? `,"at":${(performance.timeOrigin + performance.now()).toFixed(3)}` : '';
+          const at = options.stamp
+            ? `,"at":${(performance.timeOrigin + performance.now() + (options.clockSkewMs ?? 0)).toFixed(3)}`
+            : '';
           const write = () => {
             const line = `data: {"id":"${id}","origin":"node${index}"${at}}\n\n`;
             for (const [node, subscribers] of this.streams) {

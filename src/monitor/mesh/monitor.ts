@@ -52,7 +52,47 @@ interface LevelState {
   readonly windows: Map<string, { label: string; startMs: number; endMs: number | null }>;
   /** Nodes a plug-in took down (node-state events): their stream's failures are expected, not reported. */
   readonly down: Set<string>;
+  /** Per stream whose node's clock is unknown (attach mode): its timed deliveries, until the load's end. */
+  readonly unclocked: Map<number, UnclockedDeliveries>;
   lastDeliveryMs: number;
+}
+
+/** An `at` below this (March 1973 in ms) is no time in ms since the epoch: seconds, most likely. */
+const EPOCH_MS_FLOOR = 1e11;
+
+/**
+ * The deliveries with `at` of a node whose clock meshbench does not know (attach mode): kept
+ * until the level's end, then timed by the node's clock with an offset estimated from the
+ * stream itself (see `estimatedTimes`).
+ */
+interface UnclockedDeliveries {
+  readonly ids: string[];
+  readonly origins: string[];
+  /** The node's `at` (ms since the epoch on its clock) and the arrival here (performance.now()). */
+  readonly at: number[];
+  readonly arrivedMs: number[];
+}
+
+/**
+ * The delivery times of one stream on this process's monotonic clock, by the node's own `at`
+ * through an offset read from the stream: the smallest `arrival − at` over the level. That is
+ * the clocks' difference plus the stream's fastest transit, so each time is at most that
+ * transit late (on loopback a fraction of a ms; a remote node's one-way delay to here) and
+ * never after its arrival, and a replay of what the node held before keeps its old time (long
+ * before the level began), as with a known clock. Live deliveries set the minimum: a replay
+ * arrives long after its `at`.
+ */
+export function estimatedTimes(deliveries: {
+  readonly at: readonly number[];
+  readonly arrivedMs: readonly number[];
+}): number[] {
+  let lag = Infinity;
+  for (let i = 0; i < deliveries.at.length; i++)
+    lag = Math.min(
+      lag,
+      performance.timeOrigin + (deliveries.arrivedMs[i] as number) - (deliveries.at[i] as number),
+    );
+  return deliveries.at.map((at) => at + lag - performance.timeOrigin);
 }
 
 /** The load's ack figures, read by shape (this folder sits below the sweep). */
@@ -87,17 +127,39 @@ export class MeshMonitor {
       startedMs: performance.now() - context.elapsedMs(),
       windows: new Map(),
       down: new Set(),
+      unclocked: new Map(),
       lastDeliveryMs: performance.now(),
     };
     endpoints.forEach((endpoint, index) => {
+      const unclocked: UnclockedDeliveries | undefined =
+        endpoint.clockOffsetMs === undefined ? { ids: [], origins: [], at: [], arrivedMs: [] } : undefined;
+      if (unclocked) state.unclocked.set(index, unclocked);
+      let unclockedSaid = false;
       state.streams.push(
         new DeliveryStream(
           endpoint.nodeId,
           deliveriesUrl(endpoint),
           {
             // timed by the node's own clock when it says (`at`) and its offset is known
-            onDelivery: ({ id, origin }, deliveredMs) => {
+            onDelivery: ({ id, origin, at }, deliveredMs) => {
               if (id.includes('/')) return; // a propagation probe, not the load's
+              if (unclocked && at !== undefined && at < EPOCH_MS_FLOOR) {
+                // not ms since the epoch (seconds?): timed at its arrival, and said once
+                if (!unclockedSaid) {
+                  unclockedSaid = true;
+                  state.errors.add(
+                    `${endpoint.nodeId}: /deliveries sent "at" ${at}, not a time in ms since the Unix epoch (docs/mesh-protocol.md); its deliveries are timed at their arrival here`,
+                  );
+                }
+              } else if (unclocked && at !== undefined) {
+                // the node's clock is not known (attach mode): timed at the level's end
+                unclocked.ids.push(id);
+                unclocked.origins.push(origin);
+                unclocked.at.push(at);
+                unclocked.arrivedMs.push(deliveredMs);
+                state.lastDeliveryMs = performance.now();
+                return;
+              }
               // delivered before the level began: a replay of what the node held (an earlier
               // level's messages), told by the node's own time; not this level's
               if (deliveredMs < state.startedMs) return;
@@ -142,6 +204,12 @@ export class MeshMonitor {
       const deadline = performance.now() + (this.#options.graceMs ?? 10_000);
       while (performance.now() < deadline && performance.now() - state.lastDeliveryMs < quietMs)
         await sleep(50);
+      for (const [index, unclocked] of state.unclocked) {
+        estimatedTimes(unclocked).forEach((deliveredMs, i) => {
+          if (deliveredMs < state.startedMs) return; // a replay, as above
+          state.tally.deliver(index, unclocked.ids[i] as string, unclocked.origins[i] as string, deliveredMs);
+        });
+      }
       const ack = ackOf(load);
       const figures = state.tally.figures({
         ...(ack.ok === undefined ? {} : { published: ack.ok }),

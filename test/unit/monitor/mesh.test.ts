@@ -7,7 +7,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runLoad } from '../../../src/load/index.js';
 import { meshBlockSchema } from '../../../src/monitor/mesh/schema.js';
 import { MeshTally, meshMatrixLines } from '../../../src/monitor/mesh/figures.js';
-import { MeshMonitor, windowLine, type MeshBlock } from '../../../src/monitor/mesh/monitor.js';
+import {
+  MeshMonitor,
+  estimatedTimes,
+  windowLine,
+  type MeshBlock,
+} from '../../../src/monitor/mesh/monitor.js';
 import { LoopbackMesh } from '../../support/loopback-mesh.js';
 import { attachedDeployment } from '../../../src/testbed/attached/attached-testbed.js';
 
@@ -254,6 +259,49 @@ describe('the mesh monitor during a load', () => {
     for (const pair of second.block.pairs)
       expect(pair.count, `${pair.from}→${pair.to}`).toBeLessThanOrEqual(34);
     expect(second.block.receivers.map((r) => r.duplicates)).toEqual([0, 0, 0]);
+  });
+
+  it("attached (the nodes' clock unknown), still leaves out replays and times pairs by `at`, on an offset read from each stream", async () => {
+    // the nodes' clock 30 s ahead of this one, and each event read 150 ms after its delivery
+    loop = await LoopbackMesh.start(3, { stamp: true, replay: true, clockSkewMs: 30_000, lagMs: 150 });
+    const names = { names: ['node0', 'node1', 'node2'] };
+    const first = await level(loop, undefined, names);
+    expect(first.block.messages).toBe(100);
+    const second = await level(loop, undefined, names);
+    expect(second.warnings).toEqual([]);
+    expect(second.block.messages).toBe(100);
+    expect(second.block.delivered_everywhere).toBe(100);
+    expect(second.block.receivers.map((r) => r.duplicates)).toEqual([0, 0, 0]);
+    for (const pair of second.block.pairs) {
+      expect(pair.count, `${pair.from}→${pair.to}`).toBeLessThanOrEqual(34);
+      // the nodes deliver together: neither the skew nor the streams' lag is in a pair
+      expect(pair.p99_ms!, `${pair.from}→${pair.to}`).toBeLessThan(100);
+    }
+  });
+
+  it('attached, says once per node when its `at` is not in ms since the epoch, and times it at arrival', async () => {
+    // `at` in seconds since the epoch, as a node might send by mistake
+    const skew = Date.now() / 1000 - Date.now();
+    loop = await LoopbackMesh.start(3, { stamp: true, clockSkewMs: skew });
+    const { block, warnings } = await level(loop, undefined, { names: ['node0', 'node1', 'node2'] });
+    expect(block.messages).toBe(100);
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toMatch(
+      /^mesh: node0: \/deliveries sent "at" \d+(\.\d+)?, not a time in ms since the Unix epoch/,
+    );
+  });
+
+  it("estimates a stream's clock from its smallest arrival − at", () => {
+    expect(estimatedTimes({ at: [], arrivedMs: [] })).toEqual([]);
+    // the smallest arrival − at sets the offset: a replay keeps its distance before the live ones
+    const now = performance.now();
+    const epoch = performance.timeOrigin + now;
+    const times = estimatedTimes({
+      at: [epoch + 5_000 - 60_000, epoch + 5_000],
+      arrivedMs: [now + 2, now + 1],
+    });
+    expect(times[1]).toBeCloseTo(now + 1, 3);
+    expect(times[0]).toBeCloseTo(now + 1 - 60_000, 3);
   });
 
   it('follows the live windows of faults and conditions: what each node held of what was published in one', async () => {
