@@ -60,9 +60,9 @@ const USAGE = {
 const FLAGS = {
   only: {
     type: 'string',
-    valueName: 'cpu|rate|rss|pacing',
+    valueName: 'cpu|rate|rss|pacing|pump',
     description:
-      'run one part only (default: cpu, rate and rss; pacing, the waker thread against timer ticks at 500 and 1,000 tx/s, only when asked)',
+      "run one part only (default: cpu, rate and rss; only when asked: pacing, the waker thread against timer ticks at 500 and 1,000 tx/s; pump, sends between replies against sends only at the loop's wakes at 5,000 and 20,000 tx/s)",
   },
   seconds: { type: 'string', valueName: 'N', default: '10', description: 'seconds of each measured CPU run' },
   warmups: {
@@ -95,7 +95,7 @@ const CHILD_FLAGS = {
   transport: { type: 'string', hidden: true, description: 'raw | undici' },
   rss: { type: 'boolean', hidden: true, description: 'sample RSS' },
   'profile-file': { type: 'string', hidden: true, description: 'the measured run profiled into this file' },
-  pacing: { type: 'string', hidden: true, description: 'auto | ticks (LoadOptions.pacing)' },
+  pacing: { type: 'string', hidden: true, description: 'auto | ticks | batched (LoadOptions.pacing)' },
 } as const;
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -221,7 +221,7 @@ async function childOurs(
   sampleRss: boolean,
   transport: 'raw' | 'undici' | undefined,
   profileFile?: string,
-  pacing?: 'auto' | 'ticks',
+  pacing?: 'auto' | 'ticks' | 'batched',
 ): Promise<void> {
   const { runLoad } = await import('../../src/load/index.js');
   const rss: { second: number; rssMb: number; heapMb: number; inFlight: number }[] = [];
@@ -408,7 +408,7 @@ async function childMain(): Promise<void> {
     seconds: numberFlag('seconds', values.seconds ?? '', { min: 1 }),
     warmups: numberFlag('warmups', values.warmups ?? '0', { integer: true, min: 0 }),
     transport: choiceFlag('transport', values.transport, ['raw', 'undici']),
-    pacing: choiceFlag('pacing', values.pacing, ['auto', 'ticks']),
+    pacing: choiceFlag('pacing', values.pacing, ['auto', 'ticks', 'batched']),
   }));
   const { tool, url = '', rate, seconds, warmups } = options;
   if (tool === 'autocannon') await childAutocannon(warmups, url, rate, seconds);
@@ -429,7 +429,7 @@ async function childMain(): Promise<void> {
 // ---------------------------------------------------------------- parent mode
 
 interface Args {
-  readonly only: 'cpu' | 'rate' | 'rss' | 'pacing' | undefined;
+  readonly only: 'cpu' | 'rate' | 'rss' | 'pacing' | 'pump' | undefined;
   readonly seconds: number;
   readonly warmups: number;
   readonly transport: 'raw' | 'undici' | undefined;
@@ -455,6 +455,7 @@ interface After {
     rateLoadAverage?: LoadRecord;
     rss?: Record<string, unknown>;
     pacing?: Record<string, unknown>;
+    pump?: Record<string, unknown>;
   };
   readonly judgements: Judgement[];
 }
@@ -528,6 +529,7 @@ async function rateAndRss(
     );
   }
   if (args.only === 'pacing') after.judgements.push(...(await pacingPart(args, server, context, after)));
+  if (args.only === 'pump') await pumpPart(args, server, context, after);
   if (!args.only || args.only === 'rss') {
     const seconds = args.long ? 600 : 90;
     log(`rss: 2000 tx/s for ${seconds} s …`);
@@ -606,6 +608,59 @@ async function pacingPart(
   ]);
 }
 
+const PUMP_RATES = [5000, 20000] as const;
+
+/**
+ * What sending between replies costs (the default: each send goes out as it falls due, between
+ * the replies that wake the loop) against sending only the batch due at each wake of the loop
+ * (`pacing: 'batched'`, as the bare loop of the CPU part does), side by side in alternating
+ * rounds (3): the generator's CPU per 1,000 tx, its schedule lag, and the
+ * server's reply time from the intended send (what a batch queued at the server shows up in).
+ * Figures only, no claim: it says where the generator's CPU above the bare loop goes.
+ */
+async function pumpPart(
+  args: Args,
+  server: ServerHandle,
+  context: { log: (line: string) => void; window: () => { close(): LoadRecord } },
+  after: After,
+): Promise<void> {
+  const sides = ['auto', 'batched'] as const;
+  const rounds = PACING_ROUNDS;
+  const window = context.window();
+  const byRate: Record<number, Record<string, Record<string, number>[]>> = {};
+  for (let round = 0; round < rounds; round++) {
+    for (const rate of PUMP_RATES) {
+      const order = round % 2 === 0 ? sides : [...sides].reverse();
+      for (const pacing of order) {
+        const before = await server.received();
+        const figures = await measureOurs(args.warmups, server.url, rate, args.seconds, ['--pacing', pacing]);
+        const serverGot = (await server.received()) - before - (figures.warmupSent ?? 0);
+        ((byRate[rate] ??= {})[pacing] ??= []).push({ ...figures, serverGot });
+        context.log(
+          `pump: ${pacing} at ${rate} tx/s, round ${round + 1}: ${figures.cpuPer1000!.toFixed(1)} ms/1000 tx, lag p50 ${figures.lagP50Ms} ms p99 ${figures.lagP99Ms} ms, reply p50 ${figures.ackP50Ms} ms p99 ${figures.ackP99Ms} ms (sent ${figures.sent}, server got ${serverGot})`,
+        );
+      }
+    }
+  }
+  const load = window.close();
+  context.log(`pump: ${loadLine(load)}`);
+  const summary: Record<string, unknown> = {};
+  for (const rate of PUMP_RATES) {
+    for (const pacing of sides) {
+      const runs = byRate[rate]?.[pacing] ?? [];
+      const of = (key: string) => spread(runs.map((figures) => figures[key] ?? Number.NaN));
+      const cpu = of('cpuPer1000');
+      const lag = of('lagP50Ms');
+      const reply = of('ackP50Ms');
+      summary[`${pacing}@${rate}`] = { cpuPer1000: cpu, lagP50Ms: lag, replyP50Ms: reply };
+      context.log(
+        `pump: ${pacing} at ${rate} tx/s: ${cpu.median.toFixed(1)} (${cpu.min.toFixed(1)}-${cpu.max.toFixed(1)}) ms/1000 tx, lag p50 ${lag.median} ms, reply p50 ${reply.median} (${reply.min}-${reply.max}) ms`,
+      );
+    }
+  }
+  after.figures.pump = { rounds, seconds: args.seconds, byRate, summary, loadAverage: load };
+}
+
 if (process.argv.slice(2).includes('--child')) await childMain();
 else
   await runBench({
@@ -615,7 +670,7 @@ else
     pairsFlag: 'repeat',
     defaultPairs: 3,
     args: (values): Args => ({
-      only: choiceFlag('only', values.only, ['cpu', 'rate', 'rss', 'pacing']),
+      only: choiceFlag('only', values.only, ['cpu', 'rate', 'rss', 'pacing', 'pump']),
       seconds: numberFlag('seconds', values.seconds, { min: 1 }),
       warmups: numberFlag('warmups', values.warmups, { integer: true, min: 0 }),
       transport: choiceFlag('transport', values.transport, ['raw', 'undici']),

@@ -80,9 +80,11 @@ export interface LoadOptions {
   /**
    * How a thread waits for its next send from 250 tx/s up: `auto` (the default: the waker
    * thread up to 1,000 tx/s per thread, 1 ms timer ticks above) or `ticks` (timer ticks
-   * throughout, as before 2026-11-27). Not a flag: bench:loadgen's reference side.
+   * throughout, as before 2026-11-27), or `batched` (as `auto`, but nothing is sent between
+   * replies: only at the loop's wakes, in the batch that is due). Not a flag: bench:loadgen's
+   * reference sides.
    */
-  readonly pacing?: 'auto' | 'ticks';
+  readonly pacing?: 'auto' | 'ticks' | 'batched';
   readonly maxInFlight?: number;
   readonly target?: TargetSelection;
   /** Worker threads sharing the schedule (1 = in the calling thread). */

@@ -74,7 +74,7 @@ afterEach(async () => {
   probeServer = undefined;
 });
 
-async function run(failEvery: number) {
+async function run(failEvery: number, pacing?: 'batched') {
   Object.assign(fake.state, {
     sends: 0,
     sendsInReply: 0,
@@ -93,6 +93,7 @@ async function run(failEvery: number) {
     transactionSizeBytes: 64,
     confirm: 'none',
     transport: 'raw',
+    ...(pacing ? { pacing } : {}),
   });
 }
 
@@ -108,6 +109,15 @@ describe('the send loop', () => {
     // Each reply holds the thread for 1.2 ms, longer than the 1 ms between sends, so a
     // send is due at every reply; without sends from replies this count is 0.
     expect(state.sendsInReply).toBeGreaterThan(150);
+  });
+
+  it("with pacing 'batched' (bench:loadgen's reference side), sends only at the loop's wakes", async () => {
+    const result = await run(0, 'batched');
+    const { state } = fake;
+    expect(result.sent).toBe(300);
+    expect(state.sends).toBe(300);
+    expect(state.sendsInReply).toBe(0);
+    expect(new Set(state.seqs).size).toBe(300);
   });
 
   it('does not send from inside a send when the transport fails a request as it is sent', async () => {
