@@ -138,6 +138,24 @@ export class MeshTally {
     message.arrivals[receiver] = arrivedMs;
   }
 
+  /**
+   * Moves every delivery of `receiver` by `shiftMs` (a clock found only at the level's end) and
+   * leaves out those then before `dropBeforeMs`, with each message no node delivered after it.
+   */
+  retime(receiver: number, shiftMs: number, dropBeforeMs: number): void {
+    for (const [id, message] of this.#messages) {
+      const at = message.arrivals[receiver] as number;
+      if (Number.isNaN(at)) continue;
+      const moved = at + shiftMs;
+      if (moved >= dropBeforeMs) {
+        message.arrivals[receiver] = moved;
+        continue;
+      }
+      message.arrivals[receiver] = Number.NaN;
+      if (message.arrivals.every(Number.isNaN)) this.#messages.delete(id);
+    }
+  }
+
   /** The figures; `published`: the level's accepted publishes, `levelStartMs`: for the seconds. */
   figures(
     options: {

@@ -52,8 +52,8 @@ interface LevelState {
   readonly windows: Map<string, { label: string; startMs: number; endMs: number | null }>;
   /** Nodes a plug-in took down (node-state events): their stream's failures are expected, not reported. */
   readonly down: Set<string>;
-  /** Per stream whose node's clock is unknown (attach mode): its timed deliveries, until the load's end. */
-  readonly unclocked: Map<number, UnclockedDeliveries>;
+  /** Per stream (receiver index) whose node's clock is unknown (attach mode). */
+  readonly unclocked: Map<number, UnclockedStream>;
   lastDeliveryMs: number;
 }
 
@@ -61,38 +61,18 @@ interface LevelState {
 const EPOCH_MS_FLOOR = 1e11;
 
 /**
- * The deliveries with `at` of a node whose clock meshbench does not know (attach mode): kept
- * until the level's end, then timed by the node's clock with an offset estimated from the
- * stream itself (see `estimatedTimes`).
+ * How a node whose clock meshbench does not know (attach mode) has its `at` used: each delivery
+ * goes into the tally at its `at` as if the clocks agreed, and at the level's end the stream's
+ * deliveries move by the smallest `arrival − at` seen over the level (the clocks' difference plus
+ * the stream's fastest transit; a live delivery sets it, a replay arrives long after its `at`).
+ * So each is timed at most that transit late (a fraction of a ms on this machine; a remote
+ * node's one-way delay to here) and never after its arrival, and a replay keeps its old time
+ * and is left out, as with a known clock.
  */
-interface UnclockedDeliveries {
-  readonly ids: string[];
-  readonly origins: string[];
-  /** The node's `at` (ms since the epoch on its clock) and the arrival here (performance.now()). */
-  readonly at: number[];
-  readonly arrivedMs: number[];
-}
-
-/**
- * The delivery times of one stream on this process's monotonic clock, by the node's own `at`
- * through an offset read from the stream: the smallest `arrival − at` over the level. That is
- * the clocks' difference plus the stream's fastest transit, so each time is at most that
- * transit late (on loopback a fraction of a ms; a remote node's one-way delay to here) and
- * never after its arrival, and a replay of what the node held before keeps its old time (long
- * before the level began), as with a known clock. Live deliveries set the minimum: a replay
- * arrives long after its `at`.
- */
-export function estimatedTimes(deliveries: {
-  readonly at: readonly number[];
-  readonly arrivedMs: readonly number[];
-}): number[] {
-  let lag = Infinity;
-  for (let i = 0; i < deliveries.at.length; i++)
-    lag = Math.min(
-      lag,
-      performance.timeOrigin + (deliveries.arrivedMs[i] as number) - (deliveries.at[i] as number),
-    );
-  return deliveries.at.map((at) => at + lag - performance.timeOrigin);
+interface UnclockedStream {
+  /** The smallest arrival (ms since the epoch, here) − `at` so far. */
+  lagMs: number;
+  said: boolean;
 }
 
 /** The load's ack figures, read by shape (this folder sits below the sweep). */
@@ -131,10 +111,9 @@ export class MeshMonitor {
       lastDeliveryMs: performance.now(),
     };
     endpoints.forEach((endpoint, index) => {
-      const unclocked: UnclockedDeliveries | undefined =
-        endpoint.clockOffsetMs === undefined ? { ids: [], origins: [], at: [], arrivedMs: [] } : undefined;
+      const unclocked: UnclockedStream | undefined =
+        endpoint.clockOffsetMs === undefined ? { lagMs: Infinity, said: false } : undefined;
       if (unclocked) state.unclocked.set(index, unclocked);
-      let unclockedSaid = false;
       state.streams.push(
         new DeliveryStream(
           endpoint.nodeId,
@@ -143,22 +122,20 @@ export class MeshMonitor {
             // timed by the node's own clock when it says (`at`) and its offset is known
             onDelivery: ({ id, origin, at }, deliveredMs) => {
               if (id.includes('/')) return; // a propagation probe, not the load's
-              if (unclocked && at !== undefined && at < EPOCH_MS_FLOOR) {
-                // not ms since the epoch (seconds?): timed at its arrival, and said once
-                if (!unclockedSaid) {
-                  unclockedSaid = true;
-                  state.errors.add(
-                    `${endpoint.nodeId}: /deliveries sent "at" ${at}, not a time in ms since the Unix epoch (docs/mesh-protocol.md); its deliveries are timed at their arrival here`,
-                  );
-                }
-              } else if (unclocked && at !== undefined) {
-                // the node's clock is not known (attach mode): timed at the level's end
-                unclocked.ids.push(id);
-                unclocked.origins.push(origin);
-                unclocked.at.push(at);
-                unclocked.arrivedMs.push(deliveredMs);
+              if (unclocked && at !== undefined && at >= EPOCH_MS_FLOOR) {
+                // the node's clock is not known (attach mode): at its `at`, moved at the level's end
+                const lagMs = performance.timeOrigin + deliveredMs - at;
+                if (lagMs < unclocked.lagMs) unclocked.lagMs = lagMs;
+                state.tally.deliver(index, id, origin, at - performance.timeOrigin);
                 state.lastDeliveryMs = performance.now();
                 return;
+              }
+              if (unclocked && at !== undefined && !unclocked.said) {
+                // not ms since the epoch (seconds?): timed at its arrival, and said once
+                unclocked.said = true;
+                state.errors.add(
+                  `${endpoint.nodeId}: /deliveries sent "at" ${at}, not a time in ms since the Unix epoch (docs/mesh-protocol.md); its deliveries are timed at their arrival here`,
+                );
               }
               // delivered before the level began: a replay of what the node held (an earlier
               // level's messages), told by the node's own time; not this level's
@@ -204,12 +181,8 @@ export class MeshMonitor {
       const deadline = performance.now() + (this.#options.graceMs ?? 10_000);
       while (performance.now() < deadline && performance.now() - state.lastDeliveryMs < quietMs)
         await sleep(50);
-      for (const [index, unclocked] of state.unclocked) {
-        estimatedTimes(unclocked).forEach((deliveredMs, i) => {
-          if (deliveredMs < state.startedMs) return; // a replay, as above
-          state.tally.deliver(index, unclocked.ids[i] as string, unclocked.origins[i] as string, deliveredMs);
-        });
-      }
+      for (const [index, unclocked] of state.unclocked)
+        if (Number.isFinite(unclocked.lagMs)) state.tally.retime(index, unclocked.lagMs, state.startedMs);
       const ack = ackOf(load);
       const figures = state.tally.figures({
         ...(ack.ok === undefined ? {} : { published: ack.ok }),

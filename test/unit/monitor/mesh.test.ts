@@ -7,12 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runLoad } from '../../../src/load/index.js';
 import { meshBlockSchema } from '../../../src/monitor/mesh/schema.js';
 import { MeshTally, meshMatrixLines } from '../../../src/monitor/mesh/figures.js';
-import {
-  MeshMonitor,
-  estimatedTimes,
-  windowLine,
-  type MeshBlock,
-} from '../../../src/monitor/mesh/monitor.js';
+import { MeshMonitor, windowLine, type MeshBlock } from '../../../src/monitor/mesh/monitor.js';
 import { LoopbackMesh } from '../../support/loopback-mesh.js';
 import { attachedDeployment } from '../../../src/testbed/attached/attached-testbed.js';
 
@@ -291,17 +286,16 @@ describe('the mesh monitor during a load', () => {
     );
   });
 
-  it("estimates a stream's clock from its smallest arrival − at", () => {
-    expect(estimatedTimes({ at: [], arrivedMs: [] })).toEqual([]);
-    // the smallest arrival − at sets the offset: a replay keeps its distance before the live ones
-    const now = performance.now();
-    const epoch = performance.timeOrigin + now;
-    const times = estimatedTimes({
-      at: [epoch + 5_000 - 60_000, epoch + 5_000],
-      arrivedMs: [now + 2, now + 1],
-    });
-    expect(times[1]).toBeCloseTo(now + 1, 3);
-    expect(times[0]).toBeCloseTo(now + 1 - 60_000, 3);
+  it('retimes a receiver whose clock is found at the end, leaving out what then falls before the level', () => {
+    const tally = new MeshTally(['a', 'b']);
+    // b's deliveries at its own clock, 30 s ahead; m0 is a replay from a minute before
+    tally.deliver(0, 'm1', 'a', 1_000);
+    tally.deliver(1, 'm1', 'a', 31_002);
+    tally.deliver(1, 'm0', 'b', 30_000 - 60_000);
+    tally.retime(1, -30_000, 0);
+    const figures = tally.figures({ levelStartMs: 0 });
+    expect(figures.messages).toBe(1);
+    expect(figures.pairs.find((pair) => pair.from === 'a' && pair.to === 'b')?.p50_ms).toBeCloseTo(2, 1);
   });
 
   it('follows the live windows of faults and conditions: what each node held of what was published in one', async () => {
