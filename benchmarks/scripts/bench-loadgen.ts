@@ -554,6 +554,42 @@ async function rateAndRss(
   return after;
 }
 
+/**
+ * PACING_ROUNDS rounds of our generator with each of `sides` (LoadOptions.pacing) at each rate,
+ * the order turned each round: each measurement's figures with its CPU in percent of a core
+ * (`cpuPercent`) and what the server got (`serverGot`), by rate and side; `log` gets each one
+ * with a line naming it.
+ */
+async function pacingRounds(
+  args: Args,
+  server: ServerHandle,
+  sides: readonly string[],
+  rates: readonly number[],
+  log: (figures: Record<string, number>, line: string) => void,
+): Promise<Record<number, Record<string, Record<string, number>[]>>> {
+  const byRate: Record<number, Record<string, Record<string, number>[]>> = {};
+  for (let round = 0; round < PACING_ROUNDS; round++) {
+    for (const rate of rates) {
+      const order = round % 2 === 0 ? sides : [...sides].reverse();
+      for (const pacing of order) {
+        const before = await server.received();
+        const measured = await measureOurs(args.warmups, server.url, rate, args.seconds, [
+          '--pacing',
+          pacing,
+        ]);
+        const figures = {
+          ...measured,
+          cpuPercent: cpuPercentOf(measured, args.seconds),
+          serverGot: (await server.received()) - before - (measured.warmupSent ?? 0),
+        };
+        ((byRate[rate] ??= {})[pacing] ??= []).push(figures);
+        log(figures, `${pacing} at ${rate} tx/s, round ${round + 1}`);
+      }
+    }
+  }
+  return byRate;
+}
+
 /** Rounds of the pacing part (each runs both sides at both rates, the order turned each round). */
 const PACING_ROUNDS = 3;
 const PACING_RATES = [500, 1000] as const;
@@ -569,22 +605,12 @@ async function pacingPart(
   context: { log: (line: string) => void; window: () => { close(): LoadRecord } },
   after: After,
 ): Promise<Judgement[]> {
-  const sides = ['auto', 'ticks'] as const;
   const window = context.window();
-  const byRate: Record<number, Record<string, Record<string, number>[]>> = {};
-  for (let round = 0; round < PACING_ROUNDS; round++) {
-    for (const rate of PACING_RATES) {
-      const order = round % 2 === 0 ? sides : [...sides].reverse();
-      for (const pacing of order) {
-        const figures = await measureOurs(args.warmups, server.url, rate, args.seconds, ['--pacing', pacing]);
-        const cpuPercent = cpuPercentOf(figures, args.seconds);
-        ((byRate[rate] ??= {})[pacing] ??= []).push({ ...figures, cpuPercent });
-        context.log(
-          `pacing ${pacing} at ${rate} tx/s, round ${round + 1}: CPU ${cpuPercent.toFixed(1)} % of a core, lag p50 ${figures.lagP50Ms} ms p99 ${figures.lagP99Ms} ms, reply p50 ${figures.ackP50Ms} ms`,
-        );
-      }
-    }
-  }
+  const byRate = await pacingRounds(args, server, ['auto', 'ticks'], PACING_RATES, (figures, line) =>
+    context.log(
+      `pacing ${line}: CPU ${figures.cpuPercent!.toFixed(1)} % of a core, lag p50 ${figures.lagP50Ms} ms p99 ${figures.lagP99Ms} ms, reply p50 ${figures.ackP50Ms} ms`,
+    ),
+  );
   const load = window.close();
   context.log(`pacing: ${loadLine(load)}`);
   after.figures.pacing = { rounds: PACING_ROUNDS, seconds: args.seconds, byRate, loadAverage: load };
@@ -627,21 +653,11 @@ async function pumpPart(
   const sides = ['auto', 'batched'] as const;
   const rounds = PACING_ROUNDS;
   const window = context.window();
-  const byRate: Record<number, Record<string, Record<string, number>[]>> = {};
-  for (let round = 0; round < rounds; round++) {
-    for (const rate of PUMP_RATES) {
-      const order = round % 2 === 0 ? sides : [...sides].reverse();
-      for (const pacing of order) {
-        const before = await server.received();
-        const figures = await measureOurs(args.warmups, server.url, rate, args.seconds, ['--pacing', pacing]);
-        const serverGot = (await server.received()) - before - (figures.warmupSent ?? 0);
-        ((byRate[rate] ??= {})[pacing] ??= []).push({ ...figures, serverGot });
-        context.log(
-          `pump: ${pacing} at ${rate} tx/s, round ${round + 1}: ${figures.cpuPer1000!.toFixed(1)} ms/1000 tx, lag p50 ${figures.lagP50Ms} ms p99 ${figures.lagP99Ms} ms, reply p50 ${figures.ackP50Ms} ms p99 ${figures.ackP99Ms} ms (sent ${figures.sent}, server got ${serverGot})`,
-        );
-      }
-    }
-  }
+  const byRate = await pacingRounds(args, server, sides, PUMP_RATES, (figures, line) =>
+    context.log(
+      `pump: ${line}: ${figures.cpuPer1000!.toFixed(1)} ms/1000 tx, lag p50 ${figures.lagP50Ms} ms p99 ${figures.lagP99Ms} ms, reply p50 ${figures.ackP50Ms} ms p99 ${figures.ackP99Ms} ms (sent ${figures.sent}, server got ${figures.serverGot})`,
+    ),
+  );
   const load = window.close();
   context.log(`pump: ${loadLine(load)}`);
   const summary: Record<string, unknown> = {};
