@@ -226,6 +226,7 @@ export function benchmarkDefinition(
 ): CliDefinition<BenchmarkArgs & CompareArgs & { readonly _?: readonly (string | number)[] }> {
   return {
     name: 'benchmark',
+    positionals: true,
     protocolModules: true,
     usage:
       '$0 [options]    sweep load levels on a local/remote network (or --endpoints)\n$0 compare BASELINE [CURRENT]    compare two runs (a regression gate), or check one against --threshold\n$0 report RUN_DIR    write report.html (a self-contained HTML report) into a run folder',

@@ -128,6 +128,7 @@ async function run(args: ConditionsArgs, context: CliContext): Promise<number> {
 }
 
 export const conditionsCommand: CliDefinition<ConditionsArgs> = {
+  positionals: true,
   name: 'conditions',
   usage:
     "$0 <show|set|clear> [options]\n\nChange a running benchmark's network conditions by hand (docs/conditions.md).",

@@ -34,6 +34,8 @@ export interface CliDefinition<T> {
   readonly settings?: { readonly flagsOnly: readonly string[]; readonly lists?: readonly string[] };
   /** The command has `--protocol`, which may name a user's module: load it before the flags are built. */
   readonly protocolModules?: boolean;
+  /** The command reads positional arguments itself (`args._`); without, any is refused. */
+  readonly positionals?: boolean;
 }
 
 /**
@@ -128,6 +130,11 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
   }
   // --help and --version print and stop.
   if (argv.includes('--help') || argv.includes('-h')) return 0;
+  const stray = definition.positionals ? undefined : strayArgumentLine(args, argv, declared);
+  if (stray !== undefined) {
+    stderr(`${definition.name}: error: ${stray} (see ${definition.name} --help)`);
+    return 2;
+  }
   const numberProblem = numberFlagProblem(argv, declared);
   if (numberProblem) {
     stderr(`${definition.name}: error: ${formatError(numberProblem)}`);
@@ -188,6 +195,27 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
   } finally {
     shutdown.dispose();
   }
+}
+
+/**
+ * A command that takes flags only, given a word that is none (yargs keeps it in `_`): said, not
+ * ignored. `remote-network --down RUN_ID` removed every run's containers, the id unread; a word
+ * after a flag that takes no value is named with that flag.
+ */
+function strayArgumentLine(
+  args: unknown,
+  argv: readonly string[],
+  declared: ReadonlyMap<string, DeclaredOption>,
+): string | undefined {
+  const positionals = (args as { _?: readonly (string | number)[] })._ ?? [];
+  if (positionals.length === 0) return undefined;
+  const word = String(positionals[0]);
+  const before = argv[argv.indexOf(word) - 1];
+  const flag = before?.startsWith('--') ? before.slice(2).split('=')[0] : undefined;
+  const spec = flag === undefined ? undefined : declared.get(flag);
+  if (flag !== undefined && !before?.includes('=') && (spec?.type === 'boolean' || flag === 'verbose'))
+    return `unexpected argument ${JSON.stringify(word)}: --${flag} takes no value, and this command takes flags only`;
+  return `unexpected argument ${JSON.stringify(word)}: this command takes flags only`;
 }
 
 /**

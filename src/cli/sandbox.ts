@@ -135,6 +135,7 @@ async function run(args: SandboxArgs, context: CliContext): Promise<number> {
 }
 
 export const sandboxCommand: CliDefinition<SandboxArgs> = {
+  positionals: true,
   name: 'sandbox',
   usage:
     '$0 <up|down|status> [options]\n\nEmulated SSH hosts on this machine, for remote-network without a cloud.',

@@ -65,6 +65,7 @@ function deps(log: string[]): BenchmarkCommandDeps {
 function definition(log: string[]): CliDefinition<BenchmarkArgs> {
   return {
     name: 'benchmark',
+    positionals: true,
     usage: '$0 [options]',
     options: (argv) => addBenchmarkOptions(argv),
     run: (args, context) => runBenchmarkCommand(args, context, deps(log)),
