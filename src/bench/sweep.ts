@@ -108,7 +108,7 @@ export type { LevelTimingSummary } from './observer.js';
 /** How to remove a network that was left running, by testbed kind (attached: nothing to remove). */
 const DOWN_COMMAND: Readonly<Partial<Record<Deployment['kind'], (runId: string) => string>>> = {
   local: (runId) => `local-network --down ${runId}`,
-  remote: () => 'remote-network --down',
+  remote: (runId) => `remote-network --down ${runId}`,
 };
 
 export async function runSweep(plan: BenchmarkPlan, deps: SweepDeps): Promise<SweepOutcome> {

@@ -63,7 +63,8 @@ export interface RemoteNetworkArgs extends NetworkRunArgs {
   readonly dockerComposePath?: string | readonly string[];
   readonly maxClockOffset?: number;
   readonly allowClockOffset?: boolean;
-  readonly down: boolean;
+  /** `--down` alone: '' (every run); `--down RUN_ID`: that run. */
+  readonly down?: string;
   readonly status: boolean;
   readonly showLogs?: number;
 }
@@ -163,10 +164,10 @@ function options(argv: Argv): Argv<RemoteNetworkArgs> {
       describe: 'Above --max-clock-offset, warn instead of refusing',
     })
     .option('down', {
-      type: 'boolean',
-      default: false,
+      type: 'string',
+      requiresArg: false,
       describe:
-        "Remove every remote-network container (and its volumes) an earlier call left on the hosts, meshbench's swarm stacks first and a swarm it formed last (with --cleanup-thorough: images too)",
+        "Remove what the run RUN_ID left on the hosts (its containers and volumes; its swarm stack), or with no id every remote-network run's, meshbench's swarm stacks first and a swarm it formed last (with --cleanup-thorough: images too)",
     })
     .option('status', {
       type: 'boolean',
@@ -184,7 +185,7 @@ const EPILOGUE = `Examples:
   remote-network --hosts-file .meshbench/sandbox/hosts.env --num-transactions 200 --transaction-rate 50 --cleanup
   remote-network --hosts-file inventory.yaml --nodes-per-host 2 --cleanup-thorough
   remote-network --hosts-file hosts.env --system libp2p-gossipsub --num-transactions 500 --transaction-rate 100 --cleanup
-  remote-network --hosts-file hosts.env --status | --show-logs 20 | --down
+  remote-network --hosts-file hosts.env --status | --show-logs 20 | --down [RUN_ID]
 Environment: MYSTICETI_NODE{n}_HOST|SSH_PORT|SSH_USER|SSH_KEY, SSH_TIMEOUT, MESHBENCH_SSH_KEY_PASSPHRASE, SSH_AUTH_SOCK.
 See docs/remote-network.md.`;
 
@@ -245,7 +246,7 @@ async function runMaintenance(
   // --down takes meshbench's swarm stacks too, whatever --engine says: a stack's network
   // cannot go before its services, and plain --down failed on it, pointing at itself
   const maintenance = await (
-    args.engine === 'swarm' || args.down ? SwarmMaintenance : RemoteMaintenance
+    args.engine === 'swarm' || args.down !== undefined ? SwarmMaintenance : RemoteMaintenance
   ).connect({
     hosts,
     strictHostKeyChecking: args.strictHostKeyChecking as StrictHostKeyChecking,
@@ -258,12 +259,16 @@ async function runMaintenance(
     onProgress: progressPrinter(context),
   });
   try {
-    if (args.down) {
-      const removed = await maintenance.down({ thorough: args.cleanupThorough });
+    if (args.down !== undefined) {
+      const runId = args.down.trim();
+      const removed = await maintenance.down({
+        thorough: args.cleanupThorough,
+        ...(runId !== '' ? { runId } : {}),
+      });
       const sum = (key: 'containers' | 'volumes' | 'images') =>
         removed.reduce((total, r) => total + r[key], 0);
       context.stdout(
-        `down: removed ${sum('containers')} container(s), ${sum('volumes')} volume(s)${args.cleanupThorough ? `, ${sum('images')} image(s)` : ''} on ${hosts.hosts.length} host(s)`,
+        `down: removed ${sum('containers')} container(s), ${sum('volumes')} volume(s)${args.cleanupThorough ? `, ${sum('images')} image(s)` : ''}${runId !== '' ? ` of run ${runId}` : ''} on ${hosts.hosts.length} host(s)`,
       );
       return 0;
     }
@@ -293,7 +298,7 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
     args.sshConfig !== undefined ? { sshConfig: args.sshConfig } : {},
   );
   // --down, --status, --show-logs: every host of the inventory, client hosts included
-  if (args.down || args.status || args.showLogs !== undefined)
+  if (args.down !== undefined || args.status || args.showLogs !== undefined)
     return runMaintenance(args, inventory, context);
   // hosts marked role: client never take a node; --load-clients dedicated:N uses the first N
   const hosts = separateClientHosts(inventory);
@@ -383,7 +388,7 @@ async function run(args: RemoteNetworkArgs, context: CliContext): Promise<number
     protocolFix: swarm
       ? "label the compose file's node services with the protocol they speak (meshbench.protocol)"
       : 'run nodes that speak it: --system names a system and its protocol (docs/remote-network.md)',
-    downCommand: `remote-network --down${swarm ? ' --engine swarm' : ''}${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}${args.sshConfig ? ` --ssh-config ${args.sshConfig}` : ''}`,
+    downCommand: `remote-network --down ${runId}${swarm ? ' --engine swarm' : ''}${args.hostsFile ? ` --hosts-file ${args.hostsFile}` : ''}${args.sshConfig ? ` --ssh-config ${args.sshConfig}` : ''}`,
   };
   // --load-clients colocated|dedicated:N: the load runs beside the nodes or on the client hosts
   // (src/clients/); with --image-transfer pull the node hosts pull the client image like the node

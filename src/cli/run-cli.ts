@@ -199,8 +199,8 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
 
 /**
  * A command that takes flags only, given a word that is none (yargs keeps it in `_`): said, not
- * ignored. `remote-network --down RUN_ID` removed every run's containers, the id unread; a word
- * after a flag that takes no value is named with that flag.
+ * ignored (`remote-network --down RUN_ID` once removed every run's containers, its `--down` a
+ * switch and the id unread); a word after a flag that takes no value is named with that flag.
  */
 function strayArgumentLine(
   args: unknown,

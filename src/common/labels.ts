@@ -21,5 +21,7 @@ export const REMOTE_LABEL = 'meshbench.remote';
 export const NODE_LABEL = 'meshbench.node';
 /** The image ID a remote node was started from. */
 export const IMAGE_ID_LABEL = 'meshbench.image-id';
+/** The host ports a remote node holds (host networking), comma-separated. */
+export const HOST_PORTS_LABEL = 'meshbench.host-ports';
 /** An emulated SSH host of the sandbox: `meshbench.sandbox=1`. */
 export const SANDBOX_LABEL = 'meshbench.sandbox';

@@ -74,6 +74,47 @@ describe('remote-network on 4 sandbox hosts', () => {
   });
 });
 
+describe('runs left running', () => {
+  it("hold their hosts' ports: the next run there is refused in one line naming the run, and --down RUN_ID removes that run only", async () => {
+    const dockerHosts = suite.sandbox.hosts.slice(0, DOCKER_HOSTS);
+    const file = await hostsFile(suite.sandbox, 'held', dockerHosts);
+    const pair = (name: string, hosts: typeof dockerHosts) => hostsFile(suite.sandbox, name, hosts);
+    const [first, second] = [
+      await pair('held-a', dockerHosts.slice(0, 2)),
+      await pair('held-b', dockerHosts.slice(2, 4)),
+    ];
+    const start = async (hosts: string) => {
+      const run = await runCliModule('remote-network', ['--hosts-file', hosts, '--num-transactions', '10']);
+      expect(run.exitCode, run.stderr).toBe(0);
+      return /^run (\S+):/m.exec(run.stdout + run.stderr)?.[1] as string;
+    };
+    const left = await start(first);
+    // the same hosts again: its nodes could not listen, and the old run's would have answered
+    const refused = await runCliModule('remote-network', ['--hosts-file', first, '--num-transactions', '10']);
+    expect(refused.exitCode).toBe(1);
+    expect(errorLines(refused)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^remote-network: error: host\\d: node\\d of run ${left} still runs there and holds port 2665\\d, which node\\d of this run needs .*remote-network --down ${left}`,
+        ),
+      ),
+    ]);
+    for (const host of dockerHosts.slice(0, 2))
+      expect((await leftovers(host, left)).containers).toHaveLength(1);
+    const other = await start(second);
+    // one run's id removes that run, on every host of the file
+    const down = await runCliModule('remote-network', ['--hosts-file', file, '--down', left]);
+    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.stdout).toContain(`of run ${left}`);
+    for (const host of dockerHosts) expect((await leftovers(host, left)).containers).toEqual([]);
+    for (const host of dockerHosts.slice(2, 4))
+      expect((await leftovers(host, other)).containers).toHaveLength(1);
+    const all = await runCliModule('remote-network', ['--hosts-file', file, '--down']);
+    expect(all.exitCode, all.stderr).toBe(0);
+    for (const host of dockerHosts) expect(await leftovers(host)).toEqual({ containers: [], volumes: [] });
+  });
+});
+
 describe('Ctrl-C', () => {
   it('during deployment stops, removes what the run created on every host and exits 130', async () => {
     const [fast, slow] = suite.sandbox.hosts.slice(0, 2) as [SandboxHost, SandboxHost];

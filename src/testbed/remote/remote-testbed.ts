@@ -7,6 +7,7 @@
  * (cleanup.ts). The running network is a RemoteDeployment (deployment.ts); what runs left
  * is handled by RemoteMaintenance (maintenance.ts).
  */
+import { refuseClaimedPorts } from './port-claims.js';
 import { MeshbenchError } from '../../common/errors.js';
 import { REFNODE_IMAGE } from '../../common/defaults.js';
 import { RUN_LABEL } from '../../common/labels.js';
@@ -195,7 +196,10 @@ export class RemoteTestbed implements Testbed {
       // slowest one between steps). The first failure stops the others.
       const prepared = await prepareHosts(connected, preparation, async (agent, hostIndex, hostSignal) => {
         const startStarted = Date.now();
-        for (const placement of placements.filter((p) => p.hostIndex === hostIndex)) {
+        const here = placements.filter((p) => p.hostIndex === hostIndex);
+        // another run left running on this host holds the ports (host networking): say so first
+        await refuseClaimedPorts(agent, this.runId, here);
+        for (const placement of here) {
           if (hostSignal.aborted) break;
           await this.startNode(
             agent,

@@ -35,7 +35,7 @@ const remote: RemoteNetworkArgs = {
   imageTransfer: 'ship',
   strictHostKeyChecking: 'accept-new',
   concurrency: 16,
-  down: false,
+
   status: false,
 };
 

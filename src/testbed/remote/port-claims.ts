@@ -1,0 +1,79 @@
+/**
+ * Remote nodes run on their host's network, so two runs on one host want the same ports. A run
+ * that another left running (remote-network without --cleanup) holds them: the new run's nodes
+ * could not listen and exited, while its readiness polls reached the old run's nodes at those
+ * ports and the load measured them. Before any node starts on a host, the nodes of other runs
+ * still running there are compared with the ports this run places there (each node container is
+ * labelled with its ports); one that holds one stops the run, naming it and how to remove it.
+ */
+import { MeshbenchError } from '../../common/errors.js';
+import { HOST_PORTS_LABEL, NODE_LABEL, RUN_LABEL, TESTBED_LABEL } from '../../common/labels.js';
+import type { NodePlacement } from './placement.js';
+import type { RemoteHostAgent } from './remote-host.js';
+
+/** A node's host ports, as its container's label carries them. */
+export function hostPortsOf(placement: Pick<NodePlacement, 'ports'>): string {
+  const { rpc, p2p, metrics } = placement.ports;
+  return [...new Set([rpc, p2p, metrics])].join(',');
+}
+
+/** A running container of another run and the port of this run's it holds. */
+export interface PortClaim {
+  readonly runId: string;
+  readonly nodeId: string;
+  readonly port: number;
+  /** This run's node that needs it. */
+  readonly wantedBy: string;
+}
+
+/**
+ * The first port of `placements` (this run's nodes on one host) that a running node of another
+ * run holds, from the containers' labels. A node without the ports label (made before it
+ * existed) is taken to hold them all: it ran on the same base ports.
+ */
+export function firstClaim(
+  runId: string,
+  placements: readonly Pick<NodePlacement, 'nodeId' | 'ports'>[],
+  containers: readonly { readonly Labels?: Readonly<Record<string, string>> | null }[],
+): PortClaim | undefined {
+  const wanted = new Map<number, string>();
+  for (const placement of placements)
+    for (const port of hostPortsOf(placement).split(',')) wanted.set(Number(port), placement.nodeId);
+  if (wanted.size === 0) return undefined;
+  for (const container of containers) {
+    const labels = container.Labels ?? {};
+    const other = labels[RUN_LABEL];
+    if (other === undefined || other === runId) continue;
+    const held = labels[HOST_PORTS_LABEL]?.split(',').map(Number) ?? [...wanted.keys()];
+    const port = held.find((candidate) => wanted.has(candidate));
+    if (port === undefined) continue;
+    return { runId: other, nodeId: labels[NODE_LABEL] ?? '?', port, wantedBy: wanted.get(port) as string };
+  }
+  return undefined;
+}
+
+/** Refuses to start this run's nodes on `agent`'s host while another run's node holds one of their ports. */
+export async function refuseClaimedPorts(
+  agent: RemoteHostAgent,
+  runId: string,
+  placements: readonly NodePlacement[],
+): Promise<void> {
+  if (placements.length === 0) return;
+  let containers: { Labels?: Record<string, string> | null }[];
+  try {
+    containers = await agent.docker.listContainers({
+      filters: { label: [`${TESTBED_LABEL}=remote`, NODE_LABEL], status: ['running', 'restarting'] },
+    });
+  } catch (error) {
+    throw agent.failure('listing containers', error);
+  }
+  const claim = firstClaim(runId, placements, containers);
+  if (claim === undefined) return;
+  throw new MeshbenchError(
+    'PORT_IN_USE',
+    `${agent.host.name}: ${claim.nodeId} of run ${claim.runId} still runs there and holds port ${claim.port}, which ${claim.wantedBy} of this run needs (nodes use the host's network)`,
+    {
+      hint: `remove that run with remote-network --down ${claim.runId} and the same hosts, or use other hosts`,
+    },
+  );
+}
