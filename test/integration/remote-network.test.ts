@@ -36,6 +36,48 @@ async function resultOf(outputDir: string): Promise<{
   return record;
 }
 
+// First: the image it ships stays for the next test, whose --down --cleanup-thorough removes it.
+describe('runs left running', () => {
+  it("hold their hosts' ports: the next run there is refused in one line naming the run, and --down RUN_ID removes that run only", async () => {
+    const dockerHosts = suite.sandbox.hosts.slice(0, DOCKER_HOSTS);
+    const file = await hostsFile(suite.sandbox, 'held', dockerHosts);
+    const pair = (name: string, hosts: typeof dockerHosts) => hostsFile(suite.sandbox, name, hosts);
+    const [first, second] = [
+      await pair('held-a', dockerHosts.slice(0, 2)),
+      await pair('held-b', dockerHosts.slice(2, 4)),
+    ];
+    const start = async (hosts: string) => {
+      const run = await runCliModule('remote-network', ['--hosts-file', hosts, '--num-transactions', '10']);
+      expect(run.exitCode, run.stderr).toBe(0);
+      return /^run (\S+):/m.exec(run.stdout + run.stderr)?.[1] as string;
+    };
+    // one run on each pair of hosts, started together
+    const [left, other] = await Promise.all([start(first), start(second)]);
+    // the same hosts again: its nodes could not listen, and the old run's would have answered
+    const refused = await runCliModule('remote-network', ['--hosts-file', first, '--num-transactions', '10']);
+    expect(refused.exitCode).toBe(1);
+    expect(errorLines(refused)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^remote-network: error: host\\d: node\\d of run ${left} still runs there and holds port 2665\\d, which node\\d of this run needs .*remote-network --down ${left}`,
+        ),
+      ),
+    ]);
+    for (const host of dockerHosts.slice(0, 2))
+      expect((await leftovers(host, left)).containers).toHaveLength(1);
+    // one run's id removes that run, on every host of the file
+    const down = await runCliModule('remote-network', ['--hosts-file', file, '--down', left]);
+    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.stdout).toContain(`of run ${left}`);
+    for (const host of dockerHosts) expect((await leftovers(host, left)).containers).toEqual([]);
+    for (const host of dockerHosts.slice(2, 4))
+      expect((await leftovers(host, other)).containers).toHaveLength(1);
+    const all = await runCliModule('remote-network', ['--hosts-file', file, '--down']);
+    expect(all.exitCode, all.stderr).toBe(0);
+    for (const host of dockerHosts) expect(await leftovers(host)).toEqual({ containers: [], volumes: [] });
+  });
+});
+
 describe('remote-network on 4 sandbox hosts', () => {
   it('commits all 200 transactions and --cleanup leaves no container; --down --cleanup-thorough removes volumes and the image', async () => {
     const dockerHosts = suite.sandbox.hosts.slice(0, DOCKER_HOSTS);
@@ -71,47 +113,6 @@ describe('remote-network on 4 sandbox hosts', () => {
       expect(await leftovers(host)).toEqual({ containers: [], volumes: [] });
       expect(await innerDocker(host, ['images', '-q', 'meshbench/refnode'])).toBe('');
     }
-  });
-});
-
-describe('runs left running', () => {
-  it("hold their hosts' ports: the next run there is refused in one line naming the run, and --down RUN_ID removes that run only", async () => {
-    const dockerHosts = suite.sandbox.hosts.slice(0, DOCKER_HOSTS);
-    const file = await hostsFile(suite.sandbox, 'held', dockerHosts);
-    const pair = (name: string, hosts: typeof dockerHosts) => hostsFile(suite.sandbox, name, hosts);
-    const [first, second] = [
-      await pair('held-a', dockerHosts.slice(0, 2)),
-      await pair('held-b', dockerHosts.slice(2, 4)),
-    ];
-    const start = async (hosts: string) => {
-      const run = await runCliModule('remote-network', ['--hosts-file', hosts, '--num-transactions', '10']);
-      expect(run.exitCode, run.stderr).toBe(0);
-      return /^run (\S+):/m.exec(run.stdout + run.stderr)?.[1] as string;
-    };
-    const left = await start(first);
-    // the same hosts again: its nodes could not listen, and the old run's would have answered
-    const refused = await runCliModule('remote-network', ['--hosts-file', first, '--num-transactions', '10']);
-    expect(refused.exitCode).toBe(1);
-    expect(errorLines(refused)).toEqual([
-      expect.stringMatching(
-        new RegExp(
-          `^remote-network: error: host\\d: node\\d of run ${left} still runs there and holds port 2665\\d, which node\\d of this run needs .*remote-network --down ${left}`,
-        ),
-      ),
-    ]);
-    for (const host of dockerHosts.slice(0, 2))
-      expect((await leftovers(host, left)).containers).toHaveLength(1);
-    const other = await start(second);
-    // one run's id removes that run, on every host of the file
-    const down = await runCliModule('remote-network', ['--hosts-file', file, '--down', left]);
-    expect(down.exitCode, down.stderr).toBe(0);
-    expect(down.stdout).toContain(`of run ${left}`);
-    for (const host of dockerHosts) expect((await leftovers(host, left)).containers).toEqual([]);
-    for (const host of dockerHosts.slice(2, 4))
-      expect((await leftovers(host, other)).containers).toHaveLength(1);
-    const all = await runCliModule('remote-network', ['--hosts-file', file, '--down']);
-    expect(all.exitCode, all.stderr).toBe(0);
-    for (const host of dockerHosts) expect(await leftovers(host)).toEqual({ containers: [], volumes: [] });
   });
 });
 
