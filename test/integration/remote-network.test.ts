@@ -46,15 +46,30 @@ describe('runs left running', () => {
       await pair('held-a', dockerHosts.slice(0, 2)),
       await pair('held-b', dockerHosts.slice(2, 4)),
     ];
+    const output = await mkdtemp(join(suite.dir, 'output-'));
     const start = async (hosts: string) => {
-      const run = await runCliModule('remote-network', ['--hosts-file', hosts, '--num-transactions', '10']);
+      const run = await runCliModule('remote-network', [
+        '--hosts-file',
+        hosts,
+        '--num-transactions',
+        '10',
+        '--output',
+        output,
+      ]);
       expect(run.exitCode, run.stderr).toBe(0);
       return /^run (\S+):/m.exec(run.stdout + run.stderr)?.[1] as string;
     };
     // one run on each pair of hosts, started together
     const [left, other] = await Promise.all([start(first), start(second)]);
     // the same hosts again: its nodes could not listen, and the old run's would have answered
-    const refused = await runCliModule('remote-network', ['--hosts-file', first, '--num-transactions', '10']);
+    const refused = await runCliModule('remote-network', [
+      '--hosts-file',
+      first,
+      '--num-transactions',
+      '10',
+      '--output',
+      output,
+    ]);
     expect(refused.exitCode).toBe(1);
     expect(errorLines(refused)).toEqual([
       expect.stringMatching(
@@ -189,6 +204,8 @@ describe('Ctrl-C', () => {
         '10',
         '--cleanup',
         '--verbose',
+        '--output',
+        await mkdtemp(join(suite.dir, 'output-')),
       ],
       {},
       { interruptWhen: /sent \d+, ok/ },
