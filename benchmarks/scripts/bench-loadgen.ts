@@ -460,6 +460,9 @@ interface After {
   readonly judgements: Judgement[];
 }
 
+/** What a part after the CPU rounds gets from the harness: a log line, and a load-average window. */
+type PartContext = { log: (line: string) => void; window: () => { close(): LoadRecord } };
+
 const ours = (tool: string) => tool === 'raw' || tool === 'undici';
 
 async function cpuRound(tool: string, server: ServerHandle, args: Args, pair: number): Promise<Round> {
@@ -492,11 +495,7 @@ function once(claim: string, value: number, target: number, load: LoadRecord): J
   return judgeThreshold({ claim, values: [value], target, minRounds: 1, load });
 }
 
-async function rateAndRss(
-  args: Args,
-  server: ServerHandle,
-  context: { log: (line: string) => void; window: () => { close(): LoadRecord } },
-): Promise<After> {
+async function rateAndRss(args: Args, server: ServerHandle, context: PartContext): Promise<After> {
   const { log } = context;
   const after: After = { figures: {}, judgements: [] };
   const transport = args.transport ? ['--transport', args.transport] : [];
@@ -602,7 +601,7 @@ const PACING_RATES = [500, 1000] as const;
 async function pacingPart(
   args: Args,
   server: ServerHandle,
-  context: { log: (line: string) => void; window: () => { close(): LoadRecord } },
+  context: PartContext,
   after: After,
 ): Promise<Judgement[]> {
   const window = context.window();
@@ -644,12 +643,7 @@ const PUMP_RATES = [5000, 20000] as const;
  * server's reply time from the intended send (what a batch queued at the server shows up in).
  * Figures only, no claim: it says where the generator's CPU above the bare loop goes.
  */
-async function pumpPart(
-  args: Args,
-  server: ServerHandle,
-  context: { log: (line: string) => void; window: () => { close(): LoadRecord } },
-  after: After,
-): Promise<void> {
+async function pumpPart(args: Args, server: ServerHandle, context: PartContext, after: After): Promise<void> {
   const sides = ['auto', 'batched'] as const;
   const rounds = PACING_ROUNDS;
   const window = context.window();

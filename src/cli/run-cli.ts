@@ -213,7 +213,7 @@ function strayArgumentLine(
   const before = argv[argv.indexOf(word) - 1];
   const flag = before?.startsWith('--') ? before.slice(2).split('=')[0] : undefined;
   const spec = flag === undefined ? undefined : declared.get(flag);
-  if (flag !== undefined && !before?.includes('=') && (spec?.type === 'boolean' || flag === 'verbose'))
+  if (flag !== undefined && !before?.includes('=') && spec?.type === 'boolean')
     return `unexpected argument ${JSON.stringify(word)}: --${flag} takes no value, and this command takes flags only`;
   return `unexpected argument ${JSON.stringify(word)}: this command takes flags only`;
 }

@@ -4,6 +4,7 @@
  * cleanup, `--down`, `--status` and `--logs` find them by these labels only.
  */
 export {
+  HOST_PORTS_LABEL,
   IMAGE_ID_LABEL,
   NODE_LABEL,
   REMOTE_LABEL,

@@ -7,14 +7,19 @@
  * labelled with its ports); one that holds one stops the run, naming it and how to remove it.
  */
 import { MeshbenchError } from '../../common/errors.js';
-import { HOST_PORTS_LABEL, NODE_LABEL, RUN_LABEL, TESTBED_LABEL } from '../../common/labels.js';
+import { HOST_PORTS_LABEL, NODE_LABEL, RUN_LABEL, testbedSelector } from '../docker/labels.js';
 import type { NodePlacement } from './placement.js';
 import type { RemoteHostAgent } from './remote-host.js';
 
-/** A node's host ports, as its container's label carries them. */
-export function hostPortsOf(placement: Pick<NodePlacement, 'ports'>): string {
+/** A node's host ports, each once (a system may serve metrics on its RPC port). */
+export function hostPortsOf(placement: Pick<NodePlacement, 'ports'>): number[] {
   const { rpc, p2p, metrics } = placement.ports;
-  return [...new Set([rpc, p2p, metrics])].join(',');
+  return [...new Set([rpc, p2p, metrics])];
+}
+
+/** The ports label of a node's container. */
+export function hostPortsLabel(placement: Pick<NodePlacement, 'ports'>): Record<string, string> {
+  return { [HOST_PORTS_LABEL]: hostPortsOf(placement).join(',') };
 }
 
 /** A running container of another run and the port of this run's it holds. */
@@ -38,7 +43,7 @@ export function firstClaim(
 ): PortClaim | undefined {
   const wanted = new Map<number, string>();
   for (const placement of placements)
-    for (const port of hostPortsOf(placement).split(',')) wanted.set(Number(port), placement.nodeId);
+    for (const port of hostPortsOf(placement)) wanted.set(port, placement.nodeId);
   if (wanted.size === 0) return undefined;
   for (const container of containers) {
     const labels = container.Labels ?? {};
@@ -62,7 +67,11 @@ export async function refuseClaimedPorts(
   let containers: { Labels?: Record<string, string> | null }[];
   try {
     containers = await agent.docker.listContainers({
-      filters: { label: [`${TESTBED_LABEL}=remote`, NODE_LABEL], status: ['running', 'restarting'] },
+      // remote nodes only (sidecars and load clients carry no node label)
+      filters: {
+        label: [...(testbedSelector('remote')[0] ?? []), NODE_LABEL],
+        status: ['running', 'restarting'],
+      },
     });
   } catch (error) {
     throw agent.failure('listing containers', error);

@@ -3,7 +3,7 @@
  * networking): found from the containers' labels before any node starts.
  */
 import { describe, expect, it } from 'vitest';
-import { firstClaim, hostPortsOf } from '../../../src/testbed/remote/port-claims.js';
+import { firstClaim, hostPortsLabel } from '../../../src/testbed/remote/port-claims.js';
 
 const placed = (nodeId: string, offset = 0) => ({
   nodeId,
@@ -20,8 +20,10 @@ const node = (runId: string, nodeId: string, ports?: string) => ({
 
 describe('ports another run holds on a host', () => {
   it('labels a node with its host ports, each once (a system whose metrics are on its RPC port)', () => {
-    expect(hostPortsOf(placed('node0'))).toBe('26657,26656,26660');
-    expect(hostPortsOf({ ports: { rpc: 8080, p2p: 4001, metrics: 8080 } })).toBe('8080,4001');
+    expect(hostPortsLabel(placed('node0'))).toEqual({ 'meshbench.host-ports': '26657,26656,26660' });
+    expect(hostPortsLabel({ ports: { rpc: 8080, p2p: 4001, metrics: 8080 } })).toEqual({
+      'meshbench.host-ports': '8080,4001',
+    });
   });
 
   it("names the other run's node, the port and this run's node that needs it", () => {
