@@ -7,6 +7,7 @@
  * ports) → write the run folder → compose up → resolve endpoints → wait until every
  * node is ready. Any failure after `up` started removes what it created.
  */
+import { randomInt } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type Docker from 'dockerode';
@@ -75,6 +76,8 @@ type Env = Readonly<Record<string, string | undefined>>;
  * compose reads as YAML, so no string can be read back as another type.
  */
 const PROJECT_FILE = 'compose.resolved.json';
+/** A generated committee that lost its ports looks again from 26657 plus up to this (below the ephemeral range). */
+const RETRY_PORT_SPREAD = 4000;
 const GENERATED_FILE = 'docker-compose.yml';
 
 export interface LocalTestbedOptions {
@@ -124,7 +127,7 @@ interface Prepared {
   /** Host ports of a generated committee. */
   readonly usedPorts: number[];
   /** Generates a committee's compose file again on other free ports (after a lost race). */
-  readonly generate: (avoid: ReadonlySet<number>) => Promise<number[] | undefined>;
+  readonly generate: (avoid: ReadonlySet<number>, retry?: boolean) => Promise<number[] | undefined>;
   /** The one file compose runs (also on disk in the run folder); a gated compose up reads it from its pipe. */
   readonly pipedText: string;
   /** The images compose up builds (with --build, when a service builds without naming its image: nameBuiltImages). */
@@ -277,10 +280,15 @@ export class LocalTestbed implements Testbed {
       this.#log,
     );
     let projectText = '';
-    /** Writes the generated project on ports that are free now (again after a lost race). */
-    const generate = async (avoid: ReadonlySet<number>) => {
+    /**
+     * Writes the generated project on ports that are free now. After a lost race (`retry`) it
+     * looks from a random start instead of 26657: two runs that lost to each other otherwise walk
+     * the same ports again (CI #105: 3 attempts, 3 collisions).
+     */
+    const generate = async (avoid: ReadonlySet<number>, retry = false) => {
       if (committee === undefined) return;
-      const rpc = await pickFreePorts(this.#api, committee, SEED_RPC_BASE_PORT, avoid);
+      const from = retry ? SEED_RPC_BASE_PORT + randomInt(RETRY_PORT_SPREAD) : SEED_RPC_BASE_PORT;
+      const rpc = await pickFreePorts(this.#api, committee, from, avoid);
       // a system serving its metrics on its RPC port publishes one port per node
       const metrics = separateMetricsPort(this.options.system)
         ? await pickFreePorts(
@@ -452,7 +460,7 @@ export class LocalTestbed implements Testbed {
           `a port was taken while starting (${composeErrorLine(up.stderr)}); retrying on other ports`,
         );
         await removeRun(docker, this.runId, { volumes: true });
-        for (const port of (await prepared.generate(avoid)) ?? []) avoid.add(port);
+        for (const port of (await prepared.generate(avoid, true)) ?? []) avoid.add(port);
         up = await composeUp(cli, project, this.#env, build);
       }
       phasesMs.composeUp = Math.round(performance.now() - upStartedMs);

@@ -212,7 +212,7 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
             return { reset: true };
         }
       });
-      // A 2 s request timeout (the schedule-lag guard is out of reach in options()): beside the
+      // A long request timeout (the schedule-lag guard is out of reach in options()): beside the
       // unit tier, lint and tsc this process once stalled for 1.6 s, and a 300 ms timeout then failed the counts
       // (a reply late beyond the timeout is a timeout; one that came during a stall no longer is:
       // the next test). This test counts where each reply went, nothing about time.
@@ -220,18 +220,34 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
         options(s.url, {
           shape: { kind: 'fixed', rate: 200 },
           durationMs: 700,
-          requestTimeoutMs: 2000,
+          // 4 s, not 2 (CI #105 counted 5 of 20 ok replies elsewhere at the end of a loaded run): the
+          // server is this process, so one descheduled past the timeout between a send and the
+          // server's read times those requests out before their replies exist, by the generator's
+          // rules rightly; the hung seventh of the sends then take 4 s to end
+          requestTimeoutMs: 4000,
         }),
       );
       const o = result.outcomes;
       expect(result.scheduled).toBe(140);
       expect(s.received).toBe(140);
-      expect(o.ok).toBe(20);
-      expect(o.rejected).toEqual({ 'app:5': 20, 'rpc:-32603': 20 });
-      expect(o.httpError).toEqual({ '500': 20 });
-      expect(o.badResponse).toBe(20);
-      expect(o.timeout).toBe(20);
-      expect(o.connectionError).toBe(20);
+      // one comparison, so a failure shows where every reply went (CI #105: ok 15 of 20, the rest unseen)
+      expect({
+        ok: o.ok,
+        rejected: o.rejected,
+        httpError: o.httpError,
+        badResponse: o.badResponse,
+        timeout: o.timeout,
+        connectionError: o.connectionError,
+        dropped: o.dropped,
+      }).toEqual({
+        ok: 20,
+        rejected: { 'app:5': 20, 'rpc:-32603': 20 },
+        httpError: { '500': 20 },
+        badResponse: 20,
+        timeout: 20,
+        connectionError: 20,
+        dropped: 0,
+      });
       expect(o.ok + failedOf(o)).toBe(result.scheduled);
       const perNodeFailed = result.perNode[0]?.failed;
       expect(perNodeFailed).toBe(120);
