@@ -29,7 +29,8 @@ describe('examples, real runs', () => {
       'python3',
       [driver, JSON.stringify(answers), '--', 'bash', 'examples/local_network.sh'],
       {
-        env: { ...process.env, MESHBENCH_DRY_RUN: '0' },
+        // its run folder into the test's temp folder, not benchmarks/ of the checkout
+        env: { ...process.env, MESHBENCH_DRY_RUN: '0', MESHBENCH_OUTPUT: join(dir, 'wizard') },
         timeout: 300_000,
         maxBuffer: 16 * 1024 * 1024,
       },

@@ -47,6 +47,8 @@ describe('crdt-sync behind the mesh protocol', () => {
       '--transaction-rate',
       '100',
       '--cleanup',
+      '--output',
+      join(dir(), 'local-network'),
     ]);
     expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
     expect(run.stdout).toMatch(/Committed: +200 \(/);

@@ -38,6 +38,8 @@ describe('libp2p gossipsub behind the mesh protocol', () => {
       '--transaction-rate',
       '200',
       '--cleanup',
+      '--output',
+      join(dir(), 'local-network'),
     ]);
     expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
     expect(run.stdout).toMatch(/Committed: +200 \(.*, 0 commit timeouts\)/);

@@ -119,6 +119,30 @@ describe('remote-network --engine swarm on 4 sandbox hosts', () => {
       expect(up.exitCode, up.stderr).toBe(0);
       expect(up.stderr).toContain('adopted swarm');
       expect(await innerDocker(pair[0]!, ['service', 'ls', '-q'])).not.toBe('');
+      // a second run on these hosts while the stack runs: its tasks could not take the ports (host
+      // mode), and its readiness reached this stack's nodes; now refused before its stack deploys
+      const firstRun = /stack meshbench-(\S+) deployed/.exec(up.stderr)?.[1];
+      expect(firstRun, up.stderr).toBeDefined();
+      const second = await runCliModule('remote-network', [
+        '--engine',
+        'swarm',
+        '--swarm-network',
+        'host',
+        '--hosts-file',
+        file,
+        '--num-transactions',
+        '20',
+        '--output',
+        await mkdtemp(join(dir, 'second-')),
+      ]);
+      expect(second.exitCode, second.stderr).toBe(1);
+      expect(second.stderr).toMatch(
+        new RegExp(`node\\d of run ${firstRun} still runs there and holds port 2665\\d.*--down ${firstRun}`),
+      );
+      expect(second.stderr).not.toMatch(/stack meshbench-\S+ deployed/);
+      expect(
+        (await innerDocker(pair[0]!, ['service', 'ls', '--format', '{{.Name}}'])).split('\n').sort(),
+      ).toEqual([`meshbench-${firstRun}_node0`, `meshbench-${firstRun}_node1`]);
       // plain --down, as a user who forgot --engine swarm types it: it failed on the stack's
       // network ("in use by service") and said to re-run plain --down
       const downStarted = performance.now();

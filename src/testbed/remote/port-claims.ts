@@ -1,10 +1,12 @@
 /**
- * Remote nodes run on their host's network, so two runs on one host want the same ports. A run
- * that another left running (remote-network without --cleanup) holds them: the new run's nodes
- * could not listen and exited, while its readiness polls reached the old run's nodes at those
- * ports and the load measured them. Before any node starts on a host, the nodes of other runs
- * still running there are compared with the ports this run places there (each node container is
- * labelled with its ports); one that holds one stops the run, naming it and how to remove it.
+ * Remote nodes run on their host's network (or, with --engine swarm, publish their ports in
+ * host mode), so two runs on one host want the same ports. A run that another left running
+ * (remote-network without --cleanup) holds them: the new run's nodes could not listen and
+ * exited (or Swarm left their tasks pending), while its readiness polls reached the old run's
+ * nodes at those ports and the load measured them. Before any node starts on a host, the nodes
+ * of other runs still running there are compared with the ports this run places there (each
+ * node container is labelled with its ports); one that holds one stops the run, naming it and
+ * how to remove it.
  */
 import { MeshbenchError } from '../../common/errors.js';
 import { HOST_PORTS_LABEL, NODE_LABEL, RUN_LABEL, testbedSelector } from '../docker/labels.js';
@@ -22,6 +24,17 @@ export function hostPortsLabel(placement: Pick<NodePlacement, 'ports'>): Record<
   return { [HOST_PORTS_LABEL]: hostPortsOf(placement).join(',') };
 }
 
+/** A node of this run and the host ports it needs on its host. */
+export interface PortWant {
+  readonly nodeId: string;
+  readonly hostPorts: readonly number[];
+}
+
+/** What placed nodes need: their ports. */
+export function wantsOf(placements: readonly Pick<NodePlacement, 'nodeId' | 'ports'>[]): PortWant[] {
+  return placements.map((placement) => ({ nodeId: placement.nodeId, hostPorts: hostPortsOf(placement) }));
+}
+
 /** A running container of another run and the port of this run's it holds. */
 export interface PortClaim {
   readonly runId: string;
@@ -32,18 +45,17 @@ export interface PortClaim {
 }
 
 /**
- * The first port of `placements` (this run's nodes on one host) that a running node of another
- * run holds, from the containers' labels. A node without the ports label (made before it
- * existed) is taken to hold them all: it ran on the same base ports.
+ * The first port of `wants` (this run's nodes on one host) that a running node of another run
+ * holds, from the containers' labels. A node without the ports label (made before it existed)
+ * is taken to hold them all: it ran on the same base ports.
  */
 export function firstClaim(
   runId: string,
-  placements: readonly Pick<NodePlacement, 'nodeId' | 'ports'>[],
+  wants: readonly PortWant[],
   containers: readonly { readonly Labels?: Readonly<Record<string, string>> | null }[],
 ): PortClaim | undefined {
   const wanted = new Map<number, string>();
-  for (const placement of placements)
-    for (const port of hostPortsOf(placement)) wanted.set(port, placement.nodeId);
+  for (const want of wants) for (const port of want.hostPorts) wanted.set(port, want.nodeId);
   if (wanted.size === 0) return undefined;
   for (const container of containers) {
     const labels = container.Labels ?? {};
@@ -61,13 +73,13 @@ export function firstClaim(
 export async function refuseClaimedPorts(
   agent: RemoteHostAgent,
   runId: string,
-  placements: readonly NodePlacement[],
+  wants: readonly PortWant[],
 ): Promise<void> {
-  if (placements.length === 0) return;
+  if (wants.length === 0) return;
   let containers: { Labels?: Record<string, string> | null }[];
   try {
     containers = await agent.docker.listContainers({
-      // remote nodes only (sidecars and load clients carry no node label)
+      // remote nodes, Swarm's tasks too (sidecars and load clients carry no node label)
       filters: {
         label: [...(testbedSelector('remote')[0] ?? []), NODE_LABEL],
         status: ['running', 'restarting'],
@@ -76,11 +88,11 @@ export async function refuseClaimedPorts(
   } catch (error) {
     throw agent.failure('listing containers', error);
   }
-  const claim = firstClaim(runId, placements, containers);
+  const claim = firstClaim(runId, wants, containers);
   if (claim === undefined) return;
   throw new MeshbenchError(
     'PORT_IN_USE',
-    `${agent.host.name}: ${claim.nodeId} of run ${claim.runId} still runs there and holds port ${claim.port}, which ${claim.wantedBy} of this run needs (nodes use the host's network)`,
+    `${agent.host.name}: ${claim.nodeId} of run ${claim.runId} still runs there and holds port ${claim.port}, which ${claim.wantedBy} of this run needs (remote nodes take their host's ports)`,
     {
       hint: `remove that run with remote-network --down ${claim.runId} and the same hosts, or use other hosts`,
     },

@@ -7,7 +7,7 @@
  * (cleanup.ts). The running network is a RemoteDeployment (deployment.ts); what runs left
  * is handled by RemoteMaintenance (maintenance.ts).
  */
-import { refuseClaimedPorts } from './port-claims.js';
+import { refuseClaimedPorts, wantsOf } from './port-claims.js';
 import { MeshbenchError } from '../../common/errors.js';
 import { REFNODE_IMAGE } from '../../common/defaults.js';
 import { RUN_LABEL } from '../../common/labels.js';
@@ -198,7 +198,7 @@ export class RemoteTestbed implements Testbed {
         const startStarted = Date.now();
         const here = placements.filter((p) => p.hostIndex === hostIndex);
         // another run left running on this host holds the ports (host networking): say so first
-        await refuseClaimedPorts(agent, this.runId, here);
+        await refuseClaimedPorts(agent, this.runId, wantsOf(here));
         for (const placement of here) {
           if (hostSignal.aborted) break;
           await this.startNode(

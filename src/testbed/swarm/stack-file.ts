@@ -13,7 +13,7 @@
  * `userSwarmStack` does the same for the user's own compose project, as `docker compose config`
  * resolved it (`--docker-compose-path`): its nodes pinned one per host, their ports in host mode.
  */
-import { NODE_LABEL, REMOTE_LABEL, RUN_LABEL, TESTBED_LABEL } from '../../common/labels.js';
+import { HOST_PORTS_LABEL, NODE_LABEL, REMOTE_LABEL, RUN_LABEL, TESTBED_LABEL } from '../../common/labels.js';
 import {
   REFNODE_METRICS_PORT,
   REFNODE_P2P_PORT,
@@ -104,7 +104,12 @@ export function swarmStack(options: SwarmStackOptions): Record<string, unknown> 
       // a host-network container takes its host's name; on the overlay it answers to its own
       ...(hostNetwork ? {} : { hostname }),
       environment,
-      labels: { ...(service.labels as Record<string, string>), ...runLabels, [NODE_LABEL]: id },
+      labels: {
+        ...(service.labels as Record<string, string>),
+        ...runLabels,
+        [NODE_LABEL]: id,
+        [HOST_PORTS_LABEL]: generatedHostPorts(options.network).join(','),
+      },
       volumes: [{ type: 'volume', source: volume, target: '/data' }],
       ...(hostNetwork
         ? { networks: ['hostnet'] }
@@ -140,6 +145,8 @@ export interface StackNode {
   readonly hostIndex: number;
   readonly rpcPort: number;
   readonly metricsPort?: number;
+  /** Every port it publishes on its host (its container's `meshbench.host-ports` label). */
+  readonly hostPorts: readonly number[];
   /** The node's protocol, when its compose service names one (`meshbench.protocol`). */
   readonly protocol?: string;
 }
@@ -176,6 +183,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function withRunLabels(value: unknown, labels: Readonly<Record<string, string>>): Record<string, unknown> {
   const object = isRecord(value) ? value : {};
   return { ...object, labels: { ...labelsOf(object.labels), ...labels } };
+}
+
+/**
+ * The host ports a node of the generated stack takes: its RPC and metrics ports, published in
+ * host mode, and on the hosts' network its p2p port too.
+ */
+export function generatedHostPorts(network: SwarmNetwork): number[] {
+  return network === 'host'
+    ? [REFNODE_RPC_PORT, REFNODE_P2P_PORT, REFNODE_METRICS_PORT]
+    : [REFNODE_RPC_PORT, REFNODE_METRICS_PORT];
 }
 
 /**
@@ -245,17 +262,23 @@ export function userSwarmStack(
     };
     const rpcPort = publish(spec.rpcContainerPort)!;
     const metricsPort = publish(spec.metricsContainerPort);
+    const hostPorts = [...new Set(ports.map((port) => port.published))];
     nodes.push({
       nodeId: name,
       hostIndex: index,
       rpcPort,
+      hostPorts,
       ...(metricsPort !== undefined ? { metricsPort } : {}),
       ...(spec.protocol ? { protocol: spec.protocol } : {}),
     });
     const placement = isRecord(deploy.placement) ? deploy.placement : {};
     const constraints = Array.isArray(placement.constraints) ? placement.constraints.map(String) : [];
     stackServices[name] = {
-      ...withRunLabels(service, { ...runLabels, [NODE_LABEL]: name }),
+      ...withRunLabels(service, {
+        ...runLabels,
+        [NODE_LABEL]: name,
+        [HOST_PORTS_LABEL]: hostPorts.join(','),
+      }),
       ...(options.nodeEnv
         ? { environment: { ...environmentOf(service.environment), ...options.nodeEnv } }
         : {}),

@@ -41,6 +41,7 @@ import type { HostsConfig } from '../remote/hosts.js';
 import type { ImageTransfer } from '../remote/image-transfer.js';
 import type { StrictHostKeyChecking } from '../remote/known-hosts.js';
 import type { RemoteHostAgent } from '../remote/remote-host.js';
+import { refuseClaimedPorts } from '../remote/port-claims.js';
 import { peersFirstProbe } from '../remote/remote-nodes.js';
 import { describeHost, lastLine } from '../remote/ssh-session.js';
 import type { Deployment, Endpoint, RemoteEnvironment, Testbed } from '../testbed.js';
@@ -48,6 +49,7 @@ import { topologyDegrees, topologyRecord, type TopologySpec } from '../topology.
 import { formSwarm, leaveSwarm, type Swarm } from './membership.js';
 import { removeStack } from './stack-removal.js';
 import {
+  generatedHostPorts,
   serviceName,
   stackName,
   swarmStack,
@@ -263,6 +265,7 @@ export class SwarmTestbed implements Testbed {
           hostIndex: index,
           rpcPort: REFNODE_RPC_PORT,
           metricsPort: REFNODE_METRICS_PORT,
+          hostPorts: generatedHostPorts(options.network === 'overlay' ? 'overlay' : 'host'),
         }));
       const endpoints: Endpoint[] = stackNodes.map((node) => {
         const host = hosts[node.hostIndex]!;
@@ -289,6 +292,17 @@ export class SwarmTestbed implements Testbed {
           ? peersFirstProbe(peers)
           : probeForProtocol(protocolOf(index), peers);
       };
+      // another run left running on these hosts holds the ports (host mode): say so before deploying
+      await Promise.all(
+        agents.map((agent, hostIndex) =>
+          refuseClaimedPorts(
+            agent,
+            this.runId,
+            stackNodes.filter((node) => node.hostIndex === hostIndex),
+          ),
+        ),
+      );
+      checkAborted();
       const choice = user ? 'overlay' : (options.network ?? 'auto');
       let network: SwarmNetwork = choice === 'host' ? 'host' : 'overlay';
       let overlayProblem: string | undefined;

@@ -3,12 +3,17 @@
  * networking): found from the containers' labels before any node starts.
  */
 import { describe, expect, it } from 'vitest';
-import { firstClaim, hostPortsLabel } from '../../../src/testbed/remote/port-claims.js';
+import { firstClaim as claimOf, hostPortsLabel, wantsOf } from '../../../src/testbed/remote/port-claims.js';
 
 const placed = (nodeId: string, offset = 0) => ({
   nodeId,
   ports: { rpc: 26657 + offset, p2p: 26656 + offset, metrics: 26660 + offset },
 });
+const firstClaim = (
+  runId: string,
+  placements: Parameters<typeof wantsOf>[0],
+  containers: Parameters<typeof claimOf>[2],
+) => claimOf(runId, wantsOf(placements), containers);
 const node = (runId: string, nodeId: string, ports?: string) => ({
   Labels: {
     'meshbench.run': runId,

@@ -43,6 +43,7 @@ describe('swarmStack', () => {
     expect(node1.hostname).toBe('node1');
     expect(node1.healthcheck).toEqual({ disable: true });
     expect(node1.labels['meshbench.run']).toBe('r1');
+    expect(node1.labels['meshbench.host-ports']).toBe('26657,26660');
     expect(stack.networks.default).toMatchObject({ driver: 'overlay', labels: { 'meshbench.run': 'r1' } });
     expect(stack.volumes['node1-data']!.labels['meshbench.node']).toBe('node1');
   });
@@ -57,6 +58,7 @@ describe('swarmStack', () => {
     expect(node0.ports).toBeUndefined();
     expect(node0.hostname).toBeUndefined();
     expect(node0.networks).toEqual(['hostnet']);
+    expect(node0.labels['meshbench.host-ports']).toBe('26657,26656,26660');
     expect(stack.networks).toEqual({ hostnet: { external: true, name: 'host' } });
   });
 
@@ -108,12 +110,18 @@ describe('swarmStack', () => {
         networks: Record<string, Record<string, unknown>>;
         volumes: Record<string, { labels: Record<string, string> }>;
       };
-      nodes: { nodeId: string; hostIndex: number; rpcPort: number; metricsPort?: number }[];
+      nodes: {
+        nodeId: string;
+        hostIndex: number;
+        rpcPort: number;
+        metricsPort?: number;
+        hostPorts: number[];
+      }[];
     };
     expect(stack.version).toBe('3.8');
     expect(nodes).toEqual([
-      { nodeId: 'a', hostIndex: 0, rpcPort: 18545, metricsPort: 9100 },
-      { nodeId: 'b', hostIndex: 1, rpcPort: 8545 },
+      { nodeId: 'a', hostIndex: 0, rpcPort: 18545, metricsPort: 9100, hostPorts: [18545, 9100] },
+      { nodeId: 'b', hostIndex: 1, rpcPort: 8545, hostPorts: [8545] },
     ]);
     const a = stack.services.a!;
     expect(a.ports).toEqual([
@@ -135,6 +143,8 @@ describe('swarmStack', () => {
       'meshbench.role': 'node',
       'meshbench.run': 'r1',
       'meshbench.node': 'a',
+      // what a later run on this host checks before it deploys (port-claims.ts)
+      'meshbench.host-ports': '18545,9100',
     });
     expect(a.environment).toEqual({ MESHBENCH_INGEST_URL: 'http://x' });
     const b = stack.services.b!;
