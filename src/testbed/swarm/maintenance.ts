@@ -3,7 +3,8 @@
  * hosts' (the stack's task containers carry the same labels). `--down` first removes the stacks
  * meshbench deployed (found by their services' label on a manager among the hosts), so Swarm
  * restarts nothing behind the removal, then dissolves a swarm meshbench formed (its manager
- * carries a node label saying so): the workers leave, then the managers. An adopted swarm stays.
+ * carries a node label saying so): the workers leave, then the managers. With a run id, only once
+ * no service is left on it. An adopted swarm stays.
  */
 import { RUN_LABEL } from '../../common/labels.js';
 import { engineMessage } from '../docker/connection.js';
@@ -77,7 +78,12 @@ export class SwarmMaintenance extends RemoteMaintenance {
       }
       const nodes = (await manager.docker.listNodes()) as { Spec?: { Labels?: Record<string, string> } }[];
       const formed = nodes.some((node) => node.Spec?.Labels?.[FORMED_BY_LABEL] !== undefined);
-      if (formed && options.runId === undefined) {
+      // --down RUN_ID dissolves a swarm meshbench formed too once nothing else runs on it (the
+      // run it was formed for, left running, then removed by its id: it stayed behind before)
+      const emptied =
+        options.runId === undefined ||
+        (formed && ((await manager.docker.listServices()) as unknown[]).length === 0);
+      if (formed && emptied) {
         const order = this.agents
           .map((agent, index) => ({
             agent,
