@@ -14,12 +14,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 const driver = join(import.meta.dirname, '../unit/examples/pty-driver.py');
 let dir: string;
+/** Where the local_network.sh wizard's run writes its folder (apart from `dir`, whose run folders are counted). */
+let wizardOutput: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'meshbench-examples-it-'));
+  wizardOutput = await mkdtemp(join(tmpdir(), 'meshbench-examples-wizard-'));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
+  await rm(wizardOutput, { recursive: true, force: true });
 });
 
 describe('examples, real runs', () => {
@@ -29,8 +33,8 @@ describe('examples, real runs', () => {
       'python3',
       [driver, JSON.stringify(answers), '--', 'bash', 'examples/local_network.sh'],
       {
-        // its run folder into the test's temp folder, not benchmarks/ of the checkout
-        env: { ...process.env, MESHBENCH_DRY_RUN: '0', MESHBENCH_OUTPUT: join(dir, 'wizard') },
+        // its run folder into a temp folder, not benchmarks/ of the checkout
+        env: { ...process.env, MESHBENCH_DRY_RUN: '0', MESHBENCH_OUTPUT: wizardOutput },
         timeout: 300_000,
         maxBuffer: 16 * 1024 * 1024,
       },
