@@ -4,6 +4,7 @@
  * stall, achieved rate); everything else is counting.
  */
 import { createHash } from 'node:crypto';
+import { median } from 'simple-statistics';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseTransaction, runLoad } from '../../../src/load/index.js';
 import type { LoadOptions } from '../../../src/load/types.js';
@@ -499,10 +500,17 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
       const commit = result.latency.commit?.corrected;
       expect(commit?.count).toBe(200);
       expect(commit?.p50).toBeGreaterThanOrEqual(result.latency.ack.corrected.p50);
-      // Blocks every 100 ms: half the commits within 10 blocks, every one within its 2 s timeout
-      // (a max under 1 s failed at load 6-9, one stall of 1.2 s; the p50 is what a stall cannot move)
-      expect(commit?.p50).toBeLessThan(1000);
-      expect(commit?.max).toBeLessThan(2000);
+      // Against what the node saw, not the clock (CI #108: corrected p50 1,251 ms on a starved
+      // machine failed a bound of 1 s): each tx was sent before the node read it and seen committed
+      // after its block, so from send to commit is at least from read to block, for every tx and so
+      // for the p50 (less HDR's rounding); and no more than that plus what stalls this process adds
+      // between the block and the generator reading it, far under 1 s at the median.
+      const uncorrected = result.latency.commit?.uncorrected;
+      const nodeP50 = median(node.inclusionMs);
+      expect(node.inclusionMs).toHaveLength(200);
+      expect(uncorrected?.p50).toBeGreaterThanOrEqual(nodeP50 * 0.99 - 0.1);
+      expect(uncorrected?.p50).toBeLessThan(nodeP50 + 1000);
+      expect(commit?.p50).toBeGreaterThanOrEqual(uncorrected?.p50 ?? Infinity);
       expect(result.committedThroughput).toBe(200);
       expect(result.efficiency).toBe(1);
     });

@@ -339,12 +339,21 @@ export async function startCometbftNode(options: {
   blockIntervalMs?: number;
   includeInBlock?: (tx: Buffer) => boolean;
   websocket?: boolean;
-}): Promise<CountingServer & { blockCount(): number; committedHashes: Set<string> }> {
+}): Promise<
+  CountingServer & {
+    blockCount(): number;
+    committedHashes: Set<string>;
+    /** Each committed tx: ms from the node reading it to the block that carried it (this process's clock). */
+    inclusionMs: number[];
+  }
+> {
   const { createHash } = await import('node:crypto');
   const { WebSocketServer } = await import('ws');
   const hashOf = (tx: Buffer) => createHash('sha256').update(tx).digest('hex').toUpperCase();
   const pendingTxs: Buffer[] = [];
   const committedHashes = new Set<string>();
+  const inclusionMs: number[] = [];
+  const readAt = new Map<Buffer, number>();
   const server = await startCountingServer(
     (request) => {
       if (request.url.startsWith('/tx?hash=0x')) {
@@ -357,7 +366,9 @@ export async function startCometbftNode(options: {
             };
       }
       if (request.method !== 'POST') return { status: 404, body: 'not found' };
-      pendingTxs.push(txOf(request.body));
+      const tx = txOf(request.body);
+      pendingTxs.push(tx);
+      readAt.set(tx, performance.now());
       return { body: cometbftOk(request.body) };
     },
     { keepRequests: true },
@@ -384,7 +395,12 @@ export async function startCometbftNode(options: {
   const timer = setInterval(() => {
     const txs = pendingTxs.splice(0).filter((tx) => options.includeInBlock?.(tx) ?? true);
     blocks++;
-    for (const tx of txs) committedHashes.add(hashOf(tx));
+    const blockAt = performance.now();
+    for (const tx of txs) {
+      committedHashes.add(hashOf(tx));
+      inclusionMs.push(blockAt - (readAt.get(tx) ?? blockAt));
+      readAt.delete(tx);
+    }
     const event = JSON.stringify({
       jsonrpc: '2.0',
       id: 1,
@@ -407,6 +423,7 @@ export async function startCometbftNode(options: {
   return Object.assign(server, {
     blockCount: () => blocks,
     committedHashes,
+    inclusionMs,
     async close() {
       clearInterval(timer);
       for (const socket of subscribers) socket.terminate();
