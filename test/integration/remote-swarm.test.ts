@@ -97,13 +97,9 @@ describe('remote-network --engine swarm on 4 sandbox hosts', () => {
       // On the hosts' networks: this test is about --down on an adopted swarm. In two of ten CI runs
       // the overlay of a swarm joined seconds before connected no node (0 of 1 peers), and auto gave it
       // the whole --startup-wait before falling back (187 s, CI #68); the overlay's own tests are above.
+      const onHosts = ['--engine', 'swarm', '--swarm-network', 'host', '--hosts-file', file];
       const up = await runCliModule('remote-network', [
-        '--engine',
-        'swarm',
-        '--swarm-network',
-        'host',
-        '--hosts-file',
-        file,
+        ...onHosts,
         '--num-transactions',
         '20',
         '--transaction-rate',
@@ -124,12 +120,7 @@ describe('remote-network --engine swarm on 4 sandbox hosts', () => {
       const firstRun = /stack meshbench-(\S+) deployed/.exec(up.stderr)?.[1];
       expect(firstRun, up.stderr).toBeDefined();
       const second = await runCliModule('remote-network', [
-        '--engine',
-        'swarm',
-        '--swarm-network',
-        'host',
-        '--hosts-file',
-        file,
+        ...onHosts,
         '--num-transactions',
         '20',
         '--output',
