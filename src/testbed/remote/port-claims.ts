@@ -19,9 +19,9 @@ export function hostPortsOf(placement: Pick<NodePlacement, 'ports'>): number[] {
   return [...new Set([rpc, p2p, metrics])];
 }
 
-/** The ports label of a node's container. */
-export function hostPortsLabel(placement: Pick<NodePlacement, 'ports'>): Record<string, string> {
-  return { [HOST_PORTS_LABEL]: hostPortsOf(placement).join(',') };
+/** The ports label of a node's container (a remote node's, a Swarm task's), which `firstClaim` reads. */
+export function hostPortsLabel(ports: readonly number[]): Record<string, string> {
+  return { [HOST_PORTS_LABEL]: ports.join(',') };
 }
 
 /** A node of this run and the host ports it needs on its host. */

@@ -8,7 +8,7 @@ import { cometbftProbe, probeForProtocol, type Probe } from '../readiness.js';
 import { REFNODE_TEMPLATE, type NodeTemplate } from '../node-template.js';
 import type { ContainerSpec } from '../docker/container-spec.js';
 import { IMAGE_ID_LABEL, remoteNodeLabels, remoteSidecarLabels } from '../docker/labels.js';
-import { hostPortsLabel } from './port-claims.js';
+import { hostPortsLabel, hostPortsOf } from './port-claims.js';
 import { ContainerNodeHandle } from '../docker/node-handle.js';
 import type { Endpoint } from '../testbed.js';
 import type { RemoteHostAgent } from './remote-host.js';
@@ -31,7 +31,7 @@ export function nodeContainerSpec(init: {
 }): ContainerSpec {
   const { runId, placement } = init;
   const name = containerName(runId, placement.nodeId);
-  const labels = { ...remoteNodeLabels(runId, placement.nodeId), ...hostPortsLabel(placement) };
+  const labels = { ...remoteNodeLabels(runId, placement.nodeId), ...hostPortsLabel(hostPortsOf(placement)) };
   return {
     name,
     image: init.image,

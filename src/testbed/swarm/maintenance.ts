@@ -80,10 +80,10 @@ export class SwarmMaintenance extends RemoteMaintenance {
       const formed = nodes.some((node) => node.Spec?.Labels?.[FORMED_BY_LABEL] !== undefined);
       // --down RUN_ID dissolves a swarm meshbench formed too once nothing else runs on it (the
       // run it was formed for, left running, then removed by its id: it stayed behind before)
-      const emptied =
-        options.runId === undefined ||
-        (formed && ((await manager.docker.listServices()) as unknown[]).length === 0);
-      if (formed && emptied) {
+      const dissolve =
+        formed &&
+        (options.runId === undefined || ((await manager.docker.listServices()) as unknown[]).length === 0);
+      if (dissolve) {
         const order = this.agents
           .map((agent, index) => ({
             agent,

@@ -13,7 +13,8 @@
  * `userSwarmStack` does the same for the user's own compose project, as `docker compose config`
  * resolved it (`--docker-compose-path`): its nodes pinned one per host, their ports in host mode.
  */
-import { HOST_PORTS_LABEL, NODE_LABEL, REMOTE_LABEL, RUN_LABEL, TESTBED_LABEL } from '../../common/labels.js';
+import { NODE_LABEL, REMOTE_LABEL, RUN_LABEL, TESTBED_LABEL } from '../../common/labels.js';
+import { hostPortsLabel } from '../remote/port-claims.js';
 import {
   REFNODE_METRICS_PORT,
   REFNODE_P2P_PORT,
@@ -108,7 +109,7 @@ export function swarmStack(options: SwarmStackOptions): Record<string, unknown> 
         ...(service.labels as Record<string, string>),
         ...runLabels,
         [NODE_LABEL]: id,
-        [HOST_PORTS_LABEL]: generatedHostPorts(options.network).join(','),
+        ...hostPortsLabel(generatedHostPorts(options.network)),
       },
       volumes: [{ type: 'volume', source: volume, target: '/data' }],
       ...(hostNetwork
@@ -277,7 +278,7 @@ export function userSwarmStack(
       ...withRunLabels(service, {
         ...runLabels,
         [NODE_LABEL]: name,
-        [HOST_PORTS_LABEL]: hostPorts.join(','),
+        ...hostPortsLabel(hostPorts),
       }),
       ...(options.nodeEnv
         ? { environment: { ...environmentOf(service.environment), ...options.nodeEnv } }

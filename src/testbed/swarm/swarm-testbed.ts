@@ -258,6 +258,7 @@ export class SwarmTestbed implements Testbed {
             ...(options.nodeEnv ? { nodeEnv: options.nodeEnv } : {}),
           })
         : undefined;
+      const choice = user ? 'overlay' : (options.network ?? 'auto');
       const stackNodes: readonly StackNode[] =
         userStack?.nodes ??
         hosts.map((_, index) => ({
@@ -265,7 +266,8 @@ export class SwarmTestbed implements Testbed {
           hostIndex: index,
           rpcPort: REFNODE_RPC_PORT,
           metricsPort: REFNODE_METRICS_PORT,
-          hostPorts: generatedHostPorts(options.network === 'overlay' ? 'overlay' : 'host'),
+          // auto may deploy again on the hosts' network, where the p2p port is the host's too
+          hostPorts: generatedHostPorts(choice === 'overlay' ? 'overlay' : 'host'),
         }));
       const endpoints: Endpoint[] = stackNodes.map((node) => {
         const host = hosts[node.hostIndex]!;
@@ -303,7 +305,6 @@ export class SwarmTestbed implements Testbed {
         ),
       );
       checkAborted();
-      const choice = user ? 'overlay' : (options.network ?? 'auto');
       let network: SwarmNetwork = choice === 'host' ? 'host' : 'overlay';
       let overlayProblem: string | undefined;
       let ready;

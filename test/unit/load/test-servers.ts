@@ -350,10 +350,10 @@ export async function startCometbftNode(options: {
   const { createHash } = await import('node:crypto');
   const { WebSocketServer } = await import('ws');
   const hashOf = (tx: Buffer) => createHash('sha256').update(tx).digest('hex').toUpperCase();
-  const pendingTxs: Buffer[] = [];
+  /** Txs read and not yet in a block, each with when the node read it. */
+  const pendingTxs: { tx: Buffer; readAtMs: number }[] = [];
   const committedHashes = new Set<string>();
   const inclusionMs: number[] = [];
-  const readAt = new Map<Buffer, number>();
   const server = await startCountingServer(
     (request) => {
       if (request.url.startsWith('/tx?hash=0x')) {
@@ -366,9 +366,7 @@ export async function startCometbftNode(options: {
             };
       }
       if (request.method !== 'POST') return { status: 404, body: 'not found' };
-      const tx = txOf(request.body);
-      pendingTxs.push(tx);
-      readAt.set(tx, performance.now());
+      pendingTxs.push({ tx: txOf(request.body), readAtMs: performance.now() });
       return { body: cometbftOk(request.body) };
     },
     { keepRequests: true },
@@ -393,13 +391,12 @@ export async function startCometbftNode(options: {
     socket.on('close', () => subscribers.delete(socket));
   });
   const timer = setInterval(() => {
-    const txs = pendingTxs.splice(0).filter((tx) => options.includeInBlock?.(tx) ?? true);
+    const included = pendingTxs.splice(0).filter(({ tx }) => options.includeInBlock?.(tx) ?? true);
     blocks++;
-    const blockAt = performance.now();
-    for (const tx of txs) {
+    const blockAtMs = performance.now();
+    for (const { tx, readAtMs } of included) {
       committedHashes.add(hashOf(tx));
-      inclusionMs.push(blockAt - (readAt.get(tx) ?? blockAt));
-      readAt.delete(tx);
+      inclusionMs.push(blockAtMs - readAtMs);
     }
     const event = JSON.stringify({
       jsonrpc: '2.0',
@@ -411,7 +408,7 @@ export async function startCometbftNode(options: {
           value: {
             block: {
               header: { height: String(blocks) },
-              data: { txs: txs.map((tx) => tx.toString('base64')) },
+              data: { txs: included.map(({ tx }) => tx.toString('base64')) },
             },
           },
         },

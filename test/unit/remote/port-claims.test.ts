@@ -3,7 +3,12 @@
  * networking): found from the containers' labels before any node starts.
  */
 import { describe, expect, it } from 'vitest';
-import { firstClaim as claimOf, hostPortsLabel, wantsOf } from '../../../src/testbed/remote/port-claims.js';
+import {
+  firstClaim as claimOf,
+  hostPortsLabel,
+  hostPortsOf,
+  wantsOf,
+} from '../../../src/testbed/remote/port-claims.js';
 
 const placed = (nodeId: string, offset = 0) => ({
   nodeId,
@@ -25,8 +30,10 @@ const node = (runId: string, nodeId: string, ports?: string) => ({
 
 describe('ports another run holds on a host', () => {
   it('labels a node with its host ports, each once (a system whose metrics are on its RPC port)', () => {
-    expect(hostPortsLabel(placed('node0'))).toEqual({ 'meshbench.host-ports': '26657,26656,26660' });
-    expect(hostPortsLabel({ ports: { rpc: 8080, p2p: 4001, metrics: 8080 } })).toEqual({
+    expect(hostPortsLabel(hostPortsOf(placed('node0')))).toEqual({
+      'meshbench.host-ports': '26657,26656,26660',
+    });
+    expect(hostPortsLabel(hostPortsOf({ ports: { rpc: 8080, p2p: 4001, metrics: 8080 } }))).toEqual({
       'meshbench.host-ports': '8080,4001',
     });
   });
