@@ -12,7 +12,7 @@
  * 150–500 ms, which the local start-up path spends while compose starts the containers
  * (engine-reads.ts answers the few reads before that).
  */
-import { Agent, type AgentOptions } from 'node:http';
+import { Agent, type AgentOptions, type ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import { inspect } from 'node:util';
 import type { Duplex } from 'node:stream';
@@ -75,6 +75,8 @@ function socketLike(stream: Duplex): Socket {
 export class StreamAgent extends Agent {
   readonly #open: StreamOpener;
   readonly #idleTimeoutMs: number;
+  /** The request node:http's Agent is adding: it calls createConnection from inside addRequest. */
+  #adding: ClientRequest | undefined;
 
   constructor(open: StreamOpener, options: AgentOptions & { idleTimeoutMs?: number } = {}) {
     const { idleTimeoutMs, ...agentOptions } = options;
@@ -94,12 +96,48 @@ export class StreamAgent extends Agent {
     return `StreamAgent { open requests: ${Object.keys(this.requests).length} }`;
   }
 
+  /** node:http's Agent method (not in its typings) that creates a request's connection. */
+  addRequest(request: ClientRequest, options: unknown): void {
+    this.#adding = request;
+    try {
+      (Agent.prototype as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest.call(
+        this,
+        request,
+        options,
+      );
+    } finally {
+      this.#adding = undefined;
+    }
+  }
+
   override createConnection(
     _options: unknown,
     callback?: (error: Error | null, stream: Duplex) => void,
   ): undefined {
+    // node:http says nothing of a request destroyed (its abort signal: Ctrl-C, a timeout) while
+    // its connection opens, until a socket comes; a stream that never opens never brings one, and
+    // the request waited for good. Its destruction fails the connection now; a stream that opens
+    // after that is closed.
+    let settled = false;
+    const request = this.#adding;
+    if (request) {
+      const destroy = request.destroy.bind(request);
+      request.destroy = (error?: Error) => {
+        destroy(error);
+        if (!settled) {
+          settled = true;
+          callback?.(error ?? new Error('the request was destroyed'), undefined as never);
+        }
+        return request;
+      };
+    }
     this.#open().then(
       (stream) => {
+        if (settled) {
+          stream.destroy();
+          return;
+        }
+        settled = true;
         const socket = socketLike(stream);
         socket.setTimeout(this.#idleTimeoutMs);
         socket.once('timeout', () =>
@@ -111,8 +149,11 @@ export class StreamAgent extends Agent {
         );
         callback?.(null, socket);
       },
-      (error: unknown) =>
-        callback?.(error instanceof Error ? error : new Error(String(error)), undefined as never),
+      (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        callback?.(error instanceof Error ? error : new Error(String(error)), undefined as never);
+      },
     );
     return undefined;
   }

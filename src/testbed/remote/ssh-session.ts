@@ -83,6 +83,14 @@ export function describeHost(host: RemoteHost): string {
 
 const MAX_CAPTURE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Longest wait for the SSH server to answer a channel open (a command, a Unix socket, a TCP
+ * forward). An answer is one round trip; without a bound, a channel the server never answered
+ * held its caller for good, and a Ctrl-C could not end it (CI: a remote start-up stopped only
+ * by the forced exit, 120 s after Ctrl-C).
+ */
+export const CHANNEL_OPEN_TIMEOUT_MS = 20_000;
+
 function capture(chunks: Buffer[], state: { bytes: number }, chunk: Buffer): void {
   state.bytes += chunk.length;
   chunks.push(chunk);
@@ -92,24 +100,77 @@ function capture(chunks: Buffer[], state: { bytes: number }, chunk: Buffer): voi
 
 export class SshSession {
   private closed = false;
-  private readonly closeListeners: (() => void)[] = [];
+  private readonly closeListeners = new Set<() => void>();
 
   constructor(
     readonly host: RemoteHost,
     private readonly client: Client,
+    private readonly channelOpenTimeoutMs = CHANNEL_OPEN_TIMEOUT_MS,
   ) {
     client.on('close', () => this.markClosed());
   }
 
+  /**
+   * Opens a channel through `start` (an ssh2 call taking its callback): fails when the server
+   * has not answered within the channel-open timeout, when `signal` aborts (INTERRUPTED) or when
+   * the connection closes first; a channel that opens after that is closed at once.
+   */
+  private openChannel<T extends { close(): unknown }>(
+    what: string,
+    start: (done: (error: Error | undefined, channel: T) => void) => void,
+    signal?: AbortSignal,
+    fail: (message: string) => Error = (message) =>
+      new MeshbenchError('SSH_CONNECT', `${describeHost(this.host)}: ${message}`, {
+        hint: 'check the host (its load, its sshd) and re-run',
+      }),
+  ): Promise<T> {
+    if (this.closed) return Promise.reject(fail('the SSH connection closed'));
+    if (signal?.aborted)
+      return Promise.reject(new MeshbenchError('INTERRUPTED', `${describeHost(this.host)}: interrupted`));
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      let forget = (): unknown => undefined;
+      const settle = (error: Error | undefined, channel?: T) => {
+        if (settled) {
+          channel?.close();
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        forget();
+        if (error) reject(error);
+        else resolve(channel as T);
+      };
+      const onAbort = () =>
+        settle(new MeshbenchError('INTERRUPTED', `${describeHost(this.host)}: interrupted`));
+      const timer = setTimeout(
+        () =>
+          settle(
+            fail(
+              `the SSH server did not open a channel (${what}) within ${this.channelOpenTimeoutMs / 1000} s`,
+            ),
+          ),
+        this.channelOpenTimeoutMs,
+      );
+      signal?.addEventListener('abort', onAbort, { once: true });
+      forget = this.onClose(() => settle(fail('the SSH connection closed')));
+      start((error, channel) => settle(error, error ? undefined : channel));
+    });
+  }
+
   private markClosed(): void {
     this.closed = true;
-    for (const listener of this.closeListeners.splice(0)) listener();
+    const listeners = [...this.closeListeners];
+    this.closeListeners.clear();
+    for (const listener of listeners) listener();
   }
 
   /** Called once when the connection closes (by `close()` or from the other side). */
-  onClose(listener: () => void): void {
+  onClose(listener: () => void): () => void {
     if (this.closed) listener();
-    else this.closeListeners.push(listener);
+    else this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
   }
 
   get isClosed(): boolean {
@@ -128,13 +189,15 @@ export class SshSession {
     // Listeners must be attached inside the exec callback, synchronously: a fast command's data,
     // exit status and close can arrive in the same TCP read as the channel confirmation.
     return new Promise<ExecResult>((resolve, reject) => {
-      this.client.exec(commandLine, (error, channel) => {
-        if (error) {
-          reject(error);
-          return;
-        }
-        this.collect(channel, options, resolve, reject);
-      });
+      this.openChannel<ClientChannel>(
+        'a command',
+        (done) =>
+          this.client.exec(commandLine, (error, channel) => {
+            if (!error) this.collect(channel, options, resolve, reject);
+            done(error, channel);
+          }),
+        options.signal,
+      ).catch(reject);
     });
   }
 
@@ -217,18 +280,12 @@ export class SshSession {
    * sshd connects as the logged-in user; no process is started on the host. Fails when the socket
    * is missing, the user may not open it, or sshd forbids forwarding.
    */
-  openUnixSocket(socketPath: string): Promise<Duplex> {
-    if (this.closed)
-      return Promise.reject(
-        new MeshbenchError('SSH_CONNECT', `${describeHost(this.host)}: the SSH connection closed`, {
-          hint: 'check that the host is up and re-run',
-        }),
-      );
-    return new Promise((resolve, reject) => {
-      this.client.openssh_forwardOutStreamLocal(socketPath, (error, channel) =>
-        error ? reject(error) : resolve(channel),
-      );
-    });
+  openUnixSocket(socketPath: string, signal?: AbortSignal): Promise<Duplex> {
+    return this.openChannel<ClientChannel>(
+      `to ${socketPath}`,
+      (done) => this.client.openssh_forwardOutStreamLocal(socketPath, done),
+      signal,
+    );
   }
 
   /**
@@ -236,23 +293,16 @@ export class SshSession {
    * dial-stdio`, whose stdio is a connection to the engine. The channel closes when either
    * side ends.
    */
-  openCommandStream(argv: readonly string[]): Promise<Duplex> {
-    if (this.closed)
-      return Promise.reject(
-        new MeshbenchError('SSH_CONNECT', `${describeHost(this.host)}: the SSH connection closed`, {
-          hint: 'check that the host is up and re-run',
+  openCommandStream(argv: readonly string[], signal?: AbortSignal): Promise<Duplex> {
+    return this.openChannel<ClientChannel>(
+      `for ${argv[0] ?? 'a command'}`,
+      (done) =>
+        this.client.exec(shellCommand(argv), (error, channel) => {
+          if (!error) channel.stderr.resume();
+          done(error, channel);
         }),
-      );
-    return new Promise((resolve, reject) => {
-      this.client.exec(shellCommand(argv), (error, channel) => {
-        if (error) {
-          reject(error);
-          return;
-        }
-        channel.stderr.resume();
-        resolve(channel);
-      });
-    });
+      signal,
+    );
   }
 
   /**
@@ -261,19 +311,21 @@ export class SshSession {
    * it cannot reach directly. No process is started on the host.
    */
   forwardTcp(address: string, port: number): Promise<Duplex> {
-    if (this.closed)
-      return Promise.reject(new JumpChannelError(`${describeHost(this.host)}: the SSH connection closed`));
-    return new Promise((resolve, reject) => {
-      this.client.forwardOut('127.0.0.1', 0, address, port, (error, channel) =>
-        error
-          ? reject(
+    return this.openChannel<ClientChannel>(
+      `to ${address}:${port}`,
+      (done) =>
+        this.client.forwardOut('127.0.0.1', 0, address, port, (error, channel) =>
+          done(
+            error &&
               new JumpChannelError(
                 `${describeHost(this.host)} could not open ${address}:${port}: ${error.message.replace(/^\(SSH\) Channel open failure: /, '')}`,
               ),
-            )
-          : resolve(channel),
-      );
-    });
+            channel,
+          ),
+        ),
+      undefined,
+      (message) => new JumpChannelError(`${describeHost(this.host)}: ${message}`),
+    );
   }
 
   close(): void {
