@@ -143,6 +143,10 @@ describe('remote-network --engine swarm on 4 sandbox hosts', () => {
       expect(down.exitCode, down.stderr).toBe(0);
       expect(down.stderr).toMatch(/removed stack of run/);
       expect(down.stderr).not.toMatch(/left the swarm/);
+      // the stack's two task containers are counted (they went with the stack, before the removal
+      // by label looked, and the summary said 0)
+      const removed = Number(/down: removed (\d+) container/.exec(down.stdout)?.[1]);
+      expect(removed, down.stdout).toBeGreaterThanOrEqual(2);
       expect(await innerDocker(pair[0]!, ['service', 'ls', '-q'])).toBe('');
       for (const host of pair) {
         expect(await swarmState(host)).toBe('active');

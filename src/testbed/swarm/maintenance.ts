@@ -61,6 +61,7 @@ export class SwarmMaintenance extends RemoteMaintenance {
       }),
     );
     const managerIndex = states.findIndex((state) => state?.ControlAvailable === true);
+    const stacks: RemovalSummary[] = [];
     const say = (host: string, message: string) =>
       this.swarmOptions.onProgress?.({ host, stage: 'cleanup', message });
     if (managerIndex >= 0) {
@@ -73,8 +74,10 @@ export class SwarmMaintenance extends RemoteMaintenance {
       );
       for (const runId of runs) {
         if (options.runId && runId !== options.runId) continue;
-        await removeStack(this.agents, manager, runId, { volumes: options.thorough });
-        say(manager.host.name, `removed stack of run ${runId}`);
+        const removed = await removeStack(this.agents, manager, runId, { volumes: options.thorough });
+        stacks.push(...removed);
+        const containers = removed.reduce((sum, summary) => sum + summary.containers, 0);
+        say(manager.host.name, `removed stack of run ${runId} (${containers} container(s))`);
       }
       const nodes = (await manager.docker.listNodes()) as { Spec?: { Labels?: Record<string, string> } }[];
       const formed = nodes.some((node) => node.Spec?.Labels?.[FORMED_BY_LABEL] !== undefined);
@@ -105,6 +108,7 @@ export class SwarmMaintenance extends RemoteMaintenance {
         for (const entry of order.filter((entry) => entry.manager)) await leave(entry.agent);
       }
     }
-    return super.down(options);
+    // the stacks' summaries too: their containers were gone before the plain removal looked
+    return [...stacks, ...(await super.down(options))];
   }
 }

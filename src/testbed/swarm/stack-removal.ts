@@ -26,6 +26,10 @@ export async function removeStack(
   runId: string,
   options: { volumes?: boolean; imageId?: string } = {},
 ): Promise<RemovalSummary[]> {
+  // the stack's task containers go with `docker stack rm`, before the removal by label below
+  // sees them: counted first, so the summary says what the removal took
+  const selector = [`${RUN_LABEL}=${runId}`];
+  const before = await Promise.all(agents.map((agent) => agent.containerIds(selector).catch(() => [])));
   const remove = () => manager.dockerCommand(['stack', 'rm', stackName(runId)], { timeoutMs: 60_000 });
   let result = await remove();
   trace(`swarm stack rm ${stackName(runId)}: exit ${result.exitCode}`);
@@ -49,25 +53,28 @@ export async function removeStack(
         hint: 'remove it there with `docker stack rm`, then re-run with remote-network --engine swarm --down',
       },
     );
-  const results = await mapSettled(agents, agents.length, async (agent) => {
+  const results = await mapSettled(agents, agents.length, async (agent, index) => {
     // Swarm stops the tasks on its own schedule: wait, so nothing restarts behind the removal
     const deadline = Date.now() + STACK_GONE_WAIT_MS;
     while (Date.now() < deadline) {
-      const left = await agent.containerIds([`${RUN_LABEL}=${runId}`], 'running');
+      const left = await agent.containerIds(selector, 'running');
       // the stack's networks go after its tasks: removing them by label before that races Swarm
       const networks =
-        left.length === 0
-          ? await agent.docker.listNetworks({ filters: { label: [`${RUN_LABEL}=${runId}`] } })
-          : [1];
+        left.length === 0 ? await agent.docker.listNetworks({ filters: { label: selector } }) : [1];
       if (networks.length === 0) break;
       await sleep(250);
     }
     trace(`swarm ${agent.host.name}: the stack's containers and networks are gone`);
-    return cleanHost(agent, {
+    const left = await agent.containerIds(selector).catch(() => []);
+    const removed = await cleanHost(agent, {
       runId,
       thorough: options.volumes ?? false,
       ...(options.imageId ? { imageId: options.imageId } : {}),
     });
+    // what Swarm removed (there before, gone now) and what the removal by label took
+    const stillThere = new Set(left);
+    const gone = (before[index] ?? []).filter((id) => !stillThere.has(id)).length;
+    return { ...removed, containers: gone + removed.containers };
   });
   const { values, error } = firstFailure(results);
   if (error !== undefined) throw error;
