@@ -38,16 +38,14 @@ async function inContainer(container: string, script: string, timeoutMs = 20_000
 const inShaper = (script: string, timeoutMs?: number) => inContainer(shaper, script, timeoutMs);
 
 /**
- * `ping -c COUNT -i INTERVAL` from the shaping container to the peer: received count and avg RTT.
+ * `ping -c COUNT -i INTERVAL` from the shaping container to the peer: received count and each
+ * reply's RTT, with their median and least. The delay is judged by those two, not the mean: a
+ * stall of this machine lengthens a few replies and moves the mean, not the median, and never
+ * shortens a round trip below the delay.
  * With more than one ping, `-w` (a deadline well past the last send) makes ping wait for COUNT
  * replies (sending more if one is lost); without it, it waited two round trips after its last
  * send, and a reply the delay held a little longer on a busy machine counted as lost (19 of 20 in
  * a CI run, whose next tests then found this one's helper still running). One ping waits `-W`.
- */
-/**
- * Pings the peer. The delay is judged by the median and the least round trip: a stall of this
- * machine (CI's other lane) lengthens a few replies and moves the mean, not the median, and
- * can lengthen a round trip but never shorten it below the delay.
  */
 async function ping(
   count: number,
