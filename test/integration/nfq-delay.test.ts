@@ -9,6 +9,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
+import { median, min } from 'simple-statistics';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const exec = promisify(execFile);
@@ -56,15 +57,9 @@ async function ping(
   const out = await inShaper(`ping -n -c ${count} -i ${intervalS} -W ${waitS}${deadline} ${peerIp} || true`);
   const received = Number(/(\d+) received/.exec(out)?.[1] ?? NaN);
   const times = [...out.matchAll(/time=([\d.]+) ms/g)].map((match) => Number(match[1]));
-  const sorted = [...times].sort((a, b) => a - b);
-  const middle = sorted.length / 2;
-  const medianMs =
-    sorted.length === 0
-      ? NaN
-      : sorted.length % 2 === 1
-        ? sorted[Math.floor(middle)]!
-        : (sorted[middle - 1]! + sorted[middle]!) / 2;
-  return { received, medianMs, minMs: sorted[0] ?? NaN, times };
+  // no reply at all: NaN, which every bound below fails
+  if (times.length === 0) return { received, medianMs: NaN, minMs: NaN, times };
+  return { received, medianMs: median(times), minMs: min(times), times };
 }
 
 /** Starts nfq-delay in a container (the shaping one unless named); resolves once it printed "ready", within 10 s. */
