@@ -118,9 +118,10 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
         // for the generator's turns and the other way round), which is why the lower bounds are
         // the server's delay, not the reference.
         // The upper bound only checks that the reference measured this server (its p50 was 42-45
-        // ms with CI and another build beside it, load 13).
+        // ms with CI and another build beside it, load 13; 114-141 ms beside 8 busy loops, lint
+        // and tsc, load 16), so it is a second, not a figure of a quiet machine.
         expect(reference.wire, seen).toBeGreaterThanOrEqual(20);
-        expect(reference.wire, seen).toBeLessThan(20 + 100);
+        expect(reference.wire, seen).toBeLessThan(20 + 1000);
         expect(result.outcomes.ok).toBe(load.count);
         // 2 ms for the generator's own work, and a tenth of what the machine added to the
         // reference above the server's 20 ms: the two clients share the machine's delay but
