@@ -84,7 +84,9 @@ export function expectCompleteMesh(block: MeshBlock): void {
   // message: every message seen must be on every node, and none acked may be missing.
   process.stdout.write(`    acked ${block.published} of 1000 publishes, ${block.messages} delivered\n`);
   const published = block.published ?? 0;
-  expect(published).toBeGreaterThan(500);
+  // a floor that keeps the checks below from passing on nothing, not a rate: a starved machine
+  // (2 busy loops beside CI) acked 444
+  expect(published).toBeGreaterThanOrEqual(200);
   expect(block.messages).toBeGreaterThanOrEqual(published);
   expect(block.never_delivered).toBe(0);
   expect(block.delivered_everywhere).toBe(block.messages);
@@ -93,7 +95,7 @@ export function expectCompleteMesh(block: MeshBlock): void {
   );
   expect(block.pairs).toHaveLength(12);
   for (const pair of block.pairs) {
-    expect(pair.count, `${pair.from}→${pair.to}`).toBeGreaterThan(100);
+    expect(pair.count, `${pair.from}→${pair.to}`).toBeGreaterThanOrEqual(20);
     expect(pair.p50_ms, `${pair.from}→${pair.to}`).not.toBeNull();
     expect(pair.p99_ms! >= pair.p50_ms!).toBe(true);
   }

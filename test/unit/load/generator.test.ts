@@ -123,12 +123,15 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
         expect(reference.wire, seen).toBeGreaterThanOrEqual(20);
         expect(reference.wire, seen).toBeLessThan(20 + 1000);
         expect(result.outcomes.ok).toBe(load.count);
-        // 2 ms for the generator's own work, and a tenth of what the machine added to the
-        // reference above the server's 20 ms: the two clients share the machine's delay but
-        // sample it at different instants, and at load 13 that delay reached 70-720 ms
-        // (corrected 100.6 against the reference's 93.6 ms). On a quiet machine (the reference
-        // 21 ms) this is 2.1 ms.
-        const within = (referenceMs: number) => referenceMs + 2 + 0.1 * Math.max(0, referenceMs - 20);
+        // 2 ms for the generator's own work, and one and a half times what the machine added to
+        // the reference above the server's 20 ms: the two clients share the machine's delay but
+        // sample it at different instants, and the generator, doing more per request, takes more
+        // of it. At load 13 that delay reached 70-720 ms (corrected 100.6 against the
+        // reference's 93.6 ms); beside 2 busy loops and CI's integration tier (load 11) corrected
+        // 2,088 against 1,184 and 231 against 137, uncorrected 136 against 113; beside 8 busy
+        // loops (load 16) 430-457 against 206-209. (It was a tenth: those failed every retry.)
+        // On a quiet machine (the reference 21 ms) this is 3.5 ms.
+        const within = (referenceMs: number) => referenceMs + 2 + 1.5 * Math.max(0, referenceMs - 20);
         expect(uncorrected.p50, seen).toBeGreaterThanOrEqual(20);
         expect(uncorrected.p50, seen).toBeLessThanOrEqual(within(reference.wire));
         expect(corrected.p50, seen).toBeGreaterThanOrEqual(uncorrected.p50);
@@ -506,12 +509,18 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
       // Against what the node saw, not the clock (CI #108: corrected p50 1,251 ms on a starved
       // machine failed a bound of 1 s): each tx was sent before the node read it and seen committed
       // after its block, so from send to commit is at least from read to block, for every tx and so
-      // for the p50 (less HDR's rounding); and no more than that plus what stalls this process adds
-      // between the block and the generator reading it, far under 1 s at the median.
+      // for each rank: HDR's p50 is a value at or above the 100th of 200, so at least the node's
+      // 100th (not the median, the mean of the 100th and 101st: with 20 txs 5 ms apart per 100 ms
+      // block those can be 5 ms apart, and the test failed on p50 49.76 against a median of
+      // 50.89); and no more than that plus what stalls this process adds between the block and
+      // the generator reading it, far under 1 s at the median.
       const uncorrected = result.latency.commit?.uncorrected;
       const nodeP50 = median(node.inclusionMs);
       expect(node.inclusionMs).toHaveLength(200);
-      expect(uncorrected?.p50).toBeGreaterThanOrEqual(nodeP50 * 0.99 - 0.1);
+      const nodeAtRank = [...node.inclusionMs].sort((a, b) => a - b)[99] as number;
+      expect(uncorrected?.p50, `the node's 100th of 200: ${nodeAtRank} ms`).toBeGreaterThanOrEqual(
+        nodeAtRank - 0.01,
+      );
       expect(uncorrected?.p50).toBeLessThan(nodeP50 + 1000);
       expect(commit?.p50).toBeGreaterThanOrEqual(uncorrected?.p50 ?? Infinity);
       expect(result.committedThroughput).toBe(200);
@@ -530,7 +539,7 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
       const result = await runLoad(
         options(node.url, {
           confirm: 'commit',
-          commitTimeoutMs: 2000,
+          commitTimeoutMs: 10_000,
           shape: { kind: 'fixed', rate: 100 },
           durationMs: 500,
         }),
