@@ -32,7 +32,6 @@ export function useMeshSystem(images: 'libp2p' | 'crdt', name: string): () => st
 
 export const MESH_NODES = ['node0', 'node1', 'node2', 'node3'];
 
-/** The first record of the one run folder under `output` (of the local network, or the remote one). */
 /**
  * A network command's summary: every message a node accepted was committed (delivered to every
  * node), with no commit timeout. Not the scheduled count: on a starved machine the generator
@@ -45,6 +44,7 @@ export function expectEveryAcceptedCommitted(stdout: string): void {
   expect(stdout).toMatch(/Committed: .*, 0 commit timeouts\)/);
 }
 
+/** The first record of the one run folder under `output` (of the local network, or the remote one). */
 export async function firstRecord<T>(output: string, network: 'local' | 'remote' = 'local'): Promise<T> {
   const [runDir] = await readdir(output);
   return JSON.parse(

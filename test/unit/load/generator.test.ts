@@ -539,7 +539,7 @@ describe.each(TRANSPORTS)('transport %s', (transport) => {
       const result = await runLoad(
         options(node.url, {
           confirm: 'commit',
-          commitTimeoutMs: 10_000,
+          commitTimeoutMs: 2000,
           shape: { kind: 'fixed', rate: 100 },
           durationMs: 500,
         }),
