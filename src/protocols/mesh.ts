@@ -157,12 +157,37 @@ export function meshReadiness(): ReadinessProbe {
   return async (target, http) => {
     try {
       const reply = await http(`${target.rpcUrl}/health`);
-      return reply.status === 200
-        ? { ready: true, detail: 'ready' }
-        : { ready: false, detail: `GET /health answered HTTP ${reply.status} (no peer yet)` };
+      if (reply.status === 200) return { ready: true, detail: 'ready' };
+      return { ready: false, ...notReadyDetail(reply.status, reply.body) };
     } catch (error) {
       return { ready: false, detail: describeError(error) };
     }
+  };
+}
+
+const HEALTH_BODY_CHARS = 120;
+
+/**
+ * What a node that is not ready said: its body, shortened to one line, is the node's own account
+ * (meshbench's libp2p node: `{"peers":1,"mesh":0,"mesh_needed":3}`, connected but not yet in the
+ * gossip mesh, which "no peer yet" told apart from nothing); a numeric `peers` in a JSON body is
+ * its peer count. An empty body is the contract's meaning of not ready: no peer yet.
+ */
+export function notReadyDetail(status: number, body: string): { detail: string; peers?: number } {
+  const text = body.replace(/\s+/g, ' ').trim();
+  if (text === '') return { detail: `GET /health answered HTTP ${status} (no peer yet)` };
+  const shown = text.length > HEALTH_BODY_CHARS ? `${text.slice(0, HEALTH_BODY_CHARS - 1)}…` : text;
+  let peers: number | undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    const count = (parsed as { peers?: unknown } | null)?.peers;
+    if (typeof count === 'number' && Number.isInteger(count) && count >= 0) peers = count;
+  } catch {
+    // not JSON: shown as it is
+  }
+  return {
+    detail: `GET /health answered HTTP ${status}: ${shown}`,
+    ...(peers === undefined ? {} : { peers }),
   };
 }
 

@@ -135,7 +135,7 @@ describe('P2P systems on remote hosts', () => {
       output,
     ]);
     expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
-    type Summary = { p50: number };
+    type Summary = { min: number; p50: number };
     const record = await firstRecord<{
       results: {
         outcomes: { ok: number; committed: number };
@@ -144,27 +144,40 @@ describe('P2P systems on remote hosts', () => {
         schedule_lag_ms: Summary;
       };
       environment: { testbed: { hosts: { name: string; clock?: { errorBoundMs?: number } }[] } };
+      runs?: { blocks?: { network?: { nfq_delay?: unknown } } }[];
     }>(output, 'remote');
     const outcomes = record.results.outcomes;
     expect(outcomes.ok).toBeGreaterThan(0);
     expect(outcomes.committed).toBe(outcomes.ok);
     // Every commit waits for the far node, 250 ms away: from each client's send to the far node's
-    // own time of the delivery, one one-way delay; timed at the far event's arrival at the client
-    // (across the link back), the p50 read about 500. The send is on the client's clock and the
-    // delivery on the far node's: each host's clock as measured may be off by its error bound,
-    // which the record keeps, so the bounds widen by it. The send → commit latency (uncorrected:
-    // the client's own lag behind its schedule is not what is checked here).
+    // own time of the delivery, one one-way delay. Timed at the far event's arrival at the client
+    // (across the link back), none could read under two (500 ms; the p50 read about 500). The send
+    // is on the client's clock and the delivery on the far node's: each host's clock as measured
+    // may be off by its error bound, which the record keeps, so the bounds widen by it. The send →
+    // commit latency (uncorrected: the client's own lag behind its schedule is not checked here).
+    // Quiet, every commit reads 250-260 ms (p50 253, p99 258). A starved machine only adds: CI
+    // read p50 386, p90 692, max 1,643 (min 248) beside conditions-remote.test.ts, the client
+    // itself up to 216 ms behind its schedule, so a median near 250 holds only on a quiet machine.
+    // What holds on any: no commit comes before the delay (the floor; the fastest may read a few ms
+    // under it, 248.1 in CI: each Node process's wall clock, timeOrigin + now(), is about 2 ms off
+    // at its start here, which the hosts' `date` check does not see), the fastest come with one
+    // delay, not two (under 375), and most before two (the p50 under 500, which arrival timing
+    // cannot reach).
     const clocks = record.environment.testbed.hosts.map((h) => h.clock?.errorBoundMs ?? Infinity);
     const clockErrorMs = clocks.reduce((sum, bound) => sum + bound, 0);
-    const p50 = record.results.commit_latency_uncorrected_ms.p50;
+    const latency = record.results.commit_latency_uncorrected_ms;
     const seen = JSON.stringify({
       commit: record.results.commit_latency_ms,
-      uncorrected: record.results.commit_latency_uncorrected_ms,
+      uncorrected: latency,
       lag: record.results.schedule_lag_ms,
       hosts: record.environment.testbed.hosts,
+      // nfq-delay's own figures per namespace (how late it released what it held), when it shaped
+      nfq: record.runs?.[0]?.blocks?.network?.nfq_delay,
     });
-    expect(p50, seen).toBeGreaterThanOrEqual(250 - clockErrorMs);
-    expect(p50, seen).toBeLessThan(375 + clockErrorMs);
+    expect(latency.p50, seen).toBeGreaterThanOrEqual(250 - clockErrorMs);
+    expect(latency.min, seen).toBeGreaterThanOrEqual(245 - clockErrorMs);
+    expect(latency.min, seen).toBeLessThan(375 + clockErrorMs);
+    expect(latency.p50, seen).toBeLessThan(500 - clockErrorMs);
     for (const host of hosts)
       expect(await leftovers(host), host.name).toEqual({ containers: [], volumes: [] });
   }, 240_000);

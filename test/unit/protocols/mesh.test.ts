@@ -8,7 +8,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runLoad } from '../../../src/load/index.js';
-import { DeliveryCounter, createMeshProtocol, deliveriesNeeded, mesh } from '../../../src/protocols/mesh.js';
+import {
+  DeliveryCounter,
+  createMeshProtocol,
+  deliveriesNeeded,
+  mesh,
+  meshReadiness,
+} from '../../../src/protocols/mesh.js';
 import { DeliveryStream, SseParser, parseDelivery } from '../../../src/protocols/mesh-stream.js';
 import type { MeshDelivery } from '../../../src/protocols/mesh-stream.js';
 import { LoopbackMesh } from '../../support/loopback-mesh.js';
@@ -169,6 +175,59 @@ describe('the delivery count', () => {
     expect(mesh.options({})).toEqual({ kind: 'mesh' });
     expect(() => mesh.options({ meshDelivery: 'most' })).toThrow(/--mesh-delivery.*most/);
     expect(mesh.settings[0]!.parse('0')).toHaveProperty('rule');
+  });
+});
+
+describe('the readiness probe (GET /health)', () => {
+  const target = { nodeId: 'node0', rpcUrl: 'http://node0:8080' };
+  const answering = (status: number, body: string) => {
+    const asked: string[] = [];
+    const http = (url: string) => {
+      asked.push(url);
+      return Promise.resolve({ status, body });
+    };
+    return { asked, http };
+  };
+
+  it('is ready on 200, whatever the body', async () => {
+    const { asked, http } = answering(200, '{"peers":3}');
+    expect(await meshReadiness()(target, http)).toEqual({ ready: true, detail: 'ready' });
+    expect(asked).toEqual(['http://node0:8080/health']);
+  });
+
+  it("shows a not-ready node's own account and takes its peer count from it", async () => {
+    const libp2p = answering(503, '{"peers":1,"mesh":0,"mesh_needed":3}');
+    expect(await meshReadiness()(target, libp2p.http)).toEqual({
+      ready: false,
+      detail: 'GET /health answered HTTP 503: {"peers":1,"mesh":0,"mesh_needed":3}',
+      peers: 1,
+    });
+    const alone = answering(503, '{"peers":0}');
+    expect((await meshReadiness()(target, alone.http)).peers).toBe(0);
+  });
+
+  it('says "no peer yet" for an empty body, and shows any other body on one short line, no peer count', async () => {
+    expect(await meshReadiness()(target, answering(503, '').http)).toEqual({
+      ready: false,
+      detail: 'GET /health answered HTTP 503 (no peer yet)',
+    });
+    const text = await meshReadiness()(target, answering(500, 'starting\n  up').http);
+    expect(text).toEqual({ ready: false, detail: 'GET /health answered HTTP 500: starting up' });
+    const long = await meshReadiness()(
+      target,
+      answering(503, `{"peers":"two","x":"${'y'.repeat(300)}"}`).http,
+    );
+    expect(long.peers).toBeUndefined();
+    expect(long.detail.length).toBeLessThan(160);
+    expect(long.detail.endsWith('…')).toBe(true);
+  });
+
+  it('names a request that failed', async () => {
+    const http = () =>
+      Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    const result = await meshReadiness()(target, http);
+    expect(result.ready).toBe(false);
+    expect(result.detail).toMatch(/ECONNREFUSED/);
   });
 });
 
