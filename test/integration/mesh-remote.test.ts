@@ -158,11 +158,11 @@ describe('P2P systems on remote hosts', () => {
     // Quiet, every commit reads 250-260 ms (p50 253, p99 258). A starved machine only adds: CI
     // read p50 386, p90 692, max 1,643 (min 248) beside conditions-remote.test.ts, the client
     // itself up to 216 ms behind its schedule, so a median near 250 holds only on a quiet machine.
-    // What holds on any: no commit comes before the delay (the floor; the fastest may read a few ms
-    // under it, 248.1 in CI: each Node process's wall clock, timeOrigin + now(), is about 2 ms off
-    // at its start here, which the hosts' `date` check does not see), the fastest come with one
-    // delay, not two (under 375), and most before two (the p50 under 500, which arrival timing
-    // cannot reach).
+    // What holds on any: no commit comes before the delay (the p50 at or above it; the fastest may
+    // read a few ms under it, 248.1 in CI: each Node process's wall clock, timeOrigin + now(), is
+    // about 2 ms off at its start here, which the hosts' `date` check does not see), and the
+    // fastest come with one delay, not two (under 375: timed by arrival, none reads under 500).
+    // Which stream's events are timed by `at` and which by arrival is the unit tests' (mesh.test.ts).
     const clocks = record.environment.testbed.hosts.map((h) => h.clock?.errorBoundMs ?? Infinity);
     const clockErrorMs = clocks.reduce((sum, bound) => sum + bound, 0);
     const latency = record.results.commit_latency_uncorrected_ms;
@@ -177,7 +177,6 @@ describe('P2P systems on remote hosts', () => {
     expect(latency.p50, seen).toBeGreaterThanOrEqual(250 - clockErrorMs);
     expect(latency.min, seen).toBeGreaterThanOrEqual(245 - clockErrorMs);
     expect(latency.min, seen).toBeLessThan(375 + clockErrorMs);
-    expect(latency.p50, seen).toBeLessThan(500 - clockErrorMs);
     for (const host of hosts)
       expect(await leftovers(host), host.name).toEqual({ containers: [], volumes: [] });
   }, 240_000);
