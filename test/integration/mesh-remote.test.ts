@@ -126,8 +126,13 @@ describe('P2P systems on remote hosts', () => {
       zones,
       '--loads',
       '50',
+      // the zones apply as the level starts: the nodes' connection, 0.3 ms round trip a moment
+      // before, now takes 500 ms; a second of warm-up lets TCP settle (its first retransmission
+      // timer, 200 ms, fires before the first ack) before the figures start
       '--duration',
-      '4',
+      '5',
+      '--warmup',
+      '1',
       '--monitor',
       'false',
       '--cleanup',
