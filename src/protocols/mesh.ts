@@ -168,12 +168,13 @@ export function meshReadiness(): ReadinessProbe {
 const HEALTH_BODY_CHARS = 120;
 
 /**
- * What a node that is not ready said: its body, shortened to one line, is the node's own account
+ * What a node that is not ready said: its body, on one short line, is the node's own account
  * (meshbench's libp2p node: `{"peers":1,"mesh":0,"mesh_needed":3}`, connected but not yet in the
- * gossip mesh, which "no peer yet" told apart from nothing); a numeric `peers` in a JSON body is
- * its peer count. An empty body is the contract's meaning of not ready: no peer yet.
+ * gossip mesh, which a bare "no peer yet" did not tell apart from no connection at all); a whole
+ * number `peers` in a JSON body is its peer count. An empty body reads as the contract says:
+ * not ready, no peer yet.
  */
-export function notReadyDetail(status: number, body: string): { detail: string; peers?: number } {
+function notReadyDetail(status: number, body: string): { detail: string; peers?: number } {
   const text = body.replace(/\s+/g, ' ').trim();
   if (text === '') return { detail: `GET /health answered HTTP ${status} (no peer yet)` };
   const shown = text.length > HEALTH_BODY_CHARS ? `${text.slice(0, HEALTH_BODY_CHARS - 1)}…` : text;

@@ -126,9 +126,9 @@ describe('P2P systems on remote hosts', () => {
       zones,
       '--loads',
       '50',
-      // the zones apply as the level starts: the nodes' connection, 0.3 ms round trip a moment
-      // before, now takes 500 ms; a second of warm-up lets TCP settle (its first retransmission
-      // timer, 200 ms, fires before the first ack) before the figures start
+      // the zones apply as the level starts: the nodes' connection, a 0.3 ms round trip a moment
+      // before, now takes 500 ms (TCP's retransmission timer, set for the old round trip, fires
+      // before the first ack comes back); the figures start after a second of warm-up
       '--duration',
       '5',
       '--warmup',
