@@ -147,6 +147,8 @@ describe('remote-network --engine swarm on 4 sandbox hosts', () => {
       // by label looked, and the summary said 0)
       const removed = Number(/down: removed (\d+) container/.exec(down.stdout)?.[1]);
       expect(removed, down.stdout).toBeGreaterThanOrEqual(2);
+      // and no host's line under the stack's says it removed none
+      expect(down.stderr).not.toMatch(/cleanup: removed 0 container/);
       expect(await innerDocker(pair[0]!, ['service', 'ls', '-q'])).toBe('');
       for (const host of pair) {
         expect(await swarmState(host)).toBe('active');

@@ -83,18 +83,26 @@ export class RemoteMaintenance implements TestbedMaintenance {
     return this.options.concurrency ?? DEFAULT_REMOTE_CONCURRENCY;
   }
 
-  /** One summary per host; every host's error but the first is reported as progress. */
-  down(options: { runId?: string; thorough: boolean }): Promise<RemovalSummary[]> {
+  /**
+   * One summary per host; every host's error but the first is reported as progress. `afterStacks`:
+   * swarm stacks were removed just before (their containers counted there), so a host with
+   * nothing more says so instead of "removed 0 container(s)" under the stack's line.
+   */
+  down(options: { runId?: string; thorough: boolean; afterStacks?: boolean }): Promise<RemovalSummary[]> {
     return onHosts(this.agents, this.concurrency, async (agent) => {
       const removed = await cleanHost(agent, {
         thorough: options.thorough,
         ...(options.runId ? { runId: options.runId } : {}),
         ...(this.options.image ? { imageId: this.options.image } : {}),
       });
+      const nothing = removed.containers + removed.volumes + removed.images === 0;
       this.options.onProgress?.({
         host: agent.host.name,
         stage: 'cleanup',
-        message: removedMessage(removed, options.thorough),
+        message:
+          options.afterStacks && nothing
+            ? 'nothing more to remove (the stack took its containers)'
+            : removedMessage(removed, options.thorough),
       });
       return removed;
     });

@@ -45,7 +45,11 @@ export class SwarmMaintenance extends RemoteMaintenance {
     return new SwarmMaintenance(plain.agents, options);
   }
 
-  override async down(options: { runId?: string; thorough: boolean }): Promise<RemovalSummary[]> {
+  override async down(options: {
+    runId?: string;
+    thorough: boolean;
+    afterStacks?: boolean;
+  }): Promise<RemovalSummary[]> {
     const states = await Promise.all(
       this.agents.map(async (agent) => {
         // A host whose Docker does not answer is in no swarm here; the plain removal below
@@ -109,6 +113,6 @@ export class SwarmMaintenance extends RemoteMaintenance {
       }
     }
     // the stacks' summaries too: their containers were gone before the plain removal looked
-    return [...stacks, ...(await super.down(options))];
+    return [...stacks, ...(await super.down({ ...options, afterStacks: stacks.length > 0 }))];
   }
 }
