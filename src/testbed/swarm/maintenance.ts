@@ -45,11 +45,7 @@ export class SwarmMaintenance extends RemoteMaintenance {
     return new SwarmMaintenance(plain.agents, options);
   }
 
-  override async down(options: {
-    runId?: string;
-    thorough: boolean;
-    afterStacks?: boolean;
-  }): Promise<RemovalSummary[]> {
+  override async down(options: { runId?: string; thorough: boolean }): Promise<RemovalSummary[]> {
     const states = await Promise.all(
       this.agents.map(async (agent) => {
         // A host whose Docker does not answer is in no swarm here; the plain removal below
