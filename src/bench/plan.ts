@@ -93,6 +93,8 @@ export interface BenchmarkPlan {
   readonly hostCounts?: readonly number[];
   /** The number of remote hosts this network uses (the first k); set per network by the sweep from hostCounts. */
   readonly hostCount?: number;
+  /** `--nodes-per-host N` (N > 1; absent: one): a remote network of containers runs N nodes on each host. */
+  readonly nodesPerHost?: number;
   /** `--topology`: who connects to whom in a generated network (absent: a full mesh, no MESHBENCH_PEERS). */
   readonly topology?: TopologySpec;
   /** `--system NAME|PATH`: what a generated local network is made of (absent: the reference node). */
@@ -192,6 +194,7 @@ export interface BenchmarkInput {
   readonly endpoints?: string | readonly string[] | undefined;
   readonly endpointMetrics?: string | readonly string[] | undefined;
   readonly hostsFile?: string | undefined;
+  readonly nodesPerHost?: number | string | undefined;
   readonly sshConfig?: string | undefined;
   readonly dockerComposePath?: string | readonly string[] | undefined;
   readonly engine?: string | undefined;
@@ -300,6 +303,7 @@ const fieldsSchema = z.object({
     .default(DEFAULT_PROTOCOL),
   confirm: oneOf(['none', 'commit'] as const).optional(),
   hostsFile: nonEmptyPath.optional(),
+  nodesPerHost: wholeNumber(1, 50, 'nodes').default(1),
   sshConfig: nonEmptyPath.optional(),
   dockerComposePath: z
     .union([nonEmptyPath.transform((path) => [path]), z.array(nonEmptyPath).min(1)])
@@ -506,6 +510,7 @@ export async function buildBenchmarkPlan(
   }
   const sizes = checkNetworkSizes(raw, fields, networkType, { committees, hostCounts });
   checkSwarmInput(raw, fields, networkType);
+  checkNodesPerHostInput(raw, fields, networkType);
   checkComposeNetworks(raw, fields, networkType);
   // A generated committee's size is known now; a compose file's or the hosts' once deployed.
   const committeeKnown = networkType === 'local' && fields.dockerComposePath === undefined;
@@ -540,6 +545,9 @@ export async function buildBenchmarkPlan(
           : `with --engine swarm, give the system's compose file as the stack (--docker-compose-path systems/${system.name}/docker-compose.yml)`,
     );
   }
+  // several nodes on a host share its network: each port of the system must move (one line if not)
+  if (system && fields.nodesPerHost > 1)
+    (await import('../testbed/remote/remote-nodes.js')).checkNodesPerHost(system, fields.nodesPerHost);
   if (!context.skipFileChecks) {
     if (fields.fileOutput) await checkWritableDir(outputDir, fields.outputDir);
     if (hostsFile) await checkReadableFile('hosts-file', hostsFile, fields.hostsFile ?? '');
@@ -572,6 +580,7 @@ export async function buildBenchmarkPlan(
     warmupSecs,
     confirm,
     engine: fields.engine,
+    ...(fields.nodesPerHost > 1 ? { nodesPerHost: fields.nodesPerHost } : {}),
     protocol: protocolDef.kind,
     endpointMetrics: endpointMetrics !== undefined,
     ...(scenario ? { scenario } : {}),
@@ -623,6 +632,7 @@ export async function buildBenchmarkPlan(
     committee: committees?.[0] ?? fields.committee,
     ...(committees ? { committees } : {}),
     ...(hostCounts ? { hostCounts } : {}),
+    ...(fields.nodesPerHost > 1 ? { nodesPerHost: fields.nodesPerHost } : {}),
     ...(sizes.topology ? { topology: sizes.topology } : {}),
     ...(system ? { system } : {}),
     ...(dashboard ? { dashboard } : {}),
@@ -675,6 +685,29 @@ export async function buildBenchmarkPlan(
       : {}),
   };
   return deepFreeze(plan);
+}
+
+/** The rules of `--nodes-per-host`, one line each: remote containers only. */
+function checkNodesPerHostInput(
+  raw: BenchmarkInput,
+  fields: { readonly nodesPerHost: number; readonly engine: 'docker' | 'swarm' },
+  networkType: NetworkType,
+): void {
+  if (raw.nodesPerHost === undefined) return;
+  if (networkType !== 'remote' && networkType !== 'both')
+    throw badFlag(
+      'nodes-per-host',
+      raw.nodesPerHost,
+      networkType === 'endpoints'
+        ? 'places the nodes of a network meshbench deploys, which attach mode (--endpoints) does not'
+        : 'places nodes on remote hosts; use --network-type remote or both (the local network has --committee)',
+    );
+  if (fields.engine === 'swarm' && fields.nodesPerHost !== 1)
+    throw badFlag(
+      'nodes-per-host',
+      raw.nodesPerHost,
+      '1 with --engine swarm (one node per host, by placement)',
+    );
 }
 
 /** The rules of `--engine swarm` and `--swarm-network`, one line each. */
@@ -817,7 +850,7 @@ function checkNetworkSizes(
       'committee',
       raw.committee,
       networkType === 'remote'
-        ? 'sizes the local network, and a remote network runs one node per host: name the hosts in --hosts-file (or the first k with --host-counts), or use --network-type both'
+        ? 'sizes the local network; a remote network is its hosts (--hosts-file, the first k with --host-counts) times --nodes-per-host, or use --network-type both'
         : 'sizes a generated network, which attach mode (--endpoints) does not deploy',
     );
   if (committees) {

@@ -55,7 +55,10 @@ export async function remoteTestbed(
   // the images the plug-ins need beside each node (the network helper for conditions, the
   // load client with --load-clients colocated)
   const pluginImages = pluginSidecarImages(plan);
-  const problem = plan.topology ? topologyProblem(plan.topology, hosts.hosts.length) : undefined;
+  const nodesPerHost = plan.engine === 'swarm' ? 1 : (plan.nodesPerHost ?? 1);
+  const problem = plan.topology
+    ? topologyProblem(plan.topology, hosts.hosts.length * nodesPerHost)
+    : undefined;
   if (problem) throw badFlag('topology', topologyName(plan.topology as TopologySpec), problem);
   // what both remote engines take from the plan alike
   const shared = {
@@ -84,6 +87,8 @@ export async function remoteTestbed(
   return new RemoteTestbed({
     hosts,
     ...shared,
+    // --nodes-per-host: node i on host i mod H, each with its own ports
+    ...(nodesPerHost > 1 ? { nodesPerHost } : {}),
     // --system: its image shipped and its nodes started with their own environment and ports
     ...(plan.system ? { system: plan.system } : {}),
     ...(pluginImages.length > 0 ? { sidecarImages: pluginImages } : {}),

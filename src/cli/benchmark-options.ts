@@ -57,6 +57,7 @@ export interface BenchmarkArgs {
   readonly endpoints?: string | string[];
   readonly 'endpoint-metrics'?: string | string[];
   readonly 'hosts-file'?: string;
+  readonly 'nodes-per-host'?: string;
   readonly engine?: string;
   readonly 'swarm-network'?: string;
   readonly 'ssh-config'?: string;
@@ -192,6 +193,14 @@ export function addBenchmarkOptions<T>(argv: Argv<T>): Argv<T & BenchmarkArgs> {
     .option(
       'hosts-file',
       text('Hosts for remote: env file (MYSTICETI_NODE{n}_HOST…) or YAML inventory', GROUP_NETWORK),
+    )
+    .option(
+      'nodes-per-host',
+      text(
+        'Remote nodes per host with --engine docker (node i on host i mod H): a network of hosts × N nodes; the system must let its ports move (the reference node does)',
+        GROUP_NETWORK,
+        '1',
+      ),
     )
     .option(
       'engine',
@@ -458,6 +467,7 @@ export function benchmarkInputFromArgs(args: BenchmarkArgs): BenchmarkInput {
     endpoints: args.endpoints,
     endpointMetrics: args['endpoint-metrics'],
     hostsFile: last(args['hosts-file']),
+    nodesPerHost: last(args['nodes-per-host']),
     engine: last(args.engine),
     swarmNetwork: last(args['swarm-network']),
     sshConfig: last(args['ssh-config']),

@@ -37,6 +37,8 @@ export interface PluginPlanView<Timeline = unknown> {
   readonly shapesNetworkConditions: boolean;
   /** `--engine`: how remote nodes run (a container each, or a swarm stack). */
   readonly engine: 'docker' | 'swarm';
+  /** `--nodes-per-host N` above one: remote nodes share their host's network, N to a host (absent: one). */
+  readonly nodesPerHost?: number;
   /** The protocol's kind (`cometbft`, `mesh`, a module's own…). */
   readonly protocol: string;
   /** `--endpoint-metrics`: attach mode reads Prometheus pages of the endpoints. */

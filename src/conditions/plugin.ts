@@ -183,6 +183,26 @@ export const conditionsPlugin = definePlugin({
           `no node ${unknown} in a committee of ${nodeIds.length} (node0 to node${nodeIds.length - 1}); give node IDs or all`,
         );
     }
+    // remote nodes run on their host's network: N to a host share one namespace, which no
+    // condition can tell apart (refused here rather than after the deploy)
+    if ((core.nodesPerHost ?? 1) > 1) {
+      const shaping =
+        settings.zones !== undefined
+          ? '--zones'
+          : capture !== undefined
+            ? '--capture'
+            : settings.liveConditions
+              ? '--live-conditions'
+              : scenario && hasNetworkConditions(scenario)
+                ? "the scenario's network events"
+                : undefined;
+      if (shaping !== undefined)
+        throw badFlag(
+          'nodes-per-host',
+          core.nodesPerHost,
+          `${shaping} need${shaping.startsWith('the') ? '' : 's'} each node in its own network namespace, and remote nodes on one host share the host's; run one node per host (more hosts), or leave out ${shaping.startsWith('the') ? 'the scenario' : shaping}`,
+        );
+    }
     // a scenario's `client` links need --shape-orchestrator (the core checked the rest of its timeline)
     if (scenario) checkTimeline(scenario, [], nodeIds, core.durationSecs * 1000, settings.shapeOrchestrator);
     let zones: ZonesSpec | undefined;

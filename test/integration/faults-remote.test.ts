@@ -1,7 +1,8 @@
 /**
  * Crash faults on sandbox SSH hosts: the scenario of faults.test.ts (a crash and a pause) run
  * by `benchmark --network-type remote` as users run it (bin/benchmark.js): the events on the
- * timeline at their times, and the hosts left clean.
+ * timeline at their times, and the hosts left clean; and a crash among nodes packed two to a
+ * host (`--nodes-per-host 2`).
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -72,5 +73,63 @@ describe('crash faults on sandbox SSH hosts', () => {
     for (const host of state.hosts.slice(0, DOCKER_HOSTS)) {
       expect((await leftovers(host)).containers).toEqual([]);
     }
+  }, 600_000);
+
+  it('--nodes-per-host 2: a crash takes down one node of a host, and its neighbour there goes on', async () => {
+    const state = suite.sandbox;
+    const pair = state.hosts.slice(0, 2);
+    const hosts = await hostsFile(state, 'packed', pair);
+    const output = join(suite.dir, 'packed');
+    const scenario = join(suite.dir, 'packed.yaml');
+    // node i runs on host i mod 2: node2 is host0's second node, beside node0
+    await writeFile(scenario, 'events:\n  - { from: 3s, to: 6s, action: crash, nodes: [node2] }\n');
+    const run = await runBin('benchmark', [
+      '--network-type',
+      'remote',
+      '--hosts-file',
+      hosts,
+      '--nodes-per-host',
+      '2',
+      '--loads',
+      '40',
+      '--duration',
+      '10',
+      '--warmup',
+      '1',
+      '--startup-wait',
+      '120',
+      '--scenario',
+      scenario,
+      '--cleanup',
+      '--output-dir',
+      output,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/remote \(4 nodes\)/);
+    const [runDir] = await readdir(output);
+    const rec = JSON.parse(
+      await readFile(join(output, runDir as string, 'remote-benchmark-1.json'), 'utf8'),
+    ) as {
+      parameters: { nodes: number };
+      environment: { testbed: { nodesPerHost: number; hosts: unknown[] } };
+      runs: {
+        results: { per_node: { node_id: string; ok: number; committed: number }[] };
+        blocks?: { faults?: FaultsBlock };
+      }[];
+    };
+    expect(rec.parameters.nodes).toBe(4);
+    expect(rec.environment.testbed.nodesPerHost).toBe(2);
+    expect(rec.environment.testbed.hosts).toHaveLength(2);
+    const block = rec.runs[0]?.blocks?.faults as FaultsBlock;
+    expect(block.events.map((e) => `${e.action} ${e.nodes.join(',')} ${e.errors ?? 'ok'}`)).toEqual([
+      'kill node2 ok',
+      'restart node2 ok',
+    ]);
+    expect(block.faults[0]?.resync[0]?.resynced_ms).not.toBeNull();
+    // every node took load and committed it, node0 on the crashed node's host among them
+    const perNode = rec.runs[0]?.results.per_node ?? [];
+    expect(perNode.map((n) => n.node_id)).toEqual(['node0', 'node1', 'node2', 'node3']);
+    for (const node of perNode) expect(node.committed, JSON.stringify(node)).toBeGreaterThan(0);
+    for (const host of pair) expect((await leftovers(host)).containers).toEqual([]);
   }, 600_000);
 });

@@ -77,13 +77,14 @@ export function checkNodesPerHost(system: NodeTemplate, nodesPerHost: number): v
   const fixed = (['rpc', 'p2p', 'metrics'] as const).filter(
     (kind) =>
       system.portVariables?.[kind] === undefined &&
-      // a metrics port that is the RPC port moves with it
-      !(kind === 'metrics' && ports.metrics === ports.rpc && system.portVariables?.rpc !== undefined),
+      // a metrics port that is the RPC port moves with it (and is no port of its own to name)
+      !(kind === 'metrics' && ports.metrics === ports.rpc),
   );
+  const named = fixed.length > 1 ? `${fixed.slice(0, -1).join(', ')} and ${fixed.at(-1)}` : fixed.join('');
   if (fixed.length > 0)
     throw new MeshbenchError(
       'BAD_FLAG',
-      `${system.name}: ${nodesPerHost} nodes per host need its ${fixed.join(' and ')} port${fixed.length === 1 ? '' : 's'} to move, and its system.json names no variable for ${fixed.length === 1 ? 'it' : 'them'}`,
+      `${system.name}: ${nodesPerHost} nodes per host need its ${named} port${fixed.length === 1 ? '' : 's'} to move, and its system.json names no variable for ${fixed.length === 1 ? 'it' : 'them'}`,
       {
         hint: 'run one node per host, or declare portVariables in its system.json (docs/architecture.md, "A system under test")',
       },

@@ -3,7 +3,7 @@
  * over network sizes (one network per size, in turn, records numbered on), and the
  * scaling report (figures and resources against N).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
@@ -81,9 +81,9 @@ describe('flags: --committees, --host-counts, --topology', () => {
       /for remote hosts give --host-counts/,
     );
     expect(await errorOf(['--committees', '4', '--endpoints', 'http://127.0.0.1:1'])).toMatch(/attach mode/);
-    // a remote network runs one node per host: --committee would be ignored there
+    // a remote network is its hosts times --nodes-per-host: --committee would be ignored there
     expect(await errorOf(['--committee', '4', '--network-type', 'remote'], remoteEnv)).toMatch(
-      /--committee "4" is not valid: sizes the local network, and a remote network runs one node per host/,
+      /--committee "4" is not valid: sizes the local network; a remote network is its hosts .* times --nodes-per-host/,
     );
     expect(await errorOf(['--committee', '3', '--endpoints', 'http://127.0.0.1:1'])).toMatch(
       /--committee "3".*attach mode/,
@@ -104,6 +104,60 @@ describe('flags: --committees, --host-counts, --topology', () => {
       /applies to --topology random:K/,
     );
     expect(await errorOf(['--topology', 'star', '--endpoints', 'http://127.0.0.1:1'])).toMatch(/attach mode/);
+  });
+
+  it('--nodes-per-host: remote containers only, in the plan and the view the plug-ins judge by', async () => {
+    const remote = ['--network-type', 'remote'];
+    expect((await planFromArgv([...remote, '--nodes-per-host', '3'], remoteEnv)).nodesPerHost).toBe(3);
+    expect(
+      (
+        await planFromArgv(
+          ['--network-type', 'both', '--nodes-per-host', '2', '--host-counts', '1'],
+          remoteEnv,
+        )
+      ).nodesPerHost,
+    ).toBe(2);
+    // one is the default, and no field
+    expect(
+      (await planFromArgv([...remote, '--nodes-per-host', '1'], remoteEnv)).nodesPerHost,
+    ).toBeUndefined();
+    expect((await planFromArgv(remote, remoteEnv)).nodesPerHost).toBeUndefined();
+    expect(await errorOf(['--nodes-per-host', '2'])).toMatch(
+      /^--nodes-per-host "2" is not valid: places nodes on remote hosts; use --network-type remote or both/,
+    );
+    expect(await errorOf(['--nodes-per-host', '2', '--endpoints', 'http://127.0.0.1:1'])).toMatch(
+      /--nodes-per-host "2".*attach mode/,
+    );
+    for (const bad of ['0', '51', '1.5', 'two'])
+      expect(await errorOf([...remote, '--nodes-per-host', bad], remoteEnv)).toMatch(
+        /--nodes-per-host .* is not valid: a whole number of nodes from 1 to 50/,
+      );
+    expect(await errorOf([...remote, '--engine', 'swarm', '--nodes-per-host', '2'], remoteEnv)).toMatch(
+      /--nodes-per-host "2" is not valid: 1 with --engine swarm/,
+    );
+    // a system whose ports cannot move is refused before anything is deployed
+    await mkdir(join(dir, 'fixed-ports'), { recursive: true });
+    await writeFile(
+      join(dir, 'fixed-ports', 'system.json'),
+      JSON.stringify({
+        image: 'mine:1',
+        protocol: 'mesh',
+        ports: { rpc: 8080, p2p: 4001 },
+        health: '/health',
+      }),
+    );
+    expect(
+      await errorOf([...remote, '--system', join(dir, 'fixed-ports'), '--nodes-per-host', '2'], remoteEnv),
+    ).toMatch(/fixed-ports: 2 nodes per host need its rpc and p2p ports to move/);
+    // nodes on one host share its network namespace: no network condition can apply there
+    expect(
+      await errorOf([...remote, '--nodes-per-host', '2', '--zones', join(dir, 'zones.csv')], remoteEnv),
+    ).toMatch(
+      /^--nodes-per-host 2 is not valid: --zones needs each node in its own network namespace, .*or leave out --zones/,
+    );
+    expect(await errorOf([...remote, '--nodes-per-host', '2', '--capture', 'all'], remoteEnv)).toMatch(
+      /--capture needs each node in its own network namespace/,
+    );
   });
 
   it('--host-counts takes the first k hosts, and names the file when it has fewer', () => {

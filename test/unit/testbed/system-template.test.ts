@@ -216,7 +216,14 @@ describe('--system on remote hosts', () => {
     );
     expect(() => checkNodesPerHost(fixed, 1)).not.toThrow();
     expect(() => checkNodesPerHost(fixed, 2)).toThrow(
-      /mine: 2 nodes per host need its rpc and p2p and metrics ports to move/,
+      /mine: 2 nodes per host need its rpc, p2p and metrics ports to move/,
+    );
+    // a metrics port that is the RPC port is not named apart from it
+    const shared = loadSystemTemplate(
+      await folder('{"image":"me/app:1","protocol":"http","ports":{"rpc":9000,"p2p":9001,"metrics":9000}}'),
+    );
+    expect(() => checkNodesPerHost(shared, 2)).toThrow(
+      /need its rpc and p2p ports to move, and its system.json names no variable for them$/,
     );
     // a metrics port that is the RPC port moves with it
     expect(() => checkNodesPerHost(loadSystemTemplate('crdt-sync'), 3)).not.toThrow();
