@@ -92,8 +92,9 @@ describe('crash faults on sandbox SSH hosts', () => {
       '2',
       '--loads',
       '40',
+      // 8 s after the restart for node2 to catch up, as the first test leaves its node3
       '--duration',
-      '10',
+      '14',
       '--warmup',
       '1',
       '--startup-wait',
