@@ -82,7 +82,11 @@ function describeNodes(
   const described = kinds.map((kind) => {
     const fromCompose = runsComposeFile(plan, kind);
     if (kind === 'local' && !fromCompose) return (plan.committees ?? [plan.committee]).join(', ');
-    const given = fromCompose ? 'as the compose file gives' : 'as the hosts give';
+    const given = fromCompose
+      ? 'as the compose file gives'
+      : plan.nodesPerHost === undefined
+        ? 'as the hosts give'
+        : `${plan.nodesPerHost} per host`;
     const counts = [...new Set(deployed.filter((run) => run.network === kind).map((run) => run.nodes))];
     return counts.length === 0 ? given : `${counts.join(', ')} (${given})`;
   });

@@ -6,7 +6,7 @@ import { compareRecords, formatRatio, renderComparisonText } from '../../../src/
 import { renderResultBlock, renderResultsTable, TABLE_HEAD } from '../../../src/report/console.js';
 import { resultJsonSchema } from '../../../src/results/schema.js';
 import { resultValidator } from '../../../src/results/validate.js';
-import { renderRunSummary } from '../../../src/report/text.js';
+import { describePlan, renderRunSummary } from '../../../src/report/text.js';
 import { fakeLevelRun } from '../bench/fixtures.js';
 
 const plan = await buildBenchmarkPlan({ duration: 10, loads: '100,200' }, { skipFileChecks: true, env: {} });
@@ -430,5 +430,20 @@ describe('text summary', () => {
         endedAt: 'b',
       }),
     ).toContain('nodes (committee): local 5; remote 2 (as the hosts give)');
+    // --nodes-per-host: the count per host, before and after the deploy
+    const packed = await buildBenchmarkPlan(
+      { duration: 10, loads: '100', networkType: 'remote', hostsFile: 'hosts.yaml', nodesPerHost: 2 },
+      { skipFileChecks: true, env: {} },
+    );
+    expect(describePlan(packed)).toContain('nodes (committee): 2 per host');
+    expect(
+      renderRunSummary({
+        runId: 'r2',
+        plan: packed,
+        records: [{ ...remote, parameters: { ...remote.parameters, nodes: 4 } }],
+        startedAt: 'a',
+        endedAt: 'b',
+      }),
+    ).toContain('nodes (committee): 4 (2 per host)');
   });
 });
