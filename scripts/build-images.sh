@@ -297,6 +297,7 @@ build_nethelper() {
     cat "$ctx.log" >&2
     die "nfq-delay does not run in $NETHELPER_IMAGE (compiled on $(. /etc/os-release && echo "$PRETTY_NAME"); the image is Debian bookworm): build on bookworm"
   }
+  rm -f "$ctx.log"
 }
 
 # A P2P system's meshbench.app: its sources (every file under src/, in byte order, then its lock
