@@ -71,7 +71,7 @@ export async function runBenchmarkCommand(
         fileOutput: args['file-output'] !== false,
         maxRegression: args['max-regression'],
         alpha: args.alpha,
-        thresholds: args.threshold,
+        thresholds: args.threshold === undefined ? undefined : [args.threshold].flat(),
         acrossSystems: args['across-systems'],
         json: args.json,
         junit: args.junit,

@@ -9,7 +9,8 @@ export const GROUP_COMPARE = 'Compare (benchmark compare BASELINE [CURRENT]; doc
 export interface CompareArgs {
   readonly 'max-regression'?: string;
   readonly alpha?: string;
-  readonly threshold?: readonly string[];
+  /** One value per `--threshold` (yargs makes a list of a repeated flag). */
+  readonly threshold?: string | readonly string[];
   readonly 'across-systems'?: boolean;
   readonly json?: boolean;
   readonly junit?: string;
@@ -32,8 +33,9 @@ export function addCompareOptions<T>(argv: Argv<T>): Argv<T & CompareArgs> {
       defaultDescription: '0.05',
     })
     .option('threshold', {
+      // repeatable, one value each: a list option would take the runs after it
+      // (`compare --threshold 'p99_ms<500' RUN` read RUN as a second threshold)
       type: 'string',
-      array: true,
       group: GROUP_COMPARE,
       description:
         "compare: a limit every level of CURRENT must keep, k6 style: 'p99_ms<500', 'efficiency>=0.99' (repeatable; no baseline needed)",

@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runBenchmarkCommand, type BenchmarkCommandDeps } from '../../../src/cli/benchmark-command.js';
 import { loadRecords } from '../../../src/cli/compare-command.js';
+import { addCompareOptions, type CompareArgs } from '../../../src/cli/compare-options.js';
 import { addBenchmarkOptions, type BenchmarkArgs } from '../../../src/cli/benchmark-options.js';
 import { inquirerAsker, runBenchmarkWizard, type Asker } from '../../../src/cli/benchmark-wizard.js';
 import { runCli, type CliDefinition } from '../../../src/cli/run-cli.js';
@@ -62,12 +63,13 @@ function deps(log: string[]): BenchmarkCommandDeps {
   };
 }
 
-function definition(log: string[]): CliDefinition<BenchmarkArgs> {
+function definition(log: string[]): CliDefinition<BenchmarkArgs & CompareArgs> {
   return {
     name: 'benchmark',
     positionals: true,
     usage: '$0 [options]',
-    options: (argv) => addBenchmarkOptions(argv),
+    // the command's own flags, compare's too (benchmarkCommand's options)
+    options: (argv) => addCompareOptions(addBenchmarkOptions(argv)),
     run: (args, context) => runBenchmarkCommand(args, context, deps(log)),
   };
 }
@@ -249,6 +251,34 @@ describe('benchmark command through runCli', () => {
     const compared = await cli(['compare', join(dir, localRun), attachFile, '--file-output', 'false']);
     expect(compared.code).toBe(0);
     expect(compared.out).toContain('at 10 tx/s endpoints p50 latency is 1.0× local');
+  });
+
+  it('takes --threshold before the run it checks, one value per flag', async () => {
+    const runs = (await readdir(dir)).filter((name) => name.startsWith('run-') && !name.endsWith('-compare'));
+    const folders = await Promise.all(
+      runs.map(async (name) => ({ name, files: await readdir(join(dir, name)) })),
+    );
+    const run = join(dir, folders.find((f) => f.files.includes('local-benchmark-1.json'))?.name as string);
+    // a list option read the run after it as a second threshold: "compare: no runs given"
+    const kept = await cli(['compare', '--threshold', 'efficiency>=0', run, '--file-output', 'false']);
+    expect(kept.err).toBe('');
+    expect(kept.code).toBe(0);
+    // one line per level the threshold was checked at
+    expect(kept.out).toMatch(/ok {3}efficiency>=0 at local .*10 tx\/s/);
+    expect(kept.out).toMatch(/verdict: ok \(0 checks, 2 thresholds/);
+    const failed = await cli([
+      'compare',
+      '--threshold',
+      'p99_ms<0.001',
+      '--threshold',
+      'efficiency>=0',
+      run,
+      '--file-output',
+      'false',
+    ]);
+    expect(failed.code).toBe(3);
+    expect(failed.out).toMatch(/FAIL p99_ms<0\.001 at local/);
+    expect(failed.out).toMatch(/ok {3}efficiency>=0 at local/);
   });
 
   it('compare with a missing or foreign input says which and why', async () => {
