@@ -6,9 +6,9 @@
 #                               (the legacy builder's deprecation notice) shows only on failure, then
 #                               it stops; once built, CTX and its log go. Then it removes the image
 #                               IMAGE named before when no name is left on it: each rebuild used to
-#                               leave its predecessor behind,
-#                               untagged (~90 MB each). One a container still uses stays (docker
-#                               image rm without -f refuses), as does one another tag names.
+#                               leave its predecessor behind, untagged (~90 MB each). One a container
+#                               still uses stays (docker image rm without -f refuses), as does one
+#                               another tag names.
 image_recipe() { docker image inspect -f '{{index .Config.Labels "meshbench.recipe"}}' "$1" 2>/dev/null || true; }
 image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
 

@@ -185,8 +185,9 @@ export function findingsFor(comparison: Omit<Comparison, 'findings'>): string[] 
 
 /**
  * What makes the two sides unlike, said before the ratios: networks of different sizes (a `both`
- * run's local committee against its hosts times --nodes-per-host), or latencies of different stages (commit
- * against ack). One sentence per mismatch, naming the loads when it is not all of them.
+ * run's local committee against its hosts times --nodes-per-host), or latencies of different
+ * stages (commit against ack). One sentence per mismatch, naming the loads when it is not all of
+ * them.
  */
 function unlikeSides(comparison: Omit<Comparison, 'findings'>): string[] {
   const b = comparison.baseline_label;
