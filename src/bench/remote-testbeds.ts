@@ -55,7 +55,8 @@ export async function remoteTestbed(
   // the images the plug-ins need beside each node (the network helper for conditions, the
   // load client with --load-clients colocated)
   const pluginImages = pluginSidecarImages(plan);
-  const nodesPerHost = plan.engine === 'swarm' ? 1 : (plan.nodesPerHost ?? 1);
+  // more than one only for containers (the plan refuses it with --engine swarm)
+  const nodesPerHost = plan.nodesPerHost ?? 1;
   const problem = plan.topology
     ? topologyProblem(plan.topology, hosts.hosts.length * nodesPerHost)
     : undefined;
