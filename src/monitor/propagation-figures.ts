@@ -9,7 +9,7 @@
 /** One probe's fate: where it was submitted, which nodes were watched and when each had it. */
 export interface ProbeOutcome {
   readonly origin: string;
-  /** Nodes whose watch was live when it was sent. */
+  /** Nodes whose watch was live when it was sent and stayed so until they reported it (or the end). */
   readonly watched: readonly string[];
   /** Node → milliseconds from the submit until that node had it. */
   readonly seenMs: ReadonlyMap<string, number>;
@@ -20,7 +20,7 @@ export interface LatencyFigures {
   readonly count: number;
   /** Probes the node was watched for and never reported (within the level and its grace). */
   readonly missing: number;
-  /** Probes sent while the node had no live watch (not counted as missing). */
+  /** Probes sent while the node had no live watch, or whose watch dropped before it reported them (not counted as missing). */
   readonly unwatched: number;
   readonly p50_ms: number | null;
   readonly p99_ms: number | null;

@@ -86,7 +86,7 @@ export interface PropagationBlock extends PeerRttFigures {
     readonly accepted: number;
     readonly refused: number;
     readonly skipped: number;
-    /** Seen by every watched node. */
+    /** Seen by every node watched without a break until it reported the probe. */
     readonly complete: number;
   };
   /** The nodes, in the order of the network's endpoints. */
@@ -103,6 +103,8 @@ interface Probe {
   readonly id: string;
   readonly origin: string;
   readonly watched: Set<string>;
+  /** Node → its watch's drops when the probe was armed there (a drop since: not waited on). */
+  readonly armedDrops: Map<string, number>;
   readonly seenMs: Map<string, number>;
   readonly createdAtMs: number;
   sentAtMs: number | undefined;
@@ -118,6 +120,7 @@ interface LevelState {
   readonly scope: string;
   readonly nodes: readonly string[];
   readonly watches: NodeWatch[];
+  readonly watchOf: Map<string, TransactionWatch>;
   readonly probes: Map<string, Probe>;
   readonly done: ProbeOutcome[];
   readonly inFlight: Set<Promise<void>>;
@@ -178,6 +181,7 @@ export class PropagationMonitor {
       scope,
       nodes: endpoints.map((endpoint) => endpoint.nodeId),
       watches: [],
+      watchOf: new Map(),
       probes: new Map(),
       done: [],
       inFlight: new Set(),
@@ -198,6 +202,7 @@ export class PropagationMonitor {
         this.#seen(state, endpoint.nodeId, id, seenAtMs),
       );
       state.watches.push({ endpoint, watch });
+      state.watchOf.set(endpoint.nodeId, watch);
     }
     this.#level = state;
     state.running = this.#run(state, level);
@@ -238,6 +243,7 @@ export class PropagationMonitor {
       }
       if (context.signal.aborted || dueMs >= endMs) return;
       dueMs += intervalMs;
+      this.#release(state);
       this.#expire(state, this.#options.probeTimeoutMs ?? DEFAULTS.probeTimeoutMs);
       if (state.probes.size >= (this.#options.maxInFlight ?? DEFAULTS.maxInFlight)) {
         state.counts.skipped++;
@@ -259,12 +265,14 @@ export class PropagationMonitor {
       id,
       origin: origin.nodeId,
       watched: new Set(),
+      armedDrops: new Map(),
       seenMs: new Map(),
       createdAtMs: this.#now(),
       sentAtMs: undefined,
     };
     state.probes.set(id, probe);
     const live = state.watches.filter(({ watch }) => watch.connected);
+    for (const { endpoint, watch } of live) probe.armedDrops.set(endpoint.nodeId, watch.drops);
     const armed = await Promise.allSettled(live.map(({ watch }) => watch.expect(id, DEFAULTS.armTimeoutMs)));
     armed.forEach((outcome, index) => {
       const node = live[index]?.endpoint.nodeId as string;
@@ -298,15 +306,42 @@ export class PropagationMonitor {
     if (!probe || probe.sentAtMs === undefined || probe.seenMs.has(node)) return;
     const at = seenAtMs !== undefined && this.#performanceClock ? seenAtMs : this.#now();
     probe.seenMs.set(node, Math.max(0, at - probe.sentAtMs));
-    if ([...probe.watched].every((watched) => probe.seenMs.has(watched))) {
-      state.counts.complete++;
-      this.#finish(state, probe);
-    }
+    if (this.#awaited(state, probe) === 0) this.#finish(state, probe);
   }
 
-  /** A probe is done with: its outcome kept, its expectations dropped. */
+  /** Whether `node`'s watch has gone down since `probe` was armed there. */
+  #droppedSince(state: LevelState, probe: Probe, node: string): boolean {
+    return state.watchOf.get(node)?.drops !== probe.armedDrops.get(node);
+  }
+
+  /**
+   * The nodes `probe` still waits for: watched, not yet seen, and watched without a break
+   * since it was armed (a node whose watch dropped may have had it while nobody watched, and
+   * its report would never come: a crashed node's).
+   */
+  #awaited(state: LevelState, probe: Probe): number {
+    let awaited = 0;
+    for (const node of probe.watched)
+      if (!probe.seenMs.has(node) && !this.#droppedSince(state, probe, node)) awaited++;
+    return awaited;
+  }
+
+  /** Finishes the sent probes that wait for no node any more (their nodes' watches dropped). */
+  #release(state: LevelState): void {
+    for (const probe of [...state.probes.values()])
+      if (probe.sentAtMs !== undefined && this.#awaited(state, probe) === 0) this.#finish(state, probe);
+  }
+
+  /**
+   * A probe is done with: its outcome kept, its expectations dropped. A node whose watch
+   * dropped before it reported the probe counts as unwatched for it, not as missing.
+   */
   #finish(state: LevelState, probe: Probe): void {
-    state.done.push({ origin: probe.origin, watched: [...probe.watched], seenMs: probe.seenMs });
+    const watched = [...probe.watched].filter(
+      (node) => probe.seenMs.has(node) || !this.#droppedSince(state, probe, node),
+    );
+    if (watched.length > 0 && watched.every((node) => probe.seenMs.has(node))) state.counts.complete++;
+    state.done.push({ origin: probe.origin, watched, seenMs: probe.seenMs });
     this.#drop(state, probe);
   }
 
@@ -332,7 +367,11 @@ export class PropagationMonitor {
       await Promise.allSettled([...state.inFlight]);
       await state.sampling;
       const deadline = this.#now() + (this.#options.graceMs ?? DEFAULTS.graceMs);
-      while (state.probes.size > 0 && this.#now() < deadline) await sleep(20);
+      for (;;) {
+        this.#release(state);
+        if (state.probes.size === 0 || this.#now() >= deadline) break;
+        await sleep(20);
+      }
       for (const probe of [...state.probes.values()]) {
         if (probe.sentAtMs === undefined) this.#drop(state, probe);
         else this.#finish(state, probe);

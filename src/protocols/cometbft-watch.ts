@@ -12,7 +12,8 @@
  * frames but its events (the frames cost the orchestrator more than anything else the probes
  * do: each is a write through the container's network); and a client holds at most one
  * subscription more than probes are in flight (CometBFT allows 5 per client by default:
- * max_subscriptions_per_client).
+ * max_subscriptions_per_client). When the socket closes (the node crashed or restarted), the
+ * watch counts a drop and reconnects every `retryMs` until closed, subscribing afresh.
  */
 import { undici } from './undici-lazy.js';
 import type { WebSocket } from 'ws';
@@ -48,6 +49,8 @@ class CometbftTxWatch implements TransactionWatch {
   #socket: WebSocket | undefined;
   #live = false;
   #closed = false;
+  #drops = 0;
+  #retry: NodeJS.Timeout | undefined;
   #nextId = 1;
   /** Replies awaited, by JSON-RPC id. */
   readonly #pending = new Map<number, Pending>();
@@ -67,11 +70,13 @@ class CometbftTxWatch implements TransactionWatch {
     private readonly scope: string,
     private readonly onSeen: (id: string) => void,
     connectTimeoutMs = 5000,
+    private readonly retryMs = 250,
   ) {
     this.#scopeQuery = scopeQuery(scope);
     this.ready = import('ws').then(({ WebSocket }) => this.#connect(WebSocket, url, connectTimeoutMs));
   }
 
+  /** One connection: resolves true once open, false when it fails; a closed one is tried again. */
   #connect(WebSocketClass: typeof WebSocket, url: string, connectTimeoutMs: number): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       if (this.#closed) {
@@ -103,6 +108,7 @@ class CometbftTxWatch implements TransactionWatch {
       socket.on('error', () => undefined);
       socket.on('close', () => {
         clearTimeout(timer);
+        if (this.#live && !this.#closed) this.#drops++;
         this.#live = false;
         resolve(false);
         for (const [rpcId, pending] of this.#pending) {
@@ -110,6 +116,13 @@ class CometbftTxWatch implements TransactionWatch {
           pending.reject(new Error('the event stream closed'));
           this.#pending.delete(rpcId);
         }
+        if (this.#closed) return;
+        // the node went away (a crash, a restart): watch it again once it is back
+        this.#retry = setTimeout(() => {
+          this.#retry = undefined;
+          void this.#connect(WebSocketClass, url, connectTimeoutMs);
+        }, this.retryMs);
+        this.#retry.unref();
       });
     });
   }
@@ -157,6 +170,10 @@ class CometbftTxWatch implements TransactionWatch {
     return this.#live && !this.#closed;
   }
 
+  get drops(): number {
+    return this.#drops;
+  }
+
   async expect(id: string, timeoutMs: number): Promise<void> {
     if (!this.connected) throw new Error('not connected');
     const hash = txHash(cometbftProbeBytes({ scope: this.scope, id }));
@@ -186,6 +203,7 @@ class CometbftTxWatch implements TransactionWatch {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#retry);
     await closeSocket(this.#socket);
   }
 }

@@ -3,11 +3,14 @@
  * (never one of the load's: those are `<prefix><run id>/…` or a zero-padded index), submitted
  * through the JSON gateway's `/v3/kv/put`; each member is watched with one range watch over the
  * scope's keys (`POST /v3/watch`, a stream of newline-delimited JSON), so a member reports a
- * probe as soon as it has applied it, and the load's puts never reach the watch.
+ * probe as soon as it has applied it, and the load's puts never reach the watch. When the stream
+ * ends (the member crashed or restarted), the watch counts a drop and opens it again every
+ * `retryMs` until closed.
  */
 import { undici } from './undici-lazy.js';
 import type { Dispatcher } from 'undici';
 import type { Endpoint } from './endpoint.js';
+import { sleep } from '../common/sleep.js';
 import { joinUrl, parseJson, readPath } from './protocol.js';
 import type { ProbeTransaction, TransactionWatch, TransactionWatcher } from './protocol.js';
 
@@ -55,6 +58,7 @@ class EtcdWatch implements TransactionWatch {
   readonly #abort = new AbortController();
   #live = false;
   #closed = false;
+  #drops = 0;
   #done: Promise<void> = Promise.resolve();
 
   constructor(
@@ -62,21 +66,33 @@ class EtcdWatch implements TransactionWatch {
     private readonly prefix: string,
     private readonly onSeen: (id: string) => void,
     connectTimeoutMs = 5000,
+    private readonly retryMs = 250,
   ) {
     this.ready = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), connectTimeoutMs);
-      this.#done = this.#stream(endpoint, (live) => {
+      this.#done = this.#watch(endpoint, (live) => {
         clearTimeout(timer);
         resolve(live);
-      }).finally(() => {
-        clearTimeout(timer);
-        this.#live = false;
-        resolve(false);
       });
     });
   }
 
-  async #stream(endpoint: Endpoint, settle: (live: boolean) => void): Promise<void> {
+  /** The stream, opened again whenever it ends until the watch is closed; `settle` after the first try. */
+  async #watch(endpoint: Endpoint, settle: (live: boolean) => void): Promise<void> {
+    for (;;) {
+      const answered = await this.#stream(endpoint, settle);
+      if (this.#live && !this.#closed) this.#drops++;
+      this.#live = false;
+      settle(false);
+      // a member that refuses the watch (4xx: no such gateway path) will not take it the next time either
+      if (this.#closed || answered === 'refused') return;
+      await sleep(this.retryMs, this.#abort.signal);
+      if (this.#closed) return;
+    }
+  }
+
+  /** One watch stream until it ends: `refused` when the member answered it with a 4xx status. */
+  async #stream(endpoint: Endpoint, settle: (live: boolean) => void): Promise<'ended' | 'refused'> {
     const key = Buffer.from(this.prefix, 'utf8');
     const body = JSON.stringify({
       create_request: {
@@ -95,11 +111,11 @@ class EtcdWatch implements TransactionWatch {
         bodyTimeout: 0, // a watch is quiet between probes
       });
     } catch {
-      return;
+      return 'ended';
     }
     if (response.statusCode !== 200) {
       await response.body.dump().catch(() => undefined);
-      return;
+      return response.statusCode >= 400 && response.statusCode < 500 ? 'refused' : 'ended';
     }
     let rest = '';
     try {
@@ -122,10 +138,15 @@ class EtcdWatch implements TransactionWatch {
     } catch {
       // aborted (close) or the member went away
     }
+    return 'ended';
   }
 
   get connected(): boolean {
     return this.#live && !this.#closed;
+  }
+
+  get drops(): number {
+    return this.#drops;
   }
 
   expect(): Promise<void> {

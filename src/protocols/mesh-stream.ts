@@ -470,6 +470,7 @@ export class DeliveryStream {
   #resolveReady: (opened: boolean) => void = () => undefined;
   #live = false;
   #closed = false;
+  #drops = 0;
   #malformed = 0;
   #reportedGeneration = -1;
 
@@ -506,6 +507,11 @@ export class DeliveryStream {
     return this.#live && !this.#closed;
   }
 
+  /** How many times the stream has ended while this reader was on it (it reconnects until closed). */
+  get drops(): number {
+    return this.#drops;
+  }
+
   /** Events that were not deliveries (each reported once per stream through onProblem). */
   get malformedEvents(): number {
     return this.#malformed;
@@ -522,6 +528,7 @@ export class DeliveryStream {
   ended(): void {
     if (!this.#live) return;
     this.#live = false;
+    if (!this.#closed) this.#drops++; // its own close is not a drop
     this.handlers.onState?.(false);
   }
 

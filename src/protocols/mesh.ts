@@ -269,6 +269,9 @@ export const meshTransactionWatcher: TransactionWatcher = {
       get connected() {
         return stream.connected;
       },
+      get drops() {
+        return stream.drops;
+      },
       expect: () =>
         stream.connected ? Promise.resolve() : Promise.reject(new Error('the delivery stream is not live')),
       forget: () => undefined,

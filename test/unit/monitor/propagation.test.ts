@@ -227,30 +227,57 @@ describe('Prometheus text and peer round-trip times', () => {
   });
 });
 
-/** Nodes that have each probe `delayMs[node]` after it is submitted (a stand-in for a network). */
+/**
+ * Nodes that have each probe `delayMs[node]` after it is submitted (a stand-in for a network);
+ * `down(node)` drops its watch (a crash: it reports nothing until `up(node)`).
+ */
 function fakeWatcher(
   delayMs: Record<string, number>,
   refuse?: string,
-): TransactionWatcher & { submitted: string[] } {
+): TransactionWatcher & { submitted: string[]; down(node: string): void; up(node: string): void } {
   const listeners = new Map<string, (id: string) => void>();
+  const states = new Map<string, { connected: boolean; drops: number }>();
   const submitted: string[] = [];
+  const stateOf = (node: string) => {
+    const state = states.get(node) ?? { connected: true, drops: 0 };
+    states.set(node, state);
+    return state;
+  };
   return {
     method: 'fake',
     submitted,
+    down(node) {
+      const state = stateOf(node);
+      state.connected = false;
+      state.drops++;
+    },
+    up(node) {
+      stateOf(node).connected = true;
+    },
     async submit(endpoint: Endpoint, probe: ProbeTransaction) {
       if (endpoint.nodeId === refuse) throw new Error(`${endpoint.nodeId} refused the probe (mempool full)`);
       submitted.push(`${endpoint.nodeId}:${probe.id}`);
       for (const [node, ms] of Object.entries(delayMs)) {
-        setTimeout(() => listeners.get(node)?.(probe.id), ms);
+        setTimeout(() => {
+          if (stateOf(node).connected) listeners.get(node)?.(probe.id);
+        }, ms);
       }
     },
     watch(endpoint, scope, onSeen): TransactionWatch {
       expect(scope).toBe('r1-local-1-1');
       listeners.set(endpoint.nodeId, onSeen);
+      const state = stateOf(endpoint.nodeId);
       return {
         ready: Promise.resolve(true),
-        connected: true,
-        expect: async () => undefined,
+        get connected() {
+          return state.connected;
+        },
+        get drops() {
+          return state.drops;
+        },
+        expect: async () => {
+          if (!state.connected) throw new Error('not connected');
+        },
         forget: () => undefined,
         close: async () => {
           listeners.delete(endpoint.nodeId);
@@ -368,6 +395,42 @@ describe('PropagationMonitor', () => {
     expect(block.pairs.find((p) => p.from === 'node2')?.count).toBe(0);
     expect(block.peer_rtt_ms).toBeUndefined();
   });
+
+  it('stops waiting on a node whose watch dropped (a crash), and counts it again once it is back', async () => {
+    // node1 has each probe 300 ms after its submit; its watch is down from 700 ms to 1000 ms
+    // of the 1,600 ms level, so the probes armed on it from 400 ms never come from it.
+    const watcher = fakeWatcher({ node0: 5, node1: 300 });
+    const monitor = new PropagationMonitor({
+      protocol: { kind: 'fake', watchTransactions: watcher },
+      ratePerSec: 10,
+      // a wait for a probe the dropped watch will never report would outlast the test's timeout
+      graceMs: 600_000,
+      probeTimeoutMs: 600_000,
+      peerRtts: false,
+    });
+    const { context, blocks, end } = levelContext(endpointsOf(2));
+    monitor.onLevelStart(level, context);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    watcher.down('node1');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    watcher.up('node1');
+    await new Promise((resolve) => setTimeout(resolve, level.durationMs - 1000));
+    end();
+    await monitor.onLoadEnd(level, undefined, context);
+    const block = blocks.propagation as PropagationBlock;
+    const toNode1 = block.pairs.find((p) => p.from === 'node0' && p.to === 'node1');
+    // armed before the drop or sent while it lasted: unwatched there, not missing
+    expect(toNode1?.missing).toBe(0);
+    expect(toNode1?.unwatched).toBeGreaterThan(0);
+    // from 1,000 ms node1 is watched again, and its probes arrive
+    expect(toNode1?.count).toBeGreaterThan(0);
+    expect(block.self.find((own) => own.node === 'node1')?.missing).toBe(0);
+    // nothing waited on node1 in the meantime: every probe due had a slot (4 in flight at most)
+    expect(block.probes.skipped).toBe(0);
+    expect(block.probes.sent).toBeGreaterThanOrEqual(10);
+    const toNode0 = block.pairs.find((p) => p.from === 'node1' && p.to === 'node0');
+    expect(toNode0).toMatchObject({ missing: 0, unwatched: 0 });
+  }, 20_000);
 
   it('says once that a protocol without probes has no block', () => {
     const warnings: string[] = [];

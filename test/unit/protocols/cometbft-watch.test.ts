@@ -17,7 +17,7 @@ import {
 import type { Endpoint } from '../../../src/protocols/endpoint.js';
 import type { TransactionWatch } from '../../../src/protocols/protocol.js';
 import { txHash } from '../../../src/protocols/transaction.js';
-import { Cluster } from '../../../systems/refnode/test/helpers.js';
+import { Cluster, freePorts } from '../../../systems/refnode/test/helpers.js';
 
 const SCOPE = 'r1-local-1-1';
 
@@ -105,6 +105,35 @@ describe('the CometBFT probe watch', () => {
       `subscribe ${txQuery(hash0)}`,
       `unsubscribe ${txQuery(hash0)}`,
     ]);
+  });
+
+  it('counts a drop when its node crashes, and watches the node again once it is back', async () => {
+    // a fixed RPC port, so the node comes back where the watch looks for it
+    const [rpcPort] = await freePorts(1);
+    cluster = await Cluster.start({ n: 1, nodeArgs: () => ['--rpc-port', String(rpcPort)] });
+    const endpoint: Endpoint = { nodeId: 'node0', rpcUrl: `http://127.0.0.1:${cluster.node(0).rpc.port}` };
+    const { watch, seen } = watchOf(endpoint);
+    watches.push(watch);
+    expect(await watch.ready).toBe(true);
+    await watch.expect('0', 2000);
+    await cometbftTransactionWatcher.submit(endpoint, { scope: SCOPE, id: '0' }, 5000);
+    await seen('0');
+    expect(watch.drops).toBe(0);
+    await cluster.stopNode(0);
+    await expect.poll(() => watch.connected, { timeout: 10_000 }).toBe(false);
+    expect(watch.drops).toBe(1);
+    await expect(watch.expect('1', 2000)).rejects.toThrow(/not connected/);
+    await cluster.startNode(0);
+    await expect.poll(() => watch.connected, { timeout: 10_000 }).toBe(true);
+    expect(watch.drops).toBe(1);
+    await watch.expect('2', 2000);
+    await cometbftTransactionWatcher.submit(endpoint, { scope: SCOPE, id: '2' }, 5000);
+    await seen('2');
+    await watch.close();
+    // closed, it stays so: no reconnect after close
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(watch.connected).toBe(false);
+    expect(watch.drops).toBe(1);
   });
 
   it('subscribes to each probe, and drops it once seen, where the app emits no such event', async () => {

@@ -294,7 +294,9 @@ describe("the delivery stream's reader, against raw HTTP servers", () => {
     const { stream, seen, problems, states } = reader(url.replace('127.0.0.1', 'user:p%40ss@127.0.0.1'));
     expect(await stream.ready).toBe(true);
     await vi.waitFor(() => expect(states).toEqual([true, false]), { timeout: 5000, interval: 5 });
+    expect(stream.drops).toBe(1);
     await stream.close();
+    expect(stream.drops).toBe(1); // its own close is not a drop
     expect(seen.map((d) => d.id)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
     expect(problems).toEqual([]);
     expect(request).toMatch(/^GET \/deliveries HTTP\/1\.1\r\n/);
@@ -398,6 +400,8 @@ describe("the delivery stream's reader, against raw HTTP servers", () => {
     const { stream, seen, problems } = reader(url, 20);
     expect(await stream.ready).toBe(true);
     await vi.waitFor(() => expect(connections).toBeGreaterThanOrEqual(2), { timeout: 5000, interval: 5 });
+    // each end of the body is a drop the propagation probes go by (a probe armed before it is not waited on)
+    expect(stream.drops).toBeGreaterThanOrEqual(1);
     await stream.close();
     expect(seen.slice(0, 5).map((d) => d.id)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
     expect(problems).toEqual([]);
