@@ -272,7 +272,7 @@ export class PropagationMonitor {
     };
     state.probes.set(id, probe);
     const live = state.watches.filter(({ watch }) => watch.connected);
-    for (const { endpoint, watch } of live) probe.armedDrops.set(endpoint.nodeId, watch.drops);
+    for (const { endpoint, watch } of live) probe.armedDrops.set(endpoint.nodeId, watch.drops ?? 0);
     const armed = await Promise.allSettled(live.map(({ watch }) => watch.expect(id, DEFAULTS.armTimeoutMs)));
     armed.forEach((outcome, index) => {
       const node = live[index]?.endpoint.nodeId as string;
@@ -311,7 +311,7 @@ export class PropagationMonitor {
 
   /** Whether `node`'s watch has gone down since `probe` was armed there. */
   #droppedSince(state: LevelState, probe: Probe, node: string): boolean {
-    return state.watchOf.get(node)?.drops !== probe.armedDrops.get(node);
+    return (state.watchOf.get(node)?.drops ?? 0) !== probe.armedDrops.get(node);
   }
 
   /**

@@ -100,11 +100,12 @@ export interface TransactionWatch {
   /** True while the watch is live. */
   readonly connected: boolean;
   /**
-   * How many times the live watch has gone down since it was made (it reconnects until
-   * closed). A probe armed before a drop is not waited on there any more: the node may have
-   * had it while nobody watched.
+   * How many times the live watch has gone down since it was made (the built-in watches
+   * reconnect until closed). A probe armed before a drop is not waited on there any more: the
+   * node may have had it while nobody watched. Absent: never counted (a probe waits as long
+   * as the level and its grace allow).
    */
-  readonly drops: number;
+  readonly drops?: number;
   /**
    * Makes the watch report probe `id` once this node has it committed, and resolves once it
    * will (cometbft: subscribed to its hash; etcd: at once, the watch covers the scope).
