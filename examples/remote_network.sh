@@ -23,6 +23,7 @@ is_hosts_answer() {
 }
 ask hosts_file 'Hosts file ("env" to use the MYSTICETI_NODE{n}_* environment)' "$default_hosts" is_hosts_answer \
   'give an existing, readable hosts file, or "env"'
+ask nodes_per_host 'Nodes per host' 1 is_nodes_per_host 'a whole number from 1 to 50'
 ask transactions 'Number of transactions' 1000 is_positive_int 'a whole number >= 1'
 ask rate 'Transaction rate (tx/s)' 100 is_positive_int 'a whole number >= 1'
 ask size 'Transaction size (bytes)' 512 is_positive_int 'a whole number >= 1'
@@ -33,7 +34,7 @@ thorough=no
 
 say ''
 say 'Configuration:'
-say "  hosts:              $hosts_file"
+say "  hosts:              $hosts_file, $nodes_per_host node(s) each"
 say "  transactions:       $transactions at $rate tx/s, $size bytes each"
 say "  startup wait:       at most $startup_wait s"
 say "  cleanup:            $cleanup (thorough: $thorough)"
@@ -58,6 +59,7 @@ fi
 args=(npx --no-install remote-network --num-transactions "$transactions" --transaction-rate "$rate"
   --transaction-size "$size" --startup-wait "$startup_wait")
 [ "$hosts_file" != env ] && args+=(--hosts-file "$hosts_file")
+[ "$((10#$nodes_per_host))" != 1 ] && args+=(--nodes-per-host "$((10#$nodes_per_host))")
 [ "$cleanup" = yes ] && args+=(--cleanup)
 [ "$thorough" = yes ] && args+=(--cleanup-thorough)
 run_final "${args[@]}"

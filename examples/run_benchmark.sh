@@ -12,10 +12,12 @@ say 'meshbench: benchmark'
 say ''
 ask network_type 'Network type (local, remote, both)' local is_network_type 'one of local, remote, both'
 hosts_file=''
+nodes_per_host=1
 if [ "$network_type" != local ]; then
   default_hosts=${MESHBENCH_SANDBOX_HOSTS_FILE:-.meshbench/sandbox/hosts.env}
   [ -f "$default_hosts" ] || default_hosts=hosts.env
   ask hosts_file 'Hosts file for the remote network' "$default_hosts" is_existing_file 'give an existing, readable file'
+  ask nodes_per_host 'Nodes per remote host' 1 is_nodes_per_host 'a whole number from 1 to 50'
 fi
 committee=4
 local_loads=''
@@ -40,7 +42,7 @@ say 'Configuration:'
 say "  network type:       $network_type"
 [ -n "$hosts_file" ] && say "  hosts file:         $hosts_file"
 [ -n "$local_loads" ] && say "  local:              $committee nodes, loads $local_loads tx/s"
-[ -n "$remote_loads" ] && say "  remote loads:       $remote_loads tx/s"
+[ -n "$remote_loads" ] && say "  remote loads:       $remote_loads tx/s, $nodes_per_host node(s) per host"
 say "  duration:           $duration s per level, $runs run(s) each"
 say "  transaction size:   $size bytes"
 say "  output folder:      $output_dir"
@@ -69,5 +71,6 @@ args=(npx --no-install benchmark --network-type "$network_type" --duration "$dur
   --transaction-size "$size" --runs "$runs" --output-dir "$output_dir")
 [ "$network_type" != remote ] && args+=(--committee "$committee" --local-loads "$local_loads")
 [ "$network_type" != local ] && args+=(--remote-loads "$remote_loads" --hosts-file "$hosts_file")
+[ "$((10#$nodes_per_host))" != 1 ] && args+=(--nodes-per-host "$((10#$nodes_per_host))")
 [ "$cleanup" = yes ] && args+=(--cleanup)
 run_final "${args[@]}"

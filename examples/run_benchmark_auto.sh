@@ -21,6 +21,7 @@ Options:
   --local-loads LIST      local loads, tx/s                (default: 100,200,500)
   --remote-loads LIST     remote loads, tx/s               (default: 50,100,200)
   --hosts-file FILE       hosts for remote/both            (default: .meshbench/sandbox/hosts.env if present)
+  --nodes-per-host N      remote nodes on each host, 1-50  (default: 1)
   --output-dir DIR        where the run folder goes        (default: ./benchmarks)
   --runs N                runs per level (3 or more lets `benchmark compare` test for significance) (default: 1)
   --no-cleanup            leave the network(s) running afterwards
@@ -48,6 +49,7 @@ remote_loads=50,100,200
 hosts_file=''
 output_dir=./benchmarks
 runs=1
+nodes_per_host=1
 cleanup=yes
 
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || fail "$1 needs a value"; }
@@ -68,6 +70,8 @@ while [ $# -gt 0 ]; do
     --hosts-file=*) hosts_file=${1#*=}; shift ;;
     --output-dir) need_value "$@"; output_dir=$2; shift 2 ;;
     --output-dir=*) output_dir=${1#*=}; shift ;;
+    --nodes-per-host) need_value "$@"; nodes_per_host=$2; shift 2 ;;
+    --nodes-per-host=*) nodes_per_host=${1#*=}; shift ;;
     --runs) need_value "$@"; runs=$2; shift 2 ;;
     --runs=*) runs=${1#*=}; shift ;;
     --no-cleanup) cleanup=no; shift ;;
@@ -77,6 +81,8 @@ done
 
 case "$network_type" in local | remote | both) ;; *) fail "--network-type \"$network_type\" is not valid: one of local, remote, both" ;; esac
 is_positive_int "$committee" || fail "--local-committee \"$committee\" is not valid: a whole number >= 1"
+is_nodes_per_host "$nodes_per_host" || fail "--nodes-per-host \"$nodes_per_host\" is not valid: a whole number from 1 to 50"
+[ "$((10#$nodes_per_host))" = 1 ] || [ "$network_type" != local ] || fail "--nodes-per-host packs remote nodes; use --network-type remote or both"
 is_positive_int "$runs" || fail "--runs \"$runs\" is not valid: a whole number >= 1"
 is_positive_int "$duration" || fail "--duration \"$duration\" is not valid: a whole number of seconds >= 1"
 is_load_list "$local_loads" || fail "--local-loads \"$local_loads\" is not valid: distinct whole loads >= 1, comma-separated"
@@ -95,6 +101,7 @@ args=(npx --no-install benchmark --network-type "$network_type" --duration "$dur
 [ "$network_type" != remote ] && args+=(--committee "$committee" --local-loads "$local_loads")
 [ "$network_type" != local ] && args+=(--remote-loads "$remote_loads")
 [ -n "$hosts_file" ] && args+=(--hosts-file "$hosts_file")
+[ "$((10#$nodes_per_host))" = 1 ] || args+=(--nodes-per-host "$((10#$nodes_per_host))")
 [ "$cleanup" = yes ] && args+=(--cleanup)
 
 printed=$(shell_join "${args[@]}")

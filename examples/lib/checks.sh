@@ -2,6 +2,8 @@
 # Value checks and command display shared by the example scripts (sourced, not run).
 
 is_positive_int() { [[ $1 =~ ^[0-9]+$ ]] && [ "$((10#$1))" -ge 1 ]; }
+# Nodes on each remote host (benchmark and remote-network take 1 to 50).
+is_nodes_per_host() { is_positive_int "$1" && [ "$((10#$1))" -le 50 ]; }
 is_network_type() { case "$1" in local | remote | both) return 0 ;; *) return 1 ;; esac; }
 
 # A comma-separated list of distinct whole loads, each >= 1.

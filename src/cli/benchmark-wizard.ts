@@ -97,6 +97,8 @@ export async function runBenchmarkWizard(options: WizardOptions): Promise<Wizard
       );
       const remote = networkType !== 'local';
       let hostsFile: string | undefined;
+      // absent for a local network (where the plan refuses it) and for one node per host
+      let nodesPerHost: string | undefined;
       if (remote) {
         const suggested = initial.hostsFile ?? (existsSync(SANDBOX_HOSTS) ? SANDBOX_HOSTS : '');
         hostsFile = await asker.text(
@@ -114,6 +116,12 @@ export async function runBenchmarkWizard(options: WizardOptions): Promise<Wizard
                 : `no file at ${value.trim()}`,
         );
         hostsFile = hostsFile.trim() === '' ? undefined : hostsFile.trim();
+        const packed = await asker.text(
+          'Nodes per remote host',
+          String(initial.nodesPerHost ?? 1),
+          wholeNumberRule(1, 50, 'nodes'),
+        );
+        nodesPerHost = Number(packed.trim()) === 1 ? undefined : packed.trim();
       }
       const committee =
         networkType !== 'remote'
@@ -162,6 +170,7 @@ export async function runBenchmarkWizard(options: WizardOptions): Promise<Wizard
         ...initial,
         networkType,
         hostsFile,
+        nodesPerHost,
         committee,
         duration,
         localLoads,

@@ -435,7 +435,10 @@ describe('benchmark --interactive wizard', () => {
     await writeFile(hosts, 'MYSTICETI_NODE0_HOST=127.0.0.1\n');
     const transcript: string[] = [];
     const outcome = await runBenchmarkWizard({
-      asker: scriptedAsker(['remote', 'missing.env', hosts, '20', '', '', '', false, true], transcript),
+      asker: scriptedAsker(
+        ['remote', 'missing.env', hosts, '51', '2', '20', '', '', '', false, true],
+        transcript,
+      ),
       say: () => {},
       env: {},
       cwd: dir,
@@ -444,7 +447,9 @@ describe('benchmark --interactive wizard', () => {
     if (outcome.kind !== 'run') return;
     expect(outcome.plan.networks).toEqual([{ kind: 'remote', loads: [50, 100, 200] }]);
     expect(outcome.plan.hostsFile).toBe(hosts);
+    expect(outcome.plan.nodesPerHost).toBe(2);
     expect(transcript).toContain('Hosts file: missing.env -> no file at missing.env');
+    expect(transcript).toContain('Nodes per remote host: 51 -> enter a whole number of nodes from 1 to 50');
   });
 
   it('drives real inquirer prompts through streams', async () => {

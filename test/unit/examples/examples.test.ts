@@ -139,6 +139,8 @@ describe('examples/run_benchmark.sh', () => {
       'both',
       join(dir, 'missing.env'),
       hosts,
+      '0',
+      '2',
       '',
       '100',
       '100,200',
@@ -151,16 +153,18 @@ describe('examples/run_benchmark.sh', () => {
     ]);
     expect(session.exitCode).toBe(0);
     expect(session.transcript).toMatch(/missing\.env" is not valid: give an existing, readable file/);
+    expect(session.transcript).toMatch(/"0" is not valid: a whole number from 1 to 50/);
+    expect(session.transcript).toContain('remote loads:       100,200 tx/s, 2 node(s) per host');
     expect(session.transcript).toContain(`check: hosts file ${hosts} ok`);
     expect(session.command).toBe(
-      `npx --no-install benchmark --network-type both --duration 10 --transaction-size 512 --runs 1 --output-dir ./benchmarks --committee 4 --local-loads 100 --remote-loads 100,200 --hosts-file ${hosts} --cleanup`,
+      `npx --no-install benchmark --network-type both --duration 10 --transaction-size 512 --runs 1 --output-dir ./benchmarks --committee 4 --local-loads 100 --remote-loads 100,200 --hosts-file ${hosts} --nodes-per-host 2 --cleanup`,
     );
   });
 
   it('stops with a clear line when the hosts file names an unreadable key', async () => {
     const hosts = join(dir, 'bad-key.env');
     await writeFile(hosts, 'MYSTICETI_NODE0_HOST=127.0.0.1\nMYSTICETI_NODE0_SSH_KEY=/nonexistent/id_rsa\n');
-    const session = await drive('run_benchmark.sh', ['remote', hosts, '', '', '', '', '', '']);
+    const session = await drive('run_benchmark.sh', ['remote', hosts, '', '', '', '', '', '', '']);
     expect(session.exitCode).toBe(1);
     expect(session.transcript).toContain(
       'check: MYSTICETI_NODE0_SSH_KEY=/nonexistent/id_rsa is not a readable key file',
@@ -186,16 +190,29 @@ describe('examples/remote_network.sh', () => {
   it('re-asks when "env" is chosen without the environment, then builds the command', async () => {
     const hosts = join(dir, 'hosts2.env');
     await writeFile(hosts, 'MYSTICETI_NODE0_HOST=10.0.0.1\n');
-    const session = await drive('remote_network.sh', ['env', hosts, '200', '', '', '', 'y', 'y', 'y']);
+    const session = await drive('remote_network.sh', [
+      'env',
+      hosts,
+      '51',
+      '3',
+      '200',
+      '',
+      '',
+      '',
+      'y',
+      'y',
+      'y',
+    ]);
     expect(session.exitCode).toBe(0);
     expect(session.transcript).toContain('MYSTICETI_NODE0_HOST is not set in the environment');
+    expect(session.transcript).toMatch(/"51" is not valid: a whole number from 1 to 50/);
     expect(session.command).toBe(
-      `npx --no-install remote-network --num-transactions 200 --transaction-rate 100 --transaction-size 512 --startup-wait 60 --hosts-file ${hosts} --cleanup --cleanup-thorough`,
+      `npx --no-install remote-network --num-transactions 200 --transaction-rate 100 --transaction-size 512 --startup-wait 60 --hosts-file ${hosts} --nodes-per-host 3 --cleanup --cleanup-thorough`,
     );
   });
 
   it('uses the MYSTICETI_NODE{n}_* environment when asked to', async () => {
-    const session = await drive('remote_network.sh', ['env', '', '', '', '', 'n', 'y'], {
+    const session = await drive('remote_network.sh', ['env', '', '', '', '', '', 'n', 'y'], {
       MYSTICETI_NODE0_HOST: '10.0.0.9',
     });
     expect(session.exitCode).toBe(0);
@@ -251,11 +268,12 @@ describe('examples/run_benchmark_auto.sh', () => {
       '9',
       '--hosts-file',
       hosts,
+      '--nodes-per-host=2',
       '--no-cleanup',
     ]);
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toBe(
-      `npx --no-install benchmark --network-type both --duration 9 --output-dir ./benchmarks --console-output true --file-output true --runs 1 --committee 4 --local-loads 5 --remote-loads 5 --hosts-file ${hosts}`,
+      `npx --no-install benchmark --network-type both --duration 9 --output-dir ./benchmarks --console-output true --file-output true --runs 1 --committee 4 --local-loads 5 --remote-loads 5 --hosts-file ${hosts} --nodes-per-host 2`,
     );
   });
 
@@ -270,6 +288,8 @@ describe('examples/run_benchmark_auto.sh', () => {
       ['--network-type', 'remote', '--hosts-file', '/nonexistent'],
       /--hosts-file "\/nonexistent" is not valid/,
     ],
+    [['--nodes-per-host', '51'], /--nodes-per-host "51" is not valid: a whole number from 1 to 50/],
+    [['--nodes-per-host', '2'], /--nodes-per-host packs remote nodes; use --network-type remote or both/],
     [['--bogus'], /unknown option "--bogus"/],
     [['--duration'], /--duration needs a value/],
   ];
