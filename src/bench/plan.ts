@@ -684,6 +684,9 @@ export async function buildBenchmarkPlan(
         }
       : {}),
   };
+  // the remote networks against the hosts file, now rather than after a `both` run's local part
+  if (!context.skipFileChecks && (networkType === 'remote' || networkType === 'both'))
+    await (await import('./remote-testbeds.js')).checkRemoteHosts(plan, env);
   return deepFreeze(plan);
 }
 

@@ -13,7 +13,7 @@ import { SwarmTestbed } from '../testbed/swarm/swarm-testbed.js';
 import { pluginSidecarImages } from './plugins.js';
 import type { BenchmarkPlan } from './plan.js';
 import { badFlag } from '../common/errors.js';
-import type { HostsConfig } from '../testbed/remote/hosts.js';
+import type { HostsConfig, RemoteHost } from '../testbed/remote/hosts.js';
 import { topologyName, topologyProblem, type TopologySpec } from '../testbed/topology.js';
 import { loadClientsOf } from '../clients/plugin.js';
 import type { TestbedContext, TestbedFactoryOptions } from './testbeds.js';
@@ -28,6 +28,52 @@ export function firstHosts(hosts: HostsConfig, count: number | undefined): Hosts
       `${hosts.source} has ${hosts.hosts.length} host${hosts.hosts.length === 1 ? '' : 's'}; give counts up to ${hosts.hosts.length}`,
     );
   return { ...hosts, hosts: hosts.hosts.slice(0, count) };
+}
+
+/** The hosts a remote network runs on, judged from the hosts file alone (no connection made). */
+interface NetworkHosts {
+  /** Its node hosts: the first `--host-counts` k of those not marked role: client. */
+  readonly hosts: HostsConfig;
+  /** The hosts its `--load-clients dedicated:N` run on. */
+  readonly dedicated: readonly RemoteHost[] | undefined;
+}
+
+/**
+ * One remote network's hosts out of every host read: throws one line (exit 2) when the plan
+ * does not fit them (more hosts counted than there are, more client hosts asked for than are
+ * marked, a topology too large for the nodes they take).
+ */
+function networkHosts(plan: BenchmarkPlan, all: HostsConfig, count: number | undefined): NetworkHosts {
+  // hosts marked role: client never take a node; --load-clients dedicated:N uses the first N
+  const separated = separateClientHosts(all);
+  const hosts = firstHosts(separated, count);
+  const clients = loadClientsOf(plan);
+  const dedicated = clients?.kind === 'dedicated' ? pickClientHosts(separated, clients.count) : undefined;
+  // the nodes the testbed places: nodesPerHost more than one only for containers (the plan
+  // refuses it with --engine swarm)
+  const nodes = hosts.hosts.length * (plan.nodesPerHost ?? 1);
+  const problem = plan.topology
+    ? topologyProblem(
+        plan.topology,
+        nodes,
+        `give K below ${nodes} (the nodes on ${hosts.hosts.length} host${hosts.hosts.length === 1 ? '' : 's'}), or use more hosts`,
+      )
+    : undefined;
+  if (problem) throw badFlag('topology', topologyName(plan.topology as TopologySpec), problem);
+  return { hosts, dedicated };
+}
+
+/**
+ * Every remote network of the plan judged against the hosts file (or the environment) before
+ * anything runs: a `both` run's local part or the first of several `--host-counts` would
+ * otherwise run before a remote network that cannot be made is found.
+ */
+export async function checkRemoteHosts(
+  plan: BenchmarkPlan,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<void> {
+  const all = await loadHosts({ ...(plan.hostsFile ? { hostsFile: plan.hostsFile } : {}), env });
+  for (const count of plan.hostCounts ?? [undefined]) networkHosts(plan, all, count);
 }
 
 export async function remoteTestbed(
@@ -47,20 +93,11 @@ export async function remoteTestbed(
       ...(plan.sshConfig !== undefined ? { sshConfig: plan.sshConfig } : {}),
     },
   );
-  // hosts marked role: client never take a node; --load-clients dedicated:N uses the first N
-  const separated = separateClientHosts(allHosts);
-  const hosts = firstHosts(separated, plan.hostCount);
-  const clients = loadClientsOf(plan);
-  const dedicated = clients?.kind === 'dedicated' ? pickClientHosts(separated, clients.count) : undefined;
+  const { hosts, dedicated } = networkHosts(plan, allHosts, plan.hostCount);
   // the images the plug-ins need beside each node (the network helper for conditions, the
   // load client with --load-clients colocated)
   const pluginImages = pluginSidecarImages(plan);
-  // more than one only for containers (the plan refuses it with --engine swarm)
   const nodesPerHost = plan.nodesPerHost ?? 1;
-  const problem = plan.topology
-    ? topologyProblem(plan.topology, hosts.hosts.length * nodesPerHost)
-    : undefined;
-  if (problem) throw badFlag('topology', topologyName(plan.topology as TopologySpec), problem);
   // what both remote engines take from the plan alike
   const shared = {
     ...(plan.topology ? { topology: plan.topology } : {}),

@@ -37,10 +37,14 @@ export function topologyName(spec: TopologySpec): string {
   return spec.kind === 'random' ? `random:${spec.degree ?? 1}` : spec.kind;
 }
 
-/** Why a spec cannot be laid over n nodes, or undefined when it can. */
-export function topologyProblem(spec: TopologySpec, nodes: number): string | undefined {
+/** Why a spec cannot be laid over n nodes, or undefined when it can; `fix` says what to change. */
+export function topologyProblem(
+  spec: TopologySpec,
+  nodes: number,
+  fix = 'give K below the committee',
+): string | undefined {
   if (spec.kind === 'random' && nodes > 1 && (spec.degree ?? 1) > nodes - 1)
-    return `random:${spec.degree} needs more than ${spec.degree} nodes (got ${nodes}); give K below the committee`;
+    return `random:${spec.degree} needs more than ${spec.degree} nodes (got ${nodes}); ${fix}`;
   return undefined;
 }
 

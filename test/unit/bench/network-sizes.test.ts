@@ -160,6 +160,53 @@ describe('flags: --committees, --host-counts, --topology', () => {
     );
   });
 
+  it('judges every remote network against the hosts file before anything runs', async () => {
+    // 3 node hosts and 1 client host, read (no connection made) when the plan is built
+    const inventory = join(dir, 'inventory.yaml');
+    await writeFile(
+      inventory,
+      'hosts:\n  - { name: n1, host: 10.0.1.1 }\n  - { name: n2, host: 10.0.1.2 }\n  - { name: n3, host: 10.0.1.3 }\n  - { name: c1, host: 10.0.2.1, role: client }\n',
+    );
+    const checked = async (argv: string[]): Promise<BenchmarkPlan> => {
+      const args = (await addBenchmarkOptions(yargs(argv))
+        .exitProcess(false)
+        .strict()
+        .parseAsync()) as BenchmarkArgs;
+      return benchmarkPlanFromArgs(args, { env: {}, cwd: dir });
+    };
+    const refusal = async (argv: string[]): Promise<string> => {
+      const error = await checked(argv).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      if (!isMeshbenchError(error))
+        throw new Error(`expected ${argv.join(' ')} to be refused, got ${String(error)}`);
+      expect(error.message).not.toContain('\n');
+      return error.message;
+    };
+    const remote = ['--network-type', 'remote', '--hosts-file', inventory, '--output-dir', join(dir, 'out')];
+    // the third count is more than the file has: found before the first network runs
+    expect(await refusal([...remote, '--host-counts', '1,2,5'])).toMatch(
+      /^--host-counts 5 is not valid: .*inventory\.yaml has 3 hosts; give counts up to 3/,
+    );
+    // random:3 over 3 nodes: found before a `both` run's local part (4 nodes there is fine)
+    expect(await refusal([...remote.slice(2), '--network-type', 'both', '--topology', 'random:3'])).toBe(
+      '--topology "random:3" is not valid: random:3 needs more than 3 nodes (got 3); give K below 3 (the nodes on 3 hosts), or use more hosts',
+    );
+    expect(await refusal([...remote, '--host-counts', '2,3', '--topology', 'random:2'])).toMatch(
+      /random:2 needs more than 2 nodes \(got 2\); give K below 2 \(the nodes on 2 hosts\), or use more hosts/,
+    );
+    expect(await refusal([...remote, '--load-clients', 'dedicated:2'])).toMatch(
+      /^--load-clients "dedicated:2" is not valid: .*inventory\.yaml marks 1 host role: client \(c1\)/,
+    );
+    // two nodes a host: 6 nodes take random:3; the client host is no node's
+    const packed = await checked([...remote, '--nodes-per-host', '2', '--topology', 'random:3']);
+    expect(packed.nodesPerHost).toBe(2);
+    expect(
+      (await checked([...remote, '--host-counts', '1,3', '--load-clients', 'dedicated:1'])).hostCounts,
+    ).toEqual([1, 3]);
+  });
+
   it('--host-counts takes the first k hosts, and names the file when it has fewer', () => {
     const hosts = {
       hosts: [1, 2, 3].map((i) => ({ name: `h${i}`, address: `10.0.0.${i}` })),
