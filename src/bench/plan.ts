@@ -685,8 +685,24 @@ export async function buildBenchmarkPlan(
       : {}),
   };
   // the remote networks against the hosts file, now rather than after a `both` run's local part
-  if (!context.skipFileChecks && (networkType === 'remote' || networkType === 'both'))
-    await (await import('./remote-testbeds.js')).checkRemoteHosts(plan, env);
+  if (!context.skipFileChecks && (networkType === 'remote' || networkType === 'both')) {
+    const remoteSizes = await (await import('./remote-testbeds.js')).checkRemoteHosts(plan, env);
+    // a generated network's nodes are node0…: the scenario's names are known to fit them now
+    if (scenario && dockerComposePaths === undefined) {
+      const levelMs = fields.duration * 1000;
+      for (const size of remoteSizes) {
+        const ids = Array.from({ length: size }, (_, index) => refnodeNodeId(index));
+        checkTimeline(
+          scenario,
+          expandScenario(scenario, ids, levelMs),
+          ids,
+          levelMs,
+          undefined,
+          'the remote network',
+        );
+      }
+    }
+  }
   return deepFreeze(plan);
 }
 

@@ -66,14 +66,17 @@ function networkHosts(plan: BenchmarkPlan, all: HostsConfig, count: number | und
 /**
  * Every remote network of the plan judged against the hosts file (or the environment) before
  * anything runs: a `both` run's local part or the first of several `--host-counts` would
- * otherwise run before a remote network that cannot be made is found.
+ * otherwise run before a remote network that cannot be made is found. Returns each network's
+ * node count (hosts × nodes per host), in the order they run.
  */
 export async function checkRemoteHosts(
   plan: BenchmarkPlan,
   env: Readonly<Record<string, string | undefined>>,
-): Promise<void> {
+): Promise<readonly number[]> {
   const all = await loadHosts({ ...(plan.hostsFile ? { hostsFile: plan.hostsFile } : {}), env });
-  for (const count of plan.hostCounts ?? [undefined]) networkHosts(plan, all, count);
+  return (plan.hostCounts ?? [undefined]).map(
+    (count) => networkHosts(plan, all, count).hosts.hosts.length * (plan.nodesPerHost ?? 1),
+  );
 }
 
 export async function remoteTestbed(

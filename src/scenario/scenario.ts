@@ -582,6 +582,8 @@ export function checkTimeline(
   levelMs: number,
   /** Whether the orchestrator's links (`client`) are shaped; undefined: not known here (checked later). */
   orchestrator?: boolean,
+  /** The network the names are judged against, as a refusal names it. */
+  network = 'this network',
 ): void {
   const where = (step: ScenarioStep) =>
     `${scenario.source}${scenario.lines?.[step.event] ? `: line ${scenario.lines[step.event]}` : ''}: events[${step.event}]`;
@@ -611,7 +613,7 @@ export function checkTimeline(
       }
       if (nodeIds && !nodeIds.includes(node)) {
         throw scenarioError(
-          `${at}: no node ${JSON.stringify(node)} in this network (nodes: ${nodeIds.join(', ')})`,
+          `${at}: no node ${JSON.stringify(node)} in ${network} (nodes: ${nodeIds.join(', ')})`,
           'name one of its nodes',
         );
       }
@@ -630,7 +632,7 @@ export function checkTimeline(
     for (const node of step.nodes) {
       if (nodeIds && !nodeIds.includes(node)) {
         throw scenarioError(
-          `${where(step)}: no node ${JSON.stringify(node)} in this network (nodes: ${nodeIds.join(', ')})`,
+          `${where(step)}: no node ${JSON.stringify(node)} in ${network} (nodes: ${nodeIds.join(', ')})`,
           'name one of its nodes',
         );
       }

@@ -199,6 +199,15 @@ describe('flags: --committees, --host-counts, --topology', () => {
     expect(await refusal([...remote, '--load-clients', 'dedicated:2'])).toMatch(
       /^--load-clients "dedicated:2" is not valid: .*inventory\.yaml marks 1 host role: client \(c1\)/,
     );
+    // a scenario's node names against each network's nodes (node0… of a generated network)
+    const scenario = join(dir, 'crash-node3.yaml');
+    await writeFile(scenario, 'events:\n  - { from: 1s, to: 2s, action: crash, nodes: [node3] }\n');
+    expect(await refusal([...remote, '--scenario', scenario])).toMatch(
+      /crash-node3\.yaml: .*no node "node3" in the remote network \(nodes: node0, node1, node2\)/,
+    );
+    expect(
+      (await checked([...remote, '--scenario', scenario, '--nodes-per-host', '2'])).scenario,
+    ).toBeDefined();
     // two nodes a host: 6 nodes take random:3; the client host is no node's
     const packed = await checked([...remote, '--nodes-per-host', '2', '--topology', 'random:3']);
     expect(packed.nodesPerHost).toBe(2);
