@@ -235,7 +235,10 @@ class Sweep {
     };
   }
 
-  /** Attach mode: every endpoint answers its health probe before anything is written. */
+  /**
+   * Before anything is written: attach mode's endpoints answer their health probe, and the
+   * hosts of a remote network that runs after another answer over SSH.
+   */
   async #preflight(): Promise<void> {
     const { probeEndpoints, signal } = this.#deps;
     for (const target of this.#plan.networks) {
@@ -256,6 +259,20 @@ class Sweep {
       }
       await testbed.preflight(signal ? { signal } : {});
       this.#attached.set(target, testbed);
+    }
+    // A remote network that does not run first (a `both` run's, or a later one of several host
+    // counts): its hosts must answer over SSH before the networks ahead of it take their minutes.
+    for (const [index, target] of this.#plan.networks.entries()) {
+      if (target.kind !== 'remote') continue;
+      const sizes = networkSizes(this.#plan, target);
+      if (index === 0 && sizes.length <= 1) continue;
+      // the most hosts of any of its networks: every smaller one's are among them
+      const largest = sizes.reduce((most, size) => ((size?.value ?? 0) > (most?.value ?? 0) ? size : most));
+      this.#progress.phase('[remote] checking that the hosts answer over SSH before anything runs …');
+      const testbed = await this.#deps.createTestbed('remote', planForSize(this.#plan, largest), {
+        log: (line) => this.#progress.phase(line),
+      });
+      await testbed.preflight?.(signal ? { signal } : {});
     }
   }
 

@@ -90,6 +90,30 @@ export interface PreparedHost<T> {
  * Checks the images here (ship), connects to every host and judges their clocks. A refusal
  * (an image missing here, a host unreachable, a clock too far off) leaves nothing behind.
  */
+/**
+ * Connects to every host over SSH and closes again: a preflight, so a host that does not answer
+ * (or a key it refuses) is found before anything else of a run happens (a `both` run's local
+ * part). Throws the first failure, as the deploy would.
+ */
+export async function reachHosts(
+  options: Pick<
+    HostPreparationOptions,
+    'hosts' | 'concurrency' | 'strictHostKeyChecking' | 'knownHostsPath' | 'env' | 'signal' | 'onProgress'
+  >,
+): Promise<void> {
+  if (options.hosts.hosts.length === 0) return;
+  const env = options.env ?? process.env;
+  const agents = await connectAll(options.hosts, {
+    strictHostKeyChecking: options.strictHostKeyChecking ?? 'accept-new',
+    knownHostsPath: options.knownHostsPath ?? options.hosts.knownHostsPath ?? defaultKnownHostsPath(env),
+    concurrency: options.concurrency,
+    env,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  closeAll(agents);
+}
+
 export async function connectHosts(options: HostPreparationOptions): Promise<ConnectedHosts> {
   const started = Date.now();
   const env = options.env ?? process.env;

@@ -32,6 +32,7 @@ import {
   connectHosts,
   hostEnvironments,
   prepareHosts,
+  reachHosts,
   remoteEnvironmentBase,
   type HostPreparationOptions,
 } from './host-preparation.js';
@@ -124,6 +125,21 @@ export class RemoteTestbed implements Testbed {
 
   private progress(host: string, stage: Stage, message: string): void {
     this.options.onProgress?.({ host, stage, message });
+  }
+
+  /** Every host, node and client, answers over SSH (connected and closed again), before anything runs. */
+  async preflight(preflightOptions: { signal?: AbortSignal } = {}): Promise<void> {
+    const options = this.options;
+    const clientHosts = options.loadClientHosts?.hosts ?? [];
+    await reachHosts({
+      hosts: { ...options.hosts, hosts: [...clientHosts, ...options.hosts.hosts] },
+      concurrency: options.concurrency ?? DEFAULT_REMOTE_CONCURRENCY,
+      ...(options.strictHostKeyChecking ? { strictHostKeyChecking: options.strictHostKeyChecking } : {}),
+      ...(options.knownHostsPath ? { knownHostsPath: options.knownHostsPath } : {}),
+      ...(options.env ? { env: options.env } : {}),
+      ...(preflightOptions.signal ? { signal: preflightOptions.signal } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
   }
 
   async deploy(deployOptions: { signal?: AbortSignal } = {}): Promise<Deployment> {

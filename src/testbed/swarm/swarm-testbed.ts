@@ -34,6 +34,7 @@ import {
   connectHosts,
   hostEnvironments,
   prepareHosts,
+  reachHosts,
   remoteEnvironmentBase,
   type HostPreparationOptions,
 } from '../remote/host-preparation.js';
@@ -142,6 +143,20 @@ export class SwarmTestbed implements Testbed {
 
   private progress(host: string, stage: HostProgress['stage'], message: string): void {
     this.options.onProgress?.({ host, stage, message });
+  }
+
+  /** Every host the stack would use answers over SSH (connected and closed again), before anything runs. */
+  async preflight(preflightOptions: { signal?: AbortSignal } = {}): Promise<void> {
+    const options = this.options;
+    await reachHosts({
+      hosts: (await this.stackSource()).hosts,
+      concurrency: options.concurrency ?? DEFAULT_REMOTE_CONCURRENCY,
+      ...(options.strictHostKeyChecking ? { strictHostKeyChecking: options.strictHostKeyChecking } : {}),
+      ...(options.knownHostsPath ? { knownHostsPath: options.knownHostsPath } : {}),
+      ...(options.env ? { env: options.env } : {}),
+      ...(preflightOptions.signal ? { signal: preflightOptions.signal } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
   }
 
   async deploy(deployOptions: { signal?: AbortSignal } = {}): Promise<Deployment> {

@@ -3,7 +3,7 @@
  * over network sizes (one network per size, in turn, records numbered on), and the
  * scaling report (figures and resources against N).
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
@@ -259,6 +259,56 @@ function fakeTestbed(plan: BenchmarkPlan, log: string[]): Testbed {
 }
 
 describe('a sweep over committee sizes', () => {
+  it("asks a later remote network's hosts to answer before anything runs (both, or several host counts)", async () => {
+    const runWith = async (argv: string[]) => {
+      const plan = await planFromArgv(
+        [
+          ...argv,
+          '--loads',
+          '10',
+          '--duration',
+          '2',
+          '--output-dir',
+          join(dir, 'preflight'),
+          '--console-output',
+          'false',
+        ],
+        remoteEnv,
+      );
+      const log: string[] = [];
+      const outcome = runBenchmark(plan, {
+        createTestbed: (kind, sized) => {
+          const testbed = fakeTestbed(sized, log);
+          return kind === 'local'
+            ? testbed
+            : {
+                ...testbed,
+                kind: 'remote',
+                async preflight() {
+                  log.push(`preflight ${sized.hostCount ?? 'all'}`);
+                  throw new Error('host0 (root@10.0.0.1:22): connect ECONNREFUSED');
+                },
+              };
+        },
+        runLoad: async () => {
+          throw new Error('no load expected');
+        },
+        reporters: defaultReporters(),
+        stdout: () => undefined,
+        stderr: () => undefined,
+        sleep: async () => {},
+      });
+      await expect(outcome).rejects.toThrow(/ECONNREFUSED/);
+      return log;
+    };
+    // both: the remote hosts before the local network is deployed
+    expect(await runWith(['--network-type', 'both'])).toEqual(['preflight all']);
+    // several host counts: the largest count's hosts before the first network
+    expect(await runWith(['--network-type', 'remote', '--host-counts', '1,3,2'])).toEqual(['preflight 3']);
+    // nothing was written
+    await expect(readdir(join(dir, 'preflight'))).rejects.toThrow(/ENOENT/);
+  });
+
   it('deploys, sweeps and removes one network per size in turn, and writes the scaling report', async () => {
     const plan = await planFromArgv([
       '--committees',
