@@ -18,7 +18,13 @@ import { ensureImage } from '../docker/ensure-image.js';
 import { trace } from '../../common/trace.js';
 import { checkClocks, type ClockCheck, type ClockPolicy } from './clock-check.js';
 import { firstFailure, mapSettled } from './concurrency.js';
-import { closeAll, connectAll, defaultKnownHostsPath, type HostProgress } from './connect.js';
+import {
+  closeAll,
+  connectAll,
+  DEFAULT_REMOTE_CONCURRENCY,
+  defaultKnownHostsPath,
+  type HostProgress,
+} from './connect.js';
 import type { HostsConfig } from './hosts.js';
 import {
   imageArchive,
@@ -90,20 +96,16 @@ export interface PreparedHost<T> {
  * Checks the images here (ship), connects to every host and judges their clocks. A refusal
  * (an image missing here, a host unreachable, a clock too far off) leaves nothing behind.
  */
-/**
- * Connects to every host over SSH and closes again: a preflight, so a host that does not answer
- * (or a key it refuses) is found before anything else of a run happens (a `both` run's local
- * part). Throws the first failure, as the deploy would.
- */
-export async function reachHosts(
-  options: Pick<
-    HostPreparationOptions,
-    'hosts' | 'concurrency' | 'strictHostKeyChecking' | 'knownHostsPath' | 'env' | 'signal' | 'onProgress'
-  >,
-): Promise<void> {
-  if (options.hosts.hosts.length === 0) return;
+/** What connecting to the hosts takes of the preparation's options. */
+export type ReachOptions = Pick<
+  HostPreparationOptions,
+  'hosts' | 'concurrency' | 'strictHostKeyChecking' | 'knownHostsPath' | 'env' | 'signal' | 'onProgress'
+>;
+
+/** SSH to every host (new host keys accepted into known_hosts unless told otherwise). */
+function connectHostAgents(options: ReachOptions): Promise<RemoteHostAgent[]> {
   const env = options.env ?? process.env;
-  const agents = await connectAll(options.hosts, {
+  return connectAll(options.hosts, {
     strictHostKeyChecking: options.strictHostKeyChecking ?? 'accept-new',
     knownHostsPath: options.knownHostsPath ?? options.hosts.knownHostsPath ?? defaultKnownHostsPath(env),
     concurrency: options.concurrency,
@@ -111,12 +113,30 @@ export async function reachHosts(
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
+}
+
+/**
+ * Connects to every host over SSH and closes again: a preflight, so a host that does not answer
+ * (or a key it refuses) is found before anything else of a run happens (a `both` run's local
+ * part). Throws the first failure, as the deploy would.
+ */
+export async function reachHosts(
+  hosts: HostsConfig,
+  options: Partial<Omit<ReachOptions, 'hosts' | 'signal'>>,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (hosts.hosts.length === 0) return;
+  const agents = await connectHostAgents({
+    ...options,
+    hosts,
+    concurrency: options.concurrency ?? DEFAULT_REMOTE_CONCURRENCY,
+    ...(signal ? { signal } : {}),
+  });
   closeAll(agents);
 }
 
 export async function connectHosts(options: HostPreparationOptions): Promise<ConnectedHosts> {
   const started = Date.now();
-  const env = options.env ?? process.env;
   const say = (host: string, stage: HostProgress['stage'], message: string) =>
     options.onProgress?.({ host, stage, message });
   // The images must exist here before we touch any host (ship mode).
@@ -129,14 +149,7 @@ export async function connectHosts(options: HostPreparationOptions): Promise<Con
   const sidecars = ship
     ? await Promise.all((options.sidecarImages ?? []).map((reference) => inspectLocalImage(reference)))
     : (options.sidecarImages ?? []).map(() => undefined);
-  const agents = await connectAll(options.hosts, {
-    strictHostKeyChecking: options.strictHostKeyChecking ?? 'accept-new',
-    knownHostsPath: options.knownHostsPath ?? options.hosts.knownHostsPath ?? defaultKnownHostsPath(env),
-    concurrency: options.concurrency,
-    env,
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
+  const agents = await connectHostAgents(options);
   const stages = new StageTimer(started);
   stages.end('connect');
   try {

@@ -129,17 +129,9 @@ export class RemoteTestbed implements Testbed {
 
   /** Every host, node and client, answers over SSH (connected and closed again), before anything runs. */
   async preflight(preflightOptions: { signal?: AbortSignal } = {}): Promise<void> {
-    const options = this.options;
-    const clientHosts = options.loadClientHosts?.hosts ?? [];
-    await reachHosts({
-      hosts: { ...options.hosts, hosts: [...clientHosts, ...options.hosts.hosts] },
-      concurrency: options.concurrency ?? DEFAULT_REMOTE_CONCURRENCY,
-      ...(options.strictHostKeyChecking ? { strictHostKeyChecking: options.strictHostKeyChecking } : {}),
-      ...(options.knownHostsPath ? { knownHostsPath: options.knownHostsPath } : {}),
-      ...(options.env ? { env: options.env } : {}),
-      ...(preflightOptions.signal ? { signal: preflightOptions.signal } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
+    const { hosts, loadClientHosts } = this.options;
+    const all = { ...hosts, hosts: [...(loadClientHosts?.hosts ?? []), ...hosts.hosts] };
+    await reachHosts(all, this.options, preflightOptions.signal);
   }
 
   async deploy(deployOptions: { signal?: AbortSignal } = {}): Promise<Deployment> {

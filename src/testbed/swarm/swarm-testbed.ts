@@ -147,16 +147,7 @@ export class SwarmTestbed implements Testbed {
 
   /** Every host the stack would use answers over SSH (connected and closed again), before anything runs. */
   async preflight(preflightOptions: { signal?: AbortSignal } = {}): Promise<void> {
-    const options = this.options;
-    await reachHosts({
-      hosts: (await this.stackSource()).hosts,
-      concurrency: options.concurrency ?? DEFAULT_REMOTE_CONCURRENCY,
-      ...(options.strictHostKeyChecking ? { strictHostKeyChecking: options.strictHostKeyChecking } : {}),
-      ...(options.knownHostsPath ? { knownHostsPath: options.knownHostsPath } : {}),
-      ...(options.env ? { env: options.env } : {}),
-      ...(preflightOptions.signal ? { signal: preflightOptions.signal } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
+    await reachHosts((await this.stackSource()).hosts, this.options, preflightOptions.signal);
   }
 
   async deploy(deployOptions: { signal?: AbortSignal } = {}): Promise<Deployment> {
