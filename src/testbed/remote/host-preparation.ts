@@ -92,10 +92,6 @@ export interface PreparedHost<T> {
   readonly then: T;
 }
 
-/**
- * Checks the images here (ship), connects to every host and judges their clocks. A refusal
- * (an image missing here, a host unreachable, a clock too far off) leaves nothing behind.
- */
 /** What connecting to the hosts takes of the preparation's options. */
 export type ReachOptions = Pick<
   HostPreparationOptions,
@@ -135,6 +131,10 @@ export async function reachHosts(
   closeAll(agents);
 }
 
+/**
+ * Checks the images here (ship), connects to every host and judges their clocks. A refusal
+ * (an image missing here, a host unreachable, a clock too far off) leaves nothing behind.
+ */
 export async function connectHosts(options: HostPreparationOptions): Promise<ConnectedHosts> {
   const started = Date.now();
   const say = (host: string, stage: HostProgress['stage'], message: string) =>
