@@ -425,7 +425,15 @@ describe('runBenchmark', () => {
       ...h.deps,
       newRunId: () => 'remote-fails',
       createTestbed: (kind, p, context) => {
-        if (kind === 'remote') throw new Error('ssh: host unreachable');
+        // the hosts answer at the preflight; the deploy after the local part fails
+        if (kind === 'remote')
+          return {
+            kind: 'remote',
+            preflight: async () => h.log.push('preflight remote'),
+            deploy: async () => {
+              throw new Error('ssh: host unreachable');
+            },
+          } as unknown as Testbed;
         return h.deps.createTestbed(kind, p, context);
       },
     };
@@ -442,7 +450,7 @@ describe('runBenchmark', () => {
     expect(await readFile(join(runDir, 'summary.txt'), 'utf8')).toContain(
       'Note: stopped early: ssh: host unreachable',
     );
-    expect(h.log).toEqual(['deploy local', 'destroy local']);
+    expect(h.log).toEqual(['preflight remote', 'deploy local', 'destroy local']);
   });
 
   it('cleans up when the generator fails', async () => {
