@@ -13,8 +13,8 @@ import { looseBoolean, looseNumber, wholeNumber } from '../common/loose-input.js
 import { pluginSettingKey, sweepPlugins } from './registry.js';
 import type { PluginPlanView } from '../common/plugin.js';
 import { BENCHMARK_DEFAULTS, MAX_TRANSACTION_SIZE_BYTES } from '../common/defaults.js';
-import { checkTimeline, expandScenario, loadScenarioFile, type Scenario } from '../scenario/scenario.js';
-import { refnodeNodeId } from '../testbed/local/compose-generate.js';
+import { checkedSteps, loadScenarioFile, type Scenario } from '../scenario/scenario.js';
+import { refnodeNodeIds } from '../testbed/local/compose-generate.js';
 import { parseTopology, topologyProblem, type TopologySpec } from '../testbed/topology.js';
 import { badFlag } from '../common/errors.js';
 import { parseDashboardInput } from './dashboard-input.js';
@@ -558,9 +558,7 @@ export async function buildBenchmarkPlan(
   }
   // The node IDs of a generated committee, known before deploying (a compose file's nodes
   // and the hosts' are checked once they are up, before any load).
-  const nodeIds = committeeKnown
-    ? Array.from({ length: fields.committee }, (_, index) => refnodeNodeId(index))
-    : undefined;
+  const nodeIds = committeeKnown ? refnodeNodeIds(fields.committee) : undefined;
   const scenario =
     fields.scenario === undefined
       ? undefined
@@ -569,7 +567,7 @@ export async function buildBenchmarkPlan(
     // What can be checked before deploying: times within the level, and the node names of a
     // generated committee. Whether `client` links may be shaped is the conditions plug-in's.
     const levelMs = fields.duration * 1000;
-    checkTimeline(scenario, expandScenario(scenario, nodeIds ?? [], levelMs), nodeIds, levelMs);
+    checkedSteps(scenario, nodeIds, levelMs);
   }
 
   const dashboard = parseDashboardInput(raw.dashboard, raw.dashboardHost);
@@ -690,17 +688,8 @@ export async function buildBenchmarkPlan(
     // a generated network's nodes are node0…: the scenario's names are known to fit them now
     if (scenario && dockerComposePaths === undefined) {
       const levelMs = fields.duration * 1000;
-      for (const size of remoteSizes) {
-        const ids = Array.from({ length: size }, (_, index) => refnodeNodeId(index));
-        checkTimeline(
-          scenario,
-          expandScenario(scenario, ids, levelMs),
-          ids,
-          levelMs,
-          undefined,
-          'the remote network',
-        );
-      }
+      for (const size of remoteSizes)
+        checkedSteps(scenario, refnodeNodeIds(size), levelMs, 'the remote network');
     }
   }
   return deepFreeze(plan);

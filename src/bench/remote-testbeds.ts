@@ -36,6 +36,8 @@ interface NetworkHosts {
   readonly hosts: HostsConfig;
   /** The hosts its `--load-clients dedicated:N` run on. */
   readonly dedicated: readonly RemoteHost[] | undefined;
+  /** Its nodes: hosts × nodes per host. */
+  readonly nodes: number;
 }
 
 /**
@@ -60,7 +62,7 @@ function networkHosts(plan: BenchmarkPlan, all: HostsConfig, count: number | und
       )
     : undefined;
   if (problem) throw badFlag('topology', topologyName(plan.topology as TopologySpec), problem);
-  return { hosts, dedicated };
+  return { hosts, dedicated, nodes };
 }
 
 /**
@@ -74,9 +76,7 @@ export async function checkRemoteHosts(
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<readonly number[]> {
   const all = await loadHosts({ ...(plan.hostsFile ? { hostsFile: plan.hostsFile } : {}), env });
-  return (plan.hostCounts ?? [undefined]).map(
-    (count) => networkHosts(plan, all, count).hosts.hosts.length * (plan.nodesPerHost ?? 1),
-  );
+  return (plan.hostCounts ?? [undefined]).map((count) => networkHosts(plan, all, count).nodes);
 }
 
 export async function remoteTestbed(

@@ -16,8 +16,7 @@ import type { Deployment, NodeHandle } from '../testbed/testbed.js';
 import type { LevelContext, LevelStart } from '../scenario/lifecycle.js';
 import { faultFigures, type FaultEventRecord, type FaultsBlock, type ResyncRecord } from './recovery.js';
 import {
-  checkTimeline,
-  expandScenario,
+  checkedSteps,
   maxDown,
   scenarioRecord,
   type NodeAction,
@@ -100,9 +99,7 @@ export class FaultInjector {
 
   /** Checks the scenario against this network's nodes and a level's length, before any load. */
   check(nodeIds: readonly string[], levelMs: number): readonly ScenarioStep[] {
-    const steps = expandScenario(this.#current, nodeIds, levelMs);
-    checkTimeline(this.#current, steps, nodeIds, levelMs);
-    return steps;
+    return checkedSteps(this.#current, nodeIds, levelMs);
   }
 
   onLevelStart(level: LevelStart, context: LevelContext): void {

@@ -650,6 +650,22 @@ export function checkTimeline(
   }
 }
 
+/**
+ * The scenario's steps over `nodeIds` for a level of `levelMs`, checked (checkTimeline) before
+ * they are used; `nodeIds` undefined: the names are not known yet. `network` names the network
+ * in a refusal.
+ */
+export function checkedSteps(
+  scenario: Scenario,
+  nodeIds: readonly string[] | undefined,
+  levelMs: number,
+  network?: string,
+): readonly ScenarioStep[] {
+  const steps = expandScenario(scenario, nodeIds ?? [], levelMs);
+  checkTimeline(scenario, steps, nodeIds, levelMs, undefined, network);
+  return steps;
+}
+
 /** The largest number of nodes down (or paused) at once over the steps. */
 export function maxDown(steps: readonly ScenarioStep[]): number {
   const states = new Map<string, NodeState>();

@@ -39,6 +39,11 @@ export function refnodeNodeId(index: number): string {
   return `node${index}`;
 }
 
+/** The ids of a generated network of `count` nodes, in order: node0, node1, … */
+export function refnodeNodeIds(count: number): string[] {
+  return Array.from({ length: count }, (_, index) => refnodeNodeId(index));
+}
+
 /** The seed port layout for `committee` nodes (valid while the two ranges do not overlap). */
 export function seedPortLayout(committee: number): { rpc: number[]; metrics: number[] } {
   const rpc = Array.from({ length: committee }, (_, index) => SEED_RPC_BASE_PORT + index);
@@ -100,7 +105,7 @@ export function refnodeCompose(options: RefnodeComposeOptions): Record<string, u
   }
   const system = options.system ?? REFNODE_TEMPLATE;
   const hostIp = options.hostIp ?? '127.0.0.1';
-  const ids = Array.from({ length: committee }, (_, index) => refnodeNodeId(index));
+  const ids = refnodeNodeIds(committee);
   const peers = ids.map((id) => `${id}@${id}:${system.ports.p2p}`).join(',');
   const spec = options.topology ?? (system.peersAlways ? { kind: 'full' as const } : undefined);
   const topology = spec

@@ -20,7 +20,7 @@ import {
   REFNODE_P2P_PORT,
   REFNODE_RPC_PORT,
   refnodeCompose,
-  refnodeNodeId,
+  refnodeNodeIds,
 } from '../local/compose-generate.js';
 import { labelsOf, parsePortEntry, type ComposeModel } from '../local/compose-file.js';
 import { topologyEnvironment, type TopologySpec } from '../topology.js';
@@ -60,7 +60,7 @@ function hostPart(address: string): string {
 /** The stack file as a plain object (render it with `renderCompose`). */
 export function swarmStack(options: SwarmStackOptions): Record<string, unknown> {
   const committee = options.hosts.length;
-  const ids = Array.from({ length: committee }, (_, index) => refnodeNodeId(index));
+  const ids = refnodeNodeIds(committee);
   const hostNetwork = options.network === 'host';
   // on the hosts' network each node's peers are at their hosts' addresses, as on plain hosts
   const hostPeers = ids
