@@ -13,7 +13,7 @@
 import { build } from 'esbuild';
 import { nodeEsmOptions } from './esbuild-node.mjs';
 import { readFile, rm } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { basename, dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -134,5 +134,9 @@ if (offenders.length > 0) {
   );
   process.exit(1);
 }
-const files = Object.keys(result.metafile.outputs).map((file) => relative(root, resolve(root, file)));
-process.stdout.write(`bundled ${files.length} files into ${relative(root, outdir)}/ (${files.join(', ')})\n`);
+// The commands (the unhashed entry points) by name; the chunks (shared and lazily loaded) by count.
+const outputs = Object.keys(result.metafile.outputs).map((file) => basename(file));
+const entries = outputs.filter((file) => !/-[A-Z0-9]{8}\.js$/.test(file));
+process.stdout.write(
+  `bundled ${entries.join(', ')} and ${outputs.length - entries.length} chunks into ${relative(root, outdir)}/\n`,
+);
