@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { looseBoolean, looseNumber, wholeNumber } from '../common/loose-input.js';
 import { pluginSettingKey, sweepPlugins } from './registry.js';
-import type { PluginPlanView } from '../common/plugin.js';
+import type { KnownNetwork, PluginPlanView } from '../common/plugin.js';
 import { BENCHMARK_DEFAULTS, MAX_TRANSACTION_SIZE_BYTES } from '../common/defaults.js';
 import { checkedSteps, loadScenarioFile, type Scenario } from '../scenario/scenario.js';
 import { refnodeNodeIds } from '../testbed/local/compose-generate.js';
@@ -556,8 +556,8 @@ export async function buildBenchmarkPlan(
     for (const [index, path] of (dockerComposePaths ?? []).entries())
       await checkReadableFile('docker-compose-path', path, fields.dockerComposePath?.[index] ?? '');
   }
-  // The node IDs of a generated committee, known before deploying (a compose file's nodes
-  // and the hosts' are checked once they are up, before any load).
+  // The node IDs of a local plan's generated committee, known before deploying (a `both` run's
+  // and the remote networks': the known networks at the end; a compose file's: once it is up).
   const nodeIds = committeeKnown ? refnodeNodeIds(fields.committee) : undefined;
   const scenario =
     fields.scenario === undefined
@@ -682,14 +682,25 @@ export async function buildBenchmarkPlan(
         }
       : {}),
   };
-  // the remote networks against the hosts file, now rather than after a `both` run's local part
+  // The networks whose nodes are known before they are deployed, besides a local plan's committee
+  // (which the scenario and the sections were judged by above): a `both` run's generated local
+  // network, and each remote network read from the hosts file (judged against it too), now rather
+  // than after a `both` run's local part or a remote deploy.
+  const known: KnownNetwork[] = [];
+  if (networkType === 'both' && dockerComposePaths === undefined)
+    known.push({ kind: 'local', nodeIds: refnodeNodeIds(fields.committee) });
   if (!context.skipFileChecks && (networkType === 'remote' || networkType === 'both')) {
     const remoteSizes = await (await import('./remote-testbeds.js')).checkRemoteHosts(plan, env);
-    // a generated network's nodes are node0…: the scenario's names are known to fit them now
-    if (scenario && dockerComposePaths === undefined) {
-      const levelMs = fields.duration * 1000;
-      for (const size of remoteSizes)
-        checkedSteps(scenario, refnodeNodeIds(size), levelMs, 'the remote network');
+    // generated (node0…) unless the compose file is the swarm stack
+    if (dockerComposePaths === undefined || fields.engine !== 'swarm')
+      for (const size of remoteSizes) known.push({ kind: 'remote', nodeIds: refnodeNodeIds(size) });
+  }
+  for (const network of known) {
+    if (scenario)
+      checkedSteps(scenario, network.nodeIds, fields.duration * 1000, `the ${network.kind} network`);
+    for (const plugin of sweepPlugins()) {
+      const section = plugins[plugin.name];
+      if (section !== undefined) plugin.checkNetwork?.(section, network, plan);
     }
   }
   return deepFreeze(plan);

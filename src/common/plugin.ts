@@ -53,6 +53,17 @@ export interface PluginPlanView<Timeline = unknown> {
   readonly cwd: string;
 }
 
+/**
+ * A network the plan will make whose node names are known before it is deployed, other than a
+ * local plan's committee (which `PluginPlanView.nodeIds` gives the sections): a `both` run's
+ * generated local network, and each generated remote network (its hosts × nodes per host, read
+ * from the hosts file). A compose file's nodes are known only once it is up.
+ */
+export interface KnownNetwork {
+  readonly kind: 'local' | 'remote';
+  readonly nodeIds: readonly string[];
+}
+
 /** What the command hands each observer factory. */
 export interface PluginContext<CorePlan = unknown> {
   /** The whole frozen plan (core fields and every plug-in's section). */
@@ -96,6 +107,13 @@ export interface PluginDefinition<
    * every plug-in before any section is made.
    */
   readonly shapesNetwork?: (settings: z.output<Schema>, core: PluginPlanView<Timeline>) => boolean;
+  /**
+   * Judges an active section against a network the plan will make whose nodes are known before
+   * it is deployed (KnownNetwork): throws one line (exit 2) when the section names a node that
+   * network does not have, so a `both` run's remote network is not found wanting after its local
+   * part, nor a remote one after its deploy. The observer still judges every network once it is up.
+   */
+  readonly checkNetwork?: (section: Section, network: KnownNetwork, plan: CorePlan) => void;
   /** Images an active section needs on the nodes' hosts beside each node (a helper container): shipped with the nodes. */
   readonly sidecarImages?: (section: Section, plan: CorePlan) => readonly string[];
   /**

@@ -16,7 +16,7 @@ import type { LoadResult } from '../load/types.js';
 import type { NetworkEvent } from '../scenario/events.js';
 import { namedNodes } from '../scenario/events.js';
 import type { LevelContext, LevelStart as FaultsLevelStart } from '../scenario/lifecycle.js';
-import { ORCHESTRATOR } from '../scenario/zones.js';
+import { ORCHESTRATOR, ZoneProblem, zoneOfNodes } from '../scenario/zones.js';
 import { positionsProblem } from '../scenario/mobility.js';
 import type { Deployment } from '../testbed/testbed.js';
 import {
@@ -218,6 +218,16 @@ export class NetworkConditioner {
       throw conditionError(
         `--capture: no node ${notNode} in this network (nodes: ${nodeIds.join(', ')})`,
         'give node IDs or all',
+      );
+    }
+    const zones = this.#conditions.zones;
+    try {
+      if (zones) zoneOfNodes(zones, nodeIds, this.#options.orchestrator ? [ORCHESTRATOR] : []);
+    } catch (error) {
+      if (!(error instanceof ZoneProblem)) throw error;
+      throw conditionError(
+        error.message,
+        "name this network's nodes in the zones' assignment (--zone-of, or the scenario's zones: nodes), or leave it out to place them round robin",
       );
     }
     const mobility = this.#conditions.mobility;

@@ -14,9 +14,16 @@ import { badFlag } from '../common/errors.js';
 import { looseBoolean, wholeNumber } from '../common/loose-input.js';
 import { NETHELPER_IMAGE } from '../common/net-shaping.js';
 import { definePlugin, type PluginContext, type PluginPlanView } from '../common/plugin.js';
-import { checkTimeline, hasNetworkConditions, networkEvents, type Scenario } from '../scenario/scenario.js';
+import {
+  checkTimeline,
+  hasNetworkConditions,
+  networkEvents,
+  scenarioError,
+  type Scenario,
+} from '../scenario/scenario.js';
 import {
   loadZoneMatrix,
+  ORCHESTRATOR,
   parseZoneAssign,
   ZoneProblem,
   zoneOfNodes,
@@ -62,6 +69,50 @@ export function shapesNetwork(section: ConditionsSection, scenario: Scenario | u
 }
 
 const GROUP = 'Network conditions (docs/conditions.md):';
+
+/**
+ * The nodes a section names (the zones' assignment, from --zone-of or the scenario's `zones:`,
+ * and --capture) against a network's nodes: one line (exit 2) for the first that is not one.
+ * `given`: the loose input, to quote flags as they were given (absent: the section's values).
+ */
+function checkNodeNames(
+  section: Omit<ConditionsSection, 'zones'> & { readonly zones?: ZonesSpec | undefined },
+  scenario: Scenario | undefined,
+  nodeIds: readonly string[],
+  network: string,
+  given?: Readonly<Record<string, unknown>>,
+): void {
+  const optional = section.shapeOrchestrator ? [ORCHESTRATOR] : [];
+  const zones = section.zones ?? scenario?.zones;
+  if (zones) {
+    try {
+      zoneOfNodes(zones, nodeIds, optional, network);
+    } catch (error) {
+      if (!(error instanceof ZoneProblem)) throw error;
+      if (!section.zones)
+        throw scenarioError(
+          `${scenario?.source ?? 'the scenario'}: ${error.message}`,
+          'name one zone per node of it',
+        );
+      const assign = zones.assign
+        ? Object.entries(zones.assign)
+            .map(([node, zone]) => `${node}=${zone}`)
+            .join(',')
+        : undefined;
+      throw zones.assign
+        ? badFlag('zone-of', given?.zoneOf ?? assign, error.message)
+        : badFlag('zones', given?.zones ?? zones.matrix.source, error.message);
+    }
+  }
+  const capture = section.capture;
+  const unknown = Array.isArray(capture) ? capture.find((node) => !nodeIds.includes(node)) : undefined;
+  if (unknown !== undefined)
+    throw badFlag(
+      'capture',
+      given?.capture ?? (capture as readonly string[]).join(','),
+      `no node ${unknown} in ${network} (nodes: ${nodeIds.join(', ')}); give node IDs or all`,
+    );
+}
 
 interface ConditionsCorePlan {
   readonly confirm: string;
@@ -174,15 +225,6 @@ export const conditionsPlugin = definePlugin({
         "a capture runs in the nodes' network namespaces, which attach mode (--endpoints) does not have",
       );
     }
-    if (Array.isArray(capture) && nodeIds) {
-      const unknown = capture.find((node) => !nodeIds.includes(node));
-      if (unknown)
-        throw badFlag(
-          'capture',
-          given.capture,
-          `no node ${unknown} in a committee of ${nodeIds.length} (node0 to node${nodeIds.length - 1}); give node IDs or all`,
-        );
-    }
     // remote nodes run on their host's network: N to a host share one namespace, which no
     // condition can tell apart (refused here rather than after the deploy)
     if ((core.nodesPerHost ?? 1) > 1) {
@@ -213,14 +255,11 @@ export const conditionsPlugin = definePlugin({
           matrix,
           ...(settings.zoneOf !== undefined ? { assign: parseZoneAssign(settings.zoneOf) } : {}),
         };
-        if (nodeIds) zoneOfNodes(zones, nodeIds, settings.shapeOrchestrator ? ['client'] : []);
       } catch (error) {
         if (error instanceof ZoneProblem)
-          throw badFlag(
-            settings.zoneOf !== undefined && /--zone-of|zones: /.test(error.message) ? 'zone-of' : 'zones',
-            given.zones,
-            error.message,
-          );
+          throw settings.zoneOf !== undefined && /--zone-of/.test(error.message)
+            ? badFlag('zone-of', given.zoneOf, error.message)
+            : badFlag('zones', given.zones, error.message);
         throw error;
       }
     }
@@ -233,8 +272,19 @@ export const conditionsPlugin = definePlugin({
       ...(capture ? { capture } : {}),
       captureMaxMb: settings.captureMaxMb,
     };
+    // a generated local committee's names are known now (other networks': checkNetwork, or once up)
+    if (nodeIds) checkNodeNames(section, scenario, nodeIds, 'this network', given);
     // off when it shapes nothing and no setting was given (a given one is recorded as given)
     return shapesNetwork(section, scenario) || Object.keys(given).length > 0 ? section : undefined;
+  },
+  checkNetwork: (section, network, plan: ConditionsCorePlan) => {
+    const applies = section.zonesOn === 'all' || section.zonesOn === network.kind;
+    checkNodeNames(
+      applies ? section : { ...section, zones: undefined },
+      applies ? plan.scenario : plan.scenario && { ...plan.scenario, zones: undefined },
+      network.nodeIds,
+      `the ${network.kind} network`,
+    );
   },
   observer: async (section, context: PluginContext<ConditionsCorePlan>) => {
     const file = context.plan.scenario;

@@ -128,6 +128,21 @@ export const faultsPlugin = definePlugin({
     // off, unless a setting other than the default was given (then it is recorded as given)
     return acts || Object.keys(given).length > 0 ? section : undefined;
   },
+  // --faults and --fault-nodes against a `both` run's local network and each generated remote
+  // network (a local plan's committee: the section above; a compose file's nodes: once up)
+  checkNetwork: (section, network) => {
+    const count = network.nodeIds.length;
+    const where = `the ${network.kind} network`;
+    if (section.faults >= count)
+      throw badFlag('faults', section.faults, `${where} has ${count} nodes; give --faults below ${count}`);
+    const outside = section.faultNodes?.find((index) => index >= count);
+    if (outside !== undefined)
+      throw badFlag(
+        'fault-nodes',
+        section.faultNodes?.join(','),
+        `node ${outside} is not in ${where} of ${count} nodes (0 to ${count - 1}); give indices of its nodes`,
+      );
+  },
   observer: async (section, context: PluginContext<FaultsCorePlan>) => {
     const scenario = scenarioFor(section, context.plan);
     if (!scenario) return undefined;

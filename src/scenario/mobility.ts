@@ -207,6 +207,8 @@ export function distance(a: readonly [number, number], b: readonly [number, numb
 export function positionsProblem(
   spec: MobilitySpec,
   nodeIds: readonly string[],
+  /** The network the names are judged against, as a refusal names it. */
+  network = 'this network',
 ): { readonly message: string; readonly hint: string } | undefined {
   const missing = nodeIds.find((node) => !(node in spec.positions));
   if (missing !== undefined)
@@ -217,7 +219,7 @@ export function positionsProblem(
   const extra = Object.keys(spec.positions).find((node) => !nodeIds.includes(node));
   if (extra !== undefined)
     return {
-      message: `mobility.positions: no node ${extra} in this network (nodes: ${nodeIds.join(', ')})`,
+      message: `mobility.positions: no node ${extra} in ${network} (nodes: ${nodeIds.join(', ')})`,
       hint: 'name its nodes',
     };
   return undefined;

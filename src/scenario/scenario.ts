@@ -619,7 +619,8 @@ export function checkTimeline(
       }
     }
   });
-  const placed = scenario.mobility && nodeIds ? positionsProblem(scenario.mobility, nodeIds) : undefined;
+  const placed =
+    scenario.mobility && nodeIds ? positionsProblem(scenario.mobility, nodeIds, network) : undefined;
   if (placed) throw scenarioError(`${scenario.source}: ${placed.message}`, placed.hint);
   const states = new Map<string, NodeState>();
   for (const step of steps) {

@@ -145,6 +145,8 @@ export function zoneOfNodes(
   nodeIds: readonly string[],
   /** Endpoints that may have a zone but need none (the orchestrator, `client`, when it is shaped). */
   optional: readonly string[] = [],
+  /** The network the names are judged against, as a refusal names it. */
+  network = 'this network',
 ): Map<string, string> {
   const out = new Map<string, string>();
   const { zones } = spec.matrix;
@@ -174,7 +176,7 @@ export function zoneOfNodes(
       throw new ZoneProblem(
         node === ORCHESTRATOR
           ? `zones: ${node} (the orchestrator) is shaped only with --shape-orchestrator`
-          : `zones: no node ${node} in this network (nodes: ${nodeIds.join(', ')})`,
+          : `zones: no node ${node} in ${network} (nodes: ${nodeIds.join(', ')})`,
       );
   }
   return out;

@@ -208,6 +208,44 @@ describe('flags: --committees, --host-counts, --topology', () => {
     expect(
       (await checked([...remote, '--scenario', scenario, '--nodes-per-host', '2'])).scenario,
     ).toBeDefined();
+    // the plug-ins' node names and counts too (faults, capture, zones), for each network known
+    // before it is deployed: the remote ones, and a `both` run's local one
+    const both = [...remote.slice(2), '--network-type', 'both'];
+    expect(await refusal([...remote, '--faults', '3'])).toBe(
+      '--faults 3 is not valid: the remote network has 3 nodes; give --faults below 3',
+    );
+    expect(await refusal([...remote, '--faults', '1', '--fault-nodes', '3'])).toMatch(
+      /^--fault-nodes "3" is not valid: node 3 is not in the remote network of 3 nodes \(0 to 2\)/,
+    );
+    expect(await refusal([...both, '--committee', '2', '--faults', '2'])).toMatch(
+      /^--faults 2 is not valid: the local network has 2 nodes/,
+    );
+    expect(await refusal([...remote, '--capture', 'node0,node3'])).toMatch(
+      /^--capture "node0,node3" is not valid: no node node3 in the remote network \(nodes: node0, node1, node2\)/,
+    );
+    const zones = join(dir, 'zones.csv');
+    await writeFile(zones, 'from/to,a,b\na,0ms,20ms\nb,20ms,0ms\n');
+    const zoneOf = ['--zones', zones, '--zone-of', 'node0=a,node1=b,node2=a,node3=b'];
+    // node3 is the local network's (4 nodes) but not the remote one's
+    expect(await refusal([...both, ...zoneOf])).toMatch(
+      /^--zone-of "node0=a,node1=b,node2=a,node3=b" is not valid: zones: no node node3 in the remote network \(nodes: node0, node1, node2\)/,
+    );
+    expect(await refusal([...both, '--committee', '3', ...zoneOf, '--zones-on', 'local'])).toMatch(
+      /no node node3 in the local network/,
+    );
+    expect(
+      (await checked([...both, ...zoneOf, '--zones-on', 'local', '--faults', '2', '--fault-nodes', '0,2']))
+        .plugins?.['conditions'],
+    ).toBeDefined();
+    // the scenario's zones are judged alike, as the scenario's
+    const zonedScenario = join(dir, 'zoned.yaml');
+    await writeFile(
+      zonedScenario,
+      `events: []\nzones:\n  matrix: ${zones}\n  nodes: { node0: a, node1: b, node2: a, node3: b }\n`,
+    );
+    expect(await refusal([...remote, '--scenario', zonedScenario])).toMatch(
+      /zoned\.yaml: zones: no node node3 in the remote network/,
+    );
     // two nodes a host: 6 nodes take random:3; the client host is no node's
     const packed = await checked([...remote, '--nodes-per-host', '2', '--topology', 'random:3']);
     expect(packed.nodesPerHost).toBe(2);
