@@ -4,6 +4,7 @@
  * the model that combines them, and the scripts the shaper writes for one namespace.
  */
 import { describe, expect, it } from 'vitest';
+import { isMeshbenchError } from '../../../src/common/errors.js';
 import { describeBase } from '../../../src/conditions/block.js';
 import { ConditionModel, linkKey } from '../../../src/conditions/model.js';
 import { cutLinks, shapeViews } from '../../../src/scenario/partitions.js';
@@ -396,5 +397,28 @@ describe('zones on one network of two', () => {
     await expect(conditioner.onDeploy(deployment as never, 'remote')).rejects.toThrow(
       /network conditions need the nodes' network namespaces/,
     );
+  });
+
+  it("a compose file's nodes that the zone assignment leaves out: one line, exit 2, before any helper starts", async () => {
+    const { NetworkConditioner } = await import('../../../src/conditions/conditioner.js');
+    const matrix = parseZoneMatrix('x,a,b\na,0ms,40ms\nb,40ms,0ms\n', 'z.csv');
+    const conditioner = new NetworkConditioner({
+      conditions: { events: [], zones: { matrix, assign: { node0: 'a', node1: 'b' } } },
+      source: '--zones z.csv',
+      confirmCommit: true,
+    });
+    // sidecars that would fail if used: the names are judged first
+    const sidecar = new Proxy({}, { get: () => () => Promise.reject(new Error('a helper was started')) });
+    const deployment = {
+      kind: 'local',
+      runId: 'r',
+      nodes: ['kv0', 'kv1'].map((nodeId) => ({ nodeId, sidecar })),
+    };
+    const refusal = await conditioner.onDeploy(deployment as never, 'local').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(isMeshbenchError(refusal) && refusal.exitCode).toBe(2);
+    expect((refusal as Error).message).toBe('zones: node kv0 has no zone (zones given for node0, node1)');
   });
 });
