@@ -514,7 +514,9 @@ export async function buildBenchmarkPlan(
   checkComposeNetworks(raw, fields, networkType);
   // A generated committee's size is known now; a compose file's or the hosts' once deployed.
   const committeeKnown = networkType === 'local' && fields.dockerComposePath === undefined;
-  const smallestCommittee = Math.min(fields.committee, ...(committees ?? []));
+  // the generated local networks' sizes, in the order they run
+  const localSizes = committees ?? [fields.committee];
+  const smallestCommittee = Math.min(...localSizes);
   if (networkType === 'endpoints' && raw.scenario !== undefined) {
     throw badFlag(
       'scenario',
@@ -556,9 +558,10 @@ export async function buildBenchmarkPlan(
     for (const [index, path] of (dockerComposePaths ?? []).entries())
       await checkReadableFile('docker-compose-path', path, fields.dockerComposePath?.[index] ?? '');
   }
-  // The node IDs of a local plan's generated committee, known before deploying (a `both` run's
-  // and the remote networks': the known networks at the end; a compose file's: once it is up).
-  const nodeIds = committeeKnown ? refnodeNodeIds(fields.committee) : undefined;
+  // The node IDs of a local plan's (first) generated committee, known before deploying (its later
+  // --committees, a `both` run's and the remote networks': the known networks at the end; a
+  // compose file's: once it is up).
+  const nodeIds = committeeKnown ? refnodeNodeIds(localSizes[0] as number) : undefined;
   const scenario =
     fields.scenario === undefined
       ? undefined
@@ -682,13 +685,14 @@ export async function buildBenchmarkPlan(
         }
       : {}),
   };
-  // The networks whose nodes are known before they are deployed, besides a local plan's committee
-  // (which the scenario and the sections were judged by above): a `both` run's generated local
-  // network, and each remote network read from the hosts file (judged against it too), now rather
-  // than after a `both` run's local part or a remote deploy.
+  // The networks whose nodes are known before they are deployed, besides a local plan's first
+  // committee (which the scenario and the sections were judged by above): its later --committees,
+  // a `both` run's generated local networks, and each remote network read from the hosts file
+  // (judged against it too), now rather than after the networks before them ran.
   const known: KnownNetwork[] = [];
-  if (networkType === 'both' && dockerComposePaths === undefined)
-    known.push({ kind: 'local', nodeIds: refnodeNodeIds(fields.committee) });
+  if (dockerComposePaths === undefined && (networkType === 'local' || networkType === 'both'))
+    for (const size of networkType === 'local' ? localSizes.slice(1) : localSizes)
+      known.push({ kind: 'local', nodeIds: refnodeNodeIds(size) });
   if (!context.skipFileChecks && (networkType === 'remote' || networkType === 'both')) {
     const remoteSizes = await (await import('./remote-testbeds.js')).checkRemoteHosts(plan, env);
     // generated (node0…) unless the compose file is the swarm stack

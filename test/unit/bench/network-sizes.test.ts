@@ -106,6 +106,33 @@ describe('flags: --committees, --host-counts, --topology', () => {
     expect(await errorOf(['--topology', 'star', '--endpoints', 'http://127.0.0.1:1'])).toMatch(/attach mode/);
   });
 
+  it('--committees: settings that name nodes are judged against every size before the first runs', async () => {
+    // each size after the first, whichever is smaller
+    expect(await errorOf(['--committees', '3,2', '--faults', '1', '--fault-nodes', '2'])).toMatch(
+      /^--fault-nodes "2" is not valid: node 2 is not in the local network of 2 nodes \(0 to 1\)/,
+    );
+    expect(await errorOf(['--committees', '3,2', '--capture', 'node2'])).toMatch(
+      /^--capture "node2" is not valid: no node node2 in the local network \(nodes: node0, node1\)/,
+    );
+    const scenario = join(dir, 'crash-node2.yaml');
+    await writeFile(scenario, 'events:\n  - { from: 1s, to: 2s, action: crash, nodes: [node2] }\n');
+    expect(await errorOf(['--committees', '4,2', '--scenario', scenario])).toMatch(
+      /crash-node2\.yaml: line 2: events\[0\]: no node "node2" in the local network \(nodes: node0, node1\)/,
+    );
+    // the first size is the one the sections see; the default --committee is none of them
+    expect(await errorOf(['--committees', '2,3', '--capture', 'node3'])).toMatch(
+      /no node node3 in this network \(nodes: node0, node1\)/,
+    );
+    expect((await planFromArgv(['--committees', '8,16', '--faults', '5'])).plugins?.['faults']).toMatchObject(
+      {
+        faults: 5,
+      },
+    );
+    expect(await errorOf(['--committees', '8,16', '--faults', '8'])).toMatch(
+      /fewer than the committee \(8 nodes\)/,
+    );
+  });
+
   it('--nodes-per-host: remote containers only, in the plan and the view the plug-ins judge by', async () => {
     const remote = ['--network-type', 'remote'];
     expect((await planFromArgv([...remote, '--nodes-per-host', '3'], remoteEnv)).nodesPerHost).toBe(3);
