@@ -55,9 +55,10 @@ export interface PluginPlanView<Timeline = unknown> {
 
 /**
  * A network the plan will make whose node names are known before it is deployed, other than a
- * local plan's committee (which `PluginPlanView.nodeIds` gives the sections): a `both` run's
- * generated local network, and each generated remote network (its hosts × nodes per host, read
- * from the hosts file). A compose file's nodes are known only once it is up.
+ * local plan's first committee (which `PluginPlanView.nodeIds` gives the sections): its later
+ * `--committees`, a `both` run's generated local networks, and each generated remote network (its
+ * hosts × nodes per host, read from the hosts file). A compose file's nodes are known only once
+ * it is up.
  */
 export interface KnownNetwork {
   readonly kind: 'local' | 'remote';
@@ -110,8 +111,9 @@ export interface PluginDefinition<
   /**
    * Judges an active section against a network the plan will make whose nodes are known before
    * it is deployed (KnownNetwork): throws one line (exit 2) when the section names a node that
-   * network does not have, so a `both` run's remote network is not found wanting after its local
-   * part, nor a remote one after its deploy. The observer still judges every network once it is up.
+   * network does not have, so no network is found wanting after the ones before it ran (a `both`
+   * run's local part, an earlier committee size), nor a remote one after its deploy. The observer
+   * still judges every network once it is up.
    */
   readonly checkNetwork?: (section: Section, network: KnownNetwork, plan: CorePlan) => void;
   /** Images an active section needs on the nodes' hosts beside each node (a helper container): shipped with the nodes. */

@@ -92,7 +92,7 @@ function checkNodeNames(
       if (!section.zones)
         throw scenarioError(
           `${scenario?.source ?? 'the scenario'}: ${error.message}`,
-          'name one zone per node of it',
+          "name each of the network's nodes under zones: nodes, or leave nodes out to place them round robin",
         );
       const assign = zones.assign
         ? Object.entries(zones.assign)

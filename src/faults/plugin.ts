@@ -128,8 +128,9 @@ export const faultsPlugin = definePlugin({
     // off, unless a setting other than the default was given (then it is recorded as given)
     return acts || Object.keys(given).length > 0 ? section : undefined;
   },
-  // --faults and --fault-nodes against a `both` run's local network and each generated remote
-  // network (a local plan's committee: the section above; a compose file's nodes: once up)
+  // --faults and --fault-nodes against the later --committees, a `both` run's local network and
+  // each generated remote network (a local plan's first committee: the section above; a compose
+  // file's nodes: once up)
   checkNetwork: (section, network) => {
     const count = network.nodeIds.length;
     const where = `the ${network.kind} network`;
