@@ -25,6 +25,7 @@ import { FAULT_LOAD_MODES } from '../load/types.js';
 import { loadMix } from '../load/mix.js';
 import { PROTOCOL_LABEL } from '../common/labels.js';
 import {
+  checkProtocolNodes,
   committingKinds,
   DEFAULT_PROTOCOL,
   findProtocol,
@@ -707,6 +708,13 @@ export async function buildBenchmarkPlan(
       if (section !== undefined) plugin.checkNetwork?.(section, network, plan);
     }
   }
+  // the protocol's rules on a network's size (mesh delivery to K nodes), on every size known now
+  const sizesKnown: (readonly [string, number])[] = [
+    ...(nodeIds ? [['this network', nodeIds.length] as const] : []),
+    ...known.map((network) => [`the ${network.kind} network`, network.nodeIds.length] as const),
+    ...(endpointUrls ? [['the attached network', endpointUrls.length] as const] : []),
+  ];
+  for (const [network, nodes] of sizesKnown) checkProtocolNodes(protocol, nodes, network);
   return deepFreeze(plan);
 }
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createUniqueDir, writeFileAtomic } from '../common/atomic-write.js';
 import { formatError, MeshbenchError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
-import { createProtocol } from '../protocols/registry.js';
+import { checkProtocolNodes, createProtocol } from '../protocols/registry.js';
 import type { BacklogProbe } from '../protocols/protocol.js';
 import { headline } from '../load/headline.js';
 import type { LoadOptions, LoadResult } from '../load/types.js';
@@ -657,6 +657,9 @@ class Sweep {
     network.environment = (this.#deps.environment ?? environmentFor)(deployment);
     // One settler per deployment: it remembers which nodes cannot report a backlog, so each is named once.
     network.settler = this.#settlerFor(network.kind, deployment);
+    // a compose file's network is sized only now (the plan judged the generated ones), as an
+    // observer's refusal of the network is
+    checkProtocolNodes(plan.protocol, deployment.endpoints.length, `this ${network.kind} network`);
     for (const observer of this.#deps.observers) await observer.onDeploy?.(deployment, network.kind);
     if (!plan.freshNetwork) this.#levelMark = this.#now();
   }

@@ -346,6 +346,13 @@ export const mesh: ProtocolDefinition<MeshOptions> = {
           message: `mesh delivery rule ${JSON.stringify(options.delivery)} is not allowed`,
           hint: `use ${DELIVERY_RULE}`,
         },
+  checkNodes: (options, nodes, network) =>
+    typeof options.delivery === 'number' && options.delivery > nodes
+      ? {
+          message: `mesh delivery to ${options.delivery} nodes: ${network} has ${nodes}, so no message would ever count as committed`,
+          hint: `give --mesh-delivery ${nodes} or fewer, majority or all`,
+        }
+      : undefined,
   create: (options) => createMeshProtocol(options),
   confirmsCommits: true,
   readiness: () => meshReadiness(),

@@ -93,7 +93,7 @@ function checkDefinition(
       'add a create function that returns the adapter (docs/protocols.md)',
     );
   }
-  for (const name of ['options', 'check', 'readiness', 'describe'] as const) {
+  for (const name of ['options', 'check', 'checkNodes', 'readiness', 'describe'] as const) {
     if (exported[name] !== undefined && typeof exported[name] !== 'function') {
       throw moduleError(shown, `${name} is not a function`, `make ${name} a function or leave it out`);
     }

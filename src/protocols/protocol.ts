@@ -240,6 +240,13 @@ export interface ProtocolDefinition<Options extends ProtocolOptions = ProtocolOp
   options(values: Readonly<Record<string, unknown>>, given?: Readonly<Record<string, unknown>>): Options;
   /** A problem with options a script built by hand, or undefined. */
   check?(options: Options): OptionsProblem | undefined;
+  /**
+   * A problem with the options on a network of `nodes` nodes (`network` names it, e.g. "the
+   * remote network"), or undefined: a rule no network of that size can meet (mesh's delivery to
+   * more nodes than there are). Asked when the plan is made of each network whose size is known
+   * then, and of every network once it is up, before any load.
+   */
+  checkNodes?(options: Options, nodes: number, network: string): OptionsProblem | undefined;
   /** The adapter for one run; `runId` is the generator run's. */
   create(options: Options, runId: string): Protocol;
   /** Whether its adapters confirm commits (`--confirm commit`; then also the default). */

@@ -80,6 +80,15 @@ export function findProtocol(kind: string): ProtocolDefinition | undefined {
   );
 }
 
+/**
+ * The protocol's problem with a network of `nodes` nodes (`checkNodes`: mesh's delivery to more
+ * nodes than there are), as one line (exit 2); none, or a protocol without the rule: returns.
+ */
+export function checkProtocolNodes(options: ProtocolOptions, nodes: number, network: string): void {
+  const problem = findProtocol(options.kind)?.checkNodes?.(options, nodes, network);
+  if (problem) throw new MeshbenchError('BAD_FLAG', problem.message, { hint: problem.hint, exitCode: 2 });
+}
+
 /** Protocols loaded from users' modules, with their absolute paths (load workers import them too). */
 const modules = new Map<ProtocolDefinition, { readonly path: string; readonly specifiers: Set<string> }>();
 

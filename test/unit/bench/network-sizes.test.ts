@@ -133,6 +133,29 @@ describe('flags: --committees, --host-counts, --topology', () => {
     );
   });
 
+  it("--mesh-delivery K above a network's nodes: refused for every network whose size is known", async () => {
+    const mesh = ['--protocol', 'mesh', '--system', 'crdt-sync'];
+    const never = 'so no message would ever count as committed';
+    expect(await errorOf([...mesh, '--committee', '3', '--mesh-delivery', '4'])).toBe(
+      `mesh delivery to 4 nodes: this network has 3, ${never}`,
+    );
+    expect(await errorOf([...mesh, '--committees', '4,3', '--mesh-delivery', '4'])).toBe(
+      `mesh delivery to 4 nodes: the local network has 3, ${never}`,
+    );
+    expect(
+      await errorOf([
+        '--endpoints',
+        'http://127.0.0.1:1,http://127.0.0.1:2',
+        '--protocol',
+        'mesh',
+        '--mesh-delivery',
+        '3',
+      ]),
+    ).toBe(`mesh delivery to 3 nodes: the attached network has 2, ${never}`);
+    const fits = await planFromArgv([...mesh, '--committees', '4,3', '--mesh-delivery', '3']);
+    expect(fits.protocol).toMatchObject({ kind: 'mesh', delivery: 3 });
+  });
+
   it('--nodes-per-host: remote containers only, in the plan and the view the plug-ins judge by', async () => {
     const remote = ['--network-type', 'remote'];
     expect((await planFromArgv([...remote, '--nodes-per-host', '3'], remoteEnv)).nodesPerHost).toBe(3);
@@ -264,6 +287,9 @@ describe('flags: --committees, --host-counts, --topology', () => {
       (await checked([...both, ...zoneOf, '--zones-on', 'local', '--faults', '2', '--fault-nodes', '0,2']))
         .plugins?.['conditions'],
     ).toBeDefined();
+    expect(
+      await refusal([...remote, '--protocol', 'mesh', '--system', 'crdt-sync', '--mesh-delivery', '4']),
+    ).toMatch(/^mesh delivery to 4 nodes: the remote network has 3/);
     // the scenario's zones are judged alike, as the scenario's
     const zonedScenario = join(dir, 'zoned.yaml');
     await writeFile(

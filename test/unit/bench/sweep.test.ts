@@ -466,6 +466,24 @@ describe('runBenchmark', () => {
     expect(h.log).toEqual(['deploy local', 'destroy local']);
   });
 
+  it("refuses a network smaller than the protocol's rule needs once it is up, before any load", async () => {
+    const h = harness();
+    // 3 of 4 nodes at the plan; the network that comes up has 2 (a compose file's size is known only then)
+    const meshPlan = await plan({
+      loads: '5',
+      cleanup: true,
+      protocol: 'mesh',
+      system: 'crdt-sync',
+      committee: '4',
+      meshDelivery: '3',
+    });
+    await expect(runBenchmark(meshPlan, h.deps)).rejects.toThrow(
+      'mesh delivery to 3 nodes: this local network has 2, so no message would ever count as committed',
+    );
+    expect(h.loads).toEqual([]);
+    expect(h.log).toEqual(['deploy local', 'destroy local']);
+  });
+
   it('attaches to endpoints without deploying', async () => {
     const h = harness();
     const outcome = await runBenchmark(await plan({ endpoints: nodes.url, loads: '5' }), h.deps);
