@@ -117,6 +117,17 @@ export interface ReportCommandDeps {
 export async function runReportCommand(runDir: string, deps: ReportCommandDeps): Promise<string> {
   const dir = resolve(deps.cwd ?? process.cwd(), runDir);
   const records = await readRunFolder(dir);
+  // judged before anything is written: a refused --png leaves no report-2.html behind
+  if (deps.png && !hasSeveralSizes(records.map((entry) => entry.record))) {
+    throw new MeshbenchError(
+      'BAD_FLAG',
+      'report: the figure of --png is drawn against network size, and this run has one size per network',
+      {
+        hint: 'run with --committees 4,8,16 (or --host-counts), then benchmark report RUN_DIR --png; or leave --png out',
+        exitCode: 2,
+      },
+    );
+  }
   const findings = await comparisonFindings(dir);
   const extraFiles = ['comparison.json', 'comparison.txt', 'summary.txt', 'run.json'].filter((name) =>
     existsSync(join(dir, name)),
@@ -145,12 +156,6 @@ async function writeScalingFigure(
   records: readonly BenchmarkRecord[],
   say: (line: string) => void,
 ): Promise<void> {
-  if (!hasSeveralSizes(records)) {
-    throw badInput(
-      'the figure of --png is drawn against network size, and this run has one size per network',
-      'run with --committees 4,8,16 (or --host-counts), then benchmark report RUN_DIR --png',
-    );
-  }
   const scaling = scalingOf(records);
   const charts = scalingCharts(scaling).length;
   const html = join(dir, freeName(dir, 'scaling.html'));

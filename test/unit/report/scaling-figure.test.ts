@@ -3,7 +3,7 @@
  * and rendered to a PNG by headless Chromium (Debian's `chromium`, scripts/setup.sh), checked
  * as a file anyone can open: a PNG of the page's size, with the hub's and the leaves' lines.
  */
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,11 +99,19 @@ describe('the scaling figure', () => {
     expect(bytes.length).toBeGreaterThan(20_000);
   }, 60_000);
 
-  it('refuses a run of one network size in one line', async () => {
+  it('refuses a run of one network size in one line, exit 2, before writing anything', async () => {
     const folder = join(dir, 'one-size');
     await cp(join(ROOT, 'test', 'fixtures', 'report-run'), folder, { recursive: true });
-    await expect(runReportCommand(folder, { stdout: () => undefined, png: true })).rejects.toThrow(
+    const before = (await readdir(folder)).sort();
+    const refusal = await runReportCommand(folder, { stdout: () => undefined, png: true }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect((refusal as Error).message).toMatch(
       /drawn against network size, and this run has one size per network/,
     );
+    expect((refusal as { exitCode?: number }).exitCode).toBe(2);
+    // no second report.html beside the first
+    expect((await readdir(folder)).sort()).toEqual(before);
   });
 });
