@@ -517,7 +517,6 @@ export async function buildBenchmarkPlan(
   const committeeKnown = networkType === 'local' && fields.dockerComposePath === undefined;
   // the generated local networks' sizes, in the order they run
   const localSizes = committees ?? [fields.committee];
-  const smallestCommittee = Math.min(...localSizes);
   if (networkType === 'endpoints' && raw.scenario !== undefined) {
     throw badFlag(
       'scenario',
@@ -567,12 +566,10 @@ export async function buildBenchmarkPlan(
     fields.scenario === undefined
       ? undefined
       : await loadScenarioFile(resolve(cwd, fields.scenario), fields.scenario);
-  if (scenario) {
-    // What can be checked before deploying: times within the level, and the node names of a
-    // generated committee. Whether `client` links may be shaped is the conditions plug-in's.
-    const levelMs = fields.duration * 1000;
-    checkedSteps(scenario, nodeIds, levelMs);
-  }
+  const levelMs = fields.duration * 1000;
+  // What can be checked before deploying: times within the level, and the node names of a
+  // generated committee. Whether `client` links may be shaped is the conditions plug-in's.
+  if (scenario) checkedSteps(scenario, nodeIds, levelMs);
 
   const dashboard = parseDashboardInput(raw.dashboard, raw.dashboardHost);
   const plugins = await pluginSections(raw, {
@@ -586,7 +583,7 @@ export async function buildBenchmarkPlan(
     protocol: protocolDef.kind,
     endpointMetrics: endpointMetrics !== undefined,
     ...(scenario ? { scenario } : {}),
-    ...(nodeIds ? { nodeIds, smallestCommittee } : {}),
+    ...(nodeIds ? { nodeIds } : {}),
     cwd,
   });
 
@@ -701,8 +698,7 @@ export async function buildBenchmarkPlan(
       for (const size of remoteSizes) known.push({ kind: 'remote', nodeIds: refnodeNodeIds(size) });
   }
   for (const network of known) {
-    if (scenario)
-      checkedSteps(scenario, network.nodeIds, fields.duration * 1000, `the ${network.kind} network`);
+    if (scenario) checkedSteps(scenario, network.nodeIds, levelMs, `the ${network.kind} network`);
     for (const plugin of sweepPlugins()) {
       const section = plugins[plugin.name];
       if (section !== undefined) plugin.checkNetwork?.(section, network, plan);

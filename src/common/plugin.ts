@@ -47,8 +47,6 @@ export interface PluginPlanView<Timeline = unknown> {
   readonly scenario?: Timeline;
   /** The node IDs of a generated network, known before it is deployed (absent: a compose file's or the hosts'). */
   readonly nodeIds?: readonly string[];
-  /** The smallest network of the sweep when known before deploying (`--committees`: the least). */
-  readonly smallestCommittee?: number;
   /** Base of relative paths in settings (a file a plug-in reads). */
   readonly cwd: string;
 }

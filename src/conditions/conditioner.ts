@@ -16,7 +16,7 @@ import type { LoadResult } from '../load/types.js';
 import type { NetworkEvent } from '../scenario/events.js';
 import { namedNodes } from '../scenario/events.js';
 import type { LevelContext, LevelStart as FaultsLevelStart } from '../scenario/lifecycle.js';
-import { ORCHESTRATOR, ZoneProblem, zoneOfNodes } from '../scenario/zones.js';
+import { ORCHESTRATOR, ZoneProblem } from '../scenario/zones.js';
 import { positionsProblem } from '../scenario/mobility.js';
 import type { Deployment } from '../testbed/testbed.js';
 import {
@@ -154,9 +154,18 @@ export class NetworkConditioner {
     const nodeIds = nodes.map((node) => node.nodeId);
     this.#runId = deployment.runId;
     this.#checkNames(nodeIds);
-    this.#model = new ConditionModel(this.#conditions, nodeIds, {
-      orchestrator: this.#options.orchestrator === true,
-    });
+    try {
+      this.#model = new ConditionModel(this.#conditions, nodeIds, {
+        orchestrator: this.#options.orchestrator === true,
+      });
+    } catch (error) {
+      // the zone assignment against this network's nodes (a compose file's: the plan judged the generated ones)
+      if (!(error instanceof ZoneProblem)) throw error;
+      throw conditionError(
+        error.message,
+        "name this network's nodes in the zones' assignment (--zone-of, or the scenario's zones: nodes), or leave it out to place them round robin",
+      );
+    }
     this.#namespaces = await startNamespaces(deployment, nodeIds, {
       ...(this.#options.image ? { image: this.#options.image } : {}),
       ...(this.#options.delayMechanism ? { delayMechanism: this.#options.delayMechanism } : {}),
@@ -218,16 +227,6 @@ export class NetworkConditioner {
       throw conditionError(
         `--capture: no node ${notNode} in this network (nodes: ${nodeIds.join(', ')})`,
         'give node IDs or all',
-      );
-    }
-    const zones = this.#conditions.zones;
-    try {
-      if (zones) zoneOfNodes(zones, nodeIds, this.#options.orchestrator ? [ORCHESTRATOR] : []);
-    } catch (error) {
-      if (!(error instanceof ZoneProblem)) throw error;
-      throw conditionError(
-        error.message,
-        "name this network's nodes in the zones' assignment (--zone-of, or the scenario's zones: nodes), or leave it out to place them round robin",
       );
     }
     const mobility = this.#conditions.mobility;

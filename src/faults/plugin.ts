@@ -94,8 +94,9 @@ export const faultsPlugin = definePlugin({
   }),
   section: (settings, core: PluginPlanView<Scenario>, given) => {
     const { faults } = settings;
-    if (core.smallestCommittee !== undefined && faults >= core.smallestCommittee) {
-      throw badFlag('faults', given.faults, `fewer than the committee (${core.smallestCommittee} nodes)`);
+    // the plan's first generated committee (its other networks: checkNetwork)
+    if (core.nodeIds !== undefined && faults >= core.nodeIds.length) {
+      throw badFlag('faults', given.faults, `fewer than the committee (${core.nodeIds.length} nodes)`);
     }
     const faultNodes =
       given.faultNodes === undefined
@@ -132,17 +133,8 @@ export const faultsPlugin = definePlugin({
   // each generated remote network (a local plan's first committee: the section above; a compose
   // file's nodes: once up)
   checkNetwork: (section, network) => {
-    const count = network.nodeIds.length;
-    const where = `the ${network.kind} network`;
-    if (section.faults >= count)
-      throw badFlag('faults', section.faults, `${where} has ${count} nodes; give --faults below ${count}`);
-    const outside = section.faultNodes?.find((index) => index >= count);
-    if (outside !== undefined)
-      throw badFlag(
-        'fault-nodes',
-        section.faultNodes?.join(','),
-        `node ${outside} is not in ${where} of ${count} nodes (0 to ${count - 1}); give indices of its nodes`,
-      );
+    const problem = faultsProblem(section, network.nodeIds.length, `the ${network.kind} network`);
+    if (problem) throw badFlag(problem.flag, problem.value, `${problem.message}; ${problem.hint}`);
   },
   observer: async (section, context: PluginContext<FaultsCorePlan>) => {
     const scenario = scenarioFor(section, context.plan);
@@ -184,19 +176,12 @@ export function scenarioFor(
   if (plan.scenario) return hasNodeEvents(plan.scenario) ? plan.scenario : undefined;
   if (section.faults === 0) return undefined;
   return (nodeIds) => {
-    if (section.faults >= nodeIds.length) {
+    const problem = faultsProblem(section, nodeIds.length, 'this network');
+    if (problem)
       throw scenarioError(
-        `--faults ${section.faults}: this network has ${nodeIds.length} nodes`,
-        `give --faults below ${nodeIds.length}`,
+        `--${problem.flag}${problem.flag === 'faults' ? ` ${section.faults}` : ''}: ${problem.message}`,
+        problem.hint,
       );
-    }
-    const outside = section.faultNodes?.find((index) => index >= nodeIds.length);
-    if (outside !== undefined) {
-      throw scenarioError(
-        `--fault-nodes: node ${outside} is not in this network of ${nodeIds.length} nodes (0 to ${nodeIds.length - 1})`,
-        'give indices of its nodes',
-      );
-    }
     const nodes = section.faultNodes
       ? section.faultNodes.map((index) => nodeIds[index] as string)
       : nodeIds.slice(nodeIds.length - section.faults);
@@ -216,6 +201,33 @@ export function scenarioFor(
           : faultsScenario({ nodes, atMs: plan.warmupSecs * 1000 }),
       ],
     };
+  };
+}
+
+/**
+ * --faults and --fault-nodes against a network of `count` nodes (`network` names it): the flag at
+ * fault, its value, what is wrong and the fix; undefined when they fit. The plan asks it of the
+ * networks it knows, the injector of each network once it is up.
+ */
+function faultsProblem(
+  section: FaultsSection,
+  count: number,
+  network: string,
+): { flag: 'faults' | 'fault-nodes'; value: number | string; message: string; hint: string } | undefined {
+  if (section.faults >= count)
+    return {
+      flag: 'faults',
+      value: section.faults,
+      message: `${network} has ${count} nodes`,
+      hint: `give --faults below ${count}`,
+    };
+  const outside = section.faultNodes?.find((index) => index >= count);
+  if (outside === undefined) return undefined;
+  return {
+    flag: 'fault-nodes',
+    value: section.faultNodes?.join(',') ?? '',
+    message: `node ${outside} is not in ${network} of ${count} nodes (0 to ${count - 1})`,
+    hint: 'give indices of its nodes',
   };
 }
 
