@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createUniqueDir, writeFileAtomic } from '../common/atomic-write.js';
 import { formatError, MeshbenchError } from '../common/errors.js';
 import { newRunId } from '../common/run-id.js';
+import { trace } from '../common/trace.js';
 import { checkProtocolNodes, createProtocol } from '../protocols/registry.js';
 import type { BacklogProbe } from '../protocols/protocol.js';
 import { headline } from '../load/headline.js';
@@ -514,6 +515,7 @@ class Sweep {
     };
     this.#progress.levelStart(label, plan.durationSecs);
     for (const observer of this.#deps.observers) await observer.onLevelStart?.(level, context);
+    trace(`sweep: ${label}: the load starts`);
     let result: LoadResult;
     // The one seam for load clients: an observer may run the load in the generator's place.
     const runner = this.#deps.observers.find((observer) => observer.runLoad);
@@ -547,6 +549,7 @@ class Sweep {
       levelEnded.abort();
     }
     const loadMs = this.#now() - loadStart;
+    trace(`sweep: ${label}: the load ended`);
     try {
       for (const observer of this.#deps.observers) await observer.onLoadEnd?.(level, result, context);
     } finally {
@@ -558,6 +561,7 @@ class Sweep {
         (this.#aborted() ? ' (interrupted)' : ', settling …'),
     );
     const settle = await this.#settle(network);
+    trace(`sweep: ${label}: settled`);
     const levelMs = this.#now() - runStart;
     const overheadMs = levelMs - deployMs - plan.durationSecs * 1000 - settle.settleMs;
     const generatorTailMs = loadMs - plan.durationSecs * 1000;
@@ -634,6 +638,7 @@ class Sweep {
         }));
       // A forced exit from here on removes everything labelled with the run, even mid-deploy.
       if (!attached) this.#registerForce(network, testbed);
+      trace(`sweep: deploying the ${network.kind} network`);
       deployment = await testbed.deploy(this.#deps.signal ? { signal: this.#deps.signal } : {});
     } catch (error) {
       network.unregisterForce?.();
@@ -661,6 +666,7 @@ class Sweep {
     // observer's refusal of the network is
     checkProtocolNodes(plan.protocol, deployment.endpoints.length, `this ${network.kind} network`);
     for (const observer of this.#deps.observers) await observer.onDeploy?.(deployment, network.kind);
+    trace(`sweep: the ${network.kind} network is deployed`);
     if (!plan.freshNetwork) this.#levelMark = this.#now();
   }
 
@@ -699,8 +705,10 @@ class Sweep {
   }
 
   async #teardown(network: NetworkState, final: boolean): Promise<void> {
+    trace(`sweep: the ${network.kind} network's teardown`);
     try {
       await this.#teardownOnce(network, final);
+      trace(`sweep: the ${network.kind} network's teardown ended`);
     } finally {
       network.unregisterForce?.();
       network.unregisterForce = undefined;

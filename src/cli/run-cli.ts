@@ -7,6 +7,7 @@
 import yargs, { type Argv } from 'yargs';
 import { formatError, isMeshbenchError } from '../common/errors.js';
 import { installShutdown, type Shutdown } from '../common/shutdown.js';
+import { trace } from '../common/trace.js';
 import { CHECK_HANDLES_ENV, trackTimers, watchForLeftHandles } from '../common/active-handles.js';
 import type { Settings } from './config-pipeline.js';
 import { numberFlagProblem, parseFailureLine, type DeclaredOption } from './flag-values.js';
@@ -163,6 +164,7 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
   }
 
   const shutdown = installShutdown();
+  trace(`${definition.name}: the command runs`);
   try {
     const code = await definition.run(args, {
       shutdown,
@@ -193,6 +195,7 @@ async function runCommand<T>(definition: CliDefinition<T>, argv: readonly string
     if (isMeshbenchError(error)) return error.exitCode;
     return 1;
   } finally {
+    trace(`${definition.name}: the command returned`);
     shutdown.dispose();
   }
 }

@@ -11,13 +11,12 @@
  * process is gone is free) and uses that slot's sandbox: at most one sandbox per file running
  * at once, each kept for the next file in its slot.
  */
-import { spawn } from 'node:child_process';
 import { linkSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { ROOT } from './run-bin.js';
+import { spawnBin } from './run-bin.js';
 import { TEST_SANDBOX_BASE } from './sandbox-slots.js';
 import { processAlive } from '../../src/common/process-alive.js';
 import {
@@ -113,10 +112,38 @@ export async function useSandbox(): Promise<SandboxState> {
   if (existing) {
     const paused = await hostIds(existing, 'paused');
     if (paused.length > 0) await docker(['unpause', ...paused]);
-    if (await healthy(existing)) return (used = existing);
+    if ((await healthy(existing)) && (await removeEarlierRuns(existing))) return (used = existing);
     await sandboxDown({ dir });
   }
   return (used = await sandboxUp({ hosts: DOCKER_HOSTS + 1, withoutDocker: 1, dir }));
+}
+
+/**
+ * What an earlier file in this slot left on the hosts (a test that failed before its --down or
+ * --cleanup): removed before this file's tests, and said, so that one file's failure is not
+ * every later file's (a run left there holds the hosts' ports). False when a host's engine did
+ * not answer within 60 s: the sandbox is then made anew.
+ */
+async function removeEarlierRuns(state: SandboxState): Promise<boolean> {
+  const script =
+    'c=$(docker ps -aq --filter label=meshbench.remote=1) || exit 1; [ -z "$c" ] || docker rm -f -v $c >/dev/null; ' +
+    'v=$(docker volume ls -q --filter label=meshbench.remote=1); [ -z "$v" ] || docker volume rm -f $v >/dev/null; ' +
+    'echo $c | wc -w';
+  const answered = await Promise.all(
+    state.hosts.slice(0, DOCKER_HOSTS).map(async (host) => {
+      const result = await docker(['exec', host.container, 'sh', '-c', script], { timeoutMs: 60_000 });
+      if (result.exitCode !== 0) {
+        note(
+          `sandbox: ${host.name}'s engine did not answer (${result.stderr.trim() || 'timed out'}): a new sandbox`,
+        );
+        return false;
+      }
+      const removed = Number(result.stdout.trim());
+      if (removed > 0) note(`sandbox: removed ${removed} container(s) an earlier file left on ${host.name}`);
+      return true;
+    }),
+  );
+  return answered.every(Boolean);
 }
 
 // Between two files in its slot, a sandbox is paused (its hosts' sshd and Docker engines frozen,
@@ -221,31 +248,14 @@ export interface CliRun {
  * Runs a command (`remote-network`, `sandbox`) in a child process, as a user would: its bin/
  * shim, so the built bundle (tsx from src/ cost 2.4 s of CPU per start against 0.8 s).
  */
-export function runCliModule(
+export async function runCliModule(
   module: 'remote-network' | 'sandbox',
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
   options: { interruptWhen?: RegExp } = {},
 ): Promise<CliRun> {
-  return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', `${module}.js`), ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    let interrupted = false;
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      // Ctrl-C as a user would press it, once, when the output shows the moment to test
-      if (options.interruptWhen && !interrupted && options.interruptWhen.test(stderr)) {
-        interrupted = true;
-        child.kill('SIGINT');
-      }
-    });
-    child.on('close', (exitCode) => resolvePromise({ exitCode: exitCode ?? 1, stdout, stderr }));
-  });
+  const run = await spawnBin(module, args, { env, ...options });
+  return { exitCode: run.code ?? 1, stdout: run.stdout, stderr: run.stderr };
 }
 
 /** The lines of stderr that are errors (`remote-network: error: …`). */

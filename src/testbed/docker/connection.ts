@@ -17,6 +17,7 @@ import type { Socket } from 'node:net';
 import { inspect } from 'node:util';
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
+import { trace, tracing } from '../../common/trace.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -75,14 +76,17 @@ function socketLike(stream: Duplex): Socket {
 export class StreamAgent extends Agent {
   readonly #open: StreamOpener;
   readonly #idleTimeoutMs: number;
+  /** Names the engine in trace lines (the host). */
+  readonly #name: string;
   /** The request node:http's Agent is adding: it calls createConnection from inside addRequest. */
   #adding: ClientRequest | undefined;
 
-  constructor(open: StreamOpener, options: AgentOptions & { idleTimeoutMs?: number } = {}) {
-    const { idleTimeoutMs, ...agentOptions } = options;
+  constructor(open: StreamOpener, options: AgentOptions & { idleTimeoutMs?: number; name?: string } = {}) {
+    const { idleTimeoutMs, name, ...agentOptions } = options;
     super({ ...agentOptions, keepAlive: false });
     this.#open = open;
     this.#idleTimeoutMs = idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS;
+    this.#name = name ?? 'engine';
   }
 
   /**
@@ -98,6 +102,15 @@ export class StreamAgent extends Agent {
 
   /** node:http's Agent method (not in its typings) that creates a request's connection. */
   addRequest(request: ClientRequest, options: unknown): void {
+    if (tracing) {
+      // each request and its end: what a command that does not end is waiting on
+      const what = `${this.#name}: ${request.method} ${request.path.split('?')[0]}`;
+      const started = performance.now();
+      trace(`${what}: sent`);
+      request.once('close', () =>
+        trace(`${what}: closed after ${(performance.now() - started).toFixed(0)} ms`),
+      );
+    }
     this.#adding = request;
     try {
       (Agent.prototype as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest.call(
@@ -174,7 +187,10 @@ export function localDocker(env: Env = process.env): Promise<Docker> {
  * node:http; `host` is cleared so DOCKER_HOST (which docker-modem reads itself) cannot
  * send these requests to this machine's engine.
  */
-export function streamDocker(open: StreamOpener, options: { idleTimeoutMs?: number } = {}): Promise<Docker> {
+export function streamDocker(
+  open: StreamOpener,
+  options: { idleTimeoutMs?: number; name?: string } = {},
+): Promise<Docker> {
   return dockerode({
     socketPath: '/var/run/docker.sock',
     host: undefined,

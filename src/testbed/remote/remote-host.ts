@@ -105,7 +105,9 @@ export class RemoteHostAgent {
    * forwarding disabled by sshd, an old daemon) leaves the command route in charge.
    */
   private async tryApi(signal?: AbortSignal): Promise<{ serverVersion: string; os: string } | undefined> {
-    const docker = await streamDocker(() => this.session.openUnixSocket(DOCKER_SOCKET));
+    const docker = await streamDocker(() => this.session.openUnixSocket(DOCKER_SOCKET), {
+      name: `engine of ${this.host.name}`,
+    });
     const timeout = AbortSignal.timeout(20_000);
     try {
       const info = (await docker.info({
@@ -133,7 +135,9 @@ export class RemoteHostAgent {
   /** The client over `[sudo -n] docker system dial-stdio`, once docker answers with that prefix. */
   private async useDialStdio(): Promise<void> {
     const argv = [...this.dockerPrefix, 'docker', 'system', 'dial-stdio'];
-    const docker = await streamDocker(() => this.session.openCommandStream(argv));
+    const docker = await streamDocker(() => this.session.openCommandStream(argv), {
+      name: `engine of ${this.host.name} (dial-stdio)`,
+    });
     try {
       await docker.ping({ abortSignal: AbortSignal.timeout(20_000) } as never);
     } catch (error) {

@@ -8,7 +8,8 @@
  * is handled by RemoteMaintenance (maintenance.ts).
  */
 import { refuseClaimedPorts, wantsOf } from './port-claims.js';
-import { MeshbenchError } from '../../common/errors.js';
+import { formatError, MeshbenchError } from '../../common/errors.js';
+import { trace } from '../../common/trace.js';
 import { REFNODE_IMAGE } from '../../common/defaults.js';
 import { RUN_LABEL } from '../../common/labels.js';
 import { newRunId } from '../../common/run-id.js';
@@ -305,6 +306,7 @@ export class RemoteTestbed implements Testbed {
           : undefined,
       );
     } catch (error) {
+      trace(`remote: deploy failed (${formatError(error)}); removing what it made`);
       // Leave every host as we found it (containers, volumes of this run), then report the first error.
       await mapSettled(agents, concurrency, async (agent) => {
         // a host whose Docker step failed has no client: it never started a node of this run
@@ -325,6 +327,7 @@ export class RemoteTestbed implements Testbed {
       });
       closeAll(agents);
       await clientSide?.cleanup(this.runId);
+      trace('remote: removed what the failed deploy made');
       throw error;
     }
   }

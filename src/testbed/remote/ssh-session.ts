@@ -13,6 +13,7 @@ import { MeshbenchError } from '../../common/errors.js';
 import { lazyCommonJs } from '../../common/lazy-module.js';
 import type { ExecResult } from '../../common/exec-result.js';
 import { sleep } from '../../common/sleep.js';
+import { trace, tracing } from '../../common/trace.js';
 import {
   algorithmsForKeyType,
   knownHostsName,
@@ -188,7 +189,7 @@ export class SshSession {
       });
     // Listeners must be attached inside the exec callback, synchronously: a fast command's data,
     // exit status and close can arrive in the same TCP read as the channel confirmation.
-    return new Promise<ExecResult>((resolve, reject) => {
+    const result = new Promise<ExecResult>((resolve, reject) => {
       this.openChannel<ClientChannel>(
         'a command',
         (done) =>
@@ -199,6 +200,17 @@ export class SshSession {
         options.signal,
       ).catch(reject);
     });
+    if (!tracing) return result;
+    const what = `ssh ${this.host.name}: ${commandLine.length > 80 ? `${commandLine.slice(0, 77)}...` : commandLine}`;
+    const started = performance.now();
+    trace(`${what}: sent`);
+    const ended = (outcome: string) =>
+      trace(`${what}: ${outcome} after ${(performance.now() - started).toFixed(0)} ms`);
+    result.then(
+      (done) => ended(`exit ${done.exitCode}`),
+      () => ended('failed'),
+    );
+    return result;
   }
 
   private collect(
