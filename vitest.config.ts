@@ -46,7 +46,7 @@ const isolatedUnitTests = [
 /**
  * MESHBENCH_TEST_LANES, else scripts/test-lanes.mjs: two (one per two cores on a larger machine)
  * when nothing else uses the machine, fewer when something does. Sampled only when the run
- * includes the integration tier (a second of /proc/stat).
+ * includes the integration tier (three seconds of /proc/stat, the least busy counting).
  */
 async function integrationLanes(): Promise<number> {
   const fixed = Number(process.env.MESHBENCH_TEST_LANES);

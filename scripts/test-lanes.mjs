@@ -32,21 +32,29 @@ export function lanesFor(cores, busy) {
   return Math.max(1, Math.floor(lanes * (1 - busy)));
 }
 
-/** Samples the machine for `ms` and returns the lanes and the reason. */
-export async function decideLanes(ms = 1000) {
+/**
+ * Samples the machine for `windows` spans of `ms` and returns the lanes and the reason. The
+ * least busy span counts: one second alone caught a burst (a clean-clone CI read 88 % busy with
+ * no other job running, and ran one lane for 34 min instead of two for 22), while something else
+ * that runs keeps every span busy.
+ */
+export async function decideLanes(ms = 1000, windows = 3) {
   const cores = availableParallelism();
-  const before = cpuTimes();
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  const after = cpuTimes();
-  if (!before || !after || after.total <= before.total) {
-    return { lanes: lanesFor(cores, 0), why: `${cores} CPUs; no /proc/stat to read how busy they are` };
+  let busy = Infinity;
+  for (let window = 0; window < windows; window++) {
+    const before = cpuTimes();
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    const after = cpuTimes();
+    if (!before || !after || after.total <= before.total) {
+      return { lanes: lanesFor(cores, 0), why: `${cores} CPUs; no /proc/stat to read how busy they are` };
+    }
+    busy = Math.min(busy, (after.busy - before.busy) / (after.total - before.total));
   }
-  const busy = (after.busy - before.busy) / (after.total - before.total);
   const lanes = lanesFor(cores, busy);
   const percent = Math.round(busy * 100);
   return {
     lanes,
-    why: `${cores} CPUs, ${percent} % busy before the tests${busy >= 0.25 ? ' (something else is running)' : ''}`,
+    why: `${cores} CPUs, ${percent} % busy before the tests (the least of ${windows} s)${busy >= 0.25 ? ' (something else is running)' : ''}`,
   };
 }
 
