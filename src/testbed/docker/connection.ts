@@ -153,13 +153,17 @@ export class StreamAgent extends Agent {
         settled = true;
         const socket = socketLike(stream);
         socket.setTimeout(this.#idleTimeoutMs);
-        socket.once('timeout', () =>
-          socket.destroy(
-            Object.assign(new Error(`the engine sent nothing for ${this.#idleTimeoutMs} ms`), {
-              code: 'ETIMEDOUT',
-            }),
-          ),
-        );
+        socket.once('timeout', () => {
+          const silent = Object.assign(
+            new Error(
+              `the engine sent nothing for ${this.#idleTimeoutMs >= 1000 ? `${Math.round(this.#idleTimeoutMs / 1000)} s` : `${this.#idleTimeoutMs} ms`}`,
+            ),
+            { code: 'ETIMEDOUT' },
+          );
+          // the request fails with this, not with the "socket hang up" its stream's end would give
+          request?.destroy(silent);
+          socket.destroy(silent);
+        });
         callback?.(null, socket);
       },
       (error: unknown) => {

@@ -92,6 +92,9 @@ const MAX_CAPTURE_BYTES = 4 * 1024 * 1024;
  */
 export const CHANNEL_OPEN_TIMEOUT_MS = 20_000;
 
+/** How long a stopped command's channel may take to close before its result stops waiting. */
+export const CLOSE_GRACE_MS = 2_000;
+
 function capture(chunks: Buffer[], state: { bytes: number }, chunk: Buffer): void {
   state.bytes += chunk.length;
   chunks.push(chunk);
@@ -219,53 +222,87 @@ export class SshSession {
     resolve: (result: ExecResult) => void,
     reject: (error: unknown) => void,
   ): void {
-    {
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      const outState = { bytes: 0 };
-      const errState = { bytes: 0 };
-      let exitCode: number | undefined;
-      let exitSignal: string | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = () => channel.close();
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      if (options.timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          exitSignal = 'TIMEOUT';
-          channel.close();
-        }, options.timeoutMs);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const outState = { bytes: 0 };
+    const errState = { bytes: 0 };
+    let exitCode: number | undefined;
+    let exitSignal: string | undefined;
+    let timedOut = false;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    let closeWait: NodeJS.Timeout | undefined;
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(closeWait);
+      options.signal?.removeEventListener('abort', onAbort);
+      const stdout = Buffer.concat(out).toString('utf8');
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (options.signal?.aborted) {
+        reject(new MeshbenchError('INTERRUPTED', `${describeHost(this.host)}: interrupted`));
+        return;
       }
-      channel.on('data', (chunk: Buffer) => capture(out, outState, chunk));
-      channel.stderr.on('data', (chunk: Buffer) => capture(err, errState, chunk));
-      channel.on('exit', (code: number | null, signal?: string) => {
-        exitCode = code ?? undefined;
-        if (signal) exitSignal = signal;
-      });
-      channel.on('error', (error: Error) => reject(error));
-      channel.on('close', () => {
-        if (timer) clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        const stdout = Buffer.concat(out).toString('utf8');
-        const stderr = Buffer.concat(err).toString('utf8');
-        if (options.signal?.aborted) {
-          reject(new MeshbenchError('INTERRUPTED', `${describeHost(this.host)}: interrupted`));
-          return;
-        }
-        if (exitSignal === 'TIMEOUT') {
-          resolve({ exitCode: 124, stdout, stderr: `${stderr}\n(timed out after ${options.timeoutMs} ms)` });
-          return;
-        }
-        resolve({ exitCode: exitCode ?? (exitSignal ? 128 : 255), stdout, stderr });
-      });
+      if (timedOut) {
+        resolve({ exitCode: 124, stdout, stderr: `${stderr}\n(timed out after ${options.timeoutMs} ms)` });
+        return;
+      }
+      resolve({ exitCode: exitCode ?? (exitSignal ? 128 : 255), stdout, stderr });
+    };
+    // Stopped (Ctrl-C, another host's failure, the timeout): ask the command to end and close
+    // the channel. sshd answers the close only once the command's output is done, and a command
+    // blocked on something that no longer answers (`docker load` into an engine that stopped)
+    // never finishes it: the deploy waited on it for good after another host's refusal. So the
+    // result does not wait for that answer past CLOSE_GRACE_MS.
+    const stop = () => {
       if (options.stdin) {
-        options.stdin.on('error', (error) => {
-          channel.close();
-          reject(error);
-        });
-        options.stdin.pipe(channel);
-      } else {
-        channel.end();
+        options.stdin.unpipe(channel);
+        options.stdin.destroy();
       }
+      try {
+        channel.signal('TERM');
+      } catch {
+        // the server may not take signals; the close below still ends our side
+      }
+      channel.close();
+      closeWait ??= setTimeout(finish, CLOSE_GRACE_MS);
+    };
+    const onAbort = () => stop();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        timedOut = true;
+        stop();
+      }, options.timeoutMs);
+    }
+    channel.on('data', (chunk: Buffer) => capture(out, outState, chunk));
+    channel.stderr.on('data', (chunk: Buffer) => capture(err, errState, chunk));
+    channel.on('exit', (code: number | null, signal?: string) => {
+      exitCode = code ?? undefined;
+      if (signal) exitSignal = signal;
+    });
+    channel.on('error', (error: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(closeWait);
+      options.signal?.removeEventListener('abort', onAbort);
+      reject(error);
+    });
+    channel.on('close', finish);
+    if (options.stdin) {
+      options.stdin.on('error', (error) => {
+        channel.close();
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        reject(error);
+      });
+      options.stdin.pipe(channel);
+    } else {
+      channel.end();
     }
   }
 

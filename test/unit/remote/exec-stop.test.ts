@@ -1,0 +1,92 @@
+/**
+ * A command over SSH that is stopped (Ctrl-C, another host's failure, its timeout) while it is
+ * blocked on something that no longer answers: sshd answers the channel's close only once the
+ * command's output is done, so the result waited for good (a deploy after another host's
+ * refusal, while `docker load` fed an engine that had stopped: found by stopping the sandbox
+ * host's dockerd with SIGSTOP). The channel here is a stand-in that behaves as sshd's does then:
+ * it takes the close and the signal and never closes.
+ */
+import { EventEmitter } from 'node:events';
+import { PassThrough, Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { RemoteHost } from '../../../src/testbed/remote/hosts.js';
+import { CLOSE_GRACE_MS, SshSession } from '../../../src/testbed/remote/ssh-session.js';
+
+const host: RemoteHost = {
+  name: 'host0',
+  address: '127.0.0.1',
+  port: 22,
+  user: 'u',
+  keyPath: '/k',
+  keyPathExplicit: true,
+  labels: {},
+};
+
+/** A session channel whose command never ends and whose server never answers a close. */
+class BlockedChannel extends PassThrough {
+  readonly stderr = new PassThrough();
+  closes = 0;
+  readonly signals: string[] = [];
+  /** Answer a close as a server whose command ended does. */
+  constructor(private readonly answersClose = false) {
+    // its input's end is not its close: only the server's answer is
+    super({ autoDestroy: false, emitClose: false });
+  }
+  close(): void {
+    this.closes++;
+    if (this.answersClose) setImmediate(() => this.emit('close'));
+  }
+  signal(name: string): void {
+    this.signals.push(name);
+  }
+}
+
+function sessionWith(channel: BlockedChannel): SshSession {
+  const client = Object.assign(new EventEmitter(), {
+    exec: (_command: string, callback: (error: Error | undefined, channel: BlockedChannel) => void) =>
+      setImmediate(() => callback(undefined, channel)),
+  });
+  return new SshSession(host, client as never);
+}
+
+describe('a command stopped while it is blocked', () => {
+  it('Ctrl-C: INTERRUPTED once the close grace is out, the command signalled and its input let go', async () => {
+    const channel = new BlockedChannel();
+    const controller = new AbortController();
+    const input = Readable.from(['archive bytes']);
+    const result = sessionWith(channel).exec(['docker', 'load'], { stdin: input, signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = performance.now();
+    controller.abort();
+    await expect(result).rejects.toThrow('host0 (u@127.0.0.1:22): interrupted');
+    const tookMs = performance.now() - started;
+    expect(tookMs).toBeGreaterThanOrEqual(CLOSE_GRACE_MS - 50);
+    expect(tookMs).toBeLessThan(CLOSE_GRACE_MS + 10_000);
+    expect(channel.closes).toBe(1);
+    expect(channel.signals).toEqual(['TERM']);
+    expect(input.destroyed).toBe(true);
+  });
+
+  it('its timeout: exit 124 with what it printed, once the close grace is out', async () => {
+    const channel = new BlockedChannel();
+    const result = sessionWith(channel).exec(['sleep', 'forever'], { timeoutMs: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    channel.emit('data', Buffer.from('half a line')); // what the command printed
+    const done = await result;
+    expect(done.exitCode).toBe(124);
+    expect(done.stdout).toBe('half a line');
+    expect(done.stderr).toContain('(timed out after 100 ms)');
+    expect(channel.closes).toBe(1);
+  });
+
+  it('a server that answers the close settles it at once, without the grace', async () => {
+    const channel = new BlockedChannel(true);
+    const controller = new AbortController();
+    const result = sessionWith(channel).exec(['true'], { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const started = performance.now();
+    controller.abort();
+    await expect(result).rejects.toThrow('interrupted');
+    expect(performance.now() - started).toBeLessThan(CLOSE_GRACE_MS);
+  });
+});
