@@ -160,9 +160,11 @@ export class StreamAgent extends Agent {
             ),
             { code: 'ETIMEDOUT' },
           );
-          // the request fails with this, not with the "socket hang up" its stream's end would give
-          request?.destroy(silent);
-          socket.destroy(silent);
+          // The request fails with this, not with the "socket hang up" of a connection that
+          // closed: node:http takes a connection's error as the request's, and an SSH channel
+          // destroyed with an error does not emit it.
+          socket.emit('error', silent);
+          socket.destroy();
         });
         callback?.(null, socket);
       },
