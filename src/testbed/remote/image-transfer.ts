@@ -15,6 +15,7 @@ import { createGzip } from 'node:zlib';
 import { REFNODE_IMAGE_NAME } from '../../common/defaults.js';
 import { MeshbenchError } from '../../common/errors.js';
 import { describeHost, lastLine } from './ssh-session.js';
+import { STREAM_IDLE_TIMEOUT_MS } from '../docker/connection.js';
 import type { RemoteHostAgent } from './remote-host.js';
 import { processAlive } from '../../common/process-alive.js';
 
@@ -193,6 +194,8 @@ export async function shipImage(
   }
   const result = await agent.session.execLine(agent.dockerPipeline([['gzip', '-dc']], ['load', '-q']), {
     stdin: createReadStream(archive.path),
+    // an engine that stops reading the image: said after as long as a silent engine request
+    inputIdleMs: STREAM_IDLE_TIMEOUT_MS,
     ...(signal ? { signal } : {}),
   });
   if (result.exitCode !== 0) {

@@ -95,6 +95,19 @@ export const CHANNEL_OPEN_TIMEOUT_MS = 20_000;
 /** How long a stopped command's channel may take to close before its result stops waiting. */
 export const CLOSE_GRACE_MS = 2_000;
 
+export interface ExecOptions {
+  /** Piped to the command's stdin (ended when it ends). */
+  readonly stdin?: Readable;
+  readonly signal?: AbortSignal;
+  /** Stopped after this long: exit 124. */
+  readonly timeoutMs?: number;
+  /**
+   * With `stdin`: stopped when, before its input has all gone, it takes none of it and prints
+   * nothing for this long (exit 124, saying so): what it feeds stopped answering.
+   */
+  readonly inputIdleMs?: number;
+}
+
 function capture(chunks: Buffer[], state: { bytes: number }, chunk: Buffer): void {
   state.bytes += chunk.length;
   chunks.push(chunk);
@@ -182,10 +195,7 @@ export class SshSession {
   }
 
   /** Runs a command line (build it with the quoting helper) and collects its output. */
-  async execLine(
-    commandLine: string,
-    options: { stdin?: Readable; signal?: AbortSignal; timeoutMs?: number } = {},
-  ): Promise<ExecResult> {
+  async execLine(commandLine: string, options: ExecOptions = {}): Promise<ExecResult> {
     if (this.closed)
       throw new MeshbenchError('SSH_CONNECT', `${describeHost(this.host)}: the SSH connection closed`, {
         hint: 'check that the host is up and re-run',
@@ -218,7 +228,7 @@ export class SshSession {
 
   private collect(
     channel: ClientChannel,
-    options: { stdin?: Readable; signal?: AbortSignal; timeoutMs?: number },
+    options: ExecOptions,
     resolve: (result: ExecResult) => void,
     reject: (error: unknown) => void,
   ): void {
@@ -229,14 +239,17 @@ export class SshSession {
     let exitCode: number | undefined;
     let exitSignal: string | undefined;
     let timedOut = false;
+    let starved = false;
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     let closeWait: NodeJS.Timeout | undefined;
+    let inputIdle: NodeJS.Timeout | undefined;
     const finish = () => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       clearTimeout(closeWait);
+      clearTimeout(inputIdle);
       options.signal?.removeEventListener('abort', onAbort);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
@@ -248,6 +261,16 @@ export class SshSession {
         resolve({ exitCode: 124, stdout, stderr: `${stderr}\n(timed out after ${options.timeoutMs} ms)` });
         return;
       }
+      if (starved) {
+        const idleMs = options.inputIdleMs ?? 0;
+        const idle = idleMs >= 1000 ? `${Math.round(idleMs / 1000)} s` : `${idleMs} ms`;
+        resolve({
+          exitCode: 124,
+          stdout,
+          stderr: `${stderr}\nit took none of its input for ${idle} (what it feeds no longer answers)`,
+        });
+        return;
+      }
       resolve({ exitCode: exitCode ?? (exitSignal ? 128 : 255), stdout, stderr });
     };
     // Stopped (Ctrl-C, another host's failure, the timeout): ask the command to end and close
@@ -255,7 +278,10 @@ export class SshSession {
     // blocked on something that no longer answers (`docker load` into an engine that stopped)
     // never finishes it: the deploy waited on it for good after another host's refusal. So the
     // result does not wait for that answer past CLOSE_GRACE_MS.
+    let stopping = false;
     const stop = () => {
+      if (stopping) return;
+      stopping = true;
       if (options.stdin) {
         options.stdin.unpipe(channel);
         options.stdin.destroy();
@@ -266,7 +292,7 @@ export class SshSession {
         // the server may not take signals; the close below still ends our side
       }
       channel.close();
-      closeWait ??= setTimeout(finish, CLOSE_GRACE_MS);
+      closeWait = setTimeout(finish, CLOSE_GRACE_MS);
     };
     const onAbort = () => stop();
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -276,8 +302,25 @@ export class SshSession {
         stop();
       }, options.timeoutMs);
     }
-    channel.on('data', (chunk: Buffer) => capture(out, outState, chunk));
-    channel.stderr.on('data', (chunk: Buffer) => capture(err, errState, chunk));
+    // While its input flows, a command that takes none of it and prints nothing for inputIdleMs
+    // is stopped: `docker load` fed to an engine that stopped reading waited for good.
+    let inputEnded = false;
+    const fed = () => {
+      if (options.inputIdleMs === undefined || inputEnded || stopping || settled) return;
+      clearTimeout(inputIdle);
+      inputIdle = setTimeout(() => {
+        starved = true;
+        stop();
+      }, options.inputIdleMs);
+    };
+    channel.on('data', (chunk: Buffer) => {
+      fed();
+      capture(out, outState, chunk);
+    });
+    channel.stderr.on('data', (chunk: Buffer) => {
+      fed();
+      capture(err, errState, chunk);
+    });
     channel.on('exit', (code: number | null, signal?: string) => {
       exitCode = code ?? undefined;
       if (signal) exitSignal = signal;
@@ -300,6 +343,12 @@ export class SshSession {
         options.signal?.removeEventListener('abort', onAbort);
         reject(error);
       });
+      options.stdin.on('data', fed);
+      options.stdin.once('end', () => {
+        inputEnded = true;
+        clearTimeout(inputIdle);
+      });
+      fed();
       options.stdin.pipe(channel);
     } else {
       channel.end();
@@ -307,10 +356,7 @@ export class SshSession {
   }
 
   /** Runs argv (quoted) and returns the result whatever the exit code. */
-  exec(
-    argv: readonly string[],
-    options: { stdin?: Readable; signal?: AbortSignal; timeoutMs?: number } = {},
-  ): Promise<ExecResult> {
+  exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     return this.execLine(shellCommand(argv), options);
   }
 

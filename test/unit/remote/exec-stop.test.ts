@@ -7,7 +7,7 @@
  * it takes the close and the signal and never closes.
  */
 import { EventEmitter } from 'node:events';
-import { PassThrough, Readable } from 'node:stream';
+import { Duplex, PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { RemoteHost } from '../../../src/testbed/remote/hosts.js';
 import { CLOSE_GRACE_MS, SshSession } from '../../../src/testbed/remote/ssh-session.js';
@@ -22,15 +22,27 @@ const host: RemoteHost = {
   labels: {},
 };
 
-/** A session channel whose command never ends and whose server never answers a close. */
-class BlockedChannel extends PassThrough {
+/**
+ * A session channel whose command never ends and whose server never answers a close (unless
+ * told to): its input side takes `takes` bytes and then no more, as a command blocked on what
+ * it feeds; its output is only what a test emits.
+ */
+class BlockedChannel extends Duplex {
   readonly stderr = new PassThrough();
   closes = 0;
   readonly signals: string[] = [];
-  /** Answer a close as a server whose command ended does. */
-  constructor(private readonly answersClose = false) {
+  #taken = 0;
+  constructor(
+    private readonly answersClose = false,
+    private readonly takes = Infinity,
+  ) {
     // its input's end is not its close: only the server's answer is
-    super({ autoDestroy: false, emitClose: false });
+    super({ autoDestroy: false, emitClose: false, highWaterMark: 16 });
+  }
+  override _read(): void {}
+  override _write(chunk: Buffer, _encoding: string, taken: () => void): void {
+    this.#taken += chunk.length;
+    if (this.#taken <= this.takes) taken(); // past that, never: it stopped reading
   }
   close(): void {
     this.closes++;
@@ -77,6 +89,29 @@ describe('a command stopped while it is blocked', () => {
     expect(done.stdout).toBe('half a line');
     expect(done.stderr).toContain('(timed out after 100 ms)');
     expect(channel.closes).toBe(1);
+  });
+
+  it('fed input it stops taking, printing nothing: exit 124 saying so, its input let go', async () => {
+    const channel = new BlockedChannel(false, 36); // takes two chunks, then no more
+    const input = Readable.from(Array.from({ length: 100 }, () => 'image layer bytes '));
+    const started = performance.now();
+    const done = await sessionWith(channel).exec(['docker', 'load'], { stdin: input, inputIdleMs: 200 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+    expect(done.exitCode).toBe(124);
+    expect(done.stderr).toContain('it took none of its input for 200 ms (what it feeds no longer answers)');
+    expect(channel.signals).toEqual(['TERM']);
+    expect(input.destroyed).toBe(true);
+  });
+
+  it('fed input it takes, then silent once it all went: not stopped for that silence', async () => {
+    const channel = new BlockedChannel(); // it takes all it is given
+    const input = Readable.from(Array.from({ length: 20 }, () => 'image layer bytes '));
+    const result = sessionWith(channel).exec(['docker', 'load'], { stdin: input, inputIdleMs: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 400)); // 4 bounds of silence after its input
+    expect(channel.closes).toBe(0);
+    channel.emit('exit', 0);
+    channel.emit('close');
+    expect((await result).exitCode).toBe(0);
   });
 
   it('a server that answers the close settles it at once, without the grace', async () => {
