@@ -17,6 +17,7 @@ import type { Socket } from 'node:net';
 import { inspect } from 'node:util';
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
+import { durationText } from '../../common/duration-text.js';
 import { trace, tracing } from '../../common/trace.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -155,9 +156,7 @@ export class StreamAgent extends Agent {
         socket.setTimeout(this.#idleTimeoutMs);
         socket.once('timeout', () => {
           const silent = Object.assign(
-            new Error(
-              `the engine sent nothing for ${this.#idleTimeoutMs >= 1000 ? `${Math.round(this.#idleTimeoutMs / 1000)} s` : `${this.#idleTimeoutMs} ms`}`,
-            ),
+            new Error(`the engine sent nothing for ${durationText(this.#idleTimeoutMs)}`),
             { code: 'ETIMEDOUT' },
           );
           // The request fails with this, not with the "socket hang up" of a connection that

@@ -2,6 +2,7 @@
 import type Docker from 'dockerode';
 import { MeshbenchError } from '../../common/errors.js';
 import { trace } from '../../common/trace.js';
+import { durationText } from '../../common/duration-text.js';
 
 export interface ContainerSpec {
   readonly name: string;
@@ -96,7 +97,7 @@ export async function runContainer(
   const late = (what: string) => () =>
     new MeshbenchError(
       'INTERRUPTED',
-      `interrupted while ${what} ${spec.name}, and the engine had not answered ${graceMs >= 1000 ? `${Math.round(graceMs / 1000)} s` : `${graceMs} ms`} later`,
+      `interrupted while ${what} ${spec.name}, and the engine had not answered ${durationText(graceMs)} later`,
       { hint: `if ${spec.name} appears there, remove it with --down (it carries the run's labels)` },
     );
   checkAborted();

@@ -13,6 +13,7 @@ import { MeshbenchError } from '../../common/errors.js';
 import { lazyCommonJs } from '../../common/lazy-module.js';
 import type { ExecResult } from '../../common/exec-result.js';
 import { sleep } from '../../common/sleep.js';
+import { durationText } from '../../common/duration-text.js';
 import { trace, tracing } from '../../common/trace.js';
 import {
   algorithmsForKeyType,
@@ -262,12 +263,10 @@ export class SshSession {
         return;
       }
       if (starved) {
-        const idleMs = options.inputIdleMs ?? 0;
-        const idle = idleMs >= 1000 ? `${Math.round(idleMs / 1000)} s` : `${idleMs} ms`;
         resolve({
           exitCode: 124,
           stdout,
-          stderr: `${stderr}\nit took none of its input for ${idle} (what it feeds no longer answers)`,
+          stderr: `${stderr}\nit took none of its input for ${durationText(options.inputIdleMs ?? 0)} (what it feeds no longer answers)`,
         });
         return;
       }
