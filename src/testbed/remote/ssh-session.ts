@@ -245,13 +245,21 @@ export class SshSession {
     let timer: NodeJS.Timeout | undefined;
     let closeWait: NodeJS.Timeout | undefined;
     let inputIdle: NodeJS.Timeout | undefined;
-    const finish = () => {
-      if (settled) return;
+    /** Settles once: every timer and the abort listener go; false when it settled already. */
+    const release = (): boolean => {
+      if (settled) return false;
       settled = true;
       clearTimeout(timer);
       clearTimeout(closeWait);
       clearTimeout(inputIdle);
       options.signal?.removeEventListener('abort', onAbort);
+      return true;
+    };
+    const fail = (error: unknown) => {
+      if (release()) reject(error);
+    };
+    const finish = () => {
+      if (!release()) return;
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       if (options.signal?.aborted) {
@@ -324,23 +332,12 @@ export class SshSession {
       exitCode = code ?? undefined;
       if (signal) exitSignal = signal;
     });
-    channel.on('error', (error: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      clearTimeout(closeWait);
-      options.signal?.removeEventListener('abort', onAbort);
-      reject(error);
-    });
+    channel.on('error', fail);
     channel.on('close', finish);
     if (options.stdin) {
       options.stdin.on('error', (error) => {
         channel.close();
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        reject(error);
+        fail(error);
       });
       options.stdin.on('data', fed);
       options.stdin.once('end', () => {
