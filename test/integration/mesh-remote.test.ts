@@ -164,10 +164,11 @@ describe('P2P systems on remote hosts', () => {
     // read p50 386, p90 692, max 1,643 (min 248) beside conditions-remote.test.ts, the client
     // itself up to 216 ms behind its schedule, so a median near 250 holds only on a quiet machine.
     // What holds on any: no commit comes before the delay (the p50 at or above it; the fastest may
-    // read under it: each Node process's wall clock, timeOrigin + now(), is off by what its start
-    // was preempted, which the hosts' `date` check does not see: 248.1 in one CI run, 234.1 in
-    // another with the client 180 ms behind its schedule, so the fastest is held to most of the
-    // delay, above 200, where a delay not applied reads a few ms), and the fastest come with one
+    // read under it, 248.1 in one CI run, 234.1 in another with the client 180 ms behind its
+    // schedule; why is not known: timeOrigin + now() read within 0.04 ms of the system clock in
+    // every fresh Node process measured, also 12 started at once, so it is not the processes'
+    // clocks. The fastest is held to most of the delay, above 200, where a delay not applied
+    // reads a few ms), and the fastest come with one
     // delay, not two (under 375: timed by arrival, none reads under 500).
     // Which stream's events are timed by `at` and which by arrival is the unit tests' (mesh.test.ts).
     const clocks = record.environment.testbed.hosts.map((h) => h.clock?.errorBoundMs ?? Infinity);
