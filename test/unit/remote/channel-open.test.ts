@@ -14,19 +14,9 @@ import { PassThrough, type Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamAgent } from '../../../src/testbed/docker/connection.js';
-import type { RemoteHost } from '../../../src/testbed/remote/hosts.js';
 import { SshSession } from '../../../src/testbed/remote/ssh-session.js';
 import { ed25519KeyPair } from '../../../src/testbed/sandbox/sandbox.js';
-
-const host: RemoteHost = {
-  name: 'host0',
-  address: '127.0.0.1',
-  port: 22,
-  user: 'u',
-  keyPath: '/k',
-  keyPathExplicit: true,
-  labels: {},
-};
+import { sessionHost as host } from './session-host.js';
 
 describe('SshSession channel opens', () => {
   let server: ssh2.Server;

@@ -9,18 +9,8 @@
 import { EventEmitter } from 'node:events';
 import { Duplex, PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { RemoteHost } from '../../../src/testbed/remote/hosts.js';
 import { CLOSE_GRACE_MS, SshSession } from '../../../src/testbed/remote/ssh-session.js';
-
-const host: RemoteHost = {
-  name: 'host0',
-  address: '127.0.0.1',
-  port: 22,
-  user: 'u',
-  keyPath: '/k',
-  keyPathExplicit: true,
-  labels: {},
-};
+import { sessionHost as host } from './session-host.js';
 
 /**
  * A session channel whose command never ends and whose server never answers a close (unless
