@@ -3,7 +3,7 @@
  * exact merge across worker threads by their compressed encoding.
  * Values are recorded in microseconds; summaries are reported in milliseconds.
  */
-import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
+import { Int32Histogram, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import type { LatencySummary } from './figures.js';
 
@@ -12,26 +12,41 @@ const HIGHEST_TRACKABLE_US = 3_600_000_000;
 
 export type LatencyHistogram = Histogram;
 
+/**
+ * hdr-histogram-js's own histogram with a faster way to a value's slot. The library finds
+ * it with a Math.log2 and two Math.pow per value, each a call out of V8's compiled code
+ * into C: about 100 ns a value here (a sent and answered tx records 6), most of what
+ * recording costs. For a whole number below 2^31 (µs: about 36 minutes) and a unit of 1
+ * (every histogram here), the same slot is its highest set bit and a shift: about 5 ns.
+ * Every other value goes the library's way. Slots are the library's, bit for bit
+ * (test/unit/histogram.test.ts), so encoding, merging and every figure are unchanged.
+ */
+export class FastIndexHistogram extends Int32Histogram {
+  override countsArrayIndex(value: number): number {
+    if (value >= 0 && value < 0x80000000 && this.unitMagnitude === 0 && Math.floor(value) === value) {
+      const halfMagnitude = this.subBucketHalfCountMagnitude;
+      // floor(log2(value)) - halfMagnitude, at least 0 (bucket 0 holds every value below 2^(halfMagnitude+1))
+      const bucket = Math.max(31 - Math.clz32(value) - halfMagnitude, 0);
+      return ((bucket + 1) << halfMagnitude) + (value >>> bucket) - this.subBucketHalfCount;
+    }
+    return super.countsArrayIndex(value);
+  }
+}
+
+function newHistogram(significantDigits: number): LatencyHistogram {
+  const histogram = new FastIndexHistogram(1, HIGHEST_TRACKABLE_US, significantDigits);
+  histogram.autoResize = true;
+  return histogram;
+}
+
 /** A histogram for whole-run figures (3 significant digits, 1 µs .. 1 h, auto-resizing). */
 export function newLatencyHistogram(): LatencyHistogram {
-  return build({
-    bitBucketSize: 32,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: HIGHEST_TRACKABLE_US,
-    numberOfSignificantValueDigits: 3,
-    autoResize: true,
-  });
+  return newHistogram(3);
 }
 
 /** A smaller histogram for per-second figures (2 significant digits). */
 export function newCompactHistogram(): LatencyHistogram {
-  return build({
-    bitBucketSize: 32,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: HIGHEST_TRACKABLE_US,
-    numberOfSignificantValueDigits: 2,
-    autoResize: true,
-  });
+  return newHistogram(2);
 }
 
 export function recordMicros(histogram: LatencyHistogram, micros: number): void {
