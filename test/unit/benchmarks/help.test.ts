@@ -44,6 +44,7 @@ const expected: Record<string, string[]> = {
   'bench-report.ts': ['--repeats'],
   'bench-startup.ts': ['--ref', '--pairs'],
   'bench-wakeups.ts': ['--seconds', '--pairs', '--max-load'],
+  'bench-histogram.ts': ['--values', '--pairs', '--max-load'],
   'bench-image.ts': ['--rounds', '--hosts', '--dir', '--ready-rounds'],
   'bench-dashboard.ts': ['--pairs', '--seconds', '--rate', '--committee', '--max-load'],
   'bench-footprint.ts': ['--nodes', '--rate', '--seconds', '--workers', '--long', '--pairs', '--max-load'],
