@@ -55,11 +55,40 @@ function tryLock(lock: string): boolean {
       }
       if (holder === process.pid) return true;
       if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) return false;
-      rmSync(lock, { force: true }); // left by a file that ended: free
+      removeDeadLock(lock, holder, mine); // left by a file that ended: free
     }
     return false;
   } finally {
     rmSync(mine, { force: true });
+  }
+}
+
+/**
+ * Removes `lock` if `holder`, a process that is gone, still holds it. Two files finding the
+ * same dead holder at once would otherwise both remove the lock, the later one removing what
+ * the earlier had just taken, and both would use the slot. So a take-over is locked too
+ * (`<lock>.takeover`, taken by link as the lock is) and the holder read again under it. A
+ * take-over lock left by a process that died inside it keeps that slot's dead lock: claims go
+ * on to the next slot.
+ */
+function removeDeadLock(lock: string, holder: number, mine: string): void {
+  const takeover = `${lock}.takeover`;
+  try {
+    linkSync(mine, takeover);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw error;
+  }
+  try {
+    let current: number;
+    try {
+      current = Number(readFileSync(lock, 'utf8'));
+    } catch {
+      return; // released meanwhile
+    }
+    if (current === holder) rmSync(lock, { force: true });
+  } finally {
+    rmSync(takeover, { force: true });
   }
 }
 
