@@ -7,7 +7,7 @@
  *   fast     src/measure/histogram.ts's FastIndexHistogram (the same slots by bit arithmetic),
  *            what every histogram of the generator is.
  * Each round records `--values` latencies drawn like a loaded system's (µs, log-normal around
- * 1 ms, a tail to seconds) into four histograms of 3 significant digits and two of 2, fresh each
+ * 1 ms, a tail past 100 ms) into four histograms of 3 significant digits and two of 2, fresh each
  * round; the figure is nanoseconds per recorded value. Writes benchmarks/results/histogram-<timestamp>.json.
  */
 import { Int32Histogram } from 'hdr-histogram-js';

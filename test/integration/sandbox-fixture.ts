@@ -86,7 +86,7 @@ function removeDeadLock(lock: string, holder: number, mine: string): void {
     } catch {
       return; // released meanwhile
     }
-    if (current === holder) rmSync(lock, { force: true });
+    if (Object.is(current, holder)) rmSync(lock, { force: true });
   } finally {
     rmSync(takeover, { force: true });
   }
