@@ -7,7 +7,9 @@
  *      transports: `raw` and `undici`) vs autocannon (with `overallRate`, same connections,
  *      same body size); each round runs `--repeat N` times (default 3, alternating order), medians
  *      reported; plus the floor of any evenly spread open-loop sender on Node (`bare`: a bare
- *      keep-alive net.Socket loop that only counts replies), for reference;
+ *      keep-alive net.Socket loop that only counts replies), for reference, and the same loop
+ *      also sending between replies as the generator does (`bare-spread`): the generator's own
+ *      work is what it costs above that one;
  *   2. achieved rate vs target at 100, 250, 1,000, 2,000 and 10,000 tx/s (±1%), with the schedule lag and the generator's CPU;
  *   3. schedule lag p99 at 10,000 tx/s (< 2 ms);
  *   4. RSS growth at 2,000 tx/s: `--long` is the 10-minute run (RSS at minute 1 vs end,
@@ -53,7 +55,7 @@ import {
 const USAGE = {
   name: 'bench:loadgen',
   summary:
-    "The load generator's CPU per 1,000 tx next to autocannon and a bare socket loop, achieved rate,\n" +
+    "The load generator's CPU per 1,000 tx next to autocannon and bare socket loops, achieved rate,\n" +
     'schedule lag and RSS growth, against a minimal JSON-RPC server on the other core.',
   notes: ['Writes benchmarks/results/loadgen-<timestamp>.json.'],
 };
@@ -87,7 +89,7 @@ const FLAGS = {
 /** The parent → child protocol: one measurement, printed as JSON. */
 const CHILD_FLAGS = {
   child: { type: 'boolean', hidden: true, description: 'run one measurement and print it as JSON' },
-  tool: { type: 'string', hidden: true, description: 'ours | autocannon | bare' },
+  tool: { type: 'string', hidden: true, description: 'ours | autocannon | bare | bare-spread' },
   url: { type: 'string', hidden: true, description: 'server URL' },
   rate: { type: 'string', hidden: true, description: 'tx/s' },
   seconds: { type: 'string', hidden: true, description: 'seconds of the measured run' },
@@ -307,8 +309,17 @@ async function childOurs(
  * (same connections and body) that sends what is due every 1 ms timer tick and only
  * counts replies (no tx building, parsing, classification or histograms). Not a tool,
  * a reference: what any generator spreading sends evenly pays in wakeups and syscalls.
+ * With `spread` (the `bare-spread` side) each reply also sends what fell due since, as the
+ * generator does by default: the same loop at the generator's pacing, so the generator's
+ * own work is what it costs above this side.
  */
-async function childBare(warmups: number, url: string, rate: number, seconds: number): Promise<void> {
+async function childBare(
+  warmups: number,
+  url: string,
+  rate: number,
+  seconds: number,
+  spread = false,
+): Promise<void> {
   const net = await import('node:net');
   const { setTimeout: sleep } = await import('node:timers/promises');
   const { hostname, port } = new URL(url);
@@ -318,6 +329,19 @@ async function childBare(warmups: number, url: string, rate: number, seconds: nu
   const headEnd = Buffer.from('\r\n\r\n');
   const free: import('node:net').Socket[] = [];
   let replies = 0;
+  // the run in progress: its start and what it has sent (sendDue is also called on each reply)
+  let start = 0;
+  let sent = 0;
+  let running = false;
+  const sendDue = () => {
+    const due = Math.floor(((performance.now() - start) / 1000) * rate);
+    while (sent < due) {
+      const socket = free.pop();
+      if (!socket) break;
+      socket.write(request);
+      sent++;
+    }
+  };
   const sockets = Array.from({ length: CONNECTIONS }, () => {
     const socket = net.connect(Number(port), hostname);
     socket.setNoDelay(true);
@@ -326,34 +350,31 @@ async function childBare(warmups: number, url: string, rate: number, seconds: nu
       if (chunk.indexOf(headEnd) >= 0) {
         replies++;
         free.push(socket);
+        if (spread && running) sendDue();
       }
     });
     free.push(socket);
     return socket;
   });
   const run = async (ms: number) => {
-    const start = performance.now();
-    let sent = 0;
+    start = performance.now();
+    sent = 0;
+    running = true;
     while (performance.now() - start < ms) {
-      const due = Math.floor(((performance.now() - start) / 1000) * rate);
-      while (sent < due) {
-        const socket = free.pop();
-        if (!socket) break;
-        socket.write(request);
-        sent++;
-      }
+      sendDue();
       await sleep(1);
     }
+    running = false;
     return sent;
   };
   for (let i = 0; i < warmups; i++) await run(WARMUP_SECONDS * 1000);
   const cpuStart = process.cpuUsage();
-  const sent = await run(seconds * 1000);
+  const measured = await run(seconds * 1000);
   const cpu = process.cpuUsage(cpuStart);
   const cpuMs = (cpu.user + cpu.system) / 1000;
   for (const socket of sockets) socket.destroy();
   process.stdout.write(
-    `${JSON.stringify({ rate, seconds, sent, replies, cpuMs, userMs: cpu.user / 1000, systemMs: cpu.system / 1000, cpuPer1000: cpuMs / (sent / 1000), achievedRate: sent / seconds })}\n`,
+    `${JSON.stringify({ rate, seconds, sent: measured, replies, cpuMs, userMs: cpu.user / 1000, systemMs: cpu.system / 1000, cpuPer1000: cpuMs / (measured / 1000), achievedRate: measured / seconds })}\n`,
   );
 }
 
@@ -413,6 +434,7 @@ async function childMain(): Promise<void> {
   const { tool, url = '', rate, seconds, warmups } = options;
   if (tool === 'autocannon') await childAutocannon(warmups, url, rate, seconds);
   else if (tool === 'bare') await childBare(warmups, url, rate, seconds);
+  else if (tool === 'bare-spread') await childBare(warmups, url, rate, seconds, true);
   else
     await childOurs(
       warmups,
@@ -437,7 +459,7 @@ interface Args {
   readonly profile: string | undefined;
 }
 
-const TOOLS = ['raw', 'autocannon', 'undici', 'bare'] as const;
+const TOOLS = ['raw', 'autocannon', 'undici', 'bare', 'bare-spread'] as const;
 const CPU_RATES = [5000, 20000] as const;
 
 /** One tool's CPU round: its measurement at each rate. */
@@ -715,6 +737,18 @@ else
           }),
         ),
       ),
+      // issue 31's floor: the default transport within 1.1 times the bare 1 ms loop at 20,000 tx/s
+      ...(args.only && args.only !== 'cpu'
+        ? []
+        : [
+            judgeRatio({
+              claim: 'raw <= 1.1 x the bare loop in CPU per 1,000 tx at 20000 tx/s',
+              numerator: cpuPer1000(bySide.raw, 20000),
+              denominator: cpuPer1000(bySide.bare, 20000),
+              target: 1.1,
+              load,
+            }),
+          ]),
       ...(after?.judgements ?? []),
     ],
     extra: (bySide, args, after) => ({
@@ -737,6 +771,11 @@ else
                 /** Per-round ratios, paired by round. */
                 ratioToAutocannon: { raw: ratio('raw', 'autocannon'), undici: ratio('undici', 'autocannon') },
                 ratioToBareFloor: { raw: ratio('raw', 'bare'), undici: ratio('undici', 'bare') },
+                /** Against the bare loop at the generator's own pacing: the generator's own work. */
+                ratioToSpreadBare: {
+                  raw: ratio('raw', 'bare-spread'),
+                  undici: ratio('undici', 'bare-spread'),
+                },
               };
             }),
           }
