@@ -239,8 +239,8 @@ export class SshSession {
     const errState = { bytes: 0 };
     let exitCode: number | undefined;
     let exitSignal: string | undefined;
-    let timedOut = false;
-    let starved = false;
+    /** Why the command was stopped, when it was by its timeout or its starved input (the first stop's). */
+    let stoppedBy: 'timeout' | 'input' | undefined;
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     let closeWait: NodeJS.Timeout | undefined;
@@ -266,11 +266,11 @@ export class SshSession {
         reject(new MeshbenchError('INTERRUPTED', `${describeHost(this.host)}: interrupted`));
         return;
       }
-      if (timedOut) {
+      if (stoppedBy === 'timeout') {
         resolve({ exitCode: 124, stdout, stderr: `${stderr}\n(timed out after ${options.timeoutMs} ms)` });
         return;
       }
-      if (starved) {
+      if (stoppedBy === 'input') {
         resolve({
           exitCode: 124,
           stdout,
@@ -286,9 +286,10 @@ export class SshSession {
     // never finishes it: the deploy waited on it for good after another host's refusal. So the
     // result does not wait for that answer past CLOSE_GRACE_MS.
     let stopping = false;
-    const stop = () => {
+    const stop = (reason?: 'timeout' | 'input') => {
       if (stopping) return;
       stopping = true;
+      stoppedBy = reason;
       if (options.stdin) {
         options.stdin.unpipe(channel);
         options.stdin.destroy();
@@ -304,10 +305,7 @@ export class SshSession {
     const onAbort = () => stop();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        timedOut = true;
-        stop();
-      }, options.timeoutMs);
+      timer = setTimeout(() => stop('timeout'), options.timeoutMs);
     }
     // While its input flows, a command that takes none of it and prints nothing for inputIdleMs
     // is stopped: `docker load` fed to an engine that stopped reading waited for good.
@@ -315,10 +313,7 @@ export class SshSession {
     const fed = () => {
       if (options.inputIdleMs === undefined || inputEnded || stopping || settled) return;
       clearTimeout(inputIdle);
-      inputIdle = setTimeout(() => {
-        starved = true;
-        stop();
-      }, options.inputIdleMs);
+      inputIdle = setTimeout(() => stop('input'), options.inputIdleMs);
     };
     channel.on('data', (chunk: Buffer) => {
       fed();
