@@ -29,6 +29,13 @@ export interface SpawnBinOptions {
  * failing every later file there: CI of stop 61).
  */
 export const DEADLINE_MS = 240_000;
+/**
+ * A command that takes longer than this to end after the Ctrl-C a test pressed (`interruptWhen`)
+ * has its last trace lines printed in the test's output: what its interruption waited on (CI #143:
+ * one took 124 s, ended by the forced exit, and said nothing of why). Printed, not added to its
+ * stderr, which the tests judge.
+ */
+const SLOW_INTERRUPT_MS = 60_000;
 /** After the deadline's Ctrl-C, the time the command gets to clean up before it is killed. */
 const AFTER_INTERRUPT_MS = 30_000;
 
@@ -61,12 +68,12 @@ export function spawnBin(
     running.add(child);
     let stdout = '';
     let stderr = '';
-    let interrupted = false;
+    let interruptedAt: number | undefined;
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      if (options.interruptWhen && !interrupted && options.interruptWhen.test(stderr)) {
-        interrupted = true;
+      if (options.interruptWhen && interruptedAt === undefined && options.interruptWhen.test(stderr)) {
+        interruptedAt = performance.now();
         child.kill('SIGINT');
       }
     });
@@ -85,6 +92,11 @@ export function spawnBin(
       running.delete(child);
       clearTimeout(deadline);
       clearTimeout(kill);
+      const afterInterruptMs = interruptedAt === undefined ? 0 : performance.now() - interruptedAt;
+      if (!late && afterInterruptMs > SLOW_INTERRUPT_MS)
+        console.warn(
+          `[test] ${name} ${args.join(' ')} took ${Math.round(afterInterruptMs / 1000)} s to end after its Ctrl-C. Its last trace lines:\n${lastLines(traceFile, 40)}`,
+        );
       rmSync(traceFile, { force: true });
       resolvePromise({ code, stdout, stderr: stderr + late });
     });
