@@ -181,6 +181,15 @@ export async function remoteHasImage(agent: RemoteHostAgent, imageId: string): P
 
 const DISK_FULL = /no space left on device|disk quota exceeded/i;
 
+/**
+ * How long `docker load` may take to end once it has read the whole archive (the engine unpacks
+ * the layers meanwhile, printing nothing with -q): the engine requests' silence bound, or the
+ * unpacked size at 5 MB/s when that is longer.
+ */
+export function loadBoundMs(unpackedBytes: number): number {
+  return Math.max(STREAM_IDLE_TIMEOUT_MS, Math.ceil(unpackedBytes / 5_000));
+}
+
 /** Ships the archive to one host unless it already has the image ID. */
 export async function shipImage(
   agent: RemoteHostAgent,
@@ -196,6 +205,8 @@ export async function shipImage(
     stdin: createReadStream(archive.path),
     // an engine that stops reading the image: said after as long as a silent engine request
     inputIdleMs: STREAM_IDLE_TIMEOUT_MS,
+    // or that stops once it has read it all, while it unpacks the layers (at 5 MB/s, a slow disk)
+    afterInputMs: loadBoundMs(image.sizeBytes),
     ...(signal ? { signal } : {}),
   });
   if (result.exitCode !== 0) {

@@ -107,6 +107,12 @@ export interface ExecOptions {
    * nothing for this long (exit 124, saying so): what it feeds stopped answering.
    */
   readonly inputIdleMs?: number;
+  /**
+   * With `stdin`: stopped when it has not ended this long after its input has all gone (exit 124,
+   * saying so): `docker load` waits for its engine to unpack what it took, and an engine that
+   * stopped answering then kept it waiting for good.
+   */
+  readonly afterInputMs?: number;
 }
 
 function capture(chunks: Buffer[], state: { bytes: number }, chunk: Buffer): void {
@@ -239,12 +245,13 @@ export class SshSession {
     const errState = { bytes: 0 };
     let exitCode: number | undefined;
     let exitSignal: string | undefined;
-    /** Why the command was stopped, when it was by its timeout or its starved input (the first stop's). */
-    let stoppedBy: 'timeout' | 'input' | undefined;
+    /** Why the command was stopped: its timeout, its starved input, or its wait after the input (the first stop's). */
+    let stoppedBy: 'timeout' | 'input' | 'after-input' | undefined;
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     let closeWait: NodeJS.Timeout | undefined;
     let inputIdle: NodeJS.Timeout | undefined;
+    let afterInput: NodeJS.Timeout | undefined;
     /** Settles once: every timer and the abort listener go; false when it settled already. */
     const release = (): boolean => {
       if (settled) return false;
@@ -252,6 +259,7 @@ export class SshSession {
       clearTimeout(timer);
       clearTimeout(closeWait);
       clearTimeout(inputIdle);
+      clearTimeout(afterInput);
       options.signal?.removeEventListener('abort', onAbort);
       return true;
     };
@@ -267,7 +275,11 @@ export class SshSession {
         return;
       }
       if (stoppedBy === 'timeout') {
-        resolve({ exitCode: 124, stdout, stderr: `${stderr}\n(timed out after ${options.timeoutMs} ms)` });
+        resolve({
+          exitCode: 124,
+          stdout,
+          stderr: `${stderr}\n(timed out after ${durationText(options.timeoutMs ?? 0)})`,
+        });
         return;
       }
       if (stoppedBy === 'input') {
@@ -275,6 +287,14 @@ export class SshSession {
           exitCode: 124,
           stdout,
           stderr: `${stderr}\nit took none of its input for ${durationText(options.inputIdleMs ?? 0)} (what it feeds no longer answers)`,
+        });
+        return;
+      }
+      if (stoppedBy === 'after-input') {
+        resolve({
+          exitCode: 124,
+          stdout,
+          stderr: `${stderr}\nit took all of its input but had not ended ${durationText(options.afterInputMs ?? 0)} later (what it feeds no longer answers)`,
         });
         return;
       }
@@ -286,7 +306,7 @@ export class SshSession {
     // never finishes it: the deploy waited on it for good after another host's refusal. So the
     // result does not wait for that answer past CLOSE_GRACE_MS.
     let stopping = false;
-    const stop = (reason?: 'timeout' | 'input') => {
+    const stop = (reason?: 'timeout' | 'input' | 'after-input') => {
       if (stopping) return;
       stopping = true;
       stoppedBy = reason;
@@ -338,6 +358,8 @@ export class SshSession {
       options.stdin.once('end', () => {
         inputEnded = true;
         clearTimeout(inputIdle);
+        if (options.afterInputMs !== undefined && !stopping && !settled)
+          afterInput = setTimeout(() => stop('after-input'), options.afterInputMs);
       });
       fed();
       options.stdin.pipe(channel);

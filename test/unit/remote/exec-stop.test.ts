@@ -104,6 +104,35 @@ describe('a command stopped while it is blocked', () => {
     expect((await result).exitCode).toBe(0);
   });
 
+  it('fed input it takes all of, then not ending within its bound after: exit 124 saying so', async () => {
+    const channel = new BlockedChannel(); // it takes all it is given, and never ends
+    const input = Readable.from(Array.from({ length: 20 }, () => 'image layer bytes '));
+    const started = performance.now();
+    const done = await sessionWith(channel).exec(['docker', 'load'], {
+      stdin: input,
+      inputIdleMs: 100,
+      afterInputMs: 300,
+    });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(done.exitCode).toBe(124);
+    expect(done.stderr).toContain(
+      'it took all of its input but had not ended 300 ms later (what it feeds no longer answers)',
+    );
+    expect(channel.signals).toEqual(['TERM']);
+    expect(channel.closes).toBe(1);
+  });
+
+  it('a bound after the input does not stop a command that ends within it', async () => {
+    const channel = new BlockedChannel();
+    const input = Readable.from(['image layer bytes ']);
+    const result = sessionWith(channel).exec(['docker', 'load'], { stdin: input, afterInputMs: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    channel.emit('exit', 0);
+    channel.emit('close');
+    expect((await result).exitCode).toBe(0);
+    expect(channel.closes).toBe(0);
+  });
+
   it('a server that answers the close settles it at once, without the grace', async () => {
     const channel = new BlockedChannel(true);
     const controller = new AbortController();

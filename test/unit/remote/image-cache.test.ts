@@ -9,7 +9,7 @@ import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { pruneArchives } from '../../../src/testbed/remote/image-transfer.js';
+import { loadBoundMs, pruneArchives } from '../../../src/testbed/remote/image-transfer.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -54,5 +54,13 @@ describe('pruning the image-archive cache', () => {
         'unrelated.txt',
       ].sort(),
     );
+  });
+});
+
+describe("docker load's bound once it has read the archive", () => {
+  it("is the engine's silence bound, or the unpacked size at 5 MB/s when longer", () => {
+    expect(loadBoundMs(0)).toBe(120_000);
+    expect(loadBoundMs(300e6)).toBe(120_000);
+    expect(loadBoundMs(2e9)).toBe(400_000);
   });
 });
