@@ -41,6 +41,7 @@ import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { choiceFlag, flagsOrExit, numberFlag } from './lib/flags.js';
+import { makeRefWorktree, type RefWorktree } from './lib/ref-worktree.js';
 import { startProfiler } from './lib/cpu-profile.js';
 import { runBench } from './lib/harness.js';
 import {
@@ -79,6 +80,18 @@ const FLAGS = {
     description: "the generator's transport in the rate and rss parts (default: its default)",
   },
   long: { type: 'boolean', description: 'the 10-minute RSS run (default: 90 s)' },
+  tools: {
+    type: 'string',
+    valueName: 'LIST',
+    description:
+      "the CPU part's sides, from raw, autocannon, undici, bare and bare-spread (default: all); a claim is judged when its sides ran",
+  },
+  ref: {
+    type: 'string',
+    valueName: 'REV',
+    description:
+      "a side 'ref' in the CPU part, right after raw: the raw generator of git revision REV (a temporary worktree), to measure a change to the generator against it",
+  },
   profile: {
     type: 'string',
     valueName: 'DIR',
@@ -166,19 +179,22 @@ async function startServer(): Promise<ServerHandle> {
   };
 }
 
-/** Runs this script as a child in `--child` mode, pinned to core 0; returns its JSON line. */
-async function child(warmups: number, args: string[]): Promise<Record<string, number>> {
+/**
+ * Runs this script as a child in `--child` mode, pinned to core 0; returns its JSON line. `tree`:
+ * the checkout whose copy of this script runs (a reference revision's worktree; default this one).
+ */
+async function child(warmups: number, args: string[], tree = root): Promise<Record<string, number>> {
   const [cmd, argv] = pinned(0, [
     process.execPath,
     '--import',
     'tsx',
-    fileURLToPath(import.meta.url),
+    join(tree, 'benchmarks', 'scripts', 'bench-loadgen.ts'),
     '--child',
     '--warmups',
     String(warmups),
     ...args,
   ]);
-  const proc = spawn(cmd, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(cmd, argv, { cwd: tree, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number>((resolve) => proc.once('exit', (c) => resolve(c ?? 1)));
@@ -457,9 +473,18 @@ interface Args {
   readonly transport: 'raw' | 'undici' | undefined;
   readonly long: boolean;
   readonly profile: string | undefined;
+  readonly tools: readonly Tool[];
+  readonly ref: string | undefined;
+}
+
+/** What the rounds share: the server, and the reference revision's worktree with --ref. */
+interface Shared {
+  readonly server: ServerHandle;
+  readonly ref: RefWorktree | undefined;
 }
 
 const TOOLS = ['raw', 'autocannon', 'undici', 'bare', 'bare-spread'] as const;
+type Tool = (typeof TOOLS)[number];
 const CPU_RATES = [5000, 20000] as const;
 
 /** One tool's CPU round: its measurement at each rate. */
@@ -485,27 +510,33 @@ interface After {
 /** What a part after the CPU rounds gets from the harness: a log line, and a load-average window. */
 type PartContext = { log: (line: string) => void; window: () => { close(): LoadRecord } };
 
-const ours = (tool: string) => tool === 'raw' || tool === 'undici';
+/** Our generator's sides: its transports, and the reference revision's (raw). */
+const ours = (tool: string) => tool === 'raw' || tool === 'undici' || tool === 'ref';
 
-async function cpuRound(tool: string, server: ServerHandle, args: Args, pair: number): Promise<Round> {
+async function cpuRound(tool: string, shared: Shared, args: Args, pair: number): Promise<Round> {
+  const { server } = shared;
   const loadAverage = loadavg()[0] as number;
   const byRate: Record<number, Record<string, number>> = {};
   for (const rate of CPU_RATES) {
     const before = await server.received();
-    const figures = await child(args.warmups, [
-      '--tool',
-      ours(tool) ? 'ours' : tool,
-      ...(ours(tool) ? ['--transport', tool] : []),
-      '--url',
-      server.url,
-      '--rate',
-      String(rate),
-      '--seconds',
-      String(args.seconds),
-      ...(ours(tool) && args.profile
-        ? ['--profile-file', join(args.profile, `ours-${tool}-${rate}-${pair + 1}.cpuprofile`)]
-        : []),
-    ]);
+    const figures = await child(
+      args.warmups,
+      [
+        '--tool',
+        ours(tool) ? 'ours' : tool,
+        ...(ours(tool) ? ['--transport', tool === 'ref' ? 'raw' : tool] : []),
+        '--url',
+        server.url,
+        '--rate',
+        String(rate),
+        '--seconds',
+        String(args.seconds),
+        ...(ours(tool) && args.profile
+          ? ['--profile-file', join(args.profile, `ours-${tool}-${rate}-${pair + 1}.cpuprofile`)]
+          : []),
+      ],
+      tool === 'ref' ? shared.ref?.dir : undefined,
+    );
     const received = (await server.received()) - before - (figures.warmupSent ?? 0);
     byRate[rate] = ours(tool) ? { ...figures, serverReceived: received } : figures;
   }
@@ -708,12 +739,34 @@ else
       transport: choiceFlag('transport', values.transport, ['raw', 'undici']),
       long: values.long === true,
       profile: values.profile,
+      tools: toolsFlag(values.tools),
+      ref: values.ref,
     }),
     file: 'loadgen',
-    setup: () => startServer(),
-    teardown: async (server) => server.stop(),
+    setup: async (args, { log }): Promise<Shared> => {
+      const ref =
+        args.ref === undefined
+          ? undefined
+          : makeRefWorktree(args.ref, { prefix: 'loadgen', build: false, log });
+      try {
+        return { server: await startServer(), ref };
+      } catch (error) {
+        ref?.remove();
+        throw error;
+      }
+    },
+    teardown: async ({ server, ref }) => {
+      server.stop();
+      ref?.remove();
+    },
     sides: [],
-    sidesFrom: (args) => (!args.only || args.only === 'cpu' ? TOOLS : []),
+    // with --ref, the reference right after raw: the harness compares the first two sides figure by figure
+    sidesFrom: (args) =>
+      !args.only || args.only === 'cpu'
+        ? args.ref === undefined
+          ? args.tools
+          : ['raw', 'ref', ...args.tools.filter((tool) => tool !== 'raw')]
+        : [],
     round: (tool, { shared, args, pair }) => cpuRound(tool, shared, args, pair),
     describe: (r) =>
       CPU_RATES.map((rate) => {
@@ -723,52 +776,64 @@ else
     figures: Object.fromEntries(
       CPU_RATES.map((rate) => [`cpuPer1000Ms@${rate}`, (r: Round) => r.byRate[rate]?.cpuPer1000]),
     ),
-    after: ({ args, shared, log, window }) => rateAndRss(args, shared, { log, window }),
-    claims: (bySide, args, load, after) => [
-      // The CPU comparison's claims only when it ran (not with --only rate or rss).
-      ...(args.only && args.only !== 'cpu' ? [] : CPU_RATES).flatMap((rate) =>
-        (['raw', 'undici'] as const).map((tool) =>
-          judgeRatio({
-            claim: `${tool} <= autocannon in CPU per 1,000 tx at ${rate} tx/s`,
-            numerator: cpuPer1000(bySide[tool], rate),
-            denominator: cpuPer1000(bySide.autocannon, rate),
-            target: 1,
-            load,
-          }),
+    after: ({ args, shared, log, window }) => rateAndRss(args, shared.server, { log, window }),
+    claims: (bySide, args, load, after) => {
+      // the CPU comparison's claims only where it ran (not with --only rate or rss), each when both its sides did
+      const measured = (side: string) => (bySide[side]?.length ?? 0) > 0;
+      const ratio = (tool: string, to: string, rate: number, target: number, claim: string) =>
+        measured(tool) && measured(to)
+          ? [
+              judgeRatio({
+                claim,
+                numerator: cpuPer1000(bySide[tool], rate),
+                denominator: cpuPer1000(bySide[to], rate),
+                target,
+                load,
+              }),
+            ]
+          : [];
+      return [
+        ...CPU_RATES.flatMap((rate) =>
+          (['raw', 'undici'] as const).flatMap((tool) =>
+            ratio(tool, 'autocannon', rate, 1, `${tool} <= autocannon in CPU per 1,000 tx at ${rate} tx/s`),
+          ),
         ),
-      ),
-      // issue 31's floor: the default transport within 1.1 times the bare 1 ms loop at 20,000 tx/s
-      ...(args.only && args.only !== 'cpu'
-        ? []
-        : [
-            judgeRatio({
-              claim: 'raw <= 1.1 x the bare loop in CPU per 1,000 tx at 20000 tx/s',
-              numerator: cpuPer1000(bySide.raw, 20000),
-              denominator: cpuPer1000(bySide.bare, 20000),
-              target: 1.1,
-              load,
-            }),
-          ]),
-      ...(after?.judgements ?? []),
-    ],
-    extra: (bySide, args, after) => ({
+        // issue 31's floor: the default transport within 1.1 times the bare 1 ms loop at 20,000 tx/s
+        ...ratio('raw', 'bare', 20000, 1.1, 'raw <= 1.1 x the bare loop in CPU per 1,000 tx at 20000 tx/s'),
+        ...(after?.judgements ?? []),
+      ];
+    },
+    extra: (bySide, args, after, shared) => ({
       settings: {
         taskset: TASKSET,
         transactionSizeBytes: TX_SIZE,
         connections: CONNECTIONS,
         warmupRunsPerMeasurement: args.warmups,
         warmupRunSeconds: WARMUP_SECONDS,
+        ...(shared.ref
+          ? {
+              ref: {
+                rev: shared.ref.rev,
+                commit: shared.ref.commit,
+                thisCommit: shared.ref.thisCommit,
+                note: 'raw is the working tree, uncommitted changes included',
+              },
+            }
+          : {}),
       },
-      ...(bySide.raw && bySide.raw.length > 0
+      ...((bySide.raw?.length ?? 0) > 0
         ? {
             cpuPer1000Tx: CPU_RATES.map((rate) => {
+              /** Per-round ratios, paired by round; absent when a side did not run. */
               const ratio = (tool: string, to: string) => {
                 const of = cpuPer1000(bySide[to], rate);
-                return spread(cpuPer1000(bySide[tool], rate).map((v, i) => v / of[i]!));
+                const values = cpuPer1000(bySide[tool], rate);
+                return values.length > 0 && of.length === values.length
+                  ? spread(values.map((v, i) => v / of[i]!))
+                  : undefined;
               };
               return {
                 rate,
-                /** Per-round ratios, paired by round. */
                 ratioToAutocannon: { raw: ratio('raw', 'autocannon'), undici: ratio('undici', 'autocannon') },
                 ratioToBareFloor: { raw: ratio('raw', 'bare'), undici: ratio('undici', 'bare') },
                 /** Against the bare loop at the generator's own pacing: the generator's own work. */
@@ -776,6 +841,8 @@ else
                   raw: ratio('raw', 'bare-spread'),
                   undici: ratio('undici', 'bare-spread'),
                 },
+                /** With --ref: this tree's raw generator against the reference revision's. */
+                ...(shared.ref ? { ratioToRef: { raw: ratio('raw', 'ref') } } : {}),
               };
             }),
           }
@@ -783,6 +850,13 @@ else
       ...after?.figures,
     }),
   });
+
+/** --tools: a comma-separated list of CPU sides (default every one). */
+function toolsFlag(value: string | undefined): readonly Tool[] {
+  if (value === undefined) return TOOLS;
+  const tools = value.split(',').map((tool) => choiceFlag('tools', tool.trim(), TOOLS) as Tool);
+  return [...new Set(tools)];
+}
 
 function cpuPer1000(rounds: readonly Round[] | undefined, rate: number): number[] {
   return (rounds ?? []).map((r) => r.byRate[rate]?.cpuPer1000 ?? NaN);

@@ -1,7 +1,8 @@
 /**
  * `npm run bench:startup` — the commands' own start-up against a reference build, side by side:
  * this tree's build (`this`) and the build of `--ref REV` (`ref`: a git worktree made in the
- * system's temp folder, `npm ci` and `npm run build` there, removed at the end), each command run
+ * system's temp folder, its dependencies and `npm run build` there, removed at the end:
+ * lib/ref-worktree.ts), each command run
  * through its bin/ shim (the bundle), alternating rounds. Per command and side:
  *
  *   - `spawnMs`: from process spawn to `compose up` spawned (MESHBENCH_TRACE's
@@ -23,11 +24,12 @@
  * Usage: npm run build && npm run bench:startup -- --ref 3459106 [--pairs 6]
  * Writes benchmarks/results/startup-<timestamp>.json.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runBench } from './lib/harness.js';
+import { makeRefWorktree, type RefWorktree } from './lib/ref-worktree.js';
 
 process.chdir(resolve(import.meta.dirname, '../..'));
 const ROOT = process.cwd();
@@ -40,8 +42,7 @@ interface Args {
 interface Shared {
   /** The reference's checkout (its own node_modules and dist/). */
   readonly refDir: string;
-  readonly refCommit: string;
-  readonly thisCommit: string;
+  readonly worktree: RefWorktree;
   /** Where the benchmark runs write their folders (removed at the end). */
   readonly outputDir: string;
 }
@@ -75,14 +76,6 @@ const COMMANDS: Readonly<Record<string, (outputDir: string) => readonly string[]
   ],
   'benchmark --help': () => ['bin/benchmark.js', '--help'],
 };
-
-function git(args: readonly string[], cwd = ROOT): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
-}
-
-function npm(args: readonly string[], cwd: string): void {
-  execFileSync('npm', args, { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
-}
 
 /** One command of one side: its trace marks and its CPU time. */
 function runCommand(cwd: string, argv: readonly string[]): Promise<CommandFigures> {
@@ -149,26 +142,15 @@ await runBench({
     if (!existsSync(TIME)) throw new Error(`${TIME} is missing: install GNU time (apt-get install time)`);
     if (!existsSync('dist/bundle/local-network.js'))
       throw new Error('this tree is not built: run npm run build');
-    const refCommit = git(['rev-parse', '--verify', `${ref}^{commit}`]);
-    const refDir = mkdtempSync(join(tmpdir(), 'meshbench-startup-ref-'));
-    log(
-      `reference ${ref} (${refCommit.slice(0, 12)}): worktree ${refDir}, npm ci and build (about a minute)`,
-    );
-    git(['worktree', 'add', '--detach', '--force', refDir, refCommit]);
-    try {
-      npm(['ci', '--no-audit', '--no-fund'], refDir);
-      npm(['run', 'build'], refDir);
-    } catch (error) {
-      git(['worktree', 'remove', '--force', refDir]);
-      throw error;
-    }
+    const worktree = makeRefWorktree(ref, { prefix: 'startup', build: true, log });
+    const refDir = worktree.dir;
     const outputDir = mkdtempSync(join(tmpdir(), 'meshbench-startup-runs-'));
     // one warm-up of each side (page cache, compose's first start), not counted
     for (const cwd of [refDir, ROOT]) await runCommand(cwd, COMMANDS['local-network']?.(outputDir) ?? []);
-    return { refDir, refCommit, thisCommit: git(['rev-parse', 'HEAD']), outputDir };
+    return { refDir, worktree, outputDir };
   },
-  teardown: async ({ refDir, outputDir }) => {
-    git(['worktree', 'remove', '--force', refDir]);
+  teardown: async ({ worktree, outputDir }) => {
+    worktree.remove();
     rmSync(outputDir, { recursive: true, force: true });
   },
   sides: ['ref', 'this'],
@@ -188,7 +170,10 @@ await runBench({
       .join('; '),
   figures,
   extra: (_bySide, args, _after, shared) => ({
-    ref: { rev: args.ref, commit: shared.refCommit },
-    this: { commit: shared.thisCommit, note: 'the working tree as built, uncommitted changes included' },
+    ref: { rev: args.ref, commit: shared.worktree.commit },
+    this: {
+      commit: shared.worktree.thisCommit,
+      note: 'the working tree as built, uncommitted changes included',
+    },
   }),
 });

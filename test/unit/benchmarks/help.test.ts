@@ -26,7 +26,16 @@ const expected: Record<string, string[]> = {
   ],
   'bench-faults.ts': ['--events', '--gap-ms', '--rounds', '--seconds', '--rate', '--no-remote'],
   'bench-conditions.ts': ['--nodes', '--changes', '--gap-ms', '--seconds', '--refnodes'],
-  'bench-loadgen.ts': ['--only', '--repeat', '--seconds', '--warmups', '--transport', '--long'],
+  'bench-loadgen.ts': [
+    '--only',
+    '--repeat',
+    '--seconds',
+    '--warmups',
+    '--transport',
+    '--long',
+    '--tools',
+    '--ref',
+  ],
   'bench-local.ts': ['--repeats', '--committees'],
   'bench-overhead.ts': ['--duration', '--loads', '--no-reference'],
   'bench-refnode.ts': [
