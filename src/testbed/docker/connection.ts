@@ -44,10 +44,21 @@ export const STREAM_IDLE_TIMEOUT_MS = 120_000;
 
 /**
  * Gives a plain duplex stream (an SSH channel) the few socket methods node:http may call on a
- * connection; setTimeout is an idle timer, as on a socket.
+ * connection; setTimeout is an idle timer, as on a socket. `destroy(error)` emits the error, as a
+ * socket's does: node:http fails a request whose connection fails only by that event, and an SSH
+ * channel's destroy takes no error (it ends and closes the channel). Without it, a request aborted
+ * once its answer had begun (dockerode's abortSignal: a long `wait`) never settled.
  */
 function socketLike(stream: Duplex): Socket {
   const socket = stream as Duplex & Partial<Socket>;
+  let failed = false;
+  stream.on('error', () => (failed = true));
+  const destroyStream = stream.destroy.bind(stream);
+  socket.destroy = ((error?: Error) => {
+    if (error && !failed) stream.emit('error', error);
+    destroyStream();
+    return socket;
+  }) as Socket['destroy'];
   let timer: NodeJS.Timeout | undefined;
   let idleMs = 0;
   const arm = () => {
@@ -159,11 +170,8 @@ export class StreamAgent extends Agent {
             new Error(`the engine sent nothing for ${durationText(this.#idleTimeoutMs)}`),
             { code: 'ETIMEDOUT' },
           );
-          // The request fails with this, not with the "socket hang up" of a connection that
-          // closed: node:http takes a connection's error as the request's, and an SSH channel
-          // destroyed with an error does not emit it.
-          socket.emit('error', silent);
-          socket.destroy();
+          // The request fails with this, not with the "socket hang up" of a connection that closed.
+          socket.destroy(silent);
         });
         callback?.(null, socket);
       },

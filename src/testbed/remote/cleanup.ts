@@ -1,4 +1,5 @@
 /** Removing what runs left on a host, through the shared removal by label (../docker/cleanup.ts). */
+import type Docker from 'dockerode';
 import { MeshbenchError } from '../../common/errors.js';
 import { ROLE_LABEL } from '../../common/labels.js';
 import { NETHELPER_IMAGE, sweepScript } from '../../common/net-shaping.js';
@@ -14,6 +15,7 @@ import {
 import type { RemovalSummary } from '../testbed.js';
 import type { RemoteHostAgent } from './remote-host.js';
 import { describeHost } from './ssh-session.js';
+import { durationText } from '../../common/duration-text.js';
 
 /** The removals under way, per host connection and run ('*': every run), for cleanHost to join. */
 const underWay = new WeakMap<
@@ -91,6 +93,9 @@ async function removeFromHost(
  * runs (a second Ctrl-C during cleanup) leaves nothing; it carries the run's labels, so one
  * killed between its creation and its start is found by the next cleanup or `--down`.
  */
+/** How long the one-shot sweep may take, from its creation to its removal (it takes well under a second). */
+const SWEEP_BOUND_MS = 30_000;
+
 async function sweepHostNamespace(agent: RemoteHostAgent, runId: string | undefined): Promise<void> {
   const docker = agent.docker;
   try {
@@ -112,17 +117,33 @@ async function sweepHostNamespace(agent: RemoteHostAgent, runId: string | undefi
     HostConfig: { NetworkMode: 'host', CapAdd: ['NET_ADMIN'], AutoRemove: true },
   });
   // asked before the start, so the exit cannot come first (as `docker run --rm` does); a 404 is
-  // a container already gone
-  const removed = container.wait({ condition: 'removed' }).then(
-    () => undefined,
-    (error: unknown) => (statusOf(error) === 404 ? undefined : error),
-  );
+  // a container already gone. Bounded (the sweep takes a fraction of a second): an engine that
+  // does not remove it (a failed auto-removal, a stalled engine) kept this waiting until the
+  // engine's silence bound, 120 s, as long as the whole stop's after a Ctrl-C.
+  // (_query: the signal stays out of the query string)
+  const bound = AbortSignal.timeout(SWEEP_BOUND_MS);
+  const removed = container
+    .wait({ _query: { condition: 'removed' }, abortSignal: bound } as Docker.ContainerWaitOptions)
+    .then(
+      () => undefined,
+      (error: unknown) =>
+        statusOf(error) === 404
+          ? undefined
+          : bound.aborted
+            ? new Error(`its one-shot helper was not gone within ${durationText(SWEEP_BOUND_MS)}`)
+            : error,
+    );
   try {
     await container.start();
     const failure = await removed;
     if (failure !== undefined) throw failure;
   } catch (error) {
-    await container.remove({ force: true }).catch(() => undefined);
+    await container
+      .remove({
+        _query: { force: true },
+        abortSignal: AbortSignal.timeout(SWEEP_BOUND_MS),
+      } as Docker.ContainerRemoveOptions)
+      .catch(() => undefined);
     throw agent.failure('sweeping network rules', error);
   }
 }

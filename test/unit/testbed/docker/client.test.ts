@@ -89,6 +89,9 @@ describe('dockerode over a stream per request', () => {
           res
             .writeHead(200, { 'Content-Type': 'application/vnd.docker.raw-stream' })
             .end(Buffer.concat([frame(1, 'out 1\n'), frame(2, 'err 2\n'), frame(1, '{"json":3}\n')]));
+        } else if (path.startsWith('/containers/stuck/wait')) {
+          // a wait for a container that never goes: the engine sends the head at once, then nothing
+          res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders();
         } else if (path === '/slow') {
           // never answers
         } else {
@@ -174,6 +177,25 @@ describe('dockerode over a stream per request', () => {
     expect(agent.failure('inspecting image x', error).message).toBe(
       'host0 (root@10.0.0.1:22): inspecting image x failed: No such image: x',
     );
+  });
+
+  it('ends a request aborted once its answer began, over a stream whose destroy takes no error (an SSH channel)', async () => {
+    // ssh2's Channel.destroy() ends and closes the channel and ignores its argument
+    const channelLike = (socketDir: () => string) => async () => {
+      const socket = await opener(socketDir)();
+      socket.destroy = (() => socket.end()) as typeof socket.destroy;
+      return socket;
+    };
+    const docker = await streamDocker(channelLike(() => dir));
+    const bound = AbortSignal.timeout(200);
+    const started = performance.now();
+    const error = await docker
+      .getContainer('stuck')
+      .wait({ _query: { condition: 'removed' }, abortSignal: bound } as never)
+      .catch((caught: unknown) => caught);
+    expect((error as Error).name).toBe('AbortError');
+    expect(seen.at(-1)?.url).toBe('/containers/stuck/wait?condition=removed');
+    expect(performance.now() - started).toBeLessThan(30_000);
   });
 
   it('gives up on a stream that stays silent, and fails when the stream cannot be opened', async () => {
