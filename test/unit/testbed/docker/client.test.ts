@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatError } from '../../../../src/common/errors.js';
 import { engineMessage, streamDocker } from '../../../../src/testbed/docker/connection.js';
@@ -191,7 +192,7 @@ describe('dockerode over a stream per request', () => {
     const started = performance.now();
     const error = await docker
       .getContainer('stuck')
-      .wait({ _query: { condition: 'removed' }, abortSignal: bound } as never)
+      .wait({ _query: { condition: 'removed' }, abortSignal: bound } as Docker.ContainerWaitOptions)
       .catch((caught: unknown) => caught);
     expect((error as Error).name).toBe('AbortError');
     expect(seen.at(-1)?.url).toBe('/containers/stuck/wait?condition=removed');
