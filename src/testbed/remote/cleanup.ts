@@ -1,5 +1,6 @@
 /** Removing what runs left on a host, through the shared removal by label (../docker/cleanup.ts). */
 import type Docker from 'dockerode';
+import { durationText } from '../../common/duration-text.js';
 import { MeshbenchError } from '../../common/errors.js';
 import { ROLE_LABEL } from '../../common/labels.js';
 import { NETHELPER_IMAGE, sweepScript } from '../../common/net-shaping.js';
@@ -15,7 +16,6 @@ import {
 import type { RemovalSummary } from '../testbed.js';
 import type { RemoteHostAgent } from './remote-host.js';
 import { describeHost } from './ssh-session.js';
-import { durationText } from '../../common/duration-text.js';
 
 /** The removals under way, per host connection and run ('*': every run), for cleanHost to join. */
 const underWay = new WeakMap<
@@ -84,6 +84,9 @@ async function removeFromHost(
   return { host: agent.host.name, ...(options.runId ? { runId: options.runId } : {}), ...report };
 }
 
+/** How long the one-shot sweep may take, from its creation to its removal (it takes well under a second). */
+const SWEEP_BOUND_MS = 30_000;
+
 /**
  * Remote nodes run in the host's network namespace, so shaping rules live there, not in a
  * container: the helpers remove them when they go, but a helper killed outright could not.
@@ -93,9 +96,6 @@ async function removeFromHost(
  * runs (a second Ctrl-C during cleanup) leaves nothing; it carries the run's labels, so one
  * killed between its creation and its start is found by the next cleanup or `--down`.
  */
-/** How long the one-shot sweep may take, from its creation to its removal (it takes well under a second). */
-const SWEEP_BOUND_MS = 30_000;
-
 async function sweepHostNamespace(agent: RemoteHostAgent, runId: string | undefined): Promise<void> {
   const docker = agent.docker;
   try {

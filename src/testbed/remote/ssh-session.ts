@@ -274,28 +274,14 @@ export class SshSession {
         reject(new MeshbenchError('INTERRUPTED', `${describeHost(this.host)}: interrupted`));
         return;
       }
-      if (stoppedBy === 'timeout') {
-        resolve({
-          exitCode: 124,
-          stdout,
-          stderr: `${stderr}\n(timed out after ${durationText(options.timeoutMs ?? 0)})`,
-        });
-        return;
-      }
-      if (stoppedBy === 'input') {
-        resolve({
-          exitCode: 124,
-          stdout,
-          stderr: `${stderr}\nit took none of its input for ${durationText(options.inputIdleMs ?? 0)} (what it feeds no longer answers)`,
-        });
-        return;
-      }
-      if (stoppedBy === 'after-input') {
-        resolve({
-          exitCode: 124,
-          stdout,
-          stderr: `${stderr}\nit took all of its input but had not ended ${durationText(options.afterInputMs ?? 0)} later (what it feeds no longer answers)`,
-        });
+      if (stoppedBy !== undefined) {
+        // what it printed, then why it was stopped
+        const why = {
+          timeout: `(timed out after ${durationText(options.timeoutMs ?? 0)})`,
+          input: `it took none of its input for ${durationText(options.inputIdleMs ?? 0)} (what it feeds no longer answers)`,
+          'after-input': `it took all of its input but had not ended ${durationText(options.afterInputMs ?? 0)} later (what it feeds no longer answers)`,
+        }[stoppedBy];
+        resolve({ exitCode: 124, stdout, stderr: `${stderr}\n${why}` });
         return;
       }
       resolve({ exitCode: exitCode ?? (exitSignal ? 128 : 255), stdout, stderr });
