@@ -33,7 +33,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { choiceFlag, FlagError, numberFlag, numberListFlag, type FlagValues } from './lib/flags.js';
+import { choiceListFlag, FlagError, numberFlag, numberListFlag, type FlagValues } from './lib/flags.js';
 import { runBench } from './lib/harness.js';
 import { cpuTimes, TICK_MS } from './lib/proc.js';
 import type { ProbeReport, SendReport } from './lib/udp-probe.js';
@@ -90,7 +90,7 @@ const FLAGS = {
 } as const;
 type Args = ReturnType<typeof parseArgs>;
 function parseArgs(values: FlagValues<typeof FLAGS>) {
-  const hooks = values.hooks.split(',').map((hook) => choiceFlag('hooks', hook, HOOKS) as Hook);
+  const hooks = choiceListFlag('hooks', values.hooks, HOOKS);
   if (new Set(hooks).size !== hooks.length)
     throw new FlagError(`--hooks "${values.hooks}" names a hook twice`);
   return {

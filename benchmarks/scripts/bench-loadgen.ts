@@ -40,7 +40,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { choiceFlag, flagsOrExit, numberFlag } from './lib/flags.js';
+import { choiceFlag, choiceListFlag, flagsOrExit, numberFlag } from './lib/flags.js';
 import { makeRefWorktree, type RefWorktree } from './lib/ref-worktree.js';
 import { startProfiler } from './lib/cpu-profile.js';
 import { runBench } from './lib/harness.js';
@@ -854,8 +854,7 @@ else
 /** --tools: a comma-separated list of CPU sides (default every one). */
 function toolsFlag(value: string | undefined): readonly Tool[] {
   if (value === undefined) return TOOLS;
-  const tools = value.split(',').map((tool) => choiceFlag('tools', tool.trim(), TOOLS) as Tool);
-  return [...new Set(tools)];
+  return [...new Set(choiceListFlag('tools', value, TOOLS))];
 }
 
 function cpuPer1000(rounds: readonly Round[] | undefined, rate: number): number[] {

@@ -41,7 +41,6 @@ interface Args {
 
 interface Shared {
   /** The reference's checkout (its own node_modules and dist/). */
-  readonly refDir: string;
   readonly worktree: RefWorktree;
   /** Where the benchmark runs write their folders (removed at the end). */
   readonly outputDir: string;
@@ -143,11 +142,11 @@ await runBench({
     if (!existsSync('dist/bundle/local-network.js'))
       throw new Error('this tree is not built: run npm run build');
     const worktree = makeRefWorktree(ref, { prefix: 'startup', build: true, log });
-    const refDir = worktree.dir;
     const outputDir = mkdtempSync(join(tmpdir(), 'meshbench-startup-runs-'));
     // one warm-up of each side (page cache, compose's first start), not counted
-    for (const cwd of [refDir, ROOT]) await runCommand(cwd, COMMANDS['local-network']?.(outputDir) ?? []);
-    return { refDir, worktree, outputDir };
+    for (const cwd of [worktree.dir, ROOT])
+      await runCommand(cwd, COMMANDS['local-network']?.(outputDir) ?? []);
+    return { worktree, outputDir };
   },
   teardown: async ({ worktree, outputDir }) => {
     worktree.remove();
@@ -155,7 +154,7 @@ await runBench({
   },
   sides: ['ref', 'this'],
   round: async (side, { shared }) => {
-    const cwd = side === 'ref' ? shared.refDir : ROOT;
+    const cwd = side === 'ref' ? shared.worktree.dir : ROOT;
     const round: Record<string, CommandFigures> = {};
     for (const [command, argv] of Object.entries(COMMANDS))
       round[command] = await runCommand(cwd, argv(shared.outputDir));

@@ -159,6 +159,11 @@ export function numberListFlag(name: string, value: string, rule: NumberRule = {
 }
 
 /** One of a fixed set of words (undefined stays undefined); throws FlagError listing them. */
+/** A comma-separated list of choices, each checked as `choiceFlag` checks one. */
+export function choiceListFlag<C extends string>(name: string, value: string, choices: readonly C[]): C[] {
+  return value.split(',').map((item) => choiceFlag(name, item, choices) as C);
+}
+
 export function choiceFlag<C extends string>(
   name: string,
   value: string | undefined,

@@ -115,6 +115,9 @@ export interface ExecOptions {
   readonly afterInputMs?: number;
 }
 
+/** Why a command was stopped other than by a Ctrl-C: its timeout, its starved input, no end after its input. */
+type StopReason = 'timeout' | 'input' | 'after-input';
+
 function capture(chunks: Buffer[], state: { bytes: number }, chunk: Buffer): void {
   state.bytes += chunk.length;
   chunks.push(chunk);
@@ -246,7 +249,7 @@ export class SshSession {
     let exitCode: number | undefined;
     let exitSignal: string | undefined;
     /** Why the command was stopped: its timeout, its starved input, or its wait after the input (the first stop's). */
-    let stoppedBy: 'timeout' | 'input' | 'after-input' | undefined;
+    let stoppedBy: StopReason | undefined;
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     let closeWait: NodeJS.Timeout | undefined;
@@ -292,7 +295,7 @@ export class SshSession {
     // never finishes it: the deploy waited on it for good after another host's refusal. So the
     // result does not wait for that answer past CLOSE_GRACE_MS.
     let stopping = false;
-    const stop = (reason?: 'timeout' | 'input' | 'after-input') => {
+    const stop = (reason?: StopReason) => {
       if (stopping) return;
       stopping = true;
       stoppedBy = reason;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   FlagError,
   choiceFlag,
+  choiceListFlag,
   numberFlag,
   numberListFlag,
   parseFlags,
@@ -82,5 +83,15 @@ describe('number flags', () => {
     expect(() => numberFlag('x', 'abc')).toThrow(FlagError);
     expect(numberListFlag('rates', '5000,7500')).toEqual([5000, 7500]);
     expect(() => numberListFlag('rates', '5000,,7500')).toThrow('--rates "" is not valid');
+  });
+});
+
+describe('choice lists', () => {
+  it('checks each item as a choice', () => {
+    expect(choiceListFlag('tools', 'raw,bare', ['raw', 'bare', 'undici'])).toEqual(['raw', 'bare']);
+    expect(() => choiceListFlag('tools', 'raw,foo', ['raw', 'bare'])).toThrow(
+      '--tools "foo" is not valid: one of raw, bare',
+    );
+    expect(() => choiceListFlag('tools', 'raw,', ['raw', 'bare'])).toThrow('--tools "" is not valid');
   });
 });
