@@ -10,6 +10,8 @@ import type { BenchmarkPlan } from './plan.js';
 export async function pluginObservers(
   plan: BenchmarkPlan,
   context: {
+    /** The benchmark run's id. */
+    readonly runId?: string;
     readonly warn: (line: string) => void;
     /** A progress line (the generator's metrics address). */
     readonly say?: (line: string) => void;

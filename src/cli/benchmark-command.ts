@@ -25,6 +25,7 @@ import { defaultReporters } from '../report/reporters.js';
 import { DEFAULTS, type BenchmarkPlan } from '../bench/plan.js';
 import { runBenchmark, type BenchmarkDeps, type BenchmarkOutcome } from '../results/run.js';
 import { pluginObservers } from '../bench/plugins.js';
+import { newRunId } from '../common/run-id.js';
 
 export type BenchmarkCommandDeps = Omit<
   BenchmarkDeps,
@@ -169,13 +170,17 @@ export async function runBenchmarkCommand(
         onForce: (cleanup) => context.shutdown.onForce(cleanup),
       })
     : undefined;
+  // The run's id, made here so the plug-ins know it too (`conditions --run` takes it).
+  const runId = deps.newRunId?.() ?? newRunId(deps.wallClock?.());
   let outcome: BenchmarkOutcome;
   try {
     outcome = await runBenchmark(plan, {
       ...deps,
+      newRunId: () => runId,
       observers: [
         ...(deps.observers ?? []),
         ...(await pluginObservers(plan, {
+          runId,
           warn: (line) => context.stderr(`benchmark: warning: ${line}`),
           say: (line) => context.stdout(`benchmark: ${line}`),
           onForce: (cleanup) => context.shutdown.onForce(cleanup),

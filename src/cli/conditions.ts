@@ -35,7 +35,7 @@ function options(argv: Argv): Argv<ConditionsArgs> {
     .demandCommand(1, 'say show, set or clear')
     .option('run', {
       type: 'string',
-      describe: 'The run to change (default: the one running)',
+      describe: "The run to change: the benchmark's run id or its network's (default: the one running)",
     }) as unknown as Argv<ConditionsArgs>;
 }
 
@@ -46,16 +46,30 @@ function badEvent(value: unknown, rule: string): MeshbenchError {
   });
 }
 
+/** `benchmark B's local network, ` when the announcement says. */
+function ofBenchmark(entry: ControlAnnouncement): string {
+  if (entry.benchmarkRunId === undefined) return '';
+  return `benchmark ${entry.benchmarkRunId}'s ${entry.network ?? ''}${entry.network ? ' ' : ''}network, `;
+}
+
+/** A run as `--run` takes it: `net-id (benchmark bench-id)`. */
+function named(entry: ControlAnnouncement): string {
+  return entry.benchmarkRunId === undefined
+    ? entry.runId
+    : `${entry.runId} (benchmark ${entry.benchmarkRunId})`;
+}
+
 async function pick(runId: string | undefined): Promise<ControlAnnouncement> {
   const runs = await liveControls();
   if (runId !== undefined) {
-    const run = runs.find((entry) => entry.runId === runId);
+    // the network's id, or the benchmark's (its run folder's): a benchmark runs one network at a time
+    const run = runs.find((entry) => entry.runId === runId || entry.benchmarkRunId === runId);
     if (!run) {
       throw badFlag(
         'run',
         runId,
         runs.length > 0
-          ? `no such run going; going: ${runs.map((r) => r.runId).join(', ')}`
+          ? `no such run going; going: ${runs.map(named).join(', ')}`
           : 'no run with network conditions is going',
       );
     }
@@ -71,7 +85,7 @@ async function pick(runId: string | undefined): Promise<ControlAnnouncement> {
     throw badFlag(
       'run',
       undefined,
-      `several runs are going (${runs.map((r) => r.runId).join(', ')}): name one with --run`,
+      `several runs are going (${runs.map(named).join(', ')}): name one with --run`,
     );
   return runs[0] as ControlAnnouncement;
 }
@@ -88,7 +102,7 @@ async function run(args: ConditionsArgs, context: CliContext): Promise<number> {
       const state = await controlRequest(entry.socket, 'GET', '/state');
       const live = (state.body.live as string[] | undefined) ?? [];
       context.stdout(
-        `${entry.runId} (pid ${entry.pid}, nodes ${entry.nodes.join(', ')}): ${live.length === 0 ? 'no live changes' : live.join('; ')}`,
+        `${entry.runId} (${ofBenchmark(entry)}pid ${entry.pid}, nodes ${entry.nodes.join(', ')}): ${live.length === 0 ? 'no live changes' : live.join('; ')}`,
       );
     }
     return 0;

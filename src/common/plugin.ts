@@ -67,6 +67,8 @@ export interface KnownNetwork {
 export interface PluginContext<CorePlan = unknown> {
   /** The whole frozen plan (core fields and every plug-in's section). */
   readonly plan: CorePlan;
+  /** The benchmark run's id (each network it deploys has an id of its own). */
+  readonly runId?: string;
   readonly warn: (line: string) => void;
   readonly say?: (line: string) => void;
   /** Registers a cleanup for a forced exit (the CLI's shutdown.onForce). */

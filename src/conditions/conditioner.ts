@@ -88,6 +88,8 @@ export interface ConditionerOptions {
    */
   readonly orchestrator?: boolean;
   readonly confirmCommit: boolean;
+  /** The benchmark run's id, announced with the control endpoint (`conditions --run` takes it too). */
+  readonly benchmarkRunId?: string;
   readonly onForce?: (cleanup: () => Promise<void>) => () => void;
   readonly warn?: (line: string) => void;
 }
@@ -179,15 +181,23 @@ export class NetworkConditioner {
       throw refused;
     }
     if (this.#options.control !== false) {
-      this.#control = await ControlServer.start(deployment.runId, this.#model.ends, {
-        set: (event) => this.#setLive(event),
-        clear: () => this.#clearLive(),
-        state: () => ({
-          runId: deployment.runId,
-          nodes: nodeIds,
-          live: this.#live.map((e) => describe(e, 'start')),
-        }),
-      });
+      this.#control = await ControlServer.start(
+        deployment.runId,
+        this.#model.ends,
+        {
+          set: (event) => this.#setLive(event),
+          clear: () => this.#clearLive(),
+          state: () => ({
+            runId: deployment.runId,
+            nodes: nodeIds,
+            live: this.#live.map((e) => describe(e, 'start')),
+          }),
+        },
+        {
+          ...(this.#options.benchmarkRunId ? { benchmarkRunId: this.#options.benchmarkRunId } : {}),
+          network: deployment.kind,
+        },
+      );
     }
     await prepareNamespaces(this.#namespaces, deployment.runId, this.#prepareDelay, this.#options.warn);
   }

@@ -26,7 +26,12 @@ export function controlDir(): string {
 }
 
 export interface ControlAnnouncement {
+  /** The network's run id (its containers' label). */
   readonly runId: string;
+  /** The benchmark run that deployed it (the id of its run folder), when known. */
+  readonly benchmarkRunId?: string;
+  /** Which of the run's networks: local, remote… */
+  readonly network?: string;
   readonly pid: number;
   readonly socket: string;
   readonly nodes: readonly string[];
@@ -95,6 +100,7 @@ export class ControlServer {
     runId: string,
     nodes: readonly string[],
     handlers: ControlHandlers,
+    about: { readonly benchmarkRunId?: string; readonly network?: string } = {},
   ): Promise<ControlServer> {
     const dir = controlDir();
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -149,6 +155,7 @@ export class ControlServer {
     const announcement = join(dir, `${runId}.json`);
     const body: ControlAnnouncement = {
       runId,
+      ...about,
       pid: process.pid,
       socket,
       nodes,

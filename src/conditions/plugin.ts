@@ -305,6 +305,7 @@ export const conditionsPlugin = definePlugin({
       ...(section.shapeOrchestrator ? { orchestrator: true } : {}),
       ...(section.capture ? { capture: section.capture, captureMaxMb: section.captureMaxMb } : {}),
       confirmCommit: context.plan.confirm === 'commit',
+      ...(context.runId ? { benchmarkRunId: context.runId } : {}),
       warn: context.warn,
       ...(context.onForce ? { onForce: context.onForce } : {}),
     });

@@ -65,6 +65,38 @@ describe('the control endpoint', () => {
     expect(text).not.toMatch(/--event/);
   });
 
+  it("`--run` takes the benchmark's run id as well as its network's, and `show` names both", async () => {
+    const server = await ControlServer.start('net-1', ['node0'], handlers, {
+      benchmarkRunId: 'bench-1',
+      network: 'local',
+    });
+    const out: string[] = [];
+    const err: string[] = [];
+    const outSpy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      out.push(String(chunk));
+      return true;
+    });
+    const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      err.push(String(chunk));
+      return true;
+    });
+    try {
+      expect(await conditions(['clear', '--run', 'bench-1'])).toBe(0);
+      expect(await conditions(['clear', '--run', 'net-1'])).toBe(0);
+      expect(await conditions(['clear', '--run', 'other'])).toBe(2);
+      expect(await conditions(['show'])).toBe(0);
+    } finally {
+      outSpy.mockRestore();
+      errSpy.mockRestore();
+      await server.close();
+    }
+    expect(out.join('')).toContain('net-1: cleared\nnet-1: cleared\n');
+    expect(out.join('')).toMatch(/^net-1 \(benchmark bench-1's local network, pid \d+, nodes node0\): /m);
+    expect(err.join('')).toMatch(
+      /--run "other" is not valid: no such run going; going: net-1 \(benchmark bench-1\)/,
+    );
+  });
+
   it('lists the runs whose process is alive and removes what a dead run left', async () => {
     const stale = await staleRun('dead-run');
     const server = await ControlServer.start('live-run', ['node0'], handlers);
