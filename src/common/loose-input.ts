@@ -13,7 +13,8 @@ export function wholeNumber(min: number, max: number, unit: string) {
   return looseNumber.transform((value, ctx) => {
     const number = typeof value === 'number' ? value : value.trim() === '' ? Number.NaN : Number(value);
     if (!Number.isInteger(number) || number < min || number > max) {
-      ctx.addIssue({ code: 'custom', message: `a whole number of ${unit} from ${min} to ${max}` });
+      const range = max === Infinity ? `, ${min} or more` : ` from ${min} to ${max}`;
+      ctx.addIssue({ code: 'custom', message: `a whole number of ${unit}${range}` });
       return z.NEVER;
     }
     return number;

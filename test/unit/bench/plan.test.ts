@@ -141,6 +141,13 @@ describe('benchmark plan: defaults', () => {
     expect(plan.loadSearch).toMatchObject({ p99BoundMs: 250, minEfficiency: 0.95, startLoad: 100 });
   });
 
+  it('takes any number of faults below the committee, past a third of it too (the run warns)', async () => {
+    expect(faultsOf(await planFromArgv(['--committee', '64', '--faults', '40'])).faults).toBe(40);
+    await expect(planFromArgv(['--committee', '4', '--faults', 'abc'])).rejects.toThrow(
+      /^--faults "abc" is not valid: a whole number of nodes, 0 or more/,
+    );
+  });
+
   it('uses no warm-up for short runs unless asked', async () => {
     expect((await planFromArgv(['--duration', '10'])).warmupSecs).toBe(0);
     expect((await planFromArgv(['--duration', '10', '--warmup', '2'])).warmupSecs).toBe(2);
