@@ -17,6 +17,9 @@
  * still written to that stream is dropped. Unhandled, the write's error ended the process
  * at once, past every cleanup: `--cleanup` left the whole network running.
  */
+import { performance } from 'node:perf_hooks';
+import { trace, tracing } from './trace.js';
+
 export type Cleanup = () => Promise<void> | void;
 
 export interface Shutdown {
@@ -128,12 +131,18 @@ export function installShutdown(options: ShutdownOptions = {}): Shutdown {
   const force = (line: string) => {
     clearTimeout(graceTimer);
     log(line);
-    const pending = [...cleanups].map(async (cleanup) => {
+    const registered = cleanups.size;
+    const pending = [...cleanups].map(async (cleanup, index) => {
+      const startedMs = performance.now();
       try {
         await cleanup();
       } catch {
         // best effort on a forced exit
       }
+      if (tracing)
+        trace(
+          `forced exit: clean-up ${index + 1} of ${registered} ended after ${(performance.now() - startedMs).toFixed(0)} ms`,
+        );
     });
     // within 10 s of the signal whatever the cleanups do
     const timer = setTimeout(() => exit(130), 8_000);

@@ -27,6 +27,7 @@
  */
 import { ifbSweep, IFB_DEVICE, sweepScript, TC_HANDLE } from '../common/net-shaping.js';
 import { isClear, type LinkQuality } from './model.js';
+import type { Sidecar } from '../testbed/testbed.js';
 
 export { TC_HANDLE };
 export const NFQUEUE_NUM = 4242;
@@ -247,19 +248,34 @@ ${teardownScript(runId)}`,
   ];
 }
 
+const HELPER_ENDED = 'the helper has ended (its container stopped or was removed)';
+
 /** Runs scripts through a sidecar's stdin channel (sidecarCommand), one answer per script. */
 export class ShellChannel {
-  readonly #sidecar: { write(text: string): void; onLine(listener: (line: string) => void): void };
-  readonly #waiting = new Map<number, (result: { exitCode: number; output: string }) => void>();
+  readonly #sidecar: Pick<Sidecar, 'write' | 'onLine'>;
+  readonly #waiting = new Map<
+    number,
+    { resolve: (result: { exitCode: number; output: string }) => void; reject: (error: Error) => void }
+  >();
   #next = 1;
+  /** The helper's output ended: what is asked now, or was waiting, fails at once. */
+  #ended = false;
   /** The helper's watcher is running: a device leaving the namespace is told (`@! gone`). */
   #watching = false;
   /** Devices the watcher saw leave, and how many of those a device check has answered since. */
   #gone = 0;
   #goneChecked = 0;
 
-  constructor(sidecar: { write(text: string): void; onLine(listener: (line: string) => void): void }) {
+  constructor(sidecar: Pick<Sidecar, 'write' | 'onLine' | 'onEnd'>) {
     this.#sidecar = sidecar;
+    // A helper that ended answers nothing more: without this, each question waited out its
+    // timeout (15 s), as a forced exit's clearing did while the helpers were being removed.
+    sidecar.onEnd(() => {
+      this.#ended = true;
+      const waiting = [...this.#waiting.values()];
+      this.#waiting.clear();
+      for (const { reject } of waiting) reject(new Error(HELPER_ENDED));
+    });
     let output: string[] = [];
     sidecar.onLine((line) => {
       if (line.startsWith('| ')) {
@@ -277,7 +293,7 @@ export class ShellChannel {
       output = [];
       if (!done) return;
       this.#waiting.delete(Number(match[1]));
-      done({ exitCode: Number(match[2]), output: text });
+      done.resolve({ exitCode: Number(match[2]), output: text });
     });
   }
 
@@ -315,14 +331,21 @@ export class ShellChannel {
 
   #ask(message: (id: number) => string, timeoutMs: number): Promise<{ exitCode: number; output: string }> {
     const id = this.#next++;
+    if (this.#ended) return Promise.reject(new Error(HELPER_ENDED));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(id);
         reject(new Error(`the helper did not answer within ${timeoutMs / 1000} s`));
       }, timeoutMs);
-      this.#waiting.set(id, (result) => {
-        clearTimeout(timer);
-        resolve(result);
+      this.#waiting.set(id, {
+        resolve: (result) => {
+          clearTimeout(timer);
+          resolve(result);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       });
       this.#sidecar.write(message(id));
     });

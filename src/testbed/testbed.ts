@@ -90,6 +90,11 @@ export interface Sidecar {
   write(text: string): void;
   /** Each line its main process prints (stdout); the first listener also gets the lines printed before it came. */
   onLine(listener: (line: string) => void): void;
+  /**
+   * Called once its output has ended (its main process exited, its container was removed, or
+   * the attach was lost): nothing more will be answered. At once when it has ended already.
+   */
+  onEnd(listener: () => void): void;
   /** Ends its stdin and waits (up to `timeoutMs`, default 10 s) for it to exit; then removes it. */
   close(timeoutMs?: number): Promise<void>;
 }

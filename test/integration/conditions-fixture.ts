@@ -123,6 +123,7 @@ export async function startConditioned(
   yaml: string,
   until: RegExp,
   extra: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ child: ReturnType<typeof spawn>; output: () => string; project: string | undefined }> {
   const scenario = join(dir, `${name}.yaml`);
   await writeFile(scenario, yaml);
@@ -130,7 +131,7 @@ export async function startConditioned(
   const child = spawn(
     process.execPath,
     [join(ROOT, 'bin/benchmark.js'), ...args, '--scenario', scenario, '--output-dir', join(dir, name)],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let text = '';
   const reached = new Promise<void>((resolve) => {

@@ -6,14 +6,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUN_LABEL } from '../../src/common/labels.js';
+import { REPEAT_WINDOW_MS } from '../../src/common/shutdown.js';
 import { controlDir, liveControls } from '../../src/conditions/control.js';
 import { createDocker } from '../../src/testbed/local/docker-engine.js';
-import { runBin } from './run-bin.js';
+import { ROOT, runBin } from './run-bin.js';
 import { ourRulesIn, startConditioned, useConditionsDir } from './conditions-fixture.js';
 
-useConditionsDir();
+const conditionsDir = useConditionsDir();
 // Scoped to the run: the other integration lane may run conditions of its own meanwhile.
 const runIdOf = (project: string | undefined) => (project ?? 'no-project-seen').replace(/^meshbench-/, '');
 const helpersOf = (project: string | undefined) => ({
@@ -47,6 +49,51 @@ describe('network conditions interrupted mid-level', () => {
       expect(await docker.listContainers({ all: true, filters: helpersOf(project) })).toEqual([]);
       expect(mine.length, text).toBe(4);
       for (const node of mine) expect(await ourRulesIn(node.Id), node.Names[0]).toBe('');
+    } finally {
+      child.kill('SIGKILL');
+      const down = await runBin('local-network', ['--down', runIdOf(project)]);
+      expect(down.code, down.stderr).toBe(0);
+    }
+  }, 180_000);
+
+  it('Ctrl-C twice mid-level with --cleanup: every clean-up of the forced exit ends (none waits on a removed helper) and nothing is left', async () => {
+    const traceFile = join(conditionsDir(), 'forced.trace');
+    const { child, output, project } = await startConditioned(
+      'forced',
+      'events:\n  - { at: 1s, action: delay, nodes: node1, delay: 20ms }\n',
+      /network: delay 20ms/,
+      // zones: the propagation probes keep the level's stopping busy past the second signal
+      ['--cleanup', '--zones', join(ROOT, 'examples/zones/aws-4-regions.csv')],
+      { ...process.env, MESHBENCH_TRACE_FILE: traceFile },
+    );
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      expect(project, output()).toBeDefined();
+      child.kill('SIGINT');
+      // just past the window in which a second signal counts as the first delivered twice:
+      // the run is still stopping its level, so the conditions' clean-up is registered too
+      await new Promise((resolve) => setTimeout(resolve, REPEAT_WINDOW_MS + 20));
+      child.kill('SIGINT');
+      const code = await closed;
+      const text = output();
+      expect(code, text).toBe(130);
+      expect(text).toMatch(/forced exit during level 1/);
+      // the forced exit ends when its clean-ups have, else at its 8 s bound: each must have
+      // ended (the conditions' clearing once waited out its helpers' 15 s timeout)
+      const ends = [
+        ...(await readFile(traceFile, 'utf8')).matchAll(/forced exit: clean-up (\d+) of (\d+) ended/g),
+      ];
+      const registered = Number(ends[0]?.[2] ?? 0);
+      expect(registered, text).toBeGreaterThanOrEqual(1);
+      expect(ends.map((end) => Number(end[1])).sort(), text).toEqual(
+        Array.from({ length: registered }, (_, i) => i + 1),
+      );
+      const docker = createDocker();
+      const left = await docker.listContainers({
+        all: true,
+        filters: { label: [`${RUN_LABEL}=${runIdOf(project)}`] },
+      });
+      expect(left, text).toEqual([]);
     } finally {
       child.kill('SIGKILL');
       const down = await runBin('local-network', ['--down', runIdOf(project)]);

@@ -85,6 +85,22 @@ export async function startAttachedContainer(init: AttachedContainerInit): Promi
   });
   const heartbeat = setInterval(() => stream.write('\n'), HEARTBEAT_MS);
   heartbeat.unref();
+  // the attach ends when the helper's main process does (or its container goes): said once
+  const endListeners: (() => void)[] = [];
+  let ended = false;
+  const onEnded = () => {
+    if (ended) return;
+    ended = true;
+    clearInterval(heartbeat);
+    for (const listener of endListeners.splice(0)) listener();
+  };
+  // through stdout, so that every line before the end has reached the listeners first
+  stdout.once('end', onEnded);
+  const endStdout = () => {
+    if (!stdout.writableEnded) stdout.end();
+  };
+  stream.once('end', endStdout);
+  stream.once('close', endStdout);
   let closed: Promise<void> | undefined;
   return {
     id: container.id,
@@ -98,6 +114,10 @@ export async function startAttachedContainer(init: AttachedContainerInit): Promi
       const before = early ?? [];
       early = undefined;
       for (const line of before) listener(line);
+    },
+    onEnd: (listener) => {
+      if (ended) listener();
+      else endListeners.push(listener);
     },
     close: (timeoutMs = 10_000) =>
       (closed ??= (async () => {

@@ -13,7 +13,9 @@ import type { NodeHandle, Sidecar } from '../../../src/testbed/testbed.js';
 function fakeHelper(options: { has: () => boolean; say?: readonly string[] }) {
   const sent: string[] = [];
   const listeners: ((line: string) => void)[] = [];
+  const endListeners: (() => void)[] = [];
   const say = (line: string) => listeners.forEach((listener) => listener(line));
+  const end = () => endListeners.splice(0).forEach((listener) => listener());
   const sidecar: Sidecar = {
     id: 'helper',
     host: 'local',
@@ -26,11 +28,14 @@ function fakeHelper(options: { has: () => boolean; say?: readonly string[] }) {
     onLine: (listener) => {
       listeners.push(listener);
     },
+    onEnd: (listener) => {
+      endListeners.push(listener);
+    },
     close: () => Promise.resolve(),
   };
   const channel = new ShellChannel(sidecar);
   for (const line of options.say ?? []) say(line);
-  return { sidecar, channel, sent, say };
+  return { sidecar, channel, sent, say, end };
 }
 
 const caps = { netem: false, htb: true, nfqueue: true, statistic: true, drop: true, reasons: {} };
@@ -62,6 +67,15 @@ function namespaceOf(channel: ShellChannel, sidecar: Sidecar, restarts: { count:
 const revive = (ns: Namespace) => reviveRestarted([ns], { runId: 'run', prepareDelay: false });
 
 describe("the network helper's channel", () => {
+  it('fails what waits, and what is asked later, at once when the helper ends (not at the 15 s timeout)', async () => {
+    const helper = fakeHelper({ has: () => true });
+    const waiting = helper.channel.run('sleep 60', 60_000);
+    helper.end();
+    await expect(waiting).rejects.toThrow(/the helper has ended/);
+    await expect(helper.channel.run('true', 60_000)).rejects.toThrow(/the helper has ended/);
+    await expect(helper.channel.hasDevices(60_000)).rejects.toThrow(/the helper has ended/);
+  });
+
   it('asks nothing while the watcher runs and no device left the namespace', async () => {
     const helper = fakeHelper({ has: () => true, say: ['@! watching'] });
     const restarts = { count: 0 };

@@ -47,4 +47,26 @@ describe('an attached helper container', () => {
     expect(second).toEqual(['@@ 1 0']);
     await sidecar.close();
   });
+
+  it('says once when its output ends, also to a listener that comes later', async () => {
+    const stream = new PassThrough();
+    const sidecar = await startAttachedContainer({
+      docker: fakeEngine(stream),
+      spec: { image: 'helper', command: ['sh'], capAdd: [], role: 'nethelper' },
+      labels: {},
+      networkMode: 'container:node0',
+      host: 'local',
+      call: (_what, call) => call(),
+      exec: () => Promise.reject(new Error('no exec')),
+    });
+    let before = 0;
+    sidecar.onEnd(() => before++);
+    stream.end();
+    stream.resume();
+    await new Promise((resolve) => stream.once('close', resolve));
+    let after = 0;
+    sidecar.onEnd(() => after++);
+    expect([before, after]).toEqual([1, 1]);
+    await sidecar.close();
+  });
 });
