@@ -283,7 +283,8 @@ class Sweep {
       this.#runDir = await createUniqueDir(this.#plan.outputDir, `run-${this.#runId}`);
     } catch (error) {
       throw new MeshbenchError('OUTPUT_DIR', `cannot create a run folder under ${this.#plan.outputDir}`, {
-        hint: 'give a writable --output-dir',
+        // local-network and remote-network call it --output
+        hint: `give a writable ${this.#deps.command === undefined || this.#deps.command === 'benchmark' ? '--output-dir' : '--output'}`,
         cause: error,
       });
     }

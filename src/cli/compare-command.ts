@@ -231,12 +231,33 @@ async function finish(
     deps.stdout(
       JSON.stringify({ ...(comparison ? { comparison } : {}), ...(gate ? { gate } : {}) }, null, 2),
     );
-  if (gate && options.junit) await writeFileAtomic(resolve(cwd, options.junit), renderGateJunit(gate));
-  if (gate && options.markdown)
-    await writeFileAtomic(resolve(cwd, options.markdown), renderGateMarkdown(gate));
+  // a path the user gave that cannot be written: one line naming the flag (not the errno alone)
+  const writable = async <T>(flag: string, path: string, write: () => Promise<T>): Promise<T> => {
+    try {
+      return await write();
+    } catch (error) {
+      throw new MeshbenchError('OUTPUT_DIR', `cannot write ${flag} ${path}: ${(error as Error).message}`, {
+        hint: `give a writable ${flag}`,
+        exitCode: GATE_EXIT.input,
+        cause: error,
+      });
+    }
+  };
+  if (gate && options.junit) {
+    const junit = options.junit;
+    await writable('--junit', junit, () => writeFileAtomic(resolve(cwd, junit), renderGateJunit(gate)));
+  }
+  if (gate && options.markdown) {
+    const markdown = options.markdown;
+    await writable('--markdown', markdown, () =>
+      writeFileAtomic(resolve(cwd, markdown), renderGateMarkdown(gate)),
+    );
+  }
   let runDir: string | undefined;
   if (options.fileOutput !== false) {
-    runDir = await createUniqueDir(resolve(cwd, options.outputDir), `run-${newRunId(wallClock())}-compare`);
+    runDir = await writable('--output-dir', options.outputDir, () =>
+      createUniqueDir(resolve(cwd, options.outputDir), `run-${newRunId(wallClock())}-compare`),
+    );
     const written: string[] = [];
     if (comparison) {
       await writeFileAtomic(join(runDir, 'comparison.json'), `${JSON.stringify(comparison, null, 2)}\n`);

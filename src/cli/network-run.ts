@@ -3,7 +3,6 @@
  * how big, how fast, how they are submitted and confirmed, cleanup and output.
  * One definition and one validation, so the two commands cannot drift apart.
  */
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { writeFileAtomic } from '../common/atomic-write.js';
@@ -34,6 +33,7 @@ import {
 } from '../bench/dashboard-input.js';
 import { configSources, describeSettings } from './config-pipeline.js';
 import { badFlag, type CliContext } from './run-cli.js';
+import { makeDirs } from '../common/make-dirs.js';
 
 export interface NetworkRunArgs {
   readonly numTransactions: number;
@@ -460,7 +460,7 @@ export async function saveNodeLogs(
   out: { readonly info: (line: string) => void; readonly stderr: (line: string) => void },
 ): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirs(dir);
     const files = await Promise.all(
       nodes.map(async (node) => {
         const file = join(dir, `${node.nodeId}.log`);

@@ -10,7 +10,7 @@
  *   POST /clear   every live event off
  */
 import { createServer, request, type Server } from 'node:http';
-import { mkdir, readdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processAlive } from '../common/process-alive.js';
@@ -20,6 +20,7 @@ import {
   NetworkEventProblem,
   type NetworkEvent,
 } from '../scenario/events.js';
+import { makeDirs } from '../common/make-dirs.js';
 
 export function controlDir(): string {
   return join(tmpdir(), 'meshbench-control');
@@ -103,7 +104,7 @@ export class ControlServer {
     about: { readonly benchmarkRunId?: string; readonly network?: string } = {},
   ): Promise<ControlServer> {
     const dir = controlDir();
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await makeDirs(dir, 0o700);
     // what a run killed with SIGKILL could not remove goes now (as `conditions` does)
     await liveControls();
     const socket = join(dir, `${runId}.sock`);

@@ -7,7 +7,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -18,6 +18,7 @@ import { describeHost, lastLine } from './ssh-session.js';
 import { STREAM_IDLE_TIMEOUT_MS } from '../docker/connection.js';
 import type { RemoteHostAgent } from './remote-host.js';
 import { processAlive } from '../../common/process-alive.js';
+import { makeDirs } from '../../common/make-dirs.js';
 
 export type ImageTransfer = 'ship' | 'pull';
 export const IMAGE_TRANSFER_VALUES: readonly ImageTransfer[] = ['ship', 'pull'];
@@ -69,7 +70,7 @@ export async function inspectLocalImage(reference: string): Promise<LocalImage> 
 
 /** `docker save | gzip` into the cache, once per image ID. */
 export async function imageArchive(image: LocalImage, cacheDir: string): Promise<ImageArchive> {
-  await mkdir(cacheDir, { recursive: true });
+  await makeDirs(cacheDir);
   // keyed by image ID and reference: the archive carries the reference as its tag
   const referenceKey = createHash('sha256').update(image.reference).digest('hex').slice(0, 8);
   const path = join(

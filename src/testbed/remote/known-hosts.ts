@@ -4,8 +4,9 @@
  * negations and `@revoked`. `accept-new` appends unknown hosts.
  */
 import { createHmac } from 'node:crypto';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { makeDirs } from '../../common/make-dirs.js';
 
 export type StrictHostKeyChecking = 'yes' | 'accept-new' | 'no';
 export const STRICT_HOST_KEY_CHECKING_VALUES: readonly StrictHostKeyChecking[] = ['yes', 'accept-new', 'no'];
@@ -208,7 +209,7 @@ export class KnownHostsFile {
     // No re-read of the whole file per append (that made accept-new O(N²) in hosts): the
     // missing final newline, if any, was seen at load time.
     const next = this.appending.then(async () => {
-      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+      await makeDirs(dirname(this.path), 0o700);
       const prefix = this.needsNewline ? '\n' : '';
       await appendFile(this.path, prefix + line, { mode: 0o600 });
       this.needsNewline = false;

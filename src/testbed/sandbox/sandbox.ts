@@ -5,7 +5,7 @@
  * `remote-network --hosts-file` accepts; `down` removes everything by label.
  */
 import { execFile } from 'node:child_process';
-import { access, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { access, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ import { sleep } from '../../common/sleep.js';
 import { writeFileAtomic } from '../../common/atomic-write.js';
 import { packageRoot } from '../../common/package-root.js';
 import { firstFailure, mapSettled } from '../../common/concurrency.js';
+import { makeDirs } from '../../common/make-dirs.js';
 
 export { SANDBOX_LABEL } from '../../common/labels.js';
 export const SANDBOX_IMAGE = process.env.MESHBENCH_SANDBOX_IMAGE ?? 'meshbench/sandbox-host:latest';
@@ -337,7 +338,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxState
 
   const runId = newRunId();
   const labels = ['--label', `${RUN_LABEL}=${runId}`, '--label', `${SANDBOX_LABEL}=1`];
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir);
   const keyPath = join(dir, 'id_ed25519');
   const keys = ed25519KeyPair(`meshbench-sandbox-${runId}`);
   await writeFile(keyPath, keys.private, { mode: 0o600 });
@@ -500,7 +501,7 @@ async function writeHostKey(
   runId: string,
 ): Promise<{ dir: string; publicKey: string }> {
   const keyDir = join(dir, 'host-keys', name);
-  await mkdir(keyDir, { recursive: true });
+  await makeDirs(keyDir);
   const keys = ed25519KeyPair(`sandbox-${name}-${runId}`);
   await writeFile(join(keyDir, 'ssh_host_ed25519_key'), keys.private, { mode: 0o600 });
   await writeFile(join(keyDir, 'ssh_host_ed25519_key.pub'), `${keys.public}\n`, { mode: 0o644 });

@@ -269,6 +269,22 @@ describe('benchmark compare as a gate (the command)', () => {
     expect(out).toEqual([]);
   });
 
+  it('a --junit, --markdown or --output-dir that cannot be written is one line naming the flag (exit 1)', async () => {
+    await writeFile(join(dir, 'a-file'), '');
+    for (const [options, flag] of [
+      [{ junit: 'a-file/junit.xml' }, '--junit'],
+      [{ markdown: 'a-file/summary.md' }, '--markdown'],
+      [{ outputDir: join(dir, 'a-file', 'out') }, '--output-dir'],
+    ] as const) {
+      const refused = compare({ a: 'base', b: 'same', ...options });
+      await expect(refused).rejects.toThrow(new RegExp(`^cannot write ${flag} .*a-file`));
+      await expect(refused).rejects.toMatchObject({
+        hint: `give a writable ${flag}`,
+        exitCode: GATE_EXIT.input,
+      });
+    }
+  });
+
   it('checks one run against thresholds alone', async () => {
     expect((await compare({ a: 'slow', thresholds: ['p50_ms<100'], fileOutput: false })).exitCode).toBe(0);
     expect((await compare({ a: 'slow', thresholds: ['p50_ms<50'], fileOutput: false })).exitCode).toBe(3);
