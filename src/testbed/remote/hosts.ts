@@ -140,7 +140,12 @@ export function hostsFromVariables(
   for (let n = 0; n <= last; n++) {
     const hostVariable = `MYSTICETI_NODE${n}_HOST`;
     const address = variables[hostVariable];
-    if (address === undefined || address.trim() === '') {
+    if (address !== undefined && address.trim() === '') {
+      throw new MeshbenchError('BAD_ENV', `${hostVariable} is empty in ${where}`, {
+        hint: `set it to the host's address or name (e.g. ${hostVariable}=10.0.0.5)`,
+      });
+    }
+    if (address === undefined) {
       const later = [...indices].filter((i) => i > n).sort((a, b) => a - b)[0] ?? n;
       throw new MeshbenchError(
         'BAD_ENV',

@@ -54,6 +54,10 @@ describe('hostsFromVariables', () => {
     expect(() => hostsFromVariables({ MYSTICETI_NODE1_HOST: 'b' })).toThrow(
       /MYSTICETI_NODE0_HOST is missing/,
     );
+    // there but blank: said as such, not as missing
+    expect(() => hostsFromVariables({ MYSTICETI_NODE0_HOST: '' })).toThrow(
+      /^MYSTICETI_NODE0_HOST is empty in/,
+    );
   });
 
   it('rejects no hosts, bad ports, bad timeouts and blank hosts with a hint', () => {
@@ -63,6 +67,7 @@ describe('hostsFromVariables', () => {
       { MYSTICETI_NODE0_HOST: 'a', MYSTICETI_NODE0_SSH_PORT: '22x' },
       { MYSTICETI_NODE0_HOST: 'a', SSH_TIMEOUT: '-1' },
       { MYSTICETI_NODE0_HOST: 'a b' },
+      { MYSTICETI_NODE0_HOST: ' ' },
     ]) {
       let error: unknown;
       try {
