@@ -66,7 +66,10 @@ export class DeliveryCounter {
   #committedAtMs: number | undefined;
   readonly #doneOrder: string[] = [];
   #streams = 0;
-  #live = 0;
+  /** The streams connected now: with `all`, the nodes a message must reach. */
+  readonly #live = new Set<number>();
+  /** The same as bits, for streams below BIT_STREAMS. */
+  #liveBits = 0;
 
   constructor(private readonly rule: MeshDeliveryRule) {}
 
@@ -75,12 +78,52 @@ export class DeliveryCounter {
     return this.#streams++;
   }
 
-  setLive(delta: number): void {
-    this.#live = Math.max(0, this.#live + delta);
+  /**
+   * Stream `node` connected or went away. With `all`, a node that went away is no longer
+   * waited for: the messages every node still live has delivered are committed now (at the
+   * reader's now: that is when "delivered to every live node" became true), and returned.
+   * Without this, a message that had reached every node but one that then crashed was never
+   * re-counted and ended as a commit timeout.
+   */
+  setLive(node: number, live: boolean): string[] {
+    if (live) {
+      this.#live.add(node);
+      if (node < BIT_STREAMS) this.#liveBits |= 1 << node;
+      return [];
+    }
+    if (!this.#live.delete(node)) return [];
+    if (node < BIT_STREAMS) this.#liveBits &= ~(1 << node);
+    if (this.rule !== 'all') return [];
+    const committed: string[] = [];
+    for (const [id, nodes] of this.#seen) if (this.#reachedEveryLive(nodes)) committed.push(id);
+    for (const id of committed) this.#commit(id, undefined);
+    return committed;
   }
 
   get liveStreams(): number {
-    return this.#live;
+    return this.#live.size;
+  }
+
+  /** Every live stream has delivered a message delivered by `nodes` (at least one). */
+  #reachedEveryLive(nodes: number | Set<number>): boolean {
+    if (typeof nodes === 'number' && this.#streams <= BIT_STREAMS) return (this.#liveBits & ~nodes) === 0;
+    for (const node of this.#live) {
+      const has =
+        typeof nodes === 'number' ? node < BIT_STREAMS && (nodes & (1 << node)) !== 0 : nodes.has(node);
+      if (!has) return false;
+    }
+    return true;
+  }
+
+  #commit(id: string, latestMs: number | undefined): void {
+    this.#seen.delete(id);
+    this.#latestMs.delete(id);
+    this.#committedAtMs = latestMs;
+    this.#done.add(id);
+    this.#doneOrder.push(id);
+    if (this.#doneOrder.length > MAX_TRACKED_MESSAGES) {
+      for (const old of this.#doneOrder.splice(0, MAX_TRACKED_MESSAGES / 2)) this.#done.delete(old);
+    }
   }
 
   /**
@@ -109,30 +152,29 @@ export class DeliveryCounter {
       latestMs = before === undefined || atMs > before ? atMs : before;
       this.#latestMs.set(id, latestMs);
     }
-    let count: number;
+    let now: number | Set<number>;
     if (typeof nodes === 'object') {
       nodes.add(node);
-      count = nodes.size;
+      now = nodes;
     } else if (this.#streams <= BIT_STREAMS) {
-      const bits = (nodes ?? 0) | (1 << node);
-      this.#seen.set(id, bits);
-      count = bitCount(bits);
+      now = (nodes ?? 0) | (1 << node);
+      this.#seen.set(id, now);
     } else {
       const set = new Set<number>();
       for (let bit = 0; nodes !== undefined && bit < BIT_STREAMS; bit++) if (nodes & (1 << bit)) set.add(bit);
       set.add(node);
       this.#seen.set(id, set);
-      count = set.size;
+      now = set;
     }
-    if (count < deliveriesNeeded(this.rule, this.#live, this.#streams)) return false;
-    this.#seen.delete(id);
-    this.#latestMs.delete(id);
-    this.#committedAtMs = latestMs;
-    this.#done.add(id);
-    this.#doneOrder.push(id);
-    if (this.#doneOrder.length > MAX_TRACKED_MESSAGES) {
-      for (const old of this.#doneOrder.splice(0, MAX_TRACKED_MESSAGES / 2)) this.#done.delete(old);
-    }
+    // all: every node live now has it (a node that delivered it and went away does not stand
+    // in for one that has not); majority and K: how many distinct nodes delivered it
+    const reached =
+      this.rule === 'all'
+        ? this.#reachedEveryLive(now)
+        : (typeof now === 'number' ? bitCount(now) : now.size) >=
+          deliveriesNeeded(this.rule, this.#live.size, this.#streams);
+    if (!reached) return false;
+    this.#commit(id, latestMs);
     return true;
   }
 }
@@ -213,7 +255,9 @@ class MeshCommitSource implements CommitSource {
         onDelivery: ({ id }, deliveredMs) => {
           if (counter.deliver(id, index, deliveredMs)) onCommitted(id, counter.committedAtMs);
         },
-        onState: (live) => counter.setLive(live ? 1 : -1),
+        onState: (live) => {
+          for (const id of counter.setLive(index, live)) onCommitted(id);
+        },
       },
       { connectTimeoutMs: 5000, clockOffsetMs },
     );

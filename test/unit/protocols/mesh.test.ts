@@ -121,21 +121,52 @@ describe('the delivery count', () => {
   it('commits a message once enough distinct nodes delivered it, duplicates not counted', () => {
     const counter = new DeliveryCounter('all');
     const nodes = [counter.addStream(), counter.addStream(), counter.addStream()];
-    counter.setLive(3);
+    for (const node of nodes) counter.setLive(node, true);
     expect(counter.deliver('m', nodes[0]!)).toBe(false);
     expect(counter.deliver('m', nodes[0]!)).toBe(false); // a duplicate
     expect(counter.deliver('m', nodes[1]!)).toBe(false);
     expect(counter.deliver('m', nodes[2]!)).toBe(true);
     expect(counter.deliver('m', nodes[2]!)).toBe(false); // once only
-    counter.setLive(-1); // a node went down: all = the two live ones
+    counter.setLive(nodes[2]!, false); // a node went down: all = the two live ones
     expect(counter.deliver('n', nodes[0]!)).toBe(false);
     expect(counter.deliver('n', nodes[1]!)).toBe(true);
+  });
+
+  it('all: a node that goes away is no longer waited for, and does not stand in for a live one', () => {
+    const counter = new DeliveryCounter('all');
+    const [a, b, c] = [counter.addStream(), counter.addStream(), counter.addStream()] as const;
+    for (const node of [a, b, c]) counter.setLive(node, true);
+    // reached a and b, on its way to c when c crashed: delivered to every live node now
+    counter.deliver('in-flight', a, 10);
+    counter.deliver('in-flight', b, 20);
+    // reached c (which then crashed) and a, not yet b: b must still deliver it
+    counter.deliver('not-at-b', c, 10);
+    counter.deliver('not-at-b', a, 15);
+    // reached a only
+    counter.deliver('only-a', a, 12);
+    expect(counter.setLive(c, false)).toEqual(['in-flight']);
+    expect(counter.committedAtMs).toBeUndefined(); // committed at the reader's now: when c went
+    expect(counter.deliver('in-flight', c)).toBe(false); // once only
+    expect(counter.deliver('not-at-b', b, 30)).toBe(true);
+    expect(counter.committedAtMs).toBe(30);
+    // c back (a restarted node's new stream): what is pending waits for it again
+    expect(counter.setLive(c, true)).toEqual([]);
+    expect(counter.deliver('only-a', b, 25)).toBe(false);
+    expect(counter.deliver('only-a', c, 40)).toBe(true);
+    // a stream already down, or a rule that counts nodes: nothing to re-count
+    expect(counter.setLive(c, false)).toEqual([]);
+    expect(counter.setLive(c, false)).toEqual([]);
+    const majority = new DeliveryCounter('majority');
+    const m = [majority.addStream(), majority.addStream(), majority.addStream()];
+    for (const node of m) majority.setLive(node, true);
+    majority.deliver('x', m[0]!);
+    expect(majority.setLive(m[2]!, false)).toEqual([]);
   });
 
   it('says when a message was committed: the latest time of the deliveries that counted', () => {
     const counter = new DeliveryCounter('all');
     const nodes = [counter.addStream(), counter.addStream(), counter.addStream()];
-    counter.setLive(3);
+    for (const node of nodes) counter.setLive(node, true);
     // read in another order than they happened (a far node's event arrives last, delivered first)
     expect(counter.deliver('m', nodes[0]!, 10)).toBe(false);
     expect(counter.deliver('m', nodes[1]!, 30)).toBe(false);
@@ -150,10 +181,10 @@ describe('the delivery count', () => {
   it('counts distinct nodes past 30 streams too, and for a message begun with fewer', () => {
     const counter = new DeliveryCounter('all');
     const first = [counter.addStream(), counter.addStream()];
-    counter.setLive(2);
+    for (const node of first) counter.setLive(node, true);
     expect(counter.deliver('early', first[0]!)).toBe(false);
     const more = Array.from({ length: 38 }, () => counter.addStream()); // 40 streams now
-    counter.setLive(38);
+    for (const node of more) counter.setLive(node, true);
     for (const node of [first[0]!, ...more]) expect(counter.deliver('early', node)).toBe(false);
     expect(counter.deliver('early', more[0]!)).toBe(false); // a duplicate
     expect(counter.deliver('early', first[1]!)).toBe(true);
@@ -502,6 +533,35 @@ describe('the mesh protocol against nodes that serve the contract', () => {
     expect(all.outcomes.commitTimeout).toBe(20);
     const majority = await runLoad({ ...base, protocol: { kind: 'mesh', delivery: 'majority' } });
     expect(majority.outcomes.committed).toBe(20);
+  });
+
+  it('commits what every live node has once a node that never got it goes away (all)', async () => {
+    // node2 delivers nothing; its stream ends mid-load and does not come back (a crash)
+    const options: { deaf: number[]; noStream: number[] } = { deaf: [2], noStream: [] };
+    loop = await LoopbackMesh.start(3, options);
+    const mesh = loop;
+    const crash = setTimeout(() => {
+      options.noStream.push(2);
+      for (const response of mesh.streams.get(2)!) response.destroy();
+    }, 200);
+    try {
+      const result = await runLoad({
+        runId: 'mesh-crash',
+        endpoints: loop.endpoints(),
+        shape: { kind: 'fixed', rate: 50 },
+        durationMs: 400,
+        transactionSizeBytes: 32,
+        confirm: 'commit',
+        commitTimeoutMs: 30_000,
+        protocol: { kind: 'mesh' },
+      });
+      // those published before it went had reached node0 and node1: committed when it went
+      expect(result.outcomes.ok).toBe(20);
+      expect(result.outcomes.commitTimeout).toBe(0);
+      expect(result.outcomes.committed).toBe(20);
+    } finally {
+      clearTimeout(crash);
+    }
   });
 
   it('names the node without a delivery stream, and one that sends a malformed event', async () => {
