@@ -191,6 +191,9 @@ export function deliveriesUrl(endpoint: Endpoint): string {
  * parsed once, then handed to every reader with the same arrival time. It reconnects (after
  * `retryMs`) when the stream ends, until its last reader closes.
  */
+/** A stream connected this long without a response head is said to hold it back. */
+const SLOW_HEAD_MS = 2_000;
+
 class SharedConnection {
   readonly readers = new Set<DeliveryStream>();
   readonly #abort = new AbortController();
@@ -198,6 +201,8 @@ class SharedConnection {
   #closed = false;
   /** Counts the streams opened, so a reader reports one malformed event per stream. */
   #generation = 0;
+  /** A head that came late was said (once per node, not at every reconnect). */
+  #slowHeadSaid = false;
   /** When the bytes being parsed were read (`wakeStamp`): every event in them arrived then. */
   #readAtMs = 0;
   readonly done: Promise<void>;
@@ -205,6 +210,7 @@ class SharedConnection {
   constructor(
     readonly url: string,
     retryMs: number,
+    private readonly slowHeadMs: number,
   ) {
     this.done = (async () => {
       while (!this.#closed) {
@@ -289,6 +295,7 @@ class SharedConnection {
         if (settled) return;
         settled = true;
         clearTimeout(headTimer);
+        clearTimeout(slowHeadTimer);
         this.#abort.signal.removeEventListener('abort', onAbort);
         socket?.destroy();
         if (problem !== undefined) this.#problem(problem);
@@ -299,11 +306,13 @@ class SharedConnection {
       // A node that takes the connection but never answers is asked again, as undici's head timeout would.
       const headTimer = setTimeout(() => finish('GET /deliveries sent no response head within 30 s'), 30_000);
       headTimer.unref?.();
+      let slowHeadTimer: NodeJS.Timeout | undefined;
       const parser = new ResponseParser(
         () => finish(), // the body ended: the stream is reopened after the retry delay
         {
           onHead: (status, type = '') => {
             clearTimeout(headTimer);
+            clearTimeout(slowHeadTimer);
             if (status !== 200 || !type.startsWith('text/event-stream')) {
               this.#notEventStream(status, type);
               finish();
@@ -343,6 +352,18 @@ class SharedConnection {
           `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n${basicAuthorization(url)}` +
             'Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n',
         );
+        // Node.js's http server (the contract's own example, before) sends a response's head
+        // with its first write: a stream whose head waits for its first event is not open when
+        // the load starts, which then waits out its readers' bound (5 s) and counts without it
+        if (!this.#slowHeadSaid)
+          slowHeadTimer = setTimeout(() => {
+            this.#slowHeadSaid = true;
+            this.#problem(
+              `GET /deliveries sent no response head ${this.slowHeadMs / 1000} s after connecting, and the load waits for it (5 s at most) at each start: ` +
+                'send the head as the stream opens, not with the first event (Node.js http holds it until the first write: call res.flushHeaders(); docs/mesh-protocol.md)',
+            );
+          }, this.slowHeadMs);
+        slowHeadTimer?.unref?.();
       });
       socket.on('error', (error: NodeJS.ErrnoException) => {
         if (events === undefined) finish(`GET /deliveries failed (${error.code ?? error.message})`);
@@ -445,6 +466,8 @@ export interface DeliveryStreamOptions {
    * offset): with it a delivery is timed by the node's own `at`. Absent: at its arrival here.
    */
   readonly clockOffsetMs?: number | undefined;
+  /** After how long without a response head the node is said to hold it back (default 2 s). */
+  readonly slowHeadMs?: number;
 }
 
 /** How far after its arrival a node's `at` may fall (a clock's error) and still be used, ms. */
@@ -495,7 +518,7 @@ export class DeliveryStream {
     });
     let connection = connections.get(url);
     if (!connection) {
-      connection = new SharedConnection(url, options.retryMs ?? 250);
+      connection = new SharedConnection(url, options.retryMs ?? 250, options.slowHeadMs ?? SLOW_HEAD_MS);
       connections.set(url, connection);
     }
     this.#connection = connection;

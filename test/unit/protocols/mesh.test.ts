@@ -4,6 +4,8 @@
  * committed, and the open-loop generator against a small mesh of HTTP nodes in this process
  * that serve the contract (each publish is delivered on every node's `/deliveries` stream).
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createServer, type Server, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -561,6 +563,36 @@ describe('the mesh protocol against nodes that serve the contract', () => {
       expect(result.outcomes.committed).toBe(20);
     } finally {
       clearTimeout(crash);
+    }
+  });
+
+  it("says once when a node holds its stream's head back until the first event (Node.js http without flushHeaders)", async () => {
+    const server = http.createServer((request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      // no write: Node.js sends the head with the first one
+      setTimeout(() => response.write('data: {"id":"a","origin":"node0"}\n\n'), 400);
+      request.on('close', () => response.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const problems: string[] = [];
+    const seen: MeshDelivery[] = [];
+    const stream = new DeliveryStream(
+      'node0',
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}/deliveries`,
+      { onDelivery: (delivery) => seen.push(delivery), onProblem: (message) => problems.push(message) },
+      { slowHeadMs: 100 },
+    );
+    try {
+      expect(await stream.ready).toBe(true); // with its first event
+      expect(seen.map((delivery) => delivery.id)).toEqual(['a']);
+      expect(problems).toEqual([
+        expect.stringMatching(
+          /^node0: GET \/deliveries sent no response head 0\.1 s after connecting.*res\.flushHeaders\(\)/,
+        ),
+      ]);
+    } finally {
+      await stream.close();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 
