@@ -152,26 +152,26 @@ export class DeliveryCounter {
       latestMs = before === undefined || atMs > before ? atMs : before;
       this.#latestMs.set(id, latestMs);
     }
-    let now: number | Set<number>;
+    let delivered: number | Set<number>;
     if (typeof nodes === 'object') {
       nodes.add(node);
-      now = nodes;
+      delivered = nodes;
     } else if (this.#streams <= BIT_STREAMS) {
-      now = (nodes ?? 0) | (1 << node);
-      this.#seen.set(id, now);
+      delivered = (nodes ?? 0) | (1 << node);
+      this.#seen.set(id, delivered);
     } else {
       const set = new Set<number>();
       for (let bit = 0; nodes !== undefined && bit < BIT_STREAMS; bit++) if (nodes & (1 << bit)) set.add(bit);
       set.add(node);
       this.#seen.set(id, set);
-      now = set;
+      delivered = set;
     }
     // all: every node live now has it (a node that delivered it and went away does not stand
     // in for one that has not); majority and K: how many distinct nodes delivered it
     const reached =
       this.rule === 'all'
-        ? this.#reachedEveryLive(now)
-        : (typeof now === 'number' ? bitCount(now) : now.size) >=
+        ? this.#reachedEveryLive(delivered)
+        : (typeof delivered === 'number' ? bitCount(delivered) : delivered.size) >=
           deliveriesNeeded(this.rule, this.#live.size, this.#streams);
     if (!reached) return false;
     this.#commit(id, latestMs);
