@@ -398,7 +398,12 @@ export async function runNetworkCommand<D extends Deployment>(
   try {
     await runSweep(plan, {
       createTestbed: () => spec.testbed,
-      runLoad: async (options) => (await loadGenerator()).runLoad(options),
+      // what goes wrong with a node's commit stream is said here (benchmark's mesh monitor says it there)
+      runLoad: async (options) =>
+        (await loadGenerator()).runLoad({
+          ...options,
+          onProblem: (line) => context.stderr(`${spec.command}: warning: ${line}`),
+        }),
       observers: [...observers, ...(dashboard ? [dashboard.observer] : []), reporter],
       stdout: context.stdout,
       stderr: context.stderr,

@@ -60,6 +60,8 @@ export interface ShardSettings {
   readonly commitWebsocketUrls: readonly string[];
   /** Each commit stream's node clock − this machine's, ms (null: not known), in the order of the URLs. */
   readonly commitClockOffsetsMs?: readonly (number | null)[];
+  /** The nodes of the commit streams, in the order of the URLs (absent: URLs given by the caller). */
+  readonly commitNodeIds?: readonly string[];
   readonly shardIndex: number;
   readonly shardCount: number;
   /** A weighted mix of transaction kinds (src/load/mix.ts); absent: one kind, the run's. */
@@ -317,8 +319,11 @@ export class Shard {
     return this.settings.confirm === 'commit';
   }
 
-  /** Subscribes to commit events (before the start, so none is missed). */
-  async prepare(): Promise<void> {
+  /**
+   * Subscribes to commit events (before the start, so none is missed). `onProblem` hears what
+   * goes wrong with a node's stream (one line, naming the node).
+   */
+  async prepare(onProblem?: (line: string) => void): Promise<void> {
     const commits = this.protocol.commits;
     if (!this.confirming) return;
     if (!commits) {
@@ -328,9 +333,12 @@ export class Shard {
     if (this.allRepliesConfirmCommit) return;
     const urls = this.settings.commitWebsocketUrls;
     const offsets = this.settings.commitClockOffsetsMs;
+    const names = this.settings.commitNodeIds;
     this.commitSources = urls.map((url, index) =>
       commits.subscribe(url, (hash, committedAtMs) => this.onCommitted(hash, committedAtMs), {
         clockOffsetMs: offsets?.[index] ?? undefined,
+        ...(names?.[index] === undefined ? {} : { name: names[index] }),
+        ...(onProblem ? { onProblem } : {}),
       }),
     );
     const ready = await Promise.all(this.commitSources.map((source) => source.ready));

@@ -85,6 +85,8 @@ function shardSettings(options: LoadOptions, shardIndex: number, shardCount: num
     options.commitWebsocketUrls ?? (commits ? commitEndpoints.map((e) => commits.websocketUrl(e)) : []);
   // each node's clock against this one, where known: a node's own event times are used then
   const commitClockOffsetsMs = commitEndpoints.map((e) => e.clockOffsetMs ?? null);
+  const commitNodeIds =
+    options.commitWebsocketUrls === undefined ? commitEndpoints.map((e) => e.nodeId) : undefined;
   const protocolModules = protocolModulePaths();
   return {
     runId: options.runId,
@@ -112,6 +114,7 @@ function shardSettings(options: LoadOptions, shardIndex: number, shardCount: num
     maxScheduleLagMs: options.maxScheduleLagMs ?? LOAD_DEFAULTS.maxScheduleLagMs,
     commitWebsocketUrls,
     ...(commitClockOffsetsMs.some((offset) => offset !== null) ? { commitClockOffsetsMs } : {}),
+    ...(commitNodeIds ? { commitNodeIds } : {}),
     // A load client's share (seq ≡ index mod count) split again across its workers.
     shardIndex: (options.share?.index ?? 0) + (options.share?.count ?? 1) * shardIndex,
     shardCount: (options.share?.count ?? 1) * shardCount,
@@ -157,11 +160,12 @@ const WORKER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 12 } as const;
 interface RunControl {
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: LoadProgress) => void;
+  readonly onProblem?: (line: string) => void;
 }
 
 async function runInThisThread(options: LoadOptions, control: RunControl): Promise<ShardRun> {
   const shard = await Shard.create(shardSettings(options, 0, 1));
-  await shard.prepare();
+  await shard.prepare(control.onProblem);
   const { startHrNs, startEpochMs } = startInstant(options);
   const result = await shard.run(startHrNs, startEpochMs, {
     ...(control.signal ? { signal: control.signal } : {}),
@@ -199,8 +203,16 @@ async function runInWorkers(
       new Promise<ShardResult>((resolve, reject) => {
         worker.on(
           'message',
-          (message: { type: string; result?: ShardResult; progress?: LoadProgress; message?: string }) => {
+          (message: {
+            type: string;
+            result?: ShardResult;
+            progress?: LoadProgress;
+            message?: string;
+            line?: string;
+          }) => {
             if (message.type === 'ready') resolveReady();
+            else if (message.type === 'problem' && message.line !== undefined)
+              control.onProblem?.(message.line);
             else if (message.type === 'done' && message.result) {
               finished[k] = true;
               // The last shard done: what came after the leader's last tick goes out in one more.
@@ -314,9 +326,21 @@ async function runLoadMerged(options: LoadOptions): Promise<{
   const plan = planSchedule(shardSettings(options, 0, 1).plan);
   const workers = options.workers ?? LOAD_DEFAULTS.workers;
   const startedAt = new Date();
+  // each worker reads every stream: a problem is said once however many heard it
+  const said = new Set<string>();
+  const onProblem = options.onProblem;
   const control: RunControl = {
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(onProblem
+      ? {
+          onProblem: (line: string) => {
+            if (said.has(line)) return;
+            said.add(line);
+            onProblem(line);
+          },
+        }
+      : {}),
   };
   let results: readonly (ShardRun | ShardResult)[];
   let recorder: Recorder;

@@ -92,6 +92,11 @@ export interface LoadOptions {
   readonly signal?: AbortSignal;
   /** Called about once a second with progress. */
   readonly onProgress?: (progress: LoadProgress) => void;
+  /**
+   * Called with a one-line problem of a node's commit stream (mesh: a node without
+   * `/deliveries`, a stream whose head does not come), each once.
+   */
+  readonly onProblem?: (line: string) => void;
   /** Extension: a send later than this after its intended time is counted as `late` (still sent). Default 10 ms. */
   readonly lateThresholdMs?: number;
   /** Extension: a send later than this after its intended time is not sent and counted as `dropped`. Default 1000 ms. */

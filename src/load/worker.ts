@@ -1,6 +1,7 @@
 /**
  * Worker-thread entry: runs one shard. Protocol with the parent:
  *   worker → {type:'ready'} after preparing (commit subscriptions);
+ *   worker → {type:'problem', line} when a node's commit stream goes wrong (one line);
  *   parent → {type:'start', startHrNs, startEpochMs}; parent → {type:'stop'};
  *   worker → {type:'progress', progress} about once a second (progress.latency: the tick's
  *     latency histogram, which the parent adds into the others' exactly);
@@ -41,6 +42,6 @@ const shard = await (async () => {
   return undefined;
 });
 shard
-  ?.prepare()
+  ?.prepare((line) => port.postMessage({ type: 'problem', line }))
   .then(() => port.postMessage({ type: 'ready' }))
   .catch((error: unknown) => port.postMessage({ type: 'error', message: (error as Error).message }));

@@ -241,10 +241,14 @@ class MeshCommitSource implements CommitSource {
     url: string,
     counter: DeliveryCounter,
     onCommitted: (hash: string, committedAtMs?: number) => void,
-    clockOffsetMs: number | undefined,
+    options: {
+      readonly clockOffsetMs?: number | undefined;
+      readonly name?: string;
+      readonly onProblem?: (line: string) => void;
+    },
   ) {
     const index = counter.addStream();
-    const nodeId = `node at ${url.replace(/\/deliveries$/, '')}`;
+    const nodeId = options.name ?? `node at ${url.replace(/\/deliveries$/, '')}`;
     this.#stream = new DeliveryStream(
       nodeId,
       url,
@@ -258,8 +262,9 @@ class MeshCommitSource implements CommitSource {
         onState: (live) => {
           for (const id of counter.setLive(index, live)) onCommitted(id);
         },
+        ...(options.onProblem ? { onProblem: options.onProblem } : {}),
       },
-      { connectTimeoutMs: 5000, clockOffsetMs },
+      { connectTimeoutMs: 5000, clockOffsetMs: options.clockOffsetMs },
     );
   }
 
@@ -343,7 +348,7 @@ export function createMeshProtocol(options: Omit<MeshOptions, 'kind'> = {}): Pro
     commits: {
       everyNode: true,
       subscribe: (url, onCommitted, options) =>
-        new MeshCommitSource(url, counter, onCommitted, options?.clockOffsetMs),
+        new MeshCommitSource(url, counter, onCommitted, options ?? {}),
       // A delivery stream cannot be asked about one message afterwards: no poll.
       poll: () => Promise.resolve(false),
       websocketUrl: (endpoint) => deliveriesUrl(endpoint),

@@ -162,7 +162,13 @@ export interface Protocol {
     subscribe(
       wsUrl: string,
       onCommitted: (hash: string, committedAtMs?: number) => void,
-      options?: { readonly clockOffsetMs?: number | undefined },
+      options?: {
+        readonly clockOffsetMs?: number | undefined;
+        /** The node's name, for problems said about its stream. */
+        readonly name?: string;
+        /** A one-line problem with the node's stream (not an event stream, no head…), said once. */
+        readonly onProblem?: (line: string) => void;
+      },
     ): CommitSource;
     /** Asks a node whether a tx (uppercase hex hash) is committed. */
     poll(endpoint: Endpoint, hash: string, timeoutMs: number): Promise<boolean>;

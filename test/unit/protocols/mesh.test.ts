@@ -596,6 +596,28 @@ describe('the mesh protocol against nodes that serve the contract', () => {
     }
   });
 
+  it("runLoad says a node's stream problem once, by the node's name, with one worker or two", async () => {
+    loop = await LoopbackMesh.start(2, { noStream: [1] });
+    for (const workers of [1, 2]) {
+      const problems: string[] = [];
+      await runLoad({
+        runId: `mesh-problem-${workers}`,
+        endpoints: loop.endpoints(),
+        shape: { kind: 'fixed', rate: 20 },
+        durationMs: 200,
+        transactionSizeBytes: 32,
+        confirm: 'commit',
+        commitTimeoutMs: 1000,
+        protocol: { kind: 'mesh' },
+        workers,
+        onProblem: (line) => problems.push(line),
+      });
+      expect(problems, `workers ${workers}`).toEqual([
+        expect.stringMatching(/^node1: GET \/deliveries answered HTTP 404 .*mesh contract/),
+      ]);
+    }
+  });
+
   it('names the node without a delivery stream, and one that sends a malformed event', async () => {
     loop = await LoopbackMesh.start(2, { noStream: [1] });
     const [good, bad] = loop.endpoints();
