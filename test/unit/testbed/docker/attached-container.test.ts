@@ -22,18 +22,23 @@ function fakeEngine(stream: PassThrough): Docker {
   } as unknown as Docker;
 }
 
+/** A network helper attached over `stream`. */
+function startOn(stream: PassThrough) {
+  return startAttachedContainer({
+    docker: fakeEngine(stream),
+    spec: { image: 'helper', command: ['sh'], capAdd: [], role: 'nethelper' },
+    labels: {},
+    networkMode: 'container:node0',
+    host: 'local',
+    call: (_what, call) => call(),
+    exec: () => Promise.reject(new Error('no exec')),
+  });
+}
+
 describe('an attached helper container', () => {
   it('gives its first listener the lines printed before it listened, then every line to every listener', async () => {
     const stream = new PassThrough();
-    const sidecar = await startAttachedContainer({
-      docker: fakeEngine(stream),
-      spec: { image: 'helper', command: ['sh'], capAdd: [], role: 'nethelper' },
-      labels: {},
-      networkMode: 'container:node0',
-      host: 'local',
-      call: (_what, call) => call(),
-      exec: () => Promise.reject(new Error('no exec')),
-    });
+    const sidecar = await startOn(stream);
     stream.write('@! watching\nfirst');
     stream.write(' line\n');
     await new Promise((resolve) => setImmediate(resolve));
@@ -50,15 +55,7 @@ describe('an attached helper container', () => {
 
   it('says once when its output ends, also to a listener that comes later', async () => {
     const stream = new PassThrough();
-    const sidecar = await startAttachedContainer({
-      docker: fakeEngine(stream),
-      spec: { image: 'helper', command: ['sh'], capAdd: [], role: 'nethelper' },
-      labels: {},
-      networkMode: 'container:node0',
-      host: 'local',
-      call: (_what, call) => call(),
-      exec: () => Promise.reject(new Error('no exec')),
-    });
+    const sidecar = await startOn(stream);
     let before = 0;
     sidecar.onEnd(() => before++);
     stream.end();
