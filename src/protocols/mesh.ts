@@ -93,7 +93,9 @@ export class DeliveryCounter {
     }
     if (!this.#live.delete(node)) return [];
     if (node < BIT_STREAMS) this.#liveBits &= ~(1 << node);
-    if (this.rule !== 'all') return [];
+    // no stream left (the reader lost them all, or they are being closed): "every live node" says
+    // nothing, and nothing is committed on it
+    if (this.rule !== 'all' || this.#live.size === 0) return [];
     const committed: string[] = [];
     for (const [id, nodes] of this.#seen) if (this.#reachedEveryLive(nodes)) committed.push(id);
     for (const id of committed) this.#commit(id, undefined);

@@ -158,6 +158,10 @@ describe('the delivery count', () => {
     // a stream already down, or a rule that counts nodes: nothing to re-count
     expect(counter.setLive(c, false)).toEqual([]);
     expect(counter.setLive(c, false)).toEqual([]);
+    // every stream gone (the reader cut off, or closing): nothing is committed on no node at all
+    counter.deliver('at-a', a, 50);
+    expect(counter.setLive(a, false)).toEqual([]); // b, live, lacks it
+    expect(counter.setLive(b, false)).toEqual([]);
     const majority = new DeliveryCounter('majority');
     const m = [majority.addStream(), majority.addStream(), majority.addStream()];
     for (const node of m) majority.setLive(node, true);
