@@ -70,8 +70,9 @@ describe('network conditions interrupted mid-level', () => {
     try {
       expect(project, output()).toBeDefined();
       child.kill('SIGINT');
-      // just past the window in which a second signal counts as the first delivered twice:
-      // the run is still stopping its level, so the conditions' clean-up is registered too
+      // just past the window in which a second signal counts as the first delivered twice: the
+      // run is still stopping its level, so the conditions' clean-up is still registered (it was
+      // in every run seen; not asserted, as it depends on how fast the level stops)
       await new Promise((resolve) => setTimeout(resolve, REPEAT_WINDOW_MS + 20));
       child.kill('SIGINT');
       const code = await closed;
@@ -85,9 +86,10 @@ describe('network conditions interrupted mid-level', () => {
       ];
       const registered = Number(ends[0]?.[2] ?? 0);
       expect(registered, text).toBeGreaterThanOrEqual(1);
-      expect(ends.map((end) => Number(end[1])).sort(), text).toEqual(
-        Array.from({ length: registered }, (_, i) => i + 1),
-      );
+      expect(
+        ends.map((end) => Number(end[1])).sort((a, b) => a - b),
+        text,
+      ).toEqual(Array.from({ length: registered }, (_, i) => i + 1));
       const docker = createDocker();
       const left = await docker.listContainers({
         all: true,
