@@ -101,6 +101,7 @@ export async function runClient(
         ...spec.options,
         ...(downNodes ? { downNodes } : {}),
         signal: stop.signal,
+        onProblem: (line) => emit({ type: 'problem', clientId, line }),
         onProgress: ({ latency, ...counts }) => {
           progress = counts;
           if (latency) pending = mergeIntervals([pending, latency]);

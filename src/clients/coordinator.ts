@@ -226,11 +226,19 @@ export class LoadClients {
           clearInterval(watchdog);
           resolve();
         };
+        // every client reads every node's commit stream: a problem with one is said once
+        const problemsSaid = new Set<string>();
         for (const client of clients) {
           client.sidecar.onLine((line) => {
             const message = parseClientLine(line);
             if (!message || client.outcome) return;
             client.lastLineAtMs = Date.now();
+            if (message.type === 'problem') {
+              if (problemsSaid.has(message.line)) return;
+              problemsSaid.add(message.line);
+              this.#options.warn(`load client ${client.clientId} on ${client.host}: ${message.line}`);
+              return;
+            }
             if (message.type === 'alive') {
               if (message.progress) {
                 // counts are running totals (the last one wins); latency is per interval (merged until sent on)

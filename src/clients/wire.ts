@@ -3,13 +3,14 @@
  * Coordinator → client (its stdin): the spec, then `stop` to end early, and a `node-state`
  * object when a node goes down or comes back (--fault-load); blank lines are keep-alives. Client → coordinator (its stdout): `alive` each second (with its progress once
  * the load runs), then one `result` (the recorder's state: encoded HDR histograms and
- * counters, each kind's with a mix, and the client's own LoadResult) or one `error`.
+ * counters, each kind's with a mix, and the client's own LoadResult) or one `error`; and a
+ * `problem` line when a node's commit stream goes wrong as the client reads it.
  */
 import type { RecorderState } from '../measure/recorder.js';
 import type { LoadOptions, LoadProgress, LoadResult } from '../load/types.js';
 
 /** The load options a client gets: everything but the callbacks and the signal. */
-export type ClientLoadOptions = Omit<LoadOptions, 'signal' | 'onProgress'>;
+export type ClientLoadOptions = Omit<LoadOptions, 'signal' | 'onProgress' | 'onProblem'>;
 
 export interface ClientSpec {
   readonly type: 'spec';
@@ -33,7 +34,9 @@ export type ClientLine =
       /** With a mix: each kind's recorder state, in the mix's order (merged exactly like the totals). */
       readonly kindStates?: readonly RecorderState[];
     }
-  | { readonly type: 'error'; readonly clientId: string; readonly message: string };
+  | { readonly type: 'error'; readonly clientId: string; readonly message: string }
+  /** What went wrong with a node's commit stream as this client reads it (one line, once). */
+  | { readonly type: 'problem'; readonly clientId: string; readonly line: string };
 
 export const STOP_LINE = 'stop';
 
@@ -73,6 +76,8 @@ export function parseClientLine(line: string): ClientLine | undefined {
     const value = JSON.parse(text) as { type?: unknown; clientId?: unknown };
     if (typeof value.clientId !== 'string') return undefined;
     if (value.type === 'alive' || value.type === 'result' || value.type === 'error')
+      return value as ClientLine;
+    if (value.type === 'problem' && typeof (value as { line?: unknown }).line === 'string')
       return value as ClientLine;
   } catch {
     // not JSON: a stray line

@@ -248,6 +248,9 @@ class SharedConnection {
   }
 
   #notEventStream(status: number, type: string): void {
+    // an answer, and not a stream: waiting out the readers' bound would not open it (a node
+    // that restarts into one that serves it is still read, at a later attempt)
+    if (!this.#closed) for (const reader of this.readers) reader.refused();
     this.#problem(
       `GET /deliveries answered HTTP ${status} ${type || 'without a content type'}, ` +
         'not a text/event-stream: the node does not serve the mesh contract (docs/mesh-protocol.md)',
@@ -545,6 +548,11 @@ export class DeliveryStream {
     this.#live = true;
     this.handlers.onState?.(true);
     this.#resolveReady(true);
+  }
+
+  /** @internal The node answered, with something other than an event stream: not open now. */
+  refused(): void {
+    this.#resolveReady(false);
   }
 
   /** @internal The shared stream ended. */

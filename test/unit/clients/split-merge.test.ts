@@ -19,6 +19,7 @@ import {
 import type { LoadOptions, LoadShape } from '../../../src/load/types.js';
 import { Recorder } from '../../../src/measure/recorder.js';
 import { PassThrough } from 'node:stream';
+import { LoopbackMesh } from '../../support/loopback-mesh.js';
 import { cometbftOk, startCountingServer, txOf, type CountingServer } from '../load/test-servers.js';
 
 const servers: CountingServer[] = [];
@@ -249,6 +250,44 @@ describe('the client', () => {
     const counted = live.reduce((sum, latency) => sum + latency.count, 0);
     expect(counted).toBeGreaterThan(0);
     expect(counted).toBeLessThanOrEqual(result.result.outcomes.ok);
+  });
+
+  it("says a node's commit stream problem as a line of its own, once (mesh: a node without /deliveries)", async () => {
+    const mesh = await LoopbackMesh.start(2, { noStream: [1] });
+    try {
+      const input = new PassThrough();
+      const lines: string[] = [];
+      const done = runClient(input, (line) => lines.push(line));
+      input.write(
+        `${JSON.stringify({
+          type: 'spec',
+          clientId: 'client0',
+          options: {
+            runId: 'client-problem',
+            endpoints: mesh.endpoints(),
+            protocol: { kind: 'mesh' },
+            shape: { kind: 'fixed', rate: 20 },
+            durationMs: 300,
+            transactionSizeBytes: 32,
+            confirm: 'commit',
+            commitTimeoutMs: 1000,
+            startAtEpochMs: Date.now() + 100,
+          },
+        })}\n`,
+      );
+      expect(await done).toBe(0);
+      input.end();
+      const problems = lines.map((line) => parseClientLine(line)!).filter((line) => line.type === 'problem');
+      expect(problems).toEqual([
+        {
+          type: 'problem',
+          clientId: 'client0',
+          line: expect.stringMatching(/^node1: GET \/deliveries answered HTTP 404 .*mesh contract/),
+        },
+      ]);
+    } finally {
+      await mesh.close();
+    }
   });
 
   it('a node-state line routes its share away from a node the coordinator says is down, and back (--fault-load)', async () => {

@@ -634,7 +634,8 @@ describe('the mesh protocol against nodes that serve the contract', () => {
         onDelivery: (delivery) => seen.push(delivery),
         onProblem: (message) => problems.push(message),
       },
-      { connectTimeoutMs: 300, retryMs: 10_000 },
+      // not open at the node's answer, not at the bound (a level's load waited the 5 s out)
+      { connectTimeoutMs: 60_000, retryMs: 10_000 },
     );
     expect(await missing.ready).toBe(false);
     await missing.close();
