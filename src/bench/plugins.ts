@@ -3,21 +3,15 @@
  * conditions, monitors, load clients…) is one folder with an observer, registered by one line
  * in src/bench/registry.ts. The command passes these to runBenchmark before its reporters.
  */
+import type { PluginContext } from '../common/plugin.js';
 import type { SweepObserver } from './observer.js';
 import { sweepPlugins } from './registry.js';
 import type { BenchmarkPlan } from './plan.js';
 
 export async function pluginObservers(
   plan: BenchmarkPlan,
-  context: {
-    /** The benchmark run's id. */
-    readonly runId?: string;
-    readonly warn: (line: string) => void;
-    /** A progress line (the generator's metrics address). */
-    readonly say?: (line: string) => void;
-    /** Registers a cleanup for a forced exit (the CLI's shutdown.onForce). */
-    readonly onForce?: (cleanup: () => Promise<void>) => () => void;
-  },
+  /** What each observer factory gets but the plan (src/common/plugin.ts). */
+  context: Omit<PluginContext, 'plan'>,
 ): Promise<SweepObserver[]> {
   const observers: SweepObserver[] = [];
   // In the registry's order (src/bench/registry.ts): the fault injector first, the conditioner

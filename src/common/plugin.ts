@@ -70,6 +70,7 @@ export interface PluginContext<CorePlan = unknown> {
   /** The benchmark run's id (each network it deploys has an id of its own). */
   readonly runId?: string;
   readonly warn: (line: string) => void;
+  /** A progress line (the generator's metrics address). */
   readonly say?: (line: string) => void;
   /** Registers a cleanup for a forced exit (the CLI's shutdown.onForce). */
   readonly onForce?: (cleanup: () => Promise<void>) => () => void;
