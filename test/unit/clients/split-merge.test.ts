@@ -206,31 +206,33 @@ describe('the merge', () => {
   });
 });
 
+/** A client on a stdin of its own: what it prints, its exit code, and a spec line to hand it. */
+function startClient() {
+  const input = new PassThrough();
+  const lines: string[] = [];
+  const done = runClient(input, (line) => lines.push(line));
+  const spec = (clientId: string, options: Record<string, unknown>) =>
+    input.write(`${JSON.stringify({ type: 'spec', clientId, options })}\n`);
+  return { input, lines, done, spec };
+}
+
 describe('the client', () => {
   it('reads its spec, says it is alive, runs its share and prints its recorder state', async () => {
     const server = await startCountingServer((r) => ({ body: cometbftOk(r.body) }));
     servers.push(server);
-    const input = new PassThrough();
-    const lines: string[] = [];
-    const done = runClient(input, (line) => lines.push(line));
+    const { input, lines, done, spec } = startClient();
     input.write('\n'); // a keep-alive before the spec is ignored
-    input.write(
-      `${JSON.stringify({
-        type: 'spec',
-        clientId: 'client1',
-        options: {
-          runId: 'client',
-          endpoints: [{ nodeId: 'node0', rpcUrl: server.url }],
-          protocol: { kind: 'cometbft', broadcastMode: 'async' },
-          shape: { kind: 'fixed', rate: 100 },
-          durationMs: 1_500,
-          transactionSizeBytes: 64,
-          confirm: 'none',
-          share: { index: 1, count: 2 },
-          startAtEpochMs: Date.now() + 200,
-        },
-      })}\n`,
-    );
+    spec('client1', {
+      runId: 'client',
+      endpoints: [{ nodeId: 'node0', rpcUrl: server.url }],
+      protocol: { kind: 'cometbft', broadcastMode: 'async' },
+      shape: { kind: 'fixed', rate: 100 },
+      durationMs: 1_500,
+      transactionSizeBytes: 64,
+      confirm: 'none',
+      share: { index: 1, count: 2 },
+      startAtEpochMs: Date.now() + 200,
+    });
     expect(await done).toBe(0);
     input.end();
     const parsed = lines.map((line) => parseClientLine(line)!);
@@ -255,26 +257,18 @@ describe('the client', () => {
   it("says a node's commit stream problem as a line of its own, once (mesh: a node without /deliveries)", async () => {
     const mesh = await LoopbackMesh.start(2, { noStream: [1] });
     try {
-      const input = new PassThrough();
-      const lines: string[] = [];
-      const done = runClient(input, (line) => lines.push(line));
-      input.write(
-        `${JSON.stringify({
-          type: 'spec',
-          clientId: 'client0',
-          options: {
-            runId: 'client-problem',
-            endpoints: mesh.endpoints(),
-            protocol: { kind: 'mesh' },
-            shape: { kind: 'fixed', rate: 20 },
-            durationMs: 300,
-            transactionSizeBytes: 32,
-            confirm: 'commit',
-            commitTimeoutMs: 1000,
-            startAtEpochMs: Date.now() + 100,
-          },
-        })}\n`,
-      );
+      const { input, lines, done, spec } = startClient();
+      spec('client0', {
+        runId: 'client-problem',
+        endpoints: mesh.endpoints(),
+        protocol: { kind: 'mesh' },
+        shape: { kind: 'fixed', rate: 20 },
+        durationMs: 300,
+        transactionSizeBytes: 32,
+        confirm: 'commit',
+        commitTimeoutMs: 1000,
+        startAtEpochMs: Date.now() + 100,
+      });
       expect(await done).toBe(0);
       input.end();
       const problems = lines.map((line) => parseClientLine(line)!).filter((line) => line.type === 'problem');
@@ -294,31 +288,23 @@ describe('the client', () => {
     const own = await startCountingServer((r) => ({ body: cometbftOk(r.body) }));
     const other = await startCountingServer((r) => ({ body: cometbftOk(r.body) }));
     servers.push(own, other);
-    const input = new PassThrough();
-    const lines: string[] = [];
-    const done = runClient(input, (line) => lines.push(line));
+    const { input, lines, done, spec } = startClient();
     // A colocated client: every node, its share to its own (node1); node1 is down from the start.
-    input.write(
-      `${JSON.stringify({
-        type: 'spec',
-        clientId: 'client1',
-        options: {
-          runId: 'client-down',
-          endpoints: [
-            { nodeId: 'node0', rpcUrl: other.url },
-            { nodeId: 'node1', rpcUrl: own.url },
-          ],
-          target: { kind: 'nodes', nodeIds: ['node1'] },
-          protocol: { kind: 'cometbft', broadcastMode: 'async' },
-          shape: { kind: 'fixed', rate: 100 },
-          transactions: 200,
-          transactionSizeBytes: 64,
-          confirm: 'none',
-          share: { index: 1, count: 2 },
-          startAtEpochMs: Date.now() + 200,
-        },
-      })}\n`,
-    );
+    spec('client1', {
+      runId: 'client-down',
+      endpoints: [
+        { nodeId: 'node0', rpcUrl: other.url },
+        { nodeId: 'node1', rpcUrl: own.url },
+      ],
+      target: { kind: 'nodes', nodeIds: ['node1'] },
+      protocol: { kind: 'cometbft', broadcastMode: 'async' },
+      shape: { kind: 'fixed', rate: 100 },
+      transactions: 200,
+      transactionSizeBytes: 64,
+      confirm: 'none',
+      share: { index: 1, count: 2 },
+      startAtEpochMs: Date.now() + 200,
+    });
     input.write(`${JSON.stringify(nodeStateLine('node1', 'down'))}\n`);
     input.write('{"type":"node-state","node":"node9","state":"down"}\n'); // not one of its nodes: ignored
     // up again once half its share went out
@@ -344,25 +330,17 @@ describe('the client', () => {
   it('stop on its input ends the load early, and the result says interrupted', async () => {
     const server = await startCountingServer((r) => ({ body: cometbftOk(r.body) }));
     servers.push(server);
-    const input = new PassThrough();
-    const lines: string[] = [];
-    const done = runClient(input, (line) => lines.push(line));
-    input.write(
-      `${JSON.stringify({
-        type: 'spec',
-        clientId: 'client0',
-        options: {
-          runId: 'stop',
-          endpoints: [{ nodeId: 'node0', rpcUrl: server.url }],
-          protocol: { kind: 'cometbft', broadcastMode: 'async' },
-          shape: { kind: 'fixed', rate: 100 },
-          durationMs: 20_000,
-          transactionSizeBytes: 64,
-          confirm: 'none',
-          startAtEpochMs: Date.now() + 100,
-        },
-      })}\n`,
-    );
+    const { input, lines, done, spec } = startClient();
+    spec('client0', {
+      runId: 'stop',
+      endpoints: [{ nodeId: 'node0', rpcUrl: server.url }],
+      protocol: { kind: 'cometbft', broadcastMode: 'async' },
+      shape: { kind: 'fixed', rate: 100 },
+      durationMs: 20_000,
+      transactionSizeBytes: 64,
+      confirm: 'none',
+      startAtEpochMs: Date.now() + 100,
+    });
     setTimeout(() => input.write('stop\n'), 600);
     expect(await done).toBe(0);
     const result = parseClientLine(lines.at(-1)!)!;
@@ -371,9 +349,7 @@ describe('the client', () => {
   });
 
   it('stop before its spec (Ctrl-C while the clients start) ends it quietly, with no error line', async () => {
-    const input = new PassThrough();
-    const lines: string[] = [];
-    const done = runClient(input, (line) => lines.push(line));
+    const { input, lines, done } = startClient();
     input.write('stop\n');
     expect(await done).toBe(0);
     // it read "stop" as its spec: "Unexpected token 's', "stop" is not valid JSON"
